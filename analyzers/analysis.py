@@ -1,0 +1,183 @@
+"""Running the rules: paths -> model -> findings, with selection and suppressions."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analyzers.findings import Finding, Rule, Severity, Span
+from analyzers.model import Problem, ProjectModel, build_model
+from analyzers.rules import all_rules, rule_by_id
+from analyzers.source import LineIndex, SourceFile
+from analyzers.suppressions import Suppression, apply_suppressions, parse_suppressions
+from analyzers.workspace import discover
+from analyzers.wrangler import find_configs_in
+
+UNUSED_SUPPRESSION = "unused-suppression"
+
+
+@dataclass
+class Settings:
+    select: list[str] | None = None  # None: every rule
+    ignore: list[str] = field(default_factory=list)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    exclude: list[str] = field(default_factory=list)
+    unsafe_fixes: bool = False
+
+    def enabled(self, rule_id: str) -> bool:
+        if rule_id in self.ignore:
+            return False
+        return self.select is None or rule_id in self.select or "ALL" in self.select
+
+    def validate(self) -> list[str]:
+        known = {r.id for r in all_rules()}
+        named = set(self.select or []) | set(self.ignore) | set(self.severity)
+        return sorted(n for n in named - known - {"ALL"})
+
+
+@dataclass
+class AnalysisResult:
+    model: ProjectModel
+    findings: list[Finding]
+    problems: list[Problem]
+    suppressions: list[Suppression] = field(default_factory=list)
+
+
+def context_root(path: Path) -> Path:
+    """The folder whose files give `path` its meaning: its nearest wrangler project."""
+    path = path.resolve()
+    folder = path if path.is_dir() else path.parent
+    for candidate in (folder, *folder.parents):
+        if find_configs_in(candidate) is not None:
+            return candidate
+        if (candidate / ".git").exists():
+            break
+    return folder
+
+
+def analyze_paths(paths: list[Path], settings: Settings | None = None) -> AnalysisResult:
+    settings = settings or Settings()
+    requested = [p.resolve() for p in paths]
+    missing = [p for p in requested if not p.exists()]
+    roots = sorted({context_root(p) for p in requested if p.exists()}, key=lambda p: len(p.parts))
+    # a root inside another root adds nothing
+    roots = [r for r in roots if not any(o != r and o in r.parents for o in roots)]
+    found = discover(roots, settings.exclude)
+    for given in requested:
+        if given.is_file() and given not in found.sources and given not in found.configs:
+            found.sources.append(given)
+    common = roots[0] if len(roots) == 1 else Path(*_common_parts(roots)) if roots else Path.cwd()
+    model = build_model(common, found.sources, found.configs)
+    model.problems.extend(Problem(p, "no such file or folder") for p in missing)
+
+    def reported(path: Path) -> bool:
+        return any(path == r or r in path.parents for r in requested)
+
+    findings, suppressions = run_rules(model, settings, reported)
+    problems = [p for p in model.problems if reported(p.path) or p.path in missing]
+    return AnalysisResult(model, findings, problems, suppressions)
+
+
+def _common_parts(paths: list[Path]) -> list[str]:
+    parts = list(paths[0].parts)
+    for path in paths[1:]:
+        common = 0
+        for a, b in zip(parts, path.parts, strict=False):
+            if a != b:
+                break
+            common += 1
+        parts = parts[:common]
+    return parts or ["/"]
+
+
+def run_rules(
+    model: ProjectModel,
+    settings: Settings,
+    reported: Iterable[Path] | object | None = None,
+    rules: Iterable[Rule] | None = None,
+) -> tuple[list[Finding], list[Suppression]]:
+    """Every enabled rule over the model; findings filtered to `reported` paths when given."""
+    keep = reported if callable(reported) else (lambda path: True)
+    raw: list[Finding] = []
+    for rule in rules if rules is not None else all_rules():
+        if not settings.enabled(rule.id) or rule.id == UNUSED_SUPPRESSION:
+            continue
+        try:
+            raw.extend(rule.check(model))
+        except Exception as exc:  # a bug in one rule must not hide the others' findings
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            model.problems.append(
+                Problem(model.root, f"internal error in rule {rule.id}: {detail}")
+            )
+    by_file: dict[Path, list[Finding]] = {}
+    for finding in raw:
+        if keep(finding.path):
+            by_file.setdefault(finding.path, []).append(finding)
+    results: list[Finding] = []
+    all_suppressions: list[Suppression] = []
+    sources = {f.path: f for f in model.files}
+    configs = {c.path: c for c in model.configs}
+    paths = set(by_file) | {p for p in list(sources) + list(configs) if keep(p)}
+    for path in sorted(paths, key=str):
+        source = sources.get(path)
+        data = source.data if source is not None else configs[path].data if path in configs else b""
+        lines = source.lines if source is not None else LineIndex(data)
+        findings = _dedupe(by_file.get(path, []))
+        if source is not None:
+            findings = [f for f in findings if not _in_syntax_error(source, f)]
+        for finding in findings:
+            override = settings.severity.get(finding.rule_id)
+            if override is not None:
+                finding.severity = override
+        suppressions = parse_suppressions(path, data, lines)
+        findings = apply_suppressions(findings, suppressions, lines)
+        all_suppressions.extend(suppressions)
+        if settings.enabled(UNUSED_SUPPRESSION):
+            findings.extend(_unused(suppressions, settings))
+        results.extend(findings)
+    results.sort(key=Finding.sort_key)
+    return results, all_suppressions
+
+
+def _in_syntax_error(source: SourceFile, finding: Finding) -> bool:
+    return source.in_error(finding.span.start, finding.span.end)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, int, int]] = set()
+    unique: list[Finding] = []
+    for finding in findings:
+        key = (finding.rule_id, finding.span.start, finding.span.end)
+        if key not in seen:
+            seen.add(key)
+            unique.append(finding)
+    return unique
+
+
+def _unused(suppressions: list[Suppression], settings: Settings) -> list[Finding]:
+    rule = rule_by_id(UNUSED_SUPPRESSION)
+    if rule is None:
+        return []
+    findings: list[Finding] = []
+    for suppression in suppressions:
+        for rule_id in suppression.rules:
+            if rule_id in suppression.used or rule_id == UNUSED_SUPPRESSION:
+                continue
+            if rule_id == "*" and suppression.used:
+                continue
+            if rule_id != "*" and rule_by_id(rule_id) is None:
+                message = f"Suppression names an unknown rule `{rule_id}`"
+            elif rule_id != "*" and not settings.enabled(rule_id):
+                continue  # the rule is off: its suppressions are neither used nor wrong
+            else:
+                message = f"Unused suppression: `{rule_id}` reports nothing on the line it covers"
+            findings.append(
+                rule.finding(
+                    message,
+                    Span(suppression.path, suppression.start, suppression.end),
+                    data={"suppressed_rule": rule_id},
+                )
+            )
+    return findings

@@ -1,0 +1,370 @@
+"""Finding Durable Object classes and how each reaches its state (ctx, storage, sql aliases)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from analyzers.source import SourceFile
+from analyzers.tsutil import node_text, normalize_expr, string_value, walk, walk_type
+
+# Base classes that make a class a Durable Object, by module they are imported from.
+KNOWN_BASES: dict[str, frozenset[str]] = {
+    "cloudflare:workers": frozenset({"DurableObject"}),
+    "agents": frozenset({"Agent", "AIChatAgent", "McpAgent"}),
+    "agents/ai-chat-agent": frozenset({"AIChatAgent"}),
+    "@cloudflare/ai-chat": frozenset({"AIChatAgent"}),
+    "agents/mcp": frozenset({"McpAgent"}),
+    "partyserver": frozenset({"Server"}),
+    "@cloudflare/containers": frozenset({"Container"}),
+    "@cloudflare/actors": frozenset({"Actor"}),
+}
+
+HANDLER_METHODS = frozenset(
+    {"constructor", "fetch", "alarm", "webSocketMessage", "webSocketClose", "webSocketError"}
+)
+
+# Parameter types that tell us a function receives DO state, whatever the parameter is called.
+STATE_TYPES = {"DurableObjectState": "ctx", "DurableObjectStorage": "storage", "SqlStorage": "sql"}
+
+
+@dataclass(eq=False)
+class Aliases:
+    """Spellings (normalised expression text) through which code reaches ctx, storage and sql."""
+
+    ctx: set[str] = field(default_factory=set)
+    storage: set[str] = field(default_factory=set)
+    sql: set[str] = field(default_factory=set)
+
+    def kind_of(self, expr: str) -> str | None:
+        if expr in self.sql:
+            return "sql"
+        if expr in self.storage:
+            return "storage"
+        if expr in self.ctx:
+            return "ctx"
+        return None
+
+    def merged(self, other: Aliases) -> Aliases:
+        return Aliases(self.ctx | other.ctx, self.storage | other.storage, self.sql | other.sql)
+
+
+@dataclass(eq=False)
+class DurableObjectClass:
+    name: str
+    file: SourceFile
+    node: Node
+    name_node: Node
+    base: str | None
+    # why we think it is a DO: "extends", "library", "legacy", "subclass", "binding"
+    reason: str
+    methods: dict[str, Node] = field(default_factory=dict)
+    aliases: Aliases = field(default_factory=Aliases)
+    exported: bool = False
+
+    @property
+    def body(self) -> Node | None:
+        return self.node.child_by_field_name("body")
+
+    @property
+    def constructor(self) -> Node | None:
+        return self.methods.get("constructor")
+
+    @property
+    def alarm(self) -> Node | None:
+        return self.methods.get("alarm")
+
+    @property
+    def rpc_methods(self) -> dict[str, Node]:
+        return {
+            name: node
+            for name, node in self.methods.items()
+            if name not in HANDLER_METHODS and not name.startswith("#")
+        }
+
+
+def imported_bases(file: SourceFile) -> dict[str, str]:
+    """Local names bound to a known DO base class in this file: local -> canonical name."""
+    found: dict[str, str] = {}
+    data = file.data
+    for stmt in file.root.named_children:
+        if stmt.type != "import_statement":
+            continue
+        source = stmt.child_by_field_name("source")
+        module = string_value(data, source) if source is not None else None
+        if module is None or module not in KNOWN_BASES:
+            continue
+        for spec in walk_type(stmt, "import_specifier"):
+            name = spec.child_by_field_name("name")
+            alias = spec.child_by_field_name("alias")
+            if name is None:
+                continue
+            canonical = node_text(data, name)
+            if canonical in KNOWN_BASES[module]:
+                found[node_text(data, alias or name)] = canonical
+    return found
+
+
+def class_declarations(file: SourceFile) -> list[Node]:
+    return list(walk_type(file.root, "class_declaration", "abstract_class_declaration", "class"))
+
+
+def heritage(file: SourceFile, cls: Node) -> tuple[str | None, list[str]]:
+    """(extends expression text, implemented interface names)."""
+    extends: str | None = None
+    implements: list[str] = []
+    for child in cls.children:
+        if child.type != "class_heritage":
+            continue
+        for clause in child.children:
+            if clause.type == "extends_clause":
+                value = clause.child_by_field_name("value")
+                if value is not None:
+                    extends = node_text(file.data, value)
+            elif clause.type == "implements_clause":
+                implements.extend(
+                    node_text(file.data, n) for n in clause.named_children if n.type != "comment"
+                )
+    return extends, implements
+
+
+def _base_identifier(extends: str) -> str:
+    # `Agent<Env, State>` -> `Agent`; `mixin(Base)` stays as is and matches nothing
+    return extends.split("<", 1)[0].strip()
+
+
+def _methods(file: SourceFile, body: Node) -> dict[str, Node]:
+    methods: dict[str, Node] = {}
+    for member in body.named_children:
+        if member.type == "method_definition":
+            name = member.child_by_field_name("name")
+            if name is not None:
+                methods.setdefault(node_text(file.data, name), member)
+        elif member.type == "public_field_definition":
+            # `alarm = async () => {...}` counts as a method for our purposes
+            name = member.child_by_field_name("name")
+            value = member.child_by_field_name("value")
+            if (
+                name is not None
+                and value is not None
+                and value.type
+                in {
+                    "arrow_function",
+                    "function_expression",
+                }
+            ):
+                methods.setdefault(node_text(file.data, name), value)
+    return methods
+
+
+def _legacy_constructor_state_param(file: SourceFile, ctor: Node | None) -> str | None:
+    if ctor is None:
+        return None
+    params = ctor.child_by_field_name("parameters")
+    if params is None:
+        return None
+    first = next((p for p in params.named_children if p.type != "comment"), None)
+    if first is None:
+        return None
+    pattern = first.child_by_field_name("pattern")
+    type_ann = first.child_by_field_name("type")
+    if pattern is None:
+        return None
+    if type_ann is not None and "DurableObjectState" in node_text(file.data, type_ann):
+        return node_text(file.data, pattern)
+    return None
+
+
+def first_param_name(file: SourceFile, func: Node) -> str | None:
+    params = func.child_by_field_name("parameters")
+    if params is None:
+        return None
+    first = next((p for p in params.named_children if p.type != "comment"), None)
+    if first is None:
+        return None
+    pattern = first.child_by_field_name("pattern")
+    if pattern is None or pattern.type != "identifier":
+        return None
+    return node_text(file.data, pattern)
+
+
+def typed_state_params(file: SourceFile, scope: Node) -> Aliases:
+    """Parameters anywhere in `scope` typed DurableObjectState / DurableObjectStorage / SqlStorage."""
+    found = Aliases()
+    for param in walk_type(scope, "required_parameter", "optional_parameter"):
+        type_ann = param.child_by_field_name("type")
+        pattern = param.child_by_field_name("pattern")
+        if type_ann is None or pattern is None or pattern.type != "identifier":
+            continue
+        type_text = node_text(file.data, type_ann).lstrip(":").strip()
+        kind = STATE_TYPES.get(type_text)
+        if kind is not None:
+            getattr(found, kind).add(node_text(file.data, pattern))
+    return found
+
+
+def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:
+    """Follow assignments in `scope` until no new alias appears.
+
+    Handles `this.sql = ctx.storage.sql`, `const storage = this.ctx.storage`, class fields
+    `sql = this.ctx.storage.sql`, and destructuring `const { sql } = this.ctx.storage`.
+    """
+    aliases = Aliases(set(seed.ctx), set(seed.storage), set(seed.sql))
+    data = file.data
+    pairs: list[tuple[Node, Node, bool]] = []  # (target, value, is_field)
+    for node in walk(scope):
+        kind = node.type
+        if kind == "assignment_expression":
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if left is not None and right is not None:
+                pairs.append((left, right, False))
+        elif kind == "variable_declarator":
+            name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+            if name is not None and value is not None:
+                pairs.append((name, value, False))
+        elif kind == "public_field_definition":
+            name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+            if name is not None and value is not None:
+                pairs.append((name, value, True))
+    for _ in range(4):
+        before = (len(aliases.ctx), len(aliases.storage), len(aliases.sql))
+        for ctx in list(aliases.ctx):
+            aliases.storage.add(f"{ctx}.storage")
+        for storage in list(aliases.storage):
+            aliases.sql.add(f"{storage}.sql")
+        for target, value, is_field in pairs:
+            value_text = normalize_expr(node_text(data, value))
+            value_kind = aliases.kind_of(value_text)
+            if target.type == "object_pattern":
+                # const { storage } = this.ctx / const { sql } = this.ctx.storage
+                for prop in target.named_children:
+                    prop_name = node_text(data, prop).split(":")[-1].strip()
+                    key = node_text(data, prop).split(":")[0].strip()
+                    if value_kind == "ctx" and key == "storage":
+                        aliases.storage.add(prop_name)
+                    elif value_kind == "storage" and key == "sql":
+                        aliases.sql.add(prop_name)
+                continue
+            if value_kind is None:
+                continue
+            target_text = normalize_expr(node_text(data, target))
+            if is_field:
+                target_text = f"this.{target_text}"
+            getattr(aliases, value_kind).add(target_text)
+        if before == (len(aliases.ctx), len(aliases.storage), len(aliases.sql)):
+            break
+    return aliases
+
+
+def find_classes(
+    file: SourceFile, known_do_names: set[str], bound_names: set[str]
+) -> list[DurableObjectClass]:
+    """DO classes declared in `file`.
+
+    known_do_names: classes already known to be DOs anywhere in the project (for subclasses);
+    bound_names: class names bound in a wrangler config.
+    """
+    bases = imported_bases(file)
+    exported = exported_names(file)
+    result: list[DurableObjectClass] = []
+    for cls in class_declarations(file):
+        name_node = cls.child_by_field_name("name")
+        body = cls.child_by_field_name("body")
+        if name_node is None or body is None:
+            continue
+        name = node_text(file.data, name_node)
+        extends, implements = heritage(file, cls)
+        base = _base_identifier(extends) if extends else None
+        methods = _methods(file, body)
+        legacy_param = _legacy_constructor_state_param(file, methods.get("constructor"))
+        reason: str | None = None
+        if base is not None and base in bases:
+            reason = "extends" if bases[base] == "DurableObject" else "library"
+        elif base is not None and base in known_do_names:
+            reason = "subclass"
+        elif (
+            any(i.split("<", 1)[0].strip() == "DurableObject" for i in implements)
+            or legacy_param is not None
+        ):
+            reason = "legacy"
+        elif name in bound_names:
+            reason = "binding"
+        if reason is None:
+            continue
+        seed = Aliases(ctx={"this.ctx"} if reason != "legacy" else set())
+        if reason in {"legacy", "binding"} or legacy_param is not None:
+            seed.ctx.add("this.state")
+        ctor = methods.get("constructor")
+        if ctor is not None:
+            param = first_param_name(file, ctor)
+            if param is not None:
+                seed.ctx.add(param)
+        aliases = derive_aliases(file, body, seed)
+        result.append(
+            DurableObjectClass(
+                name=name,
+                file=file,
+                node=cls,
+                name_node=name_node,
+                base=base,
+                reason=reason,
+                methods=methods,
+                aliases=aliases,
+                exported=name in exported,
+            )
+        )
+    return result
+
+
+def exported_names(file: SourceFile) -> dict[str, str | None]:
+    """Names this module exports: exported name -> module it is re-exported from (None if local).
+
+    `export * from "./x"` is recorded under the key "*<module>".
+    """
+    data = file.data
+    names: dict[str, str | None] = {}
+    for stmt in file.root.named_children:
+        if stmt.type != "export_statement":
+            continue
+        source = stmt.child_by_field_name("source")
+        module = string_value(data, source) if source is not None else None
+        decl = stmt.child_by_field_name("declaration")
+        if decl is not None:
+            if decl.type in {
+                "class_declaration",
+                "abstract_class_declaration",
+                "function_declaration",
+            }:
+                name = decl.child_by_field_name("name")
+                if name is not None and not _is_default_export(stmt):
+                    names[node_text(data, name)] = None
+            elif decl.type in {"lexical_declaration", "variable_declaration"}:
+                for declarator in decl.named_children:
+                    name = declarator.child_by_field_name("name")
+                    if name is not None and name.type == "identifier":
+                        names[node_text(data, name)] = None
+            continue
+        clause = next((c for c in stmt.named_children if c.type == "export_clause"), None)
+        if clause is not None:
+            for spec in clause.named_children:
+                if spec.type != "export_specifier":
+                    continue
+                name = spec.child_by_field_name("name")
+                alias = spec.child_by_field_name("alias")
+                if name is None:
+                    continue
+                exported_as = node_text(data, alias or name)
+                local = node_text(data, name)
+                names[exported_as] = (
+                    module
+                    if module is not None
+                    else (None if local == exported_as else f"={local}")
+                )
+        elif module is not None and any(c.type == "*" for c in stmt.children):
+            names[f"*{module}"] = module
+    return names
+
+
+def _is_default_export(stmt: Node) -> bool:
+    return any(child.type == "default" for child in stmt.children)

@@ -1,0 +1,112 @@
+"""What a rule reports, and what a rule is."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from analyzers.model import ProjectModel
+
+
+class Severity(enum.IntEnum):
+    HINT = 1
+    INFO = 2
+    WARNING = 3
+    ERROR = 4
+
+    @classmethod
+    def parse(cls, value: str) -> Severity:
+        try:
+            return cls[value.strip().upper().replace("INFORMATION", "INFO")]
+        except KeyError:
+            raise ValueError(f"unknown severity {value!r} (error, warning, info, hint)") from None
+
+
+@dataclass(frozen=True)
+class Span:
+    """A byte range in one file."""
+
+    path: Path
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Related:
+    span: Span
+    message: str
+
+
+@dataclass
+class Finding:
+    rule_id: str
+    message: str
+    span: Span
+    severity: Severity
+    related: list[Related] = field(default_factory=list)
+    # Whatever the rule's fix builders need; JSON-serialisable (it travels in Diagnostic.data).
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self.span.path
+
+    def sort_key(self) -> tuple[str, int, str]:
+        return (str(self.span.path), self.span.start, self.rule_id)
+
+
+@dataclass(frozen=True)
+class RuleDocs:
+    what: str
+    why: str
+    example: str
+    fix: str
+    references: tuple[str, ...]
+
+    def markdown(self, rule_id: str, title: str, severity: Severity) -> str:
+        refs = "\n".join(f"- {ref}" for ref in self.references)
+        return (
+            f"# {rule_id}\n\n{title} (default severity: {severity.name.lower()})\n\n"
+            f"## What it does\n{self.what.strip()}\n\n"
+            f"## Why it matters\n{self.why.strip()}\n\n"
+            f"## Example\n{self.example.strip()}\n\n"
+            f"## Fix and its safety\n{self.fix.strip()}\n\n"
+            f"## References\n{refs}\n"
+        )
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: Severity
+    docs: RuleDocs
+    check: Callable[[ProjectModel], Iterable[Finding]]
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/durable-harden/durable-harden/blob/main/docs/rules/{self.id}.md"
+
+    def markdown(self) -> str:
+        return self.docs.markdown(self.id, self.title, self.severity)
+
+    def finding(
+        self,
+        message: str,
+        span: Span,
+        related: Iterable[Related] = (),
+        data: dict[str, Any] | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        return Finding(
+            rule_id=self.id,
+            message=message,
+            span=span,
+            severity=severity or self.severity,
+            related=list(related),
+            data=dict(data or {}),
+        )

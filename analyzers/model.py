@@ -1,0 +1,295 @@
+"""The project model: built once per analysis, shared by every rule."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from tree_sitter import Node
+
+from analyzers.classes import (
+    Aliases,
+    DurableObjectClass,
+    exported_names,
+    find_classes,
+    typed_state_params,
+)
+from analyzers.schema import Schema
+from analyzers.source import SourceError, SourceFile, language_for, read_source
+from analyzers.sql import SqlStatement, extract_statements, loose_statements, string_constants
+from analyzers.tsutil import call_args, node_text, normalize_expr, string_value, walk, walk_type
+from analyzers.wrangler import ConfigError, WranglerConfig, load_config
+
+NAMESPACE_METHODS = frozenset(
+    {"idFromName", "getByName", "newUniqueId", "idFromString", "get", "jurisdiction"}
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file we could not read or parse, said plainly."""
+
+    path: Path
+    message: str
+
+
+@dataclass(eq=False)
+class NamespaceAccess:
+    """`env.BINDING.idFromName(...)` and friends, anywhere in the project."""
+
+    file: SourceFile
+    node: Node  # the call
+    binding: str
+    method: str
+    argument: Node | None
+
+
+@dataclass(eq=False)
+class ProjectModel:
+    root: Path
+    files: list[SourceFile]
+    configs: list[WranglerConfig]
+    problems: list[Problem] = field(default_factory=list)
+    classes: list[DurableObjectClass] = field(default_factory=list)
+    statements: list[SqlStatement] = field(default_factory=list)
+    namespace_accesses: list[NamespaceAccess] = field(default_factory=list)
+
+    # -- scoping: which config and which schema a file belongs to ---------------------------
+    def config_for_path(self, path: Path) -> WranglerConfig | None:
+        best: WranglerConfig | None = None
+        for config in self.configs:
+            if config.root == path.parent or config.root in path.parents:
+                if best is None or len(config.root.parts) > len(best.root.parts):
+                    best = config
+        return best
+
+    def configs_binding(self, class_name: str) -> list[WranglerConfig]:
+        return [c for c in self.configs if any(b.class_name == class_name for b in c.bindings)]
+
+    def config_for_class(self, cls: DurableObjectClass) -> WranglerConfig | None:
+        """The config that binds the class (nearest first), else the nearest config."""
+        binding = self.configs_binding(cls.name)
+        nearest = self.config_for_path(cls.file.path)
+        if nearest is not None and nearest in binding:
+            return nearest
+        return binding[0] if binding else nearest
+
+    def _scope_root(self, path: Path) -> Path:
+        config = self.config_for_path(path)
+        return config.root if config is not None else self.root
+
+    def statements_in_scope(self, path: Path) -> list[SqlStatement]:
+        root = self._scope_root(path)
+        scoped = [s for s in self.statements if self._scope_root(s.file.path) == root]
+        return scoped
+
+    @cached_property
+    def _schemas(self) -> dict[Path, Schema]:
+        by_root: dict[Path, list[SqlStatement]] = {}
+        for stmt in self.statements:
+            by_root.setdefault(self._scope_root(stmt.file.path), []).append(stmt)
+        schemas = {root: Schema(stmts) for root, stmts in by_root.items()}
+        # a scope with no SQL of its own still answers questions (with an empty schema)
+        return schemas
+
+    def schema_for(self, path: Path) -> Schema:
+        root = self._scope_root(path)
+        schema = self._schemas.get(root)
+        if schema is None:
+            schema = Schema([])
+            self._schemas[root] = schema
+        return schema
+
+    # -- look-ups ---------------------------------------------------------------------------
+    def classes_named(self, name: str) -> list[DurableObjectClass]:
+        return [c for c in self.classes if c.name == name]
+
+    def file(self, path: Path) -> SourceFile | None:
+        resolved = path.resolve()
+        return next((f for f in self.files if f.path == resolved), None)
+
+    def classes_for_binding(self, config: WranglerConfig | None, binding: str) -> list[str]:
+        configs = [config] if config is not None else self.configs
+        return [b.class_name for c in configs for b in c.bindings if b.name == binding]
+
+
+def build_model(
+    root: Path,
+    source_paths: Iterable[Path],
+    config_paths: Iterable[Path],
+    overlays: dict[Path, bytes] | None = None,
+) -> ProjectModel:
+    """Read and parse every file, then find classes, SQL and namespace accesses.
+
+    overlays: buffer contents that win over the disk (open editor documents).
+    """
+    overlays = overlays or {}
+    problems: list[Problem] = []
+    configs: list[WranglerConfig] = []
+    for path in config_paths:
+        try:
+            configs.append(load_config(path, overlays.get(path)))
+        except ConfigError as exc:
+            problems.append(Problem(path, f"wrangler config skipped: {exc}"))
+    files: list[SourceFile] = []
+    for path in source_paths:
+        if language_for(path) is None:
+            problems.append(Problem(path, "not a TypeScript or JavaScript source file; skipped"))
+            continue
+        try:
+            if path in overlays:
+                from analyzers.source import parse_source
+
+                files.append(parse_source(path, overlays[path]))
+            else:
+                files.append(read_source(path))
+        except SourceError as exc:
+            problems.append(Problem(path, str(exc)))
+    model = ProjectModel(root=root.resolve(), files=files, configs=configs, problems=problems)
+    _find_classes(model)
+    _find_sql(model)
+    _find_namespace_accesses(model)
+    return model
+
+
+def _find_classes(model: ProjectModel) -> None:
+    bound = {b.class_name for c in model.configs for b in c.bindings}
+    known: set[str] = set()
+    found: dict[int, DurableObjectClass] = {}
+    # Subclasses of DO classes may live in files read before their base: iterate to a fixpoint.
+    for _ in range(5):
+        before = len(found)
+        for file in model.files:
+            for cls in find_classes(file, known, bound):
+                key = cls.node.start_byte ^ hash(cls.file.path)
+                if key not in found:
+                    found[key] = cls
+                    known.add(cls.name)
+        if len(found) == before:
+            break
+    model.classes = sorted(found.values(), key=lambda c: (str(c.file.path), c.node.start_byte))
+    # a class exported under its own name from the module that declares it
+    for cls in model.classes:
+        cls.exported = cls.name in exported_names(cls.file)
+
+
+def resolve_module(from_file: Path, spec: str, known: dict[Path, SourceFile]) -> SourceFile | None:
+    """`./schema` from src/a.ts -> src/schema.ts (or .js, /index.ts …) among known files."""
+    if not spec.startswith("."):
+        return None
+    base = Path(posixpath.normpath((from_file.parent / spec).as_posix()))
+    stem = base.with_suffix("") if base.suffix in {".js", ".mjs", ".cjs", ".jsx"} else base
+    candidates = [base]
+    for suffix in (".ts", ".tsx", ".mts", ".cts", ".js", ".mjs", ".jsx"):
+        candidates.append(stem.with_name(stem.name + suffix))
+        candidates.append(base / f"index{suffix}")
+    for candidate in candidates:
+        if candidate in known:
+            return known[candidate]
+    return None
+
+
+def imported_constants(
+    file: SourceFile, known: dict[Path, SourceFile]
+) -> dict[str, tuple[SourceFile, Node]]:
+    """String constants imported from other project files: local name (or ns.NAME) -> literal."""
+    result: dict[str, tuple[SourceFile, Node]] = {}
+    data = file.data
+    for stmt in file.root.named_children:
+        if stmt.type != "import_statement":
+            continue
+        source = stmt.child_by_field_name("source")
+        spec = string_value(data, source) if source is not None else None
+        if spec is None:
+            continue
+        target = resolve_module(file.path, spec, known)
+        if target is None:
+            continue
+        constants = string_constants(target)
+        for item in walk_type(stmt, "import_specifier", "namespace_import"):
+            if item.type == "import_specifier":
+                name = item.child_by_field_name("name")
+                alias = item.child_by_field_name("alias")
+                if name is not None and node_text(data, name) in constants:
+                    result[node_text(data, alias or name)] = (
+                        target,
+                        constants[node_text(data, name)],
+                    )
+            else:
+                ns = next((c for c in item.named_children if c.type == "identifier"), None)
+                if ns is not None:
+                    for const, literal in constants.items():
+                        result[f"{node_text(data, ns)}.{const}"] = (target, literal)
+    return result
+
+
+def _find_sql(model: ProjectModel) -> None:
+    known = {f.path: f for f in model.files}
+    statements: list[SqlStatement] = []
+    for file in model.files:
+        classes = [c for c in model.classes if c.file is file]
+        file_aliases: Aliases = typed_state_params(file, file.root)
+        imported = imported_constants(file, known)
+        statements.extend(extract_statements(file, classes, file_aliases, imported))
+    used_literals: dict[Path, set[int]] = {}
+    for stmt in statements:
+        used_literals.setdefault(stmt.file.path, set()).add(stmt.literal.start_byte)
+    for file in model.files:
+        loose = loose_statements(file, used_literals.get(file.path, set()))
+        for stmt in loose:
+            stmt.cls = next(
+                (
+                    c
+                    for c in model.classes
+                    if c.file is file
+                    and c.node.start_byte <= stmt.literal.start_byte < c.node.end_byte
+                ),
+                None,
+            )
+        statements.extend(loose)
+    # the same constant run from two places is still one statement in the source
+    unique: dict[tuple[Path, int, int], SqlStatement] = {}
+    for stmt in statements:
+        key = (stmt.file.path, stmt.offsets[0] if stmt.offsets else 0, stmt.index_in_call)
+        unique.setdefault(key, stmt)
+    model.statements = list(unique.values())
+
+
+def _find_namespace_accesses(model: ProjectModel) -> None:
+    bindings = {b.name for c in model.configs for b in c.bindings}
+    for file in model.files:
+        data = file.data
+        for call in walk_type(file.root, "call_expression"):
+            func = call.child_by_field_name("function")
+            if func is None or func.type != "member_expression":
+                continue
+            prop = func.child_by_field_name("property")
+            obj = func.child_by_field_name("object")
+            if prop is None or obj is None:
+                continue
+            method = node_text(data, prop)
+            if method not in NAMESPACE_METHODS:
+                continue
+            receiver = normalize_expr(node_text(data, obj))
+            binding = receiver.rsplit(".", 1)[-1]
+            # env.X / this.env.X / c.env.X (Hono) — or any known binding name
+            if not (
+                binding in bindings or ".env." in f".{receiver}" or receiver.startswith("env.")
+            ):
+                continue
+            if method == "get" and binding not in bindings:
+                continue  # `env.KV.get()` is a KV namespace, not a DO namespace
+            args = call_args(call)
+            model.namespace_accesses.append(
+                NamespaceAccess(file, call, binding, method, args[0] if args else None)
+            )
+
+
+def iter_calls(file: SourceFile, scope: Node | None = None) -> Iterable[Node]:
+    return walk_type(scope or file.root, "call_expression")
+
+
+__all__ = ["NamespaceAccess", "Problem", "ProjectModel", "build_model", "walk"]

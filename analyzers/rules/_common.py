@@ -1,0 +1,68 @@
+"""Shared helpers for rules: spans of nodes, scoping, references."""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from analyzers.classes import DurableObjectClass
+from analyzers.findings import Span
+from analyzers.source import SourceFile
+from analyzers.tsutil import node_text, walk_type
+
+CF = "https://developers.cloudflare.com"
+REF_RULES = f"{CF}/durable-objects/best-practices/rules-of-durable-objects/"
+REF_WEBSOCKETS = f"{CF}/durable-objects/best-practices/websockets/"
+REF_STATE = f"{CF}/durable-objects/api/state/"
+REF_ALARMS = f"{CF}/durable-objects/api/alarms/"
+REF_SQL = f"{CF}/durable-objects/api/sqlite-storage-api/"
+REF_LIMITS = f"{CF}/durable-objects/platform/limits/"
+REF_LIFECYCLE = f"{CF}/durable-objects/concepts/durable-object-lifecycle/"
+REF_GRADUAL = f"{CF}/workers/versions-and-deployments/gradual-deployments/"
+REF_CHANGELOG = f"{CF}/changelog/"
+REF_MIGRATIONS = f"{CF}/durable-objects/reference/durable-objects-migrations/"
+REF_SQLITE_ALTER = "https://www.sqlite.org/lang_altertable.html"
+REF_SQLITE_EQP = "https://www.sqlite.org/eqp.html"
+
+
+def node_span(file: SourceFile, node: Node) -> Span:
+    return Span(file.path, node.start_byte, node.end_byte)
+
+
+def functions_called_from(cls: DurableObjectClass) -> list[Node]:
+    """Top-level functions of the class's file that the class calls by name (one level deep,
+    then transitively among those functions)."""
+    file = cls.file
+    top: dict[str, Node] = {}
+    for stmt in file.root.named_children:
+        decl = stmt.child_by_field_name("declaration") if stmt.type == "export_statement" else stmt
+        if decl is None:
+            continue
+        if decl.type == "function_declaration":
+            name = decl.child_by_field_name("name")
+            if name is not None:
+                top[node_text(file.data, name)] = decl
+        elif decl.type == "lexical_declaration":
+            for declarator in decl.named_children:
+                name, value = (
+                    declarator.child_by_field_name("name"),
+                    declarator.child_by_field_name("value"),
+                )
+                if (
+                    name is not None
+                    and value is not None
+                    and value.type in {"arrow_function", "function_expression"}
+                ):
+                    top[node_text(file.data, name)] = value
+    reached: dict[str, Node] = {}
+    frontier = [cls.node]
+    while frontier:
+        scope = frontier.pop()
+        for call in walk_type(scope, "call_expression"):
+            func = call.child_by_field_name("function")
+            if func is None or func.type != "identifier":
+                continue
+            name = node_text(file.data, func)
+            if name in top and name not in reached:
+                reached[name] = top[name]
+                frontier.append(top[name])
+    return list(reached.values())

@@ -1,0 +1,114 @@
+"""timer-blocks-hibernation: setTimeout / setInterval in a Durable Object."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tree_sitter import Node
+
+from analyzers.findings import Finding, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._common import (
+    REF_ALARMS,
+    REF_CHANGELOG,
+    REF_LIFECYCLE,
+    functions_called_from,
+    node_span,
+)
+from analyzers.tsutil import call_args, node_text, normalize_expr, walk_type
+
+TIMERS = {"setTimeout", "setInterval"}
+GLOBAL_RECEIVERS = {"", "globalThis", "self", "window"}
+
+DOCS = RuleDocs(
+    what="""
+Reports `setTimeout` and `setInterval` inside a Durable Object class, and inside functions of
+the same file that the class calls. A zero (or missing) delay used only to yield to the event
+loop is not reported.
+""",
+    why="""
+An idle Durable Object hibernates after about ten seconds only when nothing is pending: a
+scheduled timer keeps it in memory, billed for duration, until the runtime evicts it (70–140 s
+idle). From compatibility_date 2026-10-01 pending timers keep the object alive for up to 15
+minutes, still billed. The timer is also lost whenever the object is evicted or redeployed, so
+work scheduled with it may never run. An alarm (`this.ctx.storage.setAlarm()`) is durable, lets
+the object hibernate, and wakes it when the work is due.
+""",
+    example="""
+```ts
+// Reported: keeps the object awake forever
+this.presence = setInterval(() => this.broadcastPresence(), 30_000);
+
+// Production pattern: an alarm that re-arms itself only while there is work
+await this.ctx.storage.setAlarm(Date.now() + 30_000);
+async alarm() {
+  this.broadcastPresence();
+  if (this.ctx.getWebSockets().length > 0) await this.ctx.storage.setAlarm(Date.now() + 30_000);
+}
+```
+""",
+    fix="""
+Unsafe. The timer becomes an alarm: the callback body moves to `alarm()` (through a schedule
+table when the alarm already serves another purpose) and any state it closes over must be
+stored. Timing changes (alarms have at-least-once delivery and second-level granularity in
+practice), so a reviewer must check what the callback relied on in memory.
+""",
+    references=(
+        f"{REF_LIFECYCLE} (hibernation conditions)",
+        f"{REF_ALARMS}",
+        f"{REF_CHANGELOG} (2026-10-01: pending I/O keeps objects alive up to 15 min)",
+    ),
+)
+
+
+def _is_yield(args: list[Node], data: bytes) -> bool:
+    if len(args) < 2:
+        return True  # no delay: runs on the next turn
+    delay = normalize_expr(node_text(data, args[1]))
+    return delay in {"0", "0.0", "undefined"}
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    for cls in model.classes:
+        data = cls.file.data
+        scopes = [cls.node, *functions_called_from(cls)]
+        for scope in scopes:
+            for call in walk_type(scope, "call_expression"):
+                func = call.child_by_field_name("function")
+                if func is None:
+                    continue
+                callee = normalize_expr(node_text(data, func))
+                receiver, _, name = callee.rpartition(".")
+                if name not in TIMERS or receiver not in GLOBAL_RECEIVERS:
+                    continue
+                args = call_args(call)
+                if _is_yield(args, data):
+                    continue
+                config = model.config_for_class(cls)
+                long_lived = config is not None and config.compat_at_least("2026-10-01")
+                extra = (
+                    " With this compatibility_date a pending timer keeps the object alive, billed, for up to 15 minutes."
+                    if long_lived
+                    else ""
+                )
+                where = "" if scope is cls.node else " (in a function the class calls)"
+                yield RULE.finding(
+                    f"`{name}` in Durable Object `{cls.name}`{where} keeps it from hibernating; "
+                    f"schedule the work with `this.ctx.storage.setAlarm()` instead.{extra}",
+                    node_span(cls.file, func),
+                    data={
+                        "class": cls.name,
+                        "timer": name,
+                        "delay": node_text(data, args[1]) if len(args) > 1 else None,
+                        "call": [call.start_byte, call.end_byte],
+                    },
+                )
+
+
+RULE = Rule(
+    id="timer-blocks-hibernation",
+    title="A timer keeps the Durable Object from hibernating",
+    severity=Severity.WARNING,
+    docs=DOCS,
+    check=check,
+)

@@ -1,0 +1,206 @@
+"""The project's SQL schema, built by SQLite itself from every CREATE / ALTER found in the code.
+
+SQLite is the judge: an in-memory database receives the project's DDL, and its catalogue gives
+the tables, columns, primary keys and indexes. The same database answers EXPLAIN QUERY PLAN.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+
+from analyzers.sql import SqlStatement, normalize_for_parse
+
+_DDL_KINDS = ("CREATE", "ALTER")
+_BINDINGS_NEEDED = re.compile(r"uses (\d+), and there")
+_RESERVED_PREFIX = "_cf_"
+
+
+@dataclass
+class Index:
+    name: str
+    table: str
+    columns: list[str]
+    unique: bool
+    origin: str  # "c" CREATE INDEX, "u" UNIQUE constraint, "pk" PRIMARY KEY
+    statement: SqlStatement | None = None
+
+
+@dataclass
+class Table:
+    name: str
+    columns: list[str]
+    primary_key: list[str]
+    without_rowid: bool
+    statements: list[SqlStatement] = field(default_factory=list)  # CREATE first, then ALTERs
+
+    @property
+    def create(self) -> SqlStatement | None:
+        return next((s for s in self.statements if s.kind == "CREATE"), None)
+
+
+@dataclass
+class PlanStep:
+    detail: str
+
+    @property
+    def scanned_table(self) -> str | None:
+        """The table (or its alias) read row by row, without any index: `SCAN t`."""
+        match = re.fullmatch(r"SCAN (\w+)(?: AS (\w+))?", self.detail)
+        return match.group(1) if match else None
+
+    @property
+    def temp_btree_order(self) -> bool:
+        return self.detail.startswith("USE TEMP B-TREE FOR ORDER BY")
+
+
+@dataclass
+class QueryPlan:
+    steps: list[PlanStep]
+    error: str | None = None
+
+
+class Schema:
+    def __init__(self, ddl: list[SqlStatement]) -> None:
+        self.db = sqlite3.connect(":memory:", check_same_thread=False)
+        self.errors: list[tuple[SqlStatement, str]] = []
+        self.tables: dict[str, Table] = {}
+        self.indexes: dict[str, Index] = {}
+        self._statement_of_table: dict[str, list[SqlStatement]] = {}
+        self._statement_of_index: dict[str, SqlStatement] = {}
+        self._apply(ddl)
+        self._read_catalogue()
+
+    # -- building -------------------------------------------------------------------------
+    def _apply(self, ddl: list[SqlStatement]) -> None:
+        # Run every DDL statement; retry the failures while progress is made, so the order in
+        # which files were read (an ALTER before its CREATE) does not matter.
+        pending = [s for s in ddl if s.kind in _DDL_KINDS]
+        seen_texts: set[str] = set()
+        while pending:
+            failed: list[tuple[SqlStatement, str]] = []
+            for stmt in pending:
+                text = (
+                    normalize_for_parse(stmt.text)
+                    if "WITHOUT" not in stmt.text.upper()
+                    else stmt.text
+                )
+                key = stmt.text.strip()
+                try:
+                    self.db.execute(_ddl_text(stmt, text))
+                    seen_texts.add(key)
+                    self._remember(stmt)
+                except sqlite3.Error as exc:
+                    message = str(exc)
+                    if "already exists" in message or "duplicate column" in message:
+                        self._remember(stmt)
+                        continue
+                    failed.append((stmt, message))
+            if len(failed) == len(pending):
+                self.errors.extend(failed)
+                break
+            pending = [stmt for stmt, _ in failed]
+
+    def _remember(self, stmt: SqlStatement) -> None:
+        upper = stmt.text.upper()
+        match = re.search(
+            r"(?:CREATE\s+(?:TEMP\w*\s+)?TABLE|ALTER\s+TABLE)\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`\[]?(\w+)",
+            stmt.text,
+            re.I,
+        )
+        if match and ("TABLE" in upper.split("(")[0]):
+            self._statement_of_table.setdefault(match.group(1).lower(), []).append(stmt)
+            return
+        match = re.search(
+            r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`\[]?(\w+)",
+            stmt.text,
+            re.I,
+        )
+        if match:
+            self._statement_of_index.setdefault(match.group(1).lower(), stmt)
+
+    def _read_catalogue(self) -> None:
+        rows = self.db.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        for (name,) in rows:
+            info = self.db.execute(f'PRAGMA table_xinfo("{name}")').fetchall()
+            columns = [row[1] for row in info if row[6] == 0]  # hidden=0: not generated-hidden
+            pk = [row[1] for row in sorted(info, key=lambda r: r[5]) if row[5] > 0]
+            sql_row = self.db.execute(
+                "SELECT sql FROM sqlite_schema WHERE type='table' AND name = ?", (name,)
+            ).fetchone()
+            without_rowid = bool(sql_row and sql_row[0] and "WITHOUT ROWID" in sql_row[0].upper())
+            statements = self._statement_of_table.get(name.lower(), [])
+            statements.sort(key=lambda s: 0 if s.kind == "CREATE" else 1)
+            table = Table(name, columns, pk, without_rowid, statements)
+            self.tables[name.lower()] = table
+            for idx in self.db.execute(f'PRAGMA index_list("{name}")').fetchall():
+                idx_name, unique, origin = idx[1], bool(idx[2]), idx[3]
+                cols = [
+                    r[2] for r in self.db.execute(f'PRAGMA index_info("{idx_name}")').fetchall()
+                ]
+                self.indexes[idx_name.lower()] = Index(
+                    idx_name,
+                    name,
+                    cols,
+                    unique,
+                    origin,
+                    self._statement_of_index.get(idx_name.lower()),
+                )
+            if (
+                pk
+                and not without_rowid
+                and len(pk) == 1
+                and not any(i.origin == "pk" for i in self.indexes.values() if i.table == name)
+            ):
+                # INTEGER PRIMARY KEY is the rowid itself: an index in all but name
+                self.indexes[f"{name}#rowid".lower()] = Index(f"{name} rowid", name, pk, True, "pk")
+
+    # -- questions ------------------------------------------------------------------------
+    def table(self, name: str) -> Table | None:
+        return self.tables.get(name.lower())
+
+    def indexes_of(self, table: str) -> list[Index]:
+        return [i for i in self.indexes.values() if i.table.lower() == table.lower()]
+
+    def plan(self, sql: str) -> QueryPlan:
+        """EXPLAIN QUERY PLAN with every parameter bound to NULL."""
+        text = normalize_for_parse(sql)
+        bindings: list[None] = []
+        for _ in range(2):
+            try:
+                rows = self.db.execute(f"EXPLAIN QUERY PLAN {text}", bindings).fetchall()
+                return QueryPlan([PlanStep(row[3]) for row in rows])
+            except sqlite3.ProgrammingError as exc:
+                match = _BINDINGS_NEEDED.search(str(exc))
+                if match is None:
+                    return QueryPlan([], str(exc))
+                bindings = [None] * int(match.group(1))
+            except sqlite3.Error as exc:
+                return QueryPlan([], str(exc))
+        return QueryPlan([], "could not bind parameters")
+
+    def with_index(self, create_index_sql: str) -> Schema:
+        """A copy of this schema with one more index (to check a proposed index is used)."""
+        clone = Schema.__new__(Schema)
+        clone.db = sqlite3.connect(":memory:", check_same_thread=False)
+        self.db.backup(clone.db)
+        clone.db.execute(create_index_sql)
+        clone.errors = []
+        clone.tables = {}
+        clone.indexes = {}
+        clone._statement_of_table = dict(self._statement_of_table)
+        clone._statement_of_index = dict(self._statement_of_index)
+        clone._read_catalogue()
+        return clone
+
+
+def _ddl_text(stmt: SqlStatement, text: str) -> str:
+    # A CREATE with `?` from a `${}` substitution cannot run; SQLite tells us so and we move on.
+    return text
+
+
+def is_reserved_table(name: str) -> bool:
+    return name.lower().startswith(_RESERVED_PREFIX)

@@ -1,0 +1,164 @@
+"""Source files: bytes, the tree-sitter tree, and a line index for position conversion."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import tree_sitter_typescript
+from tree_sitter import Language, Node, Parser, Tree
+
+# Files larger than this are not parsed: a generated bundle is not DO source code.
+MAX_SOURCE_BYTES = 8 * 1024 * 1024
+
+TS_SUFFIXES = {".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx"}
+JS_SUFFIXES = {".js": "typescript", ".mjs": "typescript", ".cjs": "typescript", ".jsx": "tsx"}
+SOURCE_SUFFIXES = {**TS_SUFFIXES, **JS_SUFFIXES}
+
+
+@cache
+def language(name: str) -> Language:
+    if name == "tsx":
+        return Language(tree_sitter_typescript.language_tsx())
+    return Language(tree_sitter_typescript.language_typescript())
+
+
+def language_for(path: Path | str) -> str | None:
+    """The grammar for a path, or None when it is not a source file we read.
+
+    Plain JavaScript is read with the TypeScript grammar, a superset for the code we care about.
+    """
+    name = str(path)
+    if name.endswith(".d.ts"):
+        return None
+    return SOURCE_SUFFIXES.get(Path(name).suffix)
+
+
+class LineIndex:
+    """Byte offset <-> (row, column) for one buffer, built once: O(log lines) per lookup."""
+
+    def __init__(self, data: bytes) -> None:
+        starts = [0]
+        find = data.find
+        pos = find(b"\n")
+        while pos != -1:
+            starts.append(pos + 1)
+            pos = find(b"\n", pos + 1)
+        self.data = data
+        self.line_starts = starts
+
+    def row_of(self, offset: int) -> int:
+        return bisect.bisect_right(self.line_starts, offset) - 1
+
+    def point(self, offset: int) -> tuple[int, int]:
+        """(row, UTF-8 byte column), both 0-based."""
+        row = self.row_of(offset)
+        return row, offset - self.line_starts[row]
+
+    def line_bytes(self, row: int) -> bytes:
+        start = self.line_starts[row]
+        end = self.line_starts[row + 1] if row + 1 < len(self.line_starts) else len(self.data)
+        return self.data[start:end].rstrip(b"\r\n")
+
+    def offset(self, row: int, byte_column: int) -> int:
+        return self.line_starts[min(row, len(self.line_starts) - 1)] + byte_column
+
+    def char_column(self, offset: int) -> int:
+        """0-based column in Unicode code points (what humans and Ruff's JSON call a column)."""
+        row = self.row_of(offset)
+        start = self.line_starts[row]
+        return len(self.data[start:offset].decode("utf-8", errors="replace"))
+
+    def utf16_column(self, offset: int) -> int:
+        row = self.row_of(offset)
+        start = self.line_starts[row]
+        return (
+            len(self.data[start:offset].decode("utf-8", errors="replace").encode("utf-16-le")) // 2
+        )
+
+
+class SourceError(Exception):
+    """A file that cannot be analysed, with a message fit for the user."""
+
+
+@dataclass(eq=False)
+class SourceFile:
+    path: Path
+    data: bytes
+    lang: str
+    tree: Tree
+    error_ranges: list[tuple[int, int]] = field(default_factory=list)
+    _lines: LineIndex | None = None
+
+    @property
+    def lines(self) -> LineIndex:
+        if self._lines is None:
+            self._lines = LineIndex(self.data)
+        return self._lines
+
+    @property
+    def root(self) -> Node:
+        return self.tree.root_node
+
+    def text(self, node: Node) -> str:
+        return self.data[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+
+    def slice(self, start: int, end: int) -> str:
+        return self.data[start:end].decode("utf-8", errors="replace")
+
+    def in_error(self, start: int, end: int | None = None) -> bool:
+        """True when the span overlaps a syntax error: findings there would be guesses."""
+        end = start if end is None else end
+        for err_start, err_end in self.error_ranges:
+            if err_start <= start < err_end or (start <= err_start < max(end, start + 1)):
+                return True
+        return False
+
+
+def _error_ranges(root: Node) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    if not root.has_error:
+        return ranges
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            ranges.append((node.start_byte, max(node.end_byte, node.start_byte + 1)))
+            continue
+        if node.has_error:
+            stack.extend(node.children)
+    ranges.sort()
+    return ranges
+
+
+def parse_source(
+    path: Path, data: bytes, lang: str | None = None, old_tree: Tree | None = None
+) -> SourceFile:
+    """Parse bytes into a SourceFile. Raises SourceError for input we refuse to read."""
+    lang = lang or language_for(path) or "typescript"
+    if len(data) > MAX_SOURCE_BYTES:
+        raise SourceError(
+            f"file is {len(data) / 1e6:.1f} MB, over the {MAX_SOURCE_BYTES // 2**20} MiB limit; "
+            "skipped (generated or bundled code?)"
+        )
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); skipped"
+        ) from None
+    parser = Parser(language(lang))
+    tree = parser.parse(data, old_tree) if old_tree is not None else parser.parse(data)
+    return SourceFile(
+        path=path, data=data, lang=lang, tree=tree, error_ranges=_error_ranges(tree.root_node)
+    )
+
+
+def read_source(path: Path) -> SourceFile:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror or exc}") from None
+    return parse_source(path, data)

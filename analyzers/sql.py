@@ -1,0 +1,406 @@
+"""SQL found in TypeScript: every statement passed to `sql.exec()` or the Agents SDK `this.sql`
+tag, with a map from each SQL character back to its byte in the TypeScript source."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import TokenType
+from tree_sitter import Node
+
+from analyzers.classes import Aliases, DurableObjectClass
+from analyzers.findings import Span
+from analyzers.source import SourceFile
+from analyzers.tsutil import (
+    call_args,
+    enclosing_function,
+    is_tagged_sql_template,
+    literal_chars,
+    method_name,
+    node_text,
+    normalize_expr,
+    walk,
+)
+
+_NUMBERED_PARAM = re.compile(r"\?\d+")
+_WITHOUT_ROWID = re.compile(
+    r"\)\s*(WITHOUT\s+ROWID|STRICT)(\s*,\s*(WITHOUT\s+ROWID|STRICT))*\s*$", re.I
+)
+
+
+@dataclass(frozen=True)
+class Substitution:
+    """A `${expr}` inside SQL text: where it stands in the SQL and in the TypeScript source."""
+
+    sql_offset: int
+    ts_start: int
+    ts_end: int
+    expression: str
+
+
+@dataclass(eq=False)
+class SqlStatement:
+    file: SourceFile  # the file holding the SQL text (a schema constant may live in another file)
+    cls: DurableObjectClass | None
+    call: Node  # the exec call, the tagged template, or the literal itself for loose SQL
+    call_file: SourceFile
+    literal: Node  # the string/template node holding the SQL (may live elsewhere in the file)
+    text: str
+    offsets: list[int]  # byte offset in file.data for each char of text, plus one for the end
+    index_in_call: int
+    statements_in_call: int
+    substitutions: list[Substitution] = field(default_factory=list)
+    bindings: int = 0  # arguments after the SQL string (exec only)
+    has_spread_binding: bool = False
+    tagged: bool = False
+    method: str | None = None  # the class method (or function) it runs in
+    loose: bool = False  # a SQL-looking literal not passed to exec() where we can see it
+
+    @property
+    def literal_file_data(self) -> bytes:
+        return self.file.data
+
+    @property
+    def expression(self) -> exp.Expression | None:
+        return parse_sql(self.parse_text)[0]
+
+    @property
+    def parse_error(self) -> str | None:
+        return parse_sql(self.parse_text)[1]
+
+    @property
+    def parse_text(self) -> str:
+        return normalize_for_parse(self.text)
+
+    @property
+    def kind(self) -> str:
+        """First keyword, upper case: SELECT, INSERT, CREATE, …"""
+        match = re.match(r"\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*([A-Za-z]+)", self.text, re.S)
+        return match.group(1).upper() if match else ""
+
+    def span(self, start: int = 0, end: int | None = None) -> Span:
+        end = len(self.text) if end is None else end
+        start = max(0, min(start, len(self.text)))
+        end = max(start, min(end, len(self.text)))
+        # trim leading/trailing whitespace so the range hugs the statement
+        while start < end and self.text[start].isspace():
+            start += 1
+        while end > start and self.text[end - 1].isspace():
+            end -= 1
+        ts_start = self.offsets[start]
+        ts_end = self.offsets[end - 1] + 1 if end > start else ts_start
+        ts_end = max(ts_end, ts_start)
+        return Span(self.file.path, ts_start, ts_end)
+
+    def find_span(self, pattern: str, flags: int = re.I) -> Span:
+        """Span of the first regex match in the statement text, else of the whole statement."""
+        match = re.search(pattern, self.text, flags)
+        if match is None:
+            return self.span()
+        return self.span(match.start(), match.end())
+
+    @property
+    def placeholders(self) -> int:
+        """Count of `?`-style parameters written in the SQL itself (not `${}` substitutions)."""
+        return count_placeholders(self.text) - len(self.substitutions)
+
+
+def normalize_for_parse(text: str) -> str:
+    text = _NUMBERED_PARAM.sub("?", text)
+    stripped = text.rstrip().rstrip(";")
+    return _WITHOUT_ROWID.sub(")", stripped)
+
+
+@lru_cache(maxsize=4096)
+def parse_sql(text: str) -> tuple[exp.Expression | None, str | None]:
+    """sqlglot parse, cached by text. Never raises: (None, message) when sqlglot cannot read it."""
+    if not text.strip():
+        return None, "empty statement"
+    try:
+        expression = sqlglot.parse_one(text, read="sqlite")
+    except (SqlglotError, ValueError, RecursionError) as exc:
+        return None, str(exc).splitlines()[0][:200]
+    if isinstance(expression, exp.Command):
+        return expression, None
+    return expression, None
+
+
+def count_placeholders(sql: str) -> int:
+    try:
+        tokens = sqlglot.tokenize(sql, read="sqlite")
+    except (SqlglotError, ValueError):
+        return sql.count("?")
+    return sum(1 for tok in tokens if tok.token_type == TokenType.PLACEHOLDER)
+
+
+def split_statements(text: str) -> list[tuple[int, int]]:
+    """Char ranges of the statements in a multi-statement string (a trigger body stays whole)."""
+    try:
+        tokens = sqlglot.tokenize(text, read="sqlite")
+    except (SqlglotError, ValueError):
+        return [(0, len(text))] if text.strip() else []
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    in_trigger = False
+    depth = 0
+    first_tokens: list[str] = []
+    for tok in tokens:
+        if len(first_tokens) < 6:
+            first_tokens.append(tok.text.upper())
+            if first_tokens[0] == "CREATE" and "TRIGGER" in first_tokens:
+                in_trigger = True
+        upper = tok.text.upper()
+        if in_trigger and upper == "BEGIN":
+            depth += 1
+        elif in_trigger and upper == "END" and tok.token_type != TokenType.SEMICOLON:
+            depth = max(0, depth - 1)
+        if tok.token_type == TokenType.SEMICOLON and (not in_trigger or depth == 0):
+            if text[start : tok.start].strip():
+                ranges.append((start, tok.start))
+            start = tok.end + 1
+            in_trigger = False
+            first_tokens = []
+    if text[start:].strip():
+        ranges.append((start, len(text)))
+    return ranges
+
+
+@dataclass(eq=False)
+class FileConstants:
+    """String constants of a file: `const SCHEMA = \\`...\\``, `static readonly SQL = "..."`."""
+
+    by_name: dict[str, Node] = field(default_factory=dict)
+
+
+def string_constants(file: SourceFile) -> dict[str, Node]:
+    found: dict[str, Node] = {}
+    data = file.data
+    for node in walk(file.root):
+        if node.type == "variable_declarator" or node.type == "public_field_definition":
+            name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+        else:
+            continue
+        if name is None or value is None:
+            continue
+        value = _unwrap(value)
+        if value.type in {"string", "template_string"}:
+            found.setdefault(node_text(data, name), value)
+    return found
+
+
+def _unwrap(node: Node) -> Node:
+    # `"..." as const`, `("...")`
+    while node.type in {"as_expression", "parenthesized_expression", "satisfies_expression"}:
+        inner = node.named_children[0] if node.named_children else None
+        if inner is None:
+            break
+        node = inner
+    return node
+
+
+def resolve_literal(
+    file: SourceFile,
+    arg: Node,
+    constants: dict[str, Node],
+    imported: dict[str, tuple[SourceFile, Node]],
+) -> tuple[SourceFile, Node] | None:
+    arg = _unwrap(arg)
+    if arg.type in {"string", "template_string"}:
+        return file, arg
+    name = normalize_expr(node_text(file.data, arg))
+    if arg.type == "identifier" and name in constants:
+        return file, constants[name]
+    if arg.type == "member_expression":
+        # this.SCHEMA / ClassName.SCHEMA / Schema.MESSAGES
+        last = name.rsplit(".", 1)[-1]
+        if last in constants:
+            return file, constants[last]
+    if name in imported:
+        return imported[name]
+    return None
+
+
+def is_exec_receiver(expr: str, aliases: Aliases) -> bool:
+    if expr in aliases.sql:
+        return True
+    # `<anything>.storage.sql` and a bare `sql` are the platform's spelling everywhere
+    return expr.endswith(".storage.sql") or expr == "sql"
+
+
+def extract_statements(
+    file: SourceFile,
+    classes: list[DurableObjectClass],
+    file_aliases: Aliases,
+    imported: dict[str, tuple[SourceFile, Node]],
+) -> list[SqlStatement]:
+    """All SQL statements this file runs, through any alias of the storage SQL API."""
+    data = file.data
+    constants = string_constants(file)
+    statements: list[SqlStatement] = []
+    for node in walk(file.root):
+        tagged = None
+        literal_ref: tuple[SourceFile, Node] | None = None
+        args: list[Node] = []
+        if node.type == "call_expression":
+            tagged = is_tagged_sql_template(data, node)
+            if tagged is None:
+                func = node.child_by_field_name("function")
+                if func is None or func.type != "member_expression":
+                    continue
+                prop = func.child_by_field_name("property")
+                obj = func.child_by_field_name("object")
+                if prop is None or obj is None or node_text(data, prop) != "exec":
+                    continue
+                cls = _class_of(node, classes)
+                aliases = cls.aliases.merged(file_aliases) if cls else file_aliases
+                if not is_exec_receiver(normalize_expr(node_text(data, obj)), aliases):
+                    continue
+                args = call_args(node)
+                if not args:
+                    continue
+                literal_ref = resolve_literal(file, args[0], constants, imported)
+        elif node.type == "binary_expression":
+            tagged = is_tagged_sql_template(data, node)
+        if tagged is not None:
+            literal_ref = (file, tagged[1])
+        if literal_ref is None:
+            continue
+        lit_file, literal = literal_ref
+        text, offsets = literal_chars(lit_file.data, literal)
+        subs = _substitutions(lit_file, literal, text, offsets)
+        cls = _class_of(node, classes)
+        func = enclosing_function(node)
+        method = (
+            method_name(data, func)
+            if func is not None and func.type == "method_definition"
+            else None
+        )
+        bindings = len(args) - 1 if args else 0
+        spread = any(a.type == "spread_element" for a in args[1:])
+        ranges = split_statements(text)
+        for index, (start, end) in enumerate(ranges):
+            stmt_subs = [
+                Substitution(s.sql_offset - start, s.ts_start, s.ts_end, s.expression)
+                for s in subs
+                if start <= s.sql_offset < end
+            ]
+            statements.append(
+                SqlStatement(
+                    file=lit_file,
+                    cls=cls,
+                    call=node,
+                    call_file=file,
+                    literal=literal,
+                    text=text[start:end],
+                    offsets=offsets[start:end]
+                    + [offsets[end] if end < len(offsets) else offsets[-1]],
+                    index_in_call=index,
+                    statements_in_call=len(ranges),
+                    substitutions=stmt_subs,
+                    bindings=bindings,
+                    has_spread_binding=spread,
+                    tagged=tagged is not None,
+                    method=method,
+                )
+            )
+    return statements
+
+
+def _substitutions(
+    file: SourceFile, literal: Node, text: str, offsets: list[int]
+) -> list[Substitution]:
+    subs: list[Substitution] = []
+    if literal.type != "template_string":
+        return subs
+    starts = {
+        child.start_byte: child
+        for child in literal.children
+        if child.type == "template_substitution"
+    }
+    for index, offset in enumerate(offsets[:-1]):
+        child = starts.get(offset)
+        if child is not None and text[index] == "?":
+            inner = child.named_children[0] if child.named_children else child
+            subs.append(
+                Substitution(index, child.start_byte, child.end_byte, node_text(file.data, inner))
+            )
+    return subs
+
+
+def _class_of(node: Node, classes: list[DurableObjectClass]) -> DurableObjectClass | None:
+    for cls in classes:
+        if cls.node.start_byte <= node.start_byte and node.end_byte <= cls.node.end_byte:
+            return cls
+    return None
+
+
+def tables_in(expression: exp.Expression | None) -> list[str]:
+    if expression is None:
+        return []
+    names: list[str] = []
+    ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
+    for table in expression.find_all(exp.Table):
+        name = table.name.lower()
+        if name and name not in ctes and name not in names:
+            names.append(name)
+    return names
+
+
+def target_table(expression: exp.Expression | None) -> str | None:
+    """The table an INSERT / UPDATE / DELETE / DROP / ALTER writes to."""
+    if expression is None:
+        return None
+    node: exp.Expression | None = None
+    if isinstance(expression, exp.Insert | exp.Update | exp.Delete | exp.Drop | exp.Alter):
+        node = expression.this
+    if isinstance(node, exp.Schema):
+        node = node.this
+    if isinstance(node, exp.Table):
+        return node.name.lower()
+    return None
+
+
+_LOOSE_SQL = re.compile(
+    r"^\s*(CREATE\s+(TABLE|(UNIQUE\s+)?INDEX|TRIGGER|VIEW)|ALTER\s+TABLE|INSERT\s+(OR\s+\w+\s+)?INTO|"
+    r"REPLACE\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|DROP\s+TABLE|SELECT\s.+\sFROM\s)",
+    re.I | re.S,
+)
+
+
+def loose_statements(file: SourceFile, seen_literals: set[int]) -> list[SqlStatement]:
+    """SQL literals never passed to exec() in a way we can follow (arrays of migration steps,
+    helper functions taking a string). They still define schema and prune tables."""
+    statements: list[SqlStatement] = []
+    for node in walk(file.root):
+        if node.type not in {"string", "template_string"} or node.start_byte in seen_literals:
+            continue
+        text, offsets = literal_chars(file.data, node)
+        if not _LOOSE_SQL.match(text):
+            continue
+        ranges = split_statements(text)
+        for index, (start, end) in enumerate(ranges):
+            stmt = SqlStatement(
+                file=file,
+                cls=None,
+                call=node,
+                call_file=file,
+                literal=node,
+                text=text[start:end],
+                offsets=offsets[start:end] + [offsets[end] if end < len(offsets) else offsets[-1]],
+                index_in_call=index,
+                statements_in_call=len(ranges),
+                substitutions=[
+                    Substitution(s.sql_offset - start, s.ts_start, s.ts_end, s.expression)
+                    for s in _substitutions(file, node, text, offsets)
+                    if start <= s.sql_offset < end
+                ],
+                loose=True,
+            )
+            if stmt.parse_error is None:
+                statements.append(stmt)
+    return statements

@@ -1,0 +1,72 @@
+"""`// durable-harden-ignore <rule>[, <rule>]: reason` (next line) and
+`// durable-harden-ignore-file <rule>: reason` (whole file); `#` works in TOML."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analyzers.findings import Finding
+from analyzers.source import LineIndex
+
+DIRECTIVE = re.compile(
+    rb"(?://|#|/\*)\s*durable-harden-ignore(?P<file>-file)?(?:[ \t]+(?P<rules>[a-z0-9\-, \t*]+?))?[ \t]*(?::(?P<reason>[^\n]*))?$",
+    re.M,
+)
+
+
+@dataclass
+class Suppression:
+    path: Path
+    start: int  # byte span of the directive
+    end: int
+    rules: list[str]  # "*" when none named
+    whole_file: bool
+    target_row: int  # the row it silences (next line), -1 for the file
+    used: set[str] = field(default_factory=set)
+
+    def covers(self, rule_id: str, row: int) -> bool:
+        if rule_id not in self.rules and "*" not in self.rules:
+            return False
+        return self.whole_file or row == self.target_row
+
+
+def parse_suppressions(
+    path: Path, data: bytes, lines: LineIndex | None = None
+) -> list[Suppression]:
+    if b"durable-harden-ignore" not in data:
+        return []
+    lines = lines or LineIndex(data)
+    found: list[Suppression] = []
+    for match in DIRECTIVE.finditer(data):
+        raw_rules = (match.group("rules") or b"").decode()
+        rules = [r.strip() for r in raw_rules.split(",") if r.strip()] or ["*"]
+        start = match.start()
+        row = lines.row_of(start)
+        found.append(
+            Suppression(
+                path=path,
+                start=start,
+                end=match.end(),
+                rules=rules,
+                whole_file=bool(match.group("file")),
+                target_row=-1 if match.group("file") else row + 1,
+            )
+        )
+    return found
+
+
+def apply_suppressions(
+    findings: list[Finding], suppressions: list[Suppression], lines: LineIndex
+) -> list[Finding]:
+    """Drop suppressed findings and mark the suppressions that did something."""
+    kept: list[Finding] = []
+    for finding in findings:
+        row = lines.row_of(finding.span.start)
+        hit = next((s for s in suppressions if s.covers(finding.rule_id, row)), None)
+        if hit is None:
+            kept.append(finding)
+        else:
+            hit.used.add(finding.rule_id)
+    return kept

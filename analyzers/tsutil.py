@@ -1,0 +1,202 @@
+"""Small helpers over tree-sitter TypeScript nodes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from tree_sitter import Node
+
+_SPACE = re.compile(r"\s+")
+
+FUNCTION_TYPES = frozenset(
+    {
+        "function_declaration",
+        "function_expression",
+        "arrow_function",
+        "method_definition",
+        "generator_function_declaration",
+        "generator_function",
+    }
+)
+
+
+def node_text(data: bytes, node: Node) -> str:
+    return data[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+
+
+def normalize_expr(text: str) -> str:
+    """`this .ctx!.storage?.sql` -> `this.ctx.storage.sql`: one spelling for alias matching."""
+    text = _SPACE.sub("", text)
+    text = text.replace("?.", ".").replace("!.", ".")
+    text = text.rstrip("!")
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    return text
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Pre-order walk of named and anonymous nodes."""
+    cursor = node.walk()
+    reached_root = False
+    while not reached_root:
+        yield cursor.node  # type: ignore[misc]
+        if cursor.goto_first_child():
+            continue
+        if cursor.goto_next_sibling():
+            continue
+        while True:
+            if not cursor.goto_parent():
+                reached_root = True
+                break
+            if cursor.node == node:
+                reached_root = True
+                break
+            if cursor.goto_next_sibling():
+                break
+
+
+def walk_type(node: Node, *types: str) -> Iterator[Node]:
+    wanted = set(types)
+    for child in walk(node):
+        if child.type in wanted:
+            yield child
+
+
+def enclosing(node: Node, *types: str) -> Node | None:
+    wanted = set(types)
+    parent = node.parent
+    while parent is not None:
+        if parent.type in wanted:
+            return parent
+        parent = parent.parent
+    return None
+
+
+def enclosing_function(node: Node) -> Node | None:
+    return enclosing(node, *FUNCTION_TYPES)
+
+
+def method_name(data: bytes, method: Node) -> str | None:
+    name = method.child_by_field_name("name")
+    return node_text(data, name) if name is not None else None
+
+
+def call_args(call: Node) -> list[Node]:
+    args = call.child_by_field_name("arguments")
+    if args is None or args.type != "arguments":
+        return []
+    return [child for child in args.named_children if child.type != "comment"]
+
+
+def callee_parts(data: bytes, call: Node) -> tuple[str, str] | None:
+    """For `a.b.c(...)`, ("a.b", "c"); for `f(...)`, ("", "f")."""
+    func = call.child_by_field_name("function")
+    if func is None:
+        return None
+    if func.type == "member_expression":
+        obj = func.child_by_field_name("object")
+        prop = func.child_by_field_name("property")
+        if obj is None or prop is None:
+            return None
+        return normalize_expr(node_text(data, obj)), node_text(data, prop)
+    if func.type == "identifier":
+        return "", node_text(data, func)
+    return None
+
+
+def string_value(data: bytes, node: Node) -> str | None:
+    """The value of a plain string literal (quotes and simple escapes handled)."""
+    if node.type != "string":
+        return None
+    text, _ = literal_chars(data, node)
+    return text
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "f": "\f", "v": "\v"}
+
+
+def _unescape(seq: str) -> str:
+    body = seq[1:]
+    if body in _ESCAPES:
+        return _ESCAPES[body]
+    if body.startswith("u{") and body.endswith("}"):
+        return chr(int(body[2:-1], 16))
+    if body.startswith(("u", "x")) and len(body) > 1:
+        try:
+            return chr(int(body[1:], 16))
+        except ValueError:
+            return body
+    if body.startswith(("\n", "\r")):
+        return ""  # line continuation
+    return body
+
+
+def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
+    """Text of a string or template literal, and for each character its byte offset in `data`.
+
+    Template substitutions become a single `?` mapped to the substitution's start; the returned
+    offsets list has one extra entry: the end offset of the literal's content.
+    """
+    chars: list[str] = []
+    offsets: list[int] = []
+    for child in node.children:
+        kind = child.type
+        if kind == "string_fragment":
+            pos = child.start_byte
+            for ch in node_text(data, child):
+                chars.append(ch)
+                offsets.append(pos)
+                pos += len(ch.encode("utf-8"))
+        elif kind == "escape_sequence":
+            for ch in _unescape(node_text(data, child)):
+                chars.append(ch)
+                offsets.append(child.start_byte)
+        elif kind == "template_substitution":
+            chars.append("?")
+            offsets.append(child.start_byte)
+    content_end = node.end_byte - 1 if node.end_byte > node.start_byte else node.end_byte
+    offsets.append(content_end)
+    return "".join(chars), offsets
+
+
+def is_tagged_sql_template(data: bytes, node: Node) -> tuple[Node, Node] | None:
+    """Recognise `this.sql\\`...\\`` and `this.sql<Row>\\`...\\`` (Agents SDK), returning
+    (tag expression, template_string).
+
+    tree-sitter-typescript reads `x.sql<Row>\\`…\\`` as `(x.sql < Row) > \\`…\\``: accept that shape.
+    """
+    if node.type == "call_expression":
+        func = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        if func is not None and args is not None and args.type == "template_string":
+            if _is_sql_tag(data, func):
+                return func, args
+        return None
+    if node.type == "binary_expression":
+        op = node.child_by_field_name("operator")
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if (
+            op is not None
+            and node_text(data, op) == ">"
+            and left is not None
+            and right is not None
+            and right.type == "template_string"
+            and left.type == "binary_expression"
+        ):
+            inner_op = left.child_by_field_name("operator")
+            tag = left.child_by_field_name("left")
+            if inner_op is not None and node_text(data, inner_op) == "<" and tag is not None:
+                if _is_sql_tag(data, tag):
+                    return tag, right
+    return None
+
+
+def _is_sql_tag(data: bytes, func: Node) -> bool:
+    text = normalize_expr(node_text(data, func))
+    return text == "this.sql"
+
+
+def contains(outer: Node, inner: Node) -> bool:
+    return outer.start_byte <= inner.start_byte and inner.end_byte <= outer.end_byte

@@ -1,0 +1,49 @@
+"""Pure rewriting: a finding + the project model -> fixes (byte-offset edits, new files).
+
+Every module in this package that defines BUILDERS = {rule_id: builder} contributes fixes;
+a builder is `(finding, model) -> list[Fix]`. Nothing here imports an LSP library.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING
+
+from codeactions.fix import Edit, Fix, NewFile, Safety, apply_edits
+
+if TYPE_CHECKING:
+    from analyzers.findings import Finding
+    from analyzers.model import ProjectModel
+
+Builder = Callable[["Finding", "ProjectModel"], list[Fix]]
+
+__all__ = ["Builder", "Edit", "Fix", "NewFile", "Safety", "apply_edits", "builders", "fixes_for"]
+
+
+@cache
+def builders() -> dict[str, list[Builder]]:
+    found: dict[str, list[Builder]] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_") or info.name == "fix":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for rule_id, builder in getattr(module, "BUILDERS", {}).items():
+            found.setdefault(rule_id, []).append(builder)
+    return found
+
+
+def fixes_for(finding: Finding, model: ProjectModel) -> list[Fix]:
+    """Fixes for one finding; a builder that fails offers nothing rather than a broken edit."""
+    fixes: list[Fix] = []
+    for builder in builders().get(finding.rule_id, []):
+        try:
+            built = builder(finding, model)
+        except Exception:  # a fix we cannot build is a fix we do not offer
+            continue
+        for fix in built:
+            fix.rule_id = fix.rule_id or finding.rule_id
+            fixes.append(fix)
+    return fixes

@@ -1,0 +1,66 @@
+"""What a fix is: a title, a safety, byte-offset edits per file, and files to create."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class Safety(enum.Enum):
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: Path
+    start: int  # UTF-8 byte offsets into the file as analysed
+    end: int
+    new_text: str
+
+
+@dataclass(frozen=True)
+class NewFile:
+    path: Path
+    content: str
+
+
+@dataclass
+class Fix:
+    fix_id: str
+    title: str
+    safety: Safety
+    edits: list[Edit] = field(default_factory=list)
+    creates: list[NewFile] = field(default_factory=list)
+    review: str = ""  # what a reviewer must check before accepting it
+    rule_id: str = ""
+
+    @property
+    def is_safe(self) -> bool:
+        return self.safety is Safety.SAFE
+
+    def files(self) -> set[Path]:
+        return {e.path for e in self.edits} | {c.path for c in self.creates}
+
+
+class OverlappingEdits(ValueError):
+    pass
+
+
+def apply_edits(data: bytes, edits: list[Edit]) -> bytes:
+    """Apply edits (all for one file) to its bytes. Overlapping edits are refused, never merged
+    by guesswork; edits at the same insertion point keep their given order."""
+    ordered = sorted(enumerate(edits), key=lambda pair: (pair[1].start, pair[1].end, pair[0]))
+    out: list[bytes] = []
+    cursor = 0
+    for _, edit in ordered:
+        if edit.start < cursor or edit.end < edit.start or edit.end > len(data):
+            raise OverlappingEdits(
+                f"edit {edit.start}-{edit.end} overlaps another or leaves the file"
+            )
+        out.append(data[cursor : edit.start])
+        out.append(edit.new_text.encode("utf-8"))
+        cursor = edit.end
+    out.append(data[cursor:])
+    return b"".join(out)

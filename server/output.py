@@ -1,0 +1,319 @@
+"""Rendering findings: text, json (Ruff-shaped), sarif 2.1.0, github annotations."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from analyzers.findings import Finding, Severity
+from analyzers.model import Problem, ProjectModel
+from analyzers.rules import all_rules, rule_by_id
+from analyzers.source import LineIndex
+from codeactions import Fix, fixes_for
+
+TOOL_NAME = "durable-harden"
+VERSION = "0.1.0"
+
+
+class Positions:
+    """1-based (row, column-in-characters) for findings, one line index per file."""
+
+    def __init__(self, model: ProjectModel) -> None:
+        self._data: dict[Path, bytes] = {f.path: f.data for f in model.files}
+        self._data.update({c.path: c.data for c in model.configs})
+        self._indexes: dict[Path, LineIndex] = {f.path: f.lines for f in model.files}
+
+    def index(self, path: Path) -> LineIndex:
+        if path not in self._indexes:
+            data = self._data.get(path)
+            if data is None:
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    data = b""
+            self._indexes[path] = LineIndex(data)
+        return self._indexes[path]
+
+    def location(self, path: Path, offset: int) -> dict[str, int]:
+        index = self.index(path)
+        return {"row": index.row_of(offset) + 1, "column": index.char_column(offset) + 1}
+
+    def line_text(self, path: Path, row: int) -> str:
+        index = self.index(path)
+        if row >= len(index.line_starts):
+            return ""
+        return index.line_bytes(row).decode("utf-8", errors="replace")
+
+
+def display_path(path: Path, cwd: Path | None = None) -> str:
+    cwd = cwd or Path.cwd()
+    try:
+        return path.relative_to(cwd).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _fix_json(fix: Fix, positions: Positions) -> dict[str, Any]:
+    return {
+        "applicability": fix.safety.value,
+        "message": fix.title,
+        "edits": [
+            {
+                "filename": str(edit.path),
+                "content": edit.new_text,
+                "location": positions.location(edit.path, edit.start),
+                "end_location": positions.location(edit.path, edit.end),
+            }
+            for edit in fix.edits
+        ],
+        "creates": [{"filename": str(c.path), "content": c.content} for c in fix.creates],
+        "review": fix.review or None,
+    }
+
+
+def render_json(findings: list[Finding], model: ProjectModel, problems: list[Problem]) -> str:
+    positions = Positions(model)
+    items = []
+    for finding in findings:
+        fixes = fixes_for(finding, model)
+        preferred = next((f for f in fixes if f.is_safe), fixes[0] if fixes else None)
+        rule = rule_by_id(finding.rule_id)
+        items.append(
+            {
+                "code": finding.rule_id,
+                "message": finding.message,
+                "severity": finding.severity.name.lower(),
+                "filename": str(finding.path),
+                "location": positions.location(finding.path, finding.span.start),
+                "end_location": positions.location(finding.path, finding.span.end),
+                "fix": _fix_json(preferred, positions) if preferred else None,
+                "url": rule.url if rule else None,
+                "related": [
+                    {
+                        "filename": str(r.span.path),
+                        "location": positions.location(r.span.path, r.span.start),
+                        "end_location": positions.location(r.span.path, r.span.end),
+                        "message": r.message,
+                    }
+                    for r in finding.related
+                ],
+            }
+        )
+    return json.dumps(items, indent=2, ensure_ascii=False)
+
+
+_SARIF_LEVEL = {
+    Severity.ERROR: "error",
+    Severity.WARNING: "warning",
+    Severity.INFO: "note",
+    Severity.HINT: "note",
+}
+
+
+def render_sarif(findings: list[Finding], model: ProjectModel, problems: list[Problem]) -> str:
+    positions = Positions(model)
+    rules = list(all_rules())
+    rule_index = {r.id: i for i, r in enumerate(rules)}
+    root_uri = model.root.as_uri() + "/"
+
+    def artifact(path: Path) -> dict[str, Any]:
+        try:
+            return {"uri": path.relative_to(model.root).as_posix(), "uriBaseId": "ROOT"}
+        except ValueError:
+            return {"uri": path.as_uri()}
+
+    def region(path: Path, start: int, end: int) -> dict[str, int]:
+        a, b = positions.location(path, start), positions.location(path, end)
+        return {
+            "startLine": a["row"],
+            "startColumn": a["column"],
+            "endLine": b["row"],
+            "endColumn": b["column"],
+        }
+
+    results = []
+    for finding in findings:
+        result: dict[str, Any] = {
+            "ruleId": finding.rule_id,
+            "level": _SARIF_LEVEL[finding.severity],
+            "message": {"text": finding.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": artifact(finding.path),
+                        "region": region(finding.path, finding.span.start, finding.span.end),
+                    }
+                }
+            ],
+        }
+        if finding.rule_id in rule_index:
+            result["ruleIndex"] = rule_index[finding.rule_id]
+        if finding.related:
+            result["relatedLocations"] = [
+                {
+                    "id": i,
+                    "physicalLocation": {
+                        "artifactLocation": artifact(r.span.path),
+                        "region": region(r.span.path, r.span.start, r.span.end),
+                    },
+                    "message": {"text": r.message},
+                }
+                for i, r in enumerate(finding.related)
+            ]
+        results.append(result)
+    notifications = [
+        {
+            "level": "warning",
+            "message": {"text": problem.message},
+            "locations": [{"physicalLocation": {"artifactLocation": artifact(problem.path)}}],
+        }
+        for problem in problems
+    ]
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": TOOL_NAME,
+                        "version": VERSION,
+                        "informationUri": "https://github.com/durable-harden/durable-harden",
+                        "rules": [
+                            {
+                                "id": r.id,
+                                "name": "".join(part.capitalize() for part in r.id.split("-")),
+                                "shortDescription": {"text": r.title},
+                                "fullDescription": {"text": r.docs.what.strip()},
+                                "help": {"text": r.docs.why.strip(), "markdown": r.markdown()},
+                                "helpUri": r.url,
+                                "defaultConfiguration": {"level": _SARIF_LEVEL[r.severity]},
+                            }
+                            for r in rules
+                        ],
+                    }
+                },
+                "originalUriBaseIds": {"ROOT": {"uri": root_uri}},
+                "invocations": [
+                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+                ],
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False)
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(findings: list[Finding], model: ProjectModel, problems: list[Problem]) -> str:
+    positions = Positions(model)
+    lines = []
+    level = {
+        Severity.ERROR: "error",
+        Severity.WARNING: "warning",
+        Severity.INFO: "notice",
+        Severity.HINT: "notice",
+    }
+    for f in findings:
+        a, b = positions.location(f.path, f.span.start), positions.location(f.path, f.span.end)
+        props = (
+            f"file={_gh_escape(display_path(f.path), True)},line={a['row']},col={a['column']},"
+            f"endLine={b['row']},endColumn={b['column']},title={_gh_escape(f.rule_id, True)}"
+        )
+        lines.append(f"::{level[f.severity]} {props}::{_gh_escape(f'{f.rule_id}: {f.message}')}")
+    for p in problems:
+        lines.append(
+            f"::warning file={_gh_escape(display_path(p.path), True)}::{_gh_escape(p.message)}"
+        )
+    return "\n".join(lines)
+
+
+class Style:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+
+def render_text(
+    findings: list[Finding], model: ProjectModel, problems: list[Problem], color: bool = False
+) -> str:
+    positions = Positions(model)
+    style = Style(color)
+    out: list[str] = []
+    sev_style = {
+        Severity.ERROR: "1;31",
+        Severity.WARNING: "1;33",
+        Severity.INFO: "1;36",
+        Severity.HINT: "2",
+    }
+    fixable = 0
+    for f in findings:
+        a = positions.location(f.path, f.span.start)
+        b = positions.location(f.path, f.span.end)
+        fixes = fixes_for(f, model)
+        marker = ""
+        if any(fix.is_safe for fix in fixes):
+            fixable += 1
+            marker = style(" [*]", "1;32")
+        elif fixes:
+            marker = style(" [unsafe fix]", "2")
+        out.append(
+            f"{style(display_path(f.path), '1')}:{a['row']}:{a['column']}: "
+            f"{style(f.rule_id, sev_style[f.severity])}{marker} {f.message}"
+        )
+        line = positions.line_text(f.path, a["row"] - 1).replace("\t", " ")
+        if line.strip():
+            gutter = f"{a['row']:>5} | "
+            out.append(style(gutter, "34") + line)
+            width = (
+                (b["column"] - a["column"]) if b["row"] == a["row"] else len(line) - a["column"] + 1
+            )
+            out.append(
+                " " * (len(gutter) - 2)
+                + style("| ", "34")
+                + " " * (a["column"] - 1)
+                + style("^" * max(1, width), sev_style[f.severity])
+            )
+        for related in f.related:
+            r = positions.location(related.span.path, related.span.start)
+            out.append(
+                f"      = {related.message} ({display_path(related.span.path)}:{r['row']}:{r['column']})"
+            )
+        out.append("")
+    for p in problems:
+        out.append(f"{style('warning', '1;33')}: {display_path(p.path)}: {p.message}")
+    if findings:
+        count = len(findings)
+        summary = f"Found {count} problem{'s' if count != 1 else ''}."
+        if fixable:
+            summary += f"\n[*] {fixable} fixable with `durable-harden check --fix`."
+        out.append(summary)
+    else:
+        out.append(style("All checks passed!", "1;32"))
+    return "\n".join(out)
+
+
+RENDERERS: dict[str, Callable[[list[Finding], ProjectModel, list[Problem]], str]] = {
+    "json": render_json,
+    "sarif": render_sarif,
+    "github": render_github,
+}
+
+
+def use_color(stream: Any) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return bool(getattr(stream, "isatty", lambda: False)())
