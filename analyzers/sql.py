@@ -125,8 +125,8 @@ def parse_sql(text: str) -> tuple[exp.Expression | None, str | None]:
         expression = sqlglot.parse_one(text, read="sqlite")
     except (SqlglotError, ValueError, RecursionError) as exc:
         return None, str(exc).splitlines()[0][:200]
-    if isinstance(expression, exp.Command):
-        return expression, None
+    if not isinstance(expression, exp.Expression):
+        return None, "not a statement"
     return expression, None
 
 
@@ -297,8 +297,10 @@ def extract_statements(
                     call_file=file,
                     literal=literal,
                     text=text[start:end],
-                    offsets=offsets[start:end]
-                    + [offsets[end] if end < len(offsets) else offsets[-1]],
+                    offsets=[
+                        *offsets[start:end],
+                        offsets[end] if end < len(offsets) else offsets[-1],
+                    ],
                     index_in_call=index,
                     statements_in_call=len(ranges),
                     substitutions=stmt_subs,
@@ -391,7 +393,7 @@ def loose_statements(file: SourceFile, seen_literals: set[int]) -> list[SqlState
                 call_file=file,
                 literal=node,
                 text=text[start:end],
-                offsets=offsets[start:end] + [offsets[end] if end < len(offsets) else offsets[-1]],
+                offsets=[*offsets[start:end], offsets[end] if end < len(offsets) else offsets[-1]],
                 index_in_call=index,
                 statements_in_call=len(ranges),
                 substitutions=[

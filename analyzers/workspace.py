@@ -63,7 +63,10 @@ def discover(paths: list[Path], exclude: list[str] | None = None) -> Discovery:
             active = [(base, s) for base, s in ignores if folder == base or base in folder.parents]
 
             def ignored(
-                path: Path, is_dir: bool, active: list[tuple[Path, pathspec.PathSpec]] = active
+                path: Path,
+                is_dir: bool,
+                active: list[tuple[Path, pathspec.PathSpec]] = active,
+                given: Path = given,
             ) -> bool:
                 rel_root = path.relative_to(given).as_posix() + ("/" if is_dir else "")
                 if excluded.match_file(rel_root):

@@ -61,8 +61,8 @@ def functions_called_from(cls: DurableObjectClass) -> list[Node]:
             func = call.child_by_field_name("function")
             if func is None or func.type != "identifier":
                 continue
-            name = node_text(file.data, func)
-            if name in top and name not in reached:
-                reached[name] = top[name]
-                frontier.append(top[name])
+            callee = node_text(file.data, func)
+            if callee in top and callee not in reached:
+                reached[callee] = top[callee]
+                frontier.append(top[callee])
     return list(reached.values())

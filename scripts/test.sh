@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh checkout: Python deps, the pinned Cloudflare toolchain
+# (TypeScript, wrangler, workerd, vitest) from tests/runtime/package-lock.json, then pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+npm ci --prefix tests/runtime --no-audit --no-fund --loglevel=error
+python3 -m pytest "$@"
