@@ -9,8 +9,16 @@ Data only; tests import EXPECTED and MUST_NOT_FLAG.
 EXPECTED = [
     # chat-room
     ("chat-room/src/chat-room.ts", "INSERT INTO messages", "unbounded-table-growth"),
-    ("chat-room/src/chat-room.ts", "SELECT author, body, created_at FROM messages WHERE room = ?", "sql-missing-index"),
-    ("chat-room/src/chat-room.ts", "setInterval(() => this.broadcastPresence(), 30_000)", "timer-blocks-hibernation"),
+    (
+        "chat-room/src/chat-room.ts",
+        "SELECT author, body, created_at FROM messages WHERE room = ?",
+        "sql-missing-index",
+    ),
+    (
+        "chat-room/src/chat-room.ts",
+        "setInterval(() => this.broadcastPresence(), 30_000)",
+        "timer-blocks-hibernation",
+    ),
     ("chat-room/src/chat-room.ts", "server.accept()", "websocket-not-hibernatable"),
     # rate-limiter
     ("rate-limiter/src/session-store.ts", "async init(name: string)", "obsolete-name-workaround"),
@@ -27,7 +35,10 @@ MUST_NOT_FLAG = [
     ("chat-room/src/chat-room.ts", "SELECT joined_at FROM members WHERE user_id = ?"),
     ("chat-room/src/chat-room.ts", "`INSERT INTO members (user_id, joined_at) VALUES (?, ?)"),
     # chat-room: outbound socket (can never hibernate; accept() is required).
-    ("chat-room/src/chat-room.ts", 'const resp = await fetch(this.env.MODERATION_URL, { headers: { Upgrade: "websocket" } });'),
+    (
+        "chat-room/src/chat-room.ts",
+        'const resp = await fetch(this.env.MODERATION_URL, { headers: { Upgrade: "websocket" } });',
+    ),
     ("chat-room/src/chat-room.ts", "ws?.accept();"),
     # chat-room: yielding to the event loop is not a pending timer.
     ("chat-room/src/chat-room.ts", "await scheduler.wait(0);"),
@@ -43,15 +54,24 @@ MUST_NOT_FLAG = [
     # rate-limiter: SessionStore through a `this.sql` alias, indexed TTL cleanup.
     ("rate-limiter/src/session-store.ts", "this.sql = ctx.storage.sql;"),
     ("rate-limiter/src/session-store.ts", "INSERT INTO sessions"),
-    ("rate-limiter/src/session-store.ts", "SELECT id, user_id, data, expires_at FROM sessions WHERE id = ?"),
+    (
+        "rate-limiter/src/session-store.ts",
+        "SELECT id, user_id, data, expires_at FROM sessions WHERE id = ?",
+    ),
     ("rate-limiter/src/session-store.ts", "DELETE FROM sessions WHERE expires_at <= ?"),
     ("rate-limiter/src/session-store.ts", "SELECT MIN(expires_at) AS next FROM sessions"),
     # rate-limiter: AuditLog trims by rowid; newest-first read walks the rowid.
     ("rate-limiter/src/audit-log.ts", "INSERT INTO events"),
-    ("rate-limiter/src/audit-log.ts", "SELECT at, kind, detail FROM events ORDER BY id DESC LIMIT ?"),
+    (
+        "rate-limiter/src/audit-log.ts",
+        "SELECT at, kind, detail FROM events ORDER BY id DESC LIMIT ?",
+    ),
     # rate-limiter: bindings that are exported and migrated.
     ("rate-limiter/wrangler.jsonc", '"class_name": "RateLimiter"'),
     ("rate-limiter/wrangler.jsonc", '"class_name": "SessionStore"'),
     # rate-limiter: getByName() callers whose objects read nothing from ctx.id.
-    ("rate-limiter/src/index.ts", "const verdict = await env.RATE_LIMITER.getByName(client).take();"),
+    (
+        "rate-limiter/src/index.ts",
+        "const verdict = await env.RATE_LIMITER.getByName(client).take();",
+    ),
 ]
