@@ -121,12 +121,15 @@ def build_model(
     source_paths: Iterable[Path],
     config_paths: Iterable[Path],
     overlays: dict[Path, bytes] | None = None,
+    parsed: dict[Path, SourceFile] | None = None,
 ) -> ProjectModel:
     """Read and parse every file, then find classes, SQL and namespace accesses.
 
     overlays: buffer contents that win over the disk (open editor documents).
+    parsed: files already parsed by the caller (the language server's cache), used as they are.
     """
     overlays = overlays or {}
+    parsed = parsed or {}
     problems: list[Problem] = []
     configs: list[WranglerConfig] = []
     for path in config_paths:
@@ -138,6 +141,9 @@ def build_model(
     for path in source_paths:
         if language_for(path) is None:
             problems.append(Problem(path, "not a TypeScript or JavaScript source file; skipped"))
+            continue
+        if path in parsed:
+            files.append(parsed[path])
             continue
         try:
             if path in overlays:
