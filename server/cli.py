@@ -57,13 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from analyzers.analysis import Settings, analyze_paths
+    from analyzers.settings_file import SettingsError, settings_for
     from server.output import RENDERERS, render_text, use_color
 
-    settings = Settings(select=args.select, ignore=args.ignore, exclude=args.exclude)
+    paths = args.paths or [Path.cwd()]
+    # the nearest durable-harden.jsonc (or package.json "durable-harden" key); flags win over it
+    anchor = next((p for p in paths if p.exists()), Path.cwd())
+    try:
+        file_settings, settings_file = settings_for(anchor)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    for warning in settings_file.warnings if settings_file is not None else []:
+        print(f"durable-harden: warning: {warning}", file=sys.stderr)
+    settings = Settings(
+        select=args.select if args.select is not None else file_settings.select,
+        ignore=args.ignore or file_settings.ignore,
+        severity=file_settings.severity,
+        exclude=[*file_settings.exclude, *args.exclude],
+        unsafe_fixes=file_settings.unsafe_fixes,
+    )
     unknown = settings.validate()
     if unknown:
         raise UsageError(f"unknown rule id(s): {', '.join(unknown)} (see `durable-harden rules`)")
-    paths = args.paths or [Path.cwd()]
     result = analyze_paths(paths, settings)
     if args.output_format == "text":
         color = use_color(sys.stdout) and not args.no_color

@@ -1,0 +1,214 @@
+"""Project settings files: `durable-harden.jsonc`, or a `"durable-harden"` key in package.json.
+
+The file nearest to a source file wins (monorepos keep one per package). Keys:
+
+```jsonc
+{
+  "select": ["ALL"],                       // rule ids to run (default: every rule)
+  "ignore": ["timer-blocks-hibernation"],  // rule ids never to run
+  "severity": { "sql-missing-index": "error", "unused-suppression": "off" },
+  "unsafeFixes": false,                    // fix-all also applies unsafe fixes
+  "exclude": ["generated/**"]              // gitignore-style, relative to this file's folder
+}
+```
+
+Nothing here imports an LSP library; the server and the CLI both read settings through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import json5
+import pathspec
+
+from analyzers.analysis import Settings
+from analyzers.findings import Severity
+
+SETTINGS_FILE = "durable-harden.jsonc"
+PACKAGE_JSON = "package.json"
+PACKAGE_KEY = "durable-harden"
+KEYS = ("select", "ignore", "severity", "unsafeFixes", "exclude")
+
+
+class SettingsError(Exception):
+    """A settings file we cannot use, with a message fit for the user."""
+
+
+@dataclass
+class SettingsFile:
+    path: Path
+    raw: dict[str, Any]  # only the keys the file sets
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def excludes(self, path: Path) -> bool:
+        """True when `path` matches one of the file's `exclude` patterns."""
+        patterns = self.raw.get("exclude") or []
+        if not patterns:
+            return False
+        try:
+            rel = path.resolve().relative_to(self.folder.resolve()).as_posix()
+        except ValueError:
+            return False
+        return pathspec.PathSpec.from_lines("gitwildmatch", patterns).match_file(rel)
+
+
+def _has_package_key(path: Path) -> bool:
+    try:
+        data = json5.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and PACKAGE_KEY in data
+
+
+def find_settings_file(path: Path) -> Path | None:
+    """The settings file nearest to `path` (a file or folder), up to the repository root."""
+    path = path.resolve()
+    folder = path if path.is_dir() else path.parent
+    for candidate in (folder, *folder.parents):
+        own = candidate / SETTINGS_FILE
+        if own.is_file():
+            return own
+        package = candidate / PACKAGE_JSON
+        if package.is_file() and _has_package_key(package):
+            return package
+        if (candidate / ".git").exists():
+            break
+    return None
+
+
+def _strings(value: Any, key: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SettingsError(f"`{key}` must be a list of strings")
+    return list(value)
+
+
+def normalize(raw: Any, where: str = "settings") -> tuple[dict[str, Any], list[str]]:
+    """Check a settings object; returns the keys it sets (validated) and warnings.
+
+    Accepts the camelCase keys of the file and of editor settings (`unsafeFixes`), and
+    `unsafe_fixes`. Raises SettingsError for values of the wrong type.
+    """
+    if raw is None:
+        return {}, []
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{where} must be an object")
+    out: dict[str, Any] = {}
+    warnings: list[str] = []
+    for key, value in raw.items():
+        if key in ("select", "ignore", "exclude"):
+            out[key] = _strings(value, key)
+        elif key == "severity":
+            if not isinstance(value, dict):
+                raise SettingsError("`severity` must map rule ids to error|warning|info|hint|off")
+            levels: dict[str, str] = {}
+            for rule_id, level in value.items():
+                if not isinstance(level, str):
+                    raise SettingsError(f"`severity.{rule_id}` must be a string")
+                if level.strip().lower() != "off":
+                    try:
+                        Severity.parse(level)
+                    except ValueError as exc:
+                        raise SettingsError(f"`severity.{rule_id}`: {exc}") from None
+                levels[rule_id] = level.strip().lower()
+            out["severity"] = levels
+        elif key in ("unsafeFixes", "unsafe_fixes"):
+            if not isinstance(value, bool):
+                raise SettingsError("`unsafeFixes` must be true or false")
+            out["unsafeFixes"] = value
+        elif key.startswith("$"):
+            continue  # "$schema" and friends
+        else:
+            warnings.append(f"{where}: unknown key `{key}` ignored (known: {', '.join(KEYS)})")
+    return out, warnings
+
+
+def parse_settings_file(path: Path, data: bytes | None = None) -> SettingsFile:
+    """Read one settings file (durable-harden.jsonc, or package.json's "durable-harden" key)."""
+    try:
+        text = (data if data is not None else path.read_bytes()).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read: {exc}") from None
+    try:
+        document = json5.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise SettingsError(f"{path}: not valid JSONC: {exc}") from None
+    if path.name == PACKAGE_JSON:
+        document = document.get(PACKAGE_KEY, {}) if isinstance(document, dict) else {}
+    try:
+        raw, warnings = normalize(document, str(path))
+    except SettingsError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+    return SettingsFile(path, raw, warnings)
+
+
+def apply(raw: dict[str, Any], base: Settings | None = None) -> Settings:
+    """`base` with the keys `raw` sets replaced (severity maps are merged, `off` ignores)."""
+    base = base or Settings()
+    settings = Settings(
+        select=None if base.select is None else list(base.select),
+        ignore=list(base.ignore),
+        severity=dict(base.severity),
+        exclude=list(base.exclude),
+        unsafe_fixes=base.unsafe_fixes,
+    )
+    if "select" in raw:
+        settings.select = list(raw["select"])
+    if "ignore" in raw:
+        settings.ignore = list(raw["ignore"])
+    if "exclude" in raw:
+        settings.exclude = list(raw["exclude"])
+    if "unsafeFixes" in raw:
+        settings.unsafe_fixes = bool(raw["unsafeFixes"])
+    for rule_id, level in raw.get("severity", {}).items():
+        if level == "off":
+            if rule_id not in settings.ignore:
+                settings.ignore.append(rule_id)
+            settings.severity.pop(rule_id, None)
+        else:
+            settings.severity[rule_id] = Severity.parse(level)
+    return settings
+
+
+_CACHE: dict[Path, tuple[int, SettingsFile]] = {}
+
+
+def load_settings_file(path: Path) -> SettingsFile:
+    """parse_settings_file, cached by modification time."""
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    cached = _CACHE.get(path)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    loaded = parse_settings_file(path)
+    _CACHE[path] = (mtime, loaded)
+    return loaded
+
+
+def settings_for(path: Path, base: Settings | None = None) -> tuple[Settings, SettingsFile | None]:
+    """The settings that apply to `path`: `base` overridden by the nearest settings file."""
+    found = find_settings_file(path)
+    if found is None:
+        return apply({}, base), None
+    loaded = load_settings_file(found)
+    return apply(loaded.raw, base), loaded
+
+
+def forget(path: Path | None = None) -> None:
+    """Drop cached settings files (all, or one)."""
+    if path is None:
+        _CACHE.clear()
+    else:
+        with contextlib.suppress(KeyError):
+            del _CACHE[path]
