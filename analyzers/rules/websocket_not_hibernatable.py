@@ -1,0 +1,150 @@
+"""websocket-not-hibernatable: a WebSocket accepted with the standard API inside a Durable Object."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._common import REF_LIFECYCLE, REF_STATE, REF_WEBSOCKETS, node_span
+from analyzers.rules._websocket import LISTENER_EVENTS, SocketUse, ctx_expression, server_sockets
+from analyzers.tsutil import node_text, normalize_expr
+
+DOCS = RuleDocs(
+    what="""
+Reports `.accept()` on the server half of a `new WebSocketPair()` inside a Durable Object class
+(`const [client, server] = Object.values(pair)`, `pair[1]`, `const { 1: server } = pair`, and a
+method of the class the socket is passed to). Its `addEventListener("message" | "close" |
+"error")` handlers are listed as related information, because they are what has to move.
+
+Also reported: listeners added to a socket accepted with `ctx.acceptWebSocket()` (they never
+fire: events go to the `webSocket*` handler methods), and, as information, a server socket that
+is handed to other code (`room.handleSocketConnect(server)`) which may accept it the
+non-hibernatable way.
+
+An outbound socket (`(await fetch(url, { headers: { Upgrade: "websocket" } })).webSocket`) is never
+reported: it cannot hibernate and `.accept()` is the only way to use it.
+""",
+    why="""
+A Durable Object holding a WebSocket accepted with `ws.accept()` can never hibernate: it stays in
+memory, billed for duration, for as long as the connection is open, even when nobody speaks. With
+`this.ctx.acceptWebSocket(server, tags?)` the runtime keeps the connection while the object
+sleeps and wakes it to deliver a message to `webSocketMessage(ws, message)`,
+`webSocketClose(ws, code, reason, wasClean)` or `webSocketError(ws, error)`. Never call both
+`acceptWebSocket()` and `accept()` on one socket. Up to 32,768 hibernatable sockets per object;
+at most 10 tags per socket, each at most 256 characters.
+""",
+    example="""
+```ts
+// Reported
+const [client, server] = Object.values(new WebSocketPair());
+server.accept();
+server.addEventListener("message", (event) => this.onMessage(server, event.data));
+
+// Production pattern
+const [client, server] = Object.values(new WebSocketPair());
+this.ctx.acceptWebSocket(server);
+// …
+async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
+  await this.onMessage(ws, message);
+}
+```
+""",
+    fix="""
+Safe when the socket has no event listeners: `server.accept()` becomes
+`this.ctx.acceptWebSocket(server)`. When it has listeners, the fix is unsafe: the listener bodies
+move into `webSocketMessage` / `webSocketClose` / `webSocketError` (merged into existing ones), with
+the socket and event values renamed to the handler's parameters. A reviewer must check what the
+listeners closed over: local variables of the accepting method (a user id, a room) are gone after
+a wake and belong in `ws.serializeAttachment()`; in-memory maps keyed by socket are empty after
+a wake. Sockets handed to a library are reported only.
+""",
+    references=(
+        f"{REF_WEBSOCKETS} (hibernation API)",
+        f"{REF_STATE} (acceptWebSocket, limits on sockets and tags)",
+        f"{REF_LIFECYCLE} (what keeps an object from hibernating)",
+    ),
+)
+
+
+def _group(uses: list[SocketUse]) -> dict[int, list[SocketUse]]:
+    groups: dict[int, list[SocketUse]] = {}
+    for use in uses:
+        groups.setdefault(use.pair.start_byte, []).append(use)
+    return groups
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    for cls in model.classes:
+        file = cls.file
+        data = file.data
+        for group in _group(server_sockets(cls)).values():
+            accepts = [(u, c) for u in group for c in u.accepts]
+            listeners = [(u, e, c) for u in group for e, c in u.listeners]
+            hibernatable = [c for u in group for c in u.hibernatable]
+            handoffs = [(u, c) for u in group for c in u.handoffs]
+            related = [
+                Related(
+                    node_span(file, call),
+                    f'`addEventListener("{event}")` on this socket: its body belongs in '
+                    f"`{LISTENER_EVENTS[event]}()`",
+                )
+                for _, event, call in listeners
+            ]
+            listener_data = [
+                [event, call.start_byte, call.end_byte, use.scope.start_byte]
+                for use, event, call in listeners
+            ]
+            for use, call in accepts:
+                func = call.child_by_field_name("function")
+                obj = func.child_by_field_name("object") if func is not None else None
+                socket = normalize_expr(node_text(data, obj)) if obj is not None else "server"
+                yield RULE.finding(
+                    f"`{socket}.accept()` in Durable Object `{cls.name}` keeps the object awake "
+                    f"for as long as the socket is open; accept it with "
+                    f"`{ctx_expression(cls)}.acceptWebSocket({socket})` and handle its events in "
+                    "`webSocketMessage`/`webSocketClose`/`webSocketError` so it can hibernate.",
+                    node_span(file, call),
+                    related=related,
+                    data={
+                        "class": cls.name,
+                        "kind": "accept",
+                        "socket": socket,
+                        "ctx": ctx_expression(cls),
+                        "accept": [call.start_byte, call.end_byte],
+                        "scope": use.scope.start_byte,
+                        "listeners": listener_data,
+                    },
+                )
+            if not accepts and hibernatable:
+                for _use, event, call in listeners:
+                    yield RULE.finding(
+                        f'`addEventListener("{event}")` on a socket accepted with '
+                        "`acceptWebSocket()` never fires: the runtime delivers its events to "
+                        f"`{LISTENER_EVENTS[event]}()` on the class.",
+                        node_span(file, call),
+                        related=[Related(node_span(file, hibernatable[0]), "accepted here")],
+                        data={"class": cls.name, "kind": "listener", "event": event},
+                    )
+            if not accepts and not hibernatable:
+                for _use, call in handoffs:
+                    func = call.child_by_field_name("function")
+                    callee = node_text(data, func) if func is not None else "?"
+                    yield RULE.finding(
+                        f"The server WebSocket is handed to `{callee}()`; if that code calls "
+                        "`accept()` the object can never hibernate. Use its hibernation-aware API "
+                        f"or accept with `{ctx_expression(cls)}.acceptWebSocket()`.",
+                        node_span(file, call),
+                        related=related,
+                        data={"class": cls.name, "kind": "handoff", "callee": callee},
+                        severity=Severity.INFO,
+                    )
+
+
+RULE = Rule(
+    id="websocket-not-hibernatable",
+    title="A WebSocket accepted with the standard API keeps the Durable Object awake",
+    severity=Severity.WARNING,
+    docs=DOCS,
+    check=check,
+)

@@ -1,0 +1,96 @@
+"""Helpers for the hibernation / WebSocket / alarm rule tests: run one rule over fixture files,
+compare flagged lines with `// flagged` markers, and apply fixes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from analyzers.analysis import Settings, analyze_paths
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.source import parse_source
+from codeactions import Fix, apply_edits, fixes_for
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+MARKER = "// flagged"
+
+
+def copy_fixture(rule_id: str, names: list[str], dest: Path, config: str | None = None) -> Path:
+    """Copy fixture files into dest/src (plus an optional wrangler.jsonc); return dest."""
+    (dest / "src").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(FIXTURES / rule_id / name, dest / "src" / name)
+    if config is not None:
+        (dest / "wrangler.jsonc").write_text(config)
+    return dest
+
+
+def write_project(dest: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = dest / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return dest
+
+
+def run(rule_id: str, root: Path) -> tuple[list[Finding], ProjectModel]:
+    result = analyze_paths([root], Settings(select=[rule_id]))
+    return [f for f in result.findings if f.rule_id == rule_id], result.model
+
+
+def line_of(finding: Finding) -> int:
+    """1-based line of the finding's start."""
+    data = finding.span.path.read_bytes()
+    return data[: finding.span.start].count(b"\n") + 1
+
+
+def marked_lines(path: Path) -> set[int]:
+    return {
+        number
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if line.rstrip().endswith(MARKER)
+    }
+
+
+def flagged_lines(findings: list[Finding], path: Path) -> set[int]:
+    return {line_of(f) for f in findings if f.span.path == path.resolve()}
+
+
+def apply_fix(fix: Fix) -> None:
+    """Write one fix's edits (grouped per file) and new files to disk."""
+    by_file: dict[Path, list] = {}
+    for edit in fix.edits:
+        by_file.setdefault(edit.path, []).append(edit)
+    for path, edits in by_file.items():
+        path.write_bytes(apply_edits(path.read_bytes(), edits))
+    for new in fix.creates:
+        new.path.parent.mkdir(parents=True, exist_ok=True)
+        new.path.write_text(new.content)
+
+
+def fix_all(rule_id: str, root: Path, unsafe: bool = True, title: str | None = None) -> int:
+    """Apply one fix per finding, re-analysing after each (edits are offsets into the analysed
+    bytes); returns how many fixes were applied."""
+    applied = 0
+    for _ in range(50):
+        findings, model = run(rule_id, root)
+        for finding in findings:
+            fixes = [
+                f
+                for f in fixes_for(finding, model)
+                if (unsafe or f.is_safe) and (title is None or title in f.title)
+            ]
+            if fixes:
+                apply_fix(fixes[0])
+                applied += 1
+                break
+        else:
+            return applied
+    raise AssertionError("fix-all did not converge")
+
+
+def error_nodes(path: Path) -> int:
+    source = parse_source(path, path.read_bytes())
+    return len(source.error_ranges)
