@@ -94,6 +94,10 @@ class SqlStatement:
             end -= 1
         ts_start = self.offsets[start]
         ts_end = self.offsets[end - 1] + 1 if end > start else ts_start
+        for sub in self.substitutions:
+            # a `?` standing for `${expr}` spans the whole substitution in the source
+            if sub.sql_offset == end - 1:
+                ts_end = sub.ts_end
         ts_end = max(ts_end, ts_start)
         return Span(self.file.path, ts_start, ts_end)
 

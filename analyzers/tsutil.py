@@ -169,6 +169,9 @@ def is_tagged_sql_template(data: bytes, node: Node) -> tuple[Node, Node] | None:
     if node.type == "call_expression":
         func = node.child_by_field_name("function")
         args = node.child_by_field_name("arguments")
+        # `this.sql<{ id: string }>\`…\`` recovers as non_null(instantiation(this.sql)) + template
+        while func is not None and func.type in {"non_null_expression", "instantiation_expression"}:
+            func = func.named_children[0] if func.named_children else None
         if func is not None and args is not None and args.type == "template_string":
             if _is_sql_tag(data, func):
                 return func, args

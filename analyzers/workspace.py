@@ -41,13 +41,13 @@ def _gitignore(folder: Path) -> pathspec.PathSpec | None:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.PathSpec.from_lines("gitignore", lines)
 
 
 def discover(paths: list[Path], exclude: list[str] | None = None) -> Discovery:
     """Sources and configs under each path (a file is taken as given, even if ignored)."""
     found = Discovery()
-    excluded = pathspec.PathSpec.from_lines("gitwildmatch", exclude or [])
+    excluded = pathspec.PathSpec.from_lines("gitignore", exclude or [])
     seen: set[Path] = set()
     for given in paths:
         given = given.resolve()

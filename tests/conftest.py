@@ -1,0 +1,64 @@
+"""Shared test helpers: build small DO projects on disk and analyse them."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from analyzers.analysis import AnalysisResult, Settings, analyze_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+MINIMAL_WRANGLER = """{
+  "name": "test-worker",
+  "main": "src/index.ts",
+  "compatibility_date": "2026-03-01",
+  "durable_objects": { "bindings": [] },
+  "migrations": []
+}
+"""
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[..., Path]:
+    """project({"src/a.ts": "...", "wrangler.jsonc": "..."}) -> the project folder."""
+
+    def make(files: dict[str, str | bytes]) -> Path:
+        return write_tree(tmp_path / "proj", files)
+
+    return make
+
+
+@pytest.fixture
+def analyze(project: Callable[..., Path]) -> Callable[..., AnalysisResult]:
+    def run(files: dict[str, str | bytes], select: list[str] | None = None) -> AnalysisResult:
+        root = project(files)
+        return analyze_paths([root], Settings(select=select))
+
+    return run
+
+
+def line_of(path: Path, snippet: str) -> int:
+    """1-based line of the only line containing snippet."""
+    rows = [
+        i
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if snippet in line
+    ]
+    assert len(rows) == 1, f"{snippet!r} occurs on lines {rows} of {path}"
+    return rows[0]
