@@ -94,3 +94,53 @@ def fix_all(rule_id: str, root: Path, unsafe: bool = True, title: str | None = N
 def error_nodes(path: Path) -> int:
     source = parse_source(path, path.read_bytes())
     return len(source.error_ranges)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+TSC = ROOT / "tests" / "runtime" / "node_modules" / ".bin" / "tsc"
+TSCONFIG = EXAMPLES / "chat-room" / "tsconfig.json"
+
+
+def tsc_errors(project: Path) -> str | None:
+    """Run tsc --noEmit on a project folder (given a tsconfig.json, or the examples' one);
+    returns its output on failure, "" on success, None when tsc is not installed."""
+    import subprocess
+
+    if not TSC.exists():
+        return None
+    if not (project / "tsconfig.json").exists():
+        shutil.copy(TSCONFIG, project / "tsconfig.json")
+    proc = subprocess.run(
+        [
+            str(TSC),
+            "--noEmit",
+            "-p",
+            str(project),
+            "--typeRoots",
+            str(ROOT / "tests" / "runtime" / "node_modules"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return "" if proc.returncode == 0 else proc.stdout + proc.stderr
+
+
+def check_fix_fixture(
+    rule_id: str, name: str, dest: Path, config: str | None = None, unsafe: bool = True
+) -> Path:
+    """Apply fix-all to `<name>.before.ts`; assert it equals `<name>.after.ts`, parses with no
+    new errors, and a second run changes nothing. Returns the fixed file."""
+    (dest / "src").mkdir(parents=True, exist_ok=True)
+    target = dest / "src" / f"{name}.ts"
+    shutil.copy(FIXTURES / rule_id / f"{name}.before.ts", target)
+    if config is not None:
+        (dest / "wrangler.jsonc").write_text(config)
+    errors_before = error_nodes(target)
+    assert fix_all(rule_id, dest, unsafe=unsafe) >= 1
+    expected = (FIXTURES / rule_id / f"{name}.after.ts").read_text()
+    assert target.read_text() == expected
+    assert error_nodes(target) <= errors_before
+    assert fix_all(rule_id, dest, unsafe=unsafe) == 0
+    assert target.read_text() == expected
+    return target

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from tests.rules._hibernation_support import copy_fixture, flagged_lines, marked_lines, run
+import pytest
+
+from codeactions import Safety, fixes_for
+from tests.rules._hibernation_support import (
+    EXAMPLES,
+    FIXTURES,
+    check_fix_fixture,
+    copy_fixture,
+    error_nodes,
+    fix_all,
+    flagged_lines,
+    marked_lines,
+    run,
+    tsc_errors,
+)
 
 RULE = "websocket-not-hibernatable"
 
@@ -64,3 +79,61 @@ def test_legacy_state_alias_is_named_in_message(tmp_path: Path) -> None:
     findings, _ = run(RULE, tmp_path)
     (finding,) = findings
     assert "this.state.acceptWebSocket(server)" in finding.message
+
+
+# -- fixes ---------------------------------------------------------------------------------
+
+
+def test_safe_fix_without_listeners(tmp_path: Path) -> None:
+    check_fix_fixture(RULE, "fix-accept", tmp_path, unsafe=False)
+
+
+def test_listener_fix_is_unsafe_and_not_applied_by_safe_fix_all(tmp_path: Path) -> None:
+    root = copy_fixture(RULE, ["fix-listeners.before.ts"], tmp_path)
+    assert fix_all(RULE, root, unsafe=False) == 0
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert fix.safety is Safety.UNSAFE and "serializeAttachment" in fix.review
+
+
+def test_listeners_move_into_new_handlers(tmp_path: Path) -> None:
+    check_fix_fixture(RULE, "fix-listeners", tmp_path)
+
+
+def test_listeners_merge_into_existing_handler_behind_a_tag(tmp_path: Path) -> None:
+    check_fix_fixture(RULE, "fix-merge", tmp_path)
+
+
+def test_no_close_call_added_when_runtime_answers_the_handshake(tmp_path: Path) -> None:
+    config = '{ "name": "w", "main": "src/fix-listeners.ts", "compatibility_date": "2026-04-07" }\n'
+    root = copy_fixture(RULE, ["fix-listeners.before.ts"], tmp_path, config=config)
+    fix_all(RULE, root)
+    text = (root / "src" / "fix-listeners.before.ts").read_text()
+    assert "async webSocketClose(" in text and "ws.close(" not in text
+
+
+def test_listener_closing_over_locals_gets_no_fix(tmp_path: Path) -> None:
+    root = copy_fixture(RULE, ["fix-closure.before.ts"], tmp_path)
+    findings, model = run(RULE, root)
+    assert len(findings) == 1
+    assert fixes_for(findings[0], model) == []
+
+
+def test_fixed_chat_room_type_checks(tmp_path: Path) -> None:
+    root = tmp_path / "chat-room"
+    shutil.copytree(EXAMPLES / "chat-room", root)
+    path = root / "src" / "chat-room.ts"
+    errors = error_nodes(path)
+    assert fix_all(RULE, root) == 1
+    assert fix_all(RULE, root) == 0
+    assert error_nodes(path) <= errors
+    text = path.read_text()
+    assert "server.accept()" not in text and 'addEventListener("message"' not in text
+    assert "async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer)" in text
+    result = tsc_errors(root)
+    if result is None:
+        pytest.skip("tests/runtime/node_modules is not installed (npm ci --prefix tests/runtime)")
+    assert result == ""
+    for name in ("fix-accept", "fix-listeners", "fix-merge"):
+        shutil.copy(FIXTURES / RULE / f"{name}.after.ts", root / "src" / f"{name}.ts")
+    assert tsc_errors(root) == ""

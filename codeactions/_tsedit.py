@@ -1,0 +1,141 @@
+"""Small text-editing helpers over TypeScript source that keep the user's style: indentation
+unit, quotes, whole-line removal. Byte offsets in, Edits out."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tree_sitter import Node
+
+from analyzers.classes import DurableObjectClass
+from analyzers.tsutil import node_text, walk_type
+from codeactions.fix import Edit
+
+
+def line_start(data: bytes, offset: int) -> int:
+    return data.rfind(b"\n", 0, offset) + 1
+
+
+def line_end(data: bytes, offset: int) -> int:
+    """Offset just after the newline ending the line that holds offset (or end of data)."""
+    end = data.find(b"\n", offset)
+    return len(data) if end == -1 else end + 1
+
+
+def indent_at(data: bytes, offset: int) -> str:
+    start = line_start(data, offset)
+    line = data[start:offset].decode("utf-8", errors="replace")
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def indent_unit(data: bytes) -> str:
+    """The file's indentation step: a tab, or the smallest non-zero run of leading spaces."""
+    text = data.decode("utf-8", errors="replace")
+    if re.search(r"^\t", text, re.M):
+        return "\t"
+    sizes = [len(m.group(1)) for m in re.finditer(r"^( +)\S", text, re.M)]
+    return " " * (min(sizes) if sizes else 2)
+
+
+def quote_char(data: bytes) -> str:
+    """The quote the file prefers for strings."""
+    text = data.decode("utf-8", errors="replace")
+    return "'" if text.count("'") > text.count('"') else '"'
+
+
+def reindent(text: str, indent: str) -> str:
+    """Strip the common leading indentation of text's lines and put `indent` in front of each
+    non-empty line."""
+    lines = text.split("\n")
+    widths = [len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()]
+    common = min(widths) if widths else 0
+    return "\n".join((indent + line[common:]) if line.strip() else "" for line in lines)
+
+
+def statement_of(node: Node) -> Node:
+    """The statement that holds an expression (itself when it is one)."""
+    current = node
+    while current.parent is not None and not current.type.endswith(("statement", "declaration")):
+        current = current.parent
+    return current
+
+
+def remove_statement(path: Path, data: bytes, stmt: Node) -> Edit:
+    """Delete a statement; whole lines when it is alone on them (comments after it go too only
+    when they are on its last line)."""
+    start, end = stmt.start_byte, stmt.end_byte
+    ls = line_start(data, start)
+    le = line_end(data, end)
+    before = data[ls:start].strip()
+    after = data[end:le].strip()
+    if not before and (not after or after.startswith(b"//")):
+        return Edit(path, ls, le, "")
+    return Edit(path, start, end, "")
+
+
+def member_indent(cls: DurableObjectClass) -> str:
+    data = cls.file.data
+    body = cls.body
+    if body is not None:
+        for member in body.named_children:
+            if member.type != "comment":
+                return indent_at(data, member.start_byte)
+    return indent_at(data, cls.node.start_byte) + indent_unit(data)
+
+
+def append_member(cls: DurableObjectClass, text: str) -> Edit:
+    """Insert a class member (already indented, no trailing newline) before the class's `}`,
+    separated from the previous member by a blank line."""
+    data = cls.file.data
+    body = cls.body
+    assert body is not None
+    close = body.end_byte - 1
+    start = line_start(data, close)
+    if data[start:close].strip():
+        # `}` shares its line with code: put the member on new lines before it
+        return Edit(cls.file.path, close, close, "\n" + text + "\n" + indent_at(data, close))
+    return Edit(cls.file.path, start, start, "\n" + text + "\n")
+
+
+def insert_into_body_start(path: Path, data: bytes, block: Node, text: str) -> Edit:
+    """Insert already-indented lines at the start of a statement block."""
+    brace = block.start_byte + 1
+    return Edit(path, brace, brace, "\n" + text.rstrip("\n"))
+
+
+def insert_before_statement(path: Path, data: bytes, stmt: Node, text: str) -> Edit:
+    """Insert lines (already indented, ending in newline) before the line of stmt."""
+    start = line_start(data, stmt.start_byte)
+    return Edit(path, start, start, text)
+
+
+def body_indent(data: bytes, block: Node) -> str:
+    """Indentation of the statements inside a statement_block."""
+    for child in block.named_children:
+        if child.type != "comment":
+            return indent_at(data, child.start_byte)
+    return indent_at(data, block.start_byte) + indent_unit(data)
+
+
+def identifiers_in(data: bytes, node: Node) -> set[str]:
+    return {
+        node_text(data, n) for n in walk_type(node, "identifier", "shorthand_property_identifier")
+    }
+
+
+def method_params(data: bytes, method: Node) -> list[str]:
+    params = method.child_by_field_name("parameters")
+    if params is None:
+        return []
+    names: list[str] = []
+    for param in params.named_children:
+        if param.type == "comment":
+            continue
+        pattern = param.child_by_field_name("pattern")
+        names.append(node_text(data, pattern) if pattern is not None else "")
+    return names
+
+
+def is_async(data: bytes, func: Node) -> bool:
+    return any(child.type == "async" for child in func.children)

@@ -1,0 +1,350 @@
+"""Fixes for websocket-not-hibernatable.
+
+- safe (only when the socket has no event listeners): `server.accept()` ->
+  `this.ctx.acceptWebSocket(server)`;
+- unsafe: the same, plus every `addEventListener("message" | "close" | "error")` body on that
+  socket moves into `webSocketMessage` / `webSocketClose` / `webSocketError` (merged into
+  existing handlers behind a tag check), with the socket and event renamed to the handler's
+  parameters. Refused when a listener closes over locals of the accepting method (they would be
+  gone after a wake: that needs `serializeAttachment`, which a human must design) or uses the
+  event in a way we cannot map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from analyzers.classes import DurableObjectClass
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.rules._websocket import LISTENER_EVENTS, SocketUse, ctx_expression, server_sockets
+from analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, normalize_expr, walk
+from codeactions._tsedit import (
+    append_member,
+    body_indent,
+    indent_unit,
+    insert_into_body_start,
+    is_async,
+    member_indent,
+    method_params,
+    quote_char,
+    reindent,
+    remove_statement,
+    statement_of,
+)
+from codeactions.fix import Edit, Fix, Safety
+
+# handler -> (parameter list with types, default parameter names, event property -> parameter)
+HANDLERS: dict[str, tuple[list[tuple[str, str]], dict[str, int]]] = {
+    "webSocketMessage": ([("ws", "WebSocket"), ("message", "string | ArrayBuffer")], {"data": 1}),
+    "webSocketClose": (
+        [("ws", "WebSocket"), ("code", "number"), ("reason", "string"), ("wasClean", "boolean")],
+        {"code": 1, "reason": 2, "wasClean": 3},
+    ),
+    "webSocketError": ([("ws", "WebSocket"), ("error", "unknown")], {"error": 1}),
+}
+
+CLOSE_GUARD = "{ws}.close({code} === 1004 || {code} === 1005 || {code} === 1006 || {code} === 1015 ? 1000 : {code}, {reason})"
+
+
+def guarded_close(ws: str, code: str, reason: str) -> str:
+    """`ws.close(...)` that never passes a code `close()` refuses (1004, 1005, 1006, 1015)."""
+    return CLOSE_GUARD.format(ws=ws, code=code, reason=reason)
+
+
+class CannotMove(Exception):
+    pass
+
+
+@dataclass
+class _Moved:
+    handler: str
+    statements: str  # body text with names replaced, not yet indented
+
+
+def _find_use(finding: Finding, model: ProjectModel) -> tuple[DurableObjectClass, SocketUse, Node]:
+    start, end = finding.data["accept"]
+    for cls in model.classes:
+        if cls.file.path != finding.span.path or cls.name != finding.data.get("class"):
+            continue
+        for use in server_sockets(cls):
+            for call in use.accepts:
+                if call.start_byte == start and call.end_byte == end:
+                    return cls, use, call
+    raise LookupError("the accept() call is no longer there")
+
+
+def _socket_text(data: bytes, accept: Node) -> str:
+    func = accept.child_by_field_name("function")
+    obj = func.child_by_field_name("object") if func is not None else None
+    if obj is None:
+        raise CannotMove("unexpected accept() shape")
+    return normalize_expr(node_text(data, obj))
+
+
+def _accept_edit(cls: DurableObjectClass, call: Node) -> Edit:
+    socket = _socket_text(cls.file.data, call)
+    return Edit(
+        cls.file.path,
+        call.start_byte,
+        call.end_byte,
+        f"{ctx_expression(cls)}.acceptWebSocket({socket})",
+    )
+
+
+def _declared_in(data: bytes, scope: Node, before: int) -> set[str]:
+    """Names declared in scope (params, const/let, destructuring) outside the listener."""
+    names: set[str] = set()
+    for node in walk(scope):
+        if node.type in {"variable_declarator", "required_parameter", "optional_parameter"}:
+            target = node.child_by_field_name("name") or node.child_by_field_name("pattern")
+            if target is None:
+                continue
+            for ident in walk(target):
+                if ident.type in {"identifier", "shorthand_property_identifier_pattern"}:
+                    names.add(node_text(data, ident))
+    return names
+
+
+def _move_listener(
+    cls: DurableObjectClass, use: SocketUse, event: str, call: Node, params: list[str]
+) -> _Moved:
+    data = cls.file.data
+    handler = LISTENER_EVENTS[event]
+    args = call_args(call)
+    if len(args) < 2 or args[1].type not in {"arrow_function", "function_expression"}:
+        raise CannotMove(f'the "{event}" listener is not an inline function')
+    if len(args) > 2:
+        raise CannotMove(f'the "{event}" listener has options')
+    func = args[1]
+    body = func.child_by_field_name("body")
+    if body is None:
+        raise CannotMove("listener without a body")
+    event_param: str | None = None
+    single = func.child_by_field_name("parameter")
+    if single is not None:
+        event_param = node_text(data, single)
+    else:
+        plist = method_params(data, func)
+        if len(plist) > 1:
+            raise CannotMove("listener with several parameters")
+        event_param = plist[0] if plist else None
+    _, prop_map = HANDLERS[handler]
+    # what the body refers to that lives in the accepting method
+    locals_outside = _declared_in(data, use.scope, call.start_byte) - _declared_in(
+        data, func, call.start_byte
+    )
+    socket_names = {n for n in use.names if "[" not in n}
+    replacements: list[tuple[int, int, str]] = []
+    for node in walk(body):
+        if node.type == "member_expression" and event_param is not None:
+            obj, prop = node.child_by_field_name("object"), node.child_by_field_name("property")
+            if obj is not None and prop is not None and node_text(data, obj) == event_param:
+                name = node_text(data, prop)
+                if event == "error" and name in {"error", "message"}:
+                    replacements.append((node.start_byte, node.end_byte, params[1]))
+                    continue
+                if name not in prop_map:
+                    raise CannotMove(f"the listener reads `{event_param}.{name}`")
+                replacements.append((node.start_byte, node.end_byte, params[prop_map[name]]))
+                continue
+        if node.type == "subscript_expression":
+            text = normalize_expr(node_text(data, node))
+            if text in use.names:
+                replacements.append((node.start_byte, node.end_byte, params[0]))
+                continue
+        if node.type == "identifier":
+            name = node_text(data, node)
+            parent = node.parent
+            if parent is not None and parent.type == "member_expression":
+                obj = parent.child_by_field_name("object")
+                if obj is None or obj.start_byte != node.start_byte:
+                    continue  # a property name
+            if any(s <= node.start_byte < e for s, e, _ in replacements):
+                continue
+            if name in socket_names:
+                replacements.append((node.start_byte, node.end_byte, params[0]))
+            elif name == event_param:
+                if event == "error":
+                    replacements.append((node.start_byte, node.end_byte, params[1]))
+                else:
+                    raise CannotMove(f"the listener uses `{event_param}` itself")
+            elif name in locals_outside:
+                raise CannotMove(
+                    f"the listener uses `{name}` from the accepting method; after a wake it "
+                    "is gone (store it with `ws.serializeAttachment()`)"
+                )
+    # the body's text with replacements applied
+    if body.type == "statement_block":
+        inner_start, inner_end = body.start_byte + 1, body.end_byte - 1
+    else:
+        inner_start, inner_end = body.start_byte, body.end_byte
+    pieces: list[str] = []
+    cursor = inner_start
+    for start, end, text in sorted(r for r in replacements if inner_start <= r[0] < inner_end):
+        if start < cursor:
+            continue
+        pieces.append(data[cursor:start].decode())
+        pieces.append(text)
+        cursor = end
+    pieces.append(data[cursor:inner_end].decode())
+    text = "".join(pieces)
+    if body.type != "statement_block":
+        text = text.strip() + ";"
+    else:
+        text = text.strip("\n").rstrip()
+        if text.strip() == "":
+            text = ""
+    return _Moved(handler, text)
+
+
+def _collapse_blank_lines(data: bytes, removals: list[Edit]) -> list[Edit]:
+    """Merge adjacent whole-line removals; when a removed run sat between two blank lines,
+    take one of the blank lines with it."""
+    merged: list[Edit] = []
+    for edit in sorted(removals, key=lambda e: e.start):
+        if merged and merged[-1].end == edit.start:
+            merged[-1] = Edit(edit.path, merged[-1].start, edit.end, "")
+        else:
+            merged.append(edit)
+    result: list[Edit] = []
+    for edit in merged:
+        blank_before = edit.start >= 2 and data[edit.start - 2 : edit.start] == b"\n\n"
+        after_end = data.find(b"\n", edit.end)
+        blank_after = after_end != -1 and not data[edit.end : after_end].strip()
+        if blank_before and blank_after and data[edit.start - 1 : edit.start] == b"\n":
+            edit = Edit(edit.path, edit.start, after_end + 1, "")
+        result.append(edit)
+    return result
+
+
+def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
+    cls, use, accept = _find_use(finding, model)
+    data = cls.file.data
+    path = cls.file.path
+    groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
+    listeners = [(u, e, c) for u in groups for e, c in u.listeners]
+    unit = indent_unit(data)
+    mindent = member_indent(cls)
+    tag_needed = any(LISTENER_EVENTS[e] in cls.methods for _, e, _ in listeners)
+    tag = f"{cls.name[0].lower()}{cls.name[1:]}-socket"
+    q = quote_char(data)
+    edits: list[Edit] = []
+    socket = _socket_text(data, accept)
+    tags = f", [{q}{tag}{q}]" if tag_needed else ""
+    edits.append(
+        Edit(
+            path,
+            accept.start_byte,
+            accept.end_byte,
+            f"{ctx_expression(cls)}.acceptWebSocket({socket}{tags})",
+        )
+    )
+    moved: dict[str, list[str]] = {}
+    removals: list[Edit] = []
+    new_methods: list[str] = []
+    for u, event, call in listeners:
+        handler = LISTENER_EVENTS[event]
+        existing = cls.methods.get(handler)
+        default_params = [p for p, _ in HANDLERS[handler][0]]
+        if existing is not None:
+            params = method_params(data, existing)
+            if len(params) < len(default_params):
+                # an existing handler that ignores some parameters: we cannot name them
+                needed = _move_listener(cls, u, event, call, default_params)
+                if any(p in needed.statements for p in default_params[len(params) :]):
+                    raise CannotMove(f"`{handler}` does not declare the parameters the body uses")
+                params = params + default_params[len(params) :]
+        else:
+            params = default_params
+        item = _move_listener(cls, u, event, call, params)
+        moved.setdefault(handler, []).append(item.statements)
+        removals.append(remove_statement(path, data, statement_of(call)))
+    edits.extend(_collapse_blank_lines(data, removals))
+    config = model.config_for_class(cls)
+    auto_close = config is not None and config.compat_at_least(
+        "2026-04-07", "web_socket_auto_reply_to_close"
+    )
+    for handler, bodies in moved.items():
+        existing = cls.methods.get(handler)
+        if existing is not None:
+            block = existing.child_by_field_name("body")
+            if block is None or block.type != "statement_block":
+                raise CannotMove(f"`{handler}` has no block body")
+            if not is_async(data, existing) and any("await" in b for b in bodies):
+                raise CannotMove(f"`{handler}` is not async")
+            params = method_params(data, existing)
+            inner = body_indent(data, block)
+            joined = "\n".join(reindent(b, inner + unit) for b in bodies if b)
+            guard = (
+                f"{inner}if ({ctx_expression(cls)}.getTags({params[0]}).includes({q}{tag}{q})) {{\n"
+                f"{joined}\n{inner}{unit}return;\n{inner}}}"
+            )
+            edits.append(insert_into_body_start(path, data, block, guard))
+            continue
+        sig, _ = HANDLERS[handler]
+        params_text = ", ".join(f"{n}: {t}" for n, t in sig)
+        inner = mindent + unit
+        lines = [reindent(b, inner) for b in bodies if b]
+        if handler == "webSocketClose" and not auto_close:
+            lines.append(inner + guarded_close("ws", "code", "reason") + ";")
+        body_text = "\n".join(lines)
+        new_methods.append(
+            f"{mindent}async {handler}({params_text}): Promise<void> {{\n{body_text}\n{mindent}}}"
+        )
+    if new_methods:
+        edits.append(append_member(cls, "\n\n".join(new_methods)))
+    return Fix(
+        fix_id="websocket-not-hibernatable.move-listeners",
+        title="Accept with `acceptWebSocket()` and move the socket's listeners into handler methods",
+        safety=Safety.UNSAFE,
+        edits=edits,
+        review=(
+            "The listener bodies now run in `webSocketMessage`/`webSocketClose`/`webSocketError`, "
+            "possibly after the object woke from hibernation: in-memory state (maps of sockets, "
+            "timers, fields set in the accepting method) is empty then. Keep per-socket data in "
+            "`ws.serializeAttachment()` and find sockets with `this.ctx.getWebSockets()`."
+            + (
+                " A `webSocketClose` that closes the socket was added: before compatibility_date "
+                "2026-04-07 the runtime does not answer the close handshake itself."
+                if "webSocketClose" in moved and not auto_close
+                else ""
+            )
+        ),
+    )
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    if finding.data.get("kind") != "accept":
+        return []
+    cls, use, accept = _find_use(finding, model)
+    groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
+    has_listeners = any(u.listeners for u in groups)
+    if enclosing_is_outside(cls, accept):
+        return []
+    if not has_listeners:
+        return [
+            Fix(
+                fix_id="websocket-not-hibernatable.accept",
+                title=f"Accept with `{ctx_expression(cls)}.acceptWebSocket()`",
+                safety=Safety.SAFE,
+                edits=[_accept_edit(cls, accept)],
+                review="Events of this socket now arrive at the class's `webSocket*` handler methods.",
+            )
+        ]
+    try:
+        return [_listener_fix(finding, model)]
+    except CannotMove:
+        return []
+
+
+def enclosing_is_outside(cls: DurableObjectClass, node: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type not in FUNCTION_TYPES:
+        parent = parent.parent
+    return parent is None or not (cls.node.start_byte <= parent.start_byte < cls.node.end_byte)
+
+
+BUILDERS = {"websocket-not-hibernatable": build}
