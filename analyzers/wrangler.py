@@ -340,8 +340,10 @@ def _toml_spans(data: bytes) -> dict[KeyPath, Located]:
                 index += 1
 
     def visit_pair(pair: Node, prefix: KeyPath) -> None:
-        key = pair.named_children[0] if pair.named_children else None
-        value = pair.named_children[-1] if len(pair.named_children) >= 2 else None
+        # a trailing `# comment` on the line is a child of the pair: not its value
+        parts = [c for c in pair.named_children if c.type != "comment"]
+        key = parts[0] if parts else None
+        value = parts[-1] if len(parts) >= 2 else None
         if key is None or value is None:
             return
         path = (*prefix, *_toml_key_parts(data, key))

@@ -1,0 +1,388 @@
+"""Shared look-ups for the identity and wrangler-config rules.
+
+- which module a config's `main` is, and whether a name is a named export of it (following
+  `export { X } from "./x"`, `export { A as X } from`, `export * from` chains);
+- which Durable Object classes a namespace access (`env.BINDING.idFromName(...)`) reaches,
+  through the wrangler config that governs the calling file;
+- which classes a config (or one of its `env.<name>` sections) declares through migrations or
+  the top-level `exports` block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tree_sitter import Node
+
+from analyzers.classes import DurableObjectClass
+from analyzers.model import NamespaceAccess, ProjectModel, resolve_module
+from analyzers.source import SourceFile
+from analyzers.tsutil import (
+    call_args,
+    enclosing_function,
+    node_text,
+    normalize_expr,
+    string_value,
+    walk_type,
+)
+from analyzers.wrangler import DurableObjectBinding, WranglerConfig
+
+# Ways of reaching an object by name: `this.ctx.id.name` is populated inside the object.
+NAMED_ID_METHODS = frozenset({"idFromName", "getByName"})
+# Ways of reaching an object without a name: `this.ctx.id.name` is undefined inside it.
+UNNAMED_ID_METHODS = frozenset({"newUniqueId", "idFromString"})
+
+
+# -- exports of the main module ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportEntry:
+    exported: str  # the name other modules import
+    local: str | None  # the name in the module it comes from (None for `export *`)
+    module: str | None  # the module specifier it is re-exported from, if any
+    node: Node
+
+
+def export_entries(file: SourceFile) -> list[ExportEntry]:
+    """Every named export statement of a module, keeping `A as X` renames."""
+    data = file.data
+    entries: list[ExportEntry] = []
+    for stmt in file.root.named_children:
+        if stmt.type != "export_statement":
+            continue
+        source = stmt.child_by_field_name("source")
+        module = string_value(data, source) if source is not None else None
+        is_default = any(child.type == "default" for child in stmt.children)
+        decl = stmt.child_by_field_name("declaration")
+        if decl is not None:
+            if is_default:
+                continue  # `export default class X` is not a named export
+            if decl.type in {
+                "class_declaration",
+                "abstract_class_declaration",
+                "function_declaration",
+            }:
+                name = decl.child_by_field_name("name")
+                if name is not None:
+                    text = node_text(data, name)
+                    entries.append(ExportEntry(text, text, None, stmt))
+            elif decl.type in {"lexical_declaration", "variable_declaration"}:
+                for declarator in decl.named_children:
+                    name = declarator.child_by_field_name("name")
+                    if name is not None and name.type == "identifier":
+                        text = node_text(data, name)
+                        entries.append(ExportEntry(text, text, None, stmt))
+            continue
+        clause = next((c for c in stmt.named_children if c.type == "export_clause"), None)
+        if clause is not None:
+            for spec in clause.named_children:
+                if spec.type != "export_specifier":
+                    continue
+                name = spec.child_by_field_name("name")
+                alias = spec.child_by_field_name("alias")
+                if name is None:
+                    continue
+                local = _specifier_name(data, name)
+                exported = _specifier_name(data, alias) if alias is not None else local
+                entries.append(ExportEntry(exported, local, module, stmt))
+        elif module is not None and any(c.type == "*" for c in stmt.children):
+            entries.append(ExportEntry("*", None, module, stmt))
+    return entries
+
+
+def _specifier_name(data: bytes, node: Node) -> str:
+    # `export { X as "X" }` names may be string literals
+    value = string_value(data, node)
+    return value if value is not None else node_text(data, node)
+
+
+def exports_name(
+    file: SourceFile,
+    name: str,
+    known: dict[Path, SourceFile],
+    _seen: frozenset[Path] = frozenset(),
+) -> bool | None:
+    """Is `name` a named export of `file`? True, False, or None when a re-export chain leaves
+    the analysed files (a package, a file we did not read) and the answer is unknown."""
+    if file.path in _seen:
+        return False
+    seen = _seen | {file.path}
+    unknown = False
+    for entry in export_entries(file):
+        if entry.exported == name and entry.module is None:
+            return True
+        if entry.exported == name and entry.module is not None and entry.local is not None:
+            target = resolve_module(file.path, entry.module, known)
+            if target is None:
+                unknown = True
+                continue
+            answer = exports_name(target, entry.local, known, seen)
+            if answer is None:
+                unknown = True
+            elif answer:
+                return True
+            else:
+                # `export { X } from "./x"` where ./x does not export X: still "exported" as
+                # far as this module's syntax goes, but broken; report as not exported
+                continue
+        if entry.exported == "*" and entry.module is not None and name != "default":
+            target = resolve_module(file.path, entry.module, known)
+            if target is None:
+                unknown = True
+                continue
+            answer = exports_name(target, name, known, seen)
+            if answer:
+                return True
+            if answer is None:
+                unknown = True
+    return None if unknown else False
+
+
+def main_module_path(config: WranglerConfig, env: str | None) -> Path | None:
+    """The entry module for the top level or an `env.<name>` section (which may override it)."""
+    if env is not None:
+        section = config.envs.get(env, {})
+        value = section.get("main")
+        if isinstance(value, str):
+            return (config.root / value).resolve()
+    return config.main
+
+
+def main_module(model: ProjectModel, config: WranglerConfig, env: str | None) -> SourceFile | None:
+    path = main_module_path(config, env)
+    return model.file(path) if path is not None else None
+
+
+def known_files(model: ProjectModel) -> dict[Path, SourceFile]:
+    return {f.path: f for f in model.files}
+
+
+# -- classes a config declares ----------------------------------------------------------------
+
+
+def _live_from_migrations(items: Any) -> set[str]:
+    live: set[str] = set()
+    if not isinstance(items, list):
+        return live
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        for key in ("new_classes", "new_sqlite_classes"):
+            value = item.get(key)
+            if isinstance(value, list):
+                live.update(str(v) for v in value)
+        for renamed in item.get("renamed_classes") or []:
+            if isinstance(renamed, dict):
+                live.discard(str(renamed.get("from")))
+                live.add(str(renamed.get("to")))
+        for transferred in item.get("transferred_classes") or []:
+            if isinstance(transferred, dict):
+                live.add(str(transferred.get("to")))
+        deleted = item.get("deleted_classes")
+        if isinstance(deleted, list):
+            live.difference_update(str(v) for v in deleted)
+    return live
+
+
+def _live_from_exports(block: Any) -> set[str]:
+    live: set[str] = set()
+    if not isinstance(block, dict):
+        return live
+    for name, item in block.items():
+        if isinstance(item, dict) and item.get("type") == "durable-object":
+            if item.get("state", "created") != "deleted":
+                live.add(str(name))
+    return live
+
+
+def declared_classes(config: WranglerConfig, env: str | None) -> set[str]:
+    """Classes created by migrations or an `exports` entry, for the top level or an env.
+
+    An env section may carry its own `migrations`/`exports`; the top-level ones count too
+    (wrangler inherits them when the env does not override them), so the union is taken: a
+    binding is reported only when no section anywhere could create its class.
+    """
+    live = set(config.declared_classes())
+    live |= _live_from_migrations(config.values.get("migrations"))
+    live |= _live_from_exports(config.values.get("exports"))
+    if env is not None:
+        section = config.envs.get(env, {})
+        live |= _live_from_migrations(section.get("migrations"))
+        live |= _live_from_exports(section.get("exports"))
+    return live
+
+
+def uses_exports_style(config: WranglerConfig) -> bool:
+    """The config declares its classes in the top-level `exports` block, not migrations."""
+    return isinstance(config.values.get("exports"), dict) and not isinstance(
+        config.values.get("migrations"), list
+    )
+
+
+def local_bindings(config: WranglerConfig) -> Iterator[DurableObjectBinding]:
+    """Bindings to classes of this Worker (a `script_name` binding names another Worker's)."""
+    for binding in config.bindings:
+        if binding.script_name is None or binding.script_name == config.name:
+            yield binding
+
+
+# -- namespace accesses -> classes ------------------------------------------------------------
+
+
+def classes_of_access(model: ProjectModel, access: NamespaceAccess) -> set[str]:
+    """Class names a namespace access reaches, through the config governing the caller (any
+    config binding that name when the caller's own config does not)."""
+    config = model.config_for_path(access.file.path)
+    names = model.classes_for_binding(config, access.binding) if config is not None else []
+    if not names:
+        names = model.classes_for_binding(None, access.binding)
+    return set(names)
+
+
+def accesses_to(model: ProjectModel, cls: DurableObjectClass) -> list[NamespaceAccess]:
+    return [a for a in model.namespace_accesses if cls.name in classes_of_access(model, a)]
+
+
+def id_methods(accesses: Iterable[NamespaceAccess]) -> set[str]:
+    """How the object ids are made (`get`/`jurisdiction` only pass an id along)."""
+    return {a.method for a in accesses if a.method in NAMED_ID_METHODS | UNNAMED_ID_METHODS}
+
+
+# -- stubs and the calls made on them -----------------------------------------------------------
+
+
+@dataclass(eq=False)
+class StubCall:
+    """`<stub of cls>.method(args)` somewhere in the project."""
+
+    file: SourceFile
+    call: Node  # the call_expression
+    method: str
+    args: list[Node]
+    access: NamespaceAccess
+    name_expr: str | None  # normalised text of the name the id was made from, if by name
+
+
+def _scope_of(node: Node) -> Node:
+    scope = enclosing_function(node)
+    while scope is not None and scope.type == "arrow_function":
+        outer = enclosing_function(scope)
+        if outer is None:
+            break
+        scope = outer
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    return scope or root
+
+
+def _declared_value(data: bytes, scope: Node, name: str, before: int) -> Node | None:
+    """The value of the last `const|let name = value` in scope before an offset."""
+    found: Node | None = None
+    for decl in walk_type(scope, "variable_declarator"):
+        target = decl.child_by_field_name("name")
+        value = decl.child_by_field_name("value")
+        if target is None or value is None or decl.start_byte > before:
+            continue
+        if target.type == "identifier" and node_text(data, target) == name:
+            found = value
+    if found is None:
+        # `id = env.X.idFromString(s)` assigned after a `let id;`
+        for assign in walk_type(scope, "assignment_expression"):
+            left, right = assign.child_by_field_name("left"), assign.child_by_field_name("right")
+            if left is None or right is None or assign.start_byte > before:
+                continue
+            if left.type == "identifier" and node_text(data, left) == name:
+                found = right
+    return found
+
+
+def _unwrap(node: Node) -> Node:
+    while node.type in {"await_expression", "parenthesized_expression", "non_null_expression"}:
+        inner = next((c for c in node.named_children if c.type != "comment"), None)
+        if inner is None:
+            break
+        node = inner
+    return node
+
+
+def access_name_expr(model: ProjectModel, access: NamespaceAccess) -> str | None:
+    """The name behind an access: `getByName(n)` / `idFromName(n)` -> n; `get(id)` follows the id
+    to an `idFromName(n)` in the same function. None when the id was not made from a name."""
+    data = access.file.data
+    if access.method in NAMED_ID_METHODS:
+        return normalize_expr(node_text(data, access.argument)) if access.argument else None
+    if access.method != "get" or access.argument is None:
+        return None
+    arg = _unwrap(access.argument)
+    if arg.type == "identifier":
+        value = _declared_value(data, _scope_of(access.node), node_text(data, arg), arg.start_byte)
+        if value is None:
+            return None
+        arg = _unwrap(value)
+    inner = next((a for a in model.namespace_accesses if a.node == arg), None)
+    if inner is not None and inner.method == "idFromName" and inner.argument is not None:
+        return normalize_expr(node_text(data, inner.argument))
+    return None
+
+
+def stub_expressions(access: NamespaceAccess) -> tuple[Node, str | None]:
+    """The stub expression an access yields (`getByName`/`get` call) and the variable holding
+    it when it is stored (`const stub = env.X.getByName(n)`)."""
+    data = access.file.data
+    node = access.node
+    parent = node.parent
+    while parent is not None and parent.type in {"await_expression", "parenthesized_expression"}:
+        parent = parent.parent
+    if parent is not None and parent.type == "variable_declarator":
+        target = parent.child_by_field_name("name")
+        if target is not None and target.type == "identifier":
+            return node, node_text(data, target)
+    return node, None
+
+
+def stub_calls(model: ProjectModel, cls: DurableObjectClass) -> list[StubCall]:
+    """Calls of methods on stubs of `cls`: `env.X.getByName(n).m()`, `stub.m()` after
+    `const stub = env.X.get(env.X.idFromName(n))`, …"""
+    calls: list[StubCall] = []
+    for access in accesses_to(model, cls):
+        if access.method not in {"getByName", "get"}:
+            continue
+        data = access.file.data
+        name = access_name_expr(model, access)
+        node, variable = stub_expressions(access)
+        candidates: list[Node] = []
+        member = node.parent
+        if member is not None and member.type == "member_expression":
+            call = member.parent
+            if call is not None and call.type == "call_expression":
+                candidates.append(call)
+        if variable is not None:
+            for call in walk_type(_scope_of(node), "call_expression"):
+                func = call.child_by_field_name("function")
+                if (
+                    func is None
+                    or func.type != "member_expression"
+                    or call.start_byte < node.end_byte
+                ):
+                    continue
+                obj = func.child_by_field_name("object")
+                if (
+                    obj is not None
+                    and obj.type == "identifier"
+                    and node_text(data, obj) == variable
+                ):
+                    candidates.append(call)
+        for call in candidates:
+            func = call.child_by_field_name("function")
+            prop = func.child_by_field_name("property") if func is not None else None
+            if prop is None:
+                continue
+            calls.append(
+                StubCall(access.file, call, node_text(data, prop), call_args(call), access, name)
+            )
+    return calls

@@ -1,0 +1,51 @@
+"""id-name-undefined: ctx.id.name read where some caller reaches the object without a name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.rules._config_support import fixture, flagged, marked, run, text_of
+
+RULE = "id-name-undefined"
+
+
+def test_reads_are_reported_when_new_unique_id_or_id_from_string_reach_the_class(
+    tmp_path: Path,
+) -> None:
+    root = fixture(RULE, "flagged", tmp_path)
+    findings, _ = run(RULE, root)
+    # `?? fallback` and `|| fallback` reads are already defaulted
+    assert flagged(findings, root) == marked(root)
+    assert sorted(text_of(f) for f in findings) == ["ctx.id.name", "this.ctx.id.name"]
+    assert {f.data["fallback"] for f in findings} == {"ctx.id.toString()", "this.ctx.id.toString()"}
+    assert findings[0].data["methods"] == ["idFromString()", "newUniqueId()"]
+    assert len(findings[0].related) == 2
+
+
+def test_only_named_callers_is_fine(tmp_path: Path) -> None:
+    root = fixture(RULE, "named-only", tmp_path)
+    findings, _ = run(RULE, root)
+    assert findings == []
+
+
+def test_unnamed_caller_inside_another_durable_object(tmp_path: Path) -> None:
+    root = fixture(RULE, "named-only", tmp_path)
+    index = root / "src" / "index.ts"
+    index.write_text(
+        index.read_text()
+        + """
+export class Scheduler extends DurableObject<{ JOBS: DurableObjectNamespace<Job> }> {
+  async spawn(): Promise<string> {
+    return this.env.JOBS.get(this.env.JOBS.newUniqueId()).run();
+  }
+}
+"""
+    )
+    findings, _ = run(RULE, root)
+    assert [text_of(f) for f in findings] == ["this.ctx.id.name"]
+
+
+def test_examples_export_job_is_reported() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples" / "rate-limiter"
+    findings, _ = run(RULE, examples)
+    assert [(f.data["class"], text_of(f)) for f in findings] == [("ExportJob", "this.ctx.id.name")]
