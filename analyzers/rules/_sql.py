@@ -1,0 +1,251 @@
+"""Helpers shared by the SQL rules: which table a statement writes, how a query filters a table,
+and where in the statement to point.
+
+Everything here reads the sqlglot tree (`SqlStatement.expression`) and falls back to a regular
+expression over the statement text only where sqlglot gives up (`REPLACE INTO`, triggers).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from analyzers.findings import Span
+from analyzers.schema import Schema, Table
+from analyzers.sql import SqlStatement
+
+_IDENT = r"[\"`\[]?(\w+)[\"`\]]?"
+_INSERT_HEAD = re.compile(
+    rf"\b(?:INSERT(?:\s+OR\s+\w+)?|REPLACE)\s+INTO\s+(?:\w+\s*\.\s*)?{_IDENT}", re.I
+)
+_DELETE_HEAD = re.compile(rf"\bDELETE\s+FROM\s+(?:\w+\s*\.\s*)?{_IDENT}", re.I)
+_DROP_HEAD = re.compile(rf"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:\w+\s*\.\s*)?{_IDENT}", re.I)
+_DYNAMIC_DELETE = re.compile(r"\bDELETE\s+FROM\s+\?", re.I)
+
+QUERY_KINDS = frozenset({"SELECT", "UPDATE", "DELETE", "WITH"})
+DATA_KINDS = frozenset({"SELECT", "UPDATE", "DELETE", "WITH", "INSERT", "REPLACE"})
+
+
+def inserted_table(stmt: SqlStatement) -> str | None:
+    """The table an INSERT / INSERT OR … / REPLACE / upsert writes rows into."""
+    expression = stmt.expression
+    if isinstance(expression, exp.Insert):
+        node = expression.this
+        if isinstance(node, exp.Schema):
+            node = node.this
+        if isinstance(node, exp.Table) and re.fullmatch(r"\w+", node.name or ""):
+            return node.name.lower()
+        return None  # `INSERT INTO ${table}`: a name we cannot know
+    if stmt.kind not in {"INSERT", "REPLACE", "WITH"}:
+        return None
+    match = _INSERT_HEAD.search(stmt.text)
+    return match.group(1).lower() if match else None
+
+
+def insert_head_span(stmt: SqlStatement) -> Span:
+    """`INSERT INTO <table>` (or `REPLACE INTO t`, `INSERT OR REPLACE INTO t`)."""
+    match = _INSERT_HEAD.search(stmt.text)
+    if match is None:
+        return stmt.span()
+    return stmt.span(match.start(), match.end())
+
+
+def pruned_tables(stmt: SqlStatement) -> set[str]:
+    """Tables this statement deletes rows from or drops (including inside a trigger body)."""
+    found: set[str] = set()
+    for pattern in (_DELETE_HEAD, _DROP_HEAD):
+        for match in pattern.finditer(stmt.text):
+            found.add(match.group(1).lower())
+    expression = stmt.expression
+    if isinstance(expression, exp.Delete | exp.Drop):
+        tables = [expression.this] if isinstance(expression, exp.Delete) else expression.expressions
+        for table in tables:
+            if isinstance(table, exp.Table) and table.name:
+                found.add(table.name.lower())
+    return found
+
+
+def deletes_dynamic_table(stmt: SqlStatement) -> bool:
+    """`DELETE FROM ${table}`: may prune any table."""
+    return bool(_DYNAMIC_DELETE.search(stmt.text))
+
+
+def alias_map(expression: exp.Expression) -> dict[str, str]:
+    """alias (or bare name) -> table name, lower case, for every real table in the statement."""
+    ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
+    aliases: dict[str, str] = {}
+    for table in expression.find_all(exp.Table):
+        name = table.name.lower()
+        if not name or name in ctes:
+            continue
+        aliases.setdefault(name, name)
+        if table.alias:
+            aliases[table.alias.lower()] = name
+    return aliases
+
+
+@dataclass
+class TableUse:
+    """How one statement uses one table: the columns it filters on and orders by."""
+
+    table: str
+    eq: list[str] = field(default_factory=list)  # `col = ?`, `col IN (…)`, `col IS ?`
+    join: list[str] = field(default_factory=list)  # `col = other.col` (useful as inner loop)
+    range: list[str] = field(default_factory=list)  # `<`, `<=`, `>`, `>=`, BETWEEN
+    other: list[str] = field(default_factory=list)  # referenced in a condition we cannot index
+    order: list[tuple[str, bool]] = field(default_factory=list)  # (column, descending)
+    order_unresolved: bool = False  # ORDER BY an expression / alias / other table
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.eq or self.range or self.other)
+
+    def index_columns(self, with_join: bool = False) -> list[str]:
+        """Equality columns first, then one range column or the ORDER BY columns."""
+        columns: list[str] = []
+        for col in [*self.eq, *(self.join if with_join else [])]:
+            if col not in columns:
+                columns.append(col)
+        tail: list[str] = []
+        if self.range:
+            tail = [self.range[0]]
+        elif self.order and not self.order_unresolved:
+            tail = [c for c, _ in self.order]
+        for col in tail:
+            if col not in columns:
+                columns.append(col)
+        return columns
+
+
+def _conjuncts(node: Any) -> list[exp.Expression]:
+    if isinstance(node, exp.And):
+        return _conjuncts(node.left) + _conjuncts(node.right)
+    if isinstance(node, exp.Paren):
+        return _conjuncts(node.this)
+    return [node]
+
+
+class ColumnResolver:
+    def __init__(self, expression: exp.Expression, schema: Schema) -> None:
+        self.aliases = alias_map(expression)
+        self.schema = schema
+        self.tables = sorted(set(self.aliases.values()))
+
+    def table_of(self, column: exp.Column) -> str | None:
+        qualifier = column.table.lower() if column.table else ""
+        if qualifier:
+            return self.aliases.get(qualifier)
+        name = column.name.lower()
+        owners = []
+        for table_name in self.tables:
+            table = self.schema.table(table_name)
+            if table is not None and name in (c.lower() for c in table.columns):
+                owners.append(table_name)
+        if len(owners) == 1:
+            return owners[0]
+        if not owners and len(self.tables) == 1:
+            return self.tables[0]
+        return None
+
+    def column_name(self, column: exp.Column, table: str) -> str:
+        known = self.schema.table(table)
+        if known is not None:
+            for name in known.columns:
+                if name.lower() == column.name.lower():
+                    return name
+        return column.name
+
+
+def table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
+    """For each table of the statement, the columns its WHERE / JOIN ON / ORDER BY use."""
+    resolver = ColumnResolver(expression, schema)
+    uses = {name: TableUse(name) for name in resolver.tables}
+    conditions: list[exp.Expression] = []
+    for where in expression.find_all(exp.Where):
+        conditions.extend(_conjuncts(where.this))
+    for join in expression.find_all(exp.Join):
+        on = join.args.get("on")
+        if isinstance(on, exp.Expression):
+            conditions.extend(_conjuncts(on))
+    for term in conditions:
+        _classify(term, resolver, uses)
+    order = expression.args.get("order")
+    if isinstance(order, exp.Order):
+        for ordered in order.expressions:
+            inner = ordered.this if isinstance(ordered, exp.Ordered) else ordered
+            desc = bool(ordered.args.get("desc")) if isinstance(ordered, exp.Ordered) else False
+            if isinstance(inner, exp.Column):
+                table = resolver.table_of(inner)
+                if table in uses:
+                    uses[table].order.append((resolver.column_name(inner, table), desc))
+                    continue
+            for use in uses.values():
+                use.order_unresolved = True
+    return uses
+
+
+def _columns_of(node: exp.Expression) -> list[exp.Column]:
+    return list(node.find_all(exp.Column))
+
+
+def _classify(term: exp.Expression, resolver: ColumnResolver, uses: dict[str, TableUse]) -> None:
+    sides: list[Any] = []  # sqlglot types operands as its `Expr` protocol
+    bucket = "other"
+    if isinstance(term, exp.EQ | exp.Is | exp.NullSafeEQ):
+        sides, bucket = [term.left, term.right], "eq"
+    elif isinstance(term, exp.In):
+        sides, bucket = [term.this], "eq"
+    elif isinstance(term, exp.GT | exp.GTE | exp.LT | exp.LTE):
+        sides, bucket = [term.left, term.right], "range"
+    elif isinstance(term, exp.Between):
+        sides, bucket = [term.this], "range"
+    if bucket != "other":
+        placed = False
+        for side in sides:
+            if not isinstance(side, exp.Column):
+                continue
+            table = resolver.table_of(side)
+            if table not in uses:
+                continue
+            others = [s for s in sides if s is not side]
+            # `a.x = a.y` compares a table with itself: not usable to seek
+            if any(resolver.table_of(c) == table for o in others for c in _columns_of(o)):
+                continue
+            joined = any(resolver.table_of(c) is not None for o in others for c in _columns_of(o))
+            target = "join" if bucket == "eq" and joined else bucket
+            getattr(uses[table], target).append(resolver.column_name(side, table))
+            placed = True
+        if placed:
+            return
+    for column in _columns_of(term):
+        table = resolver.table_of(column)
+        if table in uses:
+            uses[table].other.append(resolver.column_name(column, table))
+
+
+def table_reference_span(stmt: SqlStatement, table: str, alias: str | None = None) -> Span:
+    """`FROM <table> [AS alias]`, `JOIN <table>`, `UPDATE <table>`; else the WHERE clause."""
+    pattern = rf"\b(?:FROM|JOIN|UPDATE)\s+(?:\w+\s*\.\s*)?[\"`\[]?{re.escape(table)}[\"`\]]?\b"
+    if alias and alias.lower() != table.lower():
+        pattern += rf"(?:\s+(?:AS\s+)?{re.escape(alias)}\b)?"
+    match = re.search(pattern, stmt.text, re.I)
+    if match is not None:
+        return stmt.span(match.start(), match.end())
+    return stmt.find_span(r"\bWHERE\b.*", re.I | re.S)
+
+
+def create_span(table: Table) -> Span | None:
+    create = table.create
+    if create is None:
+        return None
+    return create.find_span(r"CREATE\s+(?:TEMP\w*\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`\[]?\w+")
+
+
+def words(text: str) -> str:
+    """Comment-free, whitespace-collapsed statement text for messages."""
+    text = re.sub(r"--[^\n]*", " ", text)
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,190 @@
+"""unbounded-table-growth: a table that receives INSERTs and is never pruned."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlglot import exp
+
+from analyzers.classes import DurableObjectClass
+from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._common import REF_ALARMS, REF_LIMITS, REF_RULES, REF_SQL, REF_SQLITE_ALTER
+from analyzers.rules._sql import (
+    create_span,
+    deletes_dynamic_table,
+    insert_head_span,
+    inserted_table,
+    pruned_tables,
+)
+from analyzers.schema import Schema, is_reserved_table
+from analyzers.sql import SqlStatement
+from analyzers.tsutil import callee_parts, walk_type
+
+DOCS = RuleDocs(
+    what="""
+Reports a SQLite table that the project inserts rows into (`INSERT`, `INSERT OR REPLACE`,
+`REPLACE`, upserts) but never prunes anywhere in the same Worker project: no `DELETE FROM` the
+table (any DELETE counts, whatever its condition), no `DROP TABLE`, and no
+`ctx.storage.deleteAll()` in the class that writes it. The diagnostic sits on the first
+`INSERT INTO <table>`; the other INSERTs and the `CREATE TABLE` are related information.
+
+Not reported: tables whose every INSERT writes a constant primary key (a bounded set of rows,
+such as a singleton settings row), migration bookkeeping tables, and tables a `DELETE FROM
+${name}` with a dynamic table name may prune.
+""",
+    why="""
+A SQLite-backed Durable Object stores at most 10 GB, and every row read or written is billed.
+A table that only grows (chat history, events, sessions) eventually makes queries slower and more
+expensive and, at the limit, makes writes fail for that object. Durable Objects have no
+built-in TTL: rows are deleted only by code the object runs, usually from `alarm()`.
+""",
+    example="""
+```ts
+// Reported: messages only ever grows
+this.ctx.storage.sql.exec("INSERT INTO messages (room, body, created_at) VALUES (?, ?, ?)", …);
+
+// Not reported: an alarm deletes expired rows and re-arms while rows remain
+async alarm() {
+  this.ctx.storage.sql.exec("DELETE FROM messages WHERE expires_at <= ?", Date.now());
+  …
+}
+```
+""",
+    fix="""
+Unsafe (the retention period is a product decision). The fix adds a migration step (an
+`ALTER TABLE … ADD COLUMN expires_at INTEGER` plus `CREATE INDEX IF NOT EXISTS
+idx_<table>_expires_at`, never an edit of `CREATE TABLE IF NOT EXISTS` alone, which does nothing
+for objects already deployed), a `<TABLE>_TTL_MS` constant written by every INSERT, and a cleanup
+in `alarm()` that deletes expired rows in bounded batches and re-arms at `MIN(expires_at)` only
+while rows remain, merged into an existing `alarm()`. The alarm is armed on insert when none is
+pending (or the pending one is later), not unconditionally in the constructor.
+""",
+    references=(
+        f"{REF_LIMITS} (10 GB per SQLite-backed object)",
+        f"{REF_SQL} (rows read/written are billed)",
+        f"{REF_ALARMS} (one alarm per object; setAlarm replaces it)",
+        f"{REF_RULES}",
+        f"{REF_SQLITE_ALTER} (CREATE TABLE IF NOT EXISTS never changes an existing table)",
+    ),
+)
+
+
+def _scope_key(model: ProjectModel, path: Path) -> Path:
+    config = model.config_for_path(path)
+    return config.root if config is not None else model.root
+
+
+def _deletes_all(cls: DurableObjectClass) -> bool:
+    data = cls.file.data
+    for call in walk_type(cls.node, "call_expression"):
+        parts = callee_parts(data, call)
+        if parts is None or parts[1] != "deleteAll":
+            continue
+        receiver = parts[0]
+        if (
+            receiver in cls.aliases.storage
+            or receiver.endswith(".storage")
+            or receiver == "storage"
+        ):
+            return True
+    return False
+
+
+def _bounded_key_insert(stmt: SqlStatement, schema: Schema, table: str) -> bool:
+    """Every primary-key value of the INSERT is a literal: it can only ever write a fixed row."""
+    known = schema.table(table)
+    expression = stmt.expression
+    if known is None or not known.primary_key or not isinstance(expression, exp.Insert):
+        return False
+    target = expression.this
+    if not isinstance(target, exp.Schema):
+        return False
+    columns = [c.name.lower() for c in target.expressions if isinstance(c, exp.Identifier)]
+    values = expression.expression
+    if not isinstance(values, exp.Values):
+        return False
+    pk = [c.lower() for c in known.primary_key]
+    if not all(c in columns for c in pk):
+        return False
+    for row in values.expressions:
+        if not isinstance(row, exp.Tuple):
+            return False
+        for col in pk:
+            value = row.expressions[columns.index(col)]
+            if not isinstance(value, exp.Literal):
+                return False
+    return True
+
+
+def _is_bookkeeping(table: str) -> bool:
+    return "migration" in table or is_reserved_table(table) or table.startswith("sqlite_")
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    by_scope: dict[Path, list[SqlStatement]] = {}
+    for stmt in model.statements:
+        by_scope.setdefault(_scope_key(model, stmt.file.path), []).append(stmt)
+    for statements in by_scope.values():
+        pruned: set[str] = set()
+        dynamic_delete = False
+        for stmt in statements:
+            pruned |= pruned_tables(stmt)
+            dynamic_delete = dynamic_delete or deletes_dynamic_table(stmt)
+        if dynamic_delete:
+            continue
+        inserts: dict[str, list[SqlStatement]] = {}
+        for stmt in statements:
+            if stmt.loose:
+                continue  # a literal we cannot see run against this object's storage
+            table = inserted_table(stmt)
+            if table is None or table in pruned or _is_bookkeeping(table):
+                continue
+            inserts.setdefault(table, []).append(stmt)
+        if not inserts:
+            continue
+        schema = model.schema_for(statements[0].file.path)
+        for table, writes in sorted(inserts.items()):
+            writes.sort(key=lambda s: (str(s.file.path), s.offsets[0] if s.offsets else 0))
+            if all(_bounded_key_insert(s, schema, table) for s in writes):
+                continue
+            classes = {id(s.cls): s.cls for s in writes if s.cls is not None}
+            if any(_deletes_all(cls) for cls in classes.values()):
+                continue
+            first = writes[0]
+            known = schema.table(table)
+            name = known.name if known is not None else table
+            related: list[Related] = []
+            if known is not None:
+                span = create_span(known)
+                if span is not None:
+                    related.append(Related(span, f"`{name}` is created here"))
+            for other in writes[1:]:
+                related.append(Related(insert_head_span(other), f"another INSERT into `{name}`"))
+            yield RULE.finding(
+                f"Table `{name}` receives INSERTs but nothing ever deletes from it: it grows "
+                "until the object's 10 GB limit. Give rows an expiry and delete expired rows "
+                "from `alarm()`.",
+                insert_head_span(first),
+                related,
+                data={
+                    "table": name,
+                    "class": first.cls.name if first.cls is not None else None,
+                    "inserts": [[str(s.file.path), s.offsets[0], s.offsets[-1]] for s in writes],
+                    "create": (
+                        [str(known.create.file.path), known.create.offsets[0]]
+                        if known is not None and known.create is not None
+                        else None
+                    ),
+                },
+            )
+
+
+RULE = Rule(
+    id="unbounded-table-growth",
+    title="A table grows without bound",
+    severity=Severity.WARNING,
+    docs=DOCS,
+    check=check,
+)

@@ -1,0 +1,75 @@
+"""Helpers for the SQL rule tests: copy a fixture project, run one rule, compare the flagged
+lines with `// flagged` (TypeScript) or `-- flagged` (inside SQL text) markers."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from analyzers.analysis import Settings, analyze_paths
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+_MARKER = re.compile(r"(//|--) flagged\b")
+
+
+def copy_case(rule_id: str, case: str, dest: Path) -> Path:
+    target = dest / case
+    shutil.copytree(FIXTURES / rule_id / case, target)
+    return target
+
+
+def run(rule_id: str, root: Path) -> tuple[list[Finding], ProjectModel]:
+    result = analyze_paths([root], Settings(select=[rule_id]))
+    return [f for f in result.findings if f.rule_id == rule_id], result.model
+
+
+def line_of(finding: Finding) -> int:
+    data = finding.span.path.read_bytes()
+    return data[: finding.span.start].count(b"\n") + 1
+
+
+def marked(root: Path) -> set[tuple[str, int]]:
+    """(path relative to root, line) of every marked line under root."""
+    found: set[tuple[str, int]] = set()
+    for path in sorted(root.rglob("*.ts")):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if _MARKER.search(line):
+                found.add((path.relative_to(root).as_posix(), number))
+    return found
+
+
+def flagged(findings: list[Finding], root: Path) -> set[tuple[str, int]]:
+    root = root.resolve()
+    return {(f.span.path.relative_to(root).as_posix(), line_of(f)) for f in findings}
+
+
+def span_text(finding: Finding) -> str:
+    data = finding.span.path.read_bytes()
+    return data[finding.span.start : finding.span.end].decode()
+
+
+def check_examples(rule_id: str) -> None:
+    """The rule reports exactly its planted lines of tests/examples_expected.py and nothing on
+    the MUST_NOT_FLAG lines."""
+    from tests.examples_expected import EXPECTED, MUST_NOT_FLAG
+
+    findings, _ = run(rule_id, EXAMPLES)
+    root = EXAMPLES.resolve()
+    got: set[tuple[str, int]] = set()
+    for f in findings:
+        got.add((f.span.path.relative_to(root).as_posix(), line_of(f)))
+
+    def where(path: str, snippet: str) -> tuple[str, int]:
+        lines = (root / path).read_text().splitlines()
+        rows = [i for i, line in enumerate(lines, 1) if snippet in line]
+        assert len(rows) == 1, (path, snippet, rows)
+        return path, rows[0]
+
+    expected = {where(p, s) for p, s, r in EXPECTED if r == rule_id}
+    assert got == expected
+    quiet = {where(p, s) for p, s in MUST_NOT_FLAG}
+    assert not (got & quiet)
