@@ -44,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--exit-zero", action="store_true", help="exit 0 even when there are findings"
     )
     check.add_argument("--no-color", action="store_true")
+    from server.harden_cli import add_fix_flag, add_harden_parser
 
+    add_fix_flag(check)
+
+    add_harden_parser(sub)
     sub.add_parser("rules", help="list every rule")
     rule = sub.add_parser("rule", help="show one rule's documentation")
     rule.add_argument("rule_id")
@@ -79,6 +83,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     unknown = settings.validate()
     if unknown:
         raise UsageError(f"unknown rule id(s): {', '.join(unknown)} (see `durable-harden rules`)")
+    if getattr(args, "fix", False):
+        from server.harden_cli import cmd_check_fix
+
+        if cmd_check_fix(paths, settings) == EXIT_ERROR:
+            return EXIT_ERROR
     result = analyze_paths(paths, settings)
     if args.output_format == "text":
         color = use_color(sys.stdout) and not args.no_color
@@ -142,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "harden":
+            from server.harden_cli import cmd_harden
+
+            return cmd_harden(args)
         if args.command == "rules":
             return cmd_rules()
         if args.command == "rule":
