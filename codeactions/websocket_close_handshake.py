@@ -1,0 +1,134 @@
+"""Fixes for websocket-close-handshake (all safe): add a guarded `ws.close(…)` to
+`webSocketClose`, guard an echoed code, replace a reserved literal code with 1000."""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.rules.websocket_close_handshake import params_of
+from analyzers.tsutil import FUNCTION_TYPES, walk
+from codeactions._tsedit import body_indent, line_end
+from codeactions.fix import Edit, Fix, Safety
+from codeactions.websocket_not_hibernatable import guarded_close
+
+CLOSE_PARAMS = [("ws", "WebSocket"), ("code", "number"), ("reason", "string")]
+
+
+def _has_early_return(block: Node) -> bool:
+    for node in walk(block):
+        if node.type != "return_statement":
+            continue
+        parent = node.parent
+        while parent is not None and parent != block and parent.type not in FUNCTION_TYPES:
+            parent = parent.parent
+        if parent is not None and parent == block:
+            return True
+    return False
+
+
+def _missing_close(finding: Finding, model: ProjectModel) -> Fix | None:
+    cls = next(
+        (
+            c
+            for c in model.classes
+            if c.name == finding.data["class"] and c.file.path == finding.path
+        ),
+        None,
+    )
+    if cls is None:
+        return None
+    handler = cls.methods.get("webSocketClose")
+    if handler is None:
+        return None
+    data = cls.file.data
+    path = cls.file.path
+    block = handler.child_by_field_name("body")
+    params_node = handler.child_by_field_name("parameters")
+    if block is None or block.type != "statement_block" or params_node is None:
+        return None
+    edits: list[Edit] = []
+    params = params_of(data, handler)
+    if any(not p for p in params):
+        return None  # destructured parameters: not ours to rename
+    if len(params) < 3:
+        missing = CLOSE_PARAMS[len(params) :]
+        text = ", ".join(f"{n}: {t}" for n, t in missing)
+        close_paren = params_node.end_byte - 1
+        inner = data[params_node.start_byte + 1 : close_paren].rstrip()
+        sep = "" if not inner else (" " if inner.endswith(b",") else ", ")
+        insert_at = params_node.start_byte + 1 + len(inner)
+        edits.append(Edit(path, insert_at, insert_at, sep + text))
+        params = params + [n for n, _ in missing]
+    ws, code, reason = params[0], params[1], params[2]
+    indent = body_indent(data, block)
+    statement = f"{indent}{guarded_close(ws, code, reason)};"
+    if _has_early_return(block) or not block.named_children:
+        brace_line_end = line_end(data, block.start_byte)
+        rest = data[block.start_byte + 1 : brace_line_end].strip()
+        if rest == b"" or (rest.startswith(b"//") and brace_line_end < block.end_byte):
+            edits.append(Edit(path, brace_line_end, brace_line_end, statement + "\n"))
+        else:
+            edits.append(Edit(path, block.start_byte + 1, block.start_byte + 1, "\n" + statement))
+        if not block.named_children and b"\n" not in data[block.start_byte : block.end_byte]:
+            # `{}` on one line: close the block on its own line
+            closing_indent = indent[: len(indent) - 2] if len(indent) >= 2 else ""
+            edits[-1] = Edit(
+                path,
+                block.start_byte + 1,
+                block.end_byte - 1,
+                "\n" + statement + "\n" + closing_indent,
+            )
+    else:
+        last = block.named_children[-1]
+        end = line_end(data, last.end_byte)
+        if data[last.end_byte : end].strip() and not data[last.end_byte : end].strip().startswith(
+            b"//"
+        ):
+            return None
+        edits.append(Edit(path, end, end, statement + "\n"))
+    return Fix(
+        fix_id="websocket-close-handshake.add-close",
+        title="Complete the close handshake in `webSocketClose`",
+        safety=Safety.SAFE,
+        edits=edits,
+        review="The socket is closed with the client's code (1000 when that code may not be sent).",
+    )
+
+
+def _guard_code(finding: Finding, model: ProjectModel) -> Fix:
+    code = finding.data["code"]
+    guard = (
+        f"{code} === 1004 || {code} === 1005 || {code} === 1006 || {code} === 1015 ? 1000 : {code}"
+    )
+    return Fix(
+        fix_id="websocket-close-handshake.guard-code",
+        title="Never echo a close code that `close()` refuses",
+        safety=Safety.SAFE,
+        edits=[Edit(finding.path, finding.span.start, finding.span.end, guard)],
+    )
+
+
+def _literal(finding: Finding, model: ProjectModel) -> Fix:
+    return Fix(
+        fix_id="websocket-close-handshake.literal",
+        title="Close with 1000 (normal closure)",
+        safety=Safety.SAFE,
+        edits=[Edit(finding.path, finding.span.start, finding.span.end, "1000")],
+    )
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    kind = finding.data.get("kind")
+    if kind == "missing-close":
+        fix = _missing_close(finding, model)
+        return [fix] if fix is not None else []
+    if kind == "echo":
+        return [_guard_code(finding, model)]
+    if kind == "reserved-literal":
+        return [_literal(finding, model)]
+    return []
+
+
+BUILDERS = {"websocket-close-handshake": build}

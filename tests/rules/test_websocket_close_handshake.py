@@ -1,0 +1,78 @@
+"""websocket-close-handshake: missing close (compat-date aware), echoed codes, reserved literals."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.rules._hibernation_support import (
+    FIXTURES,
+    check_fix_fixture,
+    copy_fixture,
+    flagged_lines,
+    marked_lines,
+    run,
+    tsc_errors,
+)
+
+RULE = "websocket-close-handshake"
+NAME = "flagged.before.ts"
+
+
+def _config(date: str, flags: str = "") -> str:
+    classes = ["Echo", "Quiet", "EarlyOut", "Correct"]
+    bindings = ", ".join(
+        f'{{ "name": "B{i}", "class_name": "{c}" }}' for i, c in enumerate(classes)
+    )
+    return (
+        f'{{ "name": "w", "main": "src/{NAME}", "compatibility_date": "{date}", '
+        f'"compatibility_flags": [{flags}],\n'
+        f'  "durable_objects": {{ "bindings": [{bindings}] }} }}\n'
+    )
+
+
+def test_without_config_is_conservative_and_says_so(tmp_path: Path) -> None:
+    root = copy_fixture(RULE, [NAME], tmp_path)
+    findings, _ = run(RULE, root)
+    path = root / "src" / NAME
+    assert flagged_lines(findings, path) == marked_lines(path)
+    missing = [f for f in findings if f.data["kind"] == "missing-close"]
+    assert len(missing) == 2 and all("assumes a date before" in f.message for f in missing)
+
+
+def test_old_date_reports_missing_close_with_the_date(tmp_path: Path) -> None:
+    root = copy_fixture(RULE, [NAME], tmp_path, config=_config("2026-03-01"))
+    findings, _ = run(RULE, root)
+    missing = [f for f in findings if f.data["kind"] == "missing-close"]
+    assert len(missing) == 2 and all("2026-03-01" in f.message for f in missing)
+
+
+@pytest.mark.parametrize(
+    ("date", "flags"),
+    [("2026-04-07", ""), ("2026-01-01", '"web_socket_auto_reply_to_close"')],
+)
+def test_auto_reply_date_or_flag_needs_no_close(tmp_path: Path, date: str, flags: str) -> None:
+    root = copy_fixture(RULE, [NAME], tmp_path, config=_config(date, flags))
+    findings, _ = run(RULE, root)
+    kinds = sorted(f.data["kind"] for f in findings)
+    # the echo and the reserved literal still throw whatever the date
+    assert kinds == ["echo", "reserved-literal"]
+
+
+def test_safe_fix_all(tmp_path: Path) -> None:
+    check_fix_fixture(RULE, "flagged", tmp_path, unsafe=False)
+
+
+def test_fixed_file_type_checks(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / RULE / "flagged.after.ts", tmp_path / "after.ts")
+    (tmp_path / "tsconfig.json").write_text(
+        (Path(__file__).resolve().parents[2] / "examples/chat-room/tsconfig.json")
+        .read_text()
+        .replace('"src/**/*.ts"', '"*.ts"')
+    )
+    result = tsc_errors(tmp_path)
+    if result is None:
+        pytest.skip("tests/runtime/node_modules is not installed")
+    assert result == ""
