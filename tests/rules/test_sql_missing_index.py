@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from tests.rules._sql_support import check_examples, copy_case, flagged, marked, run, span_text
+from codeactions import fixes_for
+from tests.rules._sql_support import (
+    EXAMPLES,
+    FIXTURES,
+    check_examples,
+    copy_case,
+    fix_all,
+    flagged,
+    marked,
+    run,
+    snapshot,
+    span_text,
+)
 
 RULE = "sql-missing-index"
 
@@ -59,3 +72,106 @@ def test_matching_index_pk_rowid_walk_and_unindexable_filters_are_quiet(tmp_path
 
 def test_examples_report_exactly_the_planted_lines() -> None:
     check_examples(RULE)
+
+
+# -- the fix ----------------------------------------------------------------------------------
+
+
+def test_fix_adds_the_index_in_the_schema_literal_keeping_its_layout(tmp_path: Path) -> None:
+    root = tmp_path / "chat-room"
+    shutil.copytree(EXAMPLES / "chat-room", root, ignore=shutil.ignore_patterns("node_modules"))
+    assert fix_all(RULE, root) == 1
+    schema = (root / "src" / "schema.ts").read_text()
+    assert (
+        "  created_at INTEGER NOT NULL\n);\n\n"
+        "CREATE INDEX IF NOT EXISTS idx_messages_room_created_at ON messages(room, created_at);\n\n"
+        "CREATE TABLE IF NOT EXISTS members ("
+    ) in schema
+    findings, model = run(RULE, root)
+    assert findings == []
+    plan = model.schema_for(root / "src" / "schema.ts").plan(
+        "SELECT author, body, created_at FROM messages WHERE room = ? "
+        "ORDER BY created_at DESC LIMIT 50"
+    )
+    assert [s.detail for s in plan.steps] == [
+        "SEARCH messages USING INDEX idx_messages_room_created_at (room=?)"
+    ]
+    before = snapshot(root)
+    assert fix_all(RULE, root) == 0
+    assert snapshot(root) == before
+
+
+def test_fix_all_on_many_queries_is_idempotent_and_indented(tmp_path: Path) -> None:
+    root = copy_case(RULE, "flagged", tmp_path)
+    fix_all(RULE, root)
+    schema = (root / "src" / "schema.ts").read_text()
+    # one index serves both `author = ?` and `author = ? AND created_at > ?`
+    assert schema.count("idx_messages_author_created_at ON messages(author, created_at);") == 1
+    assert "idx_messages_author ON" not in schema
+    assert "\n  CREATE INDEX IF NOT EXISTS idx_seats_user_id ON seats(user_id);\n" in schema
+    # the indexes of a table follow its CREATE TABLE, before the next table
+    assert schema.index("idx_messages_created_at") < schema.index(
+        "CREATE TABLE IF NOT EXISTS seats"
+    )
+    agent = (root / "src" / "notes-agent.ts").read_text()
+    assert (
+        "at INTEGER NOT NULL); CREATE INDEX IF NOT EXISTS idx_notes_topic_at ON notes(topic, at)`;"
+        in agent
+    )
+    findings, _ = run(RULE, root)
+    assert findings == []
+    before = snapshot(root)
+    assert fix_all(RULE, root) == 0
+    assert snapshot(root) == before
+
+
+def test_no_fix_when_the_create_is_a_one_time_migration_step(tmp_path: Path) -> None:
+    root = copy_case(RULE, "flagged", tmp_path)
+    schema = root / "src" / "schema.ts"
+    schema.write_text(
+        schema.read_text().replace("CREATE TABLE IF NOT EXISTS seats", "CREATE TABLE seats")
+    )
+    findings, model = run(RULE, root)
+    seats = next(f for f in findings if f.data["table"] == "seats")
+    assert fixes_for(seats, model) == []
+
+
+def test_no_fix_when_an_existing_index_already_has_those_columns(tmp_path: Path) -> None:
+    from analyzers.rules._sql import TableUse
+    from codeactions.sql_missing_index import provided
+
+    root = copy_case(RULE, "clean", tmp_path)
+    _, model = run(RULE, root)
+    schema = model.schema_for(root / "src" / "schema.ts")
+    assert provided(schema, "messages", ["room"])
+    assert provided(schema, "seats", ["room", "user_id"])  # the composite primary key
+    assert provided(schema, "messages", ["id"])  # INTEGER PRIMARY KEY is the rowid
+    assert not provided(schema, "seats", ["user_id"])
+    assert TableUse("seats", eq=["user_id"]).index_columns() == ["user_id"]
+
+
+def test_single_line_string_schema_gets_a_semicolon_and_a_space(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(
+        (FIXTURES / RULE / "flagged" / "wrangler.jsonc").read_text()
+    )
+    (root / "src" / "board.ts").write_text(
+        'import { DurableObject } from "cloudflare:workers";\n\n'
+        "export class Board extends DurableObject {\n"
+        "  constructor(ctx: DurableObjectState, env: unknown) {\n"
+        "    super(ctx, env);\n"
+        '    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS pins (id INTEGER PRIMARY KEY, owner TEXT)");\n'
+        "  }\n\n"
+        "  pinsOf(owner: string) {\n"
+        '    return this.ctx.storage.sql.exec("SELECT id FROM pins WHERE owner = ?", owner).toArray();\n'
+        "  }\n"
+        "}\n"
+    )
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "board.ts").read_text()
+    assert (
+        'exec("CREATE TABLE IF NOT EXISTS pins (id INTEGER PRIMARY KEY, owner TEXT); '
+        'CREATE INDEX IF NOT EXISTS idx_pins_owner ON pins(owner)");'
+    ) in text
+    assert run(RULE, root)[0] == []

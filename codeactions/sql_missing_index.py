@@ -1,0 +1,130 @@
+"""Fix for sql-missing-index: `CREATE INDEX IF NOT EXISTS` next to the table's CREATE TABLE,
+offered only when SQLite then uses it."""
+
+from __future__ import annotations
+
+import re
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.rules.sql_missing_index import analyse
+from analyzers.schema import Schema
+from analyzers.sql import SqlStatement
+from codeactions._sqledit import append_after, find_statement, is_idempotent_ddl, siblings
+from codeactions.fix import Fix, Safety
+
+_CREATE_INDEX_ON = re.compile(
+    r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\b.*?\bON\s+[\"`\[]?(\w+)", re.I | re.S
+)
+
+
+def index_name(table: str, columns: list[str]) -> str:
+    return "idx_" + "_".join([table, *columns]).lower()
+
+
+def index_sql(table: str, columns: list[str]) -> str:
+    return (
+        f"CREATE INDEX IF NOT EXISTS {index_name(table, columns)} ON {table}({', '.join(columns)})"
+    )
+
+
+def provided(schema: Schema, table: str, columns: list[str]) -> bool:
+    """An existing index (or the primary key) already starts with these columns."""
+    wanted = [c.lower() for c in columns]
+    for index in schema.indexes_of(table):
+        have = [c.lower() for c in index.columns]
+        if have[: len(wanted)] == wanted:
+            return True
+    return False
+
+
+def serves(schema: Schema, stmt: SqlStatement, table: str, columns: list[str]) -> bool:
+    """Re-plan the query with the index: SQLite must use it and the problem must be gone."""
+    try:
+        trial = schema.with_index(index_sql(table, columns))
+    except Exception:
+        return False
+    plan = trial.plan(stmt.text)
+    if plan.error is not None:
+        return False
+    name = index_name(table, columns)
+    if not any(name in step.detail for step in plan.steps):
+        return False
+    return all(p.use.table != table.lower() for p in analyse(stmt, trial))
+
+
+def _candidates(model: ProjectModel, stmt: SqlStatement, table: str) -> list[list[str]]:
+    """Index column lists other queries of the same project want on this table."""
+    schema = model.schema_for(stmt.file.path)
+    wanted: list[list[str]] = []
+    for other in model.statements_in_scope(stmt.file.path):
+        if other.loose:
+            continue
+        for problem in analyse(other, schema):
+            if problem.use.table == table.lower() and problem.columns not in wanted:
+                wanted.append(problem.columns)
+    return wanted
+
+
+def _anchor(model: ProjectModel, create: SqlStatement, table: str) -> SqlStatement:
+    """Insert after the CREATE TABLE, or after the CREATE INDEX statements that follow it."""
+    anchor = create
+    group = siblings(model, create)
+    for stmt in group[group.index(create) + 1 :] if create in group else []:
+        match = _CREATE_INDEX_ON.match(stmt.text)
+        if match is None or match.group(1).lower() != table.lower():
+            break
+        anchor = stmt
+    return anchor
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    data = finding.data
+    path, offset = data["statement"]
+    stmt = find_statement(model, path, offset)
+    if stmt is None:
+        return []
+    schema = model.schema_for(stmt.file.path)
+    table = schema.table(data["table"])
+    if table is None or table.create is None:
+        return []
+    create = table.create
+    # only a CREATE that runs on every start reaches deployed objects this way
+    if create.loose or not is_idempotent_ddl(create):
+        return []
+    columns: list[str] = list(data["columns"])
+    if not columns or provided(schema, table.name, columns):
+        return []
+    # one index for several queries: prefer the longest wanted index this one is a prefix of
+    lowered = [c.lower() for c in columns]
+    longer = [
+        cand
+        for cand in _candidates(model, stmt, table.name)
+        if len(cand) > len(columns) and [c.lower() for c in cand[: len(columns)]] == lowered
+    ]
+    for cand in sorted(longer, key=lambda c: (-len(c), [x.lower() for x in c])):
+        if not provided(schema, table.name, cand) and serves(schema, stmt, table.name, cand):
+            columns = cand
+            break
+    if not serves(schema, stmt, table.name, columns):
+        return []
+    edit = append_after(model, _anchor(model, create, table.name), index_sql(table.name, columns))
+    if edit is None:
+        return []
+    name = index_name(table.name, columns)
+    return [
+        Fix(
+            fix_id="sql-missing-index.create-index",
+            title=f"Add index `{name}` on {table.name}({', '.join(columns)})",
+            safety=Safety.SAFE,
+            edits=[edit],
+            review=(
+                f"SQLite's plan for the query uses `{name}` once it exists. Each index adds a "
+                f"row write to every INSERT/UPDATE of `{table.name}`: keep it if the query runs "
+                "often."
+            ),
+        )
+    ]
+
+
+BUILDERS = {"sql-missing-index": build}
