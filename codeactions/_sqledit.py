@@ -6,6 +6,7 @@ several statements in one `exec()` are allowed as long as only the last takes `?
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from analyzers.model import ProjectModel
@@ -34,7 +35,7 @@ def _statement_gap(model: ProjectModel, stmt: SqlStatement) -> str | None:
     """The whitespace the literal puts between two statements (after the `;`), if it has two."""
     data = stmt.file.data
     group = siblings(model, stmt)
-    for first, second in zip(group, group[1:], strict=False):
+    for first, second in itertools.pairwise(group):
         end = first.span().end
         start = second.span().start
         between = data[end:start].decode("utf-8", errors="replace")

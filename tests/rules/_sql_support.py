@@ -100,7 +100,7 @@ def fix_all(rule_id: str, root: Path, unsafe: bool = False, rounds: int = 4) -> 
                     continue
                 edits = [e for e in fix.edits if e not in accepted.get(e.path, [])]
                 clash = any(
-                    e.start < a.end and a.start < e.end or (e.start == a.start == e.end == a.end)
+                    (e.start < a.end and a.start < e.end) or (e.start == a.start == e.end == a.end)
                     for e in edits
                     for a in accepted.get(e.path, [])
                 )
