@@ -656,7 +656,9 @@ def plan_workspace(
                 )
             )
         if not new_bytes:
-            converged = True  # everything this round was rolled back: nothing else will change
+            # everything this round was rolled back: nothing else will change
+            converged = True
+            final_check = False
             break
         final_check = True
         for path in sorted(new_bytes, key=str):

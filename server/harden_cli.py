@@ -90,12 +90,17 @@ def _confirm(question: str) -> bool:
 
 
 def _exit_code(plan, written: bool) -> int:  # type: ignore[no-untyped-def]
+    """0: everything applicable applied (findings without any automatic fix are only listed);
+    1: fixable findings remain (not written, unsafe not requested, conflicts); 2: error."""
+    from codeactions.plan import NO_FIX
+
     if any(p.endswith("no such file or folder") for p in plan.problems):
         return EXIT_ERROR
-    left = plan.left_for_review()
-    if not written and plan.applied:
+    if not written and plan.has_changes:
         return EXIT_FINDINGS  # fixable findings remain on disk
-    return EXIT_FINDINGS if left else EXIT_CLEAN
+    # findings no fix can address are reported, but do not fail: everything applicable was done
+    unfixed = [lo for lo in plan.left_for_review() if lo.status != NO_FIX]
+    return EXIT_FINDINGS if unfixed else EXIT_CLEAN
 
 
 def cmd_harden(args: argparse.Namespace) -> int:
@@ -120,9 +125,9 @@ def cmd_harden(args: argparse.Namespace) -> int:
         ignore=file_settings.ignore,
         severity=file_settings.severity,
         exclude=[*file_settings.exclude, *args.exclude],
-        unsafe_fixes=args.unsafe_fixes,
+        unsafe_fixes=args.unsafe_fixes or file_settings.unsafe_fixes,
     )
-    plan = plan_workspace([path], unsafe=args.unsafe_fixes, settings=settings)
+    plan = plan_workspace([path], unsafe=settings.unsafe_fixes, settings=settings)
     for problem in plan.problems:
         print(f"durable-harden: warning: {problem}", file=sys.stderr)
 

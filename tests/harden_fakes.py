@@ -1,0 +1,148 @@
+"""Fake rules and fix builders for testing the harden machinery independently of real fixes.
+
+A fake rule reports every occurrence of a marker comment (`/*grow*/`, …) in the project's
+TypeScript; its builder does whatever the test asks with that span. The planner is pointed at
+these rules only, so real rules and builders do not interfere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import codeactions
+import codeactions.plan as plan_mod
+from analyzers.analysis import run_rules as real_run_rules
+from analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
+from analyzers.model import ProjectModel
+from codeactions.fix import Edit, Fix, NewFile, Safety
+
+DOCS = RuleDocs("fake", "fake", "fake", "fake", ())
+
+WRANGLER = """{
+  "name": "fake-project",
+  "main": "src/index.ts",
+  "compatibility_date": "2026-03-01",
+  "durable_objects": { "bindings": [{ "name": "COUNTER", "class_name": "Counter" }] },
+  "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Counter"] }]
+}
+"""
+
+PACKAGE = """{
+  "name": "fake-project",
+  "private": true,
+  "type": "module",
+  "devDependencies": {
+    "typescript": "5.9.3",
+    "wrangler": "4.86.0"
+  }
+}
+"""
+
+COUNTER = """import { DurableObject } from "cloudflare:workers";
+
+export class Counter extends DurableObject {
+  async fetch(request: Request): Promise<Response> {
+    /*grow*/ const n = 1;
+    /*index*/ const m = 2;
+    return new Response(String(n + m));
+  }
+}
+"""
+
+INDEX = """export { Counter } from "./counter";
+
+export default {
+  async fetch(): Promise<Response> {
+    return new Response("ok");
+  },
+};
+"""
+
+
+def make_project(root: Path, counter: str = COUNTER) -> Path:
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(WRANGLER)
+    (root / "package.json").write_text(PACKAGE)
+    (root / "src" / "counter.ts").write_text(counter)
+    (root / "src" / "index.ts").write_text(INDEX)
+    return root
+
+
+def marker_rule(rule_id: str, marker: str, severity: Severity = Severity.WARNING) -> Rule:
+    pattern = re.compile(re.escape(marker).encode())
+
+    def check(model: ProjectModel) -> Iterator[Finding]:
+        for file in model.files:
+            for match in pattern.finditer(file.data):
+                yield Finding(
+                    rule_id,
+                    f"marker {marker}",
+                    Span(file.path, match.start(), match.end()),
+                    severity,
+                    data={"class": "Counter"} if b"class Counter" in file.data else {},
+                )
+
+    return Rule(rule_id, f"fake {rule_id}", severity, DOCS, check)
+
+
+Builder = Callable[[Finding, ProjectModel], list[Fix]]
+
+
+def replace_with(text: str, safety: Safety = Safety.SAFE, review: str = "") -> Builder:
+    def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+        span = finding.span
+        return [
+            Fix(
+                f"{finding.rule_id}:{span.start}",
+                f"replace with {text}",
+                safety,
+                [Edit(span.path, span.start, span.end, text)],
+                review=review,
+            )
+        ]
+
+    return build
+
+
+class Fakes:
+    """Register fake rules and builders for one test (undone by monkeypatch)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.rules: list[Rule] = []
+        self.builders: dict[str, list[Builder]] = {}
+        self.calls: list[str] = []
+
+        def run_rules(model, settings, reported=None, rules=None):  # type: ignore[no-untyped-def]
+            return real_run_rules(model, settings, reported, rules=self.rules)
+
+        monkeypatch.setattr(plan_mod, "run_rules", run_rules)
+        monkeypatch.setattr(codeactions, "builders", lambda: self.builders)
+
+    def rule(self, rule_id: str, marker: str, builder: Builder | None = None, **kw: object) -> None:
+        self.rules.append(marker_rule(rule_id, marker, **kw))  # type: ignore[arg-type]
+        if builder is not None:
+            self.builders.setdefault(rule_id, []).append(builder)
+
+    def builder(self, rule_id: str, builder: Builder) -> None:
+        self.builders.setdefault(rule_id, []).append(builder)
+
+
+def new_file(path: str, content: str) -> Builder:
+    def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+        span = finding.span
+        root = model.configs[0].root
+        return [
+            Fix(
+                f"{finding.rule_id}:file",
+                f"create {path}",
+                Safety.SAFE,
+                [Edit(span.path, span.start, span.end, "/*done*/")],
+                creates=[NewFile(root / path, content)],
+            )
+        ]
+
+    return build
