@@ -58,9 +58,11 @@ def export_entries(file: SourceFile) -> list[ExportEntry]:
         module = string_value(data, source) if source is not None else None
         is_default = any(child.type == "default" for child in stmt.children)
         decl = stmt.child_by_field_name("declaration")
+        if is_default:
+            # `export default class X` is not a named export of X, only of "default"
+            entries.append(ExportEntry("default", None, None, stmt))
+            continue
         if decl is not None:
-            if is_default:
-                continue  # `export default class X` is not a named export
             if decl.type in {
                 "class_declaration",
                 "abstract_class_declaration",

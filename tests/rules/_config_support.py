@@ -9,6 +9,8 @@ from pathlib import Path
 from analyzers.analysis import Settings, analyze_paths
 from analyzers.findings import Finding
 from analyzers.model import ProjectModel
+from analyzers.source import parse_source
+from codeactions import Edit, Fix, apply_edits, fixes_for
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MARKER = "// flagged"
@@ -49,3 +51,50 @@ def marked(root: Path) -> set[tuple[str, int]]:
 
 def flagged(findings: list[Finding], root: Path) -> set[tuple[str, int]]:
     return {(f.span.path.relative_to(root.resolve()).as_posix(), line_of(f)) for f in findings}
+
+
+def apply_fix(fix: Fix) -> None:
+    """Write one fix's edits (grouped per file) and new files to disk."""
+    by_file: dict[Path, list[Edit]] = {}
+    for edit in fix.edits:
+        by_file.setdefault(edit.path, []).append(edit)
+    for path, edits in by_file.items():
+        path.write_bytes(apply_edits(path.read_bytes(), edits))
+    for new in fix.creates:
+        new.path.parent.mkdir(parents=True, exist_ok=True)
+        new.path.write_text(new.content)
+
+
+def fix_all(rule_id: str, root: Path, unsafe: bool = False) -> int:
+    """Apply the first fix of each finding, re-analysing after each (edits are offsets into the
+    analysed bytes); returns how many fixes were applied."""
+    applied = 0
+    for _ in range(50):
+        findings, model = run(rule_id, root)
+        for finding in findings:
+            fixes = [f for f in fixes_for(finding, model) if unsafe or f.is_safe]
+            if fixes:
+                apply_fix(fixes[0])
+                applied += 1
+                break
+        else:
+            return applied
+    raise AssertionError("fix-all did not converge")
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def no_new_syntax_errors(before: dict[str, bytes], root: Path) -> None:
+    for rel, data in snapshot(root).items():
+        if not rel.endswith(".ts"):
+            continue
+        new_errors = parse_source(root / rel, data).root.has_error
+        old = before.get(rel)
+        old_errors = parse_source(root / rel, old).root.has_error if old is not None else False
+        assert not new_errors or old_errors, f"{rel} gained a syntax error"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.rules._config_support import fixture, line_of, run, text_of
+import json5
+import pytest
+
+from analyzers.rules._bindings import declared_classes
+from analyzers.wrangler import load_config
+from codeactions import Fix, fixes_for
+from tests.rules._config_support import apply_fix, fix_all, fixture, line_of, run, text_of
 
 RULE = "binding-missing-migration"
 
@@ -73,3 +79,246 @@ def test_examples_exportjob_is_reported() -> None:
     examples = Path(__file__).resolve().parents[2] / "examples" / "rate-limiter"
     findings, _ = run(RULE, examples)
     assert [(f.data["class"], text_of(f)) for f in findings] == [("ExportJob", '"ExportJob"')]
+
+
+# -- the fix ---------------------------------------------------------------------------------
+
+
+def _one_fix(root: Path) -> tuple[object, Fix]:
+    findings, model = run(RULE, root)
+    assert findings
+    fixes = fixes_for(findings[0], model)
+    assert len(fixes) == 1
+    return findings[0], fixes[0]
+
+
+def _assert_insertions_only(before: bytes, fix: Fix) -> None:
+    for edit in fix.edits:
+        assert edit.start == edit.end or not before[edit.start : edit.end].strip(), edit
+
+
+def _fixed(tmp_path: Path, name: str, text: str, src: str | None = None) -> tuple[bytes, bytes]:
+    root = tmp_path / "p"
+    (root / "src").mkdir(parents=True)
+    (root / name).write_bytes(text.encode())
+    (root / "src" / "index.ts").write_text(
+        src
+        or 'import { DurableObject } from "cloudflare:workers";\n'
+        "export class Counter extends DurableObject {}\n"
+        "export class Room extends DurableObject {}\n"
+    )
+    before = (root / name).read_bytes()
+    _, fix = _one_fix(root)
+    assert fix.is_safe and fix.review
+    _assert_insertions_only(before, fix)
+    apply_fix(fix)
+    fix_all(RULE, root)
+    after = (root / name).read_bytes()
+    # converged: nothing left to report, and fix-all again changes nothing
+    assert run(RULE, root)[0] == []
+    assert fix_all(RULE, root) == 0 and (root / name).read_bytes() == after
+    config = load_config(root / name)  # re-parses with json5 / tomllib
+    assert all(b.class_name in declared_classes(config, b.env) for b in config.bindings)
+    return before, after
+
+
+def test_jsonc_multiline_entries_keep_their_shape_and_comments(tmp_path: Path) -> None:
+    before, after = _fixed(
+        tmp_path,
+        "wrangler.jsonc",
+        """// counters
+{
+  "main": "src/index.ts",
+  "durable_objects": {
+    "bindings": [
+      { "name": "COUNTER", "class_name": "Counter" },
+      { "name": "ROOM", "class_name": "Room" } // added today
+    ]
+  },
+  // Applied in order; never rewrite an entry that has been deployed.
+  "migrations": [
+    {
+      "tag": "v1",
+      "new_sqlite_classes": ["Counter"]
+    } // first deploy
+  ]
+}
+""",
+    )
+    assert after.decode() == before.decode().replace(
+        """    } // first deploy
+""",
+        """    }, // first deploy
+    {
+      "tag": "v2",
+      "new_sqlite_classes": ["Room"]
+    }
+""",
+    )
+    json5.loads(after.decode())
+
+
+def test_jsonc_one_line_entries_with_trailing_commas(tmp_path: Path) -> None:
+    before, after = _fixed(
+        tmp_path,
+        "wrangler.jsonc",
+        """{
+  "main": "src/index.ts",
+  "durable_objects": { "bindings": [{ "name": "C", "class_name": "Counter" }, { "name": "R", "class_name": "Room" },], },
+  "migrations": [
+    { "tag": "v7", "new_sqlite_classes": ["Counter"] }, /* deployed 2026-01 */
+  ],
+}
+""",
+    )
+    assert after.decode() == before.decode().replace(
+        '["Counter"] }, /* deployed 2026-01 */\n',
+        '["Counter"] },\n    { "tag": "v8", "new_sqlite_classes": ["Room"] }, /* deployed 2026-01 */\n',
+    )
+
+
+def test_jsonc_without_migrations_gets_the_key(tmp_path: Path) -> None:
+    before, after = _fixed(
+        tmp_path,
+        "wrangler.jsonc",
+        """{
+  "main": "src/index.ts",
+  "durable_objects": { "bindings": [{ "name": "C", "class_name": "Counter" }] } // one binding
+}
+""",
+    )
+    assert after.decode() == before.decode().replace(
+        "} // one binding\n",
+        '}, // one binding\n  "migrations": [\n    { "tag": "v1", "new_sqlite_classes": ["Counter"] }\n  ]\n',
+    )
+
+
+def test_jsonc_empty_migrations_array(tmp_path: Path) -> None:
+    _, after = _fixed(
+        tmp_path,
+        "wrangler.json",
+        '{ "main": "src/index.ts", "durable_objects": { "bindings": '
+        '[{ "name": "C", "class_name": "Counter" }] }, "migrations": [] }\n',
+    )
+    assert b'"migrations": [{ "tag": "v1", "new_sqlite_classes": ["Counter"] }] }' in after
+
+
+def test_toml_appends_a_migrations_table_after_the_last_one(tmp_path: Path) -> None:
+    before, after = _fixed(
+        tmp_path,
+        "wrangler.toml",
+        """name = "counters"
+main = "src/index.ts"
+
+[[durable_objects.bindings]]
+name = "COUNTER"
+class_name = "Counter"
+
+[[durable_objects.bindings]]
+name = "ROOM"
+class_name = "Room"
+
+# history: never edit a deployed entry
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["Counter"]  # first deploy
+
+# observability comes last
+[observability]
+enabled = true
+""",
+    )
+    assert after.decode() == before.decode().replace(
+        '["Counter"]  # first deploy\n',
+        '["Counter"]  # first deploy\n\n[[migrations]]\ntag = "v2"\nnew_sqlite_classes = ["Room"]\n',
+    )
+
+
+def test_toml_without_migrations_and_crlf(tmp_path: Path) -> None:
+    text = 'main = "src/index.ts"\r\n\r\n[[durable_objects.bindings]]\r\nname = "C"\r\nclass_name = "Counter"\r\n'
+    before, after = _fixed(tmp_path, "wrangler.toml", text)
+    assert (
+        after
+        == before + b'\r\n[[migrations]]\r\ntag = "v1"\r\nnew_sqlite_classes = ["Counter"]\r\n'
+    )
+
+
+def test_toml_inline_migrations_array(tmp_path: Path) -> None:
+    _, after = _fixed(
+        tmp_path,
+        "wrangler.toml",
+        'main = "src/index.ts"\nmigrations = [{ tag = "v1", new_sqlite_classes = ["Counter"] }]\n\n'
+        '[[durable_objects.bindings]]\nname = "C"\nclass_name = "Counter"\n\n'
+        '[[durable_objects.bindings]]\nname = "R"\nclass_name = "Room"\n',
+    )
+    assert (
+        b'migrations = [{ tag = "v1", new_sqlite_classes = ["Counter"] }, '
+        b'{ tag = "v2", new_sqlite_classes = ["Room"] }]\n' in after
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "wrangler.jsonc",
+            '{\n  "main": "src/index.ts",\n  "durable_objects": { "bindings": [{ "name": "C", '
+            '"class_name": "Counter" }] },\n  "exports": {\n    "Room": { "type": "durable-object",'
+            ' "storage": "sqlite" }\n  }\n}\n',
+            '    "Room": { "type": "durable-object", "storage": "sqlite" },\n'
+            '    "Counter": { "type": "durable-object", "storage": "sqlite" }\n',
+        ),
+        (
+            "wrangler.toml",
+            'main = "src/index.ts"\n\n[[durable_objects.bindings]]\nname = "C"\n'
+            'class_name = "Counter"\n\n[exports.Room]\ntype = "durable-object"\nstorage = "sqlite"\n',
+            '[exports.Room]\ntype = "durable-object"\nstorage = "sqlite"\n\n'
+            '[exports.Counter]\ntype = "durable-object"\nstorage = "sqlite"\n',
+        ),
+    ],
+)
+def test_exports_style_gets_an_exports_entry(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    _, after = _fixed(tmp_path, name, text)
+    assert expected in after.decode()
+    assert b"migrations" not in after
+
+
+def test_env_section_with_its_own_migrations_gets_the_entry(tmp_path: Path) -> None:
+    _, after = _fixed(
+        tmp_path,
+        "wrangler.jsonc",
+        """{
+  "main": "src/index.ts",
+  "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Counter"] }],
+  "env": {
+    "canary": {
+      "durable_objects": { "bindings": [{ "name": "R", "class_name": "Room" }] },
+      "migrations": [{ "tag": "c1", "new_sqlite_classes": ["Counter"] }]
+    }
+  }
+}
+""",
+    )
+    assert (
+        b'"migrations": [{ "tag": "c1", "new_sqlite_classes": ["Counter"] }, { "tag": "c2", "new_sqlite_classes": ["Room"] }]'
+        in after
+    )
+
+
+def test_recreating_a_deleted_class_is_unsafe(tmp_path: Path) -> None:
+    root = fixture(RULE, "missing-jsonc", tmp_path)
+    findings, model = run(RULE, root)
+    legacy = next(f for f in findings if f.data["class"] == "Legacy")
+    (fix,) = fixes_for(legacy, model)
+    assert not fix.is_safe and "deleted" in fix.review
+
+
+def test_fixture_fix_all_matches_after_file(tmp_path: Path) -> None:
+    root = fixture(RULE, "missing-jsonc", tmp_path)
+    assert fix_all(RULE, root, unsafe=True) == 3
+    expected = (
+        Path(__file__).parent.parent / "fixtures" / RULE / "missing-jsonc.after.jsonc"
+    ).read_text()
+    assert (root / "wrangler.jsonc").read_text() == expected

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.rules._config_support import fixture, line_of, run, text_of
+from codeactions import fixes_for
+from tests.rules._config_support import (
+    fix_all,
+    fixture,
+    line_of,
+    no_new_syntax_errors,
+    run,
+    snapshot,
+    text_of,
+)
 
 RULE = "class-not-exported"
 
@@ -82,3 +91,85 @@ def test_examples_auditlog_is_reported() -> None:
     examples = Path(__file__).resolve().parents[2] / "examples" / "rate-limiter"
     findings, _ = run(RULE, examples)
     assert [(f.data["class"], text_of(f)) for f in findings] == [("AuditLog", '"AuditLog"')]
+
+
+# -- the fix ---------------------------------------------------------------------------------
+
+
+def test_fix_reexports_from_the_main_module(tmp_path: Path) -> None:
+    root = fixture(RULE, "missing", tmp_path)
+    index = root / "src" / "index.ts"
+    before = snapshot(root)
+    assert fix_all(RULE, root) == 3
+    assert run(RULE, root)[0] == []
+    assert fix_all(RULE, root) == 0  # idempotent
+    no_new_syntax_errors(before, root)
+    assert index.read_text() == before["src/index.ts"].decode().replace(
+        'import { Ledger } from "./ledger";\n',
+        'import { Ledger } from "./ledger";\n'
+        'export { Ledger } from "./ledger";\n'
+        'export { default as Inbox } from "./inbox";\n'
+        'export { ShadowLedger } from "./ledger";\n',
+    )
+    # the config and the class files are untouched
+    after = snapshot(root)
+    assert {k for k in before if before[k] != after[k]} == {"src/index.ts"}
+
+
+def test_fix_adds_export_to_a_class_that_its_own_file_does_not_export(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    (root / "src" / "objects").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(
+        '{ "main": "src/worker.ts", "durable_objects": { "bindings": '
+        '[{ "name": "C", "class_name": "Counter" }, { "name": "M", "class_name": "Meter" }] } }\n'
+    )
+    (root / "src" / "worker.ts").write_text(
+        "// entry point\n"
+        "import { helper } from './util.js'; // shared helpers\n"
+        "import { DurableObject } from 'cloudflare:workers'\n"
+        "\n"
+        "class Meter extends DurableObject {}\n"
+        "export default { fetch: () => new Response(helper()) }\n"
+    )
+    (root / "src" / "util.ts").write_text("export const helper = () => 'ok';\n")
+    (root / "src" / "objects" / "counter.ts").write_text(
+        'import { DurableObject } from "cloudflare:workers";\n'
+        "class Counter extends DurableObject {}\n"
+    )
+    before = snapshot(root)
+    assert fix_all(RULE, root) == 2
+    assert run(RULE, root)[0] == []
+    no_new_syntax_errors(before, root)
+    # quote style, missing semicolons and `.js` specifiers follow the main module's imports
+    assert (root / "src" / "worker.ts").read_text() == (
+        "// entry point\n"
+        "import { helper } from './util.js'; // shared helpers\n"
+        "import { DurableObject } from 'cloudflare:workers'\n"
+        "export { Counter } from './objects/counter.js'\n"
+        "\n"
+        "export class Meter extends DurableObject {}\n"
+        "export default { fetch: () => new Response(helper()) }\n"
+    )
+    assert (
+        (root / "src" / "objects" / "counter.ts")
+        .read_text()
+        .endswith("export class Counter extends DurableObject {}\n")
+    )
+
+
+def test_no_fix_when_the_class_is_declared_twice_or_nowhere(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(
+        '{ "main": "src/index.ts", "durable_objects": { "bindings": '
+        '[{ "name": "C", "class_name": "Counter" }, { "name": "G", "class_name": "Ghost" }] } }\n'
+    )
+    (root / "src" / "index.ts").write_text("export default {};\n")
+    for name in ("a.ts", "b.ts"):
+        (root / "src" / name).write_text(
+            'import { DurableObject } from "cloudflare:workers";\n'
+            "export class Counter extends DurableObject {}\n"
+        )
+    findings, model = run(RULE, root)
+    assert sorted(f.data["class"] for f in findings) == ["Counter", "Ghost"]
+    assert all(fixes_for(f, model) == [] for f in findings)

@@ -1,0 +1,114 @@
+"""Fix for binding-missing-migration: append the next migration (or an exports entry) to the
+wrangler config in its own format."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.wrangler import KeyPath, WranglerConfig
+from codeactions._config_edit import (
+    json_add_pair,
+    json_append_item,
+    toml_add_table,
+    toml_append_table,
+)
+from codeactions.fix import Edit, Fix, Safety
+
+
+def config_of(model: ProjectModel, path: str) -> WranglerConfig | None:
+    return next((c for c in model.configs if str(c.path) == path), None)
+
+
+def next_tag(tags: list[str]) -> str:
+    """`v3` after `v1`, `v2`; keeps the prefix of the last numbered tag (`2024-06-v7` -> …v8)."""
+    prefix, highest = "v", 0
+    for tag in tags:
+        match = re.fullmatch(r"(.*?)(\d+)", tag)
+        if match:
+            prefix = match.group(1)
+            highest = max(highest, int(match.group(2)))
+    candidate = f"{prefix}{highest + 1}"
+    while candidate in tags:
+        highest += 1
+        candidate = f"{prefix}{highest + 1}"
+    return candidate
+
+
+def _migrations_scope(config: WranglerConfig, env: str | None) -> tuple[KeyPath, Any]:
+    """The env section's own migrations when it has them, else the top level's."""
+    if env is not None:
+        own = config.envs.get(env, {}).get("migrations")
+        if isinstance(own, list):
+            return ("env", env), own
+    return (), config.values.get("migrations")
+
+
+def migration_edits(config: WranglerConfig, class_name: str, env: str | None) -> list[Edit]:
+    base, existing = _migrations_scope(config, env)
+    items = existing if isinstance(existing, list) else []
+    tags = [str(m["tag"]) for m in items if isinstance(m, dict) and "tag" in m]
+    entry = {"tag": next_tag(tags), "new_sqlite_classes": [class_name]}
+    path = (*base, "migrations")
+    if config.format == "toml":
+        return toml_append_table(config, path, entry)
+    if path in config.spans:
+        return json_append_item(config, path, entry)
+    return json_add_pair(config, base, "migrations", [entry])
+
+
+def exports_edits(config: WranglerConfig, class_name: str) -> list[Edit]:
+    entry = {"type": "durable-object", "storage": "sqlite"}
+    if config.format == "toml":
+        return toml_add_table(config, ("exports", class_name), entry)
+    return json_add_pair(config, ("exports",), class_name, entry)
+
+
+def _was_deleted(config: WranglerConfig, class_name: str) -> bool:
+    return any(class_name in m.deleted for m in config.migrations)
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    config = config_of(model, str(finding.data["config"]))
+    if config is None:
+        return []
+    name = str(finding.data["class"])
+    env = finding.data.get("env")
+    deleted = _was_deleted(config, name)
+    safety = Safety.UNSAFE if deleted else Safety.SAFE
+    exports_style = finding.data.get("style") == "exports"
+    review = (
+        "Check that the class should be SQLite-backed (new classes should be; a class that "
+        "already stores data as a KV-backed object cannot switch)"
+        + ("." if exports_style else ", and that the new tag is what you deploy next.")
+    )
+    if deleted:
+        review += (
+            f" `{name}` was deleted by an earlier migration: re-creating it starts with empty "
+            "storage; rebinding the old data is not possible."
+        )
+    if exports_style:
+        return [
+            Fix(
+                fix_id="binding-missing-migration.exports",
+                title=f'Declare `{name}` in `exports` as `{{ "type": "durable-object", "storage": "sqlite" }}`',
+                safety=safety,
+                edits=exports_edits(config, name),
+                review=review,
+            )
+        ]
+    edits = migration_edits(config, name, env if isinstance(env, str) else None)
+    return [
+        Fix(
+            fix_id="binding-missing-migration.append",
+            title=f"Append a migration creating `{name}` (`new_sqlite_classes`)",
+            safety=safety,
+            edits=edits,
+            review=review,
+        )
+    ]
+
+
+BUILDERS = {"binding-missing-migration": build}

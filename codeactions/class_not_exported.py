@@ -1,0 +1,144 @@
+"""Fix for class-not-exported: re-export the class from the Worker's main module."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tree_sitter import Node
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.rules._bindings import exports_name, known_files
+from analyzers.source import SourceFile
+from analyzers.tsutil import node_text, string_value
+from codeactions.fix import Edit, Fix, Safety
+
+
+def _module_sources(file: SourceFile) -> list[Node]:
+    return [
+        stmt
+        for stmt in file.root.named_children
+        if stmt.type in {"import_statement", "export_statement"}
+        and stmt.child_by_field_name("source") is not None
+    ]
+
+
+def module_specifier(main: SourceFile, target: Path) -> str:
+    """`./chat-room` for src/chat-room.ts seen from src/index.ts; `.js` kept when the module's
+    own relative imports use it (Node-style ESM)."""
+    rel = Path(os.path.relpath(target.with_suffix(""), main.path.parent)).as_posix()
+    if rel.endswith("/index"):
+        rel = rel[: -len("/index")]
+    if not rel.startswith("."):
+        rel = f"./{rel}"
+    specs = [
+        string_value(main.data, s.child_by_field_name("source"))  # type: ignore[arg-type]
+        for s in _module_sources(main)
+    ]
+    relative = [s for s in specs if s and s.startswith(".")]
+    if relative and all(s.endswith(".js") for s in relative):
+        rel += ".js"
+    return rel
+
+
+def _style(main: SourceFile) -> tuple[str, str]:
+    """(quote, semicolon) as the import the new line will follow is written."""
+    sources = _module_sources(main)
+    if not sources:
+        return '"', ";"
+    first = sources[-1]
+    source = first.child_by_field_name("source")
+    quote = (
+        "'"
+        if source is not None and main.data[source.start_byte : source.start_byte + 1] == b"'"
+        else '"'
+    )
+    semi = ";" if node_text(main.data, first).rstrip().endswith(";") else ""
+    return quote, semi
+
+
+def _insertion(main: SourceFile) -> tuple[int, bool]:
+    """(offset, after_statement): after the last import / re-export, else before the code."""
+    sources = _module_sources(main)
+    data = main.data
+    if sources:
+        end = sources[-1].end_byte
+        line_end = data.find(b"\n", end)
+        line_end = len(data) if line_end == -1 else line_end
+        if line_end > end and data[line_end - 1 : line_end] == b"\r":
+            line_end -= 1
+        # a trailing `// comment` stays with its statement
+        if data[end:line_end].strip() and not data[end:line_end].strip().startswith(b"//"):
+            line_end = end
+        return line_end, True
+    first = next((c for c in main.root.named_children if c.type != "comment"), None)
+    if first is None:
+        return len(data), True
+    return data.rfind(b"\n", 0, first.start_byte) + 1, False
+
+
+def _export_keyword_edit(file: SourceFile, cls_node: Node) -> Edit | None:
+    parent = cls_node.parent
+    if parent is not None and parent.type == "export_statement":
+        return None
+    return Edit(file.path, cls_node.start_byte, cls_node.start_byte, "export ")
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    name = str(finding.data["class"])
+    main = model.file(Path(str(finding.data["main"])))
+    candidates = model.classes_named(name)
+    if main is None or len(candidates) != 1:
+        return []
+    cls = candidates[0]
+    nl = "\r\n" if b"\r\n" in main.data else "\n"
+    if cls.file is main:
+        edit = _export_keyword_edit(main, cls.node)
+        if edit is None:
+            return []  # `export default class X` in the main module: renaming is a human choice
+        return [
+            Fix(
+                fix_id="class-not-exported.export-keyword",
+                title=f"Export class `{name}` from the main module",
+                safety=Safety.SAFE,
+                edits=[edit],
+                review="Nothing to check: the class becomes a named export.",
+            )
+        ]
+    edits: list[Edit] = []
+    parent = cls.node.parent
+    is_default = (
+        parent is not None
+        and parent.type == "export_statement"
+        and any(c.type == "default" for c in parent.children)
+    )
+    if is_default:
+        spec = f"default as {name}"
+    else:
+        if exports_name(cls.file, name, known_files(model)) is not True:
+            keyword = _export_keyword_edit(cls.file, cls.node)
+            if keyword is not None:
+                edits.append(keyword)
+        spec = name
+    quote, semi = _style(main)
+    statement = (
+        f"export {{ {spec} }} from {quote}{module_specifier(main, cls.file.path)}{quote}{semi}"
+    )
+    offset, after = _insertion(main)
+    text = f"{nl}{statement}" if after else f"{statement}{nl}"
+    if after and offset == len(main.data) and main.data and not main.data.endswith(b"\n"):
+        text = f"{nl}{statement}"
+    edits.append(Edit(main.path, offset, offset, text))
+    return [
+        Fix(
+            fix_id="class-not-exported.reexport",
+            title=f"Add `export {{ {spec} }}` to {main.path.name}",
+            safety=Safety.SAFE,
+            edits=edits,
+            review="Nothing to check: the main module re-exports the class under its bound name.",
+        )
+    ]
+
+
+BUILDERS = {"class-not-exported": build}
