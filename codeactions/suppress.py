@@ -1,0 +1,87 @@
+"""Fixes that silence a finding: `// durable-harden-ignore <rule>: <reason>` above its line, or
+`// durable-harden-ignore-file <rule>: <reason>` at the top of the file (`#` in TOML).
+
+Offered by the language server next to a rule's own fixes (like ESLint's "Disable for this
+line"). Pure byte-offset edits, no LSP types.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analyzers.findings import Finding
+from analyzers.source import LineIndex
+from analyzers.suppressions import DIRECTIVE
+from codeactions.fix import Edit, Fix, Safety
+
+REASON = "TODO say why this is acceptable here"
+
+
+def comment_prefix(path: Path) -> str:
+    return "#" if path.suffix == ".toml" else "//"
+
+
+def _newline(lines: LineIndex, row: int) -> str:
+    end = lines.line_starts[row + 1] if row + 1 < len(lines.line_starts) else len(lines.data)
+    return "\r\n" if lines.data[:end].endswith(b"\r\n") else "\n"
+
+
+def disable_for_line(finding: Finding, data: bytes, lines: LineIndex | None = None) -> Fix:
+    """Insert a next-line directive above the finding's line, with that line's indentation;
+    when the line above already is a next-line directive, name the rule in it as well."""
+    lines = lines or LineIndex(data)
+    rule_id = finding.rule_id
+    row = lines.row_of(finding.span.start)
+    title = f"Disable {rule_id} for this line"
+    if row > 0:
+        above_start = lines.line_starts[row - 1]
+        above = data[above_start : lines.line_starts[row]]
+        match = DIRECTIVE.search(above)
+        if match is not None and not match.group("file") and match.group("rules"):
+            named = [r.strip() for r in match.group("rules").decode().split(",")]
+            if rule_id in named:  # already there (e.g. the comment is broken): nothing to add
+                pass
+            else:
+                at = above_start + match.end("rules")
+                return Fix(
+                    fix_id=f"disable-line:{rule_id}:{row}",
+                    title=title,
+                    safety=Safety.SAFE,
+                    edits=[Edit(finding.path, at, at, f", {rule_id}")],
+                    review="A suppression hides the finding; the reason should say why.",
+                    rule_id=rule_id,
+                )
+    start = lines.line_starts[row]
+    text = lines.data[start : start + 200]
+    indent = text[: len(text) - len(text.lstrip(b" \t"))].decode()
+    comment = (
+        f"{indent}{comment_prefix(finding.path)} durable-harden-ignore {rule_id}: {REASON}"
+        f"{_newline(lines, row)}"
+    )
+    return Fix(
+        fix_id=f"disable-line:{rule_id}:{row}",
+        title=title,
+        safety=Safety.SAFE,
+        edits=[Edit(finding.path, start, start, comment)],
+        review="A suppression hides the finding; the reason should say why.",
+        rule_id=rule_id,
+    )
+
+
+def disable_for_file(finding: Finding, data: bytes, lines: LineIndex | None = None) -> Fix:
+    """Insert a file-wide directive at the top of the file (after a `#!` line)."""
+    lines = lines or LineIndex(data)
+    rule_id = finding.rule_id
+    at = lines.line_starts[1] if data.startswith(b"#!") and len(lines.line_starts) > 1 else 0
+    comment = (
+        f"{comment_prefix(finding.path)} durable-harden-ignore-file {rule_id}: {REASON}"
+        f"{_newline(lines, 0)}"
+    )
+    return Fix(
+        fix_id=f"disable-file:{rule_id}",
+        title=f"Disable {rule_id} for this file",
+        safety=Safety.SAFE,
+        edits=[Edit(finding.path, at, at, comment)],
+        review="A file-wide suppression hides every finding of the rule in this file.",
+        rule_id=rule_id,
+    )

@@ -1,0 +1,210 @@
+"""The language server's analysis engine: caches and one analysis per project root.
+
+Runs on a single worker thread (the server's analysis executor), so its caches need no locks.
+No pygls import: the engine speaks paths, bytes and findings.
+
+- Parsed files from disk are cached by (path, mtime, size): a keystroke re-reads nothing.
+- Open documents are re-parsed incrementally from their previous tree (analyzers.source.reparse).
+- The file list of each project root is discovered once and dropped when files appear or vanish.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analyzers.analysis import Settings, context_root, run_rules
+from analyzers.findings import Finding
+from analyzers.model import Problem, ProjectModel, build_model
+from analyzers.settings_file import SettingsFile
+from analyzers.source import LineIndex, SourceError, SourceFile, parse_source, reparse
+from analyzers.suppressions import Suppression, parse_suppressions
+from analyzers.workspace import Discovery, discover
+from analyzers.wrangler import CONFIG_NAMES
+
+
+@dataclass
+class OpenInput:
+    """One open document as the analysis sees it: a snapshot of its version and bytes."""
+
+    path: Path
+    version: int | None
+    data: bytes
+    kind: str  # "source" | "config"
+    settings: Settings
+    settings_file: SettingsFile | None
+
+
+@dataclass(eq=False)
+class Analysis:
+    root: Path
+    inputs: dict[Path, OpenInput]
+    model: ProjectModel
+    findings: dict[Path, list[Finding]]
+    suppressions: dict[Path, list[Suppression]]
+    problems: list[Problem]
+    seconds: float
+    _lines: dict[Path, LineIndex] = field(default_factory=dict)
+
+    def version_of(self, path: Path) -> int | None:
+        item = self.inputs.get(path)
+        return item.version if item is not None else None
+
+    def data_of(self, path: Path) -> bytes | None:
+        """The bytes the analysis saw for a file (open buffer, parsed file or config)."""
+        if path in self.inputs:
+            return self.inputs[path].data
+        source = next((f for f in self.model.files if f.path == path), None)
+        if source is not None:
+            return source.data
+        config = next((c for c in self.model.configs if c.path == path), None)
+        return config.data if config is not None else None
+
+    def lines_of(self, path: Path) -> LineIndex | None:
+        lines = self._lines.get(path)
+        if lines is None:
+            data = self.data_of(path)
+            if data is None:
+                return None
+            source = next((f for f in self.model.files if f.path == path), None)
+            lines = source.lines if source is not None and source.data is data else LineIndex(data)
+            self._lines[path] = lines
+        return lines
+
+
+class Engine:
+    def __init__(self) -> None:
+        self.disk: dict[Path, tuple[int, int, SourceFile | SourceError]] = {}
+        self.open_parsed: dict[Path, SourceFile] = {}
+        self.discovered: dict[Path, Discovery] = {}
+        self.roots: dict[Path, Path] = {}  # folder -> its context root
+
+    # -- invalidation ----------------------------------------------------------------------
+    def forget_layout(self) -> None:
+        """Files appeared or vanished (or a wrangler config did): rediscover lazily."""
+        self.discovered.clear()
+        self.roots.clear()
+
+    def forget_open(self, path: Path) -> None:
+        self.open_parsed.pop(path, None)
+
+    def root_for(self, path: Path) -> Path:
+        folder = path.parent
+        root = self.roots.get(folder)
+        if root is None:
+            root = context_root(path) if path.exists() else context_root(folder)
+            self.roots[folder] = root
+        return root
+
+    # -- parsing -----------------------------------------------------------------------------
+    def parse_disk(self, path: Path) -> SourceFile | SourceError:
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            return SourceError(f"cannot read: {exc.strerror or exc}")
+        cached = self.disk.get(path)
+        if cached is not None and cached[0] == stat.st_mtime_ns and cached[1] == stat.st_size:
+            return cached[2]
+        try:
+            result: SourceFile | SourceError = parse_source(path, path.read_bytes())
+        except SourceError as exc:
+            result = exc
+        except OSError as exc:
+            result = SourceError(f"cannot read: {exc.strerror or exc}")
+        self.disk[path] = (stat.st_mtime_ns, stat.st_size, result)
+        return result
+
+    def parse_open(self, path: Path, data: bytes) -> SourceFile | SourceError:
+        previous = self.open_parsed.get(path)
+        try:
+            parsed = reparse(previous, data) if previous is not None else parse_source(path, data)
+        except SourceError as exc:
+            self.open_parsed.pop(path, None)
+            return exc
+        self.open_parsed[path] = parsed
+        return parsed
+
+    def discovery(self, root: Path) -> Discovery:
+        found = self.discovered.get(root)
+        if found is None:
+            found = discover([root])
+            self.discovered[root] = found
+        return found
+
+    def index(self, folder: Path, report: Callable[[str], None] | None = None) -> int:
+        """Discover and parse every source file under a workspace folder (warms the cache)."""
+        found = discover([folder])
+        for root in {c.parent for c in found.configs}:
+            self.discovered.pop(root, None)
+        for number, path in enumerate(found.sources):
+            if report is not None and number % 20 == 0:
+                report(f"{number}/{len(found.sources)} files")
+            self.parse_disk(path)
+        return len(found.sources)
+
+    # -- analysis ----------------------------------------------------------------------------
+    def analyze(self, root: Path, inputs: dict[Path, OpenInput]) -> Analysis:
+        started = time.perf_counter()
+        found = self.discovery(root)
+        sources = list(found.sources)
+        configs = list(found.configs)
+        parsed: dict[Path, SourceFile] = {}
+        overlays: dict[Path, bytes] = {}
+        problems: list[Problem] = []
+        for path, item in inputs.items():
+            if item.kind == "config":
+                overlays[path] = item.data
+                if path not in configs and path.name in CONFIG_NAMES:
+                    configs.append(path)
+            elif item.kind == "source":
+                if path not in sources:
+                    sources.append(path)
+                result = self.parse_open(path, item.data)
+                if isinstance(result, SourceError):
+                    problems.append(Problem(path, str(result)))
+                else:
+                    parsed[path] = result
+        for path in sources:
+            if path in parsed or path in inputs:
+                continue
+            result = self.parse_disk(path)
+            if isinstance(result, SourceFile):
+                parsed[path] = result
+            else:
+                problems.append(Problem(path, str(result)))
+        # files that could not be parsed are left out of the model (and said in `problems`)
+        usable = [p for p in sources if p in parsed]
+        model = build_model(root, usable, configs, overlays=overlays, parsed=parsed)
+
+        findings: dict[Path, list[Finding]] = {path: [] for path in inputs}
+        suppressions: dict[Path, list[Suppression]] = {}
+        groups: dict[tuple[str, str], list[Path]] = {}
+        for path, item in inputs.items():
+            key = (repr(item.settings), str(item.settings_file.path if item.settings_file else ""))
+            groups.setdefault(key, []).append(path)
+        for paths in groups.values():
+            wanted = set(paths)
+            settings = inputs[paths[0]].settings
+            found_now, supps = run_rules(model, settings, lambda p, w=wanted: p in w)
+            for finding in found_now:
+                if finding.path in wanted:
+                    findings[finding.path].append(finding)
+            for supp in supps:
+                suppressions.setdefault(supp.path, []).append(supp)
+        for path, item in inputs.items():
+            if item.settings_file is not None and item.settings_file.excludes(path):
+                findings[path] = []
+            suppressions.setdefault(
+                path, [] if path in suppressions else parse_suppressions(path, item.data)
+            )
+        return Analysis(
+            root=root,
+            inputs=inputs,
+            model=model,
+            findings=findings,
+            suppressions=suppressions,
+            problems=problems + model.problems,  # model.problems includes rule crashes
+            seconds=time.perf_counter() - started,
+        )
