@@ -1,0 +1,291 @@
+"""The class's one alarm, shared by several purposes: a reusable planner for fixes that need to
+run work from `alarm()` (timer -> alarm, TTL cleanup, …).
+
+One alarm per object: `setAlarm()` replaces the pending one. So:
+- a class with no `alarm()` gets one whose body is the work (the simple case);
+- a class whose `alarm()` already serves another purpose gets a schedule table
+  `_alarm_schedule(kind TEXT PRIMARY KEY, due_at INTEGER NOT NULL, payload TEXT)`, a
+  `scheduleAlarm(kind, at)` method that records the due time (earliest wins) and arms the alarm at
+  MIN(due_at), and a dispatching `alarm()` that runs each due kind and re-arms at the next due
+  time. The old `alarm()` body becomes the method `alarmDefault()` under kind "default", and every
+  `setAlarm(x)` of the class becomes `this.scheduleAlarm("default", x)`;
+- a class that already has that dispatcher gets one more `case`.
+
+API (everything in byte-offset Edits of the class's file):
+
+    work = plan_alarm_work(cls, model, AlarmWork(kind="presence", body="this.broadcastPresence();"))
+    edits = work.edits                      # add/merge alarm(), helpers, schedule table
+    call = work.schedule("Date.now() + 30_000")   # expression that arms this work (a Promise)
+
+The body is plain statements (no indentation needed) that run inside an `async` method of the
+class (`this` is the object; `await` is allowed). Its re-arming, if any, must use
+`work.schedule(...)` text, which `plan_alarm_work` also puts in `AlarmWork.rearm_template`
+substitution `{schedule:<expr>}`: write `{schedule:Date.now() + 30_000}` in the body.
+Only SQLite-backed classes get the schedule table (it needs `ctx.storage.sql`);
+`plan_alarm_work` raises `AlarmPlanError` otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from analyzers.classes import DurableObjectClass
+from analyzers.model import ProjectModel
+from analyzers.rules._websocket import ctx_expression
+from analyzers.tsutil import node_text, walk_type
+from codeactions._tsedit import (
+    append_member,
+    body_indent,
+    indent_unit,
+    is_async,
+    member_indent,
+    quote_char,
+    reindent,
+)
+from codeactions.fix import Edit
+
+SCHEDULE_TABLE = "_alarm_schedule"
+SCHEDULE_METHOD = "scheduleAlarm"
+DEFAULT_KIND = "default"
+DEFAULT_METHOD = "alarmDefault"
+_SCHEDULE_RE = re.compile(r"\{schedule:(.+?)\}")
+
+
+class AlarmPlanError(Exception):
+    pass
+
+
+@dataclass
+class AlarmWork:
+    kind: str  # identifier-like name of the purpose, e.g. "presence", "ttlMessages"
+    body: str  # statements; `{schedule:<ms expr>}` stands for the call that re-arms this work
+
+
+@dataclass
+class AlarmPlan:
+    edits: list[Edit] = field(default_factory=list)
+    ctx: str = "this.ctx"
+    kind: str = ""
+    shared: bool = False  # True when it goes through the schedule table
+    quote: str = '"'
+
+    def schedule(self, at: str) -> str:
+        """An expression (a Promise<void>) that arms this work at `at` (ms since epoch)."""
+        if self.shared:
+            return f"this.{SCHEDULE_METHOD}({self.quote}{self.kind}{self.quote}, {at})"
+        return f"{self.ctx}.storage.setAlarm({at})"
+
+
+def task_method(kind: str) -> str:
+    return f"alarm{kind[0].upper()}{kind[1:]}"
+
+
+def uses_schedule_table(cls: DurableObjectClass) -> bool:
+    return SCHEDULE_METHOD in cls.methods
+
+
+def _is_sqlite(cls: DurableObjectClass, model: ProjectModel) -> bool:
+    if any(s.cls is cls for s in model.statements):
+        return True
+    for config in model.configs_binding(cls.name):
+        for migration in config.migrations:
+            if cls.name in getattr(migration, "new_sqlite_classes", []):
+                return True
+        for export in config.class_exports:
+            if export.name == cls.name and export.storage in {None, "sqlite"}:
+                return True
+    return False
+
+
+def _fill(body: str, plan: AlarmPlan) -> str:
+    return _SCHEDULE_RE.sub(lambda m: plan.schedule(m.group(1)), body)
+
+
+def set_alarm_calls(cls: DurableObjectClass) -> list[Node]:
+    data = cls.file.data
+    found: list[Node] = []
+    storages = cls.aliases.storage
+    for call in walk_type(cls.node, "call_expression"):
+        func = call.child_by_field_name("function")
+        if func is None or func.type != "member_expression":
+            continue
+        obj, prop = func.child_by_field_name("object"), func.child_by_field_name("property")
+        if obj is None or prop is None or node_text(data, prop) != "setAlarm":
+            continue
+        receiver = node_text(data, obj).replace("?.", ".").replace("!", "")
+        if receiver in storages or receiver.endswith(".storage"):
+            found.append(call)
+    return found
+
+
+def _statement(node: Node) -> Node:
+    while node.parent is not None and node.type != "expression_statement":
+        node = node.parent
+    return node
+
+
+def _getalarm_guard(data: bytes, call: Node) -> Node | None:
+    """The `if` whose only job is to skip setAlarm when an alarm is pending."""
+    stmt = _statement(call)
+    parent = stmt.parent
+    if parent is not None and parent.type == "statement_block" and parent.named_child_count == 1:
+        parent = parent.parent
+    if parent is None or parent.type != "if_statement":
+        return None
+    if parent.child_by_field_name("alternative") is not None:
+        return None
+    cond = parent.child_by_field_name("condition")
+    text = node_text(data, cond).replace(" ", "") if cond is not None else ""
+    if "getAlarm()" in text and text.endswith(("===null)", "==null)")) and "||" not in text:
+        return parent
+    return None
+
+
+def plan_alarm_work(cls: DurableObjectClass, model: ProjectModel, work: AlarmWork) -> AlarmPlan:
+    data = cls.file.data
+    path = cls.file.path
+    unit = indent_unit(data)
+    mind = member_indent(cls)
+    inner = mind + unit
+    q = quote_char(data)
+    ctx = ctx_expression(cls)
+    plan = AlarmPlan(ctx=ctx, kind=work.kind, quote=q)
+    existing = cls.alarm
+    if task_method(work.kind) in cls.methods:
+        raise AlarmPlanError(f"`{task_method(work.kind)}` already exists")
+    if existing is None:
+        body = reindent(_fill(work.body, plan), inner)
+        plan.edits.append(
+            append_member(
+                cls,
+                f"{mind}async alarm(): Promise<void> {{\n{body}\n{mind}}}",
+            )
+        )
+        return plan
+    if not _is_sqlite(cls, model):
+        raise AlarmPlanError("the schedule table needs a SQLite-backed class")
+    plan.shared = True
+    task_body = reindent(_fill(work.body, plan), inner)
+    task = (
+        f"{mind}private async {task_method(work.kind)}(): Promise<void> {{\n{task_body}\n{mind}}}"
+    )
+    if uses_schedule_table(cls):
+        # our dispatcher exists: add a case before its `default:`
+        switch = next(iter(walk_type(existing, "switch_statement")), None)
+        if switch is None:
+            raise AlarmPlanError("alarm() has no dispatching switch")
+        default = next(iter(walk_type(switch, "switch_default")), None)
+        anchor = default if default is not None else switch
+        case_indent = body_indent(data, switch.child_by_field_name("body") or switch)
+        at = anchor.start_byte if default is not None else switch.end_byte - 1
+        line = data.rfind(b"\n", 0, at) + 1
+        plan.edits.append(
+            Edit(
+                path,
+                line,
+                line,
+                f"{case_indent}case {q}{work.kind}{q}:\n"
+                f"{case_indent}{unit}await this.{task_method(work.kind)}();\n"
+                f"{case_indent}{unit}break;\n",
+            )
+        )
+        plan.edits.append(append_member(cls, task))
+        return plan
+    # first sharing: the old alarm() becomes alarmDefault(), every setAlarm goes through the table
+    name = existing.child_by_field_name("name")
+    if existing.type != "method_definition" or name is None:
+        raise AlarmPlanError("alarm is not a plain method")
+    if not is_async(data, existing):
+        raise AlarmPlanError("alarm() is not async")
+    params = existing.child_by_field_name("parameters")
+    param_text = node_text(data, params) if params is not None else "()"
+    info_param = "info?: AlarmInvocationInfo" if param_text.strip("() ") else ""
+    plan.edits.append(Edit(path, name.start_byte, name.end_byte, DEFAULT_METHOD))
+    # keep the old signature's return type; make it private
+    start_line = data.rfind(b"\n", 0, existing.start_byte) + 1
+    if b"private" not in data[start_line : name.start_byte]:
+        plan.edits.append(Edit(path, existing.start_byte, existing.start_byte, "private "))
+    default_call_args = "info" if info_param else ""
+    for call in set_alarm_calls(cls):
+        args = call.child_by_field_name("arguments")
+        if args is None:
+            continue
+        guard = _getalarm_guard(data, call)
+        if guard is not None:
+            # `if ((await getAlarm()) === null) setAlarm(x)`: with a shared alarm some other kind
+            # is usually pending; scheduleAlarm() keeps the earliest due time itself
+            stmt = _statement(call)
+            indent = data[data.rfind(b"\n", 0, guard.start_byte) + 1 : guard.start_byte].decode()
+            text = data[stmt.start_byte : call.start_byte].decode() + f"this.{SCHEDULE_METHOD}("
+            text += f"{q}{DEFAULT_KIND}{q}, " + data[args.start_byte + 1 : stmt.end_byte].decode()
+            plan.edits.append(
+                Edit(path, guard.start_byte, guard.end_byte, text.replace("\n", "\n" + indent))
+            )
+            continue
+        plan.edits.append(
+            Edit(
+                path,
+                call.start_byte,
+                args.start_byte,
+                f"this.{SCHEDULE_METHOD}",
+            )
+        )
+        plan.edits.append(
+            Edit(path, args.start_byte + 1, args.start_byte + 1, f"{q}{DEFAULT_KIND}{q}, ")
+        )
+    t = SCHEDULE_TABLE
+    u2, u3 = inner + unit, inner + unit + unit
+    members = [
+        f"{mind}// One alarm, several purposes: each kind's next due time lives in {t}.\n"
+        f"{mind}private async {SCHEDULE_METHOD}(kind: string, at: number): Promise<void> {{\n"
+        f"{inner}const sql = {ctx}.storage.sql;\n"
+        f"{inner}sql.exec(\n"
+        f"{u2}{q}CREATE TABLE IF NOT EXISTS {t} (kind TEXT PRIMARY KEY, due_at INTEGER NOT NULL, payload TEXT){q},\n"
+        f"{inner});\n"
+        f"{inner}sql.exec(\n"
+        f"{u2}{q}INSERT INTO {t} (kind, due_at) VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET due_at = min(due_at, excluded.due_at){q},\n"
+        f"{u2}kind,\n{u2}at,\n"
+        f"{inner});\n"
+        f"{inner}const current = await {ctx}.storage.getAlarm();\n"
+        f"{inner}if (current === null || current > at) {{\n"
+        f"{u2}await {ctx}.storage.setAlarm(at);\n"
+        f"{inner}}}\n"
+        f"{mind}}}",
+        f"{mind}async alarm({info_param}): Promise<void> {{\n"
+        f"{inner}const sql = {ctx}.storage.sql;\n"
+        f"{inner}sql.exec(\n"
+        f"{u2}{q}CREATE TABLE IF NOT EXISTS {t} (kind TEXT PRIMARY KEY, due_at INTEGER NOT NULL, payload TEXT){q},\n"
+        f"{inner});\n"
+        f"{inner}const due = sql\n"
+        f"{u2}.exec<{{ kind: string }}>({q}SELECT kind FROM {t} WHERE due_at <= ? ORDER BY due_at{q}, Date.now())\n"
+        f"{u2}.toArray();\n"
+        f"{inner}if (due.length === 0) {{\n"
+        f"{u2}// an alarm armed before the schedule table existed belongs to the old handler\n"
+        f"{u2}due.push({{ kind: {q}{DEFAULT_KIND}{q} }});\n"
+        f"{inner}}}\n"
+        f"{inner}for (const {{ kind }} of due) {{\n"
+        f"{u2}// removed first: a task that re-arms itself writes a fresh row\n"
+        f"{u2}sql.exec({q}DELETE FROM {t} WHERE kind = ?{q}, kind);\n"
+        f"{u2}switch (kind) {{\n"
+        f"{u3}case {q}{DEFAULT_KIND}{q}:\n"
+        f"{u3}{unit}await this.{DEFAULT_METHOD}({default_call_args});\n"
+        f"{u3}{unit}break;\n"
+        f"{u3}case {q}{work.kind}{q}:\n"
+        f"{u3}{unit}await this.{task_method(work.kind)}();\n"
+        f"{u3}{unit}break;\n"
+        f"{u2}}}\n"
+        f"{inner}}}\n"
+        f"{inner}const next = sql\n"
+        f"{u2}.exec<{{ next: number | null }}>({q}SELECT MIN(due_at) AS next FROM {t}{q})\n"
+        f"{u2}.one().next;\n"
+        f"{inner}if (next !== null) {{\n"
+        f"{u2}await {ctx}.storage.setAlarm(next);\n"
+        f"{inner}}}\n"
+        f"{mind}}}",
+        task,
+    ]
+    plan.edits.append(append_member(cls, "\n\n".join(members)))
+    return plan
