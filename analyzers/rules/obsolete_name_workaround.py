@@ -125,7 +125,12 @@ def _only_stores(cls: DurableObjectClass, func: Node, param: str) -> bool:
         if expr.type == "call_expression":
             func_node = expr.child_by_field_name("function")
             args = expr.child_by_field_name("arguments")
-            callee = normalize_expr(node_text(data, func_node)) if func_node else ""
+            # tree-sitter reads `await storage.put<T>(k, v)` as a call of `await storage.put`
+            callee = (
+                normalize_expr(node_text(data, func_node).split("<", 1)[0].removeprefix("await "))
+                if func_node
+                else ""
+            )
             receiver, _, method = callee.rpartition(".")
             values = [
                 normalize_expr(node_text(data, a))

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.rules._config_support import fixture, flagged, marked, run, text_of
+from codeactions import fixes_for
+from tests.rules._config_support import (
+    fix_all,
+    fixture,
+    flagged,
+    marked,
+    no_new_syntax_errors,
+    run,
+    snapshot,
+    text_of,
+)
 
 RULE = "id-name-undefined"
 
@@ -49,3 +59,37 @@ def test_examples_export_job_is_reported() -> None:
     examples = Path(__file__).resolve().parents[2] / "examples" / "rate-limiter"
     findings, _ = run(RULE, examples)
     assert [(f.data["class"], text_of(f)) for f in findings] == [("ExportJob", "this.ctx.id.name")]
+
+
+# -- the fix ---------------------------------------------------------------------------------
+
+
+def test_fix_defaults_each_read_to_the_hex_id(tmp_path: Path) -> None:
+    root = fixture(RULE, "flagged", tmp_path)
+    before = snapshot(root)
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert not fix.is_safe
+    assert "toString()" in fix.title and fix.review
+    assert fix_all(RULE, root) == 0  # unsafe: not applied by a plain fix-all
+    assert fix_all(RULE, root, unsafe=True) == 2
+    assert fix_all(RULE, root, unsafe=True) == 0  # idempotent
+    no_new_syntax_errors(before, root)
+    text = (root / "src" / "index.ts").read_text()
+    assert 'console.log("job", ctx.id.name ?? ctx.id.toString()); // flagged' in text
+    assert "const key = `jobs/${this.ctx.id.name ?? this.ctx.id.toString()}.json`;" in text
+
+
+def test_fix_parenthesises_inside_a_larger_expression(tmp_path: Path) -> None:
+    root = fixture(RULE, "flagged", tmp_path)
+    index = root / "src" / "index.ts"
+    index.write_text(
+        index.read_text().replace(
+            "const key = `jobs/${this.ctx.id.name}.json`; // flagged",
+            'const key = "jobs/" + this.ctx.id.name + ".json"; // flagged',
+        )
+    )
+    assert fix_all(RULE, root, unsafe=True) == 2
+    assert 'const key = "jobs/" + (this.ctx.id.name ?? this.ctx.id.toString()) + ".json";' in (
+        index.read_text()
+    )
