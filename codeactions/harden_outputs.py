@@ -196,7 +196,7 @@ def _ttl_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
     marks = ", ".join("?" for _ in names)
     insert = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"
     count = f"SELECT COUNT(*) AS n FROM {table} WHERE {expiry[0]} <= ?"
-    args = ",\n      ".join(values)
+    args = ",\n    ".join(values)
     body = f"""{_stub(f"durable-harden-ttl-{table}")}
 await runInDurableObject(stub, async (_instance, state) => {{
   state.storage.sql.exec(
@@ -207,7 +207,10 @@ await runInDurableObject(stub, async (_instance, state) => {{
 }});
 expect(await runDurableObjectAlarm(stub)).toBe(true);
 const left = await runInDurableObject(stub, (_instance, state) =>
-  state.storage.sql.exec<{{ n: number }}>({_ts(count)}, Date.now()).one().n,
+  state.storage.sql.exec<{{ n: number }}>(
+    {_ts(count)},
+    Date.now(),
+  ).one().n,
 );
 expect(left).toBe(0);"""
     return TestCase(

@@ -1,0 +1,56 @@
+"""Harden the real examples with the real rules and fix builders (whatever has landed)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analyzers.source import language_for, parse_source
+from codeactions.harden_outputs import render_report
+from codeactions.plan import BREAKS_FILE, plan_workspace
+from server.writer import render_diff, write_all
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(params=["chat-room", "rate-limiter"])
+def copy(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    target = tmp_path / request.param
+    shutil.copytree(EXAMPLES / request.param, target)
+    return target.resolve()
+
+
+@pytest.mark.parametrize("unsafe", [False, True])
+def test_harden_parses_converges_and_is_idempotent(copy: Path, unsafe: bool) -> None:
+    plan = plan_workspace([copy], unsafe=unsafe)
+    assert plan.converged
+    assert not [lo for lo in plan.leftovers if lo.status == BREAKS_FILE], [
+        lo.detail for lo in plan.leftovers
+    ]
+    for path, data in plan.contents.items():
+        assert copy in path.parents, "writes stay inside the project"
+        if language_for(path) is not None:
+            assert not parse_source(path, data).error_ranges, path
+    write_all(copy, {p: after for p, (_, after) in plan.changes().items()})
+
+    again = plan_workspace([copy], unsafe=unsafe)
+    assert again.applied == []
+    assert not again.has_changes
+
+
+def test_diff_and_report_are_stable_across_runs(copy: Path) -> None:
+    first = plan_workspace([copy], unsafe=True)
+    second = plan_workspace([copy], unsafe=True)
+    assert render_diff(copy, first.changes()) == render_diff(copy, second.changes())
+    assert render_report(first, written=False) == render_report(second, written=False)
+
+
+def test_every_applied_pattern_is_documented(copy: Path) -> None:
+    plan = plan_workspace([copy], unsafe=True)
+    if not plan.applied:
+        pytest.skip("no fix builder for this example's findings has landed yet")
+    readme = next(d for p, d in plan.contents.items() if p.name == "README.md").decode()
+    for applied in plan.applied:
+        assert f"`{applied.rule_id}`" in readme
