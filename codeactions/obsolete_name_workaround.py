@@ -173,13 +173,13 @@ def _setter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Finding) 
             ):
                 return []  # written elsewhere too: not only the name
             edits.append(Edit(cls.file.path, member.start_byte, member.end_byte, replacement))
-    for call in stub_calls(model, cls):
-        if call.method != method:
+    for stub in stub_calls(model, cls):
+        if stub.method != method:
             continue
-        statement = _call_statement(call.call)
+        statement = _call_statement(stub.call)
         if statement is None:
             return []  # its result is used: a human must decide
-        removal = _remove_lines(call.file, statement, with_comments=False)
+        removal = _remove_lines(stub.file, statement, with_comments=False)
         if removal is None:
             return []
         edits.append(removal)
@@ -230,12 +230,12 @@ def _parameter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Findin
         edits.append(
             Edit(cls.file.path, body.start_byte + 1, body.start_byte + 1, f" {declaration}")
         )
-    for call in stub_calls(model, cls):
-        if call.method != method:
+    for stub in stub_calls(model, cls):
+        if stub.method != method:
             continue
-        if len(call.args) <= index:
+        if len(stub.args) <= index:
             return []
-        edits.append(_list_item_removal(call.file, call.args, index))
+        edits.append(_list_item_removal(stub.file, stub.args, index))
     return [
         Fix(
             fix_id="obsolete-name-workaround.drop-parameter",
