@@ -124,3 +124,30 @@ def fix_all(rule_id: str, root: Path, unsafe: bool = False, rounds: int = 4) -> 
 
 def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.ts"))}
+
+
+RUNTIME = Path(__file__).resolve().parents[1] / "runtime" / "node_modules"
+
+
+def tsc(root: Path) -> str:
+    """Type-check a project copy against @cloudflare/workers-types; returns tsc's output, ""
+    when clean. Uses the pinned toolchain of tests/runtime (npm ci --prefix tests/runtime)."""
+    import subprocess
+
+    import pytest
+
+    binary = RUNTIME / ".bin" / "tsc"
+    if not binary.exists():
+        pytest.fail("tests/runtime/node_modules is missing: run `npm ci --prefix tests/runtime`")
+    if not (root / "tsconfig.json").exists():
+        (root / "tsconfig.json").write_text((EXAMPLES / "chat-room" / "tsconfig.json").read_text())
+    link = root / "node_modules"
+    if not link.exists():
+        link.symlink_to(RUNTIME, target_is_directory=True)
+    proc = subprocess.run(
+        [str(binary), "--noEmit", "-p", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return "" if proc.returncode == 0 else (proc.stdout + proc.stderr)

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from pathlib import Path
 
+from codeactions import fixes_for
 from tests.rules._sql_support import (
+    EXAMPLES,
     check_examples,
     copy_case,
+    error_nodes,
+    fix_all,
     flagged,
     marked,
     run,
+    snapshot,
     span_text,
+    tsc,
 )
 
 RULE = "unbounded-table-growth"
@@ -81,3 +89,128 @@ def test_dynamic_delete_target_silences_the_project(tmp_path: Path) -> None:
 
 def test_examples_report_exactly_the_planted_lines() -> None:
     check_examples(RULE)
+
+
+# -- the TTL fix ------------------------------------------------------------------------------
+
+
+def _chat_room(tmp_path: Path) -> Path:
+    root = tmp_path / "chat-room"
+    shutil.copytree(EXAMPLES / "chat-room", root, ignore=shutil.ignore_patterns("node_modules"))
+    return root
+
+
+def test_ttl_fix_on_the_chat_room_example(tmp_path: Path) -> None:
+    root = _chat_room(tmp_path)
+    original_schema = (root / "src" / "schema.ts").read_bytes()
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert not fix.is_safe and "MESSAGES_TTL_MS" in fix.review
+    assert fix_all(RULE, root) == 0  # unsafe: not applied by a safe fix-all
+    assert fix_all(RULE, root, unsafe=True) == 1
+    assert run(RULE, root)[0] == []
+    text = (root / "src" / "chat-room.ts").read_text()
+    # the CREATE TABLE is not edited: deployed tables change through a migration step
+    assert (root / "src" / "schema.ts").read_bytes() == original_schema
+    assert 'sql.exec("ALTER TABLE messages ADD COLUMN expires_at INTEGER");' in text
+    assert "      this.ctx.storage.sql.exec(SCHEMA_SQL);\n      this.runSqlMigrations();\n" in text
+    assert "const MESSAGES_TTL_MS = 30 * 24 * 60 * 60 * 1000;" in text
+    assert (
+        '"INSERT INTO messages (room, author, body, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",\n'
+        "      room,\n      author,\n      body,\n      created_at,\n      expiresAt,\n    );"
+    ) in text
+    assert "async alarm(info?: AlarmInvocationInfo): Promise<void> {" in text
+    # the model of the fixed project: expires_at exists, the cleanup uses its index
+    _, fixed = run(RULE, root)
+    schema = fixed.schema_for(root / "src" / "chat-room.ts")
+    assert "expires_at" in schema.tables["messages"].columns
+    cleanup = next(s for s in fixed.statements if s.text.startswith("DELETE FROM messages"))
+    assert any(
+        "USING INDEX idx_messages_expires_at" in step.detail
+        or "COVERING INDEX idx_messages_expires_at" in step.detail
+        for step in schema.plan(cleanup.text).steps
+    )
+    for path in (root / "src").glob("*.ts"):
+        assert error_nodes(path.read_bytes(), path) == 0
+    before = snapshot(root)
+    assert fix_all(RULE, root, unsafe=True) == 0
+    assert snapshot(root) == before
+    assert tsc(root) == ""
+
+
+def test_ttl_fix_merges_with_an_existing_alarm_and_upsert(tmp_path: Path) -> None:
+    root = copy_case(RULE, "fix-existing-alarm", tmp_path)
+    assert tsc(root) == ""
+    assert fix_all(RULE, root, unsafe=True) == 2  # two tables, the second in a later round
+    assert run(RULE, root)[0] == []
+    text = (root / "src" / "inbox.ts").read_text()
+    # the other job keeps the alarm: its body follows the cleanups, its setAlarm keeps the
+    # earliest pending time instead of overwriting
+    assert (
+        "  async alarm(info?: AlarmInvocationInfo): Promise<void> {\n"
+        "    await this.cleanupExpiredLastSeen(info);\n"
+        "    await this.cleanupExpiredNotifications(info);\n"
+        "    const unread = this.sql\n"
+    ) in text
+    assert "await this.armAlarmBy(Date.now() + DIGEST_EVERY_MS);" in text
+    assert "storage.setAlarm(Date.now() + DIGEST_EVERY_MS)" not in text
+    # one migrations list, one step per table, in the order they were fixed
+    assert text.count("private static readonly SQL_MIGRATIONS") == 1
+    assert text.count("ADD COLUMN expires_at INTEGER") == 2
+    # the upsert refreshes the expiry; a sync method arms the alarm through waitUntil
+    assert "DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at" in text
+    assert "    this.ctx.waitUntil(this.armAlarmBy(expiresAt));\n" in text
+    # the template literal keeps its layout
+    assert (
+        "`INSERT INTO notifications (kind, payload, created_at, expires_at)\n"
+        "       VALUES (?, ?, ?, ?)`,"
+    ) in text
+    # retries: rethrow while the runtime retries, otherwise log and re-arm; never both
+    catch = text[text.index("} catch (error) {") : text.index("return;\n    }\n    if (next")]
+    assert catch.index("throw error") < catch.index("console.error") < catch.index("armAlarmBy")
+    before = snapshot(root)
+    assert fix_all(RULE, root, unsafe=True) == 0
+    assert snapshot(root) == before
+    assert tsc(root) == ""
+
+
+def test_ttl_migration_gives_deployed_and_fresh_databases_the_same_schema(tmp_path: Path) -> None:
+    root = _chat_room(tmp_path)
+    _, before = run(RULE, root)
+    creates = [s.text for s in before.statements if s.kind == "CREATE"]
+    fix_all(RULE, root, unsafe=True)
+    _, after = run(RULE, root)
+    step = [
+        s
+        for s in after.statements
+        if s.method is None
+        and s.kind in {"ALTER", "CREATE", "UPDATE"}
+        and s.text not in creates
+        and "_sql_schema_migrations" not in s.text
+    ]
+    assert [s.kind for s in step] == ["ALTER", "CREATE", "UPDATE"]
+
+    def build(rows: bool) -> tuple[list[tuple], list[tuple], list[tuple]]:
+        db = sqlite3.connect(":memory:")
+        for create in creates:
+            db.execute(create)
+        if rows:  # an object deployed before the fix, with history
+            db.execute(
+                "INSERT INTO messages (room, author, body, created_at) VALUES ('a', 'b', 'c', 1)"
+            )
+        for stmt in step:
+            db.execute(stmt.text, (10_000,) if "?" in stmt.text else ())
+        columns = db.execute("PRAGMA table_xinfo(messages)").fetchall()
+        indexes = db.execute("PRAGMA index_list(messages)").fetchall()
+        return columns, indexes, db.execute("SELECT expires_at FROM messages").fetchall()
+
+    fresh, deployed = build(False), build(True)
+    assert fresh[:2] == deployed[:2]
+    assert deployed[2] == [(10_000,)]  # old rows get an expiry too
+
+
+def test_no_ttl_fix_when_the_class_keeps_its_own_migrations_table(tmp_path: Path) -> None:
+    root = copy_case(RULE, "flagged", tmp_path)
+    findings, model = run(RULE, root)
+    assert findings
+    assert all(fixes_for(f, model) == [] for f in findings)

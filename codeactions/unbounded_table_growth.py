@@ -1,0 +1,571 @@
+"""Fix for unbounded-table-growth: TTL cleanup through a migration, an `expires_at` written by
+every INSERT, and a bounded cleanup in `alarm()` that shares the object's one alarm.
+
+What the fix writes (for table `messages` in class `ChatRoom`):
+
+- top of the file: `MESSAGES_TTL_MS` (30 days, documented as a product decision) and
+  `MESSAGES_CLEANUP_BATCH`;
+- in the class: a migrations list (`private static readonly SQL_MIGRATIONS`) and
+  `runSqlMigrations()`, which records applied steps in `_sql_schema_migrations` (PRAGMA
+  user_version is not allowed in Durable Objects) and runs each step once, in
+  `transactionSync`. It is called right after the statement that creates the schema in the
+  constructor. The step adds `expires_at INTEGER` with `ALTER TABLE … ADD COLUMN` (the
+  `CREATE TABLE IF NOT EXISTS` is left alone: it never changes a deployed table), creates
+  `idx_messages_expires_at`, and gives rows written before the step a full TTL from then;
+- every INSERT into the table also writes `expires_at`, computed just before it;
+- `armAlarmBy(time)`: keeps the earliest pending alarm time, so several purposes can share the
+  one alarm; existing `setAlarm(x)` calls of the class go through it;
+- `cleanupExpiredMessages(info)`: deletes one bounded batch of expired rows, re-arms at
+  `MIN(expires_at)` only while rows remain (at once while a backlog remains), and on failure
+  rethrows while `info.retryCount < 5` (the runtime retries with backoff) or else logs and
+  re-arms in an hour: never both;
+- `alarm(info?)` calls the cleanup first; an existing `alarm()` keeps its body after it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tree_sitter import Node
+
+from analyzers.classes import DurableObjectClass
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.sql import SqlStatement
+from analyzers.tsutil import (
+    call_args,
+    callee_parts,
+    contains,
+    enclosing_function,
+    node_text,
+    walk_type,
+)
+from codeactions._sqledit import find_statement
+from codeactions._tsedit import (
+    append_member,
+    identifiers_in,
+    indent_at,
+    indent_unit,
+    is_async,
+    line_start,
+    member_indent,
+    quote_char,
+    statement_of,
+)
+from codeactions.fix import Edit, Fix, Safety
+
+MIGRATIONS_FIELD = "SQL_MIGRATIONS"
+RUNNER = "runSqlMigrations"
+ARM = "armAlarmBy"
+MIGRATIONS_TABLE = "_sql_schema_migrations"
+
+
+class CannotFix(Exception):
+    pass
+
+
+def _camel(table: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\W]+", table) if part)
+
+
+def _ctx(cls: DurableObjectClass) -> str:
+    if "this.ctx" in cls.aliases.ctx:
+        return "this.ctx"
+    for alias in sorted(cls.aliases.ctx):
+        if alias.startswith("this."):
+            return alias
+    raise CannotFix("no `this.…` path to the object's state")
+
+
+def _close_paren(text: str, open_index: int) -> int:
+    depth = 0
+    quote: str | None = None
+    for index in range(open_index, len(text)):
+        ch = text[index]
+        if quote:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+    raise CannotFix("unbalanced parentheses")
+
+
+def _real_placeholders_before(stmt: SqlStatement, end: int) -> int:
+    subs = {s.sql_offset for s in stmt.substitutions}
+    count = 0
+    quote: str | None = None
+    for index, ch in enumerate(stmt.text[:end]):
+        if quote:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch == "?" and index not in subs:
+            count += 1
+    return count
+
+
+def _ts_at(stmt: SqlStatement, index: int) -> int:
+    return stmt.offsets[index]
+
+
+def _insert_edits(stmt: SqlStatement, var: str) -> list[Edit]:
+    """Add `expires_at` to the column list, the value to the VALUES tuple, the binding to the
+    exec call (or `${var}` to the tagged template), and refresh it in an upsert."""
+    text = stmt.text
+    path = stmt.file.path
+    if stmt.statements_in_call - 1 != stmt.index_in_call:
+        raise CannotFix("only the last statement of an exec() string takes bindings")
+    if not contains(stmt.call, stmt.literal):
+        raise CannotFix("the INSERT text is a constant shared elsewhere")
+    head = re.search(r"\bINTO\s+[\"`\[]?\w+[\"`\]]?\s*", text, re.I)
+    if head is None:
+        raise CannotFix("no INTO")
+    edits: list[Edit] = []
+    after_head = head.end()
+    has_columns = text[after_head : after_head + 1] == "("
+    values = re.compile(r"\bVALUES\s*\(", re.I).search(text, after_head)
+    if values is None:
+        raise CannotFix("INSERT … SELECT / DEFAULT VALUES")
+    if has_columns:
+        close = _close_paren(text, after_head)
+        if re.search(r"\bexpires_at\b", text[after_head:close], re.I):
+            raise CannotFix("already writes expires_at")
+        edits.append(Edit(path, _ts_at(stmt, close), _ts_at(stmt, close), ", expires_at"))
+    values_close = _close_paren(text, values.end() - 1)
+    if re.match(r"\s*,", text[values_close + 1 :]):
+        raise CannotFix("multi-row VALUES")
+    if stmt.tagged:
+        value = "${" + var + "}"
+    else:
+        value = "?"
+    at = _ts_at(stmt, values_close)
+    edits.append(Edit(path, at, at, f", {value}"))
+    upsert = re.search(r"\bDO\s+UPDATE\s+SET\b", text, re.I)
+    if upsert is not None:
+        tail = re.search(r"\b(WHERE|RETURNING)\b", text[upsert.end() :], re.I)
+        end = upsert.end() + tail.start() if tail else len(text)
+        while end > upsert.end() and text[end - 1].isspace():
+            end -= 1
+        ts = stmt.offsets[end - 1] + 1
+        edits.append(Edit(path, ts, ts, ", expires_at = excluded.expires_at"))
+    if not stmt.tagged:
+        edits.append(_binding_edit(stmt, _real_placeholders_before(stmt, values_close), var))
+    return edits
+
+
+def _binding_edit(stmt: SqlStatement, position: int, var: str) -> Edit:
+    data = stmt.call_file.data
+    path = stmt.call_file.path
+    args = call_args(stmt.call)
+    if any(a.type == "spread_element" for a in args[1:]):
+        raise CannotFix("spread bindings")
+    bindings = args[1:]
+    if len(bindings) != _real_placeholders_before(stmt, len(stmt.text)):
+        raise CannotFix("bindings do not match the placeholders")
+    multiline = (
+        bool(bindings)
+        and indent_at(data, bindings[-1].start_byte)
+        == data[line_start(data, bindings[-1].start_byte) : bindings[-1].start_byte].decode()
+    )
+    if position < len(bindings):
+        target = bindings[position]
+        if multiline:
+            indent = indent_at(data, target.start_byte)
+            return Edit(path, target.start_byte, target.start_byte, f"{var},\n{indent}")
+        return Edit(path, target.start_byte, target.start_byte, f"{var}, ")
+    last = bindings[-1] if bindings else args[0]
+    if multiline:
+        indent = indent_at(data, last.start_byte)
+        return Edit(path, last.end_byte, last.end_byte, f",\n{indent}{var}")
+    return Edit(path, last.end_byte, last.end_byte, f", {var}")
+
+
+def _find_class(finding: Finding, model: ProjectModel, first: SqlStatement) -> DurableObjectClass:
+    cls = first.cls
+    if cls is None or cls.name != finding.data.get("class"):
+        raise CannotFix("the INSERT is not inside a Durable Object class")
+    return cls
+
+
+def _member(cls: DurableObjectClass, name: str) -> Node | None:
+    body = cls.body
+    if body is None:
+        return None
+    data = cls.file.data
+    for member in body.named_children:
+        field = member.child_by_field_name("name")
+        if field is not None and node_text(data, field) == name:
+            return member
+    return None
+
+
+def _top_insert_point(data: bytes, root: Node) -> int:
+    last_import = None
+    for child in root.named_children:
+        if child.type == "import_statement":
+            last_import = child
+    if last_import is None:
+        return 0
+    end = data.find(b"\n", last_import.end_byte)
+    return len(data) if end == -1 else end + 1
+
+
+def _constructor_hook(cls: DurableObjectClass, model: ProjectModel, table: str) -> Node:
+    """The statement after which the migrations must run: the one creating the table."""
+    ctor = cls.constructor
+    if ctor is None:
+        raise CannotFix("no constructor")
+    schema = model.schema_for(cls.file.path)
+    known = schema.table(table)
+    if known is None or known.create is None:
+        raise CannotFix("no CREATE TABLE for the table")
+    create = known.create
+    if create.call_file is not cls.file or not contains(ctor, create.call):
+        raise CannotFix("the table is not created in the constructor")
+    return statement_of(create.call)
+
+
+def _step_text(table: str, const: str, quote: str, indent: str, unit: str) -> str:
+    q = quote
+    i2 = indent + unit
+    i3 = i2 + unit
+    return (
+        f"{i2}// {table}: rows expire after {const}; rows written before this step get a full\n"
+        f"{i2}// TTL from the time it runs.\n"
+        f"{i2}(sql) => {{\n"
+        f"{i3}sql.exec({q}ALTER TABLE {table} ADD COLUMN expires_at INTEGER{q});\n"
+        f"{i3}sql.exec({q}CREATE INDEX IF NOT EXISTS idx_{table}_expires_at ON {table}(expires_at){q});\n"
+        f"{i3}sql.exec({q}UPDATE {table} SET expires_at = ? WHERE expires_at IS NULL{q}, "
+        f"Date.now() + {const});\n"
+        f"{i2}}},\n"
+    )
+
+
+def _runner_text(cls: DurableObjectClass, ctx: str, indent: str, unit: str, quote: str) -> str:
+    q = quote
+    i2, i3, i4 = indent + unit, indent + unit * 2, indent + unit * 3
+    return (
+        f"{indent}private {RUNNER}(): void {{\n"
+        f"{i2}const sql = {ctx}.storage.sql;\n"
+        f"{i2}sql.exec(\n"
+        f"{i3}{q}CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (id INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL){q},\n"
+        f"{i2});\n"
+        f"{i2}const applied = sql\n"
+        f"{i3}.exec<{{ id: number }}>({q}SELECT COALESCE(MAX(id), 0) AS id FROM {MIGRATIONS_TABLE}{q})\n"
+        f"{i3}.one().id;\n"
+        f"{i2}{cls.name}.{MIGRATIONS_FIELD}.forEach((step, index) => {{\n"
+        f"{i3}if (index < applied) {{\n"
+        f"{i4}return;\n"
+        f"{i3}}}\n"
+        f"{i3}{ctx}.storage.transactionSync(() => {{\n"
+        f"{i4}step(sql);\n"
+        f"{i4}sql.exec({q}INSERT INTO {MIGRATIONS_TABLE} (id, applied_at) VALUES (?, ?){q}, index + 1, Date.now());\n"
+        f"{i3}}});\n"
+        f"{i2}}});\n"
+        f"{indent}}}"
+    )
+
+
+def _arm_text(ctx: str, indent: str, unit: str) -> str:
+    i2, i3 = indent + unit, indent + unit * 2
+    return (
+        f"{indent}// The object has one alarm: keep the earliest pending time so that no purpose\n"
+        f"{indent}// sharing it is lost. A time already past is the alarm now running.\n"
+        f"{indent}private async {ARM}(time: number): Promise<void> {{\n"
+        f"{i2}const pending = await {ctx}.storage.getAlarm();\n"
+        f"{i2}if (pending === null || pending <= Date.now() || pending > time) {{\n"
+        f"{i3}await {ctx}.storage.setAlarm(time);\n"
+        f"{i2}}}\n"
+        f"{indent}}}"
+    )
+
+
+def _cleanup_text(
+    table: str,
+    method: str,
+    const: str,
+    batch: str,
+    key: str,
+    ctx: str,
+    indent: str,
+    unit: str,
+    quote: str,
+) -> str:
+    q = quote
+    i2, i3, i4 = indent + unit, indent + unit * 2, indent + unit * 3
+    return (
+        f"{indent}// Deletes one bounded batch of expired {table} rows, then re-arms for the next\n"
+        f"{indent}// expiry while rows remain (at once while a backlog remains).\n"
+        f"{indent}private async {method}(info?: AlarmInvocationInfo): Promise<void> {{\n"
+        f"{i2}const sql = {ctx}.storage.sql;\n"
+        f"{i2}let next: number | null;\n"
+        f"{i2}try {{\n"
+        f"{i3}sql.exec(\n"
+        f"{i4}{q}DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE expires_at <= ? "
+        f"ORDER BY expires_at LIMIT ?){q},\n"
+        f"{i4}Date.now(),\n"
+        f"{i4}{batch},\n"
+        f"{i3});\n"
+        f"{i3}next = sql\n"
+        f"{i4}.exec<{{ next: number | null }}>({q}SELECT MIN(expires_at) AS next FROM {table}{q})\n"
+        f"{i4}.one().next;\n"
+        f"{i2}}} catch (error) {{\n"
+        f"{i3}if ((info?.retryCount ?? 0) < 5) {{\n"
+        f"{i4}throw error; // the runtime retries the alarm with backoff\n"
+        f"{i3}}}\n"
+        f"{i3}console.error({q}{table} cleanup failed, retrying in an hour{q}, error);\n"
+        f"{i3}await this.{ARM}(Date.now() + 60 * 60 * 1000);\n"
+        f"{i3}return;\n"
+        f"{i2}}}\n"
+        f"{i2}if (next !== null) {{\n"
+        f"{i3}await this.{ARM}(next);\n"
+        f"{i2}}}\n"
+        f"{indent}}}"
+    )
+
+
+def _constants_text(table: str, const: str, batch: str) -> str:
+    return (
+        f"\n// How long a row of `{table}` is kept before the alarm deletes it: 30 days.\n"
+        "// A product decision (retention, privacy rules): change it here; rows already written\n"
+        "// keep the expiry they were given.\n"
+        f"const {const} = 30 * 24 * 60 * 60 * 1000;\n"
+        f"// Rows of `{table}` deleted per alarm run, so that one run stays short.\n"
+        f"const {batch} = 500;\n"
+    )
+
+
+def _existing_set_alarms(cls: DurableObjectClass, ctx: str) -> list[Edit]:
+    """`<storage>.setAlarm(x)` -> `this.armAlarmBy(x)`: existing schedules keep working."""
+    data = cls.file.data
+    edits: list[Edit] = []
+    storages = set(cls.aliases.storage) | {f"{ctx}.storage"}
+    for call in walk_type(cls.node, "call_expression"):
+        parts = callee_parts(data, call)
+        if parts is None or parts[1] != "setAlarm" or parts[0] not in storages:
+            continue
+        args = call_args(call)
+        if len(args) != 1:
+            continue
+        func = call.child_by_field_name("function")
+        assert func is not None
+        edits.append(Edit(cls.file.path, func.start_byte, func.end_byte, f"this.{ARM}"))
+    return edits
+
+
+def _alarm_edits(cls: DurableObjectClass, method: str, indent: str, unit: str) -> list[Edit]:
+    data = cls.file.data
+    alarm = cls.alarm
+    if alarm is None:
+        text = (
+            f"{indent}async alarm(info?: AlarmInvocationInfo): Promise<void> {{\n"
+            f"{indent}{unit}await this.{method}(info);\n"
+            f"{indent}}}"
+        )
+        return [append_member(cls, text)]
+    if alarm.type != "method_definition" or not is_async(data, alarm):
+        raise CannotFix("alarm() is not an async method")
+    params = alarm.child_by_field_name("parameters")
+    body = alarm.child_by_field_name("body")
+    if params is None or body is None:
+        raise CannotFix("alarm() without parameters/body")
+    named = [p for p in params.named_children if p.type != "comment"]
+    edits: list[Edit] = []
+    if named:
+        pattern = named[0].child_by_field_name("pattern")
+        if pattern is None or pattern.type != "identifier":
+            raise CannotFix("alarm() parameter is destructured")
+        info = node_text(data, pattern)
+    else:
+        info = "info"
+        edits.append(
+            Edit(
+                cls.file.path,
+                params.start_byte + 1,
+                params.end_byte - 1,
+                "info?: AlarmInvocationInfo",
+            )
+        )
+    inner = next((c for c in body.named_children if c.type != "comment"), None)
+    body_indent = indent_at(data, inner.start_byte) if inner is not None else indent + unit
+    brace = body.start_byte + 1
+    edits.append(Edit(cls.file.path, brace, brace, f"\n{body_indent}await this.{method}({info});"))
+    return edits
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    try:
+        return [_build(finding, model)]
+    except CannotFix:
+        return []
+
+
+def _build(finding: Finding, model: ProjectModel) -> Fix:
+    data = finding.data
+    table: str = data["table"]
+    writes = [find_statement(model, path, start) for path, start, _ in data["inserts"]]
+    if not writes or any(w is None for w in writes):
+        raise CannotFix("INSERT statements not found")
+    statements = [w for w in writes if w is not None]
+    cls = _find_class(finding, model, statements[0])
+    if any(s.cls is not cls for s in statements):
+        raise CannotFix("INSERTs from several classes")
+    file = cls.file
+    src = file.data
+    path = file.path
+    ctx = _ctx(cls)
+    unit = indent_unit(src)
+    indent = member_indent(cls)
+    quote = quote_char(src)
+    upper = re.sub(r"\W", "_", table).upper()
+    const, batch = f"{upper}_TTL_MS", f"{upper}_CLEANUP_BATCH"
+    method = f"cleanupExpired{_camel(table)}"
+    if _member(cls, method) is not None or const.encode() in src:
+        raise CannotFix("already has a cleanup for this table")
+    schema = model.schema_for(path)
+    known = schema.table(table)
+    if known is None:
+        raise CannotFix("table not in the schema")
+    if any(c.lower() == "expires_at" for c in known.columns):
+        raise CannotFix("the table already has expires_at")
+    key = "rowid" if not known.without_rowid else None
+    if key is None:
+        if len(known.primary_key) != 1:
+            raise CannotFix("WITHOUT ROWID table with a composite key")
+        key = known.primary_key[0]
+
+    edits: list[Edit] = []
+    # 1. constants at the top of the file
+    top = _top_insert_point(src, file.root)
+    edits.append(Edit(path, top, top, _constants_text(table, const, batch)))
+
+    # 2. migrations: reuse the class's list, or create it and call it from the constructor
+    migrations = _member(cls, MIGRATIONS_FIELD)
+    if migrations is not None:
+        array = next(iter(walk_type(migrations, "array")), None)
+        if array is None:
+            raise CannotFix("SQL_MIGRATIONS is not an array literal")
+        close = array.end_byte - 1
+        step = _step_text(table, const, quote, indent, unit)
+        edits.append(Edit(path, line_start(src, close), line_start(src, close), step))
+    else:
+        foreign = [
+            s
+            for s in model.statements_in_scope(path)
+            if MIGRATIONS_TABLE in s.text and s.cls is cls
+        ]
+        if foreign:
+            # the class keeps its own migrations bookkeeping: a step belongs there, by hand
+            raise CannotFix(f"the class already writes {MIGRATIONS_TABLE} its own way")
+        hook = _constructor_hook(cls, model, table)
+        hook_indent = indent_at(src, hook.start_byte)
+        end = hook.end_byte
+        edits.append(Edit(path, end, end, f"\n{hook_indent}this.{RUNNER}();"))
+        field = (
+            f"{indent}// Schema changes of this object's SQLite database. Each step runs once, in order,\n"
+            f"{indent}// from the constructor (inside blockConcurrencyWhile); applied steps are recorded in\n"
+            f"{indent}// {MIGRATIONS_TABLE} (PRAGMA user_version is not available in Durable Objects).\n"
+            f"{indent}// Append new steps; never edit or reorder one that has been deployed.\n"
+            f"{indent}private static readonly {MIGRATIONS_FIELD}: ((sql: SqlStorage) => void)[] = [\n"
+            f"{_step_text(table, const, quote, indent, unit)}"
+            f"{indent}];"
+        )
+        edits.append(append_member(cls, field))
+        edits.append(append_member(cls, _runner_text(cls, ctx, indent, unit, quote)))
+
+    # 3. every INSERT writes expires_at, and arms the alarm
+    for stmt in statements:
+        func = enclosing_function(stmt.call)
+        if func is None or not contains(cls.node, func):
+            raise CannotFix("INSERT outside a method")
+        taken = identifiers_in(src, func)
+        var = (
+            "expiresAt"
+            if "expiresAt" not in taken
+            else f"{_camel(table)[:1].lower()}{_camel(table)[1:]}ExpiresAt"
+        )
+        if var in taken:
+            raise CannotFix("no free name for the expiry")
+        edits.extend(_insert_edits(stmt, var))
+        holder = statement_of(stmt.call)
+        if holder.type not in {
+            "expression_statement",
+            "lexical_declaration",
+            "return_statement",
+            "variable_declaration",
+        }:
+            raise CannotFix("INSERT inside an expression we cannot put a statement before")
+        stmt_indent = indent_at(src, holder.start_byte)
+        arm = (
+            f"await this.{ARM}({var});"
+            if is_async(src, func)
+            else f"{ctx}.waitUntil(this.{ARM}({var}));"
+        )
+        before = line_start(src, holder.start_byte)
+        if src[before : holder.start_byte].strip():
+            raise CannotFix("statement shares its line")
+        edits.append(
+            Edit(
+                path,
+                before,
+                before,
+                f"{stmt_indent}const {var} = Date.now() + {const};\n{stmt_indent}{arm}\n",
+            )
+        )
+
+    # 4. the alarm: earliest-time arming, cleanup, alarm() dispatch
+    if _member(cls, ARM) is None:
+        edits.extend(_existing_set_alarms(cls, ctx))
+        edits.append(append_member(cls, _arm_text(ctx, indent, unit)))
+    edits.append(
+        append_member(
+            cls, _cleanup_text(table, method, const, batch, key, ctx, indent, unit, quote)
+        )
+    )
+    edits.extend(_alarm_edits(cls, method, indent, unit))
+    return Fix(
+        fix_id="unbounded-table-growth.ttl-cleanup",
+        title=f"Expire `{table}` rows after {const} (migration + alarm cleanup)",
+        safety=Safety.UNSAFE,
+        edits=_merge_appends(edits),
+        review=(
+            f"Choose the retention: {const} defaults to 30 days and rows written before the "
+            f"migration get a full TTL from when it runs. Every INSERT into `{table}` now writes "
+            "expires_at and arms the alarm; existing setAlarm() calls of the class keep the "
+            "earliest pending time, so alarm() may now run earlier than another job expected: "
+            "its body must tolerate early wake-ups. Check that nothing reads rows older than the "
+            "TTL."
+        ),
+    )
+
+
+def _merge_appends(edits: list[Edit]) -> list[Edit]:
+    """Several members appended before the same `}`: one edit, in order."""
+    merged: list[Edit] = []
+    for edit in edits:
+        previous = next(
+            (
+                m
+                for m in merged
+                if m.path == edit.path and m.start == m.end == edit.start == edit.end
+            ),
+            None,
+        )
+        if previous is None:
+            merged.append(edit)
+            continue
+        index = merged.index(previous)
+        merged[index] = Edit(edit.path, edit.start, edit.end, previous.new_text + edit.new_text)
+    return merged
+
+
+BUILDERS = {"unbounded-table-growth": build}
