@@ -59,6 +59,9 @@ SOURCE_GLOB = "**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs}"
 CONFIG_GLOB = "**/{wrangler.toml,wrangler.json,wrangler.jsonc}"
 SETTINGS_GLOB = "**/{durable-harden.jsonc,package.json}"
 
+# editor settings that are not rule settings
+EDITOR_ONLY = ("debounceMs", "debounce_ms", "maxFileBytes")
+
 SEVERITY = {
     Severity.ERROR: lsp.DiagnosticSeverity.Error,
     Severity.WARNING: lsp.DiagnosticSeverity.Warning,
@@ -141,9 +144,10 @@ class DurableHardenServer(LanguageServer):
         debounce = raw.get("debounceMs", raw.get("debounce_ms"))
         if isinstance(debounce, int | float) and 0 <= debounce <= 5000:
             self.debounce = debounce / 1000
-        rule_settings = {
-            k: v for k, v in raw.items() if k not in ("debounceMs", "debounce_ms", "preferFile")
-        }
+        max_bytes = raw.get("maxFileBytes")
+        if isinstance(max_bytes, int) and max_bytes > 0:
+            self.engine.max_bytes = max_bytes
+        rule_settings = {k: v for k, v in raw.items() if k not in EDITOR_ONLY}
         try:
             values, warnings = normalize(rule_settings, "editor settings")
         except SettingsError as exc:

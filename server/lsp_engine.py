@@ -74,8 +74,15 @@ class Analysis:
         return lines
 
 
+# Bigger source files are left out of live analysis: the model walks every node in Python
+# (a 5 MB file costs ~30 s per analysis on a 2-core machine), and a file that size is generated
+# or bundled code, not a Durable Object someone edits. `durable-harden check` still reads them.
+DEFAULT_MAX_LIVE_BYTES = 2 * 1024 * 1024
+
+
 class Engine:
     def __init__(self) -> None:
+        self.max_bytes = DEFAULT_MAX_LIVE_BYTES
         self.disk: dict[Path, tuple[int, int, SourceFile | SourceError]] = {}
         self.open_parsed: dict[Path, SourceFile] = {}
         self.discovered: dict[Path, Discovery] = {}
@@ -104,6 +111,8 @@ class Engine:
             stat = path.stat()
         except OSError as exc:
             return SourceError(f"cannot read: {exc.strerror or exc}")
+        if stat.st_size > self.max_bytes:
+            return self.too_big(stat.st_size)
         cached = self.disk.get(path)
         if cached is not None and cached[0] == stat.st_mtime_ns and cached[1] == stat.st_size:
             return cached[2]
@@ -116,7 +125,17 @@ class Engine:
         self.disk[path] = (stat.st_mtime_ns, stat.st_size, result)
         return result
 
+    def too_big(self, size: int) -> SourceError:
+        return SourceError(
+            f"{size / 1e6:.1f} MB is over the language server's "
+            f"{self.max_bytes / 1e6:.1f} MB live-analysis limit (setting `maxFileBytes`); "
+            "skipped while editing (generated or bundled code?). `durable-harden check` reads it."
+        )
+
     def parse_open(self, path: Path, data: bytes) -> SourceFile | SourceError:
+        if len(data) > self.max_bytes:
+            self.open_parsed.pop(path, None)
+            return self.too_big(len(data))
         previous = self.open_parsed.get(path)
         try:
             parsed = reparse(previous, data) if previous is not None else parse_source(path, data)
