@@ -1,0 +1,359 @@
+"""rollout-unsafe: wrong `wrangler versions` usage in scripts and CI, and canaries built from a
+second Durable Object binding."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
+from analyzers.model import ProjectModel
+from analyzers.rules._common import REF_CHANGELOG, REF_GRADUAL, node_span
+from analyzers.rules._git import head_version
+from analyzers.tsutil import node_text, normalize_expr, walk_type
+from analyzers.wrangler import ConfigError, WranglerConfig, load_config
+
+REF_VERSIONS_DEPLOY = "https://developers.cloudflare.com/workers/wrangler/commands/#versions-deploy"
+
+UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+# a value the shell or the CI fills in: $ID, ${ID}, $(cmd), ${{ steps.x.outputs.id }}
+DYNAMIC = re.compile(r"^(\$|`)|\$\{\{")
+SKIPPED_DIRS = {"node_modules", ".git", "dist", ".wrangler", "build", "coverage"}
+# flags of `wrangler versions deploy` that take a value
+VALUE_FLAGS = {
+    "--message",
+    "--env",
+    "-e",
+    "--name",
+    "--config",
+    "-c",
+    "--version-id",
+    "--percentage",
+}
+_ARG = rb"(?:\\\r?\n|\$\{\{[^}\n]*\}\}|\"[^\"\n]*\"|'[^'\n]*'|[^\n;&|\"'`])"
+COMMAND = re.compile(
+    rb"wrangler(?:@[\w.^~-]+)?[ \t]+versions[ \t]+(deploy|upload)\b(" + _ARG + rb"*)"
+)
+# YAML folded commands continue on more-indented lines; accept those that start with a flag
+COMMAND_YAML = re.compile(
+    rb"wrangler(?:@[\w.^~-]+)?[ \t]+versions[ \t]+(deploy|upload)\b((?:"
+    + _ARG
+    + rb"|\r?\n[ \t]+(?=--?\w))*)"
+)
+
+DOCS = RuleDocs(
+    what="""
+Reads the project's `package.json` scripts, shell scripts and GitHub workflow files for
+`wrangler versions deploy` / `wrangler versions upload` and reports:
+- a version given by tag or name (`v1.4.0@10`, `latest`): `versions deploy` takes version ids
+  (UUIDs, or a shell/CI variable holding one);
+- percentages that do not sum to 100, or more than two versions in one deploy;
+- `wrangler versions upload` while the wrangler config's `migrations`/`exports` differ from the
+  committed version (git HEAD): that upload fails, migrations need `wrangler deploy`;
+- a canary built from a second Durable Object binding chosen at random or by hash
+  (`Math.random() < 0.1 ? env.ROOM_CANARY : env.ROOM`): two namespaces, two copies of every
+  object's storage.
+""",
+    why="""
+`wrangler versions deploy <version-id>@<pct> [<version-id>@<pct>]` accepts at most two versions
+whose percentages sum to 100; anything else fails in the middle of a release. A change to
+Durable Object migrations cannot be uploaded as a version (API error 10211) and needs
+`wrangler deploy`. During a gradual rollout the platform already pins each object to one
+version; routing a share of traffic to a second binding instead sends those requests to
+different objects with separate, empty storage.
+""",
+    example="""
+```sh
+# reported: a tag is not a version id, and 10 + 80 != 100
+npx wrangler versions deploy v1.4.0@10 "$OLD_VERSION"@80 -y
+
+# correct
+npx wrangler versions deploy "$NEW_VERSION@10" "$OLD_VERSION@90" -y
+```
+""",
+    fix="""
+Safe: with two literal percentages that do not sum to 100, the second becomes 100 minus the
+first. Safe: `scripts/deploy-gradual.sh` is created (when absent): it refuses when migrations
+or exports changed since the last deployment, runs `wrangler versions upload`, then
+`wrangler versions deploy <new>@p <old>@(100-p)` at 10 → 50 → 100 % with a pause and a
+health-check hook between stages (rolling back on failure), and documents version affinity
+(`Cloudflare-Workers-Version-Key`) and `durable_objects.code_update_strategy`. Tags given as
+version ids and second-binding canaries are reported without an automatic rewrite.
+""",
+    references=(
+        f"{REF_GRADUAL}",
+        f"{REF_VERSIONS_DEPLOY}",
+        f"{REF_CHANGELOG} (2026-08-13: durable_objects.code_update_strategy)",
+        "workers-sdk packages/wrangler/src/versions/deploy.ts (at most 2 versions, sum 100)",
+    ),
+)
+
+
+@dataclass
+class Command:
+    path: Path
+    kind: str  # "deploy" | "upload"
+    start: int  # the `wrangler` token
+    end: int
+    args: list[tuple[str, int, int]]  # token, byte start, byte end (approximate for quoted)
+
+
+def _comment_line(data: bytes, pos: int, suffix: str) -> bool:
+    if suffix == ".json":
+        return False
+    line_start = data.rfind(b"\n", 0, pos) + 1
+    return data[line_start:pos].lstrip().startswith(b"#")
+
+
+def _tokens(data: bytes, start: int, text: bytes) -> list[tuple[str, int, int]]:
+    """Shell words with their byte spans (line continuations allowed)."""
+    tokens: list[tuple[str, int, int]] = []
+    for match in re.finditer(rb"(?:\$\{\{[^}]*\}\}|\"[^\"]*\"|'[^']*'|[^\s\"']+)+", text):
+        raw = match.group(0).decode("utf-8", errors="replace")
+        if raw == "\\":
+            continue
+        try:
+            words = [raw] if "${{" in raw else shlex.split(raw, posix=True)
+        except ValueError:
+            words = [raw]
+        word = words[0] if words else ""
+        tokens.append((word, start + match.start(), start + match.end()))
+    return tokens
+
+
+def commands_in(path: Path, data: bytes) -> Iterator[Command]:
+    pattern = COMMAND_YAML if path.suffix in {".yml", ".yaml"} else COMMAND
+    for match in pattern.finditer(data):
+        if _comment_line(data, match.start(), path.suffix):
+            continue
+        args_text = match.group(2)
+        yield Command(
+            path,
+            match.group(1).decode(),
+            match.start(),
+            match.end(),
+            _tokens(data, match.start(2), args_text),
+        )
+
+
+def _pipeline_files(model: ProjectModel, config: WranglerConfig) -> list[Path]:
+    root = config.root
+    found: list[Path] = []
+    package = root / "package.json"
+    if package.is_file():
+        found.append(package)
+    for path in sorted(root.rglob("*.sh")):
+        if not SKIPPED_DIRS & set(path.relative_to(root).parts):
+            found.append(path)
+    folder = root
+    while True:
+        workflows = folder / ".github" / "workflows"
+        if workflows.is_dir():
+            found.extend(sorted(p for p in workflows.iterdir() if p.suffix in {".yml", ".yaml"}))
+        if (folder / ".git").exists() or folder == model.root or folder.parent == folder:
+            break
+        folder = folder.parent
+    return found
+
+
+def _package_scripts_only(path: Path, data: bytes) -> bytes:
+    """package.json: blank out everything but the `scripts` values (offsets unchanged)."""
+    try:
+        scripts = json.loads(data).get("scripts") or {}
+    except (ValueError, AttributeError):
+        return b""
+    keep = bytearray(0x0A if byte == 0x0A else 0x20 for byte in data)
+    for value in scripts.values():
+        if not isinstance(value, str):
+            continue
+        encoded = json.dumps(value, ensure_ascii=False)[1:-1].encode()
+        at = data.find(b'"' + encoded + b'"')
+        if at >= 0:
+            keep[at + 1 : at + 1 + len(encoded)] = encoded
+            keep[at + 1 + len(encoded)] = 0x0A  # the command ends with the string
+    return bytes(keep)
+
+
+def _deploy_specs(command: Command) -> tuple[list[tuple[str, str | None, int, int]], bool]:
+    """(version, percentage or None, start, end) per version; and whether parsing was clean."""
+    specs: list[tuple[str, str | None, int, int]] = []
+    ids: list[tuple[str, int, int]] = []
+    percentages: list[str] = []
+    tokens = command.args
+    index = 0
+    while index < len(tokens):
+        word, start, end = tokens[index]
+        if word.startswith("-"):
+            flag, _, inline = word.partition("=")
+            if flag in VALUE_FLAGS:
+                value = (
+                    inline if inline else (tokens[index + 1][0] if index + 1 < len(tokens) else "")
+                )
+                if flag == "--version-id":
+                    span = (
+                        tokens[index + 1]
+                        if not inline and index + 1 < len(tokens)
+                        else (word, start, end)
+                    )
+                    ids.append((value, span[1], span[2]))
+                elif flag == "--percentage":
+                    percentages.append(value)
+                index += 1 if inline else 2
+                continue
+            index += 1
+            continue
+        version, at, pct = word.partition("@")
+        specs.append((version, pct if at else None, start, end))
+        index += 1
+    for position, (version, start, end) in enumerate(ids):
+        flag_pct = percentages[position] if position < len(percentages) else None
+        specs.append((version, flag_pct, start, end))
+    return specs, True
+
+
+def _deploy_findings(command: Command) -> Iterator[tuple[str, Span, dict[str, Any]]]:
+    specs, _ = _deploy_specs(command)
+    whole = Span(command.path, command.start, command.end)
+    if not specs:
+        return
+    for version, _pct, start, end in specs:
+        if not version or DYNAMIC.search(version) or UUID.fullmatch(version.strip("\"'")):
+            continue
+        yield (
+            f"`{version}` is not a version id: `wrangler versions deploy` takes the UUID that "
+            "`wrangler versions upload` printed (tags only label versions at upload time).",
+            Span(command.path, start, end),
+            {"problem": "tag-as-version"},
+        )
+    if len(specs) > 2:
+        yield (
+            f"`wrangler versions deploy` with {len(specs)} versions: at most two versions can "
+            "serve traffic at once.",
+            whole,
+            {"problem": "too-many-versions"},
+        )
+    literal = [pct for _, pct, _, _ in specs]
+    if all(p is not None and re.fullmatch(r"\d+(\.\d+)?", p) for p in literal):
+        total = sum(float(p) for p in literal if p is not None)
+        if abs(total - 100) > 1e-9:
+            data: dict[str, Any] = {"problem": "percentages", "total": total}
+            positional = all(
+                "@" in command.path.read_bytes()[start:end].decode(errors="replace")
+                for _, _, start, end in specs
+            )
+            if (
+                positional
+                and len(specs) == 2
+                and literal[0] is not None
+                and 0 <= float(literal[0]) <= 100
+            ):
+                version, pct, start, end = specs[1]
+                fixed = 100 - float(literal[0])
+                data["replace"] = [start, end, f"{version}@{fixed:g}", f"{version}@{pct}"]
+            yield (
+                f"Percentages of `wrangler versions deploy` sum to {total:g}, not 100.",
+                whole,
+                data,
+            )
+
+
+def _class_declarations(config: WranglerConfig) -> str:
+    sections = [{"m": config.values.get("migrations"), "e": config.values.get("exports")}]
+    for name, env in sorted(config.envs.items()):
+        sections.append({"env": name, "m": env.get("migrations"), "e": env.get("exports")})
+    return json.dumps(sections, sort_keys=True, default=str)
+
+
+def _migrations_changed(config: WranglerConfig) -> bool | None:
+    committed = head_version(config.path)
+    if committed is None:
+        return None
+    try:
+        before = load_config(config.path, committed)
+    except ConfigError:
+        return None
+    return _class_declarations(before) != _class_declarations(config)
+
+
+def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
+    for file in model.files:
+        config = model.config_for_path(file.path)
+        if config is None:
+            continue
+        bound = {b.name: b.class_name for b in config.bindings}
+        data = file.data
+        for cond in walk_type(file.root, "ternary_expression"):
+            yes = cond.child_by_field_name("consequence")
+            no = cond.child_by_field_name("alternative")
+            test = cond.child_by_field_name("condition")
+            if yes is None or no is None or test is None:
+                continue
+            names = []
+            for branch in (yes, no):
+                text = normalize_expr(node_text(data, branch))
+                names.append(
+                    text.rsplit(".", 1)[-1]
+                    if ".env." in f".{text}" or text.startswith("env.")
+                    else ""
+                )
+            if not all(n in bound for n in names) or names[0] == names[1]:
+                continue
+            test_text = node_text(data, test)
+            if not re.search(r"random|hash|%|canary|percent|bucket|rollout", test_text, re.I):
+                continue
+            yield RULE.finding(
+                f"Canary by a second Durable Object binding (`{names[0]}` / `{names[1]}`): the "
+                "two namespaces hold separate objects, so the canary share of traffic sees other "
+                "storage. Ship one binding and roll out with `wrangler versions deploy`; the "
+                "platform pins each object to one version.",
+                node_span(file, cond),
+                data={"problem": "second-binding-canary", "config": str(config.path)},
+            )
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    seen: set[Path] = set()
+    for config in model.configs:
+        changed: bool | None = None
+        for path in _pipeline_files(model, config):
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            scan = _package_scripts_only(path, data) if path.name == "package.json" else data
+            for command in commands_in(path, scan):
+                if command.kind == "deploy" and path not in seen:
+                    for message, span, extra in _deploy_findings(command):
+                        yield RULE.finding(
+                            message, span, data={**extra, "config": str(config.path)}
+                        )
+                elif command.kind == "upload":
+                    if changed is None:
+                        changed = bool(_migrations_changed(config))
+                    if changed:
+                        yield RULE.finding(
+                            "`wrangler versions upload` while `migrations`/`exports` in "
+                            f"{config.path.name} differ from git HEAD: the upload fails (error "
+                            "10211); deploy a migration with `wrangler deploy`.",
+                            Span(path, command.start, command.end),
+                            related=[
+                                Related(config.span(("migrations",), value=False), "migrations")
+                            ],
+                            data={"problem": "upload-with-migrations", "config": str(config.path)},
+                        )
+            seen.add(path)
+    yield from _canary_findings(model)
+
+
+RULE = Rule(
+    id="rollout-unsafe",
+    title="A deployment that cannot roll out gradually as written",
+    severity=Severity.WARNING,
+    docs=DOCS,
+    check=check,
+)

@@ -1,0 +1,309 @@
+"""rollout-unsafe: `wrangler versions` misuse, second-binding canaries, and the generated
+scripts/deploy-gradual.sh (checked with shellcheck and run against a fake wrangler)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from analyzers.wrangler import load_config
+from codeactions import fixes_for
+from codeactions.rollout_unsafe import deploy_script
+from tests.rules._config_support import apply_fix, fixture, line_of, run, text_of
+
+RULE = "rollout-unsafe"
+OLD = "0b6b6d67-1f6e-4a2c-9d3e-2b8e9e3c4a10"
+NEW = "5f0c6a52-8f0d-4a39-9c1b-0d2c8f5a7e21"
+
+
+def _by_file(findings, root: Path) -> set[tuple[str, int, str]]:
+    return {
+        (f.span.path.relative_to(root.resolve()).as_posix(), line_of(f), f.data["problem"])
+        for f in findings
+    }
+
+
+def test_versions_misuse_in_scripts_workflows_and_second_binding_canary(tmp_path: Path) -> None:
+    root = fixture(RULE, "pipelines", tmp_path)
+    findings, _ = run(RULE, root)
+    assert _by_file(findings, root) == {
+        # "release": … && wrangler versions deploy v1.4.0@10 -y
+        ("package.json", 6, "tag-as-version"),
+        ("package.json", 6, "percentages"),
+        # three versions across a line continuation
+        ("scripts/release.sh", 8, "too-many-versions"),
+        ("scripts/release.sh", 10, "percentages"),
+        # --version-id/--percentage pairs in a folded YAML command: 30 + 60
+        (".github/workflows/deploy.yml", 12, "percentages"),
+        ("src/index.ts", 20, "second-binding-canary"),
+    }
+    tag = next(f for f in findings if f.data["problem"] == "tag-as-version")
+    assert text_of(tag) == "v1.4.0@10"
+    # not reported: `$NEW@10 $OLD@90`, `${{ steps.upload.outputs.version }}@100`, comments,
+    # `$NEW_VERSION@50 $OLD_VERSION@50`, and a ternary between the same binding
+
+
+def test_percentage_fix_and_deploy_script_fix(tmp_path: Path) -> None:
+    root = fixture(RULE, "pipelines", tmp_path)
+    findings, model = run(RULE, root)
+    finding = next(
+        f for f in findings if f.data["problem"] == "percentages" and f.path.suffix == ".sh"
+    )
+    fixes = {f.fix_id: f for f in fixes_for(finding, model)}
+    assert set(fixes) == {"rollout-unsafe.percentages", "rollout-unsafe.deploy-script"}
+    assert all(f.is_safe for f in fixes.values())
+    apply_fix(fixes["rollout-unsafe.percentages"])
+    text = (root / "scripts" / "release.sh").read_text()
+    assert 'npx wrangler versions deploy "$NEW@25" "$OLD@75" --message "stage 2" -y\n' in text
+    apply_fix(fixes["rollout-unsafe.deploy-script"])
+    assert (root / "scripts" / "deploy-gradual.sh").is_file()
+    # fixed: neither finding comes back, and the script is not offered twice
+    findings, model = run(RULE, root)
+    assert ("scripts/release.sh", 10, "percentages") not in _by_file(findings, root)
+    assert all(
+        fix.fix_id != "rollout-unsafe.deploy-script"
+        for f in findings
+        for fix in fixes_for(f, model)
+    )
+    # the generated script itself is not read as a misuse
+    assert not any(f.path.name == "deploy-gradual.sh" for f in findings)
+
+
+def test_flag_style_percentages_are_reported_without_a_rewrite(tmp_path: Path) -> None:
+    root = fixture(RULE, "pipelines", tmp_path)
+    findings, model = run(RULE, root)
+    finding = next(f for f in findings if f.path.suffix == ".yml")
+    assert [f.fix_id for f in fixes_for(finding, model)] == ["rollout-unsafe.deploy-script"]
+
+
+# -- `versions upload` while migrations changed (git) -------------------------------------------
+
+
+def _git(root: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def _add_migration(config: Path) -> None:
+    config.write_text(
+        config.read_text().replace(
+            '"migrations": [{ "tag": "v1", "new_sqlite_classes": ["Room", "RoomCanary"] }],',
+            '"migrations": [{ "tag": "v1", "new_sqlite_classes": ["Room", "RoomCanary"] }, '
+            '{ "tag": "v2", "new_sqlite_classes": ["Lobby"] }],',
+        )
+    )
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_upload_while_migrations_differ_from_head(tmp_path: Path) -> None:
+    root = fixture(RULE, "pipelines", tmp_path)
+    findings, _ = run(RULE, root)
+    assert not any(f.data["problem"] == "upload-with-migrations" for f in findings)  # no git
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "init")
+    findings, _ = run(RULE, root)
+    assert not any(f.data["problem"] == "upload-with-migrations" for f in findings)
+    config = root / "wrangler.jsonc"
+    config.write_text(config.read_text().replace('// "canary"', "// a comment edit only"))
+    findings, _ = run(RULE, root)
+    assert not any(f.data["problem"] == "upload-with-migrations" for f in findings)
+    _add_migration(config)
+    findings, _ = run(RULE, root)
+    uploads = {
+        (f.span.path.name, line_of(f))
+        for f in findings
+        if f.data["problem"] == "upload-with-migrations"
+    }
+    assert uploads == {("package.json", 6), ("deploy.yml", 9)}
+
+
+# -- the generated script ---------------------------------------------------------------------
+
+FAKE_WRANGLER = """#!/usr/bin/env bash
+# records every call; answers like wrangler does
+echo "$*" >> "$WRANGLER_LOG"
+case "$1 $2" in
+  "deployments status")
+    printf '{"id":"d1","versions":[{"version_id":"%s","percentage":100}]}\\n' "$FAKE_OLD" ;;
+  "versions upload")
+    echo "Uploaded rooms (1.2 sec)"
+    echo "Worker Version ID: $FAKE_NEW" ;;
+  "versions deploy")
+    echo "deployed" ;;
+esac
+"""
+
+
+def _script_project(tmp_path: Path, config_name: str = "wrangler.jsonc") -> tuple[Path, Path]:
+    root = fixture(RULE, "pipelines", tmp_path)
+    if config_name == "wrangler.toml":
+        (root / "wrangler.jsonc").unlink()
+        (root / "wrangler.toml").write_text(
+            'name = "rooms"\nmain = "src/index.ts"\n\n[[durable_objects.bindings]]\n'
+            'name = "ROOM"\nclass_name = "Room"\n\n# history\n[[migrations]]\ntag = "v1"\n'
+            'new_sqlite_classes = ["Room"]  # first\n\n[vars]\nMODE = "prod"\n'
+        )
+    config = load_config(root / config_name)
+    script = root / "scripts" / "deploy-gradual.sh"
+    script.write_text(deploy_script(config))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "wrangler"
+    fake.write_text(FAKE_WRANGLER)
+    fake.chmod(0o755)
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "live")
+    _git(root, "tag", "deployed-rooms")
+    return root, script
+
+
+def _deploy(root: Path, script: Path, tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "WRANGLER_LOG": str(tmp_path / "calls.log"),
+        "FAKE_OLD": OLD,
+        "FAKE_NEW": NEW,
+        "PAUSE_SECONDS": "0",
+        **extra,
+    }
+    return subprocess.run(
+        ["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+
+
+def _calls(tmp_path: Path) -> list[str]:
+    log = tmp_path / "calls.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+needs_tools = pytest.mark.skipif(
+    shutil.which("git") is None or shutil.which("node") is None, reason="needs git and node"
+)
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="apt-get install -y shellcheck")
+@pytest.mark.parametrize("name", ["wrangler.jsonc", "wrangler.toml"])
+def test_generated_script_passes_shellcheck(tmp_path: Path, name: str) -> None:
+    root = fixture(RULE, "pipelines", tmp_path)
+    if name == "wrangler.toml":
+        (root / name).write_text('name = "rooms"\nmain = "src/index.ts"\n')
+    script = tmp_path / "deploy-gradual.sh"
+    script.write_text(deploy_script(load_config(root / name)))
+    done = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+
+
+@needs_tools
+@pytest.mark.parametrize("name", ["wrangler.jsonc", "wrangler.toml"])
+def test_script_uploads_then_deploys_in_stages(tmp_path: Path, name: str) -> None:
+    root, script = _script_project(tmp_path, name)
+    done = _deploy(root, script, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert _calls(tmp_path) == [
+        "deployments status --json",
+        "versions upload",
+        f"versions deploy {NEW}@10 {OLD}@90 --yes",
+        f"versions deploy {NEW}@50 {OLD}@50 --yes",
+        f"versions deploy {NEW}@100 --yes",
+    ]
+    # the record of what is live moved to HEAD
+    assert _git(root, "rev-parse", "deployed-rooms") == _git(root, "rev-parse", "HEAD")
+
+
+@needs_tools
+def test_script_stages_env_and_comment_only_config_edits(tmp_path: Path) -> None:
+    root, script = _script_project(tmp_path)
+    config = root / "wrangler.jsonc"
+    config.write_text("// reviewed 2026-11\n" + config.read_text())
+    done = _deploy(root, script, tmp_path, STAGES="25 100", WRANGLER_ENV="staging")
+    assert done.returncode == 0, done.stderr
+    assert _calls(tmp_path) == [
+        "deployments status --json --env staging",
+        "versions upload --env staging",
+        f"versions deploy {NEW}@25 {OLD}@75 --yes --env staging",
+        f"versions deploy {NEW}@100 --yes --env staging",
+    ]
+
+
+@needs_tools
+@pytest.mark.parametrize("name", ["wrangler.jsonc", "wrangler.toml"])
+def test_script_refuses_when_migrations_changed(tmp_path: Path, name: str) -> None:
+    root, script = _script_project(tmp_path, name)
+    config = root / name
+    if name == "wrangler.toml":
+        config.write_text(
+            config.read_text().replace(
+                "[vars]", '[[migrations]]\ntag = "v2"\nnew_sqlite_classes = ["Lobby"]\n\n[vars]'
+            )
+        )
+    else:
+        _add_migration(config)
+    done = _deploy(root, script, tmp_path)
+    assert done.returncode != 0
+    assert "migrations/exports" in done.stderr and "wrangler deploy" in done.stderr
+    assert _calls(tmp_path) == []  # nothing uploaded, nothing deployed
+
+
+@needs_tools
+def test_script_refuses_without_a_record_of_the_last_deployment(tmp_path: Path) -> None:
+    root, script = _script_project(tmp_path)
+    _git(root, "tag", "-d", "deployed-rooms")
+    done = _deploy(root, script, tmp_path)
+    assert done.returncode != 0 and "git tag deployed-rooms" in done.stderr
+    assert _calls(tmp_path) == []
+
+
+@needs_tools
+def test_failed_health_check_rolls_back(tmp_path: Path) -> None:
+    root, script = _script_project(tmp_path)
+    done = _deploy(root, script, tmp_path, HEALTH_CHECK="exit 3")
+    assert done.returncode == 1
+    assert _calls(tmp_path) == [
+        "deployments status --json",
+        "versions upload",
+        f"versions deploy {NEW}@10 {OLD}@90 --yes",
+        f"versions deploy {OLD}@100 --yes",
+    ]
+    assert "health check failed" in done.stderr
+
+
+@needs_tools
+def test_script_refuses_during_another_rollout(tmp_path: Path) -> None:
+    root, script = _script_project(tmp_path)
+    fake = tmp_path / "bin" / "wrangler"
+    fake.write_text(
+        fake.read_text().replace(
+            '"percentage":100}]}', '"percentage":90},{"version_id":"x","percentage":10}]}'
+        )
+    )
+    done = _deploy(root, script, tmp_path)
+    assert done.returncode != 0 and "finish that rollout first" in done.stderr
+    assert _calls(tmp_path) == ["deployments status --json"]
+
+
+def test_script_documents_affinity_and_code_update_strategy(tmp_path: Path) -> None:
+    root = fixture(RULE, "pipelines", tmp_path)
+    text = deploy_script(load_config(root / "wrangler.jsonc"))
+    assert "Cloudflare-Workers-Version-Key" in text
+    assert "durable_objects.code_update_strategy" in text
+    assert "10211" in text
+    assert json.dumps("rooms")[1:-1] in text
