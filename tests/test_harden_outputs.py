@@ -97,7 +97,7 @@ def test_index_pattern_produces_test_vitest_setup_readme(fakes: Fakes, project: 
     assert 'from "cloudflare:test"' in text and "runInDurableObject" in text
     assert "runDurableObjectAlarm" not in text  # only what the tests use is imported
     assert '["COUNTER"]' in text
-    assert 'expect(names).toContain("idx_hits_day");' in text
+    assert '["idx_hits_day", "hits"]' in text
     assert "// durable-harden:pattern sql-missing-index" in text
     assert not parse_source(test, plan.contents[test]).error_ranges
 
