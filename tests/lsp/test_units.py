@@ -1,0 +1,186 @@
+"""Unit tests for the server's building blocks (no server process)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from analyzers.analysis import Settings, analyze_paths
+from analyzers.findings import Severity
+from analyzers.settings_file import (
+    SettingsError,
+    apply,
+    find_settings_file,
+    parse_settings_file,
+    settings_for,
+)
+from analyzers.source import LineIndex, changed_region, parse_source, reparse
+from codeactions import apply_edits, fixes_for
+from codeactions.suppress import disable_for_file, disable_for_line
+from server.documents import to_offset, to_position
+from tests.lsp.conftest import DO_FILE, WRANGLER
+
+
+# -- positions ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("encoding", "column"),
+    [("utf-8", len("a😀漢b".encode())), ("utf-16", 1 + 2 + 1 + 1), ("utf-32", 4)],
+)
+def test_position_round_trip_with_astral_and_cjk(encoding: str, column: int):
+    data = "first\r\na😀漢b|x\n".encode()
+    lines = LineIndex(data)
+    offset = data.index(b"|")
+    assert to_position(lines, offset, encoding) == (1, column)
+    assert to_offset(lines, 1, column, encoding) == offset
+    # past the end of a line clamps to the line end (before \r\n)
+    assert to_offset(lines, 0, 99, encoding) == len("first")
+    assert to_offset(lines, 9, 0, encoding) == len(data)
+
+
+# -- incremental reparse ----------------------------------------------------------------------
+def test_reparse_matches_full_parse_on_random_edits():
+    rng = random.Random(7)
+    source = parse_source(Path("a.ts"), DO_FILE.encode())
+    pieces = ["setTimeout(", ")", "{", "}", "😀", "\n", "const x = 1;", ""]
+    for _ in range(60):
+        data = source.data
+        start = rng.randrange(len(data) + 1)
+        end = min(len(data), start + rng.randrange(4))
+        new = data[:start] + rng.choice(pieces).encode() + data[end:]
+        try:
+            new.decode()
+        except UnicodeDecodeError:
+            continue
+        incremental = reparse(source, new)
+        full = parse_source(Path("a.ts"), new)
+        assert str(incremental.root) == str(full.root)
+        source = incremental
+
+
+def test_changed_region():
+    assert changed_region(b"abcdef", b"abXdef") == (2, 3, 3)
+    assert changed_region(b"aaaa", b"aaa") == (3, 4, 3)
+    assert changed_region(b"", b"abc") == (0, 0, 3)
+
+
+def test_reparse_keeps_the_old_tree_intact():
+    old = parse_source(Path("a.ts"), b"let a = 1;\n")
+    before = str(old.root)
+    new = reparse(old, b"let abc = 1;\n")
+    assert str(old.root) == before
+    assert new.data == b"let abc = 1;\n"
+
+
+# -- settings files ---------------------------------------------------------------------------
+def test_nearest_settings_file_wins(tmp_path: Path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "durable-harden.jsonc").write_text('{"ignore": ["timer-blocks-hibernation"]}')
+    pkg = tmp_path / "packages" / "api"
+    (pkg / "src").mkdir(parents=True)
+    (pkg / "package.json").write_text(
+        '{"name": "api", "durable-harden": {"severity": {"unused-suppression": "off"}}}'
+    )
+    assert find_settings_file(pkg / "src" / "a.ts") == pkg / "package.json"
+    assert find_settings_file(tmp_path / "src" / "a.ts") == tmp_path / "durable-harden.jsonc"
+    settings, found = settings_for(pkg / "src" / "a.ts")
+    assert found is not None and found.path == pkg / "package.json"
+    assert "unused-suppression" in settings.ignore
+    # a package.json without the key is not a settings file
+    (pkg / "package.json").write_text('{"name": "api"}')
+    assert find_settings_file(pkg / "src" / "a.ts") == tmp_path / "durable-harden.jsonc"
+
+
+def test_settings_values_and_errors(tmp_path: Path):
+    path = tmp_path / "durable-harden.jsonc"
+    path.write_text(
+        """{
+      // comments and trailing commas are fine
+      "select": ["ALL"],
+      "severity": {"timer-blocks-hibernation": "error"},
+      "unsafeFixes": true,
+      "exclude": ["generated/**"],
+      "colour": "blue",
+    }"""
+    )
+    loaded = parse_settings_file(path)
+    assert loaded.warnings and "colour" in loaded.warnings[0]
+    settings = apply(loaded.raw, Settings(ignore=["x"]))
+    assert settings.select == ["ALL"] and settings.ignore == ["x"] and settings.unsafe_fixes
+    assert settings.severity["timer-blocks-hibernation"] is Severity.ERROR
+    assert loaded.excludes(tmp_path / "generated" / "a.ts")
+    assert not loaded.excludes(tmp_path / "src" / "a.ts")
+    path.write_text('{"severity": {"timer-blocks-hibernation": "loud"}}')
+    with pytest.raises(SettingsError, match="unknown severity"):
+        parse_settings_file(path)
+    path.write_text("{ not json")
+    with pytest.raises(SettingsError, match="not valid JSONC"):
+        parse_settings_file(path)
+
+
+def test_cli_reads_the_settings_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from server.cli import main
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "wrangler.jsonc").write_text(WRANGLER)
+    timer = DO_FILE.replace("tick() {}", "tick() {\n    setInterval(() => this.tick(), 5000);\n  }")
+    (tmp_path / "src" / "ticker.ts").write_text(timer)
+    assert main(["check", str(tmp_path)]) == 1
+    (tmp_path / "durable-harden.jsonc").write_text('{"ignore": ["timer-blocks-hibernation"]}')
+    assert main(["check", str(tmp_path)]) == 0
+    # flags win over the file
+    assert main(["check", "--ignore", "unused-suppression", str(tmp_path)]) == 1
+    capsys.readouterr()
+
+
+# -- suppression fixes ------------------------------------------------------------------------
+def _timer_project(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "wrangler.jsonc").write_text(WRANGLER)
+    path = tmp_path / "src" / "ticker.ts"
+    path.write_text(DO_FILE.replace("  tick() {}\n", body))
+    return path
+
+
+def test_disable_fixes_silence_the_finding_and_are_clean(tmp_path: Path):
+    path = _timer_project(tmp_path, "  tick() {\n    setInterval(() => this.tick(), 5000);\n  }\n")
+    result = analyze_paths([path])
+    (finding,) = [f for f in result.findings if f.rule_id == "timer-blocks-hibernation"]
+    data = path.read_bytes()
+    for fix in (disable_for_line(finding, data), disable_for_file(finding, data)):
+        new = apply_edits(data, fix.edits)
+        assert not parse_source(path, new).root.has_error
+        path.write_bytes(new)
+        assert analyze_paths([path]).findings == []
+        path.write_bytes(data)
+
+
+def test_disable_for_line_extends_an_existing_directive(tmp_path: Path):
+    path = _timer_project(
+        tmp_path,
+        "  tick() {\n    // durable-harden-ignore unused-suppression: kept\n"
+        "    setInterval(() => this.tick(), 5000);\n  }\n",
+    )
+    result = analyze_paths([path], Settings(ignore=["unused-suppression"]))
+    (finding,) = [f for f in result.findings if f.rule_id == "timer-blocks-hibernation"]
+    new = apply_edits(path.read_bytes(), disable_for_line(finding, path.read_bytes()).edits)
+    assert b"// durable-harden-ignore unused-suppression, timer-blocks-hibernation: kept" in new
+
+
+def test_unused_suppression_fix_removes_one_rule_or_the_line(tmp_path: Path):
+    path = _timer_project(
+        tmp_path,
+        "  tick() {\n    // durable-harden-ignore timer-blocks-hibernation, unbounded-table-growth: x\n"
+        "    setInterval(() => this.tick(), 5000);\n    return 1; // durable-harden-ignore timer-blocks-hibernation\n  }\n",
+    )
+    result = analyze_paths([path])
+    unused = [f for f in result.findings if f.rule_id == "unused-suppression"]
+    assert len(unused) == 2
+    data = path.read_bytes()
+    edits = [e for f in unused for fix in fixes_for(f, result.model) for e in fix.edits]
+    new = apply_edits(data, edits)
+    assert b"// durable-harden-ignore timer-blocks-hibernation: x\n" in new
+    assert b"return 1;\n" in new
+    path.write_bytes(new)
+    assert analyze_paths([path]).findings == []
