@@ -388,3 +388,16 @@ def stub_calls(model: ProjectModel, cls: DurableObjectClass) -> list[StubCall]:
                 StubCall(access.file, call, node_text(data, prop), call_args(call), access, name)
             )
     return calls
+
+
+def all_stub_calls(model: ProjectModel) -> list[StubCall]:
+    """Stub calls for every Durable Object class, each call once."""
+    seen: set[tuple[Path, int]] = set()
+    calls: list[StubCall] = []
+    for cls in model.classes:
+        for call in stub_calls(model, cls):
+            key = (call.file.path, call.call.start_byte)
+            if key not in seen:
+                seen.add(key)
+                calls.append(call)
+    return calls

@@ -1,0 +1,113 @@
+"""rpc-result-not-disposed: an RPC result that holds stubs, kept without `using`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from tree_sitter import Node
+
+from analyzers.classes import DurableObjectClass
+from analyzers.findings import Finding, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._bindings import stub_calls
+from analyzers.rules._common import REF_RULES, node_span
+from analyzers.tsutil import node_text, walk_type
+
+DOCS = RuleDocs(
+    what="""
+Reports `const x = await stub.m()` when the Durable Object method `m` returns something that
+holds stubs: an instance of a class extending `RpcTarget`, or a function (both cross the RPC
+boundary as stubs). Results kept with `using` are not reported.
+""",
+    why="""
+Stubs inside an RPC result keep the remote object (and the connection to it) alive until they
+are disposed. Without disposal the runtime logs "An RPC result was not disposed properly" and
+holds the resources until garbage collection, which may be never in a busy isolate.
+""",
+    example="""
+```ts
+const session = await env.ROOMS.getByName(room).open(user);  // reported
+using session = await env.ROOMS.getByName(room).open(user);  // fixed: disposed at scope end
+```
+""",
+    fix="""
+Safe: `const` becomes `using` (TypeScript 5.2+ explicit resource management, supported by
+workerd). The result is disposed when the enclosing block ends, so it must not be returned or
+stored for later.
+""",
+    references=(f"{REF_RULES} (dispose RPC results that hold stubs)",),
+)
+
+
+def _rpc_targets(model: ProjectModel) -> set[str]:
+    names: set[str] = set()
+    for file in model.files:
+        for decl in walk_type(file.root, "class_declaration"):
+            heritage = next((c for c in decl.children if c.type == "class_heritage"), None)
+            name = decl.child_by_field_name("name")
+            if heritage is not None and name is not None:
+                if re.search(r"\bextends\s+RpcTarget\b", node_text(file.data, heritage)):
+                    names.add(node_text(file.data, name))
+    return names
+
+
+def returns_stubs(cls: DurableObjectClass, method: Node, targets: set[str]) -> bool:
+    data = cls.file.data
+    ret_type = method.child_by_field_name("return_type")
+    if ret_type is not None and any(
+        re.search(rf"\b{re.escape(t)}\b", node_text(data, ret_type)) for t in targets
+    ):
+        return True
+    for ret in walk_type(method, "return_statement"):
+        value = next((c for c in ret.named_children if c.type != "comment"), None)
+        if value is None:
+            continue
+        if value.type == "new_expression":
+            ctor = value.child_by_field_name("constructor")
+            if ctor is not None and node_text(data, ctor) in targets:
+                return True
+        if value.type in {"arrow_function", "function_expression"}:
+            return True
+    return False
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    targets = _rpc_targets(model)
+    for cls in model.classes:
+        holding = {
+            name for name, node in cls.rpc_methods.items() if returns_stubs(cls, node, targets)
+        }
+        if not holding:
+            continue
+        for call in stub_calls(model, cls):
+            if call.method not in holding:
+                continue
+            node = call.call
+            parent = node.parent
+            if parent is None or parent.type != "await_expression":
+                continue
+            declarator = parent.parent
+            if declarator is None or declarator.type != "variable_declarator":
+                continue
+            declaration = declarator.parent
+            if declaration is None or declaration.type != "lexical_declaration":
+                continue
+            keyword = declaration.children[0] if declaration.children else None
+            if keyword is None or keyword.type != "const":
+                continue  # `using` (or let/var, which `using` cannot replace blindly)
+            yield RULE.finding(
+                f"`{call.method}()` returns stubs; keep its result with `using` so they are "
+                "disposed, or the runtime warns that an RPC result was not disposed.",
+                node_span(call.file, keyword),
+                data={"class": cls.name, "method": call.method},
+            )
+
+
+RULE = Rule(
+    id="rpc-result-not-disposed",
+    title="An RPC result holding stubs is never disposed",
+    severity=Severity.INFO,
+    docs=DOCS,
+    check=check,
+)

@@ -1,0 +1,32 @@
+"""Fix for rpc-compat-date: move compatibility_date to 2024-04-03 (unsafe)."""
+
+from __future__ import annotations
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.rules.rpc_compat_date import RPC_DATE
+from codeactions.fix import Edit, Fix, Safety
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    config = next((c for c in model.configs if str(c.path) == finding.data.get("config")), None)
+    if config is None or ("compatibility_date",) not in config.spans:
+        return []
+    start, end = config.spans[("compatibility_date",)].value
+    old = config.data[start:end].decode()
+    quote = old[0] if old[:1] in {'"', "'"} else ""
+    return [
+        Fix(
+            fix_id="rpc-compat-date.bump",
+            title=f"Set compatibility_date to {RPC_DATE}",
+            safety=Safety.UNSAFE,
+            edits=[Edit(config.path, start, end, f"{quote}{RPC_DATE}{quote}")],
+            review=(
+                f"Every runtime change between {old.strip(quote)} and {RPC_DATE} applies to the "
+                "whole Worker: read the compatibility-dates page for that range and test."
+            ),
+        )
+    ]
+
+
+BUILDERS = {"rpc-compat-date": build}

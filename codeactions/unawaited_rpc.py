@@ -1,0 +1,25 @@
+"""Fix for unawaited-rpc: `await` the stub call in an async function."""
+
+from __future__ import annotations
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from codeactions.fix import Edit, Fix, Safety
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    if not finding.data.get("async"):
+        return []
+    start = finding.span.start
+    return [
+        Fix(
+            fix_id="unawaited-rpc.await",
+            title=f"Await `{finding.data.get('method')}()`",
+            safety=Safety.SAFE,
+            edits=[Edit(finding.span.path, start, start, "await ")],
+            review="The caller now waits for the object and sees its errors.",
+        )
+    ]
+
+
+BUILDERS = {"unawaited-rpc": build}

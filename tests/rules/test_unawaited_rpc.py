@@ -1,0 +1,41 @@
+"""unawaited-rpc: stub calls whose promise is dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codeactions import fixes_for
+from tests.rules._config_support import (
+    fix_all,
+    fixture,
+    line_of,
+    no_new_syntax_errors,
+    run,
+    snapshot,
+)
+
+RULE = "unawaited-rpc"
+
+
+def test_dropped_stub_calls_are_reported(tmp_path: Path) -> None:
+    root = fixture(RULE, "worker", tmp_path)
+    findings, _ = run(RULE, root)
+    # not: `void stub.remove()`, `ctx.waitUntil(stub.remove())`, awaited and `using` calls
+    assert sorted((line_of(f), f.data["method"], f.data["async"]) for f in findings) == [
+        (39, "count", False),  # in a helper that is not async
+        (46, "remove", True),
+    ]
+
+
+def test_fix_awaits_inside_async_functions_only(tmp_path: Path) -> None:
+    root = fixture(RULE, "worker", tmp_path)
+    before = snapshot(root)
+    findings, model = run(RULE, root)
+    sync = next(f for f in findings if not f.data["async"])
+    assert fixes_for(sync, model) == []
+    assert fix_all(RULE, root) == 1
+    assert fix_all(RULE, root) == 0
+    no_new_syntax_errors(before, root)
+    text = (root / "src" / "index.ts").read_text()
+    assert '    await stub.remove("ghost"); // flagged\n' in text
+    assert "  env.ROOMS.getByName(room).count(); // flagged\n" in text
