@@ -59,6 +59,12 @@ class ProjectModel:
 
     # -- scoping: which config and which schema a file belongs to ---------------------------
     def config_for_path(self, path: Path) -> WranglerConfig | None:
+        cache = self.__dict__.setdefault("_config_for_path_cache", {})
+        if path not in cache:
+            cache[path] = self._nearest_config(path)
+        return cache[path]  # type: ignore[no-any-return]
+
+    def _nearest_config(self, path: Path) -> WranglerConfig | None:
         best: WranglerConfig | None = None
         for config in self.configs:
             if config.root == path.parent or config.root in path.parents:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from tree_sitter import Node
@@ -56,11 +58,55 @@ def walk(node: Node) -> Iterator[Node]:
                 break
 
 
+# One pre-order walk per tree gives every node by type; later look-ups are range filters.
+# Keyed by the root's identity; bounded so a long-lived language server does not keep old trees.
+_INDEX_LIMIT = 256
+_indexes: OrderedDict[tuple[int, int, int], dict[str, list[Node]]] = OrderedDict()
+
+
+def _root_of(node: Node) -> Node:
+    while True:
+        parent = node.parent
+        if parent is None:
+            return node
+        node = parent
+
+
+def _type_index(root: Node) -> dict[str, list[Node]]:
+    key = (root.id, root.end_byte, root.descendant_count)
+    index = _indexes.get(key)
+    if index is not None:
+        _indexes.move_to_end(key)
+        return index
+    index = {}
+    for child in walk(root):
+        index.setdefault(child.type, []).append(child)
+    _indexes[key] = index
+    if len(_indexes) > _INDEX_LIMIT:
+        _indexes.popitem(last=False)
+    return index
+
+
 def walk_type(node: Node, *types: str) -> Iterator[Node]:
-    wanted = set(types)
-    for child in walk(node):
-        if child.type in wanted:
-            yield child
+    """Descendants of `node` (itself included) of the given types, in pre-order."""
+    index = _type_index(_root_of(node))
+    start, end = node.start_byte, node.end_byte
+    found: list[Node] = []
+    for kind in set(types):
+        nodes = index.get(kind)
+        if not nodes:
+            continue
+        first = bisect.bisect_left(nodes, start, key=lambda n: n.start_byte)
+        for candidate in nodes[first:]:
+            if candidate.start_byte > end:
+                break
+            if candidate.end_byte <= end and not (
+                candidate.start_byte == end and candidate.end_byte == end and end > start
+            ):
+                found.append(candidate)
+    if len(types) > 1:
+        found.sort(key=lambda n: (n.start_byte, -n.end_byte))
+    yield from found
 
 
 def enclosing(node: Node, *types: str) -> Node | None:
