@@ -16,7 +16,8 @@ DOCS = RuleDocs(
 Reports a `class_name` in `durable_objects.bindings` (top level or an `env.<name>` section) that
 is not a *named* export of the Worker's `main` module. Re-exports are followed:
 `export { X } from "./x"`, `export { Impl as X } from "./x"` and `export * from "./x"` chains
-count, as does `export class X`. `export default class X` does not. Bindings with a
+count, as does `export class X`. `export default class X` does not. A class that no file
+declares is left to `binding-class-not-found`. Bindings with a
 `script_name` point at another Worker's class and are skipped. When the main module is not among
 the analysed files, or a re-export chain leaves them (a package), nothing is reported.
 """,
@@ -61,6 +62,8 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             if exports_name(main, binding.class_name, known) is not False:
                 continue
             declared = model.classes_named(binding.class_name)
+            if not declared:
+                continue  # exists nowhere: binding-class-not-found reports it
             related = [
                 Related(node_span(c.file, c.name_node), "class declared here") for c in declared
             ]

@@ -1,0 +1,70 @@
+"""binding-class-not-found: a binding names a Durable Object class that exists nowhere."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+
+from analyzers.findings import Finding, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._bindings import exports_name, known_files, local_bindings, main_module
+from analyzers.rules._common import REF_MIGRATIONS
+
+DOCS = RuleDocs(
+    what="""
+Reports a `class_name` in `durable_objects.bindings` (no `script_name`) when no class of that
+name is declared in any analysed file and the main module does not export the name from
+elsewhere (a package re-export counts as existing). Typically a typo or a class that was
+renamed in code but not in the config.
+""",
+    why="""
+`wrangler deploy` fails when a bound class is not exported by the Worker; when the class was
+renamed in code, the binding (and the migrations) must follow with a `renamed_classes`
+migration, or the data of every object stays with the old name.
+""",
+    example="""
+```jsonc
+{ "name": "ROOMS", "class_name": "ChatRom" }   // reported: the class is ChatRoom
+```
+""",
+    fix="""
+Unsafe: when one Durable Object class of the project has a close name and is not bound yet,
+the `class_name` value is replaced by it. If the class was renamed after its objects were
+created, a `renamed_classes` migration is also needed (a reviewer must decide).
+""",
+    references=(f"{REF_MIGRATIONS}",),
+)
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    known = known_files(model)
+    for config in model.configs:
+        bound = {b.class_name for b in config.bindings}
+        for binding in local_bindings(config):
+            if model.classes_named(binding.class_name):
+                continue
+            main = main_module(model, config, binding.env)
+            if main is None or exports_name(main, binding.class_name, known) is not False:
+                continue
+            candidates = sorted({c.name for c in model.classes} - bound)
+            close = difflib.get_close_matches(binding.class_name, candidates, n=1, cutoff=0.6)
+            hint = f" Did you mean `{close[0]}`?" if close else ""
+            yield RULE.finding(
+                f"Binding `{binding.name}` names class `{binding.class_name}`, which no file "
+                f"declares.{hint}",
+                config.span((*binding.path, "class_name")),
+                data={
+                    "class": binding.class_name,
+                    "config": str(config.path),
+                    "suggestion": close[0] if close else None,
+                },
+            )
+
+
+RULE = Rule(
+    id="binding-class-not-found",
+    title="A Durable Object binding names a class that does not exist",
+    severity=Severity.ERROR,
+    docs=DOCS,
+    check=check,
+)

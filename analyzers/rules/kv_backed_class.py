@@ -1,0 +1,113 @@
+"""kv-backed-class: a migration creates a KV-backed (`new_classes`) Durable Object class."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from analyzers.findings import Finding, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._common import REF_CHANGELOG, REF_LIMITS, REF_MIGRATIONS
+from analyzers.rules._git import head_version
+from analyzers.wrangler import ConfigError, KeyPath, WranglerConfig, load_config
+
+DOCS = RuleDocs(
+    what="""
+Reports each class listed in a migration's `new_classes` (top level or an `env.<name>`
+section): as an error when the class runs SQL (`ctx.storage.sql`), which only SQLite-backed
+classes have; as a warning otherwise.
+""",
+    why="""
+`new_classes` creates KV-backed objects: no SQL API, 128 KiB values, and since changelog
+2026-07-09 refused on accounts that have no KV-backed classes yet. New classes should be
+SQLite-backed (`new_sqlite_classes`, or an `exports` entry with `"storage": "sqlite"`). A
+class's storage backend cannot change after its first deployment.
+""",
+    example="""
+```jsonc
+"migrations": [{ "tag": "v1", "new_classes": ["Counter"] }]          // reported
+"migrations": [{ "tag": "v1", "new_sqlite_classes": ["Counter"] }]   // fixed (never deployed)
+```
+""",
+    fix="""
+Unsafe, and offered only when the entry is not in the committed config (git HEAD), i.e. it is
+very likely not deployed: the key `new_classes` becomes `new_sqlite_classes`. A class that has
+been deployed KV-backed keeps that backend; moving its data needs a new class and a copy.
+""",
+    references=(
+        f"{REF_MIGRATIONS}",
+        f"{REF_LIMITS}",
+        f"{REF_CHANGELOG} (2026-07-09: new_classes refused on accounts without KV-backed classes)",
+    ),
+)
+
+
+def migration_lists(config: WranglerConfig) -> Iterator[tuple[KeyPath, list[Any]]]:
+    items = config.values.get("migrations")
+    if isinstance(items, list):
+        yield ("migrations",), items
+    for name, env in config.envs.items():
+        items = env.get("migrations")
+        if isinstance(items, list):
+            yield ("env", name, "migrations"), items
+
+
+def _committed(config: WranglerConfig) -> WranglerConfig | None:
+    data = head_version(config.path)
+    if data is None:
+        return None
+    try:
+        return load_config(config.path, data)
+    except ConfigError:
+        return None
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    sql_classes = {s.cls.name for s in model.statements if s.cls is not None}
+    for config in model.configs:
+        committed: WranglerConfig | bool | None = False
+        for path, items in migration_lists(config):
+            for index, item in enumerate(items):
+                if not isinstance(item, dict):
+                    continue
+                names = item.get("new_classes")
+                if not isinstance(names, list):
+                    continue
+                if committed is False:
+                    committed = _committed(config)
+                deployed = False
+                if isinstance(committed, WranglerConfig):
+                    old = dict(migration_lists(committed)).get(path)
+                    deployed = isinstance(old, list) and any(
+                        isinstance(o, dict) and o.get("tag") == item.get("tag") for o in old
+                    )
+                for position, name in enumerate(names):
+                    uses_sql = str(name) in sql_classes
+                    yield RULE.finding(
+                        f"`{name}` is created KV-backed (`new_classes`)"
+                        + (
+                            " but runs SQL: `ctx.storage.sql` exists only in SQLite-backed classes"
+                            if uses_sql
+                            else "; new classes should be SQLite-backed (`new_sqlite_classes`)"
+                        )
+                        + ".",
+                        config.span((*path, index, "new_classes", position)),
+                        severity=Severity.ERROR if uses_sql else Severity.WARNING,
+                        data={
+                            "class": str(name),
+                            "config": str(config.path),
+                            "entry": [*path, index],
+                            "sql": uses_sql,
+                            "committed": deployed,
+                            "mixed": "new_sqlite_classes" in item,
+                        },
+                    )
+
+
+RULE = Rule(
+    id="kv-backed-class",
+    title="A Durable Object class created KV-backed (`new_classes`)",
+    severity=Severity.WARNING,
+    docs=DOCS,
+    check=check,
+)

@@ -1,0 +1,88 @@
+"""Fix for migration-history-edited: restore the committed entry, append the addition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.rules.kv_backed_class import _committed
+from analyzers.wrangler import ConfigError, load_config
+from codeactions._config_edit import json_append_item, toml_append_table
+from codeactions.binding_missing_migration import next_tag
+from codeactions.fix import Edit, Fix, Safety, apply_edits
+
+
+def _single_edit(path: Path, before: bytes, after: bytes) -> Edit:
+    prefix = 0
+    limit = min(len(before), len(after))
+    while prefix < limit and before[prefix] == after[prefix]:
+        prefix += 1
+    suffix = 0
+    while (
+        suffix < limit - prefix
+        and before[len(before) - 1 - suffix] == after[len(after) - 1 - suffix]
+    ):
+        suffix += 1
+    return Edit(path, prefix, len(before) - suffix, after[prefix : len(after) - suffix].decode())
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    if finding.data.get("problem") != "edited":
+        return []
+    config = next((c for c in model.configs if str(c.path) == finding.data.get("config")), None)
+    entry = finding.data.get("entry")
+    if config is None or not isinstance(entry, list):
+        return []
+    committed = _committed(config)
+    if committed is None:
+        return []
+    key = tuple(entry)
+    old_located, new_located = committed.spans.get(key), config.spans.get(key)
+    if old_located is None or new_located is None:
+        return []
+    old_text = committed.data[old_located.pair[0] : old_located.pair[1]].decode()
+    restored = apply_edits(
+        config.data, [Edit(config.path, new_located.pair[0], new_located.pair[1], old_text)]
+    )
+    added = finding.data.get("added")
+    result = restored
+    if added:
+        try:
+            fresh = load_config(config.path, restored)
+        except ConfigError:
+            return []
+        path = key[:-1]
+        items = fresh.values.get("migrations") if path == ("migrations",) else None
+        if items is None and len(path) == 3:
+            items = fresh.envs.get(str(path[1]), {}).get("migrations")
+        tags = [str(m["tag"]) for m in items or [] if isinstance(m, dict) and "tag" in m]
+        item = {"tag": next_tag(tags), "new_sqlite_classes": list(added)}
+        edits = (
+            toml_append_table(fresh, path, item)
+            if fresh.format == "toml"
+            else json_append_item(fresh, path, item)
+        )
+        result = apply_edits(restored, edits)
+    try:
+        load_config(config.path, result)
+    except ConfigError:
+        return []
+    safe = bool(added)
+    return [
+        Fix(
+            fix_id="migration-history-edited.restore",
+            title="Restore the applied migration"
+            + (f" and append {', '.join(added)} as a new one" if added else ""),
+            safety=Safety.SAFE if safe else Safety.UNSAFE,
+            edits=[_single_edit(config.path, config.data, result)],
+            review=(
+                "The committed entry comes back unchanged"
+                + ("; the added classes go into the next migration." if safe else "")
+                + ("" if safe else ": the edit you made is dropped; express it as a new migration.")
+            ),
+        )
+    ]
+
+
+BUILDERS = {"migration-history-edited": build}

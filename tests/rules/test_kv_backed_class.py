@@ -1,0 +1,60 @@
+"""kv-backed-class: `new_classes` migrations (error when the class runs SQL)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tomllib
+from pathlib import Path
+
+from analyzers.findings import Severity
+from codeactions import fixes_for
+from tests.rules._config_support import apply_fix, fixture, line_of, run, text_of
+
+RULE = "kv-backed-class"
+
+
+def _commit(root: Path) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+    }
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "deployed"]):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+
+
+def test_new_classes_reported_error_when_the_class_uses_sql(tmp_path: Path) -> None:
+    root = fixture(RULE, "legacy", tmp_path)
+    findings, _ = run(RULE, root)
+    assert sorted((line_of(f), text_of(f), f.severity) for f in findings) == [
+        (16, '"Counter"', Severity.WARNING),
+        (20, '"Series"', Severity.ERROR),
+    ]
+
+
+def test_fix_renames_the_key_of_an_uncommitted_entry_only(tmp_path: Path) -> None:
+    root = fixture(RULE, "legacy", tmp_path)
+    config = root / "wrangler.toml"
+    before = config.read_text()
+    findings, model = run(RULE, root)
+    series = next(f for f in findings if f.data["class"] == "Series")
+    (fix,) = fixes_for(series, model)
+    assert not fix.is_safe and "never deployed" in fix.review
+    apply_fix(fix)
+    after = config.read_text()
+    assert after == before.replace(
+        'new_classes = ["Series"]  # copied', 'new_sqlite_classes = ["Series"]  # copied'
+    )
+    assert tomllib.loads(after)["migrations"][1] == {"tag": "v2", "new_sqlite_classes": ["Series"]}
+    assert [f.data["class"] for f in run(RULE, root)[0]] == ["Counter"]
+
+
+def test_no_fix_once_the_entry_is_committed(tmp_path: Path) -> None:
+    root = fixture(RULE, "legacy", tmp_path)
+    _commit(root)
+    findings, model = run(RULE, root)
+    assert len(findings) == 2
+    assert all(fixes_for(f, model) == [] for f in findings)
