@@ -268,3 +268,16 @@ def test_findings_are_ordered_by_tier_then_severity_then_place(tmp_path: Path) -
     b = Finding("timer-blocks-hibernation", "", Span(tmp_path / "z.ts", 9, 9), Severity.WARNING)
     c = Finding("unbounded-table-growth", "", Span(tmp_path / "z.ts", 1, 2), Severity.WARNING)
     assert sorted([a, b, c], key=finding_order) == [c, b, a]
+
+
+def test_minimal_edits_rebuild_the_new_bytes() -> None:
+    from codeactions.plan import minimal_edits
+
+    before = b"a\nb\nc\nd\n"
+    after = b"a\nB\nc\nd\ne\n"
+    hunks = minimal_edits(before, after)
+    assert hunks == [(2, 4, "B\n"), (8, 8, "e\n")]
+    out = before
+    for start, end, text in reversed(hunks):
+        out = out[:start] + text.encode() + out[end:]
+    assert out == after
