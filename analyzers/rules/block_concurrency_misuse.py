@@ -1,0 +1,93 @@
+"""block-concurrency-misuse: blockConcurrencyWhile outside the constructor, or around I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from analyzers.findings import Finding, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._common import REF_RULES, REF_STATE, node_span
+from analyzers.tsutil import call_args, callee_parts, contains, walk_type
+
+DOCS = RuleDocs(
+    what="""
+Reports `ctx.blockConcurrencyWhile(...)` (through any alias of the state) in a Durable Object
+method other than the constructor, and in the constructor when its callback calls `fetch()`
+or a Durable Object stub.
+""",
+    why="""
+`blockConcurrencyWhile` stops every other event from reaching the object until the callback
+finishes. It belongs in the constructor, around schema set-up and migrations. Per request it
+caps throughput (about 5 ms each means about 200 requests per second); around network I/O one
+slow call stalls the object, and a callback that runs over 30 seconds or throws resets it.
+""",
+    example="""
+```ts
+async fetch(req: Request) {
+  await this.ctx.blockConcurrencyWhile(async () => { /* … */ });  // reported
+}
+constructor(ctx: DurableObjectState, env: Env) {
+  super(ctx, env);
+  ctx.blockConcurrencyWhile(async () => this.migrate());          // the right place
+}
+```
+""",
+    fix="""
+None automatic: the input gates of the runtime already serialise storage operations within a
+request, so most per-request uses can simply be removed, but whether the code relied on the
+lock across awaits of external I/O needs a human decision.
+""",
+    references=(f"{REF_RULES}", f"{REF_STATE} (blockConcurrencyWhile)"),
+)
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    for cls in model.classes:
+        data = cls.file.data
+        ctor = cls.constructor
+        accesses = [a.node for a in model.namespace_accesses if a.file is cls.file]
+        for call in walk_type(cls.node, "call_expression"):
+            parts = callee_parts(data, call)
+            if parts is None or parts[1] != "blockConcurrencyWhile":
+                continue
+            if parts[0] not in cls.aliases.ctx:
+                continue
+            func = call.child_by_field_name("function")
+            target = func.child_by_field_name("property") if func is not None else None
+            span = node_span(cls.file, target or call)
+            if ctor is None or not contains(ctor, call):
+                method = next((n for n, m in cls.methods.items() if contains(m, call)), "a method")
+                yield RULE.finding(
+                    f"`blockConcurrencyWhile` in `{method}` of `{cls.name}` blocks every other "
+                    "request while it runs; use it only in the constructor (schema set-up).",
+                    span,
+                    data={"class": cls.name, "problem": "outside-constructor"},
+                )
+                continue
+            args = call_args(call)
+            if not args:
+                continue
+            io = [
+                c
+                for c in walk_type(args[0], "call_expression")
+                if (callee_parts(data, c) or ("", ""))[1] == "fetch"
+                and (callee_parts(data, c) or ("x", ""))[0] in {"", "globalThis"}
+            ]
+            io += [a for a in accesses if contains(args[0], a)]
+            if io:
+                yield RULE.finding(
+                    f"`blockConcurrencyWhile` in the constructor of `{cls.name}` waits on network "
+                    "I/O (fetch or a Durable Object call): one slow answer stalls the object, "
+                    "and 30 s resets it.",
+                    span,
+                    data={"class": cls.name, "problem": "io-inside"},
+                )
+
+
+RULE = Rule(
+    id="block-concurrency-misuse",
+    title="blockConcurrencyWhile used per request or around network I/O",
+    severity=Severity.WARNING,
+    docs=DOCS,
+    check=check,
+)

@@ -1,0 +1,35 @@
+"""global-singleton: a namespace reached by a constant name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codeactions import fixes_for
+from tests.rules._config_support import fixture, line_of, run, text_of
+
+RULE = "global-singleton"
+
+
+def test_constant_names_are_reported_keys_are_not(tmp_path: Path) -> None:
+    root = fixture("block-concurrency-misuse", "app", tmp_path)
+    findings, model = run(RULE, root)
+    assert sorted((line_of(f), text_of(f)) for f in findings) == [
+        (44, '"global"'),
+        (45, "`settings`"),
+    ]
+    assert all(fixes_for(f, model) == [] for f in findings)  # advice only
+
+
+def test_test_files_are_skipped(tmp_path: Path) -> None:
+    root = fixture("block-concurrency-misuse", "app", tmp_path)
+    (root / "test").mkdir()
+    (root / "test" / "store.test.ts").write_text(
+        'import { env } from "cloudflare:test";\n'
+        'export const stub = env.STORE.getByName("fixture");\n'
+    )
+    assert {f.span.path.name for f in run(RULE, root)[0]} == {"index.ts"}
+
+
+def test_examples_are_not_reported() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    assert run(RULE, examples)[0] == []
