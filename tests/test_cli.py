@@ -101,7 +101,9 @@ def test_json_output_shape(project, capsys):
 
 
 def test_sarif_output_validates_against_the_2_1_0_schema(project, capsys):
-    assert SARIF_SCHEMA.exists(), "the schema comes from tests/runtime: run `npm ci --prefix tests/runtime`"
+    assert SARIF_SCHEMA.exists(), (
+        "the schema comes from tests/runtime: run `npm ci --prefix tests/runtime`"
+    )
     root = project(TIMER_PROJECT)
     (root / "src/broken.ts").write_bytes(b"\xff\xfe not utf-8")
     code, out, _ = run(capsys, "check", "--output-format", "sarif", str(root))
