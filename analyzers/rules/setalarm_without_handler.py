@@ -1,0 +1,99 @@
+"""setalarm-without-handler: `setAlarm()` in a Durable Object class that has no `alarm()`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from analyzers.findings import Finding, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._alarms import has_alarm_handler, member_of, storage_calls
+from analyzers.rules._common import REF_ALARMS, node_span
+
+# Methods that look like the alarm's work under another name (`onAlarm`, `handleAlarm` …).
+_HANDLER_NAME = re.compile(r"^(on|handle|run|process|do)?_?alarms?(handler|callback|fired)?$", re.I)
+
+DOCS = RuleDocs(
+    what="""
+Reports `ctx.storage.setAlarm()` in a Durable Object class that has no `alarm()` handler, neither
+its own nor inherited from a base class in the project (library bases such as `Agent`, `Server`,
+`Container` and `Actor` implement `alarm()` themselves). Calls in the constructor are not
+reported: the runtime only refuses `setAlarm()` outside it.
+""",
+    why="""
+The runtime refuses to schedule an alarm it could never deliver: `setAlarm()` throws a TypeError
+("Your Durable Object class must have an alarm() handler in order to call setAlarm()") when the
+class has no `alarm()` method. The request that called it fails, and whatever it meant to
+schedule (a cleanup, a retry, a flush) never happens. Often the handler exists under another
+name (`onAlarm`, `handleAlarm`).
+""",
+    example="""
+```ts
+// Reported: throws TypeError, there is no alarm() to deliver to
+export class Reminders extends DurableObject {
+  async remindAt(at: number) {
+    await this.ctx.storage.setAlarm(at);
+  }
+  async onAlarm() { /* send reminders */ }
+}
+
+// Production pattern
+  async alarm(info?: AlarmInvocationInfo): Promise<void> {
+    await this.onAlarm();
+  }
+```
+""",
+    fix="""
+Unsafe, and offered only when the purpose is clear: when the class has exactly one method named
+like an alarm handler (`onAlarm`, `handleAlarm`, `alarmHandler` …) that takes no required
+argument, an `async alarm(info?: AlarmInvocationInfo): Promise<void>` is added that calls it
+(passing `info` when it takes a parameter). Otherwise no fix is offered: write the handler
+yourself, and remember an alarm does not repeat (re-arm only while work remains) and is retried
+only when `alarm()` throws.
+""",
+    references=(
+        f"{REF_ALARMS} (setAlarm, alarm handler, AlarmInvocationInfo)",
+        "https://github.com/cloudflare/workerd/blob/main/src/workerd/io/worker.c%2B%2B "
+        "(setAlarm() without an alarm() handler throws, except in the constructor)",
+    ),
+)
+
+
+def handler_candidates(cls_methods: dict[str, object]) -> list[str]:
+    return [name for name in cls_methods if name != "alarm" and _HANDLER_NAME.match(name)]
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    for cls in model.classes:
+        calls = storage_calls(cls, "setAlarm")
+        if not calls:
+            continue
+        has, _ = has_alarm_handler(cls, model)
+        if has:
+            continue
+        candidates = handler_candidates(dict(cls.methods))
+        for call in calls:
+            name, _member = member_of(cls, call)
+            if name == "constructor":
+                continue
+            hint = (
+                f" `{candidates[0]}()` looks like the handler under another name."
+                if len(candidates) == 1
+                else ""
+            )
+            func = call.child_by_field_name("function") or call
+            yield RULE.finding(
+                f"`setAlarm()` in `{cls.name}`, which has no `alarm()` handler: the runtime throws "
+                f"a TypeError here and nothing is scheduled.{hint}",
+                node_span(cls.file, func),
+                data={"class": cls.name, "call": [call.start_byte, call.end_byte]},
+            )
+
+
+RULE = Rule(
+    id="setalarm-without-handler",
+    title="setAlarm() in a class with no alarm() handler throws",
+    severity=Severity.ERROR,
+    docs=DOCS,
+    check=check,
+)
