@@ -60,12 +60,26 @@ class SettingsFile:
         return pathspec.PathSpec.from_lines("gitwildmatch", patterns).match_file(rel)
 
 
+_PACKAGE_KEYS: dict[Path, tuple[int, bool]] = {}
+
+
 def _has_package_key(path: Path) -> bool:
+    """Whether a package.json has a "durable-harden" key (cached by mtime: the server asks on
+    every keystroke, and json5 is slow)."""
     try:
-        data = json5.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        mtime = path.stat().st_mtime_ns
+    except OSError:
         return False
-    return isinstance(data, dict) and PACKAGE_KEY in data
+    cached = _PACKAGE_KEYS.get(path)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    try:
+        text = path.read_text(encoding="utf-8")
+        found = PACKAGE_KEY in text and PACKAGE_KEY in (json5.loads(text) or {})
+    except (OSError, ValueError, UnicodeDecodeError, TypeError):
+        found = False
+    _PACKAGE_KEYS[path] = (mtime, bool(found))
+    return bool(found)
 
 
 def find_settings_file(path: Path) -> Path | None:
@@ -209,6 +223,9 @@ def forget(path: Path | None = None) -> None:
     """Drop cached settings files (all, or one)."""
     if path is None:
         _CACHE.clear()
+        _PACKAGE_KEYS.clear()
     else:
         with contextlib.suppress(KeyError):
             del _CACHE[path]
+        with contextlib.suppress(KeyError):
+            del _PACKAGE_KEYS[path]
