@@ -1,0 +1,87 @@
+"""alarm-unconditional-in-constructor: the constructor (or what it calls) sets the alarm on every
+wake without looking at the one already pending."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from analyzers.findings import Finding, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._alarms import getalarm_guarded, reached_from_constructor, storage_calls
+from analyzers.rules._common import REF_ALARMS, REF_LIFECYCLE, REF_RULES, node_span
+
+DOCS = RuleDocs(
+    what="""
+Reports `ctx.storage.setAlarm()` reached from a Durable Object's constructor (directly, inside its
+`blockConcurrencyWhile` callback, or in a method the constructor calls) that does not first check
+`getAlarm()`.
+""",
+    why="""
+The constructor runs again on every wake: after hibernation, after eviction, after each deploy.
+An object has one alarm and `setAlarm()` replaces it, so an unconditional `setAlarm(Date.now() + x)`
+in the constructor pushes the pending alarm back every time the object wakes: a busy object may
+never reach its alarm at all, and an object woken only by its alarm re-arms itself forever (each
+run billed). Set the alarm when there is work, or only when none is pending.
+""",
+    example="""
+```ts
+// Reported: every wake postpones the cleanup by an hour
+constructor(ctx: DurableObjectState, env: Env) {
+  super(ctx, env);
+  ctx.blockConcurrencyWhile(async () => {
+    await ctx.storage.setAlarm(Date.now() + 60 * 60 * 1000);
+  });
+}
+
+// Production pattern
+  ctx.blockConcurrencyWhile(async () => {
+    if ((await ctx.storage.getAlarm()) === null) {
+      await ctx.storage.setAlarm(Date.now() + 60 * 60 * 1000);
+    }
+  });
+```
+""",
+    fix="""
+Safe. The statement is guarded with `if ((await <storage>.getAlarm()) === null) { … }` where it
+runs in an async function (the `blockConcurrencyWhile` callback, an async method); directly in the
+synchronous constructor it becomes
+`void <storage>.getAlarm().then((pending) => { if (pending === null) { … } });`. A pending alarm
+is then left alone; the first wake with none pending still arms it.
+""",
+    references=(
+        f"{REF_ALARMS} (one alarm per object; setAlarm replaces it)",
+        f"{REF_LIFECYCLE} (the constructor runs on every wake)",
+        f"{REF_RULES}",
+    ),
+)
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    for cls in model.classes:
+        reached = reached_from_constructor(cls)
+        for name, method in reached.items():
+            for call in storage_calls(cls, "setAlarm", method):
+                if getalarm_guarded(cls, call, method):
+                    continue
+                where = "the constructor" if name == "constructor" else f"`{name}()`"
+                via = "" if name == "constructor" else ", which the constructor calls"
+                func = call.child_by_field_name("function") or call
+                yield RULE.finding(
+                    f"`setAlarm()` in {where}{via} runs on every wake of `{cls.name}` and "
+                    "replaces the pending alarm; check `getAlarm()` first.",
+                    node_span(cls.file, func),
+                    data={
+                        "class": cls.name,
+                        "method": name,
+                        "call": [call.start_byte, call.end_byte],
+                    },
+                )
+
+
+RULE = Rule(
+    id="alarm-unconditional-in-constructor",
+    title="The constructor re-arms the alarm on every wake",
+    severity=Severity.WARNING,
+    docs=DOCS,
+    check=check,
+)
