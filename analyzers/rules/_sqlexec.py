@@ -1,0 +1,103 @@
+"""Helpers for the rules about how SQL reaches `sql.exec()`: statements grouped per call, the
+parameters each statement really has (tokens, not characters), and the arguments bound to them.
+
+workerd binds the arguments after the SQL string to the parameters of the *last* statement of a
+multi-statement string only (src/workerd/api/sql.c++); every statement before it must be
+parameter-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import Token, TokenType
+from tree_sitter import Node
+
+from analyzers.model import ProjectModel
+from analyzers.sql import SqlStatement
+from analyzers.tsutil import call_args
+
+
+def tokens(text: str) -> list[Token] | None:
+    try:
+        return list(sqlglot.tokenize(text, read="sqlite"))
+    except (SqlglotError, ValueError):
+        return None
+
+
+@dataclass
+class Params:
+    """The parameters written in one statement (template substitutions excluded)."""
+
+    positional: list[int]  # char offsets of bare `?`
+    numbered: list[int]  # the numbers of `?NNN`
+    named: list[str]  # `:name`, `@name`, `$name`
+    substitutions: list[int]  # char offsets of `${…}` (shown as `?` in the text)
+
+    @property
+    def countable(self) -> bool:
+        """Only bare `?` (or only `?NNN`): the argument count is known."""
+        return not self.named and not (self.positional and self.numbered)
+
+    @property
+    def count(self) -> int:
+        if self.numbered:
+            return max(self.numbered)
+        return len(self.positional)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.positional or self.numbered or self.named)
+
+
+def params_of(stmt: SqlStatement) -> Params | None:
+    """None when the text does not tokenize (we then judge nothing)."""
+    found = tokens(stmt.text)
+    if found is None:
+        return None
+    subs = {s.sql_offset for s in stmt.substitutions}
+    params = Params([], [], [], [])
+    text = stmt.text
+    for index, tok in enumerate(found):
+        nxt = found[index + 1] if index + 1 < len(found) else None
+        adjacent = nxt is not None and nxt.start == tok.end + 1
+        if tok.token_type == TokenType.PLACEHOLDER:
+            if tok.start in subs:
+                params.substitutions.append(tok.start)
+            elif adjacent and nxt is not None and nxt.token_type == TokenType.NUMBER:
+                params.numbered.append(int(nxt.text))  # `?12` comes as `?` + `12`
+            else:
+                params.positional.append(tok.start)
+        elif tok.token_type in {TokenType.PARAMETER, TokenType.COLON} and adjacent:
+            params.named.append(text[tok.start : (nxt.end if nxt else tok.end) + 1])
+        elif tok.token_type == TokenType.VAR and tok.text.startswith("$"):
+            params.named.append(tok.text)
+    return params
+
+
+def exec_groups(model: ProjectModel) -> list[list[SqlStatement]]:
+    """The statements of each `exec()` call (not tagged templates, not loose literals), in order."""
+    groups: dict[tuple[str, int], list[SqlStatement]] = {}
+    for stmt in model.statements:
+        if stmt.tagged or stmt.loose or stmt.call.type != "call_expression":
+            continue
+        key = (str(stmt.call_file.path), stmt.call.start_byte)
+        groups.setdefault(key, []).append(stmt)
+    return [sorted(g, key=lambda s: s.index_in_call) for g in groups.values()]
+
+
+def binding_args(stmt: SqlStatement) -> list[Node]:
+    return call_args(stmt.call)[1:]
+
+
+def literal_is_inline(stmt: SqlStatement) -> bool:
+    """The SQL literal is the exec call's own first argument (not a shared constant)."""
+    args = call_args(stmt.call)
+    if not args or stmt.file is not stmt.call_file:
+        return False
+    first = args[0]
+    while first.type == "parenthesized_expression" and first.named_children:
+        first = first.named_children[0]
+    return first.start_byte == stmt.literal.start_byte and first.end_byte == stmt.literal.end_byte
