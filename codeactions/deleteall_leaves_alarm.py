@@ -1,0 +1,60 @@
+"""Fix for deleteall-leaves-alarm (safe): `await <storage>.deleteAlarm();` before the statement
+that calls `deleteAll()` (`void …` in a synchronous function)."""
+
+from __future__ import annotations
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.rules._alarms import enclosing_function_in, storage_receiver
+from analyzers.tsutil import walk_type
+from codeactions._tsedit import indent_at, insert_before_statement, is_async, statement_of
+from codeactions.fix import Fix, Safety
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    cls = next(
+        (
+            c
+            for c in model.classes
+            if c.name == finding.data["class"] and c.file.path == finding.path
+        ),
+        None,
+    )
+    if cls is None:
+        return []
+    start, end = finding.data["call"]
+    call = next(
+        (
+            n
+            for n in walk_type(cls.node, "call_expression")
+            if n.start_byte == start and n.end_byte == end
+        ),
+        None,
+    )
+    if call is None:
+        return []
+    receiver = storage_receiver(cls, call, {"deleteAll"})
+    func = enclosing_function_in(cls, call)
+    stmt = statement_of(call)
+    if receiver is None or func is None or stmt.parent is None:
+        return []
+    if stmt.parent.type != "statement_block" or stmt.start_byte < func.start_byte:
+        return []  # e.g. an arrow function's expression body: no statement to put it before
+    data = cls.file.data
+    indent = indent_at(data, stmt.start_byte)
+    if data[data.rfind(b"\n", 0, stmt.start_byte) + 1 : stmt.start_byte].strip():
+        return []  # the statement shares its line with other code
+    keyword = "await" if is_async(data, func) else "void"
+    line = f"{indent}{keyword} {receiver}.deleteAlarm();\n"
+    return [
+        Fix(
+            fix_id="deleteall-leaves-alarm.delete-alarm",
+            title="Delete the alarm before `deleteAll()`",
+            safety=Safety.SAFE,
+            edits=[insert_before_statement(cls.file.path, data, stmt, line)],
+            review="The pending alarm is deleted with the data, as newer compatibility dates do.",
+        )
+    ]
+
+
+BUILDERS = {"deleteall-leaves-alarm": build}
