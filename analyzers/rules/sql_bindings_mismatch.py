@@ -1,0 +1,105 @@
+"""sql-bindings-mismatch: parameters in a statement that is not the last of a multi-statement
+`exec()` string, or a parameter count that differs from the arguments given."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._common import REF_SQL
+from analyzers.rules._sqlexec import binding_args, exec_groups, params_of
+
+DOCS = RuleDocs(
+    what="""
+Checks every `sql.exec(query, ...bindings)` call whose SQL text we can read:
+
+- a `?` (or `?NNN`, `:name`) in a statement that is not the last one of a multi-statement string:
+  workerd binds the arguments to the last statement only, so the call throws;
+- a number of `?` parameters different from the number of arguments (when both are countable:
+  no spread argument, no named parameters). Template substitutions (`${…}`) are not parameters,
+  and the Agents SDK `this.sql` tag binds its substitutions itself, so it is never checked.
+""",
+    why="""
+Both mistakes throw at runtime (`Wrong number of parameter bindings for SQL query`), usually in a
+code path that runs rarely, such as a first-start seed or a schema step.
+""",
+    example="""
+```ts
+// Reported: the INSERT is not the last statement, so its ? is never bound
+sql.exec("INSERT INTO rooms (id) VALUES (?); UPDATE stats SET rooms = rooms + 1", id);
+// Fixed: one exec per statement, each with its own arguments
+sql.exec("INSERT INTO rooms (id) VALUES (?)", id);
+sql.exec("UPDATE stats SET rooms = rooms + 1");
+
+// Reported: two parameters, one argument
+sql.exec("SELECT * FROM rooms WHERE id = ? AND owner = ?", id);
+```
+""",
+    fix="""
+Safe, for parameters in a non-final statement: the call is split into one `exec()` per
+statement, in order, each taking its own arguments (the original call keeps the last statement
+and its result). Offered when every statement uses plain `?`, the argument count matches the
+total, the SQL is written in the call itself and the call is a statement of its own. A plain
+count mismatch has no automatic fix: only the author knows which argument is missing.
+""",
+    references=(
+        f"{REF_SQL} (exec: bindings)",
+        "https://github.com/cloudflare/workerd/blob/main/src/workerd/api/sql.c++",
+    ),
+)
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    for group in exec_groups(model):
+        last = group[-1]
+        params = [params_of(s) for s in group]
+        if any(p is None for p in params):
+            continue
+        call_data = {
+            "call": [str(last.call_file.path), last.call.start_byte],
+            "statement": [str(last.file.path), last.offsets[0]],
+        }
+        early = False
+        for stmt, p in zip(group[:-1], params[:-1], strict=True):
+            assert p is not None
+            if not p.any:
+                continue
+            early = True
+            first = min(p.positional) if p.positional else None
+            span = (
+                stmt.span(first, first + 1) if first is not None else stmt.find_span(r"[?:@$]\w*")
+            )
+            yield RULE.finding(
+                f"Statement {stmt.index_in_call + 1} of {stmt.statements_in_call} in this exec() "
+                "has parameters, but workerd binds the arguments to the last statement only: "
+                "split the call into one exec() per statement.",
+                span,
+                [Related(last.span(), "the arguments go to this statement")],
+                data={**call_data, "kind": "not-last"},
+            )
+        if early:
+            continue
+        p_last = params[-1]
+        assert p_last is not None
+        if last.has_spread_binding or not p_last.countable:
+            continue
+        args = binding_args(last)
+        if len(args) == p_last.count:
+            continue
+        what = f"{p_last.count} parameter{'s' if p_last.count != 1 else ''}"
+        given = f"{len(args)} argument{'s' if len(args) != 1 else ''}"
+        yield RULE.finding(
+            f"This exec() has {what} but {given}: it throws `Wrong number of parameter bindings`.",
+            last.span(),
+            data={**call_data, "kind": "count", "params": p_last.count, "args": len(args)},
+        )
+
+
+RULE = Rule(
+    id="sql-bindings-mismatch",
+    title="exec() arguments that do not match the SQL's parameters",
+    severity=Severity.ERROR,
+    docs=DOCS,
+    check=check,
+)

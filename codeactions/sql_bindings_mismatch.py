@@ -1,0 +1,154 @@
+"""Fix for sql-bindings-mismatch: split a multi-statement exec() whose early statements take
+parameters into one exec() per statement, each with its own arguments, in order. The original
+call keeps the last statement (and so its result); the others are inserted before it, in the
+literal's own quotes and layout."""
+
+from __future__ import annotations
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
+from analyzers.sql import SqlStatement
+from analyzers.tsutil import call_args, node_text, walk_type
+from codeactions._execedit import CannotFix, exec_receiver
+from codeactions._sqledit import find_statement, siblings
+from codeactions._tsedit import indent_at, indent_unit, line_start, statement_of
+from codeactions.fix import Edit, Fix, Safety
+
+_PURE_CALLS = {
+    "Date.now",
+    "JSON.stringify",
+    "String",
+    "Number",
+    "Math.floor",
+    "Math.min",
+    "Math.max",
+}
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    if finding.data.get("kind") != "not-last":
+        return []
+    try:
+        return [_build(finding, model)]
+    except CannotFix:
+        return []
+
+
+def _literal_end_of(stmt: SqlStatement) -> int:
+    """Byte just after the statement's `;` in the source (or its end when it has none)."""
+    data = stmt.file.data
+    end = stmt.span().end
+    rest = data[end : stmt.literal.end_byte - 1]
+    stripped = rest.lstrip(b" \t\r\n")
+    if stripped.startswith(b";"):
+        return end + (len(rest) - len(stripped)) + 1
+    return end
+
+
+def _same_line_comment(stmt: SqlStatement, after: int) -> int:
+    """End of a `-- comment` that follows the statement's `;` on the same line (else after)."""
+    data = stmt.file.data
+    limit = stmt.literal.end_byte - 1
+    line_end = data.find(b"\n", after, limit)
+    line_end = limit if line_end == -1 else line_end
+    if data[after:line_end].strip().startswith(b"--"):
+        return line_end
+    return after
+
+
+def _build(finding: Finding, model: ProjectModel) -> Fix:
+    path, offset = finding.data["statement"]
+    last = find_statement(model, path, offset)
+    if last is None or not literal_is_inline(last) or last.has_spread_binding:
+        raise CannotFix("SQL not written in the call")
+    group = siblings(model, last)
+    if [s.index_in_call for s in group] != list(range(last.statements_in_call)):
+        raise CannotFix("statements of the call not all known")
+    counts = []
+    for stmt in group:
+        params = params_of(stmt)
+        if params is None or params.named or params.numbered or stmt.substitutions:
+            raise CannotFix("only plain ? parameters and no substitutions are split")
+        counts.append(len(params.positional))
+    args = binding_args(last)
+    if sum(counts) != len(args):
+        raise CannotFix("argument count does not match the parameters")
+    for arg in args:
+        for call in walk_type(arg, "call_expression"):
+            func = call.child_by_field_name("function")
+            if func is None or node_text(last.call_file.data, func) not in _PURE_CALLS:
+                raise CannotFix("an argument calls code that could observe the split")
+    receiver = exec_receiver(last.call)
+    if receiver is None or receiver.type not in {"identifier", "member_expression"}:
+        raise CannotFix("receiver is not a plain name")
+    if any(c.type == "call_expression" for c in walk_type(receiver, "call_expression")):
+        raise CannotFix("receiver has calls")
+    data = last.call_file.data
+    file_path = last.call_file.path
+    holder = statement_of(last.call)
+    if holder.parent is None or holder.parent.type not in {"statement_block", "program"}:
+        raise CannotFix("the call is not a statement in a block")
+    if data[line_start(data, holder.start_byte) : holder.start_byte].strip():
+        raise CannotFix("the statement shares its line")
+
+    literal = last.literal
+    template = literal.type == "template_string"
+    quote = node_text(data, literal)[0]
+    content_start, content_end = literal.start_byte + 1, literal.end_byte - 1
+    tail = data[_literal_end_of(group[-1]) : content_end].decode()
+    if tail.strip():
+        raise CannotFix("text after the last statement")
+    indent = indent_at(data, holder.start_byte)
+    unit = indent_unit(data)
+    all_args = call_args(last.call)
+    multiline = b"\n" in data[all_args[0].end_byte : last.call.end_byte] and len(all_args) > 1
+    receiver_text = node_text(data, receiver)
+    arg_texts = [node_text(data, a) for a in args]
+
+    new_calls: list[str] = []
+    previous_end = content_start
+    used = 0
+    for stmt, count in zip(group[:-1], counts[:-1], strict=True):
+        span = stmt.span()
+        lead = data[previous_end : span.start].decode()
+        if not template:
+            lead = ""
+        semicolon_end = _literal_end_of(stmt)
+        comment_end = _same_line_comment(stmt, semicolon_end) if template else semicolon_end
+        body = data[span.start : span.end].decode() + data[semicolon_end:comment_end].decode()
+        piece = f"{quote}{lead}{body}{tail if template else ''}{quote}"
+        mine = arg_texts[used : used + count]
+        used += count
+        if multiline and mine:
+            inner = indent + unit
+            parts = "".join(f"{inner}{a},\n" for a in [piece, *mine])
+            new_calls.append(f"{indent}{receiver_text}.exec(\n{parts}{indent});\n")
+        else:
+            new_calls.append(f"{indent}{receiver_text}.exec({', '.join([piece, *mine])});\n")
+        previous_end = comment_end
+    at = line_start(data, holder.start_byte)
+    edits = [Edit(file_path, at, at, "".join(new_calls))]
+    real_start = max(group[-1].span().start, previous_end)
+    while real_start < content_end and data[real_start : real_start + 1] in b" \t\r\n":
+        real_start += 1
+    lead_last = data[previous_end:real_start].decode()
+    edits.append(Edit(file_path, content_start, real_start, lead_last if template else ""))
+    if used:
+        if used < len(args):
+            edits.append(Edit(file_path, args[0].start_byte, args[used].start_byte, ""))
+        else:
+            edits.append(Edit(file_path, all_args[0].end_byte, args[-1].end_byte, ""))
+    return Fix(
+        fix_id="sql-bindings-mismatch.split-exec",
+        title=f"Split into {len(group)} exec() calls, one per statement",
+        safety=Safety.SAFE,
+        edits=edits,
+        review=(
+            "Each statement now runs in its own exec() with its own arguments, in the same "
+            "order; the last call keeps the result the code used."
+        ),
+    )
+
+
+BUILDERS = {"sql-bindings-mismatch": build}

@@ -1,0 +1,64 @@
+"""sql-bindings-mismatch: parameters in a non-final statement, counts that differ; split fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codeactions import fixes_for
+from tests.rules._sql_support import (
+    FIXTURES,
+    check_examples,
+    copy_case,
+    fix_all,
+    flagged,
+    marked,
+    run,
+    snapshot,
+    tsc,
+)
+
+RULE = "sql-bindings-mismatch"
+
+
+def test_early_parameters_and_count_mismatch_are_flagged(tmp_path: Path) -> None:
+    root = copy_case(RULE, "before", tmp_path)
+    findings, _ = run(RULE, root)
+    assert flagged(findings, root) == marked(root)
+    kinds = sorted(f.data["kind"] for f in findings)
+    assert kinds == ["count", "not-last", "not-last", "not-last"]
+    count = next(f for f in findings if f.data["kind"] == "count")
+    assert (count.data["params"], count.data["args"]) == (2, 1)
+
+
+def test_strings_comments_numbered_named_spread_and_agents_tag_are_not_flagged(
+    tmp_path: Path,
+) -> None:
+    root = copy_case(RULE, "clean", tmp_path)
+    findings, model = run(RULE, root)
+    assert findings == []
+    assert any(s.tagged for s in model.statements)
+
+
+def test_split_keeps_order_arguments_layout_and_the_result(tmp_path: Path) -> None:
+    root = copy_case(RULE, "before", tmp_path)
+    fix_all(RULE, root)
+    after = (root / "src" / "lobby.ts").read_text()
+    assert after == (FIXTURES / RULE / "after" / "src" / "lobby.ts").read_text()
+    # left: the count mismatch (no automatic fix) and the split refused for a method call
+    left = sorted(f.data["kind"] for f in run(RULE, root)[0])
+    assert left == ["count", "not-last"]
+    before = snapshot(root)
+    assert fix_all(RULE, root) == 0
+    assert snapshot(root) == before
+    assert tsc(root) == ""
+
+
+def test_count_mismatch_has_no_fix(tmp_path: Path) -> None:
+    root = copy_case(RULE, "before", tmp_path)
+    findings, model = run(RULE, root)
+    count = next(f for f in findings if f.data["kind"] == "count")
+    assert fixes_for(count, model) == []
+
+
+def test_examples_report_nothing() -> None:
+    check_examples(RULE)
