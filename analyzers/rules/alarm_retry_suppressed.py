@@ -1,0 +1,173 @@
+"""alarm-retry-suppressed: `alarm()` code that defeats the runtime's retries or re-arms forever."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tree_sitter import Node
+
+from analyzers.classes import DurableObjectClass
+from analyzers.findings import Finding, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._alarms import enclosing_function_in, expression_statement_of, storage_calls
+from analyzers.rules._common import REF_ALARMS, REF_RULES, node_span
+from analyzers.tsutil import node_text, walk_type
+
+RETRY_LIMIT = 5  # rethrow while retryCount < 5; the runtime retries at most 6 times
+
+DOCS = RuleDocs(
+    what="""
+Reports, in a Durable Object's `alarm()` handler:
+- a `catch` block that both sets a new alarm and rethrows (`catch-rearm-rethrow`);
+- `setAlarm()` as an unconditional statement before the handler's work (`early-rearm`);
+- `setAlarm()` as the unconditional last statement of the handler (`unconditional-rearm`).
+A rethrow guarded by `retryCount` is the intended pattern and is not reported.
+""",
+    why="""
+Alarms are delivered at least once and retried only when `alarm()` throws: exponential backoff
+from 2 s, up to 6 retries, with `info.retryCount` counting them. Setting a new alarm in a handler
+that then throws replaces that retry: the backoff never happens and the work waits for the new
+alarm instead (cloudflare-docs PR 15685), so "re-arm in a minute and rethrow" does neither of the
+two things it meant. Alarms do not repeat: a handler that re-arms itself unconditionally wakes
+(and bills) the object forever, even when there is nothing left to do; re-arm only while work is
+pending.
+""",
+    example="""
+```ts
+// Reported: the new alarm suppresses the retry the rethrow asked for
+async alarm() {
+  try {
+    await this.flush();
+  } catch (err) {
+    await this.ctx.storage.setAlarm(Date.now() + 60_000);
+    throw err;
+  }
+}
+
+// Production pattern: let the runtime retry, reschedule only when retries run out
+async alarm(info?: AlarmInvocationInfo) {
+  try {
+    await this.flush();
+  } catch (err) {
+    if ((info?.retryCount ?? 0) < 5) {
+      throw err;
+    }
+    await this.ctx.storage.setAlarm(Date.now() + 60_000);
+  }
+}
+```
+""",
+    fix="""
+Unsafe. `catch-rearm-rethrow`: the rethrow moves in front of the re-arm, guarded by
+`(info?.retryCount ?? 0) < 5` (the handler gains an `info?: AlarmInvocationInfo` parameter when it
+has none); once retries run out the alarm is rescheduled and the error is not rethrown (the
+handler returns). `early-rearm`: the `setAlarm()` moves to the end of the handler, so a failure
+is retried first (offered only when the handler has no `return` that would skip it). No fix for
+`unconditional-rearm`: only a human knows what "work is pending" means for the object; put the
+re-arm under that condition.
+""",
+    references=(
+        f"{REF_ALARMS} (retries, AlarmInvocationInfo.retryCount)",
+        f"{REF_RULES}",
+        "https://github.com/cloudflare/cloudflare-docs/pull/15685 "
+        "(setting an alarm in a handler that throws suppresses the retry)",
+    ),
+)
+
+
+def _in_handler(cls: DurableObjectClass, node: Node, handler: Node) -> bool:
+    return enclosing_function_in(cls, node) == handler
+
+
+def _retry_guarded(data: bytes, node: Node, stop: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent != stop:
+        if parent.type == "if_statement":
+            cond = parent.child_by_field_name("condition")
+            if cond is not None and "retryCount" in node_text(data, cond):
+                return True
+        parent = parent.parent
+    return False
+
+
+def top_statements(handler: Node) -> list[Node]:
+    body = handler.child_by_field_name("body")
+    if body is None or body.type != "statement_block":
+        return []
+    return [c for c in body.named_children if c.type != "comment"]
+
+
+def _calls(node: Node) -> bool:
+    return any(True for _ in walk_type(node, "call_expression", "await_expression"))
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    for cls in model.classes:
+        handler = cls.alarm
+        if handler is None:
+            continue
+        data = cls.file.data
+        sets = [c for c in storage_calls(cls, "setAlarm", handler) if _in_handler(cls, c, handler)]
+        if not sets:
+            continue
+        reported: set[int] = set()
+        for catch in walk_type(handler, "catch_clause"):
+            if not _in_handler(cls, catch, handler):
+                continue
+            body = catch.child_by_field_name("body")
+            if body is None:
+                continue
+            throws = [
+                t
+                for t in walk_type(body, "throw_statement")
+                if _in_handler(cls, t, handler) and not _retry_guarded(data, t, body)
+            ]
+            rearms = [s for s in sets if body.start_byte <= s.start_byte < body.end_byte]
+            if throws and rearms:
+                call = rearms[0]
+                reported.add(call.start_byte)
+                yield RULE.finding(
+                    f"`alarm()` of `{cls.name}` sets a new alarm and rethrows: the new alarm "
+                    "replaces the runtime's retry with backoff. Rethrow while "
+                    f"`info.retryCount < {RETRY_LIMIT}`, and reschedule only when retries run out.",
+                    node_span(cls.file, call.child_by_field_name("function") or call),
+                    data={
+                        "class": cls.name,
+                        "kind": "catch-rearm-rethrow",
+                        "call": [call.start_byte, call.end_byte],
+                        "throw": [throws[0].start_byte, throws[0].end_byte],
+                    },
+                )
+        statements = top_statements(handler)
+        for index, stmt in enumerate(statements):
+            found = next((s for s in sets if expression_statement_of(s) == stmt), None)
+            if found is None or found.start_byte in reported:
+                continue
+            call = found
+            rest = statements[index + 1 :]
+            span = node_span(cls.file, call.child_by_field_name("function") or call)
+            info = {"class": cls.name, "call": [call.start_byte, call.end_byte]}
+            if not rest:
+                yield RULE.finding(
+                    f"`alarm()` of `{cls.name}` always re-arms itself: the object wakes (and is "
+                    "billed) forever, even with nothing left to do. Re-arm only while work is "
+                    "pending.",
+                    span,
+                    data={**info, "kind": "unconditional-rearm"},
+                )
+            elif any(_calls(s) for s in rest):
+                yield RULE.finding(
+                    f"`alarm()` of `{cls.name}` sets the next alarm before doing its work: if the "
+                    "work throws, that alarm replaces the runtime's retry. Re-arm after the work.",
+                    span,
+                    data={**info, "kind": "early-rearm"},
+                )
+
+
+RULE = Rule(
+    id="alarm-retry-suppressed",
+    title="alarm() suppresses its own retries or re-arms forever",
+    severity=Severity.INFO,
+    docs=DOCS,
+    check=check,
+)

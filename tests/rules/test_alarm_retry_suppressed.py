@@ -1,0 +1,115 @@
+"""alarm-retry-suppressed: re-arm + rethrow in catch, re-arm before the work, re-arm forever."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codeactions import Safety, fixes_for
+from tests.rules._hibernation_support import (
+    EXAMPLES,
+    check_fix_fixture,
+    copy_fixture,
+    flagged_lines,
+    marked_lines,
+    run,
+    tsc_errors,
+    write_project,
+)
+
+RULE = "alarm-retry-suppressed"
+
+
+def test_each_kind_is_flagged_on_its_setalarm(tmp_path: Path) -> None:
+    root = copy_fixture(RULE, ["flagged.ts"], tmp_path)
+    findings, _ = run(RULE, root)
+    path = root / "src" / "flagged.ts"
+    assert flagged_lines(findings, path) == marked_lines(path)
+    assert sorted(f.data["kind"] for f in findings) == [
+        "catch-rearm-rethrow",
+        "early-rearm",
+        "unconditional-rearm",
+    ]
+
+
+def test_retry_guarded_rethrow_conditional_rearm_and_swallowing_catch_are_quiet(
+    tmp_path: Path,
+) -> None:
+    root = copy_fixture(RULE, ["clean.ts"], tmp_path)
+    findings, _ = run(RULE, root)
+    assert findings == []
+
+
+def test_fix_all_retries_first_and_rearms_last(tmp_path: Path) -> None:
+    path = check_fix_fixture(RULE, "fix", tmp_path)
+    findings, _ = run(RULE, tmp_path)
+    # a forever re-arm has no automatic fix (only the author knows when work is pending); the
+    # moved poller re-arm is now one too, and is still reported
+    assert [(f.data["class"], f.data["kind"]) for f in findings] == [
+        ("FeedPoller", "unconditional-rearm"),
+        ("Sweeper", "unconditional-rearm"),
+    ]
+    assert "async alarm(info?: AlarmInvocationInfo)" in path.read_text()
+    result = tsc_errors(tmp_path)
+    if result is None:
+        pytest.skip("tests/runtime/node_modules is not installed")
+    assert result == "", result
+
+
+def test_fixes_are_unsafe_and_keep_an_existing_info_name(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "src/a.ts": """import { DurableObject } from "cloudflare:workers";
+export class Job extends DurableObject<unknown> {
+  async alarm(invocation: AlarmInvocationInfo): Promise<void> {
+    for (const url of ["https://a.example", "https://b.example"]) {
+      try {
+        await fetch(url);
+      } catch (e) {
+        await this.ctx.storage.setAlarm(Date.now() + 1000);
+        throw e;
+      }
+    }
+    await this.ctx.storage.put("done", true);
+  }
+}
+""",
+        },
+    )
+    findings, model = run(RULE, tmp_path)
+    (finding,) = findings
+    (fix,) = fixes_for(finding, model)
+    assert fix.safety is Safety.UNSAFE
+    texts = [e.new_text for e in fix.edits]
+    assert any("(invocation?.retryCount ?? 0) < 5" in t for t in texts)
+    # the loop continues after the catch: the rethrow becomes a return, not a fall-through
+    assert "return;" in texts
+
+
+def test_early_rearm_with_a_return_is_not_moved(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "src/a.ts": """import { DurableObject } from "cloudflare:workers";
+export class Poll extends DurableObject<unknown> {
+  async alarm(): Promise<void> {
+    await this.ctx.storage.setAlarm(Date.now() + 1000);
+    const resp = await fetch("https://example.com");
+    if (!resp.ok) return;
+    await this.ctx.storage.put("last", await resp.text());
+  }
+}
+""",
+        },
+    )
+    findings, model = run(RULE, tmp_path)
+    (finding,) = findings
+    assert finding.data["kind"] == "early-rearm"
+    assert fixes_for(finding, model) == []
+
+
+def test_examples_are_quiet() -> None:
+    findings, _ = run(RULE, EXAMPLES)
+    assert findings == []
