@@ -22,7 +22,7 @@ HARDEN_MARKER = "harden_runtime"
 _SKIP_ENV = "DURABLE_HARDEN_SKIP_RUNTIME"
 
 _vitest_results: list[VitestResult] = []
-_deselect_notes: list[str] = []
+_notes: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,21 +42,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     items[:] = [item for item in items if not item.get_closest_marker(HARDEN_MARKER)]
     config.hook.pytest_deselected(items=marked)
-    _deselect_notes.append(
+    _notes.append(
         f"runtime: deselected {len(marked)} `{HARDEN_MARKER}` test(s) because {reason}; "
         "they run automatically once the subcommand exists"
     )
 
 
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
-    return list(_deselect_notes)
+    return list(_notes)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
-    if not _vitest_results and not _deselect_notes:
+    if not _vitest_results and not _notes:
         return
     terminalreporter.section("runtime (workerd)")
-    for note in _deselect_notes:
+    for note in _notes:
         terminalreporter.write_line(note)
     for result in _vitest_results:
         terminalreporter.write_line(f"vitest {result.label}: {result.summary}")
@@ -127,6 +127,7 @@ def hardened_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Ha
             reports[example] = harden_and_verify(example, dest)
             if reports[example].vitest is not None:
                 record(reports[example].vitest)
+            _notes.extend(reports[example].notes())
         return reports[example]
 
     return get

@@ -241,18 +241,48 @@ class RuntimeProject:
         shutil.copy(VITEST_CONFIG, dest / VITEST_CONFIG.name)
         shutil.copytree(BEHAVIOUR_DIR / "lib", dest / "test" / "lib")
 
-    def add_behaviour_tests(self, build: str) -> list[Path]:
-        """Copy this example's behaviour tests for `build` (ORIGINAL or HARDENED)."""
+    def add_behaviour_tests(
+        self, build: str, fixed_rules: set[str] | None = None
+    ) -> tuple[list[Path], list[tuple[str, list[str]]]]:
+        """Copy this example's behaviour tests for `build` (ORIGINAL or HARDENED).
+
+        A test file whose first lines say `// verifies: rule-a, rule-b` is copied only when
+        `fixed_rules` is None or holds all of them. Returns (copied files, [(file name,
+        rules not fixed)] for the files left out). Helper modules (`*.ts` that are not
+        `*.test.ts`) are always copied.
+        """
         src = BEHAVIOUR_DIR / self.example
         dst = self.dir / "test" / "behaviour"
         copied: list[Path] = []
-        for test in sorted(src.glob("*.test.ts")) + sorted((src / build).glob("*.test.ts")):
-            rel = test.relative_to(src)
+        left_out: list[tuple[str, list[str]]] = []
+        for file in sorted(src.glob("*.ts")) + sorted((src / build).glob("*.ts")):
+            rel = file.relative_to(src)
+            if file.name.endswith(".test.ts") and fixed_rules is not None:
+                missing = [r for r in verified_rules(file) if r not in fixed_rules]
+                if missing:
+                    left_out.append((str(rel), missing))
+                    continue
             target = dst / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(test, target)
+            shutil.copy(file, target)
             copied.append(target)
-        return copied
+        return copied, left_out
+
+    def finding_counts(self) -> dict[str, int]:
+        """Findings per rule id from `durable-harden check --output-format json`."""
+        proc = subprocess.run(
+            [*durable_harden_command(), "check", "--output-format", "json", "--exit-zero", "."],
+            cwd=self.dir,
+            capture_output=True,
+            text=True,
+            timeout=HARDEN_TIMEOUT,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"durable-harden check failed:\n{proc.stdout}\n{proc.stderr}")
+        counts: dict[str, int] = {}
+        for finding in json.loads(proc.stdout or "[]"):
+            counts[finding["code"]] = counts.get(finding["code"], 0) + 1
+        return counts
 
     def tsc(self, label: str = "") -> StepResult:
         return run_step(
@@ -285,6 +315,15 @@ class RuntimeProject:
             self.dir,
             HARDEN_TIMEOUT,
         )
+
+
+_VERIFIES = re.compile(r"^\s*//\s*verifies:\s*(.+)$", re.MULTILINE)
+
+
+def verified_rules(test_file: Path) -> list[str]:
+    """Rule ids named by a `// verifies: a, b` line in the file's leading comments."""
+    head = test_file.read_text(encoding="utf-8").split("import", 1)[0]
+    return [r.strip() for m in _VERIFIES.finditer(head) for r in m.group(1).split(",") if r.strip()]
 
 
 def durable_harden_command() -> list[str]:
@@ -390,7 +429,20 @@ class HardenReport:
     example: str
     project: RuntimeProject
     steps: list[StepResult] = field(default_factory=list)
+    findings_before: dict[str, int] = field(default_factory=dict)
+    findings_after: dict[str, int] = field(default_factory=dict)
+    # hand-written hardened tests not run because harden applied no fix for their rule
+    not_verified: list[tuple[str, list[str]]] = field(default_factory=list)
     vitest: VitestResult | None = None
+
+    @property
+    def fixed_rules(self) -> set[str]:
+        """Rules with fewer findings after `harden` than before."""
+        return {
+            rule
+            for rule, count in self.findings_before.items()
+            if self.findings_after.get(rule, 0) < count
+        }
 
     @property
     def failure(self) -> str | None:
@@ -403,21 +455,31 @@ class HardenReport:
             return self.vitest.describe()
         return None
 
+    def notes(self) -> list[str]:
+        return [
+            f"{self.example}: {name} not run: harden applied no fix for {', '.join(rules)}"
+            for name, rules in self.not_verified
+        ]
+
 
 def harden_and_verify(example: str, dest: Path) -> HardenReport:
     """Copy `example` to `dest`, check it compiles, harden it, check it still compiles,
     then run the generated tests (test/durable-harden/) and the hand-written ones
     (behaviour/<example>/*.test.ts and hardened/*.test.ts) in workerd.
 
+    Hand-written hardened tests marked `// verifies: <rule>` run when harden fixed at
+    least one finding of each rule they name (see `HardenReport.not_verified`).
     Stops at the first failing step; `report.failure` carries that tool's own output.
     """
     project = RuntimeProject(example, dest)
     report = HardenReport(example, project)
+    report.findings_before = project.finding_counts()
     for step in (project.tsc, project.harden, lambda: project.tsc(" (hardened)")):
         result = step()
         report.steps.append(result)
         if not result.ok:
             return report
-    project.add_behaviour_tests(HARDENED)
+    report.findings_after = project.finding_counts()
+    _, report.not_verified = project.add_behaviour_tests(HARDENED, report.fixed_rules)
     report.vitest = project.vitest("hardened")
     return report

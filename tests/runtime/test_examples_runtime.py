@@ -17,8 +17,10 @@ from .conftest import OriginalRun
 from .harness import (
     BEHAVIOUR_DIR,
     EXAMPLES,
+    HARDENED,
     HardenReport,
     RuntimeProject,
+    verified_rules,
     wrangler_dev,
 )
 
@@ -125,6 +127,28 @@ def test_harden_and_verify(example: str, hardened_run: Callable[[str], HardenRep
     ran = report.vitest.step.output if report.vitest else ""
     for test in sorted((BEHAVIOUR_DIR / example / "hardened").glob("*.test.ts")):
         assert test.name in ran, f"{test.name} did not run:\n{ran}"
+
+
+@pytest.mark.harden_runtime
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_applied_fix_has_a_runtime_test(
+    example: str, hardened_run: Callable[[str], HardenReport]
+) -> None:
+    """A fix harden applies to an example must be exercised by a hand-written workerd test
+    (`// verifies: <rule>` in behaviour/<example>/hardened/*.test.ts)."""
+    report = hardened_run(example)
+    if any(not step.ok for step in report.steps):
+        pytest.fail(report.failure or "", pytrace=False)
+    covered = {
+        rule
+        for test in (BEHAVIOUR_DIR / example / HARDENED).glob("*.test.ts")
+        for rule in verified_rules(test)
+    }
+    uncovered = sorted(report.fixed_rules - covered)
+    assert not uncovered, (
+        f"harden fixed {uncovered} in {example} but no test in "
+        f"tests/runtime/behaviour/{example}/hardened/ says `// verifies: <rule>` for it"
+    )
 
 
 @pytest.mark.harden_runtime

@@ -9,22 +9,27 @@ const IDLE_TTL_MS = 10 * 60 * 1000; // mirrors rate-limiter.ts
 describe("RateLimiter token bucket", () => {
   it("allows a burst of 60, then refuses with Retry-After", async () => {
     const limiter = env.RATE_LIMITER.getByName("10.0.0.1");
-    for (let i = 0; i < 60; i++) {
-      expect((await limiter.take()).allowed).toBe(true);
-    }
-    const refused = await limiter.take();
-    expect(refused.allowed).toBe(false);
-    expect(refused.retryAfterSec).toBeGreaterThanOrEqual(1);
+    // Clock frozen: no token refills while the burst runs, however slow the machine.
+    await withClockAdvanced(0, async () => {
+      for (let i = 0; i < 60; i++) {
+        expect((await limiter.take()).allowed).toBe(true);
+      }
+      const refused = await limiter.take();
+      expect(refused.allowed).toBe(false);
+      expect(refused.retryAfterSec).toBeGreaterThanOrEqual(1);
+    });
   });
 
   it("answers 429 through the Worker once a client's bucket is empty", async () => {
     const headers = { "CF-Connecting-IP": "10.0.0.2" };
-    for (let i = 0; i < 60; i++) {
-      expect((await SELF.fetch("https://api.test/me", { headers })).status).toBe(401);
-    }
-    const res = await SELF.fetch("https://api.test/me", { headers });
-    expect(res.status).toBe(429);
-    expect(Number(res.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+    await withClockAdvanced(0, async () => {
+      for (let i = 0; i < 60; i++) {
+        expect((await SELF.fetch("https://api.test/me", { headers })).status).toBe(401);
+      }
+      const res = await SELF.fetch("https://api.test/me", { headers });
+      expect(res.status).toBe(429);
+      expect(Number(res.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+    });
   });
 
   it("arms one idle alarm, keeps an active bucket, and reclaims an idle one", async () => {
