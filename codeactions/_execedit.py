@@ -9,7 +9,7 @@ from tree_sitter import Node
 from analyzers.classes import DurableObjectClass
 from analyzers.sql import SqlStatement
 from analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, normalize_expr, walk_type
-from codeactions._tsedit import indent_at, line_start
+from codeactions._tsedit import indent_at, line_end, line_start
 from codeactions.fix import Edit
 
 
@@ -136,6 +136,13 @@ def insert_args(stmt: SqlStatement, inserts: list[tuple[int, str]]) -> list[Edit
                 new = "".join(f"{t}, " for t in texts)
             edits.append(Edit(path, target.start_byte, target.start_byte, new))
         else:
+            rest = data[last.end_byte : line_end(data, last.end_byte)]
+            if multiline and rest.lstrip(b" \t").startswith(b","):
+                # `last,  // comment`: new lines after it, each with its trailing comma
+                indent = indent_at(data, last.start_byte)
+                at = line_end(data, last.end_byte)
+                edits.append(Edit(path, at, at, "".join(f"{indent}{t},\n" for t in texts)))
+                continue
             if multiline:
                 indent = indent_at(data, last.start_byte)
                 new = "".join(f",\n{indent}{t}" for t in texts)

@@ -1,0 +1,253 @@
+"""sql-interpolation: `${…}` spliced into SQL text passed to `sql.exec()`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlglot.tokens import Token, TokenType
+
+from analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
+from analyzers.model import ProjectModel
+from analyzers.rules._common import REF_RULES, REF_SQL
+from analyzers.rules._sqlexec import tokens
+from analyzers.sql import SqlStatement, Substitution
+
+DOCS = RuleDocs(
+    what="""
+Reports template substitutions (`${…}`) inside SQL text given to `sql.exec()`:
+
+- used as a value (after `=`, `<`, `LIKE`, `IN (`, inside `VALUES (…)`, a function's arguments,
+  `LIMIT`, or inside a quoted SQL string such as `'%${q}%'`): it should be a `?` parameter;
+- anywhere else (a table or column name, a sort direction, a whole fragment): it cannot be a
+  parameter, so it is reported with advice to check it against a fixed allowlist.
+
+Not reported: the Agents SDK `this.sql` tag (it binds its substitutions as parameters), constants
+spelled in capitals (`${TABLE}`, `this.LIMIT`), literals, and generated placeholder lists such as
+`${ids.map(() => "?").join(",")}` (see sql-too-many-params).
+""",
+    why="""
+A value spliced into SQL is an injection hole (a quote in a user name ends the string), breaks on
+values that are not plain text, and makes every call a new statement text, which defeats the
+statement cache of the Durable Object SQL API.
+""",
+    example="""
+```ts
+// Reported: a value spliced into the text
+sql.exec(`SELECT * FROM messages WHERE room = '${room}' LIMIT ${limit}`);
+// Fixed
+sql.exec(`SELECT * FROM messages WHERE room = ? LIMIT ?`, room, limit);
+
+// Reported (no fix): a table name cannot be a parameter; check it against an allowlist
+sql.exec(`DELETE FROM ${table} WHERE at < ?`, cutoff);
+```
+""",
+    fix="""
+Safe, for values: each value substitution of the statement becomes `?` and its expression an
+argument, inserted at the position of that parameter among the existing ones (a quoted
+`'…${x}…'` becomes one `?` bound to the template string with the quotes' content). Offered when
+the statement is the last of its `exec()` string, written in the call, uses plain `?`
+parameters, and the existing arguments match them. Names and fragments are never rewritten.
+""",
+    references=(
+        f"{REF_SQL} (exec: bindings)",
+        f"{REF_RULES}",
+        "https://www.sqlite.org/lang_expr.html#varparam",
+    ),
+)
+
+_VALUE_PREV = frozenset(
+    {
+        "=",
+        "==",
+        "!=",
+        "<>",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "LIKE",
+        "GLOB",
+        "IS",
+        "NOT",
+        "BETWEEN",
+        "LIMIT",
+        "OFFSET",
+        "THEN",
+        "ELSE",
+        "WHEN",
+        "+",
+        "-",
+        "*",
+        "/",
+        "%",
+        "||",
+    }
+)
+_NAME_OPENERS = frozenset({"INTO", "TABLE", "ON", "INDEX", "EXISTS", "JOIN", "FROM", "UPDATE"})
+_CONSTANT = re.compile(r"^(?:(?:this|[A-Z]\w*)\.)?[A-Z][A-Z0-9_]*$")
+_LITERAL = re.compile(r"""^(?:-?\d[\d_.]*|"[^"]*"|'[^']*'|true|false|null)$""")
+_PLACEHOLDER_LIST = re.compile(r"""["'`]\s*\?\s*["'`]""")
+
+
+@dataclass
+class Use:
+    """One substitution (or one quoted SQL string holding substitutions) used as a value."""
+
+    subs: list[Substitution]
+    start: int  # char range in the statement text replaced by `?`
+    end: int
+    quoted: bool
+
+
+def _upper(tok: Token) -> str:
+    return tok.text.upper()
+
+
+def _paren_kind(toks: list[Token], open_index: int) -> str:
+    """What a `(` opens: "values", "in", "call", "names" or "group"."""
+    prev = toks[open_index - 1] if open_index > 0 else None
+    if prev is None:
+        return "group"
+    word = _upper(prev)
+    if word == "VALUES":
+        return "values"
+    if word == "IN":
+        return "in"
+    if prev.token_type == TokenType.COMMA and open_index > 1:
+        # `VALUES (…), (…)`: the previous group decides
+        depth = 0
+        for back in range(open_index - 2, -1, -1):
+            tok = toks[back]
+            if tok.token_type == TokenType.R_PAREN:
+                depth += 1
+            elif tok.token_type == TokenType.L_PAREN:
+                depth -= 1
+                if depth == 0:
+                    return _paren_kind(toks, back)
+        return "group"
+    if prev.token_type in {TokenType.VAR, TokenType.IDENTIFIER} or prev.text[:1].isalpha():
+        before = _upper(toks[open_index - 2]) if open_index > 1 else ""
+        if before in _NAME_OPENERS or before == "." or word in _NAME_OPENERS:
+            return "names"
+        return "call"
+    return "group"
+
+
+def _is_value_position(toks: list[Token], index: int) -> bool:
+    if index == 0:
+        return False
+    prev = toks[index - 1]
+    word = _upper(prev)
+    nxt = toks[index + 1] if index + 1 < len(toks) else None
+    if nxt is not None and nxt.token_type == TokenType.DOT:
+        return False
+    if word in _VALUE_PREV:
+        return True
+    if word == "AND":
+        # `BETWEEN x AND ${y}`
+        for back in range(index - 2, max(-1, index - 6), -1):
+            if _upper(toks[back]) == "BETWEEN":
+                return True
+            if _upper(toks[back]) in {"AND", "OR", "WHERE"}:
+                return False
+        return False
+    if prev.token_type in {TokenType.L_PAREN, TokenType.COMMA}:
+        depth = 0
+        for back in range(index - 1, -1, -1):
+            tok = toks[back]
+            if tok.token_type == TokenType.R_PAREN:
+                depth += 1
+            elif tok.token_type == TokenType.L_PAREN:
+                if depth == 0:
+                    return _paren_kind(toks, back) in {"values", "in", "call"}
+                depth -= 1
+        return False
+    return False
+
+
+def _skipped(expression: str) -> bool:
+    text = expression.strip()
+    return bool(_CONSTANT.match(text) or _LITERAL.match(text) or _PLACEHOLDER_LIST.search(text))
+
+
+def classify(stmt: SqlStatement) -> tuple[list[Use], list[Substitution]] | None:
+    """(value uses, substitutions used as names/fragments); None when the text does not
+    tokenize. Skipped substitutions are in neither list."""
+    toks = tokens(stmt.text)
+    if toks is None:
+        return None
+    text = stmt.text
+    by_offset = {s.sql_offset: s for s in stmt.substitutions}
+    values: list[Use] = []
+    names: list[Substitution] = []
+    seen: set[int] = set()
+    for index, tok in enumerate(toks):
+        if tok.token_type == TokenType.STRING:
+            inside = [s for o, s in by_offset.items() if tok.start < o < tok.end]
+            if not inside:
+                continue
+            seen.update(s.sql_offset for s in inside)
+            wanted = [s for s in inside if not _skipped(s.expression)]
+            if not wanted:
+                continue
+            if _is_value_position(toks, index) and text[tok.start] == "'":
+                values.append(Use(inside, tok.start, tok.end + 1, True))
+            else:
+                names.extend(wanted)
+            continue
+        sub = by_offset.get(tok.start)
+        if sub is None or tok.token_type != TokenType.PLACEHOLDER:
+            continue
+        seen.add(sub.sql_offset)
+        if _skipped(sub.expression):
+            continue
+        before = text[tok.start - 1] if tok.start > 0 else " "
+        after = text[tok.end + 1] if tok.end + 1 < len(text) else " "
+        glued = before.isalnum() or before in '_."`[' or after.isalnum() or after in '_."`]'
+        if not glued and _is_value_position(toks, index):
+            values.append(Use([sub], tok.start, tok.end + 1, False))
+        else:
+            names.append(sub)
+    for offset, sub in by_offset.items():
+        if offset not in seen and not _skipped(sub.expression):
+            names.append(sub)  # glued into an identifier: `${prefix}_items`
+    return values, names
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    for stmt in model.statements:
+        if stmt.tagged or stmt.loose or not stmt.substitutions:
+            continue
+        found = classify(stmt)
+        if found is None:
+            continue
+        values, names = found
+        where = {"statement": [str(stmt.file.path), stmt.offsets[0]]}
+        for use in values:
+            for sub in use.subs:
+                if _skipped(sub.expression):
+                    continue
+                yield RULE.finding(
+                    f"`${{{sub.expression}}}` is spliced into the SQL text as a value: bind it "
+                    "as a `?` parameter instead (injection, quoting, statement cache).",
+                    Span(stmt.file.path, sub.ts_start, sub.ts_end),
+                    data={**where, "kind": "value", "at": sub.ts_start},
+                )
+        for sub in names:
+            yield RULE.finding(
+                f"`${{{sub.expression}}}` is spliced into the SQL text as a name or fragment, "
+                "which cannot be a parameter: check it against a fixed allowlist of names.",
+                Span(stmt.file.path, sub.ts_start, sub.ts_end),
+                data={**where, "kind": "name", "at": sub.ts_start},
+            )
+
+
+RULE = Rule(
+    id="sql-interpolation",
+    title="Template substitution inside SQL text",
+    severity=Severity.WARNING,
+    docs=DOCS,
+    check=check,
+)

@@ -1,0 +1,94 @@
+"""Fix for sql-interpolation: every value substitution of the statement becomes `?` and its
+expression an argument at that parameter's position. Every finding of a statement offers the
+same edits, so fix-all applies them once."""
+
+from __future__ import annotations
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
+from analyzers.rules.sql_interpolation import classify
+from analyzers.sql import SqlStatement, Substitution
+from analyzers.tsutil import node_text, walk_type
+from codeactions._execedit import CannotFix, insert_args
+from codeactions._sqledit import find_statement
+from codeactions.fix import Edit, Fix, Safety
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    if finding.data.get("kind") != "value":
+        return []
+    try:
+        return [_build(finding, model)]
+    except CannotFix:
+        return []
+
+
+def _argument(stmt: SqlStatement, sub: Substitution) -> str:
+    """The substitution's expression as an argument (parenthesised when it is `a, b`)."""
+    data = stmt.file.data
+    for node in walk_type(stmt.literal, "template_substitution"):
+        if node.start_byte == sub.ts_start and node.named_children:
+            inner = node.named_children[0]
+            text = node_text(data, inner)
+            return f"({text})" if inner.type == "sequence_expression" else text
+    raise CannotFix("substitution not found")
+
+
+def _build(finding: Finding, model: ProjectModel) -> Fix:
+    path, offset = finding.data["statement"]
+    stmt = find_statement(model, path, offset)
+    if stmt is None or stmt.tagged or not literal_is_inline(stmt):
+        raise CannotFix("SQL not written in the exec call")
+    if stmt.index_in_call != stmt.statements_in_call - 1:
+        raise CannotFix("only the last statement of an exec() string takes arguments")
+    if stmt.has_spread_binding:
+        raise CannotFix("spread arguments")
+    params = params_of(stmt)
+    found = classify(stmt)
+    if params is None or found is None or params.named or params.numbered:
+        raise CannotFix("parameters we cannot count")
+    if len(binding_args(stmt)) != len(params.positional):
+        raise CannotFix("the existing arguments do not match the parameters")
+    values, _ = found
+    if not values:
+        raise CannotFix("nothing to bind")
+    data = stmt.file.data
+    file_path = stmt.file.path
+    edits: list[Edit] = []
+    inserts: list[tuple[int, str]] = []
+    for use in values:
+        position = sum(1 for p in params.positional if p < use.start)
+        ts_start = stmt.offsets[use.start]
+        ts_end = stmt.offsets[use.end - 1] + 1
+        if not use.quoted:
+            sub = use.subs[0]
+            ts_start, ts_end = sub.ts_start, sub.ts_end
+            argument = _argument(stmt, sub)
+        else:
+            content = data[ts_start + 1 : ts_end - 1].decode("utf-8", errors="replace")
+            if "''" in content or "`" in content or "\\" in content:
+                raise CannotFix("quoted SQL string with escapes")
+            sub = use.subs[0]
+            whole = data[sub.ts_start : sub.ts_end].decode("utf-8", errors="replace")
+            if len(use.subs) == 1 and content == whole:
+                argument = _argument(stmt, sub)
+            else:
+                argument = f"`{content}`"
+        edits.append(Edit(file_path, ts_start, ts_end, "?"))
+        inserts.append((position, argument))
+    edits.extend(insert_args(stmt, inserts))
+    names = ", ".join(a for _, a in inserts)
+    return Fix(
+        fix_id="sql-interpolation.bind-values",
+        title=f"Bind {names} as parameters",
+        safety=Safety.SAFE,
+        edits=edits,
+        review=(
+            "The values are now bound parameters: SQLite compares them with their JavaScript "
+            "type (a number bound where the text had '42' compares as a number)."
+        ),
+    )
+
+
+BUILDERS = {"sql-interpolation": build}

@@ -1,0 +1,84 @@
+"""sql-interpolation: `${…}` values become bound parameters; names are reported only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codeactions import fixes_for
+from tests.rules._sql_support import (
+    FIXTURES,
+    check_examples,
+    copy_case,
+    fix_all,
+    flagged,
+    marked,
+    run,
+    snapshot,
+    span_text,
+    tsc,
+)
+
+RULE = "sql-interpolation"
+
+
+def test_values_and_names_are_told_apart(tmp_path: Path) -> None:
+    root = copy_case(RULE, "before", tmp_path)
+    findings, _ = run(RULE, root)
+    assert flagged(findings, root) == marked(root)
+    kinds = {span_text(f): f.data["kind"] for f in findings}
+    assert kinds == {
+        "${status}": "value",
+        "${words}": "value",
+        "${assignee}": "value",
+        "${subject}": "value",
+        "${column}": "name",
+    }
+    name = next(f for f in findings if f.data["kind"] == "name")
+    assert "allowlist" in name.message
+
+
+def test_agents_tag_constants_and_placeholder_lists_are_not_flagged(tmp_path: Path) -> None:
+    root = copy_case(RULE, "clean", tmp_path)
+    findings, model = run(RULE, root)
+    assert findings == []
+    assert sum(len(s.substitutions) for s in model.statements) >= 6
+
+
+def test_fix_binds_values_in_parameter_order(tmp_path: Path) -> None:
+    root = copy_case(RULE, "before", tmp_path)
+    fix_all(RULE, root)
+    after = (root / "src" / "desk.ts").read_text()
+    assert after == (FIXTURES / RULE / "after" / "src" / "desk.ts").read_text()
+    left = run(RULE, root)[0]
+    assert [span_text(f) for f in left] == ["${column}"]
+    before = snapshot(root)
+    assert fix_all(RULE, root) == 0
+    assert snapshot(root) == before
+    assert tsc(root) == ""
+
+
+def test_the_bound_query_means_the_same_in_sqlite() -> None:
+    import sqlite3
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE tickets (id INTEGER PRIMARY KEY, subject TEXT, assignee TEXT)")
+    db.execute("INSERT INTO tickets VALUES (1, 'printer on fire', 'ann'), (2, 'fire drill', 'bob')")
+    words, assignee = "fire", "ann"
+    spliced = db.execute(
+        f"SELECT id FROM tickets WHERE subject LIKE '%{words}%' AND assignee = '{assignee}'"
+    ).fetchall()
+    bound = db.execute(
+        "SELECT id FROM tickets WHERE subject LIKE ? AND assignee = ?", (f"%{words}%", assignee)
+    ).fetchall()
+    assert spliced == bound == [(1,)]
+
+
+def test_names_get_no_fix(tmp_path: Path) -> None:
+    root = copy_case(RULE, "before", tmp_path)
+    findings, model = run(RULE, root)
+    column = next(f for f in findings if f.data["kind"] == "name")
+    assert fixes_for(column, model) == []
+
+
+def test_examples_report_nothing() -> None:
+    check_examples(RULE)
