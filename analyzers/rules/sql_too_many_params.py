@@ -1,0 +1,140 @@
+"""sql-too-many-params: more than 100 bound parameters, or one `?` generated per element of an
+array (`IN (${ids.map(() => "?").join(",")})`), which fails once the array grows past 100."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlglot.tokens import TokenType
+
+from analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
+from analyzers.model import ProjectModel
+from analyzers.rules._common import REF_LIMITS, REF_SQL
+from analyzers.rules._sqlexec import binding_args, params_of, tokens
+from analyzers.sql import SqlStatement, Substitution
+
+MAX_PARAMS = 100
+
+DOCS = RuleDocs(
+    what="""
+Reports `sql.exec()` calls with more than 100 bound parameters (counted from the SQL and the
+arguments when both are literal), and parameter lists generated from an array, such as
+`IN (${ids.map(() => "?").join(",")})` with `...ids` as arguments (also `Array(n).fill("?")`
+and `Array.from(ids, () => "?")`): they work in tests with a few ids and throw in production
+once the array has more than 100 elements.
+""",
+    why="""
+A Durable Object SQL statement takes at most 100 bound parameters (and at most 100 KB of text).
+Beyond that `exec()` throws, typically on the biggest customer's data.
+""",
+    example="""
+```ts
+// Reported: one parameter per id; throws above 100 ids
+sql.exec(`SELECT * FROM items WHERE id IN (${ids.map(() => "?").join(",")})`, ...ids);
+// Fixed: one parameter whatever the size
+sql.exec(`SELECT * FROM items WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids));
+```
+""",
+    fix="""
+Safe for the generated `IN (…)` list: `IN (SELECT value FROM json_each(?))` bound to
+`JSON.stringify(array)`, in place of the spread argument. SQLite's `json_each` yields numbers as
+INTEGER/REAL and strings as TEXT, so comparisons behave as with one parameter per element
+(booleans become 1/0; binary values cannot be passed this way and need another shape).
+Offered when the spread argument is the same array and stands at the list's parameter position.
+No fix for a literal list of more than 100 parameters: batch the rows instead.
+""",
+    references=(
+        f"{REF_LIMITS} (100 bound parameters per statement)",
+        f"{REF_SQL}",
+        "https://www.sqlite.org/json1.html#jeach",
+    ),
+)
+
+_ARRAY = r"([A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)*)"
+_Q = r"""["'`]\s*\?\s*["'`]"""
+_GENERATORS = (
+    re.compile(
+        rf"^{_ARRAY}\s*\.\s*map\(\s*(?:\(\s*[\w$]*\s*(?:,\s*[\w$]*\s*)?\)|[\w$]+)\s*=>\s*{_Q}\s*\)\s*\.\s*join\("
+    ),
+    re.compile(
+        rf"^(?:new\s+)?Array\(\s*{_ARRAY}\s*\.\s*length\s*\)\s*\.\s*fill\(\s*{_Q}\s*\)\s*\.\s*join\("
+    ),
+    re.compile(rf"^Array\.from\(\s*{_ARRAY}\s*,\s*\(\s*[\w$]*\s*\)\s*=>\s*{_Q}\s*\)\s*\.\s*join\("),
+)
+
+
+@dataclass
+class GeneratedList:
+    sub: Substitution
+    array: str
+    open: int  # char offsets of the `(` and `)` around the substitution in the statement
+    close: int
+
+
+def generated_lists(stmt: SqlStatement) -> list[GeneratedList]:
+    toks = tokens(stmt.text)
+    if toks is None:
+        return []
+    found: list[GeneratedList] = []
+    by_offset = {s.sql_offset: s for s in stmt.substitutions}
+    for index, tok in enumerate(toks):
+        sub = by_offset.get(tok.start)
+        if sub is None or tok.token_type != TokenType.PLACEHOLDER:
+            continue
+        array = None
+        for pattern in _GENERATORS:
+            match = pattern.match(sub.expression.strip())
+            if match is not None:
+                array = match.group(1)
+                break
+        if array is None:
+            continue
+        if not (0 < index < len(toks) - 1):
+            continue
+        before, after = toks[index - 1], toks[index + 1]
+        if before.token_type != TokenType.L_PAREN or after.token_type != TokenType.R_PAREN:
+            continue
+        if index < 2 or toks[index - 2].text.upper() != "IN":
+            continue
+        found.append(GeneratedList(sub, array, before.start, after.start))
+    return found
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    for stmt in model.statements:
+        if stmt.tagged or stmt.loose:
+            continue
+        where = {"statement": [str(stmt.file.path), stmt.offsets[0]]}
+        lists = generated_lists(stmt)
+        for item in lists:
+            yield RULE.finding(
+                f"One `?` per element of `{item.array}`: the statement throws once it has more "
+                f"than {MAX_PARAMS} elements. Bind the array once: "
+                "`IN (SELECT value FROM json_each(?))` with `JSON.stringify(…)`.",
+                Span(stmt.file.path, item.sub.ts_start, item.sub.ts_end),
+                data={**where, "kind": "generated", "array": item.array},
+            )
+        if lists or stmt.call.type != "call_expression":
+            continue
+        params = params_of(stmt)
+        if params is None:
+            continue
+        count = max(params.count, 0 if stmt.has_spread_binding else len(binding_args(stmt)))
+        if count > MAX_PARAMS:
+            yield RULE.finding(
+                f"{count} bound parameters: a Durable Object SQL statement takes at most "
+                f"{MAX_PARAMS}. Write the rows in batches.",
+                stmt.span(),
+                data={**where, "kind": "count", "count": count},
+            )
+
+
+RULE = Rule(
+    id="sql-too-many-params",
+    title="More than 100 bound parameters in one statement",
+    severity=Severity.WARNING,
+    docs=DOCS,
+    check=check,
+)

@@ -1,0 +1,79 @@
+"""Fix for sql-too-many-params: `IN (${xs.map(() => "?").join(",")})` with `...xs` becomes
+`IN (SELECT value FROM json_each(?))` with `JSON.stringify(xs)`."""
+
+from __future__ import annotations
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
+from analyzers.rules.sql_too_many_params import generated_lists
+from analyzers.tsutil import node_text, normalize_expr
+from codeactions._execedit import CannotFix
+from codeactions._sqledit import find_statement
+from codeactions.fix import Edit, Fix, Safety
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    if finding.data.get("kind") != "generated":
+        return []
+    try:
+        return [_build(finding, model)]
+    except CannotFix:
+        return []
+
+
+def _build(finding: Finding, model: ProjectModel) -> Fix:
+    path, offset = finding.data["statement"]
+    stmt = find_statement(model, path, offset)
+    if stmt is None or not literal_is_inline(stmt):
+        raise CannotFix("SQL not written in the call")
+    if stmt.index_in_call != stmt.statements_in_call - 1:
+        raise CannotFix("not the last statement")
+    item = next((g for g in generated_lists(stmt) if g.sub.ts_start == finding.span.start), None)
+    params = params_of(stmt)
+    if item is None or params is None or params.named or params.numbered:
+        raise CannotFix("list or parameters not understood")
+    data = stmt.call_file.data
+    args = binding_args(stmt)
+    spreads = [a for a in args if a.type == "spread_element"]
+    if len(spreads) != 1:
+        raise CannotFix("not exactly one spread argument")
+    spread = spreads[0]
+    inner = spread.named_children[0] if spread.named_children else None
+    if inner is None or normalize_expr(node_text(data, inner)) != normalize_expr(item.array):
+        raise CannotFix("the spread is not the same array")
+    before = sum(1 for p in params.positional if p < item.open)
+    after = len(params.positional) - before
+    if args.index(spread) != before or len(args) - before - 1 != after:
+        raise CannotFix("the spread does not stand at the list's position")
+    if any(
+        s.sql_offset != item.sub.sql_offset and item.open < s.sql_offset < item.close
+        for s in stmt.substitutions
+    ):
+        raise CannotFix("other substitutions in the list")
+    start = stmt.offsets[item.open]
+    end = stmt.offsets[item.close] + 1
+    file_path = stmt.file.path
+    edits = [
+        Edit(file_path, start, end, "(SELECT value FROM json_each(?))"),
+        Edit(
+            stmt.call_file.path,
+            spread.start_byte,
+            spread.end_byte,
+            f"JSON.stringify({node_text(data, inner)})",
+        ),
+    ]
+    return Fix(
+        fix_id="sql-too-many-params.json-each",
+        title=f"Bind `{item.array}` once with json_each(?)",
+        safety=Safety.SAFE,
+        edits=edits,
+        review=(
+            "The array is bound as one JSON text and expanded by SQLite's json_each: numbers "
+            "and strings compare as before; booleans become 1/0 and binary values cannot pass "
+            "through JSON."
+        ),
+    )
+
+
+BUILDERS = {"sql-too-many-params": build}
