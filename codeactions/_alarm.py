@@ -28,6 +28,7 @@ Only SQLite-backed classes get the schedule table (it needs `ctx.storage.sql`);
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -209,36 +210,46 @@ def plan_alarm_work(cls: DurableObjectClass, model: ProjectModel, work: AlarmWor
     if b"private" not in data[start_line : name.start_byte]:
         plan.edits.append(Edit(path, existing.start_byte, existing.start_byte, "private "))
     default_call_args = "info" if info_param else ""
-    for call in set_alarm_calls(cls):
-        args = call.child_by_field_name("arguments")
-        if args is None:
-            continue
-        guard = _getalarm_guard(data, call)
-        if guard is not None:
-            # `if ((await getAlarm()) === null) setAlarm(x)`: with a shared alarm some other kind
-            # is usually pending; scheduleAlarm() keeps the earliest due time itself
-            stmt = _statement(call)
-            indent = data[data.rfind(b"\n", 0, guard.start_byte) + 1 : guard.start_byte].decode()
-            text = data[stmt.start_byte : call.start_byte].decode() + f"this.{SCHEDULE_METHOD}("
-            text += f"{q}{DEFAULT_KIND}{q}, " + data[args.start_byte + 1 : stmt.end_byte].decode()
-            plan.edits.append(
-                Edit(path, guard.start_byte, guard.end_byte, text.replace("\n", "\n" + indent))
-            )
-            continue
-        plan.edits.append(
-            Edit(
-                path,
-                call.start_byte,
-                args.start_byte,
-                f"this.{SCHEDULE_METHOD}",
-            )
-        )
-        plan.edits.append(
-            Edit(path, args.start_byte + 1, args.start_byte + 1, f"{q}{DEFAULT_KIND}{q}, ")
-        )
+    plan.edits.extend(_route_set_alarms(cls, q, lambda call: DEFAULT_KIND))
+    u3 = inner + unit + unit
+    cases = (
+        f"{u3}case {q}{DEFAULT_KIND}{q}:\n"
+        f"{u3}{unit}await this.{DEFAULT_METHOD}({default_call_args});\n"
+        f"{u3}{unit}break;\n"
+        f"{u3}case {q}{work.kind}{q}:\n"
+        f"{u3}{unit}await this.{task_method(work.kind)}();\n"
+        f"{u3}{unit}break;\n"
+    )
+    members = [*_schedule_members(cls, info_param, cases), task]
+    plan.edits.append(append_member(cls, "\n\n".join(members)))
+    return plan
+
+
+def _schedule_members(
+    cls: DurableObjectClass,
+    info_param: str,
+    cases: str,
+    prelude: str = "",
+    replace: bool = False,
+) -> list[str]:
+    """The `scheduleAlarm()` method and the dispatching `alarm()` (the schedule table's code).
+    `cases`: the switch's case clauses, indented for it; `prelude`: lines before the loop.
+    `replace`: a kind's new due time replaces its old one (what `setAlarm()` did for it) instead
+    of the earliest winning; an alarm that finds nothing due then only re-arms, and the old
+    handler runs on an empty schedule only (an alarm armed before the table existed)."""
+    data = cls.file.data
+    unit = indent_unit(data)
+    mind = member_indent(cls)
+    inner = mind + unit
+    q = quote_char(data)
+    ctx = ctx_expression(cls)
     t = SCHEDULE_TABLE
-    u2, u3 = inner + unit, inner + unit + unit
-    members = [
+    u2 = inner + unit
+    upsert = "excluded.due_at" if replace else "min(due_at, excluded.due_at)"
+    fallback = "due.length === 0"
+    if replace:
+        fallback += f" && sql.exec({q}SELECT kind FROM {t} LIMIT 1{q}).toArray().length === 0"
+    return [
         f"{mind}// One alarm, several purposes: each kind's next due time lives in {t}.\n"
         f"{mind}private async {SCHEDULE_METHOD}(kind: string, at: number): Promise<void> {{\n"
         f"{inner}const sql = {ctx}.storage.sql;\n"
@@ -246,7 +257,7 @@ def plan_alarm_work(cls: DurableObjectClass, model: ProjectModel, work: AlarmWor
         f"{u2}{q}CREATE TABLE IF NOT EXISTS {t} (kind TEXT PRIMARY KEY, due_at INTEGER NOT NULL, payload TEXT){q},\n"
         f"{inner});\n"
         f"{inner}sql.exec(\n"
-        f"{u2}{q}INSERT INTO {t} (kind, due_at) VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET due_at = min(due_at, excluded.due_at){q},\n"
+        f"{u2}{q}INSERT INTO {t} (kind, due_at) VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET due_at = {upsert}{q},\n"
         f"{u2}kind,\n{u2}at,\n"
         f"{inner});\n"
         f"{inner}const current = await {ctx}.storage.getAlarm();\n"
@@ -262,20 +273,16 @@ def plan_alarm_work(cls: DurableObjectClass, model: ProjectModel, work: AlarmWor
         f"{inner}const due = sql\n"
         f"{u2}.exec<{{ kind: string }}>({q}SELECT kind FROM {t} WHERE due_at <= ? ORDER BY due_at{q}, Date.now())\n"
         f"{u2}.toArray();\n"
-        f"{inner}if (due.length === 0) {{\n"
+        f"{inner}if ({fallback}) {{\n"
         f"{u2}// an alarm armed before the schedule table existed belongs to the old handler\n"
         f"{u2}due.push({{ kind: {q}{DEFAULT_KIND}{q} }});\n"
         f"{inner}}}\n"
+        f"{prelude}"
         f"{inner}for (const {{ kind }} of due) {{\n"
         f"{u2}// removed first: a task that re-arms itself writes a fresh row\n"
         f"{u2}sql.exec({q}DELETE FROM {t} WHERE kind = ?{q}, kind);\n"
         f"{u2}switch (kind) {{\n"
-        f"{u3}case {q}{DEFAULT_KIND}{q}:\n"
-        f"{u3}{unit}await this.{DEFAULT_METHOD}({default_call_args});\n"
-        f"{u3}{unit}break;\n"
-        f"{u3}case {q}{work.kind}{q}:\n"
-        f"{u3}{unit}await this.{task_method(work.kind)}();\n"
-        f"{u3}{unit}break;\n"
+        f"{cases}"
         f"{u2}}}\n"
         f"{inner}}}\n"
         f"{inner}const next = sql\n"
@@ -285,7 +292,91 @@ def plan_alarm_work(cls: DurableObjectClass, model: ProjectModel, work: AlarmWor
         f"{u2}await {ctx}.storage.setAlarm(next);\n"
         f"{inner}}}\n"
         f"{mind}}}",
-        task,
     ]
+
+
+def _route_set_alarms(
+    cls: DurableObjectClass, q: str, kind_of: Callable[[Node], str]
+) -> list[Edit]:
+    """Every `setAlarm(x)` of the class becomes `this.scheduleAlarm(<kind>, x)`; a
+    `getAlarm() === null` guard around one goes (scheduleAlarm keeps the earliest time itself)."""
+    data = cls.file.data
+    path = cls.file.path
+    edits: list[Edit] = []
+    for call in set_alarm_calls(cls):
+        args = call.child_by_field_name("arguments")
+        kind = kind_of(call)
+        if args is None:
+            continue
+        guard = _getalarm_guard(data, call)
+        if guard is not None:
+            # `if ((await getAlarm()) === null) setAlarm(x)`: with a shared alarm some other kind
+            # is usually pending; scheduleAlarm() keeps the earliest due time itself
+            stmt = _statement(call)
+            indent = data[data.rfind(b"\n", 0, guard.start_byte) + 1 : guard.start_byte].decode()
+            text = data[stmt.start_byte : call.start_byte].decode() + f"this.{SCHEDULE_METHOD}("
+            text += f"{q}{kind}{q}, " + data[args.start_byte + 1 : stmt.end_byte].decode()
+            edits.append(
+                Edit(path, guard.start_byte, guard.end_byte, text.replace("\n", "\n" + indent))
+            )
+            continue
+        edits.append(
+            Edit(
+                path,
+                call.start_byte,
+                args.start_byte,
+                f"this.{SCHEDULE_METHOD}",
+            )
+        )
+        edits.append(Edit(path, args.start_byte + 1, args.start_byte + 1, f"{q}{kind}{q}, "))
+    return edits
+
+
+def plan_shared_purposes(
+    cls: DurableObjectClass, model: ProjectModel, kind_of: Callable[[Node], str], kinds: list[str]
+) -> AlarmPlan:
+    """Several purposes already set the one alarm (and overwrite each other): each `setAlarm()`
+    site gets its own kind (`kind_of(call)`; calls in `alarm()` are "default") in the schedule
+    table, so no due time replaces another. The old `alarm()` becomes `alarmDefault()`, run once
+    per alarm whichever kinds are due: it still decides from its own state what to do."""
+    data = cls.file.data
+    path = cls.file.path
+    existing = cls.alarm
+    if existing is None or uses_schedule_table(cls):
+        raise AlarmPlanError("no alarm() to share, or the schedule table exists already")
+    if not _is_sqlite(cls, model):
+        raise AlarmPlanError("the schedule table needs a SQLite-backed class")
+    name = existing.child_by_field_name("name")
+    if existing.type != "method_definition" or name is None or not is_async(data, existing):
+        raise AlarmPlanError("alarm() is not a plain async method")
+    if DEFAULT_METHOD in cls.methods:
+        raise AlarmPlanError(f"`{DEFAULT_METHOD}` already exists")
+    q = quote_char(data)
+    unit = indent_unit(data)
+    inner = member_indent(cls) + unit
+    u3 = inner + unit + unit
+    plan = AlarmPlan(ctx=ctx_expression(cls), kind=DEFAULT_KIND, shared=True, quote=q)
+    params = existing.child_by_field_name("parameters")
+    param_text = node_text(data, params) if params is not None else "()"
+    info_param = "info?: AlarmInvocationInfo" if param_text.strip("() ") else ""
+    plan.edits.append(Edit(path, name.start_byte, name.end_byte, DEFAULT_METHOD))
+    start_line = data.rfind(b"\n", 0, existing.start_byte) + 1
+    if b"private" not in data[start_line : name.start_byte]:
+        plan.edits.append(Edit(path, existing.start_byte, existing.start_byte, "private "))
+    plan.edits.extend(_route_set_alarms(cls, q, kind_of))
+    labels = "".join(f"{u3}case {q}{k}{q}:\n" for k in [DEFAULT_KIND, *kinds] if k)
+    cases = (
+        f"{labels}"
+        f"{u3}{unit}if (!ranDefault) {{\n"
+        f"{u3}{unit}{unit}ranDefault = true;\n"
+        f"{u3}{unit}{unit}await this.{DEFAULT_METHOD}({'info' if info_param else ''});\n"
+        f"{u3}{unit}}}\n"
+        f"{u3}{unit}break;\n"
+    )
+    prelude = (
+        f"{inner}// the old handler serves every purpose below: run it once per alarm\n"
+        f"{inner}let ranDefault = false;\n"
+    )
+    members = _schedule_members(cls, info_param, cases, prelude, replace=True)
     plan.edits.append(append_member(cls, "\n\n".join(members)))
     return plan

@@ -1,0 +1,109 @@
+"""alarm-shared-by-purposes: unrelated `setAlarm()` sites that overwrite each other's alarm."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tree_sitter import Node
+
+from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._alarms import getalarm_guarded, member_of, storage_calls
+from analyzers.rules._common import REF_ALARMS, REF_RULES, node_span
+from analyzers.tsutil import call_args, node_text, normalize_expr
+
+# Methods written by our own fixes (and the usual hand-written equivalent) that arm the alarm
+# for every purpose at the earliest due time: they are the cure, not a purpose.
+SCHEDULERS = frozenset({"scheduleAlarm", "armAlarmBy"})
+
+DOCS = RuleDocs(
+    what="""
+Reports a Durable Object class whose alarm is set from two or more methods for different times
+(different `setAlarm()` arguments), where at least one of them sets it without looking at the
+pending alarm (`getAlarm()`). Re-arming inside `alarm()` itself, and helpers that keep the earliest
+time (`scheduleAlarm`, `armAlarmBy`), are not purposes of their own.
+""",
+    why="""
+An object has exactly one alarm and `setAlarm()` replaces it. When a reminder method sets the
+alarm for 09:00 and a cleanup method later sets it for tomorrow, the 09:00 alarm is silently
+gone: whichever purpose armed last wins and the others never run (or run late, only if `alarm()`
+happens to check for them). Several purposes sharing the one alarm need a schedule: each
+purpose's next due time stored, the alarm armed at the earliest of them, and an `alarm()` that
+runs what is due and re-arms at the next due time.
+""",
+    example="""
+```ts
+// Reported: each call cancels the other's alarm
+async remindAt(at: number) { await this.ctx.storage.setAlarm(at); }
+async touch() { await this.ctx.storage.setAlarm(Date.now() + IDLE_MS); }
+
+// Production pattern: one schedule table, one dispatching alarm()
+async remindAt(at: number) { await this.scheduleAlarm("remindAt", at); }
+async touch() { await this.scheduleAlarm("touch", Date.now() + IDLE_MS); }
+```
+""",
+    fix="""
+Unsafe, SQLite-backed classes with an async `alarm()` only. A schedule table
+`_alarm_schedule(kind, due_at, payload)` records each purpose's next due time (named after the
+method that sets it; the earliest time per purpose wins); every `setAlarm(x)` of the class becomes
+`this.scheduleAlarm("<purpose>", x)`, which arms the alarm at the earliest due time of all
+purposes. The old `alarm()` becomes `alarmDefault()` and runs once whenever any purpose is due,
+and the new `alarm()` re-arms at the next due time. Review that the old handler can tell from its
+state which purpose is due (it used to be called once for the last purpose only).
+""",
+    references=(
+        f"{REF_ALARMS} (one alarm per object; setAlarm replaces it)",
+        f"{REF_RULES} (several purposes need a schedule)",
+    ),
+)
+
+
+def _purpose(name: str | None) -> str:
+    return (name or "unnamed").lstrip("#")
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    for cls in model.classes:
+        data = cls.file.data
+        sites: list[tuple[Node, str, bool, str]] = []  # call, purpose, guarded, argument
+        for call in storage_calls(cls, "setAlarm"):
+            name, member = member_of(cls, call)
+            if member is None or name == "alarm" or name in SCHEDULERS:
+                continue
+            args = call_args(call)
+            arg = normalize_expr(node_text(data, args[0])) if args else ""
+            sites.append((call, _purpose(name), getalarm_guarded(cls, call, member), arg))
+        purposes = {purpose for _, purpose, _, _ in sites}
+        arguments = {arg for _, _, _, arg in sites}
+        unguarded = [s for s in sites if not s[2]]
+        if len(purposes) < 2 or len(arguments) < 2 or not unguarded:
+            continue
+        first = unguarded[0][0]
+        others = [s for s in sites if s[0] != first]
+        listed = ", ".join(f"`{p}()`" for p in sorted(purposes))
+        yield RULE.finding(
+            f"`{cls.name}` sets its one alarm for unrelated purposes ({listed}); each "
+            "`setAlarm()` replaces the pending alarm, so a purpose armed earlier is lost. Keep "
+            "the due times in a schedule and arm the earliest.",
+            node_span(cls.file, first.child_by_field_name("function") or first),
+            related=[
+                Related(
+                    node_span(cls.file, call.child_by_field_name("function") or call),
+                    f"also sets the alarm (`{purpose}`)",
+                )
+                for call, purpose, _, _ in others
+            ],
+            data={
+                "class": cls.name,
+                "sites": [[call.start_byte, purpose] for call, purpose, _, _ in sites],
+            },
+        )
+
+
+RULE = Rule(
+    id="alarm-shared-by-purposes",
+    title="Unrelated purposes overwrite each other's alarm",
+    severity=Severity.WARNING,
+    docs=DOCS,
+    check=check,
+)

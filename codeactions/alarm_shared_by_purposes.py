@@ -1,0 +1,52 @@
+"""Fix for alarm-shared-by-purposes (unsafe): one schedule table row per purpose and a
+dispatching `alarm()`, through the shared alarm planner (`codeactions._alarm`)."""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from codeactions._alarm import DEFAULT_KIND, AlarmPlanError, plan_shared_purposes
+from codeactions.fix import Fix, Safety
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    cls = next(
+        (
+            c
+            for c in model.classes
+            if c.name == finding.data["class"] and c.file.path == finding.path
+        ),
+        None,
+    )
+    if cls is None:
+        return []
+    by_start = {int(start): str(kind) for start, kind in finding.data["sites"]}
+    kinds = sorted(set(by_start.values()) - {DEFAULT_KIND})
+
+    def kind_of(call: Node) -> str:
+        return by_start.get(call.start_byte, DEFAULT_KIND)
+
+    try:
+        plan = plan_shared_purposes(cls, model, kind_of, kinds)
+    except AlarmPlanError:
+        return []
+    return [
+        Fix(
+            fix_id="alarm-shared-by-purposes.schedule",
+            title="Give each alarm purpose its own due time in a schedule table",
+            safety=Safety.UNSAFE,
+            edits=plan.edits,
+            review=(
+                f"Purposes {', '.join(kinds)} now each keep their next due time in "
+                "`_alarm_schedule`; the alarm fires at the earliest. The old `alarm()` body is "
+                "`alarmDefault()` and runs once whenever any purpose is due: check it can tell "
+                "from its state what is due. `getAlarm()`/`deleteAlarm()` calls elsewhere now see "
+                "only the earliest time."
+            ),
+        )
+    ]
+
+
+BUILDERS = {"alarm-shared-by-purposes": build}
