@@ -77,8 +77,14 @@ sql.exec("PRAGMA page_count");
 ```
 """,
     fix="""
-No automatic fix yet. `page_count` becomes `ctx.storage.sql.databaseSize`; `user_version`
-becomes a migrations table (see the unbounded-table-growth fix for the pattern).
+Safe, for the usual size read `exec("SELECT page_count * page_size AS size FROM
+pragma_page_count(), pragma_page_size()").one().size`: it becomes `sql.databaseSize` (bytes,
+the same product). Unsafe, for `exec("PRAGMA page_count").one().page_count` (a number of
+pages): `sql.databaseSize / sql.exec("PRAGMA page_size").one().page_size`, which assumes
+`databaseSize` is pages × page size; review where the value is compared. `user_version` has no
+automatic fix: keep applied schema steps in a migrations table run in the constructor's
+`blockConcurrencyWhile` (the unbounded-table-growth fix writes one: `SQL_MIGRATIONS` and
+`runSqlMigrations()` recording steps in `_sql_schema_migrations`).
 """,
     references=(
         f"{REF_SQL}",
@@ -107,7 +113,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             yield RULE.finding(
                 f"`PRAGMA {name}` is not allowed in Durable Object SQLite storage: {advice}.",
                 stmt.span(start, end),
-                data={"pragma": name},
+                data={"pragma": name, "statement": [str(stmt.file.path), stmt.offsets[0]]},
             )
         for reserved in _RESERVED.finditer(text):
             yield RULE.finding(
