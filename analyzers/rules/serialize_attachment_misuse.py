@@ -1,0 +1,102 @@
+"""serialize-attachment-misuse: `serializeAttachment()` with no value, or its (void) result used."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tree_sitter import Node
+
+from analyzers.findings import Finding, Rule, RuleDocs, Severity
+from analyzers.model import ProjectModel
+from analyzers.rules._common import REF_STATE, REF_WEBSOCKETS, node_span
+from analyzers.tsutil import call_args, node_text, walk_type
+
+DOCS = RuleDocs(
+    what="""
+Reports, in a Durable Object class, `ws.serializeAttachment()` called with no value, and any use
+of its result (assigned, returned, passed on, compared) other than discarding it.
+""",
+    why="""
+`serializeAttachment(value)` stores a structured-clone value (at most 16 KiB; 2 KiB before
+February 2026) with a hibernatable socket so that `deserializeAttachment()` can restore it after
+the object wakes. It returns nothing: code that keeps its result as a socket id holds `undefined`,
+and every lookup through it silently fails after the first wake. Called with no value it throws
+(the value is required). The attachment is lost when the socket closes.
+""",
+    example="""
+```ts
+// Reported: id is undefined
+const id = server.serializeAttachment({ userId });
+this.sessions.set(id, server);
+
+// Production pattern: attach what you need, find sockets by tag
+this.ctx.acceptWebSocket(server, [userId]);
+server.serializeAttachment({ userId });
+for (const ws of this.ctx.getWebSockets(userId)) ws.send(msg);
+```
+""",
+    fix="""
+No automatic fix: what the code meant to use as an identifier is a design decision. Attach a
+value that carries the id (`serializeAttachment({ id })`), read it back with
+`deserializeAttachment()`, and address sockets with tags (`acceptWebSocket(ws, [tag])`,
+`getWebSockets(tag)`).
+""",
+    references=(
+        f"{REF_WEBSOCKETS} (serializeAttachment / deserializeAttachment)",
+        f"{REF_STATE} (getWebSockets, tags)",
+    ),
+)
+
+
+def _result_used(call: Node) -> bool:
+    node = call
+    parent = node.parent
+    while parent is not None and parent.type in {"await_expression", "parenthesized_expression"}:
+        node = parent
+        parent = node.parent
+    if parent is None:
+        return False
+    if parent.type == "expression_statement":
+        return False
+    if parent.type == "unary_expression":
+        op = parent.child_by_field_name("operator")
+        return op is None or op.type != "void"
+    if parent.type == "arrow_function" and parent.child_by_field_name("body") == node:
+        return False  # `() => ws.serializeAttachment(x)`: a callback's value nobody reads
+    return parent.type != "sequence_expression"
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    for cls in model.classes:
+        data = cls.file.data
+        for call in walk_type(cls.node, "call_expression"):
+            func = call.child_by_field_name("function")
+            if func is None or func.type != "member_expression":
+                continue
+            prop = func.child_by_field_name("property")
+            if prop is None or node_text(data, prop) != "serializeAttachment":
+                continue
+            if not call_args(call):
+                yield RULE.finding(
+                    "`serializeAttachment()` needs the value to attach; called with none it "
+                    "throws.",
+                    node_span(cls.file, call),
+                    data={"class": cls.name, "kind": "no-value"},
+                )
+            elif _result_used(call):
+                yield RULE.finding(
+                    "`serializeAttachment()` returns nothing: this value is always `undefined`. "
+                    "Attach an id inside the value and read it with `deserializeAttachment()`, or "
+                    "tag the socket and use `getWebSockets(tag)`.",
+                    node_span(cls.file, call),
+                    data={"class": cls.name, "kind": "result-used"},
+                )
+
+
+RULE = Rule(
+    id="serialize-attachment-misuse",
+    title="serializeAttachment() called without a value, or its void result used",
+    severity=Severity.ERROR,
+    docs=DOCS,
+    check=check,
+)

@@ -1,0 +1,96 @@
+"""Fix for websocket-manual-ping (safe): `setWebSocketAutoResponse` in the constructor."""
+
+from __future__ import annotations
+
+import json
+
+from analyzers.classes import DurableObjectClass
+from analyzers.findings import Finding
+from analyzers.model import ProjectModel
+from analyzers.rules._websocket import ctx_expression
+from analyzers.tsutil import node_text, walk_type
+from codeactions._tsedit import indent_at, indent_unit, line_end, member_indent, quote_char
+from codeactions.fix import Edit, Fix, Safety
+
+
+def _quoted(value: str, quote: str) -> str:
+    text = json.dumps(value)  # double-quoted, escaped
+    if quote == "'" and '"' not in value and "'" not in value:
+        return "'" + text[1:-1] + "'"
+    return text
+
+
+def _env_type(cls: DurableObjectClass) -> str:
+    data = cls.file.data
+    for clause in walk_type(cls.node, "extends_clause"):
+        args = clause.child_by_field_name("type_arguments")
+        if args is not None and args.named_children:
+            return node_text(data, args.named_children[0])
+        break
+    return "unknown"
+
+
+def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    cls = next(
+        (
+            c
+            for c in model.classes
+            if c.name == finding.data["class"] and c.file.path == finding.path
+        ),
+        None,
+    )
+    if cls is None or cls.body is None:
+        return []
+    data = cls.file.data
+    q = quote_char(data)
+    pair = (
+        f"new WebSocketRequestResponsePair({_quoted(finding.data['ping'], q)}, "
+        f"{_quoted(finding.data['pong'], q)})"
+    )
+    unit = indent_unit(data)
+    ctor = cls.constructor
+    if ctor is None:
+        if cls.reason not in {"extends", "subclass", "library"}:
+            return []
+        mind = member_indent(cls)
+        text = (
+            f"{mind}constructor(ctx: DurableObjectState, env: {_env_type(cls)}) {{\n"
+            f"{mind}{unit}super(ctx, env);\n"
+            f"{mind}{unit}// Answered by the runtime without waking the object.\n"
+            f"{mind}{unit}ctx.setWebSocketAutoResponse({pair});\n"
+            f"{mind}}}\n\n"
+        )
+        first = next((m for m in cls.body.named_children if m.type != "comment"), None)
+        if first is None:
+            return []
+        start = data.rfind(b"\n", 0, first.start_byte) + 1
+        edit = Edit(cls.file.path, start, start, text)
+    else:
+        body = ctor.child_by_field_name("body")
+        if body is None:
+            return []
+        statements = [c for c in body.named_children if c.type != "comment"]
+        anchor = next((s for s in statements if node_text(data, s).startswith("super(")), None)
+        ctx = ctx_expression(cls)
+        if anchor is not None:
+            indent = indent_at(data, anchor.start_byte)
+            at = line_end(data, anchor.end_byte)
+        elif statements:
+            indent = indent_at(data, statements[0].start_byte)
+            at = data.rfind(b"\n", 0, statements[0].start_byte) + 1
+        else:
+            return []
+        line = f"{indent}{ctx}.setWebSocketAutoResponse({pair});\n"
+        edit = Edit(cls.file.path, at, at, line)
+    return [
+        Fix(
+            fix_id="websocket-manual-ping.auto-response",
+            title="Let the runtime answer pings (setWebSocketAutoResponse)",
+            safety=Safety.SAFE,
+            edits=[edit],
+            review="Exact ping messages are answered by the runtime without waking the object.",
+        )
+    ]
+
+
+BUILDERS = {"websocket-manual-ping": build}
