@@ -145,6 +145,49 @@ def _getalarm_guard(data: bytes, call: Node) -> Node | None:
     return None
 
 
+def _earliest_guard(data: bytes, call: Node) -> tuple[Node, Node | None] | None:
+    """`const pending = await s.getAlarm(); if (pending === null || pending > t) setAlarm(t)`:
+    an earliest-time helper (the TTL fix's `armAlarmBy`, hand-written `scheduleCleanup`). With
+    the schedule table the `if` must go, or a purpose whose time is later than another kind's
+    pending alarm would never get its row. Returns (the if, the declaration to drop or None)."""
+    stmt = _statement(call)
+    parent = stmt.parent
+    if parent is not None and parent.type == "statement_block" and parent.named_child_count == 1:
+        parent = parent.parent
+    if parent is None or parent.type != "if_statement":
+        return None
+    if parent.child_by_field_name("alternative") is not None:
+        return None
+    cond = parent.child_by_field_name("condition")
+    block = parent.parent
+    if cond is None or block is None or block.type != "statement_block":
+        return None
+    used = {node_text(data, n) for n in walk_type(cond, "identifier")}
+    for decl_stmt in block.named_children:
+        if decl_stmt.start_byte >= parent.start_byte:
+            break
+        if decl_stmt.type != "lexical_declaration":
+            continue
+        for declarator in decl_stmt.named_children:
+            name = declarator.child_by_field_name("name")
+            value = declarator.child_by_field_name("value")
+            if name is None or value is None or node_text(data, name) not in used:
+                continue
+            if "getAlarm(" not in node_text(data, value):
+                continue
+            var = node_text(data, name)
+            elsewhere = [
+                n
+                for n in walk_type(block, "identifier")
+                if node_text(data, n) == var
+                and not (parent.start_byte <= n.start_byte < cond.end_byte)
+                and not (decl_stmt.start_byte <= n.start_byte < decl_stmt.end_byte)
+            ]
+            only = len(decl_stmt.named_children) == 1 and not elsewhere
+            return parent, decl_stmt if only else None
+    return None
+
+
 def plan_alarm_work(cls: DurableObjectClass, model: ProjectModel, work: AlarmWork) -> AlarmPlan:
     data = cls.file.data
     path = cls.file.path
@@ -309,6 +352,13 @@ def _route_set_alarms(
         if args is None:
             continue
         guard = _getalarm_guard(data, call)
+        earliest = _earliest_guard(data, call) if guard is None else None
+        if earliest is not None:
+            guard, declaration = earliest
+            if declaration is not None:
+                start = data.rfind(b"\n", 0, declaration.start_byte) + 1
+                end = data.find(b"\n", declaration.end_byte)
+                edits.append(Edit(path, start, len(data) if end == -1 else end + 1, ""))
         if guard is not None:
             # `if ((await getAlarm()) === null) setAlarm(x)`: with a shared alarm some other kind
             # is usually pending; scheduleAlarm() keeps the earliest due time itself
