@@ -88,6 +88,7 @@ class OriginalRun:
         self.project = project
         self._tsc: StepResult | None = None
         self._vitest: VitestResult | None = None
+        self._tsc_tests: StepResult | None = None
 
     @property
     def tsc(self) -> StepResult:
@@ -96,9 +97,17 @@ class OriginalRun:
         return self._tsc
 
     @property
+    def tsc_tests(self) -> StepResult:
+        """tsc over the behaviour tests copied for the original build."""
+        if self._tsc_tests is None:
+            self.project.add_behaviour_tests(ORIGINAL)
+            self._tsc_tests = self.project.tsc_tests("original")
+        return self._tsc_tests
+
+    @property
     def vitest(self) -> VitestResult:
         if self._vitest is None:
-            self.project.add_behaviour_tests(ORIGINAL)
+            _ = self.tsc_tests  # copies the tests
             self._vitest = record(self.project.vitest("original"))
         return self._vitest
 

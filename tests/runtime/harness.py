@@ -31,6 +31,7 @@ NODE_MODULES = RUNTIME_DIR / "node_modules"
 BIN = NODE_MODULES / ".bin"
 BEHAVIOUR_DIR = RUNTIME_DIR / "behaviour"
 VITEST_CONFIG = RUNTIME_DIR / "vitest.runtime.config.mjs"
+TESTS_TSCONFIG = RUNTIME_DIR / "tsconfig.behaviour.json"
 
 EXAMPLES = ("chat-room", "rate-limiter")
 
@@ -239,6 +240,7 @@ class RuntimeProject:
         # vite and tsc resolve packages through the real path, so a link is enough.
         (dest / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)
         shutil.copy(VITEST_CONFIG, dest / VITEST_CONFIG.name)
+        shutil.copy(TESTS_TSCONFIG, dest / TESTS_TSCONFIG.name)
         shutil.copytree(BEHAVIOUR_DIR / "lib", dest / "test" / "lib")
 
     def add_behaviour_tests(
@@ -288,6 +290,15 @@ class RuntimeProject:
         return run_step(
             f"tsc --noEmit {self.example}{label}",
             [str(BIN / "tsc"), "--noEmit", "-p", "."],
+            self.dir,
+            TSC_TIMEOUT,
+        )
+
+    def tsc_tests(self, label: str) -> StepResult:
+        """Type-check the copied behaviour tests (and the sources they import)."""
+        return run_step(
+            f"tsc --noEmit -p {TESTS_TSCONFIG.name} {self.example} ({label})",
+            [str(BIN / "tsc"), "--noEmit", "-p", TESTS_TSCONFIG.name],
             self.dir,
             TSC_TIMEOUT,
         )
@@ -481,5 +492,8 @@ def harden_and_verify(example: str, dest: Path) -> HardenReport:
             return report
     report.findings_after = project.finding_counts()
     _, report.not_verified = project.add_behaviour_tests(HARDENED, report.fixed_rules)
+    report.steps.append(project.tsc_tests("hardened"))
+    if not report.steps[-1].ok:
+        return report
     report.vitest = project.vitest("hardened")
     return report

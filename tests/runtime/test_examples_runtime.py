@@ -36,6 +36,9 @@ def test_tsc_passes_on_original(example: str, original_run: Callable[[str], Orig
 def test_behaviour_in_workerd_original(
     example: str, original_run: Callable[[str], OriginalRun]
 ) -> None:
+    typecheck = original_run(example).tsc_tests
+    if not typecheck.ok:
+        pytest.fail(typecheck.describe(), pytrace=False)
     result = original_run(example).vitest
     print(result.summary)
     if not result.ok:
@@ -149,6 +152,35 @@ def test_every_applied_fix_has_a_runtime_test(
         f"harden fixed {uncovered} in {example} but no test in "
         f"tests/runtime/behaviour/{example}/hardened/ says `// verifies: <rule>` for it"
     )
+
+
+@pytest.mark.harden_runtime
+def test_breaking_the_ttl_fix_fails_a_runtime_test(
+    hardened_run: Callable[[str], HardenReport],
+) -> None:
+    """Mutate the hardened chat-room: the TTL sweep deletes nothing. A workerd test must fail."""
+    report = hardened_run("chat-room")
+    if report.failure:
+        pytest.fail(report.failure, pytrace=False)
+    if "unbounded-table-growth" not in report.fixed_rules:
+        pytest.fail("harden applied no TTL fix to chat-room; nothing to break", pytrace=False)
+    sweep = re.compile(r"DELETE FROM messages WHERE (?=[^\"'`]*expires_at)")
+    originals: dict[Path, str] = {}
+    for path in (report.project.dir / "src").rglob("*.ts"):
+        text = path.read_text(encoding="utf-8")
+        if sweep.search(text):
+            originals[path] = text
+            path.write_text(sweep.sub("DELETE FROM messages WHERE 0 AND ", text), encoding="utf-8")
+    assert originals, "no `DELETE FROM messages WHERE … expires_at` in the hardened chat-room"
+    try:
+        result = report.project.vitest(
+            "mutant: TTL sweep deletes nothing", ["test/behaviour/hardened/ttl-cleanup.test.ts"]
+        )
+    finally:
+        for path, text in originals.items():
+            path.write_text(text, encoding="utf-8")
+    assert not result.ok and result.failed >= 1, result.describe()
+    assert any("deletes expired rows" in f.test for f in result.failures), result.describe()
 
 
 @pytest.mark.harden_runtime

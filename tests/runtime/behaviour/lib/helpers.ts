@@ -119,3 +119,13 @@ export async function timersStartedDuring(body: () => Promise<void>): Promise<nu
   }
   return delays;
 }
+
+// runInDurableObject with the instance untyped, for tests that reach into handler
+// methods (TypeScript's inference over DurableObjectStub<T> can otherwise recurse too deep).
+export function inObject<R>(
+  stub: DurableObjectStub,
+  body: (instance: any, state: DurableObjectState) => R | Promise<R>,
+): Promise<R> {
+  const run = runInDurableObject as unknown as (s: DurableObjectStub, b: typeof body) => Promise<R>;
+  return run(stub, body);
+}

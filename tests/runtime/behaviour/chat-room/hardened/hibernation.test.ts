@@ -1,8 +1,8 @@
 // verifies: websocket-not-hibernatable
 // Sockets go through the WebSocket Hibernation API after hardening.
 import { env, runInDurableObject, SELF } from "cloudflare:test";
-import { expect, it, vi } from "vitest";
-import { connect, eventually } from "../../lib/helpers";
+import { expect, it } from "vitest";
+import { connect, eventually, inObject } from "../../lib/helpers";
 
 const roomStub = (room: string) => env.CHAT_ROOM.get(env.CHAT_ROOM.idFromName(room));
 const openSockets = (room: string) =>
@@ -22,13 +22,14 @@ it("delivers client frames to webSocketMessage", async () => {
   const alice = await connect(SELF, "https://chat.test/room/hib-2/ws?user=alice");
   await alice.next((f) => f.type === "welcome", "welcome");
   const calls: unknown[] = [];
-  await runInDurableObject(roomStub("hib-2"), (instance: any) => {
+  await inObject(roomStub("hib-2"), (instance) => {
     expect(typeof instance.webSocketMessage).toBe("function");
     const original = instance.webSocketMessage.bind(instance);
-    instance.webSocketMessage = vi.fn(async (ws: WebSocket, message: string | ArrayBuffer) => {
+    // The runtime looks the handler up on the instance for each frame.
+    instance.webSocketMessage = async (ws: WebSocket, message: string | ArrayBuffer) => {
       calls.push(message);
       return original(ws, message);
-    });
+    };
   });
   alice.send({ body: "through the handler" });
   const echoed = await alice.next((f) => f.type === "message", "broadcast of the message");
@@ -54,7 +55,7 @@ it("webSocketClose does not throw for the reserved codes 1005 and 1006", async (
   for (const code of [1005, 1006]) {
     const client = await connect(SELF, `https://chat.test/room/hib-4/ws?user=u${code}`);
     await client.next((f) => f.type === "welcome", "welcome");
-    await runInDurableObject(roomStub("hib-4"), async (instance: any, state) => {
+    await inObject(roomStub("hib-4"), async (instance, state) => {
       const [server] = state.getWebSockets();
       // Called the way the runtime calls it; echoing a reserved code would throw InvalidAccessError.
       await instance.webSocketClose(server, code, "", code === 1005);
