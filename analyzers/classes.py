@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
 from analyzers.source import SourceFile
-from analyzers.tsutil import node_text, normalize_expr, string_value, walk, walk_type
+from analyzers.tsutil import node_text, normalize_expr, string_value, walk_type
 
 # Base classes that make a class a Durable Object, by module they are imported from.
 KNOWN_BASES: dict[str, frozenset[str]] = {
@@ -82,6 +84,32 @@ class DurableObjectClass:
             for name, node in self.methods.items()
             if name not in HANDLER_METHODS and not name.startswith("#")
         }
+
+
+def class_locator(
+    classes: list[DurableObjectClass],
+) -> Callable[[int, int], DurableObjectClass | None]:
+    """A look-up of the innermost class (of one file) containing a byte range: O(log n + depth)."""
+    ordered = sorted(classes, key=lambda c: (c.node.start_byte, -c.node.end_byte))
+    starts = [c.node.start_byte for c in ordered]
+    parent: list[int] = []
+    stack: list[int] = []
+    for index, cls in enumerate(ordered):
+        while stack and ordered[stack[-1]].node.end_byte < cls.node.end_byte:
+            stack.pop()
+        parent.append(stack[-1] if stack else -1)
+        stack.append(index)
+
+    def locate(start: int, end: int) -> DurableObjectClass | None:
+        index = bisect.bisect_right(starts, start) - 1
+        while index >= 0:
+            node = ordered[index].node
+            if node.start_byte <= start and end <= node.end_byte:
+                return ordered[index]
+            index = parent[index]
+        return None
+
+    return locate
 
 
 def imported_bases(file: SourceFile) -> dict[str, str]:
@@ -213,7 +241,9 @@ def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:
     aliases = Aliases(set(seed.ctx), set(seed.storage), set(seed.sql))
     data = file.data
     pairs: list[tuple[Node, Node, bool]] = []  # (target, value, is_field)
-    for node in walk(scope):
+    for node in walk_type(
+        scope, "assignment_expression", "variable_declarator", "public_field_definition"
+    ):
         kind = node.type
         if kind == "assignment_expression":
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
@@ -322,6 +352,13 @@ def exported_names(file: SourceFile) -> dict[str, str | None]:
 
     `export * from "./x"` is recorded under the key "*<module>".
     """
+    cached = file.memo.get("exported_names")
+    if cached is None:
+        cached = file.memo["exported_names"] = _exported_names(file)
+    return dict(cached)
+
+
+def _exported_names(file: SourceFile) -> dict[str, str | None]:
     data = file.data
     names: dict[str, str | None] = {}
     for stmt in file.root.named_children:

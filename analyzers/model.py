@@ -13,6 +13,7 @@ from tree_sitter import Node
 from analyzers.classes import (
     Aliases,
     DurableObjectClass,
+    class_locator,
     exported_names,
     find_classes,
     typed_state_params,
@@ -240,9 +241,12 @@ def imported_constants(
 
 def _find_sql(model: ProjectModel) -> None:
     known = {f.path: f for f in model.files}
+    classes_by_file: dict[Path, list[DurableObjectClass]] = {}
+    for cls in model.classes:
+        classes_by_file.setdefault(cls.file.path, []).append(cls)
     statements: list[SqlStatement] = []
     for file in model.files:
-        classes = [c for c in model.classes if c.file is file]
+        classes = classes_by_file.get(file.path, [])
         file_aliases: Aliases = typed_state_params(file, file.root)
         imported = imported_constants(file, known)
         statements.extend(extract_statements(file, classes, file_aliases, imported))
@@ -251,16 +255,9 @@ def _find_sql(model: ProjectModel) -> None:
         used_literals.setdefault(stmt.file.path, set()).add(stmt.literal.start_byte)
     for file in model.files:
         loose = loose_statements(file, used_literals.get(file.path, set()))
+        locate = class_locator(classes_by_file.get(file.path, []))
         for stmt in loose:
-            stmt.cls = next(
-                (
-                    c
-                    for c in model.classes
-                    if c.file is file
-                    and c.node.start_byte <= stmt.literal.start_byte < c.node.end_byte
-                ),
-                None,
-            )
+            stmt.cls = locate(stmt.literal.start_byte, stmt.literal.end_byte)
         statements.extend(loose)
     # the same constant run from two places is still one statement in the source
     unique: dict[tuple[Path, int, int], SqlStatement] = {}

@@ -6,6 +6,7 @@ import bisect
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import tree_sitter_typescript
 from tree_sitter import Language, Node, Parser, Tree
@@ -91,6 +92,9 @@ class SourceFile:
     tree: Tree
     error_ranges: list[tuple[int, int]] = field(default_factory=list)
     _lines: LineIndex | None = None
+    # Per-file facts computed once per parse (exports, constants, top-level functions …):
+    # the file's bytes never change under a SourceFile, a new parse makes a new one.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lines(self) -> LineIndex:

@@ -13,7 +13,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 from tree_sitter import Node
 
-from analyzers.classes import Aliases, DurableObjectClass
+from analyzers.classes import Aliases, DurableObjectClass, class_locator
 from analyzers.findings import Span
 from analyzers.source import SourceFile
 from analyzers.tsutil import (
@@ -24,7 +24,7 @@ from analyzers.tsutil import (
     method_name,
     node_text,
     normalize_expr,
-    walk,
+    walk_type,
 )
 
 _NUMBERED_PARAM = re.compile(r"\?\d+")
@@ -182,9 +182,16 @@ class FileConstants:
 
 
 def string_constants(file: SourceFile) -> dict[str, Node]:
+    cached = file.memo.get("string_constants")
+    if cached is None:
+        cached = file.memo["string_constants"] = _string_constants(file)
+    return dict(cached)
+
+
+def _string_constants(file: SourceFile) -> dict[str, Node]:
     found: dict[str, Node] = {}
     data = file.data
-    for node in walk(file.root):
+    for node in walk_type(file.root, "variable_declarator", "public_field_definition"):
         if node.type == "variable_declarator" or node.type == "public_field_definition":
             name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
         else:
@@ -245,8 +252,9 @@ def extract_statements(
     """All SQL statements this file runs, through any alias of the storage SQL API."""
     data = file.data
     constants = string_constants(file)
+    locate = class_locator(classes)
     statements: list[SqlStatement] = []
-    for node in walk(file.root):
+    for node in walk_type(file.root, "call_expression", "binary_expression"):
         tagged = None
         literal_ref: tuple[SourceFile, Node] | None = None
         args: list[Node] = []
@@ -260,7 +268,7 @@ def extract_statements(
                 obj = func.child_by_field_name("object")
                 if prop is None or obj is None or node_text(data, prop) != "exec":
                     continue
-                cls = _class_of(node, classes)
+                cls = locate(node.start_byte, node.end_byte)
                 aliases = cls.aliases.merged(file_aliases) if cls else file_aliases
                 if not is_exec_receiver(normalize_expr(node_text(data, obj)), aliases):
                     continue
@@ -277,7 +285,7 @@ def extract_statements(
         lit_file, literal = literal_ref
         text, offsets = literal_chars(lit_file.data, literal)
         subs = _substitutions(lit_file, literal, text, offsets)
-        cls = _class_of(node, classes)
+        cls = locate(node.start_byte, node.end_byte)
         func = enclosing_function(node)
         method = (
             method_name(data, func)
@@ -339,10 +347,7 @@ def _substitutions(
 
 
 def _class_of(node: Node, classes: list[DurableObjectClass]) -> DurableObjectClass | None:
-    for cls in classes:
-        if cls.node.start_byte <= node.start_byte and node.end_byte <= cls.node.end_byte:
-            return cls
-    return None
+    return class_locator(classes)(node.start_byte, node.end_byte)
 
 
 def tables_in(expression: exp.Expression | None) -> list[str]:
@@ -382,7 +387,7 @@ def loose_statements(file: SourceFile, seen_literals: set[int]) -> list[SqlState
     """SQL literals never passed to exec() in a way we can follow (arrays of migration steps,
     helper functions taking a string). They still define schema and prune tables."""
     statements: list[SqlStatement] = []
-    for node in walk(file.root):
+    for node in walk_type(file.root, "string", "template_string"):
         if node.type not in {"string", "template_string"} or node.start_byte in seen_literals:
             continue
         text, offsets = literal_chars(file.data, node)

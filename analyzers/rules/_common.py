@@ -32,6 +32,26 @@ def functions_called_from(cls: DurableObjectClass) -> list[Node]:
     """Top-level functions of the class's file that the class calls by name (one level deep,
     then transitively among those functions)."""
     file = cls.file
+    top = _top_level_functions(file)
+    reached: dict[str, Node] = {}
+    frontier = [cls.node]
+    while frontier:
+        scope = frontier.pop()
+        for call in walk_type(scope, "call_expression"):
+            func = call.child_by_field_name("function")
+            if func is None or func.type != "identifier":
+                continue
+            callee = node_text(file.data, func)
+            if callee in top and callee not in reached:
+                reached[callee] = top[callee]
+                frontier.append(top[callee])
+    return list(reached.values())
+
+
+def _top_level_functions(file: SourceFile) -> dict[str, Node]:
+    cached = file.memo.get("top_level_functions")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     top: dict[str, Node] = {}
     for stmt in file.root.named_children:
         decl = stmt.child_by_field_name("declaration") if stmt.type == "export_statement" else stmt
@@ -53,16 +73,5 @@ def functions_called_from(cls: DurableObjectClass) -> list[Node]:
                     and value.type in {"arrow_function", "function_expression"}
                 ):
                     top[node_text(file.data, name)] = value
-    reached: dict[str, Node] = {}
-    frontier = [cls.node]
-    while frontier:
-        scope = frontier.pop()
-        for call in walk_type(scope, "call_expression"):
-            func = call.child_by_field_name("function")
-            if func is None or func.type != "identifier":
-                continue
-            callee = node_text(file.data, func)
-            if callee in top and callee not in reached:
-                reached[callee] = top[callee]
-                frontier.append(top[callee])
-    return list(reached.values())
+    file.memo["top_level_functions"] = top
+    return top
