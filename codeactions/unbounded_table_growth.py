@@ -40,6 +40,7 @@ from analyzers.tsutil import (
     node_text,
     walk_type,
 )
+from codeactions._migrations import CannotMigrate, add_step, class_member, ctx_expr, step_text
 from codeactions._sqledit import find_statement
 from codeactions._tsedit import (
     append_member,
@@ -54,10 +55,7 @@ from codeactions._tsedit import (
 )
 from codeactions.fix import Edit, Fix, Safety
 
-MIGRATIONS_FIELD = "SQL_MIGRATIONS"
-RUNNER = "runSqlMigrations"
 ARM = "armAlarmBy"
-MIGRATIONS_TABLE = "_sql_schema_migrations"
 
 
 class CannotFix(Exception):
@@ -69,12 +67,10 @@ def _camel(table: str) -> str:
 
 
 def _ctx(cls: DurableObjectClass) -> str:
-    if "this.ctx" in cls.aliases.ctx:
-        return "this.ctx"
-    for alias in sorted(cls.aliases.ctx):
-        if alias.startswith("this."):
-            return alias
-    raise CannotFix("no `this.…` path to the object's state")
+    try:
+        return ctx_expr(cls)
+    except CannotMigrate as exc:
+        raise CannotFix(str(exc)) from exc
 
 
 def _close_paren(text: str, open_index: int) -> int:
@@ -196,18 +192,6 @@ def _find_class(finding: Finding, model: ProjectModel, first: SqlStatement) -> D
     return cls
 
 
-def _member(cls: DurableObjectClass, name: str) -> Node | None:
-    body = cls.body
-    if body is None:
-        return None
-    data = cls.file.data
-    for member in body.named_children:
-        field = member.child_by_field_name("name")
-        if field is not None and node_text(data, field) == name:
-            return member
-    return None
-
-
 def _top_insert_point(data: bytes, root: Node) -> int:
     last_import = None
     for child in root.named_children:
@@ -219,59 +203,21 @@ def _top_insert_point(data: bytes, root: Node) -> int:
     return len(data) if end == -1 else end + 1
 
 
-def _constructor_hook(cls: DurableObjectClass, model: ProjectModel, table: str) -> Node:
-    """The statement after which the migrations must run: the one creating the table."""
-    ctor = cls.constructor
-    if ctor is None:
-        raise CannotFix("no constructor")
-    schema = model.schema_for(cls.file.path)
-    known = schema.table(table)
-    if known is None or known.create is None:
-        raise CannotFix("no CREATE TABLE for the table")
-    create = known.create
-    if create.call_file is not cls.file or not contains(ctor, create.call):
-        raise CannotFix("the table is not created in the constructor")
-    return statement_of(create.call)
-
-
 def _step_text(table: str, const: str, quote: str, indent: str, unit: str) -> str:
     q = quote
-    i2 = indent + unit
-    i3 = i2 + unit
-    return (
-        f"{i2}// {table}: rows expire after {const}; rows written before this step get a full\n"
-        f"{i2}// TTL from the time it runs.\n"
-        f"{i2}(sql) => {{\n"
-        f"{i3}sql.exec({q}ALTER TABLE {table} ADD COLUMN expires_at INTEGER{q});\n"
-        f"{i3}sql.exec({q}CREATE INDEX IF NOT EXISTS idx_{table}_expires_at ON {table}(expires_at){q});\n"
-        f"{i3}sql.exec({q}UPDATE {table} SET expires_at = ? WHERE expires_at IS NULL{q}, "
-        f"Date.now() + {const});\n"
-        f"{i2}}},\n"
-    )
-
-
-def _runner_text(cls: DurableObjectClass, ctx: str, indent: str, unit: str, quote: str) -> str:
-    q = quote
-    i2, i3, i4 = indent + unit, indent + unit * 2, indent + unit * 3
-    return (
-        f"{indent}private {RUNNER}(): void {{\n"
-        f"{i2}const sql = {ctx}.storage.sql;\n"
-        f"{i2}sql.exec(\n"
-        f"{i3}{q}CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (id INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL){q},\n"
-        f"{i2});\n"
-        f"{i2}const applied = sql\n"
-        f"{i3}.exec<{{ id: number }}>({q}SELECT COALESCE(MAX(id), 0) AS id FROM {MIGRATIONS_TABLE}{q})\n"
-        f"{i3}.one().id;\n"
-        f"{i2}{cls.name}.{MIGRATIONS_FIELD}.forEach((step, index) => {{\n"
-        f"{i3}if (index < applied) {{\n"
-        f"{i4}return;\n"
-        f"{i3}}}\n"
-        f"{i3}{ctx}.storage.transactionSync(() => {{\n"
-        f"{i4}step(sql);\n"
-        f"{i4}sql.exec({q}INSERT INTO {MIGRATIONS_TABLE} (id, applied_at) VALUES (?, ?){q}, index + 1, Date.now());\n"
-        f"{i3}}});\n"
-        f"{i2}}});\n"
-        f"{indent}}}"
+    return step_text(
+        [
+            f"{table}: rows expire after {const}; rows written before this step get a full",
+            "TTL from the time it runs.",
+        ],
+        [
+            f"sql.exec({q}ALTER TABLE {table} ADD COLUMN expires_at INTEGER{q});",
+            f"sql.exec({q}CREATE INDEX IF NOT EXISTS idx_{table}_expires_at ON {table}(expires_at){q});",
+            f"sql.exec({q}UPDATE {table} SET expires_at = ? WHERE expires_at IS NULL{q}, "
+            f"Date.now() + {const});",
+        ],
+        indent,
+        unit,
     )
 
 
@@ -429,7 +375,7 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
     upper = re.sub(r"\W", "_", table).upper()
     const, batch = f"{upper}_TTL_MS", f"{upper}_CLEANUP_BATCH"
     method = f"cleanupExpired{_camel(table)}"
-    if _member(cls, method) is not None or const.encode() in src:
+    if class_member(cls, method) is not None or const.encode() in src:
         raise CannotFix("already has a cleanup for this table")
     schema = model.schema_for(path)
     known = schema.table(table)
@@ -449,38 +395,11 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
     edits.append(Edit(path, top, top, _constants_text(table, const, batch)))
 
     # 2. migrations: reuse the class's list, or create it and call it from the constructor
-    migrations = _member(cls, MIGRATIONS_FIELD)
-    if migrations is not None:
-        array = next(iter(walk_type(migrations, "array")), None)
-        if array is None:
-            raise CannotFix("SQL_MIGRATIONS is not an array literal")
-        close = array.end_byte - 1
+    try:
         step = _step_text(table, const, quote, indent, unit)
-        edits.append(Edit(path, line_start(src, close), line_start(src, close), step))
-    else:
-        foreign = [
-            s
-            for s in model.statements_in_scope(path)
-            if MIGRATIONS_TABLE in s.text and s.cls is cls
-        ]
-        if foreign:
-            # the class keeps its own migrations bookkeeping: a step belongs there, by hand
-            raise CannotFix(f"the class already writes {MIGRATIONS_TABLE} its own way")
-        hook = _constructor_hook(cls, model, table)
-        hook_indent = indent_at(src, hook.start_byte)
-        end = hook.end_byte
-        edits.append(Edit(path, end, end, f"\n{hook_indent}this.{RUNNER}();"))
-        field = (
-            f"{indent}// Schema changes of this object's SQLite database. Each step runs once, in order,\n"
-            f"{indent}// from the constructor (inside blockConcurrencyWhile); applied steps are recorded in\n"
-            f"{indent}// {MIGRATIONS_TABLE} (PRAGMA user_version is not available in Durable Objects).\n"
-            f"{indent}// Append new steps; never edit or reorder one that has been deployed.\n"
-            f"{indent}private static readonly {MIGRATIONS_FIELD}: ((sql: SqlStorage) => void)[] = [\n"
-            f"{_step_text(table, const, quote, indent, unit)}"
-            f"{indent}];"
-        )
-        edits.append(append_member(cls, field))
-        edits.append(append_member(cls, _runner_text(cls, ctx, indent, unit, quote)))
+        edits.extend(add_step(cls, model, table, step, ctx, indent, unit, quote))
+    except CannotMigrate as exc:
+        raise CannotFix(str(exc)) from exc
 
     # 3. every INSERT writes expires_at, and arms the alarm
     for stmt in statements:
@@ -523,7 +442,7 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
         )
 
     # 4. the alarm: earliest-time arming, cleanup, alarm() dispatch
-    if _member(cls, ARM) is None:
+    if class_member(cls, ARM) is None:
         edits.extend(_existing_set_alarms(cls, ctx))
         edits.append(append_member(cls, _arm_text(ctx, indent, unit)))
     edits.append(

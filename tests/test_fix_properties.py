@@ -29,6 +29,7 @@ SQL_RULES = [
     "sql-pragma-not-allowed",
     "sql-missing-index",
     "unbounded-table-growth",
+    "schema-change-without-migration",
 ]
 
 PROJECTS = [
@@ -41,6 +42,7 @@ PROJECTS = [
     FIXTURES / "sql-pragma-not-allowed" / "size-before",
     FIXTURES / "sql-missing-index" / "flagged",
     FIXTURES / "unbounded-table-growth" / "flagged",
+    FIXTURES / "schema-change-without-migration" / "fix-before",
 ]
 
 _MEMBER = re.compile(r"^(\s+)(?:(?:async|private|public|static|protected)\s+)*\w+\(.*\)[^;]*\{\s*$")

@@ -48,9 +48,24 @@ ALTER TABLE messages ADD COLUMN edited_at INTEGER NOT NULL
 ```
 """,
     fix="""
-Unsafe: a migration step (`ALTER TABLE … ADD COLUMN … DEFAULT …`) recorded in a migrations
-table and run in the constructor's `blockConcurrencyWhile`. The default value is a product
-decision and must be reviewed.
+Unsafe, two fixes:
+
+- a missing column (not a near miss of an existing one, which is a typo to correct by hand):
+  a step `ALTER TABLE t ADD COLUMN c <type>` appended to the class's `SQL_MIGRATIONS`, the list
+  of steps that `runSqlMigrations()` runs once each from the constructor (inside
+  `blockConcurrencyWhile`), recording them in `_sql_schema_migrations`; the list, its runner and
+  the constructor call are created when the class has none (the same mechanism as the
+  `unbounded-table-growth` fix). One step adds every column of the table the class's queries
+  lack. The type is read from how the queries use the column (a literal it is compared with or
+  set to, `LIKE`, the TypeScript type of the bound argument: `Date.now()`, a `string`
+  parameter…); a TypeScript `number` becomes `INTEGER`, whose affinity still keeps 2.5 as a
+  REAL. Without a visible type the column is left untyped, with a comment. The column is
+  nullable: rows that exist when the step runs get NULL. `CREATE TABLE IF NOT EXISTS` is never
+  edited. No fix when the table is not created in the class's constructor or the class keeps
+  its own migrations bookkeeping.
+- `ADD COLUMN … NOT NULL` without DEFAULT: a DEFAULT of the declared type's affinity is added
+  in place (`0`, `''`, `x''`); review the value every existing row gets. No fix for an untyped
+  column.
 """,
     references=(
         f"{REF_SQLITE_ALTER} (ADD COLUMN: NOT NULL needs a non-NULL DEFAULT)",
@@ -124,6 +139,8 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
                 "kind": "no-such-column",
                 "column": name,
                 "tables": [t.name for t in known if t is not None],
+                "near_miss": close[0] if close else None,
+                "statement": [str(stmt.file.path), stmt.offsets[0]],
             },
         )
     missing = _NO_TABLE.search(plan.error)
@@ -167,6 +184,8 @@ def _check_alter(stmt: SqlStatement) -> Iterator[Finding]:
                 "kind": "not-null-without-default",
                 "table": match.group(1),
                 "column": match.group(2),
+                "statement": [str(stmt.file.path), stmt.offsets[0]],
+                "definition": [match.start(3), end],
             },
         )
 
