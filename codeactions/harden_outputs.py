@@ -60,6 +60,7 @@ PATTERN_LABELS = {
     "unbounded-table-growth": "TTL cleanup by alarm",
     "timer-blocks-hibernation": "timer moved to an alarm",
     "websocket-not-hibernatable": "WebSocket Hibernation API",
+    "websocket-state-in-memory": "per-socket state in attachments",
     "sql-missing-index": "index for a scanning query",
     "obsolete-name-workaround": "ctx.id.name instead of a name workaround",
     "id-name-undefined": "fallback for ctx.id.name",

@@ -328,6 +328,8 @@ class RuntimeProject:
         )
 
 
+# `- [tier] **label** (rule-id, unsafe) in `file`: …` in harden's "Patterns applied" list
+_APPLIED = re.compile(r"^- \[[^\]]*\] \*\*.*?\*\* \(([a-z0-9-]+), (?:safe|unsafe)\)", re.MULTILINE)
 _VERIFIES = re.compile(r"^\s*//\s*verifies:\s*(.+)$", re.MULTILINE)
 
 
@@ -445,15 +447,19 @@ class HardenReport:
     # hand-written hardened tests not run because harden applied no fix for their rule
     not_verified: list[tuple[str, list[str]]] = field(default_factory=list)
     vitest: VitestResult | None = None
+    # rules harden's report lists under "Patterns applied"
+    applied_rules: set[str] = field(default_factory=set)
 
     @property
     def fixed_rules(self) -> set[str]:
-        """Rules with fewer findings after `harden` than before."""
+        """Rules with fewer findings after `harden` than before, plus the rules harden says
+        it applied: a finding that only appears after another fix (websocket-state-in-memory
+        once the sockets are hibernatable) is fixed without ever being counted before."""
         return {
             rule
             for rule, count in self.findings_before.items()
             if self.findings_after.get(rule, 0) < count
-        }
+        } | self.applied_rules
 
     @property
     def failure(self) -> str | None:
@@ -491,6 +497,7 @@ def harden_and_verify(example: str, dest: Path) -> HardenReport:
         if not result.ok:
             return report
     report.findings_after = project.finding_counts()
+    report.applied_rules = set(_APPLIED.findall(report.steps[1].output))
     _, report.not_verified = project.add_behaviour_tests(HARDENED, report.fixed_rules)
     report.steps.append(project.tsc_tests("hardened"))
     if not report.steps[-1].ok:
