@@ -36,10 +36,24 @@ for (const ws of this.ctx.getWebSockets(userId)) ws.send(msg);
 ```
 """,
     fix="""
-No automatic fix: what the code meant to use as an identifier is a design decision. Attach a
-value that carries the id (`serializeAttachment({ id })`), read it back with
-`deserializeAttachment()`, and address sockets with tags (`acceptWebSocket(ws, [tag])`,
-`getWebSockets(tag)`).
+Unsafe fixes, only where the intent is visible:
+
+- `ws.serializeAttachment()` in a function with one id at hand (a parameter or local named `id`
+  or `…Id`, declared before the call; `id` wins over others) → `ws.serializeAttachment({ userId })`.
+- `const id = ws.serializeAttachment({ id: crypto.randomUUID(), name })` (the void result kept
+  as the id while the object holds the real one, under the variable's name or `id`) →
+  `const id = crypto.randomUUID();` and `ws.serializeAttachment({ id, name })`.
+
+In both, when the same function accepted the socket with `ctx.acceptWebSocket(ws)` and no tags,
+and the id is plainly a string (a `string` parameter, `crypto.randomUUID()`, a string literal or
+template, `x ?? "literal"`, `String(x)`), the id also becomes the socket's tag
+(`acceptWebSocket(ws, [id])`; moved before the accept when what it reads is declared there) so
+that `ctx.getWebSockets(id)` finds the socket after a wake (at most 10 tags per socket, each at
+most 256 characters).
+
+Reported only: no id in scope, several candidate ids, the result returned, compared or tested.
+Attach a value that carries the id, read it back with `deserializeAttachment()`, and address
+sockets with tags.
 """,
     references=(
         f"{REF_WEBSOCKETS} (serializeAttachment / deserializeAttachment)",
