@@ -47,6 +47,8 @@ from codeactions.fix import OverlappingEdits, apply_edits
 from codeactions.suppress import disable_for_file, disable_for_line
 from server.documents import Document, kind_of, to_offset, to_position
 from server.lsp_engine import Analysis, Engine, OpenInput
+from server.lsp_harden import HARDEN_KIND, harden_code_actions
+from server.lsp_harden import register as register_harden
 
 VERSION = "0.1.0"
 SOURCE = "durable-harden"
@@ -570,6 +572,7 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 
 server = DurableHardenServer()
+register_harden(server)  # workspace command durable-harden.hardenAll (server/lsp_harden.py)
 
 
 def _guard(fn: Any) -> Any:
@@ -801,7 +804,8 @@ async def pull_diagnostics(
 @server.feature(
     lsp.TEXT_DOCUMENT_CODE_ACTION,
     lsp.CodeActionOptions(
-        code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL_KIND], resolve_provider=False
+        code_action_kinds=[lsp.CodeActionKind.QuickFix, FIX_ALL_KIND, HARDEN_KIND],
+        resolve_provider=False,
     ),
 )
 async def code_action(
@@ -814,7 +818,7 @@ async def code_action(
     analysis = await ls.current_analysis(doc)
     if analysis is None or doc.version != version:
         return None  # the text changed while we looked: the client asks again
-    return ls.code_actions(analysis, doc, params)
+    return [*ls.code_actions(analysis, doc, params), *harden_code_actions(ls, doc, params)]
 
 
 @server.feature(lsp.TEXT_DOCUMENT_HOVER)
