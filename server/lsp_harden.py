@@ -3,8 +3,9 @@
 Flow of one run:
 1. snapshot the open documents (uri, version, bytes): they are the planner's overlays, so unsaved
    buffers win over the disk;
-2. run `codeactions.plan.plan_workspace` on a worker thread of its own (the reader loop stays
-   free), with server-initiated `$/progress` (begin, one report per planner step: each round and
+2. run `codeactions.plan.plan_workspace` on the server's analysis worker thread (the reader
+   loop stays free; analyses and the plan take turns, as the analyzers share cached tree-sitter
+   parsers), with server-initiated `$/progress` (begin, one report per planner step: each round and
    each file it touches, end). `window/workDoneProgress/cancel` and `$/cancelRequest` are polled
    by the planner: a cancelled run raises `Cancelled` and nothing is sent or written;
 3. turn the plan into ONE `workspace/applyEdit` (`build_edit`): line hunks from
@@ -34,7 +35,7 @@ import itertools
 import traceback
 import uuid
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -476,17 +477,6 @@ def summary(
 
 
 # -- the command ---------------------------------------------------------------------------------
-_executor: ThreadPoolExecutor | None = None
-
-
-def _planner_thread() -> ThreadPoolExecutor:
-    # our own thread: the analysis worker keeps serving diagnostics, pygls's pool keeps reading
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-harden-plan")
-    return _executor
-
-
 def _folders(ls: DurableHardenServer) -> list[Path]:
     from pygls.uris import to_fs_path
 
@@ -648,7 +638,9 @@ async def _run(
         )
 
     try:
-        result = await loop.run_in_executor(_planner_thread(), plan)
+        # on the analysis worker: off the reader loop, and never at the same time as an analysis
+        # (the analyzers share cached tree-sitter parsers, which are not thread-safe)
+        result = await loop.run_in_executor(ls.executor, plan)
     except Cancelled:
         raise _Stop() from None
     if cancelled():
