@@ -30,6 +30,7 @@ SQL_RULES = [
     "sql-missing-index",
     "unbounded-table-growth",
     "schema-change-without-migration",
+    "sql-unbounded-read",
 ]
 
 PROJECTS = [
@@ -43,6 +44,7 @@ PROJECTS = [
     FIXTURES / "sql-missing-index" / "flagged",
     FIXTURES / "unbounded-table-growth" / "flagged",
     FIXTURES / "schema-change-without-migration" / "fix-before",
+    FIXTURES / "sql-unbounded-read" / "before",
 ]
 
 _MEMBER = re.compile(r"^(\s+)(?:(?:async|private|public|static|protected)\s+)*\w+\(.*\)[^;]*\{\s*$")

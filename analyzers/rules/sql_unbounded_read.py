@@ -1,0 +1,264 @@
+"""sql-unbounded-read: every row of a growing table read into memory at once, or `one()` on a
+query that can match many rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlglot import exp
+from tree_sitter import Node
+
+from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
+from analyzers.model import ProjectModel
+from analyzers.rules._common import REF_LIMITS, REF_RULES, REF_SQL
+from analyzers.rules._sql import alias_map, insert_head_span, inserted_table, table_uses
+from analyzers.rules.unbounded_table_growth import _bounded_key_insert, _is_bookkeeping
+from analyzers.schema import Schema
+from analyzers.sql import SqlStatement
+from analyzers.tsutil import FUNCTION_TYPES, enclosing, node_text, walk_type
+
+DOCS = RuleDocs(
+    what="""
+Reports a SELECT whose whole result is loaded at once — `.toArray()`, `for (… of cursor)`,
+`[...cursor]`, `Array.from(cursor)`, or an Agents SDK `this.sql\\`…\\`` (which returns an array)
+— when the query has no `LIMIT` and reads a table that receives INSERTs somewhere in the same
+Worker project. Also reports `.one()` on such a query when it can match more than one row.
+
+Not reported: a query that pins every table it reads to at most one row with an equality on the
+primary key or a UNIQUE index (`WHERE id = ?`, also `IN (…)` lists), an aggregate without
+`GROUP BY` (`COUNT(*)`, `MIN(expires_at)`: one row), a query with a `LIMIT`, and tables only ever
+written with a fixed key (a settings row).
+""",
+    why="""
+A Durable Object's SQLite database grows to 10 GB, while the object's isolate has 128 MB of
+memory. `toArray()` (and iterating a cursor into an array) materialises every matching row; what
+works in tests with a dozen rows runs the object out of memory, or out of CPU time, once the
+table has grown. Every row read is also billed (`rowsRead`). `one()` throws unless the query
+returns exactly one row: without a key equality it fails as soon as a second row matches.
+""",
+    example="""
+```ts
+// Reported: every message of the room, forever growing
+this.sql.exec("SELECT body FROM messages WHERE room = ? ORDER BY id", room).toArray();
+// Reported: throws once two messages have the same author
+this.sql.exec("SELECT body FROM messages WHERE author = ?", author).one();
+
+// Fine: one page; a key lookup; an aggregate
+this.sql.exec("SELECT body FROM messages WHERE room = ? ORDER BY id LIMIT ?", room, PAGE).toArray();
+this.sql.exec("SELECT body FROM messages WHERE id = ?", id).one();
+this.sql.exec("SELECT COUNT(*) AS n FROM messages").one();
+```
+""",
+    fix="""
+Unsafe. For a loaded result: ` LIMIT ?` is appended to the query, bound to a named constant
+`<TABLE>_READ_LIMIT` (1000, documented at the top of the file); callers that need more rows
+must page (`WHERE id > ? ORDER BY id LIMIT ?`, keyset pagination), which the reviewer must add
+where every row really is needed. For `.one()`: ` LIMIT 1`; it then returns one of the matching
+rows instead of throwing, so the reviewer must add an `ORDER BY` that picks the right one. No
+fix when the SQL text is shared by several calls (a constant in another file).
+""",
+    references=(
+        f"{REF_LIMITS} (10 GB per object; 128 MB memory per isolate)",
+        f"{REF_SQL} (cursor: toArray(), one(), rowsRead)",
+        f"{REF_RULES}",
+    ),
+)
+
+KEY_COLUMNS = {"rowid", "oid", "_rowid_"}
+
+
+@dataclass
+class Consumer:
+    kind: str  # "toArray", "iterate", "spread", "Array.from", "tagged", "one"
+    node: Node  # the expression that consumes the cursor
+
+
+def _unwrap_up(node: Node) -> Node:
+    """Climb through `await`, parentheses, `as` / `!` wrappers around an expression."""
+    while node.parent is not None and node.parent.type in {
+        "parenthesized_expression",
+        "await_expression",
+        "as_expression",
+        "non_null_expression",
+        "satisfies_expression",
+    }:
+        node = node.parent
+    return node
+
+
+def _consumer_of(data: bytes, expr: Node) -> Consumer | None:
+    """How the value of `expr` (a cursor) is consumed, right where it is produced."""
+    node = _unwrap_up(expr)
+    parent = node.parent
+    if parent is None:
+        return None
+    if parent.type == "member_expression" and parent.child_by_field_name("object") == node:
+        prop = parent.child_by_field_name("property")
+        call = parent.parent
+        if prop is None or call is None or call.type != "call_expression":
+            return None
+        name = node_text(data, prop)
+        if name == "raw":
+            return _consumer_of(data, call)
+        if name in {"toArray", "one"}:
+            return Consumer(name, call)
+        return None
+    if parent.type == "for_in_statement" and parent.child_by_field_name("right") == node:
+        if any(child.type == "of" for child in parent.children):
+            return Consumer("iterate", parent)
+        return None
+    if parent.type == "spread_element":
+        return Consumer("spread", parent)
+    if parent.type == "arguments":
+        call = parent.parent
+        func = call.child_by_field_name("function") if call is not None else None
+        if call is not None and func is not None and node_text(data, func) == "Array.from":
+            return Consumer("Array.from", call)
+        return None
+    if parent.type == "variable_declarator" and parent.child_by_field_name("value") == node:
+        target = parent.child_by_field_name("name")
+        if target is None or target.type != "identifier":
+            return None
+        return _consumer_of_variable(data, parent, node_text(data, target))
+    return None
+
+
+def _consumer_of_variable(data: bytes, declarator: Node, name: str) -> Consumer | None:
+    scope = enclosing(declarator, *FUNCTION_TYPES, "program")
+    if scope is None:
+        return None
+    for ident in walk_type(scope, "identifier"):
+        if ident.start_byte <= declarator.end_byte or node_text(data, ident) != name:
+            continue
+        found = _consumer_of(data, ident)
+        if found is not None:
+            return found
+    return None
+
+
+def _projections_aggregate(select: exp.Expression) -> bool:
+    if not isinstance(select, exp.Select) or select.args.get("group"):
+        return False
+    projections = select.expressions
+    return bool(projections) and all(
+        next(iter(p.find_all(exp.AggFunc)), None) is not None for p in projections
+    )
+
+
+def _key_bounded(schema: Schema, table: str, eq: list[str]) -> bool:
+    columns = {c.lower() for c in eq}
+    if columns & KEY_COLUMNS:
+        return True
+    for index in schema.indexes_of(table):
+        if index.unique and {c.lower() for c in index.columns} <= columns:
+            return True
+    known = schema.table(table)
+    return bool(known and known.primary_key and {c.lower() for c in known.primary_key} <= columns)
+
+
+def growing_tables(model: ProjectModel, path: Path) -> dict[str, SqlStatement]:
+    """Tables that receive INSERTs with a key that is not fixed, in the project of `path`:
+    table -> its first INSERT."""
+    schema = model.schema_for(path)
+    found: dict[str, SqlStatement] = {}
+    for stmt in model.statements_in_scope(path):
+        if stmt.loose:
+            continue
+        table = inserted_table(stmt)
+        if table is None or _is_bookkeeping(table) or table in found:
+            continue
+        if _bounded_key_insert(stmt, schema, table):
+            continue
+        found[table] = stmt
+    return found
+
+
+def unbounded_tables(
+    stmt: SqlStatement, schema: Schema, growing: dict[str, SqlStatement]
+) -> list[str]:
+    """Growing tables the query reads without a LIMIT, aggregate or key equality."""
+    expression = stmt.expression
+    if expression is None or stmt.kind not in {"SELECT", "WITH"}:
+        return []
+    if not isinstance(expression, exp.Select | exp.Union):
+        return []
+    if expression.args.get("limit") is not None:
+        return []
+    if _projections_aggregate(expression):
+        return []
+    tables = sorted(set(alias_map(expression).values()) & set(growing))
+    if not tables:
+        return []
+    uses = table_uses(expression, schema)
+    return [t for t in tables if not _key_bounded(schema, t, uses[t].eq if t in uses else [])]
+
+
+_VERB = {
+    "toArray": "`.toArray()` loads",
+    "iterate": "Iterating the cursor reads",
+    "spread": "Spreading the cursor loads",
+    "Array.from": "`Array.from()` loads",
+    "tagged": "`this.sql` returns",
+}
+
+
+def check(model: ProjectModel) -> Iterator[Finding]:
+    growing_by_scope: dict[Path, dict[str, SqlStatement]] = {}
+    for stmt in model.statements:
+        if stmt.loose or stmt.kind not in {"SELECT", "WITH"}:
+            continue
+        if stmt.statements_in_call - 1 != stmt.index_in_call:
+            continue  # only the last statement's rows come back
+        data = stmt.call_file.data
+        consumer = Consumer("tagged", stmt.call) if stmt.tagged else None
+        if consumer is None and stmt.call.type == "call_expression":
+            consumer = _consumer_of(data, stmt.call)
+        if consumer is None:
+            continue
+        config = model.config_for_path(stmt.file.path)
+        key = config.root if config is not None else model.root
+        if key not in growing_by_scope:
+            growing_by_scope[key] = growing_tables(model, stmt.file.path)
+        growing = growing_by_scope[key]
+        schema = model.schema_for(stmt.file.path)
+        tables = unbounded_tables(stmt, schema, growing)
+        if not tables:
+            continue
+        names = ", ".join(f"`{t}`" for t in tables)
+        related = [Related(insert_head_span(growing[t]), f"`{t}` grows here") for t in tables]
+        if consumer.kind == "one":
+            message = (
+                f"`.one()` on a query that can match many rows of {names}: it throws as soon "
+                "as a second row matches. Look up by a key (primary key / UNIQUE column), or "
+                "add `LIMIT 1` with an `ORDER BY` that picks the row."
+            )
+        else:
+            message = (
+                f"{_VERB[consumer.kind]} every matching row of {names} at once, and the table "
+                "keeps growing (10 GB per object, 128 MB of memory): read a page with "
+                "`LIMIT ?` and page through the rest."
+            )
+        yield RULE.finding(
+            message,
+            stmt.span(),
+            related,
+            data={
+                "consumer": consumer.kind,
+                "tables": tables,
+                "statement": [str(stmt.file.path), stmt.offsets[0]],
+            },
+        )
+
+
+RULE = Rule(
+    id="sql-unbounded-read",
+    title="A growing table read without a LIMIT",
+    severity=Severity.WARNING,
+    docs=DOCS,
+    check=check,
+)
+
+
+__all__ = ["RULE", "Span", "growing_tables", "unbounded_tables"]
