@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tree_sitter import Node
 
@@ -186,6 +187,92 @@ def _earliest_guard(data: bytes, call: Node) -> tuple[Node, Node | None] | None:
             only = len(decl_stmt.named_children) == 1 and not elsewhere
             return parent, decl_stmt if only else None
     return None
+
+
+def _then_guard(data: bytes, call: Node) -> tuple[Node, bool] | None:
+    """`void s.getAlarm().then(async (pending) => { if (pending === null) await setAlarm(t); })`
+    (the form the timer and constructor-guard fixes write where `await` is not available).
+    Returns (the whole statement, whether it was awaited), or None."""
+    stmt = _statement(call)
+    guard = stmt.parent
+    if guard is not None and guard.type == "statement_block" and guard.named_child_count == 1:
+        guard = guard.parent
+    if guard is None or guard.type != "if_statement":
+        return None
+    if guard.child_by_field_name("alternative") is not None:
+        return None
+    body = guard.parent
+    arrow = body.parent if body is not None and body.type == "statement_block" else body
+    if arrow is None or arrow.type not in {"arrow_function", "function_expression"}:
+        return None
+    if body is not None and body.type == "statement_block" and body.named_child_count != 1:
+        return None
+    param = arrow.child_by_field_name("parameter")
+    if param is None:
+        params = arrow.child_by_field_name("parameters")
+        named = [p for p in params.named_children if p.type != "comment"] if params else []
+        pattern = named[0].child_by_field_name("pattern") if len(named) == 1 else None
+        param = pattern
+    if param is None or param.type != "identifier":
+        return None
+    var = node_text(data, param)
+    cond = guard.child_by_field_name("condition")
+    text = node_text(data, cond).replace(" ", "") if cond is not None else ""
+    if text not in {f"({var}===null)", f"({var}==null)"}:
+        return None
+    args = call.child_by_field_name("arguments")
+    if args is None or any(node_text(data, n) == var for n in walk_type(args, "identifier")):
+        return None
+    then_args = arrow.parent
+    then_call = then_args.parent if then_args is not None else None
+    if then_call is None or then_call.type != "call_expression" or then_args is None:
+        return None
+    if [c for c in then_args.named_children if c.type != "comment"] != [arrow]:
+        return None
+    callee = then_call.child_by_field_name("function")
+    if callee is None or not node_text(data, callee).replace(" ", "").endswith(".getAlarm().then"):
+        return None
+    outer = then_call.parent
+    awaited = outer is not None and outer.type == "await_expression"
+    if outer is not None and outer.type in {"await_expression", "unary_expression"}:
+        outer = outer.parent
+    if outer is None or outer.type != "expression_statement":
+        return None
+    return outer, awaited
+
+
+def drop_pending_guard(path: Path, data: bytes, call: Node, callee: str) -> list[Edit] | None:
+    """When the `setAlarm(x)` call sits in a guard that only arms while no alarm is pending
+    (`if ((await getAlarm()) === null)`, an earliest-time `if (pending === null || pending > x)`,
+    or `getAlarm().then((pending) => { if (pending === null) … })`), edits that replace the
+    guard by the bare call with `callee` instead of `….setAlarm` (a helper that keeps the
+    earliest due time itself, where another purpose's pending alarm must not block this one).
+    None when the call is not guarded that way."""
+    args = call.child_by_field_name("arguments")
+    if args is None:
+        return None
+    then = _then_guard(data, call)
+    if then is not None:
+        outer, awaited = then
+        text = f"{'await' if awaited else 'void'} {callee}{node_text(data, args)};"
+        return [Edit(path, outer.start_byte, outer.end_byte, text)]
+    edits: list[Edit] = []
+    guard = _getalarm_guard(data, call)
+    if guard is None:
+        earliest = _earliest_guard(data, call)
+        if earliest is None:
+            return None
+        guard, declaration = earliest
+        if declaration is not None:
+            start = data.rfind(b"\n", 0, declaration.start_byte) + 1
+            end = data.find(b"\n", declaration.end_byte)
+            edits.append(Edit(path, start, len(data) if end == -1 else end + 1, ""))
+    stmt = _statement(call)
+    indent = data[data.rfind(b"\n", 0, guard.start_byte) + 1 : guard.start_byte].decode()
+    text = data[stmt.start_byte : call.start_byte].decode() + callee
+    text += data[args.start_byte : stmt.end_byte].decode()
+    edits.append(Edit(path, guard.start_byte, guard.end_byte, text.replace("\n", "\n" + indent)))
+    return edits
 
 
 def plan_alarm_work(cls: DurableObjectClass, model: ProjectModel, work: AlarmWork) -> AlarmPlan:

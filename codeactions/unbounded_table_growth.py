@@ -40,6 +40,7 @@ from analyzers.tsutil import (
     node_text,
     walk_type,
 )
+from codeactions._alarm import drop_pending_guard
 from codeactions._migrations import CannotMigrate, add_step, class_member, ctx_expr, step_text
 from codeactions._sqledit import find_statement
 from codeactions._tsedit import (
@@ -291,7 +292,9 @@ def _constants_text(table: str, const: str, batch: str) -> str:
 
 
 def _existing_set_alarms(cls: DurableObjectClass, ctx: str) -> list[Edit]:
-    """`<storage>.setAlarm(x)` -> `this.armAlarmBy(x)`: existing schedules keep working."""
+    """`<storage>.setAlarm(x)` -> `this.armAlarmBy(x)`: existing schedules keep working. A
+    "only while no alarm is pending" guard around one goes (the TTL's pending alarm would block
+    it forever; armAlarmBy keeps the earliest time itself)."""
     data = cls.file.data
     edits: list[Edit] = []
     storages = set(cls.aliases.storage) | {f"{ctx}.storage"}
@@ -301,6 +304,10 @@ def _existing_set_alarms(cls: DurableObjectClass, ctx: str) -> list[Edit]:
             continue
         args = call_args(call)
         if len(args) != 1:
+            continue
+        unguarded = drop_pending_guard(cls.file.path, data, call, f"this.{ARM}")
+        if unguarded is not None:
+            edits.extend(unguarded)
             continue
         func = call.child_by_field_name("function")
         assert func is not None
@@ -460,7 +467,9 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
             f"Choose the retention: {const} defaults to 30 days and rows written before the "
             f"migration get a full TTL from when it runs. Every INSERT into `{table}` now writes "
             "expires_at and arms the alarm; existing setAlarm() calls of the class keep the "
-            "earliest pending time, so alarm() may now run earlier than another job expected: "
+            "earliest pending time (a guard that armed only while no alarm was pending is "
+            "removed: the cleanup's alarm is nearly always pending), so alarm() may now run "
+            "earlier than another job expected: "
             "its body must tolerate early wake-ups. Check that nothing reads rows older than the "
             "TTL."
         ),

@@ -1,6 +1,7 @@
 """The TTL fix (unbounded-table-growth) and the timer fix (timer-blocks-hibernation) applied to
-one class, in the harden planner's order (TTL first), leave ONE alarm() that runs both jobs and
-re-arms each at its own time."""
+one class, in either order, leave ONE alarm() that runs both jobs and re-arms each at its own
+time: TTL first (the harden planner's order) gives the schedule table; timer first gives the
+TTL's earliest-time helper, with the timer's "only while no alarm is pending" guard removed."""
 
 from __future__ import annotations
 
@@ -41,6 +42,94 @@ def test_chat_room_ttl_then_timer_share_one_dispatching_alarm(tmp_path: Path) ->
     for rule in ("alarm-shared-by-purposes", "alarm-unconditional-in-constructor"):
         assert run(rule, root)[0] == [], rule
     result = tsc_errors(root)
+    if result is None:
+        pytest.skip("tests/runtime/node_modules is not installed")
+    assert result == "", result
+
+
+def test_chat_room_timer_then_ttl_starts_presence_while_cleanup_is_pending(tmp_path: Path) -> None:
+    # The reverse order: the timer fix (no alarm() yet) arms presence behind a
+    # `getAlarm().then((pending) => { if (pending === null) … })` guard; the TTL fix then routes
+    # that call to armAlarmBy. The guard must go, or presence never starts while a cleanup
+    # alarm is pending (i.e. whenever the room has messages).
+    root = tmp_path / "chat-room"
+    shutil.copytree(EXAMPLES / "chat-room", root, ignore=shutil.ignore_patterns("node_modules"))
+    path = root / "src" / "chat-room.ts"
+    errors = error_nodes(path)
+    assert fix_all("timer-blocks-hibernation", root) == 1
+    assert "if (pending === null)" in path.read_text()
+    assert fix_all("unbounded-table-growth", root) == 1
+    assert fix_all("timer-blocks-hibernation", root) == 0
+    assert fix_all("unbounded-table-growth", root) == 0
+    assert error_nodes(path) <= errors
+    text = path.read_text()
+    start = text.split("private startPresence(): void {")[1].split("\n  }")[0]
+    assert start == (
+        "\n    if (this.presenceTimer !== undefined) {\n"
+        "      return;\n"
+        "    }\n"
+        "    void this.armAlarmBy(Date.now() + 30_000);"
+    )
+    # one alarm() runs both jobs; both re-arm through the earliest-time helper
+    assert text.count("async alarm(") == 1
+    alarm = text.split("async alarm(info?: AlarmInvocationInfo): Promise<void> {")[1]
+    alarm = alarm.split("\n  }")[0]
+    assert "await this.cleanupExpiredMessages(info);" in alarm
+    assert "this.broadcastPresence();" in alarm
+    assert "await this.armAlarmBy(Date.now() + 30_000);" in alarm
+    # the only setAlarm left is armAlarmBy's own
+    assert text.count(".storage.setAlarm(") == 1
+    assert text.count("getAlarm()") == 1
+    for rule in ("alarm-shared-by-purposes", "alarm-unconditional-in-constructor"):
+        assert run(rule, root)[0] == [], rule
+    result = tsc_errors(root)
+    if result is None:
+        pytest.skip("tests/runtime/node_modules is not installed")
+    assert result == "", result
+
+
+def test_ttl_fix_drops_an_awaited_pending_guard(tmp_path: Path) -> None:
+    # a hand-written "arm only when nothing is pending" around the digest's setAlarm: with the
+    # TTL cleanup sharing the alarm it would never arm again while rows await expiry
+    (tmp_path / "src").mkdir()
+    path = tmp_path / "src" / "feed.ts"
+    path.write_text(
+        """import { DurableObject } from "cloudflare:workers";
+
+export class Feed extends DurableObject<unknown> {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      this.ctx.storage.sql.exec(
+        "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",
+      );
+    });
+  }
+
+  async record(body: string): Promise<void> {
+    this.ctx.storage.sql.exec("INSERT INTO events (body) VALUES (?)", body);
+    // send a digest within the hour
+    if ((await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Date.now() + 60 * 60 * 1000);
+    }
+  }
+
+  async alarm(): Promise<void> {
+    console.log("digest", this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM events").one().n);
+  }
+}
+"""
+    )
+    assert fix_all("unbounded-table-growth", tmp_path) == 1
+    assert fix_all("unbounded-table-growth", tmp_path) == 0
+    text = path.read_text()
+    assert (
+        "    // send a digest within the hour\n"
+        "    await this.armAlarmBy(Date.now() + 60 * 60 * 1000);\n"
+        "  }\n"
+    ) in text
+    assert text.count("getAlarm()") == 1  # armAlarmBy's own
+    result = tsc_errors(tmp_path)
     if result is None:
         pytest.skip("tests/runtime/node_modules is not installed")
     assert result == "", result
