@@ -44,7 +44,8 @@ async touch() { await this.scheduleAlarm("touch", Date.now() + IDLE_MS); }
 """,
     fix="""
 Unsafe, SQLite-backed classes with an async `alarm()` only. A schedule table
-`_alarm_schedule(kind, due_at, payload)` records each purpose's next due time (named after the
+`_alarm_schedule(kind, due_at, payload)` (with its own index on `due_at`, created with it) records
+each purpose's next due time (named after the
 method that sets it; the earliest time per purpose wins); every `setAlarm(x)` of the class becomes
 `this.scheduleAlarm("<purpose>", x)`, which arms the alarm at the earliest due time of all
 purposes. The old `alarm()` becomes `alarmDefault()` and runs once whenever any purpose is due,
