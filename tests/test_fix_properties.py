@@ -31,6 +31,7 @@ SQL_RULES = [
     "unbounded-table-growth",
     "schema-change-without-migration",
     "sql-unbounded-read",
+    "kv-unbounded-list",
 ]
 
 PROJECTS = [
@@ -45,6 +46,7 @@ PROJECTS = [
     FIXTURES / "unbounded-table-growth" / "flagged",
     FIXTURES / "schema-change-without-migration" / "fix-before",
     FIXTURES / "sql-unbounded-read" / "before",
+    FIXTURES / "kv-unbounded-list" / "before",
 ]
 
 _MEMBER = re.compile(r"^(\s+)(?:(?:async|private|public|static|protected)\s+)*\w+\(.*\)[^;]*\{\s*$")
