@@ -32,6 +32,7 @@ SQL_RULES = [
     "schema-change-without-migration",
     "sql-unbounded-read",
     "kv-unbounded-list",
+    "await-between-kv-writes",
 ]
 
 PROJECTS = [
@@ -47,6 +48,7 @@ PROJECTS = [
     FIXTURES / "schema-change-without-migration" / "fix-before",
     FIXTURES / "sql-unbounded-read" / "before",
     FIXTURES / "kv-unbounded-list" / "before",
+    FIXTURES / "await-between-kv-writes" / "before",
 ]
 
 _MEMBER = re.compile(r"^(\s+)(?:(?:async|private|public|static|protected)\s+)*\w+\(.*\)[^;]*\{\s*$")
