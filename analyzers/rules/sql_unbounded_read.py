@@ -28,8 +28,9 @@ Worker project. Also reports `.one()` on such a query when it can match more tha
 
 Not reported: a query that pins every table it reads to at most one row with an equality on the
 primary key or a UNIQUE index (`WHERE id = ?`, also `IN (…)` lists), an aggregate without
-`GROUP BY` (`COUNT(*)`, `MIN(expires_at)`: one row), a query with a `LIMIT`, and tables only ever
-written with a fixed key (a settings row).
+`GROUP BY` (`COUNT(*)`, `MIN(expires_at)`: one row), a query with a `LIMIT`, tables only ever
+written with a fixed key (a settings row), and bookkeeping tables (migrations, durable-harden's
+`_alarm_schedule` with one row per alarm kind).
 """,
     why="""
 A Durable Object's SQLite database grows to 10 GB, while the object's isolate has 128 MB of

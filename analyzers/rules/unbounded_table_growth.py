@@ -31,8 +31,9 @@ table (any DELETE counts, whatever its condition), no `DROP TABLE`, and no
 `INSERT INTO <table>`; the other INSERTs and the `CREATE TABLE` are related information.
 
 Not reported: tables whose every INSERT writes a constant primary key (a bounded set of rows,
-such as a singleton settings row), migration bookkeeping tables, and tables a `DELETE FROM
-${name}` with a dynamic table name may prune.
+such as a singleton settings row), migration bookkeeping tables, durable-harden's own
+`_alarm_schedule` (one row per alarm kind), and tables a `DELETE FROM ${name}` with a dynamic
+table name may prune.
 """,
     why="""
 A SQLite-backed Durable Object stores at most 10 GB, and every row read or written is billed.
@@ -118,8 +119,18 @@ def _bounded_key_insert(stmt: SqlStatement, schema: Schema, table: str) -> bool:
     return True
 
 
+# durable-harden's own alarm schedule (codeactions/_alarm.py): one row per kind (its PRIMARY KEY),
+# and the kinds are the fixed cases of the generated alarm() dispatcher, so it never grows
+SCHEDULE_TABLE = "_alarm_schedule"
+
+
 def _is_bookkeeping(table: str) -> bool:
-    return "migration" in table or is_reserved_table(table) or table.startswith("sqlite_")
+    return (
+        "migration" in table
+        or table == SCHEDULE_TABLE
+        or is_reserved_table(table)
+        or table.startswith("sqlite_")
+    )
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
