@@ -291,8 +291,11 @@ class BuiltEdit:
 
 
 def _uri(path: Path, open_docs: Mapping[Path, OpenSnapshot]) -> str:
+    """The client's own URI for an open document; otherwise the URI pygls would build."""
+    from pygls.uris import from_fs_path
+
     snap = open_docs.get(path)
-    return snap.uri if snap is not None else path.as_uri()
+    return snap.uri if snap is not None else (from_fs_path(str(path)) or path.as_uri())
 
 
 def build_edit(

@@ -261,6 +261,9 @@ async def test_harden_all_equals_the_cli(client: LanguageClient, expected: dict[
     assert rules_in_ts >= UNSAFE_PATTERNS
     accept = next(e for e in ts_edits if "acceptWebSocket" in e.new_text)
     assert accept.annotation_id == "durable-harden:websocket-not-hibernatable:unsafe"
+    # a pure deletion (the removed addEventListener lines) belongs to the fix that deleted it
+    (removed,) = [e for e in ts_edits if e.new_text == "" and e.range.end.line > e.range.start.line]
+    assert removed.annotation_id == "durable-harden:websocket-not-hibernatable:unsafe"
 
 
 async def test_declined_edit_is_reported(client: LanguageClient):
