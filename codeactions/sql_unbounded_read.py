@@ -38,7 +38,7 @@ def _statement_end(stmt: SqlStatement) -> int:
     while end > 0 and (stmt.text[end - 1].isspace() or stmt.text[end - 1] == ";"):
         end -= 1
     # a trailing `-- comment` would swallow what we append
-    last_line = stmt.text[: end].rsplit("\n", 1)[-1]
+    last_line = stmt.text[:end].rsplit("\n", 1)[-1]
     if "--" in last_line:
         raise CannotFix("the statement ends in a line comment")
     if end == 0:
