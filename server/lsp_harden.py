@@ -22,7 +22,9 @@ Client fallbacks: no `documentChanges` -> plain `changes` (existing files only);
 itself after the client applied the edit (atomically, only inside a workspace folder) and says so;
 no `changeAnnotationSupport` -> the same edits without annotations (the summary then names the
 unsafe patterns to review). Arguments: `[{"unsafe": bool, "uri": folder}]`, both optional;
-`unsafe` defaults to true (unsafe fixes included, annotated for confirmation).
+`unsafe` defaults to true when the client can show change annotations (unsafe fixes then
+need confirmation in its preview) or the settings say `unsafeFixes`; otherwise to false, so an
+editor without a preview never applies an unsafe fix unasked.
 
 No pygls import at module level besides types: `register(server)` wires the command in.
 """
@@ -476,6 +478,12 @@ def summary(
     left = plan.left_for_review()
     if left:
         text += f" {len(left)} finding(s) left for review."
+    held_back = [item for item in plan.leftovers if item.status == "unsafe"]
+    if held_back:
+        text += (
+            f" {len(held_back)} unsafe fix(es) were not applied (this editor cannot ask for"
+            ' confirmation): run the command with {"unsafe": true} or set unsafeFixes.'
+        )
     return text
 
 
@@ -497,7 +505,9 @@ def _inside(path: Path, root: Path) -> bool:
 
 @dataclass
 class _Options:
-    unsafe: bool = True
+    # None: unsafe fixes only where the client can ask for confirmation (change annotations)
+    # or the settings say `unsafeFixes`; an editor that cannot show a preview gets safe fixes.
+    unsafe: bool | None = None
     targets: list[Path] = field(default_factory=list)
 
 
@@ -626,6 +636,8 @@ async def _run(
     }
     overlays = {path: snap.data for path, snap in snapshot.items()}
     settings, _ = ls.settings_for(options.targets[0])
+    confirmable = ClientEditCaps.of(ls.client_capabilities).annotations
+    unsafe = options.unsafe if options.unsafe is not None else settings.unsafe_fixes or confirmable
 
     def report(message: str) -> None:
         loop.call_soon_threadsafe(progress.report, message)
@@ -633,7 +645,7 @@ async def _run(
     def plan() -> HardenPlan:
         return plan_workspace(
             options.targets,
-            unsafe=options.unsafe,
+            unsafe=unsafe,
             settings=settings,
             overlays=overlays,
             cancelled=cancelled,

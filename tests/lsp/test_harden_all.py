@@ -179,7 +179,9 @@ async def test_harden_all_equals_the_cli(client: LanguageClient, expected: dict[
     opened_uri = open_doc(client, opened, version=7)
     before_tokens = set(harden_tokens(client))
 
-    result = await harden(client, project)
+    # editors that cannot show a confirmation get unsafe fixes only when they ask for them
+    asks = {} if profile == "visual-studio-code" else {"unsafe": True}
+    result = await harden(client, project, **asks)
 
     assert result["applied"] is True, result
     assert len(client.applied) == 1  # type: ignore[attr-defined]
@@ -358,3 +360,19 @@ async def test_cancel_after_first_report_applies_nothing(client: LanguageClient,
     # and the server is ready for the next run
     result = await harden(client, project, unsafe=False)
     assert result["applied"] is True
+
+
+async def test_no_unsafe_fix_unasked_where_the_client_cannot_confirm(client: LanguageClient):
+    """Neovim and Emacs show no preview for change annotations: by default they get the safe
+    fixes only, and the summary says what was held back."""
+    if client.profile == "visual-studio-code":  # type: ignore[attr-defined]
+        pytest.skip("VS Code asks for confirmation in its refactor preview")
+    project = fresh_copy(client, "safe-only")
+    source = project / "src" / "chat-room.ts"
+    result = await harden(client, project)
+    assert result["applied"] is True, result
+    text = source.read_text(encoding="utf-8")
+    assert "server.accept();" in text  # the unsafe WebSocket rewrite was not applied
+    assert "setInterval(" in text  # nor the timer move
+    assert "idx_messages_room_created_at" in (project / "src" / "schema.ts").read_text()  # safe
+    assert "unsafe fix(es) were not applied" in result["summary"]
