@@ -17,12 +17,34 @@ A new step is appended at the end of the list; deployed steps are never edited o
 
 from __future__ import annotations
 
+import contextlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
 from tree_sitter import Node
 
 from analyzers.classes import DurableObjectClass
 from analyzers.model import ProjectModel
-from analyzers.tsutil import contains, node_text, walk_type
-from codeactions._tsedit import append_member, indent_at, line_start, statement_of
+from analyzers.source import SourceFile
+from analyzers.tsutil import (
+    call_args,
+    callee_parts,
+    contains,
+    enclosing_function,
+    method_name,
+    node_text,
+    string_value,
+    walk_type,
+)
+from codeactions._tsedit import (
+    append_member,
+    indent_at,
+    indent_unit,
+    line_start,
+    quote_char,
+    statement_of,
+)
 from codeactions.fix import Edit
 
 MIGRATIONS_FIELD = "SQL_MIGRATIONS"
@@ -164,3 +186,738 @@ def add_step(
         append_member(cls, field_text(step, indent)),
         append_member(cls, runner_text(cls, ctx, indent, unit, quote)),
     ]
+
+
+# -- the project's own mechanism ----------------------------------------------------------------
+#
+# Many projects already keep their schema steps in a list run from the constructor, often in
+# `src/migrations.ts` or `schema.ts`. A new step belongs at the end of that list, written the way
+# the list's other steps are, rather than in a second mechanism beside it. Recognised lists:
+#
+#   (a) SQL strings / template literals:        `MIGRATIONS = ["CREATE …", "ALTER …"]`
+#   (b) objects with an id and SQL or a function: `[{ version: "001", sql: "…" }]`,
+#       `[{ id: 1, up: (sql) => { … } }]`
+#   (c) functions:                              `[(sql: SqlStorage) => { … }]`
+#
+# run by a loop reached from the constructor (`for … of`, an index `for`, `forEach`), directly or
+# through `this.method()` / a function of the project (imports followed). The runner either
+# records applied steps in a table (an INSERT in the loop and a skip: `continue`/`return` under
+# an `if`, a loop starting past 0, `.slice()`/`.filter()`) so a new step runs once, or re-runs
+# every step on each start (nothing recorded, nothing skipped): then the appended step checks
+# `pragma_table_info('<table>')` before `ALTER TABLE … ADD COLUMN` (workerd allows the
+# table_info PRAGMA; SQLite has no `ADD COLUMN IF NOT EXISTS`). A re-run list of plain strings
+# cannot hold such a check: no step is appended there. Anything between (an INSERT without a
+# skip, unknown keys in the objects, a list whose `]` shares a line) is not guessed at.
+
+_FUNCS = {"arrow_function", "function_expression", "function_declaration", "function"}
+_OBJECT_ID_KEYS = ("id", "version", "name")
+_OBJECT_KEYS = {"id", "version", "name", "description", "sql", "up"}
+_INSERT_INTO = re.compile(r"\b(?:INSERT|REPLACE)\b(?:\s+OR\s+\w+)?\s+INTO\s+[\"`\[]?(\w+)", re.I)
+
+
+@dataclass(frozen=True)
+class StepSql:
+    """One statement of a step: `sql` with `?` for `args` (TypeScript expressions of the class's
+    file); `inline`, the same statement with the values written in SQL, for steps that are plain
+    strings or live in another file; `adds_column` (table, column) for ALTER … ADD COLUMN."""
+
+    sql: str
+    args: tuple[str, ...] = ()
+    inline: str | None = None
+    adds_column: tuple[str, str] | None = None
+    idempotent: bool = False  # harmless to run again (CREATE INDEX IF NOT EXISTS, …)
+
+
+@dataclass(frozen=True)
+class Step:
+    table: str
+    comments: tuple[str, ...]
+    statements: tuple[StepSql, ...]
+    slug: str  # a name for the step where the list names them: "add_mail_starred"
+
+
+@dataclass(eq=False)
+class Mechanism:
+    kind: str  # "strings" | "objects" | "functions"
+    file: SourceFile
+    array: Node
+    name: str  # the list's name, as the runner spells it
+    records: bool  # applied steps are recorded: a new step runs once
+    runner: str  # where the loop is, for the review text
+    record_table: str | None = None
+    id_key: str | None = None  # objects: "id" | "version" | "name"
+    body_key: str | None = None  # objects: "sql" | "up"
+    loop_function: Node | None = None
+    entry: Node | None = None  # the constructor's node leading to the loop
+
+    @property
+    def elements(self) -> list[Node]:
+        return [c for c in self.array.named_children if c.type != "comment"]
+
+    def describe(self, root: Path | None = None) -> str:
+        path = self.file.path
+        if root is not None:
+            with contextlib.suppress(ValueError):
+                path = path.relative_to(root)
+        return f"`{self.name}` ({path.as_posix()})"
+
+
+@dataclass
+class PlannedStep:
+    edits: list[Edit]
+    where: str  # one or two sentences for the fix's review text
+
+
+def _unwrap_value(node: Node) -> Node:
+    while node.type in {"as_expression", "satisfies_expression", "parenthesized_expression"}:
+        if not node.named_children:
+            break
+        node = node.named_children[0]
+    return node
+
+
+def _top_level(file: SourceFile, name: str) -> Node | None:
+    """The function declaration, or the value of the const/let, named `name` at the top of file."""
+    for stmt in file.root.named_children:
+        decl = stmt.child_by_field_name("declaration") if stmt.type == "export_statement" else stmt
+        if decl is None:
+            continue
+        if decl.type == "function_declaration":
+            ident = decl.child_by_field_name("name")
+            if ident is not None and node_text(file.data, ident) == name:
+                return decl
+        if decl.type in {"lexical_declaration", "variable_declaration"}:
+            for declarator in decl.named_children:
+                ident = declarator.child_by_field_name("name")
+                value = declarator.child_by_field_name("value")
+                if ident is not None and value is not None and node_text(file.data, ident) == name:
+                    return _unwrap_value(value)
+    return None
+
+
+def _resolve(
+    file: SourceFile, name: str, known: dict[Path, SourceFile], depth: int = 0
+) -> tuple[SourceFile, Node] | None:
+    """A top-level declaration of `name` in file, or the one it imports under that name."""
+    found = _top_level(file, name)
+    if found is not None:
+        return file, found
+    if depth > 2:
+        return None
+    from analyzers.model import resolve_module
+
+    for stmt in file.root.named_children:
+        if stmt.type != "import_statement":
+            continue
+        source = stmt.child_by_field_name("source")
+        spec = string_value(file.data, source) if source is not None else None
+        if spec is None:
+            continue
+        for item in walk_type(stmt, "import_specifier"):
+            original = item.child_by_field_name("name")
+            alias = item.child_by_field_name("alias")
+            if original is None or node_text(file.data, alias or original) != name:
+                continue
+            target = resolve_module(file.path, spec, known)
+            if target is None:
+                return None
+            return _resolve(target, node_text(file.data, original), known, depth + 1)
+    return None
+
+
+def _reachable(cls: DurableObjectClass, model: ProjectModel) -> list[tuple[SourceFile, Node, Node]]:
+    """(file, function, the constructor node leading to it) for the constructor and the methods /
+    project functions it calls, transitively (a few levels)."""
+    ctor = cls.constructor
+    if ctor is None:
+        return []
+    known = {f.path: f for f in model.files}
+    out: list[tuple[SourceFile, Node, Node]] = []
+    queue: list[tuple[SourceFile, Node, Node | None]] = [(cls.file, ctor, None)]
+    while queue and len(out) < 16:
+        file, func, entry = queue.pop(0)
+        if any(f is file and n.start_byte == func.start_byte for f, n, _ in out):
+            continue
+        out.append((file, func, entry if entry is not None else func))
+        for call in walk_type(func, "call_expression"):
+            callee = call.child_by_field_name("function")
+            if callee is None:
+                continue
+            lead = entry if entry is not None else statement_of(call)
+            text = node_text(file.data, callee)
+            if callee.type == "member_expression" and file is cls.file and text.startswith("this."):
+                method = cls.methods.get(text[len("this.") :])
+                if method is not None and method is not ctor:
+                    queue.append((cls.file, method, lead))
+            elif callee.type == "identifier":
+                target = _resolve(file, text, known)
+                if target is not None and target[1].type in _FUNCS:
+                    queue.append((target[0], target[1], lead))
+    return out
+
+
+def _array_of(
+    cls: DurableObjectClass, model: ProjectModel, file: SourceFile, expr: Node
+) -> tuple[SourceFile, Node, str, bool] | None:
+    """The array literal an iterated expression stands for: (file, array, name, skips) where
+    skips says the expression already leaves steps out (`.slice(n)`, `.filter(…)`)."""
+    expr = _unwrap_value(expr)
+    skips = False
+    if expr.type == "call_expression":
+        parts = callee_parts(file.data, expr)
+        func = expr.child_by_field_name("function")
+        if parts is None or func is None or func.type != "member_expression":
+            return None
+        if parts[1] in {"slice", "filter"}:
+            skips = True
+        elif parts[1] not in {"entries"}:
+            return None
+        obj = func.child_by_field_name("object")
+        if obj is None:
+            return None
+        expr = _unwrap_value(obj)
+    text = node_text(file.data, expr)
+    known = {f.path: f for f in model.files}
+    if expr.type == "identifier":
+        found = _resolve(file, text, known)
+        if found is None or found[1].type != "array":
+            return None
+        return found[0], found[1], text, skips
+    if expr.type == "member_expression" and file is cls.file:
+        obj = expr.child_by_field_name("object")
+        prop = expr.child_by_field_name("property")
+        if obj is None or prop is None:
+            return None
+        if node_text(file.data, obj) not in {"this", cls.name}:
+            return None
+        member = class_member(cls, node_text(file.data, prop))
+        value = member.child_by_field_name("value") if member is not None else None
+        if value is None or _unwrap_value(value).type != "array":
+            return None
+        return cls.file, _unwrap_value(value), text, skips
+    return None
+
+
+def _loops(file: SourceFile, func: Node) -> list[tuple[Node, Node, Node, str]]:
+    """(loop, iterated expression, body, element expression) of the loops in func."""
+    data = file.data
+    found: list[tuple[Node, Node, Node, str]] = []
+    for node in walk_type(func, "for_in_statement", "for_statement", "call_expression"):
+        if node.type == "for_in_statement":
+            left, right, body = (node.child_by_field_name(k) for k in ("left", "right", "body"))
+            if left is None or right is None or body is None:
+                continue
+            if left.type == "identifier":
+                element = node_text(data, left)
+            elif left.type == "array_pattern" and len(left.named_children) == 2:
+                element = node_text(data, left.named_children[1])
+            else:
+                continue
+            found.append((node, right, body, element))
+        elif node.type == "for_statement":
+            cond, body = node.child_by_field_name("condition"), node.child_by_field_name("body")
+            if cond is None or body is None:
+                continue
+            match = re.fullmatch(r"\s*(\w+)\s*<\s*([\w.]+)\.length\s*;?\s*", node_text(data, cond))
+            if match is None:
+                continue
+            target = next(
+                (
+                    n
+                    for n in walk_type(cond, "member_expression")
+                    if node_text(data, n) == f"{match.group(2)}.length"
+                ),
+                None,
+            )
+            obj = target.child_by_field_name("object") if target is not None else None
+            if obj is None:
+                continue
+            found.append((node, obj, body, f"{match.group(2)}[{match.group(1)}]"))
+        else:
+            parts = callee_parts(data, node)
+            func_node = node.child_by_field_name("function")
+            args = call_args(node)
+            if parts is None or parts[1] != "forEach" or func_node is None or not args:
+                continue
+            callback = args[0]
+            obj = func_node.child_by_field_name("object")
+            body = callback.child_by_field_name("body")
+            params = callback.child_by_field_name("parameters")
+            if callback.type not in _FUNCS or obj is None or body is None or params is None:
+                continue
+            names = [p.child_by_field_name("pattern") for p in params.named_children]
+            if not names or names[0] is None or names[0].type != "identifier":
+                continue
+            found.append((node, obj, body, node_text(data, names[0])))
+    return found
+
+
+def _element_kind(data: bytes, elements: list[Node]) -> tuple[str, str | None, str | None]:
+    """(kind, id key, body key) of the list's elements, or CannotMigrate."""
+    types = {e.type for e in elements}
+    if not elements:
+        raise CannotMigrate("the migrations list is empty: no style to follow")
+    if types <= {"string", "template_string"}:
+        return "strings", None, None
+    if types <= {"arrow_function", "function_expression"}:
+        return "functions", None, None
+    if types == {"object"}:
+        keysets = []
+        for element in elements:
+            keys = []
+            for prop in element.named_children:
+                if prop.type == "comment":
+                    continue
+                key = prop.child_by_field_name("key") or prop.child_by_field_name("name")
+                if prop.type not in {"pair", "method_definition"} or key is None:
+                    raise CannotMigrate("a migration object has a spread or shorthand property")
+                keys.append(node_text(data, key).strip("\"'"))
+            keysets.append(keys)
+        all_keys = {k for keys in keysets for k in keys}
+        if not all_keys <= _OBJECT_KEYS:
+            extra = ", ".join(sorted(all_keys - _OBJECT_KEYS))
+            raise CannotMigrate(f"the migration objects have keys the fix cannot fill ({extra})")
+        bodies = [{"sql", "up"} & set(keys) for keys in keysets]
+        if any(len(b) != 1 for b in bodies) or len({frozenset(b) for b in bodies}) != 1:
+            raise CannotMigrate("the migration objects do not all have one `sql` or `up`")
+        id_key = next((k for k in _OBJECT_ID_KEYS if all(k in keys for keys in keysets)), None)
+        return "objects", id_key, next(iter(bodies[0]))
+    raise CannotMigrate("the migrations list mixes kinds of steps")
+
+
+def _runs_element(
+    data: bytes, body: Node, element: str, kind: str, body_key: str | None
+) -> Node | None:
+    """The call in the loop body that runs the element, if it does."""
+    escaped = re.escape(element)
+    wanted = {
+        "strings": rf"[\w.]*\.exec\(\s*{escaped}\s*[,)]",
+        "functions": rf"{escaped}\(",
+        "objects": (
+            rf"{escaped}\.up\(" if body_key == "up" else rf"[\w.]*\.exec\(\s*{escaped}\.sql\s*[,)]"
+        ),
+    }[kind]
+    for call in walk_type(body, "call_expression"):
+        if re.match(wanted, node_text(data, call)):
+            return call
+    return None
+
+
+def _classify(
+    data: bytes, loop: Node, body: Node, run: Node, skips: bool
+) -> tuple[bool, str | None]:
+    """(records, record table) for a loop, or CannotMigrate when it is neither plainly."""
+    inserts = [
+        m.group(1)
+        for s in walk_type(body, "string", "template_string")
+        for m in [_INSERT_INTO.search(node_text(data, s))]
+        if m is not None
+    ]
+    guarded = False
+    for stmt in walk_type(body, "if_statement"):
+        if contains(stmt, run) or any(
+            True for _ in walk_type(stmt, "continue_statement", "return_statement")
+        ):
+            guarded = True
+    if loop.type == "for_statement":
+        init = loop.child_by_field_name("initializer")
+        if init is not None and not re.search(r"=\s*0\s*;?\s*$", node_text(data, init)):
+            skips = True
+    skips = skips or guarded
+    if inserts and skips:
+        return True, inserts[0]
+    if not inserts and not skips:
+        return False, None
+    if inserts:
+        raise CannotMigrate(
+            f"the migrations loop writes `{inserts[0]}` but no step is visibly skipped"
+        )
+    raise CannotMigrate("the migrations loop skips steps but records nothing we can see")
+
+
+def find_mechanism(cls: DurableObjectClass, model: ProjectModel) -> Mechanism | None:
+    """The project's own list of migration steps run from the class's constructor; None when
+    there is none (or the class has the fix's SQL_MIGRATIONS). CannotMigrate when there is a
+    list (or a migrations runner) we do not recognise with confidence."""
+    if class_member(cls, MIGRATIONS_FIELD) is not None:
+        return None
+    found: list[Mechanism] = []
+    suspicious: list[str] = []
+    seen: set[tuple[Path, int]] = set()
+    for file, func, entry in _reachable(cls, model):
+        data = file.data
+        for loop, iterated, body, element in _loops(file, func):
+            if (file.path, loop.start_byte) in seen:
+                continue
+            seen.add((file.path, loop.start_byte))
+            array = _array_of(cls, model, file, iterated)
+            if array is None:
+                if ".exec(" in node_text(data, body):
+                    suspicious.append(f"a loop over `{node_text(data, iterated)}`")
+                continue
+            afile, anode, name, skips = array
+            elements = [c for c in anode.named_children if c.type != "comment"]
+            kind, id_key, body_key = _element_kind(afile.data, elements)
+            run = _runs_element(data, body, element, kind, body_key)
+            if run is None:
+                suspicious.append(f"a loop over `{name}`")
+                continue
+            records, table = _classify(data, loop, body, run, skips)
+            holder = enclosing_function(loop)
+            where = method_name(data, holder) if holder is not None else None
+            runner = f"the loop in {where}()" if where else "the constructor's loop"
+            found.append(
+                Mechanism(
+                    kind=kind,
+                    file=afile,
+                    array=anode,
+                    name=name,
+                    records=records,
+                    runner=runner,
+                    record_table=table,
+                    id_key=id_key,
+                    body_key=body_key,
+                    loop_function=func,
+                    entry=entry,
+                )
+            )
+        for call in walk_type(func, "call_expression"):
+            callee = call.child_by_field_name("function")
+            text = node_text(data, callee) if callee is not None else ""
+            if re.search(r"migrat", text, re.I) and text != f"this.{RUNNER}":
+                suspicious.append(f"`{text}()`")
+    if len(found) > 1:
+        raise CannotMigrate("the constructor runs several migrations lists")
+    if found:
+        return found[0]
+    if suspicious:
+        raise CannotMigrate(
+            f"the constructor runs {suspicious[0]} that is not a list of steps we recognise"
+        )
+    return None
+
+
+# -- writing a step ------------------------------------------------------------------------------
+
+
+def sql_literal(sql: str, quote: str) -> str:
+    """A TypeScript string holding sql, in the file's quote unless the SQL holds that quote."""
+    if quote not in sql and "\\" not in sql and "\n" not in sql:
+        return f"{quote}{sql}{quote}"
+    if "`" not in sql and "${" not in sql and "\\" not in sql:
+        return f"`{sql}`"
+    escaped = sql.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", "\\n")
+    return f"{quote}{escaped}{quote}"
+
+
+def _statement_text(stmt: StepSql, local: bool) -> tuple[str, tuple[str, ...]]:
+    if local or not stmt.args:
+        return stmt.sql, stmt.args
+    if stmt.inline is None:
+        raise CannotMigrate("a value of the step cannot be written in SQL")
+    return stmt.inline, ()
+
+
+def exec_lines(
+    step: Step, receiver: str, quote: str, unit: str, *, guarded: bool, local: bool
+) -> list[str]:
+    """The step as `<receiver>.exec(…);` lines; `guarded` (a runner that re-runs every step)
+    wraps each ADD COLUMN in a pragma_table_info check."""
+    lines: list[str] = []
+    for stmt in step.statements:
+        text, args = _statement_text(stmt, local)
+        call = f"{receiver}.exec({sql_literal(text, quote)}{''.join(', ' + a for a in args)});"
+        if guarded and stmt.adds_column is not None:
+            table, column = stmt.adds_column
+            check = f"SELECT 1 FROM pragma_table_info('{table}') WHERE name = '{column}'"
+            lines.append(
+                f"if ({receiver}.exec({sql_literal(check, quote)}).toArray().length === 0) {{"
+            )
+            lines.append(f"{unit}{call}")
+            lines.append("}")
+        elif guarded and not stmt.idempotent:
+            raise CannotMigrate("a statement of the step cannot safely run on every start")
+        else:
+            lines.append(call)
+    return lines
+
+
+def _string_quote(data: bytes, elements: list[Node], fallback: str) -> str:
+    for element in reversed(elements):
+        if element.type == "string":
+            return chr(data[element.start_byte])
+    if elements and all(e.type == "template_string" for e in elements):
+        return "`"
+    return fallback
+
+
+def _slug_unique(slug: str, taken: set[str]) -> str:
+    candidate, n = slug, 2
+    while candidate in taken:
+        candidate, n = f"{slug}_{n}", n + 1
+    return candidate
+
+
+def _prop(data: bytes, obj: Node, key: str) -> Node | None:
+    for prop in obj.named_children:
+        name = prop.child_by_field_name("key") or prop.child_by_field_name("name")
+        if name is not None and node_text(data, name).strip("\"'") == key:
+            return prop
+    return None
+
+
+def _next_id(data: bytes, elements: list[Node], key: str, slug: str) -> str:
+    """The id the next step gets: `4` after `3`, `"004"` after `"003"`, `"004_add_x"` after
+    `"003_add_y"`; a free-form name (key `name`) gets the slug."""
+    values = []
+    for element in elements:
+        prop = _prop(data, element, key)
+        value = prop.child_by_field_name("value") if prop is not None else None
+        if value is None:
+            raise CannotMigrate(f"a migration object has no `{key}` value")
+        values.append(value)
+    if all(v.type == "number" for v in values):
+        numbers = [node_text(data, v) for v in values]
+        if not all(n.isdigit() for n in numbers):
+            raise CannotMigrate(f"the `{key}` numbers are not plain integers")
+        return str(max(int(n) for n in numbers) + 1)
+    texts = [string_value(data, v) for v in values]
+    if any(t is None for t in texts):
+        raise CannotMigrate(f"the `{key}` values are not all plain strings")
+    strings = [t for t in texts if t is not None]
+    quote = chr(data[values[-1].start_byte])
+    matches = [re.fullmatch(r"(\d+)(?:([_\-.])(\w[\w\-.]*))?", t) for t in strings]
+    if all(m is not None for m in matches):
+        numbered = [m for m in matches if m is not None]
+        width = len(numbered[-1].group(1))
+        number = max(int(m.group(1)) for m in numbered) + 1
+        sep = numbered[-1].group(2)
+        if sep is None:
+            return f"{quote}{number:0{width}d}{quote}"
+        tail = slug.replace("_", "-") if sep == "-" else slug
+        return f"{quote}{number:0{width}d}{sep}{tail}{quote}"
+    if key == "name" and all(re.fullmatch(r"[\w\-. ]+", t) for t in strings):
+        return f"{quote}{_slug_unique(slug, set(strings))}{quote}"
+    raise CannotMigrate(f"no numbering to continue in the `{key}` values")
+
+
+def _function_head(data: bytes, func: Node) -> tuple[str, str]:
+    """(text before the body, e.g. `(sql: SqlStorage) => `, the first parameter's name)."""
+    body = func.child_by_field_name("body")
+    params = func.child_by_field_name("parameters")
+    if body is None or params is None:
+        raise CannotMigrate("a migration function without parameters or body")
+    named = [p for p in params.named_children if p.type != "comment"]
+    pattern = named[0].child_by_field_name("pattern") if named else None
+    if pattern is None or pattern.type != "identifier":
+        raise CannotMigrate("the migration functions take no `sql` parameter we can use")
+    return data[func.start_byte : body.start_byte].decode(), node_text(data, pattern)
+
+
+def _block(head: str, lines: list[str], indent: str, unit: str) -> str:
+    inner = "".join(f"{indent}{unit}{line}\n" for line in lines)
+    return f"{head}{{\n{inner}{indent}}}"
+
+
+def _render(mech: Mechanism, cls: DurableObjectClass, step: Step, sep: str) -> str:
+    data = mech.file.data
+    elements = mech.elements
+    last = elements[-1]
+    indent = indent_at(data, last.start_byte)
+    unit = indent_unit(data)
+    local = mech.file is cls.file
+    quote = _string_quote(data, elements, quote_char(data))
+    comments = "".join(f"{indent}// {c}\n" for c in step.comments)
+    if mech.kind == "strings":
+        if not mech.records:
+            raise CannotMigrate(
+                f"{mech.name} is re-run in full on every start and holds plain SQL strings: "
+                "SQL cannot make ALTER TABLE … ADD COLUMN conditional, so a step there would "
+                "fail with `duplicate column` from the second start on"
+            )
+        items = [sql_literal(_statement_text(s, local)[0], quote) for s in step.statements]
+        return comments + ",\n".join(f"{indent}{item}" for item in items) + sep + "\n"
+    if mech.kind == "functions":
+        head, receiver = _function_head(data, last)
+        lines = exec_lines(step, receiver, quote, unit, guarded=not mech.records, local=local)
+        return comments + indent + _block(head, lines, indent, unit) + sep + "\n"
+    return comments + _render_object(mech, step, local, quote, indent, unit) + sep + "\n"
+
+
+def _render_object(
+    mech: Mechanism, step: Step, local: bool, quote: str, indent: str, unit: str
+) -> str:
+    data = mech.file.data
+    elements = mech.elements
+    last = elements[-1]
+    props = [p for p in last.named_children if p.type != "comment"]
+    one_line = b"\n" not in data[last.start_byte : last.end_byte]
+    inner_indent = indent_at(data, props[0].start_byte) if not one_line else indent + unit
+    rendered: list[str] = []
+    multiline = False
+    for prop in props:
+        key_node = prop.child_by_field_name("key") or prop.child_by_field_name("name")
+        assert key_node is not None
+        key_text = node_text(data, key_node)
+        key = key_text.strip("\"'")
+        value = prop.child_by_field_name("value")
+        colon = data[key_node.end_byte : value.start_byte].decode() if value is not None else ": "
+        if key == mech.id_key:
+            rendered.append(f"{key_text}{colon}{_next_id(data, elements, key, step.slug)}")
+        elif key == "name":
+            names = {string_value(data, v) or "" for v in _values(data, elements, "name")}
+            rendered.append(f"{key_text}{colon}{quote}{_slug_unique(step.slug, names)}{quote}")
+        elif key == "description":
+            rendered.append(f"{key_text}{colon}{sql_literal(step.comments[0], quote)}")
+        elif key == "sql":
+            if not mech.records:
+                raise CannotMigrate(
+                    f"{mech.name} is re-run in full on every start and its steps are SQL text: "
+                    "SQL cannot make ALTER TABLE … ADD COLUMN conditional"
+                )
+            texts = [_statement_text(s, local)[0] for s in step.statements]
+            if len(texts) == 1:
+                rendered.append(f"{key_text}{colon}{sql_literal(texts[0], quote)}")
+            else:
+                # several statements in one exec() string: allowed, none takes a `?` here
+                body = "".join(f"{inner_indent}{unit}{t};\n" for t in texts)
+                rendered.append(f"{key_text}{colon}`\n{body}{inner_indent}`")
+                multiline = True
+        elif key == "up":
+            func = value if prop.type == "pair" else prop
+            if func is None or func.type not in _FUNCS | {"method_definition"}:
+                raise CannotMigrate("`up` is not a function written in the list")
+            head, receiver = _function_head(data, func)
+            lines = exec_lines(step, receiver, quote, unit, guarded=not mech.records, local=local)
+            prefix = f"{key_text}{colon}" if prop.type == "pair" else ""
+            rendered.append(prefix + _block(head, lines, inner_indent, unit))
+            multiline = True
+    if one_line and not multiline:
+        text = node_text(data, last)
+        pad = " " if text.startswith("{ ") else ""
+        return f"{indent}{{{pad}{', '.join(rendered)}{pad}}}"
+    trailing = "," if data[props[-1].end_byte : last.end_byte - 1].strip().startswith(b",") else ""
+    if one_line:
+        trailing = ","
+    body = ",\n".join(f"{inner_indent}{r}" for r in rendered)
+    return f"{indent}{{\n{body}{trailing}\n{indent}}}"
+
+
+def _values(data: bytes, elements: list[Node], key: str) -> list[Node]:
+    found = []
+    for element in elements:
+        prop = _prop(data, element, key)
+        value = prop.child_by_field_name("value") if prop is not None else None
+        if value is not None:
+            found.append(value)
+    return found
+
+
+def _check_order(mech: Mechanism, cls: DurableObjectClass, model: ProjectModel, table: str) -> None:
+    """The table must exist when the new step runs: created by an earlier step of the list, or
+    by a constructor statement before the runner."""
+    known = model.schema_for(cls.file.path).table(table)
+    create = known.create if known is not None else None
+    if create is None:
+        raise CannotMigrate(f"no CREATE TABLE for `{table}`")
+    if create.file is mech.file and contains(mech.array, create.literal):
+        return
+    ctor = cls.constructor
+    entry = mech.entry
+    if (
+        ctor is not None
+        and entry is not None
+        and create.call_file is cls.file
+        and contains(ctor, create.call)
+        and create.call.end_byte <= entry.start_byte
+    ):
+        return
+    func = mech.loop_function
+    if (
+        func is not None
+        and create.call_file.path == mech.file.path
+        and contains(func, create.call)
+        and create.call.end_byte <= mech.array.start_byte
+    ):
+        return
+    raise CannotMigrate(f"`{table}` is created outside {mech.name}, not visibly before it runs")
+
+
+def _append(
+    mech: Mechanism, cls: DurableObjectClass, model: ProjectModel, step: Step
+) -> PlannedStep:
+    data = mech.file.data
+    path = mech.file.path
+    elements = mech.elements
+    if not elements:
+        raise CannotMigrate(f"{mech.name} is empty: no style to follow")
+    _check_order(mech, cls, model, step.table)
+    last = elements[-1]
+    close = mech.array.end_byte - 1
+    at = line_start(data, close)
+    if data[at:close].strip() or data[line_start(data, last.start_byte) : last.start_byte].strip():
+        raise CannotMigrate(f"{mech.name} is not laid out one step per line")
+    between = data[last.end_byte : close]
+    trailing = between.lstrip().startswith(b",")
+    edits: list[Edit] = []
+    if not trailing:
+        edits.append(Edit(path, last.end_byte, last.end_byte, ","))
+    edits.append(Edit(path, at, at, _render(mech, cls, step, "," if trailing else "")))
+    rel = mech.describe(model.root)
+    if mech.records:
+        recorded = f" in `{mech.record_table}`" if mech.record_table else ""
+        where = (
+            f"The step is appended to the project's migrations list {rel}: {mech.runner} "
+            f"records applied steps{recorded}, so it runs once on each object, after the steps "
+            "already there."
+        )
+    else:
+        where = (
+            f"The step is appended to the project's migrations list {rel}: {mech.runner} "
+            "re-runs every step on each start (it records nothing), so the step checks "
+            "pragma_table_info before ALTER TABLE … ADD COLUMN and must stay idempotent if "
+            "edited."
+        )
+    if mech.file is not cls.file and any(s.args for s in step.statements):
+        where += " Values the class file names are written as numbers in the step (it lives in another file)."
+    return PlannedStep(edits, where)
+
+
+def plan_step(
+    cls: DurableObjectClass,
+    model: ProjectModel,
+    step: Step,
+    indent: str,
+    unit: str,
+    quote: str,
+) -> PlannedStep:
+    """Where the step goes, and the edits: the project's own migrations list when the
+    constructor runs one (in its style), else the class's SQL_MIGRATIONS (created with its
+    runner when missing). The one place deciding it for every fix that adds a step."""
+    mech = find_mechanism(cls, model)
+    if mech is not None:
+        return _append(mech, cls, model, step)
+    had = class_member(cls, MIGRATIONS_FIELD) is not None
+    body = exec_lines(step, "sql", quote, unit, guarded=False, local=True)
+    text = step_text(list(step.comments), body, indent, unit)
+    edits = add_step(cls, model, step.table, text, ctx_expr(cls), indent, unit, quote)
+    where = (
+        f"The step is appended to {MIGRATIONS_FIELD}."
+        if had
+        else (
+            "The project has no migrations list run from the constructor that we could see: "
+            f"the fix adds {MIGRATIONS_FIELD} and {RUNNER}() to the class."
+        )
+    )
+    return PlannedStep(edits, where)
+
+
+def migrations_text(cls: DurableObjectClass, model: ProjectModel) -> str:
+    """The source of the steps a new one would join (SQL_MIGRATIONS or the project's list)."""
+    own = existing_steps_text(cls)
+    if own is not None:
+        return own
+    mech = find_mechanism(cls, model)
+    if mech is None:
+        return ""
+    return node_text(mech.file.data, mech.array)

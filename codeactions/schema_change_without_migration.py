@@ -45,10 +45,10 @@ from analyzers.tsutil import (
 )
 from codeactions._migrations import (
     CannotMigrate,
-    add_step,
-    ctx_expr,
-    existing_steps_text,
-    step_text,
+    Step,
+    StepSql,
+    migrations_text,
+    plan_step,
 )
 from codeactions._sqledit import find_statement
 from codeactions._tsedit import indent_unit, member_indent, quote_char
@@ -365,7 +365,7 @@ def _add_column(finding: Finding, model: ProjectModel) -> Fix:
     columns = _missing_columns(model, cls, table)
     if data["column"].lower() not in (c.lower() for c in columns):
         raise CannotFix("the column is not one the step would add")
-    existing = existing_steps_text(cls) or ""
+    existing = migrations_text(cls, model)
     for column in columns:
         if re.search(
             rf"ALTER\s+TABLE\s+[\"`\[]?{re.escape(table)}[\"`\]]?\s+ADD\s+(?:COLUMN\s+)?"
@@ -389,12 +389,19 @@ def _add_column(finding: Finding, model: ProjectModel) -> Fix:
             f"No type could be read from how {', '.join(untyped)} "
             f"{'is' if len(untyped) == 1 else 'are'} used: untyped (values kept as given)."
         )
-    body = [
-        f"sql.exec({q}ALTER TABLE {table} ADD COLUMN {c}{f' {typed[c]}' if typed[c] else ''}{q});"
-        for c in columns
-    ]
-    step = step_text(comments, body, indent, unit)
-    edits = add_step(cls, model, table, step, ctx_expr(cls), indent, unit, q)
+    step = Step(
+        table=table,
+        comments=tuple(comments),
+        statements=tuple(
+            StepSql(
+                f"ALTER TABLE {table} ADD COLUMN {c}{f' {typed[c]}' if typed[c] else ''}",
+                adds_column=(table, c),
+            )
+            for c in columns
+        ),
+        slug=f"add_{table}_{'_'.join(columns)}",
+    )
+    planned = plan_step(cls, model, step, indent, unit, q)
     described = ", ".join(f"{c} {typed[c] or '(untyped)'}" for c in columns)
     review = (
         f"Check the columns added to `{table}` ({described}): the types come from how the "
@@ -405,11 +412,12 @@ def _add_column(finding: Finding, model: ProjectModel) -> Fix:
     )
     if untyped:
         review += f" No type could be inferred for {', '.join(untyped)}: choose one."
+    review += " " + planned.where
     return Fix(
         fix_id="schema-change-without-migration.add-column-step",
         title=f"Add {', '.join(columns)} to `{table}` with a migration step",
         safety=Safety.UNSAFE,
-        edits=edits,
+        edits=planned.edits,
         review=review,
     )
 

@@ -41,7 +41,7 @@ from analyzers.tsutil import (
     walk_type,
 )
 from codeactions._alarm import drop_pending_guard
-from codeactions._migrations import CannotMigrate, add_step, class_member, ctx_expr, step_text
+from codeactions._migrations import CannotMigrate, Step, StepSql, class_member, ctx_expr, plan_step
 from codeactions._sqledit import find_statement
 from codeactions._tsedit import (
     append_member,
@@ -204,21 +204,37 @@ def _top_insert_point(data: bytes, root: Node) -> int:
     return len(data) if end == -1 else end + 1
 
 
-def _step_text(table: str, const: str, quote: str, indent: str, unit: str) -> str:
-    q = quote
-    return step_text(
-        [
+# the constant's value, for a step written as SQL text (30 days, as _constants_text says)
+_TTL_MS = 30 * 24 * 60 * 60 * 1000
+
+
+def _step(table: str, const: str) -> Step:
+    update = f"UPDATE {table} SET expires_at = ? WHERE expires_at IS NULL"
+    now_ms = "CAST(strftime('%s', 'now') AS INTEGER) * 1000"
+    return Step(
+        table=table,
+        comments=(
             f"{table}: rows expire after {const}; rows written before this step get a full",
             "TTL from the time it runs.",
-        ],
-        [
-            f"sql.exec({q}ALTER TABLE {table} ADD COLUMN expires_at INTEGER{q});",
-            f"sql.exec({q}CREATE INDEX IF NOT EXISTS idx_{table}_expires_at ON {table}(expires_at){q});",
-            f"sql.exec({q}UPDATE {table} SET expires_at = ? WHERE expires_at IS NULL{q}, "
-            f"Date.now() + {const});",
-        ],
-        indent,
-        unit,
+        ),
+        statements=(
+            StepSql(
+                f"ALTER TABLE {table} ADD COLUMN expires_at INTEGER",
+                adds_column=(table, "expires_at"),
+            ),
+            StepSql(
+                f"CREATE INDEX IF NOT EXISTS idx_{table}_expires_at ON {table}(expires_at)",
+                idempotent=True,
+            ),
+            StepSql(
+                update,
+                args=(f"Date.now() + {const}",),
+                # {const} at the time the fix was written, for a step that is SQL text
+                inline=update.replace("?", f"{now_ms} + {_TTL_MS}"),
+                idempotent=True,
+            ),
+        ),
+        slug=f"{table}_expires_at",
     )
 
 
@@ -403,10 +419,10 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
 
     # 2. migrations: reuse the class's list, or create it and call it from the constructor
     try:
-        step = _step_text(table, const, quote, indent, unit)
-        edits.extend(add_step(cls, model, table, step, ctx, indent, unit, quote))
+        planned = plan_step(cls, model, _step(table, const), indent, unit, quote)
     except CannotMigrate as exc:
         raise CannotFix(str(exc)) from exc
+    edits.extend(planned.edits)
 
     # 3. every INSERT writes expires_at, and arms the alarm
     for stmt in statements:
@@ -471,7 +487,7 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
             "removed: the cleanup's alarm is nearly always pending), so alarm() may now run "
             "earlier than another job expected: "
             "its body must tolerate early wake-ups. Check that nothing reads rows older than the "
-            "TTL."
+            "TTL. " + planned.where
         ),
     )
 
