@@ -565,7 +565,11 @@ def find_mechanism(cls: DurableObjectClass, model: ProjectModel) -> Mechanism | 
             records, table = _classify(data, loop, body, run, skips)
             holder = enclosing_function(loop)
             where = method_name(data, holder) if holder is not None else None
-            runner = f"the loop in {where}()" if where else "the constructor's loop"
+            runner = (
+                f"the loop in {where}()"
+                if where and where != "constructor"
+                else "the constructor's loop"
+            )
             found.append(
                 Mechanism(
                     kind=kind,
