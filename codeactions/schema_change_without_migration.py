@@ -4,7 +4,9 @@
    miss of its name, which would rather be a typo): a migration step
    `ALTER TABLE t ADD COLUMN c <type>` appended to the class's `SQL_MIGRATIONS` (created with
    its runner and the constructor call when the class has none: codeactions/_migrations.py, the
-   same mechanism as the TTL fix). One step adds every column of the table the class's queries
+   same mechanism as the TTL fix), or to the project's own migrations list when the
+   constructor runs one (in its style; guarded by pragma_table_info when the list is re-run on
+   every start). One step adds every column of the table the class's queries
    use and the schema lacks, so the fixes of several findings are the same edit. The
    `CREATE TABLE IF NOT EXISTS` is never edited: it does nothing to deployed tables.
 

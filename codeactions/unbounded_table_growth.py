@@ -12,6 +12,10 @@ What the fix writes (for table `messages` in class `ChatRoom`):
   constructor. The step adds `expires_at INTEGER` with `ALTER TABLE … ADD COLUMN` (the
   `CREATE TABLE IF NOT EXISTS` is left alone: it never changes a deployed table), creates
   `idx_messages_expires_at`, and gives rows written before the step a full TTL from then;
+  When the constructor already runs the project's own migrations list, the step is appended
+  there instead, in its style (codeactions/_migrations.py decides; a step in another file or a
+  list of SQL text writes the TTL of old rows as a number: `CAST(strftime('%s', 'now') AS
+  INTEGER) * 1000 + 2592000000`);
 - every INSERT into the table also writes `expires_at`, computed just before it;
 - `armAlarmBy(time)`: keeps the earliest pending alarm time, so several purposes can share the
   one alarm; existing `setAlarm(x)` calls of the class go through it;

@@ -61,8 +61,13 @@ Unsafe, two fixes:
   parameter…); a TypeScript `number` becomes `INTEGER`, whose affinity still keeps 2.5 as a
   REAL. Without a visible type the column is left untyped, with a comment. The column is
   nullable: rows that exist when the step runs get NULL. `CREATE TABLE IF NOT EXISTS` is never
-  edited. No fix when the table is not created in the class's constructor or the class keeps
-  its own migrations bookkeeping.
+  edited. When the constructor already runs the project's own list of steps (strings, objects
+  `{ id|version|name, sql | up }`, or functions, often in `migrations.ts`), the step is appended
+  there in its style instead (next id, quotes, indentation, trailing commas); a list re-run on
+  every start gets an `ADD COLUMN` guarded by `pragma_table_info('<table>')` (an allowed PRAGMA),
+  and a re-run list of plain strings gets no step (SQL cannot make `ADD COLUMN` conditional).
+  No fix when the table is not created in the class's constructor (or by an earlier step of the
+  list), or the class keeps migrations bookkeeping we do not recognise.
 - `ADD COLUMN … NOT NULL` without DEFAULT: a DEFAULT of the declared type's affinity is added
   in place (`0`, `''`, `x''`); review the value every existing row gets. No fix for an untyped
   column.

@@ -60,7 +60,9 @@ idx_<table>_expires_at`, never an edit of `CREATE TABLE IF NOT EXISTS` alone, wh
 for objects already deployed), a `<TABLE>_TTL_MS` constant written by every INSERT, and a cleanup
 in `alarm()` that deletes expired rows in bounded batches and re-arms at `MIN(expires_at)` only
 while rows remain, merged into an existing `alarm()`. The alarm is armed on insert when none is
-pending (or the pending one is later), not unconditionally in the constructor.
+pending (or the pending one is later), not unconditionally in the constructor. The step goes
+into the project's own migrations list when the constructor runs one (appended in its style; see
+`schema-change-without-migration`), else into a `SQL_MIGRATIONS` list the fix adds to the class.
 """,
     references=(
         f"{REF_LIMITS} (10 GB per SQLite-backed object)",
