@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from tree_sitter import Node
 
@@ -57,6 +58,9 @@ class ProjectModel:
     classes: list[DurableObjectClass] = field(default_factory=list)
     statements: list[SqlStatement] = field(default_factory=list)
     namespace_accesses: list[NamespaceAccess] = field(default_factory=list)
+    # Derived data several rules need, computed once per model (see docs/performance.md):
+    # name -> value, filled lazily by the helpers that own each name.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     # -- scoping: which config and which schema a file belongs to ---------------------------
     def config_for_path(self, path: Path) -> WranglerConfig | None:

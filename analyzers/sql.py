@@ -10,7 +10,7 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import TokenType
+from sqlglot.tokens import Token, TokenType
 from tree_sitter import Node
 
 from analyzers.classes import Aliases, DurableObjectClass, class_locator
@@ -134,20 +134,34 @@ def parse_sql(text: str) -> tuple[exp.Expression | None, str | None]:
     return expression, None
 
 
-def count_placeholders(sql: str) -> int:
+@lru_cache(maxsize=4096)
+def sql_tokens(text: str) -> tuple[Token, ...] | None:
+    """sqlglot's SQLite tokens of a text, cached by text (several rules tokenize the same
+    statement; in the language server the same texts come back on every keystroke). None when
+    the text does not tokenize. Shared between callers: never mutate the tokens."""
     try:
-        tokens = sqlglot.tokenize(sql, read="sqlite")
+        return tuple(sqlglot.tokenize(text, read="sqlite"))
     except (SqlglotError, ValueError):
+        return None
+
+
+def count_placeholders(sql: str) -> int:
+    tokens = sql_tokens(sql)
+    if tokens is None:
         return sql.count("?")
     return sum(1 for tok in tokens if tok.token_type == TokenType.PLACEHOLDER)
 
 
 def split_statements(text: str) -> list[tuple[int, int]]:
     """Char ranges of the statements in a multi-statement string (a trigger body stays whole)."""
-    try:
-        tokens = sqlglot.tokenize(text, read="sqlite")
-    except (SqlglotError, ValueError):
-        return [(0, len(text))] if text.strip() else []
+    return list(_split_statements(text))
+
+
+@lru_cache(maxsize=4096)
+def _split_statements(text: str) -> tuple[tuple[int, int], ...]:
+    tokens = sql_tokens(text)
+    if tokens is None:
+        return ((0, len(text)),) if text.strip() else ()
     ranges: list[tuple[int, int]] = []
     start = 0
     in_trigger = False
@@ -171,7 +185,7 @@ def split_statements(text: str) -> list[tuple[int, int]]:
             first_tokens = []
     if text[start:].strip():
         ranges.append((start, len(text)))
-    return ranges
+    return tuple(ranges)
 
 
 @dataclass(eq=False)

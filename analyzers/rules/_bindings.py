@@ -49,6 +49,13 @@ class ExportEntry:
 
 def export_entries(file: SourceFile) -> list[ExportEntry]:
     """Every named export statement of a module, keeping `A as X` renames."""
+    cached = file.memo.get("export_entries")
+    if cached is None:
+        cached = file.memo["export_entries"] = tuple(_export_entries(file))
+    return list(cached)
+
+
+def _export_entries(file: SourceFile) -> list[ExportEntry]:
     data = file.data
     entries: list[ExportEntry] = []
     for stmt in file.root.named_children:
@@ -238,15 +245,40 @@ def local_bindings(config: WranglerConfig) -> Iterator[DurableObjectBinding]:
 def classes_of_access(model: ProjectModel, access: NamespaceAccess) -> set[str]:
     """Class names a namespace access reaches, through the config governing the caller (any
     config binding that name when the caller's own config does not)."""
+    known = _access_classes(model)
+    names = known.get(access)
+    if names is None:
+        names = known[access] = _classes_of_access(model, access)
+    return set(names)
+
+
+def _classes_of_access(model: ProjectModel, access: NamespaceAccess) -> frozenset[str]:
     config = model.config_for_path(access.file.path)
     names = model.classes_for_binding(config, access.binding) if config is not None else []
     if not names:
         names = model.classes_for_binding(None, access.binding)
-    return set(names)
+    return frozenset(names)
+
+
+def _access_classes(model: ProjectModel) -> dict[NamespaceAccess, frozenset[str]]:
+    """Per model (model.memo): every namespace access -> the class names it reaches."""
+    known: dict[NamespaceAccess, frozenset[str]] | None = model.memo.get("access_classes")
+    if known is None:
+        known = model.memo["access_classes"] = {
+            a: _classes_of_access(model, a) for a in model.namespace_accesses
+        }
+    return known
 
 
 def accesses_to(model: ProjectModel, cls: DurableObjectClass) -> list[NamespaceAccess]:
-    return [a for a in model.namespace_accesses if cls.name in classes_of_access(model, a)]
+    by_class: dict[str, list[NamespaceAccess]] | None = model.memo.get("accesses_by_class")
+    if by_class is None:
+        by_class = {}
+        for access, names in _access_classes(model).items():
+            for name in names:
+                by_class.setdefault(name, []).append(access)
+        model.memo["accesses_by_class"] = by_class
+    return list(by_class.get(cls.name, []))
 
 
 def id_methods(accesses: Iterable[NamespaceAccess]) -> set[str]:
@@ -349,7 +381,17 @@ def stub_expressions(access: NamespaceAccess) -> tuple[Node, str | None]:
 
 def stub_calls(model: ProjectModel, cls: DurableObjectClass) -> list[StubCall]:
     """Calls of methods on stubs of `cls`: `env.X.getByName(n).m()`, `stub.m()` after
-    `const stub = env.X.get(env.X.idFromName(n))`, …"""
+    `const stub = env.X.get(env.X.idFromName(n))`, …
+
+    Computed once per (model, class): several rules ask (model.memo["stub_calls"])."""
+    known: dict[DurableObjectClass, list[StubCall]] = model.memo.setdefault("stub_calls", {})
+    calls = known.get(cls)
+    if calls is None:
+        calls = known[cls] = _stub_calls(model, cls)
+    return list(calls)
+
+
+def _stub_calls(model: ProjectModel, cls: DurableObjectClass) -> list[StubCall]:
     calls: list[StubCall] = []
     for access in accesses_to(model, cls):
         if access.method not in {"getByName", "get"}:
@@ -392,6 +434,13 @@ def stub_calls(model: ProjectModel, cls: DurableObjectClass) -> list[StubCall]:
 
 def all_stub_calls(model: ProjectModel) -> list[StubCall]:
     """Stub calls for every Durable Object class, each call once."""
+    cached: list[StubCall] | None = model.memo.get("all_stub_calls")
+    if cached is None:
+        cached = model.memo["all_stub_calls"] = _all_stub_calls(model)
+    return list(cached)
+
+
+def _all_stub_calls(model: ProjectModel) -> list[StubCall]:
     seen: set[tuple[Path, int]] = set()
     calls: list[StubCall] = []
     for cls in model.classes:

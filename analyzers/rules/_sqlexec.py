@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlglot
-from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Token, TokenType
 from tree_sitter import Node
 
 from analyzers.model import ProjectModel
-from analyzers.sql import SqlStatement
+from analyzers.sql import SqlStatement, sql_tokens
 from analyzers.tsutil import call_args
 
 
 def tokens(text: str) -> list[Token] | None:
-    try:
-        return list(sqlglot.tokenize(text, read="sqlite"))
-    except (SqlglotError, ValueError):
-        return None
+    """The SQLite tokens of a text (tokenized once per text: analyzers.sql.sql_tokens). The
+    list is the caller's; the Token objects are shared, never change them."""
+    found = sql_tokens(text)
+    return list(found) if found is not None else None
 
 
 @dataclass
