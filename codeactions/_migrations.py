@@ -552,7 +552,11 @@ def find_mechanism(cls: DurableObjectClass, model: ProjectModel) -> Mechanism | 
             seen.add((file.path, loop.start_byte))
             array = _array_of(cls, model, file, iterated)
             if array is None:
-                if ".exec(" in node_text(data, body):
+                # a loop running its items as SQL or as functions of `sql`: steps we cannot see
+                if any(
+                    _runs_element(data, body, element, kind, key) is not None
+                    for kind, key in (("strings", None), ("objects", "up"), ("objects", "sql"))
+                ):
                     suspicious.append(f"a loop over `{node_text(data, iterated)}`")
                 continue
             afile, anode, name, skips = array
@@ -734,10 +738,19 @@ def _render(mech: Mechanism, cls: DurableObjectClass, step: Step, sep: str) -> s
     comments = "".join(f"{indent}// {c}\n" for c in step.comments)
     if mech.kind == "strings":
         if not mech.records:
+            broken = any(
+                re.search(r"\bALTER\s+TABLE\b.*\bADD\b", node_text(data, e), re.I | re.S)
+                for e in elements
+            )
             raise CannotMigrate(
                 f"{mech.name} is re-run in full on every start and holds plain SQL strings: "
                 "SQL cannot make ALTER TABLE … ADD COLUMN conditional, so a step there would "
                 "fail with `duplicate column` from the second start on"
+                + (
+                    " (its ALTER steps already do: the runner should record applied steps)"
+                    if broken
+                    else ""
+                )
             )
         items = [sql_literal(_statement_text(s, local)[0], quote) for s in step.statements]
         return comments + ",\n".join(f"{indent}{item}" for item in items) + sep + "\n"

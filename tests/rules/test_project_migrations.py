@@ -167,6 +167,8 @@ def test_a_rerun_list_of_plain_strings_gets_no_step(tmp_path: Path) -> None:
     root = copy_case(SCHEMA_RULE, "flagged", tmp_path)
     reason = _plan(root, "Inbox", "mail")
     assert "re-run in full on every start" in reason and "duplicate column" in reason
+    # its own `ALTER TABLE mail ADD COLUMN read_at` already fails on the second start
+    assert "its ALTER steps already do" in reason
     findings, model = run(SCHEMA_RULE, root)
     assert all(fixes_for(f, model) == [] for f in findings if f.data["kind"] == "no-such-column")
 
@@ -380,3 +382,59 @@ def test_fresh_and_deployed_databases_end_with_the_same_schema(rule: str, tmp_pa
             (expiry,) = deployed.execute(f"SELECT expires_at FROM {table}").fetchone()
             ttl = 30 * 24 * 3600 * 1000
             assert NOW + ttl - 5_000 <= expiry <= int(time.time() * 1000) + ttl, name
+
+
+def test_one_line_objects_single_quotes_and_no_trailing_comma(tmp_path: Path) -> None:
+    root = copy_case(SCHEMA_RULE, "own-migrations-before", tmp_path)
+    schema = root / "src" / "schema.ts"
+    schema.write_text(
+        "export interface Migration {\n"
+        "  version: string;\n"
+        "  sql: string;\n"
+        "}\n"
+        "\n"
+        "export const LEDGER_MIGRATIONS: Migration[] = [\n"
+        "  { version: '0001', sql: 'CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, "
+        "amount INTEGER NOT NULL, created_at INTEGER NOT NULL)' },\n"
+        "  { version: '0002', sql: 'CREATE INDEX IF NOT EXISTS idx_entries_created_at ON "
+        "entries (created_at)' }\n"
+        "];\n"
+    )
+    fix_all(SCHEMA_RULE, root, unsafe=True)
+    assert schema.read_text().endswith(
+        "entries (created_at)' },\n"
+        "  // entries: columns the queries use (memo); CREATE TABLE IF NOT EXISTS\n"
+        "  // never adds them to deployed tables. Rows that exist when this step runs get NULL.\n"
+        "  { version: '0003', sql: 'ALTER TABLE entries ADD COLUMN memo TEXT' }\n"
+        "];\n"
+    )
+    assert run(SCHEMA_RULE, root)[0] == []
+    assert tsc(root) == ""
+
+
+def test_other_loops_in_the_constructor_do_not_count(tmp_path: Path) -> None:
+    """A loop over query rows is not a migrations list: the fix still adds SQL_MIGRATIONS. A
+    loop running items of a list we cannot see (imported from a package) blocks it."""
+    root = copy_case(SCHEMA_RULE, "fix-before", tmp_path)
+    board = root / "src" / "board.ts"
+    text = board.read_text()
+    hook = "    ctx.blockConcurrencyWhile(async () => {\n"
+    assert hook in text
+    board.write_text(
+        text.replace(
+            hook,
+            hook + '      for (const row of ctx.storage.sql.exec("SELECT 1 AS one")) {\n'
+            '        ctx.storage.sql.exec("SELECT ?", row.one);\n      }\n',
+        )
+    )
+    _, model = run(SCHEMA_RULE, root)
+    cls = next(c for c in model.classes if c.name == "TaskBoard")
+    assert find_mechanism(cls, model) is None
+    board.write_text(
+        'import { STEPS } from "@acme/do-migrations";\n'
+        + text.replace(hook, hook + "      for (const s of STEPS) ctx.storage.sql.exec(s);\n")
+    )
+    _, model = run(SCHEMA_RULE, root)
+    cls = next(c for c in model.classes if c.name == "TaskBoard")
+    with pytest.raises(CannotMigrate, match="a loop over `STEPS`"):
+        find_mechanism(cls, model)
