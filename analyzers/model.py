@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tree_sitter import Node
 
 from analyzers.classes import (
     Aliases,
     DurableObjectClass,
+    _base_identifier,
+    class_declarations,
     class_locator,
     exported_names,
     find_classes,
+    heritage,
     typed_state_params,
 )
 from analyzers.schema import Schema
@@ -172,6 +175,54 @@ def build_model(
     return model
 
 
+# -- per-file results reused between models ----------------------------------------------------
+# The language server builds a new model on every (debounced) change but passes the unchanged
+# files' SourceFile objects again. What a file yields (its classes, SQL, namespace accesses)
+# is kept in that file's memo under a key holding everything else it depends on (names from
+# other files, the other files' SourceFile objects, the classes found): a changed dependency is
+# a new key, hence a recomputation. A few keys per file are kept (the class fix-point asks with
+# growing name sets), oldest dropped first. See docs/performance.md.
+_KEYS_PER_FILE = 4
+T = TypeVar("T")
+
+
+def per_file(file: SourceFile, name: str, key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()` for `file`, reused while `key` is equal (keys compare SourceFile and class
+    objects by identity: they are eq=False)."""
+    entries: dict[Hashable, Any] = file.memo.setdefault(f"model:{name}", {})
+    if key in entries:
+        return entries[key]  # type: ignore[no-any-return]
+    value = compute()
+    if len(entries) >= _KEYS_PER_FILE:
+        entries.pop(next(iter(entries)))
+    entries[key] = value
+    return value
+
+
+def _class_heads(file: SourceFile) -> tuple[frozenset[str], frozenset[str]]:
+    """(base identifiers, names) of the file's class declarations: the only things
+    find_classes compares with facts from elsewhere (known DO names, bound class names)."""
+    cached: tuple[frozenset[str], frozenset[str]] | None = file.memo.get("class_heads")
+    if cached is None:
+        bases: set[str] = set()
+        names: set[str] = set()
+        for decl in class_declarations(file):
+            name = decl.child_by_field_name("name")
+            if name is not None:
+                names.add(node_text(file.data, name))
+            extends, _ = heritage(file, decl)
+            if extends:
+                bases.add(_base_identifier(extends))
+        cached = file.memo["class_heads"] = (frozenset(bases), frozenset(names))
+    return cached
+
+
+def _classes_in(file: SourceFile, known: set[str], bound: set[str]) -> list[DurableObjectClass]:
+    bases, names = _class_heads(file)
+    key = (bases & known, names & bound)
+    return per_file(file, "classes", key, lambda: find_classes(file, set(key[0]), set(key[1])))
+
+
 def _find_classes(model: ProjectModel) -> None:
     bound = {b.class_name for c in model.configs for b in c.bindings}
     known: set[str] = set()
@@ -180,7 +231,7 @@ def _find_classes(model: ProjectModel) -> None:
     for _ in range(5):
         before = len(found)
         for file in model.files:
-            for cls in find_classes(file, known, bound):
+            for cls in _classes_in(file, known, bound):
                 key = cls.node.start_byte ^ hash(cls.file.path)
                 if key not in found:
                     found[key] = cls
@@ -209,19 +260,50 @@ def resolve_module(from_file: Path, spec: str, known: dict[Path, SourceFile]) ->
     return None
 
 
+def _relative_imports(file: SourceFile) -> tuple[tuple[Node, str], ...]:
+    """The file's `import … from "./x"` statements with their specifiers (memo)."""
+    cached: tuple[tuple[Node, str], ...] | None = file.memo.get("relative_imports")
+    if cached is None:
+        found: list[tuple[Node, str]] = []
+        for stmt in file.root.named_children:
+            if stmt.type != "import_statement":
+                continue
+            source = stmt.child_by_field_name("source")
+            spec = string_value(file.data, source) if source is not None else None
+            if spec is not None and spec.startswith("."):
+                found.append((stmt, spec))
+        cached = file.memo["relative_imports"] = tuple(found)
+    return cached
+
+
+def _imported_constants(
+    file: SourceFile, known: dict[Path, SourceFile], known_paths: frozenset[Path]
+) -> dict[str, tuple[SourceFile, Node]]:
+    """imported_constants, reused while the project's file list and the imported files are the
+    same (resolving a specifier depends only on which paths exist)."""
+    imports = _relative_imports(file)
+    if not imports:
+        return {}
+    paths = per_file(
+        file,
+        "import_paths",
+        known_paths,
+        lambda: tuple(
+            target.path if (target := resolve_module(file.path, spec, known)) else None
+            for _, spec in imports
+        ),
+    )
+    targets = tuple(known.get(p) if p is not None else None for p in paths)
+    return per_file(file, "imported", targets, lambda: imported_constants(file, known))
+
+
 def imported_constants(
     file: SourceFile, known: dict[Path, SourceFile]
 ) -> dict[str, tuple[SourceFile, Node]]:
     """String constants imported from other project files: local name (or ns.NAME) -> literal."""
     result: dict[str, tuple[SourceFile, Node]] = {}
     data = file.data
-    for stmt in file.root.named_children:
-        if stmt.type != "import_statement":
-            continue
-        source = stmt.child_by_field_name("source")
-        spec = string_value(data, source) if source is not None else None
-        if spec is None:
-            continue
+    for stmt, spec in _relative_imports(file):
         target = resolve_module(file.path, spec, known)
         if target is None:
             continue
@@ -243,26 +325,61 @@ def imported_constants(
     return result
 
 
+def _state_params(file: SourceFile) -> Aliases:
+    cached: Aliases | None = file.memo.get("typed_state_params")
+    if cached is None:
+        cached = file.memo["typed_state_params"] = typed_state_params(file, file.root)
+    return cached
+
+
+def _file_statements(
+    file: SourceFile,
+    classes: list[DurableObjectClass],
+    known: dict[Path, SourceFile],
+    known_paths: frozenset[Path],
+) -> list[SqlStatement]:
+    imported = _imported_constants(file, known, known_paths)
+    key = (
+        tuple(classes),
+        tuple((name, target, node.start_byte) for name, (target, node) in imported.items()),
+    )
+    return per_file(
+        file,
+        "statements",
+        key,
+        lambda: extract_statements(file, classes, _state_params(file), imported),
+    )
+
+
+def _loose_statements(
+    file: SourceFile, classes: list[DurableObjectClass], used: set[int]
+) -> list[SqlStatement]:
+    def compute() -> list[SqlStatement]:
+        loose = loose_statements(file, used)
+        locate = class_locator(classes)
+        for stmt in loose:
+            stmt.cls = locate(stmt.literal.start_byte, stmt.literal.end_byte)
+        return loose
+
+    return per_file(file, "loose", (tuple(classes), frozenset(used)), compute)
+
+
 def _find_sql(model: ProjectModel) -> None:
     known = {f.path: f for f in model.files}
+    known_paths = frozenset(known)
     classes_by_file: dict[Path, list[DurableObjectClass]] = {}
     for cls in model.classes:
         classes_by_file.setdefault(cls.file.path, []).append(cls)
     statements: list[SqlStatement] = []
     for file in model.files:
         classes = classes_by_file.get(file.path, [])
-        file_aliases: Aliases = typed_state_params(file, file.root)
-        imported = imported_constants(file, known)
-        statements.extend(extract_statements(file, classes, file_aliases, imported))
+        statements.extend(_file_statements(file, classes, known, known_paths))
     used_literals: dict[Path, set[int]] = {}
     for stmt in statements:
         used_literals.setdefault(stmt.file.path, set()).add(stmt.literal.start_byte)
     for file in model.files:
-        loose = loose_statements(file, used_literals.get(file.path, set()))
-        locate = class_locator(classes_by_file.get(file.path, []))
-        for stmt in loose:
-            stmt.cls = locate(stmt.literal.start_byte, stmt.literal.end_byte)
-        statements.extend(loose)
+        classes = classes_by_file.get(file.path, [])
+        statements.extend(_loose_statements(file, classes, used_literals.get(file.path, set())))
     # the same constant run from two places is still one statement in the source
     unique: dict[tuple[Path, int, int], SqlStatement] = {}
     for stmt in statements:
@@ -272,33 +389,37 @@ def _find_sql(model: ProjectModel) -> None:
 
 
 def _find_namespace_accesses(model: ProjectModel) -> None:
-    bindings = {b.name for c in model.configs for b in c.bindings}
+    bindings = frozenset(b.name for c in model.configs for b in c.bindings)
     for file in model.files:
-        data = file.data
-        for call in walk_type(file.root, "call_expression"):
-            func = call.child_by_field_name("function")
-            if func is None or func.type != "member_expression":
-                continue
-            prop = func.child_by_field_name("property")
-            obj = func.child_by_field_name("object")
-            if prop is None or obj is None:
-                continue
-            method = node_text(data, prop)
-            if method not in NAMESPACE_METHODS:
-                continue
-            receiver = normalize_expr(node_text(data, obj))
-            binding = receiver.rsplit(".", 1)[-1]
-            # env.X / this.env.X / c.env.X (Hono) — or any known binding name
-            if not (
-                binding in bindings or ".env." in f".{receiver}" or receiver.startswith("env.")
-            ):
-                continue
-            if method == "get" and binding not in bindings:
-                continue  # `env.KV.get()` is a KV namespace, not a DO namespace
-            args = call_args(call)
-            model.namespace_accesses.append(
-                NamespaceAccess(file, call, binding, method, args[0] if args else None)
-            )
+        model.namespace_accesses.extend(
+            per_file(file, "namespace_accesses", bindings, partial(_accesses_in, file, bindings))
+        )
+
+
+def _accesses_in(file: SourceFile, bindings: frozenset[str]) -> list[NamespaceAccess]:
+    found: list[NamespaceAccess] = []
+    data = file.data
+    for call in walk_type(file.root, "call_expression"):
+        func = call.child_by_field_name("function")
+        if func is None or func.type != "member_expression":
+            continue
+        prop = func.child_by_field_name("property")
+        obj = func.child_by_field_name("object")
+        if prop is None or obj is None:
+            continue
+        method = node_text(data, prop)
+        if method not in NAMESPACE_METHODS:
+            continue
+        receiver = normalize_expr(node_text(data, obj))
+        binding = receiver.rsplit(".", 1)[-1]
+        # env.X / this.env.X / c.env.X (Hono) — or any known binding name
+        if not (binding in bindings or ".env." in f".{receiver}" or receiver.startswith("env.")):
+            continue
+        if method == "get" and binding not in bindings:
+            continue  # `env.KV.get()` is a KV namespace, not a DO namespace
+        args = call_args(call)
+        found.append(NamespaceAccess(file, call, binding, method, args[0] if args else None))
+    return found
 
 
 def iter_calls(file: SourceFile, scope: Node | None = None) -> Iterable[Node]:

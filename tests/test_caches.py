@@ -181,3 +181,199 @@ def test_binding_lookups_are_computed_once_per_model() -> None:
     assert {c.method for c in all_stub_calls(model)} >= {"take"}
     # a new model (a new analysis) starts with an empty memo
     assert _example_model().memo == {}
+
+
+# -- per-file results reused between models (the language server's path) -----------------------
+
+BASE = """import { DurableObject } from "cloudflare:workers";
+import { SCHEMA, READ } from "./schema";
+
+export class Base extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(SCHEMA);
+  }
+  read(id: string) {
+    return this.ctx.storage.sql.exec(READ, id);
+  }
+}
+"""
+CHILD = """import { Base } from "./z_base";
+
+export class Child extends Base {
+  count() {
+    return this.ctx.storage.sql.exec("SELECT count(*) FROM items").one();
+  }
+}
+
+export class Plain {
+  constructor(private state: unknown) {}
+  go() {
+    return this.state.storage.sql.exec("DELETE FROM items WHERE id = ?", 1);
+  }
+}
+"""
+SCHEMA = """export const SCHEMA = `CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, v TEXT)`;
+export const READ = "SELECT v FROM items WHERE id = ?";
+const MIGRATIONS = ["CREATE INDEX IF NOT EXISTS items_v ON items (v)"];
+"""
+WORKER = """export default {
+  async fetch(request: Request, env: Env) {
+    return env.BASE.getByName("a").fetch(request);
+  },
+};
+"""
+CONFIG = """{
+  "name": "w", "main": "src/worker.ts", "compatibility_date": "2026-03-01",
+  "durable_objects": { "bindings": [ { "name": "BASE", "class_name": "Base" } ] }
+}
+"""
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _project(tmp_path: Path) -> Path:
+    root = tmp_path / "w"
+    _write(
+        root,
+        {
+            "wrangler.jsonc": CONFIG,
+            "src/z_base.ts": BASE,
+            "src/a_child.ts": CHILD,
+            "src/schema.ts": SCHEMA,
+            "src/worker.ts": WORKER,
+        },
+    )
+    return root.resolve()
+
+
+def _parse_all(root: Path) -> dict[Path, object]:
+    from analyzers.source import read_source
+
+    return {p: read_source(p) for p in discover([root]).sources}
+
+
+def _build(root: Path, parsed: dict[Path, object]):  # type: ignore[no-untyped-def]
+    found = discover([root])
+    return build_model(root, found.sources, found.configs, parsed=parsed)  # type: ignore[arg-type]
+
+
+def _summary(model) -> tuple:  # type: ignore[no-untyped-def]
+    """What the rules see of a model, as plain values (to compare cached with fresh)."""
+    classes = sorted(
+        (
+            c.name,
+            c.file.path.name,
+            c.reason,
+            c.node.start_byte,
+            c.exported,
+            tuple(sorted(c.aliases.sql)),
+        )
+        for c in model.classes
+    )
+    statements = sorted(
+        (
+            s.file.path.name,
+            s.call_file.path.name,
+            s.text,
+            s.cls.name if s.cls else None,
+            s.loose,
+            s.offsets[0],
+            s.index_in_call,
+            s.bindings,
+        )
+        for s in model.statements
+    )
+    accesses = sorted(
+        (a.file.path.name, a.binding, a.method, a.node.start_byte) for a in model.namespace_accesses
+    )
+    return classes, statements, accesses
+
+
+def _fresh(root: Path):  # type: ignore[no-untyped-def]
+    return _build(root, _parse_all(root))
+
+
+def test_unchanged_files_reuse_their_extraction(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    parsed = _parse_all(root)
+    first = _build(root, parsed)
+    second = _build(root, dict(parsed))
+    assert _summary(first) == _summary(second) == _summary(_fresh(root))
+    # the same objects, not equal copies: nothing was extracted again
+    assert [id(c) for c in first.classes] == [id(c) for c in second.classes]
+    assert {id(s) for s in first.statements} == {id(s) for s in second.statements}
+    assert [id(a) for a in first.namespace_accesses] == [id(a) for a in second.namespace_accesses]
+    names = {c.name for c in first.classes}
+    assert names == {"Base", "Child"}  # Plain is neither bound nor a subclass
+    texts = {s.text for s in first.statements}
+    assert "SELECT v FROM items WHERE id = ?" in texts  # through the imported constant
+    assert any(s.loose and "CREATE INDEX" in s.text for s in first.statements)
+
+
+def _reparsed(parsed: dict[Path, object], path: Path, text: str) -> dict[Path, object]:
+    from analyzers.source import parse_source
+
+    path.write_text(text)
+    return {**parsed, path: parse_source(path, text.encode())}
+
+
+def test_a_changed_file_gives_new_results_and_others_keep_theirs(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    parsed = _parse_all(root)
+    before = _build(root, parsed)
+    child = root / "src" / "a_child.ts"
+    parsed = _reparsed(parsed, child, CHILD.replace("SELECT count(*)", "SELECT max(id)"))
+    after = _build(root, parsed)
+    assert _summary(after) == _summary(_fresh(root))
+    assert any(s.text == "SELECT max(id) FROM items" for s in after.statements)
+    assert not any("count(*)" in s.text for s in after.statements)
+    kept = {s.text: s for s in before.statements if s.call_file.path.name == "z_base.ts"}
+    for stmt in after.statements:
+        if stmt.call_file.path.name == "z_base.ts":
+            assert kept[stmt.text] is stmt  # the unchanged file's statements are reused
+
+
+def test_an_imported_constant_changing_elsewhere_is_seen(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    parsed = _parse_all(root)
+    _build(root, parsed)
+    schema = root / "src" / "schema.ts"
+    parsed = _reparsed(parsed, schema, SCHEMA.replace("SELECT v FROM", "SELECT id, v FROM"))
+    after = _build(root, parsed)
+    assert _summary(after) == _summary(_fresh(root))
+    read = [s for s in after.statements if s.call_file.path.name == "z_base.ts" and s.bindings]
+    assert [s.text for s in read] == ["SELECT id, v FROM items WHERE id = ?"]
+
+
+def test_a_new_binding_or_base_class_changes_class_detection_elsewhere(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    parsed = _parse_all(root)
+    _build(root, parsed)
+    # Plain becomes a DO through a binding in the config (the source files are unchanged)
+    (root / "wrangler.jsonc").write_text(
+        CONFIG.replace(
+            '{ "name": "BASE", "class_name": "Base" }',
+            '{ "name": "BASE", "class_name": "Base" }, { "name": "P", "class_name": "Plain" }',
+        )
+    )
+    bound = _build(root, parsed)
+    assert _summary(bound) == _summary(_fresh(root))
+    plain = next(c for c in bound.classes if c.name == "Plain")
+    assert plain.reason == "binding"
+    assert any(s.cls is plain for s in bound.statements)
+    assert any(a.binding == "BASE" for a in bound.namespace_accesses)
+    # Base stops being a DO: its subclass in the other (unchanged) file stops too
+    base = root / "src" / "z_base.ts"
+    plain_base = BASE.replace("extends DurableObject<Env>", "extends Object")
+    parsed = _reparsed(parsed, base, plain_base.replace("DurableObjectState", "unknown"))
+    (root / "wrangler.jsonc").write_text(CONFIG.replace('"Base"', '"Other"'))
+    gone = _build(root, parsed)
+    assert _summary(gone) == _summary(_fresh(root))
+    assert {c.name for c in gone.classes} == set()
+    assert all(s.cls is None for s in gone.statements)
