@@ -174,13 +174,14 @@ async function restart(): Promise<void> {
   }
 }
 
-function summary(result: unknown): string | undefined {
-  if (typeof result === "string") return result;
-  if (result && typeof result === "object") {
-    const message = (result as { message?: unknown }).message;
-    if (typeof message === "string") return message;
-  }
-  return undefined;
+/** The workspace folder to harden: the active editor's, the only one, or the user's pick. */
+async function targetFolder(): Promise<vscode.WorkspaceFolder | undefined> {
+  const active = vscode.window.activeTextEditor?.document.uri;
+  const owner = active ? vscode.workspace.getWorkspaceFolder(active) : undefined;
+  if (owner) return owner;
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  if (folders.length <= 1) return folders[0];
+  return vscode.window.showWorkspaceFolderPick({ placeHolder: "Folder to harden" });
 }
 
 async function hardenAll(): Promise<void> {
@@ -204,8 +205,13 @@ async function hardenAll(): Promise<void> {
     );
     return;
   }
-  // the server reads open buffers, but writes by workspace/applyEdit: save first so nothing is lost
-  await vscode.workspace.saveAll(false);
+  const folder = await targetFolder();
+  if (folder === undefined && (vscode.workspace.workspaceFolders ?? []).length > 0) return;
+  // Arguments: [{ uri?: folder, unsafe?: boolean }] (server/lsp_harden.py). Unsafe fixes are
+  // included by default and arrive as change annotations that need confirmation, so VS Code
+  // opens its refactor preview for them. The server reports progress, shows the summary and
+  // opens durable-harden-report.md itself; the notification here only offers Cancel.
+  const args = folder ? [{ uri: current.code2ProtocolConverter.asUri(folder.uri) }] : [];
   const result = await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
@@ -215,12 +221,12 @@ async function hardenAll(): Promise<void> {
     (_progress, token) =>
       current.sendRequest(
         ExecuteCommandRequest.type,
-        { command: SERVER_COMMANDS.hardenAll, arguments: [] },
+        { command: SERVER_COMMANDS.hardenAll, arguments: args },
         token,
       ),
   );
-  const text = summary(result);
-  if (text) void vscode.window.showInformationMessage(`Durable Harden: ${text}`);
+  const summary = (result as { summary?: unknown } | null)?.summary;
+  if (typeof summary === "string") output.info(`harden all: ${summary}`);
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {

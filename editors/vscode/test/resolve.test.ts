@@ -3,12 +3,15 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 
 import { INSTALL_HINT, resolveServerCommand, ServerNotFound } from "../src/resolve";
 
+const base = fs.mkdtempSync(path.join(os.tmpdir(), "dh-resolve-"));
+after(() => fs.rmSync(base, { recursive: true, force: true }));
+
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "dh-resolve-"));
+  return fs.mkdtempSync(path.join(base, "d-"));
 }
 
 function executable(dir: string, name: string, mode = 0o755): string {

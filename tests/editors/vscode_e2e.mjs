@@ -1,0 +1,135 @@
+// End-to-end check of the packaged extension in real VS Code (code-server), driven through
+// Debian's chromium with puppeteer-core. Run by tests/editors/test_vscode_extension.py:
+//   node vscode_e2e.mjs <puppeteer-core dir> <code-server URL> <project folder> <chromium>
+// Opens wrangler.jsonc, waits for a durable-harden diagnostic, checks the command palette lists
+// the extension's commands, then types a space and saves: `editor.codeActionsOnSave` with
+// `source.fixAll.durable-harden` must write the missing migration to disk. Exit code 1 on failure.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createRequire } from "node:module";
+
+const [puppeteerDir, url, folder, chromium] = process.argv.slice(2);
+const require = createRequire(path.join(puppeteerDir, "package.json"));
+const puppeteer = require("puppeteer-core");
+
+const config = path.join(folder, "wrangler.jsonc");
+const steps = [];
+function step(message) {
+  steps.push(message);
+  process.stdout.write(`${message}\n`);
+}
+function fail(message) {
+  process.stderr.write(`FAIL: ${message}\n`);
+  process.exitCode = 1;
+}
+
+async function waitFor(what, fn, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function chord(page, key, modifiers = ["Control"]) {
+  for (const m of modifiers) await page.keyboard.down(m);
+  await page.keyboard.press(key);
+  for (const m of [...modifiers].reverse()) await page.keyboard.up(m);
+}
+
+const browser = await puppeteer.launch({
+  executablePath: chromium,
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900"],
+  defaultViewport: { width: 1400, height: 900 },
+});
+try {
+  const page = await browser.newPage();
+  await page.goto(`${url}/?folder=${encodeURIComponent(folder)}`, { waitUntil: "domcontentloaded" });
+  await page.waitForSelector(".monaco-workbench", { timeout: 60000 });
+  step("workbench loaded");
+
+  // open wrangler.jsonc through Quick Open
+  await waitFor(
+    "wrangler.jsonc in an editor",
+    async () => {
+      await page.keyboard.press("Escape");
+      await chord(page, "KeyP");
+      const input = await page.waitForSelector(".quick-input-widget input", { timeout: 5000 });
+      await input.type("wrangler.jsonc");
+      await new Promise((r) => setTimeout(r, 800));
+      await page.keyboard.press("Enter");
+      await new Promise((r) => setTimeout(r, 800));
+      return page.$(".tab.active[aria-label*='wrangler.jsonc'], .tab.active[title*='wrangler.jsonc']");
+    },
+    30000,
+  );
+  step("wrangler.jsonc opened");
+
+  // a diagnostic from the server in the Problems panel (the JSON service reports there too)
+  await chord(page, "KeyM", ["Control", "Shift"]);
+  const problem = await waitFor(
+    "a durable-harden diagnostic in the Problems panel",
+    async () => {
+      const rows = await page.$$eval(".markers-panel .monaco-list-row", (els) =>
+        els.map((e) => `${e.getAttribute("aria-label") || ""} ${e.textContent || ""}`),
+      );
+      return rows.find((r) => r.includes("durable-harden") && r.includes("ExportJob"));
+    },
+    60000,
+  );
+  step(`diagnostic shown: ${problem.slice(0, 120)}`);
+  await page.click(".monaco-editor .view-lines");
+
+  // the contributed commands in the command palette
+  await page.keyboard.press("F1");
+  const palette = await page.waitForSelector(".quick-input-widget input", { timeout: 5000 });
+  await palette.type("Durable Harden");
+  const labels = await waitFor(
+    "Durable Harden commands in the palette",
+    async () => {
+      const rows = await page.$$eval(".quick-input-list .monaco-list-row", (els) =>
+        els.map((e) => e.getAttribute("aria-label") || e.textContent || ""),
+      );
+      return rows.length >= 3 ? rows : null;
+    },
+    10000,
+  );
+  for (const title of ["Harden all Durable Objects", "Restart server", "Show output"]) {
+    if (!labels.some((l) => l.includes(`Durable Harden: ${title}`))) {
+      fail(`command palette lacks "Durable Harden: ${title}" (has ${JSON.stringify(labels)})`);
+    }
+  }
+  step(`palette: ${labels.filter((l) => l.includes("Durable Harden")).length} commands`);
+  await page.keyboard.press("Escape");
+
+  // edit and save: the fix-all code action on save adds the missing migration. Now and then
+  // (under load) VS Code saves without asking the code action providers at all (no request
+  // reaches the server; seen in the LSP trace), so an unchanged file gets a second save.
+  const before = fs.readFileSync(config, "utf8");
+  const fixed = () => /"new_sqlite_classes":\s*\["ExportJob"\]/.test(fs.readFileSync(config, "utf8"));
+  let attempt = 0;
+  while (!fixed() && attempt < 3) {
+    attempt += 1;
+    await page.click(".monaco-editor .view-lines");
+    await chord(page, "End");
+    await page.keyboard.type("\n");
+    await new Promise((r) => setTimeout(r, 500));
+    await chord(page, "KeyS");
+    await waitFor("the file saved", () => fs.readFileSync(config, "utf8") !== before, 15000).catch(
+      () => undefined,
+    );
+    await waitFor("the fix-all on save written to disk", fixed, 10000).catch(() => undefined);
+    step(`save ${attempt}: ${fixed() ? "fixed" : "not fixed"}`);
+  }
+  if (!fixed()) throw new Error("the fix-all on save was not written to disk");
+  step("fix-all on save applied");
+} catch (error) {
+  fail(`${error.message} (after: ${steps.join(" / ")})`);
+  process.stderr.write(`wrangler.jsonc now:\n${fs.readFileSync(config, "utf8")}\n`);
+} finally {
+  await browser.close();
+}
