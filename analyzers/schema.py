@@ -179,7 +179,7 @@ class Schema:
                     return QueryPlan([], str(exc))
                 bindings = [None] * int(match.group(1))
             except sqlite3.Error as exc:
-                return QueryPlan([], str(exc))
+                return QueryPlan([], _uniform_error(str(exc)))
         return QueryPlan([], "could not bind parameters")
 
     def with_index(self, create_index_sql: str) -> Schema:
@@ -200,6 +200,15 @@ class Schema:
 def _ddl_text(stmt: SqlStatement, text: str) -> str:
     # A CREATE with `?` from a `${}` substitution cannot run; SQLite tells us so and we move on.
     return text
+
+
+_INSERT_NO_COLUMN = re.compile(r"table (\w+) has no column named (\w+)")
+
+
+def _uniform_error(message: str) -> str:
+    """INSERT/UPDATE name a missing column differently from SELECT; say it one way."""
+    match = _INSERT_NO_COLUMN.fullmatch(message)
+    return f"no such column: {match.group(1)}.{match.group(2)}" if match else message
 
 
 def is_reserved_table(name: str) -> bool:

@@ -95,6 +95,9 @@ def _word_span(stmt: SqlStatement, word: str, qualifier: str | None = None) -> S
     # skip string literals: blank them out before searching, keeping offsets
     blanked = re.sub(r"'(?:[^']|'')*'", lambda m: " " * len(m.group(0)), stmt.text)
     match = re.search(pattern, blanked, re.I)
+    if match is None and qualifier:
+        # INSERT column lists name the column bare while SQLite's message qualifies it
+        match = re.search(rf"(?<![\w.]){re.escape(word)}\b", blanked, re.I)
     if match is None:
         return stmt.span()
     return stmt.span(match.start(), match.end())

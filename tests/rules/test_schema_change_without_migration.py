@@ -154,3 +154,34 @@ def test_no_fix_when_the_table_is_not_created_in_the_class(tmp_path: Path) -> No
     findings, model = run(RULE, root)
     starred = next(f for f in findings if f.data.get("column") == "starred")
     assert fixes_for(starred, model) == []
+
+
+def test_insert_naming_a_column_no_ddl_defines(analyze):
+    """SQLite words it `table t has no column named c` for INSERTs; still the same finding."""
+    result = analyze(
+        {
+            "src/ledger.ts": """
+            import { DurableObject } from "cloudflare:workers";
+            export class Ledger extends DurableObject {
+              constructor(ctx: DurableObjectState, env: unknown) {
+                super(ctx, env);
+                ctx.blockConcurrencyWhile(async () => {
+                  this.ctx.storage.sql.exec(
+                    "CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL)",
+                  );
+                });
+              }
+              add(amount: number, memo: string) {
+                this.ctx.storage.sql.exec("INSERT INTO entries (amount, memo) VALUES (?, ?)", amount, memo);
+              }
+            }
+            """
+        },
+        select=["schema-change-without-migration"],
+    )
+    (finding,) = result.findings
+    assert finding.data["column"] == "memo" and finding.data["tables"] == ["entries"]
+    source = result.model.files[0]
+    assert source.data[finding.span.start : finding.span.end] == b"memo"
+    fixes = fixes_for(finding, result.model)
+    assert fixes and "ADD COLUMN memo" in "".join(e.new_text for e in fixes[0].edits)
