@@ -74,8 +74,9 @@ class ProjectModel:
 
     def _nearest_config(self, path: Path) -> WranglerConfig | None:
         best: WranglerConfig | None = None
+        folders = set(path.parents)  # a set: `in path.parents` compares every level
         for config in self.configs:
-            if config.root == path.parent or config.root in path.parents:
+            if config.root in folders:
                 if best is None or len(config.root.parts) > len(best.root.parts):
                     best = config
         return best

@@ -21,7 +21,6 @@ from analyzers.tsutil import (
     node_text,
     normalize_expr,
     string_value,
-    walk,
     walk_type,
 )
 
@@ -217,9 +216,7 @@ def server_sockets(cls: DurableObjectClass) -> list[SocketUse]:
     data = cls.file.data
     ctx_names = set(cls.aliases.ctx)
     uses: list[SocketUse] = []
-    for node in walk(cls.node):
-        if node.type != "new_expression":
-            continue
+    for node in walk_type(cls.node, "new_expression"):
         ctor = node.child_by_field_name("constructor")
         if ctor is None or node_text(data, ctor) != "WebSocketPair":
             continue

@@ -213,9 +213,11 @@ def _parameter_findings(cls: DurableObjectClass, calls: list[StubCall]) -> Itera
                 )
 
 
-def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[Hit]:
-    """`new Wrapper(this, name)` inside the class, or `new Wrapper(stub, name)` in a caller,
-    where Wrapper extends RpcTarget."""
+def _rpc_target_wrappers(model: ProjectModel) -> dict[str, tuple[SourceFile, Node]]:
+    """Classes extending RpcTarget anywhere in the project, found once per model."""
+    cached: dict[str, tuple[SourceFile, Node]] | None = model.memo.get("rpc_target_wrappers")
+    if cached is not None:
+        return cached
     wrappers: dict[str, tuple[SourceFile, Node]] = {}
     for file in model.files:
         for decl in walk_type(file.root, "class_declaration"):
@@ -225,6 +227,14 @@ def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[
                 continue
             if re.search(r"\bextends\s+RpcTarget\b", node_text(file.data, heritage)):
                 wrappers[node_text(file.data, name)] = (file, name)
+    model.memo["rpc_target_wrappers"] = wrappers
+    return wrappers
+
+
+def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[Hit]:
+    """`new Wrapper(this, name)` inside the class, or `new Wrapper(stub, name)` in a caller,
+    where Wrapper extends RpcTarget."""
+    wrappers = _rpc_target_wrappers(model)
     if not wrappers:
         return
     sites: list[tuple[SourceFile, Node]] = []
