@@ -11,6 +11,8 @@ from typing import Any
 import tree_sitter_typescript
 from tree_sitter import Language, Node, Parser, Tree
 
+from analyzers.tsutil import register_tree
+
 # Files larger than this are not parsed: a generated bundle is not DO source code.
 MAX_SOURCE_BYTES = 8 * 1024 * 1024
 
@@ -95,6 +97,10 @@ class SourceFile:
     # Per-file facts computed once per parse (exports, constants, top-level functions …):
     # the file's bytes never change under a SourceFile, a new parse makes a new one.
     memo: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # the node-by-type index of this tree lives as long as this SourceFile
+        self.memo.setdefault("type_index", register_tree(self.tree.root_node))
 
     @property
     def lines(self) -> LineIndex:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 
@@ -59,9 +60,42 @@ def walk(node: Node) -> Iterator[Node]:
 
 
 # One pre-order walk per tree gives every node by type; later look-ups are range filters.
-# Keyed by the root's identity; bounded so a long-lived language server does not keep old trees.
+# A tree parsed through analyzers.source registers its index holder here; the SourceFile keeps
+# the holder alive (in its memo), so the index lives exactly as long as the parsed file, however
+# many files a long-lived language server keeps. Trees parsed elsewhere use a small LRU.
 _INDEX_LIMIT = 256
 _indexes: OrderedDict[tuple[int, int, int], dict[str, list[Node]]] = OrderedDict()
+_registered: weakref.WeakValueDictionary[tuple[int, int, int], TypeIndex] = (
+    weakref.WeakValueDictionary()
+)
+
+
+class TypeIndex:
+    """Every node of one tree by type, built on first use."""
+
+    def __init__(self, root: Node) -> None:
+        self.root = root
+        self._by_type: dict[str, list[Node]] | None = None
+
+    @property
+    def by_type(self) -> dict[str, list[Node]]:
+        if self._by_type is None:
+            index: dict[str, list[Node]] = {}
+            for child in walk(self.root):
+                index.setdefault(child.type, []).append(child)
+            self._by_type = index
+        return self._by_type
+
+
+def _key(root: Node) -> tuple[int, int, int]:
+    return (root.id, root.end_byte, root.descendant_count)
+
+
+def register_tree(root: Node) -> TypeIndex:
+    """Index holder for a tree whose owner keeps the returned object alive."""
+    holder = TypeIndex(root)
+    _registered[_key(root)] = holder
+    return holder
 
 
 def _root_of(node: Node) -> Node:
@@ -73,14 +107,15 @@ def _root_of(node: Node) -> Node:
 
 
 def _type_index(root: Node) -> dict[str, list[Node]]:
-    key = (root.id, root.end_byte, root.descendant_count)
+    key = _key(root)
+    holder = _registered.get(key)
+    if holder is not None:
+        return holder.by_type
     index = _indexes.get(key)
     if index is not None:
         _indexes.move_to_end(key)
         return index
-    index = {}
-    for child in walk(root):
-        index.setdefault(child.type, []).append(child)
+    index = TypeIndex(root).by_type
     _indexes[key] = index
     if len(_indexes) > _INDEX_LIMIT:
         _indexes.popitem(last=False)

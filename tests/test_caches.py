@@ -377,3 +377,22 @@ def test_a_new_binding_or_base_class_changes_class_detection_elsewhere(tmp_path:
     assert _summary(gone) == _summary(_fresh(root))
     assert {c.name for c in gone.classes} == set()
     assert all(s.cls is None for s in gone.statements)
+
+
+def test_node_index_lives_with_its_source_file_not_an_lru():
+    """A language server keeps more files than the LRU holds: a parsed file's node index must
+    not be evicted and rebuilt on every analysis."""
+    from pathlib import Path
+
+    from analyzers import tsutil
+    from analyzers.source import parse_source
+
+    files = [
+        parse_source(Path(f"f{i}.ts"), f"export const v{i} = f({i});\n".encode())
+        for i in range(tsutil._INDEX_LIMIT + 50)
+    ]
+    for file in files:
+        list(tsutil.walk_type(file.root, "call_expression"))
+    first = files[0]
+    assert tsutil._type_index(first.root) is first.memo["type_index"].by_type
+    assert [n.type for n in tsutil.walk_type(first.root, "call_expression")] == ["call_expression"]
