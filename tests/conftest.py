@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -62,3 +64,20 @@ def line_of(path: Path, snippet: str) -> int:
     ]
     assert len(rows) == 1, f"{snippet!r} occurs on lines {rows} of {path}"
     return rows[0]
+
+
+# On CI every tool the tests drive is installed by .ci/run: a test skipped for a missing tool
+# would hide a broken install step, so there it fails instead. Opt-in suites say "opt-in".
+_MISSING_TOOL = re.compile(r"not installed|needs |apt-get install|npm ci", re.I)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    outcome = yield
+    report = outcome.get_result()
+    if not (os.environ.get("CI") and report.skipped):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if _MISSING_TOOL.search(reason) and "opt-in" not in reason:
+        report.outcome = "failed"
+        report.longrepr = f"skipped on CI, where .ci/run must install what it needs: {reason}"

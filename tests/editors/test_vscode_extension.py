@@ -332,7 +332,7 @@ def _free_port() -> int:
 
 @pytest.mark.skipif(
     not (CODE_SERVER.is_file() and CODE_SERVER_NODE.is_file() and CHROMIUM),
-    reason="code-server not installed (editors/vscode/scripts/install-code-server.sh)",
+    reason="opt-in: code-server not installed (editors/vscode/scripts/install-code-server.sh)",
 )
 def test_code_server_end_to_end(vsix: Path, tmp_path: Path):
     """The .vsix in real VS Code (code-server): the server starts from durableHarden.interpreter,
