@@ -4,13 +4,19 @@ unit, quotes, whole-line removal. Byte offsets in, Edits out."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
 from analyzers.classes import DurableObjectClass
 from analyzers.tsutil import node_text, walk_type
 from codeactions.fix import Edit
+
+if TYPE_CHECKING:
+    from analyzers.findings import Finding
+    from analyzers.model import ProjectModel
 
 
 def line_start(data: bytes, offset: int) -> int:
@@ -139,3 +145,24 @@ def method_params(data: bytes, method: Node) -> list[str]:
 
 def is_async(data: bytes, func: Node) -> bool:
     return any(child.type == "async" for child in func.children)
+
+
+def finding_class(finding: Finding, model: ProjectModel) -> DurableObjectClass | None:
+    """The class named by `finding.data["class"]` in the finding's own file."""
+    return next(
+        (
+            c
+            for c in model.classes
+            if c.name == finding.data["class"] and c.file.path == finding.path
+        ),
+        None,
+    )
+
+
+def node_at(scope: Node, kind: str, span: Sequence[int]) -> Node | None:
+    """The `kind` node under scope that spans exactly [span[0], span[1])."""
+    start, end = span[0], span[1]
+    return next(
+        (n for n in walk_type(scope, kind) if n.start_byte == start and n.end_byte == end),
+        None,
+    )

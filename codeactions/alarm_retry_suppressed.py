@@ -18,7 +18,15 @@ from analyzers.model import ProjectModel
 from analyzers.rules._alarms import enclosing_function_in, expression_statement_of
 from analyzers.rules.alarm_retry_suppressed import RETRY_LIMIT, top_statements
 from analyzers.tsutil import node_text, walk_type
-from codeactions._tsedit import indent_at, indent_unit, line_end, line_start, remove_statement
+from codeactions._tsedit import (
+    finding_class,
+    indent_at,
+    indent_unit,
+    line_end,
+    line_start,
+    node_at,
+    remove_statement,
+)
 from codeactions.fix import Edit, Fix, Safety
 
 
@@ -27,10 +35,10 @@ class CannotFix(Exception):
 
 
 def _find(cls: DurableObjectClass, kind: str, span: list[int]) -> Node:
-    for node in walk_type(cls.node, kind):
-        if node.start_byte == span[0] and node.end_byte == span[1]:
-            return node
-    raise CannotFix(f"{kind} not found")
+    node = node_at(cls.node, kind, span)
+    if node is None:
+        raise CannotFix(f"{kind} not found")
+    return node
 
 
 def _info_param(cls: DurableObjectClass, handler: Node) -> tuple[str, list[Edit]]:
@@ -153,14 +161,7 @@ def _early_fix(cls: DurableObjectClass, handler: Node, finding: Finding) -> Fix:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data["class"] and c.file.path == finding.path
-        ),
-        None,
-    )
+    cls = finding_class(finding, model)
     if cls is None or cls.alarm is None or cls.alarm.type != "method_definition":
         return []
     kind = finding.data.get("kind")

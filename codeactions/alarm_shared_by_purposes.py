@@ -8,18 +8,12 @@ from tree_sitter import Node
 from analyzers.findings import Finding
 from analyzers.model import ProjectModel
 from codeactions._alarm import DEFAULT_KIND, AlarmPlanError, plan_shared_purposes
+from codeactions._tsedit import finding_class
 from codeactions.fix import Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data["class"] and c.file.path == finding.path
-        ),
-        None,
-    )
+    cls = finding_class(finding, model)
     if cls is None:
         return []
     by_start = {int(start): str(kind) for start, kind in finding.data["sites"]}

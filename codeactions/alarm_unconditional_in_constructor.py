@@ -14,31 +14,16 @@ from analyzers.rules._alarms import (
     expression_statement_of,
     storage_receiver,
 )
-from analyzers.tsutil import node_text, walk_type
-from codeactions._tsedit import indent_at, indent_unit, is_async
+from analyzers.tsutil import node_text
+from codeactions._tsedit import finding_class, indent_at, indent_unit, is_async, node_at
 from codeactions.fix import Edit, Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data["class"] and c.file.path == finding.path
-        ),
-        None,
-    )
+    cls = finding_class(finding, model)
     if cls is None:
         return []
-    start, end = finding.data["call"]
-    call = next(
-        (
-            n
-            for n in walk_type(cls.node, "call_expression")
-            if n.start_byte == start and n.end_byte == end
-        ),
-        None,
-    )
+    call = node_at(cls.node, "call_expression", finding.data["call"])
     if call is None:
         return []
     receiver = storage_receiver(cls, call, {"setAlarm"})

@@ -15,7 +15,7 @@ from analyzers.rules._kv import KvCall
 from analyzers.rules.await_between_kv_writes import runs_in_block
 from analyzers.tsutil import call_args, node_text, string_value, walk_type
 from codeactions._execedit import CannotFix
-from codeactions._tsedit import indent_at, indent_unit
+from codeactions._tsedit import finding_class, indent_at, indent_unit
 from codeactions.fix import Edit, Fix, Safety
 
 _IDENT = re.compile(r"^[A-Za-z_$][\w$]*$")
@@ -36,14 +36,7 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
 
 
 def _build(finding: Finding, model: ProjectModel) -> Fix:
-    cls = next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data["class"] and c.file.path == finding.span.path
-        ),
-        None,
-    )
+    cls = finding_class(finding, model)
     if cls is None:
         raise CannotFix("class not found")
     data = cls.file.data

@@ -6,31 +6,22 @@ from __future__ import annotations
 from analyzers.findings import Finding
 from analyzers.model import ProjectModel
 from analyzers.rules._alarms import enclosing_function_in, storage_receiver
-from analyzers.tsutil import walk_type
-from codeactions._tsedit import indent_at, insert_before_statement, is_async, statement_of
+from codeactions._tsedit import (
+    finding_class,
+    indent_at,
+    insert_before_statement,
+    is_async,
+    node_at,
+    statement_of,
+)
 from codeactions.fix import Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data["class"] and c.file.path == finding.path
-        ),
-        None,
-    )
+    cls = finding_class(finding, model)
     if cls is None:
         return []
-    start, end = finding.data["call"]
-    call = next(
-        (
-            n
-            for n in walk_type(cls.node, "call_expression")
-            if n.start_byte == start and n.end_byte == end
-        ),
-        None,
-    )
+    call = node_at(cls.node, "call_expression", finding.data["call"])
     if call is None:
         return []
     receiver = storage_receiver(cls, call, {"deleteAll"})

@@ -34,7 +34,14 @@ from analyzers.model import ProjectModel
 from analyzers.rules._kv import BATCH_LIMIT, KvCall, kv_call
 from analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, walk_type
 from codeactions._execedit import CannotFix, shift_lines
-from codeactions._tsedit import identifiers_in, indent_at, indent_unit, line_end, line_start
+from codeactions._tsedit import (
+    finding_class,
+    identifiers_in,
+    indent_at,
+    indent_unit,
+    line_end,
+    line_start,
+)
 from codeactions.fix import Edit, Fix, Safety
 
 _ARRAY_TYPE = re.compile(r"^(?:readonly\s+)?(?:\w+\[\]|Array<\w+>|ReadonlyArray<\w+>)$")
@@ -123,14 +130,7 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
 
 
 def _build(finding: Finding, model: ProjectModel) -> Fix:
-    cls = next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data["class"] and c.file.path == finding.span.path
-        ),
-        None,
-    )
+    cls = finding_class(finding, model)
     if cls is None:
         raise CannotFix("class not found")
     data = cls.file.data

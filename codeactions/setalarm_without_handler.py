@@ -4,12 +4,12 @@ the alarm cannot be read from the code."""
 
 from __future__ import annotations
 
-from analyzers.classes import DurableObjectClass
 from analyzers.findings import Finding
 from analyzers.model import ProjectModel
 from analyzers.rules.setalarm_without_handler import handler_candidates
 from codeactions._tsedit import (
     append_member,
+    finding_class,
     indent_unit,
     is_async,
     member_indent,
@@ -18,19 +18,8 @@ from codeactions._tsedit import (
 from codeactions.fix import Fix, Safety
 
 
-def _find_class(finding: Finding, model: ProjectModel) -> DurableObjectClass | None:
-    return next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data["class"] and c.file.path == finding.path
-        ),
-        None,
-    )
-
-
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = _find_class(finding, model)
+    cls = finding_class(finding, model)
     if cls is None or "alarm" in cls.methods:
         return []
     candidates = handler_candidates(dict(cls.methods))

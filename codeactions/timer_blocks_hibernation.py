@@ -18,7 +18,7 @@ from analyzers.findings import Finding
 from analyzers.model import ProjectModel
 from analyzers.tsutil import FUNCTION_TYPES, call_args, enclosing, node_text, normalize_expr, walk
 from codeactions._alarm import AlarmPlanError, AlarmWork, plan_alarm_work
-from codeactions._tsedit import is_async, reindent, statement_of
+from codeactions._tsedit import finding_class, is_async, node_at, reindent, statement_of
 from codeactions.fix import Edit, Fix, Safety
 
 
@@ -134,27 +134,12 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
 
 
 def _build(finding: Finding, model: ProjectModel) -> Fix:
-    cls = next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data["class"] and c.file.path == finding.path
-        ),
-        None,
-    )
+    cls = finding_class(finding, model)
     if cls is None:
         raise CannotConvert("class not found")
     data = cls.file.data
     path = cls.file.path
-    start, end = finding.data["call"]
-    call = next(
-        (
-            n
-            for n in walk(cls.node)
-            if n.type == "call_expression" and n.start_byte == start and n.end_byte == end
-        ),
-        None,
-    )
+    call = node_at(cls.node, "call_expression", finding.data["call"])
     if call is None:
         raise CannotConvert("the timer is not inside the class")
     func = enclosing(call, *FUNCTION_TYPES)

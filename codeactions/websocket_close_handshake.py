@@ -9,7 +9,7 @@ from analyzers.findings import Finding
 from analyzers.model import ProjectModel
 from analyzers.rules.websocket_close_handshake import params_of
 from analyzers.tsutil import FUNCTION_TYPES, walk
-from codeactions._tsedit import body_indent, line_end
+from codeactions._tsedit import body_indent, finding_class, line_end
 from codeactions.fix import Edit, Fix, Safety
 from codeactions.websocket_not_hibernatable import guarded_close
 
@@ -29,14 +29,7 @@ def _has_early_return(block: Node) -> bool:
 
 
 def _missing_close(finding: Finding, model: ProjectModel) -> Fix | None:
-    cls = next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data["class"] and c.file.path == finding.path
-        ),
-        None,
-    )
+    cls = finding_class(finding, model)
     if cls is None:
         return None
     handler = cls.methods.get("webSocketClose")

@@ -9,7 +9,14 @@ from analyzers.findings import Finding
 from analyzers.model import ProjectModel
 from analyzers.rules._websocket import ctx_expression
 from analyzers.tsutil import node_text, walk_type
-from codeactions._tsedit import indent_at, indent_unit, line_end, member_indent, quote_char
+from codeactions._tsedit import (
+    finding_class,
+    indent_at,
+    indent_unit,
+    line_end,
+    member_indent,
+    quote_char,
+)
 from codeactions.fix import Edit, Fix, Safety
 
 
@@ -31,14 +38,7 @@ def _env_type(cls: DurableObjectClass) -> str:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data["class"] and c.file.path == finding.path
-        ),
-        None,
-    )
+    cls = finding_class(finding, model)
     if cls is None or cls.body is None:
         return []
     data = cls.file.data
