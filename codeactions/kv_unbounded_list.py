@@ -33,7 +33,7 @@ from analyzers.findings import Finding
 from analyzers.model import ProjectModel
 from analyzers.rules._kv import BATCH_LIMIT, KvCall, kv_call
 from analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, walk_type
-from codeactions._execedit import CannotFix, shift_lines
+from codeactions._execedit import CannotFix, own_descendants, shift_lines
 from codeactions._tsedit import (
     finding_class,
     identifiers_in,
@@ -98,21 +98,6 @@ def _find_get(cls: DurableObjectClass, finding: Finding) -> KvCall:
     raise CannotFix("the get() call is gone")
 
 
-def _own_nodes(scope: Node, *types: str) -> list[Node]:
-    found = []
-    for node in walk_type(scope, *types):
-        parent = node.parent
-        nested = False
-        while parent is not None and parent != scope:
-            if parent.type in FUNCTION_TYPES:
-                nested = True
-                break
-            parent = parent.parent
-        if not nested:
-            found.append(node)
-    return found
-
-
 def _free(taken: set[str], base: str) -> str:
     name, n = base, 2
     while name in taken:
@@ -173,13 +158,13 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
     # the rest of the body: no other await, nothing that could write storage
     awaits = [
         a
-        for a in _own_nodes(body, "await_expression")
+        for a in own_descendants(body, "await_expression")
         if not (
             kv.statement_expr.start_byte <= a.start_byte
             and a.end_byte <= kv.statement_expr.end_byte
         )
     ]
-    if awaits or _own_nodes(body, "yield_expression"):
+    if awaits or own_descendants(body, "yield_expression"):
         raise CannotFix("the body awaits: storage may change between the reads")
     for call in walk_type(body, "call_expression"):
         if call == kv.call:
