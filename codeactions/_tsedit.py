@@ -147,6 +147,18 @@ def is_async(data: bytes, func: Node) -> bool:
     return any(child.type == "async" for child in func.children)
 
 
+def env_type(cls: DurableObjectClass) -> str:
+    """The `Env` type argument of the class's `extends DurableObject<Env>` ("unknown" without one),
+    for constructors a fix writes."""
+    data = cls.file.data
+    for clause in walk_type(cls.node, "extends_clause"):
+        args = clause.child_by_field_name("type_arguments")
+        if args is not None and args.named_children:
+            return node_text(data, args.named_children[0])
+        break
+    return "unknown"
+
+
 def finding_class(finding: Finding, model: ProjectModel) -> DurableObjectClass | None:
     """The class named by `finding.data["class"]` in the finding's own file."""
     return next(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from analyzers.classes import DurableObjectClass
 from analyzers.findings import Finding
 from analyzers.model import ProjectModel
 from analyzers.rules._websocket import ctx_expression
-from analyzers.tsutil import node_text, walk_type
+from analyzers.tsutil import node_text
 from codeactions._tsedit import (
+    env_type,
     finding_class,
     indent_at,
     indent_unit,
@@ -25,16 +25,6 @@ def _quoted(value: str, quote: str) -> str:
     if quote == "'" and '"' not in value and "'" not in value:
         return "'" + text[1:-1] + "'"
     return text
-
-
-def _env_type(cls: DurableObjectClass) -> str:
-    data = cls.file.data
-    for clause in walk_type(cls.node, "extends_clause"):
-        args = clause.child_by_field_name("type_arguments")
-        if args is not None and args.named_children:
-            return node_text(data, args.named_children[0])
-        break
-    return "unknown"
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -54,7 +44,7 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
             return []
         mind = member_indent(cls)
         text = (
-            f"{mind}constructor(ctx: DurableObjectState, env: {_env_type(cls)}) {{\n"
+            f"{mind}constructor(ctx: DurableObjectState, env: {env_type(cls)}) {{\n"
             f"{mind}{unit}super(ctx, env);\n"
             f"{mind}{unit}// Answered by the runtime without waking the object.\n"
             f"{mind}{unit}ctx.setWebSocketAutoResponse({pair});\n"

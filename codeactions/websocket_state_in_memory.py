@@ -32,9 +32,9 @@ from analyzers.tsutil import (
     node_text,
     normalize_expr,
     walk,
-    walk_type,
 )
 from codeactions._tsedit import (
+    env_type,
     identifiers_in,
     indent_at,
     indent_unit,
@@ -192,16 +192,6 @@ def _set_edits(cls: DurableObjectClass, call: Node, value_type: str | None) -> l
     return [Edit(path, at, at, text), Edit(path, value.start_byte, value.end_byte, name)]
 
 
-def _env_type(cls: DurableObjectClass) -> str:
-    data = cls.file.data
-    for clause in walk_type(cls.node, "extends_clause"):
-        args = clause.child_by_field_name("type_arguments")
-        if args is not None and args.named_children:
-            return node_text(data, args.named_children[0])
-        break
-    return "unknown"
-
-
 def _rebuild_lines(
     cls: DurableObjectClass, field_name: str, value_type: str | None, indent: str, taken: set[str]
 ) -> str:
@@ -232,7 +222,7 @@ def _constructor_edit(cls: DurableObjectClass, field_name: str, value_type: str 
         unit = indent_unit(data)
         rebuild = _rebuild_lines(cls, field_name, value_type, mind + unit, set())
         text = (
-            f"{mind}constructor(ctx: DurableObjectState, env: {_env_type(cls)}) {{\n"
+            f"{mind}constructor(ctx: DurableObjectState, env: {env_type(cls)}) {{\n"
             f"{mind}{unit}super(ctx, env);\n{rebuild}{mind}}}\n\n"
         )
         first = next((m for m in cls.body.named_children if m.type != "comment"), None)
