@@ -137,15 +137,22 @@ def _statement(node: Node) -> Node:
     return node
 
 
-def _getalarm_guard(data: bytes, call: Node) -> Node | None:
-    """The `if` whose only job is to skip setAlarm when an alarm is pending."""
-    stmt = _statement(call)
-    parent = stmt.parent
+def _sole_if(call: Node) -> Node | None:
+    """The `if` (without `else`) whose body is only the call's statement, braced or not."""
+    parent = _statement(call).parent
     if parent is not None and parent.type == "statement_block" and parent.named_child_count == 1:
         parent = parent.parent
     if parent is None or parent.type != "if_statement":
         return None
     if parent.child_by_field_name("alternative") is not None:
+        return None
+    return parent
+
+
+def _getalarm_guard(data: bytes, call: Node) -> Node | None:
+    """The `if` whose only job is to skip setAlarm when an alarm is pending."""
+    parent = _sole_if(call)
+    if parent is None:
         return None
     cond = parent.child_by_field_name("condition")
     text = node_text(data, cond).replace(" ", "") if cond is not None else ""
@@ -159,13 +166,8 @@ def _earliest_guard(data: bytes, call: Node) -> tuple[Node, Node | None] | None:
     an earliest-time helper (the TTL fix's `armAlarmBy`, hand-written `scheduleCleanup`). With
     the schedule table the `if` must go, or a purpose whose time is later than another kind's
     pending alarm would never get its row. Returns (the if, the declaration to drop or None)."""
-    stmt = _statement(call)
-    parent = stmt.parent
-    if parent is not None and parent.type == "statement_block" and parent.named_child_count == 1:
-        parent = parent.parent
-    if parent is None or parent.type != "if_statement":
-        return None
-    if parent.child_by_field_name("alternative") is not None:
+    parent = _sole_if(call)
+    if parent is None:
         return None
     cond = parent.child_by_field_name("condition")
     block = parent.parent
@@ -201,13 +203,8 @@ def _then_guard(data: bytes, call: Node) -> tuple[Node, bool] | None:
     """`void s.getAlarm().then(async (pending) => { if (pending === null) await setAlarm(t); })`
     (the form the timer and constructor-guard fixes write where `await` is not available).
     Returns (the whole statement, whether it was awaited), or None."""
-    stmt = _statement(call)
-    guard = stmt.parent
-    if guard is not None and guard.type == "statement_block" and guard.named_child_count == 1:
-        guard = guard.parent
-    if guard is None or guard.type != "if_statement":
-        return None
-    if guard.child_by_field_name("alternative") is not None:
+    guard = _sole_if(call)
+    if guard is None:
         return None
     body = guard.parent
     arrow = body.parent if body is not None and body.type == "statement_block" else body
