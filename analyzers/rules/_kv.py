@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from analyzers.classes import DurableObjectClass
-from analyzers.tsutil import FUNCTION_TYPES, node_text, normalize_expr, walk_type
+from analyzers.tsutil import node_text, normalize_expr, walk_type
 
 KV_METHODS = frozenset({"get", "put", "delete", "list"})
 BATCH_LIMIT = 128  # keys per get/put/delete call [LIM]
@@ -71,12 +71,3 @@ def kv_calls(cls: DurableObjectClass, scope: Node | None = None) -> list[KvCall]
         if kv is not None:
             found.append(kv)
     return found
-
-
-def own_function(node: Node) -> Node | None:
-    parent = node.parent
-    while parent is not None:
-        if parent.type in FUNCTION_TYPES:
-            return parent
-        parent = parent.parent
-    return None
