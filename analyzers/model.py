@@ -64,6 +64,21 @@ class ProjectModel:
     # Derived data several rules need, computed once per model (see docs/performance.md):
     # name -> value, filled lazily by the helpers that own each name.
     memo: dict[str, Any] = field(default_factory=dict)
+    # Buffers that win over the disk (editor documents, a harden plan's pending writes): rules
+    # reading files that are neither sources nor configs (package.json, scripts, CI) use `read`.
+    overlays: dict[Path, bytes] = field(default_factory=dict)
+
+    def read(self, path: Path) -> bytes | None:
+        """A file's bytes as this model sees them: the overlay if any, else the disk."""
+        data = self.overlays.get(path)
+        if data is None:
+            data = self.overlays.get(path.resolve()) if self.overlays else None
+        if data is not None:
+            return data
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
 
     # -- scoping: which config and which schema a file belongs to ---------------------------
     def config_for_path(self, path: Path) -> WranglerConfig | None:
@@ -169,7 +184,9 @@ def build_model(
                 files.append(read_source(path))
         except SourceError as exc:
             problems.append(Problem(path, str(exc)))
-    model = ProjectModel(root=root.resolve(), files=files, configs=configs, problems=problems)
+    model = ProjectModel(
+        root=root.resolve(), files=files, configs=configs, problems=problems, overlays=overlays
+    )
     _find_classes(model)
     _find_sql(model)
     _find_namespace_accesses(model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from functools import cache
@@ -11,9 +12,11 @@ from analyzers.findings import Finding
 from analyzers.model import ProjectModel
 from analyzers.wrangler import WranglerConfig
 from codeactions.fix import Edit, Fix, NewFile, Safety
+from codeactions.harden_outputs import json_add_entries
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SCRIPT = Path("scripts") / "deploy-gradual.sh"
+PACKAGE_SCRIPT = {"deploy:gradual": f"bash {SCRIPT.as_posix()}"}
 
 
 @cache
@@ -61,7 +64,99 @@ def _config(model: ProjectModel, finding: Finding) -> WranglerConfig | None:
     return next((c for c in model.configs if str(c.path) == wanted), None)
 
 
+def _single_edit(path: Path, before: bytes, after: bytes) -> Edit:
+    """The one insertion/replacement turning `before` into `after` (common prefix and suffix)."""
+    start = 0
+    limit = min(len(before), len(after))
+    while start < limit and before[start] == after[start]:
+        start += 1
+    end_before, end_after = len(before), len(after)
+    while (
+        end_before > start and end_after > start and before[end_before - 1] == after[end_after - 1]
+    ):
+        end_before -= 1
+        end_after -= 1
+    return Edit(path, start, end_before, after[start:end_after].decode("utf-8"))
+
+
+def _after_deploy_script(package: Path, data: bytes) -> Edit | None:
+    """`"deploy:gradual": …` on its own line right after the `"deploy"` script, indented like
+    it; None when there is no such entry on a line of its own (json_add_entries places it)."""
+    try:
+        scripts = json.loads(data).get("scripts")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(scripts, dict) or "deploy" not in scripts or "deploy:gradual" in scripts:
+        return None
+    value = json.dumps(scripts["deploy"], ensure_ascii=False)
+    match = re.search(
+        rb'(?m)^([ \t]*)"deploy"[ \t]*:[ \t]*'
+        + re.escape(value.encode())
+        + rb"(,?)[ \t]*(?=\r?\n|\Z)",
+        data,
+    )
+    if match is None or data.count(b'"deploy"') != 1:
+        return None
+    indent = match.group(1).decode()
+    key, command = next(iter(PACKAGE_SCRIPT.items()))
+    entry = f"{json.dumps(key)}: {json.dumps(command)}"
+    newline = "\r\n" if data[match.end() : match.end() + 2] == b"\r\n" else "\n"
+    if match.group(2):  # not the last entry: `"deploy": …,` + our line with its own comma
+        return Edit(package, match.end(), match.end(), f"{newline}{indent}{entry},")
+    return Edit(package, match.end(2), match.end(2), f",{newline}{indent}{entry}")
+
+
+def rollout_path_fix(config: WranglerConfig, model: ProjectModel) -> Fix | None:
+    """scripts/deploy-gradual.sh and a `deploy:gradual` package.json script running it."""
+    target = config.root / SCRIPT
+    if model.read(target) is not None:
+        return None
+    edits: list[Edit] = []
+    package = config.root / "package.json"
+    data = model.read(package)
+    run = f"npm run {next(iter(PACKAGE_SCRIPT))}"
+    if data is not None:
+        after_deploy = _after_deploy_script(package, data)
+        if after_deploy is not None:
+            edits.append(after_deploy)
+        else:
+            try:
+                updated = json_add_entries(data, "scripts", PACKAGE_SCRIPT)
+            except ValueError:
+                updated = data  # not an object we can edit in place: the script alone
+            if updated != data:
+                edits.append(_single_edit(package, data, updated))
+    if not edits:
+        run = f"bash {SCRIPT.as_posix()}"
+    name = config.name or config.root.name
+    return Fix(
+        fix_id="rollout-unsafe.rollout-path",
+        title=(
+            f"Add {SCRIPT.as_posix()} (upload a version, then 10 → 50 → 100 % with health "
+            f"checks) and run it with `{run}`"
+        ),
+        safety=Safety.UNSAFE,
+        edits=edits,
+        creates=[NewFile(target, deploy_script(config))],
+        review=(
+            f"This changes how the team deploys: release code with `{run}` instead of "
+            "`wrangler deploy`. A release that changes `migrations` or `exports` (a new, renamed "
+            "or deleted Durable Object class) still needs `wrangler deploy`: the script stops "
+            "and says so. During a rollout each object runs one version, but one client's "
+            "requests can reach both: send `Cloudflare-Workers-Version-Key` (a user or session "
+            "id) to keep a client on one version. Every deploy restarts objects and drops their "
+            "WebSockets; `durable_objects.code_update_strategy` (mode `deferred`) lets existing "
+            "connections finish. Before the first run set HEALTH_CHECK and tag the live commit "
+            f"(`git tag deployed-{name} <commit>`)."
+        ),
+    )
+
+
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    if finding.data.get("kind") == "no-rollout-path":
+        config = _config(model, finding)
+        fix = rollout_path_fix(config, model) if config is not None else None
+        return [fix] if fix is not None else []
     fixes: list[Fix] = []
     replace = finding.data.get("replace")
     if isinstance(replace, list) and len(replace) == 4:

@@ -20,11 +20,14 @@ EXPECTED = [
         "timer-blocks-hibernation",
     ),
     ("chat-room/src/chat-room.ts", "server.accept()", "websocket-not-hibernatable"),
+    # the only deploy path is `wrangler deploy` (package.json): no gradual rollout
+    ("chat-room/wrangler.jsonc", '"durable_objects": {', "rollout-unsafe"),
     # rate-limiter
     ("rate-limiter/src/session-store.ts", "async init(name: string)", "obsolete-name-workaround"),
     ("rate-limiter/src/export-job.ts", "this.ctx.id.name", "id-name-undefined"),
     ("rate-limiter/wrangler.jsonc", '"class_name": "AuditLog"', "class-not-exported"),
     ("rate-limiter/wrangler.jsonc", '"class_name": "ExportJob"', "binding-missing-migration"),
+    ("rate-limiter/wrangler.jsonc", '"durable_objects": {', "rollout-unsafe"),
 ]
 
 # (path, unique_line_snippet): no diagnostic of any rule may start on these lines.

@@ -316,6 +316,97 @@ def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
             )
 
 
+# -- production Durable Objects with no rollout path -------------------------------------------
+GRADUAL_SCRIPT = Path("scripts") / "deploy-gradual.sh"
+# `wrangler deploy` itself (not `wrangler versions deploy`): every request and every object on
+# the new code at once
+PLAIN_DEPLOY = re.compile(rb"wrangler(?:@[\w.^~-]+)?[ \t]+deploy\b(" + _ARG + rb"*)")
+
+
+def _rollout_files(model: ProjectModel, config: WranglerConfig) -> list[Path]:
+    """The config's pipeline files, plus the package.json of each enclosing folder up to the
+    repository (a monorepo's root scripts may run the Worker's deploy)."""
+    found = _pipeline_files(model, config)
+    folder = config.root
+    while not (folder / ".git").exists() and folder != model.root and folder.parent != folder:
+        folder = folder.parent
+        package = folder / "package.json"
+        if package not in found and model.read(package) is not None:
+            found.append(package)
+    return found
+
+
+def _plain_deploys(path: Path, scan: bytes) -> Iterator[Span]:
+    for match in PLAIN_DEPLOY.finditer(scan):
+        if _comment_line(scan, match.start(), path.suffix) or b"--dry-run" in match.group(1):
+            continue
+        yield Span(path, match.start(), match.end(1) if match.group(1).strip() else match.end())
+
+
+def _has_gradual_flow(model: ProjectModel, config: WranglerConfig) -> tuple[bool, list[Span]]:
+    """(whether any `wrangler versions upload/deploy` or the generated script exists; the plain
+    `wrangler deploy` commands found meanwhile)."""
+    if model.read(config.root / GRADUAL_SCRIPT) is not None:
+        return True, []
+    plain: list[Span] = []
+    for path in _rollout_files(model, config):
+        data = model.read(path)
+        if data is None:
+            continue
+        scan = _package_scripts_only(path, data) if path.name == "package.json" else data
+        if next(commands_in(path, scan), None) is not None:
+            return True, []
+        plain.extend(_plain_deploys(path, scan))
+    return False, plain
+
+
+def _key_span(config: WranglerConfig, path: tuple[str | int, ...]) -> Span:
+    """The key of `path` on its first line (`"durable_objects"`, `[[durable_objects.bindings]]`)."""
+    located = config.spans.get(path)
+    if located is None:
+        return config.span(path, value=False)
+    start, end = located.pair
+    if located.value != located.pair:
+        end = min(end, located.value[0])
+    line_end = config.data.find(b"\n", start)
+    if line_end >= 0:
+        end = min(end, line_end)
+    while end > start and config.data[end - 1 : end] in (b" ", b"\t", b":", b"=", b"\r"):
+        end -= 1
+    return Span(config.path, start, end)
+
+
+def _no_rollout_path_findings(model: ProjectModel) -> Iterator[Finding]:
+    for config in model.configs:
+        own = [b for b in config.bindings if b.script_name is None]
+        if not own:
+            continue
+        gradual, plain = _has_gradual_flow(model, config)
+        if gradual:
+            continue
+        scope = own[0].path[: own[0].path.index("durable_objects") + 1]
+        key = scope if scope in config.spans else (*scope, "bindings")
+        classes = ", ".join(sorted({b.class_name for b in own}))
+        how = "`wrangler deploy`" if plain else "a plain `wrangler deploy`"
+        yield RULE.finding(
+            f"{config.name or config.root.name} runs Durable Objects ({classes}) and has no "
+            "gradual rollout path: no `wrangler versions upload` / `versions deploy` in its "
+            f"package.json, scripts or CI, so every release goes out through {how} to all "
+            "traffic and every object at once. Add scripts/deploy-gradual.sh (upload a "
+            "version, then 10 → 50 → 100 % with health checks).",
+            _key_span(config, key),
+            related=[
+                Related(span, "deploys everything at once (`wrangler deploy`)") for span in plain
+            ],
+            data={
+                "kind": "no-rollout-path",
+                "problem": "no-rollout-path",
+                "config": str(config.path),
+            },
+            severity=Severity.INFO,
+        )
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     seen: set[Path] = set()
     for config in model.configs:
@@ -348,6 +439,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         )
             seen.add(path)
     yield from _canary_findings(model)
+    yield from _no_rollout_path_findings(model)
 
 
 RULE = Rule(

@@ -15,7 +15,9 @@ import pytest
 from analyzers.wrangler import load_config
 from codeactions import fixes_for
 from codeactions.rollout_unsafe import deploy_script
-from tests.rules._config_support import apply_fix, fixture, line_of, run, text_of
+from tests.rules._config_support import apply_fix, fix_all, fixture, line_of, run, text_of
+
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 RULE = "rollout-unsafe"
 OLD = "0b6b6d67-1f6e-4a2c-9d3e-2b8e9e3c4a10"
@@ -307,3 +309,199 @@ def test_script_documents_affinity_and_code_update_strategy(tmp_path: Path) -> N
     assert "durable_objects.code_update_strategy" in text
     assert "10211" in text
     assert json.dumps("rooms")[1:-1] in text
+
+
+# -- production Durable Objects with no rollout path --------------------------------------------
+
+
+def _no_path(findings):
+    return [f for f in findings if f.data.get("kind") == "no-rollout-path"]
+
+
+def test_plain_deploy_in_package_json_has_no_rollout_path(tmp_path: Path) -> None:
+    root = fixture(RULE, "plain-deploy", tmp_path)
+    findings, _ = run(RULE, root)
+    assert len(findings) == 1
+    (finding,) = _no_path(findings)
+    assert finding.severity.name == "INFO"
+    assert (finding.path.name, line_of(finding), text_of(finding)) == (
+        "wrangler.jsonc",
+        6,
+        '"durable_objects"',
+    )
+    # the binding owned by another Worker (script_name) is not this Worker's to roll out
+    assert "(Counter)" in finding.message and "Ledger" not in finding.message
+    data = (root / "package.json").read_bytes()
+    (related,) = finding.related
+    assert related.span.path.name == "package.json"
+    assert data[: related.span.start].count(b"\n") + 1 == 7
+    assert data[related.span.start : related.span.end] == b"wrangler deploy --minify"
+
+
+def test_plain_deploy_in_a_workflow_has_no_rollout_path(tmp_path: Path) -> None:
+    root = fixture(RULE, "workflow-deploy", tmp_path)
+    findings, _ = run(RULE, root)
+    (finding,) = _no_path(findings)
+    assert len(findings) == 1
+    assert (finding.path.name, line_of(finding), text_of(finding)) == (
+        "wrangler.toml",
+        6,
+        "[[durable_objects.bindings]]",
+    )
+    # the --dry-run build is not a deploy; the real one is
+    workflow = (root / ".github" / "workflows" / "deploy.yml").read_bytes()
+    assert [
+        (workflow[: r.span.start].count(b"\n") + 1, workflow[r.span.start : r.span.end])
+        for r in finding.related
+    ] == [(14, b"wrangler deploy")]
+
+
+def _script_present(root: Path) -> None:
+    (root / "scripts").mkdir()
+    (root / "scripts" / "deploy-gradual.sh").write_text("#!/usr/bin/env bash\n")
+
+
+def _versions_in_ci(root: Path) -> None:
+    workflow = root / ".github" / "workflows" / "deploy.yml"
+    workflow.write_text(
+        workflow.read_text().replace(
+            "run: npx wrangler deploy\n", 'run: npx wrangler versions deploy "$VERSION@100" -y\n'
+        )
+    )
+
+
+def _versions_in_package_json(root: Path) -> None:
+    package = root / "package.json"
+    package.write_text(
+        package.read_text().replace(
+            '"deploy": "wrangler deploy --minify"', '"deploy": "wrangler versions upload"'
+        )
+    )
+
+
+def _no_bindings(root: Path) -> None:
+    (root / "wrangler.jsonc").write_text(
+        '{ "name": "counters", "main": "src/index.ts", "compatibility_date": "2026-03-01" }\n'
+    )
+
+
+def _script_name_only(root: Path) -> None:
+    config = root / "wrangler.jsonc"
+    lines = config.read_text().splitlines(keepends=True)
+    config.write_text("".join(line for line in lines if '"COUNTER"' not in line))
+
+
+@pytest.mark.parametrize(
+    ("case", "change"),
+    [
+        ("plain-deploy", _script_present),
+        ("workflow-deploy", _versions_in_ci),
+        ("plain-deploy", _versions_in_package_json),
+        ("plain-deploy", _no_bindings),
+        ("plain-deploy", _script_name_only),
+    ],
+)
+def test_no_finding_with_a_rollout_path_or_no_own_objects(
+    tmp_path: Path, case: str, change
+) -> None:
+    root = fixture(RULE, case, tmp_path)
+    change(root)
+    findings, _ = run(RULE, root)
+    assert _no_path(findings) == []
+
+
+def test_rollout_path_fix_adds_the_script_and_a_package_script(tmp_path: Path) -> None:
+    root = fixture(RULE, "plain-deploy", tmp_path)
+    before = (root / "package.json").read_text()
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(_no_path(findings)[0], model)
+    assert fix.fix_id == "rollout-unsafe.rollout-path" and not fix.is_safe
+    assert "npm run deploy:gradual" in fix.title
+    for words in ("wrangler deploy", "Cloudflare-Workers-Version-Key", "code_update_strategy"):
+        assert words in fix.review
+    apply_fix(fix)
+    # one line inserted after "deploy", in the file's own four-space indentation
+    assert (root / "package.json").read_text() == before.replace(
+        '        "deploy": "wrangler deploy --minify",\n',
+        '        "deploy": "wrangler deploy --minify",\n'
+        '        "deploy:gradual": "bash scripts/deploy-gradual.sh",\n',
+    )
+    script = root / "scripts" / "deploy-gradual.sh"
+    assert script.read_text() == deploy_script(load_config(root / "wrangler.jsonc"))
+    # fixed, and nothing else to do
+    findings, _ = run(RULE, root)
+    assert findings == []
+    assert fix_all(RULE, root, unsafe=True) == 0
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="apt-get install -y shellcheck")
+def test_rollout_path_script_passes_shellcheck(tmp_path: Path) -> None:
+    root = fixture(RULE, "workflow-deploy", tmp_path)
+    assert fix_all(RULE, root, unsafe=True) == 1
+    script = root / "scripts" / "deploy-gradual.sh"
+    done = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+    assert 'CONFIG="wrangler.toml"' in script.read_text()
+
+
+def test_rollout_path_fix_without_package_json_runs_the_script_with_bash(tmp_path: Path) -> None:
+    root = fixture(RULE, "workflow-deploy", tmp_path)
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(_no_path(findings)[0], model)
+    assert fix.edits == [] and [c.path.name for c in fix.creates] == ["deploy-gradual.sh"]
+    assert "`bash scripts/deploy-gradual.sh`" in fix.title
+    assert fix_all(RULE, root, unsafe=False) == 0  # unsafe: not applied by safe fix-all
+    assert not (root / "scripts").exists()
+
+
+def test_harden_chat_room_adds_the_rollout_path(tmp_path: Path) -> None:
+    from codeactions.harden_outputs import render_report, verify_commands
+    from codeactions.plan import UNSAFE_NOT_REQUESTED, plan_workspace
+    from server.writer import write_all
+
+    root = tmp_path / "chat-room"
+    shutil.copytree(EXAMPLES / "chat-room", root)
+    root = root.resolve()
+    script = root / "scripts" / "deploy-gradual.sh"
+
+    safe = plan_workspace([root])
+    assert script not in safe.contents
+    assert any(
+        lo.finding.data.get("kind") == "no-rollout-path" and lo.status == UNSAFE_NOT_REQUESTED
+        for lo in safe.leftovers
+    )
+
+    plan = plan_workspace([root], unsafe=True)
+    assert plan.converged
+    assert [a.fix.fix_id for a in plan.applied if a.rule_id == RULE] == [
+        "rollout-unsafe.rollout-path"
+    ]
+    assert plan.contents[script].decode() == deploy_script(load_config(root / "wrangler.jsonc"))
+    package = json.loads(plan.contents[root / "package.json"])
+    assert package["scripts"]["deploy:gradual"] == "bash scripts/deploy-gradual.sh"
+    assert package["scripts"]["deploy"] == "wrangler deploy"
+    assert "scripts/deploy-gradual.sh" in verify_commands(plan)[-1]
+    report = render_report(plan, written=True)
+    assert "gradual rollout script" in report and "scripts/deploy-gradual.sh" in report
+
+    write_all(root, {p: after for p, (_, after) in plan.changes().items()})
+    assert script.stat().st_mode & stat.S_IXUSR  # a new `#!` file is written executable
+    again = plan_workspace([root], unsafe=True)
+    assert again.applied == [] and not again.has_changes
+
+
+def test_package_script_goes_after_deploy_keeping_line_endings(tmp_path: Path) -> None:
+    root = fixture(RULE, "plain-deploy", tmp_path)
+    package = root / "package.json"
+    package.write_bytes(
+        b'{\r\n\t"name": "counters",\r\n\t"scripts": {\r\n\t\t"dev": "wrangler dev",\r\n'
+        b'\t\t"deploy": "wrangler deploy"\r\n\t}\r\n}\r\n'
+    )
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(_no_path(findings)[0], model)
+    apply_fix(fix)
+    assert package.read_bytes() == (
+        b'{\r\n\t"name": "counters",\r\n\t"scripts": {\r\n\t\t"dev": "wrangler dev",\r\n'
+        b'\t\t"deploy": "wrangler deploy",\r\n'
+        b'\t\t"deploy:gradual": "bash scripts/deploy-gradual.sh"\r\n\t}\r\n}\r\n'
+    )
