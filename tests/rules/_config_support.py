@@ -3,40 +3,29 @@ compare flagged lines with `// flagged` markers, apply fixes and check what they
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from analyzers.analysis import Settings, analyze_paths
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
 from analyzers.source import parse_source
-from codeactions import Edit, Fix, apply_edits, fixes_for
+from codeactions import fixes_for
+from tests.rules._support import FIXTURES, apply_fix, flagged, line_of, run
+from tests.rules._support import copy_case as fixture
+from tests.rules._support import span_text as text_of
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MARKER = "// flagged"
 
-
-def fixture(rule_id: str, case: str, dest: Path) -> Path:
-    """A fresh copy of tests/fixtures/<rule_id>/<case> under dest (fixes write to it)."""
-    target = dest / case
-    shutil.copytree(FIXTURES / rule_id / case, target)
-    return target
-
-
-def run(rule_id: str, root: Path) -> tuple[list[Finding], ProjectModel]:
-    result = analyze_paths([root], Settings(select=[rule_id]))
-    assert not [p for p in result.problems if "internal error" in p.message], result.problems
-    return [f for f in result.findings if f.rule_id == rule_id], result.model
-
-
-def line_of(finding: Finding) -> int:
-    data = finding.span.path.read_bytes()
-    return data[: finding.span.start].count(b"\n") + 1
-
-
-def text_of(finding: Finding) -> str:
-    data = finding.span.path.read_bytes()
-    return data[finding.span.start : finding.span.end].decode()
+__all__ = [
+    "FIXTURES",
+    "apply_fix",
+    "fix_all",
+    "fixture",
+    "flagged",
+    "line_of",
+    "marked",
+    "no_new_syntax_errors",
+    "run",
+    "snapshot",
+    "text_of",
+]
 
 
 def marked(root: Path) -> set[tuple[str, int]]:
@@ -47,22 +36,6 @@ def marked(root: Path) -> set[tuple[str, int]]:
             if line.rstrip().endswith(MARKER):
                 found.add((path.relative_to(root).as_posix(), number))
     return found
-
-
-def flagged(findings: list[Finding], root: Path) -> set[tuple[str, int]]:
-    return {(f.span.path.relative_to(root.resolve()).as_posix(), line_of(f)) for f in findings}
-
-
-def apply_fix(fix: Fix) -> None:
-    """Write one fix's edits (grouped per file) and new files to disk."""
-    by_file: dict[Path, list[Edit]] = {}
-    for edit in fix.edits:
-        by_file.setdefault(edit.path, []).append(edit)
-    for path, edits in by_file.items():
-        path.write_bytes(apply_edits(path.read_bytes(), edits))
-    for new in fix.creates:
-        new.path.parent.mkdir(parents=True, exist_ok=True)
-        new.path.write_text(new.content)
 
 
 def fix_all(rule_id: str, root: Path, unsafe: bool = False) -> int:

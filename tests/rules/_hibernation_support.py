@@ -6,15 +6,28 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from analyzers.analysis import Settings, analyze_paths
 from analyzers.findings import Finding
-from analyzers.model import ProjectModel
 from analyzers.source import parse_source
-from codeactions import Fix, apply_edits, fixes_for
+from codeactions import fixes_for
+from tests.rules._support import EXAMPLES, FIXTURES, ROOT, apply_fix, line_of, run
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MARKER = "// flagged"
+
+__all__ = [
+    "EXAMPLES",
+    "FIXTURES",
+    "apply_fix",
+    "check_fix_fixture",
+    "copy_fixture",
+    "error_nodes",
+    "fix_all",
+    "flagged_lines",
+    "line_of",
+    "marked_lines",
+    "run",
+    "tsc_errors",
+    "write_project",
+]
 
 
 def copy_fixture(rule_id: str, names: list[str], dest: Path, config: str | None = None) -> Path:
@@ -35,17 +48,6 @@ def write_project(dest: Path, files: dict[str, str]) -> Path:
     return dest
 
 
-def run(rule_id: str, root: Path) -> tuple[list[Finding], ProjectModel]:
-    result = analyze_paths([root], Settings(select=[rule_id]))
-    return [f for f in result.findings if f.rule_id == rule_id], result.model
-
-
-def line_of(finding: Finding) -> int:
-    """1-based line of the finding's start."""
-    data = finding.span.path.read_bytes()
-    return data[: finding.span.start].count(b"\n") + 1
-
-
 def marked_lines(path: Path) -> set[int]:
     return {
         number
@@ -56,18 +58,6 @@ def marked_lines(path: Path) -> set[int]:
 
 def flagged_lines(findings: list[Finding], path: Path) -> set[int]:
     return {line_of(f) for f in findings if f.span.path == path.resolve()}
-
-
-def apply_fix(fix: Fix) -> None:
-    """Write one fix's edits (grouped per file) and new files to disk."""
-    by_file: dict[Path, list] = {}
-    for edit in fix.edits:
-        by_file.setdefault(edit.path, []).append(edit)
-    for path, edits in by_file.items():
-        path.write_bytes(apply_edits(path.read_bytes(), edits))
-    for new in fix.creates:
-        new.path.parent.mkdir(parents=True, exist_ok=True)
-        new.path.write_text(new.content)
 
 
 def fix_all(rule_id: str, root: Path, unsafe: bool = True, title: str | None = None) -> int:
@@ -96,7 +86,6 @@ def error_nodes(path: Path) -> int:
     return len(source.error_ranges)
 
 
-ROOT = Path(__file__).resolve().parents[2]
 TSC = ROOT / "tests" / "runtime" / "node_modules" / ".bin" / "tsc"
 TSCONFIG = EXAMPLES / "chat-room" / "tsconfig.json"
 

@@ -4,32 +4,27 @@ lines with `// flagged` (TypeScript) or `-- flagged` (inside SQL text) markers."
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
-from analyzers.analysis import Settings, analyze_paths
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
+from tests.rules._support import EXAMPLES, FIXTURES, copy_case, flagged, line_of, run, span_text
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 _MARKER = re.compile(r"(//|--) flagged\b")
 
-
-def copy_case(rule_id: str, case: str, dest: Path) -> Path:
-    target = dest / case
-    shutil.copytree(FIXTURES / rule_id / case, target)
-    return target
-
-
-def run(rule_id: str, root: Path) -> tuple[list[Finding], ProjectModel]:
-    result = analyze_paths([root], Settings(select=[rule_id]))
-    return [f for f in result.findings if f.rule_id == rule_id], result.model
-
-
-def line_of(finding: Finding) -> int:
-    data = finding.span.path.read_bytes()
-    return data[: finding.span.start].count(b"\n") + 1
+__all__ = [
+    "EXAMPLES",
+    "FIXTURES",
+    "check_examples",
+    "copy_case",
+    "error_nodes",
+    "fix_all",
+    "flagged",
+    "line_of",
+    "marked",
+    "run",
+    "snapshot",
+    "span_text",
+    "tsc",
+]
 
 
 def marked(root: Path) -> set[tuple[str, int]]:
@@ -42,16 +37,6 @@ def marked(root: Path) -> set[tuple[str, int]]:
     return found
 
 
-def flagged(findings: list[Finding], root: Path) -> set[tuple[str, int]]:
-    root = root.resolve()
-    return {(f.span.path.relative_to(root).as_posix(), line_of(f)) for f in findings}
-
-
-def span_text(finding: Finding) -> str:
-    data = finding.span.path.read_bytes()
-    return data[finding.span.start : finding.span.end].decode()
-
-
 def check_examples(rule_id: str) -> None:
     """The rule reports exactly its planted lines of tests/examples_expected.py and nothing on
     the MUST_NOT_FLAG lines."""
@@ -59,9 +44,7 @@ def check_examples(rule_id: str) -> None:
 
     findings, _ = run(rule_id, EXAMPLES)
     root = EXAMPLES.resolve()
-    got: set[tuple[str, int]] = set()
-    for f in findings:
-        got.add((f.span.path.relative_to(root).as_posix(), line_of(f)))
+    got = flagged(findings, root)
 
     def where(path: str, snippet: str) -> tuple[str, int]:
         lines = (root / path).read_text().splitlines()
