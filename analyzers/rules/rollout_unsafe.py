@@ -57,7 +57,12 @@ Reads the project's `package.json` scripts, shell scripts and GitHub workflow fi
   committed version (git HEAD): that upload fails, migrations need `wrangler deploy`;
 - a canary built from a second Durable Object binding chosen at random or by hash
   (`Math.random() < 0.1 ? env.ROOM_CANARY : env.ROOM`): two namespaces, two copies of every
-  object's storage.
+  object's storage;
+- (info) a Worker that binds Durable Object classes of its own (bindings without
+  `script_name`) and has no rollout path: no `wrangler versions upload`/`versions deploy` in its
+  package.json scripts (its own and enclosing folders'), shell scripts or CI workflows, and no
+  `scripts/deploy-gradual.sh`. Reported once per wrangler config, on its `durable_objects` key
+  (suppress it there with a comment); each plain `wrangler deploy` found is listed as related.
 """,
     why="""
 `wrangler versions deploy <version-id>@<pct> [<version-id>@<pct>]` accepts at most two versions
@@ -65,7 +70,9 @@ whose percentages sum to 100; anything else fails in the middle of a release. A 
 Durable Object migrations cannot be uploaded as a version (API error 10211) and needs
 `wrangler deploy`. During a gradual rollout the platform already pins each object to one
 version; routing a share of traffic to a second binding instead sends those requests to
-different objects with separate, empty storage.
+different objects with separate, empty storage. With only `wrangler deploy`, every release
+reaches all traffic and every object at once: a bad release cannot be caught at 10 % and
+stopped before the rest of the objects run it.
 """,
     example="""
 ```sh
@@ -84,6 +91,14 @@ or exports changed since the last deployment, runs `wrangler versions upload`, t
 health-check hook between stages (rolling back on failure), and documents version affinity
 (`Cloudflare-Workers-Version-Key`) and `durable_objects.code_update_strategy`. Tags given as
 version ids and second-binding canaries are reported without an automatic rewrite.
+
+Unsafe (no rollout path; it changes how the team deploys): the same `scripts/deploy-gradual.sh`
+plus a `"deploy:gradual": "bash scripts/deploy-gradual.sh"` script in package.json, inserted on
+its own line after `"deploy"` (elsewhere at its alphabetical place) with the file's indentation
+and line endings. Without a package.json, run `bash scripts/deploy-gradual.sh`. To review:
+releases that change `migrations`/`exports` still need `wrangler deploy` (the script refuses
+them); `Cloudflare-Workers-Version-Key` keeps one client on one version during a rollout;
+`durable_objects.code_update_strategy` decides how running objects move to new code.
 """,
     references=(
         f"{REF_GRADUAL}",

@@ -505,3 +505,17 @@ def test_package_script_goes_after_deploy_keeping_line_endings(tmp_path: Path) -
         b'\t\t"deploy": "wrangler deploy",\r\n'
         b'\t\t"deploy:gradual": "bash scripts/deploy-gradual.sh"\r\n\t}\r\n}\r\n'
     )
+
+
+def test_no_rollout_path_is_suppressed_on_the_config(tmp_path: Path) -> None:
+    root = fixture(RULE, "plain-deploy", tmp_path)
+    config = root / "wrangler.jsonc"
+    config.write_text(
+        config.read_text().replace(
+            '  "durable_objects": {',
+            "  // durable-harden-ignore rollout-unsafe: released by the platform team's pipeline\n"
+            '  "durable_objects": {',
+        )
+    )
+    findings, _ = run(RULE, root)
+    assert findings == []
