@@ -13,6 +13,7 @@ _MARKER = re.compile(r"(//|--) flagged\b")
 __all__ = [
     "EXAMPLES",
     "FIXTURES",
+    "assert_settled",
     "check_examples",
     "copy_case",
     "error_nodes",
@@ -107,6 +108,16 @@ def fix_all(rule_id: str, root: Path, unsafe: bool = False, rounds: int = 4) -> 
 
 def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.ts"))}
+
+
+def assert_settled(rule_id: str, root: Path, unsafe: bool = False, typecheck: bool = True) -> None:
+    """After a fix-all: running it again changes nothing (idempotent) and, unless typecheck is
+    off, the project type-checks."""
+    before = snapshot(root)
+    assert fix_all(rule_id, root, unsafe=unsafe) == 0
+    assert snapshot(root) == before
+    if typecheck:
+        assert tsc(root) == ""
 
 
 RUNTIME = Path(__file__).resolve().parents[1] / "runtime" / "node_modules"

@@ -8,14 +8,13 @@ from codeactions import fixes_for
 from tests.rules._sql_support import (
     EXAMPLES,
     FIXTURES,
+    assert_settled,
     check_examples,
     copy_case,
     fix_all,
     flagged,
     marked,
     run,
-    snapshot,
-    tsc,
 )
 
 RULE = "await-between-kv-writes"
@@ -47,10 +46,7 @@ def test_fix_merges_consecutive_puts_and_drops_awaits_otherwise(tmp_path: Path) 
     after = FIXTURES / RULE / "after" / "src" / "upload.ts"
     assert (root / "src" / "upload.ts").read_text() == after.read_text()
     assert run(RULE, root)[0] == []
-    before = snapshot(root)
-    assert fix_all(RULE, root, unsafe=True) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(RULE, root, unsafe=True)
 
 
 def test_comment_line_between_writes_or_duplicate_keys_keep_separate_puts(tmp_path: Path) -> None:

@@ -7,13 +7,13 @@ from pathlib import Path
 from codeactions import fixes_for
 from tests.rules._sql_support import (
     FIXTURES,
+    assert_settled,
     check_examples,
     copy_case,
     fix_all,
     flagged,
     marked,
     run,
-    snapshot,
     tsc,
 )
 
@@ -42,10 +42,7 @@ def test_fix_batches_only_the_simple_loop(tmp_path: Path) -> None:
     assert fix_all(RULE, root) == 1
     cart = (root / "src" / "cart.ts").read_text()
     assert cart == (FIXTURES / RULE / "after" / "src" / "cart.ts").read_text()
-    before = snapshot(root)
-    assert fix_all(RULE, root, unsafe=True) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(RULE, root, unsafe=True)
 
 
 def test_no_fix_when_the_body_writes_storage_or_keys_are_not_an_array(tmp_path: Path) -> None:

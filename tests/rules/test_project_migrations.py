@@ -26,11 +26,11 @@ from codeactions._migrations import (
 )
 from tests.rules._sql_support import (
     FIXTURES,
+    assert_settled,
     copy_case,
     error_nodes,
     fix_all,
     run,
-    snapshot,
     tsc,
 )
 
@@ -114,10 +114,7 @@ def test_missing_columns_are_appended_to_each_list_in_its_style(tmp_path: Path) 
     assert run(SCHEMA_RULE, root)[0] == []
     for path in (root / "src").glob("*.ts"):
         assert error_nodes(path.read_bytes(), path) == 0, path
-    before = snapshot(root)
-    assert fix_all(SCHEMA_RULE, root, unsafe=True) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(SCHEMA_RULE, root, unsafe=True)
     # the guard the re-run list gets is a PRAGMA the platform allows
     assert run("sql-pragma-not-allowed", root)[0] == []
 
@@ -132,10 +129,7 @@ def test_ttl_step_goes_into_the_project_lists(tmp_path: Path) -> None:
     assert fix_all(TTL_RULE, root, unsafe=True) == 2
     _same_as_after(root, TTL_RULE)
     assert run(TTL_RULE, root)[0] == []
-    before = snapshot(root)
-    assert fix_all(TTL_RULE, root, unsafe=True) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(TTL_RULE, root, unsafe=True)
 
 
 # -- lists the fix does not guess at --------------------------------------------------------------

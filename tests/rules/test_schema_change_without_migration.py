@@ -8,15 +8,14 @@ from pathlib import Path
 from codeactions import fixes_for
 from tests.rules._sql_support import (
     FIXTURES,
+    assert_settled,
     check_examples,
     copy_case,
     fix_all,
     flagged,
     marked,
     run,
-    snapshot,
     span_text,
-    tsc,
 )
 
 RULE = "schema-change-without-migration"
@@ -102,10 +101,7 @@ def test_fix_adds_missing_columns_in_a_migration_step_and_defaults_not_null(
     assert board.count("created_at INTEGER NOT NULL\n        )") == 1
     left, _ = run(RULE, root)
     assert [f.data["column"] for f in left] == ["titel"]
-    before = snapshot(root)
-    assert fix_all(RULE, root, unsafe=True) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(RULE, root, unsafe=True)
 
 
 def test_migrated_schema_runs_on_a_deployed_table_with_rows() -> None:

@@ -7,14 +7,13 @@ from pathlib import Path
 from codeactions import fixes_for
 from tests.rules._sql_support import (
     FIXTURES,
+    assert_settled,
     check_examples,
     copy_case,
     fix_all,
     flagged,
     marked,
     run,
-    snapshot,
-    tsc,
 )
 
 RULE = "sql-bindings-mismatch"
@@ -47,10 +46,7 @@ def test_split_keeps_order_arguments_layout_and_the_result(tmp_path: Path) -> No
     # left: the count mismatch (no automatic fix) and the split refused for a method call
     left = sorted(f.data["kind"] for f in run(RULE, root)[0])
     assert left == ["count", "not-last"]
-    before = snapshot(root)
-    assert fix_all(RULE, root) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(RULE, root)
 
 
 def test_count_mismatch_has_no_fix(tmp_path: Path) -> None:

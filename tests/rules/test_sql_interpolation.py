@@ -7,15 +7,14 @@ from pathlib import Path
 from codeactions import fixes_for
 from tests.rules._sql_support import (
     FIXTURES,
+    assert_settled,
     check_examples,
     copy_case,
     fix_all,
     flagged,
     marked,
     run,
-    snapshot,
     span_text,
-    tsc,
 )
 
 RULE = "sql-interpolation"
@@ -51,10 +50,7 @@ def test_fix_binds_values_in_parameter_order(tmp_path: Path) -> None:
     assert after == (FIXTURES / RULE / "after" / "src" / "desk.ts").read_text()
     left = run(RULE, root)[0]
     assert [span_text(f) for f in left] == ["${column}"]
-    before = snapshot(root)
-    assert fix_all(RULE, root) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(RULE, root)
 
 
 def test_the_bound_query_means_the_same_in_sqlite() -> None:

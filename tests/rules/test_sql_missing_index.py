@@ -9,13 +9,13 @@ from codeactions import fixes_for
 from tests.rules._sql_support import (
     EXAMPLES,
     FIXTURES,
+    assert_settled,
     check_examples,
     copy_case,
     fix_all,
     flagged,
     marked,
     run,
-    snapshot,
     span_text,
 )
 
@@ -96,9 +96,7 @@ def test_fix_adds_the_index_in_the_schema_literal_keeping_its_layout(tmp_path: P
     assert [s.detail for s in plan.steps] == [
         "SEARCH messages USING INDEX idx_messages_room_created_at (room=?)"
     ]
-    before = snapshot(root)
-    assert fix_all(RULE, root) == 0
-    assert snapshot(root) == before
+    assert_settled(RULE, root, typecheck=False)
 
 
 def test_fix_all_on_many_queries_is_idempotent_and_indented(tmp_path: Path) -> None:
@@ -120,9 +118,7 @@ def test_fix_all_on_many_queries_is_idempotent_and_indented(tmp_path: Path) -> N
     )
     findings, _ = run(RULE, root)
     assert findings == []
-    before = snapshot(root)
-    assert fix_all(RULE, root) == 0
-    assert snapshot(root) == before
+    assert_settled(RULE, root, typecheck=False)
 
 
 def test_no_fix_when_the_create_is_a_one_time_migration_step(tmp_path: Path) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from codeactions import fixes_for
-from tests.rules._sql_support import FIXTURES, copy_case, fix_all, run, snapshot, tsc
+from tests.rules._sql_support import (
+    FIXTURES,
+    assert_settled,
+    copy_case,
+    fix_all,
+    run,
+)
 
 RULE = "sql-pragma-not-allowed"
 
@@ -21,10 +27,7 @@ def test_size_read_is_safe_page_count_is_unsafe(tmp_path: Path) -> None:
     after = (root / "src" / "quota.ts").read_text()
     assert after == (FIXTURES / RULE / "size-after" / "src" / "quota.ts").read_text()
     assert run(RULE, root)[0] == []
-    before = snapshot(root)
-    assert fix_all(RULE, root, unsafe=True) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(RULE, root, unsafe=True)
 
 
 def test_user_version_and_other_pragmas_get_no_fix(tmp_path: Path) -> None:

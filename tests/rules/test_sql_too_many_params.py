@@ -9,14 +9,13 @@ from pathlib import Path
 from codeactions import fixes_for
 from tests.rules._sql_support import (
     FIXTURES,
+    assert_settled,
     check_examples,
     copy_case,
     fix_all,
     flagged,
     marked,
     run,
-    snapshot,
-    tsc,
 )
 
 RULE = "sql-too-many-params"
@@ -37,10 +36,7 @@ def test_fix_binds_the_array_once(tmp_path: Path) -> None:
     left = run(RULE, root)[0]
     assert len(left) == 1 and "...extra" in left[0].span.path.read_text()
     assert fixes_for(left[0], run(RULE, root)[1]) == []
-    before = snapshot(root)
-    assert fix_all(RULE, root) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(RULE, root)
 
 
 def test_json_each_matches_one_parameter_per_element() -> None:

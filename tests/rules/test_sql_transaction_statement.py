@@ -7,15 +7,14 @@ from pathlib import Path
 from codeactions import fixes_for
 from tests.rules._sql_support import (
     FIXTURES,
+    assert_settled,
     check_examples,
     copy_case,
     fix_all,
     flagged,
     marked,
     run,
-    snapshot,
     span_text,
-    tsc,
 )
 
 RULE = "sql-transaction-statement"
@@ -46,10 +45,7 @@ def test_fix_wraps_the_clear_shapes_and_leaves_the_others(tmp_path: Path) -> Non
     left = {span_text(f) for f in run(RULE, root)[0]}
     # close(): `removed` is read after END; audit(): an await inside
     assert left == {"BEGIN", "END", "SAVEPOINT", "RELEASE"}
-    before = snapshot(root)
-    assert fix_all(RULE, root) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(RULE, root)
 
 
 def test_each_finding_of_a_pair_offers_the_same_edit(tmp_path: Path) -> None:

@@ -8,14 +8,13 @@ from pathlib import Path
 from codeactions import fixes_for
 from tests.rules._sql_support import (
     FIXTURES,
+    assert_settled,
     check_examples,
     copy_case,
     fix_all,
     flagged,
     marked,
     run,
-    snapshot,
-    tsc,
 )
 
 RULE = "sql-unbounded-read"
@@ -43,10 +42,7 @@ def test_fix_adds_a_limit_bound_to_a_named_constant(tmp_path: Path) -> None:
     after = FIXTURES / RULE / "after" / "src" / "guestbook.ts"
     assert (root / "src" / "guestbook.ts").read_text() == after.read_text()
     assert run(RULE, root)[0] == []
-    before = snapshot(root)
-    assert fix_all(RULE, root, unsafe=True) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(RULE, root, unsafe=True)
 
 
 def test_agents_sdk_tagged_template_and_array_from(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from codeactions import fixes_for
 from tests.rules._sql_support import (
     EXAMPLES,
+    assert_settled,
     check_examples,
     copy_case,
     error_nodes,
@@ -16,7 +17,6 @@ from tests.rules._sql_support import (
     flagged,
     marked,
     run,
-    snapshot,
     span_text,
     tsc,
 )
@@ -132,10 +132,7 @@ def test_ttl_fix_on_the_chat_room_example(tmp_path: Path) -> None:
     )
     for path in (root / "src").glob("*.ts"):
         assert error_nodes(path.read_bytes(), path) == 0
-    before = snapshot(root)
-    assert fix_all(RULE, root, unsafe=True) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(RULE, root, unsafe=True)
 
 
 def test_ttl_fix_merges_with_an_existing_alarm_and_upsert(tmp_path: Path) -> None:
@@ -168,10 +165,7 @@ def test_ttl_fix_merges_with_an_existing_alarm_and_upsert(tmp_path: Path) -> Non
     # retries: rethrow while the runtime retries, otherwise log and re-arm; never both
     catch = text[text.index("} catch (error) {") : text.index("return;\n    }\n    if (next")]
     assert catch.index("throw error") < catch.index("console.error") < catch.index("armAlarmBy")
-    before = snapshot(root)
-    assert fix_all(RULE, root, unsafe=True) == 0
-    assert snapshot(root) == before
-    assert tsc(root) == ""
+    assert_settled(RULE, root, unsafe=True)
 
 
 def test_ttl_migration_gives_deployed_and_fresh_databases_the_same_schema(tmp_path: Path) -> None:
