@@ -18,6 +18,7 @@ __all__ = [
     "FIXTURES",
     "apply_fix",
     "check_fix_fixture",
+    "check_marked",
     "copy_fixture",
     "error_nodes",
     "fix_all",
@@ -58,6 +59,16 @@ def marked_lines(path: Path) -> set[int]:
 
 def flagged_lines(findings: list[Finding], path: Path) -> set[int]:
     return {line_of(f) for f in findings if f.span.path == path.resolve()}
+
+
+def check_marked(rule_id: str, name: str, dest: Path, config: str | None = None) -> list[Finding]:
+    """Run the rule over fixture `name` (copied into dest/src) and assert it flags exactly the
+    lines marked `// flagged`; returns the findings."""
+    copy_fixture(rule_id, [name], dest, config=config)
+    findings, _ = run(rule_id, dest)
+    path = dest / "src" / name
+    assert flagged_lines(findings, path) == marked_lines(path)
+    return findings
 
 
 def fix_all(rule_id: str, root: Path, unsafe: bool = True, title: str | None = None) -> int:

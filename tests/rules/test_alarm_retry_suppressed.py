@@ -10,9 +10,8 @@ from codeactions import Safety, fixes_for
 from tests.rules._hibernation_support import (
     EXAMPLES,
     check_fix_fixture,
+    check_marked,
     copy_fixture,
-    flagged_lines,
-    marked_lines,
     run,
     tsc_errors,
     write_project,
@@ -22,10 +21,7 @@ RULE = "alarm-retry-suppressed"
 
 
 def test_each_kind_is_flagged_on_its_setalarm(tmp_path: Path) -> None:
-    root = copy_fixture(RULE, ["flagged.ts"], tmp_path)
-    findings, _ = run(RULE, root)
-    path = root / "src" / "flagged.ts"
-    assert flagged_lines(findings, path) == marked_lines(path)
+    findings = check_marked(RULE, "flagged.ts", tmp_path)
     assert sorted(f.data["kind"] for f in findings) == [
         "catch-rearm-rethrow",
         "early-rearm",

@@ -13,10 +13,9 @@ from tests.rules._hibernation_support import (
     EXAMPLES,
     FIXTURES,
     check_fix_fixture,
+    check_marked,
     copy_fixture,
     fix_all,
-    flagged_lines,
-    marked_lines,
     run,
     tsc_errors,
 )
@@ -25,10 +24,7 @@ RULE = "alarm-unconditional-in-constructor"
 
 
 def test_unguarded_setalarm_on_the_constructor_path_is_flagged(tmp_path: Path) -> None:
-    root = copy_fixture(RULE, ["flagged.ts"], tmp_path)
-    findings, _ = run(RULE, root)
-    path = root / "src" / "flagged.ts"
-    assert flagged_lines(findings, path) == marked_lines(path)
+    findings = check_marked(RULE, "flagged.ts", tmp_path)
     via = [f for f in findings if f.data["method"] == "startFlushing"]
     assert len(via) == 1 and "which the constructor calls" in via[0].message
 

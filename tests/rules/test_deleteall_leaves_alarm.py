@@ -10,9 +10,8 @@ from codeactions import Safety, fixes_for
 from tests.rules._hibernation_support import (
     EXAMPLES,
     check_fix_fixture,
+    check_marked,
     copy_fixture,
-    flagged_lines,
-    marked_lines,
     run,
     tsc_errors,
 )
@@ -33,10 +32,9 @@ def _config(main: str, date: str, flags: str = "") -> str:
 
 
 def test_old_date_flags_deleteall_in_alarm_classes(tmp_path: Path) -> None:
-    root = copy_fixture(RULE, ["flagged.ts"], tmp_path, config=_config("flagged.ts", "2025-11-01"))
-    findings, _ = run(RULE, root)
-    path = root / "src" / "flagged.ts"
-    assert flagged_lines(findings, path) == marked_lines(path)
+    findings = check_marked(
+        RULE, "flagged.ts", tmp_path, config=_config("flagged.ts", "2025-11-01")
+    )
     assert all("(compatibility_date 2025-11-01)" in f.message for f in findings)
 
 

@@ -11,9 +11,8 @@ from codeactions import Safety, fixes_for
 from tests.rules._hibernation_support import (
     FIXTURES,
     check_fix_fixture,
+    check_marked,
     copy_fixture,
-    flagged_lines,
-    marked_lines,
     run,
     tsc_errors,
     write_project,
@@ -23,10 +22,7 @@ RULE = "setalarm-without-handler"
 
 
 def test_setalarm_outside_the_constructor_is_flagged(tmp_path: Path) -> None:
-    root = copy_fixture(RULE, ["flagged.ts"], tmp_path)
-    findings, _ = run(RULE, root)
-    path = root / "src" / "flagged.ts"
-    assert flagged_lines(findings, path) == marked_lines(path)
+    findings = check_marked(RULE, "flagged.ts", tmp_path)
     assert len(findings) == 3
     assert all("TypeError" in f.message for f in findings)
 

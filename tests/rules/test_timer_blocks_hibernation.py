@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.rules._hibernation_support import (
+    check_marked,
     copy_fixture,
-    flagged_lines,
-    marked_lines,
     run,
     write_project,
 )
@@ -16,10 +15,7 @@ RULE = "timer-blocks-hibernation"
 
 
 def test_timers_in_class_and_helpers_are_flagged(tmp_path: Path) -> None:
-    root = copy_fixture(RULE, ["flagged.ts"], tmp_path)
-    findings, _ = run(RULE, root)
-    path = root / "src" / "flagged.ts"
-    assert flagged_lines(findings, path) == marked_lines(path)
+    findings = check_marked(RULE, "flagged.ts", tmp_path)
     helper = next(
         f for f in findings if f.data["timer"] == "setTimeout" and "function" in f.message
     )

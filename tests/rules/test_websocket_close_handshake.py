@@ -10,9 +10,8 @@ import pytest
 from tests.rules._hibernation_support import (
     FIXTURES,
     check_fix_fixture,
+    check_marked,
     copy_fixture,
-    flagged_lines,
-    marked_lines,
     run,
     tsc_errors,
 )
@@ -34,10 +33,7 @@ def _config(date: str, flags: str = "") -> str:
 
 
 def test_without_config_is_conservative_and_says_so(tmp_path: Path) -> None:
-    root = copy_fixture(RULE, [NAME], tmp_path)
-    findings, _ = run(RULE, root)
-    path = root / "src" / NAME
-    assert flagged_lines(findings, path) == marked_lines(path)
+    findings = check_marked(RULE, NAME, tmp_path)
     missing = [f for f in findings if f.data["kind"] == "missing-close"]
     assert len(missing) == 2 and all("assumes a date before" in f.message for f in missing)
 

@@ -12,11 +12,10 @@ from tests.rules._hibernation_support import (
     EXAMPLES,
     FIXTURES,
     check_fix_fixture,
+    check_marked,
     copy_fixture,
     error_nodes,
     fix_all,
-    flagged_lines,
-    marked_lines,
     run,
     tsc_errors,
 )
@@ -25,10 +24,7 @@ RULE = "websocket-not-hibernatable"
 
 
 def _check_file(tmp_path: Path, name: str) -> None:
-    root = copy_fixture(RULE, [name], tmp_path)
-    findings, _ = run(RULE, root)
-    path = root / "src" / name
-    assert flagged_lines(findings, path) == marked_lines(path)
+    check_marked(RULE, name, tmp_path)
 
 
 def test_accept_shapes_are_flagged(tmp_path: Path) -> None:

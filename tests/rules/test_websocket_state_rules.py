@@ -12,10 +12,9 @@ from tests.rules._hibernation_support import (
     EXAMPLES,
     FIXTURES,
     check_fix_fixture,
+    check_marked,
     copy_fixture,
     fix_all,
-    flagged_lines,
-    marked_lines,
     run,
     tsc_errors,
 )
@@ -23,10 +22,7 @@ from tests.rules._hibernation_support import (
 
 @pytest.mark.parametrize("rule", ["serialize-attachment-misuse", "websocket-state-in-memory"])
 def test_flagged_lines_match_markers(tmp_path: Path, rule: str) -> None:
-    root = copy_fixture(rule, ["flagged.ts"], tmp_path)
-    findings, _ = run(rule, root)
-    path = root / "src" / "flagged.ts"
-    assert flagged_lines(findings, path) == marked_lines(path)
+    check_marked(rule, "flagged.ts", tmp_path)
 
 
 @pytest.mark.parametrize(
