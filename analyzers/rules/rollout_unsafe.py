@@ -59,10 +59,13 @@ Reads the project's `package.json` scripts, shell scripts and GitHub workflow fi
   (`Math.random() < 0.1 ? env.ROOM_CANARY : env.ROOM`): two namespaces, two copies of every
   object's storage;
 - (info) a Worker that binds Durable Object classes of its own (bindings without
-  `script_name`) and has no rollout path: no `wrangler versions upload`/`versions deploy` in its
-  package.json scripts (its own and enclosing folders'), shell scripts or CI workflows, and no
-  `scripts/deploy-gradual.sh`. Reported once per wrangler config, on its `durable_objects` key
-  (suppress it there with a comment); each plain `wrangler deploy` found is listed as related.
+  `script_name`) and has no rollout path: its package.json scripts (its own and enclosing
+  folders'), shell scripts or CI workflows deploy with `wrangler deploy` (or
+  `cloudflare/wrangler-action`, whose default command it is) and nowhere run
+  `wrangler versions upload`/`versions deploy`, and there is no `scripts/deploy-gradual.sh`.
+  Reported once per wrangler config, on its `durable_objects` key (suppress it there with a
+  comment); each plain deploy found is listed as related. A repository with no deploy command
+  at all is not reported: how it ships is not visible.
 """,
     why="""
 `wrangler versions deploy <version-id>@<pct> [<version-id>@<pct>]` accepts at most two versions
@@ -351,11 +354,21 @@ def _rollout_files(model: ProjectModel, config: WranglerConfig) -> list[Path]:
     return found
 
 
+# cloudflare/wrangler-action runs `wrangler deploy` unless its `command:` says otherwise (the
+# command is given without the `wrangler` word: `command: versions upload`)
+WRANGLER_ACTION = re.compile(rb"uses:[ \t]*['\"]?(cloudflare/wrangler-action@[\w.\-]+)")
+ACTION_VERSIONS = re.compile(rb"command:[ \t]*[|>]?[-+]?\s*versions[ \t]+(?:upload|deploy)\b")
+
+
 def _plain_deploys(path: Path, scan: bytes) -> Iterator[Span]:
     for match in PLAIN_DEPLOY.finditer(scan):
         if _comment_line(scan, match.start(), path.suffix) or b"--dry-run" in match.group(1):
             continue
         yield Span(path, match.start(), match.end(1) if match.group(1).strip() else match.end())
+    if path.suffix in {".yml", ".yaml"}:
+        for match in WRANGLER_ACTION.finditer(scan):
+            if not _comment_line(scan, match.start(), path.suffix):
+                yield Span(path, match.start(1), match.end(1))
 
 
 def _has_gradual_flow(model: ProjectModel, config: WranglerConfig) -> tuple[bool, list[Span]]:
@@ -369,7 +382,7 @@ def _has_gradual_flow(model: ProjectModel, config: WranglerConfig) -> tuple[bool
         if data is None:
             continue
         scan = _package_scripts_only(path, data) if path.name == "package.json" else data
-        if next(commands_in(path, scan), None) is not None:
+        if next(commands_in(path, scan), None) is not None or ACTION_VERSIONS.search(scan):
             return True, []
         plain.extend(_plain_deploys(path, scan))
     return False, plain
@@ -397,18 +410,18 @@ def _no_rollout_path_findings(model: ProjectModel) -> Iterator[Finding]:
         if not own:
             continue
         gradual, plain = _has_gradual_flow(model, config)
-        if gradual:
+        if gradual or not plain:  # no deploy in the repository: how it ships is not ours to know
             continue
         scope = own[0].path[: own[0].path.index("durable_objects") + 1]
         key = scope if scope in config.spans else (*scope, "bindings")
         classes = ", ".join(sorted({b.class_name for b in own}))
-        how = "`wrangler deploy`" if plain else "a plain `wrangler deploy`"
         yield RULE.finding(
             f"{config.name or config.root.name} runs Durable Objects ({classes}) and has no "
-            "gradual rollout path: no `wrangler versions upload` / `versions deploy` in its "
-            f"package.json, scripts or CI, so every release goes out through {how} to all "
-            "traffic and every object at once. Add scripts/deploy-gradual.sh (upload a "
-            "version, then 10 → 50 → 100 % with health checks).",
+            "gradual rollout path: its package.json, scripts and CI deploy with "
+            "`wrangler deploy` and never `wrangler versions upload` / `versions deploy`, so "
+            "every release reaches all traffic and every object at once. Add "
+            "scripts/deploy-gradual.sh (upload a version, then 10 → 50 → 100 % with health "
+            "checks).",
             _key_span(config, key),
             related=[
                 Related(span, "deploys everything at once (`wrangler deploy`)") for span in plain

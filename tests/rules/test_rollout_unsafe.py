@@ -391,10 +391,40 @@ def _script_name_only(root: Path) -> None:
     config.write_text("".join(line for line in lines if '"COUNTER"' not in line))
 
 
+def _no_deploy_anywhere(root: Path) -> None:
+    (root / ".github" / "workflows" / "deploy.yml").unlink()
+
+
+def _wrangler_action_versions(root: Path) -> None:
+    (root / ".github" / "workflows" / "deploy.yml").write_text(
+        "jobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: cloudflare/wrangler-action@v3\n        with:\n"
+        "          apiToken: ${{ secrets.CLOUDFLARE_API_TOKEN }}\n"
+        "          command: versions upload\n"
+    )
+
+
+def test_wrangler_action_deploys_by_default(tmp_path: Path) -> None:
+    root = fixture(RULE, "workflow-deploy", tmp_path)
+    workflow = root / ".github" / "workflows" / "deploy.yml"
+    workflow.write_text(
+        "jobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: cloudflare/wrangler-action@v3\n        with:\n"
+        "          apiToken: ${{ secrets.CLOUDFLARE_API_TOKEN }}\n"
+    )
+    findings, _ = run(RULE, root)
+    (finding,) = _no_path(findings)
+    data = workflow.read_bytes()
+    (related,) = finding.related
+    assert data[related.span.start : related.span.end] == b"cloudflare/wrangler-action@v3"
+
+
 @pytest.mark.parametrize(
     ("case", "change"),
     [
         ("plain-deploy", _script_present),
+        ("workflow-deploy", _no_deploy_anywhere),
+        ("workflow-deploy", _wrangler_action_versions),
         ("workflow-deploy", _versions_in_ci),
         ("plain-deploy", _versions_in_package_json),
         ("plain-deploy", _no_bindings),
