@@ -3,7 +3,8 @@
 Starts the real server (`durable-harden serve`, stdio) as a subprocess and talks raw JSON-RPC to
 it, opens one file of a generated one-Worker project, then sends single-character didChange edits
 one at a time and measures, for each, the time from sending the didChange to receiving the
-publishDiagnostics for that document version. Prints the median and p90 next to baselines
+publishDiagnostics for that document version. Prints the median and p90 (and the server
+process's CPU time per edit, on Linux, which a busy machine disturbs less) next to baselines
 measured in the same run: a full tree-sitter parse of the edited file, one analysis of the whole
 project in-process (what the server did per keystroke before its caches) and the full CLI check
 of the corpus. Not a test: no timing is asserted.
@@ -188,8 +189,21 @@ def timed(fn: Any, repeat: int) -> float:
     return statistics.median(samples)
 
 
-def measure(corpus: Path, target: Path, edits: int, debounce_ms: int) -> list[float]:
-    """Latencies (s) from didChange to the publishDiagnostics of that version."""
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere). Less sensitive
+    to a busy machine than wall-clock latency: compare runs by it when the load varies."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    corpus: Path, target: Path, edits: int, debounce_ms: int
+) -> tuple[list[float], float | None]:
+    """Latencies (s) from didChange to the publishDiagnostics of that version, and the server's
+    CPU time per measured edit (s)."""
     serve = shutil.which("durable-harden")
     command = [serve, "serve"] if serve else [sys.executable, "-m", "server.cli", "serve"]
     client = Client(command, corpus)
@@ -216,6 +230,7 @@ def measure(corpus: Path, target: Path, edits: int, debounce_ms: int) -> list[fl
         lines = text.split("\n")
         row = next(i for i in range(len(lines) // 2, len(lines)) if lines[i].strip())
         latencies: list[float] = []
+        cpu_start: float | None = None
         version = 1
         for number in range(edits + 2):
             version += 1
@@ -238,6 +253,8 @@ def measure(corpus: Path, target: Path, edits: int, debounce_ms: int) -> list[fl
                     "text": "",
                 }
             )
+            if number == 2:
+                cpu_start = cpu_seconds(client.proc.pid)
             sent = time.perf_counter()
             client.notify(
                 "textDocument/didChange",
@@ -246,7 +263,13 @@ def measure(corpus: Path, target: Path, edits: int, debounce_ms: int) -> list[fl
             received, _ = client.wait_diagnostics(uri, version)
             if number >= 2:
                 latencies.append(received - sent)
-        return latencies
+        cpu_end = cpu_seconds(client.proc.pid)
+        cpu = (
+            (cpu_end - cpu_start) / len(latencies)
+            if cpu_start is not None and cpu_end is not None and latencies
+            else None
+        )
+        return latencies, cpu
     finally:
         client.close()
 
@@ -268,7 +291,7 @@ def main() -> None:
         parse = timed(lambda: ts_parser.parse(content), 50)
         parse_all = timed(lambda: [ts_parser.parse(d) for d in data], args.repeat)
         check = timed(lambda: analyze_paths([corpus], Settings()), args.repeat)
-        latencies = measure(corpus, target, args.edits, args.debounce_ms)
+        latencies, cpu = measure(corpus, target, args.edits, args.debounce_ms)
     median = statistics.median(latencies)
     p90 = percentile(latencies, 0.9)
     lines = sum(d.count(b"\n") for d in data)
@@ -281,6 +304,8 @@ def main() -> None:
         f"{args.debounce_ms} ms): median {median * 1e3:.1f} ms ({median / parse:.0f}x the file "
         f"parse, {median / check:.2f}x the project check), p90 {p90 * 1e3:.1f} ms"
     )
+    if cpu is not None:
+        print(f"          server CPU time per edit (user+system)   : {cpu * 1e3:8.1f} ms")
 
 
 if __name__ == "__main__":

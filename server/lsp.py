@@ -42,7 +42,7 @@ from analyzers.settings_file import (
 )
 from analyzers.source import LineIndex
 from analyzers.wrangler import CONFIG_NAMES
-from codeactions import Edit, Fix, fixes_for
+from codeactions import Edit, Fix
 from codeactions.fix import OverlappingEdits, apply_edits
 from codeactions.suppress import disable_for_file, disable_for_line
 from server.documents import Document, kind_of, to_offset, to_position
@@ -72,6 +72,30 @@ SEVERITY = {
 }
 
 log = logging.getLogger(__name__)
+
+# pygls warns when a client cancels a request that has already been answered, which VS Code
+# does all the time (a code action or hover superseded by the next keystroke): nothing is wrong,
+# but the line shows up as an error in the editor's output channel. Only that message is dropped.
+PYGLS_RPC_LOGGER = "pygls.protocol.json_rpc"
+
+
+class FinishedCancelFilter(logging.Filter):
+    """Drops pygls's 'Cancel notification for unknown message id' warning; keeps the rest."""
+
+    MESSAGE = "Cancel notification for unknown message id"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(self.MESSAGE))
+
+
+def quiet_pygls_logs() -> None:
+    """Install the filter on pygls's JSON-RPC logger (once)."""
+    logger = logging.getLogger(PYGLS_RPC_LOGGER)
+    if not any(isinstance(f, FinishedCancelFilter) for f in logger.filters):
+        logger.addFilter(FinishedCancelFilter())
+
+
+quiet_pygls_logs()
 
 
 def _cap(obj: Any, *names: str) -> Any:
@@ -253,11 +277,29 @@ class DurableHardenServer(LanguageServer):
         if not inputs:
             return None
         loop = asyncio.get_running_loop()
-        analysis = await loop.run_in_executor(self.executor, self.engine.analyze, root, inputs)
+        analysis = await loop.run_in_executor(self.executor, self._analyze_on_worker, root, inputs)
         for problem in analysis.problems:
             self.log_once(problem.path, problem.message)
         self.latest[root] = analysis
         return analysis
+
+    def _analyze_on_worker(self, root: Path, inputs: dict[Path, OpenInput]) -> Analysis:
+        """On the worker thread: the analysis and the diagnostics of its open documents, so
+        publishing (and answering a pull) on the event loop only sends what is built here."""
+        analysis = self.engine.analyze(root, inputs)
+        for path in inputs:
+            try:
+                analysis.diagnostics[path] = self.diagnostics_for(analysis, path)
+            except Exception:  # built again (and its error logged) where it is needed
+                log.debug("diagnostics of %s not prebuilt", path, exc_info=True)
+        return analysis
+
+    def diagnostics_of(self, analysis: Analysis, path: Path) -> list[lsp.Diagnostic]:
+        """The diagnostics of one document of an analysis (prebuilt on the worker)."""
+        built = analysis.diagnostics.get(path)
+        if built is None:
+            built = analysis.diagnostics[path] = self.diagnostics_for(analysis, path)
+        return list(built)
 
     async def current_analysis(self, doc: Document) -> Analysis | None:
         """The analysis of the document's current version (run now when the latest is older)."""
@@ -285,7 +327,7 @@ class DurableHardenServer(LanguageServer):
             doc = next((d for d in self.docs.values() if d.path == path), None)
             if doc is None or doc.version != item.version or doc.data != item.data:
                 continue  # closed, or changed since: a newer analysis is on its way
-            diagnostics = self.diagnostics_for(analysis, path)
+            diagnostics = self.diagnostics_of(analysis, path)
             self.text_document_publish_diagnostics(
                 lsp.PublishDiagnosticsParams(
                     uri=doc.uri, diagnostics=diagnostics, version=item.version
@@ -327,7 +369,6 @@ class DurableHardenServer(LanguageServer):
                             message=item.message,
                         )
                     )
-            fixes = fixes_for(finding, analysis.model)
             out.append(
                 lsp.Diagnostic(
                     range=self.to_range(lines, finding.span.start, finding.span.end),
@@ -346,12 +387,9 @@ class DurableHardenServer(LanguageServer):
                         "rule": finding.rule_id,
                         "version": version,
                         "span": [finding.span.start, finding.span.end],
-                        "fixes": [
-                            {"id": f.fix_id, "title": f.title, "safety": f.safety.value}
-                            for f in fixes
-                        ],
                         "finding": finding.data,
-                    },  # sent to every client (harmless when unused); absent data is recomputed
+                    },  # what a code action needs to find the finding again (fixes are built
+                    # then, from the current analysis); absent data is matched by range and code
                 )
             )
         return out
@@ -399,6 +437,18 @@ class DurableHardenServer(LanguageServer):
                     break
         return matched
 
+    @staticmethod
+    def edited_lines(analysis: Analysis, path: Path, doc: Document | None) -> LineIndex | None:
+        """The text a fix's edits apply to: what the analysis saw, or for a file outside the
+        model that a fix edits (package.json) and no editor has open, the file on disk."""
+        lines = analysis.lines_of(path)
+        if lines is None and doc is None:
+            try:
+                lines = LineIndex(path.read_bytes())
+            except OSError:
+                return None
+        return lines
+
     def workspace_edit(
         self, analysis: Analysis, edits: list[Edit], fix: Fix | None = None
     ) -> lsp.WorkspaceEdit | None:
@@ -415,7 +465,7 @@ class DurableHardenServer(LanguageServer):
         document_changes: list[Any] = []
         for path, file_edits in by_path.items():
             doc = next((d for d in self.docs.values() if d.path == path), None)
-            lines = analysis.lines_of(path)
+            lines = self.edited_lines(analysis, path, doc)
             if lines is None:
                 return None
             if doc is not None and doc.data != lines.data:
@@ -464,7 +514,7 @@ class DurableHardenServer(LanguageServer):
         taken: dict[Path, list[tuple[int, int]]] = {}
         chosen: list[Edit] = []
         for finding in analysis.findings.get(doc.path, []):
-            for fix in fixes_for(finding, analysis.model):
+            for fix in analysis.fixes_of(finding):
                 if fix.creates or not (fix.is_safe or unsafe):
                     continue
                 if any(
@@ -479,9 +529,9 @@ class DurableHardenServer(LanguageServer):
                 break  # one fix per finding
         # check each file's edits really apply (no overlap, inside the file)
         for path in {e.path for e in chosen}:
-            data = analysis.data_of(path)
+            lines = self.edited_lines(analysis, path, None)
             try:
-                apply_edits(data or b"", [e for e in chosen if e.path == path])
+                apply_edits(lines.data if lines else b"", [e for e in chosen if e.path == path])
             except OverlappingEdits:
                 return []
         return chosen
@@ -501,7 +551,7 @@ class DurableHardenServer(LanguageServer):
             for finding in findings:
                 diagnostic = self._diagnostic_for(finding, params.context.diagnostics)
                 diags = [diagnostic] if diagnostic is not None else None
-                fixes = fixes_for(finding, analysis.model)
+                fixes = analysis.fixes_of(finding)
                 if finding.rule_id != "unused-suppression":
                     fixes.append(disable_for_line(finding, data, doc.lines))
                     fixes.append(disable_for_file(finding, data, doc.lines))
@@ -797,7 +847,7 @@ async def pull_diagnostics(
     if analysis is None:
         return lsp.RelatedFullDocumentDiagnosticReport(items=[])
     return lsp.RelatedFullDocumentDiagnosticReport(
-        items=ls.diagnostics_for(analysis, doc.path), result_id=result_id
+        items=ls.diagnostics_of(analysis, doc.path), result_id=result_id
     )
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from analyzers.analysis import Settings, context_root, run_rules
 from analyzers.findings import Finding
@@ -23,6 +24,7 @@ from analyzers.source import LineIndex, SourceError, SourceFile, parse_source, r
 from analyzers.suppressions import Suppression, parse_suppressions
 from analyzers.workspace import Discovery, discover
 from analyzers.wrangler import CONFIG_NAMES
+from codeactions import Fix, fixes_for
 
 
 @dataclass
@@ -47,6 +49,19 @@ class Analysis:
     problems: list[Problem]
     seconds: float
     _lines: dict[Path, LineIndex] = field(default_factory=dict)
+    # the server's diagnostics per open document, built on the worker right after the analysis
+    # (server.lsp; typed Any here so the engine stays free of pygls/lsprotocol)
+    diagnostics: dict[Path, list[Any]] = field(default_factory=dict)
+    # each finding's fixes, built the first time a code action or fix-all asks (by identity)
+    _fixes: dict[int, tuple[Finding, list[Fix]]] = field(default_factory=dict)
+
+    def fixes_of(self, finding: Finding) -> list[Fix]:
+        """The fixes of one of this analysis's findings, built once per analysis (a copy)."""
+        cached = self._fixes.get(id(finding))
+        if cached is None or cached[0] is not finding:
+            cached = (finding, fixes_for(finding, self.model))
+            self._fixes[id(finding)] = cached
+        return list(cached[1])
 
     def version_of(self, path: Path) -> int | None:
         item = self.inputs.get(path)

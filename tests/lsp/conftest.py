@@ -184,7 +184,8 @@ async def diagnostics(
 
 
 def apply_text_edits(text: str, edits: list[lsp.TextEdit], encoding: str) -> str:
-    """Apply LSP text edits (positions in `encoding`) to text, as an editor would."""
+    """Apply LSP text edits (positions in `encoding`) to text, as an editor would: inserts at
+    the same position keep their order in the array (LSP), so the sort is by position only."""
     from analyzers.source import LineIndex
     from server.documents import to_offset
 
@@ -192,11 +193,14 @@ def apply_text_edits(text: str, edits: list[lsp.TextEdit], encoding: str) -> str
     lines = LineIndex(data)
     spans = sorted(
         (
-            to_offset(lines, e.range.start.line, e.range.start.character, encoding),
-            to_offset(lines, e.range.end.line, e.range.end.character, encoding),
-            e.new_text,
-        )
-        for e in edits
+            (
+                to_offset(lines, e.range.start.line, e.range.start.character, encoding),
+                to_offset(lines, e.range.end.line, e.range.end.character, encoding),
+                e.new_text,
+            )
+            for e in edits
+        ),
+        key=lambda span: (span[0], span[1]),
     )
     out, cursor = [], 0
     for start, end, new in spans:
