@@ -238,7 +238,9 @@ def toml_append_table(config: WranglerConfig, path: KeyPath, value: dict[str, An
         # right after the last key of the last table: comments and blank lines that follow
         # it usually introduce the next table, so they stay below the new one
         insert_at = _line_end(data, end)
-        if insert_at > end and data[insert_at - 1 : insert_at] == b"\r":
+        # before the `\r` of a CRLF line ending (tree-sitter-toml counts it in the pair's span,
+        # so it may sit just before `end` as well as after it)
+        if data[insert_at - 1 : insert_at] == b"\r":
             insert_at -= 1
         return [Edit(config.path, insert_at, insert_at, nl + nl + nl.join(lines))]
     return _append_at_end(config, nl.join(lines) + nl)

@@ -322,3 +322,19 @@ def test_fixture_fix_all_matches_after_file(tmp_path: Path) -> None:
         Path(__file__).parent.parent / "fixtures" / RULE / "missing-jsonc.after.jsonc"
     ).read_text()
     assert (root / "wrangler.jsonc").read_text() == expected
+
+
+def test_toml_crlf_appends_after_the_last_migrations_table(tmp_path: Path) -> None:
+    """Regression (found by tests/test_fix_properties_all.py): tree-sitter-toml counts a CRLF's
+    `\\r` in the last key's span, and the new `[[migrations]]` went between `\\r` and `\\n`."""
+    text = (
+        'main = "src/index.ts"\r\n\r\n'
+        '[[durable_objects.bindings]]\r\nname = "C"\r\nclass_name = "Counter"\r\n\r\n'
+        '[[durable_objects.bindings]]\r\nname = "R"\r\nclass_name = "Room"\r\n\r\n'
+        '[[migrations]]\r\ntag = "v1"\r\nnew_sqlite_classes = ["Counter"]\r\n'
+    )
+    before, after = _fixed(tmp_path, "wrangler.toml", text)
+    assert after == before.replace(
+        b'["Counter"]\r\n',
+        b'["Counter"]\r\n\r\n[[migrations]]\r\ntag = "v2"\r\nnew_sqlite_classes = ["Room"]\r\n',
+    )
