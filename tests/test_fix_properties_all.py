@@ -183,6 +183,7 @@ def _assert_settled(root: Path, rules: list[str], unsafe: bool) -> None:
     rules=st.lists(st.sampled_from(HIBERNATION_RULES), min_size=0, max_size=4, unique=True),
     unsafe=st.booleans(),
     with_config=st.booleans(),
+    crlf=st.booleans(),
 )
 def test_hibernation_fixes_parse_and_settle(
     case: tuple[str, str],
@@ -191,6 +192,7 @@ def test_hibernation_fixes_parse_and_settle(
     rules: list[str],
     unsafe: bool,
     with_config: bool,
+    crlf: bool,
 ) -> None:
     rule, name = case
     rules = sorted({rule, *rules})  # the fixture's own rule always runs
@@ -202,11 +204,14 @@ def test_hibernation_fixes_parse_and_settle(
         varied = _vary(target, original, indent, notes, " ")
         if _errors(target, varied.encode()) > _errors(target, original.encode()):
             varied = original
-        target.write_text(varied)
+        target.write_bytes(varied.replace("\n", "\r\n" if crlf else "\n").encode())
         if with_config:
             (root / "wrangler.jsonc").write_text(CONFIG.replace("{main}", target.name))
         _fix_all(root, rules, unsafe)
         _assert_settled(root, rules, unsafe)
+        # NOT checked: that a CRLF file stays CRLF. Known bug (reported to the lead): the
+        # TypeScript fix builders write "\n" into CRLF files, e.g. websocket-close-handshake's
+        # inserted `ws.close(code === 1004 || …);\n`, so a fixed CRLF file has mixed endings.
 
 
 # -- identity / config ----------------------------------------------------------------------------
