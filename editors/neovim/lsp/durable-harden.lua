@@ -5,8 +5,10 @@
 --
 --   vim.lsp.enable("durable-harden")
 --
--- Requires `durable-harden` on PATH (pip install durable-harden). For Neovim 0.7-0.10 see
--- docs/editors.md (vim.lsp.start_client with the same table).
+-- Requires `durable-harden` on PATH (pip install durable-harden), or override the command:
+--   vim.lsp.config("durable-harden", { cmd = { "/path/to/venv/bin/durable-harden", "serve" } })
+-- For Neovim 0.7-0.10 see docs/editors.md (vim.lsp.start_client with the same table).
+-- Tested headless by tests/lsp/test_neovim_011.py (editors/neovim/test/lsp_config.lua).
 ---@type vim.lsp.Config
 return {
   cmd = { "durable-harden", "serve" },
