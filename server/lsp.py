@@ -123,6 +123,8 @@ class DurableHardenServer(LanguageServer):
         self.running: dict[Path, asyncio.Task[None]] = {}
         self.dirty: set[Path] = set()
         self.latest: dict[Path, Analysis] = {}
+        # what each pulled document was last told (pull clients): a fingerprint per path
+        self.delivered: dict[Path, str] = {}
         self.generation: dict[Path, int] = {}
         self.logged: set[tuple[str, str]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -255,6 +257,8 @@ class DurableHardenServer(LanguageServer):
                 analysis = await self.analyze(root)
                 if analysis is not None and not self.pull:
                     self.publish(analysis)
+                elif analysis is not None:
+                    self.refresh_if_stale(analysis)
                 if root not in self.dirty:
                     break
         except Exception as exc:  # never let an analysis bug take the server down
@@ -293,6 +297,34 @@ class DurableHardenServer(LanguageServer):
             except Exception:  # built again (and its error logged) where it is needed
                 log.debug("diagnostics of %s not prebuilt", path, exc_info=True)
         return analysis
+
+    @staticmethod
+    def fingerprint(diagnostics: list[lsp.Diagnostic]) -> str:
+        parts = [
+            (
+                d.range.start.line,
+                d.range.start.character,
+                d.range.end.line,
+                d.range.end.character,
+                d.code,
+                d.message,
+            )
+            for d in diagnostics
+        ]
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
+
+    def refresh_if_stale(self, analysis: Analysis) -> None:
+        """Pull clients only ask again for the document they edit: when an analysis changed
+        what another open document was last told (a schema or wrangler edit elsewhere), ask
+        the client to pull again (`workspace/diagnostic/refresh`)."""
+        if not _cap(self.client_capabilities, "workspace", "diagnostics", "refresh_support"):
+            return
+        for path in analysis.diagnostics:
+            told = self.delivered.get(path)
+            if told is not None and told != self.fingerprint(self.diagnostics_of(analysis, path)):
+                with contextlib.suppress(Exception):
+                    self.workspace_diagnostic_refresh(None)
+                return
 
     def diagnostics_of(self, analysis: Analysis, path: Path) -> list[lsp.Diagnostic]:
         """The diagnostics of one document of an analysis (prebuilt on the worker)."""
@@ -769,6 +801,7 @@ def did_close(ls: DurableHardenServer, params: lsp.DidCloseTextDocumentParams) -
     doc = ls.docs.pop(params.text_document.uri, None)
     if doc is None:
         return
+    ls.delivered.pop(doc.path, None)
     ls.engine_forget(doc)
     if doc.kind in ("source", "config"):
         root = ls.engine.root_for(doc.path)
@@ -846,9 +879,9 @@ async def pull_diagnostics(
     analysis = await ls.current_analysis(doc)
     if analysis is None:
         return lsp.RelatedFullDocumentDiagnosticReport(items=[])
-    return lsp.RelatedFullDocumentDiagnosticReport(
-        items=ls.diagnostics_of(analysis, doc.path), result_id=result_id
-    )
+    items = ls.diagnostics_of(analysis, doc.path)
+    ls.delivered[doc.path] = ls.fingerprint(items)
+    return lsp.RelatedFullDocumentDiagnosticReport(items=items, result_id=result_id)
 
 
 @server.feature(

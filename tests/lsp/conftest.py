@@ -62,6 +62,13 @@ def attach(client: LanguageClient) -> None:
     def _register(ls: LanguageClient, params: lsp.RegistrationParams) -> None:
         ls.registrations.extend(params.registrations)  # type: ignore[attr-defined]
 
+    client.refreshes = 0  # type: ignore[attr-defined]
+    client.protocol.fm._features.pop(lsp.WORKSPACE_DIAGNOSTIC_REFRESH, None)
+
+    @client.feature(lsp.WORKSPACE_DIAGNOSTIC_REFRESH)
+    def _refresh(ls: LanguageClient, params: None) -> None:
+        ls.refreshes += 1  # type: ignore[attr-defined]
+
     @client.feature(lsp.WORKSPACE_APPLY_EDIT)
     def _apply(ls: LanguageClient, params: lsp.ApplyWorkspaceEditParams) -> Any:
         ls.applied.append(params.edit)  # type: ignore[attr-defined]

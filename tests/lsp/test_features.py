@@ -7,18 +7,23 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
 from analyzers.source import parse_source
 from tests.lsp.conftest import (
     DO_FILE,
+    SERVER,
     apply_text_edits,
+    attach,
     copy_example,
     diagnostics,
     edits_for,
     encoding_of,
+    make_project,
     open_doc,
+    pulls,
     replace_all,
 )
 
@@ -268,3 +273,54 @@ async def test_large_file_stays_responsive(vscode: LanguageClient, project: Path
     # typing in the small file stays fast although the big one sits in the same project
     replace_all(vscode, small, 2, DO_FILE)
     assert await diagnostics(vscode, small, 2, timeout=2) == []
+
+
+@pytest_lsp.fixture(config=SERVER, scope="module")
+async def puller(lsp_client: LanguageClient, tmp_path_factory):
+    """A pulling client that also declares refreshSupport (Neovim 0.12 does; pytest-lsp's
+    neovim 0.11 profile omits it)."""
+    from pytest_lsp import client_capabilities
+
+    attach(lsp_client)
+    caps = client_capabilities("neovim@v0.11.0")
+    caps.workspace.diagnostics = lsp.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
+    root = make_project(tmp_path_factory.mktemp("ws"))
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(
+            capabilities=caps,
+            root_uri=root.as_uri(),
+            workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+            initialization_options={"debounceMs": 20},
+        )
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_pull_clients_are_told_to_refresh_after_a_cross_file_change(
+    puller: LanguageClient, tmp_path: Path
+):
+    """A pull client asks again only for the document it edits: after a schema edit in another
+    open file changes chat-room.ts's diagnostics, the server sends workspace/diagnostic/refresh."""
+    client = puller
+    assert pulls(client)
+    project = copy_example(tmp_path, "chat-room")
+    room = open_doc(client, project / "src" / "chat-room.ts")
+    schema_path = project / "src" / "schema.ts"
+    schema = open_doc(client, schema_path)
+    before = await diagnostics(client, room, 1)
+    assert "sql-missing-index" in {d.code for d in before}
+    refreshes = client.refreshes  # type: ignore[attr-defined]
+    text = schema_path.read_text(encoding="utf-8").replace(
+        "CREATE TABLE IF NOT EXISTS members",
+        "CREATE INDEX IF NOT EXISTS idx_room_time ON messages(room, created_at);\n\n"
+        "CREATE TABLE IF NOT EXISTS members",
+    )
+    replace_all(client, schema, 2, text)
+    await diagnostics(client, schema, 2)
+    deadline = asyncio.get_running_loop().time() + 5
+    while client.refreshes == refreshes:  # type: ignore[attr-defined]
+        assert asyncio.get_running_loop().time() < deadline, "no workspace/diagnostic/refresh"
+        await asyncio.sleep(0.02)
+    after = await diagnostics(client, room, 1)
+    assert "sql-missing-index" not in {d.code for d in after}
