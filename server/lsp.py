@@ -348,10 +348,18 @@ class DurableHardenServer(LanguageServer):
         latest = self.latest.get(root)
         return latest if latest is not None and self._fresh(latest, doc) else None
 
-    @staticmethod
-    def _fresh(analysis: Analysis, doc: Document) -> bool:
+    def _fresh(self, analysis: Analysis, doc: Document) -> bool:
+        """The analysis saw this document as it is now, and every other open document of its
+        project too: another file's edit (a schema) changes this document's findings."""
         item = analysis.inputs.get(doc.path)
-        return item is not None and item.version == doc.version and item.data == doc.data
+        if item is None or item.version != doc.version or item.data != doc.data:
+            return False
+        root = self.engine.root_for(doc.path)
+        for other in self.analysed_docs(root):
+            seen = analysis.inputs.get(other.path)
+            if seen is None or seen.version != other.version:
+                return False
+        return True
 
     # -- diagnostics ---------------------------------------------------------------------------
     def publish(self, analysis: Analysis) -> None:
@@ -436,6 +444,11 @@ class DurableHardenServer(LanguageServer):
         digest.update(RULESET_VERSION.encode())
         digest.update(str(self.generation.get(root, 0)).encode())
         digest.update(self.encoding.encode())
+        # other files change this document's findings too (a schema elsewhere): the id also
+        # carries what the latest analysis says of it, so a re-pull after a refresh sees it
+        latest = self.latest.get(root)
+        if latest is not None and doc.path in latest.inputs:
+            digest.update(self.fingerprint(self.diagnostics_of(latest, doc.path)).encode())
         return digest.hexdigest()[:24]
 
     # -- code actions --------------------------------------------------------------------------
@@ -873,14 +886,22 @@ async def pull_diagnostics(
     doc = ls.doc_for(params.text_document.uri)
     if doc is None or doc.kind not in ("source", "config"):
         return lsp.RelatedFullDocumentDiagnosticReport(items=[])
-    result_id = ls.result_id(doc)
-    if params.previous_result_id == result_id:
-        return lsp.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
+    root = ls.engine.root_for(doc.path)
+    latest = ls.latest.get(root)
+    if (
+        params.previous_result_id == ls.result_id(doc)
+        and latest is not None
+        and ls._fresh(latest, doc)
+    ):
+        return lsp.RelatedUnchangedDocumentDiagnosticReport(result_id=params.previous_result_id)
     analysis = await ls.current_analysis(doc)
     if analysis is None:
         return lsp.RelatedFullDocumentDiagnosticReport(items=[])
     items = ls.diagnostics_of(analysis, doc.path)
     ls.delivered[doc.path] = ls.fingerprint(items)
+    result_id = ls.result_id(doc)  # after the analysis: it names what we answer with
+    if params.previous_result_id == result_id:
+        return lsp.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
     return lsp.RelatedFullDocumentDiagnosticReport(items=items, result_id=result_id)
 
 
