@@ -45,5 +45,38 @@ def fixes_for(finding: Finding, model: ProjectModel) -> list[Fix]:
             continue
         for fix in built:
             fix.rule_id = fix.rule_id or finding.rule_id
+            fix.edits = _in_file_line_endings(fix.edits, model)
             fixes.append(fix)
     return fixes
+
+
+def _uses_crlf(data: bytes) -> bool:
+    lf = data.count(b"\n")
+    return lf > 0 and data.count(b"\r\n") * 2 >= lf
+
+
+def _in_file_line_endings(edits: list[Edit], model: ProjectModel) -> list[Edit]:
+    """Builders write `\n`; a file that uses CRLF gets CRLF in its edits, so a fix never
+    leaves it with mixed line endings."""
+    crlf: dict[object, bool] = {}
+    result: list[Edit] = []
+    for edit in edits:
+        if "\n" not in edit.new_text:
+            result.append(edit)
+            continue
+        if edit.path not in crlf:
+            source = model.file(edit.path)
+            config = next((c for c in model.configs if c.path == edit.path), None)
+            data = (
+                source.data
+                if source is not None
+                else config.data
+                if config is not None
+                else model.read(edit.path) or b""
+            )
+            crlf[edit.path] = _uses_crlf(data)
+        if crlf[edit.path]:
+            text = edit.new_text.replace("\r\n", "\n").replace("\n", "\r\n")
+            edit = Edit(edit.path, edit.start, edit.end, text)
+        result.append(edit)
+    return result

@@ -209,9 +209,10 @@ def test_hibernation_fixes_parse_and_settle(
             (root / "wrangler.jsonc").write_text(CONFIG.replace("{main}", target.name))
         _fix_all(root, rules, unsafe)
         _assert_settled(root, rules, unsafe)
-        # NOT checked: that a CRLF file stays CRLF. Known bug (reported to the lead): the
-        # TypeScript fix builders write "\n" into CRLF files, e.g. websocket-close-handshake's
-        # inserted `ws.close(code === 1004 || …);\n`, so a fixed CRLF file has mixed endings.
+        if crlf:  # a CRLF file stays CRLF (codeactions.fixes_for converts the builders' "\n")
+            for path in root.rglob("*.ts"):
+                data = path.read_bytes()
+                assert re.search(rb"(?<!\r)\n", data) is None, f"{path.name}: bare LF in CRLF"
 
 
 # -- identity / config ----------------------------------------------------------------------------
