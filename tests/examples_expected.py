@@ -28,6 +28,14 @@ EXPECTED = [
     ("rate-limiter/wrangler.jsonc", '"class_name": "AuditLog"', "class-not-exported"),
     ("rate-limiter/wrangler.jsonc", '"class_name": "ExportJob"', "binding-missing-migration"),
     ("rate-limiter/wrangler.jsonc", '"durable_objects": {', "rollout-unsafe"),
+    # game-lobby: events only grows; the countdown is a setTimeout (alarm() already has a job)
+    ("game-lobby/src/lobby.ts", "INSERT INTO events (at, kind, player_id)", "unbounded-table-growth"),
+    (
+        "game-lobby/src/lobby.ts",
+        "setTimeout(() => this.startMatch(), COUNTDOWN_MS);",
+        "timer-blocks-hibernation",
+    ),
+    ("game-lobby/wrangler.jsonc", '"durable_objects": {', "rollout-unsafe"),
 ]
 
 # (path, unique_line_snippet): no diagnostic of any rule may start on these lines.
@@ -77,4 +85,17 @@ MUST_NOT_FLAG = [
         "rate-limiter/src/index.ts",
         "const verdict = await env.RATE_LIMITER.getByName(client).take();",
     ),
+    # game-lobby: the idle-close alarm (getAlarm() guard, re-armed only while players remain)
+    ("game-lobby/src/lobby.ts", "async alarm(): Promise<void> {"),
+    ("game-lobby/src/lobby.ts", "if ((await this.ctx.storage.getAlarm()) === null) {"),
+    ("game-lobby/src/lobby.ts", "await this.ctx.storage.setAlarm(now + IDLE_TIMEOUT_MS);"),
+    ("game-lobby/src/lobby.ts", "await this.ctx.storage.setAlarm(idleUntil);"),
+    # game-lobby: players are deleted on leave/close; lobby_state is one constant-key row
+    ("game-lobby/src/lobby.ts", '"INSERT INTO players (player_id, joined_at) VALUES (?, ?)'),
+    ("game-lobby/src/lobby.ts", '"INSERT OR IGNORE INTO lobby_state (id, status, last_activity)'),
+    ("game-lobby/src/schema.ts", "CREATE TABLE IF NOT EXISTS players"),
+    # game-lobby: newest-first read walks the rowid; state by primary key
+    ("game-lobby/src/lobby.ts", "SELECT at, kind, player_id FROM events ORDER BY id DESC LIMIT ?"),
+    ("game-lobby/src/lobby.ts", "FROM lobby_state WHERE id = 1"),
+    ("game-lobby/wrangler.jsonc", '"class_name": "Lobby"'),
 ]

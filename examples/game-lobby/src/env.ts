@@ -1,0 +1,5 @@
+import type { Lobby } from "./lobby";
+
+export interface Env {
+  LOBBY: DurableObjectNamespace<Lobby>;
+}
