@@ -33,7 +33,7 @@ BEHAVIOUR_DIR = RUNTIME_DIR / "behaviour"
 VITEST_CONFIG = RUNTIME_DIR / "vitest.runtime.config.mjs"
 TESTS_TSCONFIG = RUNTIME_DIR / "tsconfig.behaviour.json"
 
-EXAMPLES = ("chat-room", "rate-limiter")
+EXAMPLES = ("chat-room", "rate-limiter", "game-lobby")
 
 # Step time limits (seconds). Normal runs take 2-6 s each on the 2-core machine.
 TSC_TIMEOUT = 120

@@ -1,4 +1,5 @@
 import type { Env } from "./env";
+import type { LobbyView, Refusal } from "./lobby";
 
 export { Lobby } from "./lobby";
 
@@ -24,18 +25,20 @@ export default {
     if (!player) {
       return new Response("player required", { status: 400 });
     }
-    try {
-      switch (action) {
-        case "join":
-          return Response.json(await lobby.join(player));
-        case "leave":
-          return Response.json(await lobby.leave(player));
-        default:
-          return Response.json(await lobby.start(player));
-      }
-    } catch (error) {
-      // join/start refuse with a reason ("lobby closed", "lobby full", "cannot start now").
-      return new Response(String(error instanceof Error ? error.message : error), { status: 409 });
+    let result: LobbyView | Refusal;
+    switch (action) {
+      case "join":
+        result = await lobby.join(player);
+        break;
+      case "leave":
+        result = await lobby.leave(player);
+        break;
+      default:
+        result = await lobby.start(player);
     }
+    if ("refused" in result) {
+      return new Response(result.refused, { status: 409 });
+    }
+    return Response.json(result);
   },
 } satisfies ExportedHandler<Env>;

@@ -17,6 +17,10 @@ export type LobbyView = {
   closedAt: number | null;
 };
 
+// join() and start() answer a refusal instead of throwing: a full or closed lobby is
+// an expected answer, not an error.
+export type Refusal = { refused: string };
+
 export type LobbyEvent = { at: number; kind: string; player_id: string | null };
 
 type StateRow = { status: LobbyStatus; last_activity: number; closed_at: number | null };
@@ -33,13 +37,13 @@ export class Lobby extends DurableObject<Env> {
     });
   }
 
-  async join(playerId: string): Promise<LobbyView> {
+  async join(playerId: string): Promise<LobbyView | Refusal> {
     const state = this.state();
     if (state.status === "closed") {
-      throw new Error("lobby closed");
+      return { refused: "lobby closed" };
     }
     if (this.playerCount() >= MAX_PLAYERS) {
-      throw new Error("lobby full");
+      return { refused: "lobby full" };
     }
     const now = Date.now();
     this.ctx.storage.sql.exec(
@@ -63,9 +67,9 @@ export class Lobby extends DurableObject<Env> {
     return this.view();
   }
 
-  async start(playerId: string): Promise<LobbyView> {
+  async start(playerId: string): Promise<LobbyView | Refusal> {
     if (this.state().status !== "open" || this.playerCount() < MIN_PLAYERS) {
-      throw new Error("cannot start now");
+      return { refused: "cannot start now" };
     }
     this.ctx.storage.sql.exec("UPDATE lobby_state SET status = 'starting' WHERE id = 1");
     this.record("countdown", playerId);
