@@ -15,7 +15,7 @@ from server.writer import render_diff, write_all
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-@pytest.fixture(params=["chat-room", "rate-limiter"])
+@pytest.fixture(params=["chat-room", "rate-limiter", "game-lobby"])
 def copy(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     target = tmp_path / request.param
     shutil.copytree(EXAMPLES / request.param, target)

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from .harness import HardenReport
+from analyzers.analysis import Settings, analyze_paths
+from codeactions import Edit, apply_edits, fixes_for
+
+from .conftest import record
+from .harness import HARDENED, HardenReport, RuntimeProject
 
 SHARED_TEST = "test/behaviour/hardened/shared-alarm.test.ts"
 KEY_TEST = "still closes the lobby, deletes expired events and starts the counted-down match"
@@ -54,3 +59,34 @@ def test_breaking_the_alarm_merge_fails_a_runtime_test(
         lobby.write_text(source, encoding="utf-8")
     assert not result.ok and result.failed >= 1, result.describe()
     assert any(KEY_TEST in f.test for f in result.failures), result.describe()
+
+
+def _apply_one_fix(root: Path, rule: str) -> None:
+    """Apply the one fix of the one finding of `rule` under root (what an editor user does)."""
+    result = analyze_paths([root], Settings(select=[rule]))
+    findings = [f for f in result.findings if f.rule_id == rule]
+    assert len(findings) == 1, (rule, findings)
+    fixes = fixes_for(findings[0], result.model)
+    assert fixes, f"no fix offered for {rule}"
+    by_file: dict[Path, list[Edit]] = {}
+    for edit in fixes[0].edits:
+        by_file.setdefault(edit.path, []).append(edit)
+    for path, edits in by_file.items():
+        path.write_bytes(apply_edits(path.read_bytes(), edits))
+
+
+@pytest.mark.harden_runtime
+def test_fixes_applied_timer_first_keep_the_alarm_job(tmp_path: Path) -> None:
+    """harden applies the TTL fix first; an editor user may apply the timer fix first (the
+    dispatcher exists when the TTL cleanup is merged). The same hand-written tests must pass."""
+    project = RuntimeProject("game-lobby", tmp_path / "game-lobby")
+    for rule in ("timer-blocks-hibernation", "unbounded-table-growth"):
+        _apply_one_fix(project.dir, rule)
+    project.add_behaviour_tests(HARDENED)
+    for step in (project.tsc(" (timer fix, then TTL fix)"), project.tsc_tests("timer first")):
+        if not step.ok:
+            pytest.fail(step.describe(), pytrace=False)
+    result = record(project.vitest("timer fix, then TTL fix"))
+    if not result.ok:
+        pytest.fail(result.describe(), pytrace=False)
+    assert "shared-alarm.test.ts" in result.step.output
