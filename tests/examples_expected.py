@@ -29,7 +29,11 @@ EXPECTED = [
     ("rate-limiter/wrangler.jsonc", '"class_name": "ExportJob"', "binding-missing-migration"),
     ("rate-limiter/wrangler.jsonc", '"durable_objects": {', "rollout-unsafe"),
     # game-lobby: events only grows; the countdown is a setTimeout (alarm() already has a job)
-    ("game-lobby/src/lobby.ts", "INSERT INTO events (at, kind, player_id)", "unbounded-table-growth"),
+    (
+        "game-lobby/src/lobby.ts",
+        "INSERT INTO events (at, kind, player_id)",
+        "unbounded-table-growth",
+    ),
     (
         "game-lobby/src/lobby.ts",
         "setTimeout(() => this.startMatch(), COUNTDOWN_MS);",
