@@ -222,8 +222,70 @@ expect(left).toBe(0);"""
     )
 
 
+_NUMBER = re.compile(r"^\d[\d_]*$")
+
+
+def _timers_left(ctx: TestContext) -> int:
+    """Timer findings left in the class after the fixes (checked here, not at test run time)."""
+    from analyzers.rules.timer_blocks_hibernation import check
+
+    return sum(1 for f in check(ctx.model) if f.data.get("class") == ctx.class_name)
+
+
 def _timer_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
-    timer = fix.finding.data.get("timer") or "timer"
+    data = fix.finding.data
+    timer = data.get("timer") or "timer"
+    callback = data.get("callback")
+    arming = data.get("arming_method")
+    delay = data.get("delay")
+    left = _timers_left(ctx)
+    remains = (
+        f"; {left} timer(s) still in the class after harden (see Left for review)"
+        if left
+        else "; no setInterval/setTimeout left in the class (checked when generated)"
+    )
+    methods = ctx.cls.methods if ctx.cls is not None else {}
+    if (
+        isinstance(callback, str)
+        and isinstance(arming, str)
+        and callback in methods
+        and arming in methods
+        and isinstance(delay, str)
+        and _NUMBER.match(delay.strip())
+    ):
+        body = f"""{_stub("durable-harden-timer")}
+const calls: unknown[][] = [];
+await runInDurableObject(stub, async (instance, state) => {{
+  const object = instance as unknown as Record<string, (...args: unknown[]) => unknown>;
+  // alarm() runs on this instance: record each call of the work the {timer} used to do
+  const work = object.{callback};
+  object.{callback} = (...args: unknown[]) => {{
+    calls.push(args);
+    return work.apply(instance, args);
+  }};
+  // {arming}() started the {timer}; now it must arm an alarm instead
+  await object.{arming}();
+  for (let i = 0; i < 100 && (await state.storage.getAlarm()) === null; i++) {{
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }}
+  expect(await state.storage.getAlarm()).not.toBeNull();
+}});
+// the alarm's work is due once the former delay ({delay.strip()} ms) has passed
+vi.useFakeTimers({{ toFake: ["Date"] }});
+try {{
+  vi.setSystemTime(Date.now() + {delay.strip()} + 1_000);
+  expect(await runDurableObjectAlarm(stub)).toBe(true);
+}} finally {{
+  vi.useRealTimers();
+}}
+expect(calls.length).toBeGreaterThan(0);"""
+        return TestCase(
+            fix.rule_id,
+            f"runs {callback}() from alarm() instead of a {timer}",
+            body,
+            f"`{arming}()` arms an alarm and `alarm()` runs `{callback}()` once the former "
+            f"`{timer}` delay has passed{remains}",
+        )
     body = f"""{_stub("durable-harden-timer")}
 await runInDurableObject(stub, async (_instance, state) => {{
   await state.storage.setAlarm(Date.now() + 60_000);
@@ -234,7 +296,8 @@ expect(await runDurableObjectAlarm(stub)).toBe(true);"""
         fix.rule_id,
         f"runs the former {timer} work from alarm()",
         body,
-        f"the work of the former `{timer}` runs from `alarm()` without throwing",
+        f"the work of the former `{timer}` runs from `alarm()` without throwing (the callback or "
+        f"the method starting it could not be named, so its effect is not checked){remains}",
     )
 
 
@@ -242,15 +305,37 @@ def _websocket_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
     url = fix.finding.data.get("upgrade_url")
     if isinstance(url, str) and url:
         body = f"""{_stub("durable-harden-websocket")}
-await runInDurableObject(stub, async (instance, state) => {{
-  const response = await instance.fetch(
-    new Request({_ts(url)}, {{ headers: {{ Upgrade: "websocket" }} }}),
-  );
-  expect(response.status).toBe(101);
-  response.webSocket?.accept();
-  expect(state.getWebSockets().length).toBe(1);
-}});"""
-        checks = "an upgrade request leaves a socket accepted through `ctx.acceptWebSocket`"
+const open = () => runInDurableObject(stub, (_instance, state) => state.getWebSockets().length);
+const before = await open();
+const response = await stub.fetch({_ts(url)}, {{ headers: {{ Upgrade: "websocket" }} }});
+expect(response.status).toBe(101);
+const client = response.webSocket;
+expect(client).toBeTruthy();
+client!.accept();
+// accepted with ctx.acceptWebSocket(): the runtime lists it (server.accept() would not)
+expect(await open()).toBe(before + 1);
+const events: string[] = [];
+await runInDurableObject(stub, (instance) => {{
+  // the runtime looks the handlers up on the instance for each event
+  const handlers = instance as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ["webSocketMessage", "webSocketClose"]) {{
+    const handler = handlers[name];
+    handlers[name] = (...args: unknown[]) => {{
+      events.push(name);
+      return handler.apply(instance, args);
+    }};
+  }}
+}});
+client!.send("{{}}");
+client!.close(1000, "durable-harden");
+for (let i = 0; i < 200 && !events.includes("webSocketClose"); i++) {{
+  await new Promise((resolve) => setTimeout(resolve, 10));
+}}
+expect(events).toEqual(["webSocketMessage", "webSocketClose"]);"""
+        checks = (
+            f"an upgrade request ({url}) leaves a socket accepted through `ctx.acceptWebSocket` "
+            "whose message and close (1000) reach `webSocketMessage`/`webSocketClose`"
+        )
     else:
         body = f"""{_stub("durable-harden-websocket")}
 await runInDurableObject(stub, (instance) => {{
@@ -259,7 +344,11 @@ await runInDurableObject(stub, (instance) => {{
   expect(typeof handlers.webSocketMessage).toBe("function");
   expect(typeof handlers.webSocketClose).toBe("function");
 }});"""
-        checks = "the class exposes the hibernation handlers `webSocketMessage`/`webSocketClose`"
+        checks = (
+            "the class exposes the hibernation handlers `webSocketMessage`/`webSocketClose` "
+            "(the request reaching the upgrade could not be derived from `fetch()`, so no socket "
+            "is opened)"
+        )
     return TestCase(fix.rule_id, "accepts sockets through the hibernation API", body, checks)
 
 
@@ -352,11 +441,13 @@ def render_tests(class_name: str, binding: str, cases: list[TestCase]) -> str:
         for name in ("runDurableObjectAlarm", "runInDurableObject")
         if any(name in case.body for case in cases)
     )
+    uses_vi = any("vi." in case.body for case in cases)
+    vitest = ", ".join(["describe", "expect", "it", *(["vi"] if uses_vi else [])])
     return f"""// Generated by `durable-harden harden` for {class_name}: each test checks one production
 // pattern in Cloudflare's runtime (workerd). Run with `npx vitest run`; edit freely.
 import {{ env }} from "cloudflare:workers";
 import {{ {helpers} }} from "cloudflare:test";
-import {{ describe, expect, it }} from "vitest";
+import {{ {vitest} }} from "vitest";
 
 const namespace = (env as unknown as Record<string, DurableObjectNamespace>)[{_ts(binding)}];
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from tree_sitter import Node
 
+from analyzers.classes import DurableObjectClass
 from analyzers.findings import Finding, Rule, RuleDocs, Severity
 from analyzers.model import ProjectModel
 from analyzers.rules._common import (
@@ -68,6 +70,27 @@ def _is_yield(args: list[Node], data: bytes) -> bool:
     return delay in {"0", "0.0", "undefined"}
 
 
+def _callback_method(data: bytes, args: list[Node]) -> str | None:
+    """`m` for a callback `() => this.m()`, `() => { this.m(); }`, `this.m.bind(this)`, `this.m`."""
+    if not args:
+        return None
+    text = re.sub(r"\s+", "", node_text(data, args[0]))
+    callback = r"(?:\(\)=>\{?this\.(\w+)\(\);?\}?|this\.(\w+)(?:\.bind\(this\))?)"
+    match = re.fullmatch(callback, text)
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def _arming_method(cls: DurableObjectClass, call: Node) -> str | None:
+    """The class method (taking no parameters) whose body starts the timer, if any."""
+    for name, method in cls.methods.items():
+        if method.start_byte <= call.start_byte < method.end_byte:
+            params = method.child_by_field_name("parameters")
+            if params is None or params.named_child_count:
+                return None
+            return name
+    return None
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -101,6 +124,10 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "timer": name,
                         "delay": node_text(data, args[1]) if len(args) > 1 else None,
                         "call": [call.start_byte, call.end_byte],
+                        # for the generated harden test: the method the timer's callback calls
+                        # and the no-argument method that starts the timer (None if unknown)
+                        "callback": _callback_method(data, args),
+                        "arming_method": _arming_method(cls, call),
                     },
                 )
 

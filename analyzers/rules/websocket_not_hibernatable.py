@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from analyzers.model import ProjectModel
 from analyzers.rules._common import REF_LIFECYCLE, REF_STATE, REF_WEBSOCKETS, node_span
+from analyzers.rules._upgrade_request import upgrade_url
 from analyzers.rules._websocket import LISTENER_EVENTS, SocketUse, ctx_expression, server_sockets
 from analyzers.tsutil import node_text, normalize_expr
 
@@ -114,6 +115,8 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "accept": [call.start_byte, call.end_byte],
                         "scope": use.scope.start_byte,
                         "listeners": listener_data,
+                        # the request reaching this upgrade from fetch(), None when not derived
+                        "upgrade_url": upgrade_url(cls, use.pair),
                     },
                 )
             if not accepts and hibernatable:

@@ -192,6 +192,66 @@ def test_breaking_the_ttl_fix_fails_a_runtime_test(
     assert any("deletes expired rows" in f.test for f in result.failures), result.describe()
 
 
+# Mutations of the hardened chat-room that the tests harden *generates* must catch:
+# (rule, what is broken, regex in src/, replacement, title of the generated test that must fail)
+GENERATED_TEST_MUTANTS = [
+    (
+        "websocket-not-hibernatable",
+        "socket accepted with server.accept() again",
+        r"this\.ctx\.acceptWebSocket\(server\);",
+        "server.accept();",
+        "accepts sockets through the hibernation API",
+    ),
+    (
+        "timer-blocks-hibernation",
+        "alarm no longer does the former setInterval's work",
+        r"this\.broadcastPresence\(\);",
+        "void 0;",
+        "runs broadcastPresence() from alarm() instead of a setInterval",
+    ),
+]
+
+
+@pytest.mark.harden_runtime
+@pytest.mark.parametrize(
+    ("rule", "what", "pattern", "replacement", "title"),
+    GENERATED_TEST_MUTANTS,
+    ids=[m[0] for m in GENERATED_TEST_MUTANTS],
+)
+def test_breaking_the_pattern_fails_the_generated_test(
+    hardened_run: Callable[[str], HardenReport],
+    rule: str,
+    what: str,
+    pattern: str,
+    replacement: str,
+    title: str,
+) -> None:
+    """Break one applied pattern in the hardened chat-room: the test harden generated for it
+    (test/durable-harden/chat-room.test.ts) must fail, and only that one."""
+    report = hardened_run("chat-room")
+    if report.failure:
+        pytest.fail(report.failure, pytrace=False)
+    if rule not in report.fixed_rules:
+        pytest.fail(f"harden applied no {rule} fix to chat-room; nothing to break", pytrace=False)
+    generated = "test/durable-harden/chat-room.test.ts"
+    assert title in (report.project.dir / generated).read_text(encoding="utf-8")
+    originals: dict[Path, str] = {}
+    for path in (report.project.dir / "src").rglob("*.ts"):
+        text = path.read_text(encoding="utf-8")
+        if re.search(pattern, text):
+            originals[path] = text
+            path.write_text(re.sub(pattern, replacement, text), encoding="utf-8")
+    assert originals, f"no {pattern!r} in the hardened chat-room"
+    try:
+        result = report.project.vitest(f"mutant: {what}", [generated])
+    finally:
+        for path, text in originals.items():
+            path.write_text(text, encoding="utf-8")
+    assert not result.ok, result.describe()
+    assert [f.test for f in result.failures if title in f.test], result.describe()
+    assert all(title in f.test for f in result.failures), result.describe()
+
+
 @pytest.mark.harden_runtime
 def test_hardened_build_keeps_rows_on_old_storage(
     tmp_path: Path,
