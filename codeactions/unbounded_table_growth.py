@@ -245,8 +245,8 @@ def _step(table: str, const: str) -> Step:
 def _arm_text(ctx: str, indent: str, unit: str) -> str:
     i2, i3 = indent + unit, indent + unit * 2
     return (
-        f"{indent}// The object has one alarm: keep the earliest pending time so that no purpose\n"
-        f"{indent}// sharing it is lost. A time already past is the alarm now running.\n"
+        f"{indent}// Arms the alarm for `time` unless it already fires earlier, so that no purpose\n"
+        f"{indent}// sharing the object's one alarm is lost.\n"
         f"{indent}private async {ARM}(time: number): Promise<void> {{\n"
         f"{i2}const pending = await {ctx}.storage.getAlarm();\n"
         f"{i2}if (pending === null || pending <= Date.now() || pending > time) {{\n"
