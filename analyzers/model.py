@@ -138,8 +138,12 @@ class ProjectModel:
         return [c for c in self.classes if c.name == name]
 
     def file(self, path: Path) -> SourceFile | None:
-        resolved = path.resolve()
-        return next((f for f in self.files if f.path == resolved), None)
+        # asked once per finding and per edit by rules, fixes and the planner: index by path
+        by_path = self.memo.get("files_by_path")
+        if by_path is None or len(by_path) != len(self.files):
+            by_path = self.memo["files_by_path"] = {f.path: f for f in self.files}
+        found = by_path.get(path)
+        return found if found is not None else by_path.get(path.resolve())
 
     def classes_for_binding(self, config: WranglerConfig | None, binding: str) -> list[str]:
         configs = [config] if config is not None else self.configs
