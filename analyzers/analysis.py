@@ -7,13 +7,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzers.findings import Finding, Rule, Severity, Span
-from analyzers.model import Problem, ProjectModel, build_model
-from analyzers.rules import all_rules, rule_by_id
-from analyzers.source import LineIndex, SourceFile
-from analyzers.suppressions import Suppression, apply_suppressions, parse_suppressions
-from analyzers.workspace import discover
-from analyzers.wrangler import find_configs_in
+from durable_harden.analyzers.findings import Finding, Rule, Severity, Span
+from durable_harden.analyzers.model import Problem, ProjectModel, build_model
+from durable_harden.analyzers.rules import all_rules, rule_by_id
+from durable_harden.analyzers.source import LineIndex, SourceFile
+from durable_harden.analyzers.suppressions import (
+    Suppression,
+    apply_suppressions,
+    parse_suppressions,
+)
+from durable_harden.analyzers.workspace import discover
+from durable_harden.analyzers.wrangler import find_configs_in
 
 UNUSED_SUPPRESSION = "unused-suppression"
 

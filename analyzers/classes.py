@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from analyzers.source import SourceFile
-from analyzers.tsutil import node_text, normalize_expr, string_value, walk_type
+from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.tsutil import node_text, normalize_expr, string_value, walk_type
 
 # Base classes that make a class a Durable Object, by module they are imported from.
 KNOWN_BASES: dict[str, frozenset[str]] = {

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from analyzers.model import ProjectModel
+    from durable_harden.analyzers.model import ProjectModel
 
 
 class Severity(enum.IntEnum):

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from tree_sitter import Node
 
-from analyzers.classes import (
+from durable_harden.analyzers.classes import (
     Aliases,
     DurableObjectClass,
     _base_identifier,
@@ -22,11 +22,23 @@ from analyzers.classes import (
     heritage,
     typed_state_params,
 )
-from analyzers.schema import Schema
-from analyzers.source import SourceError, SourceFile, language_for, read_source
-from analyzers.sql import SqlStatement, extract_statements, loose_statements, string_constants
-from analyzers.tsutil import call_args, node_text, normalize_expr, string_value, walk, walk_type
-from analyzers.wrangler import ConfigError, WranglerConfig, load_config
+from durable_harden.analyzers.schema import Schema
+from durable_harden.analyzers.source import SourceError, SourceFile, language_for, read_source
+from durable_harden.analyzers.sql import (
+    SqlStatement,
+    extract_statements,
+    loose_statements,
+    string_constants,
+)
+from durable_harden.analyzers.tsutil import (
+    call_args,
+    node_text,
+    normalize_expr,
+    string_value,
+    walk,
+    walk_type,
+)
+from durable_harden.analyzers.wrangler import ConfigError, WranglerConfig, load_config
 
 NAMESPACE_METHODS = frozenset(
     {"idFromName", "getByName", "newUniqueId", "idFromString", "get", "jurisdiction"}
@@ -181,7 +193,7 @@ def build_model(
             continue
         try:
             if path in overlays:
-                from analyzers.source import parse_source
+                from durable_harden.analyzers.source import parse_source
 
                 files.append(parse_source(path, overlays[path]))
             else:

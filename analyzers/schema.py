@@ -10,7 +10,7 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 
-from analyzers.sql import SqlStatement, normalize_for_parse
+from durable_harden.analyzers.sql import SqlStatement, normalize_for_parse
 
 _DDL_KINDS = ("CREATE", "ALTER")
 _BINDINGS_NEEDED = re.compile(r"uses (\d+), and there")

@@ -25,8 +25,8 @@ from typing import Any
 import json5
 import pathspec
 
-from analyzers.analysis import Settings
-from analyzers.findings import Severity
+from durable_harden.analyzers.analysis import Settings
+from durable_harden.analyzers.findings import Severity
 
 SETTINGS_FILE = "durable-harden.jsonc"
 PACKAGE_JSON = "package.json"

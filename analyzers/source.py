@@ -11,7 +11,7 @@ from typing import Any
 import tree_sitter_typescript
 from tree_sitter import Language, Node, Parser, Tree
 
-from analyzers.tsutil import register_tree
+from durable_harden.analyzers.tsutil import register_tree
 
 # Files larger than this are not parsed: a generated bundle is not DO source code.
 MAX_SOURCE_BYTES = 8 * 1024 * 1024

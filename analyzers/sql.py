@@ -13,10 +13,10 @@ from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Token, TokenType
 from tree_sitter import Node
 
-from analyzers.classes import Aliases, DurableObjectClass, class_locator
-from analyzers.findings import Span
-from analyzers.source import SourceFile
-from analyzers.tsutil import (
+from durable_harden.analyzers.classes import Aliases, DurableObjectClass, class_locator
+from durable_harden.analyzers.findings import Span
+from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.tsutil import (
     call_args,
     enclosing_function,
     is_tagged_sql_template,

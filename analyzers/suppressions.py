@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzers.findings import Finding
-from analyzers.source import LineIndex
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.source import LineIndex
 
 DIRECTIVE = re.compile(
     rb"(?://|#|/\*)\s*durable-harden-ignore(?P<file>-file)?(?:[ \t]+(?P<rules>[a-z0-9\-, \t*]+?))?[ \t]*(?::(?P<reason>[^\n]*))?$",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pathspec
 
-from analyzers.source import language_for
-from analyzers.wrangler import CONFIG_NAMES
+from durable_harden.analyzers.source import language_for
+from durable_harden.analyzers.wrangler import CONFIG_NAMES
 
 SKIPPED_DIRS = frozenset(
     {

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from tree_sitter import Parser
 
-from analyzers.analysis import Settings, analyze_paths
-from analyzers.source import language, language_for
-from analyzers.workspace import discover
+from durable_harden.analyzers.analysis import Settings, analyze_paths
+from durable_harden.analyzers.source import language, language_for
+from durable_harden.analyzers.workspace import discover
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -40,9 +40,9 @@ from tree_sitter import Parser
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analyzers.analysis import Settings, analyze_paths  # noqa: E402
-from analyzers.source import language  # noqa: E402
-from analyzers.workspace import discover  # noqa: E402
+from durable_harden.analyzers.analysis import Settings, analyze_paths  # noqa: E402
+from durable_harden.analyzers.source import language  # noqa: E402
+from durable_harden.analyzers.workspace import discover  # noqa: E402
 
 # the names a copy must not share with another copy: classes and their bindings
 CLASSES = ("ChatRoom", "RateLimiter", "SessionStore", "AuditLog", "ExportJob")
@@ -205,7 +205,7 @@ def measure(
     """Latencies (s) from didChange to the publishDiagnostics of that version, and the server's
     CPU time per measured edit (s)."""
     serve = shutil.which("durable-harden")
-    command = [serve, "serve"] if serve else [sys.executable, "-m", "server.cli", "serve"]
+    command = [serve, "serve"] if serve else [sys.executable, "-m", "durable_harden", "serve"]
     client = Client(command, corpus)
     try:
         client.request(

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from codeactions.fix import Edit, Fix, NewFile, Safety, apply_edits
+from durable_harden.codeactions.fix import Edit, Fix, NewFile, Safety, apply_edits
 
 if TYPE_CHECKING:
-    from analyzers.findings import Finding
-    from analyzers.model import ProjectModel
+    from durable_harden.analyzers.findings import Finding
+    from durable_harden.analyzers.model import ProjectModel
 
 Builder = Callable[["Finding", "ProjectModel"], list[Fix]]
 

@@ -35,11 +35,11 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.model import ProjectModel
-from analyzers.rules._websocket import ctx_expression
-from analyzers.tsutil import node_text, walk_type
-from codeactions._tsedit import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._websocket import ctx_expression
+from durable_harden.analyzers.tsutil import node_text, walk_type
+from durable_harden.codeactions._tsedit import (
     append_member,
     body_indent,
     indent_unit,
@@ -48,7 +48,7 @@ from codeactions._tsedit import (
     quote_char,
     reindent,
 )
-from codeactions.fix import Edit
+from durable_harden.codeactions.fix import Edit
 
 SCHEDULE_TABLE = "_alarm_schedule"
 # The schedule's own index: alarm() selects due rows and MIN(due_at) on every run; without it

@@ -14,8 +14,8 @@ import json
 import re
 from typing import Any
 
-from analyzers.wrangler import KeyPath, WranglerConfig
-from codeactions.fix import Edit
+from durable_harden.analyzers.wrangler import KeyPath, WranglerConfig
+from durable_harden.codeactions.fix import Edit
 
 # -- JSONC ------------------------------------------------------------------------------------
 

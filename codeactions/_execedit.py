@@ -6,11 +6,17 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.sql import SqlStatement
-from analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, normalize_expr, walk_type
-from codeactions._tsedit import indent_at, line_end, line_start
-from codeactions.fix import Edit
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.tsutil import (
+    FUNCTION_TYPES,
+    call_args,
+    node_text,
+    normalize_expr,
+    walk_type,
+)
+from durable_harden.codeactions._tsedit import indent_at, line_end, line_start
+from durable_harden.codeactions.fix import Edit
 
 
 class CannotFix(Exception):

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.model import ProjectModel
-from analyzers.source import SourceFile
-from analyzers.tsutil import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.tsutil import (
     call_args,
     callee_parts,
     contains,
@@ -37,7 +37,7 @@ from analyzers.tsutil import (
     string_value,
     walk_type,
 )
-from codeactions._tsedit import (
+from durable_harden.codeactions._tsedit import (
     append_member,
     indent_at,
     indent_unit,
@@ -45,7 +45,7 @@ from codeactions._tsedit import (
     quote_char,
     statement_of,
 )
-from codeactions.fix import Edit
+from durable_harden.codeactions.fix import Edit
 
 MIGRATIONS_FIELD = "SQL_MIGRATIONS"
 RUNNER = "runSqlMigrations"
@@ -304,7 +304,7 @@ def _resolve(
         return file, found
     if depth > 2:
         return None
-    from analyzers.model import resolve_module
+    from durable_harden.analyzers.model import resolve_module
 
     for stmt in file.root.named_children:
         if stmt.type != "import_statement":

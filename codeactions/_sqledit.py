@@ -9,9 +9,9 @@ from __future__ import annotations
 import itertools
 import re
 
-from analyzers.model import ProjectModel
-from analyzers.sql import SqlStatement
-from codeactions.fix import Edit
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.codeactions.fix import Edit
 
 
 def find_statement(model: ProjectModel, path: str, offset: int) -> SqlStatement | None:

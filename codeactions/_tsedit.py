@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.tsutil import node_text, walk_type
-from codeactions.fix import Edit
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.tsutil import node_text, walk_type
+from durable_harden.codeactions.fix import Edit
 
 if TYPE_CHECKING:
-    from analyzers.findings import Finding
-    from analyzers.model import ProjectModel
+    from durable_harden.analyzers.findings import Finding
+    from durable_harden.analyzers.model import ProjectModel
 
 
 def line_start(data: bytes, offset: int) -> int:

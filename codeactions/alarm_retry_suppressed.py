@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._alarms import enclosing_function_in, expression_statement_of
-from analyzers.rules.alarm_retry_suppressed import RETRY_LIMIT, top_statements
-from analyzers.tsutil import node_text, walk_type
-from codeactions._tsedit import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._alarms import enclosing_function_in, expression_statement_of
+from durable_harden.analyzers.rules.alarm_retry_suppressed import RETRY_LIMIT, top_statements
+from durable_harden.analyzers.tsutil import node_text, walk_type
+from durable_harden.codeactions._tsedit import (
     finding_class,
     indent_at,
     indent_unit,
@@ -27,7 +27,7 @@ from codeactions._tsedit import (
     node_at,
     remove_statement,
 )
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 class CannotFix(Exception):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from codeactions._alarm import DEFAULT_KIND, AlarmPlanError, plan_shared_purposes
-from codeactions._tsedit import finding_class
-from codeactions.fix import Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.codeactions._alarm import DEFAULT_KIND, AlarmPlanError, plan_shared_purposes
+from durable_harden.codeactions._tsedit import finding_class
+from durable_harden.codeactions.fix import Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:

@@ -7,16 +7,22 @@ In a synchronous function (the constructor itself):
 
 from __future__ import annotations
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._alarms import (
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._alarms import (
     enclosing_function_in,
     expression_statement_of,
     storage_receiver,
 )
-from analyzers.tsutil import node_text
-from codeactions._tsedit import finding_class, indent_at, indent_unit, is_async, node_at
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.tsutil import node_text
+from durable_harden.codeactions._tsedit import (
+    finding_class,
+    indent_at,
+    indent_unit,
+    is_async,
+    node_at,
+)
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:

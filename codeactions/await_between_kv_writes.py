@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._kv import KvCall
-from analyzers.rules.await_between_kv_writes import runs_in_block
-from analyzers.tsutil import call_args, node_text, string_value, walk_type
-from codeactions._execedit import CannotFix
-from codeactions._tsedit import finding_class, indent_at, indent_unit
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._kv import KvCall
+from durable_harden.analyzers.rules.await_between_kv_writes import runs_in_block
+from durable_harden.analyzers.tsutil import call_args, node_text, string_value, walk_type
+from durable_harden.codeactions._execedit import CannotFix
+from durable_harden.codeactions._tsedit import finding_class, indent_at, indent_unit
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 _IDENT = re.compile(r"^[A-Za-z_$][\w$]*$")
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.wrangler import KeyPath, WranglerConfig
-from codeactions._config_edit import (
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.wrangler import KeyPath, WranglerConfig
+from durable_harden.codeactions._config_edit import (
     json_add_pair,
     json_append_item,
     toml_add_table,
     toml_append_table,
 )
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 def config_of(model: ProjectModel, path: str) -> WranglerConfig | None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._bindings import exports_name, known_files
-from analyzers.source import SourceFile
-from analyzers.tsutil import node_text, string_value
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._bindings import exports_name, known_files
+from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.tsutil import node_text, string_value
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 def _module_sources(file: SourceFile) -> list[Node]:

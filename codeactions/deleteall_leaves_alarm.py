@@ -3,10 +3,10 @@ that calls `deleteAll()` (`void …` in a synchronous function)."""
 
 from __future__ import annotations
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._alarms import enclosing_function_in, storage_receiver
-from codeactions._tsedit import (
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._alarms import enclosing_function_in, storage_receiver
+from durable_harden.codeactions._tsedit import (
     finding_class,
     indent_at,
     insert_before_statement,
@@ -14,7 +14,7 @@ from codeactions._tsedit import (
     node_at,
     statement_of,
 )
-from codeactions.fix import Fix, Safety
+from durable_harden.codeactions.fix import Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:

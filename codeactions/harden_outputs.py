@@ -29,10 +29,10 @@ import tree_sitter_json
 from tree_sitter import Language, Node, Parser
 
 if TYPE_CHECKING:
-    from analyzers.classes import DurableObjectClass
-    from analyzers.model import ProjectModel
-    from analyzers.wrangler import WranglerConfig
-    from codeactions.plan import AppliedFix, HardenPlan
+    from durable_harden.analyzers.classes import DurableObjectClass
+    from durable_harden.analyzers.model import ProjectModel
+    from durable_harden.analyzers.wrangler import WranglerConfig
+    from durable_harden.codeactions.plan import AppliedFix, HardenPlan
 
 Reader = Callable[[Path], "bytes | None"]
 
@@ -227,7 +227,7 @@ _NUMBER = re.compile(r"^\d[\d_]*$")
 
 def _timers_left(ctx: TestContext) -> int:
     """Timer findings left in the class after the fixes (checked here, not at test run time)."""
-    from analyzers.rules.timer_blocks_hibernation import check
+    from durable_harden.analyzers.rules.timer_blocks_hibernation import check
 
     return sum(1 for f in check(ctx.model) if f.data.get("class") == ctx.class_name)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 # Parents where `a ?? b` needs no parentheses (the value stands alone).
 STANDALONE = frozenset(

@@ -28,13 +28,13 @@ import re
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._kv import BATCH_LIMIT, KvCall, kv_call
-from analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, walk_type
-from codeactions._execedit import CannotFix, own_descendants, shift_lines
-from codeactions._tsedit import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._kv import BATCH_LIMIT, KvCall, kv_call
+from durable_harden.analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, walk_type
+from durable_harden.codeactions._execedit import CannotFix, own_descendants, shift_lines
+from durable_harden.codeactions._tsedit import (
     finding_class,
     identifiers_in,
     indent_at,
@@ -42,7 +42,7 @@ from codeactions._tsedit import (
     line_end,
     line_start,
 )
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 _ARRAY_TYPE = re.compile(r"^(?:readonly\s+)?(?:\w+\[\]|Array<\w+>|ReadonlyArray<\w+>)$")
 _ARRAY_VALUE = re.compile(

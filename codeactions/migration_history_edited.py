@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules.kv_backed_class import _committed
-from analyzers.wrangler import ConfigError, load_config
-from codeactions._config_edit import json_append_item, toml_append_table
-from codeactions.binding_missing_migration import next_tag
-from codeactions.fix import Edit, Fix, Safety, apply_edits
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules.kv_backed_class import _committed
+from durable_harden.analyzers.wrangler import ConfigError, load_config
+from durable_harden.codeactions._config_edit import json_append_item, toml_append_table
+from durable_harden.codeactions.binding_missing_migration import next_tag
+from durable_harden.codeactions.fix import Edit, Fix, Safety, apply_edits
 
 
 def _single_edit(path: Path, before: bytes, after: bytes) -> Edit:

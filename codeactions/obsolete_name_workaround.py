@@ -13,13 +13,19 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._bindings import stub_calls
-from analyzers.source import SourceFile
-from analyzers.tsutil import call_args, node_text, normalize_expr, string_value, walk_type
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._bindings import stub_calls
+from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.tsutil import (
+    call_args,
+    node_text,
+    normalize_expr,
+    string_value,
+    walk_type,
+)
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 REVIEW = (
     "Check that no caller outside this project (another Worker, a script) reaches the namespace "

@@ -31,15 +31,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzers.analysis import Settings, _common_parts, context_root, run_rules
-from analyzers.findings import Finding, Severity
-from analyzers.model import ProjectModel, build_model
-from analyzers.source import SourceError, language_for, parse_source
-from analyzers.tsutil import node_text, walk_type
-from analyzers.workspace import discover
-from analyzers.wrangler import CONFIG_NAMES, ConfigError, load_config
-from codeactions import fixes_for
-from codeactions.fix import Edit, Fix, NewFile, OverlappingEdits, apply_edits
+from durable_harden.analyzers.analysis import Settings, _common_parts, context_root, run_rules
+from durable_harden.analyzers.findings import Finding, Severity
+from durable_harden.analyzers.model import ProjectModel, build_model
+from durable_harden.analyzers.source import SourceError, language_for, parse_source
+from durable_harden.analyzers.tsutil import node_text, walk_type
+from durable_harden.analyzers.workspace import discover
+from durable_harden.analyzers.wrangler import CONFIG_NAMES, ConfigError, load_config
+from durable_harden.codeactions import fixes_for
+from durable_harden.codeactions.fix import Edit, Fix, NewFile, OverlappingEdits, apply_edits
 
 MAX_ROUNDS = 8
 
@@ -701,7 +701,7 @@ def plan_workspace(
         plan.problems = sorted({f"{p.path}: {p.message}" for p in model.problems})
     if outputs and applied:
         poll()
-        from codeactions.harden_outputs import add_outputs
+        from durable_harden.codeactions.harden_outputs import add_outputs
 
         final_model, _ = analyse(ws, state)
         add_outputs(plan, final_model, state.read)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules.rpc_compat_date import RPC_DATE
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules.rpc_compat_date import RPC_DATE
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:

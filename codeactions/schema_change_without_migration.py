@@ -30,31 +30,31 @@ import re
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._sql import DATA_KINDS, alias_map
-from analyzers.rules._sqlexec import binding_args, params_of
-from analyzers.rules.schema_change_without_migration import _ADD_COLUMN, _NO_COLUMN
-from analyzers.schema import Schema
-from analyzers.sql import SqlStatement
-from analyzers.tsutil import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._sql import DATA_KINDS, alias_map
+from durable_harden.analyzers.rules._sqlexec import binding_args, params_of
+from durable_harden.analyzers.rules.schema_change_without_migration import _ADD_COLUMN, _NO_COLUMN
+from durable_harden.analyzers.schema import Schema
+from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     callee_parts,
     enclosing_function,
     node_text,
     walk_type,
 )
-from codeactions._migrations import (
+from durable_harden.codeactions._migrations import (
     CannotMigrate,
     Step,
     StepSql,
     migrations_text,
     plan_step,
 )
-from codeactions._sqledit import find_statement
-from codeactions._tsedit import indent_unit, member_indent, quote_char
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions._sqledit import find_statement
+from durable_harden.codeactions._tsedit import indent_unit, member_indent, quote_char
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 class CannotFix(Exception):

@@ -23,10 +23,10 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.tsutil import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
     enclosing,
@@ -35,8 +35,8 @@ from analyzers.tsutil import (
     walk,
     walk_type,
 )
-from codeactions._tsedit import indent_at, line_start
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions._tsedit import indent_at, line_start
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 _ID_NAME = re.compile(r"^(id|[a-z][A-Za-z0-9]*Id)$")
 _STRING_CALLS = {"crypto.randomUUID()"}

@@ -4,10 +4,10 @@ the alarm cannot be read from the code."""
 
 from __future__ import annotations
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules.setalarm_without_handler import handler_candidates
-from codeactions._tsedit import (
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules.setalarm_without_handler import handler_candidates
+from durable_harden.codeactions._tsedit import (
     append_member,
     finding_class,
     indent_unit,
@@ -15,7 +15,7 @@ from codeactions._tsedit import (
     member_indent,
     method_params,
 )
-from codeactions.fix import Fix, Safety
+from durable_harden.codeactions.fix import Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:

@@ -5,15 +5,15 @@ literal's own quotes and layout."""
 
 from __future__ import annotations
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
-from analyzers.sql import SqlStatement
-from analyzers.tsutil import call_args, node_text, walk_type
-from codeactions._execedit import CannotFix, exec_receiver
-from codeactions._sqledit import find_statement, siblings
-from codeactions._tsedit import indent_at, indent_unit, line_start, statement_of
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
+from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.tsutil import call_args, node_text, walk_type
+from durable_harden.codeactions._execedit import CannotFix, exec_receiver
+from durable_harden.codeactions._sqledit import find_statement, siblings
+from durable_harden.codeactions._tsedit import indent_at, indent_unit, line_start, statement_of
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 _PURE_CALLS = {
     "Date.now",

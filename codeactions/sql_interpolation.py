@@ -4,15 +4,15 @@ same edits, so fix-all applies them once."""
 
 from __future__ import annotations
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
-from analyzers.rules.sql_interpolation import classify
-from analyzers.sql import SqlStatement, Substitution
-from analyzers.tsutil import node_text, walk_type
-from codeactions._execedit import CannotFix, insert_args
-from codeactions._sqledit import find_statement
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
+from durable_harden.analyzers.rules.sql_interpolation import classify
+from durable_harden.analyzers.sql import SqlStatement, Substitution
+from durable_harden.analyzers.tsutil import node_text, walk_type
+from durable_harden.codeactions._execedit import CannotFix, insert_args
+from durable_harden.codeactions._sqledit import find_statement
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import re
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules.sql_missing_index import analyse
-from analyzers.schema import Schema
-from analyzers.sql import SqlStatement
-from codeactions._sqledit import append_after, find_statement, is_idempotent_ddl, siblings
-from codeactions.fix import Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules.sql_missing_index import analyse
+from durable_harden.analyzers.schema import Schema
+from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.codeactions._sqledit import (
+    append_after,
+    find_statement,
+    is_idempotent_ddl,
+    siblings,
+)
+from durable_harden.codeactions.fix import Fix, Safety
 
 _CREATE_INDEX_ON = re.compile(
     r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\b.*?\bON\s+[\"`\[]?(\w+)", re.I | re.S

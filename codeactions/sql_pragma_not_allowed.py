@@ -13,14 +13,14 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._sqlexec import literal_is_inline
-from analyzers.tsutil import node_text, walk_type
-from codeactions._execedit import CannotFix, exec_receiver
-from codeactions._sqledit import find_statement
-from codeactions._tsedit import line_end, statement_of
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._sqlexec import literal_is_inline
+from durable_harden.analyzers.tsutil import node_text, walk_type
+from durable_harden.codeactions._execedit import CannotFix, exec_receiver
+from durable_harden.codeactions._sqledit import find_statement
+from durable_harden.codeactions._tsedit import line_end, statement_of
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 _SIZE = re.compile(
     r"\s*SELECT\s+(?:page_count\s*\*\s*page_size|page_size\s*\*\s*page_count)\s+(?:AS\s+)?"

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
-from analyzers.rules.sql_too_many_params import generated_lists
-from analyzers.tsutil import node_text, normalize_expr
-from codeactions._execedit import CannotFix
-from codeactions._sqledit import find_statement
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
+from durable_harden.analyzers.rules.sql_too_many_params import generated_lists
+from durable_harden.analyzers.tsutil import node_text, normalize_expr
+from durable_harden.codeactions._execedit import CannotFix
+from durable_harden.codeactions._sqledit import find_statement
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:

@@ -20,14 +20,19 @@ import re
 
 from tree_sitter import Node
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.sql import SqlStatement
-from analyzers.tsutil import node_text, walk_type
-from codeactions._execedit import CannotFix, own_descendants, shift_lines, storage_expr
-from codeactions._sqledit import find_statement
-from codeactions._tsedit import indent_at, indent_unit, line_end, line_start
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.tsutil import node_text, walk_type
+from durable_harden.codeactions._execedit import (
+    CannotFix,
+    own_descendants,
+    shift_lines,
+    storage_expr,
+)
+from durable_harden.codeactions._sqledit import find_statement
+from durable_harden.codeactions._tsedit import indent_at, indent_unit, line_end, line_start
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 _BEGIN = re.compile(r"\s*BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?\s*;?\s*", re.I)
 _COMMIT = re.compile(r"\s*(COMMIT|END)(\s+TRANSACTION)?\s*;?\s*", re.I)

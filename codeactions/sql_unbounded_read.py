@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._sqlexec import literal_is_inline, params_of
-from analyzers.sql import SqlStatement
-from codeactions._execedit import CannotFix, insert_args
-from codeactions._sqledit import find_statement
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._sqlexec import literal_is_inline, params_of
+from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.codeactions._execedit import CannotFix, insert_args
+from durable_harden.codeactions._sqledit import find_statement
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 READ_LIMIT = 1000
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analyzers.findings import Finding
-from analyzers.source import LineIndex
-from analyzers.suppressions import DIRECTIVE
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.source import LineIndex
+from durable_harden.analyzers.suppressions import DIRECTIVE
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 REASON = "TODO say why this is acceptable here"
 

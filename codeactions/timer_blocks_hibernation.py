@@ -13,13 +13,26 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.tsutil import FUNCTION_TYPES, call_args, enclosing, node_text, normalize_expr, walk
-from codeactions._alarm import AlarmPlanError, AlarmWork, plan_alarm_work
-from codeactions._tsedit import finding_class, is_async, node_at, reindent, statement_of
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.tsutil import (
+    FUNCTION_TYPES,
+    call_args,
+    enclosing,
+    node_text,
+    normalize_expr,
+    walk,
+)
+from durable_harden.codeactions._alarm import AlarmPlanError, AlarmWork, plan_alarm_work
+from durable_harden.codeactions._tsedit import (
+    finding_class,
+    is_async,
+    node_at,
+    reindent,
+    statement_of,
+)
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 class CannotConvert(Exception):

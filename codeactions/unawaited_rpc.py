@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:

@@ -32,11 +32,11 @@ import re
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.sql import SqlStatement
-from analyzers.tsutil import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.tsutil import (
     call_args,
     callee_parts,
     contains,
@@ -44,10 +44,17 @@ from analyzers.tsutil import (
     node_text,
     walk_type,
 )
-from codeactions._alarm import drop_pending_guard
-from codeactions._migrations import CannotMigrate, Step, StepSql, class_member, ctx_expr, plan_step
-from codeactions._sqledit import find_statement
-from codeactions._tsedit import (
+from durable_harden.codeactions._alarm import drop_pending_guard
+from durable_harden.codeactions._migrations import (
+    CannotMigrate,
+    Step,
+    StepSql,
+    class_member,
+    ctx_expr,
+    plan_step,
+)
+from durable_harden.codeactions._sqledit import find_statement
+from durable_harden.codeactions._tsedit import (
     append_member,
     identifiers_in,
     indent_at,
@@ -58,7 +65,7 @@ from codeactions._tsedit import (
     quote_char,
     statement_of,
 )
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 ARM = "armAlarmBy"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.suppressions import DIRECTIVE
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.suppressions import DIRECTIVE
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 def _data(finding: Finding, model: ProjectModel) -> bytes | None:

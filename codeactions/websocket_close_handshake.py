@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules.websocket_close_handshake import params_of
-from analyzers.tsutil import FUNCTION_TYPES, walk
-from codeactions._tsedit import body_indent, finding_class, line_end
-from codeactions.fix import Edit, Fix, Safety
-from codeactions.websocket_not_hibernatable import guarded_close
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules.websocket_close_handshake import params_of
+from durable_harden.analyzers.tsutil import FUNCTION_TYPES, walk
+from durable_harden.codeactions._tsedit import body_indent, finding_class, line_end
+from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.websocket_not_hibernatable import guarded_close
 
 CLOSE_PARAMS = [("ws", "WebSocket"), ("code", "number"), ("reason", "string")]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._websocket import ctx_expression
-from analyzers.tsutil import node_text
-from codeactions._tsedit import (
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._websocket import ctx_expression
+from durable_harden.analyzers.tsutil import node_text
+from durable_harden.codeactions._tsedit import (
     env_type,
     finding_class,
     indent_at,
@@ -17,7 +17,7 @@ from codeactions._tsedit import (
     member_indent,
     quote_char,
 )
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
 def _quoted(value: str, quote: str) -> str:

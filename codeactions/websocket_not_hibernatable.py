@@ -16,12 +16,23 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._websocket import LISTENER_EVENTS, SocketUse, ctx_expression, server_sockets
-from analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, normalize_expr, walk
-from codeactions._tsedit import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._websocket import (
+    LISTENER_EVENTS,
+    SocketUse,
+    ctx_expression,
+    server_sockets,
+)
+from durable_harden.analyzers.tsutil import (
+    FUNCTION_TYPES,
+    call_args,
+    node_text,
+    normalize_expr,
+    walk,
+)
+from durable_harden.codeactions._tsedit import (
     append_member,
     body_indent,
     indent_unit,
@@ -34,7 +45,7 @@ from codeactions._tsedit import (
     remove_statement,
     statement_of,
 )
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 # handler -> (parameter list with types, default parameter names, event property -> parameter)
 HANDLERS: dict[str, tuple[list[tuple[str, str]], dict[str, int]]] = {

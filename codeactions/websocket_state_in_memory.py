@@ -21,11 +21,11 @@ import re
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from analyzers.rules._websocket import ctx_expression
-from analyzers.tsutil import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._websocket import ctx_expression
+from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
     enclosing,
@@ -33,7 +33,7 @@ from analyzers.tsutil import (
     normalize_expr,
     walk,
 )
-from codeactions._tsedit import (
+from durable_harden.codeactions._tsedit import (
     env_type,
     identifiers_in,
     indent_at,
@@ -42,7 +42,7 @@ from codeactions._tsedit import (
     line_start,
     member_indent,
 )
-from codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 _MAP_TYPES = {"Map", "WeakMap"}
 _SET_TYPES = {"Set", "WeakSet"}

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--exit-zero", action="store_true", help="exit 0 even when there are findings"
     )
     check.add_argument("--no-color", action="store_true")
-    from server.harden_cli import add_fix_flag, add_harden_parser
+    from durable_harden.server.harden_cli import add_fix_flag, add_harden_parser
 
     add_fix_flag(check)
 
@@ -60,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from analyzers.analysis import Settings, analyze_paths
-    from analyzers.settings_file import SettingsError, settings_for
-    from server.output import RENDERERS, render_text, use_color
+    from durable_harden.analyzers.analysis import Settings, analyze_paths
+    from durable_harden.analyzers.settings_file import SettingsError, settings_for
+    from durable_harden.server.output import RENDERERS, render_text, use_color
 
     paths = args.paths or [Path.cwd()]
     # the nearest durable-harden.jsonc (or package.json "durable-harden" key); flags win over it
@@ -84,7 +84,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"unknown rule id(s): {', '.join(unknown)} (see `durable-harden rules`)")
     if getattr(args, "fix", False):
-        from server.harden_cli import cmd_check_fix
+        from durable_harden.server.harden_cli import cmd_check_fix
 
         if cmd_check_fix(paths, settings) == EXIT_ERROR:
             return EXIT_ERROR
@@ -108,8 +108,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_rules() -> int:
-    from analyzers.rules import all_rules
-    from codeactions import builders
+    from durable_harden.analyzers.rules import all_rules
+    from durable_harden.codeactions import builders
 
     fixable = builders()
     rows = [
@@ -126,7 +126,7 @@ def cmd_rules() -> int:
 
 
 def cmd_rule(rule_id: str) -> int:
-    from analyzers.rules import all_rules, rule_by_id
+    from durable_harden.analyzers.rules import all_rules, rule_by_id
 
     rule = rule_by_id(rule_id)
     if rule is None:
@@ -137,7 +137,7 @@ def cmd_rule(rule_id: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from server.lsp import start
+    from durable_harden.server.lsp import start
 
     return start(tcp=args.tcp)
 
@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return cmd_check(args)
         if args.command == "harden":
-            from server.harden_cli import cmd_harden
+            from durable_harden.server.harden_cli import cmd_harden
 
             return cmd_harden(args)
         if args.command == "rules":

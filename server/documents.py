@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzers.source import LineIndex, language_for
-from analyzers.wrangler import CONFIG_NAMES
+from durable_harden.analyzers.source import LineIndex, language_for
+from durable_harden.analyzers.wrangler import CONFIG_NAMES
 
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
 

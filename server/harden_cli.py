@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from analyzers.analysis import Settings
+    from durable_harden.analyzers.analysis import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 REPORT_NAME = "durable-harden-report.md"
@@ -46,7 +46,7 @@ def add_fix_flag(check: argparse.ArgumentParser) -> None:
 
 
 def _plan_summary(plan, out: TextIO) -> None:  # type: ignore[no-untyped-def]
-    from codeactions.harden_outputs import pattern_label, rel
+    from durable_harden.codeactions.harden_outputs import pattern_label, rel
 
     root = plan.root
     if plan.applied:
@@ -92,7 +92,7 @@ def _confirm(question: str) -> bool:
 def _exit_code(plan, written: bool) -> int:  # type: ignore[no-untyped-def]
     """0: everything applicable applied (findings without any automatic fix are only listed);
     1: fixable findings remain (not written, unsafe not requested, conflicts); 2: error."""
-    from codeactions.plan import NO_FIX
+    from durable_harden.codeactions.plan import NO_FIX
 
     if any(p.endswith("no such file or folder") for p in plan.problems):
         return EXIT_ERROR
@@ -104,11 +104,11 @@ def _exit_code(plan, written: bool) -> int:  # type: ignore[no-untyped-def]
 
 
 def cmd_harden(args: argparse.Namespace) -> int:
-    from analyzers.analysis import Settings
-    from analyzers.settings_file import SettingsError, settings_for
-    from codeactions.harden_outputs import render_report
-    from codeactions.plan import plan_workspace
-    from server.writer import OutsideRoot, render_diff, write_all
+    from durable_harden.analyzers.analysis import Settings
+    from durable_harden.analyzers.settings_file import SettingsError, settings_for
+    from durable_harden.codeactions.harden_outputs import render_report
+    from durable_harden.codeactions.plan import plan_workspace
+    from durable_harden.server.writer import OutsideRoot, render_diff, write_all
 
     path = (args.path or Path.cwd()).resolve()
     if not path.exists():
@@ -176,8 +176,8 @@ def cmd_harden(args: argparse.Namespace) -> int:
 
 def cmd_check_fix(paths: list[Path], settings: Settings) -> int:
     """`check --fix`: apply safe fixes (no generated extras), then the usual check output."""
-    from codeactions.plan import plan_workspace
-    from server.writer import OutsideRoot, write_all
+    from durable_harden.codeactions.plan import plan_workspace
+    from durable_harden.server.writer import OutsideRoot, write_all
 
     paths = [p.resolve() for p in paths]
     existing = [p for p in paths if p.exists()]

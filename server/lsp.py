@@ -27,10 +27,10 @@ from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from analyzers.analysis import Settings
-from analyzers.findings import Finding, Severity
-from analyzers.rules import all_rules, rule_by_id
-from analyzers.settings_file import (
+from durable_harden.analyzers.analysis import Settings
+from durable_harden.analyzers.findings import Finding, Severity
+from durable_harden.analyzers.rules import all_rules, rule_by_id
+from durable_harden.analyzers.settings_file import (
     PACKAGE_JSON,
     SETTINGS_FILE,
     SettingsError,
@@ -40,15 +40,15 @@ from analyzers.settings_file import (
     normalize,
     settings_for,
 )
-from analyzers.source import LineIndex
-from analyzers.wrangler import CONFIG_NAMES
-from codeactions import Edit, Fix
-from codeactions.fix import OverlappingEdits, apply_edits
-from codeactions.suppress import disable_for_file, disable_for_line
-from server.documents import Document, kind_of, to_offset, to_position
-from server.lsp_engine import Analysis, Engine, OpenInput
-from server.lsp_harden import HARDEN_KIND, harden_code_actions
-from server.lsp_harden import register as register_harden
+from durable_harden.analyzers.source import LineIndex
+from durable_harden.analyzers.wrangler import CONFIG_NAMES
+from durable_harden.codeactions import Edit, Fix
+from durable_harden.codeactions.fix import OverlappingEdits, apply_edits
+from durable_harden.codeactions.suppress import disable_for_file, disable_for_line
+from durable_harden.server.documents import Document, kind_of, to_offset, to_position
+from durable_harden.server.lsp_engine import Analysis, Engine, OpenInput
+from durable_harden.server.lsp_harden import HARDEN_KIND, harden_code_actions
+from durable_harden.server.lsp_harden import register as register_harden
 
 VERSION = "0.1.0"
 SOURCE = "durable-harden"

@@ -16,15 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzers.analysis import Settings, context_root, run_rules
-from analyzers.findings import Finding
-from analyzers.model import Problem, ProjectModel, build_model
-from analyzers.settings_file import SettingsFile
-from analyzers.source import LineIndex, SourceError, SourceFile, parse_source, reparse
-from analyzers.suppressions import Suppression, parse_suppressions
-from analyzers.workspace import Discovery, discover
-from analyzers.wrangler import CONFIG_NAMES
-from codeactions import Fix, fixes_for
+from durable_harden.analyzers.analysis import Settings, context_root, run_rules
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import Problem, ProjectModel, build_model
+from durable_harden.analyzers.settings_file import SettingsFile
+from durable_harden.analyzers.source import (
+    LineIndex,
+    SourceError,
+    SourceFile,
+    parse_source,
+    reparse,
+)
+from durable_harden.analyzers.suppressions import Suppression, parse_suppressions
+from durable_harden.analyzers.workspace import Discovery, discover
+from durable_harden.analyzers.wrangler import CONFIG_NAMES
+from durable_harden.codeactions import Fix, fixes_for
 
 
 @dataclass

@@ -44,13 +44,13 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
-from analyzers.source import LineIndex
-from server.documents import to_position
+from durable_harden.analyzers.source import LineIndex
+from durable_harden.server.documents import to_position
 
 if TYPE_CHECKING:
-    from codeactions.plan import AppliedFix, HardenPlan
-    from server.documents import Document
-    from server.lsp import DurableHardenServer
+    from durable_harden.codeactions.plan import AppliedFix, HardenPlan
+    from durable_harden.server.documents import Document
+    from durable_harden.server.lsp import DurableHardenServer
 
 HARDEN_ALL_COMMAND = "durable-harden.hardenAll"
 HARDEN_KIND = "source.hardenAll.durable-harden"
@@ -104,8 +104,8 @@ def trace_owners(plan: HardenPlan) -> dict[Path, list[tuple[Region, AppliedFix]]
     the rounds from the original bytes, mapping every region forward through each round's
     edits, then through whatever the generated extras changed. A file whose replay does not
     fit is left untraced (its hunks get the file's most cautious annotation)."""
-    from codeactions.fix import Edit, OverlappingEdits, apply_edits
-    from codeactions.plan import minimal_edits
+    from durable_harden.codeactions.fix import Edit, OverlappingEdits, apply_edits
+    from durable_harden.codeactions.plan import minimal_edits
 
     state: dict[Path, bytes | None] = {}
     regions: dict[Path, list[tuple[Region, AppliedFix]]] = {}
@@ -242,7 +242,7 @@ class _Annotation:
 
 
 def annotation_for(applied: AppliedFix, table: dict[str, _Annotation]) -> str:
-    from codeactions.harden_outputs import pattern_label
+    from durable_harden.codeactions.harden_outputs import pattern_label
 
     safe = applied.fix.is_safe
     pattern = pattern_label(applied.rule_id, applied.fix.title)
@@ -307,7 +307,7 @@ def build_edit(
     open_docs: Mapping[Path, OpenSnapshot],
 ) -> BuiltEdit:
     """One WorkspaceEdit for the whole plan (see the module docstring for the fallbacks)."""
-    from codeactions.plan import minimal_edits
+    from durable_harden.codeactions.plan import minimal_edits
 
     changes = plan.changes()
     owners = trace_owners(plan)
@@ -471,7 +471,7 @@ def summary(
         )
     unsafe = plan.applied_unsafe()
     if unsafe and not annotations_shown:
-        from codeactions.harden_outputs import pattern_label
+        from durable_harden.codeactions.harden_outputs import pattern_label
 
         names = sorted({pattern_label(a.rule_id, a.fix.title) for a in unsafe})
         text += f" Review the unsafe pattern(s): {'; '.join(names)} (see the report)."
@@ -498,7 +498,7 @@ def _folders(ls: DurableHardenServer) -> list[Path]:
 
 
 def _inside(path: Path, root: Path) -> bool:
-    from server.writer import inside
+    from durable_harden.server.writer import inside
 
     return inside(root, path) and ".." not in path.parts
 
@@ -623,9 +623,9 @@ async def _run(
     progress: _Progress,
     request: Future[Any] | None,
 ) -> dict[str, Any]:
-    from codeactions.harden_outputs import render_report
-    from codeactions.plan import Cancelled, plan_workspace
-    from server.writer import write_all, write_atomic
+    from durable_harden.codeactions.harden_outputs import render_report
+    from durable_harden.codeactions.plan import Cancelled, plan_workspace
+    from durable_harden.server.writer import write_all, write_atomic
 
     def cancelled() -> bool:
         return progress.cancelled() or (request is not None and request.cancelled())

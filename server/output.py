@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from analyzers.findings import Finding, Severity
-from analyzers.model import Problem, ProjectModel
-from analyzers.rules import all_rules, rule_by_id
-from analyzers.source import LineIndex
-from codeactions import Fix, fixes_for
+from durable_harden.analyzers.findings import Finding, Severity
+from durable_harden.analyzers.model import Problem, ProjectModel
+from durable_harden.analyzers.rules import all_rules, rule_by_id
+from durable_harden.analyzers.source import LineIndex
+from durable_harden.codeactions import Fix, fixes_for
 
 TOOL_NAME = "durable-harden"
 VERSION = "0.1.0"

@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from analyzers.rules import all_rules
-from codeactions import builders
+from durable_harden.analyzers.rules import all_rules
+from durable_harden.codeactions import builders
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs" / "rules"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.analysis import AnalysisResult, Settings, analyze_paths
+from durable_harden.analyzers.analysis import AnalysisResult, Settings, analyze_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

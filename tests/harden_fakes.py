@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-import codeactions
-import codeactions.plan as plan_mod
-from analyzers.analysis import run_rules as real_run_rules
-from analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
-from analyzers.model import ProjectModel
-from codeactions.fix import Edit, Fix, NewFile, Safety
+import durable_harden.codeactions as codeactions
+import durable_harden.codeactions.plan as plan_mod
+from durable_harden.analyzers.analysis import run_rules as real_run_rules
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.codeactions.fix import Edit, Fix, NewFile, Safety
 
 DOCS = RuleDocs("fake", "fake", "fake", "fake", ())
 

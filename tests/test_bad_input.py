@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzers.analysis import Settings, analyze_paths
+from durable_harden.analyzers.analysis import Settings, analyze_paths
 
 TIMER_CLASS = """
 import { DurableObject } from "cloudflare:workers";
@@ -35,7 +35,7 @@ def test_non_utf8_empty_and_huge_files_do_not_stop_the_analysis(project):
 
 
 def test_oversized_file_is_skipped_with_a_message(project, monkeypatch):
-    import analyzers.source as source
+    import durable_harden.analyzers.source as source
 
     monkeypatch.setattr(source, "MAX_SOURCE_BYTES", 1000)
     root = project({"src/room.ts": TIMER_CLASS, "src/bundle.ts": "//" + "x" * 2000 + "\n"})

@@ -11,12 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.model import build_model
-from analyzers.rules import _git
-from analyzers.rules._bindings import accesses_to, all_stub_calls, classes_of_access, stub_calls
-from analyzers.rules._sqlexec import tokens
-from analyzers.sql import count_placeholders, split_statements, sql_tokens
-from analyzers.workspace import discover
+from durable_harden.analyzers.model import build_model
+from durable_harden.analyzers.rules import _git
+from durable_harden.analyzers.rules._bindings import (
+    accesses_to,
+    all_stub_calls,
+    classes_of_access,
+    stub_calls,
+)
+from durable_harden.analyzers.rules._sqlexec import tokens
+from durable_harden.analyzers.sql import count_placeholders, split_statements, sql_tokens
+from durable_harden.analyzers.workspace import discover
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
@@ -253,7 +258,7 @@ def _project(tmp_path: Path) -> Path:
 
 
 def _parse_all(root: Path) -> dict[Path, object]:
-    from analyzers.source import read_source
+    from durable_harden.analyzers.source import read_source
 
     return {p: read_source(p) for p in discover([root]).sources}
 
@@ -317,7 +322,7 @@ def test_unchanged_files_reuse_their_extraction(tmp_path: Path) -> None:
 
 
 def _reparsed(parsed: dict[Path, object], path: Path, text: str) -> dict[Path, object]:
-    from analyzers.source import parse_source
+    from durable_harden.analyzers.source import parse_source
 
     path.write_text(text)
     return {**parsed, path: parse_source(path, text.encode())}
@@ -384,8 +389,8 @@ def test_node_index_lives_with_its_source_file_not_an_lru():
     not be evicted and rebuilt on every analysis."""
     from pathlib import Path
 
-    from analyzers import tsutil
-    from analyzers.source import parse_source
+    from durable_harden.analyzers import tsutil
+    from durable_harden.analyzers.source import parse_source
 
     files = [
         parse_source(Path(f"f{i}.ts"), f"export const v{i} = f({i});\n".encode())

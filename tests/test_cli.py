@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jsonschema
 
-from server.cli import main
+from durable_harden.server.cli import main
 from tests.conftest import ROOT
 
 TIMER_PROJECT = {
@@ -154,7 +154,7 @@ def test_cli_start_up_does_not_import_the_lsp_stack(project):
     root = project(TIMER_PROJECT)
     script = (
         "import sys\n"
-        "from server.cli import main\n"
+        "from durable_harden.server.cli import main\n"
         f"main(['check', '--output-format', 'json', {str(root)!r}])\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'pygls', 'lsprotocol'})\n"
         "sys.exit(3 if bad else 0)\n"
@@ -166,7 +166,7 @@ def test_cli_start_up_does_not_import_the_lsp_stack(project):
 def test_console_script_runs(project):
     root = project(TIMER_PROJECT)
     exe = Path(sys.executable).parent / "durable-harden"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "server.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "durable_harden"]
     proc = subprocess.run([*cmd, "check", str(root)], capture_output=True, text=True)
     assert proc.returncode == 1
     assert "timer-blocks-hibernation" in proc.stdout

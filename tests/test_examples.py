@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from analyzers.analysis import Settings, analyze_paths
+from durable_harden.analyzers.analysis import Settings, analyze_paths
 from tests.conftest import EXAMPLES, line_of
 from tests.examples_expected import EXPECTED, MUST_NOT_FLAG
 
@@ -50,7 +50,7 @@ def test_correct_code_is_not_flagged(found, path, snippet):
 def test_the_readme_demo_command(tmp_path):
     """The README's first command: `durable-harden check examples/` exits 1 with the findings."""
     proc = subprocess.run(
-        [sys.executable, "-m", "server.cli", "check", "examples/"],
+        [sys.executable, "-m", "durable_harden", "check", "examples/"],
         capture_output=True,
         text=True,
         cwd=EXAMPLES.parent,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from codeactions.fix import Safety
-from server.cli import main
+from durable_harden.codeactions.fix import Safety
+from durable_harden.server.cli import main
 from tests.harden_fakes import Fakes, make_project, replace_with
 
 
@@ -112,7 +112,7 @@ def test_check_fix_applies_safe_fixes_only_and_reports_the_rest(
     fakes.rule("sql-missing-index", "/*index*/", replace_with("/*indexed*/"))
     fakes.rule("timer-blocks-hibernation", "/*grow*/", replace_with("/*x*/", Safety.UNSAFE))
     # `check` reports through the real rules; point it at the fake ones too
-    import analyzers.analysis as analysis
+    import durable_harden.analyzers.analysis as analysis
 
     rules = list(fakes.rules)
     real = analysis.run_rules
@@ -139,7 +139,7 @@ def test_the_console_script_hardens_an_example_copy(tmp_path: Path, example: str
     source = Path(__file__).resolve().parent.parent / "examples" / example
     copy = tmp_path / example
     shutil.copytree(source, copy)
-    cmd = [sys.executable, "-m", "server.cli", "harden", str(copy), "--unsafe-fixes", "--yes"]
+    cmd = [sys.executable, "-m", "durable_harden", "harden", str(copy), "--unsafe-fixes", "--yes"]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert first.returncode in (0, 1), first.stderr
     assert "# durable-harden report" in first.stdout

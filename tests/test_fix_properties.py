@@ -14,11 +14,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyzers.analysis import Settings, analyze_paths
-from analyzers.source import parse_source
-from analyzers.tsutil import walk, walk_type
-from codeactions import apply_edits, fixes_for
-from codeactions.fix import Edit
+from durable_harden.analyzers.analysis import Settings, analyze_paths
+from durable_harden.analyzers.source import parse_source
+from durable_harden.analyzers.tsutil import walk, walk_type
+from durable_harden.codeactions import apply_edits, fixes_for
+from durable_harden.codeactions.fix import Edit
 from tests.rules._sql_support import EXAMPLES, FIXTURES
 
 SQL_RULES = [

@@ -25,11 +25,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyzers.analysis import Settings, analyze_paths
-from analyzers.wrangler import load_config
-from codeactions import apply_edits, builders, fixes_for
-from codeactions.fix import Edit, NewFile
-from codeactions.plan import plan_workspace
+from durable_harden.analyzers.analysis import Settings, analyze_paths
+from durable_harden.analyzers.wrangler import load_config
+from durable_harden.codeactions import apply_edits, builders, fixes_for
+from durable_harden.codeactions.fix import Edit, NewFile
+from durable_harden.codeactions.plan import plan_workspace
 from tests.rules._support import EXAMPLES, FIXTURES
 from tests.test_fix_properties import SQL_RULES, _errors, _vary
 

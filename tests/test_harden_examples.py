@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.source import language_for, parse_source
-from codeactions.harden_outputs import render_report
-from codeactions.plan import BREAKS_FILE, plan_workspace
-from server.writer import render_diff, write_all
+from durable_harden.analyzers.source import language_for, parse_source
+from durable_harden.codeactions.harden_outputs import render_report
+from durable_harden.codeactions.plan import BREAKS_FILE, plan_workspace
+from durable_harden.server.writer import render_diff, write_all
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

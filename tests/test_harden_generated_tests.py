@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from codeactions.plan import plan_workspace
+from durable_harden.codeactions.plan import plan_workspace
 from tests.rules._hibernation_support import EXAMPLES, run, write_project
 
 WS = "websocket-not-hibernatable"

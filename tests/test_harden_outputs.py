@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.findings import Finding, Span
-from analyzers.model import ProjectModel
-from analyzers.source import parse_source
-from codeactions.fix import Edit, Fix, Safety
-from codeactions.harden_outputs import (
+from durable_harden.analyzers.findings import Finding, Span
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.source import parse_source
+from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.harden_outputs import (
     README_END,
     README_START,
     Style,
@@ -19,7 +19,7 @@ from codeactions.harden_outputs import (
     kebab,
     render_report,
 )
-from codeactions.plan import plan_workspace
+from durable_harden.codeactions.plan import plan_workspace
 from tests.harden_fakes import Fakes, make_project, replace_with
 
 

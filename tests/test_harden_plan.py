@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.findings import Finding, Severity
-from analyzers.model import ProjectModel
-from codeactions.fix import Edit, Fix, Safety
-from codeactions.plan import (
+from durable_harden.analyzers.findings import Finding, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.plan import (
     BREAKS_FILE,
     NO_FIX,
     NOT_CONVERGED,
@@ -262,7 +262,7 @@ def test_a_failing_builder_offers_nothing(fakes: Fakes, project: Path) -> None:
 
 
 def test_findings_are_ordered_by_tier_then_severity_then_place(tmp_path: Path) -> None:
-    from analyzers.findings import Span
+    from durable_harden.analyzers.findings import Span
 
     a = Finding("sql-missing-index", "", Span(tmp_path / "a.ts", 5, 6), Severity.INFO)
     b = Finding("timer-blocks-hibernation", "", Span(tmp_path / "z.ts", 9, 9), Severity.WARNING)
@@ -271,7 +271,7 @@ def test_findings_are_ordered_by_tier_then_severity_then_place(tmp_path: Path) -
 
 
 def test_minimal_edits_rebuild_the_new_bytes() -> None:
-    from codeactions.plan import minimal_edits
+    from durable_harden.codeactions.plan import minimal_edits
 
     before = b"a\nb\nc\nd\n"
     after = b"a\nB\nc\nd\ne\n"

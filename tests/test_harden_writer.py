@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from server import writer
-from server.writer import OutsideRoot, render_diff, unified_diff, write_all, write_atomic
+from durable_harden.server import writer
+from durable_harden.server.writer import (
+    OutsideRoot,
+    render_diff,
+    unified_diff,
+    write_all,
+    write_atomic,
+)
 
 
 def test_write_atomic_replaces_and_keeps_mode(tmp_path: Path) -> None:

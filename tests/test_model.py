@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analyzers.analysis import Settings, analyze_paths
-from analyzers.model import ProjectModel
+from durable_harden.analyzers.analysis import Settings, analyze_paths
+from durable_harden.analyzers.model import ProjectModel
 
 
 def model_of(project, files) -> ProjectModel:

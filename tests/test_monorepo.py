@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzers.analysis import Settings, analyze_paths
+from durable_harden.analyzers.analysis import Settings, analyze_paths
 
 SHARED_ROOM = """
 import { DurableObject } from "cloudflare:workers";

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analyzers.rules import all_rules
-from server.ruledocs import main as ruledocs_main
+from durable_harden.analyzers.rules import all_rules
+from durable_harden.server.ruledocs import main as ruledocs_main
 
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.id)

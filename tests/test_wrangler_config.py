@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.wrangler import ConfigError, load_config
+from durable_harden.analyzers.wrangler import ConfigError, load_config
 
 JSONC = b"""// top comment
 {
@@ -141,7 +141,7 @@ def test_malformed_config_gives_a_clear_message(
 
 
 def test_malformed_config_is_a_problem_and_the_rest_is_still_checked(tmp_path: Path) -> None:
-    from analyzers.analysis import Settings, analyze_paths
+    from durable_harden.analyzers.analysis import Settings, analyze_paths
 
     good = tmp_path / "good"
     (good / "src").mkdir(parents=True)

@@ -10,7 +10,7 @@ import importlib
 import pkgutil
 from functools import cache
 
-from analyzers.findings import Rule
+from durable_harden.analyzers.findings import Rule
 
 FIRST = (
     "unbounded-table-growth",

@@ -11,9 +11,15 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.model import ProjectModel
-from analyzers.tsutil import FUNCTION_TYPES, node_text, normalize_expr, walk, walk_type
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.tsutil import (
+    FUNCTION_TYPES,
+    node_text,
+    normalize_expr,
+    walk,
+    walk_type,
+)
 
 # Library base classes that implement `alarm()` themselves (Agents SDK schedules, partyserver's
 # onAlarm, Containers, Actors): a subclass calling setAlarm() has a handler.

@@ -17,10 +17,10 @@ from typing import Any
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.model import NamespaceAccess, ProjectModel, resolve_module
-from analyzers.source import SourceFile
-from analyzers.tsutil import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.model import NamespaceAccess, ProjectModel, resolve_module
+from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.tsutil import (
     call_args,
     enclosing_function,
     node_text,
@@ -28,7 +28,7 @@ from analyzers.tsutil import (
     string_value,
     walk_type,
 )
-from analyzers.wrangler import DurableObjectBinding, WranglerConfig
+from durable_harden.analyzers.wrangler import DurableObjectBinding, WranglerConfig
 
 # Ways of reaching an object by name: `this.ctx.id.name` is populated inside the object.
 NAMED_ID_METHODS = frozenset({"idFromName", "getByName"})

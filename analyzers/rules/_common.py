@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Span
-from analyzers.source import SourceFile
-from analyzers.tsutil import node_text, walk_type
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Span
+from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.tsutil import node_text, walk_type
 
 CF = "https://developers.cloudflare.com"
 REF_RULES = f"{CF}/durable-objects/best-practices/rules-of-durable-objects/"

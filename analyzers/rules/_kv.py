@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.tsutil import node_text, normalize_expr, walk_type
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
 KV_METHODS = frozenset({"get", "put", "delete", "list"})
 BATCH_LIMIT = 128  # keys per get/put/delete call [LIM]

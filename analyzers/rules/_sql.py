@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlglot import exp
 
-from analyzers.findings import Span
-from analyzers.schema import Schema, Table
-from analyzers.sql import SqlStatement
+from durable_harden.analyzers.findings import Span
+from durable_harden.analyzers.schema import Schema, Table
+from durable_harden.analyzers.sql import SqlStatement
 
 _IDENT = r"[\"`\[]?(\w+)[\"`\]]?"
 _INSERT_HEAD = re.compile(

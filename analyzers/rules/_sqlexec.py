@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlglot.tokens import Token, TokenType
 from tree_sitter import Node
 
-from analyzers.model import ProjectModel
-from analyzers.sql import SqlStatement, sql_tokens
-from analyzers.tsutil import call_args
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.sql import SqlStatement, sql_tokens
+from durable_harden.analyzers.tsutil import call_args
 
 
 def tokens(text: str) -> list[Token] | None:

@@ -26,8 +26,14 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.tsutil import FUNCTION_TYPES, node_text, normalize_expr, string_value, walk
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.tsutil import (
+    FUNCTION_TYPES,
+    node_text,
+    normalize_expr,
+    string_value,
+    walk,
+)
 
 HOST = "https://durable-harden.test"
 FILLER = "durable-harden"

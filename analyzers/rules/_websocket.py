@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.tsutil import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
     enclosing,

@@ -6,12 +6,16 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._alarms import enclosing_function_in, expression_statement_of, storage_calls
-from analyzers.rules._common import REF_ALARMS, REF_RULES, node_span
-from analyzers.tsutil import node_text, walk_type
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._alarms import (
+    enclosing_function_in,
+    expression_statement_of,
+    storage_calls,
+)
+from durable_harden.analyzers.rules._common import REF_ALARMS, REF_RULES, node_span
+from durable_harden.analyzers.tsutil import node_text, walk_type
 
 RETRY_LIMIT = 5  # rethrow while retryCount < 5; the runtime retries at most 6 times
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._alarms import getalarm_guarded, reached_from_constructor, storage_calls
-from analyzers.rules._common import REF_ALARMS, REF_LIFECYCLE, REF_RULES, node_span
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._alarms import (
+    getalarm_guarded,
+    reached_from_constructor,
+    storage_calls,
+)
+from durable_harden.analyzers.rules._common import REF_ALARMS, REF_LIFECYCLE, REF_RULES, node_span
 
 DOCS = RuleDocs(
     what="""

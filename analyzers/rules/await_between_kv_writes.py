@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_RULES, REF_STATE, node_span
-from analyzers.rules._kv import KvCall, kv_call
-from analyzers.tsutil import FUNCTION_TYPES, walk_type
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_RULES, REF_STATE, node_span
+from durable_harden.analyzers.rules._kv import KvCall, kv_call
+from durable_harden.analyzers.tsutil import FUNCTION_TYPES, walk_type
 
 DOCS = RuleDocs(
     what="""

@@ -5,10 +5,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._bindings import exports_name, known_files, local_bindings, main_module
-from analyzers.rules._common import REF_MIGRATIONS
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._bindings import (
+    exports_name,
+    known_files,
+    local_bindings,
+    main_module,
+)
+from durable_harden.analyzers.rules._common import REF_MIGRATIONS
 
 DOCS = RuleDocs(
     what="""

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._bindings import declared_classes, local_bindings, uses_exports_style
-from analyzers.rules._common import REF_CHANGELOG, REF_MIGRATIONS, node_span
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._bindings import (
+    declared_classes,
+    local_bindings,
+    uses_exports_style,
+)
+from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_MIGRATIONS, node_span
 
 DOCS = RuleDocs(
     what="""

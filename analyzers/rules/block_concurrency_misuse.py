@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_RULES, REF_STATE, node_span
-from analyzers.tsutil import call_args, callee_parts, contains, walk_type
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_RULES, REF_STATE, node_span
+from durable_harden.analyzers.tsutil import call_args, callee_parts, contains, walk_type
 
 DOCS = RuleDocs(
     what="""

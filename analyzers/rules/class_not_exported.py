@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
-from analyzers.model import ProjectModel
-from analyzers.rules._bindings import exports_name, known_files, local_bindings, main_module
-from analyzers.rules._common import REF_RULES, node_span
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._bindings import (
+    exports_name,
+    known_files,
+    local_bindings,
+    main_module,
+)
+from durable_harden.analyzers.rules._common import REF_RULES, node_span
 
 REF_CONFIG = "https://developers.cloudflare.com/workers/wrangler/configuration/#durable-objects"
 

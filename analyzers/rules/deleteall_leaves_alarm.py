@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._alarms import has_alarm_handler, member_of, storage_calls
-from analyzers.rules._common import REF_ALARMS, REF_STATE, node_span
-from analyzers.tsutil import contains
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._alarms import has_alarm_handler, member_of, storage_calls
+from durable_harden.analyzers.rules._common import REF_ALARMS, REF_STATE, node_span
+from durable_harden.analyzers.tsutil import contains
 
 DELETE_ALL_DATE = "2026-02-24"
 DELETE_ALL_FLAG = "delete_all_deletes_alarm"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_LIMITS, REF_RULES, node_span
-from analyzers.tsutil import node_text, string_value
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIMITS, REF_RULES, node_span
+from durable_harden.analyzers.tsutil import node_text, string_value
 
 TEST_MARKERS = (".test.", ".spec.", "/test/", "/tests/", "/__tests__/")
 

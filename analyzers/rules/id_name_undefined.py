@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._bindings import UNNAMED_ID_METHODS, accesses_to
-from analyzers.rules._common import REF_CHANGELOG, REF_RULES, node_span
-from analyzers.tsutil import node_text, normalize_expr, walk_type
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._bindings import UNNAMED_ID_METHODS, accesses_to
+from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_RULES, node_span
+from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
 DOCS = RuleDocs(
     what="""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_CHANGELOG, REF_LIMITS, REF_MIGRATIONS
-from analyzers.rules._git import head_version
-from analyzers.wrangler import ConfigError, KeyPath, WranglerConfig, load_config
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_LIMITS, REF_MIGRATIONS
+from durable_harden.analyzers.rules._git import head_version
+from durable_harden.analyzers.wrangler import ConfigError, KeyPath, WranglerConfig, load_config
 
 DOCS = RuleDocs(
     what="""

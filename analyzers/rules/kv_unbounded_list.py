@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_LIMITS, REF_RULES, REF_STATE, node_span
-from analyzers.rules._kv import BATCH_LIMIT, KvCall, kv_calls
-from analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, walk_type
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIMITS, REF_RULES, REF_STATE, node_span
+from durable_harden.analyzers.rules._kv import BATCH_LIMIT, KvCall, kv_calls
+from durable_harden.analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, walk_type
 
 DOCS = RuleDocs(
     what="""

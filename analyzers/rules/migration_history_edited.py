@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_MIGRATIONS
-from analyzers.rules.kv_backed_class import _committed, migration_lists
-from analyzers.wrangler import KeyPath, WranglerConfig
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_MIGRATIONS
+from durable_harden.analyzers.rules.kv_backed_class import _committed, migration_lists
+from durable_harden.analyzers.wrangler import KeyPath, WranglerConfig
 
 CLASS_LISTS = ("new_sqlite_classes", "new_classes")
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._bindings import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._bindings import (
     NAMED_ID_METHODS,
     StubCall,
     accesses_to,
@@ -18,9 +18,9 @@ from analyzers.rules._bindings import (
     stub_calls,
     stub_expressions,
 )
-from analyzers.rules._common import REF_CHANGELOG, REF_RULES, node_span
-from analyzers.source import SourceFile
-from analyzers.tsutil import node_text, normalize_expr, walk_type
+from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_RULES, node_span
+from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
 # where, what, related, data
 Hit = tuple[SourceFile, Node, str, list[Related], dict[str, object]]

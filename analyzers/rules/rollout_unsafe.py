@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_CHANGELOG, REF_GRADUAL, node_span
-from analyzers.rules._git import head_version
-from analyzers.tsutil import node_text, normalize_expr, walk_type
-from analyzers.wrangler import ConfigError, WranglerConfig, load_config
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_GRADUAL, node_span
+from durable_harden.analyzers.rules._git import head_version
+from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
+from durable_harden.analyzers.wrangler import ConfigError, WranglerConfig, load_config
 
 REF_VERSIONS_DEPLOY = "https://developers.cloudflare.com/workers/wrangler/commands/#versions-deploy"
 

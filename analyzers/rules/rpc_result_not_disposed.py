@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._bindings import stub_calls
-from analyzers.rules._common import REF_RULES, node_span
-from analyzers.tsutil import node_text, walk_type
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._bindings import stub_calls
+from durable_harden.analyzers.rules._common import REF_RULES, node_span
+from durable_harden.analyzers.tsutil import node_text, walk_type
 
 DOCS = RuleDocs(
     what="""

@@ -7,12 +7,12 @@ import difflib
 import re
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_RULES, REF_SQL, REF_SQLITE_ALTER
-from analyzers.rules._sql import DATA_KINDS, alias_map, create_span
-from analyzers.schema import Schema
-from analyzers.sql import SqlStatement
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_RULES, REF_SQL, REF_SQLITE_ALTER
+from durable_harden.analyzers.rules._sql import DATA_KINDS, alias_map, create_span
+from durable_harden.analyzers.schema import Schema
+from durable_harden.analyzers.sql import SqlStatement
 
 DOCS = RuleDocs(
     what="""

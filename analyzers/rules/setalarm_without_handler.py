@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._alarms import has_alarm_handler, member_of, storage_calls
-from analyzers.rules._common import REF_ALARMS, node_span
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._alarms import has_alarm_handler, member_of, storage_calls
+from durable_harden.analyzers.rules._common import REF_ALARMS, node_span
 
 # Methods that look like the alarm's work under another name (`onAlarm`, `handleAlarm` …).
 _HANDLER_NAME = re.compile(r"^(on|handle|run|process|do)?_?alarms?(handler|callback|fired)?$", re.I)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_SQL
-from analyzers.rules._sqlexec import binding_args, exec_groups, params_of
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_SQL
+from durable_harden.analyzers.rules._sqlexec import binding_args, exec_groups, params_of
 
 DOCS = RuleDocs(
     what="""

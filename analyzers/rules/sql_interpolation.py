@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from sqlglot.tokens import Token, TokenType
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_RULES, REF_SQL
-from analyzers.rules._sqlexec import tokens
-from analyzers.sql import SqlStatement, Substitution
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_RULES, REF_SQL
+from durable_harden.analyzers.rules._sqlexec import tokens
+from durable_harden.analyzers.sql import SqlStatement, Substitution
 
 DOCS = RuleDocs(
     what="""

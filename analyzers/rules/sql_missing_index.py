@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_LIMITS, REF_SQL, REF_SQLITE_EQP
-from analyzers.rules._sql import (
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL, REF_SQLITE_EQP
+from durable_harden.analyzers.rules._sql import (
     QUERY_KINDS,
     TableUse,
     alias_map,
@@ -19,8 +19,8 @@ from analyzers.rules._sql import (
     table_reference_span,
     table_uses,
 )
-from analyzers.schema import Schema
-from analyzers.sql import SqlStatement
+from durable_harden.analyzers.schema import Schema
+from durable_harden.analyzers.sql import SqlStatement
 
 DOCS = RuleDocs(
     what="""

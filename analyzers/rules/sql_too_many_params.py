@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from sqlglot.tokens import TokenType
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_LIMITS, REF_SQL
-from analyzers.rules._sqlexec import binding_args, params_of, tokens
-from analyzers.sql import SqlStatement, Substitution
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL
+from durable_harden.analyzers.rules._sqlexec import binding_args, params_of, tokens
+from durable_harden.analyzers.sql import SqlStatement, Substitution
 
 MAX_PARAMS = 100
 

@@ -10,14 +10,22 @@ from pathlib import Path
 from sqlglot import exp
 from tree_sitter import Node
 
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_LIMITS, REF_RULES, REF_SQL
-from analyzers.rules._sql import alias_map, insert_head_span, inserted_table, table_uses
-from analyzers.rules.unbounded_table_growth import _bounded_key_insert, _is_bookkeeping
-from analyzers.schema import Schema
-from analyzers.sql import SqlStatement
-from analyzers.tsutil import FUNCTION_TYPES, enclosing, node_text, walk_type
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIMITS, REF_RULES, REF_SQL
+from durable_harden.analyzers.rules._sql import (
+    alias_map,
+    insert_head_span,
+    inserted_table,
+    table_uses,
+)
+from durable_harden.analyzers.rules.unbounded_table_growth import (
+    _bounded_key_insert,
+    _is_bookkeeping,
+)
+from durable_harden.analyzers.schema import Schema
+from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.tsutil import FUNCTION_TYPES, enclosing, node_text, walk_type
 
 DOCS = RuleDocs(
     what="""

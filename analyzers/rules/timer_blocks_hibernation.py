@@ -7,17 +7,17 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import (
     REF_ALARMS,
     REF_CHANGELOG,
     REF_LIFECYCLE,
     functions_called_from,
     node_span,
 )
-from analyzers.tsutil import call_args, node_text, normalize_expr, walk_type
+from durable_harden.analyzers.tsutil import call_args, node_text, normalize_expr, walk_type
 
 TIMERS = {"setTimeout", "setInterval"}
 GLOBAL_RECEIVERS = {"", "globalThis", "self", "window"}

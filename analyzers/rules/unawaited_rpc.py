@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._bindings import all_stub_calls
-from analyzers.rules._common import REF_RULES, node_span
-from analyzers.tsutil import enclosing_function
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._bindings import all_stub_calls
+from durable_harden.analyzers.rules._common import REF_RULES, node_span
+from durable_harden.analyzers.tsutil import enclosing_function
 
 DOCS = RuleDocs(
     what="""

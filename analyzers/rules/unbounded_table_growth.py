@@ -7,20 +7,26 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from analyzers.classes import DurableObjectClass
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_ALARMS, REF_LIMITS, REF_RULES, REF_SQL, REF_SQLITE_ALTER
-from analyzers.rules._sql import (
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import (
+    REF_ALARMS,
+    REF_LIMITS,
+    REF_RULES,
+    REF_SQL,
+    REF_SQLITE_ALTER,
+)
+from durable_harden.analyzers.rules._sql import (
     create_span,
     deletes_dynamic_table,
     insert_head_span,
     inserted_table,
     pruned_tables,
 )
-from analyzers.schema import Schema, is_reserved_table
-from analyzers.sql import SqlStatement
-from analyzers.tsutil import callee_parts, walk_type
+from durable_harden.analyzers.schema import Schema, is_reserved_table
+from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.tsutil import callee_parts, walk_type
 
 DOCS = RuleDocs(
     what="""

@@ -7,10 +7,15 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_CHANGELOG, REF_RULES, REF_WEBSOCKETS, node_span
-from analyzers.tsutil import call_args, node_text, normalize_expr, walk_type
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import (
+    REF_CHANGELOG,
+    REF_RULES,
+    REF_WEBSOCKETS,
+    node_span,
+)
+from durable_harden.analyzers.tsutil import call_args, node_text, normalize_expr, walk_type
 
 # Codes that may be received but that `close()` throws on (workerd api/web-socket.c++).
 RESERVED_CODES = frozenset({"1004", "1005", "1006", "1015"})

@@ -6,11 +6,17 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_STATE, REF_WEBSOCKETS, node_span
-from analyzers.rules.websocket_close_handshake import params_of
-from analyzers.tsutil import call_args, node_text, normalize_expr, string_value, walk_type
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_STATE, REF_WEBSOCKETS, node_span
+from durable_harden.analyzers.rules.websocket_close_handshake import params_of
+from durable_harden.analyzers.tsutil import (
+    call_args,
+    node_text,
+    normalize_expr,
+    string_value,
+    walk_type,
+)
 
 DOCS = RuleDocs(
     what="""

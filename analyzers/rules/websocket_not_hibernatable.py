@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_LIFECYCLE, REF_STATE, REF_WEBSOCKETS, node_span
-from analyzers.rules._upgrade_request import upgrade_url
-from analyzers.rules._websocket import LISTENER_EVENTS, SocketUse, ctx_expression, server_sockets
-from analyzers.tsutil import node_text, normalize_expr
+from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import (
+    REF_LIFECYCLE,
+    REF_STATE,
+    REF_WEBSOCKETS,
+    node_span,
+)
+from durable_harden.analyzers.rules._upgrade_request import upgrade_url
+from durable_harden.analyzers.rules._websocket import (
+    LISTENER_EVENTS,
+    SocketUse,
+    ctx_expression,
+    server_sockets,
+)
+from durable_harden.analyzers.tsutil import node_text, normalize_expr
 
 DOCS = RuleDocs(
     what="""

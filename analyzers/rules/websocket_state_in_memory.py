@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from analyzers.findings import Finding, Rule, RuleDocs, Severity
-from analyzers.model import ProjectModel
-from analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS, node_span
-from analyzers.tsutil import node_text, normalize_expr, walk_type
+from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS, node_span
+from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
 _SOCKET_COLLECTION = re.compile(r"^(Map|WeakMap|Set|WeakSet)\s*<\s*WebSocket\s*[,>]")
 

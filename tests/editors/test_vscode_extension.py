@@ -28,11 +28,11 @@ from typing import Any
 import pytest
 from lsprotocol import types as lsp
 
-from analyzers.findings import Severity
-from analyzers.settings_file import KEYS, normalize
-from analyzers.wrangler import CONFIG_NAMES
-from server import lsp as server_lsp
-from server import lsp_engine
+from durable_harden.analyzers.findings import Severity
+from durable_harden.analyzers.settings_file import KEYS, normalize
+from durable_harden.analyzers.wrangler import CONFIG_NAMES
+from durable_harden.server import lsp as server_lsp
+from durable_harden.server import lsp_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 EXT = ROOT / "editors" / "vscode"
@@ -267,7 +267,7 @@ def test_interpreter_command_starts_the_server_with_the_default_settings(
     props = manifest["contributes"]["configuration"]["properties"]
     options = {k: props[f"{section}.{k}"]["default"] for k in bundle_exports["SERVER_KEYS"]}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"],
+        [sys.executable, "-m", "durable_harden", "serve"],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

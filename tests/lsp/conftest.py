@@ -20,7 +20,7 @@ EXAMPLES = ROOT / "examples"
 PROFILES = ["visual-studio-code", "neovim@v0.9.1", "neovim@v0.11.0", "emacs"]
 
 SERVER = ClientServerConfig(
-    server_command=[sys.executable, "-m", "server.cli", "serve"],
+    server_command=[sys.executable, "-m", "durable_harden", "serve"],
     server_env=None,
 )
 
@@ -193,8 +193,8 @@ async def diagnostics(
 def apply_text_edits(text: str, edits: list[lsp.TextEdit], encoding: str) -> str:
     """Apply LSP text edits (positions in `encoding`) to text, as an editor would: inserts at
     the same position keep their order in the array (LSP), so the sort is by position only."""
-    from analyzers.source import LineIndex
-    from server.documents import to_offset
+    from durable_harden.analyzers.source import LineIndex
+    from durable_harden.server.documents import to_offset
 
     data = text.encode()
     lines = LineIndex(data)

@@ -8,7 +8,7 @@ import pytest
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from analyzers.source import parse_source
+from durable_harden.analyzers.source import parse_source
 from tests.lsp.conftest import (
     apply_text_edits,
     copy_example,

@@ -11,7 +11,7 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from analyzers.source import parse_source
+from durable_harden.analyzers.source import parse_source
 from tests.lsp.conftest import (
     DO_FILE,
     SERVER,

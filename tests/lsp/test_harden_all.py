@@ -19,9 +19,9 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient, client_capabilities
 
-from analyzers.source import LineIndex
-from server.documents import to_offset
-from server.lsp_harden import HARDEN_ALL_COMMAND, HARDEN_KIND, REPORT_NAME
+from durable_harden.analyzers.source import LineIndex
+from durable_harden.server.documents import to_offset
+from durable_harden.server.lsp_harden import HARDEN_ALL_COMMAND, HARDEN_KIND, REPORT_NAME
 from tests.lsp.conftest import EXAMPLES, ROOT, SERVER, attach, encoding_of, open_doc
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -51,7 +51,7 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     target = tmp_path_factory.mktemp("cli") / EXAMPLE
     shutil.copytree(EXAMPLES / EXAMPLE, target)
     done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "harden", "--unsafe-fixes", "--yes", str(target)],
+        [sys.executable, "-m", "durable_harden", "harden", "--unsafe-fixes", "--yes", str(target)],
         cwd=ROOT,
         capture_output=True,
         text=True,

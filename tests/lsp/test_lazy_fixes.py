@@ -16,13 +16,13 @@ import pytest
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from analyzers.analysis import Settings, analyze_paths
-from analyzers.findings import Finding
-from analyzers.source import LineIndex
-from codeactions import Fix, apply_edits, fixes_for
-from codeactions.suppress import disable_for_file, disable_for_line
-from server.lsp import PYGLS_RPC_LOGGER, FinishedCancelFilter, quiet_pygls_logs
-from server.lsp import server as lsp_server
+from durable_harden.analyzers.analysis import Settings, analyze_paths
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.source import LineIndex
+from durable_harden.codeactions import Fix, apply_edits, fixes_for
+from durable_harden.codeactions.suppress import disable_for_file, disable_for_line
+from durable_harden.server.lsp import PYGLS_RPC_LOGGER, FinishedCancelFilter, quiet_pygls_logs
+from durable_harden.server.lsp import server as lsp_server
 from tests.lsp.conftest import apply_text_edits, copy_example, diagnostics, encoding_of, open_doc
 
 ASYNC = pytest.mark.asyncio(loop_scope="module")

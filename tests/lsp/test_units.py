@@ -7,19 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.analysis import Settings, analyze_paths
-from analyzers.findings import Severity
-from analyzers.settings_file import (
+from durable_harden.analyzers.analysis import Settings, analyze_paths
+from durable_harden.analyzers.findings import Severity
+from durable_harden.analyzers.settings_file import (
     SettingsError,
     apply,
     find_settings_file,
     parse_settings_file,
     settings_for,
 )
-from analyzers.source import LineIndex, changed_region, parse_source, reparse
-from codeactions import apply_edits, fixes_for
-from codeactions.suppress import disable_for_file, disable_for_line
-from server.documents import to_offset, to_position
+from durable_harden.analyzers.source import LineIndex, changed_region, parse_source, reparse
+from durable_harden.codeactions import apply_edits, fixes_for
+from durable_harden.codeactions.suppress import disable_for_file, disable_for_line
+from durable_harden.server.documents import to_offset, to_position
 from tests.lsp.conftest import DO_FILE, WRANGLER
 
 
@@ -120,7 +120,7 @@ def test_settings_values_and_errors(tmp_path: Path):
 
 
 def test_cli_reads_the_settings_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    from server.cli import main
+    from durable_harden.server.cli import main
 
     (tmp_path / "src").mkdir()
     (tmp_path / "wrangler.jsonc").write_text(WRANGLER)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analyzers.source import parse_source
-from codeactions import fixes_for
+from durable_harden.analyzers.source import parse_source
+from durable_harden.codeactions import fixes_for
 from tests.rules._support import FIXTURES, apply_fix, flagged, line_of, run
 from tests.rules._support import copy_case as fixture
 from tests.rules._support import span_text as text_of

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from analyzers.findings import Finding
-from analyzers.source import parse_source
-from codeactions import fixes_for
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.source import parse_source
+from durable_harden.codeactions import fixes_for
 from tests.rules._support import EXAMPLES, FIXTURES, ROOT, apply_fix, line_of, run
 
 MARKER = "// flagged"

@@ -60,8 +60,8 @@ def check_examples(rule_id: str) -> None:
 
 
 def error_nodes(data: bytes, path: Path) -> int:
-    from analyzers.source import parse_source
-    from analyzers.tsutil import walk
+    from durable_harden.analyzers.source import parse_source
+    from durable_harden.analyzers.tsutil import walk
 
     source = parse_source(path, data)
     return sum(1 for n in walk(source.root) if n.type == "ERROR" or n.is_missing)
@@ -71,8 +71,8 @@ def fix_all(rule_id: str, root: Path, unsafe: bool = False, rounds: int = 4) -> 
     """Apply the rule's fixes on disk, round by round, until nothing is offered. Returns how
     many fixes were applied. Identical edits are merged; an edit overlapping an accepted one
     waits for the next round."""
-    from codeactions import apply_edits, fixes_for
-    from codeactions.fix import Edit
+    from durable_harden.codeactions import apply_edits, fixes_for
+    from durable_harden.codeactions.fix import Edit
 
     applied = 0
     for _ in range(rounds):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from analyzers.analysis import Settings, analyze_paths
-from analyzers.findings import Finding
-from analyzers.model import ProjectModel
-from codeactions import Edit, Fix, apply_edits
+from durable_harden.analyzers.analysis import Settings, analyze_paths
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.codeactions import Edit, Fix, apply_edits
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ INDEX = "CREATE INDEX IF NOT EXISTS idx__alarm_schedule_due_at ON _alarm_schedul
 
 def _harden(root: Path) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "server.cli", "harden", "--unsafe-fixes", "--yes", str(root)],
+        [sys.executable, "-m", "durable_harden", "harden", "--unsafe-fixes", "--yes", str(root)],
         capture_output=True,
         text=True,
         timeout=300,

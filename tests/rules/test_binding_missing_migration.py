@@ -7,9 +7,9 @@ from pathlib import Path
 import json5
 import pytest
 
-from analyzers.rules._bindings import declared_classes
-from analyzers.wrangler import load_config
-from codeactions import Fix, fixes_for
+from durable_harden.analyzers.rules._bindings import declared_classes
+from durable_harden.analyzers.wrangler import load_config
+from durable_harden.codeactions import Fix, fixes_for
 from tests.rules._config_support import apply_fix, fix_all, fixture, line_of, run, text_of
 
 RULE = "binding-missing-migration"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codeactions import fixes_for
+from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import fixture, line_of, run, text_of
 
 RULE = "global-singleton"

@@ -3,7 +3,7 @@ line; the correct code beside them is not."""
 
 from __future__ import annotations
 
-from analyzers.analysis import Settings, analyze_paths
+from durable_harden.analyzers.analysis import Settings, analyze_paths
 from tests.examples_expected import EXPECTED, MUST_NOT_FLAG
 from tests.rules._hibernation_support import EXAMPLES, line_of
 
@@ -29,7 +29,7 @@ def _line(rel: str, snippet: str) -> int:
 
 
 def _findings() -> dict[tuple[str, int], list[str]]:
-    from analyzers.rules import all_rules
+    from durable_harden.analyzers.rules import all_rules
 
     known = {r.id for r in all_rules()}
     result = analyze_paths([EXAMPLES], Settings(select=sorted(MINE & known)))

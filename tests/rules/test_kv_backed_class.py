@@ -7,8 +7,8 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-from analyzers.findings import Severity
-from codeactions import fixes_for
+from durable_harden.analyzers.findings import Severity
+from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import apply_fix, fixture, line_of, run, text_of
 
 RULE = "kv-backed-class"

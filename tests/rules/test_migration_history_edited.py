@@ -10,7 +10,7 @@ from pathlib import Path
 import json5
 import pytest
 
-from codeactions import fixes_for
+from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import apply_fix, fix_all, run
 
 RULE = "migration-history-edited"

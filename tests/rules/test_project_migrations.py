@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from tree_sitter import Node
 
-from analyzers.model import ProjectModel
-from analyzers.tsutil import call_args, node_text, string_value, walk_type
-from codeactions import fixes_for
-from codeactions._migrations import (
+from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.tsutil import call_args, node_text, string_value, walk_type
+from durable_harden.codeactions import fixes_for
+from durable_harden.codeactions._migrations import (
     CannotMigrate,
     Mechanism,
     Step,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.wrangler import load_config
-from codeactions import fixes_for
-from codeactions.rollout_unsafe import deploy_script
+from durable_harden.analyzers.wrangler import load_config
+from durable_harden.codeactions import fixes_for
+from durable_harden.codeactions.rollout_unsafe import deploy_script
 from tests.rules._config_support import apply_fix, fix_all, fixture, line_of, run, text_of
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
@@ -485,9 +485,9 @@ def test_rollout_path_fix_without_package_json_runs_the_script_with_bash(tmp_pat
 
 
 def test_harden_chat_room_adds_the_rollout_path(tmp_path: Path) -> None:
-    from codeactions.harden_outputs import render_report, verify_commands
-    from codeactions.plan import UNSAFE_NOT_REQUESTED, plan_workspace
-    from server.writer import write_all
+    from durable_harden.codeactions.harden_outputs import render_report, verify_commands
+    from durable_harden.codeactions.plan import UNSAFE_NOT_REQUESTED, plan_workspace
+    from durable_harden.server.writer import write_all
 
     root = tmp_path / "chat-room"
     shutil.copytree(EXAMPLES / "chat-room", root)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import json5
 
-from codeactions import fixes_for
+from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import apply_fix, fixture, run
 
 RULE = "rpc-compat-date"

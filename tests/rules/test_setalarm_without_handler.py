@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codeactions import Safety, fixes_for
+from durable_harden.codeactions import Safety, fixes_for
 from tests.rules._hibernation_support import (
     FIXTURES,
     check_fix_fixture,

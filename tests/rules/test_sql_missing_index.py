@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from codeactions import fixes_for
+from durable_harden.codeactions import fixes_for
 from tests.rules._sql_support import (
     EXAMPLES,
     FIXTURES,
@@ -133,8 +133,8 @@ def test_no_fix_when_the_create_is_a_one_time_migration_step(tmp_path: Path) -> 
 
 
 def test_no_fix_when_an_existing_index_already_has_those_columns(tmp_path: Path) -> None:
-    from analyzers.rules._sql import TableUse
-    from codeactions.sql_missing_index import provided
+    from durable_harden.analyzers.rules._sql import TableUse
+    from durable_harden.codeactions.sql_missing_index import provided
 
     root = copy_case(RULE, "clean", tmp_path)
     _, model = run(RULE, root)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codeactions import fixes_for
+from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import (
     fix_all,
     fixture,

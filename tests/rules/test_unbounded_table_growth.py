@@ -6,7 +6,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from codeactions import fixes_for
+from durable_harden.codeactions import fixes_for
 from tests.rules._sql_support import (
     EXAMPLES,
     assert_settled,

@@ -341,7 +341,7 @@ def verified_rules(test_file: Path) -> list[str]:
 
 def durable_harden_command() -> list[str]:
     """The CLI of this checkout, run by the interpreter running pytest."""
-    return [sys.executable, "-m", "server.cli"]
+    return [sys.executable, "-m", "durable_harden"]
 
 
 def harden_unavailable() -> str | None:

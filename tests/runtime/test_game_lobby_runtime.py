@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.analysis import Settings, analyze_paths
-from codeactions import Edit, apply_edits, fixes_for
+from durable_harden.analyzers.analysis import Settings, analyze_paths
+from durable_harden.codeactions import Edit, apply_edits, fixes_for
 
 from .conftest import record
 from .harness import HARDENED, HardenReport, RuntimeProject
