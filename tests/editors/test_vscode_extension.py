@@ -32,7 +32,7 @@ from durable_harden.analyzers.findings import Severity
 from durable_harden.analyzers.settings_file import KEYS, normalize
 from durable_harden.analyzers.wrangler import CONFIG_NAMES
 from durable_harden.server import lsp as server_lsp
-from durable_harden.server import lsp_engine
+from durable_harden.server.lsp import engine as lsp_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 EXT = ROOT / "editors" / "vscode"
@@ -208,7 +208,9 @@ def test_settings_match_what_the_server_reads(manifest: dict[str, Any], bundle_e
     # every key sent is one the server understands (rule settings, or editor-only ones)
     assert server_keys <= set(KEYS) | set(server_lsp.EDITOR_ONLY)
     # the section the server asks for in workspace/configuration is the one the middleware answers
-    source = Path(server_lsp.__file__).read_text(encoding="utf-8")
+    source = "".join(
+        p.read_text(encoding="utf-8") for p in sorted(Path(server_lsp.__file__).parent.glob("*.py"))
+    )
     asked = set(re.findall(r'ConfigurationItem\(section="([^"]+)"\)', source))
     assert asked == {bundle_exports["SERVER_SECTION"]}
     # defaults are the server's own defaults
