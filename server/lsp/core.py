@@ -400,8 +400,34 @@ def on_shutdown(ls: DurableHardenServer, params: Any) -> None:
     ls.executor.shutdown(wait=False, cancel_futures=True)
 
 
+def debug_state(ls: DurableHardenServer, params: Any) -> dict[str, int]:
+    """`durable-harden/debugState`: the size of everything the server keeps between messages
+    (for tests and bug reports: none of it may grow with the number of edits)."""
+    engine = ls.engine
+    protocol: Any = ls.protocol
+    return {
+        "docs": len(ls.docs),
+        "logged": len(ls.logged),
+        "latest": len(ls.latest),
+        "generation": len(ls.generation),
+        "delivered": len(ls.delivered),
+        "timers": len(ls.timers),
+        "running": len(ls.running),
+        "engine.disk": len(engine.disk),
+        "engine.open": len(engine.open_parsed),
+        "engine.discovered": len(engine.discovered),
+        "engine.roots": len(engine.roots),
+        "fixes": sum(len(a._fixes) for a in ls.latest.values()),
+        "requests": len(protocol._request_futures),
+        "result_types": len(protocol._result_types),
+        "progress_tokens": len(ls.work_done_progress.tokens),
+        "work_done_tokens": len(getattr(protocol, "work_done_tokens", {})),
+    }
+
+
 def register(server: DurableHardenServer) -> None:
     server.feature(lsp.INITIALIZE)(on_initialize)
+    server.feature("durable-harden/debugState")(debug_state)
     server.feature(lsp.SHUTDOWN)(on_shutdown)
 
 

@@ -5,6 +5,8 @@
   that ends the server). The server says so (`window/showMessage` + log), skips the body up to
   the next `Content-Length:` header and keeps serving; that message gets no reply (its id was
   never read).
+- Futures of notifications are forgotten once done (pygls kept every one: memory grew with
+  each keystroke).
 - A request whose params do not fit its method's type (e.g. `textDocument/hover` with
   `params: null`) is answered with InvalidParams (-32602); pygls raised inside its JSON decoder
   and sent nothing, so the client waited forever. A notification with bad params is logged.
@@ -144,6 +146,28 @@ class Protocol(LanguageServerProtocol):
                 return _Answered()
             log.warning("ignored %r: its params do not fit the method", method)
             return _Answered()
+
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """pygls files the future of every generator or coroutine handler under `msg_id` in
+        `_request_futures` and only a request's reply takes it out: each notification (every
+        didChange: its builtin is a generator) left a future, its generator and its params
+        behind (~7 KB per keystroke, forever). Each future now leaves when it is done."""
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+
+            def forget(done: Any, key: Any = msg_id) -> None:
+                if self._request_futures.get(key) is done:
+                    del self._request_futures[key]
+
+            future.add_done_callback(forget)
 
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _Answered):
