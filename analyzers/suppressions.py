@@ -11,7 +11,7 @@ from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.source import LineIndex
 
 DIRECTIVE = re.compile(
-    rb"(?://|#|/\*)\s*durable-harden-ignore(?P<file>-file)?(?:[ \t]+(?P<rules>[a-z0-9\-, \t*]+?))?[ \t]*(?::(?P<reason>[^\n]*))?$",
+    rb"(?://|#|/\*)\s*durable-harden-ignore(?P<file>-file)?(?:[ \t]+(?P<rules>[a-z0-9\-, \t*]+?))?[ \t]*(?::(?P<reason>[^\r\n]*))?(?=[\r\n]|\Z)",
     re.M,
 )
 

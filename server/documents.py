@@ -60,8 +60,10 @@ def to_position(lines: LineIndex, offset: int, encoding: str) -> tuple[int, int]
     """Byte offset -> (line, character) in `encoding`."""
     offset = max(0, min(offset, len(lines.data)))
     row = lines.row_of(offset)
-    start = lines.line_starts[row]
-    return row, column_units(lines.data[start:offset], encoding)
+    start, end = _line_span(lines, row)
+    # an offset inside the line break (between \r and \n: tree-sitter's comment ends there) is
+    # the end of the line: the protocol has no position inside a break
+    return row, column_units(lines.data[start : min(offset, end)], encoding)
 
 
 def to_offset(lines: LineIndex, line: int, character: int, encoding: str) -> int:

@@ -286,9 +286,18 @@ class DurableHardenServer(LanguageServer):
             return None
         loop = asyncio.get_running_loop()
         caps = self.caps
-        analysis = await loop.run_in_executor(
-            self.executor, self._analyze_on_worker, root, inputs, caps
-        )
+        try:
+            analysis = await loop.run_in_executor(
+                self.executor, self._analyze_on_worker, root, inputs, caps
+            )
+        except Exception as exc:  # an analyzer bug: said once, and the server keeps serving
+            log.warning("analysis of %s failed", root, exc_info=True)
+            self.log_once(
+                root,
+                f"analysis failed, no diagnostics for this project until its text changes: "
+                f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
+            )
+            return None
         for problem in analysis.problems:
             self.log_once(problem.path, problem.message)
         self.latest[root] = analysis

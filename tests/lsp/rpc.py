@@ -183,6 +183,12 @@ def utf16_units(text: str) -> int:
     return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
 
 
+def canonical(text: str) -> str:
+    """A text as a UTF-16 editor holds it: a high surrogate followed by a low one is one
+    character (Python keeps "\\ud800" + "\\udc00" as two; JSON and JavaScript join them)."""
+    return text.encode("utf-16-le", errors="surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
 def client_apply(text: str, start: tuple[int, int], end: tuple[int, int], new: str) -> str:
     """Apply an edit the way VS Code's model does: UTF-16 positions, \\n \\r\\n \\r lines, a
     position past a line's end clamped to it, past the last line to the end."""
