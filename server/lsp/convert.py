@@ -243,11 +243,14 @@ class EditBuilder:
         self.document_changes.append(
             lsp.CreateFile(uri=uri, options=options, annotation_id=annotation)
         )
-        start = lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0))
+        # the whole (empty) new document, its one empty line included: an end past the last
+        # line is the document's end (LSP), and Neovim then drops the empty line it holds for an
+        # empty buffer (else `:w` writes the new file with an extra blank line at its end)
+        whole = lsp.Range(lsp.Position(0, 0), lsp.Position(1, 0))
         insert: lsp.TextEdit = (
-            lsp.AnnotatedTextEdit(annotation_id=annotation, range=start, new_text=text)
+            lsp.AnnotatedTextEdit(annotation_id=annotation, range=whole, new_text=text)
             if annotation is not None
-            else lsp.TextEdit(range=start, new_text=text)
+            else lsp.TextEdit(range=whole, new_text=text)
         )
         self.document_changes.append(
             lsp.TextDocumentEdit(
