@@ -6,6 +6,7 @@ a diagnostic computed for another version is refused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -149,7 +150,9 @@ def fix_all_edits(analysis: Analysis, doc: Document) -> list[Edit]:
     return chosen
 
 
-def _diagnostic_for(finding: Finding, diagnostics: list[lsp.Diagnostic]) -> lsp.Diagnostic | None:
+def _diagnostic_for(
+    finding: Finding, diagnostics: Sequence[lsp.Diagnostic]
+) -> lsp.Diagnostic | None:
     for diag in diagnostics:
         if str(diag.code) == finding.rule_id:
             data = diag.data if isinstance(diag.data, dict) else {}

@@ -193,7 +193,7 @@ class EditBuilder:
         self.caps = caps
         self.roots = [r.resolve() for r in roots]
         self.document_changes: list[Any] = []
-        self.changes: dict[str, list[lsp.TextEdit]] = {}
+        self.changes: dict[str, list[lsp.TextEdit | lsp.AnnotatedTextEdit]] = {}
         self.annotations: dict[str, lsp.ChangeAnnotation] = {}
         self.outside: list[Path] = []
         self.count = 0
@@ -207,7 +207,11 @@ class EditBuilder:
         return True
 
     def edit(
-        self, path: Path, uri: str, version: int | None, edits: Sequence[lsp.TextEdit]
+        self,
+        path: Path,
+        uri: str,
+        version: int | None,
+        edits: Sequence[lsp.TextEdit | lsp.AnnotatedTextEdit],
     ) -> None:
         if not self.check(path):
             return
@@ -247,7 +251,7 @@ class EditBuilder:
         # line is the document's end (LSP), and Neovim then drops the empty line it holds for an
         # empty buffer (else `:w` writes the new file with an extra blank line at its end)
         whole = lsp.Range(lsp.Position(0, 0), lsp.Position(1, 0))
-        insert: lsp.TextEdit = (
+        insert: lsp.TextEdit | lsp.AnnotatedTextEdit = (
             lsp.AnnotatedTextEdit(annotation_id=annotation, range=whole, new_text=text)
             if annotation is not None
             else lsp.TextEdit(range=whole, new_text=text)
@@ -269,7 +273,8 @@ class EditBuilder:
         # plain `changes` for a client that did not ask for `documentChanges`, unless the edit
         # creates files (only offered to a client listing the `create` resource operation)
         if not self.caps.document_changes and not self.creates:
-            return lsp.WorkspaceEdit(changes=self.changes)
+            # annotated edits exist only with documentChanges: these are plain TextEdits
+            return lsp.WorkspaceEdit(changes=self.changes)  # type: ignore[arg-type]
         return lsp.WorkspaceEdit(
             document_changes=self.document_changes,
             change_annotations=self.annotations

@@ -16,7 +16,8 @@ Flow of one run:
    - the client can create files (`documentChanges` with resource operation `create`; Neovim
      lists `create` without `documentChanges: true`, which we read as support): ONE
      `workspace/applyEdit` with every change and every new file (server/lsp/harden_edit.py);
-     the editor may leave files unsaved, and the summary says so;
+     the editor may leave files unsaved, and the summary says so. The folders of new files are
+     made first (empty; removed again when the edit is declined): Neovim 0.7 cannot;
    - otherwise the server writes every file itself (atomically, confined), after checking that
      no open buffer among them has unsaved changes (it would be overwritten), and the summary
      says the files are on disk;
@@ -289,6 +290,26 @@ def _unsaved(changed: dict[Path, Any], snapshot: dict[Path, OpenSnapshot]) -> li
     return out
 
 
+def _make_folders(created: list[Path]) -> list[Path]:
+    """The missing folders of new files, made before the client creates the files: Neovim 0.7's
+    CreateFile does not make them (it fails, after applying the edits before it). Only folders
+    (empty, inside the workspace: the paths were confined before); deepest last."""
+    made: list[Path] = []
+    for path in sorted(created, key=str):
+        missing = [p for p in reversed(path.parents) if not p.exists()]
+        for folder in missing:
+            folder.mkdir()
+            made.append(folder)
+    return made
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Undo `_make_folders` when the edit was not applied (folders still empty only)."""
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 async def _run(
     ls: DurableHardenServer,
     options: _Options,
@@ -377,14 +398,21 @@ async def _run(
         except OutsideWorkspace as exc:  # checked above; a second line of defence
             return _refuse(ls, progress, f"durable-harden: {exc}; nothing was applied.")
         progress.report(f"applying {len(changed)} file change(s)", 90)
-        response = await ls.workspace_apply_edit_async(
-            lsp.ApplyWorkspaceEditParams(edit=built.edit, label="durable-harden: harden all")
-        )
+        folders = _make_folders(result.created)
+        try:
+            response = await ls.workspace_apply_edit_async(
+                lsp.ApplyWorkspaceEditParams(edit=built.edit, label="durable-harden: harden all")
+            )
+        except Exception:
+            _remove_empty(folders)
+            raise
         if not response.applied:
+            _remove_empty(folders)
             reason = f" ({response.failure_reason})" if response.failure_reason else ""
             text = (
                 f"durable-harden: the editor did not apply the harden edit{reason}; "
-                "nothing was applied."
+                "nothing was applied by the server (changes your editor made before it failed "
+                "are in its unsaved buffers: undo them there)."
             )
             progress.end("nothing was applied")
             _show(ls, lsp.MessageType.Warning, text)

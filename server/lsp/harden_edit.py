@@ -318,7 +318,7 @@ def build_edit(
             builder.create(path, uri, after.decode("utf-8"), annotation=key)
             continue
         lines = LineIndex(before)
-        text_edits: list[lsp.TextEdit] = []
+        text_edits: list[lsp.TextEdit | lsp.AnnotatedTextEdit] = []
         shift = 0
         for start_byte, end_byte, new_text in minimal_edits(before, after):
             length = len(new_text.encode("utf-8"))

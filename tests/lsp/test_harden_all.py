@@ -290,7 +290,7 @@ async def test_declined_edit_is_reported(client: LanguageClient):
     assert len(client.applied) == 1  # type: ignore[attr-defined]
     assert tree(project) == original  # nothing written by the server either
     assert not (project / REPORT_NAME).exists()
-    shown = [m for m in client.messages if "nothing was applied" in m.message]
+    shown = [m for m in client.messages if "nothing was applied by the server" in m.message]
     assert shown and "declined in the preview" in shown[0].message
     assert shown[0].type == lsp.MessageType.Warning
 

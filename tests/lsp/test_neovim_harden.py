@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.lsp.conftest import EXAMPLES, ROOT, copy_example
-from tests.lsp.nvim_binaries import pyinstaller_nvim
+from tests.lsp.nvim_binaries import debian_nvim, pyinstaller_nvim
 
-NVIM = pyinstaller_nvim()
+NVIMS = {"0.7": debian_nvim(), "0.11+": pyinstaller_nvim()}
 REPORT = "durable-harden-report.md"
 
 
@@ -29,8 +29,11 @@ def tree(root: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.skipif(NVIM is None, reason="Neovim 0.11+ not installed (the `test` extra)")
-def test_neovim_harden_all_goes_through_the_editor(tmp_path: Path):
+@pytest.mark.parametrize("version", sorted(NVIMS))
+def test_neovim_harden_all_goes_through_the_editor(tmp_path: Path, version: str):
+    nvim = NVIMS[version]
+    if nvim is None:
+        pytest.skip(f"Neovim {version} not installed (apt-get install neovim; the `test` extra)")
     expected_root = tmp_path / "cli" / "chat-room"
     shutil.copytree(EXAMPLES / "chat-room", expected_root)
     done = subprocess.run(
@@ -70,18 +73,20 @@ def test_neovim_harden_all_goes_through_the_editor(tmp_path: Path):
     }
     run = subprocess.run(
         [
-            str(NVIM),
+            nvim,
             "--headless",
             "-u",
             "NONE",
-            "-l",
-            str(Path(__file__).parent / "nvim" / "harden.lua"),
+            "-c",  # not `-l`: Neovim 0.7 has no -l
+            f"luafile {Path(__file__).parent / 'nvim' / 'harden.lua'}",
+            "-c",  # reached only when the script stopped on a Lua error
+            "cquit 2",
         ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
-        timeout=150,
+        timeout=120,
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
