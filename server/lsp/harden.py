@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import traceback
-import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from pygls.uris import to_fs_path
 from durable_harden.server.documents import Document
 from durable_harden.server.lsp.convert import ClientCaps, OutsideWorkspace, confined
 from durable_harden.server.lsp.harden_edit import OpenSnapshot, build_edit
+from durable_harden.server.lsp.progress import Progress, planner_percentage
 
 if TYPE_CHECKING:
     from durable_harden.codeactions.plan import HardenPlan
@@ -150,72 +150,6 @@ def _options(ls: DurableHardenServer, args: tuple[Any, ...]) -> _Options:
     return options
 
 
-class _Progress:
-    """Work done progress, cancellable: on the client's `workDoneToken` when the request
-    carried one, else server-initiated (when the client supports it). Each report carries a
-    `percentage` that never goes down."""
-
-    def __init__(self, ls: DurableHardenServer, client_token: Any = None) -> None:
-        self.ls = ls
-        self.client_token = client_token
-        self.token: Any = None
-        self.future: Future[Any] | None = None
-        self.percentage = 0
-
-    async def begin(self, title: str) -> None:
-        token = self.client_token
-        if token is None:
-            if not self.ls.caps.work_done_progress:
-                return
-            token = f"durable-harden-harden-{uuid.uuid4().hex[:12]}"
-            try:
-                await self.ls.work_done_progress.create_async(token)
-            except Exception:
-                return
-        self.token = token
-        self.ls.work_done_progress.begin(
-            token,
-            lsp.WorkDoneProgressBegin(
-                title=title, cancellable=True, message="planning", percentage=0
-            ),
-        )
-        self.future = self.ls.work_done_progress.tokens.get(token)
-
-    def cancelled(self) -> bool:
-        return self.future is not None and self.future.cancelled()
-
-    def report(self, message: str, percentage: int | None = None) -> None:
-        if percentage is not None:
-            self.percentage = max(self.percentage, min(100, percentage))
-        if self.token is not None:
-            with contextlib.suppress(Exception):
-                self.ls.work_done_progress.report(
-                    self.token,
-                    lsp.WorkDoneProgressReport(message=message, percentage=self.percentage),
-                )
-
-    def end(self, message: str) -> None:
-        if self.token is not None:
-            token, self.token = self.token, None
-            with contextlib.suppress(Exception):
-                self.ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=message))
-            self.ls.work_done_progress.tokens.pop(token, None)
-
-
-def planner_percentage(message: str) -> int | None:
-    """The planner's step messages ("round N: ...", "generated tests ...") as a percentage of
-    the run: rounds take 5-80 (of at most MAX_ROUNDS), generated files 80, applying 90."""
-    from durable_harden.codeactions.plan import MAX_ROUNDS
-
-    if message.startswith("round "):
-        number = message[6:].split(":", 1)[0]
-        if number.isdigit():
-            return 5 + 75 * (int(number) - 1) // MAX_ROUNDS
-    if message.startswith("generated"):
-        return 80
-    return None
-
-
 class _Stop(Exception):
     pass
 
@@ -241,7 +175,7 @@ async def harden_all(ls: DurableHardenServer, *args: Any) -> dict[str, Any]:
         _show(ls, lsp.MessageType.Warning, "durable-harden: harden all is already running.")
         return {"applied": False, "summary": "already running"}
     _running = True
-    progress = _Progress(ls, client_token)
+    progress = Progress(ls, client_token)
     try:
         options = _options(ls, args)
         if not options.targets:
@@ -266,9 +200,7 @@ async def harden_all(ls: DurableHardenServer, *args: Any) -> dict[str, Any]:
         _running = False
 
 
-def _refuse(
-    ls: DurableHardenServer, progress: _Progress, text: str, **extra: Any
-) -> dict[str, Any]:
+def _refuse(ls: DurableHardenServer, progress: Progress, text: str, **extra: Any) -> dict[str, Any]:
     progress.end("nothing was applied")
     _show(ls, lsp.MessageType.Error, text)
     return {"applied": False, "summary": text, **extra}
@@ -313,7 +245,7 @@ def _remove_empty(folders: list[Path]) -> None:
 async def _run(
     ls: DurableHardenServer,
     options: _Options,
-    progress: _Progress,
+    progress: Progress,
     request: Future[Any] | None,
 ) -> dict[str, Any]:
     from durable_harden.codeactions.harden_outputs import render_report
