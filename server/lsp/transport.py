@@ -9,7 +9,9 @@
   each keystroke).
 - A request whose params do not fit its method's type (e.g. `textDocument/hover` with
   `params: null`) is answered with InvalidParams (-32602); pygls raised inside its JSON decoder
-  and sent nothing, so the client waited forever. A notification with bad params is logged.
+  and sent nothing, so the client waited forever. A notification with bad params is logged. A
+  client's response of the wrong shape reaches the waiting feature untyped (it used to be
+  dropped, and the feature waited forever).
 
 pygls reads headers with `readline()` and bodies with `readexactly(n)` from the reader it is
 given (pygls/io_.py `run_async`); `BoundedReader` is such a reader. Private pygls names used
@@ -27,10 +29,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import JsonRPCResponseMessage
 from pygls.protocol.language_server import lsp_method
 
 if TYPE_CHECKING:
@@ -133,8 +136,13 @@ class Protocol(LanguageServerProtocol):
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
             return super().structure_message(data)
-        except JsonRpcInvalidParams as exc:
+        except (JsonRpcInvalidParams, JsonRpcInternalError) as exc:
             method = data.get("method")
+            if "id" in data and method is None and "result" in data:
+                # the client's answer to one of our requests, of the wrong shape: hand it over
+                # untyped (the awaiting feature fails with a clear error) rather than never
+                log.warning("the client's response %s does not fit its request", data["id"])
+                return self._converter.structure(data, JsonRPCResponseMessage)
             if "id" in data and isinstance(method, str):
                 cause = exc.__cause__
                 detail = str(cause).splitlines()[0] if cause is not None else ""

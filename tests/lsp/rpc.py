@@ -48,6 +48,8 @@ class RpcServer:
         self.stderr: list[bytes] = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         self.encoding = encoding
+        # results for the server's requests, by method (else the defaults in `pump`)
+        self.answers: dict[str, Any] = {}
 
     # -- transport -----------------------------------------------------------------------------
     def _drain_stderr(self) -> None:
@@ -99,7 +101,9 @@ class RpcServer:
             raise ConnectionError("the server closed its output")
         if "method" in message and "id" in message:  # a request from the server
             result: Any = None
-            if message["method"] == "workspace/configuration":
+            if message["method"] in self.answers:
+                result = self.answers[message["method"]]
+            elif message["method"] == "workspace/configuration":
                 result = [None for _ in message["params"]["items"]]
             elif message["method"] == "workspace/applyEdit":
                 result = {"applied": False, "failureReason": "the fuzz client applies nothing"}

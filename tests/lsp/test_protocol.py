@@ -88,6 +88,38 @@ def test_request_with_invalid_params_gets_an_error_reply(server: RpcServer):
     assert server.request("durable-harden/documentText", {"uri": "file:///x.ts"})["result"] is None
 
 
+def test_a_client_answer_of_the_wrong_shape_fails_clearly(tmp_path: Path):
+    """applyEdit answered with a string: harden all answers (failed), not never."""
+    import shutil
+
+    from tests.lsp.conftest import EXAMPLES
+
+    project = tmp_path / "chat-room"
+    shutil.copytree(EXAMPLES / "chat-room", project)
+    rpc = RpcServer(project)
+    try:
+        rpc.initialize(
+            project,
+            {
+                "workspace": {
+                    "applyEdit": True,
+                    "workspaceEdit": {"documentChanges": True, "resourceOperations": ["create"]},
+                }
+            },
+        )
+        rpc.answers["workspace/applyEdit"] = "applied"
+        answer = rpc.request(
+            "workspace/executeCommand",
+            {"command": "durable-harden.hardenAll", "arguments": [{"unsafe": False}]},
+            timeout=90,
+        )
+        assert answer.get("error") is None, answer
+        assert answer["result"]["applied"] is False
+        assert rpc.alive()
+    finally:
+        rpc.close()
+
+
 # -- item 10: exit codes ---------------------------------------------------------------------------
 def test_exit_without_shutdown_returns_1(server: RpcServer):
     server.notify("exit", None)
