@@ -38,11 +38,10 @@ def change_document(
     ls: DurableHardenServer, params: lsp.DidChangeTextDocumentParams
 ) -> Document | None:
     doc = ls.docs.get(params.text_document.uri)
-    if doc is None:
-        ls.log(
-            f"didChange for {params.text_document.uri}, which is not open: ignored",
-            lsp.MessageType.Warning,
-        )
+    if doc is None:  # not open (a protocol error), or not a file (untitled:): not ours
+        uri = params.text_document.uri
+        if to_fs_path(uri) is not None:
+            ls.log_once(Path(uri), "didChange for a document that is not open: ignored")
         return None
     text = doc.text
     for change in params.content_changes:
