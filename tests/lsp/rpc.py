@@ -183,8 +183,17 @@ def line_starts(text: str) -> list[int]:
     return [0, *(m.end() for m in BREAK.finditer(text))]
 
 
+CODECS = {"utf-8": ("utf-8", 1), "utf-16": ("utf-16-le", 2), "utf-32": ("utf-32-le", 4)}
+
+
+def units(text: str, encoding: str = "utf-16") -> int:
+    """The length of `text` in the encoding's code units."""
+    codec, width = CODECS[encoding]
+    return len(text.encode(codec, errors="surrogatepass")) // width
+
+
 def utf16_units(text: str) -> int:
-    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+    return units(text, "utf-16")
 
 
 def canonical(text: str) -> str:
@@ -193,29 +202,40 @@ def canonical(text: str) -> str:
     return text.encode("utf-16-le", errors="surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
-def client_apply(text: str, start: tuple[int, int], end: tuple[int, int], new: str) -> str:
-    """Apply an edit the way VS Code's model does: UTF-16 positions, \\n \\r\\n \\r lines, a
-    position past a line's end clamped to it, past the last line to the end."""
-    units = text.encode("utf-16-le", errors="surrogatepass")
+def client_apply(
+    text: str, start: tuple[int, int], end: tuple[int, int], new: str, encoding: str = "utf-16"
+) -> str:
+    """Apply an edit the way an editor's model does: positions in `encoding` units, lines
+    broken by \\n \\r\\n \\r only, a position past a line's end clamped to it, past the last
+    line to the end of the text. UTF-16 may split a surrogate pair (as JavaScript strings do);
+    a UTF-8 position inside a character means that character's start (the server's rule for
+    what would otherwise be invalid text)."""
+    codec, width = CODECS[encoding]
+    data = text.encode(codec, errors="surrogatepass")
 
     def offset(line: int, char: int) -> int:
         starts = line_starts(text)
         if line >= len(starts):
-            return len(units) // 2
+            return len(data) // width
         begin = starts[line]
         stop = len(text)
         if line + 1 < len(starts):
             stop = starts[line + 1]
             stop -= 2 if text[begin:stop].endswith("\r\n") else 1
-        return utf16_units(text[:begin]) + max(0, min(char, utf16_units(text[begin:stop])))
+        return units(text[:begin], encoding) + max(0, min(char, units(text[begin:stop], encoding)))
 
-    a, b = sorted((offset(*start), offset(*end)))
-    joined = units[: 2 * a] + new.encode("utf-16-le", errors="surrogatepass") + units[2 * b :]
-    return joined.decode("utf-16-le", errors="surrogatepass")
+    a, b = sorted((offset(*start) * width, offset(*end) * width))
+    if width == 1:
+        while 0 < a < len(data) and data[a] & 0xC0 == 0x80:
+            a -= 1
+        while 0 < b < len(data) and data[b] & 0xC0 == 0x80:
+            b -= 1
+    joined = data[:a] + new.encode(codec, errors="surrogatepass") + data[b:]
+    return joined.decode(codec, errors="surrogatepass")
 
 
-def position_at(text: str, index: int) -> tuple[int, int]:
-    """The (line, UTF-16 character) of a code point index."""
+def position_at(text: str, index: int, encoding: str = "utf-16") -> tuple[int, int]:
+    """The (line, character in `encoding` units) of a code point index."""
     starts = line_starts(text)
     line = max(i for i, s in enumerate(starts) if s <= index)
-    return line, utf16_units(text[starts[line] : index])
+    return line, units(text[starts[line] : index], encoding)

@@ -1,7 +1,8 @@
 """A stateful fuzz of the real server through JSON-RPC over stdio (issue 13).
 
 A client (tests/lsp/rpc.py) keeps its own copy of a TypeScript document the way an editor does
-(UTF-16 positions, lines broken only by \\n, \\r\\n, \\r) and sends random incremental edits:
+(positions in the encoding it negotiated, chosen at random: UTF-16, UTF-32 or UTF-8; lines broken
+only by \\n, \\r\\n, \\r) and sends random incremental edits:
 every character some library treats as a line break (U+2028, U+2029, U+0085, VT, FF,
 U+001C-U+001E), lone surrogates, CRLF/CR mixes, positions past the end of a line or of the
 document and inside surrogate pairs, several changes in one notification, whole-text
@@ -11,7 +12,8 @@ After every batch: the server's text (`durable-harden/documentText`) equals the 
 diagnostic of a pull is inside the document, every request was answered, the server runs.
 
 Randomised on every run: the seed is printed at the start and in every failure message;
-`DH_FUZZ_SEED=<seed>` replays a run, `DH_FUZZ_SECONDS` sets the budget (default 60 s).
+`DH_FUZZ_SEED=<seed>` replays a run, `DH_FUZZ_SECONDS` sets the budget (default 60 s),
+`DH_FUZZ_ENCODING` forces the position encoding.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.lsp.conftest import DO_FILE, make_project
-from tests.lsp.rpc import RpcServer, canonical, client_apply, line_starts, utf16_units
+from tests.lsp.rpc import RpcServer, canonical, client_apply, line_starts, units
 
 BUDGET = float(os.environ.get("DH_FUZZ_SECONDS", "60"))
 # analyzer crashes (issue 13 item 7: sqlglot raising on a string it cannot parse) are the
@@ -33,7 +35,8 @@ STRICT = os.environ.get("DH_FUZZ_STRICT") == "1"
 
 ODD = ["\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"]
 BREAKS = ["\n", "\r", "\r\n", "\n\r", "\r\r\n"]
-SURROGATES = ["\ud800", "\udbff", "\udc00", "\udfff", "😀", "𝒳", "é", "中"]
+LONE_SURROGATES = ["\ud800", "\udbff", "\udc00", "\udfff"]  # only a UTF-16 client has them
+WIDE = ["😀", "𝒳", "é", "中"]
 SNIPPETS = [
     "    setInterval(() => this.tick(), 5000);\n",
     '    this.ctx.storage.sql.exec("SELECT * FROM t WHERE a = ?", 1);\n',
@@ -46,8 +49,9 @@ SNIPPETS = [
     "}",
     "// durable-harden-ignore timer-blocks-hibernation: fuzz\n",
 ]
+# the encodings a client may negotiate: mostly VS Code's
+ENCODINGS = ["utf-16", "utf-16", "utf-32", "utf-8"]
 CAPABILITIES: dict[str, Any] = {
-    "general": {"positionEncodings": ["utf-16"]},
     "textDocument": {
         "diagnostic": {"dynamicRegistration": False},
         "codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["quickfix"]}}},
@@ -59,20 +63,22 @@ CAPABILITIES: dict[str, Any] = {
 }
 
 
-def random_text(rng: random.Random) -> str:
+def random_text(rng: random.Random, encoding: str) -> str:
     kind = rng.random()
     if kind < 0.3:
         return rng.choice(SNIPPETS)
-    pool = [*ODD, *BREAKS, *SURROGATES, "a", "b", " ", "x;", "()", "\t"]
+    pool = [*ODD, *BREAKS, *WIDE, "a", "b", " ", "x;", "()", "\t"]
+    if encoding == "utf-16":
+        pool += LONE_SURROGATES
     return "".join(rng.choice(pool) for _ in range(rng.randint(0, 6)))
 
 
-def random_position(rng: random.Random, text: str) -> tuple[int, int]:
+def random_position(rng: random.Random, text: str, encoding: str) -> tuple[int, int]:
     starts = line_starts(text)
     line = rng.randint(0, len(starts) + 1)  # sometimes past the last line
     if line < len(starts):
         end = starts[line + 1] if line + 1 < len(starts) else len(text)
-        width = utf16_units(text[starts[line] : end])
+        width = units(text[starts[line] : end], encoding)
     else:
         width = 3
     return line, rng.randint(0, width + 2)  # sometimes past the end of the line
@@ -96,15 +102,22 @@ class Fuzz:
         self.uri = self.path.as_uri()
         self.text = DO_FILE
         self.version = 1
+        self.encoding = os.environ.get("DH_FUZZ_ENCODING") or rng.choice(ENCODINGS)
         self.rpc = RpcServer(project)
-        self.rpc.initialize(project, CAPABILITIES)
+        caps = {**CAPABILITIES, "general": {"positionEncodings": [self.encoding]}}
+        answer = self.rpc.initialize(project, caps)
+        negotiated = answer["result"]["capabilities"].get("positionEncoding", "utf-16")
+        assert negotiated == self.encoding, negotiated
         self.open()
         self.log: list[str] = []
         self.pending: list[int] = []
 
     def fail(self, message: str) -> str:
         recent = "\n".join(self.log[-12:])
-        return f"{message}\n(seed {self.seed}: DH_FUZZ_SEED={self.seed} replays it)\n{recent}"
+        return (
+            f"{message}\n(seed {self.seed}, {self.encoding}: DH_FUZZ_SEED={self.seed} replays it)"
+            f"\n{recent}"
+        )
 
     def open(self) -> None:
         self.rpc.notify(
@@ -129,18 +142,21 @@ class Fuzz:
     def edit(self) -> None:
         rng = self.rng
         if rng.random() < 0.03:  # the whole text
-            new = "".join(rng.choice([DO_FILE, random_text(rng)]) for _ in range(rng.randint(1, 3)))
+            new = "".join(
+                rng.choice([DO_FILE, random_text(rng, self.encoding)])
+                for _ in range(rng.randint(1, 3))
+            )
             self.log.append(f"replace all: {new!r:.80}")
             self.text = canonical(new)
             self.send_changes([{"text": new}])
             return
         changes = []
         for _ in range(rng.choice([1, 1, 1, 2, 3])):
-            start = random_position(rng, self.text)
-            end = random_position(rng, self.text) if rng.random() < 0.4 else start
-            new = random_text(rng)
+            start = random_position(rng, self.text, self.encoding)
+            end = random_position(rng, self.text, self.encoding) if rng.random() < 0.4 else start
+            new = random_text(rng, self.encoding)
             self.log.append(f"v{self.version + 1}: {start}-{end} <- {new!r}")
-            self.text = client_apply(self.text, start, end, new)
+            self.text = client_apply(self.text, start, end, new, self.encoding)
             changes.append(change_of(start, end, new))
         self.send_changes(changes)
 
@@ -152,7 +168,7 @@ class Fuzz:
 
     def random_request(self) -> None:
         rng = self.rng
-        line, char = random_position(rng, self.text)
+        line, char = random_position(rng, self.text, self.encoding)
         where = {"textDocument": {"uri": self.uri}, "position": {"line": line, "character": char}}
         roll = rng.random()
         cancel = rng.random() < 0.3
@@ -203,7 +219,7 @@ class Fuzz:
             begin = starts[pos["line"]]
             stop = starts[pos["line"] + 1] if pos["line"] + 1 < len(starts) else len(self.text)
             line = self.text[begin:stop].rstrip("\r\n")
-            assert pos["character"] <= utf16_units(line), self.fail(
+            assert pos["character"] <= units(line, self.encoding), self.fail(
                 f"{what}: {pos} past the end of line {line!r}"
             )
 
@@ -244,7 +260,7 @@ class Fuzz:
         for edit in ordered:
             start = (edit["range"]["start"]["line"], edit["range"]["start"]["character"])
             end = (edit["range"]["end"]["line"], edit["range"]["end"]["character"])
-            self.text = client_apply(self.text, start, end, edit["newText"])
+            self.text = client_apply(self.text, start, end, edit["newText"], self.encoding)
             changes.append(change_of(start, end, edit["newText"]))
         self.log.append(f"applied quick fix {action['title']!r}")
         self.send_changes(changes)
@@ -271,6 +287,7 @@ def test_fuzz_the_server_through_json_rpc(tmp_path: Path):
     print(f"fuzz seed {seed} (DH_FUZZ_SEED={seed} replays it)")
     rng = random.Random(seed)
     fuzz = Fuzz(rng, seed, make_project(tmp_path))
+    print(f"position encoding {fuzz.encoding} (DH_FUZZ_ENCODING overrides)")
     deadline = time.monotonic() + BUDGET
     batches = 0
     try:
