@@ -471,7 +471,7 @@ def test_rollout_path_script_passes_shellcheck(tmp_path: Path) -> None:
     script = root / "scripts" / "deploy-gradual.sh"
     done = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
-    assert 'CONFIG="wrangler.toml"' in script.read_text()
+    assert "CONFIG=wrangler.toml" in script.read_text()
 
 
 def test_rollout_path_fix_without_package_json_runs_the_script_with_bash(tmp_path: Path) -> None:
