@@ -128,7 +128,9 @@ def parse_sql(text: str) -> tuple[exp.Expression | None, str | None]:
     try:
         expression = sqlglot.parse_one(text, read="sqlite")
     except (SqlglotError, ValueError, RecursionError) as exc:
-        return None, str(exc).splitlines()[0][:200]
+        return None, (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+    except Exception as exc:  # sqlglot's own bugs (IndexError on `f(() => 1)` …): unreadable
+        return None, f"the SQL parser failed on this statement ({type(exc).__name__})"
     if not isinstance(expression, exp.Expression):
         return None, "not a statement"
     return expression, None
@@ -141,7 +143,7 @@ def sql_tokens(text: str) -> tuple[Token, ...] | None:
     the text does not tokenize. Shared between callers: never mutate the tokens."""
     try:
         return tuple(sqlglot.tokenize(text, read="sqlite"))
-    except (SqlglotError, ValueError):
+    except Exception:  # SqlglotError, or any bug inside the tokenizer: not tokenizable
         return None
 
 

@@ -202,7 +202,10 @@ def _unescape(seq: str) -> str:
     if body in _ESCAPES:
         return _ESCAPES[body]
     if body.startswith("u{") and body.endswith("}"):
-        return chr(int(body[2:-1], 16))
+        try:
+            return chr(int(body[2:-1], 16))
+        except (ValueError, OverflowError):  # beyond U+10FFFF: a syntax error in JavaScript
+            return "\ufffd"
     if body.startswith(("u", "x")) and len(body) > 1:
         try:
             return chr(int(body[1:], 16))
@@ -231,6 +234,10 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
                 pos += len(ch.encode("utf-8"))
         elif kind == "escape_sequence":
             for ch in _unescape(node_text(data, child)):
+                if "\udc00" <= ch <= "\udfff" and chars and "\ud800" <= chars[-1] <= "\udbff":
+                    # `\ud83d\ude00`: two escapes spell one character (a UTF-16 pair)
+                    chars[-1] = chr(0x10000 + ((ord(chars[-1]) - 0xD800) << 10) + ord(ch) - 0xDC00)
+                    continue
                 chars.append(ch)
                 offsets.append(child.start_byte)
         elif kind == "template_substitution":
@@ -238,6 +245,8 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
             offsets.append(child.start_byte)
     content_end = node.end_byte - 1 if node.end_byte > node.start_byte else node.end_byte
     offsets.append(content_end)
+    # a lone surrogate (`\ud800` alone) has no UTF-8 form: analysed as U+FFFD
+    chars = ["\ufffd" if "\ud800" <= c <= "\udfff" else c for c in chars]
     return "".join(chars), offsets
 
 
