@@ -108,7 +108,7 @@ def cmd_harden(args: argparse.Namespace) -> int:
     from durable_harden.analyzers.settings_file import SettingsError, settings_for
     from durable_harden.codeactions.harden_outputs import render_report
     from durable_harden.codeactions.plan import plan_workspace
-    from durable_harden.server.writer import OutsideRoot, render_diff, write_all
+    from durable_harden.server.writer import WriteError, render_diff, write_all
 
     path = (args.path or Path.cwd()).resolve()
     if not path.exists():
@@ -158,13 +158,16 @@ def cmd_harden(args: argparse.Namespace) -> int:
             print("Nothing was written.")
             return _exit_code(plan, written=False)
 
-    files = {p: after for p, (_, after) in plan.changes().items()}
+    changes = plan.changes()
+    files = {p: after for p, (_, after) in changes.items()}
+    # each target must still hold what the analysis read (None: it did not exist)
+    expected = {p: before for p, (before, _) in changes.items()}
     report = render_report(plan, written=True)
     if args.report:
         files[root / REPORT_NAME] = report.encode("utf-8")
     try:
-        write_all(root, files)
-    except OutsideRoot as exc:
+        write_all(root, files, expected)
+    except WriteError as exc:
         print(f"durable-harden: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     print()
@@ -177,16 +180,17 @@ def cmd_harden(args: argparse.Namespace) -> int:
 def cmd_check_fix(paths: list[Path], settings: Settings) -> int:
     """`check --fix`: apply safe fixes (no generated extras), then the usual check output."""
     from durable_harden.codeactions.plan import plan_workspace
-    from durable_harden.server.writer import OutsideRoot, write_all
+    from durable_harden.server.writer import WriteError, write_all
 
     paths = [p.resolve() for p in paths]
     existing = [p for p in paths if p.exists()]
     if existing:
         plan = plan_workspace(existing, unsafe=False, settings=settings, outputs=False)
-        files = {p: after for p, (_, after) in plan.changes().items()}
+        changes = plan.changes()
+        files = {p: after for p, (_, after) in changes.items()}
         try:
-            write_all(plan.root, files)
-        except OutsideRoot as exc:
+            write_all(plan.root, files, {p: before for p, (before, _) in changes.items()})
+        except WriteError as exc:
             print(f"durable-harden: error: {exc}", file=sys.stderr)
             return EXIT_ERROR
         if plan.applied:
