@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from durable_harden.analyzers.budget import OverBudget, budget
 from durable_harden.analyzers.findings import Finding, Rule, Severity, Span
 from durable_harden.analyzers.model import Problem, ProjectModel, build_model
 from durable_harden.analyzers.rules import all_rules, rule_by_id
@@ -73,15 +74,56 @@ def analyze_paths(paths: list[Path], settings: Settings | None = None) -> Analys
         if given.is_file() and given not in found.sources and given not in found.configs:
             found.sources.append(given)
     common = roots[0] if len(roots) == 1 else Path(*_common_parts(roots)) if roots else Path.cwd()
-    model = build_model(common, found.sources, found.configs)
-    model.problems.extend(Problem(p, "no such file or folder") for p in missing)
 
     def reported(path: Path) -> bool:
         return any(path == r or r in path.parents for r in requested)
 
-    findings, suppressions = run_rules(model, settings, reported)
+    model, findings, suppressions = analyse_within_budget(
+        common, found.sources, found.configs, settings, reported
+    )
+    model.problems.extend(Problem(p, "no such file or folder") for p in missing)
     problems = [p for p in model.problems if reported(p.path) or p.path in missing]
     return AnalysisResult(model, findings, problems, suppressions)
+
+
+def analyse_within_budget(
+    root: Path,
+    sources: list[Path],
+    configs: list[Path],
+    settings: Settings,
+    reported: Iterable[Path] | object | None = None,
+    overlays: dict[Path, bytes] | None = None,
+    parsed: dict[Path, SourceFile] | None = None,
+    rules_runner: Callable[..., tuple[list[Finding], list[Suppression]]] | None = None,
+) -> tuple[ProjectModel, list[Finding], list[Suppression]]:
+    """build_model + run_rules (or `rules_runner`), each file within the time budget
+    (analyzers.budget): a file over it is reported as skipped and the project analysed again
+    without it."""
+    runner = rules_runner or run_rules
+    skipped: dict[Path, float] = {}
+    spent: dict[Path, float] = {}
+    while True:
+        usable = [p for p in sources if p not in skipped]
+        try:
+            with budget(spent):
+                model = build_model(root, usable, configs, overlays, parsed)
+                findings, suppressions = runner(model, settings, reported)
+        except OverBudget as exc:
+            if exc.path in skipped or exc.path not in usable:
+                raise  # cannot happen: a skipped file is never walked again
+            skipped[exc.path] = exc.seconds
+            continue
+        break
+    for path, seconds in skipped.items():
+        model.problems.append(
+            Problem(
+                path,
+                f"skipped: analysing this file took longer than the {seconds:g} s budget per "
+                "file (generated code, or a pathological construct?); the rest of the project "
+                "was analysed without it",
+            )
+        )
+    return model, findings, suppressions
 
 
 def _common_parts(paths: list[Path]) -> list[str]:
@@ -110,6 +152,8 @@ def run_rules(
             continue
         try:
             raw.extend(rule.check(model))
+        except OverBudget:
+            raise  # the file, not the rule: analyse_within_budget skips it
         except Exception as exc:  # a bug in one rule must not hide the others' findings
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
             model.problems.append(

@@ -31,9 +31,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from durable_harden.analyzers.analysis import Settings, _common_parts, context_root, run_rules
+from durable_harden.analyzers.analysis import (
+    Settings,
+    _common_parts,
+    analyse_within_budget,
+    context_root,
+    run_rules,
+)
 from durable_harden.analyzers.findings import Finding, Severity
-from durable_harden.analyzers.model import ProjectModel, build_model
+from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.source import SourceError, language_for, parse_source
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.analyzers.workspace import discover
@@ -326,8 +332,9 @@ def analyse(ws: Workspace, state: _State) -> tuple[ProjectModel, list[Finding]]:
         elif language_for(path) is not None and path not in sources:
             sources.append(path)
     view = state.view()
-    model = build_model(ws.root, sources, configs, view)
-    findings, _ = run_rules(model, ws.settings, ws.reported)
+    model, findings, _ = analyse_within_budget(
+        ws.root, sources, configs, ws.settings, ws.reported, view, rules_runner=run_rules
+    )
     return model, findings
 
 
@@ -359,7 +366,8 @@ def _fix_key(fix: Fix) -> tuple[object, ...]:
 
 def _normalise(fix: Fix) -> Fix:
     """Resolved paths, so edits from different builders compare equal."""
-    fix.edits = [Edit(e.path.resolve(), e.start, e.end, e.new_text) for e in fix.edits]
+    resolved = {p: p.resolve() for p in {e.path for e in fix.edits}}  # one lookup per file
+    fix.edits = [Edit(resolved[e.path], e.start, e.end, e.new_text) for e in fix.edits]
     fix.creates = [NewFile(c.path.resolve(), c.content) for c in fix.creates]
     return fix
 
