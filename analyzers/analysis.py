@@ -17,7 +17,7 @@ from durable_harden.analyzers.suppressions import (
     apply_suppressions,
     parse_suppressions,
 )
-from durable_harden.analyzers.workspace import discover
+from durable_harden.analyzers.workspace import discover, missing_message, resolve_given
 from durable_harden.analyzers.wrangler import find_configs_in
 
 UNUSED_SUPPRESSION = "unused-suppression"
@@ -52,7 +52,7 @@ class AnalysisResult:
 
 def context_root(path: Path) -> Path:
     """The folder whose files give `path` its meaning: its nearest wrangler project."""
-    path = path.resolve()
+    path = resolve_given(path)
     folder = path if path.is_dir() else path.parent
     for candidate in (folder, *folder.parents):
         if find_configs_in(candidate) is not None:
@@ -64,7 +64,7 @@ def context_root(path: Path) -> Path:
 
 def analyze_paths(paths: list[Path], settings: Settings | None = None) -> AnalysisResult:
     settings = settings or Settings()
-    requested = [p.resolve() for p in paths]
+    requested = [resolve_given(p) for p in paths]
     missing = [p for p in requested if not p.exists()]
     roots = sorted({context_root(p) for p in requested if p.exists()}, key=lambda p: len(p.parts))
     # a root inside another root adds nothing
@@ -81,7 +81,7 @@ def analyze_paths(paths: list[Path], settings: Settings | None = None) -> Analys
     model, findings, suppressions = analyse_within_budget(
         common, found.sources, found.configs, settings, reported
     )
-    model.problems.extend(Problem(p, "no such file or folder") for p in missing)
+    model.problems.extend(Problem(p, missing_message(p)) for p in missing)
     problems = [p for p in model.problems if reported(p.path) or p.path in missing]
     return AnalysisResult(model, findings, problems, suppressions)
 

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 import tree_sitter_json
 from tree_sitter import Language, Node, Parser
 
+from durable_harden.analyzers import safejson
+
 if TYPE_CHECKING:
     from durable_harden.analyzers.classes import DurableObjectClass
     from durable_harden.analyzers.model import ProjectModel
@@ -493,7 +495,7 @@ def _pairs(data: bytes, obj: Node) -> list[tuple[str, Node]]:
             continue
         raw = data[key.start_byte : key.end_byte].decode("utf-8", "replace")
         try:
-            out.append((json.loads(raw), pair))
+            out.append((safejson.loads(raw), pair))
         except ValueError:
             continue
     return out
@@ -706,7 +708,7 @@ export default defineConfig({{
         return
     try:
         updated = json_add_entries(data, "devDependencies", VITEST_DEV_DEPENDENCIES)
-        scripts = json.loads(updated).get("scripts")
+        scripts = safejson.loads(updated).get("scripts")
         if not isinstance(scripts, dict) or "test" not in scripts:
             updated = json_add_entries(updated, "scripts", {"test": "vitest run"})
     except ValueError as exc:

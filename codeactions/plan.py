@@ -26,11 +26,11 @@ Everything is sorted by stable keys, so the same input gives byte-identical outp
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from durable_harden.analyzers import safejson
 from durable_harden.analyzers.analysis import (
     Settings,
     _common_parts,
@@ -492,7 +492,7 @@ def _breakage(path: Path, before: bytes | None, after: bytes) -> str | None:
         return None
     if path.suffix == ".json":
         try:
-            json.loads(after)
+            safejson.loads(after)
         except ValueError as exc:
             return f"{path.name} is no longer valid JSON: {exc}"
         return None

@@ -9,6 +9,7 @@ import shlex
 from functools import cache
 from pathlib import Path
 
+from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.wrangler import WranglerConfig
@@ -99,7 +100,7 @@ def _after_deploy_script(package: Path, data: bytes) -> Edit | None:
     """`"deploy:gradual": …` on its own line right after the `"deploy"` script, indented like
     it; None when there is no such entry on a line of its own (json_add_entries places it)."""
     try:
-        scripts = json.loads(data).get("scripts")
+        scripts = safejson.loads(data).get("scripts")
     except (ValueError, AttributeError):
         return None
     if not isinstance(scripts, dict) or "deploy" not in scripts or "deploy:gradual" in scripts:
