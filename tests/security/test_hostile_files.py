@@ -56,9 +56,11 @@ def test_deeply_nested_wrangler_config(tmp_path: Path, kind: str, name: str) -> 
 @pytest.mark.parametrize("name", ["durable-harden.jsonc", "package.json"])
 def test_deeply_nested_settings_and_package_json(tmp_path: Path, name: str) -> None:
     root = write_project(tmp_path / "p", deep_nesting(2))
-    key = "select" if name == "durable-harden.jsonc" else "scripts"
-    body = '{"name": "x", "durable-harden": ' if name == "package.json" else "{"
-    text = body + f'"{key}": ' + _nested("array") + "}" + ("}" if name == "package.json" else "")
+    deep = _nested("array")
+    if name == "package.json":  # the rules read its scripts, the settings its key
+        text = f'{{"name": "x", "scripts": {deep}, "durable-harden": {{"select": {deep}}}}}'
+    else:
+        text = f'{{"select": {deep}}}'
     (root / name).write_text(text)
     for command in (["check"], ["harden", "--diff"]):
         done = _cli(*command, str(root))
