@@ -19,9 +19,9 @@ from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+def build(finding: Finding, model: ProjectModel) -> Fix:
     if finding.data.get("kind") != "value":
-        return []
+        raise CannotFix("only an interpolated value has a fix")
     # every value finding of a statement gets the same fix: built once per statement and model
     # (a statement with n substitutions has n findings; building each was O(n²))
     path, offset = finding.data["statement"]
@@ -34,8 +34,8 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
             built = exc
         model.memo[key] = built
     if isinstance(built, CannotFix):
-        return []
-    return [replace(built, edits=list(built.edits), creates=list(built.creates))]
+        raise CannotFix(str(built))
+    return replace(built, edits=list(built.edits), creates=list(built.creates))
 
 
 def _argument(stmt: SqlStatement, sub: Substitution, nodes: dict[int, Node]) -> str:
