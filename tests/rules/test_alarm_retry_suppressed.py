@@ -16,6 +16,8 @@ from tests.rules._hibernation_support import (
     tsc_errors,
     write_project,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "alarm-retry-suppressed"
 
@@ -109,3 +111,15 @@ export class Poll extends DurableObject<unknown> {
 def test_examples_are_quiet() -> None:
     findings, _ = run(RULE, EXAMPLES)
     assert findings == []
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

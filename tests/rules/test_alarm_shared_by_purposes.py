@@ -18,6 +18,8 @@ from tests.rules._hibernation_support import (
     run,
     tsc_errors,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "alarm-shared-by-purposes"
 
@@ -102,3 +104,15 @@ export class Kv extends DurableObject<unknown> {
 def test_examples_are_quiet() -> None:
     findings, _ = run(RULE, EXAMPLES)
     assert findings == []
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

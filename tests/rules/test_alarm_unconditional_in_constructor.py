@@ -19,6 +19,8 @@ from tests.rules._hibernation_support import (
     run,
     tsc_errors,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "alarm-unconditional-in-constructor"
 
@@ -65,3 +67,15 @@ def test_timer_fix_output_in_a_constructor_is_not_flagged(tmp_path: Path) -> Non
 def test_examples_are_quiet() -> None:
     findings, _ = run(RULE, EXAMPLES)
     assert findings == []
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

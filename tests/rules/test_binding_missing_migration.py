@@ -11,6 +11,8 @@ from durable_harden.analyzers.rules._bindings import declared_classes
 from durable_harden.analyzers.wrangler import load_config
 from durable_harden.codeactions import Fix, fixes_for
 from tests.rules._config_support import apply_fix, fix_all, fixture, line_of, run, text_of
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "binding-missing-migration"
 
@@ -338,3 +340,15 @@ def test_toml_crlf_appends_after_the_last_migrations_table(tmp_path: Path) -> No
         b'["Counter"]\r\n',
         b'["Counter"]\r\n\r\n[[migrations]]\r\ntag = "v2"\r\nnew_sqlite_classes = ["Room"]\r\n',
     )
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

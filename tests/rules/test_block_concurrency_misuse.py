@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.rules._config_support import fixture, line_of, run
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "block-concurrency-misuse"
 
@@ -21,3 +25,15 @@ def test_per_request_and_io_uses_are_reported_schema_setup_is_not(tmp_path: Path
 def test_examples_constructors_are_not_reported() -> None:
     examples = Path(__file__).resolve().parents[2] / "examples"
     assert run(RULE, examples)[0] == []
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

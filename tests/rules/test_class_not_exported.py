@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import (
     fix_all,
@@ -14,6 +16,8 @@ from tests.rules._config_support import (
     snapshot,
     text_of,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "class-not-exported"
 
@@ -174,3 +178,15 @@ def test_no_fix_when_the_class_is_declared_twice_or_nowhere(tmp_path: Path) -> N
     # Ghost exists nowhere: binding-class-not-found reports it, not this rule
     assert sorted(f.data["class"] for f in findings) == ["Counter"]
     assert all(fixes_for(f, model) == [] for f in findings)
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

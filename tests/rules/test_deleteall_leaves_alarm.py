@@ -15,6 +15,8 @@ from tests.rules._hibernation_support import (
     run,
     tsc_errors,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "deleteall-leaves-alarm"
 
@@ -80,3 +82,15 @@ def test_fix_is_safe(tmp_path: Path) -> None:
     root = copy_fixture(RULE, ["flagged.ts"], tmp_path)
     findings, model = run(RULE, root)
     assert all(fixes_for(f, model)[0].safety is Safety.SAFE for f in findings)
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import (
     fix_all,
@@ -15,6 +17,8 @@ from tests.rules._config_support import (
     snapshot,
     text_of,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "id-name-undefined"
 
@@ -93,3 +97,15 @@ def test_fix_parenthesises_inside_a_larger_expression(tmp_path: Path) -> None:
     assert 'const key = "jobs/" + (this.ctx.id.name ?? this.ctx.id.toString()) + ".json";' in (
         index.read_text()
     )
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

@@ -7,9 +7,13 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from durable_harden.analyzers.findings import Severity
 from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import apply_fix, fixture, line_of, run, text_of
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "kv-backed-class"
 
@@ -58,3 +62,15 @@ def test_no_fix_once_the_entry_is_committed(tmp_path: Path) -> None:
     findings, model = run(RULE, root)
     assert len(findings) == 2
     assert all(fixes_for(f, model) == [] for f in findings)
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

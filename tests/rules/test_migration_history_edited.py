@@ -12,6 +12,8 @@ import pytest
 
 from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import apply_fix, fix_all, run
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "migration-history-edited"
 
@@ -145,3 +147,15 @@ def test_problems_visible_without_git(tmp_path: Path, text: str, problem: str) -
     (root / "src").mkdir(parents=True)
     (root / "wrangler.jsonc").write_text(text)
     assert [f.data["problem"] for f in run(RULE, root)[0]] == [problem]
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

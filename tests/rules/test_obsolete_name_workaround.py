@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import (
     fix_all,
@@ -17,6 +19,8 @@ from tests.rules._config_support import (
     snapshot,
     text_of,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "obsolete-name-workaround"
 
@@ -115,3 +119,15 @@ def test_no_fix_when_the_setter_result_is_used(tmp_path: Path) -> None:
     findings, model = run(RULE, root)
     setter = next(f for f in findings if f.data["kind"] == "setter")
     assert fixes_for(setter, model) == []
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

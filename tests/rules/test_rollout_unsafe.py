@@ -16,6 +16,8 @@ from durable_harden.analyzers.wrangler import load_config
 from durable_harden.codeactions import fixes_for
 from durable_harden.codeactions.rollout_unsafe import deploy_script
 from tests.rules._config_support import apply_fix, fix_all, fixture, line_of, run, text_of
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
@@ -549,3 +551,15 @@ def test_no_rollout_path_is_suppressed_on_the_config(tmp_path: Path) -> None:
     )
     findings, _ = run(RULE, root)
     assert findings == []
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

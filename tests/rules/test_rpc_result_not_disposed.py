@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.rules._config_support import fix_all, fixture, line_of, run
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "rpc-result-not-disposed"
-FIXTURE_RULE = "unawaited-rpc"  # one Worker serves the three RPC rules
 
 
 def test_results_of_rpc_target_and_function_returning_methods(tmp_path: Path) -> None:
-    root = fixture(FIXTURE_RULE, "worker", tmp_path)
+    root = fixture(RULE, "worker", tmp_path)
     findings, _ = run(RULE, root)
     # not: `using kept = …join()`, `await stub.count()` (a number), `stub.fetch()`
     assert sorted((line_of(f), f.data["method"]) for f in findings) == [
@@ -21,9 +24,21 @@ def test_results_of_rpc_target_and_function_returning_methods(tmp_path: Path) ->
 
 
 def test_fix_uses_using(tmp_path: Path) -> None:
-    root = fixture(FIXTURE_RULE, "worker", tmp_path)
+    root = fixture(RULE, "worker", tmp_path)
     assert fix_all(RULE, root) == 2
     assert fix_all(RULE, root) == 0
     text = (root / "src" / "index.ts").read_text()
     assert 'using membership = await stub.join("ada"); // flagged' in text
     assert "using listener = await stub.onChange(); // flagged" in text
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

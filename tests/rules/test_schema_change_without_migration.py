@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -181,3 +184,11 @@ def test_insert_naming_a_column_no_ddl_defines(analyze):
     assert source.data[finding.span.start : finding.span.end] == b"memo"
     fixes = fixes_for(finding, result.model)
     assert fixes and "ADD COLUMN memo" in "".join(e.new_text for e in fixes[0].edits)
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)

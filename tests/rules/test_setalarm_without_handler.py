@@ -17,6 +17,8 @@ from tests.rules._hibernation_support import (
     tsc_errors,
     write_project,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "setalarm-without-handler"
 
@@ -104,3 +106,15 @@ def test_no_fix_when_the_purpose_is_unknown(tmp_path: Path) -> None:
     findings, model = run(RULE, root)
     assert len(findings) == 1
     assert fixes_for(findings[0], model) == []
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

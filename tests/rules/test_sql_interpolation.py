@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -78,3 +81,11 @@ def test_names_get_no_fix(tmp_path: Path) -> None:
 
 def test_examples_report_nothing() -> None:
     check_examples(RULE)
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._sql_support import (
     EXAMPLES,
     FIXTURES,
@@ -171,3 +174,11 @@ def test_single_line_string_schema_gets_a_semicolon_and_a_space(tmp_path: Path) 
         'CREATE INDEX IF NOT EXISTS idx_pins_owner ON pins(owner)");'
     ) in text
     assert run(RULE, root)[0] == []
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import (
     fix_all,
@@ -13,6 +15,8 @@ from tests.rules._config_support import (
     run,
     snapshot,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "unawaited-rpc"
 
@@ -39,3 +43,15 @@ def test_fix_awaits_inside_async_functions_only(tmp_path: Path) -> None:
     text = (root / "src" / "index.ts").read_text()
     assert '    await stub.remove("ghost"); // flagged\n' in text
     assert "  env.ROOMS.getByName(room).count(); // flagged\n" in text
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

@@ -6,7 +6,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._sql_support import (
     EXAMPLES,
     assert_settled,
@@ -208,3 +211,11 @@ def test_no_ttl_fix_when_the_class_keeps_its_own_migrations_table(tmp_path: Path
     findings, model = run(RULE, root)
     assert findings
     assert all(fixes_for(f, model) == [] for f in findings)
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)

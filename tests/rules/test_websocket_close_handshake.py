@@ -15,6 +15,8 @@ from tests.rules._hibernation_support import (
     run,
     tsc_errors,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "websocket-close-handshake"
 NAME = "flagged.before.ts"
@@ -72,3 +74,15 @@ def test_fixed_file_type_checks(tmp_path: Path) -> None:
     if result is None:
         pytest.skip("tests/runtime/node_modules is not installed")
     assert result == ""
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)

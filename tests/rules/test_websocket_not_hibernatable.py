@@ -19,6 +19,8 @@ from tests.rules._hibernation_support import (
     run,
     tsc_errors,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "websocket-not-hibernatable"
 
@@ -133,3 +135,15 @@ def test_fixed_chat_room_type_checks(tmp_path: Path) -> None:
     for name in ("fix-accept", "fix-listeners", "fix-merge"):
         shutil.copy(FIXTURES / RULE / f"{name}.after.ts", root / "src" / f"{name}.ts")
     assert tsc_errors(root) == ""
+
+
+# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
