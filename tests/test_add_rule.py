@@ -63,6 +63,16 @@ def test_scaffolded_rule_is_registered_documented_and_tested(repo: Path) -> None
         in (repo / "docs" / "rules" / "README.md").read_text()
     )
 
+    # the generated code passes the project's lint as it stands
+    generated = [
+        "analyzers/rules/demo_rule.py",
+        "codeactions/demo_rule.py",
+        "tests/rules/test_demo_rule.py",
+    ]
+    for lint in (["check"], ["format", "--check"]):
+        linted = _run(repo, "-m", "ruff", *lint, *generated)
+        assert linted.returncode == 0, linted.stdout + linted.stderr
+
     # the copy's registries discover the rule and its fix; the copy's code, not this checkout's
     probe = _run(
         repo,
