@@ -15,7 +15,9 @@ a deliberate change, rewrite them and review the diff like any code change:
     python3 -m pytest tests/rules --snapshot-update          # every rule
     python3 -m pytest tests/rules/test_sql_interpolation.py --snapshot-update   # one rule
 
-A missing snapshot is an error unless --snapshot-update is given, so CI never writes one.
+A missing snapshot is an error unless --snapshot-update is given, so CI never writes one. The
+expected results of fix-all tests (`x.after.ts`, `after/`) are compared through expect_file()
+and rewritten by the same option.
 """
 
 from __future__ import annotations
@@ -128,6 +130,18 @@ class Snapshots:
             f"{path} differs from what the rule produces now; if the change is intended, "
             f"run `{command}` and review the diff.\n{diff}"
         )
+
+
+# Set from --snapshot-update by tests/rules/conftest.py (for expect_file, used outside fixtures).
+UPDATE = False
+
+
+def expect_file(actual: str, expected: Path) -> None:
+    """Compare a fix-all result with its expected file (`x.after.ts`, a file under `after/`), or
+    rewrite that file under --snapshot-update: expected results are written by the real fixes
+    too, never by hand."""
+    test = "tests/rules/test_" + expected.relative_to(FIXTURES).parts[0].replace("-", "_") + ".py"
+    Snapshots(UPDATE, test).check(expected, actual)
 
 
 def check_case(

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.rules import _snapshot
 from tests.rules._snapshot import Snapshots
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _snapshot.UPDATE = bool(config.getoption("--snapshot-update"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from durable_harden.codeactions import fixes_for
-from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     EXAMPLES,
     FIXTURES,
@@ -46,8 +46,7 @@ def test_fix_merges_consecutive_puts_and_drops_awaits_otherwise(tmp_path: Path) 
     assert "Error propagation" in drop.review
     assert fix_all(RULE, root) == 0
     assert fix_all(RULE, root, unsafe=True) == 3
-    after = FIXTURES / RULE / "after" / "src" / "upload.ts"
-    assert (root / "src" / "upload.ts").read_text() == after.read_text()
+    expect_file((root / "src" / "upload.ts").read_text(), FIXTURES / RULE / "after/src/upload.ts")
     assert run(RULE, root)[0] == []
     assert_settled(RULE, root, unsafe=True)
 

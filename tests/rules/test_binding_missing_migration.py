@@ -11,8 +11,8 @@ from durable_harden.analyzers.rules._bindings import declared_classes
 from durable_harden.analyzers.wrangler import load_config
 from durable_harden.codeactions import Fix, fixes_for
 from tests.rules._config_support import apply_fix, fix_all, fixture, line_of, run, text_of
-from tests.rules._snapshot import Snapshots, check_case, fixture_cases
-from tests.rules._support import check_examples
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
+from tests.rules._support import FIXTURES, check_examples
 
 RULE = "binding-missing-migration"
 
@@ -320,10 +320,8 @@ def test_recreating_a_deleted_class_is_unsafe(tmp_path: Path) -> None:
 def test_fixture_fix_all_matches_after_file(tmp_path: Path) -> None:
     root = fixture(RULE, "missing-jsonc", tmp_path)
     assert fix_all(RULE, root, unsafe=True) == 3
-    expected = (
-        Path(__file__).parent.parent / "fixtures" / RULE / "missing-jsonc.after.jsonc"
-    ).read_text()
-    assert (root / "wrangler.jsonc").read_text() == expected
+    expected = FIXTURES / RULE / "missing-jsonc.after.jsonc"
+    expect_file((root / "wrangler.jsonc").read_text(), expected)
 
 
 def test_toml_crlf_appends_after_the_last_migrations_table(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from durable_harden.codeactions._migrations import (
     find_mechanism,
     plan_step,
 )
+from tests.rules._snapshot import expect_file
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -45,7 +46,7 @@ def _mechanisms(model: ProjectModel) -> dict[str, Mechanism | None]:
 def _same_as_after(root: Path, rule: str) -> None:
     after = FIXTURES / rule / "own-migrations-after" / "src"
     for path in sorted(after.glob("*.ts")):
-        assert (root / "src" / path.name).read_text() == path.read_text(), path.name
+        expect_file((root / "src" / path.name).read_text(), path)
 
 
 # -- recognising the lists --------------------------------------------------------------------

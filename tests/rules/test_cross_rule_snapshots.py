@@ -77,3 +77,20 @@ def test_a_moved_or_reworded_finding_fails_the_snapshot(
     monkeypatch.setattr(_snapshot, "FIXTURES", moved)
     with pytest.raises(AssertionError, match="differs"):
         check_case(RULE, CASE, tmp_path / "b", Snapshots(False, "t"))
+
+
+def test_expected_fix_all_results_are_compared_or_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_snapshot, "FIXTURES", tmp_path)
+    monkeypatch.setattr(_snapshot, "UPDATE", False)  # this test runs under --snapshot-update too
+    expected = tmp_path / RULE / "fix.after.ts"
+    expected.parent.mkdir()
+    expected.write_text("old\n")
+    with pytest.raises(AssertionError) as exc:
+        _snapshot.expect_file("new\n", expected)
+    assert "tests/rules/test_timer_blocks_hibernation.py --snapshot-update" in str(exc.value)
+    assert expected.read_text() == "old\n"
+    monkeypatch.setattr(_snapshot, "UPDATE", True)
+    _snapshot.expect_file("new\n", expected)
+    assert expected.read_text() == "new\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from durable_harden.codeactions import fixes_for
-from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -44,7 +44,7 @@ def test_fix_batches_only_the_simple_loop(tmp_path: Path) -> None:
     assert fix.is_safe
     assert fix_all(RULE, root) == 1
     cart = (root / "src" / "cart.ts").read_text()
-    assert cart == (FIXTURES / RULE / "after" / "src" / "cart.ts").read_text()
+    expect_file(cart, FIXTURES / RULE / "after" / "src" / "cart.ts")
     assert_settled(RULE, root, unsafe=True)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from durable_harden.codeactions import fixes_for
-from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -50,7 +50,7 @@ def test_fix_binds_values_in_parameter_order(tmp_path: Path) -> None:
     root = copy_case(RULE, "before", tmp_path)
     fix_all(RULE, root)
     after = (root / "src" / "desk.ts").read_text()
-    assert after == (FIXTURES / RULE / "after" / "src" / "desk.ts").read_text()
+    expect_file(after, FIXTURES / RULE / "after" / "src" / "desk.ts")
     left = run(RULE, root)[0]
     assert [span_text(f) for f in left] == ["${column}"]
     assert_settled(RULE, root)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from durable_harden.codeactions import fixes_for
-from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -54,7 +54,7 @@ def test_size_read_is_safe_page_count_is_unsafe(tmp_path: Path) -> None:
     assert "const used = sql.databaseSize; // flagged" in (root / "src" / "quota.ts").read_text()
     fix_all(RULE, root, unsafe=True)
     after = (root / "src" / "quota.ts").read_text()
-    assert after == (FIXTURES / RULE / "size-after" / "src" / "quota.ts").read_text()
+    expect_file(after, FIXTURES / RULE / "size-after" / "src" / "quota.ts")
     assert run(RULE, root)[0] == []
     assert_settled(RULE, root, unsafe=True)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from durable_harden.codeactions import fixes_for
-from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -43,7 +43,7 @@ def test_fix_adds_a_limit_bound_to_a_named_constant(tmp_path: Path) -> None:
     assert fix_all(RULE, root) == 0  # unsafe only
     assert fix_all(RULE, root, unsafe=True) == 5
     after = FIXTURES / RULE / "after" / "src" / "guestbook.ts"
-    assert (root / "src" / "guestbook.ts").read_text() == after.read_text()
+    expect_file((root / "src" / "guestbook.ts").read_text(), after)
     assert run(RULE, root)[0] == []
     assert_settled(RULE, root, unsafe=True)
 
