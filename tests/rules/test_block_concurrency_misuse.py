@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rules._config_support import fixture, line_of, run
+from tests.rules._config_support import fixture, flagged, line_of, marked, run
 from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._support import check_examples
 
@@ -25,6 +25,11 @@ def test_per_request_and_io_uses_are_reported_schema_setup_is_not(tmp_path: Path
 def test_examples_constructors_are_not_reported() -> None:
     examples = Path(__file__).resolve().parents[2] / "examples"
     assert run(RULE, examples)[0] == []
+
+
+def test_flagged_lines_match_markers(tmp_path: Path) -> None:
+    root = fixture(RULE, "app", tmp_path)
+    assert flagged(run(RULE, root)[0], root) == marked(root)
 
 
 # -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from durable_harden.codeactions import fixes_for
-from tests.rules._config_support import fixture, line_of, run, text_of
+from tests.rules._config_support import fixture, flagged, line_of, marked, run, text_of
 from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._support import check_examples
 
@@ -37,6 +37,11 @@ def test_test_files_are_skipped(tmp_path: Path) -> None:
 def test_examples_are_not_reported() -> None:
     examples = Path(__file__).resolve().parents[2] / "examples"
     assert run(RULE, examples)[0] == []
+
+
+def test_flagged_lines_match_markers(tmp_path: Path) -> None:
+    root = fixture(RULE, "app", tmp_path)
+    assert flagged(run(RULE, root)[0], root) == marked(root)
 
 
 # -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------

@@ -8,7 +8,7 @@ import json5
 import pytest
 
 from durable_harden.codeactions import fixes_for
-from tests.rules._config_support import apply_fix, fixture, run
+from tests.rules._config_support import apply_fix, fixture, flagged, marked, run
 from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._support import check_examples
 
@@ -60,6 +60,11 @@ def test_toml_date_stays_a_toml_date(tmp_path: Path) -> None:
     findings, model = run(RULE, root)
     apply_fix(fixes_for(findings[0], model)[0])
     assert "compatibility_date = 2024-04-03 # old\n" in (root / "wrangler.toml").read_text()
+
+
+def test_flagged_lines_match_markers(tmp_path: Path) -> None:
+    root = fixture(RULE, "worker", tmp_path)
+    assert flagged(run(RULE, root)[0], root) == marked(root)
 
 
 # -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------

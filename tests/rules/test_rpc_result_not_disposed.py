@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rules._config_support import fix_all, fixture, line_of, run
+from tests.rules._config_support import fix_all, fixture, flagged, line_of, marked, run
 from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._support import check_examples
 
@@ -30,6 +30,11 @@ def test_fix_uses_using(tmp_path: Path) -> None:
     text = (root / "src" / "index.ts").read_text()
     assert 'using membership = await stub.join("ada"); // flagged' in text
     assert "using listener = await stub.onChange(); // flagged" in text
+
+
+def test_flagged_lines_match_markers(tmp_path: Path) -> None:
+    root = fixture(RULE, "worker", tmp_path)
+    assert flagged(run(RULE, root)[0], root) == marked(root)
 
 
 # -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------

@@ -10,7 +10,9 @@ from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import (
     fix_all,
     fixture,
+    flagged,
     line_of,
+    marked,
     no_new_syntax_errors,
     run,
     snapshot,
@@ -43,6 +45,11 @@ def test_fix_awaits_inside_async_functions_only(tmp_path: Path) -> None:
     text = (root / "src" / "index.ts").read_text()
     assert '    await stub.remove("ghost"); // flagged\n' in text
     assert "  env.ROOMS.getByName(room).count(); // flagged\n" in text
+
+
+def test_flagged_lines_match_markers(tmp_path: Path) -> None:
+    root = fixture(RULE, "worker", tmp_path)
+    assert flagged(run(RULE, root)[0], root) == marked(root)
 
 
 # -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
