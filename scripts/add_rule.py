@@ -87,15 +87,16 @@ from __future__ import annotations
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.codeactions.fix import Fix
+from durable_harden.codeactions.fix import CannotFix, Fix
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     """The fixes offered for one finding: byte-offset Edits into the analysed files, safety
-    SAFE only when the result needs no review (see docs/contributing.md)."""
+    SAFE only when the result needs no review (see docs/contributing.md). Raise CannotFix with
+    the reason when no correct fix can be built here (fixes_for logs it and offers nothing)."""
     # TODO: return [Fix(fix_id="{rule_id}.<what>", title=..., safety=Safety.UNSAFE,
     #   edits=[Edit(path, start, end, new_text)], review="what to check")]
-    return []
+    raise CannotFix("the {rule_id} fix is not written yet")
 
 
 BUILDERS = {{"{rule_id}": build}}
