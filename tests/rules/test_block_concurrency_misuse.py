@@ -22,11 +22,6 @@ def test_per_request_and_io_uses_are_reported_schema_setup_is_not(tmp_path: Path
     ]
 
 
-def test_examples_constructors_are_not_reported() -> None:
-    examples = Path(__file__).resolve().parents[2] / "examples"
-    assert run(RULE, examples)[0] == []
-
-
 def test_flagged_lines_match_markers(tmp_path: Path) -> None:
     root = fixture(RULE, "app", tmp_path)
     assert flagged(run(RULE, root)[0], root) == marked(root)

@@ -1,7 +1,12 @@
-"""The TTL fix (unbounded-table-growth) and the timer fix (timer-blocks-hibernation) applied to
+"""Fixes of the alarm and hibernation rules applied together to one class.
+
+The TTL fix (unbounded-table-growth) and the timer fix (timer-blocks-hibernation) applied to
 one class, in either order, leave ONE alarm() that runs both jobs and re-arms each at its own
 time: TTL first (the harden planner's order) gives the schedule table; timer first gives the
-TTL's earliest-time helper, with the timer's "only while no alarm is pending" guard removed."""
+TTL's earliest-time helper, with the timer's "only while no alarm is pending" guard removed.
+A timer fixed after alarm-shared-by-purposes joins its dispatcher; what the timer fix writes
+into a constructor is not flagged by alarm-unconditional-in-constructor; the timer and
+WebSocket fixes together leave the chat room type-checking."""
 
 from __future__ import annotations
 
@@ -10,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.rules._hibernation_support import EXAMPLES, error_nodes, fix_all, run, tsc_errors
+from tests.rules._hibernation_support import (
+    EXAMPLES,
+    FIXTURES,
+    error_nodes,
+    fix_all,
+    run,
+    tsc_errors,
+)
 
 
 def test_chat_room_ttl_then_timer_share_one_dispatching_alarm(tmp_path: Path) -> None:
@@ -132,4 +144,60 @@ export class Feed extends DurableObject<unknown> {
     result = tsc_errors(tmp_path)
     if result is None:
         pytest.skip("tests/runtime/node_modules is not installed")
+    assert result == "", result
+
+
+def test_timer_added_after_the_shared_alarm_fix_joins_the_same_dispatcher(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    target = tmp_path / "src" / "todo.ts"
+    source = (FIXTURES / "alarm-shared-by-purposes" / "fix.after.ts").read_text()
+    source = source.replace(
+        "  async open(): Promise<Reminder[]> {\n",
+        "  private ticker: ReturnType<typeof setInterval> | undefined;\n\n"
+        '  private tick(): void {\n    console.log("tick");\n  }\n\n'
+        "  async open(): Promise<Reminder[]> {\n"
+        "    if (this.ticker === undefined) {\n"
+        "      this.ticker = setInterval(() => this.tick(), 60_000);\n    }\n",
+    )
+    target.write_text(source)
+    assert fix_all("timer-blocks-hibernation", tmp_path) == 1
+    text = target.read_text()
+    assert text.count("async alarm(") == 1
+    assert 'case "tick":' in text and 'case "remind":' in text
+    assert run("alarm-shared-by-purposes", tmp_path)[0] == []
+    result = tsc_errors(tmp_path)
+    if result is None:
+        pytest.skip("tests/runtime/node_modules is not installed")
+    assert result == "", result
+
+
+def test_timer_fix_output_in_a_constructor_is_not_flagged(tmp_path: Path) -> None:
+    # the timer fix guards what it writes into constructors; the two rules must agree
+    (tmp_path / "src").mkdir()
+    shutil.copy(
+        FIXTURES / "timer-blocks-hibernation" / "fix-game-loop.before.ts", tmp_path / "src" / "g.ts"
+    )
+    assert fix_all("timer-blocks-hibernation", tmp_path) == 1
+    findings, _ = run("alarm-unconditional-in-constructor", tmp_path)
+    assert findings == []
+
+
+def test_chat_room_timer_and_socket_fixes_type_check(tmp_path: Path) -> None:
+    root = tmp_path / "chat-room"
+    shutil.copytree(EXAMPLES / "chat-room", root)
+    path = root / "src" / "chat-room.ts"
+    errors = error_nodes(path)
+    assert fix_all("timer-blocks-hibernation", root) == 1
+    assert fix_all("timer-blocks-hibernation", root) == 0
+    assert fix_all("websocket-not-hibernatable", root) == 1
+    assert error_nodes(path) <= errors
+    text = path.read_text()
+    assert "setInterval" not in text and "async alarm(): Promise<void>" in text
+    for name in ("fix-game-loop", "fix-shared"):
+        shutil.copy(
+            FIXTURES / "timer-blocks-hibernation" / f"{name}.after.ts", root / "src" / f"{name}.ts"
+        )
+    result = tsc_errors(root)
+    if result is None:
+        pytest.skip("tests/runtime/node_modules is not installed (npm ci --prefix tests/runtime)")
     assert result == "", result

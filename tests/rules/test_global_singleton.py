@@ -34,11 +34,6 @@ def test_test_files_are_skipped(tmp_path: Path) -> None:
     assert {f.span.path.name for f in run(RULE, root)[0]} == {"index.ts"}
 
 
-def test_examples_are_not_reported() -> None:
-    examples = Path(__file__).resolve().parents[2] / "examples"
-    assert run(RULE, examples)[0] == []
-
-
 def test_flagged_lines_match_markers(tmp_path: Path) -> None:
     root = fixture(RULE, "app", tmp_path)
     assert flagged(run(RULE, root)[0], root) == marked(root)

@@ -11,15 +11,11 @@ import pytest
 
 from durable_harden.codeactions import Safety, fixes_for
 from tests.rules._hibernation_support import (
-    EXAMPLES,
     FIXTURES,
     check_fix_fixture,
     check_marked,
     copy_fixture,
-    error_nodes,
-    fix_all,
     run,
-    tsc_errors,
     write_project,
 )
 from tests.rules._snapshot import Snapshots, check_case, fixture_cases
@@ -98,25 +94,6 @@ def test_existing_ttl_alarm_and_new_timer_share_a_schedule(tmp_path: Path) -> No
     assert "private async alarmDefault()" in text  # the TTL cleanup survives
     assert 'case "pulse":' in text and 'case "default":' in text
     assert "getAlarm()) === null" not in text.split("async add(")[1].split("}")[0]
-
-
-def test_chat_room_timer_and_socket_fixes_type_check(tmp_path: Path) -> None:
-    root = tmp_path / "chat-room"
-    shutil.copytree(EXAMPLES / "chat-room", root)
-    path = root / "src" / "chat-room.ts"
-    errors = error_nodes(path)
-    assert fix_all(RULE, root) == 1
-    assert fix_all(RULE, root) == 0
-    assert fix_all("websocket-not-hibernatable", root) == 1
-    assert error_nodes(path) <= errors
-    text = path.read_text()
-    assert "setInterval" not in text and "async alarm(): Promise<void>" in text
-    for name in ("fix-game-loop", "fix-shared"):
-        shutil.copy(FIXTURES / RULE / f"{name}.after.ts", root / "src" / f"{name}.ts")
-    result = tsc_errors(root)
-    if result is None:
-        pytest.skip("tests/runtime/node_modules is not installed (npm ci --prefix tests/runtime)")
-    assert result == "", result
 
 
 def test_callback_using_method_locals_is_not_rewritten(tmp_path: Path) -> None:
