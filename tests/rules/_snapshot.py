@@ -174,13 +174,16 @@ def render(
         "# Written by the rule and its fixes (tests/rules/_snapshot.py); do not edit by hand.\n",
         f"# {len(findings)} finding{'' if len(findings) == 1 else 's'}\n",
     ]
+    shown: set[tuple[str, str]] = set()  # new files already printed in full
     for finding in sorted(findings, key=Finding.sort_key):
         out.append("\n")
-        out.extend(_finding(finding, root, model))
+        out.extend(_finding(finding, root, model, shown))
     return "".join(out)
 
 
-def _finding(finding: Finding, root: Path, model: ProjectModel) -> list[str]:
+def _finding(
+    finding: Finding, root: Path, model: ProjectModel, shown: set[tuple[str, str]]
+) -> list[str]:
     lines = [
         f"{_where(finding.span, root)} {finding.rule_id} ({finding.severity.name.lower()})\n",
         *_block("message", _rel(finding.message, root)),
@@ -191,11 +194,11 @@ def _finding(finding: Finding, root: Path, model: ProjectModel) -> list[str]:
     for related in finding.related:
         lines.append(f"  related: {_where(related.span, root)} {_rel(related.message, root)}\n")
     for fix in fixes_for(finding, model):
-        lines.extend(_fix(fix, root))
+        lines.extend(_fix(fix, root, shown))
     return lines
 
 
-def _fix(fix: Fix, root: Path) -> list[str]:
+def _fix(fix: Fix, root: Path, shown: set[tuple[str, str]]) -> list[str]:
     lines = [f"  fix ({fix.safety.value}): {_rel(fix.title, root)}\n"]
     if fix.review:
         lines.extend("  " + line for line in _block("review", _rel(fix.review, root)))
@@ -211,7 +214,12 @@ def _fix(fix: Fix, root: Path) -> list[str]:
         )
         lines.extend(_indented(diff, "    "))
     for new in sorted(fix.creates, key=lambda n: n.path):
-        lines.append(f"    new file {_relpath(new.path, root)}\n")
+        key = (_relpath(new.path, root), new.content)
+        if key in shown:
+            lines.append(f"    new file {key[0]} (the same content as above)\n")
+            continue
+        shown.add(key)
+        lines.append(f"    new file {key[0]}\n")
         lines.extend(_indented(new.content.splitlines(keepends=True), "    | "))
     return lines
 
