@@ -50,8 +50,8 @@ DOCS = RuleDocs(
 TODO: what the rule reports, precisely enough that a reader can predict each finding.
 """,
     why="""
-TODO: what goes wrong in production, with the platform fact behind it (cite
-/work/shared/PLATFORM-FACTS.md's source in `references`).
+TODO: what goes wrong in production, with the platform fact behind it (cite the
+Cloudflare documentation page that states it in `references`).
 """,
     example="""
 ```ts
