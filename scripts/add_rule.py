@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"regenerated docs/rules/ (docs/rules/{rule_id}.md)")
     module = rule_id.replace("-", "_")
     print(
-        "\nnext: make the `// flagged` lines of the fixture what check() reports, write the fix,"
+        "\nnext: make the `// flagged` lines of the fixture what check() reports, write the fix"
+        " and add the rule to a fix property suite (tests/test_fix_properties_all.py),"
         f"\n  python3 -m pytest tests/rules/test_{module}.py"
         f"\n  python3 -m pytest tests/rules/test_{module}.py --snapshot-update   # then review"
         "\n  python -m durable_harden.server.ruledocs   # after editing the docs"
