@@ -117,6 +117,16 @@ from tests.rules._support import check_examples
 RULE = "{rule_id}"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_flagged_lines_match_markers(tmp_path: Path) -> None:
     check_marked(RULE, "flagged.ts", tmp_path)
 
@@ -124,18 +134,6 @@ def test_flagged_lines_match_markers(tmp_path: Path) -> None:
 def test_correct_code_is_quiet(tmp_path: Path) -> None:
     root = copy_fixture(RULE, ["clean.ts"], tmp_path)
     assert run(RULE, root)[0] == []
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)
 '''
 
 FLAGGED_TEMPLATE = """import {{ DurableObject }} from "cloudflare:workers";

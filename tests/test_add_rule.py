@@ -92,11 +92,11 @@ def test_scaffolded_rule_is_registered_documented_and_tested(repo: Path) -> None
     collected = _run(repo, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", test)
     assert collected.returncode == 0, collected.stdout + collected.stderr
     assert [line for line in collected.stdout.splitlines() if "::" in line] == [
-        f"{test}::test_flagged_lines_match_markers",
-        f"{test}::test_correct_code_is_quiet",
         f"{test}::test_snapshot[clean.ts]",
         f"{test}::test_snapshot[flagged.ts]",
         f"{test}::test_examples",
+        f"{test}::test_flagged_lines_match_markers",
+        f"{test}::test_correct_code_is_quiet",
     ]
 
     # the stub reports nothing: the marker test fails, the snapshots are missing

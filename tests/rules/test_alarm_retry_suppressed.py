@@ -21,6 +21,16 @@ from tests.rules._support import check_examples
 RULE = "alarm-retry-suppressed"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_each_kind_is_flagged_on_its_setalarm(tmp_path: Path) -> None:
     findings = check_marked(RULE, "flagged.ts", tmp_path)
     assert sorted(f.data["kind"] for f in findings) == [
@@ -105,15 +115,3 @@ export class Poll extends DurableObject<unknown> {
     (finding,) = findings
     assert finding.data["kind"] == "early-rearm"
     assert fixes_for(finding, model) == []
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

@@ -22,6 +22,16 @@ from tests.rules._support import check_examples
 RULE = "alarm-shared-by-purposes"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_two_methods_arming_different_times_are_flagged(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     shutil.copy(FIXTURES / RULE / "fix.before.ts", tmp_path / "src" / "todo.ts")
@@ -73,15 +83,3 @@ export class Kv extends DurableObject<unknown> {
     findings, model = run(RULE, tmp_path)
     assert len(findings) == 1
     assert fixes_for(findings[0], model) == []
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

@@ -21,6 +21,16 @@ from tests.rules._support import check_examples
 RULE = "alarm-unconditional-in-constructor"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_unguarded_setalarm_on_the_constructor_path_is_flagged(tmp_path: Path) -> None:
     findings = check_marked(RULE, "flagged.ts", tmp_path)
     via = [f for f in findings if f.data["method"] == "startFlushing"]
@@ -47,15 +57,3 @@ def test_fix_is_safe(tmp_path: Path) -> None:
     for finding in findings:
         (fix,) = fixes_for(finding, model)
         assert fix.safety is Safety.SAFE
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

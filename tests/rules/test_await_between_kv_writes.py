@@ -23,6 +23,12 @@ from tests.rules._sql_support import (
 RULE = "await-between-kv-writes"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
 def test_runs_of_awaited_writes_are_flagged_once_each(tmp_path: Path) -> None:
     root = copy_case(RULE, "before", tmp_path)
     findings, _ = run(RULE, root)
@@ -79,11 +85,3 @@ def test_export_job_alarm_writes_on_different_paths_are_quiet() -> None:
 
 def test_examples_report_nothing() -> None:
     check_examples(RULE)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)

@@ -15,6 +15,16 @@ from tests.rules._support import check_examples
 RULE = "binding-class-not-found"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def _project(tmp_path: Path) -> Path:
     """tests/fixtures/binding-class-not-found/typo: ROOMS binds `ChatRom`, the file declares
     `ChatRoom`; LOBBY is fine; EXTERNAL lives in another Worker; PKG is re-exported from a
@@ -50,15 +60,3 @@ def test_no_suggestion_when_nothing_is_close(tmp_path: Path) -> None:
     findings, model = run(RULE, root)
     assert [f.data["suggestion"] for f in findings] == [None]
     assert fixes_for(findings[0], model) == []
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

@@ -17,6 +17,16 @@ from tests.rules._support import FIXTURES, check_examples
 RULE = "binding-missing-migration"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_toml_migrations_with_rename_and_env_bindings_are_fine(tmp_path: Path) -> None:
     root = fixture(RULE, "migrated-toml", tmp_path)
     findings, model = run(RULE, root)
@@ -338,15 +348,3 @@ def test_toml_crlf_appends_after_the_last_migrations_table(tmp_path: Path) -> No
         b'["Counter"]\r\n',
         b'["Counter"]\r\n\r\n[[migrations]]\r\ntag = "v2"\r\nnew_sqlite_classes = ["Room"]\r\n',
     )
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

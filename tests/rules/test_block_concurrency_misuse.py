@@ -13,6 +13,16 @@ from tests.rules._support import check_examples
 RULE = "block-concurrency-misuse"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_per_request_and_io_uses_are_reported_schema_setup_is_not(tmp_path: Path) -> None:
     root = fixture(RULE, "app", tmp_path)
     findings, _ = run(RULE, root)
@@ -25,15 +35,3 @@ def test_per_request_and_io_uses_are_reported_schema_setup_is_not(tmp_path: Path
 def test_flagged_lines_match_markers(tmp_path: Path) -> None:
     root = fixture(RULE, "app", tmp_path)
     assert flagged(run(RULE, root)[0], root) == marked(root)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

@@ -22,6 +22,16 @@ from tests.rules._support import check_examples
 RULE = "class-not-exported"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_reexport_chains_and_renames_count_as_exported(tmp_path: Path) -> None:
     # export * from "./objects" -> export { Counter } from "./counter";
     # export { RoomImpl as Room } from "./room"; jsonc with comments and trailing commas;
@@ -178,15 +188,3 @@ def test_no_fix_when_the_class_is_declared_twice_or_nowhere(tmp_path: Path) -> N
     # Ghost exists nowhere: binding-class-not-found reports it, not this rule
     assert sorted(f.data["class"] for f in findings) == ["Counter"]
     assert all(fixes_for(f, model) == [] for f in findings)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

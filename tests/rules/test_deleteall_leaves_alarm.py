@@ -21,6 +21,16 @@ from tests.rules._support import check_examples
 RULE = "deleteall-leaves-alarm"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def _config(main: str, date: str, flags: str = "") -> str:
     classes = ["Lobby", "Bucketed", "Careful", "Notes"]
     bindings = ", ".join(
@@ -82,15 +92,3 @@ def test_fix_is_safe(tmp_path: Path) -> None:
     root = copy_fixture(RULE, ["flagged.ts"], tmp_path)
     findings, model = run(RULE, root)
     assert all(fixes_for(f, model)[0].safety is Safety.SAFE for f in findings)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

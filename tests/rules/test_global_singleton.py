@@ -14,6 +14,16 @@ from tests.rules._support import check_examples
 RULE = "global-singleton"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_constant_names_are_reported_keys_are_not(tmp_path: Path) -> None:
     root = fixture(RULE, "app", tmp_path)
     findings, model = run(RULE, root)
@@ -37,15 +47,3 @@ def test_test_files_are_skipped(tmp_path: Path) -> None:
 def test_flagged_lines_match_markers(tmp_path: Path) -> None:
     root = fixture(RULE, "app", tmp_path)
     assert flagged(run(RULE, root)[0], root) == marked(root)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

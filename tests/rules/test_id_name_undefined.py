@@ -23,6 +23,16 @@ from tests.rules._support import check_examples
 RULE = "id-name-undefined"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_reads_are_reported_when_new_unique_id_or_id_from_string_reach_the_class(
     tmp_path: Path,
 ) -> None:
@@ -97,15 +107,3 @@ def test_fix_parenthesises_inside_a_larger_expression(tmp_path: Path) -> None:
     assert 'const key = "jobs/" + (this.ctx.id.name ?? this.ctx.id.toString()) + ".json";' in (
         index.read_text()
     )
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

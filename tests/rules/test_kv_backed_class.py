@@ -18,6 +18,16 @@ from tests.rules._support import check_examples
 RULE = "kv-backed-class"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def _commit(root: Path) -> None:
     env = {
         **os.environ,
@@ -62,15 +72,3 @@ def test_no_fix_once_the_entry_is_committed(tmp_path: Path) -> None:
     findings, model = run(RULE, root)
     assert len(findings) == 2
     assert all(fixes_for(f, model) == [] for f in findings)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

@@ -17,6 +17,17 @@ from tests.rules._support import check_examples
 
 RULE = "migration-history-edited"
 
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 JSONC = """// history of classes
 {
   "main": "src/index.ts",
@@ -147,15 +158,3 @@ def test_problems_visible_without_git(tmp_path: Path, text: str, problem: str) -
     (root / "src").mkdir(parents=True)
     (root / "wrangler.jsonc").write_text(text)
     assert [f.data["problem"] for f in run(RULE, root)[0]] == [problem]
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

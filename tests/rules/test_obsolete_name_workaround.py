@@ -25,6 +25,16 @@ from tests.rules._support import check_examples
 RULE = "obsolete-name-workaround"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_setter_identifier_parameters_and_wrapper_are_reported(tmp_path: Path) -> None:
     root = fixture(RULE, "flagged", tmp_path)
     findings, _ = run(RULE, root)
@@ -119,15 +129,3 @@ def test_no_fix_when_the_setter_result_is_used(tmp_path: Path) -> None:
     findings, model = run(RULE, root)
     setter = next(f for f in findings if f.data["kind"] == "setter")
     assert fixes_for(setter, model) == []
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

@@ -22,6 +22,18 @@ from tests.rules._support import check_examples
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 RULE = "rollout-unsafe"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 OLD = "0b6b6d67-1f6e-4a2c-9d3e-2b8e9e3c4a10"
 NEW = "5f0c6a52-8f0d-4a39-9c1b-0d2c8f5a7e21"
 
@@ -551,15 +563,3 @@ def test_no_rollout_path_is_suppressed_on_the_config(tmp_path: Path) -> None:
     )
     findings, _ = run(RULE, root)
     assert findings == []
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

@@ -15,6 +15,16 @@ from tests.rules._support import check_examples
 RULE = "rpc-compat-date"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_rpc_calls_with_an_old_date_are_reported_fetch_is_not(tmp_path: Path) -> None:
     root = fixture(RULE, "worker", tmp_path)
     findings, _ = run(RULE, root)
@@ -65,15 +75,3 @@ def test_toml_date_stays_a_toml_date(tmp_path: Path) -> None:
 def test_flagged_lines_match_markers(tmp_path: Path) -> None:
     root = fixture(RULE, "worker", tmp_path)
     assert flagged(run(RULE, root)[0], root) == marked(root)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

@@ -24,6 +24,12 @@ from tests.rules._sql_support import (
 RULE = "schema-change-without-migration"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
 def test_unknown_columns_typo_table_and_not_null_alter_are_flagged(tmp_path: Path) -> None:
     root = copy_case(RULE, "flagged", tmp_path)
     findings, _ = run(RULE, root)
@@ -184,11 +190,3 @@ def test_insert_naming_a_column_no_ddl_defines(analyze):
     assert source.data[finding.span.start : finding.span.end] == b"memo"
     fixes = fixes_for(finding, result.model)
     assert fixes and "ADD COLUMN memo" in "".join(e.new_text for e in fixes[0].edits)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)

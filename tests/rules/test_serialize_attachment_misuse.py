@@ -22,6 +22,12 @@ from tests.rules._support import check_examples
 RULE = "serialize-attachment-misuse"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
 def _tsc(root: Path) -> None:
     result = tsc_errors(root)
     if result is None:
@@ -81,11 +87,3 @@ def test_serialize_attachment_kinds(tmp_path: Path) -> None:
     root = copy_fixture(RULE, ["flagged.ts"], tmp_path)
     findings, _ = run(RULE, root)
     assert sorted(f.data["kind"] for f in findings) == ["no-value", "result-used", "result-used"]
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)

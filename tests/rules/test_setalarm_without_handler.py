@@ -23,6 +23,16 @@ from tests.rules._support import check_examples
 RULE = "setalarm-without-handler"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_setalarm_outside_the_constructor_is_flagged(tmp_path: Path) -> None:
     findings = check_marked(RULE, "flagged.ts", tmp_path)
     assert len(findings) == 3
@@ -106,15 +116,3 @@ def test_no_fix_when_the_purpose_is_unknown(tmp_path: Path) -> None:
     findings, model = run(RULE, root)
     assert len(findings) == 1
     assert fixes_for(findings[0], model) == []
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

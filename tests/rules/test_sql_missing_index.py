@@ -25,6 +25,12 @@ from tests.rules._sql_support import (
 RULE = "sql-missing-index"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
 def test_scans_sorts_and_automatic_indexes_are_flagged(tmp_path: Path) -> None:
     root = copy_case(RULE, "flagged", tmp_path)
     findings, _ = run(RULE, root)
@@ -174,11 +180,3 @@ def test_single_line_string_schema_gets_a_semicolon_and_a_space(tmp_path: Path) 
         'CREATE INDEX IF NOT EXISTS idx_pins_owner ON pins(owner)");'
     ) in text
     assert run(RULE, root)[0] == []
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)

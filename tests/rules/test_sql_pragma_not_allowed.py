@@ -24,6 +24,12 @@ from tests.rules._sql_support import (
 RULE = "sql-pragma-not-allowed"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
 def test_rejected_pragmas_and_reserved_names_are_flagged(tmp_path: Path) -> None:
     root = copy_case(RULE, "case", tmp_path)
     findings, _ = run(RULE, root)
@@ -71,11 +77,3 @@ def test_user_version_and_other_pragmas_get_no_fix(tmp_path: Path) -> None:
             assert fixes == [], finding.message
     user_version = [f for f in findings if f.data.get("pragma") == "user_version"]
     assert user_version and all("migrations table" in f.message for f in user_version)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)

@@ -24,6 +24,12 @@ from tests.rules._sql_support import (
 RULE = "sql-too-many-params"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
 def test_generated_lists_are_flagged_fixed_lists_are_not(tmp_path: Path) -> None:
     root = copy_case(RULE, "before", tmp_path)
     findings, _ = run(RULE, root)
@@ -81,11 +87,3 @@ def test_more_than_100_literal_parameters(tmp_path: Path) -> None:
 
 def test_examples_report_nothing() -> None:
     check_examples(RULE)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)

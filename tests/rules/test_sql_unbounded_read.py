@@ -23,6 +23,12 @@ from tests.rules._sql_support import (
 RULE = "sql-unbounded-read"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
 def test_loaded_results_and_one_without_key_are_flagged(tmp_path: Path) -> None:
     root = copy_case(RULE, "before", tmp_path)
     findings, _ = run(RULE, root)
@@ -105,11 +111,3 @@ def test_key_lookup_pins_one_row_on_sqlite() -> None:
 
 def test_examples_report_nothing() -> None:
     check_examples(RULE)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)

@@ -24,6 +24,16 @@ from tests.rules._support import check_examples
 RULE = "timer-blocks-hibernation"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_timers_in_class_and_helpers_are_flagged(tmp_path: Path) -> None:
     findings = check_marked(RULE, "flagged.ts", tmp_path)
     helper = next(
@@ -110,15 +120,3 @@ export class Reminder extends DurableObject {
     findings, model = run(RULE, tmp_path)
     assert len(findings) == 1
     assert fixes_for(findings[0], model) == []
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

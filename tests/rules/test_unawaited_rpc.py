@@ -23,6 +23,16 @@ from tests.rules._support import check_examples
 RULE = "unawaited-rpc"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_dropped_stub_calls_are_reported(tmp_path: Path) -> None:
     root = fixture(RULE, "worker", tmp_path)
     findings, _ = run(RULE, root)
@@ -50,15 +60,3 @@ def test_fix_awaits_inside_async_functions_only(tmp_path: Path) -> None:
 def test_flagged_lines_match_markers(tmp_path: Path) -> None:
     root = fixture(RULE, "worker", tmp_path)
     assert flagged(run(RULE, root)[0], root) == marked(root)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

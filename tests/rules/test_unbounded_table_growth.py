@@ -27,6 +27,12 @@ from tests.rules._sql_support import (
 RULE = "unbounded-table-growth"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
 def test_unpruned_tables_are_flagged_once_on_the_first_insert(tmp_path: Path) -> None:
     root = copy_case(RULE, "flagged", tmp_path)
     findings, _ = run(RULE, root)
@@ -211,11 +217,3 @@ def test_no_ttl_fix_when_the_class_keeps_its_own_migrations_table(tmp_path: Path
     findings, model = run(RULE, root)
     assert findings
     assert all(fixes_for(f, model) == [] for f in findings)
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)

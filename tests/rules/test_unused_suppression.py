@@ -16,6 +16,17 @@ from tests.rules._support import apply_fix, check_examples, line_of
 RULE = "unused-suppression"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    # every rule runs, so the comments that name one can be used or not
+    check_case(RULE, case, tmp_path, snapshots, select=["ALL"])
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def test_unused_and_used_suppressions(project):
     root = project(
         {
@@ -70,16 +81,3 @@ def test_fix_removes_one_rule_from_a_list_and_whole_comments(tmp_path: Path) -> 
     assert "// durable-harden-ignore timer-blocks-hibernation: flushes a batch" in text
     result = analyze_paths([root], Settings(select=["ALL"]))
     assert [f.rule_id for f in result.findings] == []
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    # every rule runs, so the comments that name one can be used or not
-    check_case(RULE, case, tmp_path, snapshots, select=["ALL"])
-
-
-def test_examples() -> None:
-    check_examples(RULE)

@@ -19,6 +19,18 @@ from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._support import check_examples
 
 RULE = "websocket-close-handshake"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 NAME = "flagged.before.ts"
 
 
@@ -74,15 +86,3 @@ def test_fixed_file_type_checks(tmp_path: Path) -> None:
     if result is None:
         pytest.skip("tests/runtime/node_modules is not installed")
     assert result == ""
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

@@ -23,6 +23,12 @@ from tests.rules._support import check_examples
 RULE = "websocket-manual-ping"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
 def test_correct_code_is_quiet(tmp_path: Path) -> None:
     root = copy_fixture(RULE, ["clean.ts"], tmp_path)
     findings, _ = run(RULE, root)
@@ -49,11 +55,3 @@ def test_manual_ping_fix_adds_auto_response_and_type_checks(tmp_path: Path) -> N
     if result is None:
         pytest.skip("tests/runtime/node_modules is not installed")
     assert result == "", result
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)

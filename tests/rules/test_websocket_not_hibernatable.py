@@ -25,6 +25,16 @@ from tests.rules._support import check_examples
 RULE = "websocket-not-hibernatable"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 def _check_file(tmp_path: Path, name: str) -> None:
     check_marked(RULE, name, tmp_path)
 
@@ -135,15 +145,3 @@ def test_fixed_chat_room_type_checks(tmp_path: Path) -> None:
     for name in ("fix-accept", "fix-listeners", "fix-merge"):
         shutil.copy(FIXTURES / RULE / f"{name}.after.ts", root / "src" / f"{name}.ts")
     assert tsc_errors(root) == ""
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
-
-
-def test_examples() -> None:
-    check_examples(RULE)

@@ -25,6 +25,12 @@ from tests.rules._support import check_examples
 RULE = "websocket-state-in-memory"
 
 
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
 def _tsc(root: Path) -> None:
     result = tsc_errors(root)
     if result is None:
@@ -123,11 +129,3 @@ def test_hibernating_chat_room_keeps_its_socket_map_in_memory(tmp_path: Path) ->
     (root / "src" / "chat-room.ts").write_text(text)
     findings, _ = run(RULE, root)
     assert [f.data["field"] for f in findings] == ["sockets"]
-
-
-# -- the rule on each fixture case, compared with tests/fixtures/<rule-id>/snapshots/ -----------
-
-
-@pytest.mark.parametrize("case", fixture_cases(RULE))
-def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
-    check_case(RULE, case, tmp_path, snapshots)
