@@ -7,7 +7,7 @@ every finding (file:line:col-line:col, severity, message, related spans, the sou
 every fix offered for it (title, safety, what to review, and its edits as a unified diff of the
 file before and after, new files in full). Cases named `after`, `*-after` or `*.after.*` are the
 expected results of fix-all tests, not cases of their own. A case folder holding `.git-head/`
-is made a git repository first (see copy_case).
+is made a git repository first (see lay_out_case).
 
 A test compares the snapshot with what the code produces now and fails on any difference. After
 a deliberate change, rewrite them and review the diff like any code change:
@@ -67,7 +67,7 @@ def snapshot_path(rule_id: str, case: str) -> Path:
     return FIXTURES / rule_id / SNAPSHOTS / f"{case}{SUFFIX}"
 
 
-def copy_case(rule_id: str, case: str, dest: Path) -> Path:
+def lay_out_case(rule_id: str, case: str, dest: Path) -> Path:
     """A project folder holding the case: the folder itself, or `src/<case>` for a file.
 
     A case folder with a `.git-head/` folder is a git repository: `.git-head/` holds the files
@@ -155,7 +155,7 @@ def check_case(
     the rendering (a test may assert on it further). Only the rule runs, unless `select` names
     the rules to run with it (unused-suppression needs the rules its comments name); only its
     findings are recorded."""
-    root = copy_case(rule_id, case, tmp_path)
+    root = lay_out_case(rule_id, case, tmp_path)
     result = analyze_paths([root], Settings(select=select or [rule_id]))
     assert not [p for p in result.problems if "internal error" in p.message], result.problems
     findings = [f for f in result.findings if f.rule_id == rule_id]
