@@ -250,7 +250,7 @@ async def _run(
 ) -> dict[str, Any]:
     from durable_harden.codeactions.harden_outputs import render_report
     from durable_harden.codeactions.plan import Cancelled, plan_workspace
-    from durable_harden.server.writer import OutsideRoot, write_all, write_atomic
+    from durable_harden.server.writer import WriteError, write_all, write_atomic
 
     def cancelled() -> bool:
         return progress.cancelled() or (request is not None and request.cancelled())
@@ -362,14 +362,22 @@ async def _run(
             )
         progress.report(f"writing {len(changed)} file(s)", 90)
         files = {path: after for path, (_, after) in changed.items()}
+        # what the planner read of each file: a file changed on disk since is not overwritten
+        expected = {path: before for path, (before, _) in changed.items()}
+        # all or nothing (server/writer.py): one root that holds every file (the folder asked
+        # for, or a workspace folder); the paths were confined above, so one always does
+        root = next((r for r in roots if all(confined(p, [r]) for p in files)), None)
+        if root is None:
+            return _refuse(
+                ls,
+                progress,
+                "durable-harden: the changes span several workspace folders: "
+                "run harden on one folder (argument `uri`); nothing was written.",
+            )
         try:
-            for root in roots:
-                mine = {p: d for p, d in files.items() if p not in written and confined(p, [root])}
-                if mine:
-                    write_all(root, mine)
-                    written.extend(sorted(mine, key=str))
-        except (OutsideRoot, OSError) as exc:
-            return _refuse(ls, progress, f"durable-harden: writing failed: {exc}")
+            written = sorted(write_all(root, files, expected), key=str)
+        except (WriteError, OSError) as exc:
+            return _refuse(ls, progress, f"durable-harden: nothing was written: {exc}")
     text = summary(result, route, written, caps.annotations, roots)
     report_text = render_report(result, written=True)
     report_uri: str | None = None

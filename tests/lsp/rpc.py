@@ -28,8 +28,13 @@ def frame(obj: Any) -> bytes:
 
 
 class RpcServer:
-    def __init__(self, root: Path | None = None, encoding: str | None = None) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    def __init__(
+        self,
+        root: Path | None = None,
+        encoding: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "durable_harden", "serve"],
             stdin=subprocess.PIPE,

@@ -120,6 +120,28 @@ def test_a_client_answer_of_the_wrong_shape_fails_clearly(tmp_path: Path):
         rpc.close()
 
 
+def test_a_file_over_the_time_budget_is_skipped_and_the_rest_analysed(tmp_path: Path):
+    """The server's analyses keep the per-file budget `check` keeps (issue 13 item 8): a file
+    that takes too long is reported as skipped; the open document still gets its diagnostics."""
+    from tests.security.pathological import huge_file
+
+    project = make_project(tmp_path)
+    (project / "src" / "generated.ts").write_text(huge_file(1_000_000))
+    rpc = RpcServer(project, env={"DURABLE_HARDEN_FILE_BUDGET": "1"})
+    try:
+        rpc.initialize(project, {"textDocument": {"diagnostic": {}}})
+        path = project / "src" / "ticker.ts"
+        text = DO_FILE.replace("  tick() {}", f"  tick() {{\n{TIMER_LINE}\n  }}")
+        uri = open_text(rpc, path, text)
+        codes = [d["code"] for d in pulled(rpc, uri)]
+        assert "timer-blocks-hibernation" in codes
+        rpc.drain(0.3)
+        logs = [m["params"]["message"] for m in rpc.messages("window/logMessage")]
+        assert any("generated.ts: skipped" in m and "1 s budget" in m for m in logs), logs
+    finally:
+        rpc.close()
+
+
 # -- item 10: exit codes ---------------------------------------------------------------------------
 def test_exit_without_shutdown_returns_1(server: RpcServer):
     server.notify("exit", None)
