@@ -15,8 +15,9 @@
 
 pygls reads headers with `readline()` and bodies with `readexactly(n)` from the reader it is
 given (pygls/io_.py `run_async`); `BoundedReader` is such a reader. Private pygls names used
-here (`_stop_event`, `_send_response`, `thread_pool`) are pinned by the pygls version in
-pyproject.toml and covered by tests/lsp/test_protocol.py.
+here (`_stop_event`, `_send_response`, `_execute_handler`, `_request_futures`, the builtin
+`lsp_*` methods) hold for pygls 2.1 (pyproject.toml allows <3); tests/lsp/test_protocol.py fails
+when a pygls release changes them.
 """
 
 from __future__ import annotations
