@@ -4,7 +4,7 @@ The file nearest to a source file wins (monorepos keep one per package). Keys:
 
 ```jsonc
 {
-  "$schema": "https://raw.githubusercontent.com/durable-harden/durable-harden/main/server/durable-harden.schema.json",
+  "$schema": "https://raw.githubusercontent.com/durable-harden/durable-harden/main/analyzers/durable-harden.schema.json",
   "select": ["ALL"],                       // rules to run (default: every rule)
   "extendSelect": ["sql"],                 // rules to run in addition to `select`
   "ignore": ["timer-blocks-hibernation"],  // rules never to run

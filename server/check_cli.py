@@ -208,6 +208,8 @@ def _check_once(
     finally:
         if progress is not None:
             progress.done()  # type: ignore[attr-defined]
+    for warning in run.warnings:
+        print(f"durable-harden: warning: {warning}", file=sys.stderr)
     if args.add_ignore:
         files, done, left = _add_ignores(run, args.reason)
         print(

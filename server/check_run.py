@@ -201,7 +201,13 @@ def run_check(
     for path in checked:
         if path.parent not in folders:
             folders[path.parent] = context_root(path.parent)
+    notes: list[str] = []
+    for _, loaded in settings.values():
+        for warning in loaded.warnings if loaded is not None else []:
+            if warning not in notes:
+                notes.append(warning)
     return CheckRun(
+        warnings=notes,
         model=model,
         findings=findings,
         problems=problems,
