@@ -210,12 +210,16 @@ def cmd_rules(output_format: str = "text") -> int:
 
 
 def cmd_rule(rule_id: str) -> int:
+    import difflib
+
     from durable_harden.analyzers.rules import all_rules, rule_by_id
 
     rule = rule_by_id(rule_id.strip().lower())
     if rule is None:
-        known = ", ".join(r.id for r in all_rules())
-        raise UsageError(f"unknown rule {rule_id!r}; known rules: {known}")
+        ids = [r.id for r in all_rules()]
+        close = difflib.get_close_matches(rule_id.strip().lower(), ids, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
+        raise UsageError(f"unknown rule {rule_id!r}{hint} (see `durable-harden rules`)")
     print(rule.markdown())
     return EXIT_CLEAN
 

@@ -527,8 +527,10 @@ def test_unknown_selector_suggests_the_closest(capsys):
     assert code == 2 and "did you mean `sql-missing-index`" in err
     code, _, err = run(capsys, "check", "--ignore", "hibernaton", ".")
     assert code == 2 and "did you mean `hibernation`" in err
-    code, _, err = run(capsys, "rule", "Timer-Blocks-Hibernation")
-    assert code == 0
+    code, out, _ = run(capsys, "rule", "Timer-Blocks-Hibernation")
+    assert code == 0 and out.startswith("# timer-blocks-hibernation")
+    code, _, err = run(capsys, "rule", "timer-block-hibernation")
+    assert code == 2 and "did you mean `timer-blocks-hibernation`" in err
 
 
 def test_per_file_ignores(tmp_path, capsys):
@@ -715,3 +717,54 @@ def test_progress_only_on_a_terminal(tmp_path):
     assert b"\rdurable-harden: parsed 1/1 files" in shown
     assert b"running the rules" in shown
     assert b"durable-harden: parsed" not in proc.stdout  # the report stays clean
+
+
+# -- 5. harden writes scaffolding only where a pattern needs a runtime test ---------------------
+
+INDEX_TS = """
+import { DurableObject } from "cloudflare:workers";
+export class Counter extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY, day TEXT)");
+  }
+  count(day: string) {
+    return this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM hits WHERE day = ?", day).one().n;
+  }
+}
+export default { fetch() { return new Response("ok"); } };
+"""
+
+
+def test_safe_index_fix_gets_no_scaffolding(tmp_path, capsys):
+    root = write_tree(
+        tmp_path,
+        {
+            "wrangler.jsonc": WRANGLER.replace('"ROOM"', '"COUNTER"').replace("Room", "Counter"),
+            "src/index.ts": INDEX_TS,
+            "package.json": '{ "name": "ix", "private": true }\n',
+        },
+    )
+    code, out, _ = run(capsys, "harden", "--yes", str(root))
+    assert code == 0, out
+    assert "CREATE INDEX" in (root / "src/index.ts").read_text()
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
+        "package.json",
+        "src/index.ts",
+        "wrangler.jsonc",
+    ]
+    assert (root / "package.json").read_text() == '{ "name": "ix", "private": true }\n'
+    assert "need no runtime test" in out
+
+
+def test_no_tests_turns_scaffolding_off(tmp_path, capsys):
+    with_tests = write_tree(tmp_path / "a", TIMER)
+    code, out, _ = run(capsys, "harden", "--yes", "--unsafe-fixes", str(with_tests))
+    assert (with_tests / "test/durable-harden/room.test.ts").is_file(), out
+    assert (with_tests / "vitest.config.ts").is_file()
+    without = write_tree(tmp_path / "b", TIMER)
+    code, out, _ = run(capsys, "harden", "--yes", "--unsafe-fixes", "--no-tests", str(without))
+    assert code in (0, 1), out  # 1 when findings the fixes cannot address remain
+    assert "setInterval" not in (without / "src/index.ts").read_text()  # the fix is applied
+    assert not (without / "test").exists() and not (without / "vitest.config.ts").exists()
+    assert not (without / "README.md").exists() and not (without / "package.json").exists()
