@@ -80,7 +80,7 @@ class SettingsFile:
         ids: list[str] = []
         for pattern, rules in table.items():
             if pathspec.GitIgnoreSpec.from_lines([pattern]).match_file(rel):
-                ids.extend(r for r in rules if r not in ids)
+                ids.extend(r for r in resolve_selectors(rules) if r not in ids)
         return ids
 
 
@@ -131,11 +131,13 @@ def _strings(value: Any, key: str) -> list[str]:
 
 
 def _rules(selectors: list[str], key: str) -> list[str]:
-    """Selectors (ids, groups, prefixes, ALL; any case) -> rule ids; SettingsError if unknown."""
+    """Selectors (ids, groups, prefixes, ALL; any case), checked; SettingsError if one names
+    nothing. They are kept as written (and expanded to rule ids by `apply`)."""
     try:
-        return resolve_selectors(selectors)
+        resolve_selectors(selectors)
     except UnknownSelector as exc:
         raise SettingsError(f"`{key}`: {exc}") from None
+    return list(selectors)
 
 
 def normalize(raw: Any, where: str = "settings") -> tuple[dict[str, Any], list[str]]:
@@ -175,8 +177,8 @@ def normalize(raw: Any, where: str = "settings") -> tuple[dict[str, Any], list[s
                         Severity.parse(level)
                     except ValueError as exc:
                         raise SettingsError(f"`severity.{selector}`: {exc}") from None
-                for rule_id in _rules([selector], "severity"):
-                    levels[rule_id] = level.strip().lower()
+                _rules([selector], "severity")
+                levels[selector] = level.strip().lower()
             out["severity"] = levels
         elif key in ("unsafeFixes", "unsafe_fixes"):
             if not isinstance(value, bool):
@@ -208,6 +210,14 @@ def parse_settings_file(path: Path, data: bytes | None = None) -> SettingsFile:
     return SettingsFile(path, raw, warnings)
 
 
+def select_list(selectors: list[str]) -> list[str]:
+    """`select` as Settings keeps it: ["ALL"] stays ALL (so rules added later are on too),
+    anything else becomes the rule ids it names."""
+    if any(s.strip().upper() == "ALL" for s in selectors):
+        return ["ALL"]
+    return resolve_selectors(selectors)
+
+
 def apply(raw: dict[str, Any], base: Settings | None = None) -> Settings:
     """`base` with the keys `raw` sets replaced (severity maps are merged, `off` ignores)."""
     base = base or Settings()
@@ -219,22 +229,24 @@ def apply(raw: dict[str, Any], base: Settings | None = None) -> Settings:
         unsafe_fixes=base.unsafe_fixes,
     )
     if "select" in raw:
-        settings.select = list(raw["select"])
+        settings.select = select_list(raw["select"])
     if raw.get("extendSelect") and settings.select is not None:
-        settings.select += [r for r in raw["extendSelect"] if r not in settings.select]
+        extra = resolve_selectors(raw["extendSelect"])
+        settings.select += [r for r in extra if r not in settings.select]
     if "ignore" in raw:
-        settings.ignore = list(raw["ignore"])
+        settings.ignore = resolve_selectors(raw["ignore"])
     if "exclude" in raw:
         settings.exclude = list(raw["exclude"])
     if "unsafeFixes" in raw:
         settings.unsafe_fixes = bool(raw["unsafeFixes"])
-    for rule_id, level in raw.get("severity", {}).items():
-        if level == "off":
-            if rule_id not in settings.ignore:
-                settings.ignore.append(rule_id)
-            settings.severity.pop(rule_id, None)
-        else:
-            settings.severity[rule_id] = Severity.parse(level)
+    for selector, level in raw.get("severity", {}).items():
+        for rule_id in resolve_selectors([selector]):
+            if level == "off":
+                if rule_id not in settings.ignore:
+                    settings.ignore.append(rule_id)
+                settings.severity.pop(rule_id, None)
+            else:
+                settings.severity[rule_id] = Severity.parse(level)
     return settings
 
 

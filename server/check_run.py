@@ -69,8 +69,13 @@ class Overrides:
                 load_settings_file(config.resolve())
             except SettingsError as exc:
                 raise CheckUsageError(str(exc)) from None
+        chosen = [s for group in select or [] for s in group]
         return cls(
-            select=resolve(select, "--select") if select else None,
+            select=(
+                ["ALL"] if any(s.upper() == "ALL" for s in chosen) else resolve(select, "--select")
+            )
+            if select
+            else None,
             extend_select=resolve(extend_select, "--extend-select"),
             ignore=resolve(ignore, "--ignore"),
             exclude=list(exclude),
@@ -84,8 +89,11 @@ class Overrides:
         except SettingsError as exc:
             raise CheckUsageError(str(exc)) from None
         if self.select is not None:
+            # Ruff's precedence: a --select on the command line starts a new selection, so the
+            # file's select and ignore give way (its perFileIgnores still apply)
             settings.select = list(self.select)
-        if self.extend_select and settings.select is not None:
+            settings.ignore = list(found.ignored_for(path)) if found and not path.is_dir() else []
+        if self.extend_select and settings.select is not None and "ALL" not in settings.select:
             settings.select += [r for r in self.extend_select if r not in settings.select]
         settings.ignore += [r for r in self.ignore if r not in settings.ignore]
         settings.unsafe_fixes = settings.unsafe_fixes or self.unsafe_fixes

@@ -31,10 +31,23 @@ exit codes: 0 no findings (at or above --fail-level), 1 findings, 2 usage, setti
 """
 
 
+TOP_EPILOG = """\
+check's options (`durable-harden check --help`):
+  rules   --select, --extend-select, --ignore (ids, groups, prefixes, ALL), --config PATH
+  files   --exclude, --stdin-filename (with `-`), --show-files, --show-settings, --watch
+  fixes   --fix, --unsafe-fixes, --show-fixes, --add-ignore [--reason TEXT]
+  output  --output-format text|json|sarif|github|junit|gitlab, --output-file/-o, --statistics,
+          --quiet/-q, --fail-level LEVEL, --exit-zero, --no-color
+reference: docs/cli.md
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="durable-harden",
         description="Find and fix what keeps Cloudflare Durable Objects from being production-ready.",
+        epilog=TOP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version="durable-harden 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

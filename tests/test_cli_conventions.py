@@ -768,3 +768,49 @@ def test_no_tests_turns_scaffolding_off(tmp_path, capsys):
     assert "setInterval" not in (without / "src/index.ts").read_text()  # the fix is applied
     assert not (without / "test").exists() and not (without / "vitest.config.ts").exists()
     assert not (without / "README.md").exists() and not (without / "package.json").exists()
+
+
+def test_help_shows_the_options():
+    top = cli("--help")
+    assert top.returncode == 0
+    check = cli("check", "--help")
+    assert check.returncode == 0
+    for flag in (
+        "--select",
+        "--extend-select",
+        "--ignore",
+        "--config",
+        "--exclude",
+        "--stdin-filename",
+        "--show-files",
+        "--show-settings",
+        "--watch",
+        "--fix",
+        "--unsafe-fixes",
+        "--show-fixes",
+        "--add-ignore",
+        "--reason",
+        "--output-file",
+        "--statistics",
+        "--quiet",
+        "--fail-level",
+        "--exit-zero",
+    ):
+        assert flag in check.stdout, flag
+        assert flag in top.stdout, flag
+    assert "junit" in check.stdout and "gitlab" in check.stdout
+    readme = (ROOT / "README.md").read_text()
+    for flag in (
+        "--add-ignore",
+        "--statistics",
+        "--fail-level",
+        "--show-settings",
+        "--watch",
+        "--stdin-filename",
+        "--extend-select",
+        "--config",
+        "--no-tests",
+        "junit",
+    ):
+        assert flag in readme, flag
+    assert "--no-tests" in cli("harden", "--help").stdout
