@@ -97,7 +97,7 @@ def _show_files(paths: list[Path], overrides: Overrides, overlays: dict[Path, by
     applies), then the folders the default excludes leave out."""
     from durable_harden.server.output import display_path
 
-    run = run_check(paths, overrides, overlays)
+    run = run_check(paths, overrides, overlays, want_skipped=True)
     for path in sorted(run.settings, key=str):
         found = run.settings[path][1]
         suffix = f"  (settings: {display_path(found.path)})" if found is not None else ""

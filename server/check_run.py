@@ -116,47 +116,41 @@ def _under(path: Path, roots: list[Path]) -> bool:
     return any(path == r or r in path.parents for r in roots)
 
 
-def _common(paths: list[Path]) -> Path:
-    if not paths:
-        return Path.cwd().resolve()
-    parts = list(paths[0].parts)
-    for path in paths[1:]:
-        n = 0
-        for a, b in zip(parts, path.parts, strict=False):
-            if a != b:
-                break
-            n += 1
-        parts = parts[:n]
-    return Path(*parts) if parts else Path("/")
-
-
 def run_check(
     paths: list[Path],
     overrides: Overrides,
     overlays: dict[Path, bytes] | None = None,
     progress: Callable[[str], None] | None = None,
+    want_skipped: bool = False,
 ) -> CheckRun:
+    """Analyse `paths`; want_skipped: also list the folders the default excludes leave out
+    (`--show-files`; a second walk, so only when asked)."""
     overlays = {p.resolve(): data for p, data in (overlays or {}).items()}
     requested = [p.resolve() for p in paths]
     missing = [p for p in requested if not p.exists() and p not in overlays]
     existing = [p for p in requested if p not in missing]
-    roots = sorted({context_root(p) for p in existing}, key=lambda p: len(p.parts))
-    roots = [r for r in roots if not any(o != r and o in r.parents for o in roots)]
-    found = discover(roots, overrides.exclude)
+    # the one workspace computation check, --fix and harden share (roots, discovery, files
+    # named explicitly); a stdin file that exists only as an overlay is added to it
+    stand_ins = [p.parent for p in existing if not p.exists()]  # a stdin file's folder
+    ws = analysis.workspace_for(
+        [*[p for p in existing if p.exists()], *stand_ins],
+        Settings(exclude=list(overrides.exclude)),
+    )
+    found_sources, found_configs = list(ws.sources), list(ws.configs)
     for given in existing:
-        if given.is_dir():
-            continue
-        if given not in found.sources and given not in found.configs:
+        if given in overlays and given not in found_sources and given not in found_configs:
             from durable_harden.analyzers.wrangler import CONFIG_NAMES
 
-            (found.configs if given.name in CONFIG_NAMES else found.sources).append(given)
+            (found_configs if given.name in CONFIG_NAMES else found_sources).append(given)
+    roots = ws.roots or [p.parent for p in existing]
+    skipped = discover(roots, overrides.exclude).skipped if want_skipped else []
 
     # each reported file's settings; a settings file's `exclude` leaves out what it matches
     settings: dict[Path, tuple[Settings, SettingsFile | None]] = {}
     explicit = set(existing)
     sources: list[Path] = []
     configs: list[Path] = []
-    for kind, paths_of_kind in ((sources, found.sources), (configs, found.configs)):
+    for kind, paths_of_kind in ((sources, found_sources), (configs, found_configs)):
         for path in paths_of_kind:
             if _under(path, existing):
                 chosen = overrides.settings_for(path)
@@ -173,7 +167,7 @@ def run_check(
             parsed[path] = (
                 parse_source(path, overlays[path]) if path in overlays else read_source(path)
             )
-    model = build_model(_common(roots), sources, configs, overlays=overlays, parsed=parsed)
+    model = build_model(ws.root, sources, configs, overlays=overlays, parsed=parsed)
     model.problems.extend(Problem(p, NO_SUCH) for p in missing)
 
     groups: dict[str, list[Path]] = {}
@@ -221,7 +215,7 @@ def run_check(
         problems=problems,
         files=checked,
         projects=len(set(folders.values())),
-        skipped=[p for p in found.skipped if _under(p, existing)],
+        skipped=[p for p in skipped if _under(p, existing)],
         settings=settings,
     )
 

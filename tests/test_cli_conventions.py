@@ -639,6 +639,17 @@ def test_stdin_with_a_filename(tmp_path):
     assert item["location"]["row"] == 5
     # the file on disk was neither read for the findings nor touched
     assert (root / "src/index.ts").read_text() == "export {};\n"
+    # a file not yet saved: its folder's project gives the context
+    result = cli(
+        "check",
+        "--output-format",
+        "json",
+        "--stdin-filename",
+        str(root / "src/new.ts"),
+        stdin=TIMER_TS,
+    )
+    assert [i["filename"] for i in json.loads(result.stdout)] == [str(root / "src/new.ts")]
+    assert not (root / "src/new.ts").exists()
     result = cli("check", "-")
     assert result.returncode == 2 and "--stdin-filename" in result.stderr
 
