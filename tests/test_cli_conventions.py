@@ -694,16 +694,14 @@ def test_watch_checks_again_on_change(tmp_path):
 # -- 11. progress on a terminal only ------------------------------------------------------------
 
 
-def test_progress_only_on_a_terminal(tmp_path):
+def on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess, bytes]:
+    """Run the CLI with stderr on a pseudo-terminal; returns the process and what it showed."""
     import pty
 
-    root = write_tree(tmp_path, TIMER)
-    piped = cli("check", str(root))
-    assert "\r" not in piped.stderr and "parsed" not in piped.stderr
     controller, terminal = pty.openpty()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "durable_harden", "check", str(root)],
+            [sys.executable, "-m", "durable_harden", *args],
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.PIPE,
             stderr=terminal,
@@ -724,6 +722,14 @@ def test_progress_only_on_a_terminal(tmp_path):
         os.close(controller)
         if terminal != -1:
             os.close(terminal)
+    return proc, shown
+
+
+def test_progress_only_on_a_terminal(tmp_path):
+    root = write_tree(tmp_path, TIMER)
+    piped = cli("check", str(root))
+    assert "\r" not in piped.stderr and "parsed" not in piped.stderr
+    proc, shown = on_a_terminal("check", str(root))
     assert proc.returncode == 1
     assert b"\rdurable-harden: parsed 1/1 files" in shown
     assert b"running the rules" in shown
@@ -825,3 +831,12 @@ def test_help_shows_the_options():
     ):
         assert flag in readme, flag
     assert "--no-tests" in cli("harden", "--help").stdout
+
+
+def test_harden_shows_its_rounds_on_a_terminal(tmp_path):
+    root = write_tree(tmp_path, TIMER)
+    proc, shown = on_a_terminal("harden", "--diff", "--unsafe-fixes", str(root))
+    assert b"\rdurable-harden: round 1: analysing" in shown
+    assert b"round" not in proc.stdout
+    piped = cli("harden", "--diff", "--unsafe-fixes", str(root))
+    assert "round 1" not in piped.stderr and "\r" not in piped.stderr
