@@ -36,8 +36,6 @@ DEFAULT_SKIPPED = frozenset(
         "__pycache__",
     }
 )
-# kept for callers that imported the old name
-SKIPPED_DIRS = DEFAULT_SKIPPED | {".wrangler", ".git", ".hg", ".svn", ".turbo", ".next", ".venv"}
 
 
 @dataclass
