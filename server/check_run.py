@@ -199,10 +199,14 @@ def run_check(
         problems.append(problem)
     unreadable = {p.path for p in problems}
     checked = [p for p in settings if p not in unreadable]
-    folders: dict[Path, Path] = {}
+    # a project is a folder with a wrangler config; files outside any count as one more
+    from durable_harden.analyzers.wrangler import find_configs_in
+
+    folders: dict[Path, Path | None] = {}
     for path in checked:
         if path.parent not in folders:
-            folders[path.parent] = context_root(path.parent)
+            root = context_root(path.parent)
+            folders[path.parent] = root if find_configs_in(root) is not None else None
     notes: list[str] = []
     for _, loaded in settings.values():
         for warning in loaded.warnings if loaded is not None else []:

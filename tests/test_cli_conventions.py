@@ -108,6 +108,13 @@ def test_summary_says_what_was_checked(tmp_path, capsys):
     assert "All checks passed!" not in out
     assert "no files were checked" in out and "Checked 0 files" in out
 
+    loose = write_tree(tmp_path / "loose", {"src/a.ts": TIMER_TS, "src/lib/b.ts": TIMER_TS})
+    code, out, _ = run(capsys, "check", str(loose))
+    assert "Checked 2 files in 1 project." in out  # no wrangler config: one project, not two
+    two = write_tree(tmp_path / "two", {**{f"a/{k}": v for k, v in TIMER.items()}, "b/x.ts": ""})
+    code, out, _ = run(capsys, "check", str(two))
+    assert "Checked 3 files in 2 projects." in out
+
     code, out, err = run(capsys, "check", str(tmp_path / "nope"))
     assert code == 2
     assert "All checks passed!" not in out and "no such file or folder" in out
