@@ -11,7 +11,6 @@ from typing import Any
 
 from durable_harden.analyzers.findings import Severity
 from durable_harden.server.check_run import (
-    NO_SUCH,
     CheckRun,
     CheckUsageError,
     Overrides,
@@ -129,7 +128,7 @@ def _add_ignores(run: CheckRun, reason: str | None) -> tuple[int, int, list[Any]
     """Write a suppression above every line with findings. Returns (comments' files, findings
     suppressed, findings left as they are)."""
     from durable_harden.codeactions.suppress import REASON, add_ignores
-    from durable_harden.server.writer import write_all
+    from durable_harden.server.writer import WriteError, write_all
 
     skip = {"unused-suppression", "syntax-error"}
     by_file: dict[Path, list[Any]] = {}
@@ -156,12 +155,18 @@ def _add_ignores(run: CheckRun, reason: str | None) -> tuple[int, int, list[Any]
         if new != data:
             files[path] = new
     if files:
-        write_all(run.model.root, files)
+        originals = {f.path: f.data for f in run.model.files}
+        originals.update({c.path: c.data for c in run.model.configs})
+        expected = {p: originals.get(p) or p.read_bytes() for p in files}
+        try:
+            write_all(run.model.root, files, expected)
+        except WriteError as exc:
+            raise CheckUsageError(str(exc)) from None
     return len(files), done, left
 
 
 def _exit_code(run: CheckRun, args: argparse.Namespace, paths: list[Path]) -> int:
-    missing = [p for p in run.problems if p.message == NO_SUCH]
+    missing = run.missing
     internal = [p for p in run.problems if p.message.startswith("internal error")]
     if (missing and len(missing) == len(paths)) or internal:
         return EXIT_ERROR

@@ -12,11 +12,12 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from durable_harden.analyzers import analysis
 from durable_harden.analyzers.analysis import Settings, context_root
 from durable_harden.analyzers.findings import Finding
-from durable_harden.analyzers.model import Problem, ProjectModel, build_model
+from durable_harden.analyzers.model import Problem, ProjectModel
 from durable_harden.analyzers.rules import UnknownSelector, resolve_selectors
 from durable_harden.analyzers.settings_file import (
     SettingsError,
@@ -25,9 +26,7 @@ from durable_harden.analyzers.settings_file import (
     settings_for,
 )
 from durable_harden.analyzers.source import SourceError, SourceFile, parse_source, read_source
-from durable_harden.analyzers.workspace import discover
-
-NO_SUCH = "no such file or folder"
+from durable_harden.analyzers.workspace import discover, missing_message, resolve_given
 
 
 class CheckUsageError(Exception):
@@ -110,6 +109,7 @@ class CheckRun:
     skipped: list[Path]  # folders left out by the default excludes
     settings: dict[Path, tuple[Settings, SettingsFile | None]]
     warnings: list[str] = field(default_factory=list)
+    missing: list[Path] = field(default_factory=list)  # given paths that do not exist
 
 
 def _under(path: Path, roots: list[Path]) -> bool:
@@ -125,8 +125,8 @@ def run_check(
 ) -> CheckRun:
     """Analyse `paths`; want_skipped: also list the folders the default excludes leave out
     (`--show-files`; a second walk, so only when asked)."""
-    overlays = {p.resolve(): data for p, data in (overlays or {}).items()}
-    requested = [p.resolve() for p in paths]
+    overlays = {resolve_given(p): data for p, data in (overlays or {}).items()}
+    requested = [resolve_given(p) for p in paths]
     missing = [p for p in requested if not p.exists() and p not in overlays]
     existing = [p for p in requested if p not in missing]
     # the one workspace computation check, --fix and harden share (roots, discovery, files
@@ -167,21 +167,37 @@ def run_check(
             parsed[path] = (
                 parse_source(path, overlays[path]) if path in overlays else read_source(path)
             )
-    model = build_model(ws.root, sources, configs, overlays=overlays, parsed=parsed)
-    model.problems.extend(Problem(p, NO_SUCH) for p in missing)
-
     groups: dict[str, list[Path]] = {}
     for path, (chosen, _) in settings.items():
         groups.setdefault(repr(chosen), []).append(path)
-    findings: list[Finding] = []
-    for number, members in enumerate(groups.values(), 1):
-        if progress is not None:
-            progress(f"running the rules ({number}/{len(groups)})")
-        wanted = set(members)
-        found_now, _ = analysis.run_rules(
-            model, settings[members[0]][0], lambda p, w=wanted: p in w
-        )
-        findings.extend(found_now)
+
+    def run_groups(
+        model: ProjectModel, _settings: Settings, _reported: object
+    ) -> tuple[list[Finding], list[Any]]:
+        """The rules once per group of files sharing settings."""
+        found: list[Finding] = []
+        for number, members in enumerate(groups.values(), 1):
+            if progress is not None:
+                progress(f"running the rules ({number}/{len(groups)})")
+            wanted = set(members)
+            found_now, _ = analysis.run_rules(
+                model, settings[members[0]][0], lambda p, w=wanted: p in w
+            )
+            found.extend(found_now)
+        return found, []
+
+    # within the per-file time budget: a file over it is reported as skipped (analyzers.budget)
+    model, findings, _ = analysis.analyse_within_budget(
+        ws.root,
+        sources,
+        configs,
+        Settings(),
+        None,
+        overlays=overlays,
+        parsed=parsed,
+        rules_runner=run_groups,
+    )
+    model.problems.extend(Problem(p, missing_message(p)) for p in missing)
     findings.sort(key=Finding.sort_key)
 
     seen: set[tuple[Path, str]] = set()
@@ -191,6 +207,7 @@ def run_check(
         relevant = (
             _under(problem.path, existing)
             or problem.path in missing
+            or problem.message.startswith("skipped: analysing this file took")
             or problem.message.startswith("internal error")
         )
         if key in seen or not relevant:
@@ -213,6 +230,7 @@ def run_check(
             if warning not in notes:
                 notes.append(warning)
     return CheckRun(
+        missing=missing,
         warnings=notes,
         model=model,
         findings=findings,
