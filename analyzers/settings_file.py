@@ -35,6 +35,7 @@ from durable_harden.analyzers import safejson
 from durable_harden.analyzers.analysis import Settings
 from durable_harden.analyzers.findings import Severity
 from durable_harden.analyzers.rules import UnknownSelector, resolve_selectors
+from durable_harden.analyzers.workspace import resolve_given
 
 SETTINGS_FILE = "durable-harden.jsonc"
 PACKAGE_JSON = "package.json"
@@ -62,7 +63,7 @@ class SettingsFile:
         if not patterns:
             return False
         try:
-            rel = path.resolve().relative_to(self.folder.resolve()).as_posix()
+            rel = resolve_given(path).relative_to(self.folder.resolve()).as_posix()
         except ValueError:
             return False
         return pathspec.GitIgnoreSpec.from_lines(patterns).match_file(rel)
@@ -74,7 +75,7 @@ class SettingsFile:
         if not table:
             return []
         try:
-            rel = path.resolve().relative_to(self.folder.resolve()).as_posix()
+            rel = resolve_given(path).relative_to(self.folder.resolve()).as_posix()
         except ValueError:
             return []
         ids: list[str] = []
@@ -108,7 +109,7 @@ def _has_package_key(path: Path) -> bool:
 
 def find_settings_file(path: Path) -> Path | None:
     """The settings file nearest to `path` (a file or folder), up to the repository root."""
-    path = path.resolve()
+    path = resolve_given(path)  # a symbolic link that loops is a missing file, not a crash
     folder = path if path.is_dir() else path.parent
     for candidate in (folder, *folder.parents):
         own = candidate / SETTINGS_FILE
