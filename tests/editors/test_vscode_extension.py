@@ -1,12 +1,14 @@
-"""The VS Code extension (editors/vscode): it installs from its lockfile, type-checks, bundles,
-packages into a .vsix, and what it declares matches what the language server really offers.
+"""The VS Code extension (editors/vscode): it installs from its lockfile, type-checks, bundles
+the server (scripts/bundle_server.py), packages into a .vsix for linux-x64, and what it declares
+matches what the language server really offers.
 
-VS Code itself cannot be downloaded here, so the extension is checked from the outside: the
-bundle is loaded in Node with a stand-in `vscode` module (tests/editors/vscode_stub_load.js) to
-read the constants it uses (server command names, fix-all kind, settings section and keys),
-and those are compared with the server's registrations in server/lsp.py. The server command
-the extension builds for `durableHarden.interpreter` is started for real and initialised with
-the default settings of package.json.
+The bundle is loaded in Node with a stand-in `vscode` module (tests/editors/vscode_stub_load.js)
+to read the constants it uses (server command names, fix-all kind, settings section and keys),
+compared with the server's registrations in server/lsp.py, and to call its own
+`resolveServerCommand`: the command it builds is started from the unpacked .vsix over stdio
+against a workspace that holds a malicious `server/` package and `durable_harden.py`.
+Real VS Code (code-server from npm, driven by Debian's chromium) then runs the .vsix with no
+settings at all (tests at the end).
 """
 
 from __future__ import annotations
@@ -77,8 +79,19 @@ def vsix(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`vsce package --no-dependencies` (its prepublish step bundles dist/extension.js)."""
     out = tmp_path_factory.mktemp("vsix") / "durable-harden.vsix"
     vsce = installed / ".bin" / "vsce"
+    # vscode:prepublish bundles the extension and the server (bundled/, skipped when current)
     run(
-        [str(vsce), "package", "--no-dependencies", "--allow-missing-repository", "--out", str(out)]
+        [
+            str(vsce),
+            "package",
+            "--no-dependencies",
+            "--allow-missing-repository",
+            "--target",
+            "linux-x64",
+            "--out",
+            str(out),
+        ],
+        timeout=600,
     )
     assert out.is_file()
     return out
@@ -88,6 +101,32 @@ def vsix(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def manifest(vsix: Path) -> dict[str, Any]:
     with zipfile.ZipFile(vsix) as archive:
         return json.loads(archive.read("extension/package.json"))
+
+
+@pytest.fixture(scope="module")
+def unpacked(vsix: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The .vsix unzipped: `<dir>/extension` is what VS Code installs."""
+    out = tmp_path_factory.mktemp("unpacked-all")
+    with zipfile.ZipFile(vsix) as archive:
+        archive.extractall(out)
+    return out / "extension"
+
+
+def call_bundle(unpacked: Path, installed: Path, fn: str, *args: Any) -> dict[str, Any]:
+    """Calls an export of the packaged dist/extension.js in Node (stand-in `vscode`)."""
+    spec = unpacked.parent / f"call-{fn}.json"
+    spec.write_text(json.dumps({"fn": fn, "args": list(args)}))
+    done = run(
+        [
+            str(NODE),
+            str(ROOT / "tests" / "editors" / "vscode_stub_load.js"),
+            str(unpacked / "dist" / "extension.js"),
+            str(installed / "@types" / "vscode" / "index.d.ts"),
+            str(spec),
+        ],
+        timeout=60,
+    )
+    return json.loads(done.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +166,17 @@ def test_vsix_contents(vsix: Path, manifest: dict[str, Any]):
     # the language client is bundled in, `vscode` is left to the host
     assert b"vscode-languageclient" in bundle or b"LanguageClient" in bundle
     assert b'require("vscode")' in bundle
+    # the server ships inside: the project's wheel and its dependencies, one import package
+    libs = {n.split("/")[3] for n in names if n.startswith("extension/bundled/libs/")}
+    assert {"durable_harden", "pygls", "lsprotocol", "sqlglot", "tree_sitter_typescript"} <= libs
+    assert not libs & {"server", "analyzers", "codeactions"}
+    assert "extension/bundled/tool/launch.py" in names
+    assert "extension/bundled/libs/durable_harden/server/cli.py" in names
+    assert "extension/bundled/libs/durable_harden/docs/rules/class-not-exported.md" in names
+    # tree-sitter's core has one wheel per CPython version: every supported one is there
+    for tag in ("cp311", "cp312", "cp313", "cp314"):
+        assert any(n.startswith(f"extension/bundled/libs-{tag}/tree_sitter/") for n in names)
+    assert not any("__pycache__" in n or n.endswith(".gitignore") for n in names)
     assert manifest["main"] == "./dist/extension.js"
     assert manifest["engines"]["vscode"] == "^1.91.0"
     assert manifest["version"] == server_lsp.VERSION
@@ -205,6 +255,14 @@ def test_settings_match_what_the_server_reads(manifest: dict[str, Any], bundle_e
     )
     assert keys == server_keys | client_keys
     assert {"select", "ignore", "severity", "unsafeFixes", "debounceMs", "trace.server"} <= keys
+    assert {"enable", "importStrategy", "interpreter", "path", "docsBaseUrl"} <= keys
+    assert props[f"{section}.importStrategy"]["enum"] == ["useBundled", "fromEnvironment"]
+    assert props[f"{section}.importStrategy"]["default"] == "useBundled"
+    assert props[f"{section}.path"]["default"] == ""  # the bundled server unless set
+    for key in ("enable", "select", "ignore", "severity", "unsafeFixes"):
+        assert props[f"{section}.{key}"]["scope"] == "resource", key
+    # no install hint names a package that does not exist on PyPI
+    assert "pip install durable-harden" not in json.dumps(manifest)
     # every key sent is one the server understands (rule settings, or editor-only ones)
     assert server_keys <= set(KEYS) | set(server_lsp.EDITOR_ONLY)
     # the section the server asks for in workspace/configuration is the one the middleware answers
@@ -257,63 +315,186 @@ class _Stdio:
                 self.buffer += chunk
 
 
-def test_interpreter_command_starts_the_server_with_the_default_settings(
-    manifest: dict[str, Any], bundle_exports: dict, tmp_path: Path
-):
-    """`<python> -m server.cli serve` (durableHarden.interpreter) answers initialize, accepts the
-    initializationOptions the extension sends by default without a warning, and advertises the
-    fix-all kind and the commands the extension uses."""
-    section = bundle_exports["CONFIG_SECTION"]
-    props = manifest["contributes"]["configuration"]["properties"]
-    options = {k: props[f"{section}.{k}"]["default"] for k in bundle_exports["SERVER_KEYS"]}
+EVIL = (
+    "import pathlib\n"
+    "pathlib.Path({marker!r}).write_text({name!r})\n"
+    "raise SystemExit('workspace code ran: ' + {name!r})\n"
+)
+
+
+def hostile_workspace(tmp_path: Path) -> tuple[Path, Path]:
+    """An example project that also holds modules named like the server and its dependencies;
+    importing any of them writes the marker file."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "examples" / "rate-limiter", project)
+    marker = tmp_path / "workspace-code-ran"
+    # json: a standard module the server imports (a workspace on sys.path would shadow it)
+    for rel in ("server/__init__.py", "server/cli.py", "durable_harden.py", "pygls.py", "json.py"):
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(EVIL.format(marker=str(marker), name=rel))
+    return project, marker
+
+
+def serve_and_check(command: dict[str, Any], project: Path, env: dict[str, str]) -> dict:
+    """Starts the server command over stdio, opens wrangler.jsonc, returns the first
+    publishDiagnostics for it (and checks the server answered initialize and shut down)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "durable_harden", "serve"],
-        cwd=ROOT,
+        [command["command"], *command["args"]],
+        cwd=command["cwd"],
+        env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     client = _Stdio(proc)
+    config = project / "wrangler.jsonc"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         client.send(
             {
                 "id": 1,
                 "method": "initialize",
                 "params": {
                     "processId": os.getpid(),
-                    "rootUri": tmp_path.as_uri(),
-                    "capabilities": {},
-                    "initializationOptions": options,
+                    "rootUri": project.as_uri(),
+                    "workspaceFolders": [{"uri": project.as_uri(), "name": "project"}],
+                    "capabilities": {
+                        "textDocument": {"publishDiagnostics": {"codeDescriptionSupport": True}}
+                    },
                 },
             }
         )
-        logs: list[str] = []
-        while True:
+        init = None
+        published = None
+        opened = False
+        while published is None:
             message = client.receive(deadline)
-            if message.get("id") == 1:
-                break
-            if message.get("method") == "window/logMessage":
-                logs.append(message["params"]["message"])
-        caps = message["result"]["capabilities"]
-        assert server_lsp.FIX_ALL_KIND in caps["codeActionProvider"]["codeActionKinds"]
-        offered = set(caps.get("executeCommandProvider", {}).get("commands", []))
-        assert offered == REGISTERED  # what the tests above compare is what a client sees
-        client.send({"method": "initialized", "params": {}})
+            if "id" in message and "method" in message:  # a request of the server: answer it
+                result: Any = None
+                if message["method"] == "workspace/configuration":
+                    result = [{} for _ in message["params"]["items"]]
+                client.send({"id": message["id"], "result": result})
+            elif message.get("id") == 1:
+                init = message["result"]
+            elif (
+                message.get("method") == "textDocument/publishDiagnostics"
+                and message["params"]["uri"] == config.as_uri()
+                and message["params"]["diagnostics"]
+            ):
+                published = message["params"]
+            if init is not None and not opened:
+                opened = True
+                client.send({"method": "initialized", "params": {}})
+                client.send(
+                    {
+                        "method": "textDocument/didOpen",
+                        "params": {
+                            "textDocument": {
+                                "uri": config.as_uri(),
+                                "languageId": "jsonc",
+                                "version": 1,
+                                "text": config.read_text(),
+                            }
+                        },
+                    }
+                )
         client.send({"id": 2, "method": "shutdown"})
-        while True:
-            message = client.receive(deadline)
-            if message.get("id") == 2:
-                break
-            if message.get("method") == "window/logMessage":
-                logs.append(message["params"]["message"])
-        assert not [m for m in logs if "settings" in m], logs
+        while client.receive(deadline).get("id") != 2:
+            pass
         client.send({"method": "exit"})
         assert proc.wait(timeout=10) == 0
+        assert init is not None
+        return {"initialize": init, "published": published}
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.wait()
+        assert proc.stderr is not None
+        stderr = proc.stderr.read().decode(errors="replace")
+        assert "workspace code ran" not in stderr, stderr
+
+
+def test_bundled_server_from_the_vsix_never_imports_workspace_code(
+    unpacked: Path, installed: Path, tmp_path: Path
+):
+    """The command the packaged extension builds by default (no settings: python3 from PATH,
+    the bundled server) runs from the unpacked .vsix over stdio: it answers initialize, reports
+    the example's diagnostics with a rule link to the page shipped in the .vsix, and imports
+    nothing of a workspace that holds `server/`, `durable_harden.py`, `pygls.py` and `json.py`,
+    even with that workspace on PYTHONPATH."""
+    project, marker = hostile_workspace(tmp_path)
+    path = f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin"
+    answer = call_bundle(
+        unpacked,
+        installed,
+        "resolveServerCommand",
+        {},
+        {"PATH": path},
+        {"extensionPath": str(unpacked), "workspaceFolders": [str(project)], "trusted": True},
+    )
+    command = answer["result"]
+    assert command["args"] == ["-I", str(unpacked / "bundled" / "tool" / "launch.py"), "serve"]
+    assert command["cwd"] == str(unpacked)
+    assert command["source"] == "PATH"
+    env = {"PATH": path, "HOME": str(tmp_path), "PYTHONPATH": str(project)}
+    got = serve_and_check(command, project, env)
+    assert not marker.exists(), marker.read_text()
+    assert got["initialize"]["serverInfo"] == {"name": "durable-harden", "version": server_lsp.VERSION}
+    by_code = {d["code"]: d for d in got["published"]["diagnostics"]}
+    assert "binding-missing-migration" in by_code, sorted(by_code)
+    href = by_code["binding-missing-migration"]["codeDescription"]["href"]
+    page = unpacked / "bundled" / "libs" / "durable_harden" / "docs" / "rules"
+    assert href == (page / "binding-missing-migration.md").as_uri()
+    assert (page / "binding-missing-migration.md").read_text().startswith("# binding-missing")
+
+
+def test_from_environment_falls_back_to_the_bundled_server(
+    unpacked: Path, installed: Path, tmp_path: Path
+):
+    """importStrategy fromEnvironment with an interpreter whose environment has no
+    durable-harden: the launcher says so on stderr and runs the bundled one."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    project, marker = hostile_workspace(tmp_path)
+    answer = call_bundle(
+        unpacked,
+        installed,
+        "resolveServerCommand",
+        {"interpreter": str(python), "importStrategy": "fromEnvironment"},
+        {"PATH": "/usr/bin:/bin"},
+        {"extensionPath": str(unpacked), "workspaceFolders": [str(project)], "trusted": True},
+    )
+    command = answer["result"]
+    assert command["command"] == str(python) and command["source"] == "interpreter"
+    assert command["args"][-2:] == ["--from-environment", "serve"]
+    done = subprocess.run(
+        [command["command"], *command["args"][:-1], "--version"],
+        cwd=command["cwd"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"durable-harden {server_lsp.VERSION}"
+    assert "not installed in" in done.stderr and "using the bundled server" in done.stderr
+    assert not marker.exists()
+
+
+def test_no_python_found_names_what_works(unpacked: Path, installed: Path, tmp_path: Path):
+    answer = call_bundle(
+        unpacked,
+        installed,
+        "resolveServerCommand",
+        {},
+        {"PATH": str(tmp_path)},
+        {"extensionPath": str(unpacked)},
+    )
+    assert answer["name"] == "ServerNotFound"
+    assert "Python 3.11" in answer["error"]
+    assert "pip install durable-harden" not in answer["error"]
+    assert "python3 -m pip install ." in answer["error"]
 
 
 CODE_SERVER_DIR = Path(os.environ.get("DH_CODE_SERVER_DIR", EXT / ".code-server"))
