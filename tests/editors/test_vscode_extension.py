@@ -633,6 +633,7 @@ def test_code_server_default_route_only_the_vsix(code_server: Path, vsix: Path, 
     path = f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin"
     text = run_code_server(code_server, vsix, tmp_path, project, None, "quickfix", {"PATH": path})
     assert "quick fix applied" in text
+    assert f"language status: Durable Harden {server_lsp.VERSION}running; " in text
     launcher = "bundled/tool/launch.py serve (from PATH, useBundled"
     assert re.search(r"starting \S*python3? -I \S+" + re.escape(launcher), text), text
     assert f"server durable-harden {server_lsp.VERSION} running" in text
@@ -664,3 +665,17 @@ def test_code_server_interpreter_setting_and_fix_all_on_save(
     assert f"starting {sys.executable} -I " in text
     assert "(from interpreter, useBundled" in text
     assert "unknown key" not in text and "settings ignored" not in text, text
+
+
+def test_code_server_enable_false_for_the_folder(code_server: Path, vsix: Path, tmp_path: Path):
+    """`durableHarden.enable: false` in the folder's .vscode/settings.json (resource scope):
+    the server is not started, the language status says disabled, no problem is reported."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "examples" / "rate-limiter", project)
+    (project / ".vscode").mkdir()
+    (project / ".vscode" / "settings.json").write_text('{ "durableHarden.enable": false }\n')
+    path = f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin"
+    text = run_code_server(code_server, vsix, tmp_path, project, None, "disabled", {"PATH": path})
+    assert "no durable-harden problems" in text
+    assert "durableHarden.enable is off: the server is not started" in text
+    assert "starting " not in text

@@ -72,108 +72,164 @@ try {
     30000,
   );
   step("wrangler.jsonc opened");
+  // eslint-disable-next-line no-labels
+  flow: {
 
-  // a diagnostic from the server in the Problems panel (the JSON service reports there too)
-  await chord(page, "KeyM", ["Control", "Shift"]);
-  const problem = await waitFor(
-    "a durable-harden diagnostic in the Problems panel",
-    async () => {
+    if (mode === "disabled") {
+      // durableHarden.enable = false for the folder: the status says so and nothing is reported
+      await page.click(".monaco-editor .view-lines");
+      await waitFor(
+        "the language status saying disabled",
+        async () => {
+          const item = await page.$("#status\\.languageStatus");
+          if (item === null) return null;
+          await item.hover();
+          await new Promise((r) => setTimeout(r, 500));
+          const text = await page.$$eval(".monaco-hover, .workbench-hover", (els) =>
+            els.map((e) => e.textContent || "").join(" | "),
+          );
+          return /Durable Harden.*disabled; 0 findings/.test(text) ? text : null;
+        },
+        20000,
+      );
+      step("language status: disabled");
+      await page.mouse.move(10, 10);
+      await chord(page, "KeyM", ["Control", "Shift"]);
+      await new Promise((r) => setTimeout(r, 3000));
       const rows = await page.$$eval(".markers-panel .monaco-list-row", (els) =>
         els.map((e) => `${e.getAttribute("aria-label") || ""} ${e.textContent || ""}`),
       );
-      return rows.find((r) => r.includes("durable-harden") && r.includes("ExportJob"));
-    },
-    60000,
-  );
-  step(`diagnostic shown: ${problem.slice(0, 120)}`);
-  await page.click(".monaco-editor .view-lines");
-
-  // the contributed commands in the command palette
-  await page.keyboard.press("F1");
-  const palette = await page.waitForSelector(".quick-input-widget input", { timeout: 5000 });
-  await palette.type("Durable Harden");
-  const labels = await waitFor(
-    "Durable Harden commands in the palette",
-    async () => {
-      const rows = await page.$$eval(".quick-input-list .monaco-list-row", (els) =>
-        els.map((e) => e.getAttribute("aria-label") || e.textContent || ""),
-      );
-      return rows.length >= 3 ? rows : null;
-    },
-    10000,
-  );
-  for (const title of ["Harden all Durable Objects", "Restart server", "Show output"]) {
-    if (!labels.some((l) => l.includes(`Durable Harden: ${title}`))) {
-      fail(`command palette lacks "Durable Harden: ${title}" (has ${JSON.stringify(labels)})`);
-    }
-  }
-  step(`palette: ${labels.filter((l) => l.includes("Durable Harden")).length} commands`);
-  await page.keyboard.press("Escape");
-
-  const fixed = () => /"new_sqlite_classes":\s*\["ExportJob"\]/.test(fs.readFileSync(config, "utf8"));
-  if (mode === "quickfix") {
-    // the ExportJob binding (line 24, column 23) carries binding-missing-migration
-    const title = "Append a migration creating `ExportJob`";
-    let attempt = 0;
-    while (!fixed() && attempt < 3) {
-      attempt += 1;
-      await page.click(".monaco-editor .view-lines");
-      await chord(page, "KeyG");
-      const goto = await page.waitForSelector(".quick-input-widget input", { timeout: 5000 });
-      await goto.type("24:25");
-      await page.keyboard.press("Enter");
-      await new Promise((r) => setTimeout(r, 500));
-      await chord(page, "Period");
-      const row = await waitFor(
-        `"${title}" in the quick fix menu`,
-        async () => {
-          const rows = await page.$$(".action-widget .monaco-list-row");
-          for (const r of rows) {
-            const text = await r.evaluate((e) => e.textContent || "");
-            if (text.includes(title)) return r;
-          }
-          return null;
-        },
-        15000,
-      ).catch(() => null);
-      if (row === null) {
-        const shown = await page.$$eval(".action-widget .monaco-list-row", (els) =>
-          els.map((e) => e.textContent),
-        );
-        step(`quick fix menu ${attempt}: ${JSON.stringify(shown)}`);
-        await page.keyboard.press("Escape");
-        continue;
+      if (rows.some((r) => r.includes("durable-harden"))) {
+        throw new Error(`durable-harden problems while disabled: ${JSON.stringify(rows)}`);
       }
-      await row.click();
-      await new Promise((r) => setTimeout(r, 500));
-      await chord(page, "KeyS");
-      await waitFor("the quick fix saved to disk", fixed, 10000).catch(() => undefined);
-      step(`quick fix ${attempt}: ${fixed() ? "applied" : "not applied"}`);
+      step("no durable-harden problems");
+      break flow;
     }
-    if (!fixed()) throw new Error("the quick fix was not applied");
-    step("quick fix applied");
-  } else {
-    // edit and save: the fix-all code action on save adds the missing migration. Now and then
-    // (under load) VS Code saves without asking the code action providers at all (no request
-    // reaches the server; seen in the LSP trace), so an unchanged file gets a second save.
-    const before = fs.readFileSync(config, "utf8");
-    let attempt = 0;
-    while (!fixed() && attempt < 3) {
-      attempt += 1;
+
+    // a diagnostic from the server in the Problems panel (the JSON service reports there too)
+    await chord(page, "KeyM", ["Control", "Shift"]);
+    const problem = await waitFor(
+      "a durable-harden diagnostic in the Problems panel",
+      async () => {
+        const rows = await page.$$eval(".markers-panel .monaco-list-row", (els) =>
+          els.map((e) => `${e.getAttribute("aria-label") || ""} ${e.textContent || ""}`),
+        );
+        return rows.find((r) => r.includes("durable-harden") && r.includes("ExportJob"));
+      },
+      60000,
+    );
+    step(`diagnostic shown: ${problem.slice(0, 120)}`);
+    await page.click(".monaco-editor .view-lines");
+
+    // the contributed commands in the command palette
+    await page.keyboard.press("F1");
+    const palette = await page.waitForSelector(".quick-input-widget input", { timeout: 5000 });
+    await palette.type("Durable Harden");
+    const labels = await waitFor(
+      "Durable Harden commands in the palette",
+      async () => {
+        const rows = await page.$$eval(".quick-input-list .monaco-list-row", (els) =>
+          els.map((e) => e.getAttribute("aria-label") || e.textContent || ""),
+        );
+        return rows.length >= 3 ? rows : null;
+      },
+      10000,
+    );
+    for (const title of ["Harden all Durable Objects", "Restart server", "Show output"]) {
+      if (!labels.some((l) => l.includes(`Durable Harden: ${title}`))) {
+        fail(`command palette lacks "Durable Harden: ${title}" (has ${JSON.stringify(labels)})`);
+      }
+    }
+    step(`palette: ${labels.filter((l) => l.includes("Durable Harden")).length} commands`);
+    await page.keyboard.press("Escape");
+
+    const fixed = () => /"new_sqlite_classes":\s*\["ExportJob"\]/.test(fs.readFileSync(config, "utf8"));
+    if (mode === "quickfix") {
+      // the language status item ({} in the status bar): server state, version, findings
       await page.click(".monaco-editor .view-lines");
-      await chord(page, "End");
-      await page.keyboard.type("\n");
-      await new Promise((r) => setTimeout(r, 500));
-      await chord(page, "KeyS");
-      await waitFor("the file saved", () => fs.readFileSync(config, "utf8") !== before, 15000).catch(
-        () => undefined,
+      const status = await waitFor(
+        "the Durable Harden language status",
+        async () => {
+          const item = await page.$("#status\\.languageStatus");
+          if (item === null) return null;
+          await item.hover();
+          await new Promise((r) => setTimeout(r, 500));
+          const text = await page.$$eval(".monaco-hover, .workbench-hover", (els) =>
+            els.map((e) => e.textContent || "").join(" | "),
+          );
+          return /Durable Harden \d+\.\d+\.\d+/.test(text) && /running; \d+ findings?/.test(text)
+            ? text
+            : null;
+        },
+        20000,
       );
-      await waitFor("the fix-all on save written to disk", fixed, 10000).catch(() => undefined);
-      step(`save ${attempt}: ${fixed() ? "fixed" : "not fixed"}`);
+      const shown = status.match(/Durable Harden \d+\.\d+\.\d+.*?running; \d+ findings?/);
+      step(`language status: ${shown ? shown[0] : status.slice(0, 200)}`);
+      await page.mouse.move(10, 10);
+
+      // the ExportJob binding (line 24, column 23) carries binding-missing-migration
+      const title = "Append a migration creating `ExportJob`";
+      let attempt = 0;
+      while (!fixed() && attempt < 3) {
+        attempt += 1;
+        await page.click(".monaco-editor .view-lines");
+        await chord(page, "KeyG");
+        const goto = await page.waitForSelector(".quick-input-widget input", { timeout: 5000 });
+        await goto.type("24:25");
+        await page.keyboard.press("Enter");
+        await new Promise((r) => setTimeout(r, 500));
+        await chord(page, "Period");
+        const row = await waitFor(
+          `"${title}" in the quick fix menu`,
+          async () => {
+            const rows = await page.$$(".action-widget .monaco-list-row");
+            for (const r of rows) {
+              const text = await r.evaluate((e) => e.textContent || "");
+              if (text.includes(title)) return r;
+            }
+            return null;
+          },
+          15000,
+        ).catch(() => null);
+        if (row === null) {
+          const shown = await page.$$eval(".action-widget .monaco-list-row", (els) =>
+            els.map((e) => e.textContent),
+          );
+          step(`quick fix menu ${attempt}: ${JSON.stringify(shown)}`);
+          await page.keyboard.press("Escape");
+          continue;
+        }
+        await row.click();
+        await new Promise((r) => setTimeout(r, 500));
+        await chord(page, "KeyS");
+        await waitFor("the quick fix saved to disk", fixed, 10000).catch(() => undefined);
+        step(`quick fix ${attempt}: ${fixed() ? "applied" : "not applied"}`);
+      }
+      if (!fixed()) throw new Error("the quick fix was not applied");
+      step("quick fix applied");
+    } else {
+      // edit and save: the fix-all code action on save adds the missing migration. Now and then
+      // (under load) VS Code saves without asking the code action providers at all (no request
+      // reaches the server; seen in the LSP trace), so an unchanged file gets a second save.
+      const before = fs.readFileSync(config, "utf8");
+      let attempt = 0;
+      while (!fixed() && attempt < 3) {
+        attempt += 1;
+        await page.click(".monaco-editor .view-lines");
+        await chord(page, "End");
+        await page.keyboard.type("\n");
+        await new Promise((r) => setTimeout(r, 500));
+        await chord(page, "KeyS");
+        await waitFor("the file saved", () => fs.readFileSync(config, "utf8") !== before, 15000).catch(
+          () => undefined,
+        );
+        await waitFor("the fix-all on save written to disk", fixed, 10000).catch(() => undefined);
+        step(`save ${attempt}: ${fixed() ? "fixed" : "not fixed"}`);
+      }
+      if (!fixed()) throw new Error("the fix-all on save was not written to disk");
+      step("fix-all on save applied");
     }
-    if (!fixed()) throw new Error("the fix-all on save was not written to disk");
-    step("fix-all on save applied");
-  }
+  } // flow
 } catch (error) {
   fail(`${error.message} (after: ${steps.join(" / ")})`);
   process.stderr.write(`wrangler.jsonc now:\n${fs.readFileSync(config, "utf8")}\n`);
