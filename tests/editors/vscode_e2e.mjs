@@ -1,11 +1,15 @@
 // End-to-end check of the packaged extension in real VS Code (code-server), driven through
 // Debian's chromium with puppeteer-core. Run by tests/editors/test_vscode_extension.py:
 //   node vscode_e2e.mjs <puppeteer-core dir> <code-server URL> <project folder> <chromium> <mode>
-// Opens wrangler.jsonc, waits for a durable-harden diagnostic, checks the command palette lists
-// the extension's commands, then
+// Opens wrangler.jsonc, then
+// - mode `disabled` (durableHarden.enable false): the language status says "disabled" and the
+//   Problems panel has no durable-harden row; stops there.
+// Otherwise waits for a durable-harden diagnostic, checks the command palette lists the
+// extension's commands, then
 // - mode `save`: types a newline and saves: `editor.codeActionsOnSave` with
 //   `source.fixAll.durable-harden` must write the missing migration to disk;
-// - mode `quickfix`: goes to the ExportJob binding, opens the quick fix menu (Ctrl+.), picks
+// - mode `quickfix`: checks the language status item (version, "running; N findings"), goes to
+//   the ExportJob binding, opens the quick fix menu (Ctrl+.), picks
 //   "Append a migration creating `ExportJob`" and saves: the migration must be on disk.
 // Exit code 1 on failure.
 import * as fs from "node:fs";
@@ -72,7 +76,6 @@ try {
     30000,
   );
   step("wrangler.jsonc opened");
-  // eslint-disable-next-line no-labels
   flow: {
 
     if (mode === "disabled") {
