@@ -9,7 +9,7 @@
 #
 # code-server 4.139 builds native modules for Node 24, so Node 24 comes from npm (the `node`
 # package) and node-gyp is pointed at its headers; it also needs Debian's
-# libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev. The browser is Debian's chromium,
+# build-essential libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev. The browser is Debian's chromium,
 # driven by puppeteer-core (which downloads no browser).
 set -euo pipefail
 NODE_VERSION=24.21.0
@@ -26,7 +26,7 @@ fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=()
-  for pkg in libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev chromium; do
+  for pkg in build-essential libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then
