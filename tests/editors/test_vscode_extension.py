@@ -537,9 +537,11 @@ def run_code_server(
     settings: dict[str, Any] | None,
     mode: str,
     env_extra: dict[str, str],
+    also: tuple[Path, ...] = (),
 ) -> str:
-    """Installs ONLY the .vsix into a fresh code-server profile, opens the project in headless
-    chromium and runs vscode_e2e.mjs in `mode`; returns the extension's own log."""
+    """Installs the .vsix (and only the `also` ones besides) into a fresh code-server profile,
+    opens the project in headless chromium and runs vscode_e2e.mjs in `mode`; returns the
+    extension's own log."""
     import signal
 
     node = code_server / "node" / "bin" / "node"
@@ -556,18 +558,18 @@ def run_code_server(
     }
     common = [str(node), str(entry), "--user-data-dir", str(data)]
     common += ["--extensions-dir", str(extensions)]
-    installed = subprocess.run(
-        [*common, "--install-extension", str(vsix)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
-    assert "successfully installed" in installed.stdout
-    assert [p.name for p in extensions.iterdir() if p.is_dir()] == [
-        f"durable-harden.durable-harden-{server_lsp.VERSION}"
-    ]
+    for package in (vsix, *also):
+        installed = subprocess.run(
+            [*common, "--install-extension", str(package)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        assert "successfully installed" in installed.stdout
+    assert len([p for p in extensions.iterdir() if p.is_dir()]) == 1 + len(also)
+    assert (extensions / f"durable-harden.durable-harden-{server_lsp.VERSION}").is_dir()
     port = _free_port()
     log_path = tmp_path / "code-server.log"
     log = log_path.open("w")
@@ -679,3 +681,53 @@ def test_code_server_enable_false_for_the_folder(code_server: Path, vsix: Path, 
     assert "no durable-harden problems" in text
     assert "durableHarden.enable is off: the server is not started" in text
     assert "starting " not in text
+
+
+def test_code_server_interpreter_from_the_python_extension_api(
+    code_server: Path, vsix: Path, installed: Path, tmp_path: Path
+):
+    """With an extension of id ms-python.python installed, the interpreter comes from its
+    `environments` API (getActiveEnvironmentPath -> resolveEnvironment -> executable.uri).
+    The real Python extension is not downloaded here: tests/editors/fake-python-extension is a
+    stand-in with the API's shape that answers with a wrapper around this Python."""
+    fake_src = ROOT / "tests" / "editors" / "fake-python-extension"
+    fake = tmp_path / "fake-python"
+    shutil.copytree(fake_src, fake)
+    fake_vsix = tmp_path / "ms-python.python.vsix"
+    done = subprocess.run(
+        [
+            str(installed / ".bin" / "vsce"),
+            "package",
+            "--no-dependencies",
+            "--allow-missing-repository",
+            "--skip-license",
+            "--out",
+            str(fake_vsix),
+        ],
+        cwd=fake,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    env_bin = tmp_path / "selected-env" / "bin"
+    env_bin.mkdir(parents=True)
+    python = env_bin / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "examples" / "rate-limiter", project)
+    text = run_code_server(
+        code_server,
+        vsix,
+        tmp_path,
+        project,
+        None,
+        "diagnostic",
+        # no python3 on this PATH: only the Python extension's answer can start the server
+        {"PATH": "/usr/local/nonexistent", "DH_FAKE_PYTHON": str(python)},
+        also=(fake_vsix,),
+    )
+    assert f"starting {python} -I " in text
+    assert "(from python-extension, useBundled" in text
+    assert f"server durable-harden {server_lsp.VERSION} running" in text

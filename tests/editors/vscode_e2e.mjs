@@ -6,6 +6,7 @@
 //   Problems panel has no durable-harden row; stops there.
 // Otherwise waits for a durable-harden diagnostic, checks the command palette lists the
 // extension's commands, then
+// - mode `diagnostic`: stops there;
 // - mode `save`: types a newline and saves: `editor.codeActionsOnSave` with
 //   `source.fixAll.durable-harden` must write the missing migration to disk;
 // - mode `quickfix`: checks the language status item (version, "running; N findings"), goes to
@@ -146,6 +147,7 @@ try {
     step(`palette: ${labels.filter((l) => l.includes("Durable Harden")).length} commands`);
     await page.keyboard.press("Escape");
 
+    if (mode === "diagnostic") break flow; // the diagnostic and the palette are enough
     const fixed = () => /"new_sqlite_classes":\s*\["ExportJob"\]/.test(fs.readFileSync(config, "utf8"));
     if (mode === "quickfix") {
       // the language status item ({} in the status bar): server state, version, findings
