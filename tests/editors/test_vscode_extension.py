@@ -687,7 +687,9 @@ def test_code_server_interpreter_from_the_python_extension_api(
     code_server: Path, vsix: Path, installed: Path, tmp_path: Path
 ):
     """With an extension of id ms-python.python installed, the interpreter comes from its
-    `environments` API (getActiveEnvironmentPath -> resolveEnvironment -> executable.uri).
+    `environments` API (getActiveEnvironmentPath -> resolveEnvironment -> executable.uri); a
+    change of durableHarden.interpreter in the folder's settings then restarts the server with
+    that one.
     The real Python extension is not downloaded here: tests/editors/fake-python-extension is a
     stand-in with the API's shape that answers with a wrapper around this Python."""
     fake_src = ROOT / "tests" / "editors" / "fake-python-extension"
@@ -723,11 +725,21 @@ def test_code_server_interpreter_from_the_python_extension_api(
         tmp_path,
         project,
         None,
-        "diagnostic",
+        "restart",
         # no python3 on this PATH: only the Python extension's answer can start the server
-        {"PATH": "/usr/local/nonexistent", "DH_FAKE_PYTHON": str(python)},
+        {
+            "PATH": "/usr/local/nonexistent",
+            "DH_FAKE_PYTHON": str(python),
+            "DH_RESTART_PYTHON": sys.executable,
+            "DH_DATA": str(tmp_path / "data"),
+        },
         also=(fake_vsix,),
     )
-    assert f"starting {python} -I " in text
-    assert "(from python-extension, useBundled" in text
-    assert f"server durable-harden {server_lsp.VERSION} running" in text
+    first, _, after = text.partition("restarting")
+    assert f"starting {python} -I " in first
+    assert "(from python-extension, useBundled" in first
+    assert f"server durable-harden {server_lsp.VERSION} running" in first
+    # then the settings change restarted it with the configured interpreter
+    assert "restarted with the new interpreter" in text
+    assert f"starting {sys.executable} -I " in after
+    assert "(from interpreter, useBundled" in after

@@ -7,6 +7,8 @@
 // Otherwise waits for a durable-harden diagnostic, checks the command palette lists the
 // extension's commands, then
 // - mode `diagnostic`: stops there;
+// - mode `restart`: sets durableHarden.interpreter in the folder's settings and waits for the
+//   extension's log to show the server restarted with it;
 // - mode `save`: types a newline and saves: `editor.codeActionsOnSave` with
 //   `source.fixAll.durable-harden` must write the missing migration to disk;
 // - mode `quickfix`: checks the language status item (version, "running; N findings"), goes to
@@ -148,6 +150,40 @@ try {
     await page.keyboard.press("Escape");
 
     if (mode === "diagnostic") break flow; // the diagnostic and the palette are enough
+    if (mode === "restart") {
+      // a changed durableHarden.interpreter restarts the server with it: write it into the
+      // folder's .vscode/settings.json and wait for the extension's log (under DH_DATA) to say so
+      const python = process.env.DH_RESTART_PYTHON;
+      fs.mkdirSync(path.join(folder, ".vscode"), { recursive: true });
+      fs.writeFileSync(
+        path.join(folder, ".vscode", "settings.json"),
+        JSON.stringify({ "durableHarden.interpreter": python }),
+      );
+      const logFile = () => {
+        const stack = [process.env.DH_DATA];
+        while (stack.length) {
+          const dir = stack.pop();
+          for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+            const full = path.join(dir, entry.name);
+            if (entry.isDirectory()) stack.push(full);
+            else if (entry.name === "Durable Harden.log") return full;
+          }
+        }
+        return null;
+      };
+      await waitFor(
+        "the server restarted with the new interpreter",
+        () => {
+          const file = logFile();
+          const text = file ? fs.readFileSync(file, "utf8") : "";
+          const after = text.split("restarting")[1] ?? "";
+          return after.includes(`starting ${python} -I`) && after.includes("running");
+        },
+        30000,
+      );
+      step("restarted with the new interpreter");
+      break flow;
+    }
     const fixed = () => /"new_sqlite_classes":\s*\["ExportJob"\]/.test(fs.readFileSync(config, "utf8"));
     if (mode === "quickfix") {
       // the language status item ({} in the status bar): server state, version, findings
