@@ -147,11 +147,12 @@ async function reportNotFound(error: ServerNotFound): Promise<void> {
 function clientOptions(): LanguageClientOptions {
   return {
     documentSelector: DOCUMENT_SELECTOR,
-    // documents of folders with durableHarden.enable = false never reach the server
     outputChannel: output,
     traceOutputChannel: traceOutput,
     revealOutputChannelOn: RevealOutputChannelOn.Never,
     initializationOptions: () => settingsFor(),
+    // documents of folders with durableHarden.enable = false never reach the server, and
+    // nothing the server says about them is shown
     middleware: {
       didOpen: (document, next) => (enabledFor(document.uri) ? next(document) : Promise.resolve()),
       didChange: (event, next) =>
