@@ -27,11 +27,13 @@ TOP = [
 ]
 # paths of the user's project that the tool writes or reads there, not files of this repository
 USER_PROJECT_FILES = {"scripts/deploy-gradual.sh"}
+# the example rule name docs/contributing.md walks through (files `scripts/add_rule.py` creates)
+PLACEHOLDERS = ("my-rule", "my_rule")
 
 CODE = re.compile(r"`([^`]+)`")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 PATHLIKE = re.compile(
-    r"(?:^|(?<=[\s(\"']))((?:" + "|".join(map(re.escape, TOP)) + r")(?:/[\w./-]*)?)"
+    r"(?:^|(?<=[\s(\"']))((?:" + "|".join(map(re.escape, TOP)) + r")(?:/[\w./*<>{}$-]*)?)"
 )
 SHOUTY = re.compile(r"\b([A-Z][A-Z0-9_-]+\.md)\b")
 
@@ -48,7 +50,11 @@ def cited(doc: Path) -> list[tuple[int, str, Path]]:
         for text in texts:
             for token in PATHLIKE.findall(text):
                 token = token.rstrip(".,:;)")
-                if any(c in token for c in "<>*{}$") or token in USER_PROJECT_FILES:
+                if (
+                    any(c in token for c in "<>*{}$")
+                    or token in USER_PROJECT_FILES
+                    or any(p in token for p in PLACEHOLDERS)
+                ):
                     continue
                 # from the repository's root, or from the document's folder (editors/vscode/)
                 here = doc.parent / token
