@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from durable_harden.analyzers.docs_links import index_url
 from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.model import Problem, ProjectModel
 from durable_harden.analyzers.rules import all_rules, rule_by_id
@@ -182,7 +183,7 @@ def render_sarif(findings: list[Finding], model: ProjectModel, problems: list[Pr
                     "driver": {
                         "name": TOOL_NAME,
                         "version": VERSION,
-                        "informationUri": "https://github.com/durable-harden/durable-harden",
+                        "informationUri": index_url(),
                         "rules": [
                             {
                                 "id": r.id,
