@@ -4,7 +4,7 @@ matches what the language server really offers.
 
 The bundle is loaded in Node with a stand-in `vscode` module (tests/editors/vscode_stub_load.js)
 to read the constants it uses (server command names, fix-all kind, settings section and keys),
-compared with the server's registrations in server/lsp.py, and to call its own
+compared with the server's registrations in server/lsp/, and to call its own
 `resolveServerCommand`: the command it builds is started from the unpacked .vsix over stdio
 against a workspace that holds a malicious `server/` package and `durable_harden.py`.
 Real VS Code (code-server from npm, driven by Debian's chromium) then runs the .vsix with no
@@ -202,7 +202,7 @@ def test_server_commands_the_extension_calls_are_registered(bundle_exports: dict
     wanted = set(bundle_exports["SERVER_COMMANDS"].values())
     missing = wanted - REGISTERED
     assert not missing, (
-        f"the extension executes {sorted(missing)} but server/lsp.py registers only "
+        f"the extension executes {sorted(missing)} but server/lsp/ registers only "
         f"{sorted(REGISTERED)}"
     )
 
@@ -210,7 +210,7 @@ def test_server_commands_the_extension_calls_are_registered(bundle_exports: dict
 def test_every_server_command_is_known_to_the_extension(bundle_exports: dict):
     """A command the server adds or renames must reach the extension (SERVER_COMMANDS)."""
     unknown = REGISTERED - set(bundle_exports["SERVER_COMMANDS"].values())
-    assert not unknown, f"server/lsp.py registers {sorted(unknown)}, unknown to the extension"
+    assert not unknown, f"server/lsp/ registers {sorted(unknown)}, unknown to the extension"
 
 
 def test_code_action_kinds_match_the_server(manifest: dict[str, Any], bundle_exports: dict):

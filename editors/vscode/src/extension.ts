@@ -27,7 +27,7 @@ export { CLIENT_KEYS, CONFIG_SECTION, SERVER_KEYS, SERVER_SECTION } from "./sett
 // called by the tests from the packaged bundle: the command the extension really starts
 export { INSTALL_HINT, resolveServerCommand } from "./resolve";
 
-/** Workspace commands and code action kinds of the server (server/lsp.py). */
+/** Workspace commands and code action kinds of the server (server/lsp/core.py). */
 export const SERVER_COMMANDS = { hardenAll: "durable-harden.hardenAll" } as const;
 export const FIX_ALL_KIND = "source.fixAll.durable-harden";
 
@@ -323,7 +323,7 @@ async function hardenAll(): Promise<void> {
   }
   const folder = await targetFolder();
   if (folder === undefined && (vscode.workspace.workspaceFolders ?? []).length > 0) return;
-  // Arguments: [{ uri?: folder, unsafe?: boolean }] (server/lsp_harden.py). Unsafe fixes are
+  // Arguments: [{ uri?: folder, unsafe?: boolean }] (server/lsp/harden.py). Unsafe fixes are
   // included by default and arrive as change annotations that need confirmation, so VS Code
   // opens its refactor preview for them. The server reports progress, shows the summary and
   // opens durable-harden-report.md itself; the notification here only offers Cancel.

@@ -1,7 +1,7 @@
 // The editor settings the server understands, built from the `durableHarden.*` configuration.
 // Pure (no `vscode` import): `get` reads one key of the configuration section.
 
-/** The section the server asks for in `workspace/configuration` (server/lsp.py). */
+/** The section the server asks for in `workspace/configuration` (server/lsp/). */
 export const SERVER_SECTION = "durable-harden";
 /** Our own configuration section in VS Code settings. */
 export const CONFIG_SECTION = "durableHarden";
