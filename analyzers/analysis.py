@@ -75,7 +75,14 @@ class Workspace:
     configs: list[Path]
 
     def reported(self, path: Path) -> bool:
-        return any(path == r or r in path.parents for r in self.requested)
+        """Is `path` one of the requested paths or inside one (a set lookup per ancestor, not a
+        comparison with every requested path)."""
+        wanted = self._wanted
+        if wanted is None:
+            wanted = self._wanted = frozenset(self.requested)
+        return path in wanted or any(parent in wanted for parent in path.parents)
+
+    _wanted: frozenset[Path] | None = field(default=None, init=False, repr=False, compare=False)
 
 
 def workspace_for(paths: Iterable[Path], settings: Settings | None = None) -> Workspace:
@@ -132,6 +139,9 @@ def analyse_within_budget(
     (analyzers.budget): a file over it is reported as skipped and the project analysed again
     without it."""
     runner = rules_runner or run_rules
+    from durable_harden.analyzers.sql import fit_to_project
+
+    fit_to_project(len(sources))  # each SQL text parsed once per analysis, however big the project
     skipped: dict[Path, float] = {}
     spent: dict[Path, float] = {}
     while True:

@@ -4,13 +4,11 @@ tag, with a map from each SQL character back to its byte in the TypeScript sourc
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import SqlglotError
-from sqlglot.tokens import Token, TokenType
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import Aliases, DurableObjectClass, class_locator
@@ -26,6 +24,94 @@ from durable_harden.analyzers.tsutil import (
     normalize_expr,
     walk_type,
 )
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+    from sqlglot.tokens import Token
+
+
+# sqlglot costs ~150 ms to import: it is imported on the first SQL text, not at start-up, so a
+# `check` of files without SQL never pays for it (docs/performance.md)
+def _sqlglot():  # type: ignore[no-untyped-def]
+    import sqlglot
+
+    return sqlglot
+
+
+def _exp():  # type: ignore[no-untyped-def]
+    from sqlglot import exp
+
+    return exp
+
+
+def _token_type():  # type: ignore[no-untyped-def]
+    from sqlglot.tokens import TokenType
+
+    return TokenType
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+# The SQL caches hold at least this many texts, and more in a bigger project (fit_to_project):
+# a fixed 4,096 entries thrashed at ~1,000 files (each text parsed ~3.5 times per analysis)
+BASE_CAPACITY = 4096
+PER_FILE = 32  # room per source file of the project analysed last
+
+
+class TextCache(Generic[K, V]):
+    """A least-recently-used cache of a function of one text whose capacity follows the size of
+    the project analysed (`fit_to_project`), so each text is computed once per analysis without
+    the long-running server's cache growing past what its workspace needs."""
+
+    def __init__(self, function: Callable[[K], V]) -> None:
+        self.function = function
+        self.capacity = BASE_CAPACITY
+        self.entries: OrderedDict[K, V] = OrderedDict()
+        self.misses = 0
+        self.__doc__ = function.__doc__
+        self.__name__ = function.__name__
+
+    def __call__(self, key: K) -> V:
+        entries = self.entries
+        try:
+            value = entries[key]
+        except KeyError:
+            self.misses += 1
+            value = self.function(key)
+            entries[key] = value
+            if len(entries) > self.capacity:
+                entries.popitem(last=False)
+            return value
+        entries.move_to_end(key)
+        return value
+
+    def resize(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        while len(self.entries) > self.capacity:
+            self.entries.popitem(last=False)
+
+    def cache_clear(self) -> None:
+        self.entries.clear()
+        self.misses = 0
+
+
+_TEXT_CACHES: list[TextCache] = []  # type: ignore[type-arg]
+
+
+def _text_cache(function: Callable[[K], V]) -> TextCache[K, V]:
+    cache = TextCache(function)
+    _TEXT_CACHES.append(cache)
+    return cache
+
+
+def fit_to_project(source_files: int, capacity: int | None = None) -> None:
+    """Size the SQL caches for a project of `source_files` files (called before each analysis);
+    `capacity` sets it outright (the tests' tiny caches)."""
+    size = capacity if capacity is not None else max(BASE_CAPACITY, PER_FILE * source_files)
+    for cache in _TEXT_CACHES:
+        cache.resize(size)
+
 
 _NUMBERED_PARAM = re.compile(r"\?\d+")
 _WITHOUT_ROWID = re.compile(
@@ -125,25 +211,27 @@ def normalize_for_parse(text: str) -> str:
 MAX_SQL_CHARS = 100_000
 
 
-@lru_cache(maxsize=4096)
+@_text_cache
 def parse_sql(text: str) -> tuple[exp.Expression | None, str | None]:
     """sqlglot parse, cached by text. Never raises: (None, message) when sqlglot cannot read it."""
     if not text.strip():
         return None, "empty statement"
     if len(text) > MAX_SQL_CHARS:
         return None, f"statement longer than {MAX_SQL_CHARS} characters: not analysed"
+    from sqlglot.errors import SqlglotError
+
     try:
-        expression = sqlglot.parse_one(text, read="sqlite")
+        expression = _sqlglot().parse_one(text, read="sqlite")
     except (SqlglotError, ValueError, RecursionError) as exc:
         return None, (str(exc).splitlines() or [type(exc).__name__])[0][:200]
     except Exception as exc:  # sqlglot's own bugs (IndexError on `f(() => 1)` …): unreadable
         return None, f"the SQL parser failed on this statement ({type(exc).__name__})"
-    if not isinstance(expression, exp.Expression):
+    if not isinstance(expression, _exp().Expression):
         return None, "not a statement"
     return expression, None
 
 
-@lru_cache(maxsize=4096)
+@_text_cache
 def sql_tokens(text: str) -> tuple[Token, ...] | None:
     """sqlglot's SQLite tokens of a text, cached by text (several rules tokenize the same
     statement; in the language server the same texts come back on every keystroke). None when
@@ -151,7 +239,7 @@ def sql_tokens(text: str) -> tuple[Token, ...] | None:
     if len(text) > MAX_SQL_CHARS:
         return None
     try:
-        return tuple(sqlglot.tokenize(text, read="sqlite"))
+        return tuple(_sqlglot().tokenize(text, read="sqlite"))
     except Exception:  # SqlglotError, or any bug inside the tokenizer: not tokenizable
         return None
 
@@ -160,7 +248,7 @@ def count_placeholders(sql: str) -> int:
     tokens = sql_tokens(sql)
     if tokens is None:
         return sql.count("?")
-    return sum(1 for tok in tokens if tok.token_type == TokenType.PLACEHOLDER)
+    return sum(1 for tok in tokens if tok.token_type == _token_type().PLACEHOLDER)
 
 
 def split_statements(text: str) -> list[tuple[int, int]]:
@@ -168,11 +256,12 @@ def split_statements(text: str) -> list[tuple[int, int]]:
     return list(_split_statements(text))
 
 
-@lru_cache(maxsize=4096)
+@_text_cache
 def _split_statements(text: str) -> tuple[tuple[int, int], ...]:
     tokens = sql_tokens(text)
     if tokens is None:
         return ((0, len(text)),) if text.strip() else ()
+    token_type = _token_type()
     ranges: list[tuple[int, int]] = []
     start = 0
     in_trigger = False
@@ -186,9 +275,9 @@ def _split_statements(text: str) -> tuple[tuple[int, int], ...]:
         upper = tok.text.upper()
         if in_trigger and upper == "BEGIN":
             depth += 1
-        elif in_trigger and upper == "END" and tok.token_type != TokenType.SEMICOLON:
+        elif in_trigger and upper == "END" and tok.token_type != token_type.SEMICOLON:
             depth = max(0, depth - 1)
-        if tok.token_type == TokenType.SEMICOLON and (not in_trigger or depth == 0):
+        if tok.token_type == token_type.SEMICOLON and (not in_trigger or depth == 0):
             if text[start : tok.start].strip():
                 ranges.append((start, tok.start))
             start = tok.end + 1
@@ -378,9 +467,10 @@ def _class_of(node: Node, classes: list[DurableObjectClass]) -> DurableObjectCla
 def tables_in(expression: exp.Expression | None) -> list[str]:
     if expression is None:
         return []
+    sx = _exp()
     names: list[str] = []
-    ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
-    for table in expression.find_all(exp.Table):
+    ctes = {cte.alias_or_name.lower() for cte in expression.find_all(sx.CTE)}
+    for table in expression.find_all(sx.Table):
         name = table.name.lower()
         if name and name not in ctes and name not in names:
             names.append(name)
@@ -391,12 +481,13 @@ def target_table(expression: exp.Expression | None) -> str | None:
     """The table an INSERT / UPDATE / DELETE / DROP / ALTER writes to."""
     if expression is None:
         return None
+    sx = _exp()
     node: exp.Expression | None = None
-    if isinstance(expression, exp.Insert | exp.Update | exp.Delete | exp.Drop | exp.Alter):
+    if isinstance(expression, sx.Insert | sx.Update | sx.Delete | sx.Drop | sx.Alter):
         node = expression.this
-    if isinstance(node, exp.Schema):
+    if isinstance(node, sx.Schema):
         node = node.this
-    if isinstance(node, exp.Table):
+    if isinstance(node, sx.Table):
         return node.name.lower()
     return None
 

@@ -112,8 +112,10 @@ class CheckRun:
     missing: list[Path] = field(default_factory=list)  # given paths that do not exist
 
 
-def _under(path: Path, roots: list[Path]) -> bool:
-    return any(path == r or r in path.parents for r in roots)
+def _under(path: Path, roots: list[Path] | frozenset[Path]) -> bool:
+    """`path` is one of `roots` or inside one: a set lookup per ancestor of `path`."""
+    wanted = roots if isinstance(roots, frozenset) else frozenset(roots)
+    return path in wanted or any(parent in wanted for parent in path.parents)
 
 
 def run_check(
@@ -129,6 +131,7 @@ def run_check(
     requested = [resolve_given(p) for p in paths]
     missing = [p for p in requested if not p.exists() and p not in overlays]
     existing = [p for p in requested if p not in missing]
+    existing_set = frozenset(existing)
     # the one workspace computation check, --fix and harden share (roots, discovery, files
     # named explicitly); a stdin file that exists only as an overlay is added to it
     stand_ins = [p.parent for p in existing if not p.exists()]  # a stdin file's folder
@@ -152,7 +155,7 @@ def run_check(
     configs: list[Path] = []
     for kind, paths_of_kind in ((sources, found_sources), (configs, found_configs)):
         for path in paths_of_kind:
-            if _under(path, existing):
+            if _under(path, existing_set):
                 chosen = overrides.settings_for(path)
                 if chosen[1] is not None and path not in explicit and chosen[1].excludes(path):
                     continue
@@ -205,7 +208,7 @@ def run_check(
     for problem in model.problems:
         key = (problem.path, problem.message)
         relevant = (
-            _under(problem.path, existing)
+            _under(problem.path, existing_set)
             or problem.path in missing
             or problem.message.startswith("skipped: analysing this file took")
             or problem.message.startswith("internal error")
@@ -237,7 +240,7 @@ def run_check(
         problems=problems,
         files=checked,
         projects=len(set(folders.values())),
-        skipped=[p for p in skipped if _under(p, existing)],
+        skipped=[p for p in skipped if _under(p, existing_set)],
         settings=settings,
     )
 
