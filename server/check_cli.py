@@ -202,19 +202,65 @@ def _check_once(
     overrides: Overrides,
     overlays: dict[Path, bytes],
 ) -> int:
+    cache = None
+    if not (args.fix or args.add_ignore or overlays or getattr(args, "no_cache", False)):
+        from durable_harden.server import check_cache
+
+        cache = check_cache.for_command(args, paths)
+        hit = cache.load() if cache is not None else None
+        if hit is not None:
+            _emit(args, hit.stderr, hit.report)
+            return hit.code
+        if cache is not None:
+            with check_cache.recording() as recorder:
+                stderr, report, code = _analyse(args, paths, overrides, overlays)
+            cache.store(check_cache.Entry(stderr, report, code), recorder)
+            _emit(args, stderr, report)
+            return code
+    stderr, report, code = _analyse(args, paths, overrides, overlays)
+    _emit(args, stderr, report)
+    return code
+
+
+def _emit(args: argparse.Namespace, stderr: list[str], report: str) -> None:
+    for line in stderr:
+        print(line, file=sys.stderr)
+    if args.output_file is not None:
+        try:
+            args.output_file.parent.mkdir(parents=True, exist_ok=True)
+            args.output_file.write_text(report + ("\n" if report else ""), encoding="utf-8")
+        except OSError as exc:
+            raise CheckUsageError(f"--output-file {args.output_file}: {exc}") from None
+    elif report:
+        print(report)
+
+
+def _analyse(
+    args: argparse.Namespace,
+    paths: list[Path],
+    overrides: Overrides,
+    overlays: dict[Path, bytes],
+) -> tuple[list[str], str, int]:
+    """The check itself: (the lines for stderr after the fixes' messages, the report, the exit
+    code). What --fix and --add-ignore say is printed as it happens."""
+    notes: list[str] = []
     progress = None if args.quiet else progress_printer(sys.stderr)
     applied: list[Any] | None = []
     if args.fix:
         applied = _fix(args, paths, overrides)
         if applied is None:
-            return EXIT_ERROR
+            return notes, "", EXIT_ERROR
     try:
         run = run_check(paths, overrides, overlays, progress=progress)
     finally:
         if progress is not None:
             progress.done()  # type: ignore[attr-defined]
     for warning in run.warnings:
-        print(f"durable-harden: warning: {warning}", file=sys.stderr)
+        notes.append(f"durable-harden: warning: {warning}")
+    if args.fix or args.add_ignore:  # before what the fixes and suppressions say, as they happen
+        for line in notes:
+            print(line, file=sys.stderr)
+        notes.clear()
     if args.add_ignore:
         files, done, left = _add_ignores(run, args.reason)
         print(
@@ -233,19 +279,10 @@ def _check_once(
         _print_applied(applied)
     if args.output_format != "text" or args.statistics:
         for problem in run.problems:
-            print(f"durable-harden: warning: {problem.path}: {problem.message}", file=sys.stderr)
+            notes.append(f"durable-harden: warning: {problem.path}: {problem.message}")
         if not run.files and not run.problems and not args.quiet:
-            print("durable-harden: warning: no files were checked", file=sys.stderr)
-    report = _render(run, args, sys.stdout)
-    if args.output_file is not None:
-        try:
-            args.output_file.parent.mkdir(parents=True, exist_ok=True)
-            args.output_file.write_text(report + ("\n" if report else ""), encoding="utf-8")
-        except OSError as exc:
-            raise CheckUsageError(f"--output-file {args.output_file}: {exc}") from None
-    elif report:
-        print(report)
-    return _exit_code(run, args, paths)
+            notes.append("durable-harden: warning: no files were checked")
+    return notes, _render(run, args, sys.stdout), _exit_code(run, args, paths)
 
 
 def _print_applied(applied: list[Any]) -> None:

@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the settings in effect for each given file, then exit",
     )
     files.add_argument("--watch", action="store_true", help="check again when files change")
+    files.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="analyse afresh: neither read nor write .durable-harden-cache/",
+    )
     fixing = check.add_argument_group("fixes")
     from durable_harden.server.harden_cli import add_fix_flag, add_harden_parser
 

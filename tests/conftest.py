@@ -13,6 +13,11 @@ import pytest
 from durable_harden.analyzers.analysis import AnalysisResult, Settings, analyze_paths
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# `check`'s on-disk cache is off in the tests (and their subprocesses) unless a test turns it on
+# (tests/test_speed_cache.py): a test that patches a rule must not get an earlier run's report,
+# and the tests must not leave .durable-harden-cache/ folders in examples/
+os.environ["DURABLE_HARDEN_NO_CACHE"] = "1"
 EXAMPLES = ROOT / "examples"
 
 MINIMAL_WRANGLER = """{
