@@ -29,13 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pathspec
-
 from durable_harden.analyzers import safejson
 from durable_harden.analyzers.analysis import Settings
 from durable_harden.analyzers.findings import Severity
 from durable_harden.analyzers.rules import UnknownSelector, resolve_selectors
-from durable_harden.analyzers.workspace import resolve_given
+from durable_harden.analyzers.workspace import gitignore_spec, resolve_given
 
 SETTINGS_FILE = "durable-harden.jsonc"
 PACKAGE_JSON = "package.json"
@@ -66,7 +64,7 @@ class SettingsFile:
             rel = resolve_given(path).relative_to(self.folder.resolve()).as_posix()
         except ValueError:
             return False
-        return pathspec.GitIgnoreSpec.from_lines(patterns).match_file(rel)
+        return gitignore_spec(patterns).match_file(rel)
 
     def ignored_for(self, path: Path) -> list[str]:
         """Rule ids `perFileIgnores` turns off for `path` (patterns relative to this file's
@@ -80,7 +78,7 @@ class SettingsFile:
             return []
         ids: list[str] = []
         for pattern, rules in table.items():
-            if pathspec.GitIgnoreSpec.from_lines([pattern]).match_file(rel):
+            if gitignore_spec([pattern]).match_file(rel):
                 ids.extend(r for r in resolve_selectors(rules) if r not in ids)
         return ids
 

@@ -3,11 +3,12 @@ tag, with a map from each SQL character back to its byte in the TypeScript sourc
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tree_sitter import Node
 
@@ -25,29 +26,38 @@ from durable_harden.analyzers.tsutil import (
     walk_type,
 )
 
+
+class _Lazy:
+    """Stands for a sqlglot module or class until first used (`exp.Select`, `TokenType.STRING`),
+    then imports it: the rules name sqlglot's types at module level without paying its ~150 ms
+    import in a run that meets no SQL (docs/performance.md)."""
+
+    def __init__(self, module: str, attribute: str) -> None:
+        self._module = module
+        self._attribute = attribute
+        self._target: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        target = self._target
+        if target is None:
+            target = self._target = getattr(importlib.import_module(self._module), self._attribute)
+        return getattr(target, name)
+
+
 if TYPE_CHECKING:
-    from sqlglot import exp
-    from sqlglot.tokens import Token
+    from sqlglot import exp as exp
+    from sqlglot.tokens import Token as Token
+    from sqlglot.tokens import TokenType as TokenType
+else:
+    exp = _Lazy("sqlglot", "exp")
+    TokenType = _Lazy("sqlglot.tokens", "TokenType")
+    Token = _Lazy("sqlglot.tokens", "Token")
 
 
-# sqlglot costs ~150 ms to import: it is imported on the first SQL text, not at start-up, so a
-# `check` of files without SQL never pays for it (docs/performance.md)
 def _sqlglot():  # type: ignore[no-untyped-def]
-    import sqlglot
-
-    return sqlglot
-
-
-def _exp():  # type: ignore[no-untyped-def]
-    from sqlglot import exp
-
-    return exp
-
-
-def _token_type():  # type: ignore[no-untyped-def]
-    from sqlglot.tokens import TokenType
-
-    return TokenType
+    return importlib.import_module("sqlglot")
 
 
 K = TypeVar("K")
@@ -226,7 +236,7 @@ def parse_sql(text: str) -> tuple[exp.Expression | None, str | None]:
         return None, (str(exc).splitlines() or [type(exc).__name__])[0][:200]
     except Exception as exc:  # sqlglot's own bugs (IndexError on `f(() => 1)` …): unreadable
         return None, f"the SQL parser failed on this statement ({type(exc).__name__})"
-    if not isinstance(expression, _exp().Expression):
+    if not isinstance(expression, exp.Expression):
         return None, "not a statement"
     return expression, None
 
@@ -248,7 +258,7 @@ def count_placeholders(sql: str) -> int:
     tokens = sql_tokens(sql)
     if tokens is None:
         return sql.count("?")
-    return sum(1 for tok in tokens if tok.token_type == _token_type().PLACEHOLDER)
+    return sum(1 for tok in tokens if tok.token_type == TokenType.PLACEHOLDER)
 
 
 def split_statements(text: str) -> list[tuple[int, int]]:
@@ -261,7 +271,6 @@ def _split_statements(text: str) -> tuple[tuple[int, int], ...]:
     tokens = sql_tokens(text)
     if tokens is None:
         return ((0, len(text)),) if text.strip() else ()
-    token_type = _token_type()
     ranges: list[tuple[int, int]] = []
     start = 0
     in_trigger = False
@@ -275,9 +284,9 @@ def _split_statements(text: str) -> tuple[tuple[int, int], ...]:
         upper = tok.text.upper()
         if in_trigger and upper == "BEGIN":
             depth += 1
-        elif in_trigger and upper == "END" and tok.token_type != token_type.SEMICOLON:
+        elif in_trigger and upper == "END" and tok.token_type != TokenType.SEMICOLON:
             depth = max(0, depth - 1)
-        if tok.token_type == token_type.SEMICOLON and (not in_trigger or depth == 0):
+        if tok.token_type == TokenType.SEMICOLON and (not in_trigger or depth == 0):
             if text[start : tok.start].strip():
                 ranges.append((start, tok.start))
             start = tok.end + 1
@@ -467,10 +476,9 @@ def _class_of(node: Node, classes: list[DurableObjectClass]) -> DurableObjectCla
 def tables_in(expression: exp.Expression | None) -> list[str]:
     if expression is None:
         return []
-    sx = _exp()
     names: list[str] = []
-    ctes = {cte.alias_or_name.lower() for cte in expression.find_all(sx.CTE)}
-    for table in expression.find_all(sx.Table):
+    ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
+    for table in expression.find_all(exp.Table):
         name = table.name.lower()
         if name and name not in ctes and name not in names:
             names.append(name)
@@ -481,13 +489,12 @@ def target_table(expression: exp.Expression | None) -> str | None:
     """The table an INSERT / UPDATE / DELETE / DROP / ALTER writes to."""
     if expression is None:
         return None
-    sx = _exp()
     node: exp.Expression | None = None
-    if isinstance(expression, sx.Insert | sx.Update | sx.Delete | sx.Drop | sx.Alter):
+    if isinstance(expression, exp.Insert | exp.Update | exp.Delete | exp.Drop | exp.Alter):
         node = expression.this
-    if isinstance(node, sx.Schema):
+    if isinstance(node, exp.Schema):
         node = node.this
-    if isinstance(node, sx.Table):
+    if isinstance(node, exp.Table):
         return node.name.lower()
     return None
 

@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlglot import exp
-
 from durable_harden.analyzers.findings import Span
 from durable_harden.analyzers.schema import Schema, Table
-from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.sql import (
+    SqlStatement,
+    exp,  # sqlglot itself on first use
+)
 
 _IDENT = r"[\"`\[]?(\w+)[\"`\]]?"
 _INSERT_HEAD = re.compile(

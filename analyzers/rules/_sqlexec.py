@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlglot.tokens import Token, TokenType
 from tree_sitter import Node
 
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.sql import SqlStatement, sql_tokens
+from durable_harden.analyzers.sql import (  # sqlglot itself on first use
+    SqlStatement,
+    Token,
+    TokenType,
+    sql_tokens,
+)
 from durable_harden.analyzers.tsutil import call_args
 
 

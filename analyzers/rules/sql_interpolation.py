@@ -7,13 +7,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlglot.tokens import Token, TokenType
-
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_RULES, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import tokens
-from durable_harden.analyzers.sql import SqlStatement, Substitution
+from durable_harden.analyzers.sql import (  # sqlglot itself on first use
+    SqlStatement,
+    Substitution,
+    Token,
+    TokenType,
+)
 
 DOCS = RuleDocs(
     what="""

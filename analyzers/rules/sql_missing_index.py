@@ -6,8 +6,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sqlglot import exp
-
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL, REF_SQLITE_EQP
@@ -20,7 +18,10 @@ from durable_harden.analyzers.rules._sql import (
     table_uses,
 )
 from durable_harden.analyzers.schema import Schema
-from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.sql import (
+    SqlStatement,
+    exp,  # sqlglot itself on first use
+)
 
 DOCS = RuleDocs(
     what="""

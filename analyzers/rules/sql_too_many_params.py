@@ -7,13 +7,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlglot.tokens import TokenType
-
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import binding_args, params_of, tokens
-from durable_harden.analyzers.sql import SqlStatement, Substitution
+from durable_harden.analyzers.sql import (
+    SqlStatement,
+    Substitution,
+    TokenType,  # sqlglot itself on first use
+)
 
 MAX_PARAMS = 100
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlglot import exp
 from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
@@ -24,7 +23,10 @@ from durable_harden.analyzers.rules.unbounded_table_growth import (
     _is_bookkeeping,
 )
 from durable_harden.analyzers.schema import Schema
-from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.sql import (
+    SqlStatement,
+    exp,  # sqlglot itself on first use
+)
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES, enclosing, node_text, walk_type
 
 DOCS = RuleDocs(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlglot import exp
-
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.generated_names import SCHEDULE_TABLE
@@ -26,7 +24,10 @@ from durable_harden.analyzers.rules._sql import (
     pruned_tables,
 )
 from durable_harden.analyzers.schema import Schema, is_reserved_table
-from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.sql import (
+    SqlStatement,
+    exp,  # sqlglot itself on first use
+)
 from durable_harden.analyzers.tsutil import callee_parts, walk_type
 
 DOCS = RuleDocs(
