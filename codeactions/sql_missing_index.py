@@ -7,7 +7,7 @@ import re
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules.sql_missing_index import analyse
+from durable_harden.analyzers.rules.sql_missing_index import Problem, analyse
 from durable_harden.analyzers.schema import Schema
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.codeactions._sqledit import (
@@ -62,10 +62,19 @@ def _candidates(model: ProjectModel, stmt: SqlStatement, table: str) -> list[lis
     """Index column lists other queries of the same project want on this table."""
     schema = model.schema_for(stmt.file.path)
     wanted: list[list[str]] = []
+    # one analysis per (statement, schema) for all of this model's fixes: building each fix
+    # afresh re-analysed every statement in scope (13,539 analyses for 50 fixes; issue 14)
+    memo: dict[tuple[int, int], tuple[SqlStatement, Schema, list[Problem]]] = model.memo.setdefault(
+        "sql-missing-index:analyse", {}
+    )
     for other in model.statements_in_scope(stmt.file.path):
         if other.loose:
             continue
-        for problem in analyse(other, schema):
+        key = (id(other), id(schema))
+        entry = memo.get(key)
+        if entry is None or entry[0] is not other or entry[1] is not schema:
+            entry = memo[key] = (other, schema, analyse(other, schema))
+        for problem in entry[2]:
             if problem.use.table == table.lower() and problem.columns not in wanted:
                 wanted.append(problem.columns)
     return wanted

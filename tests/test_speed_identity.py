@@ -99,3 +99,38 @@ def test_a_smaller_capacity_evicts_the_oldest_texts() -> None:
     assert cache.misses == 3
     cache.resize(1)
     assert list(cache.entries) == ["ccc"]
+
+
+def test_index_fixes_analyse_each_statement_once_and_build_the_same_fixes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON/SARIF output builds a fix per finding: the sql-missing-index fixes share one analysis
+    per statement (it re-analysed every statement in scope per fix), with the same fixes."""
+    from durable_harden.codeactions import fixes_for
+    from durable_harden.codeactions import sql_missing_index as builder
+
+    _generate(tmp_path / "mono", 60)
+    result = analyze_paths([tmp_path / "mono"])
+    wanted = [f for f in result.findings if f.rule_id == "sql-missing-index"]
+    assert len(wanted) >= 2
+    seen: list[tuple[int, int]] = []
+    real = builder.analyse
+
+    def counting(stmt, schema):  # type: ignore[no-untyped-def]
+        if schema is result.model.schema_for(stmt.file.path):
+            seen.append((id(stmt), id(schema)))
+        return real(stmt, schema)
+
+    monkeypatch.setattr(builder, "analyse", counting)
+    shared = [fixes_for(f, result.model) for f in wanted]
+    # no statement analysed twice against the project's schema (a candidate index is checked
+    # against a trial schema of its own: not counted)
+    assert seen and len(seen) == len(set(seen))
+    fresh = []
+    for finding in wanted:
+        result.model.memo.pop("sql-missing-index:analyse", None)  # as if built alone
+        fresh.append(fixes_for(finding, result.model))
+    assert [[(f.title, f.edits, f.creates) for f in fixes] for fixes in shared] == [
+        [(f.title, f.edits, f.creates) for f in fixes] for fixes in fresh
+    ]
+    assert any(shared)

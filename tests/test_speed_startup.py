@@ -1,0 +1,60 @@
+"""Start-up (issue 14 item 5): checking one file without SQL imports neither sqlglot nor pathspec
+(~200 ms between them); a file with SQL still gets its SQL findings (sqlglot loaded on demand)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+PROBE = (
+    "import sys, json\n"
+    "from durable_harden.server.cli import main\n"
+    "code = main(['check', '--no-cache', '--output-format', 'json', sys.argv[1]])\n"
+    "print(json.dumps({'code': code, 'heavy': sorted(m for m in sys.modules\n"
+    "    if m.split('.')[0] in {'sqlglot', 'pathspec'} and '.' not in m)}), file=sys.stderr)\n"
+)
+
+
+def _probe(path: Path) -> tuple[dict, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=path.parent,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(path.parent)},
+        check=False,
+    )
+    return json.loads(done.stderr.strip().splitlines()[-1]), done.stdout
+
+
+def test_one_file_without_sql_imports_no_heavy_module(tmp_path: Path) -> None:
+    worker = tmp_path / "worker.ts"
+    worker.write_text(
+        'import { DurableObject } from "cloudflare:workers";\n'
+        "export class Counter extends DurableObject {\n"
+        "  async fetch(): Promise<Response> {\n"
+        '    setInterval(() => this.ctx.storage.put("n", 1), 1000);\n'
+        '    return new Response("ok");\n'
+        "  }\n}\n"
+    )
+    result, out = _probe(worker)
+    assert result["heavy"] == []
+    assert result["code"] == 1 and json.loads(out)  # the rules did run and report
+
+
+def test_sql_still_loads_sqlglot_on_demand(tmp_path: Path) -> None:
+    worker = tmp_path / "worker.ts"
+    worker.write_text(
+        'import { DurableObject } from "cloudflare:workers";\n'
+        "export class Store extends DurableObject {\n"
+        "  rows(kind: string) {\n"
+        "    return this.ctx.storage.sql.exec(`SELECT * FROM items WHERE kind = '${kind}'`);\n"
+        "  }\n}\n"
+    )
+    result, out = _probe(worker)
+    assert result["heavy"] == ["sqlglot"]
+    assert "sql-interpolation" in {f["code"] for f in json.loads(out)}
