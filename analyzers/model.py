@@ -124,15 +124,25 @@ class ProjectModel:
         return config.root if config is not None else self.root
 
     def statements_in_scope(self, path: Path) -> list[SqlStatement]:
-        root = self._scope_root(path)
-        scoped = [s for s in self.statements if self._scope_root(s.file.path) == root]
-        return scoped
+        return list(self._statements_by_scope.get(self._scope_root(path), ()))
+
+    @cached_property
+    def _statements_by_scope(self) -> dict[Path, list[SqlStatement]]:
+        """The statements per scope root, in model order: one pass, not one per question (each
+        fix and rule asking for a scope scanned every statement of the project)."""
+        by_root: dict[Path, list[SqlStatement]] = {}
+        roots: dict[Path, Path] = {}
+        for stmt in self.statements:
+            path = stmt.file.path
+            root = roots.get(path)
+            if root is None:
+                root = roots[path] = self._scope_root(path)
+            by_root.setdefault(root, []).append(stmt)
+        return by_root
 
     @cached_property
     def _schemas(self) -> dict[Path, Schema]:
-        by_root: dict[Path, list[SqlStatement]] = {}
-        for stmt in self.statements:
-            by_root.setdefault(self._scope_root(stmt.file.path), []).append(stmt)
+        by_root = self._statements_by_scope
         schemas = {root: Schema(stmts) for root, stmts in by_root.items()}
         # a scope with no SQL of its own still answers questions (with an empty schema)
         return schemas
