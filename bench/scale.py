@@ -7,7 +7,10 @@ how much code there is), then one fresh Python process per size measures, in the
 - the floor: a tree-sitter parse of every source file (the least any analysis must do);
 - the cold check: `analyze_paths` on the monorepo (parse, model, every rule), median of
   --repeat runs in that process (caches are cleared between runs where the analysis has them);
-- its peak RSS (the process's ru_maxrss after the checks).
+- its peak RSS (the process's ru_maxrss after the checks);
+- with --cli: the `durable-harden check --output-format json` command itself, cold (an empty
+  on-disk cache, which the run fills) and warm (the same command again: a cache hit), each a
+  fresh process, so start-up and the report are included.
 It prints one line per size with ms per file and the ratio to the floor, then a final
 machine-readable line: `scale 10=<ms/file> 100=<ms/file> ... ratio_2000_100=<x>`.
 """
@@ -70,6 +73,26 @@ print(json.dumps({
 """
 
 
+def measure_cli(root: Path, cache: Path) -> tuple[float, float]:
+    """Seconds of a cold and a warm `check` command (one process each)."""
+    import os
+    import time
+
+    env = {**os.environ, "DURABLE_HARDEN_CACHE_DIR": str(cache)}
+    env.pop("DURABLE_HARDEN_NO_CACHE", None)
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "durable_harden", "check", str(root), "--output-format", "json"],
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+        times.append(time.perf_counter() - start)
+    return times[0], times[1]
+
+
 def measure(root: Path, repeat: int) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", INNER, str(root), str(repeat)],
@@ -84,6 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10,100,1000,2000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--cli", action="store_true", help="also time the check command cold and warm (cache)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     per_file: dict[int, float] = {}
@@ -100,6 +126,13 @@ def main() -> None:
                 f" = {m['check_s'] / m['parse_s']:5.1f}x floor, {ms:6.2f} ms/file"
                 f" | peak RSS {m['rss_mb']:6.0f} MB | {m['findings']} findings"
             )
+            if args.cli:
+                cold, warm = measure_cli(out, Path(tmp) / f"cache-{size}")
+                print(
+                    f"      check command: cold {cold * 1000:8.1f} ms = "
+                    f"{cold / m['parse_s']:5.1f}x floor | warm {warm * 1000:8.1f} ms = "
+                    f"{warm / m['parse_s']:5.1f}x floor"
+                )
     figures = " ".join(f"{s}={v:.3f}" for s, v in per_file.items())
     ratio = ""
     if 100 in per_file and max(sizes) > 100:

@@ -122,6 +122,19 @@ def recording() -> Iterator[_Recorder]:
         _recording = previous
 
 
+def _package_tops() -> tuple[str, ...]:
+    """The folders of the installed package (the `durable_harden` folder and the folders its
+    symbolic links point to): their files are the tool, fingerprinted by `_package_files`."""
+    import durable_harden
+
+    tops = {os.path.realpath(p) for p in durable_harden.__path__}
+    tops |= {os.path.abspath(p) for p in durable_harden.__path__}
+    for top in list(tops):
+        for name in ("analyzers", "codeactions", "server"):
+            tops.add(os.path.realpath(os.path.join(top, name)))
+    return tuple(sorted(tops))
+
+
 def _package_files() -> list[str]:
     here = Path(__file__).resolve().parent.parent  # the package's top (analyzers/, server/, …)
     rows: list[str] = []
@@ -129,10 +142,9 @@ def _package_files() -> list[str]:
         for top, dirs, names in os.walk(here / folder):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             for name in sorted(names):
-                if name.endswith((".py", ".json", ".scm")):
-                    with contextlib.suppress(OSError):
-                        stat = os.stat(os.path.join(top, name))
-                        rows.append(f"{top}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
+                with contextlib.suppress(OSError):
+                    stat = os.stat(os.path.join(top, name))
+                    rows.append(f"{top}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
     return rows
 
 
@@ -140,11 +152,12 @@ def _is_package_file(path: str) -> bool:
     """Files of Python itself and of installed packages (the tool fingerprint covers ours), and
     git's object store (content-addressed: the HEAD and ref files, which are recorded, name the
     objects)."""
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, *_package_tops()}
     return (
         path.endswith((".py", ".pyc", ".so", ".pth"))
+        or f"{os.sep}__pycache__" in path
         or f"{os.sep}.git{os.sep}objects{os.sep}" in path
-        or any(path.startswith(p + os.sep) for p in prefixes)
+        or any(path == p or path.startswith(p + os.sep) for p in prefixes)
     )
 
 
