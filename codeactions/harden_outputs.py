@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -890,7 +891,8 @@ def verify_commands(plan: HardenPlan) -> list[str]:
     commands: list[str] = []
     for root in roots or [plan.root]:
         where = rel(plan.root, root)
-        prefix = f"(cd {where} && " if where not in ("", ".") else ""
+        # a folder name is data in a command the user pastes: one quoted word
+        prefix = f"(cd {shlex.quote(where)} && " if where not in ("", ".") else ""
         suffix = ")" if prefix else ""
         commands.append(f"{prefix}npx tsc --noEmit{suffix}")
         has_tests = any(p.parent.parent == root / "test" for p in plan.generated) or any(
