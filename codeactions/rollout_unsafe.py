@@ -11,8 +11,8 @@ from pathlib import Path
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.wrangler import WranglerConfig
+from durable_harden.codeactions._jsonedit import json_add_entries
 from durable_harden.codeactions.fix import Edit, Fix, NewFile, Safety
-from durable_harden.codeactions.harden_outputs import json_add_entries
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SCRIPT = Path("scripts") / "deploy-gradual.sh"

@@ -46,7 +46,7 @@ def add_fix_flag(check: argparse.ArgumentParser) -> None:
 
 
 def _plan_summary(plan, out: TextIO) -> None:  # type: ignore[no-untyped-def]
-    from durable_harden.codeactions.harden_outputs import pattern_label, rel
+    from durable_harden.codeactions.harden.outputs import pattern_label, rel
 
     root = plan.root
     if plan.applied:
@@ -92,7 +92,7 @@ def _confirm(question: str) -> bool:
 def _exit_code(plan, written: bool) -> int:  # type: ignore[no-untyped-def]
     """0: everything applicable applied (findings without any automatic fix are only listed);
     1: fixable findings remain (not written, unsafe not requested, conflicts); 2: error."""
-    from durable_harden.codeactions.plan import NO_FIX
+    from durable_harden.codeactions.harden.plan import NO_FIX
 
     if any(p.endswith("no such file or folder") for p in plan.problems):
         return EXIT_ERROR
@@ -106,8 +106,8 @@ def _exit_code(plan, written: bool) -> int:  # type: ignore[no-untyped-def]
 def cmd_harden(args: argparse.Namespace) -> int:
     from durable_harden.analyzers.analysis import Settings
     from durable_harden.analyzers.settings_file import SettingsError, settings_for
-    from durable_harden.codeactions.harden_outputs import render_report
-    from durable_harden.codeactions.plan import plan_workspace
+    from durable_harden.codeactions.harden import harden
+    from durable_harden.codeactions.harden.outputs import render_report
     from durable_harden.server.writer import OutsideRoot, render_diff, write_all
 
     path = (args.path or Path.cwd()).resolve()
@@ -127,7 +127,7 @@ def cmd_harden(args: argparse.Namespace) -> int:
         exclude=[*file_settings.exclude, *args.exclude],
         unsafe_fixes=args.unsafe_fixes or file_settings.unsafe_fixes,
     )
-    plan = plan_workspace([path], unsafe=settings.unsafe_fixes, settings=settings)
+    plan = harden([path], unsafe=settings.unsafe_fixes, settings=settings)
     for problem in plan.problems:
         print(f"durable-harden: warning: {problem}", file=sys.stderr)
 
@@ -176,13 +176,13 @@ def cmd_harden(args: argparse.Namespace) -> int:
 
 def cmd_check_fix(paths: list[Path], settings: Settings) -> int:
     """`check --fix`: apply safe fixes (no generated extras), then the usual check output."""
-    from durable_harden.codeactions.plan import plan_workspace
+    from durable_harden.codeactions.harden.plan import plan_workspace
     from durable_harden.server.writer import OutsideRoot, write_all
 
     paths = [p.resolve() for p in paths]
     existing = [p for p in paths if p.exists()]
     if existing:
-        plan = plan_workspace(existing, unsafe=False, settings=settings, outputs=False)
+        plan = plan_workspace(existing, unsafe=False, settings=settings)
         files = {p: after for p, (_, after) in plan.changes().items()}
         try:
             write_all(plan.root, files)

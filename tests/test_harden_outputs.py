@@ -11,7 +11,8 @@ from durable_harden.analyzers.findings import Finding, Span
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.source import parse_source
 from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.harden_outputs import (
+from durable_harden.codeactions.harden import harden
+from durable_harden.codeactions.harden.outputs import (
     README_END,
     README_START,
     Style,
@@ -19,7 +20,6 @@ from durable_harden.codeactions.harden_outputs import (
     kebab,
     render_report,
 )
-from durable_harden.codeactions.plan import plan_workspace
 from tests.harden_fakes import Fakes, make_project, replace_with
 
 
@@ -87,7 +87,7 @@ def test_style_follows_the_project() -> None:
 # -- the outputs of a real plan ---------------------------------------------------------------
 def test_index_pattern_produces_test_vitest_setup_readme(fakes: Fakes, project: Path) -> None:
     fakes.rule("sql-missing-index", "/*index*/", fix_with_table("hits"))
-    plan = plan_workspace([project])
+    plan = harden([project])
     root = project.resolve()
     test = root / "test" / "durable-harden" / "counter.test.ts"
     assert set(plan.created) == {test, root / "vitest.config.ts", root / "README.md"}
@@ -115,7 +115,7 @@ def test_index_pattern_produces_test_vitest_setup_readme(fakes: Fakes, project: 
 
 def test_outputs_only_for_applied_patterns(fakes: Fakes, project: Path) -> None:
     fakes.rule("sql-missing-index", "/*index*/")  # reported, no fix: nothing generated
-    plan = plan_workspace([project])
+    plan = harden([project])
     assert not plan.has_changes and plan.generated == {}
 
 
@@ -123,7 +123,7 @@ def test_existing_vitest_setup_and_readme_are_respected(fakes: Fakes, project: P
     (project / "vitest.config.mts").write_text("export default {};\n")
     (project / "README.md").write_text("# Mine\n\nSome text.\n")
     fakes.rule("sql-missing-index", "/*index*/", fix_with_table("hits"))
-    plan = plan_workspace([project])
+    plan = harden([project])
     root = project.resolve()
     assert root / "vitest.config.ts" not in plan.contents
     assert root / "package.json" not in plan.contents  # set-up exists: package.json untouched
@@ -133,7 +133,7 @@ def test_existing_vitest_setup_and_readme_are_respected(fakes: Fakes, project: P
 
 def test_a_later_harden_adds_to_existing_tests_and_section(fakes: Fakes, project: Path) -> None:
     fakes.rule("sql-missing-index", "/*index*/", fix_with_table("hits"))
-    first = plan_workspace([project])
+    first = harden([project])
     for path, data in first.contents.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -141,7 +141,7 @@ def test_a_later_harden_adds_to_existing_tests_and_section(fakes: Fakes, project
     src = project / "src" / "counter.ts"
     src.write_text(src.read_text().replace("const n = 1;", "/*name*/ const n = 1;"))
     fakes.rule("obsolete-name-workaround", "/*name*/", replace_with("/*named*/"))
-    second = plan_workspace([project])
+    second = harden([project])
     root = project.resolve()
     test = second.contents[root / "test" / "durable-harden" / "counter.test.ts"].decode()
     assert test.count("// durable-harden:pattern sql-missing-index") == 1
@@ -177,7 +177,7 @@ export class Counter extends DurableObject {
         return [Fix("ttl", "TTL", Safety.UNSAFE, [Edit(s.path, s.start, s.end, "/*ttl*/")])]
 
     fakes.rule("unbounded-table-growth", "/*grow*/", ttl)
-    plan = plan_workspace([project], unsafe=True)
+    plan = harden([project], unsafe=True)
     test = next(p for p in plan.created if p.name == "counter.test.ts")
     text = plan.contents[test].decode()
     assert (
@@ -195,7 +195,7 @@ def test_report_lists_patterns_files_leftovers_and_commands(fakes: Fakes, projec
         "/*grow*/",
         replace_with("/*alarm*/", Safety.UNSAFE, review="the timer's closure state"),
     )
-    plan = plan_workspace([project])
+    plan = harden([project])
     report = render_report(plan, written=True)
     assert "## Counter" in report
     assert "[indexes] **index for a scanning query** (sql-missing-index, safe)" in report
@@ -206,14 +206,14 @@ def test_report_lists_patterns_files_leftovers_and_commands(fakes: Fakes, projec
     assert "- modified `src/counter.ts`: +1 −1 lines" in report
     assert "npx tsc --noEmit" in report and "npx vitest run" in report
     assert "deploy-gradual" not in report
-    assert report == render_report(plan_workspace([project]), written=True)
+    assert report == render_report(harden([project]), written=True)
 
 
 def test_report_names_the_rollout_script_when_present(fakes: Fakes, project: Path) -> None:
     (project / "scripts").mkdir()
     (project / "scripts" / "deploy-gradual.sh").write_text("#!/bin/sh\n")
     fakes.rule("sql-missing-index", "/*index*/", fix_with_table("hits"))
-    report = render_report(plan_workspace([project]), written=False)
+    report = render_report(harden([project]), written=False)
     assert "scripts/deploy-gradual.sh" in report
     assert "planned (nothing written)" in report
 
