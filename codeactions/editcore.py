@@ -165,6 +165,27 @@ class Provenance:
         return list(self.regions.get(path, []))
 
 
+def minimal_edits(before: bytes, after: bytes) -> list[tuple[int, int, str]]:
+    """The change from `before` to `after` as (start, end, new text) hunks in `before`'s UTF-8
+    byte offsets, line-granular and in order: what an editor needs to apply a planned file
+    without replacing it whole (the language server converts the offsets to positions)."""
+    import difflib
+
+    old = before.splitlines(keepends=True)
+    new = after.splitlines(keepends=True)
+    starts = [0]
+    for line in old:
+        starts.append(starts[-1] + len(line))
+    hunks: list[tuple[int, int, str]] = []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        text = b"".join(new[j1:j2]).decode("utf-8")
+        hunks.append((starts[i1], starts[i2], text))
+    return hunks
+
+
 # -- the guard -----------------------------------------------------------------------------------
 def duplicate_members(data: bytes, path: Path) -> set[tuple[str, str]]:
     try:

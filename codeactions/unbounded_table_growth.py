@@ -24,6 +24,10 @@ What the fix writes (for table `messages` in class `ChatRoom`):
   rethrows while `info.retryCount < 5` (the runtime retries with backoff) or else logs and
   re-arms in an hour: never both;
 - `alarm(info?)` calls the cleanup first; an existing `alarm()` keeps its body after it.
+
+Size (over 500 lines): one fix with four coordinated parts (migration, INSERT rewrites, cleanup,
+alarm arming) that must agree on one column and one constant; the shared pieces already live in
+`_alarm.py` and `_migrations.py`.
 """
 
 from __future__ import annotations

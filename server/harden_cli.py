@@ -46,7 +46,7 @@ def add_fix_flag(check: argparse.ArgumentParser) -> None:
 
 
 def _plan_summary(plan, out: TextIO) -> None:  # type: ignore[no-untyped-def]
-    from durable_harden.codeactions.harden.outputs import pattern_label, rel
+    from durable_harden.codeactions.harden.labels import pattern_label, rel
 
     root = plan.root
     if plan.applied:
@@ -107,7 +107,7 @@ def cmd_harden(args: argparse.Namespace) -> int:
     from durable_harden.analyzers.analysis import Settings
     from durable_harden.analyzers.settings_file import SettingsError, settings_for
     from durable_harden.codeactions.harden import harden
-    from durable_harden.codeactions.harden.outputs import render_report
+    from durable_harden.codeactions.harden.report import render_report
     from durable_harden.server.writer import OutsideRoot, render_diff, write_all
 
     path = (args.path or Path.cwd()).resolve()

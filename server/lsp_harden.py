@@ -9,7 +9,7 @@ Flow of one run:
    each file it touches, end). `window/workDoneProgress/cancel` and `$/cancelRequest` are polled
    by the planner: a cancelled run raises `Cancelled` and nothing is sent or written;
 3. turn the plan into ONE `workspace/applyEdit` (`build_edit`): line hunks from
-   `plan.minimal_edits` per modified file, `CreateFile` + one insert per new file, each hunk
+   `editcore.minimal_edits` per modified file, `CreateFile` + one insert per new file, each hunk
    annotated with the pattern (rule) whose fix produced it (`trace_owners`); unsafe patterns'
    `ChangeAnnotation`s have `needsConfirmation: true` (VS Code then opens its refactor preview);
 4. report: `applied: false` -> a message that nothing was applied (with the client's
@@ -155,7 +155,7 @@ class _Annotation:
 
 
 def annotation_for(applied: AppliedFix, table: dict[str, _Annotation]) -> str:
-    from durable_harden.codeactions.harden.outputs import pattern_label
+    from durable_harden.codeactions.harden.labels import pattern_label
 
     safe = applied.fix.is_safe
     pattern = pattern_label(applied.rule_id, applied.fix.title)
@@ -220,7 +220,7 @@ def build_edit(
     open_docs: Mapping[Path, OpenSnapshot],
 ) -> BuiltEdit:
     """One WorkspaceEdit for the whole plan (see the module docstring for the fallbacks)."""
-    from durable_harden.codeactions.harden.plan import minimal_edits
+    from durable_harden.codeactions.editcore import minimal_edits
 
     changes = plan.changes()
     owners = trace_owners(plan)
@@ -384,7 +384,7 @@ def summary(
         )
     unsafe = plan.applied_unsafe()
     if unsafe and not annotations_shown:
-        from durable_harden.codeactions.harden.outputs import pattern_label
+        from durable_harden.codeactions.harden.labels import pattern_label
 
         names = sorted({pattern_label(a.rule_id, a.fix.title) for a in unsafe})
         text += f" Review the unsafe pattern(s): {'; '.join(names)} (see the report)."
@@ -537,7 +537,7 @@ async def _run(
     request: Future[Any] | None,
 ) -> dict[str, Any]:
     from durable_harden.codeactions.harden import Cancelled, harden
-    from durable_harden.codeactions.harden.outputs import render_report
+    from durable_harden.codeactions.harden.report import render_report
     from durable_harden.server.writer import write_all, write_atomic
 
     def cancelled() -> bool:

@@ -9,8 +9,8 @@ import pytest
 
 from durable_harden.analyzers.source import language_for, parse_source
 from durable_harden.codeactions.harden import harden
-from durable_harden.codeactions.harden.outputs import render_report
 from durable_harden.codeactions.harden.plan import BREAKS_FILE
+from durable_harden.codeactions.harden.report import render_report
 from durable_harden.server.writer import render_diff, write_all
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

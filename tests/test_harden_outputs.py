@@ -8,18 +8,15 @@ from pathlib import Path
 import pytest
 
 from durable_harden.analyzers.findings import Finding, Span
+from durable_harden.analyzers.generated_names import README_END, README_START
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.source import parse_source
+from durable_harden.codeactions._jsonedit import json_add_entries
+from durable_harden.codeactions._style import Style
 from durable_harden.codeactions.fix import Edit, Fix, Safety
 from durable_harden.codeactions.harden import harden
-from durable_harden.codeactions.harden.outputs import (
-    README_END,
-    README_START,
-    Style,
-    json_add_entries,
-    kebab,
-    render_report,
-)
+from durable_harden.codeactions.harden.labels import kebab
+from durable_harden.codeactions.harden.report import render_report
 from tests.harden_fakes import Fakes, make_project, replace_with
 
 

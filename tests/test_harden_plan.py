@@ -272,7 +272,7 @@ def test_findings_are_ordered_by_tier_then_severity_then_place(tmp_path: Path) -
 
 
 def test_minimal_edits_rebuild_the_new_bytes() -> None:
-    from durable_harden.codeactions.harden.plan import minimal_edits
+    from durable_harden.codeactions.editcore import minimal_edits
 
     before = b"a\nb\nc\nd\n"
     after = b"a\nB\nc\nd\ne\n"

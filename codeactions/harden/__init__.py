@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from durable_harden.analyzers.analysis import Settings
-from durable_harden.codeactions.editcore import DEFAULT_UNSAFE
+from durable_harden.codeactions.editcore import DEFAULT_UNSAFE, minimal_edits
 from durable_harden.codeactions.harden.outputs import add_outputs
 from durable_harden.codeactions.harden.plan import (
     MAX_ROUNDS,
     Cancelled,
     HardenPlan,
-    minimal_edits,
     plan_workspace,
 )
 

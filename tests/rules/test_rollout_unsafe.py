@@ -486,8 +486,8 @@ def test_rollout_path_fix_without_package_json_runs_the_script_with_bash(tmp_pat
 
 def test_harden_chat_room_adds_the_rollout_path(tmp_path: Path) -> None:
     from durable_harden.codeactions.harden import harden
-    from durable_harden.codeactions.harden.outputs import render_report, verify_commands
     from durable_harden.codeactions.harden.plan import UNSAFE_NOT_REQUESTED
+    from durable_harden.codeactions.harden.report import render_report, verify_commands
     from durable_harden.server.writer import write_all
 
     root = tmp_path / "chat-room"
