@@ -71,6 +71,8 @@ from durable_harden.codeactions._tsedit import (
     statement_of,
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.harden.generated_tests import ttl_case
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def _camel(table: str) -> str:
@@ -515,4 +517,10 @@ def _merge_appends(edits: list[Edit]) -> list[Edit]:
     return merged
 
 
-BUILDERS = {"unbounded-table-growth": build}
+SPEC = FixSpec(
+    "unbounded-table-growth",
+    build,
+    tier=TIER_CORRECTNESS,
+    label="TTL cleanup by alarm",
+    test_case=ttl_case,
+)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,7 +67,7 @@ def _sample(decl: str, name: str) -> str:
     return _ts("durable-harden")
 
 
-def _ttl_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
+def ttl_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
     table = fix.finding.data.get("table")
     if not isinstance(table, str) or ctx.cls is None:
         return None
@@ -127,7 +126,7 @@ def _timers_left(ctx: TestContext) -> int:
     return sum(1 for f in check(ctx.model) if f.data.get("class") == ctx.class_name)
 
 
-def _timer_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
+def timer_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
     data = fix.finding.data
     timer = data.get("timer") or "timer"
     callback = data.get("callback")
@@ -196,7 +195,7 @@ expect(await runDurableObjectAlarm(stub)).toBe(true);"""
     )
 
 
-def _websocket_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
+def websocket_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
     url = fix.finding.data.get("upgrade_url")
     if isinstance(url, str) and url:
         body = f"""{_stub("durable-harden-websocket")}
@@ -253,7 +252,7 @@ _INDEX = re.compile(
 )
 
 
-def _index_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
+def index_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
     # one test for every index the class received
     fixes = [a for a in ctx.applied if a.rule_id == fix.rule_id]
     texts = [e.new_text for a in fixes for e in a.fix.edits]
@@ -288,7 +287,7 @@ for (const [index, table] of [
     )
 
 
-def _name_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
+def name_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
     body = """const name = "durable-harden-name";
 const stub = namespace.get(namespace.idFromName(name));
 const seen = await runInDurableObject(stub, (_instance, state) => state.id.name);
@@ -301,7 +300,7 @@ expect(seen).toBe(name);"""
     )
 
 
-def _reachable_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
+def reachable_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
     body = f"""{_stub("durable-harden-binding")}
 const id = await runInDurableObject(stub, (_instance, state) => state.id.toString());
 expect(id).toBe(stub.id.toString());"""
@@ -311,17 +310,6 @@ expect(id).toBe(stub.id.toString());"""
         body,
         f"the class is exported, migrated and reachable through `{ctx.binding}`",
     )
-
-
-CASES: dict[str, Callable[[TestContext, AppliedFix], TestCase | None]] = {
-    "unbounded-table-growth": _ttl_case,
-    "timer-blocks-hibernation": _timer_case,
-    "websocket-not-hibernatable": _websocket_case,
-    "sql-missing-index": _index_case,
-    "obsolete-name-workaround": _name_case,
-    "class-not-exported": _reachable_case,
-    "binding-missing-migration": _reachable_case,
-}
 
 
 def _indent(code: str, depth: int) -> str:

@@ -5,22 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-PATTERN_LABELS = {
-    "unbounded-table-growth": "TTL cleanup by alarm",
-    "timer-blocks-hibernation": "timer moved to an alarm",
-    "websocket-not-hibernatable": "WebSocket Hibernation API",
-    "websocket-state-in-memory": "per-socket state in attachments",
-    "sql-missing-index": "index for a scanning query",
-    "obsolete-name-workaround": "ctx.id.name instead of a name workaround",
-    "id-name-undefined": "fallback for ctx.id.name",
-    "class-not-exported": "class exported from the main module",
-    "binding-missing-migration": "migration for the bound class",
-    "rollout-unsafe": "gradual rollout script",
-}
-
 
 def pattern_label(rule_id: str, title: str = "") -> str:
-    return PATTERN_LABELS.get(rule_id, title or rule_id)
+    """The rule's `FixSpec.label`, else the fix's title, else the rule id."""
+    from durable_harden.codeactions import spec_for
+
+    spec = spec_for(rule_id)
+    return (spec.label if spec is not None else None) or title or rule_id
 
 
 def kebab(name: str) -> str:

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from durable_harden.analyzers.generated_names import README_END, README_START
+from durable_harden.codeactions import spec_for
 from durable_harden.codeactions._jsonedit import json_add_entries
 from durable_harden.codeactions._style import Style
 from durable_harden.codeactions.harden.generated_tests import (
-    CASES,
     TestCase,
     TestContext,
     _add_cases,
@@ -137,7 +137,8 @@ def _tests_for(
         cases: list[TestCase] = []
         seen: set[str] = set()
         for fix in sorted(applied, key=lambda a: (a.tier, a.rule_id)):
-            make = CASES.get(fix.rule_id)
+            spec = spec_for(fix.rule_id)
+            make = spec.test_case if spec is not None else None
             if make is None or fix.rule_id in seen:
                 continue
             case = make(ctx, fix)

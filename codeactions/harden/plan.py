@@ -42,7 +42,7 @@ from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.model import ProjectModel, build_model
 from durable_harden.analyzers.source import language_for
 from durable_harden.analyzers.wrangler import CONFIG_NAMES
-from durable_harden.codeactions import fixes_for
+from durable_harden.codeactions import fixes_for, spec_for
 from durable_harden.codeactions.editcore import (
     Batch,
     InsertionMemory,
@@ -51,60 +51,36 @@ from durable_harden.codeactions.editcore import (
     normalise,
 )
 from durable_harden.codeactions.fix import Fix
+from durable_harden.codeactions.spec import (
+    TIER_CORRECTNESS,
+    TIER_HIBERNATION,
+    TIER_INDEXES,
+    TIER_NAMES,
+    TIER_OTHER,
+    TIER_ROLLOUT,
+)
+
+__all__ = [
+    "TIER_CORRECTNESS",
+    "TIER_HIBERNATION",
+    "TIER_INDEXES",
+    "TIER_NAMES",
+    "TIER_OTHER",
+    "TIER_ROLLOUT",
+    "HardenPlan",
+    "plan_workspace",
+    "tier_of",
+]
 
 MAX_ROUNDS = 8
 
-# -- priority -----------------------------------------------------------------------------------
-TIER_NAMES = (
-    "data growth and correctness",
-    "hibernation",
-    "indexes",
-    "other",
-    "rollout",
-)
-TIER_CORRECTNESS, TIER_HIBERNATION, TIER_INDEXES, TIER_OTHER, TIER_ROLLOUT = range(5)
 
-RULE_TIERS: dict[str, int] = {
-    # data growth and correctness: data that grows forever, code that fails or loses data
-    "unbounded-table-growth": TIER_CORRECTNESS,
-    "schema-change-without-migration": TIER_CORRECTNESS,
-    "sql-transaction-statement": TIER_CORRECTNESS,
-    "sql-pragma-not-allowed": TIER_CORRECTNESS,
-    "sql-bindings-mismatch": TIER_CORRECTNESS,
-    "sql-too-many-params": TIER_CORRECTNESS,
-    "sql-interpolation": TIER_CORRECTNESS,
-    "sql-unbounded-read": TIER_CORRECTNESS,
-    "kv-unbounded-list": TIER_CORRECTNESS,
-    "serialize-attachment-misuse": TIER_CORRECTNESS,
-    "setalarm-without-handler": TIER_CORRECTNESS,
-    "deleteall-leaves-alarm": TIER_CORRECTNESS,
-    "websocket-close-handshake": TIER_CORRECTNESS,
-    "id-name-undefined": TIER_CORRECTNESS,
-    "unawaited-rpc": TIER_CORRECTNESS,
-    "class-not-exported": TIER_CORRECTNESS,
-    "binding-missing-migration": TIER_CORRECTNESS,
-    "migration-history-edited": TIER_CORRECTNESS,
-    "kv-backed-class": TIER_CORRECTNESS,
-    "rpc-compat-date": TIER_CORRECTNESS,
-    # hibernation: what keeps an idle object awake or loses its in-memory state
-    "timer-blocks-hibernation": TIER_HIBERNATION,
-    "websocket-not-hibernatable": TIER_HIBERNATION,
-    "websocket-state-in-memory": TIER_HIBERNATION,
-    "websocket-manual-ping": TIER_HIBERNATION,
-    "alarm-unconditional-in-constructor": TIER_HIBERNATION,
-    "alarm-shared-by-purposes": TIER_HIBERNATION,
-    "alarm-retry-suppressed": TIER_HIBERNATION,
-    # indexes
-    "sql-missing-index": TIER_INDEXES,
-    # rollout
-    "rollout-unsafe": TIER_ROLLOUT,
-}
-
-
+# -- priority: each rule's FixSpec.tier (codeactions/spec.py) -------------------------------------
 def tier_of(rule_id: str, severity: Severity | None = None) -> int:
-    """A rule's priority tier; unknown rules: errors are correctness, the rest 'other'."""
-    if rule_id in RULE_TIERS:
-        return RULE_TIERS[rule_id]
+    """A rule's priority tier; a rule without one: errors are correctness, the rest 'other'."""
+    spec = spec_for(rule_id)
+    if spec is not None and spec.tier is not None:
+        return spec.tier
     if severity is not None and severity >= Severity.ERROR:
         return TIER_CORRECTNESS
     return TIER_OTHER
