@@ -109,6 +109,7 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
             safety=safety,
             edits=edits,
             review=review,
+            isolation=f"migrations:{config.path}",
         )
     ]
 

@@ -7,8 +7,10 @@ and the tests' fix-all properties (which run the planner itself).
 - **Conflicts** (`Batch.why_not`), like Ruff's isolation levels and ESLint's fix ranges: two
   fixes conflict when their replaced ranges intersect, when one inserts inside the other's
   replacement, or when fixes of two different rules insert at the same point (the TTL cleanup
-  and a moved timer both rewrite `alarm()`: the later one waits a round, then its builder sees
-  the first one's code and merges with it). Identical edits and identical new files merge.
+  and a moved timer both rewrite `alarm()`), or when two fixes share an isolation key
+  (`Fix.isolation`, Ruff's isolation groups: two appended migrations would both take the next
+  tag): the later one waits a round, then its builder sees the first one's change and merges
+  with it or numbers after it. Identical edits and identical new files merge.
 - **Applying** (`Batch.apply`): per file, through `fix.apply_edits` (which refuses overlaps),
   returning the new bytes and the **provenance** of every inserted region: which accepted fix
   wrote the bytes `[start, end)` of the new file (`Region`). Later rounds map earlier regions
@@ -339,6 +341,8 @@ class Batch:
     def why_not(self, fix: Fix) -> str | None:
         """None when the fix can join this batch, else why not."""
         rule = fix.rule_id
+        if fix.isolation and any(a.fix.isolation == fix.isolation for a in self.accepted):
+            return f"another fix this round also changes {fix.isolation}"
         for edit in fix.edits:
             data = self.read(edit.path)
             if data is None or edit.path in self.creates:

@@ -82,6 +82,7 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
                 + ("; the added classes go into the next migration." if safe else "")
                 + ("" if safe else ": the edit you made is dropped; express it as a new migration.")
             ),
+            isolation=f"migrations:{config.path}",
         )
     ]
 

@@ -125,6 +125,7 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
             title=f"Add index `{name}` on {table.name}({', '.join(columns)})",
             safety=Safety.SAFE,
             edits=[edit],
+            facts={"indexes": [(name, table.name)]},
             review=(
                 f"SQLite's plan for the query uses `{name}` once it exists. Each index adds a "
                 f"row write to every INSERT/UPDATE of `{table.name}`: keep it if the query runs "

@@ -160,8 +160,8 @@ def syntax_errors(path: Path, data: bytes) -> int:
 def fix_all_on_disk(root: Path, rules: list[str], unsafe: bool) -> int:
     """Fix-all of the selected rules to a fixed point with the project's own loop (the planner
     behind `check --fix`), written to disk. Asserts the loop settled, rolled nothing back for
-    breaking a file, and added no ERROR node to a TypeScript file. Returns how many files
-    changed."""
+    breaking a file, and added no ERROR node to a TypeScript file. Returns how many findings
+    the applied fixes resolved (0: nothing to do)."""
     from durable_harden.analyzers.analysis import Settings
     from durable_harden.codeactions.harden.plan import BREAKS_FILE, plan_workspace
 
@@ -175,4 +175,4 @@ def fix_all_on_disk(root: Path, rules: list[str], unsafe: bool) -> int:
             assert syntax_errors(path, data) <= syntax_errors(path, before or b""), path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    return len(changes)
+    return sum(1 + len(a.merged) for a in plan.applied)

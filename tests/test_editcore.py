@@ -108,6 +108,20 @@ def test_conflicts() -> None:
     assert not conflict(_edit(0, 2), _edit(0, 2), same_rule=False)  # identical edits merge
 
 
+def test_fixes_sharing_an_isolation_key_wait_a_round(tmp_path: Path) -> None:
+    path = tmp_path / "wrangler.jsonc"
+    path.write_bytes(b"0123456789")
+    finding = Finding("r", "m", Span(path, 0, 1), Severity.WARNING)
+    batch = Batch(lambda p: p.read_bytes())
+    first = Fix("a", "a", Safety.SAFE, [Edit(path, 9, 9, "A")], isolation="migrations:w")
+    second = Fix("b", "b", Safety.SAFE, [Edit(path, 2, 2, "B")], isolation="migrations:w")
+    other = Fix("c", "c", Safety.SAFE, [Edit(path, 4, 4, "C")])
+    assert batch.why_not(first) is None
+    batch.accept(finding, first)
+    assert batch.why_not(second) == "another fix this round also changes migrations:w"
+    assert batch.why_not(other) is None
+
+
 def test_select_fixes_takes_one_fix_per_finding_and_skips_collisions(tmp_path: Path) -> None:
     path = tmp_path / "a.ts"
     path.write_bytes(b"0123456789")

@@ -40,6 +40,7 @@ def index_fix(finding: Finding, model: ProjectModel) -> list[Fix]:
             Safety.SAFE,
             [Edit(s.path, s.start, s.end, ddl)],
             review="",
+            facts={"indexes": [("idx_hits_day", "hits")]},
         )
     ]
 

@@ -246,18 +246,10 @@ await runInDurableObject(stub, (instance) => {{
     return TestCase(fix.rule_id, "accepts sockets through the hibernation API", body, checks)
 
 
-_INDEX = re.compile(
-    r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`]?(\w+)[\"`]?\s+ON\s+[\"`]?(\w+)",
-    re.I,
-)
-
-
 def index_case(ctx: TestContext, fix: AppliedFix) -> TestCase | None:
     # one test for every index the class received
     fixes = [a for a in ctx.applied if a.rule_id == fix.rule_id]
-    texts = [e.new_text for a in fixes for e in a.fix.edits]
-    texts += [c.content for a in fixes for c in a.fix.creates]
-    pairs = sorted({(m.group(1), m.group(2)) for t in texts for m in _INDEX.finditer(t)})
+    pairs = sorted({(str(n), str(t)) for a in fixes for n, t in a.fix.facts.get("indexes", ())})
     if not pairs:
         return None
     names = [n for n, _ in pairs]
