@@ -10,6 +10,8 @@ from functools import cache
 import tree_sitter_json
 from tree_sitter import Language, Node, Parser
 
+from durable_harden.analyzers import safejson
+
 
 @cache
 def _json_parser() -> Parser:
@@ -26,7 +28,7 @@ def _pairs(data: bytes, obj: Node) -> list[tuple[str, Node]]:
             continue
         raw = data[key.start_byte : key.end_byte].decode("utf-8", "replace")
         try:
-            out.append((json.loads(raw), pair))
+            out.append((safejson.loads(raw), pair))
         except ValueError:
             continue
     return out

@@ -29,11 +29,11 @@ one by one, applied in bulk only when asked).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.source import SourceError, language_for, parse_source
 from durable_harden.analyzers.tsutil import node_text, walk_type
@@ -59,7 +59,8 @@ def fix_key(fix: Fix) -> tuple[object, ...]:
 
 def normalise(fix: Fix) -> Fix:
     """Resolved paths, so edits from different builders compare equal."""
-    fix.edits = [Edit(e.path.resolve(), e.start, e.end, e.new_text) for e in fix.edits]
+    resolved = {p: p.resolve() for p in {e.path for e in fix.edits}}  # one lookup per file
+    fix.edits = [Edit(resolved[e.path], e.start, e.end, e.new_text) for e in fix.edits]
     fix.creates = [NewFile(c.path.resolve(), c.content) for c in fix.creates]
     return fix
 
@@ -258,7 +259,7 @@ def breakage(
         return None
     if path.suffix == ".json":
         try:
-            json.loads(after)
+            safejson.loads(after)
         except ValueError as exc:
             return f"{path.name} is no longer valid JSON: {exc}"
         return None

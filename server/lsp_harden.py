@@ -3,7 +3,7 @@
 Flow of one run:
 1. snapshot the open documents (uri, version, bytes): they are the planner's overlays, so unsaved
    buffers win over the disk;
-2. run `codeactions.plan.plan_workspace` on the server's analysis worker thread (the reader
+2. run `codeactions.harden.harden` on the server's analysis worker thread (the reader
    loop stays free; analyses and the plan take turns, as the analyzers share cached tree-sitter
    parsers), with server-initiated `$/progress` (begin, one report per planner step: each round and
    each file it touches, end). `window/workDoneProgress/cancel` and `$/cancelRequest` are polled

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from durable_harden.analyzers import safejson
 from durable_harden.analyzers.generated_names import README_END, README_START
 from durable_harden.codeactions import spec_for
 from durable_harden.codeactions._jsonedit import json_add_entries
@@ -204,7 +205,7 @@ export default defineConfig({{
         return
     try:
         updated = json_add_entries(data, "devDependencies", VITEST_DEV_DEPENDENCIES)
-        scripts = json.loads(updated).get("scripts")
+        scripts = safejson.loads(updated).get("scripts")
         if not isinstance(scripts, dict) or "test" not in scripts:
             updated = json_add_entries(updated, "scripts", {"test": "vitest run"})
     except ValueError as exc:

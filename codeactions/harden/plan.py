@@ -37,9 +37,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from durable_harden.analyzers.analysis import Settings, Workspace, run_rules, workspace_for
+from durable_harden.analyzers.analysis import (
+    Settings,
+    Workspace,
+    analyse_within_budget,
+    run_rules,
+    workspace_for,
+)
 from durable_harden.analyzers.findings import Finding, Severity
-from durable_harden.analyzers.model import ProjectModel, build_model
+from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.source import language_for
 from durable_harden.analyzers.wrangler import CONFIG_NAMES
 from durable_harden.codeactions import fixes_for, spec_for
@@ -281,8 +287,9 @@ def analyse(ws: Workspace, state: _State) -> tuple[ProjectModel, list[Finding]]:
         elif language_for(path) is not None and path not in sources:
             sources.append(path)
     view = state.view()
-    model = build_model(ws.root, sources, configs, view)
-    findings, _ = run_rules(model, ws.settings, ws.reported)
+    model, findings, _ = analyse_within_budget(
+        ws.root, sources, configs, ws.settings, ws.reported, view, rules_runner=run_rules
+    )
     return model, findings
 
 
