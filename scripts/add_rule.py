@@ -88,6 +88,7 @@ from __future__ import annotations
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions.fix import CannotFix, Fix
+from durable_harden.codeactions.spec import TIER_OTHER, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -99,7 +100,9 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     raise CannotFix("the {rule_id} fix is not written yet")
 
 
-BUILDERS = {{"{rule_id}": build}}
+# tier: the harden order (codeactions/spec.py); label: what harden calls the applied pattern;
+# test_case: the case harden generates for it (codeactions/harden/generated_tests.py)
+SPEC = FixSpec("{rule_id}", build, tier=TIER_OTHER)
 '''
 
 # The same, where codeactions/spec.py defines FixSpec (issue 11's rule record: one spec per fix

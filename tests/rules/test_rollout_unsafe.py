@@ -499,8 +499,9 @@ def test_rollout_path_fix_without_package_json_runs_the_script_with_bash(tmp_pat
 
 
 def test_harden_chat_room_adds_the_rollout_path(tmp_path: Path) -> None:
-    from durable_harden.codeactions.harden_outputs import render_report, verify_commands
-    from durable_harden.codeactions.plan import UNSAFE_NOT_REQUESTED, plan_workspace
+    from durable_harden.codeactions.harden import harden
+    from durable_harden.codeactions.harden.plan import UNSAFE_NOT_REQUESTED
+    from durable_harden.codeactions.harden.report import render_report, verify_commands
     from durable_harden.server.writer import write_all
 
     root = tmp_path / "chat-room"
@@ -508,14 +509,14 @@ def test_harden_chat_room_adds_the_rollout_path(tmp_path: Path) -> None:
     root = root.resolve()
     script = root / "scripts" / "deploy-gradual.sh"
 
-    safe = plan_workspace([root])
+    safe = harden([root])
     assert script not in safe.contents
     assert any(
         lo.finding.data.get("kind") == "no-rollout-path" and lo.status == UNSAFE_NOT_REQUESTED
         for lo in safe.leftovers
     )
 
-    plan = plan_workspace([root], unsafe=True)
+    plan = harden([root], unsafe=True)
     assert plan.converged
     assert [a.fix.fix_id for a in plan.applied if a.rule_id == RULE] == [
         "rollout-unsafe.rollout-path"
@@ -530,7 +531,7 @@ def test_harden_chat_room_adds_the_rollout_path(tmp_path: Path) -> None:
 
     write_all(root, {p: after for p, (_, after) in plan.changes().items()})
     assert script.stat().st_mode & stat.S_IXUSR  # a new `#!` file is written executable
-    again = plan_workspace([root], unsafe=True)
+    again = harden([root], unsafe=True)
     assert again.applied == [] and not again.has_changes
 
 

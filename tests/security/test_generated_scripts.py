@@ -110,8 +110,8 @@ def test_running_the_script_runs_no_injected_command(tmp_path: Path, index: int)
 )
 def test_verify_commands_quote_the_project_folder(tmp_path: Path, folder: str) -> None:
     """The report's "verify" commands `cd` into each project: a folder name is one word."""
-    from durable_harden.codeactions.harden_outputs import verify_commands
-    from durable_harden.codeactions.plan import plan_workspace
+    from durable_harden.codeactions.harden.plan import plan_workspace
+    from durable_harden.codeactions.harden.report import verify_commands
 
     mono = tmp_path / "mono"
     shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "chat-room", mono / folder)

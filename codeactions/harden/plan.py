@@ -1,4 +1,7 @@
-"""The workspace plan behind "Harden all Durable Objects" (and `check --fix`).
+"""The workspace plan behind "Harden all Durable Objects" (and `check --fix`): the fixes.
+
+`codeactions.harden.harden()` adds the outputs (generated tests, README section) on top; this
+module never imports them.
 
 Pure: paths (+ unsaved editor buffers) in, a `HardenPlan` out: which fixes were applied in which
 order, the resulting bytes of every file, and what was left and why. Nothing is written here;
@@ -10,13 +13,17 @@ How a plan is made, round by round (a fix may enable another, so we iterate to a
 2. order findings by priority tier (data growth and correctness, hibernation, indexes, other,
    rollout), then severity, file and offset; for each finding take its first allowed fix
    (safe, or unsafe when asked; builders list their preferred fix first);
-3. accept fixes greedily in that order: identical edits and identical new files are merged;
-   a fix whose edits overlap an accepted edit, or that inserts at the same point as an accepted
-   fix of another rule, is deferred to the next round, when its builder sees the accepted change
-   and can merge with it (the TTL cleanup and a moved timer share one `alarm()`);
-4. apply the accepted edits per file (`apply_edits`, which refuses overlaps) and check every
-   touched file: TypeScript must gain no tree-sitter ERROR node and no duplicate class member,
-   wrangler configs and JSON must still load. A fix that breaks a file is rolled back alone;
+3. accept fixes greedily in that order (`codeactions.editcore.Batch`): identical edits and
+   identical new files are merged; a fix whose edits overlap an accepted edit, or that inserts
+   at the same point as an accepted fix of another rule, is deferred to the next round, when
+   its builder sees the accepted change and can merge with it (the TTL cleanup and a moved
+   timer share one `alarm()`); a fix that would insert for a finding what it inserted for it in
+   an earlier round is refused (it did not converge);
+4. apply the accepted edits per file and check every touched file (`editcore.breakage`):
+   TypeScript must gain no tree-sitter ERROR node and no duplicate class member, and no edit
+   may land inside or on a line of an ERROR region; wrangler configs and JSON must still load.
+   A fix that breaks a file is rolled back alone. Which fix wrote which region is recorded
+   (`HardenPlan.provenance`);
 5. repeat until a round applies nothing (or MAX_ROUNDS). Running the plan on its own output
    therefore finds nothing to do.
 
@@ -30,7 +37,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from durable_harden.analyzers import safejson
 from durable_harden.analyzers.analysis import (
     Settings,
     Workspace,
@@ -40,65 +46,47 @@ from durable_harden.analyzers.analysis import (
 )
 from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.source import SourceError, language_for, parse_source
-from durable_harden.analyzers.tsutil import node_text, walk_type
-from durable_harden.analyzers.wrangler import CONFIG_NAMES, ConfigError, load_config
-from durable_harden.codeactions import fixes_for
-from durable_harden.codeactions.fix import Edit, Fix, NewFile, OverlappingEdits, apply_edits
+from durable_harden.analyzers.source import language_for
+from durable_harden.analyzers.wrangler import CONFIG_NAMES
+from durable_harden.codeactions import fixes_for, spec_for
+from durable_harden.codeactions.editcore import (
+    Batch,
+    InsertionMemory,
+    Provenance,
+    choose,
+    normalise,
+)
+from durable_harden.codeactions.fix import Fix
+from durable_harden.codeactions.spec import (
+    TIER_CORRECTNESS,
+    TIER_HIBERNATION,
+    TIER_INDEXES,
+    TIER_NAMES,
+    TIER_OTHER,
+    TIER_ROLLOUT,
+)
+
+__all__ = [
+    "TIER_CORRECTNESS",
+    "TIER_HIBERNATION",
+    "TIER_INDEXES",
+    "TIER_NAMES",
+    "TIER_OTHER",
+    "TIER_ROLLOUT",
+    "HardenPlan",
+    "plan_workspace",
+    "tier_of",
+]
 
 MAX_ROUNDS = 8
 
-# -- priority -----------------------------------------------------------------------------------
-TIER_NAMES = (
-    "data growth and correctness",
-    "hibernation",
-    "indexes",
-    "other",
-    "rollout",
-)
-TIER_CORRECTNESS, TIER_HIBERNATION, TIER_INDEXES, TIER_OTHER, TIER_ROLLOUT = range(5)
 
-RULE_TIERS: dict[str, int] = {
-    # data growth and correctness: data that grows forever, code that fails or loses data
-    "unbounded-table-growth": TIER_CORRECTNESS,
-    "schema-change-without-migration": TIER_CORRECTNESS,
-    "sql-transaction-statement": TIER_CORRECTNESS,
-    "sql-pragma-not-allowed": TIER_CORRECTNESS,
-    "sql-bindings-mismatch": TIER_CORRECTNESS,
-    "sql-too-many-params": TIER_CORRECTNESS,
-    "sql-interpolation": TIER_CORRECTNESS,
-    "sql-unbounded-read": TIER_CORRECTNESS,
-    "kv-unbounded-list": TIER_CORRECTNESS,
-    "serialize-attachment-misuse": TIER_CORRECTNESS,
-    "setalarm-without-handler": TIER_CORRECTNESS,
-    "deleteall-leaves-alarm": TIER_CORRECTNESS,
-    "websocket-close-handshake": TIER_CORRECTNESS,
-    "id-name-undefined": TIER_CORRECTNESS,
-    "unawaited-rpc": TIER_CORRECTNESS,
-    "class-not-exported": TIER_CORRECTNESS,
-    "binding-missing-migration": TIER_CORRECTNESS,
-    "migration-history-edited": TIER_CORRECTNESS,
-    "kv-backed-class": TIER_CORRECTNESS,
-    "rpc-compat-date": TIER_CORRECTNESS,
-    # hibernation: what keeps an idle object awake or loses its in-memory state
-    "timer-blocks-hibernation": TIER_HIBERNATION,
-    "websocket-not-hibernatable": TIER_HIBERNATION,
-    "websocket-state-in-memory": TIER_HIBERNATION,
-    "websocket-manual-ping": TIER_HIBERNATION,
-    "alarm-unconditional-in-constructor": TIER_HIBERNATION,
-    "alarm-shared-by-purposes": TIER_HIBERNATION,
-    "alarm-retry-suppressed": TIER_HIBERNATION,
-    # indexes
-    "sql-missing-index": TIER_INDEXES,
-    # rollout
-    "rollout-unsafe": TIER_ROLLOUT,
-}
-
-
+# -- priority: each rule's FixSpec.tier (codeactions/spec.py) -------------------------------------
 def tier_of(rule_id: str, severity: Severity | None = None) -> int:
-    """A rule's priority tier; unknown rules: errors are correctness, the rest 'other'."""
-    if rule_id in RULE_TIERS:
-        return RULE_TIERS[rule_id]
+    """A rule's priority tier; a rule without one: errors are correctness, the rest 'other'."""
+    spec = spec_for(rule_id)
+    if spec is not None and spec.tier is not None:
+        return spec.tier
     if severity is not None and severity >= Severity.ERROR:
         return TIER_CORRECTNESS
     return TIER_OTHER
@@ -120,7 +108,9 @@ UNSAFE_NOT_REQUESTED = "unsafe"  # an unsafe fix exists; not applied without --u
 NO_FIX = "no-fix"  # no automatic fix: needs a person
 CONFLICT = "conflict"  # its fix overlapped a higher-priority fix that was applied
 BREAKS_FILE = "breaks-file"  # its fix would leave a file unparsable: rolled back
-NOT_CONVERGED = "not-converged"  # still fixable when the round limit was reached
+NOT_CONVERGED = "not-converged"  # still fixable when the round limit was reached, or its fix
+# would insert again what it inserted in an earlier round (REPEATS)
+REPEATS = "its fix would insert the same text again: the first time did not resolve it"
 
 STATUS_LABELS = {
     UNSAFE_NOT_REQUESTED: "unsafe fix not applied (use --unsafe-fixes)",
@@ -176,6 +166,12 @@ class HardenPlan:
     notes: list[str] = field(default_factory=list)  # what harden added besides fixes
     generated: dict[Path, str] = field(default_factory=dict)  # path -> why it was produced
     problems: list[str] = field(default_factory=list)
+    # which applied fix wrote which region of each file's final bytes (owners: AppliedFix)
+    provenance: Provenance = field(default_factory=Provenance)
+    # for the harden outputs (`codeactions.harden.harden`): the model of the planned state, and
+    # the planned bytes of any file
+    final_model: Callable[[], ProjectModel] | None = field(default=None, repr=False, compare=False)
+    read: Callable[[Path], bytes | None] | None = field(default=None, repr=False, compare=False)
 
     # -- views ---------------------------------------------------------------------------------
     def changes(self) -> dict[Path, tuple[bytes | None, bytes]]:
@@ -311,221 +307,13 @@ def class_of(finding: Finding, model: ProjectModel) -> str | None:
     return None
 
 
-# -- one round ----------------------------------------------------------------------------------
-def _edit_key(edit: Edit) -> tuple[str, int, int, str]:
-    return (str(edit.path), edit.start, edit.end, edit.new_text)
-
-
-def _fix_key(fix: Fix) -> tuple[object, ...]:
-    return (
-        tuple(sorted(_edit_key(e) for e in fix.edits)),
-        tuple(sorted((str(c.path), c.content) for c in fix.creates)),
-    )
-
-
-def _normalise(fix: Fix) -> Fix:
-    """Resolved paths, so edits from different builders compare equal."""
-    resolved = {p: p.resolve() for p in {e.path for e in fix.edits}}  # one lookup per file
-    fix.edits = [Edit(resolved[e.path], e.start, e.end, e.new_text) for e in fix.edits]
-    fix.creates = [NewFile(c.path.resolve(), c.content) for c in fix.creates]
-    return fix
-
-
-@dataclass
-class _Accepted:
-    finding: Finding
-    fix: Fix
-    edits: list[Edit]  # the edits not already accepted (identical ones merged away)
-    creates: list[NewFile]
-    merged: list[Finding] = field(default_factory=list)
-
-
-def _conflict(edit: Edit, other: Edit, same_rule: bool) -> bool:
-    if edit.path != other.path or _edit_key(edit) == _edit_key(other):
-        return False
-    a0, a1, b0, b1 = edit.start, edit.end, other.start, other.end
-    if a0 < b1 and b0 < a1:  # the replaced ranges intersect
-        return True
-    if (a0 == a1 and b0 < a0 < b1) or (b0 == b1 and a0 < b0 < a1):  # insertion inside a replacement
-        return True
-    if a0 == a1 == b0 == b1:  # two insertions at one point: only one rule's may share it
-        return not same_rule
-    return False
-
-
-class _Round:
-    def __init__(self, state: _State, model: ProjectModel) -> None:
-        self.state = state
-        self.model = model
-        self.accepted: list[_Accepted] = []
-        self.edits: list[tuple[Edit, str]] = []  # accepted edit, its rule
-        self.creates: dict[Path, str] = {}
-
-    def why_not(self, fix: Fix) -> str | None:
-        """None when the fix can join this round, else why not."""
-        rule = fix.rule_id
-        for edit in fix.edits:
-            data = self.state.read(edit.path)
-            if data is None or edit.path in self.creates:
-                return f"{edit.path.name} does not exist (yet)"
-            if not (0 <= edit.start <= edit.end <= len(data)):
-                return f"edit {edit.start}-{edit.end} leaves {edit.path.name}"
-            for other, other_rule in self.edits:
-                if _conflict(edit, other, rule == other_rule):
-                    return f"overlaps another edit in {edit.path.name}"
-        for create in fix.creates:
-            existing = self.state.read(create.path)
-            if existing is not None and existing != create.content.encode("utf-8"):
-                return f"{create.path.name} already exists with other content"
-            if create.path in self.creates and self.creates[create.path] != create.content:
-                return f"another fix creates {create.path.name} differently"
-            if any(e.path == create.path for e, _ in self.edits):
-                return f"another fix edits {create.path.name}"
-        return None
-
-    def accept(self, finding: Finding, fix: Fix) -> _Accepted:
-        known = {_edit_key(e) for e, _ in self.edits}
-        fresh = [e for e in fix.edits if _edit_key(e) not in known]
-        creates = [
-            c for c in fix.creates if c.path not in self.creates and self.state.read(c.path) is None
-        ]
-        entry = _Accepted(finding, fix, fresh, creates)
-        self.accepted.append(entry)
-        self.edits.extend((e, fix.rule_id) for e in fresh)
-        for create in creates:
-            self.creates[create.path] = create.content
-        return entry
-
-    def result(self, entries: list[_Accepted]) -> dict[Path, bytes]:
-        """New bytes of every file the given accepted fixes touch."""
-        per_file: dict[Path, list[Edit]] = {}
-        created: dict[Path, bytes] = {}
-        for entry in entries:
-            for edit in entry.edits:
-                per_file.setdefault(edit.path, []).append(edit)
-            for create in entry.creates:
-                created[create.path] = create.content.encode("utf-8")
-        out: dict[Path, bytes] = dict(created)
-        for path, edits in per_file.items():
-            data = self.state.read(path)
-            assert data is not None
-            out[path] = apply_edits(data, edits)
-        return out
-
-
-def _duplicate_members(data: bytes, path: Path) -> set[tuple[str, str]]:
-    try:
-        source = parse_source(path, data)
-    except SourceError:
-        return set()
-    dupes: set[tuple[str, str]] = set()
-    for body in walk_type(source.root, "class_body"):
-        owner = body.parent
-        name_node = owner.child_by_field_name("name") if owner is not None else None
-        owner_name = node_text(data, name_node) if name_node is not None else "?"
-        seen: set[str] = set()
-        for member in body.named_children:
-            if member.type not in ("method_definition", "public_field_definition"):
-                continue
-            if member.type == "method_definition" and member.child_by_field_name("body") is None:
-                continue  # an overload signature
-            name = member.child_by_field_name("name")
-            if name is None:
-                continue
-            accessor = next((c.type for c in member.children if c.type in ("get", "set")), "")
-            static = "static " if any(c.type == "static" for c in member.children) else ""
-            key = f"{static}{accessor} {node_text(data, name)}"
-            if key in seen:
-                dupes.add((owner_name, key))
-            seen.add(key)
-    return dupes
-
-
-def _breakage(path: Path, before: bytes | None, after: bytes) -> str | None:
-    """Why `after` is worse than `before` for this kind of file, or None."""
-    if path.name in CONFIG_NAMES:
-        try:
-            load_config(path, after)
-        except ConfigError as exc:
-            return f"{path.name} no longer loads: {exc}"
-        return None
-    if path.suffix == ".json":
-        try:
-            safejson.loads(after)
-        except ValueError as exc:
-            return f"{path.name} is no longer valid JSON: {exc}"
-        return None
-    if language_for(path) is None:
-        return None
-    try:
-        new = parse_source(path, after)
-    except SourceError as exc:
-        return str(exc)
-    old_errors = 0
-    if before is not None:
-        try:
-            old_errors = len(parse_source(path, before).error_ranges)
-        except SourceError:
-            old_errors = 0
-    if len(new.error_ranges) > old_errors:
-        row = new.lines.row_of(new.error_ranges[0][0]) + 1
-        return f"{path.name} would not parse (syntax error at line {row})"
-    new_dupes = _duplicate_members(after, path) - (
-        _duplicate_members(before, path) if before is not None else set()
-    )
-    if new_dupes:
-        owner, key = sorted(new_dupes)[0]
-        return f"{path.name} would declare `{key.strip()}` twice in {owner}"
-    return None
-
-
-def _validate(rnd: _Round, entries: list[_Accepted]) -> tuple[dict[Path, bytes], dict[int, str]]:
-    """Apply the entries; roll back (one by one, lowest priority first) those that break files.
-    Returns the new bytes and {index in entries: why it was rolled back}."""
-
-    def check(chosen: list[_Accepted]) -> tuple[dict[Path, bytes] | None, str | None]:
-        try:
-            out = rnd.result(chosen)
-        except OverlappingEdits as exc:
-            return None, str(exc)
-        for path, data in sorted(out.items(), key=lambda kv: str(kv[0])):
-            why = _breakage(path, rnd.state.read(path), data)
-            if why is not None:
-                return None, why
-        return out, None
-
-    out, _ = check(entries)
-    if out is not None:
-        return out, {}
-    # something breaks: build up again in priority order, keeping what stays valid
-    kept: list[_Accepted] = []
-    dropped: dict[int, str] = {}
-    result: dict[Path, bytes] = {}
-    for index, entry in enumerate(entries):
-        trial, why = check([*kept, entry])
-        if trial is None:
-            dropped[index] = why or "breaks a file"
-        else:
-            kept.append(entry)
-            result = trial
-    return result, dropped
-
-
 # -- the planner --------------------------------------------------------------------------------
-def _choose(fixes: list[Fix], unsafe: bool) -> tuple[list[Fix], Fix | None]:
-    """(fixes we may apply, in the builder's order; the first unsafe fix held back)."""
-    allowed = [f for f in fixes if f.is_safe or unsafe]
-    held = next((f for f in fixes if not f.is_safe), None) if not unsafe else None
-    return allowed, held
-
-
 def plan_workspace(
     paths: Iterable[Path],
     *,
     unsafe: bool = False,
     settings: Settings | None = None,
     overlays: Mapping[Path, bytes] | None = None,
-    outputs: bool = True,
     max_rounds: int = MAX_ROUNDS,
     rules: Iterable[str] | None = None,
     cancelled: Callable[[], bool] | None = None,
@@ -535,8 +323,6 @@ def plan_workspace(
 
     unsafe: also apply unsafe fixes (otherwise they are listed with their review notes).
     overlays: unsaved editor buffers (path -> bytes) that win over the disk.
-    outputs: also produce the harden extras (per-class tests, vitest set-up, README section);
-        `check --fix` passes False.
     rules: restrict the fixes to these rule ids (findings of other rules are still reported).
     cancelled: polled between steps; when it returns True, `Cancelled` is raised (nothing has
         been written: a plan is pure).
@@ -553,6 +339,8 @@ def plan_workspace(
     applied: list[AppliedFix] = []
     leftovers: list[Leftover] = []
     seen_states: set[str] = {state.fingerprint()}
+    memory = InsertionMemory()
+    provenance = Provenance()
     converged = False
     final_check = False
     findings_before = 0
@@ -566,15 +354,14 @@ def plan_workspace(
         model, findings = analyse(ws, state)
         if number == 1:
             findings_before = len(findings)
-        rnd = _Round(state, model)
+        batch = Batch(state.read)
         leftovers = []
-        by_key: dict[tuple[object, ...], _Accepted] = {}
         ordered = sorted(findings, key=finding_order)
         for finding in ordered:
             poll()
             fixes = fixes_for(finding, model) if only is None or finding.rule_id in only else []
-            fixes = [_normalise(f) for f in fixes]
-            allowed, held = _choose(fixes, unsafe)
+            fixes = [normalise(f) for f in fixes]
+            allowed, held = choose(fixes, unsafe)
             cls = class_of(finding, model)
             if not allowed:
                 status = UNSAFE_NOT_REQUESTED if held is not None else NO_FIX
@@ -582,46 +369,54 @@ def plan_workspace(
                 continue
             taken = False
             reasons: list[str] = []
+            repeated: Fix | None = None
             for fix in allowed:
                 if not fix.edits and not fix.creates:
                     continue
-                same = by_key.get(_fix_key(fix))
+                same = batch.same_as(fix)
                 if same is not None:
                     same.merged.append(finding)
                     taken = True
                     break
-                why = rnd.why_not(fix)
+                if memory.repeats(finding, fix):
+                    repeated = fix
+                    continue
+                why = batch.why_not(fix)
                 if why is None:
-                    by_key[_fix_key(fix)] = rnd.accept(finding, fix)
+                    batch.accept(finding, fix)
                     taken = True
                     break
                 reasons.append(why)
-            if not taken:
+            if not taken and repeated is not None and not reasons:
+                leftovers.append(Leftover(finding, NOT_CONVERGED, cls, repeated, REPEATS))
+            elif not taken:
                 leftovers.append(
                     Leftover(finding, CONFLICT, cls, allowed[0], "; ".join(reasons) or "")
                 )
-        if not rnd.accepted:
-            converged = True
+        if not batch.accepted:
+            converged = not any(lo.status == NOT_CONVERGED for lo in leftovers)
             final_check = False
             break
-        new_bytes, dropped = _validate(rnd, rnd.accepted)
-        for index, entry in enumerate(rnd.accepted):
+        new_bytes, dropped = batch.validate(batch.accepted)
+        owners: dict[int, AppliedFix] = {}
+        for index, entry in enumerate(batch.accepted):
             cls = class_of(entry.finding, model)
             if index in dropped:
                 leftovers.append(
                     Leftover(entry.finding, BREAKS_FILE, cls, entry.fix, dropped[index])
                 )
                 continue
-            applied.append(
-                AppliedFix(
-                    finding=entry.finding,
-                    fix=entry.fix,
-                    tier=tier_of(entry.finding.rule_id, entry.finding.severity),
-                    round=number,
-                    class_name=cls,
-                    merged=list(entry.merged),
-                )
+            owners[id(entry)] = AppliedFix(
+                finding=entry.finding,
+                fix=entry.fix,
+                tier=tier_of(entry.finding.rule_id, entry.finding.severity),
+                round=number,
+                class_name=cls,
+                merged=list(entry.merged),
             )
+            applied.append(owners[id(entry)])
+            memory.remember(entry.finding, entry.fix)
+        batch.record(provenance, [(e, owners[id(e)]) for e in batch.accepted if id(e) in owners])
         if not new_bytes:
             # everything this round was rolled back: nothing else will change
             converged = True
@@ -642,7 +437,7 @@ def plan_workspace(
         leftovers = []
         for finding in sorted(findings, key=finding_order):
             fixes = fixes_for(finding, model) if only is None or finding.rule_id in only else []
-            allowed, held = _choose(fixes, unsafe)
+            allowed, held = choose(fixes, unsafe)
             cls = class_of(finding, model)
             if allowed:
                 leftovers.append(Leftover(finding, NOT_CONVERGED, cls, allowed[0]))
@@ -663,36 +458,10 @@ def plan_workspace(
         rounds=rounds,
         converged=converged,
         findings_before=findings_before,
+        provenance=provenance,
     )
     if model is not None:
         plan.problems = sorted({f"{p.path}: {p.message}" for p in model.problems})
-    if outputs and applied:
-        poll()
-        from durable_harden.codeactions.harden_outputs import add_outputs
-
-        final_model, _ = analyse(ws, state)
-        add_outputs(plan, final_model, state.read)
-        if progress is not None:
-            progress("generated tests, README section")
+    plan.final_model = lambda: analyse(ws, state)[0]
+    plan.read = state.read
     return plan
-
-
-def minimal_edits(before: bytes, after: bytes) -> list[tuple[int, int, str]]:
-    """The change from `before` to `after` as (start, end, new text) hunks in `before`'s UTF-8
-    byte offsets, line-granular and in order: what an editor needs to apply a planned file
-    without replacing it whole (the language server converts the offsets to positions)."""
-    import difflib
-
-    old = before.splitlines(keepends=True)
-    new = after.splitlines(keepends=True)
-    starts = [0]
-    for line in old:
-        starts.append(starts[-1] + len(line))
-    hunks: list[tuple[int, int, str]] = []
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        text = b"".join(new[j1:j2]).decode("utf-8")
-        hunks.append((starts[i1], starts[i2], text))
-    return hunks
