@@ -63,18 +63,7 @@ def context_root(path: Path) -> Path:
 
 def analyze_paths(paths: list[Path], settings: Settings | None = None) -> AnalysisResult:
     settings = settings or Settings()
-    requested = [p.resolve() for p in paths]
-    missing = [p for p in requested if not p.exists()]
-    roots = sorted({context_root(p) for p in requested if p.exists()}, key=lambda p: len(p.parts))
-    # a root inside another root adds nothing
-    roots = [r for r in roots if not any(o != r and o in r.parents for o in roots)]
-    found = discover(roots, settings.exclude)
-    for given in requested:
-        if given.is_file() and given not in found.sources and given not in found.configs:
-            found.sources.append(given)
-    common = roots[0] if len(roots) == 1 else Path(*_common_parts(roots)) if roots else Path.cwd()
-    model = build_model(common, found.sources, found.configs)
-    model.problems.extend(Problem(p, "no such file or folder") for p in missing)
+    model, requested, missing = model_for_paths(paths, settings.exclude)
 
     def reported(path: Path) -> bool:
         return any(path == r or r in path.parents for r in requested)
@@ -82,6 +71,25 @@ def analyze_paths(paths: list[Path], settings: Settings | None = None) -> Analys
     findings, suppressions = run_rules(model, settings, reported)
     problems = [p for p in model.problems if reported(p.path) or p.path in missing]
     return AnalysisResult(model, findings, problems, suppressions)
+
+
+def model_for_paths(
+    paths: list[Path], exclude: list[str] | None = None
+) -> tuple[ProjectModel, list[Path], list[Path]]:
+    """The model of the projects holding `paths`: (model, requested paths, missing paths)."""
+    requested = [p.resolve() for p in paths]
+    missing = [p for p in requested if not p.exists()]
+    roots = sorted({context_root(p) for p in requested if p.exists()}, key=lambda p: len(p.parts))
+    # a root inside another root adds nothing
+    roots = [r for r in roots if not any(o != r and o in r.parents for o in roots)]
+    found = discover(roots, exclude or [])
+    for given in requested:
+        if given.is_file() and given not in found.sources and given not in found.configs:
+            found.sources.append(given)
+    common = roots[0] if len(roots) == 1 else Path(*_common_parts(roots)) if roots else Path.cwd()
+    model = build_model(common, found.sources, found.configs)
+    model.problems.extend(Problem(p, "no such file or folder") for p in missing)
+    return model, requested, missing
 
 
 def _common_parts(paths: list[Path]) -> list[str]:

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_fix_flag(check)
 
     add_harden_parser(sub)
+    from durable_harden.server.inspect_cli import add_inspect_parser
+
+    add_inspect_parser(sub)
     sub.add_parser("rules", help="list every rule")
     rule = sub.add_parser("rule", help="show one rule's documentation")
     rule.add_argument("rule_id")
@@ -155,6 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from durable_harden.server.harden_cli import cmd_harden
 
             return cmd_harden(args)
+        if args.command == "inspect":
+            from durable_harden.server.inspect_cli import cmd_inspect
+
+            return cmd_inspect(args)
         if args.command == "rules":
             return cmd_rules()
         if args.command == "rule":
