@@ -405,3 +405,25 @@ def _exported_names(file: SourceFile) -> dict[str, str | None]:
 
 def _is_default_export(stmt: Node) -> bool:
     return any(child.type == "default" for child in stmt.children)
+
+
+def export_aliases(file: SourceFile) -> dict[str, str]:
+    """`export { Local as Exported }` (with or without `from`): exported name -> local name."""
+    cached = file.memo.get("export_aliases")
+    if cached is None:
+        found: dict[str, str] = {}
+        data = file.data
+        for stmt in file.root.named_children:
+            if stmt.type != "export_statement":
+                continue
+            clause = next((c for c in stmt.named_children if c.type == "export_clause"), None)
+            if clause is None:
+                continue
+            for spec in clause.named_children:
+                name = spec.child_by_field_name("name")
+                alias = spec.child_by_field_name("alias")
+                if spec.type == "export_specifier" and name is not None and alias is not None:
+                    found[node_text(data, alias)] = node_text(data, name)
+        cached = file.memo["export_aliases"] = found
+    return dict(cached)
+

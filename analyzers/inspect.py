@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, export_aliases
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._sql import inserted_table, pruned_tables
+from durable_harden.analyzers.rules._bindings import pattern_names
 from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.tsutil import node_text, string_value, walk_type
 from durable_harden.analyzers.wrangler import WranglerConfig
 
 # How a class was recognised (DurableObjectClass.reason), in words.
@@ -135,12 +137,98 @@ def _tables(model: ProjectModel) -> list[dict[str, Any]]:
     return found
 
 
+def _value_origin(model: ProjectModel, name: str) -> dict[str, Any] | None:
+    """Where a bound class name that no class declaration carries comes from: a value made by
+    a factory or a wrapper (`export const Chat = makeObject(…)`), a destructured factory result,
+    an import from a package, or a re-export alias."""
+    for file in model.files:
+        data = file.data
+        for decl in walk_type(file.root, "variable_declarator"):
+            target = decl.child_by_field_name("name")
+            value = decl.child_by_field_name("value")
+            if target is None or value is None or name not in pattern_names(data, target):
+                continue
+            if target.type == "identifier" and value.type == "identifier":
+                continue  # `const X = Y`: look at Y's own origin instead
+            row, _ = file.lines.point(decl.start_byte)
+            text = " ".join(node_text(data, value).split())
+            return {
+                "how": "value",
+                "detail": f"made by `{text[:80]}`",
+                "file": _rel(model, file.path),
+                "line": row + 1,
+            }
+    for file in model.files:
+        data = file.data
+        for stmt in file.root.named_children:
+            if stmt.type not in {"import_statement", "export_statement"}:
+                continue
+            source = stmt.child_by_field_name("source")
+            module = string_value(data, source) if source is not None else None
+            if module is None:
+                continue
+            names = {node_text(data, n) for n in walk_type(stmt, "identifier")}
+            if name in names:
+                row, _ = file.lines.point(stmt.start_byte)
+                how = "package" if not module.startswith(".") else "module"
+                return {
+                    "how": how,
+                    "detail": f"{'imported' if stmt.type == 'import_statement' else 're-exported'} from `{module}`",
+                    "file": _rel(model, file.path),
+                    "line": row + 1,
+                }
+    return None
+
+
+def _bound_classes(model: ProjectModel) -> list[dict[str, Any]]:
+    """Each class a binding (of this Worker) or a migration names, and how the tool sees it."""
+    found: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for config in sorted(model.configs, key=lambda c: c.path):
+        names = [b.class_name for b in config.bindings if b.script_name is None]
+        names += sorted(config.declared_classes())
+        for class_name in names:
+            key = (str(config.path), class_name)
+            if key in seen:
+                continue
+            seen.add(key)
+            classes = [
+                c
+                for c in model.classes_named(class_name)
+                if model.config_for_path(c.file.path) in (config, None)
+            ]
+            row: dict[str, Any] = {"project": _rel(model, config.path), "class": class_name}
+            if classes:
+                cls = classes[0]
+                line, _ = cls.file.lines.point(cls.name_node.start_byte)
+                row.update(how="class", file=_rel(model, cls.file.path), line=line + 1)
+            else:
+                aliased = [
+                    (f, local)
+                    for f in model.files
+                    for exported, local in export_aliases(f).items()
+                    if exported == class_name
+                ]
+                origin = None
+                if aliased:
+                    file, local = aliased[0]
+                    line, _ = file.lines.point(0)
+                    origin = {"how": "alias", "detail": f"exported as an alias of `{local}`"}
+                origin = origin or _value_origin(model, class_name)
+                row.update(origin or {"how": "missing", "detail": "no file declares or exports it"})
+            found.append(row)
+    return found
+
+
 def inspect_model(model: ProjectModel) -> dict[str, Any]:
     """The model as data: projects (wrangler configs), DO classes, SQL tables, problems."""
     return {
         "root": model.root.as_posix(),
         "projects": [_config(model, c) for c in sorted(model.configs, key=lambda c: c.path)],
         "classes": [_class(model, c) for c in model.classes],
+        # every class a binding names: "class" (declared), "value" (made by a factory or a
+        # wrapper), "package"/"module" (imported or re-exported), "alias", or "missing"
+        "bound_classes": _bound_classes(model),
         "tables": _tables(model),
         "sql_statements": len(model.statements),
         "files": len(model.files),

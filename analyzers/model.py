@@ -17,6 +17,7 @@ from durable_harden.analyzers.classes import (
     _base_identifier,
     class_declarations,
     class_locator,
+    export_aliases,
     exported_names,
     find_classes,
     heritage,
@@ -259,6 +260,14 @@ def _classes_in(file: SourceFile, known: set[str], bound: set[str]) -> list[Dura
 
 def _find_classes(model: ProjectModel) -> None:
     bound = {b.class_name for c in model.configs for b in c.bindings}
+    # classes a migration or the `exports` block creates are Durable Objects too (reached
+    # through `ctx.exports` without a binding)
+    bound |= {name for c in model.configs for name in c.declared_classes()}
+    # `export { ProjectFilesystem as DurableObjectFilesystem }`: the binding names the alias
+    for file in model.files:
+        for exported, local in export_aliases(file).items():
+            if exported in bound:
+                bound.add(local)
     known: set[str] = set()
     found: dict[int, DurableObjectClass] = {}
     # Subclasses of DO classes may live in files read before their base: iterate to a fixpoint.

@@ -35,6 +35,7 @@ TRIAGE_HEADER = ("rule", "path", "line", "key", "verdict", "reason")
 PRECISION_BAR = 0.95
 RULE_BAR = 0.85
 KEY_LENGTH = 60
+SEEN_BOUND_CLASSES = frozenset({"class", "value", "package", "alias"})
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,13 @@ def run_inspect(corpus: Path, folder: str) -> tuple[set[str], str | None]:
         data = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
         return set(), f"{folder}: inspect output is not JSON ({exc})"
-    return {c["name"] for c in data.get("classes", [])}, None
+    names = {c["name"] for c in data.get("classes", [])}
+    # a bound class made by a factory, imported from a package or exported under an alias is
+    # seen too (it has no class declaration in the project)
+    names |= {
+        b["class"] for b in data.get("bound_classes", []) if b.get("how") in SEEN_BOUND_CLASSES
+    }
+    return names, None
 
 
 # -- the triage file -------------------------------------------------------------------------
