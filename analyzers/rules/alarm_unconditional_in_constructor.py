@@ -110,8 +110,19 @@ def from_durable_state(cls: DurableObjectClass, call: Node, scope: Node) -> bool
         return False
     if _STORAGE_READ.search(text):
         return True
-    bodies = _this_method_bodies(cls, expr)
-    return any(_STORAGE_READ.search(node_text(data, body)) for body in bodies)
+    # follow `this.m()` calls a few levels: nextDue() -> listTasks() -> storage.list()
+    frontier, seen = _this_method_bodies(cls, expr), set()
+    for _ in range(3):
+        following: list[Node] = []
+        for body in frontier:
+            if body.start_byte in seen:
+                continue
+            seen.add(body.start_byte)
+            if _STORAGE_READ.search(node_text(data, body)):
+                return True
+            following.extend(_this_method_bodies(cls, body))
+        frontier = following
+    return False
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:

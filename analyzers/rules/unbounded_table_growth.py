@@ -38,7 +38,9 @@ the table counts: a `DELETE` by age or count (a comparison such as `created_at <
 new game's reset from a "clear all" button), a `DROP TABLE` in `alarm()` / `webSocketClose()` /
 `webSocketError()`, and `ctx.storage.deleteAll()` in the class that writes it. Pruning that does
 not bound the table does not count: a `DELETE` of one row by its primary key or a UNIQUE column
-(`WHERE id = ?`, an RPC removing one item), and a `DROP TABLE` elsewhere (a reset path).
+(`WHERE id = ?`, an RPC removing one item) outside those handlers (in `alarm()` it drains a
+queue of processed rows), and a `DROP TABLE` elsewhere (a reset path); the message then says
+so rather than that nothing deletes from the table.
 Soft deletes (`UPDATE … SET deleted_at`) are not deletes: such rows grow too. The diagnostic sits on the first
 `INSERT INTO <table>`; the other INSERTs and the `CREATE TABLE` are related information.
 
@@ -157,7 +159,9 @@ def is_retention(kind: str, stmt: SqlStatement) -> bool:
     removing one item) does not, nor does a `DROP TABLE` outside the object's lifecycle
     handlers (a reset path)."""
     if kind == "key":
-        return False
+        # one row by its key: an RPC removing one item does not bound the table; in alarm()
+        # it is a queue drained of the rows it processed
+        return stmt.method in LIFECYCLE_METHODS
     if kind == "drop":
         return stmt.method in LIFECYCLE_METHODS
     return True
@@ -171,10 +175,13 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         pruned: set[str] = set()
         dynamic_delete = False
         schema = model.schema_for(statements[0].file.path)
+        partial: dict[str, str] = {}  # table -> how it is deleted from without being bounded
         for stmt in statements:
             for table, kind in delete_kinds(stmt, schema).items():
                 if is_retention(kind, stmt):
                     pruned.add(table)
+                else:
+                    partial.setdefault(table, kind)
             dynamic_delete = dynamic_delete or deletes_dynamic_table(stmt)
         if dynamic_delete:
             continue
@@ -205,8 +212,16 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     related.append(Related(span, f"`{name}` is created here"))
             for other in writes[1:]:
                 related.append(Related(insert_head_span(other), f"another INSERT into `{name}`"))
+            how = partial.get(table)
+            never = (
+                "nothing ever deletes from it"
+                if how is None
+                else "its only DELETEs remove one row by its key"
+                if how == "key"
+                else "it is only dropped in a reset path"
+            )
             yield RULE.finding(
-                f"Table `{name}` receives INSERTs but nothing ever deletes from it: it grows "
+                f"Table `{name}` receives INSERTs but {never}: it grows "
                 "until the object's 10 GB limit. Give rows an expiry and delete expired rows "
                 "from `alarm()`.",
                 insert_head_span(first),

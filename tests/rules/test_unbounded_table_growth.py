@@ -277,3 +277,34 @@ def test_only_pruning_that_bounds_the_table_counts_as_retention(tmp_path: Path) 
     # delete by age, by count, by a many-row condition or of every row, and a DROP when the
     # last socket closes, do
     assert sorted(f.data["table"] for f in findings) == ["notes", "scratch"]
+    notes = next(f for f in findings if f.data["table"] == "notes")
+    assert "its only DELETEs remove one row by its key" in notes.message
+
+
+QUEUE = """import { DurableObject } from "cloudflare:workers";
+export class Purge extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS pending (tag TEXT PRIMARY KEY)");
+  }
+  add(tag: string) {
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO pending (tag) VALUES (?)", tag);
+  }
+  async alarm() {
+    for (const row of this.ctx.storage.sql.exec<{ tag: string }>("SELECT tag FROM pending LIMIT 100")) {
+      this.ctx.storage.sql.exec("DELETE FROM pending WHERE tag = ?", row.tag);
+    }
+  }
+}
+"""
+
+
+def test_a_queue_drained_row_by_row_in_alarm_is_bounded(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "purge.ts").write_text(QUEUE)
+    assert run(RULE, tmp_path)[0] == []
+    # the same one-row delete from an RPC does not bound the table
+    text = QUEUE.replace("async alarm()", "async drop()")
+    (tmp_path / "src" / "purge.ts").write_text(text)
+    (finding,) = run(RULE, tmp_path)[0]
+    assert "one row by its key" in finding.message
