@@ -228,6 +228,37 @@ def _unwrap(node: Node) -> Node:
     return node
 
 
+_FUNCTION_SCOPES = frozenset(
+    {"arrow_function", "function_expression", "function_declaration", "method_definition"}
+)
+
+
+def _function_scope(node: Node) -> Node | None:
+    parent = node.parent
+    while parent is not None and parent.type not in _FUNCTION_SCOPES:
+        parent = parent.parent
+    return parent
+
+
+def _local_declaration(data: bytes, use: Node, name: str) -> Node | None:
+    """The value of the `const`/`let` named `name` declared in a function enclosing `use`
+    (innermost first); None when only the module (or nothing) declares it."""
+    scope = _function_scope(use)
+    while scope is not None:
+        for decl in walk_type(scope, "variable_declarator"):
+            target, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
+            if (
+                target is not None
+                and value is not None
+                and target.type == "identifier"
+                and node_text(data, target) == name
+                and _function_scope(decl) == scope
+            ):
+                return value
+        scope = _function_scope(scope)
+    return None
+
+
 def resolve_literal(
     file: SourceFile,
     arg: Node,
@@ -238,6 +269,12 @@ def resolve_literal(
     if arg.type in {"string", "template_string"}:
         return file, arg
     name = normalize_expr(node_text(file.data, arg))
+    if arg.type == "identifier":
+        local = _local_declaration(file.data, arg, name)
+        if local is not None:
+            # a variable of an enclosing function: that one, not a same-named one elsewhere
+            value = _unwrap(local)
+            return (file, value) if value.type in {"string", "template_string"} else None
     if arg.type == "identifier" and name in constants:
         return file, constants[name]
     if arg.type == "member_expression":

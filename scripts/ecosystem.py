@@ -295,6 +295,40 @@ def collect(
     return list(seen.values()), crashes, classes
 
 
+def consistency(
+    corpus: Path, projects: Sequence[Project], found: Sequence[Found], jobs: int, root: bool
+) -> list[str]:
+    """Findings must not depend on the folder `check` starts from: each repository folder (and
+    with `root`, the corpus root) gives, inside the project folders, what the project folders
+    gave one by one. Returns the differences."""
+    folders = sorted({p.folder for p in projects})
+
+    def inside(path: str) -> bool:
+        return any(path == f or path.startswith(f + "/") for f in folders)
+
+    def key(item: Found) -> tuple[str, str, int, int, str]:
+        return (item.rule, item.path, item.line, item.column, item.message)
+
+    expected = {key(f) for f in found}
+    starts = [""] if root else sorted({f.split("/", 1)[0] for f in folders})
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        runs = list(pool.map(lambda start: run_check(corpus, start or "."), starts))
+    got: set[tuple[str, str, int, int, str]] = set()
+    problems: list[str] = []
+    for start, (items, crash) in zip(starts, runs, strict=True):
+        if crash is not None:
+            problems.append(f"crash when started from {start or 'the corpus root'}: {crash}")
+        got |= {key(f) for f in items if inside(f.path)}
+    if not root:
+        repos = set(starts)
+        expected = {k for k in expected if k[1].split("/", 1)[0] in repos}
+    for rule, path, line, _, message in sorted(expected - got):
+        problems.append(f"only per project: {rule} {path}:{line}: {message[:100]}")
+    for rule, path, line, _, message in sorted(got - expected):
+        problems.append(f"only from a wider folder: {rule} {path}:{line}: {message[:100]}")
+    return problems
+
+
 def evaluate(
     corpus: Path, triage: list[Triaged], projects: Sequence[Project], jobs: int
 ) -> tuple[Report, list[Found]]:
@@ -385,6 +419,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="also write the untriaged findings as triage rows (verdict to fill in) to this file",
     )
+    parser.add_argument(
+        "--consistency",
+        choices=("off", "repos", "root"),
+        default="repos",
+        help="also run check from each repository folder (repos, default) or from the corpus "
+        "root (root) and compare with the per-project results",
+    )
     args = parser.parse_args(argv)
     corpus: Path = args.corpus
     if not (corpus / "MANIFEST.tsv").is_file():
@@ -401,8 +442,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             for t in triage
             if any(t.path == p.folder or t.path.startswith(p.folder + "/") for p in projects)
         ]
-    report, _ = evaluate(corpus, triage, projects, args.jobs)
+    report, found = evaluate(corpus, triage, projects, args.jobs)
     render(report)
+    differences: list[str] = []
+    if args.consistency != "off":
+        differences = consistency(corpus, projects, found, args.jobs, args.consistency == "root")
+        print(f"== results that depend on the starting folder: {len(differences)}")
+        for line in differences:
+            print(f"  {line}")
     if args.untriaged_out is not None:
         rows = [
             Triaged(f.rule, f.path, f.line, f.key, "?", f.message) for f in report.untriaged
@@ -415,6 +462,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     + "\n"
                 )
     reasons = failures(report)
+    if differences:
+        reasons.append(f"{len(differences)} finding(s) depend on the folder check starts from")
     if reasons:
         print(f"ecosystem: FAILED: {'; '.join(reasons)}", file=sys.stderr)
         return 1
