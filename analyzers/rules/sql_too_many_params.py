@@ -108,7 +108,9 @@ def generated_lists(stmt: SqlStatement) -> list[GeneratedList]:
     return found
 
 
-_BOUND = re.compile(r"\bLIMIT\s+(?:(\d+)|\$\{\s*(\w+)\s*\})|\.slice\(\s*0\s*,\s*(?:(\d+)|(\w+))\s*\)", re.I)
+_BOUND = re.compile(
+    r"\bLIMIT\s+(?:(\d+)|\$\{\s*(\w+)\s*\})|\.slice\(\s*0\s*,\s*(?:(\d+)|(\w+))\s*\)", re.I
+)
 _FUNCTIONS = frozenset(
     {"arrow_function", "function_expression", "function_declaration", "method_definition"}
 )
@@ -142,6 +144,8 @@ def bounded_array(stmt: SqlStatement, item: GeneratedList) -> bool:
     if not values:
         return False
     for value in values:
+        if value.type == "array" and value.named_child_count <= MAX_PARAMS:
+            continue  # `tags = []`: a literal list
         match = _BOUND.search(node_text(data, value))
         if match is None:
             return False

@@ -88,6 +88,7 @@ export class Purge extends DurableObject {
     while (tags.length > 0) {
       this.ctx.storage.sql.exec(`DELETE FROM pending WHERE tag IN (${tags.map(() => "?").join(",")})`, ...tags.map((t) => t.tag));
       tags = this.ctx.storage.sql.exec<{ tag: string }>(`SELECT tag FROM pending LIMIT ${BATCH}`).toArray();
+      if (tags.length < BATCH) tags = [];
     }
   }
   lookup(ids: string[]) {
