@@ -426,4 +426,3 @@ def export_aliases(file: SourceFile) -> dict[str, str]:
                     found[node_text(data, alias)] = node_text(data, name)
         cached = file.memo["export_aliases"] = found
     return dict(cached)
-

@@ -12,8 +12,8 @@ from typing import Any
 
 from durable_harden.analyzers.classes import DurableObjectClass, export_aliases
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._sql import inserted_table, pruned_tables
 from durable_harden.analyzers.rules._bindings import pattern_names
+from durable_harden.analyzers.rules._sql import delete_kinds, inserted_table
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import node_text, string_value, walk_type
 from durable_harden.analyzers.wrangler import WranglerConfig
@@ -100,13 +100,13 @@ def _tables(model: ProjectModel) -> list[dict[str, Any]]:
     for scope, statements in sorted(scopes.items(), key=lambda item: str(item[0])):
         schema = model.schema_for(statements[0].file.path)
         inserts: dict[str, list[SqlStatement]] = {}
-        prunes: dict[str, list[SqlStatement]] = {}
+        prunes: dict[str, list[tuple[SqlStatement, str]]] = {}
         for stmt in statements:
-            table = inserted_table(stmt)
-            if table is not None:
-                inserts.setdefault(table, []).append(stmt)
-            for pruned in pruned_tables(stmt):
-                prunes.setdefault(pruned, []).append(stmt)
+            written = inserted_table(stmt)
+            if written is not None:
+                inserts.setdefault(written, []).append(stmt)
+            for pruned, how in delete_kinds(stmt, schema).items():
+                prunes.setdefault(pruned, []).append((stmt, how))
         names = sorted(set(schema.tables) | set(inserts))
         for key in names:
             table = schema.table(key)
@@ -131,7 +131,11 @@ def _tables(model: ProjectModel) -> list[dict[str, Any]]:
                         for index in schema.indexes_of(key)
                     ],
                     "inserted_at": [_where(model, s) for s in inserts.get(key, [])],
-                    "pruned_at": [_where(model, s) for s in prunes.get(key, [])],
+                    # how: "range" (by age or count), "filter", "all", "drop", "key" (one row
+                    # by its key), "unknown"; see rules/_sql.py delete_kinds
+                    "pruned_at": [
+                        {**_where(model, s), "how": how} for s, how in prunes.get(key, [])
+                    ],
                 }
             )
     return found
@@ -232,7 +236,5 @@ def inspect_model(model: ProjectModel) -> dict[str, Any]:
         "tables": _tables(model),
         "sql_statements": len(model.statements),
         "files": len(model.files),
-        "problems": [
-            {"file": _rel(model, p.path), "message": p.message} for p in model.problems
-        ],
+        "problems": [{"file": _rel(model, p.path), "message": p.message} for p in model.problems],
     }

@@ -131,9 +131,7 @@ def _stops_without_rearm(statements: list[Node], sets: list[Node], handler: Node
             while block is not None and block.type not in {"statement_block", "if_statement"}:
                 block = block.parent
             scope = block if block is not None else stmt
-            if not any(
-                scope.start_byte <= s.start_byte < ret.start_byte for s in sets
-            ):
+            if not any(scope.start_byte <= s.start_byte < ret.start_byte for s in sets):
                 return True
     return False
 

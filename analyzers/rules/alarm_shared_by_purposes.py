@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.rules._alarms import (
     getalarm_guarded,
     member_of,

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
-
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import (

@@ -87,8 +87,10 @@ def once_per_wake(data: bytes, cls_node: Node, method: Node, call: Node) -> bool
         if node.type == "augmented_assignment_expression":
             left = node.child_by_field_name("left")
             op = node.child_by_field_name("operator")
-            if left is not None and guards(left) and (
-                op is None or node_text(data, op) in {"??=", "||="}
+            if (
+                left is not None
+                and guards(left)
+                and (op is None or node_text(data, op) in {"??=", "||="})
             ):
                 return True
         if node.type == "if_statement":
@@ -108,7 +110,9 @@ def once_per_wake(data: bytes, cls_node: Node, method: Node, call: Node) -> bool
         if stmt.type != "if_statement" or not guards(stmt.child_by_field_name("condition")):
             continue
         consequence = stmt.child_by_field_name("consequence")
-        if consequence is not None and any(True for _ in walk_type(consequence, "return_statement")):
+        if consequence is not None and any(
+            True for _ in walk_type(consequence, "return_statement")
+        ):
             return True
     return False
 

@@ -324,7 +324,9 @@ def _readonly_member(data: bytes, node: Node, member: str) -> bool:
         name = field_node.child_by_field_name("name") or field_node.child_by_field_name("pattern")
         if name is None or node_text(data, name) != member:
             continue
-        if any(c.type == "readonly" or node_text(data, c) == "readonly" for c in field_node.children):
+        if any(
+            c.type == "readonly" or node_text(data, c) == "readonly" for c in field_node.children
+        ):
             return True
     return False
 
@@ -381,10 +383,9 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         if found is None:
             continue
         values, names = found
-        data = stmt.file.data
 
-        def fixed(sub: Substitution) -> bool:
-            return fixed_by_code(data, _substitution_node(stmt, sub))
+        def fixed(sub: Substitution, stmt: SqlStatement = stmt) -> bool:
+            return fixed_by_code(stmt.file.data, _substitution_node(stmt, sub))
 
         # a fragment built together with its parameter list (`WHERE ${where}` run with
         # `...params`): the fragment holds the placeholders for those parameters

@@ -129,8 +129,10 @@ def _awaited_in_event(promise: Node, data: bytes) -> bool:
     outer = _enclosing_function(promise)
     if outer is not None and outer.type == "arrow_function":
         body = outer.child_by_field_name("body")
-        if body is not None and body.start_byte <= promise.start_byte and (
-            body.type != "statement_block"
+        if (
+            body is not None
+            and body.start_byte <= promise.start_byte
+            and (body.type != "statement_block")
         ):
             return True  # `(ms) => new Promise(…)`: a sleep helper returns it to its caller
     while node is not None and node != outer:
@@ -203,7 +205,9 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if name not in TIMERS or receiver not in GLOBAL_RECEIVERS:
                     continue
                 args = call_args(call)
-                if _is_yield(args, data) or (name == "setTimeout" and lives_within_event(call, data)):
+                if _is_yield(args, data) or (
+                    name == "setTimeout" and lives_within_event(call, data)
+                ):
                     continue
                 config = model.config_for_class(cls)
                 long_lived = config is not None and config.compat_at_least("2026-10-01")

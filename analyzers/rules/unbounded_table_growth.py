@@ -19,8 +19,8 @@ from durable_harden.analyzers.rules._common import (
 )
 from durable_harden.analyzers.rules._sql import (
     create_span,
-    deletes_dynamic_table,
     delete_kinds,
+    deletes_dynamic_table,
     insert_head_span,
     inserted_table,
 )
@@ -177,11 +177,11 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         schema = model.schema_for(statements[0].file.path)
         partial: dict[str, str] = {}  # table -> how it is deleted from without being bounded
         for stmt in statements:
-            for table, kind in delete_kinds(stmt, schema).items():
+            for deleted, kind in delete_kinds(stmt, schema).items():
                 if is_retention(kind, stmt):
-                    pruned.add(table)
+                    pruned.add(deleted)
                 else:
-                    partial.setdefault(table, kind)
+                    partial.setdefault(deleted, kind)
             dynamic_delete = dynamic_delete or deletes_dynamic_table(stmt)
         if dynamic_delete:
             continue

@@ -139,8 +139,9 @@ def _in_try(node: Node, stop: Node) -> bool:
     parent = node.parent
     while parent is not None and parent != stop:
         if parent.type == "statement_block" and parent.parent is not None:
-            if parent.parent.type == "try_statement" and parent == parent.parent.child_by_field_name(
-                "body"
+            if (
+                parent.parent.type == "try_statement"
+                and parent == parent.parent.child_by_field_name("body")
             ):
                 return True
         parent = parent.parent

@@ -141,7 +141,6 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         text = node_text(data, cls.node)
         if "acceptWebSocket(" not in text:
             continue
-        ctor = cls.constructor
         # the constructor and what it runs: `this.m()`, `this.m.bind(this)` handed to
         # blockConcurrencyWhile, and the methods those call
         ctor_text = " ".join(node_text(data, m) for m in _reached_from_constructor(cls))

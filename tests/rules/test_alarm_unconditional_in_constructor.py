@@ -10,7 +10,6 @@ import pytest
 
 from durable_harden.codeactions import Safety, fixes_for
 from tests.rules._hibernation_support import (
-    write_project,
     EXAMPLES,
     FIXTURES,
     check_fix_fixture,
@@ -19,6 +18,7 @@ from tests.rules._hibernation_support import (
     fix_all,
     run,
     tsc_errors,
+    write_project,
 )
 
 RULE = "alarm-unconditional-in-constructor"
