@@ -258,23 +258,41 @@ def _classes_in(file: SourceFile, known: set[str], bound: set[str]) -> list[Dura
     return per_file(file, "classes", key, lambda: find_classes(file, set(key[0]), set(key[1])))
 
 
+def _named_by(config: WranglerConfig) -> set[str]:
+    # bindings, and classes a migration or the `exports` block creates (Durable Objects too,
+    # reached through `ctx.exports` without a binding)
+    return {b.class_name for b in config.bindings} | config.declared_classes()
+
+
 def _find_classes(model: ProjectModel) -> None:
-    bound = {b.class_name for c in model.configs for b in c.bindings}
-    # classes a migration or the `exports` block creates are Durable Objects too (reached
-    # through `ctx.exports` without a binding)
-    bound |= {name for c in model.configs for name in c.declared_classes()}
+    everywhere: set[str] = set()
+    by_config: dict[Path, set[str]] = {}
+    for config in model.configs:
+        by_config[config.path] = _named_by(config)
+        everywhere |= by_config[config.path]
     # `export { ProjectFilesystem as DurableObjectFilesystem }`: the binding names the alias
     for file in model.files:
         for exported, local in export_aliases(file).items():
-            if exported in bound:
-                bound.add(local)
+            if exported in everywhere:
+                everywhere.add(local)
+                owner = model.config_for_path(file.path)
+                if owner is not None:
+                    by_config[owner.path].add(local)
+
+    def bound_for(file: SourceFile) -> set[str]:
+        # a class is named by its own Worker's config: a same-named class of another project
+        # in the same folder tree is not this binding's class. A file outside every Worker
+        # project (a library) may be bound by any of them.
+        config = model.config_for_path(file.path)
+        return by_config[config.path] if config is not None else everywhere
+
     known: set[str] = set()
     found: dict[int, DurableObjectClass] = {}
     # Subclasses of DO classes may live in files read before their base: iterate to a fixpoint.
     for _ in range(5):
         before = len(found)
         for file in model.files:
-            for cls in _classes_in(file, known, bound):
+            for cls in _classes_in(file, known, bound_for(file)):
                 key = cls.node.start_byte ^ hash(cls.file.path)
                 if key not in found:
                     found[key] = cls
