@@ -300,9 +300,40 @@ def _find_classes(model: ProjectModel) -> None:
         if len(found) == before:
             break
     model.classes = sorted(found.values(), key=lambda c: (str(c.file.path), c.node.start_byte))
+    _inherit_aliases(model)
     # a class exported under its own name from the module that declares it
     for cls in model.classes:
         cls.exported = cls.name in exported_names(cls.file)
+
+
+def _inherit_aliases(model: ProjectModel) -> None:
+    """A subclass reaches its state through the aliases its base class defines (`this.db =
+    ctx.storage.sql` in the base, `this.db.exec(…)` in the subclass), also across files. The
+    base is looked for in the subclass's own Worker project first."""
+    by_name: dict[str, list[DurableObjectClass]] = {}
+    for cls in model.classes:
+        by_name.setdefault(cls.name, []).append(cls)
+    own: dict[int, Aliases] = {}
+    for cls in model.classes:
+        # the class's own aliases (a cached class object may carry a merge from a former model)
+        own[id(cls)] = cls.__dict__.setdefault("_own_aliases", cls.aliases)
+
+    def base_of(cls: DurableObjectClass) -> DurableObjectClass | None:
+        candidates = [c for c in by_name.get(cls.base or "", []) if c is not cls]
+        config = model.config_for_path(cls.file.path)
+        same = [c for c in candidates if model.config_for_path(c.file.path) is config]
+        pool = same or candidates
+        return pool[0] if pool else None
+
+    for cls in model.classes:
+        merged = own[id(cls)]
+        seen = {id(cls)}
+        base = base_of(cls)
+        while base is not None and id(base) not in seen:
+            seen.add(id(base))
+            merged = merged.merged(own[id(base)])
+            base = base_of(base)
+        cls.aliases = merged
 
 
 def resolve_module(from_file: Path, spec: str, known: dict[Path, SourceFile]) -> SourceFile | None:
