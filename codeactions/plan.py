@@ -37,7 +37,11 @@ from durable_harden.analyzers.model import ProjectModel, build_model
 from durable_harden.analyzers.source import SourceError, language_for, parse_source
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.analyzers.workspace import discover
-from durable_harden.analyzers.wrangler import CONFIG_NAMES, ConfigError, load_config
+from durable_harden.analyzers.wrangler import (
+    ConfigError,
+    is_config_name,
+    load_config,
+)
 from durable_harden.codeactions import fixes_for
 from durable_harden.codeactions.fix import Edit, Fix, NewFile, OverlappingEdits, apply_edits
 
@@ -320,7 +324,7 @@ def analyse(ws: Workspace, state: _State) -> tuple[ProjectModel, list[Finding]]:
     for path in sorted(state.changed, key=str):
         if not any(path == r or r in path.parents for r in ws.roots):
             continue
-        if path.name in CONFIG_NAMES:
+        if is_config_name(path.name):
             if path not in configs:
                 configs.append(path)
         elif language_for(path) is not None and path not in sources:
@@ -476,7 +480,7 @@ def _duplicate_members(data: bytes, path: Path) -> set[tuple[str, str]]:
 
 def _breakage(path: Path, before: bytes | None, after: bytes) -> str | None:
     """Why `after` is worse than `before` for this kind of file, or None."""
-    if path.name in CONFIG_NAMES:
+    if is_config_name(path.name):
         try:
             load_config(path, after)
         except ConfigError as exc:
