@@ -304,3 +304,32 @@ def test_class_expressions_named_by_variable_or_factory(project):
         },
     )
     assert sorted(c.name for c in model.classes) == ["Counter", "createRoom", "makeLobby"]
+
+
+def test_sql_through_the_class_or_file_wrapper_is_followed(project):
+    model = model_of(
+        project,
+        {
+            "src/a.ts": """
+            import { DurableObject } from "cloudflare:workers";
+            function run(storage: DurableObjectStorage, text: string, ...args: unknown[]) {
+              return storage.sql.exec(text, ...args);
+            }
+            export class Room extends DurableObject {
+              private query(sql: string, ...params: unknown[]) {
+                return this.ctx.storage.sql.exec(sql, ...params);
+              }
+              list(room: string) {
+                return this.query("SELECT * FROM messages WHERE room = ?", room).toArray();
+              }
+              clear() {
+                run(this.ctx.storage, "DELETE FROM messages");
+              }
+            }
+            """
+        },
+    )
+    texts = sorted(s.text for s in model.statements if not s.loose)
+    assert texts == ["DELETE FROM messages", "SELECT * FROM messages WHERE room = ?"]
+    select = next(s for s in model.statements if s.text.startswith("SELECT"))
+    assert select.bindings == 1 and select.method == "list" and select.cls.name == "Room"
