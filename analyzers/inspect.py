@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from durable_harden.analyzers.classes import DurableObjectClass, export_aliases
+from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.exports import export_aliases, pattern_names
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._bindings import pattern_names
 from durable_harden.analyzers.rules._sql import delete_kinds, inserted_table
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import node_text, string_value, walk_type

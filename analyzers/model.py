@@ -17,12 +17,12 @@ from durable_harden.analyzers.classes import (
     _base_identifier,
     class_declarations,
     class_locator,
-    export_aliases,
     exported_names,
     find_classes,
     heritage,
     typed_state_params,
 )
+from durable_harden.analyzers.exports import export_aliases
 from durable_harden.analyzers.schema import Schema
 from durable_harden.analyzers.source import SourceError, SourceFile, language_for, read_source
 from durable_harden.analyzers.sql import (

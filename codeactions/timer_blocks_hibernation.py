@@ -24,7 +24,7 @@ from durable_harden.analyzers.tsutil import (
     normalize_expr,
     walk,
 )
-from durable_harden.codeactions._alarm import AlarmPlanError, AlarmWork, plan_alarm_work
+from durable_harden.codeactions._alarm import AlarmWork, plan_alarm_work
 from durable_harden.codeactions._tsedit import (
     finding_class,
     is_async,
@@ -32,11 +32,9 @@ from durable_harden.codeactions._tsedit import (
     reindent,
     statement_of,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
 
-
-class CannotConvert(Exception):
-    pass
+CannotConvert = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
 
 def _locals_of(data: bytes, func: Node) -> set[str]:
@@ -139,14 +137,7 @@ def _split_and(data: bytes, node: Node) -> list[str]:
     return [node_text(data, node)]
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    try:
-        return [_build(finding, model)]
-    except (CannotConvert, AlarmPlanError):
-        return []
-
-
-def _build(finding: Finding, model: ProjectModel) -> Fix:
+def build(finding: Finding, model: ProjectModel) -> Fix:
     cls = finding_class(finding, model)
     if cls is None:
         raise CannotConvert("class not found")

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._websocket import (
     LISTENER_EVENTS,
     SocketUse,
-    ctx_expression,
     server_sockets,
 )
 from durable_harden.analyzers.tsutil import (
@@ -45,7 +44,7 @@ from durable_harden.codeactions._tsedit import (
     remove_statement,
     statement_of,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
 
 # handler -> (parameter list with types, default parameter names, event property -> parameter)
 HANDLERS: dict[str, tuple[list[tuple[str, str]], dict[str, int]]] = {
@@ -65,8 +64,7 @@ def guarded_close(ws: str, code: str, reason: str) -> str:
     return CLOSE_GUARD.format(ws=ws, code=code, reason=reason)
 
 
-class CannotMove(Exception):
-    pass
+CannotMove = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
 
 @dataclass

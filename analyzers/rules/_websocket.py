@@ -261,13 +261,3 @@ def server_sockets(cls: DurableObjectClass) -> list[SocketUse]:
             uses.append(use)
             pending.extend(follow)
     return uses
-
-
-def ctx_expression(cls: DurableObjectClass) -> str:
-    """How code inside the class's methods reaches DurableObjectState."""
-    ctx = cls.aliases.ctx
-    for candidate in ("this.ctx", "this.state"):
-        if candidate in ctx:
-            return candidate
-    this_names = sorted(c for c in ctx if c.startswith("this."))
-    return this_names[0] if this_names else "this.ctx"

@@ -8,6 +8,7 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.generated_names import SCHEDULERS
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import (
     getalarm_guarded,
@@ -24,9 +25,8 @@ from durable_harden.analyzers.tsutil import (
     walk_type,
 )
 
-# Methods written by our own fixes (and the usual hand-written equivalent) that arm the alarm
-# for every purpose at the earliest due time: they are the cure, not a purpose.
-SCHEDULERS = frozenset({"scheduleAlarm", "armAlarmBy"})
+# SCHEDULERS: methods written by our own fixes (and the usual hand-written equivalent) that arm
+# the alarm for every purpose at the earliest due time: they are the cure, not a purpose.
 # `setAlarm(Date.now())`: run alarm() right away (it then re-plans); it cannot lose a purpose
 RUN_NOW = frozenset({"Date.now()", "0", "Date.now()+0", "Date.now() + 0"})
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.classes import ctx_expression
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
@@ -18,7 +19,6 @@ from durable_harden.analyzers.rules._upgrade_request import upgrade_url
 from durable_harden.analyzers.rules._websocket import (
     LISTENER_EVENTS,
     SocketUse,
-    ctx_expression,
     server_sockets,
 )
 from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
