@@ -6,7 +6,6 @@ from pathlib import Path
 
 from tests.rules._hibernation_support import run
 
-
 RESTORED = """import { DurableObject } from "cloudflare:workers";
 export class Doc extends DurableObject {
   protected sessions = new Map<WebSocket, () => void>();
