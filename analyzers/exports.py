@@ -137,4 +137,3 @@ def export_aliases(file: SourceFile) -> dict[str, str]:
         for e in export_entries(file)
         if e.local is not None and e.exported not in {e.local, "*", "default"}
     }
-
