@@ -71,7 +71,9 @@ def _fixed_tree(project: Path) -> str:
     """Run ``check --fix`` on a scratch copy; return the changed files' text."""
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / project.name
-        shutil.copytree(project, copy, symlinks=True, ignore=shutil.ignore_patterns("node_modules", ".git"))
+        shutil.copytree(
+            project, copy, symlinks=True, ignore=shutil.ignore_patterns("node_modules", ".git")
+        )
         report = _run(["check", "--fix", "--exit-zero", "--no-color", str(copy)])
         out = [_normalise(report, copy)]
         for path in sorted(copy.rglob("*")):
@@ -80,7 +82,10 @@ def _fixed_tree(project: Path) -> str:
             rel = path.relative_to(copy)
             original = project / rel
             text = path.read_text(encoding="utf-8", errors="replace")
-            if not original.is_file() or original.read_text(encoding="utf-8", errors="replace") != text:
+            if (
+                not original.is_file()
+                or original.read_text(encoding="utf-8", errors="replace") != text
+            ):
                 out.append(f"=== {rel}\n{text}")
         return "\n".join(out)
 
@@ -90,7 +95,9 @@ def record_all(dest: Path, skip_corpus: bool) -> None:
     for project in _examples():
         name = f"examples__{project.name}"
         (dest / f"{name}.json").write_text(
-            _normalise(_run(["check", "--output-format", "json", "--exit-zero", str(project)]), ROOT)
+            _normalise(
+                _run(["check", "--output-format", "json", "--exit-zero", str(project)]), ROOT
+            )
         )
         (dest / f"{name}.harden.diff").write_text(
             _normalise(_run(["harden", "--unsafe-fixes", "--diff", str(project)]), ROOT)
@@ -101,9 +108,13 @@ def record_all(dest: Path, skip_corpus: bool) -> None:
         return
     for folder in _corpus():
         (dest / f"corpus__{folder.name}.json").write_text(
-            _normalise(_run(["check", "--output-format", "json", "--exit-zero", str(folder)]), CORPUS)
+            _normalise(
+                _run(["check", "--output-format", "json", "--exit-zero", str(folder)]), CORPUS
+            )
         )
-        (dest / f"corpus__{folder.name}.fix.txt").write_text(_normalise(_fixed_tree(folder), CORPUS))
+        (dest / f"corpus__{folder.name}.fix.txt").write_text(
+            _normalise(_fixed_tree(folder), CORPUS)
+        )
         print(f"recorded corpus__{folder.name}", flush=True)
 
 
