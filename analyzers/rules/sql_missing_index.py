@@ -38,7 +38,9 @@ A scan with no condition on the table (`SELECT … FROM events ORDER BY id DESC 
 rowid and stops after LIMIT rows) is not reported, nor is a condition no index can serve (such
 as `LIKE '%x%'` alone), nor a sort of a whole table with no condition and no `LIMIT`
 (`SELECT * FROM uploads ORDER BY created_at`: every row is read anyway, and an index would not
-remove the scan), nor a table whose name is built with `${…}` (its real name is unknown). When
+remove the scan), nor a table whose name is built with `${…}` (its real name is unknown), nor a
+query whose suggested index already exists (the primary key or an index with the same leading
+columns: SQLite chose not to use it, and suggesting it again is wrong). When
 the plan already seeks an index and only sorts, the message says it sorts, not that it reads all. Table aliases (`FROM messages m`) are resolved with sqlglot.
 """,
     why="""
@@ -162,6 +164,12 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             table = schema.table(use.table)
             if table is None or "?" in table.name:
                 continue  # `"${prefix}events"`: the real table name is not known
+            wanted = [c.lower() for c in columns]
+            if wanted and any(
+                [c.lower() for c in index.columns[: len(wanted)]] == wanted
+                for index in schema.indexes_of(table.name)
+            ):
+                continue  # that index exists: SQLite chose not to use it, another one won't help
             related: list[Related] = []
             span = create_span(table)
             if span is not None:

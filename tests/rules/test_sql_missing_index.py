@@ -215,3 +215,28 @@ def test_whole_table_sorts_and_unknown_tables_are_not_reported(tmp_path: Path) -
     assert "reads all" not in mine.message and "sorts" in mine.message
     latest = by_method["uploads ORDER BY cre"]
     assert "LIMIT 10" in latest.data["query"]
+
+
+EXISTING = """import { DurableObject } from "cloudflare:workers";
+export class Log extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, kind TEXT, at INTEGER)`);
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS idx_events_kind ON events(kind)");
+  }
+  unlikely() {
+    // `+kind` keeps SQLite from using idx_events_kind: the scan stays, the index exists
+    return this.ctx.storage.sql.exec("SELECT * FROM events WHERE +kind = ?", "x").toArray();
+  }
+  recent() {
+    return this.ctx.storage.sql.exec("SELECT * FROM events WHERE at > ?", 1).toArray();
+  }
+}
+"""
+
+
+def test_an_index_that_already_exists_is_not_suggested_again(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "log.ts").write_text(EXISTING)
+    findings, _ = run(RULE, tmp_path)
+    assert [f.data["columns"] for f in findings] == [["at"]]
