@@ -3,25 +3,33 @@ guard; safe fix guards it (async: if/await, sync constructor: getAlarm().then)."
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from durable_harden.codeactions import Safety, fixes_for
 from tests.rules._hibernation_support import (
-    EXAMPLES,
-    FIXTURES,
     check_fix_fixture,
     check_marked,
     copy_fixture,
-    fix_all,
     run,
     tsc_errors,
     write_project,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "alarm-unconditional-in-constructor"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
 
 
 def test_unguarded_setalarm_on_the_constructor_path_is_flagged(tmp_path: Path) -> None:
@@ -50,22 +58,6 @@ def test_fix_is_safe(tmp_path: Path) -> None:
     for finding in findings:
         (fix,) = fixes_for(finding, model)
         assert fix.safety is Safety.SAFE
-
-
-def test_timer_fix_output_in_a_constructor_is_not_flagged(tmp_path: Path) -> None:
-    # the timer fix guards what it writes into constructors; the two rules must agree
-    (tmp_path / "src").mkdir()
-    shutil.copy(
-        FIXTURES / "timer-blocks-hibernation" / "fix-game-loop.before.ts", tmp_path / "src" / "g.ts"
-    )
-    assert fix_all("timer-blocks-hibernation", tmp_path) == 1
-    findings, _ = run(RULE, tmp_path)
-    assert findings == []
-
-
-def test_examples_are_quiet() -> None:
-    findings, _ = run(RULE, EXAMPLES)
-    assert findings == []
 
 
 FROM_STATE = """import { DurableObject } from "cloudflare:workers";

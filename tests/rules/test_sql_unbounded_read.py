@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -18,6 +21,12 @@ from tests.rules._sql_support import (
 )
 
 RULE = "sql-unbounded-read"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
 
 
 def test_loaded_results_and_one_without_key_are_flagged(tmp_path: Path) -> None:
@@ -40,7 +49,7 @@ def test_fix_adds_a_limit_bound_to_a_named_constant(tmp_path: Path) -> None:
     assert fix_all(RULE, root) == 0  # unsafe only
     assert fix_all(RULE, root, unsafe=True) == 5
     after = FIXTURES / RULE / "after" / "src" / "guestbook.ts"
-    assert (root / "src" / "guestbook.ts").read_text() == after.read_text()
+    expect_file((root / "src" / "guestbook.ts").read_text(), after)
     assert run(RULE, root)[0] == []
     assert_settled(RULE, root, unsafe=True)
 

@@ -1,17 +1,37 @@
-"""timer-blocks-hibernation: setTimeout/setInterval in a DO or a same-file helper it calls."""
+"""timer-blocks-hibernation: setTimeout/setInterval in a DO or a same-file helper it calls; the fix
+turns the timer into an alarm (unsafe), through a schedule table when alarm() already serves
+another purpose."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
+
+from durable_harden.codeactions import Safety, fixes_for
 from tests.rules._hibernation_support import (
+    FIXTURES,
+    check_fix_fixture,
     check_marked,
     copy_fixture,
     run,
     write_project,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "timer-blocks-hibernation"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
 
 
 def test_timers_in_class_and_helpers_are_flagged(tmp_path: Path) -> None:
@@ -60,6 +80,46 @@ export default { fetch: () => { unrelated(); return new Response("ok"); } };
     )
     findings, _ = run(RULE, tmp_path)
     assert findings == []
+
+
+def test_game_loop_in_constructor(tmp_path: Path) -> None:
+    path = check_fix_fixture(RULE, "fix-game-loop", tmp_path)
+    findings, _ = run(RULE, tmp_path)
+    assert findings == []
+    assert "setAlarm(Date.now() + 100)" in path.read_text()
+
+
+def test_game_loop_fix_says_timing_changes(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    shutil.copy(FIXTURES / RULE / "fix-game-loop.before.ts", tmp_path / "src" / "g.ts")
+    findings, model = run(RULE, tmp_path)
+    (fix,) = fixes_for(findings[0], model)
+    assert fix.safety is Safety.UNSAFE
+    assert "Timing changes" in fix.review and "sub-second" in fix.review
+
+
+def test_existing_ttl_alarm_and_new_timer_share_a_schedule(tmp_path: Path) -> None:
+    path = check_fix_fixture(RULE, "fix-shared", tmp_path)
+    text = path.read_text()
+    assert "private async alarmDefault()" in text  # the TTL cleanup survives
+    assert 'case "pulse":' in text and 'case "default":' in text
+    assert "getAlarm()) === null" not in text.split("async add(")[1].split("}")[0]
+
+
+def test_callback_using_method_locals_is_not_rewritten(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.ts").write_text(
+        """import { DurableObject } from "cloudflare:workers";
+export class Reminder extends DurableObject {
+  remind(user: string, ms: number): void {
+    setTimeout(() => console.log("remind", user), ms);
+  }
+}
+"""
+    )
+    findings, model = run(RULE, tmp_path)
+    assert len(findings) == 1
+    assert fixes_for(findings[0], model) == []
 
 
 # Timers that live within one request or event do not change hibernation (PLATFORM-FACTS:
