@@ -176,15 +176,15 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 related.append(Related(span, f"`{table.name}` is created here"))
             cols = f" on ({', '.join(columns)})" if columns else ""
             sorts_only = all("ORDER BY" in reason for reason in problem.reasons)
-            head = (
-                f"Query sorts the rows of `{table.name}` it reads on every run"
+            message = (
+                f"Query sorts the rows of `{table.name}` on every run (`USE TEMP B-TREE FOR "
+                f"ORDER BY`). An index{cols} lets SQLite read them in order instead."
                 if sorts_only
-                else f"Query reads all of `{table.name}`"
+                else f"Query reads all of `{table.name}`: {'; '.join(problem.reasons)}. "
+                f"An index{cols} lets SQLite seek instead."
             )
             yield RULE.finding(
-                f"{head}: {'; '.join(problem.reasons)}. "
-                f"An index{cols} lets SQLite {'read them in order' if sorts_only else 'seek'} "
-                "instead.",
+                message,
                 table_reference_span(stmt, table.name, problem.alias),
                 related,
                 data={
