@@ -52,7 +52,8 @@ Offered only when exactly one project file declares the class.
     references=(
         f"{REF_CONFIG}",
         f"{REF_RULES}",
-        "PLATFORM-FACTS.md: the class must be a named export of the main module (wrangler)",
+        "wrangler deploy fails when a bound class is not a named export of the main module "
+        '("…not exported in your entrypoint file"; workers-sdk, packages/wrangler)',
     ),
 )
 
