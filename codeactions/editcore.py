@@ -37,7 +37,7 @@ from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.source import SourceError, language_for, parse_source
 from durable_harden.analyzers.tsutil import node_text, walk_type
-from durable_harden.analyzers.wrangler import CONFIG_NAMES, ConfigError, load_config
+from durable_harden.analyzers.wrangler import ConfigError, is_config_name, load_config
 from durable_harden.codeactions.fix import Edit, Fix, NewFile, OverlappingEdits, apply_edits
 
 DEFAULT_UNSAFE = False
@@ -251,7 +251,7 @@ def breakage(
     path: Path, before: bytes | None, after: bytes, edits: Iterable[Edit] = ()
 ) -> str | None:
     """Why `after` (made from `before` by `edits`) is worse than `before`, or None."""
-    if path.name in CONFIG_NAMES:
+    if is_config_name(path.name):
         try:
             load_config(path, after)
         except ConfigError as exc:

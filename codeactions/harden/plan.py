@@ -47,7 +47,7 @@ from durable_harden.analyzers.analysis import (
 from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.source import language_for
-from durable_harden.analyzers.wrangler import CONFIG_NAMES
+from durable_harden.analyzers.wrangler import is_config_name
 from durable_harden.codeactions import fixes_for, spec_for
 from durable_harden.codeactions.editcore import (
     Batch,
@@ -281,7 +281,7 @@ def analyse(ws: Workspace, state: _State) -> tuple[ProjectModel, list[Finding]]:
     for path in sorted(state.changed, key=str):
         if not any(path == r or r in path.parents for r in ws.roots):
             continue
-        if path.name in CONFIG_NAMES:
+        if is_config_name(path.name):
             if path not in configs:
                 configs.append(path)
         elif language_for(path) is not None and path not in sources:

@@ -454,6 +454,45 @@ def test_no_finding_with_a_rollout_path_or_no_own_objects(
     assert _no_path(findings) == []
 
 
+def _no_routes(root: Path) -> None:
+    config = root / "wrangler.jsonc"
+    lines = config.read_text().splitlines(keepends=True)
+    config.write_text("".join(line for line in lines if '"routes"' not in line))
+
+
+def test_no_rollout_nag_without_signs_of_production(tmp_path: Path) -> None:
+    # a demo deployed by hand with `wrangler deploy`: no routes, no production env, no CI
+    root = fixture(RULE, "plain-deploy", tmp_path)
+    _no_routes(root)
+    assert _no_path(run(RULE, root)[0]) == []
+
+
+@pytest.mark.parametrize(
+    ("config_tail", "sign"),
+    [
+        ('  "env": { "production": { "name": "counters-prod" } },\n', "`env.production`"),
+        ('  "route": "counters.example.com/*",\n', "routes (route)"),
+    ],
+)
+def test_production_signs_other_than_custom_domains(
+    tmp_path: Path, config_tail: str, sign: str
+) -> None:
+    root = fixture(RULE, "plain-deploy", tmp_path)
+    _no_routes(root)
+    config = root / "wrangler.jsonc"
+    text = config.read_text()
+    config.write_text(text[: text.rindex("}")] + config_tail + "}\n")
+    (finding,) = _no_path(run(RULE, root)[0])
+    assert sign in finding.message
+
+
+def test_examples_folder_name_alone_decides_nothing(tmp_path: Path) -> None:
+    # an `examples/` Worker with a custom domain is deployed for real: still reported
+    root = fixture(RULE, "plain-deploy", tmp_path / "examples")
+    (finding,) = _no_path(run(RULE, root)[0])
+    assert "custom domains (routes)" in finding.message
+
+
 def test_rollout_path_fix_adds_the_script_and_a_package_script(tmp_path: Path) -> None:
     root = fixture(RULE, "plain-deploy", tmp_path)
     before = (root / "package.json").read_text()
