@@ -1,13 +1,16 @@
 """Fixes for websocket-not-hibernatable.
 
-- safe (only when the socket has no event listeners): `server.accept()` ->
-  `this.ctx.acceptWebSocket(server)`;
+- `server.accept()` -> `this.ctx.acceptWebSocket(server)` when the socket has no listeners:
+  safe only when nothing sees the difference (no `webSocket*` handler methods, no base class that
+  may define them, no `getWebSockets()` in the class); otherwise unsafe, because the socket's
+  dropped messages and its close now reach those handlers;
 - unsafe: the same, plus every `addEventListener("message" | "close" | "error")` body on that
   socket moves into `webSocketMessage` / `webSocketClose` / `webSocketError` (merged into
   existing handlers behind a tag check), with the socket and event renamed to the handler's
-  parameters. Refused when a listener closes over locals of the accepting method (they would be
-  gone after a wake: that needs `serializeAttachment`, which a human must design) or uses the
-  event in a way we cannot map.
+  parameters. Refused when a listener closes over locals of the accepting method that cannot be
+  carried or uses the event in a way we cannot map.
+- nothing when the socket is handed to other code: that code may listen on it, and listeners of
+  a hibernatable socket never fire.
 """
 
 from __future__ import annotations
@@ -327,22 +330,52 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
+HANDLER_NAMES = tuple(LISTENER_EVENTS.values())
+
+
+def events_reach_class_code(cls: DurableObjectClass) -> list[str]:
+    """What of the class would see a socket once it is hibernatable: its `webSocket*` handler
+    methods (a base class we cannot see may define them too) and `getWebSockets()` calls."""
+    seen = [name for name in HANDLER_NAMES if name in cls.methods]
+    if cls.reason in {"subclass", "library"}:
+        seen.append(f"handlers `{cls.base}` may define")
+    if b"getWebSockets(" in cls.file.data[cls.node.start_byte : cls.node.end_byte]:
+        seen.append("getWebSockets()")
+    return seen
+
+
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if finding.data.get("kind") != "accept":
         return []
     cls, use, accept = _find_use(finding, model)
     groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
+    if any(u.handoffs for u in groups):
+        # code the socket is handed to may listen on it: on a hibernatable socket its
+        # listeners never fire again, so no fix (safe or not) is correct
+        return []
     has_listeners = any(u.listeners for u in groups)
     if enclosing_is_outside(cls, accept):
         return []
     if not has_listeners:
+        reached = events_reach_class_code(cls)
+        # Safe only when nothing can tell the difference: no listener before, and no handler
+        # method or getWebSockets() that would now see the socket's events or list it.
+        safety = Safety.UNSAFE if reached else Safety.SAFE
+        review = "Events of this socket now arrive at the class's `webSocket*` handler methods."
+        if reached:
+            review = (
+                "This socket had no listeners: its messages and its close were dropped. Now they "
+                f"reach {', '.join(f'`{r}`' if '`' not in r else r for r in reached)}, which "
+                "must handle this socket (state it never had: check `webSocketClose` and any "
+                "broadcast over `getWebSockets()`)."
+            )
         return [
             Fix(
                 fix_id="websocket-not-hibernatable.accept",
                 title=f"Accept with `{ctx_expression(cls)}.acceptWebSocket()`",
-                safety=Safety.SAFE,
+                safety=safety,
                 edits=[_accept_edit(cls, accept)],
-                review="Events of this socket now arrive at the class's `webSocket*` handler methods.",
+                review=review,
             )
         ]
     try:

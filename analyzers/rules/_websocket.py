@@ -249,3 +249,33 @@ def ctx_expression(cls: DurableObjectClass) -> str:
             return candidate
     this_names = sorted(c for c in ctx if c.startswith("this."))
     return this_names[0] if this_names else "this.ctx"
+
+
+def only_closed(use: SocketUse) -> bool:
+    """The socket is accepted only to send and close (`server.accept(); server.send(error);
+    server.close(1008)`): it is never stored, handed on or listened to, so it does not keep the
+    object awake, and making it hibernatable would only route its close to `webSocketClose`."""
+    data = use.cls.file.data
+    if use.listeners or use.handoffs or use.hibernatable or not use.accepts:
+        return False
+    if any(not n.isidentifier() for n in use.names):
+        return False
+    closed = False
+    for node in walk_type(use.scope, "identifier"):
+        name = node_text(data, node)
+        if name not in use.names:
+            continue
+        parent = node.parent
+        if parent is not None and parent.type == "array_pattern":
+            continue  # the declaration
+        if parent is None or parent.type != "member_expression":
+            return False
+        prop = parent.child_by_field_name("property")
+        method = node_text(data, prop) if prop is not None else ""
+        call = parent.parent
+        if method not in {"accept", "send", "close"} or call is None:
+            return False
+        if call.type != "call_expression" or call.child_by_field_name("function") != parent:
+            return False
+        closed = closed or method == "close"
+    return closed

@@ -18,6 +18,7 @@ from tests.rules._hibernation_support import (
     fix_all,
     run,
     tsc_errors,
+    write_project,
 )
 
 RULE = "websocket-not-hibernatable"
@@ -80,8 +81,118 @@ def test_legacy_state_alias_is_named_in_message(tmp_path: Path) -> None:
 # -- fixes ---------------------------------------------------------------------------------
 
 
-def test_safe_fix_without_listeners(tmp_path: Path) -> None:
-    check_fix_fixture(RULE, "fix-accept", tmp_path, unsafe=False)
+def test_accept_fix_is_unsafe_when_the_class_has_handlers(tmp_path: Path) -> None:
+    # the socket had no listener, so its messages were dropped; after the fix they reach the
+    # class's webSocketMessage: a change of behaviour, so never applied without asking
+    root = copy_fixture(RULE, ["fix-accept.before.ts"], tmp_path)
+    assert fix_all(RULE, root, unsafe=False) == 0
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert fix.safety is Safety.UNSAFE and "`webSocketMessage`" in fix.review
+    check_fix_fixture(RULE, "fix-accept", tmp_path / "applied")
+
+
+SERVER_PUSH = """import { DurableObject } from "cloudflare:workers";
+
+export class Feed extends DurableObject {
+  private sockets = new Set<WebSocket>();
+
+  fetch(): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    this.sockets.add(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  publish(text: string): void {
+    for (const ws of this.sockets) ws.send(text);
+  }
+}
+"""
+
+
+def test_accept_fix_is_safe_only_when_nothing_sees_the_events(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"src/feed.ts": SERVER_PUSH})
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert fix.safety is Safety.SAFE
+    assert fix_all(RULE, root, unsafe=False) == 1
+    assert "this.ctx.acceptWebSocket(server);" in (root / "src" / "feed.ts").read_text()
+
+
+def test_accept_fix_is_unsafe_when_getwebsockets_would_list_the_socket(tmp_path: Path) -> None:
+    source = SERVER_PUSH.replace(
+        "for (const ws of this.sockets) ws.send(text);",
+        "for (const ws of this.ctx.getWebSockets()) ws.send(text);",
+    )
+    root = write_project(tmp_path, {"src/feed.ts": source})
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert fix.safety is Safety.UNSAFE and "getWebSockets()" in fix.review
+
+
+HANDED_ON = """import { DurableObject } from "cloudflare:workers";
+import { attach } from "./proxy";
+
+export class Proxy extends DurableObject {
+  fetch(): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    attach(server);
+    server.addEventListener("close", () => console.log("closed"));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+"""
+
+
+def test_no_fix_when_other_code_may_listen_on_the_socket(tmp_path: Path) -> None:
+    # attach() may add its own listeners: on a hibernatable socket they never fire again
+    for name, source in {
+        "a": HANDED_ON,
+        "b": HANDED_ON.replace('    server.addEventListener("close", () => console.log("closed"));\n', ""),
+    }.items():
+        root = write_project(tmp_path / name, {"src/proxy-do.ts": source})
+        findings, model = run(RULE, root)
+        accepts = [f for f in findings if f.data["kind"] == "accept"]
+        assert len(accepts) == 1
+        assert fixes_for(accepts[0], model) == []
+
+
+ERROR_AND_CLOSE = """import { DurableObject } from "cloudflare:workers";
+
+export class Gate extends DurableObject {
+  fetch(request: Request): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  reject(): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    server.send(JSON.stringify({ error: "room full" }));
+    server.close(1008, "room full");
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  webSocketClose(ws: WebSocket): void {
+    const { user } = ws.deserializeAttachment() as { user: string };
+    console.log(user.length);
+  }
+}
+"""
+
+
+def test_socket_accepted_only_to_send_an_error_and_close_is_left_alone(tmp_path: Path) -> None:
+    # made hibernatable, its close would reach webSocketClose, which assumes an attachment
+    root = write_project(tmp_path, {"src/gate.ts": ERROR_AND_CLOSE})
+    findings, _ = run(RULE, root)
+    assert findings == []
+    kept_open = ERROR_AND_CLOSE.replace('    server.close(1008, "room full");\n', "")
+    root = write_project(tmp_path / "open", {"src/gate.ts": kept_open})
+    findings, _ = run(RULE, root)
+    assert [f.data["kind"] for f in findings] == ["accept"]
 
 
 def test_listener_fix_is_unsafe_and_not_applied_by_safe_fix_all(tmp_path: Path) -> None:
