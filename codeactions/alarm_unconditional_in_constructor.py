@@ -105,7 +105,9 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
             if stmt.parent.type != "statement_block":
                 return []  # a declaration needs a block around it
         else:
-            new = f"if ((await {receiver}.getAlarm()) === null) {{\n{indent}{unit}{body}\n{indent}}}"
+            new = (
+                f"if ((await {receiver}.getAlarm()) === null) {{\n{indent}{unit}{body}\n{indent}}}"
+            )
     else:
         body = text.replace("\n", "\n" + unit + unit)
         cond = condition.format(pending="pending", when=time_decl)

@@ -150,7 +150,9 @@ def test_no_fix_when_other_code_may_listen_on_the_socket(tmp_path: Path) -> None
     # attach() may add its own listeners: on a hibernatable socket they never fire again
     for name, source in {
         "a": HANDED_ON,
-        "b": HANDED_ON.replace('    server.addEventListener("close", () => console.log("closed"));\n', ""),
+        "b": HANDED_ON.replace(
+            '    server.addEventListener("close", () => console.log("closed"));\n', ""
+        ),
     }.items():
         root = write_project(tmp_path / name, {"src/proxy-do.ts": source})
         findings, model = run(RULE, root)
