@@ -5,6 +5,16 @@
   of the file, after the imports, and documented there); in a tagged template `LIMIT ${…}`;
 - `.one()`: ` LIMIT 1`.
 
+Which rows the LIMIT keeps is decided by the query's ORDER BY, so it must keep the rows the code
+wants or not be offered:
+- no ORDER BY: not offered (SQLite would keep arbitrary rows, in practice the oldest);
+- ORDER BY … DESC: ` LIMIT ?` keeps the first rows of that order (the newest first);
+- ORDER BY <time or sequence column> (ascending, read with `toArray()`): a history that wants
+  the newest rows: the order is flipped to DESC, ` LIMIT ?` appended, and `.reverse()` after
+  `toArray()` gives the code the rows in the order it had (oldest of the newest first);
+  ascending by a time column read any other way: not offered;
+- ORDER BY another column, ascending: ` LIMIT ?` keeps the first rows of that order.
+
 Unsafe: callers that need every row must page, and `one()` then returns one of several rows
 instead of throwing.
 """
@@ -22,6 +32,32 @@ from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 READ_LIMIT = 1000
+# columns whose ascending order is time order: a read ordered by them wants the newest rows
+_TIME_LIKE = re.compile(
+    r"^(?:id|rowid|ts|time|timestamp|date|seq|sequence|created|updated|sent|at"
+    r"|\w+_(?:at|ts|time|timestamp|date|on|seq))$",
+    re.I,
+)
+_ORDER_BY = re.compile(r"\bORDER\s+BY\s+(.+?)\s*(?=\bLIMIT\b|\bOFFSET\b|$)", re.I | re.S)
+_TERM = re.compile(r"^\s*([\w.\"`\[\]]+?)(?:\s+(ASC|DESC))?\s*$", re.I)
+
+
+def _order_terms(text: str) -> tuple[int, int, list[tuple[str, str]]] | None:
+    """The top-level ORDER BY of the statement: (start, end) of its terms in the text and
+    (column, direction) per term; None without one. Raises CannotFix for terms we cannot flip."""
+    matches = list(_ORDER_BY.finditer(text))
+    if not matches:
+        return None
+    match = matches[-1]
+    if text[: match.start()].count("(") != text[: match.start()].count(")"):
+        return None  # the ORDER BY of a subquery
+    terms: list[tuple[str, str]] = []
+    for raw in match.group(1).rstrip().rstrip(";").split(","):
+        term = _TERM.match(raw)
+        if term is None:
+            raise CannotFix(f"ORDER BY term `{raw.strip()}` is not a plain column")
+        terms.append((term.group(1), (term.group(2) or "ASC").upper()))
+    return match.start(1), match.start(1) + len(match.group(1).rstrip().rstrip(";")), terms
 
 
 def after_imports(data: bytes) -> int:
@@ -102,6 +138,33 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
         )
     name = _const_name(table)
     edits: list[Edit] = []
+    order = _order_terms(stmt.text)
+    if order is None:
+        raise CannotFix(
+            "no ORDER BY: a LIMIT would keep arbitrary rows, not the ones the code wants"
+        )
+    first_column = order[2][0][0].strip('"`[]').rsplit(".", 1)[-1]
+    newest = order[2][0][1] == "ASC" and _TIME_LIKE.match(first_column) is not None
+    kept = f"the first {READ_LIMIT} rows in the query's order (ORDER BY {stmt.text[order[0] : order[1]]})"
+    if newest:
+        # a history read oldest-first wants its newest rows: DESC LIMIT, then reverse
+        from durable_harden.analyzers.rules.sql_unbounded_read import _consumer_of
+
+        # the Agents SDK's tagged `this.sql` returns an array itself
+        loaded = stmt.call if stmt.tagged else None
+        consumer = _consumer_of(stmt.call_file.data, stmt.call) if not stmt.tagged else None
+        if consumer is not None and consumer.kind == "toArray":
+            loaded = consumer.node
+        if loaded is None:
+            raise CannotFix("an oldest-first read that is not loaded with toArray()")
+        flipped = ", ".join(f"{col} {'DESC' if way == 'ASC' else 'ASC'}" for col, way in order[2])
+        span = stmt.span(order[0], order[1])
+        edits.append(Edit(path, span.start, span.end, flipped))
+        edits.append(Edit(path, loaded.end_byte, loaded.end_byte, ".reverse()"))
+        kept = (
+            f"the newest {READ_LIMIT} rows by `{first_column}` (read with ORDER BY {flipped} and "
+            "reversed, so the code still sees them oldest first)"
+        )
     if stmt.tagged:
         edits.append(Edit(path, end, end, f" LIMIT ${{{name}}}"))
     else:
@@ -123,10 +186,10 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
         safety=Safety.UNSAFE,
         edits=edits,
         review=(
-            f"The query now returns at most {name} ({READ_LIMIT}) rows. Check the callers: where "
-            "every row is really needed, page through them (keyset pagination: `WHERE id > ? "
-            "ORDER BY id LIMIT ?` with the last id seen) instead of raising the limit; where "
-            "the rows are shown, an ORDER BY decides which ones come first."
+            f"The query now returns at most {name} ({READ_LIMIT}) rows: {kept}. Check the "
+            "callers: where every row is really needed, page through them (keyset pagination: "
+            "`WHERE id > ? ORDER BY id LIMIT ?` with the last id seen) instead of raising the "
+            "limit."
         ),
     )
 
