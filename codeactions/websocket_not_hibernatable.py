@@ -7,15 +7,17 @@
 - unsafe: the same, plus every `addEventListener("message" | "close" | "error")` body on that
   socket moves into `webSocketMessage` / `webSocketClose` / `webSocketError` (merged into
   existing handlers behind a tag check), with the socket and event renamed to the handler's
-  parameters. Refused when a listener closes over locals of the accepting method that cannot be
-  carried or uses the event in a way we cannot map.
+  parameters. `const` locals of the accepting method the listeners read travel in the socket's
+  attachment (`serializeAttachment({ … })` where the first listener was, `deserializeAttachment()`
+  in each handler). Refused when a listener closes over a parameter or a `let`, or uses the
+  event in a way we cannot map.
 - nothing when the socket is handed to other code: that code may listen on it, and listeners of
   a hibernatable socket never fire.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
@@ -41,6 +43,7 @@ from durable_harden.codeactions._tsedit import (
     indent_unit,
     insert_into_body_start,
     is_async,
+    line_start,
     member_indent,
     method_params,
     quote_char,
@@ -76,6 +79,7 @@ class CannotMove(Exception):
 class _Moved:
     handler: str
     statements: str  # body text with names replaced, not yet indented
+    carried: set[str] = field(default_factory=set)  # locals of the accepting method it reads
 
 
 def _find_use(finding: Finding, model: ProjectModel) -> tuple[DurableObjectClass, SocketUse, Node]:
@@ -151,6 +155,7 @@ def _move_listener(
         data, func, call.start_byte
     )
     socket_names = {n for n in use.names if "[" not in n}
+    carried: set[str] = set()
     replacements: list[tuple[int, int, str]] = []
     for node in walk(body):
         if node.type == "member_expression" and event_param is not None:
@@ -186,10 +191,7 @@ def _move_listener(
                 else:
                     raise CannotMove(f"the listener uses `{event_param}` itself")
             elif name in locals_outside:
-                raise CannotMove(
-                    f"the listener uses `{name}` from the accepting method; after a wake it "
-                    "is gone (store it with `ws.serializeAttachment()`)"
-                )
+                carried.add(name)
     # the body's text with replacements applied
     if body.type == "statement_block":
         inner_start, inner_end = body.start_byte + 1, body.end_byte - 1
@@ -211,7 +213,64 @@ def _move_listener(
         text = text.strip("\n").rstrip()
         if text.strip() == "":
             text = ""
-    return _Moved(handler, text)
+    return _Moved(handler, text, carried)
+
+
+def _const_declarator(cls: DurableObjectClass, use: SocketUse, name: str) -> Node | None:
+    """The `const <name> = …` of the accepting method (not a parameter, not `let`)."""
+    data = cls.file.data
+    for node in walk(use.scope):
+        if node.type != "variable_declarator":
+            continue
+        target = node.child_by_field_name("name")
+        if target is None or target.type != "identifier" or node_text(data, target) != name:
+            continue
+        decl = node.parent
+        if decl is None or decl.type != "lexical_declaration":
+            return None
+        if not node_text(data, decl).startswith("const"):
+            return None
+        return node
+    return None
+
+
+def _declared_types(cls: DurableObjectClass, use: SocketUse, names: list[str]) -> dict[str, str]:
+    data = cls.file.data
+    types: dict[str, str] = {}
+    for name in names:
+        node = _const_declarator(cls, use, name)
+        annotation = node.child_by_field_name("type") if node is not None else None
+        if annotation is not None:
+            types[name] = node_text(data, annotation).lstrip(":").strip()
+    return types
+
+
+def _attach_edit(
+    cls: DurableObjectClass, use: SocketUse, socket: str, names: list[str], calls: list[Node]
+) -> Edit:
+    """What the listeners closed over per connection goes with the socket:
+    `server.serializeAttachment({ name, room })` where the first listener was added (every
+    carried value is a `const` declared before it), read back in each handler with
+    `deserializeAttachment()`. Values must survive structured clone (strings, numbers, plain
+    objects): a reviewer checks that."""
+    data = cls.file.data
+    class_text = data[cls.node.start_byte : cls.node.end_byte]
+    if b"serializeAttachment(" in class_text or b"deserializeAttachment(" in class_text:
+        raise CannotMove("the class already uses attachments: merging them needs a human")
+    first = min((statement_of(c) for c in calls), key=lambda n: n.start_byte)
+    for name in names:
+        node = _const_declarator(cls, use, name)
+        if node is None:
+            raise CannotMove(
+                f"the listener uses `{name}` from the accepting method, which is not a `const` "
+                "(a parameter or a variable it changes cannot be carried in an attachment)"
+            )
+        if node.end_byte > first.start_byte:
+            raise CannotMove(f"`{name}` is declared after the listener is added")
+    indent = data[line_start(data, first.start_byte) : first.start_byte].decode()
+    at = line_start(data, first.start_byte)
+    text = f"{indent}{socket}.serializeAttachment({{ {', '.join(names)} }});\n"
+    return Edit(cls.file.path, at, at, text)
 
 
 def _collapse_blank_lines(data: bytes, removals: list[Edit]) -> list[Edit]:
@@ -257,6 +316,8 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
         )
     )
     moved: dict[str, list[str]] = {}
+    carried_by: dict[str, set[str]] = {}
+    handler_params: dict[str, list[str]] = {}
     removals: list[Edit] = []
     new_methods: list[str] = []
     for u, event, call in listeners:
@@ -275,7 +336,29 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
             params = default_params
         item = _move_listener(cls, u, event, call, params)
         moved.setdefault(handler, []).append(item.statements)
+        carried_by.setdefault(handler, set()).update(item.carried)
+        handler_params[handler] = params
         removals.append(remove_statement(path, data, statement_of(call)))
+    carried: set[str] = set().union(*carried_by.values()) if carried_by else set()
+    if carried:
+        edits.append(_attach_edit(cls, use, socket, sorted(carried), [c for _, _, c in listeners]))
+        for handler, names in carried_by.items():
+            if not names:
+                continue
+            ws_param = handler_params[handler][0]
+            clash = names & set(handler_params[handler])
+            if clash:
+                raise CannotMove(f"`{sorted(clash)[0]}` is also a parameter of `{handler}`")
+            types = _declared_types(cls, use, sorted(names))
+            cast = (
+                " as { " + "; ".join(f"{n}: {types[n]}" for n in sorted(names)) + " }"
+                if all(types.get(n) for n in names)
+                else ""
+            )
+            moved[handler].insert(
+                0,
+                f"const {{ {', '.join(sorted(names))} }} = {ws_param}.deserializeAttachment(){cast};",
+            )
     edits.extend(_collapse_blank_lines(data, removals))
     config = model.config_for_class(cls)
     auto_close = config is not None and config.compat_at_least(

@@ -75,8 +75,15 @@ messages and close now reach those handlers, which must handle a socket they nev
 
 When the socket has listeners, the fix is unsafe: the listener bodies move into the handler
 methods (merged into existing ones behind a tag check), with the socket and event values renamed
-to the handler's parameters. Not offered when a listener closes over locals of the accepting
-method that cannot be carried, or uses the event in a way that cannot be mapped.
+to the handler's parameters. What the listeners closed over per connection (`const name = …` in
+`fetch()`) goes with the socket: `server.serializeAttachment({ name })` where the first listener
+was added, and `const { name } = ws.deserializeAttachment()` at the top of each handler that
+reads it (typed when every carried `const` has a type annotation), so it is there after a wake.
+Not offered when a listener closes over a parameter or a variable that changes (`let`), a value
+declared after the listener, when the class already uses attachments, or when a listener uses
+the event in a way that cannot be mapped. A reviewer checks that the carried values survive
+structured clone (strings, numbers, plain objects) and that in-memory maps keyed by the socket
+(reported by `websocket-state-in-memory`) are moved too.
 
 No fix at all when the socket is handed to other code (a library's room or connection manager, a
 proxy): its listeners would stop firing, so no rewrite is correct; the finding stays for a human.

@@ -221,11 +221,64 @@ def test_no_close_call_added_when_runtime_answers_the_handshake(tmp_path: Path) 
     assert "async webSocketClose(" in text and "ws.close(" not in text
 
 
-def test_listener_closing_over_locals_gets_no_fix(tmp_path: Path) -> None:
-    root = copy_fixture(RULE, ["fix-closure.before.ts"], tmp_path)
+def test_listener_closing_over_locals_carries_them_in_the_attachment(tmp_path: Path) -> None:
+    # `userId` read in fetch() is gone after a wake: it travels with the socket
+    path = check_fix_fixture(RULE, "fix-closure", tmp_path)
+    text = path.read_text()
+    assert "server.serializeAttachment({ userId });" in text
+    assert "const { userId } = ws.deserializeAttachment();" in text
+    result = tsc_errors(tmp_path)
+    if result is not None:
+        assert result == "", result
+
+
+COMMON = """import { DurableObject } from "cloudflare:workers";
+
+export class Room extends DurableObject {
+  fetch(request: Request): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    const name: string = new URL(request.url).searchParams.get("name") ?? "guest";
+    const room = request.headers.get("x-room");
+    server.addEventListener("message", (event) => {
+      server.send(`${name}@${room}: ${event.data}`);
+    });
+    server.addEventListener("close", () => {
+      console.log(name, "left");
+    });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+"""
+
+
+def test_the_common_shape_is_fixable(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"src/room.ts": COMMON})
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "room.ts").read_text()
+    assert "this.ctx.acceptWebSocket(server);" in text
+    assert "server.serializeAttachment({ name, room });" in text
+    message = text.split("async webSocketMessage(")[1].split("async webSocketClose(")[0]
+    assert "const { name, room } = ws.deserializeAttachment();" in message
+    assert "ws.send(`${name}@${room}: ${message}`);" in message
+    close = text.split("async webSocketClose(")[1]
+    # every carried value declared with a type: the attachment is read back with that type
+    assert "const { name } = ws.deserializeAttachment() as { name: string };" in close
+    assert fix_all(RULE, root) == 0
+    result = tsc_errors(root)
+    if result is not None:
+        assert result == "", result
+
+
+def test_a_local_the_listener_changes_cannot_be_carried(tmp_path: Path) -> None:
+    source = COMMON.replace(
+        '    const room = request.headers.get("x-room");\n',
+        '    let room = request.headers.get("x-room");\n',
+    ).replace("server.send(`", "room = String(event.data);\n      server.send(`")
+    root = write_project(tmp_path, {"src/room.ts": source})
     findings, model = run(RULE, root)
-    assert len(findings) == 1
-    assert fixes_for(findings[0], model) == []
+    (finding,) = findings
+    assert fixes_for(finding, model) == []
 
 
 def test_fixed_chat_room_type_checks(tmp_path: Path) -> None:
