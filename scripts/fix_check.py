@@ -73,6 +73,8 @@ def manifest_projects(corpus: Path) -> list[Path]:
         for row in csv.DictReader(handle, delimiter="\t"):
             folder = corpus / row["repo"].replace("/", "__", 1)
             project = row["project_folder"].strip()
+            if project.endswith("(imported)"):
+                continue  # in-repo files outside any project folder (README), not a project
             rows.append(folder if project in {"", "."} else folder / project)
     return rows
 
@@ -142,6 +144,9 @@ def write_tsconfig(root: Path) -> Path:
             "experimentalDecorators": True,
             "useDefineForClassFields": True,
         },
+        # "cloudflare:test" typed as in a project with vitest-pool-workers installed, so the
+        # tests harden generates are checked with their real types
+        "files": [str(NODE_MODULES / "@cloudflare" / "vitest-pool-workers" / "types" / "cloudflare-test.d.ts")],
         "include": ["**/*.ts", "**/*.tsx", "**/*.mts", "**/*.cts"],
         "exclude": ["**/node_modules/**"],
     }
@@ -162,6 +167,8 @@ def tsc_errors(root: Path) -> Counter[tuple[str, str, str]]:
     )
     errors: Counter[tuple[str, str, str]] = Counter()
     for line in proc.stdout.splitlines():
+        # the copy's own path differs between the two runs: messages name files relative to it
+        line = line.replace(str(root.resolve()) + "/", "").replace(str(root) + "/", "")
         match = _TSC_LINE.match(line.strip())
         if match is not None:
             errors[(match["file"], match["code"], match["msg"])] += 1
@@ -233,7 +240,7 @@ def check_project(project: Path, corpus: Path, typecheck: bool = True) -> Projec
             result.failures.append(f"new finding {rule} in {rel} (x{count}): {message}")
         # 4. no new tsc error (the original is type-checked on a second, pristine copy)
         if typecheck and TSC.exists():
-            pristine = Path(tmp) / "pristine"
+            pristine = Path(tmp) / "pristine" / project.name
             shutil.copytree(
                 project, pristine, ignore=shutil.ignore_patterns(*SKIP_DIRS), symlinks=True
             )

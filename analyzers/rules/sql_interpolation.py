@@ -178,6 +178,10 @@ def _skipped(expression: str) -> bool:
     return bool(_CONSTANT.match(text) or _LITERAL.match(text) or _PLACEHOLDER_LIST.search(text))
 
 
+# statements whose "values" cannot be bound parameters in SQLite
+_NO_PARAMETERS = frozenset({"PRAGMA", "CREATE", "ALTER", "DROP", "ATTACH", "DETACH", "VACUUM"})
+
+
 def classify(stmt: SqlStatement) -> tuple[list[Use], list[Substitution]] | None:
     """(value uses, substitutions used as names/fragments); None when the text does not
     tokenize. Skipped substitutions are in neither list."""
@@ -219,6 +223,11 @@ def classify(stmt: SqlStatement) -> tuple[list[Use], list[Substitution]] | None:
     for offset, sub in by_offset.items():
         if offset not in seen and not _skipped(sub.expression):
             names.append(sub)  # glued into an identifier: `${prefix}_items`
+    if stmt.kind in _NO_PARAMETERS:
+        # SQLite takes no bound parameter here (`PRAGMA table_info(?)` is a syntax error, DDL
+        # refuses them): what looks like a value is part of the statement's text
+        names.extend(s for use in values for s in use.subs)
+        values = []
     return values, names
 
 
