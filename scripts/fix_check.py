@@ -47,7 +47,9 @@ SKIP_DIRS = {"node_modules", ".git", ".wrangler", "dist", "build", ".turbo"}
 TSCONFIG_NAME = "tsconfig.durable-harden-check.json"
 SHIM_NAME = "durable-harden-check-shim.d.ts"
 # `path(line,col): error TS1234: message`
-_TSC_LINE = re.compile(r"^(?P<file>.+?)\((?P<line>\d+),(?P<col>\d+)\): error (?P<code>TS\d+): (?P<msg>.*)$")
+_TSC_LINE = re.compile(
+    r"^(?P<file>.+?)\((?P<line>\d+),(?P<col>\d+)\): error (?P<code>TS\d+): (?P<msg>.*)$"
+)
 
 
 @dataclass
@@ -146,7 +148,15 @@ def write_tsconfig(root: Path) -> Path:
         },
         # "cloudflare:test" typed as in a project with vitest-pool-workers installed, so the
         # tests harden generates are checked with their real types
-        "files": [str(NODE_MODULES / "@cloudflare" / "vitest-pool-workers" / "types" / "cloudflare-test.d.ts")],
+        "files": [
+            str(
+                NODE_MODULES
+                / "@cloudflare"
+                / "vitest-pool-workers"
+                / "types"
+                / "cloudflare-test.d.ts"
+            )
+        ],
         "include": ["**/*.ts", "**/*.tsx", "**/*.mts", "**/*.cts"],
         "exclude": ["**/node_modules/**"],
     }
@@ -231,9 +241,7 @@ def check_project(project: Path, corpus: Path, typecheck: bool = True) -> Projec
         second = harden(root)
         again = _sources(root)
         if _changed(after, again):
-            result.failures.append(
-                "a second harden changed " + ", ".join(_changed(after, again))
-            )
+            result.failures.append("a second harden changed " + ", ".join(_changed(after, again)))
         # 3. no new finding
         appeared = finding_keys(root) - findings_before
         for (rule, rel, message), count in sorted(appeared.items()):
@@ -249,7 +257,9 @@ def check_project(project: Path, corpus: Path, typecheck: bool = True) -> Projec
             for (rel, code, message), count in sorted((tsc_after - tsc_before).items()):
                 result.failures.append(f"new tsc error {code} in {rel} (x{count}): {message}")
         elif typecheck:
-            result.notes.append("tsc not installed (npm ci --prefix tests/runtime): not type-checked")
+            result.notes.append(
+                "tsc not installed (npm ci --prefix tests/runtime): not type-checked"
+            )
         del second
     return result
 
@@ -295,7 +305,9 @@ def render(results: Iterable[ProjectResult]) -> str:
         lines.append(f"{status} {r.project}: {edited}")
         lines.extend(f"       {f}" for f in r.failures)
     failed = sum(1 for r in results if not r.ok)
-    lines.append(f"fix check: {len(results) - failed} passed, {failed} failed, {len(results)} projects")
+    lines.append(
+        f"fix check: {len(results) - failed} passed, {failed} failed, {len(results)} projects"
+    )
     return "\n".join(lines) + "\n"
 
 
