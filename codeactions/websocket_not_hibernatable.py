@@ -28,6 +28,7 @@ from durable_harden.analyzers.rules._websocket import (
     LISTENER_EVENTS,
     SocketUse,
     ctx_expression,
+    ctx_reachable,
     server_sockets,
 )
 from durable_harden.analyzers.tsutil import (
@@ -141,6 +142,9 @@ def _move_listener(
     if body is None:
         raise CannotMove("listener without a body")
     event_param: str | None = None
+    _, prop_map = HANDLERS[handler]
+    # `({ data })` / `({ code, reason })`: each destructured property is a handler parameter
+    destructured: dict[str, str] = {}
     single = func.child_by_field_name("parameter")
     if single is not None:
         event_param = node_text(data, single)
@@ -149,7 +153,18 @@ def _move_listener(
         if len(plist) > 1:
             raise CannotMove("listener with several parameters")
         event_param = plist[0] if plist else None
-    _, prop_map = HANDLERS[handler]
+        if event_param is not None and not event_param.isidentifier():
+            pattern = _param_pattern(func)
+            if pattern is None or pattern.type != "object_pattern":
+                raise CannotMove("the listener's parameter is a pattern we cannot map")
+            for prop in pattern.named_children:
+                if prop.type != "shorthand_property_identifier_pattern":
+                    raise CannotMove("the listener's parameter is a pattern we cannot map")
+                name = node_text(data, prop)
+                if name not in prop_map:
+                    raise CannotMove(f"the listener reads `{name}` of the event")
+                destructured[name] = params[prop_map[name]]
+            event_param = None
     # what the body refers to that lives in the accepting method
     locals_outside = _declared_in(data, use.scope, call.start_byte) - _declared_in(
         data, func, call.start_byte
@@ -174,6 +189,19 @@ def _move_listener(
             if text in use.names:
                 replacements.append((node.start_byte, node.end_byte, params[0]))
                 continue
+        if node.type == "shorthand_property_identifier":  # `{ id, data }` in an object literal
+            name = node_text(data, node)
+            if name in destructured:
+                replacements.append(
+                    (node.start_byte, node.end_byte, f"{name}: {destructured[name]}")
+                )
+            elif name in socket_names:
+                replacements.append((node.start_byte, node.end_byte, f"{name}: {params[0]}"))
+            elif name == event_param:
+                raise CannotMove(f"the listener uses `{event_param}` itself")
+            elif name in locals_outside:
+                carried.add(name)
+            continue
         if node.type == "identifier":
             name = node_text(data, node)
             parent = node.parent
@@ -183,7 +211,9 @@ def _move_listener(
                     continue  # a property name
             if any(s <= node.start_byte < e for s, e, _ in replacements):
                 continue
-            if name in socket_names:
+            if name in destructured:
+                replacements.append((node.start_byte, node.end_byte, destructured[name]))
+            elif name in socket_names:
                 replacements.append((node.start_byte, node.end_byte, params[0]))
             elif name == event_param:
                 if event == "error":
@@ -273,6 +303,17 @@ def _attach_edit(
     return Edit(cls.file.path, at, at, text)
 
 
+def _param_pattern(func: Node) -> Node | None:
+    params = func.child_by_field_name("parameters")
+    if params is None:
+        return None
+    for param in params.named_children:
+        if param.type == "comment":
+            continue
+        return param.child_by_field_name("pattern") or param
+    return None
+
+
 def _collapse_blank_lines(data: bytes, removals: list[Edit]) -> list[Edit]:
     """Merge adjacent whole-line removals; when a removed run sat between two blank lines,
     take one of the blank lines with it."""
@@ -299,6 +340,7 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     path = cls.file.path
     groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
     listeners = [(u, e, c) for u in groups for e, c in u.listeners]
+    typed = path.suffix in {".ts", ".tsx", ".mts", ".cts"}
     unit = indent_unit(data)
     mindent = member_indent(cls)
     tag_needed = any(LISTENER_EVENTS[e] in cls.methods for _, e, _ in listeners)
@@ -352,7 +394,7 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
             types = _declared_types(cls, use, sorted(names))
             cast = (
                 " as { " + "; ".join(f"{n}: {types[n]}" for n in sorted(names)) + " }"
-                if all(types.get(n) for n in names)
+                if typed and all(types.get(n) for n in names)
                 else ""
             )
             moved[handler].insert(
@@ -382,14 +424,16 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
             edits.append(insert_into_body_start(path, data, block, guard))
             continue
         sig, _ = HANDLERS[handler]
-        params_text = ", ".join(f"{n}: {t}" for n, t in sig)
+        # plain JavaScript gets no type annotations
+        params_text = ", ".join(f"{n}: {t}" if typed else n for n, t in sig)
         inner = mindent + unit
         lines = [reindent(b, inner) for b in bodies if b]
         if handler == "webSocketClose" and not auto_close:
             lines.append(inner + guarded_close("ws", "code", "reason") + ";")
         body_text = "\n".join(lines)
         new_methods.append(
-            f"{mindent}async {handler}({params_text}): Promise<void> {{\n{body_text}\n{mindent}}}"
+            f"{mindent}async {handler}({params_text}){': Promise<void>' if typed else ''} {{\n"
+            f"{body_text}\n{mindent}}}"
         )
     if new_methods:
         edits.append(append_member(cls, "\n\n".join(new_methods)))
@@ -432,6 +476,8 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
         return []
     cls, use, accept = _find_use(finding, model)
     groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
+    if not ctx_reachable(cls):
+        return []  # a legacy class that kept no DurableObjectState: no `acceptWebSocket` to call
     if any(u.handoffs for u in groups):
         # code the socket is handed to may listen on it: on a hibernatable socket its
         # listeners never fire again, so no fix (safe or not) is correct

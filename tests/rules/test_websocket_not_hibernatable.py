@@ -299,3 +299,57 @@ def test_fixed_chat_room_type_checks(tmp_path: Path) -> None:
     for name in ("fix-accept", "fix-listeners", "fix-merge"):
         shutil.copy(FIXTURES / RULE / f"{name}.after.ts", root / "src" / f"{name}.ts")
     assert tsc_errors(root) == ""
+
+
+BINDING_ONLY = """export class GameServer {
+  constructor(controller, env) {
+    this.storage = controller.storage;
+    this.state = { time: 0, players: [] };
+  }
+
+  async fetch(request) {
+    const [client, server] = Object.values(new WebSocketPair());
+    await this.handleSession(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async handleSession(websocket) {
+    const id = crypto.randomUUID();
+    websocket.accept();
+    websocket.addEventListener("message", async ({ data }) => {
+      websocket.send(JSON.stringify({ id, data, players: this.state.players.length }));
+    });
+  }
+}
+"""
+
+WRANGLER = '{ "name": "g", "main": "src/index.mjs", "durable_objects": { "bindings": [{ "name": "S", "class_name": "GameServer" }] } }\n'
+
+
+def test_no_fix_for_a_class_that_kept_no_state_object(tmp_path: Path) -> None:
+    # found on corpus-dev: `this.state` is the game's state, `this.ctx` does not exist
+    root = write_project(tmp_path, {"src/index.mjs": BINDING_ONLY, "wrangler.jsonc": WRANGLER})
+    findings, model = run(RULE, root)
+    (finding,) = [f for f in findings if f.data["kind"] == "accept"]
+    assert fixes_for(finding, model) == []
+
+
+def test_javascript_gets_untyped_handlers_and_destructured_events_map(tmp_path: Path) -> None:
+    source = BINDING_ONLY.replace(
+        "constructor(controller, env) {\n",
+        "constructor(controller, env) {\n    this.ctx = controller;\n",
+    )
+    root = write_project(tmp_path, {"src/index.mjs": source, "wrangler.jsonc": WRANGLER})
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "index.mjs").read_text()
+    assert "this.ctx.acceptWebSocket(websocket);" in text
+    assert "async webSocketMessage(ws, message) {" in text and ": WebSocket" not in text
+    assert "const { id } = ws.deserializeAttachment();" in text
+    # `({ data })` of the listener is the handler's `message`
+    assert "ws.send(JSON.stringify({ id, data: message, players" in text
+    import subprocess
+
+    check = subprocess.run(
+        ["node", "--check", str(root / "src" / "index.mjs")], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
