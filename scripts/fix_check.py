@@ -105,6 +105,26 @@ def error_regions(path: Path, data: bytes) -> Counter[bytes]:
     return Counter(data[start:end] for start, end in source.error_ranges)
 
 
+JS_SUFFIXES = {".js", ".mjs", ".cjs"}
+
+
+def node_syntax_error(path: Path, data: bytes) -> str | None:
+    """`node --check` on a JavaScript file's bytes: tree-sitter reads JavaScript with the
+    TypeScript grammar, so a type annotation written into a .js file needs node to be seen."""
+    if shutil.which("node") is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="fix-check-js-") as tmp:
+        copy = Path(tmp) / path.name
+        copy.write_bytes(data)
+        proc = subprocess.run(
+            ["node", "--check", str(copy)], capture_output=True, text=True, timeout=60
+        )
+    if proc.returncode == 0:
+        return None
+    lines = [line for line in proc.stderr.splitlines() if "Error" in line]
+    return lines[0] if lines else proc.stderr.strip()[:200]
+
+
 def finding_keys(root: Path) -> Counter[tuple[str, str, str]]:
     from durable_harden.analyzers.analysis import analyze_paths
 
@@ -237,6 +257,10 @@ def check_project(project: Path, corpus: Path, typecheck: bool = True) -> Projec
             if added:
                 shown = ", ".join(repr(t[:60].decode(errors="replace")) for t in added)
                 result.failures.append(f"{rel}: new syntax error region(s): {shown}")
+            if path.suffix in JS_SUFFIXES:
+                error = node_syntax_error(path, after[rel])
+                if error is not None and node_syntax_error(path, before.get(rel, b"")) is None:
+                    result.failures.append(f"{rel}: no longer JavaScript node accepts: {error}")
         # 2. idempotent
         second = harden(root)
         again = _sources(root)

@@ -44,6 +44,13 @@ def test_a_new_error_region_or_a_changed_one_is_caught(tmp_path: Path) -> None:
     assert fix_check.error_regions(path, grown) - fix_check.error_regions(path, broken)
 
 
+def test_type_annotations_in_javascript_are_caught(tmp_path: Path) -> None:
+    path = tmp_path / "a.mjs"
+    assert fix_check.node_syntax_error(path, b"export function f(ws) { return ws; }\n") is None
+    error = fix_check.node_syntax_error(path, b"export function f(ws: WebSocket) { return ws; }\n")
+    assert error is not None and "SyntaxError" in error
+
+
 def test_hardened_example_passes_and_a_broken_fix_fails(tmp_path: Path, monkeypatch) -> None:
     if not fix_check.TSC.exists():
         pytest.fail("tests/runtime/node_modules is missing: run `npm ci --prefix tests/runtime`")
