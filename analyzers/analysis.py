@@ -61,26 +61,57 @@ def context_root(path: Path) -> Path:
     return folder
 
 
-def analyze_paths(paths: list[Path], settings: Settings | None = None) -> AnalysisResult:
-    settings = settings or Settings()
+@dataclass
+class Workspace:
+    """What to analyse: the roots, their files, the settings, and which findings count."""
+
+    root: Path
+    roots: list[Path]
+    requested: list[Path]
+    settings: Settings
+    sources: list[Path]
+    configs: list[Path]
+
+    def reported(self, path: Path) -> bool:
+        return any(path == r or r in path.parents for r in self.requested)
+
+
+def workspace_for(paths: Iterable[Path], settings: Settings | None = None) -> Workspace:
+    """The one computation of what to analyse, shared by `check`, `check --fix` and harden:
+    each path's nearest wrangler project (a root inside another root adds nothing), the files
+    discovered under the roots plus the files named explicitly."""
     requested = [p.resolve() for p in paths]
-    missing = [p for p in requested if not p.exists()]
-    roots = sorted({context_root(p) for p in requested if p.exists()}, key=lambda p: len(p.parts))
-    # a root inside another root adds nothing
+    existing = [p for p in requested if p.exists()]
+    roots = sorted({context_root(p) for p in existing}, key=lambda p: len(p.parts))
     roots = [r for r in roots if not any(o != r and o in r.parents for o in roots)]
-    found = discover(roots, settings.exclude)
-    for given in requested:
+    found = discover(roots, (settings or Settings()).exclude)
+    for given in existing:
         if given.is_file() and given not in found.sources and given not in found.configs:
             found.sources.append(given)
-    common = roots[0] if len(roots) == 1 else Path(*_common_parts(roots)) if roots else Path.cwd()
-    model = build_model(common, found.sources, found.configs)
+    if len(roots) == 1:
+        root = roots[0]
+    elif roots:
+        root = Path(*_common_parts(roots))
+    else:
+        root = Path.cwd().resolve()
+    return Workspace(
+        root=root,
+        roots=roots,
+        requested=requested,
+        settings=settings or Settings(),
+        sources=sorted(found.sources, key=str),
+        configs=sorted(found.configs, key=str),
+    )
+
+
+def analyze_paths(paths: list[Path], settings: Settings | None = None) -> AnalysisResult:
+    settings = settings or Settings()
+    ws = workspace_for(paths, settings)
+    missing = [p for p in ws.requested if not p.exists()]
+    model = build_model(ws.root, ws.sources, ws.configs)
     model.problems.extend(Problem(p, "no such file or folder") for p in missing)
-
-    def reported(path: Path) -> bool:
-        return any(path == r or r in path.parents for r in requested)
-
-    findings, suppressions = run_rules(model, settings, reported)
-    problems = [p for p in model.problems if reported(p.path) or p.path in missing]
+    findings, suppressions = run_rules(model, settings, ws.reported)
+    problems = [p for p in model.problems if ws.reported(p.path) or p.path in missing]
     return AnalysisResult(model, findings, problems, suppressions)
 
 

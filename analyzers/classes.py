@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.exports import exported_names
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, normalize_expr, string_value, walk_type
 
@@ -347,61 +349,49 @@ def find_classes(
     return result
 
 
-def exported_names(file: SourceFile) -> dict[str, str | None]:
-    """Names this module exports: exported name -> module it is re-exported from (None if local).
-
-    `export * from "./x"` is recorded under the key "*<module>".
-    """
-    cached = file.memo.get("exported_names")
-    if cached is None:
-        cached = file.memo["exported_names"] = _exported_names(file)
-    return dict(cached)
+_EXTENDS = frozenset({"extends", "subclass", "library"})
 
 
-def _exported_names(file: SourceFile) -> dict[str, str | None]:
-    data = file.data
-    names: dict[str, str | None] = {}
-    for stmt in file.root.named_children:
-        if stmt.type != "export_statement":
-            continue
-        source = stmt.child_by_field_name("source")
-        module = string_value(data, source) if source is not None else None
-        decl = stmt.child_by_field_name("declaration")
-        if decl is not None:
-            if decl.type in {
-                "class_declaration",
-                "abstract_class_declaration",
-                "function_declaration",
-            }:
-                name = decl.child_by_field_name("name")
-                if name is not None and not _is_default_export(stmt):
-                    names[node_text(data, name)] = None
-            elif decl.type in {"lexical_declaration", "variable_declaration"}:
-                for declarator in decl.named_children:
-                    name = declarator.child_by_field_name("name")
-                    if name is not None and name.type == "identifier":
-                        names[node_text(data, name)] = None
-            continue
-        clause = next((c for c in stmt.named_children if c.type == "export_clause"), None)
-        if clause is not None:
-            for spec in clause.named_children:
-                if spec.type != "export_specifier":
-                    continue
-                name = spec.child_by_field_name("name")
-                alias = spec.child_by_field_name("alias")
-                if name is None:
-                    continue
-                exported_as = node_text(data, alias or name)
-                local = node_text(data, name)
-                names[exported_as] = (
-                    module
-                    if module is not None
-                    else (None if local == exported_as else f"={local}")
-                )
-        elif module is not None and any(c.type == "*" for c in stmt.children):
-            names[f"*{module}"] = module
-    return names
+def stored_state(cls: DurableObjectClass) -> str | None:
+    """`this.<field>` holding DurableObjectState in a class that does not extend DurableObject:
+    `this.state = state` in the constructor, or a parameter property
+    (`constructor(private state: DurableObjectState)`); None when the state is not kept."""
+    ctor = cls.constructor
+    if ctor is None:
+        return None
+    data = cls.file.data
+    params = ctor.child_by_field_name("parameters")
+    first = (
+        next((p for p in params.named_children if p.type != "comment"), None) if params else None
+    )
+    if first is None:
+        return None
+    pattern = first.child_by_field_name("pattern")
+    name = node_text(data, pattern) if pattern is not None else ""
+    if not name.isidentifier():
+        return None
+    if any(c.type in {"accessibility_modifier", "readonly"} for c in first.children):
+        return f"this.{name}"
+    body = node_text(data, ctor.child_by_field_name("body") or ctor)
+    match = re.search(rf"\bthis\.(\w+)\s*=\s*{re.escape(name)}\s*(?:;|\n|$)", body)
+    return f"this.{match.group(1)}" if match else None
 
 
-def _is_default_export(stmt: Node) -> bool:
-    return any(child.type == "default" for child in stmt.children)
+def state_path(cls: DurableObjectClass) -> str | None:
+    """How code inside the class's methods reaches DurableObjectState (`this.ctx`,
+    `this.state`, another `this.…` alias), or None when the class has no such path.
+    A class that does not extend DurableObject has only what its constructor stored: its
+    `this.state` may be anything else (a game's state, found on corpus-dev)."""
+    if cls.reason not in _EXTENDS:
+        return stored_state(cls)
+    ctx = cls.aliases.ctx
+    for candidate in ("this.ctx", "this.state"):
+        if candidate in ctx:
+            return candidate
+    this_names = sorted(c for c in ctx if c.startswith("this."))
+    return this_names[0] if this_names else None
+
+
+def ctx_expression(cls: DurableObjectClass) -> str:
+    """`state_path`, or `this.ctx` (what generated code writes) when there is none."""
+    return state_path(cls) or "this.ctx"

@@ -1,4 +1,5 @@
-"""What a rule reports, and what a rule is."""
+"""What a rule reports, and what a rule is. (`Span` and `Related` live in the leaf module
+`analyzers/span.py`; they are re-exported here.)"""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from durable_harden.analyzers.span import Related, Span
+
 if TYPE_CHECKING:
     from durable_harden.analyzers.model import ProjectModel
+
+
+__all__ = ["Finding", "Related", "Rule", "RuleDocs", "Severity", "Span"]
 
 
 class Severity(enum.IntEnum):
@@ -24,21 +30,6 @@ class Severity(enum.IntEnum):
             return cls[value.strip().upper().replace("INFORMATION", "INFO")]
         except KeyError:
             raise ValueError(f"unknown severity {value!r} (error, warning, info, hint)") from None
-
-
-@dataclass(frozen=True)
-class Span:
-    """A byte range in one file."""
-
-    path: Path
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class Related:
-    span: Span
-    message: str
 
 
 @dataclass

@@ -14,8 +14,8 @@ from sqlglot.tokens import Token, TokenType
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import Aliases, DurableObjectClass, class_locator
-from durable_harden.analyzers.findings import Span
 from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.span import Span
 from durable_harden.analyzers.tsutil import (
     call_args,
     enclosing_function,

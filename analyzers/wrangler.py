@@ -18,7 +18,7 @@ import tree_sitter_json
 import tree_sitter_toml
 from tree_sitter import Language, Node, Parser
 
-from durable_harden.analyzers.findings import Span
+from durable_harden.analyzers.span import Span
 
 # wrangler looks for these in this order
 CONFIG_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")

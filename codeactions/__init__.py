@@ -1,26 +1,41 @@
 """Pure rewriting: a finding + the project model -> fixes (byte-offset edits, new files).
 
 Every module in this package that defines BUILDERS = {rule_id: builder} contributes fixes;
-a builder is `(finding, model) -> list[Fix]`. Nothing here imports an LSP library.
+a builder is `(finding, model) -> list[Fix] | Fix`, and raises `CannotFix` (with the reason)
+when it cannot build a correct fix. Nothing here imports an LSP library.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from durable_harden.codeactions.fix import Edit, Fix, NewFile, Safety, apply_edits
+from durable_harden.codeactions._style import Style
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, NewFile, Safety, apply_edits
 
 if TYPE_CHECKING:
     from durable_harden.analyzers.findings import Finding
     from durable_harden.analyzers.model import ProjectModel
 
-Builder = Callable[["Finding", "ProjectModel"], list[Fix]]
+Builder = Callable[["Finding", "ProjectModel"], "list[Fix] | Fix"]
 
-__all__ = ["Builder", "Edit", "Fix", "NewFile", "Safety", "apply_edits", "builders", "fixes_for"]
+__all__ = [
+    "Builder",
+    "CannotFix",
+    "Edit",
+    "Fix",
+    "NewFile",
+    "Safety",
+    "apply_edits",
+    "builders",
+    "fixes_for",
+]
+
+log = logging.getLogger(__name__)
 
 
 @cache
@@ -36,23 +51,32 @@ def builders() -> dict[str, list[Builder]]:
 
 
 def fixes_for(finding: Finding, model: ProjectModel) -> list[Fix]:
-    """Fixes for one finding; a builder that fails offers nothing rather than a broken edit."""
+    """Fixes for one finding; a builder that cannot build one offers nothing rather than a
+    broken edit (`CannotFix`: logged at debug level; any other error is a bug in the builder:
+    logged with its traceback, and the other builders still run)."""
     fixes: list[Fix] = []
     for builder in builders().get(finding.rule_id, []):
         try:
             built = builder(finding, model)
-        except Exception:  # a fix we cannot build is a fix we do not offer
+        except CannotFix as exc:
+            log.debug(
+                "no %s fix at %s:%d: %s", finding.rule_id, finding.path, finding.span.start, exc
+            )
             continue
-        for fix in built:
+        except Exception:
+            log.exception(
+                "fix builder %s failed on %s at %s:%d",
+                getattr(builder, "__module__", "?"),
+                finding.rule_id,
+                finding.path,
+                finding.span.start,
+            )
+            continue
+        for fix in [built] if isinstance(built, Fix) else built:
             fix.rule_id = fix.rule_id or finding.rule_id
             fix.edits = _in_file_line_endings(fix.edits, model)
             fixes.append(fix)
     return fixes
-
-
-def _uses_crlf(data: bytes) -> bool:
-    lf = data.count(b"\n")
-    return lf > 0 and data.count(b"\r\n") * 2 >= lf
 
 
 def _in_file_line_endings(edits: list[Edit], model: ProjectModel) -> list[Edit]:
@@ -74,7 +98,7 @@ def _in_file_line_endings(edits: list[Edit], model: ProjectModel) -> list[Edit]:
                 if config is not None
                 else model.read(edit.path) or b""
             )
-            crlf[edit.path] = _uses_crlf(data)
+            crlf[edit.path] = Style.of(data).crlf
         if crlf[edit.path]:
             text = edit.new_text.replace("\r\n", "\n").replace("\n", "\r\n")
             edit = Edit(edit.path, edit.start, edit.end, text)

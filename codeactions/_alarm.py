@@ -35,9 +35,15 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
+from durable_harden.analyzers.generated_names import (
+    DEFAULT_KIND,
+    DEFAULT_METHOD,
+    SCHEDULE_METHOD,
+    SCHEDULE_TABLE,
+)
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._websocket import ctx_expression, ctx_reachable
+from durable_harden.analyzers.rules._websocket import ctx_reachable
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._tsedit import (
     append_member,
@@ -48,9 +54,8 @@ from durable_harden.codeactions._tsedit import (
     quote_char,
     reindent,
 )
-from durable_harden.codeactions.fix import Edit
+from durable_harden.codeactions.fix import CannotFix, Edit
 
-SCHEDULE_TABLE = "_alarm_schedule"
 # The schedule's own index: alarm() selects due rows and MIN(due_at) on every run; without it
 # sql-missing-index would flag the generated queries on the next harden round.
 SCHEDULE_DDL = (
@@ -58,14 +63,10 @@ SCHEDULE_DDL = (
     "(kind TEXT PRIMARY KEY, due_at INTEGER NOT NULL, payload TEXT); "
     f"CREATE INDEX IF NOT EXISTS idx_{SCHEDULE_TABLE}_due_at ON {SCHEDULE_TABLE}(due_at)"
 )
-SCHEDULE_METHOD = "scheduleAlarm"
-DEFAULT_KIND = "default"
-DEFAULT_METHOD = "alarmDefault"
 _SCHEDULE_RE = re.compile(r"\{schedule:(.+?)\}")
 
 
-class AlarmPlanError(Exception):
-    pass
+AlarmPlanError = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
 
 @dataclass

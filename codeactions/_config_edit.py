@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from durable_harden.analyzers.wrangler import KeyPath, WranglerConfig
+from durable_harden.codeactions._style import Style
 from durable_harden.codeactions.fix import Edit
 
 # -- JSONC ------------------------------------------------------------------------------------
@@ -55,13 +56,8 @@ def _indent_at(data: bytes, pos: int) -> str:
 
 
 def _indent_unit(data: bytes) -> str:
-    """The file's own indentation step (two spaces when it cannot tell)."""
-    widths = sorted(
-        {len(m.group(1)) for m in re.finditer(rb"\n( +)\S", data) if len(m.group(1)) > 0}
-    )
-    if b"\n\t" in data and not widths:
-        return "\t"
-    return " " * widths[0] if widths else "  "
+    """The file's own indentation step (`Style.indent`)."""
+    return Style.of(data).indent
 
 
 def json_inline(value: Any, spaced: bool = True) -> str:
@@ -91,7 +87,7 @@ def _render_like(data: bytes, sample: tuple[int, int] | None, value: Any, indent
 
 
 def _newline(data: bytes) -> str:
-    return "\r\n" if b"\r\n" in data else "\n"
+    return Style.of(data).newline
 
 
 def _append_after(

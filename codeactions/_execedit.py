@@ -16,11 +16,7 @@ from durable_harden.analyzers.tsutil import (
     walk_type,
 )
 from durable_harden.codeactions._tsedit import indent_at, line_end, line_start
-from durable_harden.codeactions.fix import Edit
-
-
-class CannotFix(Exception):
-    pass
+from durable_harden.codeactions.fix import CannotFix, Edit
 
 
 def exec_receiver(call: Node) -> Node | None:

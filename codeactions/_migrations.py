@@ -24,7 +24,9 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, state_path
+from durable_harden.analyzers.generated_names import MIGRATIONS_FIELD, MIGRATIONS_TABLE
+from durable_harden.analyzers.generated_names import MIGRATIONS_RUNNER as RUNNER
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import (
@@ -45,25 +47,17 @@ from durable_harden.codeactions._tsedit import (
     quote_char,
     statement_of,
 )
-from durable_harden.codeactions.fix import Edit
+from durable_harden.codeactions.fix import CannotFix, Edit
 
-MIGRATIONS_FIELD = "SQL_MIGRATIONS"
-RUNNER = "runSqlMigrations"
-MIGRATIONS_TABLE = "_sql_schema_migrations"
-
-
-class CannotMigrate(Exception):
-    pass
+CannotMigrate = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
 
 def ctx_expr(cls: DurableObjectClass) -> str:
     """Source text reaching the object's state from inside the class (`this.ctx`, …)."""
-    if "this.ctx" in cls.aliases.ctx:
-        return "this.ctx"
-    for alias in sorted(cls.aliases.ctx):
-        if alias.startswith("this."):
-            return alias
-    raise CannotMigrate("no `this.…` path to the object's state")
+    expr = state_path(cls)
+    if expr is None:
+        raise CannotMigrate("no `this.…` path to the object's state")
+    return expr
 
 
 def class_member(cls: DurableObjectClass, name: str) -> Node | None:

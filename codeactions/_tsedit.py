@@ -3,7 +3,6 @@ unit, quotes, whole-line removal. Byte offsets in, Edits out."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.tsutil import node_text, walk_type
+from durable_harden.codeactions._style import Style
 from durable_harden.codeactions.fix import Edit
 
 if TYPE_CHECKING:
@@ -36,18 +36,13 @@ def indent_at(data: bytes, offset: int) -> str:
 
 
 def indent_unit(data: bytes) -> str:
-    """The file's indentation step: a tab, or the smallest non-zero run of leading spaces."""
-    text = data.decode("utf-8", errors="replace")
-    if re.search(r"^\t", text, re.M):
-        return "\t"
-    sizes = [len(m.group(1)) for m in re.finditer(r"^( +)\S", text, re.M)]
-    return " " * (min(sizes) if sizes else 2)
+    """The file's indentation step (`Style.indent`)."""
+    return Style.of(data).indent
 
 
 def quote_char(data: bytes) -> str:
-    """The quote the file prefers for strings."""
-    text = data.decode("utf-8", errors="replace")
-    return "'" if text.count("'") > text.count('"') else '"'
+    """The quote the file prefers for strings (`Style.quote`)."""
+    return Style.of(data).quote
 
 
 def reindent(text: str, indent: str) -> str:

@@ -27,11 +27,7 @@ from durable_harden.codeactions._tsedit import (
     node_at,
     remove_statement,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-
-
-class CannotFix(Exception):
-    pass
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
 
 
 def _find(cls: DurableObjectClass, kind: str, span: list[int]) -> Node:

@@ -28,14 +28,7 @@ def _type_args(data: bytes, kv: KvCall) -> str:
     return data[func.end_byte : args.start_byte].decode()
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    try:
-        return [_build(finding, model)]
-    except CannotFix:
-        return []
-
-
-def _build(finding: Finding, model: ProjectModel) -> Fix:
+def build(finding: Finding, model: ProjectModel) -> Fix:
     cls = finding_class(finding, model)
     if cls is None:
         raise CannotFix("class not found")

@@ -44,6 +44,14 @@ class Fix:
         return {e.path for e in self.edits} | {c.path for c in self.creates}
 
 
+class CannotFix(Exception):
+    """A builder cannot produce a correct fix for this finding; the message says why.
+
+    The one error a fix builder raises to offer nothing; `codeactions.fixes_for` catches and
+    logs it (debug level: a finding without a fix is normal). Any other exception from a builder
+    is a bug, logged with its traceback, and that builder offers nothing."""
+
+
 class OverlappingEdits(ValueError):
     pass
 

@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING
 import tree_sitter_json
 from tree_sitter import Language, Node, Parser
 
+from durable_harden.analyzers.generated_names import PATTERN_MARK, README_END, README_START
+from durable_harden.codeactions._style import Style
+
 if TYPE_CHECKING:
     from durable_harden.analyzers.classes import DurableObjectClass
     from durable_harden.analyzers.model import ProjectModel
@@ -37,9 +40,6 @@ if TYPE_CHECKING:
 Reader = Callable[[Path], "bytes | None"]
 
 TEST_DIR = Path("test") / "durable-harden"
-README_START = "<!-- durable-harden:production-patterns -->"
-README_END = "<!-- /durable-harden:production-patterns -->"
-PATTERN_MARK = "// durable-harden:pattern "
 
 # The set known to work together on Node 20 (see docs/harden.md); exact pins like the examples.
 VITEST_DEV_DEPENDENCIES = {
@@ -84,47 +84,6 @@ def rel(root: Path, path: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
-
-
-# -- style of the project's code ----------------------------------------------------------------
-@dataclass
-class Style:
-    quote: str = '"'
-    indent: str = "  "
-
-    @classmethod
-    def of(cls, data: bytes | None) -> Style:
-        if not data:
-            return cls()
-        text = data.decode("utf-8", "replace")
-        imports = re.findall(r"^import .* from (['\"])", text, flags=re.M)
-        quote = "'" if imports and imports.count("'") > imports.count('"') else '"'
-        indent = "  "
-        for line in text.splitlines():
-            match = re.match(r"^( +|\t+)\S", line)
-            if match:
-                lead = match.group(1)
-                indent = "\t" if lead.startswith("\t") else " " * min(len(lead), 4)
-                break
-        return cls(quote, indent)
-
-    def apply(self, code: str) -> str:
-        """Code written with double quotes and two-space indents, in this style."""
-        if self.indent != "  ":
-            code = re.sub(
-                r"^((?:  )+)",
-                lambda m: self.indent * (len(m.group(1)) // 2),
-                code,
-                flags=re.M,
-            )
-        if self.quote == "'":
-            code = _swap_quotes(code)
-        return code
-
-
-def _swap_quotes(code: str) -> str:
-    # only plain "..." literals without quotes inside; comments and templates stay as written
-    return re.sub(r'"([^"\'\\\n`]*)"', r"'\1'", code)
 
 
 # -- per-class tests ----------------------------------------------------------------------------

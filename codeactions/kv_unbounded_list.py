@@ -105,16 +105,9 @@ def _free(taken: set[str], base: str) -> str:
     return name
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+def build(finding: Finding, model: ProjectModel) -> Fix:
     if finding.data.get("kind") != "get-in-loop":
-        return []
-    try:
-        return [_build(finding, model)]
-    except CannotFix:
-        return []
-
-
-def _build(finding: Finding, model: ProjectModel) -> Fix:
+        raise CannotFix("only a get() in a loop has a fix")
     cls = finding_class(finding, model)
     if cls is None:
         raise CannotFix("class not found")

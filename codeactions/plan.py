@@ -31,12 +31,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from durable_harden.analyzers.analysis import Settings, _common_parts, context_root, run_rules
+from durable_harden.analyzers.analysis import Settings, Workspace, run_rules, workspace_for
 from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.model import ProjectModel, build_model
 from durable_harden.analyzers.source import SourceError, language_for, parse_source
 from durable_harden.analyzers.tsutil import node_text, walk_type
-from durable_harden.analyzers.workspace import discover
 from durable_harden.analyzers.wrangler import CONFIG_NAMES, ConfigError, load_config
 from durable_harden.codeactions import fixes_for
 from durable_harden.codeactions.fix import Edit, Fix, NewFile, OverlappingEdits, apply_edits
@@ -271,46 +270,6 @@ class _State:
         for path in sorted(self.changed, key=str):
             h.update(str(path).encode() + b"\0" + self.changed[path] + b"\0")
         return h.hexdigest()
-
-
-@dataclass
-class Workspace:
-    """What to analyse: the roots, their files, the settings, and which findings count."""
-
-    root: Path
-    roots: list[Path]
-    requested: list[Path]
-    settings: Settings
-    sources: list[Path]
-    configs: list[Path]
-
-    def reported(self, path: Path) -> bool:
-        return any(path == r or r in path.parents for r in self.requested)
-
-
-def workspace_for(paths: Iterable[Path], settings: Settings | None = None) -> Workspace:
-    requested = [p.resolve() for p in paths]
-    existing = [p for p in requested if p.exists()]
-    roots = sorted({context_root(p) for p in existing}, key=lambda p: len(p.parts))
-    roots = [r for r in roots if not any(o != r and o in r.parents for o in roots)]
-    found = discover(roots, (settings or Settings()).exclude)
-    for given in existing:
-        if given.is_file() and given not in found.sources and given not in found.configs:
-            found.sources.append(given)
-    if len(roots) == 1:
-        root = roots[0]
-    elif roots:
-        root = Path(*_common_parts(roots))
-    else:
-        root = Path.cwd().resolve()
-    return Workspace(
-        root=root,
-        roots=roots,
-        requested=requested,
-        settings=settings or Settings(),
-        sources=sorted(found.sources, key=str),
-        configs=sorted(found.configs, key=str),
-    )
 
 
 def analyse(ws: Workspace, state: _State) -> tuple[ProjectModel, list[Finding]]:

@@ -54,11 +54,7 @@ from durable_harden.codeactions._migrations import (
 )
 from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions._tsedit import indent_unit, member_indent, quote_char
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-
-
-class CannotFix(Exception):
-    pass
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:

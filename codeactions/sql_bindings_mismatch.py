@@ -26,15 +26,6 @@ _PURE_CALLS = {
 }
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    if finding.data.get("kind") != "not-last":
-        return []
-    try:
-        return [_build(finding, model)]
-    except CannotFix:
-        return []
-
-
 def _literal_end_of(stmt: SqlStatement) -> int:
     """Byte just after the statement's `;` in the source (or its end when it has none)."""
     data = stmt.file.data
@@ -57,7 +48,9 @@ def _same_line_comment(stmt: SqlStatement, after: int) -> int:
     return after
 
 
-def _build(finding: Finding, model: ProjectModel) -> Fix:
+def build(finding: Finding, model: ProjectModel) -> Fix:
+    if finding.data.get("kind") != "not-last":
+        raise CannotFix("only a statement that is not the last has a fix")
     path, offset = finding.data["statement"]
     last = find_statement(model, path, offset)
     if last is None or not literal_is_inline(last) or last.has_spread_binding:

@@ -15,15 +15,6 @@ from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    if finding.data.get("kind") != "value":
-        return []
-    try:
-        return [_build(finding, model)]
-    except CannotFix:
-        return []
-
-
 def _argument(stmt: SqlStatement, sub: Substitution) -> str:
     """The substitution's expression as an argument (parenthesised when it is `a, b`)."""
     data = stmt.file.data
@@ -35,7 +26,9 @@ def _argument(stmt: SqlStatement, sub: Substitution) -> str:
     raise CannotFix("substitution not found")
 
 
-def _build(finding: Finding, model: ProjectModel) -> Fix:
+def build(finding: Finding, model: ProjectModel) -> Fix:
+    if finding.data.get("kind") != "value":
+        raise CannotFix("only an interpolated value has a fix")
     path, offset = finding.data["statement"]
     stmt = find_statement(model, path, offset)
     if stmt is None or stmt.tagged or not literal_is_inline(stmt):

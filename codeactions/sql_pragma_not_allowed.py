@@ -71,16 +71,9 @@ def _replace(path: Path, data: bytes, read: Node, text: str) -> list[Edit]:
     return edits
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+def build(finding: Finding, model: ProjectModel) -> Fix:
     if finding.data.get("pragma") != "page_count" or "statement" not in finding.data:
-        return []
-    try:
-        return [_build(finding, model)]
-    except CannotFix:
-        return []
-
-
-def _build(finding: Finding, model: ProjectModel) -> Fix:
+        raise CannotFix("only PRAGMA page_count has a fix")
     path, offset = finding.data["statement"]
     stmt = find_statement(model, path, offset)
     if stmt is None or stmt.tagged or stmt.statements_in_call != 1 or not literal_is_inline(stmt):

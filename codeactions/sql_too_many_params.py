@@ -13,16 +13,9 @@ from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+def build(finding: Finding, model: ProjectModel) -> Fix:
     if finding.data.get("kind") != "generated":
-        return []
-    try:
-        return [_build(finding, model)]
-    except CannotFix:
-        return []
-
-
-def _build(finding: Finding, model: ProjectModel) -> Fix:
+        raise CannotFix("only a generated placeholder list has a fix")
     path, offset = finding.data["statement"]
     stmt = find_statement(model, path, offset)
     if stmt is None or not literal_is_inline(stmt):

@@ -228,14 +228,7 @@ def _find_begin(stmt: SqlStatement, calls: dict[int, SqlStatement]) -> Node:
     raise CannotFix("no BEGIN found")
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    try:
-        return [_build(finding, model)]
-    except CannotFix:
-        return []
-
-
-def _build(finding: Finding, model: ProjectModel) -> Fix:
+def build(finding: Finding, model: ProjectModel) -> Fix:
     path, offset = finding.data["statement"]
     stmt = find_statement(model, path, offset)
     if stmt is None or not finding.data.get("single"):

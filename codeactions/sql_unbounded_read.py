@@ -106,14 +106,7 @@ def _constant_edit(stmt: SqlStatement, name: str, table: str) -> Edit | None:
     return Edit(stmt.call_file.path, at, at, text)
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    try:
-        return [_build(finding, model)]
-    except CannotFix:
-        return []
-
-
-def _build(finding: Finding, model: ProjectModel) -> Fix:
+def build(finding: Finding, model: ProjectModel) -> Fix:
     ref = finding.data["statement"]
     stmt = find_statement(model, ref[0], ref[1])
     if stmt is None:

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._websocket import ctx_expression
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -27,7 +26,7 @@ from durable_harden.analyzers.tsutil import (
     normalize_expr,
     walk,
 )
-from durable_harden.codeactions._alarm import AlarmPlanError, AlarmWork, plan_alarm_work
+from durable_harden.codeactions._alarm import AlarmWork, plan_alarm_work
 from durable_harden.codeactions._tsedit import (
     finding_class,
     is_async,
@@ -36,11 +35,9 @@ from durable_harden.codeactions._tsedit import (
     reindent,
     statement_of,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
 
-
-class CannotConvert(Exception):
-    pass
+CannotConvert = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
 
 def _locals_of(data: bytes, func: Node) -> set[str]:
@@ -209,14 +206,7 @@ def _uses_sockets(data: bytes, cls: DurableObjectClass, callback: Node) -> bool:
     return False
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    try:
-        return [_build(finding, model)]
-    except (CannotConvert, AlarmPlanError):
-        return []
-
-
-def _build(finding: Finding, model: ProjectModel) -> Fix:
+def build(finding: Finding, model: ProjectModel) -> Fix:
     cls = finding_class(finding, model)
     if cls is None:
         raise CannotConvert("class not found")
@@ -285,8 +275,6 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
             if node_text(data, call) not in body:
                 raise CannotConvert("the stop inside the callback cannot be carried")
             body = body.replace(node_text(data, call), stop_text)
-    if sites:
-        body = f"if ({stopped}) {{\n  return;\n}}\n{body}"
     if interval:
         rearm = f"await {{schedule:Date.now() + {delay_text}}};"
         if sites:
@@ -300,6 +288,10 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
                 "re-arming forever would run (and bill) forever"
             )
         body = f"{body}\nif ({rearm_when}) {{\n  {rearm}\n}}"
+    if sites:
+        # no `return`: the work may share `alarm()` with other work that must still run
+        inner = "\n".join(f"  {line}" if line.strip() else "" for line in body.split("\n"))
+        body = f"if (!({stopped})) {{\n{inner}\n}}"
     plan = plan_alarm_work(cls, model, AlarmWork(kind=kind, body=body))
     at = f"Date.now() + {delay_text}"
     schedule = plan.schedule(at)

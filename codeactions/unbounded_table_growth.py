@@ -34,6 +34,7 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.generated_names import ARM_METHOD as ARM
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import (
@@ -65,13 +66,7 @@ from durable_harden.codeactions._tsedit import (
     quote_char,
     statement_of,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-
-ARM = "armAlarmBy"
-
-
-class CannotFix(Exception):
-    pass
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
 
 
 def _camel(table: str) -> str:
@@ -382,14 +377,7 @@ def _alarm_edits(cls: DurableObjectClass, method: str, indent: str, unit: str) -
     return edits
 
 
-def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    try:
-        return [_build(finding, model)]
-    except CannotFix:
-        return []
-
-
-def _build(finding: Finding, model: ProjectModel) -> Fix:
+def build(finding: Finding, model: ProjectModel) -> Fix:
     data = finding.data
     table: str = data["table"]
     writes = [find_statement(model, path, start) for path, start, _ in data["inserts"]]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
+from durable_harden.analyzers.classes import ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._websocket import ctx_expression
 from durable_harden.analyzers.tsutil import node_text
 from durable_harden.codeactions._tsedit import (
     env_type,

@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._websocket import (
     LISTENER_EVENTS,
     SocketUse,
-    ctx_expression,
     ctx_reachable,
     server_sockets,
 )
@@ -52,7 +51,7 @@ from durable_harden.codeactions._tsedit import (
     remove_statement,
     statement_of,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
 
 # handler -> (parameter list with types, default parameter names, event property -> parameter)
 HANDLERS: dict[str, tuple[list[tuple[str, str]], dict[str, int]]] = {
@@ -72,8 +71,7 @@ def guarded_close(ws: str, code: str, reason: str) -> str:
     return CLOSE_GUARD.format(ws=ws, code=code, reason=reason)
 
 
-class CannotMove(Exception):
-    pass
+CannotMove = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
 
 @dataclass
@@ -157,10 +155,10 @@ def _move_listener(
             pattern = _param_pattern(func)
             if pattern is None or pattern.type != "object_pattern":
                 raise CannotMove("the listener's parameter is a pattern we cannot map")
-            for prop in pattern.named_children:
-                if prop.type != "shorthand_property_identifier_pattern":
+            for entry in pattern.named_children:
+                if entry.type != "shorthand_property_identifier_pattern":
                     raise CannotMove("the listener's parameter is a pattern we cannot map")
-                name = node_text(data, prop)
+                name = node_text(data, entry)
                 if name not in prop_map:
                     raise CannotMove(f"the listener reads `{name}` of the event")
                 destructured[name] = params[prop_map[name]]

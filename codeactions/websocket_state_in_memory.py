@@ -21,10 +21,9 @@ import re
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._websocket import ctx_expression
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -42,7 +41,7 @@ from durable_harden.codeactions._tsedit import (
     line_start,
     member_indent,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
 
 _MAP_TYPES = {"Map", "WeakMap"}
 _SET_TYPES = {"Set", "WeakSet"}
@@ -61,8 +60,7 @@ _EFFECTS = {
 _NOT_CLONABLE = {"method_definition", *FUNCTION_TYPES, "class"}
 
 
-class Refused(Exception):
-    pass
+Refused = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
 
 def _field(cls: DurableObjectClass, name: str) -> Node:

@@ -18,6 +18,7 @@ from typing import Any
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.exports import export_entries
 from durable_harden.analyzers.model import NamespaceAccess, ProjectModel, resolve_module
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import (
@@ -25,7 +26,6 @@ from durable_harden.analyzers.tsutil import (
     enclosing_function,
     node_text,
     normalize_expr,
-    string_value,
     walk_type,
 )
 from durable_harden.analyzers.wrangler import DurableObjectBinding, WranglerConfig
@@ -37,76 +37,6 @@ UNNAMED_ID_METHODS = frozenset({"newUniqueId", "idFromString"})
 
 
 # -- exports of the main module ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExportEntry:
-    exported: str  # the name other modules import
-    local: str | None  # the name in the module it comes from (None for `export *`)
-    module: str | None  # the module specifier it is re-exported from, if any
-    node: Node
-
-
-def export_entries(file: SourceFile) -> list[ExportEntry]:
-    """Every named export statement of a module, keeping `A as X` renames."""
-    cached = file.memo.get("export_entries")
-    if cached is None:
-        cached = file.memo["export_entries"] = tuple(_export_entries(file))
-    return list(cached)
-
-
-def _export_entries(file: SourceFile) -> list[ExportEntry]:
-    data = file.data
-    entries: list[ExportEntry] = []
-    for stmt in file.root.named_children:
-        if stmt.type != "export_statement":
-            continue
-        source = stmt.child_by_field_name("source")
-        module = string_value(data, source) if source is not None else None
-        is_default = any(child.type == "default" for child in stmt.children)
-        decl = stmt.child_by_field_name("declaration")
-        if is_default:
-            # `export default class X` is not a named export of X, only of "default"
-            entries.append(ExportEntry("default", None, None, stmt))
-            continue
-        if decl is not None:
-            if decl.type in {
-                "class_declaration",
-                "abstract_class_declaration",
-                "function_declaration",
-            }:
-                name = decl.child_by_field_name("name")
-                if name is not None:
-                    text = node_text(data, name)
-                    entries.append(ExportEntry(text, text, None, stmt))
-            elif decl.type in {"lexical_declaration", "variable_declaration"}:
-                for declarator in decl.named_children:
-                    name = declarator.child_by_field_name("name")
-                    if name is not None and name.type == "identifier":
-                        text = node_text(data, name)
-                        entries.append(ExportEntry(text, text, None, stmt))
-            continue
-        clause = next((c for c in stmt.named_children if c.type == "export_clause"), None)
-        if clause is not None:
-            for spec in clause.named_children:
-                if spec.type != "export_specifier":
-                    continue
-                name = spec.child_by_field_name("name")
-                alias = spec.child_by_field_name("alias")
-                if name is None:
-                    continue
-                local = _specifier_name(data, name)
-                exported = _specifier_name(data, alias) if alias is not None else local
-                entries.append(ExportEntry(exported, local, module, stmt))
-        elif module is not None and any(c.type == "*" for c in stmt.children):
-            entries.append(ExportEntry("*", None, module, stmt))
-    return entries
-
-
-def _specifier_name(data: bytes, node: Node) -> str:
-    # `export { X as "X" }` names may be string literals
-    value = string_value(data, node)
-    return value if value is not None else node_text(data, node)
 
 
 def exports_name(

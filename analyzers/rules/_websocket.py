@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, state_path
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -241,56 +241,11 @@ def server_sockets(cls: DurableObjectClass) -> list[SocketUse]:
     return uses
 
 
-_EXTENDS = frozenset({"extends", "subclass", "library"})
-
-
-def stored_ctx(cls: DurableObjectClass) -> str | None:
-    """`this.<field>` holding DurableObjectState in a class that does not extend DurableObject:
-    `this.state = state` in the constructor, or a parameter property
-    (`constructor(private state: DurableObjectState)`); None when the state is not kept."""
-    import re
-
-    ctor = cls.constructor
-    if ctor is None:
-        return None
-    data = cls.file.data
-    params = ctor.child_by_field_name("parameters")
-    first = (
-        next((p for p in params.named_children if p.type != "comment"), None) if params else None
-    )
-    if first is None:
-        return None
-    pattern = first.child_by_field_name("pattern")
-    name = node_text(data, pattern) if pattern is not None else ""
-    if not name.isidentifier():
-        return None
-    if any(c.type == "accessibility_modifier" or c.type == "readonly" for c in first.children):
-        return f"this.{name}"
-    body = node_text(data, ctor.child_by_field_name("body") or ctor)
-    match = re.search(rf"\bthis\.(\w+)\s*=\s*{re.escape(name)}\s*(?:;|\n|$)", body)
-    return f"this.{match.group(1)}" if match else None
-
-
 def ctx_reachable(cls: DurableObjectClass) -> bool:
-    """Whether methods of the class can reach DurableObjectState at all: a class extending
-    DurableObject has `this.ctx`; another class only when its constructor stored the state on
-    `this`. A fix writing `this.ctx…` into any other class breaks it (found on corpus-dev: a
-    binding-only class whose `this.state` is its game state)."""
-    return cls.reason in _EXTENDS or stored_ctx(cls) is not None
-
-
-def ctx_expression(cls: DurableObjectClass) -> str:
-    """How code inside the class's methods reaches DurableObjectState."""
-    if cls.reason not in _EXTENDS:
-        stored = stored_ctx(cls)
-        if stored is not None:
-            return stored
-    ctx = cls.aliases.ctx
-    for candidate in ("this.ctx", "this.state"):
-        if candidate in ctx:
-            return candidate
-    this_names = sorted(c for c in ctx if c.startswith("this."))
-    return this_names[0] if this_names else "this.ctx"
+    """Whether methods of the class can reach DurableObjectState at all (see
+    `classes.state_path`). A fix writing `this.ctx…` into any other class breaks it (found on
+    corpus-dev: a binding-only class whose `this.state` is its game state)."""
+    return state_path(cls) is not None
 
 
 def only_closed(use: SocketUse) -> bool:

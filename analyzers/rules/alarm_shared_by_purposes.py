@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.generated_names import SCHEDULERS
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import getalarm_guarded, member_of, storage_calls
 from durable_harden.analyzers.rules._common import REF_ALARMS, REF_RULES, node_span
 from durable_harden.analyzers.tsutil import call_args, node_text, normalize_expr
 
-# Methods written by our own fixes (and the usual hand-written equivalent) that arm the alarm
-# for every purpose at the earliest due time: they are the cure, not a purpose.
-SCHEDULERS = frozenset({"scheduleAlarm", "armAlarmBy"})
+# SCHEDULERS: methods written by our own fixes (and the usual hand-written equivalent) that arm
+# the alarm for every purpose at the earliest due time: they are the cure, not a purpose.
 
 DOCS = RuleDocs(
     what="""

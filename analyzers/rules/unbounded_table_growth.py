@@ -9,6 +9,7 @@ from sqlglot import exp
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.generated_names import SCHEDULE_TABLE
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
     REF_ALARMS,
@@ -127,9 +128,9 @@ def _bounded_key_insert(stmt: SqlStatement, schema: Schema, table: str) -> bool:
     return True
 
 
-# durable-harden's own alarm schedule (codeactions/_alarm.py): one row per kind (its PRIMARY KEY),
-# and the kinds are the fixed cases of the generated alarm() dispatcher, so it never grows
-SCHEDULE_TABLE = "_alarm_schedule"
+# durable-harden's own alarm schedule (SCHEDULE_TABLE, codeactions/_alarm.py): one row per kind
+# (its PRIMARY KEY), and the kinds are the fixed cases of the generated alarm() dispatcher, so it
+# never grows
 
 
 def _is_bookkeeping(table: str) -> bool:

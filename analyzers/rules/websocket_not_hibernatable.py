@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from durable_harden.analyzers.classes import ctx_expression
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
@@ -16,7 +17,6 @@ from durable_harden.analyzers.rules._upgrade_request import upgrade_url
 from durable_harden.analyzers.rules._websocket import (
     LISTENER_EVENTS,
     SocketUse,
-    ctx_expression,
     only_closed,
     server_sockets,
 )

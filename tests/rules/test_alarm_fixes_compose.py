@@ -68,6 +68,7 @@ def test_chat_room_timer_then_ttl_starts_presence_while_cleanup_is_pending(tmp_p
         "\n    if (this.presenceTimer !== undefined) {\n"
         "      return;\n"
         "    }\n"
+        '    void this.ctx.storage.put("durable-harden:broadcastPresence-stopped", false);\n'
         "    void this.armAlarmBy(Date.now() + 30_000);"
     )
     # one alarm() runs both jobs; both re-arm through the earliest-time helper

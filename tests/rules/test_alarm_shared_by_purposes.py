@@ -63,6 +63,8 @@ def test_a_timer_added_later_joins_the_same_dispatcher(tmp_path: Path) -> None:
         "  async open(): Promise<Reminder[]> {\n",
         "  private ticker: ReturnType<typeof setInterval> | undefined;\n\n"
         '  private tick(): void {\n    console.log("tick");\n  }\n\n'
+        # stoppable: an interval never cleared (with no sockets to serve) gets no alarm fix
+        "  stopTicking(): void {\n    clearInterval(this.ticker);\n  }\n\n"
         "  async open(): Promise<Reminder[]> {\n"
         "    if (this.ticker === undefined) {\n"
         "      this.ticker = setInterval(() => this.tick(), 60_000);\n    }\n",
@@ -72,6 +74,7 @@ def test_a_timer_added_later_joins_the_same_dispatcher(tmp_path: Path) -> None:
     text = target.read_text()
     assert text.count("async alarm(") == 1
     assert 'case "tick":' in text and 'case "remind":' in text
+    assert 'void this.ctx.storage.put("durable-harden:tick-stopped", true);' in text
     assert run(RULE, tmp_path)[0] == []
     result = tsc_errors(tmp_path)
     if result is None:

@@ -45,7 +45,11 @@ def test_fix_adds_a_limit_bound_to_a_named_constant(tmp_path: Path) -> None:
     assert fix_all(RULE, root, unsafe=True) == 2
     after = FIXTURES / RULE / "after" / "src" / "guestbook.ts"
     assert (root / "src" / "guestbook.ts").read_text() == after.read_text()
-    assert sorted(f.data["consumer"] for f in run(RULE, root)[0]) == ["iterate", "spread", "toArray"]
+    assert sorted(f.data["consumer"] for f in run(RULE, root)[0]) == [
+        "iterate",
+        "spread",
+        "toArray",
+    ]
     assert_settled(RULE, root, unsafe=True)
 
 

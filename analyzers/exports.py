@@ -1,0 +1,104 @@
+"""What a module exports: one reader of `export` statements for the model and the rules.
+
+`export_entries` lists every named export (keeping `A as X` renames and re-export sources);
+`exported_names` is the model's summary of the same entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.tsutil import node_text, string_value
+
+
+@dataclass(frozen=True)
+class ExportEntry:
+    exported: str  # the name other modules import
+    local: str | None  # the name in the module it comes from (None for `export *`)
+    module: str | None  # the module specifier it is re-exported from, if any
+    node: Node
+
+
+def export_entries(file: SourceFile) -> list[ExportEntry]:
+    """Every named export statement of a module, keeping `A as X` renames."""
+    cached = file.memo.get("export_entries")
+    if cached is None:
+        cached = file.memo["export_entries"] = tuple(_export_entries(file))
+    return list(cached)
+
+
+def _export_entries(file: SourceFile) -> list[ExportEntry]:
+    data = file.data
+    entries: list[ExportEntry] = []
+    for stmt in file.root.named_children:
+        if stmt.type != "export_statement":
+            continue
+        source = stmt.child_by_field_name("source")
+        module = string_value(data, source) if source is not None else None
+        is_default = any(child.type == "default" for child in stmt.children)
+        decl = stmt.child_by_field_name("declaration")
+        if is_default:
+            # `export default class X` is not a named export of X, only of "default"
+            entries.append(ExportEntry("default", None, None, stmt))
+            continue
+        if decl is not None:
+            if decl.type in {
+                "class_declaration",
+                "abstract_class_declaration",
+                "function_declaration",
+            }:
+                name = decl.child_by_field_name("name")
+                if name is not None:
+                    text = node_text(data, name)
+                    entries.append(ExportEntry(text, text, None, stmt))
+            elif decl.type in {"lexical_declaration", "variable_declaration"}:
+                for declarator in decl.named_children:
+                    name = declarator.child_by_field_name("name")
+                    if name is not None and name.type == "identifier":
+                        text = node_text(data, name)
+                        entries.append(ExportEntry(text, text, None, stmt))
+            continue
+        clause = next((c for c in stmt.named_children if c.type == "export_clause"), None)
+        if clause is not None:
+            for spec in clause.named_children:
+                if spec.type != "export_specifier":
+                    continue
+                name = spec.child_by_field_name("name")
+                alias = spec.child_by_field_name("alias")
+                if name is None:
+                    continue
+                local = _specifier_name(data, name)
+                exported = _specifier_name(data, alias) if alias is not None else local
+                entries.append(ExportEntry(exported, local, module, stmt))
+        elif module is not None and any(c.type == "*" for c in stmt.children):
+            entries.append(ExportEntry("*", None, module, stmt))
+    return entries
+
+
+def _specifier_name(data: bytes, node: Node) -> str:
+    # `export { X as "X" }` names may be string literals
+    value = string_value(data, node)
+    return value if value is not None else node_text(data, node)
+
+
+def exported_names(file: SourceFile) -> dict[str, str | None]:
+    """Names this module exports: exported name -> module it is re-exported from (None if local;
+    "=<local>" for a local declared under another name).
+
+    `export * from "./x"` is recorded under the key "*<module>"; `export default …` is not a
+    named export and is left out.
+    """
+    names: dict[str, str | None] = {}
+    for entry in export_entries(file):
+        if entry.exported == "*":
+            names[f"*{entry.module}"] = entry.module
+        elif entry.local is None:  # `export default <declaration or expression>`
+            continue
+        elif entry.module is not None:
+            names[entry.exported] = entry.module
+        else:
+            names[entry.exported] = None if entry.local == entry.exported else f"={entry.local}"
+    return names

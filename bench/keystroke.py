@@ -1,0 +1,255 @@
+"""Benchmark: keystroke latency of the real language server on a 5,000-line Durable Object file.
+
+    python bench/keystroke.py [--files N] [--edits 60] [--lines 5000] [--seed S]
+
+Starts `durable-harden serve` over stdio (raw JSON-RPC, debounce 0), opens one generated DO
+file of about --lines lines inside a Worker project (alone, or among N files of a monorepo made
+by bench/generate.py when --files is given), then sends single-character edits at random places
+(a letter typed at the end of a random line, then deleted again, so the file stays valid most of
+the time as it does while typing) and measures each from didChange to the publishDiagnostics of
+that version. The baseline, measured in the same run, is a full tree-sitter parse of that file.
+Not a test: nothing is asserted. The last line is machine-readable:
+
+    keystroke p50_ms=... p99_ms=... full_parse_ms=... ratio_p50_parse=... files=... lines=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tree_sitter import Parser
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from bench_lsp import Client, cpu_seconds, percentile  # noqa: E402
+from generate import generate  # noqa: E402
+
+from durable_harden.analyzers.source import language  # noqa: E402
+
+
+def big_do_file(lines: int, rng: random.Random) -> str:
+    """One DO class of about `lines` lines: SQL reads and writes, KV, an alarm, WebSockets."""
+    head = [
+        'import { DurableObject } from "cloudflare:workers";',
+        "",
+        "const SCHEMA = `",
+        "  CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, owner TEXT NOT NULL,",
+        "    body TEXT NOT NULL, created_at INTEGER NOT NULL);",
+        "  CREATE INDEX IF NOT EXISTS items_by_owner ON items(owner);",
+        "`;",
+        "",
+        "export class BigObject extends DurableObject {",
+        "  constructor(ctx: DurableObjectState, env: unknown) {",
+        "    super(ctx, env as never);",
+        "    ctx.blockConcurrencyWhile(async () => {",
+        "      this.ctx.storage.sql.exec(SCHEMA);",
+        "    });",
+        "  }",
+        "",
+        "  async alarm(): Promise<void> {",
+        '    this.ctx.storage.sql.exec("DELETE FROM items WHERE created_at < ?", Date.now() - 864e5);',
+        "  }",
+        "",
+        "  async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {",
+        "    ws.send(String(message));",
+        "  }",
+    ]
+    body: list[str] = []
+    n = 0
+    while len(head) + len(body) < lines - 2:
+        kind = n % 4
+        if kind == 0:
+            body += [
+                "",
+                f"  async add{n}(owner: string, text: string): Promise<number> {{",
+                "    const cursor = this.ctx.storage.sql.exec(",
+                '      "INSERT INTO items (owner, body, created_at) VALUES (?, ?, ?) RETURNING id",',
+                "      owner,",
+                f"      text + {rng.randint(0, 99)},",
+                "      Date.now(),",
+                "    );",
+                "    return cursor.one().id as number;",
+                "  }",
+            ]
+        elif kind == 1:
+            body += [
+                "",
+                f"  list{n}(owner: string): unknown[] {{",
+                "    return this.ctx.storage.sql",
+                '      .exec("SELECT id, body FROM items WHERE owner = ? ORDER BY id DESC LIMIT 20", owner)',
+                "      .toArray();",
+                "  }",
+            ]
+        elif kind == 2:
+            body += [
+                "",
+                f"  async counter{n}(key: string): Promise<number> {{",
+                "    const value = ((await this.ctx.storage.get<number>(key)) ?? 0) + 1;",
+                "    await this.ctx.storage.put(key, value);",
+                f"    if (value > {rng.randint(10, 1000)}) {{",
+                "      await this.ctx.storage.delete(key);",
+                "    }",
+                "    return value;",
+                "  }",
+            ]
+        else:
+            body += [
+                "",
+                f"  compute{n}(values: number[]): number {{",
+                "    let total = 0;",
+                "    for (const value of values) {",
+                f"      total += value > {n} ? value : -value;",
+                "    }",
+                "    return total;",
+                "  }",
+            ]
+        n += 1
+    return "\n".join([*head, *body, "}", ""])
+
+
+def make_project(tmp: Path, files: int | None, lines: int, seed: int) -> Path:
+    rng = random.Random(seed)
+    if files:
+        project = generate(tmp / "mono", max(files - 1, 6), projects=1, seed=seed)[0]
+    else:
+        project = tmp / "worker"
+        (project / "src").mkdir(parents=True)
+        (project / "wrangler.jsonc").write_text(
+            json.dumps(
+                {
+                    "name": "worker",
+                    "main": "src/index.ts",
+                    "compatibility_date": "2026-03-01",
+                    "durable_objects": {"bindings": []},
+                    "migrations": [],
+                }
+            )
+        )
+        (project / "src" / "index.ts").write_text("export default { fetch() {} };\n")
+    config = json.loads((project / "wrangler.jsonc").read_text())
+    config["durable_objects"]["bindings"].append({"name": "BIG", "class_name": "BigObject"})
+    config["migrations"].append({"tag": "big", "new_sqlite_classes": ["BigObject"]})
+    (project / "wrangler.jsonc").write_text(json.dumps(config, indent=2))
+    index = project / "src" / "index.ts"
+    index.write_text('export { BigObject } from "./big";\n' + index.read_text())
+    (project / "src" / "big.ts").write_text(big_do_file(lines, rng))
+    return project
+
+
+def run(project: Path, edits: int, seed: int) -> tuple[list[float], float | None]:
+    rng = random.Random(seed)
+    target = project / "src" / "big.ts"
+    client = Client([sys.executable, "-m", "durable_harden", "serve"], project)
+    try:
+        client.request(
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": project.as_uri(),
+                "workspaceFolders": [{"uri": project.as_uri(), "name": project.name}],
+                "capabilities": {"textDocument": {"publishDiagnostics": {}}},
+                "initializationOptions": {"debounceMs": 0},
+            },
+        )
+        client.notify("initialized", {})
+        uri = target.as_uri()
+        text = target.read_text()
+        lines = text.split("\n")
+        client.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "typescript", "version": 1, "text": text}},
+        )
+        client.wait_diagnostics(uri, 1, timeout=600)
+        version = 1
+        latencies: list[float] = []
+        cpu_start = None
+        candidates = [i for i, line in enumerate(lines) if line.strip()]
+        for number in range(edits + 4):
+            if number % 2 == 0:
+                row = rng.choice(candidates)
+                col = len(lines[row])
+                change = {
+                    "range": {
+                        "start": {"line": row, "character": col},
+                        "end": {"line": row, "character": col},
+                    },
+                    "text": rng.choice("abcdefghijklmnopqrstuvwxyz"),
+                }
+            else:  # delete the letter typed by the previous edit
+                change = {
+                    "range": {
+                        "start": {"line": row, "character": col},
+                        "end": {"line": row, "character": col + 1},
+                    },
+                    "text": "",
+                }
+            if number == 4:
+                cpu_start = cpu_seconds(client.proc.pid)
+            version += 1
+            sent = time.perf_counter()
+            client.notify(
+                "textDocument/didChange",
+                {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]},
+            )
+            received, _ = client.wait_diagnostics(uri, version, timeout=600)
+            if number >= 4:  # the first edits still warm caches
+                latencies.append(received - sent)
+        cpu_end = cpu_seconds(client.proc.pid)
+        cpu = (
+            (cpu_end - cpu_start) / len(latencies)
+            if cpu_start is not None and cpu_end is not None
+            else None
+        )
+        return latencies, cpu
+    finally:
+        client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=None, help="project size (default: 2 files)")
+    parser.add_argument("--edits", type=int, default=60)
+    parser.add_argument("--lines", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        project = make_project(Path(tmp), args.files, args.lines, args.seed)
+        content = (project / "src" / "big.ts").read_bytes()
+        files = sum(1 for _ in (project / "src").rglob("*.ts"))
+        ts_parser = Parser(language("typescript"))
+        samples = []
+        for _ in range(20):
+            start = time.perf_counter()
+            ts_parser.parse(content)
+            samples.append(time.perf_counter() - start)
+        full_parse = statistics.median(samples)
+        latencies, cpu = run(project, args.edits, args.seed)
+    p50 = statistics.median(latencies)
+    p99 = percentile(latencies, 0.99)
+    line_count = content.count(b"\n")
+    print(f"project: {files} files; edited big.ts ({line_count} lines), {len(latencies)} edits")
+    print(f"baseline  full tree-sitter parse of big.ts : {full_parse * 1e3:8.2f} ms")
+    print(
+        f"didChange -> publishDiagnostics            : p50 {p50 * 1e3:8.2f} ms "
+        f"({p50 / full_parse:.2f}x the parse), p99 {p99 * 1e3:.2f} ms"
+    )
+    if cpu is not None:
+        print(f"server CPU time per edit                   : {cpu * 1e3:8.2f} ms")
+    print(
+        f"keystroke p50_ms={p50 * 1e3:.2f} p99_ms={p99 * 1e3:.2f} "
+        f"full_parse_ms={full_parse * 1e3:.2f} ratio_p50_parse={p50 / full_parse:.2f} "
+        f"files={files} lines={line_count}"
+    )
+
+
+if __name__ == "__main__":
+    main()
