@@ -26,6 +26,7 @@ import re
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._sqlexec import literal_is_inline, params_of
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.codeactions._execedit import CannotFix, insert_args
 from durable_harden.codeactions._sqledit import find_statement
@@ -60,12 +61,17 @@ def _order_terms(text: str) -> tuple[int, int, list[tuple[str, str]]] | None:
     return match.start(1), match.start(1) + len(match.group(1).rstrip().rstrip(";")), terms
 
 
-def after_imports(data: bytes) -> int:
-    """Offset of the line after the last top-level import (0 when there is none)."""
-    offset = 0
-    for match in re.finditer(rb"^import\b[^;]*;[ \t]*(?://[^\n]*)?\n", data, re.M):
-        offset = match.end()
-    return offset
+def after_imports(file: SourceFile) -> int:
+    """Offset of the line after the last top-level import (0 when there is none), from the
+    parse tree: a text search for `import …;` runs into the code of files written without
+    semicolons (found on corpus-dev: the constant landed inside a SQL template literal)."""
+    data = file.data
+    imports = [n for n in file.root.named_children if n.type == "import_statement"]
+    if not imports:
+        return 0
+    end = imports[-1].end_byte
+    newline = data.find(b"\n", end)
+    return len(data) if newline == -1 else newline + 1
 
 
 def _statement_end(stmt: SqlStatement) -> int:
@@ -90,7 +96,7 @@ def _constant_edit(stmt: SqlStatement, name: str, table: str) -> Edit | None:
     data = stmt.call_file.data
     if re.search(rf"\b(?:const|let|var)\s+{name}\b".encode(), data):
         return None
-    at = after_imports(data)
+    at = after_imports(stmt.call_file)
     text = (
         f"// At most this many rows of `{table}` are read at once: the table grows without a\n"
         "// bound and the object has 128 MB of memory. Callers needing more must page, e.g.\n"

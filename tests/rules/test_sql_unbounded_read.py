@@ -160,3 +160,35 @@ def test_history_read_oldest_first_keeps_the_newest_rows(tmp_path: Path) -> None
     bodies = [r[0] for r in reversed(rows)]
     assert bodies == [f"m{i}" for i in range(500, 1500)]
     assert_settled(RULE, tmp_path, unsafe=True)
+
+
+def test_the_limit_constant_goes_after_imports_written_without_semicolons(tmp_path: Path) -> None:
+    # found on corpus-dev: `import … from '…'` lines with no `;`: a text search for the end of
+    # the imports ran into the class and put the constant inside a SQL template literal
+    source = (
+        HISTORY.replace(
+            'import { DurableObject } from "cloudflare:workers";\n',
+            "import { DurableObject } from 'cloudflare:workers'\nimport { z } from './z'\n",
+        )
+        .replace(
+            "export class Chat extends DurableObject {",
+            "export class Chat extends DurableObject<unknown> {",
+        )
+        .replace('ctx.storage.sql.exec("CREATE TABLE', "ctx.storage.sql.exec(`\n      CREATE TABLE")
+        .replace(
+            'sent_at INTEGER)");\n  }',
+            "sent_at INTEGER);\n      CREATE TABLE IF NOT EXISTS seen (id TEXT);\n    `);\n    void z;\n  }",
+        )
+    )
+    (tmp_path / "src").mkdir()
+    path = tmp_path / "src" / "chat.ts"
+    path.write_text(source)
+    (tmp_path / "src" / "z.ts").write_text("export const z = 1\n")
+    assert fix_all(RULE, tmp_path, unsafe=True) == 1
+    text = path.read_text()
+    assert text.startswith(
+        "import { DurableObject } from 'cloudflare:workers'\nimport { z } from './z'\n\n// At most"
+    )
+    from tests.rules._sql_support import tsc
+
+    assert tsc(tmp_path) == ""
