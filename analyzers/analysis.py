@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from durable_harden.analyzers.budget import OverBudget, budget
 from durable_harden.analyzers.findings import Finding, Rule, Severity, Span
 from durable_harden.analyzers.model import Problem, ProjectModel, build_model
 from durable_harden.analyzers.rules import all_rules, rule_by_id
@@ -16,7 +17,7 @@ from durable_harden.analyzers.suppressions import (
     apply_suppressions,
     parse_suppressions,
 )
-from durable_harden.analyzers.workspace import discover
+from durable_harden.analyzers.workspace import discover, missing_message, resolve_given
 from durable_harden.analyzers.wrangler import find_configs_in
 
 UNUSED_SUPPRESSION = "unused-suppression"
@@ -51,7 +52,7 @@ class AnalysisResult:
 
 def context_root(path: Path) -> Path:
     """The folder whose files give `path` its meaning: its nearest wrangler project."""
-    path = path.resolve()
+    path = resolve_given(path)
     folder = path if path.is_dir() else path.parent
     for candidate in (folder, *folder.parents):
         if find_configs_in(candidate) is not None:
@@ -80,7 +81,7 @@ def workspace_for(paths: Iterable[Path], settings: Settings | None = None) -> Wo
     """The one computation of what to analyse, shared by `check`, `check --fix` and harden:
     each path's nearest wrangler project (a root inside another root adds nothing), the files
     discovered under the roots plus the files named explicitly."""
-    requested = [p.resolve() for p in paths]
+    requested = [resolve_given(p) for p in paths]
     existing = [p for p in requested if p.exists()]
     roots = sorted({context_root(p) for p in existing}, key=lambda p: len(p.parts))
     roots = [r for r in roots if not any(o != r and o in r.parents for o in roots)]
@@ -108,11 +109,52 @@ def analyze_paths(paths: list[Path], settings: Settings | None = None) -> Analys
     settings = settings or Settings()
     ws = workspace_for(paths, settings)
     missing = [p for p in ws.requested if not p.exists()]
-    model = build_model(ws.root, ws.sources, ws.configs)
-    model.problems.extend(Problem(p, "no such file or folder") for p in missing)
-    findings, suppressions = run_rules(model, settings, ws.reported)
+    model, findings, suppressions = analyse_within_budget(
+        ws.root, ws.sources, ws.configs, settings, ws.reported
+    )
+    model.problems.extend(Problem(p, missing_message(p)) for p in missing)
     problems = [p for p in model.problems if ws.reported(p.path) or p.path in missing]
     return AnalysisResult(model, findings, problems, suppressions)
+
+
+def analyse_within_budget(
+    root: Path,
+    sources: list[Path],
+    configs: list[Path],
+    settings: Settings,
+    reported: Iterable[Path] | object | None = None,
+    overlays: dict[Path, bytes] | None = None,
+    parsed: dict[Path, SourceFile] | None = None,
+    rules_runner: Callable[..., tuple[list[Finding], list[Suppression]]] | None = None,
+) -> tuple[ProjectModel, list[Finding], list[Suppression]]:
+    """build_model + run_rules (or `rules_runner`), each file within the time budget
+    (analyzers.budget): a file over it is reported as skipped and the project analysed again
+    without it."""
+    runner = rules_runner or run_rules
+    skipped: dict[Path, float] = {}
+    spent: dict[Path, float] = {}
+    while True:
+        usable = [p for p in sources if p not in skipped]
+        try:
+            with budget(spent):
+                model = build_model(root, usable, configs, overlays, parsed)
+                findings, suppressions = runner(model, settings, reported)
+        except OverBudget as exc:
+            if exc.path in skipped or exc.path not in usable:
+                raise  # cannot happen: a skipped file is never walked again
+            skipped[exc.path] = exc.seconds
+            continue
+        break
+    for path, seconds in skipped.items():
+        model.problems.append(
+            Problem(
+                path,
+                f"skipped: analysing this file took longer than the {seconds:g} s budget per "
+                "file (generated code, or a pathological construct?); the rest of the project "
+                "was analysed without it",
+            )
+        )
+    return model, findings, suppressions
 
 
 def _common_parts(paths: list[Path]) -> list[str]:
@@ -141,6 +183,8 @@ def run_rules(
             continue
         try:
             raw.extend(rule.check(model))
+        except OverBudget:
+            raise  # the file, not the rule: analyse_within_budget skips it
         except Exception as exc:  # a bug in one rule must not hide the others' findings
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
             model.problems.append(

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import json5
 import pathspec
 
+from durable_harden.analyzers import safejson
 from durable_harden.analyzers.analysis import Settings
 from durable_harden.analyzers.findings import Severity
 
@@ -75,7 +75,7 @@ def _has_package_key(path: Path) -> bool:
         return cached[1]
     try:
         text = path.read_text(encoding="utf-8")
-        found = PACKAGE_KEY in text and PACKAGE_KEY in (json5.loads(text) or {})
+        found = PACKAGE_KEY in text and PACKAGE_KEY in (safejson.loads5(text) or {})
     except (OSError, ValueError, UnicodeDecodeError, TypeError):
         found = False
     _PACKAGE_KEYS[path] = (mtime, bool(found))
@@ -153,7 +153,7 @@ def parse_settings_file(path: Path, data: bytes | None = None) -> SettingsFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: cannot read: {exc}") from None
     try:
-        document = json5.loads(text) if text.strip() else {}
+        document = safejson.loads5(text) if text.strip() else {}
     except ValueError as exc:
         raise SettingsError(f"{path}: not valid JSONC: {exc}") from None
     if path.name == PACKAGE_JSON:

@@ -100,7 +100,7 @@ class SourceFile:
 
     def __post_init__(self) -> None:
         # the node-by-type index of this tree lives as long as this SourceFile
-        self.memo.setdefault("type_index", register_tree(self.tree.root_node))
+        self.memo.setdefault("type_index", register_tree(self.tree.root_node, self.path))
 
     @property
     def lines(self) -> LineIndex:

@@ -120,15 +120,24 @@ def normalize_for_parse(text: str) -> str:
     return _WITHOUT_ROWID.sub(")", stripped)
 
 
+# sqlglot reads about 200 KB of SQL a second: a longer statement (a generated 1 MB IN list)
+# is not read at all, an unknown like a statement sqlglot cannot parse (docs/security.md).
+MAX_SQL_CHARS = 100_000
+
+
 @lru_cache(maxsize=4096)
 def parse_sql(text: str) -> tuple[exp.Expression | None, str | None]:
     """sqlglot parse, cached by text. Never raises: (None, message) when sqlglot cannot read it."""
     if not text.strip():
         return None, "empty statement"
+    if len(text) > MAX_SQL_CHARS:
+        return None, f"statement longer than {MAX_SQL_CHARS} characters: not analysed"
     try:
         expression = sqlglot.parse_one(text, read="sqlite")
     except (SqlglotError, ValueError, RecursionError) as exc:
-        return None, str(exc).splitlines()[0][:200]
+        return None, (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+    except Exception as exc:  # sqlglot's own bugs (IndexError on `f(() => 1)` …): unreadable
+        return None, f"the SQL parser failed on this statement ({type(exc).__name__})"
     if not isinstance(expression, exp.Expression):
         return None, "not a statement"
     return expression, None
@@ -139,9 +148,11 @@ def sql_tokens(text: str) -> tuple[Token, ...] | None:
     """sqlglot's SQLite tokens of a text, cached by text (several rules tokenize the same
     statement; in the language server the same texts come back on every keystroke). None when
     the text does not tokenize. Shared between callers: never mutate the tokens."""
+    if len(text) > MAX_SQL_CHARS:
+        return None
     try:
         return tuple(sqlglot.tokenize(text, read="sqlite"))
-    except (SqlglotError, ValueError):
+    except Exception:  # SqlglotError, or any bug inside the tokenizer: not tokenizable
         return None
 
 

@@ -7,8 +7,11 @@ import re
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
+from pathlib import Path
 
 from tree_sitter import Node
+
+from durable_harden.analyzers.budget import charge
 
 _SPACE = re.compile(r"\s+")
 
@@ -73,8 +76,9 @@ _registered: weakref.WeakValueDictionary[tuple[int, int, int], TypeIndex] = (
 class TypeIndex:
     """Every node of one tree by type, built on first use."""
 
-    def __init__(self, root: Node) -> None:
+    def __init__(self, root: Node, path: Path | None = None) -> None:
         self.root = root
+        self.path = path  # the file, for the analysis budget (analyzers.budget)
         self._by_type: dict[str, list[Node]] | None = None
 
     @property
@@ -91,25 +95,60 @@ def _key(root: Node) -> tuple[int, int, int]:
     return (root.id, root.end_byte, root.descendant_count)
 
 
-def register_tree(root: Node) -> TypeIndex:
+def register_tree(root: Node, path: Path | None = None) -> TypeIndex:
     """Index holder for a tree whose owner keeps the returned object alive."""
-    holder = TypeIndex(root)
+    holder = TypeIndex(root, path)
     _registered[_key(root)] = holder
     return holder
 
 
+# Roots of the trees looked up last, most recent first. `node.parent` costs a walk down from the
+# root in tree-sitter (O(depth)), so climbing to the root is O(depth²) per call: 3,000 nested
+# blocks took minutes. A node is found in a recent tree by one descent instead (O(depth)).
+_RECENT_LIMIT = 4
+_recent_roots: list[Node] = []
+
+
+def _in_tree(root: Node, node: Node) -> bool:
+    start, end = node.start_byte, node.end_byte
+    if start < root.start_byte or end > root.end_byte:
+        return False
+    if node == root:
+        return True
+    found = root.descendant_for_byte_range(start, end)
+    # the deepest node over the range: climb while the range is the same (a few steps)
+    while found is not None and found.start_byte == start and found.end_byte == end:
+        if found == node:
+            return True
+        found = found.parent
+    return False
+
+
 def _root_of(node: Node) -> Node:
+    recent = list(_recent_roots)  # the language server's threads share the list
+    for root in recent:
+        if _in_tree(root, node):
+            if root is not recent[0]:
+                _remember_root(root)
+            return root
     while True:
         parent = node.parent
         if parent is None:
+            _remember_root(node)
             return node
         node = parent
+
+
+def _remember_root(root: Node) -> None:
+    kept = [r for r in _recent_roots if r != root]
+    _recent_roots[:] = [root, *kept][:_RECENT_LIMIT]
 
 
 def _type_index(root: Node) -> dict[str, list[Node]]:
     key = _key(root)
     holder = _registered.get(key)
     if holder is not None:
+        charge(holder.path)
         return holder.by_type
     index = _indexes.get(key)
     if index is not None:
@@ -144,14 +183,37 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
     yield from found
 
 
+def ancestors(node: Node) -> list[Node]:
+    """The nodes above `node`, nearest first, found by one descent from the root (walking up
+    with `.parent` costs O(depth) per step in tree-sitter, O(depth²) in all)."""
+    root = _root_of(node)
+    path: list[Node] = []
+    current: Node | None = root
+    while current is not None and current != node:
+        path.append(current)
+        current = current.child_with_descendant(node)
+    if current is None:  # not found by descent (zero-width nodes …): climb instead
+        path = []
+        parent = node.parent
+        while parent is not None:
+            path.append(parent)
+            parent = parent.parent
+        return path
+    path.reverse()
+    return path
+
+
 def enclosing(node: Node, *types: str) -> Node | None:
     wanted = set(types)
     parent = node.parent
-    while parent is not None:
+    # the first steps are cheap enough near the top; deep nodes descend from the root once
+    for _ in range(8):
+        if parent is None:
+            return None
         if parent.type in wanted:
             return parent
         parent = parent.parent
-    return None
+    return next((n for n in ancestors(node) if n.type in wanted), None)
 
 
 def enclosing_function(node: Node) -> Node | None:
@@ -202,7 +264,10 @@ def _unescape(seq: str) -> str:
     if body in _ESCAPES:
         return _ESCAPES[body]
     if body.startswith("u{") and body.endswith("}"):
-        return chr(int(body[2:-1], 16))
+        try:
+            return chr(int(body[2:-1], 16))
+        except (ValueError, OverflowError):  # beyond U+10FFFF: a syntax error in JavaScript
+            return "\ufffd"
     if body.startswith(("u", "x")) and len(body) > 1:
         try:
             return chr(int(body[1:], 16))
@@ -231,6 +296,10 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
                 pos += len(ch.encode("utf-8"))
         elif kind == "escape_sequence":
             for ch in _unescape(node_text(data, child)):
+                if "\udc00" <= ch <= "\udfff" and chars and "\ud800" <= chars[-1] <= "\udbff":
+                    # `\ud83d\ude00`: two escapes spell one character (a UTF-16 pair)
+                    chars[-1] = chr(0x10000 + ((ord(chars[-1]) - 0xD800) << 10) + ord(ch) - 0xDC00)
+                    continue
                 chars.append(ch)
                 offsets.append(child.start_byte)
         elif kind == "template_substitution":
@@ -238,6 +307,8 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
             offsets.append(child.start_byte)
     content_end = node.end_byte - 1 if node.end_byte > node.start_byte else node.end_byte
     offsets.append(content_end)
+    # a lone surrogate (`\ud800` alone) has no UTF-8 form: analysed as U+FFFD
+    chars = ["\ufffd" if "\ud800" <= c <= "\udfff" else c for c in chars]
     return "".join(chars), offsets
 
 

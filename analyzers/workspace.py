@@ -44,13 +44,32 @@ def _gitignore(folder: Path) -> pathspec.PathSpec | None:
     return pathspec.PathSpec.from_lines("gitignore", lines)
 
 
+def resolve_given(path: Path) -> Path:
+    """`path.resolve()`, or the absolute path when a symbolic link loop makes resolving
+    impossible (Python raises RuntimeError or OSError for `ln -s a a`): such a path does not
+    exist, and the caller reports it as missing."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return path.absolute()
+
+
+MISSING = "no such file or folder"
+
+
+def missing_message(path: Path) -> str:
+    if path.is_symlink():
+        return f"a symbolic link that loops or leads nowhere: {MISSING}"
+    return MISSING
+
+
 def discover(paths: list[Path], exclude: list[str] | None = None) -> Discovery:
     """Sources and configs under each path (a file is taken as given, even if ignored)."""
     found = Discovery()
     excluded = pathspec.PathSpec.from_lines("gitignore", exclude or [])
     seen: set[Path] = set()
     for given in paths:
-        given = given.resolve()
+        given = resolve_given(given)
         if given.is_file():
             _add(found, given, seen, explicit=True)
             continue

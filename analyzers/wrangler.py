@@ -236,17 +236,53 @@ def load_config(path: Path, data: bytes | None = None) -> WranglerConfig:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not valid UTF-8 (offset {exc.start})") from None
+    try:
+        return _load(path, data, text)
+    except RecursionError:  # the parsers (and span walkers) recurse per nesting level
+        raise ConfigError(
+            f"nested more than {MAX_CONFIG_DEPTH} levels deep; not a wrangler config we read"
+        ) from None
+
+
+# A real wrangler config nests a handful of levels; a deeper one is refused before anything
+# recursive (the parsers, json.dumps in the rules) can run out of stack.
+MAX_CONFIG_DEPTH = 64
+
+
+def _depth(values: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(values, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            items: Any = value.values()
+        elif isinstance(value, list):
+            items = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_CONFIG_DEPTH:
+            return deepest
+        stack.extend((item, depth + 1) for item in items)
+    return deepest
+
+
+def _load(path: Path, data: bytes, text: str) -> WranglerConfig:
     if path.suffix == ".toml":
         try:
             values = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"invalid TOML: {exc}") from None
+        if _depth(values) > MAX_CONFIG_DEPTH:
+            raise RecursionError
         spans = _toml_spans(data)
         fmt = "toml"
     else:
         values = _jsonc_values(data, text)
         if not isinstance(values, dict):
             raise ConfigError("the top level must be an object")
+        if _depth(values) > MAX_CONFIG_DEPTH:
+            raise RecursionError
         spans = _json_spans(data)
         fmt = "json"
     envs_raw = values.get("env")

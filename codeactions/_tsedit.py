@@ -169,6 +169,20 @@ def finding_class(finding: Finding, model: ProjectModel) -> DurableObjectClass |
 def node_at(scope: Node, kind: str, span: Sequence[int]) -> Node | None:
     """The `kind` node under scope that spans exactly [span[0], span[1])."""
     start, end = span[0], span[1]
+    if start < scope.start_byte or end > scope.end_byte:
+        return None
+    if end > start:
+        # one descent (O(depth)); the nodes spanning exactly the range nest, so the wanted one is
+        # the deepest node there or one of its parents. Scanning every `kind` node of the scope
+        # made a fix per finding O(n²) in a class with thousands of calls.
+        found: Node | None = scope.descendant_for_byte_range(start, end)
+        while found is not None and found.start_byte == start and found.end_byte == end:
+            if found.type == kind:
+                return found
+            if found == scope:
+                break
+            found = found.parent
+        return None
     return next(
         (n for n in walk_type(scope, kind) if n.start_byte == start and n.end_byte == end),
         None,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import tree_sitter_json
 from tree_sitter import Language, Node, Parser
 
+from durable_harden.analyzers import safejson
 from durable_harden.analyzers.generated_names import PATTERN_MARK, README_END, README_START
 from durable_harden.codeactions._style import Style
 
@@ -452,7 +453,7 @@ def _pairs(data: bytes, obj: Node) -> list[tuple[str, Node]]:
             continue
         raw = data[key.start_byte : key.end_byte].decode("utf-8", "replace")
         try:
-            out.append((json.loads(raw), pair))
+            out.append((safejson.loads(raw), pair))
         except ValueError:
             continue
     return out
@@ -665,7 +666,7 @@ export default defineConfig({{
         return
     try:
         updated = json_add_entries(data, "devDependencies", VITEST_DEV_DEPENDENCIES)
-        scripts = json.loads(updated).get("scripts")
+        scripts = safejson.loads(updated).get("scripts")
         if not isinstance(scripts, dict) or "test" not in scripts:
             updated = json_add_entries(updated, "scripts", {"test": "vitest run"})
     except ValueError as exc:

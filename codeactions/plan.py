@@ -26,14 +26,20 @@ Everything is sorted by stable keys, so the same input gives byte-identical outp
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from durable_harden.analyzers.analysis import Settings, Workspace, run_rules, workspace_for
+from durable_harden.analyzers import safejson
+from durable_harden.analyzers.analysis import (
+    Settings,
+    Workspace,
+    analyse_within_budget,
+    run_rules,
+    workspace_for,
+)
 from durable_harden.analyzers.findings import Finding, Severity
-from durable_harden.analyzers.model import ProjectModel, build_model
+from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.source import SourceError, language_for, parse_source
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.analyzers.wrangler import CONFIG_NAMES, ConfigError, load_config
@@ -285,8 +291,9 @@ def analyse(ws: Workspace, state: _State) -> tuple[ProjectModel, list[Finding]]:
         elif language_for(path) is not None and path not in sources:
             sources.append(path)
     view = state.view()
-    model = build_model(ws.root, sources, configs, view)
-    findings, _ = run_rules(model, ws.settings, ws.reported)
+    model, findings, _ = analyse_within_budget(
+        ws.root, sources, configs, ws.settings, ws.reported, view, rules_runner=run_rules
+    )
     return model, findings
 
 
@@ -318,7 +325,8 @@ def _fix_key(fix: Fix) -> tuple[object, ...]:
 
 def _normalise(fix: Fix) -> Fix:
     """Resolved paths, so edits from different builders compare equal."""
-    fix.edits = [Edit(e.path.resolve(), e.start, e.end, e.new_text) for e in fix.edits]
+    resolved = {p: p.resolve() for p in {e.path for e in fix.edits}}  # one lookup per file
+    fix.edits = [Edit(resolved[e.path], e.start, e.end, e.new_text) for e in fix.edits]
     fix.creates = [NewFile(c.path.resolve(), c.content) for c in fix.creates]
     return fix
 
@@ -443,7 +451,7 @@ def _breakage(path: Path, before: bytes | None, after: bytes) -> str | None:
         return None
     if path.suffix == ".json":
         try:
-            json.loads(after)
+            safejson.loads(after)
         except ValueError as exc:
             return f"{path.name} is no longer valid JSON: {exc}"
         return None

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from functools import cache
 from pathlib import Path
 
+from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.wrangler import WranglerConfig
@@ -24,22 +26,37 @@ def _template(name: str) -> str:
     return (TEMPLATES / name).read_text(encoding="utf-8")
 
 
+def tag_for(name: str) -> str:
+    """The git tag recording which commit of Worker `name` is live."""
+    return "deployed-" + re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+
+
 def deploy_script(config: WranglerConfig) -> str:
     """The gradual-deployment script for one Worker, for `<config root>/scripts/`."""
     name = config.name or config.root.name
-    tag = "deployed-" + re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+    tag = tag_for(name)
     extract = _template("extract-toml.sh" if config.format == "toml" else "extract-json.sh")
     up = os.path.relpath(config.root, config.root / SCRIPT.parent).replace(os.sep, "/")
     text = _template("deploy-gradual.sh")
+    # Values from the project are data: in comments only printable characters (a newline would
+    # end the comment and start a command), in code single-quoted words (docs/security.md).
     for key, value in {
         "@@EXTRACT@@": extract.rstrip("\n"),
-        "@@NAME@@": name,
-        "@@CONFIG@@": config.path.name,
-        "@@TAG@@": tag,
-        "@@UP@@": up,
+        "@@NAME@@": comment_text(name),
+        "@@CONFIG@@": comment_text(config.path.name),
+        "@@TAG@@": comment_text(tag),
+        "@@CONFIG_WORD@@": shlex.quote(config.path.name),
+        "@@TAG_WORD@@": shlex.quote(tag),
+        "@@UP_WORD@@": shlex.quote(up),
     }.items():
         text = text.replace(key, value)
     return text
+
+
+def comment_text(value: str) -> str:
+    """`value` made safe inside a `#` comment: control, line and paragraph separators (and any
+    other non-printable character) become `?`."""
+    return "".join(c if c.isprintable() else "?" for c in value)
 
 
 def deploy_script_fix(config: WranglerConfig) -> Fix | None:
@@ -83,7 +100,7 @@ def _after_deploy_script(package: Path, data: bytes) -> Edit | None:
     """`"deploy:gradual": …` on its own line right after the `"deploy"` script, indented like
     it; None when there is no such entry on a line of its own (json_add_entries places it)."""
     try:
-        scripts = json.loads(data).get("scripts")
+        scripts = safejson.loads(data).get("scripts")
     except (ValueError, AttributeError):
         return None
     if not isinstance(scripts, dict) or "deploy" not in scripts or "deploy:gradual" in scripts:

@@ -4,6 +4,10 @@ same edits, so fix-all applies them once."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from tree_sitter import Node
+
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
@@ -15,20 +19,36 @@ from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 
-def _argument(stmt: SqlStatement, sub: Substitution) -> str:
-    """The substitution's expression as an argument (parenthesised when it is `a, b`)."""
-    data = stmt.file.data
-    for node in walk_type(stmt.literal, "template_substitution"):
-        if node.start_byte == sub.ts_start and node.named_children:
-            inner = node.named_children[0]
-            text = node_text(data, inner)
-            return f"({text})" if inner.type == "sequence_expression" else text
-    raise CannotFix("substitution not found")
-
-
 def build(finding: Finding, model: ProjectModel) -> Fix:
     if finding.data.get("kind") != "value":
         raise CannotFix("only an interpolated value has a fix")
+    # every value finding of a statement gets the same fix: built once per statement and model
+    # (a statement with n substitutions has n findings; building each was O(n²))
+    path, offset = finding.data["statement"]
+    key = f"sql-interpolation.fix:{path}:{offset}"
+    built: Fix | CannotFix | None = model.memo.get(key)
+    if built is None:
+        try:
+            built = _build(finding, model)
+        except CannotFix as exc:
+            built = exc
+        model.memo[key] = built
+    if isinstance(built, CannotFix):
+        raise CannotFix(str(built))
+    return replace(built, edits=list(built.edits), creates=list(built.creates))
+
+
+def _argument(stmt: SqlStatement, sub: Substitution, nodes: dict[int, Node]) -> str:
+    """The substitution's expression as an argument (parenthesised when it is `a, b`)."""
+    node = nodes.get(sub.ts_start)
+    if node is None or not node.named_children:
+        raise CannotFix("substitution not found")
+    inner = node.named_children[0]
+    text = node_text(stmt.file.data, inner)
+    return f"({text})" if inner.type == "sequence_expression" else text
+
+
+def _build(finding: Finding, model: ProjectModel) -> Fix:
     path, offset = finding.data["statement"]
     stmt = find_statement(model, path, offset)
     if stmt is None or stmt.tagged or not literal_is_inline(stmt):
@@ -48,6 +68,9 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
         raise CannotFix("nothing to bind")
     data = stmt.file.data
     file_path = stmt.file.path
+    nodes: dict[int, Node] = {}
+    for node in walk_type(stmt.literal, "template_substitution"):
+        nodes.setdefault(node.start_byte, node)
     edits: list[Edit] = []
     inserts: list[tuple[int, str]] = []
     for use in values:
@@ -57,7 +80,7 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
         if not use.quoted:
             sub = use.subs[0]
             ts_start, ts_end = sub.ts_start, sub.ts_end
-            argument = _argument(stmt, sub)
+            argument = _argument(stmt, sub, nodes)
         else:
             content = data[ts_start + 1 : ts_end - 1].decode("utf-8", errors="replace")
             if "''" in content or "`" in content or "\\" in content:
@@ -65,7 +88,7 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
             sub = use.subs[0]
             whole = data[sub.ts_start : sub.ts_end].decode("utf-8", errors="replace")
             if len(use.subs) == 1 and content == whole:
-                argument = _argument(stmt, sub)
+                argument = _argument(stmt, sub, nodes)
             else:
                 argument = f"`{content}`"
         edits.append(Edit(file_path, ts_start, ts_end, "?"))

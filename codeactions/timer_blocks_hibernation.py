@@ -290,8 +290,8 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
         body = f"{body}\nif ({rearm_when}) {{\n  {rearm}\n}}"
     if sites:
         # no `return`: the work may share `alarm()` with other work that must still run
-        inner = "\n".join(f"  {line}" if line.strip() else "" for line in body.split("\n"))
-        body = f"if (!({stopped})) {{\n{inner}\n}}"
+        wrapped = "\n".join(f"  {line}" if line.strip() else "" for line in body.split("\n"))
+        body = f"if (!({stopped})) {{\n{wrapped}\n}}"
     plan = plan_alarm_work(cls, model, AlarmWork(kind=kind, body=body))
     at = f"Date.now() + {delay_text}"
     schedule = plan.schedule(at)
@@ -318,10 +318,10 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
             continue
         cond = guard.child_by_field_name("condition")
         assert cond is not None and target is not None
-        inner = cond
-        while inner.type == "parenthesized_expression" and inner.named_child_count == 1:
-            inner = inner.named_children[0]
-        kept = [p for p in _split_and(data, inner) if target not in normalize_expr(p)]
+        cond_node = cond
+        while cond_node.type == "parenthesized_expression" and cond_node.named_child_count == 1:
+            cond_node = cond_node.named_children[0]
+        kept = [p for p in _split_and(data, cond_node) if target not in normalize_expr(p)]
         edits.append(Edit(path, cond.start_byte, cond.end_byte, f"({' && '.join(kept) or 'true'})"))
     fast = delay.type == "number" and _ms(node_text(data, delay)) < 1000
     review = (

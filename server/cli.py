@@ -96,7 +96,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(RENDERERS[args.output_format](result.findings, result.model, result.problems))
         for problem in result.problems:
             print(f"durable-harden: warning: {problem.path}: {problem.message}", file=sys.stderr)
-    missing = [p for p in result.problems if p.message == "no such file or folder"]
+    missing = [p for p in result.problems if p.message.endswith("no such file or folder")]
     internal = [p for p in result.problems if p.message.startswith("internal error")]
     if missing and len(missing) == len(paths):
         return EXIT_ERROR

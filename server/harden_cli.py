@@ -106,13 +106,14 @@ def _exit_code(plan, written: bool) -> int:  # type: ignore[no-untyped-def]
 def cmd_harden(args: argparse.Namespace) -> int:
     from durable_harden.analyzers.analysis import Settings
     from durable_harden.analyzers.settings_file import SettingsError, settings_for
+    from durable_harden.analyzers.workspace import missing_message, resolve_given
     from durable_harden.codeactions.harden_outputs import render_report
     from durable_harden.codeactions.plan import plan_workspace
-    from durable_harden.server.writer import OutsideRoot, render_diff, write_all
+    from durable_harden.server.writer import WriteError, render_diff, write_all
 
-    path = (args.path or Path.cwd()).resolve()
+    path = resolve_given(args.path or Path.cwd())
     if not path.exists():
-        print(f"durable-harden: error: {path}: no such file or folder", file=sys.stderr)
+        print(f"durable-harden: error: {path}: {missing_message(path)}", file=sys.stderr)
         return EXIT_ERROR
     root = path if path.is_dir() else path.parent
     try:
@@ -158,13 +159,16 @@ def cmd_harden(args: argparse.Namespace) -> int:
             print("Nothing was written.")
             return _exit_code(plan, written=False)
 
-    files = {p: after for p, (_, after) in plan.changes().items()}
+    changes = plan.changes()
+    files = {p: after for p, (_, after) in changes.items()}
+    # each target must still hold what the analysis read (None: it did not exist)
+    expected = {p: before for p, (before, _) in changes.items()}
     report = render_report(plan, written=True)
     if args.report:
         files[root / REPORT_NAME] = report.encode("utf-8")
     try:
-        write_all(root, files)
-    except OutsideRoot as exc:
+        write_all(root, files, expected)
+    except WriteError as exc:
         print(f"durable-harden: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     print()
@@ -176,17 +180,19 @@ def cmd_harden(args: argparse.Namespace) -> int:
 
 def cmd_check_fix(paths: list[Path], settings: Settings) -> int:
     """`check --fix`: apply safe fixes (no generated extras), then the usual check output."""
+    from durable_harden.analyzers.workspace import resolve_given
     from durable_harden.codeactions.plan import plan_workspace
-    from durable_harden.server.writer import OutsideRoot, write_all
+    from durable_harden.server.writer import WriteError, write_all
 
-    paths = [p.resolve() for p in paths]
+    paths = [resolve_given(p) for p in paths]
     existing = [p for p in paths if p.exists()]
     if existing:
         plan = plan_workspace(existing, unsafe=False, settings=settings, outputs=False)
-        files = {p: after for p, (_, after) in plan.changes().items()}
+        changes = plan.changes()
+        files = {p: after for p, (_, after) in changes.items()}
         try:
-            write_all(plan.root, files)
-        except OutsideRoot as exc:
+            write_all(plan.root, files, {p: before for p, (before, _) in changes.items()})
+        except WriteError as exc:
             print(f"durable-harden: error: {exc}", file=sys.stderr)
             return EXIT_ERROR
         if plan.applied:

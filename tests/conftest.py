@@ -81,3 +81,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if _MISSING_TOOL.search(reason) and "opt-in" not in reason:
         report.outcome = "failed"
         report.longrepr = f"skipped on CI, where .ci/run must install what it needs: {reason}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--snapshot-update",
+        action="store_true",
+        default=False,
+        help="rewrite the rule snapshots (tests/fixtures/<rule-id>/snapshots/) from what the "
+        "rules and fixes produce now, instead of comparing with them",
+    )

@@ -89,32 +89,3 @@ def test_half_typed_code_reports_nothing_inside_the_error(project):
         assert not source.in_error(finding.span.start, finding.span.end)
     lines = [source.lines.row_of(f.span.start) + 1 for f in result.findings]
     assert 3 in lines  # the well-formed setTimeout above the error is still reported
-
-
-def test_unused_and_used_suppressions(project):
-    root = project(
-        {
-            "src/room.ts": """
-            import { DurableObject } from "cloudflare:workers";
-            export class Room extends DurableObject {
-              start() {
-                // durable-harden-ignore timer-blocks-hibernation: flushes a batch once, bounded
-                setTimeout(() => this.flush(), 5000);
-                // durable-harden-ignore timer-blocks-hibernation: stale, nothing here
-                this.flush();
-                // durable-harden-ignore not-a-rule: typo
-                this.flush();
-              }
-              flush() {}
-            }
-            """
-        }
-    )
-    result = analyze_paths([root], Settings())
-    assert [
-        (f.rule_id, result.model.files[0].lines.row_of(f.span.start) + 1) for f in result.findings
-    ] == [
-        ("unused-suppression", 6),
-        ("unused-suppression", 8),
-    ]
-    assert "unknown rule `not-a-rule`" in result.findings[1].message

@@ -80,15 +80,15 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-def _count_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    calls: list[list[str]] = []
-    real = _git._run
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = _git._committed_blob
 
-    def counting(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes] | None:
-        calls.append(args[1:])
-        return real(args, cwd)
+    def counting(git_dir: Path, commit: str, rel: str) -> bytes | None:
+        calls.append(rel)
+        return real(git_dir, commit, rel)
 
-    monkeypatch.setattr(_git, "_run", counting)
+    monkeypatch.setattr(_git, "_committed_blob", counting)
     return calls
 
 
@@ -97,10 +97,10 @@ def test_head_version_is_reused_until_head_moves(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = repo / "app" / "wrangler.toml"
-    calls = _count_runs(monkeypatch)
+    calls = _count_reads(monkeypatch)
     assert _git.head_version(path) == b'name = "v1"\n'
     assert _git.head_version(path) == b'name = "v1"\n'
-    assert calls == [["show", "HEAD:app/wrangler.toml"]]  # one subprocess, no rev-parse
+    assert calls == ["app/wrangler.toml"]  # the objects are read once
     # editing the working tree does not change what HEAD holds
     path.write_text('name = "edited"\n')
     assert _git.head_version(path) == b'name = "v1"\n'

@@ -78,6 +78,10 @@ def exports_name(
                 return True
             if answer is None:
                 unknown = True
+    if file.error_ranges:
+        # a file with syntax errors may export `name` in a part tree-sitter could not read:
+        # unknown, not "not exported" (a fix adding the export again would never converge)
+        return None
     return None if unknown else False
 
 

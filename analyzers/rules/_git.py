@@ -1,35 +1,38 @@
 """The committed version of a file, for rules that compare the working tree with git HEAD.
 
-No git, not a repository, or a file git does not track: None (rules then report nothing).
+Not a repository, a file git does not track, or anything the files cannot answer: None (rules
+then report nothing).
 
-Cached: `git show HEAD:<path>` costs a subprocess (~5 ms), and the language server analyses on
-every keystroke. The answer is a pure function of (repository, HEAD commit id, path), so that is
-the cache key. The repository is found by walking up to the nearest `.git` (a folder, or a file
-`gitdir: …` in worktrees and submodules) and the HEAD commit id is read from the git files
-(`HEAD`, the ref file, `packed-refs`), a few small reads per call: a commit, checkout, reset or
-amend changes the id and so misses the cache. When the files cannot answer (reftable refs, an
-unusual layout, `GIT_DIR` set in the environment) one `git rev-parse` gives the id.
+Read without running git (docs/security.md): running `git show` in a repository someone else
+prepared runs their code (a partial clone with `remote.origin.uploadpack` or `core.sshCommand`
+set fetches a missing blob by starting that command). So the git files are read directly: HEAD
+and its ref from `HEAD`, the ref file or `packed-refs`, and the objects (loose or packed, with
+deltas and alternates) through dulwich's object store, which only reads files. A missing object
+(a partial clone that never fetched the blob) or a layout these files do not describe (reftable
+refs, `GIT_DIR` pointing elsewhere) means "unknown": None, never a fetch.
+
+Cached: the answer is a pure function of (repository, HEAD commit id, path), so that is the cache
+key. The HEAD commit id costs a few small reads per call; a commit, checkout, reset or amend
+changes the id and so misses the cache.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from collections import OrderedDict
-from functools import cache
 from pathlib import Path
+
+from dulwich.object_format import SHA1, SHA256
+from dulwich.object_store import DiskObjectStore
+from dulwich.objects import Blob, Commit, ObjectID, Tree
 
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 _CACHE_LIMIT = 512
+# a committed file bigger than this is "unknown" (configs are a few KB; a crafted repository
+# must not make the analysis inflate a huge blob)
+_MAX_BLOB = 8 * 1024 * 1024
 # (work tree top, HEAD commit id, path relative to the top) -> committed bytes (None: untracked)
 _shown: OrderedDict[tuple[Path, str, str], bytes | None] = OrderedDict()
-
-
-@cache
-def _git() -> str | None:
-    return shutil.which("git")
 
 
 def clear_cache() -> None:
@@ -52,7 +55,7 @@ def _git_dir(top: Path) -> Path | None:
 
 
 def find_top(path: Path) -> Path | None:
-    """The nearest folder above `path` holding `.git` (the work tree top), without git."""
+    """The nearest folder above `path` holding `.git` (the work tree top)."""
     for folder in path.parents:
         if (folder / ".git").exists():
             return folder
@@ -62,8 +65,14 @@ def find_top(path: Path) -> Path | None:
 def _read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, ValueError):
         return None
+
+
+def _common_dir(git_dir: Path) -> Path:
+    """Where the shared refs and objects live (linked worktrees point there by `commondir`)."""
+    pointer = _read(git_dir / "commondir")
+    return (git_dir / pointer).resolve() if pointer else git_dir
 
 
 def head_commit_from_files(git_dir: Path) -> str | None:
@@ -76,10 +85,9 @@ def head_commit_from_files(git_dir: Path) -> str | None:
     if not head.startswith("ref: "):
         return None
     ref = head[len("ref: ") :].strip()
-    common = git_dir
-    pointer = _read(git_dir / "commondir")  # linked worktrees share the main refs
-    if pointer:
-        common = (git_dir / pointer).resolve()
+    if not ref.startswith("refs/") or ".." in ref.split("/"):
+        return None  # a ref never leaves the git directory
+    common = _common_dir(git_dir)
     for base in (git_dir, common):
         value = _read(base / ref)
         if value is not None and _SHA.fullmatch(value):
@@ -93,61 +101,58 @@ def head_commit_from_files(git_dir: Path) -> str | None:
     return None
 
 
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes] | None:
+def _committed_blob(git_dir: Path, commit_id: str, rel: str) -> bytes | None:
+    """The blob at `rel` in commit `commit_id`, read from the object files only.
+
+    Raises KeyError (or an error of a broken object file) when an object is missing or
+    unreadable: the caller turns that into "unknown"."""
+    fmt = SHA256 if len(commit_id) == 64 else SHA1
+    objects = _common_dir(git_dir) / "objects"
+    if not objects.is_dir():
+        return None
+    store = DiskObjectStore(str(objects), object_format=fmt)
     try:
-        return subprocess.run(args, cwd=cwd, capture_output=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _head_commit(git: str, top: Path) -> str | None:
-    git_dir = _git_dir(top)
-    commit = head_commit_from_files(git_dir) if git_dir is not None else None
-    if commit is not None:
-        return commit
-    done = _run([git, "rev-parse", "--verify", "-q", "HEAD"], top)
-    if done is None or done.returncode != 0:
-        return None  # no commit yet: nothing is committed
-    value = done.stdout.decode(errors="replace").strip()
-    return value or None
-
-
-def _head_version_uncached(git: str, path: Path) -> bytes | None:
-    """The original way, for set-ups the file reading does not understand (GIT_DIR …)."""
-    top = _run([git, "rev-parse", "--show-toplevel"], path.parent)
-    if top is None or top.returncode != 0:
-        return None
-    try:
-        root = Path(top.stdout.decode().strip()).resolve()
-        rel = path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return None
-    shown = _run([git, "show", f"HEAD:{rel}"], root)
-    return shown.stdout if shown is not None and shown.returncode == 0 else None
+        commit = store[ObjectID(commit_id.encode())]
+        if not isinstance(commit, Commit):
+            return None
+        tree = store[commit.tree]
+        for part in rel.split("/"):
+            if not isinstance(tree, Tree):
+                return None
+            try:
+                _mode, sha = tree[part.encode("utf-8", "surrogateescape")]
+            except KeyError:
+                return None  # not in the commit: untracked
+            tree = store[sha]
+        if not isinstance(tree, Blob):
+            return None
+        if tree.raw_length() > _MAX_BLOB:
+            raise KeyError("committed file too big")
+        return tree.as_raw_string()
+    finally:
+        store.close()
 
 
 def head_version(path: Path) -> bytes | None:
-    git = _git()
-    if git is None:
-        return None
-    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
-        return _head_version_uncached(git, path)
     resolved = path.resolve()
     top = find_top(resolved)
     if top is None:
         return None
-    commit = _head_commit(git, top)
-    if commit is None:
+    git_dir = _git_dir(top)
+    if git_dir is None:
         return None
+    commit = head_commit_from_files(git_dir)
+    if commit is None:
+        return None  # no commit yet, or refs these files do not describe: unknown
     rel = resolved.relative_to(top).as_posix()
     key = (top, commit, rel)
     if key in _shown:
         _shown.move_to_end(key)
         return _shown[key]
-    shown = _run([git, "show", f"HEAD:{rel}"], top)
-    if shown is None:
-        return None  # a failed run (timeout) is not remembered
-    data = shown.stdout if shown.returncode == 0 else None
+    try:
+        data = _committed_blob(git_dir, commit, rel)
+    except Exception:  # a missing (partial clone) or corrupt object: unknown, not remembered
+        return None
     _shown[key] = data
     if len(_shown) > _CACHE_LIMIT:
         _shown.popitem(last=False)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_GRADUAL, node_span
@@ -183,7 +184,7 @@ def _pipeline_files(model: ProjectModel, config: WranglerConfig) -> list[Path]:
 def _package_scripts_only(path: Path, data: bytes) -> bytes:
     """package.json: blank out everything but the `scripts` values (offsets unchanged)."""
     try:
-        scripts = json.loads(data).get("scripts") or {}
+        scripts = safejson.loads(data).get("scripts") or {}
     except (ValueError, AttributeError):
         return b""
     keep = bytearray(0x0A if byte == 0x0A else 0x20 for byte in data)

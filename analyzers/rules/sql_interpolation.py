@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,37 +112,65 @@ def _upper(tok: Token) -> str:
     return tok.text.upper()
 
 
-def _paren_kind(toks: list[Token], open_index: int) -> str:
-    """What a `(` opens: "values", "in", "call", "names" or "group"."""
-    prev = toks[open_index - 1] if open_index > 0 else None
-    if prev is None:
-        return "group"
-    word = _upper(prev)
-    if word == "VALUES":
-        return "values"
-    if word == "IN":
-        return "in"
-    if prev.token_type == TokenType.COMMA and open_index > 1:
-        # `VALUES (…), (…)`: the previous group decides
-        depth = 0
-        for back in range(open_index - 2, -1, -1):
-            tok = toks[back]
-            if tok.token_type == TokenType.R_PAREN:
-                depth += 1
-            elif tok.token_type == TokenType.L_PAREN:
-                depth -= 1
-                if depth == 0:
-                    return _paren_kind(toks, back)
-        return "group"
-    if prev.token_type in {TokenType.VAR, TokenType.IDENTIFIER} or prev.text[:1].isalpha():
-        before = _upper(toks[open_index - 2]) if open_index > 1 else ""
-        if before in _NAME_OPENERS or before == "." or word in _NAME_OPENERS:
-            return "names"
-        return "call"
-    return "group"
+class _Parens:
+    """The parentheses of one token list, found in one pass (a statement with thousands of
+    substitutions used to rescan its prefix for each: quadratic)."""
+
+    def __init__(self, toks: list[Token]) -> None:
+        self.toks = toks
+        self.enclosing: list[int] = []  # per token: the innermost `(` still open before it, or -1
+        self.opener: dict[int, int] = {}  # `)` index -> its `(` index
+        self._kinds: dict[int, str] = {}
+        stack: list[int] = []
+        for index, tok in enumerate(toks):
+            self.enclosing.append(stack[-1] if stack else -1)
+            if tok.token_type == TokenType.L_PAREN:
+                stack.append(index)
+            elif tok.token_type == TokenType.R_PAREN and stack:
+                self.opener[index] = stack.pop()
+
+    def kind(self, open_index: int) -> str:
+        """What a `(` opens: "values", "in", "call", "names" or "group"."""
+        chain: list[int] = []
+        kind: str | None = None
+        current = open_index
+        while kind is None:
+            if current in self._kinds:
+                kind = self._kinds[current]
+                break
+            kind, previous_group = self._own_kind(current)
+            if kind is None:  # `(…), (…)`: the previous group decides
+                chain.append(current)
+                current = previous_group
+        for index in chain:
+            self._kinds[index] = kind
+        self._kinds[open_index] = kind
+        return kind
+
+    def _own_kind(self, open_index: int) -> tuple[str | None, int]:
+        toks = self.toks
+        prev = toks[open_index - 1] if open_index > 0 else None
+        if prev is None:
+            return "group", -1
+        word = _upper(prev)
+        if word == "VALUES":
+            return "values", -1
+        if word == "IN":
+            return "in", -1
+        if prev.token_type == TokenType.COMMA and open_index > 1:
+            before = open_index - 2
+            if toks[before].token_type == TokenType.R_PAREN and before in self.opener:
+                return None, self.opener[before]
+            return "group", -1
+        if prev.token_type in {TokenType.VAR, TokenType.IDENTIFIER} or prev.text[:1].isalpha():
+            before_word = _upper(toks[open_index - 2]) if open_index > 1 else ""
+            if before_word in _NAME_OPENERS or before_word == "." or word in _NAME_OPENERS:
+                return "names", -1
+            return "call", -1
+        return "group", -1
 
 
-def _is_value_position(toks: list[Token], index: int) -> bool:
+def _is_value_position(toks: list[Token], index: int, parens: _Parens) -> bool:
     if index == 0:
         return False
     prev = toks[index - 1]
@@ -160,16 +189,8 @@ def _is_value_position(toks: list[Token], index: int) -> bool:
                 return False
         return False
     if prev.token_type in {TokenType.L_PAREN, TokenType.COMMA}:
-        depth = 0
-        for back in range(index - 1, -1, -1):
-            tok = toks[back]
-            if tok.token_type == TokenType.R_PAREN:
-                depth += 1
-            elif tok.token_type == TokenType.L_PAREN:
-                if depth == 0:
-                    return _paren_kind(toks, back) in {"values", "in", "call"}
-                depth -= 1
-        return False
+        opener = parens.enclosing[index]
+        return opener >= 0 and parens.kind(opener) in {"values", "in", "call"}
     return False
 
 
@@ -190,19 +211,23 @@ def classify(stmt: SqlStatement) -> tuple[list[Use], list[Substitution]] | None:
         return None
     text = stmt.text
     by_offset = {s.sql_offset: s for s in stmt.substitutions}
+    offsets = sorted(by_offset)
+    parens = _Parens(toks)
     values: list[Use] = []
     names: list[Substitution] = []
     seen: set[int] = set()
     for index, tok in enumerate(toks):
         if tok.token_type == TokenType.STRING:
-            inside = [s for o, s in by_offset.items() if tok.start < o < tok.end]
+            first = bisect.bisect_right(offsets, tok.start)
+            last = bisect.bisect_left(offsets, tok.end)
+            inside = [by_offset[o] for o in offsets[first:last]]
             if not inside:
                 continue
             seen.update(s.sql_offset for s in inside)
             wanted = [s for s in inside if not _skipped(s.expression)]
             if not wanted:
                 continue
-            if _is_value_position(toks, index) and text[tok.start] == "'":
+            if _is_value_position(toks, index, parens) and text[tok.start] == "'":
                 values.append(Use(inside, tok.start, tok.end + 1, True))
             else:
                 names.extend(wanted)
@@ -216,7 +241,7 @@ def classify(stmt: SqlStatement) -> tuple[list[Use], list[Substitution]] | None:
         before = text[tok.start - 1] if tok.start > 0 else " "
         after = text[tok.end + 1] if tok.end + 1 < len(text) else " "
         glued = before.isalnum() or before in '_."`[' or after.isalnum() or after in '_."`]'
-        if not glued and _is_value_position(toks, index):
+        if not glued and _is_value_position(toks, index, parens):
             values.append(Use([sub], tok.start, tok.end + 1, False))
         else:
             names.append(sub)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 
@@ -97,21 +98,33 @@ def _callback_method(data: bytes, args: list[Node]) -> str | None:
     return (match.group(1) or match.group(2)) if match else None
 
 
-def _arming_method(cls: DurableObjectClass, call: Node) -> str | None:
+def _method_starts(cls: DurableObjectClass) -> list[tuple[int, int, str, Node]]:
+    """The class's methods by start byte (looked up by bisection: a class with thousands of
+    methods and timers made the linear scan O(n²))."""
+    return sorted((m.start_byte, m.end_byte, name, m) for name, m in cls.methods.items())
+
+
+def _arming_method(methods: list[tuple[int, int, str, Node]], call: Node) -> str | None:
     """The class method (taking no parameters) whose body starts the timer, if any."""
-    for name, method in cls.methods.items():
-        if method.start_byte <= call.start_byte < method.end_byte:
-            params = method.child_by_field_name("parameters")
-            if params is None or params.named_child_count:
-                return None
-            return name
-    return None
+    index = bisect.bisect_right(methods, call.start_byte, key=lambda m: m[0]) - 1
+    # methods do not overlap; the first one containing the call is the last one starting at or
+    # before it (a nested method, e.g. an object literal's, is not a class method)
+    if index < 0:
+        return None
+    start, end, name, method = methods[index]
+    if not start <= call.start_byte < end:
+        return None
+    params = method.child_by_field_name("parameters")
+    if params is None or params.named_child_count:
+        return None
+    return name
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
         scopes = [cls.node, *functions_called_from(cls)]
+        methods = _method_starts(cls)
         for scope in scopes:
             for call in walk_type(scope, "call_expression"):
                 func = call.child_by_field_name("function")
@@ -144,7 +157,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         # for the generated harden test: the method the timer's callback calls
                         # and the no-argument method that starts the timer (None if unknown)
                         "callback": _callback_method(data, args),
-                        "arming_method": _arming_method(cls, call),
+                        "arming_method": _arming_method(methods, call),
                     },
                 )
 

@@ -30,13 +30,14 @@
 # Sources: https://developers.cloudflare.com/workers/versions-and-deployments/gradual-deployments/
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/@@UP@@"
+cd "$(dirname "${BASH_SOURCE[0]}")"/@@UP_WORD@@
 
-CONFIG="@@CONFIG@@"
+CONFIG=@@CONFIG_WORD@@
+DEFAULT_TAG=@@TAG_WORD@@
 STAGES="${STAGES:-10 50 100}"
 PAUSE_SECONDS="${PAUSE_SECONDS:-300}"
 HEALTH_CHECK="${HEALTH_CHECK:-}"
-BASE_REF="${BASE_REF:-@@TAG@@}"
+BASE_REF="${BASE_REF:-$DEFAULT_TAG}"
 WRANGLER="${WRANGLER:-wrangler}"
 
 env_args=()

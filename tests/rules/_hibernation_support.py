@@ -9,6 +9,7 @@ from pathlib import Path
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.source import parse_source
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import expect_file
 from tests.rules._support import EXAMPLES, FIXTURES, ROOT, apply_fix, line_of, run
 
 MARKER = "// flagged"
@@ -138,8 +139,8 @@ def check_fix_fixture(
         (dest / "wrangler.jsonc").write_text(config)
     errors_before = error_nodes(target)
     assert fix_all(rule_id, dest, unsafe=unsafe) >= 1
-    expected = (FIXTURES / rule_id / f"{name}.after.ts").read_text()
-    assert target.read_text() == expected
+    expected = target.read_text()
+    expect_file(expected, FIXTURES / rule_id / f"{name}.after.ts")
     assert error_nodes(target) <= errors_before
     assert fix_all(rule_id, dest, unsafe=unsafe) == 0
     assert target.read_text() == expected

@@ -6,7 +6,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.rules._support import EXAMPLES, FIXTURES, copy_case, flagged, line_of, run, span_text
+from tests.rules._support import (
+    EXAMPLES,
+    FIXTURES,
+    check_examples,
+    copy_case,
+    flagged,
+    line_of,
+    run,
+    span_text,
+)
 
 _MARKER = re.compile(r"(//|--) flagged\b")
 
@@ -36,27 +45,6 @@ def marked(root: Path) -> set[tuple[str, int]]:
             if _MARKER.search(line):
                 found.add((path.relative_to(root).as_posix(), number))
     return found
-
-
-def check_examples(rule_id: str) -> None:
-    """The rule reports exactly its planted lines of tests/examples_expected.py and nothing on
-    the MUST_NOT_FLAG lines."""
-    from tests.examples_expected import EXPECTED, MUST_NOT_FLAG
-
-    findings, _ = run(rule_id, EXAMPLES)
-    root = EXAMPLES.resolve()
-    got = flagged(findings, root)
-
-    def where(path: str, snippet: str) -> tuple[str, int]:
-        lines = (root / path).read_text().splitlines()
-        rows = [i for i, line in enumerate(lines, 1) if snippet in line]
-        assert len(rows) == 1, (path, snippet, rows)
-        return path, rows[0]
-
-    expected = {where(p, s) for p, s, r in EXPECTED if r == rule_id}
-    assert got == expected
-    quiet = {where(p, s) for p, s in MUST_NOT_FLAG}
-    assert not (got & quiet)
 
 
 def error_nodes(data: bytes, path: Path) -> int:

@@ -58,3 +58,24 @@ def apply_fix(fix: Fix) -> None:
     for new in fix.creates:
         new.path.parent.mkdir(parents=True, exist_ok=True)
         new.path.write_text(new.content)
+
+
+def check_examples(rule_id: str) -> None:
+    """The rule reports exactly its planted lines of tests/examples_expected.py and nothing on
+    the MUST_NOT_FLAG lines."""
+    from tests.examples_expected import EXPECTED, MUST_NOT_FLAG
+
+    findings, _ = run(rule_id, EXAMPLES)
+    root = EXAMPLES.resolve()
+    got = flagged(findings, root)
+
+    def where(path: str, snippet: str) -> tuple[str, int]:
+        lines = (root / path).read_text().splitlines()
+        rows = [i for i, line in enumerate(lines, 1) if snippet in line]
+        assert len(rows) == 1, (path, snippet, rows)
+        return path, rows[0]
+
+    expected = {where(p, s) for p, s, r in EXPECTED if r == rule_id}
+    assert got == expected
+    quiet = {where(p, s) for p, s in MUST_NOT_FLAG}
+    assert not (got & quiet)

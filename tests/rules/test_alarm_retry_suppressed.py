@@ -8,7 +8,6 @@ import pytest
 
 from durable_harden.codeactions import Safety, fixes_for
 from tests.rules._hibernation_support import (
-    EXAMPLES,
     check_fix_fixture,
     check_marked,
     copy_fixture,
@@ -16,8 +15,20 @@ from tests.rules._hibernation_support import (
     tsc_errors,
     write_project,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "alarm-retry-suppressed"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
 
 
 def test_each_kind_is_flagged_on_its_setalarm(tmp_path: Path) -> None:
@@ -104,8 +115,3 @@ export class Poll extends DurableObject<unknown> {
     (finding,) = findings
     assert finding.data["kind"] == "early-rearm"
     assert fixes_for(finding, model) == []
-
-
-def test_examples_are_quiet() -> None:
-    findings, _ = run(RULE, EXAMPLES)
-    assert findings == []

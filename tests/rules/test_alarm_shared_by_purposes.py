@@ -10,16 +10,26 @@ import pytest
 
 from durable_harden.codeactions import Safety, fixes_for
 from tests.rules._hibernation_support import (
-    EXAMPLES,
     FIXTURES,
     check_fix_fixture,
     copy_fixture,
-    fix_all,
     run,
     tsc_errors,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "alarm-shared-by-purposes"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
 
 
 def test_two_methods_arming_different_times_are_flagged(tmp_path: Path) -> None:
@@ -55,33 +65,6 @@ def test_fix_gives_each_purpose_a_row_and_type_checks(tmp_path: Path) -> None:
     assert result == "", result
 
 
-def test_a_timer_added_later_joins_the_same_dispatcher(tmp_path: Path) -> None:
-    (tmp_path / "src").mkdir()
-    target = tmp_path / "src" / "todo.ts"
-    source = (FIXTURES / RULE / "fix.after.ts").read_text()
-    source = source.replace(
-        "  async open(): Promise<Reminder[]> {\n",
-        "  private ticker: ReturnType<typeof setInterval> | undefined;\n\n"
-        '  private tick(): void {\n    console.log("tick");\n  }\n\n'
-        # stoppable: an interval never cleared (with no sockets to serve) gets no alarm fix
-        "  stopTicking(): void {\n    clearInterval(this.ticker);\n  }\n\n"
-        "  async open(): Promise<Reminder[]> {\n"
-        "    if (this.ticker === undefined) {\n"
-        "      this.ticker = setInterval(() => this.tick(), 60_000);\n    }\n",
-    )
-    target.write_text(source)
-    assert fix_all("timer-blocks-hibernation", tmp_path) == 1
-    text = target.read_text()
-    assert text.count("async alarm(") == 1
-    assert 'case "tick":' in text and 'case "remind":' in text
-    assert 'void this.ctx.storage.put("durable-harden:tick-stopped", true);' in text
-    assert run(RULE, tmp_path)[0] == []
-    result = tsc_errors(tmp_path)
-    if result is None:
-        pytest.skip("tests/runtime/node_modules is not installed")
-    assert result == "", result
-
-
 def test_no_fix_without_sqlite_storage(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "kv.ts").write_text(
@@ -100,8 +83,3 @@ export class Kv extends DurableObject<unknown> {
     findings, model = run(RULE, tmp_path)
     assert len(findings) == 1
     assert fixes_for(findings[0], model) == []
-
-
-def test_examples_are_quiet() -> None:
-    findings, _ = run(RULE, EXAMPLES)
-    assert findings == []

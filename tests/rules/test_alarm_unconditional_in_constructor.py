@@ -3,15 +3,12 @@ guard; safe fix guards it (async: if/await, sync constructor: getAlarm().then)."
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from durable_harden.codeactions import Safety, fixes_for
 from tests.rules._hibernation_support import (
-    EXAMPLES,
-    FIXTURES,
     check_fix_fixture,
     check_marked,
     copy_fixture,
@@ -20,8 +17,20 @@ from tests.rules._hibernation_support import (
     tsc_errors,
     write_project,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "alarm-unconditional-in-constructor"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
 
 
 def test_unguarded_setalarm_on_the_constructor_path_is_flagged(tmp_path: Path) -> None:
@@ -103,19 +112,3 @@ def test_a_computed_time_only_moves_the_alarm_earlier(tmp_path: Path) -> None:
     result = tsc_errors(root)
     if result is not None:
         assert result == "", result
-
-
-def test_timer_fix_output_in_a_constructor_is_not_flagged(tmp_path: Path) -> None:
-    # the timer fix guards what it writes into constructors; the two rules must agree
-    (tmp_path / "src").mkdir()
-    shutil.copy(
-        FIXTURES / "timer-blocks-hibernation" / "fix-game-loop.before.ts", tmp_path / "src" / "g.ts"
-    )
-    assert fix_all("timer-blocks-hibernation", tmp_path) == 1
-    findings, _ = run(RULE, tmp_path)
-    assert findings == []
-
-
-def test_examples_are_quiet() -> None:
-    findings, _ = run(RULE, EXAMPLES)
-    assert findings == []

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     EXAMPLES,
     FIXTURES,
@@ -18,6 +21,12 @@ from tests.rules._sql_support import (
 )
 
 RULE = "await-between-kv-writes"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
 
 
 def test_runs_of_awaited_writes_are_flagged_once_each(tmp_path: Path) -> None:
@@ -43,8 +52,7 @@ def test_fix_merges_consecutive_puts_and_drops_awaits_otherwise(tmp_path: Path) 
     assert "Error propagation" in drop.review
     assert fix_all(RULE, root) == 0
     assert fix_all(RULE, root, unsafe=True) == 3
-    after = FIXTURES / RULE / "after" / "src" / "upload.ts"
-    assert (root / "src" / "upload.ts").read_text() == after.read_text()
+    expect_file((root / "src" / "upload.ts").read_text(), FIXTURES / RULE / "after/src/upload.ts")
     assert run(RULE, root)[0] == []
     assert_settled(RULE, root, unsafe=True)
 

@@ -5,43 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 
 import json5
+import pytest
 
 from durable_harden.codeactions import fixes_for
-from tests.rules._config_support import apply_fix, run, text_of
+from tests.rules._config_support import apply_fix, fixture, run, text_of
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "binding-class-not-found"
 
 
-def _project(root: Path, main: str) -> Path:
-    (root / "src").mkdir(parents=True)
-    (root / "wrangler.jsonc").write_text(
-        """{
-  "main": "src/index.ts",
-  "durable_objects": {
-    "bindings": [
-      { "name": "ROOMS", "class_name": "ChatRom" }, // typo
-      { "name": "LOBBY", "class_name": "Lobby" },
-      { "name": "EXTERNAL", "class_name": "Billing", "script_name": "billing" },
-      { "name": "PKG", "class_name": "Presence" }
-    ]
-  }
-}
-"""
-    )
-    (root / "src" / "index.ts").write_text(main)
-    (root / "src" / "rooms.ts").write_text(
-        'import { DurableObject } from "cloudflare:workers";\n'
-        "export class ChatRoom extends DurableObject {}\n"
-        "export class Lobby extends DurableObject {}\n"
-    )
-    return root
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
 
 
-MAIN = 'export * from "./rooms";\nexport { Presence } from "@acme/presence";\n'
+def test_examples() -> None:
+    check_examples(RULE)
+
+
+def _project(tmp_path: Path) -> Path:
+    """tests/fixtures/binding-class-not-found/typo: ROOMS binds `ChatRom`, the file declares
+    `ChatRoom`; LOBBY is fine; EXTERNAL lives in another Worker; PKG is re-exported from a
+    package."""
+    return fixture(RULE, "typo", tmp_path)
 
 
 def test_missing_class_reported_package_and_script_name_bindings_not(tmp_path: Path) -> None:
-    root = _project(tmp_path / "p", MAIN)
+    root = _project(tmp_path)
     findings, _ = run(RULE, root)
     assert [(text_of(f), f.data["suggestion"]) for f in findings] == [('"ChatRom"', "ChatRoom")]
     # class-not-exported leaves it to this rule
@@ -49,7 +41,7 @@ def test_missing_class_reported_package_and_script_name_bindings_not(tmp_path: P
 
 
 def test_unsafe_fix_binds_the_close_class(tmp_path: Path) -> None:
-    root = _project(tmp_path / "p", MAIN)
+    root = _project(tmp_path)
     findings, model = run(RULE, root)
     (fix,) = fixes_for(findings[0], model)
     assert not fix.is_safe and "renamed_classes" in fix.review
@@ -62,7 +54,7 @@ def test_unsafe_fix_binds_the_close_class(tmp_path: Path) -> None:
 
 
 def test_no_suggestion_when_nothing_is_close(tmp_path: Path) -> None:
-    root = _project(tmp_path / "p", MAIN)
+    root = _project(tmp_path)
     config = root / "wrangler.jsonc"
     config.write_text(config.read_text().replace("ChatRom", "Inventory"))
     findings, model = run(RULE, root)

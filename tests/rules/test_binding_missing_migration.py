@@ -11,8 +11,20 @@ from durable_harden.analyzers.rules._bindings import declared_classes
 from durable_harden.analyzers.wrangler import load_config
 from durable_harden.codeactions import Fix, fixes_for
 from tests.rules._config_support import apply_fix, fix_all, fixture, line_of, run, text_of
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
+from tests.rules._support import FIXTURES, check_examples
 
 RULE = "binding-missing-migration"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
 
 
 def test_toml_migrations_with_rename_and_env_bindings_are_fine(tmp_path: Path) -> None:
@@ -318,10 +330,8 @@ def test_recreating_a_deleted_class_is_unsafe(tmp_path: Path) -> None:
 def test_fixture_fix_all_matches_after_file(tmp_path: Path) -> None:
     root = fixture(RULE, "missing-jsonc", tmp_path)
     assert fix_all(RULE, root, unsafe=True) == 3
-    expected = (
-        Path(__file__).parent.parent / "fixtures" / RULE / "missing-jsonc.after.jsonc"
-    ).read_text()
-    assert (root / "wrangler.jsonc").read_text() == expected
+    expected = FIXTURES / RULE / "missing-jsonc.after.jsonc"
+    expect_file((root / "wrangler.jsonc").read_text(), expected)
 
 
 def test_toml_crlf_appends_after_the_last_migrations_table(tmp_path: Path) -> None:

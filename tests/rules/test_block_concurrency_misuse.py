@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.rules._config_support import fixture, line_of, run
+import pytest
+
+from tests.rules._config_support import fixture, flagged, line_of, marked, run
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "block-concurrency-misuse"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
 
 
 def test_per_request_and_io_uses_are_reported_schema_setup_is_not(tmp_path: Path) -> None:
@@ -18,6 +32,6 @@ def test_per_request_and_io_uses_are_reported_schema_setup_is_not(tmp_path: Path
     ]
 
 
-def test_examples_constructors_are_not_reported() -> None:
-    examples = Path(__file__).resolve().parents[2] / "examples"
-    assert run(RULE, examples)[0] == []
+def test_flagged_lines_match_markers(tmp_path: Path) -> None:
+    root = fixture(RULE, "app", tmp_path)
+    assert flagged(run(RULE, root)[0], root) == marked(root)

@@ -7,11 +7,25 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from durable_harden.analyzers.findings import Severity
 from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import apply_fix, fixture, line_of, run, text_of
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "kv-backed-class"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
 
 
 def _commit(root: Path) -> None:

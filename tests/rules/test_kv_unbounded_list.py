@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -18,6 +21,12 @@ from tests.rules._sql_support import (
 )
 
 RULE = "kv-unbounded-list"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
 
 
 def test_unbounded_list_large_batches_and_gets_in_loops_are_flagged(tmp_path: Path) -> None:
@@ -41,7 +50,7 @@ def test_fix_batches_only_the_simple_loop(tmp_path: Path) -> None:
     assert fix.is_safe
     assert fix_all(RULE, root) == 1
     cart = (root / "src" / "cart.ts").read_text()
-    assert cart == (FIXTURES / RULE / "after" / "src" / "cart.ts").read_text()
+    expect_file(cart, FIXTURES / RULE / "after" / "src" / "cart.ts")
     assert_settled(RULE, root, unsafe=True)
 
 

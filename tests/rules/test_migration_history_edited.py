@@ -12,8 +12,21 @@ import pytest
 
 from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import apply_fix, fix_all, run
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "migration-history-edited"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
 
 JSONC = """// history of classes
 {

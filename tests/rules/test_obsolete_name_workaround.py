@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import (
     fix_all,
@@ -17,8 +19,20 @@ from tests.rules._config_support import (
     snapshot,
     text_of,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "obsolete-name-workaround"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
 
 
 def test_setter_identifier_parameters_and_wrapper_are_reported(tmp_path: Path) -> None:

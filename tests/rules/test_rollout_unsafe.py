@@ -16,10 +16,24 @@ from durable_harden.analyzers.wrangler import load_config
 from durable_harden.codeactions import fixes_for
 from durable_harden.codeactions.rollout_unsafe import deploy_script
 from tests.rules._config_support import apply_fix, fix_all, fixture, line_of, run, text_of
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 RULE = "rollout-unsafe"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
+
+
 OLD = "0b6b6d67-1f6e-4a2c-9d3e-2b8e9e3c4a10"
 NEW = "5f0c6a52-8f0d-4a39-9c1b-0d2c8f5a7e21"
 
@@ -471,7 +485,7 @@ def test_rollout_path_script_passes_shellcheck(tmp_path: Path) -> None:
     script = root / "scripts" / "deploy-gradual.sh"
     done = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
-    assert 'CONFIG="wrangler.toml"' in script.read_text()
+    assert "CONFIG=wrangler.toml" in script.read_text()
 
 
 def test_rollout_path_fix_without_package_json_runs_the_script_with_bash(tmp_path: Path) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -19,6 +22,12 @@ from tests.rules._sql_support import (
 )
 
 RULE = "schema-change-without-migration"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
 
 
 def test_unknown_columns_typo_table_and_not_null_alter_are_flagged(tmp_path: Path) -> None:
@@ -95,7 +104,7 @@ def test_fix_adds_missing_columns_in_a_migration_step_and_defaults_not_null(
     fix_all(RULE, root, unsafe=True)
     after = FIXTURES / RULE / "fix-after" / "src"
     for name in ("board.ts", "notebook.ts"):
-        assert (root / "src" / name).read_text() == (after / name).read_text(), name
+        expect_file((root / "src" / name).read_text(), after / name)
     board = (root / "src" / "board.ts").read_text()
     # the CREATE TABLE IF NOT EXISTS is left as it was: deployed tables change by ALTER only
     assert board.count("created_at INTEGER NOT NULL\n        )") == 1

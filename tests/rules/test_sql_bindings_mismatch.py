@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -17,6 +20,12 @@ from tests.rules._sql_support import (
 )
 
 RULE = "sql-bindings-mismatch"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
 
 
 def test_early_parameters_and_count_mismatch_are_flagged(tmp_path: Path) -> None:
@@ -42,7 +51,7 @@ def test_split_keeps_order_arguments_layout_and_the_result(tmp_path: Path) -> No
     root = copy_case(RULE, "before", tmp_path)
     fix_all(RULE, root)
     after = (root / "src" / "lobby.ts").read_text()
-    assert after == (FIXTURES / RULE / "after" / "src" / "lobby.ts").read_text()
+    expect_file(after, FIXTURES / RULE / "after" / "src" / "lobby.ts")
     # left: the count mismatch (no automatic fix) and the split refused for a method call
     left = sorted(f.data["kind"] for f in run(RULE, root)[0])
     assert left == ["count", "not-last"]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -18,6 +21,12 @@ from tests.rules._sql_support import (
 )
 
 RULE = "sql-interpolation"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
 
 
 def test_values_and_names_are_told_apart(tmp_path: Path) -> None:
@@ -47,7 +56,7 @@ def test_fix_binds_values_in_parameter_order(tmp_path: Path) -> None:
     root = copy_case(RULE, "before", tmp_path)
     fix_all(RULE, root)
     after = (root / "src" / "desk.ts").read_text()
-    assert after == (FIXTURES / RULE / "after" / "src" / "desk.ts").read_text()
+    expect_file(after, FIXTURES / RULE / "after" / "src" / "desk.ts")
     left = run(RULE, root)[0]
     assert [span_text(f) for f in left] == ["${column}"]
     assert_settled(RULE, root)

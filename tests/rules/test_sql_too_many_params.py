@@ -6,7 +6,10 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -19,6 +22,12 @@ from tests.rules._sql_support import (
 )
 
 RULE = "sql-too-many-params"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
 
 
 def test_generated_lists_are_flagged_fixed_lists_are_not(tmp_path: Path) -> None:
@@ -34,7 +43,7 @@ def test_fix_binds_the_array_once(tmp_path: Path) -> None:
     assert fix_all(RULE, root) == 0
     fix_all(RULE, root, unsafe=True)
     after = (root / "src" / "catalog.ts").read_text()
-    assert after == (FIXTURES / RULE / "after" / "src" / "catalog.ts").read_text()
+    expect_file(after, FIXTURES / RULE / "after" / "src" / "catalog.ts")
     left = run(RULE, root)[0]
     assert len(left) == 1 and "...extra" in left[0].span.path.read_text()
     assert fixes_for(left[0], run(RULE, root)[1]) == []

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -18,6 +21,12 @@ from tests.rules._sql_support import (
 )
 
 RULE = "sql-transaction-statement"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
 
 
 def test_every_transaction_control_statement_is_flagged(tmp_path: Path) -> None:
@@ -41,7 +50,7 @@ def test_fix_wraps_the_clear_shapes_and_leaves_the_others(tmp_path: Path) -> Non
     root = copy_case(RULE, "before", tmp_path)
     fix_all(RULE, root)
     after = (root / "src" / "ledger.ts").read_text()
-    assert after == (FIXTURES / RULE / "after" / "src" / "ledger.ts").read_text()
+    expect_file(after, FIXTURES / RULE / "after" / "src" / "ledger.ts")
     left = {span_text(f) for f in run(RULE, root)[0]}
     # close(): `removed` is read after END; audit(): an await inside
     assert left == {"BEGIN", "END", "SAVEPOINT", "RELEASE"}

@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
     assert_settled,
@@ -18,6 +21,12 @@ from tests.rules._sql_support import (
 )
 
 RULE = "sql-unbounded-read"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
 
 
 def test_loaded_results_and_one_without_key_are_flagged(tmp_path: Path) -> None:
@@ -44,7 +53,7 @@ def test_fix_adds_a_limit_bound_to_a_named_constant(tmp_path: Path) -> None:
     assert all(fixes_for(f, model) == [] for f in unordered)
     assert fix_all(RULE, root, unsafe=True) == 2
     after = FIXTURES / RULE / "after" / "src" / "guestbook.ts"
-    assert (root / "src" / "guestbook.ts").read_text() == after.read_text()
+    expect_file((root / "src" / "guestbook.ts").read_text(), after)
     assert sorted(f.data["consumer"] for f in run(RULE, root)[0]) == [
         "iterate",
         "spread",

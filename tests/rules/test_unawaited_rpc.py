@@ -4,17 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
 from tests.rules._config_support import (
     fix_all,
     fixture,
+    flagged,
     line_of,
+    marked,
     no_new_syntax_errors,
     run,
     snapshot,
 )
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
+from tests.rules._support import check_examples
 
 RULE = "unawaited-rpc"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
+
+
+def test_examples() -> None:
+    check_examples(RULE)
 
 
 def test_dropped_stub_calls_are_reported(tmp_path: Path) -> None:
@@ -42,3 +58,8 @@ def test_fix_awaits_inside_async_functions_only(tmp_path: Path) -> None:
     text = (root / "src" / "index.ts").read_text()
     assert '    await stub.remove("ghost"); // flagged\n' in text
     assert "  env.ROOMS.getByName(room).count(); // flagged\n" in text
+
+
+def test_flagged_lines_match_markers(tmp_path: Path) -> None:
+    root = fixture(RULE, "worker", tmp_path)
+    assert flagged(run(RULE, root)[0], root) == marked(root)

@@ -6,7 +6,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from durable_harden.codeactions import fixes_for
+from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._sql_support import (
     EXAMPLES,
     assert_settled,
@@ -22,6 +25,12 @@ from tests.rules._sql_support import (
 )
 
 RULE = "unbounded-table-growth"
+
+
+@pytest.mark.parametrize("case", fixture_cases(RULE))
+def test_snapshot(case: str, tmp_path: Path, snapshots: Snapshots) -> None:
+    """The rule and its fixes on each fixture case, compared with its snapshot."""
+    check_case(RULE, case, tmp_path, snapshots)
 
 
 def test_unpruned_tables_are_flagged_once_on_the_first_insert(tmp_path: Path) -> None:
