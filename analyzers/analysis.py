@@ -21,6 +21,7 @@ from durable_harden.analyzers.workspace import discover, missing_message, resolv
 from durable_harden.analyzers.wrangler import find_configs_in
 
 UNUSED_SUPPRESSION = "unused-suppression"
+SYNTAX_ERROR = "syntax-error"  # its findings are the errors themselves: never filtered out
 
 
 @dataclass
@@ -205,7 +206,9 @@ def run_rules(
         lines = source.lines if source is not None else LineIndex(data)
         findings = _dedupe(by_file.get(path, []))
         if source is not None:
-            findings = [f for f in findings if not _in_syntax_error(source, f)]
+            findings = [
+                f for f in findings if f.rule_id == SYNTAX_ERROR or not _in_syntax_error(source, f)
+            ]
         for finding in findings:
             override = settings.severity.get(finding.rule_id)
             if override is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from durable_harden.analyzers.docs_links import rule_doc_url
 from durable_harden.analyzers.span import Related, Span
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class Rule:
 
     @property
     def url(self) -> str:
-        return f"https://github.com/durable-harden/durable-harden/blob/main/docs/rules/{self.id}.md"
+        return rule_doc_url(self.id)  # the installed page (analyzers/docs_links.py)
 
     def markdown(self) -> str:
         return self.docs.markdown(self.id, self.title, self.severity)

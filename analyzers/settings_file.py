@@ -4,13 +4,20 @@ The file nearest to a source file wins (monorepos keep one per package). Keys:
 
 ```jsonc
 {
-  "select": ["ALL"],                       // rule ids to run (default: every rule)
-  "ignore": ["timer-blocks-hibernation"],  // rule ids never to run
+  "$schema": "https://raw.githubusercontent.com/durable-harden/durable-harden/main/analyzers/durable-harden.schema.json",
+  "select": ["ALL"],                       // rules to run (default: every rule)
+  "extendSelect": ["sql"],                 // rules to run in addition to `select`
+  "ignore": ["timer-blocks-hibernation"],  // rules never to run
   "severity": { "sql-missing-index": "error", "unused-suppression": "off" },
-  "unsafeFixes": false,                    // fix-all also applies unsafe fixes
-  "exclude": ["generated/**"]              // gitignore-style, relative to this file's folder
+  "unsafeFixes": false,                    // fix-all (and `check --fix`) also applies unsafe fixes
+  "exclude": ["generated/**"],             // gitignore-style, relative to this file's folder
+  "perFileIgnores": { "test/**": ["sql"] } // rules not to run on the files a pattern matches
 }
 ```
+
+A rule is named by its id, its group (`sql`, `alarm` …: `durable-harden rules`), an id prefix
+(`websocket` = every `websocket-*` rule) or `ALL`, in any case. An unknown name is an error
+that names the file and suggests the closest names.
 
 Nothing here imports an LSP library; the server and the CLI both read settings through it.
 """
@@ -27,11 +34,13 @@ import pathspec
 from durable_harden.analyzers import safejson
 from durable_harden.analyzers.analysis import Settings
 from durable_harden.analyzers.findings import Severity
+from durable_harden.analyzers.rules import UnknownSelector, resolve_selectors
+from durable_harden.analyzers.workspace import resolve_given
 
 SETTINGS_FILE = "durable-harden.jsonc"
 PACKAGE_JSON = "package.json"
 PACKAGE_KEY = "durable-harden"
-KEYS = ("select", "ignore", "severity", "unsafeFixes", "exclude")
+KEYS = ("select", "extendSelect", "ignore", "severity", "unsafeFixes", "exclude", "perFileIgnores")
 
 
 class SettingsError(Exception):
@@ -54,10 +63,26 @@ class SettingsFile:
         if not patterns:
             return False
         try:
-            rel = path.resolve().relative_to(self.folder.resolve()).as_posix()
+            rel = resolve_given(path).relative_to(self.folder.resolve()).as_posix()
         except ValueError:
             return False
-        return pathspec.PathSpec.from_lines("gitwildmatch", patterns).match_file(rel)
+        return pathspec.GitIgnoreSpec.from_lines(patterns).match_file(rel)
+
+    def ignored_for(self, path: Path) -> list[str]:
+        """Rule ids `perFileIgnores` turns off for `path` (patterns relative to this file's
+        folder, gitignore-style)."""
+        table: dict[str, list[str]] = self.raw.get("perFileIgnores") or {}
+        if not table:
+            return []
+        try:
+            rel = resolve_given(path).relative_to(self.folder.resolve()).as_posix()
+        except ValueError:
+            return []
+        ids: list[str] = []
+        for pattern, rules in table.items():
+            if pathspec.GitIgnoreSpec.from_lines([pattern]).match_file(rel):
+                ids.extend(r for r in resolve_selectors(rules) if r not in ids)
+        return ids
 
 
 _PACKAGE_KEYS: dict[Path, tuple[int, bool]] = {}
@@ -84,7 +109,7 @@ def _has_package_key(path: Path) -> bool:
 
 def find_settings_file(path: Path) -> Path | None:
     """The settings file nearest to `path` (a file or folder), up to the repository root."""
-    path = path.resolve()
+    path = resolve_given(path)  # a symbolic link that loops is a missing file, not a crash
     folder = path if path.is_dir() else path.parent
     for candidate in (folder, *folder.parents):
         own = candidate / SETTINGS_FILE
@@ -106,6 +131,16 @@ def _strings(value: Any, key: str) -> list[str]:
     return list(value)
 
 
+def _rules(selectors: list[str], key: str) -> list[str]:
+    """Selectors (ids, groups, prefixes, ALL; any case), checked; SettingsError if one names
+    nothing. They are kept as written (and expanded to rule ids by `apply`)."""
+    try:
+        resolve_selectors(selectors)
+    except UnknownSelector as exc:
+        raise SettingsError(f"`{key}`: {exc}") from None
+    return list(selectors)
+
+
 def normalize(raw: Any, where: str = "settings") -> tuple[dict[str, Any], list[str]]:
     """Check a settings object; returns the keys it sets (validated) and warnings.
 
@@ -119,21 +154,32 @@ def normalize(raw: Any, where: str = "settings") -> tuple[dict[str, Any], list[s
     out: dict[str, Any] = {}
     warnings: list[str] = []
     for key, value in raw.items():
-        if key in ("select", "ignore", "exclude"):
+        if key in ("select", "ignore", "extendSelect", "extend_select"):
+            name = "extendSelect" if key == "extend_select" else key
+            out[name] = _rules(_strings(value, name), name)
+        elif key == "exclude":
             out[key] = _strings(value, key)
+        elif key in ("perFileIgnores", "per_file_ignores"):
+            if not isinstance(value, dict):
+                raise SettingsError("`perFileIgnores` must map glob patterns to lists of rules")
+            out["perFileIgnores"] = {
+                str(pattern): _rules(_strings(rules, f"perFileIgnores.{pattern}"), "perFileIgnores")
+                for pattern, rules in value.items()
+            }
         elif key == "severity":
             if not isinstance(value, dict):
                 raise SettingsError("`severity` must map rule ids to error|warning|info|hint|off")
             levels: dict[str, str] = {}
-            for rule_id, level in value.items():
+            for selector, level in value.items():
                 if not isinstance(level, str):
-                    raise SettingsError(f"`severity.{rule_id}` must be a string")
+                    raise SettingsError(f"`severity.{selector}` must be a string")
                 if level.strip().lower() != "off":
                     try:
                         Severity.parse(level)
                     except ValueError as exc:
-                        raise SettingsError(f"`severity.{rule_id}`: {exc}") from None
-                levels[rule_id] = level.strip().lower()
+                        raise SettingsError(f"`severity.{selector}`: {exc}") from None
+                _rules([selector], "severity")
+                levels[selector] = level.strip().lower()
             out["severity"] = levels
         elif key in ("unsafeFixes", "unsafe_fixes"):
             if not isinstance(value, bool):
@@ -165,6 +211,14 @@ def parse_settings_file(path: Path, data: bytes | None = None) -> SettingsFile:
     return SettingsFile(path, raw, warnings)
 
 
+def select_list(selectors: list[str]) -> list[str]:
+    """`select` as Settings keeps it: ["ALL"] stays ALL (so rules added later are on too),
+    anything else becomes the rule ids it names."""
+    if any(s.strip().upper() == "ALL" for s in selectors):
+        return ["ALL"]
+    return resolve_selectors(selectors)
+
+
 def apply(raw: dict[str, Any], base: Settings | None = None) -> Settings:
     """`base` with the keys `raw` sets replaced (severity maps are merged, `off` ignores)."""
     base = base or Settings()
@@ -176,20 +230,24 @@ def apply(raw: dict[str, Any], base: Settings | None = None) -> Settings:
         unsafe_fixes=base.unsafe_fixes,
     )
     if "select" in raw:
-        settings.select = list(raw["select"])
+        settings.select = select_list(raw["select"])
+    if raw.get("extendSelect") and settings.select is not None:
+        extra = resolve_selectors(raw["extendSelect"])
+        settings.select += [r for r in extra if r not in settings.select]
     if "ignore" in raw:
-        settings.ignore = list(raw["ignore"])
+        settings.ignore = resolve_selectors(raw["ignore"])
     if "exclude" in raw:
         settings.exclude = list(raw["exclude"])
     if "unsafeFixes" in raw:
         settings.unsafe_fixes = bool(raw["unsafeFixes"])
-    for rule_id, level in raw.get("severity", {}).items():
-        if level == "off":
-            if rule_id not in settings.ignore:
-                settings.ignore.append(rule_id)
-            settings.severity.pop(rule_id, None)
-        else:
-            settings.severity[rule_id] = Severity.parse(level)
+    for selector, level in raw.get("severity", {}).items():
+        for rule_id in resolve_selectors([selector]):
+            if level == "off":
+                if rule_id not in settings.ignore:
+                    settings.ignore.append(rule_id)
+                settings.severity.pop(rule_id, None)
+            else:
+                settings.severity[rule_id] = Severity.parse(level)
     return settings
 
 
@@ -210,13 +268,19 @@ def load_settings_file(path: Path) -> SettingsFile:
     return loaded
 
 
-def settings_for(path: Path, base: Settings | None = None) -> tuple[Settings, SettingsFile | None]:
-    """The settings that apply to `path`: `base` overridden by the nearest settings file."""
-    found = find_settings_file(path)
+def settings_for(
+    path: Path, base: Settings | None = None, config: Path | None = None
+) -> tuple[Settings, SettingsFile | None]:
+    """The settings that apply to `path`: `base` overridden by the nearest settings file (or by
+    `config` when given, like `--config`), with that file's `perFileIgnores` for `path`."""
+    found = config if config is not None else find_settings_file(path)
     if found is None:
         return apply({}, base), None
     loaded = load_settings_file(found)
-    return apply(loaded.raw, base), loaded
+    settings = apply(loaded.raw, base)
+    if not path.is_dir():
+        settings.ignore += [r for r in loaded.ignored_for(path) if r not in settings.ignore]
+    return settings, loaded
 
 
 def forget(path: Path | None = None) -> None:

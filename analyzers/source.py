@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -39,16 +40,27 @@ def language_for(path: Path | str) -> str | None:
     return SOURCE_SUFFIXES.get(Path(name).suffix)
 
 
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
 class LineIndex:
     """Byte offset <-> (row, column) for one buffer, built once: O(log lines) per lookup."""
 
+    # Lines are the Language Server Protocol's (and editors'): `\n`, `\r\n` and a lone `\r`
+    # each end one; nothing else does (U+2028, FF, ... are ordinary characters).
+
     def __init__(self, data: bytes) -> None:
         starts = [0]
-        find = data.find
-        pos = find(b"\n")
-        while pos != -1:
-            starts.append(pos + 1)
-            pos = find(b"\n", pos + 1)
+        if b"\r" in data:
+            starts.extend(m.end() for m in _LINE_BREAK.finditer(data))
+            self.lone_cr = len(starts) - 1 != data.count(b"\n")
+        else:
+            find = data.find
+            pos = find(b"\n")
+            while pos != -1:
+                starts.append(pos + 1)
+                pos = find(b"\n", pos + 1)
+            self.lone_cr = False
         self.data = data
         self.line_starts = starts
 
@@ -56,7 +68,11 @@ class LineIndex:
         return bisect.bisect_right(self.line_starts, offset) - 1
 
     def point(self, offset: int) -> tuple[int, int]:
-        """(row, UTF-8 byte column), both 0-based."""
+        """tree-sitter's point: (row, UTF-8 byte column), both 0-based, rows counted by `\n`
+        only (tree-sitter's rule, which differs from the lines above where a lone `\r` is)."""
+        if self.lone_cr:
+            row = self.data.count(b"\n", 0, offset)
+            return row, offset - (self.data.rfind(b"\n", 0, offset) + 1)
         row = self.row_of(offset)
         return row, offset - self.line_starts[row]
 

@@ -1,5 +1,7 @@
-"""`// durable-harden-ignore <rule>[, <rule>]: reason` (next line) and
-`// durable-harden-ignore-file <rule>: reason` (whole file); `#` works in TOML."""
+"""`// durable-harden-ignore <rule>[, <rule>]: reason` on a line of its own (silences the next
+line), after code on the same line (`code(); // durable-harden-ignore <rule>: reason` silences
+that line, like ESLint's `eslint-disable-line`), and `// durable-harden-ignore-file <rule>: reason`
+(whole file); `#` works in TOML."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.source import LineIndex
 
 DIRECTIVE = re.compile(
-    rb"(?://|#|/\*)\s*durable-harden-ignore(?P<file>-file)?(?:[ \t]+(?P<rules>[a-z0-9\-, \t*]+?))?[ \t]*(?::(?P<reason>[^\n]*))?$",
+    rb"(?://|#|/\*)\s*durable-harden-ignore(?P<file>-file)?(?:[ \t]+(?P<rules>[a-z0-9\-, \t*]+?))?[ \t]*(?::(?P<reason>[^\r\n]*))?(?=[\r\n]|\Z)",
     re.M,
 )
 
@@ -23,7 +25,7 @@ class Suppression:
     end: int
     rules: list[str]  # "*" when none named
     whole_file: bool
-    target_row: int  # the row it silences (next line), -1 for the file
+    target_row: int  # the row it silences (its own or the next), -1 for the file
     used: set[str] = field(default_factory=set)
 
     def covers(self, rule_id: str, row: int) -> bool:
@@ -44,6 +46,7 @@ def parse_suppressions(
         rules = [r.strip() for r in raw_rules.split(",") if r.strip()] or ["*"]
         start = match.start()
         row = lines.row_of(start)
+        own_line = is_own_line(data, start, lines.line_starts[row])
         found.append(
             Suppression(
                 path=path,
@@ -51,10 +54,15 @@ def parse_suppressions(
                 end=match.end(),
                 rules=rules,
                 whole_file=bool(match.group("file")),
-                target_row=-1 if match.group("file") else row + 1,
+                target_row=-1 if match.group("file") else row + 1 if own_line else row,
             )
         )
     return found
+
+
+def is_own_line(data: bytes, start: int, line_start: int) -> bool:
+    """Whether only blanks come before the comment at `start` on its line."""
+    return not data[line_start:start].strip()
 
 
 def apply_suppressions(

@@ -1,7 +1,23 @@
-"""Finding the files of a workspace: sources and wrangler configs, honouring .gitignore."""
+"""Finding the files of a workspace: sources and wrangler configs, honouring git's ignore files.
+
+What is skipped, in git's order of precedence (a later source wins, `!pattern` re-includes):
+1. the global excludes file: `core.excludesFile` from the git config files (system
+   `/etc/gitconfig`, then `$XDG_CONFIG_HOME/git/config` and `~/.gitconfig` or
+   `$GIT_CONFIG_GLOBAL`, then the repository's own `config`), else `$XDG_CONFIG_HOME/git/ignore`
+   (`~/.config/git/ignore`);
+2. the repository's `.git/info/exclude`;
+3. every `.gitignore` from the repository's top folder down to the file (also above the folder
+   that was asked for);
+4. `--exclude` patterns and settings files' `exclude`.
+
+The config files are read, git is never run. Folders in DEFAULT_SKIPPED (dependencies, build
+outputs, tool caches) and every folder whose name starts with `.` are skipped as well unless
+given explicitly; `Discovery.skipped` lists the ones met, for `check --show-files`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,19 +27,12 @@ import pathspec
 from durable_harden.analyzers.source import language_for
 from durable_harden.analyzers.wrangler import CONFIG_NAMES
 
-SKIPPED_DIRS = frozenset(
+DEFAULT_SKIPPED = frozenset(
     {
         "node_modules",
         "dist",
-        ".wrangler",
-        ".git",
-        ".hg",
-        ".svn",
         "build",
         "coverage",
-        ".turbo",
-        ".next",
-        ".venv",
         "__pycache__",
     }
 )
@@ -33,15 +42,143 @@ SKIPPED_DIRS = frozenset(
 class Discovery:
     sources: list[Path] = field(default_factory=list)
     configs: list[Path] = field(default_factory=list)
+    # folders left out by the defaults (not by an ignore file), for `--show-files`
+    skipped: list[Path] = field(default_factory=list)
 
 
-def _gitignore(folder: Path) -> pathspec.PathSpec | None:
-    path = folder / ".gitignore"
+def default_skipped(name: str) -> bool:
+    return name in DEFAULT_SKIPPED or name.startswith(".")
+
+
+def _spec(path: Path) -> pathspec.GitIgnoreSpec | None:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.PathSpec.from_lines("gitignore", lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def repository_top(folder: Path) -> Path | None:
+    """The nearest folder at or above `folder` holding `.git` (a folder, or a file for
+    worktrees and submodules)."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def git_dirs(top: Path) -> tuple[Path | None, Path | None]:
+    """(the repository's git dir, its common dir): `.git` itself, or where a `.git` file's
+    `gitdir:` points (a worktree's `commondir` names the shared one)."""
+    dot_git = top / ".git"
+    if dot_git.is_dir():
+        return dot_git, dot_git
+    try:
+        text = dot_git.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None, None
+    for line in text.splitlines():
+        if line.startswith("gitdir:"):
+            git_dir = (top / line.split(":", 1)[1].strip()).resolve()
+            common = git_dir
+            with contextlib.suppress(OSError):
+                common = (git_dir / (git_dir / "commondir").read_text().strip()).resolve()
+            return git_dir, common
+    return None, None
+
+
+def _config_value(path: Path, section: str, key: str) -> str | None:
+    """The last `key` in `[section]` of a git config file (a small reader: sections, comments,
+    quoted values; includes are not followed)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    current = ""
+    value: str | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            current = line[1:].split("]", 1)[0].strip().split()[0].lower() if "]" in line else ""
+            continue
+        if current != section or "=" not in line:
+            continue
+        name, _, rest = line.partition("=")
+        if name.strip().lower() != key:
+            continue
+        rest = rest.strip()
+        if rest.startswith('"'):
+            rest = rest[1:].split('"', 1)[0]
+        else:
+            for mark in (" #", " ;", "\t#", "\t;"):
+                rest = rest.split(mark, 1)[0]
+        value = rest.strip()
+    return value
+
+
+def global_excludes_file(common_dir: Path | None = None) -> Path | None:
+    """Where git reads the user's global ignore patterns from (the file may not exist)."""
+    home = Path(os.environ.get("HOME") or Path.home())
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    global_configs = (
+        [Path(os.environ["GIT_CONFIG_GLOBAL"])]
+        if os.environ.get("GIT_CONFIG_GLOBAL")
+        else [xdg / "git" / "config", home / ".gitconfig"]
+    )
+    configs = [Path("/etc/gitconfig"), *global_configs]
+    if common_dir is not None:
+        configs.append(common_dir / "config")
+    value: str | None = None
+    for config in configs:
+        found = _config_value(config, "core", "excludesfile")
+        if found is not None:
+            value = found
+    if value:
+        if value.startswith("~/"):
+            return home / value[2:]
+        return Path(value)
+    return xdg / "git" / "ignore"
+
+
+@dataclass
+class _Ignores:
+    """Ignore specs in precedence order, each with the folder its patterns are relative to."""
+
+    specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = field(default_factory=list)
+
+    def ignored(self, path: Path, is_dir: bool) -> bool:
+        verdict = False
+        for base, spec in self.specs:
+            if base not in path.parents:
+                continue
+            rel = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+            result = spec.check_file(rel)
+            if result.include is not None:
+                verdict = bool(result.include)
+        return verdict
+
+
+def _repository_ignores(given: Path) -> _Ignores:
+    """The ignore files that apply to `given` from outside it: global, info/exclude and the
+    .gitignore files of the folders between the repository's top and `given`."""
+    ignores = _Ignores()
+    top = repository_top(given)
+    if top is None:
+        return ignores
+    _, common = git_dirs(top)
+    excludes = global_excludes_file(common)
+    for path in (excludes, common / "info" / "exclude" if common else None):
+        spec = _spec(path) if path is not None else None
+        if spec is not None:
+            ignores.specs.append((top, spec))
+    chain = [given, *given.parents]
+    for folder in reversed(chain[1 : chain.index(top) + 1] if top in chain else []):
+        spec = _spec(folder / ".gitignore")
+        if spec is not None:
+            ignores.specs.append((folder, spec))
+    return ignores
 
 
 def resolve_given(path: Path) -> Path:
@@ -66,41 +203,36 @@ def missing_message(path: Path) -> str:
 def discover(paths: list[Path], exclude: list[str] | None = None) -> Discovery:
     """Sources and configs under each path (a file is taken as given, even if ignored)."""
     found = Discovery()
-    excluded = pathspec.PathSpec.from_lines("gitignore", exclude or [])
+    excluded = pathspec.GitIgnoreSpec.from_lines(exclude or [])
     seen: set[Path] = set()
     for given in paths:
         given = resolve_given(given)
         if given.is_file():
             _add(found, given, seen, explicit=True)
             continue
-        ignores: list[tuple[Path, pathspec.PathSpec]] = []
+        inherited = _repository_ignores(given)
         for dirpath, dirnames, filenames in os.walk(given):
             folder = Path(dirpath)
-            spec = _gitignore(folder)
+            spec = _spec(folder / ".gitignore")
             if spec is not None:
-                ignores.append((folder, spec))
-            active = [(base, s) for base, s in ignores if folder == base or base in folder.parents]
+                inherited.specs.append((folder, spec))
 
             def ignored(
-                path: Path,
-                is_dir: bool,
-                active: list[tuple[Path, pathspec.PathSpec]] = active,
-                given: Path = given,
+                path: Path, is_dir: bool, given: Path = given, inherited: _Ignores = inherited
             ) -> bool:
                 rel_root = path.relative_to(given).as_posix() + ("/" if is_dir else "")
-                if excluded.match_file(rel_root):
-                    return True
-                for base, s in active:
-                    rel = path.relative_to(base).as_posix() + ("/" if is_dir else "")
-                    if s.match_file(rel):
-                        return True
-                return False
+                return excluded.match_file(rel_root) or inherited.ignored(path, is_dir)
 
-            dirnames[:] = sorted(
-                d
-                for d in dirnames
-                if d not in SKIPPED_DIRS and not d.startswith(".") and not ignored(folder / d, True)
-            )
+            kept = []
+            for name in sorted(dirnames):
+                path = folder / name
+                if ignored(path, True):
+                    continue
+                if default_skipped(name):
+                    found.skipped.append(path)
+                    continue
+                kept.append(name)
+            dirnames[:] = kept
             for name in sorted(filenames):
                 path = folder / name
                 if ignored(path, False):

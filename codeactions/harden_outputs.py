@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -551,6 +552,16 @@ def _project_of(
     return root, config, cls
 
 
+# The patterns whose fix is only shown to work by running it in workerd (rows deleted by the alarm,
+# a timer's work done by alarm(), sockets that survive hibernation). Scaffolding (tests, vitest
+# set-up, devDependencies, README section) is written only for a project with one of them (or
+# with generated tests already); then the tests cover every applied pattern that has a test case
+# (an index's query plan too). `harden --no-tests` writes none.
+NEEDS_RUNTIME_TEST = frozenset(
+    {"unbounded-table-growth", "timer-blocks-hibernation", "websocket-not-hibernatable"}
+)
+
+
 def add_outputs(plan: HardenPlan, model: ProjectModel, read: Reader) -> None:
     """Add the generated tests, vitest set-up and README section to the plan's contents."""
     projects: dict[Path, ProjectOutputs] = {}
@@ -570,6 +581,14 @@ def add_outputs(plan: HardenPlan, model: ProjectModel, read: Reader) -> None:
 
     for root in sorted(projects, key=str):
         project = projects[root]
+        rules = {a.rule_id for fixes in project.classes.values() for a in fixes}
+        # a project that already has generated tests keeps getting them for new patterns
+        if not rules & NEEDS_RUNTIME_TEST and not (root / TEST_DIR).is_dir():
+            plan.notes.append(
+                f"{rel(plan.root, root) or '.'}: no tests, vitest set-up or README section "
+                "generated: the fixes applied need no runtime test"
+            )
+            continue
         wrote_tests = _tests_for(plan, model, project, read, put)
         if wrote_tests:
             _vitest_setup(plan, project, read, put)
@@ -872,7 +891,8 @@ def verify_commands(plan: HardenPlan) -> list[str]:
     commands: list[str] = []
     for root in roots or [plan.root]:
         where = rel(plan.root, root)
-        prefix = f"(cd {where} && " if where not in ("", ".") else ""
+        # a folder name is data in a command the user pastes: one quoted word
+        prefix = f"(cd {shlex.quote(where)} && " if where not in ("", ".") else ""
         suffix = ")" if prefix else ""
         commands.append(f"{prefix}npx tsc --noEmit{suffix}")
         has_tests = any(p.parent.parent == root / "test" for p in plan.generated) or any(

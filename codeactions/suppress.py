@@ -8,10 +8,11 @@ line"). Pure byte-offset edits, no LSP types.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.source import LineIndex
-from durable_harden.analyzers.suppressions import DIRECTIVE
+from durable_harden.analyzers.suppressions import DIRECTIVE, is_own_line
 from durable_harden.codeactions.fix import Edit, Fix, Safety
 
 REASON = "TODO say why this is acceptable here"
@@ -37,7 +38,12 @@ def disable_for_line(finding: Finding, data: bytes, lines: LineIndex | None = No
         above_start = lines.line_starts[row - 1]
         above = data[above_start : lines.line_starts[row]]
         match = DIRECTIVE.search(above)
-        if match is not None and not match.group("file") and match.group("rules"):
+        if (
+            match is not None
+            and not match.group("file")
+            and match.group("rules")
+            and is_own_line(above, match.start(), 0)
+        ):
             named = [r.strip() for r in match.group("rules").decode().split(",")]
             if rule_id in named:  # already there (e.g. the comment is broken): nothing to add
                 pass
@@ -85,3 +91,77 @@ def disable_for_file(finding: Finding, data: bytes, lines: LineIndex | None = No
         review="A file-wide suppression hides every finding of the rule in this file.",
         rule_id=rule_id,
     )
+
+
+# Nodes whose text a line break and a comment would change: a directive cannot go inside them.
+_LITERALS = frozenset({"template_string", "string", "comment", "string_fragment", "regex"})
+
+
+def _inside_literal(tree_root: Any, offset: int) -> bool:
+    node = tree_root.descendant_for_byte_range(offset, offset)
+    while node is not None:
+        if node.type in _LITERALS and node.start_byte < offset:
+            return True
+        node = node.parent
+    return False
+
+
+def add_ignores(
+    path: Path,
+    data: bytes,
+    findings: list[Finding],
+    reason: str = REASON,
+    tree_root: Any = None,
+) -> tuple[bytes, list[Finding]]:
+    """`check --add-ignore` (Ruff's `--add-noqa`): a next-line directive above every line with
+    findings, naming the line's rules, with the line's indentation and line ending. A line whose
+    directive above already names some rules gets the others added to it. Returns the new bytes
+    and the findings it could not suppress: on a line that starts inside a multi-line string or
+    comment (a directive there would change the string). Idempotent: run again on its output it
+    adds nothing, because the findings are suppressed.
+
+    Above the line and not at its end (where Ruff puts `# noqa`): the end of the line may be
+    inside a template literal (multi-line SQL), and a long line stays readable.
+    """
+    lines = LineIndex(data)
+    newline_default = _newline(lines, 0)
+    rows: dict[int, list[str]] = {}
+    left: list[Finding] = []
+    for finding in findings:
+        row = lines.row_of(finding.span.start)
+        start = lines.line_starts[row]
+        if tree_root is not None and _inside_literal(tree_root, start):
+            left.append(finding)
+            continue
+        named = rows.setdefault(row, [])
+        if finding.rule_id not in named:
+            named.append(finding.rule_id)
+    edits: list[tuple[int, int, bytes]] = []
+    prefix = comment_prefix(path)
+    for row, rule_ids in sorted(rows.items()):
+        start = lines.line_starts[row]
+        if row > 0:
+            above_start = lines.line_starts[row - 1]
+            above = data[above_start:start]
+            match = DIRECTIVE.search(above)
+            if (
+                match is not None
+                and not match.group("file")
+                and match.group("rules")
+                and is_own_line(above, match.start(), 0)
+            ):
+                named = [r.strip() for r in match.group("rules").decode().split(",")]
+                extra = [r for r in rule_ids if r not in named]
+                if extra:
+                    at = above_start + match.end("rules")
+                    edits.append((at, at, (", " + ", ".join(extra)).encode()))
+                continue
+        text = data[start : start + 400]
+        indent = text[: len(text) - len(text.lstrip(b" \t"))]
+        newline = _newline(lines, row) if row + 1 < len(lines.line_starts) else newline_default
+        comment = f"{prefix} durable-harden-ignore {', '.join(rule_ids)}: {reason}{newline}"
+        edits.append((start, start, indent + comment.encode()))
+    out = data
+    for start, end, text_bytes in sorted(edits, reverse=True):
+        out = out[:start] + text_bytes + out[end:]
+    return out, left

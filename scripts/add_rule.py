@@ -102,6 +102,19 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
 BUILDERS = {{"{rule_id}": build}}
 '''
 
+# The same, where codeactions/spec.py defines FixSpec (issue 11's rule record: one spec per fix
+# module carrying the builder, harden tier, pattern label and generated-test case).
+FIX_SPEC_TEMPLATE = FIX_TEMPLATE.replace(
+    "from durable_harden.codeactions.fix import CannotFix, Fix\n",
+    "from durable_harden.codeactions.fix import CannotFix, Fix\n"
+    "from durable_harden.codeactions.spec import FixSpec\n",
+).replace(
+    'BUILDERS = {{"{rule_id}": build}}\n',
+    "# tier=, label= and test_case= tell harden how to order, name and test the fix\n"
+    "# (codeactions/spec.py)\n"
+    'SPEC = FixSpec("{rule_id}", build)\n',
+)
+
 TEST_TEMPLATE = '''"""{rule_id}: {title}."""
 
 from __future__ import annotations
@@ -158,6 +171,12 @@ export class Clean extends DurableObject<unknown> {{
 """
 
 
+def uses_fix_spec(root: Path) -> bool:
+    """Whether the tree's fix modules export `SPEC = FixSpec(...)` rather than `BUILDERS`."""
+    spec = root / "codeactions" / "spec.py"
+    return spec.is_file() and "class FixSpec" in spec.read_text(encoding="utf-8")
+
+
 def plan(root: Path, rule_id: str, title: str, severity: str, fix: bool) -> dict[Path, str]:
     module = rule_id.replace("-", "_")
     values = {"rule_id": rule_id, "title": title, "severity": severity.upper()}
@@ -168,7 +187,8 @@ def plan(root: Path, rule_id: str, title: str, severity: str, fix: bool) -> dict
         root / "tests" / "fixtures" / rule_id / "clean.ts": CLEAN_TEMPLATE.format(**values),
     }
     if fix:
-        files[root / "codeactions" / f"{module}.py"] = FIX_TEMPLATE.format(**values)
+        template = FIX_SPEC_TEMPLATE if uses_fix_spec(root) else FIX_TEMPLATE
+        files[root / "codeactions" / f"{module}.py"] = template.format(**values)
     return files
 
 

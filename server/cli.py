@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "json", "sarif", "github", "junit", "gitlab")
+LEVELS = ("hint", "info", "warning", "error")
 
 
 class UsageError(Exception):
@@ -22,34 +23,157 @@ def _rule_list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+CHECK_EPILOG = """\
+rules are named by id, group (`durable-harden rules`), id prefix or ALL, in any case;
+repeated --select/--ignore/--extend-select accumulate. Settings come from the durable-harden.jsonc
+(or package.json "durable-harden" key) nearest to each file; flags win over it.
+exit codes: 0 no findings (at or above --fail-level), 1 findings, 2 usage, settings or internal error
+"""
+
+
+TOP_EPILOG = """\
+check's options (`durable-harden check --help`):
+  rules   --select, --extend-select, --ignore (ids, groups, prefixes, ALL), --config PATH
+  files   --exclude, --stdin-filename (with `-`), --show-files, --show-settings, --watch
+  fixes   --fix, --unsafe-fixes, --show-fixes, --add-ignore [--reason TEXT]
+  output  --output-format text|json|sarif|github|junit|gitlab, --output-file/-o, --statistics,
+          --quiet/-q, --fail-level LEVEL, --exit-zero, --no-color
+reference: docs/cli.md
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="durable-harden",
         description="Find and fix what keeps Cloudflare Durable Objects from being production-ready.",
+        epilog=TOP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version="durable-harden 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    check = sub.add_parser("check", help="analyse files or folders (default: the current folder)")
-    check.add_argument("paths", nargs="*", type=Path, help="files or folders")
-    check.add_argument("--output-format", choices=FORMATS, default="text")
-    check.add_argument(
-        "--select", type=_rule_list, default=None, help="comma-separated rule ids (or ALL)"
+    check = sub.add_parser(
+        "check",
+        help="analyse files or folders (default: the current folder)",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("--ignore", type=_rule_list, default=[], help="comma-separated rule ids")
     check.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders; `-` reads a file from stdin"
+    )
+    rules = check.add_argument_group("rule selection")
+    rules.add_argument(
+        "--select",
+        type=_rule_list,
+        action="append",
+        default=None,
+        metavar="RULES",
+        help="comma-separated rules, groups or prefixes to run instead of the settings' "
+        "`select` (or ALL)",
+    )
+    rules.add_argument(
+        "--extend-select",
+        type=_rule_list,
+        action="append",
+        default=None,
+        metavar="RULES",
+        help="rules to run in addition to the selected ones",
+    )
+    rules.add_argument(
+        "--ignore",
+        type=_rule_list,
+        action="append",
+        default=None,
+        metavar="RULES",
+        help="rules never to run (added to the settings' `ignore`)",
+    )
+    rules.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="use this settings file for every file (instead of the nearest one)",
+    )
+    files = check.add_argument_group("files")
+    files.add_argument(
         "--exclude", action="append", default=[], help="gitignore-style pattern to skip"
     )
-    check.add_argument(
-        "--exit-zero", action="store_true", help="exit 0 even when there are findings"
+    files.add_argument(
+        "--stdin-filename",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the path of the file read from stdin (`-`): its project and settings",
     )
-    check.add_argument("--no-color", action="store_true")
+    files.add_argument(
+        "--show-files",
+        action="store_true",
+        help="list the files that would be checked, and the folders skipped by default",
+    )
+    files.add_argument(
+        "--show-settings",
+        action="store_true",
+        help="print the settings in effect for each given file, then exit",
+    )
+    files.add_argument("--watch", action="store_true", help="check again when files change")
+    fixing = check.add_argument_group("fixes")
     from durable_harden.server.harden_cli import add_fix_flag, add_harden_parser
 
-    add_fix_flag(check)
+    add_fix_flag(fixing)
+    fixing.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help='with --fix, also apply unsafe fixes (as the settings\' "unsafeFixes": true)',
+    )
+    fixing.add_argument(
+        "--show-fixes",
+        action="store_true",
+        help="list the fixes of each finding (with --fix: the fixes applied)",
+    )
+    fixing.add_argument(
+        "--add-ignore",
+        action="store_true",
+        help="add a `durable-harden-ignore` comment above every line with findings "
+        "(adopting the tool on existing code, like Ruff's --add-noqa)",
+    )
+    fixing.add_argument(
+        "--reason",
+        default=None,
+        help="the reason --add-ignore writes into each comment (default: a TODO to fill in)",
+    )
+    output = check.add_argument_group("output")
+    output.add_argument("--output-format", choices=FORMATS, default="text")
+    output.add_argument(
+        "--output-file",
+        "-o",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the report to this file instead of stdout",
+    )
+    output.add_argument(
+        "--statistics", action="store_true", help="count the findings per rule instead"
+    )
+    output.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="print the findings only: no summary and no progress",
+    )
+    output.add_argument(
+        "--fail-level",
+        choices=LEVELS,
+        default="hint",
+        help="findings below this severity are reported but exit 0 (default: hint, all fail)",
+    )
+    output.add_argument(
+        "--exit-zero", action="store_true", help="exit 0 even when there are findings"
+    )
+    output.add_argument("--no-color", action="store_true")
 
     add_harden_parser(sub)
-    sub.add_parser("rules", help="list every rule")
+    rules_cmd = sub.add_parser("rules", help="list every rule (id, group, severity, fix)")
+    rules_cmd.add_argument("--output-format", choices=("text", "json"), default="text")
     rule = sub.add_parser("rule", help="show one rule's documentation")
     rule.add_argument("rule_id")
 
@@ -60,78 +184,55 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from durable_harden.analyzers.analysis import Settings, analyze_paths
-    from durable_harden.analyzers.settings_file import SettingsError, settings_for
-    from durable_harden.server.output import RENDERERS, render_text, use_color
+    from durable_harden.server.check_cli import check_command
 
-    paths = args.paths or [Path.cwd()]
-    # the nearest durable-harden.jsonc (or package.json "durable-harden" key); flags win over it
-    anchor = next((p for p in paths if p.exists()), Path.cwd())
-    try:
-        file_settings, settings_file = settings_for(anchor)
-    except SettingsError as exc:
-        raise UsageError(str(exc)) from None
-    for warning in settings_file.warnings if settings_file is not None else []:
-        print(f"durable-harden: warning: {warning}", file=sys.stderr)
-    settings = Settings(
-        select=args.select if args.select is not None else file_settings.select,
-        ignore=args.ignore or file_settings.ignore,
-        severity=file_settings.severity,
-        exclude=[*file_settings.exclude, *args.exclude],
-        unsafe_fixes=file_settings.unsafe_fixes,
-    )
-    unknown = settings.validate()
-    if unknown:
-        raise UsageError(f"unknown rule id(s): {', '.join(unknown)} (see `durable-harden rules`)")
-    if getattr(args, "fix", False):
-        from durable_harden.server.harden_cli import cmd_check_fix
-
-        if cmd_check_fix(paths, settings) == EXIT_ERROR:
-            return EXIT_ERROR
-    result = analyze_paths(paths, settings)
-    if args.output_format == "text":
-        color = use_color(sys.stdout) and not args.no_color
-        print(render_text(result.findings, result.model, result.problems, color=color))
-    else:
-        print(RENDERERS[args.output_format](result.findings, result.model, result.problems))
-        for problem in result.problems:
-            print(f"durable-harden: warning: {problem.path}: {problem.message}", file=sys.stderr)
-    missing = [p for p in result.problems if p.message.endswith("no such file or folder")]
-    internal = [p for p in result.problems if p.message.startswith("internal error")]
-    if missing and len(missing) == len(paths):
-        return EXIT_ERROR
-    if internal:
-        return EXIT_ERROR
-    if result.findings and not args.exit_zero:
-        return EXIT_FINDINGS
-    return EXIT_CLEAN
+    return check_command(args)
 
 
-def cmd_rules() -> int:
-    from durable_harden.analyzers.rules import all_rules
+def cmd_rules(output_format: str = "text") -> int:
+    import json
+
+    from durable_harden.analyzers.rules import all_rules, group_of
     from durable_harden.codeactions import builders
 
     fixable = builders()
+    if output_format == "json":
+        items = [
+            {
+                "code": r.id,
+                "name": r.title,
+                "group": group_of(r.id),
+                "severity": r.severity.name.lower(),
+                "fixable": r.id in fixable,
+                "url": r.url,
+                "explanation": r.markdown(),
+            }
+            for r in all_rules()
+        ]
+        print(json.dumps(items, indent=2, ensure_ascii=False))
+        return EXIT_CLEAN
     rows = [
-        (r.id, r.severity.name.lower(), "yes" if r.id in fixable else "", r.title)
+        (r.id, group_of(r.id), r.severity.name.lower(), "yes" if r.id in fixable else "", r.title)
         for r in all_rules()
     ]
-    widths = [
-        max(len(row[i]) for row in [*rows, ("rule", "severity", "fix", "")]) for i in range(3)
-    ]
-    header = ("rule", "severity", "fix", "title")
+    header = ("rule", "group", "severity", "fix", "title")
+    widths = [max(len(row[i]) for row in [*rows, header]) for i in range(4)]
     for row in [header, *rows]:
-        print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+        print("  ".join(f"{row[i]:<{widths[i]}}" for i in range(4)) + f"  {row[4]}")
     return EXIT_CLEAN
 
 
 def cmd_rule(rule_id: str) -> int:
+    import difflib
+
     from durable_harden.analyzers.rules import all_rules, rule_by_id
 
-    rule = rule_by_id(rule_id)
+    rule = rule_by_id(rule_id.strip().lower())
     if rule is None:
-        known = ", ".join(r.id for r in all_rules())
-        raise UsageError(f"unknown rule {rule_id!r}; known rules: {known}")
+        ids = [r.id for r in all_rules()]
+        close = difflib.get_close_matches(rule_id.strip().lower(), ids, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
+        raise UsageError(f"unknown rule {rule_id!r}{hint} (see `durable-harden rules`)")
     print(rule.markdown())
     return EXIT_CLEAN
 
@@ -142,7 +243,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return start(tcp=args.tcp)
 
 
+def _quiet_sqlglot() -> None:
+    """sqlglot logs "contains unsupported syntax. Falling back to parsing as a 'Command'" for
+    SQL it only partly knows (SAVEPOINT, CREATE TRIGGER …); the rules handle such statements, so
+    the message is noise on the user's terminal."""
+    import logging
+
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_sqlglot()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -156,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return cmd_harden(args)
         if args.command == "rules":
-            return cmd_rules()
+            return cmd_rules(args.output_format)
         if args.command == "rule":
             return cmd_rule(args.rule_id)
         if args.command == "serve":

@@ -37,6 +37,12 @@ def add_harden_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     harden.add_argument(
         "--exclude", action="append", default=[], help="gitignore-style pattern to skip"
     )
+    harden.add_argument(
+        "--no-tests",
+        action="store_true",
+        help="write the fixes only: no generated runtime tests, vitest set-up, devDependencies "
+        "or README section (otherwise written only for patterns that need a runtime test)",
+    )
 
 
 def add_fix_flag(check: argparse.ArgumentParser) -> None:
@@ -128,7 +134,20 @@ def cmd_harden(args: argparse.Namespace) -> int:
         exclude=[*file_settings.exclude, *args.exclude],
         unsafe_fixes=args.unsafe_fixes or file_settings.unsafe_fixes,
     )
-    plan = plan_workspace([path], unsafe=settings.unsafe_fixes, settings=settings)
+    from durable_harden.server.check_run import progress_printer
+
+    progress = progress_printer(sys.stderr)
+    try:
+        plan = plan_workspace(
+            [path],
+            unsafe=settings.unsafe_fixes,
+            settings=settings,
+            outputs=not args.no_tests,
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.done()  # type: ignore[attr-defined]
     for problem in plan.problems:
         print(f"durable-harden: warning: {problem}", file=sys.stderr)
 
@@ -178,8 +197,15 @@ def cmd_harden(args: argparse.Namespace) -> int:
     return _exit_code(plan, written=True)
 
 
-def cmd_check_fix(paths: list[Path], settings: Settings) -> int:
-    """`check --fix`: apply safe fixes (no generated extras), then the usual check output."""
+def cmd_check_fix(
+    paths: list[Path],
+    settings: Settings,
+    unsafe: bool = False,
+    applied: list | None = None,  # type: ignore[type-arg]
+) -> int:
+    """`check --fix`: apply safe fixes (and unsafe ones with `unsafe`: `--unsafe-fixes` or the
+    settings' "unsafeFixes"), no generated extras, then the usual check output. The fixes
+    applied are appended to `applied` when given (for `--show-fixes`)."""
     from durable_harden.analyzers.workspace import resolve_given
     from durable_harden.codeactions.plan import plan_workspace
     from durable_harden.server.writer import WriteError, write_all
@@ -187,7 +213,7 @@ def cmd_check_fix(paths: list[Path], settings: Settings) -> int:
     paths = [resolve_given(p) for p in paths]
     existing = [p for p in paths if p.exists()]
     if existing:
-        plan = plan_workspace(existing, unsafe=False, settings=settings, outputs=False)
+        plan = plan_workspace(existing, unsafe=unsafe, settings=settings, outputs=False)
         changes = plan.changes()
         files = {p: after for p, (_, after) in changes.items()}
         try:
@@ -195,6 +221,8 @@ def cmd_check_fix(paths: list[Path], settings: Settings) -> int:
         except WriteError as exc:
             print(f"durable-harden: error: {exc}", file=sys.stderr)
             return EXIT_ERROR
+        if applied is not None:
+            applied.extend(plan.applied)
         if plan.applied:
             print(
                 f"Fixed {len(plan.applied)} finding(s) in {len(files)} file(s).",

@@ -1,4 +1,5 @@
-"""Rendering findings: text, json (Ruff-shaped), sarif 2.1.0, github annotations."""
+"""Rendering findings: text, json (Ruff-shaped), sarif 2.1.0, github annotations, junit XML,
+gitlab (Code Quality)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from durable_harden.analyzers.docs_links import index_url
 from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.model import Problem, ProjectModel
 from durable_harden.analyzers.rules import all_rules, rule_by_id
@@ -181,7 +183,7 @@ def render_sarif(findings: list[Finding], model: ProjectModel, problems: list[Pr
                     "driver": {
                         "name": TOOL_NAME,
                         "version": VERSION,
-                        "informationUri": "https://github.com/durable-harden/durable-harden",
+                        "informationUri": index_url(),
                         "rules": [
                             {
                                 "id": r.id,
@@ -237,6 +239,97 @@ def render_github(findings: list[Finding], model: ProjectModel, problems: list[P
     return "\n".join(lines)
 
 
+def render_junit(findings: list[Finding], model: ProjectModel, problems: list[Problem]) -> str:
+    """JUnit XML (as Ruff writes it): one <testsuite> per file, one failed <testcase> per
+    finding; a run without findings is one passing test case, so CI shows the check ran."""
+    from xml.etree import ElementTree as ET
+
+    positions = Positions(model)
+    root = ET.Element(
+        "testsuites",
+        name=TOOL_NAME,
+        tests=str(max(1, len(findings))),
+        failures=str(len(findings)),
+        errors="0",
+    )
+    by_file: dict[Path, list[Finding]] = {}
+    for finding in findings:
+        by_file.setdefault(finding.path, []).append(finding)
+    if not by_file:
+        suite = ET.SubElement(
+            root, "testsuite", name=TOOL_NAME, tests="1", failures="0", errors="0", skipped="0"
+        )
+        ET.SubElement(suite, "testcase", name="No problems found", classname=TOOL_NAME)
+    for path in sorted(by_file, key=str):
+        shown = display_path(path)
+        items = by_file[path]
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=shown,
+            tests=str(len(items)),
+            failures=str(len(items)),
+            errors="0",
+            skipped="0",
+        )
+        for f in items:
+            a = positions.location(f.path, f.span.start)
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                name=f"{TOOL_NAME}.{f.rule_id}",
+                classname=shown,
+                file=shown,
+                line=str(a["row"]),
+            )
+            failure = ET.SubElement(case, "failure", message=f.message, type=f.rule_id)
+            failure.text = f"{shown}:{a['row']}:{a['column']}: {f.rule_id} {f.message}"
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
+
+
+_GITLAB_SEVERITY = {
+    Severity.ERROR: "major",
+    Severity.WARNING: "minor",
+    Severity.INFO: "info",
+    Severity.HINT: "info",
+}
+
+
+def render_gitlab(findings: list[Finding], model: ProjectModel, problems: list[Problem]) -> str:
+    """GitLab Code Quality: a JSON array of issues (description, check_name, fingerprint,
+    severity, location.path relative to the repository, location.lines.begin). The fingerprint
+    hashes path, rule and the finding's text, not its line, so a finding keeps its identity when
+    lines above it move (GitLab compares fingerprints between the base and the merge request)."""
+    import hashlib
+
+    positions = Positions(model)
+    base = Path(os.environ.get("CI_PROJECT_DIR") or Path.cwd())
+    issues = []
+    counts: dict[str, int] = {}
+    for f in findings:
+        a = positions.location(f.path, f.span.start)
+        b = positions.location(f.path, f.span.end)
+        shown = display_path(f.path, base)
+        snippet = (positions.index(f.path).data[f.span.start : f.span.end])[:200]
+        key = f"{shown}\0{f.rule_id}\0{snippet.decode('utf-8', errors='replace')}"
+        counts[key] = counts.get(key, 0) + 1
+        digest = hashlib.sha256(f"{key}\0{counts[key]}".encode()).hexdigest()[:32]
+        issues.append(
+            {
+                "description": f"{f.rule_id}: {f.message}",
+                "check_name": f.rule_id,
+                "fingerprint": digest,
+                "severity": _GITLAB_SEVERITY[f.severity],
+                "location": {
+                    "path": shown,
+                    "lines": {"begin": a["row"], "end": max(a["row"], b["row"])},
+                },
+            }
+        )
+    return json.dumps(issues, indent=2, ensure_ascii=False)
+
+
 class Style:
     def __init__(self, color: bool) -> None:
         self.color = color
@@ -246,8 +339,17 @@ class Style:
 
 
 def render_text(
-    findings: list[Finding], model: ProjectModel, problems: list[Problem], color: bool = False
+    findings: list[Finding],
+    model: ProjectModel,
+    problems: list[Problem],
+    color: bool = False,
+    *,
+    checked: tuple[int, int] | None = None,
+    show_fixes: bool = False,
+    quiet: bool = False,
 ) -> str:
+    """Ruff-like text. checked: (files, projects) for the summary; show_fixes: list each
+    finding's fixes under it; quiet: the findings only, no summary."""
     positions = Positions(model)
     style = Style(color)
     out: list[str] = []
@@ -290,15 +392,37 @@ def render_text(
             out.append(
                 f"      = {related.message} ({display_path(related.span.path)}:{r['row']}:{r['column']})"
             )
+        if show_fixes:
+            for fix in fixes:
+                out.append(f"      fix ({fix.safety.value}): {fix.title}")
         out.append("")
+    if quiet:
+        return "\n".join(out).rstrip("\n")
     for p in problems:
         out.append(f"{style('warning', '1;33')}: {display_path(p.path)}: {p.message}")
+    if checked is not None:
+        files, projects = checked
+        out.append(
+            f"Checked {files} file{'s' if files != 1 else ''} in {projects} "
+            f"project{'s' if projects != 1 else ''}."
+        )
     if findings:
         count = len(findings)
         summary = f"Found {count} problem{'s' if count != 1 else ''}."
         if fixable:
             summary += f"\n[*] {fixable} fixable with `durable-harden check --fix`."
         out.append(summary)
+    elif problems:
+        out.append(
+            f"No problems found in what was checked, but {len(problems)} "
+            f"file{'s' if len(problems) != 1 else ''} could not be checked (see above)."
+        )
+    elif checked is not None and checked[0] == 0:
+        out.append(
+            style("warning", "1;33")
+            + ": no files were checked (no TypeScript/JavaScript sources or wrangler configs"
+            " under the given paths; see `durable-harden check --show-files`)"
+        )
     else:
         out.append(style("All checks passed!", "1;32"))
     return "\n".join(out)
@@ -308,12 +432,51 @@ RENDERERS: dict[str, Callable[[list[Finding], ProjectModel, list[Problem]], str]
     "json": render_json,
     "sarif": render_sarif,
     "github": render_github,
+    "junit": render_junit,
+    "gitlab": render_gitlab,
 }
 
 
+def render_statistics(findings: list[Finding], model: ProjectModel, as_json: bool) -> str:
+    """Counts per rule, most frequent first (Ruff's `--statistics`): count, rule, `[*]` when
+    every finding of the rule has a safe fix, title."""
+    counts: dict[str, int] = {}
+    fixable: dict[str, bool] = {}
+    for f in findings:
+        counts[f.rule_id] = counts.get(f.rule_id, 0) + 1
+        safe = any(fix.is_safe for fix in fixes_for(f, model))
+        fixable[f.rule_id] = fixable.get(f.rule_id, True) and safe
+    order = sorted(counts, key=lambda r: (-counts[r], r))
+    rows = []
+    for rule_id in order:
+        rule = rule_by_id(rule_id)
+        rows.append(
+            {
+                "code": rule_id,
+                "name": rule.title if rule else rule_id,
+                "count": counts[rule_id],
+                "fixable": fixable[rule_id],
+            }
+        )
+    if as_json:
+        return json.dumps(rows, indent=2, ensure_ascii=False)
+    if not rows:
+        return ""
+    width = max(len(str(r["count"])) for r in rows)
+    code_width = max(len(str(r["code"])) for r in rows)
+    return "\n".join(
+        f"{r['count']:>{width}}\t{r['code']:<{code_width}}\t{'[*]' if r['fixable'] else '   '} "
+        f"{r['name']}"
+        for r in rows
+    )
+
+
 def use_color(stream: Any) -> bool:
+    """NO_COLOR (https://no-color.org) set to anything: off. FORCE_COLOR (Node's convention):
+    `0` or `false` off, any other value on. Otherwise on for a terminal."""
     if os.environ.get("NO_COLOR"):
         return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None:
+        return force.strip().lower() not in ("0", "false")
     return bool(getattr(stream, "isatty", lambda: False)())

@@ -4,6 +4,7 @@ collected and fails until the rule is written, and --snapshot-update records its
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -15,6 +16,11 @@ import pytest
 from tests.conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "add_rule.py"
+_spec = importlib.util.spec_from_file_location("add_rule", SCRIPT)
+assert _spec is not None and _spec.loader is not None
+add_rule = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(add_rule)
+uses_fix_spec = add_rule.uses_fix_spec
 IGNORE = shutil.ignore_patterns("node_modules", "__pycache__", ".pytest_cache", "*.pyc")
 
 
@@ -73,19 +79,26 @@ def test_scaffolded_rule_is_registered_documented_and_tested(repo: Path) -> None
         linted = _run(repo, "-m", "ruff", *lint, *generated)
         assert linted.returncode == 0, linted.stdout + linted.stderr
 
-    # the copy's registries discover the rule and its fix; the copy's code, not this checkout's
+    # the fix module has the tree's registration form (BUILDERS, or SPEC once
+    # codeactions/spec.py defines FixSpec); the docs index above says the fix registry found it
+    fix_module = (repo / "codeactions" / "demo_rule.py").read_text()
+    if uses_fix_spec(repo):
+        assert 'SPEC = FixSpec("demo-rule", build)' in fix_module
+    else:
+        assert 'BUILDERS = {"demo-rule": build}' in fix_module
+
+    # the copy's rule registry finds the rule; the copy's code, not this checkout's
     probe = _run(
         repo,
         "-c",
         "import durable_harden; from durable_harden.analyzers.rules import rule_by_id;"
-        "from durable_harden.codeactions import builders;"
-        "r = rule_by_id('demo-rule'); print(durable_harden.__file__, r.title, r.severity.name,"
-        " len(builders()['demo-rule']))",
+        "from durable_harden.codeactions import fixes_for;"
+        "r = rule_by_id('demo-rule'); print(durable_harden.__file__, r.title, r.severity.name)",
     )
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.split(" ", 1) == [
         str(repo / "durable_harden" / "__init__.py"),
-        "A demo problem WARNING 1\n",
+        "A demo problem WARNING\n",
     ]
 
     test = "tests/rules/test_demo_rule.py"

@@ -58,7 +58,7 @@ def test_exit_codes(project, capsys):
     assert run(capsys, "check", "--exit-zero", str(dirty))[0] == 0
     assert run(capsys, "check", "--ignore", "timer-blocks-hibernation", str(dirty))[0] == 0
     code, _, err = run(capsys, "check", "--select", "no-such-rule", str(dirty))
-    assert code == 2 and "unknown rule id(s): no-such-rule" in err
+    assert code == 2 and "unknown rule, group or prefix `no-such-rule`" in err
     code, out, err = run(capsys, "check", str(dirty / "missing-folder"))
     assert code == 2 and "no such file or folder" in out
 

@@ -25,6 +25,13 @@ from tests.harden_fakes import Fakes, make_project, replace_with
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
+    # These tests exercise the scaffolding through a fake index fix; by default an index alone
+    # gets no scaffolding (it needs no runtime test: tests/test_cli_conventions.py checks that).
+    import durable_harden.codeactions.harden_outputs as outputs
+
+    monkeypatch.setattr(
+        outputs, "NEEDS_RUNTIME_TEST", outputs.NEEDS_RUNTIME_TEST | {"sql-missing-index"}
+    )
     return Fakes(monkeypatch)
 
 

@@ -54,7 +54,8 @@ changes; the added re-export only makes the class reachable and adds no code tha
     references=(
         f"{REF_CONFIG}",
         f"{REF_RULES}",
-        "PLATFORM-FACTS.md: the class must be a named export of the main module (wrangler)",
+        "wrangler deploy fails when a bound class is not a named export of the main module "
+        '("…not exported in your entrypoint file"; workers-sdk, packages/wrangler)',
     ),
 )
 

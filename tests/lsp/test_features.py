@@ -243,7 +243,8 @@ async def test_robustness(vscode: LanguageClient, project: Path):
         vscode, project / "src" / "ticker.ts", with_timer() + "\nclass Broken {\n  x( {\n"
     )
     diags = await diagnostics(vscode, uri, 1)
-    assert codes(diags) == ["timer-blocks-hibernation"]
+    # the unbalanced braces are reported (syntax-error), the timer above them still is
+    assert sorted(codes(diags)) == ["syntax-error", "timer-blocks-hibernation"]
     await wait_for(lambda: any("latin1.ts" in m.message for m in vscode.log_messages))
     # closed while its analysis is pending: no diagnostics for the closed document afterwards
     replace_all(vscode, uri, 2, with_timer("y"))

@@ -21,7 +21,7 @@ from pytest_lsp import LanguageClient, client_capabilities
 
 from durable_harden.analyzers.source import LineIndex
 from durable_harden.server.documents import to_offset
-from durable_harden.server.lsp_harden import HARDEN_ALL_COMMAND, HARDEN_KIND, REPORT_NAME
+from durable_harden.server.lsp.harden import HARDEN_ALL_COMMAND, HARDEN_KIND, REPORT_NAME
 from tests.lsp.conftest import EXAMPLES, ROOT, SERVER, attach, encoding_of, open_doc
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -184,18 +184,27 @@ async def test_harden_all_equals_the_cli(client: LanguageClient, expected: dict[
     result = await harden(client, project, **asks)
 
     assert result["applied"] is True, result
-    assert len(client.applied) == 1  # type: ignore[attr-defined]
     assert tree(project) == expected  # byte-identical to `harden --unsafe-fixes --yes`
-    edit: lsp.WorkspaceEdit = client.applied[0]  # type: ignore[attr-defined]
     created = {p for p, data in expected.items() if not (EXAMPLES / EXAMPLE / p).exists()}
     assert created, "harden creates files for this example (tests, vitest config, README)"
+    changed = {p for p, data in expected.items() if (EXAMPLES / EXAMPLE / p).exists()}
+    changed = {p for p in changed if (EXAMPLES / EXAMPLE / p).read_bytes() != expected[p]}
 
-    if profile == "neovim@v0.11.0":  # no documentChanges: plain changes, new files by the server
-        assert edit.document_changes is None and edit.changes
-        assert {u.removeprefix(project.as_uri() + "/") for u in edit.changes} <= set(expected)
-        assert set(result["writtenByServer"]) == {(project / p).as_uri() for p in created}
-        assert any("the server wrote" in m.message for m in client.messages)
+    if profile == "emacs":  # documentChanges, but no `create`: the server writes EVERY file
+        assert client.applied == []  # type: ignore[attr-defined]
+        assert result["route"] == "server"
+        assert set(result["writtenByServer"]) == {(project / p).as_uri() for p in created | changed}
+        (shown,) = [m.message for m in client.messages if "durable-harden: applied" in m.message]
+        assert "the server wrote every change to disk" in shown
+        # no showDocument: the report comes as a message
+        assert "# durable-harden report" in shown
         return
+
+    # every change (new files too) through ONE workspace/applyEdit, nothing written by us
+    assert result["route"] == "client"
+    assert result["writtenByServer"] == []
+    assert len(client.applied) == 1  # type: ignore[attr-defined]
+    edit: lsp.WorkspaceEdit = client.applied[0]  # type: ignore[attr-defined]
     assert edit.changes is None and edit.document_changes
     versions = {
         c.text_document.uri: c.text_document.version
@@ -205,17 +214,15 @@ async def test_harden_all_equals_the_cli(client: LanguageClient, expected: dict[
     assert versions[opened_uri] == 7  # the open document's version; closed files: null
     assert all(v is None for u, v in versions.items() if u != opened_uri)
     creates = [c for c in edit.document_changes if isinstance(c, lsp.CreateFile)]
+    assert {c.uri for c in creates} == {(project / p).as_uri() for p in created}
+    (shown,) = [m.message for m in client.messages if "durable-harden: applied" in m.message]
+    assert "through the editor" in shown and "save all" in shown
 
-    if profile == "emacs":  # documentChanges, but no resource operations, no annotations
-        assert not creates and edit.change_annotations is None
-        assert set(result["writtenByServer"]) == {(project / p).as_uri() for p in created}
-        # no showDocument: the report comes as a message
-        assert any("# durable-harden report" in m.message for m in client.messages)
+    if profile == "neovim@v0.11.0":  # lists `create` without documentChanges: no annotations
+        assert edit.change_annotations is None
         return
 
-    # VS Code: CreateFile for new files, the report opened, progress begin/report/end
-    assert {c.uri for c in creates} == {(project / p).as_uri() for p in created}
-    assert result["writtenByServer"] == []
+    # VS Code: the report opened, progress begin/report/end
     report = project / REPORT_NAME
     assert report.is_file() and report.read_text().startswith("# durable-harden report")
     assert [d.uri for d in client.shown_documents] == [report.as_uri()]
@@ -269,6 +276,8 @@ async def test_harden_all_equals_the_cli(client: LanguageClient, expected: dict[
 
 
 async def test_declined_edit_is_reported(client: LanguageClient):
+    if client.profile == "emacs":  # type: ignore[attr-defined]
+        pytest.skip("Emacs cannot create files: the server writes, there is no edit to decline")
     project = fresh_copy(client, "declined")
     original = tree(project)
     client.apply_result = lsp.ApplyWorkspaceEditResult(  # type: ignore[attr-defined]
@@ -281,7 +290,7 @@ async def test_declined_edit_is_reported(client: LanguageClient):
     assert len(client.applied) == 1  # type: ignore[attr-defined]
     assert tree(project) == original  # nothing written by the server either
     assert not (project / REPORT_NAME).exists()
-    shown = [m for m in client.messages if "nothing was applied" in m.message]
+    shown = [m for m in client.messages if "nothing was applied by the server" in m.message]
     assert shown and "declined in the preview" in shown[0].message
     assert shown[0].type == lsp.MessageType.Warning
 
@@ -375,4 +384,109 @@ async def test_no_unsafe_fix_unasked_where_the_client_cannot_confirm(client: Lan
     assert "server.accept();" in text  # the unsafe WebSocket rewrite was not applied
     assert "setInterval(" in text  # nor the timer move
     assert "idx_messages_room_created_at" in (project / "src" / "schema.ts").read_text()  # safe
-    assert "unsafe fix(es) were not applied" in result["summary"]
+    summary = result["summary"]
+    assert "unsafe fix(es) were not applied because this editor cannot ask you to confirm" in (
+        summary
+    )
+    # what was held back, by pattern, and how to include it
+    assert "hibernat" in summary.lower()
+    assert '"unsafeFixes": true' in summary and '{"unsafe": true}' in summary
+
+
+async def test_action_title_says_what_will_happen(client: LanguageClient):
+    project = fresh_copy(client, "title")
+    uri = open_doc(client, project / "src" / "index.ts")
+    actions = await client.text_document_code_action_async(
+        lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            range=lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)),
+            context=lsp.CodeActionContext(diagnostics=[], only=[HARDEN_KIND]),
+        )
+    )
+    (action,) = [a for a in actions or [] if getattr(a, "kind", None) == HARDEN_KIND]
+    title = {
+        "visual-studio-code": "(unsafe fixes ask for review)",
+        "neovim@v0.11.0": "(safe fixes only)",
+        "emacs": "(safe fixes only; writes the files to disk)",
+    }[client.profile]  # type: ignore[attr-defined]
+    assert action.title == f"durable-harden: harden all Durable Objects {title}"
+    # and the run does what the title said
+    result = await harden(client, project)
+    assert result["applied"] is True
+    assert result["route"] == ("server" if client.profile == "emacs" else "client")  # type: ignore[attr-defined]
+    if client.profile != "visual-studio-code":  # type: ignore[attr-defined]
+        assert "server.accept();" in (project / "src" / "chat-room.ts").read_text()
+
+
+async def test_server_writes_nothing_over_an_unsaved_buffer(client: LanguageClient):
+    """A client that cannot create files gets every change written by the server: not when an
+    open buffer of a changed file has unsaved text (it would be overwritten)."""
+    if client.profile != "emacs":  # type: ignore[attr-defined]
+        pytest.skip("only a client without `create` makes the server write")
+    project = fresh_copy(client, "unsaved")
+    source = project / "src" / "chat-room.ts"
+    open_doc(client, source, source.read_text() + "\n// typed, not saved\n", version=3)
+    original = tree(project)
+    result = await harden(client, project, unsafe=True)
+    assert result["applied"] is False
+    assert "unsaved changes" in result["summary"] and "chat-room.ts" in result["summary"]
+    assert tree(project) == original
+    client.text_document_did_close(
+        lsp.DidCloseTextDocumentParams(
+            text_document=lsp.TextDocumentIdentifier(uri=source.as_uri())
+        )
+    )
+
+
+async def test_client_work_done_token_and_percentage(client: LanguageClient):
+    if client.profile != "visual-studio-code":  # type: ignore[attr-defined]
+        pytest.skip("one profile is enough")
+    project = fresh_copy(client, "token")
+    token = "client-token-42"
+    client.progress_reports[token] = []  # the client made this token (pytest-lsp tracks them)
+    before = set(harden_tokens(client))
+    result = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(
+            command=HARDEN_ALL_COMMAND,
+            arguments=[{"uri": project.as_uri()}],
+            work_done_token=token,
+        )
+    )
+    assert result["applied"] is True
+    assert set(harden_tokens(client)) == before  # no server-created token: the client's is used
+    values = client.progress_reports[token]
+    assert isinstance(values[0], lsp.WorkDoneProgressBegin)
+    assert isinstance(values[-1], lsp.WorkDoneProgressEnd)
+    reports = [v for v in values if isinstance(v, lsp.WorkDoneProgressReport)]
+    percentages = [v.percentage for v in reports]
+    assert reports and all(p is not None for p in percentages)
+    assert percentages == sorted(percentages) and 0 < percentages[-1] <= 100
+
+
+@pytest.mark.parametrize("link", ["src/schema.ts", "README.md", "scripts", "test"])
+async def test_refuses_symlinks_out_of_the_workspace(
+    client: LanguageClient, tmp_path: Path, link: str
+):
+    """A file or folder of the project that is a symlink to somewhere outside the workspace:
+    nothing is applied, nothing outside is written, no outside URI is sent (the CLI's rule)."""
+    if client.profile == "neovim@v0.11.0":  # type: ignore[attr-defined]
+        pytest.skip("the same route as VS Code")
+    project = fresh_copy(client, f"symlink-{link.replace('/', '-')}")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = project / link
+    if target.exists():  # a file of the project, moved outside and linked back
+        moved = outside / target.name
+        shutil.move(str(target), moved)
+        target.symlink_to(moved)
+    else:  # a folder harden creates files in
+        (outside / link).mkdir()
+        target.symlink_to(outside / link, target_is_directory=True)
+    before_outside = {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()}
+    before = tree(project)
+    result = await harden(client, project, unsafe=True)
+    assert result["applied"] is False, result
+    assert "outside the workspace" in result["summary"]
+    assert client.applied == []  # type: ignore[attr-defined]
+    assert {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()} == before_outside
+    assert tree(project) == before

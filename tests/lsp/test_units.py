@@ -129,8 +129,10 @@ def test_cli_reads_the_settings_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["check", str(tmp_path)]) == 1
     (tmp_path / "durable-harden.jsonc").write_text('{"ignore": ["timer-blocks-hibernation"]}')
     assert main(["check", str(tmp_path)]) == 0
-    # flags win over the file
-    assert main(["check", "--ignore", "unused-suppression", str(tmp_path)]) == 1
+    # flags win over the file: --select replaces the file's select and ignore (Ruff's
+    # precedence); --ignore adds to the file's ignore
+    assert main(["check", "--select", "timer-blocks-hibernation", str(tmp_path)]) == 1
+    assert main(["check", "--ignore", "unused-suppression", str(tmp_path)]) == 0
     capsys.readouterr()
 
 

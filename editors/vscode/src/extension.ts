@@ -10,15 +10,24 @@ import {
   type ServerOptions,
   State,
   TransportKind,
+  type vsdiag,
 } from "vscode-languageclient/node";
 
 import { INSTALL_HINT, resolveServerCommand, ServerNotFound } from "./resolve";
-import { CONFIG_SECTION, needsRestart, SERVER_SECTION, serverSettings } from "./settings";
+import {
+  CONFIG_SECTION,
+  DOCS_BASE_URL_ENV,
+  needsRestart,
+  SERVER_SECTION,
+  serverSettings,
+} from "./settings";
 
 // read by tests/editors/test_vscode_extension.py from the bundle, to compare with the server
 export { CLIENT_KEYS, CONFIG_SECTION, SERVER_KEYS, SERVER_SECTION } from "./settings";
+// called by the tests from the packaged bundle: the command the extension really starts
+export { INSTALL_HINT, resolveServerCommand } from "./resolve";
 
-/** Workspace commands and code action kinds of the server (server/lsp.py). */
+/** Workspace commands and code action kinds of the server (server/lsp/core.py). */
 export const SERVER_COMMANDS = { hardenAll: "durable-harden.hardenAll" } as const;
 export const FIX_ALL_KIND = "source.fixAll.durable-harden";
 
@@ -40,10 +49,77 @@ export const DOCUMENT_SELECTOR = [
   { scheme: "file", pattern: "**/wrangler.{toml,json,jsonc}" },
 ];
 
+/** A pull-diagnostics answer with nothing in it (documents of disabled folders). */
+const NO_DIAGNOSTICS = { kind: "full", items: [] } as unknown as vsdiag.DocumentDiagnosticReport;
+
 let client: LanguageClient | undefined;
 let output: vscode.LogOutputChannel;
 let traceOutput: vscode.LogOutputChannel;
 let starting: Promise<void> | undefined;
+let status: vscode.LanguageStatusItem | undefined;
+let extensionPath = "";
+let serverState = "not started";
+
+/** Shown by the language status item: server state, version, findings; click opens the log. */
+function updateStatus(): void {
+  if (status === undefined) return;
+  const version = client?.initializeResult?.serverInfo?.version;
+  let findings = 0;
+  for (const [, diagnostics] of vscode.languages.getDiagnostics()) {
+    findings += diagnostics.filter((d) => d.source === "durable-harden").length;
+  }
+  status.text = version ? `Durable Harden ${version}` : "Durable Harden";
+  status.detail = `${serverState}; ${findings} finding${findings === 1 ? "" : "s"}`;
+  status.severity = ["running", "disabled", "starting"].includes(serverState)
+    ? vscode.LanguageStatusSeverity.Information
+    : vscode.LanguageStatusSeverity.Error;
+  status.busy = serverState === "starting";
+}
+
+function setState(state: string): void {
+  serverState = state;
+  updateStatus();
+}
+
+/** `durableHarden.enable` for a document's folder (resource scope). */
+function enabledFor(uri: vscode.Uri): boolean {
+  return config(uri).get<boolean>("enable", true);
+}
+
+function anyEnabled(): boolean {
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  if (folders.length === 0) return config().get<boolean>("enable", true);
+  return folders.some((folder) => enabledFor(folder.uri));
+}
+
+/** The Python the Python extension selected (its `environments` API), if it is installed. */
+async function pythonFromExtension(): Promise<string | undefined> {
+  const ext = vscode.extensions.getExtension("ms-python.python");
+  if (ext === undefined) return undefined;
+  try {
+    const api = (ext.isActive ? ext.exports : await ext.activate()) as PythonApi | undefined;
+    const environments = api?.environments;
+    if (environments === undefined) return undefined;
+    const scope = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const active = environments.getActiveEnvironmentPath(scope);
+    const resolved = await environments.resolveEnvironment(active);
+    return resolved?.executable?.uri?.fsPath ?? undefined;
+  } catch (error) {
+    output.warn(`the Python extension did not give an interpreter: ${String(error)}`);
+    return undefined;
+  }
+}
+
+/** The part of ms-python.python's exported API used here (its `environments` namespace). */
+interface PythonApi {
+  environments?: {
+    getActiveEnvironmentPath(resource?: vscode.Uri): { id: string; path: string };
+    resolveEnvironment(
+      env: { id: string; path: string } | string,
+    ): Promise<{ executable?: { uri?: vscode.Uri } } | undefined>;
+    onDidChangeActiveEnvironmentPath?: vscode.Event<unknown>;
+  };
+}
 
 function config(scope?: vscode.Uri): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration(CONFIG_SECTION, scope);
@@ -54,24 +130,14 @@ function settingsFor(scope?: vscode.Uri): Record<string, unknown> {
   return serverSettings((key) => cfg.get(key));
 }
 
-function firstFolder(): string | undefined {
-  return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-}
-
 async function reportNotFound(error: ServerNotFound): Promise<void> {
   output.error(`${error.message} (tried: ${error.tried.join("; ")})`);
   const choice = await vscode.window.showErrorMessage(
     error.message,
-    "Copy install command",
     "Open Settings",
     "Show Output",
   );
-  if (choice === "Copy install command") {
-    await vscode.env.clipboard.writeText(INSTALL_HINT);
-    void vscode.window.showInformationMessage(
-      `Copied \`${INSTALL_HINT}\`. Run it, then "Durable Harden: Restart server".`,
-    );
-  } else if (choice === "Open Settings") {
+  if (choice === "Open Settings") {
     await vscode.commands.executeCommand("workbench.action.openSettings", CONFIG_SECTION);
   } else if (choice === "Show Output") {
     output.show(true);
@@ -85,7 +151,24 @@ function clientOptions(): LanguageClientOptions {
     traceOutputChannel: traceOutput,
     revealOutputChannelOn: RevealOutputChannelOn.Never,
     initializationOptions: () => settingsFor(),
+    // documents of folders with durableHarden.enable = false never reach the server, and
+    // nothing the server says about them is shown
     middleware: {
+      didOpen: (document, next) => (enabledFor(document.uri) ? next(document) : Promise.resolve()),
+      didChange: (event, next) =>
+        enabledFor(event.document.uri) ? next(event) : Promise.resolve(),
+      didSave: (document, next) => (enabledFor(document.uri) ? next(document) : Promise.resolve()),
+      didClose: (document, next) =>
+        enabledFor(document.uri) ? next(document) : Promise.resolve(),
+      handleDiagnostics: (uri, diagnostics, next) => next(uri, enabledFor(uri) ? diagnostics : []),
+      provideDiagnostics: (document, previousResultId, token, next) => {
+        const uri = document instanceof vscode.Uri ? document : document.uri;
+        return enabledFor(uri) ? next(document, previousResultId, token) : NO_DIAGNOSTICS;
+      },
+      provideCodeActions: (document, range, context, token, next) =>
+        enabledFor(document.uri) ? next(document, range, context, token) : [],
+      provideHover: (document, position, token, next) =>
+        enabledFor(document.uri) ? next(document, position, token) : undefined,
       workspace: {
         // The server asks for section "durable-harden"; our settings live under "durableHarden".
         configuration: async (params, token, next) => {
@@ -109,40 +192,72 @@ function clientOptions(): LanguageClientOptions {
 }
 
 async function start(): Promise<void> {
-  const folder = firstFolder();
+  if (!anyEnabled()) {
+    output.info("durableHarden.enable is off: the server is not started");
+    setState("disabled");
+    return;
+  }
+  setState("starting");
+  const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
   let resolved;
   try {
     resolved = resolveServerCommand(
       {
         path: config().get<string>("path"),
         interpreter: config().get<string>("interpreter"),
+        importStrategy: config().get<string>("importStrategy"),
       },
       process.env,
-      folder,
+      {
+        extensionPath,
+        pythonFromExtension: config().get<string>("interpreter")
+          ? undefined
+          : await pythonFromExtension(),
+        workspaceFolders: folders,
+        trusted: vscode.workspace.isTrusted,
+      },
     );
   } catch (error) {
     if (error instanceof ServerNotFound) {
+      setState("not found");
       void reportNotFound(error);
       return;
     }
     throw error;
   }
-  output.info(`starting ${resolved.command} ${resolved.args.join(" ")} (from ${resolved.source})`);
+  output.info(
+    `starting ${resolved.command} ${resolved.args.join(" ")} (from ${resolved.source}` +
+      `${resolved.importStrategy ? `, ${resolved.importStrategy}` : ""}; cwd ${resolved.cwd})`,
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const docsBaseUrl = (config().get<string>("docsBaseUrl") ?? "").trim();
+  if (docsBaseUrl) env[DOCS_BASE_URL_ENV] = docsBaseUrl;
   const serverOptions: ServerOptions = {
     command: resolved.command,
     args: resolved.args,
     transport: TransportKind.stdio,
-    options: { cwd: folder, env: process.env },
+    // the extension's folder, never the workspace: nothing there is importable by the server
+    options: { cwd: resolved.cwd, env },
   };
   const next = new LanguageClient(CONFIG_SECTION, NAME, serverOptions, clientOptions());
   client = next;
+  next.onDidChangeState((event) => {
+    if (client !== next) return;
+    if (event.newState === State.Running) setState("running");
+    else if (event.newState === State.Stopped) setState("stopped");
+    else setState("starting");
+  });
   try {
     await next.start();
+    setState("running");
+    const info = next.initializeResult?.serverInfo;
+    output.info(`server ${info?.name ?? "?"} ${info?.version ?? "?"} running`);
   } catch (error) {
+    setState("failed");
     output.error(`the language server did not start: ${String(error)}`);
     const choice = await vscode.window.showErrorMessage(
       `Durable Harden: the language server (${resolved.command}) did not start: ${String(error)}. ` +
-        `Is durable-harden installed (\`${INSTALL_HINT}\`)?`,
+        `The output channel says why. ${INSTALL_HINT}`,
       "Show Output",
     );
     if (choice === "Show Output") output.show(true);
@@ -201,13 +316,14 @@ async function hardenAll(): Promise<void> {
   if (!offered.includes(SERVER_COMMANDS.hardenAll)) {
     void vscode.window.showWarningMessage(
       `Durable Harden: this server does not offer "${SERVER_COMMANDS.hardenAll}". ` +
-        "Update it (`pip install -U durable-harden`), or run `durable-harden harden` in a terminal.",
+        "Update the extension (or the durable-harden of durableHarden.path), or run " +
+        "`durable-harden harden` in a terminal.",
     );
     return;
   }
   const folder = await targetFolder();
   if (folder === undefined && (vscode.workspace.workspaceFolders ?? []).length > 0) return;
-  // Arguments: [{ uri?: folder, unsafe?: boolean }] (server/lsp_harden.py). Unsafe fixes are
+  // Arguments: [{ uri?: folder, unsafe?: boolean }] (server/lsp/harden.py). Unsafe fixes are
   // included by default and arrive as change annotations that need confirmation, so VS Code
   // opens its refactor preview for them. The server reports progress, shows the summary and
   // opens durable-harden-report.md itself; the notification here only offers Cancel.
@@ -230,9 +346,33 @@ async function hardenAll(): Promise<void> {
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  extensionPath = context.extensionPath;
   output = vscode.window.createOutputChannel(NAME, { log: true });
   traceOutput = vscode.window.createOutputChannel(`${NAME} Trace`, { log: true });
+  status = vscode.languages.createLanguageStatusItem("durableHarden.status", DOCUMENT_SELECTOR);
+  status.name = NAME;
+  status.command = { title: "Show output", command: COMMANDS.showOutput };
+  updateStatus();
+  const python = vscode.extensions.getExtension("ms-python.python");
+  if (python !== undefined) {
+    // a new interpreter selected in the Python extension: start the server with it
+    void Promise.resolve(python.isActive ? python.exports : python.activate())
+      .then((api: PythonApi | undefined) => {
+        const event = api?.environments?.onDidChangeActiveEnvironmentPath;
+        if (event === undefined) return;
+        context.subscriptions.push(
+          event(async () => {
+            if (config().get<string>("interpreter") || config().get<string>("path")) return;
+            output.info("the Python extension selected another interpreter: restarting");
+            await restart();
+          }),
+        );
+      })
+      .catch(() => undefined);
+  }
   context.subscriptions.push(
+    status,
+    vscode.languages.onDidChangeDiagnostics(() => updateStatus()),
     output,
     traceOutput,
     vscode.commands.registerCommand(COMMANDS.restart, restart),
@@ -247,7 +387,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (needsRestart((key) => event.affectsConfiguration(key))) {
-        output.info("server path or interpreter changed: restarting");
+        output.info("server path, interpreter, import strategy or enable changed: restarting");
         await restart();
       } else if (event.affectsConfiguration(CONFIG_SECTION) && client?.state === State.Running) {
         await client.sendNotification(DidChangeConfigurationNotification.type, {

@@ -1,7 +1,7 @@
 // The editor settings the server understands, built from the `durableHarden.*` configuration.
 // Pure (no `vscode` import): `get` reads one key of the configuration section.
 
-/** The section the server asks for in `workspace/configuration` (server/lsp.py). */
+/** The section the server asks for in `workspace/configuration` (server/lsp/). */
 export const SERVER_SECTION = "durable-harden";
 /** Our own configuration section in VS Code settings. */
 export const CONFIG_SECTION = "durableHarden";
@@ -17,7 +17,17 @@ export const SERVER_KEYS = [
 ] as const;
 
 /** Keys only the extension reads (they are never sent to the server). */
-export const CLIENT_KEYS = ["path", "interpreter", "trace.server"] as const;
+export const CLIENT_KEYS = [
+  "enable",
+  "path",
+  "interpreter",
+  "importStrategy",
+  "docsBaseUrl",
+  "trace.server",
+] as const;
+
+/** The server reads its rule-page base URL from this variable (server/docs_links.py). */
+export const DOCS_BASE_URL_ENV = "DURABLE_HARDEN_DOCS_BASE_URL";
 
 export type Getter = (key: string) => unknown;
 
@@ -64,5 +74,7 @@ export function serverSettings(get: Getter): Record<string, unknown> {
 
 /** True when a change of these settings needs a new server process (not just new settings). */
 export function needsRestart(affects: (key: string) => boolean): boolean {
-  return affects(`${CONFIG_SECTION}.path`) || affects(`${CONFIG_SECTION}.interpreter`);
+  return ["path", "interpreter", "importStrategy", "enable", "docsBaseUrl"].some((key) =>
+    affects(`${CONFIG_SECTION}.${key}`),
+  );
 }

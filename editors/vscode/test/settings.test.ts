@@ -50,5 +50,7 @@ test("values of the wrong type are left out instead of failing the whole object"
 test("only path/interpreter changes restart the server", () => {
   assert.equal(needsRestart((k) => k === "durableHarden.path"), true);
   assert.equal(needsRestart((k) => k === "durableHarden.interpreter"), true);
+  assert.equal(needsRestart((k) => k === "durableHarden.importStrategy"), true);
+  assert.equal(needsRestart((k) => k === "durableHarden.enable"), true);
   assert.equal(needsRestart((k) => k === "durableHarden.select"), false);
 });

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from durable_harden.analyzers.analysis import Settings, context_root, run_rules
+from durable_harden.analyzers.budget import OverBudget, budget
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import Problem, ProjectModel, build_model
 from durable_harden.analyzers.settings_file import SettingsFile
@@ -215,24 +216,45 @@ class Engine:
             else:
                 problems.append(Problem(path, str(result)))
         # files that could not be parsed are left out of the model (and said in `problems`)
-        usable = [p for p in sources if p in parsed]
-        model = build_model(root, usable, configs, overlays=overlays, parsed=parsed)
-
-        findings: dict[Path, list[Finding]] = {path: [] for path in inputs}
-        suppressions: dict[Path, list[Suppression]] = {}
         groups: dict[tuple[str, str], list[Path]] = {}
         for path, item in inputs.items():
             key = (repr(item.settings), str(item.settings_file.path if item.settings_file else ""))
             groups.setdefault(key, []).append(path)
-        for paths in groups.values():
-            wanted = set(paths)
-            settings = inputs[paths[0]].settings
-            found_now, supps = run_rules(model, settings, lambda p, w=wanted: p in w)
-            for finding in found_now:
-                if finding.path in wanted:
-                    findings[finding.path].append(finding)
-            for supp in supps:
-                suppressions.setdefault(supp.path, []).append(supp)
+        # each file within the time budget (analyzers.budget, as `check` and harden): a file
+        # over it is reported as skipped and the project analysed again without it
+        skipped: dict[Path, float] = {}
+        spent: dict[Path, float] = {}
+        while True:
+            usable = [p for p in sources if p in parsed and p not in skipped]
+            findings: dict[Path, list[Finding]] = {path: [] for path in inputs}
+            suppressions: dict[Path, list[Suppression]] = {}
+            try:
+                with budget(spent):
+                    model = build_model(root, usable, configs, overlays=overlays, parsed=parsed)
+                    for paths in groups.values():
+                        wanted = set(paths)
+                        settings = inputs[paths[0]].settings
+                        found_now, supps = run_rules(model, settings, lambda p, w=wanted: p in w)
+                        for finding in found_now:
+                            if finding.path in wanted:
+                                findings[finding.path].append(finding)
+                        for supp in supps:
+                            suppressions.setdefault(supp.path, []).append(supp)
+            except OverBudget as exc:
+                if exc.path in skipped or exc.path not in usable:
+                    raise
+                skipped[exc.path] = exc.seconds
+                continue
+            break
+        for path, seconds in skipped.items():
+            problems.append(
+                Problem(
+                    path,
+                    f"skipped: analysing this file took longer than the {seconds:g} s budget "
+                    "per file (generated code, or a pathological construct?); the rest of the "
+                    "project was analysed without it",
+                )
+            )
         for path, item in inputs.items():
             if item.settings_file is not None and item.settings_file.excludes(path):
                 findings[path] = []
