@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -379,9 +380,41 @@ def find_classes(
     return result
 
 
+_EXTENDS = frozenset({"extends", "subclass", "library"})
+
+
+def stored_state(cls: DurableObjectClass) -> str | None:
+    """`this.<field>` holding DurableObjectState in a class that does not extend DurableObject:
+    `this.state = state` in the constructor, or a parameter property
+    (`constructor(private state: DurableObjectState)`); None when the state is not kept."""
+    ctor = cls.constructor
+    if ctor is None:
+        return None
+    data = cls.file.data
+    params = ctor.child_by_field_name("parameters")
+    first = (
+        next((p for p in params.named_children if p.type != "comment"), None) if params else None
+    )
+    if first is None:
+        return None
+    pattern = first.child_by_field_name("pattern")
+    name = node_text(data, pattern) if pattern is not None else ""
+    if not name.isidentifier():
+        return None
+    if any(c.type in {"accessibility_modifier", "readonly"} for c in first.children):
+        return f"this.{name}"
+    body = node_text(data, ctor.child_by_field_name("body") or ctor)
+    match = re.search(rf"\bthis\.(\w+)\s*=\s*{re.escape(name)}\s*(?:;|\n|$)", body)
+    return f"this.{match.group(1)}" if match else None
+
+
 def state_path(cls: DurableObjectClass) -> str | None:
     """How code inside the class's methods reaches DurableObjectState (`this.ctx`,
-    `this.state`, another `this.…` alias), or None when the class has no such path."""
+    `this.state`, another `this.…` alias), or None when the class has no such path.
+    A class that does not extend DurableObject has only what its constructor stored: its
+    `this.state` may be anything else (a game's state, found on corpus-dev)."""
+    if cls.reason not in _EXTENDS:
+        return stored_state(cls)
     ctx = cls.aliases.ctx
     for candidate in ("this.ctx", "this.state"):
         if candidate in ctx:

@@ -1,4 +1,8 @@
-"""Fix for rpc-result-not-disposed: `const` -> `using`."""
+"""Fix for rpc-result-not-disposed (unsafe): `const` -> `using`.
+
+Unsafe: the result (and the stubs it holds) is disposed when the block ends, so a use after it
+(returned, stored in a field, captured by a callback that runs later) now fails; and it needs
+TypeScript 5.2+ with esnext.disposable in `lib`."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
         Fix(
             fix_id="rpc-result-not-disposed.using",
             title="Keep the result with `using`",
-            safety=Safety.SAFE,
+            safety=Safety.UNSAFE,
             edits=[Edit(finding.span.path, finding.span.start, finding.span.end, "using")],
             review=(
                 "The result is disposed when the block ends: it must not be returned or stored "

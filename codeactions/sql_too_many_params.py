@@ -60,12 +60,15 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     return Fix(
         fix_id="sql-too-many-params.json-each",
         title=f"Bind `{item.array}` once with json_each(?)",
-        safety=Safety.SAFE,
+        # unsafe: the elements' types are not known here, and a binary element (ArrayBuffer,
+        # Uint8Array) becomes a JSON object that matches nothing, a BigInt makes stringify throw
+        safety=Safety.UNSAFE,
         edits=edits,
         review=(
             "The array is bound as one JSON text and expanded by SQLite's json_each: numbers "
             "and strings compare as before; booleans become 1/0 and binary values cannot pass "
-            "through JSON."
+            "through JSON (an ArrayBuffer element becomes `{}` and matches nothing; a BigInt "
+            "makes JSON.stringify throw). Check the array holds only strings and numbers."
         ),
     )
 

@@ -1,4 +1,8 @@
-"""Fix for websocket-manual-ping (safe): `setWebSocketAutoResponse` in the constructor."""
+"""Fix for websocket-manual-ping: `setWebSocketAutoResponse` in the constructor.
+
+Safe only when the handler's ping branch comes first and only sends the pong (`only_answers` in
+the finding): an exact ping then skips no code. Otherwise unsafe: exact pings no longer reach
+`webSocketMessage`, so what else the handler did for them stops."""
 
 from __future__ import annotations
 
@@ -77,9 +81,15 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
         Fix(
             fix_id="websocket-manual-ping.auto-response",
             title="Let the runtime answer pings (setWebSocketAutoResponse)",
-            safety=Safety.SAFE,
+            safety=Safety.SAFE if finding.data.get("only_answers") else Safety.UNSAFE,
             edits=[edit],
-            review="Exact ping messages are answered by the runtime without waking the object.",
+            review="Exact ping messages are answered by the runtime without waking the object."
+            + (
+                ""
+                if finding.data.get("only_answers")
+                else " They no longer reach `webSocketMessage`: what else it does for a ping "
+                "(before or inside the ping branch) no longer happens for them."
+            ),
         )
     ]
 

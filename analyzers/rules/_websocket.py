@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, state_path
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -261,3 +261,40 @@ def server_sockets(cls: DurableObjectClass) -> list[SocketUse]:
             uses.append(use)
             pending.extend(follow)
     return uses
+
+
+def ctx_reachable(cls: DurableObjectClass) -> bool:
+    """Whether methods of the class can reach DurableObjectState at all (see
+    `classes.state_path`). A fix writing `this.ctx…` into any other class breaks it (found on
+    corpus-dev: a binding-only class whose `this.state` is its game state)."""
+    return state_path(cls) is not None
+
+
+def only_closed(use: SocketUse) -> bool:
+    """The socket is accepted only to send and close (`server.accept(); server.send(error);
+    server.close(1008)`): it is never stored, handed on or listened to, so it does not keep the
+    object awake, and making it hibernatable would only route its close to `webSocketClose`."""
+    data = use.cls.file.data
+    if use.listeners or use.handoffs or use.hibernatable or not use.accepts:
+        return False
+    if any(not n.isidentifier() for n in use.names):
+        return False
+    closed = False
+    for node in walk_type(use.scope, "identifier"):
+        name = node_text(data, node)
+        if name not in use.names:
+            continue
+        parent = node.parent
+        if parent is not None and parent.type == "array_pattern":
+            continue  # the declaration
+        if parent is None or parent.type != "member_expression":
+            return False
+        prop = parent.child_by_field_name("property")
+        method = node_text(data, prop) if prop is not None else ""
+        call = parent.parent
+        if method not in {"accept", "send", "close"} or call is None:
+            return False
+        if call.type != "call_expression" or call.child_by_field_name("function") != parent:
+            return False
+        closed = closed or method == "close"
+    return closed

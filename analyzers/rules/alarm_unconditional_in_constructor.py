@@ -56,11 +56,20 @@ constructor(ctx: DurableObjectState, env: Env) {
 ```
 """,
     fix="""
-Safe. The statement is guarded with `if ((await <storage>.getAlarm()) === null) { … }` where it
-runs in an async function (the `blockConcurrencyWhile` callback, an async method); directly in the
-synchronous constructor it becomes
-`void <storage>.getAlarm().then((pending) => { if (pending === null) { … } });`. A pending alarm
-is then left alone; the first wake with none pending still arms it.
+Unsafe (a safe fix keeps the program's meaning; this one changes when the alarm fires, which is
+its point). For `setAlarm(Date.now() + …)` the statement is guarded with
+`if ((await <storage>.getAlarm()) === null) { … }` where it runs in an async function (the
+`blockConcurrencyWhile` callback, an async method); directly in the synchronous constructor it
+becomes `void <storage>.getAlarm().then((pending) => { if (pending === null) { … } });`. A pending
+alarm is then left alone; the first wake with none pending still arms it. For any other time (a
+name or property holding a scheduler's next due time) the alarm may only move earlier:
+`const pendingAlarm = await <storage>.getAlarm(); if (pendingAlarm === null || pendingAlarm >
+next) { … }`, so an earlier task never waits for a later alarm.
+
+Not offered when the `setAlarm()` is in a method that code outside the constructor path also
+calls (a scheduler's `rearm()` after every insert): a guard there would keep those callers from
+moving the alarm earlier. A reviewer checks that nothing relied on the alarm moving later on
+every wake.
 """,
     references=(
         f"{REF_ALARMS} (one alarm per object; setAlarm replaces it)",

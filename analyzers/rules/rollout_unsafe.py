@@ -93,10 +93,11 @@ npx wrangler versions deploy "$NEW_VERSION@10" "$OLD_VERSION@90" -y
 """,
     fix="""
 Safe: with two literal percentages that do not sum to 100, the second becomes 100 minus the
-first. Safe: `scripts/deploy-gradual.sh` is created (when absent): it refuses when migrations
+first (wrangler refuses the command as written, so no working deploy changes). Safe: `scripts/deploy-gradual.sh` is created (when absent): it refuses when migrations
 or exports changed since the last deployment, runs `wrangler versions upload`, then
 `wrangler versions deploy <new>@p <old>@(100-p)` at 10 → 50 → 100 % with a pause and a
-health-check hook between stages (rolling back on failure), and documents version affinity
+health-check hook between stages (rolling back on failure; a new file nothing runs until someone
+does, so no existing behaviour changes), and documents version affinity
 (`Cloudflare-Workers-Version-Key`) and `durable_objects.code_update_strategy`. Tags given as
 version ids and second-binding canaries are reported without an automatic rewrite.
 

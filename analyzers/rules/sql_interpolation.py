@@ -62,6 +62,12 @@ argument, inserted at the position of that parameter among the existing ones (a 
 `'…${x}…'` becomes one `?` bound to the template string with the quotes' content). Offered when
 the statement is the last of its `exec()` string, written in the call, uses plain `?`
 parameters, and the existing arguments match them. Names and fragments are never rewritten.
+
+Why safe: for every value the original statement handled as written (a number in an unquoted
+substitution, a string without quotes inside `'…'`), the bound parameter compares and stores the
+same value, so the rows read and written are the same. The results differ only where the
+original was broken: a value containing `'` (a syntax error or injected SQL before), a string in
+an unquoted substitution (an unknown column before).
 """,
     references=(
         f"{REF_SQL} (exec: bindings)",
@@ -205,6 +211,10 @@ def _skipped(expression: str) -> bool:
     return bool(_CONSTANT.match(text) or _LITERAL.match(text) or _PLACEHOLDER_LIST.search(text))
 
 
+# statements whose "values" cannot be bound parameters in SQLite
+_NO_PARAMETERS = frozenset({"PRAGMA", "CREATE", "ALTER", "DROP", "ATTACH", "DETACH", "VACUUM"})
+
+
 def classify(stmt: SqlStatement) -> tuple[list[Use], list[Substitution]] | None:
     """(value uses, substitutions used as names/fragments); None when the text does not
     tokenize. Skipped substitutions are in neither list."""
@@ -250,6 +260,11 @@ def classify(stmt: SqlStatement) -> tuple[list[Use], list[Substitution]] | None:
     for offset, sub in by_offset.items():
         if offset not in seen and not _skipped(sub.expression):
             names.append(sub)  # glued into an identifier: `${prefix}_items`
+    if stmt.kind in _NO_PARAMETERS:
+        # SQLite takes no bound parameter here (`PRAGMA table_info(?)` is a syntax error, DDL
+        # refuses them): what looks like a value is part of the statement's text
+        names.extend(s for use in values for s in use.subs)
+        values = []
     return values, names
 
 

@@ -44,10 +44,13 @@ sql.exec(`SELECT * FROM items WHERE id IN (SELECT value FROM json_each(?))`, JSO
 ```
 """,
     fix="""
-Safe for the generated `IN (…)` list: `IN (SELECT value FROM json_each(?))` bound to
+Unsafe, for the generated `IN (…)` list: `IN (SELECT value FROM json_each(?))` bound to
 `JSON.stringify(array)`, in place of the spread argument. SQLite's `json_each` yields numbers as
 INTEGER/REAL and strings as TEXT, so comparisons behave as with one parameter per element
-(booleans become 1/0; binary values cannot be passed this way and need another shape).
+(booleans become 1/0). It is unsafe because the elements' types are not checked: a binary
+element (`ArrayBuffer`, `Uint8Array`) becomes the JSON object `{}` and matches nothing where it
+matched its BLOB before, and a `BigInt` makes `JSON.stringify` throw; a reviewer checks the
+array holds only strings and numbers.
 Offered when the spread argument is the same array and stands at the list's parameter position.
 No fix for a literal list of more than 100 parameters: batch the rows instead.
 """,

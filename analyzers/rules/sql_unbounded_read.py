@@ -70,6 +70,15 @@ must page (`WHERE id > ? ORDER BY id LIMIT ?`, keyset pagination), which the rev
 where every row really is needed. For `.one()`: ` LIMIT 1`; it then returns one of the matching
 rows instead of throwing, so the reviewer must add an `ORDER BY` that picks the right one. No
 fix when the SQL text is shared by several calls (a constant in another file).
+
+The LIMIT must keep the rows the code wants, and the query's `ORDER BY` is what says which:
+without one, no LIMIT is added (it would keep arbitrary rows; a sum or an export over all rows
+would silently lose some). `ORDER BY … DESC` keeps its first rows. An ascending read by a time
+or sequence column (`id`, `ts`, `*_at`, …) is a history that wants its newest rows: the order is
+flipped to `DESC`, the LIMIT added, and `.reverse()` follows `toArray()` (or the Agents SDK's
+`this.sql` template), so the code still sees oldest first; read any other way (iteration, a
+spread) it gets no fix. Ascending by another column keeps the first rows of that order. The
+review note says which rows are kept.
 """,
     references=(
         f"{REF_LIMITS} (10 GB per object; 128 MB memory per isolate)",

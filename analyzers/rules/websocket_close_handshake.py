@@ -63,10 +63,18 @@ async webSocketClose(ws: WebSocket, code: number, reason: string) {
 ```
 """,
     fix="""
-Safe. A missing close becomes `ws.close(<guarded code>, reason)` at the end of the handler (at its
+A missing close becomes `ws.close(<guarded code>, reason)` at the end of the handler (at its
 start when the handler has early returns), adding the `code`/`reason` parameters when the handler
 does not declare them; an echoed code is wrapped in the same guard; a reserved literal becomes
 1000.
+
+Guarding an echoed code and replacing a reserved literal are safe: for every code `close()`
+accepts the guarded expression is that same code, and with the four it refuses (1004, 1005,
+1006, 1015) the original call threw. Adding the missing close is safe when the handler hands the
+socket to no other code (`this.cleanup(ws)` may close it already, and the added call would be a
+second close) and, when the close goes at the start, sends nothing on the socket after it;
+otherwise it is unsafe and the review note names the callee. What it changes on purpose: the
+client receives the close reply instead of seeing 1006.
 """,
     references=(
         f"{REF_WEBSOCKETS} (webSocketClose and the close handshake)",

@@ -89,6 +89,37 @@ def test_examples_report_nothing() -> None:
     check_examples(RULE)
 
 
+def test_pragma_argument_is_not_turned_into_a_parameter(tmp_path: Path) -> None:
+    # `PRAGMA table_info(?)` is a syntax error in SQLite: no value fix there (found in corpus-dev)
+    import sqlite3
+
+    from durable_harden.codeactions import fixes_for
+
+    root = tmp_path / "p"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "t.ts").write_text(
+        'import { DurableObject } from "cloudflare:workers";\n\n'
+        "export class T extends DurableObject<unknown> {\n"
+        "  has(table: string, column: string): boolean {\n"
+        "    return this.ctx.storage.sql\n"
+        "      .exec<{ name: string }>(`PRAGMA table_info(${table})`)\n"
+        "      .toArray()\n"
+        "      .some((c) => c.name === column);\n"
+        "  }\n"
+        "}\n"
+    )
+    findings, model = run(RULE, root)
+    assert all(f.data.get("kind") != "value" for f in findings)
+    assert all(fixes_for(f, model) == [] for f in findings)
+    db = sqlite3.connect(":memory:")
+    try:
+        db.execute("PRAGMA table_info(?)", ("t",))
+    except sqlite3.OperationalError as exc:
+        assert "syntax error" in str(exc)
+    else:
+        raise AssertionError("SQLite accepted a parameter in PRAGMA")
+
+
 FIXED_BY_CODE = """import { DurableObject } from "cloudflare:workers";
 const VERSION = 3;
 const validName = (raw: string) => raw.replace(/[^a-z0-9_]/gi, "_");

@@ -110,7 +110,7 @@ def test_fix_adds_the_index_in_the_schema_literal_keeping_its_layout(tmp_path: P
 
 def test_fix_all_on_many_queries_is_idempotent_and_indented(tmp_path: Path) -> None:
     root = copy_case(RULE, "flagged", tmp_path)
-    fix_all(RULE, root)
+    fix_all(RULE, root, unsafe=True)  # `author = ?` reads idx (author, created_at): may reorder
     schema = (root / "src" / "schema.ts").read_text()
     # one index serves both `author = ?` and `author = ? AND created_at > ?`
     assert schema.count("idx_messages_author_created_at ON messages(author, created_at);") == 1
@@ -180,6 +180,36 @@ def test_single_line_string_schema_gets_a_semicolon_and_a_space(tmp_path: Path) 
         'CREATE INDEX IF NOT EXISTS idx_pins_owner ON pins(owner)");'
     ) in text
     assert run(RULE, root)[0] == []
+
+
+def test_index_that_reorders_an_unordered_query_is_unsafe(tmp_path: Path) -> None:
+    # `WHERE ts > ?` without ORDER BY: a table scan returns rowid order, the new index returns
+    # ts order, so the same rows may come back in another order
+    from durable_harden.codeactions import Safety, fixes_for
+
+    source = """import { DurableObject } from "cloudflare:workers";
+
+export class Log extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, room TEXT, ts INTEGER)");
+  }
+
+  QUERY
+}
+"""
+    since = 'since(t: number) { return this.ctx.storage.sql.exec("SELECT * FROM events WHERE ts > ?", t).toArray(); }'
+    room = 'inRoom(r: string) { return this.ctx.storage.sql.exec("SELECT * FROM events WHERE room = ?", r).toArray(); }'
+    for name, query, safety in (("range", since, Safety.UNSAFE), ("eq", room, Safety.SAFE)):
+        root = tmp_path / name
+        (root / "src").mkdir(parents=True)
+        (root / "src" / "log.ts").write_text(source.replace("QUERY", query))
+        findings, model = run(RULE, root)
+        (finding,) = findings
+        (fix,) = fixes_for(finding, model)
+        assert fix.safety is safety, name
+        if safety is Safety.UNSAFE:
+            assert "ORDER BY" in fix.review and "WHERE ts > ?" in fix.review
 
 
 SORTS = """import { DurableObject } from "cloudflare:workers";

@@ -88,6 +88,38 @@ def test_fixed_file_type_checks(tmp_path: Path) -> None:
     assert result == ""
 
 
+HANDS_ON = """import { DurableObject } from "cloudflare:workers";
+
+export class Room extends DurableObject {
+  async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.leave(ws);
+  }
+
+  leave(ws: WebSocket): void {
+    ws.close(1000, "bye");
+  }
+}
+"""
+
+
+def test_added_close_is_unsafe_when_the_handler_hands_the_socket_on(tmp_path: Path) -> None:
+    # leave(ws) already closes it: the added close would be a second close()
+    from durable_harden.codeactions import Safety, fixes_for
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "room.ts").write_text(HANDS_ON)
+    findings, model = run(RULE, tmp_path)
+    (missing,) = [f for f in findings if f.data["kind"] == "missing-close"]
+    (fix,) = fixes_for(missing, model)
+    assert fix.safety is Safety.UNSAFE and "`this.leave()`" in fix.review
+    (tmp_path / "src" / "room.ts").write_text(
+        HANDS_ON.replace("this.leave(ws);", "console.log(code);")
+    )
+    findings, model = run(RULE, tmp_path)
+    (missing,) = [f for f in findings if f.data["kind"] == "missing-close"]
+    assert fixes_for(missing, model)[0].safety is Safety.SAFE
+
+
 HELPER_CLOSE = """import { DurableObject } from "cloudflare:workers";
 export class Call extends DurableObject {
   async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
