@@ -90,20 +90,20 @@ def test_fixed_file_type_checks(tmp_path: Path) -> None:
 
 HANDS_ON = """import { DurableObject } from "cloudflare:workers";
 
+import { presence } from "./presence";
+
 export class Room extends DurableObject {
   async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.leave(ws);
-  }
-
-  leave(ws: WebSocket): void {
-    ws.close(1000, "bye");
+    presence.leave(ws);
   }
 }
 """
 
 
 def test_added_close_is_unsafe_when_the_handler_hands_the_socket_on(tmp_path: Path) -> None:
-    # leave(ws) already closes it: the added close would be a second close()
+    # presence.leave(ws) (another module's code) may close it already: the added close could be
+    # a second close(). (A method of the class that closes the socket counts as the close: the
+    # rule then reports nothing, see test_close_done_by_a_helper_and_guarded_echo.)
     from durable_harden.codeactions import Safety, fixes_for
 
     (tmp_path / "src").mkdir()
@@ -111,9 +111,9 @@ def test_added_close_is_unsafe_when_the_handler_hands_the_socket_on(tmp_path: Pa
     findings, model = run(RULE, tmp_path)
     (missing,) = [f for f in findings if f.data["kind"] == "missing-close"]
     (fix,) = fixes_for(missing, model)
-    assert fix.safety is Safety.UNSAFE and "`this.leave()`" in fix.review
+    assert fix.safety is Safety.UNSAFE and "`presence.leave()`" in fix.review
     (tmp_path / "src" / "room.ts").write_text(
-        HANDS_ON.replace("this.leave(ws);", "console.log(code);")
+        HANDS_ON.replace("presence.leave(ws);", "console.log(code);")
     )
     findings, model = run(RULE, tmp_path)
     (missing,) = [f for f in findings if f.data["kind"] == "missing-close"]
