@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -288,6 +289,37 @@ def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:
     return aliases
 
 
+def expression_name(cls: Node) -> Node | None:
+    """The name a class expression goes by: `const Durable = class extends …` (the variable),
+    `function createRoom() { return class extends … }` (the factory)."""
+    if cls.type != "class":
+        return None
+    parent = cls.parent
+    while parent is not None and parent.type in {"parenthesized_expression", "as_expression"}:
+        parent = parent.parent
+    if parent is None:
+        return None
+    if parent.type == "variable_declarator":
+        name = parent.child_by_field_name("name")
+        return name if name is not None and name.type == "identifier" else None
+    if parent.type in {"return_statement", "arrow_function"}:
+        func: Node | None = parent
+        while func is not None and func.type not in {
+            "function_declaration",
+            "arrow_function",
+            "function_expression",
+            "method_definition",
+        }:
+            func = func.parent
+        if func is None:
+            return None
+        name = func.child_by_field_name("name")
+        if name is None and func.parent is not None and func.parent.type == "variable_declarator":
+            name = func.parent.child_by_field_name("name")
+        return name
+    return None
+
+
 def find_classes(
     file: SourceFile, known_do_names: set[str], bound_names: set[str]
 ) -> list[DurableObjectClass]:
@@ -300,7 +332,7 @@ def find_classes(
     exported = exported_names(file)
     result: list[DurableObjectClass] = []
     for cls in class_declarations(file):
-        name_node = cls.child_by_field_name("name")
+        name_node = cls.child_by_field_name("name") or expression_name(cls)
         body = cls.child_by_field_name("body")
         if name_node is None or body is None:
             continue
@@ -348,9 +380,41 @@ def find_classes(
     return result
 
 
+_EXTENDS = frozenset({"extends", "subclass", "library"})
+
+
+def stored_state(cls: DurableObjectClass) -> str | None:
+    """`this.<field>` holding DurableObjectState in a class that does not extend DurableObject:
+    `this.state = state` in the constructor, or a parameter property
+    (`constructor(private state: DurableObjectState)`); None when the state is not kept."""
+    ctor = cls.constructor
+    if ctor is None:
+        return None
+    data = cls.file.data
+    params = ctor.child_by_field_name("parameters")
+    first = (
+        next((p for p in params.named_children if p.type != "comment"), None) if params else None
+    )
+    if first is None:
+        return None
+    pattern = first.child_by_field_name("pattern")
+    name = node_text(data, pattern) if pattern is not None else ""
+    if not name.isidentifier():
+        return None
+    if any(c.type in {"accessibility_modifier", "readonly"} for c in first.children):
+        return f"this.{name}"
+    body = node_text(data, ctor.child_by_field_name("body") or ctor)
+    match = re.search(rf"\bthis\.(\w+)\s*=\s*{re.escape(name)}\s*(?:;|\n|$)", body)
+    return f"this.{match.group(1)}" if match else None
+
+
 def state_path(cls: DurableObjectClass) -> str | None:
     """How code inside the class's methods reaches DurableObjectState (`this.ctx`,
-    `this.state`, another `this.…` alias), or None when the class has no such path."""
+    `this.state`, another `this.…` alias), or None when the class has no such path.
+    A class that does not extend DurableObject has only what its constructor stored: its
+    `this.state` may be anything else (a game's state, found on corpus-dev)."""
+    if cls.reason not in _EXTENDS:
+        return stored_state(cls)
     ctx = cls.aliases.ctx
     for candidate in ("this.ctx", "this.state"):
         if candidate in ctx:

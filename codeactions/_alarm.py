@@ -24,6 +24,10 @@ class (`this` is the object; `await` is allowed). Its re-arming, if any, must us
 substitution `{schedule:<expr>}`: write `{schedule:Date.now() + 30_000}` in the body.
 Only SQLite-backed classes get the schedule table (it needs `ctx.storage.sql`);
 `plan_alarm_work` raises `AlarmPlanError` otherwise.
+
+Size (over 500 lines): the generated schedule code and the rewriting of the class's
+`setAlarm()`/`alarm()` that must agree with it are one unit; split, each half would only be
+readable with the other open.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from durable_harden.analyzers.generated_names import (
     SCHEDULE_TABLE,
 )
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._websocket import ctx_reachable
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._tsedit import (
     append_member,
@@ -287,6 +292,8 @@ def plan_alarm_work(cls: DurableObjectClass, model: ProjectModel, work: AlarmWor
     mind = member_indent(cls)
     inner = mind + unit
     q = quote_char(data)
+    if not ctx_reachable(cls):
+        raise AlarmPlanError("the class keeps no DurableObjectState to reach its storage through")
     ctx = ctx_expression(cls)
     plan = AlarmPlan(ctx=ctx, kind=work.kind, quote=q)
     existing = cls.alarm

@@ -1,4 +1,4 @@
-"""Fix for deleteall-leaves-alarm (safe): `await <storage>.deleteAlarm();` before the statement
+"""Fix for deleteall-leaves-alarm (unsafe: a pending alarm no longer fires): `await <storage>.deleteAlarm();` before the statement
 that calls `deleteAll()` (`void …` in a synchronous function)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from durable_harden.codeactions._tsedit import (
     statement_of,
 )
 from durable_harden.codeactions.fix import Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -41,11 +42,14 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
         Fix(
             fix_id="deleteall-leaves-alarm.delete-alarm",
             title="Delete the alarm before `deleteAll()`",
-            safety=Safety.SAFE,
+            safety=Safety.UNSAFE,
             edits=[insert_before_statement(cls.file.path, data, stmt, line)],
-            review="The pending alarm is deleted with the data, as newer compatibility dates do.",
+            review=(
+                "The pending alarm is deleted with the data, as newer compatibility dates do: "
+                "check `alarm()` had nothing left to do for the emptied object."
+            ),
         )
     ]
 
 
-BUILDERS = {"deleteall-leaves-alarm": build}
+SPEC = FixSpec("deleteall-leaves-alarm", build, tier=TIER_CORRECTNESS)

@@ -1,10 +1,15 @@
-"""Fix for rpc-result-not-disposed: `const` -> `using`."""
+"""Fix for rpc-result-not-disposed (unsafe): `const` -> `using`.
+
+Unsafe: the result (and the stubs it holds) is disposed when the block ends, so a use after it
+(returned, stored in a field, captured by a callback that runs later) now fails; and it needs
+TypeScript 5.2+ with esnext.disposable in `lib`."""
 
 from __future__ import annotations
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -12,7 +17,7 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
         Fix(
             fix_id="rpc-result-not-disposed.using",
             title="Keep the result with `using`",
-            safety=Safety.SAFE,
+            safety=Safety.UNSAFE,
             edits=[Edit(finding.span.path, finding.span.start, finding.span.end, "using")],
             review=(
                 "The result is disposed when the block ends: it must not be returned or stored "
@@ -22,4 +27,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"rpc-result-not-disposed": build}
+SPEC = FixSpec("rpc-result-not-disposed", build)

@@ -17,6 +17,8 @@ from durable_harden.codeactions._sqledit import (
     siblings,
 )
 from durable_harden.codeactions.fix import Fix, Safety
+from durable_harden.codeactions.harden.generated_tests import index_case
+from durable_harden.codeactions.spec import TIER_INDEXES, FixSpec
 
 _CREATE_INDEX_ON = re.compile(
     r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\b.*?\bON\s+[\"`\[]?(\w+)", re.I | re.S
@@ -56,6 +58,50 @@ def serves(schema: Schema, stmt: SqlStatement, table: str, columns: list[str]) -
     if not any(name in step.detail for step in plan.steps):
         return False
     return all(p.use.table != table.lower() for p in analyse(stmt, trial))
+
+
+def reordered_queries(
+    model: ProjectModel, schema: Schema, path: object, table: str, columns: list[str]
+) -> list[str]:
+    """SELECTs without ORDER BY on `table` whose rows may come back in another order once the
+    index exists: SQLite returns rows in the order of the index it reads, so a query that went
+    from a table scan (rowid order) to the index, other than one fixing every index column with
+    `=` (equal keys keep rowid order), may return the same rows in a different order."""
+    from sqlglot import exp
+
+    from durable_harden.analyzers.rules._sql import table_uses
+
+    try:
+        trial = schema.with_index(index_sql(table, columns))
+    except Exception:
+        return []
+    name = index_name(table, columns)
+    wanted = {c.lower() for c in columns}
+    found: list[str] = []
+    for stmt in model.statements_in_scope(path):  # type: ignore[arg-type]
+        expression = stmt.expression
+        if stmt.loose or expression is None or not isinstance(expression, exp.Select):
+            continue
+        if expression.args.get("order") is not None:
+            continue
+        if not any(name in step.detail for step in trial.plan(stmt.text).steps):
+            continue
+        before = schema.plan(stmt.text)
+        if any(name in step.detail for step in before.steps):
+            continue
+        use = table_uses(expression, schema).get(table.lower()) or table_uses(
+            expression, schema
+        ).get(table)
+        in_lists = {
+            node.this.name.lower()
+            for node in expression.find_all(exp.In)
+            if isinstance(node.this, exp.Column)
+        }
+        eq = {c.lower() for c in use.eq} if use is not None else set()
+        if wanted <= eq and not (wanted & in_lists):
+            continue
+        found.append(stmt.text.strip())
+    return found
 
 
 def _candidates(model: ProjectModel, stmt: SqlStatement, table: str) -> list[list[str]]:
@@ -126,19 +172,35 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if edit is None:
         return []
     name = index_name(table.name, columns)
+    reordered = reordered_queries(model, schema, stmt.file.path, table.name, columns)
     return [
         Fix(
             fix_id="sql-missing-index.create-index",
             title=f"Add index `{name}` on {table.name}({', '.join(columns)})",
-            safety=Safety.SAFE,
+            safety=Safety.UNSAFE if reordered else Safety.SAFE,
             edits=[edit],
+            facts={"indexes": [(name, table.name)]},
             review=(
                 f"SQLite's plan for the query uses `{name}` once it exists. Each index adds a "
                 f"row write to every INSERT/UPDATE of `{table.name}`: keep it if the query runs "
                 "often."
+            )
+            + (
+                " These queries have no ORDER BY and will read the index, so their rows may "
+                "come back in index order instead of insertion order: "
+                + "; ".join(f"`{q}`" for q in reordered[:3])
+                + ". Add an ORDER BY where the order matters."
+                if reordered
+                else ""
             ),
         )
     ]
 
 
-BUILDERS = {"sql-missing-index": build}
+SPEC = FixSpec(
+    "sql-missing-index",
+    build,
+    tier=TIER_INDEXES,
+    label="index for a scanning query",
+    test_case=index_case,
+)

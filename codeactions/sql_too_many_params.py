@@ -11,6 +11,7 @@ from durable_harden.analyzers.tsutil import node_text, normalize_expr
 from durable_harden.codeactions._execedit import CannotFix
 from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
@@ -59,14 +60,17 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     return Fix(
         fix_id="sql-too-many-params.json-each",
         title=f"Bind `{item.array}` once with json_each(?)",
-        safety=Safety.SAFE,
+        # unsafe: the elements' types are not known here, and a binary element (ArrayBuffer,
+        # Uint8Array) becomes a JSON object that matches nothing, a BigInt makes stringify throw
+        safety=Safety.UNSAFE,
         edits=edits,
         review=(
             "The array is bound as one JSON text and expanded by SQLite's json_each: numbers "
             "and strings compare as before; booleans become 1/0 and binary values cannot pass "
-            "through JSON."
+            "through JSON (an ArrayBuffer element becomes `{}` and matches nothing; a BigInt "
+            "makes JSON.stringify throw). Check the array holds only strings and numbers."
         ),
     )
 
 
-BUILDERS = {"sql-too-many-params": build}
+SPEC = FixSpec("sql-too-many-params", build, tier=TIER_CORRECTNESS)

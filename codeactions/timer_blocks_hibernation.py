@@ -2,8 +2,10 @@
 
 The callback body moves to the alarm path (through `codeactions._alarm`, which adds a schedule
 table when `alarm()` already serves another purpose); the delay becomes `Date.now() + <delay>`;
-`setInterval` becomes an alarm that re-arms itself while the condition under which the code used
-to `clearInterval` does not hold. Refused when the callback or delay uses local variables of the
+`setInterval` becomes an alarm that re-arms itself while no stop is recorded: every
+`clearInterval`/`clearTimeout` of the handle becomes a stop written to storage at the same place.
+An interval never cleared re-arms only while `getWebSockets()` has sockets for its work, or is not
+converted. Refused when the handle is read other than by a start guard, when the callback or delay uses local variables of the
 function that set the timer (they would not survive hibernation: a human must store them), when
 the timer is in a helper function outside the class, or the callback is not an inline arrow or a
 `this.method` reference.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.tsutil import (
@@ -29,10 +31,13 @@ from durable_harden.codeactions._tsedit import (
     finding_class,
     is_async,
     node_at,
+    quote_char,
     reindent,
     statement_of,
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.harden.generated_tests import timer_case
+from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
 
 CannotConvert = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
@@ -100,31 +105,7 @@ def _callback_body(data: bytes, callback: Node) -> tuple[str, str]:
     raise CannotConvert("the callback is not an inline arrow function or a method of the class")
 
 
-def _stop_condition(data: bytes, cls: DurableObjectClass, target: str | None) -> str | None:
-    """The condition under which the class used to clearInterval(target)."""
-    if target is None:
-        return None
-    for call in walk(cls.node):
-        if call.type != "call_expression":
-            continue
-        func = call.child_by_field_name("function")
-        if func is None or node_text(data, func) != "clearInterval":
-            continue
-        args = call_args(call)
-        if not args or normalize_expr(node_text(data, args[0])) != target:
-            continue
-        if_stmt = enclosing(call, "if_statement")
-        if if_stmt is None:
-            return None
-        cond = if_stmt.child_by_field_name("condition")
-        if cond is None:
-            return None
-        while cond.type == "parenthesized_expression" and cond.named_child_count == 1:
-            cond = cond.named_children[0]
-        parts = _split_and(data, cond)
-        kept = [p for p in parts if target not in normalize_expr(p)]
-        return " && ".join(kept) if kept else None
-    return None
+_CLEARS = {"setInterval": "clearInterval", "setTimeout": "clearTimeout"}
 
 
 def _split_and(data: bytes, node: Node) -> list[str]:
@@ -135,6 +116,96 @@ def _split_and(data: bytes, node: Node) -> list[str]:
             if left is not None and right is not None:
                 return _split_and(data, left) + _split_and(data, right)
     return [node_text(data, node)]
+
+
+def _free_name(taken: str, base: str) -> str:
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}{n}", n + 1
+    return name
+
+
+def _clear_sites(data: bytes, cls: DurableObjectClass, clear: str, target: str) -> list[Node]:
+    """Every `clearInterval(<target>)` (or clearTimeout) call in the class."""
+    sites: list[Node] = []
+    for call in walk(cls.node):
+        if call.type != "call_expression":
+            continue
+        func = call.child_by_field_name("function")
+        if func is None or node_text(data, func) != clear:
+            continue
+        args = call_args(call)
+        if args and normalize_expr(node_text(data, args[0])) == target:
+            sites.append(call)
+    return sites
+
+
+def _guard_if(data: bytes, call: Node, target: str) -> Node | None:
+    """The `if` directly around a clear call whose condition tests the handle."""
+    if_stmt = enclosing(call, "if_statement")
+    if if_stmt is None:
+        return None
+    cond = if_stmt.child_by_field_name("condition")
+    if cond is None or target not in normalize_expr(node_text(data, cond)):
+        return None
+    return if_stmt
+
+
+def _handle_reads_elsewhere(
+    data: bytes,
+    cls: DurableObjectClass,
+    target: str,
+    timer_stmt: Node,
+    method: Node,
+    allowed: list[Node],
+) -> list[Node]:
+    """Reads of the timer handle (`this.loop`) the fix cannot keep the meaning of. Allowed: an
+    assignment to it, the clear calls and the conditions of the `if`s around them (rewritten),
+    and a start guard in the method that starts the timer (`if (this.loop) return;`), which a
+    pending alarm now answers."""
+    bad: list[Node] = []
+    for node in walk(cls.node):
+        if node.type != "member_expression" or normalize_expr(node_text(data, node)) != target:
+            continue
+        if any(a.start_byte <= node.start_byte < a.end_byte for a in allowed):
+            continue
+        if timer_stmt.start_byte <= node.start_byte < timer_stmt.end_byte:
+            continue
+        parent = node.parent
+        if (
+            parent is not None
+            and parent.type == "assignment_expression"
+            and parent.child_by_field_name("left") == node
+        ):
+            continue
+        guard = enclosing(node, "if_statement")
+        if guard is not None and method.start_byte <= guard.start_byte < method.end_byte:
+            cond = guard.child_by_field_name("condition")
+            if cond is not None and cond.start_byte <= node.start_byte < cond.end_byte:
+                if guard.start_byte < timer_stmt.start_byte:
+                    continue
+        bad.append(node)
+    return bad
+
+
+def _uses_sockets(data: bytes, cls: DurableObjectClass, callback: Node) -> bool:
+    """The timer's work reaches `getWebSockets()` (in the callback or a method it calls)."""
+    from durable_harden.analyzers.rules._alarms import this_calls
+
+    seen: set[str] = set()
+    frontier: list[Node] = [callback]
+    text = normalize_expr(node_text(data, callback))
+    if text.startswith("this.") and text[5:] in cls.methods:
+        frontier.append(cls.methods[text[5:]])
+    while frontier:
+        node = frontier.pop()
+        if b"getWebSockets(" in data[node.start_byte : node.end_byte]:
+            return True
+        for name in this_calls(cls, node):
+            if name not in seen:
+                seen.add(name)
+                frontier.append(cls.methods[name])
+    return False
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
@@ -177,13 +248,52 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
         raise CannotConvert("the timer id is kept in a local variable")
     elif parent is None or parent.type != "expression_statement":
         raise CannotConvert("the timer's value is used")
-    stop = _stop_condition(data, cls, target) if interval else None
+    # How the timer stopped: every clear call of its handle. Each becomes a stop of the alarm at
+    # the same place (so it stops when, and only when, the code stopped the timer); the `if`
+    # around it loses its test of the handle, which is never set any more.
+    clear_name = _CLEARS[finding.data["timer"]]
+    sites = _clear_sites(data, cls, clear_name, target) if target is not None else []
+    guards = [g for g in (_guard_if(data, c, target or "") for c in sites) if g is not None]
+    if target is not None:
+        allowed = [*(call_args(c)[0] for c in sites)]
+        allowed += [g.child_by_field_name("condition") for g in guards]  # type: ignore[misc]
+        bad = _handle_reads_elsewhere(data, cls, target, stmt, func, allowed)
+        if bad:
+            raise CannotConvert(
+                f"`{target}` is read elsewhere (line {bad[0].start_point[0] + 1}); with no timer "
+                "it would never be set, so that code would change meaning"
+            )
+    ctx = ctx_expression(cls)
+    q = quote_char(data)
+    # the stop lives in storage: it survives hibernation, and it leaves the alarm itself alone
+    # (another purpose may share it); the alarm armed before the stop fires once, sees it, ends
+    key = f"{q}durable-harden:{kind}-stopped{q}"
+    stopped = f"await {ctx}.storage.get<boolean>({key})"
+    rearm_when: str | None = None
+    stop_text = f"void {ctx}.storage.put({key}, true)"
+    for call in sites:
+        if stmt.start_byte <= call.start_byte < stmt.end_byte:
+            # a stop inside the work itself moves with the work
+            if node_text(data, call) not in body:
+                raise CannotConvert("the stop inside the callback cannot be carried")
+            body = body.replace(node_text(data, call), stop_text)
     if interval:
         rearm = f"await {{schedule:Date.now() + {delay_text}}};"
-        if stop:
-            body = f"{body}\nif (!({stop})) {{\n  {rearm}\n}}"
+        if sites:
+            rearm_when = f"!({stopped})"
+        elif _uses_sockets(data, cls, callback):
+            # no stop in the code: the work is for connected sockets, so it remains while any is
+            rearm_when = f"{ctx}.getWebSockets().length > 0"
         else:
-            body = f"{body}\n{rearm}"
+            raise CannotConvert(
+                "the interval is never cleared and its work has no end the fix can see: an alarm "
+                "re-arming forever would run (and bill) forever"
+            )
+        body = f"{body}\nif ({rearm_when}) {{\n  {rearm}\n}}"
+    if sites:
+        # no `return`: the work may share `alarm()` with other work that must still run
+        wrapped = "\n".join(f"  {line}" if line.strip() else "" for line in body.split("\n"))
+        body = f"if (!({stopped})) {{\n{wrapped}\n}}"
     plan = plan_alarm_work(cls, model, AlarmWork(kind=kind, body=body))
     at = f"Date.now() + {delay_text}"
     schedule = plan.schedule(at)
@@ -197,9 +307,24 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
             f"void {plan.ctx}.storage.getAlarm().then(async (pending) => {{\n"
             f"  if (pending === null) await {schedule};\n}});"
         )
+    if sites:
+        text = f"void {ctx}.storage.put({key}, false);\n{text}"
     indent = data[data.rfind(b"\n", 0, stmt.start_byte) + 1 : stmt.start_byte].decode()
     text = text.replace("\n", "\n" + indent)
     edits = [Edit(path, stmt.start_byte, stmt.end_byte, text), *plan.edits]
+    outside = [c for c in sites if not (stmt.start_byte <= c.start_byte < stmt.end_byte)]
+    for call in outside:
+        edits.append(Edit(path, call.start_byte, call.end_byte, stop_text))
+    for guard in guards:
+        if stmt.start_byte <= guard.start_byte < stmt.end_byte:
+            continue
+        cond = guard.child_by_field_name("condition")
+        assert cond is not None and target is not None
+        cond_node = cond
+        while cond_node.type == "parenthesized_expression" and cond_node.named_child_count == 1:
+            cond_node = cond_node.named_children[0]
+        kept = [p for p in _split_and(data, cond_node) if target not in normalize_expr(p)]
+        edits.append(Edit(path, cond.start_byte, cond.end_byte, f"({' && '.join(kept) or 'true'})"))
     fast = delay.type == "number" and _ms(node_text(data, delay)) < 1000
     review = (
         "Timing changes: an alarm is durable and at-least-once, it fires even after the object "
@@ -207,8 +332,17 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
         "timer would run. The callback now runs in `alarm()`, possibly after a wake, when "
         "in-memory fields are reset. "
     )
-    if interval and not stop:
-        review += "No clearInterval condition was found: the alarm re-arms itself forever; add a condition. "
+    if sites:
+        review += (
+            f"Where the code called `{clear_name}({target})` it now records the stop in storage "
+            f"({key}); the alarm checks it before the work"
+            + (" and before re-arming" if interval else "")
+            + f", and starting again clears it. `{target}` is no longer set. "
+        )
+    elif interval:
+        review += (
+            f"The code never stopped the interval: the alarm re-arms only while `{rearm_when}`. "
+        )
     if fast:
         review += (
             f"The delay ({delay_text} ms) is sub-second: every alarm is a billed invocation, so a "
@@ -236,4 +370,10 @@ def _ms(text: str) -> float:
         return float("inf")
 
 
-BUILDERS = {"timer-blocks-hibernation": build}
+SPEC = FixSpec(
+    "timer-blocks-hibernation",
+    build,
+    tier=TIER_HIBERNATION,
+    label="timer moved to an alarm",
+    test_case=timer_case,
+)

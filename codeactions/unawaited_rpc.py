@@ -1,10 +1,15 @@
-"""Fix for unawaited-rpc: `await` the stub call in an async function."""
+"""Fix for unawaited-rpc (unsafe): `await` the stub call in an async function.
+
+Unsafe: the caller now waits for the object (later statements run after the call, not beside
+it) and an error of the call now propagates to the caller instead of being an unhandled
+rejection. Both are the point of the fix, and both change behaviour."""
 
 from __future__ import annotations
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -15,11 +20,14 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
         Fix(
             fix_id="unawaited-rpc.await",
             title=f"Await `{finding.data.get('method')}()`",
-            safety=Safety.SAFE,
+            safety=Safety.UNSAFE,
             edits=[Edit(finding.span.path, start, start, "await ")],
-            review="The caller now waits for the object and sees its errors.",
+            review=(
+                "The caller now waits for the object (the statements after it run later) and "
+                "its errors now reach the caller: check a failure there is handled as intended."
+            ),
         )
     ]
 
 
-BUILDERS = {"unawaited-rpc": build}
+SPEC = FixSpec("unawaited-rpc", build, tier=TIER_CORRECTNESS)

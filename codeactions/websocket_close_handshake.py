@@ -1,5 +1,11 @@
-"""Fixes for websocket-close-handshake (all safe): add a guarded `ws.close(…)` to
-`webSocketClose`, guard an echoed code, replace a reserved literal code with 1000."""
+"""Fixes for websocket-close-handshake: add a guarded `ws.close(…)` to `webSocketClose`, guard
+an echoed code, replace a reserved literal code with 1000.
+
+Guarding a code and replacing a reserved literal are safe: for every code `close()` accepts the
+guarded expression is the same code, and for the four it refuses the original threw. Adding the
+close is safe only when the handler hands the socket to no other code (a helper that closes it
+would make the added call a second close) and, when the close goes first, sends nothing on it
+after; otherwise it is unsafe."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from durable_harden.analyzers.rules.websocket_close_handshake import params_of
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES, walk
 from durable_harden.codeactions._tsedit import body_indent, finding_class, line_end
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 from durable_harden.codeactions.websocket_not_hibernatable import guarded_close
 
 CLOSE_PARAMS = [("ws", "WebSocket"), ("code", "number"), ("reason", "string")]
@@ -55,9 +62,12 @@ def _missing_close(finding: Finding, model: ProjectModel) -> Fix | None:
         edits.append(Edit(path, insert_at, insert_at, sep + text))
         params = params + [n for n, _ in missing]
     ws, code, reason = params[0], params[1], params[2]
+    handed_to = _calls_given(data, block, ws)
+    at_start = _has_early_return(block) or not block.named_children
+    sends_after = at_start and f"{ws}.send(".encode() in data[block.start_byte : block.end_byte]
     indent = body_indent(data, block)
     statement = f"{indent}{guarded_close(ws, code, reason)};"
-    if _has_early_return(block) or not block.named_children:
+    if at_start:
         brace_line_end = line_end(data, block.start_byte)
         rest = data[block.start_byte + 1 : brace_line_end].strip()
         if rest == b"" or (rest.startswith(b"//") and brace_line_end < block.end_byte):
@@ -84,10 +94,41 @@ def _missing_close(finding: Finding, model: ProjectModel) -> Fix | None:
     return Fix(
         fix_id="websocket-close-handshake.add-close",
         title="Complete the close handshake in `webSocketClose`",
-        safety=Safety.SAFE,
+        safety=Safety.UNSAFE if handed_to or sends_after else Safety.SAFE,
         edits=edits,
-        review="The socket is closed with the client's code (1000 when that code may not be sent).",
+        review="The socket is closed with the client's code (1000 when that code may not be sent)."
+        + (
+            f" The handler hands the socket to {', '.join(f'`{c}()`' for c in handed_to)}: "
+            "if that closes it too, the added close is a second one; remove one of them."
+            if handed_to
+            else ""
+        )
+        + (
+            f" The close now comes first and the handler still calls `{ws}.send()` after it."
+            if sends_after
+            else ""
+        ),
     )
+
+
+def _calls_given(data: bytes, block: Node, ws: str) -> list[str]:
+    """Callees the handler passes the socket to (`this.cleanup(ws)`)."""
+    callees: list[str] = []
+    for call in walk(block):
+        if call.type != "call_expression":
+            continue
+        args = call.child_by_field_name("arguments")
+        func = call.child_by_field_name("function")
+        if args is None or func is None:
+            continue
+        if any(
+            a.type == "identifier" and data[a.start_byte : a.end_byte].decode() == ws
+            for a in args.named_children
+        ):
+            name = data[func.start_byte : func.end_byte].decode()
+            if name.rsplit(".", 1)[-1] not in {"getTags", "log", "warn", "error", "info", "debug"}:
+                callees.append(name)
+    return callees
 
 
 def _guard_code(finding: Finding, model: ProjectModel) -> Fix:
@@ -124,4 +165,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     return []
 
 
-BUILDERS = {"websocket-close-handshake": build}
+SPEC = FixSpec("websocket-close-handshake", build, tier=TIER_CORRECTNESS)

@@ -1,4 +1,8 @@
-"""Fix for websocket-manual-ping (safe): `setWebSocketAutoResponse` in the constructor."""
+"""Fix for websocket-manual-ping: `setWebSocketAutoResponse` in the constructor.
+
+Safe only when the handler's ping branch comes first and only sends the pong (`only_answers` in
+the finding): an exact ping then skips no code. Otherwise unsafe: exact pings no longer reach
+`webSocketMessage`, so what else the handler did for them stops."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from durable_harden.codeactions._tsedit import (
     quote_char,
 )
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
 
 
 def _quoted(value: str, quote: str) -> str:
@@ -76,11 +81,17 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
         Fix(
             fix_id="websocket-manual-ping.auto-response",
             title="Let the runtime answer pings (setWebSocketAutoResponse)",
-            safety=Safety.SAFE,
+            safety=Safety.SAFE if finding.data.get("only_answers") else Safety.UNSAFE,
             edits=[edit],
-            review="Exact ping messages are answered by the runtime without waking the object.",
+            review="Exact ping messages are answered by the runtime without waking the object."
+            + (
+                ""
+                if finding.data.get("only_answers")
+                else " They no longer reach `webSocketMessage`: what else it does for a ping "
+                "(before or inside the ping branch) no longer happens for them."
+            ),
         )
     ]
 
 
-BUILDERS = {"websocket-manual-ping": build}
+SPEC = FixSpec("websocket-manual-ping", build, tier=TIER_HIBERNATION)

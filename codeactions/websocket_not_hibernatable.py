@@ -1,18 +1,23 @@
 """Fixes for websocket-not-hibernatable.
 
-- safe (only when the socket has no event listeners): `server.accept()` ->
-  `this.ctx.acceptWebSocket(server)`;
+- `server.accept()` -> `this.ctx.acceptWebSocket(server)` when the socket has no listeners:
+  safe only when nothing sees the difference (no `webSocket*` handler methods, no base class that
+  may define them, no `getWebSockets()` in the class); otherwise unsafe, because the socket's
+  dropped messages and its close now reach those handlers;
 - unsafe: the same, plus every `addEventListener("message" | "close" | "error")` body on that
   socket moves into `webSocketMessage` / `webSocketClose` / `webSocketError` (merged into
   existing handlers behind a tag check), with the socket and event renamed to the handler's
-  parameters. Refused when a listener closes over locals of the accepting method (they would be
-  gone after a wake: that needs `serializeAttachment`, which a human must design) or uses the
+  parameters. `const` locals of the accepting method the listeners read travel in the socket's
+  attachment (`serializeAttachment({ … })` where the first listener was, `deserializeAttachment()`
+  in each handler). Refused when a listener closes over a parameter or a `let`, or uses the
   event in a way we cannot map.
+- nothing when the socket is handed to other code: that code may listen on it, and listeners of
+  a hibernatable socket never fire.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
@@ -22,6 +27,7 @@ from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._websocket import (
     LISTENER_EVENTS,
     SocketUse,
+    ctx_reachable,
     server_sockets,
 )
 from durable_harden.analyzers.tsutil import (
@@ -37,6 +43,7 @@ from durable_harden.codeactions._tsedit import (
     indent_unit,
     insert_into_body_start,
     is_async,
+    line_start,
     member_indent,
     method_params,
     quote_char,
@@ -45,6 +52,8 @@ from durable_harden.codeactions._tsedit import (
     statement_of,
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.harden.generated_tests import websocket_case
+from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
 
 # handler -> (parameter list with types, default parameter names, event property -> parameter)
 HANDLERS: dict[str, tuple[list[tuple[str, str]], dict[str, int]]] = {
@@ -71,6 +80,7 @@ CannotMove = CannotFix  # the one error a builder raises (codeactions/fix.py)
 class _Moved:
     handler: str
     statements: str  # body text with names replaced, not yet indented
+    carried: set[str] = field(default_factory=set)  # locals of the accepting method it reads
 
 
 def _find_use(finding: Finding, model: ProjectModel) -> tuple[DurableObjectClass, SocketUse, Node]:
@@ -132,6 +142,9 @@ def _move_listener(
     if body is None:
         raise CannotMove("listener without a body")
     event_param: str | None = None
+    _, prop_map = HANDLERS[handler]
+    # `({ data })` / `({ code, reason })`: each destructured property is a handler parameter
+    destructured: dict[str, str] = {}
     single = func.child_by_field_name("parameter")
     if single is not None:
         event_param = node_text(data, single)
@@ -140,12 +153,24 @@ def _move_listener(
         if len(plist) > 1:
             raise CannotMove("listener with several parameters")
         event_param = plist[0] if plist else None
-    _, prop_map = HANDLERS[handler]
+        if event_param is not None and not event_param.isidentifier():
+            pattern = _param_pattern(func)
+            if pattern is None or pattern.type != "object_pattern":
+                raise CannotMove("the listener's parameter is a pattern we cannot map")
+            for entry in pattern.named_children:
+                if entry.type != "shorthand_property_identifier_pattern":
+                    raise CannotMove("the listener's parameter is a pattern we cannot map")
+                name = node_text(data, entry)
+                if name not in prop_map:
+                    raise CannotMove(f"the listener reads `{name}` of the event")
+                destructured[name] = params[prop_map[name]]
+            event_param = None
     # what the body refers to that lives in the accepting method
     locals_outside = _declared_in(data, use.scope, call.start_byte) - _declared_in(
         data, func, call.start_byte
     )
     socket_names = {n for n in use.names if "[" not in n}
+    carried: set[str] = set()
     replacements: list[tuple[int, int, str]] = []
     for node in walk(body):
         if node.type == "member_expression" and event_param is not None:
@@ -164,6 +189,19 @@ def _move_listener(
             if text in use.names:
                 replacements.append((node.start_byte, node.end_byte, params[0]))
                 continue
+        if node.type == "shorthand_property_identifier":  # `{ id, data }` in an object literal
+            name = node_text(data, node)
+            if name in destructured:
+                replacements.append(
+                    (node.start_byte, node.end_byte, f"{name}: {destructured[name]}")
+                )
+            elif name in socket_names:
+                replacements.append((node.start_byte, node.end_byte, f"{name}: {params[0]}"))
+            elif name == event_param:
+                raise CannotMove(f"the listener uses `{event_param}` itself")
+            elif name in locals_outside:
+                carried.add(name)
+            continue
         if node.type == "identifier":
             name = node_text(data, node)
             parent = node.parent
@@ -173,7 +211,9 @@ def _move_listener(
                     continue  # a property name
             if any(s <= node.start_byte < e for s, e, _ in replacements):
                 continue
-            if name in socket_names:
+            if name in destructured:
+                replacements.append((node.start_byte, node.end_byte, destructured[name]))
+            elif name in socket_names:
                 replacements.append((node.start_byte, node.end_byte, params[0]))
             elif name == event_param:
                 if event == "error":
@@ -181,10 +221,7 @@ def _move_listener(
                 else:
                     raise CannotMove(f"the listener uses `{event_param}` itself")
             elif name in locals_outside:
-                raise CannotMove(
-                    f"the listener uses `{name}` from the accepting method; after a wake it "
-                    "is gone (store it with `ws.serializeAttachment()`)"
-                )
+                carried.add(name)
     # the body's text with replacements applied
     if body.type == "statement_block":
         inner_start, inner_end = body.start_byte + 1, body.end_byte - 1
@@ -206,7 +243,75 @@ def _move_listener(
         text = text.strip("\n").rstrip()
         if text.strip() == "":
             text = ""
-    return _Moved(handler, text)
+    return _Moved(handler, text, carried)
+
+
+def _const_declarator(cls: DurableObjectClass, use: SocketUse, name: str) -> Node | None:
+    """The `const <name> = …` of the accepting method (not a parameter, not `let`)."""
+    data = cls.file.data
+    for node in walk(use.scope):
+        if node.type != "variable_declarator":
+            continue
+        target = node.child_by_field_name("name")
+        if target is None or target.type != "identifier" or node_text(data, target) != name:
+            continue
+        decl = node.parent
+        if decl is None or decl.type != "lexical_declaration":
+            return None
+        if not node_text(data, decl).startswith("const"):
+            return None
+        return node
+    return None
+
+
+def _declared_types(cls: DurableObjectClass, use: SocketUse, names: list[str]) -> dict[str, str]:
+    data = cls.file.data
+    types: dict[str, str] = {}
+    for name in names:
+        node = _const_declarator(cls, use, name)
+        annotation = node.child_by_field_name("type") if node is not None else None
+        if annotation is not None:
+            types[name] = node_text(data, annotation).lstrip(":").strip()
+    return types
+
+
+def _attach_edit(
+    cls: DurableObjectClass, use: SocketUse, socket: str, names: list[str], calls: list[Node]
+) -> Edit:
+    """What the listeners closed over per connection goes with the socket:
+    `server.serializeAttachment({ name, room })` where the first listener was added (every
+    carried value is a `const` declared before it), read back in each handler with
+    `deserializeAttachment()`. Values must survive structured clone (strings, numbers, plain
+    objects): a reviewer checks that."""
+    data = cls.file.data
+    class_text = data[cls.node.start_byte : cls.node.end_byte]
+    if b"serializeAttachment(" in class_text or b"deserializeAttachment(" in class_text:
+        raise CannotMove("the class already uses attachments: merging them needs a human")
+    first = min((statement_of(c) for c in calls), key=lambda n: n.start_byte)
+    for name in names:
+        node = _const_declarator(cls, use, name)
+        if node is None:
+            raise CannotMove(
+                f"the listener uses `{name}` from the accepting method, which is not a `const` "
+                "(a parameter or a variable it changes cannot be carried in an attachment)"
+            )
+        if node.end_byte > first.start_byte:
+            raise CannotMove(f"`{name}` is declared after the listener is added")
+    indent = data[line_start(data, first.start_byte) : first.start_byte].decode()
+    at = line_start(data, first.start_byte)
+    text = f"{indent}{socket}.serializeAttachment({{ {', '.join(names)} }});\n"
+    return Edit(cls.file.path, at, at, text)
+
+
+def _param_pattern(func: Node) -> Node | None:
+    params = func.child_by_field_name("parameters")
+    if params is None:
+        return None
+    for param in params.named_children:
+        if param.type == "comment":
+            continue
+        return param.child_by_field_name("pattern") or param
+    return None
 
 
 def _collapse_blank_lines(data: bytes, removals: list[Edit]) -> list[Edit]:
@@ -235,6 +340,7 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     path = cls.file.path
     groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
     listeners = [(u, e, c) for u in groups for e, c in u.listeners]
+    typed = path.suffix in {".ts", ".tsx", ".mts", ".cts"}
     unit = indent_unit(data)
     mindent = member_indent(cls)
     tag_needed = any(LISTENER_EVENTS[e] in cls.methods for _, e, _ in listeners)
@@ -252,6 +358,8 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
         )
     )
     moved: dict[str, list[str]] = {}
+    carried_by: dict[str, set[str]] = {}
+    handler_params: dict[str, list[str]] = {}
     removals: list[Edit] = []
     new_methods: list[str] = []
     for u, event, call in listeners:
@@ -270,7 +378,29 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
             params = default_params
         item = _move_listener(cls, u, event, call, params)
         moved.setdefault(handler, []).append(item.statements)
+        carried_by.setdefault(handler, set()).update(item.carried)
+        handler_params[handler] = params
         removals.append(remove_statement(path, data, statement_of(call)))
+    carried: set[str] = set().union(*carried_by.values()) if carried_by else set()
+    if carried:
+        edits.append(_attach_edit(cls, use, socket, sorted(carried), [c for _, _, c in listeners]))
+        for handler, names in carried_by.items():
+            if not names:
+                continue
+            ws_param = handler_params[handler][0]
+            clash = names & set(handler_params[handler])
+            if clash:
+                raise CannotMove(f"`{sorted(clash)[0]}` is also a parameter of `{handler}`")
+            types = _declared_types(cls, use, sorted(names))
+            cast = (
+                " as { " + "; ".join(f"{n}: {types[n]}" for n in sorted(names)) + " }"
+                if typed and all(types.get(n) for n in names)
+                else ""
+            )
+            moved[handler].insert(
+                0,
+                f"const {{ {', '.join(sorted(names))} }} = {ws_param}.deserializeAttachment(){cast};",
+            )
     edits.extend(_collapse_blank_lines(data, removals))
     config = model.config_for_class(cls)
     auto_close = config is not None and config.compat_at_least(
@@ -294,14 +424,16 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
             edits.append(insert_into_body_start(path, data, block, guard))
             continue
         sig, _ = HANDLERS[handler]
-        params_text = ", ".join(f"{n}: {t}" for n, t in sig)
+        # plain JavaScript gets no type annotations
+        params_text = ", ".join(f"{n}: {t}" if typed else n for n, t in sig)
         inner = mindent + unit
         lines = [reindent(b, inner) for b in bodies if b]
         if handler == "webSocketClose" and not auto_close:
             lines.append(inner + guarded_close("ws", "code", "reason") + ";")
         body_text = "\n".join(lines)
         new_methods.append(
-            f"{mindent}async {handler}({params_text}): Promise<void> {{\n{body_text}\n{mindent}}}"
+            f"{mindent}async {handler}({params_text}){': Promise<void>' if typed else ''} {{\n"
+            f"{body_text}\n{mindent}}}"
         )
     if new_methods:
         edits.append(append_member(cls, "\n\n".join(new_methods)))
@@ -325,22 +457,54 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
+HANDLER_NAMES = tuple(LISTENER_EVENTS.values())
+
+
+def events_reach_class_code(cls: DurableObjectClass) -> list[str]:
+    """What of the class would see a socket once it is hibernatable: its `webSocket*` handler
+    methods (a base class we cannot see may define them too) and `getWebSockets()` calls."""
+    seen = [name for name in HANDLER_NAMES if name in cls.methods]
+    if cls.reason in {"subclass", "library"}:
+        seen.append(f"handlers `{cls.base}` may define")
+    if b"getWebSockets(" in cls.file.data[cls.node.start_byte : cls.node.end_byte]:
+        seen.append("getWebSockets()")
+    return seen
+
+
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if finding.data.get("kind") != "accept":
         return []
     cls, use, accept = _find_use(finding, model)
     groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
+    if not ctx_reachable(cls):
+        return []  # a legacy class that kept no DurableObjectState: no `acceptWebSocket` to call
+    if any(u.handoffs for u in groups):
+        # code the socket is handed to may listen on it: on a hibernatable socket its
+        # listeners never fire again, so no fix (safe or not) is correct
+        return []
     has_listeners = any(u.listeners for u in groups)
     if enclosing_is_outside(cls, accept):
         return []
     if not has_listeners:
+        reached = events_reach_class_code(cls)
+        # Safe only when nothing can tell the difference: no listener before, and no handler
+        # method or getWebSockets() that would now see the socket's events or list it.
+        safety = Safety.UNSAFE if reached else Safety.SAFE
+        review = "Events of this socket now arrive at the class's `webSocket*` handler methods."
+        if reached:
+            review = (
+                "This socket had no listeners: its messages and its close were dropped. Now they "
+                f"reach {', '.join(f'`{r}`' if '`' not in r else r for r in reached)}, which "
+                "must handle this socket (state it never had: check `webSocketClose` and any "
+                "broadcast over `getWebSockets()`)."
+            )
         return [
             Fix(
                 fix_id="websocket-not-hibernatable.accept",
                 title=f"Accept with `{ctx_expression(cls)}.acceptWebSocket()`",
-                safety=Safety.SAFE,
+                safety=safety,
                 edits=[_accept_edit(cls, accept)],
-                review="Events of this socket now arrive at the class's `webSocket*` handler methods.",
+                review=review,
             )
         ]
     try:
@@ -356,4 +520,10 @@ def enclosing_is_outside(cls: DurableObjectClass, node: Node) -> bool:
     return parent is None or not (cls.node.start_byte <= parent.start_byte < cls.node.end_byte)
 
 
-BUILDERS = {"websocket-not-hibernatable": build}
+SPEC = FixSpec(
+    "websocket-not-hibernatable",
+    build,
+    tier=TIER_HIBERNATION,
+    label="WebSocket Hibernation API",
+    test_case=websocket_case,
+)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, state_path
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -164,6 +164,28 @@ def _param_names(data: bytes, func: Node) -> list[str | None]:
     return result
 
 
+_CASTS = frozenset(
+    {
+        "parenthesized_expression",
+        "as_expression",
+        "type_assertion",
+        "non_null_expression",
+        "satisfies_expression",
+    }
+)
+
+
+def _uncast(node: Node) -> Node:
+    """`(server as any)`, `(<WebSocket>server)`, `server!` -> `server`."""
+    while node.type in _CASTS:
+        inner = [c for c in node.named_children if c.type not in {"comment", "type_arguments"}]
+        if not inner:
+            break
+        # `x as T` / `x satisfies T`: the expression comes first; `<T>x`: it comes last
+        node = inner[-1] if node.type == "type_assertion" else inner[0]
+    return node
+
+
 def _collect(use: SocketUse, data: bytes, ctx_names: set[str], follow: list[SocketUse]) -> None:
     cls = use.cls
     for call in walk_type(use.scope, "call_expression"):
@@ -175,7 +197,7 @@ def _collect(use: SocketUse, data: bytes, ctx_names: set[str], follow: list[Sock
             obj, prop = func.child_by_field_name("object"), func.child_by_field_name("property")
             if obj is None or prop is None:
                 continue
-            receiver = normalize_expr(node_text(data, obj))
+            receiver = normalize_expr(node_text(data, _uncast(obj)))
             method = node_text(data, prop)
             if receiver in use.names and method == "accept" and not args:
                 use.accepts.append(call)
@@ -187,7 +209,7 @@ def _collect(use: SocketUse, data: bytes, ctx_names: set[str], follow: list[Sock
                 continue
             if receiver in use.names:
                 continue
-            arg_texts = [normalize_expr(node_text(data, a)) for a in args]
+            arg_texts = [normalize_expr(node_text(data, _uncast(a))) for a in args]
             if not any(t in use.names for t in arg_texts):
                 continue
             if method == "acceptWebSocket" and receiver in ctx_names:
@@ -202,8 +224,8 @@ def _collect(use: SocketUse, data: bytes, ctx_names: set[str], follow: list[Sock
                 continue
             if receiver.startswith("this.") and method in _BENIGN_METHODS:
                 continue
-            if method in _BENIGN_METHODS or receiver in {"console", "JSON"}:
-                continue
+            if method in _BENIGN_METHODS or receiver in {"console", "JSON", "Object"}:
+                continue  # `Object.assign(server, …)` decorates the socket, accepts nothing
             use.handoffs.append(call)
         elif func.type == "identifier":
             arg_texts = [normalize_expr(node_text(data, a)) for a in args]
@@ -239,3 +261,40 @@ def server_sockets(cls: DurableObjectClass) -> list[SocketUse]:
             uses.append(use)
             pending.extend(follow)
     return uses
+
+
+def ctx_reachable(cls: DurableObjectClass) -> bool:
+    """Whether methods of the class can reach DurableObjectState at all (see
+    `classes.state_path`). A fix writing `this.ctx…` into any other class breaks it (found on
+    corpus-dev: a binding-only class whose `this.state` is its game state)."""
+    return state_path(cls) is not None
+
+
+def only_closed(use: SocketUse) -> bool:
+    """The socket is accepted only to send and close (`server.accept(); server.send(error);
+    server.close(1008)`): it is never stored, handed on or listened to, so it does not keep the
+    object awake, and making it hibernatable would only route its close to `webSocketClose`."""
+    data = use.cls.file.data
+    if use.listeners or use.handoffs or use.hibernatable or not use.accepts:
+        return False
+    if any(not n.isidentifier() for n in use.names):
+        return False
+    closed = False
+    for node in walk_type(use.scope, "identifier"):
+        name = node_text(data, node)
+        if name not in use.names:
+            continue
+        parent = node.parent
+        if parent is not None and parent.type == "array_pattern":
+            continue  # the declaration
+        if parent is None or parent.type != "member_expression":
+            return False
+        prop = parent.child_by_field_name("property")
+        method = node_text(data, prop) if prop is not None else ""
+        call = parent.parent
+        if method not in {"accept", "send", "close"} or call is None:
+            return False
+        if call.type != "call_expression" or call.child_by_field_name("function") != parent:
+            return False
+        closed = closed or method == "close"
+    return closed

@@ -39,7 +39,10 @@ newer `exports` block); KV-backed `new_classes` is refused on accounts that have
 Safe: appends the next migration `{ "tag": "v<N+1>", "new_sqlite_classes": ["X"] }` in the
 file's own style (JSONC indentation and comments kept; a `[[migrations]]` table in TOML), or an
 `exports` entry `{ "type": "durable-object", "storage": "sqlite" }` when the file declares its
-classes that way. Existing migration entries are never edited.
+classes that way. Existing migration entries are never edited. Why safe: without the
+migration the deploy is refused for the new class, so nothing deployed changes meaning; the entry
+only creates storage for a class that has none yet. Unsafe when the config's history deletes the
+class (re-creating it is a decision).
 """,
     references=(
         f"{REF_MIGRATIONS}",

@@ -47,7 +47,9 @@ export { AuditLog } from "./audit-log";
     fix="""
 Safe: appends `export { X } from "./x";` to the main module, with the path computed relative
 to it from the file that declares the class (quote style taken from the module's own imports).
-Offered only when exactly one project file declares the class.
+Offered only when exactly one project file declares the class. Why safe: a binding whose class
+the main module does not export fails every request (or the deploy), so nothing working
+changes; the added re-export only makes the class reachable and adds no code that runs.
 """,
     references=(
         f"{REF_CONFIG}",

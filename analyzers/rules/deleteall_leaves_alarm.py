@@ -49,9 +49,11 @@ async reset() {
 ```
 """,
     fix="""
-Safe. `await <storage>.deleteAlarm();` is inserted before the statement that calls `deleteAll()`
+Unsafe. `await <storage>.deleteAlarm();` is inserted before the statement that calls `deleteAll()`
 (`void <storage>.deleteAlarm();` in a synchronous function). It does what newer compatibility
-dates do anyway, so moving the date forward later changes nothing.
+dates do anyway, so moving the date forward later changes nothing. It is unsafe because the
+pending alarm no longer runs: a reviewer checks that `alarm()` had nothing left to do for the
+emptied object (a final report, a notification to another object).
 """,
     references=(
         f"{REF_STATE} (deleteAll() and the alarm)",

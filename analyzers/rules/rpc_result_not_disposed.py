@@ -32,9 +32,11 @@ using session = await env.ROOMS.getByName(room).open(user);  // fixed: disposed 
 ```
 """,
     fix="""
-Safe: `const` becomes `using` (TypeScript 5.2+ explicit resource management, supported by
+Unsafe: `const` becomes `using` (TypeScript 5.2+ explicit resource management, supported by
 workerd). The result is disposed when the enclosing block ends, so it must not be returned or
-stored for later.
+stored for later (a callback that runs after the block sees a disposed stub); the project's
+TypeScript must be 5.2+ with `esnext.disposable` in `lib`. Nothing of that is checked, so a
+reviewer does.
 """,
     references=(f"{REF_RULES} (dispose RPC results that hold stubs)",),
 )

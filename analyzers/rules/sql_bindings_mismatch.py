@@ -42,6 +42,11 @@ statement, in order, each taking its own arguments (the original call keeps the 
 and its result). Offered when every statement uses plain `?`, the argument count matches the
 total, the SQL is written in the call itself and the call is a statement of its own. A plain
 count mismatch has no automatic fix: only the author knows which argument is missing.
+
+Why safe: the original call fails at run time (a statement that is not the last of an `exec()`
+string cannot take parameters), so no working behaviour exists to change; the split runs the
+same statements in the same order with the arguments each one's `?` were written for, and the
+original call keeps the last statement's cursor.
 """,
     references=(
         f"{REF_SQL} (exec: bindings)",

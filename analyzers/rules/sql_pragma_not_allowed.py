@@ -77,7 +77,7 @@ sql.exec("PRAGMA page_count");
 ```
 """,
     fix="""
-Safe, for the usual size read `exec("SELECT page_count * page_size AS size FROM
+Safe (the same number, and the PRAGMA form is refused at run time), for the usual size read `exec("SELECT page_count * page_size AS size FROM
 pragma_page_count(), pragma_page_size()").one().size`: it becomes `sql.databaseSize` (bytes,
 the same product). Unsafe, for `exec("PRAGMA page_count").one().page_count` (a number of
 pages): `sql.databaseSize / sql.exec("PRAGMA page_size").one().page_size`, which assumes

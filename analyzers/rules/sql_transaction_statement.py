@@ -47,7 +47,9 @@ statements of the same block, with synchronous statements between them (no `awai
 `break`, `continue` or `yield`, and no declaration used after the COMMIT): the two calls are
 removed and the statements between are wrapped in `<storage>.transactionSync(() => { … })`.
 The same applies to `BEGIN; try { …; COMMIT } catch (e) { ROLLBACK; throw e; }`, since
-`transactionSync` rolls back and rethrows by itself. Anything else (a ROLLBACK on another path,
+`transactionSync` rolls back and rethrows by itself. Why safe: `exec("BEGIN")` is refused by
+the runtime, so the original never ran as written; the wrapped statements run in the same order
+with the all-or-nothing meaning the BEGIN/COMMIT pair stated. Anything else (a ROLLBACK on another path,
 savepoints, transaction control inside a multi-statement string) is reported without a fix.
 """,
     references=(

@@ -14,6 +14,7 @@ from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_RULES, REF_SQL
 from durable_harden.analyzers.rules._sql import (
     alias_map,
+    delete_kinds,
     insert_head_span,
     inserted_table,
     table_uses,
@@ -39,7 +40,9 @@ Worker project. Also reports `.one()` on such a query when it can match more tha
 Not reported: a query that pins every table it reads to at most one row with an equality on the
 primary key or a UNIQUE index (`WHERE id = ?`, also `IN (…)` lists), an aggregate without
 `GROUP BY` (`COUNT(*)`, `MIN(expires_at)`: one row), a query with a `LIMIT`, tables only ever
-written with a fixed key (a settings row), and bookkeeping tables (migrations, durable-harden's
+written with a fixed key (a settings row), tables the project prunes by age, by count or
+wholesale (any `DELETE` other than one of a single row by its key, or a `DROP TABLE`: such a
+table does not keep growing), and bookkeeping tables (migrations, durable-harden's
 `_alarm_schedule` with one row per alarm kind).
 """,
     why="""
@@ -69,6 +72,15 @@ must page (`WHERE id > ? ORDER BY id LIMIT ?`, keyset pagination), which the rev
 where every row really is needed. For `.one()`: ` LIMIT 1`; it then returns one of the matching
 rows instead of throwing, so the reviewer must add an `ORDER BY` that picks the right one. No
 fix when the SQL text is shared by several calls (a constant in another file).
+
+The LIMIT must keep the rows the code wants, and the query's `ORDER BY` is what says which:
+without one, no LIMIT is added (it would keep arbitrary rows; a sum or an export over all rows
+would silently lose some). `ORDER BY … DESC` keeps its first rows. An ascending read by a time
+or sequence column (`id`, `ts`, `*_at`, …) is a history that wants its newest rows: the order is
+flipped to `DESC`, the LIMIT added, and `.reverse()` follows `toArray()` (or the Agents SDK's
+`this.sql` template), so the code still sees oldest first; read any other way (iteration, a
+spread) it gets no fix. Ascending by another column keeps the first rows of that order. The
+review note says which rows are kept.
 """,
     references=(
         f"{REF_LIMITS} (10 GB per object; 128 MB memory per isolate)",
@@ -174,11 +186,20 @@ def growing_tables(model: ProjectModel, path: Path) -> dict[str, SqlStatement]:
     table -> its first INSERT."""
     schema = model.schema_for(path)
     found: dict[str, SqlStatement] = {}
-    for stmt in model.statements_in_scope(path):
+    scope = model.statements_in_scope(path)
+    # a table pruned by age, by count or wholesale does not keep growing; deleting one row by
+    # its key does not bound it
+    pruned = {
+        table
+        for stmt in scope
+        for table, kind in delete_kinds(stmt, schema).items()
+        if kind != "key"
+    }
+    for stmt in scope:
         if stmt.loose:
             continue
         table = inserted_table(stmt)
-        if table is None or _is_bookkeeping(table) or table in found:
+        if table is None or _is_bookkeeping(table) or table in found or table in pruned:
             continue
         if _bounded_key_insert(stmt, schema, table):
             continue

@@ -32,7 +32,10 @@ ctx.waitUntil(env.AUDIT_LOG.getByName(userId).record("login")); // fire and forg
 ```
 """,
     fix="""
-Safe: `await ` is inserted before the call when the enclosing function is `async`. In a
+Unsafe: `await ` is inserted before the call when the enclosing function is `async`. It changes
+behaviour on purpose: the caller now waits for the call to finish before its next statement, and
+an error thrown by the object now propagates to the caller (before, it was an unhandled rejection
+nobody saw). A reviewer checks that the caller may wait and handles the error as intended. In a
 function that is not async nothing is rewritten: adding `await` would change its signature;
 use `ctx.waitUntil(...)` there.
 """,

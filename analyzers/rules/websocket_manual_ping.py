@@ -47,9 +47,16 @@ this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong
 ```
 """,
     fix="""
-Safe. `this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("<ping>", "<pong>"))`
-is added to the constructor (after `super(…)`; a constructor is added when the class has none).
-The handler's branch is kept: it still answers pings that are not an exact match.
+`this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("<ping>", "<pong>"))` is
+added to the constructor (after `super(…)`; a constructor is added when the class has none). The
+handler's branch is kept: it still answers pings that are not an exact match (and pings of
+sockets accepted with `accept()`, which auto-response does not cover).
+
+Safe when the ping branch is the first statement of `webSocketMessage` and does nothing but send
+the pong (and return): an exact ping then gets the same answer and skips no code. Otherwise
+unsafe: an exact ping no longer reaches the handler at all, so whatever else it did for a ping
+(a "last seen" time, a log line, a statement before the branch) stops happening; a reviewer
+moves that to `ctx.getWebSocketAutoResponseTimestamp(ws)` or accepts the loss.
 """,
     references=(
         f"{REF_STATE} (setWebSocketAutoResponse)",
@@ -81,6 +88,31 @@ def _ping_literal(data: bytes, cond: Node, message: str) -> str | None:
             if value is not None:
                 return value
     return None
+
+
+def _only_answers(data: bytes, handler: Node, branch: Node, send: Node) -> bool:
+    """The ping branch is the handler's first statement and does nothing but send the pong
+    (and return): then the runtime's answer skips no code the handler would have run."""
+    body = handler.child_by_field_name("body")
+    if body is None:
+        return False
+    statements = [c for c in body.named_children if c.type != "comment"]
+    if not statements or statements[0] != branch:
+        return False
+    cons = branch.child_by_field_name("consequence")
+    if cons is None:
+        return False
+    inner = [c for c in cons.named_children if c.type != "comment"]
+    if cons.type != "statement_block":
+        inner = [cons]
+    if not inner or inner[0].type != "expression_statement":
+        return False
+    if inner[0].named_children[0] != send:
+        return False
+    rest = inner[1:]
+    return not rest or (
+        len(rest) == 1 and node_text(data, rest[0]).strip() in {"return;", "return"}
+    )
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -117,7 +149,12 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "ping wakes the object. `setWebSocketAutoResponse` lets the runtime answer "
                     "without waking it.",
                     node_span(cls.file, cond),
-                    data={"class": cls.name, "ping": ping, "pong": pong},
+                    data={
+                        "class": cls.name,
+                        "ping": ping,
+                        "pong": pong,
+                        "only_answers": _only_answers(data, handler, branch, call),
+                    },
                 )
                 break
             else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tree_sitter import Node
+
 from durable_harden.analyzers.classes import ctx_expression
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
@@ -17,9 +19,10 @@ from durable_harden.analyzers.rules._upgrade_request import upgrade_url
 from durable_harden.analyzers.rules._websocket import (
     LISTENER_EVENTS,
     SocketUse,
+    only_closed,
     server_sockets,
 )
-from durable_harden.analyzers.tsutil import node_text, normalize_expr
+from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
 DOCS = RuleDocs(
     what="""
@@ -33,8 +36,14 @@ fire: events go to the `webSocket*` handler methods), and, as information, a ser
 is handed to other code (`room.handleSocketConnect(server)`) which may accept it the
 non-hibernatable way.
 
+Casts around the socket are seen through: `(server as any).accept()`, `(<WebSocket>server).accept()`,
+`server!.accept()`.
+
 An outbound socket (`(await fetch(url, { headers: { Upgrade: "websocket" } })).webSocket`) is never
-reported: it cannot hibernate and `.accept()` is the only way to use it.
+reported: it cannot hibernate and `.accept()` is the only way to use it. Nor is a socket accepted
+only to send an error frame and close (`server.accept(); server.send(err); server.close(1008)` in
+the same block, with no listeners): it never stays open. Passing the socket to `Object.assign`
+(decorating it) is not handing it to other code.
 """,
     why="""
 A Durable Object holding a WebSocket accepted with `ws.accept()` can never hibernate: it stays in
@@ -62,13 +71,33 @@ async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
 ```
 """,
     fix="""
-Safe when the socket has no event listeners: `server.accept()` becomes
-`this.ctx.acceptWebSocket(server)`. When it has listeners, the fix is unsafe: the listener bodies
-move into `webSocketMessage` / `webSocketClose` / `webSocketError` (merged into existing ones), with
-the socket and event values renamed to the handler's parameters. A reviewer must check what the
-listeners closed over: local variables of the accepting method (a user id, a room) are gone after
-a wake and belong in `ws.serializeAttachment()`; in-memory maps keyed by socket are empty after
-a wake. Sockets handed to a library are reported only.
+`server.accept()` becomes `this.ctx.acceptWebSocket(server)`. Events of a hibernatable socket go
+only to the class's `webSocketMessage` / `webSocketClose` / `webSocketError` (listeners added with
+`addEventListener` stop firing, checked in workerd), and `getWebSockets()` lists it.
+
+Safe (the program's meaning is kept) only when nothing can tell the difference: the socket has no
+listeners, is handed to no other code, and the class has no `webSocket*` handler method (nor a
+base class that may have one) and no `getWebSockets()` call; its events were dropped before and
+still are. With handler methods or `getWebSockets()` the same edit is unsafe: the socket's
+messages and close now reach those handlers, which must handle a socket they never saw.
+
+When the socket has listeners, the fix is unsafe: the listener bodies move into the handler
+methods (merged into existing ones behind a tag check), with the socket and event values renamed
+to the handler's parameters. What the listeners closed over per connection (`const name = …` in
+`fetch()`) goes with the socket: `server.serializeAttachment({ name })` where the first listener
+was added, and `const { name } = ws.deserializeAttachment()` at the top of each handler that
+reads it (typed when every carried `const` has a type annotation), so it is there after a wake.
+Not offered when a listener closes over a parameter or a variable that changes (`let`), a value
+declared after the listener, when the class already uses attachments, or when a listener uses
+the event in a way that cannot be mapped. A reviewer checks that the carried values survive
+structured clone (strings, numbers, plain objects) and that in-memory maps keyed by the socket
+(reported by `websocket-state-in-memory`) are moved too.
+
+No fix at all when the socket is handed to other code (a library's room or connection manager, a
+proxy): its listeners would stop firing, so no rewrite is correct; the finding stays for a human.
+A socket accepted only to send an error frame and close is not reported: it keeps nothing open,
+and made hibernatable its close would reach `webSocketClose`, which may assume state that socket
+never had.
 """,
     references=(
         f"{REF_WEBSOCKETS} (hibernation API)",
@@ -85,15 +114,53 @@ def _group(uses: list[SocketUse]) -> dict[int, list[SocketUse]]:
     return groups
 
 
+def closed_right_after(data: bytes, use: SocketUse, accept: Node) -> bool:
+    """`server.accept(); server.send(error); server.close(1008, "…")`: a socket accepted only to
+    send an error frame and close, in the same block. It never stays open, so it never keeps the
+    object awake."""
+    stmt = accept.parent
+    while stmt is not None and stmt.parent is not None and stmt.parent.type != "statement_block":
+        stmt = stmt.parent
+    if stmt is None or stmt.parent is None:
+        return False
+    after = False
+    for sibling in stmt.parent.named_children:
+        if sibling == stmt:
+            after = True
+            continue
+        if not after:
+            continue
+        for call in walk_type(sibling, "call_expression"):
+            func = call.child_by_field_name("function")
+            if func is None or func.type != "member_expression":
+                continue
+            obj, prop = func.child_by_field_name("object"), func.child_by_field_name("property")
+            if (
+                obj is not None
+                and prop is not None
+                and node_text(data, prop) == "close"
+                and normalize_expr(node_text(data, obj)) in use.names
+            ):
+                return True
+    return False
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         file = cls.file
         data = file.data
         for group in _group(server_sockets(cls)).values():
-            accepts = [(u, c) for u in group for c in u.accepts]
             listeners = [(u, e, c) for u in group for e, c in u.listeners]
+            accepts = [
+                (u, c)
+                for u in group
+                for c in u.accepts
+                if listeners or not closed_right_after(data, u, c)
+            ]
             hibernatable = [c for u in group for c in u.hibernatable]
             handoffs = [(u, c) for u in group for c in u.handoffs]
+            if len(group) == 1 and only_closed(group[0]):
+                continue  # accepted only to send an error and close: nothing stays open
             related = [
                 Related(
                     node_span(file, call),

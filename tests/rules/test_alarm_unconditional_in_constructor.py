@@ -12,8 +12,10 @@ from tests.rules._hibernation_support import (
     check_fix_fixture,
     check_marked,
     copy_fixture,
+    fix_all,
     run,
     tsc_errors,
+    write_project,
 )
 from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._support import check_examples
@@ -43,17 +45,105 @@ def test_guards_of_every_shape_are_recognised(tmp_path: Path) -> None:
     assert findings == []
 
 
-def test_safe_fix_all_guards_each_call_and_type_checks(tmp_path: Path) -> None:
-    check_fix_fixture(RULE, "fix", tmp_path, unsafe=False)
+def test_fix_all_guards_each_call_and_type_checks(tmp_path: Path) -> None:
+    check_fix_fixture(RULE, "fix", tmp_path, unsafe=True)
     result = tsc_errors(tmp_path)
     if result is None:
         pytest.skip("tests/runtime/node_modules is not installed")
     assert result == "", result
 
 
-def test_fix_is_safe(tmp_path: Path) -> None:
+def test_fix_is_unsafe(tmp_path: Path) -> None:
+    # the guard changes when the alarm fires (that is its point): never applied without asking
     root = copy_fixture(RULE, ["flagged.ts"], tmp_path)
     findings, model = run(RULE, root)
+    assert findings
     for finding in findings:
-        (fix,) = fixes_for(finding, model)
-        assert fix.safety is Safety.SAFE
+        for fix in fixes_for(finding, model):
+            assert fix.safety is Safety.UNSAFE
+    assert fix_all(RULE, root, unsafe=False) == 0
+
+
+SCHEDULER = """import { DurableObject } from "cloudflare:workers";
+
+export class Scheduler extends DurableObject<unknown> {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      await this.rearm();
+    });
+  }
+
+  async add(at: number, task: string): Promise<void> {
+    this.ctx.storage.sql.exec("INSERT INTO tasks (at, task) VALUES (?, ?)", at, task);
+    await this.rearm();
+  }
+
+  private async rearm(): Promise<void> {
+    // a clock-based time (not read back from storage): it moves on every wake
+    const next = Date.now() + 60_000;
+    await this.ctx.storage.setAlarm(next);
+  }
+
+  async alarm(): Promise<void> {}
+}
+"""
+
+
+def test_no_guard_in_a_method_that_must_move_the_alarm_earlier(tmp_path: Path) -> None:
+    # rearm() also runs after every insert: a getAlarm() guard there would make an earlier
+    # task wait for the later pending alarm
+    root = write_project(tmp_path, {"src/s.ts": SCHEDULER})
+    findings, model = run(RULE, root)
+    assert [f.data["method"] for f in findings] == ["rearm"]
+    assert fixes_for(findings[0], model) == []
+
+
+def test_a_computed_time_only_moves_the_alarm_earlier(tmp_path: Path) -> None:
+    source = SCHEDULER.replace("    await this.rearm();\n  }\n\n  private", "  }\n\n  private")
+    root = write_project(tmp_path, {"src/s.ts": source})
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert fix.safety is Safety.UNSAFE
+    (edit,) = fix.edits
+    assert "pendingAlarm === null || pendingAlarm > next" in edit.new_text
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "s.ts").read_text()
+    assert "const pendingAlarm = await this.ctx.storage.getAlarm();" in text
+    result = tsc_errors(root)
+    if result is not None:
+        assert result == "", result
+
+
+FROM_STATE = """import { DurableObject } from "cloudflare:workers";
+export class Cron extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      await ctx.storage.setAlarm(await this.nextDue());
+    });
+  }
+  async nextDue(): Promise<number> {
+    const tasks = await this.ctx.storage.list<{ at: number }>({ prefix: "task:" });
+    return Math.min(...[...tasks.values()].map((t) => t.at));
+  }
+  async alarm() {}
+}
+export class Ticker extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      const next = Date.now() + 60_000;
+      await ctx.storage.setAlarm(next);
+    });
+  }
+  async alarm() {}
+}
+"""
+
+
+def test_alarm_rearmed_from_durable_state_is_idempotent(tmp_path: Path) -> None:
+    write_project(tmp_path, {"src/cron.ts": FROM_STATE})
+    findings, _ = run(RULE, tmp_path)
+    # the time read back from storage is the same on every wake; the clock-based one moves
+    assert [f.data["class"] for f in findings] == ["Ticker"]

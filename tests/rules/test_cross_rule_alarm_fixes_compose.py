@@ -80,6 +80,7 @@ def test_chat_room_timer_then_ttl_starts_presence_while_cleanup_is_pending(tmp_p
         "\n    if (this.presenceTimer !== undefined) {\n"
         "      return;\n"
         "    }\n"
+        '    void this.ctx.storage.put("durable-harden:broadcastPresence-stopped", false);\n'
         "    void this.armAlarmBy(Date.now() + 30_000);"
     )
     # one alarm() runs both jobs; both re-arm through the earliest-time helper
@@ -155,6 +156,8 @@ def test_timer_added_after_the_shared_alarm_fix_joins_the_same_dispatcher(tmp_pa
         "  async open(): Promise<Reminder[]> {\n",
         "  private ticker: ReturnType<typeof setInterval> | undefined;\n\n"
         '  private tick(): void {\n    console.log("tick");\n  }\n\n'
+        # stoppable: an interval never cleared (with no sockets to serve) gets no alarm fix
+        "  stopTicking(): void {\n    clearInterval(this.ticker);\n  }\n\n"
         "  async open(): Promise<Reminder[]> {\n"
         "    if (this.ticker === undefined) {\n"
         "      this.ticker = setInterval(() => this.tick(), 60_000);\n    }\n",
@@ -164,6 +167,7 @@ def test_timer_added_after_the_shared_alarm_fix_joins_the_same_dispatcher(tmp_pa
     text = target.read_text()
     assert text.count("async alarm(") == 1
     assert 'case "tick":' in text and 'case "remind":' in text
+    assert 'void this.ctx.storage.put("durable-harden:tick-stopped", true);' in text
     assert run("alarm-shared-by-purposes", tmp_path)[0] == []
     result = tsc_errors(tmp_path)
     if result is None:

@@ -110,7 +110,7 @@ def test_fix_adds_the_index_in_the_schema_literal_keeping_its_layout(tmp_path: P
 
 def test_fix_all_on_many_queries_is_idempotent_and_indented(tmp_path: Path) -> None:
     root = copy_case(RULE, "flagged", tmp_path)
-    fix_all(RULE, root)
+    fix_all(RULE, root, unsafe=True)  # `author = ?` reads idx (author, created_at): may reorder
     schema = (root / "src" / "schema.ts").read_text()
     # one index serves both `author = ?` and `author = ? AND created_at > ?`
     assert schema.count("idx_messages_author_created_at ON messages(author, created_at);") == 1
@@ -180,3 +180,102 @@ def test_single_line_string_schema_gets_a_semicolon_and_a_space(tmp_path: Path) 
         'CREATE INDEX IF NOT EXISTS idx_pins_owner ON pins(owner)");'
     ) in text
     assert run(RULE, root)[0] == []
+
+
+def test_index_that_reorders_an_unordered_query_is_unsafe(tmp_path: Path) -> None:
+    # `WHERE ts > ?` without ORDER BY: a table scan returns rowid order, the new index returns
+    # ts order, so the same rows may come back in another order
+    from durable_harden.codeactions import Safety, fixes_for
+
+    source = """import { DurableObject } from "cloudflare:workers";
+
+export class Log extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, room TEXT, ts INTEGER)");
+  }
+
+  QUERY
+}
+"""
+    since = 'since(t: number) { return this.ctx.storage.sql.exec("SELECT * FROM events WHERE ts > ?", t).toArray(); }'
+    room = 'inRoom(r: string) { return this.ctx.storage.sql.exec("SELECT * FROM events WHERE room = ?", r).toArray(); }'
+    for name, query, safety in (("range", since, Safety.UNSAFE), ("eq", room, Safety.SAFE)):
+        root = tmp_path / name
+        (root / "src").mkdir(parents=True)
+        (root / "src" / "log.ts").write_text(source.replace("QUERY", query))
+        findings, model = run(RULE, root)
+        (finding,) = findings
+        (fix,) = fixes_for(finding, model)
+        assert fix.safety is safety, name
+        if safety is Safety.UNSAFE:
+            assert "ORDER BY" in fix.review and "WHERE ts > ?" in fix.review
+
+
+SORTS = """import { DurableObject } from "cloudflare:workers";
+export class Files extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS uploads (
+      id INTEGER PRIMARY KEY, owner TEXT NOT NULL, created_at INTEGER NOT NULL)`);
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS idx_uploads_owner ON uploads(owner)");
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS "${PREFIX}log" (id INTEGER PRIMARY KEY, at INTEGER)`);
+  }
+  all() {
+    return this.ctx.storage.sql.exec("SELECT * FROM uploads ORDER BY created_at DESC").toArray();
+  }
+  latest() {
+    return this.ctx.storage.sql.exec("SELECT * FROM uploads ORDER BY created_at DESC LIMIT 10").toArray();
+  }
+  mine(owner: string) {
+    return this.ctx.storage.sql.exec("SELECT * FROM uploads WHERE owner = ? ORDER BY created_at", owner).toArray();
+  }
+  log() {
+    return this.ctx.storage.sql.exec(`SELECT * FROM "${PREFIX}log" WHERE at > ? ORDER BY at`, 1).toArray();
+  }
+}
+const PREFIX = "app_";
+"""
+
+
+def test_whole_table_sorts_and_unknown_tables_are_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "files.ts").write_text(SORTS)
+    findings, _ = run(RULE, tmp_path)
+    by_method = {f.data["query"].split("FROM ")[1][:20]: f for f in findings}
+    # `all()` reads every row anyway: no index removes that; `log()` names a table whose real
+    # name is built at run time
+    assert sorted(by_method) == [
+        "uploads ORDER BY cre",
+        "uploads WHERE owner ",
+    ]
+    mine = by_method["uploads WHERE owner "]
+    # the plan seeks idx_uploads_owner and only sorts: the message must not say "reads all"
+    assert "reads all" not in mine.message and "sorts" in mine.message
+    latest = by_method["uploads ORDER BY cre"]
+    assert "LIMIT 10" in latest.data["query"]
+
+
+EXISTING = """import { DurableObject } from "cloudflare:workers";
+export class Log extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, kind TEXT, at INTEGER)`);
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS idx_events_kind ON events(kind)");
+  }
+  unlikely() {
+    // `+kind` keeps SQLite from using idx_events_kind: the scan stays, the index exists
+    return this.ctx.storage.sql.exec("SELECT * FROM events WHERE +kind = ?", "x").toArray();
+  }
+  recent() {
+    return this.ctx.storage.sql.exec("SELECT * FROM events WHERE at > ?", 1).toArray();
+  }
+}
+"""
+
+
+def test_an_index_that_already_exists_is_not_suggested_again(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "log.ts").write_text(EXISTING)
+    findings, _ = run(RULE, tmp_path)
+    assert [f.data["columns"] for f in findings] == [["at"]]

@@ -39,13 +39,15 @@ def test_generated_lists_are_flagged_fixed_lists_are_not(tmp_path: Path) -> None
 
 def test_fix_binds_the_array_once(tmp_path: Path) -> None:
     root = copy_case(RULE, "before", tmp_path)
-    fix_all(RULE, root)
+    # the elements' types are unchecked (a BLOB element would match nothing): unsafe
+    assert fix_all(RULE, root) == 0
+    fix_all(RULE, root, unsafe=True)
     after = (root / "src" / "catalog.ts").read_text()
     expect_file(after, FIXTURES / RULE / "after" / "src" / "catalog.ts")
     left = run(RULE, root)[0]
     assert len(left) == 1 and "...extra" in left[0].span.path.read_text()
     assert fixes_for(left[0], run(RULE, root)[1]) == []
-    assert_settled(RULE, root)
+    assert_settled(RULE, root, unsafe=True)
 
 
 def test_json_each_matches_one_parameter_per_element() -> None:
@@ -87,3 +89,31 @@ def test_more_than_100_literal_parameters(tmp_path: Path) -> None:
 
 def test_examples_report_nothing() -> None:
     check_examples(RULE)
+
+
+BOUNDED = """import { DurableObject } from "cloudflare:workers";
+const BATCH = 100;
+export class Purge extends DurableObject {
+  drain() {
+    let tags = this.ctx.storage.sql.exec<{ tag: string }>(`SELECT tag FROM pending LIMIT ${BATCH}`).toArray();
+    while (tags.length > 0) {
+      this.ctx.storage.sql.exec(`DELETE FROM pending WHERE tag IN (${tags.map(() => "?").join(",")})`, ...tags.map((t) => t.tag));
+      tags = this.ctx.storage.sql.exec<{ tag: string }>(`SELECT tag FROM pending LIMIT ${BATCH}`).toArray();
+      if (tags.length < BATCH) tags = [];
+    }
+  }
+  lookup(ids: string[]) {
+    const first = ids.slice(0, 50);
+    this.ctx.storage.sql.exec(`SELECT * FROM pending WHERE tag IN (${first.map(() => "?").join(",")})`, ...first);
+    return this.ctx.storage.sql.exec(`SELECT * FROM pending WHERE tag IN (${ids.map(() => "?").join(",")})`, ...ids);
+  }
+}
+"""
+
+
+def test_arrays_bounded_to_100_elements_are_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "purge.ts").write_text(BOUNDED)
+    findings, _ = run(RULE, tmp_path)
+    # rows of a LIMIT 100 query and a slice of 50 fit; the caller's `ids` may not
+    assert [f.data["array"] for f in findings] == ["ids"]

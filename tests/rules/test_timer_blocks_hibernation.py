@@ -15,7 +15,9 @@ from tests.rules._hibernation_support import (
     check_fix_fixture,
     check_marked,
     copy_fixture,
+    fix_all,
     run,
+    tsc_errors,
     write_project,
 )
 from tests.rules._snapshot import Snapshots, check_case, fixture_cases
@@ -120,3 +122,182 @@ export class Reminder extends DurableObject {
     findings, model = run(RULE, tmp_path)
     assert len(findings) == 1
     assert fixes_for(findings[0], model) == []
+
+
+LOOP = """import { DurableObject } from "cloudflare:workers";
+
+export class Game extends DurableObject<unknown> {
+  private loop: ReturnType<typeof setInterval> | undefined;
+  private frame = 0;
+
+  start(): void {
+    if (this.loop) return;
+    this.loop = setInterval(() => {
+      this.frame += 1;
+      STOP
+    }, 100);
+  }
+
+  EXTRA
+}
+"""
+
+
+def _loop(tmp_path: Path, stop: str = "", extra: str = "") -> Path:
+    root = tmp_path / f"p{len(list(tmp_path.iterdir())) if tmp_path.exists() else 0}"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "game.ts").write_text(LOOP.replace("STOP", stop).replace("EXTRA", extra))
+    return root
+
+
+def test_interval_with_no_stop_and_no_end_is_not_converted(tmp_path: Path) -> None:
+    # an alarm re-arming itself every 100 ms forever would run and bill after the game is over
+    root = _loop(tmp_path)
+    findings, model = run(RULE, root)
+    (finding,) = findings
+    assert fixes_for(finding, model) == []
+
+
+def test_stop_inside_the_work_stops_the_alarm(tmp_path: Path) -> None:
+    # `clearInterval` in the callback (game over): the moved work records the stop and the alarm
+    # does not re-arm; the start guard `if (this.loop)` stays meaningful (a pending alarm)
+    root = _loop(tmp_path, stop="if (this.frame > 10) clearInterval(this.loop);")
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "game.ts").read_text()
+    assert "setInterval(" not in text and "clearInterval(" not in text
+    alarm = text.split("async alarm(): Promise<void> {")[1]
+    assert (
+        'if (this.frame > 10) void this.ctx.storage.put("durable-harden:timer-stopped", true);'
+        in alarm
+    )
+    assert 'if (!(await this.ctx.storage.get<boolean>("durable-harden:timer-stopped"))) {' in alarm
+    start = text.split("start(): void {")[1].split("async alarm")[0]
+    assert 'void this.ctx.storage.put("durable-harden:timer-stopped", false);' in start
+    # the alarm it writes re-arms conditionally: no alarm-retry-suppressed finding
+    assert run("alarm-retry-suppressed", root)[0] == []
+    assert run(RULE, root)[0] == []
+    result = tsc_errors(root)
+    if result is not None:
+        assert result == "", result
+
+
+def test_stop_in_another_method_becomes_a_recorded_stop(tmp_path: Path) -> None:
+    extra = "end(): void {\n    if (this.loop !== undefined) {\n      clearInterval(this.loop);\n      this.loop = undefined;\n    }\n  }"
+    root = _loop(tmp_path, extra=extra)
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert "No clearInterval" not in fix.review and "clearInterval(this.loop)" in fix.review
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "game.ts").read_text()
+    end = text.split("end(): void {")[1].split("async alarm")[0]
+    # the handle is never set any more: its test goes, the stop happens whenever end() runs
+    assert "if (true) {" in end
+    assert 'void this.ctx.storage.put("durable-harden:timer-stopped", true);' in end
+
+
+def test_handle_read_elsewhere_keeps_the_timer(tmp_path: Path) -> None:
+    # `running` reads the handle: with no timer it would never be set, so no fix
+    extra = "get running(): boolean {\n    return this.loop !== undefined;\n  }\n\n  end(): void {\n    clearInterval(this.loop);\n  }"
+    root = _loop(tmp_path, extra=extra)
+    findings, model = run(RULE, root)
+    (finding,) = findings
+    assert fixes_for(finding, model) == []
+
+
+def test_cleared_timeout_is_cancelled_where_it_was_cleared(tmp_path: Path) -> None:
+    source = """import { DurableObject } from "cloudflare:workers";
+
+export class Lobby extends DurableObject<unknown> {
+  private countdown: ReturnType<typeof setTimeout> | undefined;
+
+  arm(): void {
+    this.countdown = setTimeout(() => this.begin(), 5_000);
+  }
+
+  cancel(): void {
+    clearTimeout(this.countdown);
+  }
+
+  private begin(): void {}
+}
+"""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "lobby.ts").write_text(source)
+    assert fix_all(RULE, tmp_path) == 1
+    text = (tmp_path / "src" / "lobby.ts").read_text()
+    cancel = text.split("cancel(): void {")[1].split("}")[0]
+    assert 'void this.ctx.storage.put("durable-harden:begin-stopped", true);' in cancel
+    alarm = text.split("async alarm(): Promise<void> {")[1]
+    assert alarm.index('storage.get<boolean>("durable-harden:begin-stopped")') < alarm.index(
+        "this.begin();"
+    )
+    result = tsc_errors(tmp_path)
+    if result is not None:
+        assert result == "", result
+
+
+WITHIN_EVENT = """import { DurableObject } from "cloudflare:workers";
+const pause = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+export class Relay extends DurableObject {
+  async send(url: string): Promise<Response> {
+    const limit = new Promise<Response>((_, fail) =>
+      setTimeout(() => fail(new Error("slow")), 2_000),
+    );
+    return Promise.race([fetch(url), limit]);
+  }
+  async retry(url: string): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fetch(url);
+      } catch {
+        await pause(2 ** attempt * 100);
+      }
+    }
+  }
+  async waitForReply(): Promise<string> {
+    return new Promise<string>((resolve) => {
+      const guard = setTimeout(() => resolve("timeout"), 5_000);
+      this.onReply = (text: string) => { clearTimeout(guard); resolve(text); };
+    });
+  }
+  async guarded(url: string): Promise<void> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 3_000);
+    try {
+      await fetch(url, { signal: abort.signal });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  onReply: (text: string) => void = () => {};
+}
+"""
+
+
+OUTLIVES_EVENT = """import { DurableObject } from "cloudflare:workers";
+export class Loop extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    setInterval(() => this.tick(), 1_000);
+  }
+  async webSocketMessage(ws: WebSocket, message: string): Promise<void> {
+    setTimeout(() => ws.send(message), 10_000);
+    new Promise((done) => setTimeout(done, 60_000)).then(() => this.tick());
+  }
+  tick(): void {}
+}
+"""
+
+
+def test_timers_within_one_event_are_not_reported(tmp_path: Path) -> None:
+    write_project(tmp_path, {"src/relay.ts": WITHIN_EVENT})
+    findings, _ = run(RULE, tmp_path)
+    assert findings == []
+
+
+def test_timers_that_outlive_their_event_are_reported(tmp_path: Path) -> None:
+    write_project(tmp_path, {"src/loop.ts": OUTLIVES_EVENT})
+    findings, _ = run(RULE, tmp_path)
+    # the interval from the constructor, the fire-and-forget timeout, and the promise nobody
+    # awaits (its `.then` runs after the message event is over)
+    assert sorted(f.data["timer"] for f in findings) == ["setInterval", "setTimeout", "setTimeout"]

@@ -49,8 +49,11 @@ def test_fix_awaits_inside_async_functions_only(tmp_path: Path) -> None:
     findings, model = run(RULE, root)
     sync = next(f for f in findings if not f.data["async"])
     assert fixes_for(sync, model) == []
-    assert fix_all(RULE, root) == 1
+    # awaiting changes when the caller continues and where errors go: unsafe, never applied
+    # by a safe fix-all
     assert fix_all(RULE, root) == 0
+    assert fix_all(RULE, root, unsafe=True) == 1
+    assert fix_all(RULE, root, unsafe=True) == 0
     no_new_syntax_errors(before, root)
     text = (root / "src" / "index.ts").read_text()
     assert '    await stub.remove("ghost"); // flagged\n' in text

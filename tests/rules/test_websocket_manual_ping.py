@@ -55,3 +55,34 @@ def test_manual_ping_fix_adds_auto_response_and_type_checks(tmp_path: Path) -> N
     if result is None:
         pytest.skip("tests/runtime/node_modules is not installed")
     assert result == "", result
+
+
+def test_manual_ping_fix_is_unsafe_when_the_handler_does_more_for_a_ping(tmp_path: Path) -> None:
+    # an exact ping answered by the runtime never reaches webSocketMessage: the `lastSeen`
+    # update (before the branch, or inside it) would stop
+    rule = "websocket-manual-ping"
+    base = (FIXTURES / rule / "fix.before.ts").read_text()
+    variants = {
+        "before": base.replace(
+            '    if (message === "ping") {',
+            '    this.lastSeen = Date.now();\n    if (message === "ping") {',
+        ),
+        "inside": base.replace(
+            '      ws.send("pong");\n      return;',
+            '      ws.send("pong");\n      this.lastSeen = Date.now();\n      return;',
+        ),
+    }
+    for name, text in variants.items():
+        assert text != base
+        text = text.replace(
+            "extends DurableObject<Env> {\n  constructor",
+            "extends DurableObject<Env> {\n  lastSeen = 0;\n\n  constructor",
+            1,
+        )
+        root = tmp_path / name
+        (root / "src").mkdir(parents=True)
+        (root / "src" / "w.ts").write_text(text)
+        findings, model = run(rule, root)
+        first = next(f for f in findings if f.data["ping"] == "ping")
+        (fix,) = fixes_for(first, model)
+        assert fix.safety is Safety.UNSAFE and "no longer reach" in fix.review, name

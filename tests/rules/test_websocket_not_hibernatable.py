@@ -18,6 +18,7 @@ from tests.rules._hibernation_support import (
     fix_all,
     run,
     tsc_errors,
+    write_project,
 )
 from tests.rules._snapshot import Snapshots, check_case, fixture_cases
 from tests.rules._support import check_examples
@@ -92,8 +93,120 @@ def test_legacy_state_alias_is_named_in_message(tmp_path: Path) -> None:
 # -- fixes ---------------------------------------------------------------------------------
 
 
-def test_safe_fix_without_listeners(tmp_path: Path) -> None:
-    check_fix_fixture(RULE, "fix-accept", tmp_path, unsafe=False)
+def test_accept_fix_is_unsafe_when_the_class_has_handlers(tmp_path: Path) -> None:
+    # the socket had no listener, so its messages were dropped; after the fix they reach the
+    # class's webSocketMessage: a change of behaviour, so never applied without asking
+    root = copy_fixture(RULE, ["fix-accept.before.ts"], tmp_path)
+    assert fix_all(RULE, root, unsafe=False) == 0
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert fix.safety is Safety.UNSAFE and "`webSocketMessage`" in fix.review
+    check_fix_fixture(RULE, "fix-accept", tmp_path / "applied")
+
+
+SERVER_PUSH = """import { DurableObject } from "cloudflare:workers";
+
+export class Feed extends DurableObject {
+  private sockets = new Set<WebSocket>();
+
+  fetch(): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    this.sockets.add(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  publish(text: string): void {
+    for (const ws of this.sockets) ws.send(text);
+  }
+}
+"""
+
+
+def test_accept_fix_is_safe_only_when_nothing_sees_the_events(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"src/feed.ts": SERVER_PUSH})
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert fix.safety is Safety.SAFE
+    assert fix_all(RULE, root, unsafe=False) == 1
+    assert "this.ctx.acceptWebSocket(server);" in (root / "src" / "feed.ts").read_text()
+
+
+def test_accept_fix_is_unsafe_when_getwebsockets_would_list_the_socket(tmp_path: Path) -> None:
+    source = SERVER_PUSH.replace(
+        "for (const ws of this.sockets) ws.send(text);",
+        "for (const ws of this.ctx.getWebSockets()) ws.send(text);",
+    )
+    root = write_project(tmp_path, {"src/feed.ts": source})
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert fix.safety is Safety.UNSAFE and "getWebSockets()" in fix.review
+
+
+HANDED_ON = """import { DurableObject } from "cloudflare:workers";
+import { attach } from "./proxy";
+
+export class Proxy extends DurableObject {
+  fetch(): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    attach(server);
+    server.addEventListener("close", () => console.log("closed"));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+"""
+
+
+def test_no_fix_when_other_code_may_listen_on_the_socket(tmp_path: Path) -> None:
+    # attach() may add its own listeners: on a hibernatable socket they never fire again
+    for name, source in {
+        "a": HANDED_ON,
+        "b": HANDED_ON.replace(
+            '    server.addEventListener("close", () => console.log("closed"));\n', ""
+        ),
+    }.items():
+        root = write_project(tmp_path / name, {"src/proxy-do.ts": source})
+        findings, model = run(RULE, root)
+        accepts = [f for f in findings if f.data["kind"] == "accept"]
+        assert len(accepts) == 1
+        assert fixes_for(accepts[0], model) == []
+
+
+ERROR_AND_CLOSE = """import { DurableObject } from "cloudflare:workers";
+
+export class Gate extends DurableObject {
+  fetch(request: Request): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  reject(): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    server.send(JSON.stringify({ error: "room full" }));
+    server.close(1008, "room full");
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  webSocketClose(ws: WebSocket): void {
+    const { user } = ws.deserializeAttachment() as { user: string };
+    console.log(user.length);
+  }
+}
+"""
+
+
+def test_socket_accepted_only_to_send_an_error_and_close_is_left_alone(tmp_path: Path) -> None:
+    # made hibernatable, its close would reach webSocketClose, which assumes an attachment
+    root = write_project(tmp_path, {"src/gate.ts": ERROR_AND_CLOSE})
+    findings, _ = run(RULE, root)
+    assert findings == []
+    kept_open = ERROR_AND_CLOSE.replace('    server.close(1008, "room full");\n', "")
+    root = write_project(tmp_path / "open", {"src/gate.ts": kept_open})
+    findings, _ = run(RULE, root)
+    assert [f.data["kind"] for f in findings] == ["accept"]
 
 
 def test_listener_fix_is_unsafe_and_not_applied_by_safe_fix_all(tmp_path: Path) -> None:
@@ -120,11 +233,64 @@ def test_no_close_call_added_when_runtime_answers_the_handshake(tmp_path: Path) 
     assert "async webSocketClose(" in text and "ws.close(" not in text
 
 
-def test_listener_closing_over_locals_gets_no_fix(tmp_path: Path) -> None:
-    root = copy_fixture(RULE, ["fix-closure.before.ts"], tmp_path)
+def test_listener_closing_over_locals_carries_them_in_the_attachment(tmp_path: Path) -> None:
+    # `userId` read in fetch() is gone after a wake: it travels with the socket
+    path = check_fix_fixture(RULE, "fix-closure", tmp_path)
+    text = path.read_text()
+    assert "server.serializeAttachment({ userId });" in text
+    assert "const { userId } = ws.deserializeAttachment();" in text
+    result = tsc_errors(tmp_path)
+    if result is not None:
+        assert result == "", result
+
+
+COMMON = """import { DurableObject } from "cloudflare:workers";
+
+export class Room extends DurableObject {
+  fetch(request: Request): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    const name: string = new URL(request.url).searchParams.get("name") ?? "guest";
+    const room = request.headers.get("x-room");
+    server.addEventListener("message", (event) => {
+      server.send(`${name}@${room}: ${event.data}`);
+    });
+    server.addEventListener("close", () => {
+      console.log(name, "left");
+    });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+"""
+
+
+def test_the_common_shape_is_fixable(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"src/room.ts": COMMON})
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "room.ts").read_text()
+    assert "this.ctx.acceptWebSocket(server);" in text
+    assert "server.serializeAttachment({ name, room });" in text
+    message = text.split("async webSocketMessage(")[1].split("async webSocketClose(")[0]
+    assert "const { name, room } = ws.deserializeAttachment();" in message
+    assert "ws.send(`${name}@${room}: ${message}`);" in message
+    close = text.split("async webSocketClose(")[1]
+    # every carried value declared with a type: the attachment is read back with that type
+    assert "const { name } = ws.deserializeAttachment() as { name: string };" in close
+    assert fix_all(RULE, root) == 0
+    result = tsc_errors(root)
+    if result is not None:
+        assert result == "", result
+
+
+def test_a_local_the_listener_changes_cannot_be_carried(tmp_path: Path) -> None:
+    source = COMMON.replace(
+        '    const room = request.headers.get("x-room");\n',
+        '    let room = request.headers.get("x-room");\n',
+    ).replace("server.send(`", "room = String(event.data);\n      server.send(`")
+    root = write_project(tmp_path, {"src/room.ts": source})
     findings, model = run(RULE, root)
-    assert len(findings) == 1
-    assert fixes_for(findings[0], model) == []
+    (finding,) = findings
+    assert fixes_for(finding, model) == []
 
 
 def test_fixed_chat_room_type_checks(tmp_path: Path) -> None:
@@ -145,3 +311,125 @@ def test_fixed_chat_room_type_checks(tmp_path: Path) -> None:
     for name in ("fix-accept", "fix-listeners", "fix-merge"):
         shutil.copy(FIXTURES / RULE / f"{name}.after.ts", root / "src" / f"{name}.ts")
     assert tsc_errors(root) == ""
+
+
+BINDING_ONLY = """export class GameServer {
+  constructor(controller, env) {
+    this.storage = controller.storage;
+    this.state = { time: 0, players: [] };
+  }
+
+  async fetch(request) {
+    const [client, server] = Object.values(new WebSocketPair());
+    await this.handleSession(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async handleSession(websocket) {
+    const id = crypto.randomUUID();
+    websocket.accept();
+    websocket.addEventListener("message", async ({ data }) => {
+      websocket.send(JSON.stringify({ id, data, players: this.state.players.length }));
+    });
+  }
+}
+"""
+
+WRANGLER = '{ "name": "g", "main": "src/index.mjs", "durable_objects": { "bindings": [{ "name": "S", "class_name": "GameServer" }] } }\n'
+
+
+def test_no_fix_for_a_class_that_kept_no_state_object(tmp_path: Path) -> None:
+    # found on corpus-dev: `this.state` is the game's state, `this.ctx` does not exist
+    root = write_project(tmp_path, {"src/index.mjs": BINDING_ONLY, "wrangler.jsonc": WRANGLER})
+    findings, model = run(RULE, root)
+    (finding,) = [f for f in findings if f.data["kind"] == "accept"]
+    assert fixes_for(finding, model) == []
+
+
+def test_javascript_gets_untyped_handlers_and_destructured_events_map(tmp_path: Path) -> None:
+    source = BINDING_ONLY.replace(
+        "constructor(controller, env) {\n",
+        "constructor(controller, env) {\n    this.ctx = controller;\n",
+    )
+    root = write_project(tmp_path, {"src/index.mjs": source, "wrangler.jsonc": WRANGLER})
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "index.mjs").read_text()
+    assert "this.ctx.acceptWebSocket(websocket);" in text
+    assert "async webSocketMessage(ws, message) {" in text and ": WebSocket" not in text
+    assert "const { id } = ws.deserializeAttachment();" in text
+    # `({ data })` of the listener is the handler's `message`
+    assert "ws.send(JSON.stringify({ id, data: message, players" in text
+    import subprocess
+
+    check = subprocess.run(
+        ["node", "--check", str(root / "src" / "index.mjs")], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
+
+
+CASTS = """import { DurableObject } from "cloudflare:workers";
+export class A extends DurableObject {
+  async fetch(): Promise<Response> {
+    const { 0: client, 1: server } = new WebSocketPair();
+    (server as any).accept();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+export class B extends DurableObject {
+  async fetch(): Promise<Response> {
+    const [client, server] = Object.values(new WebSocketPair());
+    (<WebSocket>server).accept();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+export class C extends DurableObject {
+  socket?: WebSocket;
+  async fetch(): Promise<Response> {
+    const pair = new WebSocketPair();
+    const server = pair[1];
+    server!.accept();
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+}
+"""
+
+
+def test_accept_through_casts_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "casts.ts").write_text(CASTS)
+    findings, _ = run(RULE, tmp_path)
+    assert sorted(f.data["class"] for f in findings) == ["A", "B", "C"]
+
+
+ERROR_FRAME = """import { DurableObject } from "cloudflare:workers";
+export class Gate extends DurableObject {
+  async fetch(request: Request): Promise<Response> {
+    const [client, server] = Object.values(new WebSocketPair());
+    if (!request.headers.get("authorization")) {
+      server.accept();
+      server.send(JSON.stringify({ error: "unauthorized" }));
+      server.close(1008, "unauthorized");
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    Object.assign(server, { joinedAt: Date.now() });
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+export class Open extends DurableObject {
+  async fetch(): Promise<Response> {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    server.addEventListener("message", (e) => server.send(String(e.data)));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+"""
+
+
+def test_error_frame_then_close_and_object_assign_are_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "gate.ts").write_text(ERROR_FRAME)
+    findings, _ = run(RULE, tmp_path)
+    # Gate accepts only to refuse, then hibernates its real sockets; Open keeps one open
+    assert [(f.data["class"], f.data["kind"]) for f in findings] == [("Open", "accept")]
