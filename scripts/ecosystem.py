@@ -436,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "root (root) and compare with the per-project results",
     )
     args = parser.parse_args(argv)
-    corpus: Path = args.corpus
+    corpus: Path = args.corpus.resolve()  # the checks run from other folders
     if not (corpus / "MANIFEST.tsv").is_file():
         print(f"ecosystem: no corpus at {corpus} (MANIFEST.tsv missing)", file=sys.stderr)
         return 2

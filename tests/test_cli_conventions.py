@@ -30,7 +30,9 @@ export class Room extends DurableObject {
   start() {
     setInterval(() => this.tick(), 1000);
   }
-  tick() {}
+  tick() {
+    for (const ws of this.ctx.getWebSockets()) ws.send("tick");
+  }
 }
 export default { fetch() { return new Response("ok"); } };
 """

@@ -108,6 +108,9 @@ class DurableHardenServer(LanguageServer):
         self.debounce = DEFAULT_DEBOUNCE_MS / 1000
         self.editor_raw: dict[str, Any] = {}
         self.editor_settings = Settings()
+        # resource-scoped settings: what `workspace/configuration` answers for each folder
+        # (scopeUri), when it differs from the global answer; the deepest folder of a file wins
+        self.folder_settings: dict[Path, Settings] = {}
         self.timers: dict[Path, asyncio.TimerHandle] = {}
         self.running: dict[Path, asyncio.Task[None]] = {}
         self.dirty: set[Path] = set()
@@ -174,24 +177,57 @@ class DurableHardenServer(LanguageServer):
         max_bytes = raw.get("maxFileBytes")
         if isinstance(max_bytes, int) and max_bytes > 0:
             self.engine.max_bytes = max_bytes
+        settings = self._rule_settings(raw, "editor settings")
+        if settings is None:
+            return
+        self.editor_raw = raw
+        self.editor_settings = settings
+
+    def _rule_settings(self, raw: dict[str, Any], where: str) -> Settings | None:
+        """The rule settings of one `durable-harden` section (None, said once, when invalid)."""
         rule_settings = {k: v for k, v in raw.items() if k not in EDITOR_ONLY}
         try:
-            values, warnings = normalize(rule_settings, "editor settings")
+            values, warnings = normalize(rule_settings, where)
         except SettingsError as exc:
-            self.log(f"editor settings ignored: {exc}", lsp.MessageType.Warning)
-            return
+            self.log(f"{where} ignored: {exc}", lsp.MessageType.Warning)
+            return None
         for warning in warnings:
             self.log(warning, lsp.MessageType.Warning)
-        self.editor_raw = raw
-        self.editor_settings = apply(values)
+        return apply(values)
+
+    def set_folder_settings(self, answers: dict[Path, Any]) -> None:
+        """Each workspace folder's own answer to `workspace/configuration` (scopeUri): kept
+        where it differs from the global one (VS Code's resource-scoped settings)."""
+        folders: dict[Path, Settings] = {}
+        for folder, raw in answers.items():
+            if isinstance(raw, dict) and isinstance(raw.get("durable-harden"), dict):
+                raw = raw["durable-harden"]
+            if not isinstance(raw, dict) or raw == self.editor_raw:
+                continue
+            settings = self._rule_settings(raw, f"editor settings of folder {folder}")
+            if settings is not None:
+                folders[folder] = settings
+        self.folder_settings = folders
+
+    def base_settings(self, path: Path) -> Settings:
+        """The editor settings that apply to a file: its deepest folder's, else the global."""
+        best: Path | None = None
+        for folder in self.folder_settings:
+            if (folder == path or folder in path.parents) and (
+                best is None or len(folder.parts) > len(best.parts)
+            ):
+                best = folder
+        return self.folder_settings[best] if best is not None else self.editor_settings
 
     def settings_for(self, path: Path) -> tuple[Settings, SettingsFile | None]:
-        """Editor settings overridden by the nearest settings file (file settings win)."""
+        """Editor settings (the file's folder's, else the global ones) overridden by the
+        nearest settings file (file settings win)."""
+        base = self.base_settings(path)
         try:
-            settings, found = settings_for(path, self.editor_settings)
+            settings, found = settings_for(path, base)
         except SettingsError as exc:
             self.log_once(path, f"settings file ignored: {exc}")
-            return self.editor_settings, None
+            return base, None
         if found is not None:
             for warning in found.warnings:
                 self.log_once(found.path, warning)
@@ -205,6 +241,21 @@ class DurableHardenServer(LanguageServer):
             lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section="durable-harden")])
         )
         return values[0] if values else None
+
+    async def read_folder_settings(self) -> None:
+        """Ask for each workspace folder's own `durable-harden` section (scopeUri)."""
+        folders = self.folders()
+        if not self.caps.configuration or not folders:
+            return
+        values = await self.workspace_configuration_async(
+            lsp.ConfigurationParams(
+                items=[
+                    lsp.ConfigurationItem(scope_uri=f.as_uri(), section="durable-harden")
+                    for f in folders
+                ]
+            )
+        )
+        self.set_folder_settings(dict(zip(folders, values or [], strict=False)))
 
     # -- documents -----------------------------------------------------------------------------
     def doc_for(self, uri: str) -> Document | None:

@@ -32,6 +32,7 @@ async def on_initialized(ls: DurableHardenServer, params: lsp.InitializedParams)
         values = await ls.read_editor_settings()
         if isinstance(values, dict) and values:
             ls.set_editor_settings(values)
+        await ls.read_folder_settings()
     except Exception as exc:
         ls.log(f"workspace/configuration failed: {exc}", lsp.MessageType.Warning)
     if ls.caps.watch_registration:
@@ -119,6 +120,10 @@ async def did_change_configuration(
         if ls.caps.configuration:
             settings = asked if asked is not None else settings
     ls.set_editor_settings(settings or {})
+    try:
+        await ls.read_folder_settings()
+    except Exception as exc:
+        ls.log(f"workspace/configuration failed: {exc}", lsp.MessageType.Warning)
     ls.relint_all()
 
 

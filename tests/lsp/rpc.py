@@ -108,6 +108,8 @@ class RpcServer:
             result: Any = None
             if message["method"] in self.answers:
                 result = self.answers[message["method"]]
+                if callable(result):  # an answer computed from the request's params
+                    result = result(message["params"])
             elif message["method"] == "workspace/configuration":
                 result = [None for _ in message["params"]["items"]]
             elif message["method"] == "workspace/applyEdit":
