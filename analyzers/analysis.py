@@ -118,6 +118,18 @@ def analyze_paths(paths: list[Path], settings: Settings | None = None) -> Analys
     return AnalysisResult(model, findings, problems, suppressions)
 
 
+def model_for_paths(
+    paths: list[Path], exclude: list[str] | None = None
+) -> tuple[ProjectModel, list[Path], list[Path]]:
+    """The model of the projects holding `paths` (what `inspect` prints): (model, requested
+    paths, missing paths)."""
+    ws = workspace_for(paths, Settings(exclude=list(exclude or [])))
+    missing = [p for p in ws.requested if not p.exists()]
+    model = build_model(ws.root, ws.sources, ws.configs)
+    model.problems.extend(Problem(p, "no such file or folder") for p in missing)
+    return model, ws.requested, missing
+
+
 def analyse_within_budget(
     root: Path,
     sources: list[Path],

@@ -288,6 +288,37 @@ def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:
     return aliases
 
 
+def expression_name(cls: Node) -> Node | None:
+    """The name a class expression goes by: `const Durable = class extends …` (the variable),
+    `function createRoom() { return class extends … }` (the factory)."""
+    if cls.type != "class":
+        return None
+    parent = cls.parent
+    while parent is not None and parent.type in {"parenthesized_expression", "as_expression"}:
+        parent = parent.parent
+    if parent is None:
+        return None
+    if parent.type == "variable_declarator":
+        name = parent.child_by_field_name("name")
+        return name if name is not None and name.type == "identifier" else None
+    if parent.type in {"return_statement", "arrow_function"}:
+        func: Node | None = parent
+        while func is not None and func.type not in {
+            "function_declaration",
+            "arrow_function",
+            "function_expression",
+            "method_definition",
+        }:
+            func = func.parent
+        if func is None:
+            return None
+        name = func.child_by_field_name("name")
+        if name is None and func.parent is not None and func.parent.type == "variable_declarator":
+            name = func.parent.child_by_field_name("name")
+        return name
+    return None
+
+
 def find_classes(
     file: SourceFile, known_do_names: set[str], bound_names: set[str]
 ) -> list[DurableObjectClass]:
@@ -300,7 +331,7 @@ def find_classes(
     exported = exported_names(file)
     result: list[DurableObjectClass] = []
     for cls in class_declarations(file):
-        name_node = cls.child_by_field_name("name")
+        name_node = cls.child_by_field_name("name") or expression_name(cls)
         body = cls.child_by_field_name("body")
         if name_node is None or body is None:
             continue

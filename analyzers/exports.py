@@ -57,8 +57,11 @@ def _export_entries(file: SourceFile) -> list[ExportEntry]:
             elif decl.type in {"lexical_declaration", "variable_declaration"}:
                 for declarator in decl.named_children:
                     name = declarator.child_by_field_name("name")
-                    if name is not None and name.type == "identifier":
-                        text = node_text(data, name)
+                    if name is None:
+                        continue
+                    # `export const { Jobs, JobsClient } = createDurableJobs(…)`: a class made
+                    # by a factory is exported under each destructured name
+                    for text in pattern_names(data, name):
                         entries.append(ExportEntry(text, text, None, stmt))
             continue
         clause = next((c for c in stmt.named_children if c.type == "export_clause"), None)
@@ -102,3 +105,35 @@ def exported_names(file: SourceFile) -> dict[str, str | None]:
         else:
             names[entry.exported] = None if entry.local == entry.exported else f"={entry.local}"
     return names
+
+
+def pattern_names(data: bytes, pattern: Node) -> list[str]:
+    """The names a declaration binds: `x`, `{ a, b: c, ...d }` (a, c, d), `[e, f]`."""
+    if pattern.type == "identifier":
+        return [node_text(data, pattern)]
+    names: list[str] = []
+    for child in pattern.named_children:
+        if child.type in {"shorthand_property_identifier_pattern", "identifier"}:
+            names.append(node_text(data, child))
+        elif child.type == "pair_pattern":
+            value = child.child_by_field_name("value")
+            if value is not None:
+                names.extend(pattern_names(data, value))
+        elif child.type in {"rest_pattern", "object_pattern", "array_pattern"}:
+            names.extend(pattern_names(data, child))
+        elif child.type in {"object_assignment_pattern", "assignment_pattern"}:
+            left = child.child_by_field_name("left") or (
+                child.named_children[0] if child.named_children else None
+            )
+            if left is not None:
+                names.extend(pattern_names(data, left))
+    return names
+
+
+def export_aliases(file: SourceFile) -> dict[str, str]:
+    """`export { Local as Exported }` (with or without `from`): exported name -> local name."""
+    return {
+        e.exported: e.local
+        for e in export_entries(file)
+        if e.local is not None and e.exported not in {e.local, "*", "default"}
+    }

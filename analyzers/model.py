@@ -22,6 +22,7 @@ from durable_harden.analyzers.classes import (
     heritage,
     typed_state_params,
 )
+from durable_harden.analyzers.exports import export_aliases
 from durable_harden.analyzers.schema import Schema
 from durable_harden.analyzers.source import SourceError, SourceFile, language_for, read_source
 from durable_harden.analyzers.sql import (
@@ -257,15 +258,41 @@ def _classes_in(file: SourceFile, known: set[str], bound: set[str]) -> list[Dura
     return per_file(file, "classes", key, lambda: find_classes(file, set(key[0]), set(key[1])))
 
 
+def _named_by(config: WranglerConfig) -> set[str]:
+    # bindings, and classes a migration or the `exports` block creates (Durable Objects too,
+    # reached through `ctx.exports` without a binding)
+    return {b.class_name for b in config.bindings} | config.declared_classes()
+
+
 def _find_classes(model: ProjectModel) -> None:
-    bound = {b.class_name for c in model.configs for b in c.bindings}
+    everywhere: set[str] = set()
+    by_config: dict[Path, set[str]] = {}
+    for config in model.configs:
+        by_config[config.path] = _named_by(config)
+        everywhere |= by_config[config.path]
+    # `export { ProjectFilesystem as DurableObjectFilesystem }`: the binding names the alias
+    for file in model.files:
+        for exported, local in export_aliases(file).items():
+            if exported in everywhere:
+                everywhere.add(local)
+                owner = model.config_for_path(file.path)
+                if owner is not None:
+                    by_config[owner.path].add(local)
+
+    def bound_for(file: SourceFile) -> set[str]:
+        # a class is named by its own Worker's config: a same-named class of another project
+        # in the same folder tree is not this binding's class. A file outside every Worker
+        # project (a library) may be bound by any of them.
+        config = model.config_for_path(file.path)
+        return by_config[config.path] if config is not None else everywhere
+
     known: set[str] = set()
     found: dict[int, DurableObjectClass] = {}
     # Subclasses of DO classes may live in files read before their base: iterate to a fixpoint.
     for _ in range(5):
         before = len(found)
         for file in model.files:
-            for cls in _classes_in(file, known, bound):
+            for cls in _classes_in(file, known, bound_for(file)):
                 key = cls.node.start_byte ^ hash(cls.file.path)
                 if key not in found:
                     found[key] = cls
@@ -273,9 +300,40 @@ def _find_classes(model: ProjectModel) -> None:
         if len(found) == before:
             break
     model.classes = sorted(found.values(), key=lambda c: (str(c.file.path), c.node.start_byte))
+    _inherit_aliases(model)
     # a class exported under its own name from the module that declares it
     for cls in model.classes:
         cls.exported = cls.name in exported_names(cls.file)
+
+
+def _inherit_aliases(model: ProjectModel) -> None:
+    """A subclass reaches its state through the aliases its base class defines (`this.db =
+    ctx.storage.sql` in the base, `this.db.exec(…)` in the subclass), also across files. The
+    base is looked for in the subclass's own Worker project first."""
+    by_name: dict[str, list[DurableObjectClass]] = {}
+    for cls in model.classes:
+        by_name.setdefault(cls.name, []).append(cls)
+    own: dict[int, Aliases] = {}
+    for cls in model.classes:
+        # the class's own aliases (a cached class object may carry a merge from a former model)
+        own[id(cls)] = cls.__dict__.setdefault("_own_aliases", cls.aliases)
+
+    def base_of(cls: DurableObjectClass) -> DurableObjectClass | None:
+        candidates = [c for c in by_name.get(cls.base or "", []) if c is not cls]
+        config = model.config_for_path(cls.file.path)
+        same = [c for c in candidates if model.config_for_path(c.file.path) is config]
+        pool = same or candidates
+        return pool[0] if pool else None
+
+    for cls in model.classes:
+        merged = own[id(cls)]
+        seen = {id(cls)}
+        base = base_of(cls)
+        while base is not None and id(base) not in seen:
+            seen.add(id(base))
+            merged = merged.merged(own[id(base)])
+            base = base_of(base)
+        cls.aliases = merged
 
 
 def resolve_module(from_file: Path, spec: str, known: dict[Path, SourceFile]) -> SourceFile | None:

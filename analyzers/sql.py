@@ -239,6 +239,37 @@ def _unwrap(node: Node) -> Node:
     return node
 
 
+_FUNCTION_SCOPES = frozenset(
+    {"arrow_function", "function_expression", "function_declaration", "method_definition"}
+)
+
+
+def _function_scope(node: Node) -> Node | None:
+    parent = node.parent
+    while parent is not None and parent.type not in _FUNCTION_SCOPES:
+        parent = parent.parent
+    return parent
+
+
+def _local_declaration(data: bytes, use: Node, name: str) -> Node | None:
+    """The value of the `const`/`let` named `name` declared in a function enclosing `use`
+    (innermost first); None when only the module (or nothing) declares it."""
+    scope = _function_scope(use)
+    while scope is not None:
+        for decl in walk_type(scope, "variable_declarator"):
+            target, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
+            if (
+                target is not None
+                and value is not None
+                and target.type == "identifier"
+                and node_text(data, target) == name
+                and _function_scope(decl) == scope
+            ):
+                return value
+        scope = _function_scope(scope)
+    return None
+
+
 def resolve_literal(
     file: SourceFile,
     arg: Node,
@@ -249,6 +280,12 @@ def resolve_literal(
     if arg.type in {"string", "template_string"}:
         return file, arg
     name = normalize_expr(node_text(file.data, arg))
+    if arg.type == "identifier":
+        local = _local_declaration(file.data, arg, name)
+        if local is not None:
+            # a variable of an enclosing function: that one, not a same-named one elsewhere
+            value = _unwrap(local)
+            return (file, value) if value.type in {"string", "template_string"} else None
     if arg.type == "identifier" and name in constants:
         return file, constants[name]
     if arg.type == "member_expression":
@@ -264,8 +301,84 @@ def resolve_literal(
 def is_exec_receiver(expr: str, aliases: Aliases) -> bool:
     if expr in aliases.sql:
         return True
+    if expr.endswith(".sql") and expr[: -len(".sql")] in aliases.storage:
+        return True  # `storage.sql` for a parameter typed DurableObjectStorage
     # `<anything>.storage.sql` and a bare `sql` are the platform's spelling everywhere
     return expr.endswith(".storage.sql") or expr == "sql"
+
+
+def _exec_call_args(data: bytes, call: Node, aliases: Aliases) -> list[Node] | None:
+    """The arguments of `<sql alias>.exec(…)`, or None for any other call."""
+    func = call.child_by_field_name("function")
+    if func is None or func.type != "member_expression":
+        return None
+    prop, obj = func.child_by_field_name("property"), func.child_by_field_name("object")
+    if prop is None or obj is None or node_text(data, prop) != "exec":
+        return None
+    if not is_exec_receiver(normalize_expr(node_text(data, obj)), aliases):
+        return None
+    return call_args(call)
+
+
+def exec_wrappers(
+    file: SourceFile, classes: list[DurableObjectClass], file_aliases: Aliases
+) -> dict[str, int]:
+    """Functions and methods of this file that pass one of their parameters to `exec()` as the
+    SQL text (`query(sql, ...params) { return this.sql.exec(sql, ...params); }`): callee
+    spelling (`this.query`, `query`) -> index of that parameter."""
+    data = file.data
+    locate = class_locator(classes)
+    found: dict[str, int] = {}
+    for call in walk_type(file.root, "call_expression"):
+        cls = locate(call.start_byte, call.end_byte)
+        aliases = cls.aliases.merged(file_aliases) if cls else file_aliases
+        args = _exec_call_args(data, call, aliases)
+        if not args or args[0].type != "identifier":
+            continue
+        func = enclosing_function(call)
+        if func is None:
+            continue
+        params = func.child_by_field_name("parameters")
+        names = [
+            node_text(data, p.child_by_field_name("pattern") or p)
+            for p in (params.named_children if params is not None else [])
+            if p.type != "comment"
+        ]
+        sql_name = node_text(data, args[0])
+        if sql_name not in names:
+            continue
+        index = names.index(sql_name)
+        if func.type == "method_definition":
+            name = func.child_by_field_name("name")
+            if name is not None:
+                found[f"this.{node_text(data, name)}"] = index
+        else:
+            name = func.child_by_field_name("name")
+            if (
+                name is None
+                and func.parent is not None
+                and func.parent.type
+                in {
+                    "variable_declarator",
+                    "public_field_definition",
+                }
+            ):
+                name = func.parent.child_by_field_name("name")
+                if name is not None and func.parent.type == "public_field_definition":
+                    found[f"this.{node_text(data, name)}"] = index
+                    continue
+            if name is not None:
+                found[node_text(data, name)] = index
+    return found
+
+
+def _wrapper_call(data: bytes, call: Node, wrappers: dict[str, int]) -> int | None:
+    if not wrappers:
+        return None
+    func = call.child_by_field_name("function")
+    if func is None:
+        return None
+    return wrappers.get(normalize_expr(node_text(data, func)))
 
 
 def extract_statements(
@@ -279,13 +392,21 @@ def extract_statements(
     constants = string_constants(file)
     locate = class_locator(classes)
     statements: list[SqlStatement] = []
+    wrappers = exec_wrappers(file, classes, file_aliases)
     for node in walk_type(file.root, "call_expression", "binary_expression"):
         tagged = None
         literal_ref: tuple[SourceFile, Node] | None = None
         args: list[Node] = []
         if node.type == "call_expression":
             tagged = is_tagged_sql_template(data, node)
-            if tagged is None:
+            wrapped = _wrapper_call(data, node, wrappers) if tagged is None else None
+            if wrapped is not None:
+                # `this.query("SELECT …", id)`: the SQL reaches exec() through the wrapper
+                args = call_args(node)[wrapped:]
+                if not args:
+                    continue
+                literal_ref = resolve_literal(file, args[0], constants, imported)
+            elif tagged is None:
                 func = node.child_by_field_name("function")
                 if func is None or func.type != "member_expression":
                     continue

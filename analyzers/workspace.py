@@ -25,7 +25,7 @@ from pathlib import Path
 import pathspec
 
 from durable_harden.analyzers.source import language_for
-from durable_harden.analyzers.wrangler import CONFIG_NAMES
+from durable_harden.analyzers.wrangler import is_config_name
 
 DEFAULT_SKIPPED = frozenset(
     {
@@ -245,7 +245,7 @@ def _add(found: Discovery, path: Path, seen: set[Path], explicit: bool) -> None:
     if path in seen:
         return
     seen.add(path)
-    if path.name in CONFIG_NAMES:
+    if is_config_name(path.name):
         found.configs.append(path)
     elif language_for(path) is not None:
         found.sources.append(path)

@@ -7,6 +7,7 @@ JSON and TOML grammars, so findings land on the config's own lines and fixes kee
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -22,6 +23,15 @@ from durable_harden.analyzers.span import Span
 
 # wrangler looks for these in this order
 CONFIG_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
+# `wrangler.production.toml`, `wrangler.staging.jsonc`: a whole config per environment, deployed
+# with `wrangler deploy --config <file>`
+_ENV_CONFIG = re.compile(r"wrangler\.[\w-]+\.(?:toml|jsonc?)")
+
+
+def is_config_name(name: str) -> bool:
+    """A wrangler config file name: the base names, or an environment's own file."""
+    return name in CONFIG_NAMES or _ENV_CONFIG.fullmatch(name) is not None
+
 
 KeyPath = tuple[str | int, ...]
 

@@ -1,7 +1,7 @@
 """Pure rewriting: a finding + the project model -> fixes (byte-offset edits, new files).
 
-Every module in this package that defines BUILDERS = {rule_id: builder} contributes fixes;
-a builder is `(finding, model) -> list[Fix] | Fix`, and raises `CannotFix` (with the reason)
+Every module `codeactions/<rule_id>.py` ends with `SPEC = FixSpec(...)` (codeactions/spec.py):
+its builder, harden tier, pattern label and generated-test case. A builder is `(finding, model) -> list[Fix] | Fix`, and raises `CannotFix` (with the reason)
 when it cannot build a correct fix. Nothing here imports an LSP library.
 """
 
@@ -10,44 +10,72 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
-from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
 from durable_harden.codeactions._style import Style
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, NewFile, Safety, apply_edits
+from durable_harden.codeactions.spec import Builder, FixSpec
 
 if TYPE_CHECKING:
     from durable_harden.analyzers.findings import Finding
     from durable_harden.analyzers.model import ProjectModel
 
-Builder = Callable[["Finding", "ProjectModel"], "list[Fix] | Fix"]
 
 __all__ = [
     "Builder",
     "CannotFix",
     "Edit",
     "Fix",
+    "FixSpec",
     "NewFile",
     "Safety",
+    "UnknownRule",
     "apply_edits",
     "builders",
     "fixes_for",
+    "spec_for",
+    "specs",
 ]
 
 log = logging.getLogger(__name__)
 
+# modules of this package that are not a rule's fixes
+_NOT_RULES = frozenset({"editcore", "fix", "spec", "suppress"})
+
+
+class UnknownRule(ValueError):
+    """A fix spec names a rule the analyzers do not have."""
+
 
 @cache
-def builders() -> dict[str, list[Builder]]:
-    found: dict[str, list[Builder]] = {}
+def specs() -> dict[str, FixSpec]:
+    """Every fix module's `SPEC`, by rule id; a spec that names no known rule is refused."""
+    from durable_harden.analyzers.rules import all_rules
+
+    known = {rule.id for rule in all_rules()}
+    found: dict[str, FixSpec] = {}
     for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_") or info.name == "fix":
+        if info.name.startswith("_") or info.ispkg or info.name in _NOT_RULES:
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
-        for rule_id, builder in getattr(module, "BUILDERS", {}).items():
-            found.setdefault(rule_id, []).append(builder)
+        spec = getattr(module, "SPEC", None)
+        if not isinstance(spec, FixSpec):
+            continue
+        if spec.rule_id not in known:
+            raise UnknownRule(f"{module.__name__}: SPEC names no known rule `{spec.rule_id}`")
+        if spec.rule_id in found:
+            raise UnknownRule(f"{module.__name__}: a second SPEC for `{spec.rule_id}`")
+        found[spec.rule_id] = spec
     return found
+
+
+def spec_for(rule_id: str) -> FixSpec | None:
+    return specs().get(rule_id)
+
+
+def builders() -> dict[str, list[Builder]]:
+    return {rule_id: [spec.build] for rule_id, spec in specs().items()}
 
 
 def fixes_for(finding: Finding, model: ProjectModel) -> list[Fix]:

@@ -24,6 +24,10 @@ class (`this` is the object; `await` is allowed). Its re-arming, if any, must us
 substitution `{schedule:<expr>}`: write `{schedule:Date.now() + 30_000}` in the body.
 Only SQLite-backed classes get the schedule table (it needs `ctx.storage.sql`);
 `plan_alarm_work` raises `AlarmPlanError` otherwise.
+
+Size (over 500 lines): the generated schedule code and the rewriting of the class's
+`setAlarm()`/`alarm()` that must agree with it are one unit; split, each half would only be
+readable with the other open.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from durable_harden.codeactions._tsedit import (
     remove_statement,
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
 
 
 def _find(cls: DurableObjectClass, kind: str, span: list[int]) -> Node:
@@ -171,4 +172,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     return []
 
 
-BUILDERS = {"alarm-retry-suppressed": build}
+SPEC = FixSpec("alarm-retry-suppressed", build, tier=TIER_HIBERNATION)

@@ -10,6 +10,7 @@ from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions._alarm import DEFAULT_KIND, AlarmPlanError, plan_shared_purposes
 from durable_harden.codeactions._tsedit import finding_class
 from durable_harden.codeactions.fix import Fix, Safety
+from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -43,4 +44,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"alarm-shared-by-purposes": build}
+SPEC = FixSpec("alarm-shared-by-purposes", build, tier=TIER_HIBERNATION)

@@ -23,6 +23,7 @@ from durable_harden.codeactions._tsedit import (
     node_at,
 )
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -67,4 +68,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"alarm-unconditional-in-constructor": build}
+SPEC = FixSpec("alarm-unconditional-in-constructor", build, tier=TIER_HIBERNATION)

@@ -17,6 +17,7 @@ from durable_harden.analyzers.tsutil import call_args, node_text, string_value, 
 from durable_harden.codeactions._execedit import CannotFix
 from durable_harden.codeactions._tsedit import finding_class, indent_at, indent_unit
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import FixSpec
 
 _IDENT = re.compile(r"^[A-Za-z_$][\w$]*$")
 
@@ -126,4 +127,4 @@ def _merged_put(
     return f"await {node_text(data, storage)}.put{type_args}({{\n{body}{indent}}});"
 
 
-BUILDERS = {"await-between-kv-writes": build}
+SPEC = FixSpec("await-between-kv-writes", build)

@@ -7,6 +7,7 @@ import json
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -30,4 +31,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"binding-class-not-found": build}
+SPEC = FixSpec("binding-class-not-found", build)

@@ -16,6 +16,8 @@ from durable_harden.codeactions._config_edit import (
     toml_append_table,
 )
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.harden.generated_tests import reachable_case
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def config_of(model: ProjectModel, path: str) -> WranglerConfig | None:
@@ -107,8 +109,15 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
             safety=safety,
             edits=edits,
             review=review,
+            isolation=f"migrations:{config.path}",
         )
     ]
 
 
-BUILDERS = {"binding-missing-migration": build}
+SPEC = FixSpec(
+    "binding-missing-migration",
+    build,
+    tier=TIER_CORRECTNESS,
+    label="migration for the bound class",
+    test_case=reachable_case,
+)

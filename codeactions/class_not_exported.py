@@ -13,6 +13,8 @@ from durable_harden.analyzers.rules._bindings import exports_name, known_files
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, string_value
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.harden.generated_tests import reachable_case
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def _module_sources(file: SourceFile) -> list[Node]:
@@ -141,4 +143,10 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"class-not-exported": build}
+SPEC = FixSpec(
+    "class-not-exported",
+    build,
+    tier=TIER_CORRECTNESS,
+    label="class exported from the main module",
+    test_case=reachable_case,
+)

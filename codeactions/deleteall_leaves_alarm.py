@@ -15,6 +15,7 @@ from durable_harden.codeactions._tsedit import (
     statement_of,
 )
 from durable_harden.codeactions.fix import Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -48,4 +49,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"deleteall-leaves-alarm": build}
+SPEC = FixSpec("deleteall-leaves-alarm", build, tier=TIER_CORRECTNESS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class Safety(enum.Enum):
@@ -35,6 +36,12 @@ class Fix:
     creates: list[NewFile] = field(default_factory=list)
     review: str = ""  # what a reviewer must check before accepting it
     rule_id: str = ""
+    # what the fix did, in the terms harden's generated tests use (sql-missing-index:
+    # {"indexes": [(index name, table)]}), so nothing re-reads it from the edit text
+    facts: dict[str, Any] = field(default_factory=dict)
+    # fixes with the same non-empty key never go in together (the edit core defers the later
+    # one a round): e.g. "migrations:<config>", each fix numbering the next migration tag
+    isolation: str = ""
 
     @property
     def is_safe(self) -> bool:

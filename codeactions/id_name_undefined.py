@@ -7,6 +7,7 @@ from pathlib import Path
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 # Parents where `a ?? b` needs no parentheses (the value stands alone).
 STANDALONE = frozenset(
@@ -56,4 +57,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"id-name-undefined": build}
+SPEC = FixSpec("id-name-undefined", build, tier=TIER_CORRECTNESS, label="fallback for ctx.id.name")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -38,4 +39,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     return []
 
 
-BUILDERS = {"kv-backed-class": build}
+SPEC = FixSpec("kv-backed-class", build, tier=TIER_CORRECTNESS)

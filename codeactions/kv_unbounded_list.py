@@ -43,6 +43,7 @@ from durable_harden.codeactions._tsedit import (
     line_start,
 )
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 _ARRAY_TYPE = re.compile(r"^(?:readonly\s+)?(?:\w+\[\]|Array<\w+>|ReadonlyArray<\w+>)$")
 _ARRAY_VALUE = re.compile(
@@ -231,4 +232,4 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-BUILDERS = {"kv-unbounded-list": build}
+SPEC = FixSpec("kv-unbounded-list", build, tier=TIER_CORRECTNESS)

@@ -11,6 +11,7 @@ from durable_harden.analyzers.wrangler import ConfigError, load_config
 from durable_harden.codeactions._config_edit import json_append_item, toml_append_table
 from durable_harden.codeactions.binding_missing_migration import next_tag
 from durable_harden.codeactions.fix import Edit, Fix, Safety, apply_edits
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def _single_edit(path: Path, before: bytes, after: bytes) -> Edit:
@@ -81,8 +82,9 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
                 + ("; the added classes go into the next migration." if safe else "")
                 + ("" if safe else ": the edit you made is dropped; express it as a new migration.")
             ),
+            isolation=f"migrations:{config.path}",
         )
     ]
 
 
-BUILDERS = {"migration-history-edited": build}
+SPEC = FixSpec("migration-history-edited", build, tier=TIER_CORRECTNESS)

@@ -26,6 +26,8 @@ from durable_harden.analyzers.tsutil import (
     walk_type,
 )
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.harden.generated_tests import name_case
+from durable_harden.codeactions.spec import FixSpec
 
 REVIEW = (
     "Check that no caller outside this project (another Worker, a script) reaches the namespace "
@@ -265,4 +267,9 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     return []
 
 
-BUILDERS = {"obsolete-name-workaround": build}
+SPEC = FixSpec(
+    "obsolete-name-workaround",
+    build,
+    label="ctx.id.name instead of a name workaround",
+    test_case=name_case,
+)

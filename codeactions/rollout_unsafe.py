@@ -13,8 +13,9 @@ from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.wrangler import WranglerConfig
+from durable_harden.codeactions._jsonedit import json_add_entries
 from durable_harden.codeactions.fix import Edit, Fix, NewFile, Safety
-from durable_harden.codeactions.harden_outputs import json_add_entries
+from durable_harden.codeactions.spec import TIER_ROLLOUT, FixSpec
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SCRIPT = Path("scripts") / "deploy-gradual.sh"
@@ -204,4 +205,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     return fixes
 
 
-BUILDERS = {"rollout-unsafe": build}
+SPEC = FixSpec("rollout-unsafe", build, tier=TIER_ROLLOUT, label="gradual rollout script")

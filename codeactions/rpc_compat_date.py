@@ -6,6 +6,7 @@ from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules.rpc_compat_date import RPC_DATE
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -29,4 +30,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"rpc-compat-date": build}
+SPEC = FixSpec("rpc-compat-date", build, tier=TIER_CORRECTNESS)

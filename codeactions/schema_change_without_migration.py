@@ -55,6 +55,7 @@ from durable_harden.codeactions._migrations import (
 from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions._tsedit import indent_unit, member_indent, quote_char
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -477,4 +478,4 @@ def _add_default(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-BUILDERS = {"schema-change-without-migration": build}
+SPEC = FixSpec("schema-change-without-migration", build, tier=TIER_CORRECTNESS)

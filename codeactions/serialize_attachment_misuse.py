@@ -37,6 +37,7 @@ from durable_harden.analyzers.tsutil import (
 )
 from durable_harden.codeactions._tsedit import indent_at, line_start
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 _ID_NAME = re.compile(r"^(id|[a-z][A-Za-z0-9]*Id)$")
 _STRING_CALLS = {"crypto.randomUUID()"}
@@ -301,4 +302,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"serialize-attachment-misuse": build}
+SPEC = FixSpec("serialize-attachment-misuse", build, tier=TIER_CORRECTNESS)

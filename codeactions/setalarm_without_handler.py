@@ -16,6 +16,7 @@ from durable_harden.codeactions._tsedit import (
     method_params,
 )
 from durable_harden.codeactions.fix import Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -66,4 +67,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"setalarm-without-handler": build}
+SPEC = FixSpec("setalarm-without-handler", build, tier=TIER_CORRECTNESS)

@@ -14,6 +14,7 @@ from durable_harden.codeactions._execedit import CannotFix, exec_receiver
 from durable_harden.codeactions._sqledit import find_statement, siblings
 from durable_harden.codeactions._tsedit import indent_at, indent_unit, line_start, statement_of
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 _PURE_CALLS = {
     "Date.now",
@@ -144,4 +145,4 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-BUILDERS = {"sql-bindings-mismatch": build}
+SPEC = FixSpec("sql-bindings-mismatch", build, tier=TIER_CORRECTNESS)

@@ -17,6 +17,7 @@ from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._execedit import CannotFix, insert_args
 from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
@@ -107,4 +108,4 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-BUILDERS = {"sql-interpolation": build}
+SPEC = FixSpec("sql-interpolation", build, tier=TIER_CORRECTNESS)

@@ -17,6 +17,8 @@ from durable_harden.codeactions._sqledit import (
     siblings,
 )
 from durable_harden.codeactions.fix import Fix, Safety
+from durable_harden.codeactions.harden.generated_tests import index_case
+from durable_harden.codeactions.spec import TIER_INDEXES, FixSpec
 
 _CREATE_INDEX_ON = re.compile(
     r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\b.*?\bON\s+[\"`\[]?(\w+)", re.I | re.S
@@ -123,6 +125,7 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
             title=f"Add index `{name}` on {table.name}({', '.join(columns)})",
             safety=Safety.SAFE,
             edits=[edit],
+            facts={"indexes": [(name, table.name)]},
             review=(
                 f"SQLite's plan for the query uses `{name}` once it exists. Each index adds a "
                 f"row write to every INSERT/UPDATE of `{table.name}`: keep it if the query runs "
@@ -132,4 +135,10 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"sql-missing-index": build}
+SPEC = FixSpec(
+    "sql-missing-index",
+    build,
+    tier=TIER_INDEXES,
+    label="index for a scanning query",
+    test_case=index_case,
+)

@@ -21,6 +21,7 @@ from durable_harden.codeactions._execedit import CannotFix, exec_receiver
 from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions._tsedit import line_end, statement_of
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 _SIZE = re.compile(
     r"\s*SELECT\s+(?:page_count\s*\*\s*page_size|page_size\s*\*\s*page_count)\s+(?:AS\s+)?"
@@ -28,6 +29,7 @@ _SIZE = re.compile(
     r"pragma_page_size\(\)\s*,\s*pragma_page_count\(\))\s*;?\s*",
     re.I,
 )
+
 _PAGES = re.compile(r"\s*PRAGMA\s+page_count\s*;?\s*", re.I)
 
 
@@ -123,4 +125,4 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     raise CannotFix("not a size read")
 
 
-BUILDERS = {"sql-pragma-not-allowed": build}
+SPEC = FixSpec("sql-pragma-not-allowed", build, tier=TIER_CORRECTNESS)

@@ -11,6 +11,7 @@ from durable_harden.analyzers.tsutil import node_text, normalize_expr
 from durable_harden.codeactions._execedit import CannotFix
 from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
@@ -69,4 +70,4 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-BUILDERS = {"sql-too-many-params": build}
+SPEC = FixSpec("sql-too-many-params", build, tier=TIER_CORRECTNESS)

@@ -33,6 +33,7 @@ from durable_harden.codeactions._execedit import (
 from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions._tsedit import indent_at, indent_unit, line_end, line_start
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 _BEGIN = re.compile(r"\s*BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?\s*;?\s*", re.I)
 _COMMIT = re.compile(r"\s*(COMMIT|END)(\s+TRANSACTION)?\s*;?\s*", re.I)
@@ -276,4 +277,4 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-BUILDERS = {"sql-transaction-statement": build}
+SPEC = FixSpec("sql-transaction-statement", build, tier=TIER_CORRECTNESS)

@@ -20,6 +20,7 @@ from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.codeactions._execedit import CannotFix, insert_args
 from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 READ_LIMIT = 1000
 
@@ -124,4 +125,4 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-BUILDERS = {"sql-unbounded-read": build}
+SPEC = FixSpec("sql-unbounded-read", build, tier=TIER_CORRECTNESS)

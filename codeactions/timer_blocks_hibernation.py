@@ -33,6 +33,8 @@ from durable_harden.codeactions._tsedit import (
     statement_of,
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.harden.generated_tests import timer_case
+from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
 
 CannotConvert = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
@@ -236,4 +238,10 @@ def _ms(text: str) -> float:
         return float("inf")
 
 
-BUILDERS = {"timer-blocks-hibernation": build}
+SPEC = FixSpec(
+    "timer-blocks-hibernation",
+    build,
+    tier=TIER_HIBERNATION,
+    label="timer moved to an alarm",
+    test_case=timer_case,
+)

@@ -24,6 +24,10 @@ What the fix writes (for table `messages` in class `ChatRoom`):
   rethrows while `info.retryCount < 5` (the runtime retries with backoff) or else logs and
   re-arms in an hour: never both;
 - `alarm(info?)` calls the cleanup first; an existing `alarm()` keeps its body after it.
+
+Size (over 500 lines): one fix with four coordinated parts (migration, INSERT rewrites, cleanup,
+alarm arming) that must agree on one column and one constant; the shared pieces already live in
+`_alarm.py` and `_migrations.py`.
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ from durable_harden.codeactions._tsedit import (
     statement_of,
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.harden.generated_tests import ttl_case
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def _camel(table: str) -> str:
@@ -511,4 +517,10 @@ def _merge_appends(edits: list[Edit]) -> list[Edit]:
     return merged
 
 
-BUILDERS = {"unbounded-table-growth": build}
+SPEC = FixSpec(
+    "unbounded-table-growth",
+    build,
+    tier=TIER_CORRECTNESS,
+    label="TTL cleanup by alarm",
+    test_case=ttl_case,
+)

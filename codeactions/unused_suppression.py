@@ -6,6 +6,7 @@ from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.suppressions import DIRECTIVE
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import FixSpec
 
 
 def _data(finding: Finding, model: ProjectModel) -> bytes | None:
@@ -63,4 +64,4 @@ def remove_suppression(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"unused-suppression": remove_suppression}
+SPEC = FixSpec("unused-suppression", remove_suppression)

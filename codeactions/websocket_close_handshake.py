@@ -11,6 +11,7 @@ from durable_harden.analyzers.rules.websocket_close_handshake import params_of
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES, walk
 from durable_harden.codeactions._tsedit import body_indent, finding_class, line_end
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 from durable_harden.codeactions.websocket_not_hibernatable import guarded_close
 
 CLOSE_PARAMS = [("ws", "WebSocket"), ("code", "number"), ("reason", "string")]
@@ -124,4 +125,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     return []
 
 
-BUILDERS = {"websocket-close-handshake": build}
+SPEC = FixSpec("websocket-close-handshake", build, tier=TIER_CORRECTNESS)

@@ -18,6 +18,7 @@ from durable_harden.codeactions._tsedit import (
     quote_char,
 )
 from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
 
 
 def _quoted(value: str, quote: str) -> str:
@@ -83,4 +84,4 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"websocket-manual-ping": build}
+SPEC = FixSpec("websocket-manual-ping", build, tier=TIER_HIBERNATION)

@@ -45,6 +45,8 @@ from durable_harden.codeactions._tsedit import (
     statement_of,
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.harden.generated_tests import websocket_case
+from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
 
 # handler -> (parameter list with types, default parameter names, event property -> parameter)
 HANDLERS: dict[str, tuple[list[tuple[str, str]], dict[str, int]]] = {
@@ -356,4 +358,10 @@ def enclosing_is_outside(cls: DurableObjectClass, node: Node) -> bool:
     return parent is None or not (cls.node.start_byte <= parent.start_byte < cls.node.end_byte)
 
 
-BUILDERS = {"websocket-not-hibernatable": build}
+SPEC = FixSpec(
+    "websocket-not-hibernatable",
+    build,
+    tier=TIER_HIBERNATION,
+    label="WebSocket Hibernation API",
+    test_case=websocket_case,
+)

@@ -42,6 +42,7 @@ from durable_harden.codeactions._tsedit import (
     member_indent,
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
 
 _MAP_TYPES = {"Map", "WeakMap"}
 _SET_TYPES = {"Set", "WeakSet"}
@@ -313,4 +314,9 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-BUILDERS = {"websocket-state-in-memory": build}
+SPEC = FixSpec(
+    "websocket-state-in-memory",
+    build,
+    tier=TIER_HIBERNATION,
+    label="per-socket state in attachments",
+)

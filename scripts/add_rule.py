@@ -88,6 +88,7 @@ from __future__ import annotations
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions.fix import CannotFix, Fix
+from durable_harden.codeactions.spec import TIER_OTHER, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -99,21 +100,10 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     raise CannotFix("the {rule_id} fix is not written yet")
 
 
-BUILDERS = {{"{rule_id}": build}}
+# tier: the harden order (codeactions/spec.py); label: what harden calls the applied pattern;
+# test_case: the case harden generates for it (codeactions/harden/generated_tests.py)
+SPEC = FixSpec("{rule_id}", build, tier=TIER_OTHER)
 '''
-
-# The same, where codeactions/spec.py defines FixSpec (issue 11's rule record: one spec per fix
-# module carrying the builder, harden tier, pattern label and generated-test case).
-FIX_SPEC_TEMPLATE = FIX_TEMPLATE.replace(
-    "from durable_harden.codeactions.fix import CannotFix, Fix\n",
-    "from durable_harden.codeactions.fix import CannotFix, Fix\n"
-    "from durable_harden.codeactions.spec import FixSpec\n",
-).replace(
-    'BUILDERS = {{"{rule_id}": build}}\n',
-    "# tier=, label= and test_case= tell harden how to order, name and test the fix\n"
-    "# (codeactions/spec.py)\n"
-    'SPEC = FixSpec("{rule_id}", build)\n',
-)
 
 TEST_TEMPLATE = '''"""{rule_id}: {title}."""
 
@@ -171,12 +161,6 @@ export class Clean extends DurableObject<unknown> {{
 """
 
 
-def uses_fix_spec(root: Path) -> bool:
-    """Whether the tree's fix modules export `SPEC = FixSpec(...)` rather than `BUILDERS`."""
-    spec = root / "codeactions" / "spec.py"
-    return spec.is_file() and "class FixSpec" in spec.read_text(encoding="utf-8")
-
-
 def plan(root: Path, rule_id: str, title: str, severity: str, fix: bool) -> dict[Path, str]:
     module = rule_id.replace("-", "_")
     values = {"rule_id": rule_id, "title": title, "severity": severity.upper()}
@@ -187,8 +171,7 @@ def plan(root: Path, rule_id: str, title: str, severity: str, fix: bool) -> dict
         root / "tests" / "fixtures" / rule_id / "clean.ts": CLEAN_TEMPLATE.format(**values),
     }
     if fix:
-        template = FIX_SPEC_TEMPLATE if uses_fix_spec(root) else FIX_TEMPLATE
-        files[root / "codeactions" / f"{module}.py"] = template.format(**values)
+        files[root / "codeactions" / f"{module}.py"] = FIX_TEMPLATE.format(**values)
     return files
 
 

@@ -139,9 +139,9 @@ def run_check(
     found_sources, found_configs = list(ws.sources), list(ws.configs)
     for given in existing:
         if given in overlays and given not in found_sources and given not in found_configs:
-            from durable_harden.analyzers.wrangler import CONFIG_NAMES
+            from durable_harden.analyzers.wrangler import is_config_name
 
-            (found_configs if given.name in CONFIG_NAMES else found_sources).append(given)
+            (found_configs if is_config_name(given.name) else found_sources).append(given)
     roots = ws.roots or [p.parent for p in existing]
     skipped = discover(roots, overrides.exclude).skipped if want_skipped else []
 

@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--no-color", action="store_true")
 
     add_harden_parser(sub)
+    from durable_harden.server.inspect_cli import add_inspect_parser
+
+    add_inspect_parser(sub)
     rules_cmd = sub.add_parser("rules", help="list every rule (id, group, severity, fix)")
     rules_cmd.add_argument("--output-format", choices=("text", "json"), default="text")
     rule = sub.add_parser("rule", help="show one rule's documentation")
@@ -266,6 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from durable_harden.server.harden_cli import cmd_harden
 
             return cmd_harden(args)
+        if args.command == "inspect":
+            from durable_harden.server.inspect_cli import cmd_inspect
+
+            return cmd_inspect(args)
         if args.command == "rules":
             return cmd_rules(args.output_format)
         if args.command == "rule":

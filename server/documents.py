@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from durable_harden.analyzers.source import LineIndex, language_for
-from durable_harden.analyzers.wrangler import CONFIG_NAMES
+from durable_harden.analyzers.wrangler import is_config_name
 
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
 
@@ -156,7 +156,7 @@ def line_indent(lines: LineIndex, row: int) -> str:
 
 def kind_of(path: Path) -> str:
     """ "source" (TS/JS), "config" (wrangler), "settings" (our settings file) or "other"."""
-    if path.name in CONFIG_NAMES:
+    if is_config_name(path.name):
         return "config"
     if path.name in ("durable-harden.jsonc", "package.json"):
         return "settings"

@@ -52,7 +52,7 @@ def add_fix_flag(check: argparse.ArgumentParser) -> None:
 
 
 def _plan_summary(plan, out: TextIO) -> None:  # type: ignore[no-untyped-def]
-    from durable_harden.codeactions.harden_outputs import pattern_label, rel
+    from durable_harden.codeactions.harden.labels import pattern_label, rel
 
     root = plan.root
     if plan.applied:
@@ -98,7 +98,7 @@ def _confirm(question: str) -> bool:
 def _exit_code(plan, written: bool) -> int:  # type: ignore[no-untyped-def]
     """0: everything applicable applied (findings without any automatic fix are only listed);
     1: fixable findings remain (not written, unsafe not requested, conflicts); 2: error."""
-    from durable_harden.codeactions.plan import NO_FIX
+    from durable_harden.codeactions.harden.plan import NO_FIX
 
     if any(p.endswith("no such file or folder") for p in plan.problems):
         return EXIT_ERROR
@@ -113,8 +113,8 @@ def cmd_harden(args: argparse.Namespace) -> int:
     from durable_harden.analyzers.analysis import Settings
     from durable_harden.analyzers.settings_file import SettingsError, settings_for
     from durable_harden.analyzers.workspace import missing_message, resolve_given
-    from durable_harden.codeactions.harden_outputs import render_report
-    from durable_harden.codeactions.plan import plan_workspace
+    from durable_harden.codeactions.harden import harden
+    from durable_harden.codeactions.harden.report import render_report
     from durable_harden.server.writer import WriteError, render_diff, write_all
 
     path = resolve_given(args.path or Path.cwd())
@@ -138,7 +138,7 @@ def cmd_harden(args: argparse.Namespace) -> int:
 
     progress = progress_printer(sys.stderr)
     try:
-        plan = plan_workspace(
+        plan = harden(
             [path],
             unsafe=settings.unsafe_fixes,
             settings=settings,
@@ -207,13 +207,13 @@ def cmd_check_fix(
     settings' "unsafeFixes"), no generated extras, then the usual check output. The fixes
     applied are appended to `applied` when given (for `--show-fixes`)."""
     from durable_harden.analyzers.workspace import resolve_given
-    from durable_harden.codeactions.plan import plan_workspace
+    from durable_harden.codeactions.harden.plan import plan_workspace
     from durable_harden.server.writer import WriteError, write_all
 
     paths = [resolve_given(p) for p in paths]
     existing = [p for p in paths if p.exists()]
     if existing:
-        plan = plan_workspace(existing, unsafe=unsafe, settings=settings, outputs=False)
+        plan = plan_workspace(existing, unsafe=unsafe, settings=settings)
         changes = plan.changes()
         files = {p: after for p, (_, after) in changes.items()}
         try:

@@ -10,10 +10,39 @@ import argparse
 import sys
 from pathlib import Path
 
+from durable_harden.analyzers.findings import Rule
 from durable_harden.analyzers.rules import all_rules
-from durable_harden.codeactions import builders
+from durable_harden.codeactions import FixSpec, builders, spec_for
+from durable_harden.codeactions.spec import TIER_NAMES
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs" / "rules"
+REPO = DOCS_DIR.parent.parent
+
+
+def _source_link(module: str) -> str:
+    """`analyzers/rules/x.py`, linked from docs/rules/ (the design card's folders)."""
+    parts = module.split(".")
+    if parts[0] == "durable_harden":
+        parts = parts[1:]
+    path = "/".join(parts) + ".py"
+    return f"[`{path}`](../../{path})"
+
+
+def _record(rule: Rule, spec: FixSpec | None) -> str:
+    """The rule record's other half: harden behaviour and where the code lives."""
+    lines = ["", "## In harden"]
+    if spec is None:
+        lines.append("No automatic fix: harden lists the finding for review.")
+    else:
+        tier = TIER_NAMES[spec.tier] if spec.tier is not None else "by severity"
+        lines.append(f"- priority tier: {tier}")
+        if spec.label:
+            lines.append(f"- pattern: {spec.label}")
+        lines.append(f"- generated test: {'yes' if spec.test_case is not None else 'no'}")
+    lines += ["", "## Source", f"- detection and docs: {_source_link(rule.check.__module__)}"]
+    if spec is not None:
+        lines.append(f"- fixes: {_source_link(spec.build.__module__)}")
+    return "\n".join(lines) + "\n"
 
 
 def render_all() -> dict[str, str]:
@@ -21,13 +50,13 @@ def render_all() -> dict[str, str]:
     fixable = builders()
     rows = ["| rule | severity | fix | title |", "|---|---|---|---|"]
     for rule in all_rules():
-        pages[f"{rule.id}.md"] = rule.markdown()
+        pages[f"{rule.id}.md"] = rule.markdown() + _record(rule, spec_for(rule.id))
         rows.append(
             f"| [`{rule.id}`]({rule.id}.md) | {rule.severity.name.lower()} | "
             f"{'yes' if rule.id in fixable else ''} | {rule.title} |"
         )
     pages["README.md"] = (
-        "# Rules\n\nGenerated from the rule modules in `analyzers/rules/` by "
+        "# Rules\n\nGenerated from the rule modules in `analyzers/rules/` and `codeactions/` by "
         "`python -m server.ruledocs`; do not edit by hand.\n\n" + "\n".join(rows) + "\n"
     )
     return pages

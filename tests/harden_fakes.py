@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import durable_harden.codeactions as codeactions
-import durable_harden.codeactions.plan as plan_mod
+import durable_harden.codeactions.harden.plan as plan_mod
 from durable_harden.analyzers.analysis import run_rules as real_run_rules
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
@@ -146,3 +146,33 @@ def new_file(path: str, content: str) -> Builder:
         ]
 
     return build
+
+
+def syntax_errors(path: Path, data: bytes) -> int:
+    """ERROR and MISSING nodes of a TypeScript file."""
+    from durable_harden.analyzers.source import parse_source
+    from durable_harden.analyzers.tsutil import walk
+
+    root = parse_source(path, data).root
+    return sum(1 for n in walk(root) if n.type == "ERROR" or n.is_missing)
+
+
+def fix_all_on_disk(root: Path, rules: list[str], unsafe: bool) -> int:
+    """Fix-all of the selected rules to a fixed point with the project's own loop (the planner
+    behind `check --fix`), written to disk. Asserts the loop settled, rolled nothing back for
+    breaking a file, and added no ERROR node to a TypeScript file. Returns how many findings
+    the applied fixes resolved (0: nothing to do)."""
+    from durable_harden.analyzers.analysis import Settings
+    from durable_harden.codeactions.harden.plan import BREAKS_FILE, plan_workspace
+
+    plan = plan_workspace([root], unsafe=unsafe, settings=Settings(select=rules), rules=rules)
+    broke = [(lo.finding.rule_id, lo.detail) for lo in plan.leftovers if lo.status == BREAKS_FILE]
+    assert not broke, broke
+    assert plan.converged, f"fix-all did not settle: {sorted(rules)}"
+    changes = plan.changes()
+    for path, (before, data) in changes.items():
+        if path.suffix == ".ts":
+            assert syntax_errors(path, data) <= syntax_errors(path, before or b""), path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return sum(1 + len(a.merged) for a in plan.applied)

@@ -14,11 +14,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from durable_harden.analyzers.analysis import Settings, analyze_paths
 from durable_harden.analyzers.source import parse_source
-from durable_harden.analyzers.tsutil import walk, walk_type
-from durable_harden.codeactions import apply_edits, fixes_for
-from durable_harden.codeactions.fix import Edit
+from durable_harden.analyzers.tsutil import walk_type
+from tests.harden_fakes import fix_all_on_disk, syntax_errors
 from tests.rules._sql_support import EXAMPLES, FIXTURES
 
 SQL_RULES = [
@@ -55,9 +53,7 @@ _MEMBER = re.compile(r"^(\s+)(?:(?:async|private|public|static|protected)\s+)*\w
 _SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE)\b")
 
 
-def _errors(path: Path, data: bytes) -> int:
-    root = parse_source(path, data).root
-    return sum(1 for n in walk(root) if n.type == "ERROR" or n.is_missing)
+_errors = syntax_errors
 
 
 def _vary(path: Path, text: str, indent: str, notes: set[int], sql_gap: str) -> str:
@@ -86,40 +82,9 @@ def _vary(path: Path, text: str, indent: str, notes: set[int], sql_gap: str) -> 
     return "\n".join(out)
 
 
-def _apply_round(root: Path, rules: list[str]) -> dict[Path, bytes]:
-    """One round of fixes of the selected rules (safe and unsafe); returns the new contents."""
-    result = analyze_paths([root], Settings(select=rules))
-    accepted: dict[Path, list[Edit]] = {}
-    for finding in result.findings:
-        if finding.rule_id not in rules:
-            continue
-        for fix in fixes_for(finding, result.model):
-            edits = [e for e in fix.edits if e not in accepted.get(e.path, [])]
-            clash = any(
-                (e.start < a.end and a.start < e.end) or (e.start == a.start == e.end == a.end)
-                for e in edits
-                for a in accepted.get(e.path, [])
-            )
-            if clash or fix.creates:
-                continue
-            for edit in edits:
-                accepted.setdefault(edit.path, []).append(edit)
-            break
-    return {path: apply_edits(path.read_bytes(), edits) for path, edits in accepted.items()}
-
-
-def _fix_to_fixed_point(root: Path, rules: list[str], rounds: int = 6) -> int:
-    changed = 0
-    for _ in range(rounds):
-        new = _apply_round(root, rules)
-        if not new:
-            return changed
-        for path, data in new.items():
-            before = path.read_bytes()
-            assert _errors(path, data) <= _errors(path, before), path
-            path.write_bytes(data)
-            changed += 1
-    return changed
+def _fix_to_fixed_point(root: Path, rules: list[str]) -> int:
+    """Safe and unsafe fixes of the selected rules, through the planner (`check --fix`'s loop)."""
+    return fix_all_on_disk(root, rules, unsafe=True)
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:

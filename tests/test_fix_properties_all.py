@@ -25,11 +25,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from durable_harden.analyzers.analysis import Settings, analyze_paths
 from durable_harden.analyzers.wrangler import load_config
-from durable_harden.codeactions import apply_edits, builders, fixes_for
-from durable_harden.codeactions.fix import Edit, NewFile
-from durable_harden.codeactions.plan import plan_workspace
+from durable_harden.codeactions import builders
+from durable_harden.codeactions.harden import harden
+from tests.harden_fakes import fix_all_on_disk
 from tests.rules._support import EXAMPLES, FIXTURES
 from tests.test_fix_properties import SQL_RULES, _errors, _vary
 
@@ -107,57 +106,9 @@ def test_every_rule_with_fixes_is_covered() -> None:
     assert {rule for rule, _ in TS_CASES} >= set(HIBERNATION_RULES)
 
 
-# -- fix-all, round by round, on disk ------------------------------------------------------------
-def _round(root: Path, rules: list[str], unsafe: bool) -> tuple[dict[Path, bytes], list[NewFile]]:
-    """One round of the first allowed fix of each finding of the selected rules; a fix that
-    overlaps an accepted edit waits for the next round. Returns new contents and new files."""
-    result = analyze_paths([root], Settings(select=rules))
-    accepted: dict[Path, list[Edit]] = {}
-    created: dict[Path, NewFile] = {}
-    for finding in sorted(result.findings, key=lambda f: (str(f.span.path), f.span.start)):
-        if finding.rule_id not in rules:
-            continue
-        for fix in fixes_for(finding, result.model):
-            if not (unsafe or fix.is_safe):
-                continue
-            edits = [e for e in fix.edits if e not in accepted.get(e.path, [])]
-            clash = any(
-                (e.start < a.end and a.start < e.end) or (e.start == a.start == e.end == a.end)
-                for e in edits
-                for a in accepted.get(e.path, [])
-            )
-            news = [n for n in fix.creates if created.get(n.path) != n]
-            if clash or any(n.path in created or n.path.exists() for n in news):
-                break
-            for edit in edits:
-                accepted.setdefault(edit.path, []).append(edit)
-            created.update({n.path: n for n in news})
-            break
-    contents = {path: apply_edits(path.read_bytes(), edits) for path, edits in accepted.items()}
-    return contents, list(created.values())
-
-
-def _fix_all(root: Path, rules: list[str], unsafe: bool, rounds: int = 8) -> int:
-    """Fix-all to a fixed point; asserts no round adds an ERROR node to a TypeScript file.
-    Returns how many files were written."""
-    written = 0
-    for _ in range(rounds):
-        contents, created = _round(root, rules, unsafe)
-        contents = {p: d for p, d in contents.items() if d != p.read_bytes()}
-        if not contents and not created:
-            return written
-        for path, data in contents.items():
-            if path.suffix == ".ts":
-                assert _errors(path, data) <= _errors(path, path.read_bytes()), path
-            path.write_bytes(data)
-            written += 1
-        for new in created:
-            new.path.parent.mkdir(parents=True, exist_ok=True)
-            new.path.write_text(new.content)
-            if new.path.suffix == ".ts":
-                assert _errors(new.path, new.path.read_bytes()) == 0, new.path
-            written += 1
-    raise AssertionError(f"fix-all did not settle in {rounds} rounds: {sorted(rules)}")
+# -- fix-all on disk (the planner behind `check --fix`) ------------------------------------------
+def _fix_all(root: Path, rules: list[str], unsafe: bool) -> int:
+    return fix_all_on_disk(root, rules, unsafe)
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -333,8 +284,8 @@ def test_harden_plan_is_deterministic_and_settles(
             varied = _vary(path, original, indent, set(), " ")
             if _errors(path, varied.encode()) <= _errors(path, original.encode()):
                 path.write_text(varied)
-        first = plan_workspace([root], unsafe=unsafe, outputs=outputs, rules=rules)
-        again = plan_workspace([root], unsafe=unsafe, outputs=outputs, rules=rules)
+        first = harden([root], unsafe=unsafe, outputs=outputs, rules=rules)
+        again = harden([root], unsafe=unsafe, outputs=outputs, rules=rules)
         assert first.changes() == again.changes(), "same input, different output"
         assert first.converged
         for path, (_, data) in first.changes().items():
@@ -343,6 +294,6 @@ def test_harden_plan_is_deterministic_and_settles(
                 assert _errors(path, data) <= _errors(path, before), path
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        second = plan_workspace([root], unsafe=unsafe, outputs=outputs, rules=rules)
+        second = harden([root], unsafe=unsafe, outputs=outputs, rules=rules)
         assert not second.has_changes, sorted(str(p) for p in second.changes())
         assert second.applied == []

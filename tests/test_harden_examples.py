@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from durable_harden.analyzers.source import language_for, parse_source
-from durable_harden.codeactions.harden_outputs import NEEDS_RUNTIME_TEST, render_report
-from durable_harden.codeactions.plan import BREAKS_FILE, plan_workspace
+from durable_harden.codeactions.harden import harden
+from durable_harden.codeactions.harden.outputs import NEEDS_RUNTIME_TEST
+from durable_harden.codeactions.harden.plan import BREAKS_FILE
+from durable_harden.codeactions.harden.report import render_report
 from durable_harden.server.writer import render_diff, write_all
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -24,7 +26,7 @@ def copy(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("unsafe", [False, True])
 def test_harden_parses_converges_and_is_idempotent(copy: Path, unsafe: bool) -> None:
-    plan = plan_workspace([copy], unsafe=unsafe)
+    plan = harden([copy], unsafe=unsafe)
     assert plan.converged
     assert not [lo for lo in plan.leftovers if lo.status == BREAKS_FILE], [
         lo.detail for lo in plan.leftovers
@@ -35,20 +37,20 @@ def test_harden_parses_converges_and_is_idempotent(copy: Path, unsafe: bool) -> 
             assert not parse_source(path, data).error_ranges, path
     write_all(copy, {p: after for p, (_, after) in plan.changes().items()})
 
-    again = plan_workspace([copy], unsafe=unsafe)
+    again = harden([copy], unsafe=unsafe)
     assert again.applied == []
     assert not again.has_changes
 
 
 def test_diff_and_report_are_stable_across_runs(copy: Path) -> None:
-    first = plan_workspace([copy], unsafe=True)
-    second = plan_workspace([copy], unsafe=True)
+    first = harden([copy], unsafe=True)
+    second = harden([copy], unsafe=True)
     assert render_diff(copy, first.changes()) == render_diff(copy, second.changes())
     assert render_report(first, written=False) == render_report(second, written=False)
 
 
 def test_every_applied_pattern_is_documented(copy: Path) -> None:
-    plan = plan_workspace([copy], unsafe=True)
+    plan = harden([copy], unsafe=True)
     if not plan.applied:
         pytest.skip("no fix builder for this example's findings has landed yet")
     readme = next((d for p, d in plan.contents.items() if p.name == "README.md"), None)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from durable_harden.codeactions.plan import plan_workspace
+from durable_harden.codeactions.harden import harden
 from tests.rules._hibernation_support import EXAMPLES, run, write_project
 
 WS = "websocket-not-hibernatable"
@@ -154,7 +154,7 @@ def chat_room(tmp_path: Path) -> Path:
 
 
 def test_chat_room_tests_open_a_socket_and_spy_on_the_moved_work(chat_room: Path) -> None:
-    plan = plan_workspace([chat_room], unsafe=True)
+    plan = harden([chat_room], unsafe=True)
     text = plan.contents[chat_room / "test" / "durable-harden" / "chat-room.test.ts"].decode()
     assert 'import { describe, expect, it, vi } from "vitest";' in text
     # WebSocket: the upgrade request derived from fetch()/join(), socket known to the runtime
@@ -190,7 +190,7 @@ def test_weaker_websocket_test_when_the_request_is_unknown(tmp_path: Path) -> No
 """,
         },
     )
-    plan = plan_workspace([tmp_path], unsafe=True)
+    plan = harden([tmp_path], unsafe=True)
     text = plan.contents[tmp_path / "test" / "durable-harden" / "room.test.ts"].decode()
     assert "stub.fetch(" not in text
     assert 'expect(typeof handlers.webSocketMessage).toBe("function");' in text

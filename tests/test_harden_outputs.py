@@ -8,18 +8,15 @@ from pathlib import Path
 import pytest
 
 from durable_harden.analyzers.findings import Finding, Span
+from durable_harden.analyzers.generated_names import README_END, README_START
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.source import parse_source
+from durable_harden.codeactions._jsonedit import json_add_entries
+from durable_harden.codeactions._style import Style
 from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.harden_outputs import (
-    README_END,
-    README_START,
-    Style,
-    json_add_entries,
-    kebab,
-    render_report,
-)
-from durable_harden.codeactions.plan import plan_workspace
+from durable_harden.codeactions.harden import harden
+from durable_harden.codeactions.harden.labels import kebab
+from durable_harden.codeactions.harden.report import render_report
 from tests.harden_fakes import Fakes, make_project, replace_with
 
 
@@ -27,7 +24,7 @@ from tests.harden_fakes import Fakes, make_project, replace_with
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     # These tests exercise the scaffolding through a fake index fix; by default an index alone
     # gets no scaffolding (it needs no runtime test: tests/test_cli_conventions.py checks that).
-    import durable_harden.codeactions.harden_outputs as outputs
+    import durable_harden.codeactions.harden.outputs as outputs
 
     monkeypatch.setattr(
         outputs, "NEEDS_RUNTIME_TEST", outputs.NEEDS_RUNTIME_TEST | {"sql-missing-index"}
@@ -50,6 +47,7 @@ def index_fix(finding: Finding, model: ProjectModel) -> list[Fix]:
             Safety.SAFE,
             [Edit(s.path, s.start, s.end, ddl)],
             review="",
+            facts={"indexes": [("idx_hits_day", "hits")]},
         )
     ]
 
@@ -94,7 +92,7 @@ def test_style_follows_the_project() -> None:
 # -- the outputs of a real plan ---------------------------------------------------------------
 def test_index_pattern_produces_test_vitest_setup_readme(fakes: Fakes, project: Path) -> None:
     fakes.rule("sql-missing-index", "/*index*/", fix_with_table("hits"))
-    plan = plan_workspace([project])
+    plan = harden([project])
     root = project.resolve()
     test = root / "test" / "durable-harden" / "counter.test.ts"
     assert set(plan.created) == {test, root / "vitest.config.ts", root / "README.md"}
@@ -122,7 +120,7 @@ def test_index_pattern_produces_test_vitest_setup_readme(fakes: Fakes, project: 
 
 def test_outputs_only_for_applied_patterns(fakes: Fakes, project: Path) -> None:
     fakes.rule("sql-missing-index", "/*index*/")  # reported, no fix: nothing generated
-    plan = plan_workspace([project])
+    plan = harden([project])
     assert not plan.has_changes and plan.generated == {}
 
 
@@ -130,7 +128,7 @@ def test_existing_vitest_setup_and_readme_are_respected(fakes: Fakes, project: P
     (project / "vitest.config.mts").write_text("export default {};\n")
     (project / "README.md").write_text("# Mine\n\nSome text.\n")
     fakes.rule("sql-missing-index", "/*index*/", fix_with_table("hits"))
-    plan = plan_workspace([project])
+    plan = harden([project])
     root = project.resolve()
     assert root / "vitest.config.ts" not in plan.contents
     assert root / "package.json" not in plan.contents  # set-up exists: package.json untouched
@@ -140,7 +138,7 @@ def test_existing_vitest_setup_and_readme_are_respected(fakes: Fakes, project: P
 
 def test_a_later_harden_adds_to_existing_tests_and_section(fakes: Fakes, project: Path) -> None:
     fakes.rule("sql-missing-index", "/*index*/", fix_with_table("hits"))
-    first = plan_workspace([project])
+    first = harden([project])
     for path, data in first.contents.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -148,7 +146,7 @@ def test_a_later_harden_adds_to_existing_tests_and_section(fakes: Fakes, project
     src = project / "src" / "counter.ts"
     src.write_text(src.read_text().replace("const n = 1;", "/*name*/ const n = 1;"))
     fakes.rule("obsolete-name-workaround", "/*name*/", replace_with("/*named*/"))
-    second = plan_workspace([project])
+    second = harden([project])
     root = project.resolve()
     test = second.contents[root / "test" / "durable-harden" / "counter.test.ts"].decode()
     assert test.count("// durable-harden:pattern sql-missing-index") == 1
@@ -184,7 +182,7 @@ export class Counter extends DurableObject {
         return [Fix("ttl", "TTL", Safety.UNSAFE, [Edit(s.path, s.start, s.end, "/*ttl*/")])]
 
     fakes.rule("unbounded-table-growth", "/*grow*/", ttl)
-    plan = plan_workspace([project], unsafe=True)
+    plan = harden([project], unsafe=True)
     test = next(p for p in plan.created if p.name == "counter.test.ts")
     text = plan.contents[test].decode()
     assert (
@@ -202,7 +200,7 @@ def test_report_lists_patterns_files_leftovers_and_commands(fakes: Fakes, projec
         "/*grow*/",
         replace_with("/*alarm*/", Safety.UNSAFE, review="the timer's closure state"),
     )
-    plan = plan_workspace([project])
+    plan = harden([project])
     report = render_report(plan, written=True)
     assert "## Counter" in report
     assert "[indexes] **index for a scanning query** (sql-missing-index, safe)" in report
@@ -213,14 +211,14 @@ def test_report_lists_patterns_files_leftovers_and_commands(fakes: Fakes, projec
     assert "- modified `src/counter.ts`: +1 −1 lines" in report
     assert "npx tsc --noEmit" in report and "npx vitest run" in report
     assert "deploy-gradual" not in report
-    assert report == render_report(plan_workspace([project]), written=True)
+    assert report == render_report(harden([project]), written=True)
 
 
 def test_report_names_the_rollout_script_when_present(fakes: Fakes, project: Path) -> None:
     (project / "scripts").mkdir()
     (project / "scripts" / "deploy-gradual.sh").write_text("#!/bin/sh\n")
     fakes.rule("sql-missing-index", "/*index*/", fix_with_table("hits"))
-    report = render_report(plan_workspace([project]), written=False)
+    report = render_report(harden([project]), written=False)
     assert "scripts/deploy-gradual.sh" in report
     assert "planned (nothing written)" in report
 

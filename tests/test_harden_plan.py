@@ -9,7 +9,8 @@ import pytest
 from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.plan import (
+from durable_harden.codeactions.harden import harden
+from durable_harden.codeactions.harden.plan import (
     BREAKS_FILE,
     NO_FIX,
     NOT_CONVERGED,
@@ -56,7 +57,7 @@ def test_priority_tiers() -> None:
 def test_applies_in_priority_order_and_reaches_a_fixed_point(fakes: Fakes, project: Path) -> None:
     fakes.rule("sql-missing-index", "/*index*/", replace_with("/*indexed*/"))
     fakes.rule("unbounded-table-growth", "/*grow*/", replace_with("/*ttl*/"))
-    plan = plan_workspace([project], outputs=False)
+    plan = plan_workspace([project])
     assert [a.rule_id for a in plan.applied] == ["unbounded-table-growth", "sql-missing-index"]
     assert [a.priority for a in plan.applied] == ["data growth and correctness", "indexes"]
     assert all(a.class_name == "Counter" for a in plan.applied)
@@ -68,15 +69,15 @@ def test_applies_in_priority_order_and_reaches_a_fixed_point(fakes: Fakes, proje
     # its own output: nothing to do
     for path, data in plan.contents.items():
         path.write_bytes(data)
-    again = plan_workspace([project], outputs=False)
+    again = plan_workspace([project])
     assert again.applied == [] and not again.has_changes
 
 
 def test_same_input_gives_byte_identical_output(fakes: Fakes, project: Path) -> None:
     fakes.rule("unbounded-table-growth", "/*grow*/", replace_with("/*ttl*/"))
     fakes.rule("sql-missing-index", "/*index*/", replace_with("/*indexed*/"))
-    first = plan_workspace([project])
-    second = plan_workspace([project])
+    first = harden([project])
+    second = harden([project])
     assert first.changes() == second.changes()
     assert first.digest() == second.digest()
 
@@ -85,7 +86,7 @@ def test_identical_edits_from_two_findings_are_merged(fakes: Fakes, project: Pat
     # two rules report the same marker and their fixes make the very same edit
     fakes.rule("unbounded-table-growth", "/*grow*/", replace_with("/*ttl*/"))
     fakes.rule("sql-missing-index", "/*grow*/", replace_with("/*ttl*/"))
-    plan = plan_workspace([project], outputs=False)
+    plan = plan_workspace([project])
     assert len(plan.applied) == 1
     assert [f.rule_id for f in plan.applied[0].merged] == ["sql-missing-index"]
     assert after(plan, project).count("/*ttl*/") == 1
@@ -103,7 +104,7 @@ def test_overlapping_fix_keeps_the_higher_priority_one(fakes: Fakes, project: Pa
 
     fakes.rule("unbounded-table-growth", "/*grow*/", replace_with("/*ttl*/"))
     fakes.rule("sql-missing-index", "/*index*/", whole_line)
-    plan = plan_workspace([project], outputs=False, max_rounds=1)
+    plan = plan_workspace([project], max_rounds=1)
     text = after(plan, project)
     assert "/*ttl*/ const n = 1;" in text  # the higher-priority fix, whole
     assert [a.rule_id for a in plan.applied] == ["unbounded-table-growth"]
@@ -134,7 +135,7 @@ def test_deferred_fix_is_rebuilt_next_round_against_the_new_code(
 
     fakes.rule("unbounded-table-growth", "/*grow*/", add_alarm("this.deleteExpired();"))
     fakes.rule("timer-blocks-hibernation", "/*index*/", add_alarm("this.presence();"))
-    plan = plan_workspace([project], outputs=False)
+    plan = plan_workspace([project])
     text = after(plan, project)
     assert text.count("async alarm()") == 1
     assert "this.deleteExpired();" in text and "this.presence();" in text
@@ -145,7 +146,7 @@ def test_deferred_fix_is_rebuilt_next_round_against_the_new_code(
 def test_fix_that_breaks_parsing_is_rolled_back_alone(fakes: Fakes, project: Path) -> None:
     fakes.rule("unbounded-table-growth", "/*grow*/", replace_with("/*ttl*/"))
     fakes.rule("sql-missing-index", "/*index*/", replace_with("if (( {"))
-    plan = plan_workspace([project], outputs=False)
+    plan = plan_workspace([project])
     text = after(plan, project)
     assert "/*ttl*/" in text and "if ((" not in text
     left = {lo.finding.rule_id: lo for lo in plan.leftovers}
@@ -175,7 +176,7 @@ def test_fix_that_duplicates_a_member_is_rolled_back(fakes: Fakes, project: Path
 
     fakes.rule("unbounded-table-growth", "/*grow*/", method_at(b"extends DurableObject {", True))
     fakes.rule("sql-missing-index", "/*index*/", method_at(b"  async fetch", False))
-    plan = plan_workspace([project], outputs=False)
+    plan = plan_workspace([project])
     text = after(plan, project)
     assert text.count("async alarm()") == 1
     left = {lo.finding.rule_id: lo for lo in plan.leftovers}
@@ -190,14 +191,14 @@ def test_unsafe_fixes_are_listed_not_applied_unless_asked(fakes: Fakes, project:
         replace_with("/*alarm*/", Safety.UNSAFE, review="check the timer's state"),
     )
     fakes.rule("sql-missing-index", "/*index*/")  # no builder at all
-    safe = plan_workspace([project], outputs=False)
+    safe = plan_workspace([project])
     assert not safe.has_changes
     left = {lo.finding.rule_id: lo for lo in safe.leftovers}
     assert left["timer-blocks-hibernation"].status == UNSAFE_NOT_REQUESTED
     assert left["timer-blocks-hibernation"].detail == "check the timer's state"
     assert left["sql-missing-index"].status == NO_FIX
 
-    unsafe = plan_workspace([project], unsafe=True, outputs=False)
+    unsafe = plan_workspace([project], unsafe=True)
     assert [a.rule_id for a in unsafe.applied] == ["timer-blocks-hibernation"]
     assert "/*alarm*/" in after(unsafe, project)
 
@@ -211,14 +212,14 @@ def test_first_allowed_fix_of_a_finding_is_used(fakes: Fakes, project: Path) -> 
         ]
 
     fakes.rule("websocket-not-hibernatable", "/*grow*/", two)
-    assert "/*part*/" in after(plan_workspace([project], outputs=False), project)
-    assert "/*full*/" in after(plan_workspace([project], unsafe=True, outputs=False), project)
+    assert "/*part*/" in after(plan_workspace([project]), project)
+    assert "/*full*/" in after(plan_workspace([project], unsafe=True), project)
 
 
 def test_created_files_are_merged_or_refused(fakes: Fakes, project: Path) -> None:
     fakes.rule("rollout-unsafe", "/*grow*/", new_file("scripts/deploy-gradual.sh", "#!/bin/sh\n"))
     fakes.rule("rollout-unsafe", "/*index*/", new_file("scripts/deploy-gradual.sh", "#!/bin/sh\n"))
-    plan = plan_workspace([project], outputs=False)
+    plan = plan_workspace([project])
     script = (project / "scripts" / "deploy-gradual.sh").resolve()
     assert plan.created == [script]
     assert plan.contents[script] == b"#!/bin/sh\n"
@@ -229,7 +230,7 @@ def test_existing_file_with_other_content_is_not_overwritten(fakes: Fakes, proje
     (project / "scripts").mkdir()
     (project / "scripts" / "deploy-gradual.sh").write_text("#!/bin/sh\necho mine\n")
     fakes.rule("rollout-unsafe", "/*grow*/", new_file("scripts/deploy-gradual.sh", "#!/bin/sh\n"))
-    plan = plan_workspace([project], outputs=False)
+    plan = plan_workspace([project])
     assert not plan.has_changes
     assert "already exists" in plan.leftovers[0].detail
 
@@ -238,7 +239,7 @@ def test_editor_buffers_win_over_the_disk(fakes: Fakes, project: Path) -> None:
     fakes.rule("unbounded-table-growth", "/*grow*/", replace_with("/*ttl*/"))
     path = (project / "src" / "counter.ts").resolve()
     buffer = path.read_text().replace("const n = 1;", "const n = 41;").encode()
-    plan = plan_workspace([project], overlays={path: buffer}, outputs=False)
+    plan = plan_workspace([project], overlays={path: buffer})
     assert plan.original[path] == buffer
     assert b"/*ttl*/ const n = 41;" in plan.contents[path]
 
@@ -247,7 +248,7 @@ def test_cancellation_raises_before_anything_is_planned(fakes: Fakes, project: P
     fakes.rule("unbounded-table-growth", "/*grow*/", replace_with("/*ttl*/"))
     before = counter(project)
     with pytest.raises(Cancelled):
-        plan_workspace([project], cancelled=lambda: True)
+        harden([project], cancelled=lambda: True)
     assert counter(project) == before
 
 
@@ -256,7 +257,7 @@ def test_a_failing_builder_offers_nothing(fakes: Fakes, project: Path) -> None:
         raise RuntimeError("bug in a builder")
 
     fakes.rule("unbounded-table-growth", "/*grow*/", boom)
-    plan = plan_workspace([project], outputs=False)
+    plan = plan_workspace([project])
     assert not plan.has_changes
     assert plan.leftovers[0].status == NO_FIX
 
@@ -271,7 +272,7 @@ def test_findings_are_ordered_by_tier_then_severity_then_place(tmp_path: Path) -
 
 
 def test_minimal_edits_rebuild_the_new_bytes() -> None:
-    from durable_harden.codeactions.plan import minimal_edits
+    from durable_harden.codeactions.editcore import minimal_edits
 
     before = b"a\nb\nc\nd\n"
     after = b"a\nB\nc\nd\ne\n"

@@ -256,3 +256,80 @@ def test_given_file_gets_its_project_context(project):
     result = analyze_paths([root / "src/index.ts"], Settings(select=[]))
     assert result.model.schema_for(root / "src/index.ts").table("t") is not None
     assert isinstance(result.model.root, Path)
+
+
+def test_subclass_inherits_storage_aliases_of_a_base_in_another_file(project):
+    model = model_of(
+        project,
+        {
+            "src/base.ts": """
+            import { DurableObject } from "cloudflare:workers";
+            export class Base extends DurableObject {
+              protected db: SqlStorage;
+              constructor(ctx: DurableObjectState, env: unknown) {
+                super(ctx, env);
+                this.db = ctx.storage.sql;
+              }
+            }
+            """,
+            "src/room.ts": """
+            import { Base } from "./base";
+            export class Room extends Base {
+              add(text: string) {
+                this.db.exec("INSERT INTO messages (text) VALUES (?)", text);
+              }
+            }
+            """,
+        },
+    )
+    room = next(c for c in model.classes if c.name == "Room")
+    assert "this.db" in room.aliases.sql
+    assert [s.cls.name for s in model.statements if s.cls is not None] == ["Room"]
+
+
+def test_class_expressions_named_by_variable_or_factory(project):
+    model = model_of(
+        project,
+        {
+            "src/a.ts": """
+            import { DurableObject } from "cloudflare:workers";
+            export const Counter = class extends DurableObject {};
+            export function createRoom(topic: string) {
+              return class extends DurableObject {
+                topic = topic;
+              };
+            }
+            const makeLobby = () => class extends DurableObject {};
+            """
+        },
+    )
+    assert sorted(c.name for c in model.classes) == ["Counter", "createRoom", "makeLobby"]
+
+
+def test_sql_through_the_class_or_file_wrapper_is_followed(project):
+    model = model_of(
+        project,
+        {
+            "src/a.ts": """
+            import { DurableObject } from "cloudflare:workers";
+            function run(storage: DurableObjectStorage, text: string, ...args: unknown[]) {
+              return storage.sql.exec(text, ...args);
+            }
+            export class Room extends DurableObject {
+              private query(sql: string, ...params: unknown[]) {
+                return this.ctx.storage.sql.exec(sql, ...params);
+              }
+              list(room: string) {
+                return this.query("SELECT * FROM messages WHERE room = ?", room).toArray();
+              }
+              clear() {
+                run(this.ctx.storage, "DELETE FROM messages");
+              }
+            }
+            """
+        },
+    )
+    texts = sorted(s.text for s in model.statements if not s.loose)
+    assert texts == ["DELETE FROM messages", "SELECT * FROM messages WHERE room = ?"]
+    select = next(s for s in model.statements if s.text.startswith("SELECT"))
+    assert select.bindings == 1 and select.method == "list" and select.cls.name == "Room"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from durable_harden.analyzers.analysis import Settings, analyze_paths
 
 SHARED_ROOM = """
@@ -85,3 +87,25 @@ def test_two_workers_sharing_a_do_package(project):
     assert {c.name for c in model.configs_binding("Room")} == {"api", "admin"}
     assert model.config_for_path(root / "apps/admin/src/index.ts").name == "admin"
     assert model.config_for_class(room) is not None
+
+
+def test_a_binding_names_its_own_projects_class_not_a_same_named_one_elsewhere(
+    tmp_path: Path,
+) -> None:
+    # two Workers side by side; only `a` binds `Store`. b's plain `Store` class (a cache, not a
+    # Durable Object) must not become one because a sibling project binds the name, and the
+    # result must not change with the folder the analysis starts from.
+    for name, binds in (("a", True), ("b", False)):
+        (tmp_path / name / "src").mkdir(parents=True)
+        (tmp_path / name / "src" / "index.ts").write_text(
+            "export class Store {\n  load() { setInterval(() => {}, 1000); }\n}\n"
+        )
+        bindings = '"durable_objects": { "bindings": [{ "name": "S", "class_name": "Store" }] }, '
+        (tmp_path / name / "wrangler.jsonc").write_text(
+            f'{{ "name": "{name}", "main": "src/index.ts", '
+            f'{bindings if binds else ""}"compatibility_date": "2026-01-01" }}\n'
+        )
+    whole = analyze_paths([tmp_path])
+    assert sorted(c.file.path.parent.parent.name for c in whole.model.classes) == ["a"]
+    one = analyze_paths([tmp_path / "a"])
+    assert [f.rule_id for f in one.findings] == [f.rule_id for f in whole.findings]

@@ -160,3 +160,32 @@ def test_malformed_config_is_a_problem_and_the_rest_is_still_checked(tmp_path: P
     assert [f.data["class"] for f in result.findings] == ["Counter"]
     messages = [p.message for p in result.problems if p.path.name == "wrangler.toml"]
     assert len(messages) == 1 and "invalid TOML" in messages[0]
+
+
+def test_an_environments_own_config_file_is_read(tmp_path: Path) -> None:
+    # `wrangler.production.toml` (deployed with --config) is a config like `wrangler.toml`, and
+    # `[env.<name>]` sections bind classes too
+    from durable_harden.analyzers.analysis import Settings, analyze_paths
+    from durable_harden.analyzers.wrangler import is_config_name
+
+    assert is_config_name("wrangler.production.toml") and is_config_name("wrangler.test.jsonc")
+    assert not is_config_name("wrangler-notes.toml") and not is_config_name("wrangler.ts")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "index.ts").write_text(
+        "export class Room { constructor(private state: DurableObjectState) {} }\n"
+    )
+    (tmp_path / "wrangler.toml").write_text('name = "w"\nmain = "src/index.ts"\n')
+    (tmp_path / "wrangler.production.toml").write_text(
+        'name = "w-prod"\nmain = "src/index.ts"\ncompatibility_date = "2026-01-01"\n'
+        '[[env.eu.durable_objects.bindings]]\nname = "ROOM"\nclass_name = "Room"\n'
+        '[[migrations]]\ntag = "v1"\nnew_classes = ["Room"]\n'
+    )
+    result = analyze_paths([tmp_path], Settings(select=["kv-backed-class"]))
+    assert sorted(c.path.name for c in result.model.configs) == [
+        "wrangler.production.toml",
+        "wrangler.toml",
+    ]
+    env_config = next(c for c in result.model.configs if c.path.name != "wrangler.toml")
+    assert [(b.env, b.class_name) for b in env_config.bindings] == [("eu", "Room")]
+    (finding,) = result.findings
+    assert finding.path.name == "wrangler.production.toml"

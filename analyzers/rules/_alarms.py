@@ -9,12 +9,15 @@ the constructor (workerd io/worker.c++); retries happen only when `alarm()` thro
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
+    call_args,
     node_text,
     normalize_expr,
     walk,
@@ -98,6 +101,42 @@ def reached_from_constructor(cls: DurableObjectClass) -> dict[str, Node]:
     return reached
 
 
+_INSTALL = re.compile(r"""\.alarm\s*=[^=]|defineProperty\(\s*\w+\s*,\s*["'`]alarm["'`]""")
+
+
+def installs_alarm(cls: DurableObjectClass) -> bool:
+    """`alarm` defined on the instance at run time, which workerd calls like a method: `this.alarm
+    = …` in the class, `Object.defineProperty(this, "alarm", …)`, or a function of the same file
+    the class hands `this` to that sets `<param>.alarm = …` (`installAlarm(this)`)."""
+    data = cls.file.data
+    if re.search(
+        r"this\.alarm\s*=[^=]|defineProperty\(\s*this\s*,\s*[\"'`]alarm", node_text(data, cls.node)
+    ):
+        return True
+    helpers: set[str] = set()
+    for call in walk_type(cls.node, "call_expression"):
+        func = call.child_by_field_name("function")
+        if (
+            func is not None
+            and func.type == "identifier"
+            and any(node_text(data, a) == "this" for a in call_args(call))
+        ):
+            helpers.add(node_text(data, func))
+    if not helpers:
+        return False
+    for func in walk_type(cls.file.root, "function_declaration"):
+        name = func.child_by_field_name("name")
+        if name is not None and node_text(data, name) in helpers:
+            if _INSTALL.search(node_text(data, func)):
+                return True
+    for decl in walk_type(cls.file.root, "variable_declarator"):
+        name, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
+        if name is not None and value is not None and node_text(data, name) in helpers:
+            if _INSTALL.search(node_text(data, value)):
+                return True
+    return False
+
+
 def has_alarm_handler(cls: DurableObjectClass, model: ProjectModel) -> tuple[bool, str | None]:
     """(handler found or assumed, where from). Follows `extends` through project classes; an
     unknown base (not DurableObject, not in the project) is assumed to define one."""
@@ -105,7 +144,7 @@ def has_alarm_handler(cls: DurableObjectClass, model: ProjectModel) -> tuple[boo
     current: DurableObjectClass | None = cls
     while current is not None and current.name not in seen:
         seen.add(current.name)
-        if "alarm" in current.methods:
+        if "alarm" in current.methods or installs_alarm(current):
             return True, None if current is cls else current.name
         if current.reason == "library":
             return LIBRARY_HANDLES_ALARM, current.base

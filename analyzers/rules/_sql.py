@@ -249,3 +249,54 @@ def words(text: str) -> str:
     text = re.sub(r"--[^\n]*", " ", text)
     text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
     return re.sub(r"\s+", " ", text).strip()
+
+
+# -- how a DELETE prunes a table ----------------------------------------------------------------
+# "key": one row (or a few) by its key (`WHERE id = ?`, `IN (…)`): an RPC deleting one item;
+# "all": every row (`DELETE FROM t`); "drop": `DROP TABLE`; "range": by age or count (a
+# comparison, `NOT IN (SELECT … LIMIT n)`, a subquery); "filter": another condition that can
+# remove many rows (`WHERE status = 'done'`, `WHERE build != ?`); "unknown": text sqlglot could
+# not parse (a trigger body), counted as pruning.
+_ROW_KEYS = frozenset({"rowid", "oid", "_rowid_"})
+
+
+def _pins_key(schema: Schema, table: str, eq: list[str]) -> bool:
+    columns = {c.lower() for c in eq}
+    if columns & _ROW_KEYS:
+        return True
+    known = schema.table(table)
+    if known is not None and known.primary_key:
+        if {c.lower() for c in known.primary_key} <= columns:
+            return True
+    return any(
+        index.unique and {c.lower() for c in index.columns} <= columns
+        for index in schema.indexes_of(table)
+    )
+
+
+def delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
+    """Tables this statement prunes, each with how (see above)."""
+    found = {table: "unknown" for table in pruned_tables(stmt)}
+    expression = stmt.expression
+    if isinstance(expression, exp.Drop):
+        for table in expression.args.get("tables") or expression.expressions or [expression.this]:
+            if isinstance(table, exp.Table) and table.name:
+                found[table.name.lower()] = "drop"
+    elif isinstance(expression, exp.Delete) and isinstance(expression.this, exp.Table):
+        table = expression.this.name.lower()
+        where = expression.args.get("where")
+        if where is None:
+            found[table] = "all"
+            return found
+        if where.find(exp.Select, exp.Limit) is not None:
+            found[table] = "range"  # `key IN (SELECT key … WHERE at < ? LIMIT n)`: a batch
+            return found
+        uses = table_uses(expression, schema)
+        eq = uses[table].eq if table in uses else []
+        if _pins_key(schema, table, eq):
+            found[table] = "key"
+        elif where.find(exp.LT, exp.LTE, exp.GT, exp.GTE) is not None:
+            found[table] = "range"
+        else:
+            found[table] = "filter"
+    return found

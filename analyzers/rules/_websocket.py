@@ -164,6 +164,28 @@ def _param_names(data: bytes, func: Node) -> list[str | None]:
     return result
 
 
+_CASTS = frozenset(
+    {
+        "parenthesized_expression",
+        "as_expression",
+        "type_assertion",
+        "non_null_expression",
+        "satisfies_expression",
+    }
+)
+
+
+def _uncast(node: Node) -> Node:
+    """`(server as any)`, `(<WebSocket>server)`, `server!` -> `server`."""
+    while node.type in _CASTS:
+        inner = [c for c in node.named_children if c.type not in {"comment", "type_arguments"}]
+        if not inner:
+            break
+        # `x as T` / `x satisfies T`: the expression comes first; `<T>x`: it comes last
+        node = inner[-1] if node.type == "type_assertion" else inner[0]
+    return node
+
+
 def _collect(use: SocketUse, data: bytes, ctx_names: set[str], follow: list[SocketUse]) -> None:
     cls = use.cls
     for call in walk_type(use.scope, "call_expression"):
@@ -175,7 +197,7 @@ def _collect(use: SocketUse, data: bytes, ctx_names: set[str], follow: list[Sock
             obj, prop = func.child_by_field_name("object"), func.child_by_field_name("property")
             if obj is None or prop is None:
                 continue
-            receiver = normalize_expr(node_text(data, obj))
+            receiver = normalize_expr(node_text(data, _uncast(obj)))
             method = node_text(data, prop)
             if receiver in use.names and method == "accept" and not args:
                 use.accepts.append(call)
@@ -187,7 +209,7 @@ def _collect(use: SocketUse, data: bytes, ctx_names: set[str], follow: list[Sock
                 continue
             if receiver in use.names:
                 continue
-            arg_texts = [normalize_expr(node_text(data, a)) for a in args]
+            arg_texts = [normalize_expr(node_text(data, _uncast(a))) for a in args]
             if not any(t in use.names for t in arg_texts):
                 continue
             if method == "acceptWebSocket" and receiver in ctx_names:
@@ -202,8 +224,8 @@ def _collect(use: SocketUse, data: bytes, ctx_names: set[str], follow: list[Sock
                 continue
             if receiver.startswith("this.") and method in _BENIGN_METHODS:
                 continue
-            if method in _BENIGN_METHODS or receiver in {"console", "JSON"}:
-                continue
+            if method in _BENIGN_METHODS or receiver in {"console", "JSON", "Object"}:
+                continue  # `Object.assign(server, …)` decorates the socket, accepts nothing
             use.handoffs.append(call)
         elif func.type == "identifier":
             arg_texts = [normalize_expr(node_text(data, a)) for a in args]

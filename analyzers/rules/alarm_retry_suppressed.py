@@ -23,8 +23,12 @@ DOCS = RuleDocs(
     what="""
 Reports, in a Durable Object's `alarm()` handler:
 - a `catch` block that both sets a new alarm and rethrows (`catch-rearm-rethrow`);
-- `setAlarm()` as an unconditional statement before the handler's work (`early-rearm`);
-- `setAlarm()` as the unconditional last statement of the handler (`unconditional-rearm`).
+- `setAlarm()` as an unconditional statement before the handler's work (`early-rearm`); log
+  lines (`console.*`, `logger.*`) after it are not work;
+- `setAlarm()` as the unconditional last statement of the handler, log lines aside
+  (`unconditional-rearm`), unless an earlier statement returns from the handler on a path that
+  sets no alarm (`if (nothing left) return;`): then the object stops re-arming when its work is
+  done.
 A rethrow guarded by `retryCount` is the intended pattern and is not reported.
 """,
     why="""
@@ -101,8 +105,47 @@ def top_statements(handler: Node) -> list[Node]:
     return [c for c in body.named_children if c.type != "comment"]
 
 
-def _calls(node: Node) -> bool:
-    return any(True for _ in walk_type(node, "call_expression", "await_expression"))
+_LOGGING = ("console.", "logger.", "log.", "this.log", "this.logger.")
+
+
+def _calls(node: Node, data: bytes) -> bool:
+    """Does the statement do work that can throw? A log line is not work."""
+    for call in walk_type(node, "call_expression", "await_expression"):
+        if call.type == "await_expression":
+            return True
+        func = call.child_by_field_name("function")
+        text = node_text(data, func) if func is not None else ""
+        if not text.startswith(_LOGGING):
+            return True
+    return False
+
+
+def _stops_without_rearm(statements: list[Node], sets: list[Node], handler: Node) -> bool:
+    """An earlier statement returns from the handler on a path that does not set an alarm
+    (`if (nothing left) return;`): the re-arm at the end is conditional in effect."""
+    for stmt in statements:
+        for ret in walk_type(stmt, "return_statement"):
+            if _function_of(ret) != handler:
+                continue
+            block = ret.parent
+            while block is not None and block.type not in {"statement_block", "if_statement"}:
+                block = block.parent
+            scope = block if block is not None else stmt
+            if not any(scope.start_byte <= s.start_byte < ret.start_byte for s in sets):
+                return True
+    return False
+
+
+def _function_of(node: Node) -> Node | None:
+    parent = node.parent
+    while parent is not None and parent.type not in {
+        "arrow_function",
+        "function_expression",
+        "function_declaration",
+        "method_definition",
+    }:
+        parent = parent.parent
+    return parent
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -151,7 +194,9 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             rest = statements[index + 1 :]
             span = node_span(cls.file, call.child_by_field_name("function") or call)
             info = {"class": cls.name, "call": [call.start_byte, call.end_byte]}
-            if not rest:
+            if not any(_calls(r, data) for r in rest):
+                if _stops_without_rearm(statements[:index], sets, handler):
+                    continue
                 yield RULE.finding(
                     f"`alarm()` of `{cls.name}` always re-arms itself: the object wakes (and is "
                     "billed) forever, even with nothing left to do. Re-arm only while work is "
@@ -159,7 +204,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     span,
                     data={**info, "kind": "unconditional-rearm"},
                 )
-            elif any(_calls(s) for s in rest):
+            elif any(_calls(s, data) for s in rest):
                 yield RULE.finding(
                     f"`alarm()` of `{cls.name}` sets the next alarm before doing its work: if the "
                     "work throws, that alarm replaces the runtime's retry. Re-arm after the work.",

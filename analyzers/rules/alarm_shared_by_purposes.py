@@ -6,22 +6,40 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.generated_names import SCHEDULERS
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._alarms import getalarm_guarded, member_of, storage_calls
+from durable_harden.analyzers.rules._alarms import (
+    getalarm_guarded,
+    member_of,
+    storage_calls,
+    this_calls,
+)
 from durable_harden.analyzers.rules._common import REF_ALARMS, REF_RULES, node_span
-from durable_harden.analyzers.tsutil import call_args, node_text, normalize_expr
+from durable_harden.analyzers.tsutil import (
+    call_args,
+    callee_parts,
+    node_text,
+    normalize_expr,
+    walk_type,
+)
 
 # SCHEDULERS: methods written by our own fixes (and the usual hand-written equivalent) that arm
 # the alarm for every purpose at the earliest due time: they are the cure, not a purpose.
+# `setAlarm(Date.now())`: run alarm() right away (it then re-plans); it cannot lose a purpose
+RUN_NOW = frozenset({"Date.now()", "0", "Date.now()+0", "Date.now() + 0"})
 
 DOCS = RuleDocs(
     what="""
 Reports a Durable Object class whose alarm is set from two or more methods for different times
 (different `setAlarm()` arguments), where at least one of them sets it without looking at the
-pending alarm (`getAlarm()`). Re-arming inside `alarm()` itself, and helpers that keep the earliest
-time (`scheduleAlarm`, `armAlarmBy`), are not purposes of their own.
+pending alarm (`getAlarm()`). Re-arming inside `alarm()` itself or in a method it calls
+(directly or through others), and helpers that keep the earliest time (`scheduleAlarm`,
+`armAlarmBy`), are not purposes of their own. Not reported either: a class whose `alarm()` only
+deletes the object's storage (`deleteAll()`, never re-arming): every `setAlarm()` then arms the
+one expiry of the object, moved earlier or later as its state changes. A `setAlarm(Date.now())`
+(run `alarm()` now) is no purpose either: it postpones nothing.
 """,
     why="""
 An object has exactly one alarm and `setAlarm()` replaces it. When a reminder method sets the
@@ -63,16 +81,51 @@ def _purpose(name: str | None) -> str:
     return (name or "unnamed").lstrip("#")
 
 
+def reached_from_alarm(cls: DurableObjectClass) -> set[str]:
+    """alarm() and the methods it calls (transitively): re-arming there is the handler's own."""
+    handler = cls.alarm
+    if handler is None:
+        return set()
+    reached = {"alarm"}
+    frontier = [handler]
+    while frontier:
+        scope = frontier.pop()
+        for name in this_calls(cls, scope):
+            if name not in reached:
+                reached.add(name)
+                frontier.append(cls.methods[name])
+    return reached
+
+
+def expires_the_object(cls: DurableObjectClass) -> bool:
+    """alarm() only deletes the object's storage (a self-destruct after a deadline) and never
+    re-arms: every `setAlarm()` arms that one expiry, earlier or later as the object's state
+    changes, and the handler re-checks the state when it runs."""
+    handler = cls.alarm
+    if handler is None:
+        return False
+    data = cls.file.data
+    methods = {
+        (callee_parts(data, call) or ("", ""))[1] for call in walk_type(handler, "call_expression")
+    }
+    return "deleteAll" in methods and "setAlarm" not in methods
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
+        if expires_the_object(cls):
+            continue
+        own = reached_from_alarm(cls)
         sites: list[tuple[Node, str, bool, str]] = []  # call, purpose, guarded, argument
         for call in storage_calls(cls, "setAlarm"):
             name, member = member_of(cls, call)
-            if member is None or name == "alarm" or name in SCHEDULERS:
+            if member is None or name in own or name in SCHEDULERS:
                 continue
             args = call_args(call)
             arg = normalize_expr(node_text(data, args[0])) if args else ""
+            if arg in RUN_NOW:
+                continue  # fires at once: nothing armed earlier is postponed or lost
             sites.append((call, _purpose(name), getalarm_guarded(cls, call, member), arg))
         purposes = {purpose for _, purpose, _, _ in sites}
         arguments = {arg for _, _, _, arg in sites}

@@ -3,8 +3,12 @@ wake without looking at the one already pending."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+from tree_sitter import Node
+
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import (
@@ -13,12 +17,18 @@ from durable_harden.analyzers.rules._alarms import (
     storage_calls,
 )
 from durable_harden.analyzers.rules._common import REF_ALARMS, REF_LIFECYCLE, REF_RULES, node_span
+from durable_harden.analyzers.tsutil import call_args, node_text, walk_type
 
 DOCS = RuleDocs(
     what="""
 Reports `ctx.storage.setAlarm()` reached from a Durable Object's constructor (directly, inside its
 `blockConcurrencyWhile` callback, or in a method the constructor calls) that does not first check
 `getAlarm()`.
+
+Not reported: an alarm re-armed from durable state, whose time is read from what the object
+stored rather than computed from the clock (`setAlarm(await this.nextDueTime())` where the
+method reads storage, `setAlarm(stored.dueAt)`): setting the same time again on every wake is
+idempotent. A time computed from `Date.now()` / `new Date()` is reported.
 """,
     why="""
 The constructor runs again on every wake: after hibernation, after eviction, after each deploy.
@@ -60,12 +70,66 @@ is then left alone; the first wake with none pending still arms it.
 )
 
 
+_CLOCK = re.compile(r"\bDate\.now\(|\bnew Date\(|performance\.now\(")
+_STORAGE_READ = re.compile(r"\.(?:get|list|getAlarm)\b\s*[<(]|\.sql\b|\bsql\.exec\(|\.exec\(")
+
+
+def _this_method_bodies(cls: DurableObjectClass, expr: Node) -> list[Node]:
+    data = cls.file.data
+    found: list[Node] = []
+    for call in walk_type(expr, "call_expression"):
+        func = call.child_by_field_name("function")
+        if func is None or func.type != "member_expression":
+            continue
+        obj, prop = func.child_by_field_name("object"), func.child_by_field_name("property")
+        if obj is not None and prop is not None and node_text(data, obj) == "this":
+            method = cls.methods.get(node_text(data, prop))
+            if method is not None:
+                found.append(method)
+    return found
+
+
+def from_durable_state(cls: DurableObjectClass, call: Node, scope: Node) -> bool:
+    """The alarm time is read from what the object stored (`setAlarm(await this.nextDue())`
+    where nextDue reads storage, or a stored timestamp), not computed from the clock: setting it
+    on every wake sets the same time again, which is idempotent."""
+    data = cls.file.data
+    args = call_args(call)
+    if not args:
+        return False
+    expr = args[0]
+    text = node_text(data, expr)
+    if expr.type == "identifier":
+        for decl in walk_type(scope, "variable_declarator"):
+            name, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
+            if name is not None and value is not None and node_text(data, name) == text:
+                expr, text = value, node_text(data, value)
+                break
+    if _CLOCK.search(text):
+        return False
+    if _STORAGE_READ.search(text):
+        return True
+    # follow `this.m()` calls a few levels: nextDue() -> listTasks() -> storage.list()
+    frontier, seen = _this_method_bodies(cls, expr), set()
+    for _ in range(3):
+        following: list[Node] = []
+        for body in frontier:
+            if body.start_byte in seen:
+                continue
+            seen.add(body.start_byte)
+            if _STORAGE_READ.search(node_text(data, body)):
+                return True
+            following.extend(_this_method_bodies(cls, body))
+        frontier = following
+    return False
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         reached = reached_from_constructor(cls)
         for name, method in reached.items():
             for call in storage_calls(cls, "setAlarm", method):
-                if getalarm_guarded(cls, call, method):
+                if getalarm_guarded(cls, call, method) or from_durable_state(cls, call, method):
                     continue
                 where = "the constructor" if name == "constructor" else f"`{name}()`"
                 via = "" if name == "constructor" else ", which the constructor calls"

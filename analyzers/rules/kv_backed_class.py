@@ -14,7 +14,8 @@ from durable_harden.analyzers.wrangler import ConfigError, KeyPath, WranglerConf
 DOCS = RuleDocs(
     what="""
 Reports each class listed in a migration's `new_classes` (top level or an `env.<name>`
-section): as an error when the class runs SQL (`ctx.storage.sql`), which only SQLite-backed
+section): as an error when the class of that Worker project runs SQL on its own storage
+(`ctx.storage.sql.exec()`; SQL sent to a D1 database does not count), which only SQLite-backed
 classes have; as a warning otherwise.
 """,
     why="""
@@ -63,8 +64,15 @@ def _committed(config: WranglerConfig) -> WranglerConfig | None:
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
-    sql_classes = {s.cls.name for s in model.statements if s.cls is not None}
+    # classes that run SQL on their own storage (not a D1 `db.prepare()` literal that merely
+    # looks like SQL), by project: a same-named class of another Worker is another class
+    sql_runners = {
+        id(s.cls): s.cls for s in model.statements if s.cls is not None and not s.loose
+    }.values()
     for config in model.configs:
+        sql_classes = {
+            c.name for c in sql_runners if model.config_for_path(c.file.path) in (config, None)
+        }
         committed: WranglerConfig | bool | None = False
         for path, items in migration_lists(config):
             for index, item in enumerate(items):

@@ -64,9 +64,13 @@ Reads the project's `package.json` scripts, shell scripts and GitHub workflow fi
   folders'), shell scripts or CI workflows deploy with `wrangler deploy` (or
   `cloudflare/wrangler-action`, whose default command it is) and nowhere run
   `wrangler versions upload`/`versions deploy`, and there is no `scripts/deploy-gradual.sh`.
+  Only for a Worker that shows signs of production deployment: `routes`/`route` or custom
+  domains in its config (top level or any environment), an `[env.production]` (`prod`, `live`)
+  section, or a CI workflow that deploys it. A demo, example, fixture or template without those
+  signs is not reported (the folder's name alone decides nothing either way), nor is a
+  repository with no deploy command at all: how it ships is not visible.
   Reported once per wrangler config, on its `durable_objects` key (suppress it there with a
-  comment); each plain deploy found is listed as related. A repository with no deploy command
-  at all is not reported: how it ships is not visible.
+  comment); each plain deploy found is listed as related.
 """,
     why="""
 `wrangler versions deploy <version-id>@<pct> [<version-id>@<pct>]` accepts at most two versions
@@ -405,6 +409,32 @@ def _key_span(config: WranglerConfig, path: tuple[str | int, ...]) -> Span:
     return Span(config.path, start, end)
 
 
+PRODUCTION_ENVS = frozenset({"production", "prod", "live"})
+
+
+def production_signs(config: WranglerConfig, plain: list[Span]) -> list[str]:
+    """What shows that the Worker is deployed to production, not only tried out: routes or
+    custom domains, an `env.production` (`prod`, `live`) section, a CI workflow that deploys.
+    A folder name (examples/, fixtures/, templates/) is no sign either way."""
+    signs: list[str] = []
+    scopes: list[tuple[str, dict[str, Any]]] = [("", config.values)]
+    scopes += [(f"env.{name}.", env) for name, env in sorted(config.envs.items())]
+    for prefix, scope in scopes:
+        for key in ("routes", "route"):
+            value = scope.get(key)
+            if value:
+                custom = isinstance(value, list) and any(
+                    isinstance(item, dict) and item.get("custom_domain") for item in value
+                )
+                signs.append(f"{'custom domains' if custom else 'routes'} ({prefix}{key})")
+    for name in sorted(config.envs):
+        if name.lower() in PRODUCTION_ENVS:
+            signs.append(f"an `env.{name}` section")
+    if any(".github" in span.path.parts for span in plain):
+        signs.append("a CI workflow that deploys")
+    return signs
+
+
 def _no_rollout_path_findings(model: ProjectModel) -> Iterator[Finding]:
     for config in model.configs:
         own = [b for b in config.bindings if b.script_name is None]
@@ -413,12 +443,15 @@ def _no_rollout_path_findings(model: ProjectModel) -> Iterator[Finding]:
         gradual, plain = _has_gradual_flow(model, config)
         if gradual or not plain:  # no deploy in the repository: how it ships is not ours to know
             continue
+        signs = production_signs(config, plain)
+        if not signs:  # a demo, an example, a template: a rollout nag there is noise
+            continue
         scope = own[0].path[: own[0].path.index("durable_objects") + 1]
         key = scope if scope in config.spans else (*scope, "bindings")
         classes = ", ".join(sorted({b.class_name for b in own}))
         yield RULE.finding(
-            f"{config.name or config.root.name} runs Durable Objects ({classes}) and has no "
-            "gradual rollout path: its package.json, scripts and CI deploy with "
+            f"{config.name or config.root.name} runs Durable Objects ({classes}) in production "
+            f"({', '.join(signs)}) and has no gradual rollout path: its package.json, scripts and CI deploy with "
             "`wrangler deploy` and never `wrangler versions upload` / `versions deploy`, so "
             "every release reaches all traffic and every object at once. Add "
             "scripts/deploy-gradual.sh (upload a version, then 10 → 50 → 100 % with health "

@@ -21,7 +21,10 @@ Asks SQLite to plan every query of the project against the schema the project it
 Worker project) and reports the ones SQLite rejects with `no such column`, on the unknown name.
 A `no such table` is reported only when the name is a near miss of a table the project does
 create (a typo); a table whose DDL we cannot see (created by a library such as the Agents SDK, or
-from a `.sql` file) is never reported.
+from a `.sql` file) is never reported, nor is a query of a table the project makes by renaming
+another (`ALTER TABLE scores RENAME TO scores_legacy` then `SELECT old_column FROM
+scores_legacy`): that is a migration reading the old shape, which the current CREATE no longer
+shows.
 
 Also reports `ALTER TABLE … ADD COLUMN … NOT NULL` without a `DEFAULT`. SQLite's documentation
 requires a non-NULL default for such a column; SQLite (3.37 and later) lets it through on an
@@ -109,6 +112,18 @@ def _table_ddl_failed(schema: Schema, table: str) -> bool:
     return any(re.search(rf"\b{re.escape(table)}\b", stmt.text, re.I) for stmt, _ in schema.errors)
 
 
+_RENAME = re.compile(r"\bALTER\s+TABLE\s+[\"`\[]?\w+[\"`\]]?\s+RENAME\s+TO\s+[\"`\[]?(\w+)", re.I)
+
+
+def _renamed_tables(model: ProjectModel, stmt: SqlStatement) -> set[str]:
+    """Tables the project creates by renaming another (`ALTER TABLE a RENAME TO b`)."""
+    return {
+        match.group(1).lower()
+        for other in model.statements_in_scope(stmt.file.path)
+        for match in _RENAME.finditer(other.text)
+    }
+
+
 def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Finding | None:
     plan = schema.plan(stmt.text)
     if plan.error is None:
@@ -127,6 +142,11 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
         known = [schema.table(t) for t in candidates]
         # only when every table it might belong to is one whose DDL we fully see
         if not known or any(t is None or _table_ddl_failed(schema, t.name) for t in known):
+            return None
+        # `ALTER TABLE t RENAME TO t_legacy`, then reading t_legacy: a migration reading the old
+        # shape of t, which the current CREATE no longer shows
+        renamed = _renamed_tables(model, stmt)
+        if any(t is not None and t.name.lower() in renamed for t in known):
             return None
         related = [
             Related(span, f"`{t.name}` is created here")

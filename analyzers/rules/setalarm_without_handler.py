@@ -19,6 +19,10 @@ Reports `ctx.storage.setAlarm()` in a Durable Object class that has no `alarm()`
 its own nor inherited from a base class in the project (library bases such as `Agent`, `Server`,
 `Container` and `Actor` implement `alarm()` themselves). Calls in the constructor are not
 reported: the runtime only refuses `setAlarm()` outside it.
+
+An `alarm` installed on the instance at run time counts as a handler (workerd calls it): `this.alarm
+= async () => …` or `Object.defineProperty(this, "alarm", …)` in the class, or a function of the
+same file the class hands `this` to that sets `<param>.alarm = …` (`installAlarm(this)`).
 """,
     why="""
 The runtime refuses to schedule an alarm it could never deliver: `setAlarm()` throws a TypeError

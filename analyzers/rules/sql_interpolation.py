@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlglot.tokens import Token, TokenType
+from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_RULES, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import tokens
 from durable_harden.analyzers.sql import SqlStatement, Substitution
+from durable_harden.analyzers.tsutil import call_args, node_text, normalize_expr, walk_type
 
 DOCS = RuleDocs(
     what="""
@@ -24,9 +26,19 @@ Reports template substitutions (`${…}`) inside SQL text given to `sql.exec()`:
 - anywhere else (a table or column name, a sort direction, a whole fragment): it cannot be a
   parameter, so it is reported with advice to check it against a fixed allowlist.
 
-Not reported: the Agents SDK `this.sql` tag (it binds its substitutions as parameters), constants
-spelled in capitals (`${TABLE}`, `this.LIMIT`), literals, and generated placeholder lists such as
-`${ids.map(() => "?").join(",")}` (see sql-too-many-params).
+Not reported: the Agents SDK `this.sql` tag (it binds its substitutions as parameters), and
+text the code fixes itself: constants spelled in capitals (`${TABLE}`, `this.LIMIT`), literals,
+a `const` whose value is a literal, a constant template or concatenation of such pieces
+(followed through `const`s of the enclosing functions and the module), generated placeholder
+lists such as `${ids.map(() => "?").join(",")}` or a `const` holding one (see
+sql-too-many-params), identifiers the code escapes (`.replace(/"/g, '""')`) or passes through a
+function named for it (`toValidTableName(x)`, `escapeId(x)`, `quoteIdent(x)`), a method
+parameter that every `this.method(…)` call of the class passes as a string literal
+(`tableHasColumn("players", …)`), a `readonly` member of the class (configuration fixed when the
+object is built), and a fragment in a statement run with a spread parameter list (`WHERE
+${where}` with `exec(q, ...params)`: the fragment carries the placeholders of those
+parameters). A name or fragment built from anything else (an option object's property, a
+function's result) is still reported.
 """,
     why="""
 A value spliced into SQL is an injection hole (a quote in a user name ends the string), breaks on
@@ -241,6 +253,153 @@ def classify(stmt: SqlStatement) -> tuple[list[Use], list[Substitution]] | None:
     return values, names
 
 
+# -- substitutions whose text the code fixes itself --------------------------------------------
+FUNCTIONS = frozenset(
+    {"arrow_function", "function_expression", "function_declaration", "method_definition"}
+)
+# `ids.map(() => "(?, ?)").join(", ")`: a generated list of placeholders, not data
+_PLACEHOLDER_MAP = re.compile(r"""\.map\(\s*\(?[^)]*\)?\s*=>\s*["'`][\s?,()]*["'`]\s*\)""")
+# an identifier quoted by the code: `"${name.replace(/"/g, '""')}"`, or passed through a
+# function whose name says it cleans it (`toValidTableName(id)`, `escapeId(x)`, `quoteIdent(x)`)
+_ESCAPED = re.compile(
+    r"""\.replace(?:All)?\(\s*(?:/"/g|'"'|`"`)\s*,|\b\w*(?:[Vv]alid|[Ss]anitiz|[Ee]scape|[Qq]uote)\w*\(""",
+)
+
+
+def _substitution_node(stmt: SqlStatement, sub: Substitution) -> Node | None:
+    node = stmt.file.root.descendant_for_byte_range(sub.ts_start, sub.ts_end)
+    while node is not None and node.type != "template_substitution":
+        node = node.parent
+    if node is None:
+        return None
+    inner = [c for c in node.named_children if c.type != "comment"]
+    return inner[0] if inner else None
+
+
+def _enclosing(node: Node, types: frozenset[str] | set[str]) -> Node | None:
+    parent = node.parent
+    while parent is not None and parent.type not in types:
+        parent = parent.parent
+    return parent
+
+
+def _declaration_of(data: bytes, node: Node, name: str) -> Node | None:
+    """The `const name = …` initializer visible from `node` (enclosing functions, then module)."""
+    scope = _enclosing(node, FUNCTIONS)
+    while True:
+        root = scope if scope is not None else node
+        while scope is None and root.parent is not None:
+            root = root.parent
+        for decl in walk_type(root, "variable_declarator"):
+            target = decl.child_by_field_name("name")
+            value = decl.child_by_field_name("value")
+            if (
+                target is not None
+                and value is not None
+                and target.type == "identifier"
+                and node_text(data, target) == name
+                and decl.start_byte < node.start_byte
+                and _enclosing(decl, FUNCTIONS) == scope  # not a same-named local elsewhere
+            ):
+                return value
+        if scope is None:
+            return None
+        scope = _enclosing(scope, FUNCTIONS)
+
+
+def _param_index(data: bytes, func: Node, name: str) -> int | None:
+    params = func.child_by_field_name("parameters")
+    if params is None:
+        return None
+    for index, param in enumerate(p for p in params.named_children if p.type != "comment"):
+        pattern = param.child_by_field_name("pattern")
+        if pattern is not None and node_text(data, pattern) == name:
+            return index
+    return None
+
+
+def _literal_arguments_only(data: bytes, func: Node, index: int) -> bool:
+    """Every `this.<method>(…)` call of the class passes a string literal at `index`."""
+    if func.type != "method_definition":
+        return False
+    name_node = func.child_by_field_name("name")
+    cls = _enclosing(func, {"class_body"})
+    if name_node is None or cls is None:
+        return False
+    method = node_text(data, name_node)
+    seen = 0
+    for call in walk_type(cls, "call_expression"):
+        callee = call.child_by_field_name("function")
+        if callee is None or normalize_expr(node_text(data, callee)) != f"this.{method}":
+            continue
+        args = call_args(call)
+        if index >= len(args) or args[index].type not in {"string", "number"}:
+            return False
+        seen += 1
+    return seen > 0
+
+
+def _readonly_member(data: bytes, node: Node, member: str) -> bool:
+    """`this.member` declared `readonly` in the class that uses it: configuration fixed when
+    the object is built, not request data."""
+    body = _enclosing(node, {"class_body"})
+    if body is None:
+        return False
+    for field_node in walk_type(body, "public_field_definition", "required_parameter"):
+        name = field_node.child_by_field_name("name") or field_node.child_by_field_name("pattern")
+        if name is None or node_text(data, name) != member:
+            continue
+        if any(
+            c.type == "readonly" or node_text(data, c) == "readonly" for c in field_node.children
+        ):
+            return True
+    return False
+
+
+def fixed_by_code(data: bytes, node: Node | None, depth: int = 3) -> bool:
+    """The substitution's text is fixed by the code itself: a literal or constant, a constant
+    template or concatenation, a generated placeholder list, an identifier the code escapes, a
+    method parameter every caller passes as a literal, a `readonly` member."""
+    if node is None or depth == 0:
+        return False
+    text = node_text(data, node)
+    if _skipped(text) or _PLACEHOLDER_MAP.search(text) or _ESCAPED.search(text):
+        return True
+    kind = node.type
+    if kind in {"string", "number", "true", "false", "null"}:
+        return True
+    if kind == "parenthesized_expression":
+        return all(fixed_by_code(data, c, depth) for c in node.named_children)
+    if kind == "template_string":
+        subs = [c for c in node.named_children if c.type == "template_substitution"]
+        return all(
+            fixed_by_code(data, c.named_children[0] if c.named_children else None, depth)
+            for c in subs
+        )
+    if kind == "binary_expression":
+        return all(
+            fixed_by_code(data, node.child_by_field_name(side), depth) for side in ("left", "right")
+        )
+    if kind == "ternary_expression":
+        return all(
+            fixed_by_code(data, node.child_by_field_name(side), depth)
+            for side in ("consequence", "alternative")
+        )
+    if kind == "identifier":
+        value = _declaration_of(data, node, text)
+        if value is not None:
+            return fixed_by_code(data, value, depth - 1)
+        func = _enclosing(node, FUNCTIONS)
+        index = _param_index(data, func, text) if func is not None else None
+        return index is not None and func is not None and _literal_arguments_only(data, func, index)
+    if kind == "member_expression":
+        obj = node.child_by_field_name("object")
+        prop = node.child_by_field_name("property")
+        if obj is not None and prop is not None and node_text(data, obj) == "this":
+            return _readonly_member(data, node, node_text(data, prop))
+    return False
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.tagged or stmt.loose or not stmt.substitutions:
@@ -249,10 +408,17 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         if found is None:
             continue
         values, names = found
+
+        def fixed(sub: Substitution, stmt: SqlStatement = stmt) -> bool:
+            return fixed_by_code(stmt.file.data, _substitution_node(stmt, sub))
+
+        # a fragment built together with its parameter list (`WHERE ${where}` run with
+        # `...params`): the fragment holds the placeholders for those parameters
+        names = [sub for sub in names if not fixed(sub) and not stmt.has_spread_binding]
         where = {"statement": [str(stmt.file.path), stmt.offsets[0]]}
         for use in values:
             for sub in use.subs:
-                if _skipped(sub.expression):
+                if _skipped(sub.expression) or fixed(sub):
                     continue
                 yield RULE.finding(
                     f"`${{{sub.expression}}}` is spliced into the SQL text as a value: bind it "

@@ -36,7 +36,12 @@ It reports a query when the plan
 
 A scan with no condition on the table (`SELECT … FROM events ORDER BY id DESC LIMIT ?` walks the
 rowid and stops after LIMIT rows) is not reported, nor is a condition no index can serve (such
-as `LIKE '%x%'` alone). Table aliases (`FROM messages m`) are resolved with sqlglot.
+as `LIKE '%x%'` alone), nor a sort of a whole table with no condition and no `LIMIT`
+(`SELECT * FROM uploads ORDER BY created_at`: every row is read anyway, and an index would not
+remove the scan), nor a table whose name is built with `${…}` (its real name is unknown), nor a
+query whose suggested index already exists (the primary key or an index with the same leading
+columns: SQLite chose not to use it, and suggesting it again is wrong). When
+the plan already seeks an index and only sorts, the message says it sorts, not that it reads all. Table aliases (`FROM messages m`) are resolved with sqlglot.
 """,
     why="""
 Durable Object SQL is billed by rows read, and a full scan reads every row on every call, so
@@ -132,8 +137,13 @@ def analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
             problem.reasons.append(f"`{detail}` builds a temporary index on every run")
         elif step.temp_btree_order:
             ordered = [t for t, use in uses.items() if use.order and not use.order_unresolved]
+            limited = expression.args.get("limit") is not None
             for table in ordered:
                 if schema.table(table) is None:
+                    continue
+                if not (uses[table].eq or uses[table].range or limited):
+                    # every row is read anyway: an index on the ORDER BY columns would trade
+                    # the sort for as many index look-ups and remove no scan
                     continue
                 alias = next((a for a in read if aliases.get(a.lower()) == table), table)
                 use = uses[table]
@@ -152,16 +162,29 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         for problem in analyse(stmt, schema):
             use, columns = problem.use, problem.columns
             table = schema.table(use.table)
-            if table is None:
-                continue
+            if table is None or "?" in table.name:
+                continue  # `"${prefix}events"`: the real table name is not known
+            wanted = [c.lower() for c in columns]
+            if wanted and any(
+                [c.lower() for c in index.columns[: len(wanted)]] == wanted
+                for index in schema.indexes_of(table.name)
+            ):
+                continue  # that index exists: SQLite chose not to use it, another one won't help
             related: list[Related] = []
             span = create_span(table)
             if span is not None:
                 related.append(Related(span, f"`{table.name}` is created here"))
             cols = f" on ({', '.join(columns)})" if columns else ""
+            sorts_only = all("ORDER BY" in reason for reason in problem.reasons)
+            message = (
+                f"Query sorts the rows of `{table.name}` on every run (`USE TEMP B-TREE FOR "
+                f"ORDER BY`). An index{cols} lets SQLite read them in order instead."
+                if sorts_only
+                else f"Query reads all of `{table.name}`: {'; '.join(problem.reasons)}. "
+                f"An index{cols} lets SQLite seek instead."
+            )
             yield RULE.finding(
-                f"Query reads all of `{table.name}`: {'; '.join(problem.reasons)}. "
-                f"An index{cols} lets SQLite seek instead.",
+                message,
                 table_reference_span(stmt, table.name, problem.alias),
                 related,
                 data={

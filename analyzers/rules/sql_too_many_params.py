@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlglot.tokens import TokenType
+from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import binding_args, params_of, tokens
 from durable_harden.analyzers.sql import SqlStatement, Substitution
+from durable_harden.analyzers.tsutil import node_text, walk_type
 
 MAX_PARAMS = 100
 
@@ -24,6 +26,10 @@ arguments when both are literal), and parameter lists generated from an array, s
 `IN (${ids.map(() => "?").join(",")})` with `...ids` as arguments (also `Array(n).fill("?")`
 and `Array.from(ids, () => "?")`): they work in tests with a few ids and throw in production
 once the array has more than 100 elements.
+
+Not reported: a generated list whose array, everywhere the function assigns it, holds at most
+100 elements: the rows of a query with `LIMIT n` or a `.slice(0, n)` with n at most 100 (a
+literal, or a numeric constant of the file).
 """,
     why="""
 A Durable Object SQL statement takes at most 100 bound parameters (and at most 100 KB of text).
@@ -102,6 +108,55 @@ def generated_lists(stmt: SqlStatement) -> list[GeneratedList]:
     return found
 
 
+_BOUND = re.compile(
+    r"\bLIMIT\s+(?:(\d+)|\$\{\s*(\w+)\s*\})|\.slice\(\s*0\s*,\s*(?:(\d+)|(\w+))\s*\)", re.I
+)
+_FUNCTIONS = frozenset(
+    {"arrow_function", "function_expression", "function_declaration", "method_definition"}
+)
+
+
+def _number_constant(data: bytes, root: Node, name: str) -> int | None:
+    for decl in walk_type(root, "variable_declarator"):
+        target, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
+        if target is not None and value is not None and node_text(data, target) == name:
+            text = node_text(data, value).replace("_", "")
+            return int(text) if text.isdigit() else None
+    return None
+
+
+def bounded_array(stmt: SqlStatement, item: GeneratedList) -> bool:
+    """Every value the array gets in the function holds at most 100 elements: the rows of a
+    query with `LIMIT n` or a `.slice(0, n)`, n <= 100 (a literal or a numeric constant)."""
+    data = stmt.file.data
+    node = stmt.file.root.descendant_for_byte_range(item.sub.ts_start, item.sub.ts_end)
+    scope = node
+    while scope is not None and scope.type not in _FUNCTIONS:
+        scope = scope.parent
+    if scope is None:
+        return False
+    values: list[Node] = []
+    for assign in walk_type(scope, "variable_declarator", "assignment_expression"):
+        target = assign.child_by_field_name("name") or assign.child_by_field_name("left")
+        value = assign.child_by_field_name("value") or assign.child_by_field_name("right")
+        if target is not None and value is not None and node_text(data, target) == item.array:
+            values.append(value)
+    if not values:
+        return False
+    for value in values:
+        if value.type == "array" and value.named_child_count <= MAX_PARAMS:
+            continue  # `tags = []`: a literal list
+        match = _BOUND.search(node_text(data, value))
+        if match is None:
+            return False
+        literal = match.group(1) or match.group(3)
+        name = match.group(2) or match.group(4)
+        limit = int(literal) if literal else _number_constant(data, stmt.file.root, name or "")
+        if limit is None or limit > MAX_PARAMS:
+            return False
+    return True
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.tagged or stmt.loose:
@@ -109,6 +164,8 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         where = {"statement": [str(stmt.file.path), stmt.offsets[0]]}
         lists = generated_lists(stmt)
         for item in lists:
+            if bounded_array(stmt, item):
+                continue
             yield RULE.finding(
                 f"One `?` per element of `{item.array}`: the statement throws once it has more "
                 f"than {MAX_PARAMS} elements. Bind the array once: "

@@ -15,6 +15,7 @@ from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_RULES, REF_SQL
 from durable_harden.analyzers.rules._sql import (
     alias_map,
+    delete_kinds,
     insert_head_span,
     inserted_table,
     table_uses,
@@ -37,7 +38,9 @@ Worker project. Also reports `.one()` on such a query when it can match more tha
 Not reported: a query that pins every table it reads to at most one row with an equality on the
 primary key or a UNIQUE index (`WHERE id = ?`, also `IN (…)` lists), an aggregate without
 `GROUP BY` (`COUNT(*)`, `MIN(expires_at)`: one row), a query with a `LIMIT`, tables only ever
-written with a fixed key (a settings row), and bookkeeping tables (migrations, durable-harden's
+written with a fixed key (a settings row), tables the project prunes by age, by count or
+wholesale (any `DELETE` other than one of a single row by its key, or a `DROP TABLE`: such a
+table does not keep growing), and bookkeeping tables (migrations, durable-harden's
 `_alarm_schedule` with one row per alarm kind).
 """,
     why="""
@@ -172,11 +175,20 @@ def growing_tables(model: ProjectModel, path: Path) -> dict[str, SqlStatement]:
     table -> its first INSERT."""
     schema = model.schema_for(path)
     found: dict[str, SqlStatement] = {}
-    for stmt in model.statements_in_scope(path):
+    scope = model.statements_in_scope(path)
+    # a table pruned by age, by count or wholesale does not keep growing; deleting one row by
+    # its key does not bound it
+    pruned = {
+        table
+        for stmt in scope
+        for table, kind in delete_kinds(stmt, schema).items()
+        if kind != "key"
+    }
+    for stmt in scope:
         if stmt.loose:
             continue
         table = inserted_table(stmt)
-        if table is None or _is_bookkeeping(table) or table in found:
+        if table is None or _is_bookkeeping(table) or table in found or table in pruned:
             continue
         if _bounded_key_insert(stmt, schema, table):
             continue

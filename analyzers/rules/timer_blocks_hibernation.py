@@ -26,8 +26,16 @@ GLOBAL_RECEIVERS = {"", "globalThis", "self", "window"}
 DOCS = RuleDocs(
     what="""
 Reports `setTimeout` and `setInterval` inside a Durable Object class, and inside functions of
-the same file that the class calls. A zero (or missing) delay used only to yield to the event
-loop is not reported.
+the same file that the class calls, when the timer outlives the event that set it: a
+fire-and-forget `setTimeout`, any `setInterval`, timers armed from the constructor or from
+`webSocketMessage` and not awaited.
+
+Not reported: a zero (or missing) delay used only to yield to the event loop, and timers that
+live within one request or event, which keeps the object awake anyway (an alarm would be the
+wrong advice): a `setTimeout` inside the executor of a promise the code awaits, returns or
+passes to `Promise.race`/`all`/`allSettled`/`any` (an awaited sleep, a race timeout, a retry
+backoff, a request timeout), and a `setTimeout` held in a variable that the same function
+passes to `clearTimeout` after awaiting its work (a timeout cleared when the work completes).
 """,
     why="""
 An idle Durable Object hibernates after about ten seconds only when nothing is pending: a
@@ -103,6 +111,98 @@ def _arming_method(methods: list[tuple[int, int, str, Node]], call: Node) -> str
     return name
 
 
+FUNCTIONS = frozenset(
+    {"arrow_function", "function_expression", "function_declaration", "method_definition"}
+)
+PROMISE_COMBINATORS = frozenset({"race", "all", "allSettled", "any"})
+
+
+def _enclosing_function(node: Node) -> Node | None:
+    parent = node.parent
+    while parent is not None and parent.type not in FUNCTIONS:
+        parent = parent.parent
+    return parent
+
+
+def _promise_of_executor(func: Node, data: bytes) -> Node | None:
+    """`new Promise(<func>)`: the new-expression whose executor is `func`."""
+    args = func.parent
+    new = args.parent if args is not None and args.type == "arguments" else None
+    if new is None or new.type != "new_expression":
+        return None
+    ctor = new.child_by_field_name("constructor")
+    return new if ctor is not None and node_text(data, ctor) == "Promise" else None
+
+
+def _awaited_in_event(promise: Node, data: bytes) -> bool:
+    """The promise is awaited, returned or raced by the code that made it: the request or event
+    that created it stays in flight until it settles."""
+    node: Node | None = promise
+    outer = _enclosing_function(promise)
+    if outer is not None and outer.type == "arrow_function":
+        body = outer.child_by_field_name("body")
+        if (
+            body is not None
+            and body.start_byte <= promise.start_byte
+            and (body.type != "statement_block")
+        ):
+            return True  # `(ms) => new Promise(…)`: a sleep helper returns it to its caller
+    while node is not None and node != outer:
+        if node.type in {"await_expression", "return_statement"}:
+            return True
+        if node.type == "call_expression":
+            func = node.child_by_field_name("function")
+            text = normalize_expr(node_text(data, func)) if func is not None else ""
+            if text.startswith("Promise.") and text.split(".", 1)[1] in PROMISE_COMBINATORS:
+                return True
+        if node.type == "variable_declarator" and outer is not None:
+            name = node.child_by_field_name("name")
+            if name is None or name.type != "identifier":
+                return False
+            var = node_text(data, name)
+            for use in walk_type(outer, "await_expression", "return_statement"):
+                if any(node_text(data, i) == var for i in walk_type(use, "identifier")):
+                    return True
+            return False
+        node = node.parent
+    return False
+
+
+def lives_within_event(call: Node, data: bytes) -> bool:
+    """A timer that cannot outlive the request or event that set it: armed inside the executor
+    of a promise that event awaits (an awaited sleep, a `Promise.race` timeout, a request
+    timeout), or cleared by `clearTimeout` in the function that armed it once the work is done.
+    The in-flight event keeps the object awake anyway; an alarm would be the wrong advice."""
+    func = _enclosing_function(call)
+    while func is not None:
+        promise = _promise_of_executor(func, data)
+        if promise is not None:
+            return _awaited_in_event(promise, data)
+        # a callback nested in the executor (`() => { … setTimeout(…) }` inside the promise)
+        # belongs to the timer's own callback chain: look further out only through arrows
+        if func.type != "arrow_function":
+            break
+        func = _enclosing_function(func)
+    holder = call.parent
+    if holder is not None and holder.type == "variable_declarator":
+        name = holder.child_by_field_name("name")
+        scope = _enclosing_function(call)
+        if name is not None and scope is not None:
+            var = node_text(data, name)
+            for other in walk_type(scope, "call_expression"):
+                callee = other.child_by_field_name("function")
+                if callee is None or node_text(data, callee) not in {"clearTimeout"}:
+                    continue
+                if any(node_text(data, a) == var for a in call_args(other)):
+                    # cleared in a `finally` or after an awaited piece of work
+                    return _has_await_before(scope, other)
+    return False
+
+
+def _has_await_before(scope: Node, clear: Node) -> bool:
+    return any(a.start_byte < clear.start_byte for a in walk_type(scope, "await_expression"))
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -118,7 +218,9 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if name not in TIMERS or receiver not in GLOBAL_RECEIVERS:
                     continue
                 args = call_args(call)
-                if _is_yield(args, data):
+                if _is_yield(args, data) or (
+                    name == "setTimeout" and lives_within_event(call, data)
+                ):
                     continue
                 config = model.config_for_class(cls)
                 long_lived = config is not None and config.compat_at_least("2026-10-01")

@@ -20,10 +20,10 @@ from durable_harden.analyzers.rules._common import (
 )
 from durable_harden.analyzers.rules._sql import (
     create_span,
+    delete_kinds,
     deletes_dynamic_table,
     insert_head_span,
     inserted_table,
-    pruned_tables,
 )
 from durable_harden.analyzers.schema import Schema, is_reserved_table
 from durable_harden.analyzers.sql import SqlStatement
@@ -32,9 +32,17 @@ from durable_harden.analyzers.tsutil import callee_parts, walk_type
 DOCS = RuleDocs(
     what="""
 Reports a SQLite table that the project inserts rows into (`INSERT`, `INSERT OR REPLACE`,
-`REPLACE`, upserts) but never prunes anywhere in the same Worker project: no `DELETE FROM` the
-table (any DELETE counts, whatever its condition), no `DROP TABLE`, and no
-`ctx.storage.deleteAll()` in the class that writes it. The diagnostic sits on the first
+`REPLACE`, upserts) but never prunes anywhere in the same Worker project. Pruning that bounds
+the table counts: a `DELETE` by age or count (a comparison such as `created_at < ?`, a
+`NOT IN (SELECT … LIMIT n)` subquery), a `DELETE` whose condition can remove many rows
+(`WHERE status = 'done'`), a `DELETE` of every row (wherever it runs: the tool cannot tell a
+new game's reset from a "clear all" button), a `DROP TABLE` in `alarm()` / `webSocketClose()` /
+`webSocketError()`, and `ctx.storage.deleteAll()` in the class that writes it. Pruning that does
+not bound the table does not count: a `DELETE` of one row by its primary key or a UNIQUE column
+(`WHERE id = ?`, an RPC removing one item) outside those handlers (in `alarm()` it drains a
+queue of processed rows), and a `DROP TABLE` elsewhere (a reset path); the message then says
+so rather than that nothing deletes from the table.
+Soft deletes (`UPDATE … SET deleted_at`) are not deletes: such rows grow too. The diagnostic sits on the first
 `INSERT INTO <table>`; the other INSERTs and the `CREATE TABLE` are related information.
 
 Not reported: tables whose every INSERT writes a constant primary key (a bounded set of rows,
@@ -142,6 +150,24 @@ def _is_bookkeeping(table: str) -> bool:
     )
 
 
+# handlers the runtime calls on an object's own lifecycle: a DROP there is retention
+LIFECYCLE_METHODS = frozenset({"alarm", "webSocketClose", "webSocketError"})
+
+
+def is_retention(kind: str, stmt: SqlStatement) -> bool:
+    """Does a delete of this kind bound the table? A delete by age or count, by a condition
+    that removes many rows, or of every row does; a delete of one row by its key (an RPC
+    removing one item) does not, nor does a `DROP TABLE` outside the object's lifecycle
+    handlers (a reset path)."""
+    if kind == "key":
+        # one row by its key: an RPC removing one item does not bound the table; in alarm()
+        # it is a queue drained of the rows it processed
+        return stmt.method in LIFECYCLE_METHODS
+    if kind == "drop":
+        return stmt.method in LIFECYCLE_METHODS
+    return True
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     by_scope: dict[Path, list[SqlStatement]] = {}
     for stmt in model.statements:
@@ -149,8 +175,14 @@ def check(model: ProjectModel) -> Iterator[Finding]:
     for statements in by_scope.values():
         pruned: set[str] = set()
         dynamic_delete = False
+        schema = model.schema_for(statements[0].file.path)
+        partial: dict[str, str] = {}  # table -> how it is deleted from without being bounded
         for stmt in statements:
-            pruned |= pruned_tables(stmt)
+            for deleted, kind in delete_kinds(stmt, schema).items():
+                if is_retention(kind, stmt):
+                    pruned.add(deleted)
+                else:
+                    partial.setdefault(deleted, kind)
             dynamic_delete = dynamic_delete or deletes_dynamic_table(stmt)
         if dynamic_delete:
             continue
@@ -164,7 +196,6 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             inserts.setdefault(table, []).append(stmt)
         if not inserts:
             continue
-        schema = model.schema_for(statements[0].file.path)
         for table, writes in sorted(inserts.items()):
             writes.sort(key=lambda s: (str(s.file.path), s.offsets[0] if s.offsets else 0))
             if all(_bounded_key_insert(s, schema, table) for s in writes):
@@ -182,8 +213,16 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     related.append(Related(span, f"`{name}` is created here"))
             for other in writes[1:]:
                 related.append(Related(insert_head_span(other), f"another INSERT into `{name}`"))
+            how = partial.get(table)
+            never = (
+                "nothing ever deletes from it"
+                if how is None
+                else "its only DELETEs remove one row by its key"
+                if how == "key"
+                else "it is only dropped in a reset path"
+            )
             yield RULE.finding(
-                f"Table `{name}` receives INSERTs but nothing ever deletes from it: it grows "
+                f"Table `{name}` receives INSERTs but {never}: it grows "
                 "until the object's 10 GB limit. Give rows an expiry and delete expired rows "
                 "from `alarm()`.",
                 insert_head_span(first),

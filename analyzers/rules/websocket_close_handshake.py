@@ -27,8 +27,11 @@ DOCS = RuleDocs(
 Reports, in a Durable Object class:
 - a `webSocketClose(ws, code, reason, wasClean)` handler that never calls `ws.close(…)`, when the
   wrangler config that binds the class has a compatibility_date before {AUTO_REPLY_DATE} and no
-  `{AUTO_REPLY_FLAG}` flag (with no config found, the rule assumes an old date and says so);
-- `ws.close(code, …)` that passes the received code straight back;
+  `{AUTO_REPLY_FLAG}` flag (with no config found, the rule assumes an old date and says so).
+  A close done by a class method the handler calls with the socket (`this.handleLeave(ws)`
+  closing its parameter, followed up to three calls deep) counts as the handler's own;
+- `ws.close(code, …)` that passes the received code straight back (not inside a `try` block,
+  where the throw for 1005/1006 is caught);
 - `close()` with a literal 1004, 1005, 1006 or 1015.
 """,
     why=f"""
@@ -100,6 +103,51 @@ def close_calls(data: bytes, scope: Node) -> Iterator[tuple[Node, str]]:
         yield call, normalize_expr(node_text(data, obj))
 
 
+def closes_through_helpers(
+    cls_methods: dict[str, Node], data: bytes, scope: Node, ws: str, depth: int = 3
+) -> bool:
+    """`this.teardown(ws)` (or `this.#leave(ws, …)`) where the class method closes the parameter
+    that receives the socket, followed a few calls deep."""
+    if depth == 0:
+        return False
+    for call in walk_type(scope, "call_expression"):
+        func = call.child_by_field_name("function")
+        if func is None or func.type != "member_expression":
+            continue
+        obj, prop = func.child_by_field_name("object"), func.child_by_field_name("property")
+        if obj is None or prop is None or node_text(data, obj) != "this":
+            continue
+        method = cls_methods.get(node_text(data, prop))
+        if method is None or method == scope:
+            continue
+        args = [normalize_expr(node_text(data, a)) for a in call_args(call)]
+        if ws not in args:
+            continue
+        params = params_of(data, method)
+        position = args.index(ws)
+        if position >= len(params) or not params[position]:
+            continue
+        param = params[position]
+        if any(receiver == param for _, receiver in close_calls(data, method)):
+            return True
+        if closes_through_helpers(cls_methods, data, method, param, depth - 1):
+            return True
+    return False
+
+
+def _in_try(node: Node, stop: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent != stop:
+        if parent.type == "statement_block" and parent.parent is not None:
+            if (
+                parent.parent.type == "try_statement"
+                and parent == parent.parent.child_by_field_name("body")
+            ):
+                return True
+        parent = parent.parent
+    return False
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -117,6 +165,8 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if config is not None
                 else None
             )
+            if not closes and ws and closes_through_helpers(cls.methods, data, handler, ws):
+                closes = [handler]
             if not closes and not auto:
                 if auto is None:
                     note = (
@@ -136,6 +186,8 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             if code:
                 for call, _ in close_calls(data, handler):
                     args = call_args(call)
+                    if _in_try(call, handler):
+                        continue  # the throw for 1005/1006 is caught: nothing breaks
                     if args and args[0].type == "identifier" and node_text(data, args[0]) == code:
                         yield RULE.finding(
                             f"`close({code}, …)` echoes the received code: `close()` throws for "

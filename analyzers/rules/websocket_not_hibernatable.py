@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tree_sitter import Node
+
 from durable_harden.analyzers.classes import ctx_expression
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
@@ -19,7 +21,7 @@ from durable_harden.analyzers.rules._websocket import (
     SocketUse,
     server_sockets,
 )
-from durable_harden.analyzers.tsutil import node_text, normalize_expr
+from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
 DOCS = RuleDocs(
     what="""
@@ -33,8 +35,14 @@ fire: events go to the `webSocket*` handler methods), and, as information, a ser
 is handed to other code (`room.handleSocketConnect(server)`) which may accept it the
 non-hibernatable way.
 
+Casts around the socket are seen through: `(server as any).accept()`, `(<WebSocket>server).accept()`,
+`server!.accept()`.
+
 An outbound socket (`(await fetch(url, { headers: { Upgrade: "websocket" } })).webSocket`) is never
-reported: it cannot hibernate and `.accept()` is the only way to use it.
+reported: it cannot hibernate and `.accept()` is the only way to use it. Nor is a socket accepted
+only to send an error frame and close (`server.accept(); server.send(err); server.close(1008)` in
+the same block, with no listeners): it never stays open. Passing the socket to `Object.assign`
+(decorating it) is not handing it to other code.
 """,
     why="""
 A Durable Object holding a WebSocket accepted with `ws.accept()` can never hibernate: it stays in
@@ -85,13 +93,49 @@ def _group(uses: list[SocketUse]) -> dict[int, list[SocketUse]]:
     return groups
 
 
+def closed_right_after(data: bytes, use: SocketUse, accept: Node) -> bool:
+    """`server.accept(); server.send(error); server.close(1008, "…")`: a socket accepted only to
+    send an error frame and close, in the same block. It never stays open, so it never keeps the
+    object awake."""
+    stmt = accept.parent
+    while stmt is not None and stmt.parent is not None and stmt.parent.type != "statement_block":
+        stmt = stmt.parent
+    if stmt is None or stmt.parent is None:
+        return False
+    after = False
+    for sibling in stmt.parent.named_children:
+        if sibling == stmt:
+            after = True
+            continue
+        if not after:
+            continue
+        for call in walk_type(sibling, "call_expression"):
+            func = call.child_by_field_name("function")
+            if func is None or func.type != "member_expression":
+                continue
+            obj, prop = func.child_by_field_name("object"), func.child_by_field_name("property")
+            if (
+                obj is not None
+                and prop is not None
+                and node_text(data, prop) == "close"
+                and normalize_expr(node_text(data, obj)) in use.names
+            ):
+                return True
+    return False
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         file = cls.file
         data = file.data
         for group in _group(server_sockets(cls)).values():
-            accepts = [(u, c) for u in group for c in u.accepts]
             listeners = [(u, e, c) for u in group for e, c in u.listeners]
+            accepts = [
+                (u, c)
+                for u in group
+                for c in u.accepts
+                if listeners or not closed_right_after(data, u, c)
+            ]
             hibernatable = [c for u in group for c in u.hibernatable]
             handoffs = [(u, c) for u in group for c in u.handoffs]
             related = [

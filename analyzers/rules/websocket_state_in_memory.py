@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from tree_sitter import Node
+
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS, node_span
@@ -18,6 +21,11 @@ DOCS = RuleDocs(
 Reports, in a Durable Object class that accepts hibernatable sockets (`ctx.acceptWebSocket`), a
 field holding a `Map`/`Set` (or `WeakMap`/`WeakSet`) keyed by `WebSocket` that the constructor
 does not rebuild from `ctx.getWebSockets()`.
+
+Not reported: a collection the constructor rebuilds itself or through a method it runs
+(`this.restore()`, `blockConcurrencyWhile(this.onStart.bind(this))`, and the methods those
+call), and a collection the class only writes and deletes from but never reads (no `get`,
+`has`, iteration or `size`): losing it at hibernation changes nothing.
 """,
     why="""
 A hibernatable socket outlives the object's memory: when the object hibernates, its fields are
@@ -77,6 +85,53 @@ attachments for something else (a socket has one attachment; ours would overwrit
 )
 
 
+_READS = ("get", "has", "values", "keys", "entries", "forEach", "size")
+
+
+def _read(data: bytes, scope: Node, field: str) -> bool:
+    """Does the class read the collection (look-ups, iteration, size), not only write it?"""
+    target = f"this.{field}"
+    for node in walk_type(scope, "member_expression"):
+        obj = node.child_by_field_name("object")
+        prop = node.child_by_field_name("property")
+        if obj is None or prop is None or normalize_expr(node_text(data, obj)) != target:
+            continue
+        if node_text(data, prop) in _READS:
+            return True
+    for loop in walk_type(scope, "for_in_statement"):
+        right = loop.child_by_field_name("right")
+        if right is not None and normalize_expr(node_text(data, right)) == target:
+            return True
+    for spread in walk_type(scope, "spread_element"):
+        if normalize_expr(node_text(data, spread).lstrip(".")) == target:
+            return True
+    return False
+
+
+def _reached_from_constructor(cls: DurableObjectClass) -> list[Node]:
+    ctor = cls.constructor
+    if ctor is None:
+        return []
+    data = cls.file.data
+    reached = [ctor]
+    seen = {"constructor"}
+    frontier = [ctor]
+    while frontier:
+        scope = frontier.pop()
+        for node in walk_type(scope, "member_expression"):
+            obj = node.child_by_field_name("object")
+            prop = node.child_by_field_name("property")
+            if obj is None or prop is None or node_text(data, obj) != "this":
+                continue
+            name = node_text(data, prop)
+            method = cls.methods.get(name)
+            if method is not None and name not in seen and name not in {"fetch", "alarm"}:
+                seen.add(name)
+                reached.append(method)
+                frontier.append(method)
+    return reached
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -86,8 +141,9 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         text = node_text(data, cls.node)
         if "acceptWebSocket(" not in text:
             continue
-        ctor = cls.constructor
-        ctor_text = node_text(data, ctor) if ctor is not None else ""
+        # the constructor and what it runs: `this.m()`, `this.m.bind(this)` handed to
+        # blockConcurrencyWhile, and the methods those call
+        ctor_text = " ".join(node_text(data, m) for m in _reached_from_constructor(cls))
         for field in body.named_children:
             if field.type != "public_field_definition":
                 continue
@@ -115,8 +171,8 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if normalize_expr(node_text(data, c.child_by_field_name("function") or c))
                 in {f"this.{field_name}.set", f"this.{field_name}.add"}
             ]
-            if not writes:
-                continue
+            if not writes or not _read(data, cls.node, field_name):
+                continue  # written and deleted but never read: losing it changes nothing
             yield RULE.finding(
                 f"`{field_name}` keeps per-socket state in memory, but `{cls.name}` hibernates "
                 "with its sockets open: after a wake the map is empty while the sockets are "

@@ -30,7 +30,7 @@ from durable_harden.analyzers.source import (
 )
 from durable_harden.analyzers.suppressions import Suppression, parse_suppressions
 from durable_harden.analyzers.workspace import Discovery, discover
-from durable_harden.analyzers.wrangler import CONFIG_NAMES
+from durable_harden.analyzers.wrangler import is_config_name
 from durable_harden.codeactions import Fix, fixes_for
 
 
@@ -197,7 +197,7 @@ class Engine:
         for path, item in inputs.items():
             if item.kind == "config":
                 overlays[path] = item.data
-                if path not in configs and path.name in CONFIG_NAMES:
+                if path not in configs and is_config_name(path.name):
                     configs.append(path)
             elif item.kind == "source":
                 if path not in sources:

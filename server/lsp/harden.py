@@ -4,7 +4,7 @@ and the `source.hardenAll.durable-harden` code action that runs it.
 Flow of one run:
 1. snapshot the open documents (uri, version, bytes): they are the planner's overlays, so unsaved
    buffers win over the disk;
-2. run `codeactions.plan.plan_workspace` on the server's analysis worker thread (the reader
+2. run `codeactions.harden.harden` on the server's analysis worker thread (the reader
    loop stays free; analyses and the plan take turns, as the analyzers share cached tree-sitter
    parsers), with `$/progress` (begin, a report with a `percentage` per planner step, end) on the
    client's own `workDoneToken` when the request carries one, else on a token the server
@@ -50,7 +50,7 @@ from durable_harden.server.lsp.harden_edit import OpenSnapshot, build_edit
 from durable_harden.server.lsp.progress import Progress, planner_percentage
 
 if TYPE_CHECKING:
-    from durable_harden.codeactions.plan import HardenPlan
+    from durable_harden.codeactions.harden.plan import HardenPlan
     from durable_harden.server.lsp.core import DurableHardenServer
 
 HARDEN_ALL_COMMAND = "durable-harden.hardenAll"
@@ -73,7 +73,7 @@ def _rel(path: Path, roots: list[Path]) -> str:
 
 def held_back(plan: HardenPlan) -> str:
     """What the run left out because the editor cannot confirm unsafe fixes, and how to get it."""
-    from durable_harden.codeactions.harden_outputs import pattern_label
+    from durable_harden.codeactions.harden.labels import pattern_label
 
     items = [item for item in plan.leftovers if item.status == "unsafe"]
     if not items:
@@ -116,7 +116,7 @@ def summary(
         )
     unsafe = plan.applied_unsafe()
     if unsafe and not annotations_shown:
-        from durable_harden.codeactions.harden_outputs import pattern_label
+        from durable_harden.codeactions.harden.labels import pattern_label
 
         names = sorted({pattern_label(a.rule_id, a.fix.title) for a in unsafe})
         text += f" Review the unsafe pattern(s): {'; '.join(names)} (see the report)."
@@ -248,8 +248,8 @@ async def _run(
     progress: Progress,
     request: Future[Any] | None,
 ) -> dict[str, Any]:
-    from durable_harden.codeactions.harden_outputs import render_report
-    from durable_harden.codeactions.plan import Cancelled, plan_workspace
+    from durable_harden.codeactions.harden import Cancelled, harden
+    from durable_harden.codeactions.harden.report import render_report
     from durable_harden.server.writer import WriteError, write_all, write_atomic
 
     def cancelled() -> bool:
@@ -270,7 +270,7 @@ async def _run(
         loop.call_soon_threadsafe(progress.report, message, planner_percentage(message))
 
     def plan() -> HardenPlan:
-        return plan_workspace(
+        return harden(
             options.targets,
             unsafe=unsafe,
             settings=settings,

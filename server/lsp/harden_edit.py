@@ -1,7 +1,7 @@
 """The one WorkspaceEdit of "harden all" (server/lsp/harden.py): which fix produced each hunk.
 
 `build_edit` turns a harden plan into the edit the client applies: line hunks from
-`plan.minimal_edits` per modified file, `CreateFile` + one insert per new file, each hunk
+`editcore.minimal_edits` per modified file, `CreateFile` + one insert per new file, each hunk
 annotated with the pattern (rule) whose fix produced it (`trace_owners`); unsafe patterns'
 `ChangeAnnotation`s have `needsConfirmation: true` (VS Code then opens its refactor preview).
 Built by server/lsp/convert.py's `EditBuilder` (the same builder as quick fixes): plain `changes`
@@ -14,10 +14,10 @@ No pygls import at module level besides types.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from lsprotocol import types as lsp
 
@@ -26,7 +26,7 @@ from durable_harden.server.documents import to_position
 from durable_harden.server.lsp.convert import ClientCaps, EditBuilder, uri_of
 
 if TYPE_CHECKING:
-    from durable_harden.codeactions.plan import AppliedFix, HardenPlan
+    from durable_harden.codeactions.harden.plan import AppliedFix, HardenPlan
 
 GENERATED_ANNOTATION = "durable-harden:generated"
 REVIEW_ANNOTATION = "durable-harden:review"
@@ -34,106 +34,19 @@ REVIEW_ANNOTATION = "durable-harden:review"
 
 # -- tracing hunks back to the fixes that produced them ------------------------------------------
 Region = tuple[int, int]
-Step = list[tuple[int, int, int]]  # (start, end, new length) in the old bytes, sorted
-
-
-def _map(pos: int, step: Step, side: str) -> int:
-    """A position in the old bytes -> the new bytes. An insertion exactly at `pos` lands before
-    a region start and after a region end (it is not part of the region); a position inside a
-    replaced range moves to the replacement's start (side "start") or end (side "end")."""
-    delta = 0
-    for start, end, length in step:
-        if end < pos or (end == pos and (start < end or side == "start")):
-            delta += length - (end - start)
-        elif start < pos < end:
-            return start + delta + (0 if side == "start" else length)
-        else:
-            break
-    return pos + delta
-
-
-def _map_region(region: Region, step: Step) -> Region:
-    start = _map(region[0], step, "start")
-    end = _map(region[1], step, "end")
-    return (start, max(start, end))
-
-
-def _step_of(hunks: Iterable[tuple[int, int, str]]) -> Step:
-    return sorted((s, e, len(t.encode("utf-8"))) for s, e, t in hunks)
 
 
 def trace_owners(plan: HardenPlan) -> dict[Path, list[tuple[Region, AppliedFix]]]:
-    """Where each applied fix's text ended up in the final bytes of each file.
-
-    The planner applies fixes round by round, later rounds editing earlier output; we replay
-    the rounds from the original bytes, mapping every region forward through each round's
-    edits, then through whatever the generated extras changed. A file whose replay does not
-    fit is left untraced (its hunks get the file's most cautious annotation)."""
-    from durable_harden.codeactions.fix import Edit, OverlappingEdits, apply_edits
-    from durable_harden.codeactions.plan import minimal_edits
-
-    state: dict[Path, bytes | None] = {}
-    regions: dict[Path, list[tuple[Region, AppliedFix]]] = {}
-    broken: set[Path] = set()
-
-    def current(path: Path) -> bytes | None:
-        if path not in state:
-            state[path] = plan.original.get(path)
-        return state[path]
-
-    for number in sorted({a.round for a in plan.applied}):
-        fixes = [a for a in plan.applied if a.round == number]
-        per_file: dict[Path, list[tuple[Edit, list[AppliedFix]]]] = {}
-        keyed: dict[tuple[Path, int, int, str], list[AppliedFix]] = {}
-        for applied in fixes:
-            for edit in applied.fix.edits:
-                key = (edit.path, edit.start, edit.end, edit.new_text)
-                if key in keyed:
-                    keyed[key].append(applied)
-                    continue
-                keyed[key] = [applied]
-                per_file.setdefault(edit.path, []).append((edit, keyed[key]))
-        for path, pairs in per_file.items():
-            data = current(path)
-            if data is None or path in broken:
-                broken.add(path)
-                continue
-            edits = [e for e, _ in pairs]
-            try:
-                new = apply_edits(data, edits)
-            except OverlappingEdits:
-                broken.add(path)
-                continue
-            step = _step_of((e.start, e.end, e.new_text) for e in edits)
-            moved = [(_map_region(r, step), a) for r, a in regions.get(path, [])]
-            # the new text of each edit, in apply_edits' order (start, end, given order)
-            delta = 0
-            ordered = sorted(enumerate(pairs), key=lambda p: (p[1][0].start, p[1][0].end, p[0]))
-            for _, (edit, owners) in ordered:
-                length = len(edit.new_text.encode("utf-8"))
-                start = edit.start + delta
-                moved.extend(((start, start + length), owner) for owner in owners)
-                delta += length - (edit.end - edit.start)
-            regions[path] = moved
-            state[path] = new
-        for applied in fixes:
-            for create in applied.fix.creates:
-                if current(create.path) is None:
-                    content = create.content.encode("utf-8")
-                    state[create.path] = content
-                    regions.setdefault(create.path, []).append(((0, len(content)), applied))
+    """Where each applied fix's text ended up in the final bytes of each file: the provenance
+    the edit core recorded while the planner applied the rounds (`codeactions.editcore`). A
+    file whose history could not be traced is left out (its hunks get the file's most cautious
+    annotation)."""
     out: dict[Path, list[tuple[Region, AppliedFix]]] = {}
-    for path, (_, after) in plan.changes().items():
-        if path in broken:
+    for path in plan.changes():
+        regions = plan.provenance.of(path)
+        if regions is None:
             continue
-        replayed = state.get(path, plan.original.get(path))
-        found = regions.get(path, [])
-        if replayed is not None and replayed != after:
-            step = _step_of(minimal_edits(replayed, after))
-            found = [(_map_region(r, step), a) for r, a in found]
-        elif replayed is None and found:
-            continue
-        out[path] = found
+        out[path] = [((r.start, r.end), cast("AppliedFix", r.owner)) for r in regions]
     return out
 
 
@@ -207,7 +120,7 @@ class _Annotation:
 
 
 def annotation_for(applied: AppliedFix, table: dict[str, _Annotation]) -> str:
-    from durable_harden.codeactions.harden_outputs import pattern_label
+    from durable_harden.codeactions.harden.labels import pattern_label
 
     safe = applied.fix.is_safe
     pattern = pattern_label(applied.rule_id, applied.fix.title)
@@ -253,7 +166,7 @@ def build_edit(
 ) -> BuiltEdit:
     """One WorkspaceEdit for the whole plan (see the module docstring for the fallbacks).
     Raises `OutsideWorkspace` when a file of the plan resolves outside every root."""
-    from durable_harden.codeactions.plan import minimal_edits
+    from durable_harden.codeactions.editcore import minimal_edits
 
     encoding = caps.encoding
     changes = plan.changes()

@@ -71,7 +71,7 @@ class Progress:
 def planner_percentage(message: str) -> int | None:
     """The planner's step messages ("round N: ...", "generated tests ...") as a percentage of
     the run: rounds take 5-80 (of at most MAX_ROUNDS), generated files 80, applying 90."""
-    from durable_harden.codeactions.plan import MAX_ROUNDS
+    from durable_harden.codeactions.harden.plan import MAX_ROUNDS
 
     if message.startswith("round "):
         number = message[6:].split(":", 1)[0]

@@ -170,13 +170,24 @@ class Protocol(LanguageServerProtocol):
         behind (~7 KB per keystroke, forever). Each future now leaves when it is done."""
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
         future = self._request_futures.get(msg_id)
-        if future is not None:
+        if future is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
 
-            def forget(done: Any, key: Any = msg_id) -> None:
-                if self._request_futures.get(key) is done:
-                    del self._request_futures[key]
+        def remove(done: Any, key: Any) -> None:
+            if self._request_futures.get(key) is done:
+                del self._request_futures[key]
 
-            future.add_done_callback(forget)
+        def forget(done: Any, key: Any = msg_id) -> None:
+            # later, on the loop: a future cancelled by pygls's `shutdown` calls this while
+            # pygls iterates over `_request_futures` (a concurrent Future runs its callbacks
+            # at once), and the dict must not change under it
+            loop.call_soon_threadsafe(remove, done, key)
+
+        future.add_done_callback(forget)
 
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _Answered):

@@ -14,7 +14,7 @@ from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
 from durable_harden.analyzers.settings_file import PACKAGE_JSON, SETTINGS_FILE, forget
-from durable_harden.analyzers.wrangler import CONFIG_NAMES
+from durable_harden.analyzers.wrangler import is_config_name
 from durable_harden.server.lsp.core import guard
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def did_change_watched_files(
         if path.name in (SETTINGS_FILE, PACKAGE_JSON):
             forget(path.resolve())
             forget(path)
-        if path.name in CONFIG_NAMES or change.type != lsp.FileChangeType.Changed:
+        if is_config_name(path.name) or change.type != lsp.FileChangeType.Changed:
             layout = True
     if layout:
         ls.executor.submit(ls.engine.forget_layout)

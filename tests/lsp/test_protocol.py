@@ -152,6 +152,24 @@ def test_exit_after_shutdown_returns_0(server: RpcServer):
     assert server.shutdown() == 0
 
 
+def test_shutdown_while_the_workspace_is_being_indexed(tmp_path: Path):
+    """`shutdown` cancels the pending `initialized` (indexing a big file): its answer is a
+    result, not an error, and `exit` then returns 0."""
+    from tests.security.pathological import huge_file
+
+    project = make_project(tmp_path)
+    (project / "src" / "generated.ts").write_text(huge_file(1_500_000))
+    rpc = RpcServer(project)
+    try:
+        rpc.initialize(project)  # sends `initialized`: indexing starts
+        answer = rpc.request("shutdown", None)
+        assert answer.get("error") is None, answer
+        rpc.notify("exit", None)
+        assert rpc.wait() == 0
+    finally:
+        rpc.close()
+
+
 # -- item 4: the protocol's lines -------------------------------------------------------------------
 ODD_BREAKS = ["\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from durable_harden.analyzers.source import parse_source
-from durable_harden.codeactions import fixes_for
 from tests.rules._support import FIXTURES, apply_fix, flagged, line_of, run
 from tests.rules._support import copy_case as fixture
 from tests.rules._support import span_text as text_of
@@ -39,20 +38,11 @@ def marked(root: Path) -> set[tuple[str, int]]:
 
 
 def fix_all(rule_id: str, root: Path, unsafe: bool = False) -> int:
-    """Apply the first fix of each finding, re-analysing after each (edits are offsets into the
-    analysed bytes); returns how many fixes were applied."""
-    applied = 0
-    for _ in range(50):
-        findings, model = run(rule_id, root)
-        for finding in findings:
-            fixes = [f for f in fixes_for(finding, model) if unsafe or f.is_safe]
-            if fixes:
-                apply_fix(fixes[0])
-                applied += 1
-                break
-        else:
-            return applied
-    raise AssertionError("fix-all did not converge")
+    """The rule's fix-all on disk, through the planner behind `check --fix` (the edit core):
+    returns how many findings the applied fixes resolved."""
+    from tests.harden_fakes import fix_all_on_disk
+
+    return fix_all_on_disk(root, [rule_id], unsafe)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.source import parse_source
-from durable_harden.codeactions import fixes_for
 from tests.rules._snapshot import expect_file
 from tests.rules._support import EXAMPLES, FIXTURES, ROOT, apply_fix, line_of, run
 
@@ -72,25 +71,12 @@ def check_marked(rule_id: str, name: str, dest: Path, config: str | None = None)
     return findings
 
 
-def fix_all(rule_id: str, root: Path, unsafe: bool = True, title: str | None = None) -> int:
-    """Apply one fix per finding, re-analysing after each (edits are offsets into the analysed
-    bytes); returns how many fixes were applied."""
-    applied = 0
-    for _ in range(50):
-        findings, model = run(rule_id, root)
-        for finding in findings:
-            fixes = [
-                f
-                for f in fixes_for(finding, model)
-                if (unsafe or f.is_safe) and (title is None or title in f.title)
-            ]
-            if fixes:
-                apply_fix(fixes[0])
-                applied += 1
-                break
-        else:
-            return applied
-    raise AssertionError("fix-all did not converge")
+def fix_all(rule_id: str, root: Path, unsafe: bool = True) -> int:
+    """The rule's fix-all on disk, through the planner behind `check --fix` (the edit core):
+    returns how many findings the applied fixes resolved."""
+    from tests.harden_fakes import fix_all_on_disk
+
+    return fix_all_on_disk(root, [rule_id], unsafe)
 
 
 def error_nodes(path: Path) -> int:

@@ -55,43 +55,12 @@ def error_nodes(data: bytes, path: Path) -> int:
     return sum(1 for n in walk(source.root) if n.type == "ERROR" or n.is_missing)
 
 
-def fix_all(rule_id: str, root: Path, unsafe: bool = False, rounds: int = 4) -> int:
-    """Apply the rule's fixes on disk, round by round, until nothing is offered. Returns how
-    many fixes were applied. Identical edits are merged; an edit overlapping an accepted one
-    waits for the next round."""
-    from durable_harden.codeactions import apply_edits, fixes_for
-    from durable_harden.codeactions.fix import Edit
+def fix_all(rule_id: str, root: Path, unsafe: bool = False) -> int:
+    """The rule's fix-all on disk, through the planner behind `check --fix` (the edit core):
+    returns how many findings the applied fixes resolved."""
+    from tests.harden_fakes import fix_all_on_disk
 
-    applied = 0
-    for _ in range(rounds):
-        findings, model = run(rule_id, root)
-        accepted: dict[Path, list[Edit]] = {}
-        for finding in findings:
-            for fix in fixes_for(finding, model):
-                if not (fix.is_safe or unsafe):
-                    continue
-                edits = [e for e in fix.edits if e not in accepted.get(e.path, [])]
-                clash = any(
-                    (e.start < a.end and a.start < e.end) or (e.start == a.start == e.end == a.end)
-                    for e in edits
-                    for a in accepted.get(e.path, [])
-                )
-                if clash:
-                    continue
-                for edit in edits:
-                    accepted.setdefault(edit.path, []).append(edit)
-                for new in fix.creates:
-                    new.path.write_text(new.content)
-                applied += 1
-                break
-        if not accepted:
-            break
-        for path, edits in accepted.items():
-            before = path.read_bytes()
-            after = apply_edits(before, edits)
-            assert error_nodes(after, path) <= error_nodes(before, path), path
-            path.write_bytes(after)
-    return applied
+    return fix_all_on_disk(root, [rule_id], unsafe)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -83,3 +83,55 @@ export class Kv extends DurableObject<unknown> {
     findings, model = run(RULE, tmp_path)
     assert len(findings) == 1
     assert fixes_for(findings[0], model) == []
+
+
+ONE_PURPOSE = """import { DurableObject } from "cloudflare:workers";
+export class Account extends DurableObject {
+  async start() {
+    await this.ctx.storage.setAlarm(Date.now() + 3_600_000);
+  }
+  async finish(ephemeral: boolean) {
+    if (ephemeral) await this.ctx.storage.setAlarm(Date.now() + 120_000);
+  }
+  async alarm() {
+    if (!(await this.ctx.storage.get("token"))) await this.ctx.storage.deleteAll();
+  }
+}
+export class Planner extends DurableObject {
+  async add(at: number) {
+    await this.ctx.storage.put(`job:${at}`, at);
+    await this.plan();
+  }
+  async revoke() {
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+  async alarm() {
+    await this.run();
+  }
+  private async run() {
+    await this.plan();
+  }
+  private async plan() {
+    const jobs = await this.ctx.storage.list<number>({ prefix: "job:" });
+    await this.ctx.storage.setAlarm(Math.min(...jobs.values()));
+  }
+}
+export class Mixed extends DurableObject {
+  async remind(at: number) {
+    await this.ctx.storage.setAlarm(at);
+  }
+  async touch() {
+    await this.ctx.storage.setAlarm(Date.now() + 60_000);
+  }
+  async alarm() {}
+}
+"""
+
+
+def test_one_purpose_alarms_are_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "alarms.ts").write_text(ONE_PURPOSE)
+    findings, _ = run(RULE, tmp_path)
+    # Account's alarm only expires the object; Planner's plan() is also what alarm() calls and
+    # revoke() runs the alarm at once; Mixed has two purposes that overwrite each other
+    assert [f.data["class"] for f in findings] == ["Mixed"]

@@ -35,3 +35,41 @@ def test_per_request_and_io_uses_are_reported_schema_setup_is_not(tmp_path: Path
 def test_flagged_lines_match_markers(tmp_path: Path) -> None:
     root = fixture(RULE, "app", tmp_path)
     assert flagged(run(RULE, root)[0], root) == marked(root)
+
+
+LAZY = """import { DurableObject } from "cloudflare:workers";
+export class Session extends DurableObject {
+  private loaded = false;
+  private loading?: Promise<void>;
+  private ready?: Promise<void>;
+  async load(): Promise<void> {
+    if (this.loaded) return;
+    if (this.loading) {
+      await this.loading;
+      return;
+    }
+    this.loading = this.ctx.blockConcurrencyWhile(async () => {
+      this.loaded = true;
+    });
+    await this.loading;
+  }
+  async warm(): Promise<void> {
+    if (!this.ready) {
+      this.ready = this.ctx.blockConcurrencyWhile(async () => {});
+    }
+    this.ready ??= this.ctx.blockConcurrencyWhile(async () => {});
+    await this.ready;
+  }
+  async fetch(request: Request): Promise<Response> {
+    return this.ctx.blockConcurrencyWhile(async () => new Response(await request.text()));
+  }
+}
+"""
+
+
+def test_guarded_lazy_init_once_per_wake_is_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "session.ts").write_text(LAZY)
+    findings, _ = run(RULE, tmp_path)
+    # only the per-request wrapper of fetch() blocks every request
+    assert [f.message.split("`")[3] for f in findings] == ["fetch"]

@@ -72,3 +72,27 @@ def test_no_fix_once_the_entry_is_committed(tmp_path: Path) -> None:
     findings, model = run(RULE, root)
     assert len(findings) == 2
     assert all(fixes_for(f, model) == [] for f in findings)
+
+
+def test_sql_of_a_d1_database_or_another_worker_does_not_make_a_class_sql(tmp_path: Path) -> None:
+    # two Workers with a same-named class: only one of them runs SQL on its own storage; the
+    # other sends SQL text to D1 (`db.prepare`)
+    for worker, body in (
+        ("a", 'this.ctx.storage.sql.exec("SELECT 1");'),
+        ("b", 'this.env.DB.prepare("SELECT COUNT(*) AS n FROM users").first();'),
+    ):
+        (tmp_path / worker / "src").mkdir(parents=True)
+        (tmp_path / worker / "src" / "index.ts").write_text(
+            'import { DurableObject } from "cloudflare:workers";\n'
+            "export class Stats extends DurableObject<{ DB: D1Database }> {\n"
+            f"  run() {{ {body} }}\n}}\n"
+        )
+        (tmp_path / worker / "wrangler.jsonc").write_text(
+            f'{{ "name": "{worker}", "main": "src/index.ts", "compatibility_date": "2026-01-01",\n'
+            '  "durable_objects": { "bindings": [{ "name": "S", "class_name": "Stats" }] },\n'
+            '  "migrations": [{ "tag": "v1", "new_classes": ["Stats"] }] }\n'
+        )
+    findings, _ = run("kv-backed-class", tmp_path)
+    by_worker = {f.path.parent.name: f for f in findings}
+    assert by_worker["a"].severity is Severity.ERROR and "runs SQL" in by_worker["a"].message
+    assert by_worker["b"].severity is Severity.WARNING and "runs SQL" not in by_worker["b"].message

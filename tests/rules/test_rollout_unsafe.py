@@ -454,6 +454,45 @@ def test_no_finding_with_a_rollout_path_or_no_own_objects(
     assert _no_path(findings) == []
 
 
+def _no_routes(root: Path) -> None:
+    config = root / "wrangler.jsonc"
+    lines = config.read_text().splitlines(keepends=True)
+    config.write_text("".join(line for line in lines if '"routes"' not in line))
+
+
+def test_no_rollout_nag_without_signs_of_production(tmp_path: Path) -> None:
+    # a demo deployed by hand with `wrangler deploy`: no routes, no production env, no CI
+    root = fixture(RULE, "plain-deploy", tmp_path)
+    _no_routes(root)
+    assert _no_path(run(RULE, root)[0]) == []
+
+
+@pytest.mark.parametrize(
+    ("config_tail", "sign"),
+    [
+        ('  "env": { "production": { "name": "counters-prod" } },\n', "`env.production`"),
+        ('  "route": "counters.example.com/*",\n', "routes (route)"),
+    ],
+)
+def test_production_signs_other_than_custom_domains(
+    tmp_path: Path, config_tail: str, sign: str
+) -> None:
+    root = fixture(RULE, "plain-deploy", tmp_path)
+    _no_routes(root)
+    config = root / "wrangler.jsonc"
+    text = config.read_text()
+    config.write_text(text[: text.rindex("}")] + config_tail + "}\n")
+    (finding,) = _no_path(run(RULE, root)[0])
+    assert sign in finding.message
+
+
+def test_examples_folder_name_alone_decides_nothing(tmp_path: Path) -> None:
+    # an `examples/` Worker with a custom domain is deployed for real: still reported
+    root = fixture(RULE, "plain-deploy", tmp_path / "examples")
+    (finding,) = _no_path(run(RULE, root)[0])
+    assert "custom domains (routes)" in finding.message
+
+
 def test_rollout_path_fix_adds_the_script_and_a_package_script(tmp_path: Path) -> None:
     root = fixture(RULE, "plain-deploy", tmp_path)
     before = (root / "package.json").read_text()
@@ -499,8 +538,9 @@ def test_rollout_path_fix_without_package_json_runs_the_script_with_bash(tmp_pat
 
 
 def test_harden_chat_room_adds_the_rollout_path(tmp_path: Path) -> None:
-    from durable_harden.codeactions.harden_outputs import render_report, verify_commands
-    from durable_harden.codeactions.plan import UNSAFE_NOT_REQUESTED, plan_workspace
+    from durable_harden.codeactions.harden import harden
+    from durable_harden.codeactions.harden.plan import UNSAFE_NOT_REQUESTED
+    from durable_harden.codeactions.harden.report import render_report, verify_commands
     from durable_harden.server.writer import write_all
 
     root = tmp_path / "chat-room"
@@ -508,14 +548,14 @@ def test_harden_chat_room_adds_the_rollout_path(tmp_path: Path) -> None:
     root = root.resolve()
     script = root / "scripts" / "deploy-gradual.sh"
 
-    safe = plan_workspace([root])
+    safe = harden([root])
     assert script not in safe.contents
     assert any(
         lo.finding.data.get("kind") == "no-rollout-path" and lo.status == UNSAFE_NOT_REQUESTED
         for lo in safe.leftovers
     )
 
-    plan = plan_workspace([root], unsafe=True)
+    plan = harden([root], unsafe=True)
     assert plan.converged
     assert [a.fix.fix_id for a in plan.applied if a.rule_id == RULE] == [
         "rollout-unsafe.rollout-path"
@@ -530,7 +570,7 @@ def test_harden_chat_room_adds_the_rollout_path(tmp_path: Path) -> None:
 
     write_all(root, {p: after for p, (_, after) in plan.changes().items()})
     assert script.stat().st_mode & stat.S_IXUSR  # a new `#!` file is written executable
-    again = plan_workspace([root], unsafe=True)
+    again = harden([root], unsafe=True)
     assert again.applied == [] and not again.has_changes
 
 

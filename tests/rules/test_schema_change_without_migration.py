@@ -190,3 +190,36 @@ def test_insert_naming_a_column_no_ddl_defines(analyze):
     assert source.data[finding.span.start : finding.span.end] == b"memo"
     fixes = fixes_for(finding, result.model)
     assert fixes and "ADD COLUMN memo" in "".join(e.new_text for e in fixes[0].edits)
+
+
+RENAMED = """import { DurableObject } from "cloudflare:workers";
+export class Board extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    const sql = ctx.storage.sql;
+    sql.exec("CREATE TABLE IF NOT EXISTS scores (name TEXT PRIMARY KEY, points INTEGER NOT NULL)");
+    if (this.hasColumn("scores", "strokes")) {
+      sql.exec("ALTER TABLE scores RENAME TO scores_legacy");
+      sql.exec("CREATE TABLE scores (name TEXT PRIMARY KEY, points INTEGER NOT NULL)");
+      sql.exec("INSERT INTO scores (name, points) SELECT name, 72 - strokes FROM scores_legacy");
+      sql.exec("DROP TABLE scores_legacy");
+    }
+  }
+  hasColumn(table: string, column: string): boolean {
+    return this.ctx.storage.sql.exec("SELECT name FROM pragma_table_info(?)", table).toArray().some((c) => c.name === column);
+  }
+  best() {
+    return this.ctx.storage.sql.exec("SELECT name, strokes FROM scores").toArray();
+  }
+}
+"""
+
+
+def test_a_migration_reading_the_old_shape_of_a_renamed_table_is_not_reported(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "board.ts").write_text(RENAMED)
+    findings, _ = run(RULE, tmp_path)
+    # the legacy copy keeps the old column; the current table really lacks it
+    assert [(f.data["column"], f.data["tables"]) for f in findings] == [("strokes", ["scores"])]

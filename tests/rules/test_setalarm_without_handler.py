@@ -116,3 +116,39 @@ def test_no_fix_when_the_purpose_is_unknown(tmp_path: Path) -> None:
     findings, model = run(RULE, root)
     assert len(findings) == 1
     assert fixes_for(findings[0], model) == []
+
+
+INSTALLED = """import { DurableObject } from "cloudflare:workers";
+function installAlarm(target: { alarm?: () => Promise<void> }, run: () => Promise<void>) {
+  target.alarm = run;
+}
+export class Helper extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    installAlarm(this, async () => {});
+  }
+  async later() {
+    await this.ctx.storage.setAlarm(Date.now() + 1000);
+  }
+}
+export class Field extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    Object.defineProperty(this, "alarm", { value: async () => {} });
+  }
+  async later() {
+    await this.ctx.storage.setAlarm(Date.now() + 1000);
+  }
+}
+export class Missing extends DurableObject {
+  async later() {
+    await this.ctx.storage.setAlarm(Date.now() + 1000);
+  }
+}
+"""
+
+
+def test_alarm_installed_on_the_instance_at_run_time_counts(tmp_path: Path) -> None:
+    write_project(tmp_path, {"src/installed.ts": INSTALLED})
+    findings, _ = run(RULE, tmp_path)
+    assert [f.data["class"] for f in findings] == ["Missing"]

@@ -67,3 +67,29 @@ def test_count_mismatch_has_no_fix(tmp_path: Path) -> None:
 
 def test_examples_report_nothing() -> None:
     check_examples(RULE)
+
+
+SHADOWED = """import { DurableObject } from "cloudflare:workers";
+export class Log extends DurableObject {
+  write(rows: number[]) {
+    const sql = `INSERT INTO log (n) VALUES ${rows.map(() => "(?)").join(", ")}`;
+    return sql;
+  }
+  page(after: number) {
+    const sql = "SELECT * FROM log WHERE n > ? LIMIT ?";
+    return this.ctx.storage.sql.exec(sql, after, 50).toArray();
+  }
+  broken(after: number) {
+    const sql = "SELECT * FROM log WHERE n > ? AND n < ?";
+    return this.ctx.storage.sql.exec(sql, after).toArray();
+  }
+}
+"""
+
+
+def test_a_variable_is_resolved_in_its_own_function(tmp_path: Path) -> None:
+    # each method's `sql` is its own: the first one declared in the file is not the one run
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "log.ts").write_text(SHADOWED)
+    findings, _ = run(RULE, tmp_path)
+    assert [(f.data["params"], f.data["args"]) for f in findings] == [(2, 1)]

@@ -87,3 +87,56 @@ def test_names_get_no_fix(tmp_path: Path) -> None:
 
 def test_examples_report_nothing() -> None:
     check_examples(RULE)
+
+
+FIXED_BY_CODE = """import { DurableObject } from "cloudflare:workers";
+const VERSION = 3;
+const validName = (raw: string) => raw.replace(/[^a-z0-9_]/gi, "_");
+export class Game extends DurableObject {
+  private readonly prefix: string;
+  constructor(ctx: DurableObjectState, env: { PREFIX?: string }) {
+    super(ctx, env);
+    this.prefix = env.PREFIX ?? "app_";
+  }
+  hasColumn(table: string, column: string): boolean {
+    return this.ctx.storage.sql.exec(`PRAGMA table_info(${table})`).toArray().some((c) => c.name === column);
+  }
+  migrate(): void {
+    if (!this.hasColumn("players", "score")) this.ctx.storage.sql.exec("ALTER TABLE players ADD COLUMN score INTEGER");
+    if (!this.hasColumn("rounds", "ended")) this.ctx.storage.sql.exec("ALTER TABLE rounds ADD COLUMN ended INTEGER");
+  }
+  columns(table: string) {
+    const quoted = `"${table.replace(/"/g, '""')}"`;
+    return this.ctx.storage.sql.exec(`PRAGMA table_info(${quoted})`).toArray();
+  }
+  events() {
+    return this.ctx.storage.sql.exec(`SELECT * FROM "${this.prefix}events" WHERE id > ?`, 0).toArray();
+  }
+  insertMany(rows: [number, string][], store: string) {
+    const table = `log_${VERSION}_${validName(store)}`;
+    const marks = rows.map(() => "(?, ?)").join(", ");
+    this.ctx.storage.sql.exec(`INSERT INTO ${table} (id, body) VALUES ${marks}`, ...rows.flat());
+  }
+  search(filter: { where: string; params: unknown[] }) {
+    const { where, params } = filter;
+    const q = `SELECT * FROM events${where ? " WHERE " + where : ""} LIMIT ?`;
+    return this.ctx.storage.sql.exec(q, ...params, 10).toArray();
+  }
+  unsafe(room: string, table: string) {
+    this.ctx.storage.sql.exec(`SELECT * FROM ${table} WHERE room = '${room}'`);
+  }
+}
+"""
+
+
+def test_text_fixed_by_the_code_is_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "store.ts").write_text(FIXED_BY_CODE)
+    findings, _ = run(RULE, tmp_path)
+    # literal-only method parameters, escaped identifiers, readonly configuration, sanitised
+    # names, placeholder lists and a fragment run with its own `...params` are the code's own
+    # text; a caller's table name and room are not
+    assert sorted((f.data["kind"], span_text(f)) for f in findings) == [
+        ("name", "${table}"),
+        ("value", "${room}"),
+    ]

@@ -87,3 +87,31 @@ def test_more_than_100_literal_parameters(tmp_path: Path) -> None:
 
 def test_examples_report_nothing() -> None:
     check_examples(RULE)
+
+
+BOUNDED = """import { DurableObject } from "cloudflare:workers";
+const BATCH = 100;
+export class Purge extends DurableObject {
+  drain() {
+    let tags = this.ctx.storage.sql.exec<{ tag: string }>(`SELECT tag FROM pending LIMIT ${BATCH}`).toArray();
+    while (tags.length > 0) {
+      this.ctx.storage.sql.exec(`DELETE FROM pending WHERE tag IN (${tags.map(() => "?").join(",")})`, ...tags.map((t) => t.tag));
+      tags = this.ctx.storage.sql.exec<{ tag: string }>(`SELECT tag FROM pending LIMIT ${BATCH}`).toArray();
+      if (tags.length < BATCH) tags = [];
+    }
+  }
+  lookup(ids: string[]) {
+    const first = ids.slice(0, 50);
+    this.ctx.storage.sql.exec(`SELECT * FROM pending WHERE tag IN (${first.map(() => "?").join(",")})`, ...first);
+    return this.ctx.storage.sql.exec(`SELECT * FROM pending WHERE tag IN (${ids.map(() => "?").join(",")})`, ...ids);
+  }
+}
+"""
+
+
+def test_arrays_bounded_to_100_elements_are_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "purge.ts").write_text(BOUNDED)
+    findings, _ = run(RULE, tmp_path)
+    # rows of a LIMIT 100 query and a slice of 50 fit; the caller's `ids` may not
+    assert [f.data["array"] for f in findings] == ["ids"]

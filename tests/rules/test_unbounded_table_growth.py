@@ -217,3 +217,103 @@ def test_no_ttl_fix_when_the_class_keeps_its_own_migrations_table(tmp_path: Path
     findings, model = run(RULE, root)
     assert findings
     assert all(fixes_for(f, model) == [] for f in findings)
+
+
+RETENTION = """import { DurableObject } from "cloudflare:workers";
+export class Board extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
+      CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
+      CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
+      CREATE TABLE IF NOT EXISTS rounds (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
+      CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
+      CREATE TABLE IF NOT EXISTS scratch (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
+      CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);`);
+  }
+  add(text: string) {
+    const sql = this.ctx.storage.sql;
+    sql.exec("INSERT INTO notes (at) VALUES (?)", Date.now());
+    sql.exec("INSERT INTO events (at) VALUES (?)", Date.now());
+    sql.exec("INSERT INTO jobs (at) VALUES (?)", Date.now());
+    sql.exec("INSERT INTO rounds (at) VALUES (?)", Date.now());
+    sql.exec("INSERT INTO items (at) VALUES (?)", Date.now());
+    sql.exec("INSERT INTO scratch (at) VALUES (?)", Date.now());
+    sql.exec("INSERT INTO logs (at) VALUES (?)", Date.now());
+  }
+  removeNote(id: number) {
+    this.ctx.storage.sql.exec("DELETE FROM notes WHERE id = ?", id);
+  }
+  reset() {
+    this.ctx.storage.sql.exec("DROP TABLE IF EXISTS scratch");
+  }
+  newRound() {
+    this.ctx.storage.sql.exec("DELETE FROM rounds");
+  }
+  finish() {
+    this.ctx.storage.sql.exec("DELETE FROM jobs WHERE done = 1");
+  }
+  async alarm() {
+    this.ctx.storage.sql.exec("DELETE FROM events WHERE at < ?", Date.now() - 86_400_000);
+    this.ctx.storage.sql.exec("DELETE FROM items WHERE id NOT IN (SELECT id FROM items ORDER BY id DESC LIMIT 100)");
+  }
+  async webSocketClose(ws: WebSocket) {
+    this.ctx.storage.sql.exec("DROP TABLE IF EXISTS logs");
+  }
+  list() {
+    const sql = this.ctx.storage.sql;
+    return [
+      sql.exec("SELECT * FROM notes").toArray(),
+      sql.exec("SELECT * FROM events").toArray(),
+      sql.exec("SELECT * FROM rounds").toArray(),
+      sql.exec("SELECT * FROM jobs").toArray(),
+    ];
+  }
+}
+"""
+
+
+def _retention_project(root: Path) -> Path:
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "board.ts").write_text(RETENTION)
+    return root
+
+
+def test_only_pruning_that_bounds_the_table_counts_as_retention(tmp_path: Path) -> None:
+    findings, _ = run(RULE, _retention_project(tmp_path))
+    # one row deleted by its key (an RPC) and a DROP in a reset path do not bound a table; a
+    # delete by age, by count, by a many-row condition or of every row, and a DROP when the
+    # last socket closes, do
+    assert sorted(f.data["table"] for f in findings) == ["notes", "scratch"]
+    notes = next(f for f in findings if f.data["table"] == "notes")
+    assert "its only DELETEs remove one row by its key" in notes.message
+
+
+QUEUE = """import { DurableObject } from "cloudflare:workers";
+export class Purge extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS pending (tag TEXT PRIMARY KEY)");
+  }
+  add(tag: string) {
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO pending (tag) VALUES (?)", tag);
+  }
+  async alarm() {
+    for (const row of this.ctx.storage.sql.exec<{ tag: string }>("SELECT tag FROM pending LIMIT 100")) {
+      this.ctx.storage.sql.exec("DELETE FROM pending WHERE tag = ?", row.tag);
+    }
+  }
+}
+"""
+
+
+def test_a_queue_drained_row_by_row_in_alarm_is_bounded(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "purge.ts").write_text(QUEUE)
+    assert run(RULE, tmp_path)[0] == []
+    # the same one-row delete from an RPC does not bound the table
+    text = QUEUE.replace("async alarm()", "async drop()")
+    (tmp_path / "src" / "purge.ts").write_text(text)
+    (finding,) = run(RULE, tmp_path)[0]
+    assert "one row by its key" in finding.message

@@ -86,3 +86,45 @@ def test_fixed_file_type_checks(tmp_path: Path) -> None:
     if result is None:
         pytest.skip("tests/runtime/node_modules is not installed")
     assert result == ""
+
+
+HELPER_CLOSE = """import { DurableObject } from "cloudflare:workers";
+export class Call extends DurableObject {
+  async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    await this.leave(ws);
+  }
+  private async leave(socket: WebSocket): Promise<void> {
+    this.drop(socket, "left");
+  }
+  private drop(conn: WebSocket, why: string): void {
+    try {
+      conn.close(1000, why);
+    } catch {}
+  }
+}
+export class Guarded extends DurableObject {
+  webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    try {
+      ws.close(code, reason);
+    } catch {}
+  }
+}
+export class Forgets extends DurableObject {
+  webSocketClose(ws: WebSocket, code: number): void {
+    this.log(code);
+  }
+  private log(code: number): void {}
+}
+"""
+
+
+def test_close_done_by_a_helper_and_guarded_echo(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "calls.ts").write_text(HELPER_CLOSE)
+    (tmp_path / "wrangler.jsonc").write_text(
+        '{ "name": "w", "main": "src/calls.ts", "compatibility_date": "2025-01-01" }\n'
+    )
+    findings, _ = run(RULE, tmp_path)
+    # the helper two calls away closes the socket; the echo inside `try` cannot break anything;
+    # a handler whose helper never closes is still reported
+    assert [(f.data["class"], f.data["kind"]) for f in findings] == [("Forgets", "missing-close")]

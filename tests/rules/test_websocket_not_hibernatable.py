@@ -145,3 +145,71 @@ def test_fixed_chat_room_type_checks(tmp_path: Path) -> None:
     for name in ("fix-accept", "fix-listeners", "fix-merge"):
         shutil.copy(FIXTURES / RULE / f"{name}.after.ts", root / "src" / f"{name}.ts")
     assert tsc_errors(root) == ""
+
+
+CASTS = """import { DurableObject } from "cloudflare:workers";
+export class A extends DurableObject {
+  async fetch(): Promise<Response> {
+    const { 0: client, 1: server } = new WebSocketPair();
+    (server as any).accept();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+export class B extends DurableObject {
+  async fetch(): Promise<Response> {
+    const [client, server] = Object.values(new WebSocketPair());
+    (<WebSocket>server).accept();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+export class C extends DurableObject {
+  socket?: WebSocket;
+  async fetch(): Promise<Response> {
+    const pair = new WebSocketPair();
+    const server = pair[1];
+    server!.accept();
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+}
+"""
+
+
+def test_accept_through_casts_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "casts.ts").write_text(CASTS)
+    findings, _ = run(RULE, tmp_path)
+    assert sorted(f.data["class"] for f in findings) == ["A", "B", "C"]
+
+
+ERROR_FRAME = """import { DurableObject } from "cloudflare:workers";
+export class Gate extends DurableObject {
+  async fetch(request: Request): Promise<Response> {
+    const [client, server] = Object.values(new WebSocketPair());
+    if (!request.headers.get("authorization")) {
+      server.accept();
+      server.send(JSON.stringify({ error: "unauthorized" }));
+      server.close(1008, "unauthorized");
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    Object.assign(server, { joinedAt: Date.now() });
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+export class Open extends DurableObject {
+  async fetch(): Promise<Response> {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    server.addEventListener("message", (e) => server.send(String(e.data)));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+"""
+
+
+def test_error_frame_then_close_and_object_assign_are_not_reported(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "gate.ts").write_text(ERROR_FRAME)
+    findings, _ = run(RULE, tmp_path)
+    # Gate accepts only to refuse, then hibernates its real sockets; Open keeps one open
+    assert [(f.data["class"], f.data["kind"]) for f in findings] == [("Open", "accept")]

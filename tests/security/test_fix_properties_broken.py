@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from durable_harden.analyzers.source import parse_source
 from durable_harden.analyzers.tsutil import walk
-from durable_harden.codeactions.plan import plan_workspace
+from durable_harden.codeactions.harden import harden
 from durable_harden.server import cli
 from durable_harden.server.writer import write_all
 
@@ -129,7 +129,7 @@ def _check_fix(root: Path) -> None:
 
 
 def _harden(root: Path) -> None:
-    plan = plan_workspace([root], unsafe=True)
+    plan = harden([root], unsafe=True)
     write_all(plan.root, {p: after for p, (_, after) in plan.changes().items()})
 
 

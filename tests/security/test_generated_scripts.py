@@ -103,3 +103,24 @@ def test_running_the_script_runs_no_injected_command(tmp_path: Path, index: int)
         -1
     ] == f"versions deploy {NEW}@100 --yes"
     assert _git(root, "rev-parse", tag) == _git(root, "rev-parse", "HEAD")
+
+
+@pytest.mark.parametrize(
+    "folder", ["it's $(touch INJECTED)", "a`touch INJECTED`b", "x; touch INJECTED"]
+)
+def test_verify_commands_quote_the_project_folder(tmp_path: Path, folder: str) -> None:
+    """The report's "verify" commands `cd` into each project: a folder name is one word."""
+    from durable_harden.codeactions.harden.plan import plan_workspace
+    from durable_harden.codeactions.harden.report import verify_commands
+
+    mono = tmp_path / "mono"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "chat-room", mono / folder)
+    plan = plan_workspace([mono], unsafe=True)
+    commands = verify_commands(plan)
+    assert commands and all(folder not in c or f"cd {folder} " not in c for c in commands)
+    for command in commands:
+        for tool in ("npx tsc --noEmit", "npx vitest run", "scripts/deploy-gradual.sh"):
+            command = command.replace(tool, "true")
+        done = subprocess.run(["bash", "-c", command], cwd=mono, capture_output=True, text=True)
+        assert done.returncode == 0, (command, done.stderr)  # the cd reached the folder
+    assert not (mono / "INJECTED").exists() and not (mono / folder / "INJECTED").exists()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from durable_harden.codeactions import plan as plan_module
+from durable_harden.codeactions import harden as harden_module
+from durable_harden.codeactions.harden import plan as plan_module
 from durable_harden.server import cli, writer
 from durable_harden.server.writer import StaleOrUnwritable, WriteFailed, write_all
 
@@ -43,14 +44,17 @@ def _harden(copy: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tupl
 
 
 def _edit_after_planning(monkeypatch: pytest.MonkeyPatch, change) -> None:  # type: ignore[no-untyped-def]
-    real = plan_module.plan_workspace
+    """`change(plan)` runs right after planning: harden (`codeactions.harden.harden`) and
+    check --fix (`codeactions.harden.plan.plan_workspace`)."""
+    for module, name in ((harden_module, "harden"), (plan_module, "plan_workspace")):
+        real = getattr(module, name)
 
-    def planned_then_changed(*args, **kwargs):  # type: ignore[no-untyped-def]
-        plan = real(*args, **kwargs)
-        change(plan)
-        return plan
+        def planned_then_changed(*args, _real=real, **kwargs):  # type: ignore[no-untyped-def]
+            plan = _real(*args, **kwargs)
+            change(plan)
+            return plan
 
-    monkeypatch.setattr(plan_module, "plan_workspace", planned_then_changed)
+        monkeypatch.setattr(module, name, planned_then_changed)
 
 
 def _modified_source(plan) -> Path:  # type: ignore[no-untyped-def]
