@@ -73,6 +73,8 @@ def test_junit_output_is_junit_xml(tmp_path, capsys, monkeypatch):
 
 def test_gitlab_output_validates_against_the_code_quality_schema(tmp_path, capsys, monkeypatch):
     root = two_findings(tmp_path)
+    # syntax-error is info by default; as an error it must map to GitLab's "major"
+    (root / "durable-harden.jsonc").write_text('{ "severity": { "syntax-error": "error" } }\n')
     monkeypatch.chdir(root)
     code, out, _ = run(capsys, "check", "--output-format", "gitlab", str(root))
     assert code == 1
@@ -82,7 +84,7 @@ def test_gitlab_output_validates_against_the_code_quality_schema(tmp_path, capsy
     by_path = {i["location"]["path"]: i for i in issues}
     assert by_path["src/index.ts"]["check_name"] == "timer-blocks-hibernation"
     assert by_path["src/index.ts"]["severity"] == "minor"  # a warning
-    assert by_path["src/b.ts"]["severity"] == "major"  # an error
+    assert by_path["src/b.ts"]["severity"] == "major"  # an error (by the settings below)
     assert by_path["src/index.ts"]["location"]["lines"]["begin"] == 4
     assert len({i["fingerprint"] for i in issues}) == 3
     # a finding keeps its fingerprint when lines above it move

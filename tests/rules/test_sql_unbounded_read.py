@@ -11,6 +11,7 @@ from durable_harden.codeactions import fixes_for
 from tests.rules._snapshot import Snapshots, check_case, expect_file, fixture_cases
 from tests.rules._sql_support import (
     FIXTURES,
+    RETENTION,
     assert_settled,
     check_examples,
     copy_case,
@@ -201,61 +202,6 @@ def test_the_limit_constant_goes_after_imports_written_without_semicolons(tmp_pa
     from tests.rules._sql_support import tsc
 
     assert tsc(tmp_path) == ""
-
-
-RETENTION = """import { DurableObject } from "cloudflare:workers";
-export class Board extends DurableObject {
-  constructor(ctx: DurableObjectState, env: unknown) {
-    super(ctx, env);
-    ctx.storage.sql.exec(`
-      CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
-      CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
-      CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
-      CREATE TABLE IF NOT EXISTS rounds (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
-      CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
-      CREATE TABLE IF NOT EXISTS scratch (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);
-      CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY, at INTEGER, done INTEGER);`);
-  }
-  add(text: string) {
-    const sql = this.ctx.storage.sql;
-    sql.exec("INSERT INTO notes (at) VALUES (?)", Date.now());
-    sql.exec("INSERT INTO events (at) VALUES (?)", Date.now());
-    sql.exec("INSERT INTO jobs (at) VALUES (?)", Date.now());
-    sql.exec("INSERT INTO rounds (at) VALUES (?)", Date.now());
-    sql.exec("INSERT INTO items (at) VALUES (?)", Date.now());
-    sql.exec("INSERT INTO scratch (at) VALUES (?)", Date.now());
-    sql.exec("INSERT INTO logs (at) VALUES (?)", Date.now());
-  }
-  removeNote(id: number) {
-    this.ctx.storage.sql.exec("DELETE FROM notes WHERE id = ?", id);
-  }
-  reset() {
-    this.ctx.storage.sql.exec("DROP TABLE IF EXISTS scratch");
-  }
-  newRound() {
-    this.ctx.storage.sql.exec("DELETE FROM rounds");
-  }
-  finish() {
-    this.ctx.storage.sql.exec("DELETE FROM jobs WHERE done = 1");
-  }
-  async alarm() {
-    this.ctx.storage.sql.exec("DELETE FROM events WHERE at < ?", Date.now() - 86_400_000);
-    this.ctx.storage.sql.exec("DELETE FROM items WHERE id NOT IN (SELECT id FROM items ORDER BY id DESC LIMIT 100)");
-  }
-  async webSocketClose(ws: WebSocket) {
-    this.ctx.storage.sql.exec("DROP TABLE IF EXISTS logs");
-  }
-  list() {
-    const sql = this.ctx.storage.sql;
-    return [
-      sql.exec("SELECT * FROM notes").toArray(),
-      sql.exec("SELECT * FROM events").toArray(),
-      sql.exec("SELECT * FROM rounds").toArray(),
-      sql.exec("SELECT * FROM jobs").toArray(),
-    ];
-  }
-}
-"""
 
 
 def _retention_project(root: Path) -> Path:

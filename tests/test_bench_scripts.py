@@ -1,0 +1,45 @@
+"""The benchmark scripts under bench/ start and make what the others use (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def test_peers_help_names_its_options() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "peers.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for option in ("--files", "--corpus", "--repeat", "--tools"):
+        assert option in done.stdout
+
+
+def test_generate_writes_worker_projects_with_the_asked_file_count(tmp_path: Path) -> None:
+    out = tmp_path / "mono"
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "generate.py"), str(out), "--files", "24"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip().endswith(f"out={out}")
+    projects = sorted((out / "packages").iterdir())
+    assert len(projects) == 2
+    sources = [p for project in projects for p in (project / "src").glob("*.ts")]
+    assert len(sources) == 24
+    assert "files=24 projects=2" in done.stdout
+    for project in projects:
+        config = json.loads((project / "wrangler.jsonc").read_text())
+        classes = [b["class_name"] for b in config["durable_objects"]["bindings"]]
+        assert classes, project
+        index = (project / "src" / "index.ts").read_text()
+        for name in classes:
+            assert f"export {{ {name} }}" in index
