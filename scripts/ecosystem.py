@@ -124,6 +124,8 @@ def _command() -> list[str]:
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    # every run is cold and writes nothing into the corpus (it is test data, read-only in CI)
+    env["DURABLE_HARDEN_NO_CACHE"] = "1"
     return env
 
 
