@@ -418,6 +418,14 @@ def failures(report: Report) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "corpus_path",
+        nargs="?",
+        type=Path,
+        default=None,
+        metavar="CORPUS",
+        help="the corpus folder (same as --corpus)",
+    )
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--triage", type=Path, default=DEFAULT_TRIAGE)
     parser.add_argument("--jobs", type=int, default=2, help="checks run at once (default 2)")
@@ -438,7 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "root (root) and compare with the per-project results",
     )
     args = parser.parse_args(argv)
-    corpus: Path = args.corpus.resolve()  # the checks run from other folders
+    # the checks run from other folders: an absolute path
+    corpus: Path = (args.corpus_path or args.corpus).resolve()
     if not (corpus / "MANIFEST.tsv").is_file():
         print(f"ecosystem: no corpus at {corpus} (MANIFEST.tsv missing)", file=sys.stderr)
         return 2
