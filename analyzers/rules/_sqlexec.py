@@ -18,8 +18,9 @@ from durable_harden.analyzers.sql import (  # sqlglot itself on first use
     Token,
     TokenType,
     sql_tokens,
+    string_constants,
 )
-from durable_harden.analyzers.tsutil import call_args
+from durable_harden.analyzers.tsutil import call_args, literal_chars
 
 
 def tokens(text: str) -> list[Token] | None:
@@ -55,18 +56,46 @@ class Params:
 
 
 def params_of(stmt: SqlStatement) -> Params | None:
-    """None when the text does not tokenize (we then judge nothing)."""
+    """None when the text does not tokenize (we then judge nothing). A `${NAME}` substitution of
+    a string constant of the file (`${SUBTREE_CTE} SELECT … WHERE inode = ?`) brings the
+    parameters written in that constant, at the substitution's place."""
     found = tokens(stmt.text)
     if found is None:
         return None
-    subs = {s.sql_offset for s in stmt.substitutions}
+    constants = string_constants(stmt.file)
+    spliced: dict[int, Params] = {}
+    for sub in stmt.substitutions:
+        name = sub.expression.strip().rsplit(".", 1)[-1]
+        literal = constants.get(name)
+        if literal is None:
+            continue
+        text_of, _ = literal_chars(stmt.file.data, literal)
+        inner = _params_of_text(text_of, set())
+        if inner is None:
+            return None
+        spliced[sub.sql_offset] = inner
+    params = _params_of_text(stmt.text, {s.sql_offset for s in stmt.substitutions}, spliced)
+    return params
+
+
+def _params_of_text(
+    text: str, subs: set[int], spliced: dict[int, Params] | None = None
+) -> Params | None:
+    found = tokens(text)
+    if found is None:
+        return None
     params = Params([], [], [], [])
-    text = stmt.text
     for index, tok in enumerate(found):
         nxt = found[index + 1] if index + 1 < len(found) else None
         adjacent = nxt is not None and nxt.start == tok.end + 1
         if tok.token_type == TokenType.PLACEHOLDER:
-            if tok.start in subs:
+            inner = spliced.get(tok.start) if spliced else None
+            if inner is not None:
+                # the constant's own parameters stand where it is spliced in
+                params.positional.extend(tok.start for _ in inner.positional)
+                params.numbered.extend(inner.numbered)
+                params.named.extend(inner.named)
+            elif tok.start in subs:
                 params.substitutions.append(tok.start)
             elif adjacent and nxt is not None and nxt.token_type == TokenType.NUMBER:
                 params.numbered.append(int(nxt.text))  # `?12` comes as `?` + `12`
@@ -80,24 +109,35 @@ def params_of(stmt: SqlStatement) -> Params | None:
 
 
 def exec_groups(model: ProjectModel) -> list[list[SqlStatement]]:
-    """The statements of each `exec()` call (not tagged templates, not loose literals), in order."""
-    groups: dict[tuple[str, int], list[SqlStatement]] = {}
+    """The statements of each `exec()` call (not tagged templates, not loose literals), in order:
+    one group per SQL string (a wrapper call may hand several strings to exec(), one each)."""
+    groups: dict[tuple[str, int, str, int], list[SqlStatement]] = {}
     for stmt in model.statements:
         if stmt.tagged or stmt.loose or stmt.call.type != "call_expression":
             continue
-        key = (str(stmt.call_file.path), stmt.call.start_byte)
+        key = (
+            str(stmt.call_file.path),
+            stmt.call.start_byte,
+            str(stmt.file.path),
+            stmt.literal.start_byte,
+        )
         groups.setdefault(key, []).append(stmt)
     return [sorted(g, key=lambda s: s.index_in_call) for g in groups.values()]
 
 
 def binding_args(stmt: SqlStatement) -> list[Node]:
-    return call_args(stmt.call)[1:]
+    """The call's arguments bound to the statement's parameters; none when the SQL reached exec()
+    inside an object or array (count unknown: has_spread_binding is set)."""
+    if stmt.binding_start is None:
+        return []
+    return call_args(stmt.call)[stmt.binding_start :]
 
 
 def literal_is_inline(stmt: SqlStatement) -> bool:
-    """The SQL literal is the exec call's own first argument (not a shared constant)."""
+    """The SQL literal is the exec call's own first argument (not a shared constant), or the
+    first argument of a wrapper that passes it and the further arguments to exec() as they are."""
     args = call_args(stmt.call)
-    if not args or stmt.file is not stmt.call_file:
+    if not args or stmt.file is not stmt.call_file or stmt.binding_start != 1:
         return False
     first = args[0]
     while first.type == "parenthesized_expression" and first.named_children:
