@@ -24,7 +24,9 @@ create (a typo); a table whose DDL we cannot see (created by a library such as t
 from a `.sql` file) is never reported, nor is a query of a table the project makes by renaming
 another (`ALTER TABLE scores RENAME TO scores_legacy` then `SELECT old_column FROM
 scores_legacy`): that is a migration reading the old shape, which the current CREATE no longer
-shows.
+shows. A migration that rebuilds a table (rename it aside, `CREATE TABLE` it anew, copy the rows
+from the old name, `DROP TABLE` the old name) is read as its end state: the new shape, and no
+"no such table" for the copy it reads from.
 
 Also reports `ALTER TABLE … ADD COLUMN … NOT NULL` without a `DEFAULT`. SQLite's documentation
 requires a non-NULL default for such a column; SQLite (3.37 and later) lets it through on an
@@ -176,6 +178,9 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
         name = missing.group(1)
         created = list(schema.tables)
         if _table_ddl_failed(schema, name):
+            return None
+        if name.lower() in _renamed_tables(model, stmt):
+            # a migration copying rows out of the table it renamed aside (and then drops)
             return None
         close = difflib.get_close_matches(name.lower(), created, n=1, cutoff=0.8)
         if not close:

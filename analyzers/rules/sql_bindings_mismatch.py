@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_SQL
+from durable_harden.analyzers.rules._common import REF_SQL, SQL_REACH
 from durable_harden.analyzers.rules._sqlexec import binding_args, exec_groups, params_of
 
 DOCS = RuleDocs(
@@ -19,7 +19,15 @@ Checks every `sql.exec(query, ...bindings)` call whose SQL text we can read:
 - a number of `?` parameters different from the number of arguments (when both are countable:
   no spread argument, no named parameters). Template substitutions (`${…}`) are not parameters,
   and the Agents SDK `this.sql` tag binds its substitutions itself, so it is never checked.
-""",
+  A string constant of the file spliced in (`${SUBTREE_CTE} SELECT … WHERE id = ?`) brings its
+  own `?` parameters, counted where it stands.
+
+Through a project wrapper the count is checked only when the wrapper hands its further arguments
+to `exec()` one for one (`query(sql, ...params)`); a wrapper taking an array of parameters
+(`query(sql, [a, b])`) or SQL inside an object is not counted (its arguments are not the
+bindings).
+"""
+    + SQL_REACH,
     why="""
 Both mistakes throw at runtime (`Wrong number of parameter bindings for SQL query`), usually in a
 code path that runs rarely, such as a first-start seed or a schema step.
