@@ -147,9 +147,15 @@ def test_rules_and_rule_docs(capsys):
         "## Why it matters",
         "## Example",
         "## Fix and its safety",
+        "## Messages",
         "## References",
+        "## Source",
     ):
         assert section in out
+    # the fix half comes from codeactions/timer_blocks_hibernation.py; paths, not relative links
+    assert "### timer moved to an alarm (unsafe)" in out
+    assert "`timer-blocks-hibernation/timer`" in out
+    assert "`codeactions/timer_blocks_hibernation.py`" in out and "../../" not in out
     assert "developers.cloudflare.com" in out
     code, _, err = run(capsys, "rule", "nope")
     assert code == 2 and "unknown rule 'nope'" in err

@@ -220,3 +220,15 @@ def test_a_fix_with_an_undeclared_safety_fails_the_fixture_check() -> None:
             singleton.finding("constant-name", "m", Span(Path("a.ts"), 0, 1)),
             [Fix("x", "t", Safety.SAFE)],
         )
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.id)
+def test_no_declared_message_id_is_dead(rule):
+    """No dead message ids: each is recorded in one of the rule's snapshots or asserted by its
+    test file (a test that checks which finding it is names the id)."""
+    fixtures = REPO / "tests" / "fixtures" / rule.id / "snapshots"
+    snapshots = "".join(p.read_text() for p in fixtures.glob("*.snap"))
+    test_file = REPO / "tests" / "rules" / f"test_{rule.id.replace('-', '_')}.py"
+    tests = test_file.read_text()
+    for message_id in rule.messages:
+        assert f" {rule.id}/{message_id} (" in snapshots or f'"{message_id}"' in tests, message_id
