@@ -69,6 +69,10 @@ class Schema:
         self.indexes: dict[str, Index] = {}
         self._statement_of_table: dict[str, list[SqlStatement]] = {}
         self._statement_of_index: dict[str, SqlStatement] = {}
+        # what the catalogue is a function of: the DDL texts in order (not their positions).
+        # Per-statement results that read only the catalogue are memoised under it
+        # (rules/_sql.delete_kinds), so they carry over to the next model.
+        self.content_key = tuple((s.kind, s.text) for s in ddl if s.kind in _DDL_KINDS)
         self._apply(ddl)
         self._read_catalogue()
 

@@ -31,7 +31,14 @@ DATA_KINDS = frozenset({"SELECT", "UPDATE", "DELETE", "WITH", "INSERT", "REPLACE
 
 
 def inserted_table(stmt: SqlStatement) -> str | None:
-    """The table an INSERT / INSERT OR … / REPLACE / upsert writes rows into."""
+    """The table an INSERT / INSERT OR … / REPLACE / upsert writes rows into (memoised on the
+    statement: a pure function of it)."""
+    if "_inserted_table" not in stmt.__dict__:
+        stmt.__dict__["_inserted_table"] = _inserted_table(stmt)
+    return stmt.__dict__["_inserted_table"]  # type: ignore[no-any-return]
+
+
+def _inserted_table(stmt: SqlStatement) -> str | None:
     expression = stmt.expression
     if isinstance(expression, exp.Insert):
         node = expression.this
@@ -276,7 +283,17 @@ def _pins_key(schema: Schema, table: str, eq: list[str]) -> bool:
 
 
 def delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
-    """Tables this statement prunes, each with how (see above)."""
+    """Tables this statement prunes, each with how (see above). Memoised on the statement
+    under the schema's catalogue (`Schema.content_key`): an unchanged file's statements are the
+    same objects in the next model, and scope-wide questions ask about every statement."""
+    memo = stmt.__dict__.get("_delete_kinds")
+    key = schema.content_key
+    if memo is None or memo[0] != key:
+        memo = stmt.__dict__["_delete_kinds"] = (key, _delete_kinds(stmt, schema))
+    return dict(memo[1])
+
+
+def _delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
     found = {table: "unknown" for table in pruned_tables(stmt)}
     expression = stmt.expression
     if isinstance(expression, exp.Drop):
