@@ -32,10 +32,11 @@ before applying settings).
 from __future__ import annotations
 
 import traceback
-from collections.abc import Hashable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from durable_harden.analyzers.budget import OverBudget
 from durable_harden.analyzers.classes import DurableObjectClass
@@ -43,6 +44,31 @@ from durable_harden.analyzers.findings import Finding, Rule
 from durable_harden.analyzers.model import NamespaceAccess, Problem, ProjectModel
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import SqlStatement
+
+T = TypeVar("T")
+
+
+class ContentMemo:
+    """A bounded memo of a pure function of content (SQL text, a schema's catalogue key), not
+    of positions: its results carry over to the statements re-extracted from an edited file.
+    Least recently used out first."""
+
+    def __init__(self, capacity: int = 16384) -> None:
+        self.capacity = capacity
+        self.entries: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        entries = self.entries
+        try:
+            value = entries[key]
+        except KeyError:
+            value = entries[key] = compute()
+            if len(entries) > self.capacity:
+                entries.popitem(last=False)
+            return value  # type: ignore[no-any-return]
+        entries.move_to_end(key)
+        return value  # type: ignore[no-any-return]
+
 
 # units: the model list a rule iterates, restricted to one open file in a scoped run
 CLASS = "classes"

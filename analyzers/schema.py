@@ -192,6 +192,7 @@ class Schema:
         clone.db = sqlite3.connect(":memory:", check_same_thread=False)
         self.db.backup(clone.db)
         clone.db.execute(create_index_sql)
+        clone.content_key = (*self.content_key, ("CREATE", create_index_sql))
         clone.errors = []
         clone.tables = {}
         clone.indexes = {}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from durable_harden.analyzers.findings import Span
+from durable_harden.analyzers.incremental import ContentMemo
 from durable_harden.analyzers.schema import Schema, Table
 from durable_harden.analyzers.sql import (
     SqlStatement,
@@ -167,8 +168,22 @@ class ColumnResolver:
         return column.name
 
 
+_USES = ContentMemo()
+
+
 def table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
-    """For each table of the statement, the columns its WHERE / JOIN ON / ORDER BY use."""
+    """For each table of the statement, the columns its WHERE / JOIN ON / ORDER BY use.
+    Memoised on the expression (one per SQL text: analyzers.sql.parse_sql) and the schema's
+    catalogue; the entry keeps the expression alive, so its id is not reused. The TableUses
+    are shared: never change them."""
+    key = (id(expression), schema.content_key)
+    entry = _USES.get(key, lambda: (expression, _table_uses(expression, schema)))
+    if entry[0] is not expression:  # cannot happen while the entry holds it; said plainly
+        entry = (expression, _table_uses(expression, schema))
+    return dict(entry[1])
+
+
+def _table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
     resolver = ColumnResolver(expression, schema)
     uses = {name: TableUse(name) for name in resolver.tables}
     conditions: list[exp.Expression] = []
