@@ -6,8 +6,10 @@ the tables, columns, primary keys and indexes. The same database answers EXPLAIN
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from durable_harden.analyzers.sql import SqlStatement, normalize_for_parse
@@ -72,7 +74,7 @@ class Schema:
         # what the catalogue is a function of: the DDL texts in order (not their positions).
         # Per-statement results that read only the catalogue are memoised under it
         # (rules/_sql.delete_kinds), so they carry over to the next model.
-        self.content_key = tuple((s.kind, s.text) for s in ddl if s.kind in _DDL_KINDS)
+        self.content_key = _digest((s.kind, s.text) for s in ddl if s.kind in _DDL_KINDS)
         self._apply(ddl)
         self._read_catalogue()
 
@@ -192,7 +194,7 @@ class Schema:
         clone.db = sqlite3.connect(":memory:", check_same_thread=False)
         self.db.backup(clone.db)
         clone.db.execute(create_index_sql)
-        clone.content_key = (*self.content_key, ("CREATE", create_index_sql))
+        clone.content_key = _digest([("BASE", self.content_key), ("CREATE", create_index_sql)])
         clone.errors = []
         clone.tables = {}
         clone.indexes = {}
@@ -200,6 +202,15 @@ class Schema:
         clone._statement_of_index = dict(self._statement_of_index)
         clone._read_catalogue()
         return clone
+
+
+def _digest(parts: Iterable[tuple[str, str]]) -> str:
+    """A short key for a catalogue's DDL (compared per statement and rule: a digest compares
+    in constant time, a tuple of every DDL text does not)."""
+    digest = hashlib.sha256()
+    for kind, text in parts:
+        digest.update(f"{len(kind)}:{kind}{len(text)}:{text}".encode())
+    return digest.hexdigest()
 
 
 def _ddl_text(stmt: SqlStatement, text: str) -> str:
