@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from durable_harden.analyzers.analysis import Settings, analyze_paths
-from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.incremental import SCOPES
 from durable_harden.analyzers.rules import all_rules
 from durable_harden.analyzers.workspace import discover
@@ -284,3 +284,24 @@ def test_random_edits(tmp_path: Path, seed: int) -> None:
             what = f"step {step}: a member inserted in {path.name}"
         s.write(path, new.encode())
         s.compare(f"{what} (seed {seed})")
+
+
+def test_settings_apply_to_copies_of_the_kept_results(tmp_path: Path) -> None:
+    """A severity override or a disabled rule in one analysis does not leak into the results the
+    engine keeps for the next one (the kept findings are never changed)."""
+    root = _copy(tmp_path, EXAMPLES / "rate-limiter")
+    path = root / "src" / "session-store.ts"
+    engine = Engine()
+
+    def analyse(settings: Settings, version: int) -> list[tuple[str, int]]:
+        inputs = {path: OpenInput(path, version, path.read_bytes(), "source", settings, None)}
+        analysis = engine.analyze(root, inputs)
+        return sorted((f.rule_id, int(f.severity)) for f in analysis.findings[path])
+
+    plain = analyse(Settings(), 1)
+    assert plain
+    rule = plain[0][0]
+    overridden = analyse(Settings(severity={rule: Severity.HINT}), 2)
+    assert (rule, int(Severity.HINT)) in overridden and overridden != plain
+    assert analyse(Settings(ignore=[rule]), 3) == [f for f in plain if f[0] != rule]
+    assert analyse(Settings(), 4) == plain
