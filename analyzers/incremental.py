@@ -295,7 +295,7 @@ class IncrementalRules:
                         continue  # a rule iterating its units finds nothing without them
                     key: Hashable | None = None
                     if scope.facts != VOLATILE:
-                        key = (file, tuple(items), facts.of(scope.facts, file.path))
+                        key = (file, tuple(items), self._facts(facts, scope, file, items))
                     view = ScopedModel(model, scope.unit, items)
                     found.extend(
                         self._run(rule, view, (rule.id, file.path), key, {file.path}, model)
@@ -323,6 +323,19 @@ class IncrementalRules:
                 key = None if scope.facts == VOLATILE else facts.of(scope.facts, None)
                 found.extend(self._run(rule, model, (rule.id, None), key, wanted, model))
         return found
+
+    @staticmethod
+    def _facts(facts: _Facts, scope: Scope, file: SourceFile, items: list[Any]) -> Hashable:
+        if scope.facts != SCOPE_SQL or scope.unit != STATEMENT:
+            return facts.of(scope.facts, file.path)
+        # a statement's SQL may live in another file than its exec call, in another Worker
+        # scope (a shared constants module): every scope its statements belong to
+        paths = {file.path}
+        for stmt in items:
+            paths.add(stmt.file.path)
+            paths.add(stmt.call_file.path)
+        roots = {facts.model._scope_root(p): p for p in paths}
+        return tuple(facts.of(SCOPE_SQL, roots[r]) for r in sorted(roots))
 
     def _run(
         self,
