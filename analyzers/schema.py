@@ -7,6 +7,7 @@ the tables, columns, primary keys and indexes. The same database answers EXPLAIN
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -77,7 +78,7 @@ class Schema:
         applied = [s for s in ddl if s.kind in _DDL_KINDS]
         self.content_key = _digest((s.kind, s.text) for s in applied)
         built = _BUILT.get(self.content_key)
-        if built is not None and built.size == len(applied):
+        if built is not None and built.size == len(applied) and built.pid == os.getpid():
             built.adopt(self, applied)
             return
         self._apply(ddl)
@@ -222,6 +223,7 @@ class _Built:
 
     db: sqlite3.Connection
     size: int
+    pid: int  # a forked worker (process pool) builds its own: SQLite connections do not fork
     errors: list[tuple[int, str]]
     tables: dict[str, tuple[str, list[str], list[str], bool, list[int]]]
     indexes: dict[str, tuple[str, str, list[str], bool, str, int | None]]
@@ -234,6 +236,7 @@ class _Built:
         return cls(
             db=schema.db,
             size=len(applied),
+            pid=os.getpid(),
             errors=[(place[id(s)], m) for s, m in schema.errors],
             tables={
                 k: (

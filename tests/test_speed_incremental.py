@@ -88,10 +88,22 @@ class Session:
         }
         root = self.engine.root_for(next(iter(self.open)))
         analysis = self.engine.analyze(root, inputs)
+        _forget_content_caches()  # the reference computes everything again
         reference = analyze_paths([self.root])
         got = sorted(_key(f) for p in inputs for f in analysis.findings.get(p, []))
         want = sorted(_key(f) for f in reference.findings if f.path in inputs)
         assert got == want, f"after {what}: incremental and from-scratch findings differ"
+
+
+def _forget_content_caches() -> None:
+    """The caches keyed on content that the engine's analyses share with any other."""
+    from durable_harden.analyzers import schema, wrangler
+    from durable_harden.analyzers.rules import _sql, _sqlexec, sql_missing_index
+
+    for memo in (_sql._USES, _sqlexec._PARAMS, sql_missing_index._ANALYSES):
+        memo.entries.clear()
+    schema._BUILT.clear()
+    wrangler._LOADED.clear()
 
 
 def _copy(tmp_path: Path, source: Path) -> Path:
