@@ -213,6 +213,19 @@ def run_rules(
             model.problems.append(
                 Problem(model.root, f"internal error in rule {rule.id}: {detail}")
             )
+    return finish_findings(model, settings, raw, keep)
+
+
+def finish_findings(
+    model: ProjectModel,
+    settings: Settings,
+    raw: Iterable[Finding],
+    keep: Callable[[Path], bool],
+    paths: Iterable[Path] | None = None,
+) -> tuple[list[Finding], list[Suppression]]:
+    """The rules' raw findings made into what is reported, per file kept: deduplicated, none
+    inside a syntax error, severities overridden, suppressions applied, unused suppressions
+    reported. `paths`: the files to report on (default: every kept file of the model)."""
     by_file: dict[Path, list[Finding]] = {}
     for finding in raw:
         if keep(finding.path):
@@ -221,7 +234,10 @@ def run_rules(
     all_suppressions: list[Suppression] = []
     sources = {f.path: f for f in model.files}
     configs = {c.path: c for c in model.configs}
-    paths = set(by_file) | {p for p in list(sources) + list(configs) if keep(p)}
+    if paths is None:
+        paths = set(by_file) | {p for p in list(sources) + list(configs) if keep(p)}
+    else:
+        paths = set(by_file) | {p for p in paths if keep(p) and (p in sources or p in configs)}
     for path in sorted(paths, key=str):
         source = sources.get(path)
         data = source.data if source is not None else configs[path].data if path in configs else b""

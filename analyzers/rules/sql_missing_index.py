@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.incremental import ContentMemo
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL, REF_SQLITE_EQP
 from durable_harden.analyzers.rules._sql import (
@@ -84,8 +85,18 @@ class Problem:
 _TABLE_STEP = re.compile(r"^(?:SCAN|SEARCH) (\w+)")
 
 
+_ANALYSES = ContentMemo()
+
+
 def analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
-    """Each table the plan reads badly, with the index columns that would serve the query."""
+    """Each table the plan reads badly, with the index columns that would serve the query.
+    A function of the statement's text and the schema's catalogue only: memoised on them, so
+    an edit re-plans only the queries it changed (the Problems are shared: never change them)."""
+    key = (stmt.text, schema.content_key)
+    return list(_ANALYSES.get(key, lambda: _analyse(stmt, schema)))
+
+
+def _analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
     expression = stmt.expression
     if expression is None or stmt.kind not in QUERY_KINDS:
         return []
