@@ -202,6 +202,7 @@ def cmd_rules(output_format: str = "text") -> int:
 
     from durable_harden.analyzers.rules import all_rules, default_on, group_of
     from durable_harden.codeactions import builders
+    from durable_harden.server.ruledocs import page
 
     fixable = builders()
     if output_format == "json":
@@ -214,7 +215,7 @@ def cmd_rules(output_format: str = "text") -> int:
                 "fixable": r.id in fixable,
                 "default": default_on(r.id),
                 "url": r.url,
-                "explanation": r.markdown(),
+                "explanation": page(r),
             }
             for r in all_rules()
         ]
@@ -241,6 +242,7 @@ def cmd_rule(rule_id: str) -> int:
     import difflib
 
     from durable_harden.analyzers.rules import all_rules, rule_by_id
+    from durable_harden.server.ruledocs import page
 
     rule = rule_by_id(rule_id.strip().lower())
     if rule is None:
@@ -248,7 +250,7 @@ def cmd_rule(rule_id: str) -> int:
         close = difflib.get_close_matches(rule_id.strip().lower(), ids, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
         raise UsageError(f"unknown rule {rule_id!r}{hint} (see `durable-harden rules`)")
-    print(rule.markdown())
+    print(page(rule))
     return EXIT_CLEAN
 
 

@@ -572,13 +572,13 @@ def test_rules_lists_groups_and_json(capsys):
     assert by_id["sql-missing-index"]["group"] == "sql"
     assert by_id["sql-missing-index"]["fixable"] is True
     assert by_id["global-singleton"]["fixable"] is False
+    assert "No automatic fix. Choosing a shard key" in by_id["global-singleton"]["explanation"]
+    assert "### index for the query (safe or unsafe)" in by_id["sql-missing-index"]["explanation"]
     # opt-in rules (group advice) are marked: off by default
     assert by_id["global-singleton"]["group"] == "advice"
     assert by_id["global-singleton"]["default"] is False
     assert by_id["sql-missing-index"]["default"] is True
-    assert any(
-        line.split()[:3] == ["global-singleton", "advice", "(opt-in)"] for line in out_text
-    )
+    assert any(line.split()[:3] == ["global-singleton", "advice", "(opt-in)"] for line in out_text)
     assert set(items[0]) == {
         "code",
         "name",

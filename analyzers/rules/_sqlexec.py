@@ -8,13 +8,15 @@ parameter-free.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.incremental import ContentMemo
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.sql import (  # sqlglot itself on first use
     SqlStatement,
+    Substitution,
     Token,
     TokenType,
     sql_tokens,
@@ -55,27 +57,48 @@ class Params:
         return bool(self.positional or self.numbered or self.named)
 
 
+_PARAMS = ContentMemo()
+
+
 def params_of(stmt: SqlStatement) -> Params | None:
     """None when the text does not tokenize (we then judge nothing). A `${NAME}` substitution of
     a string constant of the file (`${SUBTREE_CTE} SELECT … WHERE inode = ?`) brings the
-    parameters written in that constant, at the substitution's place."""
-    found = tokens(stmt.text)
+    parameters written in that constant, at the substitution's place. Memoised on the text, the
+    substitutions' places and the spliced constants' texts (all it reads); a copy, the lists are
+    the caller's."""
+    spliced = _spliced_texts(stmt)
+    key = (stmt.text, tuple(s.sql_offset for s in stmt.substitutions), spliced)
+    found = _PARAMS.get(key, lambda: _params_of(stmt.text, stmt.substitutions, spliced))
     if found is None:
         return None
+    return Params(*(list(getattr(found, f.name)) for f in fields(Params)))
+
+
+def _spliced_texts(stmt: SqlStatement) -> tuple[tuple[int, str], ...]:
+    """(place in the SQL, text) of each substitution that is a string constant of the file."""
+    if not stmt.substitutions:
+        return ()
     constants = string_constants(stmt.file)
-    spliced: dict[int, Params] = {}
+    found: list[tuple[int, str]] = []
     for sub in stmt.substitutions:
-        name = sub.expression.strip().rsplit(".", 1)[-1]
-        literal = constants.get(name)
-        if literal is None:
-            continue
-        text_of, _ = literal_chars(stmt.file.data, literal)
-        inner = _params_of_text(text_of, set())
+        literal = constants.get(sub.expression.strip().rsplit(".", 1)[-1])
+        if literal is not None:
+            found.append((sub.sql_offset, literal_chars(stmt.file.data, literal)[0]))
+    return tuple(found)
+
+
+def _params_of(
+    text: str, substitutions: list[Substitution], spliced_texts: tuple[tuple[int, str], ...]
+) -> Params | None:
+    if tokens(text) is None:
+        return None
+    spliced: dict[int, Params] = {}
+    for offset, constant in spliced_texts:
+        inner = _params_of_text(constant, set())
         if inner is None:
             return None
-        spliced[sub.sql_offset] = inner
-    params = _params_of_text(stmt.text, {s.sql_offset for s in stmt.substitutions}, spliced)
-    return params
+        spliced[offset] = inner
+    return _params_of_text(text, {s.sql_offset for s in substitutions}, spliced)
 
 
 def _params_of_text(

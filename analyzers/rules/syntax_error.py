@@ -19,22 +19,7 @@ DOCS = RuleDocs(
 Reports each place where a TypeScript or JavaScript source file does not parse: unexpected
 text, or a token the grammar needs that is missing (a `}` or `)`). The file is still analysed
 around the error, but nothing inside the broken part is checked.
-""",
-    why="""
-A file that does not parse cannot be deployed, and every rule skips the code inside the error,
-so without this report a broken file would look clean ("All checks passed!"). Ruff (its
-syntax errors) and ESLint (fatal parsing errors) report them as diagnostics for the same reason.
-""",
-    example="""
-```ts
-export class Room extends DurableObject {
-  async fetch(request: Request) {
-    return new Response("ok"   // missing `)` : syntax-error
-  }
-}
-```
-""",
-    fix="""
+
 The parser is tree-sitter's TypeScript grammar (tree-sitter-typescript 0.23), not the TypeScript
 compiler. A few valid forms do not parse with it, for example members of a type literal
 separated only by line breaks (`{ a: number\n b: string }`), type arguments on a tagged template
@@ -50,15 +35,30 @@ types: issue #322). tree-sitter-language-pack 0.13 bundles a TypeScript grammar 
 errors on every such form, and its 1.x releases download grammars from the network at first use,
 which an offline editor or CI run cannot do and the tool must never do. So the bundled grammar
 stays tree-sitter-typescript 0.23.2 (docs/install.md).
-
-No automatic fix: the intended code cannot be guessed. Fix the syntax; the rest of the rules
-then check the file again.
+""",
+    why="""
+A file that does not parse cannot be deployed, and every rule skips the code inside the error,
+so without this report a broken file would look clean ("All checks passed!"). Ruff (its
+syntax errors) and ESLint (fatal parsing errors) report them as diagnostics for the same reason.
+""",
+    example="""
+```ts
+export class Room extends DurableObject {
+  async fetch(request: Request) {
+    return new Response("ok"   // missing `)` : syntax-error
+  }
+}
+```
 """,
     references=(
         "https://docs.astral.sh/ruff/linter/#error-suppression",
         "https://eslint.org/docs/latest/use/command-line-interface#exit-codes",
         "https://tree-sitter.github.io/tree-sitter/using-parsers/1-getting-started.html",
     ),
+    no_fix="""
+The intended code cannot be guessed. Fix the syntax; the rest of the rules then check the file
+again.
+""",
 )
 
 MAX_PER_FILE = 20  # one typo can cascade; the first errors say enough
@@ -105,7 +105,11 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             if end <= start:  # a missing token is zero-width: underline one character
                 end = min(start + 1, len(source.data))
                 start = min(start, end)
-            yield RULE.finding(_message(node, source.data), Span(source.path, start, end))
+            yield RULE.finding(
+                "missing" if node.is_missing else "unexpected",
+                _message(node, source.data),
+                Span(source.path, start, end),
+            )
 
 
 RULE = Rule(
@@ -114,4 +118,8 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "missing": "a token the grammar needs is missing",
+        "unexpected": "text the parser did not expect",
+    },
 )
