@@ -40,8 +40,14 @@ class Finding:
     span: Span
     severity: Severity
     related: list[Related] = field(default_factory=list)
-    # Whatever the rule's fix builders need; JSON-serialisable (it travels in Diagnostic.data).
+    # What must travel as JSON (LSP Diagnostic.data, `check --output-format json`): the rule's
+    # facts about the finding as plain values. Fix builders do not read nodes back from it.
     data: dict[str, Any] = field(default_factory=dict)
+    # The rule's typed detection state for its fix builder (live tree-sitter nodes, the
+    # `SqlStatement`s, the `DurableObjectClass`): one small frozen dataclass defined in the rule
+    # module, or None. Never serialised, compared or printed; a finding rebuilt from JSON has
+    # none, and a builder that needs it then raises `CannotFix` (codeactions/fix.py `state_of`).
+    state: object | None = field(default=None, compare=False, repr=False)
 
     @property
     def path(self) -> Path:
@@ -93,6 +99,7 @@ class Rule:
         related: Iterable[Related] = (),
         data: dict[str, Any] | None = None,
         severity: Severity | None = None,
+        state: object | None = None,
     ) -> Finding:
         return Finding(
             rule_id=self.id,
@@ -101,4 +108,5 @@ class Rule:
             severity=severity or self.severity,
             related=list(related),
             data=dict(data or {}),
+            state=state,
         )

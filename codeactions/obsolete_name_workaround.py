@@ -9,14 +9,13 @@ RpcTarget wrappers are reported only: unwinding one changes the API its callers 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import stub_calls
+from durable_harden.analyzers.rules.obsolete_name_workaround import NameState
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import (
     call_args,
@@ -25,7 +24,7 @@ from durable_harden.analyzers.tsutil import (
     string_value,
     walk_type,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import name_case
 from durable_harden.codeactions.spec import FixSpec
 
@@ -33,14 +32,6 @@ REVIEW = (
     "Check that no caller outside this project (another Worker, a script) reaches the namespace "
     "with newUniqueId()/idFromString(): for those objects `this.ctx.id.name` is undefined."
 )
-
-
-def _class(model: ProjectModel, finding: Finding) -> DurableObjectClass | None:
-    path = Path(finding.span.path)
-    for cls in model.classes_named(str(finding.data.get("class"))):
-        if cls.file.path == path or finding.data.get("kind") == "wrapper":
-            return cls
-    return None
 
 
 def _ctx(cls: DurableObjectClass) -> str:
@@ -256,9 +247,7 @@ def _parameter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Findin
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = _class(model, finding)
-    if cls is None:
-        return []
+    cls = state_of(finding, NameState).cls
     kind = finding.data.get("kind")
     if kind == "setter":
         return _setter_fix(model, cls, finding)

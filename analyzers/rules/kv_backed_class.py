@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
@@ -41,6 +42,13 @@ been deployed KV-backed keeps that backend; moving its data needs a new class an
         f"{REF_CHANGELOG} (2026-07-09: new_classes refused on accounts without KV-backed classes)",
     ),
 )
+
+
+@dataclass(frozen=True)
+class KvBackedState:
+    """What the fix needs: the config that creates the class KV-backed."""
+
+    config: WranglerConfig
 
 
 def migration_lists(config: WranglerConfig) -> Iterator[tuple[KeyPath, list[Any]]]:
@@ -109,6 +117,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                             "committed": deployed,
                             "mixed": "new_sqlite_classes" in item,
                         },
+                        state=KvBackedState(config),
                     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -286,6 +287,13 @@ def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[
         )
 
 
+@dataclass(frozen=True)
+class NameState:
+    """What the fixes need: the class whose name is passed to it."""
+
+    cls: DurableObjectClass
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         accesses = accesses_to(model, cls)
@@ -300,7 +308,11 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         ]
         for file, node, message, related, data in hits:
             yield RULE.finding(
-                message, node_span(file, node), related=related, data={"class": cls.name, **data}
+                message,
+                node_span(file, node),
+                related=related,
+                data={"class": cls.name, **data},
+                state=NameState(cls),
             )
 
 
