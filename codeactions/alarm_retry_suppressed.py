@@ -159,13 +159,10 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if cls.alarm is None or cls.alarm.type != "method_definition":
         return []
     kind = finding.data.get("kind")
-    try:
-        if kind == "catch-rearm-rethrow":
-            return [_catch_fix(cls, cls.alarm, state)]
-        if kind == "early-rearm":
-            return [_early_fix(cls, cls.alarm, state)]
-    except CannotFix:
-        return []
+    if kind == "catch-rearm-rethrow":
+        return [_catch_fix(cls, cls.alarm, state)]
+    if kind == "early-rearm":
+        return [_early_fix(cls, cls.alarm, state)]
     return []
 
 

@@ -13,6 +13,7 @@ from durable_harden.analyzers.rules._bindings import exports_name, known_files
 from durable_harden.analyzers.rules.class_not_exported import ExportState
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, string_value
+from durable_harden.codeactions._style import Style
 from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import reachable_case
 from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
@@ -95,7 +96,7 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if len(candidates) != 1:
         return []
     cls = candidates[0]
-    nl = "\r\n" if b"\r\n" in main.data else "\n"
+    nl = Style.of(main.data).newline
     if cls.file is main:
         edit = _export_keyword_edit(main, cls.node)
         if edit is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import stub_calls
@@ -32,12 +32,6 @@ REVIEW = (
     "Check that no caller outside this project (another Worker, a script) reaches the namespace "
     "with newUniqueId()/idFromString(): for those objects `this.ctx.id.name` is undefined."
 )
-
-
-def _ctx(cls: DurableObjectClass) -> str:
-    if "this.ctx" in cls.aliases.ctx:
-        return "this.ctx"
-    return next((a for a in sorted(cls.aliases.ctx) if a.startswith("this.")), "this.ctx")
 
 
 def _line_start(data: bytes, pos: int) -> int:
@@ -138,7 +132,7 @@ def _setter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Finding) 
             and normalize_expr(node_text(data, right)) == param
         ):
             fields.add(normalize_expr(node_text(data, left)))
-    replacement = f"{_ctx(cls)}.id.name"
+    replacement = f"{ctx_expression(cls)}.id.name"
     for call in walk_type(cls.node, "call_expression"):
         if func.start_byte <= call.start_byte < func.end_byte:
             continue
@@ -220,7 +214,7 @@ def _parameter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Findin
     edits = [_list_item_removal(cls.file, params, index)]
     first = next((s for s in body.named_children if s.type != "comment"), None)
     bang = "" if cls.file.path.suffix in {".js", ".mjs", ".cjs", ".jsx"} else "!"
-    declaration = f"const {param} = {_ctx(cls)}.id.name{bang};"
+    declaration = f"const {param} = {ctx_expression(cls)}.id.name{bang};"
     if first is not None and b"\n" in data[body.start_byte : first.start_byte]:
         indent = data[_line_start(data, first.start_byte) : first.start_byte].decode()
         at = _line_start(data, first.start_byte)
@@ -238,7 +232,7 @@ def _parameter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Findin
     return [
         Fix(
             fix_id="obsolete-name-workaround.drop-parameter",
-            title=f"Drop parameter `{param}` of `{method}()`; read `{_ctx(cls)}.id.name`",
+            title=f"Drop parameter `{param}` of `{method}()`; read `{ctx_expression(cls)}.id.name`",
             safety=Safety.UNSAFE,
             edits=edits,
             review=REVIEW + " The method's signature changes: callers in other Workers break.",

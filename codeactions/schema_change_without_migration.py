@@ -50,7 +50,6 @@ from durable_harden.analyzers.tsutil import (
     walk_type,
 )
 from durable_harden.codeactions._migrations import (
-    CannotMigrate,
     Step,
     StepSql,
     migrations_text,
@@ -62,15 +61,11 @@ from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    state_of(finding, SchemaState)  # no statement of this analysis: no fix (CannotFix)
-    try:
-        kind = finding.data.get("kind")
-        if kind == "no-such-column":
-            return [_add_column(finding, model)]
-        if kind == "not-null-without-default":
-            return [_add_default(finding, model)]
-    except (CannotFix, CannotMigrate):
-        pass
+    kind = finding.data.get("kind")
+    if kind == "no-such-column":
+        return [_add_column(finding, model)]
+    if kind == "not-null-without-default":
+        return [_add_default(finding, model)]
     return []
 
 

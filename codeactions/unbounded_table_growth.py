@@ -79,13 +79,6 @@ def _camel(table: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\W]+", table) if part)
 
 
-def _ctx(cls: DurableObjectClass) -> str:
-    try:
-        return ctx_expr(cls)
-    except CannotMigrate as exc:
-        raise CannotFix(str(exc)) from exc
-
-
 def _close_paren(text: str, open_index: int) -> int:
     depth = 0
     quote: str | None = None
@@ -389,7 +382,7 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     file = cls.file
     src = file.data
     path = file.path
-    ctx = _ctx(cls)
+    ctx = ctx_expr(cls)  # CannotFix when the class has no `this.…` path to its state
     unit = indent_unit(src)
     indent = member_indent(cls)
     quote = quote_char(src)
