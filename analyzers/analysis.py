@@ -272,13 +272,16 @@ def _unused(suppressions: list[Suppression], settings: Settings) -> list[Finding
             if rule_id == "*" and suppression.used:
                 continue
             if rule_id != "*" and rule_by_id(rule_id) is None:
+                message_id = "unknown-rule"
                 message = f"Suppression names an unknown rule `{rule_id}`"
             elif rule_id != "*" and not settings.enabled(rule_id):
                 continue  # the rule is off: its suppressions are neither used nor wrong
             else:
+                message_id = "unused"
                 message = f"Unused suppression: `{rule_id}` reports nothing on the line it covers"
             findings.append(
                 rule.finding(
+                    message_id,
                     message,
                     Span(suppression.path, suppression.start, suppression.end),
                     data={"suppressed_rule": rule_id},

@@ -31,13 +31,6 @@ const session = await env.ROOMS.getByName(room).open(user);  // reported
 using session = await env.ROOMS.getByName(room).open(user);  // fixed: disposed at scope end
 ```
 """,
-    fix="""
-Unsafe: `const` becomes `using` (TypeScript 5.2+ explicit resource management, supported by
-workerd). The result is disposed when the enclosing block ends, so it must not be returned or
-stored for later (a callback that runs after the block sees a disposed stub); the project's
-TypeScript must be 5.2+ with `esnext.disposable` in `lib`. Nothing of that is checked, so a
-reviewer does.
-""",
     references=(f"{REF_RULES} (dispose RPC results that hold stubs)",),
 )
 
@@ -99,6 +92,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             if keyword is None or keyword.type != "const":
                 continue  # `using` (or let/var, which `using` cannot replace blindly)
             yield RULE.finding(
+                "not-disposed",
                 f"`{call.method}()` returns stubs; keep its result with `using` so they are "
                 "disposed, or the runtime warns that an RPC result was not disposed.",
                 node_span(call.file, keyword),
@@ -112,4 +106,7 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "not-disposed": "a call that returns stubs whose result is not kept with `using`",
+    },
 )

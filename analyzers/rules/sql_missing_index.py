@@ -58,19 +58,6 @@ sql.exec("SELECT body FROM messages WHERE room = ? ORDER BY created_at DESC LIMI
 sql.exec("CREATE INDEX IF NOT EXISTS idx_messages_room_created_at ON messages(room, created_at)");
 ```
 """,
-    fix="""
-`CREATE INDEX IF NOT EXISTS idx_<table>_<cols> ON <table>(<equality columns…>, <range or
-ORDER BY column>)`, inserted next to the table's `CREATE TABLE` in the same SQL string. It is
-offered only when SQLite, re-planning the query with the index, then uses it, and never when
-the primary key or an existing index already has the same leading columns. Every index costs a
-row write on each INSERT/UPDATE of the table; a reviewer should check the query is frequent.
-
-Safe when no query's result changes: an index changes no query's rows, but SQLite returns rows in
-the order of the index it reads, so a `SELECT` without `ORDER BY` that moves from a table scan
-(rowid order, usually insertion order) to the new index may return the same rows in another
-order. When some query of the project does that (other than fixing every index column with `=`,
-where equal keys keep rowid order), the fix is unsafe and the review note names the queries.
-""",
     references=(
         f"{REF_SQL} (rows read and written are billed; indexes cost writes)",
         f"{REF_LIMITS}",
@@ -198,6 +185,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 f"An index{cols} lets SQLite seek instead."
             )
             yield RULE.finding(
+                "sorts-every-run" if sorts_only else "scans-table",
                 message,
                 table_reference_span(stmt, table.name, problem.alias),
                 related,
@@ -221,4 +209,8 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "sorts-every-run": "a query sorts the table's rows on every run (a temporary B-tree for ORDER BY)",
+        "scans-table": "a query reads the whole table where an index would let SQLite seek",
+    },
 )
