@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from durable_harden.analyzers.classes import DurableObjectClass
@@ -158,6 +159,15 @@ def is_retention(kind: str, stmt: SqlStatement) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class GrowthState:
+    """What the fix needs: the INSERTs into the table (sorted by file and offset) and the class
+    of the first one."""
+
+    inserts: tuple[SqlStatement, ...]
+    cls: DurableObjectClass | None
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     by_scope: dict[Path, list[SqlStatement]] = {}
     for stmt in model.statements:
@@ -235,6 +245,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         else None
                     ),
                 },
+                state=GrowthState(tuple(writes), first.cls),
             )
 
 
