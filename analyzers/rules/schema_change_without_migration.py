@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
@@ -101,6 +102,13 @@ def _renamed_tables(model: ProjectModel, stmt: SqlStatement) -> set[str]:
     }
 
 
+@dataclass(frozen=True)
+class SchemaState:
+    """What the fixes need: the query that names the missing column, or the ALTER."""
+
+    statement: SqlStatement
+
+
 def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Finding | None:
     plan = schema.plan(stmt.text)
     if plan.error is None:
@@ -148,6 +156,7 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
                 "near_miss": close[0] if close else None,
                 "statement": [str(stmt.file.path), stmt.offsets[0]],
             },
+            state=SchemaState(stmt),
         )
     missing = _NO_TABLE.search(plan.error)
     if missing is not None:
@@ -198,6 +207,7 @@ def _check_alter(stmt: SqlStatement) -> Iterator[Finding]:
                 "statement": [str(stmt.file.path), stmt.offsets[0]],
                 "definition": [match.start(3), end],
             },
+            state=SchemaState(stmt),
         )
 
 

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_SQL, SQL_REACH
 from durable_harden.analyzers.rules._sqlexec import binding_args, exec_groups, params_of
+from durable_harden.analyzers.sql import SqlStatement
 
 DOCS = RuleDocs(
     what="""
@@ -51,6 +53,14 @@ sql.exec("SELECT * FROM rooms WHERE id = ? AND owner = ?", id);
 )
 
 
+@dataclass(frozen=True)
+class CallState:
+    """What the fix needs: the statements of the exec() call, in order (the last takes the
+    arguments)."""
+
+    statements: tuple[SqlStatement, ...]
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for group in exec_groups(model):
         last = group[-1]
@@ -79,6 +89,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 span,
                 [Related(last.span(), "the arguments go to this statement")],
                 data={**call_data, "kind": "not-last"},
+                state=CallState(tuple(group)),
             )
         if early:
             continue
@@ -96,6 +107,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             f"This exec() has {what} but {given}: it throws `Wrong number of parameter bindings`.",
             last.span(),
             data={**call_data, "kind": "count", "params": p_last.count, "args": len(args)},
+            state=CallState(tuple(group)),
         )
 
 

@@ -158,6 +158,13 @@ def _analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
     return [p for p in problems.values() if p.columns]
 
 
+@dataclass(frozen=True)
+class IndexState:
+    """What the fix needs: the query that scans."""
+
+    statement: SqlStatement
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.loose or stmt.kind not in QUERY_KINDS:
@@ -204,6 +211,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "query": stmt.text.strip(),
                     "statement": [str(stmt.file.path), stmt.offsets[0]],
                 },
+                state=IndexState(stmt),
             )
 
 

@@ -222,6 +222,13 @@ _VERB = {
 }
 
 
+@dataclass(frozen=True)
+class ReadState:
+    """What the fix needs: the query that reads every row."""
+
+    statement: SqlStatement
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     growing_by_scope: dict[Path, dict[str, SqlStatement]] = {}
     for stmt in model.statements:
@@ -268,6 +275,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "tables": tables,
                 "statement": [str(stmt.file.path), stmt.offsets[0]],
             },
+            state=ReadState(stmt),
         )
 
 

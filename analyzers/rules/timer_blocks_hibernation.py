@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -248,6 +249,14 @@ def _has_await_before(scope: Node, clear: Node) -> bool:
     return any(a.start_byte < clear.start_byte for a in walk_type(scope, "await_expression"))
 
 
+@dataclass(frozen=True)
+class TimerState:
+    """What the fix needs: the class and the `setTimeout`/`setInterval` call."""
+
+    cls: DurableObjectClass
+    call: Node
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -290,6 +299,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "callback": _callback_method(data, args),
                         "arming_method": _arming_method(methods, call),
                     },
+                    state=TimerState(cls, call),
                 )
 
 

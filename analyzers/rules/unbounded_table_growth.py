@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from tree_sitter import Node
@@ -218,6 +219,15 @@ def _add_cascades(schema: Schema, pruned: set[str]) -> None:
         pruned |= grown
 
 
+@dataclass(frozen=True)
+class GrowthState:
+    """What the fix needs: the INSERTs into the table (sorted by file and offset) and the class
+    of the first one."""
+
+    inserts: tuple[SqlStatement, ...]
+    cls: DurableObjectClass | None
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     by_scope: dict[Path, list[SqlStatement]] = {}
     for stmt in model.statements:
@@ -296,6 +306,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         else None
                     ),
                 },
+                state=GrowthState(tuple(writes), first.cls),
             )
 
 
