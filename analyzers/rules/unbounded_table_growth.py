@@ -46,8 +46,9 @@ the table counts: a `DELETE` by age or count (a comparison such as `created_at <
 new game's reset from a "clear all" button), a `DROP TABLE` in `alarm()` / `webSocketClose()` /
 `webSocketError()`, `ctx.storage.deleteAll()` in the class that writes it, and the pruning of a
 parent table whose rows the table references `ON DELETE CASCADE` (Cloudflare documents foreign
-keys as enforced by default on D1, which is built on Durable Object SQLite storage; the pragma
-`foreign_keys` is one a Durable Object accepts). Pruning that does
+keys as enforced by default on D1, which is built on Durable Object SQLite storage; workerd
+confirms it for a Durable Object: `PRAGMA foreign_keys` reads 1 and a cascade deletes the child
+rows, checked by `tests/runtime/behaviour/rate-limiter/platform-facts.test.ts`). Pruning that does
 not bound the table does not count: a `DELETE` of one row by its primary key or a UNIQUE column
 (`WHERE id = ?`, an RPC removing one item) outside those handlers (in `alarm()` it drains a
 queue of processed rows), and a `DROP TABLE` elsewhere (a reset path); the message then says
