@@ -10,13 +10,17 @@
   parameters. `const` locals of the accepting method the listeners read travel in the socket's
   attachment (`serializeAttachment({ … })` where the first listener was, `deserializeAttachment()`
   in each handler). Refused when a listener closes over a parameter or a `let`, or uses the
-  event in a way we cannot map.
+  event in a way we cannot map. A `this.<list>.push(<socket element>)` of the accepting method is
+  rebuilt in the constructor from `getWebSockets()` (the list is empty after a wake); refused
+  when the element holds more than the socket. A moved close listener that closes the socket
+  gets no second `close()`.
 - nothing when the socket is handed to other code: that code may listen on it, and listeners of
   a hibernatable socket never fire.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -334,6 +338,108 @@ def _collapse_blank_lines(data: bytes, removals: list[Edit]) -> list[Edit]:
     return result
 
 
+_LIST_ADDS = frozenset({"push", "unshift"})
+
+
+def _socket_list_rebuild(
+    cls: DurableObjectClass, groups: list[SocketUse], tag: str | None, q: str
+) -> list[Edit]:
+    """A socket kept in an in-memory list of the class (`this.sessions.push({ socket })`, a
+    broadcast loops over it) is lost at hibernation: the woken object's list is empty and its
+    broadcasts reach nobody. The constructor (which runs again on wake) rebuilds the list from
+    `getWebSockets()`, with the same element built around each socket. Refused when the element
+    holds anything but the socket (per-connection data needs an attachment), or the class has
+    other hibernatable sockets the rebuild would mix in."""
+    data = cls.file.data
+    pushes: list[tuple[str, str, Node]] = []  # (field, method, the pushed element)
+    for use in groups:
+        names = {n for n in use.names if "[" not in n}
+        for call in walk(use.scope):
+            if call.type != "call_expression":
+                continue
+            func = call.child_by_field_name("function")
+            if func is None or func.type != "member_expression":
+                continue
+            target = func.child_by_field_name("object")
+            method = func.child_by_field_name("property")
+            if target is None or method is None or node_text(data, method) not in _LIST_ADDS:
+                continue
+            holder = normalize_expr(node_text(data, target))
+            if not holder.startswith("this.") or holder.count(".") != 1:
+                continue
+            args = call_args(call)
+            if len(args) != 1 or not any(
+                n.type in {"identifier", "shorthand_property_identifier"}
+                and node_text(data, n) in names
+                for n in walk(args[0])
+            ):
+                continue
+            for node in walk(args[0]):
+                if node.type not in {"identifier", "shorthand_property_identifier"}:
+                    continue
+                parent = node.parent
+                if (
+                    parent is not None
+                    and parent.type == "member_expression"
+                    and parent.child_by_field_name("object") != node
+                ):
+                    continue
+                if node_text(data, node) not in names:
+                    raise CannotMove(
+                        f"`{holder}` keeps `{node_text(data, node)}` with the socket: after a wake "
+                        "the list is empty and rebuilding it needs that value in an attachment"
+                    )
+            pushes.append((holder, node_text(data, method), args[0]))
+    if not pushes:
+        return []
+    class_text = data[cls.node.start_byte : cls.node.end_byte]
+    if tag is None and b"acceptWebSocket(" in class_text:
+        raise CannotMove("the class has other hibernatable sockets a rebuilt list would mix in")
+    ctor = cls.constructor
+    block = ctor.child_by_field_name("body") if ctor is not None else None
+    if ctor is None or block is None:
+        raise CannotMove("no constructor to rebuild the list of sockets in after a wake")
+    params = method_params(data, ctor)
+    if not params or not params[0].isidentifier():
+        raise CannotMove("the constructor's state parameter has no name")
+    statements = [c for c in block.named_children if c.type != "comment"]
+    first = statements[0] if statements else None
+    inner = body_indent(data, block)
+    unit = indent_unit(data)
+    var = next(v for v in ("ws", "socket", "restored") if v not in params)
+    lines: list[str] = []
+    tags = f"{q}{tag}{q}" if tag is not None else ""
+    for holder, add, element in pushes:
+        names = {n for u in groups for n in u.names if "[" not in n}
+        pieces: list[str] = []
+        cursor = element.start_byte
+        for node in walk(element):
+            if node.type not in {"identifier", "shorthand_property_identifier"}:
+                continue
+            if node_text(data, node) not in names or node.start_byte < cursor:
+                continue
+            pieces.append(data[cursor : node.start_byte].decode())
+            text = node_text(data, node)
+            pieces.append(f"{text}: {var}" if node.type == "shorthand_property_identifier" else var)
+            cursor = node.end_byte
+        pieces.append(data[cursor : element.end_byte].decode())
+        lines.append(f"{inner}{unit}{holder}.{add}({''.join(pieces)});")
+    text = (
+        f"{inner}// the sockets still open after a wake (the list is empty then)\n"
+        f"{inner}for (const {var} of {params[0]}.getWebSockets({tags})) {{\n"
+        + "\n".join(lines)
+        + f"\n{inner}}}\n"
+    )
+    if first is not None and node_text(data, first).startswith("super("):
+        at = data.find(b"\n", first.end_byte)
+        at = len(data) if at == -1 else at + 1
+    else:
+        at = line_start(data, first.start_byte) if first is not None else block.start_byte + 1
+        if first is None:
+            text = "\n" + text
+    return [Edit(cls.file.path, at, at, text)]
+
+
 def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     cls, use, accept = _find_use(finding, model)
     data = cls.file.data
@@ -346,7 +452,7 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     tag_needed = any(LISTENER_EVENTS[e] in cls.methods for _, e, _ in listeners)
     tag = f"{cls.name[0].lower()}{cls.name[1:]}-socket"
     q = quote_char(data)
-    edits: list[Edit] = []
+    edits: list[Edit] = _socket_list_rebuild(cls, groups, tag if tag_needed else None, q)
     socket = _socket_text(data, accept)
     tags = f", [{q}{tag}{q}]" if tag_needed else ""
     edits.append(
@@ -428,7 +534,10 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
         params_text = ", ".join(f"{n}: {t}" if typed else n for n, t in sig)
         inner = mindent + unit
         lines = [reindent(b, inner) for b in bodies if b]
-        if handler == "webSocketClose" and not auto_close:
+        closes = any(re.search(r"\bws\.close\(", b) for b in bodies)
+        if handler == "webSocketClose" and not auto_close and not closes:
+            # (a moved listener that closes the socket already answers the handshake: a
+            # second close() would throw)
             lines.append(inner + guarded_close("ws", "code", "reason") + ";")
         body_text = "\n".join(lines)
         new_methods.append(

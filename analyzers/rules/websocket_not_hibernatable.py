@@ -91,7 +91,13 @@ Not offered when a listener closes over a parameter or a variable that changes (
 declared after the listener, when the class already uses attachments, or when a listener uses
 the event in a way that cannot be mapped. A reviewer checks that the carried values survive
 structured clone (strings, numbers, plain objects) and that in-memory maps keyed by the socket
-(reported by `websocket-state-in-memory`) are moved too.
+(reported by `websocket-state-in-memory`) are moved too. A list of sockets the class keeps in
+memory (`this.sessions.push({ socket })`, looped over to broadcast) would be empty after a wake:
+the constructor, which runs again on wake, rebuilds it from `getWebSockets()` with the same
+element around each socket. Not offered when the listed element holds anything but the socket
+(per-connection data needs an attachment) or the class has other hibernatable sockets the rebuild
+would mix in. A moved `close` listener that closes the socket itself gets no second `close()`
+(found on a corpus class in workerd).
 
 No fix at all when the socket is handed to other code (a library's room or connection manager, a
 proxy): its listeners would stop firing, so no rewrite is correct; the finding stays for a human.
