@@ -585,8 +585,13 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
         return []
     cls, use, accept = _find_use(finding, model)
     groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
+    keep: list[Edit] = []
     if not ctx_reachable(cls):
-        return []  # a legacy class that kept no DurableObjectState: no `acceptWebSocket` to call
+        # a legacy class that kept no DurableObjectState (only `state.storage`): keep it
+        try:
+            keep = _keep_state(cls)
+        except CannotMove:
+            return []
     if any(u.handoffs for u in groups):
         # code the socket is handed to may listen on it: on a hibernatable socket its
         # listeners never fire again, so no fix (safe or not) is correct
@@ -611,15 +616,75 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
             Fix(
                 fix_id="websocket-not-hibernatable.accept",
                 title=f"Accept with `{ctx_expression(cls)}.acceptWebSocket()`",
-                safety=safety,
-                edits=[_accept_edit(cls, accept)],
-                review=review,
+                safety=Safety.UNSAFE if keep else safety,
+                edits=[*keep, _accept_edit(cls, accept)],
+                review=review + (KEPT_STATE if keep else ""),
             )
         ]
     try:
-        return [_listener_fix(finding, model)]
+        fix = _listener_fix(finding, model)
     except CannotMove:
         return []
+    if keep:
+        fix.edits = [*keep, *fix.edits]
+        fix.review += KEPT_STATE
+    return [fix]
+
+
+KEPT_STATE = (
+    " The class kept no DurableObjectState (only its storage): the constructor now keeps it in "
+    "`this.ctx` for `acceptWebSocket()`."
+)
+
+
+def _keep_state(cls: DurableObjectClass) -> list[Edit]:
+    """`this.ctx = <state>;` first in the constructor of a class that kept only `state.storage`
+    (and, in TypeScript, the field it needs), so that `this.ctx.acceptWebSocket()` exists.
+    Refused when `this.ctx` means something else in the class, or the class has a base class
+    (its constructor would come first)."""
+    data = cls.file.data
+    if cls.base is not None or b"this.ctx" in data[cls.node.start_byte : cls.node.end_byte]:
+        raise CannotMove("`this.ctx` is taken, or the class has a base class")
+    ctor = cls.constructor
+    block = ctor.child_by_field_name("body") if ctor is not None else None
+    if ctor is None or block is None:
+        raise CannotMove("no constructor: the state parameter has no name")
+    params = method_params(data, ctor)
+    if not params or not params[0].isidentifier():
+        raise CannotMove("the constructor's state parameter has no name")
+    statements = [c for c in block.named_children if c.type != "comment"]
+    inner = body_indent(data, block)
+    if statements:
+        at = line_start(data, statements[0].start_byte)
+        if data[at : statements[0].start_byte].strip():
+            raise CannotMove("the constructor's first statement shares its line")
+        edits = [Edit(cls.file.path, at, at, f"{inner}this.ctx = {params[0]};\n")]
+    else:
+        edits = [
+            Edit(
+                cls.file.path,
+                block.start_byte + 1,
+                block.start_byte + 1,
+                f"\n{inner}this.ctx = {params[0]};",
+            )
+        ]
+    if cls.file.path.suffix in {".ts", ".tsx", ".mts", ".cts"}:
+        body = cls.body
+        if body is None:
+            raise CannotMove("class without a body")
+        line_end = data.find(b"\n", body.start_byte)
+        if line_end == -1 or data[body.start_byte + 1 : line_end].strip():
+            raise CannotMove("the class body's first line holds code")
+        indent = member_indent(cls)
+        edits.append(
+            Edit(
+                cls.file.path,
+                line_end + 1,
+                line_end + 1,
+                f"{indent}private ctx: DurableObjectState;\n",
+            )
+        )
+    return edits
 
 
 def enclosing_is_outside(cls: DurableObjectClass, node: Node) -> bool:
