@@ -445,6 +445,11 @@ def find_mechanism(cls: DurableObjectClass, model: ProjectModel) -> Mechanism | 
             callee = call.child_by_field_name("function")
             text = node_text(data, callee) if callee is not None else ""
             if re.search(r"migrat", text, re.I) and text != f"this.{RUNNER}":
+                if text.startswith("this.") and text[5:] in cls.methods and file is cls.file:
+                    # a method of the class: reached above, its loops were looked at; what is
+                    # left is hand-written code (`if (!hasColumn) ALTER …`), which the runner
+                    # follows (_migrations.constructor_hook)
+                    continue
                 suspicious.append(f"`{text}()`")
     if len(found) > 1:
         raise CannotMigrate("the constructor runs several migrations lists")

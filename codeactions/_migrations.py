@@ -78,7 +78,18 @@ def constructor_hook(cls: DurableObjectClass, model: ProjectModel, table: str) -
     create = known.create
     if create.call_file is not cls.file or not contains(ctor, create.call):
         raise CannotMigrate("the table is not created in the constructor")
-    return statement_of(create.call)
+    hook = statement_of(create.call)
+    # the class's own migration method run after the CREATE (`this.migrateSchema()`) may rebuild
+    # the table: the steps run after it, or a rebuilt table would lose what they added
+    sibling = hook.next_named_sibling
+    while sibling is not None:
+        for call in walk_type(sibling, "call_expression"):
+            callee = call.child_by_field_name("function")
+            text = node_text(cls.file.data, callee) if callee is not None else ""
+            if re.fullmatch(r"this\.\w*migrat\w*", text, re.I) and text[5:] in cls.methods:
+                hook = sibling
+        sibling = sibling.next_named_sibling
+    return hook
 
 
 def step_text(comments: list[str], body: list[str], indent: str, unit: str) -> str:

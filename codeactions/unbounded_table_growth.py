@@ -518,7 +518,11 @@ and a cleanup in `alarm()` that deletes expired rows in bounded batches and re-a
 on insert when none is pending (or the pending one is later), not unconditionally in the
 constructor. The step goes into the project's own migrations list when the constructor runs one
 (appended in its style; see `schema-change-without-migration`), else into a `SQL_MIGRATIONS`
-list the fix adds to the class.
+list the fix adds to the class, run right after the constructor statement creating the table, or
+after the class's own migration method called after it (`this.migrateSchema()`, which may
+rebuild the table and would drop a column added before it). Only the growth-path INSERTs write
+`expires_at`: a seed row keeps no expiry (the cleanup never deletes it), and a migration's copy
+is left as it is (the step's UPDATE gives the copied rows their expiry).
 """,
             why="""
 Unsafe: the retention period is a product decision, and rows older than it are deleted.

@@ -10,13 +10,17 @@
   parameters. `const` locals of the accepting method the listeners read travel in the socket's
   attachment (`serializeAttachment({ … })` where the first listener was, `deserializeAttachment()`
   in each handler). Refused when a listener closes over a parameter or a `let`, or uses the
-  event in a way we cannot map.
+  event in a way we cannot map. A `this.<list>.push(<socket element>)` of the accepting method is
+  rebuilt in the constructor from `getWebSockets()` (the list is empty after a wake); refused
+  when the element holds more than the socket. A moved close listener that closes the socket
+  gets no second `close()`.
 - nothing when the socket is handed to other code: that code may listen on it, and listeners of
   a hibernatable socket never fire.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -336,6 +340,108 @@ def _collapse_blank_lines(data: bytes, removals: list[Edit]) -> list[Edit]:
     return result
 
 
+_LIST_ADDS = frozenset({"push", "unshift"})
+
+
+def _socket_list_rebuild(
+    cls: DurableObjectClass, groups: list[SocketUse], tag: str | None, q: str
+) -> list[Edit]:
+    """A socket kept in an in-memory list of the class (`this.sessions.push({ socket })`, a
+    broadcast loops over it) is lost at hibernation: the woken object's list is empty and its
+    broadcasts reach nobody. The constructor (which runs again on wake) rebuilds the list from
+    `getWebSockets()`, with the same element built around each socket. Refused when the element
+    holds anything but the socket (per-connection data needs an attachment), or the class has
+    other hibernatable sockets the rebuild would mix in."""
+    data = cls.file.data
+    pushes: list[tuple[str, str, Node]] = []  # (field, method, the pushed element)
+    for use in groups:
+        names = {n for n in use.names if "[" not in n}
+        for call in walk(use.scope):
+            if call.type != "call_expression":
+                continue
+            func = call.child_by_field_name("function")
+            if func is None or func.type != "member_expression":
+                continue
+            target = func.child_by_field_name("object")
+            method = func.child_by_field_name("property")
+            if target is None or method is None or node_text(data, method) not in _LIST_ADDS:
+                continue
+            holder = normalize_expr(node_text(data, target))
+            if not holder.startswith("this.") or holder.count(".") != 1:
+                continue
+            args = call_args(call)
+            if len(args) != 1 or not any(
+                n.type in {"identifier", "shorthand_property_identifier"}
+                and node_text(data, n) in names
+                for n in walk(args[0])
+            ):
+                continue
+            for node in walk(args[0]):
+                if node.type not in {"identifier", "shorthand_property_identifier"}:
+                    continue
+                parent = node.parent
+                if (
+                    parent is not None
+                    and parent.type == "member_expression"
+                    and parent.child_by_field_name("object") != node
+                ):
+                    continue
+                if node_text(data, node) not in names:
+                    raise CannotMove(
+                        f"`{holder}` keeps `{node_text(data, node)}` with the socket: after a wake "
+                        "the list is empty and rebuilding it needs that value in an attachment"
+                    )
+            pushes.append((holder, node_text(data, method), args[0]))
+    if not pushes:
+        return []
+    class_text = data[cls.node.start_byte : cls.node.end_byte]
+    if tag is None and b"acceptWebSocket(" in class_text:
+        raise CannotMove("the class has other hibernatable sockets a rebuilt list would mix in")
+    ctor = cls.constructor
+    block = ctor.child_by_field_name("body") if ctor is not None else None
+    if ctor is None or block is None:
+        raise CannotMove("no constructor to rebuild the list of sockets in after a wake")
+    params = method_params(data, ctor)
+    if not params or not params[0].isidentifier():
+        raise CannotMove("the constructor's state parameter has no name")
+    statements = [c for c in block.named_children if c.type != "comment"]
+    first = statements[0] if statements else None
+    inner = body_indent(data, block)
+    unit = indent_unit(data)
+    var = next(v for v in ("ws", "socket", "restored") if v not in params)
+    lines: list[str] = []
+    tags = f"{q}{tag}{q}" if tag is not None else ""
+    for holder, add, element in pushes:
+        names = {n for u in groups for n in u.names if "[" not in n}
+        pieces: list[str] = []
+        cursor = element.start_byte
+        for node in walk(element):
+            if node.type not in {"identifier", "shorthand_property_identifier"}:
+                continue
+            if node_text(data, node) not in names or node.start_byte < cursor:
+                continue
+            pieces.append(data[cursor : node.start_byte].decode())
+            text = node_text(data, node)
+            pieces.append(f"{text}: {var}" if node.type == "shorthand_property_identifier" else var)
+            cursor = node.end_byte
+        pieces.append(data[cursor : element.end_byte].decode())
+        lines.append(f"{inner}{unit}{holder}.{add}({''.join(pieces)});")
+    text = (
+        f"{inner}// the sockets still open after a wake (the list is empty then)\n"
+        f"{inner}for (const {var} of {params[0]}.getWebSockets({tags})) {{\n"
+        + "\n".join(lines)
+        + f"\n{inner}}}\n"
+    )
+    if first is not None and node_text(data, first).startswith("super("):
+        at = data.find(b"\n", first.end_byte)
+        at = len(data) if at == -1 else at + 1
+    else:
+        at = line_start(data, first.start_byte) if first is not None else block.start_byte + 1
+        if first is None:
+            text = "\n" + text
+    return [Edit(cls.file.path, at, at, text)]
+
+
 def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     cls, use, accept = _find_use(finding)
     data = cls.file.data
@@ -348,7 +454,7 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     tag_needed = any(LISTENER_EVENTS[e] in cls.methods for _, e, _ in listeners)
     tag = f"{cls.name[0].lower()}{cls.name[1:]}-socket"
     q = quote_char(data)
-    edits: list[Edit] = []
+    edits: list[Edit] = _socket_list_rebuild(cls, groups, tag if tag_needed else None, q)
     socket = _socket_text(data, accept)
     tags = f", [{q}{tag}{q}]" if tag_needed else ""
     edits.append(
@@ -430,7 +536,10 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
         params_text = ", ".join(f"{n}: {t}" if typed else n for n, t in sig)
         inner = mindent + unit
         lines = [reindent(b, inner) for b in bodies if b]
-        if handler == "webSocketClose" and not auto_close:
+        closes = any(re.search(r"\bws\.close\(", b) for b in bodies)
+        if handler == "webSocketClose" and not auto_close and not closes:
+            # (a moved listener that closes the socket already answers the handshake: a
+            # second close() would throw)
             lines.append(inner + guarded_close("ws", "code", "reason") + ";")
         body_text = "\n".join(lines)
         new_methods.append(
@@ -478,8 +587,13 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
         return []
     cls, use, accept = _find_use(finding)
     groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
+    keep: list[Edit] = []
     if not ctx_reachable(cls):
-        return []  # a legacy class that kept no DurableObjectState: no `acceptWebSocket` to call
+        # a legacy class that kept no DurableObjectState (only `state.storage`): keep it
+        try:
+            keep = _keep_state(cls)
+        except CannotMove:
+            return []
     if any(u.handoffs for u in groups):
         # code the socket is handed to may listen on it: on a hibernatable socket its
         # listeners never fire again, so no fix (safe or not) is correct
@@ -504,15 +618,75 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
             Fix(
                 fix_id="websocket-not-hibernatable.accept",
                 title=f"Accept with `{ctx_expression(cls)}.acceptWebSocket()`",
-                safety=safety,
-                edits=[_accept_edit(cls, accept)],
-                review=review,
+                safety=Safety.UNSAFE if keep else safety,
+                edits=[*keep, _accept_edit(cls, accept)],
+                review=review + (KEPT_STATE if keep else ""),
             )
         ]
     try:
-        return [_listener_fix(finding, model)]
+        fix = _listener_fix(finding, model)
     except CannotMove:
         return []
+    if keep:
+        fix.edits = [*keep, *fix.edits]
+        fix.review += KEPT_STATE
+    return [fix]
+
+
+KEPT_STATE = (
+    " The class kept no DurableObjectState (only its storage): the constructor now keeps it in "
+    "`this.ctx` for `acceptWebSocket()`."
+)
+
+
+def _keep_state(cls: DurableObjectClass) -> list[Edit]:
+    """`this.ctx = <state>;` first in the constructor of a class that kept only `state.storage`
+    (and, in TypeScript, the field it needs), so that `this.ctx.acceptWebSocket()` exists.
+    Refused when `this.ctx` means something else in the class, or the class has a base class
+    (its constructor would come first)."""
+    data = cls.file.data
+    if cls.base is not None or b"this.ctx" in data[cls.node.start_byte : cls.node.end_byte]:
+        raise CannotMove("`this.ctx` is taken, or the class has a base class")
+    ctor = cls.constructor
+    block = ctor.child_by_field_name("body") if ctor is not None else None
+    if ctor is None or block is None:
+        raise CannotMove("no constructor: the state parameter has no name")
+    params = method_params(data, ctor)
+    if not params or not params[0].isidentifier():
+        raise CannotMove("the constructor's state parameter has no name")
+    statements = [c for c in block.named_children if c.type != "comment"]
+    inner = body_indent(data, block)
+    if statements:
+        at = line_start(data, statements[0].start_byte)
+        if data[at : statements[0].start_byte].strip():
+            raise CannotMove("the constructor's first statement shares its line")
+        edits = [Edit(cls.file.path, at, at, f"{inner}this.ctx = {params[0]};\n")]
+    else:
+        edits = [
+            Edit(
+                cls.file.path,
+                block.start_byte + 1,
+                block.start_byte + 1,
+                f"\n{inner}this.ctx = {params[0]};",
+            )
+        ]
+    if cls.file.path.suffix in {".ts", ".tsx", ".mts", ".cts"}:
+        body = cls.body
+        if body is None:
+            raise CannotMove("class without a body")
+        line_end = data.find(b"\n", body.start_byte)
+        if line_end == -1 or data[body.start_byte + 1 : line_end].strip():
+            raise CannotMove("the class body's first line holds code")
+        indent = member_indent(cls)
+        edits.append(
+            Edit(
+                cls.file.path,
+                line_end + 1,
+                line_end + 1,
+                f"{indent}private ctx: DurableObjectState;\n",
+            )
+        )
+    return edits
 
 
 def enclosing_is_outside(cls: DurableObjectClass, node: Node) -> bool:
@@ -549,7 +723,12 @@ existing ones behind a tag check), with the socket and event values renamed to t
 parameters. What the listeners closed over per connection (`const name = …` in `fetch()`) goes
 with the socket: `server.serializeAttachment({ name })` where the first listener was added, and
 `const { name } = ws.deserializeAttachment()` at the top of each handler that reads it (typed
-when every carried `const` has a type annotation), so it is there after a wake.
+when every carried `const` has a type annotation), so it is there after a wake. A list of
+sockets the class keeps in memory (`this.sessions.push({ socket })`, looped over to broadcast)
+would be empty after a wake: the constructor, which runs again on wake, rebuilds it from
+`getWebSockets()` with the same element around each socket. A moved `close` listener that closes
+the socket itself gets no second `close()`. A legacy class that kept only `state.storage` keeps
+the state object in `this.ctx` first in its constructor (a private field in TypeScript).
 """,
             why="""
 Unsafe: code moves between methods and per-connection values now go through structured clone.
@@ -563,7 +742,9 @@ keyed by the socket (reported by `websocket-state-in-memory`) are moved too.
     not_offered="""
 When a listener closes over a parameter or a variable that changes (`let`), a value declared
 after the listener, when the class already uses attachments, or when a listener uses the event in
-a way that cannot be mapped. No fix at all when the socket is handed to other code (a library's
+a way that cannot be mapped; when a listed socket element holds more than the socket, or the
+class has other hibernatable sockets a rebuilt list would mix in; in a legacy class where
+`this.ctx` means something else. No fix at all when the socket is handed to other code (a library's
 room or connection manager, a proxy): its listeners would stop firing, so no rewrite is correct;
 the finding stays for a human. (A socket accepted only to send an error frame and close is not
 reported: it keeps nothing open, and made hibernatable its close would reach `webSocketClose`,

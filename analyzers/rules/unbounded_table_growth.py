@@ -12,6 +12,7 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.generated_names import SCHEDULE_TABLE
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._alarms import reached_from_constructor, this_calls
 from durable_harden.analyzers.rules._common import (
     REF_ALARMS,
     REF_D1_FOREIGN_KEYS,
@@ -34,7 +35,7 @@ from durable_harden.analyzers.sql import (
     SqlStatement,
     exp,  # sqlglot itself on first use
 )
-from durable_harden.analyzers.tsutil import callee_parts, walk_type
+from durable_harden.analyzers.tsutil import FUNCTION_TYPES, callee_parts, walk_type
 
 DOCS = RuleDocs(
     what="""
@@ -55,6 +56,12 @@ queue of processed rows), and a `DROP TABLE` elsewhere (a reset path); the messa
 so rather than that nothing deletes from the table.
 Soft deletes (`UPDATE … SET deleted_at`) are not deletes: such rows grow too. The diagnostic sits on the first
 `INSERT INTO <table>`; the other INSERTs and the `CREATE TABLE` are related information.
+
+Only INSERTs that run per request or event are growth paths. An INSERT that runs only while the
+object starts (in the constructor, in a `blockConcurrencyWhile`/`transactionSync` callback there,
+or in a private method only the constructor reaches, such as a `migrateSchema()` copying an old
+table into a rebuilt one) writes a seed row or a copy: it is related information, never where the
+diagnostic sits, and a table with no other INSERT is not reported.
 
 Not reported: tables whose every INSERT writes a constant primary key (a bounded set of rows,
 such as a singleton settings row; a literal in the SQL or a literal argument bound to its `?`,
@@ -174,6 +181,74 @@ def _is_literal(arg: Node) -> bool:
     return arg.type in _LITERAL_ARGS
 
 
+def _private(cls: DurableObjectClass, name: str) -> bool:
+    """A method no caller outside the class reaches (`private m()`, `#m()`): not an RPC entry."""
+    if name.startswith("#"):
+        return True
+    node = cls.methods[name]
+    return any(
+        c.type == "accessibility_modifier"
+        and cls.file.data[c.start_byte : c.end_byte] == b"private"
+        for c in node.children
+    )
+
+
+def setup_methods(cls: DurableObjectClass) -> set[str]:
+    """The constructor and the private methods only it reaches (a schema set-up or migration
+    method such as `this.migrateSchema()`): code that runs once per start, never per request."""
+    reached = reached_from_constructor(cls)
+    setup = {n for n in reached if n == "constructor" or _private(cls, n)}
+    changed = True
+    while changed:
+        changed = False
+        for name, node in cls.methods.items():
+            if name in setup:
+                continue
+            called = this_calls(cls, node) & setup - {"constructor"}
+            if called:
+                setup -= called
+                changed = True
+    return setup
+
+
+# callbacks that run at once, inside the code that passes them
+_RUN_NOW = frozenset({"blockConcurrencyWhile", "transactionSync", "transaction"})
+
+
+def _run_in_method(cls: DurableObjectClass, node: Node) -> str | None:
+    """The class method `node` runs in when that method runs (through callbacks run at once,
+    such as `blockConcurrencyWhile(async () => …)`); None inside a callback that runs later."""
+    data = cls.file.data
+    current = node.parent
+    while current is not None:
+        if current.type == "method_definition":
+            name = current.child_by_field_name("name")
+            text = data[name.start_byte : name.end_byte].decode() if name is not None else ""
+            return text if cls.methods.get(text) == current else None
+        if current.type in FUNCTION_TYPES:
+            args = current.parent
+            call = args.parent if args is not None and args.type == "arguments" else None
+            parts = callee_parts(data, call) if call is not None else None
+            if parts is None or parts[1] not in _RUN_NOW:
+                return None
+        current = current.parent
+    return None
+
+
+def is_setup_insert(stmt: SqlStatement, setup: dict[int, set[str]]) -> bool:
+    """An INSERT that runs only while the object starts (a seed row, a migration's copy of an
+    old table): not a path by which the table grows."""
+    cls = stmt.cls
+    if cls is None or stmt.call_file is not cls.file:
+        return False
+    method = _run_in_method(cls, stmt.call)
+    if method is None:
+        return False
+    if id(cls) not in setup:
+        setup[id(cls)] = setup_methods(cls)
+    return method in setup[id(cls)]
+
+
 # durable-harden's own alarm schedule (SCHEDULE_TABLE, codeactions/_alarm.py): one row per kind
 # (its PRIMARY KEY), and the kinds are the fixed cases of the generated alarm() dispatcher, so it
 # never grows
@@ -258,8 +333,16 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             inserts.setdefault(table, []).append(stmt)
         if not inserts:
             continue
-        for table, writes in sorted(inserts.items()):
-            writes.sort(key=lambda s: (str(s.file.path), s.offsets[0] if s.offsets else 0))
+        setup: dict[int, set[str]] = {}
+        for table, every in sorted(inserts.items()):
+            every.sort(key=lambda s: (str(s.file.path), s.offsets[0] if s.offsets else 0))
+            # the table grows through the INSERTs that run per request or event; a seed row or a
+            # migration's copy written while the object starts is no growth path (the TTL fix
+            # writes expires_at where the rows come from, and leaves those alone)
+            writes = [s for s in every if not is_setup_insert(s, setup)]
+            seeds = [s for s in every if is_setup_insert(s, setup)]
+            if not writes:
+                continue
             if all(_bounded_key_insert(s, schema, table) for s in writes):
                 continue
             classes = {id(s.cls): s.cls for s in writes if s.cls is not None}
@@ -275,6 +358,13 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     related.append(Related(span, f"`{name}` is created here"))
             for other in writes[1:]:
                 related.append(Related(insert_head_span(other), f"another INSERT into `{name}`"))
+            for seed in seeds:
+                related.append(
+                    Related(
+                        insert_head_span(seed),
+                        f"an INSERT into `{name}` run while the object starts (not a growth path)",
+                    )
+                )
             how = partial.get(table)
             message_id = (
                 "no-retention"

@@ -288,3 +288,84 @@ def test_cascade_children_and_literal_keys_bound_to_placeholders(tmp_path: Path)
     db.write_text(db.read_text().replace('"schema_version", 1', "String(Date.now()), 1"))
     findings, _ = run(RULE, root)
     assert "meta" in {f.data["table"] for f in findings}
+
+
+SEED_AND_MIGRATION = """import { DurableObject } from "cloudflare:workers";
+
+interface Env {}
+
+export class Scores extends DurableObject {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      this.ctx.storage.sql.exec(`
+        CREATE TABLE IF NOT EXISTS config (id TEXT PRIMARY KEY, owner TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS scores (name TEXT NOT NULL, score INTEGER NOT NULL, at INTEGER NOT NULL);
+      `);
+      this.ctx.storage.sql.exec(
+        "INSERT OR IGNORE INTO config (id, owner) VALUES (?, ?)",
+        this.ctx.id.toString(),
+        "nobody",
+      );
+      this.migrateSchema();
+    });
+  }
+
+  private migrateSchema(): void {
+    const columns = this.ctx.storage.sql.exec<{ name: string }>("PRAGMA table_info(scores)").toArray();
+    if (columns.some((c) => c.name === "points")) {
+      this.ctx.storage.sql.exec("ALTER TABLE scores RENAME TO scores_old");
+      this.ctx.storage.sql.exec(
+        "CREATE TABLE scores (name TEXT NOT NULL, score INTEGER NOT NULL, at INTEGER NOT NULL)",
+      );
+      this.ctx.storage.sql.exec("INSERT INTO scores (name, score, at) SELECT name, points, at FROM scores_old");
+      this.ctx.storage.sql.exec("DROP TABLE scores_old");
+    }
+  }
+
+  async record(name: string, score: number): Promise<void> {
+    this.ctx.storage.sql.exec("INSERT INTO scores (name, score, at) VALUES (?, ?, ?)", name, score, Date.now());
+  }
+
+  async owner(): Promise<string> {
+    return this.ctx.storage.sql.exec<{ owner: string }>("SELECT owner FROM config").one().owner;
+  }
+}
+"""
+
+
+def test_ttl_goes_on_the_growth_path_not_on_a_seed_or_a_migration_copy(tmp_path: Path) -> None:
+    # issue 12: `config` only gets its seed row while the object starts (its key is not a literal,
+    # but it runs once per start, never per request); the `INSERT … SELECT` of the class's own
+    # migrateSchema() copies an old table once. Neither is a path by which a table grows: the
+    # finding sits on record()'s INSERT, the TTL fix writes expires_at there only, and its
+    # migration runs after migrateSchema() (which may rebuild `scores`), found on a corpus class
+    (tmp_path / "src").mkdir()
+    source = tmp_path / "src" / "scores.ts"
+    source.write_text(SEED_AND_MIGRATION)
+    (tmp_path / "wrangler.jsonc").write_text(
+        '{"name": "s", "main": "src/scores.ts", "compatibility_date": "2026-03-01",'
+        ' "durable_objects": {"bindings": [{"name": "SCORES", "class_name": "Scores"}]},'
+        ' "migrations": [{"tag": "v1", "new_sqlite_classes": ["Scores"]}]}'
+    )
+    findings, model = run(RULE, tmp_path)
+    assert [f.data["table"] for f in findings] == ["scores"]
+    (scores,) = findings
+    assert span_text(scores) == "INSERT INTO scores"
+    assert scores.span.start == SEED_AND_MIGRATION.index(
+        "INSERT INTO scores (name, score, at) VALUES"
+    )
+    assert any("run while the object starts" in r.message for r in scores.related)
+    assert len(scores.data["inserts"]) == 1
+    assert fixes_for(scores, model)
+    fix_all(RULE, tmp_path, unsafe=True)
+    after = source.read_text()
+    # the seed and the copy are as they were; the growth path writes the expiry
+    assert '"INSERT OR IGNORE INTO config (id, owner) VALUES (?, ?)",' in after
+    assert '"INSERT INTO scores (name, score, at) SELECT name, points, at FROM scores_old"' in after
+    assert "INSERT INTO scores (name, score, at, expires_at) VALUES (?, ?, ?, ?)" in after
+    assert "config ADD COLUMN" not in after and "CONFIG_TTL_MS" not in after
+    # the fix's migrations run after the class's own migration method
+    assert after.index("this.migrateSchema();") < after.index("this.runSqlMigrations();")
+    assert after.index("this.runSqlMigrations();") < after.index("private migrateSchema()")
+    assert_settled(RULE, tmp_path, unsafe=True)

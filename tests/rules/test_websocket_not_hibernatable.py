@@ -338,12 +338,67 @@ BINDING_ONLY = """export class GameServer {
 WRANGLER = '{ "name": "g", "main": "src/index.mjs", "durable_objects": { "bindings": [{ "name": "S", "class_name": "GameServer" }] } }\n'
 
 
-def test_no_fix_for_a_class_that_kept_no_state_object(tmp_path: Path) -> None:
-    # found on corpus-dev: `this.state` is the game's state, `this.ctx` does not exist
+def test_a_class_that_kept_no_state_object_keeps_it_for_the_fix(tmp_path: Path) -> None:
+    # found on corpus-dev (codyebberson/js13k GameServer, the common shape): `this.state` is the
+    # game's state and `this.ctx` did not exist, so the fix wrote a call on nothing; it now keeps
+    # the constructor's state parameter in `this.ctx` first, and leaves `this.state` alone
     root = write_project(tmp_path, {"src/index.mjs": BINDING_ONLY, "wrangler.jsonc": WRANGLER})
     findings, model = run(RULE, root)
     (finding,) = [f for f in findings if f.data["kind"] == "accept"]
+    (fix,) = fixes_for(finding, model)
+    assert fix.safety is Safety.UNSAFE
+    assert "keeps it in `this.ctx`" in fix.review
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "index.mjs").read_text()
+    assert "constructor(controller, env) {\n    this.ctx = controller;\n    this.storage" in text
+    assert "this.ctx.acceptWebSocket(websocket);" in text
+    assert "websocket.serializeAttachment({ id });" in text
+    assert "this.state = { time: 0, players: [] };" in text
+    assert fix_all(RULE, root) == 0
+
+
+def test_no_fix_when_a_class_without_state_object_uses_this_ctx_otherwise(tmp_path: Path) -> None:
+    source = BINDING_ONLY.replace(
+        "this.state = { time: 0, players: [] };", "this.ctx = { time: 0, players: [] };"
+    )
+    root = write_project(tmp_path, {"src/index.mjs": source, "wrangler.jsonc": WRANGLER})
+    findings, model = run(RULE, root)
+    (finding,) = [f for f in findings if f.data["kind"] == "accept"]
     assert fixes_for(finding, model) == []
+
+
+LEGACY_TS = """interface Env {}
+
+export class Lobby {
+  storage: DurableObjectStorage;
+
+  constructor(state: DurableObjectState, env: Env) {
+    this.storage = state.storage;
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    const name = new URL(request.url).searchParams.get("name") ?? "guest";
+    server.addEventListener("message", (event) => {
+      server.send(`${name}: ${event.data}`);
+    });
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+"""
+
+
+def test_a_typescript_class_that_kept_no_state_object_gets_the_field(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"src/lobby.ts": LEGACY_TS})
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "lobby.ts").read_text()
+    assert "export class Lobby {\n  private ctx: DurableObjectState;\n" in text
+    assert "    this.ctx = state;\n    this.storage = state.storage;" in text
+    assert fix_all(RULE, root) == 0
+    result = tsc_errors(root)
+    if result is not None:
+        assert result == "", result
 
 
 def test_javascript_gets_untyped_handlers_and_destructured_events_map(tmp_path: Path) -> None:
@@ -433,3 +488,74 @@ def test_error_frame_then_close_and_object_assign_are_not_reported(tmp_path: Pat
     findings, _ = run(RULE, tmp_path)
     # Gate accepts only to refuse, then hibernates its real sockets; Open keeps one open
     assert [(f.data["class"], f.data["kind"]) for f in findings] == [("Open", "accept")]
+
+
+WATCHERS = """export class Volume implements DurableObject {
+  sessions: Array<{ socket: WebSocket }> = [];
+  state: DurableObjectState;
+
+  constructor(state: DurableObjectState, env: unknown) {
+    this.state = state;
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    if (request.method === "PUT") {
+      this.broadcast(await request.text());
+      return new Response(null, { status: 204 });
+    }
+    const { 0: client, 1: socket } = new WebSocketPair();
+    this.sessions.push({ socket });
+    socket.addEventListener("close", (event) => {
+      this.sessions = this.sessions.filter((s) => s.socket !== socket);
+      socket.close(event.code, "closing");
+    });
+    socket.accept();
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  broadcast(message: string) {
+    for (const session of this.sessions) {
+      session.socket.send(message);
+    }
+  }
+}
+"""
+
+
+def test_a_list_of_sockets_is_rebuilt_after_a_wake_and_a_closing_listener_is_not_doubled(
+    tmp_path: Path,
+) -> None:
+    # found on a corpus class (deco-cx/realtime) in workerd: after the fix its sockets survived
+    # hibernation but its list of them did not, so a woken object broadcast to nobody; and the
+    # moved close listener, which closes the socket itself, got a second close() appended
+    root = write_project(tmp_path, {"src/volume.ts": WATCHERS})
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "volume.ts").read_text()
+    ctor = text.split("constructor(")[1].split("async fetch(")[0]
+    assert "for (const ws of state.getWebSockets()) {" in ctor
+    assert "this.sessions.push({ socket: ws });" in ctor
+    assert "this.sessions.push({ socket });" in text  # a new socket is still listed in fetch()
+    close = text.split("async webSocketClose(")[1]
+    assert close.count(".close(") == 1
+    assert 'ws.close(event.code, "closing")' not in close  # the event's code is the parameter
+    assert fix_all(RULE, root) == 0
+    result = tsc_errors(root)
+    if result is not None:
+        assert result == "", result
+
+
+def test_no_fix_when_the_list_keeps_per_connection_data_with_the_socket(tmp_path: Path) -> None:
+    source = WATCHERS.replace(
+        "this.sessions.push({ socket });", "this.sessions.push({ socket, at: Date.now() });"
+    )
+    root = write_project(
+        tmp_path,
+        {
+            "src/volume.ts": source.replace(
+                "{ socket: WebSocket }", "{ socket: WebSocket; at: number }"
+            )
+        },
+    )
+    findings, model = run(RULE, root)
+    (finding,) = findings
+    assert fixes_for(finding, model) == []
