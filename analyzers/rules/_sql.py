@@ -161,7 +161,21 @@ class ColumnResolver:
 
 
 def table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
-    """For each table of the statement, the columns its WHERE / JOIN ON / ORDER BY use."""
+    """For each table of the statement, the columns its WHERE / JOIN ON / ORDER BY use.
+    Computed once per (expression, schema): several rules and each sql-missing-index fix ask
+    again. The result is shared: never change it."""
+    memo: dict[int, tuple[exp.Expression, dict[str, TableUse]]] | None = schema.__dict__.get(
+        "_table_uses"
+    )
+    if memo is None:
+        memo = schema.__dict__["_table_uses"] = {}
+    entry = memo.get(id(expression))
+    if entry is None or entry[0] is not expression:  # the entry keeps its expression alive
+        entry = memo[id(expression)] = (expression, _table_uses(expression, schema))
+    return entry[1]
+
+
+def _table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
     resolver = ColumnResolver(expression, schema)
     uses = {name: TableUse(name) for name in resolver.tables}
     conditions: list[exp.Expression] = []

@@ -98,7 +98,19 @@ _TABLE_STEP = re.compile(r"^(?:SCAN|SEARCH) (\w+)")
 
 
 def analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
-    """Each table the plan reads badly, with the index columns that would serve the query."""
+    """Each table the plan reads badly, with the index columns that would serve the query.
+    Once per (statement, schema): the rule and the fixes (index candidates, re-planning with
+    the index) share it. The result is shared: never change it."""
+    memo: dict[int, tuple[SqlStatement, list[Problem]]] | None = schema.__dict__.get("_analyses")
+    if memo is None:
+        memo = schema.__dict__["_analyses"] = {}
+    entry = memo.get(id(stmt))
+    if entry is None or entry[0] is not stmt:  # the entry keeps its statement alive
+        entry = memo[id(stmt)] = (stmt, _analyse(stmt, schema))
+    return entry[1]
+
+
+def _analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
     expression = stmt.expression
     if expression is None or stmt.kind not in QUERY_KINDS:
         return []
