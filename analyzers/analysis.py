@@ -113,12 +113,20 @@ def workspace_for(paths: Iterable[Path], settings: Settings | None = None) -> Wo
     )
 
 
-def analyze_paths(paths: list[Path], settings: Settings | None = None) -> AnalysisResult:
+def analyze_paths(
+    paths: list[Path], settings: Settings | None = None, jobs: int = 1
+) -> AnalysisResult:
+    """jobs: worker processes for the rules (0: decide by project size; analyzers.parallel)."""
     settings = settings or Settings()
     ws = workspace_for(paths, settings)
     missing = [p for p in ws.requested if not p.exists()]
+    runner = None
+    if jobs != 1:
+        from durable_harden.analyzers.parallel import rules_runner
+
+        runner = rules_runner(jobs)
     model, findings, suppressions = analyse_within_budget(
-        ws.root, ws.sources, ws.configs, settings, ws.reported
+        ws.root, ws.sources, ws.configs, settings, ws.reported, rules_runner=runner
     )
     model.problems.extend(Problem(p, missing_message(p)) for p in missing)
     problems = [p for p in model.problems if ws.reported(p.path) or p.path in missing]

@@ -115,6 +115,26 @@ def jobs_for(requested: int, files: int) -> int:
     return max(1, min(requested, cores))
 
 
+def rules_runner(jobs: int) -> Callable[..., tuple[list[Finding], list[Any]]]:
+    """A `rules_runner` for analysis.analyse_within_budget: run_rules with the rules in
+    workers when `jobs_for` says so."""
+    from durable_harden.analyzers.analysis import UNUSED_SUPPRESSION, run_rules
+    from durable_harden.analyzers.rules import all_rules
+
+    def runner(model: ProjectModel, settings: Any, reported: Any) -> tuple[list[Finding], Any]:
+        workers = jobs_for(jobs, len(model.files))
+        if workers <= 1:
+            return run_rules(model, settings, reported)
+        wanted = [
+            r.id for r in all_rules() if settings.enabled(r.id) and r.id != UNUSED_SUPPRESSION
+        ]
+        with RulePool(model, workers) as pool:
+            computed = pool.run_rules(wanted)
+        return run_rules(model, settings, reported, computed=computed)
+
+    return runner
+
+
 @dataclass
 class _Worker:
     slot: int

@@ -280,7 +280,12 @@ def _type_index(root: Node) -> TypeIndex:
 
 def walk_type(node: Node, *types: str) -> Iterator[Node]:
     """Descendants of `node` (itself included) of the given types, in pre-order."""
-    index = _type_index(_root_of(node))
+    holder = _registered.get(_key(node))  # most walks start at a file's root: no climb
+    if holder is not None:
+        charge(holder.path)
+        index = holder
+    else:
+        index = _type_index(_root_of(node))
     start, end = node.start_byte, node.end_byte
     found: list[Node] = []
     for kind in set(types):

@@ -112,9 +112,10 @@ def record_all(dest: Path, skip_corpus: bool, extra: list[Path] | None = None) -
                         ]
                     ),
                     folder,
+                    ROOT,
                 )
             )
-        (dest / f"{name}.fix.txt").write_text(_normalise(_fixed_tree(folder), folder))
+        (dest / f"{name}.fix.txt").write_text(_normalise(_fixed_tree(folder), folder, ROOT))
         print(f"recorded {name}", flush=True)
     for project in _examples():
         name = f"examples__{project.name}"
@@ -133,11 +134,13 @@ def record_all(dest: Path, skip_corpus: bool, extra: list[Path] | None = None) -
     for folder in _corpus():
         (dest / f"corpus__{folder.name}.json").write_text(
             _normalise(
-                _run(["check", "--output-format", "json", "--exit-zero", str(folder)]), CORPUS
+                _run(["check", "--output-format", "json", "--exit-zero", str(folder)]),
+                CORPUS,
+                ROOT,  # the rule documentation links name the checkout
             )
         )
         (dest / f"corpus__{folder.name}.fix.txt").write_text(
-            _normalise(_fixed_tree(folder), CORPUS)
+            _normalise(_fixed_tree(folder), CORPUS, ROOT)
         )
         print(f"recorded corpus__{folder.name}", flush=True)
 
