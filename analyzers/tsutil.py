@@ -412,6 +412,11 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
         kind = child.type
         if kind == "string_fragment":
             pos = child.start_byte
+            raw = data[pos : child.end_byte]
+            if raw.isascii():  # one byte per character (most SQL): no per-character loop
+                chars.extend(raw.decode("ascii"))
+                offsets.extend(range(pos, pos + len(raw)))
+                continue
             for ch in node_text(data, child):
                 chars.append(ch)
                 offsets.append(pos)
