@@ -65,6 +65,18 @@ _POLL = 0.2  # seconds between looks at the workers' heartbeats
 _BEAT = struct.Struct("dq")  # per worker: time of the last charge, index of its file + 1 (0: none)
 
 
+# What a worker does besides answering that the parent must know: (collect, merge) pairs.
+# `collect()` runs in the worker after each task and returns picklable data (what happened since
+# the last call); `merge(data)` runs in the parent. server/check_cache.py registers one so the
+# files a rule reads in a worker are recorded for the on-disk cache's key like the parent's.
+_CARRIED: list[tuple[Callable[[], Any], Callable[[Any], None]]] = []
+
+
+def carry_back(collect: Callable[[], Any], merge: Callable[[Any], None]) -> None:
+    """Register a (collect, merge) pair (see _CARRIED)."""
+    _CARRIED.append((collect, merge))
+
+
 def cpu_count() -> int:
     """The cores this process may use (its affinity mask where the platform has one)."""
     counted = getattr(os, "process_cpu_count", None)  # Python 3.13+
@@ -299,6 +311,9 @@ class RulePool:
             message = None
         if message is not None:
             worker.task = None
+            message, carried = message
+            for (_, merge), data in zip(_CARRIED, carried, strict=True):
+                merge(data)
             kind = message[0]
             if kind == "ok":
                 done(task, message[1])
@@ -375,5 +390,5 @@ def _serve(pool: RulePool, slot: int, conn: multiprocessing.connection.Connectio
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
             answer = ("error", detail)
         _BEAT.pack_into(beats, offset, time.monotonic(), 0)
-        conn.send(answer)
+        conn.send((answer, [collect() for collect, _ in _CARRIED]))
     conn.close()

@@ -249,3 +249,31 @@ def test_jobs_flag_and_environment(
     started.clear()
     assert main(["check", str(tmp_path / "p"), "--output-format", "json", "--jobs", "1"]) == code
     assert capsys.readouterr().out == pooled and started == []  # the flag wins
+
+
+def test_files_a_rule_reads_in_a_worker_key_the_on_disk_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache's entry lists every file the analysis read (an audit hook): a file only a
+    worker reads must be in it, or editing it would replay a stale report."""
+    from durable_harden.server import check_cache
+
+    root, crafted = _project_with_crafted_file(tmp_path)
+    notes = root / "notes.txt"
+    notes.write_text("read by a rule only\n")
+    parent = os.getpid()
+    real = analysis.rule_findings
+    read_in: list[bool] = []
+
+    def wrapped(model, rule):  # type: ignore[no-untyped-def]
+        if rule.id == "unawaited-rpc":
+            notes.read_bytes()  # as rollout-unsafe reads scripts and package.json
+            read_in.append(os.getpid() != parent)
+        return real(model, rule)
+
+    monkeypatch.setattr(analysis, "rule_findings", wrapped)
+    started = _counting_pools(monkeypatch)
+    with check_cache.recording() as recorder:
+        _check(root, 2)
+    assert started and read_in == []  # read in a worker only (its list is the worker's)
+    assert str(notes) in recorder.files and str(crafted) in recorder.files
