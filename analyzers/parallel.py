@@ -32,6 +32,7 @@ to pay for the processes (`MIN_FILES`, measured) and more than one job is allowe
 from __future__ import annotations
 
 import contextlib
+import gc
 import mmap
 import multiprocessing
 import multiprocessing.connection
@@ -169,6 +170,7 @@ class RulePool:
         self.workers: list[_Worker | None] = [None] * jobs
         self.spent = budget_module.spent_now()  # the parent's charges, carried to the workers
         self.context = multiprocessing.get_context("fork")
+        self.frozen = False  # gc.freeze() done before the first fork
 
     def __enter__(self) -> RulePool:
         return self
@@ -181,6 +183,11 @@ class RulePool:
         for stream in (sys.stdout, sys.stderr):  # a child must not write the parent's buffer
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 stream.flush()
+        if not self.frozen:
+            # the model's objects move to the permanent generation: a worker's collections then
+            # never walk (and so never copy-on-write) the pages it inherited
+            gc.freeze()
+            self.frozen = True
         _BEAT.pack_into(self.beats, slot * _BEAT.size, time.monotonic(), 0)
         mine, theirs = self.context.Pipe()
         process = self.context.Process(  # type: ignore[attr-defined]
@@ -211,7 +218,11 @@ class RulePool:
         for worker in list(self.workers):
             if worker is not None:
                 self._stop(worker, kill=worker.task is not None)
-        self.beats.close()
+        if not self.beats.closed:
+            self.beats.close()
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False
 
     # -- running tasks -------------------------------------------------------------------------
     def run_rules(self, rule_ids: Iterable[str]) -> dict[str, tuple[list[Finding], list[Problem]]]:
