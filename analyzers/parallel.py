@@ -18,8 +18,9 @@ Failures stay with their file or their task:
 - a rule over the per-file budget in a worker (analyzers.budget) raises OverBudget in the parent:
   the file is skipped and the project analysed again without it, as in one process;
 - every budget charge in a worker is also a heartbeat (time and file, in shared memory): a
-  worker that makes no progress for longer than the budget (a hang no cooperative check sees)
-  is killed, and a worker that dies (a crash, a signal) is noticed by its process sentinel. When
+  worker that makes no progress while it burns the budget in CPU time (a loop), or for three
+  times the budget in wall time (blocked), is killed (a hang no cooperative check sees; CPU
+  time because a busy machine gives a worker little of it), and a worker that dies (a crash, a signal) is noticed by its process sentinel. When
   it was walking a file, that file is skipped (`WorkerLost`) and the project analysed again
   without it; otherwise its task is reported as an internal error and a new worker carries on.
   The other tasks' results survive either way.
@@ -155,6 +156,10 @@ class _Worker:
     conn: multiprocessing.connection.Connection
     task: tuple[str, Any] | None = None
     started: float = field(default_factory=time.monotonic)
+    # the last heartbeat seen, and the worker's CPU time and the parent's clock then
+    beat: float = 0.0
+    cpu_at_beat: float | None = None
+    seen_at: float = field(default_factory=time.monotonic)
 
 
 class RulePool:
@@ -304,6 +309,26 @@ class RulePool:
                     self._stop(worker, kill=True)
             raise
 
+    def _stalled(self, worker: _Worker, beat_time: float, limit: float) -> bool:
+        """No heartbeat while the worker burnt `limit` seconds of CPU (a loop), or for three
+        times `limit` of wall time (blocked). CPU time, not wall time, for the first: on a busy
+        machine (or a paused VM) a worker gets little CPU, and the wall clock alone would stop
+        workers that were merely waiting for a core."""
+        now = time.monotonic()
+        if worker.beat != beat_time:  # progress since the last look
+            worker.beat = beat_time
+            worker.cpu_at_beat = _cpu_seconds(worker.process.pid)
+            worker.seen_at = now
+            return False
+        if now - beat_time > 3 * limit and now - worker.seen_at > 3 * limit:
+            return True
+        if now - beat_time <= limit:
+            return False
+        cpu = _cpu_seconds(worker.process.pid)
+        if cpu is None or worker.cpu_at_beat is None:
+            return now - beat_time > limit  # no /proc: the wall clock
+        return cpu - worker.cpu_at_beat > limit
+
     def _collect(
         self,
         worker: _Worker,
@@ -339,7 +364,7 @@ class RulePool:
         dead = not worker.process.is_alive()
         # a rule makes progress by walking trees (each walk a heartbeat); the fix builders run
         # without the budget, as in one process: only a rule can stall
-        stalled = blame_files and not dead and time.monotonic() - beat_time > limit
+        stalled = blame_files and not dead and self._stalled(worker, beat_time, limit)
         if not (dead or stalled):
             return
         if dead:
@@ -351,7 +376,9 @@ class RulePool:
                 else f"its worker process exited with status {code}"
             )
         else:
-            what = f"its worker process made no progress for {limit:g} s and was stopped"
+            what = (
+                f"its worker process made no progress within the {limit:g} s budget and was stopped"
+            )
         self._stop(worker, kill=True)
         if blame_files and file_number > 0:
             path = self.paths[file_number - 1]
@@ -359,6 +386,16 @@ class RulePool:
             raise WorkerLost(path, limit, f"{crashed} ({what.removeprefix('its worker process ')})")
         worker.task = None
         lost(task, what)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc; None when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _serve(pool: RulePool, slot: int, conn: multiprocessing.connection.Connection) -> None:

@@ -166,24 +166,29 @@ def test_a_file_that_crashes_its_worker_is_skipped_and_the_rest_is_reported(
     _same_findings(run.findings, expected.findings)  # every other file's findings survive
 
 
+@pytest.mark.parametrize("how", ["blocked", "spinning"])
 def test_a_file_that_hangs_its_worker_is_skipped_after_the_budget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, crafted = _project_with_crafted_file(tmp_path)
     expected = _without_crafted(root, crafted)
 
     def hang(file, path):  # type: ignore[no-untyped-def]
         list(walk_type(file.root, "lexical_declaration"))
-        time.sleep(600)  # no walk, no charge: no cooperative check can see this
+        # no walk, no charge: no cooperative check can see either
+        if how == "blocked":
+            time.sleep(600)  # stopped after 3x the budget of wall time without progress
+        while True:  # stopped after the budget of CPU time without progress
+            pass
 
     _fault_in_worker(monkeypatch, "sql-missing-index", hang)
     monkeypatch.setenv("DURABLE_HARDEN_FILE_BUDGET", "2")
     start = time.monotonic()
     run = _check(root, 2)
-    assert time.monotonic() - start < 120  # the hung worker was stopped, not waited for
+    assert time.monotonic() - start < 300  # the hung worker was stopped, not waited for
     skipped = [p for p in run.problems if p.path == crafted]
     assert len(skipped) == 1 and "stalled a worker process" in skipped[0].message
-    assert "no progress for 2 s" in skipped[0].message
+    assert "no progress within the 2 s budget" in skipped[0].message
     _same_findings(run.findings, expected.findings)
 
 
