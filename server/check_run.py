@@ -201,7 +201,10 @@ def run_check(
                 progress(f"running the rules ({number}/{len(groups)})")
             wanted = set(members)
             found_now, _ = analysis.run_rules(
-                model, settings[members[0]][0], lambda p, w=wanted: p in w, computed=computed
+                model,
+                settings[members[0]][0],
+                lambda p, w=wanted: p in w,
+                **({"computed": computed} if computed is not None else {}),
             )
             found.extend(found_now)
         return found, []
