@@ -16,6 +16,7 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import enclosing_function_in, expression_statement_of
+from durable_harden.analyzers.rules._common import REF_ALARMS
 from durable_harden.analyzers.rules.alarm_retry_suppressed import RETRY_LIMIT, top_statements
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._tsedit import (
@@ -28,7 +29,7 @@ from durable_harden.codeactions._tsedit import (
     remove_statement,
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
+from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def _find(cls: DurableObjectClass, kind: str, span: list[int]) -> Node:
@@ -172,4 +173,44 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     return []
 
 
-SPEC = FixSpec("alarm-retry-suppressed", build, tier=TIER_HIBERNATION)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "rethrow before the re-arm (`catch-rearm-rethrow`)",
+            UNSAFE,
+            """
+The rethrow moves in front of the re-arm, guarded by `(info?.retryCount ?? 0) < 5` (the handler
+gains an `info?: AlarmInvocationInfo` parameter when it has none); once retries run out the alarm
+is rescheduled and the error is not rethrown (the handler returns).
+""",
+            why="""
+Unsafe: a failing alarm is now retried by the runtime before it is rescheduled.
+""",
+        ),
+        Offer(
+            "re-arm after the work (`early-rearm`)",
+            UNSAFE,
+            """
+The `setAlarm()` moves to the end of the handler, so a failure is retried first (offered only
+when the handler has no `return` that would skip it).
+""",
+            why="""
+Unsafe: the next alarm is no longer set when the work throws on its last retry.
+""",
+        ),
+    ),
+    review="""
+The handler's work is safe to retry (at-least-once), and the retry limit fits it.
+""",
+    not_offered="""
+`unconditional-rearm`: only a human knows what "work is pending" means for the object; put the
+re-arm under that condition.
+""",
+    references=(
+        REF_ALARMS + " (retried only when alarm() throws, up to 6 times; info.retryCount)",
+        "https://github.com/cloudflare/cloudflare-docs/pull/15685 (a new alarm set in a handler that throws suppresses the retries)",
+    ),
+)
+
+
+SPEC = FixSpec("alarm-retry-suppressed", build, tier=TIER_HIBERNATION, docs=FIX_DOCS)

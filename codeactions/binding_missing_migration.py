@@ -8,6 +8,7 @@ from typing import Any
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_MIGRATIONS
 from durable_harden.analyzers.wrangler import KeyPath, WranglerConfig
 from durable_harden.codeactions._config_edit import (
     json_add_pair,
@@ -17,7 +18,13 @@ from durable_harden.codeactions._config_edit import (
 )
 from durable_harden.codeactions.fix import Edit, Fix, Safety
 from durable_harden.codeactions.harden.generated_tests import reachable_case
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.spec import (
+    SAFE_OR_UNSAFE,
+    TIER_CORRECTNESS,
+    FixDocs,
+    FixSpec,
+    Offer,
+)
 
 
 def config_of(model: ProjectModel, path: str) -> WranglerConfig | None:
@@ -114,10 +121,39 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "migration for the bound class",
+            SAFE_OR_UNSAFE,
+            """
+Appends the next migration `{ "tag": "v<N+1>", "new_sqlite_classes": ["X"] }` in the file's own
+style (JSONC indentation and comments kept; a `[[migrations]]` table in TOML), or an `exports`
+entry `{ "type": "durable-object", "storage": "sqlite" }` when the file declares its classes that
+way. Existing migration entries are never edited.
+""",
+            why="""
+Safe: without the migration the deploy is refused for the new class, so nothing deployed changes
+meaning; the entry only creates storage for a class that has none yet. Unsafe when the config's
+history deletes the class (re-creating it is a decision).
+""",
+        ),
+    ),
+    review="""
+For a class the history deletes: re-creating it (empty) is intended.
+""",
+    references=(
+        REF_MIGRATIONS,
+        REF_CHANGELOG + " (2026-07-09: new classes should be SQLite-backed)",
+    ),
+)
+
+
 SPEC = FixSpec(
     "binding-missing-migration",
     build,
     tier=TIER_CORRECTNESS,
     label="migration for the bound class",
     test_case=reachable_case,
+    docs=FIX_DOCS,
 )

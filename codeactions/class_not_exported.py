@@ -14,7 +14,7 @@ from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, string_value
 from durable_harden.codeactions.fix import Edit, Fix, Safety
 from durable_harden.codeactions.harden.generated_tests import reachable_case
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, FixDocs, FixSpec, Offer
 
 
 def _module_sources(file: SourceFile) -> list[Node]:
@@ -143,10 +143,33 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "class exported from the main module",
+            SAFE,
+            """
+Appends `export { X } from "./x";` to the main module, with the path computed relative to it from
+the file that declares the class (quote style taken from the module's own imports).
+""",
+            why="""
+Safe: a binding whose class the main module does not export fails every request (or the deploy),
+so nothing working changes; the added re-export only makes the class reachable and adds no code
+that runs.
+""",
+        ),
+    ),
+    not_offered="""
+When more than one project file (or none) declares the class.
+""",
+)
+
+
 SPEC = FixSpec(
     "class-not-exported",
     build,
     tier=TIER_CORRECTNESS,
     label="class exported from the main module",
     test_case=reachable_case,
+    docs=FIX_DOCS,
 )

@@ -31,6 +31,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIMITS
 from durable_harden.analyzers.rules._kv import BATCH_LIMIT, KvCall, kv_call
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, walk_type
 from durable_harden.codeactions._execedit import CannotFix, own_descendants, shift_lines
@@ -43,7 +44,7 @@ from durable_harden.codeactions._tsedit import (
     line_start,
 )
 from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, FixDocs, FixSpec, Offer
 
 _ARRAY_TYPE = re.compile(r"^(?:readonly\s+)?(?:\w+\[\]|Array<\w+>|ReadonlyArray<\w+>)$")
 _ARRAY_VALUE = re.compile(
@@ -232,4 +233,28 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-SPEC = FixSpec("kv-unbounded-list", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "batched get",
+            SAFE,
+            """
+For the simple loop only: `for (const k of keys) { const v = await storage.get(k); … }` over a
+known array whose body writes nothing to storage and awaits nothing else becomes a loop over
+128-key batches, each fetched with one `get([...])`, with the original body unchanged inside
+(`v` now comes from the batch's Map).
+""",
+            why="""
+Safe: reads are the same values in the same order; no write can happen between them.
+""",
+        ),
+    ),
+    not_offered="""
+`list()` and oversized batches are reported only: the bound to choose (a `prefix`, a `limit` and
+paging with `start`) depends on the key design.
+""",
+    references=(REF_LIMITS + " (get/put/delete take at most 128 keys)",),
+)
+
+
+SPEC = FixSpec("kv-unbounded-list", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

@@ -17,6 +17,7 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import stub_calls
+from durable_harden.analyzers.rules._common import REF_CHANGELOG
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import (
     call_args,
@@ -27,7 +28,7 @@ from durable_harden.analyzers.tsutil import (
 )
 from durable_harden.codeactions.fix import Edit, Fix, Safety
 from durable_harden.codeactions.harden.generated_tests import name_case
-from durable_harden.codeactions.spec import FixSpec
+from durable_harden.codeactions.spec import UNSAFE, FixDocs, FixSpec, Offer
 
 REVIEW = (
     "Check that no caller outside this project (another Worker, a script) reaches the namespace "
@@ -267,9 +268,33 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     return []
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "ctx.id.name instead of a name workaround",
+            UNSAFE,
+            """
+Reads of the stored name become `this.ctx.id.name`, and the `init()` call sites and method (or
+the identifier parameter) go away.
+""",
+            why="""
+Unsafe: code that sets the name is removed, and callers elsewhere may still rely on it.
+""",
+        ),
+    ),
+    review="""
+No other caller, in another Worker or a script, still reaches the namespace with
+`newUniqueId()`/`idFromString()`, and objects created before the change do not need the stored
+value.
+""",
+    references=(REF_CHANGELOG + " (2026-03-15: ctx.id.name is populated inside the object)",),
+)
+
+
 SPEC = FixSpec(
     "obsolete-name-workaround",
     build,
     label="ctx.id.name instead of a name workaround",
     test_case=name_case,
+    docs=FIX_DOCS,
 )

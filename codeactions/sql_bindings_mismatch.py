@@ -14,7 +14,7 @@ from durable_harden.codeactions._execedit import CannotFix, exec_receiver
 from durable_harden.codeactions._sqledit import find_statement, siblings
 from durable_harden.codeactions._tsedit import indent_at, indent_unit, line_start, statement_of
 from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, FixDocs, FixSpec, Offer
 
 _PURE_CALLS = {
     "Date.now",
@@ -145,4 +145,32 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-SPEC = FixSpec("sql-bindings-mismatch", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "one exec() per statement",
+            SAFE,
+            """
+For parameters in a non-final statement: the call is split into one `exec()` per statement, in
+order, each taking its own arguments (the original call keeps the last statement and its result).
+Offered when every statement uses plain `?`, the argument count matches the total, the SQL is
+written in the call itself and the call is a statement of its own.
+""",
+            why="""
+Safe: the original call fails at run time (a statement that is not the last of an `exec()` string
+cannot take parameters), so no working behaviour exists to change; the split runs the same
+statements in the same order with the arguments each one's `?` were written for, and the original
+call keeps the last statement's cursor.
+""",
+        ),
+    ),
+    not_offered="""
+A plain count mismatch: only the author knows which argument is missing.
+""",
+    references=(
+        "https://github.com/cloudflare/workerd/blob/main/src/workerd/api/sql.c%2B%2B (only the last statement of an exec() string takes parameters)",
+    ),
+)
+
+
+SPEC = FixSpec("sql-bindings-mismatch", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

@@ -40,6 +40,7 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.generated_names import ARM_METHOD as ARM
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_ALARMS, REF_RULES, REF_SQLITE_ALTER
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import (
     call_args,
@@ -72,7 +73,7 @@ from durable_harden.codeactions._tsedit import (
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
 from durable_harden.codeactions.harden.generated_tests import ttl_case
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def _camel(table: str) -> str:
@@ -517,10 +518,44 @@ def _merge_appends(edits: list[Edit]) -> list[Edit]:
     return merged
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "TTL cleanup by alarm",
+            UNSAFE,
+            """
+Adds a migration step (an `ALTER TABLE … ADD COLUMN expires_at INTEGER` plus `CREATE INDEX IF
+NOT EXISTS idx_<table>_expires_at`, never an edit of `CREATE TABLE IF NOT EXISTS` alone, which
+does nothing for objects already deployed), a `<TABLE>_TTL_MS` constant written by every INSERT,
+and a cleanup in `alarm()` that deletes expired rows in bounded batches and re-arms at
+`MIN(expires_at)` only while rows remain, merged into an existing `alarm()`. The alarm is armed
+on insert when none is pending (or the pending one is later), not unconditionally in the
+constructor. The step goes into the project's own migrations list when the constructor runs one
+(appended in its style; see `schema-change-without-migration`), else into a `SQL_MIGRATIONS`
+list the fix adds to the class.
+""",
+            why="""
+Unsafe: the retention period is a product decision, and rows older than it are deleted.
+""",
+        ),
+    ),
+    review="""
+The TTL (`<TABLE>_TTL_MS`, 30 days by default) fits the data; rows written before the step get a
+full TTL from when it runs.
+""",
+    references=(
+        REF_ALARMS + " (one alarm per object; setAlarm replaces it)",
+        REF_SQLITE_ALTER + " (CREATE TABLE IF NOT EXISTS never changes an existing table)",
+        REF_RULES + " (schema versioning through a migrations table)",
+    ),
+)
+
+
 SPEC = FixSpec(
     "unbounded-table-growth",
     build,
     tier=TIER_CORRECTNESS,
     label="TTL cleanup by alarm",
     test_case=ttl_case,
+    docs=FIX_DOCS,
 )

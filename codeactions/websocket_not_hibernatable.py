@@ -24,6 +24,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS
 from durable_harden.analyzers.rules._websocket import (
     LISTENER_EVENTS,
     SocketUse,
@@ -53,7 +54,14 @@ from durable_harden.codeactions._tsedit import (
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
 from durable_harden.codeactions.harden.generated_tests import websocket_case
-from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
+from durable_harden.codeactions.spec import (
+    SAFE_OR_UNSAFE,
+    TIER_HIBERNATION,
+    UNSAFE,
+    FixDocs,
+    FixSpec,
+    Offer,
+)
 
 # handler -> (parameter list with types, default parameter names, event property -> parameter)
 HANDLERS: dict[str, tuple[list[tuple[str, str]], dict[str, int]]] = {
@@ -520,10 +528,65 @@ def enclosing_is_outside(cls: DurableObjectClass, node: Node) -> bool:
     return parent is None or not (cls.node.start_byte <= parent.start_byte < cls.node.end_byte)
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "acceptWebSocket",
+            SAFE_OR_UNSAFE,
+            """
+`server.accept()` becomes `this.ctx.acceptWebSocket(server)`. Events of a hibernatable socket go
+only to the class's `webSocketMessage` / `webSocketClose` / `webSocketError` (listeners added with
+`addEventListener` stop firing, checked in workerd), and `getWebSockets()` lists it.
+""",
+            why="""
+Safe (the program's meaning is kept) only when nothing can tell the difference: the socket has no
+listeners, is handed to no other code, and the class has no `webSocket*` handler method (nor a
+base class that may have one) and no `getWebSockets()` call; its events were dropped before and
+still are. With handler methods or `getWebSockets()` the same edit is unsafe: the socket's
+messages and close now reach those handlers, which must handle a socket they never saw.
+""",
+        ),
+        Offer(
+            "listeners moved into handler methods",
+            UNSAFE,
+            """
+When the socket has listeners, the listener bodies move into the handler methods (merged into
+existing ones behind a tag check), with the socket and event values renamed to the handler's
+parameters. What the listeners closed over per connection (`const name = …` in `fetch()`) goes
+with the socket: `server.serializeAttachment({ name })` where the first listener was added, and
+`const { name } = ws.deserializeAttachment()` at the top of each handler that reads it (typed
+when every carried `const` has a type annotation), so it is there after a wake.
+""",
+            why="""
+Unsafe: code moves between methods and per-connection values now go through structured clone.
+""",
+        ),
+    ),
+    review="""
+The carried values survive structured clone (strings, numbers, plain objects), and in-memory maps
+keyed by the socket (reported by `websocket-state-in-memory`) are moved too.
+""",
+    not_offered="""
+When a listener closes over a parameter or a variable that changes (`let`), a value declared
+after the listener, when the class already uses attachments, or when a listener uses the event in
+a way that cannot be mapped. No fix at all when the socket is handed to other code (a library's
+room or connection manager, a proxy): its listeners would stop firing, so no rewrite is correct;
+the finding stays for a human. (A socket accepted only to send an error frame and close is not
+reported: it keeps nothing open, and made hibernatable its close would reach `webSocketClose`,
+which may assume state that socket never had.)
+""",
+    references=(
+        REF_WEBSOCKETS + " (acceptWebSocket and the handler methods)",
+        REF_LIFECYCLE + " (a socket accepted with accept() keeps the object resident)",
+    ),
+)
+
+
 SPEC = FixSpec(
     "websocket-not-hibernatable",
     build,
     tier=TIER_HIBERNATION,
     label="WebSocket Hibernation API",
     test_case=websocket_case,
+    docs=FIX_DOCS,
 )

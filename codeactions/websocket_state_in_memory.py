@@ -24,6 +24,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -42,7 +43,7 @@ from durable_harden.codeactions._tsedit import (
     member_indent,
 )
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
+from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
 
 _MAP_TYPES = {"Map", "WeakMap"}
 _SET_TYPES = {"Set", "WeakSet"}
@@ -314,9 +315,55 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "per-socket state in attachments",
+            UNSAFE,
+            """
+For a `Map`/`WeakMap` whose stored values have a clear shape (a variable, or an object literal of
+plain data): `ws.serializeAttachment(value)` is written before each `this.map.set(ws, value)` (an
+object literal that computes something is evaluated once into a `const` both get), and the
+constructor, right after `super(…)`, puts every open socket with a non-null attachment back into
+the map:
+
+```ts
+for (const ws of this.ctx.getWebSockets()) {
+  const session = ws.deserializeAttachment() as Session | null;
+  if (session !== null) {
+    this.sessions.set(ws, session);
+  }
+}
+```
+""",
+            why="""
+Unsafe: the values now go through structured clone and a size limit.
+""",
+        ),
+    ),
+    review="""
+The value must be structured-clonable and at most 16 KiB serialized (2 KiB before February 2026);
+later changes to a stored object need another `serializeAttachment()`; a socket removed from the
+map while it stays open comes back after a wake unless its attachment is cleared
+(`ws.serializeAttachment(null)`).
+""",
+    not_offered="""
+A `Set` (membership has no value: use tags, `acceptWebSocket(ws, [tag])` and
+`getWebSockets(tag)`), values built by a call or holding functions or the socket, a field that is
+reassigned, or a class that already uses attachments for something else (a socket has one
+attachment; ours would overwrite it).
+""",
+    references=(
+        REF_WEBSOCKETS + " (serializeAttachment ≤ 16 KiB, restored after a wake)",
+        REF_LIFECYCLE + " (in-memory state is lost at hibernation)",
+    ),
+)
+
+
 SPEC = FixSpec(
     "websocket-state-in-memory",
     build,
     tier=TIER_HIBERNATION,
     label="per-socket state in attachments",
+    docs=FIX_DOCS,
 )

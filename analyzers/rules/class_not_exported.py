@@ -44,13 +44,6 @@ export { RateLimiter } from "./rate-limiter";
 export { AuditLog } from "./audit-log";
 ```
 """,
-    fix="""
-Safe: appends `export { X } from "./x";` to the main module, with the path computed relative
-to it from the file that declares the class (quote style taken from the module's own imports).
-Offered only when exactly one project file declares the class. Why safe: a binding whose class
-the main module does not export fails every request (or the deploy), so nothing working
-changes; the added re-export only makes the class reachable and adds no code that runs.
-""",
     references=(
         f"{REF_CONFIG}",
         f"{REF_RULES}",
@@ -78,6 +71,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             related.append(Related(Span(main.path, 0, 0), "main module"))
             where = f" (env `{binding.env}`)" if binding.env else ""
             yield RULE.finding(
+                "not-exported",
                 f"Durable Object class `{binding.class_name}` is bound as `{binding.name}`{where} "
                 f"but is not a named export of the main module `{main.path.name}`; "
                 "deploys fail until it is exported.",
@@ -99,4 +93,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "not-exported": "a bound class is not a named export of the main module",
+    },
 )

@@ -48,13 +48,6 @@ async reset() {
 }
 ```
 """,
-    fix="""
-Unsafe. `await <storage>.deleteAlarm();` is inserted before the statement that calls `deleteAll()`
-(`void <storage>.deleteAlarm();` in a synchronous function). It does what newer compatibility
-dates do anyway, so moving the date forward later changes nothing. It is unsafe because the
-pending alarm no longer runs: a reviewer checks that `alarm()` had nothing left to do for the
-emptied object (a final report, a notification to another object).
-""",
     references=(
         f"{REF_STATE} (deleteAll() and the alarm)",
         f"{REF_ALARMS}",
@@ -126,6 +119,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 continue
             func = call.child_by_field_name("function") or call
             yield RULE.finding(
+                "alarm-left",
                 f"`deleteAll()` in `{cls.name}` leaves the pending alarm in place before "
                 f"compatibility_date {DELETE_ALL_DATE}: call `deleteAlarm()` too.{note}",
                 node_span(cls.file, func),
@@ -139,4 +133,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "alarm-left": "deleteAll() leaves the pending alarm before compatibility_date 2026-02-24",
+    },
 )

@@ -36,12 +36,6 @@ the end.
 //          { "tag": "v2", "new_sqlite_classes": ["Lobby"] }
 ```
 """,
-    fix="""
-Restores the entry to its committed text (comments and all) and, when the edit only added
-classes to `new_sqlite_classes`/`new_classes`, appends them as the next migration: safe. Any
-other edit (a tag renamed, classes removed) is restored only, as an unsafe fix: the intended
-change must be re-expressed as a new migration by a human.
-""",
     references=(f"{REF_MIGRATIONS}",),
 )
 
@@ -71,6 +65,7 @@ def _duplicate_tags(config: WranglerConfig, path: KeyPath, items: list[Any]) -> 
         tag = str(item["tag"])
         if tag in seen:
             yield RULE.finding(
+                "duplicate-tag",
                 f"Migration tag `{tag}` is used twice (entries {seen[tag] + 1} and {index + 1}).",
                 config.span((*path, index, "tag")),
                 data={"problem": "duplicate-tag", "config": str(config.path)},
@@ -86,6 +81,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             yield from _duplicate_tags(config, path, items)
         if isinstance(config.values.get("exports"), dict) and ("migrations",) in lists:
             yield RULE.finding(
+                "exports-and-migrations",
                 "The config declares classes both in `exports` and in `migrations`; use one "
                 "style (the `exports` block replaces migrations).",
                 config.span(("exports",), value=False),
@@ -101,6 +97,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if index >= len(new_items):
                     tag = old.get("tag") if isinstance(old, dict) else None
                     yield RULE.finding(
+                        "removed",
                         f"Applied migration `{tag}` was removed; migrations are append-only.",
                         config.span(path, value=False),
                         data={"problem": "removed", "config": str(config.path)},
@@ -117,6 +114,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     else None
                 )
                 yield RULE.finding(
+                    "moved" if moved else "edited",
                     f"Applied migration `{tag}` was "
                     + ("moved" if moved else "edited")
                     + "; migrations are applied once, in order: restore it and append the "
@@ -137,4 +135,11 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "duplicate-tag": "two migrations share a tag",
+        "exports-and-migrations": "classes declared both in exports and in migrations",
+        "removed": "an applied migration was removed",
+        "edited": "an applied migration was edited",
+        "moved": "an applied migration was moved",
+    },
 )

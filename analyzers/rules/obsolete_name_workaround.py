@@ -62,12 +62,6 @@ async init(name: string) { await this.ctx.storage.put("name", name); }
 const userId = this.ctx.id.name!;
 ```
 """,
-    fix="""
-Unsafe: reads of the stored name become `this.ctx.id.name`, and the `init()` call sites and
-method (or the identifier parameter) go away. A reviewer must check that no other caller, in
-another Worker or a script, still reaches the namespace with `newUniqueId()`/`idFromString()`,
-and that objects created before the change do not need the stored value.
-""",
     references=(
         f"{REF_CHANGELOG} (2026-03-15: ctx.id.name populated for idFromName/getByName)",
         f"{REF_RULES}",
@@ -286,6 +280,13 @@ def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[
         )
 
 
+_MESSAGE_IDS = {
+    "setter": "name-setter",
+    "parameter": "name-parameter",
+    "wrapper": "rpc-target-wrapper",
+}
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         accesses = accesses_to(model, cls)
@@ -300,7 +301,11 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         ]
         for file, node, message, related, data in hits:
             yield RULE.finding(
-                message, node_span(file, node), related=related, data={"class": cls.name, **data}
+                _MESSAGE_IDS[str(data["kind"])],
+                message,
+                node_span(file, node),
+                related=related,
+                data={"class": cls.name, **data},
             )
 
 
@@ -310,4 +315,9 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "name-setter": "a method that only tells the object its own name",
+        "name-parameter": "a parameter that repeats the object's own name at every call",
+        "rpc-target-wrapper": "an RpcTarget wrapper that carries the object's name",
+    },
 )

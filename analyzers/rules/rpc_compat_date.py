@@ -26,11 +26,6 @@ older date the call fails at run time (the stub has no such method), although it
 "compatibility_date": "2024-01-15"   // reported where the code calls stub.increment()
 ```
 """,
-    fix="""
-Unsafe: sets `compatibility_date` to 2024-04-03. Every behaviour change between the old date
-and the new one applies to the whole Worker, so a reviewer must read the compatibility-date
-changelog for that range (or pick today's date and test).
-""",
     references=(
         f"{REF_RULES}",
         "https://developers.cloudflare.com/workers/configuration/compatibility-dates/",
@@ -46,6 +41,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         if config is None or config.compat_at_least(RPC_DATE, "rpc") is not False:
             continue
         yield RULE.finding(
+            "date-too-old",
             f"RPC call `{call.method}()` on a Durable Object stub needs compatibility_date "
             f">= {RPC_DATE}; {config.path.name} has {config.compatibility_date}.",
             node_span(call.file, call.call),
@@ -60,4 +56,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "date-too-old": "an RPC call with a compatibility_date before RPC",
+    },
 )

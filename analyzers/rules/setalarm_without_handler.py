@@ -47,14 +47,6 @@ export class Reminders extends DurableObject {
   }
 ```
 """,
-    fix="""
-Unsafe, and offered only when the purpose is clear: when the class has exactly one method named
-like an alarm handler (`onAlarm`, `handleAlarm`, `alarmHandler` …) that takes no required
-argument, an `async alarm(info?: AlarmInvocationInfo): Promise<void>` is added that calls it
-(passing `info` when it takes a parameter). Otherwise no fix is offered: write the handler
-yourself, and remember an alarm does not repeat (re-arm only while work remains) and is retried
-only when `alarm()` throws.
-""",
     references=(
         f"{REF_ALARMS} (setAlarm, alarm handler, AlarmInvocationInfo)",
         "https://github.com/cloudflare/workerd/blob/main/src/workerd/io/worker.c%2B%2B "
@@ -87,6 +79,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             )
             func = call.child_by_field_name("function") or call
             yield RULE.finding(
+                "no-alarm-handler",
                 f"`setAlarm()` in `{cls.name}`, which has no `alarm()` handler: the runtime throws "
                 f"a TypeError here and nothing is scheduled.{hint}",
                 node_span(cls.file, func),
@@ -100,4 +93,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "no-alarm-handler": "setAlarm() in a class with no alarm() handler",
+    },
 )

@@ -46,18 +46,6 @@ async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
 this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
 ```
 """,
-    fix="""
-`this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("<ping>", "<pong>"))` is
-added to the constructor (after `super(…)`; a constructor is added when the class has none). The
-handler's branch is kept: it still answers pings that are not an exact match (and pings of
-sockets accepted with `accept()`, which auto-response does not cover).
-
-Safe when the ping branch is the first statement of `webSocketMessage` and does nothing but send
-the pong (and return): an exact ping then gets the same answer and skips no code. Otherwise
-unsafe: an exact ping no longer reaches the handler at all, so whatever else it did for a ping
-(a "last seen" time, a log line, a statement before the branch) stops happening; a reviewer
-moves that to `ctx.getWebSocketAutoResponseTimestamp(ws)` or accepts the loss.
-""",
     references=(
         f"{REF_STATE} (setWebSocketAutoResponse)",
         f"{REF_WEBSOCKETS} (auto-response answers without waking the object)",
@@ -145,6 +133,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if pong is None:
                     continue
                 yield RULE.finding(
+                    "manual-pong",
                     f"`webSocketMessage` of `{cls.name}` answers {ping!r} with {pong!r}: each "
                     "ping wakes the object. `setWebSocketAutoResponse` lets the runtime answer "
                     "without waking it.",
@@ -168,4 +157,7 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "manual-pong": "webSocketMessage answers pings itself, waking the object for each",
+    },
 )

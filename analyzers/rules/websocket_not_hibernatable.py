@@ -70,35 +70,6 @@ async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
 }
 ```
 """,
-    fix="""
-`server.accept()` becomes `this.ctx.acceptWebSocket(server)`. Events of a hibernatable socket go
-only to the class's `webSocketMessage` / `webSocketClose` / `webSocketError` (listeners added with
-`addEventListener` stop firing, checked in workerd), and `getWebSockets()` lists it.
-
-Safe (the program's meaning is kept) only when nothing can tell the difference: the socket has no
-listeners, is handed to no other code, and the class has no `webSocket*` handler method (nor a
-base class that may have one) and no `getWebSockets()` call; its events were dropped before and
-still are. With handler methods or `getWebSockets()` the same edit is unsafe: the socket's
-messages and close now reach those handlers, which must handle a socket they never saw.
-
-When the socket has listeners, the fix is unsafe: the listener bodies move into the handler
-methods (merged into existing ones behind a tag check), with the socket and event values renamed
-to the handler's parameters. What the listeners closed over per connection (`const name = …` in
-`fetch()`) goes with the socket: `server.serializeAttachment({ name })` where the first listener
-was added, and `const { name } = ws.deserializeAttachment()` at the top of each handler that
-reads it (typed when every carried `const` has a type annotation), so it is there after a wake.
-Not offered when a listener closes over a parameter or a variable that changes (`let`), a value
-declared after the listener, when the class already uses attachments, or when a listener uses
-the event in a way that cannot be mapped. A reviewer checks that the carried values survive
-structured clone (strings, numbers, plain objects) and that in-memory maps keyed by the socket
-(reported by `websocket-state-in-memory`) are moved too.
-
-No fix at all when the socket is handed to other code (a library's room or connection manager, a
-proxy): its listeners would stop firing, so no rewrite is correct; the finding stays for a human.
-A socket accepted only to send an error frame and close is not reported: it keeps nothing open,
-and made hibernatable its close would reach `webSocketClose`, which may assume state that socket
-never had.
-""",
     references=(
         f"{REF_WEBSOCKETS} (hibernation API)",
         f"{REF_STATE} (acceptWebSocket, limits on sockets and tags)",
@@ -178,6 +149,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 obj = func.child_by_field_name("object") if func is not None else None
                 socket = normalize_expr(node_text(data, obj)) if obj is not None else "server"
                 yield RULE.finding(
+                    "standard-accept",
                     f"`{socket}.accept()` in Durable Object `{cls.name}` keeps the object awake "
                     f"for as long as the socket is open; accept it with "
                     f"`{ctx_expression(cls)}.acceptWebSocket({socket})` and handle its events in "
@@ -199,6 +171,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             if not accepts and hibernatable:
                 for _use, event, call in listeners:
                     yield RULE.finding(
+                        "listener-never-fires",
                         f'`addEventListener("{event}")` on a socket accepted with '
                         "`acceptWebSocket()` never fires: the runtime delivers its events to "
                         f"`{LISTENER_EVENTS[event]}()` on the class.",
@@ -211,6 +184,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     func = call.child_by_field_name("function")
                     callee = node_text(data, func) if func is not None else "?"
                     yield RULE.finding(
+                        "handed-off",
                         f"The server WebSocket is handed to `{callee}()`; if that code calls "
                         "`accept()` the object can never hibernate. Use its hibernation-aware API "
                         f"or accept with `{ctx_expression(cls)}.acceptWebSocket()`.",
@@ -227,4 +201,9 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "standard-accept": "a server WebSocket accepted with accept(), which keeps the object awake",
+        "listener-never-fires": "an event listener on a hibernatable socket, which never fires",
+        "handed-off": "the server WebSocket is handed to other code that may accept() it",
+    },
 )

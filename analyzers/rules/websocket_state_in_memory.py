@@ -54,30 +54,6 @@ for (const ws of this.ctx.getWebSockets()) {
 }
 ```
 """,
-    fix="""
-Unsafe fix, for a `Map`/`WeakMap` whose stored values have a clear shape (a variable, or an
-object literal of plain data): `ws.serializeAttachment(value)` is written before each
-`this.map.set(ws, value)` (an object literal that computes something is evaluated once into a
-`const` both get), and the constructor, right after `super(…)`, puts every open socket with a
-non-null attachment back into the map:
-
-```ts
-for (const ws of this.ctx.getWebSockets()) {
-  const session = ws.deserializeAttachment() as Session | null;
-  if (session !== null) {
-    this.sessions.set(ws, session);
-  }
-}
-```
-
-Review: the value must be structured-clonable and at most 16 KiB serialized (2 KiB before
-February 2026); later changes to a stored object need another `serializeAttachment()`; a socket
-removed from the map while it stays open comes back after a wake unless its attachment is
-cleared (`ws.serializeAttachment(null)`). No fix is offered for a `Set` (membership has no value:
-use tags, `acceptWebSocket(ws, [tag])` and `getWebSockets(tag)`), for values built by a call or
-holding functions or the socket, when the field is reassigned, or when the class already uses
-attachments for something else (a socket has one attachment; ours would overwrite it).
-""",
     references=(
         f"{REF_WEBSOCKETS} (hibernation, serializeAttachment)",
         f"{REF_LIFECYCLE} (memory is lost at hibernation; the constructor runs on wake)",
@@ -174,6 +150,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             if not writes or not _read(data, cls.node, field_name):
                 continue  # written and deleted but never read: losing it changes nothing
             yield RULE.finding(
+                "per-socket-map",
                 f"`{field_name}` keeps per-socket state in memory, but `{cls.name}` hibernates "
                 "with its sockets open: after a wake the map is empty while the sockets are "
                 "still connected. Keep the state in `serializeAttachment()` and rebuild from "
@@ -189,4 +166,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "per-socket-map": "per-socket state kept in an in-memory map of a hibernating class",
+    },
 )

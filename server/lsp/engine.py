@@ -10,6 +10,7 @@ No pygls import: the engine speaks paths, bytes and findings.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,13 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from durable_harden.analyzers.analysis import (
+    UNUSED_SUPPRESSION,
     Settings,
     analyse_within_budget,
     context_root,
-    run_rules,
+    finish_findings,
 )
 from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.incremental import IncrementalRules
 from durable_harden.analyzers.model import Problem, ProjectModel
+from durable_harden.analyzers.rules import all_rules
 from durable_harden.analyzers.settings_file import SettingsFile
 from durable_harden.analyzers.source import (
     LineIndex,
@@ -113,6 +117,8 @@ class Engine:
         self.open_parsed: dict[Path, SourceFile] = {}
         self.discovered: dict[Path, Discovery] = {}
         self.roots: dict[Path, Path] = {}  # folder -> its context root
+        # rule results of the open files, reused while their inputs are the same objects
+        self.rules = IncrementalRules()
 
     # -- invalidation ----------------------------------------------------------------------
     def forget_layout(self) -> None:
@@ -239,7 +245,14 @@ class Engine:
             for paths in groups.values():
                 wanted = set(paths)
                 settings = inputs[paths[0]].settings
-                found_now, supps = run_rules(model, settings, lambda p, w=wanted: p in w)
+                # only the rules' findings in the open files, recomputed only where their
+                # inputs changed (analyzers/incremental.py); copies, as settings change them
+                rules = [r for r in all_rules() if settings.enabled(r.id)]
+                rules = [r for r in rules if r.id != UNUSED_SUPPRESSION]
+                raw = [copy.copy(f) for f in self.rules.findings(model, rules, wanted)]
+                found_now, supps = finish_findings(
+                    model, settings, raw, lambda p, w=wanted: p in w, paths=wanted
+                )
                 for finding in found_now:
                     if finding.path in wanted:
                         findings[finding.path].append(finding)
@@ -247,6 +260,7 @@ class Engine:
                     suppressions.setdefault(supp.path, []).append(supp)
             return [], []
 
+        self.rules.forget(inputs)
         model, _, _ = analyse_within_budget(
             root,
             [p for p in sources if p in parsed],
