@@ -10,7 +10,7 @@ from pathlib import Path
 from durable_harden.analyzers.budget import OverBudget, budget
 from durable_harden.analyzers.findings import Finding, Rule, Severity, Span
 from durable_harden.analyzers.model import Problem, ProjectModel, build_model
-from durable_harden.analyzers.rules import all_rules, rule_by_id
+from durable_harden.analyzers.rules import all_rules, default_on, rule_by_id
 from durable_harden.analyzers.source import LineIndex, SourceFile
 from durable_harden.analyzers.suppressions import (
     Suppression,
@@ -33,9 +33,15 @@ class Settings:
     unsafe_fixes: bool = False
 
     def enabled(self, rule_id: str) -> bool:
+        """Selected and not ignored. An opt-in rule (rules.OPT_IN) runs only when `select`
+        names it, not by default nor through ALL."""
         if rule_id in self.ignore:
             return False
-        return self.select is None or rule_id in self.select or "ALL" in self.select
+        if self.select is not None and rule_id in self.select:
+            return True
+        if not default_on(rule_id):
+            return False
+        return self.select is None or "ALL" in self.select
 
     def validate(self) -> list[str]:
         known = {r.id for r in all_rules()}

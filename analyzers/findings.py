@@ -41,11 +41,17 @@ class Finding:
     span: Span
     severity: Severity
     related: list[Related] = field(default_factory=list)
-    # Whatever the rule's fix builders need; JSON-serialisable (it travels in Diagnostic.data).
+    # What must travel as JSON (LSP Diagnostic.data, `check --output-format json`): the rule's
+    # facts about the finding as plain values. Fix builders do not read nodes back from it.
     data: dict[str, Any] = field(default_factory=dict)
     # Which of the rule's messages this is (a key of `Rule.messages`, like ESLint's messageId):
     # stable while the wording changes; in JSON/SARIF output and Diagnostic.data
     message_id: str = ""
+    # The rule's typed detection state for its fix builder (live tree-sitter nodes, the
+    # `SqlStatement`s, the `DurableObjectClass`): one small frozen dataclass defined in the rule
+    # module, or None. Never serialised, compared or printed; a finding rebuilt from JSON has
+    # none, and a builder that needs it then raises `CannotFix` (codeactions/fix.py `state_of`).
+    state: object | None = field(default=None, compare=False, repr=False)
 
     @property
     def path(self) -> Path:
@@ -119,6 +125,7 @@ class Rule:
         related: Iterable[Related] = (),
         data: dict[str, Any] | None = None,
         severity: Severity | None = None,
+        state: object | None = None,
     ) -> Finding:
         if message_id not in self.messages:
             raise UnknownMessageId(
@@ -132,4 +139,5 @@ class Rule:
             related=list(related),
             data=dict(data or {}),
             message_id=message_id,
+            state=state,
         )

@@ -27,11 +27,15 @@ from durable_harden.analyzers.exports import export_aliases
 from durable_harden.analyzers.schema import Schema
 from durable_harden.analyzers.source import SourceError, SourceFile, language_for, read_source
 from durable_harden.analyzers.sql import (
+    SqlParam,
     SqlStatement,
     extract_statements,
     loose_statements,
     string_constants,
 )
+from durable_harden.analyzers.sqlwrappers import FileWrappers
+from durable_harden.analyzers.sqlwrappers import resolve as resolve_wrappers
+from durable_harden.analyzers.sqlwrappers import summarize as summarize_wrappers
 from durable_harden.analyzers.tsutil import (
     call_args,
     node_text,
@@ -490,17 +494,31 @@ def _file_statements(
     classes: list[DurableObjectClass],
     known: dict[Path, SourceFile],
     known_paths: frozenset[Path],
+    wrapped: dict[int, SqlParam],
 ) -> list[SqlStatement]:
     imported = _imported_constants(file, known, known_paths)
     key = (
         tuple(classes),
         tuple((name, target, node.start_byte) for name, (target, node) in imported.items()),
+        tuple(sorted(wrapped.items())),
     )
     return per_file(
         file,
         "statements",
         key,
-        lambda: extract_statements(file, classes, _state_params(file), imported),
+        lambda: extract_statements(file, classes, _state_params(file), imported, wrapped),
+    )
+
+
+def _wrapper_summary(file: SourceFile, classes: list[DurableObjectClass]) -> FileWrappers:
+    """The file's functions that may hand SQL to exec() (analyzers.sqlwrappers), reused while
+    its classes and their aliases are the same."""
+    key = (
+        tuple(classes),
+        tuple((frozenset(c.aliases.sql), frozenset(c.aliases.storage)) for c in classes),
+    )
+    return per_file(
+        file, "sql_wrappers", key, lambda: summarize_wrappers(file, classes, _state_params(file))
     )
 
 
@@ -523,10 +541,16 @@ def _find_sql(model: ProjectModel) -> None:
     classes_by_file: dict[Path, list[DurableObjectClass]] = {}
     for cls in model.classes:
         classes_by_file.setdefault(cls.file.path, []).append(cls)
+    summaries = {
+        file: _wrapper_summary(file, classes_by_file.get(file.path, [])) for file in model.files
+    }
+    wrapped = resolve_wrappers(summaries, lambda file, spec: resolve_module(file.path, spec, known))
     statements: list[SqlStatement] = []
     for file in model.files:
         classes = classes_by_file.get(file.path, [])
-        statements.extend(_file_statements(file, classes, known, known_paths))
+        statements.extend(
+            _file_statements(file, classes, known, known_paths, wrapped.get(file, {}))
+        )
     used_literals: dict[Path, set[int]] = {}
     for stmt in statements:
         used_literals.setdefault(stmt.file.path, set()).add(stmt.literal.start_byte)

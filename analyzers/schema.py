@@ -16,6 +16,12 @@ from dataclasses import dataclass, field
 from durable_harden.analyzers.sql import SqlStatement, normalize_for_parse
 
 _DDL_KINDS = ("CREATE", "ALTER")
+_NAME = r"[\"`\[]?(\w+)[\"`\]]?"
+_RENAME_TABLE = re.compile(rf"\s*ALTER\s+TABLE\s+{_NAME}\s+RENAME\s+TO\s+{_NAME}", re.I)
+_DROP_TABLE = re.compile(rf"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_NAME}", re.I)
+_CREATE_TABLE = re.compile(
+    rf"\s*CREATE\s+(?:TEMP\w*\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_NAME}", re.I
+)
 _BINDINGS_NEEDED = re.compile(r"uses (\d+), and there")
 _RESERVED_PREFIX = "_cf_"
 
@@ -89,13 +95,37 @@ class Schema:
 
     # -- building -------------------------------------------------------------------------
     def _apply(self, ddl: list[SqlStatement]) -> None:
-        # Run every DDL statement; retry the failures while progress is made, so the order in
-        # which files were read (an ALTER before its CREATE) does not matter.
-        pending = [s for s in ddl if s.kind in _DDL_KINDS]
+        # Run every DDL statement in source order (file by file, top to bottom), however each
+        # was reached (an exec() call, a wrapper, a loose literal): a migration's
+        # `ALTER TABLE t RENAME TO t_old` must run after the CREATE of `t` it renames and before
+        # the new CREATE of `t`. Retry the failures while progress is made, so the order in which
+        # files were read (an ALTER before its CREATE in another file) does not matter.
+        pending = sorted(
+            (s for s in ddl if s.kind in _DDL_KINDS),
+            key=lambda s: (str(s.file.path), s.offsets[0] if s.offsets else 0),
+        )
+        # A table rebuilt by a migration (`ALTER TABLE t RENAME TO t_old`, `CREATE TABLE t (…)`,
+        # copy, `DROP TABLE t_old`): the end state is the new `t`. DROP is otherwise never
+        # replayed (a reset path that drops and re-creates says nothing about the schema), so
+        # the rename is not replayed either and the new CREATE replaces the old table.
+        dropped = {
+            m.group(1).lower()
+            for stmt in ddl
+            if stmt.kind == "DROP" and (m := _DROP_TABLE.match(stmt.text))
+        }
+        rebuilt: dict[str, SqlStatement] = {}
+        for stmt in pending:
+            match = _RENAME_TABLE.match(stmt.text)
+            if match and match.group(2).lower() in dropped:
+                rebuilt.setdefault(match.group(1).lower(), stmt)
+        pending = [s for s in pending if s not in rebuilt.values()]
         seen_texts: set[str] = set()
         while pending:
             failed: list[tuple[SqlStatement, str]] = []
             for stmt in pending:
+                replaced = self._rebuilt_table(stmt, rebuilt)
+                if replaced is not None:
+                    self.db.execute(f'DROP TABLE IF EXISTS "{replaced}"')
                 text = (
                     normalize_for_parse(stmt.text)
                     if "WITHOUT" not in stmt.text.upper()
@@ -116,6 +146,18 @@ class Schema:
                 self.errors.extend(failed)
                 break
             pending = [stmt for stmt, _ in failed]
+
+    @staticmethod
+    def _rebuilt_table(stmt: SqlStatement, rebuilt: dict[str, SqlStatement]) -> str | None:
+        """The table a migration's new `CREATE TABLE t` (after its rename aside) replaces."""
+        match = _CREATE_TABLE.match(stmt.text)
+        if match is None or match.group(1) or not rebuilt:
+            return None
+        name = match.group(2).lower()
+        rename = rebuilt.get(name)
+        if rename is None or rename.file.path != stmt.file.path:
+            return None
+        return name if rename.offsets[0] < stmt.offsets[0] else None
 
     def _remember(self, stmt: SqlStatement) -> None:
         upper = stmt.text.upper()
@@ -176,6 +218,18 @@ class Schema:
     # -- questions ------------------------------------------------------------------------
     def table(self, name: str) -> Table | None:
         return self.tables.get(name.lower())
+
+    def cascade_parents(self, table: str) -> set[str]:
+        """Tables whose deleted rows take `table`'s rows with them (`REFERENCES p ON DELETE
+        CASCADE`), lower case."""
+        known = self.table(table)
+        if known is None:
+            return set()
+        try:
+            rows = self.db.execute(f'PRAGMA foreign_key_list("{known.name}")').fetchall()
+        except sqlite3.Error:
+            return set()
+        return {str(row[2]).lower() for row in rows if str(row[6]).upper() == "CASCADE"}
 
     def indexes_of(self, table: str) -> list[Index]:
         return [i for i in self.indexes.values() if i.table.lower() == table.lower()]

@@ -32,7 +32,7 @@ from typing import Any
 from durable_harden.analyzers import safejson
 from durable_harden.analyzers.analysis import Settings
 from durable_harden.analyzers.findings import Severity
-from durable_harden.analyzers.rules import UnknownSelector, resolve_selectors
+from durable_harden.analyzers.rules import UnknownSelector, default_on, resolve_selectors
 from durable_harden.analyzers.workspace import gitignore_spec, resolve_given
 
 SETTINGS_FILE = "durable-harden.jsonc"
@@ -217,6 +217,18 @@ def select_list(selectors: list[str]) -> list[str]:
     return resolve_selectors(selectors)
 
 
+def extend_selection(select: list[str] | None, extra: list[str]) -> list[str] | None:
+    """`select` plus the rule ids `extra` names. Over the default selection (None) or ALL only
+    opt-in rules are news (rules.OPT_IN): they are added next to ALL."""
+    if select is None or "ALL" in select:
+        added = [r for r in extra if not default_on(r)]
+        if not added:
+            return select
+        base = ["ALL"] if select is None else list(select)
+        return base + [r for r in added if r not in base]
+    return select + [r for r in extra if r not in select]
+
+
 def apply(raw: dict[str, Any], base: Settings | None = None) -> Settings:
     """`base` with the keys `raw` sets replaced (severity maps are merged, `off` ignores)."""
     base = base or Settings()
@@ -229,9 +241,8 @@ def apply(raw: dict[str, Any], base: Settings | None = None) -> Settings:
     )
     if "select" in raw:
         settings.select = select_list(raw["select"])
-    if raw.get("extendSelect") and settings.select is not None:
-        extra = resolve_selectors(raw["extendSelect"])
-        settings.select += [r for r in extra if r not in settings.select]
+    if raw.get("extendSelect"):
+        settings.select = extend_selection(settings.select, resolve_selectors(raw["extendSelect"]))
     if "ignore" in raw:
         settings.ignore = resolve_selectors(raw["ignore"])
     if "exclude" in raw:

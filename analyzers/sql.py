@@ -143,6 +143,21 @@ class Substitution:
     expression: str
 
 
+ELEMENT = "[]"  # a step into an array element in SqlParam.path
+
+
+@dataclass(frozen=True)
+class SqlParam:
+    """How a project function hands SQL to `exec()`: the parameter that carries the text and the
+    steps into it (`querySql([{ sql, params }])`: index 0, path ("[]", "sql")). `forwards`: the
+    arguments after that parameter reach `exec()` one for one (`query(sql, ...params)`), so the
+    call's own further arguments are the bindings."""
+
+    index: int
+    path: tuple[str, ...] = ()
+    forwards: bool = False
+
+
 @dataclass(eq=False)
 class SqlStatement:
     file: SourceFile  # the file holding the SQL text (a schema constant may live in another file)
@@ -156,7 +171,13 @@ class SqlStatement:
     statements_in_call: int
     substitutions: list[Substitution] = field(default_factory=list)
     bindings: int = 0  # arguments after the SQL string (exec only)
+    # count unknown: a spread argument, or SQL handed over in an object/array or a wrapper whose
+    # bindings are not the call's own further arguments
     has_spread_binding: bool = False
+    # index in call_args(call) of the first binding: 1 for exec(), index + 1 for a forwarding
+    # wrapper, None when the call's arguments are not exec's (SQL inside an object or array)
+    binding_start: int | None = 1
+    wrapper: SqlParam | None = None  # set when the SQL reaches exec() through a project function
     tagged: bool = False
     method: str | None = None  # the class method (or function) it runs in
     loose: bool = False  # a SQL-looking literal not passed to exec() where we can see it
@@ -422,65 +443,75 @@ def _exec_call_args(data: bytes, call: Node, aliases: Aliases) -> list[Node] | N
     return call_args(call)
 
 
-def exec_wrappers(
-    file: SourceFile, classes: list[DurableObjectClass], file_aliases: Aliases
-) -> dict[str, int]:
-    """Functions and methods of this file that pass one of their parameters to `exec()` as the
-    SQL text (`query(sql, ...params) { return this.sql.exec(sql, ...params); }`): callee
-    spelling (`this.query`, `query`) -> index of that parameter."""
-    data = file.data
-    locate = class_locator(classes)
-    found: dict[str, int] = {}
-    for call in walk_type(file.root, "call_expression"):
-        cls = locate(call.start_byte, call.end_byte)
-        aliases = cls.aliases.merged(file_aliases) if cls else file_aliases
-        args = _exec_call_args(data, call, aliases)
-        if not args or args[0].type != "identifier":
+def _top_level_value(file: SourceFile, name: str) -> Node | None:
+    """The value of a module-level `const name = …` (any expression, not only strings)."""
+    for stmt in file.root.named_children:
+        decl_parent = (
+            stmt.child_by_field_name("declaration") if stmt.type == "export_statement" else stmt
+        )
+        if decl_parent is None or decl_parent.type not in {
+            "lexical_declaration",
+            "variable_declaration",
+        }:
             continue
-        func = enclosing_function(call)
-        if func is None:
-            continue
-        params = func.child_by_field_name("parameters")
-        names = [
-            node_text(data, p.child_by_field_name("pattern") or p)
-            for p in (params.named_children if params is not None else [])
-            if p.type != "comment"
-        ]
-        sql_name = node_text(data, args[0])
-        if sql_name not in names:
-            continue
-        index = names.index(sql_name)
-        if func.type == "method_definition":
-            name = func.child_by_field_name("name")
-            if name is not None:
-                found[f"this.{node_text(data, name)}"] = index
-        else:
-            name = func.child_by_field_name("name")
-            if (
-                name is None
-                and func.parent is not None
-                and func.parent.type
-                in {
-                    "variable_declarator",
-                    "public_field_definition",
-                }
+        for decl in decl_parent.named_children:
+            if decl.type != "variable_declarator":
+                continue
+            target, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
+            if target is not None and value is not None and node_text(file.data, target) == name:
+                return value
+    return None
+
+
+def follow_path(
+    file: SourceFile,
+    arg: Node,
+    path: tuple[str, ...],
+    constants: dict[str, Node],
+    imported: dict[str, tuple[SourceFile, Node]],
+    depth: int = 0,
+) -> list[tuple[SourceFile, Node]]:
+    """The SQL literals a wrapper reads from its argument along `path`: `[{ sql: "…" }, …]` with
+    ("[]", "sql") gives every element's `sql` string. Follows local and module constants; an
+    element or property we cannot see gives nothing (never a guess)."""
+    if depth > 8:
+        return []
+    if not path:
+        literal = resolve_literal(file, arg, constants, imported)
+        return [literal] if literal is not None else []
+    node = _unwrap(arg)
+    if node.type == "identifier":
+        name = node_text(file.data, node)
+        value = _local_declaration(file.data, node, name) or _top_level_value(file, name)
+        return (
+            [] if value is None else follow_path(file, value, path, constants, imported, depth + 1)
+        )
+    step, rest = path[0], path[1:]
+    found: list[tuple[SourceFile, Node]] = []
+    if step == ELEMENT and node.type == "array":
+        for element in node.named_children:
+            if element.type not in {"spread_element", "comment"}:
+                found.extend(follow_path(file, element, rest, constants, imported, depth + 1))
+    elif step != ELEMENT and node.type == "object":
+        for prop in node.named_children:
+            if prop.type == "pair":
+                key = prop.child_by_field_name("key")
+                value = prop.child_by_field_name("value")
+                if key is not None and value is not None and _key_name(file.data, key) == step:
+                    found.extend(follow_path(file, value, rest, constants, imported, depth + 1))
+            elif (
+                prop.type == "shorthand_property_identifier" and node_text(file.data, prop) == step
             ):
-                name = func.parent.child_by_field_name("name")
-                if name is not None and func.parent.type == "public_field_definition":
-                    found[f"this.{node_text(data, name)}"] = index
-                    continue
-            if name is not None:
-                found[node_text(data, name)] = index
+                value = _local_declaration(file.data, prop, step) or _top_level_value(file, step)
+                if value is not None:
+                    found.extend(follow_path(file, value, rest, constants, imported, depth + 1))
     return found
 
 
-def _wrapper_call(data: bytes, call: Node, wrappers: dict[str, int]) -> int | None:
-    if not wrappers:
-        return None
-    func = call.child_by_field_name("function")
-    if func is None:
-        return None
-    return wrappers.get(normalize_expr(node_text(data, func)))
+def _key_name(data: bytes, key: Node) -> str:
+    if key.type == "string":
+        return node_text(data, key)[1:-1]
+    return node_text(data, key)
 
 
 def extract_statements(
@@ -488,26 +519,32 @@ def extract_statements(
     classes: list[DurableObjectClass],
     file_aliases: Aliases,
     imported: dict[str, tuple[SourceFile, Node]],
+    wrapped: dict[int, SqlParam] | None = None,
 ) -> list[SqlStatement]:
-    """All SQL statements this file runs, through any alias of the storage SQL API."""
+    """All SQL statements this file runs, through any alias of the storage SQL API, and through
+    the project's own wrappers: `wrapped` maps the start byte of each call to a project function
+    that hands SQL to exec() (analyzers.sqlwrappers) to how it does."""
+    wrapped = wrapped or {}
     data = file.data
     constants = string_constants(file)
     locate = class_locator(classes)
     statements: list[SqlStatement] = []
-    wrappers = exec_wrappers(file, classes, file_aliases)
     for node in walk_type(file.root, "call_expression", "binary_expression"):
         tagged = None
-        literal_ref: tuple[SourceFile, Node] | None = None
+        literal_refs: list[tuple[SourceFile, Node]] = []
         args: list[Node] = []
+        via = None
         if node.type == "call_expression":
             tagged = is_tagged_sql_template(data, node)
-            wrapped = _wrapper_call(data, node, wrappers) if tagged is None else None
-            if wrapped is not None:
-                # `this.query("SELECT …", id)`: the SQL reaches exec() through the wrapper
-                args = call_args(node)[wrapped:]
-                if not args:
+            via = wrapped.get(node.start_byte) if tagged is None else None
+            if via is not None:
+                # `this.query("SELECT …", id)`, `querySql([{ sql: "…", params }])`: the SQL
+                # reaches exec() through a function of the project (analyzers.sqlwrappers)
+                all_args = call_args(node)
+                if len(all_args) <= via.index:
                     continue
-                literal_ref = resolve_literal(file, args[0], constants, imported)
+                args = all_args[via.index :]
+                literal_refs = follow_path(file, args[0], via.path, constants, imported)
             elif tagged is None:
                 func = node.child_by_field_name("function")
                 if func is None or func.type != "member_expression":
@@ -523,53 +560,78 @@ def extract_statements(
                 args = call_args(node)
                 if not args:
                     continue
-                literal_ref = resolve_literal(file, args[0], constants, imported)
+                found = resolve_literal(file, args[0], constants, imported)
+                literal_refs = [found] if found is not None else []
         elif node.type == "binary_expression":
             tagged = is_tagged_sql_template(data, node)
         if tagged is not None:
-            literal_ref = (file, tagged[1])
-        if literal_ref is None:
-            continue
-        lit_file, literal = literal_ref
-        text, offsets = literal_chars(lit_file.data, literal)
-        subs = _substitutions(lit_file, literal, text, offsets)
-        cls = locate(node.start_byte, node.end_byte)
-        func = enclosing_function(node)
-        method = (
-            method_name(data, func)
-            if func is not None and func.type == "method_definition"
-            else None
-        )
-        bindings = len(args) - 1 if args else 0
-        spread = any(a.type == "spread_element" for a in args[1:])
-        ranges = split_statements(text)
-        for index, (start, end) in enumerate(ranges):
-            stmt_subs = [
-                Substitution(s.sql_offset - start, s.ts_start, s.ts_end, s.expression)
-                for s in subs
-                if start <= s.sql_offset < end
-            ]
-            statements.append(
-                SqlStatement(
-                    file=lit_file,
-                    cls=cls,
-                    call=node,
-                    call_file=file,
-                    literal=literal,
-                    text=text[start:end],
-                    offsets=[
-                        *offsets[start:end],
-                        offsets[end] if end < len(offsets) else offsets[-1],
-                    ],
-                    index_in_call=index,
-                    statements_in_call=len(ranges),
-                    substitutions=stmt_subs,
-                    bindings=bindings,
-                    has_spread_binding=spread,
-                    tagged=tagged is not None,
-                    method=method,
-                )
+            literal_refs = [(file, tagged[1])]
+        for lit_file, literal in literal_refs:
+            statements.extend(
+                _statements_of(file, lit_file, literal, node, args, via, tagged is not None, locate)
             )
+    return statements
+
+
+def _statements_of(
+    file: SourceFile,
+    lit_file: SourceFile,
+    literal: Node,
+    node: Node,
+    args: list[Node],
+    via: SqlParam | None,
+    tagged: bool,
+    locate: Callable[[int, int], DurableObjectClass | None],
+) -> list[SqlStatement]:
+    """The statements of one SQL literal run by the call (or tagged template) `node`."""
+    data = file.data
+    statements: list[SqlStatement] = []
+    text, offsets = literal_chars(lit_file.data, literal)
+    subs = _substitutions(lit_file, literal, text, offsets)
+    cls = locate(node.start_byte, node.end_byte)
+    func = enclosing_function(node)
+    method = (
+        method_name(data, func) if func is not None and func.type == "method_definition" else None
+    )
+    bindings = len(args) - 1 if args else 0
+    spread = any(a.type == "spread_element" for a in args[1:])
+    binding_start: int | None = 1
+    if via is not None:
+        if via.path or not via.forwards:
+            # the call's further arguments are not exec's bindings one for one
+            bindings, spread, binding_start = 0, True, None
+        else:
+            binding_start = via.index + 1
+    ranges = split_statements(text)
+    for index, (start, end) in enumerate(ranges):
+        stmt_subs = [
+            Substitution(s.sql_offset - start, s.ts_start, s.ts_end, s.expression)
+            for s in subs
+            if start <= s.sql_offset < end
+        ]
+        statements.append(
+            SqlStatement(
+                file=lit_file,
+                cls=cls,
+                call=node,
+                call_file=file,
+                literal=literal,
+                text=text[start:end],
+                offsets=[
+                    *offsets[start:end],
+                    offsets[end] if end < len(offsets) else offsets[-1],
+                ],
+                index_in_call=index,
+                statements_in_call=len(ranges),
+                substitutions=stmt_subs,
+                bindings=bindings,
+                has_spread_binding=spread,
+                binding_start=binding_start,
+                wrapper=via,
+                tagged=tagged,
+                method=method,
+            )
+        )
     return statements
 
 

@@ -34,10 +34,6 @@ def _statement_indexes(
     return by_offset, by_literal
 
 
-def find_statement(model: ProjectModel, path: str, offset: int) -> SqlStatement | None:
-    return _statement_indexes(model)[0].get((path, offset))
-
-
 def siblings(model: ProjectModel, stmt: SqlStatement) -> list[SqlStatement]:
     """The statements of the same literal, in order."""
     same = _statement_indexes(model)[1].get((id(stmt.file), stmt.literal.start_byte), [])

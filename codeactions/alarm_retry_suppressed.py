@@ -17,26 +17,21 @@ from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import enclosing_function_in, expression_statement_of
 from durable_harden.analyzers.rules._common import REF_ALARMS
-from durable_harden.analyzers.rules.alarm_retry_suppressed import RETRY_LIMIT, top_statements
+from durable_harden.analyzers.rules.alarm_retry_suppressed import (
+    RETRY_LIMIT,
+    RetryState,
+    top_statements,
+)
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._tsedit import (
-    finding_class,
     indent_at,
     indent_unit,
     line_end,
     line_start,
-    node_at,
     remove_statement,
 )
-from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
-
-
-def _find(cls: DurableObjectClass, kind: str, span: list[int]) -> Node:
-    node = node_at(cls.node, kind, span)
-    if node is None:
-        raise CannotFix(f"{kind} not found")
-    return node
 
 
 def _info_param(cls: DurableObjectClass, handler: Node) -> tuple[str, list[Edit]]:
@@ -64,11 +59,12 @@ def _top_in(block: Node, node: Node) -> Node | None:
     return current
 
 
-def _catch_fix(cls: DurableObjectClass, handler: Node, finding: Finding) -> Fix:
+def _catch_fix(cls: DurableObjectClass, handler: Node, state: RetryState) -> Fix:
     data = cls.file.data
     path = cls.file.path
-    call = _find(cls, "call_expression", finding.data["call"])
-    throw = _find(cls, "throw_statement", finding.data["throw"])
+    call, throw = state.call, state.throw
+    if throw is None:
+        raise CannotFix("no rethrow")
     catch = next(
         (
             c
@@ -127,10 +123,10 @@ def _catch_fix(cls: DurableObjectClass, handler: Node, finding: Finding) -> Fix:
     )
 
 
-def _early_fix(cls: DurableObjectClass, handler: Node, finding: Finding) -> Fix:
+def _early_fix(cls: DurableObjectClass, handler: Node, state: RetryState) -> Fix:
     data = cls.file.data
     path = cls.file.path
-    call = _find(cls, "call_expression", finding.data["call"])
+    call = state.call
     stmt = expression_statement_of(call)
     statements = top_statements(handler)
     if stmt is None or stmt not in statements:
@@ -159,17 +155,15 @@ def _early_fix(cls: DurableObjectClass, handler: Node, finding: Finding) -> Fix:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = finding_class(finding, model)
-    if cls is None or cls.alarm is None or cls.alarm.type != "method_definition":
+    state = state_of(finding, RetryState)
+    cls = state.cls
+    if cls.alarm is None or cls.alarm.type != "method_definition":
         return []
     kind = finding.data.get("kind")
-    try:
-        if kind == "catch-rearm-rethrow":
-            return [_catch_fix(cls, cls.alarm, finding)]
-        if kind == "early-rearm":
-            return [_early_fix(cls, cls.alarm, finding)]
-    except CannotFix:
-        return []
+    if kind == "catch-rearm-rethrow":
+        return [_catch_fix(cls, cls.alarm, state)]
+    if kind == "early-rearm":
+        return [_early_fix(cls, cls.alarm, state)]
     return []
 
 

@@ -8,16 +8,14 @@ from tree_sitter import Node
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_ALARMS, REF_RULES
+from durable_harden.analyzers.rules.alarm_shared_by_purposes import SharedAlarmState
 from durable_harden.codeactions._alarm import DEFAULT_KIND, AlarmPlanError, plan_shared_purposes
-from durable_harden.codeactions._tsedit import finding_class
-from durable_harden.codeactions.fix import Fix, Safety
+from durable_harden.codeactions.fix import Fix, Safety, state_of
 from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = finding_class(finding, model)
-    if cls is None:
-        return []
+    cls = state_of(finding, SharedAlarmState).cls
     by_start = {int(start): str(kind) for start, kind in finding.data["sites"]}
     kinds = sorted(set(by_start.values()) - {DEFAULT_KIND})
 

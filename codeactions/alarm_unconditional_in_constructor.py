@@ -32,15 +32,14 @@ from durable_harden.analyzers.rules._alarms import (
     this_calls,
 )
 from durable_harden.analyzers.rules._common import REF_ALARMS, REF_LIFECYCLE
+from durable_harden.analyzers.rules.alarm_unconditional_in_constructor import ConstructorAlarmState
 from durable_harden.analyzers.tsutil import call_args, node_text, normalize_expr
 from durable_harden.codeactions._tsedit import (
-    finding_class,
     indent_at,
     indent_unit,
     is_async,
-    node_at,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
 
 
@@ -65,12 +64,8 @@ def fixed_delay_from_now(data: bytes, call: Node) -> bool:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = finding_class(finding, model)
-    if cls is None:
-        return []
-    call = node_at(cls.node, "call_expression", finding.data["call"])
-    if call is None:
-        return []
+    state = state_of(finding, ConstructorAlarmState)
+    cls, call = state.cls, state.call
     if called_outside_constructor_path(cls, finding.data.get("method", "constructor")):
         return []
     receiver = storage_receiver(cls, call, {"setAlarm"})

@@ -9,6 +9,7 @@ from typing import Any
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_MIGRATIONS
+from durable_harden.analyzers.rules.binding_missing_migration import MigrationState
 from durable_harden.analyzers.wrangler import KeyPath, WranglerConfig
 from durable_harden.codeactions._config_edit import (
     json_add_pair,
@@ -16,7 +17,7 @@ from durable_harden.codeactions._config_edit import (
     toml_add_table,
     toml_append_table,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import reachable_case
 from durable_harden.codeactions.spec import (
     SAFE_OR_UNSAFE,
@@ -25,10 +26,6 @@ from durable_harden.codeactions.spec import (
     FixSpec,
     Offer,
 )
-
-
-def config_of(model: ProjectModel, path: str) -> WranglerConfig | None:
-    return next((c for c in model.configs if str(c.path) == path), None)
 
 
 def next_tag(tags: list[str]) -> str:
@@ -80,9 +77,7 @@ def _was_deleted(config: WranglerConfig, class_name: str) -> bool:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    config = config_of(model, str(finding.data["config"]))
-    if config is None:
-        return []
+    config = state_of(finding, MigrationState).config
     name = str(finding.data["class"])
     env = finding.data.get("env")
     deleted = _was_deleted(config, name)

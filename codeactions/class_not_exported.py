@@ -10,9 +10,11 @@ from tree_sitter import Node
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import exports_name, known_files
+from durable_harden.analyzers.rules.class_not_exported import ExportState
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, string_value
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions._style import Style
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import reachable_case
 from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, FixDocs, FixSpec, Offer
 
@@ -89,12 +91,12 @@ def _export_keyword_edit(file: SourceFile, cls_node: Node) -> Edit | None:
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     name = str(finding.data["class"])
-    main = model.file(Path(str(finding.data["main"])))
-    candidates = model.classes_named(name)
-    if main is None or len(candidates) != 1:
+    state = state_of(finding, ExportState)
+    main, candidates = state.main, state.declared
+    if len(candidates) != 1:
         return []
     cls = candidates[0]
-    nl = "\r\n" if b"\r\n" in main.data else "\n"
+    nl = Style.of(main.data).newline
     if cls.file is main:
         edit = _export_keyword_edit(main, cls.node)
         if edit is None:

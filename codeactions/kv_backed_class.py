@@ -5,16 +5,17 @@ from __future__ import annotations
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_MIGRATIONS
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.rules.kv_backed_class import KvBackedState
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if finding.data.get("committed") or finding.data.get("mixed"):
         return []
-    config = next((c for c in model.configs if str(c.path) == finding.data.get("config")), None)
+    config = state_of(finding, KvBackedState).config
     entry = finding.data.get("entry")
-    if config is None or not isinstance(entry, list):
+    if not isinstance(entry, list):
         return []
     located = config.spans.get((*entry, "new_classes"))
     if located is None:

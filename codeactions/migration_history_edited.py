@@ -8,10 +8,11 @@ from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_MIGRATIONS
 from durable_harden.analyzers.rules.kv_backed_class import _committed
+from durable_harden.analyzers.rules.migration_history_edited import EditedState
 from durable_harden.analyzers.wrangler import ConfigError, load_config
 from durable_harden.codeactions._config_edit import json_append_item, toml_append_table
 from durable_harden.codeactions.binding_missing_migration import next_tag
-from durable_harden.codeactions.fix import Edit, Fix, Safety, apply_edits
+from durable_harden.codeactions.fix import Edit, Fix, Safety, apply_edits, state_of
 from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
@@ -32,9 +33,9 @@ def _single_edit(path: Path, before: bytes, after: bytes) -> Edit:
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if finding.data.get("problem") != "edited":
         return []
-    config = next((c for c in model.configs if str(c.path) == finding.data.get("config")), None)
+    config = state_of(finding, EditedState).config
     entry = finding.data.get("entry")
-    if config is None or not isinstance(entry, list):
+    if not isinstance(entry, list):
         return []
     committed = _committed(config)
     if committed is None:

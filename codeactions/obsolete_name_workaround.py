@@ -9,15 +9,14 @@ RpcTarget wrappers are reported only: unwinding one changes the API its callers 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import stub_calls
 from durable_harden.analyzers.rules._common import REF_CHANGELOG
+from durable_harden.analyzers.rules.obsolete_name_workaround import NameState
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import (
     call_args,
@@ -26,7 +25,7 @@ from durable_harden.analyzers.tsutil import (
     string_value,
     walk_type,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import name_case
 from durable_harden.codeactions.spec import UNSAFE, FixDocs, FixSpec, Offer
 
@@ -34,20 +33,6 @@ REVIEW = (
     "Check that no caller outside this project (another Worker, a script) reaches the namespace "
     "with newUniqueId()/idFromString(): for those objects `this.ctx.id.name` is undefined."
 )
-
-
-def _class(model: ProjectModel, finding: Finding) -> DurableObjectClass | None:
-    path = Path(finding.span.path)
-    for cls in model.classes_named(str(finding.data.get("class"))):
-        if cls.file.path == path or finding.data.get("kind") == "wrapper":
-            return cls
-    return None
-
-
-def _ctx(cls: DurableObjectClass) -> str:
-    if "this.ctx" in cls.aliases.ctx:
-        return "this.ctx"
-    return next((a for a in sorted(cls.aliases.ctx) if a.startswith("this.")), "this.ctx")
 
 
 def _line_start(data: bytes, pos: int) -> int:
@@ -148,7 +133,7 @@ def _setter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Finding) 
             and normalize_expr(node_text(data, right)) == param
         ):
             fields.add(normalize_expr(node_text(data, left)))
-    replacement = f"{_ctx(cls)}.id.name"
+    replacement = f"{ctx_expression(cls)}.id.name"
     for call in walk_type(cls.node, "call_expression"):
         if func.start_byte <= call.start_byte < func.end_byte:
             continue
@@ -230,7 +215,7 @@ def _parameter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Findin
     edits = [_list_item_removal(cls.file, params, index)]
     first = next((s for s in body.named_children if s.type != "comment"), None)
     bang = "" if cls.file.path.suffix in {".js", ".mjs", ".cjs", ".jsx"} else "!"
-    declaration = f"const {param} = {_ctx(cls)}.id.name{bang};"
+    declaration = f"const {param} = {ctx_expression(cls)}.id.name{bang};"
     if first is not None and b"\n" in data[body.start_byte : first.start_byte]:
         indent = data[_line_start(data, first.start_byte) : first.start_byte].decode()
         at = _line_start(data, first.start_byte)
@@ -248,7 +233,7 @@ def _parameter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Findin
     return [
         Fix(
             fix_id="obsolete-name-workaround.drop-parameter",
-            title=f"Drop parameter `{param}` of `{method}()`; read `{_ctx(cls)}.id.name`",
+            title=f"Drop parameter `{param}` of `{method}()`; read `{ctx_expression(cls)}.id.name`",
             safety=Safety.UNSAFE,
             edits=edits,
             review=REVIEW + " The method's signature changes: callers in other Workers break.",
@@ -257,9 +242,7 @@ def _parameter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Findin
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = _class(model, finding)
-    if cls is None:
-        return []
+    cls = state_of(finding, NameState).cls
     kind = finding.data.get("kind")
     if kind == "setter":
         return _setter_fix(model, cls, finding)

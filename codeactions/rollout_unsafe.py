@@ -13,9 +13,10 @@ from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_GRADUAL
+from durable_harden.analyzers.rules.rollout_unsafe import RolloutState
 from durable_harden.analyzers.wrangler import WranglerConfig
 from durable_harden.codeactions._jsonedit import json_add_entries
-from durable_harden.codeactions.fix import Edit, Fix, NewFile, Safety
+from durable_harden.codeactions.fix import Edit, Fix, NewFile, Safety, state_of
 from durable_harden.codeactions.spec import (
     SAFE,
     SAFE_OR_UNSAFE,
@@ -83,11 +84,6 @@ def deploy_script_fix(config: WranglerConfig) -> Fix | None:
             "run; make the script executable (`chmod +x`) or run it with bash."
         ),
     )
-
-
-def _config(model: ProjectModel, finding: Finding) -> WranglerConfig | None:
-    wanted = str(finding.data.get("config", ""))
-    return next((c for c in model.configs if str(c.path) == wanted), None)
 
 
 def _single_edit(path: Path, before: bytes, after: bytes) -> Edit:
@@ -179,9 +175,9 @@ def rollout_path_fix(config: WranglerConfig, model: ProjectModel) -> Fix | None:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    config = state_of(finding, RolloutState).config
     if finding.data.get("kind") == "no-rollout-path":
-        config = _config(model, finding)
-        fix = rollout_path_fix(config, model) if config is not None else None
+        fix = rollout_path_fix(config, model)
         return [fix] if fix is not None else []
     fixes: list[Fix] = []
     replace = finding.data.get("replace")
@@ -205,11 +201,9 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
                     review="Check which version was meant to get the remaining share.",
                 )
             )
-    config = _config(model, finding)
-    if config is not None:
-        script = deploy_script_fix(config)
-        if script is not None:
-            fixes.append(script)
+    script = deploy_script_fix(config)
+    if script is not None:
+        fixes.append(script)
     return fixes
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules.rpc_compat_date import RPC_DATE
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.analyzers.rules.rpc_compat_date import RPC_DATE, RpcDateState
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    config = next((c for c in model.configs if str(c.path) == finding.data.get("config")), None)
-    if config is None or ("compatibility_date",) not in config.spans:
+    config = state_of(finding, RpcDateState).config
+    if ("compatibility_date",) not in config.spans:
         return []
     start, end = config.spans[("compatibility_date",)].value
     old = config.data[start:end].decode()

@@ -36,7 +36,11 @@ from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_RULES, REF_SQL, REF_SQLITE_ALTER
 from durable_harden.analyzers.rules._sql import DATA_KINDS, alias_map
 from durable_harden.analyzers.rules._sqlexec import binding_args, params_of
-from durable_harden.analyzers.rules.schema_change_without_migration import _ADD_COLUMN, _NO_COLUMN
+from durable_harden.analyzers.rules.schema_change_without_migration import (
+    _ADD_COLUMN,
+    _NO_COLUMN,
+    SchemaState,
+)
 from durable_harden.analyzers.schema import Schema
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import (
@@ -47,41 +51,26 @@ from durable_harden.analyzers.tsutil import (
     walk_type,
 )
 from durable_harden.codeactions._migrations import (
-    CannotMigrate,
     Step,
     StepSql,
     migrations_text,
     plan_step,
 )
-from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions._tsedit import indent_unit, member_indent, quote_char
-from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    try:
-        kind = finding.data.get("kind")
-        if kind == "no-such-column":
-            return [_add_column(finding, model)]
-        if kind == "not-null-without-default":
-            return [_add_default(finding, model)]
-    except (CannotFix, CannotMigrate):
-        pass
+    kind = finding.data.get("kind")
+    if kind == "no-such-column":
+        return [_add_column(finding, model)]
+    if kind == "not-null-without-default":
+        return [_add_default(finding, model)]
     return []
 
 
 # -- 1. the missing column ---------------------------------------------------------------------
-
-
-def _statement(model: ProjectModel, finding: Finding) -> SqlStatement:
-    ref = finding.data.get("statement")
-    if not ref:
-        raise CannotFix("no statement")
-    stmt = find_statement(model, ref[0], ref[1])
-    if stmt is None:
-        raise CannotFix("statement not found")
-    return stmt
 
 
 def _missing_columns(model: ProjectModel, cls: DurableObjectClass, table: str) -> list[str]:
@@ -357,7 +346,7 @@ def _add_column(finding: Finding, model: ProjectModel) -> Fix:
     data = finding.data
     if data.get("near_miss") or len(data.get("tables", [])) != 1:
         raise CannotFix("a near miss or an ambiguous table: a typo is fixed by hand")
-    stmt = _statement(model, finding)
+    stmt = state_of(finding, SchemaState).statement
     cls = stmt.cls
     if cls is None:
         raise CannotFix("the query is not inside a Durable Object class")
@@ -440,7 +429,7 @@ def _default_for(declared: str) -> str | None:
 
 
 def _add_default(finding: Finding, model: ProjectModel) -> Fix:
-    stmt = _statement(model, finding)
+    stmt = state_of(finding, SchemaState).statement
     start, end = finding.data["definition"]
     match = next(
         (m for m in _ADD_COLUMN.finditer(stmt.text) if m.start(3) == start),

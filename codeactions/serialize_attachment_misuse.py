@@ -27,6 +27,7 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_STATE, REF_WEBSOCKETS
+from durable_harden.analyzers.rules.serialize_attachment_misuse import AttachmentState
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -37,21 +38,11 @@ from durable_harden.analyzers.tsutil import (
     walk_type,
 )
 from durable_harden.codeactions._tsedit import indent_at, line_start
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 _ID_NAME = re.compile(r"^(id|[a-z][A-Za-z0-9]*Id)$")
 _STRING_CALLS = {"crypto.randomUUID()"}
-
-
-def _find(finding: Finding, model: ProjectModel) -> tuple[DurableObjectClass, Node]:
-    for cls in model.classes:
-        if cls.file.path != finding.path or cls.name != finding.data.get("class"):
-            continue
-        for call in walk_type(cls.node, "call_expression"):
-            if call.start_byte == finding.span.start and call.end_byte == finding.span.end:
-                return cls, call
-    raise LookupError("the serializeAttachment() call is gone")
 
 
 def _receiver(data: bytes, call: Node) -> Node:
@@ -263,7 +254,8 @@ def _reads_declared_between(data: bytes, func: Node, value: Node, start: int, en
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls, call = _find(finding, model)
+    state = state_of(finding, AttachmentState)
+    cls, call = state.cls, state.call
     kind = finding.data.get("kind")
     if kind == "no-value":
         edits = _no_value_fix(cls, call)

@@ -7,22 +7,24 @@ from __future__ import annotations
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_ALARMS
-from durable_harden.analyzers.rules.setalarm_without_handler import handler_candidates
+from durable_harden.analyzers.rules.setalarm_without_handler import (
+    HandlerState,
+    handler_candidates,
+)
 from durable_harden.codeactions._tsedit import (
     append_member,
-    finding_class,
     indent_unit,
     is_async,
     member_indent,
     method_params,
 )
-from durable_harden.codeactions.fix import Fix, Safety
+from durable_harden.codeactions.fix import Fix, Safety, state_of
 from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = finding_class(finding, model)
-    if cls is None or "alarm" in cls.methods:
+    cls = state_of(finding, HandlerState).cls
+    if "alarm" in cls.methods:
         return []
     candidates = handler_candidates(dict(cls.methods))
     if len(candidates) != 1:

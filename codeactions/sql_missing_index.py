@@ -8,16 +8,15 @@ import re
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_SQL, REF_SQLITE_EQP
-from durable_harden.analyzers.rules.sql_missing_index import Problem, analyse
+from durable_harden.analyzers.rules.sql_missing_index import IndexState, Problem, analyse
 from durable_harden.analyzers.schema import Schema
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.codeactions._sqledit import (
     append_after,
-    find_statement,
     is_idempotent_ddl,
     siblings,
 )
-from durable_harden.codeactions.fix import Fix, Safety
+from durable_harden.codeactions.fix import Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import index_case
 from durable_harden.codeactions.spec import SAFE_OR_UNSAFE, TIER_INDEXES, FixDocs, FixSpec, Offer
 
@@ -140,10 +139,7 @@ def _anchor(model: ProjectModel, create: SqlStatement, table: str) -> SqlStateme
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     data = finding.data
-    path, offset = data["statement"]
-    stmt = find_statement(model, path, offset)
-    if stmt is None:
-        return []
+    stmt = state_of(finding, IndexState).statement
     schema = model.schema_for(stmt.file.path)
     table = schema.table(data["table"])
     if table is None or table.create is None:

@@ -17,11 +17,11 @@ from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_SQL
 from durable_harden.analyzers.rules._sqlexec import literal_is_inline
+from durable_harden.analyzers.rules.sql_pragma_not_allowed import PragmaState
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._execedit import CannotFix, exec_receiver
-from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions._tsedit import line_end, statement_of
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 _SIZE = re.compile(
@@ -77,9 +77,8 @@ def _replace(path: Path, data: bytes, read: Node, text: str) -> list[Edit]:
 def build(finding: Finding, model: ProjectModel) -> Fix:
     if finding.data.get("pragma") != "page_count" or "statement" not in finding.data:
         raise CannotFix("only PRAGMA page_count has a fix")
-    path, offset = finding.data["statement"]
-    stmt = find_statement(model, path, offset)
-    if stmt is None or stmt.tagged or stmt.statements_in_call != 1 or not literal_is_inline(stmt):
+    stmt = state_of(finding, PragmaState).statement
+    if stmt.tagged or stmt.statements_in_call != 1 or not literal_is_inline(stmt):
         raise CannotFix("not a single-statement exec written in the call")
     data = stmt.call_file.data
     receiver = exec_receiver(stmt.call)

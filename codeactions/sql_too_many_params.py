@@ -7,24 +7,23 @@ from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS
 from durable_harden.analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
-from durable_harden.analyzers.rules.sql_too_many_params import generated_lists
+from durable_harden.analyzers.rules.sql_too_many_params import ParamsState
 from durable_harden.analyzers.tsutil import node_text, normalize_expr
 from durable_harden.codeactions._execedit import CannotFix
-from durable_harden.codeactions._sqledit import find_statement
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
     if finding.data.get("kind") != "generated":
         raise CannotFix("only a generated placeholder list has a fix")
-    path, offset = finding.data["statement"]
-    stmt = find_statement(model, path, offset)
-    if stmt is None or not literal_is_inline(stmt):
+    state = state_of(finding, ParamsState)
+    stmt = state.statement
+    if not literal_is_inline(stmt):
         raise CannotFix("SQL not written in the call")
     if stmt.index_in_call != stmt.statements_in_call - 1:
         raise CannotFix("not the last statement")
-    item = next((g for g in generated_lists(stmt) if g.sub.ts_start == finding.span.start), None)
+    item = state.generated
     params = params_of(stmt)
     if item is None or params is None or params.named or params.numbered:
         raise CannotFix("list or parameters not understood")

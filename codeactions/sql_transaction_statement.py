@@ -23,6 +23,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_SQL
+from durable_harden.analyzers.rules.sql_transaction_statement import TransactionState
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._execedit import (
@@ -31,9 +32,8 @@ from durable_harden.codeactions._execedit import (
     shift_lines,
     storage_expr,
 )
-from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions._tsedit import indent_at, indent_unit, line_end, line_start
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, FixDocs, FixSpec, Offer
 
 _BEGIN = re.compile(r"\s*BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?\s*;?\s*", re.I)
@@ -231,11 +231,10 @@ def _find_begin(stmt: SqlStatement, calls: dict[int, SqlStatement]) -> Node:
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
-    path, offset = finding.data["statement"]
-    stmt = find_statement(model, path, offset)
-    if stmt is None or not finding.data.get("single"):
+    stmt = state_of(finding, TransactionState).statement
+    if stmt.statements_in_call != 1:
         raise CannotFix("transaction control inside a multi-statement string")
-    calls = _exec_statements(model, path)
+    calls = _exec_statements(model, str(stmt.file.path))
     file = stmt.call_file
     data = file.data
     begin = _find_begin(stmt, calls)

@@ -27,11 +27,11 @@ from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import literal_is_inline, params_of
+from durable_harden.analyzers.rules.sql_unbounded_read import ReadState
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.codeactions._execedit import CannotFix, insert_args
-from durable_harden.codeactions._sqledit import find_statement
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 READ_LIMIT = 1000
@@ -115,10 +115,7 @@ def _constant_edit(stmt: SqlStatement, name: str, table: str) -> Edit | None:
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
-    ref = finding.data["statement"]
-    stmt = find_statement(model, ref[0], ref[1])
-    if stmt is None:
-        raise CannotFix("statement not found")
+    stmt = state_of(finding, ReadState).statement
     if stmt.file is not stmt.call_file:
         raise CannotFix("the SQL text lives in another file and may be shared")
     path = stmt.file.path

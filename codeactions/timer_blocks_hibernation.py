@@ -19,6 +19,7 @@ from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_ALARMS, REF_LIFECYCLE
+from durable_harden.analyzers.rules.timer_blocks_hibernation import TimerState
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -29,14 +30,12 @@ from durable_harden.analyzers.tsutil import (
 )
 from durable_harden.codeactions._alarm import AlarmWork, plan_alarm_work
 from durable_harden.codeactions._tsedit import (
-    finding_class,
     is_async,
-    node_at,
     quote_char,
     reindent,
     statement_of,
 )
-from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import timer_case
 from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
 
@@ -210,14 +209,10 @@ def _uses_sockets(data: bytes, cls: DurableObjectClass, callback: Node) -> bool:
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
-    cls = finding_class(finding, model)
-    if cls is None:
-        raise CannotConvert("class not found")
+    state = state_of(finding, TimerState)
+    cls, call = state.cls, state.call
     data = cls.file.data
     path = cls.file.path
-    call = node_at(cls.node, "call_expression", finding.data["call"])
-    if call is None:
-        raise CannotConvert("the timer is not inside the class")
     func = enclosing(call, *FUNCTION_TYPES)
     while func is not None:
         outer = enclosing(func, *FUNCTION_TYPES)

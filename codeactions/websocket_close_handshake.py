@@ -14,10 +14,10 @@ from tree_sitter import Node
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_RULES
-from durable_harden.analyzers.rules.websocket_close_handshake import params_of
+from durable_harden.analyzers.rules.websocket_close_handshake import CloseState, params_of
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES, walk
-from durable_harden.codeactions._tsedit import body_indent, finding_class, line_end
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions._tsedit import body_indent, line_end
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import (
     SAFE,
     SAFE_OR_UNSAFE,
@@ -44,9 +44,7 @@ def _has_early_return(block: Node) -> bool:
 
 
 def _missing_close(finding: Finding, model: ProjectModel) -> Fix | None:
-    cls = finding_class(finding, model)
-    if cls is None:
-        return None
+    cls = state_of(finding, CloseState).cls
     handler = cls.methods.get("webSocketClose")
     if handler is None:
         return None

@@ -12,17 +12,17 @@ from durable_harden.analyzers.classes import ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_STATE
+from durable_harden.analyzers.rules.websocket_manual_ping import PingState
 from durable_harden.analyzers.tsutil import node_text
 from durable_harden.codeactions._tsedit import (
     env_type,
-    finding_class,
     indent_at,
     indent_unit,
     line_end,
     member_indent,
     quote_char,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import (
     SAFE_OR_UNSAFE,
     TIER_HIBERNATION,
@@ -40,8 +40,8 @@ def _quoted(value: str, quote: str) -> str:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = finding_class(finding, model)
-    if cls is None or cls.body is None:
+    cls = state_of(finding, PingState).cls
+    if cls.body is None:
         return []
     data = cls.file.data
     q = quote_char(data)

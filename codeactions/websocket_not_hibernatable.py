@@ -31,6 +31,7 @@ from durable_harden.analyzers.rules._websocket import (
     ctx_reachable,
     server_sockets,
 )
+from durable_harden.analyzers.rules.websocket_not_hibernatable import AcceptState
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -52,7 +53,7 @@ from durable_harden.codeactions._tsedit import (
     remove_statement,
     statement_of,
 )
-from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import websocket_case
 from durable_harden.codeactions.spec import (
     SAFE_OR_UNSAFE,
@@ -91,16 +92,9 @@ class _Moved:
     carried: set[str] = field(default_factory=set)  # locals of the accepting method it reads
 
 
-def _find_use(finding: Finding, model: ProjectModel) -> tuple[DurableObjectClass, SocketUse, Node]:
-    start, end = finding.data["accept"]
-    for cls in model.classes:
-        if cls.file.path != finding.span.path or cls.name != finding.data.get("class"):
-            continue
-        for use in server_sockets(cls):
-            for call in use.accepts:
-                if call.start_byte == start and call.end_byte == end:
-                    return cls, use, call
-    raise LookupError("the accept() call is no longer there")
+def _find_use(finding: Finding) -> tuple[DurableObjectClass, SocketUse, Node]:
+    state = state_of(finding, AcceptState)
+    return state.cls, state.use, state.accept
 
 
 def _socket_text(data: bytes, accept: Node) -> str:
@@ -343,7 +337,7 @@ def _collapse_blank_lines(data: bytes, removals: list[Edit]) -> list[Edit]:
 
 
 def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
-    cls, use, accept = _find_use(finding, model)
+    cls, use, accept = _find_use(finding)
     data = cls.file.data
     path = cls.file.path
     groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
@@ -482,7 +476,7 @@ def events_reach_class_code(cls: DurableObjectClass) -> list[str]:
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if finding.data.get("kind") != "accept":
         return []
-    cls, use, accept = _find_use(finding, model)
+    cls, use, accept = _find_use(finding)
     groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
     if not ctx_reachable(cls):
         return []  # a legacy class that kept no DurableObjectState: no `acceptWebSocket` to call

@@ -25,6 +25,7 @@ from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS
+from durable_harden.analyzers.rules.websocket_state_in_memory import MemoryState
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -42,7 +43,7 @@ from durable_harden.codeactions._tsedit import (
     line_start,
     member_indent,
 )
-from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety, state_of
 from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
 
 _MAP_TYPES = {"Map", "WeakMap"}
@@ -266,15 +267,8 @@ def _constructor_edit(cls: DurableObjectClass, field_name: str, value_type: str 
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data.get("class") and c.file.path == finding.path
-        ),
-        None,
-    )
-    if cls is None or cls.body is None:
+    cls = state_of(finding, MemoryState).cls
+    if cls.body is None:
         return []
     data = cls.file.data
     field_name = str(finding.data["field"])

@@ -68,8 +68,11 @@ Cloudflare documentation page that states it in `references`).
 def check(model: ProjectModel) -> Iterator[Finding]:
     """TODO: for each problem in model.classes (cls.node, cls.methods, cls.aliases),
     model.configs or model.files, yield RULE.finding("todo", "message",
-    node_span(cls.file, node), data={{...}}) (node_span is in analyzers/rules/_common.py).
-    The first argument is the message id: one key of RULE.messages per distinct message."""
+    node_span(cls.file, node), data={{...}}, state=...) (node_span is in
+    analyzers/rules/_common.py). The first argument is the message id: one key of RULE.messages
+    per distinct message. `data`: plain JSON facts (they travel in the LSP diagnostic); `state`:
+    a small frozen dataclass of this module with the nodes, statements or class the fix needs
+    (codeactions reads it with `state_of`)."""
     yield from ()
 
 
@@ -104,7 +107,9 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     """The fixes offered for one finding: byte-offset Edits into the analysed files, safety
     SAFE only when the result needs no review (see docs/contributing.md). Raise CannotFix with
     the reason when no correct fix can be built here (fixes_for logs it and offers nothing)."""
-    # TODO: return [Fix(fix_id="{rule_id}.<what>", title=..., safety=Safety.UNSAFE,
+    # TODO: state = state_of(finding, <the rule module's state class>) (codeactions/fix.py):
+    #   the nodes the rule found, never found again from finding.data; then
+    #   return [Fix(fix_id="{rule_id}.<what>", title=..., safety=Safety.UNSAFE,
     #   edits=[Edit(path, start, end, new_text)], review="what to check")]
     raise CannotFix("the {rule_id} fix is not written yet")
 

@@ -136,7 +136,7 @@ def record_all(dest: Path, skip_corpus: bool, extra: list[Path] | None = None) -
             _normalise(
                 _run(["check", "--output-format", "json", "--exit-zero", str(folder)]),
                 CORPUS,
-                ROOT,  # the rule documentation links name the checkout
+                ROOT,  # rule URLs name the tool's own checkout
             )
         )
         (dest / f"corpus__{folder.name}.fix.txt").write_text(

@@ -133,7 +133,17 @@ def run_check(corpus: Path, folder: str) -> tuple[list[Found], str | None]:
     """`check --output-format json` on one folder: (findings, crash description or None)."""
     target = corpus / folder
     proc = subprocess.run(
-        [*_command(), "check", str(target), "--output-format", "json", "--exit-zero"],
+        [
+            *_command(),
+            "check",
+            str(target),
+            "--output-format",
+            "json",
+            "--exit-zero",
+            # the opt-in rules are measured too: their findings keep their verdicts
+            "--extend-select",
+            "advice",
+        ],
         capture_output=True,
         text=True,
         env=_env(),

@@ -22,6 +22,7 @@ from durable_harden.analyzers.rules import UnknownSelector, resolve_selectors
 from durable_harden.analyzers.settings_file import (
     SettingsError,
     SettingsFile,
+    extend_selection,
     load_settings_file,
     settings_for,
 )
@@ -92,8 +93,8 @@ class Overrides:
             # file's select and ignore give way (its perFileIgnores still apply)
             settings.select = list(self.select)
             settings.ignore = list(found.ignored_for(path)) if found and not path.is_dir() else []
-        if self.extend_select and settings.select is not None and "ALL" not in settings.select:
-            settings.select += [r for r in self.extend_select if r not in settings.select]
+        if self.extend_select:
+            settings.select = extend_selection(settings.select, self.extend_select)
         settings.ignore += [r for r in self.ignore if r not in settings.ignore]
         settings.unsafe_fixes = settings.unsafe_fixes or self.unsafe_fixes
         return settings, found

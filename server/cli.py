@@ -208,7 +208,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_rules(output_format: str = "text") -> int:
     import json
 
-    from durable_harden.analyzers.rules import all_rules, group_of
+    from durable_harden.analyzers.rules import all_rules, default_on, group_of
     from durable_harden.codeactions import builders
     from durable_harden.server.ruledocs import page
 
@@ -221,6 +221,7 @@ def cmd_rules(output_format: str = "text") -> int:
                 "group": group_of(r.id),
                 "severity": r.severity.name.lower(),
                 "fixable": r.id in fixable,
+                "default": default_on(r.id),
                 "url": r.url,
                 "explanation": page(r),
             }
@@ -229,7 +230,13 @@ def cmd_rules(output_format: str = "text") -> int:
         print(json.dumps(items, indent=2, ensure_ascii=False))
         return EXIT_CLEAN
     rows = [
-        (r.id, group_of(r.id), r.severity.name.lower(), "yes" if r.id in fixable else "", r.title)
+        (
+            r.id,
+            group_of(r.id) + ("" if default_on(r.id) else " (opt-in)"),
+            r.severity.name.lower(),
+            "yes" if r.id in fixable else "",
+            r.title,
+        )
         for r in all_rules()
     ]
     header = ("rule", "group", "severity", "fix", "title")

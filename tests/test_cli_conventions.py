@@ -565,6 +565,7 @@ def test_rules_lists_groups_and_json(capsys):
     header = out.splitlines()[0].split()
     assert header == ["rule", "group", "severity", "fix", "title"]
     assert any(line.split()[:2] == ["syntax-error", "general"] for line in out.splitlines())
+    out_text = out.splitlines()
     _code, out, _ = run(capsys, "rules", "--output-format", "json")
     items = json.loads(out)
     by_id = {i["code"]: i for i in items}
@@ -573,7 +574,21 @@ def test_rules_lists_groups_and_json(capsys):
     assert by_id["global-singleton"]["fixable"] is False
     assert "No automatic fix. Choosing a shard key" in by_id["global-singleton"]["explanation"]
     assert "### index for the query (safe or unsafe)" in by_id["sql-missing-index"]["explanation"]
-    assert set(items[0]) == {"code", "name", "group", "severity", "fixable", "url", "explanation"}
+    # opt-in rules (group advice) are marked: off by default
+    assert by_id["global-singleton"]["group"] == "advice"
+    assert by_id["global-singleton"]["default"] is False
+    assert by_id["sql-missing-index"]["default"] is True
+    assert any(line.split()[:3] == ["global-singleton", "advice", "(opt-in)"] for line in out_text)
+    assert set(items[0]) == {
+        "code",
+        "name",
+        "group",
+        "severity",
+        "fixable",
+        "default",
+        "url",
+        "explanation",
+    }
 
 
 # -- 8. the extra flags -------------------------------------------------------------------------

@@ -81,10 +81,20 @@ GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "rollout": ("rollout-unsafe", "migration-history-edited"),
     "rpc": ("unawaited-rpc", "rpc-result-not-disposed", "rpc-compat-date"),
-    "identity": ("id-name-undefined", "obsolete-name-workaround", "global-singleton"),
+    "identity": ("id-name-undefined", "obsolete-name-workaround"),
     "storage": ("await-between-kv-writes", "kv-unbounded-list", "block-concurrency-misuse"),
+    # opt-in: design advice whose value depends on what the code cannot show (traffic, intent)
+    "advice": ("global-singleton",),
 }
 ALL = "ALL"
+# Rules that run only when named (by id, by their group or by an id prefix), not by default and
+# not by ALL, as Ruff's preview rules: on real code their findings were almost all true but of
+# unclear value (docs/ecosystem.md, docs/cli.md).
+OPT_IN = frozenset(GROUPS["advice"])
+
+
+def default_on(rule_id: str) -> bool:
+    return rule_id not in OPT_IN
 
 
 def group_of(rule_id: str) -> str:
@@ -98,7 +108,7 @@ class UnknownSelector(ValueError):
 def resolve_selector(selector: str) -> list[str]:
     """The rule ids a selector names, in registry order. Case-insensitive.
 
-    ALL: every rule. A group name: its rules, plus every rule whose id starts with `<name>-`
+    ALL: every rule but the opt-in ones (OPT_IN). A group name: its rules, plus every rule whose id starts with `<name>-`
     (so `websocket` is the websocket group and every `websocket-*` rule). A rule id: that rule.
     A prefix ending at a `-` boundary (`sql-too`, `alarm-`): the rules it starts.
     """
@@ -107,7 +117,7 @@ def resolve_selector(selector: str) -> list[str]:
     wanted = selector.strip().lower()
     ids = [r.id for r in all_rules()]
     if wanted == ALL.lower():
-        return ids
+        return [i for i in ids if default_on(i)]
     stem = wanted.rstrip("-")
     chosen = set(GROUPS.get(stem, ()))
     chosen.update(i for i in ids if i == stem or i.startswith(stem + "-"))

@@ -21,6 +21,16 @@ REF_GRADUAL = f"{CF}/workers/versions-and-deployments/gradual-deployments/"
 REF_CHANGELOG = f"{CF}/changelog/"
 REF_MIGRATIONS = f"{CF}/durable-objects/reference/durable-objects-migrations/"
 REF_SQLITE_ALTER = "https://www.sqlite.org/lang_altertable.html"
+REF_D1_FOREIGN_KEYS = f"{CF}/d1/sql-api/foreign-keys/"
+
+# Appended to the `what` of the rules that judge SQL statements: which statements they see.
+SQL_REACH = """
+SQL is seen where it reaches `exec()`: written in the call, in a constant (also imported), or
+through the project's own wrappers, also in other files (an imported function, a base-class
+method, a helper class's method on a value whose class the file states, a wrapper of a wrapper)
+and inside objects and arrays (`querySql([{ sql: "…", params }])`, `run({ query: "…", args })`).
+A wrapper reached through a value of no stated class, and SQL built at run time, are not
+followed (docs/identity-and-config.md, "How SQL is found")."""
 REF_SQLITE_EQP = "https://www.sqlite.org/eqp.html"
 
 

@@ -16,11 +16,13 @@ from durable_harden.analyzers.incremental import ContentMemo
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.sql import (  # sqlglot itself on first use
     SqlStatement,
+    Substitution,
     Token,
     TokenType,
     sql_tokens,
+    string_constants,
 )
-from durable_harden.analyzers.tsutil import call_args
+from durable_harden.analyzers.tsutil import call_args, literal_chars
 
 
 def tokens(text: str) -> list[Token] | None:
@@ -59,27 +61,64 @@ _PARAMS = ContentMemo()
 
 
 def params_of(stmt: SqlStatement) -> Params | None:
-    """None when the text does not tokenize (we then judge nothing). Memoised on the text and
-    the substitutions' places (all it reads); a copy, the lists are the caller's."""
-    key = (stmt.text, tuple(s.sql_offset for s in stmt.substitutions))
-    found = _PARAMS.get(key, lambda: _params_of(stmt))
+    """None when the text does not tokenize (we then judge nothing). A `${NAME}` substitution of
+    a string constant of the file (`${SUBTREE_CTE} SELECT … WHERE inode = ?`) brings the
+    parameters written in that constant, at the substitution's place. Memoised on the text, the
+    substitutions' places and the spliced constants' texts (all it reads); a copy, the lists are
+    the caller's."""
+    spliced = _spliced_texts(stmt)
+    key = (stmt.text, tuple(s.sql_offset for s in stmt.substitutions), spliced)
+    found = _PARAMS.get(key, lambda: _params_of(stmt.text, stmt.substitutions, spliced))
     if found is None:
         return None
     return Params(*(list(getattr(found, f.name)) for f in fields(Params)))
 
 
-def _params_of(stmt: SqlStatement) -> Params | None:
-    found = tokens(stmt.text)
+def _spliced_texts(stmt: SqlStatement) -> tuple[tuple[int, str], ...]:
+    """(place in the SQL, text) of each substitution that is a string constant of the file."""
+    if not stmt.substitutions:
+        return ()
+    constants = string_constants(stmt.file)
+    found: list[tuple[int, str]] = []
+    for sub in stmt.substitutions:
+        literal = constants.get(sub.expression.strip().rsplit(".", 1)[-1])
+        if literal is not None:
+            found.append((sub.sql_offset, literal_chars(stmt.file.data, literal)[0]))
+    return tuple(found)
+
+
+def _params_of(
+    text: str, substitutions: list[Substitution], spliced_texts: tuple[tuple[int, str], ...]
+) -> Params | None:
+    if tokens(text) is None:
+        return None
+    spliced: dict[int, Params] = {}
+    for offset, constant in spliced_texts:
+        inner = _params_of_text(constant, set())
+        if inner is None:
+            return None
+        spliced[offset] = inner
+    return _params_of_text(text, {s.sql_offset for s in substitutions}, spliced)
+
+
+def _params_of_text(
+    text: str, subs: set[int], spliced: dict[int, Params] | None = None
+) -> Params | None:
+    found = tokens(text)
     if found is None:
         return None
-    subs = {s.sql_offset for s in stmt.substitutions}
     params = Params([], [], [], [])
-    text = stmt.text
     for index, tok in enumerate(found):
         nxt = found[index + 1] if index + 1 < len(found) else None
         adjacent = nxt is not None and nxt.start == tok.end + 1
         if tok.token_type == TokenType.PLACEHOLDER:
-            if tok.start in subs:
+            inner = spliced.get(tok.start) if spliced else None
+            if inner is not None:
+                # the constant's own parameters stand where it is spliced in
+                params.positional.extend(tok.start for _ in inner.positional)
+                params.numbered.extend(inner.numbered)
+                params.named.extend(inner.named)
+            elif tok.start in subs:
                 params.substitutions.append(tok.start)
             elif adjacent and nxt is not None and nxt.token_type == TokenType.NUMBER:
                 params.numbered.append(int(nxt.text))  # `?12` comes as `?` + `12`
@@ -93,24 +132,35 @@ def _params_of(stmt: SqlStatement) -> Params | None:
 
 
 def exec_groups(model: ProjectModel) -> list[list[SqlStatement]]:
-    """The statements of each `exec()` call (not tagged templates, not loose literals), in order."""
-    groups: dict[tuple[str, int], list[SqlStatement]] = {}
+    """The statements of each `exec()` call (not tagged templates, not loose literals), in order:
+    one group per SQL string (a wrapper call may hand several strings to exec(), one each)."""
+    groups: dict[tuple[str, int, str, int], list[SqlStatement]] = {}
     for stmt in model.statements:
         if stmt.tagged or stmt.loose or stmt.call.type != "call_expression":
             continue
-        key = (str(stmt.call_file.path), stmt.call.start_byte)
+        key = (
+            str(stmt.call_file.path),
+            stmt.call.start_byte,
+            str(stmt.file.path),
+            stmt.literal.start_byte,
+        )
         groups.setdefault(key, []).append(stmt)
     return [sorted(g, key=lambda s: s.index_in_call) for g in groups.values()]
 
 
 def binding_args(stmt: SqlStatement) -> list[Node]:
-    return call_args(stmt.call)[1:]
+    """The call's arguments bound to the statement's parameters; none when the SQL reached exec()
+    inside an object or array (count unknown: has_spread_binding is set)."""
+    if stmt.binding_start is None:
+        return []
+    return call_args(stmt.call)[stmt.binding_start :]
 
 
 def literal_is_inline(stmt: SqlStatement) -> bool:
-    """The SQL literal is the exec call's own first argument (not a shared constant)."""
+    """The SQL literal is the exec call's own first argument (not a shared constant), or the
+    first argument of a wrapper that passes it and the further arguments to exec() as they are."""
     args = call_args(stmt.call)
-    if not args or stmt.file is not stmt.call_file:
+    if not args or stmt.file is not stmt.call_file or stmt.binding_start != 1:
         return False
     first = args[0]
     while first.type == "parenthesized_expression" and first.named_children:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -139,6 +140,15 @@ def _function_of(node: Node) -> Node | None:
     return parent
 
 
+@dataclass(frozen=True)
+class RetryState:
+    """What the fixes need: the class, the `setAlarm()` call, and the rethrow (catch-rearm-rethrow)."""
+
+    cls: DurableObjectClass
+    call: Node
+    throw: Node | None = None
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         handler = cls.alarm
@@ -176,6 +186,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "call": [call.start_byte, call.end_byte],
                         "throw": [throws[0].start_byte, throws[0].end_byte],
                     },
+                    state=RetryState(cls, call, throws[0]),
                 )
         statements = top_statements(handler)
         for index, stmt in enumerate(statements):
@@ -196,6 +207,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "pending.",
                     span,
                     data={**info, "kind": "unconditional-rearm"},
+                    state=RetryState(cls, call),
                 )
             elif any(_calls(s, data) for s in rest):
                 yield RULE.finding(
@@ -204,6 +216,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "work throws, that alarm replaces the runtime's retry. Re-arm after the work.",
                     span,
                     data={**info, "kind": "early-rearm"},
+                    state=RetryState(cls, call),
                 )
 
 

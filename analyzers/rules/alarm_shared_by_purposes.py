@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -101,6 +102,13 @@ def expires_the_object(cls: DurableObjectClass) -> bool:
     return "deleteAll" in methods and "setAlarm" not in methods
 
 
+@dataclass(frozen=True)
+class SharedAlarmState:
+    """What the fix needs: the class."""
+
+    cls: DurableObjectClass
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -142,6 +150,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "class": cls.name,
                 "sites": [[call.start_byte, purpose] for call, purpose, _, _ in sites],
             },
+            state=SharedAlarmState(cls),
         )
 
 

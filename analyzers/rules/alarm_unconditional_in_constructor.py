@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -117,6 +118,14 @@ def from_durable_state(cls: DurableObjectClass, call: Node, scope: Node) -> bool
     return False
 
 
+@dataclass(frozen=True)
+class ConstructorAlarmState:
+    """What the fix needs: the class and the `setAlarm()` call."""
+
+    cls: DurableObjectClass
+    call: Node
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         reached = reached_from_constructor(cls)
@@ -137,6 +146,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "method": name,
                         "call": [call.start_byte, call.end_byte],
                     },
+                    state=ConstructorAlarmState(cls, call),
                 )
 
 

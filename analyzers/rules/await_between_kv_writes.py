@@ -122,6 +122,14 @@ def runs_in_block(cls: DurableObjectClass, block: Node) -> list[Run]:
     return runs
 
 
+@dataclass(frozen=True)
+class WritesState:
+    """What the fix needs: the class and the run of awaited writes."""
+
+    cls: DurableObjectClass
+    run: Run
+
+
 def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
     for block in walk_type(cls.node, "statement_block"):
         for run in runs_in_block(cls, block):
@@ -140,6 +148,7 @@ def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
                     "class": cls.name,
                     "statements": [s.start_byte for s in run.statements],
                 },
+                state=WritesState(cls, run),
             )
 
 

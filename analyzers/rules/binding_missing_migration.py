@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
@@ -12,6 +13,7 @@ from durable_harden.analyzers.rules._bindings import (
     uses_exports_style,
 )
 from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_MIGRATIONS, node_span
+from durable_harden.analyzers.wrangler import WranglerConfig
 
 DOCS = RuleDocs(
     what="""
@@ -42,6 +44,13 @@ newer `exports` block); KV-backed `new_classes` is refused on accounts that have
 )
 
 
+@dataclass(frozen=True)
+class MigrationState:
+    """What the fix needs: the config that binds the class."""
+
+    config: WranglerConfig
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for config in model.configs:
         for binding in local_bindings(config):
@@ -68,6 +77,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "config": str(config.path),
                     "style": style,
                 },
+                state=MigrationState(config),
             )
 
 

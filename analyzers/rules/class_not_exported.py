@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import (
@@ -13,6 +15,7 @@ from durable_harden.analyzers.rules._bindings import (
     main_module,
 )
 from durable_harden.analyzers.rules._common import REF_RULES, node_span
+from durable_harden.analyzers.source import SourceFile
 
 REF_CONFIG = "https://developers.cloudflare.com/workers/wrangler/configuration/#durable-objects"
 
@@ -53,6 +56,14 @@ export { AuditLog } from "./audit-log";
 )
 
 
+@dataclass(frozen=True)
+class ExportState:
+    """What the fix needs: the main module and the classes declared with the bound name."""
+
+    main: SourceFile
+    declared: tuple[DurableObjectClass, ...]
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     known = known_files(model)
     for config in model.configs:
@@ -84,6 +95,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "main": str(main.path),
                     "config": str(config.path),
                 },
+                state=ExportState(main, tuple(declared)),
             )
 
 

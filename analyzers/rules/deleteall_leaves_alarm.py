@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -97,6 +98,14 @@ def _exempt(cls: DurableObjectClass, call: Node) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class DeleteAllState:
+    """What the fix needs: the class and the `deleteAll()` call."""
+
+    cls: DurableObjectClass
+    call: Node
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         calls = storage_calls(cls, "deleteAll")
@@ -124,6 +133,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 f"compatibility_date {DELETE_ALL_DATE}: call `deleteAlarm()` too.{note}",
                 node_span(cls.file, func),
                 data={"class": cls.name, "call": [call.start_byte, call.end_byte]},
+                state=DeleteAllState(cls, call),
             )
 
 

@@ -15,6 +15,12 @@ DOCS = RuleDocs(
     what="""
 Reports `env.NS.idFromName("…")` / `env.NS.getByName("…")` with a constant name (a string
 literal or a template literal without substitutions). Test files are skipped.
+
+Opt-in (group `advice`: `--select advice` or `--extend-select global-singleton`); it does not run
+by default or through `ALL`. Whether one object is a bottleneck depends on traffic the code does
+not show: on real projects nearly every constant name was a deliberate single object (a
+coordinator, an admin object, an example's one room), so on by default it mostly asked for
+attention it did not deserve (docs/cli.md, "Choosing rules").
 """,
     why="""
 One Durable Object handles roughly 500–1,000 requests per second. A constant name sends all

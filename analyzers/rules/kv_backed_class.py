@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
@@ -36,6 +37,13 @@ class's storage backend cannot change after its first deployment.
         f"{REF_CHANGELOG} (2026-07-09: new_classes refused on accounts without KV-backed classes)",
     ),
 )
+
+
+@dataclass(frozen=True)
+class KvBackedState:
+    """What the fix needs: the config that creates the class KV-backed."""
+
+    config: WranglerConfig
 
 
 def migration_lists(config: WranglerConfig) -> Iterator[tuple[KeyPath, list[Any]]]:
@@ -105,6 +113,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                             "committed": deployed,
                             "mixed": "new_sqlite_classes" in item,
                         },
+                        state=KvBackedState(config),
                     )
 
 

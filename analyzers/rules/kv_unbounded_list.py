@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -128,6 +129,14 @@ def _loop_of(node: Node) -> Node | None:
     return None
 
 
+@dataclass(frozen=True)
+class KvListState:
+    """What the fix needs (get-in-loop): the class and the `get()` call."""
+
+    cls: DurableObjectClass
+    get: KvCall | None = None
+
+
 def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
     data = cls.file.data
     for kv in kv_calls(cls):
@@ -177,6 +186,7 @@ def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
             f"previous one. Read the keys in batches of up to {BATCH_LIMIT} with `get([...])`.",
             span,
             data={"kind": "get-in-loop", "class": cls.name, "loop": loop.start_byte},
+            state=KvListState(cls, kv),
         )
 
 

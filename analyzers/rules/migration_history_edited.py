@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
@@ -55,6 +56,13 @@ def added_classes(old: dict[str, Any], new: dict[str, Any]) -> list[str] | None:
             return None
         added.extend(str(c) for c in after if c not in before_list)
     return added
+
+
+@dataclass(frozen=True)
+class EditedState:
+    """What the fix needs (an edited entry): the config."""
+
+    config: WranglerConfig
 
 
 def _duplicate_tags(config: WranglerConfig, path: KeyPath, items: list[Any]) -> Iterator[Finding]:
@@ -126,6 +134,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "entry": [*path, index],
                         "added": added,
                     },
+                    state=EditedState(config),
                 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -280,6 +281,13 @@ def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[
         )
 
 
+@dataclass(frozen=True)
+class NameState:
+    """What the fixes need: the class whose name is passed to it."""
+
+    cls: DurableObjectClass
+
+
 _MESSAGE_IDS = {
     "setter": "name-setter",
     "parameter": "name-parameter",
@@ -306,6 +314,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 node_span(file, node),
                 related=related,
                 data={"class": cls.name, **data},
+                state=NameState(cls),
             )
 
 

@@ -109,6 +109,13 @@ class Command:
     args: list[tuple[str, int, int]]  # token, byte start, byte end (approximate for quoted)
 
 
+@dataclass(frozen=True)
+class RolloutState:
+    """What the fixes need: the config whose deploys the finding is about."""
+
+    config: WranglerConfig
+
+
 def _comment_line(data: bytes, pos: int, suffix: str) -> bool:
     if suffix == ".json":
         return False
@@ -320,6 +327,7 @@ def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
                 "platform pins each object to one version.",
                 node_span(file, cond),
                 data={"problem": "second-binding-canary", "config": str(config.path)},
+                state=RolloutState(config),
             )
 
 
@@ -451,6 +459,7 @@ def _no_rollout_path_findings(model: ProjectModel) -> Iterator[Finding]:
                 "config": str(config.path),
             },
             severity=Severity.INFO,
+            state=RolloutState(config),
         )
 
 
@@ -472,6 +481,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                             message,
                             span,
                             data={**extra, "config": str(config.path)},
+                            state=RolloutState(config),
                         )
                 elif command.kind == "upload":
                     if changed is None:
@@ -487,6 +497,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                                 Related(config.span(("migrations",), value=False), "migrations")
                             ],
                             data={"problem": "upload-with-migrations", "config": str(config.path)},
+                            state=RolloutState(config),
                         )
             seen.add(path)
     yield from _canary_findings(model)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import all_stub_calls
 from durable_harden.analyzers.rules._common import REF_RULES, node_span
+from durable_harden.analyzers.wrangler import WranglerConfig
 
 RPC_DATE = "2024-04-03"
 NOT_RPC = frozenset({"fetch", "connect"})
@@ -33,6 +35,13 @@ older date the call fails at run time (the stub has no such method), although it
 )
 
 
+@dataclass(frozen=True)
+class RpcDateState:
+    """What the fix needs: the config whose compatibility_date is too old."""
+
+    config: WranglerConfig
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for call in all_stub_calls(model):
         if call.method in NOT_RPC:
@@ -47,6 +56,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             node_span(call.file, call.call),
             related=[Related(config.span(("compatibility_date",)), "compatibility_date")],
             data={"config": str(config.path), "method": call.method},
+            state=RpcDateState(config),
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
@@ -24,7 +25,9 @@ create (a typo); a table whose DDL we cannot see (created by a library such as t
 from a `.sql` file) is never reported, nor is a query of a table the project makes by renaming
 another (`ALTER TABLE scores RENAME TO scores_legacy` then `SELECT old_column FROM
 scores_legacy`): that is a migration reading the old shape, which the current CREATE no longer
-shows.
+shows. A migration that rebuilds a table (rename it aside, `CREATE TABLE` it anew, copy the rows
+from the old name, `DROP TABLE` the old name) is read as its end state: the new shape, and no
+"no such table" for the copy it reads from.
 
 Also reports `ALTER TABLE … ADD COLUMN … NOT NULL` without a `DEFAULT`. SQLite's documentation
 requires a non-NULL default for such a column; SQLite (3.37 and later) lets it through on an
@@ -99,6 +102,13 @@ def _renamed_tables(model: ProjectModel, stmt: SqlStatement) -> set[str]:
     }
 
 
+@dataclass(frozen=True)
+class SchemaState:
+    """What the fixes need: the query that names the missing column, or the ALTER."""
+
+    statement: SqlStatement
+
+
 def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Finding | None:
     plan = schema.plan(stmt.text)
     if plan.error is None:
@@ -146,12 +156,16 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
                 "near_miss": close[0] if close else None,
                 "statement": [str(stmt.file.path), stmt.offsets[0]],
             },
+            state=SchemaState(stmt),
         )
     missing = _NO_TABLE.search(plan.error)
     if missing is not None:
         name = missing.group(1)
         created = list(schema.tables)
         if _table_ddl_failed(schema, name):
+            return None
+        if name.lower() in _renamed_tables(model, stmt):
+            # a migration copying rows out of the table it renamed aside (and then drops)
             return None
         close = difflib.get_close_matches(name.lower(), created, n=1, cutoff=0.8)
         if not close:
@@ -193,6 +207,7 @@ def _check_alter(stmt: SqlStatement) -> Iterator[Finding]:
                 "statement": [str(stmt.file.path), stmt.offsets[0]],
                 "definition": [match.start(3), end],
             },
+            state=SchemaState(stmt),
         )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_STATE, REF_WEBSOCKETS, node_span
@@ -60,6 +62,14 @@ def _result_used(call: Node) -> bool:
     return parent.type != "sequence_expression"
 
 
+@dataclass(frozen=True)
+class AttachmentState:
+    """What the fixes need: the class and the `serializeAttachment()` call."""
+
+    cls: DurableObjectClass
+    call: Node
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -77,6 +87,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "throws.",
                     node_span(cls.file, call),
                     data={"class": cls.name, "kind": "no-value"},
+                    state=AttachmentState(cls, call),
                 )
             elif _result_used(call):
                 yield RULE.finding(
@@ -86,6 +97,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "tag the socket and use `getWebSockets(tag)`.",
                     node_span(cls.file, call),
                     data={"class": cls.name, "kind": "result-used"},
+                    state=AttachmentState(cls, call),
                 )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import has_alarm_handler, member_of, storage_calls
@@ -59,6 +61,13 @@ def handler_candidates(cls_methods: dict[str, object]) -> list[str]:
     return [name for name in cls_methods if name != "alarm" and _HANDLER_NAME.match(name)]
 
 
+@dataclass(frozen=True)
+class HandlerState:
+    """What the fix needs: the class that lacks `alarm()`."""
+
+    cls: DurableObjectClass
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         calls = storage_calls(cls, "setAlarm")
@@ -84,6 +93,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 f"a TypeError here and nothing is scheduled.{hint}",
                 node_span(cls.file, func),
                 data={"class": cls.name, "call": [call.start_byte, call.end_byte]},
+                state=HandlerState(cls),
             )
 
 

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_SQL
+from durable_harden.analyzers.rules._common import REF_SQL, SQL_REACH
 from durable_harden.analyzers.rules._sqlexec import binding_args, exec_groups, params_of
+from durable_harden.analyzers.sql import SqlStatement
 
 DOCS = RuleDocs(
     what="""
@@ -19,7 +21,15 @@ Checks every `sql.exec(query, ...bindings)` call whose SQL text we can read:
 - a number of `?` parameters different from the number of arguments (when both are countable:
   no spread argument, no named parameters). Template substitutions (`${…}`) are not parameters,
   and the Agents SDK `this.sql` tag binds its substitutions itself, so it is never checked.
-""",
+  A string constant of the file spliced in (`${SUBTREE_CTE} SELECT … WHERE id = ?`) brings its
+  own `?` parameters, counted where it stands.
+
+Through a project wrapper the count is checked only when the wrapper hands its further arguments
+to `exec()` one for one (`query(sql, ...params)`); a wrapper taking an array of parameters
+(`query(sql, [a, b])`) or SQL inside an object is not counted (its arguments are not the
+bindings).
+"""
+    + SQL_REACH,
     why="""
 Both mistakes throw at runtime (`Wrong number of parameter bindings for SQL query`), usually in a
 code path that runs rarely, such as a first-start seed or a schema step.
@@ -41,6 +51,14 @@ sql.exec("SELECT * FROM rooms WHERE id = ? AND owner = ?", id);
         "https://github.com/cloudflare/workerd/blob/main/src/workerd/api/sql.c++",
     ),
 )
+
+
+@dataclass(frozen=True)
+class CallState:
+    """What the fix needs: the statements of the exec() call, in order (the last takes the
+    arguments)."""
+
+    statements: tuple[SqlStatement, ...]
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -71,6 +89,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 span,
                 [Related(last.span(), "the arguments go to this statement")],
                 data={**call_data, "kind": "not-last"},
+                state=CallState(tuple(group)),
             )
         if early:
             continue
@@ -88,6 +107,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             f"This exec() has {what} but {given}: it throws `Wrong number of parameter bindings`.",
             last.span(),
             data={**call_data, "kind": "count", "params": p_last.count, "args": len(args)},
+            state=CallState(tuple(group)),
         )
 
 

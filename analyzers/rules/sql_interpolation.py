@@ -406,6 +406,13 @@ def fixed_by_code(data: bytes, node: Node | None, depth: int = 3) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class InterpolationState:
+    """What the fix needs: the statement the substitution is spliced into."""
+
+    statement: SqlStatement
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.tagged or stmt.loose or not stmt.substitutions:
@@ -422,6 +429,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         # `...params`): the fragment holds the placeholders for those parameters
         names = [sub for sub in names if not fixed(sub) and not stmt.has_spread_binding]
         where = {"statement": [str(stmt.file.path), stmt.offsets[0]]}
+        state = InterpolationState(stmt)
         for use in values:
             for sub in use.subs:
                 if _skipped(sub.expression) or fixed(sub):
@@ -432,6 +440,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "as a `?` parameter instead (injection, quoting, statement cache).",
                     Span(stmt.file.path, sub.ts_start, sub.ts_end),
                     data={**where, "kind": "value", "at": sub.ts_start},
+                    state=state,
                 )
         for sub in names:
             yield RULE.finding(
@@ -440,6 +449,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "which cannot be a parameter: check it against a fixed allowlist of names.",
                 Span(stmt.file.path, sub.ts_start, sub.ts_end),
                 data={**where, "kind": "name", "at": sub.ts_start},
+                state=state,
             )
 
 

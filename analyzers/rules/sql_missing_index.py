@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.incremental import ContentMemo
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL, REF_SQLITE_EQP
+from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL, REF_SQLITE_EQP, SQL_REACH
 from durable_harden.analyzers.rules._sql import (
     QUERY_KINDS,
     TableUse,
@@ -44,7 +44,8 @@ remove the scan), nor a table whose name is built with `${…}` (its real name i
 query whose suggested index already exists (the primary key or an index with the same leading
 columns: SQLite chose not to use it, and suggesting it again is wrong). When
 the plan already seeks an index and only sorts, the message says it sorts, not that it reads all. Table aliases (`FROM messages m`) are resolved with sqlglot.
-""",
+"""
+    + SQL_REACH,
     why="""
 Durable Object SQL is billed by rows read, and a full scan reads every row on every call, so
 the cost of the query grows with the table. Each Durable Object is single-threaded: a slow query
@@ -157,6 +158,13 @@ def _analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
     return [p for p in problems.values() if p.columns]
 
 
+@dataclass(frozen=True)
+class IndexState:
+    """What the fix needs: the query that scans."""
+
+    statement: SqlStatement
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.loose or stmt.kind not in QUERY_KINDS:
@@ -203,6 +211,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "query": stmt.text.strip(),
                     "statement": [str(stmt.file.path), stmt.offsets[0]],
                 },
+                state=IndexState(stmt),
             )
 
 

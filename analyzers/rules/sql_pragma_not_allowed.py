@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_SQL
+from durable_harden.analyzers.sql import SqlStatement
 
 # workerd src/workerd/util/sqlite.c++ (allowlist as of late 2026, see PLATFORM-FACTS.md)
 ALLOWED = frozenset(
@@ -83,6 +85,13 @@ sql.exec("PRAGMA page_count");
 )
 
 
+@dataclass(frozen=True)
+class PragmaState:
+    """What the fix needs: the statement that holds the pragma."""
+
+    statement: SqlStatement
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         text = stmt.text
@@ -105,6 +114,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 f"`PRAGMA {name}` is not allowed in Durable Object SQLite storage: {advice}.",
                 stmt.span(start, end),
                 data={"pragma": name, "statement": [str(stmt.file.path), stmt.offsets[0]]},
+                state=PragmaState(stmt),
             )
         for reserved in _RESERVED.finditer(text):
             yield RULE.finding(

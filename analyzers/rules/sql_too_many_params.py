@@ -152,6 +152,14 @@ def bounded_array(stmt: SqlStatement, item: GeneratedList) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class ParamsState:
+    """What the fix needs: the statement, and for a generated list, the list."""
+
+    statement: SqlStatement
+    generated: GeneratedList | None = None
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.tagged or stmt.loose:
@@ -168,6 +176,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "`IN (SELECT value FROM json_each(?))` with `JSON.stringify(…)`.",
                 Span(stmt.file.path, item.sub.ts_start, item.sub.ts_end),
                 data={**where, "kind": "generated", "array": item.array},
+                state=ParamsState(stmt, item),
             )
         if lists or stmt.call.type != "call_expression":
             continue
@@ -182,6 +191,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 f"{MAX_PARAMS}. Write the rows in batches.",
                 stmt.span(),
                 data={**where, "kind": "count", "count": count},
+                state=ParamsState(stmt),
             )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_SQL, REF_STATE
+from durable_harden.analyzers.sql import SqlStatement
 
 KEYWORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 _HEAD = re.compile(r"\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*([A-Za-z]+)", re.S)
@@ -49,6 +51,13 @@ this.ctx.storage.transactionSync(() => {
 )
 
 
+@dataclass(frozen=True)
+class TransactionState:
+    """What the fix needs: the statement that ends (or starts) the transaction."""
+
+    statement: SqlStatement
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.loose:
@@ -69,6 +78,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "statement": [str(stmt.file.path), stmt.offsets[0]],
                 "single": stmt.statements_in_call == 1,
             },
+            state=TransactionState(stmt),
         )
 
 

@@ -11,7 +11,7 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_LIMITS, REF_RULES, REF_SQL
+from durable_harden.analyzers.rules._common import REF_LIMITS, REF_RULES, REF_SQL, SQL_REACH
 from durable_harden.analyzers.rules._sql import (
     alias_map,
     delete_kinds,
@@ -20,6 +20,7 @@ from durable_harden.analyzers.rules._sql import (
     table_uses,
 )
 from durable_harden.analyzers.rules.unbounded_table_growth import (
+    _add_cascades,
     _bounded_key_insert,
     _is_bookkeeping,
 )
@@ -44,7 +45,8 @@ written with a fixed key (a settings row), tables the project prunes by age, by 
 wholesale (any `DELETE` other than one of a single row by its key, or a `DROP TABLE`: such a
 table does not keep growing), and bookkeeping tables (migrations, durable-harden's
 `_alarm_schedule` with one row per alarm kind).
-""",
+"""
+    + SQL_REACH,
     why="""
 A Durable Object's SQLite database grows to 10 GB, while the object's isolate has 128 MB of
 memory. `toArray()` (and iterating a cursor into an array) materialises every matching row; what
@@ -178,6 +180,7 @@ def growing_tables(model: ProjectModel, path: Path) -> dict[str, SqlStatement]:
         for table, kind in delete_kinds(stmt, schema).items()
         if kind != "key"
     }
+    _add_cascades(schema, pruned)  # rows deleted with their parent `ON DELETE CASCADE`
     for stmt in scope:
         if stmt.loose:
             continue
@@ -217,6 +220,13 @@ _VERB = {
     "Array.from": "`Array.from()` loads",
     "tagged": "`this.sql` returns",
 }
+
+
+@dataclass(frozen=True)
+class ReadState:
+    """What the fix needs: the query that reads every row."""
+
+    statement: SqlStatement
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -265,6 +275,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "tables": tables,
                 "statement": [str(stmt.file.path), stmt.offsets[0]],
             },
+            state=ReadState(stmt),
         )
 
 

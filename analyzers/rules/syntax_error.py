@@ -27,6 +27,14 @@ separated only by line breaks (`{ a: number\n b: string }`), type arguments on a
 marks code that compiles; its message says only what is certain: the code was not read and no
 rule checked it. That is why the default severity is `info`. Silence it for such a line with
 `// durable-harden-ignore syntax-error: valid TypeScript the parser does not read`.
+
+No newer grammar reads them (checked December 2026, on the files of real projects that fail):
+tree-sitter-typescript 0.23.2 is the latest release on PyPI; the upstream fixes are open pull
+requests (`export type *`: tree-sitter-typescript #358 and #360 for issue #348; `import("x").T<U>`
+types: issue #322). tree-sitter-language-pack 0.13 bundles a TypeScript grammar with the same
+errors on every such form, and its 1.x releases download grammars from the network at first use,
+which an offline editor or CI run cannot do and the tool must never do. So the bundled grammar
+stays tree-sitter-typescript 0.23.2 (docs/install.md).
 """,
     why="""
 A file that does not parse cannot be deployed, and every rule skips the code inside the error,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -35,7 +36,9 @@ live within one request or event, which keeps the object awake anyway (an alarm 
 wrong advice): a `setTimeout` inside the executor of a promise the code awaits, returns or
 passes to `Promise.race`/`all`/`allSettled`/`any` (an awaited sleep, a race timeout, a retry
 backoff, a request timeout), and a `setTimeout` held in a variable that the same function
-passes to `clearTimeout` after awaiting its work (a timeout cleared when the work completes).
+passes to `clearTimeout` after awaiting its work (a timeout cleared when the work completes), and
+an abort timer (`setTimeout(() => controller.abort(), ms)` in a function that awaits work given
+`controller.signal`: once the work is done the abort does nothing).
 """,
     why="""
 An idle Durable Object hibernates after about ten seconds only when nothing is pending: a
@@ -177,6 +180,8 @@ def lives_within_event(call: Node, data: bytes) -> bool:
         if func.type != "arrow_function":
             break
         func = _enclosing_function(func)
+    if _is_abort_timer(call, data):
+        return True
     holder = call.parent
     if holder is not None and holder.type == "variable_declarator":
         name = holder.child_by_field_name("name")
@@ -193,8 +198,63 @@ def lives_within_event(call: Node, data: bytes) -> bool:
     return False
 
 
+def _is_abort_timer(call: Node, data: bytes) -> bool:
+    """`setTimeout(() => controller.abort(), ms)` in a function that awaits work given
+    `controller.signal`: a request timeout. Once the work is done the abort does nothing; the
+    timer cancels this event's own work and does not carry work of its own past it."""
+    args = call_args(call)
+    if not args or args[0].type not in {"arrow_function", "function_expression"}:
+        return False
+    body = args[0].child_by_field_name("body")
+    if body is not None and body.type == "statement_block":
+        statements = [c for c in body.named_children if c.type != "comment"]
+        if len(statements) != 1 or statements[0].type != "expression_statement":
+            return False
+        body = statements[0].named_children[0] if statements[0].named_children else None
+    if body is None or body.type != "call_expression":
+        return False
+    callee = body.child_by_field_name("function")
+    if callee is None or callee.type != "member_expression":
+        return False
+    prop, obj = callee.child_by_field_name("property"), callee.child_by_field_name("object")
+    if prop is None or obj is None or node_text(data, prop) != "abort":
+        return False
+    scope = _enclosing_function(call)
+    if scope is None:
+        return False
+    signal = f"{normalize_expr(node_text(data, obj))}.signal"
+    return any(
+        signal in normalize_expr(node_text(data, awaited))
+        for awaited in walk_type(scope, "await_expression")
+    ) or any(
+        signal in normalize_expr(node_text(data, decl)) and _awaits_name(scope, decl, data)
+        for decl in walk_type(scope, "variable_declarator")
+    )
+
+
+def _awaits_name(scope: Node, decl: Node, data: bytes) -> bool:
+    """`const init = { signal: c.signal }` … `await fetch(url, init)`: the declared name is
+    used in an awaited expression of the same function."""
+    name = decl.child_by_field_name("name")
+    if name is None or name.type != "identifier":
+        return False
+    var = node_text(data, name)
+    return any(
+        var in {node_text(data, n) for n in walk_type(awaited, "identifier")}
+        for awaited in walk_type(scope, "await_expression")
+    )
+
+
 def _has_await_before(scope: Node, clear: Node) -> bool:
     return any(a.start_byte < clear.start_byte for a in walk_type(scope, "await_expression"))
+
+
+@dataclass(frozen=True)
+class TimerState:
+    """What the fix needs: the class and the `setTimeout`/`setInterval` call."""
+
+    cls: DurableObjectClass
+    call: Node
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -239,6 +299,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "callback": _callback_method(data, args),
                         "arming_method": _arming_method(methods, call),
                     },
+                    state=TimerState(cls, call),
                 )
 
 

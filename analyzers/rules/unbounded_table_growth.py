@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
@@ -11,10 +14,12 @@ from durable_harden.analyzers.generated_names import SCHEDULE_TABLE
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
     REF_ALARMS,
+    REF_D1_FOREIGN_KEYS,
     REF_LIMITS,
     REF_RULES,
     REF_SQL,
     REF_SQLITE_ALTER,
+    SQL_REACH,
 )
 from durable_harden.analyzers.rules._sql import (
     create_span,
@@ -23,6 +28,7 @@ from durable_harden.analyzers.rules._sql import (
     insert_head_span,
     inserted_table,
 )
+from durable_harden.analyzers.rules._sqlexec import binding_args
 from durable_harden.analyzers.schema import Schema, is_reserved_table
 from durable_harden.analyzers.sql import (
     SqlStatement,
@@ -38,7 +44,11 @@ the table counts: a `DELETE` by age or count (a comparison such as `created_at <
 `NOT IN (SELECT … LIMIT n)` subquery), a `DELETE` whose condition can remove many rows
 (`WHERE status = 'done'`), a `DELETE` of every row (wherever it runs: the tool cannot tell a
 new game's reset from a "clear all" button), a `DROP TABLE` in `alarm()` / `webSocketClose()` /
-`webSocketError()`, and `ctx.storage.deleteAll()` in the class that writes it. Pruning that does
+`webSocketError()`, `ctx.storage.deleteAll()` in the class that writes it, and the pruning of a
+parent table whose rows the table references `ON DELETE CASCADE` (Cloudflare documents foreign
+keys as enforced by default on D1, which is built on Durable Object SQLite storage; workerd
+confirms it for a Durable Object: `PRAGMA foreign_keys` reads 1 and a cascade deletes the child
+rows, checked by `tests/runtime/behaviour/rate-limiter/platform-facts.test.ts`). Pruning that does
 not bound the table does not count: a `DELETE` of one row by its primary key or a UNIQUE column
 (`WHERE id = ?`, an RPC removing one item) outside those handlers (in `alarm()` it drains a
 queue of processed rows), and a `DROP TABLE` elsewhere (a reset path); the message then says
@@ -47,10 +57,12 @@ Soft deletes (`UPDATE … SET deleted_at`) are not deletes: such rows grow too. 
 `INSERT INTO <table>`; the other INSERTs and the `CREATE TABLE` are related information.
 
 Not reported: tables whose every INSERT writes a constant primary key (a bounded set of rows,
-such as a singleton settings row), migration bookkeeping tables, durable-harden's own
+such as a singleton settings row; a literal in the SQL or a literal argument bound to its `?`,
+as in `INSERT OR IGNORE INTO meta (k, v) VALUES (?, ?)` with `"schema_version", 1`), migration bookkeeping tables, durable-harden's own
 `_alarm_schedule` (one row per alarm kind), and tables a `DELETE FROM ${name}` with a dynamic
 table name may prune.
-""",
+"""
+    + SQL_REACH,
     why="""
 A SQLite-backed Durable Object stores at most 10 GB, and every row read or written is billed.
 A table that only grows (chat history, events, sessions) eventually makes queries slower and more
@@ -75,6 +87,7 @@ async alarm() {
         f"{REF_ALARMS} (one alarm per object; setAlarm replaces it)",
         f"{REF_RULES}",
         f"{REF_SQLITE_ALTER} (CREATE TABLE IF NOT EXISTS never changes an existing table)",
+        f"{REF_D1_FOREIGN_KEYS} (foreign keys enforced by default, ON DELETE CASCADE)",
     ),
 )
 
@@ -116,14 +129,49 @@ def _bounded_key_insert(stmt: SqlStatement, schema: Schema, table: str) -> bool:
     pk = [c.lower() for c in known.primary_key]
     if not all(c in columns for c in pk):
         return False
+    bound = _literal_bindings(stmt, values)
     for row in values.expressions:
         if not isinstance(row, exp.Tuple):
             return False
         for col in pk:
             value = row.expressions[columns.index(col)]
-            if not isinstance(value, exp.Literal):
+            if isinstance(value, exp.Literal):
+                continue
+            if not (isinstance(value, exp.Placeholder) and bound.get(id(value), False)):
                 return False
     return True
+
+
+_LITERAL_ARGS = frozenset({"string", "number"})
+
+
+def _literal_bindings(stmt: SqlStatement, values: exp.Values) -> dict[int, bool]:
+    """For each `?` of the VALUES rows, whether the argument bound to it is a literal
+    (`exec("INSERT OR IGNORE INTO meta (k, v) VALUES (?, ?)", "schema_version", 1)`). Only when
+    every `?` of the statement sits in those rows and the call's arguments are its bindings one
+    for one; otherwise nothing is known."""
+    if stmt.statements_in_call != 1 or stmt.has_spread_binding or stmt.binding_start is None:
+        return {}
+    expression = stmt.expression
+    if expression is None:
+        return {}
+    in_rows = [
+        node
+        for row in values.expressions
+        for node in row.find_all(exp.Placeholder, bfs=False)
+        if node.name in {"", "?"}  # a bare `?`, not `:name` / `?NNN`
+    ]
+    everywhere = list(expression.find_all(exp.Placeholder, bfs=False))
+    args = binding_args(stmt)
+    if len(in_rows) != len(everywhere) or len(args) != len(in_rows):
+        return {}
+    return {id(node): _is_literal(arg) for node, arg in zip(in_rows, args, strict=True)}
+
+
+def _is_literal(arg: Node) -> bool:
+    if arg.type == "template_string":
+        return not any(c.type == "template_substitution" for c in arg.children)
+    return arg.type in _LITERAL_ARGS
 
 
 # durable-harden's own alarm schedule (SCHEDULE_TABLE, codeactions/_alarm.py): one row per kind
@@ -158,6 +206,29 @@ def is_retention(kind: str, stmt: SqlStatement) -> bool:
     return True
 
 
+def _add_cascades(schema: Schema, pruned: set[str]) -> None:
+    """A table whose rows reference a pruned table `ON DELETE CASCADE` is pruned with it
+    (foreign keys: see DOCS)."""
+    for _ in range(8):
+        grown = {
+            name
+            for name in schema.tables
+            if name not in pruned and schema.cascade_parents(name) & pruned
+        }
+        if not grown:
+            return
+        pruned |= grown
+
+
+@dataclass(frozen=True)
+class GrowthState:
+    """What the fix needs: the INSERTs into the table (sorted by file and offset) and the class
+    of the first one."""
+
+    inserts: tuple[SqlStatement, ...]
+    cls: DurableObjectClass | None
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     by_scope: dict[Path, list[SqlStatement]] = {}
     for stmt in model.statements:
@@ -176,6 +247,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             dynamic_delete = dynamic_delete or deletes_dynamic_table(stmt)
         if dynamic_delete:
             continue
+        _add_cascades(schema, pruned)
         inserts: dict[str, list[SqlStatement]] = {}
         for stmt in statements:
             if stmt.loose:
@@ -235,6 +307,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         else None
                     ),
                 },
+                state=GrowthState(tuple(writes), first.cls),
             )
 
 

@@ -4,9 +4,11 @@ echoes a close code `ws.close()` refuses."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
@@ -142,6 +144,13 @@ def _in_try(node: Node, stop: Node) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class CloseState:
+    """What the fix needs (missing-close): the class whose `webSocketClose` never closes."""
+
+    cls: DurableObjectClass
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -177,6 +186,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     f"handshake, and clients see 1006.{note}",
                     node_span(cls.file, name),
                     data={"class": cls.name, "kind": "missing-close"},
+                    state=CloseState(cls),
                 )
             if code:
                 for call, _ in close_calls(data, handler):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_STATE, REF_WEBSOCKETS, node_span
@@ -103,6 +105,13 @@ def _only_answers(data: bytes, handler: Node, branch: Node, send: Node) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class PingState:
+    """What the fix needs: the class whose `webSocketMessage` answers the ping."""
+
+    cls: DurableObjectClass
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         handler = cls.methods.get("webSocketMessage")
@@ -144,6 +153,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "pong": pong,
                         "only_answers": _only_answers(data, handler, branch, call),
                     },
+                    state=PingState(cls),
                 )
                 break
             else:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import ctx_expression
+from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
@@ -116,6 +117,15 @@ def closed_right_after(data: bytes, use: SocketUse, accept: Node) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class AcceptState:
+    """What the fix needs (accept): the class, the socket use and its `accept()` call."""
+
+    cls: DurableObjectClass
+    use: SocketUse
+    accept: Node
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         file = cls.file
@@ -167,6 +177,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         # the request reaching this upgrade from fetch(), None when not derived
                         "upgrade_url": upgrade_url(cls, use.pair),
                     },
+                    state=AcceptState(cls, use, call),
                 )
             if not accepts and hibernatable:
                 for _use, event, call in listeners:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -108,6 +109,13 @@ def _reached_from_constructor(cls: DurableObjectClass) -> list[Node]:
     return reached
 
 
+@dataclass(frozen=True)
+class MemoryState:
+    """What the fix needs: the class that keeps the field."""
+
+    cls: DurableObjectClass
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -157,6 +165,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "`ctx.getWebSockets()`.",
                 node_span(cls.file, name),
                 data={"class": cls.name, "field": field_name},
+                state=MemoryState(cls),
             )
 
 

@@ -40,6 +40,7 @@ from durable_harden.analyzers.suppressions import Suppression, parse_suppression
 from durable_harden.analyzers.workspace import Discovery, discover
 from durable_harden.analyzers.wrangler import is_config_name
 from durable_harden.codeactions import Fix, fixes_for
+from durable_harden.codeactions.editcore import why_not_alone
 
 
 @dataclass
@@ -69,6 +70,8 @@ class Analysis:
     diagnostics: dict[Path, list[Any]] = field(default_factory=dict)
     # each finding's fixes, built the first time a code action or fix-all asks (by identity)
     _fixes: dict[int, tuple[Finding, list[Fix]]] = field(default_factory=dict)
+    # why a fix cannot be applied alone (None: it can), checked once per fix (by identity)
+    _refusals: dict[int, tuple[Fix, str | None]] = field(default_factory=dict)
 
     def fixes_of(self, finding: Finding) -> list[Fix]:
         """The fixes of one of this analysis's findings, built once per analysis (a copy)."""
@@ -77,6 +80,27 @@ class Analysis:
             cached = (finding, fixes_for(finding, self.model))
             self._fixes[id(finding)] = cached
         return list(cached[1])
+
+    def refusal_of(self, finding: Finding, fix: Fix) -> str | None:
+        """Why the edit core would not apply this fix of one of this analysis's findings on its
+        own (`editcore.why_not_alone`: edits outside the file, a file it would break), or None;
+        checked once per analysis."""
+        cached = self._refusals.get(id(fix))
+        if cached is None or cached[0] is not fix:
+            cached = (fix, why_not_alone(finding, fix, self.read))
+            self._refusals[id(fix)] = cached
+        return cached[1]
+
+    def read(self, path: Path) -> bytes | None:
+        """The bytes a fix's edits apply to: what the analysis saw, else the file on disk (a
+        file outside the model that a fix edits, such as package.json)."""
+        data = self.data_of(path)
+        if data is not None:
+            return data
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
 
     def version_of(self, path: Path) -> int | None:
         item = self.inputs.get(path)

@@ -279,3 +279,20 @@ def test_an_index_that_already_exists_is_not_suggested_again(tmp_path: Path) -> 
     (tmp_path / "src" / "log.ts").write_text(EXISTING)
     findings, _ = run(RULE, tmp_path)
     assert [f.data["columns"] for f in findings] == [["at"]]
+
+
+def test_queries_reached_through_project_wrappers_are_judged(tmp_path: Path) -> None:
+    """SQL handed to exec() by a base-class method in another file, inside `{ query, args }`
+    objects, by an imported function taking `[{ sql, params }]`, by a helper class's wrapper of a
+    wrapper, and by a namespace-imported function; a receiver of no known class is not followed."""
+    root = copy_case(RULE, "wrappers", tmp_path)
+    findings, model = run(RULE, root)
+    assert flagged(findings, root) == marked(root)
+    assert {s.wrapper is not None for s in model.statements if s.kind in {"UPDATE", "DELETE"}} == {
+        True
+    }
+    assert not any(
+        "helper" in s.text or "FROM holds WHERE account" in s.text
+        for s in model.statements
+        if not s.loose
+    )

@@ -301,3 +301,35 @@ def test_timers_that_outlive_their_event_are_reported(tmp_path: Path) -> None:
     # the interval from the constructor, the fire-and-forget timeout, and the promise nobody
     # awaits (its `.then` runs after the message event is over)
     assert sorted(f.data["timer"] for f in findings) == ["setInterval", "setTimeout", "setTimeout"]
+
+
+ABORT_TIMERS = """import { DurableObject } from "cloudflare:workers";
+export class Fetcher extends DurableObject {
+  async load(url: string): Promise<Response> {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 5_000);
+    return await fetch(url, { signal: controller.signal });
+  }
+  async viaInit(url: string): Promise<Response> {
+    const c = new AbortController();
+    setTimeout(() => { c.abort(); }, 5_000);
+    const init = { signal: c.signal };
+    return await fetch(url, init);
+  }
+  async webSocketMessage(ws: WebSocket): Promise<void> {
+    // nothing awaited with the signal: the timer outlives the message event
+    const c = new AbortController();
+    setTimeout(() => c.abort(), 5_000);
+    ws.send("ok");
+  }
+}
+"""
+
+
+def test_an_abort_timer_of_awaited_work_is_not_reported(tmp_path: Path) -> None:
+    """`setTimeout(() => controller.abort(), ms)` while awaiting work given `controller.signal`
+    is a request timeout, not scheduled work (the abort does nothing once the work is done)."""
+    write_project(tmp_path, {"src/fetcher.ts": ABORT_TIMERS})
+    findings, _ = run(RULE, tmp_path)
+    lines = sorted(f.span.path.read_bytes()[: f.span.start].count(b"\n") + 1 for f in findings)
+    assert lines == [17]  # only the one in webSocketMessage

@@ -265,3 +265,26 @@ def test_a_queue_drained_row_by_row_in_alarm_is_bounded(tmp_path: Path) -> None:
     (tmp_path / "src" / "purge.ts").write_text(text)
     (finding,) = run(RULE, tmp_path)[0]
     assert finding.message_id == "deletes-by-key"
+
+
+def test_cascade_children_and_literal_keys_bound_to_placeholders(tmp_path: Path) -> None:
+    """Through a helper class's `run(query, ...bindings)`: a child table whose rows reference a
+    pruned parent `ON DELETE CASCADE` is pruned with it, and `INSERT OR IGNORE … VALUES (?, ?)`
+    with a literal key argument writes a fixed row; the audit log reached the same way is
+    reported."""
+    root = copy_case(RULE, "through-helpers", tmp_path)
+    findings, _ = run(RULE, root)
+    assert flagged(findings, root) == marked(root)
+    assert [f.data["table"] for f in findings] == ["audit"]
+    # the same project without the parent's pruning: the child grows too
+    vault = root / "src" / "vault.ts"
+    vault.write_text(
+        vault.read_text().replace('"DELETE FROM blobs WHERE', '"SELECT 1 FROM blobs WHERE')
+    )
+    findings, _ = run(RULE, root)
+    assert sorted(f.data["table"] for f in findings) == ["audit", "blob_bytes", "blobs"]
+    # a key argument that is not a literal is not a fixed row
+    db = root / "src" / "db.ts"
+    db.write_text(db.read_text().replace('"schema_version", 1', "String(Date.now()), 1"))
+    findings, _ = run(RULE, root)
+    assert "meta" in {f.data["table"] for f in findings}

@@ -1,0 +1,85 @@
+"""How the project's DDL is replayed into the model's schema, and how parameters spliced in from
+constants are counted: classes met on real code through project wrappers (a migration that
+rebuilds a table under a temporary name; `${CTE} SELECT … WHERE x = ?` with the CTE's own `?`)."""
+
+from __future__ import annotations
+
+from durable_harden.analyzers.analysis import Settings, analyze_paths
+
+WRANGLER = """{
+  "name": "w", "main": "src/room.ts", "compatibility_date": "2026-03-01",
+  "durable_objects": { "bindings": [{ "name": "ROOM", "class_name": "Room" }] },
+  "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Room"] }]
+}"""
+
+REBUILD = """
+import { DurableObject } from "cloudflare:workers";
+export class Room extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, k TEXT, v TEXT)`);
+    ctx.storage.sql.exec(`CREATE INDEX IF NOT EXISTS items_by_k ON items(k)`);
+  }
+  private migrateToWithoutRowid(): void {
+    const sql = this.ctx.storage.sql;
+    sql.exec(`ALTER TABLE items RENAME TO items_old`);
+    sql.exec(`CREATE TABLE items (id INTEGER PRIMARY KEY, k TEXT NOT NULL, v TEXT, owner TEXT) WITHOUT ROWID`);
+    sql.exec(`INSERT INTO items (id, k, v) SELECT id, k, v FROM items_old`);
+    sql.exec(`DROP TABLE items_old`);
+    sql.exec(`CREATE INDEX items_by_k ON items(k)`);
+  }
+  byOwner(owner: string) {
+    return this.ctx.storage.sql.exec("SELECT id FROM items WHERE owner = ? LIMIT 10", owner).toArray();
+  }
+}
+"""
+
+
+def test_a_table_rebuilt_by_a_migration_ends_in_its_new_shape(project):
+    root = project({"wrangler.jsonc": WRANGLER, "src/room.ts": REBUILD})
+    result = analyze_paths(
+        [root], Settings(select=["schema-change-without-migration", "sql-missing-index"])
+    )
+    schema = result.model.schema_for(root / "src" / "room.ts")
+    assert set(schema.tables) == {"items"}  # the temporary copy is dropped
+    items = schema.table("items")
+    assert items is not None and "owner" in items.columns and items.without_rowid
+    assert "items_by_k" in [i.name for i in schema.indexes_of("items")]
+    # reading the copy inside the migration is not a missing table; the new column exists
+    assert [f.rule_id for f in result.findings] == ["sql-missing-index"]
+    assert "owner" in result.findings[0].message
+
+
+def test_rename_then_drop_without_a_new_create_is_not_a_rebuild(project):
+    """A rename aside whose copy is dropped, with no new CREATE of the old name: the rename is
+    not replayed, and the table keeps the shape its `CREATE TABLE IF NOT EXISTS` gives it (which
+    re-creates it on the next start anyway)."""
+    text = REBUILD.replace(
+        "    sql.exec(`CREATE TABLE items (id INTEGER PRIMARY KEY, k TEXT NOT NULL, v TEXT, owner TEXT) WITHOUT ROWID`);\n",
+        "",
+    )
+    root = project({"wrangler.jsonc": WRANGLER, "src/room.ts": text})
+    model = analyze_paths([root], Settings(select=["unused-suppression"])).model
+    items = model.schema_for(root / "src" / "room.ts").table("items")
+    assert items is not None and "owner" not in items.columns  # the CREATE IF NOT EXISTS shape
+
+
+SPLICED = """
+import { DurableObject } from "cloudflare:workers";
+const SUBTREE = `WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id)`;
+export class Room extends DurableObject {
+  hit(root: number, target: number) {
+    return this.ctx.storage.sql.exec(`${SUBTREE} SELECT 1 FROM sub WHERE id = ?`, root, target).toArray();
+  }
+  miss(root: number) {
+    return this.ctx.storage.sql.exec(`${SUBTREE} SELECT 1 FROM sub WHERE id = ?`, root).toArray();
+  }
+}
+"""
+
+
+def test_parameters_of_a_spliced_constant_are_counted(project):
+    root = project({"wrangler.jsonc": WRANGLER, "src/room.ts": SPLICED})
+    result = analyze_paths([root], Settings(select=["sql-bindings-mismatch"]))
+    assert [f.data["params"] for f in result.findings] == [2]
+    assert result.findings[0].data["args"] == 1
