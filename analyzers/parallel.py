@@ -178,8 +178,9 @@ class RulePool:
     """Worker processes forked from this one, holding `model` (see the module's docstring).
     Use as a context manager: leaving it stops the workers."""
 
-    def __init__(self, model: ProjectModel, jobs: int) -> None:
+    def __init__(self, model: ProjectModel, jobs: int, prebuild: bool = False) -> None:
         self.model = model
+        self.prebuild = prebuild  # build each finding's fixes with it (the report shows them)
         self.jobs = jobs
         self.paths = [f.path for f in model.files]
         self.index = {path: number for number, path in enumerate(self.paths)}
@@ -247,8 +248,13 @@ class RulePool:
         WorkerLost) for a file to skip, as a run in one process would."""
         results: dict[str, tuple[list[Finding], list[Problem]]] = {}
 
+        prebuilt: dict[int, tuple[Finding, list[Any]]] = self.model.memo.setdefault(PREBUILT, {})
+
         def done(task: tuple[str, Any], answer: Any) -> None:
-            results[task[1]] = answer
+            found, problems, fixes = answer
+            results[task[1]] = (found, problems)
+            for finding, built in zip(found, fixes or [], strict=False):
+                prebuilt[id(finding)] = (finding, built)
 
         def lost(task: tuple[str, Any], what: str) -> None:
             message = f"internal error in rule {task[1]}: {what}"
@@ -441,7 +447,13 @@ def _serve(pool: RulePool, slot: int, conn: multiprocessing.connection.Connectio
                 rule = rule_by_id(payload)
                 assert rule is not None
                 with budget_module.budget(spent):
-                    answer = ("ok", rule_findings(pool.model, rule))
+                    found, problems = rule_findings(pool.model, rule)
+                # a finding's `state` holds live tree nodes (not picklable): the fixes that need
+                # it are built here, where it is live, and the finding travels without it
+                fixes = [fixes_for(f, pool.model) for f in found] if pool.prebuild else None
+                for finding in found:
+                    finding.state = None
+                answer = ("ok", (found, problems, fixes))
             else:
                 answer = ("ok", [fixes_for(finding, pool.model) for finding in payload])
         except OverBudget as exc:

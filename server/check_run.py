@@ -191,7 +191,7 @@ def run_check(
         if workers > 1:
             while pools:
                 pools.pop().close()
-            pool = parallel.RulePool(model, workers)
+            pool = parallel.RulePool(model, workers, prebuild_fixes)
             pools.append(pool)
             if progress is not None:
                 progress(f"running the rules ({workers} processes)")
@@ -224,10 +224,6 @@ def run_check(
             rules_runner=run_groups,
         )
         findings.sort(key=Finding.sort_key)
-        if prebuild_fixes and pools and findings:
-            if progress is not None:
-                progress(f"building the fixes ({pools[0].jobs} processes)")
-            model.problems.extend(pools[0].build_fixes(findings))
     finally:
         while pools:
             pools.pop().close()
