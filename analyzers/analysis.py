@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,12 +119,20 @@ def workspace_for(paths: Iterable[Path], settings: Settings | None = None) -> Wo
     )
 
 
-def analyze_paths(paths: list[Path], settings: Settings | None = None) -> AnalysisResult:
+def analyze_paths(
+    paths: list[Path], settings: Settings | None = None, jobs: int = 1
+) -> AnalysisResult:
+    """jobs: worker processes for the rules (0: decide by project size; analyzers.parallel)."""
     settings = settings or Settings()
     ws = workspace_for(paths, settings)
     missing = [p for p in ws.requested if not p.exists()]
+    runner = None
+    if jobs != 1:
+        from durable_harden.analyzers.parallel import rules_runner
+
+        runner = rules_runner(jobs)
     model, findings, suppressions = analyse_within_budget(
-        ws.root, ws.sources, ws.configs, settings, ws.reported
+        ws.root, ws.sources, ws.configs, settings, ws.reported, rules_runner=runner
     )
     model.problems.extend(Problem(p, missing_message(p)) for p in missing)
     problems = [p for p in model.problems if ws.reported(p.path) or p.path in missing]
@@ -160,7 +168,7 @@ def analyse_within_budget(
     from durable_harden.analyzers.sql import fit_to_project
 
     fit_to_project(len(sources))  # each SQL text parsed once per analysis, however big the project
-    skipped: dict[Path, float] = {}
+    skipped: dict[Path, str] = {}
     spent: dict[Path, float] = {}
     while True:
         usable = [p for p in sources if p not in skipped]
@@ -168,21 +176,14 @@ def analyse_within_budget(
             with budget(spent):
                 model = build_model(root, usable, configs, overlays, parsed)
                 findings, suppressions = runner(model, settings, reported)
-        except OverBudget as exc:
+        except OverBudget as exc:  # or WorkerLost: a worker process died on the file
             if exc.path in skipped or exc.path not in usable:
                 raise  # cannot happen: a skipped file is never walked again
-            skipped[exc.path] = exc.seconds
+            skipped[exc.path] = exc.problem()
             continue
         break
-    for path, seconds in skipped.items():
-        model.problems.append(
-            Problem(
-                path,
-                f"skipped: analysing this file took longer than the {seconds:g} s budget per "
-                "file (generated code, or a pathological construct?); the rest of the project "
-                "was analysed without it",
-            )
-        )
+    for path, message in skipped.items():
+        model.problems.append(Problem(path, message))
     return model, findings, suppressions
 
 
@@ -198,27 +199,46 @@ def _common_parts(paths: list[Path]) -> list[str]:
     return parts or ["/"]
 
 
+def rule_findings(model: ProjectModel, rule: Rule) -> tuple[list[Finding], list[Problem]]:
+    """One rule's raw findings over the model, and the problems it adds (an internal error:
+    the findings it yielded before failing are kept). OverBudget propagates: the file, not the
+    rule, is at fault and analyse_within_budget skips it."""
+    found: list[Finding] = []
+    before = len(model.problems)
+    try:
+        for finding in rule.check(model):
+            found.append(finding)
+    except OverBudget:
+        raise
+    except Exception as exc:  # a bug in one rule must not hide the others' findings
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        model.problems.append(Problem(model.root, f"internal error in rule {rule.id}: {detail}"))
+    added = model.problems[before:]
+    del model.problems[before:]
+    return found, added
+
+
 def run_rules(
     model: ProjectModel,
     settings: Settings,
     reported: Iterable[Path] | object | None = None,
     rules: Iterable[Rule] | None = None,
+    computed: Mapping[str, tuple[list[Finding], list[Problem]]] | None = None,
 ) -> tuple[list[Finding], list[Suppression]]:
-    """Every enabled rule over the model; findings filtered to `reported` paths when given."""
+    """Every enabled rule over the model; findings filtered to `reported` paths when given.
+    computed: rule id -> (raw findings, problems) of rules already run (in worker processes:
+    analyzers.parallel), used instead of running them here."""
     keep = reported if callable(reported) else (lambda path: True)
     raw: list[Finding] = []
     for rule in rules if rules is not None else all_rules():
         if not settings.enabled(rule.id) or rule.id == UNUSED_SUPPRESSION:
             continue
-        try:
-            raw.extend(rule.check(model))
-        except OverBudget:
-            raise  # the file, not the rule: analyse_within_budget skips it
-        except Exception as exc:  # a bug in one rule must not hide the others' findings
-            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            model.problems.append(
-                Problem(model.root, f"internal error in rule {rule.id}: {detail}")
-            )
+        if computed is not None and rule.id in computed:
+            found, problems = computed[rule.id]  # run elsewhere (analyzers.parallel)
+        else:
+            found, problems = rule_findings(model, rule)
+        raw.extend(found)
+        model.problems.extend(problems)
     return finish_findings(model, settings, raw, keep)
 
 

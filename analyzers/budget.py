@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,6 +30,29 @@ class OverBudget(Exception):
         self.path = path
         self.seconds = seconds
 
+    def problem(self) -> str:
+        """What the report says about the skipped file."""
+        return (
+            f"skipped: analysing this file took longer than the {self.seconds:g} s budget per "
+            "file (generated code, or a pathological construct?); the rest of the project "
+            "was analysed without it"
+        )
+
+
+class WorkerLost(OverBudget):
+    """A worker process of the parallel analysis (analyzers.parallel) died or stopped making
+    progress while it was analysing `path`: the file is skipped like one over the budget."""
+
+    def __init__(self, path: Path, seconds: float, what: str) -> None:
+        super().__init__(path, seconds)
+        self.what = what
+
+    def problem(self) -> str:
+        return (
+            f"skipped: analysing this file {self.what}; the rest of the project was analysed "
+            "without it"
+        )
+
 
 class _Meter:
     def __init__(self, seconds: float) -> None:
@@ -40,6 +63,10 @@ class _Meter:
 
 
 _local = threading.local()
+
+# Called with the file of every charge (the parallel analysis's workers report their progress
+# through it: analyzers.parallel); None in a plain run.
+observer: Callable[[Path | None], None] | None = None
 
 
 def budget_seconds() -> float:
@@ -82,3 +109,22 @@ def charge(path: Path | None) -> None:
             raise OverBudget(last, meter.seconds)
     meter.current = path
     meter.since = now
+    if observer is not None:
+        observer(path)
+
+
+def pause() -> None:
+    """Charge the time since the last charge, then charge nothing until the next one (a
+    process that waits for others must not bill its wait to the file it walked last)."""
+    meter: _Meter | None = getattr(_local, "meter", None)
+    if meter is not None and meter.current is not None:
+        now = time.monotonic()
+        meter.spent[meter.current] = meter.spent.get(meter.current, 0.0) + (now - meter.since)
+        meter.current = None
+        meter.since = now
+
+
+def spent_now() -> dict[Path, float] | None:
+    """The charges of the analysis running in this thread (None outside `budget()`)."""
+    meter: _Meter | None = getattr(_local, "meter", None)
+    return meter.spent if meter is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -99,19 +100,34 @@ class ProjectModel:
 
     # -- scoping: which config and which schema a file belongs to ---------------------------
     def config_for_path(self, path: Path) -> WranglerConfig | None:
-        cache = self.__dict__.setdefault("_config_for_path_cache", {})
-        if path not in cache:
-            cache[path] = self._nearest_config(path)
-        return cache[path]  # type: ignore[no-any-return]
+        cache = self.__dict__.get("_config_for_path_cache")
+        if cache is None:
+            cache = self.__dict__["_config_for_path_cache"] = {}
+        try:
+            return cache[path]  # type: ignore[no-any-return]
+        except KeyError:
+            found = cache[path] = self._nearest_config(path)
+            return found
 
     def _nearest_config(self, path: Path) -> WranglerConfig | None:
-        best: WranglerConfig | None = None
-        folders = set(path.parents)  # a set: `in path.parents` compares every level
-        for config in self.configs:
-            if config.root in folders:
-                if best is None or len(config.root.parts) > len(best.root.parts):
-                    best = config
-        return best
+        """The config whose folder is the nearest parent of `path` (the first of the configs in
+        that folder): its parent folders looked up as text, nearest first (building
+        `path.parents` as Path objects cost more than the rest of the look-up)."""
+        by_root: dict[str, WranglerConfig] | None = self.__dict__.get("_configs_by_root")
+        if by_root is None:
+            by_root = {}
+            for config in self.configs:
+                by_root.setdefault(str(config.root), config)
+            self.__dict__["_configs_by_root"] = by_root
+        folder = os.path.dirname(str(path))
+        while True:
+            found = by_root.get(folder)
+            if found is not None:
+                return found
+            up = os.path.dirname(folder)
+            if up == folder:
+                return None
+            folder = up
 
     def configs_binding(self, class_name: str) -> list[WranglerConfig]:
         return [c for c in self.configs if any(b.class_name == class_name for b in c.bindings)]
@@ -364,19 +380,41 @@ def _inherit_aliases(model: ProjectModel) -> None:
 
 
 def resolve_module(from_file: Path, spec: str, known: dict[Path, SourceFile]) -> SourceFile | None:
-    """`./schema` from src/a.ts -> src/schema.ts (or .js, /index.ts …) among known files."""
+    """`./schema` from src/a.ts -> src/schema.ts (or .js, /index.ts …) among known files.
+
+    Spelled with strings (the known paths by their POSIX text, indexed once per `known`):
+    a Path per candidate cost ~15 object constructions per import."""
     if not spec.startswith("."):
         return None
-    base = Path(posixpath.normpath((from_file.parent / spec).as_posix()))
-    stem = base.with_suffix("") if base.suffix in {".js", ".mjs", ".cjs", ".jsx"} else base
-    candidates = [base]
+    base = posixpath.normpath(posixpath.join(from_file.parent.as_posix(), spec))
+    name = base[base.rfind("/") + 1 :]
+    dot = name.rfind(".")
+    suffix = name[dot:] if 0 < dot < len(name) - 1 else ""  # Path.suffix
+    stem = base[: -len(suffix)] if suffix in {".js", ".mjs", ".cjs", ".jsx"} else base
+    by_text = _by_text(known)
+    found = by_text.get(base)
+    if found is not None:
+        return found
     for suffix in (".ts", ".tsx", ".mts", ".cts", ".js", ".mjs", ".jsx"):
-        candidates.append(stem.with_name(stem.name + suffix))
-        candidates.append(base / f"index{suffix}")
-    for candidate in candidates:
-        if candidate in known:
-            return known[candidate]
+        found = by_text.get(stem + suffix) or by_text.get(f"{base}/index{suffix}")
+        if found is not None:
+            return found
     return None
+
+
+# known-file maps by their paths' POSIX text, for the last few `known` dicts (kept alive here,
+# so an id is not reused while its entry exists; a dict grown since is indexed again)
+_TEXT_INDEXES: list[tuple[dict[Path, SourceFile], int, dict[str, SourceFile]]] = []
+
+
+def _by_text(known: dict[Path, SourceFile]) -> dict[str, SourceFile]:
+    for owner, size, index in _TEXT_INDEXES:
+        if owner is known and size == len(known):
+            return index
+    index = {path.as_posix(): file for path, file in known.items()}
+    _TEXT_INDEXES.insert(0, (known, len(known), index))
+    del _TEXT_INDEXES[2:]
+    return index
 
 
 def _relative_imports(file: SourceFile) -> tuple[tuple[Node, str], ...]:

@@ -235,7 +235,18 @@ class Schema:
         return [i for i in self.indexes.values() if i.table.lower() == table.lower()]
 
     def plan(self, sql: str) -> QueryPlan:
-        """EXPLAIN QUERY PLAN with every parameter bound to NULL."""
+        """EXPLAIN QUERY PLAN with every parameter bound to NULL. Planned once per text (the
+        database never changes after it is built; the rule and each fix asked again). The plan
+        is shared: never change it."""
+        plans: dict[str, QueryPlan] | None = self.__dict__.get("_plans")
+        if plans is None:
+            plans = self.__dict__["_plans"] = {}
+        found = plans.get(sql)
+        if found is None:
+            found = plans[sql] = self._plan(sql)
+        return found
+
+    def _plan(self, sql: str) -> QueryPlan:
         text = normalize_for_parse(sql)
         bindings: list[None] = []
         for _ in range(2):
@@ -252,7 +263,18 @@ class Schema:
         return QueryPlan([], "could not bind parameters")
 
     def with_index(self, create_index_sql: str) -> Schema:
-        """A copy of this schema with one more index (to check a proposed index is used)."""
+        """A copy of this schema with one more index (to check a proposed index is used); one
+        copy per index text (a fix asks for the same one several times). Shared: never change
+        it."""
+        trials: dict[str, Schema] | None = self.__dict__.get("_trials")
+        if trials is None:
+            trials = self.__dict__["_trials"] = {}
+        found = trials.get(create_index_sql)
+        if found is None:
+            found = trials[create_index_sql] = self._with_index(create_index_sql)
+        return found
+
+    def _with_index(self, create_index_sql: str) -> Schema:
         clone = Schema.__new__(Schema)
         clone.db = sqlite3.connect(":memory:", check_same_thread=False)
         self.db.backup(clone.db)

@@ -116,7 +116,9 @@ class SourceFile:
 
     def __post_init__(self) -> None:
         # the node-by-type index of this tree lives as long as this SourceFile
-        self.memo.setdefault("type_index", register_tree(self.tree.root_node, self.path))
+        self.memo.setdefault(
+            "type_index", register_tree(self.tree.root_node, self.path, self.tree.language)
+        )
 
     @property
     def lines(self) -> LineIndex:

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-from tree_sitter import Node
+from tree_sitter import Language, Node, Query, QueryCursor
 
 from durable_harden.analyzers.budget import charge
 
@@ -67,37 +67,154 @@ def walk(node: Node) -> Iterator[Node]:
 # the holder alive (in its memo), so the index lives exactly as long as the parsed file, however
 # many files a long-lived language server keeps. Trees parsed elsewhere use a small LRU.
 _INDEX_LIMIT = 256
-_indexes: OrderedDict[tuple[int, int, int], dict[str, list[Node]]] = OrderedDict()
+_indexes: OrderedDict[tuple[int, int, int], TypeIndex] = OrderedDict()
 _registered: weakref.WeakValueDictionary[tuple[int, int, int], TypeIndex] = (
     weakref.WeakValueDictionary()
 )
 
 
 class TypeIndex:
-    """Every node of one tree by type, built on first use."""
+    """Every node of one tree by type, built on first use.
 
-    def __init__(self, root: Node, path: Path | None = None) -> None:
+    With the tree's language known (a file parsed through analyzers.source), the nodes of a type
+    are collected by a tree-sitter query run in C: one query for every type the analysis is
+    known to ask for (`COMMON_TYPES`) on first use, and one more per other type asked. Without
+    it, one pre-order walk in Python collects every node. Both give the nodes in pre-order,
+    named and anonymous nodes of the type alike (`tests/test_speed_identity.py` compares them).
+    """
+
+    def __init__(self, root: Node, path: Path | None = None, language: Language | None = None):
         self.root = root
         self.path = path  # the file, for the analysis budget (analyzers.budget)
+        self.language = language
         self._by_type: dict[str, list[Node]] | None = None
+        self._complete = False  # _by_type holds every type (the Python walk)
 
     @property
     def by_type(self) -> dict[str, list[Node]]:
-        if self._by_type is None:
+        """Every node by type (the whole tree walked in Python)."""
+        if not self._complete:
             index: dict[str, list[Node]] = {}
             for child in walk(self.root):
                 index.setdefault(child.type, []).append(child)
             self._by_type = index
+            self._complete = True
+        assert self._by_type is not None
         return self._by_type
+
+    def nodes(self, kind: str) -> list[Node] | None:
+        """The nodes of one type, in pre-order (None or empty when there are none)."""
+        index = self._by_type
+        if index is not None and (self._complete or kind in index):
+            return index.get(kind)
+        if self.language is None:
+            return self.by_type.get(kind)
+        if index is None:
+            index = self._by_type = {}
+            wanted = COMMON_TYPES if kind in COMMON_TYPES else COMMON_TYPES | {kind}
+        else:
+            wanted = frozenset({kind})
+        index.update(_query_types(self.root, self.language, wanted))
+        return index.get(kind)
+
+
+# The node types the model and the rules ask `walk_type` for (collected on first use of a tree
+# in one query); a type missing here still works, with a query of its own.
+COMMON_TYPES = frozenset(
+    {
+        *FUNCTION_TYPES,
+        "abstract_class_declaration",
+        "array",
+        "assignment_expression",
+        "augmented_assignment_expression",
+        "await_expression",
+        "binary_expression",
+        "call_expression",
+        "catch_clause",
+        "class",
+        "class_body",
+        "class_declaration",
+        "comment",
+        "continue_statement",
+        "extends_clause",
+        "for_in_statement",
+        "for_statement",
+        "identifier",
+        "if_statement",
+        "import_specifier",
+        "member_expression",
+        "namespace_import",
+        "new_expression",
+        "optional_parameter",
+        "public_field_definition",
+        "required_parameter",
+        "return_statement",
+        "shorthand_property_identifier",
+        "shorthand_property_identifier_pattern",
+        "spread_element",
+        "statement_block",
+        "string",
+        "switch_default",
+        "switch_statement",
+        "template_string",
+        "template_substitution",
+        "ternary_expression",
+        "throw_statement",
+        "variable_declarator",
+    }
+)
+
+_queries: dict[tuple[int, frozenset[str]], tuple[Query, dict[str, str]]] = {}
+
+
+def _query_for(language: Language, kinds: frozenset[str]) -> tuple[Query, dict[str, str]]:
+    """A query capturing every node of the given types (named and anonymous), one capture
+    name per type, and the map capture name -> type."""
+    key = (id(language), kinds)
+    found = _queries.get(key)
+    if found is None:
+        patterns: list[str] = []
+        names: dict[str, str] = {}
+        for number, kind in enumerate(sorted(kinds)):
+            name = f"t{number}"
+            names[name] = kind
+            quoted = '"' + kind.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            if language.id_for_node_kind(kind, True) is not None:
+                patterns.append(f"({kind}) @{name}")
+            if language.id_for_node_kind(kind, False) is not None:
+                patterns.append(f"{quoted} @{name}")
+        found = (Query(language, "\n".join(patterns) or "(ERROR) @none"), names)
+        _queries[key] = found
+    return found
+
+
+def _query_types(root: Node, language: Language, kinds: frozenset[str]) -> dict[str, list[Node]]:
+    query, names = _query_for(language, kinds)
+    captured = QueryCursor(query).captures(root)
+    result: dict[str, list[Node]] = {kind: [] for kind in kinds}
+    for name, nodes in captured.items():
+        kind = names.get(name)
+        if kind is None:
+            continue
+        # document order, an ancestor before its descendants (pre-order), as the walk gives
+        nodes.sort(key=_pre_order)
+        result[kind] = nodes
+    return result
+
+
+def _pre_order(node: Node) -> tuple[int, int]:
+    return (node.start_byte, -node.end_byte)
 
 
 def _key(root: Node) -> tuple[int, int, int]:
     return (root.id, root.end_byte, root.descendant_count)
 
 
-def register_tree(root: Node, path: Path | None = None) -> TypeIndex:
+def register_tree(
+    root: Node, path: Path | None = None, language: Language | None = None
+) -> TypeIndex:
     """Index holder for a tree whose owner keeps the returned object alive."""
-    holder = TypeIndex(root, path)
+    holder = TypeIndex(root, path, language)
     _registered[_key(root)] = holder
     return holder
 
@@ -144,17 +261,17 @@ def _remember_root(root: Node) -> None:
     _recent_roots[:] = [root, *kept][:_RECENT_LIMIT]
 
 
-def _type_index(root: Node) -> dict[str, list[Node]]:
+def _type_index(root: Node) -> TypeIndex:
     key = _key(root)
     holder = _registered.get(key)
     if holder is not None:
         charge(holder.path)
-        return holder.by_type
+        return holder
     index = _indexes.get(key)
     if index is not None:
         _indexes.move_to_end(key)
         return index
-    index = TypeIndex(root).by_type
+    index = TypeIndex(root)
     _indexes[key] = index
     if len(_indexes) > _INDEX_LIMIT:
         _indexes.popitem(last=False)
@@ -163,11 +280,16 @@ def _type_index(root: Node) -> dict[str, list[Node]]:
 
 def walk_type(node: Node, *types: str) -> Iterator[Node]:
     """Descendants of `node` (itself included) of the given types, in pre-order."""
-    index = _type_index(_root_of(node))
+    holder = _registered.get(_key(node))  # most walks start at a file's root: no climb
+    if holder is not None:
+        charge(holder.path)
+        index = holder
+    else:
+        index = _type_index(_root_of(node))
     start, end = node.start_byte, node.end_byte
     found: list[Node] = []
     for kind in set(types):
-        nodes = index.get(kind)
+        nodes = index.nodes(kind)
         if not nodes:
             continue
         first = bisect.bisect_left(nodes, start, key=lambda n: n.start_byte)
@@ -290,6 +412,11 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
         kind = child.type
         if kind == "string_fragment":
             pos = child.start_byte
+            raw = data[pos : child.end_byte]
+            if raw.isascii():  # one byte per character (most SQL): no per-character loop
+                chars.extend(raw.decode("ascii"))
+                offsets.extend(range(pos, pos + len(raw)))
+                continue
             for ch in node_text(data, child):
                 chars.append(ch)
                 offsets.append(pos)

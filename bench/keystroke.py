@@ -11,6 +11,10 @@ that version. The baseline, measured in the same run, is a full tree-sitter pars
 Not a test: nothing is asserted. The last line is machine-readable:
 
     keystroke p50_ms=... p99_ms=... full_parse_ms=... ratio_p50_parse=... files=... lines=...
+        server_rss_mb=... server_hwm_mb=...
+
+The server's memory is read from /proc/<pid>/status after the edits (VmRSS: resident now,
+VmHWM: the peak), so `--files 1000` says what a 1,000-file workspace costs to keep open.
 """
 
 from __future__ import annotations
@@ -145,7 +149,26 @@ def make_project(tmp: Path, files: int | None, lines: int, seed: int) -> Path:
     return project
 
 
-def run(project: Path, edits: int, seed: int) -> tuple[list[float], float | None]:
+def memory_mb(pid: int) -> tuple[float, float] | None:
+    """(resident now, peak resident) of a process in MB: VmRSS and VmHWM of /proc/<pid>/status
+    (Linux; None elsewhere)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    values = {}
+    for line in status.splitlines():
+        name, _, rest = line.partition(":")
+        if name in {"VmRSS", "VmHWM"}:
+            values[name] = int(rest.split()[0]) / 1024  # kB
+    if len(values) != 2:
+        return None
+    return values["VmRSS"], values["VmHWM"]
+
+
+def run(
+    project: Path, edits: int, seed: int
+) -> tuple[list[float], float | None, tuple[float, float] | None]:
     rng = random.Random(seed)
     target = project / "src" / "big.ts"
     client = Client([sys.executable, "-m", "durable_harden", "serve"], project)
@@ -209,7 +232,8 @@ def run(project: Path, edits: int, seed: int) -> tuple[list[float], float | None
             if cpu_start is not None and cpu_end is not None
             else None
         )
-        return latencies, cpu
+        # the server's memory with the workspace open and analysed (after the edits)
+        return latencies, cpu, memory_mb(client.proc.pid)
     finally:
         client.close()
 
@@ -232,7 +256,7 @@ def main() -> None:
             ts_parser.parse(content)
             samples.append(time.perf_counter() - start)
         full_parse = statistics.median(samples)
-        latencies, cpu = run(project, args.edits, args.seed)
+        latencies, cpu, memory = run(project, args.edits, args.seed)
     p50 = statistics.median(latencies)
     p99 = percentile(latencies, 0.99)
     line_count = content.count(b"\n")
@@ -244,10 +268,16 @@ def main() -> None:
     )
     if cpu is not None:
         print(f"server CPU time per edit                   : {cpu * 1e3:8.2f} ms")
+    if memory is not None:
+        print(
+            f"server memory, workspace open             : {memory[0]:8.1f} MB resident "
+            f"(VmRSS), peak {memory[1]:.1f} MB (VmHWM)"
+        )
+    rss = f" server_rss_mb={memory[0]:.1f} server_hwm_mb={memory[1]:.1f}" if memory else ""
     print(
         f"keystroke p50_ms={p50 * 1e3:.2f} p99_ms={p99 * 1e3:.2f} "
         f"full_parse_ms={full_parse * 1e3:.2f} ratio_p50_parse={p50 / full_parse:.2f} "
-        f"files={files} lines={line_count}"
+        f"files={files} lines={line_count}{rss}"
     )
 
 

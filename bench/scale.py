@@ -6,7 +6,9 @@ For each size a monorepo is generated with bench/generate.py (same seed, so size
 how much code there is), then one fresh Python process per size measures, in the same run:
 - the floor: a tree-sitter parse of every source file (the least any analysis must do);
 - the cold check: `analyze_paths` on the monorepo (parse, model, every rule), median of
-  --repeat runs in that process (caches are cleared between runs where the analysis has them);
+  --repeat runs in that process (caches are cleared between runs where the analysis has them),
+  with the rules in worker processes as `check` decides (--jobs 0, the default; --jobs 1: one
+  process; the peak RSS is then the parent's only);
 - its peak RSS (the process's ru_maxrss after the checks);
 - with --cli: the `durable-harden check --output-format json` command itself, cold (an empty
   on-disk cache, which the run fills) and warm (the same command again: a cache hit), each a
@@ -37,7 +39,7 @@ from durable_harden.analyzers.analysis import Settings, analyze_paths
 from durable_harden.analyzers.source import language, language_for
 from durable_harden.analyzers.workspace import discover
 
-root, repeat = Path(sys.argv[1]), int(sys.argv[2])
+root, repeat, jobs = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 files = discover([root]).sources
 data = [(p, p.read_bytes()) for p in files]
 
@@ -54,7 +56,7 @@ def floor():
         Parser(language(language_for(path) or "typescript")).parse(content)
 
 def check():
-    return analyze_paths([root], Settings())
+    return analyze_paths([root], Settings(), jobs=jobs)
 
 parse = median(floor)
 start = time.perf_counter()
@@ -93,9 +95,9 @@ def measure_cli(root: Path, cache: Path) -> tuple[float, float]:
     return times[0], times[1]
 
 
-def measure(root: Path, repeat: int) -> dict[str, float]:
+def measure(root: Path, repeat: int, jobs: int) -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, "-c", INNER, str(root), str(repeat)],
+        [sys.executable, "-c", INNER, str(root), str(repeat), str(jobs)],
         capture_output=True,
         text=True,
         check=True,
@@ -110,6 +112,12 @@ def main() -> None:
     parser.add_argument(
         "--cli", action="store_true", help="also time the check command cold and warm (cache)"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        help="worker processes of the in-process check (0: auto, as `check`; 1: one process)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     per_file: dict[int, float] = {}
@@ -117,7 +125,7 @@ def main() -> None:
         for size in sizes:
             out = Path(tmp) / f"mono-{size}"
             generate(out, size)
-            m = measure(out, args.repeat)
+            m = measure(out, args.repeat, args.jobs)
             ms = m["check_s"] * 1000 / m["files"]
             per_file[size] = ms
             print(

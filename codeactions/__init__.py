@@ -104,7 +104,15 @@ def builders() -> dict[str, list[Builder]]:
 def fixes_for(finding: Finding, model: ProjectModel) -> list[Fix]:
     """Fixes for one finding; a builder that cannot build one offers nothing rather than a
     broken edit (`CannotFix`: logged at debug level; any other error is a bug in the builder:
-    logged with its traceback, and the other builders still run)."""
+    logged with its traceback, and the other builders still run).
+
+    A parallel check (analyzers.parallel) has its workers build the report's fixes: they are
+    then found in the model's memo."""
+    prebuilt = model.memo.get("parallel:fixes")
+    if prebuilt is not None:
+        entry = prebuilt.get(id(finding))
+        if entry is not None and entry[0] is finding:
+            return list(entry[1])
     fixes: list[Fix] = []
     for builder in builders().get(finding.rule_id, []):
         try:

@@ -14,13 +14,29 @@ from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.codeactions.fix import Edit
 
 
+def _statement_indexes(
+    model: ProjectModel,
+) -> tuple[dict[tuple[str, int], SqlStatement], dict[tuple[int, int], list[SqlStatement]]]:
+    """The model's statements by (path, first offset) and by literal, in model order: built once
+    per model (each fix looked them up by scanning every statement of the project)."""
+    statements = model.statements
+    cached = model.memo.get("sqledit:indexes")
+    if cached is not None and cached[0] is statements and cached[1] == len(statements):
+        return cached[2], cached[3]
+    by_offset: dict[tuple[str, int], SqlStatement] = {}
+    by_literal: dict[tuple[int, int], list[SqlStatement]] = {}
+    for stmt in statements:
+        if stmt.offsets:
+            by_offset.setdefault((str(stmt.file.path), stmt.offsets[0]), stmt)
+        # the statement keeps its file alive, so the file's id stays its own
+        by_literal.setdefault((id(stmt.file), stmt.literal.start_byte), []).append(stmt)
+    model.memo["sqledit:indexes"] = (statements, len(statements), by_offset, by_literal)
+    return by_offset, by_literal
+
+
 def siblings(model: ProjectModel, stmt: SqlStatement) -> list[SqlStatement]:
     """The statements of the same literal, in order."""
-    same = [
-        s
-        for s in model.statements
-        if s.file is stmt.file and s.literal.start_byte == stmt.literal.start_byte
-    ]
+    same = _statement_indexes(model)[1].get((id(stmt.file), stmt.literal.start_byte), [])
     return sorted(same, key=lambda s: s.index_in_call)
 
 

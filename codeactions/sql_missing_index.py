@@ -89,9 +89,8 @@ def reordered_queries(
         before = schema.plan(stmt.text)
         if any(name in step.detail for step in before.steps):
             continue
-        use = table_uses(expression, schema).get(table.lower()) or table_uses(
-            expression, schema
-        ).get(table)
+        uses = table_uses(expression, schema)
+        use = uses.get(table.lower()) or uses.get(table)
         in_lists = {
             node.this.name.lower()
             for node in expression.find_all(exp.In)

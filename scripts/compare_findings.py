@@ -13,6 +13,7 @@ Usage (run from the worktree, with PYTHONPATH pointing at it)::
     python3 scripts/compare_findings.py record /tmp/base
     python3 scripts/compare_findings.py compare /tmp/base      # exit 1 on a difference
     python3 scripts/compare_findings.py compare /tmp/base --skip-corpus
+    python3 scripts/compare_findings.py record /tmp/base --extra /tmp/mono   # any folder too
 
 Absolute paths of the checkout are replaced by ``<ROOT>`` so records taken in two
 worktrees compare equal.
@@ -36,7 +37,8 @@ if not CORPUS.is_dir():
 
 
 def _run(args: list[str], cwd: Path | None = None) -> str:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    # no on-disk cache: every run analyses the code as it is and writes nothing into the corpus
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", DURABLE_HARDEN_NO_CACHE="1")
     proc = subprocess.run(
         [sys.executable, "-m", "durable_harden", *args],
         cwd=cwd,
@@ -90,8 +92,31 @@ def _fixed_tree(project: Path) -> str:
         return "\n".join(out)
 
 
-def record_all(dest: Path, skip_corpus: bool) -> None:
+def record_all(dest: Path, skip_corpus: bool, extra: list[Path] | None = None) -> None:
     dest.mkdir(parents=True, exist_ok=True)
+    for folder in extra or []:  # e.g. a monorepo made by bench/generate.py
+        folder = folder.resolve()
+        name = f"extra__{folder.name}"
+        for output in ("json", "text"):
+            (dest / f"{name}.{output}").write_text(
+                _normalise(
+                    _run(
+                        [
+                            "check",
+                            "--output-format",
+                            output,
+                            "--no-color",
+                            "--exit-zero",
+                            "--no-cache",
+                            str(folder),
+                        ]
+                    ),
+                    folder,
+                    ROOT,
+                )
+            )
+        (dest / f"{name}.fix.txt").write_text(_normalise(_fixed_tree(folder), folder, ROOT))
+        print(f"recorded {name}", flush=True)
     for project in _examples():
         name = f"examples__{project.name}"
         (dest / f"{name}.json").write_text(
@@ -120,10 +145,10 @@ def record_all(dest: Path, skip_corpus: bool) -> None:
         print(f"recorded corpus__{folder.name}", flush=True)
 
 
-def compare(base: Path, skip_corpus: bool) -> int:
+def compare(base: Path, skip_corpus: bool, extra: list[Path] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         now = Path(tmp)
-        record_all(now, skip_corpus)
+        record_all(now, skip_corpus, extra)
         differences = 0
         for new in sorted(now.iterdir()):
             old = base / new.name
@@ -145,11 +170,18 @@ def main() -> int:
     parser.add_argument("mode", choices=["record", "compare"])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--skip-corpus", action="store_true", help="example projects only")
+    parser.add_argument(
+        "--extra",
+        type=Path,
+        action="append",
+        default=[],
+        help="another folder to record (check's JSON and text reports, check --fix); repeatable",
+    )
     args = parser.parse_args()
     if args.mode == "record":
-        record_all(args.folder, args.skip_corpus)
+        record_all(args.folder, args.skip_corpus, args.extra)
         return 0
-    return compare(args.folder, args.skip_corpus)
+    return compare(args.folder, args.skip_corpus, args.extra)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,24 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
             recorder.folders.add(os.fsdecode(os.fspath(path)) or ".")
 
 
+def _collect_in_worker() -> tuple[set[str], set[str]] | None:
+    """In a worker process of a parallel check: what it recorded since the last call."""
+    recorder = _recording
+    if recorder is None:
+        return None
+    found = (set(recorder.files), set(recorder.folders))
+    recorder.files.clear()
+    recorder.folders.clear()
+    return found
+
+
+def _merge_from_worker(found: tuple[set[str], set[str]] | None) -> None:
+    recorder = _recording
+    if recorder is not None and found is not None:
+        recorder.files |= found[0]
+        recorder.folders |= found[1]
+
+
 @contextlib.contextmanager
 def recording() -> Iterator[_Recorder]:
     """Record the files opened for reading and the folders listed inside."""
@@ -113,6 +131,11 @@ def recording() -> Iterator[_Recorder]:
     with _hook_lock:
         if not _hook_installed:
             sys.addaudithook(_audit)  # an audit hook cannot be removed: it is idle outside this
+            # the rules may run in forked workers (analyzers.parallel): their reads count as
+            # this process's (imported here, on the cold path only: a hit stays light)
+            from durable_harden.analyzers import parallel
+
+            parallel.carry_back(_collect_in_worker, _merge_from_worker)
             _hook_installed = True
     recorder = _Recorder()
     previous, _recording = _recording, recorder

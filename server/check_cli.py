@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,6 +41,7 @@ def _overrides(args: argparse.Namespace) -> Overrides:
 def check_command(args: argparse.Namespace) -> int:
     try:
         overrides = _overrides(args)
+        _jobs(args)  # a bad --jobs / DURABLE_HARDEN_JOBS is said before any work
         paths, overlays = _inputs(args)
         if args.show_settings:
             return _show_settings(paths, overrides)
@@ -111,7 +113,7 @@ def _fix(args: argparse.Namespace, paths: list[Path], overrides: Overrides) -> l
     Returns the fixes applied, or None after an error."""
     from durable_harden.server.harden_cli import cmd_check_fix
 
-    run = run_check(paths, overrides)
+    run = run_check(paths, overrides, jobs=_jobs(args))
     groups: dict[str, list[Path]] = {}
     for path, (settings, _) in run.settings.items():
         groups.setdefault(repr(settings), []).append(path)
@@ -175,6 +177,18 @@ def _exit_code(run: CheckRun, args: argparse.Namespace, paths: list[Path]) -> in
     if failing and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    """--jobs, else DURABLE_HARDEN_JOBS, else auto (0): analyzers.parallel."""
+    from durable_harden.analyzers.parallel import JOBS_ENV, JobsError, parse_jobs
+
+    try:
+        if getattr(args, "jobs", None) is not None:
+            return parse_jobs(str(args.jobs), "--jobs")
+        return parse_jobs(os.environ.get(JOBS_ENV, ""), JOBS_ENV)
+    except JobsError as exc:
+        raise CheckUsageError(str(exc)) from None
 
 
 def _render(run: CheckRun, args: argparse.Namespace, stream: Any) -> str:
@@ -251,7 +265,14 @@ def _analyse(
         if applied is None:
             return notes, "", EXIT_ERROR
     try:
-        run = run_check(paths, overrides, overlays, progress=progress)
+        run = run_check(
+            paths,
+            overrides,
+            overlays,
+            progress=progress,
+            jobs=_jobs(args),
+            prebuild_fixes=args.statistics or args.output_format in {"text", "json"},
+        )
     finally:
         if progress is not None:
             progress.done()  # type: ignore[attr-defined]
@@ -274,7 +295,7 @@ def _analyse(
                 "its line starts inside a multi-line string or comment",
                 file=sys.stderr,
             )
-        run = run_check(paths, overrides, overlays)
+        run = run_check(paths, overrides, overlays, jobs=_jobs(args))
     if args.fix and args.show_fixes and applied:
         _print_applied(applied)
     if args.output_format != "text" or args.statistics:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from durable_harden.analyzers import analysis
+from durable_harden.analyzers import analysis, parallel
 from durable_harden.analyzers.analysis import Settings, context_root
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import Problem, ProjectModel
@@ -125,9 +125,13 @@ def run_check(
     overlays: dict[Path, bytes] | None = None,
     progress: Callable[[str], None] | None = None,
     want_skipped: bool = False,
+    jobs: int = 1,
+    prebuild_fixes: bool = False,
 ) -> CheckRun:
     """Analyse `paths`; want_skipped: also list the folders the default excludes leave out
-    (`--show-files`; a second walk, so only when asked)."""
+    (`--show-files`; a second walk, so only when asked). jobs: worker processes for the rules
+    (0: decide by project size; analyzers.parallel); prebuild_fixes: with workers, also build
+    the fixes of every finding there (the text and JSON reports show them)."""
     overlays = {resolve_given(p): data for p, data in (overlays or {}).items()}
     requested = [resolve_given(p) for p in paths]
     missing = [p for p in requested if not p.exists() and p not in overlays]
@@ -175,34 +179,55 @@ def run_check(
     for path, (chosen, _) in settings.items():
         groups.setdefault(repr(chosen), []).append(path)
 
+    pools: list[parallel.RulePool] = []  # the workers of the last attempt (analyzers.parallel)
+
     def run_groups(
         model: ProjectModel, _settings: Settings, _reported: object
     ) -> tuple[list[Finding], list[Any]]:
-        """The rules once per group of files sharing settings."""
+        """The rules once per group of files sharing settings (with workers: each rule once,
+        in the workers, its findings then filtered per group as in one process)."""
+        computed = None
+        workers = parallel.jobs_for(jobs, len(model.files))
+        if workers > 1:
+            while pools:
+                pools.pop().close()
+            pool = parallel.RulePool(model, workers, prebuild_fixes)
+            pools.append(pool)
+            if progress is not None:
+                progress(f"running the rules ({workers} processes)")
+            computed = pool.run_rules(_enabled_rules(settings, groups))
         found: list[Finding] = []
         for number, members in enumerate(groups.values(), 1):
-            if progress is not None:
+            if progress is not None and computed is None:
                 progress(f"running the rules ({number}/{len(groups)})")
             wanted = set(members)
             found_now, _ = analysis.run_rules(
-                model, settings[members[0]][0], lambda p, w=wanted: p in w
+                model,
+                settings[members[0]][0],
+                lambda p, w=wanted: p in w,
+                **({"computed": computed} if computed is not None else {}),
             )
             found.extend(found_now)
         return found, []
 
-    # within the per-file time budget: a file over it is reported as skipped (analyzers.budget)
-    model, findings, _ = analysis.analyse_within_budget(
-        ws.root,
-        sources,
-        configs,
-        Settings(),
-        None,
-        overlays=overlays,
-        parsed=parsed,
-        rules_runner=run_groups,
-    )
+    try:
+        # within the per-file time budget: a file over it is reported as skipped
+        # (analyzers.budget); with workers, also a file that crashes or stalls one
+        model, findings, _ = analysis.analyse_within_budget(
+            ws.root,
+            sources,
+            configs,
+            Settings(),
+            None,
+            overlays=overlays,
+            parsed=parsed,
+            rules_runner=run_groups,
+        )
+        findings.sort(key=Finding.sort_key)
+    finally:
+        while pools:
+            pools.pop().close()
     model.problems.extend(Problem(p, missing_message(p)) for p in missing)
-    findings.sort(key=Finding.sort_key)
 
     seen: set[tuple[Path, str]] = set()
     problems: list[Problem] = []
@@ -244,6 +269,20 @@ def run_check(
         skipped=[p for p in skipped if _under(p, existing_set)],
         settings=settings,
     )
+
+
+def _enabled_rules(
+    settings: dict[Path, tuple[Settings, SettingsFile | None]], groups: dict[str, list[Path]]
+) -> list[str]:
+    """The rules some group of files runs (unused-suppression is computed afterwards)."""
+    from durable_harden.analyzers.rules import all_rules
+
+    chosen = [settings[members[0]][0] for members in groups.values()]
+    return [
+        rule.id
+        for rule in all_rules()
+        if rule.id != analysis.UNUSED_SUPPRESSION and any(s.enabled(rule.id) for s in chosen)
+    ]
 
 
 def progress_printer(stream=None):  # type: ignore[no-untyped-def]

@@ -121,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="analyse afresh: neither read nor write .durable-harden-cache/",
     )
+    files.add_argument(
+        "--jobs",
+        "-j",
+        default=None,
+        metavar="N",
+        help="worker processes for a cold check: `auto` (the default: every core once the "
+        "project has 100 source files) or N (1: one process); also DURABLE_HARDEN_JOBS",
+    )
     fixing = check.add_argument_group("fixes")
     from durable_harden.server.harden_cli import add_fix_flag, add_harden_parser
 

@@ -399,5 +399,8 @@ def test_node_index_lives_with_its_source_file_not_an_lru():
     for file in files:
         list(tsutil.walk_type(file.root, "call_expression"))
     first = files[0]
-    assert tsutil._type_index(first.root) is first.memo["type_index"].by_type
+    holder = first.memo["type_index"]
+    assert tsutil._type_index(first.root) is holder
+    calls = holder.nodes("call_expression")
+    assert tsutil._type_index(first.root).nodes("call_expression") is calls  # not rebuilt
     assert [n.type for n in tsutil.walk_type(first.root, "call_expression")] == ["call_expression"]

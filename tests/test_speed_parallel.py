@@ -1,0 +1,288 @@
+"""The parallel cold check (analyzers.parallel): the same findings and fixes as one process, and
+a worker that crashes, hangs or runs over the per-file budget costs only its file (or its task).
+
+The workers are real forked processes; the faults are real too (SIGKILL, a sleep with no
+progress), set off in the worker only, on one crafted file, by wrapping `rule_findings` in this
+process before the fork (the workers inherit the wrapper)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from durable_harden.analyzers import analysis, parallel
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.tsutil import walk_type
+from durable_harden.server.check_run import CheckRun, Overrides, run_check
+from durable_harden.server.cli import main
+from durable_harden.server.output import render_json, render_text
+from tests.conftest import EXAMPLES, ROOT
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux")
+
+CRAFTED = "crafted.ts"
+
+
+def _generate(out: Path, files: int) -> None:
+    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(out, files)
+
+
+@pytest.fixture(autouse=True)
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers even on a one-core runner (the pool never uses more workers than cores)."""
+    monkeypatch.setattr(parallel, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "load_average", lambda: 0.0)  # an idle machine
+    monkeypatch.delenv(parallel.JOBS_ENV, raising=False)
+
+
+def _check(root: Path, jobs: int) -> CheckRun:
+    return run_check([root], Overrides(), jobs=jobs, prebuild_fixes=jobs > 1)
+
+
+def _reports(run: CheckRun) -> tuple[str, str]:
+    return (
+        render_text(run.findings, run.model, run.problems, checked=(len(run.files), run.projects)),
+        render_json(run.findings, run.model, run.problems),
+    )
+
+
+def _counting_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    started: list[int] = []
+    real = parallel.RulePool._start
+
+    def start(self: parallel.RulePool, slot: int) -> object:
+        started.append(slot)
+        return real(self, slot)
+
+    monkeypatch.setattr(parallel.RulePool, "_start", start)
+    return started
+
+
+@pytest.mark.parametrize("name", ["examples", "monorepo"])
+def test_workers_find_and_fix_exactly_what_one_process_does(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / name
+    if name == "examples":
+        shutil.copytree(EXAMPLES, root)
+    else:
+        _generate(root, 120)
+    alone = _check(root, 1)
+    started = _counting_pools(monkeypatch)
+    pooled = _check(root, 2)
+    assert started, "the check ran in one process: nothing was compared"
+    assert len(alone.findings) > 10
+    assert [
+        (f.rule_id, f.path, f.span, f.message, f.severity, f.data) for f in pooled.findings
+    ] == [(f.rule_id, f.path, f.span, f.message, f.severity, f.data) for f in alone.findings]
+    assert pooled.problems == alone.problems
+    # the report's fixes come from the workers (prebuilt), and read the same
+    assert len(pooled.model.memo[parallel.PREBUILT]) == len(pooled.findings)
+    assert _reports(pooled) == _reports(alone)
+
+
+def test_small_projects_stay_in_one_process_unless_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _generate(tmp_path / "small", 20)
+    started = _counting_pools(monkeypatch)
+    _check(tmp_path / "small", 0)  # auto: below MIN_FILES
+    assert started == []
+    assert parallel.jobs_for(0, parallel.MIN_FILES) == 2
+    assert parallel.jobs_for(0, parallel.MIN_FILES - 1) == 1
+    assert parallel.jobs_for(8, 10) == 2  # never more workers than cores
+    assert parallel.jobs_for(1, 10_000) == 1
+    monkeypatch.setattr(parallel, "load_average", lambda: 2.5)  # no core free: one process
+    assert parallel.jobs_for(0, 10_000) == 1
+    assert parallel.jobs_for(2, 10_000) == 2  # unless asked
+
+
+def _project_with_crafted_file(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "project"
+    _generate(root, 40)
+    crafted = next(root.glob("packages/*/src")) / CRAFTED
+    crafted.write_text("export const crafted = 1;\n")
+    return root, crafted
+
+
+def _fault_in_worker(
+    monkeypatch: pytest.MonkeyPatch, rule_id: str, fault: Callable[[object, Path], None]
+) -> None:
+    """Wrap rule_findings: in a worker, while the crafted file is in the model, `rule_id` first
+    walks that file (so the worker is busy with it) and then meets `fault`."""
+    parent = os.getpid()
+    real = analysis.rule_findings
+
+    def wrapped(model, rule):  # type: ignore[no-untyped-def]
+        crafted = next((f for f in model.files if f.path.name == CRAFTED), None)
+        if os.getpid() != parent and rule.id == rule_id and crafted is not None:
+            fault(crafted, crafted.path)
+        return real(model, rule)
+
+    monkeypatch.setattr(analysis, "rule_findings", wrapped)
+
+
+def _without_crafted(root: Path, crafted: Path) -> CheckRun:
+    saved = crafted.read_bytes()
+    crafted.unlink()
+    try:
+        return _check(root, 1)
+    finally:
+        crafted.write_bytes(saved)
+
+
+def _same_findings(a: list[Finding], b: list[Finding]) -> None:
+    assert [(f.rule_id, f.path, f.span, f.message) for f in a] == [
+        (f.rule_id, f.path, f.span, f.message) for f in b
+    ]
+
+
+def test_a_file_that_crashes_its_worker_is_skipped_and_the_rest_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, crafted = _project_with_crafted_file(tmp_path)
+    expected = _without_crafted(root, crafted)
+
+    def crash(file, path):  # type: ignore[no-untyped-def]
+        list(walk_type(file.root, "lexical_declaration"))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    _fault_in_worker(monkeypatch, "timer-blocks-hibernation", crash)
+    run = _check(root, 2)
+    skipped = [p for p in run.problems if p.path == crafted]
+    assert len(skipped) == 1
+    assert skipped[0].message.startswith("skipped: analysing this file crashed a worker process")
+    assert "signal 9" in skipped[0].message
+    assert expected.findings and not [p for p in run.problems if p.path != crafted]
+    _same_findings(run.findings, expected.findings)  # every other file's findings survive
+
+
+@pytest.mark.parametrize("how", ["blocked", "spinning"])
+def test_a_file_that_hangs_its_worker_is_skipped_after_the_budget(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, crafted = _project_with_crafted_file(tmp_path)
+    expected = _without_crafted(root, crafted)
+
+    def hang(file, path):  # type: ignore[no-untyped-def]
+        list(walk_type(file.root, "lexical_declaration"))
+        # no walk, no charge: no cooperative check can see either
+        if how == "blocked":
+            time.sleep(600)  # stopped after 3x the budget of wall time without progress
+        while True:  # stopped after the budget of CPU time without progress
+            pass
+
+    _fault_in_worker(monkeypatch, "sql-missing-index", hang)
+    monkeypatch.setenv("DURABLE_HARDEN_FILE_BUDGET", "2")
+    start = time.monotonic()
+    run = _check(root, 2)
+    assert time.monotonic() - start < 300  # the hung worker was stopped, not waited for
+    skipped = [p for p in run.problems if p.path == crafted]
+    assert len(skipped) == 1 and "stalled a worker process" in skipped[0].message
+    assert "no progress within the 2 s budget" in skipped[0].message
+    _same_findings(run.findings, expected.findings)
+
+
+def test_a_worker_over_the_per_file_budget_skips_the_file_as_one_process_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, crafted = _project_with_crafted_file(tmp_path)
+    expected = _without_crafted(root, crafted)
+
+    def slow(file, path):  # type: ignore[no-untyped-def]
+        for _ in range(40):  # progress all along (no stall), but 2 s on one file
+            list(walk_type(file.root, "lexical_declaration"))
+            time.sleep(0.05)
+
+    _fault_in_worker(monkeypatch, "unawaited-rpc", slow)
+    monkeypatch.setenv("DURABLE_HARDEN_FILE_BUDGET", "1")
+    run = _check(root, 2)
+    skipped = [p for p in run.problems if p.path == crafted]
+    assert len(skipped) == 1
+    assert skipped[0].message.startswith("skipped: analysing this file took longer than the 1 s")
+    _same_findings(run.findings, expected.findings)
+
+
+def test_a_worker_that_dies_outside_any_file_costs_only_its_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = _project_with_crafted_file(tmp_path)
+    alone = _check(root, 1)
+    counts = Counter(f.rule_id for f in alone.findings)
+    victim = counts.most_common(1)[0][0]  # a rule with findings to lose
+    parent = os.getpid()
+    real = analysis.rule_findings
+
+    def wrapped(model, rule):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent and rule.id == victim:
+            os.kill(os.getpid(), signal.SIGKILL)  # before walking any file
+        return real(model, rule)
+
+    monkeypatch.setattr(analysis, "rule_findings", wrapped)
+    run = _check(root, 2)
+    assert [p.message for p in run.problems] == [
+        f"internal error in rule {victim}: its worker process was killed by signal 9"
+    ]
+    # every other rule's findings are all there
+    _same_findings(run.findings, [f for f in alone.findings if f.rule_id != victim])
+
+
+def test_jobs_flag_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _generate(tmp_path / "p", 12)
+    monkeypatch.setenv("DURABLE_HARDEN_NO_CACHE", "1")
+    assert main(["check", str(tmp_path / "p"), "--jobs", "many"]) == 2
+    assert "--jobs: `many` is not a number of processes" in capsys.readouterr().err
+    monkeypatch.setenv(parallel.JOBS_ENV, "-3")
+    assert main(["check", str(tmp_path / "p")]) == 2
+    assert "DURABLE_HARDEN_JOBS: `-3`" in capsys.readouterr().err
+    started = _counting_pools(monkeypatch)
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    code = main(["check", str(tmp_path / "p"), "--output-format", "json"])
+    pooled = capsys.readouterr().out
+    assert started  # the environment asked for workers on a small project
+    started.clear()
+    assert main(["check", str(tmp_path / "p"), "--output-format", "json", "--jobs", "1"]) == code
+    assert capsys.readouterr().out == pooled and started == []  # the flag wins
+
+
+def test_files_a_rule_reads_in_a_worker_key_the_on_disk_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache's entry lists every file the analysis read (an audit hook): a file only a
+    worker reads must be in it, or editing it would replay a stale report."""
+    from durable_harden.server import check_cache
+
+    root, crafted = _project_with_crafted_file(tmp_path)
+    notes = root / "notes.txt"
+    notes.write_text("read by a rule only\n")
+    parent = os.getpid()
+    real = analysis.rule_findings
+    read_in: list[bool] = []
+
+    def wrapped(model, rule):  # type: ignore[no-untyped-def]
+        if rule.id == "unawaited-rpc":
+            notes.read_bytes()  # as rollout-unsafe reads scripts and package.json
+            read_in.append(os.getpid() != parent)
+        return real(model, rule)
+
+    monkeypatch.setattr(analysis, "rule_findings", wrapped)
+    started = _counting_pools(monkeypatch)
+    with check_cache.recording() as recorder:
+        _check(root, 2)
+    assert started and read_in == []  # read in a worker only (its list is the worker's)
+    assert str(notes) in recorder.files and str(crafted) in recorder.files
