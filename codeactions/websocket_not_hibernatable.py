@@ -30,6 +30,7 @@ from durable_harden.analyzers.rules._websocket import (
     ctx_reachable,
     server_sockets,
 )
+from durable_harden.analyzers.rules.websocket_state_in_memory import lost_socket_fields
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -54,6 +55,12 @@ from durable_harden.codeactions._tsedit import (
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
 from durable_harden.codeactions.harden.generated_tests import websocket_case
 from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
+from durable_harden.codeactions.websocket_state_in_memory import (
+    Accepted,
+    Carry,
+    Merge,
+    carry_fields,
+)
 
 # handler -> (parameter list with types, default parameter names, event property -> parameter)
 HANDLERS: dict[str, tuple[list[tuple[str, str]], dict[str, int]]] = {
@@ -75,12 +82,37 @@ def guarded_close(ws: str, code: str, reason: str) -> str:
 
 CannotMove = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
+# other names for a new handler's parameters when the moved body already uses the usual one
+_PARAM_ALTERNATIVES = {
+    "ws": ("socket", "webSocket", "peer"),
+    "message": ("data", "payload", "incoming"),
+    "code": ("closeCode",),
+    "reason": ("closeReason",),
+    "wasClean": ("clean",),
+    "error": ("err", "failure"),
+}
+
+
+def _param_names(handler: str, taken: set[str] | None = None) -> list[str]:
+    """The parameter names of a new `handler`, avoiding `taken`."""
+    names: list[str] = []
+    for default, _ in HANDLERS[handler][0]:
+        options = (default, *_PARAM_ALTERNATIVES.get(default, ()))
+        name = next((n for n in options if n not in (taken or set()) and n not in names), None)
+        if name is None:
+            raise CannotMove(f"the listener uses every name for `{handler}`'s `{default}`")
+        names.append(name)
+    return names
+
 
 @dataclass
 class _Moved:
     handler: str
     statements: str  # body text with names replaced, not yet indented
     carried: set[str] = field(default_factory=set)  # locals of the accepting method it reads
+    # identifiers the moved text keeps as written (not renamed to a handler parameter): a
+    # handler parameter of the same name would capture them (`for (const [ws] of map)`)
+    names: set[str] = field(default_factory=set)
 
 
 def _find_use(finding: Finding, model: ProjectModel) -> tuple[DurableObjectClass, SocketUse, Node]:
@@ -222,6 +254,13 @@ def _move_listener(
                     raise CannotMove(f"the listener uses `{event_param}` itself")
             elif name in locals_outside:
                 carried.add(name)
+    kept = {
+        node_text(data, n)
+        for n in walk(body)
+        if n.type
+        in {"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern"}
+        and not any(s <= n.start_byte < e for s, e, _ in replacements)
+    }
     # the body's text with replacements applied
     if body.type == "statement_block":
         inner_start, inner_end = body.start_byte + 1, body.end_byte - 1
@@ -243,7 +282,7 @@ def _move_listener(
         text = text.strip("\n").rstrip()
         if text.strip() == "":
             text = ""
-    return _Moved(handler, text, carried)
+    return _Moved(handler, text, carried, kept)
 
 
 def _const_declarator(cls: DurableObjectClass, use: SocketUse, name: str) -> Node | None:
@@ -334,6 +373,32 @@ def _collapse_blank_lines(data: bytes, removals: list[Edit]) -> list[Edit]:
     return result
 
 
+def _carry_socket_state(
+    cls: DurableObjectClass,
+    groups: list[SocketUse],
+    merge: Merge | None = None,
+) -> Carry:
+    """Socket-keyed collections the class would lose at its first hibernation, carried by
+    websocket-state-in-memory's own edits (values into attachments, the constructor rebuilding
+    them) in this same fix: otherwise the fix makes them empty after a wake and leaves that
+    rule's finding behind. Nothing when the class already hibernates sockets (then that rule
+    reports them already, with its own fix). Raises CannotFix when one cannot be carried."""
+    data = cls.file.data
+    if b"acceptWebSocket(" in data[cls.node.start_byte : cls.node.end_byte]:
+        return Carry()
+    fields = [node_text(data, name) for name in lost_socket_fields(cls)]
+    if not fields:
+        return Carry()
+    listeners = [c for u in groups for _, c in u.listeners]
+    closing = [c for u in groups for e, c in u.listeners if e in {"close", "error"}]
+    accepted = [
+        Accepted(statement_of(call), frozenset(u.names)) for u in groups for call in u.accepts
+    ]
+    return carry_fields(
+        cls, fields, accepted=accepted, merge=merge, moved=listeners, closing=closing
+    )
+
+
 def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     cls, use, accept = _find_use(finding, model)
     data = cls.file.data
@@ -362,10 +427,17 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     handler_params: dict[str, list[str]] = {}
     removals: list[Edit] = []
     new_methods: list[str] = []
+    # names a new handler's parameters must not take: what its moved bodies keep as written
+    kept_by: dict[str, set[str]] = {}
+    for u, event, call in listeners:
+        handler = LISTENER_EVENTS[event]
+        if handler not in cls.methods:
+            kept = _move_listener(cls, u, event, call, _param_names(handler)).names
+            kept_by.setdefault(handler, set()).update(kept)
     for u, event, call in listeners:
         handler = LISTENER_EVENTS[event]
         existing = cls.methods.get(handler)
-        default_params = [p for p, _ in HANDLERS[handler][0]]
+        default_params = _param_names(handler, kept_by.get(handler, set()))
         if existing is not None:
             params = method_params(data, existing)
             if len(params) < len(default_params):
@@ -377,13 +449,28 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
         else:
             params = default_params
         item = _move_listener(cls, u, event, call, params)
+        if existing is not None and item.names & set(params):
+            shadowed = sorted(item.names & set(params))[0]
+            raise CannotMove(f"the listener uses `{shadowed}`, a parameter of `{handler}`")
         moved.setdefault(handler, []).append(item.statements)
         carried_by.setdefault(handler, set()).update(item.carried)
         handler_params[handler] = params
         removals.append(remove_statement(path, data, statement_of(call)))
     carried: set[str] = set().union(*carried_by.values()) if carried_by else set()
+    merge: Merge | None = None
     if carried:
-        edits.append(_attach_edit(cls, use, socket, sorted(carried), [c for _, _, c in listeners]))
+        attach = _attach_edit(cls, use, socket, sorted(carried), [c for _, _, c in listeners])
+        first = min((statement_of(c) for _, _, c in listeners), key=lambda n: n.start_byte)
+        if first.parent is not None:
+            declarations = tuple(
+                d for n in sorted(carried) if (d := _const_declarator(cls, use, n)) is not None
+            )
+            merge = Merge(tuple(sorted(carried)), first.parent, declarations)
+    state = _carry_socket_state(cls, groups, merge)
+    edits.extend(state.edits)
+    if carried and not state.merged:
+        edits.append(attach)
+    if carried:
         for handler, names in carried_by.items():
             if not names:
                 continue
@@ -424,12 +511,15 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
             edits.append(insert_into_body_start(path, data, block, guard))
             continue
         sig, _ = HANDLERS[handler]
+        chosen = handler_params[handler]
         # plain JavaScript gets no type annotations
-        params_text = ", ".join(f"{n}: {t}" if typed else n for n, t in sig)
+        params_text = ", ".join(
+            f"{n}: {t}" if typed else n for n, (_, t) in zip(chosen, sig, strict=True)
+        )
         inner = mindent + unit
         lines = [reindent(b, inner) for b in bodies if b]
         if handler == "webSocketClose" and not auto_close:
-            lines.append(inner + guarded_close("ws", "code", "reason") + ";")
+            lines.append(inner + guarded_close(chosen[0], chosen[1], chosen[2]) + ";")
         body_text = "\n".join(lines)
         new_methods.append(
             f"{mindent}async {handler}({params_text}){': Promise<void>' if typed else ''} {{\n"
@@ -444,9 +534,18 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
         edits=edits,
         review=(
             "The listener bodies now run in `webSocketMessage`/`webSocketClose`/`webSocketError`, "
-            "possibly after the object woke from hibernation: in-memory state (maps of sockets, "
-            "timers, fields set in the accepting method) is empty then. Keep per-socket data in "
-            "`ws.serializeAttachment()` and find sockets with `this.ctx.getWebSockets()`."
+            "possibly after the object woke from hibernation: the constructor has run again and "
+            "fields hold only what it and the field initialisers give them. Check that the "
+            "bodies need no other in-memory state set while the socket was accepted (a timer, a "
+            "field set in `fetch()`)."
+            + (
+                " What the listeners read from the accepting method ("
+                + ", ".join(f"`{n}`" for n in sorted(carried))
+                + ") travels in the socket's attachment."
+                if carried
+                else ""
+            )
+            + (" " + " ".join(state.notes) if state.notes else "")
             + (
                 " A `webSocketClose` that closes the socket was added: before compatibility_date "
                 "2026-04-07 the runtime does not answer the close handshake itself."
@@ -486,10 +585,15 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if enclosing_is_outside(cls, accept):
         return []
     if not has_listeners:
+        try:
+            state = _carry_socket_state(cls, groups)
+        except CannotMove:
+            return []  # a collection of sockets would be empty after a wake
         reached = events_reach_class_code(cls)
-        # Safe only when nothing can tell the difference: no listener before, and no handler
-        # method or getWebSockets() that would now see the socket's events or list it.
-        safety = Safety.UNSAFE if reached else Safety.SAFE
+        # Safe only when nothing can tell the difference: no listener before, no handler
+        # method or getWebSockets() that would now see the socket's events or list it, and no
+        # collection of sockets that a wake would empty.
+        safety = Safety.UNSAFE if reached or state.edits else Safety.SAFE
         review = "Events of this socket now arrive at the class's `webSocket*` handler methods."
         if reached:
             review = (
@@ -498,13 +602,19 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
                 "must handle this socket (state it never had: check `webSocketClose` and any "
                 "broadcast over `getWebSockets()`)."
             )
+        if state.edits:
+            review += (
+                " The object can now hibernate with this socket open; the constructor (which "
+                "runs again on every wake) rebuilds the socket collections from the open sockets. "
+                + " ".join(state.notes)
+            )
         return [
             Fix(
                 fix_id="websocket-not-hibernatable.accept",
                 title=f"Accept with `{ctx_expression(cls)}.acceptWebSocket()`",
                 safety=safety,
-                edits=[_accept_edit(cls, accept)],
-                review=review,
+                edits=[_accept_edit(cls, accept), *state.edits],
+                review=review.strip(),
             )
         ]
     try:

@@ -123,13 +123,51 @@ export class Feed extends DurableObject {
 """
 
 
+SERVER_PUSH_STATELESS = (
+    SERVER_PUSH.replace("  private sockets = new Set<WebSocket>();\n\n", "")
+    .replace("    this.sockets.add(server);\n", "")
+    .replace("for (const ws of this.sockets) ws.send(text);", "console.log(text);")
+)
+
+
 def test_accept_fix_is_safe_only_when_nothing_sees_the_events(tmp_path: Path) -> None:
-    root = write_project(tmp_path, {"src/feed.ts": SERVER_PUSH})
+    assert "sockets" not in SERVER_PUSH_STATELESS
+    root = write_project(tmp_path, {"src/feed.ts": SERVER_PUSH_STATELESS})
     findings, model = run(RULE, root)
     (fix,) = fixes_for(findings[0], model)
     assert fix.safety is Safety.SAFE
     assert fix_all(RULE, root, unsafe=False) == 1
     assert "this.ctx.acceptWebSocket(server);" in (root / "src" / "feed.ts").read_text()
+
+
+def test_accept_fix_rebuilds_a_set_of_sockets_and_is_unsafe(tmp_path: Path) -> None:
+    # the object can now hibernate with the socket open: `sockets` would be empty after a wake
+    # and publish() would reach nobody (and websocket-state-in-memory would report it), so the
+    # same fix rebuilds the set from getWebSockets() in the constructor; never applied unasked
+    root = write_project(tmp_path, {"src/feed.ts": SERVER_PUSH})
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert fix.safety is Safety.UNSAFE
+    assert "adds every open hibernatable socket to `sockets`" in fix.review
+    assert fix_all(RULE, root, unsafe=False) == 0
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "feed.ts").read_text()
+    assert "this.ctx.acceptWebSocket(server);" in text
+    assert "for (const ws of this.ctx.getWebSockets()) {\n      this.sockets.add(ws);" in text
+    assert run("websocket-state-in-memory", root)[0] == []
+    result = tsc_errors(root)
+    if result is not None:
+        assert result == "", result
+
+
+def test_accept_fix_not_offered_when_the_set_cannot_be_rebuilt(tmp_path: Path) -> None:
+    # added on a condition: rebuilding from getWebSockets() would add sockets it never held
+    source = SERVER_PUSH.replace(
+        "    this.sockets.add(server);\n", "    if (Date.now() % 2) this.sockets.add(server);\n"
+    )
+    root = write_project(tmp_path, {"src/feed.ts": source})
+    findings, model = run(RULE, root)
+    assert fixes_for(findings[0], model) == []
 
 
 def test_accept_fix_is_unsafe_when_getwebsockets_would_list_the_socket(tmp_path: Path) -> None:
@@ -214,7 +252,9 @@ def test_listener_fix_is_unsafe_and_not_applied_by_safe_fix_all(tmp_path: Path) 
     assert fix_all(RULE, root, unsafe=False) == 0
     findings, model = run(RULE, root)
     (fix,) = fixes_for(findings[0], model)
-    assert fix.safety is Safety.UNSAFE and "serializeAttachment" in fix.review
+    assert fix.safety is Safety.UNSAFE and "the constructor has run again" in fix.review
+    # `drafts` is only written and deleted, never read: nothing to carry, and no claim about it
+    assert "drafts" not in fix.review and "attachment" not in fix.review
 
 
 def test_listeners_move_into_new_handlers(tmp_path: Path) -> None:
@@ -262,6 +302,25 @@ export class Room extends DurableObject {
   }
 }
 """
+
+
+def test_a_socket_map_moves_into_the_attachment_in_the_same_fix(tmp_path: Path) -> None:
+    # issue 12: the map keyed by socket would be empty after a wake; the same fix stores each
+    # value in the socket's attachment, merged with what the listeners closed over, and the
+    # constructor rebuilds the map, so websocket-state-in-memory finds nothing afterwards
+    path = check_fix_fixture(RULE, "fix-map", tmp_path)
+    text = path.read_text()
+    assert "server.serializeAttachment({ room, members: member2 });" in text
+    assert "this.members.set(server, member2);" in text
+    assert "if (attachment?.members !== undefined) {" in text
+    # the listener's own `ws` keeps its name: the handler's socket parameter is renamed
+    assert "async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer)" in text
+    assert "if (ws !== socket) ws.send(" in text
+    assert run("websocket-state-in-memory", tmp_path)[0] == []
+    assert run(RULE, tmp_path)[0] == []
+    result = tsc_errors(tmp_path)
+    if result is not None:
+        assert result == "", result
 
 
 def test_the_common_shape_is_fixable(tmp_path: Path) -> None:
