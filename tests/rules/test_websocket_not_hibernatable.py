@@ -323,6 +323,79 @@ def test_a_socket_map_moves_into_the_attachment_in_the_same_fix(tmp_path: Path) 
         assert result == "", result
 
 
+MAP_SOURCE = (FIXTURES / RULE / "fix-map.before.ts").read_text()
+
+
+@pytest.mark.parametrize(
+    ("why", "old", "new"),
+    [
+        (
+            # stored on a condition: the closed-over `room` would be missing from the other
+            # sockets' attachments
+            "stored in a nested block",
+            "    this.members.set(server, { name, joinedAt: Date.now() });\n",
+            "    if (name) {\n      this.members.set(server, { name, joinedAt: Date.now() });\n    }\n",
+        ),
+        (
+            # stored by the listener: the edit would land inside the moved body
+            "stored inside a listener",
+            "      const me = this.members.get(server);\n",
+            "      this.members.set(server, { name, joinedAt: 0 });\n      const me = this.members.get(server);\n",
+        ),
+        (
+            # a function cannot be structured-cloned into an attachment
+            "a value holding a function",
+            "{ name, joinedAt: Date.now() }",
+            "{ name, joinedAt: Date.now(), greet: () => name }",
+        ),
+        (
+            # the attachment would keep the old value after a wake
+            "a value changed in place",
+            "      const me = this.members.get(server);\n",
+            "      const me = this.members.get(server);\n      if (me) me.joinedAt = Date.now();\n",
+        ),
+        (
+            "a second map keyed by socket",
+            "  private readonly instance",
+            "  private seen = new Map<WebSocket, number>();\n  private readonly instance",
+        ),
+    ],
+)
+def test_no_fix_when_the_socket_map_cannot_be_carried(
+    tmp_path: Path, why: str, old: str, new: str
+) -> None:
+    # without the map carried, the fix would empty it at the first wake: offer nothing
+    source = MAP_SOURCE.replace(old, new)
+    assert source != MAP_SOURCE, why
+    if "seen" in new:
+        source = source.replace(
+            "    this.members.set(server,",
+            "    this.seen.set(server, 0);\n    this.members.set(server,",
+        ).replace(
+            "const me = this.members.get(server);",
+            "const me = this.members.get(server);\n      this.seen.get(server);",
+        )
+    root = write_project(tmp_path, {"src/room.ts": source})
+    findings, model = run(RULE, root)
+    (finding,) = findings
+    assert fixes_for(finding, model) == [], why
+
+
+def test_an_existing_handler_whose_parameter_the_body_shadows_is_not_merged(
+    tmp_path: Path,
+) -> None:
+    # merged into webSocketMessage(ws, …), the listener's own `ws` would capture the socket
+    source = MAP_SOURCE.replace(
+        "  async fetch(",
+        "  async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {\n"
+        "    ws.send(String(message));\n  }\n\n  async fetch(",
+    )
+    root = write_project(tmp_path, {"src/room.ts": source})
+    findings, model = run(RULE, root)
+    (finding,) = findings
+    assert fixes_for(finding, model) == []
+
+
 def test_the_common_shape_is_fixable(tmp_path: Path) -> None:
     root = write_project(tmp_path, {"src/room.ts": COMMON})
     assert fix_all(RULE, root) == 1
