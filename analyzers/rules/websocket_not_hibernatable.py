@@ -76,22 +76,65 @@ only to the class's `webSocketMessage` / `webSocketClose` / `webSocketError` (li
 `addEventListener` stop firing, checked in workerd), and `getWebSockets()` lists it.
 
 Safe (the program's meaning is kept) only when nothing can tell the difference: the socket has no
-listeners, is handed to no other code, and the class has no `webSocket*` handler method (nor a
-base class that may have one) and no `getWebSockets()` call; its events were dropped before and
-still are. With handler methods or `getWebSockets()` the same edit is unsafe: the socket's
-messages and close now reach those handlers, which must handle a socket they never saw.
+listeners, is handed to no other code, the class has no `webSocket*` handler method (nor a base
+class that may have one) and no `getWebSockets()` call, and it keeps no socket-keyed collection
+that hibernation would empty; its events were dropped before and still are. With handler methods
+or `getWebSockets()` the same edit is unsafe: the socket's messages and close now reach those
+handlers, which must handle a socket they never saw.
 
 When the socket has listeners, the fix is unsafe: the listener bodies move into the handler
 methods (merged into existing ones behind a tag check), with the socket and event values renamed
-to the handler's parameters. What the listeners closed over per connection (`const name = …` in
+to the handler's parameters (a new handler's parameters take other names, `socket` for `ws`,
+when the moved body already uses them; merging into an existing handler whose parameter the body
+shadows is refused). What the listeners closed over per connection (`const name = …` in
 `fetch()`) goes with the socket: `server.serializeAttachment({ name })` where the first listener
 was added, and `const { name } = ws.deserializeAttachment()` at the top of each handler that
 reads it (typed when every carried `const` has a type annotation), so it is there after a wake.
 Not offered when a listener closes over a parameter or a variable that changes (`let`), a value
 declared after the listener, when the class already uses attachments, or when a listener uses
-the event in a way that cannot be mapped. A reviewer checks that the carried values survive
-structured clone (strings, numbers, plain objects) and that in-memory maps keyed by the socket
-(reported by `websocket-state-in-memory`) are moved too.
+the event in a way that cannot be mapped.
+
+A `Map`/`Set` keyed by `WebSocket` that the class writes and reads (what `websocket-state-in-memory`
+would report once the class hibernates) is carried in the same fix, by that rule's own edits
+(`codeactions/websocket_state_in_memory.py`, `carry_fields`): each value stored with
+`this.map.set(server, value)` also becomes the socket's attachment, and the constructor (which
+runs again on every wake, with the sockets still open) puts every open socket back into the map
+from its attachment; a `Set` holding every accepted socket is refilled from `getWebSockets()`.
+Every other use of the collection (`get`, `delete`, iteration, `size`, handing it to other code)
+stays as written and stays correct, because the collection is whole again before any handler
+runs. When the listeners also closed over values, one attachment holds both,
+`{ name, room, members: value }`, written where the value is stored:
+
+```ts
+this.ctx.acceptWebSocket(server);
+const member: Member = { name, joinedAt: Date.now() };
+server.serializeAttachment({ room, members: member });
+this.members.set(server, member);
+// constructor, after super(ctx, env):
+for (const ws of this.ctx.getWebSockets()) {
+  const attachment = ws.deserializeAttachment() as { members?: Member } | null;
+  if (attachment?.members !== undefined) {
+    this.members.set(ws, attachment.members);
+  }
+}
+```
+
+No fix at all when such a collection cannot be carried, since the fix would then empty it at the
+first wake: a value stored inside a listener, or (with closed-over values) in a nested block or
+in several places; a value that is not plain data (a function, the socket); a stored value changed
+in place (`map.get(ws).x = …`: the attachment would keep the old value); two maps (a socket has
+one attachment); a `Set` filled on a condition or with sockets accepted elsewhere; a collection
+that is reassigned or cleared. Measured in workerd (tests/runtime/test_socket_state_runtime.py):
+a name and room set in `fetch()` are read back by `webSocketMessage` after the object was
+evicted for inactivity (10 s in workerd) and constructed again; without the constructor's rebuild
+the woken map is empty.
+
+The reviewer checks: that every carried value survives structured clone and stays within the
+attachment limit (16 KiB serialized, 2 KiB before February 2026, PLATFORM-FACTS.md [WS]); where
+the review note names a `delete` outside `webSocketClose`/`webSocketError` (or a close/error
+listener), that the socket is closing there, since an open socket removed from the collection is
+put back by the rebuild after a wake; and that the moved bodies need no other in-memory state set
+while the socket was accepted (a timer, a field set in `fetch()`).
 
 No fix at all when the socket is handed to other code (a library's room or connection manager, a
 proxy): its listeners would stop firing, so no rewrite is correct; the finding stays for a human.

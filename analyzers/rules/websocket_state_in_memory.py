@@ -55,11 +55,16 @@ for (const ws of this.ctx.getWebSockets()) {
 ```
 """,
     fix="""
-Unsafe fix, for a `Map`/`WeakMap` whose stored values have a clear shape (a variable, or an
-object literal of plain data): `ws.serializeAttachment(value)` is written before each
-`this.map.set(ws, value)` (an object literal that computes something is evaluated once into a
-`const` both get), and the constructor, right after `super(…)`, puts every open socket with a
-non-null attachment back into the map:
+Unsafe fix (behaviour across a wake changes by design). The edits live in
+`codeactions/websocket_state_in_memory.py` (`carry_fields`), which the websocket-not-hibernatable
+fix also uses when it makes a class hibernate, so the collection is carried in that same fix and
+this finding never appears.
+
+A `Map`/`WeakMap` whose stored values have a clear shape (a variable, or an object literal of
+plain data): `ws.serializeAttachment(value)` is written before each `this.map.set(ws, value)`
+(an object literal that computes something is evaluated once into a `const` both get), and the
+constructor, right after `super(…)`, puts every open socket with a non-null attachment back into
+the map:
 
 ```ts
 for (const ws of this.ctx.getWebSockets()) {
@@ -70,13 +75,24 @@ for (const ws of this.ctx.getWebSockets()) {
 }
 ```
 
-Review: the value must be structured-clonable and at most 16 KiB serialized (2 KiB before
-February 2026); later changes to a stored object need another `serializeAttachment()`; a socket
-removed from the map while it stays open comes back after a wake unless its attachment is
-cleared (`ws.serializeAttachment(null)`). No fix is offered for a `Set` (membership has no value:
-use tags, `acceptWebSocket(ws, [tag])` and `getWebSockets(tag)`), for values built by a call or
-holding functions or the socket, when the field is reassigned, or when the class already uses
-attachments for something else (a socket has one attachment; ours would overwrite it).
+A `Set`/`WeakSet` that holds every socket the class hibernates (each `acceptWebSocket(ws)` has
+`this.set.add(ws)` in the same block, and nothing else is added) is refilled in the constructor
+from `ctx.getWebSockets()`. A constructor is added when there is none (`env` typed as the class's
+`DurableObject<Env>` argument, or `any` without one: `DurableObject`'s default `Env` differs
+between @cloudflare/workers-types versions).
+
+The map's other uses (`get`, `delete`, iteration, `size`) are left as written and stay correct:
+the map is whole again before any handler runs. Review: the value must be structured-clonable and
+at most 16 KiB serialized (2 KiB before February 2026); where the note names a `delete` outside
+`webSocketClose`/`webSocketError`, check that the socket is closing there (an open socket taken
+out of the collection is put back after a wake).
+
+No fix for values built by a call or holding functions or the socket, for a stored value changed
+in place (`map.get(ws).x = …`, `s.list.push(…)`: the attachment would keep the old value), for a
+`Set` filled on a condition or with sockets accepted elsewhere (use tags,
+`acceptWebSocket(ws, [tag])` and `getWebSockets(tag)`), when the field is reassigned or cleared,
+or when the class already uses attachments for something else (a socket has one attachment; ours
+would overwrite it).
 """,
     references=(
         f"{REF_WEBSOCKETS} (hibernation, serializeAttachment)",
