@@ -436,6 +436,10 @@ def test_fixed_chat_room_type_checks(tmp_path: Path) -> None:
     text = path.read_text()
     assert "server.accept()" not in text and 'addEventListener("message"' not in text
     assert "async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer)" in text
+    # the socket map travels in the same fix: no websocket-state-in-memory finding is left
+    assert "    server.serializeAttachment({ userId, room });\n" in text
+    assert "this.sockets.set(ws, connection);" in text
+    assert run("websocket-state-in-memory", root)[0] == []
     result = tsc_errors(root)
     if result is None:
         pytest.skip("tests/runtime/node_modules is not installed (npm ci --prefix tests/runtime)")
