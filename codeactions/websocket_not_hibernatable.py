@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -159,9 +160,32 @@ def _declared_in(data: bytes, scope: Node, before: int) -> set[str]:
     return names
 
 
+def _render(data: bytes, replacements: list[tuple[int, int, str]], start: int, end: int) -> str:
+    """The source text of [start, end) with the replacements inside it applied (an outer one
+    wins over those nested in it)."""
+    pieces: list[str] = []
+    cursor = start
+    for r_start, r_end, text in sorted(r for r in replacements if start <= r[0] < end):
+        if r_start < cursor or r_end > end:
+            continue
+        pieces.append(data[cursor:r_start].decode())
+        pieces.append(text)
+        cursor = r_end
+    pieces.append(data[cursor:end].decode())
+    return "".join(pieces)
+
+
 def _move_listener(
-    cls: DurableObjectClass, use: SocketUse, event: str, call: Node, params: list[str]
+    cls: DurableObjectClass,
+    use: SocketUse,
+    event: str,
+    call: Node,
+    params: list[str],
+    attach_sets: Sequence[Node] = (),
 ) -> _Moved:
+    """`attach_sets`: `this.<map>.set(socket, value)` calls in the body whose value must also
+    become the socket's attachment (websocket-state-in-memory's edit, written into the moved
+    text with the handler's names)."""
     data = cls.file.data
     handler = LISTENER_EVENTS[event]
     args = call_args(call)
@@ -261,21 +285,26 @@ def _move_listener(
         in {"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern"}
         and not any(s <= n.start_byte < e for s, e, _ in replacements)
     }
+    for set_call in attach_sets:
+        if not (body.start_byte <= set_call.start_byte < body.end_byte):
+            continue
+        stmt = set_call.parent
+        args = call_args(set_call)
+        if stmt is None or stmt.type != "expression_statement" or len(args) != 2:
+            raise CannotMove("a value stored into a socket map in an unexpected shape")
+        key = _render(data, replacements, args[0].start_byte, args[0].end_byte)
+        value = _render(data, replacements, args[1].start_byte, args[1].end_byte)
+        indent = data[line_start(data, stmt.start_byte) : stmt.start_byte].decode()
+        lead = f"\n{indent}" if not indent.strip() else " "
+        replacements.append(
+            (stmt.start_byte, stmt.start_byte, f"{key}.serializeAttachment({value});{lead}")
+        )
     # the body's text with replacements applied
     if body.type == "statement_block":
         inner_start, inner_end = body.start_byte + 1, body.end_byte - 1
     else:
         inner_start, inner_end = body.start_byte, body.end_byte
-    pieces: list[str] = []
-    cursor = inner_start
-    for start, end, text in sorted(r for r in replacements if inner_start <= r[0] < inner_end):
-        if start < cursor:
-            continue
-        pieces.append(data[cursor:start].decode())
-        pieces.append(text)
-        cursor = end
-    pieces.append(data[cursor:inner_end].decode())
-    text = "".join(pieces)
+    text = _render(data, replacements, inner_start, inner_end)
     if body.type != "statement_block":
         text = text.strip() + ";"
     else:
@@ -422,10 +451,6 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
             f"{ctx_expression(cls)}.acceptWebSocket({socket}{tags})",
         )
     )
-    moved: dict[str, list[str]] = {}
-    carried_by: dict[str, set[str]] = {}
-    handler_params: dict[str, list[str]] = {}
-    removals: list[Edit] = []
     new_methods: list[str] = []
     # names a new handler's parameters must not take: what its moved bodies keep as written
     kept_by: dict[str, set[str]] = {}
@@ -434,28 +459,41 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
         if handler not in cls.methods:
             kept = _move_listener(cls, u, event, call, _param_names(handler)).names
             kept_by.setdefault(handler, set()).update(kept)
-    for u, event, call in listeners:
-        handler = LISTENER_EVENTS[event]
-        existing = cls.methods.get(handler)
-        default_params = _param_names(handler, kept_by.get(handler, set()))
-        if existing is not None:
-            params = method_params(data, existing)
-            if len(params) < len(default_params):
-                # an existing handler that ignores some parameters: we cannot name them
-                needed = _move_listener(cls, u, event, call, default_params)
-                if any(p in needed.statements for p in default_params[len(params) :]):
-                    raise CannotMove(f"`{handler}` does not declare the parameters the body uses")
-                params = params + default_params[len(params) :]
-        else:
-            params = default_params
-        item = _move_listener(cls, u, event, call, params)
-        if existing is not None and item.names & set(params):
-            shadowed = sorted(item.names & set(params))[0]
-            raise CannotMove(f"the listener uses `{shadowed}`, a parameter of `{handler}`")
-        moved.setdefault(handler, []).append(item.statements)
-        carried_by.setdefault(handler, set()).update(item.carried)
-        handler_params[handler] = params
-        removals.append(remove_statement(path, data, statement_of(call)))
+
+    def move_all(
+        attach_sets: Sequence[Node],
+    ) -> tuple[dict[str, list[str]], dict[str, set[str]], dict[str, list[str]], list[Edit]]:
+        moved: dict[str, list[str]] = {}
+        carried_by: dict[str, set[str]] = {}
+        handler_params: dict[str, list[str]] = {}
+        removals: list[Edit] = []
+        for u, event, call in listeners:
+            handler = LISTENER_EVENTS[event]
+            existing = cls.methods.get(handler)
+            default_params = _param_names(handler, kept_by.get(handler, set()))
+            if existing is not None:
+                params = method_params(data, existing)
+                if len(params) < len(default_params):
+                    # an existing handler that ignores some parameters: we cannot name them
+                    needed = _move_listener(cls, u, event, call, default_params)
+                    if any(p in needed.statements for p in default_params[len(params) :]):
+                        raise CannotMove(
+                            f"`{handler}` does not declare the parameters the body uses"
+                        )
+                    params = params + default_params[len(params) :]
+            else:
+                params = default_params
+            item = _move_listener(cls, u, event, call, params, attach_sets)
+            if existing is not None and item.names & set(params):
+                shadowed = sorted(item.names & set(params))[0]
+                raise CannotMove(f"the listener uses `{shadowed}`, a parameter of `{handler}`")
+            moved.setdefault(handler, []).append(item.statements)
+            carried_by.setdefault(handler, set()).update(item.carried)
+            handler_params[handler] = params
+            removals.append(remove_statement(path, data, statement_of(call)))
+        return moved, carried_by, handler_params, removals
+
+    moved, carried_by, handler_params, removals = move_all(())
     carried: set[str] = set().union(*carried_by.values()) if carried_by else set()
     merge: Merge | None = None
     if carried:
@@ -467,6 +505,9 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
             )
             merge = Merge(tuple(sorted(carried)), first.parent, declarations)
     state = _carry_socket_state(cls, groups, merge)
+    if state.in_moved:
+        # values stored by the listeners: their attachment is written in the moved bodies
+        moved, carried_by, handler_params, removals = move_all(state.in_moved)
     edits.extend(state.edits)
     if carried and not state.merged:
         edits.append(attach)

@@ -445,6 +445,8 @@ class Carry:
     edits: list[Edit] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # review sentences
     merged: bool = False  # the closure names went into a map's attachment
+    # `set` calls inside listeners another fix moves: that fix writes their attachment
+    in_moved: list[Node] = field(default_factory=list)
 
 
 def _hibernated_accepts(cls: DurableObjectClass) -> list[Accepted]:
@@ -530,8 +532,27 @@ def carry_fields(
             sets = calls.get("set", [])
             if not sets:
                 raise Refused("nothing is stored")
-            if any(_inside(c, moved) for c in sets):
-                raise Refused(f"a value is stored into `{field_name}` inside a listener")
+            in_moved = [c for c in sets if _inside(c, moved)]
+            if in_moved and merge is not None:
+                raise Refused(
+                    f"a value is stored into `{field_name}` inside a listener that also closes "
+                    "over values of the accepting method"
+                )
+            for call in in_moved:
+                args = call_args(call)
+                stmt = call.parent
+                if (
+                    len(args) != 2
+                    or stmt is None
+                    or stmt.type != "expression_statement"
+                    or stmt.parent is None
+                    or stmt.parent.type != "statement_block"
+                ):
+                    raise Refused(f"`this.{field_name}.set` in a listener in an unexpected shape")
+                if not _check_value(data, args[1], normalize_expr(node_text(data, args[0]))):
+                    raise Refused(f"a value stored into `{field_name}` in a listener computes")
+            carry.in_moved.extend(in_moved)
+            sets = [c for c in sets if c not in in_moved]
             changed = _changed_in_place(cls, field_name, calls.get("get", []))
             if changed is not None:
                 raise Refused(
@@ -557,6 +578,8 @@ def carry_fields(
                 carry.merged = True
             for call in sets:
                 carry.edits.extend(_set_edits(cls, call, value_type, wrap))
+            if merge is not None and not sets:
+                raise Refused(f"`{field_name}` is not stored by the accepting code")
             rebuilds.append(Rebuild(field_name, kind, value_type, key))
             also = (
                 " (with " + ", ".join(f"`{n}`" for n in merge.names) + ")"

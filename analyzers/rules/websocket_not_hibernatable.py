@@ -119,9 +119,12 @@ for (const ws of this.ctx.getWebSockets()) {
 }
 ```
 
+A value a listener stores (`this.names.set(server, { name: msg.join })` on a "join" message) gets
+its `serializeAttachment()` beside the `set` in the moved body, with the handler's socket.
+
 No fix at all when such a collection cannot be carried, since the fix would then empty it at the
-first wake: a value stored inside a listener, or (with closed-over values) in a nested block or
-in several places; a value that is not plain data (a function, the socket); a stored value changed
+first wake: with closed-over values, a value stored inside a listener, in a nested block or in
+several places; a value a listener stores that computes something (a call); a value that is not plain data (a function, the socket); a stored value changed
 in place (`map.get(ws).x = …`: the attachment would keep the old value); two maps (a socket has
 one attachment); a `Set` filled on a condition or with sockets accepted elsewhere; a collection
 that is reassigned or cleared. Measured in workerd (tests/runtime/test_socket_state_runtime.py):

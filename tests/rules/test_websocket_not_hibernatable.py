@@ -381,6 +381,50 @@ def test_no_fix_when_the_socket_map_cannot_be_carried(
     assert fixes_for(finding, model) == [], why
 
 
+JOIN_BY_MESSAGE = """import { DurableObject } from "cloudflare:workers";
+
+export class Lobby extends DurableObject {
+  private names = new Map<WebSocket, { name: string }>();
+
+  fetch(): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    server.addEventListener("message", (event) => {
+      const msg = JSON.parse(String(event.data)) as { join?: string; text?: string };
+      if (msg.join) {
+        this.names.set(server, { name: msg.join });
+        return;
+      }
+      const me = this.names.get(server)?.name ?? "anon";
+      for (const ws of this.names.keys()) ws.send(`${me}: ${msg.text}`);
+    });
+    server.addEventListener("close", () => this.names.delete(server));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+"""
+
+
+def test_a_value_stored_by_a_listener_is_attached_in_the_moved_body(tmp_path: Path) -> None:
+    # the "join" message names the socket: the attachment is written beside the set, in
+    # webSocketMessage, with the handler's socket (named `socket`: the body has its own `ws`)
+    root = write_project(tmp_path, {"src/lobby.ts": JOIN_BY_MESSAGE})
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "lobby.ts").read_text()
+    assert (
+        "    if (msg.join) {\n"
+        "      socket.serializeAttachment({ name: msg.join });\n"
+        "      this.names.set(socket, { name: msg.join });\n"
+    ) in text
+    assert "this.names.set(ws, attachment);" in text  # the constructor's rebuild
+    assert 'addEventListener("message"' not in text
+    assert run("websocket-state-in-memory", root)[0] == []
+    assert fix_all(RULE, root) == 0
+    result = tsc_errors(root)
+    if result is not None:
+        assert result == "", result
+
+
 def test_an_existing_handler_whose_parameter_the_body_shadows_is_not_merged(
     tmp_path: Path,
 ) -> None:
