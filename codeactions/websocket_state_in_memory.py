@@ -226,6 +226,51 @@ def _changed_in_place(cls: DurableObjectClass, field_name: str, gets: list[Node]
             if name is not None and name.type == "identifier" and scope is not None:
                 holders.setdefault(scope, set()).add(node_text(data, name))
 
+    # values bound by iterating the map: `for (const [ws, v] of this.map)`, `.values()`,
+    # `.entries()`, `this.map.forEach((v) => …)`
+    target_text = f"this.{field_name}"
+    for loop in walk(cls.node):
+        if loop.type == "for_in_statement":
+            right = loop.child_by_field_name("right")
+            left = loop.child_by_field_name("left")
+            if right is None or left is None:
+                continue
+            source = normalize_expr(node_text(data, right))
+            if source not in {target_text, f"{target_text}.values()", f"{target_text}.entries()"}:
+                continue
+            bound = left
+            if left.type == "array_pattern":
+                values = [c for c in left.named_children if c.type != "comment"]
+                if source.endswith(".values()") or len(values) < 2:
+                    continue
+                bound = values[1]
+            if bound.type == "identifier":
+                holders.setdefault(loop, set()).add(node_text(data, bound))
+        elif loop.type == "call_expression":
+            func = loop.child_by_field_name("function")
+            if func is None or normalize_expr(node_text(data, func)) != f"{target_text}.forEach":
+                continue
+            args = call_args(loop)
+            if not args or args[0].type not in FUNCTION_TYPES:
+                continue
+            params = args[0].child_by_field_name("parameters")
+            single = args[0].child_by_field_name("parameter")
+            first = single or next(
+                (c for c in (params.named_children if params else []) if c.type != "comment"), None
+            )
+            if first is not None:
+                ident = first.child_by_field_name("pattern") or first
+                if ident.type == "identifier":
+                    holders.setdefault(args[0], set()).add(node_text(data, ident))
+
+    def holder_names(node: Node) -> set[str]:
+        names: set[str] = set()
+        parent = node.parent
+        while parent is not None:
+            names |= holders.get(parent, set())
+            parent = parent.parent
+        return names
+
     def stored(target: Node) -> bool:
         root = _root_of(data, target)
         if root is target:
@@ -233,8 +278,7 @@ def _changed_in_place(cls: DurableObjectClass, field_name: str, gets: list[Node]
         if root.type == "call_expression" and is_get(root):
             return True
         if root.type == "identifier":
-            scope = enclosing(target, *FUNCTION_TYPES)
-            return scope is not None and node_text(data, root) in holders.get(scope, set())
+            return node_text(data, root) in holder_names(target)
         return False
 
     for node in walk(cls.node):

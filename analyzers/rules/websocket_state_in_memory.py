@@ -88,7 +88,8 @@ at most 16 KiB serialized (2 KiB before February 2026); where the note names a `
 out of the collection is put back after a wake).
 
 No fix for values built by a call or holding functions or the socket, for a stored value changed
-in place (`map.get(ws).x = …`, `s.list.push(…)`: the attachment would keep the old value), for a
+in place (`map.get(ws).x = …`, `s.list.push(…)`, or through `for (const [ws, s] of map)`,
+`.values()`, `forEach`: the attachment would keep the old value), for a
 `Set` filled on a condition or with sockets accepted elsewhere (use tags,
 `acceptWebSocket(ws, [tag])` and `getWebSockets(tag)`), when the field is reassigned or cleared,
 or when the class already uses attachments for something else (a socket has one attachment; ours

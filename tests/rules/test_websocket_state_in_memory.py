@@ -204,6 +204,9 @@ export class Board extends DurableObject {
         "const c = this.cursors.get(ws)!; c.x += 1;",
         "const c = this.cursors.get(ws); c?.trail.push(1);",
         "const c = this.cursors.get(ws)!; c.y++;",
+        "for (const [s, c] of this.cursors) if (s !== ws) c.x = 0;",
+        "for (const c of this.cursors.values()) c.trail.push(2);",
+        "this.cursors.forEach((c) => { c.y = 1; });",
     ],
 )
 def test_no_fix_when_a_stored_value_is_changed_in_place(tmp_path: Path, change: str) -> None:
