@@ -133,7 +133,7 @@ evicted for inactivity (10 s in workerd) and constructed again; without the cons
 the woken map is empty.
 
 The reviewer checks: that every carried value survives structured clone and stays within the
-attachment limit (16 KiB serialized, 2 KiB before February 2026, PLATFORM-FACTS.md [WS]); where
+attachment limit (16 KiB serialized, 2 KiB before February 2026: the hibernation API reference below); where
 the review note names a `delete` outside `webSocketClose`/`webSocketError` (or a close/error
 listener), that the socket is closing there, since an open socket removed from the collection is
 put back by the rebuild after a wake; and that the moved bodies need no other in-memory state set
