@@ -213,6 +213,19 @@ def run_rules(
             model.problems.append(
                 Problem(model.root, f"internal error in rule {rule.id}: {detail}")
             )
+    return finish_findings(model, settings, raw, keep)
+
+
+def finish_findings(
+    model: ProjectModel,
+    settings: Settings,
+    raw: Iterable[Finding],
+    keep: Callable[[Path], bool],
+    paths: Iterable[Path] | None = None,
+) -> tuple[list[Finding], list[Suppression]]:
+    """The rules' raw findings made into what is reported, per file kept: deduplicated, none
+    inside a syntax error, severities overridden, suppressions applied, unused suppressions
+    reported. `paths`: the files to report on (default: every kept file of the model)."""
     by_file: dict[Path, list[Finding]] = {}
     for finding in raw:
         if keep(finding.path):
@@ -221,7 +234,10 @@ def run_rules(
     all_suppressions: list[Suppression] = []
     sources = {f.path: f for f in model.files}
     configs = {c.path: c for c in model.configs}
-    paths = set(by_file) | {p for p in list(sources) + list(configs) if keep(p)}
+    if paths is None:
+        paths = set(by_file) | {p for p in list(sources) + list(configs) if keep(p)}
+    else:
+        paths = set(by_file) | {p for p in paths if keep(p) and (p in sources or p in configs)}
     for path in sorted(paths, key=str):
         source = sources.get(path)
         data = source.data if source is not None else configs[path].data if path in configs else b""
@@ -272,13 +288,16 @@ def _unused(suppressions: list[Suppression], settings: Settings) -> list[Finding
             if rule_id == "*" and suppression.used:
                 continue
             if rule_id != "*" and rule_by_id(rule_id) is None:
+                message_id = "unknown-rule"
                 message = f"Suppression names an unknown rule `{rule_id}`"
             elif rule_id != "*" and not settings.enabled(rule_id):
                 continue  # the rule is off: its suppressions are neither used nor wrong
             else:
+                message_id = "unused"
                 message = f"Unused suppression: `{rule_id}` reports nothing on the line it covers"
             findings.append(
                 rule.finding(
+                    message_id,
                     message,
                     Span(suppression.path, suppression.start, suppression.end),
                     data={"suppressed_rule": rule_id},

@@ -169,8 +169,21 @@ class ProjectModel:
         return found if found is not None else by_path.get(path.resolve())
 
     def classes_for_binding(self, config: WranglerConfig | None, binding: str) -> list[str]:
-        configs = [config] if config is not None else self.configs
-        return [b.class_name for c in configs for b in c.bindings if b.name == binding]
+        # asked per namespace access: an index per config (by identity), not a scan of every
+        # binding of every config per question
+        index: dict[int, tuple[WranglerConfig, dict[str, list[str]]]] = self.__dict__.setdefault(
+            "_bindings_by_name", {}
+        )
+        names: list[str] = []
+        for each in [config] if config is not None else self.configs:
+            entry = index.get(id(each))
+            if entry is None or entry[0] is not each:
+                by_name: dict[str, list[str]] = {}
+                for b in each.bindings:
+                    by_name.setdefault(b.name, []).append(b.class_name)
+                entry = index[id(each)] = (each, by_name)
+            names.extend(entry[1].get(binding, ()))
+        return names
 
 
 def build_model(

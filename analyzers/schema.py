@@ -6,8 +6,11 @@ the tables, columns, primary keys and indexes. The same database answers EXPLAIN
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from durable_harden.analyzers.sql import SqlStatement, normalize_for_parse
@@ -69,8 +72,20 @@ class Schema:
         self.indexes: dict[str, Index] = {}
         self._statement_of_table: dict[str, list[SqlStatement]] = {}
         self._statement_of_index: dict[str, SqlStatement] = {}
+        # what the catalogue is a function of: the DDL texts in order (not their positions).
+        # Per-statement results that read only the catalogue are memoised under it
+        # (rules/_sql.delete_kinds), so they carry over to the next model.
+        applied = [s for s in ddl if s.kind in _DDL_KINDS]
+        self.content_key = _digest((s.kind, s.text) for s in applied)
+        built = _BUILT.get(self.content_key)
+        if built is not None and built.size == len(applied) and built.pid == os.getpid():
+            built.adopt(self, applied)
+            return
         self._apply(ddl)
         self._read_catalogue()
+        _BUILT[self.content_key] = _Built.of(self, applied)
+        while len(_BUILT) > _BUILT_MAX:
+            _BUILT.pop(next(iter(_BUILT)))
 
     # -- building -------------------------------------------------------------------------
     def _apply(self, ddl: list[SqlStatement]) -> None:
@@ -188,6 +203,7 @@ class Schema:
         clone.db = sqlite3.connect(":memory:", check_same_thread=False)
         self.db.backup(clone.db)
         clone.db.execute(create_index_sql)
+        clone.content_key = _digest([("BASE", self.content_key), ("CREATE", create_index_sql)])
         clone.errors = []
         clone.tables = {}
         clone.indexes = {}
@@ -195,6 +211,91 @@ class Schema:
         clone._statement_of_index = dict(self._statement_of_index)
         clone._read_catalogue()
         return clone
+
+
+@dataclass
+class _Built:
+    """A catalogue built from some DDL, with each statement named by its place in that DDL
+    (not the statement objects: a kept entry must not keep old trees alive). Another model's
+    schema with the same DDL texts in the same order (`content_key`) adopts it: SQLite runs no
+    statement again, and the tables and indexes name the new model's statements. The
+    connection is shared and only read (plans); `with_index` copies it."""
+
+    db: sqlite3.Connection
+    size: int
+    pid: int  # a forked worker (process pool) builds its own: SQLite connections do not fork
+    errors: list[tuple[int, str]]
+    tables: dict[str, tuple[str, list[str], list[str], bool, list[int]]]
+    indexes: dict[str, tuple[str, str, list[str], bool, str, int | None]]
+    of_table: dict[str, list[int]]
+    of_index: dict[str, int]
+
+    @classmethod
+    def of(cls, schema: Schema, applied: list[SqlStatement]) -> _Built:
+        place = {id(s): i for i, s in enumerate(applied)}
+        return cls(
+            db=schema.db,
+            size=len(applied),
+            pid=os.getpid(),
+            errors=[(place[id(s)], m) for s, m in schema.errors],
+            tables={
+                k: (
+                    t.name,
+                    list(t.columns),
+                    list(t.primary_key),
+                    t.without_rowid,
+                    [place[id(s)] for s in t.statements],
+                )
+                for k, t in schema.tables.items()
+            },
+            indexes={
+                k: (
+                    i.name,
+                    i.table,
+                    list(i.columns),
+                    i.unique,
+                    i.origin,
+                    place[id(i.statement)] if i.statement is not None else None,
+                )
+                for k, i in schema.indexes.items()
+            },
+            of_table={k: [place[id(s)] for s in v] for k, v in schema._statement_of_table.items()},
+            of_index={k: place[id(s)] for k, s in schema._statement_of_index.items()},
+        )
+
+    def adopt(self, schema: Schema, applied: list[SqlStatement]) -> None:
+        schema.db = self.db
+        schema.errors = [(applied[i], m) for i, m in self.errors]
+        schema._statement_of_table = {k: [applied[i] for i in v] for k, v in self.of_table.items()}
+        schema._statement_of_index = {k: applied[i] for k, i in self.of_index.items()}
+        schema.tables = {}
+        for key, (name, columns, pk, without_rowid, places) in self.tables.items():
+            statements = schema._statement_of_table.get(key, [])
+            if [id(s) for s in statements] != [id(applied[i]) for i in places]:
+                statements = [applied[i] for i in places]
+            schema.tables[key] = Table(name, list(columns), list(pk), without_rowid, statements)
+        schema.indexes = {
+            key: Index(
+                name, table, list(cols), unique, origin, applied[at] if at is not None else None
+            )
+            for key, (name, table, cols, unique, origin, at) in self.indexes.items()
+        }
+
+
+# Built catalogues by content_key: the language server builds a Schema per scope per keystroke,
+# and a monorepo scope's DDL is ~1,000 statements for SQLite to run again. A pure function of
+# the DDL texts in order; the oldest out first.
+_BUILT: dict[str, _Built] = {}
+_BUILT_MAX = 32
+
+
+def _digest(parts: Iterable[tuple[str, str]]) -> str:
+    """A short key for a catalogue's DDL (compared per statement and rule: a digest compares
+    in constant time, a tuple of every DDL text does not)."""
+    digest = hashlib.sha256()
+    for kind, text in parts:
+        digest.update(f"{len(kind)}:{kind}{len(text)}:{text}".encode())
+    return digest.hexdigest()
 
 
 def _ddl_text(stmt: SqlStatement, text: str) -> str:

@@ -246,12 +246,27 @@ def load_config(path: Path, data: bytes | None = None) -> WranglerConfig:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not valid UTF-8 (offset {exc.start})") from None
+    key = (path, data)
+    loaded = _LOADED.get(key)
+    if loaded is not None:
+        return loaded
     try:
-        return _load(path, data, text)
+        loaded = _load(path, data, text)
     except RecursionError:  # the parsers (and span walkers) recurse per nesting level
         raise ConfigError(
             f"nested more than {MAX_CONFIG_DEPTH} levels deep; not a wrangler config we read"
         ) from None
+    _LOADED[key] = loaded
+    while len(_LOADED) > _LOADED_MAX:
+        _LOADED.pop(next(iter(_LOADED)))
+    return loaded
+
+
+# Loaded configs by (path, bytes): the language server builds a model per keystroke, and a
+# monorepo's config with hundreds of bindings costs milliseconds to parse. A pure function of
+# its key; the config is shared between models, so nothing may change it (nothing does).
+_LOADED: dict[tuple[Path, bytes], WranglerConfig] = {}
+_LOADED_MAX = 64
 
 
 # A real wrangler config nests a handful of levels; a deeper one is refused before anything

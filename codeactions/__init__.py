@@ -1,7 +1,8 @@
 """Pure rewriting: a finding + the project model -> fixes (byte-offset edits, new files).
 
 Every module `codeactions/<rule_id>.py` ends with `SPEC = FixSpec(...)` (codeactions/spec.py):
-its builder, harden tier, pattern label and generated-test case. A builder is `(finding, model) -> list[Fix] | Fix`, and raises `CannotFix` (with the reason)
+its builder, fix docs (each fix, its safety and why; the safety levels the builder returns),
+harden tier, pattern label and generated-test case. A builder is `(finding, model) -> list[Fix] | Fix`, and raises `CannotFix` (with the reason)
 when it cannot build a correct fix. Nothing here imports an LSP library.
 """
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from durable_harden.codeactions._style import Style
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, NewFile, Safety, apply_edits
-from durable_harden.codeactions.spec import Builder, FixSpec
+from durable_harden.codeactions.spec import Builder, FixDocs, FixSpec, Offer
 
 if TYPE_CHECKING:
     from durable_harden.analyzers.findings import Finding
@@ -27,8 +28,11 @@ __all__ = [
     "CannotFix",
     "Edit",
     "Fix",
+    "FixDocs",
     "FixSpec",
+    "IncompleteRule",
     "NewFile",
+    "Offer",
     "Safety",
     "UnknownRule",
     "apply_edits",
@@ -48,12 +52,20 @@ class UnknownRule(ValueError):
     """A fix spec names a rule the analyzers do not have."""
 
 
+class IncompleteRule(ValueError):
+    """A rule with neither a fix spec nor a `RuleDocs.no_fix` saying why it has none (or with
+    both), or a spec whose docs offer no fix."""
+
+
 @cache
 def specs() -> dict[str, FixSpec]:
-    """Every fix module's `SPEC`, by rule id; a spec that names no known rule is refused."""
+    """Every fix module's `SPEC`, by rule id. Refused: a spec that names no known rule, a
+    second spec for a rule, a spec whose docs offer no fix, and a rule that neither has a spec
+    nor says in `RuleDocs.no_fix` why it has no fix (or says so and has one)."""
     from durable_harden.analyzers.rules import all_rules
 
-    known = {rule.id for rule in all_rules()}
+    rules = all_rules()
+    known = {rule.id for rule in rules}
     found: dict[str, FixSpec] = {}
     for info in pkgutil.iter_modules(__path__):
         if info.name.startswith("_") or info.ispkg or info.name in _NOT_RULES:
@@ -66,7 +78,18 @@ def specs() -> dict[str, FixSpec]:
             raise UnknownRule(f"{module.__name__}: SPEC names no known rule `{spec.rule_id}`")
         if spec.rule_id in found:
             raise UnknownRule(f"{module.__name__}: a second SPEC for `{spec.rule_id}`")
+        if not spec.docs.offers:
+            raise IncompleteRule(f"{module.__name__}: SPEC.docs offers no fix")
         found[spec.rule_id] = spec
+    for rule in rules:
+        says_none = bool(rule.docs.no_fix.strip())
+        if rule.id not in found and not says_none:
+            raise IncompleteRule(
+                f"rule `{rule.id}` has no codeactions/{rule.id.replace('-', '_')}.py SPEC and "
+                "no `RuleDocs.no_fix` saying why it has no fix"
+            )
+        if rule.id in found and says_none:
+            raise IncompleteRule(f"rule `{rule.id}` has a fix SPEC but `RuleDocs.no_fix` says none")
     return found
 
 

@@ -57,7 +57,9 @@ from durable_harden.codeactions.fix import Edit
 
 
 def ctx_expr(cls: DurableObjectClass) -> str:
-    """Source text reaching the object's state from inside the class (`this.ctx`, …)."""
+    """Source text reaching the object's state from inside the class (`this.ctx`, …): the
+    strict form of `analyzers.classes.ctx_expression` (which falls back to `this.ctx`), for
+    code that must not guess: CannotFix when the class has no such path."""
     expr = state_path(cls)
     if expr is None:
         raise CannotMigrate("no `this.…` path to the object's state")

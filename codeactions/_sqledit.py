@@ -14,13 +14,6 @@ from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.codeactions.fix import Edit
 
 
-def find_statement(model: ProjectModel, path: str, offset: int) -> SqlStatement | None:
-    for stmt in model.statements:
-        if str(stmt.file.path) == path and stmt.offsets and stmt.offsets[0] == offset:
-            return stmt
-    return None
-
-
 def siblings(model: ProjectModel, stmt: SqlStatement) -> list[SqlStatement]:
     """The statements of the same literal, in order."""
     same = [

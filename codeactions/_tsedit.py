@@ -3,9 +3,7 @@ unit, quotes, whole-line removal. Byte offsets in, Edits out."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
@@ -13,10 +11,6 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._style import Style
 from durable_harden.codeactions.fix import Edit
-
-if TYPE_CHECKING:
-    from durable_harden.analyzers.findings import Finding
-    from durable_harden.analyzers.model import ProjectModel
 
 
 def line_start(data: bytes, offset: int) -> int:
@@ -156,38 +150,3 @@ def env_type(cls: DurableObjectClass) -> str:
             return node_text(data, args.named_children[0])
         return "any"
     return "unknown"
-
-
-def finding_class(finding: Finding, model: ProjectModel) -> DurableObjectClass | None:
-    """The class named by `finding.data["class"]` in the finding's own file."""
-    return next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data["class"] and c.file.path == finding.path
-        ),
-        None,
-    )
-
-
-def node_at(scope: Node, kind: str, span: Sequence[int]) -> Node | None:
-    """The `kind` node under scope that spans exactly [span[0], span[1])."""
-    start, end = span[0], span[1]
-    if start < scope.start_byte or end > scope.end_byte:
-        return None
-    if end > start:
-        # one descent (O(depth)); the nodes spanning exactly the range nest, so the wanted one is
-        # the deepest node there or one of its parents. Scanning every `kind` node of the scope
-        # made a fix per finding O(n²) in a class with thousands of calls.
-        found: Node | None = scope.descendant_for_byte_range(start, end)
-        while found is not None and found.start_byte == start and found.end_byte == end:
-            if found.type == kind:
-                return found
-            if found == scope:
-                break
-            found = found.parent
-        return None
-    return next(
-        (n for n in walk_type(scope, kind) if n.start_byte == start and n.end_byte == end),
-        None,
-    )

@@ -16,26 +16,22 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import enclosing_function_in, expression_statement_of
-from durable_harden.analyzers.rules.alarm_retry_suppressed import RETRY_LIMIT, top_statements
+from durable_harden.analyzers.rules._common import REF_ALARMS
+from durable_harden.analyzers.rules.alarm_retry_suppressed import (
+    RETRY_LIMIT,
+    RetryState,
+    top_statements,
+)
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._tsedit import (
-    finding_class,
     indent_at,
     indent_unit,
     line_end,
     line_start,
-    node_at,
     remove_statement,
 )
-from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
-
-
-def _find(cls: DurableObjectClass, kind: str, span: list[int]) -> Node:
-    node = node_at(cls.node, kind, span)
-    if node is None:
-        raise CannotFix(f"{kind} not found")
-    return node
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def _info_param(cls: DurableObjectClass, handler: Node) -> tuple[str, list[Edit]]:
@@ -63,11 +59,12 @@ def _top_in(block: Node, node: Node) -> Node | None:
     return current
 
 
-def _catch_fix(cls: DurableObjectClass, handler: Node, finding: Finding) -> Fix:
+def _catch_fix(cls: DurableObjectClass, handler: Node, state: RetryState) -> Fix:
     data = cls.file.data
     path = cls.file.path
-    call = _find(cls, "call_expression", finding.data["call"])
-    throw = _find(cls, "throw_statement", finding.data["throw"])
+    call, throw = state.call, state.throw
+    if throw is None:
+        raise CannotFix("no rethrow")
     catch = next(
         (
             c
@@ -126,10 +123,10 @@ def _catch_fix(cls: DurableObjectClass, handler: Node, finding: Finding) -> Fix:
     )
 
 
-def _early_fix(cls: DurableObjectClass, handler: Node, finding: Finding) -> Fix:
+def _early_fix(cls: DurableObjectClass, handler: Node, state: RetryState) -> Fix:
     data = cls.file.data
     path = cls.file.path
-    call = _find(cls, "call_expression", finding.data["call"])
+    call = state.call
     stmt = expression_statement_of(call)
     statements = top_statements(handler)
     if stmt is None or stmt not in statements:
@@ -158,18 +155,56 @@ def _early_fix(cls: DurableObjectClass, handler: Node, finding: Finding) -> Fix:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = finding_class(finding, model)
-    if cls is None or cls.alarm is None or cls.alarm.type != "method_definition":
+    state = state_of(finding, RetryState)
+    cls = state.cls
+    if cls.alarm is None or cls.alarm.type != "method_definition":
         return []
     kind = finding.data.get("kind")
-    try:
-        if kind == "catch-rearm-rethrow":
-            return [_catch_fix(cls, cls.alarm, finding)]
-        if kind == "early-rearm":
-            return [_early_fix(cls, cls.alarm, finding)]
-    except CannotFix:
-        return []
+    if kind == "catch-rearm-rethrow":
+        return [_catch_fix(cls, cls.alarm, state)]
+    if kind == "early-rearm":
+        return [_early_fix(cls, cls.alarm, state)]
     return []
 
 
-SPEC = FixSpec("alarm-retry-suppressed", build, tier=TIER_HIBERNATION)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "rethrow before the re-arm (`catch-rearm-rethrow`)",
+            UNSAFE,
+            """
+The rethrow moves in front of the re-arm, guarded by `(info?.retryCount ?? 0) < 5` (the handler
+gains an `info?: AlarmInvocationInfo` parameter when it has none); once retries run out the alarm
+is rescheduled and the error is not rethrown (the handler returns).
+""",
+            why="""
+Unsafe: a failing alarm is now retried by the runtime before it is rescheduled.
+""",
+        ),
+        Offer(
+            "re-arm after the work (`early-rearm`)",
+            UNSAFE,
+            """
+The `setAlarm()` moves to the end of the handler, so a failure is retried first (offered only
+when the handler has no `return` that would skip it).
+""",
+            why="""
+Unsafe: the next alarm is no longer set when the work throws on its last retry.
+""",
+        ),
+    ),
+    review="""
+The handler's work is safe to retry (at-least-once), and the retry limit fits it.
+""",
+    not_offered="""
+`unconditional-rearm`: only a human knows what "work is pending" means for the object; put the
+re-arm under that condition.
+""",
+    references=(
+        REF_ALARMS + " (retried only when alarm() throws, up to 6 times; info.retryCount)",
+        "https://github.com/cloudflare/cloudflare-docs/pull/15685 (a new alarm set in a handler that throws suppresses the retries)",
+    ),
+)
+
+
+SPEC = FixSpec("alarm-retry-suppressed", build, tier=TIER_HIBERNATION, docs=FIX_DOCS)

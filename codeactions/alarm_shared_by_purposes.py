@@ -7,16 +7,15 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_ALARMS, REF_RULES
+from durable_harden.analyzers.rules.alarm_shared_by_purposes import SharedAlarmState
 from durable_harden.codeactions._alarm import DEFAULT_KIND, AlarmPlanError, plan_shared_purposes
-from durable_harden.codeactions._tsedit import finding_class
-from durable_harden.codeactions.fix import Fix, Safety
-from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
+from durable_harden.codeactions.fix import Fix, Safety, state_of
+from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = finding_class(finding, model)
-    if cls is None:
-        return []
+    cls = state_of(finding, SharedAlarmState).cls
     by_start = {int(start): str(kind) for start, kind in finding.data["sites"]}
     kinds = sorted(set(by_start.values()) - {DEFAULT_KIND})
 
@@ -44,4 +43,33 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-SPEC = FixSpec("alarm-shared-by-purposes", build, tier=TIER_HIBERNATION)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "schedule table for the one alarm",
+            UNSAFE,
+            """
+SQLite-backed classes with an async `alarm()` only. A schedule table
+`_alarm_schedule(kind, due_at, payload)` (with its own index on `due_at`, created with it) records
+each purpose's next due time (named after the method that sets it; the earliest time per purpose
+wins); every `setAlarm(x)` of the class becomes `this.scheduleAlarm("<purpose>", x)`, which arms
+the alarm at the earliest due time of all purposes. The old `alarm()` becomes `alarmDefault()` and
+runs once whenever any purpose is due, and the new `alarm()` re-arms at the next due time.
+""",
+            why="""
+Unsafe: the old handler now runs for every due purpose, not only the last one set.
+""",
+        ),
+    ),
+    review="""
+The old handler can tell from its state which purpose is due (it used to be called once for the
+last purpose only).
+""",
+    references=(
+        REF_ALARMS + " (one alarm per object; setAlarm replaces it)",
+        REF_RULES + " (several purposes share the alarm through a schedule)",
+    ),
+)
+
+
+SPEC = FixSpec("alarm-shared-by-purposes", build, tier=TIER_HIBERNATION, docs=FIX_DOCS)

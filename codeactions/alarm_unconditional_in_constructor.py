@@ -31,16 +31,16 @@ from durable_harden.analyzers.rules._alarms import (
     storage_receiver,
     this_calls,
 )
+from durable_harden.analyzers.rules._common import REF_ALARMS, REF_LIFECYCLE
+from durable_harden.analyzers.rules.alarm_unconditional_in_constructor import ConstructorAlarmState
 from durable_harden.analyzers.tsutil import call_args, node_text, normalize_expr
 from durable_harden.codeactions._tsedit import (
-    finding_class,
     indent_at,
     indent_unit,
     is_async,
-    node_at,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def called_outside_constructor_path(cls: DurableObjectClass, method: str) -> bool:
@@ -64,12 +64,8 @@ def fixed_delay_from_now(data: bytes, call: Node) -> bool:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = finding_class(finding, model)
-    if cls is None:
-        return []
-    call = node_at(cls.node, "call_expression", finding.data["call"])
-    if call is None:
-        return []
+    state = state_of(finding, ConstructorAlarmState)
+    cls, call = state.cls, state.call
     if called_outside_constructor_path(cls, finding.data.get("method", "constructor")):
         return []
     receiver = storage_receiver(cls, call, {"setAlarm"})
@@ -139,4 +135,40 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-SPEC = FixSpec("alarm-unconditional-in-constructor", build, tier=TIER_HIBERNATION)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "guard with getAlarm()",
+            UNSAFE,
+            """
+For `setAlarm(Date.now() + …)` the statement is guarded with
+`if ((await <storage>.getAlarm()) === null) { … }` where it runs in an async function (the
+`blockConcurrencyWhile` callback, an async method); directly in the synchronous constructor it
+becomes `void <storage>.getAlarm().then((pending) => { if (pending === null) { … } });`. A pending
+alarm is then left alone; the first wake with none pending still arms it. For any other time (a
+name or property holding a scheduler's next due time) the alarm may only move earlier:
+`const pendingAlarm = await <storage>.getAlarm(); if (pendingAlarm === null || pendingAlarm >
+next) { … }`, so an earlier task never waits for a later alarm.
+""",
+            why="""
+Unsafe (a safe fix keeps the program's meaning; this one changes when the alarm fires, which is
+its point).
+""",
+        ),
+    ),
+    review="""
+Nothing relied on the alarm moving later on every wake.
+""",
+    not_offered="""
+When the `setAlarm()` is in a method that code outside the constructor path also calls (a
+scheduler's `rearm()` after every insert): a guard there would keep those callers from moving the
+alarm earlier.
+""",
+    references=(
+        REF_ALARMS + " (setAlarm replaces the pending alarm)",
+        REF_LIFECYCLE + " (the constructor runs on every wake)",
+    ),
+)
+
+
+SPEC = FixSpec("alarm-unconditional-in-constructor", build, tier=TIER_HIBERNATION, docs=FIX_DOCS)

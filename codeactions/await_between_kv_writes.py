@@ -11,13 +11,14 @@ import re
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_RULES
 from durable_harden.analyzers.rules._kv import KvCall
-from durable_harden.analyzers.rules.await_between_kv_writes import runs_in_block
-from durable_harden.analyzers.tsutil import call_args, node_text, string_value, walk_type
+from durable_harden.analyzers.rules.await_between_kv_writes import WritesState
+from durable_harden.analyzers.tsutil import call_args, node_text, string_value
 from durable_harden.codeactions._execedit import CannotFix
-from durable_harden.codeactions._tsedit import finding_class, indent_at, indent_unit
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import FixSpec
+from durable_harden.codeactions._tsedit import indent_at, indent_unit
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import UNSAFE, FixDocs, FixSpec, Offer
 
 _IDENT = re.compile(r"^[A-Za-z_$][\w$]*$")
 
@@ -30,19 +31,10 @@ def _type_args(data: bytes, kv: KvCall) -> str:
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
-    cls = finding_class(finding, model)
-    if cls is None:
-        raise CannotFix("class not found")
+    state = state_of(finding, WritesState)
+    cls, run = state.cls, state.run
     data = cls.file.data
     path = cls.file.path
-    wanted = finding.data["statements"]
-    run = None
-    for block in walk_type(cls.node, "statement_block"):
-        for candidate in runs_in_block(cls, block):
-            if [s.start_byte for s in candidate.statements] == wanted:
-                run = candidate
-    if run is None:
-        raise CannotFix("the writes changed")
     comments = {i: node_text(data, c) for i, c in run.trailing.items()}
     merged = _merged_put(data, run.writes, run.adjacent, comments)
     if merged is not None:
@@ -127,4 +119,39 @@ def _merged_put(
     return f"await {node_text(data, storage)}.put{type_args}({{\n{body}{indent}}});"
 
 
-SPEC = FixSpec("await-between-kv-writes", build)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "one put({…})",
+            UNSAFE,
+            """
+When the writes are consecutive `put(key, value)` statements on the same storage: one
+`put({ key: value, … })` (string keys become properties, other keys computed properties; the
+type argument is kept when every call had the same).
+""",
+            why="""
+Unsafe: errors and the order of confirmation change (see below).
+""",
+        ),
+        Offer(
+            "awaits dropped",
+            UNSAFE,
+            """
+Otherwise (a `delete` among them, code in between): the `await` is dropped from every write but
+the last.
+""",
+            why="""
+Unsafe: as above.
+""",
+        ),
+    ),
+    review="""
+Error propagation: a failing write no longer throws at its own line (the last awaited write, or
+the output gate, reports it), and code between the writes now runs before the earlier writes are
+confirmed.
+""",
+    references=(REF_RULES + " (writes with no await between them coalesce into one atomic write)",),
+)
+
+
+SPEC = FixSpec("await-between-kv-writes", build, docs=FIX_DOCS)

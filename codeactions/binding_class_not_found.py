@@ -6,8 +6,9 @@ import json
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_MIGRATIONS
 from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import FixSpec
+from durable_harden.codeactions.spec import UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -31,4 +32,26 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-SPEC = FixSpec("binding-class-not-found", build)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "the class with a close name",
+            UNSAFE,
+            """
+When one Durable Object class of the project has a close name and is not bound yet, the
+`class_name` value is replaced by it.
+""",
+            why="""
+Unsafe: the close name is a guess.
+""",
+        ),
+    ),
+    review="""
+The suggested class is the intended one. If the class was renamed after its objects were created,
+a `renamed_classes` migration is also needed.
+""",
+    references=(REF_MIGRATIONS + " (renamed_classes)",),
+)
+
+
+SPEC = FixSpec("binding-class-not-found", build, docs=FIX_DOCS)

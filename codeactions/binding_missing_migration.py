@@ -8,6 +8,8 @@ from typing import Any
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_MIGRATIONS
+from durable_harden.analyzers.rules.binding_missing_migration import MigrationState
 from durable_harden.analyzers.wrangler import KeyPath, WranglerConfig
 from durable_harden.codeactions._config_edit import (
     json_add_pair,
@@ -15,13 +17,15 @@ from durable_harden.codeactions._config_edit import (
     toml_add_table,
     toml_append_table,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import reachable_case
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
-
-
-def config_of(model: ProjectModel, path: str) -> WranglerConfig | None:
-    return next((c for c in model.configs if str(c.path) == path), None)
+from durable_harden.codeactions.spec import (
+    SAFE_OR_UNSAFE,
+    TIER_CORRECTNESS,
+    FixDocs,
+    FixSpec,
+    Offer,
+)
 
 
 def next_tag(tags: list[str]) -> str:
@@ -73,9 +77,7 @@ def _was_deleted(config: WranglerConfig, class_name: str) -> bool:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    config = config_of(model, str(finding.data["config"]))
-    if config is None:
-        return []
+    config = state_of(finding, MigrationState).config
     name = str(finding.data["class"])
     env = finding.data.get("env")
     deleted = _was_deleted(config, name)
@@ -114,10 +116,39 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "migration for the bound class",
+            SAFE_OR_UNSAFE,
+            """
+Appends the next migration `{ "tag": "v<N+1>", "new_sqlite_classes": ["X"] }` in the file's own
+style (JSONC indentation and comments kept; a `[[migrations]]` table in TOML), or an `exports`
+entry `{ "type": "durable-object", "storage": "sqlite" }` when the file declares its classes that
+way. Existing migration entries are never edited.
+""",
+            why="""
+Safe: without the migration the deploy is refused for the new class, so nothing deployed changes
+meaning; the entry only creates storage for a class that has none yet. Unsafe when the config's
+history deletes the class (re-creating it is a decision).
+""",
+        ),
+    ),
+    review="""
+For a class the history deletes: re-creating it (empty) is intended.
+""",
+    references=(
+        REF_MIGRATIONS,
+        REF_CHANGELOG + " (2026-07-09: new classes should be SQLite-backed)",
+    ),
+)
+
+
 SPEC = FixSpec(
     "binding-missing-migration",
     build,
     tier=TIER_CORRECTNESS,
     label="migration for the bound class",
     test_case=reachable_case,
+    docs=FIX_DOCS,
 )

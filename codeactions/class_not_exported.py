@@ -10,11 +10,13 @@ from tree_sitter import Node
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import exports_name, known_files
+from durable_harden.analyzers.rules.class_not_exported import ExportState
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, string_value
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions._style import Style
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import reachable_case
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, FixDocs, FixSpec, Offer
 
 
 def _module_sources(file: SourceFile) -> list[Node]:
@@ -89,12 +91,12 @@ def _export_keyword_edit(file: SourceFile, cls_node: Node) -> Edit | None:
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     name = str(finding.data["class"])
-    main = model.file(Path(str(finding.data["main"])))
-    candidates = model.classes_named(name)
-    if main is None or len(candidates) != 1:
+    state = state_of(finding, ExportState)
+    main, candidates = state.main, state.declared
+    if len(candidates) != 1:
         return []
     cls = candidates[0]
-    nl = "\r\n" if b"\r\n" in main.data else "\n"
+    nl = Style.of(main.data).newline
     if cls.file is main:
         edit = _export_keyword_edit(main, cls.node)
         if edit is None:
@@ -143,10 +145,33 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "class exported from the main module",
+            SAFE,
+            """
+Appends `export { X } from "./x";` to the main module, with the path computed relative to it from
+the file that declares the class (quote style taken from the module's own imports).
+""",
+            why="""
+Safe: a binding whose class the main module does not export fails every request (or the deploy),
+so nothing working changes; the added re-export only makes the class reachable and adds no code
+that runs.
+""",
+        ),
+    ),
+    not_offered="""
+When more than one project file (or none) declares the class.
+""",
+)
+
+
 SPEC = FixSpec(
     "class-not-exported",
     build,
     tier=TIER_CORRECTNESS,
     label="class exported from the main module",
     test_case=reachable_case,
+    docs=FIX_DOCS,
 )

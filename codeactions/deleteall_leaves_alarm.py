@@ -6,25 +6,21 @@ from __future__ import annotations
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import enclosing_function_in, storage_receiver
+from durable_harden.analyzers.rules._common import REF_STATE
+from durable_harden.analyzers.rules.deleteall_leaves_alarm import DeleteAllState
 from durable_harden.codeactions._tsedit import (
-    finding_class,
     indent_at,
     insert_before_statement,
     is_async,
-    node_at,
     statement_of,
 )
-from durable_harden.codeactions.fix import Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import Fix, Safety, state_of
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = finding_class(finding, model)
-    if cls is None:
-        return []
-    call = node_at(cls.node, "call_expression", finding.data["call"])
-    if call is None:
-        return []
+    state = state_of(finding, DeleteAllState)
+    cls, call = state.cls, state.call
     receiver = storage_receiver(cls, call, {"deleteAll"})
     func = enclosing_function_in(cls, call)
     stmt = statement_of(call)
@@ -52,4 +48,29 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-SPEC = FixSpec("deleteall-leaves-alarm", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "deleteAlarm() before deleteAll()",
+            UNSAFE,
+            """
+`await <storage>.deleteAlarm();` is inserted before the statement that calls `deleteAll()`
+(`void <storage>.deleteAlarm();` in a synchronous function). It does what newer compatibility
+dates do anyway, so moving the date forward later changes nothing.
+""",
+            why="""
+Unsafe: the pending alarm no longer runs.
+""",
+        ),
+    ),
+    review="""
+`alarm()` had nothing left to do for the emptied object (a final report, a notification to
+another object).
+""",
+    references=(
+        REF_STATE + " (deleteAll() deletes the alarm only from compatibility_date 2026-02-24)",
+    ),
+)
+
+
+SPEC = FixSpec("deleteall-leaves-alarm", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

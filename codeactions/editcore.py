@@ -34,11 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from durable_harden.analyzers import safejson
-from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.source import SourceError, language_for, parse_source
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.analyzers.wrangler import ConfigError, is_config_name, load_config
+from durable_harden.codeactions import spec_for
 from durable_harden.codeactions.fix import Edit, Fix, NewFile, OverlappingEdits, apply_edits
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, TIER_OTHER
 
 DEFAULT_UNSAFE = False
 
@@ -63,6 +65,30 @@ def normalise(fix: Fix) -> Fix:
     fix.edits = [Edit(resolved[e.path], e.start, e.end, e.new_text) for e in fix.edits]
     fix.creates = [NewFile(c.path.resolve(), c.content) for c in fix.creates]
     return fix
+
+
+# -- priority: the order findings are offered to a batch -------------------------------------------
+def tier_of(rule_id: str, severity: Severity | None = None) -> int:
+    """A rule's priority tier (its `FixSpec.tier`); a rule without one: errors are correctness,
+    the rest 'other'."""
+    spec = spec_for(rule_id)
+    if spec is not None and spec.tier is not None:
+        return spec.tier
+    if severity is not None and severity >= Severity.ERROR:
+        return TIER_CORRECTNESS
+    return TIER_OTHER
+
+
+def finding_order(finding: Finding) -> tuple[int, int, str, int, str]:
+    """Tier, then severity (highest first), file, offset and rule: the order every batch takes
+    findings in (the planner's rounds and the editor's fix-all alike)."""
+    return (
+        tier_of(finding.rule_id, finding.severity),
+        -int(finding.severity),
+        str(finding.span.path),
+        finding.span.start,
+        finding.rule_id,
+    )
 
 
 def choose(fixes: list[Fix], unsafe: bool = DEFAULT_UNSAFE) -> tuple[list[Fix], Fix | None]:
@@ -325,6 +351,17 @@ class Accepted:
     merged: list[Finding] = field(default_factory=list)
 
 
+@dataclass
+class Offer:
+    """What became of one finding offered to a batch (`Batch.offer`)."""
+
+    allowed: list[Fix]  # its fixes we may apply (safe, or unsafe when asked), preferred first
+    held: Fix | None  # its first unsafe fix, held back (unsafe fixes not asked for)
+    taken: Accepted | None = None  # the accepted fix that resolves it (its own or identical)
+    reasons: list[str] = field(default_factory=list)  # why each allowed fix could not join
+    repeated: Fix | None = None  # a fix refused because it did not converge
+
+
 class Batch:
     """Fixes accepted to be applied together onto the bytes `read` returns (one round)."""
 
@@ -362,6 +399,41 @@ class Batch:
             if any(e.path == create.path for e, _ in self.edits):
                 return f"another fix edits {create.path.name}"
         return None
+
+    def offer(
+        self,
+        finding: Finding,
+        fixes: list[Fix],
+        unsafe: bool = DEFAULT_UNSAFE,
+        memory: InsertionMemory | None = None,
+        creates: bool = True,
+    ) -> Offer:
+        """Offer a finding's fixes (its builder's order): the first allowed fix that is
+        identical to an accepted one merges into it, else the first that can join is accepted.
+        A fix that would insert what it inserted for this finding in an earlier round
+        (`memory`) is refused; `creates=False` (the editor's fix-all of one document) skips
+        fixes that create files."""
+        allowed, held = choose(fixes, unsafe)
+        result = Offer(allowed, held)
+        for fix in allowed:
+            if not fix.edits and not fix.creates:
+                continue
+            if fix.creates and not creates:
+                continue
+            same = self.same_as(fix)
+            if same is not None:
+                same.merged.append(finding)
+                result.taken = same
+                break
+            if memory is not None and memory.repeats(finding, fix):
+                result.repeated = fix
+                continue
+            why = self.why_not(fix)
+            if why is None:
+                result.taken = self.accept(finding, fix)
+                break
+            result.reasons.append(why)
+        return result
 
     def accept(self, finding: Finding, fix: Fix) -> Accepted:
         known = {edit_key(e) for e, _ in self.edits}
@@ -444,26 +516,41 @@ class Batch:
                 provenance.created(create.path, len(create.content.encode("utf-8")), owner)
 
 
+def why_not_alone(finding: Finding, fix: Fix, read: Reader) -> str | None:
+    """Why one fix cannot be applied on its own (a quick fix), or None: the checks of a batch
+    of one (`Batch.why_not`: edits inside existing files, new files not clashing) and the
+    guard (`Batch.validate`: its own edits do not overlap, no file parses worse)."""
+    batch = Batch(read)
+    why = batch.why_not(fix)
+    if why is not None:
+        return why
+    batch.accept(finding, fix)
+    _, dropped = batch.validate(batch.accepted)
+    return dropped.get(0)
+
+
 def select_fixes(
     findings: Iterable[Finding],
     fixes_of: Callable[[Finding], list[Fix]],
     read: Reader,
     unsafe: bool = DEFAULT_UNSAFE,
 ) -> list[Edit]:
-    """One batch of edits for a fix-all of one document (the editor's `source.fixAll`): per
-    finding the first allowed fix that does not conflict with an earlier one and creates no
-    file; a fix that would collide waits for the next fix-all."""
+    """The edits of a fix-all of one document (the editor's `source.fixAll`): one round of the
+    planner over the document's findings. Findings in `finding_order`, each offered to one
+    `Batch` (`Batch.offer`: first allowed fix, identical fixes merged, conflicts wait), fixes
+    that create files skipped; then the guard (`Batch.validate`) rolls back any fix that would
+    break a file. A fix that had to wait is offered by the next fix-all, on the edited text,
+    as the planner's next round would: fix-all repeated until it offers nothing gives what
+    `check --fix` writes for the document."""
     batch = Batch(read)
-    for finding in findings:
-        allowed, _ = choose(fixes_of(finding), unsafe)
-        for fix in allowed:
-            if fix.creates or not fix.edits:
-                continue
-            if batch.why_not(fix) is None:
-                batch.accept(finding, fix)
-                break
-    try:
-        batch.apply(batch.accepted)
-    except OverlappingEdits:
+    for finding in sorted(findings, key=finding_order):
+        batch.offer(finding, fixes_of(finding), unsafe, creates=False)
+    if not batch.accepted:
         return []
-    return [e for entry in batch.accepted for e in entry.edits]
+    _, dropped = batch.validate(batch.accepted)
+    return [
+        edit
+        for index, entry in enumerate(batch.accepted)
+        if index not in dropped
+        for edit in entry.edits
+    ]

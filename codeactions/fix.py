@@ -5,7 +5,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from durable_harden.analyzers.findings import Finding
+
+S = TypeVar("S")
 
 
 class Safety(enum.Enum):
@@ -57,6 +62,25 @@ class CannotFix(Exception):
     The one error a fix builder raises to offer nothing; `codeactions.fixes_for` catches and
     logs it (debug level: a finding without a fix is normal). Any other exception from a builder
     is a bug, logged with its traceback, and that builder offers nothing."""
+
+
+def state_of(finding: Finding, kind: type[S]) -> S:
+    """The rule's typed detection state of a finding (`Finding.state`), as its builder expects.
+
+    A finding that arrives without it (rebuilt from JSON, made by hand) or with another rule's
+    state cannot be fixed: builders never find the rule's nodes a second time from
+    `finding.data`."""
+    state = finding.state
+    if isinstance(state, kind):
+        return state
+    if state is None:
+        raise CannotFix(
+            f"{finding.rule_id} finding has no detection state (made from JSON, not by the rule): "
+            "only a finding of this analysis can be fixed"
+        )
+    raise CannotFix(
+        f"{finding.rule_id} finding carries {type(state).__name__}, not {kind.__name__}"
+    )
 
 
 class OverlappingEdits(ValueError):

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_CHANGELOG
 from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 # Parents where `a ?? b` needs no parentheses (the value stands alone).
 STANDALONE = frozenset(
@@ -57,4 +58,34 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-SPEC = FixSpec("id-name-undefined", build, tier=TIER_CORRECTNESS, label="fallback for ctx.id.name")
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "fallback for ctx.id.name",
+            UNSAFE,
+            """
+`this.ctx.id.name ?? this.ctx.id.toString()` (the hex id is always defined and unique).
+""",
+            why="""
+Safe in effect, offered as unsafe: the value changes from `undefined` to the hex id wherever it
+goes.
+""",
+        ),
+    ),
+    review="""
+The fallback fits where the value goes: a storage key or URL that other code reconstructs from the
+name must use the same fallback.
+""",
+    references=(
+        REF_CHANGELOG + " (2026-03-15: ctx.id.name is undefined for newUniqueId/idFromString)",
+    ),
+)
+
+
+SPEC = FixSpec(
+    "id-name-undefined",
+    build,
+    tier=TIER_CORRECTNESS,
+    label="fallback for ctx.id.name",
+    docs=FIX_DOCS,
+)

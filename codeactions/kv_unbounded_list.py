@@ -28,22 +28,22 @@ import re
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._kv import BATCH_LIMIT, KvCall, kv_call
+from durable_harden.analyzers.rules._common import REF_LIMITS
+from durable_harden.analyzers.rules._kv import BATCH_LIMIT, kv_call
+from durable_harden.analyzers.rules.kv_unbounded_list import KvListState
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, walk_type
 from durable_harden.codeactions._execedit import CannotFix, own_descendants, shift_lines
 from durable_harden.codeactions._tsedit import (
-    finding_class,
     identifiers_in,
     indent_at,
     indent_unit,
     line_end,
     line_start,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, FixDocs, FixSpec, Offer
 
 _ARRAY_TYPE = re.compile(r"^(?:readonly\s+)?(?:\w+\[\]|Array<\w+>|ReadonlyArray<\w+>)$")
 _ARRAY_VALUE = re.compile(
@@ -89,16 +89,6 @@ def _is_array(data: bytes, ident: Node) -> bool:
     return False
 
 
-def _find_get(cls: DurableObjectClass, finding: Finding) -> KvCall:
-    data = cls.file.data
-    start = finding.span.start
-    for call in walk_type(cls.node, "call_expression"):
-        kv = kv_call(cls, data, call)
-        if kv is not None and kv.statement_expr.start_byte == start and kv.method == "get":
-            return kv
-    raise CannotFix("the get() call is gone")
-
-
 def _free(taken: set[str], base: str) -> str:
     name, n = base, 2
     while name in taken:
@@ -109,12 +99,12 @@ def _free(taken: set[str], base: str) -> str:
 def build(finding: Finding, model: ProjectModel) -> Fix:
     if finding.data.get("kind") != "get-in-loop":
         raise CannotFix("only a get() in a loop has a fix")
-    cls = finding_class(finding, model)
-    if cls is None:
-        raise CannotFix("class not found")
+    state = state_of(finding, KvListState)
+    cls, kv = state.cls, state.get
+    if kv is None:
+        raise CannotFix("no get() call")
     data = cls.file.data
     path = cls.file.path
-    kv = _find_get(cls, finding)
     loop = kv.statement_expr.parent
     # `const v = await get(k)` as the loop's first statement
     declarator = loop
@@ -232,4 +222,28 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-SPEC = FixSpec("kv-unbounded-list", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "batched get",
+            SAFE,
+            """
+For the simple loop only: `for (const k of keys) { const v = await storage.get(k); … }` over a
+known array whose body writes nothing to storage and awaits nothing else becomes a loop over
+128-key batches, each fetched with one `get([...])`, with the original body unchanged inside
+(`v` now comes from the batch's Map).
+""",
+            why="""
+Safe: reads are the same values in the same order; no write can happen between them.
+""",
+        ),
+    ),
+    not_offered="""
+`list()` and oversized batches are reported only: the bound to choose (a `prefix`, a `limit` and
+paging with `start`) depends on the key design.
+""",
+    references=(REF_LIMITS + " (get/put/delete take at most 128 keys)",),
+)
+
+
+SPEC = FixSpec("kv-unbounded-list", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

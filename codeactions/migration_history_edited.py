@@ -6,12 +6,14 @@ from pathlib import Path
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_MIGRATIONS
 from durable_harden.analyzers.rules.kv_backed_class import _committed
+from durable_harden.analyzers.rules.migration_history_edited import EditedState
 from durable_harden.analyzers.wrangler import ConfigError, load_config
 from durable_harden.codeactions._config_edit import json_append_item, toml_append_table
 from durable_harden.codeactions.binding_missing_migration import next_tag
-from durable_harden.codeactions.fix import Edit, Fix, Safety, apply_edits
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, Safety, apply_edits, state_of
+from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def _single_edit(path: Path, before: bytes, after: bytes) -> Edit:
@@ -31,9 +33,9 @@ def _single_edit(path: Path, before: bytes, after: bytes) -> Edit:
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if finding.data.get("problem") != "edited":
         return []
-    config = next((c for c in model.configs if str(c.path) == finding.data.get("config")), None)
+    config = state_of(finding, EditedState).config
     entry = finding.data.get("entry")
-    if config is None or not isinstance(entry, list):
+    if not isinstance(entry, list):
         return []
     committed = _committed(config)
     if committed is None:
@@ -87,4 +89,35 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-SPEC = FixSpec("migration-history-edited", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "restore and append",
+            SAFE,
+            """
+Restores the entry to its committed text (comments and all) and, when the edit only added classes
+to `new_sqlite_classes`/`new_classes`, appends them as the next migration.
+""",
+            why="""
+Safe: the applied history is what is deployed, and the added classes still get created.
+""",
+        ),
+        Offer(
+            "restore only",
+            UNSAFE,
+            """
+Any other edit (a tag renamed, classes removed) is restored only.
+""",
+            why="""
+Unsafe: the edit is undone and its intent is not carried over.
+""",
+        ),
+    ),
+    review="""
+After a restore only: re-express the intended change as a new migration.
+""",
+    references=(REF_MIGRATIONS + " (migrations are applied once, in order)",),
+)
+
+
+SPEC = FixSpec("migration-history-edited", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

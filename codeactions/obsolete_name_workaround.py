@@ -9,14 +9,14 @@ RpcTarget wrappers are reported only: unwinding one changes the API its callers 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import stub_calls
+from durable_harden.analyzers.rules._common import REF_CHANGELOG
+from durable_harden.analyzers.rules.obsolete_name_workaround import NameState
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import (
     call_args,
@@ -25,28 +25,14 @@ from durable_harden.analyzers.tsutil import (
     string_value,
     walk_type,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import name_case
-from durable_harden.codeactions.spec import FixSpec
+from durable_harden.codeactions.spec import UNSAFE, FixDocs, FixSpec, Offer
 
 REVIEW = (
     "Check that no caller outside this project (another Worker, a script) reaches the namespace "
     "with newUniqueId()/idFromString(): for those objects `this.ctx.id.name` is undefined."
 )
-
-
-def _class(model: ProjectModel, finding: Finding) -> DurableObjectClass | None:
-    path = Path(finding.span.path)
-    for cls in model.classes_named(str(finding.data.get("class"))):
-        if cls.file.path == path or finding.data.get("kind") == "wrapper":
-            return cls
-    return None
-
-
-def _ctx(cls: DurableObjectClass) -> str:
-    if "this.ctx" in cls.aliases.ctx:
-        return "this.ctx"
-    return next((a for a in sorted(cls.aliases.ctx) if a.startswith("this.")), "this.ctx")
 
 
 def _line_start(data: bytes, pos: int) -> int:
@@ -147,7 +133,7 @@ def _setter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Finding) 
             and normalize_expr(node_text(data, right)) == param
         ):
             fields.add(normalize_expr(node_text(data, left)))
-    replacement = f"{_ctx(cls)}.id.name"
+    replacement = f"{ctx_expression(cls)}.id.name"
     for call in walk_type(cls.node, "call_expression"):
         if func.start_byte <= call.start_byte < func.end_byte:
             continue
@@ -229,7 +215,7 @@ def _parameter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Findin
     edits = [_list_item_removal(cls.file, params, index)]
     first = next((s for s in body.named_children if s.type != "comment"), None)
     bang = "" if cls.file.path.suffix in {".js", ".mjs", ".cjs", ".jsx"} else "!"
-    declaration = f"const {param} = {_ctx(cls)}.id.name{bang};"
+    declaration = f"const {param} = {ctx_expression(cls)}.id.name{bang};"
     if first is not None and b"\n" in data[body.start_byte : first.start_byte]:
         indent = data[_line_start(data, first.start_byte) : first.start_byte].decode()
         at = _line_start(data, first.start_byte)
@@ -247,7 +233,7 @@ def _parameter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Findin
     return [
         Fix(
             fix_id="obsolete-name-workaround.drop-parameter",
-            title=f"Drop parameter `{param}` of `{method}()`; read `{_ctx(cls)}.id.name`",
+            title=f"Drop parameter `{param}` of `{method}()`; read `{ctx_expression(cls)}.id.name`",
             safety=Safety.UNSAFE,
             edits=edits,
             review=REVIEW + " The method's signature changes: callers in other Workers break.",
@@ -256,9 +242,7 @@ def _parameter_fix(model: ProjectModel, cls: DurableObjectClass, finding: Findin
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = _class(model, finding)
-    if cls is None:
-        return []
+    cls = state_of(finding, NameState).cls
     kind = finding.data.get("kind")
     if kind == "setter":
         return _setter_fix(model, cls, finding)
@@ -267,9 +251,33 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     return []
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "ctx.id.name instead of a name workaround",
+            UNSAFE,
+            """
+Reads of the stored name become `this.ctx.id.name`, and the `init()` call sites and method (or
+the identifier parameter) go away.
+""",
+            why="""
+Unsafe: code that sets the name is removed, and callers elsewhere may still rely on it.
+""",
+        ),
+    ),
+    review="""
+No other caller, in another Worker or a script, still reaches the namespace with
+`newUniqueId()`/`idFromString()`, and objects created before the change do not need the stored
+value.
+""",
+    references=(REF_CHANGELOG + " (2026-03-15: ctx.id.name is populated inside the object)",),
+)
+
+
 SPEC = FixSpec(
     "obsolete-name-workaround",
     build,
     label="ctx.id.name instead of a name workaround",
     test_case=name_case,
+    docs=FIX_DOCS,
 )

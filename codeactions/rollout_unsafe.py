@@ -12,10 +12,19 @@ from pathlib import Path
 from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_GRADUAL
+from durable_harden.analyzers.rules.rollout_unsafe import RolloutState
 from durable_harden.analyzers.wrangler import WranglerConfig
 from durable_harden.codeactions._jsonedit import json_add_entries
-from durable_harden.codeactions.fix import Edit, Fix, NewFile, Safety
-from durable_harden.codeactions.spec import TIER_ROLLOUT, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, NewFile, Safety, state_of
+from durable_harden.codeactions.spec import (
+    SAFE,
+    SAFE_OR_UNSAFE,
+    TIER_ROLLOUT,
+    FixDocs,
+    FixSpec,
+    Offer,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SCRIPT = Path("scripts") / "deploy-gradual.sh"
@@ -75,11 +84,6 @@ def deploy_script_fix(config: WranglerConfig) -> Fix | None:
             "run; make the script executable (`chmod +x`) or run it with bash."
         ),
     )
-
-
-def _config(model: ProjectModel, finding: Finding) -> WranglerConfig | None:
-    wanted = str(finding.data.get("config", ""))
-    return next((c for c in model.configs if str(c.path) == wanted), None)
 
 
 def _single_edit(path: Path, before: bytes, after: bytes) -> Edit:
@@ -171,9 +175,9 @@ def rollout_path_fix(config: WranglerConfig, model: ProjectModel) -> Fix | None:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
+    config = state_of(finding, RolloutState).config
     if finding.data.get("kind") == "no-rollout-path":
-        config = _config(model, finding)
-        fix = rollout_path_fix(config, model) if config is not None else None
+        fix = rollout_path_fix(config, model)
         return [fix] if fix is not None else []
     fixes: list[Fix] = []
     replace = finding.data.get("replace")
@@ -197,12 +201,60 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
                     review="Check which version was meant to get the remaining share.",
                 )
             )
-    config = _config(model, finding)
-    if config is not None:
-        script = deploy_script_fix(config)
-        if script is not None:
-            fixes.append(script)
+    script = deploy_script_fix(config)
+    if script is not None:
+        fixes.append(script)
     return fixes
 
 
-SPEC = FixSpec("rollout-unsafe", build, tier=TIER_ROLLOUT, label="gradual rollout script")
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "percentages that sum to 100",
+            SAFE,
+            """
+With two literal percentages that do not sum to 100, the second becomes 100 minus the first.
+""",
+            why="""
+Safe: wrangler refuses the command as written, so no working deploy changes.
+""",
+        ),
+        Offer(
+            "gradual rollout script",
+            SAFE_OR_UNSAFE,
+            """
+`scripts/deploy-gradual.sh` is created (when absent): it refuses when migrations or exports
+changed since the last deployment, runs `wrangler versions upload`, then `wrangler versions
+deploy <new>@p <old>@(100-p)` at 10 → 50 → 100 % with a pause and a health-check hook between
+stages (rolling back on failure), and documents version affinity
+(`Cloudflare-Workers-Version-Key`) and `durable_objects.code_update_strategy`. Where the project
+has no rollout path, a `"deploy:gradual": "bash scripts/deploy-gradual.sh"` script is also added
+to package.json, inserted on its own line after `"deploy"` (elsewhere at its alphabetical place)
+with the file's indentation and line endings. Without a package.json, run
+`bash scripts/deploy-gradual.sh`.
+""",
+            why="""
+Safe when only the script is created: a new file nothing runs until someone does, so no existing
+behaviour changes. Unsafe with the package.json script (no rollout path before): it changes how
+the team deploys.
+""",
+        ),
+    ),
+    review="""
+Releases that change `migrations`/`exports` still need `wrangler deploy` (the script refuses
+them); `Cloudflare-Workers-Version-Key` keeps one client on one version during a rollout;
+`durable_objects.code_update_strategy` decides how running objects move to new code.
+""",
+    not_offered="""
+Tags given as version ids and second-binding canaries are reported without an automatic rewrite.
+""",
+    references=(
+        REF_GRADUAL + " (versions upload / versions deploy, version affinity)",
+        REF_CHANGELOG + " (2026-08-13: durable_objects.code_update_strategy)",
+    ),
+)
+
+
+SPEC = FixSpec(
+    "rollout-unsafe", build, tier=TIER_ROLLOUT, label="gradual rollout script", docs=FIX_DOCS
+)

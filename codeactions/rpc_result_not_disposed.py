@@ -9,7 +9,7 @@ from __future__ import annotations
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import FixSpec
+from durable_harden.codeactions.spec import UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
@@ -27,4 +27,25 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-SPEC = FixSpec("rpc-result-not-disposed", build)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "`using`",
+            UNSAFE,
+            """
+`const` becomes `using` (TypeScript 5.2+ explicit resource management, supported by workerd).
+""",
+            why="""
+Unsafe: the result is disposed when the enclosing block ends, and nothing of what that needs is
+checked.
+""",
+        ),
+    ),
+    review="""
+The result is not returned or stored for later (a callback that runs after the block sees a
+disposed stub); the project's TypeScript is 5.2+ with `esnext.disposable` in `lib`.
+""",
+)
+
+
+SPEC = FixSpec("rpc-result-not-disposed", build, docs=FIX_DOCS)

@@ -33,9 +33,14 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_RULES, REF_SQL, REF_SQLITE_ALTER
 from durable_harden.analyzers.rules._sql import DATA_KINDS, alias_map
 from durable_harden.analyzers.rules._sqlexec import binding_args, params_of
-from durable_harden.analyzers.rules.schema_change_without_migration import _ADD_COLUMN, _NO_COLUMN
+from durable_harden.analyzers.rules.schema_change_without_migration import (
+    _ADD_COLUMN,
+    _NO_COLUMN,
+    SchemaState,
+)
 from durable_harden.analyzers.schema import Schema
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import (
@@ -46,41 +51,26 @@ from durable_harden.analyzers.tsutil import (
     walk_type,
 )
 from durable_harden.codeactions._migrations import (
-    CannotMigrate,
     Step,
     StepSql,
     migrations_text,
     plan_step,
 )
-from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions._tsedit import indent_unit, member_indent, quote_char
-from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    try:
-        kind = finding.data.get("kind")
-        if kind == "no-such-column":
-            return [_add_column(finding, model)]
-        if kind == "not-null-without-default":
-            return [_add_default(finding, model)]
-    except (CannotFix, CannotMigrate):
-        pass
+    kind = finding.data.get("kind")
+    if kind == "no-such-column":
+        return [_add_column(finding, model)]
+    if kind == "not-null-without-default":
+        return [_add_default(finding, model)]
     return []
 
 
 # -- 1. the missing column ---------------------------------------------------------------------
-
-
-def _statement(model: ProjectModel, finding: Finding) -> SqlStatement:
-    ref = finding.data.get("statement")
-    if not ref:
-        raise CannotFix("no statement")
-    stmt = find_statement(model, ref[0], ref[1])
-    if stmt is None:
-        raise CannotFix("statement not found")
-    return stmt
 
 
 def _missing_columns(model: ProjectModel, cls: DurableObjectClass, table: str) -> list[str]:
@@ -356,7 +346,7 @@ def _add_column(finding: Finding, model: ProjectModel) -> Fix:
     data = finding.data
     if data.get("near_miss") or len(data.get("tables", [])) != 1:
         raise CannotFix("a near miss or an ambiguous table: a typo is fixed by hand")
-    stmt = _statement(model, finding)
+    stmt = state_of(finding, SchemaState).statement
     cls = stmt.cls
     if cls is None:
         raise CannotFix("the query is not inside a Durable Object class")
@@ -439,7 +429,7 @@ def _default_for(declared: str) -> str | None:
 
 
 def _add_default(finding: Finding, model: ProjectModel) -> Fix:
-    stmt = _statement(model, finding)
+    stmt = state_of(finding, SchemaState).statement
     start, end = finding.data["definition"]
     match = next(
         (m for m in _ADD_COLUMN.finditer(stmt.text) if m.start(3) == start),
@@ -478,4 +468,57 @@ def _add_default(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-SPEC = FixSpec("schema-change-without-migration", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "ADD COLUMN migration step",
+            UNSAFE,
+            """
+For a missing column (not a near miss of an existing one, which is a typo to correct by hand): a
+step `ALTER TABLE t ADD COLUMN c <type>` appended to the class's `SQL_MIGRATIONS`, the list of
+steps that `runSqlMigrations()` runs once each from the constructor (inside
+`blockConcurrencyWhile`), recording them in `_sql_schema_migrations`; the list, its runner and
+the constructor call are created when the class has none (the same mechanism as the
+`unbounded-table-growth` fix). One step adds every column of the table the class's queries lack.
+The type is read from how the queries use the column (a literal it is compared with or set to,
+`LIKE`, the TypeScript type of the bound argument: `Date.now()`, a `string` parameter…); a
+TypeScript `number` becomes `INTEGER`, whose affinity still keeps 2.5 as a REAL. Without a
+visible type the column is left untyped, with a comment. The column is nullable: rows that exist
+when the step runs get NULL. `CREATE TABLE IF NOT EXISTS` is never edited. When the constructor
+already runs the project's own list of steps (strings, objects `{ id|version|name, sql | up }`,
+or functions, often in `migrations.ts`), the step is appended there in its style instead (next
+id, quotes, indentation, trailing commas); a list re-run on every start gets an `ADD COLUMN`
+guarded by `pragma_table_info('<table>')` (an allowed PRAGMA).
+""",
+            why="""
+Unsafe: the column's type is inferred, and existing rows get NULL.
+""",
+        ),
+        Offer(
+            "DEFAULT for ADD COLUMN … NOT NULL",
+            UNSAFE,
+            """
+A DEFAULT of the declared type's affinity is added in place (`0`, `''`, `x''`).
+""",
+            why="""
+Unsafe: every existing row gets that value.
+""",
+        ),
+    ),
+    review="""
+The inferred column type, and the value existing rows get (NULL, or the DEFAULT).
+""",
+    not_offered="""
+When the table is not created in the class's constructor (or by an earlier step of the list), the
+class keeps migrations bookkeeping we do not recognise, or a re-run list of plain strings (SQL
+cannot make `ADD COLUMN` conditional). No DEFAULT for an untyped column.
+""",
+    references=(
+        REF_SQLITE_ALTER + " (ADD COLUMN … NOT NULL needs a DEFAULT)",
+        REF_RULES + " (a migrations table run in the constructor)",
+        REF_SQL + " (allowed PRAGMAs, no user_version)",
+    ),
+)
+
+
+SPEC = FixSpec("schema-change-without-migration", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

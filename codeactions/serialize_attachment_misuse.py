@@ -26,6 +26,8 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_STATE, REF_WEBSOCKETS
+from durable_harden.analyzers.rules.serialize_attachment_misuse import AttachmentState
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -36,21 +38,11 @@ from durable_harden.analyzers.tsutil import (
     walk_type,
 )
 from durable_harden.codeactions._tsedit import indent_at, line_start
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 _ID_NAME = re.compile(r"^(id|[a-z][A-Za-z0-9]*Id)$")
 _STRING_CALLS = {"crypto.randomUUID()"}
-
-
-def _find(finding: Finding, model: ProjectModel) -> tuple[DurableObjectClass, Node]:
-    for cls in model.classes:
-        if cls.file.path != finding.path or cls.name != finding.data.get("class"):
-            continue
-        for call in walk_type(cls.node, "call_expression"):
-            if call.start_byte == finding.span.start and call.end_byte == finding.span.end:
-                return cls, call
-    raise LookupError("the serializeAttachment() call is gone")
 
 
 def _receiver(data: bytes, call: Node) -> Node:
@@ -262,7 +254,8 @@ def _reads_declared_between(data: bytes, func: Node, value: Node, start: int, en
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls, call = _find(finding, model)
+    state = state_of(finding, AttachmentState)
+    cls, call = state.cls, state.call
     kind = finding.data.get("kind")
     if kind == "no-value":
         edits = _no_value_fix(cls, call)
@@ -302,4 +295,51 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-SPEC = FixSpec("serialize-attachment-misuse", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "attach the id in scope",
+            UNSAFE,
+            """
+`ws.serializeAttachment()` in a function with one id at hand (a parameter or local named `id` or
+`…Id`, declared before the call; `id` wins over others) → `ws.serializeAttachment({ userId })`.
+""",
+            why="""
+Unsafe: the attached value is inferred from the names in scope.
+""",
+        ),
+        Offer(
+            "keep the id, attach it",
+            UNSAFE,
+            """
+`const id = ws.serializeAttachment({ id: crypto.randomUUID(), name })` (the void result kept as
+the id while the object holds the real one, under the variable's name or `id`) →
+`const id = crypto.randomUUID();` and `ws.serializeAttachment({ id, name })`.
+
+In both, when the same function accepted the socket with `ctx.acceptWebSocket(ws)` and no tags,
+and the id is plainly a string (a `string` parameter, `crypto.randomUUID()`, a string literal or
+template, `x ?? "literal"`, `String(x)`), the id also becomes the socket's tag
+(`acceptWebSocket(ws, [id])`; moved before the accept when what it reads is declared there) so
+that `ctx.getWebSockets(id)` finds the socket after a wake (at most 10 tags per socket, each at
+most 256 characters).
+""",
+            why="""
+Unsafe: code that used the `undefined` result now sees the id.
+""",
+        ),
+    ),
+    review="""
+The attached and tagged id is the one the code means.
+""",
+    not_offered="""
+No id in scope, several candidate ids, the result returned, compared or tested. Attach a value
+that carries the id, read it back with `deserializeAttachment()`, and address sockets with tags.
+""",
+    references=(
+        REF_WEBSOCKETS + " (serializeAttachment returns void; ≤ 16 KiB)",
+        REF_STATE + " (≤ 10 tags per socket, each ≤ 256 characters)",
+    ),
+)
+
+
+SPEC = FixSpec("serialize-attachment-misuse", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

@@ -6,22 +6,25 @@ from __future__ import annotations
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules.setalarm_without_handler import handler_candidates
+from durable_harden.analyzers.rules._common import REF_ALARMS
+from durable_harden.analyzers.rules.setalarm_without_handler import (
+    HandlerState,
+    handler_candidates,
+)
 from durable_harden.codeactions._tsedit import (
     append_member,
-    finding_class,
     indent_unit,
     is_async,
     member_indent,
     method_params,
 )
-from durable_harden.codeactions.fix import Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import Fix, Safety, state_of
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = finding_class(finding, model)
-    if cls is None or "alarm" in cls.methods:
+    cls = state_of(finding, HandlerState).cls
+    if "alarm" in cls.methods:
         return []
     candidates = handler_candidates(dict(cls.methods))
     if len(candidates) != 1:
@@ -67,4 +70,30 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-SPEC = FixSpec("setalarm-without-handler", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "alarm() calling the handler",
+            UNSAFE,
+            """
+When the class has exactly one method named like an alarm handler (`onAlarm`, `handleAlarm`,
+`alarmHandler` …) that takes no required argument, an `async alarm(info?: AlarmInvocationInfo):
+Promise<void>` is added that calls it (passing `info` when it takes a parameter).
+""",
+            why="""
+Unsafe: the method chosen by its name now runs on every alarm.
+""",
+        ),
+    ),
+    review="""
+The method is the alarm's work; an alarm does not repeat, and is retried only when `alarm()` throws.
+""",
+    not_offered="""
+Any other class: write the handler yourself, and remember an alarm does not repeat (re-arm only
+while work remains) and is retried only when `alarm()` throws.
+""",
+    references=(REF_ALARMS,),
+)
+
+
+SPEC = FixSpec("setalarm-without-handler", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

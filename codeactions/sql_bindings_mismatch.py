@@ -8,13 +8,13 @@ from __future__ import annotations
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
+from durable_harden.analyzers.rules.sql_bindings_mismatch import CallState
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import call_args, node_text, walk_type
 from durable_harden.codeactions._execedit import CannotFix, exec_receiver
-from durable_harden.codeactions._sqledit import find_statement, siblings
 from durable_harden.codeactions._tsedit import indent_at, indent_unit, line_start, statement_of
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, FixDocs, FixSpec, Offer
 
 _PURE_CALLS = {
     "Date.now",
@@ -52,11 +52,10 @@ def _same_line_comment(stmt: SqlStatement, after: int) -> int:
 def build(finding: Finding, model: ProjectModel) -> Fix:
     if finding.data.get("kind") != "not-last":
         raise CannotFix("only a statement that is not the last has a fix")
-    path, offset = finding.data["statement"]
-    last = find_statement(model, path, offset)
-    if last is None or not literal_is_inline(last) or last.has_spread_binding:
+    group = list(state_of(finding, CallState).statements)
+    last = group[-1]
+    if not literal_is_inline(last) or last.has_spread_binding:
         raise CannotFix("SQL not written in the call")
-    group = siblings(model, last)
     if [s.index_in_call for s in group] != list(range(last.statements_in_call)):
         raise CannotFix("statements of the call not all known")
     counts = []
@@ -145,4 +144,32 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-SPEC = FixSpec("sql-bindings-mismatch", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "one exec() per statement",
+            SAFE,
+            """
+For parameters in a non-final statement: the call is split into one `exec()` per statement, in
+order, each taking its own arguments (the original call keeps the last statement and its result).
+Offered when every statement uses plain `?`, the argument count matches the total, the SQL is
+written in the call itself and the call is a statement of its own.
+""",
+            why="""
+Safe: the original call fails at run time (a statement that is not the last of an `exec()` string
+cannot take parameters), so no working behaviour exists to change; the split runs the same
+statements in the same order with the arguments each one's `?` were written for, and the original
+call keeps the last statement's cursor.
+""",
+        ),
+    ),
+    not_offered="""
+A plain count mismatch: only the author knows which argument is missing.
+""",
+    references=(
+        "https://github.com/cloudflare/workerd/blob/main/src/workerd/api/sql.c%2B%2B (only the last statement of an exec() string takes parameters)",
+    ),
+)
+
+
+SPEC = FixSpec("sql-bindings-mismatch", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

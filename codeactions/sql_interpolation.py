@@ -10,14 +10,14 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_SQL
 from durable_harden.analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
-from durable_harden.analyzers.rules.sql_interpolation import classify
+from durable_harden.analyzers.rules.sql_interpolation import InterpolationState, classify
 from durable_harden.analyzers.sql import SqlStatement, Substitution
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._execedit import CannotFix, insert_args
-from durable_harden.codeactions._sqledit import find_statement
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
@@ -25,12 +25,12 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
         raise CannotFix("only an interpolated value has a fix")
     # every value finding of a statement gets the same fix: built once per statement and model
     # (a statement with n substitutions has n findings; building each was O(n²))
-    path, offset = finding.data["statement"]
-    key = f"sql-interpolation.fix:{path}:{offset}"
+    stmt = state_of(finding, InterpolationState).statement
+    key = f"sql-interpolation.fix:{stmt.file.path}:{stmt.offsets[0]}"
     built: Fix | CannotFix | None = model.memo.get(key)
     if built is None:
         try:
-            built = _build(finding, model)
+            built = _build(stmt)
         except CannotFix as exc:
             built = exc
         model.memo[key] = built
@@ -49,10 +49,8 @@ def _argument(stmt: SqlStatement, sub: Substitution, nodes: dict[int, Node]) -> 
     return f"({text})" if inner.type == "sequence_expression" else text
 
 
-def _build(finding: Finding, model: ProjectModel) -> Fix:
-    path, offset = finding.data["statement"]
-    stmt = find_statement(model, path, offset)
-    if stmt is None or stmt.tagged or not literal_is_inline(stmt):
+def _build(stmt: SqlStatement) -> Fix:
+    if stmt.tagged or not literal_is_inline(stmt):
         raise CannotFix("SQL not written in the exec call")
     if stmt.index_in_call != stmt.statements_in_call - 1:
         raise CannotFix("only the last statement of an exec() string takes arguments")
@@ -108,4 +106,32 @@ def _build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-SPEC = FixSpec("sql-interpolation", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "bound parameters",
+            SAFE,
+            """
+For values: each value substitution of the statement becomes `?` and its expression an argument,
+inserted at the position of that parameter among the existing ones (a quoted `'…${x}…'` becomes
+one `?` bound to the template string with the quotes' content). Offered when the statement is the
+last of its `exec()` string, written in the call, uses plain `?` parameters, and the existing
+arguments match them.
+""",
+            why="""
+Safe: for every value the original statement handled as written (a number in an unquoted
+substitution, a string without quotes inside `'…'`), the bound parameter compares and stores the
+same value, so the rows read and written are the same. The results differ only where the original
+was broken: a value containing `'` (a syntax error or injected SQL before), a string in an
+unquoted substitution (an unknown column before).
+""",
+        ),
+    ),
+    not_offered="""
+Names and fragments are never rewritten: check them against an allowlist.
+""",
+    references=(REF_SQL,),
+)
+
+
+SPEC = FixSpec("sql-interpolation", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

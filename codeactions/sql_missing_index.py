@@ -7,18 +7,18 @@ import re
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules.sql_missing_index import Problem, analyse
+from durable_harden.analyzers.rules._common import REF_SQL, REF_SQLITE_EQP
+from durable_harden.analyzers.rules.sql_missing_index import IndexState, Problem, analyse
 from durable_harden.analyzers.schema import Schema
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.codeactions._sqledit import (
     append_after,
-    find_statement,
     is_idempotent_ddl,
     siblings,
 )
-from durable_harden.codeactions.fix import Fix, Safety
+from durable_harden.codeactions.fix import Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import index_case
-from durable_harden.codeactions.spec import TIER_INDEXES, FixSpec
+from durable_harden.codeactions.spec import SAFE_OR_UNSAFE, TIER_INDEXES, FixDocs, FixSpec, Offer
 
 _CREATE_INDEX_ON = re.compile(
     r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\b.*?\bON\s+[\"`\[]?(\w+)", re.I | re.S
@@ -140,10 +140,7 @@ def _anchor(model: ProjectModel, create: SqlStatement, table: str) -> SqlStateme
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     data = finding.data
-    path, offset = data["statement"]
-    stmt = find_statement(model, path, offset)
-    if stmt is None:
-        return []
+    stmt = state_of(finding, IndexState).statement
     schema = model.schema_for(stmt.file.path)
     table = schema.table(data["table"])
     if table is None or table.create is None:
@@ -197,10 +194,42 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "index for the query",
+            SAFE_OR_UNSAFE,
+            """
+`CREATE INDEX IF NOT EXISTS idx_<table>_<cols> ON <table>(<equality columns…>, <range or
+ORDER BY column>)`, inserted next to the table's `CREATE TABLE` in the same SQL string. It is
+offered only when SQLite, re-planning the query with the index, then uses it, and never when
+the primary key or an existing index already has the same leading columns.
+""",
+            why="""
+Safe when no query's result changes: an index changes no query's rows, but SQLite returns rows in
+the order of the index it reads, so a `SELECT` without `ORDER BY` that moves from a table scan
+(rowid order, usually insertion order) to the new index may return the same rows in another
+order. When some query of the project does that (other than fixing every index column with `=`,
+where equal keys keep rowid order), the fix is unsafe and the review note names the queries.
+""",
+        ),
+    ),
+    review="""
+Every index costs a row write on each INSERT/UPDATE of the table; check the query is frequent
+enough to pay for it.
+""",
+    references=(
+        REF_SQL + " (index maintenance is billed as rows written)",
+        REF_SQLITE_EQP + " (SEARCH … USING INDEX)",
+    ),
+)
+
+
 SPEC = FixSpec(
     "sql-missing-index",
     build,
     tier=TIER_INDEXES,
     label="index for a scanning query",
     test_case=index_case,
+    docs=FIX_DOCS,
 )

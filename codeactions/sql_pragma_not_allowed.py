@@ -15,13 +15,14 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_SQL
 from durable_harden.analyzers.rules._sqlexec import literal_is_inline
+from durable_harden.analyzers.rules.sql_pragma_not_allowed import PragmaState
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._execedit import CannotFix, exec_receiver
-from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions._tsedit import line_end, statement_of
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 _SIZE = re.compile(
     r"\s*SELECT\s+(?:page_count\s*\*\s*page_size|page_size\s*\*\s*page_count)\s+(?:AS\s+)?"
@@ -76,9 +77,8 @@ def _replace(path: Path, data: bytes, read: Node, text: str) -> list[Edit]:
 def build(finding: Finding, model: ProjectModel) -> Fix:
     if finding.data.get("pragma") != "page_count" or "statement" not in finding.data:
         raise CannotFix("only PRAGMA page_count has a fix")
-    path, offset = finding.data["statement"]
-    stmt = find_statement(model, path, offset)
-    if stmt is None or stmt.tagged or stmt.statements_in_call != 1 or not literal_is_inline(stmt):
+    stmt = state_of(finding, PragmaState).statement
+    if stmt.tagged or stmt.statements_in_call != 1 or not literal_is_inline(stmt):
         raise CannotFix("not a single-statement exec written in the call")
     data = stmt.call_file.data
     receiver = exec_receiver(stmt.call)
@@ -125,4 +125,41 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     raise CannotFix("not a size read")
 
 
-SPEC = FixSpec("sql-pragma-not-allowed", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "sql.databaseSize",
+            SAFE,
+            """
+For the usual size read `exec("SELECT page_count * page_size AS size FROM pragma_page_count(),
+pragma_page_size()").one().size`: it becomes `sql.databaseSize` (bytes, the same product).
+""",
+            why="""
+Safe: the same number, and the PRAGMA form is refused at run time.
+""",
+        ),
+        Offer(
+            "pages from databaseSize",
+            UNSAFE,
+            """
+For `exec("PRAGMA page_count").one().page_count` (a number of pages):
+`sql.databaseSize / sql.exec("PRAGMA page_size").one().page_size`.
+""",
+            why="""
+Unsafe: it assumes `databaseSize` is pages × page size.
+""",
+        ),
+    ),
+    review="""
+Where a page count is compared, the divided size still means the same.
+""",
+    not_offered="""
+`user_version` has no automatic fix: keep applied schema steps in a migrations table run in the
+constructor's `blockConcurrencyWhile` (the unbounded-table-growth fix writes one: `SQL_MIGRATIONS`
+and `runSqlMigrations()` recording steps in `_sql_schema_migrations`).
+""",
+    references=(REF_SQL + " (ctx.storage.sql.databaseSize)",),
+)
+
+
+SPEC = FixSpec("sql-pragma-not-allowed", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

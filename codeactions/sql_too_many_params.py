@@ -5,25 +5,25 @@ from __future__ import annotations
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIMITS
 from durable_harden.analyzers.rules._sqlexec import binding_args, literal_is_inline, params_of
-from durable_harden.analyzers.rules.sql_too_many_params import generated_lists
+from durable_harden.analyzers.rules.sql_too_many_params import ParamsState
 from durable_harden.analyzers.tsutil import node_text, normalize_expr
 from durable_harden.codeactions._execedit import CannotFix
-from durable_harden.codeactions._sqledit import find_statement
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
     if finding.data.get("kind") != "generated":
         raise CannotFix("only a generated placeholder list has a fix")
-    path, offset = finding.data["statement"]
-    stmt = find_statement(model, path, offset)
-    if stmt is None or not literal_is_inline(stmt):
+    state = state_of(finding, ParamsState)
+    stmt = state.statement
+    if not literal_is_inline(stmt):
         raise CannotFix("SQL not written in the call")
     if stmt.index_in_call != stmt.statements_in_call - 1:
         raise CannotFix("not the last statement")
-    item = next((g for g in generated_lists(stmt) if g.sub.ts_start == finding.span.start), None)
+    item = state.generated
     params = params_of(stmt)
     if item is None or params is None or params.named or params.numbered:
         raise CannotFix("list or parameters not understood")
@@ -73,4 +73,36 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-SPEC = FixSpec("sql-too-many-params", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "json_each(?)",
+            UNSAFE,
+            """
+For the generated `IN (…)` list: `IN (SELECT value FROM json_each(?))` bound to
+`JSON.stringify(array)`, in place of the spread argument. SQLite's `json_each` yields numbers as
+INTEGER/REAL and strings as TEXT, so comparisons behave as with one parameter per element
+(booleans become 1/0). Offered when the spread argument is the same array and stands at the
+list's parameter position.
+""",
+            why="""
+Unsafe: the elements' types are not checked: a binary element (`ArrayBuffer`, `Uint8Array`)
+becomes the JSON object `{}` and matches nothing where it matched its BLOB before, and a `BigInt`
+makes `JSON.stringify` throw.
+""",
+        ),
+    ),
+    review="""
+The array holds only strings and numbers.
+""",
+    not_offered="""
+A literal list of more than 100 parameters: batch the rows instead.
+""",
+    references=(
+        REF_LIMITS + " (≤ 100 bound parameters per statement)",
+        "https://www.sqlite.org/json1.html#jeach",
+    ),
+)
+
+
+SPEC = FixSpec("sql-too-many-params", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

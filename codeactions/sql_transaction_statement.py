@@ -22,6 +22,8 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_SQL
+from durable_harden.analyzers.rules.sql_transaction_statement import TransactionState
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from durable_harden.codeactions._execedit import (
@@ -30,10 +32,9 @@ from durable_harden.codeactions._execedit import (
     shift_lines,
     storage_expr,
 )
-from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions._tsedit import indent_at, indent_unit, line_end, line_start
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import SAFE, TIER_CORRECTNESS, FixDocs, FixSpec, Offer
 
 _BEGIN = re.compile(r"\s*BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?\s*;?\s*", re.I)
 _COMMIT = re.compile(r"\s*(COMMIT|END)(\s+TRANSACTION)?\s*;?\s*", re.I)
@@ -230,11 +231,10 @@ def _find_begin(stmt: SqlStatement, calls: dict[int, SqlStatement]) -> Node:
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
-    path, offset = finding.data["statement"]
-    stmt = find_statement(model, path, offset)
-    if stmt is None or not finding.data.get("single"):
+    stmt = state_of(finding, TransactionState).statement
+    if stmt.statements_in_call != 1:
         raise CannotFix("transaction control inside a multi-statement string")
-    calls = _exec_statements(model, path)
+    calls = _exec_statements(model, str(stmt.file.path))
     file = stmt.call_file
     data = file.data
     begin = _find_begin(stmt, calls)
@@ -277,4 +277,31 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-SPEC = FixSpec("sql-transaction-statement", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "transactionSync",
+            SAFE,
+            """
+Only where the shape is clear: `exec("BEGIN")` and `exec("COMMIT")` (or `END`) as statements of
+the same block, with synchronous statements between them (no `await`, `return`, `break`,
+`continue` or `yield`, and no declaration used after the COMMIT): the two calls are removed and
+the statements between are wrapped in `<storage>.transactionSync(() => { … })`. The same applies
+to `BEGIN; try { …; COMMIT } catch (e) { ROLLBACK; throw e; }`, since `transactionSync` rolls
+back and rethrows by itself.
+""",
+            why="""
+Safe: `exec("BEGIN")` is refused by the runtime, so the original never ran as written; the wrapped
+statements run in the same order with the all-or-nothing meaning the BEGIN/COMMIT pair stated.
+""",
+        ),
+    ),
+    not_offered="""
+Anything else (a ROLLBACK on another path, savepoints, transaction control inside a
+multi-statement string) is reported without a fix.
+""",
+    references=(REF_SQL + " (BEGIN/COMMIT are rejected; transactionSync)",),
+)
+
+
+SPEC = FixSpec("sql-transaction-statement", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

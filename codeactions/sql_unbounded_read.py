@@ -25,13 +25,14 @@ import re
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import literal_is_inline, params_of
+from durable_harden.analyzers.rules.sql_unbounded_read import ReadState
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.codeactions._execedit import CannotFix, insert_args
-from durable_harden.codeactions._sqledit import find_statement
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 READ_LIMIT = 1000
 # columns whose ascending order is time order: a read ordered by them wants the newest rows
@@ -114,10 +115,7 @@ def _constant_edit(stmt: SqlStatement, name: str, table: str) -> Edit | None:
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
-    ref = finding.data["statement"]
-    stmt = find_statement(model, ref[0], ref[1])
-    if stmt is None:
-        raise CannotFix("statement not found")
+    stmt = state_of(finding, ReadState).statement
     if stmt.file is not stmt.call_file:
         raise CannotFix("the SQL text lives in another file and may be shared")
     path = stmt.file.path
@@ -194,4 +192,51 @@ def build(finding: Finding, model: ProjectModel) -> Fix:
     )
 
 
-SPEC = FixSpec("sql-unbounded-read", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "LIMIT bound to a constant",
+            UNSAFE,
+            """
+For a loaded result: ` LIMIT ?` is appended to the query, bound to a named constant
+`<TABLE>_READ_LIMIT` (1000, documented at the top of the file). The LIMIT must keep the rows the
+code wants, and the query's `ORDER BY` is what says which: `ORDER BY … DESC` keeps its first
+rows. An ascending read by a time or sequence column (`id`, `ts`, `*_at`, …) is a history that
+wants its newest rows: the order is flipped to `DESC`, the LIMIT added, and `.reverse()` follows
+`toArray()` (or the Agents SDK's `this.sql` template), so the code still sees oldest first.
+Ascending by another column keeps the first rows of that order. The review note says which rows
+are kept.
+""",
+            why="""
+Unsafe: rows beyond the limit are no longer read.
+""",
+        ),
+        Offer(
+            "LIMIT 1 for .one()",
+            UNSAFE,
+            """
+For `.one()`: ` LIMIT 1`.
+""",
+            why="""
+Unsafe: it then returns one of the matching rows instead of throwing.
+""",
+        ),
+    ),
+    review="""
+Callers that need more rows must page (`WHERE id > ? ORDER BY id LIMIT ?`, keyset pagination):
+add that where every row really is needed. For `.one()`, add an `ORDER BY` that picks the right
+row.
+""",
+    not_offered="""
+When the SQL text is shared by several calls (a constant in another file). Without an `ORDER BY`
+no LIMIT is added (it would keep arbitrary rows; a sum or an export over all rows would silently
+lose some). An ascending history read any other way than `toArray()` (iteration, a spread).
+""",
+    references=(
+        REF_SQL + " (rows read are billed)",
+        REF_LIMITS,
+    ),
+)
+
+
+SPEC = FixSpec("sql-unbounded-read", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

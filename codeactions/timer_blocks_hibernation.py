@@ -18,6 +18,8 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_ALARMS, REF_LIFECYCLE
+from durable_harden.analyzers.rules.timer_blocks_hibernation import TimerState
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -28,16 +30,14 @@ from durable_harden.analyzers.tsutil import (
 )
 from durable_harden.codeactions._alarm import AlarmWork, plan_alarm_work
 from durable_harden.codeactions._tsedit import (
-    finding_class,
     is_async,
-    node_at,
     quote_char,
     reindent,
     statement_of,
 )
-from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import timer_case
-from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
+from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
 
 CannotConvert = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
@@ -209,14 +209,10 @@ def _uses_sockets(data: bytes, cls: DurableObjectClass, callback: Node) -> bool:
 
 
 def build(finding: Finding, model: ProjectModel) -> Fix:
-    cls = finding_class(finding, model)
-    if cls is None:
-        raise CannotConvert("class not found")
+    state = state_of(finding, TimerState)
+    cls, call = state.cls, state.call
     data = cls.file.data
     path = cls.file.path
-    call = node_at(cls.node, "call_expression", finding.data["call"])
-    if call is None:
-        raise CannotConvert("the timer is not inside the class")
     func = enclosing(call, *FUNCTION_TYPES)
     while func is not None:
         outer = enclosing(func, *FUNCTION_TYPES)
@@ -370,10 +366,55 @@ def _ms(text: str) -> float:
         return float("inf")
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "timer moved to an alarm",
+            UNSAFE,
+            """
+The timer becomes an alarm: the callback body moves to `alarm()` (through a schedule table when
+the alarm already serves another purpose) and any state it closes over must be stored.
+
+The timer's stop is carried. Every `clearInterval(<handle>)` / `clearTimeout(<handle>)` of the
+class becomes `void ctx.storage.put("durable-harden:<kind>-stopped", true)` at the same place
+(inside the moved work too); starting the timer writes `false`; the alarm returns before the
+work when the stop is recorded and, for an interval, re-arms only while it is not. The stop is
+kept in storage so it survives hibernation and leaves an alarm shared with other work alone. An
+`if` around a clear call loses its test of the handle (the handle is never set any more). An
+interval the code never clears re-arms only while its work has sockets to serve
+(`getWebSockets().length > 0`, when the work reaches `getWebSockets()`). The re-arm is always
+conditional, so the alarm never trips `alarm-retry-suppressed`.
+
+State the timer kept must keep its meaning: a start guard that tests the handle in the method
+that starts the timer (`if (this.loop) return;`) is kept (a pending alarm now answers it: the
+start is guarded by `getAlarm() === null`).
+""",
+            why="""
+Unsafe: timing changes (alarms have at-least-once delivery and second-level granularity in
+practice), and what the callback kept in memory is lost at hibernation.
+""",
+        ),
+    ),
+    review="""
+What the callback relied on in memory, and whether its new timing is acceptable.
+""",
+    not_offered="""
+An interval the code never clears whose work serves no sockets: an alarm re-arming itself
+forever would run, and bill, forever. Any other read of the handle than a start guard
+(`get running()`). A callback or delay that uses locals of the method that set the timer.
+""",
+    references=(
+        REF_LIFECYCLE + " (pending timers keep the object from hibernating)",
+        REF_ALARMS + " (at-least-once; one alarm per object)",
+    ),
+)
+
+
 SPEC = FixSpec(
     "timer-blocks-hibernation",
     build,
     tier=TIER_HIBERNATION,
     label="timer moved to an alarm",
     test_case=timer_case,
+    docs=FIX_DOCS,
 )

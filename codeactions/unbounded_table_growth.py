@@ -40,6 +40,8 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.generated_names import ARM_METHOD as ARM
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_ALARMS, REF_RULES, REF_SQLITE_ALTER
+from durable_harden.analyzers.rules.unbounded_table_growth import GrowthState
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import (
     call_args,
@@ -58,7 +60,6 @@ from durable_harden.codeactions._migrations import (
     ctx_expr,
     plan_step,
 )
-from durable_harden.codeactions._sqledit import find_statement
 from durable_harden.codeactions._tsedit import (
     append_member,
     identifiers_in,
@@ -70,20 +71,13 @@ from durable_harden.codeactions._tsedit import (
     quote_char,
     statement_of,
 )
-from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import ttl_case
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions.spec import TIER_CORRECTNESS, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def _camel(table: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\W]+", table) if part)
-
-
-def _ctx(cls: DurableObjectClass) -> str:
-    try:
-        return ctx_expr(cls)
-    except CannotMigrate as exc:
-        raise CannotFix(str(exc)) from exc
 
 
 def _close_paren(text: str, open_index: int) -> int:
@@ -196,13 +190,6 @@ def _binding_edit(stmt: SqlStatement, position: int, var: str) -> Edit:
         indent = indent_at(data, last.start_byte)
         return Edit(path, last.end_byte, last.end_byte, f",\n{indent}{var}")
     return Edit(path, last.end_byte, last.end_byte, f", {var}")
-
-
-def _find_class(finding: Finding, model: ProjectModel, first: SqlStatement) -> DurableObjectClass:
-    cls = first.cls
-    if cls is None or cls.name != finding.data.get("class"):
-        raise CannotFix("the INSERT is not inside a Durable Object class")
-    return cls
 
 
 def _top_insert_point(data: bytes, root: Node) -> int:
@@ -386,17 +373,17 @@ def _alarm_edits(cls: DurableObjectClass, method: str, indent: str, unit: str) -
 def build(finding: Finding, model: ProjectModel) -> Fix:
     data = finding.data
     table: str = data["table"]
-    writes = [find_statement(model, path, start) for path, start, _ in data["inserts"]]
-    if not writes or any(w is None for w in writes):
-        raise CannotFix("INSERT statements not found")
-    statements = [w for w in writes if w is not None]
-    cls = _find_class(finding, model, statements[0])
+    state = state_of(finding, GrowthState)
+    statements = list(state.inserts)
+    cls = state.cls
+    if not statements or cls is None:
+        raise CannotFix("the INSERT is not inside a Durable Object class")
     if any(s.cls is not cls for s in statements):
         raise CannotFix("INSERTs from several classes")
     file = cls.file
     src = file.data
     path = file.path
-    ctx = _ctx(cls)
+    ctx = ctx_expr(cls)  # CannotFix when the class has no `this.…` path to its state
     unit = indent_unit(src)
     indent = member_indent(cls)
     quote = quote_char(src)
@@ -517,10 +504,44 @@ def _merge_appends(edits: list[Edit]) -> list[Edit]:
     return merged
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "TTL cleanup by alarm",
+            UNSAFE,
+            """
+Adds a migration step (an `ALTER TABLE … ADD COLUMN expires_at INTEGER` plus `CREATE INDEX IF
+NOT EXISTS idx_<table>_expires_at`, never an edit of `CREATE TABLE IF NOT EXISTS` alone, which
+does nothing for objects already deployed), a `<TABLE>_TTL_MS` constant written by every INSERT,
+and a cleanup in `alarm()` that deletes expired rows in bounded batches and re-arms at
+`MIN(expires_at)` only while rows remain, merged into an existing `alarm()`. The alarm is armed
+on insert when none is pending (or the pending one is later), not unconditionally in the
+constructor. The step goes into the project's own migrations list when the constructor runs one
+(appended in its style; see `schema-change-without-migration`), else into a `SQL_MIGRATIONS`
+list the fix adds to the class.
+""",
+            why="""
+Unsafe: the retention period is a product decision, and rows older than it are deleted.
+""",
+        ),
+    ),
+    review="""
+The TTL (`<TABLE>_TTL_MS`, 30 days by default) fits the data; rows written before the step get a
+full TTL from when it runs.
+""",
+    references=(
+        REF_ALARMS + " (one alarm per object; setAlarm replaces it)",
+        REF_SQLITE_ALTER + " (CREATE TABLE IF NOT EXISTS never changes an existing table)",
+        REF_RULES + " (schema versioning through a migrations table)",
+    ),
+)
+
+
 SPEC = FixSpec(
     "unbounded-table-growth",
     build,
     tier=TIER_CORRECTNESS,
     label="TTL cleanup by alarm",
     test_case=ttl_case,
+    docs=FIX_DOCS,
 )

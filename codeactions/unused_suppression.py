@@ -6,7 +6,7 @@ from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.suppressions import DIRECTIVE
 from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import FixSpec
+from durable_harden.codeactions.spec import SAFE, FixDocs, FixSpec, Offer
 
 
 def _data(finding: Finding, model: ProjectModel) -> bytes | None:
@@ -64,4 +64,20 @@ def remove_suppression(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-SPEC = FixSpec("unused-suppression", remove_suppression)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "delete the comment",
+            SAFE,
+            """
+Deletes the suppression comment (or the rule's name from a comment that names several).
+""",
+            why="""
+Safe: the comment silences nothing.
+""",
+        ),
+    ),
+)
+
+
+SPEC = FixSpec("unused-suppression", remove_suppression, docs=FIX_DOCS)

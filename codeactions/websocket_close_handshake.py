@@ -13,11 +13,19 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules.websocket_close_handshake import params_of
+from durable_harden.analyzers.rules._common import REF_RULES
+from durable_harden.analyzers.rules.websocket_close_handshake import CloseState, params_of
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES, walk
-from durable_harden.codeactions._tsedit import body_indent, finding_class, line_end
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_CORRECTNESS, FixSpec
+from durable_harden.codeactions._tsedit import body_indent, line_end
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import (
+    SAFE,
+    SAFE_OR_UNSAFE,
+    TIER_CORRECTNESS,
+    FixDocs,
+    FixSpec,
+    Offer,
+)
 from durable_harden.codeactions.websocket_not_hibernatable import guarded_close
 
 CLOSE_PARAMS = [("ws", "WebSocket"), ("code", "number"), ("reason", "string")]
@@ -36,9 +44,7 @@ def _has_early_return(block: Node) -> bool:
 
 
 def _missing_close(finding: Finding, model: ProjectModel) -> Fix | None:
-    cls = finding_class(finding, model)
-    if cls is None:
-        return None
+    cls = state_of(finding, CloseState).cls
     handler = cls.methods.get("webSocketClose")
     if handler is None:
         return None
@@ -165,4 +171,43 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     return []
 
 
-SPEC = FixSpec("websocket-close-handshake", build, tier=TIER_CORRECTNESS)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "add the missing close",
+            SAFE_OR_UNSAFE,
+            """
+A missing close becomes `ws.close(<guarded code>, reason)` at the end of the handler (at its start
+when the handler has early returns), adding the `code`/`reason` parameters when the handler does
+not declare them.
+""",
+            why="""
+Safe when the handler hands the socket to no other code (`this.cleanup(ws)` may close it already,
+and the added call would be a second close) and, when the close goes at the start, sends nothing
+on the socket after it; otherwise unsafe, and the review note names the callee. What it changes on
+purpose: the client receives the close reply instead of seeing 1006.
+""",
+        ),
+        Offer(
+            "guard an echoed code / replace a reserved literal",
+            SAFE,
+            """
+An echoed code is wrapped in the same guard; a reserved literal becomes 1000.
+""",
+            why="""
+Safe: for every code `close()` accepts the guarded expression is that same code, and with the four
+it refuses (1004, 1005, 1006, 1015) the original call threw.
+""",
+        ),
+    ),
+    review="""
+For an unsafe close: the callee the note names does not close the socket itself.
+""",
+    references=(
+        REF_RULES + " (webSocketClose must call ws.close before 2026-04-07)",
+        "https://github.com/cloudflare/workerd/blob/main/src/workerd/api/web-socket.c%2B%2B (close() throws for 1004, 1005, 1006, 1015)",
+    ),
+)
+
+
+SPEC = FixSpec("websocket-close-handshake", build, tier=TIER_CORRECTNESS, docs=FIX_DOCS)

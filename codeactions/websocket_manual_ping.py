@@ -11,18 +11,25 @@ import json
 from durable_harden.analyzers.classes import ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_STATE
+from durable_harden.analyzers.rules.websocket_manual_ping import PingState
 from durable_harden.analyzers.tsutil import node_text
 from durable_harden.codeactions._tsedit import (
     env_type,
-    finding_class,
     indent_at,
     indent_unit,
     line_end,
     member_indent,
     quote_char,
 )
-from durable_harden.codeactions.fix import Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
+from durable_harden.codeactions.fix import Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import (
+    SAFE_OR_UNSAFE,
+    TIER_HIBERNATION,
+    FixDocs,
+    FixSpec,
+    Offer,
+)
 
 
 def _quoted(value: str, quote: str) -> str:
@@ -33,8 +40,8 @@ def _quoted(value: str, quote: str) -> str:
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = finding_class(finding, model)
-    if cls is None or cls.body is None:
+    cls = state_of(finding, PingState).cls
+    if cls.body is None:
         return []
     data = cls.file.data
     q = quote_char(data)
@@ -94,4 +101,31 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
-SPEC = FixSpec("websocket-manual-ping", build, tier=TIER_HIBERNATION)
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "setWebSocketAutoResponse",
+            SAFE_OR_UNSAFE,
+            """
+`this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("<ping>", "<pong>"))` is added
+to the constructor (after `super(…)`; a constructor is added when the class has none). The
+handler's branch is kept: it still answers pings that are not an exact match (and pings of
+sockets accepted with `accept()`, which auto-response does not cover).
+""",
+            why="""
+Safe when the ping branch is the first statement of `webSocketMessage` and does nothing but send
+the pong (and return): an exact ping then gets the same answer and skips no code. Otherwise
+unsafe: an exact ping no longer reaches the handler at all, so whatever else it did for a ping (a
+"last seen" time, a log line, a statement before the branch) stops happening.
+""",
+        ),
+    ),
+    review="""
+For an unsafe fix: move what the handler did for a ping to
+`ctx.getWebSocketAutoResponseTimestamp(ws)`, or accept the loss.
+""",
+    references=(REF_STATE + " (setWebSocketAutoResponse answers without waking the object)",),
+)
+
+
+SPEC = FixSpec("websocket-manual-ping", build, tier=TIER_HIBERNATION, docs=FIX_DOCS)

@@ -25,12 +25,14 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS
 from durable_harden.analyzers.rules._websocket import (
     LISTENER_EVENTS,
     SocketUse,
     ctx_reachable,
     server_sockets,
 )
+from durable_harden.analyzers.rules.websocket_not_hibernatable import AcceptState
 from durable_harden.analyzers.rules.websocket_state_in_memory import lost_socket_fields
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
@@ -53,9 +55,16 @@ from durable_harden.codeactions._tsedit import (
     remove_statement,
     statement_of,
 )
-from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety, state_of
 from durable_harden.codeactions.harden.generated_tests import websocket_case
-from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
+from durable_harden.codeactions.spec import (
+    SAFE_OR_UNSAFE,
+    TIER_HIBERNATION,
+    UNSAFE,
+    FixDocs,
+    FixSpec,
+    Offer,
+)
 from durable_harden.codeactions.websocket_state_in_memory import (
     Accepted,
     Carry,
@@ -116,16 +125,9 @@ class _Moved:
     names: set[str] = field(default_factory=set)
 
 
-def _find_use(finding: Finding, model: ProjectModel) -> tuple[DurableObjectClass, SocketUse, Node]:
-    start, end = finding.data["accept"]
-    for cls in model.classes:
-        if cls.file.path != finding.span.path or cls.name != finding.data.get("class"):
-            continue
-        for use in server_sockets(cls):
-            for call in use.accepts:
-                if call.start_byte == start and call.end_byte == end:
-                    return cls, use, call
-    raise LookupError("the accept() call is no longer there")
+def _find_use(finding: Finding) -> tuple[DurableObjectClass, SocketUse, Node]:
+    state = state_of(finding, AcceptState)
+    return state.cls, state.use, state.accept
 
 
 def _socket_text(data: bytes, accept: Node) -> str:
@@ -429,7 +431,7 @@ def _carry_socket_state(
 
 
 def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
-    cls, use, accept = _find_use(finding, model)
+    cls, use, accept = _find_use(finding)
     data = cls.file.data
     path = cls.file.path
     groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
@@ -614,7 +616,7 @@ def events_reach_class_code(cls: DurableObjectClass) -> list[str]:
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if finding.data.get("kind") != "accept":
         return []
-    cls, use, accept = _find_use(finding, model)
+    cls, use, accept = _find_use(finding)
     groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
     if not ctx_reachable(cls):
         return []  # a legacy class that kept no DurableObjectState: no `acceptWebSocket` to call
@@ -671,10 +673,110 @@ def enclosing_is_outside(cls: DurableObjectClass, node: Node) -> bool:
     return parent is None or not (cls.node.start_byte <= parent.start_byte < cls.node.end_byte)
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "acceptWebSocket",
+            SAFE_OR_UNSAFE,
+            """
+`server.accept()` becomes `this.ctx.acceptWebSocket(server)`. Events of a hibernatable socket go
+only to the class's `webSocketMessage` / `webSocketClose` / `webSocketError` (listeners added with
+`addEventListener` stop firing, checked in workerd), and `getWebSockets()` lists it. A
+socket-keyed collection the class would lose at its first hibernation is carried in the same fix
+(see below).
+""",
+            why="""
+Safe (the program's meaning is kept) only when nothing can tell the difference: the socket has no
+listeners, is handed to no other code, the class has no `webSocket*` handler method (nor a base
+class that may have one) and no `getWebSockets()` call, and it keeps no socket-keyed collection
+that hibernation would empty; its events were dropped before and still are. Otherwise unsafe: the
+socket's messages and close now reach those handlers, which must handle a socket they never saw,
+and a carried collection is rebuilt from the open sockets after a wake.
+""",
+        ),
+        Offer(
+            "listeners moved into handler methods",
+            UNSAFE,
+            """
+When the socket has listeners, the listener bodies move into the handler methods (merged into
+existing ones behind a tag check), with the socket and event values renamed to the handler's
+parameters (a new handler's parameters take other names, `socket` for `ws`, when the moved body
+already uses them). What the listeners closed over per connection (`const name = …` in `fetch()`)
+goes with the socket: `server.serializeAttachment({ name })` where the first listener was added,
+and `const { name } = ws.deserializeAttachment()` at the top of each handler that reads it (typed
+when every carried `const` has a type annotation), so it is there after a wake.
+
+A `Map`/`Set` keyed by `WebSocket` that the class writes and reads (what `websocket-state-in-memory`
+would report once the class hibernates) is carried in the same fix, by that rule's own edits
+(`codeactions/websocket_state_in_memory.py`, `carry_fields`): each value stored with
+`this.map.set(server, value)` also becomes the socket's attachment (beside the `set`, also inside a
+moved listener body), and the constructor (which runs again on every wake, with the sockets still
+open) puts every open socket back into the map from its attachment; a `Set` holding every
+accepted socket is refilled from `getWebSockets()`. Every other use of the collection (`get`,
+`delete`, iteration, `size`, handing it to other code) stays as written and stays correct, because
+the collection is whole again before any handler runs. When the listeners also closed over
+values, one attachment holds both, written where the value is stored:
+
+```ts
+this.ctx.acceptWebSocket(server);
+const member: Member = { name, joinedAt: Date.now() };
+server.serializeAttachment({ room, members: member });
+this.members.set(server, member);
+// constructor, after super(ctx, env):
+for (const ws of this.ctx.getWebSockets()) {
+  const attachment = ws.deserializeAttachment() as { members?: Member } | null;
+  if (attachment?.members !== undefined) {
+    this.members.set(ws, attachment.members);
+  }
+}
+```
+
+Measured in workerd (tests/runtime/test_socket_state_runtime.py): a name and room set in `fetch()`
+are read back by `webSocketMessage` after the object was evicted for inactivity (10 s in workerd)
+and constructed again; without the constructor's rebuild the woken map is empty.
+""",
+            why="""
+Unsafe: code moves between methods, and per-connection values now go through structured clone and
+come back from attachments after a wake.
+""",
+        ),
+    ),
+    review="""
+Every carried value survives structured clone (plain data) and stays within the attachment limit
+(16 KiB serialized, 2 KiB before February 2026: the hibernation API reference below). Where the
+review note names a `delete` outside `webSocketClose`/`webSocketError` (or a close/error
+listener), the socket is closing there: an open socket removed from the collection is put back by
+the rebuild after a wake. The moved bodies need no other in-memory state set while the socket was
+accepted (a timer, a field set in `fetch()`).
+""",
+    not_offered="""
+When a listener closes over a parameter or a variable that changes (`let`), a value declared
+after the listener, when the class already uses attachments, when a listener uses the event in a
+way that cannot be mapped, or when merging into an existing handler whose parameter the body
+shadows. No fix at all when a socket-keyed collection cannot be carried, since the fix would then
+empty it at the first wake: with closed-over values, a value stored inside a listener, in a
+nested block or in several places; a value a listener stores that computes something (a call); a
+value that is not plain data (a function, the socket); a stored value changed in place
+(`map.get(ws).x = …`, through iteration: the attachment would keep the old value); two maps (a
+socket has one attachment); a `Set` filled on a condition or with sockets accepted elsewhere; a
+collection that is reassigned or cleared. No fix at all when the socket is handed to other code (a
+library's room or connection manager, a proxy): its listeners would stop firing, so no rewrite is
+correct; the finding stays for a human. (A socket accepted only to send an error frame and close
+is not reported: it keeps nothing open, and made hibernatable its close would reach
+`webSocketClose`, which may assume state that socket never had.)
+""",
+    references=(
+        REF_WEBSOCKETS + " (acceptWebSocket, the handler methods, serializeAttachment ≤ 16 KiB)",
+        REF_LIFECYCLE + " (a socket accepted with accept() keeps the object resident)",
+    ),
+)
+
+
 SPEC = FixSpec(
     "websocket-not-hibernatable",
     build,
     tier=TIER_HIBERNATION,
     label="WebSocket Hibernation API",
     test_case=websocket_case,
+    docs=FIX_DOCS,
 )

@@ -34,6 +34,8 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS
+from durable_harden.analyzers.rules.websocket_state_in_memory import MemoryState
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -51,8 +53,8 @@ from durable_harden.codeactions._tsedit import (
     line_start,
     member_indent,
 )
-from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety
-from durable_harden.codeactions.spec import TIER_HIBERNATION, FixSpec
+from durable_harden.codeactions.fix import CannotFix, Edit, Fix, Safety, state_of
+from durable_harden.codeactions.spec import TIER_HIBERNATION, UNSAFE, FixDocs, FixSpec, Offer
 
 _MAP_TYPES = {"Map", "WeakMap"}
 _SET_TYPES = {"Set", "WeakSet"}
@@ -678,15 +680,8 @@ def carry_fields(
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
-    cls = next(
-        (
-            c
-            for c in model.classes
-            if c.name == finding.data.get("class") and c.file.path == finding.path
-        ),
-        None,
-    )
-    if cls is None or cls.body is None:
+    cls = state_of(finding, MemoryState).cls
+    if cls.body is None:
         return []
     field_name = str(finding.data["field"])
     try:
@@ -709,9 +704,66 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     ]
 
 
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "per-socket state in attachments",
+            UNSAFE,
+            """
+For a `Map`/`WeakMap` whose stored values have a clear shape (a variable, or an object literal of
+plain data): `ws.serializeAttachment(value)` is written before each `this.map.set(ws, value)` (an
+object literal that computes something is evaluated once into a `const` both get), and the
+constructor, right after `super(…)`, puts every open socket with a non-null attachment back into
+the map:
+
+```ts
+for (const ws of this.ctx.getWebSockets()) {
+  const session = ws.deserializeAttachment() as Session | null;
+  if (session !== null) {
+    this.sessions.set(ws, session);
+  }
+}
+```
+
+For a `Set`/`WeakSet` that holds every socket the class hibernates (each `acceptWebSocket(ws)` has
+`this.set.add(ws)` in the same block, and nothing else is added), the constructor refills it from
+`ctx.getWebSockets()`. A constructor is added when there is none (`env` typed as the class's
+`DurableObject<Env>` argument, or `any` without one: `DurableObject`'s default `Env` differs
+between @cloudflare/workers-types versions). The collection's other uses (`get`, `delete`,
+iteration, `size`) are left as written and stay correct: it is whole again before any handler
+runs. The same edits (`carry_fields`) are part of the websocket-not-hibernatable fix when it makes
+a class hibernate, so this finding does not appear after that fix.
+""",
+            why="""
+Unsafe: the values now go through structured clone and a size limit, and come back from
+attachments after a wake.
+""",
+        ),
+    ),
+    review="""
+The value must be structured-clonable and at most 16 KiB serialized (2 KiB before February 2026).
+Where the review note names a `delete` outside `webSocketClose`/`webSocketError`, check that the
+socket is closing there: an open socket taken out of the collection is put back after a wake.
+""",
+    not_offered="""
+Values built by a call or holding functions or the socket; a stored value changed in place
+(`map.get(ws).x = …`, `s.list.push(…)`, or through `for (const [ws, s] of map)`, `.values()`,
+`forEach`: the attachment would keep the old value); a `Set` filled on a condition or with sockets
+accepted elsewhere (use tags, `acceptWebSocket(ws, [tag])` and `getWebSockets(tag)`); a field that
+is reassigned or cleared; a class that already uses attachments for something else (a socket has
+one attachment; ours would overwrite it).
+""",
+    references=(
+        REF_WEBSOCKETS + " (serializeAttachment ≤ 16 KiB, restored after a wake)",
+        REF_LIFECYCLE + " (in-memory state is lost at hibernation)",
+    ),
+)
+
+
 SPEC = FixSpec(
     "websocket-state-in-memory",
     build,
     tier=TIER_HIBERNATION,
     label="per-socket state in attachments",
+    docs=FIX_DOCS,
 )

@@ -5,8 +5,11 @@
         [--severity warning] [--no-fix] [--root PATH]
 
 Creates (and refuses to overwrite):
-    analyzers/rules/<rule_id>.py        RULE: id, title, severity, docs, check()
-    codeactions/<rule_id>.py            the fix builder (unless --no-fix)
+    analyzers/rules/<rule_id>.py        RULE: id, title, severity, docs (what, why, example;
+                                        with --no-fix also why there is none), check(),
+                                        messages (the message ids)
+    codeactions/<rule_id>.py            the fix builder and SPEC with FIX_DOCS: each fix, its
+                                        safety and why (unless --no-fix)
     tests/rules/test_<rule_id>.py       marker test, snapshot test, examples test
     tests/fixtures/<rule-id>/flagged.ts lines the rule must report end in `// flagged`
     tests/fixtures/<rule-id>/clean.ts   code the rule must leave alone
@@ -58,17 +61,18 @@ Cloudflare documentation page that states it in `references`).
 // TODO: a reported line, then the fixed one
 ```
 """,
-    fix="""
-TODO: what the fix changes, whether it is safe or unsafe, and what a reviewer must check.
-""",
-    references=(f"{{REF_RULES}}",),
+    references=(f"{{REF_RULES}}",),{no_fix}
 )
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
     """TODO: for each problem in model.classes (cls.node, cls.methods, cls.aliases),
-    model.configs or model.files, yield RULE.finding("message", node_span(cls.file, node),
-    data={{...}}) (node_span is in analyzers/rules/_common.py)."""
+    model.configs or model.files, yield RULE.finding("todo", "message",
+    node_span(cls.file, node), data={{...}}, state=...) (node_span is in
+    analyzers/rules/_common.py). The first argument is the message id: one key of RULE.messages
+    per distinct message. `data`: plain JSON facts (they travel in the LSP diagnostic); `state`:
+    a small frozen dataclass of this module with the nodes, statements or class the fix needs
+    (codeactions reads it with `state_of`)."""
     yield from ()
 
 
@@ -78,8 +82,16 @@ RULE = Rule(
     severity=Severity.{severity},
     docs=DOCS,
     check=check,
+    # message id (kebab-case, stable) -> what that message says; shown as `{rule_id}/<id>`
+    # in docs, JSON (`message_id`), SARIF (`message.id`) and LSP Diagnostic.data
+    messages={{"todo": "TODO: what this message reports"}},
 )
 '''
+
+NO_FIX = '''
+    no_fix="""
+TODO: why no fix can be written automatically (the decision only a human can make).
+""",'''
 
 FIX_TEMPLATE = '''"""Fix for {rule_id}: TODO say what the fix does."""
 
@@ -88,21 +100,48 @@ from __future__ import annotations
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions.fix import CannotFix, Fix
-from durable_harden.codeactions.spec import TIER_OTHER, FixSpec
+from durable_harden.codeactions.spec import TIER_OTHER, UNSAFE, FixDocs, FixSpec, Offer
 
 
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     """The fixes offered for one finding: byte-offset Edits into the analysed files, safety
     SAFE only when the result needs no review (see docs/contributing.md). Raise CannotFix with
     the reason when no correct fix can be built here (fixes_for logs it and offers nothing)."""
-    # TODO: return [Fix(fix_id="{rule_id}.<what>", title=..., safety=Safety.UNSAFE,
+    # TODO: state = state_of(finding, <the rule module's state class>) (codeactions/fix.py):
+    #   the nodes the rule found, never found again from finding.data; then
+    #   return [Fix(fix_id="{rule_id}.<what>", title=..., safety=Safety.UNSAFE,
     #   edits=[Edit(path, start, end, new_text)], review="what to check")]
     raise CannotFix("the {rule_id} fix is not written yet")
 
 
+# The fix half of the rule's docs page: each fix the builder offers, the safety levels it
+# builds it with (SAFE, UNSAFE or SAFE_OR_UNSAFE; every Fix built on the fixtures must have one
+# of them) and why, what a reviewer checks, where no fix is offered, and the sources.
+FIX_DOCS = FixDocs(
+    offers=(
+        Offer(
+            "TODO: the fix's name",
+            UNSAFE,
+            """
+TODO: what the fix rewrites, and when it is offered.
+""",
+            why="""
+TODO: why it has that safety (safe: the program's meaning is kept; unsafe: what changes).
+""",
+        ),
+    ),
+    review="""
+TODO: what a reviewer must check before accepting it.
+""",
+    not_offered="""
+TODO: where the rule reports without a fix, and why.
+""",
+)
+
+
 # tier: the harden order (codeactions/spec.py); label: what harden calls the applied pattern;
 # test_case: the case harden generates for it (codeactions/harden/generated_tests.py)
-SPEC = FixSpec("{rule_id}", build, tier=TIER_OTHER)
+SPEC = FixSpec("{rule_id}", build, tier=TIER_OTHER, docs=FIX_DOCS)
 '''
 
 TEST_TEMPLATE = '''"""{rule_id}: {title}."""
@@ -131,7 +170,9 @@ def test_examples() -> None:
 
 
 def test_flagged_lines_match_markers(tmp_path: Path) -> None:
-    check_marked(RULE, "flagged.ts", tmp_path)
+    findings = check_marked(RULE, "flagged.ts", tmp_path)
+    # which message each finding is: its message id (RULE.messages), not a piece of its text
+    assert {{f.message_id for f in findings}} == {{"todo"}}
 
 
 def test_correct_code_is_quiet(tmp_path: Path) -> None:
@@ -163,7 +204,12 @@ export class Clean extends DurableObject<unknown> {{
 
 def plan(root: Path, rule_id: str, title: str, severity: str, fix: bool) -> dict[Path, str]:
     module = rule_id.replace("-", "_")
-    values = {"rule_id": rule_id, "title": title, "severity": severity.upper()}
+    values = {
+        "rule_id": rule_id,
+        "title": title,
+        "severity": severity.upper(),
+        "no_fix": "" if fix else NO_FIX,
+    }
     files = {
         root / "analyzers" / "rules" / f"{module}.py": RULE_TEMPLATE.format(**values),
         root / "tests" / "rules" / f"test_{module}.py": TEST_TEMPLATE.format(**values),

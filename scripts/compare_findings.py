@@ -109,11 +109,13 @@ def record_all(dest: Path, skip_corpus: bool) -> None:
     for folder in _corpus():
         (dest / f"corpus__{folder.name}.json").write_text(
             _normalise(
-                _run(["check", "--output-format", "json", "--exit-zero", str(folder)]), CORPUS
+                _run(["check", "--output-format", "json", "--exit-zero", str(folder)]),
+                CORPUS,
+                ROOT,  # rule URLs name the tool's own checkout
             )
         )
         (dest / f"corpus__{folder.name}.fix.txt").write_text(
-            _normalise(_fixed_tree(folder), CORPUS)
+            _normalise(_fixed_tree(folder), CORPUS, ROOT)
         )
         print(f"recorded corpus__{folder.name}", flush=True)
 

@@ -202,6 +202,7 @@ def cmd_rules(output_format: str = "text") -> int:
 
     from durable_harden.analyzers.rules import all_rules, group_of
     from durable_harden.codeactions import builders
+    from durable_harden.server.ruledocs import page
 
     fixable = builders()
     if output_format == "json":
@@ -213,7 +214,7 @@ def cmd_rules(output_format: str = "text") -> int:
                 "severity": r.severity.name.lower(),
                 "fixable": r.id in fixable,
                 "url": r.url,
-                "explanation": r.markdown(),
+                "explanation": page(r),
             }
             for r in all_rules()
         ]
@@ -234,6 +235,7 @@ def cmd_rule(rule_id: str) -> int:
     import difflib
 
     from durable_harden.analyzers.rules import all_rules, rule_by_id
+    from durable_harden.server.ruledocs import page
 
     rule = rule_by_id(rule_id.strip().lower())
     if rule is None:
@@ -241,7 +243,7 @@ def cmd_rule(rule_id: str) -> int:
         close = difflib.get_close_matches(rule_id.strip().lower(), ids, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
         raise UsageError(f"unknown rule {rule_id!r}{hint} (see `durable-harden rules`)")
-    print(rule.markdown())
+    print(page(rule))
     return EXIT_CLEAN
 
 

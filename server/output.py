@@ -15,6 +15,7 @@ from durable_harden.analyzers.model import Problem, ProjectModel
 from durable_harden.analyzers.rules import all_rules, rule_by_id
 from durable_harden.analyzers.source import LineIndex
 from durable_harden.codeactions import Fix, fixes_for
+from durable_harden.server.ruledocs import page
 
 TOOL_NAME = "durable-harden"
 VERSION = "0.1.0"
@@ -86,6 +87,7 @@ def render_json(findings: list[Finding], model: ProjectModel, problems: list[Pro
         items.append(
             {
                 "code": finding.rule_id,
+                "message_id": finding.message_id or None,
                 "message": finding.message,
                 "severity": finding.severity.name.lower(),
                 "filename": str(finding.path),
@@ -141,7 +143,10 @@ def render_sarif(findings: list[Finding], model: ProjectModel, problems: list[Pr
         result: dict[str, Any] = {
             "ruleId": finding.rule_id,
             "level": _SARIF_LEVEL[finding.severity],
-            "message": {"text": finding.message},
+            # `id` names the rule's messageStrings entry (SARIF 3.11.10); the text is always there
+            "message": {"text": finding.message, "id": finding.message_id}
+            if finding.message_id
+            else {"text": finding.message},
             "locations": [
                 {
                     "physicalLocation": {
@@ -190,9 +195,18 @@ def render_sarif(findings: list[Finding], model: ProjectModel, problems: list[Pr
                                 "name": "".join(part.capitalize() for part in r.id.split("-")),
                                 "shortDescription": {"text": r.title},
                                 "fullDescription": {"text": r.docs.what.strip()},
-                                "help": {"text": r.docs.why.strip(), "markdown": r.markdown()},
+                                "help": {"text": r.docs.why.strip(), "markdown": page(r)},
                                 "helpUri": r.url,
                                 "defaultConfiguration": {"level": _SARIF_LEVEL[r.severity]},
+                                **(
+                                    {
+                                        "messageStrings": {
+                                            mid: {"text": text} for mid, text in r.messages.items()
+                                        }
+                                    }
+                                    if r.messages
+                                    else {}
+                                ),
                             }
                             for r in rules
                         ],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from durable_harden.analyzers.findings import Rule
@@ -19,16 +20,53 @@ DOCS_DIR = Path(__file__).resolve().parent.parent / "docs" / "rules"
 REPO = DOCS_DIR.parent.parent
 
 
-def _source_link(module: str) -> str:
-    """`analyzers/rules/x.py`, linked from docs/rules/ (the design card's folders)."""
+def source_path(module: str) -> str:
+    """`analyzers/rules/x.py` for module `durable_harden.analyzers.rules.x` (the design card's
+    folders, as in the repository)."""
     parts = module.split(".")
     if parts[0] == "durable_harden":
         parts = parts[1:]
-    path = "/".join(parts) + ".py"
-    return f"[`{path}`](../../{path})"
+    return "/".join(parts) + ".py"
 
 
-def _record(rule: Rule, spec: FixSpec | None) -> str:
+def relative_link(path: str) -> str:
+    """A link from docs/rules/ to a source file of the repository."""
+    return f"../../{path}"
+
+
+def file_link(path: str) -> str:
+    """A `file://` link to the installed source file (for hover: it opens in the editor)."""
+    return (REPO / path).resolve().as_uri()
+
+
+def page(rule: Rule, link: Callable[[str], str] | None = None) -> str:
+    """The rule's whole docs page: detection (the rule module's `RuleDocs`), the fixes and their
+    safety (the fix module's `FixSpec.docs`, or the rule's `no_fix`), its message ids, the
+    references of both halves, harden behaviour, and both source files by path (linked with
+    `link`, or as plain paths)."""
+    spec = spec_for(rule.id)
+    parts = [rule.docs.markdown(rule.id, rule.title, rule.severity)]
+    if spec is not None:
+        levels = " or ".join(s.value for s in sorted(spec.safeties, key=lambda s: s.value))
+        fix = f"Fixes are {levels}.\n\n{spec.docs.markdown()}"
+    else:
+        fix = f"No automatic fix. {rule.docs.no_fix.strip()}\n"
+    parts.append(f"## Fix and its safety\n{fix}")
+    if rule.messages:
+        rows = "\n".join(f"- `{rule.id}/{mid}`: {text}" for mid, text in rule.messages.items())
+        parts.append(f"## Messages\n{rows}\n")
+    refs: dict[str, str] = {}  # by URL: a fix's source the rule already cites is listed once
+    for ref in [*rule.docs.references, *(spec.docs.references if spec is not None else ())]:
+        refs.setdefault(ref.split()[0] if ref.strip() else ref, ref)
+    parts.append("## References\n" + "".join(f"- {ref}\n" for ref in refs.values()))
+    return "\n".join(parts) + _record(rule, spec, link)
+
+
+def _source(path: str, link: Callable[[str], str] | None) -> str:
+    return f"[`{path}`]({link(path)})" if link is not None else f"`{path}`"
+
+
+def _record(rule: Rule, spec: FixSpec | None, link: Callable[[str], str] | None) -> str:
     """The rule record's other half: harden behaviour and where the code lives."""
     lines = ["", "## In harden"]
     if spec is None:
@@ -39,9 +77,15 @@ def _record(rule: Rule, spec: FixSpec | None) -> str:
         if spec.label:
             lines.append(f"- pattern: {spec.label}")
         lines.append(f"- generated test: {'yes' if spec.test_case is not None else 'no'}")
-    lines += ["", "## Source", f"- detection and docs: {_source_link(rule.check.__module__)}"]
+    lines += [
+        "",
+        "## Source",
+        f"- detection and its docs: {_source(source_path(rule.check.__module__), link)}",
+    ]
     if spec is not None:
-        lines.append(f"- fixes: {_source_link(spec.build.__module__)}")
+        lines.append(
+            f"- fixes and their safety: {_source(source_path(spec.build.__module__), link)}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -50,7 +94,7 @@ def render_all() -> dict[str, str]:
     fixable = builders()
     rows = ["| rule | severity | fix | title |", "|---|---|---|---|"]
     for rule in all_rules():
-        pages[f"{rule.id}.md"] = rule.markdown() + _record(rule, spec_for(rule.id))
+        pages[f"{rule.id}.md"] = page(rule, relative_link)
         rows.append(
             f"| [`{rule.id}`]({rule.id}.md) | {rule.severity.name.lower()} | "
             f"{'yes' if rule.id in fixable else ''} | {rule.title} |"

@@ -20,7 +20,7 @@ from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity,
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.codeactions.fix import Edit, Fix, NewFile, Safety
 
-DOCS = RuleDocs("fake", "fake", "fake", "fake", ())
+DOCS = RuleDocs("fake", "fake", "fake", (), no_fix="fake")
 
 WRANGLER = """{
   "name": "fake-project",

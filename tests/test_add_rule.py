@@ -80,7 +80,12 @@ def test_scaffolded_rule_is_registered_documented_and_tested(repo: Path) -> None
 
     # the fix module exports its spec; the docs index above says the fix registry found it
     fix_module = (repo / "codeactions" / "demo_rule.py").read_text()
-    assert 'SPEC = FixSpec("demo-rule", build, tier=TIER_OTHER)' in fix_module
+    assert 'SPEC = FixSpec("demo-rule", build, tier=TIER_OTHER, docs=FIX_DOCS)' in fix_module
+    # the page merges both halves: the fix docs come from the fix module, not the rule
+    page = (repo / "docs" / "rules" / "demo-rule.md").read_text()
+    assert "### TODO: the fix's name (unsafe)" in page
+    assert "`demo-rule/todo`" in page
+    assert "fix=" not in (repo / "analyzers" / "rules" / "demo_rule.py").read_text()
 
     # the copy's rule registry finds the rule; the copy's code, not this checkout's
     probe = _run(
@@ -152,3 +157,14 @@ def test_no_fix_rule_has_no_fix_module(repo: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (repo / "analyzers" / "rules" / "advice_only.py").is_file()
     assert not (repo / "codeactions" / "advice_only.py").exists()
+    # the rule says why it has no fix, so the fix registry accepts it
+    assert "no_fix=" in (repo / "analyzers" / "rules" / "advice_only.py").read_text()
+    probe = _run(
+        repo,
+        "-c",
+        "from durable_harden.codeactions import specs; from durable_harden.server.ruledocs "
+        "import page; from durable_harden.analyzers.rules import rule_by_id;"
+        "assert 'advice-only' not in specs(); print(page(rule_by_id('advice-only')))",
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert "## Fix and its safety\nNo automatic fix. TODO: why no fix" in probe.stdout

@@ -91,6 +91,7 @@ def test_json_output_shape(project, capsys):
     assert code == 1
     (item,) = json.loads(out)
     assert item["code"] == "timer-blocks-hibernation"
+    assert item["message_id"] == "timer"  # stable while the message's wording changes
     assert item["filename"] == str(root / "src/index.ts")
     assert item["location"] == {"row": 5, "column": 21}
     assert item["end_location"] == {"row": 5, "column": 32}
@@ -117,6 +118,10 @@ def test_sarif_output_validates_against_the_2_1_0_schema(project, capsys):
     assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 5
     rules = run_["tool"]["driver"]["rules"]
     assert rules[result["ruleIndex"]]["id"] == "timer-blocks-hibernation"
+    # the message id names an entry of its rule's messageStrings (SARIF 3.11.10); the text stays
+    assert result["message"]["id"] == "timer" and result["message"]["text"]
+    assert "timer" in rules[result["ruleIndex"]]["messageStrings"]
+    assert all(r["messageStrings"] for r in rules)  # every rule declares its messages
     notes = run_["invocations"][0]["toolExecutionNotifications"]
     assert any("not valid UTF-8" in n["message"]["text"] for n in notes)
 
@@ -142,9 +147,15 @@ def test_rules_and_rule_docs(capsys):
         "## Why it matters",
         "## Example",
         "## Fix and its safety",
+        "## Messages",
         "## References",
+        "## Source",
     ):
         assert section in out
+    # the fix half comes from codeactions/timer_blocks_hibernation.py; paths, not relative links
+    assert "### timer moved to an alarm (unsafe)" in out
+    assert "`timer-blocks-hibernation/timer`" in out
+    assert "`codeactions/timer_blocks_hibernation.py`" in out and "../../" not in out
     assert "developers.cloudflare.com" in out
     code, _, err = run(capsys, "rule", "nope")
     assert code == 2 and "unknown rule 'nope'" in err

@@ -571,6 +571,8 @@ def test_rules_lists_groups_and_json(capsys):
     assert by_id["sql-missing-index"]["group"] == "sql"
     assert by_id["sql-missing-index"]["fixable"] is True
     assert by_id["global-singleton"]["fixable"] is False
+    assert "No automatic fix. Choosing a shard key" in by_id["global-singleton"]["explanation"]
+    assert "### index for the query (safe or unsafe)" in by_id["sql-missing-index"]["explanation"]
     assert set(items[0]) == {"code", "name", "group", "severity", "fixable", "url", "explanation"}
 
 

@@ -9,7 +9,13 @@ import pytest
 
 from durable_harden.analyzers.findings import Finding, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.codeactions.editcore import DEFAULT_UNSAFE, Batch, conflict, select_fixes
+from durable_harden.codeactions.editcore import (
+    DEFAULT_UNSAFE,
+    Batch,
+    conflict,
+    select_fixes,
+    why_not_alone,
+)
 from durable_harden.codeactions.fix import Edit, Fix, Safety
 from durable_harden.codeactions.harden.plan import (
     BREAKS_FILE,
@@ -145,3 +151,40 @@ def test_select_fixes_takes_one_fix_per_finding_and_skips_collisions(tmp_path: P
     assert [(e.start, e.new_text) for e in unsafe] == [(0, "A"), (6, "U")]
     batch = Batch(lambda p: p.read_bytes())
     assert batch.why_not(Fix("far", "far", Safety.SAFE, [Edit(path, 0, 99, "")])) is not None
+
+
+def test_select_fixes_rolls_back_a_fix_that_breaks_the_file(tmp_path: Path) -> None:
+    """The guard of the planner applies to fix-all: a fix that leaves the file unparsable is
+    dropped alone, the others stay; `why_not_alone` (the server's check of a quick fix) says
+    why."""
+    path = tmp_path / "a.ts"
+    path.write_bytes(b"const a = 1;\nconst b = 2;\n")
+
+    def finding(start: int) -> Finding:
+        return Finding("r", "m", Span(path, start, start + 1), Severity.WARNING)
+
+    good = Fix("good", "good", Safety.SAFE, [Edit(path, 10, 11, "3")])
+    broken = Fix("bad", "bad", Safety.SAFE, [Edit(path, 23, 24, "{{")])
+    fixes = {10: [good], 23: [broken]}
+    found = [finding(10), finding(23)]
+    edits = select_fixes(found, lambda f: fixes[f.span.start], lambda p: p.read_bytes())
+    assert [(e.start, e.new_text) for e in edits] == [(10, "3")]
+    assert why_not_alone(found[0], good, lambda p: p.read_bytes()) is None
+    assert "would not parse" in (why_not_alone(found[1], broken, lambda p: p.read_bytes()) or "")
+    outside = Fix("far", "far", Safety.SAFE, [Edit(path, 0, 99, "")])
+    assert "leaves a.ts" in (why_not_alone(found[0], outside, lambda p: p.read_bytes()) or "")
+
+
+def test_select_fixes_takes_findings_in_priority_order(tmp_path: Path) -> None:
+    """Two conflicting fixes: the one of the higher harden tier wins, wherever it lies in the
+    file (the planner's `finding_order`), not the first by position."""
+    path = tmp_path / "a.ts"
+    path.write_bytes(b"let a = 1;\nlet b = 2;\n")
+    timer = Finding("timer-blocks-hibernation", "m", Span(path, 0, 1), Severity.WARNING)
+    growth = Finding("unbounded-table-growth", "m", Span(path, 5, 6), Severity.WARNING)
+    fixes = {
+        0: [Fix("t", "t", Safety.SAFE, [Edit(path, 11, 11, "// T\n")], rule_id=timer.rule_id)],
+        5: [Fix("g", "g", Safety.SAFE, [Edit(path, 11, 11, "// G\n")], rule_id=growth.rule_id)],
+    }
+    edits = select_fixes([timer, growth], lambda f: fixes[f.span.start], lambda p: p.read_bytes())
+    assert [e.new_text for e in edits] == ["// G\n"]

@@ -292,7 +292,13 @@ def access_name_expr(model: ProjectModel, access: NamespaceAccess) -> str | None
         if value is None:
             return None
         arg = _unwrap(value)
-    inner = next((a for a in model.namespace_accesses if a.node == arg), None)
+    by_node: dict[Node, NamespaceAccess] | None = model.memo.get("access_by_node")
+    if by_node is None:  # once per model, not a scan of every access per access
+        by_node = {}
+        for candidate in model.namespace_accesses:
+            by_node.setdefault(candidate.node, candidate)
+        model.memo["access_by_node"] = by_node
+    inner = by_node.get(arg)
     if inner is not None and inner.method == "idFromName" and inner.argument is not None:
         return normalize_expr(node_text(data, inner.argument))
     return None

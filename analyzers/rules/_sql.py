@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from durable_harden.analyzers.findings import Span
+from durable_harden.analyzers.incremental import ContentMemo
 from durable_harden.analyzers.schema import Schema, Table
 from durable_harden.analyzers.sql import (
     SqlStatement,
@@ -31,7 +32,14 @@ DATA_KINDS = frozenset({"SELECT", "UPDATE", "DELETE", "WITH", "INSERT", "REPLACE
 
 
 def inserted_table(stmt: SqlStatement) -> str | None:
-    """The table an INSERT / INSERT OR … / REPLACE / upsert writes rows into."""
+    """The table an INSERT / INSERT OR … / REPLACE / upsert writes rows into (memoised on the
+    statement: a pure function of it)."""
+    if "_inserted_table" not in stmt.__dict__:
+        stmt.__dict__["_inserted_table"] = _inserted_table(stmt)
+    return stmt.__dict__["_inserted_table"]  # type: ignore[no-any-return]
+
+
+def _inserted_table(stmt: SqlStatement) -> str | None:
     expression = stmt.expression
     if isinstance(expression, exp.Insert):
         node = expression.this
@@ -160,8 +168,22 @@ class ColumnResolver:
         return column.name
 
 
+_USES = ContentMemo()
+
+
 def table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
-    """For each table of the statement, the columns its WHERE / JOIN ON / ORDER BY use."""
+    """For each table of the statement, the columns its WHERE / JOIN ON / ORDER BY use.
+    Memoised on the expression (one per SQL text: analyzers.sql.parse_sql) and the schema's
+    catalogue; the entry keeps the expression alive, so its id is not reused. The TableUses
+    are shared: never change them."""
+    key = (id(expression), schema.content_key)
+    entry = _USES.get(key, lambda: (expression, _table_uses(expression, schema)))
+    if entry[0] is not expression:  # cannot happen while the entry holds it; said plainly
+        entry = (expression, _table_uses(expression, schema))
+    return dict(entry[1])
+
+
+def _table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
     resolver = ColumnResolver(expression, schema)
     uses = {name: TableUse(name) for name in resolver.tables}
     conditions: list[exp.Expression] = []
@@ -276,7 +298,17 @@ def _pins_key(schema: Schema, table: str, eq: list[str]) -> bool:
 
 
 def delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
-    """Tables this statement prunes, each with how (see above)."""
+    """Tables this statement prunes, each with how (see above). Memoised on the statement
+    under the schema's catalogue (`Schema.content_key`): an unchanged file's statements are the
+    same objects in the next model, and scope-wide questions ask about every statement."""
+    memo = stmt.__dict__.get("_delete_kinds")
+    key = schema.content_key
+    if memo is None or memo[0] != key:
+        memo = stmt.__dict__["_delete_kinds"] = (key, _delete_kinds(stmt, schema))
+    return dict(memo[1])
+
+
+def _delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
     found = {table: "unknown" for table in pruned_tables(stmt)}
     expression = stmt.expression
     if isinstance(expression, exp.Drop):

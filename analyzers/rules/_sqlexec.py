@@ -8,10 +8,11 @@ parameter-free.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.incremental import ContentMemo
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.sql import (  # sqlglot itself on first use
     SqlStatement,
@@ -54,8 +55,20 @@ class Params:
         return bool(self.positional or self.numbered or self.named)
 
 
+_PARAMS = ContentMemo()
+
+
 def params_of(stmt: SqlStatement) -> Params | None:
-    """None when the text does not tokenize (we then judge nothing)."""
+    """None when the text does not tokenize (we then judge nothing). Memoised on the text and
+    the substitutions' places (all it reads); a copy, the lists are the caller's."""
+    key = (stmt.text, tuple(s.sql_offset for s in stmt.substitutions))
+    found = _PARAMS.get(key, lambda: _params_of(stmt))
+    if found is None:
+        return None
+    return Params(*(list(getattr(found, f.name)) for f in fields(Params)))
+
+
+def _params_of(stmt: SqlStatement) -> Params | None:
     found = tokens(stmt.text)
     if found is None:
         return None

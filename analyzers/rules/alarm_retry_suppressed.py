@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -64,15 +65,6 @@ async alarm(info?: AlarmInvocationInfo) {
   }
 }
 ```
-""",
-    fix="""
-Unsafe. `catch-rearm-rethrow`: the rethrow moves in front of the re-arm, guarded by
-`(info?.retryCount ?? 0) < 5` (the handler gains an `info?: AlarmInvocationInfo` parameter when it
-has none); once retries run out the alarm is rescheduled and the error is not rethrown (the
-handler returns). `early-rearm`: the `setAlarm()` moves to the end of the handler, so a failure
-is retried first (offered only when the handler has no `return` that would skip it). No fix for
-`unconditional-rearm`: only a human knows what "work is pending" means for the object; put the
-re-arm under that condition.
 """,
     references=(
         f"{REF_ALARMS} (retries, AlarmInvocationInfo.retryCount)",
@@ -148,6 +140,15 @@ def _function_of(node: Node) -> Node | None:
     return parent
 
 
+@dataclass(frozen=True)
+class RetryState:
+    """What the fixes need: the class, the `setAlarm()` call, and the rethrow (catch-rearm-rethrow)."""
+
+    cls: DurableObjectClass
+    call: Node
+    throw: Node | None = None
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         handler = cls.alarm
@@ -174,6 +175,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 call = rearms[0]
                 reported.add(call.start_byte)
                 yield RULE.finding(
+                    "catch-rearm-rethrow",
                     f"`alarm()` of `{cls.name}` sets a new alarm and rethrows: the new alarm "
                     "replaces the runtime's retry with backoff. Rethrow while "
                     f"`info.retryCount < {RETRY_LIMIT}`, and reschedule only when retries run out.",
@@ -184,6 +186,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "call": [call.start_byte, call.end_byte],
                         "throw": [throws[0].start_byte, throws[0].end_byte],
                     },
+                    state=RetryState(cls, call, throws[0]),
                 )
         statements = top_statements(handler)
         for index, stmt in enumerate(statements):
@@ -198,18 +201,22 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if _stops_without_rearm(statements[:index], sets, handler):
                     continue
                 yield RULE.finding(
+                    "unconditional-rearm",
                     f"`alarm()` of `{cls.name}` always re-arms itself: the object wakes (and is "
                     "billed) forever, even with nothing left to do. Re-arm only while work is "
                     "pending.",
                     span,
                     data={**info, "kind": "unconditional-rearm"},
+                    state=RetryState(cls, call),
                 )
             elif any(_calls(s, data) for s in rest):
                 yield RULE.finding(
+                    "early-rearm",
                     f"`alarm()` of `{cls.name}` sets the next alarm before doing its work: if the "
                     "work throws, that alarm replaces the runtime's retry. Re-arm after the work.",
                     span,
                     data={**info, "kind": "early-rearm"},
+                    state=RetryState(cls, call),
                 )
 
 
@@ -219,4 +226,9 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "catch-rearm-rethrow": "alarm() sets a new alarm and rethrows: the new alarm replaces the runtime's retry",
+        "unconditional-rearm": "alarm() always re-arms itself, even with nothing left to do",
+        "early-rearm": "alarm() sets the next alarm before its work, so a failure is not retried",
+    },
 )

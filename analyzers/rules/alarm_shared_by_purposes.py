@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -60,16 +61,6 @@ async remindAt(at: number) { await this.scheduleAlarm("remindAt", at); }
 async touch() { await this.scheduleAlarm("touch", Date.now() + IDLE_MS); }
 ```
 """,
-    fix="""
-Unsafe, SQLite-backed classes with an async `alarm()` only. A schedule table
-`_alarm_schedule(kind, due_at, payload)` (with its own index on `due_at`, created with it) records
-each purpose's next due time (named after the
-method that sets it; the earliest time per purpose wins); every `setAlarm(x)` of the class becomes
-`this.scheduleAlarm("<purpose>", x)`, which arms the alarm at the earliest due time of all
-purposes. The old `alarm()` becomes `alarmDefault()` and runs once whenever any purpose is due,
-and the new `alarm()` re-arms at the next due time. Review that the old handler can tell from its
-state which purpose is due (it used to be called once for the last purpose only).
-""",
     references=(
         f"{REF_ALARMS} (one alarm per object; setAlarm replaces it)",
         f"{REF_RULES} (several purposes need a schedule)",
@@ -111,6 +102,13 @@ def expires_the_object(cls: DurableObjectClass) -> bool:
     return "deleteAll" in methods and "setAlarm" not in methods
 
 
+@dataclass(frozen=True)
+class SharedAlarmState:
+    """What the fix needs: the class."""
+
+    cls: DurableObjectClass
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -136,6 +134,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         others = [s for s in sites if s[0] != first]
         listed = ", ".join(f"`{p}()`" for p in sorted(purposes))
         yield RULE.finding(
+            "purposes-share-alarm",
             f"`{cls.name}` sets its one alarm for unrelated purposes ({listed}); each "
             "`setAlarm()` replaces the pending alarm, so a purpose armed earlier is lost. Keep "
             "the due times in a schedule and arm the earliest.",
@@ -151,6 +150,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "class": cls.name,
                 "sites": [[call.start_byte, purpose] for call, purpose, _, _ in sites],
             },
+            state=SharedAlarmState(cls),
         )
 
 
@@ -160,4 +160,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "purposes-share-alarm": "unrelated purposes set the one alarm, each replacing the other",
+    },
 )

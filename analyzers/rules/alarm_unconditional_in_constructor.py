@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -54,22 +55,6 @@ constructor(ctx: DurableObjectState, env: Env) {
     }
   });
 ```
-""",
-    fix="""
-Unsafe (a safe fix keeps the program's meaning; this one changes when the alarm fires, which is
-its point). For `setAlarm(Date.now() + …)` the statement is guarded with
-`if ((await <storage>.getAlarm()) === null) { … }` where it runs in an async function (the
-`blockConcurrencyWhile` callback, an async method); directly in the synchronous constructor it
-becomes `void <storage>.getAlarm().then((pending) => { if (pending === null) { … } });`. A pending
-alarm is then left alone; the first wake with none pending still arms it. For any other time (a
-name or property holding a scheduler's next due time) the alarm may only move earlier:
-`const pendingAlarm = await <storage>.getAlarm(); if (pendingAlarm === null || pendingAlarm >
-next) { … }`, so an earlier task never waits for a later alarm.
-
-Not offered when the `setAlarm()` is in a method that code outside the constructor path also
-calls (a scheduler's `rearm()` after every insert): a guard there would keep those callers from
-moving the alarm earlier. A reviewer checks that nothing relied on the alarm moving later on
-every wake.
 """,
     references=(
         f"{REF_ALARMS} (one alarm per object; setAlarm replaces it)",
@@ -133,6 +118,14 @@ def from_durable_state(cls: DurableObjectClass, call: Node, scope: Node) -> bool
     return False
 
 
+@dataclass(frozen=True)
+class ConstructorAlarmState:
+    """What the fix needs: the class and the `setAlarm()` call."""
+
+    cls: DurableObjectClass
+    call: Node
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         reached = reached_from_constructor(cls)
@@ -144,6 +137,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 via = "" if name == "constructor" else ", which the constructor calls"
                 func = call.child_by_field_name("function") or call
                 yield RULE.finding(
+                    "set-on-every-wake",
                     f"`setAlarm()` in {where}{via} runs on every wake of `{cls.name}` and "
                     "replaces the pending alarm; check `getAlarm()` first.",
                     node_span(cls.file, func),
@@ -152,6 +146,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "method": name,
                         "call": [call.start_byte, call.end_byte],
                     },
+                    state=ConstructorAlarmState(cls, call),
                 )
 
 
@@ -161,4 +156,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "set-on-every-wake": "setAlarm() on the constructor path replaces the pending alarm on every wake",
+    },
 )

@@ -41,14 +41,6 @@ await this.ctx.storage.put("finishedAt", Date.now());
 await this.ctx.storage.put({ status: "done", finishedAt: Date.now() });
 ```
 """,
-    fix="""
-Unsafe. When the writes are consecutive `put(key, value)` statements on the same storage: one
-`put({ key: value, … })` (string keys become properties, other keys computed properties; the
-type argument is kept when every call had the same). Otherwise (a `delete` among them, code in
-between): the `await` is dropped from every write but the last. Review error propagation: a
-failing write no longer throws at its own line (the last awaited write, or the output gate,
-reports it), and code between the writes now runs before the earlier writes are confirmed.
-""",
     references=(
         f"{REF_RULES} (write coalescing: no await between writes)",
         f"{REF_STATE} (put(entries), delete(keys), output gates)",
@@ -130,6 +122,14 @@ def runs_in_block(cls: DurableObjectClass, block: Node) -> list[Run]:
     return runs
 
 
+@dataclass(frozen=True)
+class WritesState:
+    """What the fix needs: the class and the run of awaited writes."""
+
+    cls: DurableObjectClass
+    run: Run
+
+
 def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
     for block in walk_type(cls.node, "statement_block"):
         for run in runs_in_block(cls, block):
@@ -138,6 +138,7 @@ def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
                 Related(node_span(cls.file, s), "another awaited write") for s in run.statements[1:]
             ]
             yield RULE.finding(
+                "awaited-writes",
                 f"{len(run.writes)} awaited storage writes in a row: each `await` splits what "
                 "would be one atomic, coalesced write into separate ones. Write them with no "
                 "await between (or as one `put({…})`).",
@@ -147,6 +148,7 @@ def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
                     "class": cls.name,
                     "statements": [s.start_byte for s in run.statements],
                 },
+                state=WritesState(cls, run),
             )
 
 
@@ -161,4 +163,7 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "awaited-writes": "storage writes awaited one by one lose their coalesced atomic write",
+    },
 )

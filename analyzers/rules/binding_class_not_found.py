@@ -32,11 +32,6 @@ migration, or the data of every object stays with the old name.
 { "name": "ROOMS", "class_name": "ChatRom" }   // reported: the class is ChatRoom
 ```
 """,
-    fix="""
-Unsafe: when one Durable Object class of the project has a close name and is not bound yet,
-the `class_name` value is replaced by it. If the class was renamed after its objects were
-created, a `renamed_classes` migration is also needed (a reviewer must decide).
-""",
     references=(f"{REF_MIGRATIONS}",),
 )
 
@@ -55,6 +50,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             close = difflib.get_close_matches(binding.class_name, candidates, n=1, cutoff=0.6)
             hint = f" Did you mean `{close[0]}`?" if close else ""
             yield RULE.finding(
+                "unknown-class",
                 f"Binding `{binding.name}` names class `{binding.class_name}`, which no file "
                 f"declares.{hint}",
                 config.span((*binding.path, "class_name")),
@@ -72,4 +68,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "unknown-class": "a binding names a class no file declares (with the closest name, when there is one)",
+    },
 )

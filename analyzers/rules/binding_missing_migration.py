@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
@@ -12,6 +13,7 @@ from durable_harden.analyzers.rules._bindings import (
     uses_exports_style,
 )
 from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_MIGRATIONS, node_span
+from durable_harden.analyzers.wrangler import WranglerConfig
 
 DOCS = RuleDocs(
     what="""
@@ -35,20 +37,18 @@ newer `exports` block); KV-backed `new_classes` is refused on accounts that have
 //   { "tag": "v2", "new_sqlite_classes": ["ExportJob"] }
 ```
 """,
-    fix="""
-Safe: appends the next migration `{ "tag": "v<N+1>", "new_sqlite_classes": ["X"] }` in the
-file's own style (JSONC indentation and comments kept; a `[[migrations]]` table in TOML), or an
-`exports` entry `{ "type": "durable-object", "storage": "sqlite" }` when the file declares its
-classes that way. Existing migration entries are never edited. Why safe: without the
-migration the deploy is refused for the new class, so nothing deployed changes meaning; the entry
-only creates storage for a class that has none yet. Unsafe when the config's history deletes the
-class (re-creating it is a decision).
-""",
     references=(
         f"{REF_MIGRATIONS}",
         f"{REF_CHANGELOG} (2026-07-09: new_classes refused on accounts without KV-backed classes)",
     ),
 )
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    """What the fix needs: the config that binds the class."""
+
+    config: WranglerConfig
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -64,6 +64,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 related.append(Related(config.span(("migrations",), value=False), "migrations"))
             style = "exports" if uses_exports_style(config) else "migrations"
             yield RULE.finding(
+                "no-migration",
                 f"Durable Object class `{binding.class_name}` is bound as `{binding.name}` but no "
                 f"migration creates it; add a `new_sqlite_classes` migration"
                 f"{' (or an `exports` entry)' if style == 'exports' else ''} or the deploy fails.",
@@ -76,6 +77,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "config": str(config.path),
                     "style": style,
                 },
+                state=MigrationState(config),
             )
 
 
@@ -85,4 +87,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "no-migration": "a bound class no migration (or exports entry) creates",
+    },
 )

@@ -47,12 +47,12 @@ constructor(ctx: DurableObjectState, env: Env) {
 }
 ```
 """,
-    fix="""
-None automatic: the input gates of the runtime already serialise storage operations within a
-request, so most per-request uses can simply be removed, but whether the code relied on the
-lock across awaits of external I/O needs a human decision.
-""",
     references=(f"{REF_RULES}", f"{REF_STATE} (blockConcurrencyWhile)"),
+    no_fix="""
+The input gates of the runtime already serialise storage operations within a request, so most
+per-request uses can simply be removed, but whether the code relied on the lock across awaits of
+external I/O needs a human decision.
+""",
 )
 
 
@@ -137,6 +137,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if node is not None and once_per_wake(data, cls.node, node, call):
                     continue
                 yield RULE.finding(
+                    "outside-constructor",
                     f"`blockConcurrencyWhile` in `{method}` of `{cls.name}` blocks every other "
                     "request while it runs; use it only in the constructor (schema set-up).",
                     span,
@@ -155,6 +156,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             io += [a for a in accesses if contains(args[0], a)]
             if io:
                 yield RULE.finding(
+                    "io-inside",
                     f"`blockConcurrencyWhile` in the constructor of `{cls.name}` waits on network "
                     "I/O (fetch or a Durable Object call): one slow answer stalls the object, "
                     "and 30 s resets it.",
@@ -169,4 +171,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "outside-constructor": "blockConcurrencyWhile outside the constructor blocks every other request",
+        "io-inside": "blockConcurrencyWhile in the constructor waits on network I/O",
+    },
 )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import (
@@ -13,6 +15,7 @@ from durable_harden.analyzers.rules._bindings import (
     main_module,
 )
 from durable_harden.analyzers.rules._common import REF_RULES, node_span
+from durable_harden.analyzers.source import SourceFile
 
 REF_CONFIG = "https://developers.cloudflare.com/workers/wrangler/configuration/#durable-objects"
 
@@ -44,13 +47,6 @@ export { RateLimiter } from "./rate-limiter";
 export { AuditLog } from "./audit-log";
 ```
 """,
-    fix="""
-Safe: appends `export { X } from "./x";` to the main module, with the path computed relative
-to it from the file that declares the class (quote style taken from the module's own imports).
-Offered only when exactly one project file declares the class. Why safe: a binding whose class
-the main module does not export fails every request (or the deploy), so nothing working
-changes; the added re-export only makes the class reachable and adds no code that runs.
-""",
     references=(
         f"{REF_CONFIG}",
         f"{REF_RULES}",
@@ -58,6 +54,14 @@ changes; the added re-export only makes the class reachable and adds no code tha
         '("…not exported in your entrypoint file"; workers-sdk, packages/wrangler)',
     ),
 )
+
+
+@dataclass(frozen=True)
+class ExportState:
+    """What the fix needs: the main module and the classes declared with the bound name."""
+
+    main: SourceFile
+    declared: tuple[DurableObjectClass, ...]
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -78,6 +82,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             related.append(Related(Span(main.path, 0, 0), "main module"))
             where = f" (env `{binding.env}`)" if binding.env else ""
             yield RULE.finding(
+                "not-exported",
                 f"Durable Object class `{binding.class_name}` is bound as `{binding.name}`{where} "
                 f"but is not a named export of the main module `{main.path.name}`; "
                 "deploys fail until it is exported.",
@@ -90,6 +95,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "main": str(main.path),
                     "config": str(config.path),
                 },
+                state=ExportState(main, tuple(declared)),
             )
 
 
@@ -99,4 +105,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "not-exported": "a bound class is not a named export of the main module",
+    },
 )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -47,13 +48,6 @@ async reset() {
   await this.ctx.storage.deleteAll();
 }
 ```
-""",
-    fix="""
-Unsafe. `await <storage>.deleteAlarm();` is inserted before the statement that calls `deleteAll()`
-(`void <storage>.deleteAlarm();` in a synchronous function). It does what newer compatibility
-dates do anyway, so moving the date forward later changes nothing. It is unsafe because the
-pending alarm no longer runs: a reviewer checks that `alarm()` had nothing left to do for the
-emptied object (a final report, a notification to another object).
 """,
     references=(
         f"{REF_STATE} (deleteAll() and the alarm)",
@@ -104,6 +98,14 @@ def _exempt(cls: DurableObjectClass, call: Node) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class DeleteAllState:
+    """What the fix needs: the class and the `deleteAll()` call."""
+
+    cls: DurableObjectClass
+    call: Node
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         calls = storage_calls(cls, "deleteAll")
@@ -126,10 +128,12 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 continue
             func = call.child_by_field_name("function") or call
             yield RULE.finding(
+                "alarm-left",
                 f"`deleteAll()` in `{cls.name}` leaves the pending alarm in place before "
                 f"compatibility_date {DELETE_ALL_DATE}: call `deleteAlarm()` too.{note}",
                 node_span(cls.file, func),
                 data={"class": cls.name, "call": [call.start_byte, call.end_byte]},
+                state=DeleteAllState(cls, call),
             )
 
 
@@ -139,4 +143,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "alarm-left": "deleteAll() leaves the pending alarm before compatibility_date 2026-02-24",
+    },
 )

@@ -28,11 +28,11 @@ const counter = env.COUNTER.getByName("global");   // reported
 const counter = env.COUNTER.getByName(userId);     // one object per user
 ```
 """,
-    fix="""
-None: choosing a shard key is a design decision. Suppress the finding for objects that are
-meant to be singletons (a configuration holder called rarely).
-""",
     references=(f"{REF_RULES} (one object handles ~500–1,000 req/s)", f"{REF_LIMITS}"),
+    no_fix="""
+Choosing a shard key is a design decision. Suppress the finding for objects that are meant to be
+singletons (a configuration holder called rarely).
+""",
 )
 
 
@@ -59,6 +59,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         else:
             continue
         yield RULE.finding(
+            "constant-name",
             f"Every caller reaches the same object `{access.binding}` named `{name}`: one object "
             "serves all this traffic (≈500–1,000 req/s at most). Shard by a key if this is on "
             "the request path.",
@@ -73,4 +74,7 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "constant-name": "every caller reaches one object through a constant name",
+    },
 )

@@ -36,11 +36,6 @@ const key = `exports/${this.ctx.id.name}.json`;     // reported: always "undefin
 const key = `exports/${this.ctx.id.name ?? this.ctx.id.toString()}.json`; // fixed
 ```
 """,
-    fix="""
-Safe in effect, offered as unsafe: `this.ctx.id.name ?? this.ctx.id.toString()` (the hex id is
-always defined and unique). A reviewer must check that the fallback fits where the value goes
-(a storage key or URL that other code reconstructs from the name must use the same fallback).
-""",
     references=(
         f"{REF_CHANGELOG} (2026-03-15: ctx.id.name populated for idFromName/getByName)",
         f"{REF_RULES}",
@@ -93,6 +88,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             expr = node_text(data, node)
             ctx_expr = expr.rsplit(".", 2)[0]
             yield RULE.finding(
+                "name-undefined",
                 f"`{expr}` is undefined in `{cls.name}` for objects reached with "
                 f"{' / '.join(methods)}; fall back to `{ctx_expr}.id.toString()`.",
                 node_span(cls.file, node),
@@ -111,4 +107,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "name-undefined": "ctx.id.name is read where some callers reach the object without a name",
+    },
 )

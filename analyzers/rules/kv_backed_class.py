@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
@@ -30,17 +31,19 @@ class's storage backend cannot change after its first deployment.
 "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Counter"] }]   // fixed (never deployed)
 ```
 """,
-    fix="""
-Unsafe, and offered only when the entry is not in the committed config (git HEAD), i.e. it is
-very likely not deployed: the key `new_classes` becomes `new_sqlite_classes`. A class that has
-been deployed KV-backed keeps that backend; moving its data needs a new class and a copy.
-""",
     references=(
         f"{REF_MIGRATIONS}",
         f"{REF_LIMITS}",
         f"{REF_CHANGELOG} (2026-07-09: new_classes refused on accounts without KV-backed classes)",
     ),
 )
+
+
+@dataclass(frozen=True)
+class KvBackedState:
+    """What the fix needs: the config that creates the class KV-backed."""
+
+    config: WranglerConfig
 
 
 def migration_lists(config: WranglerConfig) -> Iterator[tuple[KeyPath, list[Any]]]:
@@ -92,6 +95,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 for position, name in enumerate(names):
                     uses_sql = str(name) in sql_classes
                     yield RULE.finding(
+                        "runs-sql" if uses_sql else "kv-backed",
                         f"`{name}` is created KV-backed (`new_classes`)"
                         + (
                             " but runs SQL: `ctx.storage.sql` exists only in SQLite-backed classes"
@@ -109,6 +113,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                             "committed": deployed,
                             "mixed": "new_sqlite_classes" in item,
                         },
+                        state=KvBackedState(config),
                     )
 
 
@@ -118,4 +123,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "runs-sql": "a KV-backed class (new_classes) runs SQL, which only SQLite-backed classes have",
+        "kv-backed": "a new class is created KV-backed (new_classes) instead of SQLite-backed",
+    },
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -50,14 +51,6 @@ for (let start = 0; start < ids.length; start += 128) {
   for (const id of batch) { const item = items.get(id); if (item) total += item.price; }
 }
 ```
-""",
-    fix="""
-Safe, for the simple loop only: `for (const k of keys) { const v = await storage.get(k); … }`
-over a known array whose body writes nothing to storage and awaits nothing else becomes a loop
-over 128-key batches, each fetched with one `get([...])`, with the original body unchanged
-inside (`v` now comes from the batch's Map). Reads are the same values in the same order: no
-write can happen between them. `list()` and oversized batches are reported only: the bound to
-choose (a `prefix`, a `limit` and paging with `start`) depends on the key design.
 """,
     references=(
         f"{REF_LIMITS} (get/put/delete: at most 128 keys)",
@@ -136,6 +129,14 @@ def _loop_of(node: Node) -> Node | None:
     return None
 
 
+@dataclass(frozen=True)
+class KvListState:
+    """What the fix needs (get-in-loop): the class and the `get()` call."""
+
+    cls: DurableObjectClass
+    get: KvCall | None = None
+
+
 def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
     data = cls.file.data
     for kv in kv_calls(cls):
@@ -146,6 +147,7 @@ def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
             if options is None or options & BOUNDING_OPTIONS:
                 continue
             yield RULE.finding(
+                "unbounded-list",
                 "`list()` with no `limit`, `prefix` or `end` loads every key and value of the "
                 "object into memory at once: bound it (`{ prefix, limit }`) and page with "
                 "`startAfter`.",
@@ -159,6 +161,7 @@ def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
         if size is not None and size > BATCH_LIMIT and args[0].type != "string":
             what = "object of" if kv.method == "put" else "array of"
             yield RULE.finding(
+                "oversized-batch",
                 f"`{kv.method}()` with an {what} {size} keys: the storage API takes at most "
                 f"{BATCH_LIMIT} keys per call and throws beyond that. Split it into batches "
                 f"of {BATCH_LIMIT}.",
@@ -178,10 +181,12 @@ def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
         if loop is None:
             continue
         yield RULE.finding(
+            "get-in-loop",
             "`await get()` inside a loop: one storage round trip per key, each waiting for the "
             f"previous one. Read the keys in batches of up to {BATCH_LIMIT} with `get([...])`.",
             span,
             data={"kind": "get-in-loop", "class": cls.name, "loop": loop.start_byte},
+            state=KvListState(cls, kv),
         )
 
 
@@ -196,6 +201,11 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "unbounded-list": "list() with no limit, prefix or end loads every key",
+        "oversized-batch": "a batch get/put/delete with more keys than the API takes",
+        "get-in-loop": "await get() inside a loop: one round trip per key",
+    },
 )
 
 __all__ = ["RULE", "KvCall"]

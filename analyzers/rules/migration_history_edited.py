@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
@@ -36,12 +37,6 @@ the end.
 //          { "tag": "v2", "new_sqlite_classes": ["Lobby"] }
 ```
 """,
-    fix="""
-Restores the entry to its committed text (comments and all) and, when the edit only added
-classes to `new_sqlite_classes`/`new_classes`, appends them as the next migration: safe. Any
-other edit (a tag renamed, classes removed) is restored only, as an unsafe fix: the intended
-change must be re-expressed as a new migration by a human.
-""",
     references=(f"{REF_MIGRATIONS}",),
 )
 
@@ -63,6 +58,13 @@ def added_classes(old: dict[str, Any], new: dict[str, Any]) -> list[str] | None:
     return added
 
 
+@dataclass(frozen=True)
+class EditedState:
+    """What the fix needs (an edited entry): the config."""
+
+    config: WranglerConfig
+
+
 def _duplicate_tags(config: WranglerConfig, path: KeyPath, items: list[Any]) -> Iterator[Finding]:
     seen: dict[str, int] = {}
     for index, item in enumerate(items):
@@ -71,6 +73,7 @@ def _duplicate_tags(config: WranglerConfig, path: KeyPath, items: list[Any]) -> 
         tag = str(item["tag"])
         if tag in seen:
             yield RULE.finding(
+                "duplicate-tag",
                 f"Migration tag `{tag}` is used twice (entries {seen[tag] + 1} and {index + 1}).",
                 config.span((*path, index, "tag")),
                 data={"problem": "duplicate-tag", "config": str(config.path)},
@@ -86,6 +89,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             yield from _duplicate_tags(config, path, items)
         if isinstance(config.values.get("exports"), dict) and ("migrations",) in lists:
             yield RULE.finding(
+                "exports-and-migrations",
                 "The config declares classes both in `exports` and in `migrations`; use one "
                 "style (the `exports` block replaces migrations).",
                 config.span(("exports",), value=False),
@@ -101,6 +105,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if index >= len(new_items):
                     tag = old.get("tag") if isinstance(old, dict) else None
                     yield RULE.finding(
+                        "removed",
                         f"Applied migration `{tag}` was removed; migrations are append-only.",
                         config.span(path, value=False),
                         data={"problem": "removed", "config": str(config.path)},
@@ -117,6 +122,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     else None
                 )
                 yield RULE.finding(
+                    "moved" if moved else "edited",
                     f"Applied migration `{tag}` was "
                     + ("moved" if moved else "edited")
                     + "; migrations are applied once, in order: restore it and append the "
@@ -128,6 +134,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "entry": [*path, index],
                         "added": added,
                     },
+                    state=EditedState(config),
                 )
 
 
@@ -137,4 +144,11 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "duplicate-tag": "two migrations share a tag",
+        "exports-and-migrations": "classes declared both in exports and in migrations",
+        "removed": "an applied migration was removed",
+        "edited": "an applied migration was edited",
+        "moved": "an applied migration was moved",
+    },
 )

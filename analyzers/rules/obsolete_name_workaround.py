@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -61,12 +62,6 @@ async init(name: string) { await this.ctx.storage.put("name", name); }
 // Production pattern: read it where it is needed
 const userId = this.ctx.id.name!;
 ```
-""",
-    fix="""
-Unsafe: reads of the stored name become `this.ctx.id.name`, and the `init()` call sites and
-method (or the identifier parameter) go away. A reviewer must check that no other caller, in
-another Worker or a script, still reaches the namespace with `newUniqueId()`/`idFromString()`,
-and that objects created before the change do not need the stored value.
 """,
     references=(
         f"{REF_CHANGELOG} (2026-03-15: ctx.id.name populated for idFromName/getByName)",
@@ -286,6 +281,20 @@ def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[
         )
 
 
+@dataclass(frozen=True)
+class NameState:
+    """What the fixes need: the class whose name is passed to it."""
+
+    cls: DurableObjectClass
+
+
+_MESSAGE_IDS = {
+    "setter": "name-setter",
+    "parameter": "name-parameter",
+    "wrapper": "rpc-target-wrapper",
+}
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         accesses = accesses_to(model, cls)
@@ -300,7 +309,12 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         ]
         for file, node, message, related, data in hits:
             yield RULE.finding(
-                message, node_span(file, node), related=related, data={"class": cls.name, **data}
+                _MESSAGE_IDS[str(data["kind"])],
+                message,
+                node_span(file, node),
+                related=related,
+                data={"class": cls.name, **data},
+                state=NameState(cls),
             )
 
 
@@ -310,4 +324,9 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "name-setter": "a method that only tells the object its own name",
+        "name-parameter": "a parameter that repeats the object's own name at every call",
+        "rpc-target-wrapper": "an RpcTarget wrapper that carries the object's name",
+    },
 )

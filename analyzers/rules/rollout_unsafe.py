@@ -91,24 +91,6 @@ npx wrangler versions deploy v1.4.0@10 "$OLD_VERSION"@80 -y
 npx wrangler versions deploy "$NEW_VERSION@10" "$OLD_VERSION@90" -y
 ```
 """,
-    fix="""
-Safe: with two literal percentages that do not sum to 100, the second becomes 100 minus the
-first (wrangler refuses the command as written, so no working deploy changes). Safe: `scripts/deploy-gradual.sh` is created (when absent): it refuses when migrations
-or exports changed since the last deployment, runs `wrangler versions upload`, then
-`wrangler versions deploy <new>@p <old>@(100-p)` at 10 → 50 → 100 % with a pause and a
-health-check hook between stages (rolling back on failure; a new file nothing runs until someone
-does, so no existing behaviour changes), and documents version affinity
-(`Cloudflare-Workers-Version-Key`) and `durable_objects.code_update_strategy`. Tags given as
-version ids and second-binding canaries are reported without an automatic rewrite.
-
-Unsafe (no rollout path; it changes how the team deploys): the same `scripts/deploy-gradual.sh`
-plus a `"deploy:gradual": "bash scripts/deploy-gradual.sh"` script in package.json, inserted on
-its own line after `"deploy"` (elsewhere at its alphabetical place) with the file's indentation
-and line endings. Without a package.json, run `bash scripts/deploy-gradual.sh`. To review:
-releases that change `migrations`/`exports` still need `wrangler deploy` (the script refuses
-them); `Cloudflare-Workers-Version-Key` keeps one client on one version during a rollout;
-`durable_objects.code_update_strategy` decides how running objects move to new code.
-""",
     references=(
         f"{REF_GRADUAL}",
         f"{REF_VERSIONS_DEPLOY}",
@@ -125,6 +107,13 @@ class Command:
     start: int  # the `wrangler` token
     end: int
     args: list[tuple[str, int, int]]  # token, byte start, byte end (approximate for quoted)
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    """What the fixes need: the config whose deploys the finding is about."""
+
+    config: WranglerConfig
 
 
 def _comment_line(data: bytes, pos: int, suffix: str) -> bool:
@@ -331,12 +320,14 @@ def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
             if not re.search(r"random|hash|%|canary|percent|bucket|rollout", test_text, re.I):
                 continue
             yield RULE.finding(
+                "second-binding-canary",
                 f"Canary by a second Durable Object binding (`{names[0]}` / `{names[1]}`): the "
                 "two namespaces hold separate objects, so the canary share of traffic sees other "
                 "storage. Ship one binding and roll out with `wrangler versions deploy`; the "
                 "platform pins each object to one version.",
                 node_span(file, cond),
                 data={"problem": "second-binding-canary", "config": str(config.path)},
+                state=RolloutState(config),
             )
 
 
@@ -451,6 +442,7 @@ def _no_rollout_path_findings(model: ProjectModel) -> Iterator[Finding]:
         key = scope if scope in config.spans else (*scope, "bindings")
         classes = ", ".join(sorted({b.class_name for b in own}))
         yield RULE.finding(
+            "no-rollout-path",
             f"{config.name or config.root.name} runs Durable Objects ({classes}) in production "
             f"({', '.join(signs)}) and has no gradual rollout path: its package.json, scripts and CI deploy with "
             "`wrangler deploy` and never `wrangler versions upload` / `versions deploy`, so "
@@ -467,6 +459,7 @@ def _no_rollout_path_findings(model: ProjectModel) -> Iterator[Finding]:
                 "config": str(config.path),
             },
             severity=Severity.INFO,
+            state=RolloutState(config),
         )
 
 
@@ -484,13 +477,18 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if command.kind == "deploy" and path not in seen:
                     for message, span, extra in _deploy_findings(command):
                         yield RULE.finding(
-                            message, span, data={**extra, "config": str(config.path)}
+                            extra["problem"],
+                            message,
+                            span,
+                            data={**extra, "config": str(config.path)},
+                            state=RolloutState(config),
                         )
                 elif command.kind == "upload":
                     if changed is None:
                         changed = bool(_migrations_changed(config))
                     if changed:
                         yield RULE.finding(
+                            "upload-with-migrations",
                             "`wrangler versions upload` while `migrations`/`exports` in "
                             f"{config.path.name} differ from git HEAD: the upload fails (error "
                             "10211); deploy a migration with `wrangler deploy`.",
@@ -499,6 +497,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                                 Related(config.span(("migrations",), value=False), "migrations")
                             ],
                             data={"problem": "upload-with-migrations", "config": str(config.path)},
+                            state=RolloutState(config),
                         )
             seen.add(path)
     yield from _canary_findings(model)
@@ -511,4 +510,12 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "second-binding-canary": "a canary by a second Durable Object binding, whose objects hold other storage",
+        "no-rollout-path": "a production project that deploys every release to all traffic at once",
+        "tag-as-version": "wrangler versions deploy given a tag instead of a version id",
+        "too-many-versions": "wrangler versions deploy with more than two versions",
+        "percentages": "wrangler versions deploy percentages that do not sum to 100",
+        "upload-with-migrations": "wrangler versions upload while migrations/exports differ from git HEAD",
+    },
 )

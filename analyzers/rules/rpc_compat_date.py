@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import all_stub_calls
 from durable_harden.analyzers.rules._common import REF_RULES, node_span
+from durable_harden.analyzers.wrangler import WranglerConfig
 
 RPC_DATE = "2024-04-03"
 NOT_RPC = frozenset({"fetch", "connect"})
@@ -26,16 +28,18 @@ older date the call fails at run time (the stub has no such method), although it
 "compatibility_date": "2024-01-15"   // reported where the code calls stub.increment()
 ```
 """,
-    fix="""
-Unsafe: sets `compatibility_date` to 2024-04-03. Every behaviour change between the old date
-and the new one applies to the whole Worker, so a reviewer must read the compatibility-date
-changelog for that range (or pick today's date and test).
-""",
     references=(
         f"{REF_RULES}",
         "https://developers.cloudflare.com/workers/configuration/compatibility-dates/",
     ),
 )
+
+
+@dataclass(frozen=True)
+class RpcDateState:
+    """What the fix needs: the config whose compatibility_date is too old."""
+
+    config: WranglerConfig
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -46,11 +50,13 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         if config is None or config.compat_at_least(RPC_DATE, "rpc") is not False:
             continue
         yield RULE.finding(
+            "date-too-old",
             f"RPC call `{call.method}()` on a Durable Object stub needs compatibility_date "
             f">= {RPC_DATE}; {config.path.name} has {config.compatibility_date}.",
             node_span(call.file, call.call),
             related=[Related(config.span(("compatibility_date",)), "compatibility_date")],
             data={"config": str(config.path), "method": call.method},
+            state=RpcDateState(config),
         )
 
 
@@ -60,4 +66,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "date-too-old": "an RPC call with a compatibility_date before RPC",
+    },
 )

@@ -12,6 +12,7 @@ from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._bindings import stub_calls
 from durable_harden.analyzers.rules._common import REF_RULES, node_span
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, walk_type
 
 DOCS = RuleDocs(
@@ -31,13 +32,6 @@ const session = await env.ROOMS.getByName(room).open(user);  // reported
 using session = await env.ROOMS.getByName(room).open(user);  // fixed: disposed at scope end
 ```
 """,
-    fix="""
-Unsafe: `const` becomes `using` (TypeScript 5.2+ explicit resource management, supported by
-workerd). The result is disposed when the enclosing block ends, so it must not be returned or
-stored for later (a callback that runs after the block sees a disposed stub); the project's
-TypeScript must be 5.2+ with `esnext.disposable` in `lib`. Nothing of that is checked, so a
-reviewer does.
-""",
     references=(f"{REF_RULES} (dispose RPC results that hold stubs)",),
 )
 
@@ -45,22 +39,39 @@ reviewer does.
 def _rpc_targets(model: ProjectModel) -> set[str]:
     names: set[str] = set()
     for file in model.files:
+        names.update(_file_rpc_targets(file))
+    return names
+
+
+def _file_rpc_targets(file: SourceFile) -> frozenset[str]:
+    """The file's classes extending RpcTarget (memo: a function of the file)."""
+    cached: frozenset[str] | None = file.memo.get("rpc_targets")
+    if cached is None:
+        names: set[str] = set()
         for decl in walk_type(file.root, "class_declaration"):
             heritage = next((c for c in decl.children if c.type == "class_heritage"), None)
             name = decl.child_by_field_name("name")
             if heritage is not None and name is not None:
                 if re.search(r"\bextends\s+RpcTarget\b", node_text(file.data, heritage)):
                     names.add(node_text(file.data, name))
-    return names
+        cached = file.memo["rpc_targets"] = frozenset(names)
+    return cached
+
+
+_WORD = re.compile(r"\w+")
 
 
 def returns_stubs(cls: DurableObjectClass, method: Node, targets: set[str]) -> bool:
     data = cls.file.data
     ret_type = method.child_by_field_name("return_type")
-    if ret_type is not None and any(
-        re.search(rf"\b{re.escape(t)}\b", node_text(data, ret_type)) for t in targets
-    ):
-        return True
+    if ret_type is not None and targets:
+        text = node_text(data, ret_type)
+        # a target named as a whole word: a name of word characters is one of the text's
+        # words; others (a `$` in the name) by the pattern
+        if not targets.isdisjoint(_WORD.findall(text)) or any(
+            re.search(rf"\b{re.escape(t)}\b", text) for t in targets if not _WORD.fullmatch(t)
+        ):
+            return True
     for ret in walk_type(method, "return_statement"):
         value = next((c for c in ret.named_children if c.type != "comment"), None)
         if value is None:
@@ -99,6 +110,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             if keyword is None or keyword.type != "const":
                 continue  # `using` (or let/var, which `using` cannot replace blindly)
             yield RULE.finding(
+                "not-disposed",
                 f"`{call.method}()` returns stubs; keep its result with `using` so they are "
                 "disposed, or the runtime warns that an RPC result was not disposed.",
                 node_span(call.file, keyword),
@@ -112,4 +124,7 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "not-disposed": "a call that returns stubs whose result is not kept with `using`",
+    },
 )

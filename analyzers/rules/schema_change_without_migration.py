@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
@@ -49,31 +50,6 @@ sql.exec("UPDATE messages SET edited_at = ? WHERE id = ?", now, id);
 ALTER TABLE messages ADD COLUMN edited_at INTEGER NOT NULL
 // Works: ALTER TABLE messages ADD COLUMN edited_at INTEGER NOT NULL DEFAULT 0
 ```
-""",
-    fix="""
-Unsafe, two fixes:
-
-- a missing column (not a near miss of an existing one, which is a typo to correct by hand):
-  a step `ALTER TABLE t ADD COLUMN c <type>` appended to the class's `SQL_MIGRATIONS`, the list
-  of steps that `runSqlMigrations()` runs once each from the constructor (inside
-  `blockConcurrencyWhile`), recording them in `_sql_schema_migrations`; the list, its runner and
-  the constructor call are created when the class has none (the same mechanism as the
-  `unbounded-table-growth` fix). One step adds every column of the table the class's queries
-  lack. The type is read from how the queries use the column (a literal it is compared with or
-  set to, `LIKE`, the TypeScript type of the bound argument: `Date.now()`, a `string`
-  parameter…); a TypeScript `number` becomes `INTEGER`, whose affinity still keeps 2.5 as a
-  REAL. Without a visible type the column is left untyped, with a comment. The column is
-  nullable: rows that exist when the step runs get NULL. `CREATE TABLE IF NOT EXISTS` is never
-  edited. When the constructor already runs the project's own list of steps (strings, objects
-  `{ id|version|name, sql | up }`, or functions, often in `migrations.ts`), the step is appended
-  there in its style instead (next id, quotes, indentation, trailing commas); a list re-run on
-  every start gets an `ADD COLUMN` guarded by `pragma_table_info('<table>')` (an allowed PRAGMA),
-  and a re-run list of plain strings gets no step (SQL cannot make `ADD COLUMN` conditional).
-  No fix when the table is not created in the class's constructor (or by an earlier step of the
-  list), or the class keeps migrations bookkeeping we do not recognise.
-- `ADD COLUMN … NOT NULL` without DEFAULT: a DEFAULT of the declared type's affinity is added
-  in place (`0`, `''`, `x''`); review the value every existing row gets. No fix for an untyped
-  column.
 """,
     references=(
         f"{REF_SQLITE_ALTER} (ADD COLUMN: NOT NULL needs a non-NULL DEFAULT)",
@@ -124,6 +100,13 @@ def _renamed_tables(model: ProjectModel, stmt: SqlStatement) -> set[str]:
     }
 
 
+@dataclass(frozen=True)
+class SchemaState:
+    """What the fixes need: the query that names the missing column, or the ALTER."""
+
+    statement: SqlStatement
+
+
 def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Finding | None:
     plan = schema.plan(stmt.text)
     if plan.error is None:
@@ -158,6 +141,7 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
         hint = f" (did you mean `{close[0]}`?)" if close else ""
         owners = ", ".join(f"`{t.name}`" for t in known if t is not None)
         return RULE.finding(
+            "no-such-column",
             f"No column `{name}` in {owners} as the project's CREATE/ALTER statements define "
             f"it{hint}. A column added to `CREATE TABLE IF NOT EXISTS` never reaches "
             "deployed objects: add it with a migration step (`ALTER TABLE … ADD COLUMN`).",
@@ -170,6 +154,7 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
                 "near_miss": close[0] if close else None,
                 "statement": [str(stmt.file.path), stmt.offsets[0]],
             },
+            state=SchemaState(stmt),
         )
     missing = _NO_TABLE.search(plan.error)
     if missing is not None:
@@ -185,6 +170,7 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
         if table is not None and (span := create_span(table)) is not None:
             related.append(Related(span, f"`{table.name}` is created here"))
         return RULE.finding(
+            "no-such-table",
             f"No table `{name}` in the project's schema (did you mean `{close[0]}`?).",
             _word_span(stmt, name),
             related,
@@ -204,6 +190,7 @@ def _check_alter(stmt: SqlStatement) -> Iterator[Finding]:
         while end > match.start(3) and stmt.text[end - 1] in " \t\r\n;":
             end -= 1
         yield RULE.finding(
+            "not-null-without-default",
             f"`ALTER TABLE {match.group(1)} ADD COLUMN {match.group(2)} … NOT NULL` has no "
             "DEFAULT: it passes on an empty table and fails on every table that has rows, so "
             "this migration breaks deployed objects. Add a DEFAULT (or drop NOT NULL).",
@@ -215,6 +202,7 @@ def _check_alter(stmt: SqlStatement) -> Iterator[Finding]:
                 "statement": [str(stmt.file.path), stmt.offsets[0]],
                 "definition": [match.start(3), end],
             },
+            state=SchemaState(stmt),
         )
 
 
@@ -240,4 +228,9 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "no-such-column": "a column the project's CREATE/ALTER statements do not define",
+        "no-such-table": "a table the project's schema does not have (with the closest name)",
+        "not-null-without-default": "ALTER TABLE … ADD COLUMN … NOT NULL without a DEFAULT",
+    },
 )

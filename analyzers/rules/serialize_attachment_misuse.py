@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_STATE, REF_WEBSOCKETS, node_span
@@ -35,26 +37,6 @@ server.serializeAttachment({ userId });
 for (const ws of this.ctx.getWebSockets(userId)) ws.send(msg);
 ```
 """,
-    fix="""
-Unsafe fixes, only where the intent is visible:
-
-- `ws.serializeAttachment()` in a function with one id at hand (a parameter or local named `id`
-  or `…Id`, declared before the call; `id` wins over others) → `ws.serializeAttachment({ userId })`.
-- `const id = ws.serializeAttachment({ id: crypto.randomUUID(), name })` (the void result kept
-  as the id while the object holds the real one, under the variable's name or `id`) →
-  `const id = crypto.randomUUID();` and `ws.serializeAttachment({ id, name })`.
-
-In both, when the same function accepted the socket with `ctx.acceptWebSocket(ws)` and no tags,
-and the id is plainly a string (a `string` parameter, `crypto.randomUUID()`, a string literal or
-template, `x ?? "literal"`, `String(x)`), the id also becomes the socket's tag
-(`acceptWebSocket(ws, [id])`; moved before the accept when what it reads is declared there) so
-that `ctx.getWebSockets(id)` finds the socket after a wake (at most 10 tags per socket, each at
-most 256 characters).
-
-Reported only: no id in scope, several candidate ids, the result returned, compared or tested.
-Attach a value that carries the id, read it back with `deserializeAttachment()`, and address
-sockets with tags.
-""",
     references=(
         f"{REF_WEBSOCKETS} (serializeAttachment / deserializeAttachment)",
         f"{REF_STATE} (getWebSockets, tags)",
@@ -80,6 +62,14 @@ def _result_used(call: Node) -> bool:
     return parent.type != "sequence_expression"
 
 
+@dataclass(frozen=True)
+class AttachmentState:
+    """What the fixes need: the class and the `serializeAttachment()` call."""
+
+    cls: DurableObjectClass
+    call: Node
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -92,18 +82,22 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 continue
             if not call_args(call):
                 yield RULE.finding(
+                    "no-value",
                     "`serializeAttachment()` needs the value to attach; called with none it "
                     "throws.",
                     node_span(cls.file, call),
                     data={"class": cls.name, "kind": "no-value"},
+                    state=AttachmentState(cls, call),
                 )
             elif _result_used(call):
                 yield RULE.finding(
+                    "result-used",
                     "`serializeAttachment()` returns nothing: this value is always `undefined`. "
                     "Attach an id inside the value and read it with `deserializeAttachment()`, or "
                     "tag the socket and use `getWebSockets(tag)`.",
                     node_span(cls.file, call),
                     data={"class": cls.name, "kind": "result-used"},
+                    state=AttachmentState(cls, call),
                 )
 
 
@@ -113,4 +107,8 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "no-value": "serializeAttachment() called with no value",
+        "result-used": "the void result of serializeAttachment() is used",
+    },
 )

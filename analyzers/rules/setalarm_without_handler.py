@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import has_alarm_handler, member_of, storage_calls
@@ -47,14 +49,6 @@ export class Reminders extends DurableObject {
   }
 ```
 """,
-    fix="""
-Unsafe, and offered only when the purpose is clear: when the class has exactly one method named
-like an alarm handler (`onAlarm`, `handleAlarm`, `alarmHandler` …) that takes no required
-argument, an `async alarm(info?: AlarmInvocationInfo): Promise<void>` is added that calls it
-(passing `info` when it takes a parameter). Otherwise no fix is offered: write the handler
-yourself, and remember an alarm does not repeat (re-arm only while work remains) and is retried
-only when `alarm()` throws.
-""",
     references=(
         f"{REF_ALARMS} (setAlarm, alarm handler, AlarmInvocationInfo)",
         "https://github.com/cloudflare/workerd/blob/main/src/workerd/io/worker.c%2B%2B "
@@ -65,6 +59,13 @@ only when `alarm()` throws.
 
 def handler_candidates(cls_methods: dict[str, object]) -> list[str]:
     return [name for name in cls_methods if name != "alarm" and _HANDLER_NAME.match(name)]
+
+
+@dataclass(frozen=True)
+class HandlerState:
+    """What the fix needs: the class that lacks `alarm()`."""
+
+    cls: DurableObjectClass
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -87,10 +88,12 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             )
             func = call.child_by_field_name("function") or call
             yield RULE.finding(
+                "no-alarm-handler",
                 f"`setAlarm()` in `{cls.name}`, which has no `alarm()` handler: the runtime throws "
                 f"a TypeError here and nothing is scheduled.{hint}",
                 node_span(cls.file, func),
                 data={"class": cls.name, "call": [call.start_byte, call.end_byte]},
+                state=HandlerState(cls),
             )
 
 
@@ -100,4 +103,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "no-alarm-handler": "setAlarm() in a class with no alarm() handler",
+    },
 )

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_SQL
 from durable_harden.analyzers.rules._sqlexec import binding_args, exec_groups, params_of
+from durable_harden.analyzers.sql import SqlStatement
 
 DOCS = RuleDocs(
     what="""
@@ -36,23 +38,19 @@ sql.exec("UPDATE stats SET rooms = rooms + 1");
 sql.exec("SELECT * FROM rooms WHERE id = ? AND owner = ?", id);
 ```
 """,
-    fix="""
-Safe, for parameters in a non-final statement: the call is split into one `exec()` per
-statement, in order, each taking its own arguments (the original call keeps the last statement
-and its result). Offered when every statement uses plain `?`, the argument count matches the
-total, the SQL is written in the call itself and the call is a statement of its own. A plain
-count mismatch has no automatic fix: only the author knows which argument is missing.
-
-Why safe: the original call fails at run time (a statement that is not the last of an `exec()`
-string cannot take parameters), so no working behaviour exists to change; the split runs the
-same statements in the same order with the arguments each one's `?` were written for, and the
-original call keeps the last statement's cursor.
-""",
     references=(
         f"{REF_SQL} (exec: bindings)",
         "https://github.com/cloudflare/workerd/blob/main/src/workerd/api/sql.c++",
     ),
 )
+
+
+@dataclass(frozen=True)
+class CallState:
+    """What the fix needs: the statements of the exec() call, in order (the last takes the
+    arguments)."""
+
+    statements: tuple[SqlStatement, ...]
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -76,12 +74,14 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 stmt.span(first, first + 1) if first is not None else stmt.find_span(r"[?:@$]\w*")
             )
             yield RULE.finding(
+                "not-last",
                 f"Statement {stmt.index_in_call + 1} of {stmt.statements_in_call} in this exec() "
                 "has parameters, but workerd binds the arguments to the last statement only: "
                 "split the call into one exec() per statement.",
                 span,
                 [Related(last.span(), "the arguments go to this statement")],
                 data={**call_data, "kind": "not-last"},
+                state=CallState(tuple(group)),
             )
         if early:
             continue
@@ -95,9 +95,11 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         what = f"{p_last.count} parameter{'s' if p_last.count != 1 else ''}"
         given = f"{len(args)} argument{'s' if len(args) != 1 else ''}"
         yield RULE.finding(
+            "count",
             f"This exec() has {what} but {given}: it throws `Wrong number of parameter bindings`.",
             last.span(),
             data={**call_data, "kind": "count", "params": p_last.count, "args": len(args)},
+            state=CallState(tuple(group)),
         )
 
 
@@ -107,4 +109,8 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "not-last": "parameters in a statement that is not the last of its exec() string",
+        "count": "the number of arguments differs from the number of parameters",
+    },
 )

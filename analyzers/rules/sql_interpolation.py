@@ -60,19 +60,6 @@ sql.exec(`SELECT * FROM messages WHERE room = ? LIMIT ?`, room, limit);
 sql.exec(`DELETE FROM ${table} WHERE at < ?`, cutoff);
 ```
 """,
-    fix="""
-Safe, for values: each value substitution of the statement becomes `?` and its expression an
-argument, inserted at the position of that parameter among the existing ones (a quoted
-`'…${x}…'` becomes one `?` bound to the template string with the quotes' content). Offered when
-the statement is the last of its `exec()` string, written in the call, uses plain `?`
-parameters, and the existing arguments match them. Names and fragments are never rewritten.
-
-Why safe: for every value the original statement handled as written (a number in an unquoted
-substitution, a string without quotes inside `'…'`), the bound parameter compares and stores the
-same value, so the rows read and written are the same. The results differ only where the
-original was broken: a value containing `'` (a syntax error or injected SQL before), a string in
-an unquoted substitution (an unknown column before).
-""",
     references=(
         f"{REF_SQL} (exec: bindings)",
         f"{REF_RULES}",
@@ -419,6 +406,13 @@ def fixed_by_code(data: bytes, node: Node | None, depth: int = 3) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class InterpolationState:
+    """What the fix needs: the statement the substitution is spliced into."""
+
+    statement: SqlStatement
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.tagged or stmt.loose or not stmt.substitutions:
@@ -435,22 +429,27 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         # `...params`): the fragment holds the placeholders for those parameters
         names = [sub for sub in names if not fixed(sub) and not stmt.has_spread_binding]
         where = {"statement": [str(stmt.file.path), stmt.offsets[0]]}
+        state = InterpolationState(stmt)
         for use in values:
             for sub in use.subs:
                 if _skipped(sub.expression) or fixed(sub):
                     continue
                 yield RULE.finding(
+                    "value",
                     f"`${{{sub.expression}}}` is spliced into the SQL text as a value: bind it "
                     "as a `?` parameter instead (injection, quoting, statement cache).",
                     Span(stmt.file.path, sub.ts_start, sub.ts_end),
                     data={**where, "kind": "value", "at": sub.ts_start},
+                    state=state,
                 )
         for sub in names:
             yield RULE.finding(
+                "name",
                 f"`${{{sub.expression}}}` is spliced into the SQL text as a name or fragment, "
                 "which cannot be a parameter: check it against a fixed allowlist of names.",
                 Span(stmt.file.path, sub.ts_start, sub.ts_end),
                 data={**where, "kind": "name", "at": sub.ts_start},
+                state=state,
             )
 
 
@@ -460,4 +459,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "value": "a value spliced into the SQL text instead of bound",
+        "name": "a name or fragment spliced into the SQL text",
+    },
 )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
+from durable_harden.analyzers.incremental import ContentMemo
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL, REF_SQLITE_EQP
 from durable_harden.analyzers.rules._sql import (
@@ -58,19 +59,6 @@ sql.exec("SELECT body FROM messages WHERE room = ? ORDER BY created_at DESC LIMI
 sql.exec("CREATE INDEX IF NOT EXISTS idx_messages_room_created_at ON messages(room, created_at)");
 ```
 """,
-    fix="""
-`CREATE INDEX IF NOT EXISTS idx_<table>_<cols> ON <table>(<equality columns…>, <range or
-ORDER BY column>)`, inserted next to the table's `CREATE TABLE` in the same SQL string. It is
-offered only when SQLite, re-planning the query with the index, then uses it, and never when
-the primary key or an existing index already has the same leading columns. Every index costs a
-row write on each INSERT/UPDATE of the table; a reviewer should check the query is frequent.
-
-Safe when no query's result changes: an index changes no query's rows, but SQLite returns rows in
-the order of the index it reads, so a `SELECT` without `ORDER BY` that moves from a table scan
-(rowid order, usually insertion order) to the new index may return the same rows in another
-order. When some query of the project does that (other than fixing every index column with `=`,
-where equal keys keep rowid order), the fix is unsafe and the review note names the queries.
-""",
     references=(
         f"{REF_SQL} (rows read and written are billed; indexes cost writes)",
         f"{REF_LIMITS}",
@@ -97,8 +85,18 @@ class Problem:
 _TABLE_STEP = re.compile(r"^(?:SCAN|SEARCH) (\w+)")
 
 
+_ANALYSES = ContentMemo()
+
+
 def analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
-    """Each table the plan reads badly, with the index columns that would serve the query."""
+    """Each table the plan reads badly, with the index columns that would serve the query.
+    A function of the statement's text and the schema's catalogue only: memoised on them, so
+    an edit re-plans only the queries it changed (the Problems are shared: never change them)."""
+    key = (stmt.text, schema.content_key)
+    return list(_ANALYSES.get(key, lambda: _analyse(stmt, schema)))
+
+
+def _analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
     expression = stmt.expression
     if expression is None or stmt.kind not in QUERY_KINDS:
         return []
@@ -159,6 +157,13 @@ def analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
     return [p for p in problems.values() if p.columns]
 
 
+@dataclass(frozen=True)
+class IndexState:
+    """What the fix needs: the query that scans."""
+
+    statement: SqlStatement
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.loose or stmt.kind not in QUERY_KINDS:
@@ -191,6 +196,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 f"An index{cols} lets SQLite seek instead."
             )
             yield RULE.finding(
+                "sorts-every-run" if sorts_only else "scans-table",
                 message,
                 table_reference_span(stmt, table.name, problem.alias),
                 related,
@@ -204,6 +210,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     "query": stmt.text.strip(),
                     "statement": [str(stmt.file.path), stmt.offsets[0]],
                 },
+                state=IndexState(stmt),
             )
 
 
@@ -213,4 +220,8 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "sorts-every-run": "a query sorts the table's rows on every run (a temporary B-tree for ORDER BY)",
+        "scans-table": "a query reads the whole table where an index would let SQLite seek",
+    },
 )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_SQL
+from durable_harden.analyzers.sql import SqlStatement
 
 # workerd src/workerd/util/sqlite.c++ (allowlist as of late 2026, see PLATFORM-FACTS.md)
 ALLOWED = frozenset(
@@ -76,21 +78,18 @@ const { user_version } = sql.exec("PRAGMA user_version").one();
 sql.exec("PRAGMA page_count");
 ```
 """,
-    fix="""
-Safe (the same number, and the PRAGMA form is refused at run time), for the usual size read `exec("SELECT page_count * page_size AS size FROM
-pragma_page_count(), pragma_page_size()").one().size`: it becomes `sql.databaseSize` (bytes,
-the same product). Unsafe, for `exec("PRAGMA page_count").one().page_count` (a number of
-pages): `sql.databaseSize / sql.exec("PRAGMA page_size").one().page_size`, which assumes
-`databaseSize` is pages × page size; review where the value is compared. `user_version` has no
-automatic fix: keep applied schema steps in a migrations table run in the constructor's
-`blockConcurrencyWhile` (the unbounded-table-growth fix writes one: `SQL_MIGRATIONS` and
-`runSqlMigrations()` recording steps in `_sql_schema_migrations`).
-""",
     references=(
         f"{REF_SQL}",
         "https://github.com/cloudflare/workerd/blob/main/src/workerd/util/sqlite.c++",
     ),
 )
+
+
+@dataclass(frozen=True)
+class PragmaState:
+    """What the fix needs: the statement that holds the pragma."""
+
+    statement: SqlStatement
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -111,12 +110,15 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 continue
             advice = ADVICE.get(name, "it throws in a Durable Object")
             yield RULE.finding(
+                "pragma",
                 f"`PRAGMA {name}` is not allowed in Durable Object SQLite storage: {advice}.",
                 stmt.span(start, end),
                 data={"pragma": name, "statement": [str(stmt.file.path), stmt.offsets[0]]},
+                state=PragmaState(stmt),
             )
         for reserved in _RESERVED.finditer(text):
             yield RULE.finding(
+                "reserved-name",
                 f"`{reserved.group(1)}`: names starting `_cf_` are reserved by Cloudflare and "
                 "cannot be created.",
                 stmt.span(reserved.start(1), reserved.end(1)),
@@ -130,4 +132,8 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "pragma": "a PRAGMA the Durable Object SQL API rejects",
+        "reserved-name": "a name starting `_cf_`, reserved by Cloudflare",
+    },
 )

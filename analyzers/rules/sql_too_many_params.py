@@ -46,17 +46,6 @@ sql.exec(`SELECT * FROM items WHERE id IN (${ids.map(() => "?").join(",")})`, ..
 sql.exec(`SELECT * FROM items WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids));
 ```
 """,
-    fix="""
-Unsafe, for the generated `IN (…)` list: `IN (SELECT value FROM json_each(?))` bound to
-`JSON.stringify(array)`, in place of the spread argument. SQLite's `json_each` yields numbers as
-INTEGER/REAL and strings as TEXT, so comparisons behave as with one parameter per element
-(booleans become 1/0). It is unsafe because the elements' types are not checked: a binary
-element (`ArrayBuffer`, `Uint8Array`) becomes the JSON object `{}` and matches nothing where it
-matched its BLOB before, and a `BigInt` makes `JSON.stringify` throw; a reviewer checks the
-array holds only strings and numbers.
-Offered when the spread argument is the same array and stands at the list's parameter position.
-No fix for a literal list of more than 100 parameters: batch the rows instead.
-""",
     references=(
         f"{REF_LIMITS} (100 bound parameters per statement)",
         f"{REF_SQL}",
@@ -163,6 +152,14 @@ def bounded_array(stmt: SqlStatement, item: GeneratedList) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class ParamsState:
+    """What the fix needs: the statement, and for a generated list, the list."""
+
+    statement: SqlStatement
+    generated: GeneratedList | None = None
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.tagged or stmt.loose:
@@ -173,11 +170,13 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             if bounded_array(stmt, item):
                 continue
             yield RULE.finding(
+                "generated-list",
                 f"One `?` per element of `{item.array}`: the statement throws once it has more "
                 f"than {MAX_PARAMS} elements. Bind the array once: "
                 "`IN (SELECT value FROM json_each(?))` with `JSON.stringify(…)`.",
                 Span(stmt.file.path, item.sub.ts_start, item.sub.ts_end),
                 data={**where, "kind": "generated", "array": item.array},
+                state=ParamsState(stmt, item),
             )
         if lists or stmt.call.type != "call_expression":
             continue
@@ -187,10 +186,12 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         count = max(params.count, 0 if stmt.has_spread_binding else len(binding_args(stmt)))
         if count > MAX_PARAMS:
             yield RULE.finding(
+                "too-many",
                 f"{count} bound parameters: a Durable Object SQL statement takes at most "
                 f"{MAX_PARAMS}. Write the rows in batches.",
                 stmt.span(),
                 data={**where, "kind": "count", "count": count},
+                state=ParamsState(stmt),
             )
 
 
@@ -200,4 +201,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "generated-list": "one `?` per element of an array: throws beyond 100 elements",
+        "too-many": "a statement with more than 100 bound parameters",
+    },
 )

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_SQL, REF_STATE
+from durable_harden.analyzers.sql import SqlStatement
 
 KEYWORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 _HEAD = re.compile(r"\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*([A-Za-z]+)", re.S)
@@ -41,23 +43,19 @@ this.ctx.storage.transactionSync(() => {
 });
 ```
 """,
-    fix="""
-Safe, only where the shape is clear: `exec("BEGIN")` and `exec("COMMIT")` (or `END`) as
-statements of the same block, with synchronous statements between them (no `await`, `return`,
-`break`, `continue` or `yield`, and no declaration used after the COMMIT): the two calls are
-removed and the statements between are wrapped in `<storage>.transactionSync(() => { … })`.
-The same applies to `BEGIN; try { …; COMMIT } catch (e) { ROLLBACK; throw e; }`, since
-`transactionSync` rolls back and rethrows by itself. Why safe: `exec("BEGIN")` is refused by
-the runtime, so the original never ran as written; the wrapped statements run in the same order
-with the all-or-nothing meaning the BEGIN/COMMIT pair stated. Anything else (a ROLLBACK on another path,
-savepoints, transaction control inside a multi-statement string) is reported without a fix.
-""",
     references=(
         f"{REF_SQL} (transactionSync; BEGIN/SAVEPOINT are not allowed)",
         f"{REF_STATE} (transaction, transactionSync)",
         "https://github.com/cloudflare/workerd/blob/main/src/workerd/util/sqlite.c++",
     ),
 )
+
+
+@dataclass(frozen=True)
+class TransactionState:
+    """What the fix needs: the statement that ends (or starts) the transaction."""
+
+    statement: SqlStatement
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -71,6 +69,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         if keyword not in KEYWORDS:
             continue
         yield RULE.finding(
+            "transaction-keyword",
             f"`{keyword}` is rejected by the Durable Object SQL API; run the statements in "
             "`ctx.storage.transactionSync(() => { … })` instead.",
             stmt.span(match.start(1), match.end(1)),
@@ -79,6 +78,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "statement": [str(stmt.file.path), stmt.offsets[0]],
                 "single": stmt.statements_in_call == 1,
             },
+            state=TransactionState(stmt),
         )
 
 
@@ -88,4 +88,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     docs=DOCS,
     check=check,
+    messages={
+        "transaction-keyword": "BEGIN/COMMIT/ROLLBACK/SAVEPOINT, which the SQL API rejects",
+    },
 )

@@ -65,23 +65,6 @@ this.sql.exec("SELECT body FROM messages WHERE id = ?", id).one();
 this.sql.exec("SELECT COUNT(*) AS n FROM messages").one();
 ```
 """,
-    fix="""
-Unsafe. For a loaded result: ` LIMIT ?` is appended to the query, bound to a named constant
-`<TABLE>_READ_LIMIT` (1000, documented at the top of the file); callers that need more rows
-must page (`WHERE id > ? ORDER BY id LIMIT ?`, keyset pagination), which the reviewer must add
-where every row really is needed. For `.one()`: ` LIMIT 1`; it then returns one of the matching
-rows instead of throwing, so the reviewer must add an `ORDER BY` that picks the right one. No
-fix when the SQL text is shared by several calls (a constant in another file).
-
-The LIMIT must keep the rows the code wants, and the query's `ORDER BY` is what says which:
-without one, no LIMIT is added (it would keep arbitrary rows; a sum or an export over all rows
-would silently lose some). `ORDER BY … DESC` keeps its first rows. An ascending read by a time
-or sequence column (`id`, `ts`, `*_at`, …) is a history that wants its newest rows: the order is
-flipped to `DESC`, the LIMIT added, and `.reverse()` follows `toArray()` (or the Agents SDK's
-`this.sql` template), so the code still sees oldest first; read any other way (iteration, a
-spread) it gets no fix. Ascending by another column keeps the first rows of that order. The
-review note says which rows are kept.
-""",
     references=(
         f"{REF_LIMITS} (10 GB per object; 128 MB memory per isolate)",
         f"{REF_SQL} (cursor: toArray(), one(), rowsRead)",
@@ -236,6 +219,13 @@ _VERB = {
 }
 
 
+@dataclass(frozen=True)
+class ReadState:
+    """What the fix needs: the query that reads every row."""
+
+    statement: SqlStatement
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     growing_by_scope: dict[Path, dict[str, SqlStatement]] = {}
     for stmt in model.statements:
@@ -273,6 +263,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "`LIMIT ?` and page through the rest."
             )
         yield RULE.finding(
+            "one-of-many" if consumer.kind == "one" else "reads-every-row",
             message,
             stmt.span(),
             related,
@@ -281,6 +272,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "tables": tables,
                 "statement": [str(stmt.file.path), stmt.offsets[0]],
             },
+            state=ReadState(stmt),
         )
 
 
@@ -290,6 +282,10 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "one-of-many": "`.one()` on a query that can match many rows of a growing table",
+        "reads-every-row": "every matching row of a growing table read at once",
+    },
 )
 
 

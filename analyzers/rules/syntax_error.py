@@ -19,6 +19,14 @@ DOCS = RuleDocs(
 Reports each place where a TypeScript or JavaScript source file does not parse: unexpected
 text, or a token the grammar needs that is missing (a `}` or `)`). The file is still analysed
 around the error, but nothing inside the broken part is checked.
+
+The parser is tree-sitter's TypeScript grammar (tree-sitter-typescript 0.23), not the TypeScript
+compiler. A few valid forms do not parse with it, for example members of a type literal
+separated only by line breaks (`{ a: number\n b: string }`), type arguments on a tagged template
+(``this.sql<Row>`...` ``), `import("x").T` types and `export type * from`. The finding then
+marks code that compiles; its message says only what is certain: the code was not read and no
+rule checked it. That is why the default severity is `info`. Silence it for such a line with
+`// durable-harden-ignore syntax-error: valid TypeScript the parser does not read`.
 """,
     why="""
 A file that does not parse cannot be deployed, and every rule skips the code inside the error,
@@ -34,23 +42,15 @@ export class Room extends DurableObject {
 }
 ```
 """,
-    fix="""
-The parser is tree-sitter's TypeScript grammar (tree-sitter-typescript 0.23), not the TypeScript
-compiler. A few valid forms do not parse with it, for example members of a type literal
-separated only by line breaks (`{ a: number\n b: string }`), type arguments on a tagged template
-(``this.sql<Row>`...` ``), `import("x").T` types and `export type * from`. The finding then
-marks code that compiles; its message says only what is certain: the code was not read and no
-rule checked it. That is why the default severity is `info`. Silence it for such a line with
-`// durable-harden-ignore syntax-error: valid TypeScript the parser does not read`.
-
-No automatic fix: the intended code cannot be guessed. Fix the syntax; the rest of the rules
-then check the file again.
-""",
     references=(
         "https://docs.astral.sh/ruff/linter/#error-suppression",
         "https://eslint.org/docs/latest/use/command-line-interface#exit-codes",
         "https://tree-sitter.github.io/tree-sitter/using-parsers/1-getting-started.html",
     ),
+    no_fix="""
+The intended code cannot be guessed. Fix the syntax; the rest of the rules then check the file
+again.
+""",
 )
 
 MAX_PER_FILE = 20  # one typo can cascade; the first errors say enough
@@ -97,7 +97,11 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             if end <= start:  # a missing token is zero-width: underline one character
                 end = min(start + 1, len(source.data))
                 start = min(start, end)
-            yield RULE.finding(_message(node, source.data), Span(source.path, start, end))
+            yield RULE.finding(
+                "missing" if node.is_missing else "unexpected",
+                _message(node, source.data),
+                Span(source.path, start, end),
+            )
 
 
 RULE = Rule(
@@ -106,4 +110,8 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "missing": "a token the grammar needs is missing",
+        "unexpected": "text the parser did not expect",
+    },
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -57,29 +58,6 @@ async alarm() {
   if (this.ctx.getWebSockets().length > 0) await this.ctx.storage.setAlarm(Date.now() + 30_000);
 }
 ```
-""",
-    fix="""
-Unsafe. The timer becomes an alarm: the callback body moves to `alarm()` (through a schedule
-table when the alarm already serves another purpose) and any state it closes over must be
-stored. Timing changes (alarms have at-least-once delivery and second-level granularity in
-practice), so a reviewer must check what the callback relied on in memory.
-
-The timer's stop is carried. Every `clearInterval(<handle>)` / `clearTimeout(<handle>)` of the
-class becomes `void ctx.storage.put("durable-harden:<kind>-stopped", true)` at the same place
-(inside the moved work too); starting the timer writes `false`; the alarm returns before the
-work when the stop is recorded and, for an interval, re-arms only while it is not. The stop is
-kept in storage so it survives hibernation and leaves an alarm shared with other work alone. An
-`if` around a clear call loses its test of the handle (the handle is never set any more). An
-interval the code never clears re-arms only while its work has sockets to serve
-(`getWebSockets().length > 0`, when the work reaches `getWebSockets()`); otherwise no fix is
-offered: an alarm re-arming itself forever would run, and bill, forever. The re-arm is always
-conditional, so the alarm never trips `alarm-retry-suppressed`.
-
-State the timer kept must keep its meaning: a start guard that tests the handle in the method
-that starts the timer (`if (this.loop) return;`) is kept (a pending alarm now answers it: the
-start is guarded by `getAlarm() === null`); any other read of the handle (`get running()`) means
-no fix is offered. Not offered either when the callback or the delay uses locals of the method
-that set the timer.
 """,
     references=(
         f"{REF_LIFECYCLE} (hibernation conditions)",
@@ -220,6 +198,14 @@ def _has_await_before(scope: Node, clear: Node) -> bool:
     return any(a.start_byte < clear.start_byte for a in walk_type(scope, "await_expression"))
 
 
+@dataclass(frozen=True)
+class TimerState:
+    """What the fix needs: the class and the `setTimeout`/`setInterval` call."""
+
+    cls: DurableObjectClass
+    call: Node
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -248,6 +234,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 )
                 where = "" if scope is cls.node else " (in a function the class calls)"
                 yield RULE.finding(
+                    "timer",
                     f"`{name}` in Durable Object `{cls.name}`{where} keeps it from hibernating; "
                     f"schedule the work with `this.ctx.storage.setAlarm()` instead.{extra}",
                     node_span(cls.file, func),
@@ -261,6 +248,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "callback": _callback_method(data, args),
                         "arming_method": _arming_method(methods, call),
                     },
+                    state=TimerState(cls, call),
                 )
 
 
@@ -270,4 +258,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "timer": "a setTimeout/setInterval that keeps the object from hibernating",
+    },
 )

@@ -31,14 +31,6 @@ await env.AUDIT_LOG.getByName(userId).record("login");  // fixed
 ctx.waitUntil(env.AUDIT_LOG.getByName(userId).record("login")); // fire and forget, kept alive
 ```
 """,
-    fix="""
-Unsafe: `await ` is inserted before the call when the enclosing function is `async`. It changes
-behaviour on purpose: the caller now waits for the call to finish before its next statement, and
-an error thrown by the object now propagates to the caller (before, it was an unhandled rejection
-nobody saw). A reviewer checks that the caller may wait and handles the error as intended. In a
-function that is not async nothing is rewritten: adding `await` would change its signature;
-use `ctx.waitUntil(...)` there.
-""",
     references=(f"{REF_RULES} (always await RPC calls)",),
 )
 
@@ -51,6 +43,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         func = enclosing_function(call.call)
         is_async = func is not None and any(child.type == "async" for child in func.children)
         yield RULE.finding(
+            "not-awaited",
             f"Stub call `{call.method}()` is not awaited: its errors are lost and the call may "
             "be cancelled when the request ends; `await` it (or pass it to `ctx.waitUntil()`).",
             node_span(call.file, call.call),
@@ -64,4 +57,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "not-awaited": "a stub call that is not awaited",
+    },
 )

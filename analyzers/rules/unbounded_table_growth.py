@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from durable_harden.analyzers.classes import DurableObjectClass
@@ -68,17 +69,6 @@ async alarm() {
   …
 }
 ```
-""",
-    fix="""
-Unsafe (the retention period is a product decision). The fix adds a migration step (an
-`ALTER TABLE … ADD COLUMN expires_at INTEGER` plus `CREATE INDEX IF NOT EXISTS
-idx_<table>_expires_at`, never an edit of `CREATE TABLE IF NOT EXISTS` alone, which does nothing
-for objects already deployed), a `<TABLE>_TTL_MS` constant written by every INSERT, and a cleanup
-in `alarm()` that deletes expired rows in bounded batches and re-arms at `MIN(expires_at)` only
-while rows remain, merged into an existing `alarm()`. The alarm is armed on insert when none is
-pending (or the pending one is later), not unconditionally in the constructor. The step goes
-into the project's own migrations list when the constructor runs one (appended in its style; see
-`schema-change-without-migration`), else into a `SQL_MIGRATIONS` list the fix adds to the class.
 """,
     references=(
         f"{REF_LIMITS} (10 GB per SQLite-backed object)",
@@ -169,6 +159,15 @@ def is_retention(kind: str, stmt: SqlStatement) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class GrowthState:
+    """What the fix needs: the INSERTs into the table (sorted by file and offset) and the class
+    of the first one."""
+
+    inserts: tuple[SqlStatement, ...]
+    cls: DurableObjectClass | None
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     by_scope: dict[Path, list[SqlStatement]] = {}
     for stmt in model.statements:
@@ -215,6 +214,13 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             for other in writes[1:]:
                 related.append(Related(insert_head_span(other), f"another INSERT into `{name}`"))
             how = partial.get(table)
+            message_id = (
+                "no-retention"
+                if how is None
+                else "deletes-by-key"
+                if how == "key"
+                else "dropped-in-reset"
+            )
             never = (
                 "nothing ever deletes from it"
                 if how is None
@@ -223,6 +229,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 else "it is only dropped in a reset path"
             )
             yield RULE.finding(
+                message_id,
                 f"Table `{name}` receives INSERTs but {never}: it grows "
                 "until the object's 10 GB limit. Give rows an expiry and delete expired rows "
                 "from `alarm()`.",
@@ -238,6 +245,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         else None
                     ),
                 },
+                state=GrowthState(tuple(writes), first.cls),
             )
 
 
@@ -247,4 +255,9 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "no-retention": "a table receives INSERTs and nothing ever deletes from it",
+        "deletes-by-key": "a table receives INSERTs and its only DELETEs remove one row by its key",
+        "dropped-in-reset": "a table receives INSERTs and is only dropped in a reset path",
+    },
 )

@@ -24,9 +24,6 @@ Ruff's RUF100).
 await scheduler.wait(1);   // nothing to suppress here any more
 ```
 """,
-    fix="""
-Safe: delete the comment (offered by the editor as a quick fix).
-""",
     references=(
         "https://eslint.org/docs/latest/use/command-line-interface#--report-unused-disable-directives",
     ),
@@ -44,4 +41,8 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "unused": "a suppression whose rule reports nothing where it applies",
+        "unknown-rule": "a suppression naming a rule that does not exist",
+    },
 )

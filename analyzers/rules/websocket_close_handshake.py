@@ -4,9 +4,11 @@ echoes a close code `ws.close()` refuses."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
@@ -61,20 +63,6 @@ async webSocketClose(ws: WebSocket, code: number, reason: string) {
   ws.close(code === 1004 || code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
 }
 ```
-""",
-    fix="""
-A missing close becomes `ws.close(<guarded code>, reason)` at the end of the handler (at its
-start when the handler has early returns), adding the `code`/`reason` parameters when the handler
-does not declare them; an echoed code is wrapped in the same guard; a reserved literal becomes
-1000.
-
-Guarding an echoed code and replacing a reserved literal are safe: for every code `close()`
-accepts the guarded expression is that same code, and with the four it refuses (1004, 1005,
-1006, 1015) the original call threw. Adding the missing close is safe when the handler hands the
-socket to no other code (`this.cleanup(ws)` may close it already, and the added call would be a
-second close) and, when the close goes at the start, sends nothing on the socket after it;
-otherwise it is unsafe and the review note names the callee. What it changes on purpose: the
-client receives the close reply instead of seeing 1006.
 """,
     references=(
         f"{REF_WEBSOCKETS} (webSocketClose and the close handshake)",
@@ -156,6 +144,13 @@ def _in_try(node: Node, stop: Node) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class CloseState:
+    """What the fix needs (missing-close): the class whose `webSocketClose` never closes."""
+
+    cls: DurableObjectClass
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
@@ -185,11 +180,13 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     note = f" (compatibility_date {config.compatibility_date if config else '?'})"
                 name = handler.child_by_field_name("name") or handler
                 yield RULE.finding(
+                    "missing-close",
                     f"`webSocketClose` in `{cls.name}` never calls `{ws or 'ws'}.close()`: before "
                     f"compatibility_date {AUTO_REPLY_DATE} the runtime does not complete the close "
                     f"handshake, and clients see 1006.{note}",
                     node_span(cls.file, name),
                     data={"class": cls.name, "kind": "missing-close"},
+                    state=CloseState(cls),
                 )
             if code:
                 for call, _ in close_calls(data, handler):
@@ -198,6 +195,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         continue  # the throw for 1005/1006 is caught: nothing breaks
                     if args and args[0].type == "identifier" and node_text(data, args[0]) == code:
                         yield RULE.finding(
+                            "echoed-code",
                             f"`close({code}, …)` echoes the received code: `close()` throws for "
                             "1005 (no code sent) and 1006 (connection dropped), which are exactly "
                             "the codes a failing connection delivers.",
@@ -208,6 +206,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             args = call_args(call)
             if args and args[0].type == "number" and node_text(data, args[0]) in RESERVED_CODES:
                 yield RULE.finding(
+                    "reserved-code",
                     f"`close({node_text(data, args[0])})` throws: 1004, 1005, 1006 and 1015 are "
                     "reserved codes that may not be sent; use 1000 (normal) or 4000–4999.",
                     node_span(cls.file, args[0]),
@@ -222,4 +221,9 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "missing-close": "webSocketClose never calls ws.close()",
+        "echoed-code": "close() echoes the received code, which throws for 1005/1006",
+        "reserved-code": "close() with a reserved code, which throws",
+    },
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_STATE, REF_WEBSOCKETS, node_span
@@ -45,18 +47,6 @@ async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
 // Production pattern: in the constructor
 this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
 ```
-""",
-    fix="""
-`this.ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("<ping>", "<pong>"))` is
-added to the constructor (after `super(…)`; a constructor is added when the class has none). The
-handler's branch is kept: it still answers pings that are not an exact match (and pings of
-sockets accepted with `accept()`, which auto-response does not cover).
-
-Safe when the ping branch is the first statement of `webSocketMessage` and does nothing but send
-the pong (and return): an exact ping then gets the same answer and skips no code. Otherwise
-unsafe: an exact ping no longer reaches the handler at all, so whatever else it did for a ping
-(a "last seen" time, a log line, a statement before the branch) stops happening; a reviewer
-moves that to `ctx.getWebSocketAutoResponseTimestamp(ws)` or accepts the loss.
 """,
     references=(
         f"{REF_STATE} (setWebSocketAutoResponse)",
@@ -115,6 +105,13 @@ def _only_answers(data: bytes, handler: Node, branch: Node, send: Node) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class PingState:
+    """What the fix needs: the class whose `webSocketMessage` answers the ping."""
+
+    cls: DurableObjectClass
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         handler = cls.methods.get("webSocketMessage")
@@ -145,6 +142,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if pong is None:
                     continue
                 yield RULE.finding(
+                    "manual-pong",
                     f"`webSocketMessage` of `{cls.name}` answers {ping!r} with {pong!r}: each "
                     "ping wakes the object. `setWebSocketAutoResponse` lets the runtime answer "
                     "without waking it.",
@@ -155,6 +153,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         "pong": pong,
                         "only_answers": _only_answers(data, handler, branch, call),
                     },
+                    state=PingState(cls),
                 )
                 break
             else:
@@ -168,4 +167,7 @@ RULE = Rule(
     severity=Severity.INFO,
     docs=DOCS,
     check=check,
+    messages={
+        "manual-pong": "webSocketMessage answers pings itself, waking the object for each",
+    },
 )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import ctx_expression
+from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
@@ -70,81 +71,6 @@ async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
 }
 ```
 """,
-    fix="""
-`server.accept()` becomes `this.ctx.acceptWebSocket(server)`. Events of a hibernatable socket go
-only to the class's `webSocketMessage` / `webSocketClose` / `webSocketError` (listeners added with
-`addEventListener` stop firing, checked in workerd), and `getWebSockets()` lists it.
-
-Safe (the program's meaning is kept) only when nothing can tell the difference: the socket has no
-listeners, is handed to no other code, the class has no `webSocket*` handler method (nor a base
-class that may have one) and no `getWebSockets()` call, and it keeps no socket-keyed collection
-that hibernation would empty; its events were dropped before and still are. With handler methods
-or `getWebSockets()` the same edit is unsafe: the socket's messages and close now reach those
-handlers, which must handle a socket they never saw.
-
-When the socket has listeners, the fix is unsafe: the listener bodies move into the handler
-methods (merged into existing ones behind a tag check), with the socket and event values renamed
-to the handler's parameters (a new handler's parameters take other names, `socket` for `ws`,
-when the moved body already uses them; merging into an existing handler whose parameter the body
-shadows is refused). What the listeners closed over per connection (`const name = …` in
-`fetch()`) goes with the socket: `server.serializeAttachment({ name })` where the first listener
-was added, and `const { name } = ws.deserializeAttachment()` at the top of each handler that
-reads it (typed when every carried `const` has a type annotation), so it is there after a wake.
-Not offered when a listener closes over a parameter or a variable that changes (`let`), a value
-declared after the listener, when the class already uses attachments, or when a listener uses
-the event in a way that cannot be mapped.
-
-A `Map`/`Set` keyed by `WebSocket` that the class writes and reads (what `websocket-state-in-memory`
-would report once the class hibernates) is carried in the same fix, by that rule's own edits
-(`codeactions/websocket_state_in_memory.py`, `carry_fields`): each value stored with
-`this.map.set(server, value)` also becomes the socket's attachment, and the constructor (which
-runs again on every wake, with the sockets still open) puts every open socket back into the map
-from its attachment; a `Set` holding every accepted socket is refilled from `getWebSockets()`.
-Every other use of the collection (`get`, `delete`, iteration, `size`, handing it to other code)
-stays as written and stays correct, because the collection is whole again before any handler
-runs. When the listeners also closed over values, one attachment holds both,
-`{ name, room, members: value }`, written where the value is stored:
-
-```ts
-this.ctx.acceptWebSocket(server);
-const member: Member = { name, joinedAt: Date.now() };
-server.serializeAttachment({ room, members: member });
-this.members.set(server, member);
-// constructor, after super(ctx, env):
-for (const ws of this.ctx.getWebSockets()) {
-  const attachment = ws.deserializeAttachment() as { members?: Member } | null;
-  if (attachment?.members !== undefined) {
-    this.members.set(ws, attachment.members);
-  }
-}
-```
-
-A value a listener stores (`this.names.set(server, { name: msg.join })` on a "join" message) gets
-its `serializeAttachment()` beside the `set` in the moved body, with the handler's socket.
-
-No fix at all when such a collection cannot be carried, since the fix would then empty it at the
-first wake: with closed-over values, a value stored inside a listener, in a nested block or in
-several places; a value a listener stores that computes something (a call); a value that is not plain data (a function, the socket); a stored value changed
-in place (`map.get(ws).x = …`: the attachment would keep the old value); two maps (a socket has
-one attachment); a `Set` filled on a condition or with sockets accepted elsewhere; a collection
-that is reassigned or cleared. Measured in workerd (tests/runtime/test_socket_state_runtime.py):
-a name and room set in `fetch()` are read back by `webSocketMessage` after the object was
-evicted for inactivity (10 s in workerd) and constructed again; without the constructor's rebuild
-the woken map is empty.
-
-The reviewer checks: that every carried value survives structured clone and stays within the
-attachment limit (16 KiB serialized, 2 KiB before February 2026: the hibernation API reference below); where
-the review note names a `delete` outside `webSocketClose`/`webSocketError` (or a close/error
-listener), that the socket is closing there, since an open socket removed from the collection is
-put back by the rebuild after a wake; and that the moved bodies need no other in-memory state set
-while the socket was accepted (a timer, a field set in `fetch()`).
-
-No fix at all when the socket is handed to other code (a library's room or connection manager, a
-proxy): its listeners would stop firing, so no rewrite is correct; the finding stays for a human.
-A socket accepted only to send an error frame and close is not reported: it keeps nothing open,
-and made hibernatable its close would reach `webSocketClose`, which may assume state that socket
-never had.
-""",
     references=(
         f"{REF_WEBSOCKETS} (hibernation API)",
         f"{REF_STATE} (acceptWebSocket, limits on sockets and tags)",
@@ -191,6 +117,15 @@ def closed_right_after(data: bytes, use: SocketUse, accept: Node) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class AcceptState:
+    """What the fix needs (accept): the class, the socket use and its `accept()` call."""
+
+    cls: DurableObjectClass
+    use: SocketUse
+    accept: Node
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         file = cls.file
@@ -224,6 +159,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 obj = func.child_by_field_name("object") if func is not None else None
                 socket = normalize_expr(node_text(data, obj)) if obj is not None else "server"
                 yield RULE.finding(
+                    "standard-accept",
                     f"`{socket}.accept()` in Durable Object `{cls.name}` keeps the object awake "
                     f"for as long as the socket is open; accept it with "
                     f"`{ctx_expression(cls)}.acceptWebSocket({socket})` and handle its events in "
@@ -241,10 +177,12 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         # the request reaching this upgrade from fetch(), None when not derived
                         "upgrade_url": upgrade_url(cls, use.pair),
                     },
+                    state=AcceptState(cls, use, call),
                 )
             if not accepts and hibernatable:
                 for _use, event, call in listeners:
                     yield RULE.finding(
+                        "listener-never-fires",
                         f'`addEventListener("{event}")` on a socket accepted with '
                         "`acceptWebSocket()` never fires: the runtime delivers its events to "
                         f"`{LISTENER_EVENTS[event]}()` on the class.",
@@ -257,6 +195,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     func = call.child_by_field_name("function")
                     callee = node_text(data, func) if func is not None else "?"
                     yield RULE.finding(
+                        "handed-off",
                         f"The server WebSocket is handed to `{callee}()`; if that code calls "
                         "`accept()` the object can never hibernate. Use its hibernation-aware API "
                         f"or accept with `{ctx_expression(cls)}.acceptWebSocket()`.",
@@ -273,4 +212,9 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "standard-accept": "a server WebSocket accepted with accept(), which keeps the object awake",
+        "listener-never-fires": "an event listener on a hibernatable socket, which never fires",
+        "handed-off": "the server WebSocket is handed to other code that may accept() it",
+    },
 )

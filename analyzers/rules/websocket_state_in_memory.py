@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -53,47 +54,6 @@ for (const ws of this.ctx.getWebSockets()) {
   this.sessions.set(ws, ws.deserializeAttachment());
 }
 ```
-""",
-    fix="""
-Unsafe fix (behaviour across a wake changes by design). The edits live in
-`codeactions/websocket_state_in_memory.py` (`carry_fields`), which the websocket-not-hibernatable
-fix also uses when it makes a class hibernate, so the collection is carried in that same fix and
-this finding never appears.
-
-A `Map`/`WeakMap` whose stored values have a clear shape (a variable, or an object literal of
-plain data): `ws.serializeAttachment(value)` is written before each `this.map.set(ws, value)`
-(an object literal that computes something is evaluated once into a `const` both get), and the
-constructor, right after `super(…)`, puts every open socket with a non-null attachment back into
-the map:
-
-```ts
-for (const ws of this.ctx.getWebSockets()) {
-  const session = ws.deserializeAttachment() as Session | null;
-  if (session !== null) {
-    this.sessions.set(ws, session);
-  }
-}
-```
-
-A `Set`/`WeakSet` that holds every socket the class hibernates (each `acceptWebSocket(ws)` has
-`this.set.add(ws)` in the same block, and nothing else is added) is refilled in the constructor
-from `ctx.getWebSockets()`. A constructor is added when there is none (`env` typed as the class's
-`DurableObject<Env>` argument, or `any` without one: `DurableObject`'s default `Env` differs
-between @cloudflare/workers-types versions).
-
-The map's other uses (`get`, `delete`, iteration, `size`) are left as written and stay correct:
-the map is whole again before any handler runs. Review: the value must be structured-clonable and
-at most 16 KiB serialized (2 KiB before February 2026); where the note names a `delete` outside
-`webSocketClose`/`webSocketError`, check that the socket is closing there (an open socket taken
-out of the collection is put back after a wake).
-
-No fix for values built by a call or holding functions or the socket, for a stored value changed
-in place (`map.get(ws).x = …`, `s.list.push(…)`, or through `for (const [ws, s] of map)`,
-`.values()`, `forEach`: the attachment would keep the old value), for a
-`Set` filled on a condition or with sockets accepted elsewhere (use tags,
-`acceptWebSocket(ws, [tag])` and `getWebSockets(tag)`), when the field is reassigned or cleared,
-or when the class already uses attachments for something else (a socket has one attachment; ours
-would overwrite it).
 """,
     references=(
         f"{REF_WEBSOCKETS} (hibernation, serializeAttachment)",
@@ -147,6 +107,13 @@ def _reached_from_constructor(cls: DurableObjectClass) -> list[Node]:
                 reached.append(method)
                 frontier.append(method)
     return reached
+
+
+@dataclass(frozen=True)
+class MemoryState:
+    """What the fix needs: the class that keeps the field."""
+
+    cls: DurableObjectClass
 
 
 def lost_socket_fields(cls: DurableObjectClass) -> list[Node]:
@@ -204,12 +171,14 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         for name in lost_socket_fields(cls):
             field_name = node_text(data, name)
             yield RULE.finding(
+                "per-socket-map",
                 f"`{field_name}` keeps per-socket state in memory, but `{cls.name}` hibernates "
                 "with its sockets open: after a wake the map is empty while the sockets are "
                 "still connected. Keep the state in `serializeAttachment()` and rebuild from "
                 "`ctx.getWebSockets()`.",
                 node_span(cls.file, name),
                 data={"class": cls.name, "field": field_name},
+                state=MemoryState(cls),
             )
 
 
@@ -219,4 +188,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     docs=DOCS,
     check=check,
+    messages={
+        "per-socket-map": "per-socket state kept in an in-memory map of a hibernating class",
+    },
 )

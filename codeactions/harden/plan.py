@@ -44,17 +44,19 @@ from durable_harden.analyzers.analysis import (
     run_rules,
     workspace_for,
 )
-from durable_harden.analyzers.findings import Finding, Severity
+from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.source import language_for
 from durable_harden.analyzers.wrangler import is_config_name
-from durable_harden.codeactions import fixes_for, spec_for
+from durable_harden.codeactions import fixes_for
 from durable_harden.codeactions.editcore import (
     Batch,
     InsertionMemory,
     Provenance,
     choose,
+    finding_order,
     normalise,
+    tier_of,
 )
 from durable_harden.codeactions.fix import Fix
 from durable_harden.codeactions.spec import (
@@ -79,27 +81,6 @@ __all__ = [
 ]
 
 MAX_ROUNDS = 8
-
-
-# -- priority: each rule's FixSpec.tier (codeactions/spec.py) -------------------------------------
-def tier_of(rule_id: str, severity: Severity | None = None) -> int:
-    """A rule's priority tier; a rule without one: errors are correctness, the rest 'other'."""
-    spec = spec_for(rule_id)
-    if spec is not None and spec.tier is not None:
-        return spec.tier
-    if severity is not None and severity >= Severity.ERROR:
-        return TIER_CORRECTNESS
-    return TIER_OTHER
-
-
-def finding_order(finding: Finding) -> tuple[int, int, str, int, str]:
-    return (
-        tier_of(finding.rule_id, finding.severity),
-        -int(finding.severity),
-        str(finding.span.path),
-        finding.span.start,
-        finding.rule_id,
-    )
 
 
 # -- the plan -----------------------------------------------------------------------------------
@@ -361,37 +342,19 @@ def plan_workspace(
             poll()
             fixes = fixes_for(finding, model) if only is None or finding.rule_id in only else []
             fixes = [normalise(f) for f in fixes]
-            allowed, held = choose(fixes, unsafe)
+            offer = batch.offer(finding, fixes, unsafe, memory)
             cls = class_of(finding, model)
-            if not allowed:
+            if not offer.allowed:
+                held = offer.held
                 status = UNSAFE_NOT_REQUESTED if held is not None else NO_FIX
                 leftovers.append(Leftover(finding, status, cls, held, held.review if held else ""))
+            elif offer.taken is not None:
                 continue
-            taken = False
-            reasons: list[str] = []
-            repeated: Fix | None = None
-            for fix in allowed:
-                if not fix.edits and not fix.creates:
-                    continue
-                same = batch.same_as(fix)
-                if same is not None:
-                    same.merged.append(finding)
-                    taken = True
-                    break
-                if memory.repeats(finding, fix):
-                    repeated = fix
-                    continue
-                why = batch.why_not(fix)
-                if why is None:
-                    batch.accept(finding, fix)
-                    taken = True
-                    break
-                reasons.append(why)
-            if not taken and repeated is not None and not reasons:
-                leftovers.append(Leftover(finding, NOT_CONVERGED, cls, repeated, REPEATS))
-            elif not taken:
+            elif offer.repeated is not None and not offer.reasons:
+                leftovers.append(Leftover(finding, NOT_CONVERGED, cls, offer.repeated, REPEATS))
+            else:
                 leftovers.append(
-                    Leftover(finding, CONFLICT, cls, allowed[0], "; ".join(reasons) or "")
+                    Leftover(finding, CONFLICT, cls, offer.allowed[0], "; ".join(offer.reasons))
                 )
         if not batch.accepted:
             converged = not any(lo.status == NOT_CONVERGED for lo in leftovers)

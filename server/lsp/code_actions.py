@@ -15,7 +15,7 @@ from lsprotocol import types as lsp
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.source import LineIndex
 from durable_harden.codeactions import Edit, Fix
-from durable_harden.codeactions.fix import OverlappingEdits, apply_edits
+from durable_harden.codeactions.editcore import DEFAULT_UNSAFE, select_fixes
 from durable_harden.codeactions.suppress import disable_for_file, disable_for_line
 from durable_harden.server.documents import Document, to_offset
 from durable_harden.server.lsp.convert import (
@@ -112,42 +112,15 @@ def workspace_edit(
         return None
 
 
-def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    """Two byte ranges that touch the same text (two insertions at one point do too)."""
-    if a[0] == a[1] == b[0] == b[1]:
-        return True
-    return a[0] < b[1] and b[0] < a[1]
-
-
 def fix_all_edits(analysis: Analysis, doc: Document) -> list[Edit]:
-    """Every safe fix (and unsafe ones when `unsafeFixes` is on) that does not overlap an
-    earlier one; a fix whose edits would collide waits for the next fix-all."""
+    """The document's fix-all: one round of the edit core (`editcore.select_fixes`, as the
+    planner behind `check --fix` runs it): safe fixes, and unsafe ones when `unsafeFixes` is
+    on, in priority order, conflicts deferred to the next fix-all, a fix that would break a
+    file rolled back; fixes that create files are left to "harden all"."""
     item = analysis.inputs.get(doc.path)
-    unsafe = item.settings.unsafe_fixes if item is not None else False
-    taken: dict[Path, list[tuple[int, int]]] = {}
-    chosen: list[Edit] = []
-    for finding in analysis.findings.get(doc.path, []):
-        for fix in analysis.fixes_of(finding):
-            if fix.creates or not (fix.is_safe or unsafe):
-                continue
-            if any(
-                _overlaps((edit.start, edit.end), other)
-                for edit in fix.edits
-                for other in taken.get(edit.path, [])
-            ):
-                continue
-            for edit in fix.edits:
-                taken.setdefault(edit.path, []).append((edit.start, edit.end))
-            chosen.extend(fix.edits)
-            break  # one fix per finding
-    # check each file's edits really apply (no overlap, inside the file)
-    for path in {e.path for e in chosen}:
-        lines = edited_lines(analysis, path, None)
-        try:
-            apply_edits(lines.data if lines else b"", [e for e in chosen if e.path == path])
-        except OverlappingEdits:
-            return []
-    return chosen
+    unsafe = item.settings.unsafe_fixes if item is not None else DEFAULT_UNSAFE
+    findings = analysis.findings.get(doc.path, [])
+    return select_fixes(findings, analysis.fixes_of, analysis.read, unsafe)
 
 
 def _diagnostic_for(
@@ -175,7 +148,14 @@ def code_actions(
         for finding in match_findings(ls, analysis, doc, list(params.context.diagnostics)):
             diagnostic = _diagnostic_for(finding, params.context.diagnostics)
             diags = [diagnostic] if diagnostic is not None else None
-            fixes = analysis.fixes_of(finding)
+            fixes = []
+            for fix in analysis.fixes_of(finding):
+                # the edit core's checks of a fix applied alone (as fix-all and --fix apply it)
+                why = analysis.refusal_of(finding, fix)
+                if why is None:
+                    fixes.append(fix)
+                else:
+                    ls.log_once(finding.path, f"fix {fix.fix_id!r} not offered: {why}")
             if finding.rule_id != "unused-suppression":
                 fixes.append(disable_for_line(finding, data, doc.lines))
                 fixes.append(disable_for_file(finding, data, doc.lines))

@@ -156,6 +156,7 @@ def _diagnostic(
         else None,
         data={
             "rule": finding.rule_id,
+            "message_id": finding.message_id,
             "version": version,
             "span": [finding.span.start, finding.span.end],
             "finding": finding.data,

@@ -477,6 +477,7 @@ def debug_state(ls: DurableHardenServer, params: Any) -> dict[str, int]:
         "engine.open": len(engine.open_parsed),
         "engine.discovered": len(engine.discovered),
         "engine.roots": len(engine.roots),
+        "engine.rules": len(engine.rules.memo),
         "fixes": sum(len(a._fixes) for a in ls.latest.values()),
         "requests": len(protocol._request_futures),
         "result_types": len(protocol._result_types),

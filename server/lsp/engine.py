@@ -10,6 +10,7 @@ No pygls import: the engine speaks paths, bytes and findings.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,13 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from durable_harden.analyzers.analysis import (
+    UNUSED_SUPPRESSION,
     Settings,
     analyse_within_budget,
     context_root,
-    run_rules,
+    finish_findings,
 )
 from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.incremental import IncrementalRules
 from durable_harden.analyzers.model import Problem, ProjectModel
+from durable_harden.analyzers.rules import all_rules
 from durable_harden.analyzers.settings_file import SettingsFile
 from durable_harden.analyzers.source import (
     LineIndex,
@@ -36,6 +40,7 @@ from durable_harden.analyzers.suppressions import Suppression, parse_suppression
 from durable_harden.analyzers.workspace import Discovery, discover
 from durable_harden.analyzers.wrangler import is_config_name
 from durable_harden.codeactions import Fix, fixes_for
+from durable_harden.codeactions.editcore import why_not_alone
 
 
 @dataclass
@@ -65,6 +70,8 @@ class Analysis:
     diagnostics: dict[Path, list[Any]] = field(default_factory=dict)
     # each finding's fixes, built the first time a code action or fix-all asks (by identity)
     _fixes: dict[int, tuple[Finding, list[Fix]]] = field(default_factory=dict)
+    # why a fix cannot be applied alone (None: it can), checked once per fix (by identity)
+    _refusals: dict[int, tuple[Fix, str | None]] = field(default_factory=dict)
 
     def fixes_of(self, finding: Finding) -> list[Fix]:
         """The fixes of one of this analysis's findings, built once per analysis (a copy)."""
@@ -73,6 +80,27 @@ class Analysis:
             cached = (finding, fixes_for(finding, self.model))
             self._fixes[id(finding)] = cached
         return list(cached[1])
+
+    def refusal_of(self, finding: Finding, fix: Fix) -> str | None:
+        """Why the edit core would not apply this fix of one of this analysis's findings on its
+        own (`editcore.why_not_alone`: edits outside the file, a file it would break), or None;
+        checked once per analysis."""
+        cached = self._refusals.get(id(fix))
+        if cached is None or cached[0] is not fix:
+            cached = (fix, why_not_alone(finding, fix, self.read))
+            self._refusals[id(fix)] = cached
+        return cached[1]
+
+    def read(self, path: Path) -> bytes | None:
+        """The bytes a fix's edits apply to: what the analysis saw, else the file on disk (a
+        file outside the model that a fix edits, such as package.json)."""
+        data = self.data_of(path)
+        if data is not None:
+            return data
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
 
     def version_of(self, path: Path) -> int | None:
         item = self.inputs.get(path)
@@ -113,6 +141,8 @@ class Engine:
         self.open_parsed: dict[Path, SourceFile] = {}
         self.discovered: dict[Path, Discovery] = {}
         self.roots: dict[Path, Path] = {}  # folder -> its context root
+        # rule results of the open files, reused while their inputs are the same objects
+        self.rules = IncrementalRules()
 
     # -- invalidation ----------------------------------------------------------------------
     def forget_layout(self) -> None:
@@ -239,7 +269,14 @@ class Engine:
             for paths in groups.values():
                 wanted = set(paths)
                 settings = inputs[paths[0]].settings
-                found_now, supps = run_rules(model, settings, lambda p, w=wanted: p in w)
+                # only the rules' findings in the open files, recomputed only where their
+                # inputs changed (analyzers/incremental.py); copies, as settings change them
+                rules = [r for r in all_rules() if settings.enabled(r.id)]
+                rules = [r for r in rules if r.id != UNUSED_SUPPRESSION]
+                raw = [copy.copy(f) for f in self.rules.findings(model, rules, wanted)]
+                found_now, supps = finish_findings(
+                    model, settings, raw, lambda p, w=wanted: p in w, paths=wanted
+                )
                 for finding in found_now:
                     if finding.path in wanted:
                         findings[finding.path].append(finding)
@@ -247,6 +284,7 @@ class Engine:
                     suppressions.setdefault(supp.path, []).append(supp)
             return [], []
 
+        self.rules.forget(inputs)
         model, _, _ = analyse_within_budget(
             root,
             [p for p in sources if p in parsed],

@@ -1,4 +1,5 @@
-"""Hover: the rule's documentation over a finding or over a suppression comment naming it."""
+"""Hover: the rule's documentation page (server/ruledocs.py: detection and fix halves, with
+`file://` links to both source files) over a finding or over a suppression comment naming it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from lsprotocol import types as lsp
 from durable_harden.analyzers.rules import rule_by_id
 from durable_harden.server.documents import Document, to_offset
 from durable_harden.server.lsp.engine import Analysis
+from durable_harden.server.ruledocs import file_link, page
 
 if TYPE_CHECKING:
     from durable_harden.server.lsp.core import DurableHardenServer
@@ -20,7 +22,7 @@ def hover_text(analysis: Analysis | None, doc: Document, offset: int) -> str | N
     for supp in analysis.suppressions.get(doc.path, []):
         if supp.start <= offset <= supp.end:
             parts = [
-                rule.markdown()
+                page(rule, file_link)
                 for rule_id in supp.rules
                 if (rule := rule_by_id(rule_id)) is not None
             ]
@@ -30,7 +32,7 @@ def hover_text(analysis: Analysis | None, doc: Document, offset: int) -> str | N
         if finding.span.start <= offset <= finding.span.end:
             rule = rule_by_id(finding.rule_id)
             if rule is not None:
-                return rule.markdown()
+                return page(rule, file_link)
     return None
 
 

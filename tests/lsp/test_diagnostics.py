@@ -40,6 +40,7 @@ async def test_example_file_has_exact_timer_range(client: LanguageClient, tmp_pa
     assert diag.severity == lsp.DiagnosticSeverity.Warning
     profile = client.profile  # type: ignore[attr-defined]
     assert diag.data["rule"] == "timer-blocks-hibernation"
+    assert diag.data["message_id"] == "timer"
     assert diag.data["version"] == 1
     if profile == "emacs":
         assert diag.code_description is None  # not declared by Emacs

@@ -12,6 +12,7 @@ from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
 from durable_harden.analyzers.source import parse_source
+from tests.conftest import ROOT
 from tests.lsp.conftest import (
     DO_FILE,
     SERVER,
@@ -126,6 +127,13 @@ async def test_suppression_used_and_hover(vscode: LanguageClient, project: Path)
     assert hover is not None
     assert "# timer-blocks-hibernation" in hover.contents.value
     assert "## Why it matters" in hover.contents.value
+    # both halves of the rule record: the fix docs of codeactions/, links to both source files
+    assert "### timer moved to an alarm (unsafe)" in hover.contents.value
+    for source in (
+        "analyzers/rules/timer_blocks_hibernation.py",
+        "codeactions/timer_blocks_hibernation.py",
+    ):
+        assert f"]({(ROOT / source).resolve().as_uri()})" in hover.contents.value
 
 
 async def test_stale_version_is_refused(vscode: LanguageClient, project: Path):

@@ -115,7 +115,7 @@ async def test_code_actions_build_fixes_from_the_analysis(
     for diag in diags:
         data: Any = diag.data
         if data is not None:  # Emacs sends no data back; the rest must carry no fix list
-            assert set(data) == {"rule", "version", "span", "finding"}
+            assert set(data) == {"rule", "message_id", "version", "span", "finding"}
             key = (data["rule"], *data["span"])
         else:
             key = next(k for k in expected if k[0] == diag.code)

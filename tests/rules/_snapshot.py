@@ -3,9 +3,10 @@
 Each fixture case of a rule (an entry of `tests/fixtures/<rule-id>/`: a project folder, or one
 `.ts` file that is analysed as `src/<name>`) has a snapshot
 `tests/fixtures/<rule-id>/snapshots/<case>.snap` that the real rule and its real fixes write:
-every finding (file:line:col-line:col, severity, message, related spans, the source line) and
-every fix offered for it (title, safety, what to review, and its edits as a unified diff of the
-file before and after, new files in full). Cases named `after`, `*-after` or `*.after.*` are the
+every finding (file:line:col-line:col, rule id/message id, severity, message, related spans, the
+source line) and every fix offered for it (title, safety, what to review, and its edits as a
+unified diff of the file before and after, new files in full). Rendering also checks the rule
+record's declarations (`assert_declared`: the message id, each fix's safety). Cases named `after`, `*-after` or `*.after.*` are the
 expected results of fix-all tests, not cases of their own. A case folder holding `.git-head/`
 is made a git repository first (see lay_out_case).
 
@@ -32,7 +33,8 @@ from pathlib import Path
 from durable_harden.analyzers.analysis import Settings, analyze_paths
 from durable_harden.analyzers.findings import Finding, Span
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.codeactions import Fix, apply_edits, fixes_for
+from durable_harden.analyzers.rules import rule_by_id
+from durable_harden.codeactions import Fix, apply_edits, fixes_for, spec_for
 from tests.rules._support import FIXTURES
 
 SNAPSHOTS = "snapshots"
@@ -185,7 +187,8 @@ def _finding(
     finding: Finding, root: Path, model: ProjectModel, shown: set[tuple[str, str]]
 ) -> list[str]:
     lines = [
-        f"{_where(finding.span, root)} {finding.rule_id} ({finding.severity.name.lower()})\n",
+        f"{_where(finding.span, root)} {finding.qualified_message_id} "
+        f"({finding.severity.name.lower()})\n",
         *_block("message", _rel(finding.message, root)),
     ]
     source = _line_text(finding.span)
@@ -193,9 +196,33 @@ def _finding(
         lines.append(f"  source: {source}\n")
     for related in finding.related:
         lines.append(f"  related: {_where(related.span, root)} {_rel(related.message, root)}\n")
-    for fix in fixes_for(finding, model):
+    fixes = fixes_for(finding, model)
+    assert_declared(finding, fixes)
+    for fix in fixes:
         lines.extend(_fix(fix, root, shown))
     return lines
+
+
+def assert_declared(finding: Finding, fixes: list[Fix]) -> None:
+    """What the rule record declares holds for this finding and its fixes: the message id is
+    one of the rule's `messages`, and each fix's safety is one its spec's docs state
+    (`FixSpec.safeties`); a rule without a spec offers no fix. Every fixture case goes through
+    here, so every builder is checked on every fixture it fixes."""
+    rule = rule_by_id(finding.rule_id)
+    assert rule is not None, finding.rule_id
+    assert finding.message_id in rule.messages, (
+        f"{finding.rule_id}: message id {finding.message_id!r} is not declared in RULE.messages"
+    )
+    spec = spec_for(finding.rule_id)
+    if spec is None:
+        assert not fixes, f"{finding.rule_id} has no fix spec but offered {fixes}"
+        return
+    for fix in fixes:
+        assert fix.safety in spec.safeties, (
+            f"{finding.rule_id}: fix {fix.fix_id!r} is {fix.safety.value}, but "
+            f"codeactions/{finding.rule_id.replace('-', '_')}.py declares only "
+            f"{sorted(s.value for s in spec.safeties)} (FIX_DOCS offers)"
+        )
 
 
 def _fix(fix: Fix, root: Path, shown: set[tuple[str, str]]) -> list[str]:

@@ -33,7 +33,7 @@ def test_examples() -> None:
 
 def test_each_kind_is_flagged_on_its_setalarm(tmp_path: Path) -> None:
     findings = check_marked(RULE, "flagged.ts", tmp_path)
-    assert sorted(f.data["kind"] for f in findings) == [
+    assert sorted(f.message_id for f in findings) == [
         "catch-rearm-rethrow",
         "early-rearm",
         "unconditional-rearm",
@@ -53,7 +53,7 @@ def test_fix_all_retries_first_and_rearms_last(tmp_path: Path) -> None:
     findings, _ = run(RULE, tmp_path)
     # a forever re-arm has no automatic fix (only the author knows when work is pending); the
     # moved poller re-arm is now one too, and is still reported
-    assert [(f.data["class"], f.data["kind"]) for f in findings] == [
+    assert [(f.data["class"], f.message_id) for f in findings] == [
         ("FeedPoller", "unconditional-rearm"),
         ("Sweeper", "unconditional-rearm"),
     ]
@@ -113,7 +113,7 @@ export class Poll extends DurableObject<unknown> {
     )
     findings, model = run(RULE, tmp_path)
     (finding,) = findings
-    assert finding.data["kind"] == "early-rearm"
+    assert finding.message_id == "early-rearm"
     assert fixes_for(finding, model) == []
 
 
@@ -153,6 +153,6 @@ def test_a_handler_that_stops_when_idle_is_not_always_rearming(tmp_path: Path) -
     findings, _ = run(RULE, tmp_path)
     # Idle returns without re-arming when no socket is left (the log line after the re-arm is
     # not work); Forever re-arms on its early return too, so it wakes forever
-    assert [(f.data["class"], f.data["kind"]) for f in findings] == [
+    assert [(f.data["class"], f.message_id) for f in findings] == [
         ("Forever", "unconditional-rearm")
     ]

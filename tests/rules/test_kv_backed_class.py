@@ -94,5 +94,5 @@ def test_sql_of_a_d1_database_or_another_worker_does_not_make_a_class_sql(tmp_pa
         )
     findings, _ = run("kv-backed-class", tmp_path)
     by_worker = {f.path.parent.name: f for f in findings}
-    assert by_worker["a"].severity is Severity.ERROR and "runs SQL" in by_worker["a"].message
-    assert by_worker["b"].severity is Severity.WARNING and "runs SQL" not in by_worker["b"].message
+    assert (by_worker["a"].severity, by_worker["a"].message_id) == (Severity.ERROR, "runs-sql")
+    assert (by_worker["b"].severity, by_worker["b"].message_id) == (Severity.WARNING, "kv-backed")

@@ -83,7 +83,7 @@ def test_class_added_to_an_applied_entry_is_restored_and_appended(tmp_path: Path
     config = root / "wrangler.jsonc"
     config.write_text(JSONC.replace('["Room"]', '["Room", "Hall"]'))
     findings, model = run(RULE, root)
-    assert [(f.data["problem"], f.data["added"]) for f in findings] == [("edited", ["Hall"])]
+    assert [(f.message_id, f.data["added"]) for f in findings] == [("edited", ["Hall"])]
     (fix,) = fixes_for(findings[0], model)
     assert fix.is_safe
     apply_fix(fix)
@@ -112,14 +112,14 @@ def test_removed_and_moved_entries(tmp_path: Path) -> None:
     config.write_text(
         JSONC.replace('    { "tag": "v2", "new_sqlite_classes": ["Lobby"] }, // second\n', "")
     )
-    assert [f.data["problem"] for f in run(RULE, root)[0]] == ["removed"]
+    assert [f.message_id for f in run(RULE, root)[0]] == ["removed"]
     config.write_text(
         JSONC.replace(
             '{ "tag": "v1", "new_sqlite_classes": ["Room"] },\n    { "tag": "v2", "new_sqlite_classes": ["Lobby"] },',
             '{ "tag": "v2", "new_sqlite_classes": ["Lobby"] },\n    { "tag": "v1", "new_sqlite_classes": ["Room"] },',
         )
     )
-    assert [f.data["problem"] for f in run(RULE, root)[0]] == ["moved", "moved"]
+    assert [f.message_id for f in run(RULE, root)[0]] == ["moved", "moved"]
 
 
 def test_toml_edit_restored_and_appended(tmp_path: Path) -> None:
@@ -157,4 +157,4 @@ def test_problems_visible_without_git(tmp_path: Path, text: str, problem: str) -
     root = tmp_path / "p"
     (root / "src").mkdir(parents=True)
     (root / "wrangler.jsonc").write_text(text)
-    assert [f.data["problem"] for f in run(RULE, root)[0]] == [problem]
+    assert [f.message_id for f in run(RULE, root)[0]] == [problem]

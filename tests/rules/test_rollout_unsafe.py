@@ -40,7 +40,7 @@ NEW = "5f0c6a52-8f0d-4a39-9c1b-0d2c8f5a7e21"
 
 def _by_file(findings, root: Path) -> set[tuple[str, int, str]]:
     return {
-        (f.span.path.relative_to(root.resolve()).as_posix(), line_of(f), f.data["problem"])
+        (f.span.path.relative_to(root.resolve()).as_posix(), line_of(f), f.message_id)
         for f in findings
     }
 
@@ -59,7 +59,7 @@ def test_versions_misuse_in_scripts_workflows_and_second_binding_canary(tmp_path
         (".github/workflows/deploy.yml", 12, "percentages"),
         ("src/index.ts", 20, "second-binding-canary"),
     }
-    tag = next(f for f in findings if f.data["problem"] == "tag-as-version")
+    tag = next(f for f in findings if f.message_id == "tag-as-version")
     assert text_of(tag) == "v1.4.0@10"
     # not reported: `$NEW@10 $OLD@90`, `${{ steps.upload.outputs.version }}@100`, comments,
     # `$NEW_VERSION@50 $OLD_VERSION@50`, and a ternary between the same binding
@@ -68,9 +68,7 @@ def test_versions_misuse_in_scripts_workflows_and_second_binding_canary(tmp_path
 def test_percentage_fix_and_deploy_script_fix(tmp_path: Path) -> None:
     root = fixture(RULE, "pipelines", tmp_path)
     findings, model = run(RULE, root)
-    finding = next(
-        f for f in findings if f.data["problem"] == "percentages" and f.path.suffix == ".sh"
-    )
+    finding = next(f for f in findings if f.message_id == "percentages" and f.path.suffix == ".sh")
     fixes = {f.fix_id: f for f in fixes_for(finding, model)}
     assert set(fixes) == {"rollout-unsafe.percentages", "rollout-unsafe.deploy-script"}
     assert all(f.is_safe for f in fixes.values())
@@ -129,22 +127,20 @@ def _add_migration(config: Path) -> None:
 def test_upload_while_migrations_differ_from_head(tmp_path: Path) -> None:
     root = fixture(RULE, "pipelines", tmp_path)
     findings, _ = run(RULE, root)
-    assert not any(f.data["problem"] == "upload-with-migrations" for f in findings)  # no git
+    assert not any(f.message_id == "upload-with-migrations" for f in findings)  # no git
     _git(root, "init", "-q")
     _git(root, "add", ".")
     _git(root, "commit", "-q", "-m", "init")
     findings, _ = run(RULE, root)
-    assert not any(f.data["problem"] == "upload-with-migrations" for f in findings)
+    assert not any(f.message_id == "upload-with-migrations" for f in findings)
     config = root / "wrangler.jsonc"
     config.write_text(config.read_text().replace('// "canary"', "// a comment edit only"))
     findings, _ = run(RULE, root)
-    assert not any(f.data["problem"] == "upload-with-migrations" for f in findings)
+    assert not any(f.message_id == "upload-with-migrations" for f in findings)
     _add_migration(config)
     findings, _ = run(RULE, root)
     uploads = {
-        (f.span.path.name, line_of(f))
-        for f in findings
-        if f.data["problem"] == "upload-with-migrations"
+        (f.span.path.name, line_of(f)) for f in findings if f.message_id == "upload-with-migrations"
     }
     assert uploads == {("package.json", 6), ("deploy.yml", 9)}
 
@@ -329,7 +325,7 @@ def test_script_documents_affinity_and_code_update_strategy(tmp_path: Path) -> N
 
 
 def _no_path(findings):
-    return [f for f in findings if f.data.get("kind") == "no-rollout-path"]
+    return [f for f in findings if f.message_id == "no-rollout-path"]
 
 
 def test_plain_deploy_in_package_json_has_no_rollout_path(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def test_serialize_attachment_unclear_intent_is_reported_only(tmp_path: Path) ->
     rule = RULE
     root = copy_fixture(rule, ["nofix.ts"], tmp_path)
     findings, model = run(rule, root)
-    assert sorted(f.data["kind"] for f in findings) == [
+    assert sorted(f.message_id for f in findings) == [
         "no-value",
         "no-value",
         "result-used",
@@ -86,4 +86,4 @@ def test_examples() -> None:
 def test_serialize_attachment_kinds(tmp_path: Path) -> None:
     root = copy_fixture(RULE, ["flagged.ts"], tmp_path)
     findings, _ = run(RULE, root)
-    assert sorted(f.data["kind"] for f in findings) == ["no-value", "result-used", "result-used"]
+    assert sorted(f.message_id for f in findings) == ["no-value", "result-used", "result-used"]

@@ -32,9 +32,9 @@ def test_early_parameters_and_count_mismatch_are_flagged(tmp_path: Path) -> None
     root = copy_case(RULE, "before", tmp_path)
     findings, _ = run(RULE, root)
     assert flagged(findings, root) == marked(root)
-    kinds = sorted(f.data["kind"] for f in findings)
+    kinds = sorted(f.message_id for f in findings)
     assert kinds == ["count", "not-last", "not-last", "not-last"]
-    count = next(f for f in findings if f.data["kind"] == "count")
+    count = next(f for f in findings if f.message_id == "count")
     assert (count.data["params"], count.data["args"]) == (2, 1)
 
 
@@ -53,7 +53,7 @@ def test_split_keeps_order_arguments_layout_and_the_result(tmp_path: Path) -> No
     after = (root / "src" / "lobby.ts").read_text()
     expect_file(after, FIXTURES / RULE / "after" / "src" / "lobby.ts")
     # left: the count mismatch (no automatic fix) and the split refused for a method call
-    left = sorted(f.data["kind"] for f in run(RULE, root)[0])
+    left = sorted(f.message_id for f in run(RULE, root)[0])
     assert left == ["count", "not-last"]
     assert_settled(RULE, root)
 
@@ -61,7 +61,7 @@ def test_split_keeps_order_arguments_layout_and_the_result(tmp_path: Path) -> No
 def test_count_mismatch_has_no_fix(tmp_path: Path) -> None:
     root = copy_case(RULE, "before", tmp_path)
     findings, model = run(RULE, root)
-    count = next(f for f in findings if f.data["kind"] == "count")
+    count = next(f for f in findings if f.message_id == "count")
     assert fixes_for(count, model) == []
 
 

@@ -33,7 +33,7 @@ def test_values_and_names_are_told_apart(tmp_path: Path) -> None:
     root = copy_case(RULE, "before", tmp_path)
     findings, _ = run(RULE, root)
     assert flagged(findings, root) == marked(root)
-    kinds = {span_text(f): f.data["kind"] for f in findings}
+    kinds = {span_text(f): f.message_id for f in findings}
     assert kinds == {
         "${status}": "value",
         "${words}": "value",
@@ -41,7 +41,7 @@ def test_values_and_names_are_told_apart(tmp_path: Path) -> None:
         "${subject}": "value",
         "${column}": "name",
     }
-    name = next(f for f in findings if f.data["kind"] == "name")
+    name = next(f for f in findings if f.message_id == "name")
     assert "allowlist" in name.message
 
 
@@ -81,7 +81,7 @@ def test_the_bound_query_means_the_same_in_sqlite() -> None:
 def test_names_get_no_fix(tmp_path: Path) -> None:
     root = copy_case(RULE, "before", tmp_path)
     findings, model = run(RULE, root)
-    column = next(f for f in findings if f.data["kind"] == "name")
+    column = next(f for f in findings if f.message_id == "name")
     assert fixes_for(column, model) == []
 
 
@@ -109,7 +109,7 @@ def test_pragma_argument_is_not_turned_into_a_parameter(tmp_path: Path) -> None:
         "}\n"
     )
     findings, model = run(RULE, root)
-    assert all(f.data.get("kind") != "value" for f in findings)
+    assert all(f.message_id != "value" for f in findings)
     assert all(fixes_for(f, model) == [] for f in findings)
     db = sqlite3.connect(":memory:")
     try:
@@ -167,7 +167,7 @@ def test_text_fixed_by_the_code_is_not_reported(tmp_path: Path) -> None:
     # literal-only method parameters, escaped identifiers, readonly configuration, sanitised
     # names, placeholder lists and a fragment run with its own `...params` are the code's own
     # text; a caller's table name and room are not
-    assert sorted((f.data["kind"], span_text(f)) for f in findings) == [
+    assert sorted((f.message_id, span_text(f)) for f in findings) == [
         ("name", "${table}"),
         ("value", "${room}"),
     ]

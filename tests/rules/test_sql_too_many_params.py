@@ -83,7 +83,7 @@ def test_more_than_100_literal_parameters(tmp_path: Path) -> None:
         )
     )
     findings, _ = run(RULE, root)
-    count = [f for f in findings if f.data["kind"] == "count"]
+    count = [f for f in findings if f.message_id == "too-many"]
     assert len(count) == 1 and count[0].data["count"] == 102
 
 

@@ -50,4 +50,4 @@ def test_a_missing_token_at_the_end_of_the_file(project):
     result = analyze_paths([root], Settings(select=["syntax-error"]))
     (error,) = result.findings
     assert error.span.end <= len(result.model.files[0].data)
-    assert "missing `}`" in error.message
+    assert error.message_id == "missing" and "missing `}`" in error.message

@@ -53,6 +53,7 @@ def test_unused_and_used_suppressions(project):
         ("unused-suppression", 6),
         ("unused-suppression", 8),
     ]
+    assert result.findings[1].message_id == "unknown-rule"
     assert "unknown rule `not-a-rule`" in result.findings[1].message
 
 

@@ -48,14 +48,14 @@ def _config(date: str, flags: str = "") -> str:
 
 def test_without_config_is_conservative_and_says_so(tmp_path: Path) -> None:
     findings = check_marked(RULE, NAME, tmp_path)
-    missing = [f for f in findings if f.data["kind"] == "missing-close"]
+    missing = [f for f in findings if f.message_id == "missing-close"]
     assert len(missing) == 2 and all("assumes a date before" in f.message for f in missing)
 
 
 def test_old_date_reports_missing_close_with_the_date(tmp_path: Path) -> None:
     root = copy_fixture(RULE, [NAME], tmp_path, config=_config("2026-03-01"))
     findings, _ = run(RULE, root)
-    missing = [f for f in findings if f.data["kind"] == "missing-close"]
+    missing = [f for f in findings if f.message_id == "missing-close"]
     assert len(missing) == 2 and all("2026-03-01" in f.message for f in missing)
 
 
@@ -109,14 +109,14 @@ def test_added_close_is_unsafe_when_the_handler_hands_the_socket_on(tmp_path: Pa
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "room.ts").write_text(HANDS_ON)
     findings, model = run(RULE, tmp_path)
-    (missing,) = [f for f in findings if f.data["kind"] == "missing-close"]
+    (missing,) = [f for f in findings if f.message_id == "missing-close"]
     (fix,) = fixes_for(missing, model)
     assert fix.safety is Safety.UNSAFE and "`presence.leave()`" in fix.review
     (tmp_path / "src" / "room.ts").write_text(
         HANDS_ON.replace("presence.leave(ws);", "console.log(code);")
     )
     findings, model = run(RULE, tmp_path)
-    (missing,) = [f for f in findings if f.data["kind"] == "missing-close"]
+    (missing,) = [f for f in findings if f.message_id == "missing-close"]
     assert fixes_for(missing, model)[0].safety is Safety.SAFE
 
 
