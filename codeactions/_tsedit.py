@@ -137,12 +137,16 @@ def is_async(data: bytes, func: Node) -> bool:
 
 
 def env_type(cls: DurableObjectClass) -> str:
-    """The `Env` type argument of the class's `extends DurableObject<Env>` ("unknown" without one),
-    for constructors a fix writes."""
+    """The `Env` type argument of the class's `extends DurableObject<Env>`, for constructors a
+    fix writes. Without one, `any`: `DurableObject`'s default `Env` is `Cloudflare.Env` in
+    current @cloudflare/workers-types (`unknown` is not assignable to it: TS2345 at `super(ctx,
+    env)`) and `unknown` in older ones (where `Cloudflare` does not exist); `any` type-checks
+    with both, and `ConstructorParameters<typeof DurableObject>[1]` is `unknown` (the class's
+    type parameters are erased to their constraints)."""
     data = cls.file.data
     for clause in walk_type(cls.node, "extends_clause"):
         args = clause.child_by_field_name("type_arguments")
         if args is not None and args.named_children:
             return node_text(data, args.named_children[0])
-        break
+        return "any"
     return "unknown"

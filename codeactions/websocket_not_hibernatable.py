@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -36,6 +37,7 @@ from durable_harden.analyzers.rules._websocket import (
     server_sockets,
 )
 from durable_harden.analyzers.rules.websocket_not_hibernatable import AcceptState
+from durable_harden.analyzers.rules.websocket_state_in_memory import lost_socket_fields
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -67,6 +69,12 @@ from durable_harden.codeactions.spec import (
     FixSpec,
     Offer,
 )
+from durable_harden.codeactions.websocket_state_in_memory import (
+    Accepted,
+    Carry,
+    Merge,
+    carry_fields,
+)
 
 # handler -> (parameter list with types, default parameter names, event property -> parameter)
 HANDLERS: dict[str, tuple[list[tuple[str, str]], dict[str, int]]] = {
@@ -88,12 +96,37 @@ def guarded_close(ws: str, code: str, reason: str) -> str:
 
 CannotMove = CannotFix  # the one error a builder raises (codeactions/fix.py)
 
+# other names for a new handler's parameters when the moved body already uses the usual one
+_PARAM_ALTERNATIVES = {
+    "ws": ("socket", "webSocket", "peer"),
+    "message": ("data", "payload", "incoming"),
+    "code": ("closeCode",),
+    "reason": ("closeReason",),
+    "wasClean": ("clean",),
+    "error": ("err", "failure"),
+}
+
+
+def _param_names(handler: str, taken: set[str] | None = None) -> list[str]:
+    """The parameter names of a new `handler`, avoiding `taken`."""
+    names: list[str] = []
+    for default, _ in HANDLERS[handler][0]:
+        options = (default, *_PARAM_ALTERNATIVES.get(default, ()))
+        name = next((n for n in options if n not in (taken or set()) and n not in names), None)
+        if name is None:
+            raise CannotMove(f"the listener uses every name for `{handler}`'s `{default}`")
+        names.append(name)
+    return names
+
 
 @dataclass
 class _Moved:
     handler: str
     statements: str  # body text with names replaced, not yet indented
     carried: set[str] = field(default_factory=set)  # locals of the accepting method it reads
+    # identifiers the moved text keeps as written (not renamed to a handler parameter): a
+    # handler parameter of the same name would capture them (`for (const [ws] of map)`)
+    names: set[str] = field(default_factory=set)
 
 
 def _find_use(finding: Finding) -> tuple[DurableObjectClass, SocketUse, Node]:
@@ -133,9 +166,32 @@ def _declared_in(data: bytes, scope: Node, before: int) -> set[str]:
     return names
 
 
+def _render(data: bytes, replacements: list[tuple[int, int, str]], start: int, end: int) -> str:
+    """The source text of [start, end) with the replacements inside it applied (an outer one
+    wins over those nested in it)."""
+    pieces: list[str] = []
+    cursor = start
+    for r_start, r_end, text in sorted(r for r in replacements if start <= r[0] < end):
+        if r_start < cursor or r_end > end:
+            continue
+        pieces.append(data[cursor:r_start].decode())
+        pieces.append(text)
+        cursor = r_end
+    pieces.append(data[cursor:end].decode())
+    return "".join(pieces)
+
+
 def _move_listener(
-    cls: DurableObjectClass, use: SocketUse, event: str, call: Node, params: list[str]
+    cls: DurableObjectClass,
+    use: SocketUse,
+    event: str,
+    call: Node,
+    params: list[str],
+    attach_sets: Sequence[Node] = (),
 ) -> _Moved:
+    """`attach_sets`: `this.<map>.set(socket, value)` calls in the body whose value must also
+    become the socket's attachment (websocket-state-in-memory's edit, written into the moved
+    text with the handler's names)."""
     data = cls.file.data
     handler = LISTENER_EVENTS[event]
     args = call_args(call)
@@ -228,28 +284,40 @@ def _move_listener(
                     raise CannotMove(f"the listener uses `{event_param}` itself")
             elif name in locals_outside:
                 carried.add(name)
+    kept = {
+        node_text(data, n)
+        for n in walk(body)
+        if n.type
+        in {"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern"}
+        and not any(s <= n.start_byte < e for s, e, _ in replacements)
+    }
+    for set_call in attach_sets:
+        if not (body.start_byte <= set_call.start_byte < body.end_byte):
+            continue
+        stmt = set_call.parent
+        args = call_args(set_call)
+        if stmt is None or stmt.type != "expression_statement" or len(args) != 2:
+            raise CannotMove("a value stored into a socket map in an unexpected shape")
+        key = _render(data, replacements, args[0].start_byte, args[0].end_byte)
+        value = _render(data, replacements, args[1].start_byte, args[1].end_byte)
+        indent = data[line_start(data, stmt.start_byte) : stmt.start_byte].decode()
+        lead = f"\n{indent}" if not indent.strip() else " "
+        replacements.append(
+            (stmt.start_byte, stmt.start_byte, f"{key}.serializeAttachment({value});{lead}")
+        )
     # the body's text with replacements applied
     if body.type == "statement_block":
         inner_start, inner_end = body.start_byte + 1, body.end_byte - 1
     else:
         inner_start, inner_end = body.start_byte, body.end_byte
-    pieces: list[str] = []
-    cursor = inner_start
-    for start, end, text in sorted(r for r in replacements if inner_start <= r[0] < inner_end):
-        if start < cursor:
-            continue
-        pieces.append(data[cursor:start].decode())
-        pieces.append(text)
-        cursor = end
-    pieces.append(data[cursor:inner_end].decode())
-    text = "".join(pieces)
+    text = _render(data, replacements, inner_start, inner_end)
     if body.type != "statement_block":
         text = text.strip() + ";"
     else:
         text = text.strip("\n").rstrip()
         if text.strip() == "":
             text = ""
-    return _Moved(handler, text, carried)
+    return _Moved(handler, text, carried, kept)
 
 
 def _const_declarator(cls: DurableObjectClass, use: SocketUse, name: str) -> Node | None:
@@ -442,6 +510,32 @@ def _socket_list_rebuild(
     return [Edit(cls.file.path, at, at, text)]
 
 
+def _carry_socket_state(
+    cls: DurableObjectClass,
+    groups: list[SocketUse],
+    merge: Merge | None = None,
+) -> Carry:
+    """Socket-keyed collections the class would lose at its first hibernation, carried by
+    websocket-state-in-memory's own edits (values into attachments, the constructor rebuilding
+    them) in this same fix: otherwise the fix makes them empty after a wake and leaves that
+    rule's finding behind. Nothing when the class already hibernates sockets (then that rule
+    reports them already, with its own fix). Raises CannotFix when one cannot be carried."""
+    data = cls.file.data
+    if b"acceptWebSocket(" in data[cls.node.start_byte : cls.node.end_byte]:
+        return Carry()
+    fields = [node_text(data, name) for name in lost_socket_fields(cls)]
+    if not fields:
+        return Carry()
+    listeners = [c for u in groups for _, c in u.listeners]
+    closing = [c for u in groups for e, c in u.listeners if e in {"close", "error"}]
+    accepted = [
+        Accepted(statement_of(call), frozenset(u.names)) for u in groups for call in u.accepts
+    ]
+    return carry_fields(
+        cls, fields, accepted=accepted, merge=merge, moved=listeners, closing=closing
+    )
+
+
 def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     cls, use, accept = _find_use(finding)
     data = cls.file.data
@@ -465,33 +559,67 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
             f"{ctx_expression(cls)}.acceptWebSocket({socket}{tags})",
         )
     )
-    moved: dict[str, list[str]] = {}
-    carried_by: dict[str, set[str]] = {}
-    handler_params: dict[str, list[str]] = {}
-    removals: list[Edit] = []
     new_methods: list[str] = []
+    # names a new handler's parameters must not take: what its moved bodies keep as written
+    kept_by: dict[str, set[str]] = {}
     for u, event, call in listeners:
         handler = LISTENER_EVENTS[event]
-        existing = cls.methods.get(handler)
-        default_params = [p for p, _ in HANDLERS[handler][0]]
-        if existing is not None:
-            params = method_params(data, existing)
-            if len(params) < len(default_params):
-                # an existing handler that ignores some parameters: we cannot name them
-                needed = _move_listener(cls, u, event, call, default_params)
-                if any(p in needed.statements for p in default_params[len(params) :]):
-                    raise CannotMove(f"`{handler}` does not declare the parameters the body uses")
-                params = params + default_params[len(params) :]
-        else:
-            params = default_params
-        item = _move_listener(cls, u, event, call, params)
-        moved.setdefault(handler, []).append(item.statements)
-        carried_by.setdefault(handler, set()).update(item.carried)
-        handler_params[handler] = params
-        removals.append(remove_statement(path, data, statement_of(call)))
+        if handler not in cls.methods:
+            kept = _move_listener(cls, u, event, call, _param_names(handler)).names
+            kept_by.setdefault(handler, set()).update(kept)
+
+    def move_all(
+        attach_sets: Sequence[Node],
+    ) -> tuple[dict[str, list[str]], dict[str, set[str]], dict[str, list[str]], list[Edit]]:
+        moved: dict[str, list[str]] = {}
+        carried_by: dict[str, set[str]] = {}
+        handler_params: dict[str, list[str]] = {}
+        removals: list[Edit] = []
+        for u, event, call in listeners:
+            handler = LISTENER_EVENTS[event]
+            existing = cls.methods.get(handler)
+            default_params = _param_names(handler, kept_by.get(handler, set()))
+            if existing is not None:
+                params = method_params(data, existing)
+                if len(params) < len(default_params):
+                    # an existing handler that ignores some parameters: we cannot name them
+                    needed = _move_listener(cls, u, event, call, default_params)
+                    if any(p in needed.statements for p in default_params[len(params) :]):
+                        raise CannotMove(
+                            f"`{handler}` does not declare the parameters the body uses"
+                        )
+                    params = params + default_params[len(params) :]
+            else:
+                params = default_params
+            item = _move_listener(cls, u, event, call, params, attach_sets)
+            if existing is not None and item.names & set(params):
+                shadowed = sorted(item.names & set(params))[0]
+                raise CannotMove(f"the listener uses `{shadowed}`, a parameter of `{handler}`")
+            moved.setdefault(handler, []).append(item.statements)
+            carried_by.setdefault(handler, set()).update(item.carried)
+            handler_params[handler] = params
+            removals.append(remove_statement(path, data, statement_of(call)))
+        return moved, carried_by, handler_params, removals
+
+    moved, carried_by, handler_params, removals = move_all(())
     carried: set[str] = set().union(*carried_by.values()) if carried_by else set()
+    merge: Merge | None = None
     if carried:
-        edits.append(_attach_edit(cls, use, socket, sorted(carried), [c for _, _, c in listeners]))
+        attach = _attach_edit(cls, use, socket, sorted(carried), [c for _, _, c in listeners])
+        first = min((statement_of(c) for _, _, c in listeners), key=lambda n: n.start_byte)
+        if first.parent is not None:
+            declarations = tuple(
+                d for n in sorted(carried) if (d := _const_declarator(cls, use, n)) is not None
+            )
+            merge = Merge(tuple(sorted(carried)), first.parent, declarations)
+    state = _carry_socket_state(cls, groups, merge)
+    if state.in_moved:
+        # values stored by the listeners: their attachment is written in the moved bodies
+        moved, carried_by, handler_params, removals = move_all(state.in_moved)
+    edits.extend(state.edits)
+    if carried and not state.merged:
+        edits.append(attach)
+    if carried:
         for handler, names in carried_by.items():
             if not names:
                 continue
@@ -532,15 +660,18 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
             edits.append(insert_into_body_start(path, data, block, guard))
             continue
         sig, _ = HANDLERS[handler]
+        chosen = handler_params[handler]
         # plain JavaScript gets no type annotations
-        params_text = ", ".join(f"{n}: {t}" if typed else n for n, t in sig)
+        params_text = ", ".join(
+            f"{n}: {t}" if typed else n for n, (_, t) in zip(chosen, sig, strict=True)
+        )
         inner = mindent + unit
         lines = [reindent(b, inner) for b in bodies if b]
-        closes = any(re.search(r"\bws\.close\(", b) for b in bodies)
+        closes = any(re.search(rf"\b{re.escape(chosen[0])}\.close\(", b) for b in bodies)
         if handler == "webSocketClose" and not auto_close and not closes:
             # (a moved listener that closes the socket already answers the handshake: a
             # second close() would throw)
-            lines.append(inner + guarded_close("ws", "code", "reason") + ";")
+            lines.append(inner + guarded_close(chosen[0], chosen[1], chosen[2]) + ";")
         body_text = "\n".join(lines)
         new_methods.append(
             f"{mindent}async {handler}({params_text}){': Promise<void>' if typed else ''} {{\n"
@@ -555,9 +686,18 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
         edits=edits,
         review=(
             "The listener bodies now run in `webSocketMessage`/`webSocketClose`/`webSocketError`, "
-            "possibly after the object woke from hibernation: in-memory state (maps of sockets, "
-            "timers, fields set in the accepting method) is empty then. Keep per-socket data in "
-            "`ws.serializeAttachment()` and find sockets with `this.ctx.getWebSockets()`."
+            "possibly after the object woke from hibernation: the constructor has run again and "
+            "fields hold only what it and the field initialisers give them. Check that the "
+            "bodies need no other in-memory state set while the socket was accepted (a timer, a "
+            "field set in `fetch()`)."
+            + (
+                " What the listeners read from the accepting method ("
+                + ", ".join(f"`{n}`" for n in sorted(carried))
+                + ") travels in the socket's attachment."
+                if carried
+                else ""
+            )
+            + (" " + " ".join(state.notes) if state.notes else "")
             + (
                 " A `webSocketClose` that closes the socket was added: before compatibility_date "
                 "2026-04-07 the runtime does not answer the close handshake itself."
@@ -602,10 +742,15 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if enclosing_is_outside(cls, accept):
         return []
     if not has_listeners:
+        try:
+            state = _carry_socket_state(cls, groups)
+        except CannotMove:
+            return []  # a collection of sockets would be empty after a wake
         reached = events_reach_class_code(cls)
-        # Safe only when nothing can tell the difference: no listener before, and no handler
-        # method or getWebSockets() that would now see the socket's events or list it.
-        safety = Safety.UNSAFE if reached else Safety.SAFE
+        # Safe only when nothing can tell the difference: no listener before, no handler
+        # method or getWebSockets() that would now see the socket's events or list it, and no
+        # collection of sockets that a wake would empty.
+        safety = Safety.UNSAFE if reached or state.edits else Safety.SAFE
         review = "Events of this socket now arrive at the class's `webSocket*` handler methods."
         if reached:
             review = (
@@ -614,13 +759,19 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
                 "must handle this socket (state it never had: check `webSocketClose` and any "
                 "broadcast over `getWebSockets()`)."
             )
+        if state.edits:
+            review += (
+                " The object can now hibernate with this socket open; the constructor (which "
+                "runs again on every wake) rebuilds the socket collections from the open sockets. "
+                + " ".join(state.notes)
+            )
         return [
             Fix(
                 fix_id="websocket-not-hibernatable.accept",
                 title=f"Accept with `{ctx_expression(cls)}.acceptWebSocket()`",
                 safety=Safety.UNSAFE if keep else safety,
-                edits=[*keep, _accept_edit(cls, accept)],
-                review=review + (KEPT_STATE if keep else ""),
+                edits=[*keep, _accept_edit(cls, accept), *state.edits],
+                review=review.strip() + (KEPT_STATE if keep else ""),
             )
         ]
     try:
@@ -704,14 +855,17 @@ FIX_DOCS = FixDocs(
             """
 `server.accept()` becomes `this.ctx.acceptWebSocket(server)`. Events of a hibernatable socket go
 only to the class's `webSocketMessage` / `webSocketClose` / `webSocketError` (listeners added with
-`addEventListener` stop firing, checked in workerd), and `getWebSockets()` lists it.
+`addEventListener` stop firing, checked in workerd), and `getWebSockets()` lists it. A
+socket-keyed collection the class would lose at its first hibernation is carried in the same fix
+(see below).
 """,
             why="""
 Safe (the program's meaning is kept) only when nothing can tell the difference: the socket has no
-listeners, is handed to no other code, and the class has no `webSocket*` handler method (nor a
-base class that may have one) and no `getWebSockets()` call; its events were dropped before and
-still are. With handler methods or `getWebSockets()` the same edit is unsafe: the socket's
-messages and close now reach those handlers, which must handle a socket they never saw.
+listeners, is handed to no other code, the class has no `webSocket*` handler method (nor a base
+class that may have one) and no `getWebSockets()` call, and it keeps no socket-keyed collection
+that hibernation would empty; its events were dropped before and still are. Otherwise unsafe: the
+socket's messages and close now reach those handlers, which must handle a socket they never saw,
+and a carried collection is rebuilt from the open sockets after a wake.
 """,
         ),
         Offer(
@@ -720,38 +874,81 @@ messages and close now reach those handlers, which must handle a socket they nev
             """
 When the socket has listeners, the listener bodies move into the handler methods (merged into
 existing ones behind a tag check), with the socket and event values renamed to the handler's
-parameters. What the listeners closed over per connection (`const name = …` in `fetch()`) goes
-with the socket: `server.serializeAttachment({ name })` where the first listener was added, and
-`const { name } = ws.deserializeAttachment()` at the top of each handler that reads it (typed
-when every carried `const` has a type annotation), so it is there after a wake. A list of
-sockets the class keeps in memory (`this.sessions.push({ socket })`, looped over to broadcast)
-would be empty after a wake: the constructor, which runs again on wake, rebuilds it from
-`getWebSockets()` with the same element around each socket. A moved `close` listener that closes
-the socket itself gets no second `close()`. A legacy class that kept only `state.storage` keeps
-the state object in `this.ctx` first in its constructor (a private field in TypeScript).
+parameters (a new handler's parameters take other names, `socket` for `ws`, when the moved body
+already uses them). What the listeners closed over per connection (`const name = …` in `fetch()`)
+goes with the socket: `server.serializeAttachment({ name })` where the first listener was added,
+and `const { name } = ws.deserializeAttachment()` at the top of each handler that reads it (typed
+when every carried `const` has a type annotation), so it is there after a wake.
+
+A `Map`/`Set` keyed by `WebSocket` that the class writes and reads (what `websocket-state-in-memory`
+would report once the class hibernates) is carried in the same fix, by that rule's own edits
+(`codeactions/websocket_state_in_memory.py`, `carry_fields`): each value stored with
+`this.map.set(server, value)` also becomes the socket's attachment (beside the `set`, also inside a
+moved listener body), and the constructor (which runs again on every wake, with the sockets still
+open) puts every open socket back into the map from its attachment; a `Set` holding every
+accepted socket is refilled from `getWebSockets()`. Every other use of the collection (`get`,
+`delete`, iteration, `size`, handing it to other code) stays as written and stays correct, because
+the collection is whole again before any handler runs. When the listeners also closed over
+values, one attachment holds both, written where the value is stored:
+
+```ts
+this.ctx.acceptWebSocket(server);
+const member: Member = { name, joinedAt: Date.now() };
+server.serializeAttachment({ room, members: member });
+this.members.set(server, member);
+// constructor, after super(ctx, env):
+for (const ws of this.ctx.getWebSockets()) {
+  const attachment = ws.deserializeAttachment() as { members?: Member } | null;
+  if (attachment?.members !== undefined) {
+    this.members.set(ws, attachment.members);
+  }
+}
+```
+
+Measured in workerd (tests/runtime/test_socket_state_runtime.py): a name and room set in `fetch()`
+are read back by `webSocketMessage` after the object was evicted for inactivity (10 s in workerd)
+and constructed again; without the constructor's rebuild the woken map is empty.
+
+A list of sockets the class keeps in memory (`this.sessions.push({ socket })`, looped over to
+broadcast) would be empty after a wake too: the constructor rebuilds it from `getWebSockets()`
+with the same element around each socket. A moved `close` listener that closes the socket itself
+gets no second `close()`. A legacy class that kept only `state.storage` keeps the state object in
+`this.ctx` first in its constructor (a private field in TypeScript).
 """,
             why="""
-Unsafe: code moves between methods and per-connection values now go through structured clone.
+Unsafe: code moves between methods, and per-connection values now go through structured clone and
+come back from attachments after a wake.
 """,
         ),
     ),
     review="""
-The carried values survive structured clone (strings, numbers, plain objects), and in-memory maps
-keyed by the socket (reported by `websocket-state-in-memory`) are moved too.
+Every carried value survives structured clone (plain data) and stays within the attachment limit
+(16 KiB serialized, 2 KiB before February 2026: the hibernation API reference below). Where the
+review note names a `delete` outside `webSocketClose`/`webSocketError` (or a close/error
+listener), the socket is closing there: an open socket removed from the collection is put back by
+the rebuild after a wake. The moved bodies need no other in-memory state set while the socket was
+accepted (a timer, a field set in `fetch()`).
 """,
     not_offered="""
 When a listener closes over a parameter or a variable that changes (`let`), a value declared
-after the listener, when the class already uses attachments, or when a listener uses the event in
-a way that cannot be mapped; when a listed socket element holds more than the socket, or the
-class has other hibernatable sockets a rebuilt list would mix in; in a legacy class where
-`this.ctx` means something else. No fix at all when the socket is handed to other code (a library's
-room or connection manager, a proxy): its listeners would stop firing, so no rewrite is correct;
-the finding stays for a human. (A socket accepted only to send an error frame and close is not
-reported: it keeps nothing open, and made hibernatable its close would reach `webSocketClose`,
-which may assume state that socket never had.)
+after the listener, when the class already uses attachments, when a listener uses the event in a
+way that cannot be mapped, or when merging into an existing handler whose parameter the body
+shadows; when a listed socket element holds more than the socket, or the class has other
+hibernatable sockets a rebuilt list would mix in; in a legacy class where `this.ctx` means
+something else. No fix at all when a socket-keyed collection cannot be carried, since the fix would then
+empty it at the first wake: with closed-over values, a value stored inside a listener, in a
+nested block or in several places; a value a listener stores that computes something (a call); a
+value that is not plain data (a function, the socket); a stored value changed in place
+(`map.get(ws).x = …`, through iteration: the attachment would keep the old value); two maps (a
+socket has one attachment); a `Set` filled on a condition or with sockets accepted elsewhere; a
+collection that is reassigned or cleared. No fix at all when the socket is handed to other code (a
+library's room or connection manager, a proxy): its listeners would stop firing, so no rewrite is
+correct; the finding stays for a human. (A socket accepted only to send an error frame and close
+is not reported: it keeps nothing open, and made hibernatable its close would reach
+`webSocketClose`, which may assume state that socket never had.)
 """,
     references=(
-        REF_WEBSOCKETS + " (acceptWebSocket and the handler methods)",
+        REF_WEBSOCKETS + " (acceptWebSocket, the handler methods, serializeAttachment ≤ 16 KiB)",
         REF_LIFECYCLE + " (a socket accepted with accept() keeps the object resident)",
     ),
 )

@@ -116,47 +116,60 @@ class MemoryState:
     cls: DurableObjectClass
 
 
+def lost_socket_fields(cls: DurableObjectClass) -> list[Node]:
+    """The fields of the class holding a `Map`/`Set` keyed by `WebSocket` that would be empty
+    after a wake: written (`set`/`add`) and read, and not rebuilt by the constructor (or what it
+    runs). The rule reports them when the class hibernates its sockets; the
+    websocket-not-hibernatable fix carries them when it makes the class hibernate (one place
+    decides which collections are lost)."""
+    data = cls.file.data
+    body = cls.body
+    if body is None:
+        return []
+    # the constructor and what it runs: `this.m()`, `this.m.bind(this)` handed to
+    # blockConcurrencyWhile, and the methods those call
+    ctor_text = " ".join(node_text(data, m) for m in _reached_from_constructor(cls))
+    lost: list[Node] = []
+    for field in body.named_children:
+        if field.type != "public_field_definition":
+            continue
+        name = field.child_by_field_name("name")
+        if name is None:
+            continue
+        value = field.child_by_field_name("value")
+        type_ann = field.child_by_field_name("type")
+        declared = ""
+        if value is not None and value.type == "new_expression":
+            declared = node_text(data, value)[3:].strip()
+        if type_ann is not None:
+            declared = node_text(data, type_ann).lstrip(":").strip() or declared
+        if not _SOCKET_COLLECTION.match(declared):
+            continue
+        field_name = node_text(data, name)
+        rebuilt = "getWebSockets(" in ctor_text and f"this.{field_name}" in normalize_expr(
+            ctor_text
+        )
+        if rebuilt:
+            continue
+        writes = [
+            c
+            for c in walk_type(cls.node, "call_expression")
+            if normalize_expr(node_text(data, c.child_by_field_name("function") or c))
+            in {f"this.{field_name}.set", f"this.{field_name}.add"}
+        ]
+        if not writes or not _read(data, cls.node, field_name):
+            continue  # written and deleted but never read: losing it changes nothing
+        lost.append(name)
+    return lost
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
-        body = cls.body
-        if body is None:
+        if "acceptWebSocket(" not in node_text(data, cls.node):
             continue
-        text = node_text(data, cls.node)
-        if "acceptWebSocket(" not in text:
-            continue
-        # the constructor and what it runs: `this.m()`, `this.m.bind(this)` handed to
-        # blockConcurrencyWhile, and the methods those call
-        ctor_text = " ".join(node_text(data, m) for m in _reached_from_constructor(cls))
-        for field in body.named_children:
-            if field.type != "public_field_definition":
-                continue
-            name = field.child_by_field_name("name")
-            if name is None:
-                continue
-            value = field.child_by_field_name("value")
-            type_ann = field.child_by_field_name("type")
-            declared = ""
-            if value is not None and value.type == "new_expression":
-                declared = node_text(data, value)[3:].strip()
-            if type_ann is not None:
-                declared = node_text(data, type_ann).lstrip(":").strip() or declared
-            if not _SOCKET_COLLECTION.match(declared):
-                continue
+        for name in lost_socket_fields(cls):
             field_name = node_text(data, name)
-            rebuilt = "getWebSockets(" in ctor_text and f"this.{field_name}" in normalize_expr(
-                ctor_text
-            )
-            if rebuilt:
-                continue
-            writes = [
-                c
-                for c in walk_type(cls.node, "call_expression")
-                if normalize_expr(node_text(data, c.child_by_field_name("function") or c))
-                in {f"this.{field_name}.set", f"this.{field_name}.add"}
-            ]
-            if not writes or not _read(data, cls.node, field_name):
-                continue  # written and deleted but never read: losing it changes nothing
             yield RULE.finding(
                 "per-socket-map",
                 f"`{field_name}` keeps per-socket state in memory, but `{cls.name}` hibernates "

@@ -123,13 +123,51 @@ export class Feed extends DurableObject {
 """
 
 
+SERVER_PUSH_STATELESS = (
+    SERVER_PUSH.replace("  private sockets = new Set<WebSocket>();\n\n", "")
+    .replace("    this.sockets.add(server);\n", "")
+    .replace("for (const ws of this.sockets) ws.send(text);", "console.log(text);")
+)
+
+
 def test_accept_fix_is_safe_only_when_nothing_sees_the_events(tmp_path: Path) -> None:
-    root = write_project(tmp_path, {"src/feed.ts": SERVER_PUSH})
+    assert "sockets" not in SERVER_PUSH_STATELESS
+    root = write_project(tmp_path, {"src/feed.ts": SERVER_PUSH_STATELESS})
     findings, model = run(RULE, root)
     (fix,) = fixes_for(findings[0], model)
     assert fix.safety is Safety.SAFE
     assert fix_all(RULE, root, unsafe=False) == 1
     assert "this.ctx.acceptWebSocket(server);" in (root / "src" / "feed.ts").read_text()
+
+
+def test_accept_fix_rebuilds_a_set_of_sockets_and_is_unsafe(tmp_path: Path) -> None:
+    # the object can now hibernate with the socket open: `sockets` would be empty after a wake
+    # and publish() would reach nobody (and websocket-state-in-memory would report it), so the
+    # same fix rebuilds the set from getWebSockets() in the constructor; never applied unasked
+    root = write_project(tmp_path, {"src/feed.ts": SERVER_PUSH})
+    findings, model = run(RULE, root)
+    (fix,) = fixes_for(findings[0], model)
+    assert fix.safety is Safety.UNSAFE
+    assert "adds every open hibernatable socket to `sockets`" in fix.review
+    assert fix_all(RULE, root, unsafe=False) == 0
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "feed.ts").read_text()
+    assert "this.ctx.acceptWebSocket(server);" in text
+    assert "for (const ws of this.ctx.getWebSockets()) {\n      this.sockets.add(ws);" in text
+    assert run("websocket-state-in-memory", root)[0] == []
+    result = tsc_errors(root)
+    if result is not None:
+        assert result == "", result
+
+
+def test_accept_fix_not_offered_when_the_set_cannot_be_rebuilt(tmp_path: Path) -> None:
+    # added on a condition: rebuilding from getWebSockets() would add sockets it never held
+    source = SERVER_PUSH.replace(
+        "    this.sockets.add(server);\n", "    if (Date.now() % 2) this.sockets.add(server);\n"
+    )
+    root = write_project(tmp_path, {"src/feed.ts": source})
+    findings, model = run(RULE, root)
+    assert fixes_for(findings[0], model) == []
 
 
 def test_accept_fix_is_unsafe_when_getwebsockets_would_list_the_socket(tmp_path: Path) -> None:
@@ -214,7 +252,9 @@ def test_listener_fix_is_unsafe_and_not_applied_by_safe_fix_all(tmp_path: Path) 
     assert fix_all(RULE, root, unsafe=False) == 0
     findings, model = run(RULE, root)
     (fix,) = fixes_for(findings[0], model)
-    assert fix.safety is Safety.UNSAFE and "serializeAttachment" in fix.review
+    assert fix.safety is Safety.UNSAFE and "the constructor has run again" in fix.review
+    # `drafts` is only written and deleted, never read: nothing to carry, and no claim about it
+    assert "drafts" not in fix.review and "attachment" not in fix.review
 
 
 def test_listeners_move_into_new_handlers(tmp_path: Path) -> None:
@@ -264,6 +304,142 @@ export class Room extends DurableObject {
 """
 
 
+def test_a_socket_map_moves_into_the_attachment_in_the_same_fix(tmp_path: Path) -> None:
+    # issue 12: the map keyed by socket would be empty after a wake; the same fix stores each
+    # value in the socket's attachment, merged with what the listeners closed over, and the
+    # constructor rebuilds the map, so websocket-state-in-memory finds nothing afterwards
+    path = check_fix_fixture(RULE, "fix-map", tmp_path)
+    text = path.read_text()
+    assert "server.serializeAttachment({ room, members: member2 });" in text
+    assert "this.members.set(server, member2);" in text
+    assert "if (attachment?.members !== undefined) {" in text
+    # the listener's own `ws` keeps its name: the handler's socket parameter is renamed
+    assert "async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer)" in text
+    assert "if (ws !== socket) ws.send(" in text
+    assert run("websocket-state-in-memory", tmp_path)[0] == []
+    assert run(RULE, tmp_path)[0] == []
+    result = tsc_errors(tmp_path)
+    if result is not None:
+        assert result == "", result
+
+
+MAP_SOURCE = (FIXTURES / RULE / "fix-map.before.ts").read_text()
+
+
+@pytest.mark.parametrize(
+    ("why", "old", "new"),
+    [
+        (
+            # stored on a condition: the closed-over `room` would be missing from the other
+            # sockets' attachments
+            "stored in a nested block",
+            "    this.members.set(server, { name, joinedAt: Date.now() });\n",
+            "    if (name) {\n      this.members.set(server, { name, joinedAt: Date.now() });\n    }\n",
+        ),
+        (
+            # stored by the listener: the edit would land inside the moved body
+            "stored inside a listener",
+            "      const me = this.members.get(server);\n",
+            "      this.members.set(server, { name, joinedAt: 0 });\n      const me = this.members.get(server);\n",
+        ),
+        (
+            # a function cannot be structured-cloned into an attachment
+            "a value holding a function",
+            "{ name, joinedAt: Date.now() }",
+            "{ name, joinedAt: Date.now(), greet: () => name }",
+        ),
+        (
+            # the attachment would keep the old value after a wake
+            "a value changed in place",
+            "      const me = this.members.get(server);\n",
+            "      const me = this.members.get(server);\n      if (me) me.joinedAt = Date.now();\n",
+        ),
+        (
+            "a second map keyed by socket",
+            "  private readonly instance",
+            "  private seen = new Map<WebSocket, number>();\n  private readonly instance",
+        ),
+    ],
+)
+def test_no_fix_when_the_socket_map_cannot_be_carried(
+    tmp_path: Path, why: str, old: str, new: str
+) -> None:
+    # without the map carried, the fix would empty it at the first wake: offer nothing
+    source = MAP_SOURCE.replace(old, new)
+    assert source != MAP_SOURCE, why
+    if "seen" in new:
+        source = source.replace(
+            "    this.members.set(server,",
+            "    this.seen.set(server, 0);\n    this.members.set(server,",
+        ).replace(
+            "const me = this.members.get(server);",
+            "const me = this.members.get(server);\n      this.seen.get(server);",
+        )
+    root = write_project(tmp_path, {"src/room.ts": source})
+    findings, model = run(RULE, root)
+    (finding,) = findings
+    assert fixes_for(finding, model) == [], why
+
+
+JOIN_BY_MESSAGE = """import { DurableObject } from "cloudflare:workers";
+
+export class Lobby extends DurableObject {
+  private names = new Map<WebSocket, { name: string }>();
+
+  fetch(): Response {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    server.addEventListener("message", (event) => {
+      const msg = JSON.parse(String(event.data)) as { join?: string; text?: string };
+      if (msg.join) {
+        this.names.set(server, { name: msg.join });
+        return;
+      }
+      const me = this.names.get(server)?.name ?? "anon";
+      for (const ws of this.names.keys()) ws.send(`${me}: ${msg.text}`);
+    });
+    server.addEventListener("close", () => this.names.delete(server));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+}
+"""
+
+
+def test_a_value_stored_by_a_listener_is_attached_in_the_moved_body(tmp_path: Path) -> None:
+    # the "join" message names the socket: the attachment is written beside the set, in
+    # webSocketMessage, with the handler's socket (named `socket`: the body has its own `ws`)
+    root = write_project(tmp_path, {"src/lobby.ts": JOIN_BY_MESSAGE})
+    assert fix_all(RULE, root) == 1
+    text = (root / "src" / "lobby.ts").read_text()
+    assert (
+        "    if (msg.join) {\n"
+        "      socket.serializeAttachment({ name: msg.join });\n"
+        "      this.names.set(socket, { name: msg.join });\n"
+    ) in text
+    assert "this.names.set(ws, attachment);" in text  # the constructor's rebuild
+    assert 'addEventListener("message"' not in text
+    assert run("websocket-state-in-memory", root)[0] == []
+    assert fix_all(RULE, root) == 0
+    result = tsc_errors(root)
+    if result is not None:
+        assert result == "", result
+
+
+def test_an_existing_handler_whose_parameter_the_body_shadows_is_not_merged(
+    tmp_path: Path,
+) -> None:
+    # merged into webSocketMessage(ws, …), the listener's own `ws` would capture the socket
+    source = MAP_SOURCE.replace(
+        "  async fetch(",
+        "  async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {\n"
+        "    ws.send(String(message));\n  }\n\n  async fetch(",
+    )
+    root = write_project(tmp_path, {"src/room.ts": source})
+    findings, model = run(RULE, root)
+    (finding,) = findings
+    assert fixes_for(finding, model) == []
+
+
 def test_the_common_shape_is_fixable(tmp_path: Path) -> None:
     root = write_project(tmp_path, {"src/room.ts": COMMON})
     assert fix_all(RULE, root) == 1
@@ -304,6 +480,10 @@ def test_fixed_chat_room_type_checks(tmp_path: Path) -> None:
     text = path.read_text()
     assert "server.accept()" not in text and 'addEventListener("message"' not in text
     assert "async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer)" in text
+    # the socket map travels in the same fix: no websocket-state-in-memory finding is left
+    assert "    server.serializeAttachment({ userId, room });\n" in text
+    assert "this.sockets.set(ws, connection);" in text
+    assert run("websocket-state-in-memory", root)[0] == []
     result = tsc_errors(root)
     if result is None:
         pytest.skip("tests/runtime/node_modules is not installed (npm ci --prefix tests/runtime)")

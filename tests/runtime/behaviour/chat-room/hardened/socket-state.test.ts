@@ -1,4 +1,4 @@
-// verifies: websocket-state-in-memory
+// verifies: websocket-not-hibernatable
 // Who is connected survives hibernation: each socket carries its connection as its
 // attachment and the constructor (which runs again on wake) rebuilds the socket map.
 import { env, SELF } from "cloudflare:test";
