@@ -6,6 +6,7 @@ the tables, columns, primary keys and indexes. The same database answers EXPLAIN
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -21,6 +22,10 @@ _RENAME_TABLE = re.compile(rf"\s*ALTER\s+TABLE\s+{_NAME}\s+RENAME\s+TO\s+{_NAME}
 _DROP_TABLE = re.compile(rf"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_NAME}", re.I)
 _CREATE_TABLE = re.compile(
     rf"\s*CREATE\s+(?:TEMP\w*\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_NAME}", re.I
+)
+# an index that every start creates again if it is missing (`CREATE INDEX IF NOT EXISTS … ON t`)
+_CREATE_INDEX_IF_MISSING = re.compile(
+    rf"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s+{_NAME}\s+ON\s+{_NAME}", re.I
 )
 _BINDINGS_NEEDED = re.compile(r"uses (\d+), and there")
 _RESERVED_PREFIX = "_cf_"
@@ -120,6 +125,11 @@ class Schema:
                 rebuilt.setdefault(match.group(1).lower(), stmt)
         pending = [s for s in pending if s not in rebuilt.values()]
         seen_texts: set[str] = set()
+        # `CREATE INDEX IF NOT EXISTS … ON t` statements replayed so far, per table: a rebuild
+        # of `t` drops its indexes (they go with the renamed copy), but those statements create
+        # them again on the next start, so the steady state has them on the new `t` (found on a
+        # corpus class whose constructor creates its tables and indexes, then migrates one)
+        recreated: dict[str, list[str]] = {}
         while pending:
             failed: list[tuple[SqlStatement, str]] = []
             for stmt in pending:
@@ -136,6 +146,16 @@ class Schema:
                     self.db.execute(_ddl_text(stmt, text))
                     seen_texts.add(key)
                     self._remember(stmt)
+                    index = _CREATE_INDEX_IF_MISSING.match(stmt.text)
+                    if index is not None:
+                        recreated.setdefault(index.group(2).lower(), []).append(
+                            _ddl_text(stmt, text)
+                        )
+                    if replaced is not None:
+                        for again in recreated.get(replaced, []):
+                            # (an error: a column the new table no longer has; the index is gone)
+                            with contextlib.suppress(sqlite3.Error):
+                                self.db.execute(again)
                 except sqlite3.Error as exc:
                     message = str(exc)
                     if "already exists" in message or "duplicate column" in message:
