@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from durable_harden.analyzers import rule_run
 from durable_harden.analyzers.budget import OverBudget, budget
 from durable_harden.analyzers.findings import Finding, Rule, Severity, Span
 from durable_harden.analyzers.model import Problem, ProjectModel, build_model
@@ -128,8 +128,6 @@ def analyze_paths(
     missing = [p for p in ws.requested if not p.exists()]
     runner = None
     if jobs != 1:
-        from durable_harden.analyzers.parallel import rules_runner
-
         runner = rules_runner(jobs)
     model, findings, suppressions = analyse_within_budget(
         ws.root, ws.sources, ws.configs, settings, ws.reported, rules_runner=runner
@@ -199,25 +197,6 @@ def _common_parts(paths: list[Path]) -> list[str]:
     return parts or ["/"]
 
 
-def rule_findings(model: ProjectModel, rule: Rule) -> tuple[list[Finding], list[Problem]]:
-    """One rule's raw findings over the model, and the problems it adds (an internal error:
-    the findings it yielded before failing are kept). OverBudget propagates: the file, not the
-    rule, is at fault and analyse_within_budget skips it."""
-    found: list[Finding] = []
-    before = len(model.problems)
-    try:
-        for finding in rule.check(model):
-            found.append(finding)
-    except OverBudget:
-        raise
-    except Exception as exc:  # a bug in one rule must not hide the others' findings
-        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        model.problems.append(Problem(model.root, f"internal error in rule {rule.id}: {detail}"))
-    added = model.problems[before:]
-    del model.problems[before:]
-    return found, added
-
-
 def run_rules(
     model: ProjectModel,
     settings: Settings,
@@ -236,7 +215,7 @@ def run_rules(
         if computed is not None and rule.id in computed:
             found, problems = computed[rule.id]  # run elsewhere (analyzers.parallel)
         else:
-            found, problems = rule_findings(model, rule)
+            found, problems = rule_run.rule_findings(model, rule)
         raw.extend(found)
         model.problems.extend(problems)
     return finish_findings(model, settings, raw, keep)
@@ -330,3 +309,25 @@ def _unused(suppressions: list[Suppression], settings: Settings) -> list[Finding
                 )
             )
     return findings
+
+
+def rules_runner(jobs: int) -> Callable[..., tuple[list[Finding], list[Suppression]]]:
+    """A `rules_runner` for analyse_within_budget: run_rules with the rules in worker processes
+    (analyzers.parallel) when `jobs_for` says so. (It lives here, not in analyzers.parallel, so
+    that the worker module never imports this one: no import cycle.)"""
+    from durable_harden.analyzers.parallel import RulePool, jobs_for
+
+    def runner(
+        model: ProjectModel, settings: Settings, reported: object
+    ) -> tuple[list[Finding], list[Suppression]]:
+        workers = jobs_for(jobs, len(model.files))
+        if workers <= 1:
+            return run_rules(model, settings, reported)
+        wanted = [
+            r.id for r in all_rules() if settings.enabled(r.id) and r.id != UNUSED_SUPPRESSION
+        ]
+        with RulePool(model, workers) as pool:
+            computed = pool.run_rules(wanted)
+        return run_rules(model, settings, reported, computed=computed)
+
+    return runner

@@ -141,26 +141,6 @@ def jobs_for(requested: int, files: int) -> int:
     return max(1, min(requested, cores))
 
 
-def rules_runner(jobs: int) -> Callable[..., tuple[list[Finding], list[Any]]]:
-    """A `rules_runner` for analysis.analyse_within_budget: run_rules with the rules in
-    workers when `jobs_for` says so."""
-    from durable_harden.analyzers.analysis import UNUSED_SUPPRESSION, run_rules
-    from durable_harden.analyzers.rules import all_rules
-
-    def runner(model: ProjectModel, settings: Any, reported: Any) -> tuple[list[Finding], Any]:
-        workers = jobs_for(jobs, len(model.files))
-        if workers <= 1:
-            return run_rules(model, settings, reported)
-        wanted = [
-            r.id for r in all_rules() if settings.enabled(r.id) and r.id != UNUSED_SUPPRESSION
-        ]
-        with RulePool(model, workers) as pool:
-            computed = pool.run_rules(wanted)
-        return run_rules(model, settings, reported, computed=computed)
-
-    return runner
-
-
 @dataclass
 class _Worker:
     slot: int
@@ -419,7 +399,7 @@ def _cpu_seconds(pid: int) -> float | None:
 def _serve(pool: RulePool, slot: int, conn: multiprocessing.connection.Connection) -> None:
     """A worker: answer tasks until told to stop (None) or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    from durable_harden.analyzers.analysis import rule_findings
+    from durable_harden.analyzers import rule_run
     from durable_harden.analyzers.rules import rule_by_id
     from durable_harden.codeactions import fixes_for
 
@@ -447,7 +427,7 @@ def _serve(pool: RulePool, slot: int, conn: multiprocessing.connection.Connectio
                 rule = rule_by_id(payload)
                 assert rule is not None
                 with budget_module.budget(spent):
-                    found, problems = rule_findings(pool.model, rule)
+                    found, problems = rule_run.rule_findings(pool.model, rule)
                 # a finding's `state` holds live tree nodes (not picklable): the fixes that need
                 # it are built here, where it is live, and the finding travels without it
                 fixes = [fixes_for(f, pool.model) for f in found] if pool.prebuild else None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from durable_harden.analyzers import analysis, parallel
+from durable_harden.analyzers import parallel, rule_run
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.tsutil import walk_type
 from durable_harden.server.check_run import CheckRun, Overrides, run_check
@@ -124,7 +124,7 @@ def _fault_in_worker(
     """Wrap rule_findings: in a worker, while the crafted file is in the model, `rule_id` first
     walks that file (so the worker is busy with it) and then meets `fault`."""
     parent = os.getpid()
-    real = analysis.rule_findings
+    real = rule_run.rule_findings
 
     def wrapped(model, rule):  # type: ignore[no-untyped-def]
         crafted = next((f for f in model.files if f.path.name == CRAFTED), None)
@@ -132,7 +132,7 @@ def _fault_in_worker(
             fault(crafted, crafted.path)
         return real(model, rule)
 
-    monkeypatch.setattr(analysis, "rule_findings", wrapped)
+    monkeypatch.setattr(rule_run, "rule_findings", wrapped)
 
 
 def _without_crafted(root: Path, crafted: Path) -> CheckRun:
@@ -224,14 +224,14 @@ def test_a_worker_that_dies_outside_any_file_costs_only_its_rule(
     counts = Counter(f.rule_id for f in alone.findings)
     victim = counts.most_common(1)[0][0]  # a rule with findings to lose
     parent = os.getpid()
-    real = analysis.rule_findings
+    real = rule_run.rule_findings
 
     def wrapped(model, rule):  # type: ignore[no-untyped-def]
         if os.getpid() != parent and rule.id == victim:
             os.kill(os.getpid(), signal.SIGKILL)  # before walking any file
         return real(model, rule)
 
-    monkeypatch.setattr(analysis, "rule_findings", wrapped)
+    monkeypatch.setattr(rule_run, "rule_findings", wrapped)
     run = _check(root, 2)
     assert [p.message for p in run.problems] == [
         f"internal error in rule {victim}: its worker process was killed by signal 9"
@@ -271,7 +271,7 @@ def test_files_a_rule_reads_in_a_worker_key_the_on_disk_cache(
     notes = root / "notes.txt"
     notes.write_text("read by a rule only\n")
     parent = os.getpid()
-    real = analysis.rule_findings
+    real = rule_run.rule_findings
     read_in: list[bool] = []
 
     def wrapped(model, rule):  # type: ignore[no-untyped-def]
@@ -280,7 +280,7 @@ def test_files_a_rule_reads_in_a_worker_key_the_on_disk_cache(
             read_in.append(os.getpid() != parent)
         return real(model, rule)
 
-    monkeypatch.setattr(analysis, "rule_findings", wrapped)
+    monkeypatch.setattr(rule_run, "rule_findings", wrapped)
     started = _counting_pools(monkeypatch)
     with check_cache.recording() as recorder:
         _check(root, 2)
