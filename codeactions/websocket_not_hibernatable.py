@@ -411,6 +411,19 @@ def _collapse_blank_lines(data: bytes, removals: list[Edit]) -> list[Edit]:
 _LIST_ADDS = frozenset({"push", "unshift"})
 
 
+def _constructor_with_state(cls: DurableObjectClass, no_constructor: str) -> tuple[Node, list[str]]:
+    """The constructor's body and parameter names, the first (the state object) a plain name;
+    CannotMove (with `no_constructor` when there is none) otherwise."""
+    ctor = cls.constructor
+    block = ctor.child_by_field_name("body") if ctor is not None else None
+    if ctor is None or block is None:
+        raise CannotMove(no_constructor)
+    params = method_params(cls.file.data, ctor)
+    if not params or not params[0].isidentifier():
+        raise CannotMove("the constructor's state parameter has no name")
+    return block, params
+
+
 def _socket_list_rebuild(
     cls: DurableObjectClass, groups: list[SocketUse], tag: str | None, q: str
 ) -> list[Edit]:
@@ -465,13 +478,9 @@ def _socket_list_rebuild(
     class_text = data[cls.node.start_byte : cls.node.end_byte]
     if tag is None and b"acceptWebSocket(" in class_text:
         raise CannotMove("the class has other hibernatable sockets a rebuilt list would mix in")
-    ctor = cls.constructor
-    block = ctor.child_by_field_name("body") if ctor is not None else None
-    if ctor is None or block is None:
-        raise CannotMove("no constructor to rebuild the list of sockets in after a wake")
-    params = method_params(data, ctor)
-    if not params or not params[0].isidentifier():
-        raise CannotMove("the constructor's state parameter has no name")
+    block, params = _constructor_with_state(
+        cls, "no constructor to rebuild the list of sockets in after a wake"
+    )
     statements = [c for c in block.named_children if c.type != "comment"]
     first = statements[0] if statements else None
     inner = body_indent(data, block)
@@ -798,13 +807,7 @@ def _keep_state(cls: DurableObjectClass) -> list[Edit]:
     data = cls.file.data
     if cls.base is not None or b"this.ctx" in data[cls.node.start_byte : cls.node.end_byte]:
         raise CannotMove("`this.ctx` is taken, or the class has a base class")
-    ctor = cls.constructor
-    block = ctor.child_by_field_name("body") if ctor is not None else None
-    if ctor is None or block is None:
-        raise CannotMove("no constructor: the state parameter has no name")
-    params = method_params(data, ctor)
-    if not params or not params[0].isidentifier():
-        raise CannotMove("the constructor's state parameter has no name")
+    block, params = _constructor_with_state(cls, "no constructor: the state parameter has no name")
     statements = [c for c in block.named_children if c.type != "comment"]
     inner = body_indent(data, block)
     if statements:
