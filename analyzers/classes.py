@@ -164,7 +164,7 @@ def _base_identifier(extends: str) -> str:
     return extends.split("<", 1)[0].strip()
 
 
-def _methods(file: SourceFile, body: Node) -> dict[str, Node]:
+def class_methods(file: SourceFile, body: Node) -> dict[str, Node]:
     methods: dict[str, Node] = {}
     for member in body.named_children:
         if member.type == "method_definition":
@@ -222,27 +222,15 @@ def first_param_name(file: SourceFile, func: Node) -> str | None:
 def typed_state_params(file: SourceFile, scope: Node) -> Aliases:
     """Parameters anywhere in `scope` typed DurableObjectState / DurableObjectStorage / SqlStorage."""
     found = Aliases()
-    for param in walk_type(scope, "required_parameter", "optional_parameter"):
-        type_ann = param.child_by_field_name("type")
-        pattern = param.child_by_field_name("pattern")
-        if type_ann is None or pattern is None or pattern.type != "identifier":
-            continue
-        type_text = node_text(file.data, type_ann).lstrip(":").strip()
-        kind = STATE_TYPES.get(type_text)
-        if kind is not None:
-            getattr(found, kind).add(node_text(file.data, pattern))
+    for kind, name in state_param_names(file, scope):
+        getattr(found, kind).add(name)
     return found
 
 
-def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:
-    """Follow assignments in `scope` until no new alias appears.
-
-    Handles `this.sql = ctx.storage.sql`, `const storage = this.ctx.storage`, class fields
-    `sql = this.ctx.storage.sql`, and destructuring `const { sql } = this.ctx.storage`.
-    """
-    aliases = Aliases(set(seed.ctx), set(seed.storage), set(seed.sql))
-    data = file.data
-    pairs: list[tuple[Node, Node, bool]] = []  # (target, value, is_field)
+def alias_pairs(scope: Node) -> list[tuple[Node, Node, bool]]:
+    """(target, value, is a class field) of every assignment, declarator and field in `scope`:
+    all derive_aliases reads of it (through the nodes' text)."""
+    pairs: list[tuple[Node, Node, bool]] = []
     for node in walk_type(
         scope, "assignment_expression", "variable_declarator", "public_field_definition"
     ):
@@ -259,6 +247,34 @@ def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:
             name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
             if name is not None and value is not None:
                 pairs.append((name, value, True))
+    return pairs
+
+
+def state_param_names(file: SourceFile, scope: Node) -> list[tuple[str, str]]:
+    """(kind, name) of each parameter in `scope` typed DurableObjectState / DurableObjectStorage
+    / SqlStorage, in order."""
+    found: list[tuple[str, str]] = []
+    for param in walk_type(scope, "required_parameter", "optional_parameter"):
+        type_ann = param.child_by_field_name("type")
+        pattern = param.child_by_field_name("pattern")
+        if type_ann is None or pattern is None or pattern.type != "identifier":
+            continue
+        type_text = node_text(file.data, type_ann).lstrip(":").strip()
+        kind = STATE_TYPES.get(type_text)
+        if kind is not None:
+            found.append((kind, node_text(file.data, pattern)))
+    return found
+
+
+def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:
+    """Follow assignments in `scope` until no new alias appears.
+
+    Handles `this.sql = ctx.storage.sql`, `const storage = this.ctx.storage`, class fields
+    `sql = this.ctx.storage.sql`, and destructuring `const { sql } = this.ctx.storage`.
+    """
+    aliases = Aliases(set(seed.ctx), set(seed.storage), set(seed.sql))
+    data = file.data
+    pairs = alias_pairs(scope)
     for _ in range(4):
         before = (len(aliases.ctx), len(aliases.storage), len(aliases.sql))
         for ctx in list(aliases.ctx):
@@ -339,7 +355,7 @@ def find_classes(
         name = node_text(file.data, name_node)
         extends, implements = heritage(file, cls)
         base = _base_identifier(extends) if extends else None
-        methods = _methods(file, body)
+        methods = class_methods(file, body)
         legacy_param = _legacy_constructor_state_param(file, methods.get("constructor"))
         reason: str | None = None
         if base is not None and base in bases:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from tree_sitter import Node
 
+from durable_harden.analyzers import splice
 from durable_harden.analyzers.classes import (
     Aliases,
     DurableObjectClass,
@@ -244,6 +245,9 @@ def build_model(
                 files.append(read_source(path))
         except SourceError as exc:
             problems.append(Problem(path, str(exc)))
+    for file in files:
+        if "previous" in file.memo:  # re-parsed after an edit: what can be carried over
+            splice.splice_of(file)
     model = ProjectModel(
         root=root.resolve(), files=files, configs=configs, problems=problems, overlays=overlays
     )
@@ -269,12 +273,16 @@ def per_file(file: SourceFile, name: str, key: Hashable, compute: Callable[[], T
     objects by identity: they are eq=False)."""
     entries: dict[Hashable, Any] = file.memo.setdefault(f"model:{name}", {})
     if key in entries:
-        return entries[key]  # type: ignore[no-any-return]
-    value = compute()
-    if len(entries) >= _KEYS_PER_FILE:
-        entries.pop(next(iter(entries)))
-    entries[key] = value
-    return value
+        value = entries[key]
+    else:
+        value = compute()
+        if len(entries) >= _KEYS_PER_FILE:
+            entries.pop(next(iter(entries)))
+        entries[key] = value
+    # the result the last model used: the next version of the file starts from it
+    # (analyzers.splice)
+    file.memo[f"last:{name}"] = (key, value)
+    return value  # type: ignore[no-any-return]
 
 
 def _class_heads(file: SourceFile) -> tuple[frozenset[str], frozenset[str]]:
@@ -298,7 +306,15 @@ def _class_heads(file: SourceFile) -> tuple[frozenset[str], frozenset[str]]:
 def _classes_in(file: SourceFile, known: set[str], bound: set[str]) -> list[DurableObjectClass]:
     bases, names = _class_heads(file)
     key = (bases & known, names & bound)
-    return per_file(file, "classes", key, lambda: find_classes(file, set(key[0]), set(key[1])))
+
+    def compute() -> list[DurableObjectClass]:
+        found = splice.spliced(
+            splice.splice_of(file),
+            lambda s: splice.classes(s, s.old.memo.get("model:classes", {}), key),
+        )
+        return found if found is not None else find_classes(file, set(key[0]), set(key[1]))
+
+    return per_file(file, "classes", key, compute)
 
 
 def _named_by(config: WranglerConfig) -> set[str]:
@@ -502,12 +518,18 @@ def _file_statements(
         tuple((name, target, node.start_byte) for name, (target, node) in imported.items()),
         tuple(sorted(wrapped.items())),
     )
-    return per_file(
-        file,
-        "statements",
-        key,
-        lambda: extract_statements(file, classes, _state_params(file), imported, wrapped),
-    )
+
+    def extract(scope: Node | None = None) -> list[SqlStatement]:
+        return extract_statements(file, classes, _state_params(file), imported, wrapped, scope)
+
+    def compute() -> list[SqlStatement]:
+        found = splice.spliced(
+            splice.splice_of(file),
+            lambda s: splice.statements(s, classes, key[1], wrapped, extract),
+        )
+        return found if found is not None else extract()
+
+    return per_file(file, "statements", key, compute)
 
 
 def _wrapper_summary(file: SourceFile, classes: list[DurableObjectClass]) -> FileWrappers:
@@ -517,20 +539,34 @@ def _wrapper_summary(file: SourceFile, classes: list[DurableObjectClass]) -> Fil
         tuple(classes),
         tuple((frozenset(c.aliases.sql), frozenset(c.aliases.storage)) for c in classes),
     )
-    return per_file(
-        file, "sql_wrappers", key, lambda: summarize_wrappers(file, classes, _state_params(file))
-    )
+
+    def compute() -> FileWrappers:
+        found = splice.spliced(
+            splice.splice_of(file),
+            lambda s: splice.wrappers(s, classes, key, _state_params(file)),
+        )
+        return (
+            found if found is not None else summarize_wrappers(file, classes, _state_params(file))
+        )
+
+    return per_file(file, "sql_wrappers", key, compute)
 
 
 def _loose_statements(
     file: SourceFile, classes: list[DurableObjectClass], used: set[int]
 ) -> list[SqlStatement]:
-    def compute() -> list[SqlStatement]:
-        loose = loose_statements(file, used)
+    def read(scope: Node | None = None) -> list[SqlStatement]:
+        found = loose_statements(file, used, scope)
         locate = class_locator(classes)
-        for stmt in loose:
+        for stmt in found:
             stmt.cls = locate(stmt.literal.start_byte, stmt.literal.end_byte)
-        return loose
+        return found
+
+    def compute() -> list[SqlStatement]:
+        found = splice.spliced(
+            splice.splice_of(file), lambda s: splice.loose(s, classes, used, read)
+        )
+        return found if found is not None else read()
 
     return per_file(file, "loose", (tuple(classes), frozenset(used)), compute)
 
@@ -569,14 +605,24 @@ def _find_namespace_accesses(model: ProjectModel) -> None:
     bindings = frozenset(b.name for c in model.configs for b in c.bindings)
     for file in model.files:
         model.namespace_accesses.extend(
-            per_file(file, "namespace_accesses", bindings, partial(_accesses_in, file, bindings))
+            per_file(file, "namespace_accesses", bindings, partial(_accesses_of, file, bindings))
         )
 
 
-def _accesses_in(file: SourceFile, bindings: frozenset[str]) -> list[NamespaceAccess]:
+def _accesses_of(file: SourceFile, bindings: frozenset[str]) -> list[NamespaceAccess]:
+    found = splice.spliced(
+        splice.splice_of(file),
+        lambda s: splice.accesses(s, bindings, lambda scope: _accesses_in(file, bindings, scope)),
+    )
+    return found if found is not None else _accesses_in(file, bindings)
+
+
+def _accesses_in(
+    file: SourceFile, bindings: frozenset[str], scope: Node | None = None
+) -> list[NamespaceAccess]:
     found: list[NamespaceAccess] = []
     data = file.data
-    for call in walk_type(file.root, "call_expression"):
+    for call in walk_type(scope or file.root, "call_expression"):
         func = call.child_by_field_name("function")
         if func is None or func.type != "member_expression":
             continue

@@ -244,4 +244,24 @@ def reparse(old: SourceFile, new_data: bytes) -> SourceFile:
         old_end_point=old.lines.point(old_end),
         new_end_point=_point_at(new_data, new_end),
     )
-    return parse_source(old.path, new_data, old.lang, old_tree=tree)
+    new = parse_source(old.path, new_data, old.lang, old_tree=tree)
+    # what the model needs to re-extract only the edited member (analyzers.splice): the
+    # previous version, the edit, and where tree-sitter says the syntax changed. Only one
+    # version back is kept (the previous file forgets its own), so versions do not chain.
+    old.memo.pop("previous", None)
+    old.memo.pop("splice", None)
+    changed = tuple((r.start_byte, r.end_byte) for r in tree.changed_ranges(new.tree))
+    new.memo["previous"] = Previous(old, start, old_end, new_end, changed)
+    return new
+
+
+@dataclass(frozen=True, eq=False)
+class Previous:
+    """The version a SourceFile was re-parsed from, and the edit between them (byte offsets:
+    `start`..`old_end` of the old bytes became `start`..`new_end` of the new ones)."""
+
+    file: SourceFile
+    start: int
+    old_end: int
+    new_end: int
+    changed: tuple[tuple[int, int], ...]  # the new tree's ranges whose syntax changed

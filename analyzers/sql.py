@@ -338,17 +338,23 @@ def string_constants(file: SourceFile) -> dict[str, Node]:
 
 def _string_constants(file: SourceFile) -> dict[str, Node]:
     found: dict[str, Node] = {}
+    for name, value in constant_declarations(file, file.root):
+        found.setdefault(name, value)
+    return found
+
+
+def constant_declarations(file: SourceFile, scope: Node) -> list[tuple[str, Node]]:
+    """(name, string or template literal) of every declarator and class field in `scope` whose
+    value is a string, in order (a name may come twice: the file's constant is the first)."""
+    found: list[tuple[str, Node]] = []
     data = file.data
-    for node in walk_type(file.root, "variable_declarator", "public_field_definition"):
-        if node.type == "variable_declarator" or node.type == "public_field_definition":
-            name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
-        else:
-            continue
+    for node in walk_type(scope, "variable_declarator", "public_field_definition"):
+        name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
         if name is None or value is None:
             continue
         value = _unwrap(value)
         if value.type in {"string", "template_string"}:
-            found.setdefault(node_text(data, name), value)
+            found.append((node_text(data, name), value))
     return found
 
 
@@ -520,16 +526,18 @@ def extract_statements(
     file_aliases: Aliases,
     imported: dict[str, tuple[SourceFile, Node]],
     wrapped: dict[int, SqlParam] | None = None,
+    scope: Node | None = None,
 ) -> list[SqlStatement]:
     """All SQL statements this file runs, through any alias of the storage SQL API, and through
     the project's own wrappers: `wrapped` maps the start byte of each call to a project function
-    that hands SQL to exec() (analyzers.sqlwrappers) to how it does."""
+    that hands SQL to exec() (analyzers.sqlwrappers) to how it does. `scope`: only the calls
+    inside that node (analyzers.splice re-reads the edited member alone)."""
     wrapped = wrapped or {}
     data = file.data
     constants = string_constants(file)
     locate = class_locator(classes)
     statements: list[SqlStatement] = []
-    for node in walk_type(file.root, "call_expression", "binary_expression"):
+    for node in walk_type(scope or file.root, "call_expression", "binary_expression"):
         tagged = None
         literal_refs: list[tuple[SourceFile, Node]] = []
         args: list[Node] = []
@@ -693,11 +701,14 @@ _LOOSE_SQL = re.compile(
 )
 
 
-def loose_statements(file: SourceFile, seen_literals: set[int]) -> list[SqlStatement]:
+def loose_statements(
+    file: SourceFile, seen_literals: set[int], scope: Node | None = None
+) -> list[SqlStatement]:
     """SQL literals never passed to exec() in a way we can follow (arrays of migration steps,
-    helper functions taking a string). They still define schema and prune tables."""
+    helper functions taking a string). They still define schema and prune tables. `scope`: only
+    the literals inside that node."""
     statements: list[SqlStatement] = []
-    for node in walk_type(file.root, "string", "template_string"):
+    for node in walk_type(scope or file.root, "string", "template_string"):
         if node.type not in {"string", "template_string"} or node.start_byte in seen_literals:
             continue
         text, offsets = literal_chars(file.data, node)

@@ -98,20 +98,47 @@ def summarize(
                 value = clause.child_by_field_name("value")
                 if clause.type == "extends_clause" and value is not None:
                     found.bases[name] = node_text(data, value).split("<", 1)[0].strip()
-    types = _declared_types(file)
+    found.sinks, found.calls = summarize_calls(
+        file, file.root, classes, file_aliases, found.imports
+    )
+    found.functions = function_keys(file, file.root)
+    return found
+
+
+def function_keys(file: SourceFile, scope: Node) -> set[FuncKey]:
+    """The names the project can call the functions in `scope` by."""
+    found: set[FuncKey] = set()
+    for func in walk_type(scope, *FUNCTION_TYPES):
+        named = _function_key(file.data, func)
+        if named is not None:
+            found.add(named)
+    return found
+
+
+def summarize_calls(
+    file: SourceFile,
+    scope: Node,
+    classes: list[DurableObjectClass],
+    file_aliases: Aliases,
+    imports: dict[str, tuple[str, str]],
+) -> tuple[list[Sink], list[tuple[int, Ref]]]:
+    """The sinks and the calls (start byte -> callee) of the calls in `scope` (the whole file,
+    or one member of it when analyzers.splice re-reads only the edited member)."""
+    data = file.data
+    sinks: list[Sink] = []
+    calls: list[tuple[int, Ref]] = []
+    types = declared_types(file)
     locate = class_locator(classes)
     own_aliases: dict[int, Aliases] = {}
-    for call in walk_type(file.root, "call_expression"):
+    for call in walk_type(scope, "call_expression"):
         func_node = call.child_by_field_name("function")
         if func_node is None:
             continue
-        ref = _callee(
-            data, call, func_node, types, found.imports, file_aliases, locate, own_aliases
-        )
+        ref = _callee(data, call, func_node, types, imports, file_aliases, locate, own_aliases)
         if ref is None:
             continue
         if ref[0] != "exec":
-            found.calls.append((call.start_byte, ref))
+            calls.append((call.start_byte, ref))
         owner = _addressable_function(data, call)
         if owner is None:
             continue
@@ -134,12 +161,8 @@ def summarize(
                 and params[param + 1][1]
                 and _spread_name(data, rest[0]) == node_text(data, params[param + 1][0])
             )
-            found.sinks.append(Sink(key, param, path, ref, index, bool(forwards)))
-    for func in walk_type(file.root, *FUNCTION_TYPES):
-        named = _function_key(data, func)
-        if named is not None:
-            found.functions.add(named)
-    return found
+            sinks.append(Sink(key, param, path, ref, index, bool(forwards)))
+    return sinks, calls
 
 
 def resolve(
@@ -301,18 +324,33 @@ def _new_class(data: bytes, value: Node | None) -> str | None:
     return node_text(data, ctor)
 
 
-def _declared_types(file: SourceFile) -> dict[str, str]:
+def declared_types(file: SourceFile) -> dict[str, str]:
     """Spellings whose class the file states: parameters and variables typed or made with
     `new` (`db`), fields and constructor parameter properties (`this.db`). One class per
-    spelling in the file; a spelling given two classes is dropped (never a guess)."""
+    spelling in the file; a spelling given two classes is dropped (never a guess). Kept in the
+    file's memo (carried over from the previous version by analyzers.splice when the edited
+    member states the same)."""
+    cached: dict[str, str] | None = file.memo.get("declared_types")
+    if cached is None:
+        seen: dict[str, set[str]] = {}
+        for spelling, cls in type_notes(file, file.root):
+            seen.setdefault(spelling, set()).add(cls)
+        cached = file.memo["declared_types"] = {
+            k: next(iter(v)) for k, v in seen.items() if len(v) == 1
+        }
+    return cached
+
+
+def type_notes(file: SourceFile, scope: Node) -> list[tuple[str, str]]:
+    """(spelling, class) of every statement in `scope` that says a spelling's class."""
     data = file.data
-    seen: dict[str, set[str]] = {}
+    notes: list[tuple[str, str]] = []
 
     def note(spelling: str, cls: str | None) -> None:
         if cls:
-            seen.setdefault(spelling, set()).add(cls)
+            notes.append((spelling, cls))
 
-    for param in walk_type(file.root, "required_parameter", "optional_parameter"):
+    for param in walk_type(scope, "required_parameter", "optional_parameter"):
         pattern = param.child_by_field_name("pattern")
         if pattern is None or pattern.type != "identifier":
             continue
@@ -321,28 +359,28 @@ def _declared_types(file: SourceFile) -> dict[str, str]:
         note(name, cls)
         if any(c.type == "accessibility_modifier" or c.type == "readonly" for c in param.children):
             note(f"this.{name}", cls)
-    for decl in walk_type(file.root, "variable_declarator"):
+    for decl in walk_type(scope, "variable_declarator"):
         target = decl.child_by_field_name("name")
         if target is None or target.type != "identifier":
             continue
         name = node_text(data, target)
         note(name, _type_name(data, decl.child_by_field_name("type")))
         note(name, _new_class(data, decl.child_by_field_name("value")))
-    for fld in walk_type(file.root, "public_field_definition"):
+    for fld in walk_type(scope, "public_field_definition"):
         target = fld.child_by_field_name("name")
         if target is None:
             continue
         name = f"this.{node_text(data, target)}"
         note(name, _type_name(data, fld.child_by_field_name("type")))
         note(name, _new_class(data, fld.child_by_field_name("value")))
-    for assign in walk_type(file.root, "assignment_expression"):
+    for assign in walk_type(scope, "assignment_expression"):
         left = assign.child_by_field_name("left")
         if left is not None and left.type == "member_expression":
             note(
                 normalize_expr(node_text(data, left)),
                 _new_class(data, assign.child_by_field_name("right")),
             )
-    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+    return notes
 
 
 def _enclosing_class(data: bytes, node: Node) -> str | None:

@@ -67,6 +67,7 @@ def walk(node: Node) -> Iterator[Node]:
 # the holder alive (in its memo), so the index lives exactly as long as the parsed file, however
 # many files a long-lived language server keeps. Trees parsed elsewhere use a small LRU.
 _INDEX_LIMIT = 256
+_REGIONS_KEPT = 8
 _indexes: OrderedDict[tuple[int, int, int], TypeIndex] = OrderedDict()
 _registered: weakref.WeakValueDictionary[tuple[int, int, int], TypeIndex] = (
     weakref.WeakValueDictionary()
@@ -89,6 +90,9 @@ class TypeIndex:
         self.language = language
         self._by_type: dict[str, list[Node]] | None = None
         self._complete = False  # _by_type holds every type (the Python walk)
+        # (start, end, nodes by type) of parts of the tree queried alone (`within`)
+        self._regions: list[tuple[int, int, dict[str, list[Node]]]] = []
+        self._region_bytes = 0
 
     @property
     def by_type(self) -> dict[str, list[Node]]:
@@ -101,6 +105,46 @@ class TypeIndex:
             self._complete = True
         assert self._by_type is not None
         return self._by_type
+
+    def within(self, node: Node, kind: str) -> list[Node] | None:
+        """The nodes of one type in pre-order, at least every one inside `node` (possibly more).
+
+        A small part of a tree whose index is not built yet is queried on its own (tree-sitter
+        query restricted to its byte range): a re-parsed file's edited member is read without
+        indexing the whole new tree (docs/performance.md, "Issue 14: the model below the
+        file"). A region's result is kept for later walks inside it; once the regions queried
+        add up to the tree's size, or a big node is asked for, the whole tree is indexed."""
+        index = self._by_type
+        if (index is not None and (self._complete or kind in index)) or self.language is None:
+            return self.nodes(kind)
+        start, end = node.start_byte, node.end_byte
+        root = self.root
+        size = root.end_byte - root.start_byte
+        if (end - start) * 4 > size or self._region_bytes > size:
+            return self.nodes(kind)
+        regions = self._regions
+        for region in regions:
+            if region[0] <= start and end <= region[1]:
+                by_type = region[2]
+                if kind not in by_type:
+                    by_type.update(self._query_region(region[0], region[1], frozenset({kind})))
+                return by_type.get(kind)
+        wanted = COMMON_TYPES if kind in COMMON_TYPES else COMMON_TYPES | {kind}
+        by_type = self._query_region(start, end, wanted)
+        regions.insert(0, (start, end, by_type))
+        del regions[_REGIONS_KEPT:]
+        self._region_bytes += end - start
+        return by_type.get(kind)
+
+    def _query_region(self, start: int, end: int, kinds: frozenset[str]) -> dict[str, list[Node]]:
+        assert self.language is not None
+        # one byte wider on each side: a zero-width node at an edge (a MISSING token) is
+        # captured as in the whole-tree query, then the range filter below keeps descendants
+        found = _query_types(self.root, self.language, kinds, (max(0, start - 1), end + 1))
+        return {
+            kind: [n for n in nodes if start <= n.start_byte and n.end_byte <= end]
+            for kind, nodes in found.items()
+        }
 
     def nodes(self, kind: str) -> list[Node] | None:
         """The nodes of one type, in pre-order (None or empty when there are none)."""
@@ -188,9 +232,17 @@ def _query_for(language: Language, kinds: frozenset[str]) -> tuple[Query, dict[s
     return found
 
 
-def _query_types(root: Node, language: Language, kinds: frozenset[str]) -> dict[str, list[Node]]:
+def _query_types(
+    root: Node,
+    language: Language,
+    kinds: frozenset[str],
+    byte_range: tuple[int, int] | None = None,
+) -> dict[str, list[Node]]:
     query, names = _query_for(language, kinds)
-    captured = QueryCursor(query).captures(root)
+    cursor = QueryCursor(query)
+    if byte_range is not None:
+        cursor.set_byte_range(*byte_range)
+    captured = cursor.captures(root)
     result: dict[str, list[Node]] = {kind: [] for kind in kinds}
     for name, nodes in captured.items():
         kind = names.get(name)
@@ -288,8 +340,9 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
         index = _type_index(_root_of(node))
     start, end = node.start_byte, node.end_byte
     found: list[Node] = []
+    whole = node.start_byte == index.root.start_byte and node.end_byte == index.root.end_byte
     for kind in set(types):
-        nodes = index.nodes(kind)
+        nodes = index.nodes(kind) if whole else index.within(node, kind)
         if not nodes:
             continue
         first = bisect.bisect_left(nodes, start, key=lambda n: n.start_byte)

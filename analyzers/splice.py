@@ -1,0 +1,544 @@
+"""Re-extracting only the edited member of a re-parsed file (docs/performance.md, "Issue 14:
+the model below the file").
+
+The language server re-parses an open document on every keystroke (`source.reparse`, which
+records the previous version and the edit in the new file's memo as `previous`). Most
+keystrokes change one method of one class. What the model extracts from a file (its classes,
+SQL statements, the wrapper summary, namespace accesses, string constants, typed state
+parameters, declared types) is then the previous version's, shifted past the edit, except
+inside that method, which is read again on its own.
+
+A *splice* applies when:
+
+- the edit lies strictly inside one member (a method, a comment, a signature) of a class
+  declared at the top level of the file (`class`, `export class`, `export default class`); not
+  the constructor, not a class field (members other members read: state aliases, parameter
+  properties, the legacy state parameter);
+- the new tree has the same top-level statements, the same class and the same members, at the
+  same places (shifted by the edit's length after it), and every range whose syntax changed
+  (`Tree.changed_ranges`) lies inside the edited member;
+- the edited member states the same facts before and after, as the rest of the file reads them:
+  no class inside it, the same alias assignments (`this.sql = ctx.storage.sql`), the same
+  parameters typed DurableObjectState/Storage/SqlStorage, the same names of string constants,
+  the same declared types (`db: Database`);
+- per result, the inputs from outside the file are the same (the key `per_file` holds), and
+  nothing outside the member read something inside it (a statement whose SQL literal lies in
+  the member but whose exec() call does not; a literal whose use moved in or out of it).
+
+Otherwise the whole file is extracted (the cold check's path). Results are new objects holding
+nodes of the new tree at shifted offsets (`Splice.relocate`): an object of the previous
+version is never handed out again, so identity still means "this extraction of this parse".
+`Splice.origin` maps each carried-over class, statement and namespace access (by id) to the one
+of the previous version it was moved from (the unchanged units), for whoever wants to reuse
+work per unit.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tree_sitter import Node
+
+from durable_harden.analyzers.classes import (
+    DurableObjectClass,
+    alias_pairs,
+    class_methods,
+    state_param_names,
+)
+from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.sql import SqlStatement, Substitution, constant_declarations
+from durable_harden.analyzers.sqlwrappers import (
+    FileWrappers,
+    function_keys,
+    summarize_calls,
+    type_notes,
+)
+from durable_harden.analyzers.tsutil import node_text, walk_type
+
+CLASS_TYPES = ("class_declaration", "abstract_class_declaration", "class")
+
+T = TypeVar("T")
+
+# how often each path was taken (tests read them; never reset by the code)
+COUNTS = {"spliced": 0, "whole": 0}
+
+
+class NoSplice(Exception):
+    """The edit is not one the splice can follow: extract the whole file."""
+
+
+@dataclass(eq=False)
+class Splice:
+    """The previous version `old` and the new one agree outside a region: `lo`..`hi` of the
+    old bytes, `lo`..`hi + delta` of the new ones, which holds the edit and whole members of
+    one container (a top-level class's body, or the file's top level)."""
+
+    old: SourceFile
+    new: SourceFile
+    lo: int
+    hi: int
+    delta: int
+    members_old: list[Node]  # the old tree's members in the region, in order
+    members_new: list[Node]  # the new tree's members in the region, in order
+    # id of each carried-over object -> the previous version's object it was moved from
+    origin: dict[int, Any] = field(default_factory=dict)
+    _keep: list[Any] = field(default_factory=list)  # the carried objects (ids stay valid)
+
+    def outside(self, node: Node) -> bool:
+        """An old node lies before or after the region (not inside, not around it)."""
+        return node.end_byte <= self.lo or node.start_byte >= self.hi
+
+    def relocate(self, node: Node) -> Node:
+        """The node of the new tree that is `node` of the old one (before, after or around the
+        region): the same type at the shifted range."""
+        start, end = node.start_byte, node.end_byte
+        if end <= self.lo:
+            pass
+        elif start >= self.hi:
+            start, end = start + self.delta, end + self.delta
+        elif start <= self.lo and end >= self.hi:
+            end += self.delta
+        else:
+            raise NoSplice("a node inside the region")
+        found: Node | None = self.new.root.descendant_for_byte_range(start, end)
+        kind, named = node.type, node.is_named
+        while found is not None and found.start_byte == start and found.end_byte == end:
+            if found.type == kind and found.is_named == named:
+                return found
+            found = found.parent
+        raise NoSplice(f"{kind} not found again")
+
+    def read(self, extract: Callable[[Node], list[T]]) -> list[T]:
+        """`extract` of each member of the region of the new tree, in order."""
+        found: list[T] = []
+        for member in self.members_new:
+            found.extend(extract(member))
+        return found
+
+    def carried(self, old: Any, new: T) -> T:
+        self.origin[id(new)] = old
+        self._keep.append(new)
+        return new
+
+    def old_of(self, new: Any) -> Any:
+        return self.origin.get(id(new))
+
+
+def splice_of(file: SourceFile) -> Splice | None:
+    """The splice of a re-parsed file from its previous version, or None (computed once)."""
+    if "splice" in file.memo:
+        return file.memo["splice"]  # type: ignore[no-any-return]
+    found: Splice | None = None
+    previous = file.memo.get("previous")
+    if previous is not None:
+        try:
+            found = _make(previous, file)
+        except NoSplice:
+            found = None
+    file.memo["splice"] = found
+    if found is not None:
+        _carry_memos(found)
+    return found
+
+
+# the top-level statements a region may hold: none that another part of the file reads by
+# walking the top level (imports, exports, declarations of constants and classes)
+TOP_LEVEL = frozenset(
+    {
+        "function_declaration",
+        "generator_function_declaration",
+        "comment",
+        "expression_statement",
+        "empty_statement",
+    }
+)
+
+
+def _container(root: Node, start: int, end: int) -> tuple[int, int]:
+    """(index of the top-level statement, index of the class inside it: -1 for the class
+    itself) of the top-level class whose body strictly holds start..end; (-1, -1) when there is
+    none (the region is then one of the top level)."""
+    statements = root.named_children
+    index = bisect.bisect_right([s.start_byte for s in statements], start) - 1
+    if index < 0:
+        return -1, -1
+    stmt = statements[index]
+    if stmt.type in CLASS_TYPES:
+        candidates = [(-1, stmt)]
+    elif stmt.type == "export_statement":
+        candidates = list(enumerate(stmt.named_children))
+    else:
+        return -1, -1
+    for number, child in candidates:
+        body = child.child_by_field_name("body") if child.type in CLASS_TYPES else None
+        if body is not None and body.start_byte < start and end < body.end_byte:
+            return index, number
+    return -1, -1
+
+
+def _body(root: Node, where: tuple[int, int]) -> tuple[Node, Node]:
+    stmt = root.named_child(where[0])
+    cls = stmt if stmt is None or where[1] < 0 else stmt.named_child(where[1])
+    body = cls.child_by_field_name("body") if cls is not None else None
+    if cls is None or body is None or cls.type not in CLASS_TYPES:
+        raise NoSplice("no class there")
+    return cls, body
+
+
+def _make(previous: Any, new: SourceFile) -> Splice:
+    old: SourceFile = previous.file
+    start, old_end, new_end = previous.start, previous.old_end, previous.new_end
+    delta = new_end - old_end
+    if old.lang != new.lang:
+        raise NoSplice("another grammar")
+    if old.root.named_child_count != new.root.named_child_count:
+        where = (-1, -1)  # a top-level statement more or less: the top level is the container
+    else:
+        where = _container(old.root, start, old_end)
+    if where[0] >= 0:
+        cls_old, container_old = _body(old.root, where)
+        cls_new, container_new = _body(new.root, where)
+        if cls_new.type != cls_old.type or (cls_new.start_byte, cls_new.end_byte) != (
+            cls_old.start_byte,
+            cls_old.end_byte + delta,
+        ):
+            raise NoSplice("the class moved")
+        inner = (container_old.start_byte + 1, container_old.end_byte - 1)  # inside { }
+        allowed = None
+    else:
+        container_old, container_new = old.root, new.root
+        inner = (0, len(old.data))
+        allowed = TOP_LEVEL
+    members_old = container_old.named_children
+    members_new = container_new.named_children
+    ends = [m.end_byte for m in members_old]
+    lead = bisect.bisect_right(ends, start)  # members ending at or before the edit
+    starts = [m.start_byte for m in members_old]
+    tail = len(members_old) - bisect.bisect_left(starts, old_end)  # starting at or after it
+    if lead + tail > len(members_old) or lead + tail > len(members_new):
+        raise NoSplice("members overlap the edit")
+    lo = members_old[lead - 1].end_byte if lead else inner[0]
+    hi = members_old[len(members_old) - tail].start_byte if tail else inner[1]
+    if lead:
+        a, b = members_old[lead - 1], members_new[lead - 1]
+        if (a.type, a.start_byte, a.end_byte) != (b.type, b.start_byte, b.end_byte):
+            raise NoSplice("the member before the edit changed")
+    if tail:
+        a, b = members_old[len(members_old) - tail], members_new[len(members_new) - tail]
+        if (a.type, a.start_byte + delta, a.end_byte + delta) != (
+            b.type,
+            b.start_byte,
+            b.end_byte,
+        ):
+            raise NoSplice("the member after the edit changed")
+    if not (lo <= start and old_end <= hi):
+        raise NoSplice("the edit crosses the region")
+    for changed_start, changed_end in previous.changed:
+        if changed_start < lo or changed_end > hi + delta:
+            raise NoSplice("the syntax changed outside the region")
+    region_old = members_old[lead : len(members_old) - tail]
+    region_new = members_new[lead : len(members_new) - tail]
+    for file, members in ((old, region_old), (new, region_new)):
+        for member in members:
+            if allowed is not None and member.type not in allowed:
+                raise NoSplice(f"a top-level {member.type}")
+            if _is_constructor(file, member):
+                raise NoSplice("the constructor")
+    if _facts(old, region_old) != _facts(new, region_new):
+        raise NoSplice("the region states other facts")
+    return Splice(old, new, lo, hi, delta, region_old, region_new)
+
+
+def _is_constructor(file: SourceFile, member: Node) -> bool:
+    if member.type != "method_definition":
+        return False
+    name = member.child_by_field_name("name")
+    return name is not None and node_text(file.data, name) == "constructor"
+
+
+def _facts(file: SourceFile, members: list[Node]) -> tuple[list[Any], ...]:
+    """What the rest of the file reads of the members of a region, as text."""
+    data = file.data
+    aliases: list[Any] = []
+    params: list[Any] = []
+    constants: list[str] = []
+    types: list[Any] = []
+    for member in members:
+        if next(iter(walk_type(member, *CLASS_TYPES)), None) is not None:
+            raise NoSplice("a class inside the region")
+        aliases += [
+            (target.type, node_text(data, target), node_text(data, value), is_field)
+            for target, value, is_field in alias_pairs(member)
+        ]
+        params += state_param_names(file, member)
+        constants += [name for name, _ in constant_declarations(file, member)]
+        types += type_notes(file, member)
+    return aliases, params, constants, types
+
+
+def _carry_memos(splice: Splice) -> None:
+    """Per-file facts the member does not change, carried to the new file's memo."""
+    old, new = splice.old.memo, splice.new.memo
+    for name in ("class_heads", "typed_state_params", "declared_types"):
+        if name in old and name not in new:
+            new[name] = old[name]
+    constants = old.get("string_constants")
+    if constants is not None and "string_constants" not in new:
+        inside: dict[str, Node] = {}
+        for name, value in splice.read(lambda m: constant_declarations(splice.new, m)):
+            inside.setdefault(name, value)
+        # else computed from the whole file when first asked
+        with contextlib.suppress(NoSplice, KeyError):
+            new["string_constants"] = {
+                name: splice.relocate(value) if splice.outside(value) else inside[name]
+                for name, value in constants.items()
+            }
+
+
+# -- the results -------------------------------------------------------------------------------
+
+
+def _last(splice: Splice, name: str) -> tuple[Any, Any] | None:
+    found: tuple[Any, Any] | None = splice.old.memo.get(f"last:{name}")
+    return found
+
+
+def _old_classes(splice: Splice, classes: list[DurableObjectClass]) -> tuple[Any, ...] | None:
+    """The previous version's class objects the given (carried) ones were moved from."""
+    found = tuple(splice.old_of(c) for c in classes)
+    return None if any(c is None for c in found) else found
+
+
+def spliced(splice: Splice | None, compute: Callable[[Splice], T | None]) -> T | None:
+    """`compute(splice)`, or None when there is no splice or it cannot follow the edit."""
+    if splice is None:
+        return None
+    try:
+        result = compute(splice)
+    except NoSplice:
+        result = None
+    COUNTS["spliced" if result is not None else "whole"] += 1
+    return result
+
+
+def classes(splice: Splice, entries: dict[Any, Any], key: Any) -> list[DurableObjectClass] | None:
+    """find_classes of the new file from the previous version's result for the same key
+    (`entries`: the previous file's per_file entries; the key is names only)."""
+    old_list = entries.get(key)
+    if old_list is None:
+        return None
+    found: list[DurableObjectClass] = []
+    for cls in old_list:
+        node = splice.relocate(cls.node)
+        body = node.child_by_field_name("body")
+        if body is None:
+            raise NoSplice("a class without a body")
+        found.append(
+            splice.carried(
+                cls,
+                DurableObjectClass(
+                    name=cls.name,
+                    file=splice.new,
+                    node=node,
+                    name_node=splice.relocate(cls.name_node),
+                    base=cls.base,
+                    reason=cls.reason,
+                    methods=class_methods(splice.new, body),
+                    aliases=cls.__dict__.get("_own_aliases", cls.aliases),
+                    exported=cls.exported,
+                ),
+            )
+        )
+    return found
+
+
+def _class_map(
+    splice: Splice, classes: list[DurableObjectClass], old_classes: tuple[Any, ...]
+) -> dict[int, DurableObjectClass]:
+    back = _old_classes(splice, classes)
+    if back is None or len(back) != len(old_classes):
+        raise NoSplice("other classes")
+    if any(a is not b for a, b in zip(back, old_classes, strict=True)):
+        raise NoSplice("other classes")
+    return {id(old): new for old, new in zip(back, classes, strict=True)}
+
+
+def _move_statement(
+    splice: Splice, stmt: SqlStatement, by_class: dict[int, DurableObjectClass]
+) -> SqlStatement:
+    moved = SqlStatement.__new__(SqlStatement)
+    # the dataclass's fields; memos of rules (`_…`) start afresh
+    moved.__dict__.update({k: v for k, v in stmt.__dict__.items() if not k.startswith("_")})
+    old = splice.old
+    if stmt.call_file is old:
+        moved.call_file = splice.new
+        moved.call = splice.relocate(stmt.call)
+    if stmt.file is old:
+        moved.file = splice.new
+        moved.literal = (
+            moved.call
+            if stmt.literal is stmt.call and stmt.call_file is old
+            else splice.relocate(stmt.literal)
+        )
+        if stmt.literal.start_byte >= splice.hi and splice.delta:
+            delta = splice.delta
+            moved.offsets = [o + delta for o in stmt.offsets]
+            moved.substitutions = [
+                Substitution(s.sql_offset, s.ts_start + delta, s.ts_end + delta, s.expression)
+                for s in stmt.substitutions
+            ]
+    if stmt.cls is not None:
+        cls = by_class.get(id(stmt.cls))
+        if cls is None:
+            raise NoSplice("a statement of another class")
+        moved.cls = cls
+    return splice.carried(stmt, moved)
+
+
+def statements(
+    splice: Splice,
+    classes: list[DurableObjectClass],
+    imported_key: Any,
+    wrapped: dict[int, Any],
+    extract: Callable[[Node], list[SqlStatement]],
+) -> list[SqlStatement] | None:
+    """extract_statements of the new file: the previous version's statements outside the
+    member, moved, and `extract(member)` for the statements of the member."""
+    last = _last(splice, "statements")
+    if last is None:
+        return None
+    key, old_list = last
+    by_class = _class_map(splice, classes, key[0])
+    if key[1] != imported_key:
+        return None
+    if _outside_map(splice, dict(key[2])) != _inside_out(splice, wrapped):
+        return None
+    before: list[SqlStatement] = []
+    after: list[SqlStatement] = []
+    for stmt in old_list:
+        call = stmt.call
+        if call.end_byte <= splice.lo:
+            into = before
+        elif call.start_byte >= splice.hi:
+            into = after
+        else:
+            continue  # read again below
+        if stmt.file is splice.old and not splice.outside(stmt.literal):
+            raise NoSplice("SQL in the member run from outside it")
+        into.append(_move_statement(splice, stmt, by_class))
+    return before + splice.read(extract) + after
+
+
+def _outside_map(splice: Splice, old: dict[int, Any]) -> dict[int, Any]:
+    """An old map by start offset, restricted to outside the member, at new offsets."""
+    lo, hi, delta = splice.lo, splice.hi, splice.delta
+    return {
+        (start if start < lo else start + delta): value
+        for start, value in old.items()
+        if start < lo or start >= hi
+    }
+
+
+def _inside_out(splice: Splice, new: dict[int, Any]) -> dict[int, Any]:
+    """A new map by start offset, restricted to outside the member."""
+    lo, hi = splice.lo, splice.hi + splice.delta
+    return {start: value for start, value in new.items() if start < lo or start >= hi}
+
+
+def loose(
+    splice: Splice,
+    classes: list[DurableObjectClass],
+    used: set[int],
+    read: Callable[[Node], list[SqlStatement]],
+) -> list[SqlStatement] | None:
+    """loose_statements of the new file (with their classes): the previous version's outside
+    the member, moved, when the same literals outside it are run by exec(); `read(member)`
+    for the member's."""
+    last = _last(splice, "loose")
+    if last is None:
+        return None
+    key, old_list = last
+    by_class = _class_map(splice, classes, key[0])
+    if _outside_map(splice, dict.fromkeys(key[1])) != _inside_out(splice, dict.fromkeys(used)):
+        return None
+    before: list[SqlStatement] = []
+    after: list[SqlStatement] = []
+    for stmt in old_list:
+        if stmt.literal.end_byte <= splice.lo:
+            before.append(_move_statement(splice, stmt, by_class))
+        elif stmt.literal.start_byte >= splice.hi:
+            after.append(_move_statement(splice, stmt, by_class))
+    return before + splice.read(read) + after
+
+
+def accesses(splice: Splice, bindings: Any, read: Callable[[Node], list[Any]]) -> list[Any] | None:
+    """Namespace accesses of the new file: the previous version's outside the member, moved;
+    `read(member)` for the member's."""
+    last = _last(splice, "namespace_accesses")
+    if last is None or last[0] != bindings:
+        return None
+    before: list[Any] = []
+    after: list[Any] = []
+    for access in last[1]:
+        node = access.node
+        if node.end_byte <= splice.lo:
+            into = before
+        elif node.start_byte >= splice.hi:
+            into = after
+        else:
+            continue
+        moved = object.__new__(type(access))
+        moved.__dict__.update(access.__dict__)
+        moved.file = splice.new
+        moved.node = splice.relocate(node)
+        if access.argument is not None:
+            moved.argument = splice.relocate(access.argument)
+        into.append(splice.carried(access, moved))
+    return before + splice.read(read) + after
+
+
+def wrappers(
+    splice: Splice, classes: list[DurableObjectClass], key: Any, file_aliases: Any
+) -> FileWrappers | None:
+    """sqlwrappers.summarize of the new file: the previous summary, with the calls outside the
+    member moved and the member's read again, when the member has the same sinks (arguments
+    that reach exec() or another function from a parameter) and defines the same functions."""
+    last = _last(splice, "sql_wrappers")
+    if last is None:
+        return None
+    old_key, old = last
+    _class_map(splice, classes, old_key[0])
+    if old_key[1] != key[1]:
+        return None
+    old_sinks: list[Any] = []
+    old_functions: set[Any] = set()
+    for member in splice.members_old:
+        # the same typed parameters as the new version's (the region's are the same)
+        sinks, _ = summarize_calls(splice.old, member, list(old_key[0]), file_aliases, old.imports)
+        old_sinks += sinks
+        old_functions |= function_keys(splice.old, member)
+    new_sinks: list[Any] = []
+    new_calls: list[Any] = []
+    new_functions: set[Any] = set()
+    for member in splice.members_new:
+        sinks, calls = summarize_calls(splice.new, member, classes, file_aliases, old.imports)
+        new_sinks += sinks
+        new_calls += calls
+        new_functions |= function_keys(splice.new, member)
+    if old_sinks != new_sinks or old_functions != new_functions:
+        return None
+    lo, hi, delta = splice.lo, splice.hi, splice.delta
+    calls = [(s, r) for s, r in old.calls if s < lo]
+    calls += new_calls
+    calls += [(s + delta, r) for s, r in old.calls if s >= hi]
+    return FileWrappers(
+        sinks=list(old.sinks),
+        functions=set(old.functions),
+        bases=dict(old.bases),
+        imports=dict(old.imports),
+        calls=calls,
+    )
