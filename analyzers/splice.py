@@ -57,7 +57,7 @@ from durable_harden.analyzers.sqlwrappers import (
     summarize_calls,
     type_notes,
 )
-from durable_harden.analyzers.tsutil import node_text, walk_type
+from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
 CLASS_TYPES = ("class_declaration", "abstract_class_declaration", "class")
 
@@ -137,8 +137,8 @@ def splice_of(file: SourceFile) -> Splice | None:
     if previous is not None:
         try:
             found = _make(previous, file)
-        except NoSplice:
-            found = None
+        except NoSplice as exc:
+            file.memo["no_splice"] = str(exc)  # why (tests and profiles read it)
     file.memo["splice"] = found
     if found is not None:
         _carry_memos(found)
@@ -209,10 +209,12 @@ def _make(previous: Any, new: SourceFile) -> Splice:
             raise NoSplice("the class moved")
         inner = (container_old.start_byte + 1, container_old.end_byte - 1)  # inside { }
         allowed = None
+        relevant = _alias_values(old, cls_old)
     else:
         container_old, container_new = old.root, new.root
         inner = (0, len(old.data))
         allowed = TOP_LEVEL
+        relevant = set()  # no class: assignments there make no alias
     members_old = container_old.named_children
     members_new = container_new.named_children
     ends = [m.end_byte for m in members_old]
@@ -248,7 +250,7 @@ def _make(previous: Any, new: SourceFile) -> Splice:
                 raise NoSplice(f"a top-level {member.type}")
             if _is_constructor(file, member):
                 raise NoSplice("the constructor")
-    if _facts(old, region_old) != _facts(new, region_new):
+    if _facts(old, region_old, relevant) != _facts(new, region_new, relevant):
         raise NoSplice("the region states other facts")
     return Splice(old, new, lo, hi, delta, region_old, region_new)
 
@@ -260,8 +262,29 @@ def _is_constructor(file: SourceFile, member: Node) -> bool:
     return name is not None and node_text(file.data, name) == "constructor"
 
 
-def _facts(file: SourceFile, members: list[Node]) -> tuple[list[Any], ...]:
-    """What the rest of the file reads of the members of a region, as text."""
+def _alias_values(old: SourceFile, cls_node: Node) -> set[str] | None:
+    """The alias spellings of the Durable Object class declared by `cls_node` in the previous
+    version (its own, before a base class's are merged in), or None when it is no such class.
+
+    derive_aliases reads an assignment, declarator or field only when its value is one of the
+    aliases found so far (always among the final ones). So a region whose pairs with such a
+    value are the same before and after gives the class the same aliases, whatever else its
+    assignments say (`const cursor = this.ctx.storage.sql.exec(…)` edited is no alias). A
+    class that is not a Durable Object reads assignments otherwise (sqlwrappers._class_aliases):
+    every pair counts there."""
+    last = old.memo.get("last:classes")
+    for cls in last[1] if last is not None else ():
+        if cls.node.start_byte == cls_node.start_byte and cls.node.end_byte == cls_node.end_byte:
+            own = cls.__dict__.get("_own_aliases", cls.aliases)
+            return set(own.ctx) | set(own.storage) | set(own.sql)
+    return None
+
+
+def _facts(
+    file: SourceFile, members: list[Node], relevant: set[str] | None
+) -> tuple[list[Any], ...]:
+    """What the rest of the file reads of the members of a region, as text. `relevant`: the
+    alias values that count (None: all)."""
     data = file.data
     aliases: list[Any] = []
     params: list[Any] = []
@@ -270,10 +293,10 @@ def _facts(file: SourceFile, members: list[Node]) -> tuple[list[Any], ...]:
     for member in members:
         if next(iter(walk_type(member, *CLASS_TYPES)), None) is not None:
             raise NoSplice("a class inside the region")
-        aliases += [
-            (target.type, node_text(data, target), node_text(data, value), is_field)
-            for target, value, is_field in alias_pairs(member)
-        ]
+        for target, value, is_field in alias_pairs(member):
+            value_text = node_text(data, value)
+            if relevant is None or normalize_expr(value_text) in relevant:
+                aliases.append((target.type, node_text(data, target), value_text, is_field))
         params += state_param_names(file, member)
         constants += [name for name, _ in constant_declarations(file, member)]
         types += type_notes(file, member)

@@ -317,3 +317,140 @@ def test_settings_apply_to_copies_of_the_kept_results(tmp_path: Path) -> None:
     assert (rule, int(Severity.HINT)) in overridden and overridden != plain
     assert analyse(Settings(ignore=[rule]), 3) == [f for f in plain if f[0] != rule]
     assert analyse(Settings(), 4) == plain
+
+
+# -- edits below the file (analyzers/splice.py): a keystroke re-extracts only the edited members
+SPLICE_SCHEMA = """export const SCHEMA = `CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, owner TEXT, at INTEGER)`;
+"""
+SPLICE_STORE = """import { DurableObject } from "cloudflare:workers";
+import { SCHEMA } from "./schema";
+
+const LOCAL_SCHEMA = "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)";
+
+function runAll(sql: SqlStorage, text: string) {
+  return sql.exec(text);
+}
+
+export class Store extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.storage.sql.exec(SCHEMA);
+    ctx.storage.sql.exec(LOCAL_SCHEMA);
+  }
+
+  add(owner: string): void {
+    this.ctx.storage.sql.exec("INSERT INTO items (owner, at) VALUES (?, ?)", owner, Date.now());
+  }
+
+  // a comment between members
+
+  list(owner: string): unknown[] {
+    const sql = "SELECT id FROM items WHERE owner = ?";
+    return this.ctx.storage.sql.exec(sql, owner).toArray();
+  }
+
+  query(text: string, ...params: unknown[]) {
+    return this.ctx.storage.sql.exec(text, ...params);
+  }
+
+  notes(): unknown[] {
+    return this.query("SELECT body FROM notes").toArray();
+  }
+
+  ping(env: { STORE: DurableObjectNamespace }): void {
+    env.STORE.idFromName("x");
+    setTimeout(() => {}, 10);
+  }
+}
+"""
+SPLICE_CONFIG = """{
+  "name": "store",
+  "main": "src/store.ts",
+  "compatibility_date": "2026-03-01",
+  "durable_objects": { "bindings": [{ "name": "STORE", "class_name": "Store" }] },
+  "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Store"] }]
+}
+"""
+# (what, old text, new text, whether the edited file's model is spliced; None: either, as
+# tree-sitter's error recovery decides): each applied to the file as left by the previous one
+SPLICE_EDITS: list[tuple[str, str, str, bool | None]] = [
+    ("inside a member", "Date.now());\n  }", "Date.now() + 1);\n  }", True),
+    ("inside an SQL string", "WHERE owner = ?", "WHERE owner = ? AND at > 0", True),
+    ("a comment between members", "a comment between", "one comment between", True),
+    (
+        "a member added between members",
+        "  // one comment",
+        '  count(): number {\n    return this.ctx.storage.sql.exec("SELECT count(*) FROM items").one().n as number;\n  }\n\n  // one comment',
+        True,
+    ),
+    ("a field added between members", "  // one comment", "  hits = 0;\n  // one comment", True),
+    (
+        "above the members: a top-level function",
+        "return sql.exec(text);",
+        "return sql.exec(text, 1);",
+        True,
+    ),
+    ("a namespace access", 'idFromName("x")', 'idFromName("y")', True),
+    ("a local SQL constant", "SELECT id FROM items", "SELECT id, at FROM items", True),
+    ("a local SQL constant renamed", "const sql = ", "const q = ", False),
+    ("its use renamed too", "exec(sql, owner)", "exec(q, owner)", True),
+    ("a module constant a statement reads", "body TEXT)", "body TEXT, at INTEGER)", False),
+    (
+        "an import",
+        'import { SCHEMA } from "./schema";',
+        'import { SCHEMA as S } from "./schema";',
+        False,
+    ),
+    ("its use", "exec(SCHEMA)", "exec(S)", False),
+    (
+        "the class head",
+        "class Store extends DurableObject {",
+        "class Store extends DurableObject<unknown> {",
+        False,
+    ),
+    ("the constructor", "super(ctx, env as never);", "super(ctx, env as never); ", False),
+    (
+        "an alias assigned in a method",
+        "setTimeout(",
+        "this.db = this.ctx.storage.sql;\n    setTimeout(",
+        False,
+    ),
+    ("a wrapper changed", "exec(text, ...params)", "exec(text)", True),
+    (
+        "a statement through the alias",
+        "setTimeout(",
+        'this.db.exec("DELETE FROM items");\n    setTimeout(',
+        True,
+    ),
+    ("a character that breaks the rest", "return this.query(", "return this.query(`", None),
+    ("and its removal", "return this.query(`", "return this.query(", None),
+]
+
+
+def splice_project(tmp_path: Path) -> Path:
+    root = tmp_path / "store"
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(SPLICE_CONFIG)
+    (root / "src" / "schema.ts").write_text(SPLICE_SCHEMA)
+    (root / "src" / "store.ts").write_text(SPLICE_STORE)
+    return root
+
+
+def test_edits_below_the_file(tmp_path: Path) -> None:
+    """Edits inside, between and above members, in SQL, module constants, imports, the class
+    head: the engine (whose model carries the unchanged members over) finds what a fresh
+    analysis finds, after each, and the splice is taken where it applies."""
+    root = splice_project(tmp_path)
+    store, schema = root / "src" / "store.ts", root / "src" / "schema.ts"
+    s = Session(root, [store, schema])
+    s.compare("opening")
+    for what, old, new, spliced in SPLICE_EDITS:
+        text = store.read_text()
+        assert text.count(old) == 1, what
+        s.write(store, text.replace(old, new).encode())
+        s.compare(what)
+        memo = s.engine.open_parsed[store].memo
+        if spliced is not None:
+            assert (memo.get("splice") is not None) == spliced, (what, memo.get("no_splice"))
+    s.write(schema, SPLICE_SCHEMA.replace("at INTEGER", "at INTEGER, body TEXT").encode())
+    s.compare("the imported constant in its own file")

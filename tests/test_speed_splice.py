@@ -1,0 +1,265 @@
+"""The model below the file (analyzers/splice.py): after an edit, the model built from the
+re-parsed file, which carries the unchanged members of the previous version over, is the model
+a whole-file extraction of the same tree gives: every class, SQL statement and namespace access
+with the same fields, offsets, and nodes, and every node a live node of the new tree.
+No timing is asserted."""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tree_sitter import Node
+
+from durable_harden.analyzers import splice
+from durable_harden.analyzers.model import ProjectModel, build_model
+from durable_harden.analyzers.source import SourceFile, parse_source, reparse
+from durable_harden.analyzers.tsutil import walk_type
+from tests.conftest import EXAMPLES
+from tests.test_speed_incremental import SPLICE_EDITS, splice_project
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _live(file: SourceFile, node: Node | None) -> Any:
+    """(type, start, end) of a node of `file`'s current tree; a node of another tree fails."""
+    if node is None:
+        return None
+    found: Node | None = file.root.descendant_for_byte_range(node.start_byte, node.end_byte)
+    while found is not None and (found.start_byte, found.end_byte) == (
+        node.start_byte,
+        node.end_byte,
+    ):
+        if found == node:
+            return (node.type, node.start_byte, node.end_byte)
+        found = found.parent
+    raise AssertionError(f"{node.type} at {node.start_byte} is not a node of the current tree")
+
+
+def _signature(model: ProjectModel, path: Path) -> list[Any]:
+    file = model.file(path)
+    assert file is not None
+    found: list[Any] = []
+    for cls in model.classes:
+        if cls.file is file:
+            found.append(
+                (
+                    cls.name,
+                    _live(file, cls.node),
+                    _live(file, cls.name_node),
+                    cls.base,
+                    cls.reason,
+                    [(name, _live(file, node)) for name, node in cls.methods.items()],
+                    sorted(cls.aliases.ctx),
+                    sorted(cls.aliases.storage),
+                    sorted(cls.aliases.sql),
+                    cls.exported,
+                )
+            )
+    for stmt in model.statements:
+        if stmt.file is file or stmt.call_file is file:
+            found.append(
+                (
+                    str(stmt.file.path),
+                    str(stmt.call_file.path),
+                    _live(stmt.call_file, stmt.call),
+                    _live(stmt.file, stmt.literal),
+                    stmt.text,
+                    tuple(stmt.offsets),
+                    stmt.index_in_call,
+                    stmt.statements_in_call,
+                    tuple(stmt.substitutions),
+                    stmt.bindings,
+                    stmt.has_spread_binding,
+                    stmt.binding_start,
+                    stmt.wrapper,
+                    stmt.tagged,
+                    stmt.method,
+                    stmt.loose,
+                    (stmt.cls.name, _live(stmt.cls.file, stmt.cls.node)) if stmt.cls else None,
+                )
+            )
+    for access in model.namespace_accesses:
+        if access.file is file:
+            found.append(
+                (
+                    _live(file, access.node),
+                    access.binding,
+                    access.method,
+                    _live(file, access.argument),
+                )
+            )
+    return found
+
+
+class Editor:
+    """One file edited version after version (re-parsed like the server does), the project's
+    other files parsed once; after each edit, the model with the carried-over members is
+    compared with a whole-file extraction of the same tree."""
+
+    def __init__(self, root: Path, path: Path) -> None:
+        self.root = root
+        self.path = path
+        self.others = {
+            p: parse_source(p, p.read_bytes())
+            for p in sorted((root).rglob("*.ts"))
+            if p != path and "node_modules" not in p.parts
+        }
+        self.configs = sorted(root.glob("wrangler.*"))
+        self.file = parse_source(path, path.read_bytes())
+        self.model = self.build(self.file)
+        self.spliced = 0
+
+    def build(self, file: SourceFile) -> ProjectModel:
+        parsed = {**self.others, self.path: file}
+        return build_model(self.root, list(parsed), self.configs, parsed=parsed)
+
+    def edit(self, data: bytes, what: str) -> SourceFile:
+        previous_model = self.model
+        new = reparse(self.file, data)
+        self.model = self.build(new)
+        # the reference: the same tree (a fresh parse may recover from errors otherwise),
+        # extracted whole
+        whole = reparse(self.file, data)
+        whole.memo.pop("previous")
+        assert str(whole.root) == str(new.root)
+        reference = self.build(whole)
+        assert _signature(self.model, self.path) == _signature(reference, self.path), what
+        sp = new.memo.get("splice")
+        if sp is not None:
+            self.spliced += 1
+            _check_identity(previous_model, self.model, new, sp)
+        self.file = new
+        return new
+
+
+def _check_identity(
+    before: ProjectModel, after: ProjectModel, file: SourceFile, sp: splice.Splice
+) -> None:
+    """No object of the previous model is handed out again; a carried one says where from."""
+    old_ids = {id(x) for x in (*before.classes, *before.statements, *before.namespace_accesses)}
+    for item in (*after.classes, *after.statements, *after.namespace_accesses):
+        if getattr(item, "file", None) is file or getattr(item, "call_file", None) is file:
+            assert id(item) not in old_ids
+            origin = sp.origin.get(id(item))
+            if origin is not None:
+                assert id(origin) in old_ids and type(origin) is type(item)
+
+
+def test_scripted_edits(tmp_path: Path) -> None:
+    root = splice_project(tmp_path)
+    path = root / "src" / "store.ts"
+    editor = Editor(root, path)
+    for what, old, new, _ in SPLICE_EDITS:
+        text = path.read_text()
+        path.write_text(text.replace(old, new))
+        editor.edit(path.read_bytes(), what)
+    assert editor.spliced >= 10
+
+
+def _big_file(lines: int, seed: int) -> str:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from keystroke import big_do_file
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    return str(big_do_file(lines, random.Random(seed)))
+
+
+@pytest.mark.parametrize("seed", [random.randrange(1 << 30)])
+def test_random_edits(tmp_path: Path, seed: int) -> None:
+    """Characters typed and deleted anywhere in the benchmark's DO file and in the examples'
+    files (seed printed)."""
+    print(f"random edits, seed {seed}")
+    rng = random.Random(seed)
+    worker = tmp_path / "worker"
+    (worker / "src").mkdir(parents=True)
+    big = worker / "src" / "big.ts"
+    big.write_text(_big_file(400, seed))
+    targets = [(worker, big)]
+    for example in ("rate-limiter", "chat-room", "game-lobby"):
+        for path in sorted((EXAMPLES / example / "src").glob("*.ts")):
+            targets.append((EXAMPLES / example, path))
+    spliced = 0
+    for root, path in targets:
+        data = path.read_bytes()
+        editor = Editor(root, path)
+        for step in range(8):
+            at = rng.randrange(len(data))
+            typed = rng.choice(["x", " ", "\n", "(", ")", "{", "}", ";", '"', "`", "", ""])
+            if typed:
+                data = data[:at] + typed.encode() + data[at:]
+            else:
+                data = data[:at] + data[at + 1 :]
+            editor.edit(data, f"{path.name} step {step} at {at}: {typed!r} (seed {seed})")
+        spliced += editor.spliced
+    assert spliced > 0
+
+
+def test_typing_in_the_benchmark_file_is_spliced(tmp_path: Path) -> None:
+    """What bench/keystroke.py does (a letter at the end of a random line, then deleted): the
+    model carries the other members over, except in the constructor and outside the class."""
+    worker = tmp_path / "worker"
+    (worker / "src").mkdir(parents=True)
+    big = worker / "src" / "big.ts"
+    text = _big_file(600, 1)
+    big.write_text(text)
+    editor = Editor(worker, big)
+    lines = text.encode().split(b"\n")
+    rng = random.Random(1)
+    reasons: list[str] = []
+    for _ in range(30):
+        row = rng.randrange(len(lines))
+        edited = editor.edit(
+            b"\n".join([*lines[:row], lines[row] + b"x", *lines[row + 1 :]]), f"line {row}"
+        )
+        if edited.memo.get("splice") is None:
+            reasons.append(str(edited.memo.get("no_splice")))
+        editor.edit(b"\n".join(lines), f"line {row} again")
+    assert len(reasons) <= 6, reasons
+
+
+def test_a_region_of_the_type_index_is_the_whole_tree_s() -> None:
+    """walk_type on a small node of a tree whose index is not built queries that node's range
+    alone: the same nodes in the same order as the whole tree's index gives."""
+    kinds = ["call_expression", "identifier", "string", "ERROR", ";", "statement_block"]
+    for path in sorted((EXAMPLES / "rate-limiter" / "src").glob("*.ts")):
+        data = path.read_bytes()
+        whole = parse_source(path, data)
+        scopes = list(walk_type(whole.root, "method_definition", "statement_block"))
+        for scope in scopes[:40]:
+            alone = parse_source(path, data)
+            node = alone.root.descendant_for_byte_range(scope.start_byte, scope.end_byte)
+            while node is not None and node.type != scope.type:
+                node = node.parent
+            assert node is not None
+            for kind in kinds:
+                got = [(n.type, n.start_byte, n.end_byte) for n in walk_type(node, kind)]
+                want = [(n.type, n.start_byte, n.end_byte) for n in walk_type(scope, kind)]
+                assert got == want, (path.name, scope.start_byte, kind)
+            if (scope.end_byte - scope.start_byte) * 4 <= len(data):
+                assert alone.memo["type_index"]._by_type is None, "the whole tree was indexed"
+
+
+def test_reasons_to_extract_the_whole_file(tmp_path: Path) -> None:
+    root = splice_project(tmp_path)
+    path = root / "src" / "store.ts"
+    editor = Editor(root, path)
+    text = path.read_text()
+    cases = {
+        "the constructor": text.replace("super(ctx, env as never);", "super(ctx, env);"),
+        "a top-level lexical_declaration": text.replace("body TEXT)", "body TEXT, n INTEGER)"),
+        "the region states other facts": text.replace(
+            "setTimeout(", "this.db = this.ctx.storage.sql;\n    setTimeout("
+        ),
+    }
+    for reason, new in cases.items():
+        assert new != text
+        edited = editor.edit(new.encode(), reason)
+        assert edited.memo.get("splice") is None
+        assert re.search(reason, str(edited.memo.get("no_splice"))), edited.memo.get("no_splice")
+        editor.edit(text.encode(), f"{reason} undone")
