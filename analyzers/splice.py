@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -390,12 +391,19 @@ def _class_map(
     return {id(old): new for old, new in zip(back, classes, strict=True)}
 
 
+_STATEMENT_FIELDS = len(dataclasses.fields(SqlStatement))
+
+
 def _move_statement(
     splice: Splice, stmt: SqlStatement, by_class: dict[int, DurableObjectClass]
 ) -> SqlStatement:
     moved = SqlStatement.__new__(SqlStatement)
-    # the dataclass's fields; memos of rules (`_…`) start afresh
-    moved.__dict__.update({k: v for k, v in stmt.__dict__.items() if not k.startswith("_")})
+    values = moved.__dict__
+    values.update(stmt.__dict__)
+    if len(values) != _STATEMENT_FIELDS:
+        # the dataclass's fields only: memos of rules (`_…`) start afresh
+        for name in [k for k in values if k.startswith("_")]:
+            del values[name]
     old = splice.old
     if stmt.call_file is old:
         moved.call_file = splice.new

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 import weakref
 from collections import OrderedDict
@@ -330,8 +331,15 @@ def _type_index(root: Node) -> TypeIndex:
     return index
 
 
+_start_of = operator.attrgetter("start_byte")
+
+
 def walk_type(node: Node, *types: str) -> Iterator[Node]:
-    """Descendants of `node` (itself included) of the given types, in pre-order."""
+    """Descendants of `node` (itself included) of the given types, in pre-order.
+
+    Computed at the call (an iterator over a list, not a generator resumed per node): a walk
+    from a file's root hands out the index's list of a type as it is, a walk of one type needs
+    no sort."""
     holder = _registered.get(_key(node))  # most walks start at a file's root: no climb
     if holder is not None:
         charge(holder.path)
@@ -339,23 +347,43 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
     else:
         index = _type_index(_root_of(node))
     start, end = node.start_byte, node.end_byte
-    found: list[Node] = []
-    whole = node.start_byte == index.root.start_byte and node.end_byte == index.root.end_byte
-    for kind in set(types):
+    root = index.root
+    whole = start == root.start_byte and end == root.end_byte
+    parts: list[list[Node]] = []
+    for kind in set(types) if len(types) > 1 else types:
         nodes = index.nodes(kind) if whole else index.within(node, kind)
         if not nodes:
             continue
-        first = bisect.bisect_left(nodes, start, key=lambda n: n.start_byte)
-        for candidate in nodes[first:]:
-            if candidate.start_byte > end:
+        if whole:
+            last = nodes[-1]
+            if last.start_byte == end and last.end_byte == end and end > start:
+                # a zero-width node at the very end is not inside (as below)
+                nodes = [n for n in nodes if not (n.start_byte == end and n.end_byte == end)]
+            parts.append(nodes)
+            continue
+        selected: list[Node] = []
+        position = bisect.bisect_left(nodes, start, key=_start_of)
+        count = len(nodes)
+        while position < count:
+            candidate = nodes[position]
+            position += 1
+            candidate_start = candidate.start_byte
+            if candidate_start > end:
                 break
-            if candidate.end_byte <= end and not (
-                candidate.start_byte == end and candidate.end_byte == end and end > start
+            candidate_end = candidate.end_byte
+            if candidate_end <= end and not (
+                candidate_start == end and candidate_end == end and end > start
             ):
-                found.append(candidate)
-    if len(types) > 1:
-        found.sort(key=lambda n: (n.start_byte, -n.end_byte))
-    yield from found
+                selected.append(candidate)
+        if selected:
+            parts.append(selected)
+    if not parts:
+        return iter(())
+    if len(parts) == 1:
+        return iter(parts[0])
+    merged = [n for part in parts for n in part]
+    merged.sort(key=_pre_order)
+    return iter(merged)
 
 
 def ancestors(node: Node) -> list[Node]:
