@@ -64,6 +64,32 @@ class LineIndex:
         self.data = data
         self.line_starts = starts
 
+    @classmethod
+    def edited(
+        cls, old: LineIndex, data: bytes, start: int, old_end: int, new_end: int
+    ) -> LineIndex:
+        """The index of `data`, which is `old`'s buffer with start..old_end replaced by
+        start..new_end: the line starts before the edit kept, those after it shifted (a re-parse
+        on every keystroke need not scan the whole buffer again). A buffer with a `\r` is
+        indexed afresh."""
+        if b"\r" in data or old.lone_cr or b"\r" in old.data:
+            return cls(data)
+        starts = old.line_starts
+        delta = new_end - old_end
+        keep = bisect.bisect_right(starts, start)
+        after = bisect.bisect_right(starts, old_end)
+        inside: list[int] = []
+        find = data.find
+        pos = find(b"\n", start, new_end)
+        while pos != -1:
+            inside.append(pos + 1)
+            pos = find(b"\n", pos + 1, new_end)
+        index = cls.__new__(cls)
+        index.data = data
+        index.lone_cr = False
+        index.line_starts = [*starts[:keep], *inside, *(s + delta for s in starts[after:])]
+        return index
+
     def row_of(self, offset: int) -> int:
         return bisect.bisect_right(self.line_starts, offset) - 1
 
@@ -245,6 +271,7 @@ def reparse(old: SourceFile, new_data: bytes) -> SourceFile:
         new_end_point=_point_at(new_data, new_end),
     )
     new = parse_source(old.path, new_data, old.lang, old_tree=tree)
+    new._lines = LineIndex.edited(old.lines, new_data, start, old_end, new_end)
     # what the model needs to re-extract only the edited member (analyzers.splice): the
     # previous version, the edit, and where tree-sitter says the syntax changed. Only one
     # version back is kept (the previous file forgets its own), so versions do not chain.

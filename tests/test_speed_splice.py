@@ -263,3 +263,21 @@ def test_reasons_to_extract_the_whole_file(tmp_path: Path) -> None:
         assert edited.memo.get("splice") is None
         assert re.search(reason, str(edited.memo.get("no_splice"))), edited.memo.get("no_splice")
         editor.edit(text.encode(), f"{reason} undone")
+
+
+def test_the_line_index_of_an_edited_buffer() -> None:
+    """LineIndex.edited (a re-parse's line starts, carried from the previous version) is the
+    index of the new buffer, for insertions, deletions and replacements anywhere, with and
+    without line breaks (and built afresh where a `\\r` is)."""
+    from durable_harden.analyzers.source import LineIndex
+
+    rng = random.Random(5)
+    for base in (b"", b"\n", b"a\nbc\n\nd", b"one\ntwo\nthree\n", b"x\r\ny\n", b"x\ry"):
+        for _ in range(200):
+            start = rng.randrange(len(base) + 1)
+            old_end = rng.randrange(start, len(base) + 1)
+            inserted = bytes(rng.choice(b"ab\n\n\r") for _ in range(rng.randrange(4)))
+            data = base[:start] + inserted + base[old_end:]
+            carried = LineIndex.edited(LineIndex(base), data, start, old_end, start + len(inserted))
+            fresh = LineIndex(data)
+            assert (carried.line_starts, carried.lone_cr) == (fresh.line_starts, fresh.lone_cr)
