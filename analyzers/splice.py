@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.budget import OverBudget
 from durable_harden.analyzers.classes import (
     DurableObjectClass,
     alias_pairs,
@@ -65,7 +66,7 @@ CLASS_TYPES = ("class_declaration", "abstract_class_declaration", "class")
 T = TypeVar("T")
 
 # how often each path was taken (tests read them; never reset by the code)
-COUNTS = {"spliced": 0, "whole": 0}
+COUNTS = {"spliced": 0, "whole": 0, "failed": 0}
 
 
 class NoSplice(Exception):
@@ -140,6 +141,11 @@ def splice_of(file: SourceFile) -> Splice | None:
             found = _make(previous, file)
         except NoSplice as exc:
             file.memo["no_splice"] = str(exc)  # why (tests and profiles read it)
+        except OverBudget:
+            raise
+        except Exception as exc:  # a bug: the whole file is extracted (tests count these)
+            COUNTS["failed"] += 1
+            file.memo["no_splice"] = f"internal error: {exc!r}"
     file.memo["splice"] = found
     if found is not None:
         _carry_memos(found)
@@ -345,6 +351,11 @@ def spliced(splice: Splice | None, compute: Callable[[Splice], T | None]) -> T |
         result = compute(splice)
     except NoSplice:
         result = None
+    except OverBudget:
+        raise  # the file, not the splice: analyse_within_budget skips it
+    except Exception:  # a bug here must not cost the user the analysis: the whole file instead
+        COUNTS["failed"] += 1
+        return None
     COUNTS["spliced" if result is not None else "whole"] += 1
     return result
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from durable_harden.analyzers import splice
 from durable_harden.analyzers.analysis import Settings, analyze_paths
 from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.incremental import SCOPES
@@ -442,6 +443,7 @@ def test_edits_below_the_file(tmp_path: Path) -> None:
     analysis finds, after each, and the splice is taken where it applies."""
     root = splice_project(tmp_path)
     store, schema = root / "src" / "store.ts", root / "src" / "schema.ts"
+    failed = splice.COUNTS["failed"]
     s = Session(root, [store, schema])
     s.compare("opening")
     for what, old, new, spliced in SPLICE_EDITS:
@@ -454,3 +456,4 @@ def test_edits_below_the_file(tmp_path: Path) -> None:
             assert (memo.get("splice") is not None) == spliced, (what, memo.get("no_splice"))
     s.write(schema, SPLICE_SCHEMA.replace("at INTEGER", "at INTEGER, body TEXT").encode())
     s.compare("the imported constant in its own file")
+    assert splice.COUNTS["failed"] == failed  # no internal error fell back to the whole file

@@ -96,6 +96,15 @@ def _signature(model: ProjectModel, path: Path) -> list[Any]:
     return found
 
 
+@pytest.fixture(autouse=True)
+def _no_internal_error() -> Any:
+    """The splice falls back to the whole file on an internal error (the user keeps the
+    analysis); a test must not pass through that fallback."""
+    failed = splice.COUNTS["failed"]
+    yield
+    assert splice.COUNTS["failed"] == failed, "the splice failed with an internal error"
+
+
 class Editor:
     """One file edited version after version (re-parsed like the server does), the project's
     other files parsed once; after each edit, the model with the carried-over members is
