@@ -351,7 +351,12 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
     whole = start == root.start_byte and end == root.end_byte
     parts: list[list[Node]] = []
     for kind in set(types) if len(types) > 1 else types:
-        nodes = index.nodes(kind) if whole else index.within(node, kind)
+        by_type = index._by_type
+        nodes: list[Node] | None
+        if by_type is not None and kind in by_type:  # indexed already (most walks)
+            nodes = by_type[kind]
+        else:
+            nodes = index.nodes(kind) if whole else index.within(node, kind)
         if not nodes:
             continue
         if whole:
