@@ -38,6 +38,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import dataclasses
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -62,6 +63,8 @@ from durable_harden.analyzers.sqlwrappers import (
 from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
 CLASS_TYPES = ("class_declaration", "abstract_class_declaration", "class")
+_start_of = operator.attrgetter("start_byte")
+_end_of = operator.attrgetter("end_byte")
 
 T = TypeVar("T")
 
@@ -170,7 +173,7 @@ def _container(root: Node, start: int, end: int) -> tuple[int, int]:
     itself) of the top-level class whose body strictly holds start..end; (-1, -1) when there is
     none (the region is then one of the top level)."""
     statements = root.named_children
-    index = bisect.bisect_right([s.start_byte for s in statements], start) - 1
+    index = bisect.bisect_right(statements, start, key=_start_of) - 1
     if index < 0:
         return -1, -1
     stmt = statements[index]
@@ -224,10 +227,9 @@ def _make(previous: Any, new: SourceFile) -> Splice:
         relevant = set()  # no class: assignments there make no alias
     members_old = container_old.named_children
     members_new = container_new.named_children
-    ends = [m.end_byte for m in members_old]
-    lead = bisect.bisect_right(ends, start)  # members ending at or before the edit
-    starts = [m.start_byte for m in members_old]
-    tail = len(members_old) - bisect.bisect_left(starts, old_end)  # starting at or after it
+    # members ending at or before the edit, and starting at or after it (both sorted)
+    lead = bisect.bisect_right(members_old, start, key=_end_of)
+    tail = len(members_old) - bisect.bisect_left(members_old, old_end, key=_start_of)
     if lead + tail > len(members_old) or lead + tail > len(members_new):
         raise NoSplice("members overlap the edit")
     lo = members_old[lead - 1].end_byte if lead else inner[0]
@@ -402,19 +404,16 @@ def _class_map(
     return {id(old): new for old, new in zip(back, classes, strict=True)}
 
 
-_STATEMENT_FIELDS = len(dataclasses.fields(SqlStatement))
+_STATEMENT_FIELDS = tuple(f.name for f in dataclasses.fields(SqlStatement))
+_statement_values = operator.itemgetter(*_STATEMENT_FIELDS)
 
 
 def _move_statement(
     splice: Splice, stmt: SqlStatement, by_class: dict[int, DurableObjectClass]
 ) -> SqlStatement:
     moved = SqlStatement.__new__(SqlStatement)
-    values = moved.__dict__
-    values.update(stmt.__dict__)
-    if len(values) != _STATEMENT_FIELDS:
-        # the dataclass's fields only: memos of rules (`_…`) start afresh
-        for name in [k for k in values if k.startswith("_")]:
-            del values[name]
+    # the dataclass's fields only: memos of rules (`_…`) start afresh
+    moved.__dict__.update(zip(_STATEMENT_FIELDS, _statement_values(stmt.__dict__), strict=True))
     old = splice.old
     if stmt.call_file is old:
         moved.call_file = splice.new
