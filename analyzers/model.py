@@ -263,7 +263,7 @@ def build_model(
 # is kept in that file's memo under a key holding everything else it depends on (names from
 # other files, the other files' SourceFile objects, the classes found): a changed dependency is
 # a new key, hence a recomputation. A few keys per file are kept (the class fix-point asks with
-# growing name sets), oldest dropped first. See docs/performance.md.
+# growing name sets), the least recently used dropped first. See docs/performance.md.
 _KEYS_PER_FILE = 4
 T = TypeVar("T")
 
@@ -273,15 +273,14 @@ def per_file(file: SourceFile, name: str, key: Hashable, compute: Callable[[], T
     objects by identity: they are eq=False)."""
     entries: dict[Hashable, Any] = file.memo.setdefault(f"model:{name}", {})
     if key in entries:
-        value = entries[key]
+        value = entries.pop(key)
     else:
         value = compute()
         if len(entries) >= _KEYS_PER_FILE:
-            entries.pop(next(iter(entries)))
-        entries[key] = value
-    # the result the last model used: the next version of the file starts from it
-    # (analyzers.splice)
-    file.memo[f"last:{name}"] = (key, value)
+            entries.pop(next(iter(entries)))  # the least recently used
+    # last in the dict: the result the last model used, which the next version of the file
+    # starts from (analyzers.splice)
+    entries[key] = value
     return value  # type: ignore[no-any-return]
 
 

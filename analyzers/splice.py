@@ -281,8 +281,9 @@ def _alias_values(old: SourceFile, cls_node: Node) -> set[str] | None:
     assignments say (`const cursor = this.ctx.storage.sql.exec(…)` edited is no alias). A
     class that is not a Durable Object reads assignments otherwise (sqlwrappers._class_aliases):
     every pair counts there."""
-    last = old.memo.get("last:classes")
-    for cls in last[1] if last is not None else ():
+    entries = old.memo.get("model:classes")
+    last = next(reversed(entries.values())) if entries else ()
+    for cls in last:
         if cls.node.start_byte == cls_node.start_byte and cls.node.end_byte == cls_node.end_byte:
             own = cls.__dict__.get("_own_aliases", cls.aliases)
             return set(own.ctx) | set(own.storage) | set(own.sql)
@@ -335,8 +336,10 @@ def _carry_memos(splice: Splice) -> None:
 
 
 def _last(splice: Splice, name: str) -> tuple[Any, Any] | None:
-    found: tuple[Any, Any] | None = splice.old.memo.get(f"last:{name}")
-    return found
+    """(key, value) of the per_file result `name` the previous version's last model used (the
+    last entry of `analyzers.model.per_file`'s entries, which are in the order of use)."""
+    entries: dict[Any, Any] | None = splice.old.memo.get(f"model:{name}")
+    return next(reversed(entries.items())) if entries else None
 
 
 def _old_classes(splice: Splice, classes: list[DurableObjectClass]) -> tuple[Any, ...] | None:

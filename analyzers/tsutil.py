@@ -92,7 +92,7 @@ class TypeIndex:
         self._by_type: dict[str, list[Node]] | None = None
         self._complete = False  # _by_type holds every type (the Python walk)
         # (start, end, nodes by type) of parts of the tree queried alone (`within`)
-        self._regions: list[tuple[int, int, dict[str, list[Node]]]] = []
+        self._regions: list[tuple[int, int, dict[str, list[Node]]]] | None = None
         self._region_bytes = 0
 
     @property
@@ -115,15 +115,16 @@ class TypeIndex:
         indexing the whole new tree (docs/performance.md, "Issue 14: the model below the
         file"). A region's result is kept for later walks inside it; once the regions queried
         add up to the tree's size, or a big node is asked for, the whole tree is indexed."""
-        index = self._by_type
-        if (index is not None and (self._complete or kind in index)) or self.language is None:
-            return self.nodes(kind)
+        if self._by_type is not None or self.language is None:
+            return self.nodes(kind)  # the tree is indexed: one more type for the whole tree
         start, end = node.start_byte, node.end_byte
         root = self.root
         size = root.end_byte - root.start_byte
         if (end - start) * 4 > size or self._region_bytes > size:
             return self.nodes(kind)
         regions = self._regions
+        if regions is None:
+            regions = self._regions = []
         for region in regions:
             if region[0] <= start and end <= region[1]:
                 by_type = region[2]
@@ -366,20 +367,15 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
                 nodes = [n for n in nodes if not (n.start_byte == end and n.end_byte == end)]
             parts.append(nodes)
             continue
-        selected: list[Node] = []
-        position = bisect.bisect_left(nodes, start, key=_start_of)
-        count = len(nodes)
-        while position < count:
-            candidate = nodes[position]
-            position += 1
-            candidate_start = candidate.start_byte
-            if candidate_start > end:
-                break
-            candidate_end = candidate.end_byte
-            if candidate_end <= end and not (
-                candidate_start == end and candidate_end == end and end > start
-            ):
-                selected.append(candidate)
+        # the nodes starting inside the range (a slice of them only), then those ending in it
+        first = bisect.bisect_left(nodes, start, key=_start_of)
+        stop = bisect.bisect_right(nodes, end, key=_start_of, lo=first)
+        selected = [
+            candidate
+            for candidate in nodes[first:stop]
+            if candidate.end_byte <= end
+            and not (candidate.start_byte == end and candidate.end_byte == end and end > start)
+        ]
         if selected:
             parts.append(selected)
     if not parts:
