@@ -234,6 +234,9 @@ def _make(previous: Any, new: SourceFile) -> Splice:
         raise NoSplice("members overlap the edit")
     lo = members_old[lead - 1].end_byte if lead else inner[0]
     hi = members_old[len(members_old) - tail].start_byte if tail else inner[1]
+    if lead + tail < len(members_old):  # the region's members lie in it (a missing `}` …)
+        lo = min(lo, members_old[lead].start_byte)
+        hi = max(hi, members_old[len(members_old) - tail - 1].end_byte)
     if lead:
         a, b = members_old[lead - 1], members_new[lead - 1]
         if (a.type, a.start_byte, a.end_byte) != (b.type, b.start_byte, b.end_byte):
