@@ -31,6 +31,8 @@ before applying settings).
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
@@ -38,12 +40,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tree_sitter import Node
+
 from durable_harden.analyzers.budget import OverBudget
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule
 from durable_harden.analyzers.model import NamespaceAccess, Problem, ProjectModel
 from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.span import Related, Span
 from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.tsutil import FUNCTION_TYPES
 
 T = TypeVar("T")
 
@@ -150,6 +156,223 @@ def scope_of(rule: Rule) -> Scope:
     return SCOPES.get(rule.id, UNDECLARED)
 
 
+# -- below the class: member-level reuse ---------------------------------------------------------
+#
+# A class's *members* are the named children of its body (methods, fields, accessors, static
+# blocks; comments aside). A rule declared here finds, in a class, exactly the union of what it
+# finds in each member with the class's `node` narrowed to that member (`member_view`), and what
+# it finds in a member depends only on that member's text and the class facts its `outline`
+# returns. Then an edit inside one member re-checks that member alone; the findings of the other
+# members are reused, shifted to where their member now starts (spans, related spans and the
+# byte offsets of `finding.data` named in `offsets`). Keys are content (the member's text, the
+# outline, the class's text outside its body), never positions, so an edit above a member
+# reuses it too.
+#
+# A rule whose finding in one member reads another member's body (the constructor's aliases
+# are the outline's; a flag assigned anywhere in the class is not) stays whole-class: it is not
+# declared here. Safety nets, checked at run time: a class nested in a function (a member could
+# read the enclosing function's variables) and a finding reaching outside its member (the class
+# head, another member) make that class whole-class; a member with a syntax error is re-checked
+# on every run.
+
+
+def _outline_storage(cls: DurableObjectClass, model: ProjectModel) -> Hashable:
+    """The class name (in the findings' data and messages) and the spellings of its storage
+    (`kv_call` matches receivers against `cls.aliases.storage`)."""
+    return (cls.name, frozenset(cls.aliases.storage))
+
+
+def _outline_name(cls: DurableObjectClass, model: ProjectModel) -> Hashable:
+    return (cls.name,)
+
+
+@dataclass(frozen=True)
+class MemberLocal:
+    outline: Callable[[DurableObjectClass, ProjectModel], Hashable]
+    # keys of `finding.data` whose values are byte offsets in the file (an int, or lists of them;
+    # strings inside the lists are left alone)
+    offsets: tuple[str, ...]
+    reason: str
+
+
+MEMBER_LOCAL: dict[str, MemberLocal] = {
+    "await-between-kv-writes": MemberLocal(
+        _outline_storage,
+        ("statements",),
+        "a run is the awaited writes of one statement block, and every block of a class is "
+        "inside one member; `kv_call` reads the storage aliases (outline), the finding the "
+        "class name",
+    ),
+    "kv-unbounded-list": MemberLocal(
+        _outline_storage,
+        ("loop",),
+        "each finding is one storage call; the batch size is read from a `const` of the "
+        "enclosing function and the loop is an ancestor below it, both inside the member (a "
+        "class nested in a function is whole-class)",
+    ),
+    "serialize-attachment-misuse": MemberLocal(
+        _outline_name,
+        (),
+        "each finding is one `serializeAttachment()` call and how its value is used (its "
+        "parents up to the statement); the class name is in the data",
+    ),
+}
+
+
+class Rerun:
+    """`Finding.state` of a finding that a rule did not make from the current tree in one run
+    over its whole class (reused from an earlier analysis, or found in one member): its nodes
+    would be the old tree's or the member view's. `fresh_state` re-runs the rule on the class
+    when a fix is asked for."""
+
+    __slots__ = ("cls", "rule")
+
+    def __init__(self, rule: Rule, cls: DurableObjectClass) -> None:
+        self.rule = rule
+        self.cls = cls
+
+
+RerunCache = dict[tuple[str, int], tuple[DurableObjectClass, list[Finding]]]
+
+
+def fresh_state(finding: Finding, model: ProjectModel, cache: RerunCache | None = None) -> Finding:
+    """The finding with the detection state of the current tree: itself, or (state `Rerun`) a
+    copy carrying the state of the same finding in a run of its rule over its whole class (one
+    run per rule and class with `cache`, kept by the caller for one analysis). When that run
+    does not find it (it should), the copy has no state and the fix builders refuse
+    (`CannotFix`)."""
+    marker = finding.state
+    if not isinstance(marker, Rerun):
+        return finding
+    key = (marker.rule.id, id(marker.cls))
+    known = cache.get(key) if cache is not None else None
+    if known is None or known[0] is not marker.cls:
+        try:
+            again = list(marker.rule.check(ScopedModel(model, CLASS, [marker.cls])))
+        except Exception:  # the analysis reported it; no fix is offered here
+            again = []
+        known = (marker.cls, again)
+        if cache is not None:
+            cache[key] = known
+    state = next(
+        (
+            f.state
+            for f in known[1]
+            if f.span == finding.span
+            and f.message_id == finding.message_id
+            and f.data == finding.data
+            and f.related == finding.related
+        ),
+        None,
+    )
+    return dataclasses.replace(finding, state=state)
+
+
+def member_view(cls: DurableObjectClass, member: Node) -> DurableObjectClass:
+    """The class narrowed to one member: its `node` is the member (rules walk `cls.node`),
+    everything else is the class's."""
+    return dataclasses.replace(cls, node=member)
+
+
+def _top_level(cls: DurableObjectClass) -> bool:
+    parent = cls.node.parent
+    while parent is not None:
+        if parent.type in FUNCTION_TYPES or parent.type == "class_body":
+            return False
+        parent = parent.parent
+    return True
+
+
+@dataclass
+class _Members:
+    """A class's members, once per analysis: nodes, starts (sorted) and texts (the keys)."""
+
+    nodes: list[Node]
+    starts: list[int]
+    texts: list[bytes]
+    head: bytes  # the class's text outside its body (name, heritage, decorators)
+
+    @classmethod
+    def of(cls, klass: DurableObjectClass) -> _Members | None:
+        body = klass.body
+        if body is None or not _top_level(klass):
+            return None
+        data = klass.file.data
+        nodes = [n for n in body.named_children if n.type != "comment"]
+        node = klass.node
+        head = data[node.start_byte : body.start_byte] + data[body.end_byte : node.end_byte]
+        return cls(
+            nodes,
+            [n.start_byte for n in nodes],
+            [data[n.start_byte : n.end_byte] for n in nodes],
+            head,
+        )
+
+    def index_of(self, start: int, end: int) -> int | None:
+        index = bisect.bisect_right(self.starts, start) - 1
+        if index < 0 or end > self.nodes[index].end_byte:
+            return None
+        return index
+
+
+WHOLE_CLASS = "whole-class"  # an outline whose findings do not split into members
+
+
+def _shift_value(value: Any, delta: int) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value + delta
+    if isinstance(value, list):
+        return [_shift_value(v, delta) for v in value]
+    raise TypeError(f"not a byte offset: {value!r}")
+
+
+def _offsets_in(value: Any) -> Iterable[int]:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _offsets_in(v)
+    else:
+        raise TypeError(f"not a byte offset: {value!r}")
+
+
+def _shifted(finding: Finding, delta: int, offsets: tuple[str, ...], state: object) -> Finding:
+    def move(span: Span) -> Span:
+        return Span(span.path, span.start + delta, span.end + delta)
+
+    data = finding.data
+    if offsets and delta:
+        data = dict(data)
+        for key in offsets:
+            if key in data:
+                data[key] = _shift_value(data[key], delta)
+    return Finding(
+        rule_id=finding.rule_id,
+        message=finding.message,
+        span=move(finding.span),
+        severity=finding.severity,
+        related=[Related(move(r.span), r.message) for r in finding.related],
+        data=data,
+        message_id=finding.message_id,
+        state=state,
+    )
+
+
+def _within(finding: Finding, path: Path, start: int, end: int, offsets: tuple[str, ...]) -> bool:
+    spans = [finding.span, *(r.span for r in finding.related)]
+    if any(s.path != path or s.start < start or s.end > end for s in spans):
+        return False
+    try:
+        places = [o for key in offsets for o in _offsets_in(finding.data.get(key))]
+    except TypeError:
+        return False
+    return all(start <= o <= end for o in places)
+
+
 class ScopedModel(ProjectModel):
     """The whole model with one unit list restricted (a rule's view of one open file).
 
@@ -253,6 +476,9 @@ class _Units:
 
 # (rule id, path or None) -> (key, findings)
 Memo = dict[tuple[str, Path | None], tuple[Hashable, list[Finding]]]
+# (rule id, path) -> class outline key -> member text -> the member's findings, their offsets
+# relative to the member's start (or WHOLE_CLASS)
+MemberMemo = dict[tuple[str, Path], dict[Hashable, "dict[bytes, list[Finding]] | str"]]
 
 
 class IncrementalRules:
@@ -261,14 +487,19 @@ class IncrementalRules:
 
     def __init__(self) -> None:
         self.memo: Memo = {}
+        self.members: MemberMemo = {}
         self.runs = 0  # rule runs that were not memo hits (tests read it)
         self.hits = 0
+        self.member_runs = 0  # members re-checked alone (tests read it)
+        self.member_hits = 0  # members whose findings were reused
 
     def forget(self, keep: Iterable[Path]) -> None:
         """Drop memoised results of files no longer published."""
         wanted = set(keep)
         for key in [k for k in self.memo if k[1] is not None and k[1] not in wanted]:
             del self.memo[key]
+        for mkey in [k for k in self.members if k[1] not in wanted]:
+            del self.members[mkey]
 
     def findings(
         self,
@@ -284,8 +515,23 @@ class IncrementalRules:
         facts = _Facts(model)
         units: _Units | None = None
         found: list[Finding] = []
+        members: dict[int, tuple[DurableObjectClass, _Members | None]] = {}
         for rule in rules:
             scope = scope_of(rule)
+            local = MEMBER_LOCAL.get(rule.id)
+            if scope.unit == CLASS and local is not None:
+                if units is None:
+                    units = _Units(model)
+                for file in files:
+                    classes = units.of(CLASS, file)
+                    if classes:
+                        found.extend(self._by_member(rule, local, model, file, classes, members))
+                if config_open:
+                    # what the rule says outside its classes (as for the other class rules)
+                    empty = ScopedModel(model, CLASS, [])
+                    whole = facts.of(WHOLE, None)
+                    found.extend(self._run(rule, empty, (rule.id, None), whole, wanted, model))
+                continue
             if scope.unit in (CLASS, STATEMENT, ACCESS, FILE):
                 if units is None:
                     units = _Units(model)
@@ -323,6 +569,127 @@ class IncrementalRules:
                 key = None if scope.facts == VOLATILE else facts.of(scope.facts, None)
                 found.extend(self._run(rule, model, (rule.id, None), key, wanted, model))
         return found
+
+    def _by_member(
+        self,
+        rule: Rule,
+        local: MemberLocal,
+        model: ProjectModel,
+        file: SourceFile,
+        classes: list[DurableObjectClass],
+        members: dict[int, tuple[DurableObjectClass, _Members | None]],
+    ) -> list[Finding]:
+        """A member-local rule's findings in the classes of one file: each class's unchanged
+        members reused from the previous analysis, the others checked alone; a class seen for
+        the first time (or with most of its members new) checked whole and split by member."""
+        slot = (rule.id, file.path)
+        before = self.members.get(slot, {})
+        after: dict[Hashable, dict[bytes, list[Finding]] | str] = {}
+        found: list[Finding] = []
+        path = file.path
+        for cls in classes:
+            known = members.get(id(cls))
+            if known is None or known[0] is not cls:
+                known = members[id(cls)] = (cls, _Members.of(cls))
+            parts = known[1]
+            if parts is None:  # nested in a function, or no body: the whole class every time
+                found.extend(self._whole_class(rule, model, cls))
+                continue
+            outline = (local.outline(cls, model), parts.head)
+            previous = before.get(outline)
+            memo = previous if isinstance(previous, dict) else None
+            if memo is not None:
+                misses = sum(1 for t in parts.texts if t not in memo)
+                if misses > max(8, len(parts.texts) // 4):
+                    memo = None
+            if memo is not None:
+                reused = self._reuse(rule, local, model, cls, parts, memo)
+                if reused is not None:
+                    after[outline] = reused[0]
+                    found.extend(reused[1])
+                    continue
+            result = self._whole_class(rule, model, cls)
+            found.extend(result)
+            split = self._split(result, local, path, parts)
+            after[outline] = WHOLE_CLASS if split is None else split
+        self.members[slot] = after
+        return found
+
+    def _whole_class(
+        self, rule: Rule, model: ProjectModel, cls: DurableObjectClass
+    ) -> list[Finding]:
+        self.runs += 1
+        view = ScopedModel(model, CLASS, [cls])
+        try:
+            return [f for f in rule.check(view) if f.path == cls.file.path]
+        except OverBudget:
+            raise
+        except Exception as exc:  # a bug in one rule must not hide the others' findings
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            model.problems.append(
+                Problem(model.root, f"internal error in rule {rule.id}: {detail}")
+            )
+            return []
+
+    @staticmethod
+    def _split(
+        result: list[Finding], local: MemberLocal, path: Path, parts: _Members
+    ) -> dict[bytes, list[Finding]] | None:
+        """A whole-class result by member, offsets relative to the member's start; None when a
+        finding is not inside one member (the rule is not member-local for this class)."""
+        by_index: dict[int, list[Finding]] = {}
+        for finding in result:
+            index = parts.index_of(finding.span.start, finding.span.end)
+            if index is None:
+                return None
+            node = parts.nodes[index]
+            if not _within(finding, path, node.start_byte, node.end_byte, local.offsets):
+                return None
+            by_index.setdefault(index, []).append(
+                _shifted(finding, -node.start_byte, local.offsets, None)
+            )
+        split: dict[bytes, list[Finding]] = {}
+        for index, (node, text) in enumerate(zip(parts.nodes, parts.texts, strict=True)):
+            if not node.has_error:
+                split[text] = by_index.get(index, [])
+        return split
+
+    def _reuse(
+        self,
+        rule: Rule,
+        local: MemberLocal,
+        model: ProjectModel,
+        cls: DurableObjectClass,
+        parts: _Members,
+        memo: dict[bytes, list[Finding]],
+    ) -> tuple[dict[bytes, list[Finding]], list[Finding]] | None:
+        """The class's findings from its members: reused where the member's text is in the memo,
+        checked alone elsewhere. None when a member's findings reach outside it."""
+        path = cls.file.path
+        marker = Rerun(rule, cls)
+        kept: dict[bytes, list[Finding]] = {}
+        found: list[Finding] = []
+        for node, text in zip(parts.nodes, parts.texts, strict=True):
+            start = node.start_byte
+            relative = None if node.has_error else memo.get(text)
+            if relative is None:
+                self.member_runs += 1
+                view = ScopedModel(model, CLASS, [member_view(cls, node)])
+                try:
+                    own = [f for f in rule.check(view) if f.path == path]
+                except OverBudget:
+                    raise
+                except Exception:  # the whole-class run reports it
+                    return None
+                if not all(_within(f, path, start, node.end_byte, local.offsets) for f in own):
+                    return None
+                relative = [_shifted(f, -start, local.offsets, None) for f in own]
+            else:
+                self.member_hits += 1
+            if not node.has_error:
+                kept[text] = relative
+            found.extend(_shifted(f, start, local.offsets, marker) for f in relative)
+        return kept, found
 
     @staticmethod
     def _facts(facts: _Facts, scope: Scope, file: SourceFile, items: list[Any]) -> Hashable:
@@ -373,11 +740,15 @@ class IncrementalRules:
 
 
 __all__ = [
+    "MEMBER_LOCAL",
     "SCOPES",
     "IncrementalRules",
+    "MemberLocal",
     "NamespaceAccess",
+    "Rerun",
     "Scope",
     "ScopedModel",
     "SqlStatement",
+    "fresh_state",
     "scope_of",
 ]

@@ -38,16 +38,51 @@ def node_span(file: SourceFile, node: Node) -> Span:
     return Span(file.path, node.start_byte, node.end_byte)
 
 
+def calls_mentioning(data: bytes, scope: Node, *words: str) -> list[Node]:
+    """The `call_expression`s of `scope` (itself included, pre-order: what `walk_type(scope,
+    "call_expression")` gives) whose callee's text contains one of `words`, a superset of the
+    calls whose callee is or ends with that word. Found from the words' places in the text
+    (each climbed to the scope), not by a walk of every call: a class of thousands of members
+    holds tens of thousands of calls and mentions `setAlarm` a few times."""
+    start, end = scope.start_byte, scope.end_byte
+    found: dict[int, Node] = {}
+    for word in words:
+        needle = word.encode()
+        at = data.find(needle, start, end)
+        while at != -1:
+            stop = at + len(needle)
+            node: Node | None = scope.descendant_for_byte_range(at, stop)
+            while node is not None and start <= node.start_byte and node.end_byte <= end:
+                if node.type == "call_expression":
+                    func = node.child_by_field_name("function")
+                    if func is not None and func.start_byte <= at and stop <= func.end_byte:
+                        found[node.id] = node
+                if node == scope:
+                    break
+                node = node.parent
+            at = data.find(needle, at + 1, end)
+    return sorted(found.values(), key=lambda n: (n.start_byte, -n.end_byte))
+
+
 def functions_called_from(cls: DurableObjectClass) -> list[Node]:
     """Top-level functions of the class's file that the class calls by name (one level deep,
     then transitively among those functions)."""
     file = cls.file
     top = _top_level_functions(file)
     reached: dict[str, Node] = {}
+    if not top:
+        return []
     frontier = [cls.node]
     while frontier:
         scope = frontier.pop()
-        for call in walk_type(scope, "call_expression"):
+        # the calls naming a top-level function (its name in the callee's text) are few; with
+        # many such functions a walk of every call costs less than a search per name
+        calls = (
+            calls_mentioning(file.data, scope, *top)
+            if len(top) <= 16
+            else walk_type(scope, "call_expression")
+        )
+        for call in calls:
             func = call.child_by_field_name("function")
             if func is None or func.type != "identifier":
                 continue

@@ -9,7 +9,12 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_RULES, REF_STATE, node_span
+from durable_harden.analyzers.rules._common import (
+    REF_RULES,
+    REF_STATE,
+    calls_mentioning,
+    node_span,
+)
 from durable_harden.analyzers.tsutil import (
     call_args,
     callee_parts,
@@ -122,7 +127,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         data = cls.file.data
         ctor = cls.constructor
         accesses = [a.node for a in model.namespace_accesses if a.file is cls.file]
-        for call in walk_type(cls.node, "call_expression"):
+        for call in calls_mentioning(data, cls.node, "blockConcurrencyWhile"):
             parts = callee_parts(data, call)
             if parts is None or parts[1] != "blockConcurrencyWhile":
                 continue

@@ -16,6 +16,7 @@ from durable_harden.analyzers.rules._common import (
     REF_ALARMS,
     REF_CHANGELOG,
     REF_LIFECYCLE,
+    calls_mentioning,
     functions_called_from,
     node_span,
 )
@@ -263,7 +264,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         scopes = [cls.node, *functions_called_from(cls)]
         methods = _method_starts(cls)
         for scope in scopes:
-            for call in walk_type(scope, "call_expression"):
+            for call in calls_mentioning(data, scope, *TIMERS):
                 func = call.child_by_field_name("function")
                 if func is None:
                     continue
