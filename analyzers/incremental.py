@@ -219,20 +219,53 @@ MEMBER_LOCAL: dict[str, MemberLocal] = {
 }
 
 
+# -- per exec() call: statement-level reuse -------------------------------------------------------
+#
+# A statement rule declared here finds in an exec() call's statements what it finds in them
+# alone, from the call's own text: the SQL string written in the call (no `${…}`), its
+# arguments; not the schema, not other statements, not the enclosing class or method. Then the
+# findings of a call are kept under the call's content (its text, and each statement's SQL,
+# place in the call and binding counts) and reused, shifted, wherever that call now stands; only
+# new or edited calls are checked. Calls whose SQL lives elsewhere (a constant, another file),
+# with substitutions, through a project wrapper, or nested in another call are checked on every
+# run, as are findings that reach outside their call.
+
+STATEMENT_LOCAL: dict[str, MemberLocal] = {
+    "sql-bindings-mismatch": MemberLocal(
+        _outline_name,  # unused for statements
+        ("call", "statement"),
+        "the placeholders of each statement of the call (its text) against the call's own "
+        "arguments",
+    ),
+    "sql-too-many-params": MemberLocal(
+        _outline_name,
+        ("statement",),
+        "the placeholders of the statement and the call's arguments; a generated list needs a "
+        "`${…}` (such calls are not reused)",
+    ),
+    "sql-pragma-not-allowed": MemberLocal(
+        _outline_name,
+        ("statement",),
+        "the statement's text alone",
+    ),
+}
+
+
 class Rerun:
     """`Finding.state` of a finding that a rule did not make from the current tree in one run
-    over its whole class (reused from an earlier analysis, or found in one member): its nodes
-    would be the old tree's or the member view's. `fresh_state` re-runs the rule on the class
-    when a fix is asked for."""
+    over its whole unit (reused from an earlier analysis, or found in one member): its nodes
+    would be the old tree's or the member view's. `fresh_state` re-runs the rule on the unit
+    (the class; the exec() call's statements) when a fix is asked for."""
 
-    __slots__ = ("cls", "rule")
+    __slots__ = ("items", "rule", "unit")
 
-    def __init__(self, rule: Rule, cls: DurableObjectClass) -> None:
+    def __init__(self, rule: Rule, unit: str, items: list[Any]) -> None:
         self.rule = rule
-        self.cls = cls
+        self.unit = unit
+        self.items = items
 
 
-RerunCache = dict[tuple[str, int], tuple[DurableObjectClass, list[Finding]]]
+RerunCache = dict[tuple[str, int], tuple[Rerun, list[Finding]]]
 
 
 def fresh_state(finding: Finding, model: ProjectModel, cache: RerunCache | None = None) -> Finding:
@@ -244,14 +277,14 @@ def fresh_state(finding: Finding, model: ProjectModel, cache: RerunCache | None 
     marker = finding.state
     if not isinstance(marker, Rerun):
         return finding
-    key = (marker.rule.id, id(marker.cls))
+    key = (marker.rule.id, id(marker))
     known = cache.get(key) if cache is not None else None
-    if known is None or known[0] is not marker.cls:
+    if known is None or known[0] is not marker:
         try:
-            again = list(marker.rule.check(ScopedModel(model, CLASS, [marker.cls])))
+            again = list(marker.rule.check(ScopedModel(model, marker.unit, marker.items)))
         except Exception:  # the analysis reported it; no fix is offered here
             again = []
-        known = (marker.cls, again)
+        known = (marker, again)
         if cache is not None:
             cache[key] = known
     state = next(
@@ -311,6 +344,85 @@ class _Members:
     def index_of(self, start: int, end: int) -> int | None:
         index = bisect.bisect_right(self.starts, start) - 1
         if index < 0 or end > self.nodes[index].end_byte:
+            return None
+        return index
+
+
+@dataclass
+class _Calls:
+    """The statements of one file by exec() call, once per analysis: the calls whose findings
+    may be reused (sorted by start, with their content keys) and the other statements."""
+
+    calls: list[Node]
+    starts: list[int]
+    keys: list[Hashable]
+    groups: list[list[SqlStatement]]
+    rest: list[SqlStatement]
+
+    @classmethod
+    def of(cls, file: SourceFile, stmts: list[SqlStatement]) -> _Calls:
+        by_call: dict[tuple[int, int], list[SqlStatement]] = {}
+        rest: list[SqlStatement] = []
+        for stmt in stmts:
+            call = stmt.call
+            if (
+                stmt.file is not file
+                or stmt.call_file is not file
+                or stmt.wrapper is not None
+                or stmt.substitutions
+                or not stmt.offsets
+                or stmt.offsets[0] < call.start_byte
+                or stmt.offsets[-1] > call.end_byte
+            ):
+                rest.append(stmt)
+                continue
+            by_call.setdefault((call.start_byte, call.end_byte), []).append(stmt)
+        ordered = sorted(by_call.items())
+        calls: list[Node] = []
+        keys: list[Hashable] = []
+        groups: list[list[SqlStatement]] = []
+        data = file.data
+        end = -1
+        for (start, stop), group in ordered:
+            if start < end or (groups and calls[-1].end_byte > start):
+                # nested in (or around) the previous call: neither is reused
+                if groups and calls[-1].end_byte > start:
+                    rest.extend(groups.pop())
+                    calls.pop()
+                    keys.pop()
+                rest.extend(group)
+                end = max(end, stop)
+                continue
+            end = stop
+            call = group[0].call
+            keys.append(
+                (
+                    data[start:stop],
+                    call.type,
+                    tuple(
+                        (
+                            s.text,
+                            tuple(o - start for o in s.offsets),
+                            s.literal.start_byte - start,
+                            s.index_in_call,
+                            s.statements_in_call,
+                            s.bindings,
+                            s.has_spread_binding,
+                            s.binding_start,
+                            s.tagged,
+                            s.loose,
+                        )
+                        for s in group
+                    ),
+                )
+            )
+            calls.append(call)
+            groups.append(group)
+        return cls(calls, [c.start_byte for c in calls], keys, groups, rest)
+
+    def index_of(self, start: int, end: int) -> int | None:
+        index = bisect.bisect_right(self.starts, start) - 1
+        if index < 0 or end > self.calls[index].end_byte:
             return None
         return index
 
@@ -478,7 +590,8 @@ class _Units:
 Memo = dict[tuple[str, Path | None], tuple[Hashable, list[Finding]]]
 # (rule id, path) -> class outline key -> member text -> the member's findings, their offsets
 # relative to the member's start (or WHOLE_CLASS)
-MemberMemo = dict[tuple[str, Path], dict[Hashable, "dict[bytes, list[Finding]] | str"]]
+# (for statement rules: None -> the exec() call's content -> its findings)
+MemberMemo = dict[tuple[str, Path], dict[Any, Any]]
 
 
 class IncrementalRules:
@@ -492,6 +605,8 @@ class IncrementalRules:
         self.hits = 0
         self.member_runs = 0  # members re-checked alone (tests read it)
         self.member_hits = 0  # members whose findings were reused
+        self.call_runs = 0  # exec() calls re-checked alone (tests read it)
+        self.call_hits = 0  # exec() calls whose findings were reused
 
     def forget(self, keep: Iterable[Path]) -> None:
         """Drop memoised results of files no longer published."""
@@ -516,6 +631,7 @@ class IncrementalRules:
         units: _Units | None = None
         found: list[Finding] = []
         members: dict[int, tuple[DurableObjectClass, _Members | None]] = {}
+        calls: dict[Path, _Calls] = {}
         for rule in rules:
             scope = scope_of(rule)
             local = MEMBER_LOCAL.get(rule.id)
@@ -529,6 +645,19 @@ class IncrementalRules:
                 if config_open:
                     # what the rule says outside its classes (as for the other class rules)
                     empty = ScopedModel(model, CLASS, [])
+                    whole = facts.of(WHOLE, None)
+                    found.extend(self._run(rule, empty, (rule.id, None), whole, wanted, model))
+                continue
+            local = STATEMENT_LOCAL.get(rule.id)
+            if scope.unit == STATEMENT and local is not None:
+                if units is None:
+                    units = _Units(model)
+                for file in files:
+                    stmts = units.of(STATEMENT, file)
+                    if stmts:
+                        found.extend(self._by_call(rule, local, model, file, stmts, calls))
+                if config_open:
+                    empty = ScopedModel(model, STATEMENT, [])
                     whole = facts.of(WHOLE, None)
                     found.extend(self._run(rule, empty, (rule.id, None), whole, wanted, model))
                 continue
@@ -615,6 +744,70 @@ class IncrementalRules:
         self.members[slot] = after
         return found
 
+    def _by_call(
+        self,
+        rule: Rule,
+        local: MemberLocal,
+        model: ProjectModel,
+        file: SourceFile,
+        stmts: list[SqlStatement],
+        calls: dict[Path, _Calls],
+    ) -> list[Finding]:
+        """A call-local statement rule's findings in one file: each exec() call's findings
+        reused by its content, new calls checked alone; the statements that cannot be reused
+        checked on every run."""
+        path = file.path
+        parts = calls.get(path)
+        if parts is None:
+            parts = calls[path] = _Calls.of(file, stmts)
+        slot = (rule.id, path)
+        if slot not in self.members:
+            # the file just opened (most likely not edited next): one run over it all; the
+            # next run checks each call alone and keeps its findings
+            self.members[slot] = {None: {}}
+            return self._checked(rule, model, path, stmts)
+        memo: dict[Hashable, list[Finding]] = self.members[slot].get(None, {})
+        found: list[Finding] = []
+        kept: dict[Hashable, list[Finding]] = {}
+        for index, key in enumerate(parts.keys):
+            start = parts.starts[index]
+            relative = memo.get(key)
+            if relative is None:
+                self.call_runs += 1
+                own = self._checked(rule, model, path, parts.groups[index])
+                end = parts.calls[index].end_byte
+                if not all(_within(f, path, start, end, local.offsets) for f in own):
+                    # not call-local after all: every statement of the file, once
+                    self.members.pop(slot, None)
+                    return self._checked(rule, model, path, stmts)
+                relative = [_shifted(f, -start, local.offsets, None) for f in own]
+            else:
+                self.call_hits += 1
+            kept[key] = relative
+            if relative:
+                marker = Rerun(rule, STATEMENT, parts.groups[index])
+                found.extend(_shifted(f, start, local.offsets, marker) for f in relative)
+        if parts.rest:
+            found.extend(self._checked(rule, model, path, parts.rest))
+        self.members[slot] = {None: kept}
+        return found
+
+    def _checked(
+        self, rule: Rule, model: ProjectModel, path: Path, items: list[Any]
+    ) -> list[Finding]:
+        self.runs += 1
+        view = ScopedModel(model, STATEMENT, items)
+        try:
+            return [f for f in rule.check(view) if f.path == path]
+        except OverBudget:
+            raise
+        except Exception as exc:  # a bug in one rule must not hide the others' findings
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            model.problems.append(
+                Problem(model.root, f"internal error in rule {rule.id}: {detail}")
+            )
+            return []
+
     def _whole_class(
         self, rule: Rule, model: ProjectModel, cls: DurableObjectClass
     ) -> list[Finding]:
@@ -666,7 +859,7 @@ class IncrementalRules:
         """The class's findings from its members: reused where the member's text is in the memo,
         checked alone elsewhere. None when a member's findings reach outside it."""
         path = cls.file.path
-        marker = Rerun(rule, cls)
+        marker = Rerun(rule, CLASS, [cls])
         kept: dict[bytes, list[Finding]] = {}
         found: list[Finding] = []
         for node, text in zip(parts.nodes, parts.texts, strict=True):
@@ -742,6 +935,7 @@ class IncrementalRules:
 __all__ = [
     "MEMBER_LOCAL",
     "SCOPES",
+    "STATEMENT_LOCAL",
     "IncrementalRules",
     "MemberLocal",
     "NamespaceAccess",
