@@ -324,6 +324,9 @@ class _Members:
     starts: list[int]
     texts: list[bytes]
     head: bytes  # the class's text outside its body (name, heritage, decorators)
+    # member text -> the indices of the members with that text and no syntax error
+    positions: dict[bytes, list[int]]
+    errors: list[int]  # members with a syntax error: checked on every run
 
     @classmethod
     def of(cls, klass: DurableObjectClass) -> _Members | None:
@@ -334,12 +337,16 @@ class _Members:
         nodes = [n for n in body.named_children if n.type != "comment"]
         node = klass.node
         head = data[node.start_byte : body.start_byte] + data[body.end_byte : node.end_byte]
-        return cls(
-            nodes,
-            [n.start_byte for n in nodes],
-            [data[n.start_byte : n.end_byte] for n in nodes],
-            head,
-        )
+        texts = [data[n.start_byte : n.end_byte] for n in nodes]
+        positions: dict[bytes, list[int]] = {}
+        errors: list[int] = []
+        broken = node.has_error  # else no member has one: not asked 1,000 times
+        for index, (member, text) in enumerate(zip(nodes, texts, strict=True)):
+            if broken and member.has_error:
+                errors.append(index)
+            else:
+                positions.setdefault(text, []).append(index)
+        return cls(nodes, [n.start_byte for n in nodes], texts, head, positions, errors)
 
     def index_of(self, start: int, end: int) -> int | None:
         index = bisect.bisect_right(self.starts, start) - 1
@@ -425,6 +432,22 @@ class _Calls:
         if index < 0 or end > self.calls[index].end_byte:
             return None
         return index
+
+
+@dataclass
+class _Kept:
+    """A member-local rule's results for one class outline: the member texts checked, and the
+    findings of those that have any (offsets relative to the member's start)."""
+
+    seen: set[bytes]
+    found: dict[bytes, list[Finding]]
+
+
+def _relative_key(findings: list[Finding]) -> list[tuple[Any, ...]]:
+    return [
+        (f.message_id, f.message, f.span.start, f.span.end, f.related, repr(f.data))
+        for f in findings
+    ]
 
 
 WHOLE_CLASS = "whole-class"  # an outline whose findings do not split into members
@@ -713,7 +736,7 @@ class IncrementalRules:
         the first time (or with most of its members new) checked whole and split by member."""
         slot = (rule.id, file.path)
         before = self.members.get(slot, {})
-        after: dict[Hashable, dict[bytes, list[Finding]] | str] = {}
+        after: dict[Hashable, _Kept | str] = {}
         found: list[Finding] = []
         path = file.path
         for cls in classes:
@@ -726,17 +749,16 @@ class IncrementalRules:
                 continue
             outline = (local.outline(cls, model), parts.head)
             previous = before.get(outline)
-            memo = previous if isinstance(previous, dict) else None
-            if memo is not None:
-                misses = sum(1 for t in parts.texts if t not in memo)
-                if misses > max(8, len(parts.texts) // 4):
-                    memo = None
-            if memo is not None:
-                reused = self._reuse(rule, local, model, cls, parts, memo)
-                if reused is not None:
-                    after[outline] = reused[0]
-                    found.extend(reused[1])
-                    continue
+            if isinstance(previous, _Kept):
+                # the texts checked before are skipped by a set difference (no loop over the
+                # members in Python); only members with findings are looked at
+                misses = parts.positions.keys() - previous.seen
+                if len(misses) <= max(8, len(parts.positions) // 4):
+                    reused = self._reuse(rule, local, model, cls, parts, previous, misses)
+                    if reused is not None:
+                        after[outline] = reused[0]
+                        found.extend(reused[1])
+                        continue
             result = self._whole_class(rule, model, cls)
             found.extend(result)
             split = self._split(result, local, path, parts)
@@ -827,9 +849,10 @@ class IncrementalRules:
     @staticmethod
     def _split(
         result: list[Finding], local: MemberLocal, path: Path, parts: _Members
-    ) -> dict[bytes, list[Finding]] | None:
+    ) -> _Kept | None:
         """A whole-class result by member, offsets relative to the member's start; None when a
-        finding is not inside one member (the rule is not member-local for this class)."""
+        finding is not inside one member, or members of the same text differ (the rule is not
+        member-local for this class)."""
         by_index: dict[int, list[Finding]] = {}
         for finding in result:
             index = parts.index_of(finding.span.start, finding.span.end)
@@ -841,11 +864,15 @@ class IncrementalRules:
             by_index.setdefault(index, []).append(
                 _shifted(finding, -node.start_byte, local.offsets, None)
             )
-        split: dict[bytes, list[Finding]] = {}
-        for index, (node, text) in enumerate(zip(parts.nodes, parts.texts, strict=True)):
-            if not node.has_error:
-                split[text] = by_index.get(index, [])
-        return split
+        found: dict[bytes, list[Finding]] = {}
+        for text, indices in parts.positions.items():
+            relative = by_index.get(indices[0], [])
+            for other in indices[1:]:
+                if _relative_key(by_index.get(other, [])) != _relative_key(relative):
+                    return None
+            if relative:
+                found[text] = relative
+        return _Kept(set(parts.positions), found)
 
     def _reuse(
         self,
@@ -854,35 +881,56 @@ class IncrementalRules:
         model: ProjectModel,
         cls: DurableObjectClass,
         parts: _Members,
-        memo: dict[bytes, list[Finding]],
-    ) -> tuple[dict[bytes, list[Finding]], list[Finding]] | None:
-        """The class's findings from its members: reused where the member's text is in the memo,
-        checked alone elsewhere. None when a member's findings reach outside it."""
+        previous: _Kept,
+        misses: Iterable[bytes],
+    ) -> tuple[_Kept, list[Finding]] | None:
+        """The class's findings from its members: reused where the member's text was checked
+        before, checked alone elsewhere (and in members with a syntax error). None when a
+        member's findings reach outside it."""
         path = cls.file.path
         marker = Rerun(rule, CLASS, [cls])
-        kept: dict[bytes, list[Finding]] = {}
+        fresh: dict[bytes, list[Finding]] = {}
         found: list[Finding] = []
-        for node, text in zip(parts.nodes, parts.texts, strict=True):
+
+        def alone(index: int) -> list[Finding] | None:
+            node = parts.nodes[index]
             start = node.start_byte
-            relative = None if node.has_error else memo.get(text)
+            self.member_runs += 1
+            view = ScopedModel(model, CLASS, [member_view(cls, node)])
+            try:
+                own = [f for f in rule.check(view) if f.path == path]
+            except OverBudget:
+                raise
+            except Exception:  # the whole-class run reports it
+                return None
+            if not all(_within(f, path, start, node.end_byte, local.offsets) for f in own):
+                return None
+            return [_shifted(f, -start, local.offsets, None) for f in own]
+
+        for text in misses:
+            relative = alone(parts.positions[text][0])
             if relative is None:
-                self.member_runs += 1
-                view = ScopedModel(model, CLASS, [member_view(cls, node)])
-                try:
-                    own = [f for f in rule.check(view) if f.path == path]
-                except OverBudget:
-                    raise
-                except Exception:  # the whole-class run reports it
-                    return None
-                if not all(_within(f, path, start, node.end_byte, local.offsets) for f in own):
-                    return None
-                relative = [_shifted(f, -start, local.offsets, None) for f in own]
-            else:
-                self.member_hits += 1
-            if not node.has_error:
-                kept[text] = relative
+                return None
+            fresh[text] = relative
+        for index in parts.errors:
+            relative = alone(index)
+            if relative is None:
+                return None
+            start = parts.starts[index]
             found.extend(_shifted(f, start, local.offsets, marker) for f in relative)
-        return kept, found
+        self.member_hits += len(parts.positions) - len(fresh)
+        kept: dict[bytes, list[Finding]] = {}
+        positions = parts.positions
+        for source in (previous.found, fresh):
+            for text, relative in source.items():
+                indices = positions.get(text)
+                if indices is None or not relative:
+                    continue  # a member no longer there
+                kept[text] = relative
+                for index in indices:
+                    start = parts.starts[index]
+                    found.extend(_shifted(f, start, local.offsets, marker) for f in relative)
+        return _Kept(set(positions), kept), found
 
     @staticmethod
     def _facts(facts: _Facts, scope: Scope, file: SourceFile, items: list[Any]) -> Hashable:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
@@ -32,6 +36,25 @@ and inside objects and arrays (`querySql([{ sql: "…", params }])`, `run({ quer
 A wrapper reached through a value of no stated class, and SQL built at run time, are not
 followed (docs/identity-and-config.md, "How SQL is found")."""
 REF_SQLITE_EQP = "https://www.sqlite.org/eqp.html"
+
+
+T = TypeVar("T")
+
+
+def by_file(lookup: Callable[[Path], T]) -> Callable[[SourceFile], T]:
+    """`lookup(file.path)` asked once per file object (kept for one rule run): a rule over the
+    thousand statements of a file asks the model's path-keyed look-ups (`schema_for`,
+    `config_for_path`: path hashing, the scope's root) once, not per statement."""
+    found: dict[SourceFile, T] = {}
+
+    def get(file: SourceFile) -> T:
+        try:
+            return found[file]
+        except KeyError:
+            value = found[file] = lookup(file.path)
+            return value
+
+    return get
 
 
 def node_span(file: SourceFile, node: Node) -> Span:

@@ -11,7 +11,13 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_LIMITS, REF_RULES, REF_SQL, SQL_REACH
+from durable_harden.analyzers.rules._common import (
+    REF_LIMITS,
+    REF_RULES,
+    REF_SQL,
+    SQL_REACH,
+    by_file,
+)
 from durable_harden.analyzers.rules._sql import (
     alias_map,
     delete_kinds,
@@ -231,6 +237,7 @@ class ReadState:
 
 def check(model: ProjectModel) -> Iterator[Finding]:
     growing_by_scope: dict[Path, dict[str, SqlStatement]] = {}
+    config_of, schema_of = by_file(model.config_for_path), by_file(model.schema_for)
     for stmt in model.statements:
         if stmt.loose or stmt.kind not in {"SELECT", "WITH"}:
             continue
@@ -242,12 +249,12 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             consumer = _consumer_of(data, stmt.call)
         if consumer is None:
             continue
-        config = model.config_for_path(stmt.file.path)
+        config = config_of(stmt.file)
         key = config.root if config is not None else model.root
         if key not in growing_by_scope:
             growing_by_scope[key] = growing_tables(model, stmt.file.path)
         growing = growing_by_scope[key]
-        schema = model.schema_for(stmt.file.path)
+        schema = schema_of(stmt.file)
         tables = unbounded_tables(stmt, schema, growing)
         if not tables:
             continue
