@@ -61,13 +61,22 @@ def node_span(file: SourceFile, node: Node) -> Span:
     return Span(file.path, node.start_byte, node.end_byte)
 
 
+# more places of the words than this in a scope: a walk of every call costs less than climbing
+# from each place (a one-letter helper name is everywhere)
+MENTIONS_LIMIT = 256
+
+
 def calls_mentioning(data: bytes, scope: Node, *words: str) -> list[Node]:
-    """The `call_expression`s of `scope` (itself included, pre-order: what `walk_type(scope,
-    "call_expression")` gives) whose callee's text contains one of `words`, a superset of the
-    calls whose callee is or ends with that word. Found from the words' places in the text
-    (each climbed to the scope), not by a walk of every call: a class of thousands of members
-    holds tens of thousands of calls and mentions `setAlarm` a few times."""
+    """The `call_expression`s of `scope` (itself included, in pre-order, as `walk_type(scope,
+    "call_expression")` gives them) whose callee's text may contain one of `words`: at least
+    every call whose callee is or ends with such a word (callers check the callee exactly).
+    Found from the words' places in the text (each climbed to the scope), not by a walk of
+    every call: a class of thousands of members holds tens of thousands of calls and mentions
+    `setAlarm` a few times. With many places, every call of the scope."""
     start, end = scope.start_byte, scope.end_byte
+    needles = [w.encode() for w in words]
+    if sum(data.count(n, start, end) for n in needles) > MENTIONS_LIMIT:
+        return list(walk_type(scope, "call_expression"))
     found: dict[int, Node] = {}
     for word in words:
         needle = word.encode()
@@ -103,7 +112,7 @@ def functions_called_from(cls: DurableObjectClass) -> list[Node]:
         calls = (
             calls_mentioning(file.data, scope, *top)
             if len(top) <= 16
-            else walk_type(scope, "call_expression")
+            else list(walk_type(scope, "call_expression"))
         )
         for call in calls:
             func = call.child_by_field_name("function")
