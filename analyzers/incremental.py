@@ -408,8 +408,12 @@ class _Calls:
                     call.type,
                     tuple(
                         (
+                            # the SQL and its places follow from the literal's text (in the
+                            # call's) and where it starts: its ends and length say the rest
                             s.text,
-                            tuple(o - start for o in s.offsets),
+                            s.offsets[0] - start,
+                            s.offsets[-1] - start,
+                            len(s.offsets),
                             s.literal.start_byte - start,
                             s.index_in_call,
                             s.statements_in_call,

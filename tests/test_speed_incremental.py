@@ -528,3 +528,28 @@ def test_member_local_rules_are_class_rules() -> None:
     for rule_id, local in STATEMENT_LOCAL.items():
         assert SCOPES[rule_id].unit == "statements", rule_id
         assert local.reason, rule_id
+
+
+@pytest.mark.parametrize("seed", [random.randrange(1 << 30)])
+def test_random_edits_between_and_inside_members(tmp_path: Path, seed: int) -> None:
+    """Characters typed and deleted anywhere in a class of many members (its SQL strings, its
+    writes, its fields, between members, above it), one after the other as in an editor: the
+    member- and call-level reuse finds what a fresh analysis finds after each."""
+    print(f"random member edits, seed {seed}")  # rerun a failure with this seed
+    rng = random.Random(seed)
+    root, target = _members_project(tmp_path)
+    s = Session(root, [target])
+    s.compare("opening")
+    text = MEMBERS_FILE
+    for step in range(16):
+        at = rng.randrange(len(text))
+        if rng.random() < 0.3 and text:
+            text = text[:at] + text[at + 1 :]
+        else:
+            text = text[:at] + rng.choice("ab(){};'\"? \n") + text[at:]
+        s.write(target, text.encode())
+        s.compare(f"step {step}: a character at {at} (seed {seed})")
+        if rng.random() < 0.3:
+            text = MEMBERS_FILE  # undo everything, as a revert does
+            s.write(target, text.encode())
+            s.compare(f"step {step}: reverted (seed {seed})")
