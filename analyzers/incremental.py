@@ -613,6 +613,11 @@ class _Units:
         return self.by_file[unit].get(file.path, [])
 
 
+def _report(rule: Rule, model: ProjectModel, exc: Exception) -> None:
+    detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    model.problems.append(Problem(model.root, f"internal error in rule {rule.id}: {detail}"))
+
+
 # (rule id, path or None) -> (key, findings)
 Memo = dict[tuple[str, Path | None], tuple[Hashable, list[Finding]]]
 # (rule id, path) -> class outline key -> member text -> the member's findings, their offsets
@@ -749,7 +754,7 @@ class IncrementalRules:
                 known = members[id(cls)] = (cls, _Members.of(cls))
             parts = known[1]
             if parts is None:  # nested in a function, or no body: the whole class every time
-                found.extend(self._whole_class(rule, model, cls))
+                found.extend(self._whole_class(rule, model, cls) or [])
                 continue
             outline = (local.outline(cls, model), parts.head)
             previous = before.get(outline)
@@ -764,6 +769,8 @@ class IncrementalRules:
                         found.extend(reused[1])
                         continue
             result = self._whole_class(rule, model, cls)
+            if result is None:
+                continue  # failed: checked whole again next time
             found.extend(result)
             split = self._split(result, local, path, parts)
             after[outline] = WHOLE_CLASS if split is None else split
@@ -800,9 +807,14 @@ class IncrementalRules:
             relative = memo.get(key)
             if relative is None:
                 self.call_runs += 1
-                own = self._checked(rule, model, path, parts.groups[index])
+                try:
+                    own = self._checked(rule, model, path, parts.groups[index], contain=False)
+                except OverBudget:
+                    raise
+                except Exception:  # reported once, by the run over the whole file below
+                    own = None
                 end = parts.calls[index].end_byte
-                if not all(_within(f, path, start, end, local.offsets) for f in own):
+                if own is None or not all(_within(f, path, start, end, local.offsets) for f in own):
                     # not call-local after all: every statement of the file, once
                     self.members.pop(slot, None)
                     return self._checked(rule, model, path, stmts)
@@ -819,7 +831,12 @@ class IncrementalRules:
         return found
 
     def _checked(
-        self, rule: Rule, model: ProjectModel, path: Path, items: list[Any]
+        self,
+        rule: Rule,
+        model: ProjectModel,
+        path: Path,
+        items: list[Any],
+        contain: bool = True,
     ) -> list[Finding]:
         self.runs += 1
         view = ScopedModel(model, STATEMENT, items)
@@ -828,15 +845,15 @@ class IncrementalRules:
         except OverBudget:
             raise
         except Exception as exc:  # a bug in one rule must not hide the others' findings
-            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            model.problems.append(
-                Problem(model.root, f"internal error in rule {rule.id}: {detail}")
-            )
+            if not contain:
+                raise
+            _report(rule, model, exc)
             return []
 
     def _whole_class(
         self, rule: Rule, model: ProjectModel, cls: DurableObjectClass
-    ) -> list[Finding]:
+    ) -> list[Finding] | None:
+        """The rule's findings in one class; None when it failed (reported, nothing kept)."""
         self.runs += 1
         view = ScopedModel(model, CLASS, [cls])
         try:
@@ -844,11 +861,8 @@ class IncrementalRules:
         except OverBudget:
             raise
         except Exception as exc:  # a bug in one rule must not hide the others' findings
-            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            model.problems.append(
-                Problem(model.root, f"internal error in rule {rule.id}: {detail}")
-            )
-            return []
+            _report(rule, model, exc)
+            return None
 
     @staticmethod
     def _split(

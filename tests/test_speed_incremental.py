@@ -553,3 +553,34 @@ def test_random_edits_between_and_inside_members(tmp_path: Path, seed: int) -> N
             text = MEMBERS_FILE  # undo everything, as a revert does
             s.write(target, text.encode())
             s.compare(f"step {step}: reverted (seed {seed})")
+
+
+def test_a_failing_rule_is_reported_once_by_member_and_call_runs(tmp_path: Path) -> None:
+    """A member- or call-local rule that raises: one problem per analysis (as a run over the
+    whole file or class reports), not one per member or exec() call re-checked alone."""
+    from dataclasses import replace
+
+    from durable_harden.analyzers.incremental import IncrementalRules
+    from durable_harden.analyzers.rules import all_rules as rules_now
+
+    def boom(model: Any) -> Any:
+        if model.classes or model.statements:
+            raise RuntimeError("boom")
+        return iter(())
+
+    by_id = {r.id: r for r in rules_now()}
+    failing = [
+        replace(by_id[i], check=boom) for i in ("kv-unbounded-list", "sql-pragma-not-allowed")
+    ]
+    root, target = _members_project(tmp_path)
+    engine = IncrementalRules()
+    for step in range(3):  # the first run, then members and calls checked alone
+        target.write_text(("// edit\n" * step) + MEMBERS_FILE)
+        model = analyze_paths([root]).model
+        before = len(model.problems)
+        assert engine.findings(model, failing, [target]) == []
+        messages = [p.message for p in model.problems[before:]]
+        assert sorted(messages) == [
+            "internal error in rule kv-unbounded-list: RuntimeError: boom",
+            "internal error in rule sql-pragma-not-allowed: RuntimeError: boom",
+        ], step
