@@ -270,10 +270,10 @@ RerunCache = dict[tuple[str, int], tuple[Rerun, list[Finding]]]
 
 def fresh_state(finding: Finding, model: ProjectModel, cache: RerunCache | None = None) -> Finding:
     """The finding with the detection state of the current tree: itself, or (state `Rerun`) a
-    copy carrying the state of the same finding in a run of its rule over its whole class (one
-    run per rule and class with `cache`, kept by the caller for one analysis). When that run
-    does not find it (it should), the copy has no state and the fix builders refuse
-    (`CannotFix`)."""
+    copy carrying the state of the same finding in a run of its rule over its whole unit (the
+    class, the exec() call's statements; one run per marker with `cache`, kept by the caller
+    for one analysis). When that run does not find it (it should), the copy has no state and
+    the fix builders refuse (`CannotFix`)."""
     marker = finding.state
     if not isinstance(marker, Rerun):
         return finding
@@ -391,9 +391,9 @@ class _Calls:
         data = file.data
         end = -1
         for (start, stop), group in ordered:
-            if start < end or (groups and calls[-1].end_byte > start):
-                # nested in (or around) the previous call: neither is reused
-                if groups and calls[-1].end_byte > start:
+            if start < end:
+                # inside a call before it (an exec() in another's arguments): neither is reused
+                if calls and calls[-1].end_byte > start:
                     rest.extend(groups.pop())
                     calls.pop()
                     keys.pop()
@@ -430,12 +430,6 @@ class _Calls:
             calls.append(call)
             groups.append(group)
         return cls(calls, [c.start_byte for c in calls], keys, groups, rest)
-
-    def index_of(self, start: int, end: int) -> int | None:
-        index = bisect.bisect_right(self.starts, start) - 1
-        if index < 0 or end > self.calls[index].end_byte:
-            return None
-        return index
 
 
 @dataclass
