@@ -1,0 +1,191 @@
+"""The cold `check`'s speed-ups (issue 14, docs/performance.md "Issue 14: the cold check") give
+the same answers as the work they save: the settings file found per folder once per run, the
+cyclic garbage collector paused during an analysis, and the sql-missing-index fixes sharing one
+"which queries would be reordered" answer per (scope, table, columns)."""
+
+from __future__ import annotations
+
+import gc
+import json
+from pathlib import Path
+
+import pytest
+
+from durable_harden.analyzers.analysis import Settings, analyze_paths, collector_paused
+from durable_harden.analyzers.settings_file import find_settings_file
+from durable_harden.codeactions import Safety, fixes_for
+from durable_harden.server.check_run import Overrides, run_check
+from tests.conftest import MINIMAL_WRANGLER, write_tree
+
+SETTINGS = '{ "ignore": ["sql-interpolation"] }\n'
+
+
+def _settings_tree(root: Path) -> list[Path]:
+    """Nested settings files, a package.json with and one without the key, a repository root
+    that ends the walk, and a file whose symbolic link lives in another folder."""
+    write_tree(
+        root,
+        {
+            "outer/durable-harden.jsonc": SETTINGS,  # above the repository: never reached
+            "outer/repo/.git/HEAD": "ref: refs/heads/main\n",
+            "outer/repo/package.json": '{ "name": "r", "durable-harden": { "ignore": [] } }\n',
+            "outer/repo/a/b/c.ts": "export const c = 1;\n",
+            "outer/repo/a/d.ts": "export const d = 1;\n",
+            "outer/repo/e/durable-harden.jsonc": SETTINGS,
+            "outer/repo/e/f/g/h.ts": "export const h = 1;\n",
+            "outer/repo/e/i.ts": "export const i = 1;\n",
+            "outer/repo/k/package.json": '{ "name": "k" }\n',  # no key: the walk goes on
+            "outer/repo/k/l.ts": "export const l = 1;\n",
+            "outer/plain/m.ts": "export const m = 1;\n",  # no repository, no settings above
+        },
+    )
+    link = root / "outer/repo/k/linked.ts"
+    link.symlink_to(root / "outer/repo/e/f/g/h.ts")
+    return sorted((root / "outer").rglob("*.ts"))
+
+
+def test_settings_file_per_folder_memo_gives_every_file_its_own_answer(tmp_path: Path) -> None:
+    files = _settings_tree(tmp_path)
+    folders = sorted({f.parent for f in files})
+    alone = {p: find_settings_file(p) for p in [*files, *folders]}
+    repo = tmp_path / "outer/repo"
+    assert alone[repo / "a/b/c.ts"] == repo / "package.json"
+    assert alone[repo / "e/f/g/h.ts"] == repo / "e/durable-harden.jsonc"
+    assert alone[repo / "k/l.ts"] == repo / "package.json"
+    assert alone[repo / "k/linked.ts"] == repo / "e/durable-harden.jsonc"  # the link's target
+    assert alone[tmp_path / "outer/plain/m.ts"] == tmp_path / "outer/durable-harden.jsonc"
+    # any order of asking, one memo per run: the same answers (deep folders first fill the memo
+    # for their ancestors; shallow first answer the deep ones from it)
+    for order in (files, files[::-1], [*folders, *files], [*files[::-1], *folders[::-1]]):
+        memo: dict[Path, Path | None] = {}
+        assert {p: find_settings_file(p, memo) for p in order} == {p: alone[p] for p in order}
+
+
+def test_settings_memo_is_per_run_so_a_new_settings_file_is_seen(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path / "w",
+        {
+            "wrangler.jsonc": MINIMAL_WRANGLER,
+            "src/index.ts": "export const sql = (x: string) => `SELECT * FROM t WHERE a = '${x}'`;\n",
+        },
+    )
+    (tmp_path / "w/.git").mkdir()
+    overrides = Overrides.from_flags(None, None, None, [], False, None)
+    first = run_check([tmp_path / "w"], overrides)
+    assert all(found is None for _, found in first.settings.values())
+    (tmp_path / "w/src/durable-harden.jsonc").write_text(SETTINGS)
+    second = run_check([tmp_path / "w"], overrides)
+    settings, found = second.settings[(tmp_path / "w/src/index.ts").resolve()]
+    assert found is not None and "sql-interpolation" in settings.ignore
+
+
+def test_check_gives_each_file_the_settings_of_its_nearest_file(tmp_path: Path) -> None:
+    files = _settings_tree(tmp_path)
+    overrides = Overrides.from_flags(None, None, None, [], False, None)
+    run = run_check([tmp_path / "outer"], overrides)
+    for path in files:
+        chosen = run.settings.get(path.resolve()) or run.settings.get(path)
+        assert chosen is not None, path
+        expected = overrides.settings_for(path)
+        assert repr(chosen[0]) == repr(expected[0]), path
+        assert (chosen[1].path if chosen[1] else None) == (
+            expected[1].path if expected[1] else None
+        )
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_collector_paused_restores_the_collector_as_it_was(enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        with collector_paused():
+            assert not gc.isenabled()
+            with collector_paused():  # nested: the inner one leaves it off
+                assert not gc.isenabled()
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+        with pytest.raises(RuntimeError), collector_paused():
+            raise RuntimeError("an analysis that fails")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_analysis_and_check_leave_the_collector_on(tmp_path: Path) -> None:
+    write_tree(tmp_path / "w", {"wrangler.jsonc": MINIMAL_WRANGLER, "src/index.ts": "let x = 1;\n"})
+    assert gc.isenabled()
+    analyze_paths([tmp_path / "w"])
+    assert gc.isenabled()
+    run_check([tmp_path / "w"], Overrides.from_flags(None, None, None, [], False, None))
+    assert gc.isenabled()
+
+
+LOG = """import { DurableObject } from "cloudflare:workers";
+
+export class Log extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, room TEXT, ts INTEGER)");
+  }
+
+  QUERIES
+}
+"""
+AT = 'at(t: number) { return this.ctx.storage.sql.exec("SELECT * FROM events WHERE ts = ?", t).one(); }'
+SINCE = 'since(t: number) { return this.ctx.storage.sql.exec("SELECT * FROM events WHERE ts > ?", t).toArray(); }'
+IDS_AT = 'idsAt(t: number) { return this.ctx.storage.sql.exec("SELECT id FROM events WHERE ts = ?", t).toArray(); }'
+
+
+def _wrangler(name: str) -> str:
+    return json.dumps(
+        {
+            "name": name,
+            "main": "src/log.ts",
+            "compatibility_date": "2026-03-01",
+            "durable_objects": {"bindings": [{"name": "LOG", "class_name": "Log"}]},
+            "migrations": [{"tag": "v1", "new_sqlite_classes": ["Log"]}],
+        }
+    )
+
+
+def test_index_fixes_share_the_reordering_answer_per_scope_not_across(tmp_path: Path) -> None:
+    # two Worker projects with the same table and the same wanted index events(ts): in `ranged`
+    # an unordered range query would come back in index order (every fix of that index there is
+    # unsafe), in `exact` only equality queries (safe). The shared answer must stay per scope.
+    write_tree(
+        tmp_path / "mono",
+        {
+            "ranged/wrangler.jsonc": _wrangler("ranged"),
+            "ranged/src/log.ts": LOG.replace("QUERIES", "\n  ".join([AT, SINCE, IDS_AT])),
+            "exact/wrangler.jsonc": _wrangler("exact"),
+            "exact/src/log.ts": LOG.replace("QUERIES", "\n  ".join([AT, IDS_AT])),
+        },
+    )
+    result = analyze_paths([tmp_path / "mono"], Settings(select=["sql-missing-index"]))
+    findings = [f for f in result.findings if f.rule_id == "sql-missing-index"]
+    assert {f.path.parent.parent.name for f in findings} == {"ranged", "exact"}
+    assert len(findings) == 5
+
+    def described(finding: object) -> list[tuple[str, str, str, str]]:
+        return [
+            (fix.title, fix.safety.value, fix.review, repr(fix.edits))
+            for fix in fixes_for(finding, result.model)  # type: ignore[arg-type]
+        ]
+
+    shared = [described(f) for f in findings]  # one model: the memo fills as it goes
+    fresh = []
+    for finding in findings:
+        result.model.memo.pop("sql-missing-index:reordered", None)
+        fresh.append(described(finding))
+    assert shared == fresh
+    for finding, fixes in zip(findings, shared, strict=True):
+        ((title, safety, review, _),) = fixes
+        assert "events(ts)" in title, fixes
+        if finding.path.parent.parent.name == "ranged":
+            assert safety == Safety.UNSAFE.value and "WHERE ts > ?" in review, fixes
+        else:
+            assert safety == Safety.SAFE.value and "ORDER BY" not in review, fixes
+    # and in another order of building (the other project's first)
+    result.model.memo.pop("sql-missing-index:reordered", None)
+    reversed_order = [described(f) for f in findings[::-1]][::-1]
+    assert reversed_order == shared
