@@ -121,15 +121,29 @@ def _reordered_in_scope(
 
 
 def _candidates(model: ProjectModel, stmt: SqlStatement, table: str) -> list[list[str]]:
-    """Index column lists other queries of the same project want on this table."""
+    """Index column lists other queries of the same project want on this table (once per
+    scope and table for all of this model's fixes)."""
     schema = model.schema_for(stmt.file.path)
+    memo: dict[tuple[object, ...], tuple[Schema, list[list[str]]]] = model.memo.setdefault(
+        "sql-missing-index:candidates", {}
+    )
+    key = (id(schema), model._scope_root(stmt.file.path), table)
+    entry = memo.get(key)
+    if entry is None or entry[0] is not schema:
+        entry = memo[key] = (schema, _wanted_in_scope(model, schema, stmt.file.path, table))
+    return [list(columns) for columns in entry[1]]
+
+
+def _wanted_in_scope(
+    model: ProjectModel, schema: Schema, path: Path, table: str
+) -> list[list[str]]:
     wanted: list[list[str]] = []
     # one analysis per (statement, schema) for all of this model's fixes: building each fix
     # afresh re-analysed every statement in scope (13,539 analyses for 50 fixes; issue 14)
     memo: dict[tuple[int, int], tuple[SqlStatement, Schema, list[Problem]]] = model.memo.setdefault(
         "sql-missing-index:analyse", {}
     )
-    for other in model.statements_in_scope(stmt.file.path):
+    for other in model.statements_in_scope(path):
         if other.loose:
             continue
         key = (id(other), id(schema))

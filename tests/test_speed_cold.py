@@ -176,6 +176,7 @@ def test_index_fixes_share_the_reordering_answer_per_scope_not_across(tmp_path: 
     fresh = []
     for finding in findings:
         result.model.memo.pop("sql-missing-index:reordered", None)
+        result.model.memo.pop("sql-missing-index:candidates", None)
         fresh.append(described(finding))
     assert shared == fresh
     for finding, fixes in zip(findings, shared, strict=True):
@@ -187,5 +188,6 @@ def test_index_fixes_share_the_reordering_answer_per_scope_not_across(tmp_path: 
             assert safety == Safety.SAFE.value and "ORDER BY" not in review, fixes
     # and in another order of building (the other project's first)
     result.model.memo.pop("sql-missing-index:reordered", None)
+    result.model.memo.pop("sql-missing-index:candidates", None)
     reversed_order = [described(f) for f in findings[::-1]][::-1]
     assert reversed_order == shared
