@@ -121,7 +121,9 @@ def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
         ctor = cls.constructor
-        accesses = [a.node for a in model.namespace_accesses if a.file is cls.file]
+        # the file's namespace calls, collected once a constructor's blockConcurrencyWhile needs
+        # them (a scan of every access of the project: not once per class up front)
+        accesses: list[Node] | None = None
         for call in walk_type(cls.node, "call_expression"):
             parts = callee_parts(data, call)
             if parts is None or parts[1] != "blockConcurrencyWhile":
@@ -153,6 +155,8 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if (callee_parts(data, c) or ("", ""))[1] == "fetch"
                 and (callee_parts(data, c) or ("x", ""))[0] in {"", "globalThis"}
             ]
+            if accesses is None:
+                accesses = [a.node for a in model.namespace_accesses if a.file is cls.file]
             io += [a for a in accesses if contains(args[0], a)]
             if io:
                 yield RULE.finding(
