@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,9 @@ from durable_harden.analyzers.analysis import Settings, analyze_paths, collector
 from durable_harden.analyzers.settings_file import find_settings_file
 from durable_harden.codeactions import Safety, fixes_for
 from durable_harden.server.check_run import Overrides, run_check
-from tests.conftest import MINIMAL_WRANGLER, write_tree
+from durable_harden.server.cli import main
+from tests.conftest import MINIMAL_WRANGLER, ROOT, write_tree
+from tests.test_speed_parallel import _generate
 
 SETTINGS = '{ "ignore": ["sql-interpolation"] }\n'
 
@@ -191,3 +196,48 @@ def test_index_fixes_share_the_reordering_answer_per_scope_not_across(tmp_path: 
     result.model.memo.pop("sql-missing-index:candidates", None)
     reversed_order = [described(f) for f in findings[::-1]][::-1]
     assert reversed_order == shared
+
+
+def _program(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONUNBUFFERED", None)  # a pipe's stdout is buffered, as for most users
+    return subprocess.run(
+        [sys.executable, "-m", "durable_harden", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
+
+
+def test_the_program_ends_after_check_with_every_byte_of_its_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `python -m durable_harden check` skips the interpreter's teardown (cli.run): the report,
+    # bigger than a pipe's buffer, must still arrive whole, with the exit code, and an
+    # --output-file must be complete; the same as main() in-process says
+    _generate(tmp_path / "mono", 120)
+    args = ["check", "--no-cache", "--output-format", "json", "mono"]
+    done = _program(args, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code = main(args)
+    in_process = capsys.readouterr().out
+    assert done.returncode == code == 1, done.stderr
+    assert len(done.stdout) > 2**16 and json.loads(done.stdout)
+    assert done.stdout == in_process
+    assert "Traceback" not in done.stderr
+
+    written = _program([*args, "--output-file", "out/report.json"], tmp_path)
+    assert written.returncode == 1 and written.stdout == ""
+    assert (tmp_path / "out/report.json").read_text() == in_process
+
+    text = _program(["check", "--no-cache", "--statistics", "mono"], tmp_path)
+    assert text.returncode == 1 and text.stdout.strip().splitlines()
+
+
+def test_other_commands_and_usage_errors_end_normally(tmp_path: Path) -> None:
+    rules = _program(["rules", "--output-format", "json"], tmp_path)
+    assert rules.returncode == 0 and json.loads(rules.stdout)
+    usage = _program(["check", "--no-cache", "--select", "NO-SUCH-RULE", "."], tmp_path)
+    assert usage.returncode == 2 and "NO-SUCH-RULE" in usage.stderr
