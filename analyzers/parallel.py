@@ -280,7 +280,7 @@ class RulePool:
         lost: Callable[[tuple[str, Any], str], None],
         blame_files: bool,
     ) -> None:
-        from multiprocessing.connection import wait
+        import multiprocessing.connection
 
         pending = deque(tasks)
         budget_module.pause()  # the parent's wait is no file's time
@@ -303,7 +303,7 @@ class RulePool:
                 if not busy:
                     return
                 waitables: list[Any] = [w.conn for w in busy] + [w.process.sentinel for w in busy]
-                wait(waitables, timeout=_POLL)
+                multiprocessing.connection.wait(waitables, timeout=_POLL)
                 for worker in busy:
                     self._collect(worker, done, lost, blame_files, limit)
         except BaseException:
