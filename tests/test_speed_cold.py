@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from durable_harden.analyzers.analysis import Settings, analyze_paths, collector_paused
+from durable_harden.analyzers.analysis import (
+    Settings,
+    analyze_paths,
+    collector_paused,
+    workspace_for,
+)
 from durable_harden.analyzers.settings_file import find_settings_file
 from durable_harden.codeactions import Safety, fixes_for
 from durable_harden.server.check_run import Overrides, run_check
@@ -241,3 +246,64 @@ def test_other_commands_and_usage_errors_end_normally(tmp_path: Path) -> None:
     assert rules.returncode == 0 and json.loads(rules.stdout)
     usage = _program(["check", "--no-cache", "--select", "NO-SUCH-RULE", "."], tmp_path)
     assert usage.returncode == 2 and "NO-SUCH-RULE" in usage.stderr
+
+
+def _workspace_pairwise(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:
+    """workspace_for's roots and files computed the plain way (each path walked on its own,
+    each root compared with every other, each given file looked up in the list)."""
+    from durable_harden.analyzers.workspace import discover, resolve_given
+    from durable_harden.analyzers.wrangler import find_configs_in
+
+    def root_of(path: Path) -> Path:
+        path = resolve_given(path)
+        folder = path if path.is_dir() else path.parent
+        for candidate in (folder, *folder.parents):
+            if find_configs_in(candidate) is not None:
+                return candidate
+            if (candidate / ".git").exists():
+                break
+        return folder
+
+    existing = [resolve_given(p) for p in paths if resolve_given(p).exists()]
+    roots = sorted({root_of(p) for p in existing}, key=lambda p: (len(p.parts), str(p)))
+    roots = [r for r in roots if not any(o != r and o in r.parents for o in roots)]
+    found = discover(roots, [])
+    for given in existing:
+        if given.is_file() and given not in found.sources and given not in found.configs:
+            found.sources.append(given)
+    return roots, sorted(found.sources, key=str), sorted(found.configs, key=str)
+
+
+def test_workspace_of_many_explicit_files_is_the_pairwise_one(tmp_path: Path) -> None:
+    # nested Worker projects (a root inside another adds nothing), a repository boundary, a
+    # library outside every project, files named twice, folders and files mixed
+    write_tree(
+        tmp_path,
+        {
+            "repo/.git/HEAD": "ref: refs/heads/main\n",
+            "repo/apps/a/wrangler.jsonc": _wrangler("a"),
+            "repo/apps/a/src/log.ts": "export const a = 1;\n",
+            "repo/apps/a/src/deep/x.ts": "export const x = 1;\n",
+            "repo/apps/a/inner/wrangler.jsonc": _wrangler("inner"),
+            "repo/apps/a/inner/src/i.ts": "export const i = 1;\n",
+            "repo/apps/b/wrangler.toml": 'name = "b"\nmain = "src/b.ts"\n',
+            "repo/apps/b/src/b.ts": "export const b = 1;\n",
+            "repo/libs/shared/util.ts": "export const u = 1;\n",
+            "repo/libs/shared/more/v.ts": "export const v = 1;\n",
+            "loose/w.ts": "export const w = 1;\n",
+            # left out by discovery's default excludes: checked only when named
+            "repo/apps/a/dist/built.ts": "export const d = 1;\n",
+        },
+    )
+    files = sorted(tmp_path.rglob("*.ts")) + sorted(tmp_path.rglob("wrangler.*"))
+    built = tmp_path / "repo/apps/a/dist/built.ts"
+    for given in (
+        files,
+        files[::-1] + files[:3] + [built, built],
+        [tmp_path / "repo/apps", *files[:4]],
+        [tmp_path / "repo/libs/shared/util.ts", tmp_path / "loose"],
+    ):
+        ws = workspace_for(given, Settings())
+        roots, sources, configs = _workspace_pairwise(given)
+        assert sorted(ws.roots, key=lambda p: (len(p.parts), str(p))) == roots
+        assert ws.sources == sources and ws.configs == configs
