@@ -76,6 +76,9 @@ STATEMENT = "statements"
 ACCESS = "namespace_accesses"
 FILE = "files"
 SCOPE = "scope"  # the statements of every Worker scope holding an open file, in one run
+# the classes an open file declares or reaches through its namespace accesses, each with every
+# access reaching it anywhere (call sites): findings at a class or at its call sites
+REACH = "reach"
 PROJECT = "project"  # the whole model
 
 # facts: what else a unit's findings depend on
@@ -128,12 +131,14 @@ SCOPES: dict[str, Scope] = {
     "syntax-error": Scope(FILE, NONE),
     # canary ternaries in source files; deploy scripts, package.json and git HEAD for the rest
     "rollout-unsafe": Scope(FILE, VOLATILE),
-    # call sites anywhere reaching a class: the whole project
-    "id-name-undefined": Scope(PROJECT, WHOLE),
-    "obsolete-name-workaround": Scope(PROJECT, WHOLE),
-    "rpc-result-not-disposed": Scope(PROJECT, WHOLE),
-    "rpc-compat-date": Scope(PROJECT, WHOLE),
-    "unawaited-rpc": Scope(PROJECT, WHOLE),
+    # a class and the call sites reaching it (anywhere): findings at the class (its file) or at
+    # a call site (the access's file); they read the class, every access reaching it, the
+    # configs, and the project facts of REACH_FACTS
+    "id-name-undefined": Scope(REACH, CONFIGS),
+    "obsolete-name-workaround": Scope(REACH, CONFIGS),
+    "rpc-result-not-disposed": Scope(REACH, CONFIGS),
+    "rpc-compat-date": Scope(REACH, CONFIGS),
+    "unawaited-rpc": Scope(REACH, CONFIGS),
     # findings in wrangler configs only
     "binding-class-not-found": Scope(PROJECT, WHOLE, configs_only=True),
     "binding-missing-migration": Scope(PROJECT, WHOLE, configs_only=True),
@@ -144,6 +149,91 @@ SCOPES: dict[str, Scope] = {
     "unused-suppression": Scope(PROJECT, VOLATILE),
 }
 UNDECLARED = Scope(PROJECT, VOLATILE)  # a rule added without a declaration: always re-run
+GROWTH = (
+    "unbounded-table-growth"  # its scope's facts are kept and updated (IncrementalRules._growth)
+)
+
+
+def _rpc_target_names(model: ProjectModel) -> Hashable:
+    from durable_harden.analyzers.rules.rpc_result_not_disposed import _rpc_targets
+
+    return frozenset(_rpc_targets(model))
+
+
+def _rpc_target_wrappers(model: ProjectModel) -> Hashable:
+    from durable_harden.analyzers.rules.obsolete_name_workaround import _rpc_target_wrappers
+
+    return tuple((name, file) for name, (file, _) in _rpc_target_wrappers(model).items())
+
+
+def _declares_rpc_target(file: SourceFile) -> bool:
+    from durable_harden.analyzers.rules.obsolete_name_workaround import file_rpc_target_wrappers
+
+    return bool(file_rpc_target_wrappers(file))
+
+
+# REACH rules: what else of the project they read (in the key), and when a file's findings may
+# come from any class (then the rule runs over the whole model for that file, unmemoised)
+REACH_FACTS: dict[str, Callable[[ProjectModel], Hashable]] = {
+    "rpc-result-not-disposed": _rpc_target_names,  # returns_stubs: RpcTarget names anywhere
+    "obsolete-name-workaround": _rpc_target_wrappers,  # wrappers built at a class's sites
+}
+REACH_ANY_CLASS: dict[str, Callable[[SourceFile], bool]] = {
+    # a wrapper's findings land at its declaration, for every class whose sites build it
+    "obsolete-name-workaround": _declares_rpc_target,
+}
+# derived data of the whole model that a view restricted to some classes may share (each
+# computed from the namespace accesses, files or configs, never from the class list)
+_SHARED_MEMO = frozenset(
+    {
+        "access_classes",
+        "accesses_by_class",
+        "access_by_node",
+        "stub_calls",
+        "rpc_target_wrappers",
+        "rpc_targets",
+        "files_by_path",
+    }
+)
+
+
+class _Memo(dict[str, Any]):
+    """A view's memo: its own, except the keys of `_SHARED_MEMO`, which are the whole model's."""
+
+    def __init__(self, whole: dict[str, Any]) -> None:
+        super().__init__()
+        self.whole = whole
+
+    def __getitem__(self, key: str) -> Any:
+        if key in _SHARED_MEMO:
+            return self.whole[key]
+        return super().__getitem__(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in _SHARED_MEMO:
+            self.whole[key] = value
+        else:
+            super().__setitem__(key, value)
+
+    def __contains__(self, key: object) -> bool:
+        if key in _SHARED_MEMO:
+            return key in self.whole
+        return super().__contains__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in _SHARED_MEMO:
+            return self.whole.get(key, default)
+        return super().get(key, default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key in _SHARED_MEMO:
+            return self.whole.setdefault(key, default)
+        return super().setdefault(key, default)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in _SHARED_MEMO:
+            return self.whole.pop(key, *default)
+        return super().pop(key, *default)
 
 
 def scope_of(rule: Rule) -> Scope:
@@ -166,7 +256,7 @@ class ScopedModel(ProjectModel):
             classes=whole.classes,
             statements=whole.statements,
             namespace_accesses=whole.namespace_accesses,
-            memo={},
+            memo=_Memo(whole.memo) if unit == CLASS else {},
             overlays=whole.overlays,
         )
         setattr(self, unit, items)
@@ -251,6 +341,26 @@ class _Units:
         return self.by_file[unit].get(file.path, [])
 
 
+def _accesses_to(model: ProjectModel, cls: DurableObjectClass) -> list[NamespaceAccess]:
+    from durable_harden.analyzers.rules._bindings import accesses_to
+
+    return accesses_to(model, cls)
+
+
+def _reached(model: ProjectModel, units: _Units, file: SourceFile) -> list[DurableObjectClass]:
+    """The classes `file` declares or reaches through its namespace accesses, in model order."""
+    from durable_harden.analyzers.rules._bindings import classes_of_access
+
+    found = {id(c): c for c in units.of(CLASS, file)}
+    names: set[str] = set()
+    for access in units.of(ACCESS, file):
+        names |= classes_of_access(model, access)
+    for name in names:
+        for cls in model.classes_named(name):
+            found.setdefault(id(cls), cls)
+    return sorted(found.values(), key=lambda c: (str(c.file.path), c.node.start_byte))
+
+
 # (rule id, path or None) -> (key, findings)
 Memo = dict[tuple[str, Path | None], tuple[Hashable, list[Finding]]]
 
@@ -261,8 +371,49 @@ class IncrementalRules:
 
     def __init__(self) -> None:
         self.memo: Memo = {}
+        # per (rule id, scope root): a SCOPE rule's facts kept across analyses (_growth)
+        self.indexes: dict[tuple[str, Path], Any] = {}
         self.runs = 0  # rule runs that were not memo hits (tests read it)
         self.hits = 0
+
+    def _growth(
+        self, rule: Rule, model: ProjectModel, roots: list[Path], wanted: set[Path]
+    ) -> list[Finding]:
+        """unbounded-table-growth over the open files' scopes, from each scope's GrowthIndex
+        kept since the previous analysis and updated by the statements that changed."""
+        from durable_harden.analyzers.rules.unbounded_table_growth import GrowthIndex
+
+        for stale in [k for k in self.indexes if k[0] == rule.id and k[1] not in roots]:
+            del self.indexes[stale]
+        found: list[Finding] = []
+        for root in roots:
+            statements = model._statements_by_scope.get(root, [])
+            slot = (rule.id, root)
+            if not statements:
+                self.indexes.pop(slot, None)
+                continue
+            self.runs += 1
+            try:
+                schema = model.schema_for(statements[0].file.path)
+                index = self.indexes.pop(slot, None)
+                index = (
+                    index.updated(statements, schema)
+                    if isinstance(index, GrowthIndex)
+                    else GrowthIndex.of(statements, schema)
+                )
+                found.extend(
+                    f for f in index.findings(statements, schema, wanted) if f.path in wanted
+                )
+            except OverBudget:
+                raise
+            except Exception as exc:  # as _run: a rule's bug must not hide the others' findings
+                detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                model.problems.append(
+                    Problem(model.root, f"internal error in rule {rule.id}: {detail}")
+                )
+                return found
+            self.indexes[slot] = index  # only a complete update is kept
+        return found
 
     def forget(self, keep: Iterable[Path]) -> None:
         """Drop memoised results of files no longer published."""
@@ -307,9 +458,36 @@ class IncrementalRules:
                     slot: tuple[str, Path | None] = (rule.id, None)
                     key = None if scope.facts == VOLATILE else facts.of(WHOLE, None)
                     found.extend(self._run(rule, view, slot, key, wanted, model))
+            elif scope.unit == REACH:
+                if units is None:
+                    units = _Units(model)
+                any_class = REACH_ANY_CLASS.get(rule.id)
+                extra = REACH_FACTS.get(rule.id)
+                for file in files:
+                    slot = (rule.id, file.path)
+                    if any_class is not None and any_class(file):
+                        # findings here may come from any class: the whole model, each time
+                        found.extend(self._run(rule, model, slot, None, {file.path}, model))
+                        continue
+                    classes = _reached(model, units, file)
+                    if not classes:
+                        self.memo.pop(slot, None)
+                        continue  # no class here nor reached from here: nothing lands here
+                    key = (
+                        file,
+                        tuple(classes),
+                        tuple(tuple(_accesses_to(model, c)) for c in classes),
+                        facts.configs(),
+                        extra(model) if extra is not None else None,
+                    )
+                    view = ScopedModel(model, CLASS, classes)
+                    found.extend(self._run(rule, view, slot, key, {file.path}, model))
             elif scope.unit == SCOPE:
                 roots = {model._scope_root(f.path) for f in files}
                 if not roots:
+                    continue
+                if rule.id == GROWTH and scope.facts != VOLATILE:
+                    found.extend(self._growth(rule, model, sorted(roots), wanted))
                     continue
                 items = [s for r in sorted(roots) for s in model._statements_by_scope.get(r, ())]
                 key = None

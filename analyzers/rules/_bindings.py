@@ -195,12 +195,23 @@ def _classes_of_access(model: ProjectModel, access: NamespaceAccess) -> frozense
 
 
 def _access_classes(model: ProjectModel) -> dict[NamespaceAccess, frozenset[str]]:
-    """Per model (model.memo): every namespace access -> the class names it reaches."""
+    """Per model (model.memo): every namespace access -> the class names it reaches. Each
+    answer is also kept on the access under the configs it read (by identity), so an unchanged
+    file's accesses are not looked up again in the next model."""
     known: dict[NamespaceAccess, frozenset[str]] | None = model.memo.get("access_classes")
     if known is None:
-        known = model.memo["access_classes"] = {
-            a: _classes_of_access(model, a) for a in model.namespace_accesses
-        }
+        configs = tuple(model.configs)
+        known = {}
+        for access in model.namespace_accesses:
+            kept = access.__dict__.get("_classes")
+            if (
+                kept is None
+                or len(kept[0]) != len(configs)
+                or any(a is not b for a, b in zip(kept[0], configs, strict=True))
+            ):
+                kept = access.__dict__["_classes"] = (configs, _classes_of_access(model, access))
+            known[access] = kept[1]
+        model.memo["access_classes"] = known
     return known
 
 

@@ -215,15 +215,25 @@ def _rpc_target_wrappers(model: ProjectModel) -> dict[str, tuple[SourceFile, Nod
         return cached
     wrappers: dict[str, tuple[SourceFile, Node]] = {}
     for file in model.files:
+        wrappers.update(file_rpc_target_wrappers(file))
+    model.memo["rpc_target_wrappers"] = wrappers
+    return wrappers
+
+
+def file_rpc_target_wrappers(file: SourceFile) -> dict[str, tuple[SourceFile, Node]]:
+    """The file's classes extending RpcTarget, by name (memo: a function of the file)."""
+    cached: dict[str, tuple[SourceFile, Node]] | None = file.memo.get("rpc_target_wrappers")
+    if cached is None:
+        cached = {}
         for decl in walk_type(file.root, "class_declaration"):
             heritage = next((c for c in decl.children if c.type == "class_heritage"), None)
             name = decl.child_by_field_name("name")
             if heritage is None or name is None:
                 continue
             if re.search(r"\bextends\s+RpcTarget\b", node_text(file.data, heritage)):
-                wrappers[node_text(file.data, name)] = (file, name)
-    model.memo["rpc_target_wrappers"] = wrappers
-    return wrappers
+                cached[node_text(file.data, name)] = (file, name)
+        file.memo["rpc_target_wrappers"] = cached
+    return cached
 
 
 def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[Hit]:

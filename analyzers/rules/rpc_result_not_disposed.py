@@ -37,10 +37,14 @@ using session = await env.ROOMS.getByName(room).open(user);  // fixed: disposed 
 
 
 def _rpc_targets(model: ProjectModel) -> set[str]:
-    names: set[str] = set()
-    for file in model.files:
-        names.update(_file_rpc_targets(file))
-    return names
+    """The project's RpcTarget class names (once per model: model.memo; a copy)."""
+    cached: frozenset[str] | None = model.memo.get("rpc_targets")
+    if cached is None:
+        names: set[str] = set()
+        for file in model.files:
+            names.update(_file_rpc_targets(file))
+        cached = model.memo["rpc_targets"] = frozenset(names)
+    return set(cached)
 
 
 def _file_rpc_targets(file: SourceFile) -> frozenset[str]:

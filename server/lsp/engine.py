@@ -143,6 +143,8 @@ class Engine:
         self.roots: dict[Path, Path] = {}  # folder -> its context root
         # rule results of the open files, reused while their inputs are the same objects
         self.rules = IncrementalRules()
+        # the last model of each root: the next one replaces only the edited files' results
+        self.models: dict[Path, ProjectModel] = {}
 
     # -- invalidation ----------------------------------------------------------------------
     def forget_layout(self) -> None:
@@ -294,7 +296,9 @@ class Engine:
             overlays=overlays,
             parsed=parsed,
             rules_runner=run_groups,
+            previous=self.models.get(root),
         )
+        self.models[root] = model
         for path, item in inputs.items():
             if item.settings_file is not None and item.settings_file.excludes(path):
                 findings[path] = []
