@@ -143,8 +143,9 @@ SCOPES: dict[str, Scope] = {
     "binding-class-not-found": Scope(PROJECT, WHOLE, configs_only=True),
     "binding-missing-migration": Scope(PROJECT, WHOLE, configs_only=True),
     "class-not-exported": Scope(PROJECT, WHOLE, configs_only=True),
-    "kv-backed-class": Scope(PROJECT, VOLATILE),  # git HEAD
-    "migration-history-edited": Scope(PROJECT, VOLATILE),
+    # git HEAD; findings in wrangler configs only (config.span)
+    "kv-backed-class": Scope(PROJECT, VOLATILE, configs_only=True),
+    "migration-history-edited": Scope(PROJECT, VOLATILE, configs_only=True),
     # run by the post-processing (analysis.finish_findings), never as a rule
     "unused-suppression": Scope(PROJECT, VOLATILE),
 }
@@ -154,34 +155,17 @@ GROWTH = (
 )
 
 
-def _rpc_target_names(model: ProjectModel) -> Hashable:
-    from durable_harden.analyzers.rules.rpc_result_not_disposed import _rpc_targets
-
-    return frozenset(_rpc_targets(model))
-
-
-def _rpc_target_wrappers(model: ProjectModel) -> Hashable:
-    from durable_harden.analyzers.rules.obsolete_name_workaround import _rpc_target_wrappers
-
-    return tuple((name, file) for name, (file, _) in _rpc_target_wrappers(model).items())
-
-
-def _declares_rpc_target(file: SourceFile) -> bool:
-    from durable_harden.analyzers.rules.obsolete_name_workaround import file_rpc_target_wrappers
-
-    return bool(file_rpc_target_wrappers(file))
-
-
 # REACH rules: what else of the project they read (in the key), and when a file's findings may
-# come from any class (then the rule runs over the whole model for that file, unmemoised)
-REACH_FACTS: dict[str, Callable[[ProjectModel], Hashable]] = {
-    "rpc-result-not-disposed": _rpc_target_names,  # returns_stubs: RpcTarget names anywhere
-    "obsolete-name-workaround": _rpc_target_wrappers,  # wrappers built at a class's sites
-}
-REACH_ANY_CLASS: dict[str, Callable[[SourceFile], bool]] = {
-    # a wrapper's findings land at its declaration, for every class whose sites build it
-    "obsolete-name-workaround": _declares_rpc_target,
-}
+# come from any class (then the rule runs over the whole model for that file, unmemoised).
+# Filled by the rules' modules (rules import this module, never the reverse).
+REACH_FACTS: dict[str, Callable[[ProjectModel], Hashable]] = {}
+REACH_ANY_CLASS: dict[str, Callable[[SourceFile], bool]] = {}
+# SCOPE rules whose facts are kept per scope and updated by the changed statements: rule id ->
+# a class with `of(statements, schema)`, `updated(statements, schema)` and
+# `findings(statements, schema, published paths)` (IncrementalRules._indexed)
+SCOPE_INDEXES: dict[str, Any] = {}
+
+
 # derived data of the whole model that a view restricted to some classes may share (each
 # computed from the namespace accesses, files or configs, never from the class list)
 _SHARED_MEMO = frozenset(
@@ -322,23 +306,34 @@ class _Facts:
 
 
 class _Units:
-    """The units of each file of one model."""
+    """The units of each file of one model: read from the model's per-file build results
+    (`model._file_units`) where it has them, else grouped once from the model's lists."""
 
     def __init__(self, model: ProjectModel) -> None:
-        self.by_file: dict[str, dict[Path, list[Any]]] = {CLASS: {}, STATEMENT: {}, ACCESS: {}}
-        for cls in model.classes:
-            self.by_file[CLASS].setdefault(cls.file.path, []).append(cls)
-        for stmt in model.statements:
-            self.by_file[STATEMENT].setdefault(stmt.file.path, []).append(stmt)
-            if stmt.call_file is not stmt.file:
-                self.by_file[STATEMENT].setdefault(stmt.call_file.path, []).append(stmt)
-        for access in model.namespace_accesses:
-            self.by_file[ACCESS].setdefault(access.file.path, []).append(access)
+        self.model = model
+        self.by_file: dict[str, dict[Path, list[Any]]] | None = None
+
+    def _grouped(self) -> dict[str, dict[Path, list[Any]]]:
+        if self.by_file is None:
+            model = self.model
+            self.by_file = {CLASS: {}, STATEMENT: {}, ACCESS: {}}
+            for cls in model.classes:
+                self.by_file[CLASS].setdefault(cls.file.path, []).append(cls)
+            for stmt in model.statements:
+                self.by_file[STATEMENT].setdefault(stmt.file.path, []).append(stmt)
+                if stmt.call_file is not stmt.file:
+                    self.by_file[STATEMENT].setdefault(stmt.call_file.path, []).append(stmt)
+            for access in model.namespace_accesses:
+                self.by_file[ACCESS].setdefault(access.file.path, []).append(access)
+        return self.by_file
 
     def of(self, unit: str, file: SourceFile) -> list[Any]:
         if unit == FILE:
             return [file]
-        return self.by_file[unit].get(file.path, [])
+        found = self.model._file_units(file, unit)
+        if found is not None:
+            return found
+        return self._grouped()[unit].get(file.path, [])
 
 
 def _accesses_to(model: ProjectModel, cls: DurableObjectClass) -> list[NamespaceAccess]:
@@ -371,18 +366,18 @@ class IncrementalRules:
 
     def __init__(self) -> None:
         self.memo: Memo = {}
-        # per (rule id, scope root): a SCOPE rule's facts kept across analyses (_growth)
+        # per (rule id, scope root): a SCOPE rule's facts kept across analyses (_indexed)
         self.indexes: dict[tuple[str, Path], Any] = {}
         self.runs = 0  # rule runs that were not memo hits (tests read it)
         self.hits = 0
 
-    def _growth(
+    def _indexed(
         self, rule: Rule, model: ProjectModel, roots: list[Path], wanted: set[Path]
     ) -> list[Finding]:
-        """unbounded-table-growth over the open files' scopes, from each scope's GrowthIndex
-        kept since the previous analysis and updated by the statements that changed."""
-        from durable_harden.analyzers.rules.unbounded_table_growth import GrowthIndex
-
+        """A SCOPE rule over the open files' scopes from each scope's index (SCOPE_INDEXES:
+        unbounded-table-growth's GrowthIndex) kept since the previous analysis and updated by
+        the statements that changed."""
+        index_type = SCOPE_INDEXES[rule.id]
         for stale in [k for k in self.indexes if k[0] == rule.id and k[1] not in roots]:
             del self.indexes[stale]
         found: list[Finding] = []
@@ -398,8 +393,8 @@ class IncrementalRules:
                 index = self.indexes.pop(slot, None)
                 index = (
                     index.updated(statements, schema)
-                    if isinstance(index, GrowthIndex)
-                    else GrowthIndex.of(statements, schema)
+                    if isinstance(index, index_type)
+                    else index_type.of(statements, schema)
                 )
                 found.extend(
                     f for f in index.findings(statements, schema, wanted) if f.path in wanted
@@ -486,8 +481,8 @@ class IncrementalRules:
                 roots = {model._scope_root(f.path) for f in files}
                 if not roots:
                     continue
-                if rule.id == GROWTH and scope.facts != VOLATILE:
-                    found.extend(self._growth(rule, model, sorted(roots), wanted))
+                if rule.id in SCOPE_INDEXES and scope.facts != VOLATILE:
+                    found.extend(self._indexed(rule, model, sorted(roots), wanted))
                     continue
                 items = [s for r in sorted(roots) for s in model._statements_by_scope.get(r, ())]
                 key = None

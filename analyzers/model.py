@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import posixpath
+import weakref
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -130,6 +131,23 @@ class ProjectModel:
             if up == folder:
                 return None
             folder = up
+
+    def _file_units(self, file: SourceFile, unit: str) -> list[Any] | None:
+        """One file's classes, statements (its SQL or its exec calls) or namespace accesses
+        ("classes", "statements", "namespace_accesses"), in model order, from the build's
+        per-file results (a look-up, not a scan of the project's lists); None when the build
+        kept none for it or a statement crosses files."""
+        state: _State | None = self.__dict__.get(_STATE)
+        if state is None or state.known.get(file.path) is not file:
+            return None
+        path = file.path
+        if unit == "classes":
+            return list(state.classes_by_file.get(path, ()))
+        if unit == "namespace_accesses":
+            return list(state.accesses.get(path, ()))
+        if unit == "statements" and state.own_sql.get(path):
+            return state.executed[path] + state.loose[path]
+        return None
 
     def configs_binding(self, class_name: str) -> list[WranglerConfig]:
         return [c for c in self.configs if any(b.class_name == class_name for b in c.bindings)]
@@ -507,8 +525,51 @@ def _splice(
         )
     _assemble(model, new_state)
     _splice_scopes(previous, model, [(state, new_state, new.path) for _, new in pairs])
+    model.__dict__[_FROM] = (
+        weakref.ref(previous),
+        Splice(
+            files=pairs,
+            accesses=[(state.accesses[o.path], new_state.accesses[n.path]) for o, n in pairs],
+            statements=[
+                (
+                    state.executed[o.path] + state.loose[o.path],
+                    new_state.executed[n.path] + new_state.loose[n.path],
+                )
+                for o, n in pairs
+            ],
+        ),
+    )
+    if all(a is b for a, b in zip(configs, state.configs, strict=True)):
+        # the same config objects: the previous answers hold (paths -> their config)
+        for name in ("_config_for_path_cache", "_configs_by_root"):
+            if name in previous.__dict__:
+                model.__dict__[name] = dict(previous.__dict__[name])
     model.__dict__[_STATE] = new_state
     return model
+
+
+_FROM = "_spliced_from"
+
+
+@dataclass(frozen=True)
+class Splice:
+    """What an edit changed between a model and the one it was spliced from: per edited file,
+    (old, new) SourceFile, namespace accesses and statements (its own, in model order)."""
+
+    files: list[tuple[SourceFile, SourceFile]]
+    accesses: list[tuple[list[NamespaceAccess], list[NamespaceAccess]]]
+    statements: list[tuple[list[SqlStatement], list[SqlStatement]]]
+
+
+def spliced_from(model: ProjectModel) -> tuple[ProjectModel, Splice] | None:
+    """(the model `model` was spliced from, what changed), while that model is alive (a weak
+    reference: models never keep their predecessors), for derived data kept in its memo that an
+    edit changes only in part (rules._bindings, the RpcTarget look-ups, growing tables)."""
+    found = model.__dict__.get(_FROM)
+    if found is None:
+        return None
+    previous = found[0]()
+    return None if previous is None else (previous, found[1])
 
 
 def _respliced(

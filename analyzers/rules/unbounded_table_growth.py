@@ -11,6 +11,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.generated_names import SCHEDULE_TABLE
+from durable_harden.analyzers.incremental import SCOPE_INDEXES
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import reached_from_constructor, this_calls
 from durable_harden.analyzers.rules._common import (
@@ -549,3 +550,5 @@ RULE = Rule(
         "dropped-in-reset": "a table receives INSERTs and is only dropped in a reset path",
     },
 )
+
+SCOPE_INDEXES[RULE.id] = GrowthIndex  # the language server keeps it per scope (incremental.py)
