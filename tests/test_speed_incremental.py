@@ -23,6 +23,7 @@ from durable_harden.analyzers.analysis import Settings, analyze_paths
 from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.incremental import SCOPES
 from durable_harden.analyzers.rules import all_rules
+from durable_harden.analyzers.rules._bindings import accesses_to
 from durable_harden.analyzers.workspace import discover
 from durable_harden.server.lsp.engine import Engine, OpenInput
 from tests.conftest import EXAMPLES
@@ -414,6 +415,10 @@ export class PlainObject extends DurableObject {
     this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, v TEXT)");
     this.ctx.storage.sql.exec("INSERT INTO items (v) VALUES (?)", v);
   }
+  async both(): Promise<unknown> {
+    await this.env.USERS.getByName("a").count("x");
+    return this.env.USERS.getByName("b").count("y");
+  }
 }
 """
 
@@ -454,14 +459,32 @@ def test_a_spliced_model_equals_a_full_build(tmp_path: Path) -> None:
     s = Session(root, [src / "plain.ts", src / "user.ts"])
 
     def step(what: str, path: Path, text: str, spliced: bool | None) -> None:
+        before = s.engine.models[root]
         s.write(path, text.encode())
         s.compare(what)
         model = s.engine.models[root]
-        assert _model_facts(model) == _model_facts(_full_build(model)), what
+        fresh = _full_build(model)
+        assert _model_facts(model) == _model_facts(fresh), what
+        # derived data carried over from the previous model equals a fresh computation
+        for cls in model.classes:
+            twin = next(c for c in fresh.classes if c.name == cls.name)
+            assert [(str(a.file.path), a.node.start_byte) for a in accesses_to(model, cls)] == [
+                (str(a.file.path), a.node.start_byte) for a in accesses_to(fresh, twin)
+            ], what
         if spliced is not None:
             assert _spliced(model) is spliced, what
+        if spliced:
+            # the files not edited keep their objects: nothing of them was computed again
+            unchanged = {f.path for f in before.files} - {path}
+            assert [c for c in before.classes if c.file.path in unchanged] == [
+                c for c in model.classes if c.file.path in unchanged
+            ]
+            assert [a for a in before.namespace_accesses if a.file.path in unchanged] == [
+                a for a in model.namespace_accesses if a.file.path in unchanged
+            ]
 
     s.compare("opening")
+    accesses_to(s.engine.models[root], s.engine.models[root].classes[0])  # the index, to carry
     plain = PLAIN_FILE
     step("typing in a method", src / "plain.ts", plain.replace("(v)", "(vx)"), True)
     step(
@@ -597,6 +620,10 @@ def test_call_site_rules_follow_edits_in_other_files(tmp_path: Path) -> None:
     s.compare("nor returns one")
     s.write(counter, COUNTER.encode())
     s.compare("back")
+    s.write(token, ("// typed above the wrapper\n" + TOKEN).encode())
+    s.compare("typing in the RpcTarget's file (its wrapper finding moves)")
+    s.write(token, TOKEN.replace("export class Token", "export abstract class Token").encode())
+    s.compare("the RpcTarget abstract")
     s.write(token, TOKEN.replace("extends RpcTarget", "extends Object").encode())
     s.compare("the RpcTarget no longer one (open file)")
     s.write(token, TOKEN.encode())
@@ -665,6 +692,13 @@ def test_growth_follows_inserts_and_deletes_across_files(tmp_path: Path) -> None
     (src / "index.ts").write_text('export { Alpha } from "./a";\nexport { Beta } from "./b";\n')
     s = Session(root, [b])
     s.compare("opening: the insert in the open file")
+    read = '    this.ctx.storage.sql.exec("SELECT * FROM shared WHERE v = ?", v).toArray();'
+    s.write(b, cls("Beta", insert + "\n" + read))
+    s.compare("a read of the growing table")
+    s.write(b, b"// typed above\n" + cls("Beta", insert + "\n" + read))
+    s.compare("typing above the first insert (the read's related span moves)")
+    s.write(b, cls("Beta", insert))
+    s.compare("the read removed")
     s.write(a, cls("Alpha", insert))
     s.compare("an insert in a closed file that sorts first: the finding moves there")
     s.write(a, cls("Alpha", '    this.ctx.storage.sql.exec("DELETE FROM shared WHERE id = ?", 1);'))
@@ -684,3 +718,50 @@ def test_growth_follows_inserts_and_deletes_across_files(tmp_path: Path) -> None
     s.compare("a dynamic delete")
     s.write(a, cls("Alpha", ""))
     s.compare("none")
+
+
+KV_CONFIG = {
+    "name": "kv",
+    "main": "src/index.ts",
+    "compatibility_date": "2026-03-01",
+    "durable_objects": {"bindings": [{"name": "STORE", "class_name": "Store"}]},
+    "migrations": [{"tag": "v1", "new_classes": ["Store"]}],
+}
+KV_CLASS = """import { DurableObject } from "cloudflare:workers";
+
+export class Store extends DurableObject {
+  async put(v: string): Promise<void> {
+    this.ctx.storage.sql.exec("INSERT INTO t (v) VALUES (?)", v);
+  }
+}
+"""
+
+
+def test_config_only_rules_report_in_configs(tmp_path: Path) -> None:
+    """Rules declared `configs_only` run only while a config is open: every finding they
+    report is in a wrangler config (here and on the examples), and with the config open an edit
+    of a source file still changes it (kv-backed-class: a KV-backed class that runs SQL)."""
+    configs_only = {rule for rule, scope in SCOPES.items() if scope.configs_only}
+    assert {"kv-backed-class", "migration-history-edited"} <= configs_only
+    for example in sorted(p for p in EXAMPLES.iterdir() if p.is_dir()):
+        for finding in analyze_paths([example]).findings:
+            if finding.rule_id in configs_only:
+                assert finding.path.name.startswith("wrangler."), finding
+    root = tmp_path / "kv"
+    (root / "src").mkdir(parents=True)
+    config = root / "wrangler.jsonc"
+    config.write_text(json.dumps(KV_CONFIG))
+    store = root / "src" / "store.ts"
+    store.write_text(KV_CLASS)
+    (root / "src" / "index.ts").write_text('export { Store } from "./store";\n')
+    s = Session(root, [config, store])
+    s.compare("opening")
+    reported = [f for f in analyze_paths([root]).findings if f.rule_id in configs_only]
+    assert reported and all(f.path == config for f in reported)
+    s.write(
+        store,
+        KV_CLASS.replace(
+            'this.ctx.storage.sql.exec("INSERT INTO t (v) VALUES (?)", v);', ""
+        ).encode(),
+    )
+    s.compare("the class no longer runs SQL (the config's finding changes)")

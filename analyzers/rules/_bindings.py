@@ -234,7 +234,10 @@ def _from_previous(model: ProjectModel) -> bool:
         before is None
         or by_class is None
         or len(previous.configs) != len(model.configs)
-        or any(a is not b for a, b in zip(previous.configs, model.configs, strict=True))
+        or any(
+            a is not b and (a.path != b.path or a.data != b.data)
+            for a, b in zip(previous.configs, model.configs, strict=True)
+        )
     ):
         return False
     known = dict(before)
