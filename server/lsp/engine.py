@@ -11,6 +11,7 @@ No pygls import: the engine speaks paths, bytes and findings.
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -166,7 +167,7 @@ class Engine:
     # -- parsing -----------------------------------------------------------------------------
     def parse_disk(self, path: Path) -> SourceFile | SourceError:
         try:
-            stat = path.stat()
+            stat = os.stat(path)  # once per file and analysis: without Path.stat's extra call
         except OSError as exc:
             return SourceError(f"cannot read: {exc.strerror or exc}")
         if stat.st_size > self.max_bytes:
