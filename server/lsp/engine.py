@@ -300,6 +300,9 @@ class Engine:
             previous=self.models.get(root),
         )
         self.models[root] = model
+        # what the model was spliced from served this analysis's rules; kept, it would keep the
+        # edited file's previous version (tree and extraction) alive until the next keystroke
+        model.__dict__.pop("_spliced_from", None)
         for path, item in inputs.items():
             if item.settings_file is not None and item.settings_file.excludes(path):
                 findings[path] = []
