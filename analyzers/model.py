@@ -595,6 +595,12 @@ def _respliced(
     for name in ("_statements_by_scope", "_schemas"):
         if name in previous.__dict__:
             model.__dict__[name] = dict(previous.__dict__[name])
+    if all(a is b for a, b in zip(configs, previous.configs, strict=True)):
+        for name in ("_config_for_path_cache", "_configs_by_root"):
+            if name in previous.__dict__:
+                model.__dict__[name] = dict(previous.__dict__[name])
+    # nothing changed: the derived data of the previous model carries over as it is
+    model.__dict__[_FROM] = (weakref.ref(previous), Splice(files=[], accesses=[], statements=[]))
     model.__dict__[_STATE] = state
     return model
 

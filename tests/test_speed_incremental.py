@@ -487,6 +487,9 @@ def test_a_spliced_model_equals_a_full_build(tmp_path: Path) -> None:
     accesses_to(s.engine.models[root], s.engine.models[root].classes[0])  # the index, to carry
     plain = PLAIN_FILE
     step("typing in a method", src / "plain.ts", plain.replace("(v)", "(vx)"), True)
+    s.compare("nothing changed (an analysis after a save)")
+    model = s.engine.models[root]
+    assert _spliced(model) and _model_facts(model) == _model_facts(_full_build(model))
     step(
         "a new statement",
         src / "plain.ts",
