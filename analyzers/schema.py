@@ -289,8 +289,11 @@ class Schema:
         clone = Schema.__new__(Schema)
         clone.db = self.db
         clone.content_key = self.content_key
-        if "_plans" in self.__dict__:
-            clone.__dict__["_plans"] = self.__dict__["_plans"]
+        plans = self.__dict__.get("_plans")
+        if plans is not None and len(plans) < _PLANS_SHARED_MAX:
+            # the same catalogue: its plans carry over (a chain of rebased schemas would grow
+            # them by every text typed in a query: past the bound, the clone starts afresh)
+            clone.__dict__["_plans"] = plans
 
         def one(stmt: SqlStatement) -> SqlStatement:
             return renamed.get(id(stmt), stmt)
@@ -418,6 +421,7 @@ class _Built:
 # and a monorepo scope's DDL is ~1,000 statements for SQLite to run again. A pure function of
 # the DDL texts in order; the oldest out first.
 _BUILT: dict[str, _Built] = {}
+_PLANS_SHARED_MAX = 8192  # Schema.rebased shares its plans below this many
 _BUILT_MAX = 32
 
 

@@ -364,6 +364,34 @@ def _model_facts(model: Any) -> dict[str, list[Any]]:
             (str(root), [(str(s.file.path), list(s.offsets)) for s in stmts])
             for root, stmts in model._statements_by_scope.items()
         ),
+        # the scopes' catalogues and the statements they name (Schema.rebased on a splice)
+        "schemas": sorted(
+            (
+                str(root),
+                sorted(
+                    (
+                        key,
+                        t.columns,
+                        t.primary_key,
+                        [(str(s.file.path), s.offsets[0]) for s in t.statements],
+                    )
+                    for key, t in schema.tables.items()
+                ),
+                sorted(
+                    (
+                        key,
+                        i.table,
+                        i.columns,
+                        (str(i.statement.file.path), i.statement.offsets[0])
+                        if i.statement is not None
+                        else None,
+                    )
+                    for key, i in schema.indexes.items()
+                ),
+                [(str(s.file.path), s.offsets[0], m) for s, m in schema.errors],
+            )
+            for root, schema in model._schemas.items()
+        ),
     }
 
 
@@ -487,6 +515,7 @@ def test_a_spliced_model_equals_a_full_build(tmp_path: Path) -> None:
     accesses_to(s.engine.models[root], s.engine.models[root].classes[0])  # the index, to carry
     plain = PLAIN_FILE
     step("typing in a method", src / "plain.ts", plain.replace("(v)", "(vx)"), True)
+    step("typing above the table (its CREATE moves)", src / "plain.ts", "// c\n" + plain, True)
     s.compare("nothing changed (an analysis after a save)")
     model = s.engine.models[root]
     assert _spliced(model) and _model_facts(model) == _model_facts(_full_build(model))
