@@ -31,6 +31,8 @@ before applying settings).
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
@@ -38,12 +40,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tree_sitter import Node
+
 from durable_harden.analyzers.budget import OverBudget
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule
 from durable_harden.analyzers.model import NamespaceAccess, Problem, ProjectModel
 from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.span import Related, Span
 from durable_harden.analyzers.sql import SqlStatement
+from durable_harden.analyzers.tsutil import FUNCTION_TYPES
 
 T = TypeVar("T")
 
@@ -224,6 +230,356 @@ def scope_of(rule: Rule) -> Scope:
     return SCOPES.get(rule.id, UNDECLARED)
 
 
+# -- below the class: member-level reuse ---------------------------------------------------------
+#
+# A class's *members* are the named children of its body (methods, fields, accessors, static
+# blocks; comments aside). A rule declared here finds, in a class, exactly the union of what it
+# finds in each member with the class's `node` narrowed to that member (`member_view`), and what
+# it finds in a member depends only on that member's text and the class facts its `outline`
+# returns. Then an edit inside one member re-checks that member alone; the findings of the other
+# members are reused, shifted to where their member now starts (spans, related spans and the
+# byte offsets of `finding.data` named in `offsets`). Keys are content (the member's text, the
+# outline, the class's text outside its body), never positions, so an edit above a member
+# reuses it too.
+#
+# A rule whose finding in one member reads another member's body (the constructor's aliases
+# are the outline's; a flag assigned anywhere in the class is not) stays whole-class: it is not
+# declared here. Safety nets, checked at run time: a class nested in a function (a member could
+# read the enclosing function's variables) and a finding reaching outside its member (the class
+# head, another member) make that class whole-class; a member with a syntax error is re-checked
+# on every run.
+
+
+def _outline_storage(cls: DurableObjectClass, model: ProjectModel) -> Hashable:
+    """The class name (in the findings' data and messages) and the spellings of its storage
+    (`kv_call` matches receivers against `cls.aliases.storage`)."""
+    return (cls.name, frozenset(cls.aliases.storage))
+
+
+def _outline_name(cls: DurableObjectClass, model: ProjectModel) -> Hashable:
+    return (cls.name,)
+
+
+@dataclass(frozen=True)
+class MemberLocal:
+    outline: Callable[[DurableObjectClass, ProjectModel], Hashable]
+    # keys of `finding.data` whose values are byte offsets in the file (an int, or lists of them;
+    # strings inside the lists are left alone)
+    offsets: tuple[str, ...]
+    reason: str
+
+
+MEMBER_LOCAL: dict[str, MemberLocal] = {
+    "await-between-kv-writes": MemberLocal(
+        _outline_storage,
+        ("statements",),
+        "a run is the awaited writes of one statement block, and every block of a class is "
+        "inside one member; `kv_call` reads the storage aliases (outline), the finding the "
+        "class name",
+    ),
+    "kv-unbounded-list": MemberLocal(
+        _outline_storage,
+        ("loop",),
+        "each finding is one storage call; the batch size is read from a `const` of the "
+        "enclosing function and the loop is an ancestor below it, both inside the member (a "
+        "class nested in a function is whole-class)",
+    ),
+    "serialize-attachment-misuse": MemberLocal(
+        _outline_name,
+        (),
+        "each finding is one `serializeAttachment()` call and how its value is used (its "
+        "parents up to the statement); the class name is in the data",
+    ),
+}
+
+
+# -- per exec() call: statement-level reuse -------------------------------------------------------
+#
+# A statement rule declared here finds in an exec() call's statements what it finds in them
+# alone, from the call's own text: the SQL string written in the call (no `${…}`), its
+# arguments; not the schema, not other statements, not the enclosing class or method. Then the
+# findings of a call are kept under the call's content (its text, and each statement's SQL,
+# place in the call and binding counts) and reused, shifted, wherever that call now stands; only
+# new or edited calls are checked. Calls whose SQL lives elsewhere (a constant, another file),
+# with substitutions, through a project wrapper, or nested in another call are checked on every
+# run, as are findings that reach outside their call.
+
+STATEMENT_LOCAL: dict[str, MemberLocal] = {
+    "sql-bindings-mismatch": MemberLocal(
+        _outline_name,  # unused for statements
+        ("call", "statement"),
+        "the placeholders of each statement of the call (its text) against the call's own "
+        "arguments",
+    ),
+    "sql-too-many-params": MemberLocal(
+        _outline_name,
+        ("statement",),
+        "the placeholders of the statement and the call's arguments; a generated list needs a "
+        "`${…}` (such calls are not reused)",
+    ),
+    "sql-pragma-not-allowed": MemberLocal(
+        _outline_name,
+        ("statement",),
+        "the statement's text alone",
+    ),
+}
+
+
+class Rerun:
+    """`Finding.state` of a finding that a rule did not make from the current tree in one run
+    over its whole unit (reused from an earlier analysis, or found in one member): its nodes
+    would be the old tree's or the member view's. `fresh_state` re-runs the rule on the unit
+    (the class; the exec() call's statements) when a fix is asked for."""
+
+    __slots__ = ("items", "rule", "unit")
+
+    def __init__(self, rule: Rule, unit: str, items: list[Any]) -> None:
+        self.rule = rule
+        self.unit = unit
+        self.items = items
+
+
+RerunCache = dict[tuple[str, int], tuple[Rerun, list[Finding]]]
+
+
+def fresh_state(finding: Finding, model: ProjectModel, cache: RerunCache | None = None) -> Finding:
+    """The finding with the detection state of the current tree: itself, or (state `Rerun`) a
+    copy carrying the state of the same finding in a run of its rule over its whole unit (the
+    class, the exec() call's statements; one run per marker with `cache`, kept by the caller
+    for one analysis). When that run does not find it (it should), the copy has no state and
+    the fix builders refuse (`CannotFix`)."""
+    marker = finding.state
+    if not isinstance(marker, Rerun):
+        return finding
+    key = (marker.rule.id, id(marker))
+    known = cache.get(key) if cache is not None else None
+    if known is None or known[0] is not marker:
+        try:
+            again = list(marker.rule.check(ScopedModel(model, marker.unit, marker.items)))
+        except Exception:  # the analysis reported it; no fix is offered here
+            again = []
+        known = (marker, again)
+        if cache is not None:
+            cache[key] = known
+    state = next(
+        (
+            f.state
+            for f in known[1]
+            if f.span == finding.span
+            and f.message_id == finding.message_id
+            and f.data == finding.data
+            and f.related == finding.related
+        ),
+        None,
+    )
+    return dataclasses.replace(finding, state=state)
+
+
+def member_view(cls: DurableObjectClass, member: Node) -> DurableObjectClass:
+    """The class narrowed to one member: its `node` is the member (rules walk `cls.node`),
+    everything else is the class's."""
+    return dataclasses.replace(cls, node=member)
+
+
+def _top_level(cls: DurableObjectClass) -> bool:
+    parent = cls.node.parent
+    while parent is not None:
+        if parent.type in FUNCTION_TYPES or parent.type == "class_body":
+            return False
+        parent = parent.parent
+    return True
+
+
+@dataclass
+class _Members:
+    """A class's members, once per analysis: nodes, starts (sorted) and texts (the keys)."""
+
+    nodes: list[Node]
+    starts: list[int]
+    texts: list[bytes]
+    head: bytes  # the class's text outside its body (name, heritage, decorators)
+    # member text -> the indices of the members with that text and no syntax error
+    positions: dict[bytes, list[int]]
+    errors: list[int]  # members with a syntax error: checked on every run
+
+    @classmethod
+    def of(cls, klass: DurableObjectClass) -> _Members | None:
+        body = klass.body
+        if body is None or not _top_level(klass):
+            return None
+        data = klass.file.data
+        nodes = [n for n in body.named_children if n.type != "comment"]
+        node = klass.node
+        head = data[node.start_byte : body.start_byte] + data[body.end_byte : node.end_byte]
+        texts = [data[n.start_byte : n.end_byte] for n in nodes]
+        positions: dict[bytes, list[int]] = {}
+        errors: list[int] = []
+        broken = node.has_error  # else no member has one: not asked 1,000 times
+        for index, (member, text) in enumerate(zip(nodes, texts, strict=True)):
+            if broken and member.has_error:
+                errors.append(index)
+            else:
+                positions.setdefault(text, []).append(index)
+        return cls(nodes, [n.start_byte for n in nodes], texts, head, positions, errors)
+
+    def index_of(self, start: int, end: int) -> int | None:
+        index = bisect.bisect_right(self.starts, start) - 1
+        if index < 0 or end > self.nodes[index].end_byte:
+            return None
+        return index
+
+
+@dataclass
+class _Calls:
+    """The statements of one file by exec() call, once per analysis: the calls whose findings
+    may be reused (sorted by start, with their content keys) and the other statements."""
+
+    calls: list[Node]
+    starts: list[int]
+    keys: list[Hashable]
+    groups: list[list[SqlStatement]]
+    rest: list[SqlStatement]
+
+    @classmethod
+    def of(cls, file: SourceFile, stmts: list[SqlStatement]) -> _Calls:
+        by_call: dict[tuple[int, int], list[SqlStatement]] = {}
+        rest: list[SqlStatement] = []
+        for stmt in stmts:
+            call = stmt.call
+            if (
+                stmt.file is not file
+                or stmt.call_file is not file
+                or stmt.wrapper is not None
+                or stmt.substitutions
+                or not stmt.offsets
+                or stmt.offsets[0] < call.start_byte
+                or stmt.offsets[-1] > call.end_byte
+            ):
+                rest.append(stmt)
+                continue
+            by_call.setdefault((call.start_byte, call.end_byte), []).append(stmt)
+        ordered = sorted(by_call.items())
+        calls: list[Node] = []
+        keys: list[Hashable] = []
+        groups: list[list[SqlStatement]] = []
+        data = file.data
+        end = -1
+        for (start, stop), group in ordered:
+            if start < end:
+                # inside a call before it (an exec() in another's arguments): neither is reused
+                if calls and calls[-1].end_byte > start:
+                    rest.extend(groups.pop())
+                    calls.pop()
+                    keys.pop()
+                rest.extend(group)
+                end = max(end, stop)
+                continue
+            end = stop
+            call = group[0].call
+            keys.append(
+                (
+                    data[start:stop],
+                    call.type,
+                    tuple(
+                        (
+                            # the SQL and its places follow from the literal's text (in the
+                            # call's) and where it starts: its ends and length say the rest
+                            s.text,
+                            s.offsets[0] - start,
+                            s.offsets[-1] - start,
+                            len(s.offsets),
+                            s.literal.start_byte - start,
+                            s.index_in_call,
+                            s.statements_in_call,
+                            s.bindings,
+                            s.has_spread_binding,
+                            s.binding_start,
+                            s.tagged,
+                            s.loose,
+                        )
+                        for s in group
+                    ),
+                )
+            )
+            calls.append(call)
+            groups.append(group)
+        return cls(calls, [c.start_byte for c in calls], keys, groups, rest)
+
+
+@dataclass
+class _Kept:
+    """A member-local rule's results for one class outline: the member texts checked, and the
+    findings of those that have any (offsets relative to the member's start)."""
+
+    seen: set[bytes]
+    found: dict[bytes, list[Finding]]
+
+
+def _relative_key(findings: list[Finding]) -> list[tuple[Any, ...]]:
+    return [
+        (f.message_id, f.message, f.span.start, f.span.end, f.related, repr(f.data))
+        for f in findings
+    ]
+
+
+WHOLE_CLASS = "whole-class"  # an outline whose findings do not split into members
+
+
+def _shift_value(value: Any, delta: int) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value + delta
+    if isinstance(value, list):
+        return [_shift_value(v, delta) for v in value]
+    raise TypeError(f"not a byte offset: {value!r}")
+
+
+def _offsets_in(value: Any) -> Iterable[int]:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _offsets_in(v)
+    else:
+        raise TypeError(f"not a byte offset: {value!r}")
+
+
+def _shifted(finding: Finding, delta: int, offsets: tuple[str, ...], state: object) -> Finding:
+    def move(span: Span) -> Span:
+        return Span(span.path, span.start + delta, span.end + delta)
+
+    data = finding.data
+    if offsets and delta:
+        data = dict(data)
+        for key in offsets:
+            if key in data:
+                data[key] = _shift_value(data[key], delta)
+    return Finding(
+        rule_id=finding.rule_id,
+        message=finding.message,
+        span=move(finding.span),
+        severity=finding.severity,
+        related=[Related(move(r.span), r.message) for r in finding.related],
+        data=data,
+        message_id=finding.message_id,
+        state=state,
+    )
+
+
+def _within(finding: Finding, path: Path, start: int, end: int, offsets: tuple[str, ...]) -> bool:
+    spans = [finding.span, *(r.span for r in finding.related)]
+    if any(s.path != path or s.start < start or s.end > end for s in spans):
+        return False
+    try:
+        places = [o for key in offsets for o in _offsets_in(finding.data.get(key))]
+    except TypeError:
+        return False
+    return all(start <= o <= end for o in places)
+
+
 class ScopedModel(ProjectModel):
     """The whole model with one unit list restricted (a rule's view of one open file).
 
@@ -356,8 +712,17 @@ def _reached(model: ProjectModel, units: _Units, file: SourceFile) -> list[Durab
     return sorted(found.values(), key=lambda c: (str(c.file.path), c.node.start_byte))
 
 
+def _report(rule: Rule, model: ProjectModel, exc: Exception) -> None:
+    detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    model.problems.append(Problem(model.root, f"internal error in rule {rule.id}: {detail}"))
+
+
 # (rule id, path or None) -> (key, findings)
 Memo = dict[tuple[str, Path | None], tuple[Hashable, list[Finding]]]
+# (rule id, path) -> class outline key -> member text -> the member's findings, their offsets
+# relative to the member's start (or WHOLE_CLASS)
+# (for statement rules: None -> the exec() call's content -> its findings)
+MemberMemo = dict[tuple[str, Path], dict[Any, Any]]
 
 
 class IncrementalRules:
@@ -368,8 +733,13 @@ class IncrementalRules:
         self.memo: Memo = {}
         # per (rule id, scope root): a SCOPE rule's facts kept across analyses (_indexed)
         self.indexes: dict[tuple[str, Path], Any] = {}
+        self.members: MemberMemo = {}
         self.runs = 0  # rule runs that were not memo hits (tests read it)
         self.hits = 0
+        self.member_runs = 0  # members re-checked alone (tests read it)
+        self.member_hits = 0  # members whose findings were reused
+        self.call_runs = 0  # exec() calls re-checked alone (tests read it)
+        self.call_hits = 0  # exec() calls whose findings were reused
 
     def _indexed(
         self, rule: Rule, model: ProjectModel, roots: list[Path], wanted: set[Path]
@@ -415,6 +785,8 @@ class IncrementalRules:
         wanted = set(keep)
         for key in [k for k in self.memo if k[1] is not None and k[1] not in wanted]:
             del self.memo[key]
+        for mkey in [k for k in self.members if k[1] not in wanted]:
+            del self.members[mkey]
 
     def findings(
         self,
@@ -430,8 +802,37 @@ class IncrementalRules:
         facts = _Facts(model)
         units: _Units | None = None
         found: list[Finding] = []
+        members: dict[int, tuple[DurableObjectClass, _Members | None]] = {}
+        calls: dict[Path, _Calls] = {}
         for rule in rules:
             scope = scope_of(rule)
+            local = MEMBER_LOCAL.get(rule.id)
+            if scope.unit == CLASS and local is not None:
+                if units is None:
+                    units = _Units(model)
+                for file in files:
+                    classes = units.of(CLASS, file)
+                    if classes:
+                        found.extend(self._by_member(rule, local, model, file, classes, members))
+                if config_open:
+                    # what the rule says outside its classes (as for the other class rules)
+                    empty = ScopedModel(model, CLASS, [])
+                    whole = facts.of(WHOLE, None)
+                    found.extend(self._run(rule, empty, (rule.id, None), whole, wanted, model))
+                continue
+            local = STATEMENT_LOCAL.get(rule.id)
+            if scope.unit == STATEMENT and local is not None:
+                if units is None:
+                    units = _Units(model)
+                for file in files:
+                    stmts = units.of(STATEMENT, file)
+                    if stmts:
+                        found.extend(self._by_call(rule, local, model, file, stmts, calls))
+                if config_open:
+                    empty = ScopedModel(model, STATEMENT, [])
+                    whole = facts.of(WHOLE, None)
+                    found.extend(self._run(rule, empty, (rule.id, None), whole, wanted, model))
+                continue
             if scope.unit in (CLASS, STATEMENT, ACCESS, FILE):
                 if units is None:
                     units = _Units(model)
@@ -497,6 +898,225 @@ class IncrementalRules:
                 found.extend(self._run(rule, model, (rule.id, None), key, wanted, model))
         return found
 
+    def _by_member(
+        self,
+        rule: Rule,
+        local: MemberLocal,
+        model: ProjectModel,
+        file: SourceFile,
+        classes: list[DurableObjectClass],
+        members: dict[int, tuple[DurableObjectClass, _Members | None]],
+    ) -> list[Finding]:
+        """A member-local rule's findings in the classes of one file: each class's unchanged
+        members reused from the previous analysis, the others checked alone; a class seen for
+        the first time (or with most of its members new) checked whole and split by member."""
+        slot = (rule.id, file.path)
+        before = self.members.get(slot, {})
+        after: dict[Hashable, _Kept | str] = {}
+        found: list[Finding] = []
+        path = file.path
+        for cls in classes:
+            known = members.get(id(cls))
+            if known is None or known[0] is not cls:
+                known = members[id(cls)] = (cls, _Members.of(cls))
+            parts = known[1]
+            if parts is None:  # nested in a function, or no body: the whole class every time
+                found.extend(self._whole_class(rule, model, cls) or [])
+                continue
+            outline = (local.outline(cls, model), parts.head)
+            previous = before.get(outline)
+            if isinstance(previous, _Kept):
+                # the texts checked before are skipped by a set difference (no loop over the
+                # members in Python); only members with findings are looked at
+                misses = parts.positions.keys() - previous.seen
+                if len(misses) <= max(8, len(parts.positions) // 4):
+                    reused = self._reuse(rule, local, model, cls, parts, previous, misses)
+                    if reused is not None:
+                        after[outline] = reused[0]
+                        found.extend(reused[1])
+                        continue
+            result = self._whole_class(rule, model, cls)
+            if result is None:
+                continue  # failed: checked whole again next time
+            found.extend(result)
+            split = self._split(result, local, path, parts)
+            after[outline] = WHOLE_CLASS if split is None else split
+        self.members[slot] = after
+        return found
+
+    def _by_call(
+        self,
+        rule: Rule,
+        local: MemberLocal,
+        model: ProjectModel,
+        file: SourceFile,
+        stmts: list[SqlStatement],
+        calls: dict[Path, _Calls],
+    ) -> list[Finding]:
+        """A call-local statement rule's findings in one file: each exec() call's findings
+        reused by its content, new calls checked alone; the statements that cannot be reused
+        checked on every run."""
+        path = file.path
+        parts = calls.get(path)
+        if parts is None:
+            parts = calls[path] = _Calls.of(file, stmts)
+        slot = (rule.id, path)
+        if slot not in self.members:
+            # the file just opened (most likely not edited next): one run over it all; the
+            # next run checks each call alone and keeps its findings
+            self.members[slot] = {None: {}}
+            return self._checked(rule, model, path, stmts)
+        memo: dict[Hashable, list[Finding]] = self.members[slot].get(None, {})
+        found: list[Finding] = []
+        kept: dict[Hashable, list[Finding]] = {}
+        for index, key in enumerate(parts.keys):
+            start = parts.starts[index]
+            relative = memo.get(key)
+            if relative is None:
+                self.call_runs += 1
+                try:
+                    own = self._checked(rule, model, path, parts.groups[index], contain=False)
+                except OverBudget:
+                    raise
+                except Exception:  # reported once, by the run over the whole file below
+                    own = None
+                end = parts.calls[index].end_byte
+                if own is None or not all(_within(f, path, start, end, local.offsets) for f in own):
+                    # not call-local after all: every statement of the file, once
+                    self.members.pop(slot, None)
+                    return self._checked(rule, model, path, stmts)
+                relative = [_shifted(f, -start, local.offsets, None) for f in own]
+            else:
+                self.call_hits += 1
+            kept[key] = relative
+            if relative:
+                marker = Rerun(rule, STATEMENT, parts.groups[index])
+                found.extend(_shifted(f, start, local.offsets, marker) for f in relative)
+        if parts.rest:
+            found.extend(self._checked(rule, model, path, parts.rest))
+        self.members[slot] = {None: kept}
+        return found
+
+    def _checked(
+        self,
+        rule: Rule,
+        model: ProjectModel,
+        path: Path,
+        items: list[Any],
+        contain: bool = True,
+    ) -> list[Finding]:
+        self.runs += 1
+        view = ScopedModel(model, STATEMENT, items)
+        try:
+            return [f for f in rule.check(view) if f.path == path]
+        except OverBudget:
+            raise
+        except Exception as exc:  # a bug in one rule must not hide the others' findings
+            if not contain:
+                raise
+            _report(rule, model, exc)
+            return []
+
+    def _whole_class(
+        self, rule: Rule, model: ProjectModel, cls: DurableObjectClass
+    ) -> list[Finding] | None:
+        """The rule's findings in one class; None when it failed (reported, nothing kept)."""
+        self.runs += 1
+        view = ScopedModel(model, CLASS, [cls])
+        try:
+            return [f for f in rule.check(view) if f.path == cls.file.path]
+        except OverBudget:
+            raise
+        except Exception as exc:  # a bug in one rule must not hide the others' findings
+            _report(rule, model, exc)
+            return None
+
+    @staticmethod
+    def _split(
+        result: list[Finding], local: MemberLocal, path: Path, parts: _Members
+    ) -> _Kept | None:
+        """A whole-class result by member, offsets relative to the member's start; None when a
+        finding is not inside one member, or members of the same text differ (the rule is not
+        member-local for this class)."""
+        by_index: dict[int, list[Finding]] = {}
+        for finding in result:
+            index = parts.index_of(finding.span.start, finding.span.end)
+            if index is None:
+                return None
+            node = parts.nodes[index]
+            if not _within(finding, path, node.start_byte, node.end_byte, local.offsets):
+                return None
+            by_index.setdefault(index, []).append(
+                _shifted(finding, -node.start_byte, local.offsets, None)
+            )
+        found: dict[bytes, list[Finding]] = {}
+        for text, indices in parts.positions.items():
+            relative = by_index.get(indices[0], [])
+            for other in indices[1:]:
+                if _relative_key(by_index.get(other, [])) != _relative_key(relative):
+                    return None
+            if relative:
+                found[text] = relative
+        return _Kept(set(parts.positions), found)
+
+    def _reuse(
+        self,
+        rule: Rule,
+        local: MemberLocal,
+        model: ProjectModel,
+        cls: DurableObjectClass,
+        parts: _Members,
+        previous: _Kept,
+        misses: Iterable[bytes],
+    ) -> tuple[_Kept, list[Finding]] | None:
+        """The class's findings from its members: reused where the member's text was checked
+        before, checked alone elsewhere (and in members with a syntax error). None when a
+        member's findings reach outside it."""
+        path = cls.file.path
+        marker = Rerun(rule, CLASS, [cls])
+        fresh: dict[bytes, list[Finding]] = {}
+        found: list[Finding] = []
+
+        def alone(index: int) -> list[Finding] | None:
+            node = parts.nodes[index]
+            start = node.start_byte
+            self.member_runs += 1
+            view = ScopedModel(model, CLASS, [member_view(cls, node)])
+            try:
+                own = [f for f in rule.check(view) if f.path == path]
+            except OverBudget:
+                raise
+            except Exception:  # the whole-class run reports it
+                return None
+            if not all(_within(f, path, start, node.end_byte, local.offsets) for f in own):
+                return None
+            return [_shifted(f, -start, local.offsets, None) for f in own]
+
+        for text in misses:
+            relative = alone(parts.positions[text][0])
+            if relative is None:
+                return None
+            fresh[text] = relative
+        for index in parts.errors:
+            relative = alone(index)
+            if relative is None:
+                return None
+            start = parts.starts[index]
+            found.extend(_shifted(f, start, local.offsets, marker) for f in relative)
+        self.member_hits += len(parts.positions) - len(fresh)
+        kept: dict[bytes, list[Finding]] = {}
+        positions = parts.positions
+        for source in (previous.found, fresh):
+            for text, relative in source.items():
+                indices = positions.get(text)
+                if indices is None or not relative:
+                    continue  # a member no longer there
+                kept[text] = relative
+                for index in indices:
+                    start = parts.starts[index]
+                    found.extend(_shifted(f, start, local.offsets, marker) for f in relative)
+        return _Kept(set(positions), kept), found
+
     @staticmethod
     def _facts(facts: _Facts, scope: Scope, file: SourceFile, items: list[Any]) -> Hashable:
         if scope.facts != SCOPE_SQL or scope.unit != STATEMENT:
@@ -546,11 +1166,16 @@ class IncrementalRules:
 
 
 __all__ = [
+    "MEMBER_LOCAL",
     "SCOPES",
+    "STATEMENT_LOCAL",
     "IncrementalRules",
+    "MemberLocal",
     "NamespaceAccess",
+    "Rerun",
     "Scope",
     "ScopedModel",
     "SqlStatement",
+    "fresh_state",
     "scope_of",
 ]

@@ -3,6 +3,7 @@ tag, with a map from each SQL character back to its byte in the TypeScript sourc
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections import OrderedDict
@@ -158,6 +159,17 @@ class SqlParam:
     forwards: bool = False
 
 
+_KIND = re.compile(r"\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*([A-Za-z]+)", re.S)
+
+
+@functools.lru_cache(maxsize=16384)
+def _statement_kind(text: str) -> str:
+    # asked by several rules for each of a file's statements on every keystroke: the regex
+    # and upper() once per SQL text
+    match = _KIND.match(text)
+    return match.group(1).upper() if match else ""
+
+
 @dataclass(eq=False)
 class SqlStatement:
     file: SourceFile  # the file holding the SQL text (a schema constant may live in another file)
@@ -201,8 +213,7 @@ class SqlStatement:
     @property
     def kind(self) -> str:
         """First keyword, upper case: SELECT, INSERT, CREATE, …"""
-        match = re.match(r"\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*([A-Za-z]+)", self.text, re.S)
-        return match.group(1).upper() if match else ""
+        return _statement_kind(self.text)
 
     def span(self, start: int = 0, end: int | None = None) -> Span:
         end = len(self.text) if end is None else end

@@ -21,7 +21,7 @@ import pytest
 
 from durable_harden.analyzers.analysis import Settings, analyze_paths
 from durable_harden.analyzers.findings import Finding, Severity
-from durable_harden.analyzers.incremental import SCOPES
+from durable_harden.analyzers.incremental import MEMBER_LOCAL, SCOPES, STATEMENT_LOCAL
 from durable_harden.analyzers.rules import all_rules
 from durable_harden.analyzers.rules._bindings import accesses_to
 from durable_harden.analyzers.workspace import discover
@@ -797,3 +797,270 @@ def test_config_only_rules_report_in_configs(tmp_path: Path) -> None:
         ).encode(),
     )
     s.compare("the class no longer runs SQL (the config's finding changes)")
+
+
+# -- below the class: member-level reuse (analyzers/incremental.py, MEMBER_LOCAL) -------------
+
+MEMBERS_FILE = """import { DurableObject } from "cloudflare:workers";
+
+export class Members extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.blockConcurrencyWhile(async () => {
+      this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, owner TEXT)");
+    });
+  }
+
+  async alarm(): Promise<void> {
+    await this.ctx.storage.put("a", 1);
+    await this.ctx.storage.put("b", 2);
+  }
+
+  async save(key: string): Promise<void> {
+    await this.ctx.storage.put(key, 1);
+    await this.ctx.storage.delete("old");
+    await this.ctx.storage.put("seen", true);
+  }
+
+  async everything(): Promise<unknown> {
+    return await this.ctx.storage.list();
+  }
+
+  async each(keys: string[]): Promise<number> {
+    let total = 0;
+    for (const key of keys) {
+      const value = await this.ctx.storage.get<number>(key);
+      total += value ?? 0;
+    }
+    return total;
+  }
+
+  async greet(ws: WebSocket): Promise<void> {
+    const result = ws.serializeAttachment({ id: 1 });
+    console.log(result);
+  }
+
+  list(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec("SELECT id FROM items WHERE owner = ?", owner).toArray();
+  }
+
+  count(owner: string): number {
+    return this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM items WHERE owner = ? AND id = ?", owner).one().n as number;
+  }
+
+  tune(): void {
+    this.ctx.storage.sql.exec("PRAGMA journal_mode = WAL");
+  }
+
+  async viaField(): Promise<void> {
+    await this.kv.put("x", 1);
+    await this.kv.put("y", 2);
+  }
+
+  compute(values: number[]): number {
+    let total = 0;
+    for (const value of values) {
+      total += value;
+    }
+    return total;
+  }
+}
+"""
+
+
+def _members_project(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "members"
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(
+        json.dumps(
+            {
+                "name": "members",
+                "main": "src/index.ts",
+                "compatibility_date": "2026-03-01",
+                "durable_objects": {"bindings": [{"name": "M", "class_name": "Members"}]},
+                "migrations": [{"tag": "v1", "new_sqlite_classes": ["Members"]}],
+            }
+        )
+    )
+    (root / "src" / "index.ts").write_text(
+        'export { Members } from "./members";\nexport default { fetch() { return new Response(); } };\n'
+    )
+    target = root / "src" / "members.ts"
+    target.write_text(MEMBERS_FILE)
+    return root, target
+
+
+def _edit(text: str, anchor: str, insert: str, after: bool = False) -> str:
+    at = text.index(anchor) + (len(anchor) if after else 0)
+    return text[:at] + insert + text[at:]
+
+
+def test_member_edits_match_a_fresh_analysis(tmp_path: Path) -> None:
+    """Edits inside, between and above members, of the outline (a handler renamed, a field
+    that adds a storage alias), inside an SQL string and a member with a syntax error: the
+    member-level reuse finds what a fresh analysis finds, and re-checks only the edited
+    members."""
+    root, target = _members_project(tmp_path)
+    s = Session(root, [target])
+    s.compare("opening")
+    rules = s.engine.rules
+    assert rules.members, "the member-local rules kept their findings by member"
+    text = MEMBERS_FILE
+
+    edits = [
+        ("typing inside a member with findings", _edit(text, 'put("b"', "x", after=True)),
+        (
+            "typing inside a member without findings",
+            _edit(text, "let total = 0;\n    for (const value", "x"),
+        ),
+        ("a blank line between members", _edit(text, "  async save(", "\n")),
+        ("a comment above the class", "// head\n" + text),
+        ("a line added above every member", _edit(text, "  async alarm()", "  // note\n")),
+        ("typing inside an SQL string", _edit(text, "WHERE owner = ?", " ", after=True)),
+        (
+            "a third awaited write in the alarm",
+            _edit(
+                text,
+                '    await this.ctx.storage.put("b", 2);\n',
+                '    await this.ctx.storage.put("c", 3);\n',
+                after=True,
+            ),
+        ),
+        (
+            "the writes split by another await",
+            _edit(text, '    await this.ctx.storage.delete("old");\n', "    await fetch('x');\n"),
+        ),
+        ("the handler renamed", text.replace("async alarm()", "async alarmed()")),
+        # the writes of viaField() become a finding, with no edit of that member
+        (
+            "a field that adds a storage alias",
+            _edit(text, "  constructor(", "  kv = this.ctx.storage;\n\n"),
+        ),
+        ("a syntax error inside a member", _edit(text, "return total;\n  }\n}", "(((")),
+        (
+            "a member removed",
+            text.replace(
+                "  async greet(ws: WebSocket): Promise<void> {\n    const result = ws.serializeAttachment({ id: 1 });\n    console.log(result);\n  }\n\n",
+                "",
+            ),
+        ),
+    ]
+    for what, new_text in edits:
+        s.write(target, new_text.encode())
+        runs, calls = rules.member_runs, rules.call_runs
+        s.compare(what)
+        if what == "typing inside an SQL string":
+            # that exec() call re-checked per call-local statement rule, the other reused
+            assert rules.call_runs - calls == len(STATEMENT_LOCAL), what
+        if what in {
+            "typing inside a member with findings",
+            "typing inside a member without findings",
+        }:
+            # one member re-checked per member-local rule, the others reused
+            assert rules.member_runs - runs == len(MEMBER_LOCAL), what
+        s.write(target, text.encode())
+        s.compare(f"undoing {what}")
+    assert rules.member_hits > 0
+    assert rules.call_hits > 0
+
+
+def test_code_action_on_a_reused_finding(tmp_path: Path) -> None:
+    """A finding reused from an earlier analysis (its member unchanged, shifted by an edit
+    above it) gets the same fixes as the same finding of a fresh run: its rule runs again on
+    the class for its state (`fresh_state`)."""
+    from durable_harden.analyzers.incremental import Rerun
+    from durable_harden.codeactions import fixes_for
+
+    root, target = _members_project(tmp_path)
+    s = Session(root, [target])
+    s.compare("opening")
+    s.write(target, ("// a line above\n" + MEMBERS_FILE).encode())
+    s.compare("a line above the class")
+    inputs = {target: OpenInput(target, s.version, s.open[target], "source", Settings(), None)}
+    analysis = s.engine.analyze(root, inputs)
+    reference = analyze_paths([root])
+    fixable = {"await-between-kv-writes", "kv-unbounded-list", "serialize-attachment-misuse"}
+    reused = [f for f in analysis.findings[target] if isinstance(f.state, Rerun)]
+    assert {f.rule_id for f in reused} == {
+        *fixable,
+        "sql-bindings-mismatch",
+        "sql-pragma-not-allowed",
+    }
+    offered: set[str] = set()
+    for finding in reused:
+        fresh = next(
+            f
+            for f in reference.findings
+            if f.rule_id == finding.rule_id and f.span == finding.span and f.data == finding.data
+        )
+        want = [(x.title, x.edits, x.creates) for x in fixes_for(fresh, reference.model)]
+        got = [(x.title, x.edits, x.creates) for x in analysis.fixes_of(finding)]
+        assert got == want, finding.rule_id
+        if want:
+            offered.add(finding.rule_id)
+    assert offered >= fixable, "each class rule's reused findings include one with a fix"
+
+
+def test_member_local_rules_are_class_rules() -> None:
+    for rule_id, local in MEMBER_LOCAL.items():
+        assert SCOPES[rule_id].unit == "classes", rule_id
+        assert local.reason, rule_id
+    for rule_id, local in STATEMENT_LOCAL.items():
+        assert SCOPES[rule_id].unit == "statements", rule_id
+        assert local.reason, rule_id
+
+
+@pytest.mark.parametrize("seed", [random.randrange(1 << 30)])
+def test_random_edits_between_and_inside_members(tmp_path: Path, seed: int) -> None:
+    """Characters typed and deleted anywhere in a class of many members (its SQL strings, its
+    writes, its fields, between members, above it), one after the other as in an editor: the
+    member- and call-level reuse finds what a fresh analysis finds after each."""
+    print(f"random member edits, seed {seed}")  # rerun a failure with this seed
+    rng = random.Random(seed)
+    root, target = _members_project(tmp_path)
+    s = Session(root, [target])
+    s.compare("opening")
+    text = MEMBERS_FILE
+    for step in range(16):
+        at = rng.randrange(len(text))
+        if rng.random() < 0.3 and text:
+            text = text[:at] + text[at + 1 :]
+        else:
+            text = text[:at] + rng.choice("ab(){};'\"? \n") + text[at:]
+        s.write(target, text.encode())
+        s.compare(f"step {step}: a character at {at} (seed {seed})")
+        if rng.random() < 0.3:
+            text = MEMBERS_FILE  # undo everything, as a revert does
+            s.write(target, text.encode())
+            s.compare(f"step {step}: reverted (seed {seed})")
+
+
+def test_a_failing_rule_is_reported_once_by_member_and_call_runs(tmp_path: Path) -> None:
+    """A member- or call-local rule that raises: one problem per analysis (as a run over the
+    whole file or class reports), not one per member or exec() call re-checked alone."""
+    from dataclasses import replace
+
+    from durable_harden.analyzers.incremental import IncrementalRules
+    from durable_harden.analyzers.rules import all_rules as rules_now
+
+    def boom(model: Any) -> Any:
+        if model.classes or model.statements:
+            raise RuntimeError("boom")
+        return iter(())
+
+    by_id = {r.id: r for r in rules_now()}
+    failing = [
+        replace(by_id[i], check=boom) for i in ("kv-unbounded-list", "sql-pragma-not-allowed")
+    ]
+    root, target = _members_project(tmp_path)
+    engine = IncrementalRules()
+    for step in range(3):  # the first run, then members and calls checked alone
+        target.write_text(("// edit\n" * step) + MEMBERS_FILE)
+        model = analyze_paths([root]).model
+        before = len(model.problems)
+        assert engine.findings(model, failing, [target]) == []
+        messages = [p.message for p in model.problems[before:]]
+        assert sorted(messages) == [
+            "internal error in rule kv-unbounded-list: RuntimeError: boom",
+            "internal error in rule sql-pragma-not-allowed: RuntimeError: boom",
+        ], step

@@ -15,6 +15,7 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.rules._common import calls_mentioning
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -46,7 +47,7 @@ def storage_receiver(cls: DurableObjectClass, call: Node, methods: set[str]) -> 
 def storage_calls(cls: DurableObjectClass, method: str, scope: Node | None = None) -> list[Node]:
     return [
         call
-        for call in walk_type(scope or cls.node, "call_expression")
+        for call in calls_mentioning(cls.file.data, scope or cls.node, method)
         if storage_receiver(cls, call, {method}) is not None
     ]
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
@@ -34,8 +38,62 @@ followed (docs/identity-and-config.md, "How SQL is found")."""
 REF_SQLITE_EQP = "https://www.sqlite.org/eqp.html"
 
 
+T = TypeVar("T")
+
+
+def by_file(lookup: Callable[[Path], T]) -> Callable[[SourceFile], T]:
+    """`lookup(file.path)` asked once per file object (kept for one rule run): a rule over the
+    thousand statements of a file asks the model's path-keyed look-ups (`schema_for`,
+    `config_for_path`: path hashing, the scope's root) once, not per statement."""
+    found: dict[SourceFile, T] = {}
+
+    def get(file: SourceFile) -> T:
+        try:
+            return found[file]
+        except KeyError:
+            value = found[file] = lookup(file.path)
+            return value
+
+    return get
+
+
 def node_span(file: SourceFile, node: Node) -> Span:
     return Span(file.path, node.start_byte, node.end_byte)
+
+
+# more places of the words than this in a scope: a walk of every call costs less than climbing
+# from each place (a one-letter helper name is everywhere)
+MENTIONS_LIMIT = 256
+
+
+def calls_mentioning(data: bytes, scope: Node, *words: str) -> list[Node]:
+    """The `call_expression`s of `scope` (itself included, in pre-order, as `walk_type(scope,
+    "call_expression")` gives them) whose callee's text may contain one of `words`: at least
+    every call whose callee is or ends with such a word (callers check the callee exactly).
+    Found from the words' places in the text (each climbed to the scope), not by a walk of
+    every call: a class of thousands of members holds tens of thousands of calls and mentions
+    `setAlarm` a few times. With many places, every call of the scope."""
+    start, end = scope.start_byte, scope.end_byte
+    needles = [w.encode() for w in words]
+    if sum(data.count(n, start, end) for n in needles) > MENTIONS_LIMIT:
+        return list(walk_type(scope, "call_expression"))
+    found: dict[int, Node] = {}
+    for word in words:
+        needle = word.encode()
+        at = data.find(needle, start, end)
+        while at != -1:
+            stop = at + len(needle)
+            node: Node | None = scope.descendant_for_byte_range(at, stop)
+            while node is not None and start <= node.start_byte and node.end_byte <= end:
+                if node.type == "call_expression":
+                    func = node.child_by_field_name("function")
+                    if func is not None and func.start_byte <= at and stop <= func.end_byte:
+                        found[node.id] = node
+                if node == scope:
+                    break
+                node = node.parent
+            at = data.find(needle, at + 1, end)
+    return sorted(found.values(), key=lambda n: (n.start_byte, -n.end_byte))
 
 
 def functions_called_from(cls: DurableObjectClass) -> list[Node]:
@@ -44,10 +102,19 @@ def functions_called_from(cls: DurableObjectClass) -> list[Node]:
     file = cls.file
     top = _top_level_functions(file)
     reached: dict[str, Node] = {}
+    if not top:
+        return []
     frontier = [cls.node]
     while frontier:
         scope = frontier.pop()
-        for call in walk_type(scope, "call_expression"):
+        # the calls naming a top-level function (its name in the callee's text) are few; with
+        # many such functions a walk of every call costs less than a search per name
+        calls = (
+            calls_mentioning(file.data, scope, *top)
+            if len(top) <= 16
+            else list(walk_type(scope, "call_expression"))
+        )
+        for call in calls:
             func = call.child_by_field_name("function")
             if func is None or func.type != "identifier":
                 continue

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
-from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
+from durable_harden.analyzers.rules._common import calls_mentioning
+from durable_harden.analyzers.tsutil import node_text, normalize_expr
 
 KV_METHODS = frozenset({"get", "put", "delete", "list"})
 BATCH_LIMIT = 128  # keys per get/put/delete call [LIM]
@@ -66,7 +67,9 @@ def kv_call(cls: DurableObjectClass, data: bytes, call: Node) -> KvCall | None:
 def kv_calls(cls: DurableObjectClass, scope: Node | None = None) -> list[KvCall]:
     data = cls.file.data
     found = []
-    for call in walk_type(scope if scope is not None else cls.node, "call_expression"):
+    # only calls whose callee names a method of the API can be one (a walk of every call when
+    # the words are everywhere)
+    for call in calls_mentioning(data, scope if scope is not None else cls.node, *KV_METHODS):
         kv = kv_call(cls, data, call)
         if kv is not None:
             found.append(kv)

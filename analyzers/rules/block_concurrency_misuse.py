@@ -9,7 +9,13 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_RULES, REF_STATE, node_span
+from durable_harden.analyzers.rules._common import (
+    REF_RULES,
+    REF_STATE,
+    calls_mentioning,
+    node_span,
+)
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import (
     call_args,
     callee_parts,
@@ -118,11 +124,13 @@ def once_per_wake(data: bytes, cls_node: Node, method: Node, call: Node) -> bool
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
+    # the namespace accesses of each file, gathered once and only when a constructor's
+    # blockConcurrencyWhile is found (it was a scan of every access of the project per class)
+    by_file: dict[SourceFile, list[Node]] | None = None
     for cls in model.classes:
         data = cls.file.data
         ctor = cls.constructor
-        accesses = [a.node for a in model.namespace_accesses if a.file is cls.file]
-        for call in walk_type(cls.node, "call_expression"):
+        for call in calls_mentioning(data, cls.node, "blockConcurrencyWhile"):
             parts = callee_parts(data, call)
             if parts is None or parts[1] != "blockConcurrencyWhile":
                 continue
@@ -153,7 +161,11 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 if (callee_parts(data, c) or ("", ""))[1] == "fetch"
                 and (callee_parts(data, c) or ("x", ""))[0] in {"", "globalThis"}
             ]
-            io += [a for a in accesses if contains(args[0], a)]
+            if by_file is None:
+                by_file = {}
+                for access in model.namespace_accesses:
+                    by_file.setdefault(access.file, []).append(access.node)
+            io += [a for a in by_file.get(cls.file, []) if contains(args[0], a)]
             if io:
                 yield RULE.finding(
                     "io-inside",

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_RULES, REF_SQL, REF_SQLITE_ALTER
+from durable_harden.analyzers.rules._common import (
+    REF_RULES,
+    REF_SQL,
+    REF_SQLITE_ALTER,
+    by_file,
+)
 from durable_harden.analyzers.rules._sql import DATA_KINDS, alias_map, create_span
 from durable_harden.analyzers.schema import Schema
 from durable_harden.analyzers.sql import SqlStatement
@@ -212,6 +217,7 @@ def _check_alter(stmt: SqlStatement) -> Iterator[Finding]:
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
+    schema_of = by_file(model.schema_for)
     for stmt in model.statements:
         kind = stmt.kind
         if kind == "ALTER":
@@ -219,7 +225,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             continue
         if stmt.loose or kind not in DATA_KINDS:
             continue
-        schema = model.schema_for(stmt.file.path)
+        schema = schema_of(stmt.file)
         if not schema.tables:
             continue  # no DDL in view: nothing to judge against
         finding = _check_query(model, stmt, schema)

@@ -10,8 +10,13 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_STATE, REF_WEBSOCKETS, node_span
-from durable_harden.analyzers.tsutil import call_args, node_text, walk_type
+from durable_harden.analyzers.rules._common import (
+    REF_STATE,
+    REF_WEBSOCKETS,
+    calls_mentioning,
+    node_span,
+)
+from durable_harden.analyzers.tsutil import call_args, node_text
 
 DOCS = RuleDocs(
     what="""
@@ -73,7 +78,7 @@ class AttachmentState:
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
-        for call in walk_type(cls.node, "call_expression"):
+        for call in calls_mentioning(data, cls.node, "serializeAttachment"):
             func = call.child_by_field_name("function")
             if func is None or func.type != "member_expression":
                 continue

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.incremental import ContentMemo
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL, REF_SQLITE_EQP, SQL_REACH
+from durable_harden.analyzers.rules._common import (
+    REF_LIMITS,
+    REF_SQL,
+    REF_SQLITE_EQP,
+    SQL_REACH,
+    by_file,
+)
 from durable_harden.analyzers.rules._sql import (
     QUERY_KINDS,
     TableUse,
@@ -166,10 +172,11 @@ class IndexState:
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
+    schema_of = by_file(model.schema_for)
     for stmt in model.statements:
         if stmt.loose or stmt.kind not in QUERY_KINDS:
             continue
-        schema = model.schema_for(stmt.file.path)
+        schema = schema_of(stmt.file)
         if not schema.tables:
             continue
         for problem in analyse(stmt, schema):

@@ -3,15 +3,23 @@ query that can match many rows."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel, spliced_from
-from durable_harden.analyzers.rules._common import REF_LIMITS, REF_RULES, REF_SQL, SQL_REACH
+from durable_harden.analyzers.rules._common import (
+    REF_LIMITS,
+    REF_RULES,
+    REF_SQL,
+    SQL_REACH,
+    by_file,
+)
 from durable_harden.analyzers.rules._sql import (
     alias_map,
     delete_kinds,
@@ -25,6 +33,7 @@ from durable_harden.analyzers.rules.unbounded_table_growth import (
     _is_bookkeeping,
 )
 from durable_harden.analyzers.schema import Schema
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import (
     SqlStatement,
     exp,  # sqlglot itself on first use
@@ -246,27 +255,63 @@ def _inserts(statements: list[SqlStatement]) -> list[SqlStatement]:
 
 
 def _growing_tables(model: ProjectModel, path: Path, schema: Schema) -> dict[str, SqlStatement]:
-    found: dict[str, SqlStatement] = {}
+    root = model._scope_root(path)
     scope = model.statements_in_scope(path)
     # a table pruned by age, by count or wholesale does not keep growing; deleting one row by
-    # its key does not bound it
+    # its key does not bound it. What each file's statements say is kept between analyses
+    # (`_file_facts`): a keystroke recomputes the edited file's, not the scope's 10,000
+    runs: list[tuple[set[str], list[tuple[str, SqlStatement]]]] = []
+    ordinal: dict[Path, int] = {}
+    for file, group in itertools.groupby(scope, key=_file_of):
+        number = ordinal[file.path] = ordinal.get(file.path, -1) + 1
+        runs.append(_file_facts(file, (root, number), tuple(group), schema))
+    pruned: set[str] = set().union(*(run[0] for run in runs))
+    _add_cascades(schema, pruned)  # rows deleted with their parent `ON DELETE CASCADE`
+    found: dict[str, SqlStatement] = {}
+    for _, candidates in runs:
+        for table, stmt in candidates:
+            if table not in found and table not in pruned:
+                found[table] = stmt
+    return found
+
+
+def _file_of(stmt: SqlStatement) -> SourceFile:
+    return stmt.file
+
+
+def _file_facts(
+    file: SourceFile, slot: tuple[Path, int], stmts: tuple[SqlStatement, ...], schema: Schema
+) -> tuple[set[str], list[tuple[str, SqlStatement]]]:
+    """What one file's statements (one run of them in the scope's list) say: the tables they
+    prune, and per table their first INSERT that may grow it. Kept in the file's memo (a new
+    parse drops it) under (scope root, which run), keyed by the statements (identity) and the
+    schema's content."""
+    memo: dict[tuple[Path, int], Any] = file.memo.setdefault("sql-unbounded-read:facts", {})
+    known = memo.get(slot)
+    key = (stmts, schema.content_key)
+    if known is not None and known[0] == key:
+        return known[1]
     pruned = {
         table
-        for stmt in scope
+        for stmt in stmts
         for table, kind in delete_kinds(stmt, schema).items()
         if kind != "key"
     }
-    _add_cascades(schema, pruned)  # rows deleted with their parent `ON DELETE CASCADE`
-    for stmt in scope:
+    candidates: list[tuple[str, SqlStatement]] = []
+    seen: set[str] = set()
+    for stmt in stmts:
         if stmt.loose:
             continue
         table = inserted_table(stmt)
-        if table is None or _is_bookkeeping(table) or table in found or table in pruned:
+        if table is None or _is_bookkeeping(table) or table in seen:
             continue
         if _bounded_key_insert(stmt, schema, table):
             continue
-        found[table] = stmt
-    return found
+        seen.add(table)
+        candidates.append((table, stmt))
+    facts = (pruned, candidates)
+    memo[slot] = (key, facts)
+    return facts
 
 
 def unbounded_tables(
@@ -307,6 +352,7 @@ class ReadState:
 
 def check(model: ProjectModel) -> Iterator[Finding]:
     growing_by_scope: dict[Path, dict[str, SqlStatement]] = {}
+    config_of, schema_of = by_file(model.config_for_path), by_file(model.schema_for)
     for stmt in model.statements:
         if stmt.loose or stmt.kind not in {"SELECT", "WITH"}:
             continue
@@ -318,12 +364,12 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             consumer = _consumer_of(data, stmt.call)
         if consumer is None:
             continue
-        config = model.config_for_path(stmt.file.path)
+        config = config_of(stmt.file)
         key = config.root if config is not None else model.root
         if key not in growing_by_scope:
             growing_by_scope[key] = growing_tables(model, stmt.file.path)
         growing = growing_by_scope[key]
-        schema = model.schema_for(stmt.file.path)
+        schema = schema_of(stmt.file)
         tables = unbounded_tables(stmt, schema, growing)
         if not tables:
             continue

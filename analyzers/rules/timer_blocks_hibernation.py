@@ -16,6 +16,7 @@ from durable_harden.analyzers.rules._common import (
     REF_ALARMS,
     REF_CHANGELOG,
     REF_LIFECYCLE,
+    calls_mentioning,
     functions_called_from,
     node_span,
 )
@@ -261,9 +262,9 @@ def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
         scopes = [cls.node, *functions_called_from(cls)]
-        methods = _method_starts(cls)
+        methods: list[tuple[int, int, str, Node]] | None = None  # sorted once a timer is found
         for scope in scopes:
-            for call in walk_type(scope, "call_expression"):
+            for call in calls_mentioning(data, scope, *TIMERS):
                 func = call.child_by_field_name("function")
                 if func is None:
                     continue
@@ -276,6 +277,8 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     name == "setTimeout" and lives_within_event(call, data)
                 ):
                     continue
+                if methods is None:
+                    methods = _method_starts(cls)
                 config = model.config_for_class(cls)
                 long_lived = config is not None and config.compat_at_least("2026-10-01")
                 extra = (

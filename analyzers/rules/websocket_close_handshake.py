@@ -15,6 +15,7 @@ from durable_harden.analyzers.rules._common import (
     REF_CHANGELOG,
     REF_RULES,
     REF_WEBSOCKETS,
+    calls_mentioning,
     node_span,
 )
 from durable_harden.analyzers.tsutil import call_args, node_text, normalize_expr, walk_type
@@ -89,7 +90,7 @@ def params_of(data: bytes, method: Node) -> list[str]:
 
 def close_calls(data: bytes, scope: Node) -> Iterator[tuple[Node, str]]:
     """`<x>.close(...)` calls in scope: (call, normalised receiver)."""
-    for call in walk_type(scope, "call_expression"):
+    for call in calls_mentioning(data, scope, "close"):
         func = call.child_by_field_name("function")
         if func is None or func.type != "member_expression":
             continue

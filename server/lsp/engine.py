@@ -26,7 +26,7 @@ from durable_harden.analyzers.analysis import (
     finish_findings,
 )
 from durable_harden.analyzers.findings import Finding
-from durable_harden.analyzers.incremental import IncrementalRules
+from durable_harden.analyzers.incremental import IncrementalRules, RerunCache, fresh_state
 from durable_harden.analyzers.model import Problem, ProjectModel
 from durable_harden.analyzers.rules import all_rules
 from durable_harden.analyzers.settings_file import SettingsFile
@@ -73,12 +73,17 @@ class Analysis:
     _fixes: dict[int, tuple[Finding, list[Fix]]] = field(default_factory=dict)
     # why a fix cannot be applied alone (None: it can), checked once per fix (by identity)
     _refusals: dict[int, tuple[Fix, str | None]] = field(default_factory=dict)
+    # whole-class rule runs that give reused findings their state back (`fresh_state`)
+    _reruns: RerunCache = field(default_factory=dict)
 
     def fixes_of(self, finding: Finding) -> list[Fix]:
         """The fixes of one of this analysis's findings, built once per analysis (a copy)."""
         cached = self._fixes.get(id(finding))
         if cached is None or cached[0] is not finding:
-            cached = (finding, fixes_for(finding, self.model))
+            # a finding reused from an earlier analysis holds no nodes of this tree: its rule
+            # runs again on its class (analyzers/incremental.py, "below the class")
+            current = fresh_state(finding, self.model, self._reruns)
+            cached = (finding, fixes_for(current, self.model))
             self._fixes[id(finding)] = cached
         return list(cached[1])
 

@@ -1,0 +1,55 @@
+"""Rule helpers made cheaper for issue 14 find what the walks they replace found: the calls of
+a scope found from the words of their callee (`calls_mentioning`), on the example projects and
+on a scope where the word is everywhere. No timing is asserted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from durable_harden.analyzers.rules._common import MENTIONS_LIMIT, calls_mentioning
+from durable_harden.analyzers.source import SourceFile, read_source
+from durable_harden.analyzers.tsutil import node_text, walk_type
+from tests.conftest import EXAMPLES
+
+WORDS = ("setAlarm", "deleteAll", "close", "blockConcurrencyWhile", "setTimeout", "fetch", "get")
+
+
+def _callee(file: SourceFile, call) -> str:  # type: ignore[no-untyped-def]
+    func = call.child_by_field_name("function")
+    return node_text(file.data, func) if func is not None else ""
+
+
+def _check(file: SourceFile, scope, word: str) -> int:  # type: ignore[no-untyped-def]
+    walked = [c for c in walk_type(scope, "call_expression") if word in _callee(file, c)]
+    found = calls_mentioning(file.data, scope, word)
+    mentioned = [c for c in found if word in _callee(file, c)]
+    assert mentioned == walked, (file.path, word)
+    every = list(walk_type(scope, "call_expression"))
+    assert all(c in every for c in found)  # nothing outside the scope
+    assert found == sorted(found, key=lambda n: (n.start_byte, -n.end_byte))
+    return len(walked)
+
+
+def test_calls_mentioning_finds_what_a_walk_finds() -> None:
+    checked = 0
+    for path in sorted(EXAMPLES.rglob("*.ts")):
+        if "node_modules" in path.parts or path.name.endswith(".d.ts"):
+            continue
+        file = read_source(path)
+        for scope in [file.root, *walk_type(file.root, "class_declaration", "method_definition")]:
+            for word in WORDS:
+                checked += _check(file, scope, word)
+    assert checked > 50  # the examples do call these
+
+
+def test_calls_mentioning_with_the_word_everywhere(tmp_path: Path) -> None:
+    """More places than MENTIONS_LIMIT: every call of the scope (the walk), still a superset."""
+    body = "\n".join(f"  m{i}() {{ g(get{i}); this.get(x).get(); }}" for i in range(MENTIONS_LIMIT))
+    path = tmp_path / "many.ts"
+    path.write_text(f"class A {{\n{body}\n}}\nget();\n")
+    file = read_source(path)
+    assert _check(file, file.root, "get") == 2 * MENTIONS_LIMIT + 1
+    few = tmp_path / "few.ts"
+    few.write_text("// get\nconst a = `get`;\nobj.get(1); get(2); (() => 1)(get); x.getter();\n")
+    file = read_source(few)
+    assert _check(file, file.root, "get") == 3
