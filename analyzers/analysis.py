@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import contextlib
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,16 +59,23 @@ class AnalysisResult:
     suppressions: list[Suppression] = field(default_factory=list)
 
 
-def context_root(path: Path) -> Path:
-    """The folder whose files give `path` its meaning: its nearest wrangler project."""
+def context_root(path: Path, folders: dict[Path, Path] | None = None) -> Path:
+    """The folder whose files give `path` its meaning: its nearest wrangler project.
+    folders: answers by starting folder, for one computation that asks for many files."""
     path = resolve_given(path)
     folder = path if path.is_dir() else path.parent
+    if folders is not None and folder in folders:
+        return folders[folder]
+    found = folder
     for candidate in (folder, *folder.parents):
         if find_configs_in(candidate) is not None:
-            return candidate
+            found = candidate
+            break
         if (candidate / ".git").exists():
             break
-    return folder
+    if folders is not None:
+        folders[folder] = found
+    return found
 
 
 @dataclass
@@ -97,12 +106,18 @@ def workspace_for(paths: Iterable[Path], settings: Settings | None = None) -> Wo
     discovered under the roots plus the files named explicitly."""
     requested = [resolve_given(p) for p in paths]
     existing = [p for p in requested if p.exists()]
-    roots = sorted({context_root(p) for p in existing}, key=lambda p: len(p.parts))
-    roots = [r for r in roots if not any(o != r and o in r.parents for o in roots)]
+    # sets and one walk per folder: `check` is often given every file explicitly (editors,
+    # pre-commit, the peers benchmark), and comparing each with every other was quadratic
+    folders: dict[Path, Path] = {}
+    roots = sorted({context_root(p, folders) for p in existing}, key=lambda p: len(p.parts))
+    distinct = set(roots)
+    roots = [r for r in roots if not any(parent in distinct for parent in r.parents)]
     found = discover(roots, (settings or Settings()).exclude)
+    known = {*found.sources, *found.configs}
     for given in existing:
-        if given.is_file() and given not in found.sources and given not in found.configs:
+        if given.is_file() and given not in known:
             found.sources.append(given)
+            known.add(given)
     if len(roots) == 1:
         root = roots[0]
     elif roots:
@@ -119,6 +134,25 @@ def workspace_for(paths: Iterable[Path], settings: Settings | None = None) -> Wo
     )
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a cold whole-project analysis (then back as it
+    was). The analysis allocates millions of objects that all stay alive until it ends (trees'
+    nodes, the model, sqlglot expressions, findings): each collection walks them again and
+    frees nothing, 10-20% of the model's CPU time at 1,000 files (docs/performance.md, "Issue
+    14: the cold check"). Reference counting still frees everything acyclic; the cycles made
+    meanwhile are collected once the collector is back. Used by `check` and `analyze_paths`,
+    one analysis at a time (a `--fix` loop collects between its analyses); not by the
+    long-running server."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def analyze_paths(
     paths: list[Path], settings: Settings | None = None, jobs: int = 1
 ) -> AnalysisResult:
@@ -129,9 +163,10 @@ def analyze_paths(
     runner = None
     if jobs != 1:
         runner = rules_runner(jobs)
-    model, findings, suppressions = analyse_within_budget(
-        ws.root, ws.sources, ws.configs, settings, ws.reported, rules_runner=runner
-    )
+    with collector_paused():
+        model, findings, suppressions = analyse_within_budget(
+            ws.root, ws.sources, ws.configs, settings, ws.reported, rules_runner=runner
+        )
     model.problems.extend(Problem(p, missing_message(p)) for p in missing)
     problems = [p for p in model.problems if ws.reported(p.path) or p.path in missing]
     return AnalysisResult(model, findings, problems, suppressions)

@@ -35,8 +35,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import mmap
-import multiprocessing
-import multiprocessing.connection
 import os
 import signal
 import struct
@@ -48,12 +46,15 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from durable_harden.analyzers import budget as budget_module
 from durable_harden.analyzers.budget import OverBudget, WorkerLost, budget_seconds
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import Problem, ProjectModel
+
+if TYPE_CHECKING:  # multiprocessing (~5 ms to import) is loaded when workers may be used
+    import multiprocessing.connection
 
 JOBS_ENV = "DURABLE_HARDEN_JOBS"
 # Below this many source files one process is faster: forking, the pipes and the workers' cold
@@ -111,11 +112,11 @@ def parse_jobs(value: str, source: str) -> int:
 def can_fork() -> bool:
     """Forking copies the model without pickling it: safe on Linux when this process runs no
     other thread (a thread holding a lock at the fork would leave it held in the child)."""
-    return (
-        sys.platform.startswith("linux")
-        and "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-    )
+    if not sys.platform.startswith("linux"):
+        return False
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def load_average() -> float:
@@ -131,11 +132,11 @@ def jobs_for(requested: int, files: int) -> int:
     has MIN_FILES source files, unless the machine is already busy: a load average at or above
     the number of cores leaves no core free, and workers then measured 0.83-1.04x the speed of
     one process), never more than there are cores, 1 when forking is unsafe."""
-    if requested == 1 or not can_fork():
+    if requested == 1 or (requested == 0 and files < MIN_FILES) or not can_fork():
         return 1
     cores = cpu_count()
     if requested == 0:
-        if files < MIN_FILES or cores < 2 or load_average() >= cores:
+        if cores < 2 or load_average() >= cores:
             return 1
         return cores
     return max(1, min(requested, cores))
@@ -167,6 +168,8 @@ class RulePool:
         self.beats = mmap.mmap(-1, _BEAT.size * jobs)  # shared with the forked workers
         self.workers: list[_Worker | None] = [None] * jobs
         self.spent = budget_module.spent_now()  # the parent's charges, carried to the workers
+        import multiprocessing
+
         self.context = multiprocessing.get_context("fork")
         self.frozen = False  # gc.freeze() done before the first fork
 
@@ -277,6 +280,8 @@ class RulePool:
         lost: Callable[[tuple[str, Any], str], None],
         blame_files: bool,
     ) -> None:
+        import multiprocessing.connection
+
         pending = deque(tasks)
         budget_module.pause()  # the parent's wait is no file's time
         limit = budget_seconds()

@@ -105,20 +105,36 @@ def _has_package_key(path: Path) -> bool:
     return bool(found)
 
 
-def find_settings_file(path: Path) -> Path | None:
-    """The settings file nearest to `path` (a file or folder), up to the repository root."""
+def find_settings_file(path: Path, folders: dict[Path, Path | None] | None = None) -> Path | None:
+    """The settings file nearest to `path` (a file or folder), up to the repository root.
+
+    folders: the answers for folders already walked (folder -> settings file), filled and read
+    by one run that asks for many files at once (`check`: one walk per folder, not per file;
+    the caller drops it afterwards, so a settings file created later is seen)."""
     path = resolve_given(path)  # a symbolic link that loops is a missing file, not a crash
     folder = path if path.is_dir() else path.parent
+    walked: list[Path] = []
+    found: Path | None = None
     for candidate in (folder, *folder.parents):
+        if folders is not None and candidate in folders:
+            found = folders[candidate]
+            break
+        walked.append(candidate)
         own = candidate / SETTINGS_FILE
         if own.is_file():
-            return own
+            found = own
+            break
         package = candidate / PACKAGE_JSON
         if package.is_file() and _has_package_key(package):
-            return package
+            found = package
+            break
         if (candidate / ".git").exists():
             break
-    return None
+    if folders is not None:
+        # a walk from any folder passed on the way would have gone on to the same answer
+        for candidate in walked:
+            folders[candidate] = found
+    return found
 
 
 def _strings(value: Any, key: str) -> list[str]:
@@ -278,11 +294,15 @@ def load_settings_file(path: Path) -> SettingsFile:
 
 
 def settings_for(
-    path: Path, base: Settings | None = None, config: Path | None = None
+    path: Path,
+    base: Settings | None = None,
+    config: Path | None = None,
+    folders: dict[Path, Path | None] | None = None,
 ) -> tuple[Settings, SettingsFile | None]:
     """The settings that apply to `path`: `base` overridden by the nearest settings file (or by
-    `config` when given, like `--config`), with that file's `perFileIgnores` for `path`."""
-    found = config if config is not None else find_settings_file(path)
+    `config` when given, like `--config`), with that file's `perFileIgnores` for `path`.
+    folders: see find_settings_file."""
+    found = config if config is not None else find_settings_file(path, folders)
     if found is None:
         return apply({}, base), None
     loaded = load_settings_file(found)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.exports import export_entries
 from durable_harden.analyzers.findings import Finding
-from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.model import ProjectModel, resolve_module
 from durable_harden.analyzers.rules._bindings import exports_name, known_files
 from durable_harden.analyzers.rules.class_not_exported import ExportState
 from durable_harden.analyzers.source import SourceFile
@@ -82,6 +83,11 @@ def _insertion(main: SourceFile) -> tuple[int, bool]:
     return data.rfind(b"\n", 0, first.start_byte) + 1, False
 
 
+def _in_export(cls_node: Node) -> bool:
+    parent = cls_node.parent
+    return parent is not None and parent.type == "export_statement"
+
+
 def _export_keyword_edit(file: SourceFile, cls_node: Node) -> Edit | None:
     parent = cls_node.parent
     if parent is not None and parent.type == "export_statement":
@@ -96,6 +102,9 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if len(candidates) != 1:
         return []
     cls = candidates[0]
+    declaration = cls.node.parent if _in_export(cls.node) else cls.node
+    if declaration is None or declaration.parent is None or declaration.parent.type != "program":
+        return []  # declared inside a block or a function (a broken file): no export reaches it
     nl = Style.of(main.data).newline
     if cls.file is main:
         edit = _export_keyword_edit(main, cls.node)
@@ -125,6 +134,29 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
             if keyword is not None:
                 edits.append(keyword)
         spec = name
+    named = [e for e in export_entries(main) if e.exported == name]
+    if named:
+        # the main module already names it (`export { X } from "./x"` where ./x does not export
+        # X): a second `export { X }` would be a duplicate export; exporting the class in its
+        # own file is the whole fix, when the existing line re-exports from that file
+        known = known_files(model)
+        if not edits or not all(
+            e.module is not None and resolve_module(main.path, e.module, known) is cls.file
+            for e in named
+        ):
+            return []
+        return [
+            Fix(
+                fix_id="class-not-exported.export-keyword",
+                title=f"Export class `{name}` from {cls.file.path.name}",
+                safety=Safety.SAFE,
+                edits=edits,
+                review=(
+                    f"Nothing to check: {main.path.name} already re-exports `{name}` from "
+                    f"{cls.file.path.name}, which now exports it."
+                ),
+            )
+        ]
     quote, semi = _style(main)
     statement = (
         f"export {{ {spec} }} from {quote}{module_specifier(main, cls.file.path)}{quote}{semi}"
@@ -162,7 +194,12 @@ that runs.
         ),
     ),
     not_offered="""
-When more than one project file (or none) declares the class.
+When more than one project file (or none) declares the class; when the class is declared inside a
+block or a function (a broken file: no export statement reaches it there); when the main module
+already has an export of that name that does not come from the class's own file (a second
+`export { X }` would be a duplicate export, which TypeScript and the bundler reject). When the
+main module already re-exports the name from the class's file, the fix only adds `export` to the
+class there.
 """,
 )
 

@@ -4,6 +4,7 @@ offered only when SQLite then uses it."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
@@ -103,16 +104,46 @@ def reordered_queries(
     return found
 
 
+def _reordered_in_scope(
+    model: ProjectModel, schema: Schema, path: Path, table: str, columns: list[str]
+) -> list[str]:
+    """reordered_queries, once per (scope, table, columns) for all of this model's fixes: the
+    findings of one table and index share the answer (a report builds every finding's fixes;
+    each re-planned every query of the scope, issue 14)."""
+    memo: dict[tuple[object, ...], tuple[Schema, list[str]]] = model.memo.setdefault(
+        "sql-missing-index:reordered", {}
+    )
+    key = (id(schema), model._scope_root(path), table, tuple(columns))
+    entry = memo.get(key)
+    if entry is None or entry[0] is not schema:
+        entry = memo[key] = (schema, reordered_queries(model, schema, path, table, columns))
+    return list(entry[1])
+
+
 def _candidates(model: ProjectModel, stmt: SqlStatement, table: str) -> list[list[str]]:
-    """Index column lists other queries of the same project want on this table."""
+    """Index column lists other queries of the same project want on this table (once per
+    scope and table for all of this model's fixes)."""
     schema = model.schema_for(stmt.file.path)
+    memo: dict[tuple[object, ...], tuple[Schema, list[list[str]]]] = model.memo.setdefault(
+        "sql-missing-index:candidates", {}
+    )
+    key = (id(schema), model._scope_root(stmt.file.path), table)
+    entry = memo.get(key)
+    if entry is None or entry[0] is not schema:
+        entry = memo[key] = (schema, _wanted_in_scope(model, schema, stmt.file.path, table))
+    return [list(columns) for columns in entry[1]]
+
+
+def _wanted_in_scope(
+    model: ProjectModel, schema: Schema, path: Path, table: str
+) -> list[list[str]]:
     wanted: list[list[str]] = []
     # one analysis per (statement, schema) for all of this model's fixes: building each fix
     # afresh re-analysed every statement in scope (13,539 analyses for 50 fixes; issue 14)
     memo: dict[tuple[int, int], tuple[SqlStatement, Schema, list[Problem]]] = model.memo.setdefault(
         "sql-missing-index:analyse", {}
     )
-    for other in model.statements_in_scope(stmt.file.path):
+    for other in model.statements_in_scope(path):
         if other.loose:
             continue
         key = (id(other), id(schema))
@@ -168,7 +199,7 @@ def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if edit is None:
         return []
     name = index_name(table.name, columns)
-    reordered = reordered_queries(model, schema, stmt.file.path, table.name, columns)
+    reordered = _reordered_in_scope(model, schema, stmt.file.path, table.name, columns)
     return [
         Fix(
             fix_id="sql-missing-index.create-index",

@@ -1,6 +1,6 @@
 """`python -m durable_harden …` is the `durable-harden` console script."""
 
-from durable_harden.server.cli import main
+from durable_harden.server.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -192,6 +192,13 @@ def _jobs(args: argparse.Namespace) -> int:
 
 
 def _render(run: CheckRun, args: argparse.Namespace, stream: Any) -> str:
+    from durable_harden.analyzers.analysis import collector_paused
+
+    with collector_paused():  # the fixes the report shows: analysis.collector_paused
+        return _render_report(run, args, stream)
+
+
+def _render_report(run: CheckRun, args: argparse.Namespace, stream: Any) -> str:
     from durable_harden.server.output import RENDERERS, render_statistics, render_text, use_color
 
     if args.statistics:

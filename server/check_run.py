@@ -83,9 +83,12 @@ class Overrides:
             config=config.resolve() if config is not None else None,
         )
 
-    def settings_for(self, path: Path) -> tuple[Settings, SettingsFile | None]:
+    def settings_for(
+        self, path: Path, folders: dict[Path, Path | None] | None = None
+    ) -> tuple[Settings, SettingsFile | None]:
+        """folders: settings_file.find_settings_file's per-run memo of folders walked."""
         try:
-            settings, found = settings_for(path, config=self.config)
+            settings, found = settings_for(path, config=self.config, folders=folders)
         except SettingsError as exc:
             raise CheckUsageError(str(exc)) from None
         if self.select is not None:
@@ -132,6 +135,19 @@ def run_check(
     (`--show-files`; a second walk, so only when asked). jobs: worker processes for the rules
     (0: decide by project size; analyzers.parallel); prebuild_fixes: with workers, also build
     the fixes of every finding there (the text and JSON reports show them)."""
+    with analysis.collector_paused():  # nothing it allocates is garbage before it ends
+        return _run_check(paths, overrides, overlays, progress, want_skipped, jobs, prebuild_fixes)
+
+
+def _run_check(
+    paths: list[Path],
+    overrides: Overrides,
+    overlays: dict[Path, bytes] | None,
+    progress: Callable[[str], None] | None,
+    want_skipped: bool,
+    jobs: int,
+    prebuild_fixes: bool,
+) -> CheckRun:
     overlays = {resolve_given(p): data for p, data in (overlays or {}).items()}
     requested = [resolve_given(p) for p in paths]
     missing = [p for p in requested if not p.exists() and p not in overlays]
@@ -158,10 +174,11 @@ def run_check(
     explicit = set(existing)
     sources: list[Path] = []
     configs: list[Path] = []
+    folders: dict[Path, Path | None] = {}  # one settings-file walk per folder, for this run
     for kind, paths_of_kind in ((sources, found_sources), (configs, found_configs)):
         for path in paths_of_kind:
             if _under(path, existing_set):
-                chosen = overrides.settings_for(path)
+                chosen = overrides.settings_for(path, folders)
                 if chosen[1] is not None and path not in explicit and chosen[1].excludes(path):
                     continue
                 settings[path] = chosen

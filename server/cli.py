@@ -286,7 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         if args.command == "check":
-            return cmd_check(args)
+            code = cmd_check(args)
+            _finished.append("check")
+            return code
         if args.command == "harden":
             from durable_harden.server.harden_cli import cmd_harden
 
@@ -318,5 +320,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+_finished: list[str] = []  # the commands main() completed in this process (see run())
+
+
+def run() -> None:
+    """The program: main() on the command line's arguments, then the process ends (the
+    `durable-harden` console script and `python -m durable_harden`).
+
+    After a `check` it ends without the interpreter's teardown (the streams flushed, then
+    `os._exit`): freeing the analysis object by object, and a last full garbage collection
+    over it, cost ~15% of a cold check's CPU time (~0.3 s at 1,000 files), after the report was
+    already out. Nothing is left to do at that point: the report, `--output-file` and the
+    on-disk cache are written and closed, the worker processes stopped. Other commands, and
+    main() called in-process (the tests, an embedding program), end normally."""
+    code = main()
+    if "check" in _finished:
+        import contextlib
+        import os
+
+        for stream in (sys.stdout, sys.stderr):
+            # a closed pipe or stream: nothing more can be said
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        logging = sys.modules.get("logging")
+        if logging is not None:
+            logging.shutdown()  # flushes and closes the handlers, as the normal exit would
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -43,3 +43,27 @@ def test_generate_writes_worker_projects_with_the_asked_file_count(tmp_path: Pat
         index = (project / "src" / "index.ts").read_text()
         for name in classes:
             assert f"export {{ {name} }}" in index
+
+
+def test_cold_cpu_runs_a_tiny_check_side_by_side(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "cold_cpu.py"),
+            "--sizes",
+            "12",
+            "--repeat",
+            "1",
+            "--before",
+            str(ROOT),  # the same tree twice: both columns are printed
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("cold_cpu ")
+    names = {item.split("=")[0] for item in last.split()[1:]}
+    assert names == {"before_12_j1", "after_12_j1"}
+    assert all(float(item.split("=")[1]) > 0 for item in last.split()[1:])

@@ -1,5 +1,7 @@
 """Start-up (issue 14 item 5): checking one file without SQL imports neither sqlglot nor pathspec
-(~200 ms between them); a file with SQL still gets its SQL findings (sqlglot loaded on demand)."""
+(~200 ms between them), nor dulwich (git objects, read only for a committed file) nor
+multiprocessing (workers, only for a big project); a file with SQL still gets its SQL findings
+(sqlglot loaded on demand)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ PROBE = (
     "from durable_harden.server.cli import main\n"
     "code = main(['check', '--no-cache', '--output-format', 'json', sys.argv[1]])\n"
     "print(json.dumps({'code': code, 'heavy': sorted(m for m in sys.modules\n"
-    "    if m.split('.')[0] in {'sqlglot', 'pathspec'} and '.' not in m)}), file=sys.stderr)\n"
+    "    if m.split('.')[0] in {'sqlglot', 'pathspec', 'dulwich', 'multiprocessing'}\n"
+    "    and '.' not in m)}), file=sys.stderr)\n"
 )
 
 

@@ -22,10 +22,6 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
-from dulwich.object_format import SHA1, SHA256
-from dulwich.object_store import DiskObjectStore
-from dulwich.objects import Blob, Commit, ObjectID, Tree
-
 _SHA = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 _CACHE_LIMIT = 512
 # a committed file bigger than this is "unknown" (configs are a few KB; a crafted repository
@@ -106,6 +102,12 @@ def _committed_blob(git_dir: Path, commit_id: str, rel: str) -> bytes | None:
 
     Raises KeyError (or an error of a broken object file) when an object is missing or
     unreadable: the caller turns that into "unknown"."""
+    # dulwich (~8 ms to import) only when a committed file is read: a check of a folder that
+    # is no git repository never needs it (issue 14, start-up)
+    from dulwich.object_format import SHA1, SHA256
+    from dulwich.object_store import DiskObjectStore
+    from dulwich.objects import Blob, Commit, ObjectID, Tree
+
     fmt = SHA256 if len(commit_id) == 64 else SHA1
     objects = _common_dir(git_dir) / "objects"
     if not objects.is_dir():

@@ -188,3 +188,61 @@ def test_no_fix_when_the_class_is_declared_twice_or_nowhere(tmp_path: Path) -> N
     # Ghost exists nowhere: binding-class-not-found reports it, not this rule
     assert sorted(f.data["class"] for f in findings) == ["Counter"]
     assert all(fixes_for(f, model) == [] for f in findings)
+
+
+def test_fix_exports_the_class_where_the_main_module_already_reexports_it(
+    tmp_path: Path,
+) -> None:
+    """`export { Counter } from "./counter"` in the main module, but counter.ts does not export
+    it: the fix exports the class there; a second re-export line would be a duplicate export."""
+    root = tmp_path / "p"
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(
+        '{ "main": "src/index.ts", "durable_objects": { "bindings": '
+        '[{ "name": "C", "class_name": "Counter" }] } }\n'
+    )
+    index = 'export { Counter } from "./counter";\nexport default {};\n'
+    (root / "src" / "index.ts").write_text(index)
+    (root / "src" / "counter.ts").write_text(
+        'import { DurableObject } from "cloudflare:workers";\n'
+        "class Counter extends DurableObject {}\n"
+        "export { Counter as Count };\n"
+    )
+    assert fix_all(RULE, root) == 1
+    assert run(RULE, root)[0] == []
+    assert (root / "src" / "index.ts").read_text() == index
+    assert (
+        "export class Counter extends DurableObject {}" in (root / "src" / "counter.ts").read_text()
+    )
+
+
+def test_no_fix_for_a_class_inside_a_block_or_an_existing_export_of_the_name(
+    tmp_path: Path,
+) -> None:
+    """A class declared inside a block (a file broken mid-edit: its first line moved below) is
+    exported by no statement; and a main module that already exports the name from elsewhere
+    would get a duplicate export. Neither gets a fix (found by the broken-file property test:
+    `check --fix` added the same re-export on every run)."""
+    root = tmp_path / "p"
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(
+        '{ "main": "src/index.ts", "durable_objects": { "bindings": '
+        '[{ "name": "J", "class_name": "Job" }, { "name": "K", "class_name": "Keeper" }] } }\n'
+    )
+    (root / "src" / "index.ts").write_text(
+        'export { Job } from "./job";\nexport { Keeper } from "./elsewhere";\nexport default {};\n'
+    )
+    (root / "src" / "elsewhere.ts").write_text("export const Other = 1;\n")
+    (root / "src" / "job.ts").write_text(
+        "if (ready) {\n"
+        'import { DurableObject } from "cloudflare:workers";\n'
+        "export class Job extends DurableObject {}\n"
+        "}\n"
+    )
+    (root / "src" / "keeper.ts").write_text(
+        'import { DurableObject } from "cloudflare:workers";\n'
+        "export class Keeper extends DurableObject {}\n"
+    )
+    findings, model = run(RULE, root)
+    assert sorted(f.data["class"] for f in findings) == ["Job", "Keeper"]
+    assert all(fixes_for(f, model) == [] for f in findings)

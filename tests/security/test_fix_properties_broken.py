@@ -146,6 +146,9 @@ PROPERTY = settings(
 # found by this test: the import moved into the class made class-not-exported add
 # `export { ChatRoom } from "./chat-room"` to index.ts on every round and every run
 @example(case=(Path("chat-room/src/chat-room.ts"), [("swap", 0, 414)]))
+# found by this test: the class moved into an `if` block (no export reaches it) made
+# class-not-exported add a second `export { ExportJob } from "./export-job"` on every run
+@example(case=(Path("rate-limiter/src/export-job.ts"), [("swap", 0, 858)]))
 def test_fixes_on_broken_files(run, case, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     rel, ops = case
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,0 +1,144 @@
+"""Benchmark: the CPU time of a cold `check` program against the parse floor (not a test).
+
+    python bench/cold_cpu.py [--sizes 200,1000] [--repeat 3] [--jobs 1,2] [--before TREE]
+
+On a machine shared with other jobs the wall clock of a check moves with the load (2-5x from
+one run to the next at a load average of 4-8), while its CPU time moves far less: this script
+measures CPU time. For each size a monorepo is generated with bench/generate.py (same seed as
+bench/scale.py), then:
+- the floor: the CPU time of a tree-sitter parse of every source file (best of 3, a separate
+  process);
+- the cold check: `python -m durable_harden check --no-cache --jobs N` on the monorepo (text
+  report), a fresh process per run, its CPU time (user + sys) including its worker processes
+  (`os.wait4`), and its wall time.
+With `--before TREE` (an exported older version, e.g. `git archive main | tar -x -C TREE`) each
+round runs that tree too, interleaved with this one (before/after, then after/before), so both
+see the same machine. Each process runs from a neutral folder with `PYTHONPATH` naming its tree
+(`python -m` puts the working folder first on `sys.path`). Byte-compile both trees first
+(`python -m compileall -q TREE`) when `PYTHONDONTWRITEBYTECODE` is set, or the uncompiled one
+pays its compilation on every start.
+
+The last line is machine-readable: `cold_cpu <version>_<files>_j<N>=<x floor> ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from generate import generate  # noqa: E402
+
+FLOOR = r"""
+import json, sys, time
+from pathlib import Path
+from tree_sitter import Parser
+from durable_harden.analyzers.source import language, language_for
+from durable_harden.analyzers.workspace import discover
+
+files = discover([Path(sys.argv[1])]).sources
+data = [(p, p.read_bytes()) for p in files]
+best = None
+for _ in range(3):
+    start = time.process_time()
+    for path, content in data:
+        Parser(language(language_for(path) or "typescript")).parse(content)
+    spent = time.process_time() - start
+    best = spent if best is None else min(best, spent)
+print(json.dumps({"files": len(files), "floor_s": best}))
+"""
+
+
+def floor(root: Path, tree: Path, neutral: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", FLOOR, str(root)],
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        cwd=neutral,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def check(root: Path, tree: Path, jobs: str, neutral: Path) -> tuple[float, float]:
+    """(CPU seconds of the process and its workers, wall seconds) of one cold check."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "DURABLE_HARDEN_NO_CACHE": "1"}
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "durable_harden", "check", "--no-cache", "--jobs", jobs, str(root)],
+        env=env,
+        cwd=neutral,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    errors = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        sys.exit(f"check failed ({code}) with {tree}:\n{errors.decode(errors='replace')[-2000:]}")
+    return usage.ru_utime + usage.ru_stime, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="200,1000")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (median)")
+    parser.add_argument("--jobs", default="1", help="comma-separated --jobs values to run")
+    parser.add_argument("--before", type=Path, help="an older tree to run side by side")
+    args = parser.parse_args()
+    trees = {"after": ROOT}
+    if args.before is not None:
+        if not (args.before / "durable_harden").is_dir():
+            sys.exit(f"--before {args.before}: no durable_harden package there")
+        trees = {"before": args.before.resolve(), "after": ROOT}
+    sizes = [int(s) for s in args.sizes.split(",")]
+    jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
+    results: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
+    floors: dict[int, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        neutral = Path(tmp) / "cwd"
+        neutral.mkdir()
+        roots = {}
+        for size in sizes:
+            roots[size] = Path(tmp) / f"mono-{size}"
+            generate(roots[size], size)
+            floors[size] = floor(roots[size], ROOT, neutral)
+        for number in range(args.repeat):
+            names = list(trees) if number % 2 == 0 else list(trees)[::-1]
+            for size in sizes:
+                for job in jobs:
+                    for name in names:
+                        cpu, wall = check(roots[size], trees[name], job, neutral)
+                        results.setdefault((name, size, job), []).append((cpu, wall))
+    figures = []
+    for size in sizes:
+        base = floors[size]["floor_s"]
+        print(f"{floors[size]['files']:.0f} files: parse floor {base * 1000:.1f} ms of CPU")
+        for job in jobs:
+            for name in trees:
+                runs = results[(name, size, job)]
+                cpu = statistics.median(c for c, _ in runs)
+                wall = statistics.median(w for _, w in runs)
+                print(
+                    f"  {name:6} --jobs {job}: CPU {cpu * 1000:8.1f} ms = {cpu / base:5.1f}x floor"
+                    f" | wall {wall * 1000:8.1f} ms ({', '.join(f'{c * 1000:.0f}' for c, _ in runs)}"
+                    " ms CPU per round)"
+                )
+                figures.append(f"{name}_{size}_j{job}={cpu / base:.2f}")
+    print("cold_cpu " + " ".join(figures))
+
+
+if __name__ == "__main__":
+    main()
