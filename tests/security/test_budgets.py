@@ -79,20 +79,24 @@ def test_ten_megabyte_file_is_skipped_with_a_note(tmp_path: Path) -> None:
 
 
 def test_a_file_over_the_time_budget_is_skipped_and_the_others_analysed(tmp_path: Path) -> None:
-    """A one-second budget: the megabyte file (thousands of methods with timers and queries)
-    takes longer, so it is reported as skipped; the small file's finding is still there."""
+    """A quarter-second budget: the megabyte file (thousands of methods with timers and
+    queries) takes longer, so it is reported as skipped; the small file's finding is still
+    there. (A one-second budget no longer sufficed: the check got fast enough to analyse the
+    file within it.)"""
     root = write_project(tmp_path / "slow", huge_file(1_000_000))
     (root / "src" / "small.ts").write_text(
         'import { DurableObject } from "cloudflare:workers";\n'
         "export class Small extends DurableObject {\n"
         "  tick() {\n    setInterval(() => this.tick(), 1000);\n  }\n}\n"
     )
-    done = _run(root, "check", "--output-format", "json", DURABLE_HARDEN_FILE_BUDGET="1")
+    done = _run(root, "check", "--output-format", "json", DURABLE_HARDEN_FILE_BUDGET="0.25")
     assert done.returncode in (0, 1), done.stderr
     assert "Traceback" not in done.stderr
-    assert "index.ts: skipped: analysing this file took longer than the 1 s budget" in done.stderr
+    assert (
+        "index.ts: skipped: analysing this file took longer than the 0.25 s budget" in done.stderr
+    )
     files = {Path(item["filename"]).name for item in json.loads(done.stdout)}
     assert files == {"small.ts"}  # the small file's timer finding; nothing from the skipped one
-    diff = _run(root, "harden", "--diff", DURABLE_HARDEN_FILE_BUDGET="1")
+    diff = _run(root, "harden", "--diff", DURABLE_HARDEN_FILE_BUDGET="0.25")
     assert diff.returncode in (0, 1), diff.stderr
     assert "index.ts: skipped" in diff.stderr
