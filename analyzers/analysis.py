@@ -193,10 +193,11 @@ def analyse_within_budget(
     overlays: dict[Path, bytes] | None = None,
     parsed: dict[Path, SourceFile] | None = None,
     rules_runner: Callable[..., tuple[list[Finding], list[Suppression]]] | None = None,
+    previous: ProjectModel | None = None,
 ) -> tuple[ProjectModel, list[Finding], list[Suppression]]:
     """build_model + run_rules (or `rules_runner`), each file within the time budget
     (analyzers.budget): a file over it is reported as skipped and the project analysed again
-    without it."""
+    without it. previous: the model of the previous analysis of the same root (build_model)."""
     runner = rules_runner or run_rules
     from durable_harden.analyzers.sql import fit_to_project
 
@@ -207,7 +208,7 @@ def analyse_within_budget(
         usable = [p for p in sources if p not in skipped]
         try:
             with budget(spent):
-                model = build_model(root, usable, configs, overlays, parsed)
+                model = build_model(root, usable, configs, overlays, parsed, previous)
                 findings, suppressions = runner(model, settings, reported)
         except OverBudget as exc:  # or WorkerLost: a worker process died on the file
             if exc.path in skipped or exc.path not in usable:

@@ -82,6 +82,9 @@ STATEMENT = "statements"
 ACCESS = "namespace_accesses"
 FILE = "files"
 SCOPE = "scope"  # the statements of every Worker scope holding an open file, in one run
+# the classes an open file declares or reaches through its namespace accesses, each with every
+# access reaching it anywhere (call sites): findings at a class or at its call sites
+REACH = "reach"
 PROJECT = "project"  # the whole model
 
 # facts: what else a unit's findings depend on
@@ -134,22 +137,93 @@ SCOPES: dict[str, Scope] = {
     "syntax-error": Scope(FILE, NONE),
     # canary ternaries in source files; deploy scripts, package.json and git HEAD for the rest
     "rollout-unsafe": Scope(FILE, VOLATILE),
-    # call sites anywhere reaching a class: the whole project
-    "id-name-undefined": Scope(PROJECT, WHOLE),
-    "obsolete-name-workaround": Scope(PROJECT, WHOLE),
-    "rpc-result-not-disposed": Scope(PROJECT, WHOLE),
-    "rpc-compat-date": Scope(PROJECT, WHOLE),
-    "unawaited-rpc": Scope(PROJECT, WHOLE),
+    # a class and the call sites reaching it (anywhere): findings at the class (its file) or at
+    # a call site (the access's file); they read the class, every access reaching it, the
+    # configs, and the project facts of REACH_FACTS
+    "id-name-undefined": Scope(REACH, CONFIGS),
+    "obsolete-name-workaround": Scope(REACH, CONFIGS),
+    "rpc-result-not-disposed": Scope(REACH, CONFIGS),
+    "rpc-compat-date": Scope(REACH, CONFIGS),
+    "unawaited-rpc": Scope(REACH, CONFIGS),
     # findings in wrangler configs only
     "binding-class-not-found": Scope(PROJECT, WHOLE, configs_only=True),
     "binding-missing-migration": Scope(PROJECT, WHOLE, configs_only=True),
     "class-not-exported": Scope(PROJECT, WHOLE, configs_only=True),
-    "kv-backed-class": Scope(PROJECT, VOLATILE),  # git HEAD
-    "migration-history-edited": Scope(PROJECT, VOLATILE),
+    # git HEAD; findings in wrangler configs only (config.span)
+    "kv-backed-class": Scope(PROJECT, VOLATILE, configs_only=True),
+    "migration-history-edited": Scope(PROJECT, VOLATILE, configs_only=True),
     # run by the post-processing (analysis.finish_findings), never as a rule
     "unused-suppression": Scope(PROJECT, VOLATILE),
 }
 UNDECLARED = Scope(PROJECT, VOLATILE)  # a rule added without a declaration: always re-run
+GROWTH = (
+    "unbounded-table-growth"  # its scope's facts are kept and updated (IncrementalRules._growth)
+)
+
+
+# REACH rules: what else of the project they read (in the key), and when a file's findings may
+# come from any class (then the rule runs over the whole model for that file, unmemoised).
+# Filled by the rules' modules (rules import this module, never the reverse).
+REACH_FACTS: dict[str, Callable[[ProjectModel], Hashable]] = {}
+REACH_ANY_CLASS: dict[str, Callable[[SourceFile], bool]] = {}
+# SCOPE rules whose facts are kept per scope and updated by the changed statements: rule id ->
+# a class with `of(statements, schema)`, `updated(statements, schema)` and
+# `findings(statements, schema, published paths)` (IncrementalRules._indexed)
+SCOPE_INDEXES: dict[str, Any] = {}
+
+
+# derived data of the whole model that a view restricted to some classes may share (each
+# computed from the namespace accesses, files or configs, never from the class list)
+_SHARED_MEMO = frozenset(
+    {
+        "access_classes",
+        "accesses_by_class",
+        "access_by_node",
+        "stub_calls",
+        "rpc_target_wrappers",
+        "rpc_targets",
+        "files_by_path",
+    }
+)
+
+
+class _Memo(dict[str, Any]):
+    """A view's memo: its own, except the keys of `_SHARED_MEMO`, which are the whole model's."""
+
+    def __init__(self, whole: dict[str, Any]) -> None:
+        super().__init__()
+        self.whole = whole
+
+    def __getitem__(self, key: str) -> Any:
+        if key in _SHARED_MEMO:
+            return self.whole[key]
+        return super().__getitem__(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in _SHARED_MEMO:
+            self.whole[key] = value
+        else:
+            super().__setitem__(key, value)
+
+    def __contains__(self, key: object) -> bool:
+        if key in _SHARED_MEMO:
+            return key in self.whole
+        return super().__contains__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in _SHARED_MEMO:
+            return self.whole.get(key, default)
+        return super().get(key, default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key in _SHARED_MEMO:
+            return self.whole.setdefault(key, default)
+        return super().setdefault(key, default)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in _SHARED_MEMO:
+            return self.whole.pop(key, *default)
+        return super().pop(key, *default)
 
 
 def scope_of(rule: Rule) -> Scope:
@@ -522,7 +596,7 @@ class ScopedModel(ProjectModel):
             classes=whole.classes,
             statements=whole.statements,
             namespace_accesses=whole.namespace_accesses,
-            memo={},
+            memo=_Memo(whole.memo) if unit == CLASS else {},
             overlays=whole.overlays,
         )
         setattr(self, unit, items)
@@ -588,23 +662,54 @@ class _Facts:
 
 
 class _Units:
-    """The units of each file of one model."""
+    """The units of each file of one model: read from the model's per-file build results
+    (`model._file_units`) where it has them, else grouped once from the model's lists."""
 
     def __init__(self, model: ProjectModel) -> None:
-        self.by_file: dict[str, dict[Path, list[Any]]] = {CLASS: {}, STATEMENT: {}, ACCESS: {}}
-        for cls in model.classes:
-            self.by_file[CLASS].setdefault(cls.file.path, []).append(cls)
-        for stmt in model.statements:
-            self.by_file[STATEMENT].setdefault(stmt.file.path, []).append(stmt)
-            if stmt.call_file is not stmt.file:
-                self.by_file[STATEMENT].setdefault(stmt.call_file.path, []).append(stmt)
-        for access in model.namespace_accesses:
-            self.by_file[ACCESS].setdefault(access.file.path, []).append(access)
+        self.model = model
+        self.by_file: dict[str, dict[Path, list[Any]]] | None = None
+
+    def _grouped(self) -> dict[str, dict[Path, list[Any]]]:
+        if self.by_file is None:
+            model = self.model
+            self.by_file = {CLASS: {}, STATEMENT: {}, ACCESS: {}}
+            for cls in model.classes:
+                self.by_file[CLASS].setdefault(cls.file.path, []).append(cls)
+            for stmt in model.statements:
+                self.by_file[STATEMENT].setdefault(stmt.file.path, []).append(stmt)
+                if stmt.call_file is not stmt.file:
+                    self.by_file[STATEMENT].setdefault(stmt.call_file.path, []).append(stmt)
+            for access in model.namespace_accesses:
+                self.by_file[ACCESS].setdefault(access.file.path, []).append(access)
+        return self.by_file
 
     def of(self, unit: str, file: SourceFile) -> list[Any]:
         if unit == FILE:
             return [file]
-        return self.by_file[unit].get(file.path, [])
+        found = self.model._file_units(file, unit)
+        if found is not None:
+            return found
+        return self._grouped()[unit].get(file.path, [])
+
+
+def _accesses_to(model: ProjectModel, cls: DurableObjectClass) -> list[NamespaceAccess]:
+    from durable_harden.analyzers.rules._bindings import accesses_to
+
+    return accesses_to(model, cls)
+
+
+def _reached(model: ProjectModel, units: _Units, file: SourceFile) -> list[DurableObjectClass]:
+    """The classes `file` declares or reaches through its namespace accesses, in model order."""
+    from durable_harden.analyzers.rules._bindings import classes_of_access
+
+    found = {id(c): c for c in units.of(CLASS, file)}
+    names: set[str] = set()
+    for access in units.of(ACCESS, file):
+        names |= classes_of_access(model, access)
+    for name in names:
+        for cls in model.classes_named(name):
+            found.setdefault(id(cls), cls)
+    return sorted(found.values(), key=lambda c: (str(c.file.path), c.node.start_byte))
 
 
 def _report(rule: Rule, model: ProjectModel, exc: Exception) -> None:
@@ -626,6 +731,8 @@ class IncrementalRules:
 
     def __init__(self) -> None:
         self.memo: Memo = {}
+        # per (rule id, scope root): a SCOPE rule's facts kept across analyses (_indexed)
+        self.indexes: dict[tuple[str, Path], Any] = {}
         self.members: MemberMemo = {}
         self.runs = 0  # rule runs that were not memo hits (tests read it)
         self.hits = 0
@@ -633,6 +740,45 @@ class IncrementalRules:
         self.member_hits = 0  # members whose findings were reused
         self.call_runs = 0  # exec() calls re-checked alone (tests read it)
         self.call_hits = 0  # exec() calls whose findings were reused
+
+    def _indexed(
+        self, rule: Rule, model: ProjectModel, roots: list[Path], wanted: set[Path]
+    ) -> list[Finding]:
+        """A SCOPE rule over the open files' scopes from each scope's index (SCOPE_INDEXES:
+        unbounded-table-growth's GrowthIndex) kept since the previous analysis and updated by
+        the statements that changed."""
+        index_type = SCOPE_INDEXES[rule.id]
+        for stale in [k for k in self.indexes if k[0] == rule.id and k[1] not in roots]:
+            del self.indexes[stale]
+        found: list[Finding] = []
+        for root in roots:
+            statements = model._statements_by_scope.get(root, [])
+            slot = (rule.id, root)
+            if not statements:
+                self.indexes.pop(slot, None)
+                continue
+            self.runs += 1
+            try:
+                schema = model.schema_for(statements[0].file.path)
+                index = self.indexes.pop(slot, None)
+                index = (
+                    index.updated(statements, schema)
+                    if isinstance(index, index_type)
+                    else index_type.of(statements, schema)
+                )
+                found.extend(
+                    f for f in index.findings(statements, schema, wanted) if f.path in wanted
+                )
+            except OverBudget:
+                raise
+            except Exception as exc:  # as _run: a rule's bug must not hide the others' findings
+                detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                model.problems.append(
+                    Problem(model.root, f"internal error in rule {rule.id}: {detail}")
+                )
+                return found
+            self.indexes[slot] = index  # only a complete update is kept
+        return found
 
     def forget(self, keep: Iterable[Path]) -> None:
         """Drop memoised results of files no longer published."""
@@ -708,9 +854,36 @@ class IncrementalRules:
                     slot: tuple[str, Path | None] = (rule.id, None)
                     key = None if scope.facts == VOLATILE else facts.of(WHOLE, None)
                     found.extend(self._run(rule, view, slot, key, wanted, model))
+            elif scope.unit == REACH:
+                if units is None:
+                    units = _Units(model)
+                any_class = REACH_ANY_CLASS.get(rule.id)
+                extra = REACH_FACTS.get(rule.id)
+                for file in files:
+                    slot = (rule.id, file.path)
+                    if any_class is not None and any_class(file):
+                        # findings here may come from any class: the whole model, each time
+                        found.extend(self._run(rule, model, slot, None, {file.path}, model))
+                        continue
+                    classes = _reached(model, units, file)
+                    if not classes:
+                        self.memo.pop(slot, None)
+                        continue  # no class here nor reached from here: nothing lands here
+                    key = (
+                        file,
+                        tuple(classes),
+                        tuple(tuple(_accesses_to(model, c)) for c in classes),
+                        facts.configs(),
+                        extra(model) if extra is not None else None,
+                    )
+                    view = ScopedModel(model, CLASS, classes)
+                    found.extend(self._run(rule, view, slot, key, {file.path}, model))
             elif scope.unit == SCOPE:
                 roots = {model._scope_root(f.path) for f in files}
                 if not roots:
+                    continue
+                if rule.id in SCOPE_INDEXES and scope.facts != VOLATILE:
+                    found.extend(self._indexed(rule, model, sorted(roots), wanted))
                     continue
                 items = [s for r in sorted(roots) for s in model._statements_by_scope.get(r, ())]
                 key = None

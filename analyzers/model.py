@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import posixpath
+import weakref
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
+from itertools import chain
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tree_sitter import Node
 
@@ -130,6 +133,23 @@ class ProjectModel:
                 return None
             folder = up
 
+    def _file_units(self, file: SourceFile, unit: str) -> list[Any] | None:
+        """One file's classes, statements (its SQL or its exec calls) or namespace accesses
+        ("classes", "statements", "namespace_accesses"), in model order, from the build's
+        per-file results (a look-up, not a scan of the project's lists); None when the build
+        kept none for it or a statement crosses files."""
+        state: _State | None = self.__dict__.get(_STATE)
+        if state is None or state.known.get(file.path) is not file:
+            return None
+        path = file.path
+        if unit == "classes":
+            return list(state.classes_by_file.get(path, ()))
+        if unit == "namespace_accesses":
+            return list(state.accesses.get(path, ()))
+        if unit == "statements" and state.own_sql.get(path):
+            return state.executed[path] + state.loose[path]
+        return None
+
     def configs_binding(self, class_name: str) -> list[WranglerConfig]:
         return [c for c in self.configs if any(b.class_name == class_name for b in c.bindings)]
 
@@ -165,7 +185,12 @@ class ProjectModel:
     @cached_property
     def _schemas(self) -> dict[Path, Schema]:
         by_root = self._statements_by_scope
-        schemas = {root: Schema(stmts) for root, stmts in by_root.items()}
+        # the previous model's schemas of the scopes an edit left alone (or rebased on the
+        # edited file's new statements): see _splice_scopes
+        basis: dict[Path, Schema] = self.__dict__.pop("_schemas_basis", None) or {}
+        schemas = {
+            root: basis[root] if root in basis else Schema(stmts) for root, stmts in by_root.items()
+        }
         # a scope with no SQL of its own still answers questions (with an empty schema)
         return schemas
 
@@ -179,7 +204,14 @@ class ProjectModel:
 
     # -- look-ups ---------------------------------------------------------------------------
     def classes_named(self, name: str) -> list[DurableObjectClass]:
-        return [c for c in self.classes if c.name == name]
+        # indexed once per class list (a scan of every class per question cost O(classes))
+        index = self.__dict__.get("_classes_by_name")
+        if index is None or index[0] is not self.classes or index[1] != len(self.classes):
+            by_name: dict[str, list[DurableObjectClass]] = {}
+            for cls in self.classes:
+                by_name.setdefault(cls.name, []).append(cls)
+            index = self.__dict__["_classes_by_name"] = (self.classes, len(self.classes), by_name)
+        return list(index[2].get(name, ()))
 
     def file(self, path: Path) -> SourceFile | None:
         # asked once per finding and per edit by rules, fixes and the planner: index by path
@@ -213,11 +245,16 @@ def build_model(
     config_paths: Iterable[Path],
     overlays: dict[Path, bytes] | None = None,
     parsed: dict[Path, SourceFile] | None = None,
+    previous: ProjectModel | None = None,
 ) -> ProjectModel:
     """Read and parse every file, then find classes, SQL and namespace accesses.
 
     overlays: buffer contents that win over the disk (open editor documents).
     parsed: files already parsed by the caller (the language server's cache), used as they are.
+    previous: the model this one follows (the language server's previous analysis of the same
+    root): when the same paths and configs are given and only a few files are new objects whose
+    edits leave what other files read of them alone, the model is the previous one with those
+    files' results replaced (`_splice`), without a loop over the unchanged files.
     """
     overlays = overlays or {}
     parsed = parsed or {}
@@ -228,6 +265,11 @@ def build_model(
             configs.append(load_config(path, overlays.get(path)))
         except ConfigError as exc:
             problems.append(Problem(path, f"wrangler config skipped: {exc}"))
+    source_paths = list(source_paths)
+    if previous is not None and parsed:
+        spliced = _splice(previous, root, source_paths, configs, problems, overlays, parsed)
+        if spliced is not None:
+            return spliced
     files: list[SourceFile] = []
     for path in source_paths:
         if language_for(path) is None:
@@ -251,10 +293,386 @@ def build_model(
     model = ProjectModel(
         root=root.resolve(), files=files, configs=configs, problems=problems, overlays=overlays
     )
-    _find_classes(model)
-    _find_sql(model)
-    _find_namespace_accesses(model)
+    state = _State(
+        source_paths=tuple(source_paths),
+        configs=tuple(configs),
+        problems=list(problems),
+        order=[f.path for f in files],
+    )
+    _find_classes(model, state)
+    _find_sql(model, state)
+    _find_namespace_accesses(model, state)
+    model.__dict__[_STATE] = state
     return model
+
+
+# -- the previous model's results, spliced (language server) ----------------------------------
+_STATE = "_build_state"  # in the model's __dict__, not its memo (code actions read that)
+_MAX_SPLICED = 4  # more new files than this: a full build (still reusing per-file results)
+
+
+@dataclass(eq=False)
+class _State:
+    """What a build found per file and what it read across files, kept in the model's memo so
+    that the next model of the same root can replace only the files that changed (`_splice`).
+    Never mutated once the model is built (a splice makes a new one)."""
+
+    source_paths: tuple[Path, ...]
+    configs: tuple[WranglerConfig, ...]
+    problems: list[Problem]  # build_model's own (model.problems grows later: rule crashes)
+    order: list[Path]  # the model's files' paths, in order
+    # classes
+    class_rounds: dict[
+        Path, list[tuple[tuple[frozenset[str], frozenset[str]], tuple[str, ...]]]
+    ] = field(default_factory=dict)
+    bound: dict[Path, set[str]] = field(default_factory=dict)
+    classes_by_file: dict[Path, list[DurableObjectClass]] = field(default_factory=dict)
+    by_name: dict[str, list[DurableObjectClass]] = field(default_factory=dict)
+    base_count: dict[str, int] = field(default_factory=dict)
+    # SQL
+    known: dict[Path, SourceFile] = field(default_factory=dict)
+    known_paths: frozenset[Path] = frozenset()
+    summaries: dict[Path, FileWrappers] = field(default_factory=dict)
+    wrapped: dict[Path, dict[int, SqlParam]] = field(default_factory=dict)  # calls via wrappers
+    executed: dict[Path, list[SqlStatement]] = field(default_factory=dict)
+    loose: dict[Path, list[SqlStatement]] = field(default_factory=dict)
+    own_sql: dict[Path, bool] = field(default_factory=dict)  # no statement crosses the file
+    importers: dict[Path, set[Path]] = field(default_factory=dict)
+    # namespace accesses
+    bindings: frozenset[str] = frozenset()
+    accesses: dict[Path, list[NamespaceAccess]] = field(default_factory=dict)
+    spliced: bool = False  # made by _splice (tests read it)
+
+    def copy(self) -> _State:
+        new = copy.copy(self)
+        for name in ("classes_by_file", "by_name", "known", "summaries", "executed", "loose"):
+            setattr(new, name, dict(getattr(self, name)))
+        new.class_rounds = dict(self.class_rounds)
+        new.own_sql = dict(self.own_sql)
+        new.accesses = dict(self.accesses)
+        return new
+
+
+def _replace_block(items: list[T], old: list[T], new: list[T]) -> list[T] | None:
+    """`items` with the contiguous run `old` (by identity) replaced by `new`; None when `old` is
+    empty (no place to put `new`) or not found."""
+    if not old:
+        return items if not new else None
+    try:
+        at = items.index(old[0])  # eq=False objects: by identity
+    except ValueError:
+        return None
+    end = at + len(old)
+    if end > len(items) or any(a is not b for a, b in zip(items[at:end], old, strict=True)):
+        return None
+    return items[:at] + new + items[end:]
+
+
+def _splice(
+    previous: ProjectModel,
+    root: Path,
+    source_paths: list[Path],
+    configs: list[WranglerConfig],
+    problems: list[Problem],
+    overlays: dict[Path, bytes],
+    parsed: dict[Path, SourceFile],
+) -> ProjectModel | None:
+    """The previous model with the files that are new objects re-extracted, or None when that
+    could change what another file yields (then build_model does a full build).
+
+    Other files read of a file: its class declarations' names and bases and its export aliases
+    (class detection), the classes it finds in each round of the fix-point, its wrapper
+    functions (sqlwrappers.resolve), its string constants (importers' statements), its classes
+    as bases (inherited aliases). A splice requires all of those unchanged, no statement that
+    crosses the file (an imported constant either way), the same paths, configs and problems.
+    Every other file's results are the previous model's objects, as a full build's per-file
+    memo would give (tests/test_caches.py, tests/test_speed_incremental.py)."""
+    state: _State | None = previous.__dict__.get(_STATE)
+    if (
+        state is None
+        or problems
+        or state.problems
+        or tuple(source_paths) != state.source_paths
+        or len(configs) != len(state.configs)
+        or any(
+            a is not b and (a.path != b.path or a.data != b.data)
+            for a, b in zip(configs, state.configs, strict=True)
+        )
+        or previous.root != root.resolve()
+    ):
+        return None
+    given = list(map(parsed.get, state.order))
+    old_files = previous.files
+    changed = [
+        i for i, (new, old) in enumerate(zip(given, old_files, strict=True)) if new is not old
+    ]
+    if len(changed) > _MAX_SPLICED or any(given[i] is None for i in changed):
+        return None
+    files = cast(list[SourceFile], given)  # every one present: checked above
+    if not changed:
+        return _respliced(previous, state, files, configs, overlays)
+    pairs = [(old_files[i], files[i]) for i in changed]
+    new_state = state.copy()
+    new_state.spliced = True
+    new_state.configs = tuple(configs)
+    known = new_state.known
+    for old, new in pairs:
+        if (
+            _class_heads(new) != _class_heads(old)
+            or export_aliases(new) != export_aliases(old)
+            or not state.own_sql.get(old.path, False)
+        ):
+            return None
+        known[new.path] = new
+    model = ProjectModel(
+        root=previous.root,
+        files=files,
+        configs=configs,
+        problems=[],
+        overlays=overlays,
+    )
+    changed_paths = {new.path for _, new in pairs}
+    _index_known(state.known, known, changed_paths)
+    # classes: each round asked again with the keys it had, the same names found in each
+    renamed: dict[int, DurableObjectClass] = {}
+    spliced_classes: list[DurableObjectClass] = []
+    for _, new in pairs:
+        path = new.path
+        found: dict[int, DurableObjectClass] = {}
+        rounds = state.class_rounds.get(path, [])
+        for key, names in rounds:
+            got = [
+                cls
+                for cls in per_file(new, "classes", key, partial(_extract_classes, new, key))
+                if cls.node.start_byte not in found
+            ]
+            if tuple(c.name for c in got) != names:
+                return None
+            for cls in got:
+                found[cls.node.start_byte] = cls
+        classes = sorted(found.values(), key=lambda c: c.node.start_byte)
+        before = state.classes_by_file.get(path, [])
+        if [c.name for c in classes] != [c.name for c in before]:
+            return None
+        for cls in before:
+            # another file's class extends one of these: its inherited aliases would change
+            if state.base_count.get(cls.name, 0) > sum(1 for b in before if b.base == cls.name):
+                return None
+        for a, b in zip(before, classes, strict=True):
+            renamed[id(a)] = b
+        new_state.classes_by_file[path] = classes
+        spliced_classes.extend(classes)
+        new_state.class_rounds[path] = rounds
+    for name in {c.name for c in spliced_classes}:
+        new_state.by_name[name] = [renamed.get(id(c), c) for c in state.by_name[name]]
+    new_classes = list(previous.classes)
+    for _, new in pairs:
+        block = _replace_block(
+            new_classes,
+            state.classes_by_file.get(new.path, []),
+            new_state.classes_by_file[new.path],
+        )
+        if block is None:
+            return None
+        new_classes = block
+    model.classes = new_classes
+    _inherit_aliases(model, spliced_classes, lambda name: new_state.by_name.get(name, []))
+    for cls in spliced_classes:
+        cls.exported = cls.name in exported_names(cls.file)
+    # SQL: no constant imported from or into the file, the same calls through wrappers elsewhere
+    for _, new in pairs:
+        new_state.summaries[new.path] = _wrapper_summary(
+            new, new_state.classes_by_file.get(new.path, [])
+        )
+        for importer in state.importers.get(new.path, ()):
+            if importer in changed_paths:
+                continue
+            reader = known[importer]
+            if any(
+                target is new
+                for target, _ in _imported_constants(reader, known, state.known_paths).values()
+            ):
+                return None
+    by_file = {known[path]: summary for path, summary in new_state.summaries.items()}
+    wrapped = resolve_wrappers(by_file, lambda file, spec: resolve_module(file.path, spec, known))
+    new_state.wrapped = {file.path: calls for file, calls in wrapped.items()}
+    for path in new_state.wrapped.keys() | state.wrapped.keys():
+        if path not in changed_paths and new_state.wrapped.get(path) != state.wrapped.get(path):
+            return None  # a wrapper of the edited file changed what another file's calls do
+    importers = new_state.importers = dict(state.importers)
+    for old, new in pairs:
+        path = new.path
+        classes = new_state.classes_by_file.get(path, [])
+        ran = _file_statements(new, classes, known, state.known_paths, wrapped.get(new, {}))
+        if any(s.file is not new or s.call_file is not new for s in ran):
+            return None
+        used = {s.literal.start_byte for s in ran}
+        free = _loose_statements(new, classes, used)
+        unique: dict[tuple[Path, int, int], SqlStatement] = {}
+        for stmt in ran + free:
+            unique.setdefault(_dedupe_key(stmt), stmt)
+        new_state.executed[path] = [s for s in ran if unique[_dedupe_key(s)] is s]
+        new_state.loose[path] = [s for s in free if unique[_dedupe_key(s)] is s]
+        for target in _import_targets(old, state.known, state.known_paths):
+            if target is not None and target in importers:
+                importers[target] = importers[target] - {path}
+        for target in _import_targets(new, known, state.known_paths):
+            if target is not None:
+                importers[target] = importers.get(target, set()) | {path}
+        new_state.accesses[path] = per_file(
+            new, "namespace_accesses", state.bindings, partial(_accesses_of, new, state.bindings)
+        )
+    _assemble(model, new_state)
+    _splice_scopes(previous, model, [(state, new_state, new.path) for _, new in pairs])
+    model.__dict__[_FROM] = (
+        weakref.ref(previous),
+        Splice(
+            files=pairs,
+            accesses=[(state.accesses[o.path], new_state.accesses[n.path]) for o, n in pairs],
+            statements=[
+                (
+                    state.executed[o.path] + state.loose[o.path],
+                    new_state.executed[n.path] + new_state.loose[n.path],
+                )
+                for o, n in pairs
+            ],
+        ),
+    )
+    if all(a is b for a, b in zip(configs, state.configs, strict=True)):
+        # the same config objects: the previous answers hold (paths -> their config)
+        for name in ("_config_for_path_cache", "_configs_by_root"):
+            if name in previous.__dict__:
+                model.__dict__[name] = dict(previous.__dict__[name])
+    model.__dict__[_STATE] = new_state
+    return model
+
+
+_FROM = "_spliced_from"
+
+
+@dataclass(frozen=True)
+class Splice:
+    """What an edit changed between a model and the one it was spliced from: per edited file,
+    (old, new) SourceFile, namespace accesses and statements (its own, in model order)."""
+
+    files: list[tuple[SourceFile, SourceFile]]
+    accesses: list[tuple[list[NamespaceAccess], list[NamespaceAccess]]]
+    statements: list[tuple[list[SqlStatement], list[SqlStatement]]]
+
+
+def spliced_from(model: ProjectModel) -> tuple[ProjectModel, Splice] | None:
+    """(the model `model` was spliced from, what changed), while that model is alive (a weak
+    reference: models never keep their predecessors), for derived data kept in its memo that an
+    edit changes only in part (rules._bindings, the RpcTarget look-ups, growing tables)."""
+    found = model.__dict__.get(_FROM)
+    if found is None:
+        return None
+    previous = found[0]()
+    return None if previous is None else (previous, found[1])
+
+
+def _respliced(
+    previous: ProjectModel,
+    state: _State,
+    files: list[SourceFile],
+    configs: list[WranglerConfig],
+    overlays: dict[Path, bytes],
+) -> ProjectModel:
+    """No file changed: a new model of the previous one's results (every list a copy)."""
+    state = copy.copy(state)
+    state.configs = tuple(configs)
+    state.spliced = True
+    model = ProjectModel(
+        root=previous.root,
+        files=files,
+        configs=configs,
+        problems=[],
+        overlays=overlays,
+    )
+    _assemble(model, state)
+    model.classes = list(previous.classes)
+    for name in ("_statements_by_scope", "_schemas"):
+        if name in previous.__dict__:
+            model.__dict__[name] = dict(previous.__dict__[name])
+    if all(a is b for a, b in zip(configs, previous.configs, strict=True)):
+        for name in ("_config_for_path_cache", "_configs_by_root"):
+            if name in previous.__dict__:
+                model.__dict__[name] = dict(previous.__dict__[name])
+    # nothing changed: the derived data of the previous model carries over as it is
+    model.__dict__[_FROM] = (weakref.ref(previous), Splice(files=[], accesses=[], statements=[]))
+    model.__dict__[_STATE] = state
+    return model
+
+
+def _assemble(model: ProjectModel, state: _State) -> None:
+    """The model's statement and access lists from the per-file ones, in file order."""
+    order = state.order
+    model.statements = list(chain.from_iterable(map(state.executed.__getitem__, order)))
+    model.statements.extend(chain.from_iterable(map(state.loose.__getitem__, order)))
+    model.namespace_accesses = list(chain.from_iterable(map(state.accesses.__getitem__, order)))
+
+
+_SCHEMA_KINDS = frozenset({"CREATE", "ALTER", "DROP"})  # what Schema reads of a scope
+
+
+def _splice_scopes(
+    previous: ProjectModel, model: ProjectModel, changes: list[tuple[_State, _State, Path]]
+) -> None:
+    """The statements per scope (and the scopes' schemas) of the previous model with the changed
+    files' blocks replaced; left to the cached properties when a block has no place yet."""
+    by_scope: dict[Path, list[SqlStatement]] | None = previous.__dict__.get("_statements_by_scope")
+    if by_scope is None:
+        return
+    by_scope = dict(by_scope)
+    # per scope: old statement id -> new statement, or None when the schema must be rebuilt
+    renamed: dict[Path, dict[int, SqlStatement] | None] = {}
+    for old_state, new_state, path in changes:
+        root = model._scope_root(path)
+        items = by_scope.get(root, [])
+        for part in ("executed", "loose"):
+            old = getattr(old_state, part)[path]
+            new = getattr(new_state, part)[path]
+            replaced = _replace_block(items, old, new)
+            if replaced is None:
+                return
+            items = replaced
+            old_ddl = [s for s in old if s.kind in _SCHEMA_KINDS]
+            new_ddl = [s for s in new if s.kind in _SCHEMA_KINDS]
+            same = renamed.setdefault(root, {})
+            if same is not None and [(s.kind, s.text) for s in old_ddl] == [
+                (s.kind, s.text) for s in new_ddl
+            ]:
+                same.update((id(a), b) for a, b in zip(old_ddl, new_ddl, strict=True))
+            else:
+                renamed[root] = None
+        if items:
+            by_scope[root] = items
+        else:
+            by_scope.pop(root, None)
+    model.__dict__["_statements_by_scope"] = by_scope
+    schemas: dict[Path, Schema] | None = previous.__dict__.get("_schemas")
+    if schemas is None:
+        return
+    basis = {root: schema for root, schema in schemas.items() if root not in renamed}
+    for root, pairs in renamed.items():
+        schema = schemas.get(root)
+        if schema is not None and pairs is not None:
+            basis[root] = schema.rebased(pairs)
+    model.__dict__["_schemas_basis"] = basis
+
+
+def _index_known(
+    before: dict[Path, SourceFile], after: dict[Path, SourceFile], paths: Iterable[Path]
+) -> None:
+    """resolve_module's text index of `after`, from that of `before` (`paths` differ)."""
+    for owner, size, index in _TEXT_INDEXES:
+        if owner is before and size == len(before):
+            updated = dict(index)
+            for path in paths:
+                updated[path.as_posix()] = after[path]
+            _TEXT_INDEXES.insert(0, (after, len(after), updated))
+            del _TEXT_INDEXES[2:]
+            return
 
 
 # -- per-file results reused between models ----------------------------------------------------
@@ -306,14 +724,19 @@ def _classes_in(file: SourceFile, known: set[str], bound: set[str]) -> list[Dura
     bases, names = _class_heads(file)
     key = (bases & known, names & bound)
 
-    def compute() -> list[DurableObjectClass]:
-        found = splice.spliced(
-            splice.splice_of(file),
-            lambda s: splice.classes(s, s.old.memo.get("model:classes", {}), key),
-        )
-        return found if found is not None else find_classes(file, set(key[0]), set(key[1]))
+    return per_file(file, "classes", key, partial(_extract_classes, file, key))
 
-    return per_file(file, "classes", key, compute)
+
+def _extract_classes(
+    file: SourceFile, key: tuple[frozenset[str], frozenset[str]]
+) -> list[DurableObjectClass]:
+    """The file's classes for one key: carried over from the file's previous version outside
+    the edited members (analyzers.splice), else found in the whole file."""
+    found = splice.spliced(
+        splice.splice_of(file),
+        lambda s: splice.classes(s, s.old.memo.get("model:classes", {}), key),
+    )
+    return found if found is not None else find_classes(file, set(key[0]), set(key[1]))
 
 
 def _named_by(config: WranglerConfig) -> set[str]:
@@ -322,7 +745,7 @@ def _named_by(config: WranglerConfig) -> set[str]:
     return {b.class_name for b in config.bindings} | config.declared_classes()
 
 
-def _find_classes(model: ProjectModel) -> None:
+def _find_classes(model: ProjectModel, state: _State) -> None:
     everywhere: set[str] = set()
     by_config: dict[Path, set[str]] = {}
     for config in model.configs:
@@ -346,15 +769,23 @@ def _find_classes(model: ProjectModel) -> None:
 
     known: set[str] = set()
     found: dict[int, DurableObjectClass] = {}
+    # what each file was asked and answered per round (replayed by _splice)
+    rounds: dict[Path, list[tuple[tuple[frozenset[str], frozenset[str]], tuple[str, ...]]]] = {}
     # Subclasses of DO classes may live in files read before their base: iterate to a fixpoint.
     for _ in range(5):
         before = len(found)
         for file in model.files:
-            for cls in _classes_in(file, known, bound_for(file)):
-                key = cls.node.start_byte ^ hash(cls.file.path)
-                if key not in found:
-                    found[key] = cls
+            bound = bound_for(file)
+            bases, names = _class_heads(file)
+            key = (bases & known, names & bound)
+            new: list[str] = []
+            for cls in _classes_in(file, known, bound):
+                at = cls.node.start_byte ^ hash(cls.file.path)
+                if at not in found:
+                    found[at] = cls
                     known.add(cls.name)
+                    new.append(cls.name)
+            rounds.setdefault(file.path, []).append((key, tuple(new)))
         if len(found) == before:
             break
     model.classes = sorted(found.values(), key=lambda c: (str(c.file.path), c.node.start_byte))
@@ -362,35 +793,54 @@ def _find_classes(model: ProjectModel) -> None:
     # a class exported under its own name from the module that declares it
     for cls in model.classes:
         cls.exported = cls.name in exported_names(cls.file)
+    state.class_rounds = rounds
+    state.bound = {f.path: bound_for(f) for f in model.files}
+    for cls in model.classes:
+        state.classes_by_file.setdefault(cls.file.path, []).append(cls)
+        state.by_name.setdefault(cls.name, []).append(cls)
+        if cls.base:
+            state.base_count[cls.base] = state.base_count.get(cls.base, 0) + 1
 
 
-def _inherit_aliases(model: ProjectModel) -> None:
+def _inherit_aliases(
+    model: ProjectModel,
+    only: list[DurableObjectClass] | None = None,
+    by_name: Callable[[str], list[DurableObjectClass]] | None = None,
+) -> None:
     """A subclass reaches its state through the aliases its base class defines (`this.db =
     ctx.storage.sql` in the base, `this.db.exec(…)` in the subclass), also across files. The
-    base is looked for in the subclass's own Worker project first."""
-    by_name: dict[str, list[DurableObjectClass]] = {}
-    for cls in model.classes:
-        by_name.setdefault(cls.name, []).append(cls)
-    own: dict[int, Aliases] = {}
-    for cls in model.classes:
+    base is looked for in the subclass's own Worker project first.
+
+    only: the classes to merge for (default: every class); by_name: the classes of a name in
+    model order (default: indexed from the model's classes)."""
+    if by_name is None:
+        index: dict[str, list[DurableObjectClass]] = {}
+        for cls in model.classes:
+            index.setdefault(cls.name, []).append(cls)
+        by_name = lambda name: index.get(name, [])  # noqa: E731
+
+    def own(cls: DurableObjectClass) -> Aliases:
         # the class's own aliases (a cached class object may carry a merge from a former model)
-        own[id(cls)] = cls.__dict__.setdefault("_own_aliases", cls.aliases)
+        return cls.__dict__.setdefault("_own_aliases", cls.aliases)  # type: ignore[no-any-return]
 
     def base_of(cls: DurableObjectClass) -> DurableObjectClass | None:
-        candidates = [c for c in by_name.get(cls.base or "", []) if c is not cls]
+        candidates = [c for c in by_name(cls.base or "") if c is not cls]
         config = model.config_for_path(cls.file.path)
         same = [c for c in candidates if model.config_for_path(c.file.path) is config]
         pool = same or candidates
         return pool[0] if pool else None
 
-    for cls in model.classes:
-        merged = own[id(cls)]
+    targets = model.classes if only is None else only
+    for cls in targets:
+        own(cls)
+    for cls in targets:
+        merged = own(cls)
         seen = {id(cls)}
-        base = base_of(cls)
+        base = base_of(cls) if cls.base else None
         while base is not None and id(base) not in seen:
             seen.add(id(base))
-            merged = merged.merged(own[id(base)])
-            base = base_of(base)
+            merged = merged.merged(own(base))
+            base = base_of(base) if base.base else None
         cls.aliases = merged
 
 
@@ -453,18 +903,9 @@ def _imported_constants(
 ) -> dict[str, tuple[SourceFile, Node]]:
     """imported_constants, reused while the project's file list and the imported files are the
     same (resolving a specifier depends only on which paths exist)."""
-    imports = _relative_imports(file)
-    if not imports:
+    if not _relative_imports(file):
         return {}
-    paths = per_file(
-        file,
-        "import_paths",
-        known_paths,
-        lambda: tuple(
-            target.path if (target := resolve_module(file.path, spec, known)) else None
-            for _, spec in imports
-        ),
-    )
+    paths = _import_targets(file, known, known_paths)
     targets = tuple(known.get(p) if p is not None else None for p in paths)
     return per_file(file, "imported", targets, lambda: imported_constants(file, known))
 
@@ -570,42 +1011,84 @@ def _loose_statements(
     return per_file(file, "loose", (tuple(classes), frozenset(used)), compute)
 
 
-def _find_sql(model: ProjectModel) -> None:
+def _import_targets(
+    file: SourceFile, known: dict[Path, SourceFile], known_paths: frozenset[Path]
+) -> tuple[Path | None, ...]:
+    """The paths the file's relative imports resolve to (memo; see _imported_constants)."""
+    imports = _relative_imports(file)
+    if not imports:
+        return ()
+    return per_file(
+        file,
+        "import_paths",
+        known_paths,
+        lambda: tuple(
+            target.path if (target := resolve_module(file.path, spec, known)) else None
+            for _, spec in imports
+        ),
+    )
+
+
+def _dedupe_key(stmt: SqlStatement) -> tuple[Path, int, int]:
+    return (stmt.file.path, stmt.offsets[0] if stmt.offsets else 0, stmt.index_in_call)
+
+
+def _find_sql(model: ProjectModel, state: _State) -> None:
     known = {f.path: f for f in model.files}
     known_paths = frozenset(known)
-    classes_by_file: dict[Path, list[DurableObjectClass]] = {}
-    for cls in model.classes:
-        classes_by_file.setdefault(cls.file.path, []).append(cls)
+    classes_by_file = state.classes_by_file
     summaries = {
         file: _wrapper_summary(file, classes_by_file.get(file.path, [])) for file in model.files
     }
     wrapped = resolve_wrappers(summaries, lambda file, spec: resolve_module(file.path, spec, known))
-    statements: list[SqlStatement] = []
+    executed: list[list[SqlStatement]] = []
     for file in model.files:
         classes = classes_by_file.get(file.path, [])
-        statements.extend(
-            _file_statements(file, classes, known, known_paths, wrapped.get(file, {}))
-        )
+        executed.append(_file_statements(file, classes, known, known_paths, wrapped.get(file, {})))
     used_literals: dict[Path, set[int]] = {}
-    for stmt in statements:
-        used_literals.setdefault(stmt.file.path, set()).add(stmt.literal.start_byte)
+    for stmts in executed:
+        for stmt in stmts:
+            used_literals.setdefault(stmt.file.path, set()).add(stmt.literal.start_byte)
+    loose: list[list[SqlStatement]] = []
     for file in model.files:
         classes = classes_by_file.get(file.path, [])
-        statements.extend(_loose_statements(file, classes, used_literals.get(file.path, set())))
+        loose.append(_loose_statements(file, classes, used_literals.get(file.path, set())))
     # the same constant run from two places is still one statement in the source
     unique: dict[tuple[Path, int, int], SqlStatement] = {}
-    for stmt in statements:
-        key = (stmt.file.path, stmt.offsets[0] if stmt.offsets else 0, stmt.index_in_call)
-        unique.setdefault(key, stmt)
+    for stmts in executed + loose:
+        for stmt in stmts:
+            unique.setdefault(_dedupe_key(stmt), stmt)
     model.statements = list(unique.values())
-
-
-def _find_namespace_accesses(model: ProjectModel) -> None:
-    bindings = frozenset(b.name for c in model.configs for b in c.bindings)
-    for file in model.files:
-        model.namespace_accesses.extend(
-            per_file(file, "namespace_accesses", bindings, partial(_accesses_of, file, bindings))
+    # per file, for _splice: what it yielded (after the dedupe), what it read from elsewhere
+    state.known = known
+    state.known_paths = known_paths
+    state.wrapped = {file.path: calls for file, calls in wrapped.items()}
+    state.summaries = {file.path: summary for file, summary in summaries.items()}
+    for file, ran, free in zip(model.files, executed, loose, strict=True):
+        path = file.path
+        state.executed[path] = [s for s in ran if unique[_dedupe_key(s)] is s]
+        state.loose[path] = [s for s in free if unique[_dedupe_key(s)] is s]
+        state.own_sql[path] = all(s.file is file and s.call_file is file for s in ran) and all(
+            s.file is file for s in free
         )
+        for target in _import_targets(file, known, known_paths):
+            if target is not None:
+                state.importers.setdefault(target, set()).add(path)
+    for stmt in model.statements:
+        # a file whose literals another file's exec runs: its statements are not its own
+        if stmt.call_file is not stmt.file:
+            state.own_sql[stmt.file.path] = False
+
+
+def _find_namespace_accesses(model: ProjectModel, state: _State) -> None:
+    bindings = frozenset(b.name for c in model.configs for b in c.bindings)
+    state.bindings = bindings
+    for file in model.files:
+        found = per_file(
+            file, "namespace_accesses", bindings, partial(_accesses_of, file, bindings)
+        )
+        state.accesses[file.path] = found
+        model.namespace_accesses.extend(found)
 
 
 def _accesses_of(file: SourceFile, bindings: frozenset[str]) -> list[NamespaceAccess]:

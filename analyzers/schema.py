@@ -282,6 +282,45 @@ class Schema:
                 return QueryPlan([], _uniform_error(str(exc)))
         return QueryPlan([], "could not bind parameters")
 
+    def rebased(self, renamed: dict[int, SqlStatement]) -> Schema:
+        """This catalogue naming other statement objects (old id -> new statement): the next
+        model's schema when an edit re-extracted a file's statements but left every DDL text
+        (and DROP) in place. Shares the database and its plans (both read only)."""
+        clone = Schema.__new__(Schema)
+        clone.db = self.db
+        clone.content_key = self.content_key
+        plans = self.__dict__.get("_plans")
+        if plans is not None and len(plans) < _PLANS_SHARED_MAX:
+            # the same catalogue: its plans carry over (a chain of rebased schemas would grow
+            # them by every text typed in a query: past the bound, the clone starts afresh)
+            clone.__dict__["_plans"] = plans
+
+        def one(stmt: SqlStatement) -> SqlStatement:
+            return renamed.get(id(stmt), stmt)
+
+        def many(stmts: list[SqlStatement]) -> list[SqlStatement]:
+            return [renamed.get(id(s), s) for s in stmts]
+
+        clone.errors = [(one(s), m) for s, m in self.errors]
+        clone._statement_of_table = {
+            k: many(v) if any(id(s) in renamed for s in v) else v
+            for k, v in self._statement_of_table.items()
+        }
+        clone._statement_of_index = {k: one(v) for k, v in self._statement_of_index.items()}
+        clone.tables = {
+            k: Table(t.name, t.columns, t.primary_key, t.without_rowid, many(t.statements))
+            if any(id(s) in renamed for s in t.statements)
+            else t
+            for k, t in self.tables.items()
+        }
+        clone.indexes = {
+            k: Index(i.name, i.table, i.columns, i.unique, i.origin, one(i.statement))
+            if i.statement is not None and id(i.statement) in renamed
+            else i
+            for k, i in self.indexes.items()
+        }
+        return clone
+
     def with_index(self, create_index_sql: str) -> Schema:
         """A copy of this schema with one more index (to check a proposed index is used); one
         copy per index text (a fix asks for the same one several times). Shared: never change
@@ -382,6 +421,7 @@ class _Built:
 # and a monorepo scope's DDL is ~1,000 statements for SQLite to run again. A pure function of
 # the DDL texts in order; the oldest out first.
 _BUILT: dict[str, _Built] = {}
+_PLANS_SHARED_MAX = 8192  # Schema.rebased shares its plans below this many
 _BUILT_MAX = 32
 
 

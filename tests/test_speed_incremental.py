@@ -24,6 +24,7 @@ from durable_harden.analyzers.analysis import Settings, analyze_paths
 from durable_harden.analyzers.findings import Finding, Severity
 from durable_harden.analyzers.incremental import MEMBER_LOCAL, SCOPES, STATEMENT_LOCAL
 from durable_harden.analyzers.rules import all_rules
+from durable_harden.analyzers.rules._bindings import accesses_to
 from durable_harden.analyzers.workspace import discover
 from durable_harden.server.lsp.engine import Engine, OpenInput
 from tests.conftest import EXAMPLES
@@ -457,6 +458,485 @@ def test_edits_below_the_file(tmp_path: Path) -> None:
     s.write(schema, SPLICE_SCHEMA.replace("at INTEGER", "at INTEGER, body TEXT").encode())
     s.compare("the imported constant in its own file")
     assert splice.COUNTS["failed"] == failed  # no internal error fell back to the whole file
+
+
+# -- the rest of the project on a keystroke: the spliced model, the REACH rules, the growth index
+
+
+def _model_facts(model: Any) -> dict[str, list[Any]]:
+    """What a model says, by content (positions, texts, names), in its order."""
+
+    def where(node: Any) -> tuple[int, int]:
+        return (node.start_byte, node.end_byte)
+
+    return {
+        "files": [str(f.path) for f in model.files],
+        "classes": [
+            (str(c.file.path), c.name, where(c.node), c.base, c.reason, c.exported, repr(c.aliases))
+            for c in model.classes
+        ],
+        "statements": [
+            (
+                str(s.file.path),
+                str(s.call_file.path),
+                s.text,
+                list(s.offsets),
+                where(s.call),
+                where(s.literal),
+                s.index_in_call,
+                s.statements_in_call,
+                s.bindings,
+                s.has_spread_binding,
+                s.binding_start,
+                s.wrapper,
+                s.tagged,
+                s.method,
+                s.loose,
+                s.cls.name if s.cls is not None else None,
+                s.cls.file is s.file if s.cls is not None else None,
+            )
+            for s in model.statements
+        ],
+        "accesses": [
+            (str(a.file.path), where(a.node), a.binding, a.method) for a in model.namespace_accesses
+        ],
+        "scopes": sorted(
+            (str(root), [(str(s.file.path), list(s.offsets)) for s in stmts])
+            for root, stmts in model._statements_by_scope.items()
+        ),
+        # the scopes' catalogues and the statements they name (Schema.rebased on a splice)
+        "schemas": sorted(
+            (
+                str(root),
+                sorted(
+                    (
+                        key,
+                        t.columns,
+                        t.primary_key,
+                        [(str(s.file.path), s.offsets[0]) for s in t.statements],
+                    )
+                    for key, t in schema.tables.items()
+                ),
+                sorted(
+                    (
+                        key,
+                        i.table,
+                        i.columns,
+                        (str(i.statement.file.path), i.statement.offsets[0])
+                        if i.statement is not None
+                        else None,
+                    )
+                    for key, i in schema.indexes.items()
+                ),
+                [(str(s.file.path), s.offsets[0], m) for s, m in schema.errors],
+            )
+            for root, schema in model._schemas.items()
+        ),
+    }
+
+
+def _spliced(model: Any) -> bool:
+    from durable_harden.analyzers.model import _STATE
+
+    state = model.__dict__.get(_STATE)
+    return state is not None and state.spliced
+
+
+def _full_build(model: Any) -> Any:
+    from durable_harden.analyzers.model import build_model
+
+    parsed = {f.path: f for f in model.files}
+    return build_model(model.root, list(parsed), [c.path for c in model.configs], parsed=parsed)
+
+
+WRAPPER_FILE = """import { LIMITS, LOG } from "./limits";
+
+export function runSql(sql: SqlStorage, query: string, ...params: unknown[]) {
+  return sql.exec(query, ...params);
+}
+"""
+BASE_FILE = """import { DurableObject } from "cloudflare:workers";
+
+export class BaseStore extends DurableObject {
+  db = this.ctx.storage.sql;
+}
+"""
+LIMITS_FILE = """export const LIMITS = "SELECT count(*) FROM rows WHERE id = ?";
+export const LOG = "INSERT INTO log (at) VALUES (?)";
+"""
+USER_FILE = """import { BaseStore } from "./base";
+import { runSql } from "./helpers";
+import { LIMITS } from "./limits";
+
+export class UserStore extends BaseStore {
+  async count(id: string): Promise<unknown> {
+    this.db.exec("CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, v TEXT)");
+    runSql(this.ctx.storage.sql, "INSERT INTO rows (id, v) VALUES (?, ?)", id, "v");
+    return this.db.exec(LIMITS, id).one();
+  }
+}
+"""
+PLAIN_FILE = """import { DurableObject } from "cloudflare:workers";
+
+export class PlainObject extends DurableObject {
+  async add(v: string): Promise<void> {
+    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, v TEXT)");
+    this.ctx.storage.sql.exec("INSERT INTO items (v) VALUES (?)", v);
+  }
+  async both(): Promise<unknown> {
+    await this.env.USERS.getByName("a").count("x");
+    return this.env.USERS.getByName("b").count("y");
+  }
+}
+"""
+
+
+def test_a_spliced_model_equals_a_full_build(tmp_path: Path) -> None:
+    """The engine's model after an edit is the previous one with the edited file's results
+    replaced (model._splice) when nothing another file reads of it changed, and a full build
+    otherwise; either way it says what a build from scratch of the same files says."""
+    root = tmp_path / "w"
+    config = {
+        "name": "w",
+        "main": "src/index.ts",
+        "compatibility_date": "2026-03-01",
+        "durable_objects": {
+            "bindings": [
+                {"name": "USERS", "class_name": "UserStore"},
+                {"name": "PLAIN", "class_name": "PlainObject"},
+            ]
+        },
+        "migrations": [{"tag": "v1", "new_sqlite_classes": ["UserStore", "PlainObject"]}],
+    }
+    files = {
+        "src/helpers.ts": WRAPPER_FILE,
+        "src/base.ts": BASE_FILE,
+        "src/limits.ts": LIMITS_FILE,
+        "src/user.ts": USER_FILE,
+        "src/plain.ts": PLAIN_FILE,
+        "src/index.ts": 'export { UserStore } from "./user";\n'
+        'export { PlainObject } from "./plain";\n'
+        "export default { async fetch(r: Request, env: any) {"
+        ' return env.USERS.getByName("a").count("x"); } };\n',
+    }
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(json.dumps(config))
+    for rel, text in files.items():
+        (root / rel).write_text(text)
+    src = root / "src"
+    s = Session(root, [src / "plain.ts", src / "user.ts"])
+
+    def step(what: str, path: Path, text: str, spliced: bool | None) -> None:
+        before = s.engine.models[root]
+        s.write(path, text.encode())
+        s.compare(what)
+        model = s.engine.models[root]
+        fresh = _full_build(model)
+        assert _model_facts(model) == _model_facts(fresh), what
+        # derived data carried over from the previous model equals a fresh computation
+        for cls in model.classes:
+            twin = next(c for c in fresh.classes if c.name == cls.name)
+            assert [(str(a.file.path), a.node.start_byte) for a in accesses_to(model, cls)] == [
+                (str(a.file.path), a.node.start_byte) for a in accesses_to(fresh, twin)
+            ], what
+        if spliced is not None:
+            assert _spliced(model) is spliced, what
+        if spliced:
+            # the files not edited keep their objects: nothing of them was computed again
+            unchanged = {f.path for f in before.files} - {path}
+            assert [c for c in before.classes if c.file.path in unchanged] == [
+                c for c in model.classes if c.file.path in unchanged
+            ]
+            assert [a for a in before.namespace_accesses if a.file.path in unchanged] == [
+                a for a in model.namespace_accesses if a.file.path in unchanged
+            ]
+
+    s.compare("opening")
+    accesses_to(s.engine.models[root], s.engine.models[root].classes[0])  # the index, to carry
+    plain = PLAIN_FILE
+    step("typing in a method", src / "plain.ts", plain.replace("(v)", "(vx)"), True)
+    step("typing above the table (its CREATE moves)", src / "plain.ts", "// c\n" + plain, True)
+    s.compare("nothing changed (an analysis after a save)")
+    model = s.engine.models[root]
+    assert _spliced(model) and _model_facts(model) == _model_facts(_full_build(model))
+    step(
+        "a new statement",
+        src / "plain.ts",
+        plain.replace("(?)", '(?)");\n  x("DELETE FROM items'),
+        True,
+    )
+    step("typing again", src / "plain.ts", plain, True)
+    user = USER_FILE
+    # a file running a constant of another file: its statements cross files (a full build)
+    step("typing in a subclass", src / "user.ts", user.replace('"v")', '"w")'), False)
+    step(
+        "a constant imported into the file",
+        src / "user.ts",
+        user.replace("LIMITS }", "LIMITS, LOG }").replace(
+            "return this", "this.db.exec(LOG, 1);\n    return this"
+        ),
+        False,
+    )
+    step("back", src / "user.ts", user, None)
+    step("typing in the base class's file", src / "base.ts", BASE_FILE + "// c\n", None)
+    step(
+        "the base class's aliases",
+        src / "base.ts",
+        BASE_FILE.replace("db = this.ctx.storage.sql;", "store = this.ctx.storage.sql;"),
+        False,
+    )
+    step("the base class's aliases back", src / "base.ts", BASE_FILE, False)
+    step("typing in the wrapper's file", src / "helpers.ts", WRAPPER_FILE + "// c\n", True)
+    step(
+        "the wrapper no longer a wrapper",
+        src / "helpers.ts",
+        WRAPPER_FILE.replace("sql.exec(query, ...params)", "console.log(query, params)"),
+        False,
+    )
+    step("the wrapper back", src / "helpers.ts", WRAPPER_FILE, False)
+    step(
+        "an imported constant edited",
+        src / "limits.ts",
+        LIMITS_FILE.replace("count(*)", "count(1)"),
+        False,
+    )
+    step(
+        "a class renamed",
+        src / "plain.ts",
+        plain.replace("class PlainObject", "class PlainThing"),
+        False,
+    )
+    step("a class renamed back", src / "plain.ts", plain, False)
+    step(
+        "a constant no longer run (it becomes a loose statement of its file)",
+        src / "user.ts",
+        user.replace("return this.db.exec(LIMITS, id).one();", "return LIMITS;"),
+        False,
+    )
+    step("run again", src / "user.ts", user, False)
+    step(
+        "a constant renamed in its file (the importer's statement goes)",
+        src / "limits.ts",
+        LIMITS_FILE.replace("LIMITS =", "LIMITZ ="),
+        False,
+    )
+    step("a comment in a file without classes", src / "limits.ts", LIMITS_FILE + "// c\n", None)
+
+
+RPC_CONFIG = {
+    "name": "rpc",
+    "main": "src/index.ts",
+    "compatibility_date": "2026-03-01",
+    "durable_objects": {"bindings": [{"name": "COUNTER", "class_name": "Counter"}]},
+    "migrations": [{"tag": "v1", "new_sqlite_classes": ["Counter"]}],
+}
+COUNTER = """import { DurableObject, RpcTarget } from "cloudflare:workers";
+import { Token } from "./token";
+
+export class Counter extends DurableObject {
+  async tokens(): Promise<Token> {
+    return new Token(this, "n");
+  }
+  async ping(): Promise<number> {
+    return this.ctx.id.name?.length ?? 0;
+  }
+  async hello(): Promise<string> {
+    return `hi ${this.ctx.id.name}`;
+  }
+}
+"""
+TOKEN = """import { RpcTarget } from "cloudflare:workers";
+
+export class Token extends RpcTarget {
+  constructor(private owner: unknown, private name: string) { super(); }
+}
+"""
+CALLER = """export default {
+  async fetch(request: Request, env: any): Promise<Response> {
+    const held = await env.COUNTER.getByName("a").tokens();
+    env.COUNTER.getByName("b").ping();
+    return new Response(String(held));
+  },
+};
+"""
+
+
+def test_call_site_rules_follow_edits_in_other_files(tmp_path: Path) -> None:
+    """The rules about a class and the call sites reaching it (REACH: rpc-result-not-disposed,
+    unawaited-rpc, id-name-undefined, obsolete-name-workaround, rpc-compat-date) see an edit of
+    the class in a closed file from an open caller, a caller's edit from the open class, and a
+    class renamed or an RpcTarget declared elsewhere."""
+    root = tmp_path / "rpc"
+    (root / "src").mkdir(parents=True)
+    config = root / "wrangler.jsonc"
+    config.write_text(json.dumps(RPC_CONFIG))
+    src = root / "src"
+    counter, token, index = src / "counter.ts", src / "token.ts", src / "index.ts"
+    counter.write_text(COUNTER)
+    token.write_text(TOKEN)
+    index.write_text('export { Counter } from "./counter";\n' + CALLER)
+    s = Session(root, [index, token])
+    s.compare("opening")
+    before = s.engine.rules.runs
+    s.write(index, index.read_bytes() + b"\n// typing\n")
+    s.compare("typing in the caller")
+    assert s.engine.rules.runs > before
+    s.write(counter, COUNTER.replace("Promise<Token>", "Promise<unknown>").encode())
+    s.compare("the class's method no longer says it returns an RpcTarget (closed file)")
+    s.write(
+        counter,
+        COUNTER.replace('return new Token(this, "n");', "return 1;")
+        .replace("Promise<Token>", "Promise<number>")
+        .encode(),
+    )
+    s.compare("nor returns one")
+    s.write(counter, COUNTER.encode())
+    s.compare("back")
+    s.write(token, ("// typed above the wrapper\n" + TOKEN).encode())
+    s.compare("typing in the RpcTarget's file (its wrapper finding moves)")
+    s.write(token, TOKEN.replace("export class Token", "export abstract class Token").encode())
+    s.compare("the RpcTarget abstract")
+    s.write(token, TOKEN.replace("extends RpcTarget", "extends Object").encode())
+    s.compare("the RpcTarget no longer one (open file)")
+    s.write(token, TOKEN.encode())
+    s.compare("an RpcTarget again")
+    s.write(counter, COUNTER.replace("class Counter", "class Counted").encode())
+    s.compare("the class renamed in a closed file")
+    s.write(counter, COUNTER.encode())
+    s.compare("the name back")
+    s.open[counter] = counter.read_bytes()
+    s.compare("the class file opened")
+    s.write(
+        index,
+        (
+            index.read_text()
+            + "export const u = (env: any) => env.COUNTER.get(env.COUNTER.newUniqueId());\n"
+        ).encode(),
+    )
+    s.compare("a caller reaching the class without a name (id-name-undefined in the class)")
+    s.write(index, index.read_text().replace("newUniqueId()", 'idFromName("x")').encode())
+    s.compare("by name again")
+    old = dict(RPC_CONFIG, compatibility_date="2024-01-01")
+    s.write(config, json.dumps(old).encode())
+    s.compare("a compatibility date before RPC")
+
+
+GROWTH_CLASS = """import { DurableObject } from "cloudflare:workers";
+
+export class {name} extends DurableObject {
+  async put(v: string): Promise<void> {
+    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS shared (id INTEGER PRIMARY KEY, v TEXT, at INTEGER)");
+{body}
+  }
+}
+"""
+
+
+def test_growth_follows_inserts_and_deletes_across_files(tmp_path: Path) -> None:
+    """unbounded-table-growth from the kept per-scope index: the finding sits on the first
+    INSERT (by file), so it moves between an open and a closed file as inserts come and go;
+    deletes elsewhere prune it, by key they do not, a cascade from a pruned parent does."""
+    root = tmp_path / "g"
+    (root / "src").mkdir(parents=True)
+    classes = ["Alpha", "Beta"]
+    (root / "wrangler.jsonc").write_text(
+        json.dumps(
+            {
+                "name": "g",
+                "main": "src/index.ts",
+                "compatibility_date": "2026-03-01",
+                "durable_objects": {
+                    "bindings": [{"name": n.upper(), "class_name": n} for n in classes]
+                },
+                "migrations": [{"tag": "v1", "new_sqlite_classes": classes}],
+            }
+        )
+    )
+    src = root / "src"
+    a, b = src / "a.ts", src / "b.ts"  # a.ts sorts first: the finding sits there when it inserts
+    insert = '    this.ctx.storage.sql.exec("INSERT INTO shared (v, at) VALUES (?, ?)", v, 1);'
+
+    def cls(name: str, body: str) -> bytes:
+        return GROWTH_CLASS.replace("{name}", name).replace("{body}", body).encode()
+
+    a.write_bytes(cls("Alpha", ""))
+    b.write_bytes(cls("Beta", insert))
+    (src / "index.ts").write_text('export { Alpha } from "./a";\nexport { Beta } from "./b";\n')
+    s = Session(root, [b])
+    s.compare("opening: the insert in the open file")
+    read = '    this.ctx.storage.sql.exec("SELECT * FROM shared WHERE v = ?", v).toArray();'
+    s.write(b, cls("Beta", insert + "\n" + read))
+    s.compare("a read of the growing table")
+    s.write(b, b"// typed above\n" + cls("Beta", insert + "\n" + read))
+    s.compare("typing above the first insert (the read's related span moves)")
+    s.write(b, cls("Beta", insert))
+    s.compare("the read removed")
+    s.write(a, cls("Alpha", insert))
+    s.compare("an insert in a closed file that sorts first: the finding moves there")
+    s.write(a, cls("Alpha", '    this.ctx.storage.sql.exec("DELETE FROM shared WHERE id = ?", 1);'))
+    s.compare("that insert replaced by a delete by key")
+    s.write(a, cls("Alpha", '    this.ctx.storage.sql.exec("DELETE FROM shared WHERE at < ?", 1);'))
+    s.compare("a delete by age")
+    child = (
+        '    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS kids (id INTEGER PRIMARY KEY,'
+        ' p INTEGER REFERENCES shared(id) ON DELETE CASCADE)");\n'
+        '    this.ctx.storage.sql.exec("INSERT INTO kids (p) VALUES (?)", 1);'
+    )
+    s.write(b, cls("Beta", insert + "\n" + child))
+    s.compare("a child table pruned by the cascade")
+    s.write(a, cls("Alpha", ""))
+    s.compare("the parent no longer pruned")
+    s.write(a, cls("Alpha", "    this.ctx.storage.sql.exec(`DELETE FROM ${v}`);"))
+    s.compare("a dynamic delete")
+    s.write(a, cls("Alpha", ""))
+    s.compare("none")
+
+
+KV_CONFIG = {
+    "name": "kv",
+    "main": "src/index.ts",
+    "compatibility_date": "2026-03-01",
+    "durable_objects": {"bindings": [{"name": "STORE", "class_name": "Store"}]},
+    "migrations": [{"tag": "v1", "new_classes": ["Store"]}],
+}
+KV_CLASS = """import { DurableObject } from "cloudflare:workers";
+
+export class Store extends DurableObject {
+  async put(v: string): Promise<void> {
+    this.ctx.storage.sql.exec("INSERT INTO t (v) VALUES (?)", v);
+  }
+}
+"""
+
+
+def test_config_only_rules_report_in_configs(tmp_path: Path) -> None:
+    """Rules declared `configs_only` run only while a config is open: every finding they
+    report is in a wrangler config (here and on the examples), and with the config open an edit
+    of a source file still changes it (kv-backed-class: a KV-backed class that runs SQL)."""
+    configs_only = {rule for rule, scope in SCOPES.items() if scope.configs_only}
+    assert {"kv-backed-class", "migration-history-edited"} <= configs_only
+    for example in sorted(p for p in EXAMPLES.iterdir() if p.is_dir()):
+        for finding in analyze_paths([example]).findings:
+            if finding.rule_id in configs_only:
+                assert finding.path.name.startswith("wrangler."), finding
+    root = tmp_path / "kv"
+    (root / "src").mkdir(parents=True)
+    config = root / "wrangler.jsonc"
+    config.write_text(json.dumps(KV_CONFIG))
+    store = root / "src" / "store.ts"
+    store.write_text(KV_CLASS)
+    (root / "src" / "index.ts").write_text('export { Store } from "./store";\n')
+    s = Session(root, [config, store])
+    s.compare("opening")
+    reported = [f for f in analyze_paths([root]).findings if f.rule_id in configs_only]
+    assert reported and all(f.path == config for f in reported)
+    s.write(
+        store,
+        KV_CLASS.replace(
+            'this.ctx.storage.sql.exec("INSERT INTO t (v) VALUES (?)", v);', ""
+        ).encode(),
+    )
+    s.compare("the class no longer runs SQL (the config's finding changes)")
 
 
 # -- below the class: member-level reuse (analyzers/incremental.py, MEMBER_LOCAL) -------------

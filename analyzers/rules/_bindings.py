@@ -195,13 +195,75 @@ def _classes_of_access(model: ProjectModel, access: NamespaceAccess) -> frozense
 
 
 def _access_classes(model: ProjectModel) -> dict[NamespaceAccess, frozenset[str]]:
-    """Per model (model.memo): every namespace access -> the class names it reaches."""
+    """Per model (model.memo): every namespace access -> the class names it reaches. Each
+    answer is also kept on the access under the configs it read (by identity), so an unchanged
+    file's accesses are not looked up again in the next model."""
     known: dict[NamespaceAccess, frozenset[str]] | None = model.memo.get("access_classes")
+    if known is None and _from_previous(model):
+        known = model.memo["access_classes"]
     if known is None:
-        known = model.memo["access_classes"] = {
-            a: _classes_of_access(model, a) for a in model.namespace_accesses
-        }
+        configs = tuple(model.configs)
+        known = {}
+        for access in model.namespace_accesses:
+            kept = access.__dict__.get("_classes")
+            if (
+                kept is None
+                or len(kept[0]) != len(configs)
+                or any(a is not b for a, b in zip(kept[0], configs, strict=True))
+            ):
+                kept = access.__dict__["_classes"] = (configs, _classes_of_access(model, access))
+            known[access] = kept[1]
+        model.memo["access_classes"] = known
     return known
+
+
+def _from_previous(model: ProjectModel) -> bool:
+    """The access indexes of a model spliced from the previous one (analyzers.model._splice),
+    from that model's: the edited files' accesses replaced, in place (model order kept). False
+    when the previous model has none, the configs differ, or an edited file's accesses to a
+    class have no place yet in that class's list."""
+    from durable_harden.analyzers.model import _replace_block, spliced_from
+
+    found = spliced_from(model)
+    if found is None:
+        return False
+    previous, splice = found
+    before: dict[NamespaceAccess, frozenset[str]] | None = previous.memo.get("access_classes")
+    by_class: dict[str, list[NamespaceAccess]] | None = previous.memo.get("accesses_by_class")
+    if (
+        before is None
+        or by_class is None
+        or len(previous.configs) != len(model.configs)
+        or any(
+            a is not b and (a.path != b.path or a.data != b.data)
+            for a, b in zip(previous.configs, model.configs, strict=True)
+        )
+    ):
+        return False
+    known = dict(before)
+    by_class = dict(by_class)
+    for old_accesses, new_accesses in splice.accesses:
+        for access in old_accesses:
+            known.pop(access, None)
+        for access in new_accesses:
+            known[access] = _classes_of_access(model, access)
+        names = {n for a in old_accesses for n in before.get(a, ())}
+        names |= {n for a in new_accesses for n in known[a]}
+        for name in names:
+            replaced = _replace_block(
+                by_class.get(name, []),
+                [a for a in old_accesses if name in before.get(a, ())],
+                [a for a in new_accesses if name in known[a]],
+            )
+            if replaced is None:
+                return False
+            if replaced:
+                by_class[name] = replaced
+            else:
+                by_class.pop(name, None)
+    model.memo["access_classes"] = known
+    model.memo["accesses_by_class"] = by_class
+    return True
 
 
 def accesses_to(model: ProjectModel, cls: DurableObjectClass) -> list[NamespaceAccess]:

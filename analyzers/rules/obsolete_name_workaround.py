@@ -10,7 +10,8 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.incremental import REACH_ANY_CLASS, REACH_FACTS
+from durable_harden.analyzers.model import ProjectModel, spliced_from
 from durable_harden.analyzers.rules._bindings import (
     NAMED_ID_METHODS,
     StubCall,
@@ -213,17 +214,43 @@ def _rpc_target_wrappers(model: ProjectModel) -> dict[str, tuple[SourceFile, Nod
     cached: dict[str, tuple[SourceFile, Node]] | None = model.memo.get("rpc_target_wrappers")
     if cached is not None:
         return cached
-    wrappers: dict[str, tuple[SourceFile, Node]] = {}
+    found = spliced_from(model)
+    before = found[0].memo.get("rpc_target_wrappers") if found is not None else None
+    if found is not None and before is not None:
+        # the previous model's, with the edited files' entries replaced (same names: the
+        # same places in the dict; another file's class of the same name still wins)
+        wrappers = dict(before)
+        for old, new in found[1].files:
+            declared = file_rpc_target_wrappers(new)
+            if declared.keys() != file_rpc_target_wrappers(old).keys():
+                break
+            for name, entry in declared.items():
+                if wrappers[name][0] is old:
+                    wrappers[name] = entry
+        else:
+            model.memo["rpc_target_wrappers"] = wrappers
+            return wrappers
+    wrappers = {}
     for file in model.files:
+        wrappers.update(file_rpc_target_wrappers(file))
+    model.memo["rpc_target_wrappers"] = wrappers
+    return wrappers
+
+
+def file_rpc_target_wrappers(file: SourceFile) -> dict[str, tuple[SourceFile, Node]]:
+    """The file's classes extending RpcTarget, by name (memo: a function of the file)."""
+    cached: dict[str, tuple[SourceFile, Node]] | None = file.memo.get("rpc_target_wrappers")
+    if cached is None:
+        cached = {}
         for decl in walk_type(file.root, "class_declaration"):
             heritage = next((c for c in decl.children if c.type == "class_heritage"), None)
             name = decl.child_by_field_name("name")
             if heritage is None or name is None:
                 continue
             if re.search(r"\bextends\s+RpcTarget\b", node_text(file.data, heritage)):
-                wrappers[node_text(file.data, name)] = (file, name)
-    model.memo["rpc_target_wrappers"] = wrappers
-    return wrappers
+                cached[node_text(file.data, name)] = (file, name)
+        file.memo["rpc_target_wrappers"] = cached
+    return cached
 
 
 def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[Hit]:
@@ -330,3 +357,13 @@ RULE = Rule(
         "rpc-target-wrapper": "an RpcTarget wrapper that carries the object's name",
     },
 )
+
+
+def _wrapper_places(model: ProjectModel) -> tuple[tuple[str, SourceFile], ...]:
+    return tuple((name, file) for name, (file, _) in _rpc_target_wrappers(model).items())
+
+
+# the language server's key: the wrappers built at a class's sites; a file declaring one may
+# hold findings of any class (a wrapper's finding sits at its declaration)
+REACH_FACTS[RULE.id] = _wrapper_places
+REACH_ANY_CLASS[RULE.id] = lambda file: bool(file_rpc_target_wrappers(file))

@@ -155,6 +155,19 @@ def commands_in(path: Path, data: bytes) -> Iterator[Command]:
 
 
 def _pipeline_files(model: ProjectModel, config: WranglerConfig) -> list[Path]:
+    """The config's deploy scripts, package.json and CI workflows: listed once per analysis
+    (the whole model's memo; the language server runs this rule twice per analysis, and the
+    listing walks the Worker's folders)."""
+    memo: dict[Path, list[Path]] = getattr(model, "whole", model).memo.setdefault(
+        "rollout_pipeline_files", {}
+    )
+    found = memo.get(config.path)
+    if found is None:
+        found = memo[config.path] = _list_pipeline_files(model, config)
+    return list(found)
+
+
+def _list_pipeline_files(model: ProjectModel, config: WranglerConfig) -> list[Path]:
     root = config.root
     found: list[Path] = []
     package = root / "package.json"

@@ -9,7 +9,8 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
-from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.incremental import REACH_FACTS
+from durable_harden.analyzers.model import ProjectModel, spliced_from
 from durable_harden.analyzers.rules._bindings import stub_calls
 from durable_harden.analyzers.rules._common import REF_RULES, node_span
 from durable_harden.analyzers.source import SourceFile
@@ -37,9 +38,32 @@ using session = await env.ROOMS.getByName(room).open(user);  // fixed: disposed 
 
 
 def _rpc_targets(model: ProjectModel) -> set[str]:
-    names: set[str] = set()
-    for file in model.files:
-        names.update(_file_rpc_targets(file))
+    """The project's RpcTarget class names (once per model: model.memo; a copy)."""
+    cached: frozenset[str] | None = model.memo.get("rpc_targets")
+    if cached is None:
+        cached = _from_previous(model)
+        if cached is not None:
+            model.memo["rpc_targets"] = cached
+    if cached is None:
+        names: set[str] = set()
+        for file in model.files:
+            names.update(_file_rpc_targets(file))
+        cached = model.memo["rpc_targets"] = frozenset(names)
+    return set(cached)
+
+
+def _from_previous(model: ProjectModel) -> frozenset[str] | None:
+    """The previous model's names, when the model was spliced from it (analyzers.model) and the
+    edited files declare the same RpcTarget classes as before."""
+    found = spliced_from(model)
+    if found is None:
+        return None
+    previous, splice = found
+    names: frozenset[str] | None = previous.memo.get("rpc_targets")
+    if names is None or any(
+        _file_rpc_targets(old) != _file_rpc_targets(new) for old, new in splice.files
+    ):
+        return None
     return names
 
 
@@ -128,3 +152,11 @@ RULE = Rule(
         "not-disposed": "a call that returns stubs whose result is not kept with `using`",
     },
 )
+
+
+def _target_names(model: ProjectModel) -> frozenset[str]:
+    return frozenset(_rpc_targets(model))
+
+
+# returns_stubs reads the project's RpcTarget names: part of the language server's key
+REACH_FACTS[RULE.id] = _target_names

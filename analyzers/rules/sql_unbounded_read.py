@@ -12,7 +12,7 @@ from typing import Any
 from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
-from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.model import ProjectModel, spliced_from
 from durable_harden.analyzers.rules._common import (
     REF_LIMITS,
     REF_RULES,
@@ -177,8 +177,84 @@ def _key_bounded(schema: Schema, table: str, eq: list[str]) -> bool:
 
 def growing_tables(model: ProjectModel, path: Path) -> dict[str, SqlStatement]:
     """Tables that receive INSERTs with a key that is not fixed, in the project of `path`:
-    table -> its first INSERT."""
+    table -> its first INSERT. Once per model and scope (the whole model's memo), carried over
+    from the model this one was spliced from when the edited files' deletes and inserts are the
+    same tables as before (a copy)."""
+    whole = getattr(model, "whole", model)  # a rule's view: the same scopes and schemas
     schema = model.schema_for(path)
+    root = model._scope_root(path)
+    memo: dict[Path, tuple[str, dict[str, SqlStatement]]] = whole.memo.setdefault(
+        "growing_tables", {}
+    )
+    kept = memo.get(root)
+    if kept is None or kept[0] != schema.content_key:
+        found = _carried_over(whole, root, schema)
+        if found is None:
+            found = _growing_tables(model, path, schema)
+        kept = memo[root] = (schema.content_key, found)
+    return dict(kept[1])
+
+
+def _growth_facts(
+    statements: list[SqlStatement], schema: Schema
+) -> tuple[frozenset[str], list[tuple[str, bool]]]:
+    """What growing_tables reads of some statements: the tables deleted from by more than a
+    key, and each INSERT's table and whether its key is fixed, in order."""
+    pruned = frozenset(
+        table
+        for stmt in statements
+        for table, kind in delete_kinds(stmt, schema).items()
+        if kind != "key"
+    )
+    inserts = []
+    for stmt in statements:
+        table = None if stmt.loose else inserted_table(stmt)
+        if table is not None:
+            inserts.append((table, _bounded_key_insert(stmt, schema, table)))
+    return pruned, inserts
+
+
+def _carried_over(
+    model: ProjectModel, root: Path, schema: Schema
+) -> dict[str, SqlStatement] | None:
+    found = spliced_from(model)
+    if found is None:
+        return None
+    previous, splice = found
+    kept = previous.memo.get("growing_tables", {}).get(root)
+    if kept is None or kept[0] != schema.content_key:
+        return None
+    growing = dict(kept[1])
+    before = previous.memo.get("growth_facts", {})
+    after = model.memo.setdefault("growth_facts", {})
+    for (old, new), (_, file) in zip(splice.statements, splice.files, strict=True):
+        # each file's facts are kept for the next edit (its statements are the old ones then)
+        was = before.get(file.path)
+        if was is not None and was[0] == schema.content_key and _same(was[1], old):
+            was_facts = was[2]
+        else:
+            was_facts = _growth_facts(old, schema)
+        facts = _growth_facts(new, schema)
+        after[file.path] = (schema.content_key, new, facts)
+        if was_facts != facts:
+            return None
+        # the same INSERTs in the same places: the first of a table may be one of them
+        renamed = {id(a): b for a, b in zip(_inserts(old), _inserts(new), strict=True)}
+        for table, stmt in growing.items():
+            if id(stmt) in renamed:
+                growing[table] = renamed[id(stmt)]
+    return growing
+
+
+def _same(a: list[SqlStatement], b: list[SqlStatement]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
+def _inserts(statements: list[SqlStatement]) -> list[SqlStatement]:
+    return [s for s in statements if not s.loose and inserted_table(s) is not None]
+
+
+def _growing_tables(model: ProjectModel, path: Path, schema: Schema) -> dict[str, SqlStatement]:
     root = model._scope_root(path)
     scope = model.statements_in_scope(path)
     # a table pruned by age, by count or wholesale does not keep growing; deleting one row by

@@ -11,6 +11,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.generated_names import SCHEDULE_TABLE
+from durable_harden.analyzers.incremental import SCOPE_INDEXES
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._alarms import reached_from_constructor, this_calls
 from durable_harden.analyzers.rules._common import (
@@ -336,69 +337,205 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         setup: dict[int, set[str]] = {}
         for table, every in sorted(inserts.items()):
             every.sort(key=lambda s: (str(s.file.path), s.offsets[0] if s.offsets else 0))
-            # the table grows through the INSERTs that run per request or event; a seed row or a
-            # migration's copy written while the object starts is no growth path (the TTL fix
-            # writes expires_at where the rows come from, and leaves those alone)
-            writes = [s for s in every if not is_setup_insert(s, setup)]
-            seeds = [s for s in every if is_setup_insert(s, setup)]
-            if not writes:
-                continue
-            if all(_bounded_key_insert(s, schema, table) for s in writes):
-                continue
-            classes = {id(s.cls): s.cls for s in writes if s.cls is not None}
-            if any(_deletes_all(cls) for cls in classes.values()):
-                continue
-            first = writes[0]
-            known = schema.table(table)
-            name = known.name if known is not None else table
-            related: list[Related] = []
-            if known is not None:
-                span = create_span(known)
-                if span is not None:
-                    related.append(Related(span, f"`{name}` is created here"))
-            for other in writes[1:]:
-                related.append(Related(insert_head_span(other), f"another INSERT into `{name}`"))
-            for seed in seeds:
-                related.append(
-                    Related(
-                        insert_head_span(seed),
-                        f"an INSERT into `{name}` run while the object starts (not a growth path)",
-                    )
-                )
-            how = partial.get(table)
-            message_id = (
-                "no-retention"
-                if how is None
-                else "deletes-by-key"
-                if how == "key"
-                else "dropped-in-reset"
+            yield from _table_findings(table, every, schema, partial.get(table), setup)
+
+
+def _table_findings(
+    table: str,
+    every: list[SqlStatement],
+    schema: Schema,
+    how: str | None,
+    setup: dict[int, set[str]],
+) -> Iterator[Finding]:
+    """The finding about one table that is inserted into (`every` INSERT, sorted by file and
+    offset) and not pruned; `how`: the first way it is deleted from without being bounded."""
+    # the table grows through the INSERTs that run per request or event; a seed row or a
+    # migration's copy written while the object starts is no growth path (the TTL fix
+    # writes expires_at where the rows come from, and leaves those alone)
+    writes = [s for s in every if not is_setup_insert(s, setup)]
+    seeds = [s for s in every if is_setup_insert(s, setup)]
+    if not writes:
+        return
+    if all(_bounded_key_insert(s, schema, table) for s in writes):
+        return
+    classes = {id(s.cls): s.cls for s in writes if s.cls is not None}
+    if any(_deletes_all(cls) for cls in classes.values()):
+        return
+    first = writes[0]
+    known = schema.table(table)
+    name = known.name if known is not None else table
+    related: list[Related] = []
+    if known is not None:
+        span = create_span(known)
+        if span is not None:
+            related.append(Related(span, f"`{name}` is created here"))
+    for other in writes[1:]:
+        related.append(Related(insert_head_span(other), f"another INSERT into `{name}`"))
+    for seed in seeds:
+        related.append(
+            Related(
+                insert_head_span(seed),
+                f"an INSERT into `{name}` run while the object starts (not a growth path)",
             )
-            never = (
-                "nothing ever deletes from it"
-                if how is None
-                else "its only DELETEs remove one row by its key"
-                if how == "key"
-                else "it is only dropped in a reset path"
+        )
+    message_id = (
+        "no-retention" if how is None else "deletes-by-key" if how == "key" else "dropped-in-reset"
+    )
+    never = (
+        "nothing ever deletes from it"
+        if how is None
+        else "its only DELETEs remove one row by its key"
+        if how == "key"
+        else "it is only dropped in a reset path"
+    )
+    yield RULE.finding(
+        message_id,
+        f"Table `{name}` receives INSERTs but {never}: it grows "
+        "until the object's 10 GB limit. Give rows an expiry and delete expired rows "
+        "from `alarm()`.",
+        insert_head_span(first),
+        related,
+        data={
+            "table": name,
+            "class": first.cls.name if first.cls is not None else None,
+            "inserts": [[str(s.file.path), s.offsets[0], s.offsets[-1]] for s in writes],
+            "create": (
+                [str(known.create.file.path), known.create.offsets[0]]
+                if known is not None and known.create is not None
+                else None
+            ),
+        },
+        state=GrowthState(tuple(writes), first.cls),
+    )
+
+
+# -- the language server's path: the scope's facts kept across analyses ----------------------
+
+
+@dataclass(eq=False)
+class GrowthIndex:
+    """What check() gathers over a scope's statements (which tables are pruned, how, the
+    inserts per table, a dynamic DELETE), kept per scope by the language server and updated by
+    the statements that changed between two analyses (statements by identity; every fact of a
+    statement is a function of it and of the catalogue, `Schema.content_key`), so a keystroke
+    costs the changed statements, not the scope's. `findings` answers for the tables some
+    published file inserts into: a finding sits on a table's first INSERT, so no other table's
+    can land in a published file."""
+
+    content_key: str
+    members: dict[int, SqlStatement]
+    retention: dict[str, int]  # table -> retention deletes
+    partial: dict[str, dict[int, tuple[SqlStatement, str]]]  # table -> other deletes, their kind
+    dynamic: dict[int, SqlStatement]  # `DELETE FROM ${table}`
+    inserts: dict[str, dict[int, SqlStatement]]  # table -> INSERTs (not loose)
+    inserted_by_path: dict[Path, dict[str, int]]  # file -> tables its INSERTs write, how many
+
+    @classmethod
+    def of(cls, statements: list[SqlStatement], schema: Schema) -> GrowthIndex:
+        index = cls(schema.content_key, {}, {}, {}, {}, {}, {})
+        for stmt in statements:
+            index.add(stmt, schema)
+        return index
+
+    def add(self, stmt: SqlStatement, schema: Schema) -> None:
+        key = id(stmt)
+        self.members[key] = stmt
+        for deleted, kind in delete_kinds(stmt, schema).items():
+            if is_retention(kind, stmt):
+                self.retention[deleted] = self.retention.get(deleted, 0) + 1
+            else:
+                self.partial.setdefault(deleted, {})[key] = (stmt, kind)
+        if deletes_dynamic_table(stmt):
+            self.dynamic[key] = stmt
+        table = None if stmt.loose else inserted_table(stmt)
+        if table is not None:
+            self.inserts.setdefault(table, {})[key] = stmt
+            counts = self.inserted_by_path.setdefault(stmt.file.path, {})
+            counts[table] = counts.get(table, 0) + 1
+
+    def remove(self, stmt: SqlStatement, schema: Schema) -> None:
+        key = id(stmt)
+        del self.members[key]
+        for deleted, kind in delete_kinds(stmt, schema).items():
+            if is_retention(kind, stmt):
+                self.retention[deleted] -= 1
+                if not self.retention[deleted]:
+                    del self.retention[deleted]
+            else:
+                del self.partial[deleted][key]
+                if not self.partial[deleted]:
+                    del self.partial[deleted]
+        self.dynamic.pop(key, None)
+        table = None if stmt.loose else inserted_table(stmt)
+        if table is not None:
+            del self.inserts[table][key]
+            if not self.inserts[table]:
+                del self.inserts[table]
+            counts = self.inserted_by_path[stmt.file.path]
+            counts[table] -= 1
+            if not counts[table]:
+                del counts[table]
+                if not counts:
+                    del self.inserted_by_path[stmt.file.path]
+
+    def updated(self, statements: list[SqlStatement], schema: Schema) -> GrowthIndex:
+        """This index for another list of the scope's statements (itself, changed in place),
+        or a new one when the catalogue differs."""
+        if schema.content_key != self.content_key:
+            return GrowthIndex.of(statements, schema)
+        now = {id(s): s for s in statements}
+        for key in [k for k in self.members if k not in now]:
+            self.remove(self.members[key], schema)
+        for key, stmt in now.items():
+            if key not in self.members:
+                self.add(stmt, schema)
+        return self
+
+    def findings(
+        self, statements: list[SqlStatement], schema: Schema, published: set[Path]
+    ) -> Iterator[Finding]:
+        """check()'s findings about the tables a published file inserts into (`statements`:
+        the scope's, in model order, for the order of ties)."""
+        if self.dynamic:
+            return
+        tables = {t for path in published for t in self.inserted_by_path.get(path, ())}
+        base = set(self.retention)
+        at = statements.index  # eq=False statements: by identity; few per table
+        setup: dict[int, set[str]] = {}
+        for table in sorted(tables):
+            if _is_bookkeeping(table) or self._pruned(table, base, schema):
+                continue
+            every = sorted(
+                self.inserts[table].values(),
+                key=lambda s: (str(s.file.path), s.offsets[0] if s.offsets else 0, at(s)),
             )
-            yield RULE.finding(
-                message_id,
-                f"Table `{name}` receives INSERTs but {never}: it grows "
-                "until the object's 10 GB limit. Give rows an expiry and delete expired rows "
-                "from `alarm()`.",
-                insert_head_span(first),
-                related,
-                data={
-                    "table": name,
-                    "class": first.cls.name if first.cls is not None else None,
-                    "inserts": [[str(s.file.path), s.offsets[0], s.offsets[-1]] for s in writes],
-                    "create": (
-                        [str(known.create.file.path), known.create.offsets[0]]
-                        if known is not None and known.create is not None
-                        else None
-                    ),
-                },
-                state=GrowthState(tuple(writes), first.cls),
-            )
+            deletes = list((self.partial.get(table) or {}).values())
+            how = None
+            if deletes:
+                kinds = {kind for _, kind in deletes}
+                how = kinds.pop() if len(kinds) == 1 else min(deletes, key=lambda d: at(d[0]))[1]
+            yield from _table_findings(table, every, schema, how, setup)
+
+    @staticmethod
+    def _pruned(table: str, base: set[str], schema: Schema) -> bool:
+        """check()'s `pruned` for one table: pruned itself, or through a chain of at most 8
+        ON DELETE CASCADE parents (the rounds of _add_cascades) to a pruned table."""
+        if table in base:
+            return True
+        level = {table}
+        seen = {table}
+        for _ in range(8):
+            parents: set[str] = set()
+            for name in level:
+                if schema.table(name) is not None:
+                    parents |= schema.cascade_parents(name)
+            if parents & base:
+                return True
+            level = parents - seen
+            seen |= parents
+            if not level:
+                return False
+        return False
 
 
 RULE = Rule(
@@ -413,3 +550,5 @@ RULE = Rule(
         "dropped-in-reset": "a table receives INSERTs and is only dropped in a reset path",
     },
 )
+
+SCOPE_INDEXES[RULE.id] = GrowthIndex  # the language server keeps it per scope (incremental.py)

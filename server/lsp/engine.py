@@ -11,6 +11,7 @@ No pygls import: the engine speaks paths, bytes and findings.
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -148,6 +149,8 @@ class Engine:
         self.roots: dict[Path, Path] = {}  # folder -> its context root
         # rule results of the open files, reused while their inputs are the same objects
         self.rules = IncrementalRules()
+        # the last model of each root: the next one replaces only the edited files' results
+        self.models: dict[Path, ProjectModel] = {}
 
     # -- invalidation ----------------------------------------------------------------------
     def forget_layout(self) -> None:
@@ -169,7 +172,7 @@ class Engine:
     # -- parsing -----------------------------------------------------------------------------
     def parse_disk(self, path: Path) -> SourceFile | SourceError:
         try:
-            stat = path.stat()
+            stat = os.stat(path)  # once per file and analysis: without Path.stat's extra call
         except OSError as exc:
             return SourceError(f"cannot read: {exc.strerror or exc}")
         if stat.st_size > self.max_bytes:
@@ -299,7 +302,12 @@ class Engine:
             overlays=overlays,
             parsed=parsed,
             rules_runner=run_groups,
+            previous=self.models.get(root),
         )
+        self.models[root] = model
+        # what the model was spliced from served this analysis's rules; kept, it would keep the
+        # edited file's previous version (tree and extraction) alive until the next keystroke
+        model.__dict__.pop("_spliced_from", None)
         for path, item in inputs.items():
             if item.settings_file is not None and item.settings_file.excludes(path):
                 findings[path] = []
