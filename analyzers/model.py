@@ -706,6 +706,10 @@ def _class_heads(file: SourceFile) -> tuple[frozenset[str], frozenset[str]]:
     """(base identifiers, names) of the file's class declarations: the only things
     find_classes compares with facts from elsewhere (known DO names, bound class names)."""
     cached: tuple[frozenset[str], frozenset[str]] | None = file.memo.get("class_heads")
+    if cached is None and splice.splice_of(file) is not None:
+        # an edit inside members changes no class head: the splice carried them over (without
+        # it, this walk would index every node type of the whole re-parsed file)
+        cached = file.memo.get("class_heads")
     if cached is None:
         bases: set[str] = set()
         names: set[str] = set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -152,3 +153,27 @@ def _top_level_functions(file: SourceFile) -> dict[str, Node]:
                     top[node_text(file.data, name)] = value
     file.memo["top_level_functions"] = top
     return top
+
+
+_EXTENDS_RPC_TARGET = re.compile(r"\bextends\s+RpcTarget\b")
+
+
+def rpc_target_classes(file: SourceFile) -> dict[str, Node]:
+    """The file's classes extending RpcTarget: name -> name node (memo: a function of the file;
+    a copy). Read by obsolete-name-workaround (wrappers built with the object's name) and
+    rpc-result-not-disposed (return types holding stubs)."""
+    cached: dict[str, Node] | None = file.memo.get("rpc_target_classes")
+    if cached is None:
+        cached = {}
+        # `extends RpcTarget` needs the word: without it, no walk of the file's classes (the
+        # walk would index every node type of a big file re-parsed on a keystroke)
+        if b"RpcTarget" in file.data:
+            for decl in walk_type(file.root, "class_declaration"):
+                heritage = next((c for c in decl.children if c.type == "class_heritage"), None)
+                name = decl.child_by_field_name("name")
+                if heritage is None or name is None:
+                    continue
+                if _EXTENDS_RPC_TARGET.search(node_text(file.data, heritage)):
+                    cached[node_text(file.data, name)] = name
+        file.memo["rpc_target_classes"] = cached
+    return dict(cached)

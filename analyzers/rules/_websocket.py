@@ -238,6 +238,10 @@ def server_sockets(cls: DurableObjectClass) -> list[SocketUse]:
     data = cls.file.data
     ctx_names = set(cls.aliases.ctx)
     uses: list[SocketUse] = []
+    if data.find(b"WebSocketPair", cls.node.start_byte, cls.node.end_byte) == -1:
+        # the constructor's text must be exactly `WebSocketPair`: without the word in the class
+        # there is none (and no walk of every `new` of a class of thousands of members)
+        return uses
     for node in walk_type(cls.node, "new_expression"):
         ctor = node.child_by_field_name("constructor")
         if ctor is None or node_text(data, ctor) != "WebSocketPair":

@@ -20,7 +20,12 @@ from durable_harden.analyzers.rules._bindings import (
     stub_calls,
     stub_expressions,
 )
-from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_RULES, node_span
+from durable_harden.analyzers.rules._common import (
+    REF_CHANGELOG,
+    REF_RULES,
+    node_span,
+    rpc_target_classes,
+)
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
@@ -238,19 +243,8 @@ def _rpc_target_wrappers(model: ProjectModel) -> dict[str, tuple[SourceFile, Nod
 
 
 def file_rpc_target_wrappers(file: SourceFile) -> dict[str, tuple[SourceFile, Node]]:
-    """The file's classes extending RpcTarget, by name (memo: a function of the file)."""
-    cached: dict[str, tuple[SourceFile, Node]] | None = file.memo.get("rpc_target_wrappers")
-    if cached is None:
-        cached = {}
-        for decl in walk_type(file.root, "class_declaration"):
-            heritage = next((c for c in decl.children if c.type == "class_heritage"), None)
-            name = decl.child_by_field_name("name")
-            if heritage is None or name is None:
-                continue
-            if re.search(r"\bextends\s+RpcTarget\b", node_text(file.data, heritage)):
-                cached[node_text(file.data, name)] = (file, name)
-        file.memo["rpc_target_wrappers"] = cached
-    return cached
+    """The file's classes extending RpcTarget, by name."""
+    return {name: (file, node) for name, node in rpc_target_classes(file).items()}
 
 
 def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[Hit]:

@@ -313,6 +313,10 @@ def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
             continue
         bound = {b.name: b.class_name for b in config.bindings}
         data = file.data
+        if sum(1 for name in bound if name.encode() in data) < 2:
+            # both branches name a different binding: without two of the names in the text
+            # there is no such ternary (and no walk of every node type of a big edited file)
+            continue
         for cond in walk_type(file.root, "ternary_expression"):
             yes = cond.child_by_field_name("consequence")
             no = cond.child_by_field_name("alternative")

@@ -12,7 +12,7 @@ from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.incremental import REACH_FACTS
 from durable_harden.analyzers.model import ProjectModel, spliced_from
 from durable_harden.analyzers.rules._bindings import stub_calls
-from durable_harden.analyzers.rules._common import REF_RULES, node_span
+from durable_harden.analyzers.rules._common import REF_RULES, node_span, rpc_target_classes
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, walk_type
 
@@ -68,18 +68,8 @@ def _from_previous(model: ProjectModel) -> frozenset[str] | None:
 
 
 def _file_rpc_targets(file: SourceFile) -> frozenset[str]:
-    """The file's classes extending RpcTarget (memo: a function of the file)."""
-    cached: frozenset[str] | None = file.memo.get("rpc_targets")
-    if cached is None:
-        names: set[str] = set()
-        for decl in walk_type(file.root, "class_declaration"):
-            heritage = next((c for c in decl.children if c.type == "class_heritage"), None)
-            name = decl.child_by_field_name("name")
-            if heritage is not None and name is not None:
-                if re.search(r"\bextends\s+RpcTarget\b", node_text(file.data, heritage)):
-                    names.add(node_text(file.data, name))
-        cached = file.memo["rpc_targets"] = frozenset(names)
-    return cached
+    """The file's classes extending RpcTarget."""
+    return frozenset(rpc_target_classes(file))
 
 
 _WORD = re.compile(r"\w+")
@@ -112,13 +102,16 @@ def returns_stubs(cls: DurableObjectClass, method: Node, targets: set[str]) -> b
 def check(model: ProjectModel) -> Iterator[Finding]:
     targets = _rpc_targets(model)
     for cls in model.classes:
-        holding = {
-            name for name, node in cls.rpc_methods.items() if returns_stubs(cls, node, targets)
-        }
-        if not holding:
-            continue
+        methods = cls.rpc_methods
+        # whether a method returns stubs, asked only for the methods a call site reaches (a
+        # class of thousands of methods is called through a few of them)
+        holding: dict[str, bool] = {}
         for call in stub_calls(model, cls):
-            if call.method not in holding:
+            name = call.method
+            if name not in holding:
+                node = methods.get(name)
+                holding[name] = node is not None and returns_stubs(cls, node, targets)
+            if not holding[name]:
                 continue
             node = call.call
             parent = node.parent
