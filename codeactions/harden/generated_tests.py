@@ -222,10 +222,12 @@ await runInDurableObject(stub, (instance) => {{
 }});
 client!.send("{{}}");
 client!.close(1000, "durable-harden");
-for (let i = 0; i < 200 && !events.includes("webSocketClose"); i++) {{
+const both = () => events.includes("webSocketMessage") && events.includes("webSocketClose");
+for (let i = 0; i < 200 && !both(); i++) {{
   await new Promise((resolve) => setTimeout(resolve, 10));
 }}
-expect(events).toEqual(["webSocketMessage", "webSocketClose"]);"""
+// each handler once; each event is its own delivery, and under load the close was seen first
+expect([...events].sort()).toEqual(["webSocketClose", "webSocketMessage"]);"""
         checks = (
             f"an upgrade request ({url}) leaves a socket accepted through `ctx.acceptWebSocket` "
             "whose message and close (1000) reach `webSocketMessage`/`webSocketClose`"

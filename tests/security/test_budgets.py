@@ -91,7 +91,9 @@ def test_a_file_over_the_time_budget_is_skipped_and_the_others_analysed(tmp_path
     done = _run(root, "check", "--output-format", "json", DURABLE_HARDEN_FILE_BUDGET="0.25")
     assert done.returncode in (0, 1), done.stderr
     assert "Traceback" not in done.stderr
-    assert "index.ts: skipped: analysing this file took longer than the 0.25 s budget" in done.stderr
+    assert (
+        "index.ts: skipped: analysing this file took longer than the 0.25 s budget" in done.stderr
+    )
     files = {Path(item["filename"]).name for item in json.loads(done.stdout)}
     assert files == {"small.ts"}  # the small file's timer finding; nothing from the skipped one
     diff = _run(root, "harden", "--diff", DURABLE_HARDEN_FILE_BUDGET="0.25")

@@ -33,6 +33,16 @@ async function connect(ns: DurableObjectNamespace, id: string): Promise<WebSocke
   return ws;
 }
 
+// Closing ends a test, but the server's webSocketClose (which logs) runs after it: wait until the
+// close is answered (or 2 s), or vitest may tear the environment down while the handler's
+// console.log is still on its way ("Closing rpc while onUserConsoleLog was pending").
+async function closeAndSettle(ws: WebSocket): Promise<void> {
+  const closed = new Promise((resolve) => ws.addEventListener("close", resolve, { once: true }));
+  ws.close(1000, "done");
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2_000))]);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
 async function whoami(ws: WebSocket): Promise<WhoAmI> {
   const frame = nextFrame(ws);
   ws.send("whoami");
@@ -49,7 +59,7 @@ describe.concurrent("across hibernation", () => {
     const after = await whoami(ws);
     expect(after.instance).not.toBe(before.instance); // the constructor ran again
     expect(after).toMatchObject({ name: "ada", room: "kitchen", size: 1 });
-    ws.close(1000, "done");
+    await closeAndSettle(ws);
   });
 
   it("original: listeners keep the object awake (never hibernates)", async () => {
@@ -59,7 +69,7 @@ describe.concurrent("across hibernation", () => {
     const after = await whoami(ws);
     expect(after.instance).toBe(before.instance);
     expect(after).toMatchObject({ name: "ada", room: "kitchen", size: 1 });
-    ws.close(1000, "done");
+    await closeAndSettle(ws);
   });
 
   it("without the rebuild the woken map is empty (the wait really hibernates)", async () => {
@@ -72,6 +82,6 @@ describe.concurrent("across hibernation", () => {
     expect(after.room).toBe("kitchen"); // the closed-over room still travels in the attachment
     expect(after.name).toBeUndefined();
     expect(after.size).toBe(0);
-    ws.close(1000, "done");
+    await closeAndSettle(ws);
   });
 });
