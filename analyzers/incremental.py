@@ -806,30 +806,26 @@ class IncrementalRules:
         calls: dict[Path, _Calls] = {}
         for rule in rules:
             scope = scope_of(rule)
-            local = MEMBER_LOCAL.get(rule.id)
-            if scope.unit == CLASS and local is not None:
+            # below the unit: member-local class rules by member, call-local SQL rules by call
+            local: Any = None
+            reuse: Callable[..., list[Finding]] | None = None
+            kept: Any = None
+            if scope.unit == CLASS:
+                local = MEMBER_LOCAL.get(rule.id)
+                reuse, kept = self._by_member, members
+            elif scope.unit == STATEMENT:
+                local = STATEMENT_LOCAL.get(rule.id)
+                reuse, kept = self._by_call, calls
+            if local is not None and reuse is not None:
                 if units is None:
                     units = _Units(model)
                 for file in files:
-                    classes = units.of(CLASS, file)
-                    if classes:
-                        found.extend(self._by_member(rule, local, model, file, classes, members))
+                    items = units.of(scope.unit, file)
+                    if items:
+                        found.extend(reuse(rule, local, model, file, items, kept))
                 if config_open:
-                    # what the rule says outside its classes (as for the other class rules)
-                    empty = ScopedModel(model, CLASS, [])
-                    whole = facts.of(WHOLE, None)
-                    found.extend(self._run(rule, empty, (rule.id, None), whole, wanted, model))
-                continue
-            local = STATEMENT_LOCAL.get(rule.id)
-            if scope.unit == STATEMENT and local is not None:
-                if units is None:
-                    units = _Units(model)
-                for file in files:
-                    stmts = units.of(STATEMENT, file)
-                    if stmts:
-                        found.extend(self._by_call(rule, local, model, file, stmts, calls))
-                if config_open:
-                    empty = ScopedModel(model, STATEMENT, [])
+                    # what the rule says outside its units (as for the other unit rules)
+                    empty = ScopedModel(model, scope.unit, [])
                     whole = facts.of(WHOLE, None)
                     found.extend(self._run(rule, empty, (rule.id, None), whole, wanted, model))
                 continue
