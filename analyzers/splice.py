@@ -412,14 +412,28 @@ def _class_map(
 
 _STATEMENT_FIELDS = tuple(f.name for f in dataclasses.fields(SqlStatement))
 _statement_values = operator.itemgetter(*_STATEMENT_FIELDS)
+# memos of rules on a statement that are functions of its content (its text, kind, method,
+# whether it is loose: what a moved statement keeps) and of the catalogue they name in their
+# key: carried to the moved statement (rules/_sql.py). Any other memo starts afresh.
+CONTENT_MEMOS = (
+    "_inserted_table",
+    "_delete_kinds",
+    "_dynamic_delete",
+    "_bounded_key_insert",
+    "_unbounded",
+)
 
 
 def _move_statement(
     splice: Splice, stmt: SqlStatement, by_class: dict[int, DurableObjectClass]
 ) -> SqlStatement:
     moved = SqlStatement.__new__(SqlStatement)
-    # the dataclass's fields only: memos of rules (`_…`) start afresh
+    # the dataclass's fields, and the memos of rules that follow from its content
     moved.__dict__.update(zip(_STATEMENT_FIELDS, _statement_values(stmt.__dict__), strict=True))
+    memos = stmt.__dict__
+    for name in CONTENT_MEMOS:
+        if name in memos:
+            moved.__dict__[name] = memos[name]
     old = splice.old
     if stmt.call_file is old:
         moved.call_file = splice.new

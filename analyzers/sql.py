@@ -208,7 +208,7 @@ class SqlStatement:
 
     @property
     def parse_text(self) -> str:
-        return normalize_for_parse(self.text)
+        return _normalized(self.text)
 
     @property
     def kind(self) -> str:
@@ -244,6 +244,13 @@ class SqlStatement:
     def placeholders(self) -> int:
         """Count of `?`-style parameters written in the SQL itself (not `${}` substitutions)."""
         return count_placeholders(self.text) - len(self.substitutions)
+
+
+@functools.lru_cache(maxsize=16384)
+def _normalized(text: str) -> str:
+    # `expression` is asked for each statement by several rules on every keystroke: the two
+    # regular expressions once per SQL text
+    return normalize_for_parse(text)
 
 
 def normalize_for_parse(text: str) -> str:

@@ -78,8 +78,11 @@ def pruned_tables(stmt: SqlStatement) -> set[str]:
 
 
 def deletes_dynamic_table(stmt: SqlStatement) -> bool:
-    """`DELETE FROM ${table}`: may prune any table."""
-    return bool(_DYNAMIC_DELETE.search(stmt.text))
+    """`DELETE FROM ${table}`: may prune any table (memoised on the statement: its text's)."""
+    found = stmt.__dict__.get("_dynamic_delete")
+    if found is None:
+        found = stmt.__dict__["_dynamic_delete"] = bool(_DYNAMIC_DELETE.search(stmt.text))
+    return found  # type: ignore[no-any-return]
 
 
 def alias_map(expression: exp.Expression) -> dict[str, str]:

@@ -352,25 +352,42 @@ class ReadState:
 
 def check(model: ProjectModel) -> Iterator[Finding]:
     growing_by_scope: dict[Path, dict[str, SqlStatement]] = {}
+    growing_keys: dict[Path, frozenset[str]] = {}
     config_of, schema_of = by_file(model.config_for_path), by_file(model.schema_for)
     for stmt in model.statements:
         if stmt.loose or stmt.kind not in {"SELECT", "WITH"}:
             continue
         if stmt.statements_in_call - 1 != stmt.index_in_call:
             continue  # only the last statement's rows come back
+        config = config_of(stmt.file)
+        key = config.root if config is not None else model.root
+        schema = schema_of(stmt.file)
+        known = stmt.__dict__.get("_unbounded")
+        if known is not None:
+            # what unbounded_tables said of this text under this catalogue and these growing
+            # tables (memoised once its consumer was found): no growing table read, no finding,
+            # whatever consumes it (not looked for again: a walk of the tree per statement)
+            if key not in growing_by_scope:
+                growing_by_scope[key] = growing_tables(model, stmt.file.path)
+                growing_keys[key] = frozenset(growing_by_scope[key])
+            if known[0] == (schema.content_key, growing_keys[key]) and not known[1]:
+                continue
         data = stmt.call_file.data
         consumer = Consumer("tagged", stmt.call) if stmt.tagged else None
         if consumer is None and stmt.call.type == "call_expression":
             consumer = _consumer_of(data, stmt.call)
         if consumer is None:
             continue
-        config = config_of(stmt.file)
-        key = config.root if config is not None else model.root
         if key not in growing_by_scope:
             growing_by_scope[key] = growing_tables(model, stmt.file.path)
+            growing_keys[key] = frozenset(growing_by_scope[key])
         growing = growing_by_scope[key]
-        schema = schema_of(stmt.file)
-        tables = unbounded_tables(stmt, schema, growing)
+        memo_key = (schema.content_key, growing_keys[key])
+        if known is not None and known[0] == memo_key:
+            tables = list(known[1])
+        else:
+            tables = unbounded_tables(stmt, schema, growing)
+            stmt.__dict__["_unbounded"] = (memo_key, tuple(tables))
         if not tables:
             continue
         names = ", ".join(f"`{t}`" for t in tables)

@@ -122,7 +122,18 @@ def _deletes_all(cls: DurableObjectClass) -> bool:
 
 
 def _bounded_key_insert(stmt: SqlStatement, schema: Schema, table: str) -> bool:
-    """Every primary-key value of the INSERT is a literal: it can only ever write a fixed row."""
+    """Every primary-key value of the INSERT is a literal: it can only ever write a fixed row.
+    Memoised on the statement under the catalogue (`Schema.content_key`) and the table: a
+    function of the SQL text and of the exec() call's arguments (a moved statement's call is
+    the same text)."""
+    memo = stmt.__dict__.get("_bounded_key_insert")
+    key = (schema.content_key, table)
+    if memo is None or memo[0] != key:
+        memo = stmt.__dict__["_bounded_key_insert"] = (key, _bounded_key(stmt, schema, table))
+    return memo[1]  # type: ignore[no-any-return]
+
+
+def _bounded_key(stmt: SqlStatement, schema: Schema, table: str) -> bool:
     known = schema.table(table)
     expression = stmt.expression
     if known is None or not known.primary_key or not isinstance(expression, exp.Insert):
