@@ -43,6 +43,7 @@ from durable_harden.analyzers.settings_file import (
     settings_for,
 )
 from durable_harden.server.documents import Document
+from durable_harden.server.lsp.collector import IDLE_SECONDS, Collector
 from durable_harden.server.lsp.convert import ClientCaps, diagnostics_for
 from durable_harden.server.lsp.engine import Analysis, Engine, OpenInput
 from durable_harden.server.lsp.transport import Protocol, start_io
@@ -122,6 +123,9 @@ class DurableHardenServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         # called on the event loop with each finished analysis (the diagnostics feature)
         self.analysis_listeners: list[Callable[[Analysis], None]] = []
+        # full garbage collections between analyses, not during a keystroke's (collector.py)
+        self.collector = Collector()
+        self.idle_timer: asyncio.TimerHandle | None = None
         self._caps: tuple[Any, str, ClientCaps] | None = None
 
     # -- client capabilities -------------------------------------------------------------------
@@ -322,6 +326,24 @@ class DurableHardenServer(LanguageServer):
             )
         finally:
             self.running.pop(root, None)
+        self._after_analysis()
+
+    def _after_analysis(self) -> None:
+        """Once the diagnostics are out: the first analysis's heap collected and frozen now,
+        later ones when the server has been idle for a while (server/lsp/collector.py)."""
+        if self.collector.analysed():
+            self.executor.submit(self.collector.collect)
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        loop = self.loop or asyncio.get_event_loop()
+        self.idle_timer = loop.call_later(IDLE_SECONDS, self._when_idle)
+
+    def _when_idle(self) -> None:
+        self.idle_timer = None
+        if self.running or self.timers:
+            return  # an analysis is under way or due: re-armed when it ends
+        if self.collector.idle():
+            self.executor.submit(self.collector.collect)
 
     def snapshot(self, root: Path) -> dict[Path, OpenInput]:
         inputs: dict[Path, OpenInput] = {}
