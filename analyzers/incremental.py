@@ -434,7 +434,7 @@ class _Calls:
     """The statements of one file by exec() call, once per analysis: the calls whose findings
     may be reused (sorted by start, with their content keys) and the other statements."""
 
-    calls: list[Node]
+    calls: list[tuple[int, int]]  # (start, end) of each call
     starts: list[int]
     keys: list[Hashable]
     groups: list[list[SqlStatement]]
@@ -442,53 +442,55 @@ class _Calls:
 
     @classmethod
     def of(cls, file: SourceFile, stmts: list[SqlStatement]) -> _Calls:
-        by_call: dict[tuple[int, int], list[SqlStatement]] = {}
+        # places, not nodes and offsets: a statement moved by an edit above it finds those
+        # only when asked (analyzers.splice.MovedStatement)
+        by_call: dict[tuple[int, int, str], list[tuple[SqlStatement, tuple[int, int, int]]]] = {}
         rest: list[SqlStatement] = []
         for stmt in stmts:
-            call = stmt.call
             if (
                 stmt.file is not file
                 or stmt.call_file is not file
                 or stmt.wrapper is not None
                 or stmt.substitutions
-                or not stmt.offsets
-                or stmt.offsets[0] < call.start_byte
-                or stmt.offsets[-1] > call.end_byte
             ):
                 rest.append(stmt)
                 continue
-            by_call.setdefault((call.start_byte, call.end_byte), []).append(stmt)
-        ordered = sorted(by_call.items())
-        calls: list[Node] = []
+            ends = stmt.offsets_ends()
+            place = stmt.call_place()
+            if ends is None or ends[0] < place[0] or ends[1] > place[1]:
+                rest.append(stmt)
+                continue
+            by_call.setdefault(place, []).append((stmt, ends))
+        ordered = sorted(by_call.items(), key=lambda item: item[0][:2])
+        calls: list[tuple[int, int]] = []
         keys: list[Hashable] = []
         groups: list[list[SqlStatement]] = []
         data = file.data
         end = -1
-        for (start, stop), group in ordered:
+        for (start, stop, kind), group in ordered:
             if start < end:
                 # inside a call before it (an exec() in another's arguments): neither is reused
-                if calls and calls[-1].end_byte > start:
+                if calls and calls[-1][1] > start:
                     rest.extend(groups.pop())
                     calls.pop()
                     keys.pop()
-                rest.extend(group)
+                rest.extend(s for s, _ in group)
                 end = max(end, stop)
                 continue
             end = stop
-            call = group[0].call
             keys.append(
                 (
                     data[start:stop],
-                    call.type,
+                    kind,
                     tuple(
                         (
                             # the SQL and its places follow from the literal's text (in the
                             # call's) and where it starts: its ends and length say the rest
                             s.text,
-                            s.offsets[0] - start,
-                            s.offsets[-1] - start,
-                            len(s.offsets),
-                            s.literal.start_byte - start,
+                            ends[0] - start,
+                            ends[1] - start,
+                            ends[2],
+                            s.literal_start() - start,
                             s.index_in_call,
                             s.statements_in_call,
                             s.bindings,
@@ -497,13 +499,13 @@ class _Calls:
                             s.tagged,
                             s.loose,
                         )
-                        for s in group
+                        for s, ends in group
                     ),
                 )
             )
-            calls.append(call)
-            groups.append(group)
-        return cls(calls, [c.start_byte for c in calls], keys, groups, rest)
+            calls.append((start, stop))
+            groups.append([s for s, _ in group])
+        return cls(calls, [c[0] for c in calls], keys, groups, rest)
 
 
 @dataclass
@@ -976,7 +978,7 @@ class IncrementalRules:
                     raise
                 except Exception:  # reported once, by the run over the whole file below
                     own = None
-                end = parts.calls[index].end_byte
+                end = parts.calls[index][1]
                 if own is None or not all(_within(f, path, start, end, local.offsets) for f in own):
                     # not call-local after all: every statement of the file, once
                     self.members.pop(slot, None)

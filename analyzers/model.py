@@ -506,7 +506,7 @@ def _splice(
         ran = _file_statements(new, classes, known, state.known_paths, wrapped.get(new, {}))
         if any(s.file is not new or s.call_file is not new for s in ran):
             return None
-        used = {s.literal.start_byte for s in ran}
+        used = {s.literal_start() for s in ran}
         free = _loose_statements(new, classes, used)
         unique: dict[tuple[Path, int, int], SqlStatement] = {}
         for stmt in ran + free:
@@ -1034,7 +1034,8 @@ def _import_targets(
 
 
 def _dedupe_key(stmt: SqlStatement) -> tuple[Path, int, int]:
-    return (stmt.file.path, stmt.offsets[0] if stmt.offsets else 0, stmt.index_in_call)
+    ends = stmt.offsets_ends()
+    return (stmt.file.path, ends[0] if ends is not None else 0, stmt.index_in_call)
 
 
 def _find_sql(model: ProjectModel, state: _State) -> None:
@@ -1052,7 +1053,7 @@ def _find_sql(model: ProjectModel, state: _State) -> None:
     used_literals: dict[Path, set[int]] = {}
     for stmts in executed:
         for stmt in stmts:
-            used_literals.setdefault(stmt.file.path, set()).add(stmt.literal.start_byte)
+            used_literals.setdefault(stmt.file.path, set()).add(stmt.literal_start())
     loose: list[list[SqlStatement]] = []
     for file in model.files:
         classes = classes_by_file.get(file.path, [])

@@ -424,9 +424,156 @@ CONTENT_MEMOS = (
 )
 
 
+# (start, end, type, is_named) of a node of a file: found again in a later version's tree
+Place = tuple[int, int, str, bool]
+
+
+def _place(node: Node) -> Place:
+    return node.start_byte, node.end_byte, node.type, node.is_named
+
+
+def _found(file: SourceFile, place: Place) -> Node:
+    start, end, kind, named = place
+    found: Node | None = file.root.descendant_for_byte_range(start, end)
+    while found is not None and found.start_byte == start and found.end_byte == end:
+        if found.type == kind and found.is_named == named:
+            return found
+        found = found.parent
+    COUNTS["failed"] += 1  # the splice's checks should make this impossible (tests count it)
+    raise LookupError(f"{kind} at {start}..{end} not found in {file.path}")
+
+
+class MovedStatement(SqlStatement):
+    """A statement of the previous version outside the edited region, moved to the new
+    version without touching its nodes and offsets: `call`, `literal` and `offsets` are found
+    in the new tree (and shifted) when a rule first asks for them, from their places kept as
+    numbers (`_moved`: call place, literal place (None: the call), the offsets as extracted
+    and the shift since). Most statements of a big file are asked for none of them on a
+    keystroke; moving one again before anyone asked adds to its shift, so no older tree is
+    kept alive. Its `file` and `call_file` are the new version."""
+
+    @property  # type: ignore[override]
+    def call(self) -> Node:
+        d = self.__dict__
+        node = d.get("call")
+        if node is None:
+            node = d["call"] = _found(self.call_file, d["_moved"][0])
+        return node  # type: ignore[no-any-return]
+
+    @call.setter
+    def call(self, value: Node) -> None:
+        self.__dict__["call"] = value
+
+    @property  # type: ignore[override]
+    def literal(self) -> Node:
+        d = self.__dict__
+        node = d.get("literal")
+        if node is None:
+            place = d["_moved"][1]
+            node = d["literal"] = self.call if place is None else _found(self.file, place)
+        return node  # type: ignore[no-any-return]
+
+    @literal.setter
+    def literal(self, value: Node) -> None:
+        self.__dict__["literal"] = value
+
+    @property  # type: ignore[override]
+    def offsets(self) -> list[int]:
+        d = self.__dict__
+        found = d.get("offsets")
+        if found is None:
+            _, _, base, shift = d["_moved"]
+            found = d["offsets"] = [o + shift for o in base] if shift else base
+        return found  # type: ignore[no-any-return]
+
+    @offsets.setter
+    def offsets(self, value: list[int]) -> None:
+        self.__dict__["offsets"] = value
+
+    def call_place(self) -> tuple[int, int, str]:
+        d = self.__dict__
+        if "call" in d:
+            return super().call_place()
+        start, end, kind, _ = d["_moved"][0]
+        return start, end, kind
+
+    def literal_start(self) -> int:
+        d = self.__dict__
+        if "literal" in d:
+            return super().literal_start()
+        place = d["_moved"][1]
+        return d["_moved"][0][0] if place is None else place[0]  # type: ignore[no-any-return]
+
+    def offsets_ends(self) -> tuple[int, int, int] | None:
+        d = self.__dict__
+        if "offsets" in d:
+            return super().offsets_ends()
+        _, _, base, shift = d["_moved"]
+        return (base[0] + shift, base[-1] + shift, len(base)) if base else None
+
+
+def _shifted_place(place: Place, lo: int, hi: int, delta: int) -> Place:
+    start, end, kind, named = place
+    if start >= hi:
+        return start + delta, end + delta, kind, named
+    if end <= lo:
+        return place
+    raise NoSplice("a node inside the region")
+
+
+# the dataclass fields a moved statement copies as they are
+_PLAIN_FIELDS = tuple(f for f in _STATEMENT_FIELDS if f not in ("call", "literal", "offsets"))
+_plain_values = operator.itemgetter(*_PLAIN_FIELDS)
+
+
+def _move_lazily(
+    splice: Splice, stmt: SqlStatement, by_class: dict[int, DurableObjectClass]
+) -> SqlStatement:
+    """A statement of the old file (its SQL and its call there), moved: a MovedStatement."""
+    d = stmt.__dict__
+    lo, hi, delta = splice.lo, splice.hi, splice.delta
+    kept = d.get("_moved")
+    if kept is not None and "call" not in d and "literal" not in d and "offsets" not in d:
+        # moved before and never asked: the places as numbers, shifted once more
+        call_place, literal_place, base, shift = kept
+    else:
+        call, literal = stmt.call, stmt.literal
+        call_place = _place(call)
+        literal_place = None if literal is call else _place(literal)
+        base, shift = stmt.offsets, 0
+    literal_after = (call_place if literal_place is None else literal_place)[0] >= hi
+    moved = MovedStatement.__new__(MovedStatement)
+    md = moved.__dict__
+    md.update(zip(_PLAIN_FIELDS, _plain_values(d), strict=True))
+    for name in CONTENT_MEMOS:
+        if name in d:
+            md[name] = d[name]
+    md["file"] = md["call_file"] = splice.new
+    call_place = _shifted_place(call_place, lo, hi, delta)
+    if literal_place is not None:
+        literal_place = _shifted_place(literal_place, lo, hi, delta)
+    if literal_after and delta:
+        shift += delta
+        if stmt.substitutions:
+            md["substitutions"] = [
+                Substitution(s.sql_offset, s.ts_start + delta, s.ts_end + delta, s.expression)
+                for s in stmt.substitutions
+            ]
+    md["_moved"] = (call_place, literal_place, base, shift)
+    if stmt.cls is not None:
+        cls = by_class.get(id(stmt.cls))
+        if cls is None:
+            raise NoSplice("a statement of another class")
+        md["cls"] = cls
+    return splice.carried(stmt, moved)
+
+
 def _move_statement(
     splice: Splice, stmt: SqlStatement, by_class: dict[int, DurableObjectClass]
 ) -> SqlStatement:
+    old = splice.old
+    if stmt.file is old and stmt.call_file is old:
+        return _move_lazily(splice, stmt, by_class)
     moved = SqlStatement.__new__(SqlStatement)
     # the dataclass's fields, and the memos of rules that follow from its content
     moved.__dict__.update(zip(_STATEMENT_FIELDS, _statement_values(stmt.__dict__), strict=True))
@@ -480,18 +627,33 @@ def statements(
         return None
     before: list[SqlStatement] = []
     after: list[SqlStatement] = []
+    lo, hi = splice.lo, splice.hi
     for stmt in old_list:
-        call = stmt.call
-        if call.end_byte <= splice.lo:
+        start, end, _ = stmt.call_place()
+        if end <= lo:
             into = before
-        elif call.start_byte >= splice.hi:
+        elif start >= hi:
             into = after
         else:
             continue  # read again below
-        if stmt.file is splice.old and not splice.outside(stmt.literal):
+        if stmt.file is splice.old and not _literal_outside(splice, stmt):
             raise NoSplice("SQL in the member run from outside it")
         into.append(_move_statement(splice, stmt, by_class))
     return before + splice.read(extract) + after
+
+
+def _literal_range(stmt: SqlStatement) -> tuple[int, int]:
+    kept = stmt.__dict__.get("_moved")
+    if kept is not None and "literal" not in stmt.__dict__:
+        place = kept[1] or kept[0]
+        return place[0], place[1]
+    literal = stmt.literal
+    return literal.start_byte, literal.end_byte
+
+
+def _literal_outside(splice: Splice, stmt: SqlStatement) -> bool:
+    start, end = _literal_range(stmt)
+    return end <= splice.lo or start >= splice.hi
 
 
 def _outside_map(splice: Splice, old: dict[int, Any]) -> dict[int, Any]:
@@ -529,9 +691,10 @@ def loose(
     before: list[SqlStatement] = []
     after: list[SqlStatement] = []
     for stmt in old_list:
-        if stmt.literal.end_byte <= splice.lo:
+        start, end = _literal_range(stmt)
+        if end <= splice.lo:
             before.append(_move_statement(splice, stmt, by_class))
-        elif stmt.literal.start_byte >= splice.hi:
+        elif start >= splice.hi:
             after.append(_move_statement(splice, stmt, by_class))
     return before + splice.read(read) + after
 

@@ -198,6 +198,22 @@ class SqlStatement:
     def literal_file_data(self) -> bytes:
         return self.file.data
 
+    # Where the statement stands, without asking for its nodes and offsets: a statement moved
+    # by an edit above it finds those only when a rule asks (analyzers.splice.MovedStatement),
+    # and the model's bookkeeping reads only these.
+    def call_place(self) -> tuple[int, int, str]:
+        """(start, end, type) of the exec call (or tagged template, or loose literal)."""
+        call = self.call
+        return call.start_byte, call.end_byte, call.type
+
+    def literal_start(self) -> int:
+        return self.literal.start_byte  # type: ignore[no-any-return]
+
+    def offsets_ends(self) -> tuple[int, int, int] | None:
+        """(first offset, last offset, how many), or None when there are none."""
+        offsets = self.offsets
+        return (offsets[0], offsets[-1], len(offsets)) if offsets else None
+
     @property
     def expression(self) -> exp.Expression | None:
         return parse_sql(self.parse_text)[0]
