@@ -11,9 +11,9 @@ inside that method, which is read again on its own.
 A *splice* applies when:
 
 - the edit lies strictly inside one member (a method, a comment, a signature) of a class
-  declared at the top level of the file (`class`, `export class`, `export default class`); not
-  the constructor, not a class field (members other members read: state aliases, parameter
-  properties, the legacy state parameter);
+  declared at the top level of the file (`class`, `export class`, `export default class`);
+  in the constructor, only when its parameters stay the same (the legacy state parameter and
+  the first parameter seed the class's aliases);
 - the new tree has the same top-level statements, the same class and the same members, at the
   same places (shifted by the edit's length after it), and every range whose syntax changed
   (`Tree.changed_ranges`) lies inside the edited member;
@@ -256,12 +256,20 @@ def _make(previous: Any, new: SourceFile) -> Splice:
             raise NoSplice("the syntax changed outside the region")
     region_old = members_old[lead : len(members_old) - tail]
     region_new = members_new[lead : len(members_new) - tail]
+    heads = []
     for file, members in ((old, region_old), (new, region_new)):
+        found = []
         for member in members:
             if allowed is not None and member.type not in allowed:
                 raise NoSplice(f"a top-level {member.type}")
             if _is_constructor(file, member):
-                raise NoSplice("the constructor")
+                found.append(_constructor_head(file, member))
+        heads.append(found)
+    if heads[0] != heads[1]:
+        # find_classes reads the constructor's parameters (the legacy `state` parameter, the
+        # first parameter as a seed of the aliases); its body only through the alias
+        # assignments and typed parameters that `_facts` compares below
+        raise NoSplice("the constructor's parameters")
     if _facts(old, region_old, relevant) != _facts(new, region_new, relevant):
         raise NoSplice("the region states other facts")
     return Splice(old, new, lo, hi, delta, region_old, region_new)
@@ -272,6 +280,12 @@ def _is_constructor(file: SourceFile, member: Node) -> bool:
         return False
     name = member.child_by_field_name("name")
     return name is not None and node_text(file.data, name) == "constructor"
+
+
+def _constructor_head(file: SourceFile, member: Node) -> bytes:
+    """The constructor's text up to its body (modifiers, name, parameters and their types)."""
+    body = member.child_by_field_name("body")
+    return file.data[member.start_byte : body.start_byte if body is not None else member.end_byte]
 
 
 def _alias_values(old: SourceFile, cls_node: Node) -> set[str] | None:

@@ -403,14 +403,45 @@ SPLICE_EDITS: list[tuple[str, str, str, bool | None]] = [
         'import { SCHEMA as S } from "./schema";',
         False,
     ),
-    ("its use", "exec(SCHEMA)", "exec(S)", False),
+    ("its use (in the constructor)", "exec(SCHEMA)", "exec(S)", True),
     (
         "the class head",
         "class Store extends DurableObject {",
         "class Store extends DurableObject<unknown> {",
         False,
     ),
-    ("the constructor", "super(ctx, env as never);", "super(ctx, env as never); ", False),
+    # the constructor: its body read again when its parameters and alias facts are the same
+    ("the constructor", "super(ctx, env as never);", "super(ctx, env as never); ", True),
+    (
+        "a statement in the constructor",
+        "ctx.storage.sql.exec(LOCAL_SCHEMA);",
+        'ctx.storage.sql.exec(LOCAL_SCHEMA);\n    ctx.storage.sql.exec("DELETE FROM notes");',
+        True,
+    ),
+    (
+        "an alias assigned in the constructor",
+        "super(ctx, env as never);",
+        "super(ctx, env as never);\n    this.store = ctx.storage;",
+        False,
+    ),
+    (
+        "an alias used in the constructor",
+        "ctx.storage.sql.exec(S)",
+        "this.store.sql.exec(S)",
+        True,
+    ),
+    (
+        "the constructor's parameters",
+        "env: unknown) {\n    super",
+        "env: never) {\n    super",
+        False,
+    ),
+    (
+        "the constructor's parameter renamed",
+        "(ctx: DurableObjectState, env: never)",
+        "(state: DurableObjectState, env: never)",
+        False,
+    ),
     (
         "an alias assigned in a method",
         "setTimeout(",
