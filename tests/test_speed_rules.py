@@ -4,10 +4,11 @@ on a scope where the word is everywhere. No timing is asserted."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
-from durable_harden.analyzers.rules._common import MENTIONS_LIMIT, calls_mentioning
-from durable_harden.analyzers.source import SourceFile, read_source
+from durable_harden.analyzers.rules._common import MENTIONS_LIMIT, calls_mentioning, word_places
+from durable_harden.analyzers.source import SourceFile, read_source, reparse
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from tests.conftest import EXAMPLES
 
@@ -22,6 +23,8 @@ def _callee(file: SourceFile, call) -> str:  # type: ignore[no-untyped-def]
 def _check(file: SourceFile, scope, word: str) -> int:  # type: ignore[no-untyped-def]
     walked = [c for c in walk_type(scope, "call_expression") if word in _callee(file, c)]
     found = calls_mentioning(file.data, scope, word)
+    # the same from the file's kept places of the word
+    assert calls_mentioning(file.data, scope, word, file=file) == found
     mentioned = [c for c in found if word in _callee(file, c)]
     assert mentioned == walked, (file.path, word)
     every = list(walk_type(scope, "call_expression"))
@@ -53,3 +56,31 @@ def test_calls_mentioning_with_the_word_everywhere(tmp_path: Path) -> None:
     few.write_text("// get\nconst a = `get`;\nobj.get(1); get(2); (() => 1)(get); x.getter();\n")
     file = read_source(few)
     assert _check(file, file.root, "get") == 3
+
+
+def test_word_places_follow_edits() -> None:
+    """A re-parsed file's places of a word come from its previous version's (shifted) and a
+    search of the edit's neighbourhood: the same as a search of the whole new text, for
+    insertions, deletions and replacements anywhere, also across a place or inside one."""
+    rng = random.Random(11)
+    words = [b"get", b"setAlarm", b"aa", b"close", b"x"]
+    pieces = [b"", b"a", b"aa", b"get", b"set", b"Alarm", b"setAlarm(", b"\n", b"close", b"g"]
+    for path in sorted((EXAMPLES / "rate-limiter" / "src").glob("*.ts"))[:2]:
+        file = read_source(path)
+        for word in words:
+            word_places(file, word)
+        for _ in range(150):
+            data = file.data
+            start = rng.randrange(len(data) + 1)
+            end = min(len(data), start + rng.choice([0, 0, 1, 2, 5]))
+            new = reparse(file, data[:start] + rng.choice(pieces) + data[end:])
+            if new is file:
+                continue
+            for word in words:
+                expected, at = [], new.data.find(word)
+                while at != -1:
+                    expected.append(at)
+                    at = new.data.find(word, at + 1)
+                assert word_places(new, word) == expected, (path.name, word, start, end)
+            assert "previous" in new.memo
+            file = new

@@ -130,7 +130,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
         ctor = cls.constructor
-        for call in calls_mentioning(data, cls.node, "blockConcurrencyWhile"):
+        for call in calls_mentioning(data, cls.node, "blockConcurrencyWhile", file=cls.file):
             parts = callee_parts(data, call)
             if parts is None or parts[1] != "blockConcurrencyWhile":
                 continue

@@ -78,7 +78,7 @@ class AttachmentState:
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
-        for call in calls_mentioning(data, cls.node, "serializeAttachment"):
+        for call in calls_mentioning(data, cls.node, "serializeAttachment", file=cls.file):
             func = call.child_by_field_name("function")
             if func is None or func.type != "member_expression":
                 continue

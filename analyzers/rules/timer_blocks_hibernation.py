@@ -264,7 +264,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         scopes = [cls.node, *functions_called_from(cls)]
         methods: list[tuple[int, int, str, Node]] | None = None  # sorted once a timer is found
         for scope in scopes:
-            for call in calls_mentioning(data, scope, *TIMERS):
+            for call in calls_mentioning(data, scope, *TIMERS, file=cls.file):
                 func = call.child_by_field_name("function")
                 if func is None:
                     continue

@@ -18,6 +18,7 @@ from durable_harden.analyzers.rules._common import (
     calls_mentioning,
     node_span,
 )
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import call_args, node_text, normalize_expr, walk_type
 
 # Codes that may be received but that `close()` throws on (workerd api/web-socket.c++).
@@ -88,9 +89,12 @@ def params_of(data: bytes, method: Node) -> list[str]:
     return names
 
 
-def close_calls(data: bytes, scope: Node) -> Iterator[tuple[Node, str]]:
-    """`<x>.close(...)` calls in scope: (call, normalised receiver)."""
-    for call in calls_mentioning(data, scope, "close"):
+def close_calls(
+    data: bytes, scope: Node, file: SourceFile | None = None
+) -> Iterator[tuple[Node, str]]:
+    """`<x>.close(...)` calls in scope: (call, normalised receiver); `file`: whose text `data`
+    is (calls_mentioning)."""
+    for call in calls_mentioning(data, scope, "close", file=file):
         func = call.child_by_field_name("function")
         if func is None or func.type != "member_expression":
             continue
@@ -161,7 +165,9 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             ws = params[0] if params else None
             code = params[1] if len(params) > 1 else None
             closes = [
-                c for c, receiver in close_calls(data, handler) if ws is None or receiver == ws
+                c
+                for c, receiver in close_calls(data, handler, cls.file)
+                if ws is None or receiver == ws
             ]
             config = model.config_for_class(cls)
             auto = (
@@ -190,7 +196,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                     state=CloseState(cls),
                 )
             if code:
-                for call, _ in close_calls(data, handler):
+                for call, _ in close_calls(data, handler, cls.file):
                     args = call_args(call)
                     if _in_try(call, handler):
                         continue  # the throw for 1005/1006 is caught: nothing breaks
@@ -203,7 +209,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                             node_span(cls.file, args[0]),
                             data={"class": cls.name, "kind": "echo", "code": code},
                         )
-        for call, _ in close_calls(data, cls.node):
+        for call, _ in close_calls(data, cls.node, cls.file):
             args = call_args(call)
             if args and args[0].type == "number" and node_text(data, args[0]) in RESERVED_CODES:
                 yield RULE.finding(
