@@ -626,6 +626,8 @@ class _Facts:
         self._classes: Hashable | None = None
         self._whole: Hashable | None = None
         self._scopes: dict[Path, Hashable] = {}
+        # id of a file's statement list -> (the list, the SCOPE_SQL facts of its scopes)
+        self.statement_scopes: dict[int, tuple[list[Any], Hashable]] = {}
 
     def configs(self) -> Hashable:
         if self._configs is None:
@@ -670,6 +672,7 @@ class _Units:
     def __init__(self, model: ProjectModel) -> None:
         self.model = model
         self.by_file: dict[str, dict[Path, list[Any]]] | None = None
+        self.asked: dict[tuple[str, Path], tuple[SourceFile, list[Any]]] = {}
 
     def _grouped(self) -> dict[str, dict[Path, list[Any]]]:
         if self.by_file is None:
@@ -686,12 +689,18 @@ class _Units:
         return self.by_file
 
     def of(self, unit: str, file: SourceFile) -> list[Any]:
+        """The same list for every rule of one analysis (rules never change their units)."""
         if unit == FILE:
             return [file]
+        key = (unit, file.path)
+        known = self.asked.get(key)
+        if known is not None and known[0] is file:
+            return known[1]
         found = self.model._file_units(file, unit)
-        if found is not None:
-            return found
-        return self._grouped()[unit].get(file.path, [])
+        if found is None:
+            found = self._grouped()[unit].get(file.path, [])
+        self.asked[key] = (file, found)
+        return found
 
 
 def _accesses_to(model: ProjectModel, cls: DurableObjectClass) -> list[NamespaceAccess]:
@@ -1120,13 +1129,19 @@ class IncrementalRules:
         if scope.facts != SCOPE_SQL or scope.unit != STATEMENT:
             return facts.of(scope.facts, file.path)
         # a statement's SQL may live in another file than its exec call, in another Worker
-        # scope (a shared constants module): every scope its statements belong to
-        paths = {file.path}
+        # scope (a shared constants module): every scope its statements belong to (the same
+        # for each statement rule of the file: once per analysis)
+        known = facts.statement_scopes.get(id(items))
+        if known is not None and known[0] is items:
+            return known[1]
+        files = {id(file): file}
         for stmt in items:
-            paths.add(stmt.file.path)
-            paths.add(stmt.call_file.path)
-        roots = {facts.model._scope_root(p): p for p in paths}
-        return tuple(facts.of(SCOPE_SQL, roots[r]) for r in sorted(roots))
+            files[id(stmt.file)] = stmt.file
+            files[id(stmt.call_file)] = stmt.call_file
+        roots = {facts.model._scope_root(f.path): f.path for f in files.values()}
+        found = tuple(facts.of(SCOPE_SQL, roots[r]) for r in sorted(roots))
+        facts.statement_scopes[id(items)] = (items, found)
+        return found
 
     def _run(
         self,

@@ -304,11 +304,17 @@ def delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
     """Tables this statement prunes, each with how (see above). Memoised on the statement
     under the schema's catalogue (`Schema.content_key`): an unchanged file's statements are the
     same objects in the next model, and scope-wide questions ask about every statement."""
+    return dict(delete_kinds_kept(stmt, schema))
+
+
+def delete_kinds_kept(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
+    """delete_kinds without the copy: the memo itself, never to be changed (the scope-wide
+    passes over every statement on each keystroke only read it)."""
     memo = stmt.__dict__.get("_delete_kinds")
     key = schema.content_key
     if memo is None or memo[0] != key:
         memo = stmt.__dict__["_delete_kinds"] = (key, _delete_kinds(stmt, schema))
-    return dict(memo[1])
+    return memo[1]  # type: ignore[no-any-return]
 
 
 def _delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:

@@ -22,7 +22,7 @@ from durable_harden.analyzers.rules._common import (
 )
 from durable_harden.analyzers.rules._sql import (
     alias_map,
-    delete_kinds,
+    delete_kinds_kept,
     insert_head_span,
     inserted_table,
     table_uses,
@@ -203,7 +203,7 @@ def _growth_facts(
     pruned = frozenset(
         table
         for stmt in statements
-        for table, kind in delete_kinds(stmt, schema).items()
+        for table, kind in delete_kinds_kept(stmt, schema).items()
         if kind != "key"
     )
     inserts = []
@@ -294,7 +294,7 @@ def _file_facts(
     pruned = {
         table
         for stmt in stmts
-        for table, kind in delete_kinds(stmt, schema).items()
+        for table, kind in delete_kinds_kept(stmt, schema).items()
         if kind != "key"
     }
     candidates: list[tuple[str, SqlStatement]] = []

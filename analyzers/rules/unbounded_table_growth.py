@@ -25,7 +25,7 @@ from durable_harden.analyzers.rules._common import (
 )
 from durable_harden.analyzers.rules._sql import (
     create_span,
-    delete_kinds,
+    delete_kinds_kept,
     deletes_dynamic_table,
     insert_head_span,
     inserted_table,
@@ -326,7 +326,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         schema = model.schema_for(statements[0].file.path)
         partial: dict[str, str] = {}  # table -> how it is deleted from without being bounded
         for stmt in statements:
-            for deleted, kind in delete_kinds(stmt, schema).items():
+            for deleted, kind in delete_kinds_kept(stmt, schema).items():
                 if is_retention(kind, stmt):
                     pruned.add(deleted)
                 else:
@@ -451,7 +451,7 @@ class GrowthIndex:
     def add(self, stmt: SqlStatement, schema: Schema) -> None:
         key = id(stmt)
         self.members[key] = stmt
-        for deleted, kind in delete_kinds(stmt, schema).items():
+        for deleted, kind in delete_kinds_kept(stmt, schema).items():
             if is_retention(kind, stmt):
                 self.retention[deleted] = self.retention.get(deleted, 0) + 1
             else:
@@ -467,7 +467,7 @@ class GrowthIndex:
     def remove(self, stmt: SqlStatement, schema: Schema) -> None:
         key = id(stmt)
         del self.members[key]
-        for deleted, kind in delete_kinds(stmt, schema).items():
+        for deleted, kind in delete_kinds_kept(stmt, schema).items():
             if is_retention(kind, stmt):
                 self.retention[deleted] -= 1
                 if not self.retention[deleted]:
