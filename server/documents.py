@@ -142,6 +142,41 @@ def apply_change(
     return joined.decode(codec, errors="surrogatepass")
 
 
+def apply_change_bytes(
+    data: bytes,
+    lines: LineIndex,
+    start: tuple[int, int],
+    end: tuple[int, int],
+    new_text: str,
+    encoding: str,
+) -> tuple[bytes, LineIndex] | None:
+    """`apply_change` on the document's UTF-8 bytes (and its line index, edited), when both
+    ends lie on ASCII lines (or past the last line) and the new text is plain UTF-8: then a
+    position's characters are its bytes in every encoding, and the result is the same. A
+    keystroke in a 200 KB document then costs the two lines, not a decoding, two re-encodings
+    and a scan of every line break before the edit (~2 ms). None otherwise."""
+    try:
+        inserted = new_text.encode("utf-8")  # a lone surrogate: apply_change's business
+    except UnicodeEncodeError:
+        return None
+    offsets = []
+    count = len(lines.line_starts)
+    for line, character in (start, end):
+        if line < 0:
+            offsets.append(0)
+            continue
+        if line >= count:
+            offsets.append(len(data))
+            continue
+        begin, stop = _line_span(lines, line)
+        if not data[begin:stop].isascii():
+            return None
+        offsets.append(begin + max(0, min(character, stop - begin)))
+    a, b = min(offsets), max(offsets)
+    joined = data[:a] + inserted + data[b:]
+    return joined, LineIndex.edited(lines, joined, a, b, a + len(inserted))
+
+
 def encode_text(text: str) -> bytes:
     """A document's text as the analyzers' UTF-8 bytes (lone surrogates kept, 3 bytes each)."""
     return text.encode("utf-8", errors="surrogatepass")
@@ -187,7 +222,7 @@ class Document:
     def text(self) -> str:
         return self.data.decode("utf-8", errors="surrogatepass")
 
-    def update(self, version: int | None, data: bytes) -> None:
+    def update(self, version: int | None, data: bytes, lines: LineIndex | None = None) -> None:
         self.version = version
         self.data = data
-        self._lines = None
+        self._lines = lines if lines is not None and lines.data is data else None

@@ -15,7 +15,14 @@ from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
 from durable_harden.analyzers.settings_file import forget
-from durable_harden.server.documents import Document, apply_change, encode_text, kind_of
+from durable_harden.analyzers.source import LineIndex
+from durable_harden.server.documents import (
+    Document,
+    apply_change,
+    apply_change_bytes,
+    encode_text,
+    kind_of,
+)
 from durable_harden.server.lsp.core import guard
 
 if TYPE_CHECKING:
@@ -43,20 +50,30 @@ def change_document(
         if to_fs_path(uri) is not None:
             ls.log_once(Path(uri), "didChange for a document that is not open: ignored")
         return None
-    text = doc.text
+    # on the document's bytes while the changes allow it (apply_change_bytes), else as text
+    data: bytes | None = doc.data
+    lines: LineIndex | None = doc.lines
+    text: str | None = None
     for change in params.content_changes:
         if isinstance(change, lsp.TextDocumentContentChangePartial):
             rng = change.range
-            text = apply_change(
-                text,
-                (rng.start.line, rng.start.character),
-                (rng.end.line, rng.end.character),
-                change.text,
-                ls.encoding,
-            )
+            start = (rng.start.line, rng.start.character)
+            end = (rng.end.line, rng.end.character)
+            if data is not None and lines is not None:
+                done = apply_change_bytes(data, lines, start, end, change.text, ls.encoding)
+                if done is not None:
+                    data, lines = done
+                    continue
+                text = data.decode("utf-8", errors="surrogatepass")
+                data = lines = None
+            assert text is not None
+            text = apply_change(text, start, end, change.text, ls.encoding)
         else:
-            text = change.text
-    doc.update(params.text_document.version, encode_text(text))
+            text, data, lines = change.text, None, None
+    if data is None:
+        assert text is not None
+        data, lines = encode_text(text), None
+    doc.update(params.text_document.version, data, lines)
     return doc
 
 

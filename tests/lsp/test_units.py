@@ -21,7 +21,13 @@ from durable_harden.analyzers.settings_file import (
 from durable_harden.analyzers.source import LineIndex, changed_region, parse_source, reparse
 from durable_harden.codeactions import apply_edits, fixes_for
 from durable_harden.codeactions.suppress import disable_for_file, disable_for_line
-from durable_harden.server.documents import to_offset, to_position
+from durable_harden.server.documents import (
+    apply_change,
+    apply_change_bytes,
+    encode_text,
+    to_offset,
+    to_position,
+)
 from durable_harden.server.lsp.collector import Collector
 from durable_harden.server.lsp.engine import Engine, OpenInput
 from tests.lsp.conftest import DO_FILE, WRANGLER
@@ -131,6 +137,37 @@ def test_collector_freezes_and_frees_frozen_cycles():
         assert collector.collections == 3
     finally:
         gc.unfreeze()
+
+
+def test_changes_applied_to_bytes_match_the_text_path():
+    """A didChange applied to the document's bytes (apply_change_bytes) gives what the text
+    path gives (apply_change, then UTF-8), in every encoding, for edits anywhere (also past
+    the end, reversed, spanning lines), or declines (non-ASCII lines, lone surrogates); its
+    line index is the new buffer's."""
+    rng = random.Random(3)
+    docs = ["", "a\nbc\n\nd", "one\r\ntwo\rthree\n", "x = 1;\n\u00e9t\u00e9\n\U0001f600 ok\nlast"]
+    pieces = ["", "x", "\n", "\r\n", "ab\ncd", "\u00e9", "\U0001f600", "\ud800"]
+    declined = done = 0
+    for encoding in ("utf-8", "utf-16", "utf-32"):
+        for base in docs:
+            text = base
+            for _ in range(150):
+                data = encode_text(text)
+                lines = LineIndex(data)
+                rows = len(lines.line_starts)
+                start = (rng.randrange(-1, rows + 2), rng.randrange(-1, 8))
+                end = (rng.randrange(-1, rows + 2), rng.randrange(-1, 8))
+                new_text = rng.choice(pieces)
+                want = apply_change(text, start, end, new_text, encoding)
+                got = apply_change_bytes(data, lines, start, end, new_text, encoding)
+                if got is None:
+                    declined += 1
+                else:
+                    done += 1
+                    assert got[0] == encode_text(want), (encoding, text, start, end, new_text)
+                    assert got[1].line_starts == LineIndex(got[0]).line_starts
+                text = want
+    assert done > 500 and declined > 50
 
 
 # -- settings files ---------------------------------------------------------------------------
