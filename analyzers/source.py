@@ -87,7 +87,9 @@ class LineIndex:
         index = cls.__new__(cls)
         index.data = data
         index.lone_cr = False
-        index.line_starts = [*starts[:keep], *inside, *(s + delta for s in starts[after:])]
+        # the shift of the starts after the edit at C speed (map): ~5,000 a keystroke
+        index.line_starts = starts[:keep] + inside
+        index.line_starts += map(delta.__add__, starts[after:]) if delta else starts[after:]
         return index
 
     def row_of(self, offset: int) -> int:
@@ -251,7 +253,7 @@ def _point_at(data: bytes, offset: int) -> tuple[int, int]:
     return row, offset - line_start
 
 
-def reparse(old: SourceFile, new_data: bytes) -> SourceFile:
+def reparse(old: SourceFile, new_data: bytes, lines: LineIndex | None = None) -> SourceFile:
     """Parse `new_data` reusing `old`'s tree: tree-sitter's incremental parse.
 
     The edit is computed from the common prefix and suffix of the two buffers. `old` keeps its
@@ -271,7 +273,12 @@ def reparse(old: SourceFile, new_data: bytes) -> SourceFile:
         new_end_point=_point_at(new_data, new_end),
     )
     new = parse_source(old.path, new_data, old.lang, old_tree=tree)
-    new._lines = LineIndex.edited(old.lines, new_data, start, old_end, new_end)
+    # `lines`: the caller's index of the same bytes (the language server's document's)
+    new._lines = (
+        lines
+        if lines is not None and lines.data == new_data
+        else LineIndex.edited(old.lines, new_data, start, old_end, new_end)
+    )
     # what the model needs to re-extract only the edited member (analyzers.splice): the
     # previous version, the edit, and where tree-sitter says the syntax changed. Only one
     # version back is kept (the previous file forgets its own), so versions do not chain.

@@ -497,7 +497,7 @@ class MovedStatement(SqlStatement):
         found = d.get("offsets")
         if found is None:
             _, _, base, shift = d["_moved"]
-            found = d["offsets"] = [o + shift for o in base] if shift else base
+            found = d["offsets"] = list(map(shift.__add__, base)) if shift else base
         return found  # type: ignore[no-any-return]
 
     @offsets.setter

@@ -349,7 +349,10 @@ class DurableHardenServer(LanguageServer):
         inputs: dict[Path, OpenInput] = {}
         for doc in self.analysed_docs(root):
             settings, found = self.settings_for(doc.path)
-            inputs[doc.path] = OpenInput(doc.path, doc.version, doc.data, doc.kind, settings, found)
+            lines = doc._lines if doc._lines is not None and doc._lines.data is doc.data else None
+            inputs[doc.path] = OpenInput(
+                doc.path, doc.version, doc.data, doc.kind, settings, found, lines
+            )
         return inputs
 
     async def analyze(self, root: Path) -> Analysis | None:

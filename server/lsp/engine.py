@@ -54,6 +54,9 @@ class OpenInput:
     kind: str  # "source" | "config"
     settings: Settings
     settings_file: SettingsFile | None
+    # the document's line index of these bytes, when the server has it (the re-parse then
+    # needs not shift its own: ~5,000 line starts a keystroke at 5,000 lines)
+    lines: LineIndex | None = None
 
 
 @dataclass(eq=False)
@@ -196,13 +199,17 @@ class Engine:
             "skipped while editing (generated or bundled code?). `durable-harden check` reads it."
         )
 
-    def parse_open(self, path: Path, data: bytes) -> SourceFile | SourceError:
+    def parse_open(
+        self, path: Path, data: bytes, lines: LineIndex | None = None
+    ) -> SourceFile | SourceError:
         if len(data) > self.max_bytes:
             self.open_parsed.pop(path, None)
             return self.too_big(len(data))
         previous = self.open_parsed.get(path)
         try:
-            parsed = reparse(previous, data) if previous is not None else parse_source(path, data)
+            parsed = (
+                reparse(previous, data, lines) if previous is not None else parse_source(path, data)
+            )
         except SourceError as exc:
             self.open_parsed.pop(path, None)
             return exc
@@ -244,7 +251,7 @@ class Engine:
             elif item.kind == "source":
                 if path not in sources:
                     sources.append(path)
-                result = self.parse_open(path, item.data)
+                result = self.parse_open(path, item.data, item.lines)
                 if isinstance(result, SourceError):
                     problems.append(Problem(path, str(result)))
                 else:

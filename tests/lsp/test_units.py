@@ -112,6 +112,30 @@ def test_superseded_versions_are_freed_without_the_cyclic_collector(tmp_path: Pa
             gc.enable()
 
 
+def test_the_document_s_line_index_serves_the_re_parse(tmp_path: Path):
+    """The server hands the engine its document's line index of the same bytes (edited by
+    apply_change_bytes): the re-parsed file uses it rather than shifting its own, and a wrong
+    one (other bytes) is not taken."""
+    (tmp_path / "wrangler.jsonc").write_text(WRANGLER)
+    (tmp_path / "src").mkdir()
+    path = tmp_path / "src" / "ticker.ts"
+    path.write_text(DO_FILE)
+    engine = Engine()
+    data = DO_FILE.encode()
+    lines = LineIndex(data)
+    engine.analyze(tmp_path, {path: OpenInput(path, 1, data, "source", Settings(), None, lines)})
+    for version, (at, typed) in enumerate([((7, 9), "x\n  y"), ((2, 0), ""), ((8, 3), "z")]):
+        done = apply_change_bytes(data, lines, at, (at[0], at[1] + 1), typed, "utf-16")
+        assert done is not None
+        data, lines = done
+        given = lines if version % 2 == 0 else LineIndex(b"other bytes")
+        item = OpenInput(path, version + 2, data, "source", Settings(), None, given)
+        engine.analyze(tmp_path, {path: item})
+        parsed = engine.open_parsed[path]
+        assert (parsed.lines is lines) == (given is lines)
+        assert parsed.lines.line_starts == LineIndex(data).line_starts
+
+
 def test_collector_freezes_and_frees_frozen_cycles():
     class Box:
         pass
