@@ -509,10 +509,15 @@ def _splice(
         used = {s.literal_start() for s in ran}
         free = _loose_statements(new, classes, used)
         unique: dict[tuple[Path, int, int], SqlStatement] = {}
-        for stmt in ran + free:
-            unique.setdefault(_dedupe_key(stmt), stmt)
-        new_state.executed[path] = [s for s in ran if unique[_dedupe_key(s)] is s]
-        new_state.loose[path] = [s for s in free if unique[_dedupe_key(s)] is s]
+        keys = [_dedupe_key(s) for s in ran + free]
+        for stmt, dedupe in zip(ran + free, keys, strict=True):
+            unique.setdefault(dedupe, stmt)
+        new_state.executed[path] = [
+            s for s, k in zip(ran, keys[: len(ran)], strict=True) if unique[k] is s
+        ]
+        new_state.loose[path] = [
+            s for s, k in zip(free, keys[len(ran) :], strict=True) if unique[k] is s
+        ]
         for target in _import_targets(old, state.known, state.known_paths):
             if target is not None and target in importers:
                 importers[target] = importers[target] - {path}

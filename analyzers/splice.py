@@ -430,6 +430,7 @@ _statement_values = operator.itemgetter(*_STATEMENT_FIELDS)
 # whether it is loose: what a moved statement keeps) and of the catalogue they name in their
 # key: carried to the moved statement (rules/_sql.py). Any other memo starts afresh.
 CONTENT_MEMOS = (
+    "kind",  # SqlStatement.kind, a cached property
     "_inserted_table",
     "_delete_kinds",
     "_dynamic_delete",

@@ -226,9 +226,10 @@ class SqlStatement:
     def parse_text(self) -> str:
         return _normalized(self.text)
 
-    @property
+    @functools.cached_property
     def kind(self) -> str:
-        """First keyword, upper case: SELECT, INSERT, CREATE, …"""
+        """First keyword, upper case: SELECT, INSERT, CREATE, … (kept on the statement: asked
+        for each statement by several rules on every keystroke)"""
         return _statement_kind(self.text)
 
     def span(self, start: int = 0, end: int | None = None) -> Span:

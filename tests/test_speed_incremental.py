@@ -863,6 +863,62 @@ export class {name} extends DurableObject {
 """
 
 
+def test_growth_index_renames_moved_statements(tmp_path: Path) -> None:
+    """unbounded-table-growth's kept index, updated after edits that move the statements
+    after them (the splice's MovedStatements take their origins' places: renamed, their facts
+    not derived again), equals an index built afresh from the scope's statements, and the
+    findings equal a fresh analysis."""
+    from durable_harden.analyzers.rules.unbounded_table_growth import GrowthIndex
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    try:
+        from keystroke import big_do_file
+    finally:
+        sys.path.pop(0)
+    root = tmp_path / "w"
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(SPLICE_CONFIG.replace("store.ts", "big.ts"))
+    text = big_do_file(400, random.Random(5)).replace("BigObject", "Store")
+    # a table only inserted into, deletes by key and a retention delete elsewhere
+    text = text.replace(
+        "  async alarm(): Promise<void> {",
+        "  log(x: string): void {\n"
+        '    this.ctx.storage.sql.exec("INSERT INTO audit (x) VALUES (?)", x);\n'
+        '    this.ctx.storage.sql.exec("DELETE FROM audit WHERE x = ?", x);\n'
+        "  }\n\n  async alarm(): Promise<void> {",
+    )
+    big = root / "src" / "big.ts"
+    big.write_text(text)
+    session = Session(root, [big])
+    session.compare("opening")
+    rng = random.Random(5)
+    lines = text.split("\n")
+    renamed = 0
+    for step in range(16):
+        row = rng.randrange(30, len(lines))
+        edited = list(lines)
+        edited[row] += "x"
+        session.write(big, "\n".join(edited).encode())
+        session.compare(f"typed on line {row}")
+        model = session.engine.models[root]
+        statements = model._statements_by_scope[root.resolve()]
+        schema = model.schema_for(big)
+        kept = session.engine.rules.indexes[("unbounded-table-growth", root.resolve())]
+        fresh = GrowthIndex.of(statements, schema)
+        for name in ("members", "retention", "partial", "dynamic", "inserts", "inserted_by_path"):
+            assert getattr(kept, name) == getattr(fresh, name), (name, step)
+        parsed = session.engine.open_parsed[big]
+        if parsed.memo.get("splice") is not None:
+            renamed += sum(1 for s in statements if _moved(s, parsed))
+        session.write(big, text.encode())
+        session.compare(f"line {row} again")
+    assert renamed > 100
+
+
+def _moved(stmt: Any, file: Any) -> bool:
+    return stmt.file is file and file.memo["splice"].origin.get(id(stmt)) is not None
+
+
 def test_growth_follows_inserts_and_deletes_across_files(tmp_path: Path) -> None:
     """unbounded-table-growth from the kept per-scope index: the finding sits on the first
     INSERT (by file), so it moves between an open and a closed file as inserts come and go;

@@ -495,12 +495,42 @@ class GrowthIndex:
         if schema.content_key != self.content_key:
             return GrowthIndex.of(statements, schema)
         now = {id(s): s for s in statements}
-        for key in [k for k in self.members if k not in now]:
-            self.remove(self.members[key], schema)
-        for key, stmt in now.items():
-            if key not in self.members:
-                self.add(stmt, schema)
+        members = self.members
+        gone = {k: members[k] for k in members if k not in now}
+        joined = [s for k, s in now.items() if k not in members]
+        added: list[SqlStatement] = []
+        for stmt in joined:
+            # a statement the splice moved from one that left: the same facts, renamed
+            old = _moved_from(stmt)
+            if old is not None and gone.get(id(old)) is old:
+                del gone[id(old)]
+                self._rename(old, stmt, schema)
+            else:
+                added.append(stmt)
+        for stmt in gone.values():
+            self.remove(stmt, schema)
+        for stmt in added:
+            self.add(stmt, schema)
         return self
+
+    def _rename(self, old: SqlStatement, new: SqlStatement, schema: Schema) -> None:
+        """`new` in the place of `old`: a statement moved by an edit elsewhere in its file
+        (analyzers.splice), whose facts are old's (its text, method, file and memos are)."""
+        was, key = id(old), id(new)
+        del self.members[was]
+        self.members[key] = new
+        for deleted, kind in delete_kinds_kept(old, schema).items():
+            if not is_retention(kind, old):
+                entries = self.partial[deleted]
+                del entries[was]
+                entries[key] = (new, kind)
+        if self.dynamic.pop(was, None) is not None:
+            self.dynamic[key] = new
+        table = None if old.loose else inserted_table(old)
+        if table is not None:
+            inserts = self.inserts[table]
+            del inserts[was]
+            inserts[key] = new
 
     def findings(
         self, statements: list[SqlStatement], schema: Schema, published: set[Path]
@@ -547,6 +577,12 @@ class GrowthIndex:
             if not level:
                 return False
         return False
+
+
+def _moved_from(stmt: SqlStatement) -> SqlStatement | None:
+    """The previous version's statement the splice moved `stmt` from (Splice.origin), if any."""
+    moved = stmt.file.memo.get("splice")
+    return moved.origin.get(id(stmt)) if moved is not None else None
 
 
 RULE = Rule(
