@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
@@ -505,7 +506,83 @@ class _Calls:
             )
             calls.append((start, stop))
             groups.append([s for s, _ in group])
+        return cls(calls, [c[0] for c in calls], keys, groups, _in_order(rest, stmts))
+
+    @classmethod
+    def kept(cls, file: SourceFile, stmts: list[SqlStatement]) -> _Calls:
+        """`of`, kept in the file's memo for the next analysis; a re-parsed file's from its
+        previous version's: the calls outside the edited region are the same calls (their
+        keys are relative to the call), shifted, with the moved statements; only the region's
+        statements are grouped again (analyzers.splice)."""
+        memo = file.memo.get(_CALLS_MEMO)
+        if memo is not None and memo[0] == stmts:
+            return memo[1]  # type: ignore[no-any-return]
+        parts = cls._after_edit(file, stmts)
+        CALLS_COUNTS["carried" if parts is not None else "grouped"] += 1
+        if parts is None:
+            parts = cls.of(file, stmts)
+        file.memo[_CALLS_MEMO] = (list(stmts), parts)
+        return parts
+
+    @classmethod
+    def _after_edit(cls, file: SourceFile, stmts: list[SqlStatement]) -> _Calls | None:
+        previous = file.memo.get("previous")
+        moved = file.memo.get("splice")
+        if previous is None or moved is None:
+            return None
+        before = previous.file.memo.get(_CALLS_MEMO)
+        if before is None:
+            return None
+        old: _Calls = before[1]
+        origin = moved.origin
+        moved_to: dict[int, SqlStatement] = {}
+        fresh: list[SqlStatement] = []
+        for stmt in stmts:
+            was = origin.get(id(stmt))
+            if was is None:
+                fresh.append(stmt)
+            else:
+                moved_to[id(was)] = stmt
+        lo, hi, delta = moved.lo, moved.hi, moved.delta
+        region = cls.of(file, fresh)
+        entries: list[tuple[tuple[int, int], Hashable, list[SqlStatement]]] = list(
+            zip(region.calls, region.keys, region.groups, strict=True)
+        )
+        placed = 0
+        for (start, stop), key, group in zip(old.calls, old.keys, old.groups, strict=True):
+            if lo <= start < hi:
+                continue  # in the region: grouped again (its statements are fresh)
+            if start >= hi:
+                start, stop = start + delta, stop + delta
+            now = [moved_to.get(id(s)) for s in group]
+            if None in now:
+                return None  # a call outside the region whose statements did not move
+            entries.append(((start, stop), key, now))  # type: ignore[arg-type]
+            placed += len(now)
+        rest = [moved_to[id(s)] for s in old.rest if id(s) in moved_to]
+        if placed + len(rest) != len(moved_to):
+            return None  # a moved statement changed its call's company: group afresh
+        entries.sort(key=lambda entry: entry[0])
+        for first, second in itertools.pairwise(entries):
+            if second[0][0] < first[0][1]:
+                return None  # calls inside others (grouped apart by `of`): group afresh
+        calls = [entry[0] for entry in entries]
+        keys = [entry[1] for entry in entries]
+        groups = [entry[2] for entry in entries]
+        rest = _in_order(rest + region.rest, stmts)
         return cls(calls, [c[0] for c in calls], keys, groups, rest)
+
+
+_CALLS_MEMO = "incremental:calls"
+CALLS_COUNTS = {"carried": 0, "grouped": 0}  # how _Calls.kept found them (tests read it)
+
+
+def _in_order(items: list[SqlStatement], order: list[SqlStatement]) -> list[SqlStatement]:
+    """`items` in the order they have in `order` (a file's statements)."""
+    if len(items) < 2:
+        return items
+    index = {id(s): number for number, s in enumerate(order)}
+    return sorted(items, key=lambda s: index[id(s)])
 
 
 @dataclass
@@ -966,7 +1043,7 @@ class IncrementalRules:
         path = file.path
         parts = calls.get(path)
         if parts is None:
-            parts = calls[path] = _Calls.of(file, stmts)
+            parts = calls[path] = _Calls.kept(file, stmts)
         slot = (rule.id, path)
         if slot not in self.members:
             # the file just opened (most likely not edited next): one run over it all; the

@@ -253,6 +253,43 @@ def test_statements_moved_again_before_anyone_asked(tmp_path: Path) -> None:
     assert unresolved > 0  # moved (and shifted) more than once before being asked
 
 
+def test_calls_of_an_edited_file_carried_over(tmp_path: Path) -> None:
+    """The per-call reuse's grouping of a file's statements by exec() call (_Calls), carried
+    from the previous version (the calls outside the edited region shifted, with the moved
+    statements), equals the grouping done afresh, after edits inside calls, between them,
+    adding and removing calls."""
+    from durable_harden.analyzers.incremental import CALLS_COUNTS, _Calls
+
+    worker = tmp_path / "worker"
+    (worker / "src").mkdir(parents=True)
+    big = worker / "src" / "big.ts"
+    text = _big_file(500, 4)
+    big.write_text(text)
+    editor = Editor(worker, big)
+    rng = random.Random(4)
+    carried = CALLS_COUNTS["carried"]
+    data = text.encode()
+    extra = b'\n    this.ctx.storage.sql.exec("DELETE FROM items WHERE id = ?", 1);'
+    for step in range(40):
+        lines = data.split(b"\n")
+        row = rng.randrange(len(lines))
+        lines[row] += rng.choice([b"x", b" 1", extra, extra + b"\n" + extra])
+        if rng.random() < 0.2 and row + 1 < len(lines):
+            del lines[row + 1]  # a line removed (a call, part of one, a method's end …)
+        data = b"\n".join(lines)
+        new = editor.edit(data, f"step {step}, line {row}", compare=step % 4 == 0)
+        stmts = [s for s in editor.model.statements if s.file is new]
+        kept = _Calls.kept(new, stmts)
+        fresh = _Calls.of(new, stmts)
+        assert kept.calls == fresh.calls and kept.starts == fresh.starts, step
+        assert kept.keys == fresh.keys, step
+        assert [[id(s) for s in g] for g in kept.groups] == [
+            [id(s) for s in g] for g in fresh.groups
+        ]
+        assert [id(s) for s in kept.rest] == [id(s) for s in fresh.rest]
+    assert CALLS_COUNTS["carried"] - carried >= 20
+
+
 def test_typing_in_the_benchmark_file_is_spliced(tmp_path: Path) -> None:
     """What bench/keystroke.py does (a letter at the end of a random line, then deleted): the
     model carries the other members over, except outside the class."""
