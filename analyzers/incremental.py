@@ -423,6 +423,96 @@ class _Members:
                 positions.setdefault(text, []).append(index)
         return cls(nodes, [n.start_byte for n in nodes], texts, head, positions, errors)
 
+    @classmethod
+    def kept(cls, klass: DurableObjectClass) -> _Members | None:
+        """`of`, kept in the file's memo for the next analysis (by the class's start); the
+        class that holds an edited region (analyzers.splice) takes its previous version's
+        members before and after the region as they were (texts, places shifted) and reads
+        the region's members only."""
+        memo: dict[int, tuple[DurableObjectClass, _Members | None]] = klass.file.memo.setdefault(
+            _MEMBERS_MEMO, {}
+        )
+        start = klass.node.start_byte
+        known = memo.get(start)
+        if known is not None and known[0] is klass:
+            return known[1]
+        parts = cls._after_edit(klass)
+        MEMBERS_COUNTS["carried" if parts is not None else "read"] += 1
+        if parts is None:
+            parts = cls.of(klass)
+        memo[start] = (klass, parts)
+        return parts
+
+    @classmethod
+    def _after_edit(cls, klass: DurableObjectClass) -> _Members | None:
+        file = klass.file
+        previous = file.memo.get("previous")
+        moved = file.memo.get("splice")
+        body = klass.body
+        if previous is None or moved is None or body is None:
+            return None
+        lo, hi, delta = moved.lo, moved.hi, moved.delta
+        node = klass.node
+        # the class around the region (its start is before it), its body's members the
+        # region's container
+        if not (node.start_byte < lo and hi + delta < node.end_byte):
+            return None
+        if not (body.start_byte < lo and hi + delta < body.end_byte):
+            return None
+        before = previous.file.memo.get(_MEMBERS_MEMO, {}).get(node.start_byte)
+        if before is None or before[1] is None or not _top_level(klass):
+            return None
+        old: _Members = before[1]
+        nodes = [n for n in body.named_children if n.type != "comment"]
+        lead = bisect.bisect_left(old.starts, lo)
+        tail = len(old.starts) - bisect.bisect_left(old.starts, hi)
+        inside = len(nodes) - lead - tail
+        if inside < 0 or lead + tail > len(old.starts):
+            return None
+        data = file.data
+        region = nodes[lead : lead + inside]
+        texts = old.texts[:lead] + [data[n.start_byte : n.end_byte] for n in region]
+        texts += old.texts[len(old.texts) - tail :]
+        starts = old.starts[:lead] + [n.start_byte for n in region]
+        after = old.starts[len(old.starts) - tail :]
+        starts += map(delta.__add__, after) if delta else after
+        if (lead and nodes[lead - 1].start_byte != starts[lead - 1]) or (
+            tail and nodes[-1].start_byte != starts[-1]
+        ):
+            return None  # not the members the splice compared
+        gone = len(old.starts) - lead - tail
+        # a member outside the region has the syntax error it had (its subtree is the same)
+        broken = node.has_error
+        errors = [i for i in old.errors if i < lead]
+        errors += [lead + j for j, n in enumerate(region) if broken and n.has_error]
+        errors += [i - gone + inside for i in old.errors if i >= lead + gone]
+        if gone == inside:  # the same indices outside the region: its entries changed only
+            positions = dict(old.positions)
+            was_broken = set(old.errors)
+            for index in range(lead, lead + gone):
+                if index in was_broken:
+                    continue
+                text = old.texts[index]
+                left = [i for i in positions[text] if i != index]
+                if left:
+                    positions[text] = left
+                else:
+                    del positions[text]
+            is_broken = set(errors)
+            for index in range(lead, lead + inside):
+                if index in is_broken:
+                    continue
+                found = positions.get(texts[index])
+                positions[texts[index]] = sorted([*(found or ()), index])
+        else:
+            positions = {}
+            is_broken = set(errors)
+            for index, text in enumerate(texts):
+                if index not in is_broken:
+                    positions.setdefault(text, []).append(index)
+        head = data[node.start_byte : body.start_byte] + data[body.end_byte : node.end_byte]
+        return cls(nodes, starts, texts, head, positions, errors)
+
     def index_of(self, start: int, end: int) -> int | None:
         index = bisect.bisect_right(self.starts, start) - 1
         if index < 0 or end > self.nodes[index].end_byte:
@@ -573,6 +663,8 @@ class _Calls:
         return cls(calls, [c[0] for c in calls], keys, groups, rest)
 
 
+_MEMBERS_MEMO = "incremental:members"
+MEMBERS_COUNTS = {"carried": 0, "read": 0}  # how _Members.kept found them (tests read it)
 _CALLS_MEMO = "incremental:calls"
 CALLS_COUNTS = {"carried": 0, "grouped": 0}  # how _Calls.kept found them (tests read it)
 
@@ -1002,7 +1094,7 @@ class IncrementalRules:
         for cls in classes:
             known = members.get(id(cls))
             if known is None or known[0] is not cls:
-                known = members[id(cls)] = (cls, _Members.of(cls))
+                known = members[id(cls)] = (cls, _Members.kept(cls))
             parts = known[1]
             if parts is None:  # nested in a function, or no body: the whole class every time
                 found.extend(self._whole_class(rule, model, cls) or [])

@@ -257,8 +257,9 @@ def test_calls_of_an_edited_file_carried_over(tmp_path: Path) -> None:
     """The per-call reuse's grouping of a file's statements by exec() call (_Calls), carried
     from the previous version (the calls outside the edited region shifted, with the moved
     statements), equals the grouping done afresh, after edits inside calls, between them,
-    adding and removing calls."""
-    from durable_harden.analyzers.incremental import CALLS_COUNTS, _Calls
+    adding and removing calls; so do the member-level reuse's members of the class (_Members:
+    texts and places outside the region carried), also as methods come and go."""
+    from durable_harden.analyzers.incremental import CALLS_COUNTS, MEMBERS_COUNTS, _Calls, _Members
 
     worker = tmp_path / "worker"
     (worker / "src").mkdir(parents=True)
@@ -268,12 +269,14 @@ def test_calls_of_an_edited_file_carried_over(tmp_path: Path) -> None:
     editor = Editor(worker, big)
     rng = random.Random(4)
     carried = CALLS_COUNTS["carried"]
+    members_carried = MEMBERS_COUNTS["carried"]
     data = text.encode()
     extra = b'\n    this.ctx.storage.sql.exec("DELETE FROM items WHERE id = ?", 1);'
+    method = b"\n  }\n\n  added(): void {\n    this.ctx.storage.sql.exec('SELECT 1');"
     for step in range(40):
         lines = data.split(b"\n")
         row = rng.randrange(len(lines))
-        lines[row] += rng.choice([b"x", b" 1", extra, extra + b"\n" + extra])
+        lines[row] += rng.choice([b"x", b" 1", extra, extra + b"\n" + extra, method, b"  // n"])
         if rng.random() < 0.2 and row + 1 < len(lines):
             del lines[row + 1]  # a line removed (a call, part of one, a method's end …)
         data = b"\n".join(lines)
@@ -287,7 +290,17 @@ def test_calls_of_an_edited_file_carried_over(tmp_path: Path) -> None:
             [id(s) for s in g] for g in fresh.groups
         ]
         assert [id(s) for s in kept.rest] == [id(s) for s in fresh.rest]
+        for cls in editor.model.classes:
+            if cls.file is new:
+                members, whole = _Members.kept(cls), _Members.of(cls)
+                assert (members is None) == (whole is None)
+                if members is not None and whole is not None:
+                    assert members.nodes == whole.nodes and members.starts == whole.starts
+                    assert members.texts == whole.texts and members.head == whole.head
+                    assert members.positions == whole.positions, step
+                    assert members.errors == whole.errors
     assert CALLS_COUNTS["carried"] - carried >= 20
+    assert MEMBERS_COUNTS["carried"] - members_carried >= 10, MEMBERS_COUNTS
 
 
 def test_typing_in_the_benchmark_file_is_spliced(tmp_path: Path) -> None:
