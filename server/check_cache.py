@@ -32,10 +32,8 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +51,9 @@ ENVIRONMENT = (
     "HOME",
     "XDG_CONFIG_HOME",
     "GIT_CONFIG_GLOBAL",
+    # not read by the analysis, but a bad value is a usage error: replay() answers before the
+    # value is checked, so an entry is only for the value its cold run accepted
+    "DURABLE_HARDEN_JOBS",
 )
 PROBED = (
     "durable-harden.jsonc",
@@ -69,17 +70,20 @@ CACHEDIR_TAG = (
 )
 
 
-@dataclass
+# plain classes, not dataclasses: importing `dataclasses` (~4 ms) is a tenth of a warm check
 class Entry:
-    stderr: list[str]
-    report: str
-    code: int
+    __slots__ = ("code", "report", "stderr")
+
+    def __init__(self, stderr: list[str], report: str, code: int) -> None:
+        self.stderr, self.report, self.code = stderr, report, code
 
 
-@dataclass
 class _Recorder:
-    files: set[str] = field(default_factory=set)
-    folders: set[str] = field(default_factory=set)
+    __slots__ = ("files", "folders")
+
+    def __init__(self) -> None:
+        self.files: set[str] = set()
+        self.folders: set[str] = set()
 
 
 _recording: _Recorder | None = None
@@ -353,6 +357,8 @@ class CheckCache:
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
+    import tempfile  # a hit writes nothing
+
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as out:
@@ -364,10 +370,45 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
+def replay(args: Any) -> tuple[int | None, CheckCache | None]:
+    """The warm path of `check`, taken before anything of the analysis is imported: (the exit
+    code, None) after replaying a hit; (None, the cache looked up) after a miss, for the cold run
+    to store into; (None, None) when this command uses no cache.
+
+    Replaying before the flags are validated is sound: an entry is stored only by a run that
+    accepted them, and everything they are checked against is in the key (the tool, the flags,
+    the environment) or among the files the entry re-hashes (the `--config` file, the settings
+    files)."""
+    if (
+        args.fix
+        or args.add_ignore
+        or args.watch
+        or args.show_settings
+        or args.show_files
+        or args.no_cache
+        or args.stdin_filename is not None
+        or any(str(p) == "-" for p in args.paths)
+    ):
+        return None, None
+    cache = for_command(args, list(args.paths) or [Path.cwd()])
+    if cache is None:
+        return None, None
+    hit = cache.load()
+    if hit is None:
+        return None, cache
+    from durable_harden.server.check_output import CheckUsageError, emit
+
+    try:
+        emit(args.output_file, hit.stderr, hit.report)
+    except CheckUsageError as exc:
+        print(f"durable-harden: error: {exc}", file=sys.stderr)
+        return 2, None
+    return hit.code, None
+
+
 def for_command(args: Any, paths: list[Path]) -> CheckCache | None:
     """The cache of this `check` command, or None when it must not use one."""
-    from durable_harden.analyzers.analysis import context_root
-    from durable_harden.analyzers.workspace import resolve_given
+    from durable_harden.analyzers.roots import context_root, resolve_given
 
     if os.environ.get(NO_CACHE_ENV, "").strip() not in ("", "0"):
         return None

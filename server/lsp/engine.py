@@ -22,12 +22,12 @@ from durable_harden.analyzers.analysis import (
     UNUSED_SUPPRESSION,
     Settings,
     analyse_within_budget,
-    context_root,
     finish_findings,
 )
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.incremental import IncrementalRules, RerunCache, fresh_state
 from durable_harden.analyzers.model import Problem, ProjectModel
+from durable_harden.analyzers.roots import context_root
 from durable_harden.analyzers.rules import all_rules
 from durable_harden.analyzers.settings_file import SettingsFile
 from durable_harden.analyzers.source import (
