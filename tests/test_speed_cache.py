@@ -295,3 +295,21 @@ def test_a_hit_with_an_unwritable_output_file_says_so(
     report.mkdir()  # the replay cannot write its report there
     code, _, err = _run(capsys, ".", "--output-format", "json", "-o", str(report))
     assert code == 2 and f"--output-file {report}" in err
+
+
+def test_explicit_files_probe_their_folders(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given files one by one (as editors and pre-commit do), a settings file that appears in
+    their folders' parents still misses: the key probes each folder once, from the file's own."""
+    files = sorted(str(p.relative_to(project)) for p in project.glob("*/src/*.ts"))
+    assert len(files) >= 3
+    analyses = _Analyses(monkeypatch)
+    before = _run(capsys, "--output-format", "json", *files)
+    assert _run(capsys, "--output-format", "json", *files) == before
+    assert analyses.count == 1 and json.loads(before[1])
+    (project / "durable-harden.jsonc").write_text('{ "ignore": ["ALL"] }\n')
+    after = _run(capsys, "--output-format", "json", *files)
+    assert analyses.count == 2
+    assert after == _run(capsys, "--output-format", "json", "--no-cache", *files)
+    assert after[1] != before[1]
