@@ -25,6 +25,7 @@ automatic collector: every method below is then a no-op.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -75,7 +76,10 @@ class Collector:
         if self.busy():
             self.timer = loop.call_later(IDLE, self._idle, loop)
             return
-        self.executor.submit(self.collect)  # in order with the analyses, never during one
+        # in order with the analyses, never during one; a RuntimeError: the executor is shut
+        # down, the server exiting
+        with contextlib.suppress(RuntimeError):
+            self.executor.submit(self.collect)
 
     def collect(self) -> None:
         started = time.perf_counter()
