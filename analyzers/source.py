@@ -282,14 +282,8 @@ def reparse(old: SourceFile, new_data: bytes, lines: LineIndex | None = None) ->
     # what the model needs to re-extract only the edited member (analyzers.splice): the
     # previous version, the edit, and where tree-sitter says the syntax changed. Only one
     # version back is kept (the previous file forgets its own), so versions do not chain.
-    dropped = old.memo.pop("previous", None)
+    old.memo.pop("previous", None)
     old.memo.pop("splice", None)
-    if dropped is not None:
-        # the version before `old` is no one's now. Its memo holds what was extracted from it
-        # (statements, classes, per-file results), each pointing back at it: a cycle that only
-        # the cyclic collector frees, a full collection of the server's heap every ~30
-        # keystrokes (~60 ms at 5,000 lines). Emptied, reference counting frees it here.
-        dropped.file.memo.clear()
     changed = tuple((r.start_byte, r.end_byte) for r in tree.changed_ranges(new.tree))
     new.memo["previous"] = Previous(old, start, old_end, new_end, changed)
     return new

@@ -43,7 +43,7 @@ from durable_harden.analyzers.settings_file import (
     settings_for,
 )
 from durable_harden.server.documents import Document
-from durable_harden.server.lsp.collector import IDLE_SECONDS, Collector
+from durable_harden.server.lsp.collector import Collector
 from durable_harden.server.lsp.convert import ClientCaps, diagnostics_for
 from durable_harden.server.lsp.engine import Analysis, Engine, OpenInput
 from durable_harden.server.lsp.transport import Protocol, start_io
@@ -106,6 +106,8 @@ class DurableHardenServer(LanguageServer):
         self.engine = Engine()
         # one worker: analyses run one at a time, in order, off the reader loop
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-harden")
+        # garbage collected when idle, not during a keystroke (server/lsp/collector.py)
+        self.collector = Collector(self.executor, lambda: bool(self.running or self.timers))
         self.debounce = DEFAULT_DEBOUNCE_MS / 1000
         self.editor_raw: dict[str, Any] = {}
         self.editor_settings = Settings()
@@ -123,9 +125,6 @@ class DurableHardenServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         # called on the event loop with each finished analysis (the diagnostics feature)
         self.analysis_listeners: list[Callable[[Analysis], None]] = []
-        # full garbage collections between analyses, not during a keystroke's (collector.py)
-        self.collector = Collector()
-        self.idle_timer: asyncio.TimerHandle | None = None
         self._caps: tuple[Any, str, ClientCaps] | None = None
 
     # -- client capabilities -------------------------------------------------------------------
@@ -319,6 +318,7 @@ class DurableHardenServer(LanguageServer):
                         listener(analysis)
                 if root not in self.dirty:
                     break
+            self.collector.analysed(asyncio.get_running_loop())
         except Exception as exc:  # never let an analysis bug take the server down
             self.log(
                 f"analysis of {root} failed: {exc}\n{traceback.format_exc()}",
@@ -326,24 +326,6 @@ class DurableHardenServer(LanguageServer):
             )
         finally:
             self.running.pop(root, None)
-        self._after_analysis()
-
-    def _after_analysis(self) -> None:
-        """Once the diagnostics are out: the first analysis's heap collected and frozen now,
-        later ones when the server has been idle for a while (server/lsp/collector.py)."""
-        if self.collector.analysed():
-            self.executor.submit(self.collector.collect)
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-        loop = self.loop or asyncio.get_event_loop()
-        self.idle_timer = loop.call_later(IDLE_SECONDS, self._when_idle)
-
-    def _when_idle(self) -> None:
-        self.idle_timer = None
-        if self.running or self.timers:
-            return  # an analysis is under way or due: re-armed when it ends
-        if self.collector.idle():
-            self.executor.submit(self.collector.collect)
 
     def snapshot(self, root: Path) -> dict[Path, OpenInput]:
         inputs: dict[Path, OpenInput] = {}
@@ -384,6 +366,7 @@ class DurableHardenServer(LanguageServer):
     ) -> Analysis:
         """On the worker thread: the analysis and the diagnostics of its open documents, so
         publishing (and answering a pull) on the event loop only sends what is built here."""
+        self.collector.before_analysis()
         analysis = self.engine.analyze(root, inputs)
         for path in inputs:
             try:

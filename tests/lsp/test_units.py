@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import random
-import weakref
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,6 @@ from durable_harden.server.documents import (
     to_offset,
     to_position,
 )
-from durable_harden.server.lsp.collector import Collector
 from durable_harden.server.lsp.engine import Engine, OpenInput
 from tests.lsp.conftest import DO_FILE, WRANGLER
 
@@ -83,35 +80,6 @@ def test_reparse_keeps_the_old_tree_intact():
     assert new.data == b"let abc = 1;\n"
 
 
-def test_superseded_versions_are_freed_without_the_cyclic_collector(tmp_path: Path):
-    """Each version's memo holds what was extracted from it, which points back at it: the
-    version before the previous one is emptied by the next re-parse, so reference counting
-    frees it (no full collection of the server's heap to reclaim it; collector.py)."""
-    (tmp_path / "wrangler.jsonc").write_text(WRANGLER)
-    (tmp_path / "src").mkdir()
-    path = tmp_path / "src" / "ticker.ts"
-    path.write_text(DO_FILE)
-    engine = Engine()
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        versions = []
-        for number in range(4):
-            data = DO_FILE.encode().replace(
-                b"tick() {}", b"tick() { const a" + b"a" * number + b" = 1; }"
-            )
-            inputs = {path: OpenInput(path, number, data, "source", Settings(), None)}
-            analysis = engine.analyze(tmp_path, inputs)
-            assert analysis.model.statements is not None
-            versions.append(weakref.ref(engine.open_parsed[path]))
-            del analysis, inputs
-        # the last two are alive (the current one and the one it was re-parsed from)
-        assert [ref() is None for ref in versions] == [True, True, False, False]
-    finally:
-        if was:
-            gc.enable()
-
-
 def test_the_document_s_line_index_serves_the_re_parse(tmp_path: Path):
     """The server hands the engine its document's line index of the same bytes (edited by
     apply_change_bytes): the re-parsed file uses it rather than shifting its own, and a wrong
@@ -134,33 +102,6 @@ def test_the_document_s_line_index_serves_the_re_parse(tmp_path: Path):
         parsed = engine.open_parsed[path]
         assert (parsed.lines is lines) == (given is lines)
         assert parsed.lines.line_starts == LineIndex(data).line_starts
-
-
-def test_collector_freezes_and_frees_frozen_cycles():
-    class Box:
-        pass
-
-    collector = Collector()
-    try:
-        assert collector.analysed()  # the first analysis: collect and freeze at once
-        collector.collect()
-        assert gc.get_freeze_count() > 0
-        assert not collector.analysed()  # later ones wait for the server to be idle
-        assert collector.idle()
-        box = Box()
-        box.me = box  # type: ignore[attr-defined]
-        ref = weakref.ref(box)
-        collector.collect()  # frozen with the rest
-        del box
-        gc.collect()
-        assert ref() is not None  # a frozen cycle: no ordinary collection walks it
-        assert not collector.idle()  # nothing analysed since
-        collector.analysed()
-        collector.collect()  # unfreeze, collect, freeze
-        assert ref() is None
-        assert collector.collections == 3
-    finally:
-        gc.unfreeze()
 
 
 def test_changes_applied_to_bytes_match_the_text_path():
