@@ -213,11 +213,17 @@ class ProjectModel:
             index = self.__dict__["_classes_by_name"] = (self.classes, len(self.classes), by_name)
         return list(index[2].get(name, ()))
 
-    def file(self, path: Path) -> SourceFile | None:
-        # asked once per finding and per edit by rules, fixes and the planner: index by path
-        by_path = self.memo.get("files_by_path")
+    def files_by_path(self) -> dict[Path, SourceFile]:
+        """Every file by its path: one dict per model, shared by every caller (the module
+        resolution of rules and fixes; building it per question cost O(files)). Read only."""
+        by_path: dict[Path, SourceFile] | None = self.memo.get("files_by_path")
         if by_path is None or len(by_path) != len(self.files):
             by_path = self.memo["files_by_path"] = {f.path: f for f in self.files}
+        return by_path
+
+    def file(self, path: Path) -> SourceFile | None:
+        # asked once per finding and per edit by rules, fixes and the planner: index by path
+        by_path = self.files_by_path()
         found = by_path.get(path)
         return found if found is not None else by_path.get(path.resolve())
 

@@ -59,6 +59,22 @@ def display_path(path: Path, cwd: Path | None = None) -> str:
         return path.as_posix()
 
 
+class _Shown:
+    """display_path for one report: the working folder read once, each path shown once."""
+
+    def __init__(self) -> None:
+        self.cwd: Path | None = None
+        self.shown: dict[Path, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        shown = self.shown.get(path)
+        if shown is None:
+            if self.cwd is None:
+                self.cwd = Path.cwd()
+            shown = self.shown[path] = display_path(path, self.cwd)
+        return shown
+
+
 def _fix_json(fix: Fix, positions: Positions) -> dict[str, Any]:
     return {
         "applicability": fix.safety.value,
@@ -366,6 +382,7 @@ def render_text(
     finding's fixes under it; quiet: the findings only, no summary."""
     positions = Positions(model)
     style = Style(color)
+    display_path = _Shown()
     out: list[str] = []
     sev_style = {
         Severity.ERROR: "1;31",

@@ -82,8 +82,20 @@ def deletes_dynamic_table(stmt: SqlStatement) -> bool:
     return bool(_DYNAMIC_DELETE.search(stmt.text))
 
 
+_ALIASES = ContentMemo()
+
+
 def alias_map(expression: exp.Expression) -> dict[str, str]:
-    """alias (or bare name) -> table name, lower case, for every real table in the statement."""
+    """alias (or bare name) -> table name, lower case, for every real table in the statement.
+    Memoised on the expression (one per SQL text: analyzers.sql.parse_sql; the entry keeps it
+    alive, so its id is not reused): the rules, their fixes and table_uses ask again."""
+    entry = _ALIASES.get(id(expression), lambda: (expression, _alias_map(expression)))
+    if entry[0] is not expression:  # cannot happen while the entry holds it; said plainly
+        entry = (expression, _alias_map(expression))
+    return dict(entry[1])
+
+
+def _alias_map(expression: exp.Expression) -> dict[str, str]:
     ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
     aliases: dict[str, str] = {}
     for table in expression.find_all(exp.Table):
@@ -174,9 +186,10 @@ _USES = ContentMemo()
 def table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
     """For each table of the statement, the columns its WHERE / JOIN ON / ORDER BY use.
     Memoised on the expression (one per SQL text: analyzers.sql.parse_sql) and the schema's
-    catalogue; the entry keeps the expression alive, so its id is not reused. The TableUses
+    catalogue's tables (`Schema.tables_key`: a copy of the schema with one more index shares
+    the answers); the entry keeps the expression alive, so its id is not reused. The TableUses
     are shared: never change them."""
-    key = (id(expression), schema.content_key)
+    key = (id(expression), schema.tables_key)
     entry = _USES.get(key, lambda: (expression, _table_uses(expression, schema)))
     if entry[0] is not expression:  # cannot happen while the entry holds it; said plainly
         entry = (expression, _table_uses(expression, schema))
@@ -304,8 +317,21 @@ def delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
     memo = stmt.__dict__.get("_delete_kinds")
     key = schema.content_key
     if memo is None or memo[0] != key:
-        memo = stmt.__dict__["_delete_kinds"] = (key, _delete_kinds(stmt, schema))
-    return dict(memo[1])
+        if _may_prune(stmt.text):
+            memo = stmt.__dict__["_delete_kinds"] = (key, _delete_kinds(stmt, schema))
+        else:
+            memo = stmt.__dict__["_delete_kinds"] = (key, {})
+    return dict(memo[1]) if memo[1] else {}
+
+
+_PRUNE_WORDS = re.compile(r"delete|drop", re.I)
+
+
+def _may_prune(text: str) -> bool:
+    """Only a text with DELETE or DROP in it prunes a table (pruned_tables' patterns need the
+    word, and sqlglot reads a Delete or a Drop only from it): every other statement (most of a
+    project's) answers {} without its tree being walked."""
+    return _PRUNE_WORDS.search(text) is not None
 
 
 def _delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
