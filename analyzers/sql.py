@@ -200,11 +200,21 @@ class SqlStatement:
 
     @property
     def expression(self) -> exp.Expression | None:
-        return parse_sql(self.parse_text)[0]
+        return self._parsed[0]
 
     @property
     def parse_error(self) -> str | None:
-        return parse_sql(self.parse_text)[1]
+        return self._parsed[1]
+
+    @property
+    def _parsed(self) -> tuple[exp.Expression | None, str | None]:
+        """parse_sql of the text, kept on the statement (a function of its text; the rules ask
+        for the tree of each statement again and again: normalising the text and looking it
+        up each time cost more than the few parses of a project's distinct texts)."""
+        parsed = self.__dict__.get("_parsed_sql")
+        if parsed is None:
+            parsed = self.__dict__["_parsed_sql"] = parse_sql(self.parse_text)
+        return parsed  # type: ignore[no-any-return]
 
     @property
     def parse_text(self) -> str:

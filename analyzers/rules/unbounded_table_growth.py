@@ -307,8 +307,13 @@ class GrowthState:
 
 def check(model: ProjectModel) -> Iterator[Finding]:
     by_scope: dict[Path, list[SqlStatement]] = {}
+    roots: dict[Path, Path] = {}  # scope root per file: one look-up per file, not per statement
     for stmt in model.statements:
-        by_scope.setdefault(_scope_key(model, stmt.file.path), []).append(stmt)
+        path = stmt.file.path
+        root = roots.get(path)
+        if root is None:
+            root = roots[path] = _scope_key(model, path)
+        by_scope.setdefault(root, []).append(stmt)
     for statements in by_scope.values():
         pruned: set[str] = set()
         dynamic_delete = False
