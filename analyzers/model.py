@@ -151,7 +151,18 @@ class ProjectModel:
         return None
 
     def configs_binding(self, class_name: str) -> list[WranglerConfig]:
-        return [c for c in self.configs if any(b.class_name == class_name for b in c.bindings)]
+        """The configs with a binding to `class_name`, in model order. Indexed once per config
+        list (each class asked, and a scan of every binding of every config per question grew
+        with classes x bindings)."""
+        configs = tuple(self.configs)
+        index = self.__dict__.get("_configs_by_class")
+        if index is None or index[0] != configs:
+            by_class: dict[str, list[WranglerConfig]] = {}
+            for config in configs:
+                for name in dict.fromkeys(b.class_name for b in config.bindings):
+                    by_class.setdefault(name, []).append(config)
+            index = self.__dict__["_configs_by_class"] = (configs, by_class)
+        return list(index[1].get(class_name, ()))
 
     def config_for_class(self, cls: DurableObjectClass) -> WranglerConfig | None:
         """The config that binds the class (nearest first), else the nearest config."""

@@ -17,6 +17,8 @@ from durable_harden.analyzers.schema import Schema, Table
 from durable_harden.analyzers.sql import (
     SqlStatement,
     exp,  # sqlglot itself on first use
+    find_all,
+    find_first,
 )
 
 _IDENT = r"[\"`\[]?(\w+)[\"`\]]?"
@@ -96,9 +98,9 @@ def alias_map(expression: exp.Expression) -> dict[str, str]:
 
 
 def _alias_map(expression: exp.Expression) -> dict[str, str]:
-    ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
+    ctes = {cte.alias_or_name.lower() for cte in find_all(expression, exp.CTE)}
     aliases: dict[str, str] = {}
-    for table in expression.find_all(exp.Table):
+    for table in find_all(expression, exp.Table):
         name = table.name.lower()
         if not name or name in ctes:
             continue
@@ -200,9 +202,9 @@ def _table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUs
     resolver = ColumnResolver(expression, schema)
     uses = {name: TableUse(name) for name in resolver.tables}
     conditions: list[exp.Expression] = []
-    for where in expression.find_all(exp.Where):
+    for where in find_all(expression, exp.Where):
         conditions.extend(_conjuncts(where.this))
-    for join in expression.find_all(exp.Join):
+    for join in find_all(expression, exp.Join):
         on = join.args.get("on")
         if isinstance(on, exp.Expression):
             conditions.extend(_conjuncts(on))
@@ -224,7 +226,7 @@ def _table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUs
 
 
 def _columns_of(node: exp.Expression) -> list[exp.Column]:
-    return list(node.find_all(exp.Column))
+    return find_all(node, exp.Column)  # type: ignore[no-any-return]
 
 
 def _classify(term: exp.Expression, resolver: ColumnResolver, uses: dict[str, TableUse]) -> None:
@@ -347,14 +349,14 @@ def _delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
         if where is None:
             found[table] = "all"
             return found
-        if where.find(exp.Select, exp.Limit) is not None:
+        if find_first(where, exp.Select, exp.Limit) is not None:
             found[table] = "range"  # `key IN (SELECT key … WHERE at < ? LIMIT n)`: a batch
             return found
         uses = table_uses(expression, schema)
         eq = uses[table].eq if table in uses else []
         if _pins_key(schema, table, eq):
             found[table] = "key"
-        elif where.find(exp.LT, exp.LTE, exp.GT, exp.GTE) is not None:
+        elif find_first(where, exp.LT, exp.LTE, exp.GT, exp.GTE) is not None:
             found[table] = "range"
         else:
             found[table] = "filter"

@@ -8,7 +8,7 @@ parameter-free.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -71,7 +71,12 @@ def params_of(stmt: SqlStatement) -> Params | None:
     found = _PARAMS.get(key, lambda: _params_of(stmt.text, stmt.substitutions, spliced))
     if found is None:
         return None
-    return Params(*(list(getattr(found, f.name)) for f in fields(Params)))
+    return Params(
+        list(found.positional),
+        list(found.numbered),
+        list(found.named),
+        list(found.substitutions),
+    )
 
 
 def _spliced_texts(stmt: SqlStatement) -> tuple[tuple[int, str], ...]:

@@ -112,11 +112,14 @@ class SharedAlarmState:
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
+        calls = storage_calls(cls, "setAlarm")
+        if len(calls) < 2:
+            continue  # one purpose at most (the handler walks below need not run)
         if expires_the_object(cls):
             continue
         own = reached_from_alarm(cls)
         sites: list[tuple[Node, str, bool, str]] = []  # call, purpose, guarded, argument
-        for call in storage_calls(cls, "setAlarm"):
+        for call in calls:
             name, member = member_of(cls, call)
             if member is None or name in own or name in SCHEDULERS:
                 continue

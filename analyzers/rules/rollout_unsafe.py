@@ -306,14 +306,34 @@ def _migrations_changed(config: WranglerConfig) -> bool | None:
     return _class_declarations(before) != _class_declarations(config)
 
 
+def _two_in(needles: list[bytes], data: bytes) -> bool:
+    """At least two of `needles` occur in `data`."""
+    seen = 0
+    for needle in needles:
+        if needle in data:
+            seen += 1
+            if seen == 2:
+                return True
+    return False
+
+
 def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
+    by_config: dict[int, tuple[WranglerConfig, dict[str, str], list[bytes]]] = {}
     for file in model.files:
         config = model.config_for_path(file.path)
         if config is None:
             continue
-        bound = {b.name: b.class_name for b in config.bindings}
+        known = by_config.get(id(config))
+        if known is None or known[0] is not config:  # once per config, not per file
+            bound_names = {b.name: b.class_name for b in config.bindings}
+            known = by_config[id(config)] = (
+                config,
+                bound_names,
+                [n.encode() for n in bound_names],
+            )
+        bound = known[1]
         data = file.data
-        if sum(1 for name in bound if name.encode() in data) < 2:
+        if not _two_in(known[2], data):
             # both branches name a different binding: without two of the names in the text
             # there is no such ternary (and no walk of every node type of a big edited file)
             continue

@@ -75,6 +75,8 @@ class GeneratedList:
 
 
 def generated_lists(stmt: SqlStatement) -> list[GeneratedList]:
+    if not stmt.substitutions:
+        return []  # a generated list is a `${…}` substitution: none to look at
     toks = tokens(stmt.text)
     if toks is None:
         return []

@@ -37,6 +37,7 @@ from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import (
     SqlStatement,
     exp,  # sqlglot itself on first use
+    find_first,
 )
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES, enclosing, node_text, walk_type
 
@@ -160,7 +161,7 @@ def _projections_aggregate(select: exp.Expression) -> bool:
         return False
     projections = select.expressions
     return bool(projections) and all(
-        next(iter(p.find_all(exp.AggFunc)), None) is not None for p in projections
+        find_first(p, exp.AggFunc) is not None for p in projections
     )
 
 
