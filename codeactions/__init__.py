@@ -14,7 +14,7 @@ import pkgutil
 from functools import cache
 from typing import TYPE_CHECKING
 
-from durable_harden.codeactions._style import Style
+from durable_harden.codeactions._style import uses_crlf
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, NewFile, Safety, apply_edits
 from durable_harden.codeactions.spec import Builder, FixDocs, FixSpec, Offer
 
@@ -201,7 +201,7 @@ def _in_file_line_endings(edits: list[Edit], model: ProjectModel) -> list[Edit]:
                 if config is not None
                 else model.read(edit.path) or b""
             )
-            crlf[edit.path] = Style.of(data).crlf
+            crlf[edit.path] = uses_crlf(data)
         if crlf[edit.path]:
             text = edit.new_text.replace("\r\n", "\n").replace("\n", "\r\n")
             edit = Edit(edit.path, edit.start, edit.end, text)

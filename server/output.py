@@ -27,10 +27,16 @@ class Positions:
     def __init__(self, model: ProjectModel) -> None:
         self._data: dict[Path, bytes] = {f.path: f.data for f in model.files}
         self._data.update({c.path: c.data for c in model.configs})
-        self._indexes: dict[Path, LineIndex] = {f.path: f.lines for f in model.files}
+        # each source file's own index, built when a finding there asks (not for every file)
+        self._sources = model.files_by_path()
+        self._indexes: dict[Path, LineIndex] = {}
 
     def index(self, path: Path) -> LineIndex:
         if path not in self._indexes:
+            source = self._sources.get(path)
+            if source is not None:
+                self._indexes[path] = source.lines
+                return source.lines
             data = self._data.get(path)
             if data is None:
                 try:

@@ -67,17 +67,40 @@ def node_span(file: SourceFile, node: Node) -> Span:
 MENTIONS_LIMIT = 256
 
 
+# with more places than this, the calls of the scope are counted first; with at most this many
+# calls per place, each call's callee is looked at instead of climbing from each place
+MENTIONS_FEW = 8
+CALLS_PER_PLACE = 8
+
+
+def _callee_has(data: bytes, call: Node, needles: list[bytes]) -> bool:
+    func = call.child_by_field_name("function")
+    if func is None:
+        return False
+    callee = data[func.start_byte : func.end_byte]
+    for needle in needles:  # noqa: SIM110 (a loop, not any(): no generator per call)
+        if needle in callee:
+            return True
+    return False
+
+
 def calls_mentioning(data: bytes, scope: Node, *words: str) -> list[Node]:
     """The `call_expression`s of `scope` (itself included, in pre-order, as `walk_type(scope,
     "call_expression")` gives them) whose callee's text may contain one of `words`: at least
     every call whose callee is or ends with such a word (callers check the callee exactly).
     Found from the words' places in the text (each climbed to the scope), not by a walk of
     every call: a class of thousands of members holds tens of thousands of calls and mentions
-    `setAlarm` a few times. With many places, every call of the scope."""
+    `setAlarm` a few times. With many places (or about as many calls as places), the calls of
+    the scope whose callee's text holds a word."""
     start, end = scope.start_byte, scope.end_byte
     needles = [w.encode() for w in words]
-    if sum(data.count(n, start, end) for n in needles) > MENTIONS_LIMIT:
-        return list(walk_type(scope, "call_expression"))
+    places = sum(data.count(n, start, end) for n in needles)
+    if places > MENTIONS_FEW:
+        # many places: climbing from each (a parent costs a descent in tree-sitter) costs more
+        # than looking at the callee of each call of the scope, unless the calls are many more
+        calls = list(walk_type(scope, "call_expression"))
+        if places > MENTIONS_LIMIT or len(calls) <= CALLS_PER_PLACE * places:
+            return [c for c in calls if _callee_has(data, c, needles)]
     found: dict[int, Node] = {}
     for word in words:
         needle = word.encode()

@@ -4,6 +4,7 @@ second Durable Object binding."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -173,9 +174,7 @@ def _list_pipeline_files(model: ProjectModel, config: WranglerConfig) -> list[Pa
     package = root / "package.json"
     if package.is_file():
         found.append(package)
-    for path in sorted(root.rglob("*.sh")):
-        if not SKIPPED_DIRS & set(path.relative_to(root).parts):
-            found.append(path)
+    found.extend(sorted(_shell_scripts(root)))
     folder = root
     while True:
         workflows = folder / ".github" / "workflows"
@@ -187,13 +186,31 @@ def _list_pipeline_files(model: ProjectModel, config: WranglerConfig) -> list[Pa
     return found
 
 
+# every byte to a space, a newline kept: bytes.translate does in C what a loop over each byte of
+# each package.json did in Python (most of this rule's time on corpus-dev)
+_BLANK_BUT_NEWLINES = bytes(0x0A if byte == 0x0A else 0x20 for byte in range(256))
+
+
+def _shell_scripts(root: Path) -> list[Path]:
+    """What `root.rglob("*.sh")` finds outside SKIPPED_DIRS (any entry named so, symbolic links
+    not followed), without walking into those folders (a Worker's node_modules and .git were
+    walked, then every path under them dropped)."""
+    found: list[Path] = []
+    for folder, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            if name.endswith(".sh"):
+                found.append(Path(folder, name))
+        dirnames[:] = [d for d in dirnames if d not in SKIPPED_DIRS]
+    return found
+
+
 def _package_scripts_only(path: Path, data: bytes) -> bytes:
     """package.json: blank out everything but the `scripts` values (offsets unchanged)."""
     try:
         scripts = safejson.loads(data).get("scripts") or {}
     except (ValueError, AttributeError):
         return b""
-    keep = bytearray(0x0A if byte == 0x0A else 0x20 for byte in data)
+    keep = bytearray(data.translate(_BLANK_BUT_NEWLINES))
     for value in scripts.values():
         if not isinstance(value, str):
             continue

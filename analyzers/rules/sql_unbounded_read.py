@@ -160,9 +160,7 @@ def _projections_aggregate(select: exp.Expression) -> bool:
     if not isinstance(select, exp.Select) or select.args.get("group"):
         return False
     projections = select.expressions
-    return bool(projections) and all(
-        find_first(p, exp.AggFunc) is not None for p in projections
-    )
+    return bool(projections) and all(find_first(p, exp.AggFunc) is not None for p in projections)
 
 
 def _key_bounded(schema: Schema, table: str, eq: list[str]) -> bool:
