@@ -295,19 +295,45 @@ def _in_tree(root: Node, node: Node) -> bool:
     return False
 
 
+# The root last found for a node (by the node's key), as the root's key: a guess checked by one
+# descent (`_in_tree`), never trusted (an old tree and its re-parse share subtrees, so a key is
+# no identity), and holding no tree alive (the root is looked up among the registered trees).
+# The rules walk the same class node once per rule, one file after another: the recent roots
+# missed on every file change (four failed descents, then a climb to the root).
+_ROOT_HINTS_LIMIT = 8192
+_root_hints: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+
+
 def _root_of(node: Node) -> Node:
+    node_key = _key(node)
+    hinted = _root_hints.get(node_key)
+    if hinted is not None:
+        holder = _registered.get(hinted)
+        if holder is not None and _in_tree(holder.root, node):
+            return holder.root
     recent = list(_recent_roots)  # the language server's threads share the list
     for root in recent:
         if _in_tree(root, node):
             if root is not recent[0]:
                 _remember_root(root)
+            _hint(node_key, root)
             return root
     while True:
         parent = node.parent
         if parent is None:
             _remember_root(node)
+            _hint(node_key, node)
             return node
         node = parent
+
+
+def _hint(node_key: tuple[int, int, int], root: Node) -> None:
+    root_key = _key(root)
+    if root_key not in _registered:
+        return  # a tree nobody registered: no way to find it again without holding it
+    if len(_root_hints) >= _ROOT_HINTS_LIMIT:
+        _root_hints.clear()
+    _root_hints[node_key] = root_key
 
 
 def _remember_root(root: Node) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_SQL, SQL_REACH
-from durable_harden.analyzers.rules._sqlexec import binding_args, exec_groups, params_of
+from durable_harden.analyzers.rules._sqlexec import binding_args, exec_groups, params_read
 from durable_harden.analyzers.sql import SqlStatement
 
 DOCS = RuleDocs(
@@ -64,7 +64,7 @@ class CallState:
 def check(model: ProjectModel) -> Iterator[Finding]:
     for group in exec_groups(model):
         last = group[-1]
-        params = [params_of(s) for s in group]
+        params = [params_read(s) for s in group]  # read only
         if any(p is None for p in params):
             continue
         call_data = {

@@ -12,7 +12,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL
-from durable_harden.analyzers.rules._sqlexec import binding_args, params_of, tokens
+from durable_harden.analyzers.rules._sqlexec import binding_args, params_read, tokens
 from durable_harden.analyzers.sql import (
     SqlStatement,
     Substitution,
@@ -182,7 +182,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             )
         if lists or stmt.call.type != "call_expression":
             continue
-        params = params_of(stmt)
+        params = params_read(stmt)  # read only
         if params is None:
             continue
         count = max(params.count, 0 if stmt.has_spread_binding else len(binding_args(stmt)))

@@ -357,20 +357,24 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             continue
         if stmt.statements_in_call - 1 != stmt.index_in_call:
             continue  # only the last statement's rows come back
-        data = stmt.call_file.data
-        consumer = Consumer("tagged", stmt.call) if stmt.tagged else None
-        if consumer is None and stmt.call.type == "call_expression":
-            consumer = _consumer_of(data, stmt.call)
-        if consumer is None:
-            continue
+        # the tables first (memoised per statement tree and scope), the consumer (a climb from
+        # the call through the tree) only for a query that reads a growing table unbounded
         config = config_of(stmt.file)
         key = config.root if config is not None else model.root
         if key not in growing_by_scope:
             growing_by_scope[key] = growing_tables(model, stmt.file.path)
         growing = growing_by_scope[key]
+        if not growing:
+            continue
         schema = schema_of(stmt.file)
         tables = unbounded_tables(stmt, schema, growing)
         if not tables:
+            continue
+        data = stmt.call_file.data
+        consumer = Consumer("tagged", stmt.call) if stmt.tagged else None
+        if consumer is None and stmt.call.type == "call_expression":
+            consumer = _consumer_of(data, stmt.call)
+        if consumer is None:
             continue
         names = ", ".join(f"`{t}`" for t in tables)
         related = [Related(insert_head_span(growing[t]), f"`{t}` grows here") for t in tables]
