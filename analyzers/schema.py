@@ -279,7 +279,15 @@ class Schema:
         return {str(row[2]).lower() for row in rows if str(row[6]).upper() == "CASCADE"}
 
     def indexes_of(self, table: str) -> list[Index]:
-        return [i for i in self.indexes.values() if i.table.lower() == table.lower()]
+        # grouped once per schema (asked per query and per finding; the catalogue never
+        # changes once the schema is built)
+        by_table: dict[str, list[Index]] | None = self.__dict__.get("_indexes_by_table")
+        if by_table is None:
+            by_table = {}
+            for index in self.indexes.values():
+                by_table.setdefault(index.table.lower(), []).append(index)
+            self.__dict__["_indexes_by_table"] = by_table
+        return list(by_table.get(table.lower(), ()))
 
     def plan(self, sql: str) -> QueryPlan:
         """EXPLAIN QUERY PLAN with every parameter bound to NULL. Planned once per text (the

@@ -37,8 +37,12 @@ def inserted_table(stmt: SqlStatement) -> str | None:
     """The table an INSERT / INSERT OR … / REPLACE / upsert writes rows into (memoised on the
     statement: a pure function of it)."""
     if "_inserted_table" not in stmt.__dict__:
-        stmt.__dict__["_inserted_table"] = _inserted_table(stmt)
+        # a function of the text alone (its tree, kind and head): once per distinct text
+        stmt.__dict__["_inserted_table"] = _INSERTED.get(stmt.text, lambda: _inserted_table(stmt))
     return stmt.__dict__["_inserted_table"]  # type: ignore[no-any-return]
+
+
+_INSERTED = ContentMemo()
 
 
 def _inserted_table(stmt: SqlStatement) -> str | None:
@@ -192,10 +196,30 @@ def table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse
     the answers); the entry keeps the expression alive, so its id is not reused. The TableUses
     are shared: never change them."""
     key = (id(expression), schema.tables_key)
-    entry = _USES.get(key, lambda: (expression, _table_uses(expression, schema)))
+    entry = _USES.get(key, lambda: (expression, _shared_uses(expression, schema)))
     if entry[0] is not expression:  # cannot happen while the entry holds it; said plainly
         entry = (expression, _table_uses(expression, schema))
     return dict(entry[1])
+
+
+def _shared_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
+    """_table_uses, shared between schemas whose tables read by the statement have the same
+    columns (the Worker projects of a monorepo often share their tables): the answer reads
+    nothing else of the schema (ColumnResolver looks up only the statement's tables)."""
+    tables = sorted(set(alias_map(expression).values()))
+    columns = tuple(
+        (name, tuple(known.columns) if (known := schema.table(name)) is not None else None)
+        for name in tables
+    )
+    entry = _USES_BY_COLUMNS.get(
+        (id(expression), columns), lambda: (expression, _table_uses(expression, schema))
+    )
+    if entry[0] is not expression:  # cannot happen while the entry holds it; said plainly
+        return _table_uses(expression, schema)
+    return entry[1]
+
+
+_USES_BY_COLUMNS = ContentMemo()
 
 
 def _table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
