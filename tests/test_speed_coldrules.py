@@ -290,3 +290,76 @@ def test_findings_and_fixes_of_the_generated_monorepo_are_stable(tmp_path: Path)
     fresh = [described(f) for f in result.findings]
     assert shared == fresh
     assert any(fixes for fixes in shared)
+
+
+def test_shared_sql_answers_are_each_schemas_own(tmp_path: Path) -> None:
+    """table_uses shared between Worker scopes whose tables have the same columns, the table an
+    INSERT writes once per text, a table's indexes grouped once per schema: each the answer
+    computed afresh for that statement and schema."""
+    from durable_harden.analyzers.rules._sql import (
+        _inserted_table,
+        _table_uses,
+        inserted_table,
+        table_uses,
+    )
+
+    _generate(tmp_path / "mono", 120)
+    ws = workspace_for([tmp_path / "mono"])
+    model = model_mod.build_model(ws.root, ws.sources, ws.configs)
+    scopes = {id(model.schema_for(s.file.path)) for s in model.statements}
+    assert len(scopes) > 1
+    checked = 0
+    for stmt in model.statements:
+        schema = model.schema_for(stmt.file.path)
+        assert inserted_table(stmt) == _inserted_table(stmt), stmt.text
+        if stmt.expression is not None:
+            assert table_uses(stmt.expression, schema) == _table_uses(stmt.expression, schema)
+            checked += 1
+        for name in schema.tables:
+            expected = [i for i in schema.indexes.values() if i.table.lower() == name.lower()]
+            assert schema.indexes_of(name) == expected
+            assert schema.indexes_of(name.upper()) == expected
+    assert checked > 100
+
+
+def _worker(ddl: str, query: str) -> str:
+    return (
+        'import { DurableObject } from "cloudflare:workers";\n'
+        "export class Box extends DurableObject {\n"
+        "  constructor(ctx: DurableObjectState, env: unknown) {\n"
+        "    super(ctx, env);\n"
+        f"    this.ctx.storage.sql.exec(`{ddl}`);\n"
+        "  }\n"
+        f'  read() {{ return this.ctx.storage.sql.exec("{query}", 1).toArray(); }}\n'
+        "}\n"
+    )
+
+
+def test_table_uses_differ_between_scopes_whose_tables_differ(tmp_path: Path) -> None:
+    """The same query in two Worker projects whose tables have other columns: `b` belongs to
+    `t` in one and to `u` in the other, so the query filters another table."""
+    from durable_harden.analyzers.rules._sql import _table_uses, table_uses
+
+    query = "SELECT t.a FROM t JOIN u ON t.id = u.tid WHERE b = ?"
+    one = "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, a TEXT, b TEXT); CREATE TABLE IF NOT EXISTS u (tid INTEGER, c TEXT);"
+    two = "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, a TEXT); CREATE TABLE IF NOT EXISTS u (tid INTEGER, b TEXT);"
+    write_tree(
+        tmp_path,
+        {
+            "one/wrangler.jsonc": MINIMAL_WRANGLER,
+            "one/src/index.ts": _worker(one, query),
+            "two/wrangler.jsonc": MINIMAL_WRANGLER,
+            "two/src/index.ts": _worker(two, query),
+        },
+    )
+    ws = workspace_for([tmp_path])
+    model = model_mod.build_model(ws.root, ws.sources, ws.configs)
+    found = {}
+    for stmt in model.statements:
+        if stmt.text != query:
+            continue
+        schema = model.schema_for(stmt.file.path)
+        uses = table_uses(stmt.expression, schema)
+        assert uses == _table_uses(stmt.expression, schema)
+        found[stmt.file.path.parent.parent.name] = {t: u.eq for t, u in uses.items()}
+    assert found == {"one": {"t": ["b"], "u": []}, "two": {"t": [], "u": ["b"]}}

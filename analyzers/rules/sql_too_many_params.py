@@ -162,11 +162,15 @@ class ParamsState:
     generated: GeneratedList | None = None
 
 
+def _where(stmt: SqlStatement) -> dict[str, list[str | int]]:
+    """Where the statement is (built for a finding only)."""
+    return {"statement": [str(stmt.file.path), stmt.offsets[0]]}
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.tagged or stmt.loose:
             continue
-        where = {"statement": [str(stmt.file.path), stmt.offsets[0]]}
         lists = generated_lists(stmt)
         for item in lists:
             if bounded_array(stmt, item):
@@ -177,7 +181,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 f"than {MAX_PARAMS} elements. Bind the array once: "
                 "`IN (SELECT value FROM json_each(?))` with `JSON.stringify(…)`.",
                 Span(stmt.file.path, item.sub.ts_start, item.sub.ts_end),
-                data={**where, "kind": "generated", "array": item.array},
+                data={**_where(stmt), "kind": "generated", "array": item.array},
                 state=ParamsState(stmt, item),
             )
         if lists or stmt.call.type != "call_expression":
@@ -192,7 +196,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 f"{count} bound parameters: a Durable Object SQL statement takes at most "
                 f"{MAX_PARAMS}. Write the rows in batches.",
                 stmt.span(),
-                data={**where, "kind": "count", "count": count},
+                data={**_where(stmt), "kind": "count", "count": count},
                 state=ParamsState(stmt),
             )
 
