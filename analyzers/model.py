@@ -185,11 +185,13 @@ class ProjectModel:
         fix and rule asking for a scope scanned every statement of the project)."""
         by_root: dict[Path, list[SqlStatement]] = {}
         roots: dict[Path, Path] = {}
+        same: dict[Path, Path] = {}  # one object per root: the look-ups below by identity
         for stmt in self.statements:
             path = stmt.file.path
             root = roots.get(path)
             if root is None:
-                root = roots[path] = self._scope_root(path)
+                root = self._scope_root(path)  # a new Path object per call (config.root)
+                root = roots[path] = same.setdefault(root, root)
             by_root.setdefault(root, []).append(stmt)
         return by_root
 

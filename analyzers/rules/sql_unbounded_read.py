@@ -350,7 +350,7 @@ class ReadState:
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
-    growing_by_scope: dict[Path, dict[str, SqlStatement]] = {}
+    growing_by_scope: dict[int, dict[str, SqlStatement]] = {}
     config_of, schema_of = by_file(model.config_for_path), by_file(model.schema_for)
     for stmt in model.statements:
         if stmt.loose or stmt.kind not in {"SELECT", "WITH"}:
@@ -360,7 +360,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         # the tables first (memoised per statement tree and scope), the consumer (a climb from
         # the call through the tree) only for a query that reads a growing table unbounded
         config = config_of(stmt.file)
-        key = config.root if config is not None else model.root
+        key = id(config)  # the scope (its root: config.root is a new Path at each call)
         if key not in growing_by_scope:
             growing_by_scope[key] = growing_tables(model, stmt.file.path)
         growing = growing_by_scope[key]
