@@ -334,6 +334,10 @@ def _two_in(needles: list[bytes], data: bytes) -> bool:
     return False
 
 
+# a branch of a canary ternary ends with `env.NAME` (`?.`, `!.` and spaces allowed)
+_MEMBER_NAME = re.compile(rb"\.\s*([A-Za-z_$][\w$]*)")
+
+
 def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
     by_config: dict[int, tuple[WranglerConfig, dict[str, str], list[bytes]]] = {}
     for file in model.files:
@@ -350,7 +354,14 @@ def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
             )
         bound = known[1]
         data = file.data
-        if not _two_in(known[2], data):
+        if len(bound) > 8:
+            # many bindings (a monorepo's config): one pass for the names that follow a `.`,
+            # not a search of the whole text per binding (664 bindings: 34 -> 5 ms per file)
+            members = set(_MEMBER_NAME.findall(data))
+            enough = sum(1 for name in known[2] if name in members) >= 2
+        else:
+            enough = _two_in(known[2], data)
+        if not enough:
             # both branches name a different binding: without two of the names in the text
             # there is no such ternary (and no walk of every node type of a big edited file)
             continue
