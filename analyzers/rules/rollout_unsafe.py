@@ -3,6 +3,7 @@ second Durable Object binding."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -204,8 +205,11 @@ def _shell_scripts(root: Path) -> list[Path]:
     return found
 
 
+@functools.lru_cache(maxsize=256)
 def _package_scripts_only(path: Path, data: bytes) -> bytes:
-    """package.json: blank out everything but the `scripts` values (offsets unchanged)."""
+    """package.json: blank out everything but the `scripts` values (offsets unchanged). A
+    function of its arguments, asked twice per package.json (the deploy commands, the rollout
+    path): kept for the last few."""
     try:
         scripts = safejson.loads(data).get("scripts") or {}
     except (ValueError, AttributeError):
