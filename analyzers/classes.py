@@ -137,6 +137,8 @@ def imported_bases(file: SourceFile) -> dict[str, str]:
 
 
 def class_declarations(file: SourceFile) -> list[Node]:
+    if file.lacks(b"class"):  # most files declare no class: no walk (docs/performance.md)
+        return []
     return list(walk_type(file.root, "class_declaration", "abstract_class_declaration", "class"))
 
 
@@ -254,6 +256,8 @@ def state_param_names(file: SourceFile, scope: Node) -> list[tuple[str, str]]:
     """(kind, name) of each parameter in `scope` typed DurableObjectState / DurableObjectStorage
     / SqlStorage, in order."""
     found: list[tuple[str, str]] = []
+    if file.lacks(b"DurableObjectSt", b"SqlStorage"):  # the type's name is in its text
+        return found
     for param in walk_type(scope, "required_parameter", "optional_parameter"):
         type_ann = param.child_by_field_name("type")
         pattern = param.child_by_field_name("pattern")
@@ -344,6 +348,8 @@ def find_classes(
     known_do_names: classes already known to be DOs anywhere in the project (for subclasses);
     bound_names: class names bound in a wrangler config.
     """
+    if file.lacks(b"class"):
+        return []
     bases = imported_bases(file)
     exported = exported_names(file)
     result: list[DurableObjectClass] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import posixpath
+import re
 import weakref
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from durable_harden.analyzers.sql import (
     loose_statements,
     string_constants,
 )
+from durable_harden.analyzers import sqlwrappers
 from durable_harden.analyzers.sqlwrappers import FileWrappers
 from durable_harden.analyzers.sqlwrappers import resolve as resolve_wrappers
 from durable_harden.analyzers.sqlwrappers import summarize as summarize_wrappers
@@ -333,6 +335,8 @@ class _State:
     known: dict[Path, SourceFile] = field(default_factory=dict)
     known_paths: frozenset[Path] = frozenset()
     summaries: dict[Path, FileWrappers] = field(default_factory=dict)
+    # the functions that may be wrappers; files naming none have partial summaries
+    wrapper_names: frozenset[str] = frozenset()
     wrapped: dict[Path, dict[int, SqlParam]] = field(default_factory=dict)  # calls via wrappers
     executed: dict[Path, list[SqlStatement]] = field(default_factory=dict)
     loose: dict[Path, list[SqlStatement]] = field(default_factory=dict)
@@ -481,9 +485,12 @@ def _splice(
         cls.exported = cls.name in exported_names(cls.file)
     # SQL: no constant imported from or into the file, the same calls through wrappers elsewhere
     for _, new in pairs:
-        new_state.summaries[new.path] = _wrapper_summary(
+        summary = new_state.summaries[new.path] = _wrapper_summary(
             new, new_state.classes_by_file.get(new.path, [])
         )
+        if sqlwrappers.adds_wrappers(summary, state.wrapper_names):
+            # a file that was not summarized in full may call the new wrapper
+            return None
         for importer in state.importers.get(new.path, ()):
             if importer in changed_paths:
                 continue
@@ -956,6 +963,10 @@ def _file_statements(
     known_paths: frozenset[Path],
     wrapped: dict[int, SqlParam],
 ) -> list[SqlStatement]:
+    if not wrapped and file.lacks(b"exec", b"sql"):
+        # no statement whatever the imports say (extract_statements' own check): the imported
+        # constants are not looked up (each imported module's constants read)
+        return per_file(file, "statements", (tuple(classes), None, ()), list)
     imported = _imported_constants(file, known, known_paths)
     key = (
         tuple(classes),
@@ -994,6 +1005,39 @@ def _wrapper_summary(file: SourceFile, classes: list[DurableObjectClass]) -> Fil
         )
 
     return per_file(file, "sql_wrappers", key, compute)
+
+
+def _wrapper_summaries(
+    files: list[SourceFile], classes_by_file: dict[Path, list[DurableObjectClass]]
+) -> tuple[dict[SourceFile, FileWrappers], frozenset[str]]:
+    """Every file's wrapper summary, in file order, as `resolve_wrappers` needs them, and the
+    names of the functions that may be wrappers (`sqlwrappers.may_wrap`). Only the files that
+    say `exec`, or the name of a function that may be a wrapper, are summarized in full (every
+    call of the file read); the others' calls can neither make a wrapper nor reach one, and
+    their summaries are their classes' bases and their imports (`sqlwrappers.heads`): most
+    files of a project. The same answers as summarizing every file in full (tests/
+    test_speed_model.py)."""
+    full: dict[SourceFile, FileWrappers] = {}
+    light: dict[SourceFile, FileWrappers] = {}
+    todo: list[SourceFile] = []
+    for file in files:
+        head = None if not file.lacks(b"exec") else sqlwrappers.heads(file)
+        if head is None:
+            todo.append(file)
+        else:
+            light[file] = head
+    names: set[str] = set()
+    while todo:
+        for file in todo:
+            full[file] = _wrapper_summary(file, classes_by_file.get(file.path, []))
+            light.pop(file, None)
+        found = sqlwrappers.may_wrap(full.values())
+        if found <= names:
+            break
+        names = found
+        words = tuple(name.encode() for name in sorted(names))
+        todo = [file for file in light if not file.lacks(*words)]
+    return {file: full.get(file) or light[file] for file in files}, frozenset(names)
 
 
 def _loose_statements(
@@ -1041,9 +1085,7 @@ def _find_sql(model: ProjectModel, state: _State) -> None:
     known = {f.path: f for f in model.files}
     known_paths = frozenset(known)
     classes_by_file = state.classes_by_file
-    summaries = {
-        file: _wrapper_summary(file, classes_by_file.get(file.path, [])) for file in model.files
-    }
+    summaries, state.wrapper_names = _wrapper_summaries(model.files, classes_by_file)
     wrapped = resolve_wrappers(summaries, lambda file, spec: resolve_module(file.path, spec, known))
     executed: list[list[SqlStatement]] = []
     for file in model.files:
@@ -1107,6 +1149,8 @@ def _accesses_in(
     file: SourceFile, bindings: frozenset[str], scope: Node | None = None
 ) -> list[NamespaceAccess]:
     found: list[NamespaceAccess] = []
+    if not _may_access(file, bindings):
+        return found
     data = file.data
     for call in walk_type(scope or file.root, "call_expression"):
         func = call.child_by_field_name("function")
@@ -1128,6 +1172,32 @@ def _accesses_in(
             continue  # `env.KV.get()` is a KV namespace, not a DO namespace
         args = call_args(call)
         found.append(NamespaceAccess(file, call, binding, method, args[0] if args else None))
+    return found
+
+
+_METHOD_WORDS = (b"get", b"idFrom", b"newUniqueId", b"jurisdiction")  # NAMESPACE_METHODS
+
+
+def _may_access(file: SourceFile, bindings: frozenset[str]) -> bool:
+    """False when `_accesses_in` can find nothing in the file: none of the namespace methods
+    is named in it, or its receivers can name neither `env` nor a binding (each a token of
+    the file's text, present in its bytes; a tree with a syntax error is always read)."""
+    if file.lacks(*_METHOD_WORDS):
+        return False
+    return _receiver_words(bindings).search(file.data) is not None or file.root.has_error
+
+
+_RECEIVER_WORDS: dict[frozenset[str], re.Pattern[bytes]] = {}
+
+
+def _receiver_words(bindings: frozenset[str]) -> re.Pattern[bytes]:
+    """`env` or any binding name (one pass over a file's bytes, not one per name)."""
+    found = _RECEIVER_WORDS.get(bindings)
+    if found is None:
+        if len(_RECEIVER_WORDS) > 8:
+            _RECEIVER_WORDS.clear()
+        words = sorted({b"env", *(b.encode() for b in bindings)}, key=len, reverse=True)
+        found = _RECEIVER_WORDS[bindings] = re.compile(b"|".join(map(re.escape, words)))
     return found
 
 

@@ -304,6 +304,10 @@ def split_statements(text: str) -> list[tuple[int, int]]:
 
 @_text_cache
 def _split_statements(text: str) -> tuple[tuple[int, int], ...]:
+    if ";" not in text:
+        # no semicolon token possible: one statement (what the loop below gives), without
+        # tokenizing (nor importing sqlglot) for the single statement most texts hold
+        return ((0, len(text)),) if text.strip() else ()
     tokens = sql_tokens(text)
     if tokens is None:
         return ((0, len(text)),) if text.strip() else ()
@@ -544,6 +548,9 @@ def extract_statements(
     that hands SQL to exec() (analyzers.sqlwrappers) to how it does. `scope`: only the calls
     inside that node (analyzers.splice re-reads the edited member alone)."""
     wrapped = wrapped or {}
+    if not wrapped and file.lacks(b"exec", b"sql"):
+        # neither `….exec(` nor a `this.sql` tag, no call through a wrapper: no statement
+        return []
     data = file.data
     constants = string_constants(file)
     locate = class_locator(classes)
@@ -712,6 +719,115 @@ _LOOSE_SQL = re.compile(
 )
 
 
+# What the text of a literal matching _LOOSE_SQL implies about its bytes: one of the leading
+# keywords spelled out (ASCII letters in any case), or something literal_chars turns into
+# other characters or drops: an escape (`\x53ELECT`), an HTML character reference of a JSX
+# string (`SEL&#69;CT` or `&amp;`, dropped, joining the fragments around it), or one of the
+# non-ASCII letters Python's case-insensitive matching takes for an ASCII one (İ, ı, ſ).
+_LOOSE_SQL_BYTES = re.compile(
+    rb"\\|&#|&[A-Za-z]{1,30};|\xc4[\xb0\xb1]|\xc5\xbf"
+    rb"|(?i:CREATE|ALTER|INSERT|REPLACE|DELETE|UPDATE|DROP|SELECT)"
+)
+
+
+def _may_hold_loose_sql(raw: bytes) -> bool:
+    """False when no literal inside `raw` (a file's bytes, or one literal's) can match
+    _LOOSE_SQL: most literals and most files hold none of its keywords (a word check instead
+    of literal_chars per literal; docs/performance.md, "Issue 14: the per-file model,
+    cheaper")."""
+    return _LOOSE_SQL_BYTES.search(raw) is not None
+
+
+_MAX_HITS = 256  # more word hits than this in a file: its literals are walked instead
+
+
+def _loose_candidates(file: SourceFile, scope: Node | None) -> list[Node]:
+    """The string and template literals of the file (inside `scope`) that may match _LOOSE_SQL,
+    in pre-order: those holding a hit of _LOOSE_SQL_BYTES. With a few hits, the literals
+    around each are found by a descent from the root to it (no node index of the file, which
+    most files without a class, SQL or an exec() call then never need); with many, the
+    literals are walked and each one's bytes checked. A tree with a syntax error may hold
+    other children in a literal (dropped, joining the fragments around them): then every
+    literal is read, as before."""
+    root = file.root
+    node = scope or root
+    if root.has_error:
+        return list(walk_type(node, "string", "template_string"))
+    data = file.data
+    lo, hi = node.start_byte, node.end_byte
+    hits = _hits(data[lo:hi] if node is not root else data, file.lang == "tsx")
+    if hits is None:
+        return [
+            literal
+            for literal in walk_type(node, "string", "template_string")
+            if _may_hold_loose_sql(data[literal.start_byte : literal.end_byte])
+        ]
+    if not hits:
+        return []
+    if lo:
+        hits = [at + lo for at in hits]
+    found: dict[tuple[int, int], Node] = {}
+    cursor = root.walk()
+    leaf = (0, 0)  # the range of the leaf the last descent reached
+    for at in sorted(hits):
+        if leaf[0] <= at < leaf[1]:
+            continue  # the same path from the root (a second hit in one string fragment)
+        cursor.reset(root)
+        deepest = root
+        while cursor.goto_first_child_for_byte(at) is not None:
+            current = cursor.node
+            assert current is not None
+            start = current.start_byte
+            if start > at:
+                break
+            deepest = current
+            end = current.end_byte
+            if current.type in _LITERAL_TYPES and lo <= start and end <= hi:
+                found[(start, -end)] = current
+        leaf = (deepest.start_byte, deepest.end_byte) if deepest.child_count == 0 else (0, 0)
+    return [found[key] for key in sorted(found)]
+
+
+_LITERAL_TYPES = frozenset({"string", "template_string"})
+# _LOOSE_SQL_BYTES but the HTML character references, as words to find in lower case (a regex
+# of case-insensitive alternatives reads a file ~10x slower than a few `bytes.find`)
+_HIT_WORDS = (
+    b"create",
+    b"alter",
+    b"insert",
+    b"replace",
+    b"delete",
+    b"update",
+    b"drop",
+    b"select",
+    b"\\",
+    b"\xc4\xb0",
+    b"\xc4\xb1",
+    b"\xc5\xbf",
+)
+_CHARACTER_REFERENCE = re.compile(rb"&(?:#|[A-Za-z]{1,30};)")  # in a JSX string (TSX only)
+
+
+def _hits(raw: bytes, jsx: bool) -> list[int] | None:
+    """Where _LOOSE_SQL_BYTES matches in `raw` (a start inside each match at least), or None
+    when that is more than _MAX_HITS places."""
+    lowered = raw.lower()
+    hits: list[int] = []
+    for word in _HIT_WORDS:
+        at = lowered.find(word)
+        while at >= 0:
+            hits.append(at)
+            if len(hits) > _MAX_HITS:
+                return None
+            at = lowered.find(word, at + 1)
+    if jsx:
+        for match in _CHARACTER_REFERENCE.finditer(raw):
+            hits.append(match.start())
+            if len(hits) > _MAX_HITS:
+                return None
+    return hits
+
+
 def loose_statements(
     file: SourceFile, seen_literals: set[int], scope: Node | None = None
 ) -> list[SqlStatement]:
@@ -719,10 +835,11 @@ def loose_statements(
     helper functions taking a string). They still define schema and prune tables. `scope`: only
     the literals inside that node."""
     statements: list[SqlStatement] = []
-    for node in walk_type(scope or file.root, "string", "template_string"):
+    data = file.data
+    for node in _loose_candidates(file, scope):
         if node.type not in {"string", "template_string"} or node.start_byte in seen_literals:
             continue
-        text, offsets = literal_chars(file.data, node)
+        text, offsets = literal_chars(data, node)
         if not _LOOSE_SQL.match(text):
             continue
         ranges = split_statements(text)

@@ -27,7 +27,7 @@ queries).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -79,30 +79,99 @@ class FileWrappers:
     bases: dict[str, str] = field(default_factory=dict)  # class name -> base identifier
     imports: dict[str, tuple[str, str]] = field(default_factory=dict)  # local -> (spec, name|*)
     calls: list[tuple[int, Ref]] = field(default_factory=list)  # call start byte -> callee
+    # only `bases` and `imports` (`heads`): a file that can hand no SQL to a wrapper
+    partial: bool = False
 
 
 def summarize(
     file: SourceFile, classes: list[DurableObjectClass], file_aliases: Aliases
 ) -> FileWrappers:
+    imports, bases, _ = _heads(file)
+    found = FileWrappers(bases=dict(bases), imports=dict(imports))
+    found.sinks, found.calls = summarize_calls(
+        file, file.root, classes, file_aliases, found.imports
+    )
+    found.functions = function_keys(file, file.root)
+    return found
+
+
+def heads(file: SourceFile) -> FileWrappers | None:
+    """The part of `summarize` that other files' calls read of a file that holds no wrapper
+    and no call to one (its classes' bases and its imports, which `resolve` follows to reach
+    a base class elsewhere), or None when `resolve` could read more of it: a class the file
+    both declares and imports (`class_home` would find it among its functions)."""
+    imports, bases, names = _heads(file)
+    if not names.isdisjoint(imports):
+        return None
+    return FileWrappers(bases=dict(bases), imports=dict(imports), partial=True)
+
+
+def _heads(file: SourceFile) -> tuple[dict[str, tuple[str, str]], dict[str, str], frozenset[str]]:
+    """(imports, bases, names of the classes declared), kept in the file's memo."""
+    cached: tuple[dict[str, tuple[str, str]], dict[str, str], frozenset[str]] | None = (
+        file.memo.get("wrapper_heads")
+    )
+    if cached is not None:
+        return cached
     data = file.data
-    found = FileWrappers()
-    found.imports = _imports(file)
-    for decl in walk_type(file.root, *_CLASS_TYPES):
+    bases: dict[str, str] = {}
+    names: set[str] = set()
+    for decl in () if file.lacks(b"class") else walk_type(file.root, *_CLASS_TYPES):
         name = _class_name(data, decl)
         if name is None:
             continue
+        names.add(name)
         for child in decl.children:
             if child.type != "class_heritage":
                 continue
             for clause in child.children:
                 value = clause.child_by_field_name("value")
                 if clause.type == "extends_clause" and value is not None:
-                    found.bases[name] = node_text(data, value).split("<", 1)[0].strip()
-    found.sinks, found.calls = summarize_calls(
-        file, file.root, classes, file_aliases, found.imports
+                    bases[name] = node_text(data, value).split("<", 1)[0].strip()
+    cached = file.memo["wrapper_heads"] = (_imports(file), bases, frozenset(names))
+    return cached
+
+
+def _may_wrap_sink(summary: FileWrappers, sink: Sink, names: set[str] | frozenset[str]) -> bool:
+    """The sink's function may be a wrapper when the functions named `names` may be."""
+    target = sink.target
+    if target[0] == "exec" or target[-1] in names:
+        return True
+    if target[0] == "fn":
+        spec = summary.imports.get(target[1])
+        return spec is not None and spec[1] in names
+    return False
+
+
+def adds_wrappers(summary: FileWrappers, names: frozenset[str]) -> bool:
+    """Whether a file's (new) summary names a function that may be a wrapper beyond `names`
+    (a closed set of `may_wrap` over the other files): then `may_wrap` over the files with
+    this one grows, else `names` still holds every function that may be a wrapper."""
+    return any(
+        sink.func[1] not in names and _may_wrap_sink(summary, sink, names)
+        for sink in summary.sinks
     )
-    found.functions = function_keys(file, file.root)
-    return found
+
+
+def may_wrap(summaries: Iterable[FileWrappers]) -> set[str]:
+    """The names of the functions that may turn out wrappers (`resolve`), from the sinks of
+    the given summaries: a function with a sink to exec(), or to a function whose name (or the
+    name its import gives) is one of them, and so on. A superset of the names of `resolve`'s
+    wrappers whenever the summaries given are those of every file that says `exec` or one of
+    the names found (`resolve` reaches a function through one of the names its caller's text
+    spells: the callee, or the imported name). A file saying none of them needs only its
+    `heads` (docs/performance.md, "Issue 14: the per-file model, cheaper")."""
+    sinks = [(summary, sink) for summary in summaries for sink in summary.sinks]
+    names: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for summary, sink in sinks:
+            name = sink.func[1]
+            if name not in names and _may_wrap_sink(summary, sink, names):
+                names.add(name)
+                changed = True
+    return names
 
 
 def function_keys(file: SourceFile, scope: Node) -> set[FuncKey]:
