@@ -11,7 +11,13 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.exports import exported_names
 from durable_harden.analyzers.source import SourceFile
-from durable_harden.analyzers.tsutil import node_text, normalize_expr, string_value, walk_type
+from durable_harden.analyzers.tsutil import (
+    import_items,
+    node_text,
+    normalize_expr,
+    string_value,
+    walk_type,
+)
 
 # Base classes that make a class a Durable Object, by module they are imported from.
 KNOWN_BASES: dict[str, frozenset[str]] = {
@@ -125,7 +131,9 @@ def imported_bases(file: SourceFile) -> dict[str, str]:
         module = string_value(data, source) if source is not None else None
         if module is None or module not in KNOWN_BASES:
             continue
-        for spec in walk_type(stmt, "import_specifier"):
+        for spec in import_items(stmt):
+            if spec.type != "import_specifier":
+                continue
             name = spec.child_by_field_name("name")
             alias = spec.child_by_field_name("alias")
             if name is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import os
 import posixpath
-import re
 import weakref
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import Any, TypeVar, cast
 
 from tree_sitter import Node
 
-from durable_harden.analyzers import splice
+from durable_harden.analyzers import splice, sqlwrappers
 from durable_harden.analyzers.classes import (
     Aliases,
     DurableObjectClass,
@@ -38,17 +37,19 @@ from durable_harden.analyzers.sql import (
     loose_statements,
     string_constants,
 )
-from durable_harden.analyzers import sqlwrappers
 from durable_harden.analyzers.sqlwrappers import FileWrappers
 from durable_harden.analyzers.sqlwrappers import resolve as resolve_wrappers
 from durable_harden.analyzers.sqlwrappers import summarize as summarize_wrappers
 from durable_harden.analyzers.tsutil import (
     call_args,
+    import_items,
+    node_at,
     node_text,
     normalize_expr,
     string_value,
     walk,
     walk_type,
+    word_hits,
 )
 from durable_harden.analyzers.wrangler import ConfigError, WranglerConfig, load_config
 
@@ -932,7 +933,7 @@ def imported_constants(
         if target is None:
             continue
         constants = string_constants(target)
-        for item in walk_type(stmt, "import_specifier", "namespace_import"):
+        for item in import_items(stmt):
             if item.type == "import_specifier":
                 name = item.child_by_field_name("name")
                 alias = item.child_by_field_name("alias")
@@ -1011,32 +1012,41 @@ def _wrapper_summaries(
     files: list[SourceFile], classes_by_file: dict[Path, list[DurableObjectClass]]
 ) -> tuple[dict[SourceFile, FileWrappers], frozenset[str]]:
     """Every file's wrapper summary, in file order, as `resolve_wrappers` needs them, and the
-    names of the functions that may be wrappers (`sqlwrappers.may_wrap`). Only the files that
-    say `exec`, or the name of a function that may be a wrapper, are summarized in full (every
-    call of the file read); the others' calls can neither make a wrapper nor reach one, and
-    their summaries are their classes' bases and their imports (`sqlwrappers.heads`): most
-    files of a project. The same answers as summarizing every file in full (tests/
-    test_speed_model.py)."""
+    names of the functions that may be wrappers (`sqlwrappers.may_wrap`). A wrapper starts as
+    a function handing a parameter to exec(): the files that say `exec` are read for those
+    calls alone (`sqlwrappers.exec_sinks`); then only the files that say the name of a
+    function that may be a wrapper are summarized in full (every call read), until no new
+    name appears. The others' calls can neither make a wrapper nor reach one, and their
+    summaries are their classes' bases and their imports (`sqlwrappers.heads`): most files of
+    a project, every file of one whose exec() calls are all given SQL text. The same answers
+    as summarizing every file in full (tests/test_speed_model.py)."""
     full: dict[SourceFile, FileWrappers] = {}
     light: dict[SourceFile, FileWrappers] = {}
     todo: list[SourceFile] = []
+    names: set[str] = set()
     for file in files:
-        head = None if not file.lacks(b"exec") else sqlwrappers.heads(file)
+        head = sqlwrappers.heads(file)
         if head is None:
             todo.append(file)
-        else:
-            light[file] = head
-    names: set[str] = set()
+            continue
+        light[file] = head
+        if not file.lacks(b"exec"):
+            classes = classes_by_file.get(file.path, [])
+            sinks = sqlwrappers.exec_sinks(file, classes, _state_params(file))
+            names.update(sink.func[1] for sink in sinks)
+    if names:
+        words = tuple(name.encode() for name in sorted(names))
+        todo += [file for file in light if not file.lacks(*words)]
     while todo:
         for file in todo:
             full[file] = _wrapper_summary(file, classes_by_file.get(file.path, []))
             light.pop(file, None)
-        found = sqlwrappers.may_wrap(full.values())
+        found = sqlwrappers.may_wrap(full.values()) | names
         if found <= names:
             break
+        fresh = tuple(name.encode() for name in sorted(found - names))
         names = found
-        words = tuple(name.encode() for name in sorted(names))
-        todo = [file for file in light if not file.lacks(*words)]
+        todo = [file for file in light if not file.lacks(*fresh)]
     return {file: full.get(file) or light[file] for file in files}, frozenset(names)
 
 
@@ -1149,10 +1159,8 @@ def _accesses_in(
     file: SourceFile, bindings: frozenset[str], scope: Node | None = None
 ) -> list[NamespaceAccess]:
     found: list[NamespaceAccess] = []
-    if not _may_access(file, bindings):
-        return found
     data = file.data
-    for call in walk_type(scope or file.root, "call_expression"):
+    for call in _access_candidates(file, scope):
         func = call.child_by_field_name("function")
         if func is None or func.type != "member_expression":
             continue
@@ -1176,29 +1184,37 @@ def _accesses_in(
 
 
 _METHOD_WORDS = (b"get", b"idFrom", b"newUniqueId", b"jurisdiction")  # NAMESPACE_METHODS
+_MAX_HITS = 256  # more method names than this in a file: its calls are walked instead
 
 
-def _may_access(file: SourceFile, bindings: frozenset[str]) -> bool:
-    """False when `_accesses_in` can find nothing in the file: none of the namespace methods
-    is named in it, or its receivers can name neither `env` nor a binding (each a token of
-    the file's text, present in its bytes; a tree with a syntax error is always read)."""
-    if file.lacks(*_METHOD_WORDS):
-        return False
-    return _receiver_words(bindings).search(file.data) is not None or file.root.has_error
-
-
-_RECEIVER_WORDS: dict[frozenset[str], re.Pattern[bytes]] = {}
-
-
-def _receiver_words(bindings: frozenset[str]) -> re.Pattern[bytes]:
-    """`env` or any binding name (one pass over a file's bytes, not one per name)."""
-    found = _RECEIVER_WORDS.get(bindings)
-    if found is None:
-        if len(_RECEIVER_WORDS) > 8:
-            _RECEIVER_WORDS.clear()
-        words = sorted({b"env", *(b.encode() for b in bindings)}, key=len, reverse=True)
-        found = _RECEIVER_WORDS[bindings] = re.compile(b"|".join(map(re.escape, words)))
-    return found
+def _access_candidates(file: SourceFile, scope: Node | None) -> list[Node]:
+    """The calls of the file (inside `scope`) that may be namespace accesses, in pre-order: a
+    call `x.m(…)` whose property `m` starts with a word of _METHOD_WORDS where one occurs in
+    the file's bytes, found by a descent from the root to each occurrence (no walk of every
+    call, no node index: most files name no namespace method, or only a few `get`s). With many
+    occurrences, or a syntax error in the tree, every call is walked as before."""
+    root = file.root
+    node = scope or root
+    lo, hi = node.start_byte, node.end_byte
+    hits = None if root.has_error else word_hits(file.data, _METHOD_WORDS, lo, hi, _MAX_HITS)
+    if hits is None:
+        return list(walk_type(node, "call_expression"))
+    found: dict[tuple[int, int], Node] = {}
+    cursor = root.walk()
+    for at in hits:
+        path = node_at(cursor, root, at, 2)
+        if len(path) < 3:
+            continue
+        prop, func, call = path
+        if (
+            prop.start_byte == at
+            and func.type == "member_expression"
+            and call.type == "call_expression"
+            and lo <= call.start_byte
+            and call.end_byte <= hi
+        ):
+            found[(call.start_byte, -call.end_byte)] = call
+    return [found[key] for key in sorted(found)]
 
 
 def iter_calls(file: SourceFile, scope: Node | None = None) -> Iterable[Node]:

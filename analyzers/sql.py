@@ -24,6 +24,7 @@ from durable_harden.analyzers.tsutil import (
     method_name,
     node_text,
     normalize_expr,
+    path_to,
     walk_type,
 )
 
@@ -576,8 +577,10 @@ def extract_statements(
                 if func is None or func.type != "member_expression":
                     continue
                 prop = func.child_by_field_name("property")
+                if prop is None or data[prop.start_byte : prop.end_byte] != b"exec":
+                    continue  # (the text "exec" is these bytes, and only these)
                 obj = func.child_by_field_name("object")
-                if prop is None or obj is None or node_text(data, prop) != "exec":
+                if obj is None:
                     continue
                 cls = locate(node.start_byte, node.end_byte)
                 aliases = cls.aliases.merged(file_aliases) if cls else file_aliases
@@ -755,7 +758,7 @@ def _loose_candidates(file: SourceFile, scope: Node | None) -> list[Node]:
         return list(walk_type(node, "string", "template_string"))
     data = file.data
     lo, hi = node.start_byte, node.end_byte
-    hits = _hits(data[lo:hi] if node is not root else data, file.lang == "tsx")
+    hits = _hits(data[lo:hi] if node is not root else data)
     if hits is None:
         return [
             literal
@@ -772,59 +775,41 @@ def _loose_candidates(file: SourceFile, scope: Node | None) -> list[Node]:
     for at in sorted(hits):
         if leaf[0] <= at < leaf[1]:
             continue  # the same path from the root (a second hit in one string fragment)
-        cursor.reset(root)
-        deepest = root
-        while cursor.goto_first_child_for_byte(at) is not None:
-            current = cursor.node
-            assert current is not None
-            start = current.start_byte
-            if start > at:
-                break
-            deepest = current
-            end = current.end_byte
-            if current.type in _LITERAL_TYPES and lo <= start and end <= hi:
-                found[(start, -end)] = current
+        path = path_to(cursor, root, at)
+        for current in path:
+            if current.type in _LITERAL_TYPES:
+                start, end = current.start_byte, current.end_byte
+                if lo <= start and end <= hi:
+                    found[(start, -end)] = current
+        deepest = path[-1] if path else root
         leaf = (deepest.start_byte, deepest.end_byte) if deepest.child_count == 0 else (0, 0)
     return [found[key] for key in sorted(found)]
 
 
 _LITERAL_TYPES = frozenset({"string", "template_string"})
-# _LOOSE_SQL_BYTES but the HTML character references, as words to find in lower case (a regex
-# of case-insensitive alternatives reads a file ~10x slower than a few `bytes.find`)
-_HIT_WORDS = (
-    b"create",
-    b"alter",
-    b"insert",
-    b"replace",
-    b"delete",
-    b"update",
-    b"drop",
-    b"select",
-    b"\\",
-    b"\xc4\xb0",
-    b"\xc4\xb1",
-    b"\xc5\xbf",
+# Where a literal whose text matches _LOOSE_SQL can start, in the file's bytes lower-cased: its
+# opening quote, white space (any non-ASCII byte too: U+00A0 and other Unicode spaces), then
+# the keyword; or, before the keyword is complete, something literal_chars turns into other
+# characters or drops: an escape (`"\nCREATE …"`, `"\x53ELECT"`), an HTML character reference
+# of a JSX string (`"SEL&#69;CT"`), a non-ASCII letter Python's case-insensitive matching takes
+# for an ASCII one (İ, ı, ſ). A template substitution there makes a `?`: no match. One regex
+# pass over the file (it skips to the quotes), a hit per literal that may be SQL; the other
+# literals are never read (tests/test_speed_model.py compares with reading every literal).
+_LOOSE_SQL_START = re.compile(
+    rb"[\"'`][\s\x1c-\x1f\x80-\xff]*"
+    rb"(?:create|alter|insert|replace|delete|update|drop|select"
+    rb"|[a-z]{0,6}(?:\\|&|\xc4[\xb0\xb1]|\xc5\xbf))"
 )
-_CHARACTER_REFERENCE = re.compile(rb"&(?:#|[A-Za-z]{1,30};)")  # in a JSX string (TSX only)
 
 
-def _hits(raw: bytes, jsx: bool) -> list[int] | None:
-    """Where _LOOSE_SQL_BYTES matches in `raw` (a start inside each match at least), or None
+def _hits(raw: bytes) -> list[int] | None:
+    """Where a literal that may match _LOOSE_SQL starts in `raw` (the opening quote), or None
     when that is more than _MAX_HITS places."""
-    lowered = raw.lower()
     hits: list[int] = []
-    for word in _HIT_WORDS:
-        at = lowered.find(word)
-        while at >= 0:
-            hits.append(at)
-            if len(hits) > _MAX_HITS:
-                return None
-            at = lowered.find(word, at + 1)
-    if jsx:
-        for match in _CHARACTER_REFERENCE.finditer(raw):
-            hits.append(match.start())
-            if len(hits) > _MAX_HITS:
-                return None
+    for match in _LOOSE_SQL_START.finditer(raw.lower()):
+        hits.append(match.start())
+        if len(hits) > _MAX_HITS:
+            return None
     return hits
 
 

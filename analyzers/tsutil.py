@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-from tree_sitter import Language, Node, Query, QueryCursor
+from tree_sitter import Language, Node, Query, QueryCursor, TreeCursor
 
 from durable_harden.analyzers.budget import charge
 
@@ -94,6 +94,8 @@ class TypeIndex:
         # (start, end, nodes by type) of parts of the tree queried alone (`within`)
         self._regions: list[tuple[int, int, dict[str, list[Node]]]] | None = None
         self._region_bytes = 0
+        # the whole tree's nodes of several types merged in pre-order, by the types asked
+        self._merged: dict[tuple[str, ...], list[Node]] = {}
 
     @property
     def by_type(self) -> dict[str, list[Node]]:
@@ -338,6 +340,13 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
     start, end = node.start_byte, node.end_byte
     root = index.root
     whole = start == root.start_byte and end == root.end_byte
+    if whole and len(types) > 1:
+        # the same few type sets are asked of every file (calls and tagged templates, class
+        # declarations, parameters …): merged and sorted once per tree
+        merged = index._merged.get(types)
+        if merged is None:
+            merged = index._merged[types] = _whole(index, types)
+        return iter(merged)
     parts: list[list[Node]] = []
     for kind in set(types) if len(types) > 1 else types:
         by_type = index._by_type
@@ -373,6 +382,101 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
     merged = [n for part in parts for n in part]
     merged.sort(key=_pre_order)
     return iter(merged)
+
+
+def import_items(stmt: Node) -> list[Node]:
+    """The `import_specifier` and `namespace_import` nodes of an import statement, in pre-order
+    (what `walk_type(stmt, "import_specifier", "namespace_import")` gives): read from the
+    statement's import clause, where the grammar puts them, without a walk (nor a query of the
+    file's index: every file's imports are read). A statement with a syntax error is walked."""
+    if stmt.has_error:
+        return list(walk_type(stmt, "import_specifier", "namespace_import"))
+    items: list[Node] = []
+    for clause in stmt.named_children:
+        if clause.type != "import_clause":
+            continue
+        for child in clause.named_children:
+            kind = child.type
+            if kind == "namespace_import":
+                items.append(child)
+            elif kind == "named_imports":
+                items.extend(c for c in child.named_children if c.type == "import_specifier")
+    return items
+
+
+def path_to(cursor: TreeCursor, root: Node, at: int) -> list[Node]:
+    """The nodes from below `root` down to the deepest one containing byte `at`, outermost
+    first (one descent in C, `goto_first_child_for_byte`): what a word found in a file's bytes
+    lies in, without a walk or an index of the tree. `cursor`: any cursor (reset here)."""
+    cursor.reset(root)
+    path: list[Node] = []
+    while cursor.goto_first_child_for_byte(at) is not None:
+        node = cursor.node
+        if node is None or node.start_byte > at:
+            break
+        path.append(node)
+    return path
+
+
+def node_at(cursor: TreeCursor, root: Node, at: int, up: int) -> list[Node]:
+    """The deepest node below `root` reached by descending to byte `at` (the first child
+    ending after it, at each level) and its next `up` ancestors, nearest first; the nodes in
+    between are never made (a cheaper `path_to` when only the last steps matter). The deepest
+    node contains `at` when it starts at or before it."""
+    cursor.reset(root)
+    depth = 0
+    while cursor.goto_first_child_for_byte(at) is not None:
+        depth += 1
+    if not depth:
+        return []
+    node = cursor.node
+    assert node is not None
+    found = [node]
+    for _ in range(min(up, depth - 1)):
+        cursor.goto_parent()
+        node = cursor.node
+        assert node is not None
+        found.append(node)
+    return found
+
+
+def word_hits(
+    data: bytes, words: tuple[bytes, ...], start: int, end: int, limit: int
+) -> list[int] | None:
+    """The offsets of every occurrence of each word in data[start:end], ascending; None when
+    there are more than `limit`."""
+    hits: list[int] = []
+    for word in words:
+        at = data.find(word, start, end)
+        while at >= 0:
+            hits.append(at)
+            if len(hits) > limit:
+                return None
+            at = data.find(word, at + 1, end)
+    hits.sort()
+    return hits
+
+
+def _whole(index: TypeIndex, types: tuple[str, ...]) -> list[Node]:
+    """The whole tree's nodes of the given types, in pre-order (walk_type from the root)."""
+    root = index.root
+    end = root.end_byte
+    parts: list[list[Node]] = []
+    for kind in set(types):
+        by_type = index._by_type
+        nodes = by_type[kind] if by_type is not None and kind in by_type else index.nodes(kind)
+        if not nodes:
+            continue
+        last = nodes[-1]
+        if last.start_byte == end and last.end_byte == end and end > root.start_byte:
+            # a zero-width node at the very end is not inside (as in walk_type)
+            nodes = [n for n in nodes if not (n.start_byte == end and n.end_byte == end)]
+        parts.append(nodes)
+    if len(parts) == 1:
+        return list(parts[0])
+    merged = [n for part in parts for n in part]
+    merged.sort(key=_pre_order)
+    return merged
 
 
 def ancestors(node: Node) -> list[Node]:
@@ -516,19 +620,22 @@ def is_tagged_sql_template(data: bytes, node: Node) -> tuple[Node, Node] | None:
     tree-sitter-typescript reads `x.sql<Row>\\`…\\`` as `(x.sql < Row) > \\`…\\``: accept that shape.
     """
     if node.type == "call_expression":
-        func = node.child_by_field_name("function")
         args = node.child_by_field_name("arguments")
+        if args is None or args.type != "template_string":
+            return None  # most calls: no field lookup more
+        func = node.child_by_field_name("function")
         # `this.sql<{ id: string }>\`…\`` recovers as non_null(instantiation(this.sql)) + template
         while func is not None and func.type in {"non_null_expression", "instantiation_expression"}:
             func = func.named_children[0] if func.named_children else None
-        if func is not None and args is not None and args.type == "template_string":
-            if _is_sql_tag(data, func):
-                return func, args
+        if func is not None and _is_sql_tag(data, func):
+            return func, args
         return None
     if node.type == "binary_expression":
+        right = node.child_by_field_name("right")
+        if right is None or right.type != "template_string":
+            return None
         op = node.child_by_field_name("operator")
         left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
         if (
             op is not None
             and node_text(data, op) == ">"
