@@ -25,6 +25,7 @@ from durable_harden.analyzers.classes import (
     exported_names,
     find_classes,
     heritage,
+    import_statements,
     typed_state_params,
 )
 from durable_harden.analyzers.exports import export_aliases
@@ -46,7 +47,6 @@ from durable_harden.analyzers.tsutil import (
     node_at,
     node_text,
     normalize_expr,
-    string_value,
     walk,
     walk_type,
     word_hits,
@@ -898,14 +898,11 @@ def _relative_imports(file: SourceFile) -> tuple[tuple[Node, str], ...]:
     """The file's `import … from "./x"` statements with their specifiers (memo)."""
     cached: tuple[tuple[Node, str], ...] | None = file.memo.get("relative_imports")
     if cached is None:
-        found: list[tuple[Node, str]] = []
-        for stmt in file.root.named_children:
-            if stmt.type != "import_statement":
-                continue
-            source = stmt.child_by_field_name("source")
-            spec = string_value(file.data, source) if source is not None else None
-            if spec is not None and spec.startswith("."):
-                found.append((stmt, spec))
+        found = [
+            (stmt, spec)
+            for stmt, spec in import_statements(file)
+            if spec is not None and spec.startswith(".")
+        ]
         cached = file.memo["relative_imports"] = tuple(found)
     return cached
 
@@ -1183,7 +1180,7 @@ def _accesses_in(
     return found
 
 
-_METHOD_WORDS = (b"get", b"idFrom", b"newUniqueId", b"jurisdiction")  # NAMESPACE_METHODS
+_METHOD_WORDS = tuple(sorted(m.encode() for m in NAMESPACE_METHODS))
 _MAX_HITS = 256  # more method names than this in a file: its calls are walked instead
 
 

@@ -556,13 +556,16 @@ def extract_statements(
     constants = string_constants(file)
     locate = class_locator(classes)
     statements: list[SqlStatement] = []
-    for node in walk_type(scope or file.root, "call_expression", "binary_expression"):
+    # a tagged template's tag reads `this.sql`: without the word, only exec() and wrappers
+    may_tag = not file.lacks(b"sql")
+    kinds = ("call_expression", "binary_expression") if may_tag else ("call_expression",)
+    for node in walk_type(scope or file.root, *kinds):
         tagged = None
         literal_refs: list[tuple[SourceFile, Node]] = []
         args: list[Node] = []
         via = None
         if node.type == "call_expression":
-            tagged = is_tagged_sql_template(data, node)
+            tagged = is_tagged_sql_template(data, node) if may_tag else None
             via = wrapped.get(node.start_byte) if tagged is None else None
             if via is not None:
                 # `this.query("SELECT …", id)`, `querySql([{ sql: "…", params }])`: the SQL

@@ -33,7 +33,12 @@ from typing import Any
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import Aliases, DurableObjectClass, class_locator
+from durable_harden.analyzers.classes import (
+    Aliases,
+    DurableObjectClass,
+    class_locator,
+    import_statements,
+)
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import ELEMENT, SqlParam, is_exec_receiver
 from durable_harden.analyzers.tsutil import (
@@ -209,7 +214,12 @@ def exec_sinks(
     found from the word `exec` in the file's bytes by a descent to each (the file's other
     calls, its declared types and imports are not looked at)."""
     root = file.root
-    hits = None if root.has_error else word_hits(file.data, (b"exec",), 0, len(file.data), 256)
+    data = file.data
+    hits = (
+        None
+        if root.has_error
+        else word_hits(data, (b"exec",), 0, len(data), 256, lambda _, end: _no_text(data, end))
+    )
     if hits is None:
         calls: list[Node] = list(walk_type(root, "call_expression"))
     else:
@@ -226,6 +236,23 @@ def exec_sinks(
                 calls.append(path[2])
     sinks, _ = _sinks_and_calls(file, calls, classes, file_aliases, {}, True)
     return sinks
+
+
+_SPACE = frozenset(b" \t\n\r\f\v")
+
+
+def _no_text(data: bytes, after: int) -> bool:
+    """False for `exec(` followed by a quote: the first argument is a string or template
+    literal (or an expression starting with one), which never comes from a parameter."""
+    size = len(data)
+    while after < size and data[after] in _SPACE:
+        after += 1
+    if after >= size or data[after] != 0x28:  # (
+        return True
+    after += 1
+    while after < size and data[after] in _SPACE:
+        after += 1
+    return after >= size or data[after] not in b"\"'`"
 
 
 def _sinks_and_calls(
@@ -401,11 +428,7 @@ def _class_name(data: bytes, decl: Node) -> str | None:
 def _imports(file: SourceFile) -> dict[str, tuple[str, str]]:
     found: dict[str, tuple[str, str]] = {}
     data = file.data
-    for stmt in file.root.named_children:
-        if stmt.type != "import_statement":
-            continue
-        source = stmt.child_by_field_name("source")
-        spec = string_value(data, source) if source is not None else None
+    for stmt, spec in import_statements(file):
         if spec is None or not spec.startswith("."):
             continue
         for item in import_items(stmt):

@@ -7,7 +7,7 @@ import operator
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tree_sitter import Language, Node, Query, QueryCursor, TreeCursor
@@ -440,18 +440,35 @@ def node_at(cursor: TreeCursor, root: Node, at: int, up: int) -> list[Node]:
     return found
 
 
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
+
+
 def word_hits(
-    data: bytes, words: tuple[bytes, ...], start: int, end: int, limit: int
+    data: bytes,
+    words: tuple[bytes, ...],
+    start: int,
+    end: int,
+    limit: int,
+    keep: Callable[[int, int], bool] | None = None,
 ) -> list[int] | None:
-    """The offsets of every occurrence of each word in data[start:end], ascending; None when
-    there are more than `limit`."""
+    """The offsets of every occurrence of each word in data[start:end] as a whole word (no
+    ASCII identifier character right before or after it: an identifier spelling it inside a
+    longer name is another token), ascending; None when there are more than `limit`.
+    keep(offset, end of the word): a further check of each occurrence."""
     hits: list[int] = []
+    size = len(data)
     for word in words:
         at = data.find(word, start, end)
         while at >= 0:
-            hits.append(at)
-            if len(hits) > limit:
-                return None
+            after = at + len(word)
+            if (
+                (at == 0 or data[at - 1] not in _WORD_BYTES)
+                and (after >= size or data[after] not in _WORD_BYTES)
+                and (keep is None or keep(at, after))
+            ):
+                hits.append(at)
+                if len(hits) > limit:
+                    return None
             at = data.find(word, at + 1, end)
     hits.sort()
     return hits

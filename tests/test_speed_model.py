@@ -171,6 +171,8 @@ WRAPPER_CHAIN = {
     "src/db.ts": (
         "export function runSql(sql: SqlStorage, text: string, ...args: unknown[]) {\n"
         "  return sql.exec(text, ...args);\n}\n"
+        "export function fixed(sql: SqlStorage) {\n"
+        "  return sql.exec( `SELECT 1` ).one() && sql.exec\t(\n'SELECT 2') && exec(text);\n}\n"
     ),
     # a wrapper of the wrapper, in a file that never says exec
     "src/queries.ts": (
@@ -222,6 +224,12 @@ def test_wrapper_summaries_in_full_only_where_a_wrapper_is_named(
             summary = state.summaries[file.path]
             if summary.partial:
                 assert not any(n.encode() in file.data for n in state.wrapper_names)
+            classes = state.classes_by_file.get(file.path, [])
+            aliases = model_module._state_params(file)
+            every = sqlwrappers.summarize(file, classes, aliases).sinks
+            assert sqlwrappers.exec_sinks(file, classes, aliases) == [
+                sink for sink in every if sink.target == ("exec",)
+            ], file.path
     assert resolved >= 2
     chain = build_model(root, workspace_for([root]).sources, workspace_for([root]).configs)
     summaries = chain.__dict__[_STATE].summaries
