@@ -12,6 +12,7 @@ from durable_harden.analyzers import rule_run
 from durable_harden.analyzers.budget import OverBudget, budget
 from durable_harden.analyzers.findings import Finding, Rule, Severity, Span
 from durable_harden.analyzers.model import Problem, ProjectModel, build_model
+from durable_harden.analyzers.roots import context_root, resolve_given
 from durable_harden.analyzers.rules import all_rules, default_on, rule_by_id
 from durable_harden.analyzers.source import LineIndex, SourceFile
 from durable_harden.analyzers.suppressions import (
@@ -19,8 +20,7 @@ from durable_harden.analyzers.suppressions import (
     apply_suppressions,
     parse_suppressions,
 )
-from durable_harden.analyzers.workspace import discover, missing_message, resolve_given
-from durable_harden.analyzers.wrangler import find_configs_in
+from durable_harden.analyzers.workspace import discover, missing_message
 
 UNUSED_SUPPRESSION = "unused-suppression"
 SYNTAX_ERROR = "syntax-error"  # its findings are the errors themselves: never filtered out
@@ -57,25 +57,6 @@ class AnalysisResult:
     findings: list[Finding]
     problems: list[Problem]
     suppressions: list[Suppression] = field(default_factory=list)
-
-
-def context_root(path: Path, folders: dict[Path, Path] | None = None) -> Path:
-    """The folder whose files give `path` its meaning: its nearest wrangler project.
-    folders: answers by starting folder, for one computation that asks for many files."""
-    path = resolve_given(path)
-    folder = path if path.is_dir() else path.parent
-    if folders is not None and folder in folders:
-        return folders[folder]
-    found = folder
-    for candidate in (folder, *folder.parents):
-        if find_configs_in(candidate) is not None:
-            found = candidate
-            break
-        if (candidate / ".git").exists():
-            break
-    if folders is not None:
-        folders[folder] = found
-    return found
 
 
 @dataclass

@@ -32,8 +32,9 @@ from typing import Any
 from durable_harden.analyzers import safejson
 from durable_harden.analyzers.analysis import Settings
 from durable_harden.analyzers.findings import Severity
+from durable_harden.analyzers.roots import resolve_given
 from durable_harden.analyzers.rules import UnknownSelector, default_on, resolve_selectors
-from durable_harden.analyzers.workspace import gitignore_spec, resolve_given
+from durable_harden.analyzers.workspace import gitignore_spec
 
 SETTINGS_FILE = "durable-harden.jsonc"
 PACKAGE_JSON = "package.json"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from durable_harden.analyzers.roots import resolve_given
 from durable_harden.analyzers.source import language_for
 from durable_harden.analyzers.wrangler import is_config_name
 
@@ -191,16 +192,6 @@ def _repository_ignores(given: Path) -> _Ignores:
         if spec is not None:
             ignores.specs.append((folder, spec))
     return ignores
-
-
-def resolve_given(path: Path) -> Path:
-    """`path.resolve()`, or the absolute path when a symbolic link loop makes resolving
-    impossible (Python raises RuntimeError or OSError for `ln -s a a`): such a path does not
-    exist, and the caller reports it as missing."""
-    try:
-        return path.resolve()
-    except (RuntimeError, OSError):
-        return path.absolute()
 
 
 MISSING = "no such file or folder"

@@ -19,10 +19,9 @@ import tree_sitter_json
 import tree_sitter_toml
 from tree_sitter import Language, Node, Parser
 
+from durable_harden.analyzers.roots import CONFIG_NAMES
 from durable_harden.analyzers.span import Span
 
-# wrangler looks for these in this order
-CONFIG_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
 # `wrangler.production.toml`, `wrangler.staging.jsonc`: a whole config per environment, deployed
 # with `wrangler deploy --config <file>`
 _ENV_CONFIG = re.compile(r"wrangler\.[\w-]+\.(?:toml|jsonc?)")
@@ -473,12 +472,3 @@ def _toml_spans(data: bytes) -> dict[KeyPath, Located]:
                 if pair.type == "pair":
                     visit_pair(pair, prefix)
     return spans
-
-
-def find_configs_in(folder: Path) -> Path | None:
-    """The wrangler config of one folder, in wrangler's own order of preference."""
-    for name in CONFIG_NAMES:
-        candidate = folder / name
-        if candidate.is_file():
-            return candidate
-    return None

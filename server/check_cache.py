@@ -32,10 +32,8 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +51,9 @@ ENVIRONMENT = (
     "HOME",
     "XDG_CONFIG_HOME",
     "GIT_CONFIG_GLOBAL",
+    # not read by the analysis, but a bad value is a usage error: replay() answers before the
+    # value is checked, so an entry is only for the value its cold run accepted
+    "DURABLE_HARDEN_JOBS",
 )
 PROBED = (
     "durable-harden.jsonc",
@@ -69,17 +70,20 @@ CACHEDIR_TAG = (
 )
 
 
-@dataclass
+# plain classes, not dataclasses: importing `dataclasses` (~4 ms) is a tenth of a warm check
 class Entry:
-    stderr: list[str]
-    report: str
-    code: int
+    __slots__ = ("code", "report", "stderr")
+
+    def __init__(self, stderr: list[str], report: str, code: int) -> None:
+        self.stderr, self.report, self.code = stderr, report, code
 
 
-@dataclass
 class _Recorder:
-    files: set[str] = field(default_factory=set)
-    folders: set[str] = field(default_factory=set)
+    __slots__ = ("files", "folders")
+
+    def __init__(self) -> None:
+        self.files: set[str] = set()
+        self.folders: set[str] = set()
 
 
 _recording: _Recorder | None = None
@@ -202,20 +206,29 @@ def _listing(path: str, written: frozenset[str]) -> str | None:
     return hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _probes(paths: list[Path]) -> list[str]:
+def _probes(paths: list[str]) -> list[str]:
+    """Which PROBED names exist in each given path and its parent folders (each folder once:
+    a folder already seen had its parents seen too). Plain strings, not pathlib: a check of
+    ~800 explicit files probes ~1,100 folders."""
     rows: list[str] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
+    exists = os.path.lexists
+    join = os.path.join
     for given in paths:
-        for folder in (given, *given.parents):
-            if folder in seen:
-                continue
+        # a given file holds no names (it is opened, so recorded, by the cold run)
+        folder = given if os.path.isdir(given) else os.path.dirname(given)
+        while folder not in seen:
             seen.add(folder)
-            present = [name for name in PROBED if os.path.lexists(folder / name)]
+            present = [name for name in PROBED if exists(join(folder, name))]
             rows.append(f"{folder}:{','.join(present)}")
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
     return rows
 
 
-def command_key(args: Any, paths: list[Path], resolved: list[Path]) -> str:
+def command_key(args: Any, paths: list[Path], resolved: list[str]) -> str:
     """The key of everything but the files' contents."""
     from durable_harden import __version__
 
@@ -231,7 +244,7 @@ def command_key(args: Any, paths: list[Path], resolved: list[Path]) -> str:
         "package": _package_files(),
         "flags": json.dumps(flags, default=str, sort_keys=True),
         "paths": [str(p) for p in paths],
-        "resolved": [str(p) for p in resolved],
+        "resolved": resolved,
         "cwd": os.getcwd(),
         "tty": [_isatty(sys.stdout), _isatty(sys.stderr)],
         "env": {name: os.environ.get(name) for name in ENVIRONMENT},
@@ -353,6 +366,8 @@ class CheckCache:
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
+    import tempfile  # a hit writes nothing
+
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as out:
@@ -364,15 +379,58 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
+def replay(args: Any) -> tuple[int | None, CheckCache | None]:
+    """The warm path of `check`, taken before anything of the analysis is imported: (the exit
+    code, None) after replaying a hit; (None, the cache looked up) after a miss, for the cold run
+    to store into; (None, None) when this command uses no cache.
+
+    Replaying before the flags are validated is sound: an entry is stored only by a run that
+    accepted them, and everything they are checked against is in the key (the tool, the flags,
+    the environment) or among the files the entry re-hashes (the `--config` file, the settings
+    files)."""
+    if (
+        args.fix
+        or args.add_ignore
+        or args.watch
+        or args.show_settings
+        or args.show_files
+        or args.no_cache
+        or args.stdin_filename is not None
+        or any(str(p) == "-" for p in args.paths)
+    ):
+        return None, None
+    cache = for_command(args, list(args.paths) or [Path.cwd()])
+    if cache is None:
+        return None, None
+    hit = cache.load()
+    if hit is None:
+        return None, cache
+    from durable_harden.server.check_output import CheckUsageError, emit
+
+    try:
+        emit(args.output_file, hit.stderr, hit.report)
+    except CheckUsageError as exc:
+        print(f"durable-harden: error: {exc}", file=sys.stderr)
+        return 2, None
+    return hit.code, None
+
+
+def _resolved(path: Path) -> str:
+    """analyzers.roots.resolve_given on a string (pathlib's resolve costs ~3x more per path)."""
+    try:
+        return os.path.realpath(path, strict=False)
+    except (RuntimeError, OSError, ValueError):
+        return os.path.abspath(path)
+
+
 def for_command(args: Any, paths: list[Path]) -> CheckCache | None:
     """The cache of this `check` command, or None when it must not use one."""
-    from durable_harden.analyzers.analysis import context_root
-    from durable_harden.analyzers.workspace import resolve_given
+    from durable_harden.analyzers.roots import context_root
 
     if os.environ.get(NO_CACHE_ENV, "").strip() not in ("", "0"):
         return None
-    resolved = [resolve_given(p) for p in paths]
-    existing = [p for p in resolved if p.exists()]
+    resolved = [_resolved(p) for p in paths]
+    existing = [Path(p) for p in resolved if os.path.exists(p)]
     if not existing:
         return None
     folder = cache_folder(context_root(existing[0]))

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from durable_harden.analyzers.findings import Severity
+from durable_harden.server.check_output import CheckUsageError, emit
 from durable_harden.server.check_run import (
     CheckRun,
-    CheckUsageError,
     Overrides,
     progress_printer,
     run_check,
@@ -38,7 +38,8 @@ def _overrides(args: argparse.Namespace) -> Overrides:
     )
 
 
-def check_command(args: argparse.Namespace) -> int:
+def check_command(args: argparse.Namespace, cache: Any = None) -> int:
+    """cache: the command's on-disk cache, already looked up and missed (check_cache.replay)."""
     try:
         overrides = _overrides(args)
         _jobs(args)  # a bad --jobs / DURABLE_HARDEN_JOBS is said before any work
@@ -49,7 +50,7 @@ def check_command(args: argparse.Namespace) -> int:
             return _show_files(paths, overrides, overlays)
         if args.watch:
             return _watch(args, paths, overrides)
-        return _check_once(args, paths, overrides, overlays)
+        return _check_once(args, paths, overrides, overlays, cache)
     except CheckUsageError as exc:
         return _usage(str(exc))
 
@@ -222,18 +223,25 @@ def _check_once(
     paths: list[Path],
     overrides: Overrides,
     overlays: dict[Path, bytes],
+    known: Any = None,
 ) -> int:
+    """known: the cache when check_cache.replay already looked it up (a miss): not again."""
     cache = None
     if not (args.fix or args.add_ignore or overlays or getattr(args, "no_cache", False)):
         from durable_harden.server import check_cache
 
-        cache = check_cache.for_command(args, paths)
-        hit = cache.load() if cache is not None else None
+        cache = known if known is not None else check_cache.for_command(args, paths)
+        hit = cache.load() if cache is not None and known is None else None
         if hit is not None:
             _emit(args, hit.stderr, hit.report)
             return hit.code
         if cache is not None:
+            from durable_harden.analyzers.settings_file import forget
+
             with check_cache.recording() as recorder:
+                # settings files are memoised by modification time (and `--config` was read
+                # while the flags were checked): read again here, so the entry records them
+                forget()
                 stderr, report, code = _analyse(args, paths, overrides, overlays)
             cache.store(check_cache.Entry(stderr, report, code), recorder)
             _emit(args, stderr, report)
@@ -244,16 +252,7 @@ def _check_once(
 
 
 def _emit(args: argparse.Namespace, stderr: list[str], report: str) -> None:
-    for line in stderr:
-        print(line, file=sys.stderr)
-    if args.output_file is not None:
-        try:
-            args.output_file.parent.mkdir(parents=True, exist_ok=True)
-            args.output_file.write_text(report + ("\n" if report else ""), encoding="utf-8")
-        except OSError as exc:
-            raise CheckUsageError(f"--output-file {args.output_file}: {exc}") from None
-    elif report:
-        print(report)
+    emit(args.output_file, stderr, report)
 
 
 def _analyse(
@@ -330,7 +329,7 @@ def _print_applied(applied: list[Any]) -> None:
 
 
 def _snapshot(paths: list[Path], overrides: Overrides) -> dict[Path, int]:
-    from durable_harden.analyzers.analysis import context_root
+    from durable_harden.analyzers.roots import context_root
     from durable_harden.analyzers.settings_file import find_settings_file
     from durable_harden.analyzers.workspace import discover
 

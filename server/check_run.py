@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from durable_harden.analyzers import analysis, parallel
-from durable_harden.analyzers.analysis import Settings, context_root
+from durable_harden.analyzers.analysis import Settings
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import Problem, ProjectModel
+from durable_harden.analyzers.roots import context_root, resolve_given
 from durable_harden.analyzers.rules import UnknownSelector, resolve_selectors
 from durable_harden.analyzers.settings_file import (
     SettingsError,
@@ -27,11 +28,8 @@ from durable_harden.analyzers.settings_file import (
     settings_for,
 )
 from durable_harden.analyzers.source import SourceError, SourceFile, parse_source, read_source
-from durable_harden.analyzers.workspace import discover, missing_message, resolve_given
-
-
-class CheckUsageError(Exception):
-    """Bad flags or settings, said plainly (exit 2)."""
+from durable_harden.analyzers.workspace import discover, missing_message
+from durable_harden.server.check_output import CheckUsageError
 
 
 @dataclass
@@ -263,7 +261,7 @@ def _run_check(
     unreadable = {p.path for p in problems}
     checked = [p for p in settings if p not in unreadable]
     # a project is a folder with a wrangler config; files outside any count as one more
-    from durable_harden.analyzers.wrangler import find_configs_in
+    from durable_harden.analyzers.roots import find_configs_in
 
     folders: dict[Path, Path | None] = {}
     for path in checked:

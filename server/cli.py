@@ -200,9 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    # a warm check answers from the on-disk cache before the analysis is imported
+    from durable_harden.server import check_cache
+
+    replayed, cache = check_cache.replay(args)
+    if replayed is not None:
+        return replayed
+    _quiet_sqlglot()
     from durable_harden.server.check_cli import check_command
 
-    return check_command(args)
+    return check_command(args, cache)
 
 
 def cmd_rules(output_format: str = "text") -> int:
@@ -278,13 +285,14 @@ def _quiet_sqlglot() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _quiet_sqlglot()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors already
         return int(exc.code or 0)
     try:
+        if args.command != "check":  # check: after its cache missed (cmd_check)
+            _quiet_sqlglot()
         if args.command == "check":
             code = cmd_check(args)
             _finished.append("check")

@@ -111,8 +111,9 @@ def _exit_code(plan, written: bool) -> int:  # type: ignore[no-untyped-def]
 
 def cmd_harden(args: argparse.Namespace) -> int:
     from durable_harden.analyzers.analysis import Settings
+    from durable_harden.analyzers.roots import resolve_given
     from durable_harden.analyzers.settings_file import SettingsError, settings_for
-    from durable_harden.analyzers.workspace import missing_message, resolve_given
+    from durable_harden.analyzers.workspace import missing_message
     from durable_harden.codeactions.harden import harden
     from durable_harden.codeactions.harden.report import render_report
     from durable_harden.server.writer import WriteError, render_diff, write_all
@@ -206,7 +207,7 @@ def cmd_check_fix(
     """`check --fix`: apply safe fixes (and unsafe ones with `unsafe`: `--unsafe-fixes` or the
     settings' "unsafeFixes"), no generated extras, then the usual check output. The fixes
     applied are appended to `applied` when given (for `--show-fixes`)."""
-    from durable_harden.analyzers.workspace import resolve_given
+    from durable_harden.analyzers.roots import resolve_given
     from durable_harden.codeactions.harden.plan import plan_workspace
     from durable_harden.server.writer import WriteError, write_all
 

@@ -254,3 +254,62 @@ def test_an_unwritable_cache_is_no_error(project: Path, capsys: pytest.CaptureFi
             assert _run(capsys, ".") == first
         finally:
             project.chmod(0o755)
+
+
+def test_an_edited_config_file_misses(
+    project: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--config`'s file is read while the flags are checked, before the cold run records what
+    it reads, and settings files are memoised per process: the entry must still name it."""
+    config = tmp_path / "settings.jsonc"
+    config.write_text('{ "ignore": [] }\n')
+    reported = _run(capsys, ".", "--output-format", "json", "--config", str(config))
+    assert json.loads(reported[1])  # findings
+    config.write_text('{ "ignore": ["ALL"] }\n')
+    silenced = _run(capsys, ".", "--output-format", "json", "--config", str(config))
+    assert json.loads(silenced[1]) == [] and silenced[0] == 0
+    assert silenced == _run(capsys, ".", "--output-format", "json", "--config", str(config))
+
+
+def test_flags_are_still_checked_when_an_entry_exists(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hit is replayed before the flags are validated (check_cache.replay): an entry exists
+    only for flags a cold run accepted, so bad ones still say so."""
+    assert _run(capsys, ".")[0] == 1
+    monkeypatch.setenv("DURABLE_HARDEN_JOBS", "many")
+    code, out, err = _run(capsys, ".")
+    assert code == 2 and out == "" and "DURABLE_HARDEN_JOBS" in err
+    monkeypatch.delenv("DURABLE_HARDEN_JOBS")
+    code, out, err = _run(capsys, ".", "--select", "no-such-rule")
+    assert code == 2 and "no-such-rule" in err
+    assert _run(capsys, ".")[0] == 1
+
+
+def test_a_hit_with_an_unwritable_output_file_says_so(
+    project: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    assert _run(capsys, ".", "--output-format", "json", "-o", str(report))[0] == 1
+    report.unlink()
+    report.mkdir()  # the replay cannot write its report there
+    code, _, err = _run(capsys, ".", "--output-format", "json", "-o", str(report))
+    assert code == 2 and f"--output-file {report}" in err
+
+
+def test_explicit_files_probe_their_folders(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given files one by one (as editors and pre-commit do), a settings file that appears in
+    their folders' parents still misses: the key probes each folder once, from the file's own."""
+    files = sorted(str(p.relative_to(project)) for p in project.glob("*/src/*.ts"))
+    assert len(files) >= 3
+    analyses = _Analyses(monkeypatch)
+    before = _run(capsys, "--output-format", "json", *files)
+    assert _run(capsys, "--output-format", "json", *files) == before
+    assert analyses.count == 1 and json.loads(before[1])
+    (project / "durable-harden.jsonc").write_text('{ "ignore": ["ALL"] }\n')
+    after = _run(capsys, "--output-format", "json", *files)
+    assert analyses.count == 2
+    assert after == _run(capsys, "--output-format", "json", "--no-cache", *files)
+    assert after[1] != before[1]

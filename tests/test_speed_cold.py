@@ -251,8 +251,8 @@ def test_other_commands_and_usage_errors_end_normally(tmp_path: Path) -> None:
 def _workspace_pairwise(paths: list[Path]) -> tuple[list[Path], list[Path], list[Path]]:
     """workspace_for's roots and files computed the plain way (each path walked on its own,
     each root compared with every other, each given file looked up in the list)."""
-    from durable_harden.analyzers.workspace import discover, resolve_given
-    from durable_harden.analyzers.wrangler import find_configs_in
+    from durable_harden.analyzers.roots import find_configs_in, resolve_given
+    from durable_harden.analyzers.workspace import discover
 
     def root_of(path: Path) -> Path:
         path = resolve_given(path)

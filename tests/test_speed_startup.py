@@ -61,3 +61,55 @@ def test_sql_still_loads_sqlglot_on_demand(tmp_path: Path) -> None:
     result, out = _probe(worker)
     assert result["heavy"] == ["sqlglot"]
     assert "sql-interpolation" in {f["code"] for f in json.loads(out)}
+
+
+HIT_PROBE = (
+    "import sys, json\n"
+    "from durable_harden.server.cli import main\n"
+    "code = main(['check', sys.argv[1]])\n"
+    "print(json.dumps({'code': code, 'loaded': sorted(m for m in sys.modules\n"
+    "    if m.startswith(('durable_harden.', 'tree_sitter', 'sqlglot', 'json5')))}),\n"
+    "    file=sys.stderr)\n"
+)
+
+
+def test_a_cache_hit_imports_nothing_of_the_analysis(tmp_path: Path) -> None:
+    """A warm `check` (server/check_cache.replay) answers before the analyzers, tree-sitter or
+    the reports are imported: what is left is the interpreter's start-up and hashing."""
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "wrangler.toml").write_text('name = "w"\nmain = "src/worker.ts"\n')
+    (project / "src" / "worker.ts").write_text(
+        'import { DurableObject } from "cloudflare:workers";\n'
+        "export class Counter extends DurableObject {\n"
+        "  async fetch(): Promise<Response> {\n"
+        '    setInterval(() => this.ctx.storage.put("n", 1), 1000);\n'
+        '    return new Response("ok");\n'
+        "  }\n}\n"
+    )
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", HIT_PROBE, str(project)],
+            capture_output=True,
+            text=True,
+            cwd=project,
+            env=env,
+            check=False,
+        )
+        for _ in range(2)
+    ]
+    cold, warm = (json.loads(r.stderr.strip().splitlines()[-1]) for r in runs)
+    assert cold["code"] == warm["code"] == 1
+    assert runs[0].stdout == runs[1].stdout and "timer-blocks-hibernation" in runs[1].stdout
+    assert "durable_harden.analyzers.analysis" in cold["loaded"]  # the probe sees imports
+    assert warm["loaded"] == [
+        "durable_harden.analyzers",
+        "durable_harden.analyzers.roots",
+        "durable_harden.server",
+        "durable_harden.server.check_cache",
+        "durable_harden.server.check_output",
+        "durable_harden.server.cli",
+        "durable_harden.server.harden_cli",
+        "durable_harden.server.inspect_cli",
+    ]

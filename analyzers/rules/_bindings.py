@@ -269,8 +269,13 @@ def _from_previous(model: ProjectModel) -> bool:
 def accesses_to(model: ProjectModel, cls: DurableObjectClass) -> list[NamespaceAccess]:
     by_class: dict[str, list[NamespaceAccess]] | None = model.memo.get("accesses_by_class")
     if by_class is None:
+        known = _access_classes(model)
+        # carried over from the previous model with `access_classes` (_from_previous): a
+        # keystroke's model has it without walking the project's accesses again
+        by_class = model.memo.get("accesses_by_class")
+    if by_class is None:
         by_class = {}
-        for access, names in _access_classes(model).items():
+        for access, names in known.items():
             for name in names:
                 by_class.setdefault(name, []).append(access)
         model.memo["accesses_by_class"] = by_class

@@ -306,6 +306,10 @@ def _migrations_changed(config: WranglerConfig) -> bool | None:
     return _class_declarations(before) != _class_declarations(config)
 
 
+# a branch of a canary ternary ends with `env.NAME` (`?.`, `!.` and spaces allowed)
+_MEMBER_NAME = re.compile(rb"\.\s*([A-Za-z_$][\w$]*)")
+
+
 def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
     for file in model.files:
         config = model.config_for_path(file.path)
@@ -313,7 +317,14 @@ def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
             continue
         bound = {b.name: b.class_name for b in config.bindings}
         data = file.data
-        if sum(1 for name in bound if name.encode() in data) < 2:
+        if len(bound) > 8:
+            # many bindings (a monorepo's config): one pass for the names that follow a `.`,
+            # not a search of the whole text per binding (664 bindings: 34 -> 5 ms per file)
+            members = set(_MEMBER_NAME.findall(data))
+            present = sum(1 for name in bound if name.encode() in members)
+        else:
+            present = sum(1 for name in bound if name.encode() in data)
+        if present < 2:
             # both branches name a different binding: without two of the names in the text
             # there is no such ternary (and no walk of every node type of a big edited file)
             continue

@@ -51,6 +51,7 @@ def start(tcp: str | None = None) -> int:
     """Serve on stdio (or TCP). Exit code 0 after `shutdown`, 1 when the client exited (or went
     away) without asking for it, as the protocol says for `exit`."""
     logging.basicConfig(level=logging.WARNING)
+    server.collector.install()  # collections when idle, not during keystrokes
     if tcp:
         host, _, port = tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))

@@ -43,6 +43,7 @@ from durable_harden.analyzers.settings_file import (
     settings_for,
 )
 from durable_harden.server.documents import Document
+from durable_harden.server.lsp.collector import Collector
 from durable_harden.server.lsp.convert import ClientCaps, diagnostics_for
 from durable_harden.server.lsp.engine import Analysis, Engine, OpenInput
 from durable_harden.server.lsp.transport import Protocol, start_io
@@ -105,6 +106,8 @@ class DurableHardenServer(LanguageServer):
         self.engine = Engine()
         # one worker: analyses run one at a time, in order, off the reader loop
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-harden")
+        # garbage collected when idle, not during a keystroke (server/lsp/collector.py)
+        self.collector = Collector(self.executor, lambda: bool(self.running or self.timers))
         self.debounce = DEFAULT_DEBOUNCE_MS / 1000
         self.editor_raw: dict[str, Any] = {}
         self.editor_settings = Settings()
@@ -315,6 +318,7 @@ class DurableHardenServer(LanguageServer):
                         listener(analysis)
                 if root not in self.dirty:
                     break
+            self.collector.analysed(asyncio.get_running_loop())
         except Exception as exc:  # never let an analysis bug take the server down
             self.log(
                 f"analysis of {root} failed: {exc}\n{traceback.format_exc()}",
@@ -359,6 +363,7 @@ class DurableHardenServer(LanguageServer):
     ) -> Analysis:
         """On the worker thread: the analysis and the diagnostics of its open documents, so
         publishing (and answering a pull) on the event loop only sends what is built here."""
+        self.collector.before_analysis()
         analysis = self.engine.analyze(root, inputs)
         for path in inputs:
             try:

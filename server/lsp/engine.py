@@ -22,12 +22,12 @@ from durable_harden.analyzers.analysis import (
     UNUSED_SUPPRESSION,
     Settings,
     analyse_within_budget,
-    context_root,
     finish_findings,
 )
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.incremental import IncrementalRules, RerunCache, fresh_state
 from durable_harden.analyzers.model import Problem, ProjectModel
+from durable_harden.analyzers.roots import context_root
 from durable_harden.analyzers.rules import all_rules
 from durable_harden.analyzers.settings_file import SettingsFile
 from durable_harden.analyzers.source import (
@@ -201,12 +201,21 @@ class Engine:
             self.open_parsed.pop(path, None)
             return self.too_big(len(data))
         previous = self.open_parsed.get(path)
+        # the version before `previous`: re-parsing forgets it (source.reparse keeps one version
+        # back), and nothing of the engine uses it any more
+        older = previous.memo.get("previous") if previous is not None else None
         try:
             parsed = reparse(previous, data) if previous is not None else parse_source(path, data)
         except SourceError as exc:
             self.open_parsed.pop(path, None)
             return exc
         self.open_parsed[path] = parsed
+        if older is not None and parsed is not previous:
+            # its memo holds its statements and classes, which point back at it: a cycle that
+            # only the garbage collector could free (~4 MB per keystroke in a 5,000-line file),
+            # and the server collects only when idle (server/lsp/collector.py). A memo is a
+            # cache: whoever might still hold that version gets its facts computed again.
+            older.file.memo.clear()
         return parsed
 
     def discovery(self, root: Path) -> Discovery:

@@ -32,7 +32,7 @@ from lsprotocol import types as lsp
 
 from durable_harden.analyzers.findings import Severity
 from durable_harden.analyzers.settings_file import KEYS, normalize
-from durable_harden.analyzers.wrangler import CONFIG_NAMES
+from durable_harden.analyzers.roots import CONFIG_NAMES
 from durable_harden.server import lsp as server_lsp
 from durable_harden.server.lsp import engine as lsp_engine
 

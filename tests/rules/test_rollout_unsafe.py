@@ -599,3 +599,25 @@ def test_no_rollout_path_is_suppressed_on_the_config(tmp_path: Path) -> None:
     )
     findings, _ = run(RULE, root)
     assert findings == []
+
+
+@pytest.mark.parametrize("extra", [0, 12])
+def test_canary_found_with_few_or_many_bindings(tmp_path: Path, extra: int) -> None:
+    """A monorepo config binds many namespaces (over 8, the rule collects the member names of
+    the text once instead of searching it per binding): the same ternary is found either way,
+    whatever the spelling of the member access."""
+    root = fixture(RULE, "pipelines", tmp_path)
+    config = root / "wrangler.jsonc"
+    others = "".join(
+        f'      {{ "name": "OTHER_{n}", "class_name": "Other{n}" }},\n' for n in range(extra)
+    )
+    config.write_text(config.read_text().replace('      // "canary"', others + '      // "canary"'))
+    source = root / "src" / "index.ts"
+    source.write_text(
+        source.read_text().replace(
+            "inCanary ? env.ROOM_CANARY : env.ROOM;", "inCanary ? env?.ROOM_CANARY : env.\n  ROOM;"
+        )
+    )
+    findings, _ = run(RULE, root)
+    assert len(load_config(config).bindings) == 2 + extra
+    assert ("src/index.ts", 20, "second-binding-canary") in _by_file(findings, root)
