@@ -553,7 +553,14 @@ def extract_statements(
         # neither `….exec(` nor a `this.sql` tag, no call through a wrapper: no statement
         return []
     data = file.data
-    constants = string_constants(file)
+    constants: dict[str, Node] | None = None  # the file's string constants, read when needed
+
+    def known() -> dict[str, Node]:
+        nonlocal constants
+        if constants is None:
+            constants = string_constants(file)
+        return constants
+
     locate = class_locator(classes)
     statements: list[SqlStatement] = []
     # a tagged template's tag reads `this.sql`: without the word, only exec() and wrappers
@@ -574,7 +581,7 @@ def extract_statements(
                 if len(all_args) <= via.index:
                     continue
                 args = all_args[via.index :]
-                literal_refs = follow_path(file, args[0], via.path, constants, imported)
+                literal_refs = follow_path(file, args[0], via.path, known(), imported)
             elif tagged is None:
                 func = node.child_by_field_name("function")
                 if func is None or func.type != "member_expression":
@@ -592,8 +599,12 @@ def extract_statements(
                 args = call_args(node)
                 if not args:
                     continue
-                found = resolve_literal(file, args[0], constants, imported)
-                literal_refs = [found] if found is not None else []
+                first = _unwrap(args[0])
+                if first.type in {"string", "template_string"}:
+                    literal_refs = [(file, first)]  # resolve_literal's answer, no constant read
+                else:
+                    found = resolve_literal(file, args[0], known(), imported)
+                    literal_refs = [found] if found is not None else []
         elif node.type == "binary_expression":
             tagged = is_tagged_sql_template(data, node)
         if tagged is not None:
@@ -725,36 +736,18 @@ _LOOSE_SQL = re.compile(
 )
 
 
-# What the text of a literal matching _LOOSE_SQL implies about its bytes: one of the leading
-# keywords spelled out (ASCII letters in any case), or something literal_chars turns into
-# other characters or drops: an escape (`\x53ELECT`), an HTML character reference of a JSX
-# string (`SEL&#69;CT` or `&amp;`, dropped, joining the fragments around it), or one of the
-# non-ASCII letters Python's case-insensitive matching takes for an ASCII one (İ, ı, ſ).
-_LOOSE_SQL_BYTES = re.compile(
-    rb"\\|&#|&[A-Za-z]{1,30};|\xc4[\xb0\xb1]|\xc5\xbf"
-    rb"|(?i:CREATE|ALTER|INSERT|REPLACE|DELETE|UPDATE|DROP|SELECT)"
-)
-
-
-def _may_hold_loose_sql(raw: bytes) -> bool:
-    """False when no literal inside `raw` (a file's bytes, or one literal's) can match
-    _LOOSE_SQL: most literals and most files hold none of its keywords (a word check instead
-    of literal_chars per literal; docs/performance.md, "Issue 14: the per-file model,
-    cheaper")."""
-    return _LOOSE_SQL_BYTES.search(raw) is not None
-
-
 _MAX_HITS = 256  # more word hits than this in a file: its literals are walked instead
 
 
 def _loose_candidates(file: SourceFile, scope: Node | None) -> list[Node]:
     """The string and template literals of the file (inside `scope`) that may match _LOOSE_SQL,
-    in pre-order: those holding a hit of _LOOSE_SQL_BYTES. With a few hits, the literals
-    around each are found by a descent from the root to it (no node index of the file, which
-    most files without a class, SQL or an exec() call then never need); with many, the
-    literals are walked and each one's bytes checked. A tree with a syntax error may hold
-    other children in a literal (dropped, joining the fragments around them): then every
-    literal is read, as before."""
+    in pre-order: those whose bytes start as _LOOSE_SQL_START says. With a few such places in
+    the file, the literal around each is found by a descent from the root to it (no node
+    index of the file, which most files without a class, SQL or an exec() call then never
+    need); with many, the literals are walked and each one's start checked. A tree with a
+    syntax error may hold other children in a literal (dropped, joining the fragments around
+    them): then every literal is read, as before (docs/performance.md, "Issue 14: the
+    per-file model, cheaper")."""
     root = file.root
     node = scope or root
     if root.has_error:
@@ -766,7 +759,7 @@ def _loose_candidates(file: SourceFile, scope: Node | None) -> list[Node]:
         return [
             literal
             for literal in walk_type(node, "string", "template_string")
-            if _may_hold_loose_sql(data[literal.start_byte : literal.end_byte])
+            if _LOOSE_SQL_START.match(data[literal.start_byte : literal.end_byte].lower())
         ]
     if not hits:
         return []

@@ -99,12 +99,15 @@ def _where(nodes: list[Node]) -> list[tuple[str, int, int]]:
     return [(n.type, n.start_byte, n.end_byte) for n in nodes]
 
 
+@pytest.mark.parametrize("hits", ["few", "many"])
 def test_loose_sql_candidates_hold_every_literal_that_reads_as_sql(
-    sources: list[SourceFile],
+    sources: list[SourceFile], hits: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The literals found from their opening bytes (or walked, in a file with many hits or a
     syntax error) are, among those that read as SQL, every one a walk of all literals finds;
     the same inside a class body (the splice reads one member)."""
+    if hits == "many":
+        monkeypatch.setattr(sql, "_MAX_HITS", 0)  # every file takes the walk
     found = 0
     for file in sources:
         every = [
@@ -129,11 +132,14 @@ def test_loose_sql_candidates_hold_every_literal_that_reads_as_sql(
     ]
 
 
+@pytest.mark.parametrize("hits", ["few", "many"])
 def test_namespace_accesses_found_from_their_words(
-    sources: list[SourceFile], monkeypatch: pytest.MonkeyPatch
+    sources: list[SourceFile], hits: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The calls found from the namespace methods' names give the accesses a walk of every
     call gives."""
+    if hits == "many":
+        monkeypatch.setattr(model_module, "_MAX_HITS", 0)
     bindings = frozenset({"ROOM", "ROOMS", "COUNTER", "DO", "MY_DO", "KV", "CHAT", "LOBBY"})
 
     def every_call(file: SourceFile, scope: Node | None) -> list[Node]:
