@@ -24,7 +24,6 @@ from durable_harden.analyzers.tsutil import (
     method_name,
     node_text,
     normalize_expr,
-    path_to,
     walk_type,
 )
 
@@ -739,7 +738,9 @@ _LOOSE_SQL = re.compile(
 _MAX_HITS = 256  # more word hits than this in a file: its literals are walked instead
 
 
-def _loose_candidates(file: SourceFile, scope: Node | None) -> list[Node]:
+def _loose_candidates(
+    file: SourceFile, scope: Node | None, skip: set[int] | frozenset[int] = frozenset()
+) -> list[Node]:
     """The string and template literals of the file (inside `scope`) that may match _LOOSE_SQL,
     in pre-order: those whose bytes start as _LOOSE_SQL_START says. With a few such places in
     the file, the literal around each is found by a descent from the root to it (no node
@@ -763,22 +764,24 @@ def _loose_candidates(file: SourceFile, scope: Node | None) -> list[Node]:
         ]
     if not hits:
         return []
-    if lo:
-        hits = [at + lo for at in hits]
+    # A literal that may be SQL has a hit at its own first byte, its opening quote (the bytes a
+    # match covers after the quote hold no quote: no match swallows the next literal's): the
+    # literal starting at each hit, not one starting at a literal `skip` names (run by exec)
     found: dict[tuple[int, int], Node] = {}
-    cursor = root.walk()
-    leaf = (0, 0)  # the range of the leaf the last descent reached
-    for at in sorted(hits):
-        if leaf[0] <= at < leaf[1]:
-            continue  # the same path from the root (a second hit in one string fragment)
-        path = path_to(cursor, root, at)
-        for current in path:
-            if current.type in _LITERAL_TYPES:
-                start, end = current.start_byte, current.end_byte
-                if lo <= start and end <= hi:
-                    found[(start, -end)] = current
-        deepest = path[-1] if path else root
-        leaf = (deepest.start_byte, deepest.end_byte) if deepest.child_count == 0 else (0, 0)
+    for at in hits:
+        at += lo
+        if at in skip:
+            continue
+        # the quote's token (one byte), whose parent is the literal it opens, if it opens one
+        token = root.descendant_for_byte_range(at, at + 1)
+        literal = token.parent if token is not None else None
+        if (
+            literal is not None
+            and literal.start_byte == at
+            and literal.type in _LITERAL_TYPES
+            and literal.end_byte <= hi
+        ):
+            found[(at, -literal.end_byte)] = literal
     return [found[key] for key in sorted(found)]
 
 
@@ -817,7 +820,7 @@ def loose_statements(
     the literals inside that node."""
     statements: list[SqlStatement] = []
     data = file.data
-    for node in _loose_candidates(file, scope):
+    for node in _loose_candidates(file, scope, seen_literals):
         if node.type not in {"string", "template_string"} or node.start_byte in seen_literals:
             continue
         text, offsets = literal_chars(data, node)

@@ -404,25 +404,12 @@ def import_items(stmt: Node) -> list[Node]:
     return items
 
 
-def path_to(cursor: TreeCursor, root: Node, at: int) -> list[Node]:
-    """The nodes from below `root` down to the deepest one containing byte `at`, outermost
-    first (one descent in C, `goto_first_child_for_byte`): what a word found in a file's bytes
-    lies in, without a walk or an index of the tree. `cursor`: any cursor (reset here)."""
-    cursor.reset(root)
-    path: list[Node] = []
-    while cursor.goto_first_child_for_byte(at) is not None:
-        node = cursor.node
-        if node is None or node.start_byte > at:
-            break
-        path.append(node)
-    return path
-
-
 def node_at(cursor: TreeCursor, root: Node, at: int, up: int) -> list[Node]:
     """The deepest node below `root` reached by descending to byte `at` (the first child
-    ending after it, at each level) and its next `up` ancestors, nearest first; the nodes in
-    between are never made (a cheaper `path_to` when only the last steps matter). The deepest
-    node contains `at` when it starts at or before it."""
+    ending after it, at each level, `TreeCursor.goto_first_child_for_byte`) and its next `up`
+    ancestors, nearest first; the nodes in between are never made: what a word found in a
+    file's bytes lies in, without a walk or an index of the tree. The deepest node contains
+    `at` when it starts at or before it."""
     cursor.reset(root)
     depth = 0
     while cursor.goto_first_child_for_byte(at) is not None:
