@@ -985,13 +985,32 @@ def _file_statements(
     return per_file(file, "statements", key, compute)
 
 
-def _wrapper_summary(file: SourceFile, classes: list[DurableObjectClass]) -> FileWrappers:
-    """The file's functions that may hand SQL to exec() (analyzers.sqlwrappers), reused while
-    its classes and their aliases are the same."""
-    key = (
+def _summary_key(classes: list[DurableObjectClass]) -> Hashable:
+    """What a file's wrapper summary reads from outside the file: its classes, their aliases."""
+    return (
         tuple(classes),
         tuple((frozenset(c.aliases.sql), frozenset(c.aliases.storage)) for c in classes),
     )
+
+
+def _exec_sink_names(file: SourceFile, classes: list[DurableObjectClass]) -> frozenset[str]:
+    """The functions of the file handing a parameter to exec() (`sqlwrappers.exec_sinks`),
+    reused while its classes and their aliases are the same (a full build in the language
+    server asks again of every file)."""
+    return per_file(
+        file,
+        "exec_sinks",
+        _summary_key(classes),
+        lambda: frozenset(
+            sink.func[1] for sink in sqlwrappers.exec_sinks(file, classes, _state_params(file))
+        ),
+    )
+
+
+def _wrapper_summary(file: SourceFile, classes: list[DurableObjectClass]) -> FileWrappers:
+    """The file's functions that may hand SQL to exec() (analyzers.sqlwrappers), reused while
+    its classes and their aliases are the same."""
+    key = _summary_key(classes)
 
     def compute() -> FileWrappers:
         found = splice.spliced(
@@ -1028,9 +1047,7 @@ def _wrapper_summaries(
             continue
         light[file] = head
         if not file.lacks(b"exec"):
-            classes = classes_by_file.get(file.path, [])
-            sinks = sqlwrappers.exec_sinks(file, classes, _state_params(file))
-            names.update(sink.func[1] for sink in sinks)
+            names.update(_exec_sink_names(file, classes_by_file.get(file.path, [])))
     if names:
         words = tuple(name.encode() for name in sorted(names))
         todo += [file for file in light if not file.lacks(*words)]
