@@ -1203,10 +1203,11 @@ _MAX_HITS = 256  # more method names than this in a file: its calls are walked i
 
 def _access_candidates(file: SourceFile, scope: Node | None) -> list[Node]:
     """The calls of the file (inside `scope`) that may be namespace accesses, in pre-order: a
-    call `x.m(…)` whose property `m` starts with a word of _METHOD_WORDS where one occurs in
-    the file's bytes, found by a descent from the root to each occurrence (no walk of every
-    call, no node index: most files name no namespace method, or only a few `get`s). With many
-    occurrences, or a syntax error in the tree, every call is walked as before."""
+    call `x.m(…)` whose property `m` is a namespace method's name where that name occurs as a
+    whole word in the file's bytes, found by a descent from the root to each occurrence (no
+    walk of every call, no node index: most files name no namespace method, or only a few
+    `get`s). With many occurrences, or a syntax error in the tree, every call is walked as
+    before."""
     root = file.root
     node = scope or root
     lo, hi = node.start_byte, node.end_byte

@@ -164,11 +164,13 @@ def adds_wrappers(summary: FileWrappers, names: frozenset[str]) -> bool:
 def may_wrap(summaries: Iterable[FileWrappers]) -> set[str]:
     """The names of the functions that may turn out wrappers (`resolve`), from the sinks of
     the given summaries: a function with a sink to exec(), or to a function whose name (or the
-    name its import gives) is one of them, and so on. A superset of the names of `resolve`'s
-    wrappers whenever the summaries given are those of every file that says `exec` or one of
-    the names found (`resolve` reaches a function through one of the names its caller's text
-    spells: the callee, or the imported name). A file saying none of them needs only its
-    `heads` (docs/performance.md, "Issue 14: the per-file model, cheaper")."""
+    name its import gives) is one of them, and so on. With the names of every function that
+    hands a parameter to exec() (`exec_sinks`, each spelled in its own file) added, a
+    superset of the names of `resolve`'s wrappers whenever the summaries given are those of
+    every file that spells one of the names found (`resolve` reaches a function through one of
+    the names its caller's text spells: the callee, or the imported name). A file spelling
+    none of them needs only its `heads` (docs/performance.md, "Issue 14: the per-file model,
+    cheaper")."""
     sinks = [(summary, sink) for summary in summaries for sink in summary.sinks]
     names: set[str] = set()
     changed = True
