@@ -263,7 +263,6 @@ def finish_findings(
     for path in sorted(paths, key=str):
         source = sources.get(path)
         data = source.data if source is not None else configs[path].data if path in configs else b""
-        lines = source.lines if source is not None else LineIndex(data)
         findings = _dedupe(by_file.get(path, []))
         if source is not None:
             findings = [
@@ -273,8 +272,12 @@ def finish_findings(
             override = settings.severity.get(finding.rule_id)
             if override is not None:
                 finding.severity = override
-        suppressions = parse_suppressions(path, data, lines)
-        findings = apply_suppressions(findings, suppressions, lines)
+        # a file with no suppression comment (most) needs no line index: nothing to apply
+        suppressions: list[Suppression] = []
+        if b"durable-harden-ignore" in data:
+            lines = source.lines if source is not None else LineIndex(data)
+            suppressions = parse_suppressions(path, data, lines)
+            findings = apply_suppressions(findings, suppressions, lines)
         all_suppressions.extend(suppressions)
         if settings.enabled(UNUSED_SUPPRESSION):
             findings.extend(_unused(suppressions, settings))

@@ -11,7 +11,13 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.exports import exported_names
 from durable_harden.analyzers.source import SourceFile
-from durable_harden.analyzers.tsutil import node_text, normalize_expr, string_value, walk_type
+from durable_harden.analyzers.tsutil import (
+    import_items,
+    node_text,
+    normalize_expr,
+    string_value,
+    walk_type,
+)
 
 # Base classes that make a class a Durable Object, by module they are imported from.
 KNOWN_BASES: dict[str, frozenset[str]] = {
@@ -114,18 +120,33 @@ def class_locator(
     return locate
 
 
+def import_statements(file: SourceFile) -> tuple[tuple[Node, str | None], ...]:
+    """The file's top-level import statements with the module each names (None when its
+    source is not a plain string), read once per file (the classes' bases, the wrapper
+    summaries and the imported constants each read them)."""
+    cached: tuple[tuple[Node, str | None], ...] | None = file.memo.get("import_statements")
+    if cached is None:
+        data = file.data
+        found: list[tuple[Node, str | None]] = []
+        for stmt in file.root.named_children:
+            if stmt.type != "import_statement":
+                continue
+            source = stmt.child_by_field_name("source")
+            found.append((stmt, string_value(data, source) if source is not None else None))
+        cached = file.memo["import_statements"] = tuple(found)
+    return cached
+
+
 def imported_bases(file: SourceFile) -> dict[str, str]:
     """Local names bound to a known DO base class in this file: local -> canonical name."""
     found: dict[str, str] = {}
     data = file.data
-    for stmt in file.root.named_children:
-        if stmt.type != "import_statement":
-            continue
-        source = stmt.child_by_field_name("source")
-        module = string_value(data, source) if source is not None else None
+    for stmt, module in import_statements(file):
         if module is None or module not in KNOWN_BASES:
             continue
-        for spec in walk_type(stmt, "import_specifier"):
+        for spec in import_items(stmt):
+            if spec.type != "import_specifier":
+                continue
             name = spec.child_by_field_name("name")
             alias = spec.child_by_field_name("alias")
             if name is None:
@@ -137,6 +158,8 @@ def imported_bases(file: SourceFile) -> dict[str, str]:
 
 
 def class_declarations(file: SourceFile) -> list[Node]:
+    if file.lacks(b"class"):  # most files declare no class: no walk (docs/performance.md)
+        return []
     return list(walk_type(file.root, "class_declaration", "abstract_class_declaration", "class"))
 
 
@@ -254,6 +277,8 @@ def state_param_names(file: SourceFile, scope: Node) -> list[tuple[str, str]]:
     """(kind, name) of each parameter in `scope` typed DurableObjectState / DurableObjectStorage
     / SqlStorage, in order."""
     found: list[tuple[str, str]] = []
+    if file.lacks(b"DurableObjectSt", b"SqlStorage"):  # the type's name is in its text
+        return found
     for param in walk_type(scope, "required_parameter", "optional_parameter"):
         type_ann = param.child_by_field_name("type")
         pattern = param.child_by_field_name("pattern")
@@ -274,18 +299,24 @@ def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:
     """
     aliases = Aliases(set(seed.ctx), set(seed.storage), set(seed.sql))
     data = file.data
-    pairs = alias_pairs(scope)
+    # each pair's texts read once, not once per round (the rounds only look them up)
+    pairs = [
+        (target, target.type == "object_pattern", normalize_expr(node_text(data, value)), field)
+        for target, value, field in alias_pairs(scope)
+    ]
+    targets: dict[int, str] = {}
     for _ in range(4):
         before = (len(aliases.ctx), len(aliases.storage), len(aliases.sql))
         for ctx in list(aliases.ctx):
             aliases.storage.add(f"{ctx}.storage")
         for storage in list(aliases.storage):
             aliases.sql.add(f"{storage}.sql")
-        for target, value, is_field in pairs:
-            value_text = normalize_expr(node_text(data, value))
+        for at, (target, pattern, value_text, is_field) in enumerate(pairs):
             value_kind = aliases.kind_of(value_text)
-            if target.type == "object_pattern":
+            if pattern:
                 # const { storage } = this.ctx / const { sql } = this.ctx.storage
+                if value_kind not in {"ctx", "storage"}:
+                    continue
                 for prop in target.named_children:
                     prop_name = node_text(data, prop).split(":")[-1].strip()
                     key = node_text(data, prop).split(":")[0].strip()
@@ -296,9 +327,12 @@ def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:
                 continue
             if value_kind is None:
                 continue
-            target_text = normalize_expr(node_text(data, target))
-            if is_field:
-                target_text = f"this.{target_text}"
+            target_text = targets.get(at)
+            if target_text is None:
+                target_text = normalize_expr(node_text(data, target))
+                if is_field:
+                    target_text = f"this.{target_text}"
+                targets[at] = target_text
             getattr(aliases, value_kind).add(target_text)
         if before == (len(aliases.ctx), len(aliases.storage), len(aliases.sql)):
             break
@@ -344,6 +378,8 @@ def find_classes(
     known_do_names: classes already known to be DOs anywhere in the project (for subclasses);
     bound_names: class names bound in a wrangler config.
     """
+    if file.lacks(b"class"):
+        return []
     bases = imported_bases(file)
     exported = exported_names(file)
     result: list[DurableObjectClass] = []

@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 
 from tree_sitter import Node
 
-from durable_harden.analyzers import splice
+from durable_harden.analyzers import splice, sqlwrappers
 from durable_harden.analyzers.classes import (
     Aliases,
     DurableObjectClass,
@@ -25,6 +25,7 @@ from durable_harden.analyzers.classes import (
     exported_names,
     find_classes,
     heritage,
+    import_statements,
     typed_state_params,
 )
 from durable_harden.analyzers.exports import export_aliases
@@ -42,11 +43,13 @@ from durable_harden.analyzers.sqlwrappers import resolve as resolve_wrappers
 from durable_harden.analyzers.sqlwrappers import summarize as summarize_wrappers
 from durable_harden.analyzers.tsutil import (
     call_args,
+    import_items,
+    node_at,
     node_text,
     normalize_expr,
-    string_value,
     walk,
     walk_type,
+    word_hits,
 )
 from durable_harden.analyzers.wrangler import ConfigError, WranglerConfig, load_config
 
@@ -151,7 +154,18 @@ class ProjectModel:
         return None
 
     def configs_binding(self, class_name: str) -> list[WranglerConfig]:
-        return [c for c in self.configs if any(b.class_name == class_name for b in c.bindings)]
+        """The configs with a binding to `class_name`, in model order. Indexed once per config
+        list (each class asked, and a scan of every binding of every config per question grew
+        with classes x bindings)."""
+        configs = tuple(self.configs)
+        index = self.__dict__.get("_configs_by_class")
+        if index is None or index[0] != configs:
+            by_class: dict[str, list[WranglerConfig]] = {}
+            for config in configs:
+                for name in dict.fromkeys(b.class_name for b in config.bindings):
+                    by_class.setdefault(name, []).append(config)
+            index = self.__dict__["_configs_by_class"] = (configs, by_class)
+        return list(index[1].get(class_name, ()))
 
     def config_for_class(self, cls: DurableObjectClass) -> WranglerConfig | None:
         """The config that binds the class (nearest first), else the nearest config."""
@@ -174,11 +188,13 @@ class ProjectModel:
         fix and rule asking for a scope scanned every statement of the project)."""
         by_root: dict[Path, list[SqlStatement]] = {}
         roots: dict[Path, Path] = {}
+        same: dict[Path, Path] = {}  # one object per root: the look-ups below by identity
         for stmt in self.statements:
             path = stmt.file.path
             root = roots.get(path)
             if root is None:
-                root = roots[path] = self._scope_root(path)
+                root = self._scope_root(path)  # a new Path object per call (config.root)
+                root = roots[path] = same.setdefault(root, root)
             by_root.setdefault(root, []).append(stmt)
         return by_root
 
@@ -213,11 +229,17 @@ class ProjectModel:
             index = self.__dict__["_classes_by_name"] = (self.classes, len(self.classes), by_name)
         return list(index[2].get(name, ()))
 
-    def file(self, path: Path) -> SourceFile | None:
-        # asked once per finding and per edit by rules, fixes and the planner: index by path
-        by_path = self.memo.get("files_by_path")
+    def files_by_path(self) -> dict[Path, SourceFile]:
+        """Every file by its path: one dict per model, shared by every caller (the module
+        resolution of rules and fixes; building it per question cost O(files)). Read only."""
+        by_path: dict[Path, SourceFile] | None = self.memo.get("files_by_path")
         if by_path is None or len(by_path) != len(self.files):
             by_path = self.memo["files_by_path"] = {f.path: f for f in self.files}
+        return by_path
+
+    def file(self, path: Path) -> SourceFile | None:
+        # asked once per finding and per edit by rules, fixes and the planner: index by path
+        by_path = self.files_by_path()
         found = by_path.get(path)
         return found if found is not None else by_path.get(path.resolve())
 
@@ -333,6 +355,8 @@ class _State:
     known: dict[Path, SourceFile] = field(default_factory=dict)
     known_paths: frozenset[Path] = frozenset()
     summaries: dict[Path, FileWrappers] = field(default_factory=dict)
+    # the functions that may be wrappers; files naming none have partial summaries
+    wrapper_names: frozenset[str] = frozenset()
     wrapped: dict[Path, dict[int, SqlParam]] = field(default_factory=dict)  # calls via wrappers
     executed: dict[Path, list[SqlStatement]] = field(default_factory=dict)
     loose: dict[Path, list[SqlStatement]] = field(default_factory=dict)
@@ -481,9 +505,12 @@ def _splice(
         cls.exported = cls.name in exported_names(cls.file)
     # SQL: no constant imported from or into the file, the same calls through wrappers elsewhere
     for _, new in pairs:
-        new_state.summaries[new.path] = _wrapper_summary(
+        summary = new_state.summaries[new.path] = _wrapper_summary(
             new, new_state.classes_by_file.get(new.path, [])
         )
+        if sqlwrappers.adds_wrappers(summary, state.wrapper_names):
+            # a file that was not summarized in full may call the new wrapper
+            return None
         for importer in state.importers.get(new.path, ()):
             if importer in changed_paths:
                 continue
@@ -895,14 +922,11 @@ def _relative_imports(file: SourceFile) -> tuple[tuple[Node, str], ...]:
     """The file's `import … from "./x"` statements with their specifiers (memo)."""
     cached: tuple[tuple[Node, str], ...] | None = file.memo.get("relative_imports")
     if cached is None:
-        found: list[tuple[Node, str]] = []
-        for stmt in file.root.named_children:
-            if stmt.type != "import_statement":
-                continue
-            source = stmt.child_by_field_name("source")
-            spec = string_value(file.data, source) if source is not None else None
-            if spec is not None and spec.startswith("."):
-                found.append((stmt, spec))
+        found = [
+            (stmt, spec)
+            for stmt, spec in import_statements(file)
+            if spec is not None and spec.startswith(".")
+        ]
         cached = file.memo["relative_imports"] = tuple(found)
     return cached
 
@@ -930,7 +954,7 @@ def imported_constants(
         if target is None:
             continue
         constants = string_constants(target)
-        for item in walk_type(stmt, "import_specifier", "namespace_import"):
+        for item in import_items(stmt):
             if item.type == "import_specifier":
                 name = item.child_by_field_name("name")
                 alias = item.child_by_field_name("alias")
@@ -961,6 +985,10 @@ def _file_statements(
     known_paths: frozenset[Path],
     wrapped: dict[int, SqlParam],
 ) -> list[SqlStatement]:
+    if not wrapped and file.lacks(b"exec", b"sql"):
+        # no statement whatever the imports say (extract_statements' own check): the imported
+        # constants are not looked up (each imported module's constants read)
+        return per_file(file, "statements", (tuple(classes), None, ()), list)
     imported = _imported_constants(file, known, known_paths)
     key = (
         tuple(classes),
@@ -981,13 +1009,32 @@ def _file_statements(
     return per_file(file, "statements", key, compute)
 
 
-def _wrapper_summary(file: SourceFile, classes: list[DurableObjectClass]) -> FileWrappers:
-    """The file's functions that may hand SQL to exec() (analyzers.sqlwrappers), reused while
-    its classes and their aliases are the same."""
-    key = (
+def _summary_key(classes: list[DurableObjectClass]) -> Hashable:
+    """What a file's wrapper summary reads from outside the file: its classes, their aliases."""
+    return (
         tuple(classes),
         tuple((frozenset(c.aliases.sql), frozenset(c.aliases.storage)) for c in classes),
     )
+
+
+def _exec_sink_names(file: SourceFile, classes: list[DurableObjectClass]) -> frozenset[str]:
+    """The functions of the file handing a parameter to exec() (`sqlwrappers.exec_sinks`),
+    reused while its classes and their aliases are the same (a full build in the language
+    server asks again of every file)."""
+    return per_file(
+        file,
+        "exec_sinks",
+        _summary_key(classes),
+        lambda: frozenset(
+            sink.func[1] for sink in sqlwrappers.exec_sinks(file, classes, _state_params(file))
+        ),
+    )
+
+
+def _wrapper_summary(file: SourceFile, classes: list[DurableObjectClass]) -> FileWrappers:
+    """The file's functions that may hand SQL to exec() (analyzers.sqlwrappers), reused while
+    its classes and their aliases are the same."""
+    key = _summary_key(classes)
 
     def compute() -> FileWrappers:
         found = splice.spliced(
@@ -999,6 +1046,46 @@ def _wrapper_summary(file: SourceFile, classes: list[DurableObjectClass]) -> Fil
         )
 
     return per_file(file, "sql_wrappers", key, compute)
+
+
+def _wrapper_summaries(
+    files: list[SourceFile], classes_by_file: dict[Path, list[DurableObjectClass]]
+) -> tuple[dict[SourceFile, FileWrappers], frozenset[str]]:
+    """Every file's wrapper summary, in file order, as `resolve_wrappers` needs them, and the
+    names of the functions that may be wrappers (`sqlwrappers.may_wrap`). A wrapper starts as
+    a function handing a parameter to exec(): the files that say `exec` are read for those
+    calls alone (`sqlwrappers.exec_sinks`); then only the files that say the name of a
+    function that may be a wrapper are summarized in full (every call read), until no new
+    name appears. The others' calls can neither make a wrapper nor reach one, and their
+    summaries are their classes' bases and their imports (`sqlwrappers.heads`): most files of
+    a project, every file of one whose exec() calls are all given SQL text. The same answers
+    as summarizing every file in full (tests/test_speed_model.py)."""
+    full: dict[SourceFile, FileWrappers] = {}
+    light: dict[SourceFile, FileWrappers] = {}
+    todo: list[SourceFile] = []
+    names: set[str] = set()
+    for file in files:
+        head = sqlwrappers.heads(file)
+        if head is None:
+            todo.append(file)
+            continue
+        light[file] = head
+        if not file.lacks(b"exec"):
+            names.update(_exec_sink_names(file, classes_by_file.get(file.path, [])))
+    if names:
+        words = tuple(name.encode() for name in sorted(names))
+        todo += [file for file in light if not file.lacks(*words)]
+    while todo:
+        for file in todo:
+            full[file] = _wrapper_summary(file, classes_by_file.get(file.path, []))
+            light.pop(file, None)
+        found = sqlwrappers.may_wrap(full.values()) | names
+        if found <= names:
+            break
+        fresh = tuple(name.encode() for name in sorted(found - names))
+        names = found
+        todo = [file for file in light if not file.lacks(*fresh)]
+    return {file: full.get(file) or light[file] for file in files}, frozenset(names)
 
 
 def _loose_statements(
@@ -1047,9 +1134,7 @@ def _find_sql(model: ProjectModel, state: _State) -> None:
     known = {f.path: f for f in model.files}
     known_paths = frozenset(known)
     classes_by_file = state.classes_by_file
-    summaries = {
-        file: _wrapper_summary(file, classes_by_file.get(file.path, [])) for file in model.files
-    }
+    summaries, state.wrapper_names = _wrapper_summaries(model.files, classes_by_file)
     wrapped = resolve_wrappers(summaries, lambda file, spec: resolve_module(file.path, spec, known))
     executed: list[list[SqlStatement]] = []
     for file in model.files:
@@ -1114,7 +1199,7 @@ def _accesses_in(
 ) -> list[NamespaceAccess]:
     found: list[NamespaceAccess] = []
     data = file.data
-    for call in walk_type(scope or file.root, "call_expression"):
+    for call in _access_candidates(file, scope):
         func = call.child_by_field_name("function")
         if func is None or func.type != "member_expression":
             continue
@@ -1135,6 +1220,41 @@ def _accesses_in(
         args = call_args(call)
         found.append(NamespaceAccess(file, call, binding, method, args[0] if args else None))
     return found
+
+
+_METHOD_WORDS = tuple(sorted(m.encode() for m in NAMESPACE_METHODS))
+_MAX_HITS = 256  # more method names than this in a file: its calls are walked instead
+
+
+def _access_candidates(file: SourceFile, scope: Node | None) -> list[Node]:
+    """The calls of the file (inside `scope`) that may be namespace accesses, in pre-order: a
+    call `x.m(…)` whose property `m` is a namespace method's name where that name occurs as a
+    whole word in the file's bytes, found by a descent from the root to each occurrence (no
+    walk of every call, no node index: most files name no namespace method, or only a few
+    `get`s). With many occurrences, or a syntax error in the tree, every call is walked as
+    before."""
+    root = file.root
+    node = scope or root
+    lo, hi = node.start_byte, node.end_byte
+    hits = None if root.has_error else word_hits(file.data, _METHOD_WORDS, lo, hi, _MAX_HITS)
+    if hits is None:
+        return list(walk_type(node, "call_expression"))
+    found: dict[tuple[int, int], Node] = {}
+    cursor = root.walk()
+    for at in hits:
+        path = node_at(cursor, root, at, 2)
+        if len(path) < 3:
+            continue
+        prop, func, call = path
+        if (
+            prop.start_byte == at
+            and func.type == "member_expression"
+            and call.type == "call_expression"
+            and lo <= call.start_byte
+            and call.end_byte <= hi
+        ):
+            found[(call.start_byte, -call.end_byte)] = call
+    return [found[key] for key in sorted(found)]
 
 
 def iter_calls(file: SourceFile, scope: Node | None = None) -> Iterable[Node]:

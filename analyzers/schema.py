@@ -213,27 +213,54 @@ class Schema:
             statements.sort(key=lambda s: 0 if s.kind == "CREATE" else 1)
             table = Table(name, columns, pk, without_rowid, statements)
             self.tables[name.lower()] = table
-            for idx in self.db.execute(f'PRAGMA index_list("{name}")').fetchall():
-                idx_name, unique, origin = idx[1], bool(idx[2]), idx[3]
-                cols = [
-                    r[2] for r in self.db.execute(f'PRAGMA index_info("{idx_name}")').fetchall()
-                ]
-                self.indexes[idx_name.lower()] = Index(
-                    idx_name,
-                    name,
-                    cols,
-                    unique,
-                    origin,
-                    self._statement_of_index.get(idx_name.lower()),
-                )
-            if (
-                pk
-                and not without_rowid
-                and len(pk) == 1
-                and not any(i.origin == "pk" for i in self.indexes.values() if i.table == name)
-            ):
-                # INTEGER PRIMARY KEY is the rowid itself: an index in all but name
-                self.indexes[f"{name}#rowid".lower()] = Index(f"{name} rowid", name, pk, True, "pk")
+            self._read_indexes(table)
+
+    def _read_indexes(self, table: Table) -> None:
+        """The indexes of one table, from the catalogue, into `self.indexes` (in the order
+        SQLite lists them, then the rowid when the primary key is it)."""
+        name, pk = table.name, table.primary_key
+        for idx in self.db.execute(f'PRAGMA index_list("{name}")').fetchall():
+            idx_name, unique, origin = idx[1], bool(idx[2]), idx[3]
+            cols = [r[2] for r in self.db.execute(f'PRAGMA index_info("{idx_name}")').fetchall()]
+            self.indexes[idx_name.lower()] = Index(
+                idx_name,
+                name,
+                cols,
+                unique,
+                origin,
+                self._statement_of_index.get(idx_name.lower()),
+            )
+        if (
+            pk
+            and not table.without_rowid
+            and len(pk) == 1
+            and not any(i.origin == "pk" for i in self.indexes.values() if i.table == name)
+        ):
+            # INTEGER PRIMARY KEY is the rowid itself: an index in all but name
+            self.indexes[f"{name}#rowid".lower()] = Index(f"{name} rowid", name, pk, True, "pk")
+
+    def _index_names(self) -> set[tuple[str, str]]:
+        """(index name, table name) of every index in the catalogue (SQLite's own names)."""
+        rows = self.db.execute("SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index'")
+        return {(str(name), str(table)) for name, table in rows.fetchall()}
+
+    @property
+    def has_views(self) -> bool:
+        """Does the catalogue hold a view (a query may then read a table its text never
+        names)?"""
+        found = self.__dict__.get("_has_views")
+        if found is None:
+            row = self.db.execute("SELECT 1 FROM sqlite_schema WHERE type = 'view' LIMIT 1")
+            found = self.__dict__["_has_views"] = row.fetchone() is not None
+        return bool(found)
+
+    @property
+    def tables_key(self) -> str:
+        """What the tables and their columns are a function of (not the indexes): a copy with
+        one more index (`with_index`) has its base's tables, so per-statement results that read
+        only the tables (rules/_sql.table_uses) are shared with it."""
+        key = self.__dict__.get("_tables_key")
+        return key if key is not None else self.content_key
 
     # -- questions ------------------------------------------------------------------------
     def table(self, name: str) -> Table | None:
@@ -252,7 +279,15 @@ class Schema:
         return {str(row[2]).lower() for row in rows if str(row[6]).upper() == "CASCADE"}
 
     def indexes_of(self, table: str) -> list[Index]:
-        return [i for i in self.indexes.values() if i.table.lower() == table.lower()]
+        # grouped once per schema (asked per query and per finding; the catalogue never
+        # changes once the schema is built)
+        by_table: dict[str, list[Index]] | None = self.__dict__.get("_indexes_by_table")
+        if by_table is None:
+            by_table = {}
+            for index in self.indexes.values():
+                by_table.setdefault(index.table.lower(), []).append(index)
+            self.__dict__["_indexes_by_table"] = by_table
+        return list(by_table.get(table.lower(), ()))
 
     def plan(self, sql: str) -> QueryPlan:
         """EXPLAIN QUERY PLAN with every parameter bound to NULL. Planned once per text (the
@@ -289,6 +324,8 @@ class Schema:
         clone = Schema.__new__(Schema)
         clone.db = self.db
         clone.content_key = self.content_key
+        if "_tables_key" in self.__dict__:
+            clone.__dict__["_tables_key"] = self.__dict__["_tables_key"]
         plans = self.__dict__.get("_plans")
         if plans is not None and len(plans) < _PLANS_SHARED_MAX:
             # the same catalogue: its plans carry over (a chain of rebased schemas would grow
@@ -339,12 +376,33 @@ class Schema:
         self.db.backup(clone.db)
         clone.db.execute(create_index_sql)
         clone.content_key = _digest([("BASE", self.content_key), ("CREATE", create_index_sql)])
+        clone.__dict__["_tables_key"] = self.tables_key
         clone.errors = []
-        clone.tables = {}
-        clone.indexes = {}
         clone._statement_of_table = dict(self._statement_of_table)
         clone._statement_of_index = dict(self._statement_of_index)
-        clone._read_catalogue()
+        # an index changes no table: the catalogue read again only for the tables whose
+        # indexes changed (each fix of sql-missing-index tries an index; reading every table's
+        # columns and indexes again was most of that, issue 14)
+        known = self.__dict__.get("_index_names_read")
+        if known is None:
+            known = self.__dict__["_index_names_read"] = self._index_names()
+        changed = {table.lower() for _, table in clone._index_names() - known}
+        clone.tables = {}
+        clone.indexes = {}
+        for key, table in self.tables.items():
+            clone.tables[key] = Table(
+                table.name,
+                list(table.columns),
+                list(table.primary_key),
+                table.without_rowid,
+                table.statements,
+            )
+            if key in changed:
+                clone._read_indexes(clone.tables[key])
+            else:
+                for index_key, index in self.indexes.items():
+                    if index.table == table.name:
+                        clone.indexes[index_key] = index
         return clone
 
 

@@ -161,6 +161,23 @@ class SourceFile:
     def text(self, node: Node) -> str:
         return self.data[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
 
+    def lacks(self, *words: bytes) -> bool:
+        """True when none of `words` occurs in the file's bytes and its tree has no syntax
+        error: then no node spells one of them, as a token (a keyword, an identifier, a
+        property) or inside a token's text, and an extractor looking for one can skip the
+        file without walking (or indexing) its tree. A tree with an error may join or invent
+        tokens (a MISSING keyword, `FO O` read as one expression): never skipped."""
+        seen: dict[bytes, bool] | None = self.memo.get("words")
+        if seen is None:
+            seen = self.memo["words"] = {}
+        for word in words:
+            present = seen.get(word)
+            if present is None:
+                present = seen[word] = word in self.data
+            if present:
+                return False
+        return not self.tree.root_node.has_error
+
     def slice(self, start: int, end: int) -> str:
         return self.data[start:end].decode("utf-8", errors="replace")
 

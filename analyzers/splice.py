@@ -435,7 +435,6 @@ CONTENT_MEMOS = (
     "_delete_kinds",
     "_dynamic_delete",
     "_bounded_key_insert",
-    "_unbounded",
 )
 
 

@@ -216,11 +216,21 @@ class SqlStatement:
 
     @property
     def expression(self) -> exp.Expression | None:
-        return parse_sql(self.parse_text)[0]
+        return self._parsed[0]
 
     @property
     def parse_error(self) -> str | None:
-        return parse_sql(self.parse_text)[1]
+        return self._parsed[1]
+
+    @property
+    def _parsed(self) -> tuple[exp.Expression | None, str | None]:
+        """parse_sql of the text, kept on the statement (a function of its text; the rules ask
+        for the tree of each statement again and again: normalising the text and looking it
+        up each time cost more than the few parses of a project's distinct texts)."""
+        parsed = self.__dict__.get("_parsed_sql")
+        if parsed is None:
+            parsed = self.__dict__["_parsed_sql"] = parse_sql(self.parse_text)
+        return parsed  # type: ignore[no-any-return]
 
     @property
     def parse_text(self) -> str:
@@ -328,6 +338,10 @@ def split_statements(text: str) -> list[tuple[int, int]]:
 
 @_text_cache
 def _split_statements(text: str) -> tuple[tuple[int, int], ...]:
+    if ";" not in text:
+        # no semicolon token possible: one statement (what the loop below gives), without
+        # tokenizing (nor importing sqlglot) for the single statement most texts hold
+        return ((0, len(text)),) if text.strip() else ()
     tokens = sql_tokens(text)
     if tokens is None:
         return ((0, len(text)),) if text.strip() else ()
@@ -568,17 +582,30 @@ def extract_statements(
     that hands SQL to exec() (analyzers.sqlwrappers) to how it does. `scope`: only the calls
     inside that node (analyzers.splice re-reads the edited member alone)."""
     wrapped = wrapped or {}
+    if not wrapped and file.lacks(b"exec", b"sql"):
+        # neither `….exec(` nor a `this.sql` tag, no call through a wrapper: no statement
+        return []
     data = file.data
-    constants = string_constants(file)
+    constants: dict[str, Node] | None = None  # the file's string constants, read when needed
+
+    def known() -> dict[str, Node]:
+        nonlocal constants
+        if constants is None:
+            constants = string_constants(file)
+        return constants
+
     locate = class_locator(classes)
     statements: list[SqlStatement] = []
-    for node in walk_type(scope or file.root, "call_expression", "binary_expression"):
+    # a tagged template's tag reads `this.sql`: without the word, only exec() and wrappers
+    may_tag = not file.lacks(b"sql")
+    kinds = ("call_expression", "binary_expression") if may_tag else ("call_expression",)
+    for node in walk_type(scope or file.root, *kinds):
         tagged = None
         literal_refs: list[tuple[SourceFile, Node]] = []
         args: list[Node] = []
         via = None
         if node.type == "call_expression":
-            tagged = is_tagged_sql_template(data, node)
+            tagged = is_tagged_sql_template(data, node) if may_tag else None
             via = wrapped.get(node.start_byte) if tagged is None else None
             if via is not None:
                 # `this.query("SELECT …", id)`, `querySql([{ sql: "…", params }])`: the SQL
@@ -587,14 +614,16 @@ def extract_statements(
                 if len(all_args) <= via.index:
                     continue
                 args = all_args[via.index :]
-                literal_refs = follow_path(file, args[0], via.path, constants, imported)
+                literal_refs = follow_path(file, args[0], via.path, known(), imported)
             elif tagged is None:
                 func = node.child_by_field_name("function")
                 if func is None or func.type != "member_expression":
                     continue
                 prop = func.child_by_field_name("property")
+                if prop is None or data[prop.start_byte : prop.end_byte] != b"exec":
+                    continue  # (the text "exec" is these bytes, and only these)
                 obj = func.child_by_field_name("object")
-                if prop is None or obj is None or node_text(data, prop) != "exec":
+                if obj is None:
                     continue
                 cls = locate(node.start_byte, node.end_byte)
                 aliases = cls.aliases.merged(file_aliases) if cls else file_aliases
@@ -603,8 +632,12 @@ def extract_statements(
                 args = call_args(node)
                 if not args:
                     continue
-                found = resolve_literal(file, args[0], constants, imported)
-                literal_refs = [found] if found is not None else []
+                first = _unwrap(args[0])
+                if first.type in {"string", "template_string"}:
+                    literal_refs = [(file, first)]  # resolve_literal's answer, no constant read
+                else:
+                    found = resolve_literal(file, args[0], known(), imported)
+                    literal_refs = [found] if found is not None else []
         elif node.type == "binary_expression":
             tagged = is_tagged_sql_template(data, node)
         if tagged is not None:
@@ -703,12 +736,51 @@ def _class_of(node: Node, classes: list[DurableObjectClass]) -> DurableObjectCla
     return class_locator(classes)(node.start_byte, node.end_byte)
 
 
+def find_all(node: exp.Expression, *types: type) -> list[Any]:
+    """`list(node.find_all(*types))`: the nodes of those types, `node` included, in sqlglot's
+    breadth-first order, by one loop instead of its three nested generators per node (the
+    rules and fixes walk each statement's tree several times: issue 14)."""
+    found: list[Any] = []
+    queue: list[Any] = [node]
+    expr = exp.Expr
+    at = 0
+    while at < len(queue):
+        current = queue[at]
+        at += 1
+        if isinstance(current, types):
+            found.append(current)
+        for value in current.args.values():
+            if isinstance(value, list):
+                queue.extend(v for v in value if isinstance(v, expr))
+            elif isinstance(value, expr):
+                queue.append(value)
+    return found
+
+
+def find_first(node: exp.Expression, *types: type) -> Any:
+    """`node.find(*types)`: the first node of those types in breadth-first order, or None."""
+    queue: list[Any] = [node]
+    expr = exp.Expr
+    at = 0
+    while at < len(queue):
+        current = queue[at]
+        at += 1
+        if isinstance(current, types):
+            return current
+        for value in current.args.values():
+            if isinstance(value, list):
+                queue.extend(v for v in value if isinstance(v, expr))
+            elif isinstance(value, expr):
+                queue.append(value)
+    return None
+
+
 def tables_in(expression: exp.Expression | None) -> list[str]:
     if expression is None:
         return []
     names: list[str] = []
-    ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
-    for table in expression.find_all(exp.Table):
+    ctes = {cte.alias_or_name.lower() for cte in find_all(expression, exp.CTE)}
+    for table in find_all(expression, exp.Table):
         name = table.name.lower()
         if name and name not in ctes and name not in names:
             names.append(name)
@@ -736,6 +808,83 @@ _LOOSE_SQL = re.compile(
 )
 
 
+_MAX_HITS = 256  # more word hits than this in a file: its literals are walked instead
+
+
+def _loose_candidates(
+    file: SourceFile, scope: Node | None, skip: set[int] | frozenset[int] = frozenset()
+) -> list[Node]:
+    """The string and template literals of the file (inside `scope`) that may match _LOOSE_SQL,
+    in pre-order: those whose bytes start as _LOOSE_SQL_START says. With a few such places in
+    the file, the literal around each is found by a descent from the root to it (no node
+    index of the file, which most files without a class, SQL or an exec() call then never
+    need); with many, the literals are walked and each one's start checked. A tree with a
+    syntax error may hold other children in a literal (dropped, joining the fragments around
+    them): then every literal is read, as before (docs/performance.md, "Issue 14: the
+    per-file model, cheaper")."""
+    root = file.root
+    node = scope or root
+    if root.has_error:
+        return list(walk_type(node, "string", "template_string"))
+    data = file.data
+    lo, hi = node.start_byte, node.end_byte
+    hits = _hits(data[lo:hi] if node is not root else data)
+    if hits is None:
+        return [
+            literal
+            for literal in walk_type(node, "string", "template_string")
+            if _LOOSE_SQL_START.match(data[literal.start_byte : literal.end_byte].lower())
+        ]
+    if not hits:
+        return []
+    # A literal that may be SQL has a hit at its own first byte, its opening quote (the bytes a
+    # match covers after the quote hold no quote: no match swallows the next literal's): the
+    # literal starting at each hit, not one starting at a literal `skip` names (run by exec)
+    found: dict[tuple[int, int], Node] = {}
+    for at in hits:
+        at += lo
+        if at in skip:
+            continue
+        # the quote's token (one byte), whose parent is the literal it opens, if it opens one
+        token = root.descendant_for_byte_range(at, at + 1)
+        literal = token.parent if token is not None else None
+        if (
+            literal is not None
+            and literal.start_byte == at
+            and literal.type in _LITERAL_TYPES
+            and literal.end_byte <= hi
+        ):
+            found[(at, -literal.end_byte)] = literal
+    return [found[key] for key in sorted(found)]
+
+
+_LITERAL_TYPES = frozenset({"string", "template_string"})
+# Where a literal whose text matches _LOOSE_SQL can start, in the file's bytes lower-cased: its
+# opening quote, white space (any non-ASCII byte too: U+00A0 and other Unicode spaces), then
+# the keyword; or, before the keyword is complete, something literal_chars turns into other
+# characters or drops: an escape (`"\nCREATE …"`, `"\x53ELECT"`), an HTML character reference
+# of a JSX string (`"SEL&#69;CT"`), a non-ASCII letter Python's case-insensitive matching takes
+# for an ASCII one (İ, ı, ſ). A template substitution there makes a `?`: no match. One regex
+# pass over the file (it skips to the quotes), a hit per literal that may be SQL; the other
+# literals are never read (tests/test_speed_model.py compares with reading every literal).
+_LOOSE_SQL_START = re.compile(
+    rb"[\"'`][\s\x1c-\x1f\x80-\xff]*"
+    rb"(?:create|alter|insert|replace|delete|update|drop|select"
+    rb"|[a-z]{0,6}(?:\\|&|\xc4[\xb0\xb1]|\xc5\xbf))"
+)
+
+
+def _hits(raw: bytes) -> list[int] | None:
+    """Where a literal that may match _LOOSE_SQL starts in `raw` (the opening quote), or None
+    when that is more than _MAX_HITS places."""
+    hits: list[int] = []
+    for match in _LOOSE_SQL_START.finditer(raw.lower()):
+        hits.append(match.start())
+        if len(hits) > _MAX_HITS:
+            return None
+    return hits
+
+
 def loose_statements(
     file: SourceFile, seen_literals: set[int], scope: Node | None = None
 ) -> list[SqlStatement]:
@@ -743,10 +892,11 @@ def loose_statements(
     helper functions taking a string). They still define schema and prune tables. `scope`: only
     the literals inside that node."""
     statements: list[SqlStatement] = []
-    for node in walk_type(scope or file.root, "string", "template_string"):
+    data = file.data
+    for node in _loose_candidates(file, scope, seen_literals):
         if node.type not in {"string", "template_string"} or node.start_byte in seen_literals:
             continue
-        text, offsets = literal_chars(file.data, node)
+        text, offsets = literal_chars(data, node)
         if not _LOOSE_SQL.match(text):
             continue
         ranges = split_statements(text)

@@ -27,21 +27,30 @@ queries).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import Aliases, DurableObjectClass, class_locator
+from durable_harden.analyzers.classes import (
+    Aliases,
+    DurableObjectClass,
+    class_locator,
+    import_statements,
+)
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import ELEMENT, SqlParam, is_exec_receiver
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
+    import_items,
+    node_at,
     node_text,
     normalize_expr,
     string_value,
     walk_type,
+    word_hits,
 )
 
 # callbacks whose first parameter is an element of the receiver
@@ -79,30 +88,100 @@ class FileWrappers:
     bases: dict[str, str] = field(default_factory=dict)  # class name -> base identifier
     imports: dict[str, tuple[str, str]] = field(default_factory=dict)  # local -> (spec, name|*)
     calls: list[tuple[int, Ref]] = field(default_factory=list)  # call start byte -> callee
+    # only `bases` and `imports` (`heads`): a file that can hand no SQL to a wrapper
+    partial: bool = False
 
 
 def summarize(
     file: SourceFile, classes: list[DurableObjectClass], file_aliases: Aliases
 ) -> FileWrappers:
+    imports, bases, _ = _heads(file)
+    found = FileWrappers(bases=dict(bases), imports=dict(imports))
+    found.sinks, found.calls = summarize_calls(
+        file, file.root, classes, file_aliases, found.imports
+    )
+    found.functions = function_keys(file, file.root)
+    return found
+
+
+def heads(file: SourceFile) -> FileWrappers | None:
+    """The part of `summarize` that other files' calls read of a file that holds no wrapper
+    and no call to one (its classes' bases and its imports, which `resolve` follows to reach
+    a base class elsewhere), or None when `resolve` could read more of it: a class the file
+    both declares and imports (`class_home` would find it among its functions)."""
+    imports, bases, names = _heads(file)
+    if not names.isdisjoint(imports):
+        return None
+    return FileWrappers(bases=dict(bases), imports=dict(imports), partial=True)
+
+
+def _heads(file: SourceFile) -> tuple[dict[str, tuple[str, str]], dict[str, str], frozenset[str]]:
+    """(imports, bases, names of the classes declared), kept in the file's memo."""
+    cached: tuple[dict[str, tuple[str, str]], dict[str, str], frozenset[str]] | None = (
+        file.memo.get("wrapper_heads")
+    )
+    if cached is not None:
+        return cached
     data = file.data
-    found = FileWrappers()
-    found.imports = _imports(file)
-    for decl in walk_type(file.root, *_CLASS_TYPES):
+    bases: dict[str, str] = {}
+    names: set[str] = set()
+    for decl in () if file.lacks(b"class") else walk_type(file.root, *_CLASS_TYPES):
         name = _class_name(data, decl)
         if name is None:
             continue
+        names.add(name)
         for child in decl.children:
             if child.type != "class_heritage":
                 continue
             for clause in child.children:
                 value = clause.child_by_field_name("value")
                 if clause.type == "extends_clause" and value is not None:
-                    found.bases[name] = node_text(data, value).split("<", 1)[0].strip()
-    found.sinks, found.calls = summarize_calls(
-        file, file.root, classes, file_aliases, found.imports
+                    bases[name] = node_text(data, value).split("<", 1)[0].strip()
+    cached = file.memo["wrapper_heads"] = (_imports(file), bases, frozenset(names))
+    return cached
+
+
+def _may_wrap_sink(summary: FileWrappers, sink: Sink, names: set[str] | frozenset[str]) -> bool:
+    """The sink's function may be a wrapper when the functions named `names` may be."""
+    target = sink.target
+    if target[0] == "exec" or target[-1] in names:
+        return True
+    if target[0] == "fn":
+        spec = summary.imports.get(target[1])
+        return spec is not None and spec[1] in names
+    return False
+
+
+def adds_wrappers(summary: FileWrappers, names: frozenset[str]) -> bool:
+    """Whether a file's (new) summary names a function that may be a wrapper beyond `names`
+    (a closed set of `may_wrap` over the other files): then `may_wrap` over the files with
+    this one grows, else `names` still holds every function that may be a wrapper."""
+    return any(
+        sink.func[1] not in names and _may_wrap_sink(summary, sink, names) for sink in summary.sinks
     )
-    found.functions = function_keys(file, file.root)
-    return found
+
+
+def may_wrap(summaries: Iterable[FileWrappers]) -> set[str]:
+    """The names of the functions that may turn out wrappers (`resolve`), from the sinks of
+    the given summaries: a function with a sink to exec(), or to a function whose name (or the
+    name its import gives) is one of them, and so on. With the names of every function that
+    hands a parameter to exec() (`exec_sinks`, each spelled in its own file) added, a
+    superset of the names of `resolve`'s wrappers whenever the summaries given are those of
+    every file that spells one of the names found (`resolve` reaches a function through one of
+    the names its caller's text spells: the callee, or the imported name). A file spelling
+    none of them needs only its `heads` (docs/performance.md, "Issue 14: the per-file model,
+    cheaper")."""
+    sinks = [(summary, sink) for summary in summaries for sink in summary.sinks]
+    names: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for summary, sink in sinks:
+            name = sink.func[1]
+            if name not in names and _may_wrap_sink(summary, sink, names):
+                names.add(name)
+                changed = True
+    return names
 
 
 def function_keys(file: SourceFile, scope: Node) -> set[FuncKey]:
@@ -124,31 +203,101 @@ def summarize_calls(
 ) -> tuple[list[Sink], list[tuple[int, Ref]]]:
     """The sinks and the calls (start byte -> callee) of the calls in `scope` (the whole file,
     or one member of it when analyzers.splice re-reads only the edited member)."""
+    return _sinks_and_calls(
+        file, walk_type(scope, "call_expression"), classes, file_aliases, imports, False
+    )
+
+
+def exec_sinks(
+    file: SourceFile, classes: list[DurableObjectClass], file_aliases: Aliases
+) -> list[Sink]:
+    """The sinks of `summarize` whose call is exec() on the storage SQL API: what makes a
+    function a wrapper in the first place (`may_wrap`). Only the calls `….exec(` are read,
+    found from the word `exec` in the file's bytes by a descent to each (the file's other
+    calls, its declared types and imports are not looked at)."""
+    root = file.root
+    data = file.data
+    hits = (
+        None
+        if root.has_error
+        else word_hits(data, (b"exec",), 0, len(data), 256, lambda _, end: _no_text(data, end))
+    )
+    if hits is None:
+        calls: list[Node] = list(walk_type(root, "call_expression"))
+    else:
+        calls = []
+        cursor = root.walk()
+        for at in hits:
+            path = node_at(cursor, root, at, 2)
+            if (
+                len(path) == 3
+                and path[0].start_byte == at
+                and path[1].type == "member_expression"
+                and path[2].type == "call_expression"
+            ):
+                calls.append(path[2])
+    sinks, _ = _sinks_and_calls(file, calls, classes, file_aliases, {}, True)
+    return sinks
+
+
+_SPACE = frozenset(b" \t\n\r\f\v")
+
+
+def _no_text(data: bytes, after: int) -> bool:
+    """False for `exec(` followed by a quote: the first argument is a string or template
+    literal (or an expression starting with one), which never comes from a parameter."""
+    size = len(data)
+    while after < size and data[after] in _SPACE:
+        after += 1
+    if after >= size or data[after] != 0x28:  # (
+        return True
+    after += 1
+    while after < size and data[after] in _SPACE:
+        after += 1
+    return after >= size or data[after] not in b"\"'`"
+
+
+def _sinks_and_calls(
+    file: SourceFile,
+    candidates: Iterable[Node],
+    classes: list[DurableObjectClass],
+    file_aliases: Aliases,
+    imports: dict[str, tuple[str, str]],
+    exec_only: bool,
+) -> tuple[list[Sink], list[tuple[int, Ref]]]:
     data = file.data
     sinks: list[Sink] = []
     calls: list[tuple[int, Ref]] = []
-    types = declared_types(file)
+    # an exec() callee does not depend on the declared types (`_callee` answers it first)
+    types = {} if exec_only else declared_types(file)
     locate = class_locator(classes)
     own_aliases: dict[int, Aliases] = {}
-    for call in walk_type(scope, "call_expression"):
+    memo: _Memo = {}
+    for call in candidates:
+        if exec_only:
+            first = call_args(call)[:1]
+            if not first or first[0].type not in _ORIGIN_TYPES:
+                continue  # SQL given as text (most exec() calls): no sink, callee not needed
         func_node = call.child_by_field_name("function")
         if func_node is None:
             continue
         ref = _callee(data, call, func_node, types, imports, file_aliases, locate, own_aliases)
-        if ref is None:
+        if ref is None or (exec_only and ref[0] != "exec"):
             continue
         if ref[0] != "exec":
             calls.append((call.start_byte, ref))
-        owner = _addressable_function(data, call)
+        args = call_args(call)
+        if not any(arg.type in _ORIGIN_TYPES for arg in (args[:1] if ref[0] == "exec" else args)):
+            continue  # no argument can come from a parameter (_origin): no sink
+        owner = _addressable_function(data, call, memo)
         if owner is None:
             continue
         func, key = owner
         params = _params(func)
-        args = call_args(call)
         for index, arg in enumerate(args):
             if ref[0] == "exec" and index > 0:
                 break
-            origin = _origin(data, arg, func, params, 0)
+            origin = _origin(data, arg, func, params, 0, memo)
             if origin is None:
                 continue
             param, path = origin
@@ -281,14 +430,10 @@ def _class_name(data: bytes, decl: Node) -> str | None:
 def _imports(file: SourceFile) -> dict[str, tuple[str, str]]:
     found: dict[str, tuple[str, str]] = {}
     data = file.data
-    for stmt in file.root.named_children:
-        if stmt.type != "import_statement":
-            continue
-        source = stmt.child_by_field_name("source")
-        spec = string_value(data, source) if source is not None else None
+    for stmt, spec in import_statements(file):
         if spec is None or not spec.startswith("."):
             continue
-        for item in walk_type(stmt, "import_specifier", "namespace_import"):
+        for item in import_items(stmt):
             if item.type == "import_specifier":
                 name = item.child_by_field_name("name")
                 alias = item.child_by_field_name("alias")
@@ -501,17 +646,44 @@ def _function_key(data: bytes, func: Node) -> FuncKey | None:
     return None
 
 
-def _addressable_function(data: bytes, node: Node) -> tuple[Node, FuncKey] | None:
+# What summarize_calls asks again and again of the same nodes (the functions around the calls,
+# the declarations of the blocks around the uses), by (question, start, end) of the node: one
+# summarize_calls run, one tree
+_Memo = dict[tuple[str, int, int], Any]
+# the node types _origin can trace to a parameter (after `as`, parentheses and `!`)
+_ORIGIN_TYPES = frozenset(
+    {
+        "identifier",
+        "member_expression",
+        "subscript_expression",
+        "as_expression",
+        "parenthesized_expression",
+        "non_null_expression",
+    }
+)
+
+
+def _addressable_function(data: bytes, node: Node, memo: _Memo) -> tuple[Node, FuncKey] | None:
     """The innermost enclosing function with a name the project can call it by (callbacks in
     between are looked through: `queries.map(q => exec(q.sql))`)."""
     parent = node.parent
     while parent is not None:
         if parent.type in FUNCTION_TYPES:
+            at = (parent.type, parent.start_byte, parent.end_byte)
+            if at in memo:
+                found: tuple[Node, FuncKey] | None = memo[at]
+                return found
             key = _function_key(data, parent)
             if key is not None:
-                return parent, key
+                found = memo[at] = (parent, key)
+                return found
             if not _is_element_callback(data, parent) and parent.type != "arrow_function":
+                memo[at] = None
                 return None
+            # a callback looked through: its own answer is the enclosing function's
+            found = _addressable_function(data, parent, memo)
+            memo[at] = found
+            return found
         parent = parent.parent
     return None
 
@@ -601,7 +773,12 @@ Origin = tuple[int, tuple[str, ...]]
 
 
 def _origin(
-    data: bytes, expr: Node, func: Node, params: list[tuple[Node, bool]], depth: int
+    data: bytes,
+    expr: Node,
+    func: Node,
+    params: list[tuple[Node, bool]],
+    depth: int,
+    memo: _Memo,
 ) -> Origin | None:
     """Which parameter of `func` (and where inside it) `expr` comes from, if it does."""
     if depth > _MAX_DEPTH:
@@ -614,13 +791,13 @@ def _origin(
         obj, prop = expr.child_by_field_name("object"), expr.child_by_field_name("property")
         if obj is None or prop is None or prop.type != "property_identifier":
             return None
-        base = _origin(data, obj, func, params, depth + 1)
+        base = _origin(data, obj, func, params, depth + 1, memo)
         return (base[0], (*base[1], node_text(data, prop))) if base else None
     if expr.type == "subscript_expression":
         obj, index = expr.child_by_field_name("object"), expr.child_by_field_name("index")
         if obj is None or index is None:
             return None
-        base = _origin(data, obj, func, params, depth + 1)
+        base = _origin(data, obj, func, params, depth + 1, memo)
         if base is None:
             return None
         step = string_value(data, index) if index.type == "string" else ELEMENT
@@ -629,11 +806,17 @@ def _origin(
         return (base[0], (*base[1], step))
     if expr.type != "identifier":
         return None
-    return _identifier_origin(data, expr, node_text(data, expr), func, params, depth)
+    return _identifier_origin(data, expr, node_text(data, expr), func, params, depth, memo)
 
 
 def _identifier_origin(
-    data: bytes, use: Node, name: str, func: Node, params: list[tuple[Node, bool]], depth: int
+    data: bytes,
+    use: Node,
+    name: str,
+    func: Node,
+    params: list[tuple[Node, bool]],
+    depth: int,
+    memo: _Memo,
 ) -> Origin | None:
     node = use.parent
     while node is not None:
@@ -641,16 +824,16 @@ def _identifier_origin(
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
             inner = _binds(data, left, name) if left is not None else None
             if inner is not None and right is not None:
-                base = _origin(data, right, func, params, depth + 1)
+                base = _origin(data, right, func, params, depth + 1, memo)
                 return (base[0], (*base[1], ELEMENT, *inner)) if base else None
         if node.type in {"statement_block", "program"} or node.type in FUNCTION_TYPES:
-            for decl in _declarations_in(node):
+            for decl in _declarations_in(node, memo):
                 target, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
                 if target is None or value is None or decl.start_byte > use.start_byte:
                     continue
                 inner = _binds(data, target, name)
                 if inner is not None:
-                    base = _origin(data, value, func, params, depth + 1)
+                    base = _origin(data, value, func, params, depth + 1, memo)
                     return (base[0], (*base[1], *inner)) if base else None
         if node.type in FUNCTION_TYPES:
             own = _params(node)
@@ -664,7 +847,7 @@ def _identifier_origin(
                     call = node.parent.parent if node.parent is not None else None
                     callee = call.child_by_field_name("function") if call is not None else None
                     obj = callee.child_by_field_name("object") if callee is not None else None
-                    base = _origin(data, obj, func, params, depth + 1) if obj else None
+                    base = _origin(data, obj, func, params, depth + 1, memo) if obj else None
                     return (base[0], (*base[1], ELEMENT, *inner)) if base else None
                 return None
             if node == func:
@@ -677,8 +860,16 @@ def _is_of_loop(node: Node) -> bool:
     return any(c.type == "of" for c in node.children)
 
 
-def _declarations_in(block: Node) -> list[Node]:
+def _declarations_in(block: Node, memo: _Memo) -> list[Node]:
     """`const x = …` declarators directly in a block (or a function's body)."""
+    at = ("declarations", block.start_byte, block.end_byte)
+    found: list[Node] | None = memo.get(at)
+    if found is None:
+        found = memo[at] = _block_declarations(block)
+    return found
+
+
+def _block_declarations(block: Node) -> list[Node]:
     if block.type in FUNCTION_TYPES:
         body = block.child_by_field_name("body")
         if body is None or body.type != "statement_block":

@@ -7,10 +7,10 @@ import operator
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tree_sitter import Language, Node, Query, QueryCursor
+from tree_sitter import Language, Node, Query, QueryCursor, TreeCursor
 
 from durable_harden.analyzers.budget import charge
 
@@ -94,6 +94,8 @@ class TypeIndex:
         # (start, end, nodes by type) of parts of the tree queried alone (`within`)
         self._regions: list[tuple[int, int, dict[str, list[Node]]]] | None = None
         self._region_bytes = 0
+        # the whole tree's nodes of several types merged in pre-order, by the types asked
+        self._merged: dict[tuple[str, ...], list[Node]] = {}
 
     @property
     def by_type(self) -> dict[str, list[Node]]:
@@ -164,48 +166,36 @@ class TypeIndex:
         return index.get(kind)
 
 
-# The node types the model and the rules ask `walk_type` for (collected on first use of a tree
-# in one query); a type missing here still works, with a query of its own.
+# The node types the model and the rules ask `walk_type` for in most files that are indexed at
+# all (collected on first use of a tree in one query); a type missing here still works, with a
+# query of its own on first use. Left out: types with many nodes that few files are asked for
+# (identifier, member_expression, string, comment … ~60% of the captures on corpus-dev, asked
+# in under 3% of the indexed files): each node captured costs ~0.7 µs in Python (the node
+# object, the sort), a query of its own ~0.1 µs per node of the tree (docs/performance.md,
+# "Issue 14: the per-file model, cheaper").
 COMMON_TYPES = frozenset(
     {
         *FUNCTION_TYPES,
         "abstract_class_declaration",
-        "array",
         "assignment_expression",
-        "augmented_assignment_expression",
         "await_expression",
         "binary_expression",
         "call_expression",
         "catch_clause",
         "class",
-        "class_body",
         "class_declaration",
-        "comment",
-        "continue_statement",
-        "extends_clause",
         "for_in_statement",
-        "for_statement",
-        "identifier",
         "if_statement",
         "import_specifier",
-        "member_expression",
         "namespace_import",
         "new_expression",
         "optional_parameter",
         "public_field_definition",
         "required_parameter",
         "return_statement",
-        "shorthand_property_identifier",
-        "shorthand_property_identifier_pattern",
-        "spread_element",
         "statement_block",
-        "string",
-        "switch_default",
-        "switch_statement",
         "template_string",
-        "template_substitution",
         "ternary_expression",
-        "throw_statement",
         "variable_declarator",
     }
 )
@@ -295,19 +285,45 @@ def _in_tree(root: Node, node: Node) -> bool:
     return False
 
 
+# The root last found for a node (by the node's key), as the root's key: a guess checked by one
+# descent (`_in_tree`), never trusted (an old tree and its re-parse share subtrees, so a key is
+# no identity), and holding no tree alive (the root is looked up among the registered trees).
+# The rules walk the same class node once per rule, one file after another: the recent roots
+# missed on every file change (four failed descents, then a climb to the root).
+_ROOT_HINTS_LIMIT = 8192
+_root_hints: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+
+
 def _root_of(node: Node) -> Node:
+    node_key = _key(node)
+    hinted = _root_hints.get(node_key)
+    if hinted is not None:
+        holder = _registered.get(hinted)
+        if holder is not None and _in_tree(holder.root, node):
+            return holder.root
     recent = list(_recent_roots)  # the language server's threads share the list
     for root in recent:
         if _in_tree(root, node):
             if root is not recent[0]:
                 _remember_root(root)
+            _hint(node_key, root)
             return root
     while True:
         parent = node.parent
         if parent is None:
             _remember_root(node)
+            _hint(node_key, node)
             return node
         node = parent
+
+
+def _hint(node_key: tuple[int, int, int], root: Node) -> None:
+    root_key = _key(root)
+    if root_key not in _registered:
+        return  # a tree nobody registered: no way to find it again without holding it
+    if len(_root_hints) >= _ROOT_HINTS_LIMIT:
+        _root_hints.clear()
+    _root_hints[node_key] = root_key
 
 
 def _remember_root(root: Node) -> None:
@@ -350,6 +366,13 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
     start, end = node.start_byte, node.end_byte
     root = index.root
     whole = start == root.start_byte and end == root.end_byte
+    if whole and len(types) > 1:
+        # the same few type sets are asked of every file (calls and tagged templates, class
+        # declarations, parameters …): merged and sorted once per tree
+        merged = index._merged.get(types)
+        if merged is None:
+            merged = index._merged[types] = _whole(index, types)
+        return iter(merged)
     parts: list[list[Node]] = []
     for kind in set(types) if len(types) > 1 else types:
         by_type = index._by_type
@@ -385,6 +408,105 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
     merged = [n for part in parts for n in part]
     merged.sort(key=_pre_order)
     return iter(merged)
+
+
+def import_items(stmt: Node) -> list[Node]:
+    """The `import_specifier` and `namespace_import` nodes of an import statement, in pre-order
+    (what `walk_type(stmt, "import_specifier", "namespace_import")` gives): read from the
+    statement's import clause, where the grammar puts them, without a walk (nor a query of the
+    file's index: every file's imports are read). A statement with a syntax error is walked."""
+    if stmt.has_error:
+        return list(walk_type(stmt, "import_specifier", "namespace_import"))
+    items: list[Node] = []
+    for clause in stmt.named_children:
+        if clause.type != "import_clause":
+            continue
+        for child in clause.named_children:
+            kind = child.type
+            if kind == "namespace_import":
+                items.append(child)
+            elif kind == "named_imports":
+                items.extend(c for c in child.named_children if c.type == "import_specifier")
+    return items
+
+
+def node_at(cursor: TreeCursor, root: Node, at: int, up: int) -> list[Node]:
+    """The deepest node below `root` reached by descending to byte `at` (the first child
+    ending after it, at each level, `TreeCursor.goto_first_child_for_byte`) and its next `up`
+    ancestors, nearest first; the nodes in between are never made: what a word found in a
+    file's bytes lies in, without a walk or an index of the tree. The deepest node contains
+    `at` when it starts at or before it."""
+    cursor.reset(root)
+    depth = 0
+    while cursor.goto_first_child_for_byte(at) is not None:
+        depth += 1
+    if not depth:
+        return []
+    node = cursor.node
+    assert node is not None
+    found = [node]
+    for _ in range(min(up, depth - 1)):
+        cursor.goto_parent()
+        node = cursor.node
+        assert node is not None
+        found.append(node)
+    return found
+
+
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
+
+
+def word_hits(
+    data: bytes,
+    words: tuple[bytes, ...],
+    start: int,
+    end: int,
+    limit: int,
+    keep: Callable[[int, int], bool] | None = None,
+) -> list[int] | None:
+    """The offsets of every occurrence of each word in data[start:end] as a whole word (no
+    ASCII identifier character right before or after it: an identifier spelling it inside a
+    longer name is another token), ascending; None when there are more than `limit`.
+    keep(offset, end of the word): a further check of each occurrence."""
+    hits: list[int] = []
+    size = len(data)
+    for word in words:
+        at = data.find(word, start, end)
+        while at >= 0:
+            after = at + len(word)
+            if (
+                (at == 0 or data[at - 1] not in _WORD_BYTES)
+                and (after >= size or data[after] not in _WORD_BYTES)
+                and (keep is None or keep(at, after))
+            ):
+                hits.append(at)
+                if len(hits) > limit:
+                    return None
+            at = data.find(word, at + 1, end)
+    hits.sort()
+    return hits
+
+
+def _whole(index: TypeIndex, types: tuple[str, ...]) -> list[Node]:
+    """The whole tree's nodes of the given types, in pre-order (walk_type from the root)."""
+    root = index.root
+    end = root.end_byte
+    parts: list[list[Node]] = []
+    for kind in set(types):
+        by_type = index._by_type
+        nodes = by_type[kind] if by_type is not None and kind in by_type else index.nodes(kind)
+        if not nodes:
+            continue
+        last = nodes[-1]
+        if last.start_byte == end and last.end_byte == end and end > root.start_byte:
+            # a zero-width node at the very end is not inside (as in walk_type)
+            nodes = [n for n in nodes if not (n.start_byte == end and n.end_byte == end)]
+        parts.append(nodes)
+    if len(parts) == 1:
+        return list(parts[0])
+    merged = [n for part in parts for n in part]
+    merged.sort(key=_pre_order)
+    return merged
 
 
 def ancestors(node: Node) -> list[Node]:
@@ -528,19 +650,22 @@ def is_tagged_sql_template(data: bytes, node: Node) -> tuple[Node, Node] | None:
     tree-sitter-typescript reads `x.sql<Row>\\`…\\`` as `(x.sql < Row) > \\`…\\``: accept that shape.
     """
     if node.type == "call_expression":
-        func = node.child_by_field_name("function")
         args = node.child_by_field_name("arguments")
+        if args is None or args.type != "template_string":
+            return None  # most calls: no field lookup more
+        func = node.child_by_field_name("function")
         # `this.sql<{ id: string }>\`…\`` recovers as non_null(instantiation(this.sql)) + template
         while func is not None and func.type in {"non_null_expression", "instantiation_expression"}:
             func = func.named_children[0] if func.named_children else None
-        if func is not None and args is not None and args.type == "template_string":
-            if _is_sql_tag(data, func):
-                return func, args
+        if func is not None and _is_sql_tag(data, func):
+            return func, args
         return None
     if node.type == "binary_expression":
+        right = node.child_by_field_name("right")
+        if right is None or right.type != "template_string":
+            return None
         op = node.child_by_field_name("operator")
         left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
         if (
             op is not None
             and node_text(data, op) == ">"

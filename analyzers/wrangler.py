@@ -83,8 +83,10 @@ class WranglerConfig:
     spans: dict[KeyPath, Located] = field(default_factory=dict)
     envs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def root(self) -> Path:
+        # one object per config (the path never changes): the scope look-ups key dicts by it,
+        # and a new Path per call was hashed and compared on every statement of a project
         return self.path.parent
 
     @property

@@ -14,7 +14,7 @@ import pkgutil
 from functools import cache
 from typing import TYPE_CHECKING
 
-from durable_harden.codeactions._style import Style
+from durable_harden.codeactions._style import uses_crlf
 from durable_harden.codeactions.fix import CannotFix, Edit, Fix, NewFile, Safety, apply_edits
 from durable_harden.codeactions.spec import Builder, FixDocs, FixSpec, Offer
 
@@ -101,6 +101,45 @@ def builders() -> dict[str, list[Builder]]:
     return {rule_id: [spec.build] for rule_id, spec in specs().items()}
 
 
+_REGISTRY_BUILDERS = builders  # replaced by the tests' fake builders (tests/harden_fakes.py)
+_BUILDERS_OF: dict[str, list[Builder]] = {}
+
+
+def _builders_of(rule_id: str) -> list[Builder]:
+    """builders()[rule_id], importing only that rule's fix module when the registry has not
+    been loaded yet (a report builds the fixes of the few rules that found something; importing
+    every fix module and building the table per finding cost ~30 ms a report, issue 14). The
+    registry's checks (`specs()`) run wherever it is loaded; a rule whose spec is not in
+    `codeactions/<rule_id>.py` is looked up there."""
+    if specs.cache_info().currsize:  # the registry is loaded: ask it
+        spec = specs().get(rule_id)
+        return [spec.build] if spec is not None else []
+    found = _BUILDERS_OF.get(rule_id)
+    if found is None:
+        spec = _own_spec(rule_id)
+        found = _BUILDERS_OF[rule_id] = [spec.build] if spec is not None else []
+    return found
+
+
+def _own_spec(rule_id: str) -> FixSpec | None:
+    from durable_harden.analyzers.rules import rule_by_id
+
+    rule = rule_by_id(rule_id)
+    if rule is not None and rule.docs.no_fix.strip():
+        return None  # a rule that says why it has no fix has no spec (specs() checks it)
+    name = f"{__name__}.{rule_id.replace('-', '_')}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return specs().get(rule_id)
+    spec = getattr(module, "SPEC", None)
+    if isinstance(spec, FixSpec) and spec.rule_id == rule_id:
+        return spec
+    return specs().get(rule_id)
+
+
 def fixes_for(finding: Finding, model: ProjectModel) -> list[Fix]:
     """Fixes for one finding; a builder that cannot build one offers nothing rather than a
     broken edit (`CannotFix`: logged at debug level; any other error is a bug in the builder:
@@ -114,7 +153,12 @@ def fixes_for(finding: Finding, model: ProjectModel) -> list[Fix]:
         if entry is not None and entry[0] is finding:
             return list(entry[1])
     fixes: list[Fix] = []
-    for builder in builders().get(finding.rule_id, []):
+    chosen = (
+        _builders_of(finding.rule_id)
+        if builders is _REGISTRY_BUILDERS
+        else builders().get(finding.rule_id, [])
+    )
+    for builder in chosen:
         try:
             built = builder(finding, model)
         except CannotFix as exc:
@@ -157,7 +201,7 @@ def _in_file_line_endings(edits: list[Edit], model: ProjectModel) -> list[Edit]:
                 if config is not None
                 else model.read(edit.path) or b""
             )
-            crlf[edit.path] = Style.of(data).crlf
+            crlf[edit.path] = uses_crlf(data)
         if crlf[edit.path]:
             text = edit.new_text.replace("\r\n", "\n").replace("\n", "\r\n")
             edit = Edit(edit.path, edit.start, edit.end, text)

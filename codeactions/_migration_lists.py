@@ -183,7 +183,7 @@ def _reachable(cls: DurableObjectClass, model: ProjectModel) -> list[tuple[Sourc
     ctor = cls.constructor
     if ctor is None:
         return []
-    known = {f.path: f for f in model.files}
+    known = model.files_by_path()
     out: list[tuple[SourceFile, Node, Node]] = []
     queue: list[tuple[SourceFile, Node, Node | None]] = [(cls.file, ctor, None)]
     while queue and len(out) < 16:
@@ -229,7 +229,7 @@ def _array_of(
             return None
         expr = _unwrap_value(obj)
     text = node_text(file.data, expr)
-    known = {f.path: f for f in model.files}
+    known = model.files_by_path()
     if expr.type == "identifier":
         found = _resolve(file, text, known)
         if found is None or found[1].type != "array":

@@ -55,6 +55,15 @@ class Style:
         return text.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
+def uses_crlf(data: bytes | None) -> bool:
+    """`Style.of(data).crlf` without the indentation and quote scans (asked for every fix's
+    edits: a report builds hundreds)."""
+    if not data:
+        return False
+    lf = data.count(b"\n")
+    return lf > 0 and data.count(b"\r\n") * 2 >= lf
+
+
 @lru_cache(maxsize=256)
 def _detect(data: bytes) -> Style:
     if _TAB_LINE.search(data):
@@ -63,6 +72,5 @@ def _detect(data: bytes) -> Style:
         sizes = [len(m.group(1)) for m in _SPACE_LEAD.finditer(data)]
         indent = " " * (min(sizes) if sizes else 2)
     quote = "'" if data.count(b"'") > data.count(b'"') else '"'
-    lf = data.count(b"\n")
-    newline = "\r\n" if lf > 0 and data.count(b"\r\n") * 2 >= lf else "\n"
+    newline = "\r\n" if uses_crlf(data) else "\n"
     return Style(indent, quote, newline)

@@ -27,6 +27,7 @@ from durable_harden.analyzers.tsutil import (
     node_text,
     normalize_expr,
     walk,
+    walk_type,
 )
 from durable_harden.codeactions._alarm import AlarmWork, plan_alarm_work
 from durable_harden.codeactions._tsedit import (
@@ -128,9 +129,7 @@ def _free_name(taken: str, base: str) -> str:
 def _clear_sites(data: bytes, cls: DurableObjectClass, clear: str, target: str) -> list[Node]:
     """Every `clearInterval(<target>)` (or clearTimeout) call in the class."""
     sites: list[Node] = []
-    for call in walk(cls.node):
-        if call.type != "call_expression":
-            continue
+    for call in walk_type(cls.node, "call_expression"):  # the class's calls, pre-order
         func = call.child_by_field_name("function")
         if func is None or node_text(data, func) != clear:
             continue
@@ -164,8 +163,8 @@ def _handle_reads_elsewhere(
     and a start guard in the method that starts the timer (`if (this.loop) return;`), which a
     pending alarm now answers."""
     bad: list[Node] = []
-    for node in walk(cls.node):
-        if node.type != "member_expression" or normalize_expr(node_text(data, node)) != target:
+    for node in walk_type(cls.node, "member_expression"):
+        if normalize_expr(node_text(data, node)) != target:
             continue
         if any(a.start_byte <= node.start_byte < a.end_byte for a in allowed):
             continue

@@ -27,10 +27,16 @@ class Positions:
     def __init__(self, model: ProjectModel) -> None:
         self._data: dict[Path, bytes] = {f.path: f.data for f in model.files}
         self._data.update({c.path: c.data for c in model.configs})
-        self._indexes: dict[Path, LineIndex] = {f.path: f.lines for f in model.files}
+        # each source file's own index, built when a finding there asks (not for every file)
+        self._sources = model.files_by_path()
+        self._indexes: dict[Path, LineIndex] = {}
 
     def index(self, path: Path) -> LineIndex:
         if path not in self._indexes:
+            source = self._sources.get(path)
+            if source is not None:
+                self._indexes[path] = source.lines
+                return source.lines
             data = self._data.get(path)
             if data is None:
                 try:
@@ -57,6 +63,22 @@ def display_path(path: Path, cwd: Path | None = None) -> str:
         return path.relative_to(cwd).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+class _Shown:
+    """display_path for one report: the working folder read once, each path shown once."""
+
+    def __init__(self) -> None:
+        self.cwd: Path | None = None
+        self.shown: dict[Path, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        shown = self.shown.get(path)
+        if shown is None:
+            if self.cwd is None:
+                self.cwd = Path.cwd()
+            shown = self.shown[path] = display_path(path, self.cwd)
+        return shown
 
 
 def _fix_json(fix: Fix, positions: Positions) -> dict[str, Any]:
@@ -366,6 +388,7 @@ def render_text(
     finding's fixes under it; quiet: the findings only, no summary."""
     positions = Positions(model)
     style = Style(color)
+    display_path = _Shown()
     out: list[str] = []
     sev_style = {
         Severity.ERROR: "1;31",

@@ -46,7 +46,8 @@ def test_calls_mentioning_finds_what_a_walk_finds() -> None:
 
 
 def test_calls_mentioning_with_the_word_everywhere(tmp_path: Path) -> None:
-    """More places than MENTIONS_LIMIT: every call of the scope (the walk), still a superset."""
+    """More places than MENTIONS_LIMIT (or about as many calls as places): the calls of the
+    scope whose callee holds the word (the walk, filtered), still a superset."""
     body = "\n".join(f"  m{i}() {{ g(get{i}); this.get(x).get(); }}" for i in range(MENTIONS_LIMIT))
     path = tmp_path / "many.ts"
     path.write_text(f"class A {{\n{body}\n}}\nget();\n")

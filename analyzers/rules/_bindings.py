@@ -96,12 +96,24 @@ def main_module_path(config: WranglerConfig, env: str | None) -> Path | None:
 
 
 def main_module(model: ProjectModel, config: WranglerConfig, env: str | None) -> SourceFile | None:
-    path = main_module_path(config, env)
-    return model.file(path) if path is not None else None
+    """The analysed entry module of the config (or its env section). Once per (config, env)
+    and model: each binding asked, and the path is resolved on the file system."""
+    memo: dict[tuple[int, str | None], tuple[WranglerConfig, SourceFile | None]] = (
+        model.memo.setdefault("bindings:main_module", {})
+    )
+    entry = memo.get((id(config), env))
+    if entry is None or entry[0] is not config:
+        path = main_module_path(config, env)
+        entry = memo[(id(config), env)] = (
+            config,
+            model.file(path) if path is not None else None,
+        )
+    return entry[1]
 
 
 def known_files(model: ProjectModel) -> dict[Path, SourceFile]:
-    return {f.path: f for f in model.files}
+    """Every file by its path (the model's shared index: read only)."""
+    return model.files_by_path()
 
 
 # -- classes a config declares ----------------------------------------------------------------

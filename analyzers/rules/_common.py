@@ -112,6 +112,23 @@ def _places_after_edit(file: SourceFile, word: bytes) -> list[int] | None:
     return before + middle + ([p + delta for p in after] if delta else after)
 
 
+# with more places than this, the calls of the scope are counted first; with at most this many
+# calls per place, each call's callee is looked at instead of climbing from each place
+MENTIONS_FEW = 8
+CALLS_PER_PLACE = 8
+
+
+def _callee_has(data: bytes, call: Node, needles: list[bytes]) -> bool:
+    func = call.child_by_field_name("function")
+    if func is None:
+        return False
+    callee = data[func.start_byte : func.end_byte]
+    for needle in needles:  # noqa: SIM110 (a loop, not any(): no generator per call)
+        if needle in callee:
+            return True
+    return False
+
+
 def calls_mentioning(
     data: bytes, scope: Node, *words: str, file: SourceFile | None = None
 ) -> list[Node]:
@@ -120,25 +137,30 @@ def calls_mentioning(
     every call whose callee is or ends with such a word (callers check the callee exactly).
     Found from the words' places in the text (each climbed to the scope), not by a walk of
     every call: a class of thousands of members holds tens of thousands of calls and mentions
-    `setAlarm` a few times. With many places, every call of the scope. `file`: the file
-    whose text `data` is (its places are then kept between keystrokes, `word_places`)."""
+    `setAlarm` a few times. With many places (or about as many calls as places), the calls of
+    the scope whose callee's text holds a word. `file`: the file whose text `data` is (its
+    places are then kept between keystrokes, `word_places`)."""
     start, end = scope.start_byte, scope.end_byte
     needles = [w.encode() for w in words]
-    places: list[list[int]] | None = None
+    kept: list[list[int]] | None = None
     if file is not None and file.data is data:
-        places = []
+        kept = []
         for needle in needles:
             every = word_places(file, needle)
             lo = bisect.bisect_left(every, start)
-            places.append(every[lo : bisect.bisect_right(every, end - len(needle), lo)])
-        count = sum(map(len, places))
+            kept.append(every[lo : bisect.bisect_right(every, end - len(needle), lo)])
+        places = sum(map(len, kept))
     else:
-        count = sum(data.count(n, start, end) for n in needles)
-    if count > MENTIONS_LIMIT:
-        return list(walk_type(scope, "call_expression"))
+        places = sum(data.count(n, start, end) for n in needles)
+    if places > MENTIONS_FEW:
+        # many places: climbing from each (a parent costs a descent in tree-sitter) costs more
+        # than looking at the callee of each call of the scope, unless the calls are many more
+        calls = list(walk_type(scope, "call_expression"))
+        if places > MENTIONS_LIMIT or len(calls) <= CALLS_PER_PLACE * places:
+            return [c for c in calls if _callee_has(data, c, needles)]
     found: dict[int, Node] = {}
     for number, needle in enumerate(needles):
-        ats = places[number] if places is not None else _places(data, needle, start, end)
+        ats = kept[number] if kept is not None else _places(data, needle, start, end)
         for at in ats:
             stop = at + len(needle)
             node: Node | None = scope.descendant_for_byte_range(at, stop)

@@ -17,6 +17,8 @@ from durable_harden.analyzers.schema import Schema, Table
 from durable_harden.analyzers.sql import (
     SqlStatement,
     exp,  # sqlglot itself on first use
+    find_all,
+    find_first,
 )
 
 _IDENT = r"[\"`\[]?(\w+)[\"`\]]?"
@@ -35,8 +37,12 @@ def inserted_table(stmt: SqlStatement) -> str | None:
     """The table an INSERT / INSERT OR … / REPLACE / upsert writes rows into (memoised on the
     statement: a pure function of it)."""
     if "_inserted_table" not in stmt.__dict__:
-        stmt.__dict__["_inserted_table"] = _inserted_table(stmt)
+        # a function of the text alone (its tree, kind and head): once per distinct text
+        stmt.__dict__["_inserted_table"] = _INSERTED.get(stmt.text, lambda: _inserted_table(stmt))
     return stmt.__dict__["_inserted_table"]  # type: ignore[no-any-return]
+
+
+_INSERTED = ContentMemo()
 
 
 def _inserted_table(stmt: SqlStatement) -> str | None:
@@ -85,11 +91,23 @@ def deletes_dynamic_table(stmt: SqlStatement) -> bool:
     return found  # type: ignore[no-any-return]
 
 
+_ALIASES = ContentMemo()
+
+
 def alias_map(expression: exp.Expression) -> dict[str, str]:
-    """alias (or bare name) -> table name, lower case, for every real table in the statement."""
-    ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
+    """alias (or bare name) -> table name, lower case, for every real table in the statement.
+    Memoised on the expression (one per SQL text: analyzers.sql.parse_sql; the entry keeps it
+    alive, so its id is not reused): the rules, their fixes and table_uses ask again."""
+    entry = _ALIASES.get(id(expression), lambda: (expression, _alias_map(expression)))
+    if entry[0] is not expression:  # cannot happen while the entry holds it; said plainly
+        entry = (expression, _alias_map(expression))
+    return dict(entry[1])
+
+
+def _alias_map(expression: exp.Expression) -> dict[str, str]:
+    ctes = {cte.alias_or_name.lower() for cte in find_all(expression, exp.CTE)}
     aliases: dict[str, str] = {}
-    for table in expression.find_all(exp.Table):
+    for table in find_all(expression, exp.Table):
         name = table.name.lower()
         if not name or name in ctes:
             continue
@@ -177,22 +195,43 @@ _USES = ContentMemo()
 def table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
     """For each table of the statement, the columns its WHERE / JOIN ON / ORDER BY use.
     Memoised on the expression (one per SQL text: analyzers.sql.parse_sql) and the schema's
-    catalogue; the entry keeps the expression alive, so its id is not reused. The TableUses
+    catalogue's tables (`Schema.tables_key`: a copy of the schema with one more index shares
+    the answers); the entry keeps the expression alive, so its id is not reused. The TableUses
     are shared: never change them."""
-    key = (id(expression), schema.content_key)
-    entry = _USES.get(key, lambda: (expression, _table_uses(expression, schema)))
+    key = (id(expression), schema.tables_key)
+    entry = _USES.get(key, lambda: (expression, _shared_uses(expression, schema)))
     if entry[0] is not expression:  # cannot happen while the entry holds it; said plainly
         entry = (expression, _table_uses(expression, schema))
     return dict(entry[1])
+
+
+def _shared_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
+    """_table_uses, shared between schemas whose tables read by the statement have the same
+    columns (the Worker projects of a monorepo often share their tables): the answer reads
+    nothing else of the schema (ColumnResolver looks up only the statement's tables)."""
+    tables = sorted(set(alias_map(expression).values()))
+    columns = tuple(
+        (name, tuple(known.columns) if (known := schema.table(name)) is not None else None)
+        for name in tables
+    )
+    entry = _USES_BY_COLUMNS.get(
+        (id(expression), columns), lambda: (expression, _table_uses(expression, schema))
+    )
+    if entry[0] is not expression:  # cannot happen while the entry holds it; said plainly
+        return _table_uses(expression, schema)
+    return entry[1]
+
+
+_USES_BY_COLUMNS = ContentMemo()
 
 
 def _table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUse]:
     resolver = ColumnResolver(expression, schema)
     uses = {name: TableUse(name) for name in resolver.tables}
     conditions: list[exp.Expression] = []
-    for where in expression.find_all(exp.Where):
+    for where in find_all(expression, exp.Where):
         conditions.extend(_conjuncts(where.this))
-    for join in expression.find_all(exp.Join):
+    for join in find_all(expression, exp.Join):
         on = join.args.get("on")
         if isinstance(on, exp.Expression):
             conditions.extend(_conjuncts(on))
@@ -214,7 +253,7 @@ def _table_uses(expression: exp.Expression, schema: Schema) -> dict[str, TableUs
 
 
 def _columns_of(node: exp.Expression) -> list[exp.Column]:
-    return list(node.find_all(exp.Column))
+    return find_all(node, exp.Column)  # type: ignore[no-any-return]
 
 
 def _classify(term: exp.Expression, resolver: ColumnResolver, uses: dict[str, TableUse]) -> None:
@@ -313,8 +352,21 @@ def delete_kinds_kept(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
     memo = stmt.__dict__.get("_delete_kinds")
     key = schema.content_key
     if memo is None or memo[0] != key:
-        memo = stmt.__dict__["_delete_kinds"] = (key, _delete_kinds(stmt, schema))
+        if _may_prune(stmt.text):
+            memo = stmt.__dict__["_delete_kinds"] = (key, _delete_kinds(stmt, schema))
+        else:
+            memo = stmt.__dict__["_delete_kinds"] = (key, {})
     return memo[1]  # type: ignore[no-any-return]
+
+
+_PRUNE_WORDS = re.compile(r"delete|drop", re.I)
+
+
+def _may_prune(text: str) -> bool:
+    """Only a text with DELETE or DROP in it prunes a table (pruned_tables' patterns need the
+    word, and sqlglot reads a Delete or a Drop only from it): every other statement (most of a
+    project's) answers {} without its tree being walked."""
+    return _PRUNE_WORDS.search(text) is not None
 
 
 def _delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
@@ -330,14 +382,14 @@ def _delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
         if where is None:
             found[table] = "all"
             return found
-        if where.find(exp.Select, exp.Limit) is not None:
+        if find_first(where, exp.Select, exp.Limit) is not None:
             found[table] = "range"  # `key IN (SELECT key … WHERE at < ? LIMIT n)`: a batch
             return found
         uses = table_uses(expression, schema)
         eq = uses[table].eq if table in uses else []
         if _pins_key(schema, table, eq):
             found[table] = "key"
-        elif where.find(exp.LT, exp.LTE, exp.GT, exp.GTE) is not None:
+        elif find_first(where, exp.LT, exp.LTE, exp.GT, exp.GTE) is not None:
             found[table] = "range"
         else:
             found[table] = "filter"

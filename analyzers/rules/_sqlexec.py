@@ -8,7 +8,7 @@ parameter-free.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -60,18 +60,32 @@ class Params:
 _PARAMS = ContentMemo()
 
 
+def params_read(stmt: SqlStatement) -> Params | None:
+    """params_of without the copy: the memo's own Params, for a caller that only reads it
+    (sql-bindings-mismatch and sql-too-many-params ask for every exec() statement)."""
+    spliced = _spliced_texts(stmt)
+    key = (stmt.text, tuple(s.sql_offset for s in stmt.substitutions), spliced)
+    found: Params | None = _PARAMS.get(
+        key, lambda: _params_of(stmt.text, stmt.substitutions, spliced)
+    )
+    return found
+
+
 def params_of(stmt: SqlStatement) -> Params | None:
     """None when the text does not tokenize (we then judge nothing). A `${NAME}` substitution of
     a string constant of the file (`${SUBTREE_CTE} SELECT … WHERE inode = ?`) brings the
     parameters written in that constant, at the substitution's place. Memoised on the text, the
     substitutions' places and the spliced constants' texts (all it reads); a copy, the lists are
     the caller's."""
-    spliced = _spliced_texts(stmt)
-    key = (stmt.text, tuple(s.sql_offset for s in stmt.substitutions), spliced)
-    found = _PARAMS.get(key, lambda: _params_of(stmt.text, stmt.substitutions, spliced))
+    found = params_read(stmt)
     if found is None:
         return None
-    return Params(*(list(getattr(found, f.name)) for f in fields(Params)))
+    return Params(
+        list(found.positional),
+        list(found.numbered),
+        list(found.named),
+        list(found.substitutions),
+    )
 
 
 def _spliced_texts(stmt: SqlStatement) -> tuple[tuple[int, str], ...]:

@@ -112,11 +112,12 @@ class SharedAlarmState:
 def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
-        if expires_the_object(cls):
-            continue
+        calls = storage_calls(cls, "setAlarm")
+        if len(calls) < 2:
+            continue  # one purpose at most (the handler walks below need not run)
         own = reached_from_alarm(cls)
-        sites: list[tuple[Node, str, bool, str]] = []  # call, purpose, guarded, argument
-        for call in storage_calls(cls, "setAlarm"):
+        found: list[tuple[Node, str, Node, str]] = []  # call, purpose, member, argument
+        for call in calls:
             name, member = member_of(cls, call)
             if member is None or name in own or name in SCHEDULERS:
                 continue
@@ -124,11 +125,18 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             arg = normalize_expr(node_text(data, args[0])) if args else ""
             if arg in RUN_NOW:
                 continue  # fires at once: nothing armed earlier is postponed or lost
-            sites.append((call, _purpose(name), getalarm_guarded(cls, call, member), arg))
-        purposes = {purpose for _, purpose, _, _ in sites}
-        arguments = {arg for _, _, _, arg in sites}
+            found.append((call, _purpose(name), member, arg))
+        purposes = {purpose for _, purpose, _, _ in found}
+        arguments = {arg for _, _, _, arg in found}
+        # the purposes first; the handler's and each site's guard walks only when they matter
+        if len(purposes) < 2 or len(arguments) < 2 or expires_the_object(cls):
+            continue
+        sites: list[tuple[Node, str, bool, str]] = [  # call, purpose, guarded, argument
+            (call, purpose, getalarm_guarded(cls, call, member), arg)
+            for call, purpose, member, arg in found
+        ]
         unguarded = [s for s in sites if not s[2]]
-        if len(purposes) < 2 or len(arguments) < 2 or not unguarded:
+        if not unguarded:
             continue
         first = unguarded[0][0]
         others = [s for s in sites if s[0] != first]

@@ -136,12 +136,23 @@ class WritesState:
     run: Run
 
 
+_WRITE_WORDS = tuple(sorted(w.encode() for w in WRITES))
+
+
+def _write_words(data: bytes, start: int, end: int) -> int:
+    """Places of the write methods' names in data[start:end] (at least one per write)."""
+    return sum(data.count(word, start, end) for word in _WRITE_WORDS)
+
+
 def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
     data = cls.file.data
+    if _write_words(data, cls.node.start_byte, cls.node.end_byte) < 2:
+        return  # each write names its method (put / delete): a class naming them once has none
     for block in walk_type(cls.node, "statement_block"):
         # a run is two or more awaited writes, each its own statement with its own `await`: a
         # block whose text holds fewer than two (most blocks of a class) has none
-        if data.count(b"await", block.start_byte, block.end_byte) < 2:
+        start, end = block.start_byte, block.end_byte
+        if data.count(b"await", start, end) < 2 or _write_words(data, start, end) < 2:
             continue
         for run in runs_in_block(cls, block):
             first = run.statements[0]

@@ -53,8 +53,11 @@ class MigrationState:
 
 def check(model: ProjectModel) -> Iterator[Finding]:
     for config in model.configs:
+        declared: dict[str | None, set[str]] = {}  # per env section: asked per binding
         for binding in local_bindings(config):
-            if binding.class_name in declared_classes(config, binding.env):
+            if binding.env not in declared:
+                declared[binding.env] = declared_classes(config, binding.env)
+            if binding.class_name in declared[binding.env]:
                 continue
             related = [
                 Related(node_span(c.file, c.name_node), "class declared here")

@@ -72,10 +72,15 @@ def check(model: ProjectModel) -> Iterator[Finding]:
     sql_runners = {
         id(s.cls): s.cls for s in model.statements if s.cls is not None and not s.loose
     }.values()
+    # their names by the config nearest to each (None: no config), once: asking each config
+    # about every class grew with configs x classes
+    by_config: dict[int, set[str]] = {}
+    for c in sql_runners:
+        nearest = model.config_for_path(c.file.path)
+        by_config.setdefault(id(nearest) if nearest is not None else 0, set()).add(c.name)
+    unconfigured = by_config.get(0, set())
     for config in model.configs:
-        sql_classes = {
-            c.name for c in sql_runners if model.config_for_path(c.file.path) in (config, None)
-        }
+        sql_classes = by_config.get(id(config), set()) | unconfigured
         committed: WranglerConfig | bool | None = False
         for path, items in migration_lists(config):
             for index, item in enumerate(items):

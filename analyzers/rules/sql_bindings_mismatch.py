@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_SQL, SQL_REACH
-from durable_harden.analyzers.rules._sqlexec import binding_args, exec_groups, params_of
+from durable_harden.analyzers.rules._sqlexec import binding_args, exec_groups, params_read
 from durable_harden.analyzers.sql import SqlStatement
 
 DOCS = RuleDocs(
@@ -61,16 +61,20 @@ class CallState:
     statements: tuple[SqlStatement, ...]
 
 
+def _call_data(last: SqlStatement) -> dict[str, list[str | int]]:
+    """Where the call and its last statement are (built for a finding only)."""
+    return {
+        "call": [str(last.call_file.path), last.call.start_byte],
+        "statement": [str(last.file.path), last.offsets[0]],
+    }
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for group in exec_groups(model):
         last = group[-1]
-        params = [params_of(s) for s in group]
+        params = [params_read(s) for s in group]  # read only
         if any(p is None for p in params):
             continue
-        call_data = {
-            "call": [str(last.call_file.path), last.call.start_byte],
-            "statement": [str(last.file.path), last.offsets[0]],
-        }
         early = False
         for stmt, p in zip(group[:-1], params[:-1], strict=True):
             assert p is not None
@@ -88,7 +92,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 "split the call into one exec() per statement.",
                 span,
                 [Related(last.span(), "the arguments go to this statement")],
-                data={**call_data, "kind": "not-last"},
+                data={**_call_data(last), "kind": "not-last"},
                 state=CallState(tuple(group)),
             )
         if early:
@@ -106,7 +110,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             "count",
             f"This exec() has {what} but {given}: it throws `Wrong number of parameter bindings`.",
             last.span(),
-            data={**call_data, "kind": "count", "params": p_last.count, "args": len(args)},
+            data={**_call_data(last), "kind": "count", "params": p_last.count, "args": len(args)},
             state=CallState(tuple(group)),
         )
 

@@ -12,7 +12,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL
-from durable_harden.analyzers.rules._sqlexec import binding_args, params_of, tokens
+from durable_harden.analyzers.rules._sqlexec import binding_args, params_read, tokens
 from durable_harden.analyzers.sql import (
     SqlStatement,
     Substitution,
@@ -75,6 +75,8 @@ class GeneratedList:
 
 
 def generated_lists(stmt: SqlStatement) -> list[GeneratedList]:
+    if not stmt.substitutions:
+        return []  # a generated list is a `${…}` substitution: none to look at
     toks = tokens(stmt.text)
     if toks is None:
         return []
@@ -160,11 +162,15 @@ class ParamsState:
     generated: GeneratedList | None = None
 
 
+def _where(stmt: SqlStatement) -> dict[str, list[str | int]]:
+    """Where the statement is (built for a finding only)."""
+    return {"statement": [str(stmt.file.path), stmt.offsets[0]]}
+
+
 def check(model: ProjectModel) -> Iterator[Finding]:
     for stmt in model.statements:
         if stmt.tagged or stmt.loose:
             continue
-        where = {"statement": [str(stmt.file.path), stmt.offsets[0]]}
         lists = generated_lists(stmt)
         for item in lists:
             if bounded_array(stmt, item):
@@ -175,12 +181,12 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 f"than {MAX_PARAMS} elements. Bind the array once: "
                 "`IN (SELECT value FROM json_each(?))` with `JSON.stringify(…)`.",
                 Span(stmt.file.path, item.sub.ts_start, item.sub.ts_end),
-                data={**where, "kind": "generated", "array": item.array},
+                data={**_where(stmt), "kind": "generated", "array": item.array},
                 state=ParamsState(stmt, item),
             )
         if lists or stmt.call.type != "call_expression":
             continue
-        params = params_of(stmt)
+        params = params_read(stmt)  # read only
         if params is None:
             continue
         count = max(params.count, 0 if stmt.has_spread_binding else len(binding_args(stmt)))
@@ -190,7 +196,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 f"{count} bound parameters: a Durable Object SQL statement takes at most "
                 f"{MAX_PARAMS}. Write the rows in batches.",
                 stmt.span(),
-                data={**where, "kind": "count", "count": count},
+                data={**_where(stmt), "kind": "count", "count": count},
                 state=ParamsState(stmt),
             )
 

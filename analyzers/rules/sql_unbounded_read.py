@@ -37,6 +37,7 @@ from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import (
     SqlStatement,
     exp,  # sqlglot itself on first use
+    find_first,
 )
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES, enclosing, node_text, walk_type
 
@@ -159,9 +160,7 @@ def _projections_aggregate(select: exp.Expression) -> bool:
     if not isinstance(select, exp.Select) or select.args.get("group"):
         return False
     projections = select.expressions
-    return bool(projections) and all(
-        next(iter(p.find_all(exp.AggFunc)), None) is not None for p in projections
-    )
+    return bool(projections) and all(find_first(p, exp.AggFunc) is not None for p in projections)
 
 
 def _key_bounded(schema: Schema, table: str, eq: list[str]) -> bool:
@@ -351,44 +350,31 @@ class ReadState:
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
-    growing_by_scope: dict[Path, dict[str, SqlStatement]] = {}
-    growing_keys: dict[Path, frozenset[str]] = {}
+    growing_by_scope: dict[int, dict[str, SqlStatement]] = {}
     config_of, schema_of = by_file(model.config_for_path), by_file(model.schema_for)
     for stmt in model.statements:
         if stmt.loose or stmt.kind not in {"SELECT", "WITH"}:
             continue
         if stmt.statements_in_call - 1 != stmt.index_in_call:
             continue  # only the last statement's rows come back
+        # the tables first (memoised per statement tree and scope), the consumer (a climb from
+        # the call through the tree) only for a query that reads a growing table unbounded
         config = config_of(stmt.file)
-        key = config.root if config is not None else model.root
+        key = id(config)  # the scope (its root: config.root is a new Path at each call)
+        if key not in growing_by_scope:
+            growing_by_scope[key] = growing_tables(model, stmt.file.path)
+        growing = growing_by_scope[key]
+        if not growing:
+            continue
         schema = schema_of(stmt.file)
-        known = stmt.__dict__.get("_unbounded")
-        if known is not None:
-            # what unbounded_tables said of this text under this catalogue and these growing
-            # tables (memoised once its consumer was found): no growing table read, no finding,
-            # whatever consumes it (not looked for again: a walk of the tree per statement)
-            if key not in growing_by_scope:
-                growing_by_scope[key] = growing_tables(model, stmt.file.path)
-                growing_keys[key] = frozenset(growing_by_scope[key])
-            if known[0] == (schema.content_key, growing_keys[key]) and not known[1]:
-                continue
+        tables = unbounded_tables(stmt, schema, growing)
+        if not tables:
+            continue
         data = stmt.call_file.data
         consumer = Consumer("tagged", stmt.call) if stmt.tagged else None
         if consumer is None and stmt.call.type == "call_expression":
             consumer = _consumer_of(data, stmt.call)
         if consumer is None:
-            continue
-        if key not in growing_by_scope:
-            growing_by_scope[key] = growing_tables(model, stmt.file.path)
-            growing_keys[key] = frozenset(growing_by_scope[key])
-        growing = growing_by_scope[key]
-        memo_key = (schema.content_key, growing_keys[key])
-        if known is not None and known[0] == memo_key:
-            tables = list(known[1])
-        else:
-            tables = unbounded_tables(stmt, schema, growing)
-            stmt.__dict__["_unbounded"] = (memo_key, tuple(tables))
-        if not tables:
             continue
         names = ", ".join(f"`{t}`" for t in tables)
         related = [Related(insert_head_span(growing[t]), f"`{t}` grows here") for t in tables]

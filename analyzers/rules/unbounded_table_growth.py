@@ -318,8 +318,15 @@ class GrowthState:
 
 def check(model: ProjectModel) -> Iterator[Finding]:
     by_scope: dict[Path, list[SqlStatement]] = {}
+    roots: dict[Path, Path] = {}  # scope root per file: one look-up per file, not per statement
+    same: dict[Path, Path] = {}  # one object per root (config.root makes a new one per call)
     for stmt in model.statements:
-        by_scope.setdefault(_scope_key(model, stmt.file.path), []).append(stmt)
+        path = stmt.file.path
+        root = roots.get(path)
+        if root is None:
+            root = _scope_key(model, path)
+            root = roots[path] = same.setdefault(root, root)
+        by_scope.setdefault(root, []).append(stmt)
     for statements in by_scope.values():
         pruned: set[str] = set()
         dynamic_delete = False
