@@ -7,7 +7,7 @@ import functools
 import importlib
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -736,43 +736,32 @@ def _class_of(node: Node, classes: list[DurableObjectClass]) -> DurableObjectCla
     return class_locator(classes)(node.start_byte, node.end_byte)
 
 
-def find_all(node: exp.Expression, *types: type) -> list[Any]:
-    """`list(node.find_all(*types))`: the nodes of those types, `node` included, in sqlglot's
-    breadth-first order, by one loop instead of its three nested generators per node (the
-    rules and fixes walk each statement's tree several times: issue 14)."""
-    found: list[Any] = []
+def _breadth_first(node: exp.Expression) -> Iterator[Any]:
+    """`node` and its descendants in sqlglot's breadth-first order, by one loop instead of
+    sqlglot's three nested generators per node (the rules and fixes walk each statement's
+    tree several times: issue 14)."""
     queue: list[Any] = [node]
     expr = exp.Expr
     at = 0
     while at < len(queue):
         current = queue[at]
         at += 1
-        if isinstance(current, types):
-            found.append(current)
+        yield current
         for value in current.args.values():
             if isinstance(value, list):
                 queue.extend(v for v in value if isinstance(v, expr))
             elif isinstance(value, expr):
                 queue.append(value)
-    return found
+
+
+def find_all(node: exp.Expression, *types: type) -> list[Any]:
+    """`list(node.find_all(*types))`: the nodes of those types, `node` included."""
+    return [n for n in _breadth_first(node) if isinstance(n, types)]
 
 
 def find_first(node: exp.Expression, *types: type) -> Any:
     """`node.find(*types)`: the first node of those types in breadth-first order, or None."""
-    queue: list[Any] = [node]
-    expr = exp.Expr
-    at = 0
-    while at < len(queue):
-        current = queue[at]
-        at += 1
-        if isinstance(current, types):
-            return current
-        for value in current.args.values():
-            if isinstance(value, list):
-                queue.extend(v for v in value if isinstance(v, expr))
-            elif isinstance(value, expr):
-                queue.append(value)
-    return None
+    return next((n for n in _breadth_first(node) if isinstance(n, types)), None)
 
 
 def tables_in(expression: exp.Expression | None) -> list[str]:
