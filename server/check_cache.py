@@ -415,21 +415,13 @@ def replay(args: Any) -> tuple[int | None, CheckCache | None]:
     return hit.code, None
 
 
-def _resolved(path: Path) -> str:
-    """analyzers.roots.resolve_given on a string (pathlib's resolve costs ~3x more per path)."""
-    try:
-        return os.path.realpath(path, strict=False)
-    except (RuntimeError, OSError, ValueError):
-        return os.path.abspath(path)
-
-
 def for_command(args: Any, paths: list[Path]) -> CheckCache | None:
     """The cache of this `check` command, or None when it must not use one."""
-    from durable_harden.analyzers.roots import context_root
+    from durable_harden.analyzers.roots import context_root, resolve_given
 
     if os.environ.get(NO_CACHE_ENV, "").strip() not in ("", "0"):
         return None
-    resolved = [_resolved(p) for p in paths]
+    resolved = [str(resolve_given(p)) for p in paths]
     existing = [Path(p) for p in resolved if os.path.exists(p)]
     if not existing:
         return None
