@@ -20,6 +20,19 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ["DURABLE_HARDEN_NO_CACHE"] = "1"
 EXAMPLES = ROOT / "examples"
 
+
+def generate_monorepo(out: Path, files: int) -> None:
+    """bench/generate.py's monorepo of `files` source files into `out` (the speed tests' larger
+    project; bench/ is not a package, so the module is loaded from its file)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(out, files)
+
+
 MINIMAL_WRANGLER = """{
   "name": "test-worker",
   "main": "src/index.ts",

@@ -24,8 +24,7 @@ from durable_harden.analyzers.settings_file import find_settings_file
 from durable_harden.codeactions import Safety, fixes_for
 from durable_harden.server.check_run import Overrides, run_check
 from durable_harden.server.cli import main
-from tests.conftest import MINIMAL_WRANGLER, ROOT, write_tree
-from tests.test_speed_parallel import _generate
+from tests.conftest import MINIMAL_WRANGLER, ROOT, generate_monorepo, write_tree
 
 SETTINGS = '{ "ignore": ["sql-interpolation"] }\n'
 
@@ -222,7 +221,7 @@ def test_the_program_ends_after_check_with_every_byte_of_its_report(
     # `python -m durable_harden check` skips the interpreter's teardown (cli.run): the report,
     # bigger than a pipe's buffer, must still arrive whole, with the exit code, and an
     # --output-file must be complete; the same as main() in-process says
-    _generate(tmp_path / "mono", 120)
+    generate_monorepo(tmp_path / "mono", 120)
     args = ["check", "--no-cache", "--output-format", "json", "mono"]
     done = _program(args, tmp_path)
     monkeypatch.chdir(tmp_path)

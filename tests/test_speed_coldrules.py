@@ -22,8 +22,7 @@ from durable_harden.analyzers.sql import exp, find_all, find_first
 from durable_harden.codeactions import _builders_of, builders, specs
 from durable_harden.codeactions import sql_missing_index as index_fix
 from durable_harden.codeactions._style import Style, uses_crlf
-from tests.conftest import EXAMPLES, MINIMAL_WRANGLER, write_tree
-from tests.test_speed_parallel import _generate
+from tests.conftest import EXAMPLES, MINIMAL_WRANGLER, generate_monorepo, write_tree
 
 TYPES = [
     (exp.CTE,),
@@ -231,7 +230,7 @@ def test_package_json_blanked_but_its_scripts() -> None:
 
 
 def test_configs_binding_is_the_scan_of_every_binding(tmp_path: Path) -> None:
-    _generate(tmp_path / "mono", 60)
+    generate_monorepo(tmp_path / "mono", 60)
     ws = workspace_for([tmp_path / "mono"])
     model = model_mod.build_model(ws.root, ws.sources, ws.configs)
     names = {b.class_name for c in model.configs for b in c.bindings} | {"Nowhere"}
@@ -274,7 +273,7 @@ def test_findings_and_fixes_of_the_generated_monorepo_are_stable(tmp_path: Path)
     the report's fixes are built twice, the second time without the shared answers."""
     from durable_harden.codeactions import fixes_for
 
-    _generate(tmp_path / "mono", 120)
+    generate_monorepo(tmp_path / "mono", 120)
     result = analyze_paths([tmp_path / "mono"], Settings())
     assert len(result.findings) > 50
 
@@ -303,7 +302,7 @@ def test_shared_sql_answers_are_each_schemas_own(tmp_path: Path) -> None:
         table_uses,
     )
 
-    _generate(tmp_path / "mono", 120)
+    generate_monorepo(tmp_path / "mono", 120)
     ws = workspace_for([tmp_path / "mono"])
     model = model_mod.build_model(ws.root, ws.sources, ws.configs)
     scopes = {id(model.schema_for(s.file.path)) for s in model.statements}

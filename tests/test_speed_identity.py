@@ -4,7 +4,6 @@ monorepo. And with the caches sized to the project, each SQL text is parsed once
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,15 +14,7 @@ from durable_harden.analyzers import sql
 from durable_harden.analyzers.analysis import analyze_paths
 from durable_harden.server import check_cache
 from durable_harden.server.cli import main
-from tests.conftest import EXAMPLES, ROOT
-
-
-def _generate(out: Path, files: int) -> None:
-    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate(out, files)
+from tests.conftest import EXAMPLES, generate_monorepo
 
 
 @pytest.fixture(params=["examples", "monorepo"])
@@ -34,7 +25,7 @@ def project(
     if request.param == "examples":
         shutil.copytree(EXAMPLES, root)
     else:
-        _generate(root, 60)
+        generate_monorepo(root, 60)
     monkeypatch.delenv(check_cache.NO_CACHE_ENV, raising=False)
     monkeypatch.delenv(check_cache.CACHE_DIR_ENV, raising=False)
     monkeypatch.chdir(root)
@@ -109,7 +100,7 @@ def test_index_fixes_analyse_each_statement_once_and_build_the_same_fixes(
     from durable_harden.codeactions import fixes_for
     from durable_harden.codeactions import sql_missing_index as builder
 
-    _generate(tmp_path / "mono", 60)
+    generate_monorepo(tmp_path / "mono", 60)
     result = analyze_paths([tmp_path / "mono"])
     wanted = [f for f in result.findings if f.rule_id == "sql-missing-index"]
     assert len(wanted) >= 2

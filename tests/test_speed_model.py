@@ -8,7 +8,6 @@ asserted."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from durable_harden.analyzers.classes import class_declarations
 from durable_harden.analyzers.model import _STATE, build_model, resolve_module
 from durable_harden.analyzers.source import SourceFile, parse_source, read_source, reparse
 from durable_harden.analyzers.tsutil import import_items, literal_chars, walk_type
-from tests.conftest import EXAMPLES, ROOT, write_tree
+from tests.conftest import EXAMPLES, ROOT, generate_monorepo, write_tree
 from tests.test_speed_incremental import _model_facts
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -65,20 +64,12 @@ TRICKY_TSX = (
 BROKEN_TS = 'const a = "SELECT a FROM t";\nfunction ( {\nconst b = `DROP TABLE t`;\n'
 
 
-def _generate(out: Path, files: int) -> None:
-    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate(out, files)
-
-
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> list[SourceFile]:
     """Every source file of the examples, the rule fixtures, a generated monorepo and the
     tricky files."""
     tmp = tmp_path_factory.mktemp("model")
-    _generate(tmp / "gen", 60)
+    generate_monorepo(tmp / "gen", 60)
     write_tree(
         tmp / "tricky",
         {"a.ts": TRICKY_TS, "b.tsx": TRICKY_TSX, "broken.ts": BROKEN_TS},

@@ -7,7 +7,6 @@ process before the fork (the workers inherit the wrapper)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -25,19 +24,11 @@ from durable_harden.analyzers.tsutil import walk_type
 from durable_harden.server.check_run import CheckRun, Overrides, run_check
 from durable_harden.server.cli import main
 from durable_harden.server.output import render_json, render_text
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, generate_monorepo
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux")
 
 CRAFTED = "crafted.ts"
-
-
-def _generate(out: Path, files: int) -> None:
-    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "bench" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate(out, files)
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +70,7 @@ def test_workers_find_and_fix_exactly_what_one_process_does(
     if name == "examples":
         shutil.copytree(EXAMPLES, root)
     else:
-        _generate(root, 120)
+        generate_monorepo(root, 120)
     alone = _check(root, 1)
     started = _counting_pools(monkeypatch)
     pooled = _check(root, 2)
@@ -97,7 +88,7 @@ def test_workers_find_and_fix_exactly_what_one_process_does(
 def test_small_projects_stay_in_one_process_unless_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _generate(tmp_path / "small", 20)
+    generate_monorepo(tmp_path / "small", 20)
     started = _counting_pools(monkeypatch)
     _check(tmp_path / "small", 0)  # auto: below MIN_FILES
     assert started == []
@@ -112,7 +103,7 @@ def test_small_projects_stay_in_one_process_unless_asked(
 
 def _project_with_crafted_file(tmp_path: Path) -> tuple[Path, Path]:
     root = tmp_path / "project"
-    _generate(root, 40)
+    generate_monorepo(root, 40)
     crafted = next(root.glob("packages/*/src")) / CRAFTED
     crafted.write_text("export const crafted = 1;\n")
     return root, crafted
@@ -243,7 +234,7 @@ def test_a_worker_that_dies_outside_any_file_costs_only_its_rule(
 def test_jobs_flag_and_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _generate(tmp_path / "p", 12)
+    generate_monorepo(tmp_path / "p", 12)
     monkeypatch.setenv("DURABLE_HARDEN_NO_CACHE", "1")
     assert main(["check", str(tmp_path / "p"), "--jobs", "many"]) == 2
     assert "--jobs: `many` is not a number of processes" in capsys.readouterr().err
