@@ -190,25 +190,31 @@ def _base_identifier(extends: str) -> str:
 def class_methods(file: SourceFile, body: Node) -> dict[str, Node]:
     methods: dict[str, Node] = {}
     for member in body.named_children:
-        if member.type == "method_definition":
-            name = member.child_by_field_name("name")
-            if name is not None:
-                methods.setdefault(node_text(file.data, name), member)
-        elif member.type == "public_field_definition":
-            # `alarm = async () => {...}` counts as a method for our purposes
-            name = member.child_by_field_name("name")
-            value = member.child_by_field_name("value")
-            if (
-                name is not None
-                and value is not None
-                and value.type
-                in {
-                    "arrow_function",
-                    "function_expression",
-                }
-            ):
-                methods.setdefault(node_text(file.data, name), value)
+        entry = method_entry(file, member)
+        if entry is not None:
+            methods.setdefault(entry[0], member if not entry[1] else entry[2])
     return methods
+
+
+# field values that count as methods: `alarm = async () => {...}`
+_METHOD_VALUES = frozenset({"arrow_function", "function_expression"})
+
+
+def method_entry(file: SourceFile, member: Node) -> tuple[str, bool, Node] | None:
+    """(name, whether the method is the member's value, that value) when a class member
+    defines a method (class_methods' entries; analyzers.splice carries them over an edit)."""
+    kind = member.type
+    if kind == "method_definition":
+        name = member.child_by_field_name("name")
+        if name is not None:
+            return node_text(file.data, name), False, member
+    elif kind == "public_field_definition":
+        # `alarm = async () => {...}` counts as a method for our purposes
+        name = member.child_by_field_name("name")
+        value = member.child_by_field_name("value")
+        if name is not None and value is not None and value.type in _METHOD_VALUES:
+            return node_text(file.data, name), True, value
+    return None
 
 
 def _legacy_constructor_state_param(file: SourceFile, ctor: Node | None) -> str | None:

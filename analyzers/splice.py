@@ -38,6 +38,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import dataclasses
+import itertools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ from durable_harden.analyzers.budget import OverBudget
 from durable_harden.analyzers.classes import (
     DurableObjectClass,
     alias_pairs,
-    class_methods,
+    method_entry,
     state_param_names,
 )
 from durable_harden.analyzers.source import SourceFile
@@ -311,7 +312,25 @@ def _facts(
     file: SourceFile, members: list[Node], relevant: set[str] | None
 ) -> tuple[list[Any], ...]:
     """What the rest of the file reads of the members of a region, as text. `relevant`: the
-    alias values that count (None: all)."""
+    alias values that count (None: all). Kept in the file's memo by the members' places: the
+    next keystroke in the same member reads them again as its previous version's."""
+    key = (
+        tuple((m.start_byte, m.end_byte) for m in members),
+        None if relevant is None else frozenset(relevant),
+    )
+    kept: dict[Any, tuple[list[Any], ...]] = file.memo.setdefault("splice:facts", {})
+    found = kept.get(key)
+    if found is None:
+        found = _read_facts(file, members, relevant)
+        if len(kept) >= 4:
+            kept.pop(next(iter(kept)))
+        kept[key] = found
+    return found
+
+
+def _read_facts(
+    file: SourceFile, members: list[Node], relevant: set[str] | None
+) -> tuple[list[Any], ...]:
     data = file.data
     aliases: list[Any] = []
     params: list[Any] = []
@@ -394,23 +413,84 @@ def classes(splice: Splice, entries: dict[Any, Any], key: Any) -> list[DurableOb
         body = node.child_by_field_name("body")
         if body is None:
             raise NoSplice("a class without a body")
-        found.append(
-            splice.carried(
-                cls,
-                DurableObjectClass(
-                    name=cls.name,
-                    file=splice.new,
-                    node=node,
-                    name_node=splice.relocate(cls.name_node),
-                    base=cls.base,
-                    reason=cls.reason,
-                    methods=class_methods(splice.new, body),
-                    aliases=cls.__dict__.get("_own_aliases", cls.aliases),
-                    exported=cls.exported,
-                ),
-            )
+        methods, entries = _carried_methods(splice, cls, body)
+        moved = DurableObjectClass(
+            name=cls.name,
+            file=splice.new,
+            node=node,
+            name_node=splice.relocate(cls.name_node),
+            base=cls.base,
+            reason=cls.reason,
+            methods=methods,
+            aliases=cls.__dict__.get("_own_aliases", cls.aliases),
+            exported=cls.exported,
         )
+        moved.__dict__[_METHOD_ENTRIES] = entries
+        found.append(splice.carried(cls, moved))
     return found
+
+
+# a class version's body: (the start of each member, (member index, name, whether the method is
+# the member's value) of each member defining a method), in the class's __dict__
+_METHOD_ENTRIES = "_method_entries"
+MethodEntries = tuple[list[int], list[Any]]
+
+
+def _method_entries(file: SourceFile, children: list[Node], first: int = 0) -> list[Any]:
+    found: list[Any] = []
+    for index, member in enumerate(children, first):
+        entry = method_entry(file, member)
+        if entry is not None:
+            found.append((index, entry[0], entry[1]))
+    return found
+
+
+def _carried_methods(
+    splice: Splice, old: DurableObjectClass, body: Node
+) -> tuple[dict[str, Node], MethodEntries]:
+    """class_methods of the moved class (`body`: its body in the new tree): the members before
+    and after the region are the previous version's (the same names, the same indices among
+    the body's children, shifted after it), the region's read again; the map is then built
+    from the new children by index (no text read, no field looked up but a method value's)."""
+    known: MethodEntries | None = old.__dict__.get(_METHOD_ENTRIES)
+    if known is None:
+        old_body = old.node.child_by_field_name("body")
+        old_children = old_body.named_children if old_body is not None else []
+        known = (
+            [m.start_byte for m in old_children],
+            _method_entries(splice.old, old_children),
+        )
+    starts, entries = known
+    children = body.named_children
+    lo, hi, delta = splice.lo, splice.hi, splice.delta
+    lead = bisect.bisect_left(starts, lo)
+    tail = len(starts) - bisect.bisect_left(starts, hi)
+    inside = len(children) - lead - tail
+    if (
+        inside < 0
+        or (lead and children[lead - 1].start_byte != starts[lead - 1])
+        or (tail and children[len(children) - tail].start_byte != starts[len(starts) - tail] + delta)
+    ):
+        # not the members the splice compared (cannot happen for a class it carried): read all
+        starts = [m.start_byte for m in children]
+        entries = _method_entries(splice.new, children)
+    else:
+        region = children[lead : lead + inside]
+        after = len(starts) - tail
+        shift = inside - (after - lead)
+        moved = [e for e in entries if e[0] < lead]
+        moved += _method_entries(splice.new, region, lead)
+        moved += [(i + shift, name, value) for i, name, value in entries if i >= after]
+        entries = moved
+        kept = starts[after:]
+        starts = starts[:lead] + [m.start_byte for m in region]
+        starts += map(delta.__add__, kept) if delta else kept
+    methods: dict[str, Node] = {}
+    for index, name, value in entries:
+        if name not in methods:
+            member = children[index]
+            methods[name] = member.child_by_field_name("value") if value else member
+    return methods, (starts, entries)
 
 
 def _class_map(
@@ -436,6 +516,28 @@ CONTENT_MEMOS = (
     "_dynamic_delete",
     "_bounded_key_insert",
 )
+
+
+_LINEAGES = itertools.count(1)
+
+
+def lineage(stmt: SqlStatement) -> int:
+    """A number a statement shares with the statement the splice moved it from, and with the
+    ones it is moved to in later versions (the key `_lineage`, copied by a move like the
+    content memos): equal numbers mean the same text, method, loose flag, file path and
+    content memos, whatever the places. Kept indexes (unbounded-table-growth's GrowthIndex)
+    key their facts on it, so a statement moved by an edit above it costs them nothing."""
+    d = stmt.__dict__
+    token = d.get("_lineage")
+    if token is None:
+        token = d["_lineage"] = next(_LINEAGES)
+    return token  # type: ignore[no-any-return]
+
+
+def new_lineage(stmt: SqlStatement) -> int:
+    """A new lineage for `stmt` (it no longer shares its facts with any other statement)."""
+    token = stmt.__dict__["_lineage"] = next(_LINEAGES)
+    return token
 
 
 # (start, end, type, is_named) of a node of a file: found again in a later version's tree
@@ -526,18 +628,14 @@ class MovedStatement(SqlStatement):
         return (base[0] + shift, base[-1] + shift, len(base)) if base else None
 
 
-def _shifted_place(place: Place, lo: int, hi: int, delta: int) -> Place:
-    start, end, kind, named = place
-    if start >= hi:
-        return start + delta, end + delta, kind, named
-    if end <= lo:
-        return place
-    raise NoSplice("a node inside the region")
-
-
 # the dataclass fields a moved statement copies as they are
 _PLAIN_FIELDS = tuple(f for f in _STATEMENT_FIELDS if f not in ("call", "literal", "offsets"))
 _plain_values = operator.itemgetter(*_PLAIN_FIELDS)
+
+
+# the keys of a statement's __dict__ a move keeps: the dataclass fields but its nodes and
+# offsets (found again, shifted), the content memos, and the places of a moved one
+_CARRIED_KEYS = frozenset(_PLAIN_FIELDS) | frozenset(CONTENT_MEMOS) | {"_moved", "_lineage"}
 
 
 def _move_lazily(
@@ -556,16 +654,23 @@ def _move_lazily(
         literal_place = None if literal is call else _place(literal)
         base, shift = stmt.offsets, 0
     literal_after = (call_place if literal_place is None else literal_place)[0] >= hi
-    moved = MovedStatement.__new__(MovedStatement)
-    md = moved.__dict__
-    md.update(zip(_PLAIN_FIELDS, _plain_values(d), strict=True))
-    for name in CONTENT_MEMOS:
-        if name in d:
-            md[name] = d[name]
+    # the dict copied at C speed, then what a move does not keep taken out (the nodes and
+    # offsets when asked, other rules' memos): the same keys as copying the fields one by one
+    md = d.copy()
+    for name in md.keys() - _CARRIED_KEYS:
+        del md[name]
     md["file"] = md["call_file"] = splice.new
-    call_place = _shifted_place(call_place, lo, hi, delta)
+    start, end, kind, named = call_place
+    if start >= hi:
+        call_place = start + delta, end + delta, kind, named
+    elif end > lo:
+        raise NoSplice("a node inside the region")
     if literal_place is not None:
-        literal_place = _shifted_place(literal_place, lo, hi, delta)
+        start, end, kind, named = literal_place
+        if start >= hi:
+            literal_place = start + delta, end + delta, kind, named
+        elif end > lo:
+            raise NoSplice("a node inside the region")
     if literal_after and delta:
         shift += delta
         if stmt.substitutions:
@@ -579,7 +684,11 @@ def _move_lazily(
         if cls is None:
             raise NoSplice("a statement of another class")
         md["cls"] = cls
-    return splice.carried(stmt, moved)
+    moved = MovedStatement.__new__(MovedStatement)
+    moved.__dict__ = md
+    splice.origin[id(moved)] = stmt
+    splice._keep.append(moved)
+    return moved
 
 
 def _move_statement(
@@ -592,7 +701,7 @@ def _move_statement(
     # the dataclass's fields, and the memos of rules that follow from its content
     moved.__dict__.update(zip(_STATEMENT_FIELDS, _statement_values(stmt.__dict__), strict=True))
     memos = stmt.__dict__
-    for name in CONTENT_MEMOS:
+    for name in (*CONTENT_MEMOS, "_lineage"):
         if name in memos:
             moved.__dict__[name] = memos[name]
     old = splice.old
@@ -642,16 +751,30 @@ def statements(
     before: list[SqlStatement] = []
     after: list[SqlStatement] = []
     lo, hi = splice.lo, splice.hi
+    old = splice.old
     for stmt in old_list:
-        start, end, _ = stmt.call_place()
+        d = stmt.__dict__
+        kept = d.get("_moved")
+        if kept is not None and "call" not in d and "literal" not in d:
+            # a moved statement nobody asked: its places as numbers (call_place, _literal_range)
+            call_place, literal_place = kept[0], kept[1]
+            start, end = call_place[0], call_place[1]
+            literal_start, literal_end = (literal_place or call_place)[:2]
+        else:
+            start, end, _ = stmt.call_place()
+            literal_start, literal_end = _literal_range(stmt)
         if end <= lo:
             into = before
         elif start >= hi:
             into = after
         else:
             continue  # read again below
-        if stmt.file is splice.old and not _literal_outside(splice, stmt):
-            raise NoSplice("SQL in the member run from outside it")
+        if stmt.file is old:
+            if not (literal_end <= lo or literal_start >= hi):
+                raise NoSplice("SQL in the member run from outside it")
+            if stmt.call_file is old:
+                into.append(_move_lazily(splice, stmt, by_class))
+                continue
         into.append(_move_statement(splice, stmt, by_class))
     return before + splice.read(extract) + after
 

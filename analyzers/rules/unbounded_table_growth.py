@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from durable_harden.analyzers.rules._sql import (
 )
 from durable_harden.analyzers.rules._sqlexec import binding_args
 from durable_harden.analyzers.schema import Schema, is_reserved_table
+from durable_harden.analyzers.splice import lineage, new_lineage
 from durable_harden.analyzers.sql import (
     SqlStatement,
     exp,  # sqlglot itself on first use
@@ -434,59 +436,65 @@ def _table_findings(
 class GrowthIndex:
     """What check() gathers over a scope's statements (which tables are pruned, how, the
     inserts per table, a dynamic DELETE), kept per scope by the language server and updated by
-    the statements that changed between two analyses (statements by identity; every fact of a
-    statement is a function of it and of the catalogue, `Schema.content_key`), so a keystroke
-    costs the changed statements, not the scope's. `findings` answers for the tables some
-    published file inserts into: a finding sits on a table's first INSERT, so no other table's
-    can land in a published file."""
+    the statements that changed between two analyses, so a keystroke costs the changed
+    statements, not the scope's. `findings` answers for the tables some published file inserts
+    into: a finding sits on a table's first INSERT, so no other table's can land in a published
+    file.
+
+    Statements are known by their lineage (`splice.lineage`): a statement the splice moved
+    past an edit shares its origin's, and every fact gathered here is a function of what a move
+    keeps (text, method, loose flag, file path, the content memos) and of the catalogue
+    (`Schema.content_key`). So a moved statement is neither removed nor added: `current` maps
+    each lineage to the statement of the latest list, which `findings` reads."""
 
     content_key: str
-    members: dict[int, SqlStatement]
+    members: dict[int, SqlStatement]  # lineage -> the statement its facts were read from
     retention: dict[str, int]  # table -> retention deletes
-    partial: dict[str, dict[int, tuple[SqlStatement, str]]]  # table -> other deletes, their kind
-    dynamic: dict[int, SqlStatement]  # `DELETE FROM ${table}`
-    inserts: dict[str, dict[int, SqlStatement]]  # table -> INSERTs (not loose)
+    partial: dict[str, dict[int, str]]  # table -> other deletes (lineage -> their kind)
+    dynamic: set[int]  # `DELETE FROM ${table}`
+    inserts: dict[str, set[int]]  # table -> INSERTs (not loose)
     inserted_by_path: dict[Path, dict[str, int]]  # file -> tables its INSERTs write, how many
+    current: dict[int, SqlStatement]  # lineage -> the statement of the latest list
 
     @classmethod
     def of(cls, statements: list[SqlStatement], schema: Schema) -> GrowthIndex:
-        index = cls(schema.content_key, {}, {}, {}, {}, {}, {})
-        for stmt in statements:
-            index.add(stmt, schema)
+        now = _by_lineage(statements)
+        index = cls(schema.content_key, {}, {}, {}, set(), {}, {}, now)
+        for token, stmt in now.items():
+            index.add(token, stmt, schema)
+        GROWTH_COUNTS["added"] += len(now)
         return index
 
-    def add(self, stmt: SqlStatement, schema: Schema) -> None:
-        key = id(stmt)
-        self.members[key] = stmt
+    def add(self, token: int, stmt: SqlStatement, schema: Schema) -> None:
+        self.members[token] = stmt
         for deleted, kind in delete_kinds_kept(stmt, schema).items():
             if is_retention(kind, stmt):
                 self.retention[deleted] = self.retention.get(deleted, 0) + 1
             else:
-                self.partial.setdefault(deleted, {})[key] = (stmt, kind)
+                self.partial.setdefault(deleted, {})[token] = kind
         if deletes_dynamic_table(stmt):
-            self.dynamic[key] = stmt
+            self.dynamic.add(token)
         table = None if stmt.loose else inserted_table(stmt)
         if table is not None:
-            self.inserts.setdefault(table, {})[key] = stmt
+            self.inserts.setdefault(table, set()).add(token)
             counts = self.inserted_by_path.setdefault(stmt.file.path, {})
             counts[table] = counts.get(table, 0) + 1
 
-    def remove(self, stmt: SqlStatement, schema: Schema) -> None:
-        key = id(stmt)
-        del self.members[key]
+    def remove(self, token: int, schema: Schema) -> None:
+        stmt = self.members.pop(token)
         for deleted, kind in delete_kinds_kept(stmt, schema).items():
             if is_retention(kind, stmt):
                 self.retention[deleted] -= 1
                 if not self.retention[deleted]:
                     del self.retention[deleted]
             else:
-                del self.partial[deleted][key]
+                del self.partial[deleted][token]
                 if not self.partial[deleted]:
                     del self.partial[deleted]
-        self.dynamic.pop(key, None)
+        self.dynamic.discard(token)
         table = None if stmt.loose else inserted_table(stmt)
         if table is not None:
-            del self.inserts[table][key]
+            self.inserts[table].discard(token)
             if not self.inserts[table]:
                 del self.inserts[table]
             counts = self.inserted_by_path[stmt.file.path]
@@ -501,43 +509,36 @@ class GrowthIndex:
         or a new one when the catalogue differs."""
         if schema.content_key != self.content_key:
             return GrowthIndex.of(statements, schema)
-        now = {id(s): s for s in statements}
+        now = _by_lineage(statements)
         members = self.members
-        gone = {k: members[k] for k in members if k not in now}
-        joined = [s for k, s in now.items() if k not in members]
-        added: list[SqlStatement] = []
-        for stmt in joined:
-            # a statement the splice moved from one that left: the same facts, renamed
-            old = _moved_from(stmt)
-            if old is not None and gone.get(id(old)) is old:
-                del gone[id(old)]
-                self._rename(old, stmt, schema)
-            else:
-                added.append(stmt)
-        for stmt in gone.values():
-            self.remove(stmt, schema)
-        for stmt in added:
-            self.add(stmt, schema)
+        # set differences of the lineages (at C speed): the moved statements are in neither
+        gone = members.keys() - now.keys()
+        for token in sorted(gone):
+            self.remove(token, schema)
+        joined = [token for token in now.keys() - members.keys()]
+        for token in sorted(joined):
+            self.add(token, now[token], schema)
+        GROWTH_COUNTS["added"] += len(joined)
+        GROWTH_COUNTS["removed"] += len(gone)
+        GROWTH_COUNTS["kept"] += len(now) - len(joined)
+        self.current = now
         return self
 
-    def _rename(self, old: SqlStatement, new: SqlStatement, schema: Schema) -> None:
-        """`new` in the place of `old`: a statement moved by an edit elsewhere in its file
-        (analyzers.splice), whose facts are old's (its text, method, file and memos are)."""
-        was, key = id(old), id(new)
-        del self.members[was]
-        self.members[key] = new
-        for deleted, kind in delete_kinds_kept(old, schema).items():
-            if not is_retention(kind, old):
-                entries = self.partial[deleted]
-                del entries[was]
-                entries[key] = (new, kind)
-        if self.dynamic.pop(was, None) is not None:
-            self.dynamic[key] = new
-        table = None if old.loose else inserted_table(old)
-        if table is not None:
-            inserts = self.inserts[table]
-            del inserts[was]
-            inserts[key] = new
+    def resolved(self) -> dict[str, Any]:
+        """The index with each lineage replaced by the id of its current statement (tests
+        compare a kept index with one built afresh)."""
+        now = self.current
+        return {
+            "members": {id(now[t]) for t in self.members},
+            "retention": dict(self.retention),
+            "partial": {
+                table: {id(now[t]): kind for t, kind in kinds.items()}
+                for table, kinds in self.partial.items()
+            },
+            "dynamic": {id(now[t]) for t in self.dynamic},
+            "inserts": {table: {id(now[t]) for t in ts} for table, ts in self.inserts.items()},
+            "inserted_by_path": self.inserted_by_path,
+        }
 
     def findings(
         self, statements: list[SqlStatement], schema: Schema, published: set[Path]
@@ -549,15 +550,16 @@ class GrowthIndex:
         tables = {t for path in published for t in self.inserted_by_path.get(path, ())}
         base = set(self.retention)
         at = statements.index  # eq=False statements: by identity; few per table
+        now = self.current
         setup: dict[int, set[str]] = {}
         for table in sorted(tables):
             if _is_bookkeeping(table) or self._pruned(table, base, schema):
                 continue
             every = sorted(
-                self.inserts[table].values(),
+                (now[t] for t in self.inserts[table]),
                 key=lambda s: (str(s.file.path), s.offsets[0] if s.offsets else 0, at(s)),
             )
-            deletes = list((self.partial.get(table) or {}).values())
+            deletes = [(now[t], kind) for t, kind in (self.partial.get(table) or {}).items()]
             how = None
             if deletes:
                 kinds = {kind for _, kind in deletes}
@@ -586,10 +588,23 @@ class GrowthIndex:
         return False
 
 
-def _moved_from(stmt: SqlStatement) -> SqlStatement | None:
-    """The previous version's statement the splice moved `stmt` from (Splice.origin), if any."""
-    moved = stmt.file.memo.get("splice")
-    return moved.origin.get(id(stmt)) if moved is not None else None
+# how GrowthIndex found the statements of its updates (tests read them; never reset)
+GROWTH_COUNTS = {"added": 0, "removed": 0, "kept": 0}
+
+
+def _by_lineage(statements: list[SqlStatement]) -> dict[int, SqlStatement]:
+    """The statements by lineage, in order. Two statements of one list never share one (the
+    splice moves each statement once per model); if they did, the later one is given a new
+    lineage (its facts are then read afresh)."""
+    now = dict(zip(map(lineage, statements), statements, strict=True))
+    if len(now) != len(statements):
+        now = {}
+        for stmt in statements:
+            token = lineage(stmt)
+            if token in now:
+                token = new_lineage(stmt)
+            now[token] = stmt
+    return now
 
 
 RULE = Rule(
