@@ -32,12 +32,12 @@ before applying settings).
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import itertools
+import dataclasses
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -323,6 +323,12 @@ STATEMENT_LOCAL: dict[str, MemberLocal] = {
         ("statement",),
         "the statement's text alone",
     ),
+    "sql-transaction-statement": MemberLocal(
+        _outline_name,
+        ("statement",),
+        "the statement's first keyword (its text), whether it is loose and how many statements "
+        "its call runs",
+    ),
 }
 
 
@@ -530,9 +536,19 @@ class _Calls:
     keys: list[Hashable]
     groups: list[list[SqlStatement]]
     rest: list[SqlStatement]
+    # a number per distinct key (the rules' per-call memos are keyed by it: no content hashed
+    # per look-up), from `numbers`, shared by the versions of a file (a key typed again gets
+    # its number back); numbers are never reused, so a memo never mistakes one key for another
+    ids: list[int] = field(default_factory=list)
+    numbers: dict[Hashable, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, file: SourceFile, stmts: list[SqlStatement]) -> _Calls:
+    def of(
+        cls,
+        file: SourceFile,
+        stmts: list[SqlStatement],
+        numbers: dict[Hashable, int] | None = None,
+    ) -> _Calls:
         # places, not nodes and offsets: a statement moved by an edit above it finds those
         # only when asked (analyzers.splice.MovedStatement)
         by_call: dict[tuple[int, int, str], list[tuple[SqlStatement, tuple[int, int, int]]]] = {}
@@ -596,7 +612,10 @@ class _Calls:
             )
             calls.append((start, stop))
             groups.append([s for s, _ in group])
-        return cls(calls, [c[0] for c in calls], keys, groups, _in_order(rest, stmts))
+        numbers = {} if numbers is None else numbers
+        ids = [_number(numbers, key) for key in keys]
+        rest = _in_order(rest, stmts)
+        return cls(calls, [c[0] for c in calls], keys, groups, rest, ids, numbers)
 
     @classmethod
     def kept(cls, file: SourceFile, stmts: list[SqlStatement]) -> _Calls:
@@ -610,7 +629,12 @@ class _Calls:
         parts = cls._after_edit(file, stmts)
         CALLS_COUNTS["carried" if parts is not None else "grouped"] += 1
         if parts is None:
-            parts = cls.of(file, stmts)
+            previous = file.memo.get("previous")
+            before = previous.file.memo.get(_CALLS_MEMO) if previous is not None else None
+            parts = cls.of(file, stmts, before[1].numbers if before is not None else None)
+        if len(parts.numbers) > 2 * len(parts.keys) + 256:
+            # keys typed and gone: only the current ones keep their numbers
+            parts.numbers = dict(zip(parts.keys, parts.ids, strict=True))
         file.memo[_CALLS_MEMO] = (list(stmts), parts)
         return parts
 
@@ -625,42 +649,61 @@ class _Calls:
             return None
         old: _Calls = before[1]
         origin = moved.origin
-        moved_to: dict[int, SqlStatement] = {}
-        fresh: list[SqlStatement] = []
-        for stmt in stmts:
-            was = origin.get(id(stmt))
-            if was is None:
-                fresh.append(stmt)
-            else:
-                moved_to[id(was)] = stmt
+        # each statement's origin (at C speed): None for the region's, read again
+        was = list(map(origin.get, map(id, stmts)))
+        fresh = [s for s, w in zip(stmts, was, strict=True) if w is None]
+        moved_to = {id(w): s for s, w in zip(stmts, was, strict=True) if w is not None}
         lo, hi, delta = moved.lo, moved.hi, moved.delta
-        region = cls.of(file, fresh)
-        entries: list[tuple[tuple[int, int], Hashable, list[SqlStatement]]] = list(
-            zip(region.calls, region.keys, region.groups, strict=True)
-        )
+        region = cls.of(file, fresh, old.numbers)
+        # the old calls before the region (start < lo) and after it (start >= hi), in order;
+        # those in it are grouped again (their statements are fresh)
+        first = bisect.bisect_left(old.starts, lo)
+        last = bisect.bisect_left(old.starts, hi)
+        get = moved_to.get
+        groups_before = [[get(id(s)) for s in group] for group in old.groups[:first]]
+        groups_after = [[get(id(s)) for s in group] for group in old.groups[last:]]
         placed = 0
-        for (start, stop), key, group in zip(old.calls, old.keys, old.groups, strict=True):
-            if lo <= start < hi:
-                continue  # in the region: grouped again (its statements are fresh)
-            if start >= hi:
-                start, stop = start + delta, stop + delta
-            now = [moved_to.get(id(s)) for s in group]
-            if None in now:
-                return None  # a call outside the region whose statements did not move
-            entries.append(((start, stop), key, now))  # type: ignore[arg-type]
-            placed += len(now)
+        for part in (groups_before, groups_after):
+            for now in part:
+                if None in now:
+                    return None  # a call outside the region whose statements did not move
+                placed += len(now)
         rest = [moved_to[id(s)] for s in old.rest if id(s) in moved_to]
         if placed + len(rest) != len(moved_to):
             return None  # a moved statement changed its call's company: group afresh
-        entries.sort(key=lambda entry: entry[0])
-        for first, second in itertools.pairwise(entries):
-            if second[0][0] < first[0][1]:
+        after = old.calls[last:]
+        if delta:
+            after = [(start + delta, stop + delta) for start, stop in after]
+        calls = old.calls[:first] + region.calls + after
+        # each part is in order and flat (the previous version's, `of`'s): only the seams
+        # between them can break the order (a region call outside the region, calls inside
+        # others)
+        for seam in (first, first + len(region.calls)):
+            if 0 < seam < len(calls) and calls[seam][0] < calls[seam - 1][1]:
                 return None  # calls inside others (grouped apart by `of`): group afresh
-        calls = [entry[0] for entry in entries]
-        keys = [entry[1] for entry in entries]
-        groups = [entry[2] for entry in entries]
+        keys = old.keys[:first] + region.keys + old.keys[last:]
+        ids = old.ids[:first] + region.ids + old.ids[last:]
+        groups = groups_before + region.groups + groups_after
         rest = _in_order(rest + region.rest, stmts)
-        return cls(calls, [c[0] for c in calls], keys, groups, rest)
+        return cls(
+            calls,
+            [c[0] for c in calls],
+            keys,
+            groups,  # type: ignore[arg-type]
+            rest,
+            ids,
+            old.numbers,
+        )
+
+
+_NUMBERS = itertools.count()
+
+
+def _number(numbers: dict[Hashable, int], key: Hashable) -> int:
+    found = numbers.get(key)
+    if found is None:
+        found = numbers[key] = next(_NUMBERS)
+    return found
 
 
 _MEMBERS_MEMO = "incremental:members"
@@ -1142,35 +1185,37 @@ class IncrementalRules:
             # next run checks each call alone and keeps its findings
             self.members[slot] = {None: {}}
             return self._checked(rule, model, path, stmts)
-        memo: dict[Hashable, list[Finding]] = self.members[slot].get(None, {})
-        found: list[Finding] = []
-        kept: dict[Hashable, list[Finding]] = {}
-        for index, key in enumerate(parts.keys):
+        # the memo is keyed by each call's content number (_Calls.ids: one per distinct key,
+        # carried with the calls outside an edit), so the look-ups hash no content
+        memo: dict[int, list[Finding]] = self.members[slot].get(None, {})
+        ids = parts.ids
+        values: list[list[Finding] | None] = list(map(memo.get, ids))
+        misses = [index for index, value in enumerate(values) if value is None]
+        for index in misses:
             start = parts.starts[index]
-            relative = memo.get(key)
-            if relative is None:
-                self.call_runs += 1
-                try:
-                    own = self._checked(rule, model, path, parts.groups[index], contain=False)
-                except OverBudget:
-                    raise
-                except Exception:  # reported once, by the run over the whole file below
-                    own = None
-                end = parts.calls[index][1]
-                if own is None or not all(_within(f, path, start, end, local.offsets) for f in own):
-                    # not call-local after all: every statement of the file, once
-                    self.members.pop(slot, None)
-                    return self._checked(rule, model, path, stmts)
-                relative = [_shifted(f, -start, local.offsets, None) for f in own]
-            else:
-                self.call_hits += 1
-            kept[key] = relative
-            if relative:
-                marker = Rerun(rule, STATEMENT, parts.groups[index])
-                found.extend(_shifted(f, start, local.offsets, marker) for f in relative)
+            self.call_runs += 1
+            try:
+                own = self._checked(rule, model, path, parts.groups[index], contain=False)
+            except OverBudget:
+                raise
+            except Exception:  # reported once, by the run over the whole file below
+                own = None
+            end = parts.calls[index][1]
+            if own is None or not all(_within(f, path, start, end, local.offsets) for f in own):
+                # not call-local after all: every statement of the file, once
+                self.members.pop(slot, None)
+                return self._checked(rule, model, path, stmts)
+            values[index] = [_shifted(f, -start, local.offsets, None) for f in own]
+        self.call_hits += len(values) - len(misses)
+        found: list[Finding] = []
+        for index in itertools.compress(range(len(values)), values):
+            relative = values[index]
+            start = parts.starts[index]
+            marker = Rerun(rule, STATEMENT, parts.groups[index])
+            found.extend(_shifted(f, start, local.offsets, marker) for f in relative or ())
         if parts.rest:
             found.extend(self._checked(rule, model, path, parts.rest))
-        self.members[slot] = {None: kept}
+        self.members[slot] = {None: dict(zip(ids, values, strict=True))}
         return found
 
     def _checked(

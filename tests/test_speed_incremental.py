@@ -1084,6 +1084,10 @@ export class Members extends DurableObject {
     this.ctx.storage.sql.exec("PRAGMA journal_mode = WAL");
   }
 
+  begin(): void {
+    this.ctx.storage.sql.exec("BEGIN TRANSACTION");
+  }
+
   async viaField(): Promise<void> {
     await this.kv.put("x", 1);
     await this.kv.put("y", 2);
@@ -1137,6 +1141,9 @@ def test_member_edits_match_a_fresh_analysis(tmp_path: Path) -> None:
     s.compare("opening")
     rules = s.engine.rules
     assert rules.members, "the member-local rules kept their findings by member"
+    # call-local statement rules with a finding to carry (and to shift)
+    found = {f.rule_id for f in analyze_paths([root]).findings}
+    assert {"sql-pragma-not-allowed", "sql-transaction-statement"} <= found, found
     text = MEMBERS_FILE
 
     edits = [
@@ -1217,6 +1224,7 @@ def test_code_action_on_a_reused_finding(tmp_path: Path) -> None:
         *fixable,
         "sql-bindings-mismatch",
         "sql-pragma-not-allowed",
+        "sql-transaction-statement",
     }
     offered: set[str] = set()
     for finding in reused:
