@@ -515,6 +515,7 @@ CONTENT_MEMOS = (
     "_delete_kinds",
     "_dynamic_delete",
     "_bounded_key_insert",
+    "_growth_fact",  # sql_unbounded_read.GROWTH_FACT
 )
 
 

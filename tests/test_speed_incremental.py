@@ -491,6 +491,75 @@ def test_edits_below_the_file(tmp_path: Path) -> None:
     assert splice.COUNTS["failed"] == failed  # no internal error fell back to the whole file
 
 
+GROWING_FILE = """export class Store extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, owner TEXT, at INTEGER)");
+  }
+
+  add(owner: string): void {
+    this.ctx.storage.sql.exec("INSERT INTO items (owner, at) VALUES (?, ?)", owner, Date.now());
+  }
+
+  all(): unknown[] {
+    return this.ctx.storage.sql.exec("SELECT * FROM items WHERE owner = ?", "x").toArray();
+  }
+
+  // cleanup
+
+  note(): number {
+    return 1;
+  }
+}
+"""
+
+
+def test_growing_tables_follow_edits_in_the_file(tmp_path: Path) -> None:
+    """sql-unbounded-read's growing tables after edits of the file that moves its statements
+    (each statement's part of them kept on it and carried by the splice): a retention DELETE
+    added below the read, typed in, removed; typing above and below. Each compared with a fresh
+    analysis, the finding present and gone as the DELETE comes and goes."""
+    from durable_harden.analyzers.rules.sql_unbounded_read import GROWTH_FACT
+
+    root = tmp_path / "g"
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(SPLICE_CONFIG)
+    store = root / "src" / "store.ts"
+    store.write_text(GROWING_FILE)
+    s = Session(root, [store])
+    s.compare("opening")
+    prune = (
+        "  prune(): void {\n"
+        '    this.ctx.storage.sql.exec("DELETE FROM items WHERE at < ?", Date.now());\n'
+        "  }\n\n  // cleanup"
+    )
+    edits = [
+        ("typing below the read", GROWING_FILE.replace("return 1;", "return 12;"), True),
+        ("a retention DELETE added", GROWING_FILE.replace("  // cleanup", prune), False),
+        (
+            "typing in it",
+            GROWING_FILE.replace("  // cleanup", prune.replace("at < ?", "at <= ?")),
+            False,
+        ),
+        ("typing above it", GROWING_FILE.replace("  // cleanup", prune).replace("x\")", "xy\")"), False),
+        ("the DELETE removed", GROWING_FILE.replace("return 1;", "return 2;"), True),
+        ("typing above the read", GROWING_FILE.replace('(owner, at)', '(owner,  at)'), True),
+    ]
+    for what, text, reported in edits:
+        s.write(store, text.encode())
+        s.compare(what)
+        analysis = s.engine.analyze(
+            root, {store: OpenInput(store, s.version, text.encode(), "source", Settings(), None)}
+        )
+        rules = {f.rule_id for f in analysis.findings[store]}
+        assert ("sql-unbounded-read" in rules) == reported, what
+        parsed = s.engine.open_parsed[store]
+        moved = [st for st in s.engine.models[root].statements if _moved(st, parsed)]
+        if parsed.memo.get("splice") is not None and moved:
+            # the moved statements brought their part of the growing tables along
+            assert all(GROWTH_FACT in st.__dict__ for st in moved), what
+
+
 # -- the rest of the project on a keystroke: the spliced model, the REACH rules, the growth index
 
 

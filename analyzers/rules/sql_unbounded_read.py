@@ -194,23 +194,34 @@ def growing_tables(model: ProjectModel, path: Path) -> dict[str, SqlStatement]:
     return dict(kept[1])
 
 
+# a statement's part of _growth_facts under a catalogue, in its __dict__: (content key, tables
+# it deletes from by more than a key, (table, key fixed) of its INSERT or None). A function of
+# the statement's content and the catalogue: a moved statement keeps it (splice.CONTENT_MEMOS)
+GROWTH_FACT = "_growth_fact"
+
+
+def _statement_facts(
+    stmt: SqlStatement, schema: Schema
+) -> tuple[str, tuple[str, ...], tuple[str, bool] | None]:
+    d = stmt.__dict__
+    kept = d.get(GROWTH_FACT)
+    if kept is not None and kept[0] == schema.content_key:
+        return kept  # type: ignore[no-any-return]
+    pruned = tuple(t for t, kind in delete_kinds_kept(stmt, schema).items() if kind != "key")
+    table = None if stmt.loose else inserted_table(stmt)
+    insert = None if table is None else (table, _bounded_key_insert(stmt, schema, table))
+    kept = d[GROWTH_FACT] = (schema.content_key, pruned, insert)
+    return kept
+
+
 def _growth_facts(
     statements: list[SqlStatement], schema: Schema
 ) -> tuple[frozenset[str], list[tuple[str, bool]]]:
     """What growing_tables reads of some statements: the tables deleted from by more than a
     key, and each INSERT's table and whether its key is fixed, in order."""
-    pruned = frozenset(
-        table
-        for stmt in statements
-        for table, kind in delete_kinds_kept(stmt, schema).items()
-        if kind != "key"
-    )
-    inserts = []
-    for stmt in statements:
-        table = None if stmt.loose else inserted_table(stmt)
-        if table is not None:
-            inserts.append((table, _bounded_key_insert(stmt, schema, table)))
-    return pruned, inserts
+    facts = [_statement_facts(stmt, schema) for stmt in statements]
+    pruned = frozenset(table for _, tables, _ in facts if tables for table in tables)
+    return pruned, [insert for _, _, insert in facts if insert is not None]
 
 
 def _carried_over(
@@ -238,10 +249,12 @@ def _carried_over(
         if was_facts != facts:
             return None
         # the same INSERTs in the same places: the first of a table may be one of them
-        renamed = {id(a): b for a, b in zip(_inserts(old), _inserts(new), strict=True)}
-        for table, stmt in growing.items():
-            if id(stmt) in renamed:
-                growing[table] = renamed[id(stmt)]
+        firsts = {id(stmt) for stmt in growing.values()}
+        if any(id(stmt) in firsts for stmt in old):
+            renamed = {id(a): b for a, b in zip(_inserts(old), _inserts(new), strict=True)}
+            for table, stmt in growing.items():
+                if id(stmt) in renamed:
+                    growing[table] = renamed[id(stmt)]
     return growing
 
 
