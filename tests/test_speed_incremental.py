@@ -977,7 +977,7 @@ def test_growth_index_renames_moved_statements(tmp_path: Path) -> None:
         kept = session.engine.rules.indexes[("unbounded-table-growth", root.resolve())]
         fresh = GrowthIndex.of(statements, schema)
         assert kept.resolved() == fresh.resolved(), step
-        assert [id(s) for s in kept.current.values()] == [id(s) for s in statements], step
+        assert [id(s) for s in kept.members.values()] == [id(s) for s in statements], step
         parsed = session.engine.open_parsed[big]
         if parsed.memo.get("splice") is not None:
             moved = sum(1 for s in statements if _moved(s, parsed))

@@ -444,22 +444,22 @@ class GrowthIndex:
     Statements are known by their lineage (`splice.lineage`): a statement the splice moved
     past an edit shares its origin's, and every fact gathered here is a function of what a move
     keeps (text, method, loose flag, file path, the content memos) and of the catalogue
-    (`Schema.content_key`). So a moved statement is neither removed nor added: `current` maps
-    each lineage to the statement of the latest list, which `findings` reads."""
+    (`Schema.content_key`). So a moved statement is neither removed nor added; `members` then
+    maps each lineage to the statement of the latest list (which `findings` reads: holding an
+    older one would keep its version's tree alive)."""
 
     content_key: str
-    members: dict[int, SqlStatement]  # lineage -> the statement its facts were read from
+    members: dict[int, SqlStatement]  # lineage -> the statement of the latest list
     retention: dict[str, int]  # table -> retention deletes
     partial: dict[str, dict[int, str]]  # table -> other deletes (lineage -> their kind)
     dynamic: set[int]  # `DELETE FROM ${table}`
     inserts: dict[str, set[int]]  # table -> INSERTs (not loose)
     inserted_by_path: dict[Path, dict[str, int]]  # file -> tables its INSERTs write, how many
-    current: dict[int, SqlStatement]  # lineage -> the statement of the latest list
 
     @classmethod
     def of(cls, statements: list[SqlStatement], schema: Schema) -> GrowthIndex:
         now = _by_lineage(statements)
-        index = cls(schema.content_key, {}, {}, {}, set(), {}, {}, now)
+        index = cls(schema.content_key, {}, {}, {}, set(), {}, {})
         for token, stmt in now.items():
             index.add(token, stmt, schema)
         GROWTH_COUNTS["added"] += len(now)
@@ -521,13 +521,13 @@ class GrowthIndex:
         GROWTH_COUNTS["added"] += len(joined)
         GROWTH_COUNTS["removed"] += len(gone)
         GROWTH_COUNTS["kept"] += len(now) - len(joined)
-        self.current = now
+        self.members = now  # the same lineages: the current statements
         return self
 
     def resolved(self) -> dict[str, Any]:
         """The index with each lineage replaced by the id of its current statement (tests
         compare a kept index with one built afresh)."""
-        now = self.current
+        now = self.members
         return {
             "members": {id(now[t]) for t in self.members},
             "retention": dict(self.retention),
@@ -550,7 +550,7 @@ class GrowthIndex:
         tables = {t for path in published for t in self.inserted_by_path.get(path, ())}
         base = set(self.retention)
         at = statements.index  # eq=False statements: by identity; few per table
-        now = self.current
+        now = self.members
         setup: dict[int, set[str]] = {}
         for table in sorted(tables):
             if _is_bookkeeping(table) or self._pruned(table, base, schema):
