@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import operator
 import os
 import posixpath
 import weakref
@@ -531,12 +532,12 @@ def _splice(
         path = new.path
         classes = new_state.classes_by_file.get(path, [])
         ran = _file_statements(new, classes, known, state.known_paths, wrapped.get(new, {}))
-        if any(s.file is not new or s.call_file is not new for s in ran):
+        if not {*map(_FILE_OF, ran), *map(_CALL_FILE_OF, ran)} <= {new}:
             return None
-        used = {s.literal_start() for s in ran}
+        used, keys = _literal_starts_and_keys(ran)
         free = _loose_statements(new, classes, used)
         unique: dict[tuple[Path, int, int], SqlStatement] = {}
-        keys = [_dedupe_key(s) for s in ran + free]
+        keys += map(_dedupe_key, free)
         for stmt, dedupe in zip(ran + free, keys, strict=True):
             unique.setdefault(dedupe, stmt)
         new_state.executed[path] = [
@@ -1123,6 +1124,31 @@ def _import_targets(
             for _, spec in imports
         ),
     )
+
+
+_FILE_OF = operator.attrgetter("file")
+_CALL_FILE_OF = operator.attrgetter("call_file")
+
+
+def _literal_starts_and_keys(
+    statements: list[SqlStatement],
+) -> tuple[set[int], list[tuple[Path, int, int]]]:
+    """{s.literal_start()} and [_dedupe_key(s)] of a file's statements in one pass, the
+    statements the splice moved (splice.MovedStatement) read from their places as numbers."""
+    used: set[int] = set()
+    keys: list[tuple[Path, int, int]] = []
+    add, append = used.add, keys.append
+    for stmt in statements:
+        d = stmt.__dict__
+        moved = d.get("_moved")
+        if moved is not None and "literal" not in d and "call" not in d and "offsets" not in d:
+            call_place, literal_place, base, shift = moved
+            add((literal_place or call_place)[0])
+            append((d["file"].path, base[0] + shift if base else 0, d["index_in_call"]))
+        else:
+            add(stmt.literal_start())
+            append(_dedupe_key(stmt))
+    return used, keys
 
 
 def _dedupe_key(stmt: SqlStatement) -> tuple[Path, int, int]:

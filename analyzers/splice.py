@@ -636,7 +636,7 @@ _plain_values = operator.itemgetter(*_PLAIN_FIELDS)
 
 # the keys of a statement's __dict__ a move keeps: the dataclass fields but its nodes and
 # offsets (found again, shifted), the content memos, and the places of a moved one
-_CARRIED_KEYS = frozenset(_PLAIN_FIELDS) | frozenset(CONTENT_MEMOS) | {"_moved", "_lineage"}
+_CARRIED_KEYS = frozenset(_PLAIN_FIELDS) | frozenset(CONTENT_MEMOS) | {"_moved", "_lineage", "_size"}
 
 
 def _move_lazily(
@@ -658,8 +658,9 @@ def _move_lazily(
     # the dict copied at C speed, then what a move does not keep taken out (the nodes and
     # offsets when asked, other rules' memos): the same keys as copying the fields one by one
     md = d.copy()
-    for name in md.keys() - _CARRIED_KEYS:
-        del md[name]
+    if len(d) != d.get("_size"):  # keys were added since it was moved (no key is deleted)
+        for name in md.keys() - _CARRIED_KEYS:
+            del md[name]
     md["file"] = md["call_file"] = splice.new
     start, end, kind, named = call_place
     if start >= hi:
@@ -685,6 +686,9 @@ def _move_lazily(
         if cls is None:
             raise NoSplice("a statement of another class")
         md["cls"] = cls
+    if "_size" not in md:
+        md["_size"] = 0
+    md["_size"] = len(md)  # what it holds now: all carried keys
     moved = MovedStatement.__new__(MovedStatement)
     moved.__dict__ = md
     splice.origin[id(moved)] = stmt

@@ -649,6 +649,44 @@ def _full_build(model: Any) -> Any:
     return build_model(model.root, list(parsed), [c.path for c in model.configs], parsed=parsed)
 
 
+def test_a_constant_run_from_inside_and_outside_the_edit(tmp_path: Path) -> None:
+    """One SQL constant run by three calls (one statement after the dedupe, keyed by the
+    literal's place), a loose literal: edits inside a caller and inside a member without SQL.
+    The spliced model (which reads the moved statements' literal starts and dedupe keys as
+    numbers) equals a full build each time, and no result is extracted from the whole file."""
+    from tests.test_speed_splice import SHARED_SQL
+
+    root = tmp_path / "w"
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(SPLICE_CONFIG)
+    store = root / "src" / "store.ts"
+    store.write_text(SHARED_SQL)
+    s = Session(root, [store])
+    s.compare("opening")
+    text = SHARED_SQL
+    # (what, old, new, whether the loose literal lies outside the edited member)
+    edits = [
+        ("in a caller", "// typed here", "// typed here x", True),
+        ("in it again", "// typed here x", "// typed here xy", True),
+        ("in a member without SQL", "id = 1", "id = 12", False),
+        ("in a caller again", "// typed here xy", "// typed", True),
+    ]
+    for what, old, new, outside in edits:
+        text = text.replace(old, new, 1)
+        s.write(store, text.encode())
+        s.compare(what)
+        model = s.engine.models[root]
+        assert _spliced(model), what
+        assert _model_facts(model) == _model_facts(_full_build(model)), what
+        runs = [st for st in model.statements if st.text.startswith("SELECT id, owner")]
+        assert len(runs) == 1, what
+        loose = [st for st in model.statements if st.loose]
+        assert len(loose) == 1, what
+        # outside the edit, the loose statement was carried (the executed literals the model
+        # read from the moved statements were those of the previous version)
+        assert _moved(loose[0], s.engine.open_parsed[store]) is outside, what
+
+
 WRAPPER_FILE = """import { LIMITS, LOG } from "./limits";
 
 export function runSql(sql: SqlStorage, query: string, ...params: unknown[]) {

@@ -384,3 +384,50 @@ def test_the_line_index_of_an_edited_buffer() -> None:
             carried = LineIndex.edited(LineIndex(base), data, start, old_end, start + len(inserted))
             fresh = LineIndex(data)
             assert (carried.line_starts, carried.lone_cr) == (fresh.line_starts, fresh.lone_cr)
+
+
+SHARED_SQL = """import { DurableObject } from "cloudflare:workers";
+
+const LIST = "SELECT id, owner FROM items WHERE owner = ?";
+
+export class Store extends DurableObject {
+  first(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(LIST, owner).toArray();
+  }
+
+  second(owner: string): unknown[] {
+    // typed here
+    return this.ctx.storage.sql.exec(LIST, owner).toArray();
+  }
+
+  help(): string {
+    return "SELECT owner FROM items WHERE id = 1";
+  }
+
+  third(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(LIST, owner).toArray();
+  }
+}
+"""
+
+
+def test_a_constant_run_by_calls_inside_and_outside_the_edit(tmp_path: Path) -> None:
+    """One SQL constant run by three calls (one statement after the dedupe, by the literal's
+    place), a loose literal: edits inside the middle caller carry every result over (the model
+    reads the moved statements' literal starts and dedupe keys as numbers), and the model
+    equals a whole extraction each time, above and below the edit."""
+    worker = tmp_path / "worker"
+    (worker / "src").mkdir(parents=True)
+    path = worker / "src" / "store.ts"
+    path.write_text(SHARED_SQL)
+    editor = Editor(worker, path)
+    data = SHARED_SQL.encode()
+    for step, typed in enumerate([b"x", b"yz", b"-", b" and more"]):
+        data = data.replace(b"// typed here", b"// typed here" + typed, 1)
+        whole = splice.COUNTS["whole"]
+        editor.edit(data, f"step {step}: {typed!r}")
+        assert splice.COUNTS["whole"] == whole, "a result extracted whole"
+        runs = [s for s in editor.model.statements if s.text.startswith("SELECT id, owner")]
+        assert len(runs) == 1, "the constant's statement, once after the dedupe"
+        assert [s for s in editor.model.statements if s.loose], "the loose literal"
+    assert editor.spliced == 4
