@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,8 +74,10 @@ class DurableObjectClass:
     aliases: Aliases = field(default_factory=Aliases)
     exported: bool = False
 
-    @property
+    @functools.cached_property
     def body(self) -> Node | None:
+        # one Node object per class: tree-sitter keeps the children it listed on it, which
+        # the class's readers (methods, members, rules) then share
         return self.node.child_by_field_name("body")
 
     @property

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 import dataclasses
 import traceback
 from collections import OrderedDict
@@ -408,6 +409,10 @@ class _Members:
     # member text -> the indices of the members with that text and no syntax error
     positions: dict[bytes, list[int]]
     errors: list[int]  # members with a syntax error: checked on every run
+    # the index of each member among the body's named children (comments count there), and
+    # how many those are: a later version's members are found by index (_after_edit)
+    indices: list[int] = field(default_factory=list)
+    children: int = 0
 
     @classmethod
     def of(cls, klass: DurableObjectClass) -> _Members | None:
@@ -415,7 +420,9 @@ class _Members:
         if body is None or not _top_level(klass):
             return None
         data = klass.file.data
-        nodes = [n for n in body.named_children if n.type != "comment"]
+        children = body.named_children
+        indices = [i for i, n in enumerate(children) if n.type != "comment"]
+        nodes = [children[i] for i in indices]
         node = klass.node
         head = data[node.start_byte : body.start_byte] + data[body.end_byte : node.end_byte]
         texts = [data[n.start_byte : n.end_byte] for n in nodes]
@@ -427,7 +434,8 @@ class _Members:
                 errors.append(index)
             else:
                 positions.setdefault(text, []).append(index)
-        return cls(nodes, [n.start_byte for n in nodes], texts, head, positions, errors)
+        starts = [n.start_byte for n in nodes]
+        return cls(nodes, starts, texts, head, positions, errors, indices, len(children))
 
     @classmethod
     def kept(cls, klass: DurableObjectClass) -> _Members | None:
@@ -469,12 +477,27 @@ class _Members:
         if before is None or before[1] is None or not _top_level(klass):
             return None
         old: _Members = before[1]
-        nodes = [n for n in body.named_children if n.type != "comment"]
         lead = bisect.bisect_left(old.starts, lo)
         tail = len(old.starts) - bisect.bisect_left(old.starts, hi)
-        inside = len(nodes) - lead - tail
-        if inside < 0 or lead + tail > len(old.starts):
+        if lead + tail > len(old.starts):
             return None
+        # the members by their index among the body's children: those before the region at
+        # the same indices, those after it shifted by the children the region gained, the
+        # region's children looked at (comments left out), all taken at C speed
+        children = body.named_children
+        gained = len(children) - old.children
+        first = old.indices[lead - 1] + 1 if lead else 0
+        stop = old.indices[len(old.indices) - tail] + gained if tail else len(children)
+        if not 0 <= first <= stop <= len(children):
+            return None
+        indices = old.indices[:lead]
+        indices += [i for i in range(first, stop) if children[i].type != "comment"]
+        after = old.indices[len(old.indices) - tail :]
+        indices += map(gained.__add__, after) if gained else after
+        nodes = [children[i] for i in indices] if len(indices) < 2 else []
+        if len(indices) >= 2:
+            nodes = list(operator.itemgetter(*indices)(children))
+        inside = len(nodes) - lead - tail
         data = file.data
         region = nodes[lead : lead + inside]
         texts = old.texts[:lead] + [data[n.start_byte : n.end_byte] for n in region]
@@ -517,7 +540,7 @@ class _Members:
                 if index not in is_broken:
                     positions.setdefault(text, []).append(index)
         head = data[node.start_byte : body.start_byte] + data[body.end_byte : node.end_byte]
-        return cls(nodes, starts, texts, head, positions, errors)
+        return cls(nodes, starts, texts, head, positions, errors, indices, len(children))
 
     def index_of(self, start: int, end: int) -> int | None:
         index = bisect.bisect_right(self.starts, start) - 1

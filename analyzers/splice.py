@@ -90,6 +90,8 @@ class Splice:
     delta: int
     members_old: list[Node]  # the old tree's members in the region, in order
     members_new: list[Node]  # the new tree's members in the region, in order
+    # the new tree's class body holding the region (None: the top level); its children listed
+    container: Node | None = None
     # id of each carried-over object -> the previous version's object it was moved from
     origin: dict[int, Any] = field(default_factory=dict)
     _keep: list[Any] = field(default_factory=list)  # the carried objects (ids stay valid)
@@ -273,7 +275,8 @@ def _make(previous: Any, new: SourceFile) -> Splice:
         raise NoSplice("the constructor's parameters")
     if _facts(old, region_old, relevant) != _facts(new, region_new, relevant):
         raise NoSplice("the region states other facts")
-    return Splice(old, new, lo, hi, delta, region_old, region_new)
+    container = container_new if where[0] >= 0 else None
+    return Splice(old, new, lo, hi, delta, region_old, region_new, container)
 
 
 def _is_constructor(file: SourceFile, member: Node) -> bool:
@@ -413,6 +416,12 @@ def classes(splice: Splice, entries: dict[Any, Any], key: Any) -> list[DurableOb
         body = node.child_by_field_name("body")
         if body is None:
             raise NoSplice("a class without a body")
+        container = splice.container
+        if container is not None and (container.start_byte, container.end_byte) == (
+            body.start_byte,
+            body.end_byte,
+        ):
+            body = container  # the same node, whose children the splice listed already
         methods, entries = _carried_methods(splice, cls, body)
         moved = DurableObjectClass(
             name=cls.name,
@@ -426,6 +435,7 @@ def classes(splice: Splice, entries: dict[Any, Any], key: Any) -> list[DurableOb
             exported=cls.exported,
         )
         moved.__dict__[_METHOD_ENTRIES] = entries
+        moved.__dict__["body"] = body  # DurableObjectClass.body, with its children listed
         found.append(splice.carried(cls, moved))
     return found
 
