@@ -72,6 +72,34 @@ def test_changed_region():
     assert changed_region(b"", b"abc") == (0, 0, 3)
 
 
+def test_changed_region_against_a_byte_by_byte_scan():
+    """Edits at every kind of place around the chunks the search compares (16 KiB), in
+    buffers of repeated bytes (the common part is ambiguous) and of random bytes."""
+
+    def scan(old: bytes, new: bytes) -> tuple[int, int, int]:
+        limit = min(len(old), len(new))
+        prefix = 0
+        while prefix < limit and old[prefix] == new[prefix]:
+            prefix += 1
+        suffix = 0
+        while suffix < limit - prefix and old[-1 - suffix] == new[-1 - suffix]:
+            suffix += 1
+        return prefix, len(old) - suffix, len(new) - suffix
+
+    rng = random.Random(14)
+    for _ in range(600):
+        size = rng.choice([0, 1, 2, 7, 16383, 16384, 16385, 40000])
+        if rng.random() < 0.5:
+            old = bytes(rng.choice(b"ab") for _ in range(size))
+        else:
+            old = rng.randbytes(size)
+        at = rng.choice([0, size, rng.randrange(size + 1), min(size, 16384), max(0, size - 16384)])
+        cut = rng.randrange(min(5, size - at) + 1)
+        typed = bytes(rng.choice(b"abc") for _ in range(rng.randrange(4)))
+        new = old[:at] + typed + old[at + cut :]
+        assert changed_region(old, new) == scan(old, new), (size, at, cut, typed)
+
+
 def test_reparse_keeps_the_old_tree_intact():
     old = parse_source(Path("a.ts"), b"let a = 1;\n")
     before = str(old.root)
