@@ -85,20 +85,33 @@ def test_without_breaking_the_cycle_the_garbage_piles_up(
 ) -> None:
     """The same edits with the memo kept (what the engine did before): the measurement above
     sees the cycles when they are there."""
-    real = Engine.parse_open
-
-    def keeping(self: Engine, path: Path, data: bytes, lines: Any = None) -> Any:
-        previous = self.open_parsed.get(path)
-        older = previous.memo.get("previous") if previous is not None else None
-        if older is not None:
-            kept = dict(older.file.memo)
-            result = real(self, path, data, lines)
-            older.file.memo.update(kept)  # as if never cleared
-            return result
-        return real(self, path, data, lines)
-
-    monkeypatch.setattr(Engine, "parse_open", keeping)
+    monkeypatch.setattr(Engine, "_clear", staticmethod(lambda file: None))
     assert _cycles_after_edits(tmp_path, 12) > 12 * 40
+
+
+def test_superseded_versions_wait_for_release(tmp_path: Path) -> None:
+    """The memo of a version two edits back is cleared when the server releases it after
+    publishing (not during the keystroke), and at most two versions wait when nobody does."""
+    root, path, source = _project(tmp_path)
+    engine = Engine()
+    lines = source.split(b"\n")
+    versions = []
+    for n in range(6):
+        edited = list(lines)
+        edited[10 + n] += b" "
+        data = b"\n".join(edited)
+        engine.analyze(root, {path: OpenInput(path, n + 1, data, "source", Settings(), None)})
+        versions.append(engine.open_parsed[path])
+    # the current version and the one it was re-parsed from keep their memos
+    assert versions[-1].memo and versions[-2].memo
+    waiting = engine.superseded
+    assert len(waiting) == 2 and waiting == versions[-4:-2]
+    assert all(waiting_file.memo for waiting_file in waiting)
+    assert not any(v.memo for v in versions[:-4])  # pushed out: cleared at once
+    engine.release()
+    assert not engine.superseded
+    assert not any(v.memo for v in versions[:-2])
+    assert versions[-1].memo and versions[-2].memo
 
 
 class _Inline:

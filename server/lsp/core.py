@@ -316,6 +316,10 @@ class DurableHardenServer(LanguageServer):
                 if analysis is not None:
                     for listener in self.analysis_listeners:
                         listener(analysis)
+                    # the diagnostics are out: what the analysis replaced is freed on the
+                    # analysis thread, before the next one (RuntimeError: shutting down)
+                    with contextlib.suppress(RuntimeError):
+                        self.executor.submit(self.engine.release)
                 if root not in self.dirty:
                     break
             self.collector.analysed(asyncio.get_running_loop())
@@ -483,6 +487,7 @@ def debug_state(ls: DurableHardenServer, params: Any) -> dict[str, int]:
         "running": len(ls.running),
         "engine.disk": len(engine.disk),
         "engine.open": len(engine.open_parsed),
+        "engine.superseded": len(engine.superseded),
         "engine.discovered": len(engine.discovered),
         "engine.roots": len(engine.roots),
         "engine.rules": len(engine.rules.memo),

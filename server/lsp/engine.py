@@ -143,6 +143,9 @@ class Analysis:
 DEFAULT_MAX_LIVE_BYTES = 2 * 1024 * 1024
 
 
+_SUPERSEDED_KEPT = 2  # superseded versions whose memos wait for `release`
+
+
 class Engine:
     def __init__(self) -> None:
         self.max_bytes = DEFAULT_MAX_LIVE_BYTES
@@ -154,6 +157,8 @@ class Engine:
         self.rules = IncrementalRules()
         # the last model of each root: the next one replaces only the edited files' results
         self.models: dict[Path, ProjectModel] = {}
+        # versions of open files no longer used, whose memos `release` clears (parse_open)
+        self.superseded: list[SourceFile] = []
 
     # -- invalidation ----------------------------------------------------------------------
     def forget_layout(self) -> None:
@@ -222,8 +227,23 @@ class Engine:
             # only the garbage collector could free (~4 MB per keystroke in a 5,000-line file),
             # and the server collects only when idle (server/lsp/collector.py). A memo is a
             # cache: whoever might still hold that version gets its facts computed again.
-            older.file.memo.clear()
+            # Cleared by `release`, which the server calls once the diagnostics are out
+            # (freeing a big file's version costs ~0.3 ms); at most two wait here otherwise.
+            self.superseded.append(older.file)
+            while len(self.superseded) > _SUPERSEDED_KEPT:
+                self._clear(self.superseded.pop(0))
         return parsed
+
+    def release(self) -> None:
+        """Free what the last analyses replaced (the memos of superseded versions of open
+        files): the server calls it on the analysis thread after publishing, so a keystroke
+        does not wait for it."""
+        while self.superseded:
+            self._clear(self.superseded.pop(0))
+
+    @staticmethod
+    def _clear(file: SourceFile) -> None:
+        file.memo.clear()
 
     def discovery(self, root: Path) -> Discovery:
         found = self.discovered.get(root)

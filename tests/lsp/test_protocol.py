@@ -258,6 +258,20 @@ def test_lone_surrogate_warns_once_per_document(server: RpcServer):
     assert len(warnings) == 1, warnings
 
 
+def test_replaced_versions_are_released_after_each_analysis(server: RpcServer):
+    """The versions of a document that edits replaced are freed once an analysis is out (on
+    the analysis thread, after publishing: not during the next keystroke's analysis)."""
+    path = server.project / "src" / "ticker.ts"  # type: ignore[attr-defined]
+    uri = open_text(server, path, DO_FILE)
+    line, char = position_at(DO_FILE, DO_FILE.index("tick() {}") + len("tick() {"))
+    for version in range(2, 12):
+        change(server, uri, version, (line, char), (line, char), "x")
+        server.drain(0.2)  # each analysed on its own
+    state = server.request("durable-harden/debugState", None)["result"]
+    assert state["engine.open"] == 1
+    assert state["engine.superseded"] == 0, state
+
+
 def test_memory_of_a_long_edit_loop_is_bounded(server: RpcServer):
     """What the server keeps per document does not grow with the number of edits: its state
     (debug request) after 1,500 edits is the state after 300."""
