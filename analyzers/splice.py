@@ -223,6 +223,7 @@ def _make(previous: Any, new: SourceFile) -> Splice:
         inner = (container_old.start_byte + 1, container_old.end_byte - 1)  # inside { }
         allowed = None
         relevant = _alias_values(old, cls_old)
+        container_old = _listed_body(old, container_old)
     else:
         container_old, container_new = old.root, new.root
         inner = (0, len(old.data))
@@ -290,6 +291,20 @@ def _constructor_head(file: SourceFile, member: Node) -> bytes:
     """The constructor's text up to its body (modifiers, name, parameters and their types)."""
     body = member.child_by_field_name("body")
     return file.data[member.start_byte : body.start_byte if body is not None else member.end_byte]
+
+
+def _listed_body(old: SourceFile, body: Node) -> Node:
+    """The previous version's class body `body` as the Node object its class keeps (whose
+    children tree-sitter listed already, when the class was carried or read), else `body`."""
+    entries = old.memo.get("model:classes")
+    for cls in next(reversed(entries.values())) if entries else ():
+        kept = cls.__dict__.get("body")
+        if kept is not None and (kept.start_byte, kept.end_byte) == (
+            body.start_byte,
+            body.end_byte,
+        ):
+            return kept  # type: ignore[no-any-return]
+    return body
 
 
 def _alias_values(old: SourceFile, cls_node: Node) -> set[str] | None:
