@@ -16,8 +16,14 @@ from typing import Any
 from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_GRADUAL, node_span
+from durable_harden.analyzers.rules._common import (
+    REF_CHANGELOG,
+    REF_GRADUAL,
+    node_span,
+    word_places,
+)
 from durable_harden.analyzers.rules._git import head_version
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 from durable_harden.analyzers.wrangler import ConfigError, WranglerConfig, load_config
 
@@ -327,11 +333,13 @@ def _migrations_changed(config: WranglerConfig) -> bool | None:
     return _class_declarations(before) != _class_declarations(config)
 
 
-def _two_in(needles: list[bytes], data: bytes) -> bool:
-    """At least two of `needles` occur in `data`."""
+def _two_in(needles: list[bytes], file: SourceFile) -> bool:
+    """At least two of `needles` occur in the file's text (their places kept in its memo:
+    the language server asks on every keystroke, and a re-parsed file searches only around
+    the edit)."""
     seen = 0
     for needle in needles:
-        if needle in data:
+        if word_places(file, needle):
             seen += 1
             if seen == 2:
                 return True
@@ -364,7 +372,7 @@ def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
             members = set(_MEMBER_NAME.findall(data))
             enough = sum(1 for name in known[2] if name in members) >= 2
         else:
-            enough = _two_in(known[2], data)
+            enough = _two_in(known[2], file)
         if not enough:
             # both branches name a different binding: without two of the names in the text
             # there is no such ternary (and no walk of every node type of a big edited file)
