@@ -846,7 +846,9 @@ class ScopedModel(ProjectModel):
     not leave it in the whole model's memo, which code actions read)."""
 
     def __init__(self, whole: ProjectModel, unit: str, items: list[Any]) -> None:
-        super().__init__(
+        # ProjectModel's fields set directly (its generated __init__ with keywords cost more
+        # than the rest: ~50 views a keystroke), then the unit list restricted
+        self.__dict__.update(
             root=whole.root,
             files=whole.files,
             configs=whole.configs,
@@ -856,15 +858,13 @@ class ScopedModel(ProjectModel):
             namespace_accesses=whole.namespace_accesses,
             memo=_Memo(whole.memo) if unit == CLASS else {},
             overlays=whole.overlays,
+            whole=whole,
+            # scope and schema look-ups: the whole project's (cached properties read __dict__)
+            _statements_by_scope=whole._statements_by_scope,
+            _schemas=whole._schemas,
+            _config_for_path_cache=whole.__dict__.setdefault("_config_for_path_cache", {}),
         )
-        setattr(self, unit, items)
-        self.whole = whole
-        # scope and schema look-ups: the whole project's (cached properties read __dict__)
-        self.__dict__["_statements_by_scope"] = whole._statements_by_scope
-        self.__dict__["_schemas"] = whole._schemas
-        self.__dict__["_config_for_path_cache"] = whole.__dict__.setdefault(
-            "_config_for_path_cache", {}
-        )
+        self.__dict__[unit] = items
 
     def classes_named(self, name: str) -> list[DurableObjectClass]:
         return self.whole.classes_named(name)
