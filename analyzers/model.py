@@ -536,16 +536,20 @@ def _splice(
             return None
         used, keys = _literal_starts_and_keys(ran)
         free = _loose_statements(new, classes, used)
-        unique: dict[tuple[Path, int, int], SqlStatement] = {}
         keys += map(_dedupe_key, free)
-        for stmt, dedupe in zip(ran + free, keys, strict=True):
-            unique.setdefault(dedupe, stmt)
-        new_state.executed[path] = [
-            s for s, k in zip(ran, keys[: len(ran)], strict=True) if unique[k] is s
-        ]
-        new_state.loose[path] = [
-            s for s, k in zip(free, keys[len(ran) :], strict=True) if unique[k] is s
-        ]
+        both = ran + free
+        # the first statement of each key (reversed: a dict keeps the last value it is given)
+        unique = dict(zip(reversed(keys), reversed(both)))
+        if len(unique) == len(both):  # no two alike (most files): nothing dropped
+            new_state.executed[path] = ran[:]
+            new_state.loose[path] = free[:]
+        else:
+            new_state.executed[path] = [
+                s for s, k in zip(ran, keys[: len(ran)], strict=True) if unique[k] is s
+            ]
+            new_state.loose[path] = [
+                s for s, k in zip(free, keys[len(ran) :], strict=True) if unique[k] is s
+            ]
         for target in _import_targets(old, state.known, state.known_paths):
             if target is not None and target in importers:
                 importers[target] = importers[target] - {path}

@@ -40,7 +40,7 @@ import contextlib
 import dataclasses
 import itertools
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -839,6 +839,21 @@ def _inside_out(splice: Splice, new: dict[int, Any]) -> dict[int, Any]:
     return {start: value for start, value in new.items() if start < lo or start >= hi}
 
 
+def _same_outside(splice: Splice, old: Iterable[int], new: Iterable[int]) -> bool:
+    """The same places outside the region (old ones shifted past it): `_outside_map` of the
+    old ones equals `_inside_out` of the new ones, compared as sorted lists (bisect, slices
+    and a shift at C speed; a file's executed literals number in the hundreds)."""
+    lo, hi, delta = splice.lo, splice.hi, splice.delta
+    before, after = sorted(old), sorted(new)
+    old_lo, old_hi = bisect.bisect_left(before, lo), bisect.bisect_left(before, hi)
+    new_lo = bisect.bisect_left(after, lo)
+    new_hi = bisect.bisect_left(after, hi + delta)
+    if before[:old_lo] != after[:new_lo]:
+        return False
+    tail = before[old_hi:]
+    return (list(map(delta.__add__, tail)) if delta else tail) == after[new_hi:]
+
+
 def loose(
     splice: Splice,
     classes: list[DurableObjectClass],
@@ -853,7 +868,7 @@ def loose(
         return None
     key, old_list = last
     by_class = _class_map(splice, classes, key[0])
-    if _outside_map(splice, dict.fromkeys(key[1])) != _inside_out(splice, dict.fromkeys(used)):
+    if not _same_outside(splice, key[1], used):
         return None
     before: list[SqlStatement] = []
     after: list[SqlStatement] = []
