@@ -129,6 +129,30 @@ def test_analysis_and_check_leave_the_collector_on(tmp_path: Path) -> None:
     assert gc.isenabled()
 
 
+@pytest.mark.parametrize(
+    ("flags", "stays_off"),
+    [([], True), (["--fix"], False), (["--add-ignore"], False)],
+)
+def test_the_programs_plain_check_leaves_the_collector_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str], stays_off: bool
+) -> None:
+    # run() (the program, which ends after a check) keeps the collector off after a plain
+    # check's analysis: collecting then walks everything the analysis made and frees nothing.
+    # --fix and --add-ignore analyse again after writing, so each round must still be freed;
+    # main() in-process (`_program` False, the test above) leaves it on.
+    from durable_harden.server import cli
+
+    write_tree(tmp_path / "w", {"wrangler.jsonc": MINIMAL_WRANGLER, "src/index.ts": "let x = 1;\n"})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "_program", True)
+    try:
+        assert gc.isenabled()
+        cli.main(["check", "--no-cache", *flags, "w"])
+        assert gc.isenabled() is not stays_off
+    finally:
+        gc.enable()
+
+
 LOG = """import { DurableObject } from "cloudflare:workers";
 
 export class Log extends DurableObject {
