@@ -330,3 +330,52 @@ def test_workspace_of_many_explicit_files_is_the_pairwise_one(tmp_path: Path) ->
         roots, sources, configs = _workspace_pairwise(given)
         assert sorted(ws.roots, key=lambda p: (len(p.parts), str(p))) == roots
         assert ws.sources == sources and ws.configs == configs
+
+
+def test_discovery_on_strings_keeps_what_it_took_and_left(tmp_path: Path) -> None:
+    # the walk passes over files that are neither sources nor configs before matching ignore
+    # patterns and reads a folder's .gitignore only when the folder lists one: the files found,
+    # their order, the folders skipped by default, and what an explicit path adds stay the same
+    from durable_harden.analyzers.workspace import discover
+
+    write_tree(
+        tmp_path / "repo",
+        {
+            ".git/HEAD": "ref: refs/heads/main\n",
+            ".gitignore": "gen/\n*.log.ts\n!keep.log.ts\n",
+            "src/.gitignore": "*.mjs\n",
+            "src/a.ts": "",
+            "src/b.mjs": "",
+            "src/gen/c.ts": "",
+            "src/e.d.ts": "",
+            "lib/keep.log.ts": "",
+            "lib/drop.log.ts": "",
+            "lib/d.js": "",
+            "lib/.gitignore/not-a-file.txt": "",  # a folder named .gitignore ignores nothing
+            "notes.md": "",
+            "wrangler.toml": "",
+            "node_modules/x/i.ts": "",
+            ".hidden/h.ts": "",
+        },
+    )
+    repo = tmp_path / "repo"
+
+    def names(found: list[Path]) -> list[str]:
+        return [p.relative_to(repo).as_posix() for p in found]
+
+    walked = discover([repo])
+    assert names(walked.sources) == ["lib/d.js", "lib/keep.log.ts", "src/a.ts"]
+    assert names(walked.configs) == ["wrangler.toml"]
+    assert names(walked.skipped) == [".git", ".hidden", "node_modules", "lib/.gitignore"]
+    # a file the walk passed over is not added again when given after its folder (as before),
+    # but is taken as given when it comes first
+    assert names(discover([repo, repo / "notes.md"]).sources) == names(walked.sources)
+    assert names(discover([repo / "notes.md", repo]).sources) == [
+        "notes.md",
+        *names(walked.sources),
+    ]
+    assert names(discover([repo], ["lib/", "!lib/d.js"]).sources) == ["src/a.ts"]
+    assert names(discover([repo / "src", repo / "src/gen/c.ts"]).sources) == [
+        "src/a.ts",
+        "src/gen/c.ts",
+    ]
