@@ -25,6 +25,8 @@ Nothing here imports an LSP library; the server and the CLI both read settings t
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,12 +108,28 @@ def _has_package_key(path: Path) -> bool:
     return bool(found)
 
 
+_UNKNOWN = object()
+
+
 def find_settings_file(path: Path, folders: dict[Path, Path | None] | None = None) -> Path | None:
     """The settings file nearest to `path` (a file or folder), up to the repository root.
 
     folders: the answers for folders already walked (folder -> settings file), filled and read
     by one run that asks for many files at once (`check`: one walk per folder, not per file;
     the caller drops it afterwards, so a settings file created later is seen)."""
+    if folders is not None:
+        # a file of a folder already walked (the memo's keys are resolved folders): when the
+        # file is no symbolic link, resolving it gives that folder, and the walk would start
+        # and end there; one lstat instead of resolving every part of the path (~40 ms of a
+        # 1,000-file check, issue 14)
+        known = folders.get(path.parent, _UNKNOWN)
+        if known is not _UNKNOWN:
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                mode = None
+            if mode is not None and not stat.S_ISLNK(mode) and not stat.S_ISDIR(mode):
+                return known  # type: ignore[return-value]
     path = resolve_given(path)  # a symbolic link that loops is a missing file, not a crash
     folder = path if path.is_dir() else path.parent
     walked: list[Path] = []

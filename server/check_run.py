@@ -173,9 +173,14 @@ def _run_check(
     sources: list[Path] = []
     configs: list[Path] = []
     folders: dict[Path, Path | None] = {}  # one settings-file walk per folder, for this run
+    inside: dict[Path, bool] = {}  # folder -> under a given path (one answer per folder)
     for kind, paths_of_kind in ((sources, found_sources), (configs, found_configs)):
         for path in paths_of_kind:
-            if _under(path, existing_set):
+            parent = path.parent
+            below = inside.get(parent)
+            if below is None:
+                below = inside[parent] = _under(parent, existing_set)
+            if below or path in existing_set:
                 chosen = overrides.settings_for(path, folders)
                 if chosen[1] is not None and path not in explicit and chosen[1].excludes(path):
                     continue
