@@ -32,9 +32,9 @@ before applying settings).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import operator
-import dataclasses
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
@@ -693,7 +693,9 @@ class _Calls:
         after = old.calls[last:]
         if delta:
             shift = delta.__add__
-            after = list(zip(map(shift, old.starts[last:]), map(shift, map(_end_of, after))))
+            after = list(
+                zip(map(shift, old.starts[last:]), map(shift, map(_end_of, after)), strict=True)
+            )
         calls = old.calls[:first] + region.calls + after
         # each part is in order and flat (the previous version's, `of`'s): only the seams
         # between them can break the order (a region call outside the region, calls inside
@@ -844,6 +846,8 @@ class ScopedModel(ProjectModel):
     Look-ups answer for the whole project; lists other than the unit list are the whole
     project's; the memo is the view's own (helpers deriving data from the restricted list must
     not leave it in the whole model's memo, which code actions read)."""
+
+    whole: ProjectModel
 
     def __init__(self, whole: ProjectModel, unit: str, items: list[Any]) -> None:
         # ProjectModel's fields set directly (its generated __init__ with keywords cost more

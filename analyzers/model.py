@@ -539,7 +539,7 @@ def _splice(
         keys += map(_dedupe_key, free)
         both = ran + free
         # the first statement of each key (reversed: a dict keeps the last value it is given)
-        unique = dict(zip(reversed(keys), reversed(both)))
+        unique = dict(zip(reversed(keys), reversed(both), strict=True))
         if len(unique) == len(both):  # no two alike (most files): nothing dropped
             new_state.executed[path] = ran[:]
             new_state.loose[path] = free[:]

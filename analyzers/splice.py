@@ -437,7 +437,7 @@ def classes(splice: Splice, entries: dict[Any, Any], key: Any) -> list[DurableOb
             body.end_byte,
         ):
             body = container  # the same node, whose children the splice listed already
-        methods, entries = _carried_methods(splice, cls, body)
+        methods, method_entries = _carried_methods(splice, cls, body)
         moved = DurableObjectClass(
             name=cls.name,
             file=splice.new,
@@ -449,7 +449,7 @@ def classes(splice: Splice, entries: dict[Any, Any], key: Any) -> list[DurableOb
             aliases=cls.__dict__.get("_own_aliases", cls.aliases),
             exported=cls.exported,
         )
-        moved.__dict__[_METHOD_ENTRIES] = entries
+        moved.__dict__[_METHOD_ENTRIES] = method_entries
         moved.__dict__["body"] = body  # DurableObjectClass.body, with its children listed
         found.append(splice.carried(cls, moved))
     return found
@@ -494,7 +494,9 @@ def _carried_methods(
     if (
         inside < 0
         or (lead and children[lead - 1].start_byte != starts[lead - 1])
-        or (tail and children[len(children) - tail].start_byte != starts[len(starts) - tail] + delta)
+        or (
+            tail and children[len(children) - tail].start_byte != starts[len(starts) - tail] + delta
+        )
     ):
         # not the members the splice compared (cannot happen for a class it carried): read all
         starts = [m.start_byte for m in children]
@@ -661,7 +663,9 @@ _plain_values = operator.itemgetter(*_PLAIN_FIELDS)
 
 # the keys of a statement's __dict__ a move keeps: the dataclass fields but its nodes and
 # offsets (found again, shifted), the content memos, and the places of a moved one
-_CARRIED_KEYS = frozenset(_PLAIN_FIELDS) | frozenset(CONTENT_MEMOS) | {"_moved", "_lineage", "_size"}
+_CARRIED_KEYS = (
+    frozenset(_PLAIN_FIELDS) | frozenset(CONTENT_MEMOS) | {"_moved", "_lineage", "_size"}
+)
 
 
 def _move_lazily(

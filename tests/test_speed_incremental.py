@@ -541,9 +541,13 @@ def test_growing_tables_follow_edits_in_the_file(tmp_path: Path) -> None:
             GROWING_FILE.replace("  // cleanup", prune.replace("at < ?", "at <= ?")),
             False,
         ),
-        ("typing above it", GROWING_FILE.replace("  // cleanup", prune).replace("x\")", "xy\")"), False),
+        (
+            "typing above it",
+            GROWING_FILE.replace("  // cleanup", prune).replace('x")', 'xy")'),
+            False,
+        ),
         ("the DELETE removed", GROWING_FILE.replace("return 1;", "return 2;"), True),
-        ("typing above the read", GROWING_FILE.replace('(owner, at)', '(owner,  at)'), True),
+        ("typing above the read", GROWING_FILE.replace("(owner, at)", "(owner,  at)"), True),
     ]
     for what, text, reported in edits:
         s.write(store, text.encode())
