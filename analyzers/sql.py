@@ -193,6 +193,9 @@ class SqlStatement:
     tagged: bool = False
     method: str | None = None  # the class method (or function) it runs in
     loose: bool = False  # a SQL-looking literal not passed to exec() where we can see it
+    # not a field: analyzers.splice.lineage keeps a statement's in its __dict__; None until
+    # asked (read at C speed by the language server's kept indexes)
+    _lineage = None
 
     @property
     def literal_file_data(self) -> bytes:

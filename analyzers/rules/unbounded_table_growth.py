@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -592,11 +593,23 @@ class GrowthIndex:
 GROWTH_COUNTS = {"added": 0, "removed": 0, "kept": 0}
 
 
+_LINEAGE_OF = operator.attrgetter("_lineage")
+
+
 def _by_lineage(statements: list[SqlStatement]) -> dict[int, SqlStatement]:
     """The statements by lineage, in order. Two statements of one list never share one (the
     splice moves each statement once per model); if they did, the later one is given a new
     lineage (its facts are then read afresh)."""
-    now = dict(zip(map(lineage, statements), statements, strict=True))
+    tokens = list(map(_LINEAGE_OF, statements))  # at C speed; None where never asked
+    if None in tokens:
+        at = tokens.index(None)
+        while True:
+            tokens[at] = lineage(statements[at])
+            try:
+                at = tokens.index(None, at + 1)
+            except ValueError:
+                break
+    now = dict(zip(tokens, statements, strict=True))
     if len(now) != len(statements):
         now = {}
         for stmt in statements:
