@@ -25,6 +25,8 @@ Nothing here imports an LSP library; the server and the CLI both read settings t
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,12 +108,29 @@ def _has_package_key(path: Path) -> bool:
     return bool(found)
 
 
+_UNWALKED: Any = object()  # find_settings_file: a folder the memo has no answer for
+
+
 def find_settings_file(path: Path, folders: dict[Path, Path | None] | None = None) -> Path | None:
     """The settings file nearest to `path` (a file or folder), up to the repository root.
 
     folders: the answers for folders already walked (folder -> settings file), filled and read
     by one run that asks for many files at once (`check`: one walk per folder, not per file;
     the caller drops it afterwards, so a settings file created later is seen)."""
+    if folders is not None:
+        # the memo's folders are resolved ones (each came from a resolved path): a regular file
+        # (not a link, not a folder) in one of them is its own resolved path, and the answer
+        # is its folder's. One lstat instead of resolving every file of a project (a realpath
+        # per file was ~3% of a cold check at 1,000 files: docs/performance.md, "Issue 14: the
+        # cold check, cheaper again")
+        known = folders.get(path.parent, _UNWALKED)
+        if known is not _UNWALKED:
+            try:
+                regular = stat.S_ISREG(os.lstat(path).st_mode)
+            except (OSError, ValueError):
+                regular = False
+            if regular:
+                return known
     path = resolve_given(path)  # a symbolic link that loops is a missing file, not a crash
     folder = path if path.is_dir() else path.parent
     walked: list[Path] = []

@@ -341,6 +341,9 @@ def run() -> None:
     already out. Nothing is left to do at that point: the report, `--output-file` and the
     on-disk cache are written and closed, the worker processes stopped. Other commands, and
     main() called in-process (the tests, an embedding program), end normally."""
+    from durable_harden.server.check_output import process_ends
+
+    process_ends()  # a check leaves the garbage collector off to the end (check_cli._analyse)
     code = main()
     if "check" in _finished:
         import contextlib

@@ -1,0 +1,181 @@
+"""The cold check made cheaper again (issue 14, docs/performance.md "Issue 14: the cold check,
+cheaper again"): each short cut is compared here with the work it replaces, on the examples,
+the rule fixtures, a generated monorepo and sources written to trip it. No timing is asserted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tree_sitter import Node
+
+from durable_harden.analyzers import classes
+from durable_harden.analyzers.analysis import workspace_for
+from durable_harden.analyzers.settings_file import find_settings_file
+from durable_harden.analyzers.source import SourceFile, read_source
+from durable_harden.analyzers.tsutil import walk_type
+from tests.conftest import EXAMPLES, MINIMAL_WRANGLER, ROOT, generate_monorepo, write_tree
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+# the word `class` everywhere a class keyword is not, and class nodes of every kind
+CLASSES_TS = """// a class comment: class Foo {}
+/* class Bar extends Baz {} */
+const s = "class Qux {}";
+const t = `class ${"x"} {}`;
+const o = { class: 1, className: "a" };
+const p = o.class + o.className;
+const subclass = 1, classes = [subclass], $class = 2, class_ = 3;
+function deco(): any { return (x: any) => x; }
+@deco()
+export class Decorated extends Base<Env> implements Other {
+  inner = class {};
+  make() { return class Named extends Decorated {}; }
+}
+export abstract class Shape { abstract area(): number; }
+export default class {}
+const Expr = class extends Shape { area() { return 1; } };
+class Outer { method() { class Local {} return new Local(); } }
+class Last {}
+@deco()
+class Plain {}
+const decorated = @deco() class {};
+"""
+CLASSES_TSX = """export function View() {
+  return <div className="class" class="x">{"class"} class text</div>;
+}
+export class Widget { render() { return <span className={"a"} />; } }
+"""
+# a syntax error: the index is walked (a MISSING or joined token may spell the keyword)
+BROKEN_TS = "class A { run( { }\nclass B extends A {\n"
+# more places than the limit: the index is walked
+MANY_TS = "".join(f"class C{i} {{}}\n" for i in range(classes._CLASS_WORD_LIMIT + 5))
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> list[SourceFile]:
+    tmp = tmp_path_factory.mktemp("coldagain")
+    generate_monorepo(tmp / "gen", 60)
+    write_tree(
+        tmp / "tricky",
+        {
+            "a.ts": CLASSES_TS,
+            "b.tsx": CLASSES_TSX,
+            "broken.ts": BROKEN_TS,
+            "many.ts": MANY_TS,
+            "unicode.ts": "const \u00e9class = 1; class \u00c9t\u00e9 {}\n",
+        },
+    )
+    paths: list[Path] = []
+    for folder in (EXAMPLES, FIXTURES, tmp / "gen", tmp / "tricky"):
+        paths += workspace_for([folder]).sources
+    return [read_source(p) for p in paths]
+
+
+def _shape(nodes: list[Node]) -> list[tuple[str, bool, int, int]]:
+    return [(n.type, n.is_named, n.start_byte, n.end_byte) for n in nodes]
+
+
+def test_class_declarations_from_the_keyword_are_the_walks(sources: list[SourceFile]) -> None:
+    fast = 0
+    for file in sources:
+        walked = [] if file.lacks(b"class") else list(walk_type(file.root, *classes._CLASS_TYPES))
+        assert _shape(classes.class_declarations(file)) == _shape(walked), file.path
+        if not file.lacks(b"class") and classes._class_nodes_from_keywords(file) is not None:
+            fast += 1
+    assert fast > 30  # the short cut is taken (the examples, fixtures and generated classes)
+
+
+def test_class_keywords_found_in_tricky_sources(sources: list[SourceFile]) -> None:
+    by_name = {f.path.name: f for f in sources}
+    tricky = by_name["a.ts"]
+    found = classes._class_nodes_from_keywords(tricky)
+    assert found is not None
+    named = [n for n in found if n.is_named]
+    # Decorated, inner, Named, Shape, default, Expr, Outer, Local, Last, Plain, decorated (not
+    # the comments, strings, properties, `subclass`, `$class`)
+    assert [n.type for n in named].count("abstract_class_declaration") == 1
+    assert len(named) == 11, _shape(named)
+    # a decorator opens the node, before its keyword
+    assert named[-2].start_byte == tricky.data.index(b"@deco()\nclass Plain")
+    assert named[-1].start_byte == tricky.data.index(b"@deco() class {}")
+    assert classes._class_nodes_from_keywords(by_name["broken.ts"]) is None
+    assert classes._class_nodes_from_keywords(by_name["many.ts"]) is None
+    assert len(classes.class_declarations(by_name["many.ts"])) == 2 * (
+        classes._CLASS_WORD_LIMIT + 5
+    )
+
+
+def test_settings_file_short_cut_follows_links_and_folders(tmp_path: Path) -> None:
+    """A regular file in a folder already walked gets its folder's answer; a link, a folder
+    or a path not written as resolved is resolved as before (a link into a folder with a
+    settings file takes that file's settings)."""
+    write_tree(
+        tmp_path,
+        {
+            ".git/HEAD": "",
+            "a/x.ts": "",
+            "a/sub/y.ts": "",
+            "b/durable-harden.jsonc": "{}",
+            "b/real.ts": "",
+        },
+    )
+    (tmp_path / "a" / "link.ts").symlink_to(tmp_path / "b" / "real.ts")
+    (tmp_path / "a" / "linkdir").symlink_to(tmp_path / "b", target_is_directory=True)
+    root = tmp_path.resolve()
+    asked = [
+        root / "a" / "x.ts",
+        root / "a" / "link.ts",
+        root / "a" / "sub",
+        root / "a" / "sub" / "y.ts",
+        root / "a" / "linkdir",
+        root / "a" / "linkdir" / "real.ts",
+        root / "a" / "sub" / ".." / "link.ts",
+        root / "b" / "real.ts",
+        root / "a" / "missing.ts",
+    ]
+    folders: dict[Path, Path | None] = {}
+    for path in asked + asked:  # the second round answers from the memo
+        assert find_settings_file(path, folders) == find_settings_file(path), path
+    assert (
+        find_settings_file(root / "a" / "link.ts", folders) == root / "b" / "durable-harden.jsonc"
+    )
+
+
+def _exit_state(tmp_path: Path, *flags: str) -> str:
+    """Run the program on a small project; what the garbage collector was at `os._exit`."""
+    write_tree(
+        tmp_path,
+        {
+            "wrangler.jsonc": MINIMAL_WRANGLER,
+            "src/index.ts": "export class Counter {}\n",
+        },
+    )
+    script = (
+        "import gc, os, sys\n"
+        "real = os._exit\n"
+        "def ending(code):\n"
+        "    sys.stderr.write(f'collector {gc.isenabled()}\\n'); sys.stderr.flush(); real(code)\n"
+        "os._exit = ending\n"
+        "sys.argv = ['durable-harden', *sys.argv[1:]]\n"
+        "from durable_harden.server.cli import run\n"
+        "run()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "check", "--no-cache", "--exit-zero", *flags, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr.strip().splitlines()[-1]
+
+
+def test_the_program_ends_a_check_with_the_collector_off(tmp_path: Path) -> None:
+    assert _exit_state(tmp_path / "check") == "collector False"
+    # --fix analyses more than once: the collector is back on between and after
+    assert _exit_state(tmp_path / "fix", "--fix") == "collector True"
