@@ -179,3 +179,44 @@ def test_the_program_ends_a_check_with_the_collector_off(tmp_path: Path) -> None
     assert _exit_state(tmp_path / "check") == "collector False"
     # --fix analyses more than once: the collector is back on between and after
     assert _exit_state(tmp_path / "fix", "--fix") == "collector True"
+
+
+WORD_SETS = (
+    ("get", "put", "delete", "list"),
+    ("setAlarm",),
+    ("close",),
+    ("exec",),
+    ("e",),  # everywhere: the scope's calls are read
+    ("this", "a"),
+)
+
+
+def test_calls_mentioning_is_a_filter_of_the_scopes_calls(sources: list[SourceFile]) -> None:
+    """However calls_mentioning finds them (a descent from each place of the words, the
+    scope's calls read once and shared between rules, or read afresh), it gives the calls of
+    the scope whose callee's text holds a word, in pre-order."""
+    from durable_harden.analyzers.rules._common import calls_mentioning
+
+    shared = descended = 0
+    for file in sources:
+        scopes = [file.root, *list(walk_type(file.root, "class_declaration", "method_definition"))]
+        for scope in scopes[:12]:
+            for words in WORD_SETS:
+                needles = [w.encode() for w in words]
+                wanted = [
+                    (call.start_byte, call.end_byte)
+                    for call in walk_type(scope, "call_expression")
+                    if (func := call.child_by_field_name("function")) is not None
+                    and any(n in file.data[func.start_byte : func.end_byte] for n in needles)
+                ]
+                for kept in (file, None):
+                    found = calls_mentioning(file.data, scope, *words, file=kept)
+                    assert [(c.start_byte, c.end_byte) for c in found] == wanted, (
+                        file.path,
+                        scope.type,
+                        words,
+                    )
+        memo = file.memo.get("callees_of_scope", {})
+        shared += len(memo)
+        descended += len(scopes) - len(memo)
+    assert shared > 50 and descended > 50  # both ways were taken
