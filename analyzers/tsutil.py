@@ -390,15 +390,29 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
                 nodes = [n for n in nodes if not (n.start_byte == end and n.end_byte == end)]
             parts.append(nodes)
             continue
-        # the nodes starting inside the range (a slice of them only), then those ending in it
+        # the nodes starting inside the range (a slice of them only), then those ending in it.
+        # A node starting strictly inside `node` ends inside it (a tree's nodes nest): only
+        # those starting at either end are looked at (the node itself, its ancestors and
+        # descendants at its start; a node after it, or a zero-width one, at its end)
         first = bisect.bisect_left(nodes, start, key=_start_of)
-        stop = bisect.bisect_right(nodes, end, key=_start_of, lo=first)
+        inner = bisect.bisect_right(nodes, start, key=_start_of, lo=first)
+        outer = bisect.bisect_left(nodes, end, key=_start_of, lo=inner)
+        stop = bisect.bisect_right(nodes, end, key=_start_of, lo=outer)
         selected = [
             candidate
-            for candidate in nodes[first:stop]
+            for candidate in nodes[first:inner]
             if candidate.end_byte <= end
             and not (candidate.start_byte == end and candidate.end_byte == end and end > start)
         ]
+        if inner < outer:
+            selected += nodes[inner:outer]
+        if outer < stop:
+            selected += [
+                candidate
+                for candidate in nodes[outer:stop]
+                if candidate.end_byte <= end
+                and not (candidate.start_byte == end and candidate.end_byte == end and end > start)
+            ]
         if selected:
             parts.append(selected)
     if not parts:

@@ -43,6 +43,7 @@ class Last {}
 @deco()
 class Plain {}
 const decorated = @deco() class {};
+const tagged = tag()`x${a()}`, curried = a()(b)(c), member = a().b;
 """
 CLASSES_TSX = """export function View() {
   return <div className="class" class="x">{"class"} class text</div>;
@@ -220,3 +221,47 @@ def test_calls_mentioning_is_a_filter_of_the_scopes_calls(sources: list[SourceFi
         shared += len(memo)
         descended += len(scopes) - len(memo)
     assert shared > 50 and descended > 50  # both ways were taken
+
+
+def test_walk_type_inside_a_node_is_the_plain_walks(sources: list[SourceFile]) -> None:
+    """walk_type below a node (a slice of the file's index, only its ends checked) gives the
+    descendants a pre-order walk of that node gives, for nodes of every size, zero-width ones
+    and a tree with a syntax error included."""
+    from durable_harden.analyzers.tsutil import walk
+
+    kinds = (
+        "call_expression",
+        "identifier",
+        "statement_block",
+        "member_expression",
+        "string",
+        "template_string",
+        "arguments",  # `a()(b)`: the inner call ends where the outer's arguments start
+    )
+    checked = 0
+    tricky = [f for f in sources if f.path.parent.name == "tricky"]
+    for file in tricky + sources[::3]:
+        by_type: dict[str, list[Node]] = {}
+        for node in walk(file.root):
+            by_type.setdefault(node.type, []).append(node)
+        scopes = [
+            n
+            for n in walk(file.root)
+            if n.is_named and n.type in {"class_body", "statement_block", "call_expression"}
+        ]
+        step = 1 if file in tricky else max(1, len(scopes) // 15)
+        for scope in scopes[::step]:
+            for kind in kinds:
+                wanted = [
+                    n
+                    for n in by_type.get(kind, [])
+                    if scope.start_byte <= n.start_byte
+                    and n.end_byte <= scope.end_byte
+                    and not (
+                        n.start_byte == n.end_byte == scope.end_byte
+                        and scope.end_byte > scope.start_byte
+                    )
+                ]
+                assert _shape(list(walk_type(scope, kind))) == _shape(wanted), (file.path, kind)
+                checked += 1
+    assert checked > 500
