@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.budget import charge
 from durable_harden.analyzers.classes import Aliases, DurableObjectClass, class_locator
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.span import Span
@@ -22,6 +23,7 @@ from durable_harden.analyzers.tsutil import (
     is_tagged_sql_template,
     literal_chars,
     method_name,
+    node_at,
     node_text,
     normalize_expr,
     walk_type,
@@ -383,6 +385,74 @@ def string_constants(file: SourceFile) -> dict[str, Node]:
     if cached is None:
         cached = file.memo["string_constants"] = _string_constants(file)
     return dict(cached)
+
+
+_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_CONSTANT_PLACES_LIMIT = 64  # more places spelling a name than this: the file's constants read
+_CONSTANT_HOLDERS = frozenset({"variable_declarator", "public_field_definition"})
+
+
+def string_constant(file: SourceFile, name: str) -> Node | None:
+    """`string_constants(file).get(name)`: the first declarator or class field (in pre-order)
+    named `name` whose value is a string. For a plain name, found from the name's places in
+    the file's bytes (each descended to, `tsutil.node_at`: the name's token and the node
+    holding it) without reading every declarator of the file: a file whose constant another
+    file imports is otherwise indexed whole for it (~3.5% of a cold check on corpus-dev,
+    docs/performance.md "Issue 14: the cold check, cheaper again")."""
+    whole: dict[str, Node] | None = file.memo.get("string_constants")
+    if whole is not None:
+        return whole.get(name)
+    memo: dict[str, Node | None] = file.memo.setdefault("string_constant", {})
+    if name in memo:
+        return memo[name]
+    found = _constant_from_places(file, name) if _NAME.fullmatch(name) else _WALK
+    if found is _WALK:
+        found = string_constants(file).get(name)
+    memo[name] = found
+    return found
+
+
+_WALK: Any = object()  # string_constant: read the file's constants instead
+
+
+def _constant_from_places(file: SourceFile, name: str) -> Node | None:
+    root = file.root
+    if root.has_error:  # a MISSING or joined token may hold the name: read them all
+        return _WALK
+    data = file.data
+    word = name.encode()
+    places: list[int] = []
+    at = data.find(word)
+    while at >= 0:
+        places.append(at)
+        if len(places) > _CONSTANT_PLACES_LIMIT:
+            return _WALK
+        at = data.find(word, at + 1)
+    charge(file.path)  # the analysis budget, as walk_type would (analyzers.budget)
+    holders: list[Node] = []
+    cursor = root.walk()
+    for place in places:
+        path = node_at(cursor, root, place, 1)
+        if len(path) < 2:
+            continue
+        token, holder = path
+        if token.start_byte != place or token.end_byte != place + len(word):
+            continue  # inside a longer token (another name, a string, a comment)
+        if holder.type not in _CONSTANT_HOLDERS:
+            continue
+        declared = holder.child_by_field_name("name")
+        if declared is None or declared != token:
+            continue  # the name used in the value, not declared
+        holders.append(holder)
+    holders.sort(key=lambda n: (n.start_byte, -n.end_byte))
+    for holder in holders:
+        value = holder.child_by_field_name("value")
+        if value is None:
+            continue
+        value = _unwrap(value)
+        if value.type in {"string", "template_string"}:
+            return value
+    return None
 
 
 def _string_constants(file: SourceFile) -> dict[str, Node]:

@@ -265,3 +265,59 @@ def test_walk_type_inside_a_node_is_the_plain_walks(sources: list[SourceFile]) -
                 assert _shape(list(walk_type(scope, kind))) == _shape(wanted), (file.path, kind)
                 checked += 1
     assert checked > 500
+
+
+CONSTANTS_TS = """export const A = "SELECT 1";
+export const B = `CREATE TABLE b (x)`, C = 3, D = ("quoted" as const);
+function f() { const A = "inner"; const E = "in function"; return A + E; }
+const F = A;  // F is no string: A named in a value
+let G = { A: "a property, not a declaration" };
+class H { static I = "a field"; "J" = "a string-named field"; #K = "private"; A = "field A"; }
+const Ab = "a longer name"; const bA = "another";
+// const L = "in a comment"
+const M = "M";
+export const N = sql`SELECT 2`;
+"""
+
+
+def test_string_constant_by_name_is_the_files_constants(tmp_path: Path) -> None:
+    """The constant of one name found from its places gives what reading every constant of
+    the file gives, for every name declared anywhere, names only used, names not found,
+    names that are no identifier (read whole), and a file with a syntax error."""
+    import re
+
+    from durable_harden.analyzers import sql
+
+    files = {
+        "constants.ts": CONSTANTS_TS,
+        "broken.ts": 'export const A = "x";\nconst B = ( "y";\n',
+        "many.ts": "".join(f'const Z{i} = "{i}";\nconst Z = "z{i}";\n' for i in range(40)),
+    }
+    write_tree(tmp_path, files)
+    paths = [tmp_path / name for name in files]
+    for folder in (EXAMPLES, FIXTURES):
+        paths += workspace_for([folder]).sources
+    fast = 0
+    for path in paths:
+        whole = sql._string_constants(read_source(path))
+        file = read_source(path)  # a fresh memo: nothing read yet
+        names = set(re.findall(r"[A-Za-z_$#][A-Za-z0-9_$]*", file.data.decode()))
+        names |= set(whole) | {'"J"', "nowhere", "1x", ""}
+        for name in sorted(names):
+            found = sql.string_constant(file, name)
+            wanted = whole.get(name)
+            assert (found and _shape([found])) == (wanted and _shape([wanted])), (path, name)
+            if _NAME_RE.fullmatch(name) and sql._constant_from_places(file, name) is not sql._WALK:
+                fast += 1
+    assert fast > 100
+    # plain names of an error-free file: neither its constants nor its node index are read
+    file = read_source(tmp_path / "constants.ts")
+    assert _shape([sql.string_constant(file, "A")]) == _shape([sql._string_constants(file)["A"]])
+    file = read_source(tmp_path / "constants.ts")
+    for name in ("A", "B", "D", "E", "M", "Ab", "nowhere"):
+        sql.string_constant(file, name)
+    assert "string_constants" not in file.memo
+    assert file.memo["type_index"]._by_type is None
+
+
+_NAME_RE = __import__("re").compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
