@@ -626,6 +626,7 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
     """
     chars: list[str] = []
     offsets: list[int] = []
+    escaped = False
     for child in node.children:
         kind = child.type
         if kind == "string_fragment":
@@ -640,6 +641,7 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
                 offsets.append(pos)
                 pos += len(ch.encode("utf-8"))
         elif kind == "escape_sequence":
+            escaped = True
             for ch in _unescape(node_text(data, child)):
                 if "\udc00" <= ch <= "\udfff" and chars and "\ud800" <= chars[-1] <= "\udbff":
                     # `\ud83d\ude00`: two escapes spell one character (a UTF-16 pair)
@@ -652,8 +654,10 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
             offsets.append(child.start_byte)
     content_end = node.end_byte - 1 if node.end_byte > node.start_byte else node.end_byte
     offsets.append(content_end)
-    # a lone surrogate (`\ud800` alone) has no UTF-8 form: analysed as U+FFFD
-    chars = ["\ufffd" if "\ud800" <= c <= "\udfff" else c for c in chars]
+    if escaped:
+        # a lone surrogate (`\ud800` alone) has no UTF-8 form: analysed as U+FFFD (only an
+        # escape spells one: the file's bytes are valid UTF-8, decoded with replacement)
+        chars = ["\ufffd" if "\ud800" <= c <= "\udfff" else c for c in chars]
     return "".join(chars), offsets
 
 

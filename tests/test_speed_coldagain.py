@@ -321,3 +321,28 @@ def test_string_constant_by_name_is_the_files_constants(tmp_path: Path) -> None:
 
 
 _NAME_RE = __import__("re").compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+
+
+def test_literal_chars_replaces_lone_surrogates_only_from_escapes(tmp_path: Path) -> None:
+    """A literal without an escape holds no surrogate (the file is valid UTF-8): the
+    replacement pass runs only after an escape, with the same text as always running it."""
+    from durable_harden.analyzers.tsutil import literal_chars
+
+    source = (
+        'const a = "\\ud800 alone", b = "\\ud83d\\ude00 pair", c = `é ${x} \\udfff`;\n'
+        "const d = 'plain é ü', e = `x${y}z`, f = \"\\u{1F600}\\n\";\n"
+    )
+    write_tree(tmp_path, {"s.ts": source})
+    files = [read_source(tmp_path / "s.ts")]
+    files += [read_source(p) for p in workspace_for([EXAMPLES]).sources]
+    seen = 0
+    for file in files:
+        for literal in walk_type(file.root, "string", "template_string"):
+            text, offsets = literal_chars(file.data, literal)
+            assert not any("\ud800" <= c <= "\udfff" for c in text)
+            assert len(offsets) == len(text) + 1
+            seen += 1
+    first = read_source(tmp_path / "s.ts")
+    texts = [literal_chars(first.data, n)[0] for n in walk_type(first.root, "string")]
+    assert texts[0] == "\ufffd alone" and texts[1] == "\U0001f600 pair"
+    assert seen > 100
