@@ -163,10 +163,13 @@ class _Ignores:
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
         verdict = False
+        text = str(path)
         for base, spec in self.specs:
-            if base not in path.parents:
+            # `base` a folder strictly above `path` (both absolute, normalised): on strings
+            prefix = str(base).rstrip(os.sep) + os.sep
+            if not text.startswith(prefix) or len(text) == len(prefix):
                 continue
-            rel = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+            rel = text[len(prefix) :].replace(os.sep, "/") + ("/" if is_dir else "")
             result = spec.check_file(rel)
             if result.include is not None:
                 verdict = bool(result.include)
@@ -204,45 +207,64 @@ def missing_message(path: Path) -> str:
 
 
 def discover(paths: list[Path], exclude: list[str] | None = None) -> Discovery:
-    """Sources and configs under each path (a file is taken as given, even if ignored)."""
+    """Sources and configs under each path (a file is taken as given, even if ignored).
+
+    The walk works on strings (os.walk's, all under one resolved folder) and makes a Path only
+    for what it keeps: a file that is neither a source nor a config is passed over before any
+    ignore pattern is matched (it would not be added anyway), and a folder's `.gitignore` is
+    read only when the folder lists one (pathlib's objects were most of the walk's time, issue
+    14)."""
     found = Discovery()
     excluded = gitignore_spec(exclude) if exclude else None
     seen: set[Path] = set()
+    passed_over: set[str] = set()  # files walked that are neither sources nor configs
     for given in paths:
         given = resolve_given(given)
         if given.is_file():
-            _add(found, given, seen, explicit=True)
+            if str(given) not in passed_over:  # as `seen`: a file walked before is not re-added
+                _add(found, given, seen, explicit=True)
             continue
         inherited = _repository_ignores(given)
-        for dirpath, dirnames, filenames in os.walk(given):
+        top = str(given)
+        for dirpath, dirnames, filenames in os.walk(top):
             folder = Path(dirpath)
-            spec = _spec(folder / ".gitignore")
-            if spec is not None:
-                inherited.specs.append((folder, spec))
+            # the folder relative to `given`, as git patterns see it ("" for `given` itself)
+            rel_folder = "" if dirpath == top else dirpath[len(top) :].lstrip(os.sep) + "/"
+            if os.sep != "/":
+                rel_folder = rel_folder.replace(os.sep, "/")
+            if ".gitignore" in filenames:
+                spec = _spec(folder / ".gitignore")
+                if spec is not None:
+                    inherited.specs.append((folder, spec))
 
             def ignored(
-                path: Path, is_dir: bool, given: Path = given, inherited: _Ignores = inherited
+                name: str,
+                is_dir: bool,
+                rel_folder: str = rel_folder,
+                folder: Path = folder,
+                inherited: _Ignores = inherited,
             ) -> bool:
-                rel_root = path.relative_to(given).as_posix() + ("/" if is_dir else "")
-                return (
-                    excluded is not None and excluded.match_file(rel_root)
-                ) or inherited.ignored(path, is_dir)
+                rel_root = rel_folder + name + ("/" if is_dir else "")
+                return (excluded is not None and excluded.match_file(rel_root)) or (
+                    bool(inherited.specs) and inherited.ignored(folder / name, is_dir)
+                )
 
             kept = []
             for name in sorted(dirnames):
-                path = folder / name
-                if ignored(path, True):
+                if ignored(name, True):
                     continue
                 if default_skipped(name):
-                    found.skipped.append(path)
+                    found.skipped.append(folder / name)
                     continue
                 kept.append(name)
             dirnames[:] = kept
             for name in sorted(filenames):
-                path = folder / name
-                if ignored(path, False):
+                if not (is_config_name(name) or language_for(name) is not None):
+                    passed_over.add(os.path.join(dirpath, name))  # _add would pass it over
                     continue
-                _add(found, path, seen, explicit=False)
+                if ignored(name, False):
+                    continue
+                _add(found, folder / name, seen, explicit=False)
     return found
 
 

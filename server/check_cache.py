@@ -175,16 +175,23 @@ def _package_files() -> list[str]:
     return rows
 
 
+_prefixes: tuple[str, ...] | None = None
+
+
 def _is_package_file(path: str) -> bool:
     """Files of Python itself and of installed packages (the tool fingerprint covers ours), and
     git's object store (content-addressed: the HEAD and ref files, which are recorded, name the
     objects)."""
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, *_package_tops()}
+    global _prefixes
+    if _prefixes is None:
+        # once per process: resolving the package's folders for every recorded file was most
+        # of storing an entry (~150 ms of a 1,000-file cold check, issue 14)
+        _prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, *_package_tops()})
     return (
         path.endswith((".py", ".pyc", ".so", ".pth"))
         or f"{os.sep}__pycache__" in path
         or f"{os.sep}.git{os.sep}objects{os.sep}" in path
-        or any(path == p or path.startswith(p + os.sep) for p in prefixes)
+        or any(path == p or path.startswith(p + os.sep) for p in _prefixes)
     )
 
 

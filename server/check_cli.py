@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from durable_harden.analyzers.findings import Severity
-from durable_harden.server.check_output import CheckUsageError, emit, ends_after_command
+from durable_harden.server.check_output import CheckUsageError, emit
 from durable_harden.server.check_run import (
     CheckRun,
     Overrides,
@@ -271,13 +270,6 @@ def _analyse(
         applied = _fix(args, paths, overrides)
         if applied is None:
             return notes, "", EXIT_ERROR
-    if ends_after_command() and not (args.fix or args.add_ignore or args.watch):
-        # the last analysis of a program that ends after its report (cli.run): the collector
-        # stays off to the end (analysis.collector_paused turned it back on after the analysis,
-        # and the first allocation then walked every object the analysis made, all still
-        # alive: ~60-100 ms at 1,000 files, docs/performance.md "Issue 14: the cold check,
-        # cheaper again"). --fix, --add-ignore and --watch analyse more than once: not them.
-        gc.disable()
     try:
         run = run_check(
             paths,

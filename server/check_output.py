@@ -7,19 +7,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-_ending: list[bool] = []  # [True] once cli.run() runs the program
-
-
-def process_ends() -> None:
-    """Called by cli.run(): the process ends (os._exit) once the command's report is out."""
-    _ending.append(True)
-
-
-def ends_after_command() -> bool:
-    """Does this process end once the command's report is out (`cli.run()`, not main() called
-    in-process by the tests or an embedding program)?"""
-    return bool(_ending)
-
 
 class CheckUsageError(Exception):
     """Bad flags or settings, said plainly (exit 2)."""

@@ -173,14 +173,14 @@ def _run_check(
     sources: list[Path] = []
     configs: list[Path] = []
     folders: dict[Path, Path | None] = {}  # one settings-file walk per folder, for this run
-    folders_under: dict[Path, bool] = {}  # _under per folder: one climb per folder, not file
+    inside: dict[Path, bool] = {}  # folder -> under a given path (one answer per folder)
     for kind, paths_of_kind in ((sources, found_sources), (configs, found_configs)):
         for path in paths_of_kind:
             parent = path.parent
-            under = folders_under.get(parent)
-            if under is None:
-                under = folders_under[parent] = _under(parent, existing_set)
-            if under or path in existing_set:
+            below = inside.get(parent)
+            if below is None:
+                below = inside[parent] = _under(parent, existing_set)
+            if below or path in existing_set:
                 chosen = overrides.settings_for(path, folders)
                 if chosen[1] is not None and path not in explicit and chosen[1].excludes(path):
                     continue

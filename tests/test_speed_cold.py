@@ -129,6 +129,30 @@ def test_analysis_and_check_leave_the_collector_on(tmp_path: Path) -> None:
     assert gc.isenabled()
 
 
+@pytest.mark.parametrize(
+    ("flags", "stays_off"),
+    [([], True), (["--fix"], False), (["--add-ignore"], False)],
+)
+def test_the_programs_plain_check_leaves_the_collector_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str], stays_off: bool
+) -> None:
+    # run() (the program, which ends after a check) keeps the collector off after a plain
+    # check's analysis: collecting then walks everything the analysis made and frees nothing.
+    # --fix and --add-ignore analyse again after writing, so each round must still be freed;
+    # main() in-process (`_program` False, the test above) leaves it on.
+    from durable_harden.server import cli
+
+    write_tree(tmp_path / "w", {"wrangler.jsonc": MINIMAL_WRANGLER, "src/index.ts": "let x = 1;\n"})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "_program", True)
+    try:
+        assert gc.isenabled()
+        cli.main(["check", "--no-cache", *flags, "w"])
+        assert gc.isenabled() is not stays_off
+    finally:
+        gc.enable()
+
+
 LOG = """import { DurableObject } from "cloudflare:workers";
 
 export class Log extends DurableObject {
@@ -306,3 +330,52 @@ def test_workspace_of_many_explicit_files_is_the_pairwise_one(tmp_path: Path) ->
         roots, sources, configs = _workspace_pairwise(given)
         assert sorted(ws.roots, key=lambda p: (len(p.parts), str(p))) == roots
         assert ws.sources == sources and ws.configs == configs
+
+
+def test_discovery_on_strings_keeps_what_it_took_and_left(tmp_path: Path) -> None:
+    # the walk passes over files that are neither sources nor configs before matching ignore
+    # patterns and reads a folder's .gitignore only when the folder lists one: the files found,
+    # their order, the folders skipped by default, and what an explicit path adds stay the same
+    from durable_harden.analyzers.workspace import discover
+
+    write_tree(
+        tmp_path / "repo",
+        {
+            ".git/HEAD": "ref: refs/heads/main\n",
+            ".gitignore": "gen/\n*.log.ts\n!keep.log.ts\n",
+            "src/.gitignore": "*.mjs\n",
+            "src/a.ts": "",
+            "src/b.mjs": "",
+            "src/gen/c.ts": "",
+            "src/e.d.ts": "",
+            "lib/keep.log.ts": "",
+            "lib/drop.log.ts": "",
+            "lib/d.js": "",
+            "lib/.gitignore/not-a-file.txt": "",  # a folder named .gitignore ignores nothing
+            "notes.md": "",
+            "wrangler.toml": "",
+            "node_modules/x/i.ts": "",
+            ".hidden/h.ts": "",
+        },
+    )
+    repo = tmp_path / "repo"
+
+    def names(found: list[Path]) -> list[str]:
+        return [p.relative_to(repo).as_posix() for p in found]
+
+    walked = discover([repo])
+    assert names(walked.sources) == ["lib/d.js", "lib/keep.log.ts", "src/a.ts"]
+    assert names(walked.configs) == ["wrangler.toml"]
+    assert names(walked.skipped) == [".git", ".hidden", "node_modules", "lib/.gitignore"]
+    # a file the walk passed over is not added again when given after its folder (as before),
+    # but is taken as given when it comes first
+    assert names(discover([repo, repo / "notes.md"]).sources) == names(walked.sources)
+    assert names(discover([repo / "notes.md", repo]).sources) == [
+        "notes.md",
+        *names(walked.sources),
+    ]
+    assert names(discover([repo], ["lib/", "!lib/d.js"]).sources) == ["src/a.ts"]
+    assert names(discover([repo / "src", repo / "src/gen/c.ts"]).sources) == [
+        "src/a.ts",
+        "src/gen/c.ts",
+    ]

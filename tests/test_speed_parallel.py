@@ -277,3 +277,37 @@ def test_files_a_rule_reads_in_a_worker_key_the_on_disk_cache(
         _check(root, 2)
     assert started and read_in == []  # read in a worker only (its list is the worker's)
     assert str(notes) in recorder.files and str(crafted) in recorder.files
+
+
+def test_a_heartbeat_is_never_read_half_written() -> None:
+    # the parent reads a worker's heartbeat while the worker writes it: a reader must see the
+    # old beat or the new one, never the zeros struct.pack_into writes first (it did, ~1% of
+    # reads, with two cores); a forked reader counts what it sees during a second of beats
+    import mmap
+
+    beats = mmap.mmap(-1, parallel._BEAT.size)
+    parallel._write_beat(beats, 0, 1.0, 1)
+    reader_end, writer_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the reader
+        os.close(reader_end)
+        seen = torn = 0
+        stop = time.monotonic() + 1.0
+        while time.monotonic() < stop:
+            for _ in range(1000):
+                when, number = parallel._BEAT.unpack_from(beats, 0)
+                seen += 1
+                torn += when == 0.0 or number == 0
+        os.write(writer_end, f"{seen} {torn}".encode())
+        os._exit(0)
+    os.close(writer_end)
+    stop = time.monotonic() + 1.1
+    number = 1
+    while time.monotonic() < stop:
+        for _ in range(1000):
+            number += 1
+            parallel._write_beat(beats, 0, 5.0, number)
+    os.waitpid(pid, 0)
+    seen, torn = map(int, os.read(reader_end, 100).split())
+    os.close(reader_end)
+    assert seen > 10_000 and torn == 0

@@ -2,63 +2,39 @@
 
 - `plan.py`: the fixes, round by round to a fixed point (also `check --fix`);
 - `outputs.py`: what harden adds besides fixes (generated tests, vitest set-up, README
-  section) and the report.
+  section) and the report;
+- `run.py`: `harden()`, the one entry point that does both; the planner never imports its
+  outputs.
 
-`harden()` is the one entry point that does both; the planner never imports its outputs.
+The names below are loaded when first used: the fix builders import
+`harden.generated_tests` (each fix names its generated test case), which runs this package's
+`__init__` first, and a plain `check` needs neither the planner nor the outputs (~5 ms of
+imports, issue 14).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from durable_harden.analyzers.analysis import Settings
-from durable_harden.codeactions.editcore import DEFAULT_UNSAFE, minimal_edits
-from durable_harden.codeactions.harden.outputs import add_outputs
-from durable_harden.codeactions.harden.plan import (
-    MAX_ROUNDS,
-    Cancelled,
-    HardenPlan,
-    plan_workspace,
-)
+if TYPE_CHECKING:
+    from durable_harden.codeactions.harden.plan import Cancelled, HardenPlan, plan_workspace
+    from durable_harden.codeactions.harden.run import harden
 
 __all__ = ["Cancelled", "HardenPlan", "harden", "plan_workspace"]
 
+_WHERE = {
+    "Cancelled": "plan",
+    "HardenPlan": "plan",
+    "plan_workspace": "plan",
+    "harden": "run",
+}
 
-def harden(
-    paths: Iterable[Path],
-    *,
-    unsafe: bool = DEFAULT_UNSAFE,
-    settings: Settings | None = None,
-    overlays: Mapping[Path, bytes] | None = None,
-    outputs: bool = True,
-    max_rounds: int = MAX_ROUNDS,
-    rules: Iterable[str] | None = None,
-    cancelled: Callable[[], bool] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> HardenPlan:
-    """`plan_workspace` (see there), then, when fixes were applied and `outputs` is on, the
-    harden extras (per-class tests, vitest set-up, README section)."""
-    plan = plan_workspace(
-        paths,
-        unsafe=unsafe,
-        settings=settings,
-        overlays=overlays,
-        max_rounds=max_rounds,
-        rules=rules,
-        cancelled=cancelled,
-        progress=progress,
-    )
-    if not (outputs and plan.applied and plan.final_model and plan.read):
-        return plan
-    if cancelled is not None and cancelled():
-        raise Cancelled()
-    fixed = dict(plan.contents)
-    add_outputs(plan, plan.final_model(), plan.read)
-    for path, data in plan.contents.items():
-        before = fixed.get(path)
-        if before is not None and before != data:  # the outputs edited a fixed file
-            plan.provenance.rewritten(path, minimal_edits(before, data))
-    if progress is not None:
-        progress("generated tests, README section")
-    return plan
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
