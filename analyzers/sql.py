@@ -668,8 +668,7 @@ def extract_statements(
     statements: list[SqlStatement] = []
     # a tagged template's tag reads `this.sql`: without the word, only exec() and wrappers
     may_tag = not file.lacks(b"sql")
-    kinds = ("call_expression", "binary_expression") if may_tag else ("call_expression",)
-    for node in walk_type(scope or file.root, *kinds):
+    for node in walk_type(scope or file.root, *_statement_kinds(data, scope or file.root, may_tag)):
         tagged = None
         literal_refs: list[tuple[SourceFile, Node]] = []
         args: list[Node] = []
@@ -717,6 +716,19 @@ def extract_statements(
                 _statements_of(file, lit_file, literal, node, args, via, tagged is not None, locate)
             )
     return statements
+
+
+def _statement_kinds(data: bytes, root: Node, may_tag: bool) -> tuple[str, ...]:
+    """The node types extract_statements looks at: the calls, and the binary expressions when
+    one is the binary shape of a tagged template (this.sql<Row>`…`, rare), in their places
+    among the calls. A binary expression that is no tagged template yields nothing, so without
+    one the calls alone (merging and sorting every call and binary expression of each file was
+    ~1% of a cold check: docs/performance.md, "Issue 14: the cold check, cheaper again")."""
+    if may_tag and any(
+        is_tagged_sql_template(data, node) for node in walk_type(root, "binary_expression")
+    ):
+        return ("call_expression", "binary_expression")
+    return ("call_expression",)
 
 
 def _statements_of(

@@ -346,3 +346,39 @@ def test_literal_chars_replaces_lone_surrogates_only_from_escapes(tmp_path: Path
     texts = [literal_chars(first.data, n)[0] for n in walk_type(first.root, "string")]
     assert texts[0] == "\ufffd alone" and texts[1] == "\U0001f600 pair"
     assert seen > 100
+
+
+TAGGED_TS = """import { Agent } from "agents";
+export class Notes extends Agent<Env> {
+  list(id: string) {
+    const a = this.sql<{ id: string }>`SELECT id FROM notes WHERE owner = ${id}`;
+    this.ctx.storage.sql.exec("SELECT 1 FROM notes");
+    const b = this.sql`SELECT body FROM notes WHERE id = ${id}`;
+    const c = f(this.sql<Row>`SELECT 2 FROM notes`, this.ctx.storage.sql.exec("SELECT 3"));
+    return x < y > `not sql` && a > b;
+  }
+}
+"""
+
+
+def test_statements_with_and_without_the_binary_expressions_walked(
+    sources: list[SourceFile], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """extract_statements walks the binary expressions only where one is a tagged template:
+    the same statements, in the same order, as walking them always."""
+    from durable_harden.analyzers import sql
+
+    write_tree(tmp_path, {"wrangler.jsonc": MINIMAL_WRANGLER, "src/notes.ts": TAGGED_TS})
+    files = [read_source(tmp_path / "src" / "notes.ts"), *sources]
+
+    def statements(file: SourceFile) -> list[tuple[str, int, str]]:
+        found = sql.extract_statements(file, [], classes.Aliases(sql={"this.ctx.storage.sql"}), {})
+        return [(s.text, s.call.start_byte, s.call.type) for s in found]
+
+    fast = [statements(file) for file in files]
+    both = ("call_expression", "binary_expression")
+    monkeypatch.setattr(sql, "_statement_kinds", lambda data, root, may_tag: both)
+    assert [statements(file) for file in files] == fast
+    tagged = fast[0]
+    assert "binary_expression" in [t for _, _, t in tagged]  # a `<Row>` shape
+    assert len(tagged) == 5
