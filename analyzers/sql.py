@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from tree_sitter import Node
+from tree_sitter import Node, TreeCursor
 
 from durable_harden.analyzers.budget import charge
 from durable_harden.analyzers.classes import Aliases, DurableObjectClass, class_locator
@@ -27,6 +27,7 @@ from durable_harden.analyzers.tsutil import (
     node_text,
     normalize_expr,
     walk_type,
+    word_hits,
 )
 
 
@@ -668,7 +669,12 @@ def extract_statements(
     statements: list[SqlStatement] = []
     # a tagged template's tag reads `this.sql`: without the word, only exec() and wrappers
     may_tag = not file.lacks(b"sql")
-    for node in walk_type(scope or file.root, *_statement_kinds(data, scope or file.root, may_tag)):
+    nodes = _statement_candidates(file, wrapped, may_tag) if scope is None else None
+    if nodes is None:
+        nodes = list(
+            walk_type(scope or file.root, *_statement_kinds(data, scope or file.root, may_tag))
+        )
+    for node in nodes:
         tagged = None
         literal_refs: list[tuple[SourceFile, Node]] = []
         args: list[Node] = []
@@ -716,6 +722,65 @@ def extract_statements(
                 _statements_of(file, lit_file, literal, node, args, via, tagged is not None, locate)
             )
     return statements
+
+
+_CANDIDATES_LIMIT = 64  # more places of a word than this: the file's calls are walked
+
+
+def _statement_candidates(
+    file: SourceFile, wrapped: dict[int, SqlParam], may_tag: bool
+) -> list[Node] | None:
+    """The calls (and binary expressions) of the file that may run SQL, in pre-order, found
+    from where they must be instead of by a walk of every call (which builds the file's node
+    index: ~4% of a cold check on corpus-dev, where most files saying `exec` hold no
+    Durable Object; docs/performance.md, "Issue 14: the cold check, cheaper again"). A
+    superset of the nodes extract_statements takes SQL from, each then looked at as in the
+    walk: an exec() call's property is the token `exec` (its member and call just above); a
+    tagged template holds its tag's token `sql` (each call or binary expression on the way
+    down to it); a call through a wrapper starts at a byte `wrapped` names (each call starting
+    there on the way down to it). None (walk instead) with a syntax error or many places."""
+    root = file.root
+    if root.has_error or len(wrapped) > _CANDIDATES_LIMIT:
+        return None
+    data = file.data
+    exec_places = word_hits(data, (b"exec",), 0, len(data), _CANDIDATES_LIMIT)
+    tag_places = word_hits(data, (b"sql",), 0, len(data), _CANDIDATES_LIMIT) if may_tag else []
+    if exec_places is None or tag_places is None:
+        return None
+    charge(file.path)  # the analysis budget, as walk_type would (analyzers.budget)
+    found: dict[tuple[int, int, str], Node] = {}
+    cursor = root.walk()
+    for at in exec_places:
+        path = node_at(cursor, root, at, 2)
+        if (
+            len(path) == 3
+            and path[0].start_byte == at
+            and path[1].type == "member_expression"
+            and path[2].type == "call_expression"
+        ):
+            call = path[2]
+            found[(call.start_byte, call.end_byte, call.type)] = call
+    for at in tag_places:
+        for node in _down_to(cursor, root, at):
+            if node.type in {"call_expression", "binary_expression"}:
+                found[(node.start_byte, node.end_byte, node.type)] = node
+    for at in wrapped:
+        for node in _down_to(cursor, root, at):
+            if node.type == "call_expression" and node.start_byte == at:
+                found[(node.start_byte, node.end_byte, node.type)] = node
+    return sorted(found.values(), key=lambda n: (n.start_byte, -n.end_byte))
+
+
+def _down_to(cursor: TreeCursor, root: Node, at: int) -> list[Node]:
+    """The nodes a cursor passes descending from `root` to byte `at` (at each level the first
+    child ending after it): every node holding that byte, and possibly one past a gap."""
+    cursor.reset(root)
+    path = [root]
+    while cursor.goto_first_child_for_byte(at) is not None:
+        node = cursor.node
+        assert node is not None
+        path.append(node)
+    return path
 
 
 def _statement_kinds(data: bytes, root: Node, may_tag: bool) -> tuple[str, ...]:

@@ -361,24 +361,61 @@ export class Notes extends Agent<Env> {
 """
 
 
-def test_statements_with_and_without_the_binary_expressions_walked(
+def test_statements_found_from_their_words_are_the_walks(
     sources: list[SourceFile], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """extract_statements walks the binary expressions only where one is a tagged template:
-    the same statements, in the same order, as walking them always."""
+    """extract_statements finds its calls from the words `exec` and `sql` and the wrappers'
+    call places (or walks the calls alone when no binary expression is a tagged template):
+    the same statements, in the same order, as walking every call and binary expression."""
     from durable_harden.analyzers import sql
 
-    write_tree(tmp_path, {"wrangler.jsonc": MINIMAL_WRANGLER, "src/notes.ts": TAGGED_TS})
-    files = [read_source(tmp_path / "src" / "notes.ts"), *sources]
+    write_tree(
+        tmp_path,
+        {
+            "wrangler.jsonc": MINIMAL_WRANGLER,
+            "src/notes.ts": TAGGED_TS,
+            # `exec` and `sql` everywhere a statement is not, and a syntax error (walked)
+            "src/words.ts": (
+                "const exec = 1, sql = 2; // exec sql\n"
+                "const o = { exec: () => 1, sql: 'SELECT 1' }; o.exec(); re.exec('x');\n"
+                "this.ctx.storage.sql.exec(`SELECT ${exec} FROM t`);\n"
+                "f(g(this.ctx.storage.sql.exec('DELETE FROM t')).exec('SELECT 2'));\n"
+            ),
+            "src/broken_exec.ts": "this.ctx.storage.sql.exec('SELECT 1'); f(\n",
+            "src/many_exec.ts": "".join(
+                f"this.ctx.storage.sql.exec('SELECT {i}');\n"
+                for i in range(sql._CANDIDATES_LIMIT + 2)
+            ),
+        },
+    )
+    files = [read_source(p) for p in sorted((tmp_path / "src").iterdir())] + sources
+    aliases = classes.Aliases(sql={"this.ctx.storage.sql", "o"})
 
-    def statements(file: SourceFile) -> list[tuple[str, int, str]]:
-        found = sql.extract_statements(file, [], classes.Aliases(sql={"this.ctx.storage.sql"}), {})
+    def statements(file: SourceFile, wrapped: dict[int, object]) -> list[tuple[str, int, str]]:
+        found = sql.extract_statements(file, [], aliases, {}, wrapped)  # type: ignore[arg-type]
         return [(s.text, s.call.start_byte, s.call.type) for s in found]
 
-    fast = [statements(file) for file in files]
+    def wrappers(file: SourceFile) -> dict[int, object]:
+        # every call whose callee is a plain name, as if a wrapper taking the SQL first
+        return {
+            c.start_byte: sql.SqlParam(0)
+            for c in walk_type(file.root, "call_expression")
+            if (f := c.child_by_field_name("function")) is not None and f.type == "identifier"
+        }
+
+    fast = [statements(file, {}) for file in files]
+    fast_wrapped = [statements(file, wrappers(file)) for file in files]
+    taken = [sql._statement_candidates(f, {}, True) is not None for f in files]
     both = ("call_expression", "binary_expression")
+    monkeypatch.setattr(sql, "_statement_candidates", lambda file, wrapped, may_tag: None)
     monkeypatch.setattr(sql, "_statement_kinds", lambda data, root, may_tag: both)
-    assert [statements(file) for file in files] == fast
-    tagged = fast[0]
+    assert [statements(file, {}) for file in files] == fast
+    assert [statements(file, wrappers(file)) for file in files] == fast_wrapped
+    by_name = {f.path.name: n for n, f in enumerate(files[:4])}
+    tagged = fast[by_name["notes.ts"]]
     assert "binary_expression" in [t for _, _, t in tagged]  # a `<Row>` shape
     assert len(tagged) == 5
+    assert len(fast[by_name["words.ts"]]) == 2
+    assert fast_wrapped != fast  # the wrappers' calls were found too
+    assert not taken[by_name["broken_exec.ts"]] and not taken[by_name["many_exec.ts"]]
+    assert sum(taken) > 30
