@@ -19,6 +19,7 @@ from durable_harden.analyzers.tsutil import (
     normalize_expr,
     string_value,
     walk_type,
+    word_hits,
 )
 
 # bytes that continue an identifier: a word followed by one is part of a longer name (non-ASCII
@@ -333,7 +334,10 @@ def state_param_names(file: SourceFile, scope: Node) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if file.lacks(b"DurableObjectSt", b"SqlStorage"):  # the type's name is in its text
         return found
-    for param in walk_type(scope, "required_parameter", "optional_parameter"):
+    params = _typed_params_from_words(file, scope)
+    if params is None:
+        params = list(walk_type(scope, "required_parameter", "optional_parameter"))
+    for param in params:
         type_ann = param.child_by_field_name("type")
         pattern = param.child_by_field_name("pattern")
         if type_ann is None or pattern is None or pattern.type != "identifier":
@@ -343,6 +347,36 @@ def state_param_names(file: SourceFile, scope: Node) -> list[tuple[str, str]]:
         if kind is not None:
             found.append((kind, node_text(file.data, pattern)))
     return found
+
+
+_STATE_TYPE_WORDS = tuple(name.encode() for name in STATE_TYPES)
+_PARAM_TYPES = frozenset({"required_parameter", "optional_parameter"})
+
+
+def _typed_params_from_words(file: SourceFile, scope: Node) -> list[Node] | None:
+    """The parameters of `scope` that state_param_names can take, in pre-order, found from the
+    type names' places in the file's bytes without a walk of every parameter (which built the
+    file's node index): a parameter typed exactly `DurableObjectState` (…) holds that name as a
+    type's token right inside its type annotation. A superset (each is checked as in the
+    walk); None (walk instead) with a syntax error or many places."""
+    root = file.root
+    if root.has_error:
+        return None
+    start, end = scope.start_byte, scope.end_byte
+    places = word_hits(file.data, _STATE_TYPE_WORDS, start, end, _CLASS_WORD_LIMIT)
+    if places is None:
+        return None
+    charge(file.path)  # the analysis budget, as walk_type would (analyzers.budget)
+    found: dict[tuple[int, int], Node] = {}
+    cursor = root.walk()
+    for place in places:
+        path = node_at(cursor, root, place, 2)
+        if len(path) < 3 or path[0].start_byte != place or path[1].type != "type_annotation":
+            continue
+        param = path[2]
+        if param.type in _PARAM_TYPES and start <= param.start_byte and param.end_byte <= end:
+            found[(param.start_byte, param.end_byte)] = param
+    return sorted(found.values(), key=lambda n: (n.start_byte, -n.end_byte))
 
 
 def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:

@@ -419,3 +419,73 @@ def test_statements_found_from_their_words_are_the_walks(
     assert fast_wrapped != fast  # the wrappers' calls were found too
     assert not taken[by_name["broken_exec.ts"]] and not taken[by_name["many_exec.ts"]]
     assert sum(taken) > 30
+
+
+STATE_PARAMS_TS = """import { DurableObject, RpcTarget } from "cloudflare:workers";
+function a(state: DurableObjectState, s?: DurableObjectStorage, q: SqlStorage) {}
+function b(x: DurableObjectState<Env>, y: Wrapped<DurableObjectState>, { z }: DurableObjectState) {}
+const c = (ctx: DurableObjectState = f((inner: SqlStorage) => 1)) => ctx;
+class D { constructor(readonly st: DurableObjectState, private sql?: SqlStorage) {} }
+// a comment: (state: DurableObjectState)
+const e = "(state: DurableObjectState)";
+export class Session extends RpcTarget {}
+export class NotTarget extends Other {}
+export abstract class AbstractTarget extends RpcTarget {}
+"""
+
+
+def test_state_params_and_rpc_targets_from_words_are_the_walks(
+    sources: list[SourceFile], tmp_path: Path
+) -> None:
+    """The typed state parameters found from the type names' places, and the RpcTarget classes
+    from the class keyword, are what walking every parameter and class gives."""
+    from durable_harden.analyzers.rules._common import _EXTENDS_RPC_TARGET, rpc_target_classes
+    from durable_harden.analyzers.tsutil import node_text
+
+    write_tree(tmp_path, {"params.ts": STATE_PARAMS_TS, "broken.ts": "f(s: SqlStorage, {\n"})
+    files = [read_source(tmp_path / "params.ts"), read_source(tmp_path / "broken.ts"), *sources]
+
+    def walked_params(file: SourceFile, scope: Node) -> list[tuple[str, str]]:
+        found = []
+        for param in walk_type(scope, "required_parameter", "optional_parameter"):
+            type_ann, pattern = (
+                param.child_by_field_name("type"),
+                param.child_by_field_name("pattern"),
+            )
+            if type_ann is None or pattern is None or pattern.type != "identifier":
+                continue
+            kind = classes.STATE_TYPES.get(node_text(file.data, type_ann).lstrip(":").strip())
+            if kind is not None:
+                found.append((kind, node_text(file.data, pattern)))
+        return found
+
+    def walked_targets(file: SourceFile) -> list[str]:
+        if b"RpcTarget" not in file.data:
+            return []
+        names = []
+        for decl in walk_type(file.root, "class_declaration"):
+            heritage = next((c for c in decl.children if c.type == "class_heritage"), None)
+            name = decl.child_by_field_name("name")
+            if heritage is not None and name is not None:
+                if _EXTENDS_RPC_TARGET.search(node_text(file.data, heritage)):
+                    names.append(node_text(file.data, name))
+        return names
+
+    for file in files:
+        scopes = [file.root, *list(walk_type(file.root, "class_body", "statement_block"))[:5]]
+        for scope in scopes:
+            assert classes.state_param_names(file, scope) == walked_params(file, scope)
+        assert list(rpc_target_classes(file)) == walked_targets(file)
+    params = classes.state_param_names(files[0], files[0].root)
+    assert params == [
+        ("ctx", "state"),
+        ("storage", "s"),
+        ("sql", "q"),
+        ("ctx", "ctx"),
+        ("sql", "inner"),
+        ("ctx", "st"),
+        ("sql", "sql"),
+    ]
+    assert classes._typed_params_from_words(files[0], files[0].root) is not None
+    assert classes._typed_params_from_words(files[1], files[1].root) is None
+    assert list(rpc_target_classes(files[0])) == ["Session"]

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, class_declarations
 from durable_harden.analyzers.findings import Span
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, walk_type
@@ -302,7 +302,10 @@ def rpc_target_classes(file: SourceFile) -> dict[str, Node]:
         # `extends RpcTarget` needs the word: without it, no walk of the file's classes (the
         # walk would index every node type of a big file re-parsed on a keystroke)
         if b"RpcTarget" in file.data:
-            for decl in walk_type(file.root, "class_declaration"):
+            # the class declarations from the keyword (classes.class_declarations), not the
+            # file's node index
+            declarations = [d for d in class_declarations(file) if d.type == "class_declaration"]
+            for decl in declarations:
                 heritage = next((c for c in decl.children if c.type == "class_heritage"), None)
                 name = decl.child_by_field_name("name")
                 if heritage is None or name is None:
