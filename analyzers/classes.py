@@ -10,15 +10,22 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
+from durable_harden.analyzers.budget import charge
 from durable_harden.analyzers.exports import exported_names
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import (
     import_items,
+    node_at,
     node_text,
     normalize_expr,
     string_value,
     walk_type,
+    word_hits,
 )
+
+# bytes that continue an identifier: a word followed by one is part of a longer name (non-ASCII
+# letters too, but those are left to the node's type to tell)
+_IDENTIFIER_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
 
 # Base classes that make a class a Durable Object, by module they are imported from.
 KNOWN_BASES: dict[str, frozenset[str]] = {
@@ -160,10 +167,58 @@ def imported_bases(file: SourceFile) -> dict[str, str]:
     return found
 
 
+_CLASS_TYPES = ("class_declaration", "abstract_class_declaration", "class")
+_CLASS_WORD_LIMIT = 64  # more places spelling `class` than this: the file's node index instead
+
+
 def class_declarations(file: SourceFile) -> list[Node]:
+    """`walk_type(file.root, "class_declaration", "abstract_class_declaration", "class")`: the
+    class nodes and the `class` keyword tokens of the file, in pre-order."""
     if file.lacks(b"class"):  # most files declare no class: no walk (docs/performance.md)
         return []
-    return list(walk_type(file.root, "class_declaration", "abstract_class_declaration", "class"))
+    found = _class_nodes_from_keywords(file)
+    if found is not None:
+        return found
+    return list(walk_type(file.root, *_CLASS_TYPES))
+
+
+def _class_nodes_from_keywords(file: SourceFile) -> list[Node] | None:
+    """The same nodes found from the keyword's bytes, without a walk or the file's node index
+    (building the index for class detection was ~12% of a cold check on corpus-dev, where most
+    files saying `class` hold no Durable Object: docs/performance.md, "Issue 14: the cold
+    check, cheaper again"). Every class node has a `class` keyword token as a child (the
+    grammar's only use of the keyword), and a token spelling it is those five bytes followed by
+    no identifier character (`className` is one identifier). So: each such place, descended to
+    (`tsutil.node_at`); a `class` token there, and its parent when that is a class node. None
+    (walk instead) with a syntax error (a MISSING or joined token), or over the limit."""
+    root = file.root
+    if root.has_error:
+        return None
+    data = file.data
+    places: list[int] = []
+    at = data.find(b"class")
+    while at >= 0:
+        after = at + 5
+        if after >= len(data) or data[after] not in _IDENTIFIER_BYTES:
+            places.append(at)
+            if len(places) > _CLASS_WORD_LIMIT:
+                return None
+        at = data.find(b"class", after)
+    charge(file.path)  # the analysis budget, as walk_type would (analyzers.budget)
+    found: list[Node] = []
+    cursor = root.walk()
+    for place in places:
+        nodes = node_at(cursor, root, place, 1)
+        if not nodes:
+            continue
+        token = nodes[0]
+        if token.start_byte != place or token.type != "class" or token.is_named:
+            continue  # a comment, a string, a property or a longer name spelling the word
+        if len(nodes) > 1 and nodes[1].type in _CLASS_TYPES and nodes[1].is_named:
+            found.append(nodes[1])
+        found.append(token)
+    found.sort(key=lambda n: (n.start_byte, -n.end_byte))
+    return found
 
 
 def heritage(file: SourceFile, cls: Node) -> tuple[str | None, list[str]]:
@@ -288,7 +343,10 @@ def state_param_names(file: SourceFile, scope: Node) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if file.lacks(b"DurableObjectSt", b"SqlStorage"):  # the type's name is in its text
         return found
-    for param in walk_type(scope, "required_parameter", "optional_parameter"):
+    params = _typed_params_from_words(file, scope)
+    if params is None:
+        params = list(walk_type(scope, "required_parameter", "optional_parameter"))
+    for param in params:
         type_ann = param.child_by_field_name("type")
         pattern = param.child_by_field_name("pattern")
         if type_ann is None or pattern is None or pattern.type != "identifier":
@@ -298,6 +356,36 @@ def state_param_names(file: SourceFile, scope: Node) -> list[tuple[str, str]]:
         if kind is not None:
             found.append((kind, node_text(file.data, pattern)))
     return found
+
+
+_STATE_TYPE_WORDS = tuple(name.encode() for name in STATE_TYPES)
+_PARAM_TYPES = frozenset({"required_parameter", "optional_parameter"})
+
+
+def _typed_params_from_words(file: SourceFile, scope: Node) -> list[Node] | None:
+    """The parameters of `scope` that state_param_names can take, in pre-order, found from the
+    type names' places in the file's bytes without a walk of every parameter (which built the
+    file's node index): a parameter typed exactly `DurableObjectState` (…) holds that name as a
+    type's token right inside its type annotation. A superset (each is checked as in the
+    walk); None (walk instead) with a syntax error or many places."""
+    root = file.root
+    if root.has_error:
+        return None
+    start, end = scope.start_byte, scope.end_byte
+    places = word_hits(file.data, _STATE_TYPE_WORDS, start, end, _CLASS_WORD_LIMIT)
+    if places is None:
+        return None
+    charge(file.path)  # the analysis budget, as walk_type would (analyzers.budget)
+    found: dict[tuple[int, int], Node] = {}
+    cursor = root.walk()
+    for place in places:
+        path = node_at(cursor, root, place, 2)
+        if len(path) < 3 or path[0].start_byte != place or path[1].type != "type_annotation":
+            continue
+        param = path[2]
+        if param.type in _PARAM_TYPES and start <= param.start_byte and param.end_byte <= end:
+            found[(param.start_byte, param.end_byte)] = param
+    return sorted(found.values(), key=lambda n: (n.start_byte, -n.end_byte))
 
 
 def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:

@@ -37,6 +37,7 @@ from durable_harden.analyzers.sql import (
     SqlStatement,
     extract_statements,
     loose_statements,
+    string_constant,
     string_constants,
 )
 from durable_harden.analyzers.sqlwrappers import FileWrappers
@@ -958,20 +959,20 @@ def imported_constants(
         target = resolve_module(file.path, spec, known)
         if target is None:
             continue
-        constants = string_constants(target)
         for item in import_items(stmt):
             if item.type == "import_specifier":
                 name = item.child_by_field_name("name")
                 alias = item.child_by_field_name("alias")
-                if name is not None and node_text(data, name) in constants:
-                    result[node_text(data, alias or name)] = (
-                        target,
-                        constants[node_text(data, name)],
-                    )
+                # the named constants alone (not every constant of the target: sql.string_constant)
+                if name is None:
+                    continue
+                value = string_constant(target, node_text(data, name))
+                if value is not None:
+                    result[node_text(data, alias or name)] = (target, value)
             else:
                 ns = next((c for c in item.named_children if c.type == "identifier"), None)
                 if ns is not None:
-                    for const, literal in constants.items():
+                    for const, literal in string_constants(target).items():
                         result[f"{node_text(data, ns)}.{const}"] = (target, literal)
     return result
 

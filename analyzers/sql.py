@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from tree_sitter import Node
+from tree_sitter import Node, TreeCursor
 
+from durable_harden.analyzers.budget import charge
 from durable_harden.analyzers.classes import Aliases, DurableObjectClass, class_locator
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.span import Span
@@ -22,9 +23,11 @@ from durable_harden.analyzers.tsutil import (
     is_tagged_sql_template,
     literal_chars,
     method_name,
+    node_at,
     node_text,
     normalize_expr,
     walk_type,
+    word_hits,
 )
 
 
@@ -388,6 +391,74 @@ def string_constants(file: SourceFile) -> dict[str, Node]:
     return dict(cached)
 
 
+_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_CONSTANT_PLACES_LIMIT = 64  # more places spelling a name than this: the file's constants read
+_CONSTANT_HOLDERS = frozenset({"variable_declarator", "public_field_definition"})
+
+
+def string_constant(file: SourceFile, name: str) -> Node | None:
+    """`string_constants(file).get(name)`: the first declarator or class field (in pre-order)
+    named `name` whose value is a string. For a plain name, found from the name's places in
+    the file's bytes (each descended to, `tsutil.node_at`: the name's token and the node
+    holding it) without reading every declarator of the file: a file whose constant another
+    file imports is otherwise indexed whole for it (~3.5% of a cold check on corpus-dev,
+    docs/performance.md "Issue 14: the cold check, cheaper again")."""
+    whole: dict[str, Node] | None = file.memo.get("string_constants")
+    if whole is not None:
+        return whole.get(name)
+    memo: dict[str, Node | None] = file.memo.setdefault("string_constant", {})
+    if name in memo:
+        return memo[name]
+    found = _constant_from_places(file, name) if _NAME.fullmatch(name) else _WALK
+    if found is _WALK:
+        found = string_constants(file).get(name)
+    memo[name] = found
+    return found
+
+
+_WALK: Any = object()  # string_constant: read the file's constants instead
+
+
+def _constant_from_places(file: SourceFile, name: str) -> Node | None:
+    root = file.root
+    if root.has_error:  # a MISSING or joined token may hold the name: read them all
+        return _WALK
+    data = file.data
+    word = name.encode()
+    places: list[int] = []
+    at = data.find(word)
+    while at >= 0:
+        places.append(at)
+        if len(places) > _CONSTANT_PLACES_LIMIT:
+            return _WALK
+        at = data.find(word, at + 1)
+    charge(file.path)  # the analysis budget, as walk_type would (analyzers.budget)
+    holders: list[Node] = []
+    cursor = root.walk()
+    for place in places:
+        path = node_at(cursor, root, place, 1)
+        if len(path) < 2:
+            continue
+        token, holder = path
+        if token.start_byte != place or token.end_byte != place + len(word):
+            continue  # inside a longer token (another name, a string, a comment)
+        if holder.type not in _CONSTANT_HOLDERS:
+            continue
+        declared = holder.child_by_field_name("name")
+        if declared is None or declared != token:
+            continue  # the name used in the value, not declared
+        holders.append(holder)
+    holders.sort(key=lambda n: (n.start_byte, -n.end_byte))
+    for holder in holders:
+        value = holder.child_by_field_name("value")
+        if value is None:
+            continue
+        value = _unwrap(value)
+        if value.type in {"string", "template_string"}:
+            return value
+    return None
+
+
 def _string_constants(file: SourceFile) -> dict[str, Node]:
     found: dict[str, Node] = {}
     for name, value in constant_declarations(file, file.root):
@@ -601,8 +672,12 @@ def extract_statements(
     statements: list[SqlStatement] = []
     # a tagged template's tag reads `this.sql`: without the word, only exec() and wrappers
     may_tag = not file.lacks(b"sql")
-    kinds = ("call_expression", "binary_expression") if may_tag else ("call_expression",)
-    for node in walk_type(scope or file.root, *kinds):
+    nodes = _statement_candidates(file, wrapped, may_tag) if scope is None else None
+    if nodes is None:
+        nodes = list(
+            walk_type(scope or file.root, *_statement_kinds(data, scope or file.root, may_tag))
+        )
+    for node in nodes:
         tagged = None
         literal_refs: list[tuple[SourceFile, Node]] = []
         args: list[Node] = []
@@ -650,6 +725,78 @@ def extract_statements(
                 _statements_of(file, lit_file, literal, node, args, via, tagged is not None, locate)
             )
     return statements
+
+
+_CANDIDATES_LIMIT = 64  # more places of a word than this: the file's calls are walked
+
+
+def _statement_candidates(
+    file: SourceFile, wrapped: dict[int, SqlParam], may_tag: bool
+) -> list[Node] | None:
+    """The calls (and binary expressions) of the file that may run SQL, in pre-order, found
+    from where they must be instead of by a walk of every call (which builds the file's node
+    index: ~4% of a cold check on corpus-dev, where most files saying `exec` hold no
+    Durable Object; docs/performance.md, "Issue 14: the cold check, cheaper again"). A
+    superset of the nodes extract_statements takes SQL from, each then looked at as in the
+    walk: an exec() call's property is the token `exec` (its member and call just above); a
+    tagged template holds its tag's token `sql` (each call or binary expression on the way
+    down to it); a call through a wrapper starts at a byte `wrapped` names (each call starting
+    there on the way down to it). None (walk instead) with a syntax error or many places."""
+    root = file.root
+    if root.has_error or len(wrapped) > _CANDIDATES_LIMIT:
+        return None
+    data = file.data
+    exec_places = word_hits(data, (b"exec",), 0, len(data), _CANDIDATES_LIMIT)
+    tag_places = word_hits(data, (b"sql",), 0, len(data), _CANDIDATES_LIMIT) if may_tag else []
+    if exec_places is None or tag_places is None:
+        return None
+    charge(file.path)  # the analysis budget, as walk_type would (analyzers.budget)
+    found: dict[tuple[int, int, str], Node] = {}
+    cursor = root.walk()
+    for at in exec_places:
+        path = node_at(cursor, root, at, 2)
+        if (
+            len(path) == 3
+            and path[0].start_byte == at
+            and path[1].type == "member_expression"
+            and path[2].type == "call_expression"
+        ):
+            call = path[2]
+            found[(call.start_byte, call.end_byte, call.type)] = call
+    for at in tag_places:
+        for node in _down_to(cursor, root, at):
+            if node.type in {"call_expression", "binary_expression"}:
+                found[(node.start_byte, node.end_byte, node.type)] = node
+    for at in wrapped:
+        for node in _down_to(cursor, root, at):
+            if node.type == "call_expression" and node.start_byte == at:
+                found[(node.start_byte, node.end_byte, node.type)] = node
+    return sorted(found.values(), key=lambda n: (n.start_byte, -n.end_byte))
+
+
+def _down_to(cursor: TreeCursor, root: Node, at: int) -> list[Node]:
+    """The nodes a cursor passes descending from `root` to byte `at` (at each level the first
+    child ending after it): every node holding that byte, and possibly one past a gap."""
+    cursor.reset(root)
+    path = [root]
+    while cursor.goto_first_child_for_byte(at) is not None:
+        node = cursor.node
+        assert node is not None
+        path.append(node)
+    return path
+
+
+def _statement_kinds(data: bytes, root: Node, may_tag: bool) -> tuple[str, ...]:
+    """The node types extract_statements looks at: the calls, and the binary expressions when
+    one is the binary shape of a tagged template (this.sql<Row>`…`, rare), in their places
+    among the calls. A binary expression that is no tagged template yields nothing, so without
+    one the calls alone (merging and sorting every call and binary expression of each file was
+    ~1% of a cold check: docs/performance.md, "Issue 14: the cold check, cheaper again")."""
+    if may_tag and any(
+        is_tagged_sql_template(data, node) for node in walk_type(root, "binary_expression")
+    ):
+        return ("call_expression", "binary_expression")
+    return ("call_expression",)
 
 
 def _statements_of(

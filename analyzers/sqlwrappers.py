@@ -36,6 +36,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import (
     Aliases,
     DurableObjectClass,
+    class_declarations,
     class_locator,
     import_statements,
 )
@@ -125,7 +126,7 @@ def _heads(file: SourceFile) -> tuple[dict[str, tuple[str, str]], dict[str, str]
     data = file.data
     bases: dict[str, str] = {}
     names: set[str] = set()
-    for decl in () if file.lacks(b"class") else walk_type(file.root, *_CLASS_TYPES):
+    for decl in class_declarations(file):  # (found from the keyword, without a walk)
         name = _class_name(data, decl)
         if name is None:
             continue

@@ -390,15 +390,29 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
                 nodes = [n for n in nodes if not (n.start_byte == end and n.end_byte == end)]
             parts.append(nodes)
             continue
-        # the nodes starting inside the range (a slice of them only), then those ending in it
+        # the nodes starting inside the range (a slice of them only), then those ending in it.
+        # A node starting strictly inside `node` ends inside it (a tree's nodes nest): only
+        # those starting at either end are looked at (the node itself, its ancestors and
+        # descendants at its start; a node after it, or a zero-width one, at its end)
         first = bisect.bisect_left(nodes, start, key=_start_of)
-        stop = bisect.bisect_right(nodes, end, key=_start_of, lo=first)
+        inner = bisect.bisect_right(nodes, start, key=_start_of, lo=first)
+        outer = bisect.bisect_left(nodes, end, key=_start_of, lo=inner)
+        stop = bisect.bisect_right(nodes, end, key=_start_of, lo=outer)
         selected = [
             candidate
-            for candidate in nodes[first:stop]
+            for candidate in nodes[first:inner]
             if candidate.end_byte <= end
             and not (candidate.start_byte == end and candidate.end_byte == end and end > start)
         ]
+        if inner < outer:
+            selected += nodes[inner:outer]
+        if outer < stop:
+            selected += [
+                candidate
+                for candidate in nodes[outer:stop]
+                if candidate.end_byte <= end
+                and not (candidate.start_byte == end and candidate.end_byte == end and end > start)
+            ]
         if selected:
             parts.append(selected)
     if not parts:
@@ -612,6 +626,7 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
     """
     chars: list[str] = []
     offsets: list[int] = []
+    escaped = False
     for child in node.children:
         kind = child.type
         if kind == "string_fragment":
@@ -626,6 +641,7 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
                 offsets.append(pos)
                 pos += len(ch.encode("utf-8"))
         elif kind == "escape_sequence":
+            escaped = True
             for ch in _unescape(node_text(data, child)):
                 if "\udc00" <= ch <= "\udfff" and chars and "\ud800" <= chars[-1] <= "\udbff":
                     # `\ud83d\ude00`: two escapes spell one character (a UTF-16 pair)
@@ -638,8 +654,10 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
             offsets.append(child.start_byte)
     content_end = node.end_byte - 1 if node.end_byte > node.start_byte else node.end_byte
     offsets.append(content_end)
-    # a lone surrogate (`\ud800` alone) has no UTF-8 form: analysed as U+FFFD
-    chars = ["\ufffd" if "\ud800" <= c <= "\udfff" else c for c in chars]
+    if escaped:
+        # a lone surrogate (`\ud800` alone) has no UTF-8 form: analysed as U+FFFD (only an
+        # escape spells one: the file's bytes are valid UTF-8, decoded with replacement)
+        chars = ["\ufffd" if "\ud800" <= c <= "\udfff" else c for c in chars]
     return "".join(chars), offsets
 
 

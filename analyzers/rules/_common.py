@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import DurableObjectClass, class_declarations
 from durable_harden.analyzers.findings import Span
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, walk_type
@@ -152,26 +152,82 @@ def calls_mentioning(
         places = sum(map(len, kept))
     else:
         places = sum(data.count(n, start, end) for n in needles)
+    if kept is not None and file is not None:
+        # the scope's calls with their callees' text, shared by every rule asking about this
+        # scope (ten rules ask about each class with their own words): when another rule has
+        # read them, or when they are few for the places, a look at each is the answer
+        memo: dict[tuple[int, int, int, str], list[tuple[Node, bytes | None]]] = (
+            file.memo.setdefault("callees_of_scope", {})
+        )
+        scope_key = (scope.id, start, end, scope.type)
+        callees = memo.get(scope_key)
+        if callees is None and places > MENTIONS_FEW:
+            calls = list(walk_type(scope, "call_expression"))
+            if places > MENTIONS_LIMIT or len(calls) <= CALLS_PER_PLACE * places:
+                callees = memo[scope_key] = _callees(data, calls)
+            else:
+                return _climbed(data, scope, needles, kept)
+        if callees is not None and (
+            places > MENTIONS_LIMIT or len(callees) <= CALLS_PER_PLACE * max(places, 1)
+        ):
+            return [call for call, callee in callees if _holds(callee, needles)]
+        return _climbed(data, scope, needles, kept)
     if places > MENTIONS_FEW:
         # many places: climbing from each (a parent costs a descent in tree-sitter) costs more
         # than looking at the callee of each call of the scope, unless the calls are many more
         calls = list(walk_type(scope, "call_expression"))
         if places > MENTIONS_LIMIT or len(calls) <= CALLS_PER_PLACE * places:
             return [c for c in calls if _callee_has(data, c, needles)]
+    return _climbed(data, scope, needles, kept)
+
+
+def _callees(data: bytes, calls: list[Node]) -> list[tuple[Node, bytes | None]]:
+    """Each call with its callee's text (None without a callee: it holds no word)."""
+    found: list[tuple[Node, bytes | None]] = []
+    for call in calls:
+        func = call.child_by_field_name("function")
+        found.append((call, data[func.start_byte : func.end_byte] if func is not None else None))
+    return found
+
+
+def _holds(callee: bytes | None, needles: list[bytes]) -> bool:
+    if callee is None:
+        return False
+    for needle in needles:  # noqa: SIM110 (a loop, not any(): no generator per call)
+        if needle in callee:
+            return True
+    return False
+
+
+def _climbed(
+    data: bytes, scope: Node, needles: list[bytes], kept: list[list[int]] | None
+) -> list[Node]:
+    """calls_mentioning from each place of the words: every call of the scope whose callee
+    holds the place. Such a call holds the place's first byte, so it lies on the path a
+    cursor descends from the scope to that byte (at each level, the first child ending after
+    it: the one holding it, children being ordered and disjoint); one descent per place,
+    where climbing with `parent` (itself a descent from the root in tree-sitter) cost a
+    descent per level (docs/performance.md, "Issue 14: the cold check, cheaper again")."""
     found: dict[int, Node] = {}
+    cursor = scope.walk()
     for number, needle in enumerate(needles):
-        ats = kept[number] if kept is not None else _places(data, needle, start, end)
+        ats = (
+            kept[number]
+            if kept is not None
+            else _places(data, needle, scope.start_byte, scope.end_byte)
+        )
         for at in ats:
             stop = at + len(needle)
-            node: Node | None = scope.descendant_for_byte_range(at, stop)
-            while node is not None and start <= node.start_byte and node.end_byte <= end:
+            cursor.reset(scope)
+            node: Node | None = scope
+            while node is not None:
+                if node.start_byte > at or node.end_byte < stop:
+                    break  # (a node past a gap, or ending inside the word: nothing below holds it)
                 if node.type == "call_expression":
                     func = node.child_by_field_name("function")
                     if func is not None and func.start_byte <= at and stop <= func.end_byte:
                         found[node.id] = node
-                if node == scope:
-                    break
-                node = node.parent
+                node = cursor.node if cursor.goto_first_child_for_byte(at) is not None else None
     return sorted(found.values(), key=lambda n: (n.start_byte, -n.end_byte))
 
 
@@ -246,7 +302,10 @@ def rpc_target_classes(file: SourceFile) -> dict[str, Node]:
         # `extends RpcTarget` needs the word: without it, no walk of the file's classes (the
         # walk would index every node type of a big file re-parsed on a keystroke)
         if b"RpcTarget" in file.data:
-            for decl in walk_type(file.root, "class_declaration"):
+            # the class declarations from the keyword (classes.class_declarations), not the
+            # file's node index
+            declarations = [d for d in class_declarations(file) if d.type == "class_declaration"]
+            for decl in declarations:
                 heritage = next((c for c in decl.children if c.type == "class_heritage"), None)
                 name = decl.child_by_field_name("name")
                 if heritage is None or name is None:

@@ -255,7 +255,11 @@ def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[
         return
     sites: list[tuple[SourceFile, Node]] = []
     data = cls.file.data
-    for new in walk_type(cls.node, "new_expression"):
+    # a `new` of a wrapper spells the wrapper's name: a file without any of the names has
+    # none (no walk of its `new` expressions, nor its node index built for that)
+    names = tuple(name.encode() for name in wrappers)
+    news = () if cls.file.lacks(*names) else walk_type(cls.node, "new_expression")
+    for new in news:
         ctor = new.child_by_field_name("constructor")
         args = new.child_by_field_name("arguments")
         if ctor is None or args is None or node_text(data, ctor) not in wrappers:
@@ -264,7 +268,7 @@ def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[
         if "this" in texts and len(texts) >= 2:
             sites.append((cls.file, new))
     for access in accesses_to(model, cls):
-        if access.method not in NAMED_ID_METHODS | {"get"}:
+        if access.method not in NAMED_ID_METHODS | {"get"} or access.file.lacks(*names):
             continue
         node, variable = stub_expressions(access)
         adata = access.file.data
