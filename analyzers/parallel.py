@@ -57,9 +57,13 @@ if TYPE_CHECKING:  # multiprocessing (~5 ms to import) is loaded when workers ma
     import multiprocessing.connection
 
 JOBS_ENV = "DURABLE_HARDEN_JOBS"
-# Below this many source files one process is faster: forking, the pipes and the workers' cold
-# caches cost more than the second core saves (docs/performance.md has the measurement).
-MIN_FILES = 100
+# Below this many source files one process is as fast or faster: forking, the pipes and the
+# workers' cold caches (each imports the fix builders and rebuilds the facts two rules share)
+# cost what the second core saves. Measured on the generated monorepo after the cold check got
+# cheaper (docs/performance.md, "Issue 14: the lead's fixed costs"): wall 371 vs 379 ms at
+# 200 files (one process vs two workers), 456 vs 445 at 300, 701 vs 667 at 600, the workers
+# spending ~20-25% more CPU throughout.
+MIN_FILES = 300
 # The fixes the report needs, built by the workers: model.memo[PREBUILT][id(finding)] =
 # (finding, fixes). codeactions.fixes_for answers from it.
 PREBUILT = "parallel:fixes"
