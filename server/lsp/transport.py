@@ -52,15 +52,7 @@ log = logging.getLogger(__name__)
 
 
 class BoundedReader:
-    """stdin for pygls's reader loop, with a bound on the size of one message.
-
-    Reads what the pipe holds (up to CHUNK bytes, one blocking read on a worker thread) into a
-    buffer, and answers pygls's `readline`/`readexactly` from it: a keystroke's message (its
-    header, blank line and body) arrives in one read, so it costs one hand-over between the
-    reading thread and the event loop instead of three (each ~0.1 ms of a keystroke's latency,
-    issue 14)."""
-
-    CHUNK = 1 << 16
+    """stdin for pygls's reader loop, with a bound on the size of one message."""
 
     def __init__(
         self,
@@ -74,47 +66,14 @@ class BoundedReader:
         self.on_oversized = on_oversized
         self.limit = limit
         self.resync = False
-        self.buffer = bytearray()
-        self.eof = False
-        # one read of what is there (a buffered reader's read1); a plain read(n) would wait
-        # for all n bytes
-        self._read_some: Callable[[int], bytes] = getattr(stdin, "read1", stdin.read)
 
-    async def _fill(self) -> bool:
-        """More bytes into the buffer (False at the end of the input)."""
-        if self.eof:
-            return False
-        data = await asyncio.get_running_loop().run_in_executor(
-            self.executor, self._read_some, self.CHUNK
-        )
-        if not data:
-            self.eof = True
-            return False
-        self.buffer += data
-        return True
-
-    async def _line(self) -> bytes:
-        """One line of at most MAX_HEADER_LINE bytes (its end included), as `readline(limit)`
-        gives it; the rest at the end of the input."""
-        while True:
-            end = self.buffer.find(b"\n", 0, MAX_HEADER_LINE)
-            if end >= 0 or len(self.buffer) >= MAX_HEADER_LINE:
-                size = end + 1 if end >= 0 else MAX_HEADER_LINE
-                line = bytes(self.buffer[:size])
-                del self.buffer[:size]
-                return line
-            if not await self._fill():
-                line = bytes(self.buffer)
-                self.buffer.clear()
-                return line
-
-    async def readline(self) -> bytes:
+    def _readline(self) -> bytes:
         if not self.resync:
-            return await self._line()
+            return self.stdin.readline(MAX_HEADER_LINE)
         # skipping an oversized body: drop everything up to the next header (a body has no
         # newline of its own, so the next header ends the line that holds the body's tail)
         while True:
-            line = await self._line()
+            line = self.stdin.readline(MAX_HEADER_LINE)
             if not line:
                 return b""
             at = line.rfind(HEADER)
@@ -122,20 +81,15 @@ class BoundedReader:
                 self.resync = False
                 return line[at:]
 
+    async def readline(self) -> bytes:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self._readline)
+
     async def readexactly(self, n: int) -> bytes:
         if n > self.limit:
             self.resync = True
             self.on_oversized(n)
             return SKIPPED_BODY
-        while len(self.buffer) < n and await self._fill():
-            pass
-        body = bytes(self.buffer[:n])
-        del self.buffer[:n]
-        if self.buffer:
-            # more messages are already here: let the loop run the tasks this one started
-            # before taking the next (the thread hand-over used to give it that turn)
-            await asyncio.sleep(0)
-        return body
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self.stdin.read, n)
 
 
 class _Answered:
