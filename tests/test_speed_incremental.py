@@ -1415,3 +1415,24 @@ def test_a_failing_rule_is_reported_once_by_member_and_call_runs(tmp_path: Path)
             "internal error in rule kv-unbounded-list: RuntimeError: boom",
             "internal error in rule sql-pragma-not-allowed: RuntimeError: boom",
         ], step
+
+
+@pytest.mark.parametrize("unit", ["classes", "statements"])
+def test_a_scoped_view_carries_every_field_of_the_project_model(unit: str) -> None:
+    # ScopedModel sets the model's fields itself (not through the dataclass's __init__, for
+    # speed): a field added to ProjectModel and not to the view would be missing in the rules
+    # that run on views; here it fails first
+    import dataclasses
+
+    from durable_harden.analyzers.incremental import ScopedModel
+    from durable_harden.analyzers.model import ProjectModel
+
+    whole = analyze_paths([EXAMPLES]).model
+    items = list(getattr(whole, unit))[:2]
+    view = ScopedModel(whole, unit, items)
+    for field in dataclasses.fields(ProjectModel):
+        assert field.name in view.__dict__, f"ScopedModel does not set {field.name}"
+        if field.name == unit:
+            assert getattr(view, unit) == items
+        elif field.name != "memo":
+            assert getattr(view, field.name) is getattr(whole, field.name), field.name
