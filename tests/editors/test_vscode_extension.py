@@ -666,8 +666,8 @@ def test_code_server_interpreter_setting_and_fix_all_on_save(
     # the extension's own log: started from the interpreter setting, and the server took the
     # settings without complaint (server stderr lands here as [error] lines: pygls warns about
     # late cancellations there, so only settings messages are looked for)
-    assert f"starting {sys.executable} -I " in text
-    assert "(from interpreter, useBundled" in text
+    assert f"starting {sys.executable} -I " in text, text
+    assert "(from interpreter, useBundled" in text, text
     assert "unknown key" not in text and "settings ignored" not in text, text
 
 
