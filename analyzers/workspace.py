@@ -217,11 +217,15 @@ def discover(paths: list[Path], exclude: list[str] | None = None) -> Discovery:
     found = Discovery()
     excluded = gitignore_spec(exclude) if exclude else None
     seen: set[Path] = set()
-    passed_over: set[str] = set()  # files walked that are neither sources nor configs
+    # files walked that are neither sources nor configs (not matched against the ignore
+    # patterns then): their ignores and path relative to the walked folder, asked only if one
+    # is given explicitly later (a file walked and not ignored was `seen`: not added again)
+    passed_over: dict[str, tuple[_Ignores, str]] = {}
     for given in paths:
         given = resolve_given(given)
         if given.is_file():
-            if str(given) not in passed_over:  # as `seen`: a file walked before is not re-added
+            walked = passed_over.get(str(given))
+            if walked is None or _was_ignored(given, excluded, *walked):
                 _add(found, given, seen, explicit=True)
             continue
         inherited = _repository_ignores(given)
@@ -260,12 +264,22 @@ def discover(paths: list[Path], exclude: list[str] | None = None) -> Discovery:
             dirnames[:] = kept
             for name in sorted(filenames):
                 if not (is_config_name(name) or language_for(name) is not None):
-                    passed_over.add(os.path.join(dirpath, name))  # _add would pass it over
+                    # _add would pass it over
+                    passed_over[os.path.join(dirpath, name)] = (inherited, rel_folder + name)
                     continue
                 if ignored(name, False):
                     continue
                 _add(found, folder / name, seen, explicit=False)
     return found
+
+
+def _was_ignored(
+    path: Path, excluded: pathspec.GitIgnoreSpec | None, inherited: _Ignores, rel_root: str
+) -> bool:
+    """Would the walk have left out this file (an ignore pattern), had it been a source?"""
+    return (excluded is not None and excluded.match_file(rel_root)) or inherited.ignored(
+        path, False
+    )
 
 
 def _add(found: Discovery, path: Path, seen: set[Path], explicit: bool) -> None:

@@ -342,7 +342,7 @@ def test_discovery_on_strings_keeps_what_it_took_and_left(tmp_path: Path) -> Non
         tmp_path / "repo",
         {
             ".git/HEAD": "ref: refs/heads/main\n",
-            ".gitignore": "gen/\n*.log.ts\n!keep.log.ts\n",
+            ".gitignore": "gen/\n*.log.ts\n!keep.log.ts\n*.log\n",
             "src/.gitignore": "*.mjs\n",
             "src/a.ts": "",
             "src/b.mjs": "",
@@ -353,6 +353,7 @@ def test_discovery_on_strings_keeps_what_it_took_and_left(tmp_path: Path) -> Non
             "lib/d.js": "",
             "lib/.gitignore/not-a-file.txt": "",  # a folder named .gitignore ignores nothing
             "notes.md": "",
+            "debug.log": "",  # ignored, and neither a source nor a config
             "wrangler.toml": "",
             "node_modules/x/i.ts": "",
             ".hidden/h.ts": "",
@@ -373,6 +374,11 @@ def test_discovery_on_strings_keeps_what_it_took_and_left(tmp_path: Path) -> Non
     assert names(discover([repo / "notes.md", repo]).sources) == [
         "notes.md",
         *names(walked.sources),
+    ]
+    # an ignored file was never `seen` by the walk: given after its folder, it is taken as given
+    assert names(discover([repo, repo / "debug.log"]).sources) == [
+        *names(walked.sources),
+        "debug.log",
     ]
     assert names(discover([repo], ["lib/", "!lib/d.js"]).sources) == ["src/a.ts"]
     assert names(discover([repo / "src", repo / "src/gen/c.ts"]).sources) == [
