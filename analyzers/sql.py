@@ -727,6 +727,21 @@ def extract_statements(
     return statements
 
 
+def exec_call_at(cursor: TreeCursor, root: Node, at: int) -> Node | None:
+    """The call `<receiver>.exec(...)` whose property is the token `exec` starting at byte `at`
+    (a place of the word in the file), else None (the word inside a longer name, a string, a
+    comment, or not a method call's property)."""
+    path = node_at(cursor, root, at, 2)
+    if (
+        len(path) == 3
+        and path[0].start_byte == at
+        and path[1].type == "member_expression"
+        and path[2].type == "call_expression"
+    ):
+        return path[2]
+    return None
+
+
 _CANDIDATES_LIMIT = 64  # more places of a word than this: the file's calls are walked
 
 
@@ -754,14 +769,8 @@ def _statement_candidates(
     found: dict[tuple[int, int, str], Node] = {}
     cursor = root.walk()
     for at in exec_places:
-        path = node_at(cursor, root, at, 2)
-        if (
-            len(path) == 3
-            and path[0].start_byte == at
-            and path[1].type == "member_expression"
-            and path[2].type == "call_expression"
-        ):
-            call = path[2]
+        call = exec_call_at(cursor, root, at)
+        if call is not None:
             found[(call.start_byte, call.end_byte, call.type)] = call
     for at in tag_places:
         for node in _down_to(cursor, root, at):

@@ -41,12 +41,11 @@ from durable_harden.analyzers.classes import (
     import_statements,
 )
 from durable_harden.analyzers.source import SourceFile
-from durable_harden.analyzers.sql import ELEMENT, SqlParam, is_exec_receiver
+from durable_harden.analyzers.sql import ELEMENT, SqlParam, exec_call_at, is_exec_receiver
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
     import_items,
-    node_at,
     node_text,
     normalize_expr,
     string_value,
@@ -229,14 +228,9 @@ def exec_sinks(
         calls = []
         cursor = root.walk()
         for at in hits:
-            path = node_at(cursor, root, at, 2)
-            if (
-                len(path) == 3
-                and path[0].start_byte == at
-                and path[1].type == "member_expression"
-                and path[2].type == "call_expression"
-            ):
-                calls.append(path[2])
+            call = exec_call_at(cursor, root, at)
+            if call is not None:
+                calls.append(call)
     sinks, _ = _sinks_and_calls(file, calls, classes, file_aliases, {}, True)
     return sinks
 
