@@ -469,6 +469,18 @@ def splice_project(tmp_path: Path) -> Path:
     return root
 
 
+def _store_session(root: Path, text: str) -> tuple[Session, Path]:
+    """A worker whose src/store.ts is `text`, open in a Session and compared once: (session,
+    store.ts)."""
+    (root / "src").mkdir(parents=True)
+    (root / "wrangler.jsonc").write_text(SPLICE_CONFIG)
+    store = root / "src" / "store.ts"
+    store.write_text(text)
+    s = Session(root, [store])
+    s.compare("opening")
+    return s, store
+
+
 def test_edits_below_the_file(tmp_path: Path) -> None:
     """Edits inside, between and above members, in SQL, module constants, imports, the class
     head: the engine (whose model carries the unchanged members over) finds what a fresh
@@ -522,12 +534,7 @@ def test_growing_tables_follow_edits_in_the_file(tmp_path: Path) -> None:
     from durable_harden.analyzers.rules.sql_unbounded_read import GROWTH_FACT
 
     root = tmp_path / "g"
-    (root / "src").mkdir(parents=True)
-    (root / "wrangler.jsonc").write_text(SPLICE_CONFIG)
-    store = root / "src" / "store.ts"
-    store.write_text(GROWING_FILE)
-    s = Session(root, [store])
-    s.compare("opening")
+    s, store = _store_session(root, GROWING_FILE)
     prune = (
         "  prune(): void {\n"
         '    this.ctx.storage.sql.exec("DELETE FROM items WHERE at < ?", Date.now());\n'
@@ -661,12 +668,7 @@ def test_a_constant_run_from_inside_and_outside_the_edit(tmp_path: Path) -> None
     from tests.test_speed_splice import SHARED_SQL
 
     root = tmp_path / "w"
-    (root / "src").mkdir(parents=True)
-    (root / "wrangler.jsonc").write_text(SPLICE_CONFIG)
-    store = root / "src" / "store.ts"
-    store.write_text(SHARED_SQL)
-    s = Session(root, [store])
-    s.compare("opening")
+    s, store = _store_session(root, SHARED_SQL)
     text = SHARED_SQL
     # (what, old, new, whether the loose literal lies outside the edited member)
     edits = [

@@ -218,17 +218,22 @@ def test_random_edits(tmp_path: Path, seed: int) -> None:
     assert spliced > 0
 
 
+def _big_editor(tmp_path: Path, methods: int, seed: int) -> tuple[Editor, str]:
+    """A worker holding one big generated DO file, open in an Editor: (editor, its text)."""
+    worker = tmp_path / "worker"
+    (worker / "src").mkdir(parents=True)
+    big = worker / "src" / "big.ts"
+    text = _big_file(methods, seed)
+    big.write_text(text)
+    return Editor(worker, big), text
+
+
 def test_statements_moved_again_before_anyone_asked(tmp_path: Path) -> None:
     """A statement after the edit is a MovedStatement whose nodes and offsets are found when
     first asked; moved by further edits before that, it keeps only its places and the shift
     added up. After runs of edits nobody looked at, the model still equals a whole
     extraction (nodes of the current tree, offsets shifted by every edit above them)."""
-    worker = tmp_path / "worker"
-    (worker / "src").mkdir(parents=True)
-    big = worker / "src" / "big.ts"
-    text = _big_file(600, 3)
-    big.write_text(text)
-    editor = Editor(worker, big)
+    editor, text = _big_editor(tmp_path, 600, 3)
     rng = random.Random(3)
     data = text.encode()
     unresolved = 0
@@ -261,12 +266,7 @@ def test_calls_of_an_edited_file_carried_over(tmp_path: Path) -> None:
     texts and places outside the region carried), also as methods come and go."""
     from durable_harden.analyzers.incremental import CALLS_COUNTS, MEMBERS_COUNTS, _Calls, _Members
 
-    worker = tmp_path / "worker"
-    (worker / "src").mkdir(parents=True)
-    big = worker / "src" / "big.ts"
-    text = _big_file(500, 4)
-    big.write_text(text)
-    editor = Editor(worker, big)
+    editor, text = _big_editor(tmp_path, 500, 4)
     rng = random.Random(4)
     carried = CALLS_COUNTS["carried"]
     members_carried = MEMBERS_COUNTS["carried"]
@@ -306,12 +306,7 @@ def test_calls_of_an_edited_file_carried_over(tmp_path: Path) -> None:
 def test_typing_in_the_benchmark_file_is_spliced(tmp_path: Path) -> None:
     """What bench/keystroke.py does (a letter at the end of a random line, then deleted): the
     model carries the other members over, except outside the class."""
-    worker = tmp_path / "worker"
-    (worker / "src").mkdir(parents=True)
-    big = worker / "src" / "big.ts"
-    text = _big_file(600, 1)
-    big.write_text(text)
-    editor = Editor(worker, big)
+    editor, text = _big_editor(tmp_path, 600, 1)
     lines = text.encode().split(b"\n")
     rng = random.Random(1)
     reasons: list[str] = []

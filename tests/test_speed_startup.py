@@ -22,6 +22,17 @@ PROBE = (
 )
 
 
+# a DO file without SQL (a timer, KV only): what a check of it needs is not the SQL machinery
+COUNTER = (
+    'import { DurableObject } from "cloudflare:workers";\n'
+    "export class Counter extends DurableObject {\n"
+    "  async fetch(): Promise<Response> {\n"
+    '    setInterval(() => this.ctx.storage.put("n", 1), 1000);\n'
+    '    return new Response("ok");\n'
+    "  }\n}\n"
+)
+
+
 def _probe(path: Path) -> tuple[dict, str]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(path)],
@@ -36,14 +47,7 @@ def _probe(path: Path) -> tuple[dict, str]:
 
 def test_one_file_without_sql_imports_no_heavy_module(tmp_path: Path) -> None:
     worker = tmp_path / "worker.ts"
-    worker.write_text(
-        'import { DurableObject } from "cloudflare:workers";\n'
-        "export class Counter extends DurableObject {\n"
-        "  async fetch(): Promise<Response> {\n"
-        '    setInterval(() => this.ctx.storage.put("n", 1), 1000);\n'
-        '    return new Response("ok");\n'
-        "  }\n}\n"
-    )
+    worker.write_text(COUNTER)
     result, out = _probe(worker)
     assert result["heavy"] == []
     assert result["code"] == 1 and json.loads(out)  # the rules did run and report
@@ -79,14 +83,7 @@ def test_a_cache_hit_imports_nothing_of_the_analysis(tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)
     (project / "wrangler.toml").write_text('name = "w"\nmain = "src/worker.ts"\n')
-    (project / "src" / "worker.ts").write_text(
-        'import { DurableObject } from "cloudflare:workers";\n'
-        "export class Counter extends DurableObject {\n"
-        "  async fetch(): Promise<Response> {\n"
-        '    setInterval(() => this.ctx.storage.put("n", 1), 1000);\n'
-        '    return new Response("ok");\n'
-        "  }\n}\n"
-    )
+    (project / "src" / "worker.ts").write_text(COUNTER)
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     runs = [
         subprocess.run(
