@@ -225,7 +225,9 @@ def discover(paths: list[Path], exclude: list[str] | None = None) -> Discovery:
         given = resolve_given(given)
         if given.is_file():
             walked = passed_over.get(str(given))
-            if walked is None or _was_ignored(given, excluded, *walked):
+            if walked is None or _ignored(
+                excluded, walked[0], given.parent, walked[1], given.name, False
+            ):
                 _add(found, given, seen, explicit=True)
             continue
         inherited = _repository_ignores(given)
@@ -240,22 +242,9 @@ def discover(paths: list[Path], exclude: list[str] | None = None) -> Discovery:
                 spec = _spec(folder / ".gitignore")
                 if spec is not None:
                     inherited.specs.append((folder, spec))
-
-            def ignored(
-                name: str,
-                is_dir: bool,
-                rel_folder: str = rel_folder,
-                folder: Path = folder,
-                inherited: _Ignores = inherited,
-            ) -> bool:
-                rel_root = rel_folder + name + ("/" if is_dir else "")
-                return (excluded is not None and excluded.match_file(rel_root)) or (
-                    bool(inherited.specs) and inherited.ignored(folder / name, is_dir)
-                )
-
             kept = []
             for name in sorted(dirnames):
-                if ignored(name, True):
+                if _ignored(excluded, inherited, folder, rel_folder, name, True):
                     continue
                 if default_skipped(name):
                     found.skipped.append(folder / name)
@@ -265,20 +254,28 @@ def discover(paths: list[Path], exclude: list[str] | None = None) -> Discovery:
             for name in sorted(filenames):
                 if not (is_config_name(name) or language_for(name) is not None):
                     # _add would pass it over
-                    passed_over[os.path.join(dirpath, name)] = (inherited, rel_folder + name)
+                    passed_over[os.path.join(dirpath, name)] = (inherited, rel_folder)
                     continue
-                if ignored(name, False):
+                if _ignored(excluded, inherited, folder, rel_folder, name, False):
                     continue
                 _add(found, folder / name, seen, explicit=False)
     return found
 
 
-def _was_ignored(
-    path: Path, excluded: pathspec.GitIgnoreSpec | None, inherited: _Ignores, rel_root: str
+def _ignored(
+    excluded: pathspec.GitIgnoreSpec | None,
+    inherited: _Ignores,
+    folder: Path,
+    rel_folder: str,
+    name: str,
+    is_dir: bool,
 ) -> bool:
-    """Would the walk have left out this file (an ignore pattern), had it been a source?"""
-    return (excluded is not None and excluded.match_file(rel_root)) or inherited.ignored(
-        path, False
+    """Is `folder/name` left out by `--exclude`/settings patterns (matched relative to the
+    walked folder: `rel_folder` is the folder's path there, "" or ending in "/") or by the ignore
+    files that apply to it?"""
+    rel_root = rel_folder + name + ("/" if is_dir else "")
+    return (excluded is not None and excluded.match_file(rel_root)) or (
+        bool(inherited.specs) and inherited.ignored(folder / name, is_dir)
     )
 
 
