@@ -148,12 +148,16 @@ class SourceFile:
     # Per-file facts computed once per parse (exports, constants, top-level functions …):
     # the file's bytes never change under a SourceFile, a new parse makes a new one.
     memo: dict[str, Any] = field(default_factory=dict)
+    _root: Node = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # One root Node object per file: `Tree.root_node` makes a new one on every call, and
+        # tree-sitter keeps the children it listed on the Node object asked, so the readers of
+        # the top-level statements (imports, exports, constants, the rules) share one listing
+        # instead of each listing them again (docs/performance.md, "Issue 14: the cold model")
+        root = self._root = self.tree.root_node
         # the node-by-type index of this tree lives as long as this SourceFile
-        self.memo.setdefault(
-            "type_index", register_tree(self.tree.root_node, self.path, self.tree.language)
-        )
+        self.memo.setdefault("type_index", register_tree(root, self.path, self.tree.language))
 
     @property
     def lines(self) -> LineIndex:
@@ -163,7 +167,7 @@ class SourceFile:
 
     @property
     def root(self) -> Node:
-        return self.tree.root_node
+        return self._root
 
     def text(self, node: Node) -> str:
         return self.data[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
@@ -183,7 +187,7 @@ class SourceFile:
                 present = seen[word] = word in self.data
             if present:
                 return False
-        return not self.tree.root_node.has_error
+        return not self._root.has_error
 
     def slice(self, start: int, end: int) -> str:
         return self.data[start:end].decode("utf-8", errors="replace")

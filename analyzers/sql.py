@@ -762,7 +762,13 @@ def _statement_candidates(
         return None
     data = file.data
     exec_places = word_hits(data, (b"exec",), 0, len(data), _CANDIDATES_LIMIT)
-    tag_places = word_hits(data, (b"sql",), 0, len(data), _CANDIDATES_LIMIT) if may_tag else []
+    tag_places = (
+        word_hits(
+            data, (b"sql",), 0, len(data), _CANDIDATES_LIMIT, functools.partial(_may_tag_at, data)
+        )
+        if may_tag
+        else []
+    )
     if exec_places is None or tag_places is None:
         return None
     charge(file.path)  # the analysis budget, as walk_type would (analyzers.budget)
@@ -781,6 +787,24 @@ def _statement_candidates(
             if node.type == "call_expression" and node.start_byte == at:
                 found[(node.start_byte, node.end_byte, node.type)] = node
     return sorted(found.values(), key=lambda n: (n.start_byte, -n.end_byte))
+
+
+_AFTER_TAG = frozenset(b" \t\r\n\f\v)!")  # may close a tag's text before its template
+# the template, type arguments (`<Row>`), a comment, or a byte of a non-ASCII character
+# (tree-sitter takes U+00A0, U+FEFF … for white space)
+_TAG_NEXT = frozenset(b"`</" + bytes(range(0x80, 0x100)))
+
+
+def _may_tag_at(data: bytes, start: int, end: int) -> bool:
+    """Whether the word `sql` at data[start:end] may be a tagged template's tag: the tag's text
+    normalizes to `this.sql` (is_tagged_sql_template), so the word is its last token, followed
+    only by white space, `)` or `!` up to the template's backquote, its type arguments' `<`
+    (both shapes), a comment or non-ASCII white space. Most places (`….storage.sql.exec(…)`, an `sql` variable) are
+    followed by something else and need no descent (~2,000 per 1,000 generated files)."""
+    size = len(data)
+    while end < size and data[end] in _AFTER_TAG:
+        end += 1
+    return end < size and data[end] in _TAG_NEXT
 
 
 def _down_to(cursor: TreeCursor, root: Node, at: int) -> list[Node]:

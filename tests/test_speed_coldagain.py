@@ -381,6 +381,19 @@ def test_statements_found_from_their_words_are_the_walks(
                 "this.ctx.storage.sql.exec(`SELECT ${exec} FROM t`);\n"
                 "f(g(this.ctx.storage.sql.exec('DELETE FROM t')).exec('SELECT 2'));\n"
             ),
+            # a tag's `sql` followed by `)`, `!`, a comment, non-ASCII white space, a line
+            # break before its template (session 7 looks at what follows the word)
+            "src/tag_shapes.ts": (
+                "class A extends Agent<Env> { m() {\n"
+                "  const a = (this.sql)`SELECT 1 FROM t`;\n"
+                "  const b = this.sql /* c */ `SELECT 2 FROM t`;\n"
+                "  const c = this.sql\u00a0`SELECT 3 FROM t`;\n"
+                "  const d = this.sql\n    `SELECT 4 FROM t`;\n"
+                "  const e = this.sql!`SELECT 5 FROM t`;\n"
+                "  const f = this.sql <Row> `SELECT 6 FROM t`;\n"
+                "  const g = this.sql.length + sql(`SELECT 7`);\n"
+                "} }\n"
+            ),
             "src/broken_exec.ts": "this.ctx.storage.sql.exec('SELECT 1'); f(\n",
             "src/many_exec.ts": "".join(
                 f"this.ctx.storage.sql.exec('SELECT {i}');\n"
@@ -411,11 +424,14 @@ def test_statements_found_from_their_words_are_the_walks(
     monkeypatch.setattr(sql, "_statement_kinds", lambda data, root, may_tag: both)
     assert [statements(file, {}) for file in files] == fast
     assert [statements(file, wrappers(file)) for file in files] == fast_wrapped
-    by_name = {f.path.name: n for n, f in enumerate(files[:4])}
+    by_name = {f.path.name: n for n, f in enumerate(files[:5])}
     tagged = fast[by_name["notes.ts"]]
     assert "binary_expression" in [t for _, _, t in tagged]  # a `<Row>` shape
     assert len(tagged) == 5
     assert len(fast[by_name["words.ts"]]) == 2
+    shapes = [text for text, _, _ in fast[by_name["tag_shapes.ts"]]]
+    assert len(shapes) == 6 and "SELECT 7" not in shapes, shapes
+    assert taken[by_name["tag_shapes.ts"]]
     assert fast_wrapped != fast  # the wrappers' calls were found too
     assert not taken[by_name["broken_exec.ts"]] and not taken[by_name["many_exec.ts"]]
     assert sum(taken) > 30
