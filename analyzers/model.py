@@ -703,12 +703,13 @@ def _index_known(
     before: dict[Path, SourceFile], after: dict[Path, SourceFile], paths: Iterable[Path]
 ) -> None:
     """resolve_module's text index of `after`, from that of `before` (`paths` differ)."""
-    for owner, size, index in _TEXT_INDEXES:
+    for owner, size, index, _ in _TEXT_INDEXES:
         if owner is before and size == len(before):
             updated = dict(index)
             for path in paths:
                 updated[path.as_posix()] = after[path]
-            _TEXT_INDEXES.insert(0, (after, len(after), updated))
+            # the answers are files: those of the changed paths are new objects (asked again)
+            _TEXT_INDEXES.insert(0, (after, len(after), updated, {}))
             del _TEXT_INDEXES[2:]
             return
 
@@ -890,34 +891,46 @@ def resolve_module(from_file: Path, spec: str, known: dict[Path, SourceFile]) ->
     """`./schema` from src/a.ts -> src/schema.ts (or .js, /index.ts …) among known files.
 
     Spelled with strings (the known paths by their POSIX text, indexed once per `known`):
-    a Path per candidate cost ~15 object constructions per import."""
+    a Path per candidate cost ~15 object constructions per import. The answers are kept with
+    that index, by importing file and specifier (the model and several rules resolve the
+    same imports: ~3,600 look-ups for 1,000 files)."""
     if not spec.startswith("."):
         return None
+    by_text, resolved = _by_text(known)
+    key = (from_file, spec)
+    if key in resolved:
+        return resolved[key]
     base = posixpath.normpath(posixpath.join(from_file.parent.as_posix(), spec))
     name = base[base.rfind("/") + 1 :]
     dot = name.rfind(".")
     suffix = name[dot:] if 0 < dot < len(name) - 1 else ""  # Path.suffix
     stem = base[: -len(suffix)] if suffix in {".js", ".mjs", ".cjs", ".jsx"} else base
-    by_text = _by_text(known)
     found = by_text.get(base)
-    if found is not None:
-        return found
-    for suffix in (".ts", ".tsx", ".mts", ".cts", ".js", ".mjs", ".jsx"):
-        found = by_text.get(stem + suffix) or by_text.get(f"{base}/index{suffix}")
-        if found is not None:
-            return found
-    return None
+    if found is None:
+        for suffix in (".ts", ".tsx", ".mts", ".cts", ".js", ".mjs", ".jsx"):
+            found = by_text.get(stem + suffix) or by_text.get(f"{base}/index{suffix}")
+            if found is not None:
+                break
+    resolved[key] = found
+    return found
 
 
 # known-file maps by their paths' POSIX text, for the last few `known` dicts (kept alive here,
-# so an id is not reused while its entry exists; a dict grown since is indexed again)
-_TEXT_INDEXES: list[tuple[dict[Path, SourceFile], int, dict[str, SourceFile]]] = []
+# so an id is not reused while its entry exists; a dict grown since is indexed again), each
+# with resolve_module's answers from it: (importing file, specifier) -> file
+_Resolved = dict[tuple[Path, str], SourceFile | None]
+_TEXT_INDEXES: list[tuple[dict[Path, SourceFile], int, dict[str, SourceFile], _Resolved]] = []
 
 
-def _by_text(known: dict[Path, SourceFile]) -> dict[str, SourceFile]:
-    for owner, size, index in _TEXT_INDEXES:
+def _by_text(known: dict[Path, SourceFile]) -> tuple[dict[str, SourceFile], _Resolved]:
+    for owner, size, index, resolved in _TEXT_INDEXES:
         if owner is known and size == len(known):
-            return index
+            return index, resolved
+    index = {path.as_posix(): file for path, file in known.items()}
+    fresh: _Resolved = {}
+    _TEXT_INDEXES.insert(0, (known, len(known), index, fresh))
+    del _TEXT_INDEXES[2:]
+    return index, fresh
     index = {path.as_posix(): file for path, file in known.items()}
     _TEXT_INDEXES.insert(0, (known, len(known), index))
     del _TEXT_INDEXES[2:]

@@ -905,6 +905,8 @@ def _substitutions(
         for child in literal.children
         if child.type == "template_substitution"
     }
+    if not starts:  # a template without `${…}` (a schema's text): no loop over its characters
+        return subs
     for index, offset in enumerate(offsets[:-1]):
         child = starts.get(offset)
         if child is not None and text[index] == "?":
