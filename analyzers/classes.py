@@ -176,10 +176,14 @@ def class_declarations(file: SourceFile) -> list[Node]:
     class nodes and the `class` keyword tokens of the file, in pre-order."""
     if file.lacks(b"class"):  # most files declare no class: no walk (docs/performance.md)
         return []
-    found = _class_nodes_from_keywords(file)
-    if found is not None:
-        return found
-    return list(walk_type(file.root, *_CLASS_TYPES))
+    # kept per file: the class heads, the classes, the wrapper heads and a rule each ask
+    cached: tuple[Node, ...] | None = file.memo.get("class_declarations")
+    if cached is None:
+        found = _class_nodes_from_keywords(file)
+        if found is None:
+            found = list(walk_type(file.root, *_CLASS_TYPES))
+        cached = file.memo["class_declarations"] = tuple(found)
+    return list(cached)
 
 
 def _class_nodes_from_keywords(file: SourceFile) -> list[Node] | None:

@@ -239,17 +239,48 @@ _SPACE = frozenset(b" \t\n\r\f\v")
 
 
 def _no_text(data: bytes, after: int) -> bool:
-    """False for `exec(` followed by a quote: the first argument is a string or template
-    literal (or an expression starting with one), which never comes from a parameter."""
+    """False for `exec(` (or `exec<…>(` with plain type arguments) followed by a quote: the
+    first argument is a string or template literal (or an expression starting with one), which
+    never comes from a parameter."""
     size = len(data)
     while after < size and data[after] in _SPACE:
         after += 1
-    if after >= size or data[after] != 0x28:  # (
+    if after < size and data[after] == 0x3C:  # <: `exec<{ n: number }>("…")`
+        after = _after_type_arguments(data, after)
+        while 0 <= after < size and data[after] in _SPACE:
+            after += 1
+    if after < 0 or after >= size or data[after] != 0x28:  # (
         return True
     after += 1
     while after < size and data[after] in _SPACE:
         after += 1
     return after >= size or data[after] not in b"\"'`"
+
+
+# what plain type arguments hold: names, object types, unions, arrays, generics
+_TYPE_ARGUMENT_BYTES = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$ \t\n\r{}[]:;,.|&?"
+)
+
+
+def _after_type_arguments(data: bytes, at: int) -> int:
+    """The offset after the type arguments `<…>` opening at `at`, or -1 when they hold anything
+    but names, object and array types, unions and nested arguments (a string type, a function
+    type's `=>`, a comment …): then the caller keeps the call (reads it as before)."""
+    depth = 0
+    size = len(data)
+    while at < size:
+        byte = data[at]
+        if byte == 0x3C:  # <
+            depth += 1
+        elif byte == 0x3E:  # >
+            depth -= 1
+            if not depth:
+                return at + 1
+        elif byte not in _TYPE_ARGUMENT_BYTES:
+            return -1
+        at += 1
+    return -1
 
 
 def _sinks_and_calls(

@@ -170,6 +170,14 @@ WRAPPER_CHAIN = {
         "  return sql.exec(text, ...args);\n}\n"
         "export function fixed(sql: SqlStorage) {\n"
         "  return sql.exec( `SELECT 1` ).one() && sql.exec\t(\n'SELECT 2') && exec(text);\n}\n"
+        # type arguments before the text (session 7 looks past plain ones), and parameters
+        # handed through type arguments it does not look past
+        "export function typed(sql: SqlStorage, a: string, b: string, c: string) {\n"
+        "  sql.exec<{ n: number; m: A[] }>('SELECT 3').one();\n"
+        "  sql.exec<{ n: number }>(a);\n"
+        "  sql.exec< Array<{ n: number | null }> >\n  (b);\n"
+        "  sql.exec<{ kind: 'x' }>(c);\n"
+        "  return sql.exec<(r: number) => void>(a);\n}\n"
     ),
     # a wrapper of the wrapper, in a file that never says exec
     "src/queries.ts": (
