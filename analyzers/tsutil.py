@@ -173,25 +173,27 @@ class TypeIndex:
 # in under 3% of the indexed files): each node captured costs ~0.7 µs in Python (the node
 # object, the sort), a query of its own ~0.1 µs per node of the tree (docs/performance.md,
 # "Issue 14: the per-file model, cheaper").
+#
+# Also left out since session 7 (docs/performance.md, "Issue 14: the cold model"): the import
+# items (read from the import clauses, never asked), the binary expressions (the statements'
+# tagged templates are found from their words) and the required parameters (the typed state
+# parameters likewise): ~30% of the captures on a generated monorepo, asked of under 12% of
+# the indexed files of corpus-dev.
 COMMON_TYPES = frozenset(
     {
         *FUNCTION_TYPES,
         "abstract_class_declaration",
         "assignment_expression",
         "await_expression",
-        "binary_expression",
         "call_expression",
         "catch_clause",
         "class",
         "class_declaration",
         "for_in_statement",
         "if_statement",
-        "import_specifier",
-        "namespace_import",
         "new_expression",
         "optional_parameter",
         "public_field_definition",
-        "required_parameter",
         "return_statement",
         "statement_block",
         "template_string",
