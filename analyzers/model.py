@@ -1199,11 +1199,15 @@ def _find_sql(model: ProjectModel, state: _State) -> None:
     for file in model.files:
         classes = classes_by_file.get(file.path, [])
         loose.append(_loose_statements(file, classes, used_literals.get(file.path, set())))
-    # the same constant run from two places is still one statement in the source
+    # the same constant run from two places is still one statement in the source (each
+    # statement's key computed once: the dedupe and the per-file lists below both need it)
     unique: dict[tuple[Path, int, int], SqlStatement] = {}
+    first = unique.setdefault
+    kept: set[int] = set()  # id() of the statements kept (all alive in `executed`/`loose`)
     for stmts in executed + loose:
         for stmt in stmts:
-            unique.setdefault(_dedupe_key(stmt), stmt)
+            if first(_dedupe_key(stmt), stmt) is stmt:
+                kept.add(id(stmt))
     model.statements = list(unique.values())
     # per file, for _splice: what it yielded (after the dedupe), what it read from elsewhere
     state.known = known
@@ -1212,11 +1216,16 @@ def _find_sql(model: ProjectModel, state: _State) -> None:
     state.summaries = {file.path: summary for file, summary in summaries.items()}
     for file, ran, free in zip(model.files, executed, loose, strict=True):
         path = file.path
-        state.executed[path] = [s for s in ran if unique[_dedupe_key(s)] is s]
-        state.loose[path] = [s for s in free if unique[_dedupe_key(s)] is s]
-        state.own_sql[path] = all(s.file is file and s.call_file is file for s in ran) and all(
-            s.file is file for s in free
-        )
+        if not ran and not free:  # most files: no SQL
+            state.executed[path] = []
+            state.loose[path] = []
+            state.own_sql[path] = True
+        else:
+            state.executed[path] = [s for s in ran if id(s) in kept]
+            state.loose[path] = [s for s in free if id(s) in kept]
+            state.own_sql[path] = all(s.file is file and s.call_file is file for s in ran) and all(
+                s.file is file for s in free
+            )
         for target in _import_targets(file, known, known_paths):
             if target is not None:
                 state.importers.setdefault(target, set()).add(path)
