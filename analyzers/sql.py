@@ -670,6 +670,7 @@ def extract_statements(
 
     locate = class_locator(classes)
     statements: list[SqlStatement] = []
+    receivers: dict[tuple[int, bytes], bool] = {}  # (id of the class, receiver's bytes)
     # a tagged template's tag reads `this.sql`: without the word, only exec() and wrappers
     may_tag = not file.lacks(b"sql")
     nodes = _statement_candidates(file, wrapped, may_tag) if scope is None else None
@@ -704,8 +705,15 @@ def extract_statements(
                 if obj is None:
                     continue
                 cls = locate(node.start_byte, node.end_byte)
-                aliases = cls.aliases.merged(file_aliases) if cls else file_aliases
-                if not is_exec_receiver(normalize_expr(node_text(data, obj)), aliases):
+                # the same receiver is spelled on every exec() of a class: answered once
+                receiver = (id(cls), data[obj.start_byte : obj.end_byte])
+                runs = receivers.get(receiver)
+                if runs is None:
+                    aliases = cls.aliases.merged(file_aliases) if cls else file_aliases
+                    runs = receivers[receiver] = is_exec_receiver(
+                        normalize_expr(node_text(data, obj)), aliases
+                    )
+                if not runs:
                     continue
                 args = call_args(node)
                 if not args:
@@ -876,10 +884,11 @@ def _statements_of(
                 call_file=file,
                 literal=literal,
                 text=text[start:end],
-                offsets=[
-                    *offsets[start:end],
-                    offsets[end] if end < len(offsets) else offsets[-1],
-                ],
+                offsets=(
+                    offsets  # the whole literal (most): its list as it is, never mutated
+                    if start == 0 and end == len(offsets) - 1
+                    else [*offsets[start:end], offsets[end] if end < len(offsets) else offsets[-1]]
+                ),
                 index_in_call=index,
                 statements_in_call=len(ranges),
                 substitutions=stmt_subs,
