@@ -175,16 +175,16 @@ class TypeIndex:
 # "Issue 14: the per-file model, cheaper").
 #
 # Also left out since session 7 (docs/performance.md, "Issue 14: the cold model"): the import
-# items (read from the import clauses, never asked), the binary expressions (the statements'
-# tagged templates are found from their words) and the required parameters (the typed state
-# parameters likewise): ~30% of the captures on a generated monorepo, asked of under 12% of
-# the indexed files of corpus-dev.
+# items, read from the import clauses and never asked (~5% of the captures). Binary expressions
+# and required parameters stay: asked by the walks of files with a syntax error (corpus-dev),
+# a query of their own there cost more than capturing them everywhere saves.
 COMMON_TYPES = frozenset(
     {
         *FUNCTION_TYPES,
         "abstract_class_declaration",
         "assignment_expression",
         "await_expression",
+        "binary_expression",
         "call_expression",
         "catch_clause",
         "class",
@@ -194,6 +194,7 @@ COMMON_TYPES = frozenset(
         "new_expression",
         "optional_parameter",
         "public_field_definition",
+        "required_parameter",
         "return_statement",
         "statement_block",
         "template_string",
