@@ -13,6 +13,9 @@ from tree_sitter import Node
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, string_value
 
+# bytes that continue an identifier (ASCII): `as` next to one is part of a longer name
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
+
 
 @dataclass(frozen=True)
 class ExportEntry:
@@ -132,8 +135,25 @@ def pattern_names(data: bytes, pattern: Node) -> list[str]:
 
 def export_aliases(file: SourceFile) -> dict[str, str]:
     """`export { Local as Exported }` (with or without `from`): exported name -> local name."""
+    if "export_entries" not in file.memo and not _may_rename(file):
+        return {}  # (the model asks every file; most rename nothing)
     return {
         e.exported: e.local
         for e in export_entries(file)
         if e.local is not None and e.exported not in {e.local, "*", "default"}
     }
+
+
+def _may_rename(file: SourceFile) -> bool:
+    """Whether the file may export a name under another: a renaming specifier holds the keyword
+    `as`, two bytes no other token spells whole (`class`, `alias` and `AS` are other words).
+    A tree with a syntax error is read (a MISSING or joined token)."""
+    data = file.data
+    at = data.find(b"as")
+    while at >= 0:
+        before = data[at - 1] if at else 0x20
+        after = data[at + 2] if at + 2 < len(data) else 0x20
+        if before not in _WORD_BYTES and after not in _WORD_BYTES:
+            return True
+        at = data.find(b"as", at + 2)
+    return file.root.has_error
