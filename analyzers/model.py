@@ -814,11 +814,11 @@ def _find_classes(model: ProjectModel, state: _State) -> None:
     found: dict[int, DurableObjectClass] = {}
     # what each file was asked and answered per round (replayed by _splice)
     rounds: dict[Path, list[tuple[tuple[frozenset[str], frozenset[str]], tuple[str, ...]]]] = {}
+    bounds = [bound_for(file) for file in model.files]  # once, not once per round
     # Subclasses of DO classes may live in files read before their base: iterate to a fixpoint.
     for _ in range(5):
         before = len(found)
-        for file in model.files:
-            bound = bound_for(file)
+        for file, bound in zip(model.files, bounds, strict=True):
             bases, names = _class_heads(file)
             key = (bases & known, names & bound)
             new: list[str] = []
@@ -837,7 +837,7 @@ def _find_classes(model: ProjectModel, state: _State) -> None:
     for cls in model.classes:
         cls.exported = cls.name in exported_names(cls.file)
     state.class_rounds = rounds
-    state.bound = {f.path: bound_for(f) for f in model.files}
+    state.bound = {f.path: bound for f, bound in zip(model.files, bounds, strict=True)}
     for cls in model.classes:
         state.classes_by_file.setdefault(cls.file.path, []).append(cls)
         state.by_name.setdefault(cls.name, []).append(cls)
