@@ -642,7 +642,9 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
     Template substitutions become a single `?` mapped to the substitution's start; the returned
     offsets list has one extra entry: the end offset of the literal's content.
     """
-    chars: list[str] = []
+    # the text in pieces (a fragment's text whole, not one string per character), never an
+    # empty one: the last piece's last character is the text's last
+    pieces: list[str] = []
     offsets: list[int] = []
     escaped = False
     for child in node.children:
@@ -650,33 +652,40 @@ def literal_chars(data: bytes, node: Node) -> tuple[str, list[int]]:
         if kind == "string_fragment":
             pos = child.start_byte
             raw = data[pos : child.end_byte]
+            if not raw:
+                continue
             if raw.isascii():  # one byte per character (most SQL): no per-character loop
-                chars.extend(raw.decode("ascii"))
+                pieces.append(raw.decode("ascii"))
                 offsets.extend(range(pos, pos + len(raw)))
                 continue
-            for ch in node_text(data, child):
-                chars.append(ch)
+            text = node_text(data, child)
+            pieces.append(text)
+            for ch in text:
                 offsets.append(pos)
                 pos += len(ch.encode("utf-8"))
         elif kind == "escape_sequence":
             escaped = True
             for ch in _unescape(node_text(data, child)):
-                if "\udc00" <= ch <= "\udfff" and chars and "\ud800" <= chars[-1] <= "\udbff":
+                if "\udc00" <= ch <= "\udfff" and pieces and "\ud800" <= pieces[-1][-1] <= "\udbff":
                     # `\ud83d\ude00`: two escapes spell one character (a UTF-16 pair)
-                    chars[-1] = chr(0x10000 + ((ord(chars[-1]) - 0xD800) << 10) + ord(ch) - 0xDC00)
+                    last = pieces[-1]
+                    pieces[-1] = last[:-1] + chr(
+                        0x10000 + ((ord(last[-1]) - 0xD800) << 10) + ord(ch) - 0xDC00
+                    )
                     continue
-                chars.append(ch)
+                pieces.append(ch)
                 offsets.append(child.start_byte)
         elif kind == "template_substitution":
-            chars.append("?")
+            pieces.append("?")
             offsets.append(child.start_byte)
     content_end = node.end_byte - 1 if node.end_byte > node.start_byte else node.end_byte
     offsets.append(content_end)
+    text = "".join(pieces)
     if escaped:
         # a lone surrogate (`\ud800` alone) has no UTF-8 form: analysed as U+FFFD (only an
         # escape spells one: the file's bytes are valid UTF-8, decoded with replacement)
-        chars = ["\ufffd" if "\ud800" <= c <= "\udfff" else c for c in chars]
-    return "".join(chars), offsets
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text, offsets
 
 
 def is_tagged_sql_template(data: bytes, node: Node) -> tuple[Node, Node] | None:
