@@ -73,6 +73,15 @@ _indexes: OrderedDict[tuple[int, int, int], TypeIndex] = OrderedDict()
 _registered: weakref.WeakValueDictionary[tuple[int, int, int], TypeIndex] = (
     weakref.WeakValueDictionary()
 )
+# its weak references by key, read directly: `get` and `in` of the mapping are Python code, and
+# walk_type asks several times per walk below a file's root (~10,000 a check of 1,000 files)
+_registered_refs: dict[tuple[int, int, int], Callable[[], TypeIndex | None]] = _registered.data  # type: ignore[attr-defined]
+
+
+def _holder(key: tuple[int, int, int]) -> TypeIndex | None:
+    """The registered index of the tree whose root has `key`, or None."""
+    ref = _registered_refs.get(key)
+    return ref() if ref is not None else None
 
 
 class TypeIndex:
@@ -302,7 +311,7 @@ def _root_of(node: Node) -> Node:
     node_key = _key(node)
     hinted = _root_hints.get(node_key)
     if hinted is not None:
-        holder = _registered.get(hinted)
+        holder = _holder(hinted)
         if holder is not None and _in_tree(holder.root, node):
             return holder.root
     # Most nodes asked about lie a few levels below the root (classes, methods, functions): a
@@ -333,7 +342,7 @@ def _root_of(node: Node) -> Node:
 
 def _hint(node_key: tuple[int, int, int], root: Node) -> None:
     root_key = _key(root)
-    if root_key not in _registered:
+    if _holder(root_key) is None:
         return  # a tree nobody registered: no way to find it again without holding it
     if len(_root_hints) >= _ROOT_HINTS_LIMIT:
         _root_hints.clear()
@@ -347,7 +356,7 @@ def _remember_root(root: Node) -> None:
 
 def _type_index(root: Node) -> TypeIndex:
     key = _key(root)
-    holder = _registered.get(key)
+    holder = _holder(key)
     if holder is not None:
         charge(holder.path)
         return holder
@@ -371,7 +380,7 @@ def walk_type(node: Node, *types: str) -> Iterator[Node]:
     Computed at the call (an iterator over a list, not a generator resumed per node): a walk
     from a file's root hands out the index's list of a type as it is, a walk of one type needs
     no sort."""
-    holder = _registered.get(_key(node))  # most walks start at a file's root: no climb
+    holder = _holder(_key(node))  # most walks start at a file's root: no climb
     if holder is not None:
         charge(holder.path)
         index = holder
