@@ -326,6 +326,13 @@ def _jsonc_values(data: bytes, text: str) -> Any:
     for a small config) only runs to explain a file the fast path rejects."""
     if not text.strip():
         return {}
+    try:
+        # plain JSON (most `wrangler.json` files, and many `.jsonc`): nothing to blank, since a
+        # comment or a trailing comma is no JSON; the same values as below without the parse
+        # and the walk of every token (~0.3 ms a config)
+        return json.loads(text)
+    except ValueError:
+        pass
     tree = _json_parser().parse(data)
     cleaned = bytearray(data)
     commas: list[int] = []

@@ -146,3 +146,23 @@ def test_a_root_found_by_a_short_climb_or_a_long_one() -> None:
         ]
         assert [(n.start_byte, n.end_byte) for n in below] == inside and inside
         assert tsutil._root_of(parent) == file.root
+
+
+def test_plain_json_configs_read_without_the_token_walk() -> None:
+    """A config that is plain JSON is read by the standard library alone: the same values as
+    json5 gives; one with comments or trailing commas still takes the cleaning path."""
+    import json5
+
+    from durable_harden.analyzers import wrangler
+
+    plain = '{"name": "w", "main": "src/index.ts", "durable_objects": {"bindings": []}}'
+    commented = '{\n  // a comment\n  "name": "w", /* more */ "main": "src/index.ts",\n}\n'
+    texts = [plain, commented, '{"a": "// not a comment", "b": [1, 2,]}']
+    folders = [EXAMPLES, *sorted(p for p in FIXTURES.iterdir() if p.is_dir())]
+    configs = [
+        p for f in folders for p in f.rglob("wrangler.json*") if "node_modules" not in p.parts
+    ]
+    texts += [p.read_bytes().decode("utf-8-sig") for p in configs]
+    for text in texts:
+        assert wrangler._jsonc_values(text.encode(), text) == json5.loads(text), text[:80]
+    assert len(configs) > 10
