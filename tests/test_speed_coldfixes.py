@@ -1,0 +1,225 @@
+"""The report's fixes made cheaper on a cold check (issue 14, docs/performance.md "Issue 14: cold
+rules and report fixes (session 7)") give the answers of the work they replace: a trial index
+tried on its catalogue's bench (one copy of the database, each index created there while it
+plans and dropped for the next) plans and reads the catalogue as a copy of the database per
+trial did, in any order of trials, from any schema of the same catalogue, on two threads at
+once; schemas of one catalogue share their plans. No timing is asserted."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from durable_harden.analyzers import model as model_mod
+from durable_harden.analyzers.analysis import workspace_for
+from durable_harden.analyzers.schema import Schema
+from durable_harden.codeactions import sql_missing_index as index_fix
+from tests.conftest import MINIMAL_WRANGLER, write_tree
+
+DDL = """
+CREATE TABLE IF NOT EXISTS rooms (id INTEGER PRIMARY KEY, name TEXT UNIQUE, owner TEXT);
+CREATE TABLE IF NOT EXISTS messages (room INTEGER, at INTEGER, body TEXT, PRIMARY KEY (room, at));
+CREATE INDEX IF NOT EXISTS idx_messages_at ON messages(at);
+CREATE TABLE IF NOT EXISTS tags (tag TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log (at INTEGER, what TEXT, who TEXT);
+"""
+
+QUERIES = [
+    "SELECT body FROM messages WHERE at > ?",
+    "SELECT body FROM messages WHERE body = ? ORDER BY at",
+    "SELECT what FROM log WHERE what = ?",
+    "SELECT what FROM log WHERE at > ? AND what = ?",
+    "SELECT what FROM log WHERE who = ? ORDER BY at DESC LIMIT 5",
+    "SELECT name FROM rooms WHERE owner = ?",
+    "SELECT n FROM tags WHERE n > ?",
+    "SELECT l.what FROM log l JOIN rooms r ON r.owner = l.who WHERE r.name = ?",
+]
+
+INDEXES = [
+    "CREATE INDEX IF NOT EXISTS idx_log_at ON log(at)",
+    "CREATE INDEX IF NOT EXISTS idx_log_what_at ON log(what, at)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_rooms_owner ON rooms(owner)",
+    "CREATE INDEX IF NOT EXISTS idx_tags_n ON tags(n)",
+    "CREATE INDEX IF NOT EXISTS idx_messages_at ON messages(body)",  # exists: no change
+    "CREATE INDEX IF NOT EXISTS idx_messages_body ON messages(body, at)",
+    "CREATE INDEX IF NOT EXISTS idx_log_who ON log(who)",
+    "CREATE INDEX IF NOT EXISTS idx_log_who_at ON log(who, at)",
+]
+
+
+def _project(root: Path) -> model_mod.ProjectModel:
+    calls = "\n".join(f'    this.ctx.storage.sql.exec("{q}", 1);' for q in QUERIES)
+    write_tree(
+        root,
+        {
+            "wrangler.jsonc": MINIMAL_WRANGLER,
+            "src/index.ts": (
+                'import { DurableObject } from "cloudflare:workers";\n'
+                "export class Chat extends DurableObject {\n"
+                "  constructor(ctx: DurableObjectState, env: unknown) {\n"
+                "    super(ctx, env);\n"
+                f"    this.ctx.storage.sql.exec(`{DDL}`);\n"
+                "  }\n"
+                f"  run() {{\n{calls}\n  }}\n"
+                "}\n"
+            ),
+        },
+    )
+    ws = workspace_for([root])
+    return model_mod.build_model(ws.root, ws.sources, ws.configs)
+
+
+def _catalogue(schema: Schema) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    tables = [
+        (k, t.name, t.columns, t.primary_key, t.without_rowid, [id(s) for s in t.statements])
+        for k, t in schema.tables.items()
+    ]
+    indexes = [
+        (k, i.name, i.table, i.columns, i.unique, i.origin, id(i.statement))
+        for k, i in schema.indexes.items()
+    ]
+    return tables, indexes
+
+
+def _plans(schema: Schema) -> list[tuple[list[str], str | None]]:
+    return [([s.detail for s in p.steps], p.error) for p in map(schema.plan, QUERIES)]
+
+
+def _copied_plans(schema: Schema, sql: str) -> list[tuple[list[str], str | None]]:
+    """What a copy of the database with the index plans (no memo shared with the bench)."""
+    db = sqlite3.connect(":memory:")
+    schema.db.backup(db)
+    db.execute(sql)
+    copy = Schema.__new__(Schema)
+    copy.db = db
+    return [([s.detail for s in p.steps], p.error) for p in map(copy._plan, QUERIES)]
+
+
+def _schema(root: Path) -> Schema:
+    return _project(root).schema_for(root / "src/index.ts")
+
+
+def test_trials_on_the_bench_plan_as_copies_do_in_any_order(tmp_path: Path) -> None:
+    schema = _schema(tmp_path)
+    assert {"rooms", "messages", "tags", "log"} <= set(schema.tables)
+    # interleaved: each trial plans after others were put on the bench and taken off
+    order = INDEXES + INDEXES[::-1] + INDEXES[::2] + INDEXES[1::2]
+    for sql in order:
+        trial = schema.with_index(sql)
+        assert trial._bench is not None and trial._db is None  # planned on the bench
+        trial.__dict__["_plans"] = {}  # ask SQLite again, not the shared memo
+        assert _plans(trial) == _copied_plans(schema, sql), sql
+        # its catalogue is what a copy with the index reads (and `db` is then its own copy)
+        copied = schema._copied(sql)
+        assert _catalogue(trial) == _catalogue(copied)
+        assert trial.content_key == copied.content_key != schema.content_key
+        assert trial.tables_key == schema.tables_key
+    # the base's own plans never see a trial's index
+    assert _plans(schema) == _copied_plans(schema, "SELECT 1")
+    # a new index was used somewhere (the comparison is not between plans that ignore them)
+    used = {d for sql in INDEXES for steps, _ in _plans(schema.with_index(sql)) for d in steps}
+    assert any("idx_log_what_at" in d for d in used)
+    assert any("idx_tags_n" in d for d in used)
+
+
+def test_a_broken_trial_fails_as_a_copy_did_and_leaves_the_bench_usable(tmp_path: Path) -> None:
+    schema = _schema(tmp_path)
+    good = INDEXES[1]
+    before = _plans(schema.with_index(good))
+    for broken in [
+        "CREATE INDEX IF NOT EXISTS idx_x ON nowhere(x)",
+        "CREATE INDEX idx_messages_at ON messages(body)",  # the name exists: an error
+        "CREATE INDEX IF NOT EXISTS idx_y ON log(nothere)",
+        # a name the catalogue's PRAGMA cannot be asked about (after the index is made: the
+        # bench must still take it off for the next trial)
+        'CREATE INDEX IF NOT EXISTS "idx ""odd"" name" ON log(who, at)',
+    ]:
+        with pytest.raises(sqlite3.Error):
+            schema.with_index(broken)
+        with pytest.raises(sqlite3.Error):
+            schema._copied(broken)
+    again = schema.with_index(good)
+    again.__dict__["_plans"] = {}
+    assert _plans(again) == before == _copied_plans(schema, good)
+
+
+def test_schemas_of_one_catalogue_share_plans_and_trials(tmp_path: Path) -> None:
+    first = _schema(tmp_path / "a")
+    second = _schema(tmp_path / "b")  # another project, the same DDL: the same catalogue
+    assert first is not second and first.content_key == second.content_key
+    assert first._shared is second._shared and first.db is second.db
+    first.plan(QUERIES[0])
+    assert second.__dict__["_plans"] is first.__dict__["_plans"]
+    sql = INDEXES[0]
+    one, two = first.with_index(sql), second.with_index(sql)
+    assert one is not two and one._bench is two._bench
+    assert one.__dict__["_plans"] is two.__dict__["_plans"]
+    # each names its own project's statements
+    create_one = one.table("log").create  # type: ignore[union-attr]
+    create_two = two.table("log").create  # type: ignore[union-attr]
+    assert create_one is not None and create_two is not None
+    assert create_one.file.path != create_two.file.path
+
+
+def test_a_trial_of_a_trial_sees_the_first_index(tmp_path: Path) -> None:
+    """schema-change-without-migration's fix chains ALTER TABLE trials: a trial of a bench trial
+    is a copy of the bench with that trial's index."""
+    schema = _schema(tmp_path)
+    trial = schema.with_index(INDEXES[1])
+    schema.with_index(INDEXES[0])  # another index on the bench meanwhile
+    chained = trial.with_index('ALTER TABLE "log" ADD COLUMN "extra"')
+    assert chained._bench is None and chained._db is not None
+    names = {row[1] for row in chained.db.execute('PRAGMA index_list("log")').fetchall()}
+    assert "idx_log_what_at" in names and "idx_log_at" not in names
+    columns = [row[1] for row in chained.db.execute('PRAGMA table_info("log")').fetchall()]
+    assert columns[-1] == "extra"
+
+
+def test_two_threads_trying_indexes_on_one_bench(tmp_path: Path) -> None:
+    """The language server builds fixes and analyses on different threads: each trial plans
+    with its own index in place."""
+    schema = _schema(tmp_path)
+    expected = {sql: _copied_plans(schema, sql) for sql in INDEXES}
+    failures: list[str] = []
+
+    def run(order: list[str]) -> None:
+        for _ in range(20):
+            for sql in order:
+                trial = schema.with_index(sql)
+                got = [
+                    ([s.detail for s in p.steps], p.error) for p in map(trial._plan, QUERIES)
+                ]
+                if got != expected[sql]:
+                    failures.append(sql)
+
+    threads = [threading.Thread(target=run, args=(o,)) for o in (INDEXES, INDEXES[::-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_reordered_queries_from_the_scope_selects(tmp_path: Path) -> None:
+    """The scope's SELECTs without ORDER BY, gathered once, answer as the walk of every
+    statement did (a statement list of the model's own, in order)."""
+    model = _project(tmp_path)
+    path = tmp_path / "src/index.ts"
+    selects = index_fix._unordered_selects(model, path)
+    expected = [
+        stmt
+        for stmt in model.statements_in_scope(path)
+        if not stmt.loose
+        and stmt.expression is not None
+        and stmt.expression.key == "select"
+        and stmt.expression.args.get("order") is None
+    ]
+    assert [s for s, _ in selects] == expected
+    assert all(lowered == s.text.lower() for s, lowered in selects)
+    assert index_fix._unordered_selects(model, path) is selects  # once per scope
+    found = index_fix.reordered_queries(model, model.schema_for(path), path, "log", ["who"])
+    assert "SELECT what FROM log WHERE what = ?" not in found  # reads another index
+    assert found  # (the join reads log by who)
