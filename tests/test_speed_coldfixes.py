@@ -189,9 +189,7 @@ def test_two_threads_trying_indexes_on_one_bench(tmp_path: Path) -> None:
         for _ in range(20):
             for sql in order:
                 trial = schema.with_index(sql)
-                got = [
-                    ([s.detail for s in p.steps], p.error) for p in map(trial._plan, QUERIES)
-                ]
+                got = [([s.detail for s in p.steps], p.error) for p in map(trial._plan, QUERIES)]
                 if got != expected[sql]:
                     failures.append(sql)
 
