@@ -221,3 +221,32 @@ def test_reordered_queries_from_the_scope_selects(tmp_path: Path) -> None:
     found = index_fix.reordered_queries(model, model.schema_for(path), path, "log", ["who"])
     assert "SELECT what FROM log WHERE what = ?" not in found  # reads another index
     assert found  # (the join reads log by who)
+
+
+TYPE_SETS = [
+    ("identifier", "shorthand_property_identifier"),
+    ("for_in_statement", "for_statement", "call_expression"),
+    ("member_expression",),
+]
+
+
+def test_nodes_within_gives_what_walk_type_gives() -> None:
+    """A node walked on its own (a method, a small file's class): the nodes `walk_type` gives,
+    in the same order, on every function and class of the example projects."""
+    from durable_harden.analyzers.source import read_source
+    from durable_harden.analyzers.tsutil import walk_type
+    from durable_harden.codeactions import _tsedit
+    from tests.conftest import EXAMPLES
+
+    checked = 0
+    for path in sorted(EXAMPLES.rglob("*.ts")):
+        if "node_modules" in path.parts:
+            continue
+        file = read_source(path)
+        scopes = walk_type(file.root, "class_declaration", "method_definition", "arrow_function")
+        for scope in [file.root, *scopes]:
+            for types in TYPE_SETS:
+                found = _tsedit.nodes_within(file.data, scope, *types)
+                assert found == list(walk_type(scope, *types)), (path, scope.start_byte, types)
+                checked += len(found)
+    assert checked > 1000
