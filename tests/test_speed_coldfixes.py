@@ -250,3 +250,44 @@ def test_nodes_within_gives_what_walk_type_gives() -> None:
                 assert found == list(walk_type(scope, *types)), (path, scope.start_byte, types)
                 checked += len(found)
     assert checked > 1000
+
+
+def test_member_expressions_named_gives_what_walk_type_gives(tmp_path: Path) -> None:
+    """Every member expression of a scope with a given property, as the walk of every member
+    expression finds them (the examples, and spellings a fix meets: spaces, `?.`, `!`, private
+    names, a word in strings and comments, nested and chained members)."""
+    from durable_harden.analyzers.source import read_source
+    from durable_harden.analyzers.tsutil import node_text, walk_type
+    from durable_harden.codeactions._tsedit import member_expressions_named
+    from tests.conftest import EXAMPLES
+
+    odd = tmp_path / "odd.ts"
+    odd.write_text(
+        "class A {\n  #loop = 1; loop?: number;\n"
+        "  m() { this.loop = 2; this . loop; this?.loop!; (this.loop)!.loop; this.#loop;\n"
+        '    const s = "this.loop"; // this.loop\n    other.loop.loop(); this.looper; a[loop];\n'
+        "    this.x.loop.y.loop; }\n}\nloop.loop;\n"
+    )
+    paths = [odd, *(p for p in sorted(EXAMPLES.rglob("*.ts")) if "node_modules" not in p.parts)]
+    checked = 0
+    for path in paths:
+        file = read_source(path)
+        members = list(walk_type(file.root, "member_expression"))
+        props = {
+            node_text(file.data, p)
+            for m in members
+            if (p := m.child_by_field_name("property")) is not None
+        }
+        scopes = [file.root, *walk_type(file.root, "class_declaration", "method_definition")]
+        for scope in scopes:
+            everything = list(walk_type(scope, "member_expression"))
+            for prop in sorted(props | {"nothing_here"}):
+                expected = [
+                    m
+                    for m in everything
+                    if (p := m.child_by_field_name("property")) is not None
+                    and node_text(file.data, p) == prop
+                ]
+                assert member_expressions_named(file, scope, prop) == expected, (path, prop)
+                checked += len(expected)
+    assert checked > 500
