@@ -291,3 +291,43 @@ def test_member_expressions_named_gives_what_walk_type_gives(tmp_path: Path) -> 
                 assert member_expressions_named(file, scope, prop) == expected, (path, prop)
                 checked += len(expected)
     assert checked > 500
+
+
+def test_calls_mentioning_a_whole_name_finds_every_call_of_it(tmp_path: Path) -> None:
+    """`whole=True` looks only at places where the word is a whole name: every call whose callee
+    is the word or ends with `.word` is still found (the callers keep exactly those)."""
+    from durable_harden.analyzers.rules._common import calls_mentioning
+    from durable_harden.analyzers.source import read_source
+    from durable_harden.analyzers.tsutil import node_text, walk_type
+    from tests.conftest import EXAMPLES
+
+    odd = tmp_path / "odd.ts"
+    odd.write_text(
+        "class A {\n  m() { s.get(1); s.getAll(); target(); get(); this.#get(); $get(); get$();\n"
+        "    await s.get<T>(k); s?.get!(2); s\n      .get(3); éget(); getté(); s.list().get();\n"
+        "    (s.get)(4); s.close(); ws.closed(); onclose(); s['get'](5); // s.get(6)\n  }\n}\n"
+    )
+    paths = [odd, *(p for p in sorted(EXAMPLES.rglob("*.ts")) if "node_modules" not in p.parts)]
+
+    def name_of(data: bytes, call) -> str:  # type: ignore[no-untyped-def]
+        func = call.child_by_field_name("function")
+        while func is not None and func.type in {"await_expression", "parenthesized_expression"}:
+            func = func.named_children[0] if func.named_children else None
+        if func is not None and func.type == "member_expression":
+            func = func.child_by_field_name("property")
+        return node_text(data, func) if func is not None else ""
+
+    checked = 0
+    for path in paths:
+        file = read_source(path)
+        scopes = [file.root, *walk_type(file.root, "class_declaration", "method_definition")]
+        for scope in scopes:
+            every = list(walk_type(scope, "call_expression"))
+            for words in [("get", "put", "delete", "list"), ("close",), ("setAlarm",)]:
+                found = calls_mentioning(file.data, scope, *words, file=file, whole=True)
+                assert all(c in every for c in found)
+                assert found == sorted(found, key=lambda n: (n.start_byte, -n.end_byte))
+                exact = [c for c in every if name_of(file.data, c) in words]
+                assert [c for c in found if name_of(file.data, c) in words] == exact, path
+                checked += len(exact)
+    assert checked > 30
