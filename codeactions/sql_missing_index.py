@@ -95,14 +95,16 @@ def reordered_queries(
             continue
         uses = table_uses(expression, schema)
         use = uses.get(table.lower()) or uses.get(table)
-        in_lists = {
-            node.this.name.lower()
-            for node in expression.find_all(exp.In)
-            if isinstance(node.this, exp.Column)
-        }
         eq = {c.lower() for c in use.eq} if use is not None else set()
-        if wanted <= eq and not (wanted & in_lists):
-            continue
+        if wanted <= eq:
+            # (the IN lists read only then: a search of the whole expression)
+            in_lists = {
+                node.this.name.lower()
+                for node in expression.find_all(exp.In)
+                if isinstance(node.this, exp.Column)
+            }
+            if not (wanted & in_lists):
+                continue
         found.append(stmt.text.strip())
     return found
 
