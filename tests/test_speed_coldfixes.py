@@ -331,3 +331,38 @@ def test_calls_mentioning_a_whole_name_finds_every_call_of_it(tmp_path: Path) ->
                 assert [c for c in found if name_of(file.data, c) in words] == exact, path
                 checked += len(exact)
     assert checked > 30
+
+
+def test_workspace_reported_answers_as_the_ancestor_walk(tmp_path: Path) -> None:
+    """Each folder's answer kept: the same answers as looking at every ancestor of each path,
+    whatever order the paths come in (absolute and relative, the root, a requested file)."""
+    import random
+
+    from durable_harden.analyzers.analysis import Settings, Workspace
+
+    requested = [tmp_path / "a", tmp_path / "b" / "c" / "f.ts", Path("rel/x"), tmp_path / "d"]
+    paths = [
+        tmp_path / "a" / "s" / "t.ts",
+        tmp_path / "a",
+        tmp_path / "ab" / "t.ts",
+        tmp_path / "b" / "c" / "f.ts",
+        tmp_path / "b" / "c" / "g.ts",
+        tmp_path / "b" / "t.ts",
+        tmp_path / "d" / "e" / "f" / "g.ts",
+        tmp_path / "e.ts",
+        Path("/"),
+        Path("/x.ts"),
+        Path("rel/x/y/z.ts"),
+        Path("rel/y.ts"),
+        Path("z.ts"),
+        Path("."),
+    ]
+    rng = random.Random(7)
+    for _ in range(20):
+        ws = Workspace(tmp_path, [tmp_path], requested, Settings(), [], [])
+        wanted = set(requested)
+        order = paths * 2
+        rng.shuffle(order)
+        for path in order:
+            expected = path in wanted or any(p in wanted for p in path.parents)
+            assert ws.reported(path) is expected, path
