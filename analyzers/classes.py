@@ -318,12 +318,13 @@ def typed_state_params(file: SourceFile, scope: Node) -> Aliases:
     return found
 
 
-def alias_pairs(scope: Node) -> list[tuple[Node, Node, bool]]:
-    """(target, value, is a class field) of every assignment, declarator and field in `scope`:
-    all derive_aliases reads of it (through the nodes' text)."""
+def alias_pairs(scope: Node, file: SourceFile | None = None) -> list[tuple[Node, Node, bool]]:
+    """(target, value, is a class field) of every assignment, declarator and field in `scope`
+    (a node of `file`'s tree, when given): all derive_aliases reads of it (through the nodes'
+    text)."""
     pairs: list[tuple[Node, Node, bool]] = []
     for node in walk_type(
-        scope, "assignment_expression", "variable_declarator", "public_field_definition"
+        scope, "assignment_expression", "variable_declarator", "public_field_definition", file=file
     ):
         kind = node.type
         if kind == "assignment_expression":
@@ -403,7 +404,7 @@ def derive_aliases(file: SourceFile, scope: Node, seed: Aliases) -> Aliases:
     # each pair's texts read once, not once per round (the rounds only look them up)
     pairs = [
         (target, target.type == "object_pattern", normalize_expr(node_text(data, value)), field)
-        for target, value, field in alias_pairs(scope)
+        for target, value, field in alias_pairs(scope, file)
     ]
     targets: dict[int, str] = {}
     for _ in range(4):

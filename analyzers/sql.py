@@ -503,12 +503,13 @@ def _function_scope(node: Node) -> Node | None:
     return parent
 
 
-def _local_declaration(data: bytes, use: Node, name: str) -> Node | None:
+def _local_declaration(file: SourceFile, use: Node, name: str) -> Node | None:
     """The value of the `const`/`let` named `name` declared in a function enclosing `use`
     (innermost first); None when only the module (or nothing) declares it."""
+    data = file.data
     scope = _function_scope(use)
     while scope is not None:
-        for decl in walk_type(scope, "variable_declarator"):
+        for decl in walk_type(scope, "variable_declarator", file=file):
             target, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
             if (
                 target is not None
@@ -533,7 +534,7 @@ def resolve_literal(
         return file, arg
     name = normalize_expr(node_text(file.data, arg))
     if arg.type == "identifier":
-        local = _local_declaration(file.data, arg, name)
+        local = _local_declaration(file, arg, name)
         if local is not None:
             # a variable of an enclosing function: that one, not a same-named one elsewhere
             value = _unwrap(local)
@@ -611,7 +612,7 @@ def follow_path(
     node = _unwrap(arg)
     if node.type == "identifier":
         name = node_text(file.data, node)
-        value = _local_declaration(file.data, node, name) or _top_level_value(file, name)
+        value = _local_declaration(file, node, name) or _top_level_value(file, name)
         return (
             [] if value is None else follow_path(file, value, path, constants, imported, depth + 1)
         )
@@ -631,7 +632,7 @@ def follow_path(
             elif (
                 prop.type == "shorthand_property_identifier" and node_text(file.data, prop) == step
             ):
-                value = _local_declaration(file.data, prop, step) or _top_level_value(file, step)
+                value = _local_declaration(file, prop, step) or _top_level_value(file, step)
                 if value is not None:
                     found.extend(follow_path(file, value, rest, constants, imported, depth + 1))
     return found

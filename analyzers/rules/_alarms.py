@@ -75,7 +75,7 @@ def this_calls(cls: DurableObjectClass, scope: Node) -> set[str]:
     """Names of `this.m(…)` methods of the class called inside scope."""
     data = cls.file.data
     found: set[str] = set()
-    for call in walk_type(scope, "call_expression"):
+    for call in walk_type(scope, "call_expression", file=cls.file):
         func = call.child_by_field_name("function")
         if func is None or func.type != "member_expression":
             continue
@@ -117,7 +117,7 @@ def installs_alarm(cls: DurableObjectClass) -> bool:
     ):
         return True
     helpers: set[str] = set()
-    for call in walk_type(cls.node, "call_expression"):
+    for call in walk_type(cls.node, "call_expression", file=cls.file):
         func = call.child_by_field_name("function")
         if (
             func is not None

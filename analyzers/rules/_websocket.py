@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass, state_path
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
     call_args,
@@ -82,8 +83,11 @@ def _scope_of(node: Node, cls: DurableObjectClass) -> Node:
         func = outer
 
 
-def _server_names_from_pair(data: bytes, pair: Node, scope: Node) -> tuple[set[str], Node | None]:
+def _server_names_from_pair(
+    file: SourceFile, pair: Node, scope: Node
+) -> tuple[set[str], Node | None]:
     """Names for the server half of the pair created by `pair`, within `scope`."""
+    data = file.data
     names: set[str] = set()
     declared: Node | None = None
     pair_vars: set[str] = set()
@@ -101,7 +105,7 @@ def _server_names_from_pair(data: bytes, pair: Node, scope: Node) -> tuple[set[s
         if target is not None:
             pair_vars.add(normalize_expr(node_text(data, target)))
     # Object.values(<pair>) / Object.values(new WebSocketPair()) destructured
-    for decl in walk_type(scope, "variable_declarator"):
+    for decl in walk_type(scope, "variable_declarator", file=file):
         target, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
         if target is None or value is None:
             continue
@@ -134,12 +138,13 @@ def _object_pattern_one(data: bytes, pattern: Node) -> Node | None:
     return None
 
 
-def _add_aliases(data: bytes, scope: Node, names: set[str]) -> bool:
+def _add_aliases(file: SourceFile, scope: Node, names: set[str]) -> bool:
     """`const ws = server` / `ws = pair[1]` inside the scope. True when no further alias is
     left to find (asking again would add nothing)."""
+    data = file.data
     for _ in range(3):
         before = len(names)
-        for decl in walk_type(scope, "variable_declarator"):
+        for decl in walk_type(scope, "variable_declarator", file=file):
             target, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
             if target is not None and value is not None and target.type == "identifier":
                 if normalize_expr(node_text(data, value)) in names:
@@ -190,7 +195,7 @@ def _uncast(node: Node) -> Node:
 
 def _collect(use: SocketUse, data: bytes, ctx_names: set[str], follow: list[SocketUse]) -> None:
     cls = use.cls
-    for call in walk_type(use.scope, "call_expression"):
+    for call in walk_type(use.scope, "call_expression", file=cls.file):
         func = call.child_by_field_name("function")
         if func is None:
             continue
@@ -244,15 +249,15 @@ def server_sockets(cls: DurableObjectClass) -> list[SocketUse]:
         # the constructor's text must be exactly `WebSocketPair`: without the word in the class
         # there is none (and no walk of every `new` of a class of thousands of members)
         return uses
-    for node in walk_type(cls.node, "new_expression"):
+    for node in walk_type(cls.node, "new_expression", file=cls.file):
         ctor = node.child_by_field_name("constructor")
         if ctor is None or node_text(data, ctor) != "WebSocketPair":
             continue
         scope = _scope_of(node, cls)
-        names, declared = _server_names_from_pair(data, node, scope)
+        names, declared = _server_names_from_pair(cls.file, node, scope)
         if not names:
             continue
-        complete = _add_aliases(data, scope, names)
+        complete = _add_aliases(cls.file, scope, names)
         first = SocketUse(cls, node, scope, names, declared)
         pending = [first]
         seen: set[int] = set()
@@ -263,7 +268,7 @@ def server_sockets(cls: DurableObjectClass) -> list[SocketUse]:
                 continue
             seen.add(key)
             if use is not first or not complete:  # (the pair's own scope: done just above)
-                _add_aliases(data, use.scope, use.names)
+                _add_aliases(cls.file, use.scope, use.names)
             follow: list[SocketUse] = []
             _collect(use, data, ctx_names, follow)
             uses.append(use)
@@ -288,7 +293,7 @@ def only_closed(use: SocketUse) -> bool:
     if any(not n.isidentifier() for n in use.names):
         return False
     closed = False
-    for node in walk_type(use.scope, "identifier"):
+    for node in walk_type(use.scope, "identifier", file=use.cls.file):
         name = node_text(data, node)
         if name not in use.names:
             continue

@@ -16,6 +16,7 @@ from durable_harden.analyzers.rules._alarms import (
     storage_calls,
 )
 from durable_harden.analyzers.rules._common import REF_ALARMS, REF_RULES, node_span
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, walk_type
 
 RETRY_LIMIT = 5  # rethrow while retryCount < 5; the runtime retries at most 6 times
@@ -112,11 +113,13 @@ def _calls(node: Node, data: bytes) -> bool:
     return False
 
 
-def _stops_without_rearm(statements: list[Node], sets: list[Node], handler: Node) -> bool:
+def _stops_without_rearm(
+    file: SourceFile, statements: list[Node], sets: list[Node], handler: Node
+) -> bool:
     """An earlier statement returns from the handler on a path that does not set an alarm
     (`if (nothing left) return;`): the re-arm at the end is conditional in effect."""
     for stmt in statements:
-        for ret in walk_type(stmt, "return_statement"):
+        for ret in walk_type(stmt, "return_statement", file=file):
             if _function_of(ret) != handler:
                 continue
             block = ret.parent
@@ -159,7 +162,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         if not sets:
             continue
         reported: set[int] = set()
-        for catch in walk_type(handler, "catch_clause"):
+        for catch in walk_type(handler, "catch_clause", file=cls.file):
             if not _in_handler(cls, catch, handler):
                 continue
             body = catch.child_by_field_name("body")
@@ -167,7 +170,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 continue
             throws = [
                 t
-                for t in walk_type(body, "throw_statement")
+                for t in walk_type(body, "throw_statement", file=cls.file)
                 if _in_handler(cls, t, handler) and not _retry_guarded(data, t, body)
             ]
             rearms = [s for s in sets if body.start_byte <= s.start_byte < body.end_byte]
@@ -198,7 +201,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             span = node_span(cls.file, call.child_by_field_name("function") or call)
             info = {"class": cls.name, "call": [call.start_byte, call.end_byte]}
             if not any(_calls(r, data) for r in rest):
-                if _stops_without_rearm(statements[:index], sets, handler):
+                if _stops_without_rearm(cls.file, statements[:index], sets, handler):
                     continue
                 yield RULE.finding(
                     "unconditional-rearm",

@@ -157,7 +157,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                 continue
             io = [
                 c
-                for c in walk_type(args[0], "call_expression")
+                for c in walk_type(args[0], "call_expression", file=cls.file)
                 if (callee_parts(data, c) or ("", ""))[1] == "fetch"
                 and (callee_parts(data, c) or ("x", ""))[0] in {"", "globalThis"}
             ]

@@ -14,6 +14,7 @@ from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_RULES, REF_STATE, node_span
 from durable_harden.analyzers.rules._kv import BATCH_LIMIT, KvCall, kv_calls
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES, call_args, node_text, walk_type
 
 DOCS = RuleDocs(
@@ -96,7 +97,8 @@ def _literal_size(data: bytes, node: Node) -> int | None:
     return None
 
 
-def _known_size(data: bytes, node: Node) -> int | None:
+def _known_size(file: SourceFile, node: Node) -> int | None:
+    data = file.data
     size = _literal_size(data, node)
     if size is not None or node.type != "identifier":
         return size
@@ -106,7 +108,7 @@ def _known_size(data: bytes, node: Node) -> int | None:
         scope = scope.parent
     if scope is None:
         return None
-    for declarator in walk_type(scope, "variable_declarator"):
+    for declarator in walk_type(scope, "variable_declarator", file=file):
         if declarator.start_byte > node.start_byte:
             break
         target = declarator.child_by_field_name("name")
@@ -157,7 +159,7 @@ def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
             continue
         if not args:
             continue
-        size = _known_size(data, args[0])
+        size = _known_size(cls.file, args[0])
         if size is not None and size > BATCH_LIMIT and args[0].type != "string":
             what = "object of" if kv.method == "put" else "array of"
             yield RULE.finding(

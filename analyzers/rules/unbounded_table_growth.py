@@ -110,7 +110,7 @@ def _scope_key(model: ProjectModel, path: Path) -> Path:
 
 def _deletes_all(cls: DurableObjectClass) -> bool:
     data = cls.file.data
-    for call in walk_type(cls.node, "call_expression"):
+    for call in walk_type(cls.node, "call_expression", file=cls.file):
         parts = callee_parts(data, call)
         if parts is None or parts[1] != "deleteAll":
             continue

@@ -125,7 +125,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
         if len(params) < 2 or not params[0] or not params[1]:
             continue
         ws, message = params[0], params[1]
-        for branch in walk_type(handler, "if_statement"):
+        for branch in walk_type(handler, "if_statement", file=cls.file):
             cond = branch.child_by_field_name("condition")
             cons = branch.child_by_field_name("consequence")
             if cond is None or cons is None:
@@ -133,7 +133,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             ping = _ping_literal(data, cond, message)
             if ping is None:
                 continue
-            for call in walk_type(cons, "call_expression"):
+            for call in walk_type(cons, "call_expression", file=cls.file):
                 func = call.child_by_field_name("function")
                 if func is None or normalize_expr(node_text(data, func)) != f"{ws}.send":
                     continue

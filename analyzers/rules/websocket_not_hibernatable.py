@@ -102,7 +102,7 @@ def closed_right_after(data: bytes, use: SocketUse, accept: Node) -> bool:
             continue
         if not after:
             continue
-        for call in walk_type(sibling, "call_expression"):
+        for call in walk_type(sibling, "call_expression", file=use.cls.file):
             func = call.child_by_field_name("function")
             if func is None or func.type != "member_expression":
                 continue
