@@ -327,10 +327,11 @@ def _scope_of(node: Node) -> Node:
     return scope or root
 
 
-def _declared_value(data: bytes, scope: Node, name: str, before: int) -> Node | None:
-    """The value of the last `const|let name = value` in scope before an offset."""
+def _declared_value(file: SourceFile, scope: Node, name: str, before: int) -> Node | None:
+    """The value of the last `const|let name = value` in scope (of `file`) before an offset."""
+    data = file.data
     found: Node | None = None
-    for decl in walk_type(scope, "variable_declarator"):
+    for decl in walk_type(scope, "variable_declarator", file=file):
         target = decl.child_by_field_name("name")
         value = decl.child_by_field_name("value")
         if target is None or value is None or decl.start_byte > before:
@@ -339,7 +340,7 @@ def _declared_value(data: bytes, scope: Node, name: str, before: int) -> Node | 
             found = value
     if found is None:
         # `id = env.X.idFromString(s)` assigned after a `let id;`
-        for assign in walk_type(scope, "assignment_expression"):
+        for assign in walk_type(scope, "assignment_expression", file=file):
             left, right = assign.child_by_field_name("left"), assign.child_by_field_name("right")
             if left is None or right is None or assign.start_byte > before:
                 continue
@@ -367,7 +368,9 @@ def access_name_expr(model: ProjectModel, access: NamespaceAccess) -> str | None
         return None
     arg = _unwrap(access.argument)
     if arg.type == "identifier":
-        value = _declared_value(data, _scope_of(access.node), node_text(data, arg), arg.start_byte)
+        value = _declared_value(
+            access.file, _scope_of(access.node), node_text(data, arg), arg.start_byte
+        )
         if value is None:
             return None
         arg = _unwrap(value)
@@ -425,7 +428,7 @@ def _stub_calls(model: ProjectModel, cls: DurableObjectClass) -> list[StubCall]:
             if call is not None and call.type == "call_expression":
                 candidates.append(call)
         if variable is not None:
-            for call in walk_type(_scope_of(node), "call_expression"):
+            for call in walk_type(_scope_of(node), "call_expression", file=access.file):
                 func = call.child_by_field_name("function")
                 if (
                     func is None

@@ -201,7 +201,7 @@ def calls_mentioning(
         scope_key = (scope.id, start, end, scope.type)
         callees = memo.get(scope_key)
         if callees is None and places > MENTIONS_FEW:
-            calls = list(walk_type(scope, "call_expression"))
+            calls = list(walk_type(scope, "call_expression", file=file))
             if places > MENTIONS_LIMIT or len(calls) <= CALLS_PER_PLACE * places:
                 callees = memo[scope_key] = _callees(data, calls)
             else:
@@ -286,7 +286,7 @@ def functions_called_from(cls: DurableObjectClass) -> list[Node]:
         calls = (
             calls_mentioning(file.data, scope, *top, file=file)
             if len(top) <= 16
-            else list(walk_type(scope, "call_expression"))
+            else list(walk_type(scope, "call_expression", file=file))
         )
         for call in calls:
             func = call.child_by_field_name("function")

@@ -13,6 +13,7 @@ from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, 
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import REF_RULES, REF_STATE, node_span
 from durable_harden.analyzers.rules._kv import KvCall, kv_call
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES, walk_type
 
 DOCS = RuleDocs(
@@ -58,10 +59,10 @@ class Run:
     trailing: dict[int, Node] = field(default_factory=dict)  # write index -> `// comment`
 
 
-def _has_own_await(stmt: Node, data: bytes | None = None) -> bool:
-    if data is not None and data.find(b"await", stmt.start_byte, stmt.end_byte) < 0:
+def _has_own_await(stmt: Node, file: SourceFile) -> bool:
+    if file.data.find(b"await", stmt.start_byte, stmt.end_byte) < 0:
         return False  # no `await` keyword in its text: no await expression
-    for node in walk_type(stmt, "await_expression"):
+    for node in walk_type(stmt, "await_expression", file=file):
         parent = node.parent
         nested = False
         while parent is not None and parent != stmt:
@@ -82,7 +83,7 @@ def _awaited_write(cls: DurableObjectClass, data: bytes, stmt: Node) -> KvCall |
     if not stmt.named_children:
         return None
     expr = stmt.named_children[0]
-    for call in walk_type(expr, "call_expression"):
+    for call in walk_type(expr, "call_expression", file=cls.file):
         kv = kv_call(cls, data, call)
         if kv is not None and kv.method in WRITES and kv.awaited and kv.statement_expr == expr:
             return kv
@@ -120,7 +121,7 @@ def runs_in_block(cls: DurableObjectClass, block: Node) -> list[Run]:
         if write is not None:
             current.writes.append(write)
             current.statements.append(stmt)
-        elif _has_own_await(stmt, data):
+        elif _has_own_await(stmt, cls.file):
             flush()
         elif current.writes:
             current.adjacent = False
@@ -148,7 +149,7 @@ def _check_class(cls: DurableObjectClass) -> Iterator[Finding]:
     data = cls.file.data
     if _write_words(data, cls.node.start_byte, cls.node.end_byte) < 2:
         return  # each write names its method (put / delete): a class naming them once has none
-    for block in walk_type(cls.node, "statement_block"):
+    for block in walk_type(cls.node, "statement_block", file=cls.file):
         # a run is two or more awaited writes, each its own statement with its own `await`: a
         # block whose text holds fewer than two (most blocks of a class) has none
         start, end = block.start_byte, block.end_byte
