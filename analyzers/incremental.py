@@ -174,6 +174,44 @@ REACH_ANY_CLASS: dict[str, Callable[[SourceFile], bool]] = {}
 SCOPE_INDEXES: dict[str, Any] = {}
 
 
+@dataclass(frozen=True)
+class FileParts:
+    """A FILE rule whose findings in source files come from one part of it (`in_sources`, over
+    the view's files) that reads only those files and the project facts `facts`, while the rest
+    of it (`elsewhere`, run with no units) reads files outside the model (VOLATILE) and reports
+    only outside source files: the language server runs that part only while a config is
+    open. Filled by the rules' modules (rollout-unsafe)."""
+
+    in_sources: Callable[[ProjectModel], Iterable[Finding]]
+    facts: str
+    elsewhere: Callable[[ProjectModel], Iterable[Finding]]
+    reason: str
+
+
+FILE_PARTS: dict[str, FileParts] = {}
+
+
+@dataclass(frozen=True)
+class QuietCalls:
+    """A statement rule that reads the scope (the schema, the growing tables), kept per exec()
+    call by whether it is *quiet* there: it finds nothing in the call's statements, and that
+    follows from the call's content (`_Calls` keys) and the file's `context` alone. Quiet calls
+    are not checked again while the context is the same; the others (new or edited calls,
+    calls with findings, calls with a statement the rule calls `unsettled`: one whose findings
+    read more than the context, such as the code around the call) are checked on every run,
+    with the statements no call reuse takes. The rule promises that each finding about a
+    statement of a call lies inside that call (its span is in the statement's SQL). Filled by
+    the rules' modules (sql-missing-index, sql-unbounded-read, schema-change-without-migration).
+    """
+
+    context: Callable[[ProjectModel, SourceFile], Hashable]
+    unsettled: Callable[[ProjectModel, SqlStatement], bool] | None
+    reason: str
+
+
+QUIET_CALLS: dict[str, QuietCalls] = {}
+
+
 # derived data of the whole model that a view restricted to some classes may share (each
 # computed from the namespace accesses, files or configs, never from the class list)
 _SHARED_MEMO = frozenset(
@@ -983,6 +1021,18 @@ def _reached(model: ProjectModel, units: _Units, file: SourceFile) -> list[Durab
     return sorted(found.values(), key=lambda c: (str(c.file.path), c.node.start_byte))
 
 
+_PART_RULES: dict[tuple[str, int], tuple[Rule, Callable[..., Any], Rule]] = {}
+
+
+def _part_rule(rule: Rule, check: Callable[[ProjectModel], Iterable[Finding]]) -> Rule:
+    """The rule with `check` as its check (a part of it: FileParts), made once."""
+    key = (rule.id, id(check))
+    known = _PART_RULES.get(key)
+    if known is None or known[0] is not rule or known[1] is not check:
+        known = _PART_RULES[key] = (rule, check, dataclasses.replace(rule, check=check))
+    return known[2]
+
+
 def _report(rule: Rule, model: ProjectModel, exc: Exception) -> None:
     detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
     model.problems.append(Problem(model.root, f"internal error in rule {rule.id}: {detail}"))
@@ -1011,6 +1061,8 @@ class IncrementalRules:
         self.member_hits = 0  # members whose findings were reused
         self.call_runs = 0  # exec() calls re-checked alone (tests read it)
         self.call_hits = 0  # exec() calls whose findings were reused
+        self.quiet_runs = 0  # exec() calls checked by a QUIET_CALLS rule (tests read it)
+        self.quiet_hits = 0  # exec() calls a QUIET_CALLS rule skipped as quiet
 
     def _indexed(
         self, rule: Rule, model: ProjectModel, roots: list[Path], wanted: set[Path]
@@ -1087,6 +1139,8 @@ class IncrementalRules:
             elif scope.unit == STATEMENT:
                 local = STATEMENT_LOCAL.get(rule.id)
                 reuse, kept = self._by_call, calls
+                if local is None and rule.id in QUIET_CALLS:
+                    local, reuse = QUIET_CALLS[rule.id], self._by_quiet_call
             if local is not None and reuse is not None:
                 if units is None:
                     units = _Units(model)
@@ -1103,18 +1157,36 @@ class IncrementalRules:
             if scope.unit in (CLASS, STATEMENT, ACCESS, FILE):
                 if units is None:
                     units = _Units(model)
+                part = FILE_PARTS.get(rule.id) if scope.unit == FILE else None
+                unit_rule = rule if part is None else _part_rule(rule, part.in_sources)
                 for file in files:
                     items = units.of(scope.unit, file)
                     if not items:
                         continue  # a rule iterating its units finds nothing without them
                     key: Hashable | None = None
-                    if scope.facts != VOLATILE:
+                    if part is not None:
+                        if part.facts != VOLATILE:
+                            key = (file, tuple(items), facts.of(part.facts, file.path))
+                    elif scope.facts != VOLATILE:
                         key = (file, tuple(items), self._facts(facts, scope, file, items))
                     view = ScopedModel(model, scope.unit, items)
                     found.extend(
-                        self._run(rule, view, (rule.id, file.path), key, {file.path}, model)
+                        self._run(unit_rule, view, (rule.id, file.path), key, {file.path}, model)
                     )
-                if scope.unit in (FILE, ACCESS) or config_open:
+                if part is not None:
+                    if config_open:  # the rest reports only outside source files
+                        view = ScopedModel(model, scope.unit, [])
+                        found.extend(
+                            self._run(
+                                _part_rule(rule, part.elsewhere),
+                                view,
+                                (rule.id, None),
+                                None,
+                                wanted,
+                                model,
+                            )
+                        )
+                elif scope.unit in (FILE, ACCESS) or config_open:
                     # what the rule says outside its units (deploy scripts, configs): a run
                     # with no units, its findings in the published files
                     view = ScopedModel(model, scope.unit, [])
@@ -1264,6 +1336,76 @@ class IncrementalRules:
         if parts.rest:
             found.extend(self._checked(rule, model, path, parts.rest))
         self.members[slot] = {None: dict(zip(ids, values, strict=True))}
+        return found
+
+    def _by_quiet_call(
+        self,
+        rule: Rule,
+        quiet: QuietCalls,
+        model: ProjectModel,
+        file: SourceFile,
+        stmts: list[SqlStatement],
+        calls: dict[Path, _Calls],
+    ) -> list[Finding]:
+        """A statement rule that reads the scope (QUIET_CALLS), in one file: the exec() calls
+        known to be quiet under the file's current context are skipped (found at C speed by
+        their content numbers); the others, and the statements no call reuse takes, are
+        checked, and those of the checked calls that turn out quiet are remembered."""
+        path = file.path
+        parts = calls.get(path)
+        if parts is None:
+            parts = calls[path] = _Calls.kept(file, stmts)
+        slot = (rule.id, path)
+        context = quiet.context(model, file)
+        known = self.members.get(slot, {}).get(None)
+        quiet_ids: set[int] = known[1] if known is not None and known[0] == context else set()
+        ids = parts.ids
+        loud = list(
+            itertools.compress(
+                range(len(ids)), map(operator.not_, map(quiet_ids.__contains__, ids))
+            )
+        )
+        self.quiet_hits += len(ids) - len(loud)
+        found: list[Finding] = []
+        if parts.rest:
+            found.extend(self._checked(rule, model, path, parts.rest))
+        if loud:
+            asked = [s for index in loud for s in parts.groups[index]]
+            self.quiet_runs += len(loud)
+            try:
+                own = self._checked(rule, model, path, asked, contain=False)
+            except OverBudget:
+                raise
+            except Exception as exc:  # nothing is learnt from a failed run
+                _report(rule, model, exc)
+                self.members[slot] = {None: (context, quiet_ids)}
+                return found
+            found.extend(own)
+            # the calls with a finding (each lies in its statement's SQL, in its call); a
+            # finding elsewhere cannot be told apart: then no call is learnt quiet this time
+            starts = [parts.starts[index] for index in loud]
+            noisy: set[int] = set()
+            for finding in own:
+                at = bisect.bisect_right(starts, finding.span.start) - 1
+                if (
+                    at < 0
+                    or finding.span.path != path
+                    or finding.span.end > parts.calls[loud[at]][1]
+                ):
+                    noisy.update(range(len(loud)))
+                    break
+                noisy.add(at)
+            unsettled = quiet.unsettled
+            for at, index in enumerate(loud):
+                if at in noisy:
+                    continue
+                if unsettled is not None and any(unsettled(model, s) for s in parts.groups[index]):
+                    continue
+                quiet_ids.add(ids[index])
+        if len(quiet_ids) > 2 * len(ids) + 256:
+            # calls typed and gone: only the current ones are kept
+            quiet_ids = quiet_ids.intersection(ids)
+        self.members[slot] = {None: (context, quiet_ids)}
         return found
 
     def _checked(

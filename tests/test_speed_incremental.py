@@ -1438,3 +1438,187 @@ def test_a_scoped_view_carries_every_field_of_the_project_model(unit: str) -> No
             assert getattr(view, unit) == items
         elif field.name != "memo":
             assert getattr(view, field.name) is getattr(whole, field.name), field.name
+
+
+# -- statement rules that read the scope, kept per exec() call while quiet (QUIET_CALLS) -------
+
+QUIET_FILE = """import { DurableObject } from "cloudflare:workers";
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, room TEXT, body TEXT, at INTEGER);
+  CREATE TABLE IF NOT EXISTS scores (id INTEGER PRIMARY KEY, points INTEGER);
+  CREATE TABLE IF NOT EXISTS scores_legacy (id INTEGER PRIMARY KEY);
+`;
+
+export class Chat extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.blockConcurrencyWhile(async () => {
+      this.ctx.storage.sql.exec(SCHEMA);
+    });
+  }
+
+  post(room: string, body: string): void {
+    this.ctx.storage.sql.exec("INSERT INTO messages (room, body, at) VALUES (?, ?, ?)", room, body, Date.now());
+  }
+
+  page(room: string): unknown[] {
+    return this.ctx.storage.sql.exec("SELECT body FROM messages WHERE id > ? LIMIT 20", room).toArray();
+  }
+
+  recent(room: string): unknown[] {
+    const cursor = this.ctx.storage.sql.exec("SELECT body FROM messages WHERE room = ? ORDER BY id", room);
+    return cursor.toArray();
+  }
+
+  edit(id: number): void {
+    this.ctx.storage.sql.exec("UPDATE messages SET edited_at = ? WHERE id = ?", Date.now(), id);
+  }
+
+  top(): unknown[] {
+    return this.ctx.storage.sql.exec("SELECT points FROM scores WHERE id = ?", 1).toArray();
+  }
+
+  migrate(): void {
+    this.ctx.storage.sql.exec("ALTER TABLE scores ADD COLUMN rank INTEGER NOT NULL");
+  }
+
+  count(): number {
+    return this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM messages").one().n as number;
+  }
+
+  legacy(): unknown[] {
+    return this.ctx.storage.sql.exec("SELECT points FROM scores_legacy WHERE id = ?", 1).toArray();
+  }
+
+  noted(): void {
+    // a rename the catalogue does not see (not DDL: a comment), which the rule reads
+    this.ctx.storage.sql.exec("/* ALTER TABLE scores RENAME TO scores_legacy */ SELECT 1");
+  }
+}
+"""
+
+
+def test_scope_reading_statement_rules_follow_edits(tmp_path: Path) -> None:
+    """sql-missing-index, sql-unbounded-read and schema-change-without-migration, whose exec()
+    calls are skipped while they are quiet under the same catalogue and growing tables: typing
+    in quiet and in reported calls, a finding made and unmade by code outside its call (how the
+    cursor is consumed), the catalogue changed (a column, an index), the growing tables changed
+    (a retention DELETE), everything moved by a line above. Each compared with a fresh
+    analysis; quiet calls are skipped, and an edit inside one call checks that call again."""
+    from durable_harden.analyzers.incremental import QUIET_CALLS
+
+    assert set(QUIET_CALLS) == {
+        "sql-missing-index",
+        "sql-unbounded-read",
+        "schema-change-without-migration",
+    }
+    root = tmp_path / "quiet"
+    s, store = _store_session(root, QUIET_FILE)
+    found = {f.rule_id for f in analyze_paths([root]).findings}
+    assert set(QUIET_CALLS) <= found, found
+    rules = s.engine.rules
+    text = QUIET_FILE
+    prune = '    this.ctx.storage.sql.exec("DELETE FROM messages WHERE at < ?", Date.now());\n'
+    edits = [
+        ("typing in a quiet call", text.replace("LIMIT 20", "LIMIT 200"), True),
+        ("typing in a reported call", text.replace("ORDER BY id", "ORDER BY  id"), True),
+        (
+            "the cursor no longer loaded",
+            text.replace("return cursor.toArray();", "return [];"),
+            True,
+        ),
+        ("the cursor loaded with one()", text.replace("cursor.toArray()", "[cursor.one()]"), True),
+        (
+            "a column added to the CREATE",
+            text.replace("at INTEGER)", "at INTEGER, edited_at INTEGER)"),
+            False,
+        ),
+        (
+            "an index that serves the query",
+            text.replace(
+                "`;\n\nexport",
+                "  CREATE INDEX IF NOT EXISTS by_room ON messages(room, id);\n`;\n\nexport",
+            ),
+            False,
+        ),
+        (
+            "a retention DELETE",
+            text.replace(
+                '    this.ctx.storage.sql.exec("INSERT',
+                prune + '    this.ctx.storage.sql.exec("INSERT',
+            ),
+            False,
+        ),
+        ("a LIMIT on the reported read", text.replace("ORDER BY id", "ORDER BY id LIMIT 5"), True),
+        (
+            "the ALTER given a DEFAULT (the catalogue changes)",
+            text.replace('NOT NULL")', 'NOT NULL DEFAULT 0")'),
+            False,
+        ),
+        ("a line above everything", "// head\n" + text, True),
+        (
+            "the rename read by the rule removed (not DDL: the same catalogue)",
+            text.replace("/* ALTER TABLE scores RENAME TO scores_legacy */ ", ""),
+            True,
+        ),
+        ("a query of a missing table", text.replace("FROM scores WHERE", "FROM scors WHERE"), True),
+    ]
+    for what, new_text, same_context in edits:
+        assert new_text != text, what
+        s.write(store, new_text.encode())
+        hits, runs = rules.quiet_hits, rules.quiet_runs
+        s.compare(what)
+        if same_context:
+            # the quiet calls were skipped: only the edited call and the reported ones checked
+            assert rules.quiet_hits > hits, what
+            assert rules.quiet_runs - runs <= 3 * 4, what
+        s.write(store, text.encode())
+        s.compare(f"undoing {what}")
+
+
+def test_rollout_findings_in_sources_and_configs(tmp_path: Path, monkeypatch: Any) -> None:
+    """rollout-unsafe in the language server (FILE_PARTS): in a source file only its canary
+    part runs (memoised like any per-file result), the part reading deploy scripts, CI and git
+    only while a config is open; both compared with a fresh analysis, also after the deploy
+    script on disk changes."""
+    from durable_harden.analyzers import incremental
+
+    part = incremental.FILE_PARTS["rollout-unsafe"]
+    calls: list[int] = []
+
+    def counted(model: Any) -> Any:
+        calls.append(1)
+        return part.elsewhere(model)
+
+    monkeypatch.setitem(
+        incremental.FILE_PARTS,
+        "rollout-unsafe",
+        incremental.FileParts(part.in_sources, part.facts, counted, part.reason),
+    )
+    fixtures = ROOT / "tests" / "fixtures" / "rollout-unsafe"
+    pipelines = _copy(tmp_path, fixtures / "pipelines")
+    index = pipelines / "src" / "index.ts"
+    s = Session(pipelines, [index])
+    s.compare("a source file with a canary ternary")
+    assert "second-binding-canary" in {
+        f.message_id for f in analyze_paths([pipelines]).findings if f.path == index
+    }
+    s.write(index, index.read_bytes().replace(b"\n", b"\n\n", 1))
+    s.compare("a line added above the canary")
+    assert calls == []  # no config open: the deploy scripts were not read
+
+    plain = _copy(tmp_path, fixtures / "plain-deploy")
+    config, source = plain / "wrangler.jsonc", plain / "src" / "index.ts"
+    s = Session(plain, [config, source])
+    s.compare("the config open: no rollout path")
+    assert calls
+
+    def in_config() -> list[str]:
+        return [f.message_id for f in analyze_paths([plain]).findings if f.path == config]
+
+    assert in_config() == ["no-rollout-path"]
+    package = plain / "package.json"
+    s.write(package, package.read_bytes().replace(b"wrangler deploy", b"wrangler versions upload"))
+    s.compare("the deploy script now uploads a version")
+    assert in_config() == []

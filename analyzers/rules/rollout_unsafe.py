@@ -15,6 +15,7 @@ from typing import Any
 
 from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.incremental import CONFIGS, FILE_PARTS, FileParts
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
     REF_CHANGELOG,
@@ -541,6 +542,19 @@ def _no_rollout_path_findings(model: ProjectModel) -> Iterator[Finding]:
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
+    yield from _deploy_command_findings(model)
+    yield from _canary_findings(model)
+    yield from _no_rollout_path_findings(model)
+
+
+def _outside_source_files(model: ProjectModel) -> Iterator[Finding]:
+    """The findings `check` makes outside the model's source files: in deploy scripts,
+    package.json files, CI workflows (the commands) and wrangler configs (no rollout path)."""
+    yield from _deploy_command_findings(model)
+    yield from _no_rollout_path_findings(model)
+
+
+def _deploy_command_findings(model: ProjectModel) -> Iterator[Finding]:
     seen: set[Path] = set()
     for config in model.configs:
         changed: bool | None = None
@@ -577,8 +591,6 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                             state=RolloutState(config),
                         )
             seen.add(path)
-    yield from _canary_findings(model)
-    yield from _no_rollout_path_findings(model)
 
 
 RULE = Rule(
@@ -595,4 +607,16 @@ RULE = Rule(
         "percentages": "wrangler versions deploy percentages that do not sum to 100",
         "upload-with-migrations": "wrangler versions upload while migrations/exports differ from git HEAD",
     },
+)
+
+# The language server publishes the findings of open source files and configs: in a source file
+# this rule finds only canary ternaries, which read the file and its config's bindings (not the
+# deploy scripts on disk nor git), so they are memoised like any per-file result; the rest
+# (deploy scripts, package.json, CI workflows, configs) runs only while a config is open
+FILE_PARTS[RULE.id] = FileParts(
+    in_sources=_canary_findings,
+    facts=CONFIGS,
+    elsewhere=_outside_source_files,
+    reason="canary ternaries are the only findings in source files; the deploy commands land "
+    "in pipeline files (never published) and no-rollout-path in the wrangler config",
 )

@@ -12,6 +12,7 @@ from typing import Any
 from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.incremental import QUIET_CALLS, QuietCalls
 from durable_harden.analyzers.model import ProjectModel, spliced_from
 from durable_harden.analyzers.rules._common import (
     REF_LIMITS,
@@ -427,6 +428,35 @@ RULE = Rule(
         "one-of-many": "`.one()` on a query that can match many rows of a growing table",
         "reads-every-row": "every matching row of a growing table read at once",
     },
+)
+
+
+def _growing_context(model: ProjectModel, file: SourceFile) -> tuple[str, tuple[str, ...]]:
+    """What a query's being unbounded reads besides its text: the catalogue and the names of
+    the scope's growing tables."""
+    return (
+        model.schema_for(file.path).content_key,
+        tuple(sorted(growing_tables(model, file.path))),
+    )
+
+
+def _reads_growing(model: ProjectModel, stmt: SqlStatement) -> bool:
+    """A query that reads a growing table unbounded: whether that is a finding reads how the
+    code around its call consumes the cursor."""
+    if stmt.loose or stmt.kind not in {"SELECT", "WITH"}:
+        return False
+    if stmt.statements_in_call - 1 != stmt.index_in_call:
+        return False
+    growing = growing_tables(model, stmt.file.path)
+    return bool(growing) and bool(unbounded_tables(stmt, model.schema_for(stmt.file.path), growing))
+
+
+# the language server keeps, per exec() call, whether the rule finds nothing there
+QUIET_CALLS[RULE.id] = QuietCalls(
+    context=_growing_context,
+    unsettled=_reads_growing,
+    reason="a query that reads no growing table unbounded (its text, the catalogue, the growing "
+    "tables' names) has no finding; the others depend on the code consuming the cursor",
 )
 
 
