@@ -182,6 +182,66 @@ def test_nearest_settings_file_wins(tmp_path: Path):
     assert find_settings_file(pkg / "src" / "a.ts") == tmp_path / "durable-harden.jsonc"
 
 
+def test_the_server_s_settings_lookup_follows_changes(tmp_path: Path):
+    """SettingsLookup (the server's kept answers, re-checked by stat) answers what a fresh
+    walk answers after each change of the folders it walked: a settings file created and
+    removed on the way, a package.json gaining and losing the key (also rewritten at once with
+    the same size and mtime: a rewrite within the file system's timestamp granularity), a
+    `.git` that ends the walk earlier. Settled answers are kept, not walked again."""
+    import os
+
+    from durable_harden.analyzers.settings_file import SettingsLookup, forget
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "durable-harden.jsonc").write_text("{}")
+    pkg = tmp_path / "packages" / "api"
+    (pkg / "src").mkdir(parents=True)
+    source = (pkg / "src" / "a.ts").resolve()
+    source.write_text("")
+    lookup = SettingsLookup()
+
+    def same() -> Path | None:
+        forget()  # the reference reads every file again
+        want = find_settings_file(source)
+        assert lookup.find(source) == want
+        return want
+
+    assert same() == tmp_path.resolve() / "durable-harden.jsonc"
+    assert source in lookup.known  # nothing was written just now that it reads
+    walks = []
+    real = find_settings_file
+
+    def counted(path: Path, folders: object = None) -> Path | None:
+        walks.append(path)
+        return real(path)
+
+    import durable_harden.analyzers.settings_file as module
+
+    module.find_settings_file = counted  # type: ignore[assignment]
+    try:
+        lookup.find(source)
+        assert walks == []  # answered from the kept signatures
+    finally:
+        module.find_settings_file = real
+    own = pkg / "durable-harden.jsonc"
+    own.write_text("{}")
+    assert same() == own.resolve()
+    own.unlink()
+    assert same() == tmp_path.resolve() / "durable-harden.jsonc"
+    package = pkg / "package.json"
+    package.write_text('{"name": "api", "durable-hardex": {}}')
+    assert same() == tmp_path.resolve() / "durable-harden.jsonc"
+    # the key added at once, the same size, the mtime kept (a coarse file system clock)
+    stamp = package.stat().st_mtime_ns
+    package.write_text('{"name": "api", "durable-harden": {}}')
+    os.utime(package, ns=(stamp, stamp))
+    assert same() == package.resolve()
+    package.unlink()
+    (pkg / ".git").mkdir()  # a repository of its own: the walk ends there
+    assert same() is None
+    assert len(lookup.known) == 1
+
+
 def test_settings_values_and_errors(tmp_path: Path):
     path = tmp_path / "durable-harden.jsonc"
     path.write_text(
