@@ -209,7 +209,15 @@ class QuietCalls:
     reason: str
 
 
-QUIET_CALLS: dict[str, QuietCalls] = {}
+QUIET_CALLS: dict[str, QuietCalls] = {
+    # declared here: what makes its calls quiet is how `_Calls` groups them
+    "sql-interpolation": QuietCalls(
+        context=lambda model, file: None,
+        unsettled=None,
+        reason="it reports `${…}` substitutions only, and a statement with one is never in a "
+        "call `_Calls` groups (it is checked on every run with the other statements)",
+    ),
+}
 
 
 # derived data of the whole model that a view restricted to some classes may share (each
@@ -1141,6 +1149,7 @@ class IncrementalRules:
                 reuse, kept = self._by_call, calls
                 if local is None and rule.id in QUIET_CALLS:
                     local, reuse = QUIET_CALLS[rule.id], self._by_quiet_call
+                    kept = (calls, facts)
             if local is not None and reuse is not None:
                 if units is None:
                     units = _Units(model)
@@ -1345,18 +1354,53 @@ class IncrementalRules:
         model: ProjectModel,
         file: SourceFile,
         stmts: list[SqlStatement],
-        calls: dict[Path, _Calls],
+        kept: tuple[dict[Path, _Calls], _Facts],
     ) -> list[Finding]:
         """A statement rule that reads the scope (QUIET_CALLS), in one file: the exec() calls
         known to be quiet under the file's current context are skipped (found at C speed by
         their content numbers); the others, and the statements no call reuse takes, are
-        checked, and those of the checked calls that turn out quiet are remembered."""
+        checked, and those of the checked calls that turn out quiet are remembered. A file
+        that is not the one edited (the same object as last time) has its findings reused
+        while its statements and their scopes' facts are the same objects (as `_run`)."""
+        calls, facts = kept
+        path = file.path
+        slot = (rule.id, path)
+        context = quiet.context(model, file)
+        whole = self.memo.get(slot)
+        key: tuple[Any, ...] = (file,)
+        if whole is None or whole[0][0] is file:  # type: ignore[index]  # not re-parsed
+            key = (
+                file,
+                tuple(stmts),
+                self._facts(facts, scope_of(rule), file, stmts),
+                context,
+            )
+            if whole is not None and whole[0] == key:
+                self.hits += 1
+                return list(whole[1])
+        problems = len(model.problems)
+        found = self._quiet_calls(rule, quiet, model, file, stmts, calls, context)
+        if len(model.problems) == problems:
+            self.memo[slot] = (key, found)
+        else:  # a failed run is not kept: it runs (and is reported) again
+            self.memo.pop(slot, None)
+        return list(found)
+
+    def _quiet_calls(
+        self,
+        rule: Rule,
+        quiet: QuietCalls,
+        model: ProjectModel,
+        file: SourceFile,
+        stmts: list[SqlStatement],
+        calls: dict[Path, _Calls],
+        context: Hashable,
+    ) -> list[Finding]:
         path = file.path
         parts = calls.get(path)
         if parts is None:
             parts = calls[path] = _Calls.kept(file, stmts)
         slot = (rule.id, path)
-        context = quiet.context(model, file)
         known = self.members.get(slot, {}).get(None)
         quiet_ids: set[int] = known[1] if known is not None and known[0] == context else set()
         ids = parts.ids
@@ -1367,19 +1411,19 @@ class IncrementalRules:
         )
         self.quiet_hits += len(ids) - len(loud)
         found: list[Finding] = []
-        if parts.rest:
-            found.extend(self._checked(rule, model, path, parts.rest))
+        asked = [s for index in loud for s in parts.groups[index]]
+        self.quiet_runs += len(loud)
+        try:
+            if parts.rest:
+                found.extend(self._checked(rule, model, path, parts.rest, contain=False))
+            own = self._checked(rule, model, path, asked, contain=False) if asked else []
+        except OverBudget:
+            raise
+        except Exception as exc:  # reported once; nothing is learnt from a failed run
+            _report(rule, model, exc)
+            self.members[slot] = {None: (context, quiet_ids)}
+            return found
         if loud:
-            asked = [s for index in loud for s in parts.groups[index]]
-            self.quiet_runs += len(loud)
-            try:
-                own = self._checked(rule, model, path, asked, contain=False)
-            except OverBudget:
-                raise
-            except Exception as exc:  # nothing is learnt from a failed run
-                _report(rule, model, exc)
-                self.members[slot] = {None: (context, quiet_ids)}
-                return found
             found.extend(own)
             # the calls with a finding (each lies in its statement's SQL, in its call); a
             # finding elsewhere cannot be told apart: then no call is learnt quiet this time

@@ -336,3 +336,58 @@ def test_unused_suppression_fix_removes_one_rule_or_the_line(tmp_path: Path):
     assert b"return 1;\n" in new
     path.write_bytes(new)
     assert analyze_paths([path]).findings == []
+
+
+def test_the_reader_reads_a_message_with_one_hand_over(tmp_path: Path):
+    """BoundedReader reads the rest of a message with its Content-Length header (one thread
+    hand-over per message): pygls's loop gets the same messages as from a plain reader, with
+    other headers, an oversized message skipped in between, and a message cut by the end of
+    the input."""
+    import asyncio
+    import io
+    import json
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pygls.io_ import run_async
+
+    from durable_harden.server.lsp.transport import BoundedReader
+
+    def frame(body: bytes, extra: bytes = b"") -> bytes:
+        return b"Content-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+
+    bodies = [
+        json.dumps({"jsonrpc": "2.0", "method": f"m{i}", "params": {"i": i}}).encode()
+        for i in range(4)
+    ]
+    stream = (
+        frame(bodies[0])
+        + frame(bodies[1], b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n")
+        + b"Content-Length: 99999\r\n\r\n"
+        + b'{"jsonrpc": "2.0", "method": "skipped"}'
+        + frame(bodies[2])
+        + frame(bodies[3])
+        + b'Content-Length: 50\r\n\r\n{"jsonrpc"'
+    )
+
+    class Collect:
+        def __init__(self) -> None:
+            self.got: list[object] = []
+
+        def structure_message(self, data: dict) -> object:
+            return data
+
+        def handle_message(self, message: object) -> None:
+            self.got.append(message)
+
+    oversized: list[int] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reader = BoundedReader(
+            io.BufferedReader(io.BytesIO(stream)), pool, oversized.append, limit=1000
+        )
+        protocol = Collect()
+        asyncio.run(run_async(threading.Event(), reader, protocol))  # type: ignore[arg-type]
+    methods = [m.get("method") for m in protocol.got if isinstance(m, dict)]
+    assert methods == ["m0", "m1", "$/durable-harden/skipped", "m2", "m3"], methods
+    assert oversized == [99999]
+    assert not reader.ahead
