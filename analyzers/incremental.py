@@ -580,11 +580,7 @@ class _Members:
                 found = positions.get(texts[index])
                 positions[texts[index]] = sorted([*(found or ()), index])
         else:
-            positions = {}
-            is_broken = set(errors)
-            for index, text in enumerate(texts):
-                if index not in is_broken:
-                    positions.setdefault(text, []).append(index)
+            positions = _positions(texts, errors)
         head = data[node.start_byte : body.start_byte] + data[body.end_byte : node.end_byte]
         return cls(nodes, starts, texts, head, positions, errors, indices, len(children))
 
@@ -762,6 +758,21 @@ class _Calls:
             ids,
             old.numbers,
         )
+
+
+def _positions(texts: list[bytes], errors: list[int]) -> dict[bytes, list[int]]:
+    """Member text -> the indices of the members with that text, but those with a syntax
+    error. Most classes' members are all different: then built at C speed."""
+    if not errors:
+        positions = dict(zip(texts, map(list, zip(range(len(texts)))), strict=True))
+        if len(positions) == len(texts):
+            return positions
+    positions = {}
+    is_broken = set(errors)
+    for index, text in enumerate(texts):
+        if index not in is_broken:
+            positions.setdefault(text, []).append(index)
+    return positions
 
 
 _NUMBERS = itertools.count()
@@ -1319,7 +1330,11 @@ class IncrementalRules:
         memo: dict[int, list[Finding]] = self.members[slot].get(None, {})
         ids = parts.ids
         values: list[list[Finding] | None] = list(map(memo.get, ids))
-        misses = [index for index, value in enumerate(values) if value is None]
+        misses = list(
+            itertools.compress(
+                range(len(values)), map(operator.is_, values, itertools.repeat(None))
+            )
+        )
         for index in misses:
             start = parts.starts[index]
             self.call_runs += 1
@@ -1344,7 +1359,13 @@ class IncrementalRules:
             found.extend(_shifted(f, start, local.offsets, marker) for f in relative or ())
         if parts.rest:
             found.extend(self._checked(rule, model, path, parts.rest))
-        self.members[slot] = {None: dict(zip(ids, values, strict=True))}
+        if len(memo) + len(misses) > 2 * len(ids) + 64:
+            # calls typed and gone: only the current ones are kept
+            self.members[slot] = {None: dict(zip(ids, values, strict=True))}
+        else:  # the new calls added (a number is one content: the others are as they were)
+            for index in misses:
+                memo[ids[index]] = values[index]  # type: ignore[assignment]
+            self.members[slot] = {None: memo}
         return found
 
     def _by_quiet_call(
