@@ -20,6 +20,8 @@ from durable_harden.analyzers.source import LineIndex, changed_region, parse_sou
 from durable_harden.codeactions import apply_edits, fixes_for
 from durable_harden.codeactions.suppress import disable_for_file, disable_for_line
 from durable_harden.server.documents import (
+    _count,
+    _start,
     apply_change,
     apply_change_bytes,
     encode_text,
@@ -130,6 +132,47 @@ def test_the_document_s_line_index_serves_the_re_parse(tmp_path: Path):
         parsed = engine.open_parsed[path]
         assert (parsed.lines is lines) == (given is lines)
         assert parsed.lines.line_starts == LineIndex(data).line_starts
+
+
+def test_a_document_s_line_index_after_edits_without_a_list():
+    """The document's line index after successive edits (ShiftedLines: pieces of the earlier
+    indexes' starts, each shifted) answers row_of, point, start_of and count as a fresh index
+    of the same bytes does, before and after its list of starts is built (read every few
+    edits), over edits that add and remove lines anywhere; with a `\r`, it is a fresh index."""
+    from durable_harden.server.documents import ShiftedLines
+
+    rng = random.Random(5)
+    pieces = ["", "x", "\n", "ab\ncd\n", "\n\n", "yz"]
+    for base in ("", "a", "one\ntwo\n\nthree", "\n".join(f"line {i} ;" for i in range(300))):
+        data = base.encode()
+        lines = LineIndex(data)
+        shifted = 0
+        for step in range(300):
+            rows = len(data.split(b"\n"))
+            start = (rng.randrange(rows), rng.randrange(12))
+            end = (start[0] + rng.choice([0, 0, 1, 2]), rng.randrange(12))
+            done = apply_change_bytes(data, lines, start, end, rng.choice(pieces), "utf-16")
+            assert done is not None
+            data, lines = done
+            fresh = LineIndex(data)
+            shifted += isinstance(lines, ShiftedLines)
+            for _ in range(20):
+                offset = rng.randrange(len(data) + 1)
+                assert lines.row_of(offset) == fresh.row_of(offset), (step, offset)
+                assert lines.point(offset) == fresh.point(offset), (step, offset)
+            for row in range(len(fresh.line_starts)):
+                assert _start(lines, row) == fresh.line_starts[row], (step, row)
+            assert _count(lines) == len(fresh.line_starts)
+            assert to_position(lines, len(data) // 2, "utf-16") == to_position(
+                fresh, len(data) // 2, "utf-16"
+            )
+            if step % 7 == 6:  # something reads the list: then it is kept
+                assert lines.line_starts == fresh.line_starts
+        assert shifted > 250
+    crlf = b"one\r\ntwo\r\n"
+    done = apply_change_bytes(crlf, LineIndex(crlf), (1, 0), (1, 0), "x", "utf-16")
+    assert done is not None and not isinstance(done[1], ShiftedLines)
+    assert done[1].line_starts == LineIndex(done[0]).line_starts
 
 
 def test_changes_applied_to_bytes_match_the_text_path():
