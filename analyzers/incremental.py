@@ -716,8 +716,14 @@ class _Calls:
         origin = moved.origin
         # each statement's origin (at C speed): None for the region's, read again
         was = list(map(origin.get, map(id, stmts)))
-        fresh = [s for s, w in zip(stmts, was, strict=True) if w is None]
-        moved_to = {id(w): s for s, w in zip(stmts, was, strict=True) if w is not None}
+        fresh = list(itertools.compress(stmts, map(operator.is_, was, itertools.repeat(None))))
+        moved_to = dict(
+            zip(
+                map(id, filter(None, was)),
+                itertools.compress(stmts, map(operator.is_not, was, itertools.repeat(None))),
+                strict=True,
+            )
+        )
         lo, hi, delta = moved.lo, moved.hi, moved.delta
         region = cls.of(file, fresh, old.numbers)
         # the old calls before the region (start < lo) and after it (start >= hi), in order;
