@@ -72,13 +72,38 @@ class Workspace:
 
     def reported(self, path: Path) -> bool:
         """Is `path` one of the requested paths or inside one (a set lookup per ancestor, not a
-        comparison with every requested path)."""
+        comparison with every requested path; each folder's answer kept: the files of a
+        project share their folders, and `path.parents` made a Path per ancestor per file)."""
         wanted = self._wanted
         if wanted is None:
             wanted = self._wanted = frozenset(self.requested)
-        return path in wanted or any(parent in wanted for parent in path.parents)
+        if path in wanted:
+            return True
+        folders = self._folders
+        folder = path.parent
+        found = folders.get(folder)
+        if found is None:
+            climbed: list[Path] = []
+            while True:
+                if folder in wanted:
+                    found = True
+                    break
+                known = folders.get(folder)
+                if known is not None:
+                    found = known
+                    break
+                climbed.append(folder)
+                parent = folder.parent
+                if parent == folder:  # the root: no requested path above
+                    found = False
+                    break
+                folder = parent
+            for seen in climbed:
+                folders[seen] = found
+        return found
 
     _wanted: frozenset[Path] | None = field(default=None, init=False, repr=False, compare=False)
+    _folders: dict[Path, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def workspace_for(paths: Iterable[Path], settings: Settings | None = None) -> Workspace:

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -76,6 +77,36 @@ class QueryPlan:
 
 
 class Schema:
+    # what this schema shares with the others whose database is the same (plans, trial
+    # indexes): the catalogue's `_Built` entry; None for a copy made by `with_index` from DDL
+    # other than one CREATE INDEX
+    _shared: _Built | None = None
+    # a trial made by `with_index(CREATE INDEX …)`: its index is put on the base catalogue's
+    # `_Bench` when it plans (`_trial`: the text), and it has a database of its own only when
+    # one is asked for (`db`)
+    _bench: _Bench | None = None
+    _trial: str = ""
+    _db: sqlite3.Connection | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The database holding this catalogue (only read: plans and PRAGMAs). A trial's is
+        made the first time it is asked for (a copy of its bench with its index)."""
+        found = self._db
+        if found is None:
+            bench = self._bench
+            assert bench is not None
+            found = sqlite3.connect(":memory:", check_same_thread=False)
+            with bench.lock:
+                bench.install(self._trial)
+                bench.db.backup(found)
+            self._db = found
+        return found
+
+    @db.setter
+    def db(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
     def __init__(self, ddl: list[SqlStatement]) -> None:
         self.db = sqlite3.connect(":memory:", check_same_thread=False)
         self.errors: list[tuple[SqlStatement, str]] = []
@@ -91,12 +122,14 @@ class Schema:
         built = _BUILT.get(self.content_key)
         if built is not None and built.size == len(applied) and built.pid == os.getpid():
             built.adopt(self, applied)
-            return
-        self._apply(ddl)
-        self._read_catalogue()
-        _BUILT[self.content_key] = _Built.of(self, applied)
-        while len(_BUILT) > _BUILT_MAX:
-            _BUILT.pop(next(iter(_BUILT)))
+        else:
+            self._apply(ddl)
+            self._read_catalogue()
+            built = _BUILT[self.content_key] = _Built.of(self, applied)
+            while len(_BUILT) > _BUILT_MAX:
+                _BUILT.pop(next(iter(_BUILT)))
+        self._shared = built
+        self.__dict__["_plans"] = built.shared_plans()
 
     # -- building -------------------------------------------------------------------------
     def _apply(self, ddl: list[SqlStatement]) -> None:
@@ -218,14 +251,16 @@ class Schema:
     def _read_indexes(self, table: Table) -> None:
         """The indexes of one table, from the catalogue, into `self.indexes` (in the order
         SQLite lists them, then the rowid when the primary key is it)."""
+        self._add_indexes(table, _index_rows(self.db, table.name))
+
+    def _add_indexes(self, table: Table, rows: list[_IndexRow]) -> None:
+        """`_read_indexes` with the catalogue's rows of the table's indexes already read."""
         name, pk = table.name, table.primary_key
-        for idx in self.db.execute(f'PRAGMA index_list("{name}")').fetchall():
-            idx_name, unique, origin = idx[1], bool(idx[2]), idx[3]
-            cols = [r[2] for r in self.db.execute(f'PRAGMA index_info("{idx_name}")').fetchall()]
+        for idx_name, unique, origin, cols in rows:
             self.indexes[idx_name.lower()] = Index(
                 idx_name,
                 name,
-                cols,
+                list(cols),
                 unique,
                 origin,
                 self._statement_of_index.get(idx_name.lower()),
@@ -241,8 +276,17 @@ class Schema:
 
     def _index_names(self) -> set[tuple[str, str]]:
         """(index name, table name) of every index in the catalogue (SQLite's own names)."""
-        rows = self.db.execute("SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index'")
-        return {(str(name), str(table)) for name, table in rows.fetchall()}
+        return _index_names_of(self.db)
+
+    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        """A read of this catalogue's database: a trial on its bench reads the bench with its
+        index in place (its own copy is made only when `db` is asked for)."""
+        bench = self._bench
+        if bench is not None and self._db is None:
+            with bench.lock:
+                bench.install(self._trial)
+                return bench.db.execute(sql, params).fetchall()
+        return self.db.execute(sql, params).fetchall()
 
     @property
     def has_views(self) -> bool:
@@ -250,8 +294,8 @@ class Schema:
         names)?"""
         found = self.__dict__.get("_has_views")
         if found is None:
-            row = self.db.execute("SELECT 1 FROM sqlite_schema WHERE type = 'view' LIMIT 1")
-            found = self.__dict__["_has_views"] = row.fetchone() is not None
+            rows = self._rows("SELECT 1 FROM sqlite_schema WHERE type = 'view' LIMIT 1")
+            found = self.__dict__["_has_views"] = bool(rows)
         return bool(found)
 
     @property
@@ -273,7 +317,7 @@ class Schema:
         if known is None:
             return set()
         try:
-            rows = self.db.execute(f'PRAGMA foreign_key_list("{known.name}")').fetchall()
+            rows = self._rows(f'PRAGMA foreign_key_list("{known.name}")')
         except sqlite3.Error:
             return set()
         return {str(row[2]).lower() for row in rows if str(row[6]).upper() == "CASCADE"}
@@ -302,27 +346,21 @@ class Schema:
         return found
 
     def _plan(self, sql: str) -> QueryPlan:
-        text = normalize_for_parse(sql)
-        bindings: list[None] = []
-        for _ in range(2):
-            try:
-                rows = self.db.execute(f"EXPLAIN QUERY PLAN {text}", bindings).fetchall()
-                return QueryPlan([PlanStep(row[3]) for row in rows])
-            except sqlite3.ProgrammingError as exc:
-                match = _BINDINGS_NEEDED.search(str(exc))
-                if match is None:
-                    return QueryPlan([], str(exc))
-                bindings = [None] * int(match.group(1))
-            except sqlite3.Error as exc:
-                return QueryPlan([], _uniform_error(str(exc)))
-        return QueryPlan([], "could not bind parameters")
+        bench = self._bench
+        if bench is not None and self._db is None:
+            with bench.lock:
+                bench.install(self._trial)
+                return _plan_on(bench.db, sql)
+        return _plan_on(self.db, sql)
 
     def rebased(self, renamed: dict[int, SqlStatement]) -> Schema:
         """This catalogue naming other statement objects (old id -> new statement): the next
         model's schema when an edit re-extracted a file's statements but left every DDL text
         (and DROP) in place. Shares the database and its plans (both read only)."""
         clone = Schema.__new__(Schema)
-        clone.db = self.db
+        if self._db is not None:
+            clone.db = self._db
+        clone._shared, clone._bench, clone._trial = self._shared, self._bench, self._trial
         clone.content_key = self.content_key
         if "_tables_key" in self.__dict__:
             clone.__dict__["_tables_key"] = self.__dict__["_tables_key"]
@@ -371,15 +409,48 @@ class Schema:
         return found
 
     def _with_index(self, create_index_sql: str) -> Schema:
+        shared = self._shared
+        if shared is not None and self._bench is None and _TRIED_INDEX.match(create_index_sql):
+            return self._on_bench(shared, create_index_sql)
+        return self._copied(create_index_sql)
+
+    def _on_bench(self, shared: _Built, sql: str) -> Schema:
+        """with_index for one CREATE INDEX on this catalogue: the index is tried on the
+        catalogue's bench (one copy of its database for all its trials, each index created there
+        while it plans and dropped for the next), and what the trial reads of the catalogue (which
+        tables' indexes changed, their rows) and its plans are shared by every schema of the
+        same catalogue. A copy of the database per trial, each loading the whole catalogue
+        again, was most of the cost of sql-missing-index's fixes (issue 14)."""
+        facts = shared.trials.get(sql)
+        bench = shared.bench
+        if facts is None:
+            if bench is None:
+                bench = shared.bench = _Bench(self.db)
+            with bench.lock:
+                bench.install(sql)  # (an error is the caller's, as for a copy)
+                changed = {table.lower() for _, table in _index_names_of(bench.db) - bench.names}
+                rows = {
+                    key: _index_rows(bench.db, table.name)
+                    for key, table in self.tables.items()
+                    if key in changed
+                }
+            facts = shared.trials[sql] = _TrialFacts(changed, rows)
+            while len(shared.trials) > _TRIALS_MAX:
+                shared.trials.pop(next(iter(shared.trials)))
+        assert bench is not None
+        clone = Schema.__new__(Schema)
+        clone._bench, clone._trial = bench, sql
+        clone.__dict__["_plans"] = facts.shared_plans()
+        self._fill_trial(clone, sql, facts.changed, facts.rows)
+        return clone
+
+    def _copied(self, create_index_sql: str) -> Schema:
+        """with_index on a copy of this schema's database (DDL other than one CREATE INDEX, such
+        as schema-change-without-migration's ALTER TABLE, or a trial of a trial)."""
         clone = Schema.__new__(Schema)
         clone.db = sqlite3.connect(":memory:", check_same_thread=False)
         self.db.backup(clone.db)
         clone.db.execute(create_index_sql)
-        clone.content_key = _digest([("BASE", self.content_key), ("CREATE", create_index_sql)])
-        clone.__dict__["_tables_key"] = self.tables_key
-        clone.errors = []
-        clone._statement_of_table = dict(self._statement_of_table)
-        clone._statement_of_index = dict(self._statement_of_index)
         # an index changes no table: the catalogue read again only for the tables whose
         # indexes changed (each fix of sql-missing-index tries an index; reading every table's
         # columns and indexes again was most of that, issue 14)
@@ -387,23 +458,145 @@ class Schema:
         if known is None:
             known = self.__dict__["_index_names_read"] = self._index_names()
         changed = {table.lower() for _, table in clone._index_names() - known}
-        clone.tables = {}
-        clone.indexes = {}
-        for key, table in self.tables.items():
-            clone.tables[key] = Table(
-                table.name,
-                list(table.columns),
-                list(table.primary_key),
-                table.without_rowid,
-                table.statements,
-            )
-            if key in changed:
-                clone._read_indexes(clone.tables[key])
-            else:
-                for index_key, index in self.indexes.items():
-                    if index.table == table.name:
-                        clone.indexes[index_key] = index
+        rows = {
+            key: _index_rows(clone.db, table.name)
+            for key, table in self.tables.items()
+            if key in changed
+        }
+        self._fill_trial(clone, create_index_sql, changed, rows)
         return clone
+
+    def _fill_trial(
+        self, clone: Schema, sql: str, changed: set[str], rows: dict[str, list[_IndexRow]]
+    ) -> None:
+        """A trial's catalogue: this one's tables, and its indexes but for the tables in
+        `changed`, whose indexes are `rows`. An index changes no table: the trial shares this
+        schema's Table objects and statement maps (no one changes them once built)."""
+        clone.content_key = self._trial_key(sql)
+        clone.__dict__["_tables_key"] = self.tables_key
+        clone.errors = []
+        clone._statement_of_table = self._statement_of_table
+        clone._statement_of_index = self._statement_of_index
+        clone.tables = dict(self.tables)
+        clone.indexes = {}
+        by_table = self._indexes_by_name()
+        for key, table in self.tables.items():
+            if key in changed:
+                clone._add_indexes(table, rows[key])
+            else:
+                for index_key, index in by_table.get(table.name, ()):
+                    clone.indexes[index_key] = index
+
+    def _trial_key(self, sql: str) -> str:
+        """The content_key of this catalogue with `sql` applied (once per text and catalogue)."""
+        keys: dict[str, str] | None = self.__dict__.get("_trial_keys")
+        if keys is None:
+            keys = self.__dict__["_trial_keys"] = {}
+        found = keys.get(sql)
+        if found is None:
+            found = keys[sql] = _digest([("BASE", self.content_key), ("CREATE", sql)])
+        return found
+
+    def _indexes_by_name(self) -> dict[str, list[tuple[str, Index]]]:
+        """self.indexes grouped by their table's exact name, each group in catalogue order
+        (once per schema: every trial copies the unchanged tables' indexes)."""
+        found: dict[str, list[tuple[str, Index]]] | None = self.__dict__.get("_by_table_name")
+        if found is None:
+            found = {}
+            for key, index in self.indexes.items():
+                found.setdefault(index.table, []).append((key, index))
+            self.__dict__["_by_table_name"] = found
+        return found
+
+
+_IndexRow = tuple[str, bool, str, list[str]]  # name, unique, origin, columns (PRAGMA index_*)
+_TRIED_INDEX = re.compile(r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\b", re.I)
+_TRIALS_MAX = 256  # trial indexes kept per catalogue (the oldest out first)
+
+
+def _index_names_of(db: sqlite3.Connection) -> set[tuple[str, str]]:
+    rows = db.execute("SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index'")
+    return {(str(name), str(table)) for name, table in rows.fetchall()}
+
+
+def _index_rows(db: sqlite3.Connection, table: str) -> list[_IndexRow]:
+    """The rows of the table's indexes in the catalogue, in the order SQLite lists them."""
+    rows: list[_IndexRow] = []
+    for idx in db.execute(f'PRAGMA index_list("{table}")').fetchall():
+        idx_name, unique, origin = idx[1], bool(idx[2]), idx[3]
+        cols = [r[2] for r in db.execute(f'PRAGMA index_info("{idx_name}")').fetchall()]
+        rows.append((idx_name, unique, origin, cols))
+    return rows
+
+
+def _plan_on(db: sqlite3.Connection, sql: str) -> QueryPlan:
+    """EXPLAIN QUERY PLAN of `sql` on `db`, every parameter bound to NULL."""
+    text = normalize_for_parse(sql)
+    bindings: list[None] = []
+    for _ in range(2):
+        try:
+            rows = db.execute(f"EXPLAIN QUERY PLAN {text}", bindings).fetchall()
+            return QueryPlan([PlanStep(row[3]) for row in rows])
+        except sqlite3.ProgrammingError as exc:
+            match = _BINDINGS_NEEDED.search(str(exc))
+            if match is None:
+                return QueryPlan([], str(exc))
+            bindings = [None] * int(match.group(1))
+        except sqlite3.Error as exc:
+            return QueryPlan([], _uniform_error(str(exc)))
+    return QueryPlan([], "could not bind parameters")
+
+
+class _Bench:
+    """A copy of a catalogue's database on which proposed indexes are tried one at a time
+    (`Schema.with_index`): `install` drops the index of the previous trial and creates the
+    next one. SQLite keeps the catalogue it has loaded across both (a fresh copy per trial
+    loaded it all again), and a table's indexes are then in the order a fresh copy with the one
+    index would have: the new index is the newest. Used under `lock` (the language server
+    builds fixes and analyses on different threads)."""
+
+    def __init__(self, source: sqlite3.Connection) -> None:
+        # no cache of prepared statements: an EXPLAIN QUERY PLAN prepared while another trial's
+        # index was in place would answer again with that index (the program of an EXPLAIN
+        # never checks the catalogue's version, so SQLite does not prepare it afresh)
+        self.db = sqlite3.connect(":memory:", check_same_thread=False, cached_statements=0)
+        source.backup(self.db)
+        self.lock = threading.Lock()
+        self.names = _index_names_of(self.db)  # the catalogue's own indexes
+        self.installed: str | None = None  # the CREATE INDEX text in place
+        self.added: list[str] = []  # the indexes it created (dropped to undo it)
+        self.creates: dict[str, list[str]] = {}  # the indexes each text created before
+
+    def install(self, sql: str) -> None:
+        """Put the index of `sql` in place of the one there (an error: none is left)."""
+        if self.installed == sql:
+            return
+        for name in self.added:
+            self.db.execute('DROP INDEX "{}"'.format(name.replace('"', '""')))
+        self.installed, self.added = None, []
+        self.db.execute(sql)
+        added = self.creates.get(sql)
+        if added is None:
+            if len(self.creates) >= _TRIALS_MAX:
+                self.creates.clear()
+            added = self.creates[sql] = sorted(
+                name for name, _ in _index_names_of(self.db) - self.names
+            )
+        self.installed, self.added = sql, added
+
+
+@dataclass
+class _TrialFacts:
+    """What a trial index changes in a catalogue, shared by the schemas of that catalogue."""
+
+    changed: set[str]  # the tables (lower case) whose indexes it changes
+    rows: dict[str, list[_IndexRow]]  # their indexes then (by table key)
+    plans: dict[str, QueryPlan] = field(default_factory=dict)
+
+    def shared_plans(self) -> dict[str, QueryPlan]:
+        if len(self.plans) >= _PLANS_SHARED_MAX:
+            self.plans = {}
+        return self.plans
 
 
 @dataclass
@@ -422,6 +615,18 @@ class _Built:
     indexes: dict[str, tuple[str, str, list[str], bool, str, int | None]]
     of_table: dict[str, list[int]]
     of_index: dict[str, int]
+    # shared by the schemas of this catalogue: their plans (a function of the database and the
+    # text), and the indexes fixes try on it (`Schema.with_index`)
+    plans: dict[str, QueryPlan] = field(default_factory=dict)
+    trials: dict[str, _TrialFacts] = field(default_factory=dict)
+    bench: _Bench | None = None
+
+    def shared_plans(self) -> dict[str, QueryPlan]:
+        """The plans of this catalogue, for one more schema of it (afresh past the bound: a
+        language server's models would grow them by every text typed in a query)."""
+        if len(self.plans) >= _PLANS_SHARED_MAX:
+            self.plans = {}
+        return self.plans
 
     @classmethod
     def of(cls, schema: Schema, applied: list[SqlStatement]) -> _Built:

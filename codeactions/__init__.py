@@ -193,14 +193,11 @@ def _in_file_line_endings(edits: list[Edit], model: ProjectModel) -> list[Edit]:
             continue
         if edit.path not in crlf:
             source = model.file(edit.path)
-            config = next((c for c in model.configs if c.path == edit.path), None)
-            data = (
-                source.data
-                if source is not None
-                else config.data
-                if config is not None
-                else model.read(edit.path) or b""
-            )
+            if source is not None:
+                data = source.data
+            else:  # a config, or a file outside the model (the configs looked at only then)
+                config = next((c for c in model.configs if c.path == edit.path), None)
+                data = config.data if config is not None else model.read(edit.path) or b""
             crlf[edit.path] = uses_crlf(data)
         if crlf[edit.path]:
             text = edit.new_text.replace("\r\n", "\n").replace("\n", "\r\n")

@@ -27,6 +27,7 @@ from durable_harden.analyzers.tsutil import (
     walk_type,
 )
 from durable_harden.codeactions._tsedit import (
+    nodes_within,
     statement_of,
 )
 from durable_harden.codeactions.fix import CannotFix
@@ -254,7 +255,7 @@ def _loops(file: SourceFile, func: Node) -> list[tuple[Node, Node, Node, str]]:
     """(loop, iterated expression, body, element expression) of the loops in func."""
     data = file.data
     found: list[tuple[Node, Node, Node, str]] = []
-    for node in walk_type(func, "for_in_statement", "for_statement", "call_expression"):
+    for node in nodes_within(data, func, "for_in_statement", "for_statement", "call_expression"):
         if node.type == "for_in_statement":
             left, right, body = (node.child_by_field_name(k) for k in ("left", "right", "body"))
             if left is None or right is None or body is None:

@@ -83,14 +83,11 @@ def reordered_queries(
     # tried was most of a report's fixes (issue 14)
     named = None if schema.has_views else table.lower()
     found: list[str] = []
-    for stmt in model.statements_in_scope(path):  # type: ignore[arg-type]
-        if stmt.loose or (named is not None and named not in stmt.text.lower()):
+    for stmt, lowered in _unordered_selects(model, path):  # type: ignore[arg-type]
+        if named is not None and named not in lowered:
             continue
         expression = stmt.expression
-        if expression is None or not isinstance(expression, exp.Select):
-            continue
-        if expression.args.get("order") is not None:
-            continue
+        assert isinstance(expression, exp.Select)
         if not any(name in step.detail for step in trial.plan(stmt.text).steps):
             continue
         before = schema.plan(stmt.text)
@@ -98,16 +95,45 @@ def reordered_queries(
             continue
         uses = table_uses(expression, schema)
         use = uses.get(table.lower()) or uses.get(table)
-        in_lists = {
-            node.this.name.lower()
-            for node in expression.find_all(exp.In)
-            if isinstance(node.this, exp.Column)
-        }
         eq = {c.lower() for c in use.eq} if use is not None else set()
-        if wanted <= eq and not (wanted & in_lists):
-            continue
+        if wanted <= eq:
+            # (the IN lists read only then: a search of the whole expression)
+            in_lists = {
+                node.this.name.lower()
+                for node in expression.find_all(exp.In)
+                if isinstance(node.this, exp.Column)
+            }
+            if not (wanted & in_lists):
+                continue
         found.append(stmt.text.strip())
     return found
+
+
+def _unordered_selects(model: ProjectModel, path: Path) -> list[tuple[SqlStatement, str]]:
+    """The scope's statements an index may reorder (not loose, a SELECT without ORDER BY), in
+    scope order, each with its text in lower case: once per scope for all of this model's
+    fixes (each index tried went through every statement of the scope)."""
+    from sqlglot import exp
+
+    memo: dict[Path, tuple[list[SqlStatement], list[tuple[SqlStatement, str]]]] = (
+        model.memo.setdefault("sql-missing-index:selects", {})
+    )
+    root = model._scope_root(path)
+    statements = model._statements_by_scope.get(root, [])
+    entry = memo.get(root)
+    if entry is None or entry[0] is not statements:
+        selects: list[tuple[SqlStatement, str]] = []
+        for stmt in statements:
+            if stmt.loose:
+                continue
+            expression = stmt.expression
+            if expression is None or not isinstance(expression, exp.Select):
+                continue
+            if expression.args.get("order") is not None:
+                continue
+            selects.append((stmt, stmt.text.lower()))
+        entry = memo[root] = (statements, selects)
+    return entry[1]
 
 
 def _reordered_in_scope(

@@ -32,6 +32,7 @@ from durable_harden.analyzers.tsutil import (
 from durable_harden.codeactions._alarm import AlarmWork, plan_alarm_work
 from durable_harden.codeactions._tsedit import (
     is_async,
+    member_expressions_named,
     quote_char,
     reindent,
     statement_of,
@@ -163,7 +164,9 @@ def _handle_reads_elsewhere(
     and a start guard in the method that starts the timer (`if (this.loop) return;`), which a
     pending alarm now answers."""
     bad: list[Node] = []
-    for node in walk_type(cls.node, "member_expression"):
+    # a member expression spelled `target` ends with its property: only those are looked at
+    prop = target.rsplit(".", 1)[-1] if "." in target else ""
+    for node in member_expressions_named(cls.file, cls.node, prop):
         if normalize_expr(node_text(data, node)) != target:
             continue
         if any(a.start_byte <= node.start_byte < a.end_byte for a in allowed):

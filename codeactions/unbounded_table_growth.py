@@ -40,7 +40,12 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.generated_names import ARM_METHOD as ARM
 from durable_harden.analyzers.model import ProjectModel
-from durable_harden.analyzers.rules._common import REF_ALARMS, REF_RULES, REF_SQLITE_ALTER
+from durable_harden.analyzers.rules._common import (
+    REF_ALARMS,
+    REF_RULES,
+    REF_SQLITE_ALTER,
+    calls_mentioning,
+)
 from durable_harden.analyzers.rules.unbounded_table_growth import GrowthState
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import (
@@ -49,7 +54,6 @@ from durable_harden.analyzers.tsutil import (
     contains,
     enclosing_function,
     node_text,
-    walk_type,
 )
 from durable_harden.codeactions._alarm import drop_pending_guard
 from durable_harden.codeactions._migrations import (
@@ -313,7 +317,8 @@ def _existing_set_alarms(cls: DurableObjectClass, ctx: str) -> list[Edit]:
     data = cls.file.data
     edits: list[Edit] = []
     storages = set(cls.aliases.storage) | {f"{ctx}.storage"}
-    for call in walk_type(cls.node, "call_expression"):
+    # the calls whose callee names setAlarm (not a look at the callee of every call)
+    for call in calls_mentioning(data, cls.node, "setAlarm", file=cls.file):
         parts = callee_parts(data, call)
         if parts is None or parts[1] != "setAlarm" or parts[0] not in storages:
             continue

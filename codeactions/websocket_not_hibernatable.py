@@ -34,7 +34,6 @@ from durable_harden.analyzers.rules._websocket import (
     LISTENER_EVENTS,
     SocketUse,
     ctx_reachable,
-    server_sockets,
 )
 from durable_harden.analyzers.rules.websocket_not_hibernatable import AcceptState
 from durable_harden.analyzers.rules.websocket_state_in_memory import lost_socket_fields
@@ -132,6 +131,12 @@ class _Moved:
 def _find_use(finding: Finding) -> tuple[DurableObjectClass, SocketUse, Node]:
     state = state_of(finding, AcceptState)
     return state.cls, state.use, state.accept
+
+
+def _uses_of_pair(finding: Finding) -> list[SocketUse]:
+    """Every use of the finding's `WebSocketPair` (`server_sockets` of the class, those of that
+    pair), as the rule found them."""
+    return list(state_of(finding, AcceptState).group)
 
 
 def _socket_text(data: bytes, accept: Node) -> str:
@@ -549,7 +554,7 @@ def _listener_fix(finding: Finding, model: ProjectModel) -> Fix:
     cls, use, accept = _find_use(finding)
     data = cls.file.data
     path = cls.file.path
-    groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
+    groups = _uses_of_pair(finding)
     listeners = [(u, e, c) for u in groups for e, c in u.listeners]
     typed = path.suffix in {".ts", ".tsx", ".mts", ".cts"}
     unit = indent_unit(data)
@@ -734,8 +739,8 @@ def events_reach_class_code(cls: DurableObjectClass) -> list[str]:
 def build(finding: Finding, model: ProjectModel) -> list[Fix]:
     if finding.data.get("kind") != "accept":
         return []
-    cls, use, accept = _find_use(finding)
-    groups = [u for u in server_sockets(cls) if u.pair.start_byte == use.pair.start_byte]
+    cls, _, accept = _find_use(finding)
+    groups = _uses_of_pair(finding)
     keep: list[Edit] = []
     if not ctx_reachable(cls):
         # a legacy class that kept no DurableObjectState (only `state.storage`): keep it

@@ -47,7 +47,9 @@ def storage_receiver(cls: DurableObjectClass, call: Node, methods: set[str]) -> 
 def storage_calls(cls: DurableObjectClass, method: str, scope: Node | None = None) -> list[Node]:
     return [
         call
-        for call in calls_mentioning(cls.file.data, scope or cls.node, method, file=cls.file)
+        for call in calls_mentioning(
+            cls.file.data, scope or cls.node, method, file=cls.file, whole=True
+        )
         if storage_receiver(cls, call, {method}) is not None
     ]
 

@@ -118,6 +118,29 @@ MENTIONS_FEW = 8
 CALLS_PER_PLACE = 8
 
 
+# bytes that continue a JavaScript name (ASCII letters, digits, `_`, `$`, `#` of a private name,
+# and any byte of a non-ASCII character): a word next to one is inside a longer name
+_NAME_BYTE = bytes(
+    1 if (chr(b).isascii() and (chr(b).isalnum() or chr(b) in "_$#")) or b >= 0x80 else 0
+    for b in range(256)
+)
+# the places of a scope checked one by one for `whole` (more: a look at every callee of the scope
+# is the cheaper way anyway, and needs no such check)
+_WHOLE_CHECKED = 4 * MENTIONS_FEW
+
+
+def _alone(data: bytes, at: int, size: int) -> bool:
+    """The word at `at` is a whole name: no name byte right before or after it."""
+    end = at + size
+    return not (at > 0 and _NAME_BYTE[data[at - 1]]) and not (
+        end < len(data) and _NAME_BYTE[data[end]]
+    )
+
+
+_NEEDLES: dict[tuple[str, ...], list[bytes]] = {}  # the words asked about, encoded once
+_NEEDLES_MAX = 1024
+
+
 def _callee_has(data: bytes, call: Node, needles: list[bytes]) -> bool:
     func = call.child_by_field_name("function")
     if func is None:
@@ -130,7 +153,7 @@ def _callee_has(data: bytes, call: Node, needles: list[bytes]) -> bool:
 
 
 def calls_mentioning(
-    data: bytes, scope: Node, *words: str, file: SourceFile | None = None
+    data: bytes, scope: Node, *words: str, file: SourceFile | None = None, whole: bool = False
 ) -> list[Node]:
     """The `call_expression`s of `scope` (itself included, in pre-order, as `walk_type(scope,
     "call_expression")` gives them) whose callee's text may contain one of `words`: at least
@@ -139,19 +162,35 @@ def calls_mentioning(
     every call: a class of thousands of members holds tens of thousands of calls and mentions
     `setAlarm` a few times. With many places (or about as many calls as places), the calls of
     the scope whose callee's text holds a word. `file`: the file whose text `data` is (its
-    places are then kept between keystrokes, `word_places`)."""
+    places are then kept between keystrokes, `word_places`). `whole`: the caller wants only
+    the calls whose callee holds a word as a whole name (a property or an identifier equal to
+    it: `storage.get`, not `getAlarm` or `target`), so a place inside a longer name is no
+    reason to look."""
     start, end = scope.start_byte, scope.end_byte
-    needles = [w.encode() for w in words]
+    needles = _NEEDLES.get(words)
+    if needles is None:
+        if len(_NEEDLES) >= _NEEDLES_MAX:  # (a file's function names are words too)
+            _NEEDLES.clear()
+        needles = _NEEDLES[words] = [w.encode() for w in words]
     kept: list[list[int]] | None = None
     if file is not None and file.data is data:
         kept = []
+        places = 0
         for needle in needles:
             every = word_places(file, needle)
             lo = bisect.bisect_left(every, start)
-            kept.append(every[lo : bisect.bisect_right(every, end - len(needle), lo)])
-        places = sum(map(len, kept))
+            hi = bisect.bisect_right(every, end - len(needle), lo)
+            mine = every[lo:hi]
+            if whole and mine and hi - lo <= _WHOLE_CHECKED:
+                mine = [at for at in mine if _alone(data, at, len(needle))]
+            kept.append(mine)
+            places += len(mine)
     else:
         places = sum(data.count(n, start, end) for n in needles)
+    if not places:
+        # no word in the scope: no callee there holds one (most questions of most classes:
+        # ~2/3 of them on a generated monorepo, each paid a cursor and the memo's look-up)
+        return []
     if kept is not None and file is not None:
         # the scope's calls with their callees' text, shared by every rule asking about this
         # scope (ten rules ask about each class with their own words): when another rule has

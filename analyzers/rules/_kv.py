@@ -70,7 +70,7 @@ def kv_calls(cls: DurableObjectClass, scope: Node | None = None) -> list[KvCall]
     # only calls whose callee names a method of the API can be one (a walk of every call when
     # the words are everywhere)
     for call in calls_mentioning(
-        data, scope if scope is not None else cls.node, *KV_METHODS, file=cls.file
+        data, scope if scope is not None else cls.node, *KV_METHODS, file=cls.file, whole=True
     ):
         kv = kv_call(cls, data, call)
         if kv is not None:

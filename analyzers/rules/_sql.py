@@ -365,8 +365,18 @@ _PRUNE_WORDS = re.compile(r"delete|drop", re.I)
 def _may_prune(text: str) -> bool:
     """Only a text with DELETE or DROP in it prunes a table (pruned_tables' patterns need the
     word, and sqlglot reads a Delete or a Drop only from it): every other statement (most of a
-    project's) answers {} without its tree being walked."""
-    return _PRUNE_WORDS.search(text) is not None
+    project's) answers {} without its tree being walked. Once per text (a project repeats its
+    statements' texts: a search per statement was most of the scope-wide pass of a cold check)."""
+    found = _MAY_PRUNE.get(text)
+    if found is None:
+        if len(_MAY_PRUNE) >= _MAY_PRUNE_MAX:
+            _MAY_PRUNE.clear()
+        found = _MAY_PRUNE[text] = _PRUNE_WORDS.search(text) is not None
+    return found
+
+
+_MAY_PRUNE: dict[str, bool] = {}
+_MAY_PRUNE_MAX = 65536
 
 
 def _delete_kinds(stmt: SqlStatement, schema: Schema) -> dict[str, str]:

@@ -134,8 +134,9 @@ def _object_pattern_one(data: bytes, pattern: Node) -> Node | None:
     return None
 
 
-def _add_aliases(data: bytes, scope: Node, names: set[str]) -> None:
-    """`const ws = server` / `ws = pair[1]` inside the scope."""
+def _add_aliases(data: bytes, scope: Node, names: set[str]) -> bool:
+    """`const ws = server` / `ws = pair[1]` inside the scope. True when no further alias is
+    left to find (asking again would add nothing)."""
     for _ in range(3):
         before = len(names)
         for decl in walk_type(scope, "variable_declarator"):
@@ -144,7 +145,8 @@ def _add_aliases(data: bytes, scope: Node, names: set[str]) -> None:
                 if normalize_expr(node_text(data, value)) in names:
                     names.add(node_text(data, target))
         if len(names) == before:
-            return
+            return True
+    return False
 
 
 def _param_names(data: bytes, func: Node) -> list[str | None]:
@@ -250,8 +252,9 @@ def server_sockets(cls: DurableObjectClass) -> list[SocketUse]:
         names, declared = _server_names_from_pair(data, node, scope)
         if not names:
             continue
-        _add_aliases(data, scope, names)
-        pending = [SocketUse(cls, node, scope, names, declared)]
+        complete = _add_aliases(data, scope, names)
+        first = SocketUse(cls, node, scope, names, declared)
+        pending = [first]
         seen: set[int] = set()
         while pending:
             use = pending.pop()
@@ -259,7 +262,8 @@ def server_sockets(cls: DurableObjectClass) -> list[SocketUse]:
             if key in seen:
                 continue
             seen.add(key)
-            _add_aliases(data, use.scope, use.names)
+            if use is not first or not complete:  # (the pair's own scope: done just above)
+                _add_aliases(data, use.scope, use.names)
             follow: list[SocketUse] = []
             _collect(use, data, ctx_names, follow)
             uses.append(use)

@@ -94,7 +94,7 @@ def close_calls(
 ) -> Iterator[tuple[Node, str]]:
     """`<x>.close(...)` calls in scope: (call, normalised receiver); `file`: whose text `data`
     is (calls_mentioning)."""
-    for call in calls_mentioning(data, scope, "close", file=file):
+    for call in calls_mentioning(data, scope, "close", file=file, whole=True):
         func = call.child_by_field_name("function")
         if func is None or func.type != "member_expression":
             continue

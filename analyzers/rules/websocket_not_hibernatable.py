@@ -119,11 +119,14 @@ def closed_right_after(data: bytes, use: SocketUse, accept: Node) -> bool:
 
 @dataclass(frozen=True)
 class AcceptState:
-    """What the fix needs (accept): the class, the socket use and its `accept()` call."""
+    """What the fix needs (accept): the class, the socket use and its `accept()` call, and every
+    use of the same `WebSocketPair` (the fix reads them all: finding them again cost as much as
+    the rule's own walk of the class)."""
 
     cls: DurableObjectClass
     use: SocketUse
     accept: Node
+    group: tuple[SocketUse, ...]
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
@@ -177,7 +180,7 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                         # the request reaching this upgrade from fetch(), None when not derived
                         "upgrade_url": upgrade_url(cls, use.pair),
                     },
-                    state=AcceptState(cls, use, call),
+                    state=AcceptState(cls, use, call, tuple(group)),
                 )
             if not accepts and hibernatable:
                 for _use, event, call in listeners:
