@@ -174,6 +174,52 @@ REACH_ANY_CLASS: dict[str, Callable[[SourceFile], bool]] = {}
 SCOPE_INDEXES: dict[str, Any] = {}
 
 
+@dataclass(frozen=True)
+class FileParts:
+    """A FILE rule whose findings in source files come from one part of it (`in_sources`, over
+    the view's files) that reads only those files and the project facts `facts`, while the rest
+    of it (`elsewhere`, run with no units) reads files outside the model (VOLATILE) and reports
+    only outside source files: the language server runs that part only while a config is
+    open. Filled by the rules' modules (rollout-unsafe)."""
+
+    in_sources: Callable[[ProjectModel], Iterable[Finding]]
+    facts: str
+    elsewhere: Callable[[ProjectModel], Iterable[Finding]]
+    reason: str
+
+
+FILE_PARTS: dict[str, FileParts] = {}
+
+
+@dataclass(frozen=True)
+class QuietCalls:
+    """A statement rule that reads the scope (the schema, the growing tables), kept per exec()
+    call by whether it is *quiet* there: it finds nothing in the call's statements, and that
+    follows from the call's content (`_Calls` keys) and the file's `context` alone. Quiet calls
+    are not checked again while the context is the same; the others (new or edited calls,
+    calls with findings, calls with a statement the rule calls `unsettled`: one whose findings
+    read more than the context, such as the code around the call) are checked on every run,
+    with the statements no call reuse takes. The rule promises that each finding about a
+    statement of a call lies inside that call (its span is in the statement's SQL). Filled by
+    the rules' modules (sql-missing-index, sql-unbounded-read, schema-change-without-migration).
+    """
+
+    context: Callable[[ProjectModel, SourceFile], Hashable]
+    unsettled: Callable[[ProjectModel, SqlStatement], bool] | None
+    reason: str
+
+
+QUIET_CALLS: dict[str, QuietCalls] = {
+    # declared here: what makes its calls quiet is how `_Calls` groups them
+    "sql-interpolation": QuietCalls(
+        context=lambda model, file: None,
+        unsettled=None,
+        reason="it reports `${…}` substitutions only, and a statement with one is never in a "
+        "call `_Calls` groups (it is checked on every run with the other statements)",
+    ),
+}
+
+
 # derived data of the whole model that a view restricted to some classes may share (each
 # computed from the namespace accesses, files or configs, never from the class list)
 _SHARED_MEMO = frozenset(
@@ -534,11 +580,7 @@ class _Members:
                 found = positions.get(texts[index])
                 positions[texts[index]] = sorted([*(found or ()), index])
         else:
-            positions = {}
-            is_broken = set(errors)
-            for index, text in enumerate(texts):
-                if index not in is_broken:
-                    positions.setdefault(text, []).append(index)
+            positions = _positions(texts, errors)
         head = data[node.start_byte : body.start_byte] + data[body.end_byte : node.end_byte]
         return cls(nodes, starts, texts, head, positions, errors, indices, len(children))
 
@@ -674,8 +716,14 @@ class _Calls:
         origin = moved.origin
         # each statement's origin (at C speed): None for the region's, read again
         was = list(map(origin.get, map(id, stmts)))
-        fresh = [s for s, w in zip(stmts, was, strict=True) if w is None]
-        moved_to = {id(w): s for s, w in zip(stmts, was, strict=True) if w is not None}
+        fresh = list(itertools.compress(stmts, map(operator.is_, was, itertools.repeat(None))))
+        moved_to = dict(
+            zip(
+                map(id, filter(None, was)),
+                itertools.compress(stmts, map(operator.is_not, was, itertools.repeat(None))),
+                strict=True,
+            )
+        )
         lo, hi, delta = moved.lo, moved.hi, moved.delta
         region = cls.of(file, fresh, old.numbers)
         # the old calls before the region (start < lo) and after it (start >= hi), in order;
@@ -716,6 +764,21 @@ class _Calls:
             ids,
             old.numbers,
         )
+
+
+def _positions(texts: list[bytes], errors: list[int]) -> dict[bytes, list[int]]:
+    """Member text -> the indices of the members with that text, but those with a syntax
+    error. Most classes' members are all different: then built at C speed."""
+    if not errors:
+        positions = dict(zip(texts, map(list, zip(range(len(texts)))), strict=True))
+        if len(positions) == len(texts):
+            return positions
+    positions = {}
+    is_broken = set(errors)
+    for index, text in enumerate(texts):
+        if index not in is_broken:
+            positions.setdefault(text, []).append(index)
+    return positions
 
 
 _NUMBERS = itertools.count()
@@ -983,6 +1046,18 @@ def _reached(model: ProjectModel, units: _Units, file: SourceFile) -> list[Durab
     return sorted(found.values(), key=lambda c: (str(c.file.path), c.node.start_byte))
 
 
+_PART_RULES: dict[tuple[str, int], tuple[Rule, Callable[..., Any], Rule]] = {}
+
+
+def _part_rule(rule: Rule, check: Callable[[ProjectModel], Iterable[Finding]]) -> Rule:
+    """The rule with `check` as its check (a part of it: FileParts), made once."""
+    key = (rule.id, id(check))
+    known = _PART_RULES.get(key)
+    if known is None or known[0] is not rule or known[1] is not check:
+        known = _PART_RULES[key] = (rule, check, dataclasses.replace(rule, check=check))
+    return known[2]
+
+
 def _report(rule: Rule, model: ProjectModel, exc: Exception) -> None:
     detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
     model.problems.append(Problem(model.root, f"internal error in rule {rule.id}: {detail}"))
@@ -1011,6 +1086,8 @@ class IncrementalRules:
         self.member_hits = 0  # members whose findings were reused
         self.call_runs = 0  # exec() calls re-checked alone (tests read it)
         self.call_hits = 0  # exec() calls whose findings were reused
+        self.quiet_runs = 0  # exec() calls checked by a QUIET_CALLS rule (tests read it)
+        self.quiet_hits = 0  # exec() calls a QUIET_CALLS rule skipped as quiet
 
     def _indexed(
         self, rule: Rule, model: ProjectModel, roots: list[Path], wanted: set[Path]
@@ -1087,6 +1164,9 @@ class IncrementalRules:
             elif scope.unit == STATEMENT:
                 local = STATEMENT_LOCAL.get(rule.id)
                 reuse, kept = self._by_call, calls
+                if local is None and rule.id in QUIET_CALLS:
+                    local, reuse = QUIET_CALLS[rule.id], self._by_quiet_call
+                    kept = (calls, facts)
             if local is not None and reuse is not None:
                 if units is None:
                     units = _Units(model)
@@ -1103,18 +1183,36 @@ class IncrementalRules:
             if scope.unit in (CLASS, STATEMENT, ACCESS, FILE):
                 if units is None:
                     units = _Units(model)
+                part = FILE_PARTS.get(rule.id) if scope.unit == FILE else None
+                unit_rule = rule if part is None else _part_rule(rule, part.in_sources)
                 for file in files:
                     items = units.of(scope.unit, file)
                     if not items:
                         continue  # a rule iterating its units finds nothing without them
                     key: Hashable | None = None
-                    if scope.facts != VOLATILE:
+                    if part is not None:
+                        if part.facts != VOLATILE:
+                            key = (file, tuple(items), facts.of(part.facts, file.path))
+                    elif scope.facts != VOLATILE:
                         key = (file, tuple(items), self._facts(facts, scope, file, items))
                     view = ScopedModel(model, scope.unit, items)
                     found.extend(
-                        self._run(rule, view, (rule.id, file.path), key, {file.path}, model)
+                        self._run(unit_rule, view, (rule.id, file.path), key, {file.path}, model)
                     )
-                if scope.unit in (FILE, ACCESS) or config_open:
+                if part is not None:
+                    if config_open:  # the rest reports only outside source files
+                        view = ScopedModel(model, scope.unit, [])
+                        found.extend(
+                            self._run(
+                                _part_rule(rule, part.elsewhere),
+                                view,
+                                (rule.id, None),
+                                None,
+                                wanted,
+                                model,
+                            )
+                        )
+                elif scope.unit in (FILE, ACCESS) or config_open:
                     # what the rule says outside its units (deploy scripts, configs): a run
                     # with no units, its findings in the published files
                     view = ScopedModel(model, scope.unit, [])
@@ -1238,7 +1336,11 @@ class IncrementalRules:
         memo: dict[int, list[Finding]] = self.members[slot].get(None, {})
         ids = parts.ids
         values: list[list[Finding] | None] = list(map(memo.get, ids))
-        misses = [index for index, value in enumerate(values) if value is None]
+        misses = list(
+            itertools.compress(
+                range(len(values)), map(operator.is_, values, itertools.repeat(None))
+            )
+        )
         for index in misses:
             start = parts.starts[index]
             self.call_runs += 1
@@ -1263,7 +1365,118 @@ class IncrementalRules:
             found.extend(_shifted(f, start, local.offsets, marker) for f in relative or ())
         if parts.rest:
             found.extend(self._checked(rule, model, path, parts.rest))
-        self.members[slot] = {None: dict(zip(ids, values, strict=True))}
+        if len(memo) + len(misses) > 2 * len(ids) + 64:
+            # calls typed and gone: only the current ones are kept
+            self.members[slot] = {None: dict(zip(ids, values, strict=True))}
+        else:  # the new calls added (a number is one content: the others are as they were)
+            for index in misses:
+                memo[ids[index]] = values[index]  # type: ignore[assignment]
+            self.members[slot] = {None: memo}
+        return found
+
+    def _by_quiet_call(
+        self,
+        rule: Rule,
+        quiet: QuietCalls,
+        model: ProjectModel,
+        file: SourceFile,
+        stmts: list[SqlStatement],
+        kept: tuple[dict[Path, _Calls], _Facts],
+    ) -> list[Finding]:
+        """A statement rule that reads the scope (QUIET_CALLS), in one file: the exec() calls
+        known to be quiet under the file's current context are skipped (found at C speed by
+        their content numbers); the others, and the statements no call reuse takes, are
+        checked, and those of the checked calls that turn out quiet are remembered. A file
+        that is not the one edited (the same object as last time) has its findings reused
+        while its statements and their scopes' facts are the same objects (as `_run`)."""
+        calls, facts = kept
+        path = file.path
+        slot = (rule.id, path)
+        context = quiet.context(model, file)
+        whole = self.memo.get(slot)
+        key: tuple[Any, ...] = (file,)
+        if whole is None or whole[0][0] is file:  # type: ignore[index]  # not re-parsed
+            key = (
+                file,
+                tuple(stmts),
+                self._facts(facts, scope_of(rule), file, stmts),
+                context,
+            )
+            if whole is not None and whole[0] == key:
+                self.hits += 1
+                return list(whole[1])
+        problems = len(model.problems)
+        found = self._quiet_calls(rule, quiet, model, file, stmts, calls, context)
+        if len(model.problems) == problems:
+            self.memo[slot] = (key, found)
+        else:  # a failed run is not kept: it runs (and is reported) again
+            self.memo.pop(slot, None)
+        return list(found)
+
+    def _quiet_calls(
+        self,
+        rule: Rule,
+        quiet: QuietCalls,
+        model: ProjectModel,
+        file: SourceFile,
+        stmts: list[SqlStatement],
+        calls: dict[Path, _Calls],
+        context: Hashable,
+    ) -> list[Finding]:
+        path = file.path
+        parts = calls.get(path)
+        if parts is None:
+            parts = calls[path] = _Calls.kept(file, stmts)
+        slot = (rule.id, path)
+        known = self.members.get(slot, {}).get(None)
+        quiet_ids: set[int] = known[1] if known is not None and known[0] == context else set()
+        ids = parts.ids
+        loud = list(
+            itertools.compress(
+                range(len(ids)), map(operator.not_, map(quiet_ids.__contains__, ids))
+            )
+        )
+        self.quiet_hits += len(ids) - len(loud)
+        found: list[Finding] = []
+        asked = [s for index in loud for s in parts.groups[index]]
+        self.quiet_runs += len(loud)
+        try:
+            if parts.rest:
+                found.extend(self._checked(rule, model, path, parts.rest, contain=False))
+            own = self._checked(rule, model, path, asked, contain=False) if asked else []
+        except OverBudget:
+            raise
+        except Exception as exc:  # reported once; nothing is learnt from a failed run
+            _report(rule, model, exc)
+            self.members[slot] = {None: (context, quiet_ids)}
+            return found
+        if loud:
+            found.extend(own)
+            # the calls with a finding (each lies in its statement's SQL, in its call); a
+            # finding elsewhere cannot be told apart: then no call is learnt quiet this time
+            starts = [parts.starts[index] for index in loud]
+            noisy: set[int] = set()
+            for finding in own:
+                at = bisect.bisect_right(starts, finding.span.start) - 1
+                if (
+                    at < 0
+                    or finding.span.path != path
+                    or finding.span.end > parts.calls[loud[at]][1]
+                ):
+                    noisy.update(range(len(loud)))
+                    break
+                noisy.add(at)
+            unsettled = quiet.unsettled
+            for at, index in enumerate(loud):
+                if at in noisy:
+                    continue
+                if unsettled is not None and any(unsettled(model, s) for s in parts.groups[index]):
+                    continue
+                quiet_ids.add(ids[index])
+        if len(quiet_ids) > 2 * len(ids) + 256:
+            # calls typed and gone: only the current ones are kept
+            quiet_ids = quiet_ids.intersection(ids)
+        self.members[slot] = {None: (context, quiet_ids)}
         return found
 
     def _checked(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from durable_harden.analyzers.sql import SqlStatement, normalize_for_parse
 
 _DDL_KINDS = ("CREATE", "ALTER")
+_KEY_KINDS = (*_DDL_KINDS, "DROP")  # what a catalogue is a function of (Schema.content_key)
 _NAME = r"[\"`\[]?(\w+)[\"`\]]?"
 _RENAME_TABLE = re.compile(rf"\s*ALTER\s+TABLE\s+{_NAME}\s+RENAME\s+TO\s+{_NAME}", re.I)
 _DROP_TABLE = re.compile(rf"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_NAME}", re.I)
@@ -118,7 +119,9 @@ class Schema:
         # Per-statement results that read only the catalogue are memoised under it
         # (rules/_sql.delete_kinds), so they carry over to the next model.
         applied = [s for s in ddl if s.kind in _DDL_KINDS]
-        self.content_key = _digest((s.kind, s.text) for s in applied)
+        # the DROPs too: `_apply` reads them (a rename whose copy is dropped is a rebuild, not
+        # replayed), so two DDL lists that differ only in a DROP build different catalogues
+        self.content_key = _digest((s.kind, s.text) for s in ddl if s.kind in _KEY_KINDS)
         built = _BUILT.get(self.content_key)
         if built is not None and built.size == len(applied) and built.pid == os.getpid():
             built.adopt(self, applied)

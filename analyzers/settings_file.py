@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,25 +87,49 @@ class SettingsFile:
         return ids
 
 
-_PACKAGE_KEYS: dict[Path, tuple[int, bool]] = {}
+# A file's or folder's stat signature: (mtime in ns, size, inode), None when it is missing. A
+# rewrite in place changes it, unless it happens within the file system's timestamp granularity
+# (up to 2 s: FAT; a jiffy on ext4) of the signature's own mtime and keeps the size: a signature
+# whose mtime is that recent is not trusted (`_settled`), as git does with its index ("racy").
+Stamp = tuple[int, int, int] | None
+RACY_NS = 2_000_000_000
+
+
+def _stamp(path: Path | str) -> Stamp:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def _settled(stamp: Stamp, now_ns: int | None = None) -> bool:
+    """A signature old enough that any later change of the file gives another one."""
+    now = time.time_ns() if now_ns is None else now_ns
+    return stamp is None or stamp[0] < now - RACY_NS
+
+
+_PACKAGE_KEYS: dict[Path, tuple[Stamp, bool]] = {}
 
 
 def _has_package_key(path: Path) -> bool:
-    """Whether a package.json has a "durable-harden" key (cached by mtime: the server asks on
-    every keystroke, and json5 is slow)."""
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError:
+    """Whether a package.json has a "durable-harden" key (cached by its stat signature: the
+    server asks on every keystroke, and json5 is slow)."""
+    stamp = _stamp(path)
+    if stamp is None:
         return False
     cached = _PACKAGE_KEYS.get(path)
-    if cached is not None and cached[0] == mtime:
+    if cached is not None and cached[0] == stamp:
         return cached[1]
     try:
         text = path.read_text(encoding="utf-8")
         found = PACKAGE_KEY in text and PACKAGE_KEY in (safejson.loads5(text) or {})
     except (OSError, ValueError, UnicodeDecodeError, TypeError):
         found = False
-    _PACKAGE_KEYS[path] = (mtime, bool(found))
+    if _settled(stamp):
+        _PACKAGE_KEYS[path] = (stamp, bool(found))
+    else:  # written just now: read again next time (a same-tick rewrite keeps the mtime)
+        _PACKAGE_KEYS.pop(path, None)
     return bool(found)
 
 
@@ -154,6 +179,80 @@ def find_settings_file(path: Path, folders: dict[Path, Path | None] | None = Non
         for candidate in walked:
             folders[candidate] = found
     return found
+
+
+class SettingsLookup:
+    """`find_settings_file` for the language server, which asks for every open document on
+    every keystroke (a walk to the repository root, three checks per folder through pathlib:
+    ~0.1 ms). Each answer is kept with what decided it, per folder walked: whether its
+    settings file is a file, whether its `.git` exists, and its package.json's stat signature
+    (its "durable-harden" key). The next question checks those with one `os.stat` each on
+    kept strings, and walks again when one differs. A package.json written within the last
+    two seconds keeps the answer from being kept (`_settled`: a rewrite within the file
+    system's timestamp granularity could keep its signature), as does a path that is a
+    symbolic link (resolving it is the walk's first step)."""
+
+    MAX_PATHS = 1024
+
+    def __init__(self) -> None:
+        self.known: dict[Path, tuple[Path | None, tuple[tuple[str, int, object], ...]]] = {}
+
+    def find(self, path: Path) -> Path | None:
+        known = self.known.get(path)
+        if known is not None and all(_checked(p, how) == was for p, how, was in known[1]):
+            return known[0]
+        self.known.pop(path, None)
+        resolved = resolve_given(path)
+        folder = resolved if resolved.is_dir() else resolved.parent
+        # what the walk reads, before it (a change during the walk differs next time)
+        watched: list[tuple[str, int, object]] = []
+        for candidate in (folder, *folder.parents):
+            base = os.path.join(str(candidate), "")
+            for name, how in (
+                (SETTINGS_FILE, _IS_FILE),
+                (PACKAGE_JSON, _CONTENT),
+                (".git", _EXISTS),
+            ):
+                watched.append((base + name, how, _checked(base + name, how)))
+        found = find_settings_file(path)
+        # up to the folder of the answer, or the one holding `.git`
+        kept: list[tuple[str, int, object]] = []
+        for at in range(0, len(watched), 3):
+            kept += watched[at : at + 3]
+            own, package, git = watched[at : at + 3]
+            if found is not None and str(found) in (own[0], package[0]):
+                break
+            if found is None and git[2]:
+                break
+        now = time.time_ns()
+        if resolved == path and all(
+            how != _CONTENT or _settled(was, now)  # type: ignore[arg-type]
+            for _, how, was in kept
+        ):
+            self.known[path] = (found, tuple(kept))
+            while len(self.known) > self.MAX_PATHS:
+                self.known.pop(next(iter(self.known)))
+        return found
+
+    def forget(self) -> None:
+        self.known.clear()
+
+
+_IS_FILE, _EXISTS, _CONTENT = 0, 1, 2
+
+
+def _checked(path: str, how: int) -> object:
+    """What `find_settings_file` reads of a path: whether it is a file, whether it exists, or
+    its content's stat signature."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None if how == _CONTENT else False
+    if how == _IS_FILE:
+        return stat.S_ISREG(st.st_mode)
+    if how == _EXISTS:
+        return True
+    return (st.st_mtime_ns, st.st_size, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
 def _strings(value: Any, key: str) -> list[str]:
@@ -295,20 +394,25 @@ def apply(raw: dict[str, Any], base: Settings | None = None) -> Settings:
     return settings
 
 
-_CACHE: dict[Path, tuple[int, SettingsFile]] = {}
+_CACHE: dict[Path, tuple[Stamp, SettingsFile]] = {}
 
 
 def load_settings_file(path: Path) -> SettingsFile:
-    """parse_settings_file, cached by modification time."""
+    """parse_settings_file, cached by the file's stat signature (mtime, size, inode; one
+    written within the last two seconds is read again: see `_settled`)."""
     try:
-        mtime = path.stat().st_mtime_ns
+        st = path.stat()
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    stamp: Stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
     cached = _CACHE.get(path)
-    if cached is not None and cached[0] == mtime:
+    if cached is not None and cached[0] == stamp:
         return cached[1]
     loaded = parse_settings_file(path)
-    _CACHE[path] = (mtime, loaded)
+    if _settled(stamp):
+        _CACHE[path] = (stamp, loaded)
+    else:
+        _CACHE.pop(path, None)
     return loaded
 
 
@@ -317,11 +421,17 @@ def settings_for(
     base: Settings | None = None,
     config: Path | None = None,
     folders: dict[Path, Path | None] | None = None,
+    lookup: SettingsLookup | None = None,
 ) -> tuple[Settings, SettingsFile | None]:
     """The settings that apply to `path`: `base` overridden by the nearest settings file (or by
     `config` when given, like `--config`), with that file's `perFileIgnores` for `path`.
-    folders: see find_settings_file."""
-    found = config if config is not None else find_settings_file(path, folders)
+    folders: see find_settings_file; lookup: the language server's kept answers."""
+    if config is not None:
+        found: Path | None = config
+    elif lookup is not None:
+        found = lookup.find(path)
+    else:
+        found = find_settings_file(path, folders)
     if found is None:
         return apply({}, base), None
     loaded = load_settings_file(found)

@@ -40,7 +40,8 @@ import contextlib
 import dataclasses
 import itertools
 import operator
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -339,11 +340,44 @@ def _facts(
     kept: dict[Any, tuple[list[Any], ...]] = file.memo.setdefault("splice:facts", {})
     found = kept.get(key)
     if found is None:
-        found = _read_facts(file, members, relevant)
+        found = _facts_of_texts(file, members, relevant)
         if len(kept) >= 4:
             kept.pop(next(iter(kept)))
         kept[key] = found
     return found
+
+
+# the facts of a region's members by their texts (and types), for a region typed again: a
+# letter typed and deleted, an undo (the facts are names and texts read from the members'
+# subtrees, which a member's text decides where it parses without an error); a few kept
+_FACTS_BY_TEXT: OrderedDict[Hashable, tuple[list[Any], ...]] = OrderedDict()
+_FACTS_BY_TEXT_MAX = 16
+
+
+def _facts_of_texts(
+    file: SourceFile, members: list[Node], relevant: set[str] | None
+) -> tuple[list[Any], ...]:
+    if any(m.has_error for m in members):
+        return _read_facts(file, members, relevant)
+    data = file.data
+    key = (
+        tuple((m.type, data[m.start_byte : m.end_byte]) for m in members),
+        None if relevant is None else frozenset(relevant),
+    )
+    found = _FACTS_BY_TEXT.get(key)
+    if found is not None:
+        _FACTS_BY_TEXT.move_to_end(key)
+        FACTS_COUNTS["by text"] += 1
+        return found
+    found = _read_facts(file, members, relevant)  # NoSplice: nothing kept
+    FACTS_COUNTS["read"] += 1
+    _FACTS_BY_TEXT[key] = found
+    while len(_FACTS_BY_TEXT) > _FACTS_BY_TEXT_MAX:
+        _FACTS_BY_TEXT.popitem(last=False)
+    return found
+
+
+FACTS_COUNTS = {"by text": 0, "read": 0}  # how _facts_of_texts found them (tests read it)
 
 
 def _read_facts(

@@ -528,10 +528,11 @@ GROWING_FILE = """export class Store extends DurableObject {
 
 def test_growing_tables_follow_edits_in_the_file(tmp_path: Path) -> None:
     """sql-unbounded-read's growing tables after edits of the file that moves its statements
-    (each statement's part of them kept on it and carried by the splice): a retention DELETE
-    added below the read, typed in, removed; typing above and below. Each compared with a fresh
-    analysis, the finding present and gone as the DELETE comes and goes."""
-    from durable_harden.analyzers.rules.sql_unbounded_read import GROWTH_FACT
+    (carried from the previous model when the edited region's statements say the same of
+    them): a retention DELETE added below the read, typed in, removed; typing above and below.
+    Each compared with a fresh analysis, the finding present and gone as the DELETE comes and
+    goes."""
+    from durable_harden.analyzers.rules.sql_unbounded_read import SAME_GROWTH_COUNTS
 
     root = tmp_path / "g"
     s, store = _store_session(root, GROWING_FILE)
@@ -558,17 +559,16 @@ def test_growing_tables_follow_edits_in_the_file(tmp_path: Path) -> None:
     ]
     for what, text, reported in edits:
         s.write(store, text.encode())
+        counts = dict(SAME_GROWTH_COUNTS)
         s.compare(what)
+        if what.startswith("typing"):
+            # the edited region's statements compared, not the file's
+            assert SAME_GROWTH_COUNTS["region"] > counts["region"], what
         analysis = s.engine.analyze(
             root, {store: OpenInput(store, s.version, text.encode(), "source", Settings(), None)}
         )
         rules = {f.rule_id for f in analysis.findings[store]}
         assert ("sql-unbounded-read" in rules) == reported, what
-        parsed = s.engine.open_parsed[store]
-        moved = [st for st in s.engine.models[root].statements if _moved(st, parsed)]
-        if parsed.memo.get("splice") is not None and moved:
-            # the moved statements brought their part of the growing tables along
-            assert all(GROWTH_FACT in st.__dict__ for st in moved), what
 
 
 # -- the rest of the project on a keystroke: the spliced model, the REACH rules, the growth index
@@ -1389,8 +1389,9 @@ def test_random_edits_between_and_inside_members(tmp_path: Path, seed: int) -> N
 
 
 def test_a_failing_rule_is_reported_once_by_member_and_call_runs(tmp_path: Path) -> None:
-    """A member- or call-local rule that raises: one problem per analysis (as a run over the
-    whole file or class reports), not one per member or exec() call re-checked alone."""
+    """A member- or call-local rule (or one kept per quiet call) that raises: one problem per
+    analysis (as a run over the whole file or class reports), not one per member or exec()
+    call re-checked alone."""
     from dataclasses import replace
 
     from durable_harden.analyzers.incremental import IncrementalRules
@@ -1403,7 +1404,8 @@ def test_a_failing_rule_is_reported_once_by_member_and_call_runs(tmp_path: Path)
 
     by_id = {r.id: r for r in rules_now()}
     failing = [
-        replace(by_id[i], check=boom) for i in ("kv-unbounded-list", "sql-pragma-not-allowed")
+        replace(by_id[i], check=boom)
+        for i in ("kv-unbounded-list", "sql-pragma-not-allowed", "sql-missing-index")
     ]
     root, target = _members_project(tmp_path)
     engine = IncrementalRules()
@@ -1415,6 +1417,7 @@ def test_a_failing_rule_is_reported_once_by_member_and_call_runs(tmp_path: Path)
         messages = [p.message for p in model.problems[before:]]
         assert sorted(messages) == [
             "internal error in rule kv-unbounded-list: RuntimeError: boom",
+            "internal error in rule sql-missing-index: RuntimeError: boom",
             "internal error in rule sql-pragma-not-allowed: RuntimeError: boom",
         ], step
 
@@ -1438,3 +1441,194 @@ def test_a_scoped_view_carries_every_field_of_the_project_model(unit: str) -> No
             assert getattr(view, unit) == items
         elif field.name != "memo":
             assert getattr(view, field.name) is getattr(whole, field.name), field.name
+
+
+# -- statement rules that read the scope, kept per exec() call while quiet (QUIET_CALLS) -------
+
+QUIET_FILE = """import { DurableObject } from "cloudflare:workers";
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, room TEXT, body TEXT, at INTEGER);
+  CREATE TABLE IF NOT EXISTS scores (id INTEGER PRIMARY KEY, points INTEGER);
+  CREATE TABLE IF NOT EXISTS scores_legacy (id INTEGER PRIMARY KEY);
+`;
+
+export class Chat extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.blockConcurrencyWhile(async () => {
+      this.ctx.storage.sql.exec(SCHEMA);
+    });
+  }
+
+  post(room: string, body: string): void {
+    this.ctx.storage.sql.exec("INSERT INTO messages (room, body, at) VALUES (?, ?, ?)", room, body, Date.now());
+  }
+
+  page(room: string): unknown[] {
+    return this.ctx.storage.sql.exec("SELECT body FROM messages WHERE id > ? LIMIT 20", room).toArray();
+  }
+
+  recent(room: string): unknown[] {
+    const cursor = this.ctx.storage.sql.exec("SELECT body FROM messages WHERE room = ? ORDER BY id", room);
+    return cursor.toArray();
+  }
+
+  edit(id: number): void {
+    this.ctx.storage.sql.exec("UPDATE messages SET edited_at = ? WHERE id = ?", Date.now(), id);
+  }
+
+  top(): unknown[] {
+    return this.ctx.storage.sql.exec("SELECT points FROM scores WHERE id = ?", 1).toArray();
+  }
+
+  migrate(): void {
+    this.ctx.storage.sql.exec("ALTER TABLE scores ADD COLUMN rank INTEGER NOT NULL");
+  }
+
+  count(): number {
+    return this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM messages").one().n as number;
+  }
+
+  legacy(): unknown[] {
+    return this.ctx.storage.sql.exec("SELECT points FROM scores_legacy WHERE id = ?", 1).toArray();
+  }
+
+  named(name: string): unknown[] {
+    return this.ctx.storage.sql.exec(`SELECT body FROM messages WHERE id = '${name}'`).toArray();
+  }
+
+  noted(): void {
+    // a rename the catalogue does not see (not DDL: a comment), which the rule reads
+    this.ctx.storage.sql.exec("/* ALTER TABLE scores RENAME TO scores_legacy */ SELECT 1");
+  }
+}
+"""
+
+
+def test_scope_reading_statement_rules_follow_edits(tmp_path: Path) -> None:
+    """sql-missing-index, sql-unbounded-read and schema-change-without-migration, whose exec()
+    calls are skipped while they are quiet under the same catalogue and growing tables: typing
+    in quiet and in reported calls, a finding made and unmade by code outside its call (how the
+    cursor is consumed), the catalogue changed (a column, an index), the growing tables changed
+    (a retention DELETE), everything moved by a line above. Each compared with a fresh
+    analysis; quiet calls are skipped, and an edit inside one call checks that call again."""
+    from durable_harden.analyzers.incremental import QUIET_CALLS
+
+    assert set(QUIET_CALLS) == {
+        "sql-missing-index",
+        "sql-unbounded-read",
+        "schema-change-without-migration",
+        "sql-interpolation",
+    }
+    root = tmp_path / "quiet"
+    s, store = _store_session(root, QUIET_FILE)
+    found = {f.rule_id for f in analyze_paths([root]).findings}
+    assert set(QUIET_CALLS) <= found, found
+    rules = s.engine.rules
+    text = QUIET_FILE
+    prune = '    this.ctx.storage.sql.exec("DELETE FROM messages WHERE at < ?", Date.now());\n'
+    edits = [
+        ("typing in a quiet call", text.replace("LIMIT 20", "LIMIT 200"), True),
+        ("typing in a reported call", text.replace("ORDER BY id", "ORDER BY  id"), True),
+        (
+            "the cursor no longer loaded",
+            text.replace("return cursor.toArray();", "return [];"),
+            True,
+        ),
+        ("the cursor loaded with one()", text.replace("cursor.toArray()", "[cursor.one()]"), True),
+        (
+            "a column added to the CREATE",
+            text.replace("at INTEGER)", "at INTEGER, edited_at INTEGER)"),
+            False,
+        ),
+        (
+            "an index that serves the query",
+            text.replace(
+                "`;\n\nexport",
+                "  CREATE INDEX IF NOT EXISTS by_room ON messages(room, id);\n`;\n\nexport",
+            ),
+            False,
+        ),
+        (
+            "a retention DELETE",
+            text.replace(
+                '    this.ctx.storage.sql.exec("INSERT',
+                prune + '    this.ctx.storage.sql.exec("INSERT',
+            ),
+            False,
+        ),
+        ("a LIMIT on the reported read", text.replace("ORDER BY id", "ORDER BY id LIMIT 5"), True),
+        (
+            "the ALTER given a DEFAULT (the catalogue changes)",
+            text.replace('NOT NULL")', 'NOT NULL DEFAULT 0")'),
+            False,
+        ),
+        ("a line above everything", "// head\n" + text, True),
+        (
+            "the rename read by the rule removed (not DDL: the same catalogue)",
+            text.replace("/* ALTER TABLE scores RENAME TO scores_legacy */ ", ""),
+            True,
+        ),
+        ("the substitution made a placeholder", text.replace("'${name}'`)", "?`, name)"), True),
+        ("typing by the substitution", text.replace("'${name}'", "'${name} '"), True),
+        ("a query of a missing table", text.replace("FROM scores WHERE", "FROM scors WHERE"), True),
+    ]
+    for what, new_text, same_context in edits:
+        assert new_text != text, what
+        s.write(store, new_text.encode())
+        hits, runs = rules.quiet_hits, rules.quiet_runs
+        s.compare(what)
+        if same_context:
+            # the quiet calls were skipped: only the edited call and the reported ones checked
+            assert rules.quiet_hits > hits, what
+            assert rules.quiet_runs - runs <= len(QUIET_CALLS) * 4, what
+        s.write(store, text.encode())
+        s.compare(f"undoing {what}")
+
+
+def test_rollout_findings_in_sources_and_configs(tmp_path: Path, monkeypatch: Any) -> None:
+    """rollout-unsafe in the language server (FILE_PARTS): in a source file only its canary
+    part runs (memoised like any per-file result), the part reading deploy scripts, CI and git
+    only while a config is open; both compared with a fresh analysis, also after the deploy
+    script on disk changes."""
+    from durable_harden.analyzers import incremental
+
+    part = incremental.FILE_PARTS["rollout-unsafe"]
+    calls: list[int] = []
+
+    def counted(model: Any) -> Any:
+        calls.append(1)
+        return part.elsewhere(model)
+
+    monkeypatch.setitem(
+        incremental.FILE_PARTS,
+        "rollout-unsafe",
+        incremental.FileParts(part.in_sources, part.facts, counted, part.reason),
+    )
+    fixtures = ROOT / "tests" / "fixtures" / "rollout-unsafe"
+    pipelines = _copy(tmp_path, fixtures / "pipelines")
+    index = pipelines / "src" / "index.ts"
+    s = Session(pipelines, [index])
+    s.compare("a source file with a canary ternary")
+    assert "second-binding-canary" in {
+        f.message_id for f in analyze_paths([pipelines]).findings if f.path == index
+    }
+    s.write(index, index.read_bytes().replace(b"\n", b"\n\n", 1))
+    s.compare("a line added above the canary")
+    assert calls == []  # no config open: the deploy scripts were not read
+
+    plain = _copy(tmp_path, fixtures / "plain-deploy")
+    config, source = plain / "wrangler.jsonc", plain / "src" / "index.ts"
+    s = Session(plain, [config, source])
+    s.compare("the config open: no rollout path")
+    assert calls
+
+    def in_config() -> list[str]:
+        return [f.message_id for f in analyze_paths([plain]).findings if f.path == config]
+
+    assert in_config() == ["no-rollout-path"]
+    package = plain / "package.json"
+    s.write(package, package.read_bytes().replace(b"wrangler deploy", b"wrangler versions upload"))
+    s.compare("the deploy script now uploads a version")
+    assert in_config() == []

@@ -305,11 +305,13 @@ def test_calls_of_an_edited_file_carried_over(tmp_path: Path) -> None:
 
 def test_typing_in_the_benchmark_file_is_spliced(tmp_path: Path) -> None:
     """What bench/keystroke.py does (a letter at the end of a random line, then deleted): the
-    model carries the other members over, except outside the class."""
+    model carries the other members over, except outside the class; the deletion finds the
+    region's facts by its text (read when the letter was typed)."""
     editor, text = _big_editor(tmp_path, 600, 1)
     lines = text.encode().split(b"\n")
     rng = random.Random(1)
     reasons: list[str] = []
+    by_text = splice.FACTS_COUNTS["by text"]
     for _ in range(30):
         row = rng.randrange(len(lines))
         edited = editor.edit(
@@ -319,6 +321,8 @@ def test_typing_in_the_benchmark_file_is_spliced(tmp_path: Path) -> None:
             reasons.append(str(edited.memo.get("no_splice")))
         editor.edit(b"\n".join(lines), f"line {row} again")
     assert len(reasons) <= 6, reasons
+    # the letter deleted: the region's facts are those of its text before the letter
+    assert splice.FACTS_COUNTS["by text"] - by_text >= 20
 
 
 def test_a_region_of_the_type_index_is_the_whole_tree_s() -> None:

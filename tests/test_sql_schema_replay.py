@@ -113,3 +113,27 @@ def test_an_index_every_start_creates_survives_a_rebuild(project):
     )
     names = {i.name for i in schema2.indexes_of("items")}
     assert "items_by_k" in names and "items_by_v" not in names
+
+
+def test_a_drop_statement_is_part_of_the_catalogue_s_identity(tmp_path):
+    """Two projects whose CREATE and ALTER texts are the same but one drops the renamed copy:
+    the drop makes the rename a rebuild (one table), its absence replays the rename (two
+    tables). A catalogue built for one must not be reused for the other (schema._BUILT is
+    shared by every model in the process: the server's edits, a check of a monorepo)."""
+    from durable_harden.analyzers import schema
+    from tests.conftest import write_tree
+
+    kept = REBUILD.replace("    sql.exec(`DROP TABLE items_old`);\n", "")
+    assert kept != REBUILD
+    for first, second in ((kept, REBUILD), (REBUILD, kept)):
+        schema._BUILT.clear()
+        tables = []
+        for number, text in enumerate((first, second)):
+            root = write_tree(
+                tmp_path / f"{len(tables)}-{number}-{first is kept}",
+                {"wrangler.jsonc": WRANGLER, "src/room.ts": text},
+            )
+            model = analyze_paths([root], Settings(select=["unused-suppression"])).model
+            tables.append(set(model.schema_for(root / "src" / "room.ts").tables))
+        expected = [{"items", "items_old"} if t is kept else {"items"} for t in (first, second)]
+        assert tables == expected

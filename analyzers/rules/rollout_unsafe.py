@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shlex
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.incremental import CONFIGS, FILE_PARTS, FileParts
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
     REF_CHANGELOG,
@@ -350,6 +352,60 @@ def _two_in(needles: list[bytes], file: SourceFile) -> bool:
 _MEMBER_NAME = re.compile(rb"\.\s*([A-Za-z_$][\w$]*)")
 
 
+# the bytes a `.name` member access spans after its dot (spaces, then the name)
+_MEMBER_TAIL = frozenset(
+    b" \t\n\r\f\v$_" + bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123))
+)
+_MEMBERS_MEMO = "rollout-unsafe:member_names"
+
+
+def member_names(file: SourceFile) -> Counter[bytes]:
+    """How often each name follows a `.` in the file's text (`_MEMBER_NAME`), kept in its memo.
+    A re-parsed file's are its previous version's with the edit's neighbourhood counted again:
+    a match is a dot and then only spaces and name bytes, so the matches touching the edit lie
+    between the nearest bytes outside those on either side (the language server asks on every
+    keystroke in a monorepo, where the whole 200 KB text was scanned each time, ~0.5 ms)."""
+    found: Counter[bytes] | None = file.memo.get(_MEMBERS_MEMO)
+    if found is not None:
+        return found
+    previous = file.memo.get("previous")
+    old = previous.file.memo.get(_MEMBERS_MEMO) if previous is not None else None
+    if old is None or previous is None:
+        found = Counter(_MEMBER_NAME.findall(file.data))
+    else:
+        before, after = previous.file.data, file.data
+        lo = previous.start
+        while lo > 0 and before[lo - 1] in _MEMBER_TAIL:
+            lo -= 1
+        if lo > 0 and before[lo - 1] == 0x2E:  # the dot a match starts with
+            lo -= 1
+        hi = previous.old_end
+        while hi < len(before) and before[hi] in _MEMBER_TAIL:
+            hi += 1
+        delta = previous.new_end - previous.old_end
+        found = old.copy()
+        found.subtract(_MEMBER_NAME.findall(before, lo, hi))
+        found.update(_MEMBER_NAME.findall(after, lo, hi + delta))
+    file.memo[_MEMBERS_MEMO] = found
+    return found
+
+
+_BOUND: dict[int, tuple[WranglerConfig, dict[str, str], list[bytes]]] = {}
+
+
+def _bound_names(config: WranglerConfig) -> tuple[WranglerConfig, dict[str, str], list[bytes]]:
+    """(config, binding name -> class name, the names as bytes), kept for the last few config
+    objects (the language server's model keeps a config's object while its bytes are the
+    same; a monorepo's has hundreds of bindings)."""
+    known = _BOUND.get(id(config))
+    if known is None or known[0] is not config:
+        bound_names = {b.name: b.class_name for b in config.bindings}
+        known = _BOUND[id(config)] = (config, bound_names, [n.encode() for n in bound_names])
+        while len(_BOUND) > 16:
+            _BOUND.pop(next(iter(_BOUND)))
+    return known
+
+
 def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
     by_config: dict[int, tuple[WranglerConfig, dict[str, str], list[bytes]]] = {}
     for file in model.files:
@@ -358,19 +414,14 @@ def _canary_findings(model: ProjectModel) -> Iterator[Finding]:
             continue
         known = by_config.get(id(config))
         if known is None or known[0] is not config:  # once per config, not per file
-            bound_names = {b.name: b.class_name for b in config.bindings}
-            known = by_config[id(config)] = (
-                config,
-                bound_names,
-                [n.encode() for n in bound_names],
-            )
+            known = by_config[id(config)] = _bound_names(config)
         bound = known[1]
         data = file.data
         if len(bound) > 8:
             # many bindings (a monorepo's config): one pass for the names that follow a `.`,
             # not a search of the whole text per binding (664 bindings: 34 -> 5 ms per file)
-            members = set(_MEMBER_NAME.findall(data))
-            enough = sum(1 for name in known[2] if name in members) >= 2
+            members = member_names(file)
+            enough = sum(1 for name in known[2] if members.get(name)) >= 2
         else:
             enough = _two_in(known[2], file)
         if not enough:
@@ -541,6 +592,19 @@ def _no_rollout_path_findings(model: ProjectModel) -> Iterator[Finding]:
 
 
 def check(model: ProjectModel) -> Iterator[Finding]:
+    yield from _deploy_command_findings(model)
+    yield from _canary_findings(model)
+    yield from _no_rollout_path_findings(model)
+
+
+def _outside_source_files(model: ProjectModel) -> Iterator[Finding]:
+    """The findings `check` makes outside the model's source files: in deploy scripts,
+    package.json files, CI workflows (the commands) and wrangler configs (no rollout path)."""
+    yield from _deploy_command_findings(model)
+    yield from _no_rollout_path_findings(model)
+
+
+def _deploy_command_findings(model: ProjectModel) -> Iterator[Finding]:
     seen: set[Path] = set()
     for config in model.configs:
         changed: bool | None = None
@@ -577,8 +641,6 @@ def check(model: ProjectModel) -> Iterator[Finding]:
                             state=RolloutState(config),
                         )
             seen.add(path)
-    yield from _canary_findings(model)
-    yield from _no_rollout_path_findings(model)
 
 
 RULE = Rule(
@@ -595,4 +657,16 @@ RULE = Rule(
         "percentages": "wrangler versions deploy percentages that do not sum to 100",
         "upload-with-migrations": "wrangler versions upload while migrations/exports differ from git HEAD",
     },
+)
+
+# The language server publishes the findings of open source files and configs: in a source file
+# this rule finds only canary ternaries, which read the file and its config's bindings (not the
+# deploy scripts on disk nor git), so they are memoised like any per-file result; the rest
+# (deploy scripts, package.json, CI workflows, configs) runs only while a config is open
+FILE_PARTS[RULE.id] = FileParts(
+    in_sources=_canary_findings,
+    facts=CONFIGS,
+    elsewhere=_outside_source_files,
+    reason="canary ternaries are the only findings in source files; the deploy commands land "
+    "in pipeline files (never published) and no-rollout-path in the wrangler config",
 )

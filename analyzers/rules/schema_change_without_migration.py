@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.incremental import QUIET_CALLS, QuietCalls
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
     REF_RULES,
@@ -18,6 +19,7 @@ from durable_harden.analyzers.rules._common import (
 )
 from durable_harden.analyzers.rules._sql import DATA_KINDS, alias_map, create_span
 from durable_harden.analyzers.schema import Schema
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import SqlStatement
 
 DOCS = RuleDocs(
@@ -244,4 +246,27 @@ RULE = Rule(
         "no-such-table": "a table the project's schema does not have (with the closest name)",
         "not-null-without-default": "ALTER TABLE … ADD COLUMN … NOT NULL without a DEFAULT",
     },
+)
+
+
+def _catalogue(model: ProjectModel, file: SourceFile) -> str:
+    return model.schema_for(file.path).content_key
+
+
+def _plan_fails(model: ProjectModel, stmt: SqlStatement) -> bool:
+    """A query SQLite cannot plan against the catalogue: whether that is a finding reads more
+    than the statement (the scope's renames, where a table is created)."""
+    if stmt.loose or stmt.kind not in DATA_KINDS:
+        return False
+    schema = model.schema_for(stmt.file.path)
+    return bool(schema.tables) and schema.plan(stmt.text).error is not None
+
+
+# the language server keeps, per exec() call, whether the rule finds nothing there: a query
+# that plans is a function of its text and the catalogue, an ALTER's check of its text
+QUIET_CALLS[RULE.id] = QuietCalls(
+    context=_catalogue,
+    unsettled=_plan_fails,
+    reason="a query that SQLite plans against the catalogue has no finding; an ALTER is "
+    "judged on its text; findings lie in the statement",
 )

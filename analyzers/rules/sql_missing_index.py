@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from durable_harden.analyzers.incremental import ContentMemo
+from durable_harden.analyzers.incremental import QUIET_CALLS, ContentMemo, QuietCalls
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.rules._common import (
     REF_LIMITS,
@@ -25,6 +25,7 @@ from durable_harden.analyzers.rules._sql import (
     table_uses,
 )
 from durable_harden.analyzers.schema import Schema
+from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import (
     SqlStatement,
     exp,  # sqlglot itself on first use
@@ -232,4 +233,18 @@ RULE = Rule(
         "sorts-every-run": "a query sorts the table's rows on every run (a temporary B-tree for ORDER BY)",
         "scans-table": "a query reads the whole table where an index would let SQLite seek",
     },
+)
+
+
+def _catalogue(model: ProjectModel, file: SourceFile) -> str:
+    return model.schema_for(file.path).content_key
+
+
+# the language server keeps, per exec() call, whether the rule finds nothing there: that is a
+# function of the statements' text and the catalogue (analyse's memo key)
+QUIET_CALLS[RULE.id] = QuietCalls(
+    context=_catalogue,
+    unsettled=None,
+    reason="whether a query scans is its text against the catalogue (`analyse`); findings lie "
+    "in the statement (the table's name in it)",
 )

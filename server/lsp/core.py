@@ -38,6 +38,7 @@ from durable_harden.analyzers.rules import all_rules
 from durable_harden.analyzers.settings_file import (
     SettingsError,
     SettingsFile,
+    SettingsLookup,
     apply,
     normalize,
     settings_for,
@@ -114,6 +115,8 @@ class DurableHardenServer(LanguageServer):
         # resource-scoped settings: what `workspace/configuration` answers for each folder
         # (scopeUri), when it differs from the global answer; the deepest folder of a file wins
         self.folder_settings: dict[Path, Settings] = {}
+        # each document's settings file, kept and re-checked by stat (asked on every keystroke)
+        self.settings_lookup = SettingsLookup()
         self.timers: dict[Path, asyncio.TimerHandle] = {}
         self.running: dict[Path, asyncio.Task[None]] = {}
         self.dirty: set[Path] = set()
@@ -227,7 +230,7 @@ class DurableHardenServer(LanguageServer):
         nearest settings file (file settings win)."""
         base = self.base_settings(path)
         try:
-            settings, found = settings_for(path, base)
+            settings, found = settings_for(path, base, lookup=self.settings_lookup)
         except SettingsError as exc:
             self.log_once(path, f"settings file ignored: {exc}")
             return base, None

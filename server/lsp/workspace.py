@@ -103,6 +103,7 @@ def did_change_watched_files(
         if path.name in (SETTINGS_FILE, PACKAGE_JSON):
             forget(path.resolve())
             forget(path)
+            ls.settings_lookup.forget()
         if is_config_name(path.name) or change.type != lsp.FileChangeType.Changed:
             layout = True
     if layout:

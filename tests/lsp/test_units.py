@@ -20,6 +20,8 @@ from durable_harden.analyzers.source import LineIndex, changed_region, parse_sou
 from durable_harden.codeactions import apply_edits, fixes_for
 from durable_harden.codeactions.suppress import disable_for_file, disable_for_line
 from durable_harden.server.documents import (
+    _count,
+    _start,
     apply_change,
     apply_change_bytes,
     encode_text,
@@ -132,6 +134,47 @@ def test_the_document_s_line_index_serves_the_re_parse(tmp_path: Path):
         assert parsed.lines.line_starts == LineIndex(data).line_starts
 
 
+def test_a_document_s_line_index_after_edits_without_a_list():
+    """The document's line index after successive edits (ShiftedLines: pieces of the earlier
+    indexes' starts, each shifted) answers row_of, point, start_of and count as a fresh index
+    of the same bytes does, before and after its list of starts is built (read every few
+    edits), over edits that add and remove lines anywhere; with a `\r`, it is a fresh index."""
+    from durable_harden.server.documents import ShiftedLines
+
+    rng = random.Random(5)
+    pieces = ["", "x", "\n", "ab\ncd\n", "\n\n", "yz"]
+    for base in ("", "a", "one\ntwo\n\nthree", "\n".join(f"line {i} ;" for i in range(300))):
+        data = base.encode()
+        lines = LineIndex(data)
+        shifted = 0
+        for step in range(300):
+            rows = len(data.split(b"\n"))
+            start = (rng.randrange(rows), rng.randrange(12))
+            end = (start[0] + rng.choice([0, 0, 1, 2]), rng.randrange(12))
+            done = apply_change_bytes(data, lines, start, end, rng.choice(pieces), "utf-16")
+            assert done is not None
+            data, lines = done
+            fresh = LineIndex(data)
+            shifted += isinstance(lines, ShiftedLines)
+            for _ in range(20):
+                offset = rng.randrange(len(data) + 1)
+                assert lines.row_of(offset) == fresh.row_of(offset), (step, offset)
+                assert lines.point(offset) == fresh.point(offset), (step, offset)
+            for row in range(len(fresh.line_starts)):
+                assert _start(lines, row) == fresh.line_starts[row], (step, row)
+            assert _count(lines) == len(fresh.line_starts)
+            assert to_position(lines, len(data) // 2, "utf-16") == to_position(
+                fresh, len(data) // 2, "utf-16"
+            )
+            if step % 7 == 6:  # something reads the list: then it is kept
+                assert lines.line_starts == fresh.line_starts
+        assert shifted > 250
+    crlf = b"one\r\ntwo\r\n"
+    done = apply_change_bytes(crlf, LineIndex(crlf), (1, 0), (1, 0), "x", "utf-16")
+    assert done is not None and not isinstance(done[1], ShiftedLines)
+    assert done[1].line_starts == LineIndex(done[0]).line_starts
+
+
 def test_changes_applied_to_bytes_match_the_text_path():
     """A didChange applied to the document's bytes (apply_change_bytes) gives what the text
     path gives (apply_change, then UTF-8), in every encoding, for edits anywhere (also past
@@ -180,6 +223,66 @@ def test_nearest_settings_file_wins(tmp_path: Path):
     # a package.json without the key is not a settings file
     (pkg / "package.json").write_text('{"name": "api"}')
     assert find_settings_file(pkg / "src" / "a.ts") == tmp_path / "durable-harden.jsonc"
+
+
+def test_the_server_s_settings_lookup_follows_changes(tmp_path: Path):
+    """SettingsLookup (the server's kept answers, re-checked by stat) answers what a fresh
+    walk answers after each change of the folders it walked: a settings file created and
+    removed on the way, a package.json gaining and losing the key (also rewritten at once with
+    the same size and mtime: a rewrite within the file system's timestamp granularity), a
+    `.git` that ends the walk earlier. Settled answers are kept, not walked again."""
+    import os
+
+    from durable_harden.analyzers.settings_file import SettingsLookup, forget
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "durable-harden.jsonc").write_text("{}")
+    pkg = tmp_path / "packages" / "api"
+    (pkg / "src").mkdir(parents=True)
+    source = (pkg / "src" / "a.ts").resolve()
+    source.write_text("")
+    lookup = SettingsLookup()
+
+    def same() -> Path | None:
+        forget()  # the reference reads every file again
+        want = find_settings_file(source)
+        assert lookup.find(source) == want
+        return want
+
+    assert same() == tmp_path.resolve() / "durable-harden.jsonc"
+    assert source in lookup.known  # nothing was written just now that it reads
+    walks = []
+    real = find_settings_file
+
+    def counted(path: Path, folders: object = None) -> Path | None:
+        walks.append(path)
+        return real(path)
+
+    import durable_harden.analyzers.settings_file as module
+
+    module.find_settings_file = counted  # type: ignore[assignment]
+    try:
+        lookup.find(source)
+        assert walks == []  # answered from the kept signatures
+    finally:
+        module.find_settings_file = real
+    own = pkg / "durable-harden.jsonc"
+    own.write_text("{}")
+    assert same() == own.resolve()
+    own.unlink()
+    assert same() == tmp_path.resolve() / "durable-harden.jsonc"
+    package = pkg / "package.json"
+    package.write_text('{"name": "api", "durable-hardex": {}}')
+    assert same() == tmp_path.resolve() / "durable-harden.jsonc"
+    # the key added at once, the same size, the mtime kept (a coarse file system clock)
+    stamp = package.stat().st_mtime_ns
+    package.write_text('{"name": "api", "durable-harden": {}}')
+    os.utime(package, ns=(stamp, stamp))
+    assert same() == package.resolve()
+    package.unlink()
+    (pkg / ".git").mkdir()  # a repository of its own: the walk ends there
+    assert same() is None
+    assert len(lookup.known) == 1
 
 
 def test_settings_values_and_errors(tmp_path: Path):
@@ -276,3 +379,58 @@ def test_unused_suppression_fix_removes_one_rule_or_the_line(tmp_path: Path):
     assert b"return 1;\n" in new
     path.write_bytes(new)
     assert analyze_paths([path]).findings == []
+
+
+def test_the_reader_reads_a_message_with_one_hand_over(tmp_path: Path):
+    """BoundedReader reads the rest of a message with its Content-Length header (one thread
+    hand-over per message): pygls's loop gets the same messages as from a plain reader, with
+    other headers, an oversized message skipped in between, and a message cut by the end of
+    the input."""
+    import asyncio
+    import io
+    import json
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pygls.io_ import run_async
+
+    from durable_harden.server.lsp.transport import BoundedReader
+
+    def frame(body: bytes, extra: bytes = b"") -> bytes:
+        return b"Content-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+
+    bodies = [
+        json.dumps({"jsonrpc": "2.0", "method": f"m{i}", "params": {"i": i}}).encode()
+        for i in range(4)
+    ]
+    stream = (
+        frame(bodies[0])
+        + frame(bodies[1], b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n")
+        + b"Content-Length: 99999\r\n\r\n"
+        + b'{"jsonrpc": "2.0", "method": "skipped"}'
+        + frame(bodies[2])
+        + frame(bodies[3])
+        + b'Content-Length: 50\r\n\r\n{"jsonrpc"'
+    )
+
+    class Collect:
+        def __init__(self) -> None:
+            self.got: list[object] = []
+
+        def structure_message(self, data: dict) -> object:
+            return data
+
+        def handle_message(self, message: object) -> None:
+            self.got.append(message)
+
+    oversized: list[int] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reader = BoundedReader(
+            io.BufferedReader(io.BytesIO(stream)), pool, oversized.append, limit=1000
+        )
+        protocol = Collect()
+        asyncio.run(run_async(threading.Event(), reader, protocol))  # type: ignore[arg-type]
+    methods = [m.get("method") for m in protocol.got if isinstance(m, dict)]
+    assert methods == ["m0", "m1", "$/durable-harden/skipped", "m2", "m3"], methods
+    assert oversized == [99999]
+    assert not reader.ahead

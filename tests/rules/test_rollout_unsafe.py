@@ -621,3 +621,31 @@ def test_canary_found_with_few_or_many_bindings(tmp_path: Path, extra: int) -> N
     findings, _ = run(RULE, root)
     assert len(load_config(config).bindings) == 2 + extra
     assert ("src/index.ts", 20, "second-binding-canary") in _by_file(findings, root)
+
+
+def test_member_names_follow_edits() -> None:
+    """The names after a `.` (the canary pre-check in a monorepo), kept per file version and
+    counted again around each edit only: after random edits (dots, names, spaces and newlines
+    typed and deleted anywhere) they equal a count over the whole text."""
+    import random
+    from collections import Counter
+
+    from durable_harden.analyzers.rules.rollout_unsafe import _MEMBER_NAME, member_names
+    from durable_harden.analyzers.source import parse_source, reparse
+
+    rng = random.Random(7)
+    words = [b".", b"env", b".A", b". B_1", b"\n", b" ", b"x", b"$y", b"(", b".\n  C", b";"]
+    data = b"".join(rng.choice(words) for _ in range(400))
+    file = parse_source(Path("/tmp/x.ts"), data)
+    member_names(file)
+    for step in range(300):
+        start = rng.randrange(len(data) + 1)
+        end = min(len(data), start + rng.choice([0, 0, 1, 2, 5]))
+        data = (
+            data[:start] + b"".join(rng.choice(words) for _ in range(rng.randrange(3))) + data[end:]
+        )
+        file = reparse(file, data)
+        want = Counter(_MEMBER_NAME.findall(data))
+        got = member_names(file)
+        assert +got == want, step  # (+ drops the names counted down to zero)
+        assert min(got.values(), default=0) >= 0, step
