@@ -9,14 +9,19 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from tree_sitter import Language, Node, Query, QueryCursor, TreeCursor
 
 from durable_harden.analyzers.budget import charge
 
-if TYPE_CHECKING:
-    from durable_harden.analyzers.source import SourceFile
+
+class ParsedFile(Protocol):
+    """What `walk_type(..., file=)` reads of a parsed file (`source.SourceFile`, which this
+    module cannot import: source imports it): the memo holding its tree's index."""
+
+    memo: dict[str, Any]
+
 
 _SPACE = re.compile(r"\s+")
 
@@ -380,7 +385,7 @@ _start_of = operator.attrgetter("start_byte")
 _CHECK_FILE = False
 
 
-def walk_type(node: Node, *types: str, file: SourceFile | None = None) -> Iterator[Node]:
+def walk_type(node: Node, *types: str, file: ParsedFile | None = None) -> Iterator[Node]:
     """Descendants of `node` (itself included) of the given types, in pre-order.
 
     Computed at the call (an iterator over a list, not a generator resumed per node): a walk
@@ -391,9 +396,9 @@ def walk_type(node: Node, *types: str, file: SourceFile | None = None) -> Iterat
     checked): its index is used without looking for the node's tree (`_root_of`: a climb or a
     descent per new Node object, ~3,800 walks below a root a check of 1,000 files)."""
     if file is not None:
-        index = file.memo["type_index"]
+        index: TypeIndex = file.memo["type_index"]
         if _CHECK_FILE and _root_of(node) != index.root:
-            raise AssertionError(f"walk_type: a node outside {file.path} named its file")
+            raise AssertionError(f"walk_type: a node outside {index.path} named its file")
         charge(index.path)
         return _walk_index(index, node, types)
     holder = _holder(_key(node))  # most walks start at a file's root: no climb
