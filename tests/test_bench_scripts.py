@@ -67,3 +67,18 @@ def test_cold_cpu_runs_a_tiny_check_side_by_side(tmp_path: Path) -> None:
     names = {item.split("=")[0] for item in last.split()[1:]}
     assert names == {"before_12_j1", "after_12_j1"}
     assert all(float(item.split("=")[1]) > 0 for item in last.split()[1:])
+
+
+def test_keystroke_inprocess_times_edits_of_the_tree_it_imports(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "keystroke_inprocess.py"), "--edits", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("durable_harden from ")
+    fields = dict(item.split("=") for item in lines[-1].split()[1:])
+    assert lines[-1].startswith("keystroke_inprocess ") and fields["edits"] == "2"
+    assert 0 < float(fields["min_ms"]) <= float(fields["median_ms"]) <= float(fields["p90_ms"])
