@@ -7,6 +7,7 @@ import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +53,46 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
     return root
+
+
+def sql_class_model(root: Path, ddl: str, queries: list[str]) -> Any:
+    """The model of a one-class project under `root` whose constructor runs `ddl` and whose
+    `run()` executes each of `queries` (the schema and query-plan tests' project)."""
+    from durable_harden.analyzers.analysis import workspace_for
+    from durable_harden.analyzers.model import build_model
+
+    calls = "\n".join(f'    this.ctx.storage.sql.exec("{q}", 1);' for q in queries)
+    write_tree(
+        root,
+        {
+            "wrangler.jsonc": MINIMAL_WRANGLER,
+            "src/index.ts": (
+                'import { DurableObject } from "cloudflare:workers";\n'
+                "export class Chat extends DurableObject {\n"
+                "  constructor(ctx: DurableObjectState, env: unknown) {\n"
+                "    super(ctx, env);\n"
+                f"    this.ctx.storage.sql.exec(`{ddl}`);\n"
+                "  }\n"
+                f"  run() {{\n{calls}\n  }}\n"
+                "}\n"
+            ),
+        },
+    )
+    ws = workspace_for([root])
+    return build_model(ws.root, ws.sources, ws.configs)
+
+
+def catalogue_of(schema: Any) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """A schema's tables and indexes as plain tuples (statements by identity), to compare."""
+    tables = [
+        (k, t.name, t.columns, t.primary_key, t.without_rowid, [id(s) for s in t.statements])
+        for k, t in schema.tables.items()
+    ]
+    indexes = [
+        (k, i.name, i.table, i.columns, i.unique, i.origin, id(i.statement))
+        for k, i in schema.indexes.items()
+    ]
+    return tables, indexes
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from durable_harden.analyzers import model as model_mod
-from durable_harden.analyzers.analysis import workspace_for
 from durable_harden.analyzers.schema import Schema
 from durable_harden.codeactions import sql_missing_index as index_fix
-from tests.conftest import MINIMAL_WRANGLER, write_tree
+from tests.conftest import catalogue_of, sql_class_model
 
 DDL = """
 CREATE TABLE IF NOT EXISTS rooms (id INTEGER PRIMARY KEY, name TEXT UNIQUE, owner TEXT);
@@ -51,37 +50,7 @@ INDEXES = [
 
 
 def _project(root: Path) -> model_mod.ProjectModel:
-    calls = "\n".join(f'    this.ctx.storage.sql.exec("{q}", 1);' for q in QUERIES)
-    write_tree(
-        root,
-        {
-            "wrangler.jsonc": MINIMAL_WRANGLER,
-            "src/index.ts": (
-                'import { DurableObject } from "cloudflare:workers";\n'
-                "export class Chat extends DurableObject {\n"
-                "  constructor(ctx: DurableObjectState, env: unknown) {\n"
-                "    super(ctx, env);\n"
-                f"    this.ctx.storage.sql.exec(`{DDL}`);\n"
-                "  }\n"
-                f"  run() {{\n{calls}\n  }}\n"
-                "}\n"
-            ),
-        },
-    )
-    ws = workspace_for([root])
-    return model_mod.build_model(ws.root, ws.sources, ws.configs)
-
-
-def _catalogue(schema: Schema) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    tables = [
-        (k, t.name, t.columns, t.primary_key, t.without_rowid, [id(s) for s in t.statements])
-        for k, t in schema.tables.items()
-    ]
-    indexes = [
-        (k, i.name, i.table, i.columns, i.unique, i.origin, id(i.statement))
-        for k, i in schema.indexes.items()
-    ]
-    return tables, indexes
+    return sql_class_model(root, DDL, QUERIES)  # type: ignore[no-any-return]
 
 
 def _plans(schema: Schema) -> list[tuple[list[str], str | None]]:
@@ -114,7 +83,7 @@ def test_trials_on_the_bench_plan_as_copies_do_in_any_order(tmp_path: Path) -> N
         assert _plans(trial) == _copied_plans(schema, sql), sql
         # its catalogue is what a copy with the index reads (and `db` is then its own copy)
         copied = schema._copied(sql)
-        assert _catalogue(trial) == _catalogue(copied)
+        assert catalogue_of(trial) == catalogue_of(copied)
         assert trial.content_key == copied.content_key != schema.content_key
         assert trial.tables_key == schema.tables_key
     # the base's own plans never see a trial's index

@@ -22,7 +22,14 @@ from durable_harden.analyzers.sql import exp, find_all, find_first
 from durable_harden.codeactions import _builders_of, builders, specs
 from durable_harden.codeactions import sql_missing_index as index_fix
 from durable_harden.codeactions._style import Style, uses_crlf
-from tests.conftest import EXAMPLES, MINIMAL_WRANGLER, generate_monorepo, write_tree
+from tests.conftest import (
+    EXAMPLES,
+    MINIMAL_WRANGLER,
+    catalogue_of,
+    generate_monorepo,
+    sql_class_model,
+    write_tree,
+)
 
 TYPES = [
     (exp.CTE,),
@@ -68,19 +75,7 @@ def _read_afresh(schema: Schema) -> tuple[list[tuple[object, ...]], list[tuple[o
     fresh._statement_of_table = dict(schema._statement_of_table)
     fresh._statement_of_index = dict(schema._statement_of_index)
     fresh._read_catalogue()
-    return _catalogue(fresh)
-
-
-def _catalogue(schema: Schema) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    tables = [
-        (k, t.name, t.columns, t.primary_key, t.without_rowid, [id(s) for s in t.statements])
-        for k, t in schema.tables.items()
-    ]
-    indexes = [
-        (k, i.name, i.table, i.columns, i.unique, i.origin, id(i.statement))
-        for k, i in schema.indexes.items()
-    ]
-    return tables, indexes
+    return catalogue_of(fresh)
 
 
 DDL = """
@@ -102,25 +97,7 @@ def _schema_project(tmp_path: Path, view: bool = False) -> model_mod.ProjectMode
         "SELECT n FROM tags WHERE n > ?",
         "SELECT what FROM recent WHERE at > ?" if view else "SELECT 1",
     ]
-    calls = "\n".join(f'    this.ctx.storage.sql.exec("{q}", 1);' for q in queries)
-    write_tree(
-        tmp_path,
-        {
-            "wrangler.jsonc": MINIMAL_WRANGLER,
-            "src/index.ts": (
-                'import { DurableObject } from "cloudflare:workers";\n'
-                "export class Chat extends DurableObject {\n"
-                "  constructor(ctx: DurableObjectState, env: unknown) {\n"
-                "    super(ctx, env);\n"
-                f"    this.ctx.storage.sql.exec(`{ddl}`);\n"
-                "  }\n"
-                f"  run() {{\n{calls}\n  }}\n"
-                "}\n"
-            ),
-        },
-    )
-    ws = workspace_for([tmp_path])
-    return model_mod.build_model(ws.root, ws.sources, ws.configs)
+    return sql_class_model(tmp_path, ddl, queries)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(
@@ -138,11 +115,11 @@ def test_a_trial_index_reads_the_catalogue_as_a_whole_read_does(tmp_path: Path, 
     schema = _schema_project(tmp_path).schema_for(tmp_path / "src/index.ts")
     assert {"rooms", "messages", "tags", "log"} <= set(schema.tables)
     trial = schema.with_index(index)
-    assert _catalogue(trial) == _read_afresh(trial)
+    assert catalogue_of(trial) == _read_afresh(trial)
     assert trial.tables_key == schema.tables_key != trial.content_key
     # and a second trial from the same base (the base's index names read once)
     other = schema.with_index("CREATE INDEX IF NOT EXISTS idx_log_what ON log(what)")
-    assert _catalogue(other) == _read_afresh(other)
+    assert catalogue_of(other) == _read_afresh(other)
     # a broken index still fails as it did
     with pytest.raises(sqlite3.Error):
         schema.with_index("CREATE INDEX IF NOT EXISTS idx_x ON nowhere(x)")
