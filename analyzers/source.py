@@ -50,6 +50,18 @@ def language_for(path: Path | str) -> str | None:
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
+def line_starts_within(data: bytes, start: int, end: int) -> list[int]:
+    """The starts of the lines that begin after a `\n` in data[start:end] (an edit's new text:
+    the line indexes after an edit keep the others, shifted)."""
+    inside: list[int] = []
+    find = data.find
+    pos = find(b"\n", start, end)
+    while pos != -1:
+        inside.append(pos + 1)
+        pos = find(b"\n", pos + 1, end)
+    return inside
+
+
 class LineIndex:
     """Byte offset <-> (row, column) for one buffer, built once: O(log lines) per lookup."""
 
@@ -85,12 +97,7 @@ class LineIndex:
         delta = new_end - old_end
         keep = bisect.bisect_right(starts, start)
         after = bisect.bisect_right(starts, old_end)
-        inside: list[int] = []
-        find = data.find
-        pos = find(b"\n", start, new_end)
-        while pos != -1:
-            inside.append(pos + 1)
-            pos = find(b"\n", pos + 1, new_end)
+        inside = line_starts_within(data, start, new_end)
         index = cls.__new__(cls)
         index.data = data
         index.lone_cr = False

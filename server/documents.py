@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from durable_harden.analyzers.source import LineIndex, language_for
+from durable_harden.analyzers.source import LineIndex, language_for, line_starts_within
 from durable_harden.analyzers.wrangler import is_config_name
 
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
@@ -50,12 +50,7 @@ class ShiftedLines(LineIndex):
         """The index of `data`: `old`'s buffer with start..old_end replaced by start..new_end."""
         if b"\r" in data[start:new_end] or old.lone_cr or _has_cr(old):
             return LineIndex(data)  # (a `\r` in the document: LineIndex.edited indexes afresh)
-        inside: list[int] = []
-        find = data.find
-        pos = find(b"\n", start, new_end)
-        while pos != -1:
-            inside.append(pos + 1)
-            pos = find(b"\n", pos + 1, new_end)
+        inside = line_starts_within(data, start, new_end)
         pieces = _pieces_of(old)
         keep = _count_upto(old, start)
         after = _count_upto(old, old_end)
