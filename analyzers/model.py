@@ -535,7 +535,7 @@ def _splice(
         ran = _file_statements(new, classes, known, state.known_paths, wrapped.get(new, {}))
         if not {*map(_FILE_OF, ran), *map(_CALL_FILE_OF, ran)} <= {new}:
             return None
-        used, keys = _literal_starts_and_keys(ran)
+        used, keys = _literal_starts_and_keys(ran, new)
         free = _loose_statements(new, classes, used)
         keys += map(_dedupe_key, free)
         both = ran + free
@@ -1149,10 +1149,17 @@ _CALL_FILE_OF = operator.attrgetter("call_file")
 
 
 def _literal_starts_and_keys(
-    statements: list[SqlStatement],
+    statements: list[SqlStatement], file: SourceFile | None = None
 ) -> tuple[set[int], list[tuple[Path, int, int]]]:
     """{s.literal_start()} and [_dedupe_key(s)] of a file's statements in one pass, the
-    statements the splice moved (splice.MovedStatement) read from their places as numbers."""
+    statements the splice moved (splice.MovedStatement) read from their places as numbers;
+    those the splice of `file` read while moving them when `statements` is its list."""
+    spliced = file.memo.get("splice") if file is not None else None
+    if spliced is not None and spliced.literals is not None:
+        found, starts, known = spliced.literals
+        spliced.literals = None  # taken once: the caller extends the keys
+        if found is statements:
+            return set(starts), known
     used: set[int] = set()
     keys: list[tuple[Path, int, int]] = []
     add, append = used.add, keys.append
@@ -1169,16 +1176,9 @@ def _literal_starts_and_keys(
     return used, keys
 
 
-def _dedupe_key(stmt: SqlStatement) -> tuple[Path, int, int]:
-    d = stmt.__dict__
-    moved = d.get("_moved")
-    if moved is not None and "offsets" not in d:
-        # a statement the splice moved whose offsets nobody asked (splice.MovedStatement's
-        # offsets_ends, without the calls: ~300 of them a keystroke in a big file)
-        _, _, base, shift = moved
-        return (d["file"].path, base[0] + shift if base else 0, d["index_in_call"])
-    ends = stmt.offsets_ends()
-    return (stmt.file.path, ends[0] if ends is not None else 0, stmt.index_in_call)
+# (file path, first SQL offset, index in its call): the same constant run from two places is
+# one statement (splice.dedupe_key: a moved statement's from its places as numbers)
+_dedupe_key: Callable[[SqlStatement], tuple[Path, int, int]] = splice.dedupe_key
 
 
 def _find_sql(model: ProjectModel, state: _State) -> None:

@@ -96,6 +96,9 @@ class Splice:
     # id of each carried-over object -> the previous version's object it was moved from
     origin: dict[int, Any] = field(default_factory=dict)
     _keep: list[Any] = field(default_factory=list)  # the carried objects (ids stay valid)
+    # (the statements `statements` returned, their literal starts, their dedupe keys): what
+    # the model's bookkeeping reads of them, taken once (model._literal_starts_and_keys)
+    literals: tuple[list[Any], list[int], list[Any]] | None = None
 
     def outside(self, node: Node) -> bool:
         """An old node lies before or after the region (not inside, not around it)."""
@@ -539,19 +542,43 @@ def _carried_methods(
         region = children[lead : lead + inside]
         after = len(starts) - tail
         shift = inside - (after - lead)
-        moved = [e for e in entries if e[0] < lead]
+        # the entries are in index order: those before and after the region are slices
+        first = bisect.bisect_left(entries, lead, key=_entry_index)
+        last = bisect.bisect_left(entries, after, key=_entry_index)
+        moved = entries[:first]
         moved += _method_entries(splice.new, region, lead)
-        moved += [(i + shift, name, value) for i, name, value in entries if i >= after]
+        if shift:
+            moved += [(i + shift, name, value) for i, name, value in entries[last:]]
+        else:
+            moved += entries[last:]
         entries = moved
         kept = starts[after:]
         starts = starts[:lead] + [m.start_byte for m in region]
         starts += map(delta.__add__, kept) if delta else kept
-    methods: dict[str, Node] = {}
+    return _methods_of(children, entries), (starts, entries)
+
+
+_entry_index = operator.itemgetter(0)
+_entry_name = operator.itemgetter(1)
+_entry_value = operator.itemgetter(2)
+
+
+def _methods_of(children: list[Node], entries: list[Any]) -> dict[str, Node]:
+    """class_methods from the entries (member index, name, whether the method is the
+    member's value): the first member of each name. Built at C speed when no name repeats
+    (a class's ~600 members every keystroke), the values' methods looked up after."""
+    names = list(map(_entry_name, entries))
+    methods = dict(zip(names, map(children.__getitem__, map(_entry_index, entries)), strict=True))
+    if len(methods) == len(entries):
+        for _, name, _ in itertools.compress(entries, map(_entry_value, entries)):
+            methods[name] = methods[name].child_by_field_name("value")
+        return methods
+    methods = {}
     for index, name, value in entries:
         if name not in methods:
             member = children[index]
             methods[name] = member.child_by_field_name("value") if value else member
-    return methods, (starts, entries)
+    return methods
 
 
 def _class_map(
@@ -806,7 +833,11 @@ def statements(
     extract: Callable[[Node], list[SqlStatement]],
 ) -> list[SqlStatement] | None:
     """extract_statements of the new file: the previous version's statements outside the
-    member, moved, and `extract(member)` for the statements of the member."""
+    member, moved, and `extract(member)` for the statements of the member.
+
+    The model's bookkeeping then needs each statement's literal start and dedupe key
+    (model._literal_starts_and_keys): those of the moved ones are read here, in the same pass,
+    and left on the splice (`literals`) with the list they belong to."""
     last = _last(splice, "statements")
     if last is None:
         return None
@@ -818,11 +849,80 @@ def statements(
         return None
     before: list[SqlStatement] = []
     after: list[SqlStatement] = []
-    lo, hi = splice.lo, splice.hi
-    old = splice.old
+    # (literal start, dedupe key) of each moved statement, in the order of before / after
+    starts_before: list[int] = []
+    starts_after: list[int] = []
+    keys_before: list[tuple[Any, int, int]] = []
+    keys_after: list[tuple[Any, int, int]] = []
+    lo, hi, delta = splice.lo, splice.hi, splice.delta
+    old, new = splice.old, splice.new
+    path = new.path
+    origin = splice.origin
+    keep = splice._keep.append
+    make = MovedStatement.__new__
     for stmt in old_list:
         d = stmt.__dict__
         kept = d.get("_moved")
+        if (
+            kept is not None
+            and "call" not in d
+            and "literal" not in d
+            and "offsets" not in d
+            and len(d) == d["_size"]
+            and d["file"] is old
+            and d["call_file"] is old
+        ):
+            # a statement moved before that nobody asked since, holding no other keys: what
+            # _move_lazily does, inline (~300 of them a keystroke in a big file)
+            call_place, literal_place, base, shift = kept
+            start, end = call_place[0], call_place[1]
+            place = literal_place or call_place
+            if end <= lo:
+                into, starts, keys = before, starts_before, keys_before
+            elif start >= hi:
+                into, starts, keys = after, starts_after, keys_after
+            else:
+                continue  # read again below
+            literal_start = place[0]
+            if not (place[1] <= lo or literal_start >= hi):
+                raise NoSplice("SQL in the member run from outside it")
+            md = d.copy()
+            md["file"] = md["call_file"] = new
+            if delta and (start >= hi or literal_start >= hi):
+                if start >= hi:
+                    call_place = (start + delta, end + delta, call_place[2], call_place[3])
+                if literal_start >= hi:
+                    literal_start += delta
+                    shift += delta
+                    if literal_place is not None:
+                        literal_place = (
+                            literal_start,
+                            literal_place[1] + delta,
+                            literal_place[2],
+                            literal_place[3],
+                        )
+                    if d["substitutions"]:
+                        md["substitutions"] = [
+                            Substitution(
+                                s.sql_offset, s.ts_start + delta, s.ts_end + delta, s.expression
+                            )
+                            for s in d["substitutions"]
+                        ]
+                md["_moved"] = (call_place, literal_place, base, shift)
+            owner = d["cls"]
+            if owner is not None:
+                moved_cls = by_class.get(id(owner))
+                if moved_cls is None:
+                    raise NoSplice("a statement of another class")
+                md["cls"] = moved_cls
+            carried = make(MovedStatement)
+            carried.__dict__ = md
+            origin[id(carried)] = stmt
+            keep(carried)
+            into.append(carried)
+            starts.append(literal_start)
+            keys.append((path, base[0] + shift if base else 0, d["index_in_call"]))
+            continue
         if kept is not None and "call" not in d and "literal" not in d:
             # a moved statement nobody asked: its places as numbers (call_place, _literal_range)
             call_place, literal_place = kept[0], kept[1]
@@ -832,19 +932,48 @@ def statements(
             start, end, _ = stmt.call_place()
             literal_start, literal_end = _literal_range(stmt)
         if end <= lo:
-            into = before
+            into, starts, keys = before, starts_before, keys_before
         elif start >= hi:
-            into = after
+            into, starts, keys = after, starts_after, keys_after
         else:
             continue  # read again below
         if stmt.file is old:
             if not (literal_end <= lo or literal_start >= hi):
                 raise NoSplice("SQL in the member run from outside it")
             if stmt.call_file is old:
-                into.append(_move_lazily(splice, stmt, by_class))
-                continue
-        into.append(_move_statement(splice, stmt, by_class))
-    return before + splice.read(extract) + after
+                moved = _move_lazily(splice, stmt, by_class)
+            else:
+                moved = _move_statement(splice, stmt, by_class)
+        else:
+            moved = _move_statement(splice, stmt, by_class)
+        into.append(moved)
+        starts.append(moved.literal_start())
+        keys.append(dedupe_key(moved))
+    region = splice.read(extract)
+    found = before + region + after
+    splice.literals = (
+        found,
+        starts_before + list(map(_literal_start, region)) + starts_after,
+        keys_before + list(map(dedupe_key, region)) + keys_after,
+    )
+    return found
+
+
+def _literal_start(stmt: SqlStatement) -> int:
+    return stmt.literal_start()
+
+
+def dedupe_key(stmt: SqlStatement) -> tuple[Any, int, int]:
+    """model._dedupe_key: the statement's file path, first SQL offset and index in its call
+    (the same constant run from two places is one statement), from its places as numbers
+    when it is a MovedStatement nobody asked for its offsets."""
+    d = stmt.__dict__
+    moved = d.get("_moved")
+    if moved is not None and "offsets" not in d:
+        _, _, base, shift = moved
+        return (d["file"].path, base[0] + shift if base else 0, d["index_in_call"])
+    ends = stmt.offsets_ends()
+    return (stmt.file.path, ends[0] if ends is not None else 0, stmt.index_in_call)
 
 
 def _literal_range(stmt: SqlStatement) -> tuple[int, int]:
