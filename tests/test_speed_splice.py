@@ -521,3 +521,44 @@ def test_facts_untouched_only_when_they_are_the_same(monkeypatch: pytest.MonkeyP
                 data, file = edited, new
     assert splice.FACTS_UNTOUCHED_COUNTS["untouched"] - untouched >= 25
     assert differ >= 10  # edits that changed the facts were among them (and not skipped)
+
+
+def _points(node: Node) -> list[Any]:
+    found = []
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        found.append((node.type, node.start_byte, node.start_point, node.end_point))
+        stack.extend(node.children)
+    return found
+
+
+def test_a_re_parsed_file_s_line_index_and_points() -> None:
+    """A file re-parsed after chains of edits (no line index handed in: the re-parse carries
+    its own as pieces, `ShiftedLines`, and takes the edit's new end point from it): its line
+    index answers like a fresh one's before and after its list is built, and every node of
+    its tree has the points a fresh parse gives (a wrong new end point shifts them)."""
+    from durable_harden.analyzers.source import LineIndex, ShiftedLines
+
+    rng = random.Random(11)
+    base = _FACTS_CLASS.encode()
+    for crlf in (False, True):
+        data = base.replace(b"\n", b"\r\n") if crlf else base
+        file = parse_source(Path("lines.ts"), data)
+        pieces = 0
+        for step in range(120):
+            at = rng.randrange(len(data) + 1)
+            cut = rng.choice([0, 0, 1, 2, 5])
+            typed = rng.choice([b"x", b"\n", b"\n\n  y", b"", b" ", b"ab\ncd"])
+            data = data[:at] + typed + data[at + cut :]
+            file = reparse(file, data)
+            lines = file.lines
+            pieces += isinstance(lines, ShiftedLines)
+            fresh = LineIndex(data)
+            for offset in rng.sample(range(len(data) + 1), 20):
+                assert lines.row_of(offset) == fresh.row_of(offset), (step, offset)
+                assert lines.point(offset) == fresh.point(offset), (step, offset)
+            assert _points(file.root) == _points(parse_source(Path("x.ts"), data).root), step
+            if step % 9 == 0:
+                assert lines.line_starts == fresh.line_starts
+        assert pieces == (0 if crlf else 120)
