@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from durable_harden.analyzers.docs_links import rule_doc_url
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.span import Related, Span
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class Finding:
         return (str(self.span.path), self.span.start, self.rule_id)
 
 
-@dataclass(frozen=True)
+@frozen
 class RuleDocs:
     """The detection half of a rule's docs. Its fixes and their safety are documented in
     `codeactions/<rule_id>.py` (`FixSpec.docs`); a rule without a fix module says why in
@@ -97,7 +98,7 @@ class UnknownMessageId(ValueError):
     """A rule reported a message id it does not declare in `Rule.messages`."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Rule:
     id: str
     title: str

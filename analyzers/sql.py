@@ -15,6 +15,7 @@ from tree_sitter import Node, TreeCursor
 
 from durable_harden.analyzers.budget import charge
 from durable_harden.analyzers.classes import Aliases, DurableObjectClass, class_locator
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.span import Span
 from durable_harden.analyzers.tsutil import (
@@ -137,7 +138,7 @@ _WITHOUT_ROWID = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Substitution:
     """A `${expr}` inside SQL text: where it stands in the SQL and in the TypeScript source."""
 
@@ -150,7 +151,7 @@ class Substitution:
 ELEMENT = "[]"  # a step into an array element in SqlParam.path
 
 
-@dataclass(frozen=True)
+@frozen
 class SqlParam:
     """How a project function hands SQL to `exec()`: the parameter that carries the text and the
     steps into it (`querySql([{ sql, params }])`: index 0, path ("[]", "sql")). `forwards`: the

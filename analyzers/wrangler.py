@@ -17,6 +17,7 @@ import json5
 import tree_sitter_json
 from tree_sitter import Language, Node, Parser
 
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.roots import CONFIG_NAMES
 from durable_harden.analyzers.span import Span
 
@@ -37,7 +38,7 @@ class ConfigError(Exception):
     pass
 
 
-@dataclass(frozen=True)
+@frozen
 class Located:
     """Where a key's pair and its value stand in the config file."""
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from durable_harden.analyzers.records import frozen
+
 if TYPE_CHECKING:
     from durable_harden.analyzers.findings import Finding
 
@@ -18,7 +20,7 @@ class Safety(enum.Enum):
     UNSAFE = "unsafe"
 
 
-@dataclass(frozen=True)
+@frozen
 class Edit:
     path: Path
     start: int  # UTF-8 byte offsets into the file as analysed
@@ -26,7 +28,7 @@ class Edit:
     new_text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class NewFile:
     path: Path
     content: str

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._alarms import (
     getalarm_guarded,
     reached_from_constructor,
@@ -118,7 +118,7 @@ def from_durable_state(cls: DurableObjectClass, call: Node, scope: Node) -> bool
     return False
 
 
-@dataclass(frozen=True)
+@frozen
 class ConstructorAlarmState:
     """What the fix needs: the class and the `setAlarm()` call."""
 

@@ -11,6 +11,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_RULES, REF_STATE, node_span
 from durable_harden.analyzers.rules._kv import KvCall, kv_call
 from durable_harden.analyzers.source import SourceFile
@@ -129,7 +130,7 @@ def runs_in_block(cls: DurableObjectClass, block: Node) -> list[Run]:
     return runs
 
 
-@dataclass(frozen=True)
+@frozen
 class WritesState:
     """What the fix needs: the class and the run of awaited writes."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -12,6 +11,7 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.incremental import REACH_ANY_CLASS, REACH_FACTS
 from durable_harden.analyzers.model import ProjectModel, spliced_from
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._bindings import (
     NAMED_ID_METHODS,
     StubCall,
@@ -306,7 +306,7 @@ def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class NameState:
     """What the fixes need: the class whose name is passed to it."""
 

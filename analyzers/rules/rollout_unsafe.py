@@ -18,6 +18,7 @@ from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.incremental import CONFIGS, FILE_PARTS, FileParts
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import (
     REF_CHANGELOG,
     REF_GRADUAL,
@@ -119,7 +120,7 @@ class Command:
     args: list[tuple[str, int, int]]  # token, byte start, byte end (approximate for quoted)
 
 
-@dataclass(frozen=True)
+@frozen
 class RolloutState:
     """What the fixes need: the config whose deploys the finding is about."""
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.incremental import QUIET_CALLS, QuietCalls
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import (
     REF_RULES,
     REF_SQL,
@@ -109,7 +109,7 @@ def _renamed_tables(model: ProjectModel, stmt: SqlStatement) -> set[str]:
     }
 
 
-@dataclass(frozen=True)
+@frozen
 class SchemaState:
     """What the fixes need: the query that names the missing column, or the ALTER."""
 

@@ -11,6 +11,7 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_RULES, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import tokens
 from durable_harden.analyzers.sql import (  # sqlglot itself on first use
@@ -406,7 +407,7 @@ def fixed_by_code(data: bytes, node: Node | None, depth: int = 3) -> bool:
     return False
 
 
-@dataclass(frozen=True)
+@frozen
 class InterpolationState:
     """What the fix needs: the statement the substitution is spliced into."""
 

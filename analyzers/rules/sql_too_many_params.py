@@ -11,6 +11,7 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import binding_args, params_read, tokens
 from durable_harden.analyzers.sql import (
@@ -154,7 +155,7 @@ def bounded_array(stmt: SqlStatement, item: GeneratedList) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@frozen
 class ParamsState:
     """What the fix needs: the statement, and for a generated list, the list."""
 

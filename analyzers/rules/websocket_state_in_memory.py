@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS, node_span
 from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
@@ -109,7 +109,7 @@ def _reached_from_constructor(cls: DurableObjectClass) -> list[Node]:
     return reached
 
 
-@dataclass(frozen=True)
+@frozen
 class MemoryState:
     """What the fix needs: the class that keeps the field."""
 
