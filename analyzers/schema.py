@@ -15,13 +15,14 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.sql import SqlStatement, normalize_for_parse
 
 _DDL_KINDS = ("CREATE", "ALTER")
 _KEY_KINDS = (*_DDL_KINDS, "DROP")  # what a catalogue is a function of (Schema.content_key)
 _NAME = r"[\"`\[]?(\w+)[\"`\]]?"
 _RENAME_TABLE = re.compile(rf"\s*ALTER\s+TABLE\s+{_NAME}\s+RENAME\s+TO\s+{_NAME}", re.I)
-_DROP_TABLE = re.compile(rf"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_NAME}", re.I)
+_DROP_TABLE = later(rf"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_NAME}", re.I)
 _CREATE_TABLE = re.compile(
     rf"\s*CREATE\s+(?:TEMP\w*\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_NAME}", re.I
 )
@@ -152,7 +153,7 @@ class Schema:
         dropped = {
             m.group(1).lower()
             for stmt in ddl
-            if stmt.kind == "DROP" and (m := _DROP_TABLE.match(stmt.text))
+            if stmt.kind == "DROP" and (m := _DROP_TABLE().match(stmt.text))
         }
         rebuilt: dict[str, SqlStatement] = {}
         for stmt in pending:

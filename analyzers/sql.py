@@ -15,6 +15,7 @@ from tree_sitter import Node, TreeCursor
 
 from durable_harden.analyzers.budget import charge
 from durable_harden.analyzers.classes import Aliases, DurableObjectClass, class_locator
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.span import Span
@@ -986,7 +987,7 @@ def target_table(expression: exp.Expression | None) -> str | None:
     return None
 
 
-_LOOSE_SQL = re.compile(
+_LOOSE_SQL = later(
     r"^\s*(CREATE\s+(TABLE|(UNIQUE\s+)?INDEX|TRIGGER|VIEW)|ALTER\s+TABLE|INSERT\s+(OR\s+\w+\s+)?INTO|"
     r"REPLACE\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|DROP\s+TABLE|SELECT\s.+\sFROM\s)",
     re.I | re.S,
@@ -1082,7 +1083,7 @@ def loose_statements(
         if node.type not in {"string", "template_string"} or node.start_byte in seen_literals:
             continue
         text, offsets = literal_chars(data, node)
-        if not _LOOSE_SQL.match(text):
+        if not _LOOSE_SQL().match(text):
             continue
         ranges = split_statements(text)
         for index, (start, end) in enumerate(ranges):

@@ -152,3 +152,22 @@ def test_every_frozen_class_of_the_package_hashes_as_a_frozen_one() -> None:
         assert cls.__hash__ is not None and cls.__hash__ is not object.__hash__, cls
         assert cls.__hash__.__code__.co_filename == "<string>", cls  # generated, not inherited
         assert not any(dataclasses.is_dataclass(base) for base in cls.__mro__[1:]), cls
+
+
+def test_later_compiles_once_on_first_use() -> None:
+    import re
+
+    from durable_harden.analyzers.lazyre import later
+    from durable_harden.analyzers.rules import rollout_unsafe, sql_interpolation
+
+    pattern = later(r"\bINTO\s+(\w+)", re.I)
+    assert pattern.cache_info().currsize == 0  # type: ignore[attr-defined]
+    first = pattern()
+    assert first is pattern() and first == re.compile(r"\bINTO\s+(\w+)", re.I)
+    assert first.search("insert into t").group(1) == "t"  # type: ignore[union-attr]
+    data = later(rb"uses:\s*(\S+)")
+    assert data().search(b"uses: x").group(1) == b"x"  # type: ignore[union-attr]
+    # the rules' deferred patterns match as their eager versions did
+    assert rollout_unsafe.UUID().fullmatch("0f8fad5b-d9cb-469f-a165-70867728950e")
+    assert not rollout_unsafe.UUID().fullmatch("latest")
+    assert sql_interpolation._CONSTANT().match("this.TABLE_NAME")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.incremental import QUIET_CALLS, QuietCalls
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import (
@@ -68,7 +69,7 @@ ALTER TABLE messages ADD COLUMN edited_at INTEGER NOT NULL
 )
 
 _NO_COLUMN = re.compile(r"no such column: (?:(\w+)\.)?(\w+)")
-_NO_TABLE = re.compile(r"no such table: (?:\w+\.)?(\w+)")
+_NO_TABLE = later(r"no such table: (?:\w+\.)?(\w+)")
 _ADD_COLUMN = re.compile(
     r"\bALTER\s+TABLE\s+[\"`\[]?(\w+)[\"`\]]?\s+ADD\s+(?:COLUMN\s+)?[\"`\[]?(\w+)[\"`\]]?([^;]*)",
     re.I | re.S,
@@ -97,7 +98,7 @@ def _table_ddl_failed(schema: Schema, table: str) -> bool:
     return any(re.search(rf"\b{re.escape(table)}\b", stmt.text, re.I) for stmt, _ in schema.errors)
 
 
-_RENAME = re.compile(r"\bALTER\s+TABLE\s+[\"`\[]?\w+[\"`\]]?\s+RENAME\s+TO\s+[\"`\[]?(\w+)", re.I)
+_RENAME = later(r"\bALTER\s+TABLE\s+[\"`\[]?\w+[\"`\]]?\s+RENAME\s+TO\s+[\"`\[]?(\w+)", re.I)
 
 
 def _renamed_tables(model: ProjectModel, stmt: SqlStatement) -> set[str]:
@@ -105,7 +106,7 @@ def _renamed_tables(model: ProjectModel, stmt: SqlStatement) -> set[str]:
     return {
         match.group(1).lower()
         for other in model.statements_in_scope(stmt.file.path)
-        for match in _RENAME.finditer(other.text)
+        for match in _RENAME().finditer(other.text)
     }
 
 
@@ -165,7 +166,7 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
             },
             state=SchemaState(stmt),
         )
-    missing = _NO_TABLE.search(plan.error)
+    missing = _NO_TABLE().search(plan.error)
     if missing is not None:
         name = missing.group(1)
         created = list(schema.tables)

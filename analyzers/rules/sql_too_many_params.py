@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL
@@ -56,14 +57,14 @@ sql.exec(`SELECT * FROM items WHERE id IN (SELECT value FROM json_each(?))`, JSO
 
 _ARRAY = r"([A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)*)"
 _Q = r"""["'`]\s*\?\s*["'`]"""
-_GENERATORS = (
-    re.compile(
+_GENERATORS = (  # compiled on first use: only statements with a `${…}` placeholder need them
+    later(
         rf"^{_ARRAY}\s*\.\s*map\(\s*(?:\(\s*[\w$]*\s*(?:,\s*[\w$]*\s*)?\)|[\w$]+)\s*=>\s*{_Q}\s*\)\s*\.\s*join\("
     ),
-    re.compile(
+    later(
         rf"^(?:new\s+)?Array\(\s*{_ARRAY}\s*\.\s*length\s*\)\s*\.\s*fill\(\s*{_Q}\s*\)\s*\.\s*join\("
     ),
-    re.compile(rf"^Array\.from\(\s*{_ARRAY}\s*,\s*\(\s*[\w$]*\s*\)\s*=>\s*{_Q}\s*\)\s*\.\s*join\("),
+    later(rf"^Array\.from\(\s*{_ARRAY}\s*,\s*\(\s*[\w$]*\s*\)\s*=>\s*{_Q}\s*\)\s*\.\s*join\("),
 )
 
 
@@ -89,7 +90,7 @@ def generated_lists(stmt: SqlStatement) -> list[GeneratedList]:
             continue
         array = None
         for pattern in _GENERATORS:
-            match = pattern.match(sub.expression.strip())
+            match = pattern().match(sub.expression.strip())
             if match is not None:
                 array = match.group(1)
                 break
@@ -106,7 +107,7 @@ def generated_lists(stmt: SqlStatement) -> list[GeneratedList]:
     return found
 
 
-_BOUND = re.compile(
+_BOUND = later(
     r"\bLIMIT\s+(?:(\d+)|\$\{\s*(\w+)\s*\})|\.slice\(\s*0\s*,\s*(?:(\d+)|(\w+))\s*\)", re.I
 )
 _FUNCTIONS = frozenset(
@@ -144,7 +145,7 @@ def bounded_array(stmt: SqlStatement, item: GeneratedList) -> bool:
     for value in values:
         if value.type == "array" and value.named_child_count <= MAX_PARAMS:
             continue  # `tags = []`: a literal list
-        match = _BOUND.search(node_text(data, value))
+        match = _BOUND().search(node_text(data, value))
         if match is None:
             return False
         literal = match.group(1) or match.group(3)
