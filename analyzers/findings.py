@@ -37,6 +37,8 @@ class Severity(enum.IntEnum):
 
 @dataclass
 class Finding:
+    """One problem a rule found: where, what it says, and the facts its fixes read."""
+
     rule_id: str
     message: str
     span: Span
@@ -100,6 +102,8 @@ class UnknownMessageId(ValueError):
 
 @frozen
 class Rule:
+    """A rule: its id, severity, docs, check function and message ids."""
+
     id: str
     title: str
     severity: Severity

@@ -82,6 +82,8 @@ class NamespaceAccess:
 
 @dataclass(eq=False)
 class ProjectModel:
+    """Everything the rules read about a project: files, configs, classes, SQL, accesses."""
+
     root: Path
     files: list[SourceFile]
     configs: list[WranglerConfig]

@@ -36,6 +36,8 @@ _RESERVED_PREFIX = "_cf_"
 
 @dataclass
 class Index:
+    """An index of a table: a CREATE INDEX, a UNIQUE constraint or the primary key."""
+
     name: str
     table: str
     columns: list[str]
@@ -46,6 +48,8 @@ class Index:
 
 @dataclass
 class Table:
+    """A table as the project's CREATE and ALTER statements define it."""
+
     name: str
     columns: list[str]
     primary_key: list[str]
@@ -59,6 +63,8 @@ class Table:
 
 @dataclass
 class PlanStep:
+    """One row of SQLite's EXPLAIN QUERY PLAN (its detail text)."""
+
     detail: str
 
     @property
@@ -74,6 +80,8 @@ class PlanStep:
 
 @dataclass
 class QueryPlan:
+    """SQLite's plan for a query, or the error SQLite gave instead."""
+
     steps: list[PlanStep]
     error: str | None = None
 

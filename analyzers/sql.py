@@ -177,6 +177,8 @@ def _statement_kind(text: str) -> str:
 
 @dataclass(eq=False)
 class SqlStatement:
+    """One SQL statement the code runs (or a loose SQL literal), with its text and places."""
+
     file: SourceFile  # the file holding the SQL text (a schema constant may live in another file)
     cls: DurableObjectClass | None
     call: Node  # the exec call, the tagged template, or the literal itself for loose SQL

@@ -90,6 +90,8 @@ class StepSql:
 
 @frozen
 class Step:
+    """A migration step to add to the project's list: its table, comments and SQL."""
+
     table: str
     comments: tuple[str, ...]
     statements: tuple[StepSql, ...]
@@ -98,6 +100,8 @@ class Step:
 
 @dataclass(eq=False)
 class Mechanism:
+    """The project's own list of migration steps and how its runner applies them."""
+
     kind: str  # "strings" | "objects" | "functions"
     file: SourceFile
     array: Node

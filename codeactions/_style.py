@@ -21,6 +21,8 @@ _DOUBLE_QUOTED = re.compile(r'"([^"\'\\\n`]*)"')
 
 @frozen
 class Style:
+    """The file's own indentation, quote and line ending, for inserted code."""
+
     indent: str = "  "  # one indentation step: a tab, or the smallest run of leading spaces
     quote: str = '"'  # the quote the file uses most for strings
     newline: str = "\n"  # "\r\n" when most of the file's lines end so

@@ -22,6 +22,8 @@ class Safety(enum.Enum):
 
 @frozen
 class Edit:
+    """Replace a byte range of one file with new text."""
+
     path: Path
     start: int  # UTF-8 byte offsets into the file as analysed
     end: int
@@ -30,12 +32,16 @@ class Edit:
 
 @frozen
 class NewFile:
+    """A file a fix creates."""
+
     path: Path
     content: str
 
 
 @dataclass
 class Fix:
+    """One fix of a finding: its edits and new files, safety and review note."""
+
     fix_id: str
     title: str
     safety: Safety

@@ -92,6 +92,8 @@ class FixDocs:
 
 @frozen
 class FixSpec:
+    """A rule's fixes: the builder, their docs and safety, harden's tier and test case."""
+
     rule_id: str
     build: Builder
     # which fixes it offers, their safety and why (the docs page's "Fix and its safety")

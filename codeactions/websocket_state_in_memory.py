@@ -489,6 +489,8 @@ class Merge:
 
 @dataclass
 class Carry:
+    """What moving a socket's in-memory state into its attachment needs to edit."""
+
     edits: list[Edit] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # review sentences
     merged: bool = False  # the closure names went into a map's attachment

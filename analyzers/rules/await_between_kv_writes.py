@@ -54,6 +54,8 @@ WRITES = frozenset({"put", "delete"})
 
 @dataclass
 class Run:
+    """Consecutive key-value writes of one block, with the statements between them."""
+
     writes: list[KvCall] = field(default_factory=list)
     statements: list[Node] = field(default_factory=list)
     adjacent: bool = True

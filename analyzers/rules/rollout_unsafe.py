@@ -114,6 +114,8 @@ npx wrangler versions deploy "$NEW_VERSION@10" "$OLD_VERSION@90" -y
 
 @dataclass
 class Command:
+    """A `wrangler deploy` or `wrangler versions upload/deploy` command in a script."""
+
     path: Path
     kind: str  # "deploy" | "upload"
     start: int  # the `wrangler` token

@@ -85,6 +85,8 @@ def _real_name(alias: str, aliases: dict[str, str]) -> str | None:
 
 @dataclass
 class Problem:
+    """A table a query's plan reads badly, with the index columns that would serve it."""
+
     use: TableUse
     alias: str
     columns: list[str]

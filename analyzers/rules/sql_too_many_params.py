@@ -70,6 +70,8 @@ _GENERATORS = (  # compiled on first use: only statements with a `${…}` placeh
 
 @dataclass
 class GeneratedList:
+    """A `${…}` substitution generating one `?` per array element inside `IN (…)`."""
+
     sub: Substitution
     array: str
     open: int  # char offsets of the `(` and `)` around the substitution in the statement

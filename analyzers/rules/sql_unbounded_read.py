@@ -92,6 +92,8 @@ KEY_COLUMNS = {"rowid", "oid", "_rowid_"}
 
 @dataclass
 class Consumer:
+    """How a query's cursor is consumed (`toArray()`, iteration, spread …)."""
+
     kind: str  # "toArray", "iterate", "spread", "Array.from", "tagged", "one"
     node: Node  # the expression that consumes the cursor
 
