@@ -11,6 +11,7 @@ import pickle
 import pkgutil
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,7 +146,7 @@ def test_every_frozen_class_of_the_package_hashes_as_a_frozen_one() -> None:
     """A `@frozen` class is a dataclass with eq and hash as a frozen one has them: with eq, the
     generated field hash (never `None`, which a plain eq dataclass gets); without, identity."""
     made = [c for c in _package_classes() if c.__dataclass_params__.unsafe_hash]
-    assert len(made) >= 40  # the rules' states, spans, fix specs, statement parts
+    assert len(made) >= 20  # spans, fix specs and edits, statement parts, rule docs
     for cls in made:
         params = cls.__dataclass_params__
         assert params.eq and not params.frozen and not params.order, cls
@@ -171,3 +172,70 @@ def test_later_compiles_once_on_first_use() -> None:
     assert rollout_unsafe.UUID().fullmatch("0f8fad5b-d9cb-469f-a165-70867728950e")
     assert not rollout_unsafe.UUID().fullmatch("latest")
     assert sql_interpolation._CONSTANT().match("this.TABLE_NAME")
+
+
+def _rule_states() -> list[type]:
+    from durable_harden.analyzers.rules import all_rules
+
+    all_rules()
+    return [
+        value
+        for name, module in list(sys.modules.items())
+        if name.startswith("durable_harden.analyzers.rules.")
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and value.__module__ == name
+        and value.__name__.endswith("State")
+        and dataclasses.is_dataclass(value)
+    ]
+
+
+def test_detection_states_are_never_compared_nor_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules' detection states (`Finding.state`) are `@frozen(eq=False)`: identity equality,
+    as nothing compares or hashes them. Shown here: with `==` and `hash` raising on every state
+    class, a check of the examples and a generated monorepo, building every finding's fixes
+    (JSON report) and the text report's markers, gives the same reports."""
+    from durable_harden.server.cli import main
+    from tests.conftest import EXAMPLES, generate_monorepo
+
+    states = _rule_states()
+    assert len(states) >= 29
+    for cls in states:  # identity, as a frozen dataclass with eq=False
+        assert cls.__eq__ is object.__eq__ and cls.__hash__ is object.__hash__, cls
+    mono = tmp_path / "mono"
+    generate_monorepo(mono, 60)
+
+    def reports(capsys_out: Path) -> list[str]:
+        texts = []
+        for root in (EXAMPLES, mono):
+            for fmt in ("json", "text"):
+                out = capsys_out / f"{root.name}.{fmt}"
+                main(
+                    [
+                        "check",
+                        "--no-cache",
+                        "--output-format",
+                        fmt,
+                        "--output-file",
+                        str(out),
+                        str(root),
+                    ]
+                )
+                texts.append(out.read_text())
+        return texts
+
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "guarded").mkdir()
+    plain = reports(tmp_path / "plain")
+
+    def refuse(*args: object) -> bool:
+        raise AssertionError("a detection state was compared or hashed")
+
+    for cls in states:
+        monkeypatch.setattr(cls, "__eq__", refuse)
+        monkeypatch.setattr(cls, "__hash__", refuse)
+    guarded = reports(tmp_path / "guarded")
+    assert guarded == plain
+    assert any('"fix"' in text or '"fixes"' in text for text in plain)  # fixes were built

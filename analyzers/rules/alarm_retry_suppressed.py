@@ -143,7 +143,7 @@ def _function_of(node: Node) -> Node | None:
     return parent
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class RetryState:
     """What the fixes need: the class, the `setAlarm()` call, and the rethrow (catch-rearm-rethrow)."""
 

@@ -102,7 +102,7 @@ def expires_the_object(cls: DurableObjectClass) -> bool:
     return "deleteAll" in methods and "setAlarm" not in methods
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class SharedAlarmState:
     """What the fix needs: the class."""
 

@@ -118,7 +118,7 @@ def from_durable_state(cls: DurableObjectClass, call: Node, scope: Node) -> bool
     return False
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class ConstructorAlarmState:
     """What the fix needs: the class and the `setAlarm()` call."""
 

@@ -132,7 +132,7 @@ def runs_in_block(cls: DurableObjectClass, block: Node) -> list[Run]:
     return runs
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class WritesState:
     """What the fix needs: the class and the run of awaited writes."""
 

@@ -44,7 +44,7 @@ newer `exports` block); KV-backed `new_classes` is refused on accounts that have
 )
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class MigrationState:
     """What the fix needs: the config that binds the class."""
 

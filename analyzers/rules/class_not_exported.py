@@ -56,7 +56,7 @@ export { AuditLog } from "./audit-log";
 )
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class ExportState:
     """What the fix needs: the main module and the classes declared with the bound name."""
 

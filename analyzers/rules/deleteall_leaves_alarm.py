@@ -98,7 +98,7 @@ def _exempt(cls: DurableObjectClass, call: Node) -> bool:
     return False
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class DeleteAllState:
     """What the fix needs: the class and the `deleteAll()` call."""
 

@@ -39,7 +39,7 @@ class's storage backend cannot change after its first deployment.
 )
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class KvBackedState:
     """What the fix needs: the config that creates the class KV-backed."""
 

@@ -131,7 +131,7 @@ def _loop_of(node: Node) -> Node | None:
     return None
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class KvListState:
     """What the fix needs (get-in-loop): the class and the `get()` call."""
 

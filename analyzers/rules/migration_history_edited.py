@@ -58,7 +58,7 @@ def added_classes(old: dict[str, Any], new: dict[str, Any]) -> list[str] | None:
     return added
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class EditedState:
     """What the fix needs (an edited entry): the config."""
 

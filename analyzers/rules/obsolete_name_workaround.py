@@ -306,7 +306,7 @@ def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[
         )
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class NameState:
     """What the fixes need: the class whose name is passed to it."""
 

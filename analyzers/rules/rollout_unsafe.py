@@ -123,7 +123,7 @@ class Command:
     args: list[tuple[str, int, int]]  # token, byte start, byte end (approximate for quoted)
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class RolloutState:
     """What the fixes need: the config whose deploys the finding is about."""
 

@@ -35,7 +35,7 @@ older date the call fails at run time (the stub has no such method), although it
 )
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class RpcDateState:
     """What the fix needs: the config whose compatibility_date is too old."""
 

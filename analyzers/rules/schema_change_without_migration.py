@@ -110,7 +110,7 @@ def _renamed_tables(model: ProjectModel, stmt: SqlStatement) -> set[str]:
     }
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class SchemaState:
     """What the fixes need: the query that names the missing column, or the ALTER."""
 

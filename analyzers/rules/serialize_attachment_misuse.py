@@ -67,7 +67,7 @@ def _result_used(call: Node) -> bool:
     return parent.type != "sequence_expression"
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class AttachmentState:
     """What the fixes need: the class and the `serializeAttachment()` call."""
 

@@ -61,7 +61,7 @@ def handler_candidates(cls_methods: dict[str, object]) -> list[str]:
     return [name for name in cls_methods if name != "alarm" and _HANDLER_NAME.match(name)]
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class HandlerState:
     """What the fix needs: the class that lacks `alarm()`."""
 

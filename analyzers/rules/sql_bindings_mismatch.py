@@ -53,7 +53,7 @@ sql.exec("SELECT * FROM rooms WHERE id = ? AND owner = ?", id);
 )
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class CallState:
     """What the fix needs: the statements of the exec() call, in order (the last takes the
     arguments)."""

@@ -409,7 +409,7 @@ def fixed_by_code(data: bytes, node: Node | None, depth: int = 3) -> bool:
     return False
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class InterpolationState:
     """What the fix needs: the statement the substitution is spliced into."""
 

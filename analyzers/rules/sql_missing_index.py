@@ -168,7 +168,7 @@ def _analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
     return [p for p in problems.values() if p.columns]
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class IndexState:
     """What the fix needs: the query that scans."""
 

@@ -85,7 +85,7 @@ sql.exec("PRAGMA page_count");
 )
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class PragmaState:
     """What the fix needs: the statement that holds the pragma."""
 

@@ -158,7 +158,7 @@ def bounded_array(stmt: SqlStatement, item: GeneratedList) -> bool:
     return True
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class ParamsState:
     """What the fix needs: the statement, and for a generated list, the list."""
 

@@ -51,7 +51,7 @@ this.ctx.storage.transactionSync(() => {
 )
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class TransactionState:
     """What the fix needs: the statement that ends (or starts) the transaction."""
 

@@ -377,7 +377,7 @@ _VERB = {
 }
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class ReadState:
     """What the fix needs: the query that reads every row."""
 

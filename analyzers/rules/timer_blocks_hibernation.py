@@ -250,7 +250,7 @@ def _has_await_before(scope: Node, clear: Node) -> bool:
     return any(a.start_byte < clear.start_byte for a in walk_type(scope, "await_expression"))
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class TimerState:
     """What the fix needs: the class and the `setTimeout`/`setInterval` call."""
 

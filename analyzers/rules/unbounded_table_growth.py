@@ -311,7 +311,7 @@ def _add_cascades(schema: Schema, pruned: set[str]) -> None:
         pruned |= grown
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class GrowthState:
     """What the fix needs: the INSERTs into the table (sorted by file and offset) and the class
     of the first one."""

@@ -149,7 +149,7 @@ def _in_try(node: Node, stop: Node) -> bool:
     return False
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class CloseState:
     """What the fix needs (missing-close): the class whose `webSocketClose` never closes."""
 

@@ -105,7 +105,7 @@ def _only_answers(data: bytes, handler: Node, branch: Node, send: Node) -> bool:
     )
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class PingState:
     """What the fix needs: the class whose `webSocketMessage` answers the ping."""
 

@@ -117,7 +117,7 @@ def closed_right_after(data: bytes, use: SocketUse, accept: Node) -> bool:
     return False
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class AcceptState:
     """What the fix needs (accept): the class, the socket use and its `accept()` call, and every
     use of the same `WebSocketPair` (the fix reads them all: finding them again cost as much as

@@ -109,7 +109,7 @@ def _reached_from_constructor(cls: DurableObjectClass) -> list[Node]:
     return reached
 
 
-@frozen
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class MemoryState:
     """What the fix needs: the class that keeps the field."""
 
