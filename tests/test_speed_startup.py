@@ -1,8 +1,8 @@
 """Start-up (issue 14 item 5): checking one file without SQL imports neither sqlglot nor pathspec
-(~200 ms between them), nor dulwich (git objects, read only for a committed file) nor
-multiprocessing (workers, only for a big project) nor json5 (only for a config the standard
-library cannot read after comments and trailing commas are blanked); a file with SQL still gets
-its SQL findings (sqlglot loaded on demand)."""
+(~200 ms between them), nor dulwich (git objects, read only for a committed file), nor
+multiprocessing, mmap and signal (workers, only for a big project), nor json5 (only for a config
+the standard library cannot read after comments and trailing commas are blanked); a file with SQL
+still gets its SQL findings (sqlglot loaded on demand)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ PROBE = (
     "from durable_harden.server.cli import main\n"
     "code = main(['check', '--no-cache', '--output-format', 'json', sys.argv[1]])\n"
     "print(json.dumps({'code': code, 'heavy': sorted(m for m in sys.modules\n"
-    "    if m.split('.')[0] in {'sqlglot', 'pathspec', 'dulwich', 'multiprocessing', 'json5'}\n"
+    "    if m.split('.')[0] in {'sqlglot', 'pathspec', 'dulwich', 'multiprocessing', 'json5', 'mmap', 'signal'}\n"
     "    and '.' not in m)}), file=sys.stderr)\n"
 )
 
