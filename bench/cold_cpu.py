@@ -1,6 +1,7 @@
 """Benchmark: the CPU time of a cold `check` program against the parse floor (not a test).
 
-    python bench/cold_cpu.py [--sizes 200,1000] [--repeat 3] [--jobs 1,2] [--before TREE]
+    python bench/cold_cpu.py [--sizes 200,1000] [--corpus PATH] [--repeat 3] [--jobs 1,2]
+                             [--before TREE]
 
 On a machine shared with other jobs the wall clock of a check moves with the load (2-5x from
 one run to the next at a load average of 4-8), while its CPU time moves far less: this script
@@ -11,6 +12,13 @@ bench/scale.py), then:
 - the cold check: `python -m durable_harden check --no-cache --jobs N` on the monorepo (text
   report), a fresh process per run, its CPU time (user + sys) including its worker processes
   (`os.wait4`), and its wall time.
+With `--corpus PATH` the same is measured on real code too: the folders under PATH that have a
+wrangler config (bench/peers.py's selection), given to `check` as folders; the floor then parses
+exactly the source files that check analyses in them (`analysis.workspace_for`). `--sizes ""`
+measures the corpus alone. Real projects hold far fewer DO classes per file than the generated
+monorepo (the corpus-dev folders: ~110 classes in ~860 files of ~7 KB; the generated 1,000
+files: 600 classes in files of ~1.4 KB), so the two ratios answer different questions: the
+generated one is the dense case, the corpus one is what a real project pays.
 With `--before TREE` (an exported older version, e.g. `git archive main | tar -x -C TREE`) each
 round runs that tree too, interleaved with this one (before/after, then after/before), so both
 see the same machine. Each process runs from a neutral folder with `PYTHONPATH` naming its tree
@@ -35,6 +43,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+# --corpus reads the folders with durable_harden: this checkout when it is not installed
+sys.path.append(str(ROOT))
 
 from generate import generate  # noqa: E402
 
@@ -45,7 +55,12 @@ from tree_sitter import Parser
 from durable_harden.analyzers.source import language, language_for
 from durable_harden.analyzers.workspace import discover
 
-files = discover([Path(sys.argv[1])]).sources
+if sys.argv[1] == "--workspace":  # real folders: what check analyses in them
+    from durable_harden.analyzers.analysis import workspace_for
+
+    files = workspace_for([Path(p) for p in sys.argv[2:]]).sources
+else:
+    files = discover([Path(sys.argv[1])]).sources
 data = [(p, p.read_bytes()) for p in files]
 best = None
 for _ in range(3):
@@ -58,9 +73,11 @@ print(json.dumps({"files": len(files), "floor_s": best}))
 """
 
 
-def floor(root: Path, tree: Path, neutral: Path) -> dict[str, float]:
+def floor(roots: list[Path], tree: Path, neutral: Path) -> dict[str, float]:
+    """The best-of-3 CPU time of parsing the files: one generated root, or real folders."""
+    given = [str(roots[0])] if len(roots) == 1 else ["--workspace", *map(str, roots)]
     done = subprocess.run(
-        [sys.executable, "-c", FLOOR, str(root)],
+        [sys.executable, "-c", FLOOR, *given],
         env={**os.environ, "PYTHONPATH": str(tree)},
         cwd=neutral,
         capture_output=True,
@@ -70,12 +87,21 @@ def floor(root: Path, tree: Path, neutral: Path) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def check(root: Path, tree: Path, jobs: str, neutral: Path) -> tuple[float, float]:
+def check(roots: list[Path], tree: Path, jobs: str, neutral: Path) -> tuple[float, float]:
     """(CPU seconds of the process and its workers, wall seconds) of one cold check."""
     env = {**os.environ, "PYTHONPATH": str(tree), "DURABLE_HARDEN_NO_CACHE": "1"}
     start = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "durable_harden", "check", "--no-cache", "--jobs", jobs, str(root)],
+        [
+            sys.executable,
+            "-m",
+            "durable_harden",
+            "check",
+            "--no-cache",
+            "--jobs",
+            jobs,
+            *map(str, roots),
+        ],
         env=env,
         cwd=neutral,
         stdout=subprocess.DEVNULL,
@@ -97,23 +123,39 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds (median)")
     parser.add_argument("--jobs", default="1", help="comma-separated --jobs values to run")
     parser.add_argument("--before", type=Path, help="an older tree to run side by side")
+    parser.add_argument("--corpus", type=Path, help="also the wrangler folders under PATH")
     args = parser.parse_args()
     trees = {"after": ROOT}
     if args.before is not None:
         if not (args.before / "durable_harden").is_dir():
             sys.exit(f"--before {args.before}: no durable_harden package there")
         trees = {"before": args.before.resolve(), "after": ROOT}
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes: list[int | str] = [int(s) for s in args.sizes.split(",") if s.strip()]
+    corpus_folders: list[Path] = []
+    if args.corpus is not None:
+        from peers import corpus_files
+
+        if not args.corpus.is_dir():
+            sys.exit(f"--corpus {args.corpus}: not a folder")
+        corpus_folders = corpus_files(args.corpus.resolve())[0]
+        if not corpus_folders:
+            sys.exit(f"--corpus {args.corpus}: no folder with a wrangler config under it")
+        sizes.append("corpus")
+    if not sizes:
+        sys.exit("nothing to measure: give --sizes or --corpus")
     jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
-    results: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
-    floors: dict[int, dict[str, float]] = {}
+    results: dict[tuple[str, int | str, str], list[tuple[float, float]]] = {}
+    floors: dict[int | str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         neutral = Path(tmp) / "cwd"
         neutral.mkdir()
-        roots = {}
+        roots: dict[int | str, list[Path]] = {}
         for size in sizes:
-            roots[size] = Path(tmp) / f"mono-{size}"
-            generate(roots[size], size)
+            if isinstance(size, str):  # the corpus, read in place
+                roots[size] = corpus_folders
+            else:
+                roots[size] = [Path(tmp) / f"mono-{size}"]
+                generate(roots[size][0], size)
             floors[size] = floor(roots[size], ROOT, neutral)
         for number in range(args.repeat):
             names = list(trees) if number % 2 == 0 else list(trees)[::-1]
@@ -125,7 +167,8 @@ def main() -> None:
     figures = []
     for size in sizes:
         base = floors[size]["floor_s"]
-        print(f"{floors[size]['files']:.0f} files: parse floor {base * 1000:.1f} ms of CPU")
+        what = f"corpus ({len(corpus_folders)} folders), " if isinstance(size, str) else ""
+        print(f"{what}{floors[size]['files']:.0f} files: parse floor {base * 1000:.1f} ms of CPU")
         for job in jobs:
             for name in trees:
                 runs = results[(name, size, job)]

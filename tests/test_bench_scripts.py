@@ -69,6 +69,39 @@ def test_cold_cpu_runs_a_tiny_check_side_by_side(tmp_path: Path) -> None:
     assert all(float(item.split("=")[1]) > 0 for item in last.split()[1:])
 
 
+def test_cold_cpu_measures_real_folders_against_the_files_check_analyses(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    subprocess.run(
+        [sys.executable, str(BENCH / "generate.py"), str(corpus), "--files", "12"],
+        check=True,
+        capture_output=True,
+    )
+    folders = sorted(p.parent for p in corpus.rglob("wrangler.jsonc"))
+    sources = [p for f in folders for p in f.rglob("*.ts")]
+    assert len(folders) >= 2 and sources
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "cold_cpu.py"),
+            "--sizes",
+            "",
+            "--corpus",
+            str(corpus),
+            "--repeat",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    lines = done.stdout.strip().splitlines()
+    # the floor parses what check analyses in those folders: every source file under them
+    assert f"corpus ({len(folders)} folders), {len(sources)} files: parse floor" in done.stdout
+    names = {item.split("=")[0] for item in lines[-1].split()[1:]}
+    assert names == {"after_corpus_j1"}
+
+
 def test_keystroke_inprocess_times_edits_of_the_tree_it_imports(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(BENCH / "keystroke_inprocess.py"), "--edits", "2"],
