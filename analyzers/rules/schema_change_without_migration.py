@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 
@@ -147,6 +146,8 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
             if t is not None and (span := create_span(t)) is not None
         ]
         columns = sorted({c for t in known if t is not None for c in t.columns})
+        import difflib  # (here: a check without SQL, which imports no sqlglot, need not)
+
         close = difflib.get_close_matches(name, columns, n=1)
         hint = f" (did you mean `{close[0]}`?)" if close else ""
         owners = ", ".join(f"`{t.name}`" for t in known if t is not None)
@@ -175,6 +176,8 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
         if name.lower() in _renamed_tables(model, stmt):
             # a migration copying rows out of the table it renamed aside (and then drops)
             return None
+        import difflib
+
         close = difflib.get_close_matches(name.lower(), created, n=1, cutoff=0.8)
         if not close:
             return None  # a table whose DDL we cannot see: not ours to judge
