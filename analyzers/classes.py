@@ -70,6 +70,8 @@ class Aliases:
 
 @dataclass(eq=False)
 class DurableObjectClass:
+    """A class the model takes for a Durable Object, with its methods and why it is one."""
+
     name: str
     file: SourceFile
     node: Node

@@ -6,10 +6,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from tree_sitter import Node
 
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, string_value
 
@@ -17,7 +16,7 @@ from durable_harden.analyzers.tsutil import node_text, string_value
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
 
 
-@dataclass(frozen=True)
+@frozen
 class ExportEntry:
     exported: str  # the name other modules import
     local: str | None  # the name in the module it comes from (None for `export *`)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from durable_harden.analyzers.docs_links import rule_doc_url
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.span import Related, Span
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ class Severity(enum.IntEnum):
 
 @dataclass
 class Finding:
+    """One problem a rule found: where, what it says, and the facts its fixes read."""
+
     rule_id: str
     message: str
     span: Span
@@ -66,7 +69,7 @@ class Finding:
         return (str(self.span.path), self.span.start, self.rule_id)
 
 
-@dataclass(frozen=True)
+@frozen
 class RuleDocs:
     """The detection half of a rule's docs. Its fixes and their safety are documented in
     `codeactions/<rule_id>.py` (`FixSpec.docs`); a rule without a fix module says why in
@@ -97,8 +100,10 @@ class UnknownMessageId(ValueError):
     """A rule reported a message id it does not declare in `Rule.messages`."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Rule:
+    """A rule: its id, severity, docs, check function and message ids."""
+
     id: str
     title: str
     severity: Severity

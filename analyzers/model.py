@@ -30,6 +30,7 @@ from durable_harden.analyzers.classes import (
     typed_state_params,
 )
 from durable_harden.analyzers.exports import export_aliases
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.schema import Schema
 from durable_harden.analyzers.source import SourceError, SourceFile, language_for, read_source
 from durable_harden.analyzers.sql import (
@@ -60,7 +61,7 @@ NAMESPACE_METHODS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Problem:
     """A file we could not read or parse, said plainly."""
 
@@ -81,6 +82,8 @@ class NamespaceAccess:
 
 @dataclass(eq=False)
 class ProjectModel:
+    """Everything the rules read about a project: files, configs, classes, SQL, accesses."""
+
     root: Path
     files: list[SourceFile]
     configs: list[WranglerConfig]

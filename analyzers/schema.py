@@ -15,13 +15,14 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.sql import SqlStatement, normalize_for_parse
 
 _DDL_KINDS = ("CREATE", "ALTER")
 _KEY_KINDS = (*_DDL_KINDS, "DROP")  # what a catalogue is a function of (Schema.content_key)
 _NAME = r"[\"`\[]?(\w+)[\"`\]]?"
 _RENAME_TABLE = re.compile(rf"\s*ALTER\s+TABLE\s+{_NAME}\s+RENAME\s+TO\s+{_NAME}", re.I)
-_DROP_TABLE = re.compile(rf"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_NAME}", re.I)
+_DROP_TABLE = later(rf"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_NAME}", re.I)
 _CREATE_TABLE = re.compile(
     rf"\s*CREATE\s+(?:TEMP\w*\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_NAME}", re.I
 )
@@ -35,6 +36,8 @@ _RESERVED_PREFIX = "_cf_"
 
 @dataclass
 class Index:
+    """An index of a table: a CREATE INDEX, a UNIQUE constraint or the primary key."""
+
     name: str
     table: str
     columns: list[str]
@@ -45,6 +48,8 @@ class Index:
 
 @dataclass
 class Table:
+    """A table as the project's CREATE and ALTER statements define it."""
+
     name: str
     columns: list[str]
     primary_key: list[str]
@@ -58,6 +63,8 @@ class Table:
 
 @dataclass
 class PlanStep:
+    """One row of SQLite's EXPLAIN QUERY PLAN (its detail text)."""
+
     detail: str
 
     @property
@@ -73,6 +80,8 @@ class PlanStep:
 
 @dataclass
 class QueryPlan:
+    """SQLite's plan for a query, or the error SQLite gave instead."""
+
     steps: list[PlanStep]
     error: str | None = None
 
@@ -152,7 +161,7 @@ class Schema:
         dropped = {
             m.group(1).lower()
             for stmt in ddl
-            if stmt.kind == "DROP" and (m := _DROP_TABLE.match(stmt.text))
+            if stmt.kind == "DROP" and (m := _DROP_TABLE().match(stmt.text))
         }
         rebuilt: dict[str, SqlStatement] = {}
         for stmt in pending:

@@ -6,11 +6,12 @@ findings can all use it without importing each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from durable_harden.analyzers.records import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class Span:
     """A byte range in one file."""
 
@@ -19,7 +20,7 @@ class Span:
     end: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Related:
     span: Span
     message: str

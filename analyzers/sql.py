@@ -15,6 +15,8 @@ from tree_sitter import Node, TreeCursor
 
 from durable_harden.analyzers.budget import charge
 from durable_harden.analyzers.classes import Aliases, DurableObjectClass, class_locator
+from durable_harden.analyzers.lazyre import later
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.span import Span
 from durable_harden.analyzers.tsutil import (
@@ -137,7 +139,7 @@ _WITHOUT_ROWID = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Substitution:
     """A `${expr}` inside SQL text: where it stands in the SQL and in the TypeScript source."""
 
@@ -150,7 +152,7 @@ class Substitution:
 ELEMENT = "[]"  # a step into an array element in SqlParam.path
 
 
-@dataclass(frozen=True)
+@frozen
 class SqlParam:
     """How a project function hands SQL to `exec()`: the parameter that carries the text and the
     steps into it (`querySql([{ sql, params }])`: index 0, path ("[]", "sql")). `forwards`: the
@@ -175,6 +177,8 @@ def _statement_kind(text: str) -> str:
 
 @dataclass(eq=False)
 class SqlStatement:
+    """One SQL statement the code runs (or a loose SQL literal), with its text and places."""
+
     file: SourceFile  # the file holding the SQL text (a schema constant may live in another file)
     cls: DurableObjectClass | None
     call: Node  # the exec call, the tagged template, or the literal itself for loose SQL
@@ -985,7 +989,7 @@ def target_table(expression: exp.Expression | None) -> str | None:
     return None
 
 
-_LOOSE_SQL = re.compile(
+_LOOSE_SQL = later(
     r"^\s*(CREATE\s+(TABLE|(UNIQUE\s+)?INDEX|TRIGGER|VIEW)|ALTER\s+TABLE|INSERT\s+(OR\s+\w+\s+)?INTO|"
     r"REPLACE\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|DROP\s+TABLE|SELECT\s.+\sFROM\s)",
     re.I | re.S,
@@ -1081,7 +1085,7 @@ def loose_statements(
         if node.type not in {"string", "template_string"} or node.start_byte in seen_literals:
             continue
         text, offsets = literal_chars(data, node)
-        if not _LOOSE_SQL.match(text):
+        if not _LOOSE_SQL().match(text):
             continue
         ranges = split_statements(text)
         for index, (start, end) in enumerate(ranges):

@@ -40,6 +40,7 @@ from durable_harden.analyzers.classes import (
     class_locator,
     import_statements,
 )
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.sql import ELEMENT, SqlParam, exec_call_at, is_exec_receiver
 from durable_harden.analyzers.tsutil import (
@@ -65,7 +66,7 @@ Ref = tuple[str, ...]
 FuncKey = tuple[str | None, str]  # (class name or None, function name) within one file
 
 
-@dataclass(frozen=True)
+@frozen
 class Sink:
     """In function `func`, argument `arg` of a call to `target` comes from parameter `param`
     along `path`; `forwards`: the call's further arguments are `...rest`, the parameter right

@@ -22,9 +22,9 @@ generated one is the dense case, the corpus one is what a real project pays.
 With `--before TREE` (an exported older version, e.g. `git archive main | tar -x -C TREE`) each
 round runs that tree too, interleaved with this one (before/after, then after/before), so both
 see the same machine. Each process runs from a neutral folder with `PYTHONPATH` naming its tree
-(`python -m` puts the working folder first on `sys.path`). Byte-compile both trees first
-(`python -m compileall -q TREE`) when `PYTHONDONTWRITEBYTECODE` is set, or the uncompiled one
-pays its compilation on every start.
+(`python -m` puts the working folder first on `sys.path`). Both trees are byte-compiled first
+(bench/_bytecode.py: with `PYTHONDONTWRITEBYTECODE` set a stale module is compiled again in
+every run).
 
 The last line is machine-readable: `cold_cpu <version>_<files>_j<N>=<x floor> ...`.
 """
@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 # --corpus reads the folders with durable_harden: this checkout when it is not installed
 sys.path.append(str(ROOT))
 
+from _bytecode import compile_tree  # noqa: E402
 from generate import generate  # noqa: E402
 
 FLOOR = r"""
@@ -144,6 +145,8 @@ def main() -> None:
     if not sizes:
         sys.exit("nothing to measure: give --sizes or --corpus")
     jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
+    for tree in trees.values():
+        compile_tree(tree)
     results: dict[tuple[str, int | str, str], list[tuple[float, float]]] = {}
     floors: dict[int | str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -46,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _bytecode import compile_tree, tree_of_subprocess  # noqa: E402
 from generate import generate  # noqa: E402
 
 PINNED = {
@@ -233,6 +234,7 @@ def main() -> None:
     if args.tools.resolve().is_relative_to(ROOT):
         sys.exit("--tools must be outside the repository")
     install(args.tools)
+    compile_tree(tree_of_subprocess())  # bench/_bytecode.py: no stale module compiled per run
     with tempfile.TemporaryDirectory() as tmp:
         if args.corpus is not None:
             root = args.corpus.resolve()

@@ -75,12 +75,16 @@ AlarmPlanError = CannotFix  # the one error a builder raises (codeactions/fix.py
 
 @dataclass
 class AlarmWork:
+    """One purpose's work in `alarm()`, with how it re-arms itself."""
+
     kind: str  # identifier-like name of the purpose, e.g. "presence", "ttlMessages"
     body: str  # statements; `{schedule:<ms expr>}` stands for the call that re-arms this work
 
 
 @dataclass
 class AlarmPlan:
+    """How a fix schedules alarm work in a class: its edits and the schedule call."""
+
     edits: list[Edit] = field(default_factory=list)
     ctx: str = "this.ctx"
     kind: str = ""

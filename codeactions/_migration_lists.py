@@ -15,6 +15,7 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.generated_names import MIGRATIONS_FIELD
 from durable_harden.analyzers.generated_names import MIGRATIONS_RUNNER as RUNNER
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import (
     call_args,
@@ -74,7 +75,7 @@ _OBJECT_KEYS = {"id", "version", "name", "description", "sql", "up"}
 _INSERT_INTO = re.compile(r"\b(?:INSERT|REPLACE)\b(?:\s+OR\s+\w+)?\s+INTO\s+[\"`\[]?(\w+)", re.I)
 
 
-@dataclass(frozen=True)
+@frozen
 class StepSql:
     """One statement of a step: `sql` with `?` for `args` (TypeScript expressions of the class's
     file); `inline`, the same statement with the values written in SQL, for steps that are plain
@@ -87,8 +88,10 @@ class StepSql:
     idempotent: bool = False  # harmless to run again (CREATE INDEX IF NOT EXISTS, …)
 
 
-@dataclass(frozen=True)
+@frozen
 class Step:
+    """A migration step to add to the project's list: its table, comments and SQL."""
+
     table: str
     comments: tuple[str, ...]
     statements: tuple[StepSql, ...]
@@ -97,6 +100,8 @@ class Step:
 
 @dataclass(eq=False)
 class Mechanism:
+    """The project's own list of migration steps and how its runner applies them."""
+
     kind: str  # "strings" | "objects" | "functions"
     file: SourceFile
     array: Node

@@ -189,6 +189,8 @@ def add_step(
 
 @dataclass
 class PlannedStep:
+    """The edits adding one migration step, and where they put it."""
+
     edits: list[Edit]
     where: str  # one or two sentences for the fix's review text
 

@@ -9,8 +9,9 @@ about one file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+
+from durable_harden.analyzers.records import frozen
 
 _TAB_LINE = re.compile(rb"^\t", re.M)
 _SPACE_LEAD = re.compile(rb"^( +)\S", re.M)
@@ -18,8 +19,10 @@ _SPACE_LEAD = re.compile(rb"^( +)\S", re.M)
 _DOUBLE_QUOTED = re.compile(r'"([^"\'\\\n`]*)"')
 
 
-@dataclass(frozen=True)
+@frozen
 class Style:
+    """The file's own indentation, quote and line ending, for inserted code."""
+
     indent: str = "  "  # one indentation step: a tab, or the smallest run of leading spaces
     quote: str = '"'  # the quote the file uses most for strings
     newline: str = "\n"  # "\r\n" when most of the file's lines end so

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from durable_harden.analyzers.records import frozen
+
 if TYPE_CHECKING:
     from durable_harden.analyzers.findings import Finding
 
@@ -18,22 +20,28 @@ class Safety(enum.Enum):
     UNSAFE = "unsafe"
 
 
-@dataclass(frozen=True)
+@frozen
 class Edit:
+    """Replace a byte range of one file with new text."""
+
     path: Path
     start: int  # UTF-8 byte offsets into the file as analysed
     end: int
     new_text: str
 
 
-@dataclass(frozen=True)
+@frozen
 class NewFile:
+    """A file a fix creates."""
+
     path: Path
     content: str
 
 
 @dataclass
 class Fix:
+    """One fix of a finding: its edits and new files, safety and review note."""
+
     fix_id: str
     title: str
     safety: Safety

@@ -13,9 +13,10 @@ a rule that neither has a spec nor says in `RuleDocs.no_fix` why it has none.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
+from durable_harden.analyzers.records import frozen
 from durable_harden.codeactions.fix import Safety
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ UNSAFE: tuple[Safety, ...] = (Safety.UNSAFE,)
 SAFE_OR_UNSAFE: tuple[Safety, ...] = (Safety.SAFE, Safety.UNSAFE)  # decided per finding
 
 
-@dataclass(frozen=True)
+@frozen
 class Offer:
     """One fix the module offers: its name, the safety levels it is built with, what it
     rewrites (and when it is offered), and why it has that safety."""
@@ -64,7 +65,7 @@ class Offer:
         return text
 
 
-@dataclass(frozen=True)
+@frozen
 class FixDocs:
     """The fix half of a rule's docs page ("Fix and its safety")."""
 
@@ -89,8 +90,10 @@ class FixDocs:
         return "\n".join(parts)
 
 
-@dataclass(frozen=True)
+@frozen
 class FixSpec:
+    """A rule's fixes: the builder, their docs and safety, harden's tier and test case."""
+
     rule_id: str
     build: Builder
     # which fixes it offers, their safety and why (the docs page's "Fix and its safety")

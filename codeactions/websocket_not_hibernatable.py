@@ -120,6 +120,8 @@ def _param_names(handler: str, taken: set[str] | None = None) -> list[str]:
 
 @dataclass
 class _Moved:
+    """A listener body moved into a hibernation handler."""
+
     handler: str
     statements: str  # body text with names replaced, not yet indented
     carried: set[str] = field(default_factory=set)  # locals of the accepting method it reads

@@ -34,6 +34,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS
 from durable_harden.analyzers.rules.websocket_state_in_memory import MemoryState
 from durable_harden.analyzers.tsutil import (
@@ -352,7 +353,7 @@ def _set_edits(
     return [Edit(path, at, at, text), Edit(path, value.start_byte, value.end_byte, name)]
 
 
-@dataclass(frozen=True)
+@frozen
 class Rebuild:
     """What the constructor puts back for one field."""
 
@@ -466,7 +467,7 @@ def _constructor_edit(cls: DurableObjectClass, rebuilds: Sequence[Rebuild]) -> E
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class Accepted:
     """A socket the class hibernates: the statement accepting it (`ctx.acceptWebSocket(ws)`, or
     the `ws.accept()` the websocket-not-hibernatable fix turns into one) and its names there."""
@@ -475,7 +476,7 @@ class Accepted:
     names: frozenset[str]
 
 
-@dataclass(frozen=True)
+@frozen
 class Merge:
     """The websocket-not-hibernatable fix also carries what its listeners closed over: the
     attachment becomes `{ <names>, <field>: value }`, written once where the value is stored.
@@ -488,6 +489,8 @@ class Merge:
 
 @dataclass
 class Carry:
+    """What moving a socket's in-memory state into its attachment needs to edit."""
+
     edits: list[Edit] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # review sentences
     merged: bool = False  # the closure names went into a map's attachment

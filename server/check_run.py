@@ -103,6 +103,8 @@ class Overrides:
 
 @dataclass
 class CheckRun:
+    """What one `check` found and looked at: the model, findings, problems, files."""
+
     model: ProjectModel
     findings: list[Finding]
     problems: list[Problem]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import compileall
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +117,46 @@ def test_keystroke_inprocess_times_edits_of_the_tree_it_imports(tmp_path: Path) 
     fields = dict(item.split("=") for item in lines[-1].split()[1:])
     assert lines[-1].startswith("keystroke_inprocess ") and fields["edits"] == "2"
     assert 0 < float(fields["min_ms"]) <= float(fields["median_ms"]) <= float(fields["p90_ms"])
+
+
+def _stale_modules(tree: Path) -> list[str]:
+    """The modules of `tree` Python compiles from source on import (no valid .pyc): `-v`
+    prints "code object from" the source's path for them, from the .pyc's for the others."""
+    done = subprocess.run(
+        [sys.executable, "-v", "-c", "import pkg.analyzers.mod"],
+        env={"PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [
+        Path(line.removeprefix("# code object from ").strip("'")).relative_to(tree).as_posix()
+        for line in done.stderr.splitlines()
+        if line.startswith("# code object from ") and line.rstrip("'").endswith(".py")
+    ]
+
+
+def test_compile_tree_refreshes_stale_byte_code_behind_symlinks(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from _bytecode import compile_tree
+    finally:
+        sys.path.remove(str(BENCH))
+    tree = tmp_path / "tree"
+    (tree / "analyzers").mkdir(parents=True)
+    (tree / "pkg").mkdir()
+    (tree / "pkg" / "__init__.py").write_text("")
+    compileall.compile_file(tree / "pkg" / "__init__.py", quiet=1)  # not one of the tree's
+    (tree / "pkg" / "analyzers").symlink_to("../analyzers")  # as durable_harden/ does
+    (tree / "analyzers" / "__init__.py").write_text("")
+    module = tree / "analyzers" / "mod.py"
+    module.write_text("VALUE = 1\n")
+    compile_tree(tree)
+    assert _stale_modules(tree) == []
+    # an edit in the same second: compileall without force compares only the time
+    stamp = module.stat().st_mtime_ns
+    module.write_text("VALUE = 22\n")
+    os.utime(module, ns=(stamp, stamp))
+    assert _stale_modules(tree) == ["pkg/analyzers/mod.py"]
+    compile_tree(tree)
+    assert _stale_modules(tree) == []

@@ -83,7 +83,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> list[SourceFile]:
 
 
 def _may_be_sql(file: SourceFile, node: Node) -> bool:
-    return bool(sql._LOOSE_SQL.match(literal_chars(file.data, node)[0]))
+    return bool(sql._LOOSE_SQL().match(literal_chars(file.data, node)[0]))
 
 
 def _where(nodes: list[Node]) -> list[tuple[str, int, int]]:

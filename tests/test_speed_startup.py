@@ -1,7 +1,8 @@
 """Start-up (issue 14 item 5): checking one file without SQL imports neither sqlglot nor pathspec
-(~200 ms between them), nor dulwich (git objects, read only for a committed file) nor
-multiprocessing (workers, only for a big project); a file with SQL still gets its SQL findings
-(sqlglot loaded on demand)."""
+(~200 ms between them), nor dulwich (git objects, read only for a committed file), nor
+multiprocessing, mmap and signal (workers, only for a big project), nor json5 (only for a config
+the standard library cannot read after comments and trailing commas are blanked); a file with SQL
+still gets its SQL findings (sqlglot loaded on demand)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ PROBE = (
     "from durable_harden.server.cli import main\n"
     "code = main(['check', '--no-cache', '--output-format', 'json', sys.argv[1]])\n"
     "print(json.dumps({'code': code, 'heavy': sorted(m for m in sys.modules\n"
-    "    if m.split('.')[0] in {'sqlglot', 'pathspec', 'dulwich', 'multiprocessing'}\n"
+    "    if m.split('.')[0] in {'sqlglot', 'pathspec', 'dulwich', 'multiprocessing', 'json5', 'mmap', 'signal'}\n"
     "    and '.' not in m)}), file=sys.stderr)\n"
 )
 
@@ -65,6 +66,29 @@ def test_sql_still_loads_sqlglot_on_demand(tmp_path: Path) -> None:
     result, out = _probe(worker)
     assert result["heavy"] == ["sqlglot"]
     assert "sql-interpolation" in {f["code"] for f in json.loads(out)}
+
+
+def test_json5_only_for_a_config_json_cannot_read(tmp_path: Path) -> None:
+    """A JSONC config with comments and trailing commas is read without json5; one that only
+    JSON5 reads (unquoted keys) still is, with json5 imported for it."""
+    worker = tmp_path / "src" / "worker.ts"
+    worker.parent.mkdir()
+    worker.write_text(
+        COUNTER.replace("export class Counter", "export default {};\nexport class Counter")
+    )
+    config = tmp_path / "wrangler.jsonc"
+    body = (
+        '  "name": "w", // the Worker\n  "main": "src/worker.ts",\n'
+        '  "durable_objects": {"bindings": [{"name": "C", "class_name": "Missing",},],},\n'
+    )
+    config.write_text("{\n" + body + "}\n")
+    result, out = _probe(tmp_path)
+    assert "json5" not in result["heavy"]
+    assert "binding-class-not-found" in {f["code"] for f in json.loads(out)}
+    config.write_text("{\n" + body + "  compatibility_date: '2025-01-01',\n}\n")
+    result, out = _probe(tmp_path)
+    assert "json5" in result["heavy"]
+    assert "binding-class-not-found" in {f["code"] for f in json.loads(out)}
 
 
 HIT_PROBE = (

@@ -112,8 +112,6 @@ def resolve_selector(selector: str) -> list[str]:
     (so `websocket` is the websocket group and every `websocket-*` rule). A rule id: that rule.
     A prefix ending at a `-` boundary (`sql-too`, `alarm-`): the rules it starts.
     """
-    import difflib
-
     wanted = selector.strip().lower()
     ids = [r.id for r in all_rules()]
     if wanted == ALL.lower():
@@ -122,6 +120,8 @@ def resolve_selector(selector: str) -> list[str]:
     chosen = set(GROUPS.get(stem, ()))
     chosen.update(i for i in ids if i == stem or i.startswith(stem + "-"))
     if not chosen:
+        import difflib  # (only for the message: sqlglot imports it, a check without SQL need not)
+
         names = [*ids, *GROUPS, ALL]
         close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""

@@ -21,6 +21,8 @@ BATCH_LIMIT = 128  # keys per get/put/delete call [LIM]
 
 @dataclass
 class KvCall:
+    """A key-value storage call of a class (`get`, `put`, `delete`, `list` …)."""
+
     call: Node
     method: str
     receiver: str  # normalized storage expression

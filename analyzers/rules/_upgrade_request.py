@@ -46,6 +46,8 @@ class _GiveUp(Exception):
 
 @dataclass
 class _Request:
+    """What the request must have (path, segments, query) to reach the upgrade branch."""
+
     segments: dict[int, str] = field(default_factory=dict)
     path: str | None = None
     prefix: str | None = None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._alarms import (
     enclosing_function_in,
     expression_statement_of,
@@ -143,7 +143,7 @@ def _function_of(node: Node) -> Node | None:
     return parent
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class RetryState:
     """What the fixes need: the class, the `setAlarm()` call, and the rethrow (catch-rearm-rethrow)."""
 

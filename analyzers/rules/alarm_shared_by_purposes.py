@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -11,6 +10,7 @@ from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.generated_names import SCHEDULERS
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._alarms import (
     getalarm_guarded,
     member_of,
@@ -102,7 +102,7 @@ def expires_the_object(cls: DurableObjectClass) -> bool:
     return "deleteAll" in methods and "setAlarm" not in methods
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class SharedAlarmState:
     """What the fix needs: the class."""
 

@@ -3,15 +3,15 @@ wake without looking at the one already pending."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._alarms import (
     getalarm_guarded,
     reached_from_constructor,
@@ -64,8 +64,8 @@ constructor(ctx: DurableObjectState, env: Env) {
 )
 
 
-_CLOCK = re.compile(r"\bDate\.now\(|\bnew Date\(|performance\.now\(")
-_STORAGE_READ = re.compile(r"\.(?:get|list|getAlarm)\b\s*[<(]|\.sql\b|\bsql\.exec\(|\.exec\(")
+_CLOCK = later(r"\bDate\.now\(|\bnew Date\(|performance\.now\(")
+_STORAGE_READ = later(r"\.(?:get|list|getAlarm)\b\s*[<(]|\.sql\b|\bsql\.exec\(|\.exec\(")
 
 
 def _this_method_bodies(cls: DurableObjectClass, expr: Node) -> list[Node]:
@@ -99,9 +99,9 @@ def from_durable_state(cls: DurableObjectClass, call: Node, scope: Node) -> bool
             if name is not None and value is not None and node_text(data, name) == text:
                 expr, text = value, node_text(data, value)
                 break
-    if _CLOCK.search(text):
+    if _CLOCK().search(text):
         return False
-    if _STORAGE_READ.search(text):
+    if _STORAGE_READ().search(text):
         return True
     # follow `this.m()` calls a few levels: nextDue() -> listTasks() -> storage.list()
     frontier, seen = _this_method_bodies(cls, expr), set()
@@ -111,14 +111,14 @@ def from_durable_state(cls: DurableObjectClass, call: Node, scope: Node) -> bool
             if body.start_byte in seen:
                 continue
             seen.add(body.start_byte)
-            if _STORAGE_READ.search(node_text(data, body)):
+            if _STORAGE_READ().search(node_text(data, body)):
                 return True
             following.extend(_this_method_bodies(cls, body))
         frontier = following
     return False
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class ConstructorAlarmState:
     """What the fix needs: the class and the `setAlarm()` call."""
 

@@ -11,6 +11,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_RULES, REF_STATE, node_span
 from durable_harden.analyzers.rules._kv import KvCall, kv_call
 from durable_harden.analyzers.source import SourceFile
@@ -53,6 +54,8 @@ WRITES = frozenset({"put", "delete"})
 
 @dataclass
 class Run:
+    """Consecutive key-value writes of one block, with the statements between them."""
+
     writes: list[KvCall] = field(default_factory=list)
     statements: list[Node] = field(default_factory=list)
     adjacent: bool = True
@@ -129,7 +132,7 @@ def runs_in_block(cls: DurableObjectClass, block: Node) -> list[Run]:
     return runs
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class WritesState:
     """What the fix needs: the class and the run of awaited writes."""
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._bindings import (
     declared_classes,
     local_bindings,
@@ -44,7 +44,7 @@ newer `exports` block); KV-backed `new_classes` is refused on accounts that have
 )
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class MigrationState:
     """What the fix needs: the config that binds the class."""
 

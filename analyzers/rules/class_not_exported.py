@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._bindings import (
     exports_name,
     known_files,
@@ -56,7 +56,7 @@ export { AuditLog } from "./audit-log";
 )
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class ExportState:
     """What the fix needs: the main module and the classes declared with the bound name."""
 

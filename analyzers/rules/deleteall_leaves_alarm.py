@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._alarms import has_alarm_handler, member_of, storage_calls
 from durable_harden.analyzers.rules._common import REF_ALARMS, REF_STATE, node_span
 from durable_harden.analyzers.tsutil import contains
@@ -98,7 +98,7 @@ def _exempt(cls: DurableObjectClass, call: Node) -> bool:
     return False
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class DeleteAllState:
     """What the fix needs: the class and the `deleteAll()` call."""
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_CHANGELOG, REF_LIMITS, REF_MIGRATIONS
 from durable_harden.analyzers.rules._git import head_version
 from durable_harden.analyzers.wrangler import ConfigError, KeyPath, WranglerConfig, load_config
@@ -39,7 +39,7 @@ class's storage backend cannot change after its first deployment.
 )
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class KvBackedState:
     """What the fix needs: the config that creates the class KV-backed."""
 

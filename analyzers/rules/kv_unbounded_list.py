@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_RULES, REF_STATE, node_span
 from durable_harden.analyzers.rules._kv import BATCH_LIMIT, KvCall, kv_calls
 from durable_harden.analyzers.source import SourceFile
@@ -131,7 +131,7 @@ def _loop_of(node: Node) -> Node | None:
     return None
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class KvListState:
     """What the fix needs (get-in-loop): the class and the `get()` call."""
 

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_MIGRATIONS
 from durable_harden.analyzers.rules.kv_backed_class import _committed, migration_lists
 from durable_harden.analyzers.wrangler import KeyPath, WranglerConfig
@@ -58,7 +58,7 @@ def added_classes(old: dict[str, Any], new: dict[str, Any]) -> list[str] | None:
     return added
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class EditedState:
     """What the fix needs (an edited entry): the config."""
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.incremental import REACH_ANY_CLASS, REACH_FACTS
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel, spliced_from
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._bindings import (
     NAMED_ID_METHODS,
     StubCall,
@@ -33,7 +33,7 @@ from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 Hit = tuple[SourceFile, Node, str, list[Related], dict[str, object]]
 
 # RPC methods whose name says "here is who you are"
-SETTER_NAME = re.compile(r"^(init|initialize|setName|setId|setIdentity|setKey|setOwner|identify)$")
+SETTER_NAME = later(r"^(init|initialize|setName|setId|setIdentity|setKey|setOwner|identify)$")
 
 DOCS = RuleDocs(
     what="""
@@ -161,7 +161,7 @@ def _setter_findings(cls: DurableObjectClass, calls: list[StubCall]) -> Iterator
             and c.name_expr is not None
             and normalize_expr(node_text(c.file.data, c.args[0])) == c.name_expr
         ]
-        if not passing and not SETTER_NAME.match(name):
+        if not passing and not SETTER_NAME().match(name):
             continue
         name_node = func.child_by_field_name("name")
         if name_node is None:
@@ -306,7 +306,7 @@ def _wrapper_findings(model: ProjectModel, cls: DurableObjectClass) -> Iterator[
         )
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class NameState:
     """What the fixes need: the class whose name is passed to it."""
 

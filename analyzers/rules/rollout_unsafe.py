@@ -17,7 +17,9 @@ from typing import Any
 from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.incremental import CONFIGS, FILE_PARTS, FileParts
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import (
     REF_CHANGELOG,
     REF_GRADUAL,
@@ -31,9 +33,9 @@ from durable_harden.analyzers.wrangler import ConfigError, WranglerConfig, load_
 
 REF_VERSIONS_DEPLOY = "https://developers.cloudflare.com/workers/wrangler/commands/#versions-deploy"
 
-UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+UUID = later(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 # a value the shell or the CI fills in: $ID, ${ID}, $(cmd), ${{ steps.x.outputs.id }}
-DYNAMIC = re.compile(r"^(\$|`)|\$\{\{")
+DYNAMIC = later(r"^(\$|`)|\$\{\{")
 SKIPPED_DIRS = {"node_modules", ".git", "dist", ".wrangler", "build", "coverage"}
 # flags of `wrangler versions deploy` that take a value
 VALUE_FLAGS = {
@@ -51,7 +53,7 @@ COMMAND = re.compile(
     rb"wrangler(?:@[\w.^~-]+)?[ \t]+versions[ \t]+(deploy|upload)\b(" + _ARG + rb"*)"
 )
 # YAML folded commands continue on more-indented lines; accept those that start with a flag
-COMMAND_YAML = re.compile(
+COMMAND_YAML = later(
     rb"wrangler(?:@[\w.^~-]+)?[ \t]+versions[ \t]+(deploy|upload)\b((?:"
     + _ARG
     + rb"|\r?\n[ \t]+(?=--?\w))*)"
@@ -112,6 +114,8 @@ npx wrangler versions deploy "$NEW_VERSION@10" "$OLD_VERSION@90" -y
 
 @dataclass
 class Command:
+    """A `wrangler deploy` or `wrangler versions upload/deploy` command in a script."""
+
     path: Path
     kind: str  # "deploy" | "upload"
     start: int  # the `wrangler` token
@@ -119,7 +123,7 @@ class Command:
     args: list[tuple[str, int, int]]  # token, byte start, byte end (approximate for quoted)
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class RolloutState:
     """What the fixes need: the config whose deploys the finding is about."""
 
@@ -150,7 +154,7 @@ def _tokens(data: bytes, start: int, text: bytes) -> list[tuple[str, int, int]]:
 
 
 def commands_in(path: Path, data: bytes) -> Iterator[Command]:
-    pattern = COMMAND_YAML if path.suffix in {".yml", ".yaml"} else COMMAND
+    pattern = COMMAND_YAML() if path.suffix in {".yml", ".yaml"} else COMMAND
     for match in pattern.finditer(data):
         if _comment_line(data, match.start(), path.suffix):
             continue
@@ -277,7 +281,7 @@ def _deploy_findings(command: Command) -> Iterator[tuple[str, Span, dict[str, An
     if not specs:
         return
     for version, _pct, start, end in specs:
-        if not version or DYNAMIC.search(version) or UUID.fullmatch(version.strip("\"'")):
+        if not version or DYNAMIC().search(version) or UUID().fullmatch(version.strip("\"'")):
             continue
         yield (
             f"`{version}` is not a version id: `wrangler versions deploy` takes the UUID that "
@@ -481,7 +485,7 @@ def _rollout_files(model: ProjectModel, config: WranglerConfig) -> list[Path]:
 
 # cloudflare/wrangler-action runs `wrangler deploy` unless its `command:` says otherwise (the
 # command is given without the `wrangler` word: `command: versions upload`)
-WRANGLER_ACTION = re.compile(rb"uses:[ \t]*['\"]?(cloudflare/wrangler-action@[\w.\-]+)")
+WRANGLER_ACTION = later(rb"uses:[ \t]*['\"]?(cloudflare/wrangler-action@[\w.\-]+)")
 ACTION_VERSIONS = re.compile(rb"command:[ \t]*[|>]?[-+]?\s*versions[ \t]+(?:upload|deploy)\b")
 
 
@@ -491,7 +495,7 @@ def _plain_deploys(path: Path, scan: bytes) -> Iterator[Span]:
             continue
         yield Span(path, match.start(), match.end(1) if match.group(1).strip() else match.end())
     if path.suffix in {".yml", ".yaml"}:
-        for match in WRANGLER_ACTION.finditer(scan):
+        for match in WRANGLER_ACTION().finditer(scan):
             if not _comment_line(scan, match.start(), path.suffix):
                 yield Span(path, match.start(1), match.end(1))
 

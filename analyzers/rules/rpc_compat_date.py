@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._bindings import all_stub_calls
 from durable_harden.analyzers.rules._common import REF_RULES, node_span
 from durable_harden.analyzers.wrangler import WranglerConfig
@@ -35,7 +35,7 @@ older date the call fails at run time (the stub has no such method), although it
 )
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class RpcDateState:
     """What the fix needs: the config whose compatibility_date is too old."""
 

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.incremental import QUIET_CALLS, QuietCalls
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import (
     REF_RULES,
     REF_SQL,
@@ -68,7 +68,7 @@ ALTER TABLE messages ADD COLUMN edited_at INTEGER NOT NULL
 )
 
 _NO_COLUMN = re.compile(r"no such column: (?:(\w+)\.)?(\w+)")
-_NO_TABLE = re.compile(r"no such table: (?:\w+\.)?(\w+)")
+_NO_TABLE = later(r"no such table: (?:\w+\.)?(\w+)")
 _ADD_COLUMN = re.compile(
     r"\bALTER\s+TABLE\s+[\"`\[]?(\w+)[\"`\]]?\s+ADD\s+(?:COLUMN\s+)?[\"`\[]?(\w+)[\"`\]]?([^;]*)",
     re.I | re.S,
@@ -97,7 +97,7 @@ def _table_ddl_failed(schema: Schema, table: str) -> bool:
     return any(re.search(rf"\b{re.escape(table)}\b", stmt.text, re.I) for stmt, _ in schema.errors)
 
 
-_RENAME = re.compile(r"\bALTER\s+TABLE\s+[\"`\[]?\w+[\"`\]]?\s+RENAME\s+TO\s+[\"`\[]?(\w+)", re.I)
+_RENAME = later(r"\bALTER\s+TABLE\s+[\"`\[]?\w+[\"`\]]?\s+RENAME\s+TO\s+[\"`\[]?(\w+)", re.I)
 
 
 def _renamed_tables(model: ProjectModel, stmt: SqlStatement) -> set[str]:
@@ -105,11 +105,11 @@ def _renamed_tables(model: ProjectModel, stmt: SqlStatement) -> set[str]:
     return {
         match.group(1).lower()
         for other in model.statements_in_scope(stmt.file.path)
-        for match in _RENAME.finditer(other.text)
+        for match in _RENAME().finditer(other.text)
     }
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class SchemaState:
     """What the fixes need: the query that names the missing column, or the ALTER."""
 
@@ -146,6 +146,8 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
             if t is not None and (span := create_span(t)) is not None
         ]
         columns = sorted({c for t in known if t is not None for c in t.columns})
+        import difflib  # (here: a check without SQL, which imports no sqlglot, need not)
+
         close = difflib.get_close_matches(name, columns, n=1)
         hint = f" (did you mean `{close[0]}`?)" if close else ""
         owners = ", ".join(f"`{t.name}`" for t in known if t is not None)
@@ -165,7 +167,7 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
             },
             state=SchemaState(stmt),
         )
-    missing = _NO_TABLE.search(plan.error)
+    missing = _NO_TABLE().search(plan.error)
     if missing is not None:
         name = missing.group(1)
         created = list(schema.tables)
@@ -174,6 +176,8 @@ def _check_query(model: ProjectModel, stmt: SqlStatement, schema: Schema) -> Fin
         if name.lower() in _renamed_tables(model, stmt):
             # a migration copying rows out of the table it renamed aside (and then drops)
             return None
+        import difflib
+
         close = difflib.get_close_matches(name.lower(), created, n=1, cutoff=0.8)
         if not close:
             return None  # a table whose DDL we cannot see: not ours to judge

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import (
     REF_STATE,
     REF_WEBSOCKETS,
@@ -67,7 +67,7 @@ def _result_used(call: Node) -> bool:
     return parent.type != "sequence_expression"
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class AttachmentState:
     """What the fixes need: the class and the `serializeAttachment()` call."""
 

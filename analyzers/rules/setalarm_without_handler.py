@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._alarms import has_alarm_handler, member_of, storage_calls
 from durable_harden.analyzers.rules._common import REF_ALARMS, node_span
 
@@ -61,7 +61,7 @@ def handler_candidates(cls_methods: dict[str, object]) -> list[str]:
     return [name for name in cls_methods if name != "alarm" and _HANDLER_NAME.match(name)]
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class HandlerState:
     """What the fix needs: the class that lacks `alarm()`."""
 

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_SQL, SQL_REACH
 from durable_harden.analyzers.rules._sqlexec import binding_args, exec_groups, params_read
 from durable_harden.analyzers.sql import SqlStatement
@@ -53,7 +53,7 @@ sql.exec("SELECT * FROM rooms WHERE id = ? AND owner = ?", id);
 )
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class CallState:
     """What the fix needs: the statements of the exec() call, in order (the last takes the
     arguments)."""

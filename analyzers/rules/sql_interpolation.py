@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_RULES, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import tokens
 from durable_harden.analyzers.sql import (  # sqlglot itself on first use
@@ -96,9 +97,9 @@ _VALUE_PREV = frozenset(
     }
 )
 _NAME_OPENERS = frozenset({"INTO", "TABLE", "ON", "INDEX", "EXISTS", "JOIN", "FROM", "UPDATE"})
-_CONSTANT = re.compile(r"^(?:(?:this|[A-Z]\w*)\.)?[A-Z][A-Z0-9_]*$")
-_LITERAL = re.compile(r"""^(?:-?\d[\d_.]*|"[^"]*"|'[^']*'|true|false|null)$""")
-_PLACEHOLDER_LIST = re.compile(r"""["'`]\s*\?\s*["'`]""")
+_CONSTANT = later(r"^(?:(?:this|[A-Z]\w*)\.)?[A-Z][A-Z0-9_]*$")
+_LITERAL = later(r"""^(?:-?\d[\d_.]*|"[^"]*"|'[^']*'|true|false|null)$""")
+_PLACEHOLDER_LIST = later(r"""["'`]\s*\?\s*["'`]""")
 
 
 @dataclass
@@ -199,7 +200,9 @@ def _is_value_position(toks: list[Token], index: int, parens: _Parens) -> bool:
 
 def _skipped(expression: str) -> bool:
     text = expression.strip()
-    return bool(_CONSTANT.match(text) or _LITERAL.match(text) or _PLACEHOLDER_LIST.search(text))
+    return bool(
+        _CONSTANT().match(text) or _LITERAL().match(text) or _PLACEHOLDER_LIST().search(text)
+    )
 
 
 # statements whose "values" cannot be bound parameters in SQLite
@@ -264,10 +267,10 @@ FUNCTIONS = frozenset(
     {"arrow_function", "function_expression", "function_declaration", "method_definition"}
 )
 # `ids.map(() => "(?, ?)").join(", ")`: a generated list of placeholders, not data
-_PLACEHOLDER_MAP = re.compile(r"""\.map\(\s*\(?[^)]*\)?\s*=>\s*["'`][\s?,()]*["'`]\s*\)""")
+_PLACEHOLDER_MAP = later(r"""\.map\(\s*\(?[^)]*\)?\s*=>\s*["'`][\s?,()]*["'`]\s*\)""")
 # an identifier quoted by the code: `"${name.replace(/"/g, '""')}"`, or passed through a
 # function whose name says it cleans it (`toValidTableName(id)`, `escapeId(x)`, `quoteIdent(x)`)
-_ESCAPED = re.compile(
+_ESCAPED = later(
     r"""\.replace(?:All)?\(\s*(?:/"/g|'"'|`"`)\s*,|\b\w*(?:[Vv]alid|[Ss]anitiz|[Ee]scape|[Qq]uote)\w*\(""",
 )
 
@@ -369,7 +372,7 @@ def fixed_by_code(data: bytes, node: Node | None, depth: int = 3) -> bool:
     if node is None or depth == 0:
         return False
     text = node_text(data, node)
-    if _skipped(text) or _PLACEHOLDER_MAP.search(text) or _ESCAPED.search(text):
+    if _skipped(text) or _PLACEHOLDER_MAP().search(text) or _ESCAPED().search(text):
         return True
     kind = node.type
     if kind in {"string", "number", "true", "false", "null"}:
@@ -406,7 +409,7 @@ def fixed_by_code(data: bytes, node: Node | None, depth: int = 3) -> bool:
     return False
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class InterpolationState:
     """What the fix needs: the statement the substitution is spliced into."""
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.incremental import QUIET_CALLS, ContentMemo, QuietCalls
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import (
     REF_LIMITS,
     REF_SQL,
@@ -84,6 +85,8 @@ def _real_name(alias: str, aliases: dict[str, str]) -> str | None:
 
 @dataclass
 class Problem:
+    """A table a query's plan reads badly, with the index columns that would serve it."""
+
     use: TableUse
     alias: str
     columns: list[str]
@@ -165,7 +168,7 @@ def _analyse(stmt: SqlStatement, schema: Schema) -> list[Problem]:
     return [p for p in problems.values() if p.columns]
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class IndexState:
     """What the fix needs: the query that scans."""
 

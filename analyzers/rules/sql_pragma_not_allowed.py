@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_SQL
 from durable_harden.analyzers.sql import SqlStatement
 
@@ -85,7 +85,7 @@ sql.exec("PRAGMA page_count");
 )
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class PragmaState:
     """What the fix needs: the statement that holds the pragma."""
 

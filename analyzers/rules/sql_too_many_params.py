@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity, Span
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import binding_args, params_read, tokens
 from durable_harden.analyzers.sql import (
@@ -55,19 +57,21 @@ sql.exec(`SELECT * FROM items WHERE id IN (SELECT value FROM json_each(?))`, JSO
 
 _ARRAY = r"([A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)*)"
 _Q = r"""["'`]\s*\?\s*["'`]"""
-_GENERATORS = (
-    re.compile(
+_GENERATORS = (  # compiled on first use: only statements with a `${…}` placeholder need them
+    later(
         rf"^{_ARRAY}\s*\.\s*map\(\s*(?:\(\s*[\w$]*\s*(?:,\s*[\w$]*\s*)?\)|[\w$]+)\s*=>\s*{_Q}\s*\)\s*\.\s*join\("
     ),
-    re.compile(
+    later(
         rf"^(?:new\s+)?Array\(\s*{_ARRAY}\s*\.\s*length\s*\)\s*\.\s*fill\(\s*{_Q}\s*\)\s*\.\s*join\("
     ),
-    re.compile(rf"^Array\.from\(\s*{_ARRAY}\s*,\s*\(\s*[\w$]*\s*\)\s*=>\s*{_Q}\s*\)\s*\.\s*join\("),
+    later(rf"^Array\.from\(\s*{_ARRAY}\s*,\s*\(\s*[\w$]*\s*\)\s*=>\s*{_Q}\s*\)\s*\.\s*join\("),
 )
 
 
 @dataclass
 class GeneratedList:
+    """A `${…}` substitution generating one `?` per array element inside `IN (…)`."""
+
     sub: Substitution
     array: str
     open: int  # char offsets of the `(` and `)` around the substitution in the statement
@@ -88,7 +92,7 @@ def generated_lists(stmt: SqlStatement) -> list[GeneratedList]:
             continue
         array = None
         for pattern in _GENERATORS:
-            match = pattern.match(sub.expression.strip())
+            match = pattern().match(sub.expression.strip())
             if match is not None:
                 array = match.group(1)
                 break
@@ -105,7 +109,7 @@ def generated_lists(stmt: SqlStatement) -> list[GeneratedList]:
     return found
 
 
-_BOUND = re.compile(
+_BOUND = later(
     r"\bLIMIT\s+(?:(\d+)|\$\{\s*(\w+)\s*\})|\.slice\(\s*0\s*,\s*(?:(\d+)|(\w+))\s*\)", re.I
 )
 _FUNCTIONS = frozenset(
@@ -143,7 +147,7 @@ def bounded_array(stmt: SqlStatement, item: GeneratedList) -> bool:
     for value in values:
         if value.type == "array" and value.named_child_count <= MAX_PARAMS:
             continue  # `tags = []`: a literal list
-        match = _BOUND.search(node_text(data, value))
+        match = _BOUND().search(node_text(data, value))
         if match is None:
             return False
         literal = match.group(1) or match.group(3)
@@ -154,7 +158,7 @@ def bounded_array(stmt: SqlStatement, item: GeneratedList) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class ParamsState:
     """What the fix needs: the statement, and for a generated list, the list."""
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_SQL, REF_STATE
 from durable_harden.analyzers.sql import SqlStatement
 
@@ -51,7 +51,7 @@ this.ctx.storage.transactionSync(() => {
 )
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class TransactionState:
     """What the fix needs: the statement that ends (or starts) the transaction."""
 

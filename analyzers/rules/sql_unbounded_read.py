@@ -15,6 +15,7 @@ from tree_sitter import Node
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
 from durable_harden.analyzers.incremental import QUIET_CALLS, QuietCalls
 from durable_harden.analyzers.model import ProjectModel, spliced_from
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import (
     REF_LIMITS,
     REF_RULES,
@@ -91,6 +92,8 @@ KEY_COLUMNS = {"rowid", "oid", "_rowid_"}
 
 @dataclass
 class Consumer:
+    """How a query's cursor is consumed (`toArray()`, iteration, spread …)."""
+
     kind: str  # "toArray", "iterate", "spread", "Array.from", "tagged", "one"
     node: Node  # the expression that consumes the cursor
 
@@ -374,7 +377,7 @@ _VERB = {
 }
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class ReadState:
     """What the fix needs: the query that reads every row."""
 

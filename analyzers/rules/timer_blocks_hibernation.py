@@ -5,13 +5,13 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import (
     REF_ALARMS,
     REF_CHANGELOG,
@@ -250,7 +250,7 @@ def _has_await_before(scope: Node, clear: Node) -> bool:
     return any(a.start_byte < clear.start_byte for a in walk_type(scope, "await_expression"))
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class TimerState:
     """What the fix needs: the class and the `setTimeout`/`setInterval` call."""
 

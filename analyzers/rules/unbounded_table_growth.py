@@ -15,6 +15,7 @@ from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, 
 from durable_harden.analyzers.generated_names import SCHEDULE_TABLE
 from durable_harden.analyzers.incremental import SCOPE_INDEXES
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._alarms import reached_from_constructor, this_calls
 from durable_harden.analyzers.rules._common import (
     REF_ALARMS,
@@ -310,7 +311,7 @@ def _add_cascades(schema: Schema, pruned: set[str]) -> None:
         pruned |= grown
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class GrowthState:
     """What the fix needs: the INSERTs into the table (sorted by file and offset) and the class
     of the first one."""

@@ -4,13 +4,13 @@ echoes a close code `ws.close()` refuses."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import (
     REF_CHANGELOG,
     REF_RULES,
@@ -149,7 +149,7 @@ def _in_try(node: Node, stop: Node) -> bool:
     return False
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class CloseState:
     """What the fix needs (missing-close): the class whose `webSocketClose` never closes."""
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_STATE, REF_WEBSOCKETS, node_span
 from durable_harden.analyzers.rules.websocket_close_handshake import params_of
 from durable_harden.analyzers.tsutil import (
@@ -105,7 +105,7 @@ def _only_answers(data: bytes, handler: Node, branch: Node, send: Node) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class PingState:
     """What the fix needs: the class whose `webSocketMessage` answers the ping."""
 

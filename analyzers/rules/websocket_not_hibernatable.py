@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass, ctx_expression
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import (
     REF_LIFECYCLE,
     REF_STATE,
@@ -117,7 +117,7 @@ def closed_right_after(data: bytes, use: SocketUse, accept: Node) -> bool:
     return False
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class AcceptState:
     """What the fix needs (accept): the class, the socket use and its `accept()` call, and every
     use of the same `WebSocketPair` (the fix reads them all: finding them again cost as much as

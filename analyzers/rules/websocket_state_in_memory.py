@@ -3,19 +3,19 @@ rebuilds after a wake."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
+from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.records import frozen
 from durable_harden.analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS, node_span
 from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
-_SOCKET_COLLECTION = re.compile(r"^(Map|WeakMap|Set|WeakSet)\s*<\s*WebSocket\s*[,>]")
+_SOCKET_COLLECTION = later(r"^(Map|WeakMap|Set|WeakSet)\s*<\s*WebSocket\s*[,>]")
 
 DOCS = RuleDocs(
     what="""
@@ -109,7 +109,7 @@ def _reached_from_constructor(cls: DurableObjectClass) -> list[Node]:
     return reached
 
 
-@dataclass(frozen=True)
+@frozen(eq=False)  # never compared nor hashed (Finding.state)
 class MemoryState:
     """What the fix needs: the class that keeps the field."""
 
@@ -143,7 +143,7 @@ def lost_socket_fields(cls: DurableObjectClass) -> list[Node]:
             declared = node_text(data, value)[3:].strip()
         if type_ann is not None:
             declared = node_text(data, type_ann).lstrip(":").strip() or declared
-        if not _SOCKET_COLLECTION.match(declared):
+        if not _SOCKET_COLLECTION().match(declared):
             continue
         field_name = node_text(data, name)
         rebuilt = "getWebSockets(" in ctor_text and f"this.{field_name}" in normalize_expr(

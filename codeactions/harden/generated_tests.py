@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 # -- per-class tests ----------------------------------------------------------------------------
 @dataclass
 class TestContext:
+    """The class, binding and applied fixes a generated test file is written for."""
+
     cls: DurableObjectClass | None
     class_name: str
     binding: str
@@ -33,6 +35,8 @@ class TestContext:
 
 @dataclass
 class TestCase:
+    """One generated test (`it(...)`) and what it proves."""
+
     rule_id: str
     title: str
     body: str  # statements inside `it(...)`, two-space indented at depth 0
