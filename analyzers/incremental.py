@@ -584,6 +584,14 @@ class _Members:
         head = data[node.start_byte : body.start_byte] + data[body.end_byte : node.end_byte]
         return cls(nodes, starts, texts, head, positions, errors, indices, len(children))
 
+    def texts_seen(self) -> frozenset[bytes]:
+        """The member texts checked (those without a syntax error): one set per class and
+        analysis, shared by the member-local rules' `_Kept`."""
+        seen = self.__dict__.get("_seen")
+        if seen is None:
+            seen = self.__dict__["_seen"] = frozenset(self.positions)
+        return seen  # type: ignore[no-any-return]
+
     def index_of(self, start: int, end: int) -> int | None:
         index = bisect.bisect_right(self.starts, start) - 1
         if index < 0 or end > self.nodes[index].end_byte:
@@ -834,7 +842,7 @@ class _Kept:
     """A member-local rule's results for one class outline: the member texts checked, and the
     findings of those that have any (offsets relative to the member's start)."""
 
-    seen: set[bytes]
+    seen: frozenset[bytes]  # the class's `_Members.texts_seen` (shared by the rules)
     found: dict[bytes, list[Finding]]
 
 
@@ -1152,6 +1160,7 @@ class IncrementalRules:
         found: list[Finding] = []
         members: dict[int, tuple[DurableObjectClass, _Members | None]] = {}
         calls: dict[Path, _Calls] = {}
+        reached: dict[Path, tuple[SourceFile, list[DurableObjectClass], tuple[Any, ...]]] = {}
         for rule in rules:
             scope = scope_of(rule)
             # below the unit: member-local class rules by member, call-local SQL rules by call
@@ -1230,17 +1239,26 @@ class IncrementalRules:
                         # findings here may come from any class: the whole model, each time
                         found.extend(self._run(rule, model, slot, None, {file.path}, model))
                         continue
-                    classes = _reached(model, units, file)
+                    # the classes reached and the accesses reaching them: the same for each
+                    # REACH rule of this analysis (found once per file)
+                    reach = reached.get(file.path)
+                    if reach is None or reach[0] is not file:
+                        classes = _reached(model, units, file)
+                        reach = reached[file.path] = (
+                            file,
+                            classes,
+                            (
+                                file,
+                                tuple(classes),
+                                tuple(tuple(_accesses_to(model, c)) for c in classes),
+                                facts.configs(),
+                            ),
+                        )
+                    classes = reach[1]
                     if not classes:
                         self.memo.pop(slot, None)
                         continue  # no class here nor reached from here: nothing lands here
-                    key = (
-                        file,
-                        tuple(classes),
-                        tuple(tuple(_accesses_to(model, c)) for c in classes),
-                        facts.configs(),
-                        extra(model) if extra is not None else None,
-                    )
+                    key = (*reach[2], extra(model) if extra is not None else None)
                     view = ScopedModel(model, CLASS, classes)
                     found.extend(self._run(rule, view, slot, key, {file.path}, model))
             elif scope.unit == SCOPE:
@@ -1539,7 +1557,7 @@ class IncrementalRules:
                     return None
             if relative:
                 found[text] = relative
-        return _Kept(set(parts.positions), found)
+        return _Kept(parts.texts_seen(), found)
 
     def _reuse(
         self,
@@ -1597,7 +1615,7 @@ class IncrementalRules:
                 for index in indices:
                     start = parts.starts[index]
                     found.extend(_shifted(f, start, local.offsets, marker) for f in relative)
-        return _Kept(set(positions), kept), found
+        return _Kept(parts.texts_seen(), kept), found
 
     @staticmethod
     def _facts(facts: _Facts, scope: Scope, file: SourceFile, items: list[Any]) -> Hashable:

@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from itertools import chain
+from itertools import chain, compress
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -392,7 +392,9 @@ def _replace_block(items: list[T], old: list[T], new: list[T]) -> list[T] | None
     except ValueError:
         return None
     end = at + len(old)
-    if end > len(items) or any(a is not b for a, b in zip(items[at:end], old, strict=True)):
+    # compared at C speed: the items are eq=False objects (classes, statements), so list
+    # equality is identity item by item
+    if end > len(items) or items[at:end] != old:
         return None
     return items[:at] + new + items[end:]
 
@@ -538,7 +540,7 @@ def _splice(
         ran = _file_statements(new, classes, known, state.known_paths, wrapped.get(new, {}))
         if not {*map(_FILE_OF, ran), *map(_CALL_FILE_OF, ran)} <= {new}:
             return None
-        used, keys = _literal_starts_and_keys(ran)
+        used, keys = _literal_starts_and_keys(ran, new)
         free = _loose_statements(new, classes, used)
         keys += map(_dedupe_key, free)
         both = ran + free
@@ -677,8 +679,8 @@ def _splice_scopes(
             if replaced is None:
                 return
             items = replaced
-            old_ddl = [s for s in old if s.kind in _SCHEMA_KINDS]
-            new_ddl = [s for s in new if s.kind in _SCHEMA_KINDS]
+            old_ddl = _ddl(old)
+            new_ddl = _ddl(new)
             same = renamed.setdefault(root, {})
             if same is not None and [(s.kind, s.text) for s in old_ddl] == [
                 (s.kind, s.text) for s in new_ddl
@@ -700,6 +702,15 @@ def _splice_scopes(
         if schema is not None and pairs is not None:
             basis[root] = schema.rebased(pairs)
     model.__dict__["_schemas_basis"] = basis
+
+
+_KIND_OF = operator.attrgetter("kind")
+
+
+def _ddl(statements: list[SqlStatement]) -> list[SqlStatement]:
+    """The statements Schema reads (CREATE, ALTER, DROP), in order (at C speed: a big file's
+    ~300 statements before and after each keystroke)."""
+    return list(compress(statements, map(_SCHEMA_KINDS.__contains__, map(_KIND_OF, statements))))
 
 
 def _index_known(
@@ -1152,10 +1163,17 @@ _CALL_FILE_OF = operator.attrgetter("call_file")
 
 
 def _literal_starts_and_keys(
-    statements: list[SqlStatement],
+    statements: list[SqlStatement], file: SourceFile | None = None
 ) -> tuple[set[int], list[tuple[Path, int, int]]]:
     """{s.literal_start()} and [_dedupe_key(s)] of a file's statements in one pass, the
-    statements the splice moved (splice.MovedStatement) read from their places as numbers."""
+    statements the splice moved (splice.MovedStatement) read from their places as numbers;
+    those the splice of `file` read while moving them when `statements` is its list."""
+    spliced = file.memo.get("splice") if file is not None else None
+    if spliced is not None and spliced.literals is not None:
+        found, starts, known = spliced.literals
+        spliced.literals = None  # taken once: the caller extends the keys
+        if found is statements:
+            return set(starts), known
     used: set[int] = set()
     keys: list[tuple[Path, int, int]] = []
     add, append = used.add, keys.append
@@ -1172,16 +1190,9 @@ def _literal_starts_and_keys(
     return used, keys
 
 
-def _dedupe_key(stmt: SqlStatement) -> tuple[Path, int, int]:
-    d = stmt.__dict__
-    moved = d.get("_moved")
-    if moved is not None and "offsets" not in d:
-        # a statement the splice moved whose offsets nobody asked (splice.MovedStatement's
-        # offsets_ends, without the calls: ~300 of them a keystroke in a big file)
-        _, _, base, shift = moved
-        return (d["file"].path, base[0] + shift if base else 0, d["index_in_call"])
-    ends = stmt.offsets_ends()
-    return (stmt.file.path, ends[0] if ends is not None else 0, stmt.index_in_call)
+# (file path, first SQL offset, index in its call): the same constant run from two places is
+# one statement (splice.dedupe_key: a moved statement's from its places as numbers)
+_dedupe_key: Callable[[SqlStatement], tuple[Path, int, int]] = splice.dedupe_key
 
 
 def _find_sql(model: ProjectModel, state: _State) -> None:

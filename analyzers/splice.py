@@ -96,6 +96,9 @@ class Splice:
     # id of each carried-over object -> the previous version's object it was moved from
     origin: dict[int, Any] = field(default_factory=dict)
     _keep: list[Any] = field(default_factory=list)  # the carried objects (ids stay valid)
+    # (the statements `statements` returned, their literal starts, their dedupe keys): what
+    # the model's bookkeeping reads of them, taken once (model._literal_starts_and_keys)
+    literals: tuple[list[Any], list[int], list[Any]] | None = None
 
     def outside(self, node: Node) -> bool:
         """An old node lies before or after the region (not inside, not around it)."""
@@ -275,10 +278,150 @@ def _make(previous: Any, new: SourceFile) -> Splice:
         # first parameter as a seed of the aliases); its body only through the alias
         # assignments and typed parameters that `_facts` compares below
         raise NoSplice("the constructor's parameters")
-    if _facts(old, region_old, relevant) != _facts(new, region_new, relevant):
+    if not _facts_untouched(previous, new, lo, hi, region_old, region_new) and _facts(
+        old, region_old, relevant
+    ) != _facts(new, region_new, relevant):
         raise NoSplice("the region states other facts")
     container = container_new if where[0] >= 0 else None
     return Splice(old, new, lo, hi, delta, region_old, region_new, container)
+
+
+# the nodes whose subtrees `_read_facts` reads (each fact is the text and shape of one of
+# them: alias pairs, typed parameters, string constants, type notes), and the class types
+# whose presence it refuses
+FACT_TYPES = frozenset(
+    {
+        "assignment_expression",
+        "variable_declarator",
+        "public_field_definition",
+        "required_parameter",
+        "optional_parameter",
+        *CLASS_TYPES,
+    }
+)
+_FACTS_WALK_LIMIT = 48  # nodes below the edit looked at; more: the facts are read instead
+
+FACTS_UNTOUCHED_COUNTS = {"untouched": 0, "read": 0}  # how _make compared (tests read it)
+
+
+def _facts_untouched(
+    previous: Any,
+    new: SourceFile,
+    lo: int,
+    hi: int,
+    region_old: list[Node],
+    region_new: list[Node],
+) -> bool:
+    """The region's facts are the same before and after the edit, found without reading them:
+    no node of FACT_TYPES in either tree meets the edit or a range whose syntax changed, but
+    in subtrees the new tree reused from the old one. Every fact is the text and shape of one
+    such node's subtree (`_read_facts`, in pre-order); bytes outside the edit are the same,
+    outside the changed ranges (`Tree.changed_ranges`, which the splice already trusts for the
+    region) the trees have the same nodes, and a subtree the incremental parse reused keeps its
+    `Node.id` (tree-sitter's documented promise: the same subtree, hence the same shape and,
+    away from the edit, the same text). So the fact nodes of both trees pair up one by one and
+    the facts are equal. False (read and compare them) when unsure: a syntax error in the
+    region, members added or removed, the word `class` in it, or more than a few nodes to look
+    at."""
+    old: SourceFile = previous.file
+    if (
+        len(region_old) != len(region_new)
+        or any(
+            a.type != b.type or a.has_error or b.has_error
+            for a, b in zip(region_old, region_new, strict=True)
+        )
+        # `_read_facts` refuses a class anywhere in the region (NoSplice), which the word
+        # rules out: every class node holds its `class` keyword
+        or any(old.data.find(b"class", m.start_byte, m.end_byte) >= 0 for m in region_old)
+        or any(new.data.find(b"class", m.start_byte, m.end_byte) >= 0 for m in region_new)
+    ):
+        FACTS_UNTOUCHED_COUNTS["read"] += 1
+        return False
+    start, old_end, new_end = previous.start, previous.old_end, previous.new_end
+    delta = new_end - old_end
+    new_zones = [(start, new_end), *previous.changed]
+    old_zones = [(start, old_end)]
+    for changed_start, changed_end in previous.changed:
+        # the same places in the old tree (a range meeting the edit holds all of its old bytes)
+        old_zones.append(
+            (
+                changed_start
+                if changed_start <= start
+                else (changed_start - delta if changed_start >= new_end else start),
+                changed_end
+                if changed_end <= start
+                else (changed_end - delta if changed_end >= new_end else old_end),
+            )
+        )
+    # (tree, its zones, the region's end there, the other tree, the shift to it, the edit
+    # there: a node meeting it is never one the other tree shares)
+    sides = (
+        (old.root, old_zones, hi, new.root, delta, old_end),
+        (new.root, new_zones, hi + delta, old.root, -delta, new_end),
+    )
+    for root, zones, top, other, shift, edit_end in sides:
+        for zone_start, zone_end in zones:
+            if not _untouched(root, zone_start, zone_end, lo, top, other, shift, start, edit_end):
+                FACTS_UNTOUCHED_COUNTS["read"] += 1
+                return False
+    FACTS_UNTOUCHED_COUNTS["untouched"] += 1
+    return True
+
+
+def _untouched(
+    root: Node,
+    start: int,
+    end: int,
+    lo: int,
+    hi: int,
+    other: Node,
+    shift: int,
+    edit_start: int,
+    edit_end: int,
+) -> bool:
+    """No node of FACT_TYPES inside the region lo..hi of `root`'s tree meets start..end, but
+    in subtrees the `other` tree shares: the smallest node holding start..end and its
+    ancestors up to the region's member are looked at, then its descendants, skipping every
+    subtree whose node is in the other tree at the same place (shifted past the edit) with
+    the same id. (A node meeting a range holds the smallest node around it or lies below it.)"""
+    found = root.descendant_for_byte_range(start, end)
+    if found is None:
+        return False
+    node: Node | None = found
+    while node is not None and lo <= node.start_byte and node.end_byte <= hi:
+        if node.type in FACT_TYPES:
+            return False
+        node = node.parent
+    if node is None:
+        return False
+    stack = list(found.children)
+    looked = 0
+    while stack:
+        below = stack.pop()
+        below_start, below_end = below.start_byte, below.end_byte
+        if below_end <= edit_start or below_start >= edit_end:  # away from the edit
+            if below_start >= edit_end:
+                below_start, below_end = below_start + shift, below_end + shift
+            twin = other.descendant_for_byte_range(below_start, below_end)
+            while (
+                twin is not None
+                and twin.start_byte == below_start
+                and twin.end_byte == below_end
+                and twin.id != below.id
+            ):
+                twin = twin.parent
+            if (
+                twin is not None
+                and twin.id == below.id
+                and twin.start_byte == below_start
+                and twin.end_byte == below_end
+            ):
+                continue  # the same subtree in both trees
+        looked += 1
+        if looked > _FACTS_WALK_LIMIT or below.type in FACT_TYPES:
+            return False
+        stack.extend(below.children)
+    return True
 
 
 def _is_constructor(file: SourceFile, member: Node) -> bool:
@@ -539,19 +682,43 @@ def _carried_methods(
         region = children[lead : lead + inside]
         after = len(starts) - tail
         shift = inside - (after - lead)
-        moved = [e for e in entries if e[0] < lead]
+        # the entries are in index order: those before and after the region are slices
+        first = bisect.bisect_left(entries, lead, key=_entry_index)
+        last = bisect.bisect_left(entries, after, key=_entry_index)
+        moved = entries[:first]
         moved += _method_entries(splice.new, region, lead)
-        moved += [(i + shift, name, value) for i, name, value in entries if i >= after]
+        if shift:
+            moved += [(i + shift, name, value) for i, name, value in entries[last:]]
+        else:
+            moved += entries[last:]
         entries = moved
         kept = starts[after:]
         starts = starts[:lead] + [m.start_byte for m in region]
         starts += map(delta.__add__, kept) if delta else kept
-    methods: dict[str, Node] = {}
+    return _methods_of(children, entries), (starts, entries)
+
+
+_entry_index = operator.itemgetter(0)
+_entry_name = operator.itemgetter(1)
+_entry_value = operator.itemgetter(2)
+
+
+def _methods_of(children: list[Node], entries: list[Any]) -> dict[str, Node]:
+    """class_methods from the entries (member index, name, whether the method is the
+    member's value): the first member of each name. Built at C speed when no name repeats
+    (a class's ~600 members every keystroke), the values' methods looked up after."""
+    names = list(map(_entry_name, entries))
+    methods = dict(zip(names, map(children.__getitem__, map(_entry_index, entries)), strict=True))
+    if len(methods) == len(entries):
+        for _, name, _ in itertools.compress(entries, map(_entry_value, entries)):
+            methods[name] = methods[name].child_by_field_name("value")
+        return methods
+    methods = {}
     for index, name, value in entries:
         if name not in methods:
             member = children[index]
             methods[name] = member.child_by_field_name("value") if value else member
-    return methods, (starts, entries)
+    return methods
 
 
 def _class_map(
@@ -806,7 +973,11 @@ def statements(
     extract: Callable[[Node], list[SqlStatement]],
 ) -> list[SqlStatement] | None:
     """extract_statements of the new file: the previous version's statements outside the
-    member, moved, and `extract(member)` for the statements of the member."""
+    member, moved, and `extract(member)` for the statements of the member.
+
+    The model's bookkeeping then needs each statement's literal start and dedupe key
+    (model._literal_starts_and_keys): those of the moved ones are read here, in the same pass,
+    and left on the splice (`literals`) with the list they belong to."""
     last = _last(splice, "statements")
     if last is None:
         return None
@@ -818,11 +989,80 @@ def statements(
         return None
     before: list[SqlStatement] = []
     after: list[SqlStatement] = []
-    lo, hi = splice.lo, splice.hi
-    old = splice.old
+    # (literal start, dedupe key) of each moved statement, in the order of before / after
+    starts_before: list[int] = []
+    starts_after: list[int] = []
+    keys_before: list[tuple[Any, int, int]] = []
+    keys_after: list[tuple[Any, int, int]] = []
+    lo, hi, delta = splice.lo, splice.hi, splice.delta
+    old, new = splice.old, splice.new
+    path = new.path
+    origin = splice.origin
+    keep = splice._keep.append
+    make = MovedStatement.__new__
     for stmt in old_list:
         d = stmt.__dict__
         kept = d.get("_moved")
+        if (
+            kept is not None
+            and "call" not in d
+            and "literal" not in d
+            and "offsets" not in d
+            and len(d) == d["_size"]
+            and d["file"] is old
+            and d["call_file"] is old
+        ):
+            # a statement moved before that nobody asked since, holding no other keys: what
+            # _move_lazily does, inline (~300 of them a keystroke in a big file)
+            call_place, literal_place, base, shift = kept
+            start, end = call_place[0], call_place[1]
+            place = literal_place or call_place
+            if end <= lo:
+                into, starts, keys = before, starts_before, keys_before
+            elif start >= hi:
+                into, starts, keys = after, starts_after, keys_after
+            else:
+                continue  # read again below
+            literal_start = place[0]
+            if not (place[1] <= lo or literal_start >= hi):
+                raise NoSplice("SQL in the member run from outside it")
+            md = d.copy()
+            md["file"] = md["call_file"] = new
+            if delta and (start >= hi or literal_start >= hi):
+                if start >= hi:
+                    call_place = (start + delta, end + delta, call_place[2], call_place[3])
+                if literal_start >= hi:
+                    literal_start += delta
+                    shift += delta
+                    if literal_place is not None:
+                        literal_place = (
+                            literal_start,
+                            literal_place[1] + delta,
+                            literal_place[2],
+                            literal_place[3],
+                        )
+                    if d["substitutions"]:
+                        md["substitutions"] = [
+                            Substitution(
+                                s.sql_offset, s.ts_start + delta, s.ts_end + delta, s.expression
+                            )
+                            for s in d["substitutions"]
+                        ]
+                md["_moved"] = (call_place, literal_place, base, shift)
+            owner = d["cls"]
+            if owner is not None:
+                moved_cls = by_class.get(id(owner))
+                if moved_cls is None:
+                    raise NoSplice("a statement of another class")
+                md["cls"] = moved_cls
+            carried = make(MovedStatement)
+            carried.__dict__ = md
+            origin[id(carried)] = stmt
+            keep(carried)
+            into.append(carried)
+            starts.append(literal_start)
+            keys.append((path, base[0] + shift if base else 0, d["index_in_call"]))
+            continue
         if kept is not None and "call" not in d and "literal" not in d:
             # a moved statement nobody asked: its places as numbers (call_place, _literal_range)
             call_place, literal_place = kept[0], kept[1]
@@ -832,19 +1072,48 @@ def statements(
             start, end, _ = stmt.call_place()
             literal_start, literal_end = _literal_range(stmt)
         if end <= lo:
-            into = before
+            into, starts, keys = before, starts_before, keys_before
         elif start >= hi:
-            into = after
+            into, starts, keys = after, starts_after, keys_after
         else:
             continue  # read again below
         if stmt.file is old:
             if not (literal_end <= lo or literal_start >= hi):
                 raise NoSplice("SQL in the member run from outside it")
             if stmt.call_file is old:
-                into.append(_move_lazily(splice, stmt, by_class))
-                continue
-        into.append(_move_statement(splice, stmt, by_class))
-    return before + splice.read(extract) + after
+                moved = _move_lazily(splice, stmt, by_class)
+            else:
+                moved = _move_statement(splice, stmt, by_class)
+        else:
+            moved = _move_statement(splice, stmt, by_class)
+        into.append(moved)
+        starts.append(moved.literal_start())
+        keys.append(dedupe_key(moved))
+    region = splice.read(extract)
+    found = before + region + after
+    splice.literals = (
+        found,
+        starts_before + list(map(_literal_start, region)) + starts_after,
+        keys_before + list(map(dedupe_key, region)) + keys_after,
+    )
+    return found
+
+
+def _literal_start(stmt: SqlStatement) -> int:
+    return stmt.literal_start()
+
+
+def dedupe_key(stmt: SqlStatement) -> tuple[Any, int, int]:
+    """model._dedupe_key: the statement's file path, first SQL offset and index in its call
+    (the same constant run from two places is one statement), from its places as numbers
+    when it is a MovedStatement nobody asked for its offsets."""
+    d = stmt.__dict__
+    moved = d.get("_moved")
+    if moved is not None and "offsets" not in d:
+        _, _, base, shift = moved
+        return (d["file"].path, base[0] + shift if base else 0, d["index_in_call"])
+    ends = stmt.offsets_ends()
+    return (stmt.file.path, ends[0] if ends is not None else 0, stmt.index_in_call)
 
 
 def _literal_range(stmt: SqlStatement) -> tuple[int, int]:

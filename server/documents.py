@@ -15,138 +15,18 @@ the client counts it; a change may split a surrogate pair (UTF-16 positions), as
 
 from __future__ import annotations
 
-import bisect
-import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from durable_harden.analyzers.source import LineIndex, language_for, line_starts_within
+from durable_harden.analyzers.source import (  # ShiftedLines: the index after an edit
+    LineIndex,
+    ShiftedLines,
+    language_for,
+)
 from durable_harden.analyzers.wrangler import is_config_name
 
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
-
-
-class ShiftedLines(LineIndex):
-    """A document's line index after edits, kept as pieces of earlier indexes' line starts
-    with a shift each, not as one list: a keystroke in a 5,000-line document shifted ~2,500
-    starts (`LineIndex.edited`, ~0.07 ms on the event loop, on every keystroke). `row_of`,
-    `point` and `start_of` answer from the pieces (bisects at C speed); `line_starts` is
-    built when something reads it (then kept), and an index of too many pieces is flattened.
-    Documents with a `\r` are indexed afresh, as `LineIndex.edited` does."""
-
-    MAX_PIECES = 16
-
-    # pieces: (source list, lo, hi, shift): the starts source[lo:hi] plus shift, in order;
-    # firsts: each piece's first start; counts: the starts before each piece
-    pieces: list[tuple[list[int], int, int, int]]
-    firsts: list[int]
-    counts: list[int]
-
-    @classmethod
-    def after_edit(
-        cls, old: LineIndex, data: bytes, start: int, old_end: int, new_end: int
-    ) -> LineIndex:
-        """The index of `data`: `old`'s buffer with start..old_end replaced by start..new_end."""
-        if b"\r" in data[start:new_end] or old.lone_cr or _has_cr(old):
-            return LineIndex(data)  # (a `\r` in the document: LineIndex.edited indexes afresh)
-        inside = line_starts_within(data, start, new_end)
-        pieces = _pieces_of(old)
-        keep = _count_upto(old, start)
-        after = _count_upto(old, old_end)
-        shift = new_end - old_end
-        kept: list[tuple[list[int], int, int, int]] = []
-        moved: list[tuple[list[int], int, int, int]] = []
-        at = 0
-        for source, lo, hi, delta in pieces:
-            size = hi - lo
-            if at < keep:
-                kept.append((source, lo, min(hi, lo + keep - at), delta))
-            if at + size > after:
-                first = lo + max(0, after - at)
-                moved.append((source, first, hi, delta + shift))
-            at += size
-        new = [*kept, *([(inside, 0, len(inside), 0)] if inside else []), *moved]
-        index = cls.__new__(cls)
-        index.data = data
-        index.lone_cr = False
-        index.__dict__["has_cr"] = False
-        if len(new) > cls.MAX_PIECES:
-            index.__dict__["line_starts"] = _flatten(new)
-            new = [(index.__dict__["line_starts"], 0, len(index.__dict__["line_starts"]), 0)]
-        index._set(new)
-        return index
-
-    def _set(self, pieces: list[tuple[list[int], int, int, int]]) -> None:
-        self.pieces = pieces
-        self.firsts = [source[lo] + delta for source, lo, _, delta in pieces]
-        counts = [0]
-        for _, lo, hi, _ in pieces:
-            counts.append(counts[-1] + hi - lo)
-        self.counts = counts
-
-    @functools.cached_property
-    def line_starts(self) -> list[int]:  # type: ignore[override]
-        return _flatten(self.pieces)
-
-    def row_of(self, offset: int) -> int:
-        starts = self.__dict__.get("line_starts")
-        if starts is not None:
-            return bisect.bisect_right(starts, offset) - 1
-        at = bisect.bisect_right(self.firsts, offset) - 1
-        if at < 0:
-            return -1
-        source, lo, hi, delta = self.pieces[at]
-        return self.counts[at] + bisect.bisect_right(source, offset - delta, lo, hi) - 1 - lo
-
-    def start_of(self, row: int) -> int:
-        """`line_starts[row]` without building the list."""
-        starts = self.__dict__.get("line_starts")
-        if starts is not None:
-            return starts[row]
-        if row < 0:
-            row += self.counts[-1]
-        if not 0 <= row < self.counts[-1]:
-            raise IndexError(row)
-        at = bisect.bisect_right(self.counts, row) - 1
-        source, lo, _, delta = self.pieces[at]
-        return source[lo + row - self.counts[at]] + delta
-
-    def count(self) -> int:
-        """`len(line_starts)`."""
-        return self.counts[-1]
-
-    def point(self, offset: int) -> tuple[int, int]:
-        row = self.row_of(offset)
-        return row, offset - self.start_of(row)
-
-
-def _has_cr(lines: LineIndex) -> bool:
-    known = lines.__dict__.get("has_cr")
-    if known is None:
-        known = lines.__dict__["has_cr"] = b"\r" in lines.data
-    return bool(known)
-
-
-def _pieces_of(lines: LineIndex) -> list[tuple[list[int], int, int, int]]:
-    if isinstance(lines, ShiftedLines):
-        return lines.pieces
-    return [(lines.line_starts, 0, len(lines.line_starts), 0)]
-
-
-def _count_upto(lines: LineIndex, offset: int) -> int:
-    """How many line starts are at or before `offset` (bisect_right of the starts)."""
-    if isinstance(lines, ShiftedLines):
-        return lines.row_of(offset) + 1
-    return bisect.bisect_right(lines.line_starts, offset)
-
-
-def _flatten(pieces: list[tuple[list[int], int, int, int]]) -> list[int]:
-    starts: list[int] = []
-    for source, lo, hi, delta in pieces:
-        part = source[lo:hi]
-        starts += map(delta.__add__, part) if delta else part
-    return starts
 
 
 def _start(lines: LineIndex, row: int) -> int:

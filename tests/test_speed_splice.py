@@ -430,3 +430,135 @@ def test_a_constant_run_by_calls_inside_and_outside_the_edit(tmp_path: Path) -> 
         assert len(runs) == 1, "the constant's statement, once after the dedupe"
         assert [s for s in editor.model.statements if s.loose], "the loose literal"
     assert editor.spliced == 4
+
+
+_FACTS_CLASS = """
+export class Facts extends DurableObject {
+  sql: SqlStorage;
+  cache = new Map<string, number>();
+  static readonly LIMIT = "100";
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+  }
+  read(id: string): number {
+    const QUERY = "SELECT n FROM items WHERE id = ?";
+    const row = this.sql.exec(QUERY, id).one();
+    return Number(row.n) + 1;
+  }
+  store(state: DurableObjectState, n: number): void {
+    const db = new Database(state);
+    this.total = n;
+    db.run(n);
+  }
+  helper(): number {
+    return this.cache.size;
+  }
+  makeOne() {
+    return new (class Inner {})();
+  }
+  withInner(n: number): number {
+    const Made = class {};
+    let total = n;
+    total += 1;
+    total *= 2;
+    total -= 3;
+    return total + String(Made).length;
+  }
+}
+"""
+
+
+def test_facts_untouched_only_when_they_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The splice compares what the rest of a file reads of the edited members (aliases, typed
+    parameters, string constants, type notes: `_read_facts`) before and after an edit, and
+    skips reading them when no node they come from meets the edit or a range whose syntax
+    changed, but subtrees the new tree shares (`_facts_untouched`). Random edits in a class
+    full of such facts (typing into an alias, a parameter's type, a constant's name, a field,
+    a class expression …) and in the benchmark's file: wherever the splice skipped them, the
+    facts read from both versions are equal, and the skip happens often."""
+    verdicts: list[tuple[Any, SourceFile, list[Node], list[Node], bool]] = []
+    checked = splice._facts_untouched
+
+    def recording(
+        previous: Any, new: SourceFile, lo: int, hi: int, old: list[Node], now: list[Node]
+    ) -> bool:
+        verdict = checked(previous, new, lo, hi, old, now)
+        verdicts.append((previous, new, old, now, verdict))
+        return verdict
+
+    monkeypatch.setattr(splice, "_facts_untouched", recording)
+    rng = random.Random(7)
+    typed = [
+        "x", "x", "x", "y1", "", "", "", " ", " ", "\n", "=", " = new Foo()", ": SqlStorage",
+        ": DurableObjectState", "const Q = 'a';", "class", "(", ";", "sql", ".", "'", "this.",
+    ]  # fmt: skip
+    texts = [_FACTS_CLASS * 3, _big_file(120, 7)]
+    differ = 0
+    untouched = splice.FACTS_UNTOUCHED_COUNTS["untouched"]
+    for text in texts:
+        data = text.encode()
+        file = parse_source(Path("facts.ts"), data)
+        for _ in range(400):
+            at = rng.randrange(len(data))
+            what = rng.choice(typed).encode()
+            edited = data[:at] + what + data[at + (0 if what else 1) :]
+            new = reparse(file, edited)
+            verdicts.clear()
+            splice.splice_of(new)
+            for previous, now, old_members, new_members, verdict in verdicts:
+                try:
+                    before = splice._read_facts(previous.file, old_members, None)
+                    after = splice._read_facts(now, new_members, None)
+                except splice.NoSplice:
+                    assert not verdict, (at, what)
+                    continue
+                if verdict:
+                    assert before == after, (at, what)
+                differ += before != after
+            # the next edit starts from this version (a chain, as in an editor) or from the text
+            if rng.random() < 0.2:
+                data, file = edited, new
+    assert splice.FACTS_UNTOUCHED_COUNTS["untouched"] - untouched >= 25
+    assert differ >= 10  # edits that changed the facts were among them (and not skipped)
+
+
+def _points(node: Node) -> list[Any]:
+    found = []
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        found.append((node.type, node.start_byte, node.start_point, node.end_point))
+        stack.extend(node.children)
+    return found
+
+
+def test_a_re_parsed_file_s_line_index_and_points() -> None:
+    """A file re-parsed after chains of edits (no line index handed in: the re-parse carries
+    its own as pieces, `ShiftedLines`, and takes the edit's new end point from it): its line
+    index answers like a fresh one's before and after its list is built, and every node of
+    its tree has the points a fresh parse gives (a wrong new end point shifts them)."""
+    from durable_harden.analyzers.source import LineIndex, ShiftedLines
+
+    rng = random.Random(11)
+    base = _FACTS_CLASS.encode()
+    for crlf in (False, True):
+        data = base.replace(b"\n", b"\r\n") if crlf else base
+        file = parse_source(Path("lines.ts"), data)
+        pieces = 0
+        for step in range(120):
+            at = rng.randrange(len(data) + 1)
+            cut = rng.choice([0, 0, 1, 2, 5])
+            typed = rng.choice([b"x", b"\n", b"\n\n  y", b"", b" ", b"ab\ncd"])
+            data = data[:at] + typed + data[at + cut :]
+            file = reparse(file, data)
+            lines = file.lines
+            pieces += isinstance(lines, ShiftedLines)
+            fresh = LineIndex(data)
+            for offset in rng.sample(range(len(data) + 1), 20):
+                assert lines.row_of(offset) == fresh.row_of(offset), (step, offset)
+                assert lines.point(offset) == fresh.point(offset), (step, offset)
+            assert _points(file.root) == _points(parse_source(Path("x.ts"), data).root), step
+            if step % 9 == 0:
+                assert lines.line_starts == fresh.line_starts
+        assert pieces == (0 if crlf else 120)

@@ -109,7 +109,7 @@ def _places_after_edit(file: SourceFile, word: bytes) -> list[int] | None:
     before = old[: bisect.bisect_left(old, first)]
     after = old[bisect.bisect_left(old, old_end) :]
     middle = _places(file.data, word, first, min(len(file.data), new_end + size - 1))
-    return before + middle + ([p + delta for p in after] if delta else after)
+    return before + middle + (list(map(delta.__add__, after)) if delta else after)
 
 
 # with more places than this, the calls of the scope are counted first; with at most this many

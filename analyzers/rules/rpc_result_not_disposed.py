@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.classes import DurableObjectClass
+from durable_harden.analyzers.classes import HANDLER_METHODS, DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.incremental import REACH_FACTS
 from durable_harden.analyzers.model import ProjectModel, spliced_from
@@ -102,14 +102,16 @@ def returns_stubs(cls: DurableObjectClass, method: Node, targets: set[str]) -> b
 def check(model: ProjectModel) -> Iterator[Finding]:
     targets = _rpc_targets(model)
     for cls in model.classes:
-        methods = cls.rpc_methods
+        methods = cls.methods
         # whether a method returns stubs, asked only for the methods a call site reaches (a
-        # class of thousands of methods is called through a few of them)
+        # class of thousands of methods is called through a few of them); an RPC method is
+        # one of `cls.rpc_methods`, looked up without building that map per class and run
         holding: dict[str, bool] = {}
         for call in stub_calls(model, cls):
             name = call.method
             if name not in holding:
-                node = methods.get(name)
+                rpc = name not in HANDLER_METHODS and not name.startswith("#")
+                node = methods.get(name) if rpc else None
                 holding[name] = node is not None and returns_stubs(cls, node, targets)
             if not holding[name]:
                 continue
