@@ -36,7 +36,6 @@ import dataclasses
 import itertools
 import operator
 import traceback
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,54 +47,38 @@ from durable_harden.analyzers.budget import OverBudget
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule
 from durable_harden.analyzers.model import NamespaceAccess, Problem, ProjectModel
+
+# the rules' declarations and the content memo live in `reuse` (a check imports the rules, not
+# this module); re-exported here for the server's code
+from durable_harden.analyzers.reuse import (
+    ACCESS,
+    CLASS,
+    CLASSES,
+    CONFIGS,
+    FILE,
+    FILE_PARTS,
+    NONE,
+    PROJECT,
+    QUIET_CALLS,
+    REACH,
+    REACH_ANY_CLASS,
+    REACH_FACTS,
+    SCOPE,
+    SCOPE_INDEXES,
+    SCOPE_SQL,
+    STATEMENT,
+    VOLATILE,
+    WHOLE,
+    ContentMemo,
+    FileParts,
+    QuietCalls,
+)
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.span import Related, Span
 from durable_harden.analyzers.sql import SqlStatement
 from durable_harden.analyzers.tsutil import FUNCTION_TYPES
 
 T = TypeVar("T")
-
-
-class ContentMemo:
-    """A bounded memo of a pure function of content (SQL text, a schema's catalogue key), not
-    of positions: its results carry over to the statements re-extracted from an edited file.
-    Least recently used out first."""
-
-    def __init__(self, capacity: int = 16384) -> None:
-        self.capacity = capacity
-        self.entries: OrderedDict[Hashable, Any] = OrderedDict()
-
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        entries = self.entries
-        try:
-            value = entries[key]
-        except KeyError:
-            value = entries[key] = compute()
-            if len(entries) > self.capacity:
-                entries.popitem(last=False)
-            return value  # type: ignore[no-any-return]
-        entries.move_to_end(key)
-        return value  # type: ignore[no-any-return]
-
-
-# units: the model list a rule iterates, restricted to one open file in a scoped run
-CLASS = "classes"
-STATEMENT = "statements"
-ACCESS = "namespace_accesses"
-FILE = "files"
-SCOPE = "scope"  # the statements of every Worker scope holding an open file, in one run
-# the classes an open file declares or reaches through its namespace accesses, each with every
-# access reaching it anywhere (call sites): findings at a class or at its call sites
-REACH = "reach"
-PROJECT = "project"  # the whole model
-
-# facts: what else a unit's findings depend on
-NONE = "none"
-CONFIGS = "configs"  # the wrangler configs (bytes)
-CLASSES = "classes"  # configs + every class object (classes_named, base classes, bindings)
-SCOPE_SQL = "scope_sql"  # configs + every statement of the file's Worker scope (schema)
-WHOLE = "whole"  # configs + every file and extracted object of the project
-VOLATILE = "volatile"  # reads files outside the model or git: never memoised
 
 
 @dataclass(frozen=True)
@@ -161,63 +144,6 @@ UNDECLARED = Scope(PROJECT, VOLATILE)  # a rule added without a declaration: alw
 GROWTH = (
     "unbounded-table-growth"  # its scope's facts are kept and updated (IncrementalRules._growth)
 )
-
-
-# REACH rules: what else of the project they read (in the key), and when a file's findings may
-# come from any class (then the rule runs over the whole model for that file, unmemoised).
-# Filled by the rules' modules (rules import this module, never the reverse).
-REACH_FACTS: dict[str, Callable[[ProjectModel], Hashable]] = {}
-REACH_ANY_CLASS: dict[str, Callable[[SourceFile], bool]] = {}
-# SCOPE rules whose facts are kept per scope and updated by the changed statements: rule id ->
-# a class with `of(statements, schema)`, `updated(statements, schema)` and
-# `findings(statements, schema, published paths)` (IncrementalRules._indexed)
-SCOPE_INDEXES: dict[str, Any] = {}
-
-
-@dataclass(frozen=True)
-class FileParts:
-    """A FILE rule whose findings in source files come from one part of it (`in_sources`, over
-    the view's files) that reads only those files and the project facts `facts`, while the rest
-    of it (`elsewhere`, run with no units) reads files outside the model (VOLATILE) and reports
-    only outside source files: the language server runs that part only while a config is
-    open. Filled by the rules' modules (rollout-unsafe)."""
-
-    in_sources: Callable[[ProjectModel], Iterable[Finding]]
-    facts: str
-    elsewhere: Callable[[ProjectModel], Iterable[Finding]]
-    reason: str
-
-
-FILE_PARTS: dict[str, FileParts] = {}
-
-
-@dataclass(frozen=True)
-class QuietCalls:
-    """A statement rule that reads the scope (the schema, the growing tables), kept per exec()
-    call by whether it is *quiet* there: it finds nothing in the call's statements, and that
-    follows from the call's content (`_Calls` keys) and the file's `context` alone. Quiet calls
-    are not checked again while the context is the same; the others (new or edited calls,
-    calls with findings, calls with a statement the rule calls `unsettled`: one whose findings
-    read more than the context, such as the code around the call) are checked on every run,
-    with the statements no call reuse takes. The rule promises that each finding about a
-    statement of a call lies inside that call (its span is in the statement's SQL). Filled by
-    the rules' modules (sql-missing-index, sql-unbounded-read, schema-change-without-migration).
-    """
-
-    context: Callable[[ProjectModel, SourceFile], Hashable]
-    unsettled: Callable[[ProjectModel, SqlStatement], bool] | None
-    reason: str
-
-
-QUIET_CALLS: dict[str, QuietCalls] = {
-    # declared here: what makes its calls quiet is how `_Calls` groups them
-    "sql-interpolation": QuietCalls(
-        context=lambda model, file: None,
-        unsettled=None,
-        reason="it reports `${…}` substitutions only, and a statement with one is never in a "
-        "call `_Calls` groups (it is checked on every run with the other statements)",
-    ),
-}
 
 
 # derived data of the whole model that a view restricted to some classes may share (each
@@ -1672,12 +1598,33 @@ class IncrementalRules:
 
 
 __all__ = [
+    "ACCESS",
+    "CLASS",
+    "CLASSES",
+    "CONFIGS",
+    "FILE",
+    "FILE_PARTS",
     "MEMBER_LOCAL",
+    "NONE",
+    "PROJECT",
+    "QUIET_CALLS",
+    "REACH",
+    "REACH_ANY_CLASS",
+    "REACH_FACTS",
+    "SCOPE",
     "SCOPES",
+    "SCOPE_INDEXES",
+    "SCOPE_SQL",
+    "STATEMENT",
     "STATEMENT_LOCAL",
+    "VOLATILE",
+    "WHOLE",
+    "ContentMemo",
+    "FileParts",
     "IncrementalRules",
     "MemberLocal",
     "NamespaceAccess",
+    "QuietCalls",
     "Rerun",
     "Scope",
     "ScopedModel",

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from durable_harden.analyzers.roots import resolve_given
 from durable_harden.analyzers.source import language_for
@@ -56,9 +57,33 @@ if TYPE_CHECKING:
 
 def gitignore_spec(lines: list[str]) -> pathspec.GitIgnoreSpec:
     # pathspec costs ~55 ms to import: only a run that meets a .gitignore or an exclude pays it
-    import pathspec
+    return _pathspec().GitIgnoreSpec.from_lines(lines)
 
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+def _pathspec() -> Any:
+    """pathspec, imported without `typing_extensions` when nothing has imported that yet.
+
+    On Python < 3.13 pathspec (1.x) takes its `@deprecated` decorator from typing_extensions
+    when it is installed (mypy and many tools install it), and typing_extensions' decorator
+    imports `asyncio` to wrap the first deprecated function: ~25 ms of the ~37 ms that importing
+    pathspec cost a `check` of a project in a git repository (issue 14). pathspec declares no
+    dependency and has its own fallback for that case (a decorator that warns the same way, and
+    a no-op `@override`); it is used for the length of pathspec's import by hiding a
+    typing_extensions that is not imported yet (a `None` entry in `sys.modules` makes its
+    import fail), removed again afterwards, so a later `import typing_extensions` loads it as
+    usual. Where typing_extensions is already loaded (the language server) nothing changes.
+    We never call pathspec's deprecated functions (tests/test_speed_startup.py)."""
+    if "pathspec" in sys.modules:
+        return sys.modules["pathspec"]
+    hide = "typing_extensions" not in sys.modules
+    if hide:
+        sys.modules["typing_extensions"] = None  # type: ignore[assignment]
+    try:
+        import pathspec
+    finally:
+        if hide and sys.modules.get("typing_extensions", 0) is None:
+            del sys.modules["typing_extensions"]
+    return pathspec
 
 
 def _spec(path: Path) -> pathspec.GitIgnoreSpec | None:

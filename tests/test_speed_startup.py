@@ -134,3 +134,106 @@ def test_a_cache_hit_imports_nothing_of_the_analysis(tmp_path: Path) -> None:
         "durable_harden.server.harden_cli",
         "durable_harden.server.inspect_cli",
     ]
+
+
+ENGINE_PROBE = (
+    "import sys, json\n"
+    "from durable_harden.server.cli import main\n"
+    "code = main(['check', '--no-cache', '--output-format', 'json', sys.argv[1]])\n"
+    "from durable_harden.analyzers import reuse\n"
+    "print(json.dumps({'code': code, 'loaded': sorted(m for m in sys.modules\n"
+    "    if m.startswith('durable_harden.')),\n"
+    "    'declared': [sorted(reuse.REACH_FACTS), sorted(reuse.QUIET_CALLS),\n"
+    "                 sorted(reuse.FILE_PARTS), sorted(reuse.SCOPE_INDEXES)]}), file=sys.stderr)\n"
+)
+
+
+def test_a_check_does_not_import_the_servers_engine(tmp_path: Path) -> None:
+    """The rules declare what the language server may reuse in `analyzers/reuse.py`, which the
+    server's engine (`analyzers/incremental.py`) re-exports: a cold check imports every rule
+    (their declarations filled) and SQL, but not the engine (~2.7 ms of its module body)."""
+    worker = tmp_path / "worker.ts"
+    worker.write_text(
+        'import { DurableObject } from "cloudflare:workers";\n'
+        "export class Store extends DurableObject {\n"
+        "  rows(kind: string) {\n"
+        "    return this.ctx.storage.sql.exec(`SELECT * FROM items WHERE kind = '${kind}'`);\n"
+        "  }\n}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", ENGINE_PROBE, str(worker)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        check=False,
+    )
+    result = json.loads(done.stderr.strip().splitlines()[-1])
+    assert "sql-interpolation" in {f["code"] for f in json.loads(done.stdout)}
+    assert "durable_harden.analyzers.rules.sql_missing_index" in result["loaded"]
+    assert "durable_harden.analyzers.incremental" not in result["loaded"]
+    assert not any(m.startswith("durable_harden.server.lsp") for m in result["loaded"])
+    reach, quiet, parts, indexes = result["declared"]
+    assert {"obsolete-name-workaround", "rpc-result-not-disposed"} <= set(reach)
+    assert {"sql-interpolation", "sql-missing-index", "sql-unbounded-read"} <= set(quiet)
+    assert parts == ["rollout-unsafe"] and indexes == ["unbounded-table-growth"]
+
+
+def test_the_engine_reexports_the_rules_declarations() -> None:
+    """The server's code reads the declarations through `incremental`: the same objects (the
+    registries the rules fill, the memo class, the constants)."""
+    from durable_harden.analyzers import incremental, reuse
+
+    for name in reuse.__all__:
+        assert getattr(incremental, name) is getattr(reuse, name), name
+        assert name in incremental.__all__
+
+
+GIT_PROBE = (
+    "import sys, json\n"
+    "from durable_harden.server.cli import main\n"
+    "code = main(['check', '--no-cache', '--output-format', 'json', *sys.argv[1:]])\n"
+    "loaded = {m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}\n"
+    "hidden = [m for m, v in sys.modules.items() if v is None and 'typing_extensions' in m]\n"
+    "import importlib.util\n"
+    "extensions = importlib.util.find_spec('typing_extensions') is not None\n"
+    "if extensions:\n"
+    "    import typing_extensions\n"
+    "    extensions = callable(typing_extensions.deprecated)\n"
+    "print(json.dumps({'code': code, 'pathspec': 'pathspec' in loaded,\n"
+    "    'asyncio': 'asyncio' in loaded, 'hidden': hidden, 'extensions': extensions}),\n"
+    "    file=sys.stderr)\n"
+)
+
+
+def test_gitignore_read_without_asyncio(tmp_path: Path) -> None:
+    """A check in a git repository reads its .gitignore with pathspec, imported without
+    typing_extensions' `@deprecated` (which imports asyncio, ~25 ms): the ignored folder is
+    still left out, and typing_extensions stays importable afterwards."""
+    project = tmp_path / "project"
+    (project / "src" / "generated").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / ".gitignore").write_text("# build output\nsrc/generated/\n")
+    (project / "wrangler.toml").write_text('name = "w"\nmain = "src/worker.ts"\n')
+    (project / "src" / "worker.ts").write_text(COUNTER)
+    (project / "src" / "generated" / "copy.ts").write_text(COUNTER.replace("Counter", "Copy"))
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for paths in ([str(project)], [str(project / "src" / "worker.ts")]):
+        done = subprocess.run(
+            [sys.executable, "-c", GIT_PROBE, *paths],
+            capture_output=True,
+            text=True,
+            cwd=project,
+            env=env,
+            check=False,
+        )
+        result = json.loads(done.stderr.strip().splitlines()[-1])
+        findings = json.loads(done.stdout)
+        assert result["code"] == 1 and findings
+        assert {Path(f["filename"]).name for f in findings} == {"worker.ts"}
+        assert result["pathspec"] and not result["asyncio"]
+        assert result["hidden"] == []
+        installed = subprocess.run(
+            [sys.executable, "-c", "import typing_extensions"], capture_output=True, check=False
+        )
+        assert result["extensions"] == (installed.returncode == 0)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from durable_harden.analyzers.findings import Span
-from durable_harden.analyzers.incremental import ContentMemo
+from durable_harden.analyzers.reuse import ContentMemo
 from durable_harden.analyzers.schema import Schema, Table
 from durable_harden.analyzers.sql import (
     SqlStatement,

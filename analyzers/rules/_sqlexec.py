@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from durable_harden.analyzers.incremental import ContentMemo
 from durable_harden.analyzers.model import ProjectModel
+from durable_harden.analyzers.reuse import ContentMemo
 from durable_harden.analyzers.sql import (  # sqlglot itself on first use
     SqlStatement,
     Substitution,

@@ -8,10 +8,10 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from durable_harden.analyzers.incremental import REACH_ANY_CLASS, REACH_FACTS
 from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel, spliced_from
 from durable_harden.analyzers.records import frozen
+from durable_harden.analyzers.reuse import REACH_ANY_CLASS, REACH_FACTS
 from durable_harden.analyzers.rules._bindings import (
     NAMED_ID_METHODS,
     StubCall,

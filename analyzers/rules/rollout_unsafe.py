@@ -16,10 +16,10 @@ from typing import Any
 
 from durable_harden.analyzers import safejson
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
-from durable_harden.analyzers.incremental import CONFIGS, FILE_PARTS, FileParts
 from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.records import frozen
+from durable_harden.analyzers.reuse import CONFIGS, FILE_PARTS, FileParts
 from durable_harden.analyzers.rules._common import (
     REF_CHANGELOG,
     REF_GRADUAL,

@@ -9,8 +9,8 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.classes import HANDLER_METHODS, DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
-from durable_harden.analyzers.incremental import REACH_FACTS
 from durable_harden.analyzers.model import ProjectModel, spliced_from
+from durable_harden.analyzers.reuse import REACH_FACTS
 from durable_harden.analyzers.rules._bindings import stub_calls
 from durable_harden.analyzers.rules._common import REF_RULES, node_span, rpc_target_classes
 from durable_harden.analyzers.source import SourceFile

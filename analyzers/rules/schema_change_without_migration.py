@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterator
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
-from durable_harden.analyzers.incremental import QUIET_CALLS, QuietCalls
 from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.records import frozen
+from durable_harden.analyzers.reuse import QUIET_CALLS, QuietCalls
 from durable_harden.analyzers.rules._common import (
     REF_RULES,
     REF_SQL,

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
-from durable_harden.analyzers.incremental import QUIET_CALLS, ContentMemo, QuietCalls
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.records import frozen
+from durable_harden.analyzers.reuse import QUIET_CALLS, ContentMemo, QuietCalls
 from durable_harden.analyzers.rules._common import (
     REF_LIMITS,
     REF_SQL,

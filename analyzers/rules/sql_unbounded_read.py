@@ -13,9 +13,9 @@ from typing import Any
 from tree_sitter import Node
 
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity, Span
-from durable_harden.analyzers.incremental import QUIET_CALLS, QuietCalls
 from durable_harden.analyzers.model import ProjectModel, spliced_from
 from durable_harden.analyzers.records import frozen
+from durable_harden.analyzers.reuse import QUIET_CALLS, QuietCalls
 from durable_harden.analyzers.rules._common import (
     REF_LIMITS,
     REF_RULES,

@@ -13,9 +13,9 @@ from tree_sitter import Node
 from durable_harden.analyzers.classes import DurableObjectClass
 from durable_harden.analyzers.findings import Finding, Related, Rule, RuleDocs, Severity
 from durable_harden.analyzers.generated_names import SCHEDULE_TABLE
-from durable_harden.analyzers.incremental import SCOPE_INDEXES
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.records import frozen
+from durable_harden.analyzers.reuse import SCOPE_INDEXES
 from durable_harden.analyzers.rules._alarms import reached_from_constructor, this_calls
 from durable_harden.analyzers.rules._common import (
     REF_ALARMS,
