@@ -72,17 +72,28 @@ def _pathspec() -> Any:
     typing_extensions that is not imported yet (a `None` entry in `sys.modules` makes its
     import fail), removed again afterwards, so a later `import typing_extensions` loads it as
     usual. Where typing_extensions is already loaded (the language server) nothing changes.
-    We never call pathspec's deprecated functions (tests/test_speed_startup.py)."""
+    We never call pathspec's deprecated functions (tests/test_speed_startup.py).
+    Only while this is the program's one thread (another thread importing typing_extensions
+    meanwhile would fail), and a pathspec that cannot import without typing_extensions (a later
+    release) is imported again as usual."""
     if "pathspec" in sys.modules:
         return sys.modules["pathspec"]
-    hide = "typing_extensions" not in sys.modules
-    if hide:
+    threading = sys.modules.get("threading")
+    alone = threading is None or threading.active_count() == 1
+    if alone and "typing_extensions" not in sys.modules:
         sys.modules["typing_extensions"] = None  # type: ignore[assignment]
-    try:
-        import pathspec
-    finally:
-        if hide and sys.modules.get("typing_extensions", 0) is None:
-            del sys.modules["typing_extensions"]
+        try:
+            import pathspec
+
+            return pathspec
+        except ImportError:
+            for name in [m for m in sys.modules if m == "pathspec" or m.startswith("pathspec.")]:
+                del sys.modules[name]  # half-imported without it: imported again below
+        finally:
+            if sys.modules.get("typing_extensions", 0) is None:
+                del sys.modules["typing_extensions"]
+    import pathspec
+
     return pathspec
 
 

@@ -7,9 +7,12 @@ still gets its SQL findings (sqlglot loaded on demand)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -237,3 +240,51 @@ def test_gitignore_read_without_asyncio(tmp_path: Path) -> None:
             [sys.executable, "-c", "import typing_extensions"], capture_output=True, check=False
         )
         assert result["extensions"] == (installed.returncode == 0)
+
+
+PATHSPEC_PROBE = (
+    "import sys, json, threading\n"
+    "from durable_harden.analyzers import workspace\n"
+    "if sys.argv[1] == 'thread':\n"
+    "    stop = threading.Event()\n"
+    "    threading.Thread(target=stop.wait).start()\n"
+    "module = workspace._pathspec()\n"
+    "print(json.dumps({'file': module.__file__, 'hidden': sys.modules.get('typing_extensions',\n"
+    "    0) is None, 'extensions': 'typing_extensions' in sys.modules,\n"
+    "    'saw_hidden': getattr(module, 'SAW_HIDDEN', None)}))\n"
+    "if sys.argv[1] == 'thread':\n"
+    "    stop.set()\n"
+)
+
+
+@pytest.mark.parametrize("case", ["needs-extensions", "thread", "alone"])
+def test_pathspec_imported_as_usual_when_hiding_cannot_work(tmp_path: Path, case: str) -> None:
+    """typing_extensions is not hidden while another thread runs (its own import would fail),
+    and a pathspec that cannot import without it (a later release) is imported as usual;
+    alone, with a pathspec that does without it, it is hidden during the import (the control)."""
+    import importlib.util
+
+    if importlib.util.find_spec("typing_extensions") is None:
+        pytest.skip("typing_extensions is not installed: nothing to hide")
+    site = tmp_path / "site"
+    (site / "pathspec").mkdir(parents=True)
+    if case == "needs-extensions":  # a stand-in pathspec that requires typing_extensions
+        (site / "pathspec" / "__init__.py").write_text("import typing_extensions\n")
+    else:  # one that records whether typing_extensions was hidden while it imported
+        (site / "pathspec" / "__init__.py").write_text(
+            "import sys\nSAW_HIDDEN = sys.modules.get('typing_extensions', 0) is None\n"
+        )
+    done = subprocess.run(
+        [sys.executable, "-c", PATHSPEC_PROBE, case],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": f"{site}{os.pathsep}{ROOT}", "PATH": "/usr/bin:/bin"},
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["file"] == str(site / "pathspec" / "__init__.py")
+    assert not result["hidden"]  # never left hidden
+    if case == "needs-extensions":
+        assert result["extensions"]  # imported as usual the second time
+    else:
+        assert result["saw_hidden"] is (case == "alone")
