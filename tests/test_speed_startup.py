@@ -37,16 +37,33 @@ COUNTER = (
 )
 
 
-def _probe(path: Path) -> tuple[dict, str]:
+# a DO file whose SQL interpolates a value: a check of it needs sqlglot and the SQL rules
+SQL_WORKER = (
+    'import { DurableObject } from "cloudflare:workers";\n'
+    "export class Store extends DurableObject {\n"
+    "  rows(kind: string) {\n"
+    "    return this.ctx.storage.sql.exec(`SELECT * FROM items WHERE kind = '${kind}'`);\n"
+    "  }\n}\n"
+)
+
+
+def _run_probe(code: str, *args: str, cwd: Path, first: Path | None = None) -> tuple[dict, str]:
+    """Run `code` in a fresh interpreter that imports this checkout (after `first`, when
+    given), from `cwd` with HOME there: (the JSON of its last stderr line, its stdout)."""
+    path = str(ROOT) if first is None else f"{first}{os.pathsep}{ROOT}"
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(path)],
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
-        cwd=path.parent,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(path.parent)},
+        cwd=cwd,
+        env={"PYTHONPATH": path, "PATH": "/usr/bin:/bin", "HOME": str(cwd)},
         check=False,
     )
     return json.loads(done.stderr.strip().splitlines()[-1]), done.stdout
+
+
+def _probe(path: Path) -> tuple[dict, str]:
+    return _run_probe(PROBE, str(path), cwd=path.parent)
 
 
 def test_one_file_without_sql_imports_no_heavy_module(tmp_path: Path) -> None:
@@ -59,13 +76,7 @@ def test_one_file_without_sql_imports_no_heavy_module(tmp_path: Path) -> None:
 
 def test_sql_still_loads_sqlglot_on_demand(tmp_path: Path) -> None:
     worker = tmp_path / "worker.ts"
-    worker.write_text(
-        'import { DurableObject } from "cloudflare:workers";\n'
-        "export class Store extends DurableObject {\n"
-        "  rows(kind: string) {\n"
-        "    return this.ctx.storage.sql.exec(`SELECT * FROM items WHERE kind = '${kind}'`);\n"
-        "  }\n}\n"
-    )
+    worker.write_text(SQL_WORKER)
     result, out = _probe(worker)
     assert result["heavy"] == ["sqlglot"]
     assert "sql-interpolation" in {f["code"] for f in json.loads(out)}
@@ -156,23 +167,9 @@ def test_a_check_does_not_import_the_servers_engine(tmp_path: Path) -> None:
     server's engine (`analyzers/incremental.py`) re-exports: a cold check imports every rule
     (their declarations filled) and SQL, but not the engine (~2.7 ms of its module body)."""
     worker = tmp_path / "worker.ts"
-    worker.write_text(
-        'import { DurableObject } from "cloudflare:workers";\n'
-        "export class Store extends DurableObject {\n"
-        "  rows(kind: string) {\n"
-        "    return this.ctx.storage.sql.exec(`SELECT * FROM items WHERE kind = '${kind}'`);\n"
-        "  }\n}\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", ENGINE_PROBE, str(worker)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        check=False,
-    )
-    result = json.loads(done.stderr.strip().splitlines()[-1])
-    assert "sql-interpolation" in {f["code"] for f in json.loads(done.stdout)}
+    worker.write_text(SQL_WORKER)
+    result, out = _run_probe(ENGINE_PROBE, str(worker), cwd=tmp_path)
+    assert "sql-interpolation" in {f["code"] for f in json.loads(out)}
     assert "durable_harden.analyzers.rules.sql_missing_index" in result["loaded"]
     assert "durable_harden.analyzers.incremental" not in result["loaded"]
     assert not any(m.startswith("durable_harden.server.lsp") for m in result["loaded"])
@@ -220,18 +217,9 @@ def test_gitignore_read_without_asyncio(tmp_path: Path) -> None:
     (project / "wrangler.toml").write_text('name = "w"\nmain = "src/worker.ts"\n')
     (project / "src" / "worker.ts").write_text(COUNTER)
     (project / "src" / "generated" / "copy.ts").write_text(COUNTER.replace("Counter", "Copy"))
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     for paths in ([str(project)], [str(project / "src" / "worker.ts")]):
-        done = subprocess.run(
-            [sys.executable, "-c", GIT_PROBE, *paths],
-            capture_output=True,
-            text=True,
-            cwd=project,
-            env=env,
-            check=False,
-        )
-        result = json.loads(done.stderr.strip().splitlines()[-1])
-        findings = json.loads(done.stdout)
+        result, out = _run_probe(GIT_PROBE, *paths, cwd=project)
+        findings = json.loads(out)
         assert result["code"] == 1 and findings
         assert {Path(f["filename"]).name for f in findings} == {"worker.ts"}
         assert result["pathspec"] and not result["asyncio"]
@@ -251,7 +239,7 @@ PATHSPEC_PROBE = (
     "module = workspace._pathspec()\n"
     "print(json.dumps({'file': module.__file__, 'hidden': sys.modules.get('typing_extensions',\n"
     "    0) is None, 'extensions': 'typing_extensions' in sys.modules,\n"
-    "    'saw_hidden': getattr(module, 'SAW_HIDDEN', None)}))\n"
+    "    'saw_hidden': getattr(module, 'SAW_HIDDEN', None)}), file=sys.stderr)\n"
     "if sys.argv[1] == 'thread':\n"
     "    stop.set()\n"
 )
@@ -274,14 +262,7 @@ def test_pathspec_imported_as_usual_when_hiding_cannot_work(tmp_path: Path, case
         (site / "pathspec" / "__init__.py").write_text(
             "import sys\nSAW_HIDDEN = sys.modules.get('typing_extensions', 0) is None\n"
         )
-    done = subprocess.run(
-        [sys.executable, "-c", PATHSPEC_PROBE, case],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": f"{site}{os.pathsep}{ROOT}", "PATH": "/usr/bin:/bin"},
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result, _ = _run_probe(PATHSPEC_PROBE, case, cwd=tmp_path, first=site)
     assert result["file"] == str(site / "pathspec" / "__init__.py")
     assert not result["hidden"]  # never left hidden
     if case == "needs-extensions":
