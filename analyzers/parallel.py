@@ -138,12 +138,12 @@ def load_average() -> float:
         return 0.0
 
 
-def jobs_for(requested: int, files: int) -> int:
+def jobs_for(requested: int, files: int, minimum: int = MIN_FILES) -> int:
     """How many worker processes to use: `requested` (0 = auto: every core once the project
-    has MIN_FILES source files, unless the machine is already busy: a load average at or above
+    has `minimum` source files, unless the machine is already busy: a load average at or above
     the number of cores leaves no core free, and workers then measured 0.83-1.04x the speed of
     one process), never more than there are cores, 1 when forking is unsafe."""
-    if requested == 1 or (requested == 0 and files < MIN_FILES) or not can_fork():
+    if requested == 1 or (requested == 0 and files < minimum) or not can_fork():
         return 1
     cores = cpu_count()
     if requested == 0:
@@ -166,15 +166,16 @@ class _Worker:
     seen_at: float = field(default_factory=time.monotonic)
 
 
-class RulePool:
-    """Worker processes forked from this one, holding `model` (see the module's docstring).
-    Use as a context manager: leaving it stops the workers."""
+class WorkerPool:
+    """Worker processes forked from this one, answering tasks one at a time (`answer`, run in
+    the worker) under the heartbeat watch described in the module's docstring. `paths`: the
+    source files a heartbeat may name (a worker that dies or stalls while walking one of them
+    raises WorkerLost for it). Use as a context manager: leaving it stops the workers."""
 
-    def __init__(self, model: ProjectModel, jobs: int, prebuild: bool = False) -> None:
-        self.model = model
-        self.prebuild = prebuild  # build each finding's fixes with it (the report shows them)
+    def __init__(self, paths: list[Path], root: Path, jobs: int) -> None:
+        self.root = root
         self.jobs = jobs
-        self.paths = [f.path for f in model.files]
+        self.paths = paths
         self.index = {path: number for number, path in enumerate(self.paths)}
         import mmap
 
@@ -185,12 +186,20 @@ class RulePool:
 
         self.context = multiprocessing.get_context("fork")
         self.frozen = False  # gc.freeze() done before the first fork
+        self.last_task = False  # each worker answers one task and exits (PartPool)
 
-    def __enter__(self) -> RulePool:
+    def __enter__(self) -> WorkerPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def answer(self, kind: str, payload: Any, spent: dict[Path, float]) -> Any:
+        """A task's answer (in the worker): picklable data. `spent`: the budget charges so far."""
+        raise NotImplementedError
+
+    def serving(self) -> None:
+        """Set-up in a new worker before its first task (imports it will need)."""
 
     # -- the workers ---------------------------------------------------------------------------
     def _start(self, slot: int) -> _Worker:
@@ -239,53 +248,6 @@ class RulePool:
             self.frozen = False
 
     # -- running tasks -------------------------------------------------------------------------
-    def run_rules(self, rule_ids: Iterable[str]) -> dict[str, tuple[list[Finding], list[Problem]]]:
-        """Each rule's (raw findings, problems), run in the workers. Raises OverBudget (or
-        WorkerLost) for a file to skip, as a run in one process would."""
-        results: dict[str, tuple[list[Finding], list[Problem]]] = {}
-
-        prebuilt: dict[int, tuple[Finding, list[Any]]] = self.model.memo.setdefault(PREBUILT, {})
-
-        def done(task: tuple[str, Any], answer: Any) -> None:
-            found, problems, fixes = answer
-            results[task[1]] = (found, problems)
-            for finding, built in zip(found, fixes or [], strict=False):
-                prebuilt[id(finding)] = (finding, built)
-
-        def lost(task: tuple[str, Any], what: str) -> None:
-            message = f"internal error in rule {task[1]}: {what}"
-            results[task[1]] = ([], [Problem(self.model.root, message)])
-
-        self._run([("rule", rule_id) for rule_id in rule_ids], done, lost, blame_files=True)
-        return results
-
-    def build_fixes(self, findings: list[Finding]) -> list[Problem]:
-        """Build the fixes of `findings` in the workers, into model.memo[PREBUILT]; the problems
-        to report when a worker died on some of them (those findings then have no fixes)."""
-        prebuilt: dict[int, tuple[Finding, list[Any]]] = self.model.memo.setdefault(PREBUILT, {})
-        problems: list[Problem] = []
-        chunks = [
-            findings[start : start + _FIX_CHUNK] for start in range(0, len(findings), _FIX_CHUNK)
-        ]
-
-        def done(task: tuple[str, Any], answer: Any) -> None:
-            for finding, fixes in zip(task[1], answer, strict=True):
-                prebuilt[id(finding)] = (finding, fixes)
-
-        def lost(task: tuple[str, Any], what: str) -> None:
-            for finding in task[1]:
-                prebuilt[id(finding)] = (finding, [])
-            problems.append(
-                Problem(
-                    self.model.root,
-                    f"internal error building the fixes of {len(task[1])} findings: {what}; "
-                    "they are reported without fixes",
-                )
-            )
-
-        self._run([("fixes", chunk) for chunk in chunks], done, lost, blame_files=False)
-        return problems
-
     def _run(
         self,
         tasks: list[tuple[str, Any]],
@@ -404,6 +366,89 @@ class RulePool:
         lost(task, what)
 
 
+class RulePool(WorkerPool):
+    """The rules and the report's fixes over `model`, which the workers inherit (see the
+    module's docstring)."""
+
+    def __init__(self, model: ProjectModel, jobs: int, prebuild: bool = False) -> None:
+        super().__init__([f.path for f in model.files], model.root, jobs)
+        self.model = model
+        self.prebuild = prebuild  # build each finding's fixes with it (the report shows them)
+
+    def __enter__(self) -> RulePool:
+        return self
+
+    def serving(self) -> None:
+        from durable_harden.analyzers import rule_run  # noqa: F401
+        from durable_harden.analyzers.rules import rule_by_id  # noqa: F401
+        from durable_harden.codeactions import fixes_for  # noqa: F401
+
+    def answer(self, kind: str, payload: Any, spent: dict[Path, float]) -> Any:
+        from durable_harden.analyzers import rule_run
+        from durable_harden.analyzers.rules import rule_by_id
+        from durable_harden.codeactions import fixes_for
+
+        if kind == "rule":
+            rule = rule_by_id(payload)
+            assert rule is not None
+            with budget_module.budget(spent):
+                found, problems = rule_run.rule_findings(self.model, rule)
+            # a finding's `state` holds live tree nodes (not picklable): the fixes that need
+            # it are built here, where it is live, and the finding travels without it
+            fixes = [fixes_for(f, self.model) for f in found] if self.prebuild else None
+            for finding in found:
+                finding.state = None
+            return (found, problems, fixes)
+        return [fixes_for(finding, self.model) for finding in payload]
+
+    def run_rules(self, rule_ids: Iterable[str]) -> dict[str, tuple[list[Finding], list[Problem]]]:
+        """Each rule's (raw findings, problems), run in the workers. Raises OverBudget (or
+        WorkerLost) for a file to skip, as a run in one process would."""
+        results: dict[str, tuple[list[Finding], list[Problem]]] = {}
+
+        prebuilt: dict[int, tuple[Finding, list[Any]]] = self.model.memo.setdefault(PREBUILT, {})
+
+        def done(task: tuple[str, Any], answer: Any) -> None:
+            found, problems, fixes = answer
+            results[task[1]] = (found, problems)
+            for finding, built in zip(found, fixes or [], strict=False):
+                prebuilt[id(finding)] = (finding, built)
+
+        def lost(task: tuple[str, Any], what: str) -> None:
+            message = f"internal error in rule {task[1]}: {what}"
+            results[task[1]] = ([], [Problem(self.root, message)])
+
+        self._run([("rule", rule_id) for rule_id in rule_ids], done, lost, blame_files=True)
+        return results
+
+    def build_fixes(self, findings: list[Finding]) -> list[Problem]:
+        """Build the fixes of `findings` in the workers, into model.memo[PREBUILT]; the problems
+        to report when a worker died on some of them (those findings then have no fixes)."""
+        prebuilt: dict[int, tuple[Finding, list[Any]]] = self.model.memo.setdefault(PREBUILT, {})
+        problems: list[Problem] = []
+        chunks = [
+            findings[start : start + _FIX_CHUNK] for start in range(0, len(findings), _FIX_CHUNK)
+        ]
+
+        def done(task: tuple[str, Any], answer: Any) -> None:
+            for finding, fixes in zip(task[1], answer, strict=True):
+                prebuilt[id(finding)] = (finding, fixes)
+
+        def lost(task: tuple[str, Any], what: str) -> None:
+            for finding in task[1]:
+                prebuilt[id(finding)] = (finding, [])
+            problems.append(
+                Problem(
+                    self.root,
+                    f"internal error building the fixes of {len(task[1])} findings: {what}; "
+                    "they are reported without fixes",
+                )
+            )
+
+        self._run([("fixes", chunk) for chunk in chunks], done, lost, blame_files=False)
+        return problems
+
+
 def _cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process (Linux /proc; None when unreadable)."""
     try:
@@ -414,15 +459,12 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def _serve(pool: RulePool, slot: int, conn: multiprocessing.connection.Connection) -> None:
+def _serve(pool: WorkerPool, slot: int, conn: multiprocessing.connection.Connection) -> None:
     """A worker: answer tasks until told to stop (None) or the pipe closes."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    from durable_harden.analyzers import rule_run
-    from durable_harden.analyzers.rules import rule_by_id
-    from durable_harden.codeactions import fixes_for
-
+    pool.serving()
     beats, offset, index = pool.beats, slot * _BEAT.size, pool.index
 
     def beat(path: Path | None) -> None:
@@ -430,7 +472,7 @@ def _serve(pool: RulePool, slot: int, conn: multiprocessing.connection.Connectio
         _write_beat(beats, offset, time.monotonic(), number)
 
     budget_module.observer = beat
-    # the rules run within the per-file budget (the parent's charges carried over); the fix
+    # the work runs within the per-file budget (the parent's charges carried over); the fix
     # builders without it, as in one process
     spent = dict(pool.spent) if pool.spent is not None else {}
     while True:
@@ -443,19 +485,7 @@ def _serve(pool: RulePool, slot: int, conn: multiprocessing.connection.Connectio
         kind, payload = task
         answer: tuple[Any, ...]
         try:
-            if kind == "rule":
-                rule = rule_by_id(payload)
-                assert rule is not None
-                with budget_module.budget(spent):
-                    found, problems = rule_run.rule_findings(pool.model, rule)
-                # a finding's `state` holds live tree nodes (not picklable): the fixes that need
-                # it are built here, where it is live, and the finding travels without it
-                fixes = [fixes_for(f, pool.model) for f in found] if pool.prebuild else None
-                for finding in found:
-                    finding.state = None
-                answer = ("ok", (found, problems, fixes))
-            else:
-                answer = ("ok", [fixes_for(finding, pool.model) for finding in payload])
+            answer = ("ok", pool.answer(kind, payload, spent))
         except OverBudget as exc:
             answer = ("over", pool.index.get(exc.path, -1), exc.seconds)
         except Exception as exc:  # reported to the parent, which carries on
@@ -463,4 +493,64 @@ def _serve(pool: RulePool, slot: int, conn: multiprocessing.connection.Connectio
             answer = ("error", detail)
         _write_beat(beats, offset, time.monotonic(), 0)
         conn.send((answer, [collect() for collect, _ in _CARRIED]))
+        if pool.last_task:
+            # nothing else will be asked: leave at once rather than free what the task built
+            # (the parent waits for the exit when it stops the pool)
+            conn.close()
+            os._exit(0)
     conn.close()
+
+
+class LostPart:
+    """A part whose worker failed outside any file (its answer: what happened)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
+class PartPool(WorkerPool):
+    """Parts of a check that share nothing (analyzers.split's groups, bundled per worker), each
+    parsed, modelled and checked in a worker by `work(payload, spent)`, which the workers
+    inherit with everything it closes over (the bytes the parent read). A worker that dies or
+    stalls while walking a file raises WorkerLost for that file, as the rule pool does; one
+    that fails elsewhere answers LostPart."""
+
+    def __init__(
+        self,
+        paths: list[Path],
+        root: Path,
+        jobs: int,
+        work: Callable[[Any, dict[Path, float]], Any],
+        imports: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(paths, root, jobs)
+        self.work = work
+        self.imports = imports
+        self.answers: dict[int, Any] = {}
+        self.last_task = True  # one part per worker: run_parts never gives more parts
+
+    def __enter__(self) -> PartPool:
+        return self
+
+    def serving(self) -> None:
+        if self.imports is not None:
+            self.imports()
+
+    def answer(self, kind: str, payload: Any, spent: dict[Path, float]) -> Any:
+        return self.work(payload, spent)
+
+    def run_parts(self, payloads: list[tuple[int, Any]]) -> dict[int, Any]:
+        """{number: the work's answer, or LostPart} for each (number, payload). Raises
+        OverBudget (or WorkerLost) for a file to skip; the answers received before stay in
+        `self.answers` (the caller runs only the other parts again)."""
+
+        def done(task: tuple[str, Any], answer: Any) -> None:
+            self.answers[task[1][0]] = answer
+
+        def lost(task: tuple[str, Any], what: str) -> None:
+            self.answers[task[1][0]] = LostPart(what)
+
+        if len(payloads) > self.jobs:
+            raise ValueError("a PartPool's worker answers one part: no more parts than jobs")
+        self._run([("part", payload) for payload in payloads], done, lost, blame_files=True)
+        return self.answers

@@ -278,6 +278,7 @@ def _analyse(
             progress=progress,
             jobs=_jobs(args),
             prebuild_fixes=args.statistics or args.output_format in {"text", "json"},
+            split=not args.add_ignore,  # --add-ignore writes with the model's trees
         )
     finally:
         if progress is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from durable_harden.analyzers import analysis, parallel
 from durable_harden.analyzers.analysis import Settings
+from durable_harden.analyzers.budget import OverBudget
 from durable_harden.analyzers.findings import Finding
 from durable_harden.analyzers.model import Problem, ProjectModel
 from durable_harden.analyzers.roots import context_root, resolve_given
@@ -27,7 +28,13 @@ from durable_harden.analyzers.settings_file import (
     load_settings_file,
     settings_for,
 )
-from durable_harden.analyzers.source import SourceError, SourceFile, parse_source, read_source
+from durable_harden.analyzers.source import (
+    LineIndex,
+    SourceError,
+    SourceFile,
+    parse_source,
+    read_source,
+)
 from durable_harden.analyzers.workspace import discover, missing_message
 from durable_harden.server.check_output import CheckUsageError
 
@@ -105,7 +112,7 @@ class Overrides:
 class CheckRun:
     """What one `check` found and looked at: the model, findings, problems, files."""
 
-    model: ProjectModel
+    model: ProjectModel | ReportModel  # ReportModel: a check in parts (run_check's `split`)
     findings: list[Finding]
     problems: list[Problem]
     files: list[Path]  # the files checked (sources parsed and configs read)
@@ -130,13 +137,19 @@ def run_check(
     want_skipped: bool = False,
     jobs: int = 1,
     prebuild_fixes: bool = False,
+    split: bool = False,
 ) -> CheckRun:
     """Analyse `paths`; want_skipped: also list the folders the default excludes leave out
-    (`--show-files`; a second walk, so only when asked). jobs: worker processes for the rules
-    (0: decide by project size; analyzers.parallel); prebuild_fixes: with workers, also build
-    the fixes of every finding there (the text and JSON reports show them)."""
+    (`--show-files`; a second walk, so only when asked). jobs: worker processes (0: decide by
+    project size; analyzers.parallel); prebuild_fixes: with workers, also build the fixes of
+    every finding there (the text and JSON reports show them). split: the run only reports
+    (no --fix, no --add-ignore): with workers, parts of the project that share nothing may be
+    parsed, modelled and checked in separate processes, and `CheckRun.model` is then a
+    `ReportModel` (what the report reads of a model), not a ProjectModel."""
     with analysis.collector_paused():  # nothing it allocates is garbage before it ends
-        return _run_check(paths, overrides, overlays, progress, want_skipped, jobs, prebuild_fixes)
+        return _run_check(
+            paths, overrides, overlays, progress, want_skipped, jobs, prebuild_fixes, split
+        )
 
 
 def _run_check(
@@ -147,6 +160,7 @@ def _run_check(
     want_skipped: bool,
     jobs: int,
     prebuild_fixes: bool,
+    split: bool = False,
 ) -> CheckRun:
     overlays = {resolve_given(p): data for p, data in (overlays or {}).items()}
     requested = [resolve_given(p) for p in paths]
@@ -189,66 +203,42 @@ def _run_check(
                 settings[path] = chosen
             kind.append(path)
 
-    parsed: dict[Path, SourceFile] = {}
-    for number, path in enumerate(sources, 1):
-        if progress is not None and (number % 10 == 0 or number == len(sources)):
-            progress(f"parsed {number}/{len(sources)} files")
-        with contextlib.suppress(SourceError):  # build_model says why
-            parsed[path] = (
-                parse_source(path, overlays[path]) if path in overlays else read_source(path)
-            )
     groups: dict[str, list[Path]] = {}
     for path, (chosen, _) in settings.items():
         groups.setdefault(repr(chosen), []).append(path)
 
-    pools: list[parallel.RulePool] = []  # the workers of the last attempt (analyzers.parallel)
-
-    def run_groups(
-        model: ProjectModel, _settings: Settings, _reported: object
-    ) -> tuple[list[Finding], list[Any]]:
-        """The rules once per group of files sharing settings (with workers: each rule once,
-        in the workers, its findings then filtered per group as in one process)."""
-        computed = None
-        workers = parallel.jobs_for(jobs, len(model.files))
-        if workers > 1:
-            while pools:
-                pools.pop().close()
-            pool = parallel.RulePool(model, workers, prebuild_fixes)
-            pools.append(pool)
-            if progress is not None:
-                progress(f"running the rules ({workers} processes)")
-            computed = pool.run_rules(_enabled_rules(settings, groups))
-        found: list[Finding] = []
-        for number, members in enumerate(groups.values(), 1):
-            if progress is not None and computed is None:
-                progress(f"running the rules ({number}/{len(groups)})")
-            wanted = set(members)
-            found_now, _ = analysis.run_rules(
-                model,
-                settings[members[0]][0],
-                lambda p, w=wanted: p in w,
-                **({"computed": computed} if computed is not None else {}),
-            )
-            found.extend(found_now)
-        return found, []
-
-    try:
-        # within the per-file time budget: a file over it is reported as skipped
-        # (analyzers.budget); with workers, also a file that crashes or stalls one
-        model, findings, _ = analysis.analyse_within_budget(
+    data: dict[Path, bytes] | None = None
+    done: tuple[Any, list[Finding]] | None = None
+    workers = parallel.jobs_for(jobs, len(sources), SPLIT_MIN_FILES) if split else 1
+    if workers > 1:
+        data = _read_all(sources, configs, overlays)
+        done = _check_in_parts(
             ws.root,
             sources,
             configs,
-            Settings(),
-            None,
-            overlays=overlays,
-            parsed=parsed,
-            rules_runner=run_groups,
+            data,
+            settings,
+            groups,
+            overlays,
+            workers,
+            prebuild_fixes,
+            progress,
         )
-        findings.sort(key=Finding.sort_key)
-    finally:
-        while pools:
-            pools.pop().close()
+    if done is None:
+        model, findings = _check_in_one_model(
+            ws.root,
+            sources,
+            configs,
+            data,
+            settings,
+            groups,
+            overlays,
+            jobs,
+            prebuild_fixes,
+            progress,
+        )
+    else:
+        model, findings = done
     model.problems.extend(Problem(p, missing_message(p)) for p in missing)
 
     seen: set[tuple[Path, str]] = set()
@@ -291,6 +281,330 @@ def _run_check(
         skipped=[p for p in skipped if _under(p, existing_set)],
         settings=settings,
     )
+
+
+def _parse_all(
+    sources: list[Path],
+    data: dict[Path, bytes] | None,
+    overlays: dict[Path, bytes],
+    progress: Callable[[str], None] | None,
+) -> dict[Path, SourceFile]:
+    """Each source parsed (from the bytes already read, when given); a file that cannot be
+    read or parsed is left out (build_model reads it again and says why)."""
+    parsed: dict[Path, SourceFile] = {}
+    for number, path in enumerate(sources, 1):
+        if progress is not None and (number % 10 == 0 or number == len(sources)):
+            progress(f"parsed {number}/{len(sources)} files")
+        with contextlib.suppress(SourceError):  # build_model says why
+            if path in overlays:
+                parsed[path] = parse_source(path, overlays[path])
+            elif data is not None and path in data:
+                parsed[path] = parse_source(path, data[path])
+            else:
+                parsed[path] = read_source(path)
+    return parsed
+
+
+def _rules_per_settings(
+    model: ProjectModel,
+    settings: dict[Path, tuple[Settings, SettingsFile | None]],
+    groups: dict[str, list[Path]],
+    computed: Any,
+    progress: Callable[[str], None] | None,
+) -> list[Finding]:
+    """The rules once per group of files sharing settings, each group's findings kept to its
+    files (computed: the rules' raw results from the rule pool, or None)."""
+    found: list[Finding] = []
+    for number, members in enumerate(groups.values(), 1):
+        if progress is not None and computed is None:
+            progress(f"running the rules ({number}/{len(groups)})")
+        wanted = set(members)
+        found_now, _ = analysis.run_rules(
+            model,
+            settings[members[0]][0],
+            lambda p, w=wanted: p in w,
+            **({"computed": computed} if computed is not None else {}),
+        )
+        found.extend(found_now)
+    return found
+
+
+def _check_in_one_model(
+    root: Path,
+    sources: list[Path],
+    configs: list[Path],
+    data: dict[Path, bytes] | None,
+    settings: dict[Path, tuple[Settings, SettingsFile | None]],
+    groups: dict[str, list[Path]],
+    overlays: dict[Path, bytes],
+    jobs: int,
+    prebuild_fixes: bool,
+    progress: Callable[[str], None] | None,
+) -> tuple[ProjectModel, list[Finding]]:
+    """Every file in one project model; with workers, the rules (and the report's fixes) run
+    in the rule pool (analyzers.parallel.RulePool)."""
+    parsed = _parse_all(sources, data, overlays, progress)
+    pools: list[parallel.RulePool] = []  # the workers of the last attempt (analyzers.parallel)
+
+    def run_groups(
+        model: ProjectModel, _settings: Settings, _reported: object
+    ) -> tuple[list[Finding], list[Any]]:
+        computed = None
+        workers = parallel.jobs_for(jobs, len(model.files))
+        if workers > 1:
+            while pools:
+                pools.pop().close()
+            pool = parallel.RulePool(model, workers, prebuild_fixes)
+            pools.append(pool)
+            if progress is not None:
+                progress(f"running the rules ({workers} processes)")
+            computed = pool.run_rules(_enabled_rules(settings, groups))
+        return _rules_per_settings(model, settings, groups, computed, progress), []
+
+    try:
+        # within the per-file time budget: a file over it is reported as skipped
+        # (analyzers.budget); with workers, also a file that crashes or stalls one
+        model, findings, _ = analysis.analyse_within_budget(
+            root,
+            sources,
+            configs,
+            Settings(),
+            None,
+            overlays=overlays,
+            parsed=parsed,
+            rules_runner=run_groups,
+        )
+        findings.sort(key=Finding.sort_key)
+    finally:
+        while pools:
+            pools.pop().close()
+    return model, findings
+
+
+# -- the check in parts (analyzers.split) -----------------------------------------------------
+# Below this many source files the parts are not worth their processes (measured:
+# docs/performance.md, "Issue 14: the check in parts").
+SPLIT_MIN_FILES = 150
+# The parts are used only when the biggest worker's share of the bytes is at most this: one
+# part holding most of the project gains little from a second process, and the rule pool
+# (which splits the rules instead) does better there.
+SPLIT_MAX_SHARE = 0.8
+
+
+@dataclass(eq=False)
+class ReportText:
+    """A file's bytes as the report reads them (ReportModel)."""
+
+    path: Path
+    data: bytes
+    _lines: LineIndex | None = None
+
+    @property
+    def lines(self) -> LineIndex:
+        if self._lines is None:
+            self._lines = LineIndex(self.data)
+        return self._lines
+
+
+@dataclass(eq=False)
+class ReportModel:
+    """What the report reads of a project model (server/output.py: the root, the files' and
+    configs' bytes, the findings' fixes in `memo`), for a check whose parts were analysed in
+    worker processes: their models stayed there."""
+
+    root: Path
+    files: list[ReportText]
+    configs: list[ReportText]
+    problems: list[Problem]
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def files_by_path(self) -> dict[Path, ReportText]:
+        return {f.path: f for f in self.files}
+
+
+def _read_all(
+    sources: list[Path], configs: list[Path], overlays: dict[Path, bytes]
+) -> dict[Path, bytes]:
+    """The bytes of every file that can be read (the others are read again where they are
+    analysed, which says why they cannot)."""
+    data: dict[Path, bytes] = {}
+    for path in (*sources, *configs):
+        if path in overlays:
+            data[path] = overlays[path]
+            continue
+        with contextlib.suppress(OSError):
+            data[path] = path.read_bytes()
+    return data
+
+
+def _bins(planned: list[Any], count: int) -> list[list[Any]]:
+    """The groups dealt to `count` workers, biggest first to the lightest (by bytes)."""
+    bins: list[list[Any]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for group in sorted(planned, key=lambda g: -g.size):
+        lightest = loads.index(min(loads))
+        bins[lightest].append(group)
+        loads[lightest] += group.size
+    return [b for b in bins if b]
+
+
+def _check_in_parts(
+    root: Path,
+    sources: list[Path],
+    configs: list[Path],
+    data: dict[Path, bytes],
+    settings: dict[Path, tuple[Settings, SettingsFile | None]],
+    groups: dict[str, list[Path]],
+    overlays: dict[Path, bytes],
+    workers: int,
+    prebuild_fixes: bool,
+    progress: Callable[[str], None] | None,
+) -> tuple[ReportModel, list[Finding]] | None:
+    """The check with each worker parsing, modelling and checking its own groups of projects
+    (analyzers.split.plan_groups: groups that no look-up of the model or the rules crosses, so
+    each part's findings are the ones the whole model gives there). None when the project does
+    not split well enough to pay for the processes."""
+    from durable_harden.analyzers.split import plan_groups
+
+    planned = plan_groups(root, sources, configs, data)
+    bins = _bins(planned, workers)
+    total = sum(g.size for g in planned) or 1
+    if len(bins) < 2 or max(sum(g.size for g in b) for b in bins) > SPLIT_MAX_SHARE * total:
+        return None
+    source_at = {path: number for number, path in enumerate(sources)}
+    config_at = {path: number for number, path in enumerate(configs)}
+    parts = [
+        (
+            sorted((p for g in b for p in g.sources), key=source_at.__getitem__),
+            sorted((p for g in b for p in g.configs), key=config_at.__getitem__),
+        )
+        for b in bins
+    ]
+    skipped: dict[Path, str] = {}  # files that crashed or stalled a worker
+
+    def work(payload: tuple[int, dict[Path, str]], _spent: dict[Path, float]) -> Any:
+        number, skip = payload
+        return _check_part(
+            root, *parts[number], skip, data, settings, groups, overlays, prebuild_fixes
+        )
+
+    if progress is not None:
+        progress(f"checking {len(sources)} files in {len(parts)} processes")
+    answers: dict[int, Any] = {}
+    while True:
+        pending = [n for n in range(len(parts)) if n not in answers]
+        if not pending:
+            break
+        pool = parallel.PartPool(list(sources), root, min(workers, len(pending)), work)
+        try:
+            answers.update(pool.run_parts([(n, dict(skipped)) for n in pending]))
+        except OverBudget as exc:  # or WorkerLost: the file is skipped, its part checked again
+            answers.update(pool.answers)
+            if exc.path in skipped:
+                raise  # cannot happen: a skipped file is never walked again
+            skipped[exc.path] = exc.problem()
+        finally:
+            pool.close()
+    for number, answer in answers.items():
+        if isinstance(answer, parallel.LostPart):  # the worker failed outside any file: the
+            # part is checked here, as one process would (an error then surfaces as it would)
+            answers[number] = _check_part(
+                root,
+                *parts[number],
+                dict(skipped),
+                data,
+                settings,
+                groups,
+                overlays,
+                prebuild_fixes,
+            )
+    return _merge_parts(root, sources, configs, data, [answers[n] for n in range(len(parts))])
+
+
+def _check_part(
+    root: Path,
+    sources: list[Path],
+    configs: list[Path],
+    skip: dict[Path, str],
+    data: dict[Path, bytes],
+    settings: dict[Path, tuple[Settings, SettingsFile | None]],
+    groups: dict[str, list[Path]],
+    overlays: dict[Path, bytes],
+    prebuild_fixes: bool,
+) -> tuple[list[Finding], list[Any] | None, list[Problem], list[Path], list[Path]]:
+    """One part, as `_check_in_one_model` checks a whole project (in one process): (findings,
+    their fixes when asked, the model's problems, the model's files and loaded configs)."""
+    from durable_harden.codeactions import fixes_for
+
+    usable = [p for p in sources if p not in skip]
+    mine = set(usable) | set(configs)
+    here = {
+        key: kept for key, members in groups.items() if (kept := [p for p in members if p in mine])
+    }
+    model, findings = _check_in_one_model(
+        root, usable, configs, data, settings, here, overlays, 1, False, None
+    )
+    for path in sources:
+        if path in skip:
+            model.problems.append(Problem(path, skip[path]))
+    fixes = None
+    if prebuild_fixes:
+        fixes = [fixes_for(finding, model) for finding in findings]
+    for finding in findings:
+        finding.state = None  # live tree nodes: not picklable (the fixes are built above)
+    return (
+        findings,
+        fixes,
+        model.problems,
+        [f.path for f in model.files],
+        [c.path for c in model.configs],
+    )
+
+
+def _merge_parts(
+    root: Path,
+    sources: list[Path],
+    configs: list[Path],
+    data: dict[Path, bytes],
+    answers: list[tuple[list[Finding], list[Any] | None, list[Problem], list[Path], list[Path]]],
+) -> tuple[ReportModel, list[Finding]]:
+    """The parts' answers as one check's: findings in `Finding.sort_key` order, problems in the
+    order one model gives them (configs', then sources', each in the given order; then the
+    rules'; then the files skipped), the fixes in the report model's memo."""
+    source_at = {path: number for number, path in enumerate(sources)}
+    config_at = {path: number for number, path in enumerate(configs)}
+    findings: list[Finding] = []
+    prebuilt: dict[int, tuple[Finding, list[Any]]] = {}
+    keyed: list[tuple[tuple[int, int, int], Problem]] = []
+    files: set[Path] = set()
+    loaded: set[Path] = set()
+    for number, (found, fixes, problems, file_paths, config_paths) in enumerate(answers):
+        findings.extend(found)
+        for finding, built in zip(found, fixes or [], strict=False):
+            prebuilt[id(finding)] = (finding, built)
+        for at, problem in enumerate(problems):
+            if problem.path in config_at:
+                key = (0, config_at[problem.path], 0)
+            elif problem.path in source_at and problem.message.startswith("skipped: "):
+                key = (3, source_at[problem.path], 0)
+            elif problem.path in source_at:
+                key = (1, source_at[problem.path], 0)
+            else:
+                key = (2, number, at)
+            keyed.append((key, problem))
+        files.update(file_paths)
+        loaded.update(config_paths)
+    findings.sort(key=Finding.sort_key)
+    keyed.sort(key=lambda item: item[0])
+    model = ReportModel(
+        root=root.resolve(),
+        files=[ReportText(p, data[p]) for p in sources if p in files and p in data],
+        configs=[ReportText(p, data[p]) for p in configs if p in loaded and p in data],
+        problems=[problem for _, problem in keyed],
+    )
+    if prebuilt:
+        model.memo[parallel.PREBUILT] = prebuilt
+    return model, findings
 
 
 def _enabled_rules(

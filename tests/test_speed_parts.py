@@ -1,0 +1,323 @@
+"""The cold check in parts (server/check_run.py `split`, analyzers.parallel.PartPool): groups of
+Worker projects that share nothing (analyzers.split) parsed, modelled and checked in separate
+forked processes give the report one process gives, and a part whose worker crashes, hangs or
+dies costs only what it costs in one process.
+
+The workers are real forked processes and the faults are real (SIGKILL, a sleep or a loop with
+no progress), set off in a worker only, by wrapping a function in this process before the fork
+(the workers inherit the wrapper)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from durable_harden.analyzers import parallel, rule_run
+from durable_harden.analyzers.findings import Finding
+from durable_harden.analyzers.tsutil import walk_type
+from durable_harden.server import check_run
+from durable_harden.server.check_run import CheckRun, Overrides, run_check
+from durable_harden.server.cli import main
+from durable_harden.server.output import (
+    render_github,
+    render_json,
+    render_sarif,
+    render_statistics,
+    render_text,
+)
+from tests.conftest import EXAMPLES, generate_monorepo
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux")
+
+CRAFTED = "crafted.ts"
+
+
+@pytest.fixture(autouse=True)
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers even on a one-core runner, and never the load average's veto."""
+    monkeypatch.setattr(parallel, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "load_average", lambda: 0.0)
+    monkeypatch.delenv(parallel.JOBS_ENV, raising=False)
+
+
+def _check(root: Path, jobs: int, split: bool = True) -> CheckRun:
+    return run_check([root], Overrides(), jobs=jobs, prebuild_fixes=jobs > 1, split=split)
+
+
+def _reports(run: CheckRun) -> tuple[str, ...]:
+    return (
+        render_text(
+            run.findings,
+            run.model,  # type: ignore[arg-type]
+            run.problems,
+            checked=(len(run.files), run.projects),
+            show_fixes=True,
+        ),
+        render_json(run.findings, run.model, run.problems),  # type: ignore[arg-type]
+        render_sarif(run.findings, run.model, run.problems),  # type: ignore[arg-type]
+        render_github(run.findings, run.model, run.problems),  # type: ignore[arg-type]
+        render_statistics(run.findings, run.model, True),  # type: ignore[arg-type]
+    )
+
+
+def _counting_parts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The parts each PartPool was given (one entry per pool)."""
+    started: list[int] = []
+    real = parallel.PartPool.run_parts
+
+    def run_parts(self: parallel.PartPool, payloads: list[tuple[int, object]]) -> object:
+        started.append(len(payloads))
+        return real(self, payloads)
+
+    monkeypatch.setattr(parallel.PartPool, "run_parts", run_parts)
+    return started
+
+
+def _key(findings: list[Finding]) -> list[tuple[object, ...]]:
+    return [(f.rule_id, f.path, f.span, f.message, f.severity, f.data) for f in findings]
+
+
+@pytest.mark.parametrize("name", ["examples", "monorepo"])
+def test_parts_find_and_fix_exactly_what_one_process_does(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / name
+    if name == "examples":
+        shutil.copytree(EXAMPLES, root)
+        (root / "notes.ts").write_text("export const loose = 1;\n")  # a file under no config
+        (root / "broken.wrangler.toml").write_text("not = [toml\n")
+    else:
+        generate_monorepo(root, 120)
+    alone = _check(root, 1)
+    started = _counting_parts(monkeypatch)
+    parts = _check(root, 2)
+    assert started == [2], "the check did not run in parts: nothing was compared"
+    assert isinstance(parts.model, check_run.ReportModel)
+    assert len(alone.findings) > 10
+    assert _key(parts.findings) == _key(alone.findings)
+    assert parts.problems == alone.problems
+    assert (parts.files, parts.projects) == (alone.files, alone.projects)
+    # the report's fixes were built in the workers, with the findings' own models
+    assert len(parts.model.memo[parallel.PREBUILT]) == len(parts.findings)
+    assert _reports(parts) == _reports(alone)
+
+
+def test_the_command_line_report_is_the_same_in_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    generate_monorepo(tmp_path / "p", 60)
+    monkeypatch.setenv("DURABLE_HARDEN_NO_CACHE", "1")
+    started = _counting_parts(monkeypatch)
+    for output in ("text", "json", "sarif", "github"):
+        code = main(["check", str(tmp_path / "p"), "--output-format", output, "--jobs", "1"])
+        alone = capsys.readouterr()
+        assert started == []
+        assert main(["check", str(tmp_path / "p"), "--output-format", output, "--jobs", "2"]) == code
+        assert started == [2]
+        assert capsys.readouterr() == alone
+        started.clear()
+
+
+def test_add_ignore_and_fix_keep_one_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--add-ignore writes through the model's trees: its run is never split (the report
+    after --fix may be)."""
+    generate_monorepo(tmp_path / "p", 40)
+    monkeypatch.setenv("DURABLE_HARDEN_NO_CACHE", "1")
+    started = _counting_parts(monkeypatch)
+    main(["check", str(tmp_path / "p"), "--add-ignore", "--jobs", "2"])
+    assert started == []
+    assert main(["check", str(tmp_path / "p"), "--jobs", "2"]) == 0  # all suppressed now
+    assert started == [2]
+
+
+def test_small_or_lopsided_projects_stay_in_one_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _counting_parts(monkeypatch)
+    generate_monorepo(tmp_path / "small", 40)
+    run = _check(tmp_path / "small", 0)  # auto: below SPLIT_MIN_FILES
+    assert started == [] and not isinstance(run.model, check_run.ReportModel)
+    # one project only: nothing to split, whatever was asked
+    shutil.copytree(EXAMPLES / "game-lobby", tmp_path / "one")
+    run = _check(tmp_path / "one", 2)
+    assert started == [] and not isinstance(run.model, check_run.ReportModel)
+    # asked for, on a project of two parts: split
+    _check(tmp_path / "small", 2)
+    assert started == [2]
+
+
+def test_groups_are_dealt_biggest_first_to_the_lightest_worker() -> None:
+    from durable_harden.analyzers.split import Group
+
+    groups = [Group([Path(f"/{n}")], [], size) for n, size in enumerate([5, 40, 30, 20, 10])]
+    bins = check_run._bins(groups, 2)
+    assert [[g.size for g in b] for b in bins] == [[40, 10, 5], [30, 20]]
+    assert check_run._bins(groups[:1], 2) == [[groups[0]]]  # an empty worker is no worker
+
+
+def _project_with_crafted_file(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "project"
+    generate_monorepo(root, 40)
+    crafted = next(root.glob("packages/*/src")) / CRAFTED
+    crafted.write_text("export const crafted = 1;\n")
+    return root, crafted
+
+
+def _fault_in_worker(
+    monkeypatch: pytest.MonkeyPatch, rule_id: str, fault: Callable[[object, Path], None]
+) -> None:
+    """Wrap rule_findings: in a worker whose part holds the crafted file, `rule_id` first walks
+    that file (so the worker is busy with it) and then meets `fault`."""
+    parent = os.getpid()
+    real = rule_run.rule_findings
+
+    def wrapped(model, rule):  # type: ignore[no-untyped-def]
+        crafted = next((f for f in model.files if f.path.name == CRAFTED), None)
+        if os.getpid() != parent and rule.id == rule_id and crafted is not None:
+            fault(crafted, crafted.path)
+        return real(model, rule)
+
+    monkeypatch.setattr(rule_run, "rule_findings", wrapped)
+
+
+def _without_crafted(root: Path, crafted: Path) -> CheckRun:
+    saved = crafted.read_bytes()
+    crafted.unlink()
+    try:
+        return _check(root, 1)
+    finally:
+        crafted.write_bytes(saved)
+
+
+def _same_findings(a: list[Finding], b: list[Finding]) -> None:
+    assert [(f.rule_id, f.path, f.span, f.message) for f in a] == [
+        (f.rule_id, f.path, f.span, f.message) for f in b
+    ]
+
+
+def test_a_file_that_crashes_its_part_is_skipped_and_the_rest_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, crafted = _project_with_crafted_file(tmp_path)
+    expected = _without_crafted(root, crafted)
+
+    def crash(file, path):  # type: ignore[no-untyped-def]
+        list(walk_type(file.root, "lexical_declaration"))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    _fault_in_worker(monkeypatch, "timer-blocks-hibernation", crash)
+    started = _counting_parts(monkeypatch)
+    run = _check(root, 2)
+    assert started == [2, 1]  # the crashed part again, without the file; the other kept
+    skipped = [p for p in run.problems if p.path == crafted]
+    assert len(skipped) == 1
+    assert skipped[0].message.startswith("skipped: analysing this file crashed a worker process")
+    assert "signal 9" in skipped[0].message
+    assert expected.findings and not [p for p in run.problems if p.path != crafted]
+    _same_findings(run.findings, expected.findings)  # every other file's findings survive
+
+
+@pytest.mark.parametrize("how", ["blocked", "spinning"])
+def test_a_file_that_hangs_its_part_is_skipped_after_the_budget(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, crafted = _project_with_crafted_file(tmp_path)
+    expected = _without_crafted(root, crafted)
+
+    def hang(file, path):  # type: ignore[no-untyped-def]
+        list(walk_type(file.root, "lexical_declaration"))
+        # no walk, no charge: no cooperative check can see either
+        if how == "blocked":
+            time.sleep(600)  # stopped after 3x the budget of wall time without progress
+        while True:  # stopped after the budget of CPU time without progress
+            pass
+
+    _fault_in_worker(monkeypatch, "sql-missing-index", hang)
+    monkeypatch.setenv("DURABLE_HARDEN_FILE_BUDGET", "2")
+    start = time.monotonic()
+    run = _check(root, 2)
+    assert time.monotonic() - start < 300  # the hung worker was stopped, not waited for
+    skipped = [p for p in run.problems if p.path == crafted]
+    assert len(skipped) == 1 and "stalled a worker process" in skipped[0].message
+    assert "no progress within the 2 s budget" in skipped[0].message
+    _same_findings(run.findings, expected.findings)
+
+
+def test_a_part_over_the_per_file_budget_skips_the_file_as_one_process_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, crafted = _project_with_crafted_file(tmp_path)
+    expected = _without_crafted(root, crafted)
+
+    def slow(file, path):  # type: ignore[no-untyped-def]
+        for _ in range(40):  # progress all along (no stall), but 2 s on one file
+            list(walk_type(file.root, "lexical_declaration"))
+            time.sleep(0.05)
+
+    _fault_in_worker(monkeypatch, "unawaited-rpc", slow)
+    monkeypatch.setenv("DURABLE_HARDEN_FILE_BUDGET", "1")
+    started = _counting_parts(monkeypatch)
+    run = _check(root, 2)
+    assert started == [2]  # skipped inside the worker, as one process skips it
+    skipped = [p for p in run.problems if p.path == crafted]
+    assert len(skipped) == 1
+    assert skipped[0].message.startswith("skipped: analysing this file took longer than the 1 s")
+    _same_findings(run.findings, expected.findings)
+
+
+def test_a_part_whose_worker_dies_outside_any_file_is_checked_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = _project_with_crafted_file(tmp_path)
+    alone = _check(root, 1)
+    parent = os.getpid()
+    real = check_run._check_part
+    checked_here: list[int] = []
+
+    def part(root, sources, *rest):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent and any(p.name == CRAFTED for p in sources):
+            os.kill(os.getpid(), signal.SIGKILL)  # before parsing any file
+        if os.getpid() == parent:
+            checked_here.append(len(sources))
+        return real(root, sources, *rest)
+
+    monkeypatch.setattr(check_run, "_check_part", part)
+    run = _check(root, 2)
+    assert len(checked_here) == 1  # the lost part, checked in this process
+    assert run.problems == alone.problems
+    _same_findings(run.findings, alone.findings)
+
+
+def test_files_a_rule_reads_in_a_part_key_the_on_disk_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache's entry lists every file the analysis read (an audit hook): a file only a
+    part's worker reads must be in it, or editing it would replay a stale report."""
+    from durable_harden.server import check_cache
+
+    root, crafted = _project_with_crafted_file(tmp_path)
+    notes = root / "notes.txt"
+    notes.write_text("read by a rule only\n")
+    parent = os.getpid()
+    real = rule_run.rule_findings
+    read_in_parent: list[bool] = []
+
+    def wrapped(model, rule):  # type: ignore[no-untyped-def]
+        if rule.id == "unawaited-rpc":
+            notes.read_bytes()  # as rollout-unsafe reads scripts and package.json
+            read_in_parent.append(os.getpid() == parent)
+        return real(model, rule)
+
+    monkeypatch.setattr(rule_run, "rule_findings", wrapped)
+    started = _counting_parts(monkeypatch)
+    with check_cache.recording() as recorder:
+        _check(root, 2)
+    assert started == [2] and read_in_parent == []  # read in the workers only
+    assert str(notes) in recorder.files and str(crafted) in recorder.files
