@@ -93,11 +93,14 @@ def test_the_parallel_check_only_forks_this_interpreter() -> None:
         assert word not in text, word
 
 
-def test_a_parallel_check_executes_no_program(tmp_path: Path) -> None:
-    """Run a check with worker processes and watch the audit events of every way to execute a
-    program: the workers are forks, nothing is executed."""
+@pytest.mark.parametrize("how", ["rules", "parts"])
+def test_a_parallel_check_executes_no_program(how: str, tmp_path: Path) -> None:
+    """Run a check with worker processes (the rules in workers; the projects in parts) and
+    watch the audit events of every way to execute a program: the workers are forks, nothing
+    is executed."""
     from durable_harden.analyzers import parallel
-    from durable_harden.server.check_run import Overrides, run_check
+    from durable_harden.server.check_run import Overrides, ReportModel, run_check
+    from tests.conftest import generate_monorepo
 
     if not parallel.can_fork():
         pytest.skip("forks on Linux only")
@@ -111,15 +114,20 @@ def test_a_parallel_check_executes_no_program(tmp_path: Path) -> None:
         ):
             seen.append(event)
 
+    root = ROOT / "examples"
+    if how == "parts":
+        generate_monorepo(tmp_path / "monorepo", 40)  # two Worker projects sharing nothing
+        root = tmp_path / "monorepo"
     sys.addaudithook(hook)  # cannot be removed: idle once `watching` is cleared
     original = parallel.cpu_count
     parallel.cpu_count = lambda: 2  # type: ignore[assignment]
     try:
-        run = run_check([ROOT / "examples"], Overrides(), jobs=2, prebuild_fixes=True)
+        run = run_check([root], Overrides(), jobs=2, prebuild_fixes=True, split=how == "parts")
     finally:
         watching[0] = False
         parallel.cpu_count = original  # type: ignore[assignment]
     assert run.findings
+    assert isinstance(run.model, ReportModel) == (how == "parts")
     assert seen and set(seen) == {"os.fork"}  # workers were forked; no program was executed
 
 
