@@ -1,29 +1,34 @@
-"""The rules of a cold `check`, and the fixes its report shows, on every core.
+"""A cold `check` on every core, in one of two ways (both forks of this process: the same Python
+interpreter, no other program; tree-sitter trees cannot be pickled, so no model is shipped):
 
-tree-sitter trees cannot be pickled, so the model is not shipped anywhere: the process that
-built it forks worker processes (the same Python interpreter, no other program), each of which
-inherits the model in memory. The workers then take tasks one at a time from the parent:
-
+**The rules** (`RulePool`): the parent parses and models the whole project, then forks workers
+that inherit the model in memory and take tasks one at a time:
 - a rule (its raw findings over the whole model, and the problems it adds): the parent then
   filters, de-duplicates and applies suppressions exactly as a run in one process does
   (`analysis.run_rules(..., computed=...)`), so the findings are the same;
 - a chunk of the final findings, whose fixes the report needs (`fixes_for`): the fixes come back
   and the report uses them instead of building them again (`PREBUILT`).
 
-Only findings, problems and fixes cross the pipes (plain data). Parse and model stay in the
-parent: shipping per-file facts would still leave the parent to parse every file again for the
-rules (measured in docs/performance.md).
+**The parts** (`PartPool`, server/check_run.py `_check_in_parts`): when the project falls into
+groups of Worker projects that no look-up of the analysis crosses (analyzers.split), the parent
+reads the files' bytes only and forks workers before parsing anything; each takes a part (some
+groups), parses, models and checks it as one process would check that part alone, builds its
+findings' fixes, and leaves. Parsing and modelling then use both cores too.
+
+Only findings, problems and fixes cross the pipes (plain data).
 
 Failures stay with their file or their task:
 - a rule over the per-file budget in a worker (analyzers.budget) raises OverBudget in the parent:
-  the file is skipped and the project analysed again without it, as in one process;
+  the file is skipped and the project analysed again without it, as in one process (a part
+  skips such a file itself, as one process does);
 - every budget charge in a worker is also a heartbeat (time and file, in shared memory): a
   worker that makes no progress while it burns the budget in CPU time (a loop), or for three
   times the budget in wall time (blocked), is killed (a hang no cooperative check sees; CPU
   time because a busy machine gives a worker little of it), and a worker that dies (a crash, a signal) is noticed by its process sentinel. When
-  it was walking a file, that file is skipped (`WorkerLost`) and the project analysed again
-  without it; otherwise its task is reported as an internal error and a new worker carries on.
-  The other tasks' results survive either way.
+  it was walking a file, that file is skipped (`WorkerLost`) and the project (or only that part)
+  analysed again without it; otherwise a rule task is reported as an internal error and a new
+  worker carries on, and a part is checked again in the parent. The other tasks' results
+  survive either way.
 
 Used when the platform forks safely (Linux, no other thread running), the project is big enough
 to pay for the processes (`MIN_FILES`, measured) and more than one job is allowed:
@@ -186,7 +191,9 @@ class WorkerPool:
 
         self.context = multiprocessing.get_context("fork")
         self.frozen = False  # gc.freeze() done before the first fork
-        self.last_task = False  # each worker answers one task and exits (PartPool)
+        # a worker leaves right after answering the last task it gets (PartPool) instead of
+        # waiting to be stopped
+        self.exit_when_done = False
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -273,7 +280,9 @@ class WorkerPool:
                     if worker.task is None:
                         worker.task = pending.popleft()
                         _write_beat(self.beats, slot * _BEAT.size, time.monotonic(), 0)
-                        worker.conn.send(worker.task)
+                        # the last task a worker gets: it leaves after answering (PartPool)
+                        last = self.exit_when_done and not pending
+                        worker.conn.send((*worker.task, last))
                 busy = [w for w in self.workers if w is not None and w.task is not None]
                 if not busy:
                     return
@@ -482,7 +491,7 @@ def _serve(pool: WorkerPool, slot: int, conn: multiprocessing.connection.Connect
             break
         if task is None:
             break
-        kind, payload = task
+        kind, payload, last = task
         answer: tuple[Any, ...]
         try:
             answer = ("ok", pool.answer(kind, payload, spent))
@@ -493,7 +502,7 @@ def _serve(pool: WorkerPool, slot: int, conn: multiprocessing.connection.Connect
             answer = ("error", detail)
         _write_beat(beats, offset, time.monotonic(), 0)
         conn.send((answer, [collect() for collect, _ in _CARRIED]))
-        if pool.last_task:
+        if last:
             # nothing else will be asked: leave at once rather than free what the task built
             # (the parent waits for the exit when it stops the pool)
             conn.close()
@@ -527,7 +536,7 @@ class PartPool(WorkerPool):
         self.work = work
         self.imports = imports
         self.answers: dict[int, Any] = {}
-        self.last_task = True  # one part per worker: run_parts never gives more parts
+        self.exit_when_done = True
 
     def __enter__(self) -> PartPool:
         return self
@@ -550,7 +559,5 @@ class PartPool(WorkerPool):
         def lost(task: tuple[str, Any], what: str) -> None:
             self.answers[task[1][0]] = LostPart(what)
 
-        if len(payloads) > self.jobs:
-            raise ValueError("a PartPool's worker answers one part: no more parts than jobs")
         self._run([("part", payload) for payload in payloads], done, lost, blame_files=True)
         return self.answers

@@ -389,6 +389,7 @@ SPLIT_MIN_FILES = 150
 # part holding most of the project gains little from a second process, and the rule pool
 # (which splits the rules instead) does better there.
 SPLIT_MAX_SHARE = 0.8
+PARTS_PER_WORKER = 2
 
 
 @dataclass(eq=False)
@@ -438,7 +439,7 @@ def _read_all(
 
 
 def _bins(planned: list[Any], count: int) -> list[list[Any]]:
-    """The groups dealt to `count` workers, biggest first to the lightest (by bytes)."""
+    """The groups dealt to `count` parts, biggest first to the lightest (by bytes)."""
     bins: list[list[Any]] = [[] for _ in range(count)]
     loads = [0] * count
     for group in sorted(planned, key=lambda g: -g.size):
@@ -467,9 +468,12 @@ def _check_in_parts(
     from durable_harden.analyzers.split import plan_groups
 
     planned = plan_groups(root, sources, configs, data)
-    bins = _bins(planned, workers)
+    # more parts than workers (each worker takes the next part when it is done: bytes are only
+    # a rough measure of a part's time), but not so many that their fixed costs add up
+    bins = _bins(planned, min(len(planned), workers * PARTS_PER_WORKER))
     total = sum(g.size for g in planned) or 1
-    if len(bins) < 2 or max(sum(g.size for g in b) for b in bins) > SPLIT_MAX_SHARE * total:
+    sizes = [sum(g.size for g in b) for b in bins]
+    if len(bins) < 2 or max(sizes) > SPLIT_MAX_SHARE * total:
         return None
     source_at = {path: number for number, path in enumerate(sources)}
     config_at = {path: number for number, path in enumerate(configs)}
@@ -478,7 +482,7 @@ def _check_in_parts(
             sorted((p for g in b for p in g.sources), key=source_at.__getitem__),
             sorted((p for g in b for p in g.configs), key=config_at.__getitem__),
         )
-        for b in bins
+        for _, b in sorted(zip(sizes, bins, strict=True), key=lambda item: -item[0])
     ]
     skipped: dict[Path, str] = {}  # files that crashed or stalled a worker
 
@@ -489,7 +493,7 @@ def _check_in_parts(
         )
 
     if progress is not None:
-        progress(f"checking {len(sources)} files in {len(parts)} processes")
+        progress(f"checking {len(sources)} files in {len(parts)} parts ({workers} processes)")
     answers: dict[int, Any] = {}
     while True:
         pending = [n for n in range(len(parts)) if n not in answers]

@@ -98,7 +98,7 @@ def test_parts_find_and_fix_exactly_what_one_process_does(
     alone = _check(root, 1)
     started = _counting_parts(monkeypatch)
     parts = _check(root, 2)
-    assert started == [2], "the check did not run in parts: nothing was compared"
+    assert len(started) == 1 and started[0] >= 2, "the check did not run in parts"
     assert isinstance(parts.model, check_run.ReportModel)
     assert len(alone.findings) > 10
     assert _key(parts.findings) == _key(alone.findings)
