@@ -119,7 +119,9 @@ def test_the_command_line_report_is_the_same_in_parts(
         code = main(["check", str(tmp_path / "p"), "--output-format", output, "--jobs", "1"])
         alone = capsys.readouterr()
         assert started == []
-        assert main(["check", str(tmp_path / "p"), "--output-format", output, "--jobs", "2"]) == code
+        assert (
+            main(["check", str(tmp_path / "p"), "--output-format", output, "--jobs", "2"]) == code
+        )
         assert started == [2]
         assert capsys.readouterr() == alone
         started.clear()
