@@ -21,7 +21,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,9 +114,12 @@ def compare(
     sources: list[Path],
     configs: list[Path],
     name: str = "",
-    plan: Callable[..., list[split.Group]] = split.plan_groups,
+    without: Collection[str] = (),
+    rehint: bool = True,
 ) -> Outcome:
-    """The one-model analysis of the files against the union of their groups' analyses."""
+    """The one-model analysis of the files against the union of their groups' analyses.
+    without: plan_groups' conditions left out; rehint: recompute the binding-class-not-found
+    hint from every group's classes (as the merge must)."""
     settings = every_rule()
     data: dict[Path, bytes] = {}
     for path in [*sources, *configs]:
@@ -124,7 +127,7 @@ def compare(
             data[path] = path.read_bytes()
         except OSError:
             continue
-    groups = plan(root, sources, configs, data)
+    groups = split.plan_groups(root, sources, configs, data, without=without)
     model, findings = _analyse(root, sources, configs, settings)
     whole = Counter(finding_key(f, model) for f in findings)
     problems_whole = _problems(model)
@@ -140,7 +143,8 @@ def compare(
                 (c for c in part.configs if str(c.path) == finding.data.get("config")), None
             )
             bound = {b.class_name for b in config.bindings} if config is not None else set()
-            finding = split.rehint(finding, class_names, bound) or finding
+            if rehint:
+                finding = split.rehint(finding, class_names, bound) or finding
             got[finding_key(finding, part)] += 1
         problems_split += _problems(part)
     return Outcome(
@@ -202,7 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in args.paths:
         path = path.resolve()
         if args.each:
-            folders += sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+            folders += sorted(
+                p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")
+            )
         folders.append(path)
     total = 0
     for folder in folders:
