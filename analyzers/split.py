@@ -89,7 +89,7 @@ _CLASS = re.compile(rb"class(?![\w$])")
 _NAME_AT = re.compile(_NAME)
 # a class head without type parameters or comments, up to its body
 _SIMPLE_HEAD = re.compile(
-    rb"class[ \t]+(" + _NAME + rb")[ \t\r\n]*(?:extends[ \t]+(" + _NAME + rb")[^{<(/\n]*)?\{"
+    rb"class[ \t]+(" + _NAME + rb")(?:[ \t\r\n]+extends[ \t\r\n]+(" + _NAME + rb")|[ \t\r\n]*\{)"
 )
 # a block comment, unrolled (no lazy `.*?`: a pattern retried at many places must not scan to
 # the end of the text each time)
@@ -108,6 +108,8 @@ _METHOD = re.compile(
 )
 _SKIPPED_BEFORE_DOT = frozenset(b" \t\r\n!)")
 _QUOTES = frozenset(b"\"'`")
+# a specifier that climbs (`../x`, `..`): the opening quote is looked for on its line
+_UP = re.compile(rb"""\.\.(?:/[^"'`\n\\]*)?["'`]""")
 _IDENT_TAIL = re.compile(rb"[\w$\x80-\xff]+\Z")
 _NEW = re.compile(rb"new\s+(" + _NAME + rb")")
 
@@ -124,23 +126,42 @@ class _Facts:
     receivers: set[bytes] = field(default_factory=set)
     unsure_receivers: list[int] = field(default_factory=list)  # a comment in the way: where
     rpc_targets: set[bytes] = field(default_factory=set)
+    classes: list[int] = field(default_factory=list)  # where `class` keywords are
+    calls: list[int] = field(default_factory=list)  # where namespace methods are
 
     @property
     def has_class(self) -> bool:
         return bool(self.declared) or self.anonymous or bool(self.bases)
 
 
-def _facts(data: bytes) -> _Facts:
+def _facts(data: bytes, every_relative: bool = True) -> _Facts:
+    """every_relative: also the specifiers `./x` that stay below the importing file's folder
+    (they can reach another project only when a project folder lies below that folder)."""
     facts = _Facts()
     for match in _CLASS.finditer(data):
         at = match.start()
         if at and data[at - 1] in _NOT_BEFORE_KEYWORD:
             continue
+        facts.classes.append(at)
         _class_head(data, at, facts)
-    for match in _RELATIVE.finditer(data):  # `"./x"`, `'../y'`, `"."`, `".."`
-        start, end = match.start(), match.end() - 1
-        if start and data[start - 1] == data[end] and data[start - 1] in _QUOTES:
-            facts.specifiers.append((start, data[start:end].decode("utf-8", "replace")))
+    if every_relative:
+        for match in _RELATIVE.finditer(data):  # `"./x"`, `'../y'`, `"."`, `".."`
+            start, end = match.start(), match.end() - 1
+            if start and data[start - 1] == data[end] and data[start - 1] in _QUOTES:
+                facts.specifiers.append((start, data[start:end].decode("utf-8", "replace")))
+    else:
+        for match in _UP.finditer(data):  # `'../y'`, `".."`, `"./a/../../y"`
+            end = match.end() - 1
+            line = data.rfind(b"\n", 0, match.start()) + 1
+            quote = data[end]
+            start = data.rfind(data[end : end + 1], line, match.start()) + 1
+            if start and data[start : start + 1] == b"." and quote in _QUOTES:
+                facts.specifiers.append((start, data[start:end].decode("utf-8", "replace")))
+        for quoted in (b"'.'", b'"."'):  # `from "."`: the folder's index
+            at = data.find(quoted)
+            while at >= 0:
+                facts.specifiers.append((at + 1, "."))
+                at = data.find(quoted, at + 1)
     for match in _EXPORT_CLAUSE.finditer(data):
         at = match.start()
         if at and data[at - 1] in _NOT_BEFORE_KEYWORD:
@@ -161,10 +182,21 @@ def _facts(data: bytes) -> _Facts:
             if stop.group(0) == b"}":
                 break
         _renames(b" ".join(parts), facts)
+    tail = _IDENT_TAIL.search
+    receivers = facts.receivers
+    calls = facts.calls
     for match in _METHOD.finditer(data):
         at = match.start() - 1
+        calls.append(at)
         if at >= 0 and data[at] == 0x3F:  # `?.`
             at -= 1
+        if at >= 80 and data[at] in _IDENT_BYTES:  # `x.get`: the identifier ending at `at`
+            found = tail(data, at - 80, at + 1)
+            if found is not None and found.start() > at - 80:
+                name = found.group()
+                if not name[:1].isdigit():
+                    receivers.add(name)
+                continue
         receiver = _receiver_before(data, at)
         if receiver is None:
             facts.unsure_receivers.append(at)
@@ -182,11 +214,11 @@ def _class_head(data: bytes, at: int, facts: _Facts) -> None:
     """The `class` keyword at `at`: the declared name, the base its `extends` names, whether it
     extends RpcTarget. An anonymous class takes the name around it (`_anonymous_class`)."""
     simple = _SIMPLE_HEAD.match(data, at)
-    if simple is not None:  # `class N {`, `class N extends B {` (most classes)
+    if simple is not None:  # `class N {`, `class N extends B` (most classes)
         facts.declared.add(simple.group(1))
         if simple.group(2) is not None:
             facts.bases.add(simple.group(2))
-            if b"RpcTarget" in simple.group(0):
+            if simple.group(2) == b"RpcTarget":  # rules._common._EXTENDS_RPC_TARGET
                 facts.rpc_targets.add(simple.group(1))
         return
     size = len(data)
@@ -302,18 +334,38 @@ _RETURN_TYPE = re.compile(rb"\)(?:\s|" + _COMMENT + rb")*:([^{;]{1,300})")
 _WORD = re.compile(_NAME)
 
 
-def _type_and_new_words(data: bytes) -> set[bytes]:
+def _rpc_ranges(starts: list[int], size: int, facts: _Facts) -> list[tuple[int, int]]:
+    """Where a node's blob may name an RpcTarget class for a rule: a class file from its first
+    `class` keyword on (methods and their return types), and every file that calls a
+    namespace method (the wrappers built with a stub: obsolete-name-workaround reads the
+    `new` expressions of the access's file)."""
+    ranges: dict[int, tuple[int, int]] = {}
+    for at in facts.calls:
+        index = bisect.bisect_right(starts, at) - 1
+        if index not in ranges or ranges[index][0] != starts[index]:
+            ranges[index] = _file_range(starts, size, at)
+    for at in facts.classes:
+        index = bisect.bisect_right(starts, at) - 1
+        if index not in ranges:
+            ranges[index] = (at, _file_range(starts, size, at)[1])
+    return sorted(ranges.values())
+
+
+def _type_and_new_words(data: bytes, ranges: list[tuple[int, int]]) -> set[bytes]:
     """The names after `new` and the words of what may be return types (after `):`, up to
     the body; 300 bytes when the text stops inside type arguments or parentheses, where a
-    brace may belong to an object type)."""
-    parts = [m.group(1) for m in _NEW.finditer(data)]
-    for match in _RETURN_TYPE.finditer(data):
-        text = match.group(1)
-        if text.count(b"<") > text.count(b">") - text.count(b"=>") or text.count(b"(") > text.count(
-            b")"
-        ):  # the brace may be inside type arguments or a function type
-            text = data[match.start(1) : match.start(1) + 300]
-        parts.append(text)
+    brace may belong to an object type), in the ranges given."""
+    parts: list[bytes] = []
+    for start, end in ranges:
+        parts += [m.group(1) for m in _NEW.finditer(data, start, end)]
+        for match in _RETURN_TYPE.finditer(data, start, end):
+            text = match.group(1)
+            if (b"<" in text or b"(" in text) and (
+                text.count(b"<") > text.count(b">") - text.count(b"=>")
+                or text.count(b"(") > text.count(b")")
+            ):  # the brace may be inside type arguments or a function type
+                text = data[match.start(1) : match.start(1) + 300]
+            parts.append(text)
     return set(_WORD.findall(b" ".join(parts)))
 
 
@@ -493,6 +545,9 @@ def plan_groups(
     config_nodes = [node_for(p) for p in configs]
     joins = _Joins(count)
 
+    # a `./x` from a folder with no project folder below it stays in the importer's project
+    above_projects = {up for key in node_of_root for up in _folders_above(key)}
+    node_roots = ["", *node_of_root]  # node -> its folder (as text)
     # per node: what its files say, read from their bytes joined (one scan per pattern and
     # node, not per file: the patterns cannot cross the blank line between two files, or only
     # to merge more)
@@ -520,13 +575,11 @@ def plan_groups(
         blobs.append(blob)
         starts.append(places)
         paths.append(readable)
-        facts_of.append(_facts(blob))
+        facts_of.append(_facts(blob, node == 0 or node_roots[node] in above_projects))
 
     # 1. relative specifiers: every candidate resolve_module may pick
     by_text = {p.as_posix(): n for p, n in zip(sources, source_nodes, strict=True)}
     resolved: dict[tuple[str, str], set[int]] = {}
-    # a `./x` from a folder with no project folder below it stays in the importer's project
-    above_projects = {up for key in node_of_root for up in _folders_above(key)}
     for node in range(count) if "imports" not in without else []:
         for at, spec in facts_of[node].specifiers:
             importer = paths[node][bisect.bisect_right(starts[node], at) - 1]
@@ -547,10 +600,8 @@ def plan_groups(
     # 2. mains
     for node in range(1, count) if "main" not in without else []:
         for config in node_configs[node]:
-            for main in _mains(config):
+            for main in _mains(config):  # resolved (`_bindings.main_module_path`)
                 target = by_text.get(main.as_posix())
-                if target is None:
-                    target = by_text.get(main.resolve().as_posix())
                 if target is not None and target != node:
                     joins.join((node, target))
 
@@ -612,8 +663,8 @@ def plan_groups(
         for node in range(count):
             f = facts_of[node]
             receivers = f.receivers
-            for at in f.unsure_receivers:  # every binding name its file spells
-                start, end = _file_range(starts[node], len(blobs[node]), at)
+            unsure = {_file_range(starts[node], len(blobs[node]), at) for at in f.unsure_receivers}
+            for start, end in unsure:  # every binding name such a file spells
                 receivers = receivers | {
                     w for w in binding_nodes if _has_word(blobs[node], w, start, end)
                 }
@@ -636,7 +687,9 @@ def plan_groups(
                 if node in owners or any(joins.find(node) == joins.find(o) for o in owners):
                     continue
                 if spelled is None:
-                    spelled = _type_and_new_words(blobs[node])
+                    spelled = _type_and_new_words(
+                        blobs[node], _rpc_ranges(starts[node], len(blobs[node]), facts_of[node])
+                    )
                 if word in spelled:
                     joins.join((node, *owners))
 
@@ -683,26 +736,38 @@ def _join_shared_pipelines(
     configs = [(node, c) for node in range(1, len(node_configs)) for c in node_configs[node]]
     if len({node for node, _ in configs}) < 2:
         return
-    roots = {str(c.root) for _, c in configs}
+    at_root: dict[str, set[int]] = {}
+    for node, config in configs:
+        at_root.setdefault(str(config.root), set()).add(node)
+    candidates: set[int] = set()
+    # nested folders: the outer one's shell scripts are listed under the whole folder
+    for node, config in configs:
+        for up in _folders_above(str(config.root)):
+            outer = at_root.get(up)
+            if outer is not None and outer != {node}:
+                candidates |= outer | {node}
+    # the workflows folders met walking up from each config (the rule's walk: it stops at the
+    # repository's top or the checked folder), each folder looked at once
+    walked: dict[str, tuple[bool, bool]] = {}
     workflow_folders: dict[str, set[int]] = {}
-    nested: set[int] = set()
     for node, config in configs:
         folder = config.root
         while True:
-            if (folder / ".github" / "workflows").is_dir():
-                workflow_folders.setdefault(str(folder), set()).add(node)
-            if (folder / ".git").exists() or folder == root or folder.parent == folder:
+            key = str(folder)
+            seen = walked.get(key)
+            if seen is None:
+                seen = walked[key] = (
+                    (folder / ".github" / "workflows").is_dir(),
+                    (folder / ".git").exists() or folder == root or folder.parent == folder,
+                )
+            if seen[0]:
+                workflow_folders.setdefault(key, set()).add(node)
+            if seen[1]:
                 break
             folder = folder.parent
-            if str(folder) in roots:
-                nested.add(node)
-    candidates = {n for nodes in workflow_folders.values() if len(nodes) > 1 for n in nodes}
-    candidates |= nested
+    candidates |= {n for nodes in workflow_folders.values() if len(nodes) > 1 for n in nodes}
     if not candidates:
         return
-    for node, config in configs:
-        if str(config.root) in {str(c.root) for n, c in configs if n in nested}:
-            candidates.add(node)  # an outer folder of a nested one
     holders: dict[Path, set[int]] = {}
     model = _Root(root)
     for node, config in configs:

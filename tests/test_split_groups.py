@@ -233,6 +233,23 @@ CASES: dict[str, dict[str, str | dict[str, object]]] = {
             "export default { fetch() { return new Response(); } };\n"
         ),
     },
+    # 7. ... and a script under a project folder holding another project (the outer project
+    # lists every shell script below its folder)
+    "pipelines-nested": {
+        "a/wrangler.jsonc": _config("a", {"ROOMS": "Room"}, routes=["a.example.com/*"]),
+        "a/src/index.ts": (
+            'import { DurableObject } from "cloudflare:workers";\n'
+            "export class Room extends DurableObject {}\n"
+            "export default { fetch() { return new Response(); } };\n"
+        ),
+        "a/inner/wrangler.jsonc": _config("inner", {"LOBBIES": "Lobby"}),
+        "a/inner/src/index.ts": (
+            'import { DurableObject } from "cloudflare:workers";\n'
+            "export class Lobby extends DurableObject {}\n"
+            "export default { fetch() { return new Response(); } };\n"
+        ),
+        "a/inner/scripts/release.sh": 'npx wrangler versions deploy v2@10 "$OLD"@90 -y\n',
+    },
     # the "Did you mean" hint of binding-class-not-found reads every class of the model
     "hint": {
         "a/wrangler.jsonc": _config("a", {"ROOMS": "ChatRom"}),
@@ -258,7 +275,7 @@ def test_each_cross_project_look_up_keeps_its_projects_together(case: str, tmp_p
         apart = _compare(root, rehint=False)
         assert len(outcome.groups) == 2  # the hint is recomputed, not grouped
     else:
-        condition = case.removesuffix("-loose")
+        condition = {"names-loose": "names", "pipelines-nested": "pipelines"}.get(case, case)
         assert condition in split.CONDITIONS
         apart = _compare(root, without=[condition])
         assert len(apart.groups) > len(outcome.groups)
