@@ -681,6 +681,10 @@ def plan_groups(
         for word in facts_of[node].rpc_targets:
             targets.setdefault(word, set()).add(node)
     if targets and "rpc" not in without:
+        for owners in targets.values():
+            # one name declared twice: obsolete-name-workaround keeps the later file's class
+            # (and reports there)
+            joins.join(owners)
         for node in range(count):
             spelled: set[bytes] | None = None
             for word, owners in targets.items():

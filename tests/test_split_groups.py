@@ -214,6 +214,36 @@ CASES: dict[str, dict[str, str | dict[str, object]]] = {
             "};\n"
         ),
     },
+    # 6. ... and two projects declaring an RpcTarget class of one name (the rule's wrappers
+    # keep the later file's class, where it reports)
+    "rpc-twice": {
+        "p/wrangler.jsonc": _config("p", {"ROOMS": "Room"}),
+        "p/src/index.ts": (
+            'import { DurableObject, RpcTarget } from "cloudflare:workers";\n'
+            "export class Session extends RpcTarget {\n"
+            "  constructor(private room: Room, private name: string) {\n"
+            "    super();\n"
+            "  }\n"
+            "}\n"
+            "export class Room extends DurableObject {\n"
+            "  open(name: string) {\n"
+            "    return new Session(this, name);\n"
+            "  }\n"
+            "}\n"
+            "export default {\n"
+            "  async fetch(request: Request, env: any) {\n"
+            '    using session = await env.ROOMS.getByName("x").open("x");\n'
+            "    return new Response();\n"
+            "  },\n"
+            "};\n"
+        ),
+        "q/wrangler.jsonc": _config("q"),
+        "q/src/index.ts": (
+            'import { RpcTarget } from "cloudflare:workers";\n'
+            "export class Session extends RpcTarget {}\n"
+            "export default { fetch() { return new Response(); } };\n"
+        ),
+    },
     # 7. a workflow shared by two projects deploys with `wrangler deploy`: reported once
     "pipelines": {
         ".github/workflows/deploy.yml": (
@@ -275,7 +305,11 @@ def test_each_cross_project_look_up_keeps_its_projects_together(case: str, tmp_p
         apart = _compare(root, rehint=False)
         assert len(outcome.groups) == 2  # the hint is recomputed, not grouped
     else:
-        condition = {"names-loose": "names", "pipelines-nested": "pipelines"}.get(case, case)
+        condition = {
+            "names-loose": "names",
+            "pipelines-nested": "pipelines",
+            "rpc-twice": "rpc",
+        }.get(case, case)
         assert condition in split.CONDITIONS
         apart = _compare(root, without=[condition])
         assert len(apart.groups) > len(outcome.groups)
