@@ -467,7 +467,13 @@ def _check_in_parts(
     not split well enough to pay for the processes."""
     from durable_harden.analyzers.split import plan_groups
 
-    planned = plan_groups(root, sources, configs, data)
+    try:
+        planned = plan_groups(root, sources, configs, data)
+    except Exception:  # a bug in the plan must not cost the check: one model is always right
+        import logging
+
+        logging.getLogger(__name__).exception("cannot plan the check in parts; in one model")
+        return None
     # more parts than workers (each worker takes the next part when it is done: bytes are only
     # a rough measure of a part's time), but not so many that their fixed costs add up
     bins = _bins(planned, min(len(planned), workers * PARTS_PER_WORKER))
@@ -522,7 +528,26 @@ def _check_in_parts(
                 overlays,
                 prebuild_fixes,
             )
-    return _merge_parts(root, sources, configs, data, [answers[n] for n in range(len(parts))])
+    merged = [answers[n] for n in range(len(parts))]
+    if not _hints_hold(merged):
+        return None  # a hint the whole model would word otherwise: checked in one model
+    return _merge_parts(root, sources, configs, data, merged)
+
+
+def _hints_hold(answers: list[tuple[Any, ...]]) -> bool:
+    """Whether every binding-class-not-found hint of a part is the one the whole model gives
+    (it picks the closest of every class name; split.rehint). Rare (no such finding in the
+    corpus): when one is not, the caller checks the project in one model."""
+    from durable_harden.analyzers.split import rehint
+
+    names: set[str] = set()
+    for answer in answers:
+        names |= answer[5][0]
+    return not any(
+        rehint(answer[0][number], names, bound) is not None
+        for answer in answers
+        for number, bound in answer[5][1]
+    )
 
 
 def _check_part(
@@ -535,9 +560,10 @@ def _check_part(
     groups: dict[str, list[Path]],
     overlays: dict[Path, bytes],
     prebuild_fixes: bool,
-) -> tuple[list[Finding], list[Any] | None, list[Problem], list[Path], list[Path]]:
+) -> tuple[Any, ...]:
     """One part, as `_check_in_one_model` checks a whole project (in one process): (findings,
-    their fixes when asked, the model's problems, the model's files and loaded configs)."""
+    their fixes when asked, the model's problems, the model's files and loaded configs, its
+    class names and the findings whose message depends on other parts' class names)."""
     from durable_harden.codeactions import fixes_for
 
     usable = [p for p in sources if p not in skip]
@@ -556,12 +582,21 @@ def _check_part(
         fixes = [fixes_for(finding, model) for finding in findings]
     for finding in findings:
         finding.state = None  # live tree nodes: not picklable (the fixes are built above)
+    # binding-class-not-found's "Did you mean" hint reads every class name of the model: the
+    # merge checks it against every part's names (the bound names of its config with each)
+    bound = {str(c.path): {b.class_name for b in c.bindings} for c in model.configs}
+    hints = [
+        (number, bound.get(str(finding.data.get("config")), set()))
+        for number, finding in enumerate(findings)
+        if finding.message_id == "unknown-class" and finding.rule_id == "binding-class-not-found"
+    ]
     return (
         findings,
         fixes,
         model.problems,
         [f.path for f in model.files],
         [c.path for c in model.configs],
+        ({c.name for c in model.classes}, hints),
     )
 
 
@@ -570,7 +605,7 @@ def _merge_parts(
     sources: list[Path],
     configs: list[Path],
     data: dict[Path, bytes],
-    answers: list[tuple[list[Finding], list[Any] | None, list[Problem], list[Path], list[Path]]],
+    answers: list[tuple[Any, ...]],
 ) -> tuple[ReportModel, list[Finding]]:
     """The parts' answers as one check's: findings in `Finding.sort_key` order, problems in the
     order one model gives them (configs', then sources', each in the given order; then the
@@ -582,7 +617,7 @@ def _merge_parts(
     keyed: list[tuple[tuple[int, int, int], Problem]] = []
     files: set[Path] = set()
     loaded: set[Path] = set()
-    for number, (found, fixes, problems, file_paths, config_paths) in enumerate(answers):
+    for number, (found, fixes, problems, file_paths, config_paths, _) in enumerate(answers):
         findings.extend(found)
         for finding, built in zip(found, fixes or [], strict=False):
             prebuilt[id(finding)] = (finding, built)

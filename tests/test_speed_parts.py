@@ -323,3 +323,31 @@ def test_files_a_rule_reads_in_a_part_key_the_on_disk_cache(
         _check(root, 2)
     assert started == [2] and read_in_parent == []  # read in the workers only
     assert str(notes) in recorder.files and str(crafted) in recorder.files
+
+
+def _cases() -> dict[str, dict[str, object]]:
+    from tests.test_split_groups import CASES
+
+    return CASES  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("case", sorted(_cases()))
+def test_every_cross_project_look_up_gives_the_one_model_report(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/test_split_groups.py's trees, one per look-up that crosses projects, through the
+    whole check: in parts (when the plan splits them) as in one process."""
+    from tests.test_split_groups import _tree
+
+    root = _tree(tmp_path / case, _cases()[case])  # type: ignore[arg-type]
+    alone = _check(root, 1)
+    started = _counting_parts(monkeypatch)
+    parts = _check(root, 2)
+    assert _key(parts.findings) == _key(alone.findings)
+    assert parts.problems == alone.problems
+    assert _reports(parts) == _reports(alone)
+    if case == "hint":
+        # the plan splits the two projects; the hint then differs in the part without the
+        # class, so the check is done again in one model
+        assert started == [2] and not isinstance(parts.model, check_run.ReportModel)
+        assert any(f.message.endswith("Did you mean `ChatRoom`?") for f in parts.findings)
