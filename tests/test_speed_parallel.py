@@ -51,14 +51,16 @@ def _reports(run: CheckRun) -> tuple[str, str]:
 
 
 def _counting_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The workers started (the rule pool's, and the parts' of a CLI check: tests/
+    test_speed_parts.py)."""
     started: list[int] = []
-    real = parallel.RulePool._start
+    real = parallel.WorkerPool._start
 
-    def start(self: parallel.RulePool, slot: int) -> object:
+    def start(self: parallel.WorkerPool, slot: int) -> object:
         started.append(slot)
         return real(self, slot)
 
-    monkeypatch.setattr(parallel.RulePool, "_start", start)
+    monkeypatch.setattr(parallel.WorkerPool, "_start", start)
     return started
 
 
