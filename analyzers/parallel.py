@@ -244,10 +244,11 @@ class WorkerPool:
             worker.process.kill()
             worker.process.join()
 
-    def close(self) -> None:
+    def close(self, kill: bool = False) -> None:
+        """Stop the workers (kill: at once, even those that are idle or still setting up)."""
         for worker in list(self.workers):
             if worker is not None:
-                self._stop(worker, kill=worker.task is not None)
+                self._stop(worker, kill=kill or worker.task is not None)
         if not self.beats.closed:
             self.beats.close()
         if self.frozen:
@@ -547,6 +548,13 @@ class PartPool(WorkerPool):
 
     def answer(self, kind: str, payload: Any, spent: dict[Path, float]) -> Any:
         return self.work(payload, spent)
+
+    def start(self) -> None:
+        """Fork every worker now: they set up (`imports`) while this process still prepares
+        their parts (which then travel through the pipes: they did not exist at the fork)."""
+        for slot in range(self.jobs):
+            if self.workers[slot] is None:
+                self._start(slot)
 
     def run_parts(self, payloads: list[tuple[int, Any]]) -> dict[int, Any]:
         """{number: the work's answer, or LostPart} for each (number, payload). Raises

@@ -182,6 +182,52 @@ def _run_check(
             (found_configs if is_config_name(given.name) else found_sources).append(given)
     roots = ws.roots or [p.parent for p in existing]
     skipped = discover(roots, overrides.exclude).skipped if want_skipped else []
+    workers = parallel.jobs_for(jobs, len(found_sources), SPLIT_MIN_FILES) if split else 1
+    early = None
+    if workers > 1:
+        # the parts' workers forked now: they import what a part needs while this process
+        # reads the settings and the files and plans the parts (their work then travels
+        # through the pipes); killed at once if the project does not split
+        early = parallel.PartPool(found_sources, ws.root, workers, _part_task, _warm_up)
+        early.start()
+    try:
+        return _checked(
+            ws,
+            existing,
+            existing_set,
+            missing,
+            found_sources,
+            found_configs,
+            skipped,
+            overrides,
+            overlays,
+            progress,
+            jobs,
+            prebuild_fixes,
+            workers,
+            early,
+        )
+    finally:
+        if early is not None:
+            early.close(kill=True)
+
+
+def _checked(
+    ws: Any,
+    existing: list[Path],
+    existing_set: frozenset[Path],
+    missing: list[Path],
+    found_sources: list[Path],
+    found_configs: list[Path],
+    skipped: list[Path],
+    overrides: Overrides,
+    overlays: dict[Path, bytes],
+    progress: Callable[[str], None] | None,
+    jobs: int,
+    prebuild_fixes: bool,
+    workers: int,
+    early: parallel.PartPool | None,
+) -> CheckRun:
 
     # each reported file's settings; a settings file's `exclude` leaves out what it matches
     settings: dict[Path, tuple[Settings, SettingsFile | None]] = {}
@@ -209,7 +255,6 @@ def _run_check(
 
     data: dict[Path, bytes] | None = None
     done: tuple[Any, list[Finding]] | None = None
-    workers = parallel.jobs_for(jobs, len(sources), SPLIT_MIN_FILES) if split else 1
     if workers > 1:
         data = _read_all(sources, configs, overlays)
         done = _check_in_parts(
@@ -223,8 +268,11 @@ def _run_check(
             workers,
             prebuild_fixes,
             progress,
+            early,
         )
     if done is None:
+        if early is not None:
+            early.close(kill=True)  # not used (or used up): no worker left beside the rule pool
         model, findings = _check_in_one_model(
             ws.root,
             sources,
@@ -460,6 +508,7 @@ def _check_in_parts(
     workers: int,
     prebuild_fixes: bool,
     progress: Callable[[str], None] | None,
+    pool: parallel.PartPool | None = None,
 ) -> tuple[ReportModel, list[Finding]] | None:
     """The check with each worker parsing, modelling and checking its own groups of projects
     (analyzers.split.plan_groups: groups that no look-up of the model or the rules crosses, so
@@ -483,21 +532,29 @@ def _check_in_parts(
         return None
     source_at = {path: number for number, path in enumerate(sources)}
     config_at = {path: number for number, path in enumerate(configs)}
-    parts = [
-        (
-            sorted((p for g in b for p in g.sources), key=source_at.__getitem__),
-            sorted((p for g in b for p in g.configs), key=config_at.__getitem__),
+    parts: list[_Part] = []
+    for _, chosen in sorted(zip(sizes, bins, strict=True), key=lambda item: -item[0]):
+        part_sources = sorted((p for g in chosen for p in g.sources), key=source_at.__getitem__)
+        part_configs = sorted((p for g in chosen for p in g.configs), key=config_at.__getitem__)
+        mine = [*part_sources, *part_configs]
+        mine_set = set(mine)
+        parts.append(
+            _Part(
+                root,
+                part_sources,
+                part_configs,
+                {p: data[p] for p in mine if p in data},
+                {p: (settings[p][0], None) for p in mine if p in settings},
+                {
+                    key: kept
+                    for key, members in groups.items()
+                    if (kept := [p for p in members if p in mine_set])
+                },
+                {p: overlays[p] for p in mine if p in overlays},
+                prebuild_fixes,
+            )
         )
-        for _, b in sorted(zip(sizes, bins, strict=True), key=lambda item: -item[0])
-    ]
     skipped: dict[Path, str] = {}  # files that crashed or stalled a worker
-
-    def work(payload: tuple[int, dict[Path, str]], _spent: dict[Path, float]) -> Any:
-        number, skip = payload
-        return _check_part(
-            root, *parts[number], skip, data, settings, groups, overlays, prebuild_fixes
-        )
-
     if progress is not None:
         progress(f"checking {len(sources)} files in {len(parts)} parts ({workers} processes)")
     answers: dict[int, Any] = {}
@@ -505,29 +562,22 @@ def _check_in_parts(
         pending = [n for n in range(len(parts)) if n not in answers]
         if not pending:
             break
-        pool = parallel.PartPool(list(sources), root, min(workers, len(pending)), work)
+        if pool is None:
+            pool = parallel.PartPool(list(sources), root, min(workers, len(pending)), _part_task)
         try:
-            answers.update(pool.run_parts([(n, dict(skipped)) for n in pending]))
+            answers.update(pool.run_parts([(n, (parts[n], dict(skipped))) for n in pending]))
         except OverBudget as exc:  # or WorkerLost: the file is skipped, its part checked again
             answers.update(pool.answers)
             if exc.path in skipped:
                 raise  # cannot happen: a skipped file is never walked again
             skipped[exc.path] = exc.problem()
         finally:
-            pool.close()
+            pool.close(kill=True)  # any worker still there has nothing left to do
+            pool = None
     for number, answer in answers.items():
         if isinstance(answer, parallel.LostPart):  # the worker failed outside any file: the
             # part is checked here, as one process would (an error then surfaces as it would)
-            answers[number] = _check_part(
-                root,
-                *parts[number],
-                dict(skipped),
-                data,
-                settings,
-                groups,
-                overlays,
-                prebuild_fixes,
-            )
+            answers[number] = _check_part(parts[number], dict(skipped))
     merged = [answers[n] for n in range(len(parts))]
     if not _hints_hold(merged):
         return None  # a hint the whole model would word otherwise: checked in one model
@@ -550,35 +600,68 @@ def _hints_hold(answers: list[tuple[Any, ...]]) -> bool:
     )
 
 
-def _check_part(
-    root: Path,
-    sources: list[Path],
-    configs: list[Path],
-    skip: dict[Path, str],
-    data: dict[Path, bytes],
-    settings: dict[Path, tuple[Settings, SettingsFile | None]],
-    groups: dict[str, list[Path]],
-    overlays: dict[Path, bytes],
-    prebuild_fixes: bool,
-) -> tuple[Any, ...]:
-    """One part, as `_check_in_one_model` checks a whole project (in one process): (findings,
-    their fixes when asked, the model's problems, the model's files and loaded configs, its
-    class names and the findings whose message depends on other parts' class names)."""
+@dataclass(eq=False)
+class _Part:
+    """What a part's worker is sent (through its pipe: a worker may be forked before the parts
+    are known, `parallel.PartPool.start`)."""
+
+    root: Path
+    sources: list[Path]
+    configs: list[Path]
+    data: dict[Path, bytes]  # the bytes the parent read
+    settings: dict[Path, tuple[Settings, None]]  # each reported file's settings
+    groups: dict[str, list[Path]]  # its files by settings (as _run_check's `groups`)
+    overlays: dict[Path, bytes]
+    prebuild_fixes: bool
+
+
+def _warm_up() -> None:
+    """In a part's worker before its first part (meanwhile the parent still reads and plans):
+    the modules nearly every part imports (sqlglot for the SQL, the fix builders' package)."""
+    import importlib
+
+    for name in ("sqlglot", "sqlglot.tokens", "durable_harden.codeactions"):
+        importlib.import_module(name)
+
+
+def _part_task(
+    payload: tuple[int, tuple[_Part, dict[Path, str]]], _spent: dict[Path, float]
+) -> Any:
+    """A part in its worker (parallel.PartPool's `work`): (its number, (the part, the files to
+    skip))."""
+    return _check_part(*payload[1])
+
+
+def _check_part(part: _Part, skip: dict[Path, str]) -> tuple[Any, ...]:
+    """One part, as `_check_in_one_model` checks a whole project (in one process), without the
+    files in `skip` (they crashed or stalled a worker): (findings, their fixes when asked, the
+    model's problems, the model's files and loaded configs, its class names and the findings
+    whose message depends on other parts' class names)."""
     from durable_harden.codeactions import fixes_for
 
-    usable = [p for p in sources if p not in skip]
-    mine = set(usable) | set(configs)
+    usable = [p for p in part.sources if p not in skip]
     here = {
-        key: kept for key, members in groups.items() if (kept := [p for p in members if p in mine])
+        key: kept
+        for key, members in part.groups.items()
+        if (kept := [p for p in members if p not in skip])
     }
     model, findings = _check_in_one_model(
-        root, usable, configs, data, settings, here, overlays, 1, False, None
+        part.root,
+        usable,
+        part.configs,
+        part.data,
+        part.settings,  # type: ignore[arg-type]
+        here,
+        part.overlays,
+        1,
+        False,
+        None,
     )
-    for path in sources:
+    for path in part.sources:
         if path in skip:
             model.problems.append(Problem(path, skip[path]))
     fixes = None
-    if prebuild_fixes:
+    if part.prebuild_fixes:
         fixes = [fixes_for(finding, model) for finding in findings]
     for finding in findings:
         finding.state = None  # live tree nodes: not picklable (the fixes are built above)

@@ -67,14 +67,19 @@ def _reports(run: CheckRun) -> tuple[str, ...]:
     )
 
 
-def _counting_parts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The parts each PartPool was given (one entry per pool)."""
+def _counting_parts(monkeypatch: pytest.MonkeyPatch, lost: bool = False) -> list[int]:
+    """The parts each PartPool was given (one entry per pool). lost: whether a part may come
+    back lost (checked again in this process); by default that fails the test, so that a
+    worker that cannot do its part is not hidden by the parent doing it."""
     started: list[int] = []
     real = parallel.PartPool.run_parts
 
     def run_parts(self: parallel.PartPool, payloads: list[tuple[int, object]]) -> object:
         started.append(len(payloads))
-        return real(self, payloads)
+        answers = real(self, payloads)
+        failed = [a.what for a in answers.values() if isinstance(a, parallel.LostPart)]
+        assert lost or not failed, failed
+        return answers
 
     monkeypatch.setattr(parallel.PartPool, "run_parts", run_parts)
     return started
@@ -283,15 +288,17 @@ def test_a_part_whose_worker_dies_outside_any_file_is_checked_here(
     real = check_run._check_part
     checked_here: list[int] = []
 
-    def part(root, sources, *rest):  # type: ignore[no-untyped-def]
-        if os.getpid() != parent and any(p.name == CRAFTED for p in sources):
+    def part(part, skip):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent and any(p.name == CRAFTED for p in part.sources):
             os.kill(os.getpid(), signal.SIGKILL)  # before parsing any file
         if os.getpid() == parent:
-            checked_here.append(len(sources))
-        return real(root, sources, *rest)
+            checked_here.append(len(part.sources))
+        return real(part, skip)
 
     monkeypatch.setattr(check_run, "_check_part", part)
+    started = _counting_parts(monkeypatch, lost=True)
     run = _check(root, 2)
+    assert started == [2]
     assert len(checked_here) == 1  # the lost part, checked in this process
     assert run.problems == alone.problems
     _same_findings(run.findings, alone.findings)
