@@ -541,6 +541,11 @@ def plan_groups(
             folders[each] = known
         return known
 
+    def node_for_folder(folder: str) -> int:
+        """The node of a file directly in `folder` (ProjectModel._nearest_config)."""
+        known = folders.get(folder)
+        return known if known is not None else node_for(Path(folder, "_"))
+
     source_nodes = [node_for(p) for p in sources]
     config_nodes = [node_for(p) for p in configs]
     joins = _Joins(count)
@@ -586,6 +591,15 @@ def plan_groups(
             folder = os.path.dirname(str(importer))
             if spec.startswith("./") and "/.." not in spec and folder not in above_projects:
                 continue
+            if "/.." not in spec[2:] and node_for_folder(folder) == node:
+                # every candidate is in the folder `base` or in its parent: when both belong
+                # to the importer's project (no project folder below them), none is elsewhere
+                named = posixpath.normpath(posixpath.join(folder, spec))
+                if (
+                    node_for_folder(named) == node
+                    and node_for_folder(os.path.dirname(named)) == node
+                ):
+                    continue
             asked_from = (folder, spec)
             hits = resolved.get(asked_from)
             if hits is None:
@@ -685,17 +699,21 @@ def plan_groups(
             # one name declared twice: obsolete-name-workaround keeps the later file's class
             # (and reports there)
             joins.join(owners)
+        # the names by their owners (joined above: one node stands for each set)
+        by_owner: dict[int, set[bytes]] = {}
+        for word, owners in targets.items():
+            by_owner.setdefault(min(owners), set()).add(word)
         for node in range(count):
             spelled: set[bytes] | None = None
-            for word, owners in targets.items():
-                if node in owners or any(joins.find(node) == joins.find(o) for o in owners):
+            for owner, words in by_owner.items():
+                if joins.find(node) == joins.find(owner):
                     continue
                 if spelled is None:
                     spelled = _type_and_new_words(
                         blobs[node], _rpc_ranges(starts[node], len(blobs[node]), facts_of[node])
                     )
-                if word in spelled:
-                    joins.join((node, *owners))
+                if not spelled.isdisjoint(words):
+                    joins.join((node, owner))
 
     # 7. pipeline files with a deploy command shared by two projects
     if "pipelines" not in without:
