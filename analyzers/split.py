@@ -109,7 +109,8 @@ _METHOD = re.compile(
 _SKIPPED_BEFORE_DOT = frozenset(b" \t\r\n!)")
 _QUOTES = frozenset(b"\"'`")
 # a specifier that climbs (`../x`, `..`): the opening quote is looked for on its line
-_UP = re.compile(rb"""\.\.(?:/[^"'`\n\\]*)?["'`]""")
+_UP = re.compile(rb"""\.\.?["'`]|\.\./""")
+_STRING_END = re.compile(rb"""["'`\n\\]""")
 _IDENT_TAIL = re.compile(rb"[\w$\x80-\xff]+\Z")
 _NEW = re.compile(rb"new\s+(" + _NAME + rb")")
 
@@ -150,18 +151,20 @@ def _facts(data: bytes, every_relative: bool = True) -> _Facts:
             if start and data[start - 1] == data[end] and data[start - 1] in _QUOTES:
                 facts.specifiers.append((start, data[start:end].decode("utf-8", "replace")))
     else:
-        for match in _UP.finditer(data):  # `'../y'`, `".."`, `"./a/../../y"`
-            end = match.end() - 1
-            line = data.rfind(b"\n", 0, match.start()) + 1
-            quote = data[end]
-            start = data.rfind(data[end : end + 1], line, match.start()) + 1
-            if start and data[start : start + 1] == b"." and quote in _QUOTES:
-                facts.specifiers.append((start, data[start:end].decode("utf-8", "replace")))
-        for quoted in (b"'.'", b'"."'):  # `from "."`: the folder's index
-            at = data.find(quoted)
-            while at >= 0:
-                facts.specifiers.append((at + 1, "."))
-                at = data.find(quoted, at + 1)
+        # `'../y'`, `"./a/../../y"`, `".."`, `"."`: the string around the match, on its line
+        for match in _UP.finditer(data):
+            at = match.start()
+            line = data.rfind(b"\n", 0, at) + 1
+            close = match.end() - 1 if data[match.end() - 1] in _QUOTES else -1
+            if close < 0:  # `../` inside the string: its end
+                found = _STRING_END.search(data, match.end())
+                if found is None:
+                    continue
+                close = found.start()
+            quote = data[close : close + 1]
+            start = data.rfind(quote, line, at) + 1
+            if start and data[start : start + 1] == b"." and data[close] in _QUOTES:
+                facts.specifiers.append((start, data[start:close].decode("utf-8", "replace")))
     for match in _EXPORT_CLAUSE.finditer(data):
         at = match.start()
         if at and data[at - 1] in _NOT_BEFORE_KEYWORD:
