@@ -120,7 +120,7 @@ class _Facts:
     """What one file says that a condition reads (bytes only)."""
 
     declared: set[bytes] = field(default_factory=set)
-    anonymous: bool = False  # a class named after the function returning it
+    anonymous: list[int] = field(default_factory=list)  # classes named after a function: where
     bases: set[bytes] = field(default_factory=set)
     specifiers: list[tuple[int, str]] = field(default_factory=list)  # (offset, specifier)
     renames: list[tuple[str, str]] = field(default_factory=list)  # (local, exported)
@@ -129,10 +129,6 @@ class _Facts:
     rpc_targets: set[bytes] = field(default_factory=set)
     classes: list[int] = field(default_factory=list)  # where `class` keywords are
     calls: list[int] = field(default_factory=list)  # where namespace methods are
-
-    @property
-    def has_class(self) -> bool:
-        return bool(self.declared) or self.anonymous or bool(self.bases)
 
 
 def _facts(data: bytes, every_relative: bool = True) -> _Facts:
@@ -250,7 +246,7 @@ def _class_head(data: bytes, at: int, facts: _Facts) -> None:
                     break
             place += 1
         else:
-            facts.anonymous = True  # unbalanced: unsure
+            facts.anonymous.append(at)  # unbalanced: unsure
     body = data.find(b"{", place)
     head = data[place : body if body >= 0 else size]
     base = _HEAD_BASE.search(head)
@@ -278,15 +274,16 @@ def _anonymous_class(data: bytes, at: int, facts: _Facts) -> None:
         if found is not None:
             facts.declared.add(found.group(1))
             return
-        facts.anonymous = True  # `const N: T = class`, a destructuring: unsure
+        facts.anonymous.append(at)  # `const N: T = class`, a destructuring: unsure
     elif before.endswith((b"return", b"=>", b"?", b":", b"||", b"&&", b",")):
-        facts.anonymous = True
+        facts.anonymous.append(at)
 
 
-def _may_name_factory(data: bytes, word: bytes) -> bool:
-    """Whether `word` may be the name of a function in `data` (`function word`, `word(`,
-    `word =`, `word:`, `word<`): the name the model gives a class the function returns."""
-    at = data.find(word)
+def _may_name_factory(data: bytes, word: bytes, start: int, end: int) -> bool:
+    """Whether `word` may be the name of a function in data[start:end] (`function word`,
+    `word(`, `word =`, `word:`, `word<`): the name the model gives a class the function
+    returns."""
+    at = data.find(word, start, end)
     size = len(data)
     while at >= 0:
         after = at + len(word)
@@ -298,7 +295,7 @@ def _may_name_factory(data: bytes, word: bytes) -> bool:
                 b"function"
             ):
                 return True
-        at = data.find(word, at + 1)
+        at = data.find(word, at + 1, end)
     return False
 
 
@@ -544,10 +541,14 @@ def plan_groups(
             folders[each] = known
         return known
 
+    in_folder: dict[str, int] = {}
+
     def node_for_folder(folder: str) -> int:
         """The node of a file directly in `folder` (ProjectModel._nearest_config)."""
-        known = folders.get(folder)
-        return known if known is not None else node_for(Path(folder, "_"))
+        known = in_folder.get(folder)
+        if known is None:
+            known = in_folder[folder] = node_for(Path(folder, "_"))
+        return known
 
     source_nodes = [node_for(p) for p in sources]
     config_nodes = [node_for(p) for p in configs]
@@ -659,9 +660,9 @@ def plan_groups(
         for word in f.declared:
             if word in asked:
                 declaring.setdefault(word, set()).add(node)
-        if f.anonymous:
-            for word in asked_words:
-                if word not in f.declared and _may_name_factory(blobs[node], word):
+        for start, end in {_file_range(starts[node], len(blobs[node]), at) for at in f.anonymous}:
+            for word in asked_words:  # in a file with a class named after a function
+                if word not in f.declared and _may_name_factory(blobs[node], word, start, end):
                     declaring.setdefault(word, set()).add(node)
     for word, nodes in declaring.items():
         joins.join((*nodes, *asked[word]))
