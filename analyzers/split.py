@@ -15,26 +15,29 @@ Nodes: one per config folder (a file belongs to the nearest config that loads, a
 every loose file (they share the `model.root` SQL scope and see every config's names). Two
 nodes are joined when
 
-1. a string literal of P that is a relative specifier (`"./x"`, `'../y'`) names a file of Q by
-   `model.resolve_module`'s rules (every candidate it would try, not only the first: a
+1. a string literal of P that is a relative specifier (`"./x"`, `'../y'`, `"."`) names a file
+   of Q by `model.resolve_module`'s rules (every candidate it would try, not only the first: a
    candidate that fails to parse is not in the model);
 2. a `main` of P's configs (top level or an env section) is a source of Q;
-3. a class name P's configs name (bindings' `class_name`, every class of the migrations and
+3. a class name P's configs mention (bindings' `class_name`, the classes of the migrations and
    `exports` blocks, top level and env sections) is declared in Q, or is exported by Q as
-   `export { L as N }` (then L is one of Q's names too: the model adds it to its config's and
-   to the loose files' bound names);
-4. a receiver X before a namespace method (`X.get(`, `X?.idFromName(` …) in Q is a binding name
-   of P and not of the config that governs Q (Q's first config; any, for the loose node);
-5. `extends N` in P and a class N declared in Q;
-6. a class of Q extends RpcTarget (any class of a file saying `RpcTarget`) and P spells its
-   name as a word;
-7. P's and Q's pipeline files (rollout-unsafe: package.json, shell scripts, workflows) share a
-   file holding a `wrangler deploy` command (it is reported once, for the first config).
+   `export { L as N }`; then L is one of Q's names too (the model adds it to its config's and
+   to the loose files' bound names), to a fixpoint;
+4. the identifier before a namespace method (`X.get(`, `X?.idFromName(` …) in Q is a binding
+   name of P and not of the config that governs Q (Q's first config; any, for the loose node);
+5. `extends N` in a class head of P and a class N declared in Q;
+6. a class of Q extends RpcTarget and P spells its name after `new` or in a return type (in a
+   file with a class or a namespace method call), or P declares an RpcTarget class of the same
+   name;
+7. P's and Q's pipeline files (rollout-unsafe's listing: package.json, shell scripts,
+   workflows) share a file holding a deploy command (it is reported once, for the first
+   config).
 
-"Declared" is read from the bytes: the name after the `class` keyword; a file with an anonymous
-class (`= class …`, `return class …`, `export default class extends`) is taken to declare every
-name a condition asks about that it spells as a word (the model names such a class after its
-variable or factory function).
+"Declared" is read from class heads (`class N {`, `class N extends B`, …). An anonymous class
+takes the name the model gives it: the variable of `const N = class …`; a class a function
+returns is named after the function, so every name a condition asks about that the file spells
+as a function's name counts as declared there. docs/performance.md ("Issue 14: the split's
+groups") lists what else is conservative, the proof and the cost.
 
 Not decided here: the binding-class-not-found "Did you mean" hint, which reads every class name
 of the model; `rehint` recomputes it at the merge from every group's class names.
@@ -117,7 +120,7 @@ _NEW = re.compile(rb"new\s+(" + _NAME + rb")")
 
 @dataclass
 class _Facts:
-    """What one file says that a condition reads (bytes only)."""
+    """What a node's files say that a condition reads (from their bytes, joined)."""
 
     declared: set[bytes] = field(default_factory=set)
     anonymous: list[int] = field(default_factory=list)  # classes named after a function: where
