@@ -134,9 +134,13 @@ class _Facts:
     calls: list[int] = field(default_factory=list)  # where namespace methods are
 
 
-def _facts(data: bytes, every_relative: bool = True) -> _Facts:
+def _facts(
+    data: bytes, every_relative: bool = True, tails: frozenset[bytes] | None = None
+) -> _Facts:
     """every_relative: also the specifiers `./x` that stay below the importing file's folder
-    (they can reach another project only when a project folder lies below that folder)."""
+    (they can reach another project only when a project folder lies below that folder).
+    tails: the last three bytes of every binding name (all at least three long): a receiver
+    ending otherwise is no binding and is not read (None: every receiver is read)."""
     facts = _Facts()
     for match in _CLASS.finditer(data):
         at = match.start()
@@ -193,6 +197,8 @@ def _facts(data: bytes, every_relative: bool = True) -> _Facts:
         if at >= 0 and data[at] == 0x3F:  # `?.`
             at -= 1
         if at >= 80 and data[at] in _IDENT_BYTES:  # `x.get`: the identifier ending at `at`
+            if tails is not None and data[at - 2 : at + 1] not in tails:
+                continue  # (`headers.get`: no binding ends so)
             found = tail(data, at - 80, at + 1)
             if found is not None and found.start() > at - 80:
                 name = found.group()
@@ -557,6 +563,13 @@ def plan_groups(
     config_nodes = [node_for(p) for p in configs]
     joins = _Joins(count)
 
+    # the binding names' last bytes (condition 4 reads only receivers that may be one)
+    binding_words = {b.name.encode() for _, c in loaded for b in c.bindings}
+    tails = (
+        frozenset(w[-3:] for w in binding_words)
+        if all(len(w) >= 3 for w in binding_words)
+        else None
+    )
     # a `./x` from a folder with no project folder below it stays in the importer's project
     above_projects = {up for key in node_of_root for up in _folders_above(key)}
     node_roots = ["", *node_of_root]  # node -> its folder (as text)
@@ -587,7 +600,7 @@ def plan_groups(
         blobs.append(blob)
         starts.append(places)
         paths.append(readable)
-        facts_of.append(_facts(blob, node == 0 or node_roots[node] in above_projects))
+        facts_of.append(_facts(blob, node == 0 or node_roots[node] in above_projects, tails))
 
     # 1. relative specifiers: every candidate resolve_module may pick
     by_text = {p.as_posix(): n for p, n in zip(sources, source_nodes, strict=True)}
