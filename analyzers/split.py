@@ -15,26 +15,29 @@ Nodes: one per config folder (a file belongs to the nearest config that loads, a
 every loose file (they share the `model.root` SQL scope and see every config's names). Two
 nodes are joined when
 
-1. a string literal of P that is a relative specifier (`"./x"`, `'../y'`) names a file of Q by
-   `model.resolve_module`'s rules (every candidate it would try, not only the first: a
+1. a string literal of P that is a relative specifier (`"./x"`, `'../y'`, `"."`) names a file
+   of Q by `model.resolve_module`'s rules (every candidate it would try, not only the first: a
    candidate that fails to parse is not in the model);
 2. a `main` of P's configs (top level or an env section) is a source of Q;
-3. a class name P's configs name (bindings' `class_name`, every class of the migrations and
+3. a class name P's configs mention (bindings' `class_name`, the classes of the migrations and
    `exports` blocks, top level and env sections) is declared in Q, or is exported by Q as
-   `export { L as N }` (then L is one of Q's names too: the model adds it to its config's and
-   to the loose files' bound names);
-4. a receiver X before a namespace method (`X.get(`, `X?.idFromName(` …) in Q is a binding name
-   of P and not of the config that governs Q (Q's first config; any, for the loose node);
-5. `extends N` in P and a class N declared in Q;
-6. a class of Q extends RpcTarget (any class of a file saying `RpcTarget`) and P spells its
-   name as a word;
-7. P's and Q's pipeline files (rollout-unsafe: package.json, shell scripts, workflows) share a
-   file holding a `wrangler deploy` command (it is reported once, for the first config).
+   `export { L as N }`; then L is one of Q's names too (the model adds it to its config's and
+   to the loose files' bound names), to a fixpoint;
+4. the identifier before a namespace method (`X.get(`, `X?.idFromName(` …) in Q is a binding
+   name of P and not of the config that governs Q (Q's first config; any, for the loose node);
+5. `extends N` in a class head of P and a class N declared in Q;
+6. a class of Q extends RpcTarget and P spells its name after `new` or in a return type (in a
+   file with a class or a namespace method call), or P declares an RpcTarget class of the same
+   name;
+7. P's and Q's pipeline files (rollout-unsafe's listing: package.json, shell scripts,
+   workflows) share a file holding a deploy command (it is reported once, for the first
+   config).
 
-"Declared" is read from the bytes: the name after the `class` keyword; a file with an anonymous
-class (`= class …`, `return class …`, `export default class extends`) is taken to declare every
-name a condition asks about that it spells as a word (the model names such a class after its
-variable or factory function).
+"Declared" is read from class heads (`class N {`, `class N extends B`, …). An anonymous class
+takes the name the model gives it: the variable of `const N = class …`; a class a function
+returns is named after the function, so every name a condition asks about that the file spells
+as a function's name counts as declared there. docs/performance.md ("Issue 14: the split's
+groups") lists what else is conservative, the proof and the cost.
 
 Not decided here: the binding-class-not-found "Did you mean" hint, which reads every class name
 of the model; `rehint` recomputes it at the merge from every group's class names.
@@ -109,17 +112,18 @@ _METHOD = re.compile(
 _SKIPPED_BEFORE_DOT = frozenset(b" \t\r\n!)")
 _QUOTES = frozenset(b"\"'`")
 # a specifier that climbs (`../x`, `..`): the opening quote is looked for on its line
-_UP = re.compile(rb"""\.\.(?:/[^"'`\n\\]*)?["'`]""")
+_UP = re.compile(rb"""\.\.?["'`]|\.\./""")
+_STRING_END = re.compile(rb"""["'`\n\\]""")
 _IDENT_TAIL = re.compile(rb"[\w$\x80-\xff]+\Z")
 _NEW = re.compile(rb"new\s+(" + _NAME + rb")")
 
 
 @dataclass
 class _Facts:
-    """What one file says that a condition reads (bytes only)."""
+    """What a node's files say that a condition reads (from their bytes, joined)."""
 
     declared: set[bytes] = field(default_factory=set)
-    anonymous: bool = False  # a class named after the function returning it
+    anonymous: list[int] = field(default_factory=list)  # classes named after a function: where
     bases: set[bytes] = field(default_factory=set)
     specifiers: list[tuple[int, str]] = field(default_factory=list)  # (offset, specifier)
     renames: list[tuple[str, str]] = field(default_factory=list)  # (local, exported)
@@ -129,14 +133,14 @@ class _Facts:
     classes: list[int] = field(default_factory=list)  # where `class` keywords are
     calls: list[int] = field(default_factory=list)  # where namespace methods are
 
-    @property
-    def has_class(self) -> bool:
-        return bool(self.declared) or self.anonymous or bool(self.bases)
 
-
-def _facts(data: bytes, every_relative: bool = True) -> _Facts:
+def _facts(
+    data: bytes, every_relative: bool = True, tails: frozenset[bytes] | None = None
+) -> _Facts:
     """every_relative: also the specifiers `./x` that stay below the importing file's folder
-    (they can reach another project only when a project folder lies below that folder)."""
+    (they can reach another project only when a project folder lies below that folder).
+    tails: the last three bytes of every binding name (all at least three long): a receiver
+    ending otherwise is no binding and is not read (None: every receiver is read)."""
     facts = _Facts()
     for match in _CLASS.finditer(data):
         at = match.start()
@@ -150,18 +154,20 @@ def _facts(data: bytes, every_relative: bool = True) -> _Facts:
             if start and data[start - 1] == data[end] and data[start - 1] in _QUOTES:
                 facts.specifiers.append((start, data[start:end].decode("utf-8", "replace")))
     else:
-        for match in _UP.finditer(data):  # `'../y'`, `".."`, `"./a/../../y"`
-            end = match.end() - 1
-            line = data.rfind(b"\n", 0, match.start()) + 1
-            quote = data[end]
-            start = data.rfind(data[end : end + 1], line, match.start()) + 1
-            if start and data[start : start + 1] == b"." and quote in _QUOTES:
-                facts.specifiers.append((start, data[start:end].decode("utf-8", "replace")))
-        for quoted in (b"'.'", b'"."'):  # `from "."`: the folder's index
-            at = data.find(quoted)
-            while at >= 0:
-                facts.specifiers.append((at + 1, "."))
-                at = data.find(quoted, at + 1)
+        # `'../y'`, `"./a/../../y"`, `".."`, `"."`: the string around the match, on its line
+        for match in _UP.finditer(data):
+            at = match.start()
+            line = data.rfind(b"\n", 0, at) + 1
+            close = match.end() - 1 if data[match.end() - 1] in _QUOTES else -1
+            if close < 0:  # `../` inside the string: its end
+                found = _STRING_END.search(data, match.end())
+                if found is None:
+                    continue
+                close = found.start()
+            quote = data[close : close + 1]
+            start = data.rfind(quote, line, at) + 1
+            if start and data[start : start + 1] == b"." and data[close] in _QUOTES:
+                facts.specifiers.append((start, data[start:close].decode("utf-8", "replace")))
     for match in _EXPORT_CLAUSE.finditer(data):
         at = match.start()
         if at and data[at - 1] in _NOT_BEFORE_KEYWORD:
@@ -191,6 +197,8 @@ def _facts(data: bytes, every_relative: bool = True) -> _Facts:
         if at >= 0 and data[at] == 0x3F:  # `?.`
             at -= 1
         if at >= 80 and data[at] in _IDENT_BYTES:  # `x.get`: the identifier ending at `at`
+            if tails is not None and data[at - 2 : at + 1] not in tails:
+                continue  # (`headers.get`: no binding ends so)
             found = tail(data, at - 80, at + 1)
             if found is not None and found.start() > at - 80:
                 name = found.group()
@@ -247,7 +255,7 @@ def _class_head(data: bytes, at: int, facts: _Facts) -> None:
                     break
             place += 1
         else:
-            facts.anonymous = True  # unbalanced: unsure
+            facts.anonymous.append(at)  # unbalanced: unsure
     body = data.find(b"{", place)
     head = data[place : body if body >= 0 else size]
     base = _HEAD_BASE.search(head)
@@ -275,15 +283,16 @@ def _anonymous_class(data: bytes, at: int, facts: _Facts) -> None:
         if found is not None:
             facts.declared.add(found.group(1))
             return
-        facts.anonymous = True  # `const N: T = class`, a destructuring: unsure
+        facts.anonymous.append(at)  # `const N: T = class`, a destructuring: unsure
     elif before.endswith((b"return", b"=>", b"?", b":", b"||", b"&&", b",")):
-        facts.anonymous = True
+        facts.anonymous.append(at)
 
 
-def _may_name_factory(data: bytes, word: bytes) -> bool:
-    """Whether `word` may be the name of a function in `data` (`function word`, `word(`,
-    `word =`, `word:`, `word<`): the name the model gives a class the function returns."""
-    at = data.find(word)
+def _may_name_factory(data: bytes, word: bytes, start: int, end: int) -> bool:
+    """Whether `word` may be the name of a function in data[start:end] (`function word`,
+    `word(`, `word =`, `word:`, `word<`): the name the model gives a class the function
+    returns."""
+    at = data.find(word, start, end)
     size = len(data)
     while at >= 0:
         after = at + len(word)
@@ -295,7 +304,7 @@ def _may_name_factory(data: bytes, word: bytes) -> bool:
                 b"function"
             ):
                 return True
-        at = data.find(word, at + 1)
+        at = data.find(word, at + 1, end)
     return False
 
 
@@ -541,10 +550,26 @@ def plan_groups(
             folders[each] = known
         return known
 
+    in_folder: dict[str, int] = {}
+
+    def node_for_folder(folder: str) -> int:
+        """The node of a file directly in `folder` (ProjectModel._nearest_config)."""
+        known = in_folder.get(folder)
+        if known is None:
+            known = in_folder[folder] = node_for(Path(folder, "_"))
+        return known
+
     source_nodes = [node_for(p) for p in sources]
     config_nodes = [node_for(p) for p in configs]
     joins = _Joins(count)
 
+    # the binding names' last bytes (condition 4 reads only receivers that may be one)
+    binding_words = {b.name.encode() for _, c in loaded for b in c.bindings}
+    tails = (
+        frozenset(w[-3:] for w in binding_words)
+        if all(len(w) >= 3 for w in binding_words)
+        else None
+    )
     # a `./x` from a folder with no project folder below it stays in the importer's project
     above_projects = {up for key in node_of_root for up in _folders_above(key)}
     node_roots = ["", *node_of_root]  # node -> its folder (as text)
@@ -575,7 +600,7 @@ def plan_groups(
         blobs.append(blob)
         starts.append(places)
         paths.append(readable)
-        facts_of.append(_facts(blob, node == 0 or node_roots[node] in above_projects))
+        facts_of.append(_facts(blob, node == 0 or node_roots[node] in above_projects, tails))
 
     # 1. relative specifiers: every candidate resolve_module may pick
     by_text = {p.as_posix(): n for p, n in zip(sources, source_nodes, strict=True)}
@@ -586,6 +611,15 @@ def plan_groups(
             folder = os.path.dirname(str(importer))
             if spec.startswith("./") and "/.." not in spec and folder not in above_projects:
                 continue
+            if "/.." not in spec[2:] and node_for_folder(folder) == node:
+                # every candidate is in the folder `base` or in its parent: when both belong
+                # to the importer's project (no project folder below them), none is elsewhere
+                named = posixpath.normpath(posixpath.join(folder, spec))
+                if (
+                    node_for_folder(named) == node
+                    and node_for_folder(os.path.dirname(named)) == node
+                ):
+                    continue
             asked_from = (folder, spec)
             hits = resolved.get(asked_from)
             if hits is None:
@@ -642,9 +676,9 @@ def plan_groups(
         for word in f.declared:
             if word in asked:
                 declaring.setdefault(word, set()).add(node)
-        if f.anonymous:
-            for word in asked_words:
-                if word not in f.declared and _may_name_factory(blobs[node], word):
+        for start, end in {_file_range(starts[node], len(blobs[node]), at) for at in f.anonymous}:
+            for word in asked_words:  # in a file with a class named after a function
+                if word not in f.declared and _may_name_factory(blobs[node], word, start, end):
                     declaring.setdefault(word, set()).add(node)
     for word, nodes in declaring.items():
         joins.join((*nodes, *asked[word]))
@@ -685,17 +719,21 @@ def plan_groups(
             # one name declared twice: obsolete-name-workaround keeps the later file's class
             # (and reports there)
             joins.join(owners)
+        # the names by their owners (joined above: one node stands for each set)
+        by_owner: dict[int, set[bytes]] = {}
+        for word, owners in targets.items():
+            by_owner.setdefault(min(owners), set()).add(word)
         for node in range(count):
             spelled: set[bytes] | None = None
-            for word, owners in targets.items():
-                if node in owners or any(joins.find(node) == joins.find(o) for o in owners):
+            for owner, words in by_owner.items():
+                if joins.find(node) == joins.find(owner):
                     continue
                 if spelled is None:
                     spelled = _type_and_new_words(
                         blobs[node], _rpc_ranges(starts[node], len(blobs[node]), facts_of[node])
                     )
-                if word in spelled:
-                    joins.join((node, *owners))
+                if not spelled.isdisjoint(words):
+                    joins.join((node, owner))
 
     # 7. pipeline files with a deploy command shared by two projects
     if "pipelines" not in without:

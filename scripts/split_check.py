@@ -8,7 +8,8 @@ opt-in ones too) and the union of the groups' findings (rule, place, message, se
 places, data, and the fixes `codeactions.fixes_for` builds; the binding-class-not-found hint
 recomputed by `split.rehint`, as the merge does) and problems is compared with the analysis of
 the whole folder. `--each`: each sub-folder of PATH as a tree of its own too (corpus-dev: one
-per repository). `--cost`: the CPU time of plan_groups against a tree-sitter parse of the same
+per repository). `--projects`: PATH's folders holding a wrangler config given together, as
+bench/cold_cpu.py --corpus gives them to `check`. `--cost`: the CPU time of plan_groups against a tree-sitter parse of the same
 sources (the floor, bench/cold_cpu.py's measure). Exit status 1 when any difference is found.
 tests/test_split_groups.py runs the same comparison on the examples, generated monorepos and
 hand-written cases.
@@ -161,12 +162,26 @@ def compare(
     )
 
 
-def compare_folder(folder: Path) -> Outcome:
-    ws = analysis.workspace_for([folder])
-    return compare(ws.root, ws.sources, ws.configs, name=str(folder))
+def _workspace(folder: Path, projects: bool) -> analysis.Workspace:
+    """The files `check FOLDER` analyses; projects: those of `check` given every folder under
+    FOLDER holding a wrangler config (bench/cold_cpu.py --corpus, bench/peers.py)."""
+    if not projects:
+        return analysis.workspace_for([folder])
+    sys.path.insert(0, str(ROOT / "bench"))
+    from peers import corpus_files
+
+    return analysis.workspace_for(corpus_files(folder)[0])
 
 
-def plan_cost(folder: Path, repeat: int = 5) -> tuple[float, float, float, int]:
+def compare_folder(folder: Path, projects: bool = False) -> Outcome:
+    ws = _workspace(folder, projects)
+    name = f"{folder} (its wrangler folders)" if projects else str(folder)
+    return compare(ws.root, ws.sources, ws.configs, name=name)
+
+
+def plan_cost(
+    folder: Path, repeat: int = 5, projects: bool = False
+) -> tuple[float, float, float, int]:
     """(best CPU seconds of plan_groups, of loading the configs alone, of the tree-sitter parse
     of the same sources, files), the bytes read beforehand (the parent reads them once for
     both) and the configs loaded cold each time (as a first check does; every check loads
@@ -176,7 +191,7 @@ def plan_cost(folder: Path, repeat: int = 5) -> tuple[float, float, float, int]:
     from durable_harden.analyzers import wrangler
     from durable_harden.analyzers.source import language, language_for
 
-    ws = analysis.workspace_for([folder])
+    ws = _workspace(folder, projects)
     data = {p: p.read_bytes() for p in [*ws.sources, *ws.configs]}
     plan = configs = parse = float("inf")
     for _ in range(repeat):
@@ -212,6 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+", type=Path)
     parser.add_argument("--each", action="store_true", help="each sub-folder too")
     parser.add_argument("--cost", action="store_true", help="plan_groups against the parse")
+    parser.add_argument(
+        "--projects",
+        action="store_true",
+        help="each PATH as its folders with a wrangler config (bench/cold_cpu.py --corpus)",
+    )
     args = parser.parse_args(argv)
     folders: list[Path] = []
     for path in args.paths:
@@ -224,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = 0
     for folder in folders:
         if args.cost:
-            plan, configs, parse, files = plan_cost(folder)
+            plan, configs, parse, files = plan_cost(folder, projects=args.projects)
             own = plan - configs
             print(
                 f"{folder}: plan_groups {plan * 1000:.1f} ms CPU (loading the configs "
@@ -233,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
             continue
-        outcome = compare_folder(folder)
+        outcome = compare_folder(folder, args.projects)
         total += outcome.differences
         print(describe(outcome), flush=True)
         for key in outcome.only_whole[:10]:

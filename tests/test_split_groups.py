@@ -377,3 +377,33 @@ def test_rehint_recomputes_the_hint_from_every_group(tmp_path: Path) -> None:
     assert split.rehint(hinted, {"ChatRoom"}, {"ChatRom"}) is None  # already right
     # a class the config binds is no hint (the rule's own rule)
     assert split.rehint(alone, {"ChatRoom"}, {"ChatRom", "ChatRoom"}) is None
+
+
+def test_the_import_candidates_are_resolve_modules(tmp_path: Path) -> None:
+    """Condition 1 lists the paths `model.resolve_module` tries, in its order: the first that
+    exists is its answer (a drift between the two would split an import)."""
+    from typing import Any
+
+    from durable_harden.analyzers.model import resolve_module
+
+    names = [
+        "src/a.ts",
+        "src/b.js",
+        "src/c/index.ts",
+        "src/d.mts",
+        "src/e.tsx",
+        "lib/f.ts",
+        "lib/g/index.jsx",
+        "lib/h.cjs",
+        "lib/index.ts",
+        "x.ts",
+    ]
+    known: dict[Path, Any] = {tmp_path / n: tmp_path / n for n in names}
+    importer = tmp_path / "src" / "main.ts"
+    specs = ["./a", "./a.js", "./b", "./b.js", "./c", "./d", "./d.mjs", "./e", "./e.jsx"]
+    specs += ["../lib/f", "../lib/g", "../lib/h.cjs", "../lib", "..", ".", "../x", "./nope"]
+    for spec in specs:
+        answer = resolve_module(importer, spec, known)
+        candidates = split._candidates(importer.as_posix(), spec)
+        first = next((c for c in candidates if Path(c) in known), None)
+        assert (answer if answer is None else str(answer)) == first, spec
