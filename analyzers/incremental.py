@@ -1465,8 +1465,10 @@ class IncrementalRules:
         for cls in classes:
             outline = named.outline(cls, model)
             previous = before.get(outline)
-            if previous is not None and _read_texts(cls, (n for n, _ in previous.reads)) == (
-                previous.reads
+            if (
+                previous is not None
+                and _read_texts(cls, (n for n, _ in previous.reads)) == previous.reads
+                and _top_level(cls)
             ):
                 self.named_hits += 1
                 marker = Rerun(rule, CLASS, [cls])

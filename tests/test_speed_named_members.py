@@ -193,3 +193,34 @@ def test_random_edits_in_the_class(tmp_path: Path, seed: int) -> None:
             text = CLASS_FILE
             s.write(target, text.encode())
             s.compare(f"step {step}: reverted (seed {seed})")
+
+
+def test_a_failing_named_member_rule_is_reported_once_per_file(tmp_path: Path) -> None:
+    """As one run over the file's classes reports it: one problem per analysis, not one per
+    class run alone; nothing is kept, so the next analysis runs (and reports) it again."""
+    from dataclasses import replace
+    from typing import Any
+
+    from durable_harden.analyzers.incremental import IncrementalRules
+    from durable_harden.analyzers.rules import all_rules
+
+    def boom(model: Any) -> Any:
+        if model.classes:
+            raise RuntimeError("boom")
+        return iter(())
+
+    by_id = {r.id: r for r in all_rules()}
+    failing = [replace(by_id[i], check=boom) for i in sorted(NAMED_MEMBERS)]
+    root, target = _members_project(tmp_path)
+    two = CLASS_FILE + CLASS_FILE.split("\n", 2)[2].replace("class Members", "class Second")
+    engine = IncrementalRules()
+    for step in range(3):
+        target.write_text(("// edit\n" * step) + two)
+        model = analyze_paths([root]).model
+        assert len([c for c in model.classes if c.file.path == target]) == 2
+        before = len(model.problems)
+        assert engine.findings(model, failing, [target]) == []
+        messages = sorted(p.message for p in model.problems[before:])
+        assert messages == sorted(
+            f"internal error in rule {i}: RuntimeError: boom" for i in NAMED_MEMBERS
+        ), step
