@@ -445,16 +445,6 @@ NAMED_MEMBERS: dict[str, NamedMembers] = {
         "`storage_receiver` reads `cls.aliases.storage` (outline); the finding holds the class "
         "name (outline). No other class, nothing else of the file.",
     ),
-    "alarm-retry-suppressed": NamedMembers(
-        _outline_storage_only,
-        lambda cls: ("alarm",),
-        ("call", "throw"),
-        "`check` reads `cls.alarm` (`cls.methods['alarm']`): its `setAlarm` calls "
-        "(`storage_calls` in the handler, `storage_receiver`: the storage spellings, outline), "
-        "its catch clauses, throws and returns, its top statements; `enclosing_function_in` "
-        "and `_function_of` climb from a node of the handler and stop at the handler (a "
-        "function); the finding holds the class name (outline). No other member, class or file.",
-    ),
     "websocket-manual-ping": NamedMembers(
         _outline_name,
         lambda cls: ("constructor", "webSocketMessage"),

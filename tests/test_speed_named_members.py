@@ -39,7 +39,6 @@ export class Members extends DurableObject {
   }
 
   async alarm(): Promise<void> {
-    await this.ctx.storage.setAlarm(Date.now() + 5_000);
     await this.ctx.storage.put("a", 1);
   }
 
@@ -104,14 +103,6 @@ EDITS = [
     (
         "the time read from storage",
         CLASS_FILE.replace("Date.now() + 60_000", "await this.nextDue()"),
-        False,
-    ),
-    (
-        "the alarm re-armed after its work",
-        CLASS_FILE.replace(
-            '    await this.ctx.storage.setAlarm(Date.now() + 5_000);\n    await this.ctx.storage.put("a", 1);',
-            '    await this.ctx.storage.put("a", 1);\n    await this.ctx.storage.setAlarm(Date.now() + 5_000);',
-        ),
         False,
     ),
     ("the ping answer edited", CLASS_FILE.replace('"pong"', '"pang"'), False),
