@@ -76,7 +76,7 @@ from durable_harden.analyzers.reuse import (
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.span import Related, Span
 from durable_harden.analyzers.sql import SqlStatement
-from durable_harden.analyzers.tsutil import FUNCTION_TYPES
+from durable_harden.analyzers.tsutil import FUNCTION_TYPES, node_text, walk_type
 
 T = TypeVar("T")
 
@@ -303,6 +303,104 @@ STATEMENT_LOCAL: dict[str, MemberLocal] = {
         "its call runs",
     ),
 }
+
+
+# -- a whole-class rule that reads a few named members -------------------------------------------
+#
+# A rule declared here finds in a class exactly what it finds from the class facts its
+# `outline` returns and the members it reads by name (`cls.methods[name]`, or no member of that
+# name); `reads` names them after a run over the class (a superset is fine: a name looked up and
+# missing is part of the key as "none"). Then an analysis whose class has the same outline and,
+# for every name read, a member of the same text (or again none) reuses the findings, each
+# shifted to where its member now starts; any other edit re-runs the rule on the class. Safety
+# nets, checked at run time: a class nested in a function (its members could read the enclosing
+# function's variables) and a finding (span, related spans, `offsets` of its data) reaching
+# outside the members read make the class re-run on every analysis.
+
+
+@dataclass(frozen=True)
+class NamedMembers:
+    outline: Callable[[DurableObjectClass, ProjectModel], Hashable]
+    # the names of the members (cls.methods keys) the run over the class read
+    reads: Callable[[DurableObjectClass], Iterable[str]]
+    offsets: tuple[str, ...]  # as MemberLocal.offsets
+    reason: str
+
+
+def _this_closure(cls: DurableObjectClass, first: str) -> set[str]:
+    """`first` and every name `this.<name>` mentions (any member expression on `this`: calls,
+    reads, writes) in the members reached so far, transitively; names without a member
+    included."""
+    data = cls.file.data
+    names = {first}
+    frontier = [first]
+    while frontier:
+        node = cls.methods.get(frontier.pop())
+        if node is None:
+            continue
+        for expr in walk_type(node, "member_expression"):
+            obj, prop = expr.child_by_field_name("object"), expr.child_by_field_name("property")
+            if obj is None or prop is None or data[obj.start_byte : obj.end_byte] != b"this":
+                continue
+            name = node_text(data, prop)
+            if name not in names:
+                names.add(name)
+                frontier.append(name)
+    return names
+
+
+def _constructor_closure(cls: DurableObjectClass) -> set[str]:
+    return _this_closure(cls, "constructor")
+
+
+def _outline_storage_only(cls: DurableObjectClass, model: ProjectModel) -> Hashable:
+    """The class name (in messages and data) and its storage spellings (`storage_receiver`)."""
+    return (cls.name, frozenset(cls.aliases.storage))
+
+
+NAMED_MEMBERS: dict[str, NamedMembers] = {
+    "alarm-unconditional-in-constructor": NamedMembers(
+        _outline_storage_only,
+        _constructor_closure,
+        ("call",),
+        "`reached_from_constructor` walks the constructor (`cls.methods['constructor']`) and, "
+        "transitively, the methods its `this.m()` calls name (`cls.methods[m]`, a name not "
+        "there is skipped); `from_durable_state` follows `this.m()` calls of the setAlarm "
+        "argument (inside a reached method) through `cls.methods` the same way; "
+        "`storage_calls`, `getalarm_guarded` and `_getalarm_names` read the method's subtree; "
+        "`storage_receiver` reads `cls.aliases.storage` (outline); the finding holds the class "
+        "name (outline). No other class, nothing else of the file.",
+    ),
+    "websocket-manual-ping": NamedMembers(
+        _outline_name,
+        lambda cls: ("constructor", "webSocketMessage"),
+        (),
+        "`check` reads `cls.methods['webSocketMessage']` (its parameters, its `if` branches "
+        "and their `send` calls, string literals) and the constructor's text (`cls.constructor`, "
+        "for `setWebSocketAutoResponse(`); the finding holds the class name (outline), its state "
+        "the class (rebuilt by `fresh_state`). No other member, class or file.",
+    ),
+}
+
+
+@dataclass
+class _Named:
+    """A NAMED_MEMBERS rule's result for one class outline: the members read (name, text or
+    None) and the findings (the member's name, offsets relative to its start)."""
+
+    reads: tuple[tuple[str, bytes | None], ...]
+    found: list[tuple[str, Finding]]
+
+
+def _read_texts(
+    cls: DurableObjectClass, names: Iterable[str]
+) -> tuple[tuple[str, bytes | None], ...]:
+    data = cls.file.data
+    out = []
+    for name in names:
+        node = cls.methods.get(name)
+        out.append((name, None if node is None else data[node.start_byte : node.end_byte]))
+    return tuple(out)
 
 
 class Rerun:
@@ -1022,6 +1120,8 @@ class IncrementalRules:
         self.call_hits = 0  # exec() calls whose findings were reused
         self.quiet_runs = 0  # exec() calls checked by a QUIET_CALLS rule (tests read it)
         self.quiet_hits = 0  # exec() calls a QUIET_CALLS rule skipped as quiet
+        self.named_runs = 0  # classes a NAMED_MEMBERS rule ran on (tests read it)
+        self.named_hits = 0  # classes whose NAMED_MEMBERS findings were reused
 
     def _indexed(
         self, rule: Rule, model: ProjectModel, roots: list[Path], wanted: set[Path]
@@ -1102,6 +1202,20 @@ class IncrementalRules:
                 if local is None and rule.id in QUIET_CALLS:
                     local, reuse = QUIET_CALLS[rule.id], self._by_quiet_call
                     kept = (calls, facts)
+            named = NAMED_MEMBERS.get(rule.id) if scope.unit == CLASS else None
+            if named is not None:
+                if units is None:
+                    units = _Units(model)
+                for file in files:
+                    items = units.of(CLASS, file)
+                    if items:
+                        whole_key: Hashable = (file, tuple(items), facts.of(scope.facts, file.path))
+                        found.extend(self._by_names(rule, named, model, file, items, whole_key))
+                if config_open:  # as for the member-local rules
+                    empty = ScopedModel(model, CLASS, [])
+                    whole = facts.of(WHOLE, None)
+                    found.extend(self._run(rule, empty, (rule.id, None), whole, wanted, model))
+                continue
             if local is not None and reuse is not None:
                 if units is None:
                     units = _Units(model)
@@ -1252,6 +1366,92 @@ class IncrementalRules:
             after[outline] = WHOLE_CLASS if split is None else split
         self.members[slot] = after
         return found
+
+    def _by_names(
+        self,
+        rule: Rule,
+        named: NamedMembers,
+        model: ProjectModel,
+        file: SourceFile,
+        classes: list[DurableObjectClass],
+        key: Hashable,
+    ) -> list[Finding]:
+        """A NAMED_MEMBERS rule's findings in the classes of one file: the file's whole result
+        when its classes and facts are the same objects (as `_run`), else each class's reused
+        when the members it read have the same texts, the others run over the class."""
+        slot = (rule.id, file.path)
+        cached = self.memo.get(slot)
+        if cached is not None and cached[0] == key:
+            self.hits += 1
+            return list(cached[1])
+        before: dict[Hashable, _Named] = self.members.get(slot, {})
+        after: dict[Hashable, _Named] = {}
+        found: list[Finding] = []
+        failed = False
+        for cls in classes:
+            outline = named.outline(cls, model)
+            previous = before.get(outline)
+            if (
+                previous is not None
+                and _read_texts(cls, (n for n, _ in previous.reads)) == previous.reads
+                and _top_level(cls)
+            ):
+                self.named_hits += 1
+                marker = Rerun(rule, CLASS, [cls])
+                methods = cls.methods
+                found.extend(
+                    _shifted(f, methods[name].start_byte, named.offsets, marker)
+                    for name, f in previous.found
+                )
+                after[outline] = previous
+                continue
+            self.runs += 1
+            self.named_runs += 1
+            try:
+                result = [
+                    f for f in rule.check(ScopedModel(model, CLASS, [cls])) if f.path == file.path
+                ]
+            except OverBudget:
+                raise
+            except Exception as exc:  # reported once per file, as one run over its classes
+                if not failed:
+                    _report(rule, model, exc)
+                failed = True
+                continue
+            found.extend(result)
+            if not _top_level(cls):
+                continue
+            kept = self._named(cls, named, result)
+            if kept is not None:
+                after[outline] = kept
+        self.members[slot] = after
+        if failed:
+            self.memo.pop(slot, None)
+        else:
+            self.memo[slot] = (key, found)
+        return list(found)
+
+    @staticmethod
+    def _named(
+        cls: DurableObjectClass, named: NamedMembers, result: list[Finding]
+    ) -> _Named | None:
+        """The class's findings by the member they lie in (offsets relative to its start);
+        None when one lies outside every member read."""
+        try:
+            reads = _read_texts(cls, sorted(named.reads(cls)))
+        except Exception:  # the declaration failed on this class: run every time
+            return None
+        path = cls.file.path
+        nodes = [(name, cls.methods[name]) for name, text in reads if text is not None]
+        kept: list[tuple[str, Finding]] = []
+        for finding in result:
+            for name, node in nodes:
+                if _within(finding, path, node.start_byte, node.end_byte, named.offsets):
+                    kept.append((name, _shifted(finding, -node.start_byte, named.offsets, None)))
+                    break
+            else:
+                return None
+        return _Named(reads, kept)
 
     def _by_call(
         self,
@@ -1605,6 +1805,7 @@ __all__ = [
     "FILE",
     "FILE_PARTS",
     "MEMBER_LOCAL",
+    "NAMED_MEMBERS",
     "NONE",
     "PROJECT",
     "QUIET_CALLS",
