@@ -771,11 +771,11 @@ class _Calls:
         if placed + len(rest) != len(moved_to):
             return None  # a moved statement changed its call's company: group afresh
         after = old.calls[last:]
+        starts_after = old.starts[last:]
         if delta:
             shift = delta.__add__
-            after = list(
-                zip(map(shift, old.starts[last:]), map(shift, map(_end_of, after)), strict=True)
-            )
+            starts_after = list(map(shift, starts_after))
+            after = list(zip(starts_after, map(shift, map(_end_of, after)), strict=True))
         calls = old.calls[:first] + region.calls + after
         # each part is in order and flat (the previous version's, `of`'s): only the seams
         # between them can break the order (a region call outside the region, calls inside
@@ -789,7 +789,7 @@ class _Calls:
         rest = _in_order(rest + region.rest, stmts)
         return cls(
             calls,
-            [c[0] for c in calls],
+            old.starts[:first] + region.starts + starts_after,  # the calls' starts
             keys,
             groups,  # type: ignore[arg-type]
             rest,
