@@ -571,6 +571,119 @@ def test_growing_tables_follow_edits_in_the_file(tmp_path: Path) -> None:
         assert ("sql-unbounded-read" in rules) == reported, what
 
 
+def test_same_growth_runs_agree_with_the_statement_by_statement_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sql-unbounded-read's `_same_growth` finds the edited region's statements as one run of
+    each list (slices) when it can: random edits of a file of INSERTs, retention DELETEs and
+    reads (in SQL strings, between members, adding and removing statements) answer what the
+    general check (the moved statements' origins by identity, the others compared one by one)
+    and the comparison of the whole file's facts answer, and the findings equal a fresh
+    analysis after each edit."""
+    import itertools
+    import operator
+
+    from durable_harden.analyzers.rules import sql_unbounded_read as sur
+
+    def general(old: list[Any], new: list[Any], file: Any, schema: Any) -> bool | None:
+        # the check before the runs were looked for (None: it compared the whole file)
+        moved = file.memo.get("splice")
+        if moved is None:
+            return None
+        was = list(map(moved.origin.get, map(id, new)))
+        origins = list(filter(None, was))
+        carried = set(map(id, origins))
+        kept = [s for s in old if id(s) in carried]
+        if kept != origins:
+            return None
+        fresh = itertools.compress(new, map(operator.is_, was, itertools.repeat(None)))
+        gone = [s for s in old if id(s) not in carried]
+        facts = sur._statement_facts
+        same = [facts(s, schema)[1:] for s in gone] == [facts(s, schema)[1:] for s in fresh]
+        return True if same else None
+
+    checked = {"calls": 0, "general": 0, "true": 0, "loose": 0}
+    real = sur._same_growth
+
+    def spy(old: list[Any], new: list[Any], file: Any, schema: Any) -> bool:
+        counts = dict(sur.SAME_GROWTH_COUNTS)
+        answer = real(old, new, file, schema)
+        by_region = sur.SAME_GROWTH_COUNTS["region"] > counts["region"]
+        whole = sur._growth_facts(old, schema) == sur._growth_facts(new, schema)
+        reference = general(old, new, file, schema)
+        checked["calls"] += 1
+        checked["true"] += answer
+        checked["loose"] += any(s.loose for s in new)
+        if reference is not None:
+            checked["general"] += 1
+            assert answer == reference
+            assert by_region  # found from the region's statements, not the whole file's
+        if answer:
+            assert whole  # never "the same" when the file's facts differ
+        else:
+            assert answer == whole
+        return answer
+
+    monkeypatch.setattr(sur, "_same_growth", spy)
+    methods = []
+    for n in range(24):
+        if n % 3 == 0:
+            sql = f"INSERT INTO t{n % 4} (a, at) VALUES (?, ?)"
+        elif n % 3 == 1:
+            sql = f"DELETE FROM t{n % 4} WHERE at < ?"
+        else:
+            sql = f"SELECT * FROM t{n % 4} WHERE a = ?"
+        methods.append(
+            f"  m{n}(x: string): void {{\n"
+            f'    this.ctx.storage.sql.exec("{sql}", x);\n'
+            f"    const y = {n};\n"
+            # a loose SQL literal: the region's statements are then two runs of the file's
+            # list (its executed ones, its loose ones)
+            + (f'    const q = "SELECT a FROM t{n % 4} WHERE at > {n}";\n' if n % 2 else "")
+            + "  }\n"
+        )
+    head = (
+        'import { DurableObject } from "cloudflare:workers";\n\n'
+        "export class Store extends DurableObject {\n"
+        "  constructor(ctx: DurableObjectState, env: never) {\n"
+        "    super(ctx, env);\n"
+        '    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t0 (a TEXT, at INTEGER)");\n'
+        '    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t1 (a TEXT, at INTEGER)");\n'
+        '    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t2 (a TEXT, at INTEGER)");\n'
+        '    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t3 (a TEXT, at INTEGER)");\n'
+        "  }\n\n"
+    )
+    text = head + "\n".join(methods) + "}\n"
+    s, store = _store_session(tmp_path / "w", text)
+    rng = random.Random(14)
+    inserts = [
+        '    this.ctx.storage.sql.exec("INSERT INTO t2 (a, at) VALUES (?, ?)", x);\n',
+        '    this.ctx.storage.sql.exec("DELETE FROM t3 WHERE at < ?", x);\n',
+        "    // a comment\n",
+        '    const r = "DELETE FROM t1 WHERE at < 5";\n',
+    ]
+    current = text
+    for step in range(60):
+        lines = current.split("\n")
+        choice = rng.random()
+        row = rng.randrange(9, len(lines) - 2)
+        if choice < 0.5:  # a character typed in a line (an SQL string, a name, a number)
+            col = rng.randrange(len(lines[row]) + 1)
+            lines[row] = lines[row][:col] + rng.choice("x1 ") + lines[row][col:]
+            edited = "\n".join(lines)
+        elif choice < 0.8 and "exec" in lines[row]:  # a statement removed
+            edited = "\n".join(lines[:row] + lines[row + 1 :])
+        else:  # a statement or a comment added at the start of a method's body
+            starts = [i for i, line in enumerate(lines) if line.startswith("  m")]
+            at = rng.choice(starts) + 1
+            edited = "\n".join(lines[:at]) + "\n" + rng.choice(inserts) + "\n".join(lines[at:])
+        s.write(store, edited.encode())
+        s.compare(f"edit {step}")
+        current = edited
+    assert checked["calls"] >= 30 and checked["general"] >= 20 and checked["true"] >= 10, checked
+    assert checked["loose"] >= 30, checked
+
+
 # -- the rest of the project on a keystroke: the spliced model, the REACH rules, the growth index
 
 
