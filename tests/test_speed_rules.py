@@ -7,7 +7,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from durable_harden.analyzers.rules._common import MENTIONS_LIMIT, calls_mentioning, word_places
+from durable_harden.analyzers.rules._common import (
+    MENTIONS_LIMIT,
+    calls_mentioning,
+    spells,
+    word_places,
+)
 from durable_harden.analyzers.source import SourceFile, read_source, reparse
 from durable_harden.analyzers.tsutil import node_text, walk_type
 from tests.conftest import EXAMPLES
@@ -57,6 +62,42 @@ def test_calls_mentioning_with_the_word_everywhere(tmp_path: Path) -> None:
     few.write_text("// get\nconst a = `get`;\nobj.get(1); get(2); (() => 1)(get); x.getter();\n")
     file = read_source(few)
     assert _check(file, file.root, "get") == 3
+
+
+def test_spells_answers_what_a_search_of_the_range_answers() -> None:
+    """`_common.spells` (the word lies in data[start:end], from the word's kept places) gives
+    what `data.find(word, start, end) >= 0` gives, for ranges around, at and across the places
+    (a place cut by either end, ranges of the word's length and empty ones), also after edits
+    that move the places (the places of a re-parsed file are carried and shifted)."""
+    rng = random.Random(14)
+    words = [b"WebSocketPair", b"acceptWebSocket(", b"get", b"aa", b"x"]
+    pieces = [b"", b"a", b"aa", b"WebSocketPair", b"acceptWebSocket(", b"get", b"\n"]
+    path = sorted((EXAMPLES / "rate-limiter" / "src").glob("*.ts"))[0]
+    file = read_source(path)
+    checked = found = 0
+    for step in range(80):
+        data = file.data
+        for word in words:
+            places = word_places(file, word)
+            edges = [p + d for p in places[:20] for d in (-1, 0, 1, len(word) - 1, len(word))]
+            for _ in range(25):
+                start = (
+                    rng.choice(edges)
+                    if edges and rng.random() < 0.6
+                    else rng.randrange(len(data) + 1)
+                )
+                start = max(0, min(len(data), start))
+                end = start + rng.choice([0, len(word) - 1, len(word), len(word) + 1, 50, 5000])
+                end = min(len(data), end)
+                expected = data.find(word, start, end) >= 0
+                assert spells(file, word, start, end) == expected, (step, word, start, end)
+                checked += 1
+                found += expected
+        start = rng.randrange(len(data) + 1)
+        end = min(len(data), start + rng.choice([0, 1, 3]))
+        new = reparse(file, data[:start] + rng.choice(pieces) + data[end:])
+        file = new if new is not file else file
+    assert checked >= 5000 and found >= 500, (checked, found)
 
 
 def test_word_places_follow_edits() -> None:
