@@ -39,7 +39,7 @@ import traceback
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tree_sitter import Node
 
@@ -631,13 +631,25 @@ class _Calls:
     calls: list[tuple[int, int]]  # (start, end) of each call
     starts: list[int]
     keys: list[Hashable]
-    groups: list[list[SqlStatement]]
+    # the calls' statements, call after call (`group`): flat[bounds[i]:bounds[i + 1]] are the
+    # i-th call's (no list per call: a carried version maps them at C speed, ~300 a keystroke)
+    flat: list[SqlStatement]
+    bounds: list[int]
     rest: list[SqlStatement]
     # a number per distinct key (the rules' per-call memos are keyed by it: no content hashed
     # per look-up), from `numbers`, shared by the versions of a file (a key typed again gets
     # its number back); numbers are never reused, so a memo never mistakes one key for another
     ids: list[int] = field(default_factory=list)
     numbers: dict[Hashable, int] = field(default_factory=dict)
+
+    def group(self, index: int) -> list[SqlStatement]:
+        """The statements of the index-th call, in order."""
+        return self.flat[self.bounds[index] : self.bounds[index + 1]]
+
+    @property
+    def groups(self) -> list[list[SqlStatement]]:
+        """Every call's statements (tests read them)."""
+        return [self.group(index) for index in range(len(self.calls))]
 
     @classmethod
     def of(
@@ -712,7 +724,9 @@ class _Calls:
         numbers = {} if numbers is None else numbers
         ids = [_number(numbers, key) for key in keys]
         rest = _in_order(rest, stmts)
-        return cls(calls, [c[0] for c in calls], keys, groups, rest, ids, numbers)
+        flat = list(itertools.chain.from_iterable(groups))
+        bounds = [0, *itertools.accumulate(map(len, groups))]
+        return cls(calls, [c[0] for c in calls], keys, flat, bounds, rest, ids, numbers)
 
     @classmethod
     def kept(cls, file: SourceFile, stmts: list[SqlStatement]) -> _Calls:
@@ -762,11 +776,12 @@ class _Calls:
         # those in it are grouped again (their statements are fresh)
         first = bisect.bisect_left(old.starts, lo)
         last = bisect.bisect_left(old.starts, hi)
-        groups_before = _moved_groups(old.groups[:first], moved_to)
-        groups_after = _moved_groups(old.groups[last:], moved_to)
-        if groups_before is None or groups_after is None:
+        bounds = old.bounds
+        flat_before = list(map(moved_to.get, map(id, old.flat[: bounds[first]])))
+        flat_after = list(map(moved_to.get, map(id, old.flat[bounds[last] :])))
+        if None in flat_before or None in flat_after:
             return None  # a call outside the region whose statements did not move
-        placed = sum(map(len, groups_before)) + sum(map(len, groups_after))
+        placed = len(flat_before) + len(flat_after)
         rest = [moved_to[id(s)] for s in old.rest if id(s) in moved_to]
         if placed + len(rest) != len(moved_to):
             return None  # a moved statement changed its call's company: group afresh
@@ -785,13 +800,20 @@ class _Calls:
                 return None  # calls inside others (grouped apart by `of`): group afresh
         keys = old.keys[:first] + region.keys + old.keys[last:]
         ids = old.ids[:first] + region.ids + old.ids[last:]
-        groups = groups_before + region.groups + groups_after
+        flat = cast(list[SqlStatement], flat_before) + region.flat
+        flat += cast(list[SqlStatement], flat_after)  # no None in them: checked above
+        inside = len(flat_before)
+        gap = inside + len(region.flat) - bounds[last]  # the shift of the bounds after it
+        new_bounds = bounds[: first + 1]
+        new_bounds += map(inside.__add__, region.bounds[1:])
+        new_bounds += map(gap.__add__, bounds[last + 1 :]) if gap else bounds[last + 1 :]
         rest = _in_order(rest + region.rest, stmts)
         return cls(
             calls,
             old.starts[:first] + region.starts + starts_after,  # the calls' starts
             keys,
-            groups,  # type: ignore[arg-type]
+            flat,
+            new_bounds,
             rest,
             ids,
             old.numbers,
@@ -840,25 +862,6 @@ def _in_order(items: list[SqlStatement], order: list[SqlStatement]) -> list[SqlS
 
 
 _end_of = operator.itemgetter(1)
-
-
-def _moved_groups(
-    groups: list[list[SqlStatement]], moved_to: dict[int, SqlStatement]
-) -> list[list[SqlStatement]] | None:
-    """Each group's statements replaced by those moved from them, or None when one did not
-    move. Mostly groups of one statement: mapped at C speed."""
-    flat = list(itertools.chain.from_iterable(groups))
-    now = list(map(moved_to.get, map(id, flat)))
-    if None in now:
-        return None
-    if len(flat) == len(groups):  # one statement each
-        return list(map(list, zip(now)))  # type: ignore[arg-type]
-    found: list[list[SqlStatement]] = []
-    at = 0
-    for group in groups:
-        found.append(now[at : at + len(group)])  # type: ignore[arg-type]
-        at += len(group)
-    return found
 
 
 @dataclass
@@ -1489,7 +1492,7 @@ class IncrementalRules:
             start = parts.starts[index]
             self.call_runs += 1
             try:
-                own = self._checked(rule, model, path, parts.groups[index], contain=False)
+                own = self._checked(rule, model, path, parts.group(index), contain=False)
             except OverBudget:
                 raise
             except Exception:  # reported once, by the run over the whole file below
@@ -1505,7 +1508,7 @@ class IncrementalRules:
         for index in itertools.compress(range(len(values)), values):
             relative = values[index]
             start = parts.starts[index]
-            marker = Rerun(rule, STATEMENT, parts.groups[index])
+            marker = Rerun(rule, STATEMENT, parts.group(index))
             found.extend(_shifted(f, start, local.offsets, marker) for f in relative or ())
         if parts.rest:
             found.extend(self._checked(rule, model, path, parts.rest))
@@ -1582,7 +1585,7 @@ class IncrementalRules:
         )
         self.quiet_hits += len(ids) - len(loud)
         found: list[Finding] = []
-        asked = [s for index in loud for s in parts.groups[index]]
+        asked = [s for index in loud for s in parts.group(index)]
         self.quiet_runs += len(loud)
         try:
             if parts.rest:
@@ -1614,7 +1617,7 @@ class IncrementalRules:
             for at, index in enumerate(loud):
                 if at in noisy:
                     continue
-                if unsettled is not None and any(unsettled(model, s) for s in parts.groups[index]):
+                if unsettled is not None and any(unsettled(model, s) for s in parts.group(index)):
                     continue
                 quiet_ids.add(ids[index])
         if len(quiet_ids) > 2 * len(ids) + 256:
