@@ -623,6 +623,9 @@ class _Members:
         return index
 
 
+_REST_TOKENS = itertools.count(1)  # _Calls.rest_token: a number per set of rest statements
+
+
 @dataclass
 class _Calls:
     """The statements of one file by exec() call, once per analysis: the calls whose findings
@@ -641,6 +644,10 @@ class _Calls:
     # its number back); numbers are never reused, so a memo never mistakes one key for another
     ids: list[int] = field(default_factory=list)
     numbers: dict[Hashable, int] = field(default_factory=dict)
+    # the same number as the previous version's when `rest` is its rest, moved (statements
+    # outside the edited region: their calls' and SQL's bytes the same) and nothing added:
+    # a rule that found nothing in them then finds nothing again (`_rest_checked`)
+    rest_token: int = field(default_factory=lambda: next(_REST_TOKENS))
 
     def group(self, index: int) -> list[SqlStatement]:
         """The statements of the index-th call, in order."""
@@ -807,8 +814,9 @@ class _Calls:
         new_bounds = bounds[: first + 1]
         new_bounds += map(inside.__add__, region.bounds[1:])
         new_bounds += map(gap.__add__, bounds[last + 1 :]) if gap else bounds[last + 1 :]
+        same_rest = not region.rest and len(rest) == len(old.rest)
         rest = _in_order(rest + region.rest, stmts)
-        return cls(
+        carried = cls(
             calls,
             old.starts[:first] + region.starts + starts_after,  # the calls' starts
             keys,
@@ -818,6 +826,9 @@ class _Calls:
             ids,
             old.numbers,
         )
+        if same_rest:  # every old rest statement moved (their count), none new
+            carried.rest_token = old.rest_token
+        return carried
 
 
 def _positions(texts: list[bytes], errors: list[int]) -> dict[bytes, list[int]]:
@@ -845,6 +856,7 @@ def _number(numbers: dict[Hashable, int], key: Hashable) -> int:
     return found
 
 
+_REST = "rest"  # in a statement rule's `members` entry: what `_rest_checked` keeps
 _MEMBERS_MEMO = "incremental:members"
 MEMBERS_COUNTS = {"carried": 0, "read": 0}  # how _Members.kept found them (tests read it)
 _CALLS_MEMO = "incremental:calls"
@@ -1123,6 +1135,7 @@ class IncrementalRules:
         self.call_hits = 0  # exec() calls whose findings were reused
         self.quiet_runs = 0  # exec() calls checked by a QUIET_CALLS rule (tests read it)
         self.quiet_hits = 0  # exec() calls a QUIET_CALLS rule skipped as quiet
+        self.rest_hits = 0  # statement rules' rest statements skipped (`_rest_checked`)
         self.named_runs = 0  # classes a NAMED_MEMBERS rule ran on (tests read it)
         self.named_hits = 0  # classes whose NAMED_MEMBERS findings were reused
 
@@ -1510,16 +1523,46 @@ class IncrementalRules:
             start = parts.starts[index]
             marker = Rerun(rule, STATEMENT, parts.group(index))
             found.extend(_shifted(f, start, local.offsets, marker) for f in relative or ())
-        if parts.rest:
-            found.extend(self._checked(rule, model, path, parts.rest))
+        rest = self._rest_checked(rule, model, path, parts, self.members[slot].get(_REST), True)
+        found.extend(rest[0])
         if len(memo) + len(misses) > 2 * len(ids) + 64:
             # calls typed and gone: only the current ones are kept
-            self.members[slot] = {None: dict(zip(ids, values, strict=True))}
+            self.members[slot] = {None: dict(zip(ids, values, strict=True)), _REST: rest[1]}
         else:  # the new calls added (a number is one content: the others are as they were)
             for index in misses:
                 memo[ids[index]] = values[index]  # type: ignore[assignment]
-            self.members[slot] = {None: memo}
+            self.members[slot] = {None: memo, _REST: rest[1]}
         return found
+
+    def _rest_checked(
+        self,
+        rule: Rule,
+        model: ProjectModel,
+        path: Path,
+        parts: _Calls,
+        known: Hashable,
+        contain: bool,
+        context: Hashable = None,
+        unsettled: Callable[[ProjectModel, SqlStatement], bool] | None = None,
+    ) -> tuple[list[Finding], Hashable]:
+        """The rule's findings in the statements no call takes (`parts.rest`), and what to
+        keep for the next analysis: (the rest's token, the context) when it found nothing
+        there, none of them is unsettled and nothing was reported; then the next analysis
+        whose rest is the same statements moved (`_Calls.rest_token`) under the same context
+        skips them. A finding there is checked again each time (as before)."""
+        if not parts.rest:
+            return [], None
+        mark = (parts.rest_token, context)
+        if known == mark:
+            self.rest_hits += 1
+            return [], mark
+        problems = len(model.problems)
+        found = self._checked(rule, model, path, parts.rest, contain=contain)
+        if found or len(model.problems) != problems:
+            return found, None
+        if unsettled is not None and any(unsettled(model, s) for s in parts.rest):
+            return found, None
+        return found, mark
 
     def _by_quiet_call(
         self,
@@ -1575,8 +1618,10 @@ class IncrementalRules:
         if parts is None:
             parts = calls[path] = _Calls.kept(file, stmts)
         slot = (rule.id, path)
-        known = self.members.get(slot, {}).get(None)
+        kept = self.members.get(slot, {})
+        known = kept.get(None)
         quiet_ids: set[int] = known[1] if known is not None and known[0] == context else set()
+        rest_mark: Hashable = None
         ids = parts.ids
         loud = list(
             itertools.compress(
@@ -1588,8 +1633,10 @@ class IncrementalRules:
         asked = [s for index in loud for s in parts.group(index)]
         self.quiet_runs += len(loud)
         try:
-            if parts.rest:
-                found.extend(self._checked(rule, model, path, parts.rest, contain=False))
+            rest, rest_mark = self._rest_checked(
+                rule, model, path, parts, kept.get(_REST), False, context, quiet.unsettled
+            )
+            found.extend(rest)
             own = self._checked(rule, model, path, asked, contain=False) if asked else []
         except OverBudget:
             raise
@@ -1623,7 +1670,7 @@ class IncrementalRules:
         if len(quiet_ids) > 2 * len(ids) + 256:
             # calls typed and gone: only the current ones are kept
             quiet_ids = quiet_ids.intersection(ids)
-        self.members[slot] = {None: (context, quiet_ids)}
+        self.members[slot] = {None: (context, quiet_ids), _REST: rest_mark}
         return found
 
     def _checked(

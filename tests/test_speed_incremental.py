@@ -684,6 +684,123 @@ def test_same_growth_runs_agree_with_the_statement_by_statement_check(
     assert checked["loose"] >= 30, checked
 
 
+REST_FILE = """import { DurableObject } from "cloudflare:workers";
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS t (a TEXT PRIMARY KEY, b TEXT, at INTEGER);
+  CREATE INDEX IF NOT EXISTS t_at ON t(at);
+`;
+const PAIR = "SELECT a FROM t WHERE a = ? AND b = ?";
+const SCAN = "SELECT a FROM t WHERE b = ?";
+const BY_KEY = "SELECT b FROM t WHERE a = ?";
+
+export class Store extends DurableObject {
+  constructor(ctx: DurableObjectState, env: never) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      this.ctx.storage.sql.exec(SCHEMA);
+    });
+  }
+
+  one(a: string): unknown {
+    return this.ctx.storage.sql.exec(PAIR, a).toArray();
+  }
+
+  two(b: string): unknown {
+    return this.ctx.storage.sql.exec(SCAN, b).toArray();
+  }
+
+  three(a: string): unknown {
+    return this.ctx.storage.sql.exec(BY_KEY, a).one();
+  }
+
+  four(x: string): unknown {
+    return this.ctx.storage.sql.exec(`SELECT b FROM t WHERE a = '${x}'`).toArray();
+  }
+
+  five(a: string): number {
+    const n = 1;
+    return n + a.length;
+  }
+
+  six(a: string): unknown {
+    return this.ctx.storage.sql.exec("SELECT b FROM t WHERE a = ?", a).one();
+  }
+}
+"""
+
+
+def test_rest_statements_skipped_only_while_unchanged_and_quiet(tmp_path: Path) -> None:
+    """The statements no exec() call's reuse takes (SQL in constants, `${…}`: `_Calls.rest`)
+    are skipped by a statement rule that found nothing in them, while they are the previous
+    version's moved (an edit elsewhere) under the same context (the catalogue); those with a
+    finding (a binding count, a scan, an interpolation) are checked each time. Each edit is
+    compared with a fresh analysis."""
+    root = tmp_path / "r"
+    s, store = _store_session(root, REST_FILE)
+    rules = s.engine.rules
+    edits = [
+        # (what, old, new, the rest skipped by some rule)
+        (
+            "typing in a method without SQL",
+            "return n + a.length;",
+            "return n + a.length + 1;",
+            True,
+        ),
+        ("and back", "return n + a.length + 1;", "return n + a.length;", True),
+        ("typing in a call's SQL", 'WHERE a = ?", a).one()', 'WHERE a = ? ", a).one()', True),
+        ("a rest call edited", "exec(BY_KEY, a).one()", "exec(BY_KEY, a, a).one()", False),
+        ("typing elsewhere again", "const n = 1;", "const n = 12;", True),
+        ("a constant's SQL edited", 'AND b = ?";', 'AND b = ? AND at > 0";', None),
+        (
+            "a constant run from a new call before its other one (the one kept by the dedupe)",
+            "return this.ctx.storage.sql.exec(PAIR, a)",
+            "this.ctx.storage.sql.exec(SCAN, a);\n    return this.ctx.storage.sql.exec(PAIR, a)",
+            False,
+        ),
+        (
+            "a table added (another catalogue)",
+            "ON t(at);",
+            "ON t(at);\n  CREATE TABLE IF NOT EXISTS u (x TEXT);",
+            None,
+        ),
+        ("typing after the new table", "const n = 12;", "const n = 123;", True),
+        ("the interpolation removed", "a = '${x}'", "a = 'x'", False),
+        ("typing once more", "const n = 123;", "const n = 1234;", True),
+    ]
+    text = REST_FILE
+    for what, old, new, skipped in edits:
+        assert old in text, what
+        text = text.replace(old, new, 1)
+        s.write(store, text.encode())
+        hits = rules.rest_hits
+        s.compare(what)
+        if skipped is not None:
+            assert (rules.rest_hits > hits) == skipped, what
+    # the catalogue changed by another file (the edited one not re-parsed): the quiet rest
+    # statements are checked again under it (a query that used an index now scans)
+    extra = root / "src" / "extra.ts"
+    index = 'sql.exec("CREATE INDEX IF NOT EXISTS t_b ON t(b)");'
+    # (what, the new body of extra.ts or None: a keystroke in store.ts, the rest skipped by
+    # some rule; None: the call-local rules skip, the catalogue's check again)
+    for what, body, skipped in [
+        ("an index on b added in another file", index, None),
+        ("typing in the open file", None, True),
+        ("the index removed again", "", None),
+    ]:
+        if body is None:
+            text = text.replace("const n = 1234;", "const n = 12345;", 1)
+            s.write(store, text.encode())
+        else:
+            s.write(
+                extra, f"export function setUp(sql: SqlStorage): void {{\n  {body}\n}}\n".encode()
+            )
+        hits = rules.rest_hits
+        s.compare(what)
+        if skipped is not None:
+            assert (rules.rest_hits > hits) == skipped, what
+
+
 # -- the rest of the project on a keystroke: the spliced model, the REACH rules, the growth index
 
 
