@@ -10,6 +10,7 @@ from pathlib import Path
 from durable_harden.analyzers.rules._common import (
     MENTIONS_LIMIT,
     calls_mentioning,
+    places_of,
     spells,
     word_places,
 )
@@ -100,11 +101,46 @@ def test_spells_answers_what_a_search_of_the_range_answers() -> None:
     assert checked >= 5000 and found >= 500, (checked, found)
 
 
+def test_places_kept_as_runs_through_many_edits() -> None:
+    """`Places.edited` over 400 edits of a text dense with the word (runs cut at each edit,
+    flattened past `_RUNS_MAX`): the places, their ranges and counts equal a search of the
+    text each time, and the runs never pile up."""
+    from durable_harden.analyzers.rules._common import _RUNS_MAX, Places, _places
+
+    rng = random.Random(3)
+    data = b"".join(rng.choice([b"ab", b"a", b"b", b"x", b"aab", b"\n"]) for _ in range(3000))
+    word = b"ab"
+    every = _places(data, word, 0, None)
+    kept = Places([(every, 0, len(every), 0)])
+    flattened = most = 0
+    for _ in range(400):
+        start = rng.randrange(len(data) + 1)
+        end = min(len(data), start + rng.choice([0, 1, 2, 3, 7]))
+        piece = rng.choice([b"", b"a", b"b", b"ab", b"abab", b"x"])
+        new = data[:start] + piece + data[end:]
+        runs = len(kept.runs)
+        kept = kept.edited(new, word, start, end, start + len(piece))
+        data = new
+        if len(kept.runs) < runs and len(kept.runs) == 1:
+            flattened += 1
+        most = max(most, len(kept.runs))
+        expected = _places(data, word, 0, None)
+        assert kept.as_list() == expected and len(kept) == len(expected)
+        a = rng.randrange(len(data) + 1)
+        b = a + rng.choice([0, 1, 50, 5000])
+        inside = [p for p in expected if a <= p <= b]
+        assert kept.between(a, b) == inside
+        assert kept.any_between(a, b) == bool(inside)
+    assert most <= _RUNS_MAX + 2 and flattened >= 3, (most, flattened)
+
+
 def test_word_places_follow_edits() -> None:
     """A re-parsed file's places of a word come from its previous version's (shifted) and a
     search of the edit's neighbourhood: the same as a search of the whole new text, for
-    insertions, deletions and replacements anywhere, also across a place or inside one."""
+    insertions, deletions and replacements anywhere, also across a place or inside one; kept
+    as runs (`places_of`), whose ranges answer what the search answers."""
     rng = random.Random(11)
+    most_runs = 0
     words = [b"get", b"setAlarm", b"aa", b"close", b"x"]
     pieces = [b"", b"a", b"aa", b"get", b"set", b"Alarm", b"setAlarm(", b"\n", b"close", b"g"]
     for path in sorted((EXAMPLES / "rate-limiter" / "src").glob("*.ts"))[:2]:
@@ -124,5 +160,16 @@ def test_word_places_follow_edits() -> None:
                     expected.append(at)
                     at = new.data.find(word, at + 1)
                 assert word_places(new, word) == expected, (path.name, word, start, end)
+                kept = places_of(new, word)
+                most_runs = max(most_runs, len(kept.runs))
+                assert all(lo < hi for _, lo, hi, _ in kept.runs)  # no empty run
+                assert bool(kept) == bool(expected) and len(kept) == len(expected)
+                for _ in range(4):
+                    a = rng.randrange(-5, len(new.data) + 5)
+                    b = a + rng.choice([-1, 0, 1, 3, 40, 4000])
+                    inside = [p for p in expected if a <= p <= b]
+                    assert kept.between(a, b) == inside, (word, a, b)
+                    assert kept.any_between(a, b) == bool(inside), (word, a, b)
             assert "previous" in new.memo
             file = new
+    assert most_runs > 4  # kept as runs over many edits (flattened past _RUNS_MAX)
