@@ -1000,17 +1000,15 @@ def statements(
     origin = splice.origin
     keep = splice._keep.extend
     make = MovedStatement.__new__
-    # the one class most files have: its statements' new class without a look-up
-    only = next(iter(by_class.items())) if len(by_class) == 1 else (0, None)
     try:
         for stmt in old_list:
             d = stmt.__dict__
             kept = d.get("_moved")
-            # `_size`: how many keys a move left (none of `call`, `literal`, `offsets`, the
-            # nodes and offsets a rule asks for); no key is ever deleted from a statement, so
-            # the same count means none was added since (`_move_lazily`, below)
             if (
                 kept is not None
+                and "call" not in d
+                and "literal" not in d
+                and "offsets" not in d
                 and len(d) == d["_size"]
                 and d["file"] is old
                 and d["call_file"] is old
@@ -1054,7 +1052,7 @@ def statements(
                     md["_moved"] = (call_place, literal_place, base, shift)
                 owner = d["cls"]
                 if owner is not None:
-                    moved_cls = only[1] if id(owner) == only[0] else by_class.get(id(owner))
+                    moved_cls = by_class.get(id(owner))
                     if moved_cls is None:
                         raise NoSplice("a statement of another class")
                     md["cls"] = moved_cls
