@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from durable_harden.analyzers.rules._common import (
     MENTIONS_LIMIT,
     calls_mentioning,
@@ -132,6 +134,51 @@ def test_places_kept_as_runs_through_many_edits() -> None:
         assert kept.between(a, b) == inside
         assert kept.any_between(a, b) == bool(inside)
     assert most <= _RUNS_MAX + 2 and flattened >= 3, (most, flattened)
+
+
+def test_word_places_skip_a_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A word not asked for in one version (an analysis that reused the edited member's
+    results) is cut, in the next, from the version before's places at both edits: the same
+    places as a search, and no search of the whole text."""
+    from durable_harden.analyzers.rules import _common
+
+    whole: list[bytes] = []
+    real = _common._places
+
+    def spy(data: bytes, word: bytes, start: int, end: int | None) -> list[int]:
+        if end is None:
+            whole.append(word)
+        return real(data, word, start, end)
+
+    monkeypatch.setattr(_common, "_places", spy)
+    rng = random.Random(5)
+    path = sorted((EXAMPLES / "rate-limiter" / "src").glob("*.ts"))[0]
+    file = read_source(path)
+    words = [b"get", b"aa", b"x"]
+    for word in words:
+        word_places(file, word)
+    assert whole == words
+    checked = 0
+    for step in range(120):
+        new = file
+        while new is file:  # a real edit (a new version) each step
+            data = file.data
+            start = rng.randrange(len(data) + 1)
+            end = min(len(data), start + rng.choice([0, 1, 3]))
+            piece = rng.choice([b"", b"a", b"get", b"x"])
+            new = reparse(file, data[:start] + piece + data[end:])
+        file = new
+        if step % 2:
+            places_of(file, b"zz")  # asked for another word only: the others skip this version
+            continue
+        for word in words:
+            expected, at = [], file.data.find(word)
+            while at != -1:
+                expected.append(at)
+                at = file.data.find(word, at + 1)
+            assert word_places(file, word) == expected, (step, word)
+            checked += 1
+    assert whole == [*words, b"zz"] and checked == 3 * 60, (whole, checked)
 
 
 def test_word_places_follow_edits() -> None:

@@ -12,7 +12,7 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass, class_declarations
 from durable_harden.analyzers.findings import Span
-from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.source import Previous, SourceFile
 from durable_harden.analyzers.tsutil import node_text, walk_type
 
 CF = "https://developers.cloudflare.com"
@@ -146,17 +146,43 @@ def places_of(file: SourceFile, word: bytes) -> Places:
     previous version's cut at the edit (`Places.edited`), with a search of the edit's
     neighbourhood only (the language server asks for the same words on every keystroke: a
     search of a 200 KB buffer per word was ~40 us, ~20 words a keystroke)."""
-    memo: dict[bytes, Places] = file.memo.setdefault("word_places", {})
+    memo: dict[bytes, Places] | None = file.memo.get("word_places")
+    previous = file.memo.get("previous")
+    if memo is None:
+        memo = file.memo["word_places"] = {}
+        if previous is not None:
+            # the previous version's places and the edit since, kept for the next version: a
+            # word this version is not asked for (an analysis that reused the edited member's
+            # results) is then cut from them there, not searched for in the whole text
+            older = previous.file.memo.get("word_places")
+            if older is not None:
+                edit = (previous.start, previous.old_end, previous.new_end)
+                file.memo[_PLACES_BACK] = (older, edit)
     found = memo.get(word)
     if found is None:
-        previous = file.memo.get("previous")
-        old = previous.file.memo.get("word_places", {}).get(word) if previous else None
+        old = _places_before(previous, word) if previous is not None else None
         if previous is not None and old is not None:
             found = old.edited(file.data, word, previous.start, previous.old_end, previous.new_end)
         else:
             every = _places(file.data, word, 0, None)
             found = Places([(every, 0, len(every), 0)] if every else [])
         memo[word] = found
+    return found
+
+
+_PLACES_BACK = "word_places_back"  # (the version before's places, the edit from it)
+
+
+def _places_before(previous: Previous, word: bytes) -> Places | None:
+    """The word's places in the previous version (`previous.file`): its own, or, when it was
+    not asked for them, the version before's cut at the edit between them (one step back)."""
+    own: dict[bytes, Places] | None = previous.file.memo.get("word_places")
+    found = own.get(word) if own is not None else None
+    if found is None:
+        back = previous.file.memo.get(_PLACES_BACK)
+        if back is not None and word in back[0]:
+            start, old_end, new_end = back[1]
+            found = back[0][word].edited(previous.file.data, word, start, old_end, new_end)
     return found
 
 
