@@ -39,7 +39,7 @@ import traceback
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tree_sitter import Node
 
@@ -76,7 +76,7 @@ from durable_harden.analyzers.reuse import (
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.span import Related, Span
 from durable_harden.analyzers.sql import SqlStatement
-from durable_harden.analyzers.tsutil import FUNCTION_TYPES
+from durable_harden.analyzers.tsutil import FUNCTION_TYPES, node_text, walk
 
 T = TypeVar("T")
 
@@ -305,6 +305,108 @@ STATEMENT_LOCAL: dict[str, MemberLocal] = {
 }
 
 
+# -- a whole-class rule that reads a few named members -------------------------------------------
+#
+# A rule declared here finds in a class exactly what it finds from the class facts its
+# `outline` returns and the members it reads by name (`cls.methods[name]`, or no member of that
+# name); `reads` names them after a run over the class (a superset is fine: a name looked up and
+# missing is part of the key as "none"). Then an analysis whose class has the same outline and,
+# for every name read, a member of the same text (or again none) reuses the findings, each
+# shifted to where its member now starts; any other edit re-runs the rule on the class. Safety
+# nets, checked at run time: a class nested in a function (its members could read the enclosing
+# function's variables) and a finding (span, related spans, `offsets` of its data) reaching
+# outside the members read make the class re-run on every analysis.
+
+
+@dataclass(frozen=True)
+class NamedMembers:
+    outline: Callable[[DurableObjectClass, ProjectModel], Hashable]
+    # the names of the members (cls.methods keys) the run over the class read
+    reads: Callable[[DurableObjectClass], Iterable[str]]
+    offsets: tuple[str, ...]  # as MemberLocal.offsets
+    reason: str
+
+
+def _this_closure(cls: DurableObjectClass, first: str) -> set[str]:
+    """`first` and every name `this.<name>` mentions (any member expression on `this`: calls,
+    reads, writes) in the members reached so far, transitively; names without a member
+    included."""
+    data = cls.file.data
+    names = {first}
+    frontier = [first]
+    while frontier:
+        node = cls.methods.get(frontier.pop())
+        if node is None:
+            continue
+        # the member's own subtree walked (a few hundred nodes): `walk_type` of a type the
+        # file's index lacks queries the whole tree for it once the tree is indexed (at a file's
+        # first analysis: ~3,200 member expressions of the benchmark's file, +3 MB of the
+        # server's memory)
+        for expr in (n for n in walk(node) if n.type == "member_expression"):
+            obj, prop = expr.child_by_field_name("object"), expr.child_by_field_name("property")
+            if obj is None or prop is None or data[obj.start_byte : obj.end_byte] != b"this":
+                continue
+            name = node_text(data, prop)
+            if name not in names:
+                names.add(name)
+                frontier.append(name)
+    return names
+
+
+def _constructor_closure(cls: DurableObjectClass) -> set[str]:
+    return _this_closure(cls, "constructor")
+
+
+def _outline_storage_only(cls: DurableObjectClass, model: ProjectModel) -> Hashable:
+    """The class name (in messages and data) and its storage spellings (`storage_receiver`)."""
+    return (cls.name, frozenset(cls.aliases.storage))
+
+
+NAMED_MEMBERS: dict[str, NamedMembers] = {
+    "alarm-unconditional-in-constructor": NamedMembers(
+        _outline_storage_only,
+        _constructor_closure,
+        ("call",),
+        "`reached_from_constructor` walks the constructor (`cls.methods['constructor']`) and, "
+        "transitively, the methods its `this.m()` calls name (`cls.methods[m]`, a name not "
+        "there is skipped); `from_durable_state` follows `this.m()` calls of the setAlarm "
+        "argument (inside a reached method) through `cls.methods` the same way; "
+        "`storage_calls`, `getalarm_guarded` and `_getalarm_names` read the method's subtree; "
+        "`storage_receiver` reads `cls.aliases.storage` (outline); the finding holds the class "
+        "name (outline). No other class, nothing else of the file.",
+    ),
+    "websocket-manual-ping": NamedMembers(
+        _outline_name,
+        lambda cls: ("constructor", "webSocketMessage"),
+        (),
+        "`check` reads `cls.methods['webSocketMessage']` (its parameters, its `if` branches "
+        "and their `send` calls, string literals) and the constructor's text (`cls.constructor`, "
+        "for `setWebSocketAutoResponse(`); the finding holds the class name (outline), its state "
+        "the class (rebuilt by `fresh_state`). No other member, class or file.",
+    ),
+}
+
+
+@dataclass
+class _Named:
+    """A NAMED_MEMBERS rule's result for one class outline: the members read (name, text or
+    None) and the findings (the member's name, offsets relative to its start)."""
+
+    reads: tuple[tuple[str, bytes | None], ...]
+    found: list[tuple[str, Finding]]
+
+
+def _read_texts(
+    cls: DurableObjectClass, names: Iterable[str]
+) -> tuple[tuple[str, bytes | None], ...]:
+    data = cls.file.data
+    out = []
+    for name in names:
+        node = cls.methods.get(name)
+        out.append((name, None if node is None else data[node.start_byte : node.end_byte]))
+    return tuple(out)
+
+
 class Rerun:
     """`Finding.state` of a finding that a rule did not make from the current tree in one run
     over its whole unit (reused from an earlier analysis, or found in one member): its nodes
@@ -525,6 +627,9 @@ class _Members:
         return index
 
 
+_REST_TOKENS = itertools.count(1)  # _Calls.rest_token: a number per set of rest statements
+
+
 @dataclass
 class _Calls:
     """The statements of one file by exec() call, once per analysis: the calls whose findings
@@ -533,13 +638,29 @@ class _Calls:
     calls: list[tuple[int, int]]  # (start, end) of each call
     starts: list[int]
     keys: list[Hashable]
-    groups: list[list[SqlStatement]]
+    # the calls' statements, call after call (`group`): flat[bounds[i]:bounds[i + 1]] are the
+    # i-th call's (no list per call: a carried version maps them at C speed, ~300 a keystroke)
+    flat: list[SqlStatement]
+    bounds: list[int]
     rest: list[SqlStatement]
     # a number per distinct key (the rules' per-call memos are keyed by it: no content hashed
     # per look-up), from `numbers`, shared by the versions of a file (a key typed again gets
     # its number back); numbers are never reused, so a memo never mistakes one key for another
     ids: list[int] = field(default_factory=list)
     numbers: dict[Hashable, int] = field(default_factory=dict)
+    # the same number as the previous version's when `rest` is its rest, moved (statements
+    # outside the edited region: their calls' and SQL's bytes the same) and nothing added:
+    # a rule that found nothing in them then finds nothing again (`_rest_checked`)
+    rest_token: int = field(default_factory=lambda: next(_REST_TOKENS))
+
+    def group(self, index: int) -> list[SqlStatement]:
+        """The statements of the index-th call, in order."""
+        return self.flat[self.bounds[index] : self.bounds[index + 1]]
+
+    @property
+    def groups(self) -> list[list[SqlStatement]]:
+        """Every call's statements (tests read them)."""
+        return [self.group(index) for index in range(len(self.calls))]
 
     @classmethod
     def of(
@@ -614,7 +735,9 @@ class _Calls:
         numbers = {} if numbers is None else numbers
         ids = [_number(numbers, key) for key in keys]
         rest = _in_order(rest, stmts)
-        return cls(calls, [c[0] for c in calls], keys, groups, rest, ids, numbers)
+        flat = list(itertools.chain.from_iterable(groups))
+        bounds = [0, *itertools.accumulate(map(len, groups))]
+        return cls(calls, [c[0] for c in calls], keys, flat, bounds, rest, ids, numbers)
 
     @classmethod
     def kept(cls, file: SourceFile, stmts: list[SqlStatement]) -> _Calls:
@@ -664,20 +787,21 @@ class _Calls:
         # those in it are grouped again (their statements are fresh)
         first = bisect.bisect_left(old.starts, lo)
         last = bisect.bisect_left(old.starts, hi)
-        groups_before = _moved_groups(old.groups[:first], moved_to)
-        groups_after = _moved_groups(old.groups[last:], moved_to)
-        if groups_before is None or groups_after is None:
+        bounds = old.bounds
+        flat_before = list(map(moved_to.get, map(id, old.flat[: bounds[first]])))
+        flat_after = list(map(moved_to.get, map(id, old.flat[bounds[last] :])))
+        if None in flat_before or None in flat_after:
             return None  # a call outside the region whose statements did not move
-        placed = sum(map(len, groups_before)) + sum(map(len, groups_after))
+        placed = len(flat_before) + len(flat_after)
         rest = [moved_to[id(s)] for s in old.rest if id(s) in moved_to]
         if placed + len(rest) != len(moved_to):
             return None  # a moved statement changed its call's company: group afresh
         after = old.calls[last:]
+        starts_after = old.starts[last:]
         if delta:
             shift = delta.__add__
-            after = list(
-                zip(map(shift, old.starts[last:]), map(shift, map(_end_of, after)), strict=True)
-            )
+            starts_after = list(map(shift, starts_after))
+            after = list(zip(starts_after, map(shift, map(_end_of, after)), strict=True))
         calls = old.calls[:first] + region.calls + after
         # each part is in order and flat (the previous version's, `of`'s): only the seams
         # between them can break the order (a region call outside the region, calls inside
@@ -687,17 +811,28 @@ class _Calls:
                 return None  # calls inside others (grouped apart by `of`): group afresh
         keys = old.keys[:first] + region.keys + old.keys[last:]
         ids = old.ids[:first] + region.ids + old.ids[last:]
-        groups = groups_before + region.groups + groups_after
+        flat = cast(list[SqlStatement], flat_before) + region.flat
+        flat += cast(list[SqlStatement], flat_after)  # no None in them: checked above
+        inside = len(flat_before)
+        gap = inside + len(region.flat) - bounds[last]  # the shift of the bounds after it
+        new_bounds = bounds[: first + 1]
+        new_bounds += map(inside.__add__, region.bounds[1:])
+        new_bounds += map(gap.__add__, bounds[last + 1 :]) if gap else bounds[last + 1 :]
+        same_rest = not region.rest and len(rest) == len(old.rest)
         rest = _in_order(rest + region.rest, stmts)
-        return cls(
+        carried = cls(
             calls,
-            [c[0] for c in calls],
+            old.starts[:first] + region.starts + starts_after,  # the calls' starts
             keys,
-            groups,  # type: ignore[arg-type]
+            flat,
+            new_bounds,
             rest,
             ids,
             old.numbers,
         )
+        if same_rest:  # every old rest statement moved (their count), none new
+            carried.rest_token = old.rest_token
+        return carried
 
 
 def _positions(texts: list[bytes], errors: list[int]) -> dict[bytes, list[int]]:
@@ -725,6 +860,7 @@ def _number(numbers: dict[Hashable, int], key: Hashable) -> int:
     return found
 
 
+_REST = "rest"  # in a statement rule's `members` entry: what `_rest_checked` keeps
 _MEMBERS_MEMO = "incremental:members"
 MEMBERS_COUNTS = {"carried": 0, "read": 0}  # how _Members.kept found them (tests read it)
 _CALLS_MEMO = "incremental:calls"
@@ -742,25 +878,6 @@ def _in_order(items: list[SqlStatement], order: list[SqlStatement]) -> list[SqlS
 
 
 _end_of = operator.itemgetter(1)
-
-
-def _moved_groups(
-    groups: list[list[SqlStatement]], moved_to: dict[int, SqlStatement]
-) -> list[list[SqlStatement]] | None:
-    """Each group's statements replaced by those moved from them, or None when one did not
-    move. Mostly groups of one statement: mapped at C speed."""
-    flat = list(itertools.chain.from_iterable(groups))
-    now = list(map(moved_to.get, map(id, flat)))
-    if None in now:
-        return None
-    if len(flat) == len(groups):  # one statement each
-        return list(map(list, zip(now)))  # type: ignore[arg-type]
-    found: list[list[SqlStatement]] = []
-    at = 0
-    for group in groups:
-        found.append(now[at : at + len(group)])  # type: ignore[arg-type]
-        at += len(group)
-    return found
 
 
 @dataclass
@@ -1022,6 +1139,9 @@ class IncrementalRules:
         self.call_hits = 0  # exec() calls whose findings were reused
         self.quiet_runs = 0  # exec() calls checked by a QUIET_CALLS rule (tests read it)
         self.quiet_hits = 0  # exec() calls a QUIET_CALLS rule skipped as quiet
+        self.rest_hits = 0  # statement rules' rest statements skipped (`_rest_checked`)
+        self.named_runs = 0  # classes a NAMED_MEMBERS rule ran on (tests read it)
+        self.named_hits = 0  # classes whose NAMED_MEMBERS findings were reused
 
     def _indexed(
         self, rule: Rule, model: ProjectModel, roots: list[Path], wanted: set[Path]
@@ -1102,6 +1222,20 @@ class IncrementalRules:
                 if local is None and rule.id in QUIET_CALLS:
                     local, reuse = QUIET_CALLS[rule.id], self._by_quiet_call
                     kept = (calls, facts)
+            named = NAMED_MEMBERS.get(rule.id) if scope.unit == CLASS else None
+            if named is not None:
+                if units is None:
+                    units = _Units(model)
+                for file in files:
+                    items = units.of(CLASS, file)
+                    if items:
+                        whole_key: Hashable = (file, tuple(items), facts.of(scope.facts, file.path))
+                        found.extend(self._by_names(rule, named, model, file, items, whole_key))
+                if config_open:  # as for the member-local rules
+                    empty = ScopedModel(model, CLASS, [])
+                    whole = facts.of(WHOLE, None)
+                    found.extend(self._run(rule, empty, (rule.id, None), whole, wanted, model))
+                continue
             if local is not None and reuse is not None:
                 if units is None:
                     units = _Units(model)
@@ -1253,6 +1387,92 @@ class IncrementalRules:
         self.members[slot] = after
         return found
 
+    def _by_names(
+        self,
+        rule: Rule,
+        named: NamedMembers,
+        model: ProjectModel,
+        file: SourceFile,
+        classes: list[DurableObjectClass],
+        key: Hashable,
+    ) -> list[Finding]:
+        """A NAMED_MEMBERS rule's findings in the classes of one file: the file's whole result
+        when its classes and facts are the same objects (as `_run`), else each class's reused
+        when the members it read have the same texts, the others run over the class."""
+        slot = (rule.id, file.path)
+        cached = self.memo.get(slot)
+        if cached is not None and cached[0] == key:
+            self.hits += 1
+            return list(cached[1])
+        before: dict[Hashable, _Named] = self.members.get(slot, {})
+        after: dict[Hashable, _Named] = {}
+        found: list[Finding] = []
+        failed = False
+        for cls in classes:
+            outline = named.outline(cls, model)
+            previous = before.get(outline)
+            if (
+                previous is not None
+                and _read_texts(cls, (n for n, _ in previous.reads)) == previous.reads
+                and _top_level(cls)
+            ):
+                self.named_hits += 1
+                marker = Rerun(rule, CLASS, [cls])
+                methods = cls.methods
+                found.extend(
+                    _shifted(f, methods[name].start_byte, named.offsets, marker)
+                    for name, f in previous.found
+                )
+                after[outline] = previous
+                continue
+            self.runs += 1
+            self.named_runs += 1
+            try:
+                result = [
+                    f for f in rule.check(ScopedModel(model, CLASS, [cls])) if f.path == file.path
+                ]
+            except OverBudget:
+                raise
+            except Exception as exc:  # reported once per file, as one run over its classes
+                if not failed:
+                    _report(rule, model, exc)
+                failed = True
+                continue
+            found.extend(result)
+            if not _top_level(cls):
+                continue
+            kept = self._named(cls, named, result)
+            if kept is not None:
+                after[outline] = kept
+        self.members[slot] = after
+        if failed:
+            self.memo.pop(slot, None)
+        else:
+            self.memo[slot] = (key, found)
+        return list(found)
+
+    @staticmethod
+    def _named(
+        cls: DurableObjectClass, named: NamedMembers, result: list[Finding]
+    ) -> _Named | None:
+        """The class's findings by the member they lie in (offsets relative to its start);
+        None when one lies outside every member read."""
+        try:
+            reads = _read_texts(cls, sorted(named.reads(cls)))
+        except Exception:  # the declaration failed on this class: run every time
+            return None
+        path = cls.file.path
+        nodes = [(name, cls.methods[name]) for name, text in reads if text is not None]
+        kept: list[tuple[str, Finding]] = []
+        for finding in result:
+            for name, node in nodes:
+                if _within(finding, path, node.start_byte, node.end_byte, named.offsets):
+                    kept.append((name, _shifted(finding, -node.start_byte, named.offsets, None)))
+                    break
+            else:
+                return None
+        return _Named(reads, kept)
+
     def _by_call(
         self,
         rule: Rule,
@@ -1289,7 +1509,7 @@ class IncrementalRules:
             start = parts.starts[index]
             self.call_runs += 1
             try:
-                own = self._checked(rule, model, path, parts.groups[index], contain=False)
+                own = self._checked(rule, model, path, parts.group(index), contain=False)
             except OverBudget:
                 raise
             except Exception:  # reported once, by the run over the whole file below
@@ -1305,18 +1525,48 @@ class IncrementalRules:
         for index in itertools.compress(range(len(values)), values):
             relative = values[index]
             start = parts.starts[index]
-            marker = Rerun(rule, STATEMENT, parts.groups[index])
+            marker = Rerun(rule, STATEMENT, parts.group(index))
             found.extend(_shifted(f, start, local.offsets, marker) for f in relative or ())
-        if parts.rest:
-            found.extend(self._checked(rule, model, path, parts.rest))
+        rest = self._rest_checked(rule, model, path, parts, self.members[slot].get(_REST), True)
+        found.extend(rest[0])
         if len(memo) + len(misses) > 2 * len(ids) + 64:
             # calls typed and gone: only the current ones are kept
-            self.members[slot] = {None: dict(zip(ids, values, strict=True))}
+            self.members[slot] = {None: dict(zip(ids, values, strict=True)), _REST: rest[1]}
         else:  # the new calls added (a number is one content: the others are as they were)
             for index in misses:
                 memo[ids[index]] = values[index]  # type: ignore[assignment]
-            self.members[slot] = {None: memo}
+            self.members[slot] = {None: memo, _REST: rest[1]}
         return found
+
+    def _rest_checked(
+        self,
+        rule: Rule,
+        model: ProjectModel,
+        path: Path,
+        parts: _Calls,
+        known: Hashable,
+        contain: bool,
+        context: Hashable = None,
+        unsettled: Callable[[ProjectModel, SqlStatement], bool] | None = None,
+    ) -> tuple[list[Finding], Hashable]:
+        """The rule's findings in the statements no call takes (`parts.rest`), and what to
+        keep for the next analysis: (the rest's token, the context) when it found nothing
+        there, none of them is unsettled and nothing was reported; then the next analysis
+        whose rest is the same statements moved (`_Calls.rest_token`) under the same context
+        skips them. A finding there is checked again each time (as before)."""
+        if not parts.rest:
+            return [], None
+        mark = (parts.rest_token, context)
+        if known == mark:
+            self.rest_hits += 1
+            return [], mark
+        problems = len(model.problems)
+        found = self._checked(rule, model, path, parts.rest, contain=contain)
+        if found or len(model.problems) != problems:
+            return found, None
+        if unsettled is not None and any(unsettled(model, s) for s in parts.rest):
+            return found, None
+        return found, mark
 
     def _by_quiet_call(
         self,
@@ -1372,8 +1622,10 @@ class IncrementalRules:
         if parts is None:
             parts = calls[path] = _Calls.kept(file, stmts)
         slot = (rule.id, path)
-        known = self.members.get(slot, {}).get(None)
+        kept = self.members.get(slot, {})
+        known = kept.get(None)
         quiet_ids: set[int] = known[1] if known is not None and known[0] == context else set()
+        rest_mark: Hashable = None
         ids = parts.ids
         loud = list(
             itertools.compress(
@@ -1382,11 +1634,13 @@ class IncrementalRules:
         )
         self.quiet_hits += len(ids) - len(loud)
         found: list[Finding] = []
-        asked = [s for index in loud for s in parts.groups[index]]
+        asked = [s for index in loud for s in parts.group(index)]
         self.quiet_runs += len(loud)
         try:
-            if parts.rest:
-                found.extend(self._checked(rule, model, path, parts.rest, contain=False))
+            rest, rest_mark = self._rest_checked(
+                rule, model, path, parts, kept.get(_REST), False, context, quiet.unsettled
+            )
+            found.extend(rest)
             own = self._checked(rule, model, path, asked, contain=False) if asked else []
         except OverBudget:
             raise
@@ -1414,13 +1668,13 @@ class IncrementalRules:
             for at, index in enumerate(loud):
                 if at in noisy:
                     continue
-                if unsettled is not None and any(unsettled(model, s) for s in parts.groups[index]):
+                if unsettled is not None and any(unsettled(model, s) for s in parts.group(index)):
                     continue
                 quiet_ids.add(ids[index])
         if len(quiet_ids) > 2 * len(ids) + 256:
             # calls typed and gone: only the current ones are kept
             quiet_ids = quiet_ids.intersection(ids)
-        self.members[slot] = {None: (context, quiet_ids)}
+        self.members[slot] = {None: (context, quiet_ids), _REST: rest_mark}
         return found
 
     def _checked(
@@ -1605,6 +1859,7 @@ __all__ = [
     "FILE",
     "FILE_PARTS",
     "MEMBER_LOCAL",
+    "NAMED_MEMBERS",
     "NONE",
     "PROJECT",
     "QUIET_CALLS",

@@ -669,6 +669,13 @@ def _splice_scopes(
     by_scope = dict(by_scope)
     # per scope: old statement id -> new statement, or None when the schema must be rebuilt
     renamed: dict[Path, dict[int, SqlStatement] | None] = {}
+    # each changed block's DDL statements, kept for the next splice (whose old blocks these
+    # are: the same list objects) so that only the new blocks are filtered
+    known_ddl: dict[tuple[Path, str], tuple[list[SqlStatement], list[SqlStatement]]] = (
+        previous.__dict__.get(_DDL_OF, {})
+    )
+    ddl_of: dict[tuple[Path, str], tuple[list[SqlStatement], list[SqlStatement]]] = {}
+    model.__dict__[_DDL_OF] = ddl_of
     for old_state, new_state, path in changes:
         root = model._scope_root(path)
         items = by_scope.get(root, [])
@@ -679,8 +686,10 @@ def _splice_scopes(
             if replaced is None:
                 return
             items = replaced
-            old_ddl = _ddl(old)
+            kept = known_ddl.get((path, part))
+            old_ddl = kept[1] if kept is not None and kept[0] is old else _ddl(old)
             new_ddl = _ddl(new)
+            ddl_of[path, part] = (new, new_ddl)
             same = renamed.setdefault(root, {})
             if same is not None and [(s.kind, s.text) for s in old_ddl] == [
                 (s.kind, s.text) for s in new_ddl
@@ -705,6 +714,7 @@ def _splice_scopes(
 
 
 _KIND_OF = operator.attrgetter("kind")
+_DDL_OF = "_ddl_of"  # in a spliced model's __dict__: (path, part) -> (its block, _ddl of it)
 
 
 def _ddl(statements: list[SqlStatement]) -> list[SqlStatement]:

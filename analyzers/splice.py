@@ -998,97 +998,102 @@ def statements(
     old, new = splice.old, splice.new
     path = new.path
     origin = splice.origin
-    keep = splice._keep.append
+    keep = splice._keep.extend
     make = MovedStatement.__new__
-    for stmt in old_list:
-        d = stmt.__dict__
-        kept = d.get("_moved")
-        if (
-            kept is not None
-            and "call" not in d
-            and "literal" not in d
-            and "offsets" not in d
-            and len(d) == d["_size"]
-            and d["file"] is old
-            and d["call_file"] is old
-        ):
-            # a statement moved before that nobody asked since, holding no other keys: what
-            # _move_lazily does, inline (~300 of them a keystroke in a big file)
-            call_place, literal_place, base, shift = kept
-            start, end = call_place[0], call_place[1]
-            place = literal_place or call_place
+    try:
+        for stmt in old_list:
+            d = stmt.__dict__
+            kept = d.get("_moved")
+            if (
+                kept is not None
+                and "call" not in d
+                and "literal" not in d
+                and "offsets" not in d
+                and len(d) == d["_size"]
+                and d["file"] is old
+                and d["call_file"] is old
+            ):
+                # a statement moved before that nobody asked since, holding no other keys: what
+                # _move_lazily does, inline (~300 of them a keystroke in a big file)
+                call_place, literal_place, base, shift = kept
+                start, end = call_place[0], call_place[1]
+                place = literal_place or call_place
+                if end <= lo:
+                    into, starts, keys = before, starts_before, keys_before
+                elif start >= hi:
+                    into, starts, keys = after, starts_after, keys_after
+                else:
+                    continue  # read again below
+                literal_start = place[0]
+                if not (place[1] <= lo or literal_start >= hi):
+                    raise NoSplice("SQL in the member run from outside it")
+                md = d.copy()
+                md["file"] = md["call_file"] = new
+                if delta and (start >= hi or literal_start >= hi):
+                    if start >= hi:
+                        call_place = (start + delta, end + delta, call_place[2], call_place[3])
+                    if literal_start >= hi:
+                        literal_start += delta
+                        shift += delta
+                        if literal_place is not None:
+                            literal_place = (
+                                literal_start,
+                                literal_place[1] + delta,
+                                literal_place[2],
+                                literal_place[3],
+                            )
+                        if d["substitutions"]:
+                            md["substitutions"] = [
+                                Substitution(
+                                    s.sql_offset, s.ts_start + delta, s.ts_end + delta, s.expression
+                                )
+                                for s in d["substitutions"]
+                            ]
+                    md["_moved"] = (call_place, literal_place, base, shift)
+                owner = d["cls"]
+                if owner is not None:
+                    moved_cls = by_class.get(id(owner))
+                    if moved_cls is None:
+                        raise NoSplice("a statement of another class")
+                    md["cls"] = moved_cls
+                carried = make(MovedStatement)
+                carried.__dict__ = md
+                origin[id(carried)] = stmt
+                into.append(carried)  # kept alive by splice._keep below (its id is in origin)
+                starts.append(literal_start)
+                keys.append((path, base[0] + shift if base else 0, d["index_in_call"]))
+                continue
+            if kept is not None and "call" not in d and "literal" not in d:
+                # a moved statement nobody asked: its places as numbers (call_place, _literal_range)
+                call_place, literal_place = kept[0], kept[1]
+                start, end = call_place[0], call_place[1]
+                literal_start, literal_end = (literal_place or call_place)[:2]
+            else:
+                start, end, _ = stmt.call_place()
+                literal_start, literal_end = _literal_range(stmt)
             if end <= lo:
                 into, starts, keys = before, starts_before, keys_before
             elif start >= hi:
                 into, starts, keys = after, starts_after, keys_after
             else:
                 continue  # read again below
-            literal_start = place[0]
-            if not (place[1] <= lo or literal_start >= hi):
-                raise NoSplice("SQL in the member run from outside it")
-            md = d.copy()
-            md["file"] = md["call_file"] = new
-            if delta and (start >= hi or literal_start >= hi):
-                if start >= hi:
-                    call_place = (start + delta, end + delta, call_place[2], call_place[3])
-                if literal_start >= hi:
-                    literal_start += delta
-                    shift += delta
-                    if literal_place is not None:
-                        literal_place = (
-                            literal_start,
-                            literal_place[1] + delta,
-                            literal_place[2],
-                            literal_place[3],
-                        )
-                    if d["substitutions"]:
-                        md["substitutions"] = [
-                            Substitution(
-                                s.sql_offset, s.ts_start + delta, s.ts_end + delta, s.expression
-                            )
-                            for s in d["substitutions"]
-                        ]
-                md["_moved"] = (call_place, literal_place, base, shift)
-            owner = d["cls"]
-            if owner is not None:
-                moved_cls = by_class.get(id(owner))
-                if moved_cls is None:
-                    raise NoSplice("a statement of another class")
-                md["cls"] = moved_cls
-            carried = make(MovedStatement)
-            carried.__dict__ = md
-            origin[id(carried)] = stmt
-            keep(carried)
-            into.append(carried)
-            starts.append(literal_start)
-            keys.append((path, base[0] + shift if base else 0, d["index_in_call"]))
-            continue
-        if kept is not None and "call" not in d and "literal" not in d:
-            # a moved statement nobody asked: its places as numbers (call_place, _literal_range)
-            call_place, literal_place = kept[0], kept[1]
-            start, end = call_place[0], call_place[1]
-            literal_start, literal_end = (literal_place or call_place)[:2]
-        else:
-            start, end, _ = stmt.call_place()
-            literal_start, literal_end = _literal_range(stmt)
-        if end <= lo:
-            into, starts, keys = before, starts_before, keys_before
-        elif start >= hi:
-            into, starts, keys = after, starts_after, keys_after
-        else:
-            continue  # read again below
-        if stmt.file is old:
-            if not (literal_end <= lo or literal_start >= hi):
-                raise NoSplice("SQL in the member run from outside it")
-            if stmt.call_file is old:
-                moved = _move_lazily(splice, stmt, by_class)
+            if stmt.file is old:
+                if not (literal_end <= lo or literal_start >= hi):
+                    raise NoSplice("SQL in the member run from outside it")
+                if stmt.call_file is old:
+                    moved = _move_lazily(splice, stmt, by_class)
+                else:
+                    moved = _move_statement(splice, stmt, by_class)
             else:
                 moved = _move_statement(splice, stmt, by_class)
-        else:
-            moved = _move_statement(splice, stmt, by_class)
-        into.append(moved)
-        starts.append(moved.literal_start())
-        keys.append(dedupe_key(moved))
+            into.append(moved)
+            starts.append(moved.literal_start())
+            keys.append(dedupe_key(moved))
+    finally:
+        # the moved statements stay alive with the splice, so that their ids in `origin` stay
+        # theirs (those _move_lazily made are in it already: listed twice, no harm)
+        keep(before)
+        keep(after)
     region = splice.read(extract)
     found = before + region + after
     splice.literals = (

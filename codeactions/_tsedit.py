@@ -3,13 +3,12 @@ unit, quotes, whole-line removal. Byte offsets in, Edits out."""
 
 from __future__ import annotations
 
-import bisect
 from pathlib import Path
 
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass
-from durable_harden.analyzers.rules._common import word_places
+from durable_harden.analyzers.rules._common import places_of
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import node_text, walk, walk_type
 from durable_harden.codeactions._style import Style
@@ -145,19 +144,16 @@ def nodes_within(data: bytes, node: Node, *types: str) -> list[Node]:
 def member_expressions_named(file: SourceFile, scope: Node, prop: str) -> list[Node]:
     """The `member_expression`s of `scope` (itself included) whose property is `prop`, in
     pre-order, as `walk_type(scope, "member_expression")` filtered on the property gives them.
-    Found from the places of the word in the file (`word_places`), each by one descent from the
+    Found from the places of the word in the file (`places_of`), each by one descent from the
     scope: a member expression holds its property's first byte, so it lies on that path (no
     query over the whole file for every member expression of it, after compiling one)."""
     word = prop.encode()
     if not word:
         return []
-    places = word_places(file, word)
     start, end = scope.start_byte, scope.end_byte
-    lo = bisect.bisect_left(places, start)
-    hi = bisect.bisect_right(places, end - len(word), lo)
     found: dict[int, Node] = {}
     cursor = scope.walk()
-    for at in places[lo:hi]:
+    for at in places_of(file, word).between(start, end - len(word)):
         stop = at + len(word)
         cursor.reset(scope)
         node: Node | None = scope

@@ -571,6 +571,236 @@ def test_growing_tables_follow_edits_in_the_file(tmp_path: Path) -> None:
         assert ("sql-unbounded-read" in rules) == reported, what
 
 
+def test_same_growth_runs_agree_with_the_statement_by_statement_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sql-unbounded-read's `_same_growth` finds the edited region's statements as one run of
+    each list (slices) when it can: random edits of a file of INSERTs, retention DELETEs and
+    reads (in SQL strings, between members, adding and removing statements) answer what the
+    general check (the moved statements' origins by identity, the others compared one by one)
+    and the comparison of the whole file's facts answer, and the findings equal a fresh
+    analysis after each edit."""
+    import itertools
+    import operator
+
+    from durable_harden.analyzers.rules import sql_unbounded_read as sur
+
+    def general(old: list[Any], new: list[Any], file: Any, schema: Any) -> bool | None:
+        # the check before the runs were looked for (None: it compared the whole file)
+        moved = file.memo.get("splice")
+        if moved is None:
+            return None
+        was = list(map(moved.origin.get, map(id, new)))
+        origins = list(filter(None, was))
+        carried = set(map(id, origins))
+        kept = [s for s in old if id(s) in carried]
+        if kept != origins:
+            return None
+        fresh = itertools.compress(new, map(operator.is_, was, itertools.repeat(None)))
+        gone = [s for s in old if id(s) not in carried]
+        facts = sur._statement_facts
+        same = [facts(s, schema)[1:] for s in gone] == [facts(s, schema)[1:] for s in fresh]
+        return True if same else None
+
+    checked = {"calls": 0, "general": 0, "true": 0, "loose": 0}
+    real = sur._same_growth
+
+    def spy(old: list[Any], new: list[Any], file: Any, schema: Any) -> bool:
+        counts = dict(sur.SAME_GROWTH_COUNTS)
+        answer = real(old, new, file, schema)
+        by_region = sur.SAME_GROWTH_COUNTS["region"] > counts["region"]
+        whole = sur._growth_facts(old, schema) == sur._growth_facts(new, schema)
+        reference = general(old, new, file, schema)
+        checked["calls"] += 1
+        checked["true"] += answer
+        checked["loose"] += any(s.loose for s in new)
+        if reference is not None:
+            checked["general"] += 1
+            assert answer == reference
+            assert by_region  # found from the region's statements, not the whole file's
+        if answer:
+            assert whole  # never "the same" when the file's facts differ
+        else:
+            assert answer == whole
+        return answer
+
+    monkeypatch.setattr(sur, "_same_growth", spy)
+    methods = []
+    for n in range(24):
+        if n % 3 == 0:
+            sql = f"INSERT INTO t{n % 4} (a, at) VALUES (?, ?)"
+        elif n % 3 == 1:
+            sql = f"DELETE FROM t{n % 4} WHERE at < ?"
+        else:
+            sql = f"SELECT * FROM t{n % 4} WHERE a = ?"
+        methods.append(
+            f"  m{n}(x: string): void {{\n"
+            f'    this.ctx.storage.sql.exec("{sql}", x);\n'
+            f"    const y = {n};\n"
+            # a loose SQL literal: the region's statements are then two runs of the file's
+            # list (its executed ones, its loose ones)
+            + (f'    const q = "SELECT a FROM t{n % 4} WHERE at > {n}";\n' if n % 2 else "")
+            + "  }\n"
+        )
+    head = (
+        'import { DurableObject } from "cloudflare:workers";\n\n'
+        "export class Store extends DurableObject {\n"
+        "  constructor(ctx: DurableObjectState, env: never) {\n"
+        "    super(ctx, env);\n"
+        '    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t0 (a TEXT, at INTEGER)");\n'
+        '    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t1 (a TEXT, at INTEGER)");\n'
+        '    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t2 (a TEXT, at INTEGER)");\n'
+        '    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t3 (a TEXT, at INTEGER)");\n'
+        "  }\n\n"
+    )
+    text = head + "\n".join(methods) + "}\n"
+    s, store = _store_session(tmp_path / "w", text)
+    rng = random.Random(14)
+    inserts = [
+        '    this.ctx.storage.sql.exec("INSERT INTO t2 (a, at) VALUES (?, ?)", x);\n',
+        '    this.ctx.storage.sql.exec("DELETE FROM t3 WHERE at < ?", x);\n',
+        "    // a comment\n",
+        '    const r = "DELETE FROM t1 WHERE at < 5";\n',
+    ]
+    current = text
+    for step in range(60):
+        lines = current.split("\n")
+        choice = rng.random()
+        row = rng.randrange(9, len(lines) - 2)
+        if choice < 0.5:  # a character typed in a line (an SQL string, a name, a number)
+            col = rng.randrange(len(lines[row]) + 1)
+            lines[row] = lines[row][:col] + rng.choice("x1 ") + lines[row][col:]
+            edited = "\n".join(lines)
+        elif choice < 0.8 and "exec" in lines[row]:  # a statement removed
+            edited = "\n".join(lines[:row] + lines[row + 1 :])
+        else:  # a statement or a comment added at the start of a method's body
+            starts = [i for i, line in enumerate(lines) if line.startswith("  m")]
+            at = rng.choice(starts) + 1
+            edited = "\n".join(lines[:at]) + "\n" + rng.choice(inserts) + "\n".join(lines[at:])
+        s.write(store, edited.encode())
+        s.compare(f"edit {step}")
+        current = edited
+    assert checked["calls"] >= 30 and checked["general"] >= 20 and checked["true"] >= 10, checked
+    assert checked["loose"] >= 30, checked
+
+
+REST_FILE = """import { DurableObject } from "cloudflare:workers";
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS t (a TEXT PRIMARY KEY, b TEXT, at INTEGER);
+  CREATE INDEX IF NOT EXISTS t_at ON t(at);
+`;
+const PAIR = "SELECT a FROM t WHERE a = ? AND b = ?";
+const SCAN = "SELECT a FROM t WHERE b = ?";
+const BY_KEY = "SELECT b FROM t WHERE a = ?";
+
+export class Store extends DurableObject {
+  constructor(ctx: DurableObjectState, env: never) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      this.ctx.storage.sql.exec(SCHEMA);
+    });
+  }
+
+  one(a: string): unknown {
+    return this.ctx.storage.sql.exec(PAIR, a).toArray();
+  }
+
+  two(b: string): unknown {
+    return this.ctx.storage.sql.exec(SCAN, b).toArray();
+  }
+
+  three(a: string): unknown {
+    return this.ctx.storage.sql.exec(BY_KEY, a).one();
+  }
+
+  four(x: string): unknown {
+    return this.ctx.storage.sql.exec(`SELECT b FROM t WHERE a = '${x}'`).toArray();
+  }
+
+  five(a: string): number {
+    const n = 1;
+    return n + a.length;
+  }
+
+  six(a: string): unknown {
+    return this.ctx.storage.sql.exec("SELECT b FROM t WHERE a = ?", a).one();
+  }
+}
+"""
+
+
+def test_rest_statements_skipped_only_while_unchanged_and_quiet(tmp_path: Path) -> None:
+    """The statements no exec() call's reuse takes (SQL in constants, `${…}`: `_Calls.rest`)
+    are skipped by a statement rule that found nothing in them, while they are the previous
+    version's moved (an edit elsewhere) under the same context (the catalogue); those with a
+    finding (a binding count, a scan, an interpolation) are checked each time. Each edit is
+    compared with a fresh analysis."""
+    root = tmp_path / "r"
+    s, store = _store_session(root, REST_FILE)
+    rules = s.engine.rules
+    edits = [
+        # (what, old, new, the rest skipped by some rule)
+        (
+            "typing in a method without SQL",
+            "return n + a.length;",
+            "return n + a.length + 1;",
+            True,
+        ),
+        ("and back", "return n + a.length + 1;", "return n + a.length;", True),
+        ("typing in a call's SQL", 'WHERE a = ?", a).one()', 'WHERE a = ? ", a).one()', True),
+        ("a rest call edited", "exec(BY_KEY, a).one()", "exec(BY_KEY, a, a).one()", False),
+        ("typing elsewhere again", "const n = 1;", "const n = 12;", True),
+        ("a constant's SQL edited", 'AND b = ?";', 'AND b = ? AND at > 0";', None),
+        (
+            "a constant run from a new call before its other one (the one kept by the dedupe)",
+            "return this.ctx.storage.sql.exec(PAIR, a)",
+            "this.ctx.storage.sql.exec(SCAN, a);\n    return this.ctx.storage.sql.exec(PAIR, a)",
+            False,
+        ),
+        (
+            "a table added (another catalogue)",
+            "ON t(at);",
+            "ON t(at);\n  CREATE TABLE IF NOT EXISTS u (x TEXT);",
+            None,
+        ),
+        ("typing after the new table", "const n = 12;", "const n = 123;", True),
+        ("the interpolation removed", "a = '${x}'", "a = 'x'", False),
+        ("typing once more", "const n = 123;", "const n = 1234;", True),
+    ]
+    text = REST_FILE
+    for what, old, new, skipped in edits:
+        assert old in text, what
+        text = text.replace(old, new, 1)
+        s.write(store, text.encode())
+        hits = rules.rest_hits
+        s.compare(what)
+        if skipped is not None:
+            assert (rules.rest_hits > hits) == skipped, what
+    # the catalogue changed by another file (the edited one not re-parsed): the quiet rest
+    # statements are checked again under it (a query that used an index now scans)
+    extra = root / "src" / "extra.ts"
+    index = 'sql.exec("CREATE INDEX IF NOT EXISTS t_b ON t(b)");'
+    # (what, the new body of extra.ts or None: a keystroke in store.ts, the rest skipped by
+    # some rule; None: the call-local rules skip, the catalogue's check again)
+    for what, body, skipped in [
+        ("an index on b added in another file", index, None),
+        ("typing in the open file", None, True),
+        ("the index removed again", "", None),
+    ]:
+        if body is None:
+            text = text.replace("const n = 1234;", "const n = 12345;", 1)
+            s.write(store, text.encode())
+        else:
+            s.write(
+                extra, f"export function setUp(sql: SqlStorage): void {{\n  {body}\n}}\n".encode()
+            )
+        hits = rules.rest_hits
+        s.compare(what)
+        if skipped is not None:
+            assert (rules.rest_hits > hits) == skipped, what
+
+
 # -- the rest of the project on a keystroke: the spliced model, the REACH rules, the growth index
 
 

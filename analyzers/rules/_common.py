@@ -12,7 +12,7 @@ from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass, class_declarations
 from durable_harden.analyzers.findings import Span
-from durable_harden.analyzers.source import SourceFile
+from durable_harden.analyzers.source import Previous, SourceFile
 from durable_harden.analyzers.tsutil import node_text, walk_type
 
 CF = "https://developers.cloudflare.com"
@@ -68,19 +68,134 @@ def node_span(file: SourceFile, node: Node) -> Span:
 MENTIONS_LIMIT = 256
 
 
-def word_places(file: SourceFile, word: bytes) -> list[int]:
-    """Where `word` occurs in the file's text (sorted starts), kept in its memo. A re-parsed
-    file's are its previous version's, shifted past the edit, and a search of the edit's
+class Places:
+    """A word's places in one version of a file (sorted starts), as runs: each a slice
+    `base[lo:hi]` of a list shared with older versions, every place shifted by `shift`. An
+    edit cuts the runs at the edit (a bisect each), shifts those after it (one number per
+    run) and adds the places found around it: the places are not copied or shifted one by
+    one on every keystroke (14 words asked a keystroke in the benchmark's file, hundreds of
+    places each). Past `_RUNS_MAX` runs they are flattened into one list."""
+
+    __slots__ = ("runs",)
+
+    def __init__(self, runs: list[tuple[list[int], int, int, int]]) -> None:
+        self.runs = runs  # none empty (lo < hi), in order, not overlapping
+
+    def between(self, start: int, stop: int) -> list[int]:
+        """The places p with start <= p <= stop, in order."""
+        found: list[int] = []
+        for base, lo, hi, shift in self.runs:
+            first = bisect.bisect_left(base, start - shift, lo, hi)
+            last = bisect.bisect_right(base, stop - shift, first, hi)
+            if first < last:
+                part = base[first:last]
+                found += map(shift.__add__, part) if shift else part
+        return found
+
+    def any_between(self, start: int, stop: int) -> bool:
+        for base, lo, hi, shift in self.runs:
+            first = bisect.bisect_left(base, start - shift, lo, hi)
+            if first < hi and base[first] + shift <= stop:
+                return True
+        return False
+
+    def __len__(self) -> int:
+        return sum(hi - lo for _, lo, hi, _ in self.runs)
+
+    def __bool__(self) -> bool:
+        return bool(self.runs)  # no run is empty
+
+    def as_list(self) -> list[int]:
+        found: list[int] = []
+        for base, lo, hi, shift in self.runs:
+            part = base[lo:hi]
+            found += map(shift.__add__, part) if shift else part
+        return found
+
+    def edited(self, data: bytes, word: bytes, start: int, old_end: int, new_end: int) -> Places:
+        """The places in `data`, the text after replacing start..old_end of this one's text by
+        start..new_end of `data`: those ending before the edit as they are, those starting at
+        or after its old end shifted, the others searched for around it."""
+        delta = new_end - old_end
+        size = len(word)
+        # a place ending before the edit, or starting after it, is in the unchanged text; the
+        # others start in start - size + 1 .. new_end of the new text
+        first = max(0, start - size + 1)
+        before: list[tuple[list[int], int, int, int]] = []
+        after: list[tuple[list[int], int, int, int]] = []
+        for base, lo, hi, shift in self.runs:
+            cut = bisect.bisect_left(base, first - shift, lo, hi)
+            if cut > lo:
+                before.append((base, lo, cut, shift))
+            cut = bisect.bisect_left(base, old_end - shift, cut, hi)
+            if cut < hi:
+                after.append((base, cut, hi, shift + delta))
+        middle = _places(data, word, first, min(len(data), new_end + size - 1))
+        runs = before + ([(middle, 0, len(middle), 0)] if middle else []) + after
+        if len(runs) > _RUNS_MAX:
+            flat = Places(runs).as_list()
+            runs = [(flat, 0, len(flat), 0)]
+        return Places(runs)
+
+
+_RUNS_MAX = 16
+
+
+def places_of(file: SourceFile, word: bytes) -> Places:
+    """Where `word` occurs in the file's text, kept in its memo. A re-parsed file's are its
+    previous version's cut at the edit (`Places.edited`), with a search of the edit's
     neighbourhood only (the language server asks for the same words on every keystroke: a
     search of a 200 KB buffer per word was ~40 us, ~20 words a keystroke)."""
-    memo: dict[bytes, list[int]] = file.memo.setdefault("word_places", {})
+    memo: dict[bytes, Places] | None = file.memo.get("word_places")
+    previous = file.memo.get("previous")
+    if memo is None:
+        memo = file.memo["word_places"] = {}
+        if previous is not None:
+            # the previous version's places and the edit since, kept for the next version: a
+            # word this version is not asked for (an analysis that reused the edited member's
+            # results) is then cut from them there, not searched for in the whole text
+            older = previous.file.memo.get("word_places")
+            if older is not None:
+                edit = (previous.start, previous.old_end, previous.new_end)
+                file.memo[_PLACES_BACK] = (older, edit)
     found = memo.get(word)
     if found is None:
-        found = _places_after_edit(file, word)
-        if found is None:
-            found = _places(file.data, word, 0, None)
+        old = _places_before(previous, word) if previous is not None else None
+        if previous is not None and old is not None:
+            found = old.edited(file.data, word, previous.start, previous.old_end, previous.new_end)
+        else:
+            every = _places(file.data, word, 0, None)
+            found = Places([(every, 0, len(every), 0)] if every else [])
         memo[word] = found
     return found
+
+
+_PLACES_BACK = "word_places_back"  # (the version before's places, the edit from it)
+
+
+def _places_before(previous: Previous, word: bytes) -> Places | None:
+    """The word's places in the previous version (`previous.file`): its own, or, when it was
+    not asked for them, the version before's cut at the edit between them (one step back)."""
+    own: dict[bytes, Places] | None = previous.file.memo.get("word_places")
+    found = own.get(word) if own is not None else None
+    if found is None:
+        back = previous.file.memo.get(_PLACES_BACK)
+        if back is not None and word in back[0]:
+            start, old_end, new_end = back[1]
+            found = back[0][word].edited(previous.file.data, word, start, old_end, new_end)
+    return found
+
+
+def word_places(file: SourceFile, word: bytes) -> list[int]:
+    """Where `word` occurs in the file's text (sorted starts), from `places_of`."""
+    return places_of(file, word).as_list()
+
+
+def spells(file: SourceFile, word: bytes, start: int, end: int) -> bool:
+    """`file.data.find(word, start, end) >= 0` (the word lies within data[start:end]), from
+    the word's places kept in the file's memo (`places_of`): a rule that asks it of a whole
+    class on every keystroke searched ~150 KB for a word the class does not hold."""
+    return places_of(file, word).any_between(start, end - len(word))
 
 
 def _places(data: bytes, word: bytes, start: int, end: int | None) -> list[int]:
@@ -91,25 +206,6 @@ def _places(data: bytes, word: bytes, start: int, end: int | None) -> list[int]:
         found.append(at)
         at = data.find(word, at + 1, end)
     return found
-
-
-def _places_after_edit(file: SourceFile, word: bytes) -> list[int] | None:
-    previous = file.memo.get("previous")
-    if previous is None:
-        return None
-    old: list[int] | None = previous.file.memo.get("word_places", {}).get(word)
-    if old is None:
-        return None
-    start, old_end, new_end = previous.start, previous.old_end, previous.new_end
-    delta = new_end - old_end
-    size = len(word)
-    # a place ending before the edit, or starting after it, is in the unchanged text; the
-    # others start in start - size + 1 .. new_end of the new text
-    first = max(0, start - size + 1)
-    before = old[: bisect.bisect_left(old, first)]
-    after = old[bisect.bisect_left(old, old_end) :]
-    middle = _places(file.data, word, first, min(len(file.data), new_end + size - 1))
-    return before + middle + (list(map(delta.__add__, after)) if delta else after)
 
 
 # with more places than this, the calls of the scope are counted first; with at most this many
@@ -177,11 +273,8 @@ def calls_mentioning(
         kept = []
         places = 0
         for needle in needles:
-            every = word_places(file, needle)
-            lo = bisect.bisect_left(every, start)
-            hi = bisect.bisect_right(every, end - len(needle), lo)
-            mine = every[lo:hi]
-            if whole and mine and hi - lo <= _WHOLE_CHECKED:
+            mine = places_of(file, needle).between(start, end - len(needle))
+            if whole and mine and len(mine) <= _WHOLE_CHECKED:
                 mine = [at for at in mine if _alone(data, at, len(needle))]
             kept.append(mine)
             places += len(mine)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from durable_harden.analyzers.classes import DurableObjectClass, state_path
+from durable_harden.analyzers.rules._common import spells
 from durable_harden.analyzers.source import SourceFile
 from durable_harden.analyzers.tsutil import (
     FUNCTION_TYPES,
@@ -245,7 +246,7 @@ def server_sockets(cls: DurableObjectClass) -> list[SocketUse]:
     data = cls.file.data
     ctx_names = set(cls.aliases.ctx)
     uses: list[SocketUse] = []
-    if data.find(b"WebSocketPair", cls.node.start_byte, cls.node.end_byte) == -1:
+    if not spells(cls.file, b"WebSocketPair", cls.node.start_byte, cls.node.end_byte):
         # the constructor's text must be exactly `WebSocketPair`: without the word in the class
         # there is none (and no walk of every `new` of a class of thousands of members)
         return uses

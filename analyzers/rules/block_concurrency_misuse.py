@@ -155,9 +155,12 @@ def check(model: ProjectModel) -> Iterator[Finding]:
             args = call_args(call)
             if not args:
                 continue
+            # the callback's calls whose callee may spell `fetch` (found from the word's
+            # places, kept between keystrokes: a walk queried the constructor's type index
+            # on every keystroke), checked exactly below
             io = [
                 c
-                for c in walk_type(args[0], "call_expression", file=cls.file)
+                for c in calls_mentioning(data, args[0], "fetch", file=cls.file)
                 if (callee_parts(data, c) or ("", ""))[1] == "fetch"
                 and (callee_parts(data, c) or ("x", ""))[0] in {"", "globalThis"}
             ]

@@ -24,7 +24,7 @@ from durable_harden.analyzers.rules._common import (
     REF_CHANGELOG,
     REF_GRADUAL,
     node_span,
-    word_places,
+    places_of,
 )
 from durable_harden.analyzers.rules._git import head_version
 from durable_harden.analyzers.source import SourceFile
@@ -345,7 +345,7 @@ def _two_in(needles: list[bytes], file: SourceFile) -> bool:
     the edit)."""
     seen = 0
     for needle in needles:
-        if word_places(file, needle):
+        if places_of(file, needle):
             seen += 1
             if seen == 2:
                 return True

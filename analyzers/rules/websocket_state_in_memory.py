@@ -12,7 +12,12 @@ from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity
 from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.records import frozen
-from durable_harden.analyzers.rules._common import REF_LIFECYCLE, REF_WEBSOCKETS, node_span
+from durable_harden.analyzers.rules._common import (
+    REF_LIFECYCLE,
+    REF_WEBSOCKETS,
+    node_span,
+    spells,
+)
 from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
 
 _SOCKET_COLLECTION = later(r"^(Map|WeakMap|Set|WeakSet)\s*<\s*WebSocket\s*[,>]")
@@ -167,9 +172,10 @@ def check(model: ProjectModel) -> Iterator[Finding]:
     for cls in model.classes:
         data = cls.file.data
         node = cls.node
-        # the class's bytes searched in place (its decoded text was ~150 KB a keystroke in a
-        # big class; the word is ASCII and a source file is valid UTF-8: the same answer)
-        if data.find(b"acceptWebSocket(", node.start_byte, node.end_byte) < 0:
+        # the word's places in the file, kept in its memo (its decoded text was ~150 KB a
+        # keystroke in a big class, then a search of its bytes; the word is ASCII and a source
+        # file is valid UTF-8: the same answer)
+        if not spells(cls.file, b"acceptWebSocket(", node.start_byte, node.end_byte):
             continue
         for name in lost_socket_fields(cls):
             field_name = node_text(data, name)

@@ -73,3 +73,42 @@ def test_guarded_lazy_init_once_per_wake_is_not_reported(tmp_path: Path) -> None
     findings, _ = run(RULE, tmp_path)
     # only the per-request wrapper of fetch() blocks every request
     assert [f.message.split("`")[3] for f in findings] == ["fetch"]
+
+
+@pytest.mark.parametrize(
+    ("callback", "reported"),
+    [
+        ("const r = await fetch(env.UPSTREAM);", True),
+        ("const r = await globalThis.fetch(env.UPSTREAM);", True),
+        ("await log(await fetch(env.UPSTREAM));", True),  # nested in another call
+        ("await this.fetch(new Request(env.UPSTREAM));", False),  # the object's own handler
+        ("await fetcher.fetch(env.UPSTREAM);", False),  # some other object's method
+        ("await myfetch(env.UPSTREAM);", False),  # a longer name
+        ("await fetchAll(env.UPSTREAM);", False),
+        ('const url = "fetch(x)"; await log(url);', False),  # the word in a string
+        ("await log(1); // fetch(env.UPSTREAM)", False),  # in a comment
+    ],
+)
+def test_fetch_calls_inside_the_constructor_s_callback(
+    tmp_path: Path, callback: str, reported: bool
+) -> None:
+    """The constructor's callback is reported for a call of the global `fetch` (found from the
+    word's places, not a walk of the callback's calls): the same calls as the callee check
+    of every call of the callback gives."""
+    source = (
+        'import { DurableObject } from "cloudflare:workers";\n'
+        "declare function log(x: unknown): Promise<void>;\n"
+        "declare function myfetch(x: unknown): Promise<void>;\n"
+        "declare function fetchAll(x: unknown): Promise<void>;\n"
+        "declare const fetcher: { fetch(x: unknown): Promise<void> };\n"
+        "export class Holder extends DurableObject<{ UPSTREAM: string }> {\n"
+        "  constructor(ctx: DurableObjectState, env: { UPSTREAM: string }) {\n"
+        "    super(ctx, env);\n"
+        f"    ctx.blockConcurrencyWhile(async () => {{\n      {callback}\n    }});\n"
+        "  }\n"
+        "}\n"
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "holder.ts").write_text(source)
+    findings, _ = run(RULE, tmp_path)
+    assert [f.data["problem"] for f in findings] == (["io-inside"] if reported else [])
