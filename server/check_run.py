@@ -430,14 +430,19 @@ def _check_in_one_model(
 
 
 # -- the check in parts (analyzers.split) -----------------------------------------------------
-# Below this many source files the parts are not worth their processes (measured:
-# docs/performance.md, "Issue 14: the check in parts").
-SPLIT_MIN_FILES = 150
-# The parts are used only when the biggest worker's share of the bytes is at most this: one
-# part holding most of the project gains little from a second process, and the rule pool
-# (which splits the rules instead) does better there.
-SPLIT_MAX_SHARE = 0.8
-PARTS_PER_WORKER = 2
+# Below this many source files the parts are not worth their processes; measured on the
+# generated monorepo (docs/performance.md, "Issue 14: the check in parts"): wall 305 -> 328 ms
+# at 150 files (three projects: one part holds two thirds), 312 -> 293 at 200, 390 -> 332 at
+# 300, 839 -> 573 at 1,000.
+SPLIT_MIN_FILES = 200
+# The parts are used only when the biggest part's share of the bytes is at most this: a part
+# holding most of the project gains little from a second process (two thirds measured no
+# gain at 150 files), and the rule pool (which splits the rules instead) does better there.
+SPLIT_MAX_SHARE = 0.7
+# Parts per worker: more than one lets a worker that finishes early take the next part, but
+# each part has its fixed costs; measured equal on corpus-dev (1,030 / 1,033 ms) and at 2,000
+# generated files (1,003 / 990), better with one at 200 and 1,000 (275 / 281, 573 / 594 ms).
+PARTS_PER_WORKER = 1
 
 
 @dataclass(eq=False)

@@ -114,6 +114,22 @@ def test_parts_find_and_fix_exactly_what_one_process_does(
     assert _reports(parts) == _reports(alone)
 
 
+def test_a_worker_that_takes_a_second_part_answers_it_as_one_process_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More parts than workers (PARTS_PER_WORKER > 1): a worker answers a part, stays, takes
+    the next one, and leaves after its last."""
+    generate_monorepo(tmp_path / "p", 150)  # three projects
+    alone = _check(tmp_path / "p", 1)
+    monkeypatch.setattr(check_run, "PARTS_PER_WORKER", 2)
+    monkeypatch.setattr(check_run, "SPLIT_MAX_SHARE", 1.0)
+    started = _counting_parts(monkeypatch)
+    parts = _check(tmp_path / "p", 2)
+    assert started == [3]
+    assert _key(parts.findings) == _key(alone.findings)
+    assert _reports(parts) == _reports(alone)
+
+
 def test_the_command_line_report_is_the_same_in_parts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
