@@ -1565,6 +1565,10 @@ class IncrementalRules:
         if found or len(model.problems) != problems:
             return found, None
         if unsettled is not None and any(unsettled(model, s) for s in parts.rest):
+            # quiet for a reason the context does not hold: a query that plans only because
+            # another statement's text names its table as renamed into (the text of an INSERT,
+            # no part of the catalogue) turns loud when that text changes (in another member
+            # or file: tests/test_speed_guards.py)
             return found, None
         return found, mark
 

@@ -268,6 +268,10 @@ def _same_growth(
         fresh_count = len(new) - len(origins)
         gone_count = len(old) - len(origins)
         at = was.index(None) if fresh_count else len(was)
+        # the region's statements one run of each list (the fresh ones of new, the gone ones
+        # of old): not always so (a file's loose statements follow its executed ones, so a
+        # region with an executed and a loose statement is two runs; without these checks the
+        # runs compared held moved statements: tests/test_speed_guards.py)
         if (
             gone_count >= 0
             and was[at : at + fresh_count].count(None) == fresh_count
