@@ -148,9 +148,11 @@ def test_the_command_line_report_is_the_same_in_parts(
         started.clear()
 
 
-def test_add_ignore_and_fix_keep_one_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """--add-ignore writes through the model's trees: its run is never split (the report
-    after --fix may be)."""
+def test_add_ignore_and_fix_write_from_one_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--add-ignore and --fix write through the model's trees: their analysis is never split;
+    the report after --fix (a fresh analysis of the fixed files) may be."""
     generate_monorepo(tmp_path / "p", 40)
     monkeypatch.setenv("DURABLE_HARDEN_NO_CACHE", "1")
     started = _counting_parts(monkeypatch)
@@ -158,6 +160,12 @@ def test_add_ignore_and_fix_keep_one_model(tmp_path: Path, monkeypatch: pytest.M
     assert started == []
     assert main(["check", str(tmp_path / "p"), "--jobs", "2"]) == 0  # all suppressed now
     assert started == [2]
+    started.clear()
+    generate_monorepo(tmp_path / "q", 40)
+    before = {p: p.read_bytes() for p in (tmp_path / "q").rglob("*.ts")}
+    main(["check", str(tmp_path / "q"), "--fix", "--jobs", "2"])
+    assert any(p.read_bytes() != data for p, data in before.items())  # something was fixed
+    assert started == [2]  # the report after the fixes only
 
 
 def test_small_or_lopsided_projects_stay_in_one_model(
