@@ -742,22 +742,16 @@ def plan_groups(
     # the groups, in the order of their first member
     made: dict[int, Group] = {}
     order: list[int] = []
-    for path, node in zip(sources, source_nodes, strict=True):
-        top = joins.find(node)
-        group = made.get(top)
-        if group is None:
-            group = made[top] = Group([], [], 0)
-            order.append(top)
-        group.sources.append(path)
-        group.size += len(data.get(path, b""))
-    for path, node in zip(configs, config_nodes, strict=True):
-        top = joins.find(node)
-        group = made.get(top)
-        if group is None:
-            group = made[top] = Group([], [], 0)
-            order.append(top)
-        group.configs.append(path)
-        group.size += len(data.get(path, b""))
+    sides = ((sources, source_nodes, False), (configs, config_nodes, True))
+    for listed, listed_nodes, is_config in sides:
+        for item, item_node in zip(listed, listed_nodes, strict=True):
+            top = joins.find(item_node)
+            group = made.get(top)
+            if group is None:
+                group = made[top] = Group([], [], 0)
+                order.append(top)
+            (group.configs if is_config else group.sources).append(item)
+            group.size += len(data.get(item, b""))
     return [made[top] for top in order]
 
 

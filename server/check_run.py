@@ -193,144 +193,109 @@ def _run_check(
         early = parallel.PartPool(found_sources, ws.root, workers, _part_task, _warm_up)
         early.start()
     try:
-        return _checked(
-            ws,
-            existing,
-            existing_set,
-            missing,
-            found_sources,
-            found_configs,
-            skipped,
-            overrides,
-            overlays,
-            progress,
-            jobs,
-            prebuild_fixes,
-            workers,
-            early,
+        # each reported file's settings; a settings file's `exclude` leaves out what it matches
+        settings: dict[Path, tuple[Settings, SettingsFile | None]] = {}
+        explicit = set(existing)
+        sources: list[Path] = []
+        configs: list[Path] = []
+        folders: dict[Path, Path | None] = {}  # one settings-file walk per folder, for this run
+        inside: dict[Path, bool] = {}  # folder -> under a given path (one answer per folder)
+        for kind, paths_of_kind in ((sources, found_sources), (configs, found_configs)):
+            for path in paths_of_kind:
+                parent = path.parent
+                below = inside.get(parent)
+                if below is None:
+                    below = inside[parent] = _under(parent, existing_set)
+                if below or path in existing_set:
+                    chosen = overrides.settings_for(path, folders)
+                    if chosen[1] is not None and path not in explicit and chosen[1].excludes(path):
+                        continue
+                    settings[path] = chosen
+                kind.append(path)
+
+        groups: dict[str, list[Path]] = {}
+        for path, (chosen, _) in settings.items():
+            groups.setdefault(repr(chosen), []).append(path)
+
+        data: dict[Path, bytes] | None = None
+        done: tuple[Any, list[Finding]] | None = None
+        if workers > 1:
+            data = _read_all(sources, configs, overlays)
+            done = _check_in_parts(
+                ws.root,
+                sources,
+                configs,
+                data,
+                settings,
+                groups,
+                overlays,
+                workers,
+                prebuild_fixes,
+                progress,
+                early,
+            )
+        if done is None:
+            if early is not None:
+                early.close(kill=True)  # not used (or used up): no worker left beside the rule pool
+            model, findings = _check_in_one_model(
+                ws.root,
+                sources,
+                configs,
+                data,
+                settings,
+                groups,
+                overlays,
+                jobs,
+                prebuild_fixes,
+                progress,
+            )
+        else:
+            model, findings = done
+        model.problems.extend(Problem(p, missing_message(p)) for p in missing)
+
+        seen: set[tuple[Path, str]] = set()
+        problems: list[Problem] = []
+        for problem in model.problems:
+            key = (problem.path, problem.message)
+            relevant = (
+                _under(problem.path, existing_set)
+                or problem.path in missing
+                or problem.message.startswith("skipped: analysing this file took")
+                or problem.message.startswith("internal error")
+            )
+            if key in seen or not relevant:
+                continue
+            seen.add(key)
+            problems.append(problem)
+        unreadable = {p.path for p in problems}
+        checked = [p for p in settings if p not in unreadable]
+        # a project is a folder with a wrangler config; files outside any count as one more
+        from durable_harden.analyzers.roots import find_configs_in
+
+        folders: dict[Path, Path | None] = {}
+        for path in checked:
+            if path.parent not in folders:
+                root = context_root(path.parent)
+                folders[path.parent] = root if find_configs_in(root) is not None else None
+        notes: list[str] = []
+        for _, loaded in settings.values():
+            for warning in loaded.warnings if loaded is not None else []:
+                if warning not in notes:
+                    notes.append(warning)
+        return CheckRun(
+            missing=missing,
+            warnings=notes,
+            model=model,
+            findings=findings,
+            problems=problems,
+            files=checked,
+            projects=len(set(folders.values())),
+            skipped=[p for p in skipped if _under(p, existing_set)],
+            settings=settings,
         )
     finally:
         if early is not None:
             early.close(kill=True)
-
-
-def _checked(
-    ws: Any,
-    existing: list[Path],
-    existing_set: frozenset[Path],
-    missing: list[Path],
-    found_sources: list[Path],
-    found_configs: list[Path],
-    skipped: list[Path],
-    overrides: Overrides,
-    overlays: dict[Path, bytes],
-    progress: Callable[[str], None] | None,
-    jobs: int,
-    prebuild_fixes: bool,
-    workers: int,
-    early: parallel.PartPool | None,
-) -> CheckRun:
-
-    # each reported file's settings; a settings file's `exclude` leaves out what it matches
-    settings: dict[Path, tuple[Settings, SettingsFile | None]] = {}
-    explicit = set(existing)
-    sources: list[Path] = []
-    configs: list[Path] = []
-    folders: dict[Path, Path | None] = {}  # one settings-file walk per folder, for this run
-    inside: dict[Path, bool] = {}  # folder -> under a given path (one answer per folder)
-    for kind, paths_of_kind in ((sources, found_sources), (configs, found_configs)):
-        for path in paths_of_kind:
-            parent = path.parent
-            below = inside.get(parent)
-            if below is None:
-                below = inside[parent] = _under(parent, existing_set)
-            if below or path in existing_set:
-                chosen = overrides.settings_for(path, folders)
-                if chosen[1] is not None and path not in explicit and chosen[1].excludes(path):
-                    continue
-                settings[path] = chosen
-            kind.append(path)
-
-    groups: dict[str, list[Path]] = {}
-    for path, (chosen, _) in settings.items():
-        groups.setdefault(repr(chosen), []).append(path)
-
-    data: dict[Path, bytes] | None = None
-    done: tuple[Any, list[Finding]] | None = None
-    if workers > 1:
-        data = _read_all(sources, configs, overlays)
-        done = _check_in_parts(
-            ws.root,
-            sources,
-            configs,
-            data,
-            settings,
-            groups,
-            overlays,
-            workers,
-            prebuild_fixes,
-            progress,
-            early,
-        )
-    if done is None:
-        if early is not None:
-            early.close(kill=True)  # not used (or used up): no worker left beside the rule pool
-        model, findings = _check_in_one_model(
-            ws.root,
-            sources,
-            configs,
-            data,
-            settings,
-            groups,
-            overlays,
-            jobs,
-            prebuild_fixes,
-            progress,
-        )
-    else:
-        model, findings = done
-    model.problems.extend(Problem(p, missing_message(p)) for p in missing)
-
-    seen: set[tuple[Path, str]] = set()
-    problems: list[Problem] = []
-    for problem in model.problems:
-        key = (problem.path, problem.message)
-        relevant = (
-            _under(problem.path, existing_set)
-            or problem.path in missing
-            or problem.message.startswith("skipped: analysing this file took")
-            or problem.message.startswith("internal error")
-        )
-        if key in seen or not relevant:
-            continue
-        seen.add(key)
-        problems.append(problem)
-    unreadable = {p.path for p in problems}
-    checked = [p for p in settings if p not in unreadable]
-    # a project is a folder with a wrangler config; files outside any count as one more
-    from durable_harden.analyzers.roots import find_configs_in
-
-    folders: dict[Path, Path | None] = {}
-    for path in checked:
-        if path.parent not in folders:
-            root = context_root(path.parent)
-            folders[path.parent] = root if find_configs_in(root) is not None else None
-    notes: list[str] = []
-    for _, loaded in settings.values():
-        for warning in loaded.warnings if loaded is not None else []:
-            if warning not in notes:
-                notes.append(warning)
-    return CheckRun(
-        missing=missing,
-        warnings=notes,
-        model=model,
-        findings=findings,
-        problems=problems,
-        files=checked,
-        projects=len(set(folders.values())),
-        skipped=[p for p in skipped if _under(p, existing_set)],
-        settings=settings,
-    )
 
 
 def _parse_all(

@@ -39,8 +39,10 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(parallel.JOBS_ENV, raising=False)
 
 
-def _check(root: Path, jobs: int) -> CheckRun:
-    return run_check([root], Overrides(), jobs=jobs, prebuild_fixes=jobs > 1)
+def _check(root: Path, jobs: int, split: bool = False) -> CheckRun:
+    """split: the CLI's reporting run, which may check the project in parts
+    (tests/test_speed_parts.py); else the rules run in the rule pool."""
+    return run_check([root], Overrides(), jobs=jobs, prebuild_fixes=jobs > 1, split=split)
 
 
 def _reports(run: CheckRun) -> tuple[str, str]:
@@ -61,6 +63,24 @@ def _counting_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return real(self, slot)
 
     monkeypatch.setattr(parallel.WorkerPool, "_start", start)
+    return started
+
+
+def _counting_parts(monkeypatch: pytest.MonkeyPatch, lost: bool = False) -> list[int]:
+    """The parts each PartPool was given (one entry per pool). lost: whether a part may come
+    back lost (checked again in this process); by default that fails the test, so that a
+    worker that cannot do its part is not hidden by the parent doing it."""
+    started: list[int] = []
+    real = parallel.PartPool.run_parts
+
+    def run_parts(self: parallel.PartPool, payloads: list[tuple[int, object]]) -> object:
+        started.append(len(payloads))
+        answers = real(self, payloads)
+        failed = [a.what for a in answers.values() if isinstance(a, parallel.LostPart)]
+        assert lost or not failed, failed
+        return answers
+
+    monkeypatch.setattr(parallel.PartPool, "run_parts", run_parts)
     return started
 
 
@@ -143,8 +163,14 @@ def _same_findings(a: list[Finding], b: list[Finding]) -> None:
     ]
 
 
+# Each fault with the rules in workers ("rules") and with the project checked in parts
+# ("parts": two Worker projects, one per worker).
+WAYS = ["rules", "parts"]
+
+
+@pytest.mark.parametrize("way", WAYS)
 def test_a_file_that_crashes_its_worker_is_skipped_and_the_rest_is_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, crafted = _project_with_crafted_file(tmp_path)
     expected = _without_crafted(root, crafted)
@@ -154,7 +180,10 @@ def test_a_file_that_crashes_its_worker_is_skipped_and_the_rest_is_reported(
         os.kill(os.getpid(), signal.SIGKILL)
 
     _fault_in_worker(monkeypatch, "timer-blocks-hibernation", crash)
-    run = _check(root, 2)
+    started = _counting_parts(monkeypatch)
+    run = _check(root, 2, split=way == "parts")
+    # parts: the crashed part again, without the file; the other part's answer kept
+    assert started == ([2, 1] if way == "parts" else [])
     skipped = [p for p in run.problems if p.path == crafted]
     assert len(skipped) == 1
     assert skipped[0].message.startswith("skipped: analysing this file crashed a worker process")
@@ -163,9 +192,10 @@ def test_a_file_that_crashes_its_worker_is_skipped_and_the_rest_is_reported(
     _same_findings(run.findings, expected.findings)  # every other file's findings survive
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("how", ["blocked", "spinning"])
 def test_a_file_that_hangs_its_worker_is_skipped_after_the_budget(
-    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    how: str, way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, crafted = _project_with_crafted_file(tmp_path)
     expected = _without_crafted(root, crafted)
@@ -181,7 +211,7 @@ def test_a_file_that_hangs_its_worker_is_skipped_after_the_budget(
     _fault_in_worker(monkeypatch, "sql-missing-index", hang)
     monkeypatch.setenv("DURABLE_HARDEN_FILE_BUDGET", "2")
     start = time.monotonic()
-    run = _check(root, 2)
+    run = _check(root, 2, split=way == "parts")
     assert time.monotonic() - start < 300  # the hung worker was stopped, not waited for
     skipped = [p for p in run.problems if p.path == crafted]
     assert len(skipped) == 1 and "stalled a worker process" in skipped[0].message
@@ -189,8 +219,9 @@ def test_a_file_that_hangs_its_worker_is_skipped_after_the_budget(
     _same_findings(run.findings, expected.findings)
 
 
+@pytest.mark.parametrize("way", WAYS)
 def test_a_worker_over_the_per_file_budget_skips_the_file_as_one_process_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, crafted = _project_with_crafted_file(tmp_path)
     expected = _without_crafted(root, crafted)
@@ -202,7 +233,10 @@ def test_a_worker_over_the_per_file_budget_skips_the_file_as_one_process_does(
 
     _fault_in_worker(monkeypatch, "unawaited-rpc", slow)
     monkeypatch.setenv("DURABLE_HARDEN_FILE_BUDGET", "1")
-    run = _check(root, 2)
+    started = _counting_parts(monkeypatch)
+    run = _check(root, 2, split=way == "parts")
+    # parts: skipped inside the worker, as one process skips it (no part run again)
+    assert started == ([2] if way == "parts" else [])
     skipped = [p for p in run.problems if p.path == crafted]
     assert len(skipped) == 1
     assert skipped[0].message.startswith("skipped: analysing this file took longer than the 1 s")

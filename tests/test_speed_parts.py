@@ -1,7 +1,8 @@
 """The cold check in parts (server/check_run.py `split`, analyzers.parallel.PartPool): groups of
 Worker projects that share nothing (analyzers.split) parsed, modelled and checked in separate
-forked processes give the report one process gives, and a part whose worker crashes, hangs or
-dies costs only what it costs in one process.
+forked processes give the report one process gives, and a part whose worker dies costs only
+what it costs in one process (a file that crashes, hangs or runs over the budget in a part's
+worker: tests/test_speed_parallel.py, its faults run both ways).
 
 The workers are real forked processes and the faults are real (SIGKILL, a sleep or a loop with
 no progress), set off in a worker only, by wrapping a function in this process before the fork
@@ -13,15 +14,12 @@ import os
 import shutil
 import signal
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from durable_harden.analyzers import parallel, rule_run
 from durable_harden.analyzers.findings import Finding
-from durable_harden.analyzers.tsutil import walk_type
 from durable_harden.server import check_run
 from durable_harden.server.check_run import CheckRun, Overrides, run_check
 from durable_harden.server.cli import main
@@ -33,10 +31,14 @@ from durable_harden.server.output import (
     render_text,
 )
 from tests.conftest import EXAMPLES, generate_monorepo
+from tests.test_speed_parallel import (
+    CRAFTED,
+    _counting_parts,
+    _project_with_crafted_file,
+    _same_findings,
+)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux")
-
-CRAFTED = "crafted.ts"
 
 
 @pytest.fixture(autouse=True)
@@ -65,24 +67,6 @@ def _reports(run: CheckRun) -> tuple[str, ...]:
         render_github(run.findings, run.model, run.problems),  # type: ignore[arg-type]
         render_statistics(run.findings, run.model, True),  # type: ignore[arg-type]
     )
-
-
-def _counting_parts(monkeypatch: pytest.MonkeyPatch, lost: bool = False) -> list[int]:
-    """The parts each PartPool was given (one entry per pool). lost: whether a part may come
-    back lost (checked again in this process); by default that fails the test, so that a
-    worker that cannot do its part is not hidden by the parent doing it."""
-    started: list[int] = []
-    real = parallel.PartPool.run_parts
-
-    def run_parts(self: parallel.PartPool, payloads: list[tuple[int, object]]) -> object:
-        started.append(len(payloads))
-        answers = real(self, payloads)
-        failed = [a.what for a in answers.values() if isinstance(a, parallel.LostPart)]
-        assert lost or not failed, failed
-        return answers
-
-    monkeypatch.setattr(parallel.PartPool, "run_parts", run_parts)
-    return started
 
 
 def _key(findings: list[Finding]) -> list[tuple[object, ...]]:
@@ -191,116 +175,6 @@ def test_groups_are_dealt_biggest_first_to_the_lightest_worker() -> None:
     bins = check_run._bins(groups, 2)
     assert [[g.size for g in b] for b in bins] == [[40, 10, 5], [30, 20]]
     assert check_run._bins(groups[:1], 2) == [[groups[0]]]  # an empty worker is no worker
-
-
-def _project_with_crafted_file(tmp_path: Path) -> tuple[Path, Path]:
-    root = tmp_path / "project"
-    generate_monorepo(root, 40)
-    crafted = next(root.glob("packages/*/src")) / CRAFTED
-    crafted.write_text("export const crafted = 1;\n")
-    return root, crafted
-
-
-def _fault_in_worker(
-    monkeypatch: pytest.MonkeyPatch, rule_id: str, fault: Callable[[object, Path], None]
-) -> None:
-    """Wrap rule_findings: in a worker whose part holds the crafted file, `rule_id` first walks
-    that file (so the worker is busy with it) and then meets `fault`."""
-    parent = os.getpid()
-    real = rule_run.rule_findings
-
-    def wrapped(model, rule):  # type: ignore[no-untyped-def]
-        crafted = next((f for f in model.files if f.path.name == CRAFTED), None)
-        if os.getpid() != parent and rule.id == rule_id and crafted is not None:
-            fault(crafted, crafted.path)
-        return real(model, rule)
-
-    monkeypatch.setattr(rule_run, "rule_findings", wrapped)
-
-
-def _without_crafted(root: Path, crafted: Path) -> CheckRun:
-    saved = crafted.read_bytes()
-    crafted.unlink()
-    try:
-        return _check(root, 1)
-    finally:
-        crafted.write_bytes(saved)
-
-
-def _same_findings(a: list[Finding], b: list[Finding]) -> None:
-    assert [(f.rule_id, f.path, f.span, f.message) for f in a] == [
-        (f.rule_id, f.path, f.span, f.message) for f in b
-    ]
-
-
-def test_a_file_that_crashes_its_part_is_skipped_and_the_rest_is_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root, crafted = _project_with_crafted_file(tmp_path)
-    expected = _without_crafted(root, crafted)
-
-    def crash(file, path):  # type: ignore[no-untyped-def]
-        list(walk_type(file.root, "lexical_declaration"))
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    _fault_in_worker(monkeypatch, "timer-blocks-hibernation", crash)
-    started = _counting_parts(monkeypatch)
-    run = _check(root, 2)
-    assert started == [2, 1]  # the crashed part again, without the file; the other kept
-    skipped = [p for p in run.problems if p.path == crafted]
-    assert len(skipped) == 1
-    assert skipped[0].message.startswith("skipped: analysing this file crashed a worker process")
-    assert "signal 9" in skipped[0].message
-    assert expected.findings and not [p for p in run.problems if p.path != crafted]
-    _same_findings(run.findings, expected.findings)  # every other file's findings survive
-
-
-@pytest.mark.parametrize("how", ["blocked", "spinning"])
-def test_a_file_that_hangs_its_part_is_skipped_after_the_budget(
-    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root, crafted = _project_with_crafted_file(tmp_path)
-    expected = _without_crafted(root, crafted)
-
-    def hang(file, path):  # type: ignore[no-untyped-def]
-        list(walk_type(file.root, "lexical_declaration"))
-        # no walk, no charge: no cooperative check can see either
-        if how == "blocked":
-            time.sleep(600)  # stopped after 3x the budget of wall time without progress
-        while True:  # stopped after the budget of CPU time without progress
-            pass
-
-    _fault_in_worker(monkeypatch, "sql-missing-index", hang)
-    monkeypatch.setenv("DURABLE_HARDEN_FILE_BUDGET", "2")
-    start = time.monotonic()
-    run = _check(root, 2)
-    assert time.monotonic() - start < 300  # the hung worker was stopped, not waited for
-    skipped = [p for p in run.problems if p.path == crafted]
-    assert len(skipped) == 1 and "stalled a worker process" in skipped[0].message
-    assert "no progress within the 2 s budget" in skipped[0].message
-    _same_findings(run.findings, expected.findings)
-
-
-def test_a_part_over_the_per_file_budget_skips_the_file_as_one_process_does(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root, crafted = _project_with_crafted_file(tmp_path)
-    expected = _without_crafted(root, crafted)
-
-    def slow(file, path):  # type: ignore[no-untyped-def]
-        for _ in range(40):  # progress all along (no stall), but 2 s on one file
-            list(walk_type(file.root, "lexical_declaration"))
-            time.sleep(0.05)
-
-    _fault_in_worker(monkeypatch, "unawaited-rpc", slow)
-    monkeypatch.setenv("DURABLE_HARDEN_FILE_BUDGET", "1")
-    started = _counting_parts(monkeypatch)
-    run = _check(root, 2)
-    assert started == [2]  # skipped inside the worker, as one process skips it
-    skipped = [p for p in run.problems if p.path == crafted]
-    assert len(skipped) == 1
-    assert skipped[0].message.startswith("skipped: analysing this file took longer than the 1 s")
-    _same_findings(run.findings, expected.findings)
 
 
 def test_a_part_whose_worker_dies_outside_any_file_is_checked_here(
