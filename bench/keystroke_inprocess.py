@@ -1,6 +1,6 @@
 """Benchmark: a keystroke's analysis in-process, without the server around it (not a test).
 
-    python bench/keystroke_inprocess.py [--files N] [--edits 20] [--profile]
+    python bench/keystroke_inprocess.py [--files N] [--edits 20] [--typing] [--profile]
 
 bench/keystroke.py times what the user waits for (didChange to publishDiagnostics through the
 real server); this one times only `Engine.analyze`, the part the analysis owns, in CPU time, so
@@ -14,6 +14,9 @@ server does between idle collections, and `Engine.release()` runs after each ana
 server calls it after publishing. Each edit appends a letter to a random line (seeded), is
 analysed and timed, then reverted (analysed, not timed): the typing half of a type-and-undo.
 The first four edits warm up. `--profile` prints cProfile's top functions of the timed edits.
+`--typing` times real typing instead (bench/typing_edits.py: a new method, a statement, SQL in a
+call, a column of the schema constant, each typed character by character with auto-closed
+brackets, then undone in one step, untimed): one line per scenario, then all keystrokes.
 
 The tree measured is the `durable_harden` Python imports: this checkout, or the one named by
 `PYTHONPATH` (an exported older tree, for before/after). The last line is machine-readable:
@@ -43,6 +46,7 @@ except ImportError:  # run from a checkout that is not installed
 sys.path.insert(0, str(ROOT / "bench"))
 
 from keystroke import make_project  # noqa: E402
+from typing_edits import SCENARIOS, versions  # noqa: E402
 
 WARM_UP = 4
 
@@ -53,6 +57,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=20, help="timed edits")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="cProfile the timed edits")
+    parser.add_argument("--typing", action="store_true", help="real typing (typing_edits.py)")
     args = parser.parse_args()
 
     from durable_harden.analyzers.analysis import Settings
@@ -81,12 +86,21 @@ def main() -> None:
         rng = random.Random(args.seed)
         profiler = cProfile.Profile()
         times: list[float] = []
-        for number in range(WARM_UP + args.edits):
-            row = rng.randrange(len(lines))
-            edited = list(lines)
-            edited[row] += b"x"
-            data = b"\n".join(edited)
-            timed = number >= WARM_UP
+        edits: list[tuple[bytes, bytes]] = []  # (the text timed, the text analysed after it)
+        if args.typing:
+            per_scenario: list[tuple[str, int]] = []
+            for scenario in SCENARIOS:
+                typed = [after for _, _, after in versions(text, scenario)]
+                edits += [(after, b"") for after in typed[:-1]] + [(typed[-1], text)]
+                per_scenario.append((scenario.name, len(typed)))
+        else:
+            for _ in range(WARM_UP + args.edits):
+                row = rng.randrange(len(lines))
+                edited = list(lines)
+                edited[row] += b"x"
+                edits.append((b"\n".join(edited), text))
+        for number, (data, then) in enumerate(edits):
+            timed = args.typing or number >= WARM_UP
             if timed and args.profile:
                 profiler.enable()
             start = time.process_time()
@@ -96,8 +110,18 @@ def main() -> None:
                 profiler.disable()
             if timed:
                 times.append(spent * 1000)
-            analyse(text)  # the undo
+            if then:
+                analyse(then)  # the undo (of a random edit; of a whole scenario when typing)
         gc.enable()
+    if args.typing:
+        at = 0
+        for name, count in per_scenario:
+            own = sorted(times[at : at + count])
+            at += count
+            print(
+                f"typing {name:<14}: median {statistics.median(own):7.2f} ms, "
+                f"p90 {own[int(len(own) * 0.9)]:7.2f}, max {own[-1]:7.2f} ({count} keystrokes)"
+            )
     times.sort()
     median = statistics.median(times)
     p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
@@ -107,14 +131,16 @@ def main() -> None:
         stats.sort_stats("cumulative").print_stats(50)
         stats.sort_stats("tottime").print_stats(25)
         print(out.getvalue())
+    what = "typing" if args.typing else "one keystroke"
     print(
-        f"Engine.analyze of one keystroke, {len(lines)} lines"
+        f"Engine.analyze of {what}, {len(lines)} lines"
         + (f", {args.files}-file project" if args.files else "")
         + f": median {median:.2f} ms of CPU, p90 {p90:.2f}, min {times[0]:.2f} ({len(times)} edits)"
     )
     print(
         f"keystroke_inprocess median_ms={median:.2f} p90_ms={p90:.2f} min_ms={times[0]:.2f} "
-        f"edits={len(times)} files={args.files or 2}"
+        f"max_ms={times[-1]:.2f} edits={len(times)} files={args.files or 2}"
+        + (" typing=1" if args.typing else "")
     )
 
 
