@@ -55,14 +55,19 @@ from durable_harden.analyzers.classes import (
     state_param_names,
 )
 from durable_harden.analyzers.source import SourceFile
-from durable_harden.analyzers.sql import SqlStatement, Substitution, constant_declarations
+from durable_harden.analyzers.sql import (
+    SqlStatement,
+    Substitution,
+    constant_declarations,
+    split_statements,
+)
 from durable_harden.analyzers.sqlwrappers import (
     FileWrappers,
     function_keys,
     summarize_calls,
     type_notes,
 )
-from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
+from durable_harden.analyzers.tsutil import literal_chars, node_text, normalize_expr, walk_type
 
 CLASS_TYPES = ("class_declaration", "abstract_class_declaration", "class")
 _start_of = operator.attrgetter("start_byte")
@@ -99,6 +104,11 @@ class Splice:
     # (the statements `statements` returned, their literal starts, their dedupe keys): what
     # the model's bookkeeping reads of them, taken once (model._literal_starts_and_keys)
     literals: tuple[list[Any], list[int], list[Any]] | None = None
+    # the region holds top-level declarations of string constants (`_constant_names`): calls
+    # outside it may run their literals (`statements` reads those calls again)
+    constants: bool = False
+    # the names of the string constants the region declares (`constant_names`), once asked
+    _names: frozenset[str] | None = None
 
     def outside(self, node: Node) -> bool:
         """An old node lies before or after the region (not inside, not around it)."""
@@ -265,14 +275,26 @@ def _make(previous: Any, new: SourceFile) -> Splice:
     region_old = members_old[lead : len(members_old) - tail]
     region_new = members_new[lead : len(members_new) - tail]
     heads = []
+    # the names each top-level declaration of string constants in the region declares (a
+    # list per side: the same declarations, the same names, in order)
+    constants: list[list[tuple[str, ...]]] = []
     for file, members in ((old, region_old), (new, region_new)):
         found = []
+        declared: list[tuple[str, ...]] = []
         for member in members:
             if allowed is not None and member.type not in allowed:
-                raise NoSplice(f"a top-level {member.type}")
+                names = _constant_names(file, member)
+                if names is None:
+                    raise NoSplice(f"a top-level {member.type}")
+                declared.append(names)
             if _is_constructor(file, member):
                 found.append(_constructor_head(file, member))
         heads.append(found)
+        constants.append(declared)
+    if constants[0] != constants[1]:
+        raise NoSplice("other constants declared")
+    if constants[0]:
+        _read_by_every_caller(old, region_old)
     if heads[0] != heads[1]:
         # find_classes reads the constructor's parameters (the legacy `state` parameter, the
         # first parameter as a seed of the aliases); its body only through the alias
@@ -283,7 +305,50 @@ def _make(previous: Any, new: SourceFile) -> Splice:
     ) != _facts(new, region_new, relevant):
         raise NoSplice("the region states other facts")
     container = container_new if where[0] >= 0 else None
-    return Splice(old, new, lo, hi, delta, region_old, region_new, container)
+    made = Splice(old, new, lo, hi, delta, region_old, region_new, container)
+    made.constants = bool(constants[0])
+    return made
+
+
+def _constant_names(file: SourceFile, member: Node) -> tuple[str, ...] | None:
+    """The names a top-level `const A = "…", B = `…`;` (or `export const …`) declares when
+    every value is a string, or a template without a substitution; None for any other
+    statement (`let`, another value, `${…}` in a template: what another part of the file may
+    read of it is then more than the names and the literals' texts, see `statements`)."""
+    decl: Node | None = member
+    if member.type == "export_statement":
+        decl = member.child_by_field_name("declaration")
+    if decl is None or decl.type != "lexical_declaration" or member.has_error:
+        return None
+    keyword = decl.child(0)
+    if keyword is None or keyword.type != "const":
+        return None
+    names: list[str] = []
+    for child in decl.named_children:
+        if child.type == "comment":
+            continue
+        if child.type != "variable_declarator":
+            return None
+        name, value = child.child_by_field_name("name"), child.child_by_field_name("value")
+        if name is None or value is None or name.type != "identifier":
+            return None
+        if value.type == "template_string":
+            if any(part.type == "template_substitution" for part in value.children):
+                return None
+        elif value.type != "string":
+            return None
+        names.append(node_text(file.data, name))
+    return tuple(names) if names else None
+
+
+def _read_by_every_caller(old: SourceFile, members: list[Node]) -> None:
+    """Every call that runs a constant of the region (the previous version's) has a statement
+    whose literal is that constant's (`statements` finds the calls to read again from those):
+    NoSplice when a constant's text holds no SQL statement (a call running it then has none)."""
+    for member in members:
+        for _, value in constant_declarations(old, member):
+            if not split_statements(literal_chars(old.data, value)[0]):
+                raise NoSplice("a constant without SQL in it")
 
 
 # the nodes whose subtrees `_read_facts` reads (each fact is the text and shape of one of
@@ -1000,6 +1065,8 @@ def statements(
     origin = splice.origin
     keep = splice._keep.extend
     make = MovedStatement.__new__
+    # the call last read again (its old place): its other statements are among those read
+    redone = (-1, -1)
     try:
         for stmt in old_list:
             d = stmt.__dict__
@@ -1025,8 +1092,14 @@ def statements(
                 else:
                     continue  # read again below
                 literal_start = place[0]
-                if not (place[1] <= lo or literal_start >= hi):
-                    raise NoSplice("SQL in the member run from outside it")
+                inside = not (place[1] <= lo or literal_start >= hi)
+                if inside or (d["substitutions"] and _names_a_constant(splice, d["substitutions"])):
+                    if inside and not splice.constants:
+                        raise NoSplice("SQL in the member run from outside it")
+                    if (start, end) != redone:
+                        redone = (start, end)
+                        _read_call_again(splice, call_place, extract, into, starts, keys)
+                    continue
                 md = d.copy()
                 md["file"] = md["call_file"] = new
                 if delta and (start >= hi or literal_start >= hi):
@@ -1077,9 +1150,19 @@ def statements(
                 into, starts, keys = after, starts_after, keys_after
             else:
                 continue  # read again below
-            if stmt.file is old:
-                if not (literal_end <= lo or literal_start >= hi):
+            inside = stmt.file is old and not (literal_end <= lo or literal_start >= hi)
+            if inside or (stmt.substitutions and _names_a_constant(splice, stmt.substitutions)):
+                # its SQL lies in the region (a constant's), or names a constant of the region
+                # in a `${…}` (whose text a rule reads: rules._sqlexec._spliced_texts): the
+                # statements of its call read again, where they were
+                if inside and not splice.constants:
                     raise NoSplice("SQL in the member run from outside it")
+                if (start, end) != redone:
+                    redone = (start, end)
+                    place = (start, end, *_call_kind(stmt))
+                    _read_call_again(splice, place, extract, into, starts, keys)
+                continue
+            if stmt.file is old:
                 if stmt.call_file is old:
                     moved = _move_lazily(splice, stmt, by_class)
                 else:
@@ -1106,6 +1189,56 @@ def statements(
 
 def _literal_start(stmt: SqlStatement) -> int:
     return stmt.literal_start()
+
+
+def _call_kind(stmt: SqlStatement) -> tuple[str, bool]:
+    """(type, is_named) of the statement's call, from its place when it is a moved one."""
+    kept = stmt.__dict__.get("_moved")
+    if kept is not None and "call" not in stmt.__dict__:
+        return kept[0][2], kept[0][3]  # type: ignore[no-any-return]
+    return stmt.call.type, stmt.call.is_named
+
+
+def constant_names(splice: Splice) -> frozenset[str]:
+    """The names of the string constants declared in the region (sql.constant_declarations:
+    the same before and after, `_make` compared them), read once."""
+    names = splice._names
+    if names is None:
+        names = splice._names = frozenset(
+            name for name, _ in splice.read(lambda m: constant_declarations(splice.new, m))
+        )
+    return names
+
+
+def _names_a_constant(splice: Splice, substitutions: list[Substitution]) -> bool:
+    """Whether a `${…}` names a string constant declared in the region, as the rules look it
+    up (rules._sqlexec._spliced_texts: the last name of the expression)."""
+    names = constant_names(splice)
+    return bool(names) and any(
+        sub.expression.strip().rsplit(".", 1)[-1] in names for sub in substitutions
+    )
+
+
+def _read_call_again(
+    splice: Splice,
+    place: tuple[int, int, str, bool],
+    extract: Callable[[Node], list[SqlStatement]],
+    into: list[SqlStatement],
+    starts: list[int],
+    keys: list[tuple[Any, int, int]],
+) -> None:
+    """The statements of the previous version's call at `place` (outside the region), read
+    again from the call in the new tree (its statements alone, not those of calls inside it),
+    appended with their literal starts and dedupe keys. The call's statements are one run of
+    the list (extract_statements reads call after call), which these replace."""
+    start, end, kind, named = place
+    if start >= splice.hi:
+        start, end = start + splice.delta, end + splice.delta
+    call = _found(splice.new, (start, end, kind, named))
+    found = [s for s in extract(call) if s.call_place() == (start, end, kind)]
+    into.extend(found)
+    starts.extend(map(_literal_start, found))
+    keys.extend(map(dedupe_key, found))
 
 
 def dedupe_key(stmt: SqlStatement) -> tuple[Any, int, int]:
@@ -1184,13 +1317,32 @@ def loose(
         return None
     before: list[SqlStatement] = []
     after: list[SqlStatement] = []
+    redone = (-1, -1)  # the literal last read again (its old place)
     for stmt in old_list:
         start, end = _literal_range(stmt)
         if end <= splice.lo:
-            before.append(_move_statement(splice, stmt, by_class))
+            into = before
         elif start >= splice.hi:
-            after.append(_move_statement(splice, stmt, by_class))
+            into = after
+        else:
+            continue
+        if stmt.substitutions and _names_a_constant(splice, stmt.substitutions):
+            # a `${…}` names a constant of the region: the literal's statements read again
+            if (start, end) != redone:
+                redone = (start, end)
+                literal = _found(splice.new, _moved_place(splice, _place(stmt.literal)))
+                into.extend(s for s in read(literal) if _place(s.literal) == _place(literal))
+            continue
+        into.append(_move_statement(splice, stmt, by_class))
     return before + splice.read(read) + after
+
+
+def _moved_place(splice: Splice, place: Place) -> Place:
+    """The place in the new tree of an old node's place before or after the region."""
+    start, end, kind, named = place
+    if start >= splice.hi:
+        return start + splice.delta, end + splice.delta, kind, named
+    return place
 
 
 def accesses(splice: Splice, bindings: Any, read: Callable[[Node], list[Any]]) -> list[Any] | None:

@@ -396,7 +396,8 @@ SPLICE_EDITS: list[tuple[str, str, str, bool | None]] = [
     ("a local SQL constant", "SELECT id FROM items", "SELECT id, at FROM items", True),
     ("a local SQL constant renamed", "const sql = ", "const q = ", False),
     ("its use renamed too", "exec(sql, owner)", "exec(q, owner)", True),
-    ("a module constant a statement reads", "body TEXT)", "body TEXT, at INTEGER)", False),
+    # its caller's statements read again (analyzers/splice.py, Splice.constants)
+    ("a module constant a statement reads", "body TEXT)", "body TEXT, at INTEGER)", True),
     (
         "an import",
         'import { SCHEMA } from "./schema";',
@@ -1862,3 +1863,163 @@ def test_rollout_findings_in_sources_and_configs(tmp_path: Path, monkeypatch: An
     s.write(package, package.read_bytes().replace(b"wrangler deploy", b"wrangler versions upload"))
     s.compare("the deploy script now uploads a version")
     assert in_config() == []
+
+
+# -- typing inside top-level string constants (analyzers/splice.py, Splice.constants) --------
+CONSTANTS_FILE = """import { DurableObject } from "cloudflare:workers";
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, body TEXT);
+  CREATE INDEX IF NOT EXISTS items_by_owner ON items(owner);
+`;
+
+const BY_OWNER = "SELECT id, body FROM items WHERE owner = ?";
+
+const FILTER = "owner = ?";
+
+const FULL = `SELECT id FROM items WHERE ${FILTER}`;
+
+export const COUNT_SQL = "SELECT count(*) AS n FROM items";
+
+const QUERY = "SELECT id FROM items";
+
+const EMPTY = ``;
+
+function helper(sql: SqlStorage): unknown[] {
+  return sql.exec(BY_OWNER, "x").toArray();
+}
+
+export class Store extends DurableObject {
+  static readonly BY_ID = "id = ?";
+
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.storage.sql.exec(SCHEMA);
+  }
+
+  byId(id: number): unknown[] {
+    return this.ctx.storage.sql.exec(`SELECT body FROM items WHERE ${Store.BY_ID}`, id).toArray();
+  }
+
+  first(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(BY_OWNER, owner).toArray();
+  }
+
+  second(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(BY_OWNER, owner).toArray();
+  }
+
+  filtered(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(`SELECT body FROM items WHERE ${FILTER}`, owner).toArray();
+  }
+
+  full(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(FULL, owner).toArray();
+  }
+
+  loose(): string {
+    return `DELETE FROM items WHERE ${FILTER}`;
+  }
+
+  shadowed(): unknown[] {
+    const QUERY = "SELECT body FROM items";
+    return this.ctx.storage.sql.exec(QUERY).toArray();
+  }
+
+  count(): number {
+    return this.ctx.storage.sql.exec(COUNT_SQL).one().n as number;
+  }
+
+  empty(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(EMPTY, owner).toArray();
+  }
+}
+"""
+
+
+def constant_typing() -> list[tuple[str, str, bool | None]]:
+    """CONSTANTS_FILE's versions as typing in its constants makes them, one keystroke after
+    another: (what, the text, whether the edited file's model is spliced; None: either)."""
+    steps: list[tuple[str, str, bool | None]] = []
+    text = CONSTANTS_FILE
+
+    def typed(what: str, anchor: str, letters: str, spliced: bool | None = True) -> None:
+        nonlocal text
+        at = text.index(anchor) + len(anchor)
+        for n, letter in enumerate(letters):
+            text = text[:at] + letter + text[at:]
+            at += len(letter)
+            steps.append((f"{what}: {letters[: n + 1]!r}", text, spliced))
+
+    def erased(what: str, anchor: str, letters: str) -> None:
+        nonlocal text
+        at = text.index(anchor + letters) + len(anchor + letters)
+        for n in range(len(letters)):
+            text = text[: at - 1] + text[at:]
+            at -= 1
+            steps.append((f"{what}: {letters[: len(letters) - n - 1]!r}", text, True))
+
+    def replaced(what: str, old: str, new: str, spliced: bool | None) -> None:
+        nonlocal text
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+        steps.append((what, text, spliced))
+
+    # a class's field in a method's `${…}` (typed and erased: the rules that read its text
+    # find nothing in the file before and after, see incremental._rest_checked)
+    typed("a class field in `${}`", 'BY_ID = "id = ?', " OR id = ?")
+    erased("the field again", 'BY_ID = "id = ?', " OR id = ?")
+    # a constant in the `${…}` of another constant and of a method's SQL, and of a loose one
+    typed("a constant in `${}`", 'FILTER = "owner = ?', " AND body = ?")
+    # the schema's DDL (the catalogue the other statements are checked against)
+    typed("a schema column", "body TEXT", ", tag TEXT")
+    typed("a schema index", "ON items(owner);", "\n  CREATE INDEX items_by_tag ON items(tag);")
+    # a query run from two methods and a function (one statement after the dedupe)
+    typed("a query run from three places", "WHERE owner = ?", " AND body = ?")
+    # an exported constant, and one shadowed by a method's local of the same name
+    typed("an exported constant", "AS n FROM items", " WHERE tag = ?")
+    typed("a shadowed constant", 'QUERY = "SELECT id FROM items', " WHERE owner = 1")
+    # a constant that held no SQL: its callers are not known from its statements
+    typed("an empty constant", "EMPTY = `", "SELECT ?, ?", None)
+    # renamed while typing: other names, the whole file read
+    typed("a constant renamed", "const BY_OWNER", "2", False)
+    replaced("its name back", "const BY_OWNER2", "const BY_OWNER", False)
+    # `let`, a `${…}` typed in: the whole file read
+    replaced("a `let`", "const FILTER", "let FILTER", False)
+    replaced("a `const` again", "let FILTER", "const FILTER", False)
+    typed("a `${}` in the schema", "tag TEXT", "${}", None)
+    typed("a name in it", "tag TEXT${", "x", False)
+    replaced("the `${}` removed", "tag TEXT${x}", "tag TEXT", False)
+    typed("the schema again", "tag TEXT", " NOT NULL")
+    return steps
+
+
+def test_typing_in_top_level_constants(tmp_path: Path) -> None:
+    """Typing character by character in top-level string constants (schema DDL, a query run
+    from three places, a constant in another's `${}`, an exported, a shadowed, an empty one),
+    renaming one, turning one into `let`, typing a `${}`: after every keystroke the engine
+    finds what a fresh analysis finds, and the model equals a full build; the splice is taken
+    where the calls that run the constant are read again."""
+    s, store = _store_session(tmp_path / "w", CONSTANTS_FILE)
+    failed = splice.COUNTS["failed"]
+    reasons: set[str] = set()
+    for step, (what, text, spliced) in enumerate(constant_typing()):
+        whole = splice.COUNTS["whole"]
+        s.write(store, text.encode())
+        s.compare(what)
+        memo = s.engine.open_parsed[store].memo
+        if spliced is not None:
+            assert (memo.get("splice") is not None) == spliced, (what, memo.get("no_splice"))
+        if spliced and step:  # every result of the file carried over, none extracted whole
+            # (but on the first edit: the opening analysis summarized no wrapper of the file)
+            assert splice.COUNTS["whole"] == whole, what
+        if memo.get("splice") is None:
+            reasons.add(str(memo.get("no_splice")))
+        model = s.engine.models[s.engine.root_for(store)]
+        assert _model_facts(model) == _model_facts(_full_build(model)), what
+    assert splice.COUNTS["failed"] == failed
+    assert reasons >= {
+        "other constants declared",
+        "a top-level lexical_declaration",
+        "a constant without SQL in it",
+    }, reasons

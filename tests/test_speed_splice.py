@@ -354,7 +354,8 @@ def test_reasons_to_extract_the_whole_file(tmp_path: Path) -> None:
     text = path.read_text()
     cases = {
         "the constructor's parameters": text.replace("env: unknown) {", "env: never) {"),
-        "a top-level lexical_declaration": text.replace("body TEXT)", "body TEXT, n INTEGER)"),
+        # a string constant's text is spliced (its callers read again), not a `let`
+        "a top-level lexical_declaration": text.replace("const LOCAL_SCHEMA", "let LOCAL_SCHEMA"),
         "the region states other facts": text.replace(
             "setTimeout(", "this.db = this.ctx.storage.sql;\n    setTimeout("
         ),
@@ -562,3 +563,21 @@ def test_a_re_parsed_file_s_line_index_and_points() -> None:
             if step % 9 == 0:
                 assert lines.line_starts == fresh.line_starts
         assert pieces == (0 if crlf else 120)
+
+
+def test_typing_in_top_level_constants_reads_their_callers_again(tmp_path: Path) -> None:
+    """tests/test_speed_incremental.py's typing in top-level constants, below the engine: each
+    keystroke's model equals a whole extraction of the same tree (every statement's text,
+    offsets and nodes: those of the calls that run the edited constant read again)."""
+    from tests.test_speed_incremental import CONSTANTS_FILE, constant_typing
+
+    worker = tmp_path / "worker"
+    (worker / "src").mkdir(parents=True)
+    path = worker / "src" / "store.ts"
+    path.write_text(CONSTANTS_FILE)
+    editor = Editor(worker, path)
+    for what, text, spliced in constant_typing():
+        edited = editor.edit(text.encode(), what)
+        if spliced is not None:
+            assert (edited.memo.get("splice") is not None) == spliced, what
+    assert editor.spliced >= 60
