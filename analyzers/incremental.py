@@ -541,6 +541,8 @@ class _Members:
             return None
         lo, hi, delta = moved.lo, moved.hi, moved.delta
         node = klass.node
+        if node.end_byte <= lo or node.start_byte >= hi + delta:
+            return cls._moved(klass, previous.file, body, 0 if node.end_byte <= lo else delta)
         # the class around the region (its start is before it), its body's members the
         # region's container
         if not (node.start_byte < lo and hi + delta < node.end_byte):
@@ -611,6 +613,39 @@ class _Members:
             positions = _positions(texts, errors)
         head = data[node.start_byte : body.start_byte] + data[body.end_byte : node.end_byte]
         return cls(nodes, starts, texts, head, positions, errors, indices, len(children))
+
+    @classmethod
+    def _moved(
+        cls, klass: DurableObjectClass, old_file: SourceFile, body: Node, delta: int
+    ) -> _Members | None:
+        """The members of a class before or after the edited region (a region of the top
+        level: typing in a top-level constant or function), `delta` bytes after where the
+        previous version had them: its members there, the same texts and indices (the bytes
+        outside the region are the same, and so is the syntax: analyzers.splice), their
+        places shifted, their nodes the new body's children at the same indices."""
+        before = old_file.memo.get(_MEMBERS_MEMO, {}).get(klass.node.start_byte - delta)
+        if before is None or before[1] is None or not _top_level(klass):
+            return None
+        old: _Members = before[1]
+        children = body.named_children
+        if len(children) != old.children or not old.indices:
+            return None
+        nodes = (
+            list(operator.itemgetter(*old.indices)(children))
+            if len(old.indices) > 1
+            else [children[old.indices[0]]]
+        )
+        starts = list(map(delta.__add__, old.starts)) if delta else old.starts
+        if nodes[0].start_byte != starts[0] or nodes[-1].start_byte != starts[-1]:
+            return None  # not the members the previous version read
+        # the lists are never mutated (each version that changes them makes its own)
+        found = cls(
+            nodes, starts, old.texts, old.head, old.positions, old.errors, old.indices, old.children
+        )
+        seen = old.__dict__.get("_seen")
+        if seen is not None:
+            found.__dict__["_seen"] = seen  # frozenset(positions): the same positions
+        return found
 
     def texts_seen(self) -> frozenset[bytes]:
         """The member texts checked (those without a syntax error): one set per class and

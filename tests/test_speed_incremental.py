@@ -2000,8 +2000,11 @@ def test_typing_in_top_level_constants(tmp_path: Path) -> None:
     renaming one, turning one into `let`, typing a `${}`: after every keystroke the engine
     finds what a fresh analysis finds, and the model equals a full build; the splice is taken
     where the calls that run the constant are read again."""
+    from durable_harden.analyzers.incremental import MEMBERS_COUNTS, _Members
+
     s, store = _store_session(tmp_path / "w", CONSTANTS_FILE)
     failed = splice.COUNTS["failed"]
+    carried = MEMBERS_COUNTS["carried"]
     reasons: set[str] = set()
     for step, (what, text, spliced) in enumerate(constant_typing()):
         whole = splice.COUNTS["whole"]
@@ -2017,6 +2020,19 @@ def test_typing_in_top_level_constants(tmp_path: Path) -> None:
             reasons.add(str(memo.get("no_splice")))
         model = s.engine.models[s.engine.root_for(store)]
         assert _model_facts(model) == _model_facts(_full_build(model)), what
+        # the class after the edited constant: its members as the previous version read them
+        # (places shifted), as reading them again finds them
+        for cls in model.classes:
+            kept, whole = _Members.kept(cls), _Members.of(cls)
+            assert kept is not None and whole is not None
+            assert (kept.nodes, kept.starts, kept.texts) == (whole.nodes, whole.starts, whole.texts)
+            assert (kept.head, kept.positions, kept.errors) == (
+                whole.head,
+                whole.positions,
+                whole.errors,
+            )
+            assert (kept.indices, kept.children) == (whole.indices, whole.children), what
+    assert MEMBERS_COUNTS["carried"] - carried >= 60
     assert splice.COUNTS["failed"] == failed
     assert reasons >= {
         "other constants declared",
