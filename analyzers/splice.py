@@ -248,25 +248,14 @@ def _make(previous: Any, new: SourceFile) -> Splice:
     # members ending at or before the edit, and starting at or after it (both sorted)
     lead = bisect.bisect_right(members_old, start, key=_end_of)
     tail = len(members_old) - bisect.bisect_left(members_old, old_end, key=_start_of)
-    if lead + tail > len(members_old) or lead + tail > len(members_new):
+    if lead + tail > len(members_old):
         raise NoSplice("members overlap the edit")
+    lead, tail = _unchanged_sides(members_old, members_new, lead, tail, delta)
     lo = members_old[lead - 1].end_byte if lead else inner[0]
     hi = members_old[len(members_old) - tail].start_byte if tail else inner[1]
     if lead + tail < len(members_old):  # the region's members lie in it (a missing `}` …)
         lo = min(lo, members_old[lead].start_byte)
         hi = max(hi, members_old[len(members_old) - tail - 1].end_byte)
-    if lead:
-        a, b = members_old[lead - 1], members_new[lead - 1]
-        if (a.type, a.start_byte, a.end_byte) != (b.type, b.start_byte, b.end_byte):
-            raise NoSplice("the member before the edit changed")
-    if tail:
-        a, b = members_old[len(members_old) - tail], members_new[len(members_new) - tail]
-        if (a.type, a.start_byte + delta, a.end_byte + delta) != (
-            b.type,
-            b.start_byte,
-            b.end_byte,
-        ):
-            raise NoSplice("the member after the edit changed")
     if not (lo <= start and old_end <= hi):
         raise NoSplice("the edit crosses the region")
     for changed_start, changed_end in previous.changed:
@@ -349,6 +338,51 @@ def _read_by_every_caller(old: SourceFile, members: list[Node]) -> None:
         for _, value in constant_declarations(old, member):
             if not split_statements(literal_chars(old.data, value)[0]):
                 raise NoSplice("a constant without SQL in it")
+
+
+# how many members next to the edit on each side may join the region because they changed
+# with it; past that the edit changed the class's shape (an unclosed `{` takes every member after
+# it) and the whole file is read again
+MAX_JOINED = 8
+
+
+def _same_member(old: Node, new: Node, shift: int) -> bool:
+    return (
+        old.type == new.type
+        and old.start_byte + shift == new.start_byte
+        and old.end_byte + shift == new.end_byte
+    )
+
+
+def _unchanged_sides(
+    members_old: list[Node], members_new: list[Node], lead: int, tail: int, delta: int
+) -> tuple[int, int]:
+    """`lead` members before the edit and `tail` after it, fewer where the members next to the
+    edit are not the same node in both versions (the same type and range, shifted after it):
+    those join the region. Typing passes through such shapes all the time: a member ending
+    where the edit starts takes the typed text in (`he` -> `hel`, a field growing), a member
+    after the edit is taken into a half-typed one (`helper():` followed by the next method is
+    one method with an error) or split from it again. Only the members next to the region are
+    compared: the tree's changed ranges (checked by the caller) must then lie in the region."""
+    old_count, new_count = len(members_old), len(members_new)
+    joined = 0
+    while lead and (
+        lead > new_count or not _same_member(members_old[lead - 1], members_new[lead - 1], 0)
+    ):
+        lead -= 1
+        joined += 1
+        if joined > MAX_JOINED:
+            raise NoSplice("the members before the edit changed")
+    joined = 0
+    while tail and (
+        lead + tail > new_count
+        or not _same_member(members_old[old_count - tail], members_new[new_count - tail], delta)
+    ):
+        tail -= 1
+        joined += 1
+        if joined > MAX_JOINED:
+            raise NoSplice("the members after the edit changed")
+    return lead, tail
 
 
 # the nodes whose subtrees `_read_facts` reads (each fact is the text and shape of one of
@@ -1376,7 +1410,8 @@ def wrappers(
 ) -> FileWrappers | None:
     """sqlwrappers.summarize of the new file: the previous summary, with the calls outside the
     member moved and the member's read again, when the member has the same sinks (arguments
-    that reach exec() or another function from a parameter) and defines the same functions."""
+    that reach exec() or another function from a parameter) and still defines each function it
+    did (typing a new method adds one)."""
     last = _last(splice, "sql_wrappers")
     if last is None:
         return None
@@ -1399,7 +1434,9 @@ def wrappers(
         new_sinks += sinks
         new_calls += calls
         new_functions |= function_keys(splice.new, member)
-    if old_sinks != new_sinks or old_functions != new_functions:
+    if old_sinks != new_sinks or not old_functions <= new_functions:
+        # a function gone from the member may still be declared elsewhere in the file (the
+        # summary keeps a set, not a count): read the whole file again
         return None
     lo, hi, delta = splice.lo, splice.hi, splice.delta
     calls = [(s, r) for s, r in old.calls if s < lo]
@@ -1407,7 +1444,7 @@ def wrappers(
     calls += [(s + delta, r) for s, r in old.calls if s >= hi]
     return FileWrappers(
         sinks=list(old.sinks),
-        functions=set(old.functions),
+        functions=old.functions | new_functions,  # the member's new functions added
         bases=dict(old.bases),
         imports=dict(old.imports),
         calls=calls,
