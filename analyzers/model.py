@@ -512,9 +512,14 @@ def _splice(
         cls.exported = cls.name in exported_names(cls.file)
     # SQL: no constant imported from or into the file, the same calls through wrappers elsewhere
     for _, new in pairs:
-        summary = new_state.summaries[new.path] = _wrapper_summary(
-            new, new_state.classes_by_file.get(new.path, [])
+        classes = new_state.classes_by_file.get(new.path, [])
+        summarized = state.summaries.get(new.path)
+        light = (
+            _light_summary(new, classes, state.wrapper_names)
+            if summarized is not None and summarized.partial
+            else None
         )
+        summary = new_state.summaries[new.path] = light or _wrapper_summary(new, classes)
         if sqlwrappers.adds_wrappers(summary, state.wrapper_names):
             # a file that was not summarized in full may call the new wrapper
             return None
@@ -1072,6 +1077,25 @@ def _exec_sink_names(file: SourceFile, classes: list[DurableObjectClass]) -> fro
             sink.func[1] for sink in sqlwrappers.exec_sinks(file, classes, _state_params(file))
         ),
     )
+
+
+def _light_summary(
+    file: SourceFile, classes: list[DurableObjectClass], names: frozenset[str]
+) -> FileWrappers | None:
+    """The heads-only summary of an edited file whose previous version had one and that still
+    hands nothing to exec() and names no wrapper (`splice.light_wrappers`), as a whole build
+    would summarize it; its exec() sink names (none) kept for the next version. None: the
+    file is summarized in full (`_wrapper_summary`)."""
+    key = _summary_key(classes)
+    found = splice.spliced(
+        splice.splice_of(file),
+        lambda s: splice.light_wrappers(s, classes, key, _state_params(file), names),
+    )
+    if found is None:
+        return None
+    head, sinks = found
+    per_file(file, "exec_sinks", key, lambda: sinks)
+    return head
 
 
 def _wrapper_summary(file: SourceFile, classes: list[DurableObjectClass]) -> FileWrappers:

@@ -63,7 +63,9 @@ from durable_harden.analyzers.sql import (
 )
 from durable_harden.analyzers.sqlwrappers import (
     FileWrappers,
+    declared_types,
     function_keys,
+    heads,
     summarize_calls,
     type_notes,
 )
@@ -1403,6 +1405,65 @@ def accesses(splice: Splice, bindings: Any, read: Callable[[Node], list[Any]]) -
             moved.argument = splice.relocate(access.argument)
         into.append(splice.carried(access, moved))
     return before + splice.read(read) + after
+
+
+def light_wrappers(
+    splice: Splice,
+    classes: list[DurableObjectClass],
+    key: Any,
+    file_aliases: Any,
+    names: frozenset[str],
+) -> tuple[FileWrappers, frozenset[str]] | None:
+    """(the `sqlwrappers.heads` summary of the new file, its exec() sink names) when the
+    previous version was summarized by its heads alone and the new one would be too: a file
+    that hands no parameter to exec() and names no function that may be a wrapper (`names`,
+    model._wrapper_summaries), as most files are (the benchmark's 5,000-line DO: all its SQL is
+    text). Then reading every call of the file again (`summarize`, ~15 ms there) tells the
+    model nothing: a whole build summarizes such a file by its heads too.
+
+    The previous version's exec() sinks are known to be none (its `exec_sinks` result, or its
+    bytes do not hold `exec`); the members outside the region are the same text with the same
+    classes and aliases, so theirs are still none; the region's members hand no parameter to
+    any call (`summarize_calls`, the sinks of every target, exec() among them); and the new
+    text spells none of `names`, so no function of it is a wrapper or calls one."""
+    old, new = splice.old, splice.new
+    last = _last(splice, "exec_sinks")
+    if last is None:
+        if b"exec" in old.data:
+            return None  # its exec() calls were never read
+    else:
+        old_key, old_names = last
+        _class_map(splice, classes, old_key[0])
+        if old_key[1] != key[1] or old_names:
+            return None
+    kept = old.memo.get("wrapper_heads")
+    if (
+        kept is not None
+        and splice.container is not None
+        and not any(
+            next(iter(walk_type(member, *CLASS_TYPES)), None) is not None
+            for member in (*splice.members_old, *splice.members_new)
+        )
+    ):
+        # a region inside a class body and no class in it: the file's imports (top level)
+        # and its classes' names and bases (their heads) are the previous version's
+        new.memo.setdefault("wrapper_heads", kept)
+    head = heads(new)
+    if head is None:
+        return None
+    # (the bytes, not `lacks`: no node's text holds a name the bytes do not, with or without
+    # a syntax error, and typing passes through errors all the time)
+    data = new.data
+    if any(name.encode() in data for name in names):
+        return None
+    # the file's declared types (which summarize_calls reads) made now even when the region
+    # holds no member: carried from version to version (`_carry_memos`), they are read once
+    declared_types(new)
+    for member in splice.members_new:
+        sinks, _ = summarize_calls(new, member, classes, file_aliases, head.imports)
+        if sinks:
+            return None
+    return head, frozenset()
 
 
 def wrappers(
