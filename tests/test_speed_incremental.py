@@ -473,7 +473,7 @@ def splice_project(tmp_path: Path) -> Path:
 def _store_session(root: Path, text: str) -> tuple[Session, Path]:
     """A worker whose src/store.ts is `text`, open in a Session and compared once: (session,
     store.ts)."""
-    (root / "src").mkdir(parents=True)
+    (root / "src").mkdir(parents=True, exist_ok=True)
     (root / "wrangler.jsonc").write_text(SPLICE_CONFIG)
     store = root / "src" / "store.ts"
     store.write_text(text)
@@ -1885,8 +1885,14 @@ const QUERY = "SELECT id FROM items";
 
 const EMPTY = ``;
 
+const STEP = "ALTER TABLE items ADD COLUMN extra TEXT";
+
 function helper(sql: SqlStorage): unknown[] {
   return sql.exec(BY_OWNER, "x").toArray();
+}
+
+function runAll(sql: SqlStorage, steps: { sql: string }[]): void {
+  for (const step of steps) sql.exec(step.sql);
 }
 
 export class Store extends DurableObject {
@@ -1932,6 +1938,20 @@ export class Store extends DurableObject {
 
   empty(owner: string): unknown[] {
     return this.ctx.storage.sql.exec(EMPTY, owner).toArray();
+  }
+
+  migrate(): void {
+    runAll(this.ctx.storage.sql, [{ sql: STEP }]);
+  }
+}
+"""
+# another file of the worker runs the exported constant
+CONSTANTS_READER = """import { DurableObject } from "cloudflare:workers";
+import { COUNT_SQL } from "./store";
+
+export class Reader extends DurableObject {
+  count(): number {
+    return this.ctx.storage.sql.exec(COUNT_SQL).one().n as number;
   }
 }
 """
@@ -1979,6 +1999,8 @@ def constant_typing() -> list[tuple[str, str, bool | None]]:
     # an exported constant, and one shadowed by a method's local of the same name
     typed("an exported constant", "AS n FROM items", " WHERE tag = ?")
     typed("a shadowed constant", 'QUERY = "SELECT id FROM items', " WHERE owner = 1")
+    # a constant a call through the project's own wrapper runs (in an object of an array)
+    typed("a constant run by a wrapper", "ADD COLUMN extra TEXT", " NOT NULL DEFAULT ''")
     # a constant that held no SQL: its callers are not known from its statements
     typed("an empty constant", "EMPTY = `", "SELECT ?, ?", None)
     # renamed while typing: other names, the whole file read
@@ -2002,6 +2024,8 @@ def test_typing_in_top_level_constants(tmp_path: Path) -> None:
     where the calls that run the constant are read again."""
     from durable_harden.analyzers.incremental import MEMBERS_COUNTS, _Members
 
+    (tmp_path / "w" / "src").mkdir(parents=True)
+    (tmp_path / "w" / "src" / "reader.ts").write_text(CONSTANTS_READER)
     s, store = _store_session(tmp_path / "w", CONSTANTS_FILE)
     failed = splice.COUNTS["failed"]
     carried = MEMBERS_COUNTS["carried"]
