@@ -1924,7 +1924,7 @@ export class Store extends DurableObject {
   }
 
   loose(): string {
-    return `DELETE FROM items WHERE ${FILTER}`;
+    return `DELETE FROM notes WHERE ${FILTER}`;
   }
 
   shadowed(): unknown[] {
@@ -1942,6 +1942,14 @@ export class Store extends DurableObject {
 
   migrate(): void {
     runAll(this.ctx.storage.sql, [{ sql: STEP }]);
+  }
+
+  add(owner: string, body: string): void {
+    this.ctx.storage.sql.exec("INSERT INTO items (owner, body) VALUES (?, ?)", owner, body);
+  }
+
+  forget(owner: string): void {
+    this.ctx.storage.sql.exec("DELETE FROM items WHERE owner = ?", owner);
   }
 }
 """
@@ -1991,7 +1999,9 @@ def constant_typing() -> list[tuple[str, str, bool | None]]:
     erased("the field again", 'BY_ID = "id = ?', " OR id = ?")
     # a constant in the `${…}` of another constant and of a method's SQL, and of a loose one
     typed("a constant in `${}`", 'FILTER = "owner = ?', " AND body = ?")
-    # the schema's DDL (the catalogue the other statements are checked against)
+    # the schema's DDL (the catalogue the other statements are checked against): `forget`
+    # deletes by the key once `owner` is unique (unbounded-table-growth)
+    typed("a unique owner", "owner TEXT NOT NULL", " UNIQUE")
     typed("a schema column", "body TEXT", ", tag TEXT")
     typed("a schema index", "ON items(owner);", "\n  CREATE INDEX items_by_tag ON items(tag);")
     # a query run from two methods and a function (one statement after the dedupe)
@@ -2023,12 +2033,14 @@ def test_typing_in_top_level_constants(tmp_path: Path) -> None:
     finds what a fresh analysis finds, and the model equals a full build; the splice is taken
     where the calls that run the constant are read again."""
     from durable_harden.analyzers.incremental import MEMBERS_COUNTS, _Members
+    from durable_harden.analyzers.rules.unbounded_table_growth import GROWTH_COUNTS, GrowthIndex
 
     (tmp_path / "w" / "src").mkdir(parents=True)
     (tmp_path / "w" / "src" / "reader.ts").write_text(CONSTANTS_READER)
     s, store = _store_session(tmp_path / "w", CONSTANTS_FILE)
     failed = splice.COUNTS["failed"]
     carried = MEMBERS_COUNTS["carried"]
+    catalogue = GROWTH_COUNTS["catalogue"]
     reasons: set[str] = set()
     for step, (what, text, spliced) in enumerate(constant_typing()):
         whole = splice.COUNTS["whole"]
@@ -2056,6 +2068,14 @@ def test_typing_in_top_level_constants(tmp_path: Path) -> None:
                 whole.errors,
             )
             assert (kept.indices, kept.children) == (whole.indices, whole.children), what
+        # unbounded-table-growth's kept index (its catalogue facts read again when the schema
+        # changed) equals one built afresh
+        root = s.engine.root_for(store).resolve()
+        index = s.engine.rules.indexes.get(("unbounded-table-growth", root))
+        if index is not None:
+            fresh = GrowthIndex.of(model._statements_by_scope[root], model.schema_for(store))
+            assert index.resolved() == fresh.resolved(), what
+    assert GROWTH_COUNTS["catalogue"] > catalogue
     assert MEMBERS_COUNTS["carried"] - carried >= 60
     assert splice.COUNTS["failed"] == failed
     assert reasons >= {
