@@ -194,11 +194,16 @@ def test_keystroke_benchmarks_time_real_typing(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     lines = done.stdout.strip().splitlines()
-    assert [line.split(":")[0].split()[1] for line in lines if line.startswith("typing ")] == [
-        "new",
-        "new",
-        "SQL",
-        "schema",
+    names = [
+        line.split(":")[0][len("typing ") :].strip() for line in lines if line[:7] == "typing "
+    ]
+    assert names == [
+        "new method",
+        "new statement",
+        "SQL in a call",
+        "new field",
+        "new import",
+        "schema column",
     ]
     fields = dict(item.split("=") for item in lines[-1].split()[1:])
     assert fields["typing"] == "1" and int(fields["edits"]) > 150
