@@ -13,6 +13,10 @@ Not a test: nothing is asserted. The last line is machine-readable:
     keystroke p50_ms=... p99_ms=... full_parse_ms=... ratio_p50_parse=... files=... lines=...
         server_rss_mb=... server_hwm_mb=...
 
+`--typing` sends real typing instead (bench/typing_edits.py: a new method, a statement, SQL in a
+call, a column of the schema constant, typed character by character with auto-closed brackets;
+each scenario undone by one untimed full-text change): a line per scenario, then all of them.
+
 The server's memory is read from /proc/<pid>/status after the edits (VmRSS: resident now,
 VmHWM: the peak), so `--files 1000` says what a 1,000-file workspace costs to keep open.
 """
@@ -27,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from tree_sitter import Parser
 
@@ -36,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_lsp import Client, cpu_seconds, percentile  # noqa: E402
 from generate import generate  # noqa: E402
+from typing_edits import SCENARIOS, versions  # noqa: E402
 
 from durable_harden.analyzers.source import language  # noqa: E402
 
@@ -166,8 +172,29 @@ def memory_mb(pid: int) -> tuple[float, float] | None:
     return values["VmRSS"], values["VmHWM"]
 
 
+def _position(data: bytes, offset: int) -> dict[str, int]:
+    """The LSP position of a byte offset (the generated file is ASCII: characters = bytes)."""
+    line = data.count(b"\n", 0, offset)
+    return {"line": line, "character": offset - (data.rfind(b"\n", 0, offset) + 1)}
+
+
+def typing_changes(text: str) -> list[tuple[str, list[tuple[dict[str, Any], bytes]]]]:
+    """Each scenario's didChange contents (one insertion per keystroke) and the text after."""
+    data = text.encode()
+    out = []
+    for scenario in SCENARIOS:
+        before = data
+        changes = []
+        for place, inserted, after in versions(data, scenario):
+            at = _position(before, place)
+            changes.append(({"range": {"start": at, "end": at}, "text": inserted.decode()}, after))
+            before = after
+        out.append((scenario.name, changes))
+    return out
+
+
 def run(
-    project: Path, edits: int, seed: int
+    project: Path, edits: int, seed: int, typing: bool = False
 ) -> tuple[list[float], float | None, tuple[float, float] | None]:
     rng = random.Random(seed)
     target = project / "src" / "big.ts"
@@ -196,6 +223,45 @@ def run(
         latencies: list[float] = []
         cpu_start = None
         candidates = [i for i, line in enumerate(lines) if line.strip()]
+        if typing:
+            cpu_start = cpu_seconds(client.proc.pid)
+            for name, changes in typing_changes(text):
+                own: list[float] = []
+                for change, _ in changes:
+                    version += 1
+                    sent = time.perf_counter()
+                    client.notify(
+                        "textDocument/didChange",
+                        {
+                            "textDocument": {"uri": uri, "version": version},
+                            "contentChanges": [change],
+                        },
+                    )
+                    received, _ = client.wait_diagnostics(uri, version, timeout=600)
+                    own.append(received - sent)
+                version += 1  # the scenario undone at once (untimed)
+                client.notify(
+                    "textDocument/didChange",
+                    {
+                        "textDocument": {"uri": uri, "version": version},
+                        "contentChanges": [{"text": text}],
+                    },
+                )
+                client.wait_diagnostics(uri, version, timeout=600)
+                own.sort()
+                print(
+                    f"typing {name:<14}: p50 {statistics.median(own) * 1e3:7.2f} ms, "
+                    f"p90 {own[int(len(own) * 0.9)] * 1e3:7.2f}, max {own[-1] * 1e3:7.2f} "
+                    f"({len(own)} keystrokes)"
+                )
+                latencies += own
+            cpu_end = cpu_seconds(client.proc.pid)
+            cpu = (
+                (cpu_end - cpu_start) / len(latencies)
+                if cpu_start is not None and cpu_end is not None
+                else None
+            )
+            return latencies, cpu, memory_mb(client.proc.pid)
         for number in range(edits + 4):
             if number % 2 == 0:
                 row = rng.choice(candidates)
@@ -244,6 +310,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=60)
     parser.add_argument("--lines", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--typing", action="store_true", help="real typing (typing_edits.py)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = make_project(Path(tmp), args.files, args.lines, args.seed)
@@ -256,11 +323,12 @@ def main() -> None:
             ts_parser.parse(content)
             samples.append(time.perf_counter() - start)
         full_parse = statistics.median(samples)
-        latencies, cpu, memory = run(project, args.edits, args.seed)
+        latencies, cpu, memory = run(project, args.edits, args.seed, args.typing)
     p50 = statistics.median(latencies)
     p99 = percentile(latencies, 0.99)
     line_count = content.count(b"\n")
-    print(f"project: {files} files; edited big.ts ({line_count} lines), {len(latencies)} edits")
+    what = "typing keystrokes" if args.typing else "edits"
+    print(f"project: {files} files; edited big.ts ({line_count} lines), {len(latencies)} {what}")
     print(f"baseline  full tree-sitter parse of big.ts : {full_parse * 1e3:8.2f} ms")
     print(
         f"didChange -> publishDiagnostics            : p50 {p50 * 1e3:8.2f} ms "
@@ -277,7 +345,7 @@ def main() -> None:
     print(
         f"keystroke p50_ms={p50 * 1e3:.2f} p99_ms={p99 * 1e3:.2f} "
         f"full_parse_ms={full_parse * 1e3:.2f} ratio_p50_parse={p50 / full_parse:.2f} "
-        f"files={files} lines={line_count}{rss}"
+        f"files={files} lines={line_count}{rss}" + (" typing=1" if args.typing else "")
     )
 
 

@@ -50,6 +50,12 @@ SCENARIOS = [
         '\n    const other = await this.ctx.storage.get<string>("k:" + key);',
     ),
     Scenario("SQL in a call", _after(b"WHERE owner = ?"), " AND body = ?"),
+    Scenario(
+        "new field",
+        _after(b"extends DurableObject {", False),
+        "\n  private seen = new Map<string, number>();",
+    ),
+    Scenario("new import", lambda data: data.index(b"\n"), '\nimport { z } from "zod";'),
     Scenario("schema column", _after(b"created_at INTEGER NOT NULL", False), ", tag TEXT"),
 ]
 

@@ -160,3 +160,61 @@ def test_compile_tree_refreshes_stale_byte_code_behind_symlinks(tmp_path: Path) 
     assert _stale_modules(tree) == ["pkg/analyzers/mod.py"]
     compile_tree(tree)
     assert _stale_modules(tree) == []
+
+
+def test_typing_edits_type_each_scenario_as_an_editor_does() -> None:
+    """Each keystroke inserts one character (or an opener with its closer) at the cursor; a
+    closer the editor inserted is stepped over (no edit); the last version holds the text."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        from keystroke import big_do_file
+        from typing_edits import SCENARIOS, keystrokes, versions
+    finally:
+        sys.path.remove(str(BENCH))
+    import random
+
+    assert keystrokes('f("a")') == [(0, "f"), (1, "()"), (2, '""'), (3, "a")]
+    data = big_do_file(600, random.Random(1)).encode()
+    for scenario in SCENARIOS:
+        steps = versions(data, scenario)
+        at = scenario.where(data)
+        assert steps[-1][2] == data[:at] + scenario.typed.encode() + data[at:], scenario.name
+        previous = data
+        for place, inserted, after in steps:
+            assert after == previous[:place] + inserted + previous[place:]
+            previous = after
+
+
+def test_keystroke_benchmarks_time_real_typing(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "keystroke_inprocess.py"), "--typing"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    lines = done.stdout.strip().splitlines()
+    names = [
+        line.split(":")[0][len("typing ") :].strip() for line in lines if line[:7] == "typing "
+    ]
+    assert names == [
+        "new method",
+        "new statement",
+        "SQL in a call",
+        "new field",
+        "new import",
+        "schema column",
+    ]
+    fields = dict(item.split("=") for item in lines[-1].split()[1:])
+    assert fields["typing"] == "1" and int(fields["edits"]) > 150
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "keystroke.py"), "--typing", "--lines", "800"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    last = done.stdout.strip().splitlines()[-1]
+    fields = dict(item.split("=") for item in last.split()[1:])
+    assert last.startswith("keystroke ") and fields["typing"] == "1"
+    assert 0 < float(fields["p50_ms"]) <= float(fields["p99_ms"])
