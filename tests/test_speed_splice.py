@@ -581,3 +581,41 @@ def test_typing_in_top_level_constants_reads_their_callers_again(tmp_path: Path)
         if spliced is not None:
             assert (edited.memo.get("splice") is not None) == spliced, what
     assert editor.spliced >= 60
+
+
+@pytest.mark.parametrize("seed", [random.randrange(1 << 30)])
+def test_random_typing_in_top_level_constants(tmp_path: Path, seed: int) -> None:
+    """Characters typed into and deleted from the top-level string constants of
+    tests/test_speed_incremental.py's CONSTANTS_FILE at random (a `;` splitting a statement,
+    a quote or backquote ending the literal early, a `${`, a `\\`; seed printed): the model
+    after each keystroke equals a whole extraction of the same tree."""
+    from tests.test_speed_incremental import CONSTANTS_FILE
+
+    print(f"random typing in constants, seed {seed}")
+    rng = random.Random(seed)
+    worker = tmp_path / "worker"
+    (worker / "src").mkdir(parents=True)
+    path = worker / "src" / "store.ts"
+    path.write_text(CONSTANTS_FILE)
+    editor = Editor(worker, path)
+    data = CONSTANTS_FILE.encode()
+    letters = [b" ", b"x", b"?", b";", b",", b"(", b")", b"'", b"\\", b"$", b"{", b"}"]
+    for step in range(60):
+        # a literal of a top-level `const` (the text typed so far may have broken it)
+        places = [
+            m.end() for m in re.finditer(rb"^(?:export )?const \w+ = [\"`]", data, flags=re.M)
+        ]
+        if not places:
+            break
+        start = rng.choice(places)
+        end = data.find(b"\n", start)
+        at = rng.randrange(start, max(start + 1, end))
+        if rng.random() < 0.25 and at > start:
+            data = data[: at - 1] + data[at:]
+            what = "deleted"
+        else:
+            typed = rng.choice([*letters, b"`", b'"'] if rng.random() < 0.1 else letters)
+            data = data[:at] + typed + data[at:]
+            what = f"typed {typed!r}"
+        editor.edit(data, f"step {step}, {what} at {at} (seed {seed})")
+    assert editor.spliced >= 10
