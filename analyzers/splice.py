@@ -25,6 +25,13 @@ A *splice* applies when:
   nothing outside the member read something inside it (a statement whose SQL literal lies in
   the member but whose exec() call does not; a literal whose use moved in or out of it).
 
+A region of the top level may also hold declarations of string constants (`const SCHEMA = "…"`,
+plain strings or templates without `${…}`, the same names before and after: typing in
+a schema or a query constant): the calls outside the region that run one of them are read
+again (`statements`, `_read_call_again`), as is any statement whose `${…}` names a constant of
+the region (whose text rules read: docs/performance.md, "Issue 14: typing in a top-level
+constant").
+
 Otherwise the whole file is extracted (the cold check's path). Results are new objects holding
 nodes of the new tree at shifted offsets (`Splice.relocate`): an object of the previous
 version is never handed out again, so identity still means "this extraction of this parse".
