@@ -182,7 +182,8 @@ def splice_of(file: SourceFile) -> Splice | None:
 
 
 # the top-level statements a region may hold: none that another part of the file reads by
-# walking the top level (imports, exports, declarations of constants and classes)
+# walking the top level (imports, exports, declarations of constants and classes), and the
+# declarations of string constants `_constant_names` accepts (whose readers `statements` finds)
 TOP_LEVEL = frozenset(
     {
         "function_declaration",
