@@ -708,21 +708,27 @@ class _Calls:
         # only when asked (analyzers.splice.MovedStatement)
         by_call: dict[tuple[int, int, str], list[tuple[SqlStatement, tuple[int, int, int]]]] = {}
         rest: list[SqlStatement] = []
+        # calls with a statement in `rest`: all their statements go there (a rule reads a call's
+        # statements together: sql-bindings-mismatch's "statement 2 of 3" of `exec(\`…; … ${X};
+        # …\`)` told a call group of the others and a rest of one apart)
+        spoiled: set[tuple[int, int, str]] = set()
         for stmt in stmts:
-            if (
-                stmt.file is not file
-                or stmt.call_file is not file
-                or stmt.wrapper is not None
-                or stmt.substitutions
-            ):
+            if stmt.call_file is not file:
+                rest.append(stmt)
+                continue
+            if stmt.file is not file or stmt.wrapper is not None or stmt.substitutions:
+                spoiled.add(stmt.call_place())
                 rest.append(stmt)
                 continue
             ends = stmt.offsets_ends()
             place = stmt.call_place()
             if ends is None or ends[0] < place[0] or ends[1] > place[1]:
+                spoiled.add(place)
                 rest.append(stmt)
                 continue
             by_call.setdefault(place, []).append((stmt, ends))
+        for place in spoiled.intersection(by_call):
+            rest.extend(stmt for stmt, _ in by_call.pop(place))
         ordered = sorted(by_call.items(), key=lambda item: item[0][:2])
         calls: list[tuple[int, int]] = []
         keys: list[Hashable] = []

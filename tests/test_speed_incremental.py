@@ -1941,7 +1941,15 @@ export class Store extends DurableObject {
   }
 
   migrate(): void {
-    runAll(this.ctx.storage.sql, [{ sql: STEP }]);
+    runAll(this.ctx.storage.sql, [{ sql: "DELETE FROM notes" }, { sql: STEP }, { sql: QUERY }]);
+  }
+
+  both(): void {
+    this.ctx.storage.sql.exec(`SELECT 1; DELETE FROM notes WHERE ${FILTER}; SELECT 2`);
+  }
+
+  looseBoth(): string {
+    return `UPDATE notes SET n = 1; DELETE FROM notes WHERE ${FILTER}; SELECT 3`;
   }
 
   add(owner: string, body: string): void {
@@ -2083,3 +2091,35 @@ def test_typing_in_top_level_constants(tmp_path: Path) -> None:
         "a top-level lexical_declaration",
         "a constant without SQL in it",
     }, reasons
+
+
+MIXED_CALL = """import { DurableObject } from "cloudflare:workers";
+
+const FILTER = "id = ?";
+
+export class Store extends DurableObject {
+  both(): void {
+    this.ctx.storage.sql.exec(`SELECT 1; DELETE FROM notes WHERE ${FILTER}; SELECT 2`);
+  }
+
+  other(): number {
+    return 1;
+  }
+}
+"""
+
+
+def test_a_call_s_statements_stay_together_in_the_rest(tmp_path: Path) -> None:
+    """One exec() of three statements, the second with a `${…}` (a statement `_Calls` leaves
+    to the rest): all three are checked together, as the rules read a call's statements
+    (sql-bindings-mismatch: "statement 2 of 3 … has parameters"); grouped apart, the second
+    alone looked like a call of one statement with one parameter and no argument."""
+    from durable_harden.analyzers.incremental import _Calls
+
+    s, store = _store_session(tmp_path / "w", MIXED_CALL)
+    s.write(store, MIXED_CALL.replace("return 1;", "return 12;").encode())
+    s.compare("an edit in another method")
+    parsed = s.engine.open_parsed[store]
+    stmts = [st for st in s.engine.models[s.engine.root_for(store)].statements]
+    parts = _Calls.of(parsed, stmts)
+    assert not parts.calls and len(parts.rest) == 3
