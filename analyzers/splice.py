@@ -1109,7 +1109,9 @@ def statements(
     origin = splice.origin
     keep = splice._keep.extend
     make = MovedStatement.__new__
-    # the call last read again (its old place): its other statements are among those read
+    # the calls outside the region read again (`_calls_to_read_again`: old places), and the
+    # one read last (its other statements are among those it gave)
+    redo = _calls_to_read_again(splice, old_list)
     redone = (-1, -1)
     try:
         for stmt in old_list:
@@ -1136,10 +1138,9 @@ def statements(
                 else:
                     continue  # read again below
                 literal_start = place[0]
-                inside = not (place[1] <= lo or literal_start >= hi)
-                if inside or (d["substitutions"] and _names_a_constant(splice, d["substitutions"])):
-                    if inside and not splice.constants:
-                        raise NoSplice("SQL in the member run from outside it")
+                if not (place[1] <= lo or literal_start >= hi) and not splice.constants:
+                    raise NoSplice("SQL in the member run from outside it")
+                if redo and (start, end) in redo:
                     if (start, end) != redone:
                         redone = (start, end)
                         _read_call_again(splice, call_place, extract, into, starts, keys)
@@ -1195,12 +1196,11 @@ def statements(
             else:
                 continue  # read again below
             inside = stmt.file is old and not (literal_end <= lo or literal_start >= hi)
-            if inside or (stmt.substitutions and _names_a_constant(splice, stmt.substitutions)):
-                # its SQL lies in the region (a constant's), or names a constant of the region
-                # in a `${…}` (whose text a rule reads: rules._sqlexec._spliced_texts): the
-                # statements of its call read again, where they were
-                if inside and not splice.constants:
-                    raise NoSplice("SQL in the member run from outside it")
+            if inside and not splice.constants:
+                raise NoSplice("SQL in the member run from outside it")
+            if redo and (start, end) in redo:
+                # a statement of the call runs SQL of the region (a constant's), or names a
+                # constant of the region in a `${…}`: the call's statements read again
                 if (start, end) != redone:
                     redone = (start, end)
                     place = (start, end, *_call_kind(stmt))
@@ -1261,6 +1261,38 @@ def _names_a_constant(splice: Splice, substitutions: list[Substitution]) -> bool
     return bool(names) and any(
         sub.expression.strip().rsplit(".", 1)[-1] in names for sub in substitutions
     )
+
+
+def _calls_to_read_again(splice: Splice, old_list: list[SqlStatement]) -> set[tuple[int, int]]:
+    """(start, end) of each call outside the region (in the previous version) whose statements
+    are read again: one of them runs a literal of the region (a region of string constants:
+    `Splice.constants`), or has a `${…}` naming a constant declared in the region (whose text
+    rules read: rules._sqlexec._spliced_texts). All the call's statements are then read again,
+    not only those (the others would be there twice)."""
+    found: set[tuple[int, int]] = set()
+    lo, hi = splice.lo, splice.hi
+    if splice.constants:
+        old = splice.old
+        for stmt in old_list:
+            if stmt.file is old:
+                literal_start, literal_end = _literal_range(stmt)
+                if not (literal_end <= lo or literal_start >= hi):
+                    found.add(_call_span(stmt))
+    with_names = [s for s in old_list if s.__dict__["substitutions"]]  # at C speed: few have
+    if with_names and constant_names(splice):
+        for stmt in with_names:
+            if _names_a_constant(splice, stmt.substitutions):
+                found.add(_call_span(stmt))
+    # a call of the region is read with it (its statements are skipped, not moved)
+    return {span for span in found if span[1] <= lo or span[0] >= hi}
+
+
+def _call_span(stmt: SqlStatement) -> tuple[int, int]:
+    kept = stmt.__dict__.get("_moved")
+    if kept is not None and "call" not in stmt.__dict__:
+        return kept[0][0], kept[0][1]  # type: ignore[no-any-return]
+    start, end, _ = stmt.call_place()
+    return start, end
 
 
 def _read_call_again(
@@ -1361,7 +1393,14 @@ def loose(
         return None
     before: list[SqlStatement] = []
     after: list[SqlStatement] = []
-    redone = (-1, -1)  # the literal last read again (its old place)
+    # the literals with a `${…}` naming a constant of the region: their statements read again
+    # (all of a literal's: the others would be there twice), the last one's old place
+    redo = {
+        _literal_range(s)
+        for s in old_list
+        if s.substitutions and _names_a_constant(splice, s.substitutions)
+    }
+    redone = (-1, -1)
     for stmt in old_list:
         start, end = _literal_range(stmt)
         if end <= splice.lo:
@@ -1370,8 +1409,7 @@ def loose(
             into = after
         else:
             continue
-        if stmt.substitutions and _names_a_constant(splice, stmt.substitutions):
-            # a `${…}` names a constant of the region: the literal's statements read again
+        if redo and (start, end) in redo:
             if (start, end) != redone:
                 redone = (start, end)
                 literal = _found(splice.new, _moved_place(splice, _place(stmt.literal)))

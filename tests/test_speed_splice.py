@@ -142,12 +142,35 @@ class Editor:
         assert str(whole.root) == str(new.root)
         reference = self.build(whole)
         assert _signature(self.model, self.path) == _signature(reference, self.path), what
+        for name in ("statements", "loose"):
+            # the file's own lists, before the model's dedupe (a statement there twice is
+            # dropped by it: the same key)
+            assert _listed(new, name) == _listed(whole, name), (what, name)
         sp = new.memo.get("splice")
         if sp is not None:
             self.spliced += 1
             _check_identity(previous_model, self.model, new, sp)
         self.file = new
         return new
+
+
+def _listed(file: SourceFile, name: str) -> list[Any]:
+    """The file's last `per_file` result `name` (a statement list), by content and places."""
+    entries = file.memo.get(f"model:{name}")
+    if not entries:
+        return []
+    return [
+        (
+            s.text,
+            tuple(s.offsets),
+            s.index_in_call,
+            s.call.start_byte,
+            s.call.end_byte,
+            s.literal.start_byte,
+            s.loose,
+        )
+        for s in next(reversed(entries.values()))
+    ]
 
 
 def _check_identity(
