@@ -2123,3 +2123,49 @@ def test_a_call_s_statements_stay_together_in_the_rest(tmp_path: Path) -> None:
     stmts = [st for st in s.engine.models[s.engine.root_for(store)].statements]
     parts = _Calls.of(parsed, stmts)
     assert not parts.calls and len(parts.rest) == 3
+
+
+ELSEWHERE = """import { DurableObject } from "cloudflare:workers";
+
+export class Store extends DurableObject {
+  readonly limit = 10;
+
+  list(): unknown[] {
+    return this.ctx.storage.sql.exec(`SELECT id FROM items LIMIT ${this.limit}`).toArray();
+  }
+
+  byColumn(column: string): unknown[] {
+    return this.ctx.storage.sql.exec(`SELECT ${column} FROM items`).toArray();
+  }
+
+  names(): unknown[] {
+    return this.byColumn("name");
+  }
+
+  other(): number {
+    return 1;
+  }
+}
+"""
+
+
+def test_a_substitution_fixed_by_other_code_follows_it(tmp_path: Path) -> None:
+    """sql-interpolation finds `${this.limit}` and `${column}` fixed by other members (a
+    `readonly` field; every call passes a literal): an edit of those members (the statements
+    moved unchanged, the rest's token carried) makes them findings, and their undo quiet again,
+    as a fresh analysis says."""
+    s, store = _store_session(tmp_path / "w", ELSEWHERE)
+    text = ELSEWHERE
+    edits = [
+        ("an edit elsewhere", "return 1;", "return 12;"),
+        ("`readonly` removed", "readonly limit", "limit"),
+        ("`readonly` again", "  limit = 10;", "  readonly limit = 10;"),
+        ("a call with a variable", 'this.byColumn("name")', "this.byColumn(String(this.limit))"),
+        ("a literal again", "this.byColumn(String(this.limit))", 'this.byColumn("name")'),
+    ]
+    for what, old, new in edits:
+        assert text.count(old) == 1, what
+        text = text.replace(old, new)
+        s.write(store, text.encode())
+        s.compare(what)
+        assert s.engine.open_parsed[store].memo.get("splice") is not None, what
