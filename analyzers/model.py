@@ -514,11 +514,14 @@ def _splice(
     for _, new in pairs:
         classes = new_state.classes_by_file.get(new.path, [])
         summarized = state.summaries.get(new.path)
-        light = (
-            _light_summary(new, classes, state.wrapper_names)
-            if summarized is not None and summarized.partial
-            else None
-        )
+        light = None
+        if summarized is not None and summarized.partial:
+            light = _light_summary(new, classes, state.wrapper_names)
+        if light is None and splice.splice_of(new) is None:
+            # the whole file read again anyway: summarized as a whole build would (by its
+            # heads when it hands nothing to exec() and names no wrapper), so that the next
+            # keystrokes take the light path again
+            light = _whole_light_summary(new, classes, state.wrapper_names)
         summary = new_state.summaries[new.path] = light or _wrapper_summary(new, classes)
         if sqlwrappers.adds_wrappers(summary, state.wrapper_names):
             # a file that was not summarized in full may call the new wrapper
@@ -1095,6 +1098,23 @@ def _light_summary(
         return None
     head, sinks = found
     per_file(file, "exec_sinks", key, lambda: sinks)
+    return head
+
+
+def _whole_light_summary(
+    file: SourceFile, classes: list[DurableObjectClass], names: frozenset[str]
+) -> FileWrappers | None:
+    """`_wrapper_summaries`' answer for one file whose summary is not the previous one's:
+    its heads when it hands no parameter to exec() and spells none of `names` (the previous
+    model's wrapper names: the file's own no longer count, so the names a whole build would
+    find are among them), else None (summarized in full)."""
+    head = sqlwrappers.heads(file)
+    if head is None:
+        return None
+    if not file.lacks(b"exec") and _exec_sink_names(file, classes):
+        return None
+    if names and not file.lacks(*(name.encode() for name in sorted(names))):
+        return None
     return head
 
 

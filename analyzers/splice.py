@@ -70,7 +70,8 @@ from durable_harden.analyzers.sql import (
 )
 from durable_harden.analyzers.sqlwrappers import (
     FileWrappers,
-    declared_types,
+    declared_from_counts,
+    exec_sinks_within,
     function_keys,
     heads,
     summarize_calls,
@@ -107,6 +108,9 @@ class Splice:
     members_new: list[Node]  # the new tree's members in the region, in order
     # the new tree's class body holding the region (None: the top level); its children listed
     container: Node | None = None
+    # (the old region's type notes, the new region's) when they differ: the file's declared
+    # types differ with them (sqlwrappers.declared_types), nothing else the region states
+    notes: tuple[list[Any], list[Any]] | None = None
     # id of each carried-over object -> the previous version's object it was moved from
     origin: dict[int, Any] = field(default_factory=dict)
     _keep: list[Any] = field(default_factory=list)  # the carried objects (ids stay valid)
@@ -299,12 +303,18 @@ def _make(previous: Any, new: SourceFile) -> Splice:
         # first parameter as a seed of the aliases); its body only through the alias
         # assignments and typed parameters that `_facts` compares below
         raise NoSplice("the constructor's parameters")
-    if not _facts_untouched(previous, new, lo, hi, region_old, region_new) and _facts(
-        old, region_old, relevant
-    ) != _facts(new, region_new, relevant):
-        raise NoSplice("the region states other facts")
+    notes: tuple[list[Any], list[Any]] | None = None
+    if not _facts_untouched(previous, new, lo, hi, region_old, region_new):
+        facts_old, facts_new = _facts(old, region_old, relevant), _facts(new, region_new, relevant)
+        if facts_old[:3] != facts_new[:3]:
+            raise NoSplice("the region states other facts")
+        if facts_old[3] != facts_new[3]:
+            # only the type notes (a parameter's or a field's type being typed): they feed the
+            # file's declared types alone, which the splice patches (`_carry_memos`) and the
+            # full wrapper summary reads (`wrappers` then reads the whole file again)
+            notes = (facts_old[3], facts_new[3])
     container = container_new if where[0] >= 0 else None
-    made = Splice(old, new, lo, hi, delta, region_old, region_new, container)
+    made = Splice(old, new, lo, hi, delta, region_old, region_new, container, notes=notes)
     made.constants = bool(constants[0])
     return made
 
@@ -656,9 +666,27 @@ def _read_facts(
 def _carry_memos(splice: Splice) -> None:
     """Per-file facts the member does not change, carried to the new file's memo."""
     old, new = splice.old.memo, splice.new.memo
-    for name in ("class_heads", "typed_state_params", "declared_types"):
+    for name in ("class_heads", "typed_state_params"):
         if name in old and name not in new:
             new[name] = old[name]
+    if "declared_types" in old and "declared_types" not in new:
+        if splice.notes is None:
+            new["declared_types"] = old["declared_types"]
+            if "declared_type_counts" in old:
+                new["declared_type_counts"] = old["declared_type_counts"]
+        elif "declared_type_counts" in old:
+            counts = {k: dict(v) for k, v in old["declared_type_counts"].items()}
+            for sign, region_notes in ((-1, splice.notes[0]), (1, splice.notes[1])):
+                for spelling, cls in region_notes:
+                    by_class = counts.setdefault(spelling, {})
+                    by_class[cls] = by_class.get(cls, 0) + sign
+                    if not by_class[cls]:
+                        del by_class[cls]
+                    if not by_class:
+                        del counts[spelling]
+            new["declared_type_counts"] = counts
+            new["declared_types"] = declared_from_counts(counts)
+        # else: read from the whole new file when asked
     constants = old.get("string_constants")
     if constants is not None and "string_constants" not in new:
         inside: dict[str, Node] = {}
@@ -1470,8 +1498,9 @@ def light_wrappers(
     The previous version's exec() sinks are known to be none (its `exec_sinks` result, or its
     bytes do not hold `exec`); the members outside the region are the same text with the same
     classes and aliases, so theirs are still none; the region's members hand no parameter to
-    any call (`summarize_calls`, the sinks of every target, exec() among them); and the new
-    text spells none of `names`, so no function of it is a wrapper or calls one."""
+    exec() (`exec_sinks_within`); and the new text spells none of `names`, so no function of
+    it is a wrapper or calls one: what a whole build asks of a file to summarize it by its
+    heads (model._wrapper_summaries)."""
     old, new = splice.old, splice.new
     last = _last(splice, "exec_sinks")
     if last is None:
@@ -1502,12 +1531,8 @@ def light_wrappers(
     data = new.data
     if any(name.encode() in data for name in names):
         return None
-    # the file's declared types (which summarize_calls reads) made now even when the region
-    # holds no member: carried from version to version (`_carry_memos`), they are read once
-    declared_types(new)
     for member in splice.members_new:
-        sinks, _ = summarize_calls(new, member, classes, file_aliases, head.imports)
-        if sinks:
+        if exec_sinks_within(new, member, classes, file_aliases):
             return None
     return head, frozenset()
 
@@ -1520,8 +1545,8 @@ def wrappers(
     that reach exec() or another function from a parameter) and still defines each function it
     did (typing a new method adds one)."""
     last = _last(splice, "sql_wrappers")
-    if last is None:
-        return None
+    if last is None or splice.notes is not None:
+        return None  # (other declared types: the calls elsewhere may name other classes)
     old_key, old = last
     _class_map(splice, classes, old_key[0])
     if old_key[1] != key[1]:

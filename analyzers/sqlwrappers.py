@@ -236,6 +236,15 @@ def exec_sinks(
     return sinks
 
 
+def exec_sinks_within(
+    file: SourceFile, scope: Node, classes: list[DurableObjectClass], file_aliases: Aliases
+) -> list[Sink]:
+    """`exec_sinks` of the calls inside `scope` alone (an edited member)."""
+    calls = list(walk_type(scope, "call_expression"))
+    sinks, _ = _sinks_and_calls(file, calls, classes, file_aliases, {}, True)
+    return sinks
+
+
 _SPACE = frozenset(b" \t\n\r\f\v")
 
 
@@ -504,13 +513,20 @@ def declared_types(file: SourceFile) -> dict[str, str]:
     member states the same)."""
     cached: dict[str, str] | None = file.memo.get("declared_types")
     if cached is None:
-        seen: dict[str, set[str]] = {}
+        counts: dict[str, dict[str, int]] = {}
         for spelling, cls in type_notes(file, file.root):
-            seen.setdefault(spelling, set()).add(cls)
-        cached = file.memo["declared_types"] = {
-            k: next(iter(v)) for k, v in seen.items() if len(v) == 1
-        }
+            by_class = counts.setdefault(spelling, {})
+            by_class[cls] = by_class.get(cls, 0) + 1
+        # how many notes give each spelling each class: an edit's notes are taken out and
+        # added back (analyzers.splice `_carry_memos`) instead of reading the file again
+        file.memo["declared_type_counts"] = counts
+        cached = file.memo["declared_types"] = declared_from_counts(counts)
     return cached
+
+
+def declared_from_counts(counts: dict[str, dict[str, int]]) -> dict[str, str]:
+    """`declared_types` from the count of notes of each (spelling, class)."""
+    return {k: next(iter(v)) for k, v in counts.items() if len(v) == 1}
 
 
 def type_notes(file: SourceFile, scope: Node) -> list[tuple[str, str]]:

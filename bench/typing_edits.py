@@ -45,6 +45,12 @@ SCENARIOS = [
         ' FROM items").one().n as number;\n  }\n',
     ),
     Scenario(
+        "typed params",
+        _blank_line_in_the_middle,
+        "\n  find(owner: string, store: DurableObjectStorage): Promise<unknown> {\n"
+        "    return store.get(owner);\n  }\n",
+    ),
+    Scenario(
         "new statement",
         _after(b"Promise<number> {"),
         '\n    const other = await this.ctx.storage.get<string>("k:" + key);',

@@ -199,6 +199,7 @@ def test_keystroke_benchmarks_time_real_typing(tmp_path: Path) -> None:
     ]
     assert names == [
         "new method",
+        "typed params",
         "new statement",
         "SQL in a call",
         "new field",
