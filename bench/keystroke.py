@@ -194,7 +194,7 @@ def typing_changes(text: str) -> list[tuple[str, list[tuple[dict[str, Any], byte
 
 
 def run(
-    project: Path, edits: int, seed: int, typing: bool = False
+    project: Path, edits: int, seed: int, typing: bool = False, watched: bool = False
 ) -> tuple[list[float], float | None, tuple[float, float] | None]:
     rng = random.Random(seed)
     target = project / "src" / "big.ts"
@@ -206,7 +206,12 @@ def run(
                 "processId": None,
                 "rootUri": project.as_uri(),
                 "workspaceFolders": [{"uri": project.as_uri(), "name": project.name}],
-                "capabilities": {"textDocument": {"publishDiagnostics": {}}},
+                "capabilities": {
+                    "textDocument": {"publishDiagnostics": {}},
+                    # --watched: a client that watches the files (VS Code): the server then
+                    # stats only what the watcher's events name (server/lsp/engine.py)
+                    "workspace": {"didChangeWatchedFiles": {"dynamicRegistration": watched}},
+                },
                 "initializationOptions": {"debounceMs": 0},
             },
         )
@@ -311,6 +316,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--typing", action="store_true", help="real typing (typing_edits.py)")
+    parser.add_argument(
+        "--watched", action="store_true", help="a client that watches files (as VS Code does)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = make_project(Path(tmp), args.files, args.lines, args.seed)
@@ -323,7 +331,7 @@ def main() -> None:
             ts_parser.parse(content)
             samples.append(time.perf_counter() - start)
         full_parse = statistics.median(samples)
-        latencies, cpu, memory = run(project, args.edits, args.seed, args.typing)
+        latencies, cpu, memory = run(project, args.edits, args.seed, args.typing, args.watched)
     p50 = statistics.median(latencies)
     p99 = percentile(latencies, 0.99)
     line_count = content.count(b"\n")
@@ -345,7 +353,9 @@ def main() -> None:
     print(
         f"keystroke p50_ms={p50 * 1e3:.2f} p99_ms={p99 * 1e3:.2f} "
         f"full_parse_ms={full_parse * 1e3:.2f} ratio_p50_parse={p50 / full_parse:.2f} "
-        f"files={files} lines={line_count}{rss}" + (" typing=1" if args.typing else "")
+        f"files={files} lines={line_count}{rss}"
+        + (" typing=1" if args.typing else "")
+        + (" watched=1" if args.watched else "")
     )
 
 

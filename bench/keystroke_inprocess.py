@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="cProfile the timed edits")
     parser.add_argument("--typing", action="store_true", help="real typing (typing_edits.py)")
+    parser.add_argument(
+        "--watched", action="store_true", help="as for a client that watches the files"
+    )
     args = parser.parse_args()
 
     from durable_harden.analyzers.analysis import Settings
@@ -69,6 +72,7 @@ def main() -> None:
         target = project / "src" / "big.ts"
         text = target.read_bytes()
         engine = Engine()
+        engine.watched = args.watched  # the server sets it once the client took its watchers
         version = 1
 
         def analyse(data: bytes) -> object:
@@ -141,6 +145,7 @@ def main() -> None:
         f"keystroke_inprocess median_ms={median:.2f} p90_ms={p90:.2f} min_ms={times[0]:.2f} "
         f"max_ms={times[-1]:.2f} edits={len(times)} files={args.files or 2}"
         + (" typing=1" if args.typing else "")
+        + (" watched=1" if args.watched else "")
     )
 
 

@@ -338,6 +338,9 @@ async def _run(
         except Exception:
             _remove_empty(folders)
             raise
+        finally:
+            # an editor may write the changed files itself: stat'ed again at the next analysis
+            ls.executor.submit(ls.engine.disk_changed, list(changed))
         if not response.applied:
             _remove_empty(folders)
             reason = f" ({response.failure_reason})" if response.failure_reason else ""
@@ -378,6 +381,10 @@ async def _run(
             written = sorted(write_all(root, files, expected), key=str)
         except (WriteError, OSError) as exc:
             return _refuse(ls, progress, f"durable-harden: nothing was written: {exc}")
+        finally:
+            # whatever was written (all, or nothing after a failure): stat'ed again at the
+            # next analysis, whether or not the client's watcher reports our own writes
+            ls.executor.submit(ls.engine.disk_changed, list(files))
     text = summary(result, route, written, caps.annotations, roots)
     report_text = render_report(result, written=True)
     report_uri: str | None = None

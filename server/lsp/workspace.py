@@ -55,6 +55,10 @@ async def on_initialized(ls: DurableHardenServer, params: lsp.InitializedParams)
             )
         except Exception as exc:
             ls.log(f"could not register file watchers: {exc}", lsp.MessageType.Warning)
+        else:
+            # the client tells us what changes on disk: the engine stats only what it names
+            # (and everything every engine.DISK_RECHECK_S seconds)
+            ls.engine.watched = True
     await index_workspace(ls)
 
 
@@ -95,17 +99,21 @@ def did_change_watched_files(
     ls: DurableHardenServer, params: lsp.DidChangeWatchedFilesParams
 ) -> None:
     layout = False
+    changed: list[Path] = []
     for change in params.changes:
         path_str = to_fs_path(change.uri)
         if path_str is None:
             continue
         path = Path(path_str)
+        changed.append(path)
         if path.name in (SETTINGS_FILE, PACKAGE_JSON):
             forget(path.resolve())
             forget(path)
             ls.settings_lookup.forget()
         if is_config_name(path.name) or change.type != lsp.FileChangeType.Changed:
             layout = True
+    # on the analysis thread, in order with the analyses (the engine's caches live there)
+    ls.executor.submit(ls.engine.disk_changed, changed)
     if layout:
         ls.executor.submit(ls.engine.forget_layout)
     ls.relint_all()

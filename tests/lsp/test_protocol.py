@@ -4,6 +4,7 @@ send, the protocol's line semantics, exit codes, bounded logs and memory (issue 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,27 @@ def test_memory_of_a_long_edit_loop_is_bounded(server: RpcServer):
         assert state.pop("timers") <= 1 and state.pop("running") <= 1, state
         assert state.pop("engine.superseded") <= _SUPERSEDED_KEPT, state
     assert sizes[-1] == sizes[0], sizes
+
+
+@pytest.mark.parametrize("watches", [True, False], ids=["a watching client", "no watcher"])
+def test_the_engine_trusts_the_client_s_watcher_only_once_registered(
+    tmp_path: Path, watches: bool
+) -> None:
+    """A client that takes the server's didChangeWatchedFiles registration tells it what
+    changes on disk: the engine then stats closed files only when told (and every few
+    seconds, engine.DISK_RECHECK_S); a client without dynamic registration gets a stat of
+    every closed file on every analysis, as before."""
+    project = make_project(tmp_path)
+    rpc = RpcServer(project)
+    try:
+        caps = {"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": True}}}
+        rpc.initialize(project, caps if watches else {})
+        deadline = time.monotonic() + 30
+        while True:
+            state = rpc.request("durable-harden/debugState", None)["result"]
+            if state["engine.watched"] == int(watches) or time.monotonic() > deadline:
+                break
+            rpc.drain(0.05)
+        assert state["engine.watched"] == int(watches)
+    finally:
+        rpc.close()

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Real typing into real Durable Object files: the language server's incremental analysis
+finds what a fresh analysis finds after every keystroke.
+
+    python3 scripts/typing_identity.py [--corpus ../shared/corpus-dev] [--files 12] [--every 1]
+
+For each of `--files` DO files of the corpus (one per repository, 150-1,500 lines, a class
+that `extends DurableObject` with a blank line between members), its project is copied to a
+scratch folder (the corpus is never written), the file is opened in an `Engine`, and texts are
+typed one character at a time at a random blank line of the class body, as an editor with
+auto-closed brackets sends them (bench/typing_edits.py `keystrokes`): a method with typed
+parameters and SQL, then two fields (one a generic `Map`). After every `--every`-th keystroke
+the open file's findings are compared with a fresh `analyze_paths` of the copy
+(tests/test_speed_incremental.py `Session.compare`). Prints each mismatch and a last line
+`typing_identity files=… keystrokes=… mismatches=…`; exits 1 on a mismatch. Not a test (the
+corpus is test data that the suite must not need); docs/performance.md, "real typing".
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from typing_edits import keystrokes  # noqa: E402
+
+from durable_harden.analyzers.roots import context_root  # noqa: E402
+from tests.test_speed_incremental import Session  # noqa: E402
+
+TYPED = [
+    "\n  async countRows(owner: string, limit: number): Promise<number> {\n"
+    '    const rows = this.ctx.storage.sql.exec("SELECT id FROM items WHERE owner = ? LIMIT ?",'
+    " owner, limit).toArray();\n    return rows.length as number;\n  }\n",
+    "\n  private seen = new Map<string, number>();\n  tag: string | null = null;",
+]
+CLASS = re.compile(r"extends DurableObject[^{]*\{")
+BLANK = re.compile(r"\n\n  [a-zA-Z]")
+
+
+def do_files(corpus: Path, count: int) -> list[Path]:
+    """One DO file per repository of the corpus (the largest under 1,500 lines)."""
+    found: dict[str, tuple[int, Path]] = {}
+    for path in sorted(corpus.rglob("*.ts")):
+        if "node_modules" in path.parts or path.name.endswith(".d.ts"):
+            continue
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            continue
+        lines = text.count("\n")
+        if not (150 <= lines <= 1500) or CLASS.search(text) is None:
+            continue
+        repo = path.relative_to(corpus).parts[0]
+        if lines > found.get(repo, (0, path))[0]:
+            found[repo] = (lines, path)
+    return [path for _, path in sorted(found.values(), key=lambda x: str(x[1]))][:count]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus-dev")
+    parser.add_argument("--files", type=int, default=12)
+    parser.add_argument("--every", type=int, default=1, help="compare every n-th keystroke")
+    args = parser.parse_args()
+    corpus = args.corpus.resolve()
+    total = mismatches = files = 0
+    for path in do_files(corpus, args.files):
+        root = context_root(path)
+        text = path.read_text()
+        match = CLASS.search(text)
+        assert match is not None
+        blanks = [b.start() + 1 for b in BLANK.finditer(text) if b.start() > match.end()]
+        if not blanks:
+            continue
+        files += 1
+        rng = random.Random(str(path.relative_to(corpus)))
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / root.name
+            shutil.copytree(
+                root, copy, ignore=shutil.ignore_patterns("node_modules", ".git"), symlinks=True
+            )
+            target = copy / path.relative_to(root)
+            session = Session(copy, [target])
+            session.compare("opening")
+            for typed in TYPED:
+                at = rng.choice(blanks)
+                buffer = text
+                for number, (offset, inserted) in enumerate(keystrokes(typed)):
+                    buffer = buffer[: at + offset] + inserted + buffer[at + offset :]
+                    session.write(target, buffer.encode())
+                    total += 1
+                    if number % args.every:
+                        continue
+                    try:
+                        session.compare(f"{path.relative_to(corpus)} keystroke {number}")
+                    except AssertionError as exc:
+                        mismatches += 1
+                        print(f"MISMATCH {path.relative_to(corpus)} keystroke {number}: {exc}")
+                        break
+                session.write(target, text.encode())
+                session.compare("undone")
+        print(f"typed into {path.relative_to(corpus)}", flush=True)
+    print(f"typing_identity files={files} keystrokes={total} mismatches={mismatches}")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
