@@ -132,7 +132,7 @@ def type_constants(corpus: Path, count: int, every: int) -> int:
                 spliced += session.engine.open_parsed[target].memo.get("splice") is not None
         print(f"typed into {path.relative_to(corpus)}", flush=True)
     print(
-        f"typing_identity constants files={files} keystrokes={total} spliced={spliced} "
+        f"typing_identity constants={files} keystrokes={total} spliced={spliced} "
         f"mismatches={mismatches}"
     )
     return 1 if mismatches else 0
