@@ -541,6 +541,8 @@ class _Members:
             return None
         lo, hi, delta = moved.lo, moved.hi, moved.delta
         node = klass.node
+        if node.end_byte <= lo or node.start_byte >= hi + delta:
+            return cls._moved(klass, previous.file, body, 0 if node.end_byte <= lo else delta)
         # the class around the region (its start is before it), its body's members the
         # region's container
         if not (node.start_byte < lo and hi + delta < node.end_byte):
@@ -612,6 +614,39 @@ class _Members:
         head = data[node.start_byte : body.start_byte] + data[body.end_byte : node.end_byte]
         return cls(nodes, starts, texts, head, positions, errors, indices, len(children))
 
+    @classmethod
+    def _moved(
+        cls, klass: DurableObjectClass, old_file: SourceFile, body: Node, delta: int
+    ) -> _Members | None:
+        """The members of a class before or after the edited region (a region of the top
+        level: typing in a top-level constant or function), `delta` bytes after where the
+        previous version had them: its members there, the same texts and indices (the bytes
+        outside the region are the same, and so is the syntax: analyzers.splice), their
+        places shifted, their nodes the new body's children at the same indices."""
+        before = old_file.memo.get(_MEMBERS_MEMO, {}).get(klass.node.start_byte - delta)
+        if before is None or before[1] is None or not _top_level(klass):
+            return None
+        old: _Members = before[1]
+        children = body.named_children
+        if len(children) != old.children or not old.indices:
+            return None
+        nodes = (
+            list(operator.itemgetter(*old.indices)(children))
+            if len(old.indices) > 1
+            else [children[old.indices[0]]]
+        )
+        starts = list(map(delta.__add__, old.starts)) if delta else old.starts
+        if nodes[0].start_byte != starts[0] or nodes[-1].start_byte != starts[-1]:
+            return None  # not the members the previous version read
+        # the lists are never mutated (each version that changes them makes its own)
+        found = cls(
+            nodes, starts, old.texts, old.head, old.positions, old.errors, old.indices, old.children
+        )
+        seen = old.__dict__.get("_seen")
+        if seen is not None:
+            found.__dict__["_seen"] = seen  # frozenset(positions): the same positions
+        return found
+
     def texts_seen(self) -> frozenset[bytes]:
         """The member texts checked (those without a syntax error): one set per class and
         analysis, shared by the member-local rules' `_Kept`."""
@@ -673,21 +708,27 @@ class _Calls:
         # only when asked (analyzers.splice.MovedStatement)
         by_call: dict[tuple[int, int, str], list[tuple[SqlStatement, tuple[int, int, int]]]] = {}
         rest: list[SqlStatement] = []
+        # calls with a statement in `rest`: all their statements go there (a rule reads a call's
+        # statements together: sql-bindings-mismatch's "statement 2 of 3" of `exec(\`…; … ${X};
+        # …\`)` told a call group of the others and a rest of one apart)
+        spoiled: set[tuple[int, int, str]] = set()
         for stmt in stmts:
-            if (
-                stmt.file is not file
-                or stmt.call_file is not file
-                or stmt.wrapper is not None
-                or stmt.substitutions
-            ):
+            if stmt.call_file is not file:
+                rest.append(stmt)
+                continue
+            if stmt.file is not file or stmt.wrapper is not None or stmt.substitutions:
+                spoiled.add(stmt.call_place())
                 rest.append(stmt)
                 continue
             ends = stmt.offsets_ends()
             place = stmt.call_place()
             if ends is None or ends[0] < place[0] or ends[1] > place[1]:
+                spoiled.add(place)
                 rest.append(stmt)
                 continue
             by_call.setdefault(place, []).append((stmt, ends))
+        for place in spoiled.intersection(by_call):
+            rest.extend(stmt for stmt, _ in by_call.pop(place))
         ordered = sorted(by_call.items(), key=lambda item: item[0][:2])
         calls: list[tuple[int, int]] = []
         keys: list[Hashable] = []

@@ -113,15 +113,7 @@ class QuietCalls:
     reason: str
 
 
-QUIET_CALLS: dict[str, QuietCalls] = {
-    # declared here: what makes its calls quiet is how `_Calls` groups them (incremental.py)
-    "sql-interpolation": QuietCalls(
-        context=lambda model, file: None,
-        unsettled=None,
-        reason="it reports `${…}` substitutions only, and a statement with one is never in a "
-        "call `_Calls` groups (it is checked on every run with the other statements)",
-    ),
-}
+QUIET_CALLS: dict[str, QuietCalls] = {}
 
 __all__ = [
     "ACCESS",

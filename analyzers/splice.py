@@ -25,6 +25,13 @@ A *splice* applies when:
   nothing outside the member read something inside it (a statement whose SQL literal lies in
   the member but whose exec() call does not; a literal whose use moved in or out of it).
 
+A region of the top level may also hold declarations of string constants (`const SCHEMA = "…"`,
+plain strings or templates without `${…}`, the same names before and after: typing in
+a schema or a query constant): the calls outside the region that run one of them are read
+again (`statements`, `_read_call_again`), as is any statement whose `${…}` names a constant of
+the region (whose text rules read: docs/performance.md, "Issue 14: typing in a top-level
+constant").
+
 Otherwise the whole file is extracted (the cold check's path). Results are new objects holding
 nodes of the new tree at shifted offsets (`Splice.relocate`): an object of the previous
 version is never handed out again, so identity still means "this extraction of this parse".
@@ -55,7 +62,12 @@ from durable_harden.analyzers.classes import (
     state_param_names,
 )
 from durable_harden.analyzers.source import SourceFile
-from durable_harden.analyzers.sql import SqlStatement, Substitution, constant_declarations
+from durable_harden.analyzers.sql import (
+    SqlStatement,
+    Substitution,
+    constant_declarations,
+    split_statements,
+)
 from durable_harden.analyzers.sqlwrappers import (
     FileWrappers,
     declared_from_counts,
@@ -65,7 +77,7 @@ from durable_harden.analyzers.sqlwrappers import (
     summarize_calls,
     type_notes,
 )
-from durable_harden.analyzers.tsutil import node_text, normalize_expr, walk_type
+from durable_harden.analyzers.tsutil import literal_chars, node_text, normalize_expr, walk_type
 
 CLASS_TYPES = ("class_declaration", "abstract_class_declaration", "class")
 _start_of = operator.attrgetter("start_byte")
@@ -105,6 +117,11 @@ class Splice:
     # (the statements `statements` returned, their literal starts, their dedupe keys): what
     # the model's bookkeeping reads of them, taken once (model._literal_starts_and_keys)
     literals: tuple[list[Any], list[int], list[Any]] | None = None
+    # the region holds top-level declarations of string constants (`_constant_names`): calls
+    # outside it may run their literals (`statements` reads those calls again)
+    constants: bool = False
+    # the names of the string constants the region declares (`constant_names`), once asked
+    _names: frozenset[str] | None = None
 
     def outside(self, node: Node) -> bool:
         """An old node lies before or after the region (not inside, not around it)."""
@@ -169,7 +186,8 @@ def splice_of(file: SourceFile) -> Splice | None:
 
 
 # the top-level statements a region may hold: none that another part of the file reads by
-# walking the top level (imports, exports, declarations of constants and classes)
+# walking the top level (imports, exports, declarations of constants and classes), and the
+# declarations of string constants `_constant_names` accepts (whose readers `statements` finds)
 TOP_LEVEL = frozenset(
     {
         "function_declaration",
@@ -260,14 +278,26 @@ def _make(previous: Any, new: SourceFile) -> Splice:
     region_old = members_old[lead : len(members_old) - tail]
     region_new = members_new[lead : len(members_new) - tail]
     heads = []
+    # the names each top-level declaration of string constants in the region declares (a
+    # list per side: the same declarations, the same names, in order)
+    constants: list[list[tuple[str, ...]]] = []
     for file, members in ((old, region_old), (new, region_new)):
         found = []
+        declared: list[tuple[str, ...]] = []
         for member in members:
             if allowed is not None and member.type not in allowed:
-                raise NoSplice(f"a top-level {member.type}")
+                names = _constant_names(file, member)
+                if names is None:
+                    raise NoSplice(f"a top-level {member.type}")
+                declared.append(names)
             if _is_constructor(file, member):
                 found.append(_constructor_head(file, member))
         heads.append(found)
+        constants.append(declared)
+    if constants[0] != constants[1]:
+        raise NoSplice("other constants declared")
+    if constants[0]:
+        _read_by_every_caller(old, region_old)
     if heads[0] != heads[1]:
         # find_classes reads the constructor's parameters (the legacy `state` parameter, the
         # first parameter as a seed of the aliases); its body only through the alias
@@ -284,7 +314,50 @@ def _make(previous: Any, new: SourceFile) -> Splice:
             # full wrapper summary reads (`wrappers` then reads the whole file again)
             notes = (facts_old[3], facts_new[3])
     container = container_new if where[0] >= 0 else None
-    return Splice(old, new, lo, hi, delta, region_old, region_new, container, notes=notes)
+    made = Splice(old, new, lo, hi, delta, region_old, region_new, container, notes=notes)
+    made.constants = bool(constants[0])
+    return made
+
+
+def _constant_names(file: SourceFile, member: Node) -> tuple[str, ...] | None:
+    """The names a top-level `const A = "…", B = `…`;` (or `export const …`) declares when
+    every value is a string, or a template without a substitution; None for any other
+    statement (`let`, another value, `${…}` in a template: what another part of the file may
+    read of it is then more than the names and the literals' texts, see `statements`)."""
+    decl: Node | None = member
+    if member.type == "export_statement":
+        decl = member.child_by_field_name("declaration")
+    if decl is None or decl.type != "lexical_declaration" or member.has_error:
+        return None
+    keyword = decl.child(0)
+    if keyword is None or keyword.type != "const":
+        return None
+    names: list[str] = []
+    for child in decl.named_children:
+        if child.type == "comment":
+            continue
+        if child.type != "variable_declarator":
+            return None
+        name, value = child.child_by_field_name("name"), child.child_by_field_name("value")
+        if name is None or value is None or name.type != "identifier":
+            return None
+        if value.type == "template_string":
+            if any(part.type == "template_substitution" for part in value.children):
+                return None
+        elif value.type != "string":
+            return None
+        names.append(node_text(file.data, name))
+    return tuple(names) if names else None
+
+
+def _read_by_every_caller(old: SourceFile, members: list[Node]) -> None:
+    """Every call that runs a constant of the region (the previous version's) has a statement
+    whose literal is that constant's (`statements` finds the calls to read again from those):
+    NoSplice when a constant's text holds no SQL statement (a call running it then has none)."""
+    for member in members:
+        for _, value in constant_declarations(old, member):
+            if not split_statements(literal_chars(old.data, value)[0]):
+                raise NoSplice("a constant without SQL in it")
 
 
 # how many members next to the edit on each side may join the region because they changed
@@ -1064,6 +1137,10 @@ def statements(
     origin = splice.origin
     keep = splice._keep.extend
     make = MovedStatement.__new__
+    # the calls outside the region read again (`_calls_to_read_again`: old places), and the
+    # one read last (its other statements are among those it gave)
+    redo = _calls_to_read_again(splice, old_list)
+    redone = (-1, -1)
     try:
         for stmt in old_list:
             d = stmt.__dict__
@@ -1089,8 +1166,13 @@ def statements(
                 else:
                     continue  # read again below
                 literal_start = place[0]
-                if not (place[1] <= lo or literal_start >= hi):
+                if not (place[1] <= lo or literal_start >= hi) and not splice.constants:
                     raise NoSplice("SQL in the member run from outside it")
+                if redo and (start, end) in redo:
+                    if (start, end) != redone:
+                        redone = (start, end)
+                        _read_call_again(splice, call_place, extract, into, starts, keys)
+                    continue
                 md = d.copy()
                 md["file"] = md["call_file"] = new
                 if delta and (start >= hi or literal_start >= hi):
@@ -1141,9 +1223,18 @@ def statements(
                 into, starts, keys = after, starts_after, keys_after
             else:
                 continue  # read again below
+            inside = stmt.file is old and not (literal_end <= lo or literal_start >= hi)
+            if inside and not splice.constants:
+                raise NoSplice("SQL in the member run from outside it")
+            if redo and (start, end) in redo:
+                # a statement of the call runs SQL of the region (a constant's), or names a
+                # constant of the region in a `${…}`: the call's statements read again
+                if (start, end) != redone:
+                    redone = (start, end)
+                    place = (start, end, *_call_kind(stmt))
+                    _read_call_again(splice, place, extract, into, starts, keys)
+                continue
             if stmt.file is old:
-                if not (literal_end <= lo or literal_start >= hi):
-                    raise NoSplice("SQL in the member run from outside it")
                 if stmt.call_file is old:
                     moved = _move_lazily(splice, stmt, by_class)
                 else:
@@ -1170,6 +1261,88 @@ def statements(
 
 def _literal_start(stmt: SqlStatement) -> int:
     return stmt.literal_start()
+
+
+def _call_kind(stmt: SqlStatement) -> tuple[str, bool]:
+    """(type, is_named) of the statement's call, from its place when it is a moved one."""
+    kept = stmt.__dict__.get("_moved")
+    if kept is not None and "call" not in stmt.__dict__:
+        return kept[0][2], kept[0][3]  # type: ignore[no-any-return]
+    return stmt.call.type, stmt.call.is_named
+
+
+def constant_names(splice: Splice) -> frozenset[str]:
+    """The names of the string constants declared in the region (sql.constant_declarations:
+    the same before and after, `_make` compared them), read once."""
+    names = splice._names
+    if names is None:
+        names = splice._names = frozenset(
+            name for name, _ in splice.read(lambda m: constant_declarations(splice.new, m))
+        )
+    return names
+
+
+def _names_a_constant(splice: Splice, substitutions: list[Substitution]) -> bool:
+    """Whether a `${…}` names a string constant declared in the region, as the rules look it
+    up (rules._sqlexec._spliced_texts: the last name of the expression)."""
+    names = constant_names(splice)
+    return bool(names) and any(
+        sub.expression.strip().rsplit(".", 1)[-1] in names for sub in substitutions
+    )
+
+
+def _calls_to_read_again(splice: Splice, old_list: list[SqlStatement]) -> set[tuple[int, int]]:
+    """(start, end) of each call outside the region (in the previous version) whose statements
+    are read again: one of them runs a literal of the region (a region of string constants:
+    `Splice.constants`), or has a `${…}` naming a constant declared in the region (whose text
+    rules read: rules._sqlexec._spliced_texts). All the call's statements are then read again,
+    not only those (the others would be there twice)."""
+    found: set[tuple[int, int]] = set()
+    lo, hi = splice.lo, splice.hi
+    if splice.constants:
+        old = splice.old
+        for stmt in old_list:
+            if stmt.file is old:
+                literal_start, literal_end = _literal_range(stmt)
+                if not (literal_end <= lo or literal_start >= hi):
+                    found.add(_call_span(stmt))
+    with_names = [s for s in old_list if s.__dict__["substitutions"]]  # at C speed: few have
+    if with_names and constant_names(splice):
+        for stmt in with_names:
+            if _names_a_constant(splice, stmt.substitutions):
+                found.add(_call_span(stmt))
+    # a call of the region is read with it (its statements are skipped, not moved)
+    return {span for span in found if span[1] <= lo or span[0] >= hi}
+
+
+def _call_span(stmt: SqlStatement) -> tuple[int, int]:
+    kept = stmt.__dict__.get("_moved")
+    if kept is not None and "call" not in stmt.__dict__:
+        return kept[0][0], kept[0][1]  # type: ignore[no-any-return]
+    start, end, _ = stmt.call_place()
+    return start, end
+
+
+def _read_call_again(
+    splice: Splice,
+    place: tuple[int, int, str, bool],
+    extract: Callable[[Node], list[SqlStatement]],
+    into: list[SqlStatement],
+    starts: list[int],
+    keys: list[tuple[Any, int, int]],
+) -> None:
+    """The statements of the previous version's call at `place` (outside the region), read
+    again from the call in the new tree (its statements alone, not those of calls inside it),
+    appended with their literal starts and dedupe keys. The call's statements are one run of
+    the list (extract_statements reads call after call), which these replace."""
+    start, end, kind, named = place
+    if start >= splice.hi:
+        start, end = start + splice.delta, end + splice.delta
+    call = _found(splice.new, (start, end, kind, named))
+    found = [s for s in extract(call) if s.call_place() == (start, end, kind)]
+    into.extend(found)
+    starts.extend(map(_literal_start, found))
+    keys.extend(map(dedupe_key, found))
 
 
 def dedupe_key(stmt: SqlStatement) -> tuple[Any, int, int]:
@@ -1248,13 +1421,38 @@ def loose(
         return None
     before: list[SqlStatement] = []
     after: list[SqlStatement] = []
+    # the literals with a `${…}` naming a constant of the region: their statements read again
+    # (all of a literal's: the others would be there twice), the last one's old place
+    redo = {
+        _literal_range(s)
+        for s in old_list
+        if s.substitutions and _names_a_constant(splice, s.substitutions)
+    }
+    redone = (-1, -1)
     for stmt in old_list:
         start, end = _literal_range(stmt)
         if end <= splice.lo:
-            before.append(_move_statement(splice, stmt, by_class))
+            into = before
         elif start >= splice.hi:
-            after.append(_move_statement(splice, stmt, by_class))
+            into = after
+        else:
+            continue
+        if redo and (start, end) in redo:
+            if (start, end) != redone:
+                redone = (start, end)
+                literal = _found(splice.new, _moved_place(splice, _place(stmt.literal)))
+                into.extend(s for s in read(literal) if _place(s.literal) == _place(literal))
+            continue
+        into.append(_move_statement(splice, stmt, by_class))
     return before + splice.read(read) + after
+
+
+def _moved_place(splice: Splice, place: Place) -> Place:
+    """The place in the new tree of an old node's place before or after the region."""
+    start, end, kind, named = place
+    if start >= splice.hi:
+        return start + splice.delta, end + splice.delta, kind, named
+    return place
 
 
 def accesses(splice: Splice, bindings: Any, read: Callable[[Node], list[Any]]) -> list[Any] | None:

@@ -3,6 +3,7 @@
 finds what a fresh analysis finds after every keystroke.
 
     python3 scripts/typing_identity.py [--corpus ../shared/corpus-dev] [--files 12] [--every 1]
+                                       [--constants]
 
 For each of `--files` DO files of the corpus (one per repository, 150-1,500 lines, a class
 that `extends DurableObject` with a blank line between members), its project is copied to a
@@ -14,6 +15,9 @@ the open file's findings are compared with a fresh `analyze_paths` of the copy
 (tests/test_speed_incremental.py `Session.compare`). Prints each mismatch and a last line
 `typing_identity files=… keystrokes=… mismatches=…`; exits 1 on a mismatch. Not a test (the
 corpus is test data that the suite must not need); docs/performance.md, "real typing".
+`--constants` types instead into each top-level SQL string constant of the corpus (`, tag TEXT`
+into a CREATE TABLE, else a comment), any file, not only DO files (docs/performance.md,
+"typing in a top-level constant").
 """
 
 from __future__ import annotations
@@ -43,6 +47,11 @@ TYPED = [
 ]
 CLASS = re.compile(r"extends DurableObject[^{]*\{")
 BLANK = re.compile(r"\n\n  [a-zA-Z]")
+# `--constants`: a top-level string constant (its opening quote ends the match) holding SQL, and
+# what is typed into it (before a CREATE TABLE's last `)`, else before its closing quote)
+CONSTANT = re.compile(r"^(?:export )?const (\w+)(?:: *string)? = ([`\"'])", re.M)
+SQL_WORD = re.compile(r"\b(?:CREATE|SELECT|INSERT|UPDATE|DELETE)\b", re.I)
+CONSTANT_TYPED = (", tag TEXT", " /* typed */")
 
 
 def do_files(corpus: Path, count: int) -> list[Path]:
@@ -64,13 +73,83 @@ def do_files(corpus: Path, count: int) -> list[Path]:
     return [path for _, path in sorted(found.values(), key=lambda x: str(x[1]))][:count]
 
 
+def constant_files(corpus: Path, count: int) -> list[tuple[Path, int, str]]:
+    """The top-level SQL string constants of the corpus (the corpus holds a dozen): (file,
+    where to type, what)."""
+    found: list[tuple[Path, int, str]] = []
+    for path in sorted(corpus.rglob("*.ts")):
+        if "node_modules" in path.parts or path.name.endswith(".d.ts"):
+            continue
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text.count("\n") > 3000:
+            continue
+        for match in CONSTANT.finditer(text):
+            quote = match.group(2)
+            end = text.find(quote, match.end())
+            literal = text[match.end() : end] if end >= 0 else ""
+            if not SQL_WORD.search(literal) or "${" in literal:
+                continue
+            if "CREATE TABLE" in literal.upper() and ")" in literal:
+                found.append((path, match.end() + literal.rindex(")"), CONSTANT_TYPED[0]))
+            elif quote == "`" or "\n" not in literal:
+                found.append((path, end, CONSTANT_TYPED[1]))
+    return found[:count]
+
+
+def type_constants(corpus: Path, count: int, every: int) -> int:
+    """`--constants`: the typing of `main`, into a top-level SQL constant of each file (the
+    splice reads the calls that run it again: docs/performance.md, "typing in a top-level
+    constant"); also counts the keystrokes whose model was spliced."""
+    total = mismatches = spliced = files = 0
+    for path, at, typed in constant_files(corpus, count):
+        root = context_root(path)
+        text = path.read_text()
+        files += 1
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / root.name
+            shutil.copytree(
+                root, copy, ignore=shutil.ignore_patterns("node_modules", ".git"), symlinks=True
+            )
+            target = copy / path.relative_to(root)
+            session = Session(copy, [target])
+            session.compare("opening")
+            buffer = text
+            for number, (offset, inserted) in enumerate(keystrokes(typed)):
+                buffer = buffer[: at + offset] + inserted + buffer[at + offset :]
+                session.write(target, buffer.encode())
+                total += 1
+                if number % every:
+                    continue
+                try:
+                    session.compare(f"{path.relative_to(corpus)} keystroke {number}")
+                except AssertionError as exc:
+                    mismatches += 1
+                    print(f"MISMATCH {path.relative_to(corpus)} keystroke {number}: {exc}")
+                    break
+                spliced += session.engine.open_parsed[target].memo.get("splice") is not None
+        print(f"typed into {path.relative_to(corpus)}", flush=True)
+    print(
+        f"typing_identity constants={files} keystrokes={total} spliced={spliced} "
+        f"mismatches={mismatches}"
+    )
+    return 1 if mismatches else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus-dev")
     parser.add_argument("--files", type=int, default=12)
     parser.add_argument("--every", type=int, default=1, help="compare every n-th keystroke")
+    parser.add_argument(
+        "--constants", action="store_true", help="type into top-level SQL string constants"
+    )
     args = parser.parse_args()
     corpus = args.corpus.resolve()
+    if args.constants:
+        return type_constants(corpus, args.files, args.every)
     total = mismatches = files = 0
     for path in do_files(corpus, args.files):
         root = context_root(path)

@@ -219,3 +219,47 @@ def test_keystroke_benchmarks_time_real_typing(tmp_path: Path) -> None:
     fields = dict(item.split("=") for item in last.split()[1:])
     assert last.startswith("keystroke ") and fields["typing"] == "1"
     assert 0 < float(fields["p50_ms"]) <= float(fields["p99_ms"])
+
+
+def test_typing_identity_types_into_the_sql_constants_of_a_corpus(tmp_path: Path) -> None:
+    """scripts/typing_identity.py --constants on a corpus of one repository: it finds the
+    top-level SQL constants (a schema, a query; not a constant without SQL nor one with a
+    `${…}`), types into each and compares every keystroke (the splice takes them)."""
+    repo = tmp_path / "corpus" / "someone__worker"
+    (repo / "src").mkdir(parents=True)
+    (repo / "wrangler.jsonc").write_text(
+        '{ "name": "w", "main": "src/index.ts", "durable_objects": { "bindings": '
+        '[{ "name": "STORE", "class_name": "Store" }] } }'
+    )
+    (repo / "src" / "index.ts").write_text(
+        'import { DurableObject } from "cloudflare:workers";\n\n'
+        "const SCHEMA = `CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT)`;\n"
+        'export const LIST = "SELECT id, body FROM items";\n'
+        'const GREETING = "hello";\n'
+        "const DYNAMIC = `SELECT ${GREETING}`;\n\n"
+        "export class Store extends DurableObject {\n"
+        "  constructor(ctx: DurableObjectState, env: unknown) {\n"
+        "    super(ctx, env as never);\n"
+        "    ctx.storage.sql.exec(SCHEMA);\n"
+        "  }\n\n"
+        "  list(): unknown[] {\n"
+        "    return this.ctx.storage.sql.exec(LIST).toArray();\n"
+        "  }\n"
+        "}\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "typing_identity.py"),
+            "--constants",
+            "--corpus",
+            str(tmp_path / "corpus"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    last = done.stdout.strip().splitlines()[-1]
+    # `, tag TEXT` (10 keystrokes) into the schema, ` /* typed */` (12) into the query
+    assert last == "typing_identity constants=2 keystrokes=22 spliced=22 mismatches=0"

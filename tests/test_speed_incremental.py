@@ -396,7 +396,8 @@ SPLICE_EDITS: list[tuple[str, str, str, bool | None]] = [
     ("a local SQL constant", "SELECT id FROM items", "SELECT id, at FROM items", True),
     ("a local SQL constant renamed", "const sql = ", "const q = ", False),
     ("its use renamed too", "exec(sql, owner)", "exec(q, owner)", True),
-    ("a module constant a statement reads", "body TEXT)", "body TEXT, at INTEGER)", False),
+    # its caller's statements read again (analyzers/splice.py, Splice.constants)
+    ("a module constant a statement reads", "body TEXT)", "body TEXT, at INTEGER)", True),
     (
         "an import",
         'import { SCHEMA } from "./schema";',
@@ -472,7 +473,7 @@ def splice_project(tmp_path: Path) -> Path:
 def _store_session(root: Path, text: str) -> tuple[Session, Path]:
     """A worker whose src/store.ts is `text`, open in a Session and compared once: (session,
     store.ts)."""
-    (root / "src").mkdir(parents=True)
+    (root / "src").mkdir(parents=True, exist_ok=True)
     (root / "wrangler.jsonc").write_text(SPLICE_CONFIG)
     store = root / "src" / "store.ts"
     store.write_text(text)
@@ -1862,3 +1863,309 @@ def test_rollout_findings_in_sources_and_configs(tmp_path: Path, monkeypatch: An
     s.write(package, package.read_bytes().replace(b"wrangler deploy", b"wrangler versions upload"))
     s.compare("the deploy script now uploads a version")
     assert in_config() == []
+
+
+# -- typing inside top-level string constants (analyzers/splice.py, Splice.constants) --------
+CONSTANTS_FILE = """import { DurableObject } from "cloudflare:workers";
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, body TEXT);
+  CREATE INDEX IF NOT EXISTS items_by_owner ON items(owner);
+`;
+
+const BY_OWNER = "SELECT id, body FROM items WHERE owner = ?";
+
+const FILTER = "owner = ?";
+
+const FULL = `SELECT id FROM items WHERE ${FILTER}`;
+
+export const COUNT_SQL = "SELECT count(*) AS n FROM items";
+
+const QUERY = "SELECT id FROM items";
+
+const EMPTY = ``;
+
+const STEP = "ALTER TABLE items ADD COLUMN extra TEXT";
+
+function helper(sql: SqlStorage): unknown[] {
+  return sql.exec(BY_OWNER, "x").toArray();
+}
+
+function runAll(sql: SqlStorage, steps: { sql: string }[]): void {
+  for (const step of steps) sql.exec(step.sql);
+}
+
+export class Store extends DurableObject {
+  static readonly BY_ID = "id = ?";
+
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.storage.sql.exec(SCHEMA);
+  }
+
+  byId(id: number): unknown[] {
+    return this.ctx.storage.sql.exec(`SELECT body FROM items WHERE ${Store.BY_ID}`, id).toArray();
+  }
+
+  first(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(BY_OWNER, owner).toArray();
+  }
+
+  second(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(BY_OWNER, owner).toArray();
+  }
+
+  filtered(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(`SELECT body FROM items WHERE ${FILTER}`, owner).toArray();
+  }
+
+  full(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(FULL, owner).toArray();
+  }
+
+  loose(): string {
+    return `DELETE FROM notes WHERE ${FILTER}`;
+  }
+
+  shadowed(): unknown[] {
+    const QUERY = "SELECT body FROM items";
+    return this.ctx.storage.sql.exec(QUERY).toArray();
+  }
+
+  count(): number {
+    return this.ctx.storage.sql.exec(COUNT_SQL).one().n as number;
+  }
+
+  empty(owner: string): unknown[] {
+    return this.ctx.storage.sql.exec(EMPTY, owner).toArray();
+  }
+
+  migrate(): void {
+    runAll(this.ctx.storage.sql, [{ sql: "DELETE FROM notes" }, { sql: STEP }, { sql: QUERY }]);
+  }
+
+  both(): void {
+    this.ctx.storage.sql.exec(`SELECT 1; DELETE FROM notes WHERE ${FILTER}; SELECT 2`);
+  }
+
+  looseBoth(): string {
+    return `UPDATE notes SET n = 1; DELETE FROM notes WHERE ${FILTER}; SELECT 3`;
+  }
+
+  add(owner: string, body: string): void {
+    this.ctx.storage.sql.exec("INSERT INTO items (owner, body) VALUES (?, ?)", owner, body);
+  }
+
+  forget(owner: string): void {
+    this.ctx.storage.sql.exec("DELETE FROM items WHERE owner = ?", owner);
+  }
+}
+"""
+# another file of the worker runs the exported constant
+CONSTANTS_READER = """import { DurableObject } from "cloudflare:workers";
+import { COUNT_SQL } from "./store";
+
+export class Reader extends DurableObject {
+  count(): number {
+    return this.ctx.storage.sql.exec(COUNT_SQL).one().n as number;
+  }
+}
+"""
+
+
+def constant_typing() -> list[tuple[str, str, bool | None]]:
+    """CONSTANTS_FILE's versions as typing in its constants makes them, one keystroke after
+    another: (what, the text, whether the edited file's model is spliced; None: either)."""
+    steps: list[tuple[str, str, bool | None]] = []
+    text = CONSTANTS_FILE
+
+    def typed(what: str, anchor: str, letters: str, spliced: bool | None = True) -> None:
+        nonlocal text
+        at = text.index(anchor) + len(anchor)
+        for n, letter in enumerate(letters):
+            text = text[:at] + letter + text[at:]
+            at += len(letter)
+            steps.append((f"{what}: {letters[: n + 1]!r}", text, spliced))
+
+    def erased(what: str, anchor: str, letters: str) -> None:
+        nonlocal text
+        at = text.index(anchor + letters) + len(anchor + letters)
+        for n in range(len(letters)):
+            text = text[: at - 1] + text[at:]
+            at -= 1
+            steps.append((f"{what}: {letters[: len(letters) - n - 1]!r}", text, True))
+
+    def replaced(what: str, old: str, new: str, spliced: bool | None) -> None:
+        nonlocal text
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+        steps.append((what, text, spliced))
+
+    # a class's field in a method's `${…}` (typed and erased: the rules that read its text
+    # find nothing in the file before and after, see incremental._rest_checked)
+    typed("a class field in `${}`", 'BY_ID = "id = ?', " OR id = ?")
+    erased("the field again", 'BY_ID = "id = ?', " OR id = ?")
+    # a constant in the `${…}` of another constant and of a method's SQL, and of a loose one
+    typed("a constant in `${}`", 'FILTER = "owner = ?', " AND body = ?")
+    # the schema's DDL (the catalogue the other statements are checked against): `forget`
+    # deletes by the key once `owner` is unique (unbounded-table-growth)
+    typed("a unique owner", "owner TEXT NOT NULL", " UNIQUE")
+    typed("a schema column", "body TEXT", ", tag TEXT")
+    typed("a schema index", "ON items(owner);", "\n  CREATE INDEX items_by_tag ON items(tag);")
+    # a query run from two methods and a function (one statement after the dedupe)
+    typed("a query run from three places", "WHERE owner = ?", " AND body = ?")
+    # an exported constant, and one shadowed by a method's local of the same name
+    typed("an exported constant", "AS n FROM items", " WHERE tag = ?")
+    typed("a shadowed constant", 'QUERY = "SELECT id FROM items', " WHERE owner = 1")
+    # a constant a call through the project's own wrapper runs (in an object of an array)
+    typed("a constant run by a wrapper", "ADD COLUMN extra TEXT", " NOT NULL DEFAULT ''")
+    # a constant that held no SQL: its callers are not known from its statements
+    typed("an empty constant", "EMPTY = `", "SELECT ?, ?", None)
+    # renamed while typing: other names, the whole file read
+    typed("a constant renamed", "const BY_OWNER", "2", False)
+    replaced("its name back", "const BY_OWNER2", "const BY_OWNER", False)
+    # `let`, a `${…}` typed in: the whole file read
+    replaced("a `let`", "const FILTER", "let FILTER", False)
+    replaced("a `const` again", "let FILTER", "const FILTER", False)
+    typed("a `${}` in the schema", "tag TEXT", "${}", None)
+    typed("a name in it", "tag TEXT${", "x", False)
+    replaced("the `${}` removed", "tag TEXT${x}", "tag TEXT", False)
+    typed("the schema again", "tag TEXT", " NOT NULL")
+    return steps
+
+
+def test_typing_in_top_level_constants(tmp_path: Path) -> None:
+    """Typing character by character in top-level string constants (schema DDL, a query run
+    from three places, a constant in another's `${}`, an exported, a shadowed, an empty one),
+    renaming one, turning one into `let`, typing a `${}`: after every keystroke the engine
+    finds what a fresh analysis finds, and the model equals a full build; the splice is taken
+    where the calls that run the constant are read again."""
+    from durable_harden.analyzers.incremental import MEMBERS_COUNTS, _Members
+    from durable_harden.analyzers.rules.unbounded_table_growth import GROWTH_COUNTS, GrowthIndex
+
+    (tmp_path / "w" / "src").mkdir(parents=True)
+    (tmp_path / "w" / "src" / "reader.ts").write_text(CONSTANTS_READER)
+    s, store = _store_session(tmp_path / "w", CONSTANTS_FILE)
+    failed = splice.COUNTS["failed"]
+    carried = MEMBERS_COUNTS["carried"]
+    catalogue = GROWTH_COUNTS["catalogue"]
+    reasons: set[str] = set()
+    for step, (what, text, spliced) in enumerate(constant_typing()):
+        whole = splice.COUNTS["whole"]
+        s.write(store, text.encode())
+        s.compare(what)
+        memo = s.engine.open_parsed[store].memo
+        if spliced is not None:
+            assert (memo.get("splice") is not None) == spliced, (what, memo.get("no_splice"))
+        if spliced and step:  # every result of the file carried over, none extracted whole
+            # (but on the first edit: the opening analysis summarized no wrapper of the file)
+            assert splice.COUNTS["whole"] == whole, what
+        if memo.get("splice") is None:
+            reasons.add(str(memo.get("no_splice")))
+        model = s.engine.models[s.engine.root_for(store)]
+        assert _model_facts(model) == _model_facts(_full_build(model)), what
+        # the class after the edited constant: its members as the previous version read them
+        # (places shifted), as reading them again finds them
+        for cls in model.classes:
+            kept, whole = _Members.kept(cls), _Members.of(cls)
+            assert kept is not None and whole is not None
+            assert (kept.nodes, kept.starts, kept.texts) == (whole.nodes, whole.starts, whole.texts)
+            assert (kept.head, kept.positions, kept.errors) == (
+                whole.head,
+                whole.positions,
+                whole.errors,
+            )
+            assert (kept.indices, kept.children) == (whole.indices, whole.children), what
+        # unbounded-table-growth's kept index (its catalogue facts read again when the schema
+        # changed) equals one built afresh
+        root = s.engine.root_for(store).resolve()
+        index = s.engine.rules.indexes.get(("unbounded-table-growth", root))
+        if index is not None:
+            fresh = GrowthIndex.of(model._statements_by_scope[root], model.schema_for(store))
+            assert index.resolved() == fresh.resolved(), what
+    assert GROWTH_COUNTS["catalogue"] > catalogue
+    assert MEMBERS_COUNTS["carried"] - carried >= 60
+    assert splice.COUNTS["failed"] == failed
+    assert reasons >= {
+        "other constants declared",
+        "a top-level lexical_declaration",
+        "a constant without SQL in it",
+    }, reasons
+
+
+MIXED_CALL = """import { DurableObject } from "cloudflare:workers";
+
+const FILTER = "id = ?";
+
+export class Store extends DurableObject {
+  both(): void {
+    this.ctx.storage.sql.exec(`SELECT 1; DELETE FROM notes WHERE ${FILTER}; SELECT 2`);
+  }
+
+  other(): number {
+    return 1;
+  }
+}
+"""
+
+
+def test_a_call_s_statements_stay_together_in_the_rest(tmp_path: Path) -> None:
+    """One exec() of three statements, the second with a `${…}` (a statement `_Calls` leaves
+    to the rest): all three are checked together, as the rules read a call's statements
+    (sql-bindings-mismatch: "statement 2 of 3 … has parameters"); grouped apart, the second
+    alone looked like a call of one statement with one parameter and no argument."""
+    from durable_harden.analyzers.incremental import _Calls
+
+    s, store = _store_session(tmp_path / "w", MIXED_CALL)
+    s.write(store, MIXED_CALL.replace("return 1;", "return 12;").encode())
+    s.compare("an edit in another method")
+    parsed = s.engine.open_parsed[store]
+    stmts = [st for st in s.engine.models[s.engine.root_for(store)].statements]
+    parts = _Calls.of(parsed, stmts)
+    assert not parts.calls and len(parts.rest) == 3
+
+
+ELSEWHERE = """import { DurableObject } from "cloudflare:workers";
+
+export class Store extends DurableObject {
+  readonly limit = 10;
+
+  list(): unknown[] {
+    return this.ctx.storage.sql.exec(`SELECT id FROM items LIMIT ${this.limit}`).toArray();
+  }
+
+  byColumn(column: string): unknown[] {
+    return this.ctx.storage.sql.exec(`SELECT ${column} FROM items`).toArray();
+  }
+
+  names(): unknown[] {
+    return this.byColumn("name");
+  }
+
+  other(): number {
+    return 1;
+  }
+}
+"""
+
+
+def test_a_substitution_fixed_by_other_code_follows_it(tmp_path: Path) -> None:
+    """sql-interpolation finds `${this.limit}` and `${column}` fixed by other members (a
+    `readonly` field; every call passes a literal): an edit of those members (the statements
+    moved unchanged, the rest's token carried) makes them findings, and their undo quiet again,
+    as a fresh analysis says."""
+    s, store = _store_session(tmp_path / "w", ELSEWHERE)
+    text = ELSEWHERE
+    edits = [
+        ("an edit elsewhere", "return 1;", "return 12;"),
+        ("`readonly` removed", "readonly limit", "limit"),
+        ("`readonly` again", "  limit = 10;", "  readonly limit = 10;"),
+        ("a call with a variable", 'this.byColumn("name")', "this.byColumn(String(this.limit))"),
+        ("a literal again", "this.byColumn(String(this.limit))", 'this.byColumn("name")'),
+    ]
+    for what, old, new in edits:
+        assert text.count(old) == 1, what
+        text = text.replace(old, new)
+        s.write(store, text.encode())
+        s.compare(what)
+        assert s.engine.open_parsed[store].memo.get("splice") is not None, what

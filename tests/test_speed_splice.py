@@ -142,12 +142,35 @@ class Editor:
         assert str(whole.root) == str(new.root)
         reference = self.build(whole)
         assert _signature(self.model, self.path) == _signature(reference, self.path), what
+        for name in ("statements", "loose"):
+            # the file's own lists, before the model's dedupe (a statement there twice is
+            # dropped by it: the same key)
+            assert _listed(new, name) == _listed(whole, name), (what, name)
         sp = new.memo.get("splice")
         if sp is not None:
             self.spliced += 1
             _check_identity(previous_model, self.model, new, sp)
         self.file = new
         return new
+
+
+def _listed(file: SourceFile, name: str) -> list[Any]:
+    """The file's last `per_file` result `name` (a statement list), by content and places."""
+    entries = file.memo.get(f"model:{name}")
+    if not entries:
+        return []
+    return [
+        (
+            s.text,
+            tuple(s.offsets),
+            s.index_in_call,
+            s.call.start_byte,
+            s.call.end_byte,
+            s.literal.start_byte,
+            s.loose,
+        )
+        for s in next(reversed(entries.values()))
+    ]
 
 
 def _check_identity(
@@ -354,7 +377,8 @@ def test_reasons_to_extract_the_whole_file(tmp_path: Path) -> None:
     text = path.read_text()
     cases = {
         "the constructor's parameters": text.replace("env: unknown) {", "env: never) {"),
-        "a top-level lexical_declaration": text.replace("body TEXT)", "body TEXT, n INTEGER)"),
+        # a string constant's text is spliced (its callers read again), not a `let`
+        "a top-level lexical_declaration": text.replace("const LOCAL_SCHEMA", "let LOCAL_SCHEMA"),
         "the region states other facts": text.replace(
             "setTimeout(", "this.db = this.ctx.storage.sql;\n    setTimeout("
         ),
@@ -562,3 +586,59 @@ def test_a_re_parsed_file_s_line_index_and_points() -> None:
             if step % 9 == 0:
                 assert lines.line_starts == fresh.line_starts
         assert pieces == (0 if crlf else 120)
+
+
+def test_typing_in_top_level_constants_reads_their_callers_again(tmp_path: Path) -> None:
+    """tests/test_speed_incremental.py's typing in top-level constants, below the engine: each
+    keystroke's model equals a whole extraction of the same tree (every statement's text,
+    offsets and nodes: those of the calls that run the edited constant read again)."""
+    from tests.test_speed_incremental import CONSTANTS_FILE, constant_typing
+
+    worker = tmp_path / "worker"
+    (worker / "src").mkdir(parents=True)
+    path = worker / "src" / "store.ts"
+    path.write_text(CONSTANTS_FILE)
+    editor = Editor(worker, path)
+    for what, text, spliced in constant_typing():
+        edited = editor.edit(text.encode(), what)
+        if spliced is not None:
+            assert (edited.memo.get("splice") is not None) == spliced, what
+    assert editor.spliced >= 60
+
+
+@pytest.mark.parametrize("seed", [random.randrange(1 << 30)])
+def test_random_typing_in_top_level_constants(tmp_path: Path, seed: int) -> None:
+    """Characters typed into and deleted from the top-level string constants of
+    tests/test_speed_incremental.py's CONSTANTS_FILE at random (a `;` splitting a statement,
+    a quote or backquote ending the literal early, a `${`, a `\\`; seed printed): the model
+    after each keystroke equals a whole extraction of the same tree."""
+    from tests.test_speed_incremental import CONSTANTS_FILE
+
+    print(f"random typing in constants, seed {seed}")
+    rng = random.Random(seed)
+    worker = tmp_path / "worker"
+    (worker / "src").mkdir(parents=True)
+    path = worker / "src" / "store.ts"
+    path.write_text(CONSTANTS_FILE)
+    editor = Editor(worker, path)
+    data = CONSTANTS_FILE.encode()
+    letters = [b" ", b"x", b"?", b";", b",", b"(", b")", b"'", b"\\", b"$", b"{", b"}"]
+    for step in range(60):
+        # a literal of a top-level `const` (the text typed so far may have broken it)
+        places = [
+            m.end() for m in re.finditer(rb"^(?:export )?const \w+ = [\"`]", data, flags=re.M)
+        ]
+        if not places:
+            break
+        start = rng.choice(places)
+        end = data.find(b"\n", start)
+        at = rng.randrange(start, max(start + 1, end))
+        if rng.random() < 0.25 and at > start:
+            data = data[: at - 1] + data[at:]
+            what = "deleted"
+        else:
+            typed = rng.choice([*letters, b"`", b'"'] if rng.random() < 0.1 else letters)
+            data = data[:at] + typed + data[at:]
+            what = f"typed {typed!r}"
+        editor.edit(data, f"step {step}, {what} at {at} (seed {seed})")
+    assert editor.spliced >= 10

@@ -362,6 +362,12 @@ def delete_kinds_kept(stmt: SqlStatement, schema: Schema) -> dict[str, str]:
 _PRUNE_WORDS = re.compile(r"delete|drop", re.I)
 
 
+def may_prune(text: str) -> bool:
+    """Whether a statement of this text may prune a table: delete_kinds_kept answers {} for
+    any other, whatever the catalogue."""
+    return _may_prune(text)
+
+
 def _may_prune(text: str) -> bool:
     """Only a text with DELETE or DROP in it prunes a table (pruned_tables' patterns need the
     word, and sqlglot reads a Delete or a Drop only from it): every other statement (most of a

@@ -12,6 +12,7 @@ from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity,
 from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.records import frozen
+from durable_harden.analyzers.reuse import QUIET_CALLS, QuietCalls
 from durable_harden.analyzers.rules._common import REF_RULES, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import tokens
 from durable_harden.analyzers.sql import (  # sqlglot itself on first use
@@ -466,4 +467,23 @@ RULE = Rule(
         "value": "a value spliced into the SQL text instead of bound",
         "name": "a name or fragment spliced into the SQL text",
     },
+)
+
+
+def _reads_elsewhere(model: ProjectModel, stmt: SqlStatement) -> bool:
+    """A substitution the rule does not skip by its text alone (`_skipped`): whether it is
+    fixed by the code (`fixed_by_code`) reads code outside the statement's member (a module
+    `const`, the calls of a method whose parameter it is, a field's `readonly`), so an edit
+    elsewhere in the file can make the statement a finding while its text stays the same.
+    Such a statement is checked on every run (incremental.QuietCalls.unsettled), as the
+    others of the rest are not once they were found quiet."""
+    return any(not _skipped(sub.expression) for sub in stmt.substitutions)
+
+
+QUIET_CALLS[RULE.id] = QuietCalls(
+    context=lambda model, file: None,
+    unsettled=_reads_elsewhere,
+    reason="it reports `${…}` substitutions only, and a statement with one is never in a "
+    "call `_Calls` groups (it is checked with the rest; one whose answer reads other code "
+    "on every run)",
 )

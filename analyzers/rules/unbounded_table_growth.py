@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from durable_harden.analyzers.rules._sql import (
     deletes_dynamic_table,
     insert_head_span,
     inserted_table,
+    may_prune,
 )
 from durable_harden.analyzers.rules._sqlexec import binding_args
 from durable_harden.analyzers.schema import Schema, is_reserved_table
@@ -457,6 +458,9 @@ class GrowthIndex:
     dynamic: set[int]  # `DELETE FROM ${table}`
     inserts: dict[str, set[int]]  # table -> INSERTs (not loose)
     inserted_by_path: dict[Path, dict[str, int]]  # file -> tables its INSERTs write, how many
+    # the statements whose text may prune a table (`_sql.may_prune`): the only ones whose facts
+    # read the catalogue (`retention` and `partial`; every other fact is one of the content)
+    pruners: set[int] = field(default_factory=set)
 
     @classmethod
     def of(cls, statements: list[SqlStatement], schema: Schema) -> GrowthIndex:
@@ -467,13 +471,13 @@ class GrowthIndex:
         GROWTH_COUNTS["added"] += len(now)
         return index
 
-    def add(self, token: int, stmt: SqlStatement, schema: Schema) -> None:
+    def add(self, token: int, stmt: SqlStatement, schema: Schema | None) -> None:
+        """`schema` None: the catalogue's facts of a pruner left to the caller."""
         self.members[token] = stmt
-        for deleted, kind in delete_kinds_kept(stmt, schema).items():
-            if is_retention(kind, stmt):
-                self.retention[deleted] = self.retention.get(deleted, 0) + 1
-            else:
-                self.partial.setdefault(deleted, {})[token] = kind
+        if may_prune(stmt.text):
+            self.pruners.add(token)
+            if schema is not None:
+                self._add_pruned(token, stmt, schema)
         if deletes_dynamic_table(stmt):
             self.dynamic.add(token)
         table = None if stmt.loose else inserted_table(stmt)
@@ -482,17 +486,27 @@ class GrowthIndex:
             counts = self.inserted_by_path.setdefault(stmt.file.path, {})
             counts[table] = counts.get(table, 0) + 1
 
-    def remove(self, token: int, schema: Schema) -> None:
-        stmt = self.members.pop(token)
+    def _add_pruned(self, token: int, stmt: SqlStatement, schema: Schema) -> None:
         for deleted, kind in delete_kinds_kept(stmt, schema).items():
             if is_retention(kind, stmt):
-                self.retention[deleted] -= 1
-                if not self.retention[deleted]:
-                    del self.retention[deleted]
+                self.retention[deleted] = self.retention.get(deleted, 0) + 1
             else:
-                del self.partial[deleted][token]
-                if not self.partial[deleted]:
-                    del self.partial[deleted]
+                self.partial.setdefault(deleted, {})[token] = kind
+
+    def remove(self, token: int, schema: Schema | None) -> None:
+        """`schema` None: the catalogue's facts are not kept (the caller reads them again)."""
+        stmt = self.members.pop(token)
+        if token in self.pruners:
+            self.pruners.discard(token)
+            for deleted, kind in delete_kinds_kept(stmt, schema).items() if schema else ():
+                if is_retention(kind, stmt):
+                    self.retention[deleted] -= 1
+                    if not self.retention[deleted]:
+                        del self.retention[deleted]
+                else:
+                    del self.partial[deleted][token]
+                    if not self.partial[deleted]:
+                        del self.partial[deleted]
         self.dynamic.discard(token)
         table = None if stmt.loose else inserted_table(stmt)
         if table is not None:
@@ -507,23 +521,31 @@ class GrowthIndex:
                     del self.inserted_by_path[stmt.file.path]
 
     def updated(self, statements: list[SqlStatement], schema: Schema) -> GrowthIndex:
-        """This index for another list of the scope's statements (itself, changed in place),
-        or a new one when the catalogue differs."""
-        if schema.content_key != self.content_key:
-            return GrowthIndex.of(statements, schema)
+        """This index for another list of the scope's statements (itself, changed in place).
+        Under another catalogue (a schema typed in), the facts of its content are kept the same
+        way and those that read the catalogue (the pruners' deletes) are read again."""
+        other = schema.content_key != self.content_key
+        if other:
+            self.retention, self.partial = {}, {}
+            self.content_key = schema.content_key
+        by_catalogue = None if other else schema  # None: the pruners' deletes read below
         now = _by_lineage(statements)
         members = self.members
         # set differences of the lineages (at C speed): the moved statements are in neither
         gone = members.keys() - now.keys()
         for token in sorted(gone):
-            self.remove(token, schema)
+            self.remove(token, by_catalogue)
         joined = [token for token in now.keys() - members.keys()]
         for token in sorted(joined):
-            self.add(token, now[token], schema)
+            self.add(token, now[token], by_catalogue)
         GROWTH_COUNTS["added"] += len(joined)
         GROWTH_COUNTS["removed"] += len(gone)
         GROWTH_COUNTS["kept"] += len(now) - len(joined)
         self.members = now  # the same lineages: the current statements
+        if other:
+            for token in sorted(self.pruners):
+                self._add_pruned(token, now[token], schema)
+            GROWTH_COUNTS["catalogue"] += len(self.pruners)
         return self
 
     def resolved(self) -> dict[str, Any]:
@@ -605,7 +627,7 @@ _first = operator.itemgetter(0)
 
 
 # how GrowthIndex found the statements of its updates (tests read them; never reset)
-GROWTH_COUNTS = {"added": 0, "removed": 0, "kept": 0}
+GROWTH_COUNTS = {"added": 0, "removed": 0, "kept": 0, "catalogue": 0}
 
 
 _LINEAGE_OF = operator.attrgetter("_lineage")
