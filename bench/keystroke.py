@@ -260,14 +260,7 @@ def run(
                     f"({len(own)} keystrokes)"
                 )
                 latencies += own
-            cpu_end = cpu_seconds(client.proc.pid)
-            cpu = (
-                (cpu_end - cpu_start) / len(latencies)
-                if cpu_start is not None and cpu_end is not None
-                else None
-            )
-            return latencies, cpu, memory_mb(client.proc.pid)
-        for number in range(edits + 4):
+        for number in range(0 if typing else edits + 4):  # (after the typing, none)
             if number % 2 == 0:
                 row = rng.choice(candidates)
                 col = len(lines[row])

@@ -99,43 +99,49 @@ def constant_files(corpus: Path, count: int) -> list[tuple[Path, int, str]]:
     return found[:count]
 
 
-def type_constants(corpus: Path, count: int, every: int) -> int:
-    """`--constants`: the typing of `main`, into a top-level SQL constant of each file (the
-    splice reads the calls that run it again: docs/performance.md, "typing in a top-level
-    constant"); also counts the keystrokes whose model was spliced."""
-    total = mismatches = spliced = files = 0
-    for path, at, typed in constant_files(corpus, count):
-        root = context_root(path)
-        text = path.read_text()
-        files += 1
-        with tempfile.TemporaryDirectory() as tmp:
-            copy = Path(tmp) / root.name
-            shutil.copytree(
-                root, copy, ignore=shutil.ignore_patterns("node_modules", ".git"), symlinks=True
-            )
-            target = copy / path.relative_to(root)
-            session = Session(copy, [target])
-            session.compare("opening")
+class Tally:
+    """Keystrokes typed, compared with a fresh analysis and found to differ, spliced."""
+
+    def __init__(self) -> None:
+        self.files = self.keystrokes = self.mismatches = self.spliced = 0
+
+
+def type_into(
+    corpus: Path, path: Path, places: list[tuple[int, str]], every: int, tally: Tally
+) -> None:
+    """Each (offset, text) of `places` typed into a copy of `path`'s project, one after the
+    other, each undone at once after its last keystroke; the engine's findings compared with a
+    fresh analysis after every `every`-th keystroke (the first mismatch ends that text)."""
+    root = context_root(path)
+    text = path.read_text()
+    name = path.relative_to(corpus)
+    tally.files += 1
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / root.name
+        shutil.copytree(
+            root, copy, ignore=shutil.ignore_patterns("node_modules", ".git"), symlinks=True
+        )
+        target = copy / path.relative_to(root)
+        session = Session(copy, [target])
+        session.compare("opening")
+        for at, typed in places:
             buffer = text
             for number, (offset, inserted) in enumerate(keystrokes(typed)):
                 buffer = buffer[: at + offset] + inserted + buffer[at + offset :]
                 session.write(target, buffer.encode())
-                total += 1
+                tally.keystrokes += 1
                 if number % every:
                     continue
                 try:
-                    session.compare(f"{path.relative_to(corpus)} keystroke {number}")
+                    session.compare(f"{name} keystroke {number}")
                 except AssertionError as exc:
-                    mismatches += 1
-                    print(f"MISMATCH {path.relative_to(corpus)} keystroke {number}: {exc}")
+                    tally.mismatches += 1
+                    print(f"MISMATCH {name} keystroke {number}: {exc}")
                     break
-                spliced += session.engine.open_parsed[target].memo.get("splice") is not None
-        print(f"typed into {path.relative_to(corpus)}", flush=True)
-    print(
-        f"typing_identity constants={files} keystrokes={total} spliced={spliced} "
-        f"mismatches={mismatches}"
-    )
-    return 1 if mismatches else 0
+                tally.spliced += session.engine.open_parsed[target].memo.get("splice") is not None
+            session.write(target, text.encode())
+            session.compare("undone")
+    print(f"typed into {name}", flush=True)
 
 
 def main() -> int:
@@ -148,47 +154,31 @@ def main() -> int:
     )
     args = parser.parse_args()
     corpus = args.corpus.resolve()
+    tally = Tally()
     if args.constants:
-        return type_constants(corpus, args.files, args.every)
-    total = mismatches = files = 0
+        # the typing of `main`, into a top-level SQL constant of each file (the splice reads
+        # the calls that run it again: docs/performance.md, "typing in a top-level constant")
+        for path, at, typed in constant_files(corpus, args.files):
+            type_into(corpus, path, [(at, typed)], args.every, tally)
+        print(
+            f"typing_identity constants={tally.files} keystrokes={tally.keystrokes} "
+            f"spliced={tally.spliced} mismatches={tally.mismatches}"
+        )
+        return 1 if tally.mismatches else 0
     for path in do_files(corpus, args.files):
-        root = context_root(path)
         text = path.read_text()
         match = CLASS.search(text)
         assert match is not None
         blanks = [b.start() + 1 for b in BLANK.finditer(text) if b.start() > match.end()]
         if not blanks:
             continue
-        files += 1
         rng = random.Random(str(path.relative_to(corpus)))
-        with tempfile.TemporaryDirectory() as tmp:
-            copy = Path(tmp) / root.name
-            shutil.copytree(
-                root, copy, ignore=shutil.ignore_patterns("node_modules", ".git"), symlinks=True
-            )
-            target = copy / path.relative_to(root)
-            session = Session(copy, [target])
-            session.compare("opening")
-            for typed in TYPED:
-                at = rng.choice(blanks)
-                buffer = text
-                for number, (offset, inserted) in enumerate(keystrokes(typed)):
-                    buffer = buffer[: at + offset] + inserted + buffer[at + offset :]
-                    session.write(target, buffer.encode())
-                    total += 1
-                    if number % args.every:
-                        continue
-                    try:
-                        session.compare(f"{path.relative_to(corpus)} keystroke {number}")
-                    except AssertionError as exc:
-                        mismatches += 1
-                        print(f"MISMATCH {path.relative_to(corpus)} keystroke {number}: {exc}")
-                        break
-                session.write(target, text.encode())
-                session.compare("undone")
-        print(f"typed into {path.relative_to(corpus)}", flush=True)
-    print(f"typing_identity files={files} keystrokes={total} mismatches={mismatches}")
-    return 1 if mismatches else 0
+        type_into(corpus, path, [(rng.choice(blanks), typed) for typed in TYPED], args.every, tally)
+    print(
+        f"typing_identity files={tally.files} keystrokes={tally.keystrokes} "
+        f"mismatches={tally.mismatches}"
+    )
+    return 1 if tally.mismatches else 0
 
 
 if __name__ == "__main__":
