@@ -242,6 +242,13 @@ def _remove_empty(folders: list[Path]) -> None:
             folder.rmdir()
 
 
+def _stat_again(ls: DurableHardenServer, paths: list[Path]) -> None:
+    """The engine reads these files' stats again at its next analysis (on its thread, in order
+    with the analyses); nothing to do once the server is shutting down."""
+    with contextlib.suppress(RuntimeError):
+        ls.executor.submit(ls.engine.disk_changed, paths)
+
+
 async def _run(
     ls: DurableHardenServer,
     options: _Options,
@@ -340,7 +347,7 @@ async def _run(
             raise
         finally:
             # an editor may write the changed files itself: stat'ed again at the next analysis
-            ls.executor.submit(ls.engine.disk_changed, list(changed))
+            _stat_again(ls, list(changed))
         if not response.applied:
             _remove_empty(folders)
             reason = f" ({response.failure_reason})" if response.failure_reason else ""
@@ -384,7 +391,7 @@ async def _run(
         finally:
             # whatever was written (all, or nothing after a failure): stat'ed again at the
             # next analysis, whether or not the client's watcher reports our own writes
-            ls.executor.submit(ls.engine.disk_changed, list(files))
+            _stat_again(ls, list(files))
     text = summary(result, route, written, caps.annotations, roots)
     report_text = render_report(result, written=True)
     report_uri: str | None = None
