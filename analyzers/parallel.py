@@ -28,7 +28,9 @@ Failures stay with their file or their task:
   it was walking a file, that file is skipped (`WorkerLost`) and the project (or only that part)
   analysed again without it; otherwise a rule task is reported as an internal error and a new
   worker carries on, and a part is checked again in the parent. The other tasks' results
-  survive either way.
+  survive either way: before a file to skip is raised, no task is handed out any more and the
+  other busy workers finish theirs (on a loaded machine the other part was often still being
+  checked when one crashed, and was killed and checked again).
 
 Used when the platform forks safely (Linux, no other thread running), the project is big enough
 to pay for the processes (`MIN_FILES`, measured) and more than one job is allowed:
@@ -268,10 +270,14 @@ class WorkerPool:
         pending = deque(tasks)
         budget_module.pause()  # the parent's wait is no file's time
         limit = budget_seconds()
+        # a file to skip (over its budget, or it crashed or stalled its worker): no task is
+        # handed out any more, the other busy workers finish theirs (their answers stay: the
+        # caller runs only the unanswered tasks again), then it is raised
+        skip: OverBudget | None = None
         try:
             while True:
                 for slot in range(self.jobs):
-                    if not pending:
+                    if not pending or skip is not None:
                         break
                     worker = self.workers[slot]
                     if worker is None:
@@ -286,11 +292,18 @@ class WorkerPool:
                         worker.conn.send((*worker.task, last))
                 busy = [w for w in self.workers if w is not None and w.task is not None]
                 if not busy:
+                    if skip is not None:
+                        raise skip
                     return
                 waitables: list[Any] = [w.conn for w in busy] + [w.process.sentinel for w in busy]
                 multiprocessing.connection.wait(waitables, timeout=_POLL)
                 for worker in busy:
-                    self._collect(worker, done, lost, blame_files, limit)
+                    try:
+                        self._collect(worker, done, lost, blame_files, limit)
+                    except OverBudget as exc:  # WorkerLost too
+                        if worker.task is not None and self.workers[worker.slot] is worker:
+                            raise  # (not a state _collect leaves: never wait on it)
+                        skip = skip or exc  # the first; another is found again by the rerun
         except BaseException:
             for worker in list(self.workers):  # Ctrl-C, a file to skip: stop every worker
                 if worker is not None:

@@ -192,6 +192,38 @@ def test_a_file_that_crashes_its_worker_is_skipped_and_the_rest_is_reported(
     _same_findings(run.findings, expected.findings)  # every other file's findings survive
 
 
+def test_the_other_part_is_kept_when_a_file_crashes_its_worker_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The part without the crafted file is still being checked (its first rule waits half a
+    second) when the other worker crashes: it is let finish and its answer kept, only the
+    crashed part is checked again (a loaded machine made this order by chance, and the
+    finished work was thrown away)."""
+    root, crafted = _project_with_crafted_file(tmp_path)
+    expected = _without_crafted(root, crafted)
+    parent = os.getpid()
+    real = rule_run.rule_findings
+    slowed: list[bool] = []
+
+    def wrapped(model, rule):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
+            crafted_file = next((f for f in model.files if f.path.name == CRAFTED), None)
+            if crafted_file is not None and rule.id == "timer-blocks-hibernation":
+                list(walk_type(crafted_file.root, "lexical_declaration"))
+                os.kill(os.getpid(), signal.SIGKILL)
+            if crafted_file is None and not slowed:
+                slowed.append(True)  # (this worker's own copy of the list)
+                time.sleep(0.5)
+        return real(model, rule)
+
+    monkeypatch.setattr(rule_run, "rule_findings", wrapped)
+    started = _counting_parts(monkeypatch)
+    run = _check(root, 2, split=True)
+    assert started == [2, 1]
+    assert [p.path for p in run.problems] == [crafted]
+    _same_findings(run.findings, expected.findings)
+
+
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("how", ["blocked", "spinning"])
 def test_a_file_that_hangs_its_worker_is_skipped_after_the_budget(
