@@ -6,9 +6,11 @@ next member in (`  helper():` followed by a method is one method with an error) 
 After every keystroke the engine's findings equal a fresh analysis, and the model spliced from
 the previous version equals a whole-file extraction of the same tree (tests/test_speed_splice.py
 `Editor`). The keystrokes whose members next to the edit changed are spliced (the region takes
-them in: analyzers/splice.py `_unchanged_sides`), and typing a method that hands no parameter
-to exec() keeps the file's wrapper summary spliced (`splice.wrappers`). No timing is asserted
-(bench/keystroke_inprocess.py --typing measures)."""
+them in: analyzers/splice.py `_unchanged_sides`); typing a method that hands no parameter to
+exec() keeps the file's wrapper summary spliced (`splice.wrappers`), or its heads when it has
+no wrapper (`splice.light_wrappers`, `model._whole_light_summary`); typing a type patches the
+file's declared types (`Splice.notes`). No timing is asserted (bench/keystroke_inprocess.py
+--typing measures)."""
 
 from __future__ import annotations
 
