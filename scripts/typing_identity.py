@@ -28,6 +28,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,16 +55,21 @@ SQL_WORD = re.compile(r"\b(?:CREATE|SELECT|INSERT|UPDATE|DELETE)\b", re.I)
 CONSTANT_TYPED = (", tag TEXT", " /* typed */")
 
 
-def do_files(corpus: Path, count: int) -> list[Path]:
-    """One DO file per repository of the corpus (the largest under 1,500 lines)."""
-    found: dict[str, tuple[int, Path]] = {}
+def _sources(corpus: Path) -> Iterator[tuple[Path, str]]:
+    """(path, text) of the corpus's TypeScript sources (no node_modules, no `.d.ts`)."""
     for path in sorted(corpus.rglob("*.ts")):
         if "node_modules" in path.parts or path.name.endswith(".d.ts"):
             continue
         try:
-            text = path.read_text()
+            yield path, path.read_text()
         except (OSError, UnicodeDecodeError):
             continue
+
+
+def do_files(corpus: Path, count: int) -> list[Path]:
+    """One DO file per repository of the corpus (the largest under 1,500 lines)."""
+    found: dict[str, tuple[int, Path]] = {}
+    for path, text in _sources(corpus):
         lines = text.count("\n")
         if not (150 <= lines <= 1500) or CLASS.search(text) is None:
             continue
@@ -77,13 +83,7 @@ def constant_files(corpus: Path, count: int) -> list[tuple[Path, int, str]]:
     """The top-level SQL string constants of the corpus (the corpus holds a dozen): (file,
     where to type, what)."""
     found: list[tuple[Path, int, str]] = []
-    for path in sorted(corpus.rglob("*.ts")):
-        if "node_modules" in path.parts or path.name.endswith(".d.ts"):
-            continue
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError):
-            continue
+    for path, text in _sources(corpus):
         if text.count("\n") > 3000:
             continue
         for match in CONSTANT.finditer(text):
