@@ -67,6 +67,7 @@ from durable_harden.analyzers.reuse import (
     SCOPE_INDEXES,
     SCOPE_SQL,
     STATEMENT,
+    UNSETTLED_REST,
     VOLATILE,
     WHOLE,
     ContentMemo,
@@ -1568,7 +1569,15 @@ class IncrementalRules:
             start = parts.starts[index]
             marker = Rerun(rule, STATEMENT, parts.group(index))
             found.extend(_shifted(f, start, local.offsets, marker) for f in relative or ())
-        rest = self._rest_checked(rule, model, path, parts, self.members[slot].get(_REST), True)
+        rest = self._rest_checked(
+            rule,
+            model,
+            path,
+            parts,
+            self.members[slot].get(_REST),
+            True,
+            unsettled=UNSETTLED_REST.get(rule.id),
+        )
         found.extend(rest[0])
         if len(memo) + len(misses) > 2 * len(ids) + 64:
             # calls typed and gone: only the current ones are kept
@@ -1917,6 +1926,7 @@ __all__ = [
     "SCOPE_SQL",
     "STATEMENT",
     "STATEMENT_LOCAL",
+    "UNSETTLED_REST",
     "VOLATILE",
     "WHOLE",
     "ContentMemo",

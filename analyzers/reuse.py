@@ -5,7 +5,7 @@ item 5: the engine's module body, with its dataclasses, cost ~2.7 ms of every co
 `incremental` re-exports every name here, so the server's code reads them from there unchanged;
 the rules import them from here (tests/test_speed_startup.py checks a check loads no
 `incremental`). The rules fill the registries (`REACH_FACTS`, `REACH_ANY_CLASS`,
-`SCOPE_INDEXES`, `FILE_PARTS`, `QUIET_CALLS`) when they are imported; this module imports none
+`SCOPE_INDEXES`, `FILE_PARTS`, `QUIET_CALLS`, `UNSETTLED_REST`) when they are imported; this module imports none
 of the analysis at run time."""
 
 from __future__ import annotations
@@ -115,6 +115,14 @@ class QuietCalls:
 
 QUIET_CALLS: dict[str, QuietCalls] = {}
 
+# A call-local statement rule (incremental.STATEMENT_LOCAL) whose answer for a statement no
+# call takes (one with a `${…}`: the rest) may read code outside the statement's member: such a
+# statement is `unsettled`, checked on every run, not skipped with a quiet rest whose token an
+# edit of another member carried (incremental.IncrementalRules._rest_checked). Filled by the
+# rules' modules (sql-too-many-params: a generated list's bound named by a constant, which it
+# looks up in the whole file).
+UNSETTLED_REST: dict[str, Callable[[ProjectModel, SqlStatement], bool]] = {}
+
 __all__ = [
     "ACCESS",
     "CLASS",
@@ -132,6 +140,7 @@ __all__ = [
     "SCOPE_INDEXES",
     "SCOPE_SQL",
     "STATEMENT",
+    "UNSETTLED_REST",
     "VOLATILE",
     "WHOLE",
     "ContentMemo",

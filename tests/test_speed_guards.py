@@ -204,3 +204,39 @@ def test_same_growth_with_the_region_in_two_runs(tmp_path: Path) -> None:
         assert s.engine.open_parsed[store].memo.get("splice") is not None, what
         assert sum(sql_unbounded_read.SAME_GROWTH_COUNTS.values()) > sum(counts.values()), what
         assert _reports_read(root) == reported, what
+
+
+BOUNDED_BY_A_NAME = """import { DurableObject } from "cloudflare:workers";
+
+export class Store extends DurableObject {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, tag TEXT)");
+  }
+
+  find(tags: string[]): unknown[] {
+    const list = tags.slice(0, PAGE);
+    return this.ctx.storage.sql
+      .exec(`SELECT id FROM items WHERE tag IN (${list.map(() => "?").join(",")})`, ...list)
+      .toArray();
+  }
+
+  other(): number {
+    const PAGE = 50;
+    return PAGE;
+  }
+}
+"""
+
+
+def test_a_generated_list_bounded_by_a_constant_of_another_member(tmp_path: Path) -> None:
+    """sql-too-many-params finds a generated list (one `?` per element) bounded when its
+    `.slice(0, PAGE)` names a number <= 100, looking the name up in the whole file: editing
+    `PAGE` in another member changes the answer while the statement (in the statements no call
+    takes: it has a `${…}`) stays the same. It is unsettled (reuse.UNSETTLED_REST), so it is
+    checked on every run; without that, the third edit kept the quiet rest's mark and missed
+    the finding (the engine's findings against a fresh analysis after each)."""
+    s, store = _store_session(tmp_path / "w", BOUNDED_BY_A_NAME)
+    for page in (500, 60, 5000, 40):
+        s.write(store, BOUNDED_BY_A_NAME.replace("PAGE = 50;", f"PAGE = {page};").encode())
+        s.compare(f"PAGE = {page} in another member")

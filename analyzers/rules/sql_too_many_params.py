@@ -13,6 +13,7 @@ from durable_harden.analyzers.findings import Finding, Rule, RuleDocs, Severity,
 from durable_harden.analyzers.lazyre import later
 from durable_harden.analyzers.model import ProjectModel
 from durable_harden.analyzers.records import frozen
+from durable_harden.analyzers.reuse import UNSETTLED_REST
 from durable_harden.analyzers.rules._common import REF_LIMITS, REF_SQL
 from durable_harden.analyzers.rules._sqlexec import binding_args, params_read, tokens
 from durable_harden.analyzers.sql import (
@@ -216,3 +217,15 @@ RULE = Rule(
         "too-many": "a statement with more than 100 bound parameters",
     },
 )
+
+
+def _bound_elsewhere(model: ProjectModel, stmt: SqlStatement) -> bool:
+    """A generated list (a `${…}` of one `?` per element) is bounded by a `.slice(0, n)` or a
+    `LIMIT n` whose n may be a constant's name, looked up in the whole file
+    (`_number_constant`): a constant declared in another member, edited, changes the answer
+    while the statement stays the same. Such statements are checked on every run in the
+    language server (reuse.UNSETTLED_REST)."""
+    return bool(generated_lists(stmt))
+
+
+UNSETTLED_REST[RULE.id] = _bound_elsewhere
