@@ -319,11 +319,13 @@ def test_jobs_flag_and_environment(
     assert capsys.readouterr().out == pooled and started == []  # the flag wins
 
 
+@pytest.mark.parametrize("way", WAYS)
 def test_files_a_rule_reads_in_a_worker_key_the_on_disk_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The cache's entry lists every file the analysis read (an audit hook): a file only a
-    worker reads must be in it, or editing it would replay a stale report."""
+    worker reads (a rule's, or a part's) must be in it, or editing it would replay a stale
+    report."""
     from durable_harden.server import check_cache
 
     root, crafted = _project_with_crafted_file(tmp_path)
@@ -331,19 +333,26 @@ def test_files_a_rule_reads_in_a_worker_key_the_on_disk_cache(
     notes.write_text("read by a rule only\n")
     parent = os.getpid()
     real = rule_run.rule_findings
-    read_in: list[bool] = []
+    read_in_parent: list[bool] = []
 
     def wrapped(model, rule):  # type: ignore[no-untyped-def]
         if rule.id == "unawaited-rpc":
             notes.read_bytes()  # as rollout-unsafe reads scripts and package.json
-            read_in.append(os.getpid() != parent)
+            read_in_parent.append(os.getpid() == parent)  # (a worker appends to its copy)
         return real(model, rule)
 
     monkeypatch.setattr(rule_run, "rule_findings", wrapped)
-    started = _counting_pools(monkeypatch)
+    if way == "parts":
+        started = _counting_parts(monkeypatch)
+    else:
+        started = _counting_pools(monkeypatch)
     with check_cache.recording() as recorder:
-        _check(root, 2)
-    assert started and read_in == []  # read in a worker only (its list is the worker's)
+        _check(root, 2, split=way == "parts")
+    if way == "parts":
+        assert started == [2]  # the two parts, one pool
+    else:
+        assert started  # the rule pool's workers
+    assert read_in_parent == []  # read in the workers only
     assert str(notes) in recorder.files and str(crafted) in recorder.files
 
 

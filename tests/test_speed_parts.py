@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from durable_harden.analyzers import parallel, rule_run
+from durable_harden.analyzers import parallel
 from durable_harden.analyzers.findings import Finding
 from durable_harden.server import check_run
 from durable_harden.server.check_run import CheckRun, Overrides, run_check
@@ -200,34 +200,6 @@ def test_a_part_whose_worker_dies_outside_any_file_is_checked_here(
     assert len(checked_here) == 1  # the lost part, checked in this process
     assert run.problems == alone.problems
     _same_findings(run.findings, alone.findings)
-
-
-def test_files_a_rule_reads_in_a_part_key_the_on_disk_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The cache's entry lists every file the analysis read (an audit hook): a file only a
-    part's worker reads must be in it, or editing it would replay a stale report."""
-    from durable_harden.server import check_cache
-
-    root, crafted = _project_with_crafted_file(tmp_path)
-    notes = root / "notes.txt"
-    notes.write_text("read by a rule only\n")
-    parent = os.getpid()
-    real = rule_run.rule_findings
-    read_in_parent: list[bool] = []
-
-    def wrapped(model, rule):  # type: ignore[no-untyped-def]
-        if rule.id == "unawaited-rpc":
-            notes.read_bytes()  # as rollout-unsafe reads scripts and package.json
-            read_in_parent.append(os.getpid() == parent)
-        return real(model, rule)
-
-    monkeypatch.setattr(rule_run, "rule_findings", wrapped)
-    started = _counting_parts(monkeypatch)
-    with check_cache.recording() as recorder:
-        _check(root, 2)
-    assert started == [2] and read_in_parent == []  # read in the workers only
-    assert str(notes) in recorder.files and str(crafted) in recorder.files
 
 
 def _cases() -> dict[str, dict[str, object]]:
