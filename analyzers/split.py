@@ -49,7 +49,7 @@ import bisect
 import os
 import posixpath
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,19 +292,12 @@ def _may_name_factory(data: bytes, word: bytes, start: int, end: int) -> bool:
     """Whether `word` may be the name of a function in data[start:end] (`function word`,
     `word(`, `word =`, `word:`, `word<`): the name the model gives a class the function
     returns."""
-    at = data.find(word, start, end)
-    size = len(data)
-    while at >= 0:
-        after = at + len(word)
-        if (at == 0 or data[at - 1] not in _IDENT_BYTES) and (
-            after >= size or data[after] not in _IDENT_BYTES
+    for at in _word_places(data, word, start, end):
+        rest = data[at + len(word) : at + len(word) + 40].lstrip()
+        if rest[:1] in (b"(", b"=", b":", b"<") or data[max(0, at - 12) : at].rstrip().endswith(
+            b"function"
         ):
-            rest = data[after : after + 40].lstrip()
-            if rest[:1] in (b"(", b"=", b":", b"<") or data[max(0, at - 12) : at].rstrip().endswith(
-                b"function"
-            ):
-                return True
-        at = data.find(word, at + 1, end)
+            return True
     return False
 
 
@@ -400,8 +393,9 @@ def _spec_text(raw: bytes) -> str:
     return text[1:-1] if text[:1] in {'"', "'"} else text
 
 
-def _has_word(data: bytes, word: bytes, start: int = 0, end: int | None = None) -> bool:
-    """`word` as a whole word in data[start:end]."""
+def _word_places(data: bytes, word: bytes, start: int = 0, end: int | None = None) -> Iterator[int]:
+    """Where `word` stands as a whole word (no identifier byte on either side) in
+    data[start:end]."""
     at = data.find(word, start, end)
     size = len(data)
     while at >= 0:
@@ -409,9 +403,13 @@ def _has_word(data: bytes, word: bytes, start: int = 0, end: int | None = None) 
         if (at == 0 or data[at - 1] not in _IDENT_BYTES) and (
             after >= size or data[after] not in _IDENT_BYTES
         ):
-            return True
+            yield at
         at = data.find(word, at + 1, end)
-    return False
+
+
+def _has_word(data: bytes, word: bytes, start: int = 0, end: int | None = None) -> bool:
+    """`word` as a whole word in data[start:end]."""
+    return next(_word_places(data, word, start, end), None) is not None
 
 
 # -- what a config says ------------------------------------------------------------------------
