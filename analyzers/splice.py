@@ -70,6 +70,7 @@ from durable_harden.analyzers.sql import (
 )
 from durable_harden.analyzers.sqlwrappers import (
     FileWrappers,
+    counts_after,
     declared_from_counts,
     exec_sinks_within,
     function_keys,
@@ -675,15 +676,7 @@ def _carry_memos(splice: Splice) -> None:
             if "declared_type_counts" in old:
                 new["declared_type_counts"] = old["declared_type_counts"]
         elif "declared_type_counts" in old:
-            counts = {k: dict(v) for k, v in old["declared_type_counts"].items()}
-            for sign, region_notes in ((-1, splice.notes[0]), (1, splice.notes[1])):
-                for spelling, cls in region_notes:
-                    by_class = counts.setdefault(spelling, {})
-                    by_class[cls] = by_class.get(cls, 0) + sign
-                    if not by_class[cls]:
-                        del by_class[cls]
-                    if not by_class:
-                        del counts[spelling]
+            counts = counts_after(old["declared_type_counts"], *splice.notes)
             new["declared_type_counts"] = counts
             new["declared_types"] = declared_from_counts(counts)
         # else: read from the whole new file when asked

@@ -529,6 +529,27 @@ def declared_from_counts(counts: dict[str, dict[str, int]]) -> dict[str, str]:
     return {k: next(iter(v)) for k, v in counts.items() if len(v) == 1}
 
 
+def counts_after(
+    counts: dict[str, dict[str, int]],
+    removed: list[tuple[str, str]],
+    added: list[tuple[str, str]],
+) -> dict[str, dict[str, int]]:
+    """`declared_type_counts` with an edited region's old notes taken out and its new ones
+    added (a new dict: the previous version keeps its own)."""
+    after = dict(counts)  # the spellings the notes name get their own copies below
+    for spelling in {spelling for spelling, _ in (*removed, *added)}:
+        after[spelling] = dict(after.get(spelling, {}))
+    for sign, notes in ((-1, removed), (1, added)):
+        for spelling, cls in notes:
+            by_class = after.setdefault(spelling, {})
+            by_class[cls] = by_class.get(cls, 0) + sign
+            if not by_class[cls]:
+                del by_class[cls]
+            if not by_class:
+                del after[spelling]
+    return after
+
+
 def type_notes(file: SourceFile, scope: Node) -> list[tuple[str, str]]:
     """(spelling, class) of every statement in `scope` that says a spelling's class."""
     data = file.data
