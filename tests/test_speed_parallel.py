@@ -26,7 +26,12 @@ from durable_harden.server.cli import main
 from durable_harden.server.output import render_json, render_text
 from tests.conftest import EXAMPLES, generate_monorepo
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks on Linux")
+# the workers are forks, which parallel.can_fork allows on Linux only: elsewhere every check is
+# one process and these tests would have nothing to exercise (CI runs on Linux: none skipped)
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="the worker processes run only where parallel.can_fork() holds (Linux)",
+)
 
 CRAFTED = "crafted.ts"
 
